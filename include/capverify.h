@@ -1,0 +1,13 @@
+/* libcapverify: verification of CAP proof packages.
+ * The single public umbrella header; include this, not the module headers. */
+#ifndef CAPVERIFY_H
+#define CAPVERIFY_H
+
+#include "capverify/common.h"
+#include "capverify/version.h"
+#include "capverify/status.h"
+#include "capverify/hash.h"
+#include "capverify/encoding.h"
+#include "capverify/json.h"
+
+#endif

@@ -1,0 +1,130 @@
+/* Strict base64 (RFC 4648 §4, padded) and base64url (§5, unpadded, as JOSE uses it).
+ * Accepts exactly the canonical encodings: no whitespace, no stray '=', no missing or extra
+ * padding, and zero trailing bits in the last symbol. */
+#include "error_int.h"
+
+static const char alpha_std[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alpha_url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static int symbol_value(unsigned char c, capv_base64_variant v)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (v == CAPV_BASE64_STD) {
+        if (c == '+')
+            return 62;
+        if (c == '/')
+            return 63;
+    } else {
+        if (c == '-')
+            return 62;
+        if (c == '_')
+            return 63;
+    }
+    return -1;
+}
+
+capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const char *text,
+                               size_t len, capv_base64_variant variant, capv_error *err)
+{
+    if (out_len == NULL || (text == NULL && len > 0) || (out == NULL && cap > 0) ||
+        (variant != CAPV_BASE64_STD && variant != CAPV_BASE64_URL))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid argument");
+    *out_len = 0;
+    const unsigned char *s = (const unsigned char *)text;
+
+    size_t data_len = len; /* symbols without padding */
+    if (variant == CAPV_BASE64_STD) {
+        if (len % 4 != 0)
+            return capv_err_set(err, CAPV_E_BASE64, NULL,
+                                "length %zu is not a multiple of 4 (padding required)", len);
+        if (len >= 1 && s[len - 1] == '=')
+            data_len--;
+        if (len >= 2 && s[len - 2] == '=')
+            data_len--;
+    } else if (len % 4 == 1) {
+        return capv_err_set(err, CAPV_E_BASE64, NULL, "impossible length %zu", len);
+    }
+    size_t rem = data_len % 4;
+    if (rem == 1)
+        return capv_err_set(err, CAPV_E_BASE64, NULL, "impossible length");
+    size_t need = data_len / 4 * 3 + (rem ? rem - 1 : 0);
+    if (need > cap)
+        return capv_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL,
+                            "needs %zu bytes, buffer has %zu", need, cap);
+
+    size_t o = 0;
+    uint32_t acc = 0;
+    for (size_t i = 0; i < data_len; i++) {
+        int v = symbol_value(s[i], variant);
+        if (v < 0)
+            return capv_err_set(err, CAPV_E_BASE64, NULL, "invalid character at position %zu",
+                                i);
+        acc = acc << 6 | (uint32_t)v;
+        if (i % 4 == 3) {
+            out[o++] = (uint8_t)(acc >> 16);
+            out[o++] = (uint8_t)(acc >> 8);
+            out[o++] = (uint8_t)acc;
+            acc = 0;
+        }
+    }
+    if (rem == 2) {
+        if (acc & 0xf)
+            return capv_err_set(err, CAPV_E_BASE64, NULL, "non-zero trailing bits");
+        out[o++] = (uint8_t)(acc >> 4);
+    } else if (rem == 3) {
+        if (acc & 0x3)
+            return capv_err_set(err, CAPV_E_BASE64, NULL, "non-zero trailing bits");
+        out[o++] = (uint8_t)(acc >> 10);
+        out[o++] = (uint8_t)(acc >> 2);
+    }
+    *out_len = o;
+    return CAPV_OK;
+}
+
+capv_status capv_base64_encode(char *out, size_t cap, size_t *out_len, const uint8_t *data,
+                               size_t len, capv_base64_variant variant)
+{
+    if (out == NULL || (data == NULL && len > 0) ||
+        (variant != CAPV_BASE64_STD && variant != CAPV_BASE64_URL))
+        return CAPV_E_INVALID_ARG;
+    if (len > (SIZE_MAX / 4) * 3 - 3)
+        return CAPV_E_BUFFER_TOO_SMALL;
+    const char *alpha = variant == CAPV_BASE64_STD ? alpha_std : alpha_url;
+    size_t full = len / 3, rem = len % 3;
+    size_t need = full * 4 + (rem == 0 ? 0 : variant == CAPV_BASE64_STD ? 4 : rem + 1);
+    if (cap < need + 1)
+        return CAPV_E_BUFFER_TOO_SMALL;
+    size_t o = 0;
+    for (size_t i = 0; i < full; i++) {
+        uint32_t v = (uint32_t)data[3 * i] << 16 | (uint32_t)data[3 * i + 1] << 8 | data[3 * i + 2];
+        out[o++] = alpha[v >> 18];
+        out[o++] = alpha[(v >> 12) & 63];
+        out[o++] = alpha[(v >> 6) & 63];
+        out[o++] = alpha[v & 63];
+    }
+    if (rem) {
+        uint32_t v = (uint32_t)data[3 * full] << 16;
+        if (rem == 2)
+            v |= (uint32_t)data[3 * full + 1] << 8;
+        out[o++] = alpha[v >> 18];
+        out[o++] = alpha[(v >> 12) & 63];
+        if (rem == 2)
+            out[o++] = alpha[(v >> 6) & 63];
+        if (variant == CAPV_BASE64_STD) {
+            if (rem == 1)
+                out[o++] = '=';
+            out[o++] = '=';
+        }
+    }
+    out[o] = '\0';
+    if (out_len != NULL)
+        *out_len = o;
+    return CAPV_OK;
+}

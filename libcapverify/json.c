@@ -1,0 +1,596 @@
+/* Strict JSON input (SPEC §3.1): a validating scanner over the raw bytes, then cJSON for the
+ * tree, then duplicate-key rejection and exact number text attached to number nodes. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_int.h"
+
+/* cJSON copies at most 63 characters of a number before converting it; longer numbers would
+ * silently change value, so the strict wrapper refuses them. */
+#define NUMBER_MAX_CHARS 63
+
+typedef struct span {
+    size_t off;
+    size_t len;
+} span;
+
+typedef struct scanner {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+    capv_error *err;
+    span *nums; /* number lexemes in document order (NULL when not collecting) */
+    size_t nnums;
+    size_t capnums;
+    bool collect;
+} scanner;
+
+static capv_status scan_fail(scanner *s, capv_status code, const char *what)
+{
+    char field[32];
+    snprintf(field, sizeof field, "@%zu", s->pos);
+    return capv_err_set(s->err, code, field, "%s at byte %zu", what, s->pos);
+}
+
+static void skip_ws(scanner *s)
+{
+    while (s->pos < s->len) {
+        uint8_t c = s->p[s->pos];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            break;
+        s->pos++;
+    }
+}
+
+static int hex4(const uint8_t *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        uint8_t c = p[i];
+        int d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        v = v << 4 | d;
+    }
+    return v;
+}
+
+/* Length of the valid UTF-8 sequence starting at p[0] (a byte >= 0x80), or 0 if invalid
+ * (overlong forms, UTF-16 surrogates and code points above U+10FFFF are invalid). */
+static size_t utf8_seq(const uint8_t *p, size_t avail)
+{
+    uint8_t c = p[0];
+    size_t n;
+    uint8_t lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (avail < n)
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+capv_status capv_utf8_check(const uint8_t *s, size_t len, capv_error *err)
+{
+    for (size_t i = 0; i < len;) {
+        if (s[i] == 0)
+            return capv_err_set(err, CAPV_E_JSON_NUL, NULL, "NUL byte at offset %zu", i);
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n = utf8_seq(s + i, len - i);
+        if (n == 0)
+            return capv_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
+        i += n;
+    }
+    return CAPV_OK;
+}
+
+static capv_status scan_string(scanner *s)
+{
+    s->pos++; /* opening quote */
+    while (s->pos < s->len) {
+        uint8_t c = s->p[s->pos];
+        if (c == '"') {
+            s->pos++;
+            return CAPV_OK;
+        }
+        if (c < 0x20)
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "unescaped control character in string");
+        if (c >= 0x80) {
+            size_t n = utf8_seq(s->p + s->pos, s->len - s->pos);
+            if (n == 0)
+                return scan_fail(s, CAPV_E_JSON_UTF8, "invalid UTF-8");
+            s->pos += n;
+            continue;
+        }
+        if (c != '\\') {
+            s->pos++;
+            continue;
+        }
+        if (s->pos + 1 >= s->len)
+            break;
+        uint8_t e = s->p[s->pos + 1];
+        if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' || e == 'r' ||
+            e == 't') {
+            s->pos += 2;
+            continue;
+        }
+        if (e != 'u')
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid escape");
+        if (s->len - s->pos < 6)
+            break;
+        int u = hex4(s->p + s->pos + 2);
+        if (u < 0)
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid \\u escape");
+        if (u == 0)
+            return scan_fail(s, CAPV_E_JSON_NUL, "\\u0000 escape");
+        if (u >= 0xDC00 && u <= 0xDFFF)
+            return scan_fail(s, CAPV_E_JSON_SURROGATE, "lone low surrogate");
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            size_t q = s->pos + 6;
+            int low = -1;
+            if (s->len - q >= 6 && s->p[q] == '\\' && s->p[q + 1] == 'u')
+                low = hex4(s->p + q + 2);
+            if (low < 0xDC00 || low > 0xDFFF)
+                return scan_fail(s, CAPV_E_JSON_SURROGATE, "high surrogate without low surrogate");
+            s->pos += 12;
+            continue;
+        }
+        s->pos += 6;
+    }
+    return scan_fail(s, CAPV_E_JSON_SYNTAX, "unterminated string");
+}
+
+static bool is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static capv_status scan_number(scanner *s)
+{
+    size_t start = s->pos;
+    const uint8_t *p = s->p;
+    size_t i = s->pos, n = s->len;
+    if (i < n && p[i] == '-')
+        i++;
+    if (i >= n || !is_digit(p[i])) {
+        s->pos = i;
+        return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid number");
+    }
+    if (p[i] == '0') {
+        i++;
+    } else {
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && p[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(p[i])) {
+            s->pos = i;
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid number fraction");
+        }
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(p[i])) {
+            s->pos = i;
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid number exponent");
+        }
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i - start > NUMBER_MAX_CHARS)
+        return scan_fail(s, CAPV_E_RANGE, "number longer than 63 characters");
+    s->pos = i;
+    if (s->collect) {
+        if (s->nnums == s->capnums) {
+            size_t cap = s->capnums ? s->capnums * 2 : 16;
+            span *ns = realloc(s->nums, cap * sizeof *ns);
+            if (ns == NULL)
+                return capv_err_nomem(s->err);
+            s->nums = ns;
+            s->capnums = cap;
+        }
+        s->nums[s->nnums++] = (span){ start, i - start };
+    }
+    return CAPV_OK;
+}
+
+static capv_status scan_literal(scanner *s, const char *word)
+{
+    size_t n = strlen(word);
+    if (s->len - s->pos < n || memcmp(s->p + s->pos, word, n) != 0)
+        return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid literal");
+    s->pos += n;
+    return CAPV_OK;
+}
+
+static capv_status scan_value(scanner *s, int depth);
+
+static capv_status scan_container(scanner *s, int depth, bool object)
+{
+    if (depth >= CAPV_JSON_MAX_DEPTH)
+        return scan_fail(s, CAPV_E_JSON_DEPTH, "nesting deeper than 64");
+    uint8_t close = object ? '}' : ']';
+    s->pos++;
+    skip_ws(s);
+    if (s->pos < s->len && s->p[s->pos] == close) {
+        s->pos++;
+        return CAPV_OK;
+    }
+    for (;;) {
+        capv_status st;
+        if (object) {
+            if (s->pos >= s->len || s->p[s->pos] != '"')
+                return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected object key");
+            if ((st = scan_string(s)) != CAPV_OK)
+                return st;
+            skip_ws(s);
+            if (s->pos >= s->len || s->p[s->pos] != ':')
+                return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected ':'");
+            s->pos++;
+            skip_ws(s);
+        }
+        if ((st = scan_value(s, depth + 1)) != CAPV_OK)
+            return st;
+        skip_ws(s);
+        if (s->pos >= s->len)
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "unterminated container");
+        if (s->p[s->pos] == close) {
+            s->pos++;
+            return CAPV_OK;
+        }
+        if (s->p[s->pos] != ',')
+            return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected ',' or end of container");
+        s->pos++;
+        skip_ws(s);
+    }
+}
+
+static capv_status scan_value(scanner *s, int depth)
+{
+    if (s->pos >= s->len)
+        return scan_fail(s, CAPV_E_JSON_SYNTAX, "unexpected end of input");
+    switch (s->p[s->pos]) {
+    case '{': return scan_container(s, depth, true);
+    case '[': return scan_container(s, depth, false);
+    case '"': return scan_string(s);
+    case 't': return scan_literal(s, "true");
+    case 'f': return scan_literal(s, "false");
+    case 'n': return scan_literal(s, "null");
+    default:
+        if (s->p[s->pos] == '-' || is_digit(s->p[s->pos]))
+            return scan_number(s);
+        return scan_fail(s, CAPV_E_JSON_SYNTAX, "unexpected character");
+    }
+}
+
+static capv_status scan_document(scanner *s)
+{
+    skip_ws(s);
+    capv_status st = scan_value(s, 0);
+    if (st != CAPV_OK)
+        return st;
+    skip_ws(s);
+    if (s->pos != s->len)
+        return scan_fail(s, CAPV_E_JSON_TRAILING, "trailing bytes after JSON value");
+    return CAPV_OK;
+}
+
+capv_status capv_json_validate(const uint8_t *data, size_t len, capv_error *err)
+{
+    if (data == NULL && len > 0)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL data");
+    cJSON *root = NULL;
+    capv_status st = capv_json_parse(&root, data, len, err);
+    cJSON_Delete(root);
+    return st;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+    return strcmp(x->string, y->string);
+}
+
+static capv_status check_duplicates(const cJSON *obj, capv_error *err)
+{
+    size_t n = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        n++;
+    if (n < 2)
+        return CAPV_OK;
+    const cJSON *dup = NULL;
+    if (n <= 8) {
+        for (const cJSON *a = obj->child; a && !dup; a = a->next)
+            for (const cJSON *b = a->next; b; b = b->next)
+                if (strcmp(a->string, b->string) == 0) {
+                    dup = b;
+                    break;
+                }
+    } else {
+        const cJSON **keys = malloc(n * sizeof *keys);
+        if (keys == NULL)
+            return capv_err_nomem(err);
+        size_t i = 0;
+        for (const cJSON *c = obj->child; c; c = c->next)
+            keys[i++] = c;
+        qsort(keys, n, sizeof *keys, key_cmp);
+        for (i = 1; i < n; i++)
+            if (strcmp(keys[i - 1]->string, keys[i]->string) == 0) {
+                dup = keys[i];
+                break;
+            }
+        free(keys);
+    }
+    if (dup != NULL)
+        return capv_err_set(err, CAPV_E_JSON_DUPLICATE_KEY, dup->string,
+                            "duplicate object key \"%.64s\"", dup->string);
+    return CAPV_OK;
+}
+
+typedef struct attach_ctx {
+    const uint8_t *data;
+    const span *nums;
+    size_t n;
+    size_t next;
+    capv_error *err;
+} attach_ctx;
+
+/* Walks the tree in document order: rejects duplicate keys and gives every number node the
+ * exact text it was written with (kept in valuestring, which cJSON frees with the node). */
+static capv_status finish_tree(cJSON *item, attach_ctx *a)
+{
+    if (cJSON_IsNumber(item)) {
+        if (a->next >= a->n)
+            return capv_err_set(a->err, CAPV_E_INTERNAL, NULL, "number count mismatch");
+        span sp = a->nums[a->next++];
+        if (!isfinite(item->valuedouble))
+            return capv_err_set(a->err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
+                                (int)(sp.len > 40 ? 40 : sp.len), (const char *)a->data + sp.off);
+        char *lex = malloc(sp.len + 1);
+        if (lex == NULL)
+            return capv_err_nomem(a->err);
+        memcpy(lex, a->data + sp.off, sp.len);
+        lex[sp.len] = '\0';
+        item->valuestring = lex;
+        return CAPV_OK;
+    }
+    if (cJSON_IsObject(item)) {
+        capv_status st = check_duplicates(item, a->err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    for (cJSON *c = item->child; c; c = c->next) {
+        capv_status st = finish_tree(c, a);
+        if (st != CAPV_OK)
+            return st;
+    }
+    return CAPV_OK;
+}
+
+capv_status capv_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err)
+{
+    if (out == NULL || (data == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    scanner s = { .p = data, .len = len, .err = err, .collect = true };
+    cJSON *root = NULL;
+    capv_status st = scan_document(&s);
+    if (st != CAPV_OK)
+        goto out;
+    root = cJSON_ParseWithLength((const char *)data, len);
+    if (root == NULL) {
+        st = capv_err_nomem(err); /* the input is valid, so only allocation can fail */
+        goto out;
+    }
+    attach_ctx a = { data, s.nums, s.nnums, 0, err };
+    st = finish_tree(root, &a);
+    if (st == CAPV_OK && a.next != a.n)
+        st = capv_err_set(err, CAPV_E_INTERNAL, NULL, "number count mismatch");
+out:
+    free(s.nums);
+    if (st != CAPV_OK)
+        cJSON_Delete(root);
+    else
+        *out = root;
+    return st;
+}
+
+cJSON *capv_json_number_lexeme(const char *lexeme)
+{
+    char *end = NULL;
+    double v = strtod(lexeme, &end);
+    cJSON *n = cJSON_CreateNumber(v);
+    if (n == NULL)
+        return NULL;
+    n->valuestring = malloc(strlen(lexeme) + 1);
+    if (n->valuestring == NULL) {
+        cJSON_Delete(n);
+        return NULL;
+    }
+    strcpy(n->valuestring, lexeme);
+    return n;
+}
+
+const cJSON *capv_json_get(const cJSON *obj, const char *key)
+{
+    if (!cJSON_IsObject(obj))
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+static capv_status member(const cJSON **out, const cJSON *obj, const char *path, const char *key,
+                          bool required, capv_error *err)
+{
+    *out = capv_json_get(obj, key);
+    if (*out == NULL && required) {
+        char field[CAPV_ERROR_FIELD_SIZE];
+        snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
+        return capv_err_set(err, CAPV_E_MISSING, field, "required field \"%s\" is missing",
+                            field);
+    }
+    return CAPV_OK;
+}
+
+static capv_status wrong_type(capv_error *err, const char *path, const char *key,
+                              const char *want)
+{
+    char field[CAPV_ERROR_FIELD_SIZE];
+    snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
+    return capv_err_set(err, CAPV_E_TYPE, field, "field \"%s\" must be %s", field, want);
+}
+
+capv_status capv_json_get_string(const char **out, const cJSON *obj, const char *path,
+                                 const char *key, bool required, capv_error *err)
+{
+    const cJSON *m;
+    capv_status st = member(&m, obj, path, key, required, err);
+    if (st != CAPV_OK || m == NULL)
+        return st;
+    if (!cJSON_IsString(m))
+        return wrong_type(err, path, key, "a string");
+    *out = m->valuestring;
+    return CAPV_OK;
+}
+
+capv_status capv_json_get_bool(bool *out, const cJSON *obj, const char *path, const char *key,
+                               bool required, capv_error *err)
+{
+    const cJSON *m;
+    capv_status st = member(&m, obj, path, key, required, err);
+    if (st != CAPV_OK || m == NULL)
+        return st;
+    if (!cJSON_IsBool(m))
+        return wrong_type(err, path, key, "a boolean");
+    *out = cJSON_IsTrue(m);
+    return CAPV_OK;
+}
+
+capv_status capv_json_get_object(const cJSON **out, const cJSON *obj, const char *path,
+                                 const char *key, bool required, capv_error *err)
+{
+    const cJSON *m;
+    capv_status st = member(&m, obj, path, key, required, err);
+    if (st != CAPV_OK || m == NULL)
+        return st;
+    if (!cJSON_IsObject(m))
+        return wrong_type(err, path, key, "an object");
+    *out = m;
+    return CAPV_OK;
+}
+
+capv_status capv_json_get_array(const cJSON **out, const cJSON *obj, const char *path,
+                                const char *key, bool required, capv_error *err)
+{
+    const cJSON *m;
+    capv_status st = member(&m, obj, path, key, required, err);
+    if (st != CAPV_OK || m == NULL)
+        return st;
+    if (!cJSON_IsArray(m))
+        return wrong_type(err, path, key, "an array");
+    *out = m;
+    return CAPV_OK;
+}
+
+/* Parses an integer lexeme (-?digits) exactly; false on overflow of int64. */
+static bool parse_int_lexeme(const char *s, int64_t *out)
+{
+    bool neg = *s == '-';
+    if (neg)
+        s++;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (uint64_t)INT64_MAX + 1)
+            return false;
+        *out = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+    } else {
+        if (v > (uint64_t)INT64_MAX)
+            return false;
+        *out = (int64_t)v;
+    }
+    return true;
+}
+
+capv_status capv_json_int_value(int64_t *out, const cJSON *item, int64_t min, int64_t max)
+{
+    if (!cJSON_IsNumber(item))
+        return CAPV_E_TYPE;
+    int64_t v;
+    const char *lex = item->valuestring;
+    if (lex != NULL && strpbrk(lex, ".eE") == NULL) {
+        if (!parse_int_lexeme(lex, &v))
+            return CAPV_E_RANGE;
+    } else {
+        /* Fraction or exponent (or a node built in memory): only exact integral doubles
+         * within the range every JSON peer represents exactly are integers. */
+        double d = item->valuedouble;
+        if (!isfinite(d) || floor(d) != d || fabs(d) > (double)CAPV_JSON_INT_MAX)
+            return CAPV_E_RANGE;
+        v = (int64_t)d;
+    }
+    if (v < min || v > max)
+        return CAPV_E_RANGE;
+    *out = v;
+    return CAPV_OK;
+}
+
+capv_status capv_json_get_int(int64_t *out, const cJSON *obj, const char *path, const char *key,
+                              int64_t min, int64_t max, bool required, capv_error *err)
+{
+    const cJSON *m;
+    capv_status st = member(&m, obj, path, key, required, err);
+    if (st != CAPV_OK || m == NULL)
+        return st;
+    st = capv_json_int_value(out, m, min, max);
+    if (st == CAPV_E_TYPE)
+        return wrong_type(err, path, key, "an integer");
+    if (st != CAPV_OK) {
+        char field[CAPV_ERROR_FIELD_SIZE];
+        snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
+        return capv_err_set(err, st, field,
+                            "field \"%s\" must be an integer in [%lld, %lld]", field,
+                            (long long)min, (long long)max);
+    }
+    return CAPV_OK;
+}

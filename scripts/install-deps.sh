@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of CAP Verifier on Debian 12 (bookworm).
+# Idempotent: apt-get skips what is already installed, npm installs from the lockfile.
+# Run as root (or with sudo available). Set CAPV_SKIP_NPM=1 to skip the npm step.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+packages=(
+    # build
+    build-essential cmake pkg-config git ca-certificates
+    # library dependencies
+    libssl-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libcivetweb-dev
+    libyaml-dev libzip-dev librust-blake3-dev
+    # unit tests
+    check
+    # test peers and tools
+    b3sum openssl curl jq sqlite3 valgrind python3
+    prometheus wrk hey slowhttptest yamllint
+    clang-14 libclang-rt-14-dev llvm-14 afl++ abigail-tools
+)
+# Node.js: use the machine's own if it has one (a newer Node with its npm conflicts with
+# Debian's npm package), else Debian's.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    packages+=(nodejs npm)
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}" >&2
+    $SUDO apt-get update
+    $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
+else
+    echo "install-deps: all Debian packages present" >&2
+fi
+
+# npm packages used by the tests (a real OAuth2 identity provider, schema checks),
+# pinned by tests/node/package-lock.json and installed into the repository.
+if [ "${CAPV_SKIP_NPM:-0}" != "1" ] && [ -f "$here/tests/node/package-lock.json" ]; then
+    (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
+fi

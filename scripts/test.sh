@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: a warnings-as-errors build with every ctest entry, then the
+# same suite built with AddressSanitizer + UndefinedBehaviorSanitizer.
+#   CAPV_TEST_SANITIZE=0   skip the sanitizer pass (quicker local runs)
+#   CAPV_TEST_JOBS=N       parallel build/test jobs (default: number of cores)
+# Dependencies come from scripts/install-deps.sh.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=${CAPV_TEST_JOBS:-$(nproc)}
+
+configure_and_build() {
+    local dir=$1
+    shift
+    cmake -S "$root" -B "$dir" -DCAPV_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j"$jobs"
+}
+
+run_suite() {
+    local dir=$1 label=$2
+    echo "=== $label ==="
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+}
+
+configure_and_build "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite "$root/build-test" "test suite (RelWithDebInfo, -Werror)"
+
+if [ "${CAPV_TEST_SANITIZE:-1}" != 0 ]; then
+    configure_and_build "$root/build-asan" -DCMAKE_BUILD_TYPE=Debug \
+        -DCAPV_SANITIZE=address,undefined
+    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    run_suite "$root/build-asan" "test suite under ASan+UBSan"
+fi

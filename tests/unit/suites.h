@@ -1,0 +1,13 @@
+/* The Check suites of the unit test runner; one ctest entry per suite. */
+#ifndef CAPV_TEST_SUITES_H
+#define CAPV_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *status_suite(void);
+Suite *hash_suite(void);
+Suite *encoding_suite(void);
+Suite *json_suite(void);
+Suite *canonical_suite(void);
+
+#endif

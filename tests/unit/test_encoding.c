@@ -1,0 +1,238 @@
+#include <capverify.h>
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "suites.h"
+
+static const char D64[] = "9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2";
+
+START_TEST(digest_accepts_prefixes_and_case)
+{
+    uint8_t a[32], b[32], c[32], d[32];
+    char text[128];
+    ck_assert_int_eq(capv_digest_parse(a, D64, 64, NULL), CAPV_OK);
+    snprintf(text, sizeof text, "0x%s", D64);
+    ck_assert_int_eq(capv_digest_parse(b, text, strlen(text), NULL), CAPV_OK);
+    snprintf(text, sizeof text, "sha3-256:%s", D64);
+    ck_assert_int_eq(capv_digest_parse(c, text, strlen(text), NULL), CAPV_OK);
+    snprintf(text, sizeof text, "0x%s", D64);
+    for (char *p = text + 2; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    ck_assert_int_eq(capv_digest_parse(d, text, strlen(text), NULL), CAPV_OK);
+    ck_assert_mem_eq(a, b, 32);
+    ck_assert_mem_eq(a, c, 32);
+    ck_assert_mem_eq(a, d, 32);
+    char out[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(out, a);
+    ck_assert_str_eq(out + 2, D64);
+    ck_assert_int_eq(out[0], '0');
+    ck_assert_int_eq(out[1], 'x');
+}
+END_TEST
+
+/* Malformed digests: each must be CAPV_E_HEX and leave the output untouched. */
+static const char *const bad_digests[] = {
+    "",
+    "0x",
+    "0x0",                                      /* the peer's placeholder */
+    "0X9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2",
+    "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d",   /* 63 */
+    "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2a", /* 65 */
+    "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65dg",
+    " 0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2",
+    "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2\n",
+    "SHA3-256:9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2",
+    "sha256:9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2",
+    "0x0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65",
+    "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65-2",
+};
+
+START_TEST(digest_rejects_malformed)
+{
+    const char *t = bad_digests[_i];
+    uint8_t out[32];
+    memset(out, 0xAA, sizeof out);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_digest_parse(out, t, strlen(t), &err) == CAPV_E_HEX, "accepted '%s'", t);
+    ck_assert_int_eq(err.code, CAPV_E_HEX);
+    for (size_t i = 0; i < sizeof out; i++)
+        ck_assert_int_eq(out[i], 0xAA);
+}
+END_TEST
+
+START_TEST(digest_embedded_nul)
+{
+    char t[66] = "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2";
+    t[10] = '\0';
+    uint8_t out[32];
+    ck_assert_int_eq(capv_digest_parse(out, t, 66, NULL), CAPV_E_HEX);
+}
+END_TEST
+
+START_TEST(hex_bytes)
+{
+    uint8_t key[4];
+    ck_assert_int_eq(capv_hex_decode(key, 4, "0xDEADbeef", 10, NULL), CAPV_OK);
+    ck_assert_int_eq(key[0], 0xde);
+    ck_assert_int_eq(key[3], 0xef);
+    ck_assert_int_eq(capv_hex_decode(key, 4, "deadbeef", 8, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_hex_decode(key, 4, "deadbee", 7, NULL), CAPV_E_HEX);
+    ck_assert_int_eq(capv_hex_decode(key, 4, "deadbeef00", 10, NULL), CAPV_E_HEX);
+    ck_assert_int_eq(capv_hex_decode(key, 4, "deadbeeZ", 8, NULL), CAPV_E_HEX);
+    char small[8];
+    ck_assert_int_eq(capv_hex_encode(small, sizeof small, key, 4), CAPV_E_BUFFER_TOO_SMALL);
+    char ok[9];
+    ck_assert_int_eq(capv_hex_encode(ok, sizeof ok, key, 4), CAPV_OK);
+    ck_assert_str_eq(ok, "deadbeef");
+}
+END_TEST
+
+/* RFC 4648 §10 test vectors, both alphabets. */
+static const struct {
+    const char *plain, *std, *url;
+} rfc4648[] = {
+    { "", "", "" },           { "f", "Zg==", "Zg" },         { "fo", "Zm8=", "Zm8" },
+    { "foo", "Zm9v", "Zm9v" }, { "foob", "Zm9vYg==", "Zm9vYg" }, { "fooba", "Zm9vYmE=", "Zm9vYmE" },
+    { "foobar", "Zm9vYmFy", "Zm9vYmFy" },
+};
+
+START_TEST(base64_rfc4648_vectors)
+{
+    uint8_t out[16];
+    size_t n;
+    char enc[16];
+    const char *p = rfc4648[_i].plain;
+    ck_assert_int_eq(capv_base64_decode(out, sizeof out, &n, rfc4648[_i].std,
+                                        strlen(rfc4648[_i].std), CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(n, strlen(p));
+    ck_assert_mem_eq(out, p, n);
+    ck_assert_int_eq(capv_base64_decode(out, sizeof out, &n, rfc4648[_i].url,
+                                        strlen(rfc4648[_i].url), CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(n, strlen(p));
+    ck_assert_mem_eq(out, p, n);
+    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, &n, (const uint8_t *)p, strlen(p),
+                                        CAPV_BASE64_STD), CAPV_OK);
+    ck_assert_str_eq(enc, rfc4648[_i].std);
+    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, &n, (const uint8_t *)p, strlen(p),
+                                        CAPV_BASE64_URL), CAPV_OK);
+    ck_assert_str_eq(enc, rfc4648[_i].url);
+}
+END_TEST
+
+START_TEST(base64_alphabets_differ)
+{
+    const uint8_t raw[] = { 0xfb, 0xff, 0xbf };
+    char enc[8];
+    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, NULL, raw, 3, CAPV_BASE64_STD), CAPV_OK);
+    ck_assert_str_eq(enc, "+/+/");
+    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, NULL, raw, 3, CAPV_BASE64_URL), CAPV_OK);
+    ck_assert_str_eq(enc, "-_-_");
+    uint8_t out[8];
+    size_t n;
+    ck_assert_int_eq(capv_base64_decode(out, 8, &n, "-_-_", 4, CAPV_BASE64_STD, NULL), CAPV_E_BASE64);
+    ck_assert_int_eq(capv_base64_decode(out, 8, &n, "+/+/", 4, CAPV_BASE64_URL, NULL), CAPV_E_BASE64);
+}
+END_TEST
+
+/* Malformed base64: each must be rejected with CAPV_E_BASE64. */
+static const struct {
+    const char *text;
+    capv_base64_variant v;
+} bad_b64[] = {
+    { "Zg=", CAPV_BASE64_STD },      /* padding incomplete */
+    { "Zg", CAPV_BASE64_STD },       /* padding missing */
+    { "Zg===", CAPV_BASE64_STD },    /* too much padding */
+    { "Z===", CAPV_BASE64_STD },     /* impossible */
+    { "====", CAPV_BASE64_STD },
+    { "Zh==", CAPV_BASE64_STD },     /* non-zero trailing bits */
+    { "Zm9=", CAPV_BASE64_STD },     /* non-zero trailing bits */
+    { "Zm=v", CAPV_BASE64_STD },     /* '=' inside */
+    { "Zm9v\n", CAPV_BASE64_STD },   /* whitespace */
+    { " Zm9v", CAPV_BASE64_STD },
+    { "Zm 9v", CAPV_BASE64_STD },
+    { "Zm9*", CAPV_BASE64_STD },
+    { "Zg==Zg==", CAPV_BASE64_STD }, /* padding in the middle */
+    { "Zg==", CAPV_BASE64_URL },     /* JOSE: no padding */
+    { "Zh", CAPV_BASE64_URL },       /* trailing bits */
+    { "Zm9", CAPV_BASE64_URL },      /* trailing bits (Zm8 is canonical) */
+    { "Z", CAPV_BASE64_URL },        /* impossible length */
+    { "Zm9vY", CAPV_BASE64_URL },    /* impossible length */
+    { "Zm+v", CAPV_BASE64_URL },     /* std alphabet */
+    { "Zm9v.", CAPV_BASE64_URL },
+    { "\xc3\xa9", CAPV_BASE64_URL },  /* non-ASCII */
+};
+
+START_TEST(base64_rejects_malformed)
+{
+    uint8_t out[32];
+    size_t n = 77;
+    capv_error err = CAPV_ERROR_INIT;
+    const char *t = bad_b64[_i].text;
+    ck_assert_msg(capv_base64_decode(out, sizeof out, &n, t, strlen(t), bad_b64[_i].v, &err) ==
+                      CAPV_E_BASE64,
+                  "case %d accepted '%s'", _i, t);
+    ck_assert_int_eq(err.code, CAPV_E_BASE64);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+START_TEST(base64_buffer_bounds)
+{
+    uint8_t out[5];
+    size_t n;
+    ck_assert_int_eq(capv_base64_decode(out, 5, &n, "Zm9vYmFy", 8, CAPV_BASE64_STD, NULL),
+                     CAPV_E_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(capv_base64_decode(out, 5, &n, "Zm9vYmE=", 8, CAPV_BASE64_STD, NULL), CAPV_OK);
+    ck_assert_uint_eq(n, 5);
+    char enc[8];
+    ck_assert_int_eq(capv_base64_encode(enc, 8, NULL, (const uint8_t *)"foobar", 6, CAPV_BASE64_STD),
+                     CAPV_E_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(capv_base64_decode(out, 5, &n, "Zg", 2, (capv_base64_variant)9, NULL),
+                     CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+/* Every byte string of length 0..40 round-trips and re-encodes canonically. */
+START_TEST(base64_round_trip)
+{
+    uint8_t raw[40], back[40];
+    char enc[64];
+    for (size_t len = 0; len <= sizeof raw; len++) {
+        for (size_t i = 0; i < len; i++)
+            raw[i] = (uint8_t)(i * 37 + len);
+        for (int v = CAPV_BASE64_STD; v <= CAPV_BASE64_URL; v++) {
+            size_t elen, dlen;
+            ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, &elen, raw, len,
+                                                (capv_base64_variant)v), CAPV_OK);
+            ck_assert_int_eq(capv_base64_decode(back, sizeof back, &dlen, enc, elen,
+                                                (capv_base64_variant)v, NULL), CAPV_OK);
+            ck_assert_uint_eq(dlen, len);
+            ck_assert_mem_eq(raw, back, len);
+        }
+    }
+}
+END_TEST
+
+Suite *encoding_suite(void)
+{
+    Suite *s = suite_create("encoding");
+    TCase *tc = tcase_create("hex");
+    tcase_add_test(tc, digest_accepts_prefixes_and_case);
+    tcase_add_loop_test(tc, digest_rejects_malformed, 0,
+                        (int)(sizeof bad_digests / sizeof bad_digests[0]));
+    tcase_add_test(tc, digest_embedded_nul);
+    tcase_add_test(tc, hex_bytes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("base64");
+    tcase_add_loop_test(tc, base64_rfc4648_vectors, 0, (int)(sizeof rfc4648 / sizeof rfc4648[0]));
+    tcase_add_test(tc, base64_alphabets_differ);
+    tcase_add_loop_test(tc, base64_rejects_malformed, 0, (int)(sizeof bad_b64 / sizeof bad_b64[0]));
+    tcase_add_test(tc, base64_buffer_bounds);
+    tcase_add_test(tc, base64_round_trip);
+    suite_add_tcase(s, tc);
+    return s;
+}

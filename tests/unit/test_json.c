@@ -1,0 +1,241 @@
+#include <capverify.h>
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json_int.h"
+#include "suites.h"
+
+/* Each case: input (with explicit length, since some contain NUL) and the exact status. */
+typedef struct {
+    const char *text;
+    size_t len; /* 0 = strlen(text) */
+    capv_status want;
+} json_case;
+
+#define J(t, w) { t, 0, w }
+
+static const json_case malformed[] = {
+    J("", CAPV_E_JSON_SYNTAX),
+    J("   ", CAPV_E_JSON_SYNTAX),
+    J("{", CAPV_E_JSON_SYNTAX),
+    J("{\"a\":1,}", CAPV_E_JSON_SYNTAX),
+    J("[1,]", CAPV_E_JSON_SYNTAX),
+    J("[1 2]", CAPV_E_JSON_SYNTAX),
+    J("{'a':1}", CAPV_E_JSON_SYNTAX),
+    J("{a:1}", CAPV_E_JSON_SYNTAX),
+    J("{\"a\" 1}", CAPV_E_JSON_SYNTAX),
+    J("[01]", CAPV_E_JSON_SYNTAX),
+    J("[1.]", CAPV_E_JSON_SYNTAX),
+    J("[.5]", CAPV_E_JSON_SYNTAX),
+    J("[1e]", CAPV_E_JSON_SYNTAX),
+    J("[+1]", CAPV_E_JSON_SYNTAX),
+    J("[-]", CAPV_E_JSON_SYNTAX),
+    J("[NaN]", CAPV_E_JSON_SYNTAX),
+    J("[Infinity]", CAPV_E_JSON_SYNTAX),
+    J("[tru]", CAPV_E_JSON_SYNTAX),
+    J("[True]", CAPV_E_JSON_SYNTAX),
+    J("[nul]", CAPV_E_JSON_SYNTAX),
+    J("\"abc", CAPV_E_JSON_SYNTAX),
+    J("\"a\tb\"", CAPV_E_JSON_SYNTAX),           /* raw control character */
+    J("\"a\\x41\"", CAPV_E_JSON_SYNTAX),         /* bad escape */
+    J("\"\\u12G4\"", CAPV_E_JSON_SYNTAX),
+    J("\"\\u12\"", CAPV_E_JSON_SYNTAX),
+    J("/* c */ 1", CAPV_E_JSON_SYNTAX),
+    J("\xef\xbb\xbf{}", CAPV_E_JSON_SYNTAX),     /* byte order mark */
+    { "\"a\0b\"", 5, CAPV_E_JSON_SYNTAX },       /* raw NUL inside a string */
+    J("{\"a\":1,\"a\":2}", CAPV_E_JSON_DUPLICATE_KEY),
+    J("{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", CAPV_E_JSON_DUPLICATE_KEY),
+    J("[{\"x\":1},{\"y\":1,\"y\":1}]", CAPV_E_JSON_DUPLICATE_KEY),
+    J("{\"k\":0,\"\\u006b\":1}", CAPV_E_JSON_DUPLICATE_KEY), /* same key, escaped */
+    J("{\"a1\":1,\"a2\":1,\"a3\":1,\"a4\":1,\"a5\":1,\"a6\":1,\"a7\":1,\"a8\":1,\"a9\":1,"
+      "\"a5\":2}", CAPV_E_JSON_DUPLICATE_KEY),  /* the sorted path (> 8 keys) */
+    J("\"\xff\"", CAPV_E_JSON_UTF8),
+    J("\"\xc0\xaf\"", CAPV_E_JSON_UTF8),         /* overlong '/' */
+    J("\"\xe0\x80\xaf\"", CAPV_E_JSON_UTF8),     /* overlong */
+    J("\"\xed\xa0\x80\"", CAPV_E_JSON_UTF8),     /* UTF-8 encoded surrogate */
+    J("\"\xf4\x90\x80\x80\"", CAPV_E_JSON_UTF8), /* above U+10FFFF */
+    J("\"\xc3\"", CAPV_E_JSON_UTF8),             /* truncated sequence */
+    J("\"\xe2\x82\"", CAPV_E_JSON_UTF8),
+    J("\"\x80\"", CAPV_E_JSON_UTF8),             /* lone continuation */
+    J("{\"\xfe\":1}", CAPV_E_JSON_UTF8),          /* in a key */
+    J("\"\\u0000\"", CAPV_E_JSON_NUL),
+    J("{\"a\\u0000b\":1}", CAPV_E_JSON_NUL),
+    J("\"\\ud800\"", CAPV_E_JSON_SURROGATE),
+    J("\"\\udc00\"", CAPV_E_JSON_SURROGATE),
+    J("\"\\ud800\\u0041\"", CAPV_E_JSON_SURROGATE),
+    J("\"\\ud800\\ud800\"", CAPV_E_JSON_SURROGATE),
+    J("\"\\udc00\\ud800\"", CAPV_E_JSON_SURROGATE),
+    J("{} {}", CAPV_E_JSON_TRAILING),
+    J("1 2", CAPV_E_JSON_TRAILING),
+    J("{}x", CAPV_E_JSON_TRAILING),
+    { "{}\0", 3, CAPV_E_JSON_TRAILING },
+    J("[1e400]", CAPV_E_RANGE),                  /* overflows a double */
+    J("[1234567890123456789012345678901234567890123456789012345678901234]", CAPV_E_RANGE),
+};
+
+START_TEST(rejects_malformed)
+{
+    const json_case *c = &malformed[_i];
+    size_t len = c->len ? c->len : strlen(c->text);
+    capv_error err = CAPV_ERROR_INIT;
+    cJSON *root = (cJSON *)1;
+    capv_status st = capv_json_parse(&root, (const uint8_t *)c->text, len, &err);
+    ck_assert_msg(st == c->want, "case %d: got %s (%s), want %s", _i, capv_status_name(st),
+                  err.message, capv_status_name(c->want));
+    ck_assert_int_eq(err.code, c->want);
+    ck_assert_ptr_null(root);
+    st = capv_json_validate((const uint8_t *)c->text, len, NULL);
+    ck_assert_msg(st == c->want, "validate case %d: got %s", _i, capv_status_name(st));
+}
+END_TEST
+
+static const char *const wellformed[] = {
+    "{}", "[]", "0", "-0", "1.5e-3", "\"\"", "true", "false", "null", " \t\r\n{ } \n",
+    "{\"a\":[1,{\"b\":null}],\"c\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
+    "\"\\ud83d\\ude00\"",                 /* surrogate pair */
+    "\"\xf0\x9f\x98\x80 \xc2\xa7 \xe2\x82\xac\"", /* raw UTF-8 */
+    "{\"A\":1,\"a\":2}",                /* keys are case-sensitive: not duplicates */
+    "[123456789012345678901234567890]", /* long but within 63 characters */
+};
+
+START_TEST(accepts_wellformed)
+{
+    cJSON *root = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    const char *t = wellformed[_i];
+    ck_assert_msg(capv_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK,
+                  "case %d: %s", _i, err.message);
+    ck_assert_ptr_nonnull(root);
+    cJSON_Delete(root);
+    ck_assert_int_eq(capv_json_validate((const uint8_t *)t, strlen(t), NULL), CAPV_OK);
+}
+END_TEST
+
+static char *nested(int depth)
+{
+    char *s = malloc((size_t)depth * 2 + 1);
+    for (int i = 0; i < depth; i++) {
+        s[i] = '[';
+        s[depth * 2 - 1 - i] = ']';
+    }
+    s[depth * 2] = '\0';
+    return s;
+}
+
+START_TEST(depth_limit)
+{
+    char *ok = nested(CAPV_JSON_MAX_DEPTH);
+    char *deep = nested(CAPV_JSON_MAX_DEPTH + 1);
+    char *huge = nested(100000);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capv_json_parse(&root, (uint8_t *)ok, strlen(ok), NULL), CAPV_OK);
+    cJSON_Delete(root);
+    ck_assert_int_eq(capv_json_parse(&root, (uint8_t *)deep, strlen(deep), NULL), CAPV_E_JSON_DEPTH);
+    ck_assert_int_eq(capv_json_parse(&root, (uint8_t *)huge, strlen(huge), NULL), CAPV_E_JSON_DEPTH);
+    free(ok);
+    free(deep);
+    free(huge);
+}
+END_TEST
+
+static cJSON *parse(const char *t)
+{
+    cJSON *root = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK, "%s",
+                  err.message);
+    return root;
+}
+
+START_TEST(case_sensitive_lookup)
+{
+    cJSON *r = parse("{\"Name\":\"upper\",\"name\":\"lower\"}");
+    const char *v = NULL;
+    ck_assert_int_eq(capv_json_get_string(&v, r, "", "name", true, NULL), CAPV_OK);
+    ck_assert_str_eq(v, "lower");
+    ck_assert_int_eq(capv_json_get_string(&v, r, "", "Name", true, NULL), CAPV_OK);
+    ck_assert_str_eq(v, "upper");
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_json_get_string(&v, r, "m", "NAME", true, &err), CAPV_E_MISSING);
+    ck_assert_str_eq(err.field, "m.NAME");
+    v = "unchanged";
+    ck_assert_int_eq(capv_json_get_string(&v, r, "", "NAME", false, NULL), CAPV_OK);
+    ck_assert_str_eq(v, "unchanged");
+    cJSON_Delete(r);
+}
+END_TEST
+
+START_TEST(typed_reads)
+{
+    cJSON *r = parse("{\"s\":\"x\",\"b\":true,\"o\":{},\"a\":[],\"n\":5}");
+    const char *s;
+    bool b = false;
+    const cJSON *o, *a;
+    int64_t n;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_json_get_bool(&b, r, "", "b", true, NULL), CAPV_OK);
+    ck_assert(b);
+    ck_assert_int_eq(capv_json_get_object(&o, r, "", "o", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_json_get_array(&a, r, "", "a", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_json_get_int(&n, r, "", "n", 0, 10, true, NULL), CAPV_OK);
+    ck_assert_int_eq(n, 5);
+    ck_assert_int_eq(capv_json_get_string(&s, r, "", "n", true, &err), CAPV_E_TYPE);
+    ck_assert_str_eq(err.field, "n");
+    ck_assert_int_eq(capv_json_get_bool(&b, r, "", "s", true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capv_json_get_object(&o, r, "", "a", true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capv_json_get_array(&a, r, "", "o", true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capv_json_get_int(&n, r, "", "s", 0, 10, true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capv_json_get_int(&n, r, "", "n", 6, 10, true, NULL), CAPV_E_RANGE);
+    ck_assert_ptr_null(capv_json_get(r->child, "x")); /* not an object */
+    cJSON_Delete(r);
+}
+END_TEST
+
+/* Exact integers: beyond 2^31 (cJSON's valueint saturates), at 2^53, beyond, fractions. */
+START_TEST(exact_integers)
+{
+    cJSON *r = parse("{\"exp\":4102444800,\"max\":9007199254740992,\"over\":9007199254740993,"
+                     "\"i64\":9223372036854775807,\"big\":9223372036854775808,"
+                     "\"neg\":-9223372036854775808,\"e\":1e3,\"f\":1.5,\"z\":-0,\"ef\":1.0}");
+    int64_t v;
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "exp", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, INT64_C(4102444800));
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "max", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, CAPV_JSON_INT_MAX);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "over", 0, CAPV_JSON_INT_MAX, true, NULL),
+                     CAPV_E_RANGE);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "over", 0, INT64_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, INT64_C(9007199254740993)); /* exact, not rounded through a double */
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "i64", 0, INT64_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, INT64_MAX);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "big", 0, INT64_MAX, true, NULL), CAPV_E_RANGE);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "neg", INT64_MIN, 0, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, INT64_MIN);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "e", 0, 5000, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, 1000);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "f", 0, 5000, true, NULL), CAPV_E_RANGE);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "z", -1, 1, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, 0);
+    ck_assert_int_eq(capv_json_get_int(&v, r, "", "ef", 0, 5, true, NULL), CAPV_OK);
+    ck_assert_int_eq(v, 1);
+    cJSON_Delete(r);
+}
+END_TEST
+
+Suite *json_suite(void)
+{
+    Suite *s = suite_create("json");
+    TCase *tc = tcase_create("strict");
+    tcase_add_loop_test(tc, rejects_malformed, 0, (int)(sizeof malformed / sizeof malformed[0]));
+    tcase_add_loop_test(tc, accepts_wellformed, 0,
+                        (int)(sizeof wellformed / sizeof wellformed[0]));
+    tcase_add_test(tc, depth_limit);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("access");
+    tcase_add_test(tc, case_sensitive_lookup);
+    tcase_add_test(tc, typed_reads);
+    tcase_add_test(tc, exact_integers);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,20 @@
+/* Helpers shared by the unit suites: test data locations and file reading. */
+#ifndef CAPV_TESTUTIL_H
+#define CAPV_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Directory of this repository's tests/vectors and of the shared interop vectors, passed in
+ * by CMake (overridable with CAPV_TEST_VECTORS / CAPV_SHARED_VECTORS). */
+const char *tu_vectors_dir(void);
+const char *tu_shared_dir(void);
+
+/* Reads a whole file (dir + "/" + rel) into a malloc'd, NUL-terminated buffer; aborts the
+ * test with a clear message when it cannot. */
+uint8_t *tu_read(const char *dir, const char *rel, size_t *len);
+
+/* Hex of a 32-byte digest, "0x"-prefixed, in a static buffer (one at a time). */
+const char *tu_hex(const uint8_t d[32]);
+
+#endif
