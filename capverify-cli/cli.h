@@ -33,5 +33,9 @@ void cli_print_json_string(FILE *f, const char *s);
 
 int cmd_version(int argc, char **argv);
 int cmd_hash(int argc, char **argv);
+int cmd_commit(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
 
 #endif

@@ -11,7 +11,11 @@ static const struct command {
     int (*run)(int argc, char **argv);
     const char *summary;
 } commands[] = {
+    { "commit", cmd_commit, "recompute commitment roots from supplier and UBO CSV files" },
     { "hash", cmd_hash, "print SHA3-256, SHA-256 or BLAKE3 digests of files" },
+    { "keys", cmd_keys, "generate Ed25519 keys, show trust stores, compute key ids" },
+    { "sign", cmd_sign, "append an Ed25519 signature to a manifest" },
+    { "verify", cmd_verify, "verify CAP packages (directories or .zip files)" },
     { "version", cmd_version, "print the version of the tool and library" },
 };
 

@@ -9,5 +9,9 @@
 #include "capverify/hash.h"
 #include "capverify/encoding.h"
 #include "capverify/json.h"
+#include "capverify/commitment.h"
+#include "capverify/package.h"
+#include "capverify/keys.h"
+#include "capverify/verify.h"
 
 #endif

@@ -30,6 +30,13 @@ typedef int64_t (*capv_clock_fn)(void *user);
 /* The default clock: the system's real time (CLOCK_REALTIME). `user` is ignored. */
 CAPV_API int64_t capv_clock_system(void *user);
 
+/* RFC 3339 times as CAP formats use them. Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)"
+ * into milliseconds since the epoch: 0 on success, -1 for anything else (impossible dates
+ * included). Formats as "YYYY-MM-DDTHH:MM:SSZ" (NUL-terminated, fits CAPV_RFC3339_SIZE). */
+#define CAPV_RFC3339_SIZE 32
+CAPV_API int capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len);
+CAPV_API void capv_rfc3339_format(char out[CAPV_RFC3339_SIZE], int64_t ms);
+
 /* Releases a buffer that a libcapverify function returned as caller-owned ("free with
  * capv_free" in its comment). NULL is a no-op. */
 CAPV_API void capv_free(void *ptr);

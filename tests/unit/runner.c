@@ -14,6 +14,12 @@ static const struct {
     { "encoding", encoding_suite },
     { "json", json_suite },
     { "canonical", canonical_suite },
+    { "commitment", commitment_suite },
+    { "timestamp", timestamp_suite },
+    { "package", package_suite },
+    { "proof", proof_suite },
+    { "keys", keys_suite },
+    { "verify", verify_suite },
 };
 
 int main(int argc, char **argv)

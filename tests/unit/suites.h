@@ -9,5 +9,11 @@ Suite *hash_suite(void);
 Suite *encoding_suite(void);
 Suite *json_suite(void);
 Suite *canonical_suite(void);
+Suite *commitment_suite(void);
+Suite *timestamp_suite(void);
+Suite *package_suite(void);
+Suite *proof_suite(void);
+Suite *keys_suite(void);
+Suite *verify_suite(void);
 
 #endif

@@ -18,6 +18,13 @@ const char *tu_shared_dir(void)
     return e ? e : CAPV_SHARED_VECTORS_DIR;
 }
 
+const char *tu_fixtures_dir(void)
+{
+    const char *e = getenv("CAPV_TEST_FIXTURES");
+    ck_assert_msg(e != NULL, "CAPV_TEST_FIXTURES is not set (run through ctest)");
+    return e;
+}
+
 uint8_t *tu_read(const char *dir, const char *rel, size_t *len)
 {
     char path[4096];

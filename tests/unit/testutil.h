@@ -10,6 +10,9 @@
 const char *tu_vectors_dir(void);
 const char *tu_shared_dir(void);
 
+/* Directory of fixtures generated at test time (CAPV_TEST_FIXTURES), e.g. fixtures/tsa. */
+const char *tu_fixtures_dir(void);
+
 /* Reads a whole file (dir + "/" + rel) into a malloc'd, NUL-terminated buffer; aborts the
  * test with a clear message when it cannot. */
 uint8_t *tu_read(const char *dir, const char *rel, size_t *len);

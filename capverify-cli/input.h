@@ -1,0 +1,17 @@
+/* Reading command inputs: whole files or standard input, bounded. */
+#ifndef CAPV_CLI_INPUT_H
+#define CAPV_CLI_INPUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Reads `path` ("-" = standard input) into a malloc'd, NUL-terminated buffer of at most `max`
+ * bytes. On failure prints "capverify <cmd>: <path>: <reason>" on stderr and returns the
+ * exit code (5 unreadable, 4 too large); 0 on success. */
+int cli_read_file(uint8_t **out, size_t *len, const char *path, size_t max, const char *cmd);
+
+/* Writes `len` bytes to `path` ("-" = standard output), replacing it atomically (temporary
+ * file + rename). Returns 0 or an exit code after reporting on stderr. */
+int cli_write_file(const char *path, const void *data, size_t len, const char *cmd);
+
+#endif

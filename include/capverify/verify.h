@@ -1,0 +1,166 @@
+/* Package verification (SPEC §4): the verifier (what is trusted), options (how strict), and
+ * the report (what was found). Requires capv_global_init(). */
+#ifndef CAPVERIFY_VERIFY_H
+#define CAPVERIFY_VERIFY_H
+
+#include "keys.h"
+#include "package.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- verifier: trust configuration ----------------------------------------------------- */
+
+/* Everything a verification trusts: the Ed25519 trust store, the known policies, the
+ * registry, the TSA roots, and the clock. Configure it from one thread, then share it:
+ * capv_verify_*() only read it and may run concurrently. */
+typedef struct capv_verifier capv_verifier;
+
+CAPV_API capv_status capv_verifier_new(capv_verifier **out, capv_error *err);
+CAPV_API void capv_verifier_free(capv_verifier *v);
+
+/* Loads the trust store (capv_trust_store_load) and replaces the current one. */
+CAPV_API capv_status capv_verifier_load_trust(capv_verifier *v, const char *path,
+                                              capv_error *err);
+/* Replaces the trust store with `store`; the verifier takes ownership of it. */
+CAPV_API void capv_verifier_set_trust_store(capv_verifier *v, capv_trust_store *store);
+/* Borrowed; NULL when none is set. */
+CAPV_API const capv_trust_store *capv_verifier_trust_store(const capv_verifier *v);
+
+/* Known policies. add_policy_hash accepts a digest in any capv_digest_parse form.
+ * load_policy_dir reads every "*.json" policy IR v1 file in `dir`, recomputes its ir_hash
+ * (a mismatch fails the load) and knows its policy_hash and ir_hash. */
+CAPV_API capv_status capv_verifier_add_policy_hash(capv_verifier *v, const char *hash,
+                                                   capv_error *err);
+CAPV_API capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir,
+                                                   capv_error *err);
+
+/* A JSON registry (SPEC §3.7) used by the `registry` check. Entries are read and their
+ * shape checked at load; signatures are checked during verification. */
+CAPV_API capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
+                                                      capv_error *err);
+
+/* PEM bundle of trusted RFC 3161 TSA roots for the `timestamp` check. */
+CAPV_API capv_status capv_verifier_load_tsa_roots(capv_verifier *v, const char *pem_file,
+                                                  capv_error *err);
+
+/* The clock used for verified_at and timestamp checks (default capv_clock_system). */
+CAPV_API void capv_verifier_set_clock(capv_verifier *v, capv_clock_fn clock, void *user);
+
+/* ---- options --------------------------------------------------------------------------- */
+
+typedef enum capv_option {
+    CAPV_OPT_REQUIRE_SIGNATURE = 1, /* default on: unsigned → fail (off: warn) */
+    CAPV_OPT_REQUIRE_TIMESTAMP = 2, /* default off: absent token → skip (on: warn) */
+    CAPV_OPT_CHECK_REGISTRY = 3,    /* default off: absent entry → skip (on: warn) */
+    CAPV_OPT_STRICT = 4,            /* default off: unknown policy, unverifiable backend → fail */
+    CAPV_OPT_ALLOW_UNTRUSTED = 5    /* default off: valid but untrusted signature → warn */
+} capv_option;
+
+typedef enum capv_mock_policy {
+    CAPV_MOCK_WARN = 0,  /* default: mock proofs give no assurance, say so */
+    CAPV_MOCK_FAIL = 1,
+    CAPV_MOCK_ACCEPT = 2
+} capv_mock_policy;
+
+/* How one verification runs. Copied by nothing: keep it alive during the call. */
+typedef struct capv_verify_options capv_verify_options;
+
+CAPV_API capv_status capv_verify_options_new(capv_verify_options **out, capv_error *err);
+CAPV_API capv_status capv_verify_options_set(capv_verify_options *o, capv_option opt,
+                                             int enabled, capv_error *err);
+CAPV_API int capv_verify_options_get(const capv_verify_options *o, capv_option opt);
+CAPV_API capv_status capv_verify_options_set_mock_policy(capv_verify_options *o,
+                                                         capv_mock_policy policy,
+                                                         capv_error *err);
+/* Package limits for capv_verify_path / capv_verify_zip_memory (copied). */
+CAPV_API capv_status capv_verify_options_set_limits(capv_verify_options *o,
+                                                    const capv_package_limits *limits,
+                                                    capv_error *err);
+/* Allowed clock skew for timestamp genTime, default 300 s. */
+CAPV_API capv_status capv_verify_options_set_timestamp_leeway(capv_verify_options *o,
+                                                              int64_t seconds, capv_error *err);
+CAPV_API void capv_verify_options_free(capv_verify_options *o);
+
+/* ---- report ---------------------------------------------------------------------------- */
+
+typedef enum capv_verdict {
+    CAPV_VERDICT_OK = 0,
+    CAPV_VERDICT_WARN = 1,
+    CAPV_VERDICT_FAIL = 2
+} capv_verdict;
+
+typedef enum capv_check_status {
+    CAPV_CHECK_PASS = 0,
+    CAPV_CHECK_WARN = 1,
+    CAPV_CHECK_FAIL = 2,
+    CAPV_CHECK_SKIP = 3
+} capv_check_status;
+
+typedef struct capv_report capv_report;
+typedef struct capv_check capv_check;
+
+/* Verification. On CAPV_OK `*out` holds a report (free with capv_report_free) whose verdict
+ * is the answer — a `fail` verdict is still CAPV_OK. A non-OK status means no answer: the
+ * input is not a CAP package at all (CAPV_E_MALFORMED, with err saying why), could not be
+ * read (CAPV_E_NOT_FOUND, CAPV_E_IO), or resources failed. Limit violations and unsafe
+ * member names are answers: a report whose package.layout check failed.
+ * `opts` NULL = defaults. Deterministic for the same input, verifier and options, apart from
+ * verified_at and duration_ms. Thread-safe for a shared verifier. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_verify_package(capv_report **out, const capv_verifier *v, const capv_package *pkg,
+                    const capv_verify_options *opts, capv_error *err);
+/* A directory or zip file; limits from opts (default: the CLI's 512 MiB total). */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_verify_path(capv_report **out, const capv_verifier *v, const char *path,
+                 const capv_verify_options *opts, capv_error *err);
+/* A zip held in memory; limits from opts (default: the daemon's 64 MiB total). */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_verify_zip_memory(capv_report **out, const capv_verifier *v, const uint8_t *data,
+                       size_t len, const capv_verify_options *opts, capv_error *err);
+
+CAPV_API void capv_report_free(capv_report *r);
+
+CAPV_API capv_verdict capv_report_verdict(const capv_report *r);
+/* "cap-bundle.v1", "cap-proof.v2", "legacy", or "unknown" (layout failed early). */
+CAPV_API const char *capv_report_format(const capv_report *r);
+/* "0x…" SHA3-256 of the raw manifest / proof bytes and the manifest's policy hash, or NULL
+ * when not known (multi-unit bundles: see the units). */
+CAPV_API const char *capv_report_manifest_hash(const capv_report *r);
+CAPV_API const char *capv_report_proof_hash(const capv_report *r);
+CAPV_API const char *capv_report_policy_hash(const capv_report *r);
+CAPV_API int64_t capv_report_verified_at(const capv_report *r); /* ms since the epoch */
+CAPV_API int64_t capv_report_duration_ms(const capv_report *r);
+
+/* Checks in order. Borrowed, valid while the report lives. */
+CAPV_API size_t capv_report_check_count(const capv_report *r);
+CAPV_API const capv_check *capv_report_check(const capv_report *r, size_t index);
+/* The first check with this id, or NULL. */
+CAPV_API const capv_check *capv_report_find_check(const capv_report *r, const char *id);
+
+/* Units of a multi-unit bundle (0 otherwise); each is a report with its own checks. */
+CAPV_API size_t capv_report_unit_count(const capv_report *r);
+CAPV_API const capv_report *capv_report_unit(const capv_report *r, size_t index);
+/* A unit's id from _meta.json ("" for the top-level report). */
+CAPV_API const char *capv_report_unit_id(const capv_report *r);
+
+CAPV_API const char *capv_check_id(const capv_check *c);
+CAPV_API capv_check_status capv_check_status_of(const capv_check *c);
+CAPV_API const char *capv_check_message(const capv_check *c);
+/* Structured details as compact JSON (an object), or NULL. */
+CAPV_API const char *capv_check_details(const capv_check *c);
+
+CAPV_API const char *capv_verdict_name(capv_verdict v);          /* "ok" "warn" "fail" */
+CAPV_API const char *capv_check_status_name(capv_check_status s); /* "pass" "warn" ... */
+
+#define CAPV_REPORT_JSON_PRETTY 0x1u
+/* The report as JSON (SPEC §4 schema); caller frees with capv_free. */
+CAPV_API capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *r,
+                                         unsigned int flags, capv_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

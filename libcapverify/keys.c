@@ -1,0 +1,723 @@
+/* Ed25519 keys and signatures, the trust store (SPEC §3.5), and manifest signing. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "global_int.h"
+#include "json_int.h"
+#include "keys_int.h"
+#include "time_int.h"
+
+#define KEY_FILE_MAX (64u * 1024u)
+#define STORE_FILE_MAX (16u * 1024u * 1024u)
+
+struct capv_key {
+    uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
+    char kid[CAPV_KID_SIZE];
+    char *declared_kid;
+    char *owner;
+    char *source;
+    capv_key_status status;
+    int64_t valid_from;
+    int64_t valid_to;
+    EVP_PKEY *pkey; /* prepared for verification */
+};
+
+struct capv_trust_store {
+    capv_key *keys;
+    size_t count;
+    size_t cap;
+};
+
+struct capv_signing_key {
+    EVP_PKEY *pkey;
+    uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
+};
+
+static capv_status crypto_fail(capv_error *err, const char *what)
+{
+    ERR_clear_error();
+    return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: %s failed", what);
+}
+
+capv_status capv_key_id(char out[CAPV_KID_SIZE], const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
+                        capv_error *err)
+{
+    uint8_t d[CAPV_DIGEST_LEN];
+    capv_status st = capv_hash(d, CAPV_HASH_BLAKE3, pub, CAPV_ED25519_PUBLIC_LEN, err);
+    if (st != CAPV_OK)
+        return st;
+    return capv_hex_encode(out, CAPV_KID_SIZE, d, 16);
+}
+
+static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t *msg,
+                               size_t len, capv_error *err)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        return capv_err_nomem(err);
+    capv_status st;
+    if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) != 1) {
+        st = crypto_fail(err, "Ed25519 verify init");
+    } else {
+        int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN, msg ? msg : (const uint8_t *)"",
+                                 len);
+        ERR_clear_error();
+        st = r == 1 ? CAPV_OK
+                    : capv_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
+    }
+    EVP_MD_CTX_free(ctx);
+    return st;
+}
+
+static capv_status make_pkey(EVP_PKEY **out, const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
+                             capv_error *err)
+{
+    *out = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub, CAPV_ED25519_PUBLIC_LEN);
+    if (*out == NULL) {
+        ERR_clear_error();
+        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "not a valid Ed25519 public key");
+    }
+    return CAPV_OK;
+}
+
+capv_status capv_ed25519_verify(const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
+                                const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
+                                const uint8_t *msg, size_t len, capv_error *err)
+{
+    return capv_ed25519_verify_with(NULL, pub, sig, msg, len, err);
+}
+
+capv_status capv_ed25519_verify_with(const capv_trust_store *store,
+                                     const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
+                                     const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
+                                     const uint8_t *msg, size_t len, capv_error *err)
+{
+    if (pub == NULL || sig == NULL || (msg == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
+    const capv_key *k = capv_trust_store_find(store, pub);
+    if (k != NULL && k->pkey != NULL)
+        return verify_pkey(k->pkey, sig, msg, len, err);
+    EVP_PKEY *pkey = NULL;
+    if ((st = make_pkey(&pkey, pub, err)) != CAPV_OK)
+        return st;
+    st = verify_pkey(pkey, sig, msg, len, err);
+    EVP_PKEY_free(pkey);
+    return st;
+}
+
+/* ---- trust store ----------------------------------------------------------------------- */
+
+capv_status capv_trust_store_new(capv_trust_store **out, capv_error *err)
+{
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = calloc(1, sizeof **out);
+    return *out ? CAPV_OK : capv_err_nomem(err);
+}
+
+static void key_clear(capv_key *k)
+{
+    free(k->declared_kid);
+    free(k->owner);
+    free(k->source);
+    EVP_PKEY_free(k->pkey);
+}
+
+void capv_trust_store_free(capv_trust_store *s)
+{
+    if (s == NULL)
+        return;
+    for (size_t i = 0; i < s->count; i++)
+        key_clear(&s->keys[i]);
+    free(s->keys);
+    free(s);
+}
+
+/* Takes ownership of the strings in `k` (also on failure). */
+static capv_status store_push(capv_trust_store *s, capv_key *k, capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    const capv_key *dup = capv_trust_store_find(s, k->pub);
+    if (dup != NULL)
+        CAPV_FAIL(err, CAPV_E_CONFLICT, k->source, "key %s appears twice (%s and %s)", k->kid,
+                  dup->source, k->source);
+    CAPV_TRY(capv_key_id(k->kid, k->pub, err));
+    CAPV_TRY(make_pkey(&k->pkey, k->pub, err));
+    if (s->count == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 8;
+        capv_key *nk = realloc(s->keys, cap * sizeof *nk);
+        if (nk == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        s->keys = nk;
+        s->cap = cap;
+    }
+    s->keys[s->count++] = *k;
+    return CAPV_OK;
+out:
+    key_clear(k);
+    return st;
+}
+
+capv_status capv_trust_store_add(capv_trust_store *s, const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
+                                 const char *owner, capv_error *err)
+{
+    if (s == NULL || pub == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
+    memcpy(k.pub, pub, sizeof k.pub);
+    k.owner = strdup(owner ? owner : "");
+    k.source = strdup("");
+    if (k.owner == NULL || k.source == NULL) {
+        key_clear(&k);
+        return capv_err_nomem(err);
+    }
+    return store_push(s, &k, err);
+}
+
+static capv_status read_file(uint8_t **out, size_t *len, const char *path, size_t max,
+                             capv_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+                            "cannot open '%s': %s", path, strerror(errno));
+    capv_buf b = CAPV_BUF_INIT;
+    b.max = max;
+    uint8_t chunk[8192];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+        capv_buf_append(&b, chunk, n);
+    bool rerr = ferror(f) != 0;
+    fclose(f);
+    if (rerr) {
+        capv_buf_free(&b);
+        return capv_err_set(err, CAPV_E_IO, path, "cannot read '%s'", path);
+    }
+    if (b.failed && b.len >= max - 8192) {
+        capv_buf_free(&b);
+        return capv_err_set(err, CAPV_E_LIMIT, path, "'%s' is larger than %zu bytes", path, max);
+    }
+    *out = capv_buf_take(&b, len);
+    return *out ? CAPV_OK : capv_err_nomem(err);
+}
+
+static capv_status parse_time_field(int64_t *out, const cJSON *obj, const char *key,
+                                    const char *source, capv_error *err)
+{
+    const char *s = NULL;
+    capv_status st = capv_json_get_string(&s, obj, "", key, false, err);
+    if (st != CAPV_OK || s == NULL)
+        return st;
+    if (!capv_time_parse(out, s, strlen(s)))
+        return capv_err_set(err, CAPV_E_MALFORMED, source, "%s: %s is not an RFC 3339 time",
+                            source, key);
+    return CAPV_OK;
+}
+
+/* One cap-key.v1 object. */
+static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char *source,
+                                 capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
+    const char *schema = NULL, *alg = NULL, *status = NULL, *pk = NULL, *kid = NULL,
+               *owner = NULL;
+    if (!cJSON_IsObject(o))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: a key must be a JSON object", source);
+    CAPV_TRY(capv_json_get_string(&schema, o, "", "schema", false, err));
+    if (schema != NULL && strcmp(schema, "cap-key.v1") != 0)
+        CAPV_FAIL(err, CAPV_E_UNSUPPORTED_FORMAT, source, "%s: unknown key schema '%s'", source,
+                  schema);
+    CAPV_TRY(capv_json_get_string(&alg, o, "", "algorithm", false, err));
+    if (alg != NULL && strcasecmp(alg, "ed25519") != 0)
+        CAPV_FAIL(err, CAPV_E_UNSUPPORTED_FORMAT, source, "%s: algorithm '%s' is not ed25519",
+                  source, alg);
+    CAPV_TRY(capv_json_get_string(&pk, o, "", "public_key", true, err));
+    size_t n = 0;
+    uint8_t raw[CAPV_BASE64_DECODED_MAX(64)];
+    if (capv_base64_decode(raw, sizeof raw, &n, pk, strlen(pk), CAPV_BASE64_STD, NULL) !=
+            CAPV_OK ||
+        n != CAPV_ED25519_PUBLIC_LEN)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, source,
+                  "%s: public_key must be standard base64 of 32 bytes", source);
+    memcpy(k.pub, raw, sizeof k.pub);
+    CAPV_TRY(capv_json_get_string(&status, o, "", "status", false, err));
+    if (status == NULL || strcmp(status, "active") == 0)
+        k.status = CAPV_KEY_ACTIVE;
+    else if (strcmp(status, "retired") == 0)
+        k.status = CAPV_KEY_RETIRED;
+    else if (strcmp(status, "revoked") == 0)
+        k.status = CAPV_KEY_REVOKED;
+    else
+        CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: unknown status '%s'", source, status);
+    CAPV_TRY(parse_time_field(&k.valid_from, o, "valid_from", source, err));
+    CAPV_TRY(parse_time_field(&k.valid_to, o, "valid_to", source, err));
+    if (k.valid_from > k.valid_to)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: valid_from is after valid_to", source);
+    CAPV_TRY(capv_json_get_string(&kid, o, "", "kid", false, err));
+    CAPV_TRY(capv_json_get_string(&owner, o, "", "owner", false, err));
+    k.owner = strdup(owner ? owner : "");
+    k.source = strdup(source);
+    k.declared_kid = kid ? strdup(kid) : NULL;
+    if (k.owner == NULL || k.source == NULL || (kid && k.declared_kid == NULL))
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    return store_push(s, &k, err);
+out:
+    key_clear(&k);
+    return st;
+}
+
+static capv_status load_json_keys(capv_trust_store *s, const uint8_t *data, size_t len,
+                                  const char *source, bool single, capv_error *err)
+{
+    cJSON *root = NULL;
+    capv_status st = capv_json_parse(&root, data, len, err);
+    if (st != CAPV_OK) {
+        char msg[CAPV_ERROR_MESSAGE_SIZE];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return capv_err_set(err, st, source, "%s: %s", source, msg);
+    }
+    const cJSON *list = root;
+    if (!single && cJSON_IsObject(root) && capv_json_get(root, "public_key") == NULL)
+        list = capv_json_get(root, "keys");
+    if (cJSON_IsObject(list) && list == root) {
+        st = parse_cap_key(s, root, source, err);
+    } else if (cJSON_IsArray(list)) {
+        for (const cJSON *k = list->child; k && st == CAPV_OK; k = k->next)
+            st = parse_cap_key(s, k, source, err);
+    } else {
+        st = capv_err_set(err, CAPV_E_MALFORMED, source,
+                          "%s: expected a cap-key.v1 object or a list of them", source);
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+static capv_status load_pub_file(capv_trust_store *s, const uint8_t *data, size_t len,
+                                 const char *source, capv_error *err)
+{
+    capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
+    if (len == CAPV_ED25519_PUBLIC_LEN && !(data[0] == '0' && data[1] == 'x')) {
+        memcpy(k.pub, data, sizeof k.pub);
+    } else {
+        const char *t = (const char *)data;
+        while (len > 0 && (*t == ' ' || *t == '\t' || *t == '\n' || *t == '\r')) {
+            t++;
+            len--;
+        }
+        while (len > 0 && (t[len - 1] == ' ' || t[len - 1] == '\t' || t[len - 1] == '\n' ||
+                           t[len - 1] == '\r'))
+            len--;
+        if (len != 66 || t[0] != '0' || t[1] != 'x' ||
+            capv_hex_decode(k.pub, sizeof k.pub, t, len, NULL) != CAPV_OK)
+            return capv_err_set(err, CAPV_E_MALFORMED, source,
+                                "%s: expected 32 raw bytes or 0x + 64 hex digits", source);
+    }
+    k.owner = strdup("");
+    k.source = strdup(source);
+    if (k.owner == NULL || k.source == NULL) {
+        key_clear(&k);
+        return capv_err_nomem(err);
+    }
+    return store_push(s, &k, err);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv_error *err)
+{
+    if (out == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
+    capv_trust_store *s = NULL;
+    char **names = NULL;
+    size_t nnames = 0, capnames = 0;
+    uint8_t *data = NULL;
+    DIR *d = NULL;
+    CAPV_TRY(capv_trust_store_new(&s, err));
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        CAPV_FAIL(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+                  "cannot open trust store '%s': %s", path, strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) {
+        size_t len;
+        CAPV_TRY(read_file(&data, &len, path, STORE_FILE_MAX, err));
+        if (has_suffix(path, ".pub"))
+            CAPV_TRY(load_pub_file(s, data, len, path, err));
+        else
+            CAPV_TRY(load_json_keys(s, data, len, path, false, err));
+        goto out;
+    }
+    d = opendir(path);
+    if (d == NULL)
+        CAPV_FAIL(err, CAPV_E_IO, path, "cannot read trust store '%s': %s", path,
+                  strerror(errno));
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!has_suffix(de->d_name, ".pub") && !has_suffix(de->d_name, ".json"))
+            continue;
+        if (nnames == capnames) {
+            size_t cap = capnames ? capnames * 2 : 16;
+            char **nn = realloc(names, cap * sizeof *nn);
+            if (nn == NULL)
+                CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+            names = nn;
+            capnames = cap;
+        }
+        if ((names[nnames] = strdup(de->d_name)) == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        nnames++;
+    }
+    /* deterministic order, so errors and listings do not depend on readdir */
+    if (nnames > 1)
+        qsort(names, nnames, sizeof *names, name_cmp);
+    for (size_t i = 0; i < nnames; i++) {
+        char file[4096];
+        snprintf(file, sizeof file, "%s/%s", path, names[i]);
+        size_t len;
+        CAPV_TRY(read_file(&data, &len, file, KEY_FILE_MAX, err));
+        if (has_suffix(names[i], ".pub"))
+            CAPV_TRY(load_pub_file(s, data, len, file, err));
+        else
+            CAPV_TRY(load_json_keys(s, data, len, file, true, err));
+        free(data);
+        data = NULL;
+    }
+out:
+    if (d != NULL)
+        closedir(d);
+    for (size_t i = 0; i < nnames; i++)
+        free(names[i]);
+    free(names);
+    free(data);
+    if (st != CAPV_OK)
+        capv_trust_store_free(s);
+    else
+        *out = s;
+    return st;
+}
+
+size_t capv_trust_store_count(const capv_trust_store *s)
+{
+    return s ? s->count : 0;
+}
+
+const capv_key *capv_trust_store_key(const capv_trust_store *s, size_t i)
+{
+    return s && i < s->count ? &s->keys[i] : NULL;
+}
+
+const capv_key *capv_trust_store_find(const capv_trust_store *s,
+                                      const uint8_t pub[CAPV_ED25519_PUBLIC_LEN])
+{
+    if (s == NULL || pub == NULL)
+        return NULL;
+    for (size_t i = 0; i < s->count; i++)
+        if (memcmp(s->keys[i].pub, pub, CAPV_ED25519_PUBLIC_LEN) == 0)
+            return &s->keys[i];
+    return NULL;
+}
+
+capv_status capv_trust_decide(const capv_key **key, const capv_trust_store *store,
+                              const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], int64_t created_ms)
+{
+    const capv_key *k = capv_trust_store_find(store, pub);
+    *key = k;
+    if (k == NULL)
+        return CAPV_E_UNTRUSTED;
+    if (k->status == CAPV_KEY_REVOKED)
+        return CAPV_E_REVOKED;
+    if (created_ms < k->valid_from)
+        return CAPV_E_NOT_YET_VALID;
+    if (created_ms > k->valid_to)
+        return CAPV_E_EXPIRED;
+    return CAPV_OK;
+}
+
+const uint8_t *capv_key_public(const capv_key *k) { return k ? k->pub : NULL; }
+const char *capv_key_kid(const capv_key *k) { return k ? k->kid : NULL; }
+const char *capv_key_declared_kid(const capv_key *k) { return k ? k->declared_kid : NULL; }
+const char *capv_key_owner(const capv_key *k) { return k ? k->owner : NULL; }
+const char *capv_key_source(const capv_key *k) { return k ? k->source : NULL; }
+capv_key_status capv_key_status_of(const capv_key *k) { return k ? k->status : CAPV_KEY_REVOKED; }
+int64_t capv_key_valid_from(const capv_key *k) { return k ? k->valid_from : INT64_MAX; }
+int64_t capv_key_valid_to(const capv_key *k) { return k ? k->valid_to : INT64_MIN; }
+
+const char *capv_key_status_name(capv_key_status status)
+{
+    switch (status) {
+    case CAPV_KEY_ACTIVE: return "active";
+    case CAPV_KEY_RETIRED: return "retired";
+    case CAPV_KEY_REVOKED: return "revoked";
+    }
+    return "unknown";
+}
+
+/* ---- signing keys ---------------------------------------------------------------------- */
+
+static capv_status signing_key_wrap(capv_signing_key **out, EVP_PKEY *pkey, capv_error *err)
+{
+    capv_signing_key *k = calloc(1, sizeof *k);
+    if (k == NULL) {
+        EVP_PKEY_free(pkey);
+        return capv_err_nomem(err);
+    }
+    k->pkey = pkey;
+    size_t n = sizeof k->pub;
+    if (EVP_PKEY_get_raw_public_key(pkey, k->pub, &n) != 1 || n != sizeof k->pub) {
+        capv_signing_key_free(k);
+        return crypto_fail(err, "reading the public key");
+    }
+    *out = k;
+    return CAPV_OK;
+}
+
+capv_status capv_signing_key_generate(capv_signing_key **out, capv_error *err)
+{
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
+    EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (pkey == NULL)
+        return crypto_fail(err, "Ed25519 key generation");
+    return signing_key_wrap(out, pkey, err);
+}
+
+capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv_error *err)
+{
+    if (out == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if ((st = read_file(&data, &len, path, KEY_FILE_MAX, err)) != CAPV_OK)
+        return st;
+    BIO *bio = BIO_new_mem_buf(data, (int)len);
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    OPENSSL_cleanse(data, len);
+    free(data);
+    ERR_clear_error();
+    if (pkey == NULL)
+        return capv_err_set(err, CAPV_E_MALFORMED, path,
+                            "'%s' is not a PEM private key (unencrypted PKCS#8)", path);
+    if (!EVP_PKEY_is_a(pkey, "ED25519")) {
+        EVP_PKEY_free(pkey);
+        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, path, "'%s' is not an Ed25519 key",
+                            path);
+    }
+    return signing_key_wrap(out, pkey, err);
+}
+
+capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
+                                  capv_error *err)
+{
+    if (key == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return capv_err_set(err, errno == EEXIST ? CAPV_E_EXISTS : CAPV_E_IO, path,
+                            "cannot create '%s': %s", path, strerror(errno));
+    capv_status st = CAPV_OK;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *pem = NULL;
+    long n = 0;
+    if (bio == NULL || PEM_write_bio_PrivateKey(bio, key->pkey, NULL, NULL, 0, NULL, NULL) != 1 ||
+        (n = BIO_get_mem_data(bio, &pem)) <= 0) {
+        st = crypto_fail(err, "PEM encoding");
+    } else {
+        size_t done = 0;
+        while (done < (size_t)n) {
+            ssize_t w = write(fd, pem + done, (size_t)n - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                st = capv_err_set(err, CAPV_E_IO, path, "cannot write '%s'", path);
+                break;
+            }
+            done += (size_t)w;
+        }
+        OPENSSL_cleanse(pem, (size_t)n);
+    }
+    BIO_free(bio);
+    if (st == CAPV_OK && fsync(fd) != 0)
+        st = capv_err_set(err, CAPV_E_IO, path, "cannot sync '%s'", path);
+    close(fd);
+    if (st != CAPV_OK)
+        unlink(path);
+    return st;
+}
+
+void capv_signing_key_public(const capv_signing_key *key, uint8_t out[CAPV_ED25519_PUBLIC_LEN])
+{
+    if (key != NULL && out != NULL)
+        memcpy(out, key->pub, CAPV_ED25519_PUBLIC_LEN);
+}
+
+capv_status capv_signing_key_sign(const capv_signing_key *key,
+                                  uint8_t sig[CAPV_ED25519_SIGNATURE_LEN], const uint8_t *msg,
+                                  size_t len, capv_error *err)
+{
+    if (key == NULL || sig == NULL || (msg == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL)
+        return capv_err_nomem(err);
+    size_t n = CAPV_ED25519_SIGNATURE_LEN;
+    capv_status st = CAPV_OK;
+    if (EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key->pkey, NULL) != 1 ||
+        EVP_DigestSign(ctx, sig, &n, msg ? msg : (const uint8_t *)"", len) != 1 ||
+        n != CAPV_ED25519_SIGNATURE_LEN)
+        st = crypto_fail(err, "Ed25519 signing");
+    EVP_MD_CTX_free(ctx);
+    return st;
+}
+
+void capv_signing_key_free(capv_signing_key *key)
+{
+    if (key == NULL)
+        return;
+    EVP_PKEY_free(key->pkey); /* OpenSSL wipes private key material on free */
+    OPENSSL_cleanse(key, sizeof *key);
+    free(key);
+}
+
+capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *key,
+                                          const char *owner, int64_t now_ms,
+                                          int64_t valid_from_ms, int64_t valid_to_ms,
+                                          capv_error *err)
+{
+    if (out == NULL || key == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_status st = CAPV_OK;
+    char kid[CAPV_KID_SIZE], b64[CAPV_BASE64_ENCODED_SIZE(32)], t[32];
+    char fp[80] = "blake3:";
+    uint8_t d[CAPV_DIGEST_LEN];
+    CAPV_TRY(capv_key_id(kid, key->pub, err));
+    CAPV_TRY(capv_hash(d, CAPV_HASH_BLAKE3, key->pub, sizeof key->pub, err));
+    capv_hex_encode(fp + 7, sizeof fp - 7, d, sizeof d);
+    capv_base64_encode(b64, sizeof b64, NULL, key->pub, sizeof key->pub, CAPV_BASE64_STD);
+    cJSON *o = cJSON_CreateObject();
+    if (o == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    bool ok = cJSON_AddStringToObject(o, "schema", "cap-key.v1") &&
+              cJSON_AddStringToObject(o, "kid", kid) &&
+              cJSON_AddStringToObject(o, "owner", owner ? owner : "");
+    capv_time_format_s(t, now_ms);
+    ok = ok && cJSON_AddStringToObject(o, "created_at", t);
+    if (valid_from_ms != INT64_MIN) {
+        capv_time_format_s(t, valid_from_ms);
+        ok = ok && cJSON_AddStringToObject(o, "valid_from", t);
+    }
+    if (valid_to_ms != INT64_MAX) {
+        capv_time_format_s(t, valid_to_ms);
+        ok = ok && cJSON_AddStringToObject(o, "valid_to", t);
+    }
+    cJSON *usage = NULL;
+    ok = ok && cJSON_AddStringToObject(o, "algorithm", "ed25519") &&
+         cJSON_AddStringToObject(o, "status", "active") &&
+         (usage = cJSON_AddArrayToObject(o, "usage")) != NULL &&
+         cJSON_AddItemToArray(usage, cJSON_CreateString("manifest-signing")) &&
+         cJSON_AddStringToObject(o, "public_key", b64) &&
+         cJSON_AddStringToObject(o, "fingerprint", fp);
+    if (!ok) {
+        cJSON_Delete(o);
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    }
+    capv_buf b = CAPV_BUF_INIT;
+    capv_json_write_pretty(&b, o);
+    capv_buf_putc(&b, '\n');
+    cJSON_Delete(o);
+    *out = (char *)capv_buf_take(&b, NULL);
+    if (*out == NULL)
+        st = capv_err_nomem(err);
+out:
+    return st;
+}
+
+capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *manifest,
+                               size_t len, const capv_signing_key *key, const char *signer,
+                               capv_error *err)
+{
+    if (out == NULL || out_len == NULL || key == NULL || signer == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    *out_len = 0;
+    capv_status st = CAPV_OK;
+    cJSON *root = NULL;
+    capv_buf b = CAPV_BUF_INIT;
+    uint8_t *canon = NULL;
+    CAPV_TRY(capv_json_parse(&root, manifest, len, err));
+    if (!cJSON_IsObject(root))
+        CAPV_FAIL(err, CAPV_E_TYPE, "", "a manifest must be a JSON object");
+    cJSON *sigs = cJSON_GetObjectItemCaseSensitive(root, "signatures");
+    if (sigs == NULL) {
+        sigs = cJSON_AddArrayToObject(root, "signatures");
+        if (sigs == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    } else if (!cJSON_IsArray(sigs)) {
+        CAPV_FAIL(err, CAPV_E_TYPE, "signatures", "\"signatures\" must be an array");
+    }
+    capv_json_write_compact(&b, root, CAPV_JSON_CANON_EMPTY_SIGNATURES);
+    size_t clen = 0;
+    canon = capv_buf_take(&b, &clen);
+    if (canon == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    uint8_t sig[CAPV_ED25519_SIGNATURE_LEN];
+    CAPV_TRY(capv_signing_key_sign(key, sig, canon, clen, err));
+    char pub_hex[2 + 64 + 1] = "0x", sig_hex[2 + 128 + 1] = "0x";
+    capv_hex_encode(pub_hex + 2, sizeof pub_hex - 2, key->pub, sizeof key->pub);
+    capv_hex_encode(sig_hex + 2, sizeof sig_hex - 2, sig, sizeof sig);
+    cJSON *entry = cJSON_CreateObject();
+    if (entry == NULL || !cJSON_AddStringToObject(entry, "alg", "Ed25519") ||
+        !cJSON_AddStringToObject(entry, "signer", signer) ||
+        !cJSON_AddStringToObject(entry, "pubkey_hex", pub_hex) ||
+        !cJSON_AddStringToObject(entry, "sig_hex", sig_hex) ||
+        !cJSON_AddItemToArray(sigs, entry)) {
+        cJSON_Delete(entry);
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    }
+    capv_json_write_pretty(&b, root);
+    capv_buf_putc(&b, '\n');
+    *out = capv_buf_take(&b, out_len);
+    if (*out == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+out:
+    free(canon);
+    capv_buf_free(&b);
+    cJSON_Delete(root);
+    return st;
+}

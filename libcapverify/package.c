@@ -1,0 +1,639 @@
+/* Loading CAP packages from directories, zip files and zip buffers (SPEC §3.2), with every
+ * limit checked before the allocation or decompression it bounds. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+
+#include "json_int.h"
+#include "package_int.h"
+
+#define NAME_MAX_BYTES 1024
+#define DIR_MAX_DEPTH 16
+
+void capv_package_limits_default(struct capv_package_limits *l)
+{
+    l->entries = CAPV_DEFAULT_MAX_ENTRIES;
+    l->total_bytes = CAPV_DEFAULT_MAX_TOTAL_BYTES;
+    l->entry_bytes = CAPV_DEFAULT_MAX_TOTAL_BYTES;
+    l->ratio = CAPV_DEFAULT_MAX_RATIO;
+}
+
+capv_status capv_package_limits_new(capv_package_limits **out, capv_error *err)
+{
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = malloc(sizeof **out);
+    if (*out == NULL)
+        return capv_err_nomem(err);
+    capv_package_limits_default(*out);
+    return CAPV_OK;
+}
+
+capv_status capv_package_limits_set(capv_package_limits *l, capv_limit which, uint64_t value,
+                                    capv_error *err)
+{
+    if (l == NULL || value == 0)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "limits must be positive");
+    switch (which) {
+    case CAPV_LIMIT_ENTRIES: l->entries = value; break;
+    case CAPV_LIMIT_TOTAL_BYTES:
+        l->total_bytes = value;
+        if (l->entry_bytes > value)
+            l->entry_bytes = value;
+        break;
+    case CAPV_LIMIT_ENTRY_BYTES: l->entry_bytes = value; break;
+    case CAPV_LIMIT_RATIO: l->ratio = value; break;
+    default: return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown limit %d", (int)which);
+    }
+    return CAPV_OK;
+}
+
+uint64_t capv_package_limits_get(const capv_package_limits *l, capv_limit which)
+{
+    if (l == NULL)
+        return 0;
+    switch (which) {
+    case CAPV_LIMIT_ENTRIES: return l->entries;
+    case CAPV_LIMIT_TOTAL_BYTES: return l->total_bytes;
+    case CAPV_LIMIT_ENTRY_BYTES: return l->entry_bytes;
+    case CAPV_LIMIT_RATIO: return l->ratio;
+    }
+    return 0;
+}
+
+void capv_package_limits_free(capv_package_limits *l)
+{
+    free(l);
+}
+
+capv_status capv_package_check_name(const char *name, size_t len, capv_error *err)
+{
+    char field[CAPV_ERROR_FIELD_SIZE];
+    snprintf(field, sizeof field, "%.*s", (int)(len > 100 ? 100 : len), name);
+    if (len == 0 || len > NAME_MAX_BYTES)
+        return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "member name is empty or too long");
+    if (capv_utf8_check((const uint8_t *)name, len, NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "member name is not UTF-8 text");
+    if (name[0] == '/')
+        return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "absolute member name '%s'", field);
+    size_t start = 0;
+    for (size_t i = 0; i <= len; i++) {
+        unsigned char c = i < len ? (unsigned char)name[i] : '/';
+        if (c < 0x20 || c == 0x7f)
+            return capv_err_set(err, CAPV_E_UNSAFE_PATH, field,
+                                "control character in member name");
+        if (c == '\\')
+            return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "backslash in member name '%s'",
+                                field);
+        if (c != '/')
+            continue;
+        size_t n = i - start;
+        if (n == 0 || (n == 1 && name[start] == '.') ||
+            (n == 2 && name[start] == '.' && name[start + 1] == '.'))
+            return capv_err_set(err, CAPV_E_UNSAFE_PATH, field,
+                                "member name '%s' has an empty, '.' or '..' component", field);
+        start = i + 1;
+    }
+    return CAPV_OK;
+}
+
+capv_status capv_package_new(capv_package **out, const capv_package_limits *limits,
+                             capv_error *err)
+{
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_package *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return capv_err_nomem(err);
+    if (limits != NULL)
+        p->limits = *limits;
+    else
+        capv_package_limits_default(&p->limits);
+    p->source = strdup("<memory>");
+    if (p->source == NULL) {
+        free(p);
+        return capv_err_nomem(err);
+    }
+    *out = p;
+    return CAPV_OK;
+}
+
+void capv_package_free(capv_package *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->count; i++) {
+        free(p->members[i].name);
+        free(p->members[i].data);
+    }
+    free(p->members);
+    free(p->source);
+    free(p);
+}
+
+static capv_status set_source(capv_package *p, const char *path, capv_error *err)
+{
+    char *s = strdup(path);
+    if (s == NULL)
+        return capv_err_nomem(err);
+    free(p->source);
+    p->source = s;
+    return CAPV_OK;
+}
+
+/* Accounts for one more entry of `size` bytes against the limits. */
+static capv_status account(capv_package *p, const char *name, uint64_t size, capv_error *err)
+{
+    if (++p->entries > p->limits.entries)
+        return capv_err_set(err, CAPV_E_LIMIT, name, "more than %llu members",
+                            (unsigned long long)p->limits.entries);
+    if (size > p->limits.entry_bytes)
+        return capv_err_set(err, CAPV_E_LIMIT, name,
+                            "member '%s' is %llu bytes, limit %llu", name,
+                            (unsigned long long)size, (unsigned long long)p->limits.entry_bytes);
+    if (size > p->limits.total_bytes - p->total)
+        return capv_err_set(err, CAPV_E_LIMIT, name,
+                            "members exceed the total size limit of %llu bytes",
+                            (unsigned long long)p->limits.total_bytes);
+    p->total += size;
+    return CAPV_OK;
+}
+
+/* Takes ownership of `data`. Does not check duplicates (see finish()). */
+static capv_status push_member(capv_package *p, const char *name, uint8_t *data, size_t len,
+                               capv_error *err)
+{
+    if (p->count == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        capv_member *m = realloc(p->members, cap * sizeof *m);
+        if (m == NULL)
+            goto nomem;
+        p->members = m;
+        p->cap = cap;
+    }
+    char *n = strdup(name);
+    if (n == NULL)
+        goto nomem;
+    p->members[p->count++] = (capv_member){ n, data, len };
+    return CAPV_OK;
+nomem:
+    free(data);
+    return capv_err_nomem(err);
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+    return strcmp(((const capv_member *)a)->name, ((const capv_member *)b)->name);
+}
+
+/* Sorts the members and rejects duplicate names. */
+static capv_status finish(capv_package *p, capv_error *err)
+{
+    if (p->count > 1)
+        qsort(p->members, p->count, sizeof *p->members, member_cmp);
+    for (size_t i = 1; i < p->count; i++)
+        if (strcmp(p->members[i - 1].name, p->members[i].name) == 0)
+            return capv_err_set(err, CAPV_E_UNSAFE_PATH, p->members[i].name,
+                                "duplicate member '%s'", p->members[i].name);
+    return CAPV_OK;
+}
+
+capv_status capv_package_add_member(capv_package *p, const char *name, const uint8_t *data,
+                                    size_t len, capv_error *err)
+{
+    if (p == NULL || name == NULL || (data == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capv_package_check_name(name, strlen(name), err);
+    if (st != CAPV_OK)
+        return st;
+    /* binary search for the insertion point keeps the members sorted */
+    size_t lo = 0, hi = p->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->members[mid].name, name);
+        if (c == 0)
+            return capv_err_set(err, CAPV_E_UNSAFE_PATH, name, "duplicate member '%s'", name);
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if ((st = account(p, name, len, err)) != CAPV_OK)
+        return st;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (copy == NULL)
+        return capv_err_nomem(err);
+    if (len)
+        memcpy(copy, data, len);
+    if ((st = push_member(p, name, copy, len, err)) != CAPV_OK)
+        return st;
+    capv_member added = p->members[p->count - 1];
+    memmove(&p->members[lo + 1], &p->members[lo], (p->count - 1 - lo) * sizeof added);
+    p->members[lo] = added;
+    return CAPV_OK;
+}
+
+/* ---- zip ------------------------------------------------------------------------------- */
+
+static capv_status zip_status(int code, capv_error *err)
+{
+    switch (code) {
+    case ZIP_ER_MEMORY: return capv_err_nomem(err);
+    case ZIP_ER_EOF:
+        return capv_err_set(err, CAPV_E_TRUNCATED, NULL, "zip archive is truncated");
+    case ZIP_ER_READ:
+    case ZIP_ER_OPEN:
+        return capv_err_set(err, CAPV_E_IO, NULL, "cannot read zip archive");
+    default: break;
+    }
+    zip_error_t ze;
+    zip_error_init_with_code(&ze, code);
+    capv_status st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "not a readable zip archive: %s",
+                                  zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    return st;
+}
+
+typedef struct zip_plan {
+    zip_uint64_t index;
+    char *name;
+    uint64_t size;
+} zip_plan;
+
+static bool is_special_unix_mode(zip_uint8_t opsys, zip_uint32_t attr, bool *is_dir)
+{
+    *is_dir = false;
+    if (opsys != ZIP_OPSYS_UNIX)
+        return false;
+    mode_t mode = (mode_t)(attr >> 16);
+    mode_t type = mode & S_IFMT;
+    if (type == S_IFDIR)
+        *is_dir = true;
+    return type != 0 && type != S_IFREG && type != S_IFDIR;
+}
+
+static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    zip_plan *plan = NULL;
+    size_t nplan = 0;
+    uint8_t *buf = NULL;
+    zip_file_t *zf = NULL;
+    zip_int64_t n = zip_get_num_entries(za, 0);
+    if (n < 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "cannot list zip entries");
+    if ((uint64_t)n > p->limits.entries)
+        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "zip has %lld entries, limit %llu", (long long)n,
+                  (unsigned long long)p->limits.entries);
+    plan = calloc((size_t)n + 1, sizeof *plan);
+    if (plan == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+
+    /* Pass 1: names, types and declared sizes — everything is checked before any data is
+     * decompressed. */
+    for (zip_uint64_t i = 0; i < (zip_uint64_t)n; i++) {
+        zip_stat_t zs;
+        zip_stat_init(&zs);
+        if (zip_stat_index(za, i, 0, &zs) != 0 || !(zs.valid & ZIP_STAT_NAME) ||
+            !(zs.valid & ZIP_STAT_SIZE) || !(zs.valid & ZIP_STAT_COMP_SIZE))
+            CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "unreadable zip entry %llu",
+                      (unsigned long long)i);
+        const char *name = zs.name;
+        size_t len = strlen(name);
+        zip_uint8_t opsys = 0;
+        zip_uint32_t attr = 0;
+        if (zip_file_get_external_attributes(za, i, 0, &opsys, &attr) != 0)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, name, "unreadable attributes of '%s'", name);
+        bool is_dir;
+        if (is_special_unix_mode(opsys, attr, &is_dir))
+            CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, name,
+                      "member '%s' is a symlink or special file", name);
+        if (len > 0 && name[len - 1] == '/') {
+            is_dir = true;
+            len--;
+        }
+        CAPV_TRY(capv_package_check_name(name, len, err));
+        if (is_dir) {
+            if (zs.size != 0)
+                CAPV_FAIL(err, CAPV_E_MALFORMED, name, "directory entry '%s' has data", name);
+            CAPV_TRY(account(p, name, 0, err));
+            continue;
+        }
+        CAPV_TRY(account(p, name, zs.size, err));
+        if (zs.size > CAPV_RATIO_EXEMPT_BYTES &&
+            (zs.comp_size == 0 || zs.size / zs.comp_size >= p->limits.ratio))
+            CAPV_FAIL(err, CAPV_E_LIMIT, name,
+                      "member '%s' expands %llu -> %llu bytes (ratio limit %llu)", name,
+                      (unsigned long long)zs.comp_size, (unsigned long long)zs.size,
+                      (unsigned long long)p->limits.ratio);
+        plan[nplan].index = i;
+        plan[nplan].size = zs.size;
+        plan[nplan].name = strdup(name);
+        if (plan[nplan].name == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        nplan++;
+    }
+
+    /* Pass 2: decompress each member into a buffer of its declared size; libzip checks the
+     * CRC, and one extra read proves the entry holds no more than it declared. */
+    for (size_t k = 0; k < nplan; k++) {
+        const zip_plan *e = &plan[k];
+        buf = malloc(e->size ? (size_t)e->size : 1);
+        if (buf == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        zf = zip_fopen_index(za, e->index, 0);
+        if (zf == NULL)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, e->name, "cannot open member '%s': %s", e->name,
+                      zip_strerror(za));
+        uint64_t got = 0;
+        while (got < e->size) {
+            zip_int64_t r = zip_fread(zf, buf + got, e->size - got);
+            if (r < 0)
+                CAPV_FAIL(err, CAPV_E_MALFORMED, e->name, "member '%s' is corrupt: %s",
+                          e->name, zip_file_strerror(zf));
+            if (r == 0)
+                CAPV_FAIL(err, CAPV_E_TRUNCATED, e->name, "member '%s' is shorter than declared",
+                          e->name);
+            got += (uint64_t)r;
+        }
+        uint8_t extra;
+        zip_int64_t r = zip_fread(zf, &extra, 1);
+        if (r != 0)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, e->name,
+                      "member '%s' is longer than declared or corrupt", e->name);
+        zip_fclose(zf);
+        zf = NULL;
+        st = push_member(p, e->name, buf, (size_t)e->size, err);
+        buf = NULL;
+        if (st != CAPV_OK)
+            goto out;
+    }
+    st = finish(p, err);
+out:
+    if (zf != NULL)
+        zip_fclose(zf);
+    free(buf);
+    for (size_t k = 0; plan != NULL && k < (size_t)(n > 0 ? n : 0); k++)
+        free(plan[k].name);
+    free(plan);
+    return st;
+}
+
+capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data, size_t len,
+                                         const capv_package_limits *limits, capv_error *err)
+{
+    if (out == NULL || (data == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_package *p = NULL;
+    zip_t *za = NULL;
+    capv_status st = capv_package_new(&p, limits, err);
+    if (st != CAPV_OK)
+        return st;
+    /* The archive itself is bounded too: nothing legitimate is larger than its content
+     * allowance plus per-entry headers. */
+    if (len > p->limits.total_bytes + p->limits.entries * 1024u)
+        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "zip archive of %zu bytes exceeds the size limit",
+                  len);
+    if (len == 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "empty input is not a zip archive");
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+    if (src == NULL) {
+        st = zip_status(zip_error_code_zip(&ze), err);
+        zip_error_fini(&ze);
+        goto out;
+    }
+    za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+    if (za == NULL) {
+        zip_source_free(src);
+        st = zip_status(zip_error_code_zip(&ze), err);
+        zip_error_fini(&ze);
+        goto out;
+    }
+    zip_error_fini(&ze);
+    st = load_zip_archive(p, za, err);
+out:
+    if (za != NULL)
+        zip_discard(za);
+    if (st != CAPV_OK)
+        capv_package_free(p);
+    else
+        *out = p;
+    return st;
+}
+
+/* Reads a whole regular file from an open descriptor, at most `max` bytes. */
+static capv_status read_fd(uint8_t **out, size_t *out_len, int fd, uint64_t max,
+                           const char *name, capv_error *err)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return capv_err_set(err, CAPV_E_IO, name, "cannot stat '%s': %s", name, strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return capv_err_set(err, CAPV_E_UNSAFE_PATH, name, "'%s' is not a regular file", name);
+    if ((uint64_t)sb.st_size > max)
+        return capv_err_set(err, CAPV_E_LIMIT, name, "'%s' is %lld bytes, limit %llu", name,
+                            (long long)sb.st_size, (unsigned long long)max);
+    size_t size = (size_t)sb.st_size;
+    uint8_t *buf = malloc(size ? size : 1);
+    if (buf == NULL)
+        return capv_err_nomem(err);
+    size_t got = 0;
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            free(buf);
+            return capv_err_set(err, CAPV_E_IO, name, "cannot read '%s'", name);
+        }
+        got += (size_t)r;
+    }
+    *out = buf;
+    *out_len = size;
+    return CAPV_OK;
+}
+
+capv_status capv_package_open_zip(capv_package **out, const char *path,
+                                  const capv_package_limits *limits, capv_error *err)
+{
+    if (out == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    struct capv_package_limits l;
+    if (limits != NULL)
+        l = *limits;
+    else
+        capv_package_limits_default(&l);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+                            "cannot open '%s': %s", path, strerror(errno));
+    uint8_t *data = NULL;
+    size_t len = 0;
+    capv_status st = read_fd(&data, &len, fd, l.total_bytes + l.entries * 1024u, path, err);
+    close(fd);
+    if (st != CAPV_OK)
+        return st;
+    st = capv_package_open_zip_memory(out, data, len, &l, err);
+    free(data);
+    if (st == CAPV_OK && (st = set_source(*out, path, err)) != CAPV_OK) {
+        capv_package_free(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* ---- directories ----------------------------------------------------------------------- */
+
+static capv_status load_dir(capv_package *p, int dirfd, const char *prefix, int depth,
+                            capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    DIR *d = fdopendir(dirfd);
+    if (d == NULL) {
+        close(dirfd);
+        return capv_err_set(err, CAPV_E_IO, prefix, "cannot read directory: %s",
+                            strerror(errno));
+    }
+    struct dirent *de;
+    char name[NAME_MAX_BYTES + 2];
+    while ((errno = 0, de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        int n = snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name);
+        if (n < 0 || (size_t)n > NAME_MAX_BYTES)
+            CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, de->d_name, "member name too long");
+        CAPV_TRY(capv_package_check_name(name, (size_t)n, err));
+        struct stat sb;
+        if (fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+            CAPV_FAIL(err, CAPV_E_IO, name, "cannot stat '%s': %s", name, strerror(errno));
+        if (S_ISDIR(sb.st_mode)) {
+            CAPV_TRY(account(p, name, 0, err));
+            if (depth >= DIR_MAX_DEPTH)
+                CAPV_FAIL(err, CAPV_E_LIMIT, name, "directories nested too deeply");
+            int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (sub < 0)
+                CAPV_FAIL(err, CAPV_E_IO, name, "cannot open '%s': %s", name, strerror(errno));
+            CAPV_TRY(load_dir(p, sub, name, depth + 1, err));
+            continue;
+        }
+        if (!S_ISREG(sb.st_mode))
+            CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, name, "member '%s' is a symlink or special file",
+                      name);
+        CAPV_TRY(account(p, name, (uint64_t)sb.st_size, err));
+        int fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            CAPV_FAIL(err, CAPV_E_IO, name, "cannot open '%s': %s", name, strerror(errno));
+        uint8_t *data = NULL;
+        size_t len = 0;
+        /* the size may have changed since fstatat: read_fd re-checks against what is left */
+        st = read_fd(&data, &len, fd, (uint64_t)sb.st_size, name, err);
+        close(fd);
+        if (st != CAPV_OK)
+            goto out;
+        CAPV_TRY(push_member(p, name, data, len, err));
+    }
+    if (errno != 0)
+        CAPV_FAIL(err, CAPV_E_IO, prefix, "cannot read directory: %s", strerror(errno));
+out:
+    closedir(d);
+    return st;
+}
+
+capv_status capv_package_open_dir(capv_package **out, const char *path,
+                                  const capv_package_limits *limits, capv_error *err)
+{
+    if (out == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_package *p = NULL;
+    capv_status st = capv_package_new(&p, limits, err);
+    if (st != CAPV_OK)
+        return st;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        st = capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+                          "cannot open directory '%s': %s", path, strerror(errno));
+        goto out;
+    }
+    CAPV_TRY(load_dir(p, fd, "", 0, err));
+    CAPV_TRY(finish(p, err));
+    CAPV_TRY(set_source(p, path, err));
+out:
+    if (st != CAPV_OK)
+        capv_package_free(p);
+    else
+        *out = p;
+    return st;
+}
+
+capv_status capv_package_open(capv_package **out, const char *path,
+                              const capv_package_limits *limits, capv_error *err)
+{
+    if (out == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+                            "cannot open '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        return capv_package_open_dir(out, path, limits, err);
+    return capv_package_open_zip(out, path, limits, err);
+}
+
+size_t capv_package_member_count(const capv_package *p)
+{
+    return p ? p->count : 0;
+}
+
+const char *capv_package_member_name(const capv_package *p, size_t i)
+{
+    return p && i < p->count ? p->members[i].name : NULL;
+}
+
+const uint8_t *capv_package_member_data(const capv_package *p, size_t i, size_t *len)
+{
+    if (p == NULL || i >= p->count)
+        return NULL;
+    if (len != NULL)
+        *len = p->members[i].len;
+    return p->members[i].data;
+}
+
+capv_status capv_package_find(const capv_package *p, const char *name, const uint8_t **data,
+                              size_t *len)
+{
+    if (p == NULL || name == NULL)
+        return CAPV_E_INVALID_ARG;
+    size_t lo = 0, hi = p->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->members[mid].name, name);
+        if (c == 0) {
+            if (data != NULL)
+                *data = p->members[mid].data;
+            if (len != NULL)
+                *len = p->members[mid].len;
+            return CAPV_OK;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return CAPV_E_NOT_FOUND;
+}
+
+const char *capv_package_source(const capv_package *p)
+{
+    return p ? p->source : NULL;
+}

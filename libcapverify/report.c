@@ -1,0 +1,247 @@
+/* Verification reports: the C tree and its JSON rendering (SPEC §4). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_int.h"
+#include "time_int.h"
+
+capv_status capv_report_init(capv_report *r, const char *unit_id)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->format, sizeof r->format, "unknown");
+    r->unit_id = strdup(unit_id ? unit_id : "");
+    return r->unit_id ? CAPV_OK : CAPV_E_NOMEM;
+}
+
+void capv_report_clear(capv_report *r)
+{
+    for (size_t i = 0; i < r->nchecks; i++) {
+        free(r->checks[i].id);
+        free(r->checks[i].message);
+        cJSON_Delete(r->checks[i].details);
+        free(r->checks[i].details_text);
+    }
+    free(r->checks);
+    for (size_t i = 0; i < r->nunits; i++)
+        capv_report_clear(&r->units[i]);
+    free(r->units);
+    free(r->unit_id);
+    free(r->manifest_hash);
+    free(r->proof_hash);
+    free(r->policy_hash);
+    memset(r, 0, sizeof *r);
+}
+
+void capv_report_free(capv_report *r)
+{
+    if (r == NULL)
+        return;
+    capv_report_clear(r);
+    free(r);
+}
+
+capv_status capv_report_add(capv_report *r, const char *id, capv_check_status status,
+                            cJSON *details, const char *fmt, ...)
+{
+    if (r->nchecks == r->capchecks) {
+        size_t cap = r->capchecks ? r->capchecks * 2 : 12;
+        struct capv_check *c = realloc(r->checks, cap * sizeof *c);
+        if (c == NULL) {
+            cJSON_Delete(details);
+            return CAPV_E_NOMEM;
+        }
+        r->checks = c;
+        r->capchecks = cap;
+    }
+    struct capv_check *c = &r->checks[r->nchecks];
+    memset(c, 0, sizeof *c);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    c->id = strdup(id);
+    c->message = strdup(msg);
+    c->status = status;
+    c->details = details;
+    if (details != NULL) {
+        capv_buf b = CAPV_BUF_INIT;
+        capv_json_write_compact(&b, details, 0);
+        c->details_text = (char *)capv_buf_take(&b, NULL);
+    }
+    if (c->id == NULL || c->message == NULL || (details != NULL && c->details_text == NULL)) {
+        free(c->id);
+        free(c->message);
+        free(c->details_text);
+        cJSON_Delete(details);
+        return CAPV_E_NOMEM;
+    }
+    r->nchecks++;
+    return CAPV_OK;
+}
+
+capv_status capv_report_set_hash(char **field, const uint8_t digest[32])
+{
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(hex, digest);
+    free(*field);
+    *field = strdup(hex);
+    return *field ? CAPV_OK : CAPV_E_NOMEM;
+}
+
+void capv_report_finish(capv_report *r)
+{
+    capv_verdict v = CAPV_VERDICT_OK;
+    for (size_t i = 0; i < r->nunits; i++) {
+        capv_report_finish(&r->units[i]);
+        if (r->units[i].verdict > v)
+            v = r->units[i].verdict;
+    }
+    for (size_t i = 0; i < r->nchecks; i++) {
+        if (r->checks[i].status == CAPV_CHECK_FAIL)
+            v = CAPV_VERDICT_FAIL;
+        else if (r->checks[i].status == CAPV_CHECK_WARN && v == CAPV_VERDICT_OK)
+            v = CAPV_VERDICT_WARN;
+    }
+    r->verdict = v;
+}
+
+capv_verdict capv_report_verdict(const capv_report *r)
+{
+    return r ? r->verdict : CAPV_VERDICT_FAIL;
+}
+
+const char *capv_report_format(const capv_report *r) { return r ? r->format : NULL; }
+const char *capv_report_manifest_hash(const capv_report *r) { return r ? r->manifest_hash : NULL; }
+const char *capv_report_proof_hash(const capv_report *r) { return r ? r->proof_hash : NULL; }
+const char *capv_report_policy_hash(const capv_report *r) { return r ? r->policy_hash : NULL; }
+int64_t capv_report_verified_at(const capv_report *r) { return r ? r->verified_at : 0; }
+int64_t capv_report_duration_ms(const capv_report *r) { return r ? r->duration_ms : 0; }
+size_t capv_report_check_count(const capv_report *r) { return r ? r->nchecks : 0; }
+size_t capv_report_unit_count(const capv_report *r) { return r ? r->nunits : 0; }
+const char *capv_report_unit_id(const capv_report *r) { return r ? r->unit_id : NULL; }
+
+const capv_check *capv_report_check(const capv_report *r, size_t i)
+{
+    return r && i < r->nchecks ? &r->checks[i] : NULL;
+}
+
+const capv_check *capv_report_find_check(const capv_report *r, const char *id)
+{
+    for (size_t i = 0; r && id && i < r->nchecks; i++)
+        if (strcmp(r->checks[i].id, id) == 0)
+            return &r->checks[i];
+    return NULL;
+}
+
+const capv_report *capv_report_unit(const capv_report *r, size_t i)
+{
+    return r && i < r->nunits ? &r->units[i] : NULL;
+}
+
+const char *capv_check_id(const capv_check *c) { return c ? c->id : NULL; }
+capv_check_status capv_check_status_of(const capv_check *c) { return c ? c->status : CAPV_CHECK_FAIL; }
+const char *capv_check_message(const capv_check *c) { return c ? c->message : NULL; }
+const char *capv_check_details(const capv_check *c) { return c ? c->details_text : NULL; }
+
+const char *capv_verdict_name(capv_verdict v)
+{
+    switch (v) {
+    case CAPV_VERDICT_OK: return "ok";
+    case CAPV_VERDICT_WARN: return "warn";
+    case CAPV_VERDICT_FAIL: return "fail";
+    }
+    return "unknown";
+}
+
+const char *capv_check_status_name(capv_check_status s)
+{
+    switch (s) {
+    case CAPV_CHECK_PASS: return "pass";
+    case CAPV_CHECK_WARN: return "warn";
+    case CAPV_CHECK_FAIL: return "fail";
+    case CAPV_CHECK_SKIP: return "skip";
+    }
+    return "unknown";
+}
+
+static bool add_str_or_null(cJSON *o, const char *key, const char *value)
+{
+    return value ? cJSON_AddStringToObject(o, key, value) != NULL
+                 : cJSON_AddNullToObject(o, key) != NULL;
+}
+
+static cJSON *checks_json(const capv_report *r)
+{
+    cJSON *a = cJSON_CreateArray();
+    for (size_t i = 0; a && i < r->nchecks; i++) {
+        const struct capv_check *c = &r->checks[i];
+        cJSON *o = cJSON_CreateObject();
+        if (o == NULL || !cJSON_AddItemToArray(a, o) ||
+            !cJSON_AddStringToObject(o, "id", c->id) ||
+            !cJSON_AddStringToObject(o, "status", capv_check_status_name(c->status)) ||
+            !cJSON_AddStringToObject(o, "message", c->message)) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+        cJSON *d = c->details ? cJSON_Duplicate(c->details, true) : cJSON_CreateObject();
+        if (d == NULL || !cJSON_AddItemToObject(o, "details", d)) {
+            cJSON_Delete(d);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+static bool add_hashes(cJSON *o, const capv_report *r)
+{
+    return add_str_or_null(o, "manifest_hash", r->manifest_hash) &&
+           add_str_or_null(o, "proof_hash", r->proof_hash) &&
+           add_str_or_null(o, "policy_hash", r->policy_hash);
+}
+
+capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *r,
+                                unsigned int flags, capv_error *err)
+{
+    if (out == NULL || r == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *units = NULL, *verifier = NULL;
+    char t[32];
+    bool ok = o && cJSON_AddStringToObject(o, "result", capv_verdict_name(r->verdict)) &&
+              cJSON_AddStringToObject(o, "format", r->format) && add_hashes(o, r) &&
+              (units = cJSON_AddArrayToObject(o, "units")) != NULL;
+    for (size_t i = 0; ok && i < r->nunits; i++) {
+        const capv_report *u = &r->units[i];
+        cJSON *uo = cJSON_CreateObject();
+        ok = uo && cJSON_AddItemToArray(units, uo) && cJSON_AddStringToObject(uo, "id", u->unit_id) &&
+             cJSON_AddStringToObject(uo, "result", capv_verdict_name(u->verdict)) &&
+             add_hashes(uo, u) && cJSON_AddItemToObject(uo, "checks", checks_json(u));
+    }
+    cJSON *checks = ok ? checks_json(r) : NULL;
+    ok = ok && checks && cJSON_AddItemToObject(o, "checks", checks);
+    capv_time_format_ms(t, r->verified_at);
+    ok = ok && (verifier = cJSON_AddObjectToObject(o, "verifier")) != NULL &&
+         cJSON_AddStringToObject(verifier, "name", "libcapverify") &&
+         cJSON_AddStringToObject(verifier, "version", capv_version_string()) &&
+         cJSON_AddStringToObject(o, "verified_at", t) &&
+         cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_ms);
+    capv_buf b = CAPV_BUF_INIT;
+    if (ok) {
+        if (flags & CAPV_REPORT_JSON_PRETTY)
+            capv_json_write_pretty(&b, o);
+        else
+            capv_json_write_compact(&b, o, 0);
+    }
+    cJSON_Delete(o);
+    if (!ok) {
+        capv_buf_free(&b);
+        return capv_err_nomem(err);
+    }
+    *out = (char *)capv_buf_take(&b, out_len);
+    return *out ? CAPV_OK : capv_err_nomem(err);
+}

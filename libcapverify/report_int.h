@@ -1,0 +1,45 @@
+/* Building verification reports (SPEC §4). */
+#ifndef CAPV_REPORT_INT_H
+#define CAPV_REPORT_INT_H
+
+#include "json_int.h"
+
+struct capv_check {
+    char *id;
+    capv_check_status status;
+    char *message;
+    cJSON *details; /* object or NULL */
+    char *details_text;
+};
+
+struct capv_report {
+    char *unit_id;
+    char format[16];
+    char *manifest_hash;
+    char *proof_hash;
+    char *policy_hash;
+    struct capv_check *checks;
+    size_t nchecks;
+    size_t capchecks;
+    struct capv_report *units;
+    size_t nunits;
+    capv_verdict verdict;
+    int64_t verified_at;
+    int64_t duration_ms;
+};
+
+capv_status capv_report_init(capv_report *r, const char *unit_id);
+void capv_report_clear(capv_report *r);
+
+/* Appends a check; takes ownership of `details` (may be NULL), also on failure. */
+capv_status capv_report_add(capv_report *r, const char *id, capv_check_status status,
+                            cJSON *details, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Sets a "0x…" field (manifest_hash, ...) from a digest. */
+capv_status capv_report_set_hash(char **field, const uint8_t digest[32]);
+
+/* Computes the verdict: the worst of the checks and units. */
+void capv_report_finish(capv_report *r);
+
+#endif

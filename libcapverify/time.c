@@ -1,0 +1,135 @@
+/* RFC 3339 parsing and formatting without locale or timezone state. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <capverify.h>
+
+#include "time_int.h"
+
+static bool digits(const char *s, size_t n, int *out)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static bool leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian), without timegm's global state. */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+bool capv_time_parse(int64_t *ms, const char *s, size_t len)
+{
+    static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int y, mo, d, h, mi, se;
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
+        s[13] != ':' || s[16] != ':')
+        return false;
+    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
+        !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
+        return false;
+    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60)
+        return false;
+    if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
+        return false;
+    size_t i = 19;
+    int frac_ms = 0;
+    if (i < len && s[i] == '.') {
+        i++;
+        size_t start = i;
+        int scale = 100;
+        while (i < len && s[i] >= '0' && s[i] <= '9') {
+            frac_ms += (s[i] - '0') * scale;
+            scale /= 10;
+            i++;
+        }
+        if (i == start)
+            return false;
+    }
+    int offset_min = 0;
+    if (i < len && (s[i] == 'Z' || s[i] == 'z')) {
+        i++;
+    } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
+        int oh, om;
+        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+            return false;
+        offset_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
+        i += 6;
+    } else {
+        return false;
+    }
+    if (i != len)
+        return false;
+    if (se == 60)
+        se = 59; /* a leap second is read as the second before it */
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+                   (int64_t)offset_min * 60;
+    *ms = secs * 1000 + frac_ms;
+    return true;
+}
+
+static void split(int64_t ms, struct tm *tm, int *millis)
+{
+    int64_t secs = ms / 1000;
+    int64_t rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        secs--;
+    }
+    time_t t = (time_t)secs;
+    gmtime_r(&t, tm);
+    *millis = (int)rem;
+}
+
+void capv_time_format_ms(char out[32], int64_t ms)
+{
+    struct tm tm;
+    int millis;
+    split(ms, &tm, &millis);
+    char buf[96]; /* wide enough for any int fields; real dates use 24 characters */
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    memcpy(out, buf, 31);
+    out[31] = '\0';
+}
+
+void capv_time_format_s(char out[32], int64_t ms)
+{
+    struct tm tm;
+    int millis;
+    split(ms, &tm, &millis);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    memcpy(out, buf, 31);
+    out[31] = '\0';
+}
+
+int capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len)
+{
+    if (out_ms == NULL || text == NULL)
+        return -1;
+    return capv_time_parse(out_ms, text, len) ? 0 : -1;
+}
+
+void capv_rfc3339_format(char out[CAPV_RFC3339_SIZE], int64_t ms)
+{
+    capv_time_format_s(out, ms);
+}

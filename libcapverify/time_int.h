@@ -1,0 +1,18 @@
+/* RFC 3339 timestamps <-> milliseconds since the Unix epoch (UTC). */
+#ifndef CAPV_TIME_INT_H
+#define CAPV_TIME_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" (T/Z in either case); fractions beyond
+ * milliseconds are truncated. False for anything else, including impossible dates. */
+bool capv_time_parse(int64_t *ms, const char *text, size_t len);
+
+/* Formats as "YYYY-MM-DDTHH:MM:SS.mmmZ" (SPEC §9.3 style) into out (>= 32 bytes). */
+void capv_time_format_ms(char out[32], int64_t ms);
+/* Formats as "YYYY-MM-DDTHH:MM:SSZ". */
+void capv_time_format_s(char out[32], int64_t ms);
+
+#endif

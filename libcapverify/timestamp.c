@@ -1,0 +1,732 @@
+/* RFC 3161 timestamp verification (SPEC §3.6) with OpenSSL's TS API.
+ *
+ * The order of the checks decides which status a bad token gets, so it is fixed: parse
+ * (MALFORMED / REJECTED), CMS signature and chain to the TSA bundle at genTime (UNTRUSTED /
+ * SIGNATURE, both from TS_RESP_verify_token), then the message imprint (MISMATCH), then
+ * genTime against the injected clock (NOT_YET_VALID). The imprint is compared only once
+ * the token is known to be authentic: "for other data" means nothing for a forged token. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ess.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error_int.h"
+#include "global_int.h"
+#include "timestamp_int.h"
+
+/* A TimeStampResp or token larger than this is not a timestamp (real ones are a few KiB). */
+#define TSR_MAX_LEN ((size_t)1 << 20)
+/* A TSA CA bundle larger than this is refused (the whole Mozilla bundle is ~0.2 MiB). */
+#define TSA_BUNDLE_MAX_LEN ((size_t)4 << 20)
+
+struct capv_tsa_store {
+    STACK_OF(X509) *certs; /* at least one certificate */
+};
+
+/* OpenSSL 3.4 renamed the ownership-taking setters; keep the build deprecation-free on both. */
+#if OPENSSL_VERSION_NUMBER >= 0x30400000L
+#define TS_CTX_SET_STORE(ctx, s) TS_VERIFY_CTX_set0_store((ctx), (s))
+#define TS_CTX_SET_CERTS(ctx, c) TS_VERIFY_CTX_set0_certs((ctx), (c))
+#else
+#define TS_CTX_SET_STORE(ctx, s) TS_VERIFY_CTX_set_store((ctx), (s))
+#define TS_CTX_SET_CERTS(ctx, c) TS_VERIFY_CTX_set_certs((ctx), (c))
+#endif
+
+/* ---- OpenSSL error queue ----------------------------------------------------------------- */
+
+/* What a failed OpenSSL call left in the thread's error queue. OpenSSL has no iterator over
+ * the queue, so it is drained (every exit path clears it anyway). */
+typedef struct ossl_errors {
+    bool nomem;
+    bool cert_verify;      /* TS_R_CERTIFICATE_VERIFY_ERROR: no chain / wrong EKU / expired */
+    bool signer_not_found; /* the signer certificate is neither in the token nor the bundle */
+    bool signature;        /* TS_R_SIGNATURE_FAILURE */
+    bool ess_binding;      /* ESS signing-certificate attribute names another certificate */
+    bool ess_format;       /* ESS attribute missing or unreadable */
+    bool tsa_name;         /* the token's tsa field names someone other than the signer */
+    bool version;          /* TSTInfo version is not 1 */
+    bool token_missing;    /* a granted response without token */
+    bool token_unexpected; /* a token in a response that was not granted */
+    unsigned long last;    /* newest entry, for the message */
+    char verify_detail[96];
+} ossl_errors;
+
+static void drain_errors(ossl_errors *oe)
+{
+    memset(oe, 0, sizeof *oe);
+    const char *data = NULL;
+    int flags = 0;
+    unsigned long e;
+    while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
+        int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
+        oe->last = e;
+        if (reason == ERR_R_MALLOC_FAILURE)
+            oe->nomem = true;
+        if (lib == ERR_LIB_TS) {
+            switch (reason) {
+            case TS_R_CERTIFICATE_VERIFY_ERROR:
+                oe->cert_verify = true;
+                if (data != NULL && (flags & ERR_TXT_STRING))
+                    snprintf(oe->verify_detail, sizeof oe->verify_detail, "%s", data);
+                break;
+            case TS_R_SIGNATURE_FAILURE: oe->signature = true; break;
+            case TS_R_TSA_NAME_MISMATCH: oe->tsa_name = true; break;
+            case TS_R_UNSUPPORTED_VERSION: oe->version = true; break;
+            case TS_R_TOKEN_NOT_PRESENT: oe->token_missing = true; break;
+            case TS_R_TOKEN_PRESENT: oe->token_unexpected = true; break;
+            default: break;
+            }
+        } else if (lib == ERR_LIB_PKCS7 && reason == PKCS7_R_SIGNER_CERTIFICATE_NOT_FOUND) {
+            oe->signer_not_found = true;
+        } else if (lib == ERR_LIB_ESS) {
+            switch (reason) {
+            case ESS_R_ESS_CERT_ID_NOT_FOUND:
+            case ESS_R_ESS_CERT_ID_WRONG_ORDER:
+            case ESS_R_ESS_CERT_DIGEST_ERROR: oe->ess_binding = true; break;
+            default: oe->ess_format = true; break;
+            }
+        }
+        data = NULL;
+        flags = 0;
+    }
+}
+
+static const char *reason_text(unsigned long e)
+{
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    return r ? r : "unknown error";
+}
+
+/* Status for a failed parse: allocation failure or malformed input. */
+static capv_status parse_failure(capv_error *err, const char *field, const char *what)
+{
+    ossl_errors oe;
+    drain_errors(&oe);
+    if (oe.nomem)
+        return capv_err_nomem(err);
+    return capv_err_set(err, CAPV_E_MALFORMED, field, "%s (%s)", what, reason_text(oe.last));
+}
+
+/* Status for a failed TS_RESP_verify_token(): the queue says which check failed. */
+static capv_status verify_failure(capv_error *err)
+{
+    ossl_errors oe;
+    drain_errors(&oe);
+    if (oe.nomem)
+        return capv_err_nomem(err);
+    if (oe.cert_verify)
+        return capv_err_set(err, CAPV_E_UNTRUSTED, "signer",
+                            "TSA certificate does not chain to the TSA CA bundle with the "
+                            "timeStamping usage at genTime (%s)",
+                            oe.verify_detail[0] ? oe.verify_detail : "verify error");
+    if (oe.signer_not_found)
+        return capv_err_set(err, CAPV_E_UNTRUSTED, "signer",
+                            "TSA certificate is neither in the token nor in the TSA CA bundle");
+    if (oe.ess_format)
+        return capv_err_set(err, CAPV_E_MALFORMED, "signingCertificate",
+                            "token lacks a readable ESS signing-certificate attribute (%s)",
+                            reason_text(oe.last));
+    if (oe.ess_binding)
+        return capv_err_set(err, CAPV_E_SIGNATURE, "signingCertificate",
+                            "ESS signing-certificate attribute names another certificate");
+    if (oe.signature)
+        return capv_err_set(err, CAPV_E_SIGNATURE, "signature", "token signature does not verify");
+    if (oe.tsa_name)
+        return capv_err_set(err, CAPV_E_UNTRUSTED, "tsa",
+                            "token names a TSA other than its signer");
+    if (oe.version)
+        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "version", "TSTInfo version is not 1");
+    /* Structural problems found by the verifier (no signer, detached content, ...). */
+    return capv_err_set(err, CAPV_E_MALFORMED, NULL, "token cannot be verified (%s)",
+                        reason_text(oe.last));
+}
+
+/* ---- TSA certificate store --------------------------------------------------------------- */
+
+void capv_tsa_store_free(capv_tsa_store *store)
+{
+    if (store == NULL)
+        return;
+    sk_X509_pop_free(store->certs, X509_free);
+    free(store);
+}
+
+capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
+                                    capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    capv_tsa_store *store = NULL;
+    BIO *bio = NULL;
+    X509 *cert = NULL;
+
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    if (pem == NULL && len > 0)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    CAPV_TRY(capv_global_require(err));
+    ERR_clear_error();
+    if (len > TSA_BUNDLE_MAX_LEN)
+        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "TSA CA bundle is larger than %zu bytes",
+                  TSA_BUNDLE_MAX_LEN);
+    if (len == 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "TSA CA bundle is empty");
+
+    store = calloc(1, sizeof *store);
+    if (store == NULL || (store->certs = sk_X509_new_null()) == NULL) {
+        st = capv_err_nomem(err);
+        goto out;
+    }
+    bio = BIO_new_mem_buf(pem, (int)len);
+    if (bio == NULL) {
+        st = capv_err_nomem(err);
+        goto out;
+    }
+    for (;;) {
+        cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        if (cert == NULL) {
+            unsigned long e = ERR_peek_last_error();
+            if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE &&
+                sk_X509_num(store->certs) > 0) {
+                ERR_clear_error(); /* the normal end of the bundle */
+                break;
+            }
+            if (e == 0 ||
+                (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+                ERR_clear_error();
+                CAPV_FAIL(err, CAPV_E_MALFORMED, NULL,
+                          "TSA CA bundle holds no PEM CERTIFICATE block");
+            }
+            st = parse_failure(err, NULL, "TSA CA bundle has an unreadable certificate");
+            goto out;
+        }
+        if (sk_X509_push(store->certs, cert) <= 0) {
+            st = capv_err_nomem(err);
+            goto out;
+        }
+        cert = NULL;
+    }
+    *out = store;
+    store = NULL;
+out:
+    X509_free(cert);
+    BIO_free(bio);
+    capv_tsa_store_free(store);
+    ERR_clear_error();
+    return st;
+}
+
+/* Thread-safe strerror for messages. */
+static const char *errno_text(int e, char *buf, size_t cap)
+{
+#if defined(__GLIBC__) && defined(_GNU_SOURCE)
+    return strerror_r(e, buf, cap);
+#else
+    if (strerror_r(e, buf, cap) != 0)
+        snprintf(buf, cap, "errno %d", e);
+    return buf;
+#endif
+}
+
+capv_status capv_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    int fd = -1;
+    uint8_t *buf = NULL;
+    char ebuf[128];
+
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    if (pem_file == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    CAPV_TRY(capv_global_require(err));
+
+    fd = open(pem_file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        CAPV_FAIL(err, (e == ENOENT || e == ENOTDIR) ? CAPV_E_NOT_FOUND : CAPV_E_IO, NULL,
+                  "cannot open TSA CA bundle %s: %s", pem_file, errno_text(e, ebuf, sizeof ebuf));
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        CAPV_FAIL(err, CAPV_E_IO, NULL, "cannot stat TSA CA bundle %s: %s", pem_file,
+                  errno_text(e, ebuf, sizeof ebuf));
+    }
+    if (!S_ISREG(sb.st_mode))
+        CAPV_FAIL(err, CAPV_E_IO, NULL, "TSA CA bundle %s is not a regular file", pem_file);
+    if (sb.st_size < 0 || (uintmax_t)sb.st_size > TSA_BUNDLE_MAX_LEN)
+        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "TSA CA bundle %s is larger than %zu bytes", pem_file,
+                  TSA_BUNDLE_MAX_LEN);
+
+    /* One spare byte tells a file that grew after fstat() from one that did not. */
+    size_t cap = (size_t)sb.st_size + 1, len = 0;
+    buf = malloc(cap);
+    if (buf == NULL) {
+        st = capv_err_nomem(err);
+        goto out;
+    }
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            CAPV_FAIL(err, CAPV_E_IO, NULL, "cannot read TSA CA bundle %s: %s", pem_file,
+                      errno_text(e, ebuf, sizeof ebuf));
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    if (len == cap)
+        CAPV_FAIL(err, CAPV_E_IO, NULL, "TSA CA bundle %s changed while being read", pem_file);
+    st = capv_tsa_store_load_mem(out, buf, len, err);
+out:
+    if (fd >= 0)
+        close(fd);
+    free(buf);
+    return st;
+}
+
+/* ---- Token fields -------------------------------------------------------------------------- */
+
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
+{
+    /* Proleptic Gregorian calendar, days relative to 1970-01-01. */
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int64_t digits(const unsigned char *p, size_t n)
+{
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (p[i] - '0');
+    return v;
+}
+
+/* genTime as RFC 3161 §2.4.2 requires it: GeneralizedTime "YYYYMMDDhhmmss[.f+]Z" (UTC,
+ * seconds present, optional fraction). Milliseconds since the epoch, fraction truncated. */
+static bool gen_time_ms(int64_t *out, const ASN1_GENERALIZEDTIME *t)
+{
+    if (t == NULL || ASN1_STRING_type(t) != V_ASN1_GENERALIZEDTIME)
+        return false;
+    const unsigned char *p = ASN1_STRING_get0_data(t);
+    int ilen = ASN1_STRING_length(t);
+    if (p == NULL || ilen < 15)
+        return false;
+    size_t len = (size_t)ilen;
+    for (size_t i = 0; i < 14; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    size_t pos = 14;
+    int64_t ms = 0;
+    if (p[pos] == '.') {
+        size_t start = ++pos;
+        while (pos < len && p[pos] >= '0' && p[pos] <= '9') {
+            if (pos - start < 3)
+                ms = ms * 10 + (p[pos] - '0');
+            pos++;
+        }
+        if (pos == start)
+            return false;
+        for (size_t k = pos - start; k < 3; k++)
+            ms *= 10;
+    }
+    if (pos + 1 != len || p[pos] != 'Z')
+        return false;
+
+    int64_t year = digits(p, 4), mon = digits(p + 4, 2), day = digits(p + 6, 2);
+    int64_t hour = digits(p + 8, 2), min = digits(p + 10, 2), sec = digits(p + 12, 2);
+    static const int64_t mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mon < 1 || mon > 12 || hour > 23 || min > 59 || sec > 59 || day < 1)
+        return false;
+    bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > mdays[mon - 1] + (mon == 2 && leap ? 1 : 0))
+        return false;
+    int64_t days = days_from_civil(year, mon, day);
+    *out = ((days * 24 + hour) * 60 + min) * 60000 + sec * 1000 + ms;
+    return true;
+}
+
+/* Lower-case short name of the imprint algorithm ("sha256"), or its dotted OID. */
+static void alg_name(char *out, size_t cap, const ASN1_OBJECT *obj)
+{
+    int nid = OBJ_obj2nid(obj);
+    const char *sn = nid != NID_undef ? OBJ_nid2sn(nid) : NULL;
+    if (sn != NULL)
+        snprintf(out, cap, "%s", sn);
+    else if (OBJ_obj2txt(out, (int)cap, obj, 1) < 0)
+        snprintf(out, cap, "unknown");
+    for (char *c = out; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+}
+
+/* Imprint algorithms accepted: SHA-2 and SHA-3 only (MD5 and SHA-1 imprints can be
+ * collided, so a token over them binds nothing). */
+static bool imprint_alg_allowed(int nid)
+{
+    switch (nid) {
+    case NID_sha224:
+    case NID_sha256:
+    case NID_sha384:
+    case NID_sha512:
+    case NID_sha512_224:
+    case NID_sha512_256:
+    case NID_sha3_224:
+    case NID_sha3_256:
+    case NID_sha3_384:
+    case NID_sha3_512: return true;
+    default: return false;
+    }
+}
+
+/* Serial number in lower-case hex (big-endian magnitude, "-" if negative); overlong serials
+ * are cut with "...". */
+static void serial_hex(char *out, size_t cap, const ASN1_INTEGER *serial)
+{
+    static const char hexd[] = "0123456789abcdef";
+    out[0] = '\0';
+    if (serial == NULL || cap < 8)
+        return;
+    const unsigned char *p = ASN1_STRING_get0_data(serial);
+    int ilen = ASN1_STRING_length(serial);
+    size_t n = ilen > 0 && p != NULL ? (size_t)ilen : 0, pos = 0;
+    if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+        out[pos++] = '-';
+    if (n == 0) {
+        out[pos++] = '0';
+    } else {
+        size_t room = (cap - pos - 1) / 2, take = n <= room ? n : (cap - pos - 4) / 2;
+        for (size_t i = 0; i < take; i++) {
+            out[pos++] = hexd[p[i] >> 4];
+            out[pos++] = hexd[p[i] & 15];
+        }
+        if (take < n) {
+            memcpy(out + pos, "...", 3);
+            pos += 3;
+        }
+    }
+    out[pos] = '\0';
+}
+
+/* Subject of the signing certificate on one line, ASCII only ("O=..., CN=..."). */
+static capv_status subject_line(char *out, size_t cap, X509 *cert, capv_error *err)
+{
+    out[0] = '\0';
+    BIO *mem = BIO_new(BIO_s_mem());
+    if (mem == NULL)
+        return capv_err_nomem(err);
+    unsigned long flags = (unsigned long)XN_FLAG_ONELINE & ~(unsigned long)XN_FLAG_SPC_EQ;
+    char *text = NULL;
+    long n = 0;
+    if (X509_NAME_print_ex(mem, X509_get_subject_name(cert), 0, flags) >= 0)
+        n = BIO_get_mem_data(mem, &text);
+    if (n > 0 && text != NULL) {
+        size_t len = (size_t)n < cap - 1 ? (size_t)n : cap - 1;
+        for (size_t i = 0; i < len; i++) {
+            unsigned char c = (unsigned char)text[i];
+            out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+        }
+        out[len] = '\0';
+    }
+    BIO_free(mem);
+    return CAPV_OK;
+}
+
+/* Parses a DER TimeStampResp, else a bare TimeStampToken (CMS ContentInfo). On success
+ * exactly one of *resp / *bare is set and *token points into it. */
+static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, const uint8_t *in,
+                               size_t len, capv_error *err)
+{
+    const unsigned char *p = in;
+    *resp = d2i_TS_RESP(NULL, &p, (long)len);
+    if (*resp != NULL) {
+        if (p != in + len)
+            return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampResp",
+                                (size_t)(in + len - p));
+        return CAPV_OK;
+    }
+    /* d2i_TS_RESP() itself checks that a token is present exactly when the status grants. */
+    ossl_errors oe;
+    drain_errors(&oe);
+    if (oe.nomem)
+        return capv_err_nomem(err);
+    if (oe.token_missing)
+        return capv_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
+                            "response status is granted but it carries no token");
+    if (oe.token_unexpected)
+        return capv_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
+                            "response status is not granted but it carries a token");
+
+    p = in;
+    *bare = d2i_PKCS7(NULL, &p, (long)len);
+    if (*bare == NULL) {
+        size_t i = 0;
+        while (i < len && (in[i] == ' ' || in[i] == '\t' || in[i] == '\r' || in[i] == '\n'))
+            i++;
+        if (i < len && in[i] == '{') {
+            ERR_clear_error();
+            return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+                                "JSON (e.g. a tsr.v1 timestamp) is not an RFC 3161 token");
+        }
+        return parse_failure(err, NULL, "not a DER TimeStampResp or TimeStampToken");
+    }
+    if (p != in + len)
+        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampToken",
+                            (size_t)(in + len - p));
+    *token = *bare;
+    return CAPV_OK;
+}
+
+/* Checks the PKIStatus of a response; sets *token to the response's token. */
+static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
+{
+    static const char *const names[] = {"granted", "grantedWithMods",   "rejection",
+                                        "waiting", "revocationWarning", "revocationNotification"};
+    const ASN1_INTEGER *status = TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp));
+    int64_t v = -1;
+    if (status == NULL || ASN1_INTEGER_get_int64(&v, status) != 1) {
+        ERR_clear_error();
+        return capv_err_set(err, CAPV_E_MALFORMED, "status", "unreadable PKIStatus");
+    }
+    if (v != 0 && v != 1) {
+        /* The TSA's own words, reduced to printable ASCII, help the operator. */
+        char text[96] = "";
+        const STACK_OF(ASN1_UTF8STRING) *texts =
+            TS_STATUS_INFO_get0_text(TS_RESP_get_status_info(resp));
+        if (texts != NULL && sk_ASN1_UTF8STRING_num(texts) > 0) {
+            const ASN1_UTF8STRING *s = sk_ASN1_UTF8STRING_value(texts, 0);
+            const unsigned char *d = ASN1_STRING_get0_data(s);
+            int n = ASN1_STRING_length(s);
+            size_t k = 0;
+            for (int i = 0; d != NULL && i < n && k + 1 < sizeof text; i++)
+                text[k++] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
+            text[k] = '\0';
+        }
+        return capv_err_set(
+            err, CAPV_E_REJECTED, "status", "TSA did not grant the timestamp: status %s%s%s%s",
+            v >= 0 && v <= 5 ? names[v] : "unknown", text[0] ? " (" : "", text, text[0] ? ")" : "");
+    }
+    *token = TS_RESP_get_token(resp);
+    if (*token == NULL)
+        return capv_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
+                            "response status is granted but it carries no token");
+    return CAPV_OK;
+}
+
+/* Fills `info` from the parsed token; *gen_ms receives genTime. */
+static capv_status read_fields(capv_timestamp_info *info, int64_t *gen_ms, PKCS7 *token,
+                               TS_TST_INFO *tst, const capv_tsa_store *store, capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    STACK_OF(X509) *signers = NULL;
+
+    if (info != NULL) {
+        const ASN1_OBJECT *obj = NULL;
+        X509_ALGOR_get0(&obj, NULL, NULL,
+                        TS_MSG_IMPRINT_get_algo(TS_TST_INFO_get_msg_imprint(tst)));
+        if (obj != NULL)
+            alg_name(info->hash_alg, sizeof info->hash_alg, obj);
+        serial_hex(info->serial, sizeof info->serial, TS_TST_INFO_get_serial(tst));
+        /* The subject is information only; a missing signer certificate is reported by
+         * the verification that follows. */
+        signers = PKCS7_get0_signers(token, store->certs, 0);
+        if (signers != NULL && sk_X509_num(signers) == 1)
+            CAPV_TRY(subject_line(info->tsa_subject, sizeof info->tsa_subject,
+                                  sk_X509_value(signers, 0), err));
+    }
+    if (!gen_time_ms(gen_ms, TS_TST_INFO_get_time(tst)))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "genTime",
+                  "genTime is not a UTC GeneralizedTime YYYYMMDDhhmmss[.f]Z");
+    if (info != NULL)
+        info->gen_time_ms = *gen_ms;
+out:
+    sk_X509_free(signers);
+    ERR_clear_error();
+    return st;
+}
+
+/* CMS signature, ESS signing-certificate binding and the signer's chain to the bundle with
+ * the timeStamping EKU, evaluated at genTime: a timestamp stays valid after its TSA
+ * certificate expires, and the result does not depend on the wall clock. */
+static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store, int64_t gen_ms,
+                                    capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    X509_STORE *xs = NULL;
+    STACK_OF(X509) *untrusted = NULL;
+    TS_VERIFY_CTX *ctx = NULL;
+
+    xs = X509_STORE_new();
+    if (xs == NULL) {
+        st = capv_err_nomem(err);
+        goto out;
+    }
+    for (int i = 0; i < sk_X509_num(store->certs); i++) {
+        if (X509_STORE_add_cert(xs, sk_X509_value(store->certs, i)) != 1) {
+            ossl_errors oe;
+            drain_errors(&oe);
+            st = oe.nomem ? capv_err_nomem(err)
+                          : capv_err_set(err, CAPV_E_CRYPTO, NULL, "X509_STORE_add_cert failed");
+            goto out;
+        }
+    }
+    int64_t secs = gen_ms >= 0 ? gen_ms / 1000 : -((-gen_ms + 999) / 1000);
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), (time_t)secs);
+    /* The bundle also serves as the pool of intermediates and of the TSA certificate
+     * itself, for tokens that do not embed it (requested without certReq). */
+    untrusted = X509_chain_up_ref(store->certs);
+    ctx = TS_VERIFY_CTX_new();
+    if (untrusted == NULL || ctx == NULL) {
+        st = capv_err_nomem(err);
+        goto out;
+    }
+    TS_VERIFY_CTX_set_flags(ctx, (int)(TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_SIGNER));
+    TS_CTX_SET_STORE(ctx, xs);
+    xs = NULL;
+    TS_CTX_SET_CERTS(ctx, untrusted);
+    untrusted = NULL;
+    ERR_clear_error();
+    if (TS_RESP_verify_token(ctx, token) != 1) {
+        st = verify_failure(err);
+        goto out;
+    }
+out:
+    TS_VERIFY_CTX_free(ctx);
+    sk_X509_pop_free(untrusted, X509_free);
+    X509_STORE_free(xs);
+    ERR_clear_error();
+    return st;
+}
+
+/* The message imprint equals the digest of `data` under the token's own algorithm. */
+static capv_status check_imprint(TS_TST_INFO *tst, const uint8_t *data, size_t data_len,
+                                 capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    EVP_MD *fetched = NULL;
+    TS_MSG_IMPRINT *mi = TS_TST_INFO_get_msg_imprint(tst);
+    const ASN1_OBJECT *obj = NULL;
+    int ptype = V_ASN1_UNDEF;
+    const void *pval = NULL;
+    X509_ALGOR_get0(&obj, &ptype, &pval, TS_MSG_IMPRINT_get_algo(mi));
+    const ASN1_OCTET_STRING *want = TS_MSG_IMPRINT_get_msg(mi);
+    int nid = obj != NULL ? OBJ_obj2nid(obj) : NID_undef;
+    char name[32] = "unknown";
+    if (obj != NULL)
+        alg_name(name, sizeof name, obj);
+
+    if (!imprint_alg_allowed(nid))
+        CAPV_FAIL(err, CAPV_E_ALG_NOT_ALLOWED, "messageImprint",
+                  "message imprint algorithm %s is not allowed (SHA-2 or SHA-3 required)", name);
+    if (ptype != V_ASN1_UNDEF && ptype != V_ASN1_NULL)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "messageImprint",
+                  "message imprint algorithm has parameters");
+
+    const EVP_MD *md = NULL;
+    if (nid == NID_sha256)
+        md = capv_global_md(CAPV_HASH_SHA256);
+    else if (nid == NID_sha3_256)
+        md = capv_global_md(CAPV_HASH_SHA3_256);
+    else
+        md = fetched = EVP_MD_fetch(NULL, OBJ_nid2sn(nid), NULL);
+    if (md == NULL) {
+        ossl_errors oe;
+        drain_errors(&oe);
+        if (oe.nomem)
+            st = capv_err_nomem(err);
+        else
+            st = capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL provides no %s", name);
+        goto out;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data != NULL ? (const void *)data : (const void *)"", data_len, digest, &n, md,
+                   NULL) != 1)
+        CAPV_FAIL(err, CAPV_E_CRYPTO, NULL, "OpenSSL %s digest failed", name);
+    if (want == NULL || ASN1_STRING_length(want) != (int)n)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "messageImprint", "message imprint length does not fit %s",
+                  name);
+    if (CRYPTO_memcmp(ASN1_STRING_get0_data(want), digest, n) != 0)
+        CAPV_FAIL(err, CAPV_E_MISMATCH, "messageImprint",
+                  "timestamp is for other data (%s imprint differs)", name);
+out:
+    EVP_MD_free(fetched);
+    ERR_clear_error();
+    return st;
+}
+
+capv_status capv_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
+                                  const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                  size_t data_len, int64_t now_ms, int64_t leeway_ms,
+                                  capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    TS_RESP *resp = NULL;
+    PKCS7 *bare = NULL;
+    PKCS7 *token = NULL; /* borrowed from resp or bare */
+    TS_TST_INFO *tst = NULL;
+    int64_t gen_ms = 0;
+
+    if (info != NULL)
+        memset(info, 0, sizeof *info);
+    if (store == NULL || (tsr == NULL && tsr_len > 0) || (data == NULL && data_len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (leeway_ms < 0)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "negative leeway");
+    CAPV_TRY(capv_global_require(err));
+    ERR_clear_error();
+
+    if (tsr_len > TSR_MAX_LEN)
+        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "timestamp is larger than %zu bytes", TSR_MAX_LEN);
+    if (tsr_len == 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "timestamp is empty");
+
+    CAPV_TRY(parse_input(&resp, &bare, &token, tsr, tsr_len, err));
+    if (resp != NULL)
+        CAPV_TRY(check_status(&token, resp, err));
+    tst = PKCS7_to_TS_TST_INFO(token);
+    if (tst == NULL) {
+        st = parse_failure(err, "timeStampToken", "token does not hold a TSTInfo");
+        goto out;
+    }
+    CAPV_TRY(read_fields(info, &gen_ms, token, tst, store, err));
+    CAPV_TRY(verify_signature(token, store, gen_ms, err));
+    CAPV_TRY(check_imprint(tst, data, data_len, err));
+
+    int64_t latest = now_ms > INT64_MAX - leeway_ms ? INT64_MAX : now_ms + leeway_ms;
+    if (gen_ms > latest)
+        CAPV_FAIL(err, CAPV_E_NOT_YET_VALID, "genTime",
+                  "genTime %lld is later than now %lld + leeway %lld (ms since the epoch)",
+                  (long long)gen_ms, (long long)now_ms, (long long)leeway_ms);
+out:
+    TS_TST_INFO_free(tst);
+    TS_RESP_free(resp);
+    PKCS7_free(bare);
+    ERR_clear_error();
+    return st;
+}

@@ -1,0 +1,1176 @@
+/* The checks of SPEC §4, in order, over a loaded package. Every check is performed or says
+ * exactly why it could not be; a verdict is only ok when every mandatory check passed. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "global_int.h"
+#include "keys_int.h"
+#include "proof_int.h"
+#include "report_int.h"
+#include "time_int.h"
+#include "verify_int.h"
+
+#define META_NAME "_meta.json"
+#define TIMESTAMP_NAME "timestamp.tsr"
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static cJSON *obj(void)
+{
+    return cJSON_CreateObject();
+}
+
+/* Adds a string member; NULL-safe on the object (allocation failures surface later as a
+ * missing detail, never as a wrong verdict). */
+static void put_str(cJSON *o, const char *key, const char *value)
+{
+    if (o != NULL && value != NULL)
+        cJSON_AddStringToObject(o, key, value);
+}
+
+static void put_bool(cJSON *o, const char *key, bool value)
+{
+    if (o != NULL)
+        cJSON_AddBoolToObject(o, key, value);
+}
+
+static void put_num(cJSON *o, const char *key, double value)
+{
+    if (o != NULL)
+        cJSON_AddNumberToObject(o, key, value);
+}
+
+static void put_hash(cJSON *o, const char *key, const uint8_t d[32])
+{
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(hex, d);
+    put_str(o, key, hex);
+}
+
+static void push_str(cJSON *arr, const char *s)
+{
+    if (arr != NULL)
+        cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+}
+
+static bool is_placeholder(const uint8_t d[32])
+{
+    for (int i = 0; i < 32; i++)
+        if (d[i] != 0)
+            return false;
+    return true;
+}
+
+/* ---- layout ---------------------------------------------------------------------------- */
+
+typedef struct unit_spec {
+    const char *id;
+    const char *manifest_file;
+    const char *proof_file;
+    const char *policy_hash; /* _meta unit policy_hash text, or NULL */
+    const cJSON *depends_on;
+} unit_spec;
+
+typedef struct layout {
+    const char *format;
+    cJSON *meta; /* parsed _meta.json, or NULL */
+    unit_spec *units;
+    size_t nunits;
+    const char *tsr_name; /* member holding an RFC 3161 token, or NULL */
+} layout;
+
+static void layout_clear(layout *l)
+{
+    cJSON_Delete(l->meta);
+    free(l->units);
+    memset(l, 0, sizeof *l);
+}
+
+static bool has_member(const capv_package *pkg, const char *name)
+{
+    return capv_package_find(pkg, name, NULL, NULL) == CAPV_OK;
+}
+
+/* Depth-first search for a depends_on cycle; `state`: 0 new, 1 on stack, 2 done. */
+static bool unit_cycle(const layout *l, size_t i, unsigned char *state)
+{
+    if (state[i] == 1)
+        return true;
+    if (state[i] == 2)
+        return false;
+    state[i] = 1;
+    for (const cJSON *d = l->units[i].depends_on ? l->units[i].depends_on->child : NULL; d;
+         d = d->next)
+        for (size_t j = 0; j < l->nunits; j++)
+            if (cJSON_IsString(d) && strcmp(d->valuestring, l->units[j].id) == 0 &&
+                unit_cycle(l, j, state))
+                return true;
+    state[i] = 2;
+    return false;
+}
+
+/* Reads the cap-bundle.v1 proof units. Returns a failure message, or NULL when fine. */
+static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, size_t cap)
+{
+    const cJSON *files = NULL, *units = NULL;
+    if (capv_json_get_object(&files, l->meta, "", "files", true, NULL) != CAPV_OK)
+        return "_meta.json has no \"files\" object";
+    if (capv_json_get_array(&units, l->meta, "", "proof_units", true, NULL) != CAPV_OK ||
+        cJSON_GetArraySize(units) == 0)
+        return "_meta.json has no \"proof_units\"";
+    size_t n = (size_t)cJSON_GetArraySize(units);
+    if (n > 1000)
+        return "_meta.json lists more than 1000 proof units";
+    l->units = calloc(n, sizeof *l->units);
+    if (l->units == NULL)
+        return "out of memory";
+    for (const cJSON *u = units->child; u; u = u->next) {
+        unit_spec *s = &l->units[l->nunits++];
+        const cJSON *deps = NULL;
+        if (capv_json_get_string(&s->id, u, "", "id", true, NULL) != CAPV_OK ||
+            capv_json_get_string(&s->manifest_file, u, "", "manifest_file", true, NULL) !=
+                CAPV_OK ||
+            capv_json_get_string(&s->proof_file, u, "", "proof_file", true, NULL) != CAPV_OK) {
+            snprintf(msg, cap, "proof unit %zu lacks id, manifest_file or proof_file", l->nunits);
+            return msg;
+        }
+        if (capv_json_get_array(&deps, u, "", "depends_on", false, NULL) != CAPV_OK) {
+            snprintf(msg, cap, "proof unit '%s': depends_on must be an array", s->id);
+            return msg;
+        }
+        s->depends_on = deps;
+        const cJSON *ph = capv_json_get(u, "policy_hash");
+        if (ph != NULL && !cJSON_IsString(ph)) {
+            snprintf(msg, cap, "proof unit '%s': policy_hash must be a string", s->id);
+            return msg;
+        }
+        s->policy_hash = ph ? ph->valuestring : NULL;
+        for (size_t j = 0; j + 1 < l->nunits; j++)
+            if (strcmp(l->units[j].id, s->id) == 0) {
+                snprintf(msg, cap, "proof unit id '%s' is used twice", s->id);
+                return msg;
+            }
+        if (!has_member(pkg, s->manifest_file) || !has_member(pkg, s->proof_file)) {
+            snprintf(msg, cap, "proof unit '%s': member '%s' is missing", s->id,
+                     has_member(pkg, s->manifest_file) ? s->proof_file : s->manifest_file);
+            return msg;
+        }
+    }
+    for (size_t i = 0; i < l->nunits; i++)
+        for (const cJSON *d = l->units[i].depends_on ? l->units[i].depends_on->child : NULL; d;
+             d = d->next) {
+            bool found = false;
+            for (size_t j = 0; cJSON_IsString(d) && j < l->nunits; j++)
+                found = found || strcmp(d->valuestring, l->units[j].id) == 0;
+            if (!found) {
+                snprintf(msg, cap, "proof unit '%s' depends on an unknown unit", l->units[i].id);
+                return msg;
+            }
+        }
+    unsigned char *state = calloc(l->nunits, 1);
+    if (state == NULL)
+        return "out of memory";
+    bool cycle = false;
+    for (size_t i = 0; i < l->nunits && !cycle; i++)
+        cycle = unit_cycle(l, i, state);
+    free(state);
+    if (cycle)
+        return "proof units' depends_on form a cycle";
+    /* a timestamp listed with role "timestamp" */
+    for (const cJSON *f = files->child; f; f = f->next) {
+        const char *role = NULL;
+        if (capv_json_get_string(&role, f, "", "role", false, NULL) == CAPV_OK && role &&
+            strcmp(role, "timestamp") == 0)
+            l->tsr_name = f->string;
+    }
+    return NULL;
+}
+
+/* Detects the layout (SPEC §3.2). CAPV_E_MALFORMED when nothing looks like a CAP package;
+ * otherwise CAPV_OK with `*problem` set when the layout is recognisable but broken. */
+static capv_status detect_layout(layout *l, const capv_package *pkg, const char **problem,
+                                 char *msg, size_t cap, capv_error *err)
+{
+    memset(l, 0, sizeof *l);
+    *problem = NULL;
+    const uint8_t *meta;
+    size_t meta_len;
+    if (capv_package_find(pkg, META_NAME, &meta, &meta_len) == CAPV_OK) {
+        capv_error jerr = CAPV_ERROR_INIT;
+        l->format = "unknown";
+        if (capv_json_parse(&l->meta, meta, meta_len, &jerr) != CAPV_OK) {
+            snprintf(msg, cap, "_meta.json is not valid JSON: %s", jerr.message);
+            *problem = msg;
+            return CAPV_OK;
+        }
+        const char *schema = NULL, *bv = NULL;
+        capv_json_get_string(&schema, l->meta, "", "schema", false, NULL);
+        capv_json_get_string(&bv, l->meta, "", "bundle_version", false, NULL);
+        if (schema != NULL && strcmp(schema, "cap-bundle.v1") == 0) {
+            l->format = "cap-bundle.v1";
+            *problem = bundle_units(l, pkg, msg, cap);
+        } else if (bv != NULL && strncmp(bv, "cap-proof.v2", 12) == 0) {
+            l->format = "cap-proof.v2";
+            const cJSON *hashes = NULL;
+            if (capv_json_get_object(&hashes, l->meta, "", "hashes", true, NULL) != CAPV_OK)
+                *problem = "_meta.json has no \"hashes\" object";
+            else if (!has_member(pkg, "manifest.json") || !has_member(pkg, "proof.capz"))
+                *problem = "cap-proof.v2 needs manifest.json and proof.capz";
+            if ((l->units = calloc(1, sizeof *l->units)) == NULL)
+                return capv_err_nomem(err);
+            l->nunits = 1;
+            l->units[0] = (unit_spec){ "main", "manifest.json", "proof.capz", NULL, NULL };
+        } else {
+            snprintf(msg, cap, "_meta.json names no known layout (schema '%s', bundle_version "
+                               "'%s')", schema ? schema : "", bv ? bv : "");
+            *problem = msg;
+        }
+    } else if (has_member(pkg, "manifest.json") && has_member(pkg, "proof.dat")) {
+        l->format = "legacy";
+        if ((l->units = calloc(1, sizeof *l->units)) == NULL)
+            return capv_err_nomem(err);
+        l->nunits = 1;
+        l->units[0] = (unit_spec){ "main", "manifest.json", "proof.dat", NULL, NULL };
+    } else {
+        return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+                            "not a CAP package: no _meta.json, and no manifest.json + proof.dat");
+    }
+    if (l->tsr_name == NULL && has_member(pkg, TIMESTAMP_NAME))
+        l->tsr_name = TIMESTAMP_NAME;
+    return CAPV_OK;
+}
+
+/* ---- package.integrity ----------------------------------------------------------------- */
+
+static capv_status check_integrity(capv_report *r, const capv_package *pkg, const layout *l)
+{
+    cJSON *d = obj();
+    cJSON *mismatches = d ? cJSON_AddArrayToObject(d, "mismatches") : NULL;
+    cJSON *unlisted = d ? cJSON_AddArrayToObject(d, "unlisted") : NULL;
+    size_t bad = 0, extra = 0, verified = 0;
+    char first[300] = "";
+    const cJSON *files = NULL;
+    bool code_present = false;
+
+    if (strcmp(l->format, "cap-bundle.v1") == 0) {
+        capv_json_get_object(&files, l->meta, "", "files", true, NULL);
+        for (const cJSON *f = files ? files->child : NULL; f; f = f->next) {
+            const char *name = f->string, *hash = NULL;
+            bool optional = false;
+            int64_t size = -1;
+            uint8_t want[32], got[32];
+            const uint8_t *data;
+            size_t len;
+            const char *why = NULL;
+            if (capv_json_get_string(&hash, f, "", "hash", true, NULL) != CAPV_OK ||
+                capv_digest_parse(want, hash, strlen(hash), NULL) != CAPV_OK)
+                why = "listed hash is not a 0x SHA3-256 digest";
+            else if (capv_json_get_bool(&optional, f, "", "optional", false, NULL) != CAPV_OK ||
+                     capv_json_get_int(&size, f, "", "size", 0, INT64_MAX, false, NULL) != CAPV_OK)
+                why = "listed size/optional are ill-typed";
+            else if (capv_package_find(pkg, name, &data, &len) != CAPV_OK)
+                why = optional ? NULL : "listed but missing";
+            else if (size >= 0 && (uint64_t)size != len)
+                why = "size differs";
+            else if (capv_hash(got, CAPV_HASH_SHA3_256, data, len, NULL) != CAPV_OK)
+                why = "cannot hash";
+            else if (memcmp(want, got, 32) != 0)
+                why = "SHA3-256 differs";
+            else
+                verified++;
+            if (why != NULL) {
+                if (bad++ == 0)
+                    snprintf(first, sizeof first, "%s: %s", name, why);
+                cJSON *m = obj();
+                put_str(m, "file", name);
+                put_str(m, "problem", why);
+                if (mismatches && m)
+                    cJSON_AddItemToArray(mismatches, m);
+                else
+                    cJSON_Delete(m);
+            }
+        }
+    } else if (strcmp(l->format, "cap-proof.v2") == 0) {
+        const cJSON *hashes = NULL;
+        capv_json_get_object(&hashes, l->meta, "", "hashes", true, NULL);
+        static const char *const pairs[][2] = { { "manifest_sha3", "manifest.json" },
+                                                { "proof_sha3", "proof.capz" } };
+        for (int i = 0; i < 2; i++) {
+            const char *hash = NULL;
+            const uint8_t *data;
+            size_t len;
+            uint8_t want[32], got[32];
+            const char *why = NULL;
+            if (capv_json_get_string(&hash, hashes, "", pairs[i][0], true, NULL) != CAPV_OK ||
+                capv_digest_parse(want, hash, strlen(hash), NULL) != CAPV_OK)
+                why = "hash missing or not a digest";
+            else if (capv_package_find(pkg, pairs[i][1], &data, &len) != CAPV_OK)
+                why = "missing";
+            else if (capv_hash(got, CAPV_HASH_SHA3_256, data, len, NULL) != CAPV_OK ||
+                     memcmp(want, got, 32) != 0)
+                why = "SHA3-256 differs";
+            else
+                verified++;
+            if (why != NULL && bad++ == 0)
+                snprintf(first, sizeof first, "%s: %s", pairs[i][1], why);
+            if (why != NULL) {
+                cJSON *m = obj();
+                put_str(m, "file", pairs[i][1]);
+                put_str(m, "problem", why);
+                if (mismatches && m)
+                    cJSON_AddItemToArray(mismatches, m);
+                else
+                    cJSON_Delete(m);
+            }
+        }
+    }
+
+    /* members the layout does not account for */
+    for (size_t i = 0; i < capv_package_member_count(pkg); i++) {
+        const char *name = capv_package_member_name(pkg, i);
+        bool known = strcmp(name, META_NAME) == 0;
+        if (files != NULL)
+            known = known || capv_json_get(files, name) != NULL;
+        else
+            for (size_t u = 0; u < l->nunits; u++)
+                known = known || strcmp(name, l->units[u].manifest_file) == 0 ||
+                        strcmp(name, l->units[u].proof_file) == 0;
+        if (files == NULL && l->tsr_name && strcmp(name, l->tsr_name) == 0)
+            known = true;
+        if (known)
+            continue;
+        extra++;
+        push_str(unlisted, name);
+        size_t n = strlen(name);
+        if (n > 5 && strcmp(name + n - 5, ".wasm") == 0)
+            code_present = true;
+    }
+    put_num(d, "verified", (double)verified);
+
+    if (bad > 0)
+        return capv_report_add(r, "package.integrity", CAPV_CHECK_FAIL, d,
+                               "%zu listed file(s) fail integrity; first: %s", bad, first);
+    if (extra > 0)
+        return capv_report_add(r, "package.integrity", CAPV_CHECK_WARN, d,
+                               "%zu member(s) not listed in the package metadata%s", extra,
+                               code_present ? " (bundle-supplied code is never executed)" : "");
+    if (strcmp(l->format, "legacy") == 0)
+        return capv_report_add(r, "package.integrity", CAPV_CHECK_SKIP, d,
+                               "the legacy layout lists no hashes");
+    return capv_report_add(r, "package.integrity", CAPV_CHECK_PASS, d,
+                           "%zu listed file(s) match their SHA3-256 and size", verified);
+}
+
+/* ---- per-unit checks ------------------------------------------------------------------- */
+
+typedef struct unit_ctx {
+    const capv_verifier *v;
+    const capv_verify_options *o;
+    capv_report *r;
+    const unit_spec *spec;
+    const uint8_t *m;
+    size_t mlen;
+    const uint8_t *p;
+    size_t plen;
+    const uint8_t *tsr;
+    size_t tsrlen;
+    uint8_t manifest_sha3[32];
+    uint8_t proof_sha3[32];
+    cJSON *manifest;       /* NULL if it is not JSON */
+    bool has_created;
+    int64_t created_ms;
+    bool has_policy_hash;  /* manifest.policy.hash is a digest */
+    uint8_t policy_hash[32];
+    const char *policy_version;
+    const char *anchor_kind;
+    uint8_t *canonical;    /* compat canonical bytes with signatures [] */
+    size_t canonical_len;
+    bool proof_ok;
+    capv_proof proof;
+} unit_ctx;
+
+static const char *const manifest_known_keys[] = {
+    "version", "created_at", "supplier_root", "ubo_root", "company_commitment_root", "policy",
+    "audit", "proof", "signatures", "time_anchor", "sanctions_root", "jurisdiction_root",
+    "extensions",
+};
+
+typedef struct schema_errs {
+    cJSON *list;
+    size_t n;
+    char first[256];
+} schema_errs;
+
+static void schema_err(schema_errs *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void schema_err(schema_errs *e, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (e->n++ == 0)
+        snprintf(e->first, sizeof e->first, "%s", msg);
+    push_str(e->list, msg);
+}
+
+static const char *str_field(const cJSON *o, const char *key, bool required, schema_errs *e,
+                             const char *path)
+{
+    const cJSON *it = capv_json_get(o, key);
+    char field[96];
+    snprintf(field, sizeof field, "%s%s", path, key);
+    if (it == NULL) {
+        if (required)
+            schema_err(e, "%s is missing", field);
+        return NULL;
+    }
+    if (!cJSON_IsString(it)) {
+        schema_err(e, "%s must be a string", field);
+        return NULL;
+    }
+    return it->valuestring;
+}
+
+static bool digest_field(uint8_t out[32], const cJSON *o, const char *key, bool required,
+                         schema_errs *e, const char *path)
+{
+    const char *s = str_field(o, key, required, e, path);
+    if (s == NULL)
+        return false;
+    char field[96];
+    snprintf(field, sizeof field, "%s%s", path, key);
+    if (strncmp(s, "0x", 2) != 0 || capv_digest_parse(out, s, strlen(s), NULL) != CAPV_OK) {
+        schema_err(e, "%s must be 0x + 64 hex digits", field);
+        return false;
+    }
+    return true;
+}
+
+static const cJSON *obj_field(const cJSON *o, const char *key, bool required, schema_errs *e)
+{
+    const cJSON *it = capv_json_get(o, key);
+    if (it == NULL) {
+        if (required)
+            schema_err(e, "%s is missing", key);
+        return NULL;
+    }
+    if (!cJSON_IsObject(it)) {
+        schema_err(e, "%s must be an object", key);
+        return NULL;
+    }
+    return it;
+}
+
+static capv_status check_manifest_schema(unit_ctx *u)
+{
+    capv_error jerr = CAPV_ERROR_INIT;
+    if (capv_json_parse(&u->manifest, u->m, u->mlen, &jerr) != CAPV_OK) {
+        cJSON *d = obj();
+        put_str(d, "error", capv_status_name(jerr.code));
+        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
+                               "%s is not strict JSON: %s", u->spec->manifest_file, jerr.message);
+    }
+    if (!cJSON_IsObject(u->manifest)) {
+        cJSON_Delete(u->manifest);
+        u->manifest = NULL;
+        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, NULL,
+                               "the manifest is not a JSON object");
+    }
+    cJSON *d = obj();
+    schema_errs e = { d ? cJSON_AddArrayToObject(d, "errors") : NULL, 0, "" };
+    cJSON *unknown = d ? cJSON_AddArrayToObject(d, "unknown_keys") : NULL;
+    const cJSON *m = u->manifest;
+    uint8_t tmp[32];
+
+    const char *version = str_field(m, "version", true, &e, "");
+    bool old = false;
+    if (version != NULL) {
+        put_str(d, "version", version);
+        if (strcmp(version, "manifest.v0") == 0)
+            old = true;
+        else if (strcmp(version, "manifest.v1.0") != 0)
+            schema_err(&e, "unsupported manifest version '%.40s'", version);
+    }
+    const char *created = str_field(m, "created_at", true, &e, "");
+    if (created != NULL) {
+        u->has_created = capv_time_parse(&u->created_ms, created, strlen(created));
+        if (!u->has_created)
+            schema_err(&e, "%s is not an RFC 3339 time", "created_at");
+    }
+    digest_field(tmp, m, "supplier_root", true, &e, "");
+    digest_field(tmp, m, "ubo_root", true, &e, "");
+    digest_field(tmp, m, "company_commitment_root", true, &e, "");
+    const cJSON *policy = obj_field(m, "policy", true, &e);
+    if (policy != NULL) {
+        str_field(policy, "name", true, &e, "policy.");
+        u->policy_version = str_field(policy, "version", true, &e, "policy.");
+        u->has_policy_hash = digest_field(u->policy_hash, policy, "hash", true, &e, "policy.");
+    }
+    const cJSON *audit = obj_field(m, "audit", true, &e);
+    if (audit != NULL) {
+        digest_field(tmp, audit, "tail_digest", true, &e, "audit.");
+        int64_t count;
+        const cJSON *ec = capv_json_get(audit, "events_count");
+        if (ec == NULL)
+            schema_err(&e, "%s is missing", "audit.events_count");
+        else if (capv_json_int_value(&count, ec, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
+            schema_err(&e, "%s must be a non-negative integer", "audit.events_count");
+    }
+    const cJSON *proof = obj_field(m, "proof", true, &e);
+    if (proof != NULL) {
+        str_field(proof, "type", true, &e, "proof.");
+        str_field(proof, "status", true, &e, "proof.");
+    }
+    const cJSON *sigs = capv_json_get(m, "signatures");
+    if (sigs == NULL)
+        schema_err(&e, "%s is missing", "signatures");
+    else if (!cJSON_IsArray(sigs))
+        schema_err(&e, "%s must be an array", "signatures");
+    const cJSON *anchor = obj_field(m, "time_anchor", false, &e);
+    if (anchor != NULL) {
+        const char *kind = str_field(anchor, "kind", true, &e, "time_anchor.");
+        if (kind != NULL && strcmp(kind, "tsa") != 0 && strcmp(kind, "blockchain") != 0 &&
+            strcmp(kind, "file") != 0 && strcmp(kind, "none") != 0)
+            schema_err(&e, "time_anchor.kind '%.20s' is not tsa|blockchain|file|none", kind);
+        u->anchor_kind = kind;
+        str_field(anchor, "reference", false, &e, "time_anchor.");
+        const char *tip = str_field(anchor, "audit_tip_hex", false, &e, "time_anchor.");
+        if (tip != NULL && capv_digest_parse(tmp, tip, strlen(tip), NULL) != CAPV_OK)
+            schema_err(&e, "%s must be a digest", "time_anchor.audit_tip_hex");
+        const char *at = str_field(anchor, "created_at", false, &e, "time_anchor.");
+        int64_t ms;
+        if (at != NULL && !capv_time_parse(&ms, at, strlen(at)))
+            schema_err(&e, "%s is not an RFC 3339 time", "time_anchor.created_at");
+    }
+    if (capv_json_get(m, "sanctions_root"))
+        digest_field(tmp, m, "sanctions_root", false, &e, "");
+    if (capv_json_get(m, "jurisdiction_root"))
+        digest_field(tmp, m, "jurisdiction_root", false, &e, "");
+    obj_field(m, "extensions", false, &e);
+
+    size_t nunknown = 0;
+    char unknown_names[200] = "";
+    for (const cJSON *c = m->child; c; c = c->next) {
+        bool known = false;
+        for (size_t i = 0; i < sizeof manifest_known_keys / sizeof *manifest_known_keys; i++)
+            known = known || strcmp(c->string, manifest_known_keys[i]) == 0;
+        if (known)
+            continue;
+        push_str(unknown, c->string);
+        size_t used = strlen(unknown_names);
+        snprintf(unknown_names + used, sizeof unknown_names - used, "%s%s", nunknown ? ", " : "",
+                 c->string);
+        nunknown++;
+    }
+
+    if (e.n > 0)
+        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
+                               "%zu schema error(s); first: %s", e.n, e.first);
+    if (old || nunknown > 0) {
+        char msg[400] = "";
+        if (old)
+            snprintf(msg, sizeof msg, "older format manifest.v0");
+        if (nunknown > 0) {
+            size_t used = strlen(msg);
+            snprintf(msg + used, sizeof msg - used, "%sunknown top-level key(s): %s",
+                     old ? "; " : "", unknown_names);
+        }
+        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_WARN, d, "%s", msg);
+    }
+    return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_PASS, d,
+                           "manifest.v1.0 fields and formats are valid");
+}
+
+static capv_status make_canonical(unit_ctx *u)
+{
+    if (u->manifest == NULL || u->canonical != NULL)
+        return CAPV_OK;
+    capv_buf b = CAPV_BUF_INIT;
+    capv_json_write_compact(&b, u->manifest, CAPV_JSON_CANON_EMPTY_SIGNATURES);
+    u->canonical = capv_buf_take(&b, &u->canonical_len);
+    return u->canonical ? CAPV_OK : CAPV_E_NOMEM;
+}
+
+static const char *trust_reason(capv_status st)
+{
+    switch (st) {
+    case CAPV_OK: return "trusted";
+    case CAPV_E_UNTRUSTED: return "key not in the trust store";
+    case CAPV_E_REVOKED: return "key revoked";
+    case CAPV_E_NOT_YET_VALID: return "manifest created before the key's validity";
+    case CAPV_E_EXPIRED: return "manifest created after the key's validity";
+    default: return "not trusted";
+    }
+}
+
+static capv_status check_signature(unit_ctx *u)
+{
+    if (u->manifest == NULL)
+        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_SKIP, NULL,
+                               "the manifest could not be read");
+    const cJSON *sigs = capv_json_get(u->manifest, "signatures");
+    size_t n = cJSON_IsArray(sigs) ? (size_t)cJSON_GetArraySize(sigs) : 0;
+    if (n == 0) {
+        if (u->o->require_signature)
+            return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, NULL,
+                                   "the manifest is unsigned");
+        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, NULL,
+                               "the manifest is unsigned (signatures not required)");
+    }
+    capv_status st = make_canonical(u);
+    if (st != CAPV_OK)
+        return st;
+    cJSON *d = obj();
+    cJSON *list = d ? cJSON_AddArrayToObject(d, "signatures") : NULL;
+    size_t invalid = 0, malformed = 0, trusted = 0, untrusted_only = 0, distrusted = 0;
+    char first_problem[200] = "";
+    const capv_trust_store *ts = u->v->trust;
+    int64_t created = u->has_created ? u->created_ms : INT64_MIN;
+    for (const cJSON *s = sigs->child; s; s = s->next) {
+        cJSON *sd = obj();
+        const char *alg = NULL, *signer = NULL, *pub_hex = NULL, *sig_hex = NULL;
+        uint8_t pub[32], sig[64];
+        const char *problem = NULL;
+        if (!cJSON_IsObject(s) ||
+            capv_json_get_string(&alg, s, "", "alg", true, NULL) != CAPV_OK ||
+            capv_json_get_string(&signer, s, "", "signer", true, NULL) != CAPV_OK ||
+            capv_json_get_string(&pub_hex, s, "", "pubkey_hex", true, NULL) != CAPV_OK ||
+            capv_json_get_string(&sig_hex, s, "", "sig_hex", true, NULL) != CAPV_OK) {
+            problem = "malformed signature entry (needs alg, signer, pubkey_hex, sig_hex)";
+            malformed++;
+        } else if (strcasecmp(alg, "ed25519") != 0) {
+            problem = "unsupported signature algorithm";
+            malformed++;
+        } else if (strncmp(pub_hex, "0x", 2) != 0 || strncmp(sig_hex, "0x", 2) != 0 ||
+                   capv_hex_decode(pub, 32, pub_hex, strlen(pub_hex), NULL) != CAPV_OK ||
+                   capv_hex_decode(sig, 64, sig_hex, strlen(sig_hex), NULL) != CAPV_OK) {
+            problem = "pubkey_hex / sig_hex are not 0x + 64 / 128 hex digits";
+            malformed++;
+        }
+        put_str(sd, "signer", signer);
+        put_str(sd, "alg", alg);
+        if (problem == NULL) {
+            char kid[CAPV_KID_SIZE];
+            if (capv_key_id(kid, pub, NULL) == CAPV_OK)
+                put_str(sd, "kid", kid);
+            capv_status vs = capv_ed25519_verify_with(ts, pub, sig, u->canonical,
+                                                      u->canonical_len, NULL);
+            put_bool(sd, "valid", vs == CAPV_OK);
+            if (vs != CAPV_OK) {
+                invalid++;
+                problem = vs == CAPV_E_MALFORMED ? "public key is not a valid Ed25519 point"
+                                                 : "signature does not verify over the manifest";
+            } else {
+                const capv_key *key = NULL;
+                capv_status tr = capv_trust_decide(&key, ts, pub, created);
+                put_bool(sd, "trusted", tr == CAPV_OK);
+                put_str(sd, "trust", trust_reason(tr));
+                if (key != NULL)
+                    put_str(sd, "key_status", capv_key_status_name(capv_key_status_of(key)));
+                if (tr == CAPV_OK)
+                    trusted++;
+                else if (tr == CAPV_E_UNTRUSTED)
+                    untrusted_only++;
+                else
+                    distrusted++;
+                if (tr != CAPV_OK)
+                    problem = trust_reason(tr);
+            }
+        }
+        if (problem != NULL) {
+            put_str(sd, "problem", problem);
+            if (first_problem[0] == '\0')
+                snprintf(first_problem, sizeof first_problem, "%s%s%s", signer ? signer : "",
+                         signer ? ": " : "", problem);
+        }
+        if (list != NULL && sd != NULL)
+            cJSON_AddItemToArray(list, sd);
+        else
+            cJSON_Delete(sd);
+    }
+    if (malformed + invalid > 0)
+        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
+                               "%zu of %zu signature(s) invalid or malformed; %s",
+                               malformed + invalid, n, first_problem);
+    if (trusted > 0)
+        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_PASS, d,
+                               "%zu valid signature(s) by trusted key(s)", trusted);
+    if (distrusted == 0 && untrusted_only > 0 && u->o->allow_untrusted)
+        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, d,
+                               "valid signature(s), but no signing key is trusted (allowed)");
+    return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
+                           "no valid signature by a trusted key; %s", first_problem);
+}
+
+static capv_status check_proof_container(unit_ctx *u)
+{
+    capv_error perr = CAPV_ERROR_INIT;
+    if (capv_proof_parse(&u->proof, u->p, u->plen, &perr) != CAPV_OK) {
+        if (perr.code == CAPV_E_NOMEM)
+            return CAPV_E_NOMEM;
+        return capv_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, NULL, "%s: %s",
+                               u->spec->proof_file, perr.message);
+    }
+    u->proof_ok = true;
+    cJSON *d = obj();
+    put_str(d, "container", u->proof.container);
+    put_str(d, "backend", u->proof.backend);
+    if (strcmp(u->proof.container, "capz-v2") == 0)
+        put_num(d, "payload_len", u->proof.payload_len);
+    if (u->proof.backend_class == CAPV_BACKEND_UNKNOWN) {
+        u->proof_ok = false;
+        return capv_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, d,
+                               "unknown proof backend '%s'", u->proof.backend);
+    }
+    return capv_report_add(u->r, "proof.container", CAPV_CHECK_PASS, d, "%s proof, backend %s",
+                           u->proof.container, u->proof.backend);
+}
+
+static capv_status check_proof_binding(unit_ctx *u)
+{
+    if (!u->proof_ok)
+        return capv_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, NULL,
+                               "the proof could not be read");
+    const capv_proof *p = &u->proof;
+    if (p->binding == CAPV_BIND_NONE)
+        return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, NULL,
+                               "the proof names no manifest: it could be replayed with any "
+                               "manifest");
+    cJSON *d = obj();
+    uint8_t got[32];
+    capv_status st;
+    if (p->binding == CAPV_BIND_BLAKE3_RAW) {
+        put_str(d, "rule", "blake3(manifest file)");
+        if ((st = capv_hash(got, CAPV_HASH_BLAKE3, u->m, u->mlen, NULL)) != CAPV_OK) {
+            cJSON_Delete(d);
+            return st;
+        }
+    } else {
+        put_str(d, "rule", "sha3-256(compat canonical manifest, signatures [])");
+        if (u->manifest == NULL)
+            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
+                                   "the manifest could not be read");
+        if ((st = make_canonical(u)) != CAPV_OK ||
+            (st = capv_hash(got, CAPV_HASH_SHA3_256, u->canonical, u->canonical_len, NULL)) !=
+                CAPV_OK) {
+            cJSON_Delete(d);
+            return st;
+        }
+    }
+    put_hash(d, "proof_manifest_hash", p->manifest_hash);
+    put_hash(d, "computed_manifest_hash", got);
+    if (memcmp(got, p->manifest_hash, 32) != 0)
+        return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
+                               "the proof is for another manifest (manifest_hash differs)");
+    if (p->has_policy_hash) {
+        put_hash(d, "proof_policy_hash", p->policy_hash);
+        if (!u->has_policy_hash || memcmp(p->policy_hash, u->policy_hash, 32) != 0)
+            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
+                                   "the proof's policy_hash differs from the manifest's policy");
+    }
+    if (p->statement != NULL && u->policy_version != NULL) {
+        char want[160];
+        snprintf(want, sizeof want, "policy:%s", u->policy_version);
+        put_str(d, "statement", p->statement);
+        if (strcmp(p->statement, want) != 0)
+            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
+                                   "the proof's statement '%.60s' is not '%.60s'", p->statement,
+                                   want);
+    }
+    return capv_report_add(u->r, "proof.binding", CAPV_CHECK_PASS, d,
+                           "the proof is bound to this manifest%s",
+                           p->has_policy_hash ? " and its policy" : "");
+}
+
+static capv_status check_proof_backend(unit_ctx *u)
+{
+    if (!u->proof_ok)
+        return capv_report_add(u->r, "proof.backend", CAPV_CHECK_SKIP, NULL,
+                               "the proof could not be read");
+    cJSON *d = obj();
+    put_str(d, "backend", u->proof.backend);
+    if (u->proof.backend_class == CAPV_BACKEND_MOCK) {
+        switch (u->o->mock) {
+        case CAPV_MOCK_ACCEPT:
+            return capv_report_add(u->r, "proof.backend", CAPV_CHECK_PASS, d,
+                                   "backend '%s' accepted by policy (no cryptographic assurance)",
+                                   u->proof.backend);
+        case CAPV_MOCK_FAIL:
+            return capv_report_add(u->r, "proof.backend", CAPV_CHECK_FAIL, d,
+                                   "backend '%s' gives no cryptographic assurance",
+                                   u->proof.backend);
+        case CAPV_MOCK_WARN: break;
+        }
+        return capv_report_add(u->r, "proof.backend", CAPV_CHECK_WARN, d,
+                               "backend '%s' gives no cryptographic assurance", u->proof.backend);
+    }
+    return capv_report_add(u->r, "proof.backend", u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN,
+                           d, "backend '%s' proofs cannot be checked by this verifier",
+                           u->proof.backend);
+}
+
+static capv_status check_policy_binding(unit_ctx *u)
+{
+    cJSON *d = obj();
+    if (u->spec->policy_hash != NULL) {
+        uint8_t meta[32];
+        put_str(d, "meta_policy_hash", u->spec->policy_hash);
+        if (capv_digest_parse(meta, u->spec->policy_hash, strlen(u->spec->policy_hash), NULL) !=
+                CAPV_OK ||
+            is_placeholder(meta))
+            return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+                                   "the package metadata names placeholder policy hash '%.70s'",
+                                   u->spec->policy_hash);
+        if (u->has_policy_hash && memcmp(meta, u->policy_hash, 32) != 0)
+            return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+                                   "the package metadata and the manifest name different "
+                                   "policies");
+    }
+    if (!u->has_policy_hash) {
+        cJSON_Delete(d);
+        return capv_report_add(u->r, "policy.binding", u->manifest ? CAPV_CHECK_FAIL
+                                                                   : CAPV_CHECK_SKIP,
+                               NULL, "the manifest names no valid policy hash");
+    }
+    put_hash(d, "policy_hash", u->policy_hash);
+    if (is_placeholder(u->policy_hash))
+        return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+                               "the manifest names a placeholder policy hash");
+    if (u->proof_ok) {
+        put_num(d, "constraints", (double)u->proof.constraints);
+        put_num(d, "constraints_failed", (double)u->proof.constraints_failed);
+        if (u->proof.constraints_failed > 0)
+            return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+                                   "%zu of %zu constraint(s) not ok; first: %s",
+                                   u->proof.constraints_failed, u->proof.constraints,
+                                   u->proof.first_failed ? u->proof.first_failed : "");
+    }
+    bool known = capv_verifier_knows_policy(u->v, u->policy_hash);
+    put_bool(d, "known", known);
+    if (!known)
+        return capv_report_add(u->r, "policy.binding",
+                               u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
+                               "the policy is unknown to the policy store");
+    return capv_report_add(u->r, "policy.binding", CAPV_CHECK_PASS, d,
+                           "the policy is known%s",
+                           u->proof_ok && u->proof.constraints
+                               ? " and every checked constraint is ok"
+                               : "");
+}
+
+static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
+{
+    if (u->tsr == NULL) {
+        if (u->anchor_kind != NULL && strcmp(u->anchor_kind, "tsa") == 0)
+            return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
+                                   "the manifest names a TSA time anchor but the package holds "
+                                   "no timestamp token");
+        if (u->o->require_timestamp)
+            return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
+                                   "no timestamp token in the package");
+        return capv_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
+                               "no timestamp token in the package");
+    }
+    size_t i = 0;
+    while (i < u->tsrlen && (u->tsr[i] == ' ' || u->tsr[i] == '\n' || u->tsr[i] == '\r' ||
+                             u->tsr[i] == '\t'))
+        i++;
+    if (i < u->tsrlen && u->tsr[i] == '{')
+        return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
+                               "unverifiable timestamp: a JSON tsr.v1 carries an unkeyed hash");
+    if (u->v->tsa == NULL)
+        return capv_report_add(u->r, "timestamp",
+                               u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, NULL,
+                               "a timestamp token is present but no TSA roots are configured");
+    capv_timestamp_info info;
+    memset(&info, 0, sizeof info);
+    capv_error terr = CAPV_ERROR_INIT;
+    capv_status st = capv_timestamp_verify(&info, u->v->tsa, u->tsr, u->tsrlen, u->m, u->mlen,
+                                           now_ms, u->o->leeway_s * 1000, &terr);
+    if (st == CAPV_E_NOMEM)
+        return st;
+    cJSON *d = obj();
+    if (info.gen_time_ms != 0) {
+        char t[32];
+        capv_time_format_ms(t, info.gen_time_ms);
+        put_str(d, "gen_time", t);
+        put_str(d, "hash_alg", info.hash_alg);
+        put_str(d, "tsa", info.tsa_subject);
+        put_str(d, "serial", info.serial);
+    }
+    if (st != CAPV_OK) {
+        put_str(d, "error", capv_status_name(st));
+        return capv_report_add(u->r, "timestamp", CAPV_CHECK_FAIL, d, "timestamp invalid: %s",
+                               terr.message);
+    }
+    return capv_report_add(u->r, "timestamp", CAPV_CHECK_PASS, d,
+                           "RFC 3161 token over the manifest from a trusted TSA");
+}
+
+static capv_status check_registry(unit_ctx *u)
+{
+    if (!u->v->has_registry)
+        return capv_report_add(u->r, "registry",
+                               u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
+                               "no registry configured");
+    const capv_registry_entry *e =
+        capv_verifier_find_entry(u->v, u->manifest_sha3, u->proof_sha3);
+    if (e == NULL)
+        return capv_report_add(u->r, "registry",
+                               u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
+                               "no registry entry for this manifest and proof");
+    cJSON *d = obj();
+    put_str(d, "entry_id", e->id);
+    if (!e->has_signature)
+        return capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
+                               "registry entry '%s' is unsigned", e->id);
+    if (!e->has_public_key)
+        return capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
+                               "registry entry '%s' is signed but names no public key", e->id);
+    uint8_t digest[32];
+    capv_status st = capv_hash(digest, CAPV_HASH_BLAKE3, e->signed_bytes, e->signed_len, NULL);
+    if (st != CAPV_OK) {
+        cJSON_Delete(d);
+        return st;
+    }
+    st = capv_ed25519_verify_with(u->v->trust, e->public_key, e->signature, digest, 32, NULL);
+    if (st != CAPV_OK)
+        return capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
+                               "registry entry '%s' has an invalid signature", e->id);
+    bool trusted = capv_trust_store_find(u->v->trust, e->public_key) != NULL;
+    put_bool(d, "signer_trusted", trusted);
+    if (!trusted)
+        return capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
+                               "registry entry '%s' is validly signed by an untrusted key",
+                               e->id);
+    return capv_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
+                           "registry entry '%s' is validly signed by a trusted key", e->id);
+}
+
+static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
+{
+    capv_status st;
+    if ((st = capv_hash(u->manifest_sha3, CAPV_HASH_SHA3_256, u->m, u->mlen, NULL)) != CAPV_OK ||
+        (st = capv_hash(u->proof_sha3, CAPV_HASH_SHA3_256, u->p, u->plen, NULL)) != CAPV_OK ||
+        (st = capv_report_set_hash(&u->r->manifest_hash, u->manifest_sha3)) != CAPV_OK ||
+        (st = capv_report_set_hash(&u->r->proof_hash, u->proof_sha3)) != CAPV_OK)
+        return st;
+    if ((st = check_manifest_schema(u)) != CAPV_OK)
+        return st;
+    if (u->has_policy_hash && (st = capv_report_set_hash(&u->r->policy_hash, u->policy_hash)) !=
+                                  CAPV_OK)
+        return st;
+    if ((st = check_signature(u)) != CAPV_OK || (st = check_proof_container(u)) != CAPV_OK ||
+        (st = check_proof_binding(u)) != CAPV_OK || (st = check_proof_backend(u)) != CAPV_OK ||
+        (st = check_policy_binding(u)) != CAPV_OK || (st = check_timestamp(u, now_ms)) != CAPV_OK)
+        return st;
+    return check_registry(u);
+}
+
+static void unit_clear(unit_ctx *u)
+{
+    cJSON_Delete(u->manifest);
+    free(u->canonical);
+    capv_proof_clear(&u->proof);
+}
+
+static const char *const unit_check_ids[] = {
+    "manifest.schema", "manifest.signature", "proof.container", "proof.binding",
+    "proof.backend", "policy.binding", "timestamp", "registry",
+};
+
+static capv_status skip_unit_checks(capv_report *r, const char *why)
+{
+    for (size_t i = 0; i < sizeof unit_check_ids / sizeof *unit_check_ids; i++) {
+        capv_status st = capv_report_add(r, unit_check_ids[i], CAPV_CHECK_SKIP, NULL, "%s", why);
+        if (st != CAPV_OK)
+            return st;
+    }
+    return CAPV_OK;
+}
+
+/* A report for a package whose layout failed: the reason, and every other check skipped. */
+static capv_status layout_failure(capv_report *r, const char *why)
+{
+    capv_status st = capv_report_add(r, "package.layout", CAPV_CHECK_FAIL, NULL, "%s", why);
+    if (st == CAPV_OK)
+        st = capv_report_add(r, "package.integrity", CAPV_CHECK_SKIP, NULL,
+                             "the package layout failed");
+    if (st == CAPV_OK)
+        st = skip_unit_checks(r, "the package layout failed");
+    return st;
+}
+
+static capv_report *report_new(void)
+{
+    capv_report *r = malloc(sizeof *r);
+    if (r != NULL && capv_report_init(r, "") != CAPV_OK) {
+        free(r);
+        r = NULL;
+    }
+    return r;
+}
+
+static capv_status run(capv_report *r, const capv_verifier *v, const capv_package *pkg,
+                       const capv_verify_options *o, int64_t now_ms, capv_error *err)
+{
+    layout l;
+    const char *problem = NULL;
+    char msg[300];
+    capv_status st = detect_layout(&l, pkg, &problem, msg, sizeof msg, err);
+    if (st != CAPV_OK)
+        return st;
+    snprintf(r->format, sizeof r->format, "%s", l.format);
+    if (problem != NULL) {
+        st = layout_failure(r, problem);
+        goto out;
+    }
+    cJSON *ld = obj();
+    put_num(ld, "units", (double)l.nunits);
+    put_num(ld, "members", (double)capv_package_member_count(pkg));
+    CAPV_TRY(capv_report_add(r, "package.layout", CAPV_CHECK_PASS, ld, "%s layout with %zu "
+                             "proof unit(s)", l.format, l.nunits));
+    CAPV_TRY(check_integrity(r, pkg, &l));
+
+    bool multi = l.nunits > 1;
+    if (multi) {
+        r->units = calloc(l.nunits, sizeof *r->units);
+        if (r->units == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    }
+    for (size_t i = 0; i < l.nunits; i++) {
+        capv_report *target = r;
+        if (multi) {
+            CAPV_TRY(capv_report_init(&r->units[i], l.units[i].id));
+            r->nunits++;
+            target = &r->units[i];
+        }
+        unit_ctx u;
+        memset(&u, 0, sizeof u);
+        u.v = v;
+        u.o = o;
+        u.r = target;
+        u.spec = &l.units[i];
+        capv_package_find(pkg, u.spec->manifest_file, &u.m, &u.mlen);
+        capv_package_find(pkg, u.spec->proof_file, &u.p, &u.plen);
+        if (!multi && l.tsr_name != NULL)
+            capv_package_find(pkg, l.tsr_name, &u.tsr, &u.tsrlen);
+        st = verify_unit(&u, now_ms);
+        unit_clear(&u);
+        if (st != CAPV_OK) {
+            capv_err_set(err, st, NULL, NULL);
+            goto out;
+        }
+    }
+out:
+    layout_clear(&l);
+    return st;
+}
+
+capv_status capv_verify_package(capv_report **out, const capv_verifier *v,
+                                const capv_package *pkg, const capv_verify_options *opts,
+                                capv_error *err)
+{
+    if (out == NULL || v == NULL || pkg == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
+    capv_verify_options defaults;
+    if (opts == NULL) {
+        capv_verify_options_default(&defaults);
+        opts = &defaults;
+    }
+    int64_t start = monotonic_ms();
+    int64_t now = v->clock(v->clock_user);
+    capv_report *r = report_new();
+    if (r == NULL)
+        return capv_err_nomem(err);
+    st = run(r, v, pkg, opts, now, err);
+    if (st != CAPV_OK) {
+        capv_report_free(r);
+        return st;
+    }
+    capv_report_finish(r);
+    r->verified_at = now;
+    r->duration_ms = monotonic_ms() - start;
+    *out = r;
+    return CAPV_OK;
+}
+
+/* Loading failures that are verdicts rather than unreadable input (SPEC §3.2): a report whose
+ * package.layout check failed. Other loading failures are returned as they are. */
+static capv_status load_result(capv_report **out, const capv_verifier *v, capv_package *pkg,
+                               capv_status load_st, const capv_error *lerr,
+                               const capv_verify_options *opts, capv_error *err)
+{
+    if (load_st == CAPV_OK) {
+        capv_status st = capv_verify_package(out, v, pkg, opts, err);
+        capv_package_free(pkg);
+        return st;
+    }
+    if (load_st != CAPV_E_LIMIT && load_st != CAPV_E_UNSAFE_PATH) {
+        if (err != NULL)
+            *err = *lerr;
+        return load_st;
+    }
+    capv_report *r = report_new();
+    if (r == NULL)
+        return capv_err_nomem(err);
+    if (layout_failure(r, lerr->message) != CAPV_OK) {
+        capv_report_free(r);
+        return capv_err_nomem(err);
+    }
+    capv_report_finish(r);
+    r->verified_at = v->clock(v->clock_user);
+    *out = r;
+    return CAPV_OK;
+}
+
+capv_status capv_verify_path(capv_report **out, const capv_verifier *v, const char *path,
+                             const capv_verify_options *opts, capv_error *err)
+{
+    if (out == NULL || v == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    struct capv_package_limits limits;
+    if (opts != NULL && opts->has_limits) {
+        limits = opts->limits;
+    } else {
+        capv_package_limits_default(&limits);
+        limits.total_bytes = limits.entry_bytes = CAPV_CLI_MAX_TOTAL_BYTES;
+    }
+    capv_package *pkg = NULL;
+    capv_error lerr = CAPV_ERROR_INIT;
+    capv_status st = capv_package_open(&pkg, path, &limits, &lerr);
+    return load_result(out, v, pkg, st, &lerr, opts, err);
+}
+
+capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v,
+                                   const uint8_t *data, size_t len,
+                                   const capv_verify_options *opts, capv_error *err)
+{
+    if (out == NULL || v == NULL || (data == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_package *pkg = NULL;
+    capv_error lerr = CAPV_ERROR_INIT;
+    capv_status st = capv_package_open_zip_memory(&pkg, data, len,
+                                                  opts && opts->has_limits ? &opts->limits : NULL,
+                                                  &lerr);
+    return load_result(out, v, pkg, st, &lerr, opts, err);
+}

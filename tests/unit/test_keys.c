@@ -1,0 +1,6 @@
+#include "suites.h"
+
+Suite *keys_suite(void)
+{
+    return suite_create("keys");
+}

@@ -1,0 +1,6 @@
+#include "suites.h"
+
+Suite *package_suite(void)
+{
+    return suite_create("package");
+}

@@ -1,0 +1,519 @@
+/* RFC 3161 timestamps (SPEC §3.6) against the throwaway TSA that tests/tools/make_tsa.sh
+ * creates in <fixtures>/tsa (ctest fixture `fixture.tsa`). Every case asserts the exact
+ * status. */
+#include <capverify.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+#include "testutil.h"
+#include "timestamp_int.h"
+
+#define DAY_MS (24LL * 60 * 60 * 1000)
+
+static char tsa_dir[4096];
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+    snprintf(tsa_dir, sizeof tsa_dir, "%s/tsa", tu_fixtures_dir());
+}
+
+static void teardown(void)
+{
+    capv_global_shutdown();
+}
+
+static uint8_t *fx(const char *rel, size_t *len)
+{
+    return tu_read(tsa_dir, rel, len);
+}
+
+static capv_tsa_store *store_of(const char *rel)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", tsa_dir, rel);
+    capv_tsa_store *s = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_tsa_store_load(&s, path, &err);
+    ck_assert_msg(st == CAPV_OK, "loading %s: %d %s", path, st, err.message);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* Verifies buffer `tsr` over the fixture file `data_rel` with the CA bundle `ca_rel`. */
+static capv_status verify_buf(const uint8_t *tsr, size_t tsr_len, const char *data_rel,
+                              const char *ca_rel, int64_t now_ms, int64_t leeway_ms,
+                              capv_timestamp_info *info, capv_error *err)
+{
+    size_t dlen;
+    uint8_t *data = fx(data_rel, &dlen);
+    capv_tsa_store *s = store_of(ca_rel);
+    capv_status st =
+        capv_timestamp_verify(info, s, tsr, tsr_len, data, dlen, now_ms, leeway_ms, err);
+    capv_tsa_store_free(s);
+    free(data);
+    return st;
+}
+
+static capv_status verify_file(const char *tsr_rel, const char *data_rel, const char *ca_rel,
+                               int64_t now_ms, int64_t leeway_ms, capv_timestamp_info *info,
+                               capv_error *err)
+{
+    size_t len;
+    uint8_t *tsr = fx(tsr_rel, &len);
+    capv_status st = verify_buf(tsr, len, data_rel, ca_rel, now_ms, leeway_ms, info, err);
+    free(tsr);
+    return st;
+}
+
+static void assert_info_sane(const capv_timestamp_info *info, const char *alg)
+{
+    int64_t now = capv_clock_system(NULL);
+    ck_assert_str_eq(info->hash_alg, alg);
+    ck_assert_msg(info->gen_time_ms > now - DAY_MS && info->gen_time_ms < now + DAY_MS,
+                  "genTime %lld is not within a day of now %lld", (long long)info->gen_time_ms,
+                  (long long)now);
+    ck_assert_str_eq(info->tsa_subject, "O=CAP Verifier Tests, CN=CAP Test TSA");
+    ck_assert_uint_gt(strlen(info->serial), 0);
+    ck_assert_uint_eq(strspn(info->serial, "0123456789abcdef"), strlen(info->serial));
+}
+
+START_TEST(response_ok)
+{
+    capv_timestamp_info info;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(
+        verify_file("data.tsr", "data.txt", "ca.pem", capv_clock_system(NULL), 0, &info, &err),
+        CAPV_OK);
+    ck_assert_int_eq(err.code, CAPV_OK);
+    assert_info_sane(&info, "sha256");
+    /* info is optional */
+    ck_assert_int_eq(
+        verify_file("data.tsr", "data.txt", "ca.pem", capv_clock_system(NULL), 0, NULL, NULL),
+        CAPV_OK);
+}
+END_TEST
+
+START_TEST(bare_token_ok)
+{
+    capv_timestamp_info info, from_resp;
+    int64_t now = capv_clock_system(NULL);
+    ck_assert_int_eq(verify_file("data.token.der", "data.txt", "ca.pem", now, 0, &info, NULL),
+                     CAPV_OK);
+    assert_info_sane(&info, "sha256");
+    /* the same token as inside data.tsr */
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "ca.pem", now, 0, &from_resp, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(info.gen_time_ms, from_resp.gen_time_ms);
+    ck_assert_str_eq(info.serial, from_resp.serial);
+}
+END_TEST
+
+START_TEST(sha512_imprint_ok)
+{
+    capv_timestamp_info info;
+    ck_assert_int_eq(verify_file("data_sha512.tsr", "data.txt", "ca.pem", capv_clock_system(NULL),
+                                 0, &info, NULL),
+                     CAPV_OK);
+    assert_info_sane(&info, "sha512");
+}
+END_TEST
+
+/* A SHA-1 imprint can be collided, so it binds nothing: refused even though the token is
+ * authentic and its imprint matches. */
+START_TEST(sha1_imprint_not_allowed)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    ck_assert_int_eq(verify_file("data_sha1.tsr", "data.txt", "ca.pem", capv_clock_system(NULL),
+                                 0, &info, &err),
+                     CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_str_eq(err.field, "messageImprint");
+    assert_info_sane(&info, "sha1");
+}
+END_TEST
+
+START_TEST(other_data_mismatch)
+{
+    capv_timestamp_info info;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(verify_file("data.tsr", "other_data.txt", "ca.pem", capv_clock_system(NULL), 0,
+                                 &info, &err),
+                     CAPV_E_MISMATCH);
+    ck_assert_int_eq(err.code, CAPV_E_MISMATCH);
+    ck_assert_str_eq(err.field, "messageImprint");
+    /* the token parsed, so info is filled even though it was rejected */
+    assert_info_sane(&info, "sha256");
+    ck_assert_int_eq(verify_file("data_sha512.tsr", "other_data.txt", "ca.pem",
+                                 capv_clock_system(NULL), 0, NULL, NULL),
+                     CAPV_E_MISMATCH);
+}
+END_TEST
+
+START_TEST(other_tsa_untrusted)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    int64_t now = capv_clock_system(NULL);
+    ck_assert_int_eq(verify_file("other_tsa.tsr", "data.txt", "ca.pem", now, 0, &info, &err),
+                     CAPV_E_UNTRUSTED);
+    ck_assert_int_eq(err.code, CAPV_E_UNTRUSTED);
+    ck_assert_str_eq(info.tsa_subject, "O=CAP Verifier Tests, CN=Other Test TSA");
+    /* the token itself is sound: its own CA accepts it */
+    ck_assert_int_eq(verify_file("other_tsa.tsr", "data.txt", "other_ca.pem", now, 0, NULL, NULL),
+                     CAPV_OK);
+    /* and ours is not accepted by the other CA */
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "other_ca.pem", now, 0, NULL, NULL),
+                     CAPV_E_UNTRUSTED);
+    /* a TSA certificate alone is not a trust anchor: the chain must reach a root */
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "tsa.pem", now, 0, NULL, NULL),
+                     CAPV_E_UNTRUSTED);
+}
+END_TEST
+
+/* The signer must carry the (critical) timeStamping extended key usage. */
+START_TEST(signer_without_timestamping_eku)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    ck_assert_int_eq(verify_file("noeku.token.der", "data.txt", "ca.pem", capv_clock_system(NULL),
+                                 0, &info, &err),
+                     CAPV_E_UNTRUSTED);
+    ck_assert_str_eq(err.field, "signer");
+    ck_assert_ptr_nonnull(strstr(err.message, "purpose"));
+    ck_assert_str_eq(info.tsa_subject, "O=CAP Verifier Tests, CN=CAP Test Not-a-TSA");
+}
+END_TEST
+
+/* RFC 3161 requires the ESS signing-certificate attribute; a plain CMS signature by the
+ * right TSA without it is not a timestamp token. */
+START_TEST(missing_ess_attribute)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(verify_file("noess.token.der", "data.txt", "ca.pem", capv_clock_system(NULL),
+                                 0, NULL, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "signingCertificate");
+}
+END_TEST
+
+/* The chain is checked at genTime, not at the wall clock: tsa.pem was issued after this
+ * token's genTime (2021-06-15T12:00:00.25Z), so it cannot have signed it. */
+START_TEST(chain_checked_at_gen_time)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    ck_assert_int_eq(verify_file("pastgen.token.der", "data.txt", "ca.pem", capv_clock_system(NULL),
+                                 0, &info, &err),
+                     CAPV_E_UNTRUSTED);
+    ck_assert_ptr_nonnull(strstr(err.message, "not yet valid"));
+    ck_assert_int_eq(info.gen_time_ms, 1623758400250LL); /* fraction kept as ms */
+    ck_assert_str_eq(info.serial, "0123456789abcdef");
+    ck_assert_str_eq(info.hash_alg, "sha256");
+}
+END_TEST
+
+START_TEST(gen_time_not_der)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    ck_assert_int_eq(verify_file("badgen.token.der", "data.txt", "ca.pem", capv_clock_system(NULL),
+                                 0, &info, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "genTime");
+    ck_assert_int_eq(info.gen_time_ms, 0);
+    ck_assert_str_eq(info.hash_alg, "sha256"); /* the rest of the token parsed */
+}
+END_TEST
+
+START_TEST(bundle_with_both_roots)
+{
+    size_t a_len, b_len;
+    uint8_t *a = fx("ca.pem", &a_len);
+    uint8_t *b = fx("other_ca.pem", &b_len);
+    uint8_t *both = malloc(a_len + b_len);
+    ck_assert_ptr_nonnull(both);
+    memcpy(both, a, a_len);
+    memcpy(both + a_len, b, b_len);
+    capv_tsa_store *s = NULL;
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, both, a_len + b_len, NULL), CAPV_OK);
+    size_t dlen, t1_len, t2_len;
+    uint8_t *data = fx("data.txt", &dlen);
+    uint8_t *t1 = fx("data.tsr", &t1_len);
+    uint8_t *t2 = fx("other_tsa.tsr", &t2_len);
+    int64_t now = capv_clock_system(NULL);
+    ck_assert_int_eq(capv_timestamp_verify(NULL, s, t1, t1_len, data, dlen, now, 0, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_timestamp_verify(NULL, s, t2, t2_len, data, dlen, now, 0, NULL), CAPV_OK);
+    capv_tsa_store_free(s);
+    free(a);
+    free(b);
+    free(both);
+    free(data);
+    free(t1);
+    free(t2);
+}
+END_TEST
+
+START_TEST(gen_time_in_the_future)
+{
+    capv_timestamp_info info;
+    capv_error err = CAPV_ERROR_INIT;
+    /* a clock stuck in 1970 sees genTime far in the future */
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "ca.pem", 0, 0, &info, &err),
+                     CAPV_E_NOT_YET_VALID);
+    ck_assert_str_eq(err.field, "genTime");
+    int64_t gen = info.gen_time_ms;
+    ck_assert_int_gt(gen, 0);
+    /* leeway boundary: genTime <= now + leeway */
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "ca.pem", gen - 5000, 5000, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "ca.pem", gen - 5000, 4999, NULL, NULL),
+                     CAPV_E_NOT_YET_VALID);
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "ca.pem", gen, 0, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(verify_file("data.tsr", "data.txt", "ca.pem", 0, gen, NULL, NULL), CAPV_OK);
+    /* a huge leeway does not overflow */
+    ck_assert_int_eq(
+        verify_file("data.tsr", "data.txt", "ca.pem", INT64_MAX - 10, INT64_MAX, NULL, NULL),
+        CAPV_OK);
+}
+END_TEST
+
+/* A flipped byte in the signature value (the last element of the token, and of the
+ * response) keeps the DER parseable: the token is well-formed but not authentic, which is
+ * CAPV_E_SIGNATURE, not MALFORMED. */
+START_TEST(flipped_signature_byte)
+{
+    const char *files[] = {"data.tsr", "data.token.der"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *tsr = fx(files[i], &len);
+        ck_assert_uint_gt(len, 100);
+        tsr[len - 5] ^= 0x01;
+        capv_error err = CAPV_ERROR_INIT;
+        capv_timestamp_info info;
+        ck_assert_int_eq(
+            verify_buf(tsr, len, "data.txt", "ca.pem", capv_clock_system(NULL), 0, &info, &err),
+            CAPV_E_SIGNATURE);
+        ck_assert_str_eq(err.field, "signature");
+        ck_assert_str_eq(info.hash_alg, "sha256");
+        free(tsr);
+    }
+}
+END_TEST
+
+/* A changed imprint inside the signed TSTInfo breaks the signature before the imprint is
+ * compared: a forged token is SIGNATURE, never "for other data". */
+START_TEST(flipped_signed_content_byte)
+{
+    size_t len, dlen;
+    uint8_t *tsr = fx("data.tsr", &len);
+    uint8_t *data = fx("data.txt", &dlen);
+    uint8_t d[32];
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA256, data, dlen, NULL), CAPV_OK);
+    size_t at = len;
+    for (size_t i = 0; i + 32 <= len; i++)
+        if (memcmp(tsr + i, d, 32) == 0) {
+            at = i;
+            break;
+        }
+    ck_assert_msg(at < len, "imprint not found in data.tsr");
+    tsr[at + 31] ^= 0x80;
+    ck_assert_int_eq(
+        verify_buf(tsr, len, "data.txt", "ca.pem", capv_clock_system(NULL), 0, NULL, NULL),
+        CAPV_E_SIGNATURE);
+    free(tsr);
+    free(data);
+}
+END_TEST
+
+START_TEST(truncated_der_malformed)
+{
+    size_t len;
+    uint8_t *tsr = fx("data.tsr", &len);
+    int64_t now = capv_clock_system(NULL);
+    size_t cuts[] = {len - 1, len / 2, 10, 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        capv_timestamp_info info;
+        ck_assert_int_eq(verify_buf(tsr, cuts[i], "data.txt", "ca.pem", now, 0, &info, NULL),
+                         CAPV_E_MALFORMED);
+        ck_assert_int_eq(info.gen_time_ms, 0); /* nothing parsed */
+    }
+    free(tsr);
+}
+END_TEST
+
+START_TEST(trailing_bytes_malformed)
+{
+    const char *files[] = {"data.tsr", "data.token.der"};
+    for (size_t i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *tsr = fx(files[i], &len);
+        uint8_t *longer = malloc(len + 1);
+        ck_assert_ptr_nonnull(longer);
+        memcpy(longer, tsr, len);
+        longer[len] = 0;
+        ck_assert_int_eq(verify_buf(longer, len + 1, "data.txt", "ca.pem", capv_clock_system(NULL),
+                                    0, NULL, NULL),
+                         CAPV_E_MALFORMED);
+        free(longer);
+        free(tsr);
+    }
+}
+END_TEST
+
+START_TEST(empty_and_garbage_malformed)
+{
+    static const uint8_t one = 0;
+    int64_t now = capv_clock_system(NULL);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(verify_buf(&one, 0, "data.txt", "ca.pem", now, 0, NULL, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_int_eq(verify_buf(NULL, 0, "data.txt", "ca.pem", now, 0, NULL, NULL),
+                     CAPV_E_MALFORMED);
+    const char *json = "{\"version\":\"tsr.v1\"}";
+    ck_assert_int_eq(
+        verify_buf((const uint8_t *)json, strlen(json), "data.txt", "ca.pem", now, 0, NULL, &err),
+        CAPV_E_MALFORMED);
+    ck_assert_int_eq(err.code, CAPV_E_MALFORMED);
+    /* text is neither a response nor a token */
+    size_t len;
+    uint8_t *txt = fx("data.txt", &len);
+    ck_assert_int_eq(verify_buf(txt, len, "data.txt", "ca.pem", now, 0, NULL, NULL),
+                     CAPV_E_MALFORMED);
+    free(txt);
+}
+END_TEST
+
+START_TEST(response_status)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    int64_t now = capv_clock_system(NULL);
+    ck_assert_int_eq(verify_file("rejected.tsr", "data.txt", "ca.pem", now, 0, &info, &err),
+                     CAPV_E_REJECTED);
+    ck_assert_str_eq(err.field, "status");
+    ck_assert_ptr_nonnull(strstr(err.message, "rejection"));
+    ck_assert_int_eq(info.gen_time_ms, 0);
+    ck_assert_int_eq(verify_file("granted_no_token.tsr", "data.txt", "ca.pem", now, 0, NULL, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "timeStampToken");
+}
+END_TEST
+
+START_TEST(oversize_limit)
+{
+    size_t max = (size_t)1 << 20;
+    uint8_t *big = calloc(1, max + 1);
+    ck_assert_ptr_nonnull(big);
+    int64_t now = capv_clock_system(NULL);
+    ck_assert_int_eq(verify_buf(big, max + 1, "data.txt", "ca.pem", now, 0, NULL, NULL),
+                     CAPV_E_LIMIT);
+    /* exactly at the limit it is read, and zeros are not a token */
+    ck_assert_int_eq(verify_buf(big, max, "data.txt", "ca.pem", now, 0, NULL, NULL),
+                     CAPV_E_MALFORMED);
+    free(big);
+}
+END_TEST
+
+START_TEST(store_load_errors)
+{
+    capv_tsa_store *s = (capv_tsa_store *)&s;
+    capv_error err = CAPV_ERROR_INIT;
+    char path[4200];
+
+    snprintf(path, sizeof path, "%s/no-such-ca.pem", tsa_dir);
+    ck_assert_int_eq(capv_tsa_store_load(&s, path, &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(s);
+    ck_assert_int_eq(err.code, CAPV_E_NOT_FOUND);
+
+    ck_assert_int_eq(capv_tsa_store_load(&s, tsa_dir, NULL), CAPV_E_IO); /* a directory */
+    ck_assert_ptr_null(s);
+
+    snprintf(path, sizeof path, "%s/data.txt", tsa_dir);
+    ck_assert_int_eq(capv_tsa_store_load(&s, path, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(s);
+    snprintf(path, sizeof path, "%s/data.tsr", tsa_dir); /* DER, not PEM */
+    ck_assert_int_eq(capv_tsa_store_load(&s, path, NULL), CAPV_E_MALFORMED);
+
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, (const uint8_t *)"", 0, NULL), CAPV_E_MALFORMED);
+    size_t len;
+    uint8_t *pem = fx("ca.pem", &len);
+    /* a certificate block cut in half */
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, pem, len / 2, NULL), CAPV_E_MALFORMED);
+    /* a corrupted base64 body */
+    pem[40] = '!';
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, pem, len, NULL), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(s);
+    free(pem);
+    /* a key is PEM, but holds no certificate */
+    pem = fx("tsa.key", &len);
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, pem, len, NULL), CAPV_E_MALFORMED);
+    free(pem);
+
+    uint8_t *huge = calloc(1, ((size_t)4 << 20) + 1);
+    ck_assert_ptr_nonnull(huge);
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, huge, ((size_t)4 << 20) + 1, NULL), CAPV_E_LIMIT);
+    free(huge);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+    size_t len, dlen;
+    uint8_t *tsr = fx("data.tsr", &len);
+    uint8_t *data = fx("data.txt", &dlen);
+    capv_tsa_store *s = store_of("ca.pem");
+    ck_assert_int_eq(capv_timestamp_verify(NULL, NULL, tsr, len, data, dlen, 0, 0, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_timestamp_verify(NULL, s, NULL, len, data, dlen, 0, 0, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_timestamp_verify(NULL, s, tsr, len, NULL, dlen, 0, 0, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_timestamp_verify(NULL, s, tsr, len, data, dlen, 0, -1, NULL),
+                     CAPV_E_INVALID_ARG);
+    capv_tsa_store_free(s);
+    capv_tsa_store_free(NULL);
+    ck_assert_int_eq(capv_tsa_store_load(NULL, "x", NULL), CAPV_E_INVALID_ARG);
+    s = (capv_tsa_store *)&s;
+    ck_assert_int_eq(capv_tsa_store_load(&s, NULL, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_ptr_null(s);
+    s = (capv_tsa_store *)&s;
+    ck_assert_int_eq(capv_tsa_store_load_mem(&s, NULL, 1, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_ptr_null(s);
+    free(tsr);
+    free(data);
+}
+END_TEST
+
+Suite *timestamp_suite(void)
+{
+    Suite *s = suite_create("timestamp");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, response_ok);
+    tcase_add_test(tc, bare_token_ok);
+    tcase_add_test(tc, sha512_imprint_ok);
+    tcase_add_test(tc, sha1_imprint_not_allowed);
+    tcase_add_test(tc, other_data_mismatch);
+    tcase_add_test(tc, other_tsa_untrusted);
+    tcase_add_test(tc, signer_without_timestamping_eku);
+    tcase_add_test(tc, missing_ess_attribute);
+    tcase_add_test(tc, chain_checked_at_gen_time);
+    tcase_add_test(tc, gen_time_not_der);
+    tcase_add_test(tc, bundle_with_both_roots);
+    tcase_add_test(tc, gen_time_in_the_future);
+    tcase_add_test(tc, flipped_signature_byte);
+    tcase_add_test(tc, flipped_signed_content_byte);
+    tcase_add_test(tc, truncated_der_malformed);
+    tcase_add_test(tc, trailing_bytes_malformed);
+    tcase_add_test(tc, empty_and_garbage_malformed);
+    tcase_add_test(tc, response_status);
+    tcase_add_test(tc, oversize_limit);
+    tcase_add_test(tc, store_load_errors);
+    tcase_add_test(tc, bad_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,733 @@
+/* Verification verdicts: the peer's packages (shared vectors) and our signed sample with
+ * every single tampering of issue #3, each asserting the verdict AND the failing check. */
+#include <capverify.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json_int.h"
+#include "suites.h"
+#include "testutil.h"
+
+static char sample_dir[4096];
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+    snprintf(sample_dir, sizeof sample_dir, "%s/sample", tu_fixtures_dir());
+}
+
+static void teardown(void)
+{
+    capv_global_shutdown();
+}
+
+static int64_t fixed_clock(void *user)
+{
+    (void)user;
+    return INT64_C(4102444800000); /* 2100-01-01: after every token the tests make */
+}
+
+static capv_verifier *verifier(bool sample_trust)
+{
+    capv_verifier *v = NULL;
+    char path[4200];
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    capv_verifier_set_clock(v, fixed_clock, NULL);
+    if (sample_trust) {
+        snprintf(path, sizeof path, "%s/trust", sample_dir);
+        ck_assert_msg(capv_verifier_load_trust(v, path, &err) == CAPV_OK, "%s", err.message);
+        snprintf(path, sizeof path, "%s/policies", sample_dir);
+        ck_assert_msg(capv_verifier_load_policy_dir(v, path, &err) == CAPV_OK, "%s", err.message);
+        snprintf(path, sizeof path, "%s/tsa/ca.pem", sample_dir);
+        ck_assert_msg(capv_verifier_load_tsa_roots(v, path, &err) == CAPV_OK, "%s", err.message);
+    }
+    return v;
+}
+
+static capv_verify_options *accept_mock(void)
+{
+    capv_verify_options *o = NULL;
+    ck_assert_int_eq(capv_verify_options_new(&o, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_options_set_mock_policy(o, CAPV_MOCK_ACCEPT, NULL), CAPV_OK);
+    return o;
+}
+
+static capv_check_status check_of(const capv_report *r, const char *id)
+{
+    const capv_check *c = capv_report_find_check(r, id);
+    ck_assert_msg(c != NULL, "no check %s", id);
+    return capv_check_status_of(c);
+}
+
+#define ASSERT_CHECK(r, id, want)                                                            \
+    ck_assert_msg(check_of(r, id) == (want), "%s: %s (%s), want %s", id,                     \
+                  capv_check_status_name(check_of(r, id)),                                   \
+                  capv_check_message(capv_report_find_check(r, id)),                         \
+                  capv_check_status_name(want))
+
+static capv_report *verify_path(const capv_verifier *v, const char *path,
+                                const capv_verify_options *o)
+{
+    capv_report *r = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_verify_path(&r, v, path, o, &err) == CAPV_OK, "%s: %s", path, err.message);
+    return r;
+}
+
+static capv_report *verify_pkg(const capv_verifier *v, const capv_package *p,
+                               const capv_verify_options *o)
+{
+    capv_report *r = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_verify_package(&r, v, p, o, &err) == CAPV_OK, "%s", err.message);
+    return r;
+}
+
+/* ---- the peer's packages (shared/vectors/peer/README.md) ------------------------------- */
+
+START_TEST(peer_desktop_bundles_fail)
+{
+    static const char *const zips[] = { "cap-bundle-2025-11-30.zip", "cap-bundle-2025-12-01.zip",
+                                        "cap-bundle-2025-12-14.zip" };
+    capv_verifier *v = verifier(false);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/peer/packages/desktop/%s", tu_shared_dir(), zips[_i]);
+    capv_report *r = verify_path(v, path, NULL);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ck_assert_str_eq(capv_report_format(r), "cap-bundle.v1");
+    /* the listed files are intact; commitments.json and policy.yml are unlisted */
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_WARN);
+    /* the manifest was edited after signing, and the proof binds another manifest */
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_FAIL);
+    /* _meta policy_hash "0x0" is a placeholder */
+    ASSERT_CHECK(r, "policy.binding", CAPV_CHECK_FAIL);
+    ASSERT_CHECK(r, "proof.backend", CAPV_CHECK_WARN); /* simplified_zk */
+    if (_i == 2) {
+        ck_assert_str_eq(capv_report_manifest_hash(r),
+                         "0xe54f3291d3359f02bc6b9995e6c79af54d807f3586c64249bd42b2956f1a3035");
+        ck_assert_str_eq(capv_report_proof_hash(r),
+                         "0x3c5792562af4d4c6d80c296de910dddd240561542ba26526930df5204e4189f5");
+    }
+    capv_report_free(r);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* The desktop signature is a real Ed25519 signature over the manifest as it was before its
+ * "proof" member was edited: restoring it makes the signature verify. */
+START_TEST(peer_desktop_signature_restored)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/peer/packages/desktop/cap-bundle-2025-12-14.zip",
+             tu_shared_dir());
+    capv_package *zip = NULL;
+    ck_assert_int_eq(capv_package_open(&zip, path, NULL, NULL), CAPV_OK);
+    const uint8_t *m;
+    size_t mlen;
+    ck_assert_int_eq(capv_package_find(zip, "manifest.json", &m, &mlen), CAPV_OK);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capv_json_parse(&root, m, mlen, NULL), CAPV_OK);
+    cJSON *proof = cJSON_CreateObject();
+    cJSON_AddStringToObject(proof, "type", "none");
+    cJSON_AddStringToObject(proof, "status", "pending");
+    ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(root, "proof", proof));
+    capv_buf b = CAPV_BUF_INIT;
+    capv_json_write_compact(&b, root, CAPV_JSON_CANON_EMPTY_SIGNATURES);
+    size_t clen;
+    uint8_t *canon = capv_buf_take(&b, &clen);
+    const cJSON *sig = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "signatures"), 0);
+    uint8_t pub[32], s[64];
+    const char *ph = cJSON_GetObjectItem(sig, "pubkey_hex")->valuestring;
+    const char *sh = cJSON_GetObjectItem(sig, "sig_hex")->valuestring;
+    ck_assert_int_eq(capv_hex_decode(pub, 32, ph, strlen(ph), NULL), CAPV_OK);
+    ck_assert_int_eq(capv_hex_decode(s, 64, sh, strlen(sh), NULL), CAPV_OK);
+    ck_assert_int_eq(capv_ed25519_verify(pub, s, canon, clen, NULL), CAPV_OK);
+    /* and the shipped manifest's canonical bytes do not verify */
+    uint8_t *shipped = NULL;
+    size_t slen;
+    ck_assert_int_eq(capv_json_canonical(&shipped, &slen, m, mlen,
+                                         CAPV_JSON_CANON_EMPTY_SIGNATURES, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_ed25519_verify(pub, s, shipped, slen, NULL), CAPV_E_SIGNATURE);
+    capv_free(shipped);
+    free(canon);
+    cJSON_Delete(root);
+    capv_package_free(zip);
+}
+END_TEST
+
+START_TEST(peer_webui_legacy)
+{
+    static const char *const paths[] = { "webui-legacy", "webui-legacy.zip" };
+    capv_verifier *v = verifier(false);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/peer/packages/%s", tu_shared_dir(), paths[_i]);
+    capv_report *r = verify_path(v, path, NULL);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ck_assert_str_eq(capv_report_format(r), "legacy");
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL); /* unsigned */
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_PASS);      /* 0x9712ff65... */
+    ASSERT_CHECK(r, "manifest.schema", CAPV_CHECK_WARN);    /* manifest.v0 */
+    ASSERT_CHECK(r, "proof.container", CAPV_CHECK_PASS);
+    ck_assert_ptr_nonnull(strstr(capv_check_details(capv_report_find_check(r, "proof.binding")),
+                                 "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2"));
+    /* 2/2 constraints ok: the policy binding is only unknown (not in our store) */
+    ASSERT_CHECK(r, "policy.binding", CAPV_CHECK_WARN);
+    capv_report_free(r);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(peer_multi_unit)
+{
+    capv_verifier *v = verifier(false);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/peer/packages/multi-unit", tu_shared_dir());
+    capv_report *r = verify_path(v, path, NULL);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS); /* all four _meta hashes match */
+    ck_assert_uint_eq(capv_report_unit_count(r), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const capv_report *u = capv_report_unit(r, i);
+        ck_assert_str_eq(capv_report_unit_id(u), i == 0 ? "unit_a" : "unit_b");
+        ck_assert_int_eq(capv_report_verdict(u), CAPV_VERDICT_FAIL);
+        ASSERT_CHECK(u, "manifest.signature", CAPV_CHECK_FAIL);
+        ASSERT_CHECK(u, "manifest.schema", CAPV_CHECK_PASS);
+    }
+    ck_assert_ptr_null(capv_report_manifest_hash(r));
+    capv_report_free(r);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* The loose manifests of bundle-v2-testout, packaged with the legacy proof. */
+START_TEST(peer_unsigned_and_bogus_manifests)
+{
+    static const char *const names[] = { "unsigned_manifest.json",
+                                         "bogus_signature_manifest.json" };
+    size_t mlen, plen;
+    char rel[256];
+    snprintf(rel, sizeof rel, "peer/packages/bundle-v2-testout/%s", names[_i]);
+    uint8_t *m = tu_read(tu_shared_dir(), rel, &mlen);
+    uint8_t *p = tu_read(tu_shared_dir(), "peer/packages/webui-legacy/proof.dat", &plen);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_new(&pkg, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_add_member(pkg, "manifest.json", m, mlen, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_add_member(pkg, "proof.dat", p, plen, NULL), CAPV_OK);
+    capv_verifier *v = verifier(false);
+    capv_report *r = verify_pkg(v, pkg, NULL);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
+    const char *msg = capv_check_message(capv_report_find_check(r, "manifest.signature"));
+    ck_assert_ptr_nonnull(strstr(msg, _i == 0 ? "unsigned" : "malformed"));
+    capv_report_free(r);
+    capv_verifier_free(v);
+    capv_package_free(pkg);
+    free(m);
+    free(p);
+}
+END_TEST
+
+/* ---- our signed sample and its tamperings ---------------------------------------------- */
+
+static capv_package *sample(void)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sample", sample_dir);
+    capv_package *p = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_package_open_dir(&p, path, NULL, &err) == CAPV_OK, "%s", err.message);
+    return p;
+}
+
+/* A copy of `src` with member `name` replaced by data (NULL data = removed; a name not in
+ * src = added). */
+static capv_package *with_member(const capv_package *src, const char *name, const uint8_t *data,
+                                 size_t len)
+{
+    capv_package *p = NULL;
+    ck_assert_int_eq(capv_package_new(&p, NULL, NULL), CAPV_OK);
+    for (size_t i = 0; i < capv_package_member_count(src); i++) {
+        const char *n = capv_package_member_name(src, i);
+        size_t l;
+        const uint8_t *d = capv_package_member_data(src, i, &l);
+        if (strcmp(n, name) != 0)
+            ck_assert_int_eq(capv_package_add_member(p, n, d, l, NULL), CAPV_OK);
+    }
+    if (data != NULL)
+        ck_assert_int_eq(capv_package_add_member(p, name, data, len, NULL), CAPV_OK);
+    return p;
+}
+
+/* Recomputes _meta.json's hash and size of every listed member that is present, and drops
+ * listed members that are not — what a forger who controls the package would do. */
+static capv_package *rehash_meta(capv_package *p)
+{
+    const uint8_t *meta;
+    size_t len;
+    ck_assert_int_eq(capv_package_find(p, "_meta.json", &meta, &len), CAPV_OK);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capv_json_parse(&root, meta, len, NULL), CAPV_OK);
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+    cJSON *f = files->child;
+    while (f != NULL) {
+        cJSON *next = f->next;
+        const uint8_t *d;
+        size_t l;
+        if (capv_package_find(p, f->string, &d, &l) != CAPV_OK) {
+            cJSON_DeleteItemFromObjectCaseSensitive(files, f->string);
+        } else {
+            uint8_t h[32];
+            char hex[CAPV_DIGEST_HEX_SIZE];
+            capv_hash(h, CAPV_HASH_SHA3_256, d, l, NULL);
+            capv_digest_format(hex, h);
+            cJSON_ReplaceItemInObjectCaseSensitive(f, "hash", cJSON_CreateString(hex));
+            cJSON_ReplaceItemInObjectCaseSensitive(f, "size", cJSON_CreateNumber((double)l));
+        }
+        f = next;
+    }
+    capv_buf b = CAPV_BUF_INIT;
+    capv_json_write_pretty(&b, root);
+    size_t nlen;
+    uint8_t *nmeta = capv_buf_take(&b, &nlen);
+    capv_package *out = with_member(p, "_meta.json", nmeta, nlen);
+    free(nmeta);
+    cJSON_Delete(root);
+    capv_package_free(p);
+    return out;
+}
+
+static uint8_t *member_copy(const capv_package *p, const char *name, size_t *len)
+{
+    const uint8_t *d;
+    ck_assert_int_eq(capv_package_find(p, name, &d, len), CAPV_OK);
+    uint8_t *c = malloc(*len + 1);
+    memcpy(c, d, *len);
+    c[*len] = 0;
+    return c;
+}
+
+START_TEST(sample_ok)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sample.zip", sample_dir);
+    capv_report *r = verify_path(v, path, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_OK);
+    for (size_t i = 0; i < capv_report_check_count(r); i++) {
+        const capv_check *c = capv_report_check(r, i);
+        capv_check_status want = strcmp(capv_check_id(c), "registry") == 0 ? CAPV_CHECK_SKIP
+                                                                            : CAPV_CHECK_PASS;
+        ck_assert_msg(capv_check_status_of(c) == want, "%s: %s", capv_check_id(c),
+                      capv_check_message(c));
+    }
+    capv_report_free(r);
+    /* by default a mock proof is only a warning, never ok */
+    r = verify_path(v, path, NULL);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_WARN);
+    ASSERT_CHECK(r, "proof.backend", CAPV_CHECK_WARN);
+    capv_report_free(r);
+    capv_verify_options_set_mock_policy(o, CAPV_MOCK_FAIL, NULL);
+    r = verify_path(v, path, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "proof.backend", CAPV_CHECK_FAIL);
+    capv_report_free(r);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* Flips one character of the manifest's policy name (valid JSON stays valid JSON). */
+static capv_package *manifest_flipped(const capv_package *src)
+{
+    size_t len;
+    uint8_t *m = member_copy(src, "manifest.json", &len);
+    char *at = strstr((char *)m, "LkSG supplier screening");
+    ck_assert_ptr_nonnull(at);
+    at[0] = 'l';
+    capv_package *p = with_member(src, "manifest.json", m, len);
+    free(m);
+    return p;
+}
+
+START_TEST(tamper_manifest_byte)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    capv_package *p = manifest_flipped(base);
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_FAIL);
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
+    capv_report_free(r);
+    /* the forger re-hashes _meta.json: integrity passes, the signature still fails */
+    p = rehash_meta(p);
+    r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS);
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_FAIL);
+    ASSERT_CHECK(r, "timestamp", CAPV_CHECK_FAIL); /* the token covers the original bytes */
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_package_free(base);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(tamper_proof_swapped)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    size_t len;
+    uint8_t *other = tu_read(tu_shared_dir(), "peer/packages/multi-unit/proof_0.capz", &len);
+    capv_package *p = rehash_meta(with_member(base, "proof.capz", other, len));
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS);
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_PASS);
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_FAIL);
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_package_free(base);
+    free(other);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* Re-signs the committed unsigned template with a key the verifier does not trust. */
+START_TEST(tamper_untrusted_signer)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    size_t len, slen;
+    char rel[256];
+    snprintf(rel, sizeof rel, "examples/packages/sample/manifest.json");
+    uint8_t *tmpl = tu_read(CAPV_SOURCE_DIR, rel, &len);
+    capv_signing_key *k = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    uint8_t *signed_m = NULL;
+    ck_assert_int_eq(capv_manifest_sign(&signed_m, &slen, tmpl, len, k, "Mallory", NULL), CAPV_OK);
+    capv_package *p = with_member(base, "manifest.json", signed_m, slen);
+    p = rehash_meta(with_member(p, "timestamp.tsr", NULL, 0));
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS);
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_PASS); /* same canonical bytes */
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
+    ck_assert_ptr_nonnull(strstr(capv_check_message(capv_report_find_check(r, "manifest.signature")),
+                                 "not in the trust store"));
+    capv_report_free(r);
+    /* --allow-untrusted turns it into a warning, never into ok */
+    capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, 1, NULL);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_WARN);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_WARN);
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_package_free(base);
+    capv_signing_key_free(k);
+    capv_free(signed_m);
+    free(tmpl);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* A trust store holding the sample signer's key with another status or window. */
+static capv_verifier *verifier_with_key_json(const char *status, const char *from, const char *to)
+{
+    size_t len;
+    char rel[256];
+    snprintf(rel, sizeof rel, "sample/trust/sample-signer.json");
+    uint8_t *json = tu_read(tu_fixtures_dir(), rel, &len);
+    cJSON *k = NULL;
+    ck_assert_int_eq(capv_json_parse(&k, json, len, NULL), CAPV_OK);
+    cJSON_ReplaceItemInObjectCaseSensitive(k, "status", cJSON_CreateString(status));
+    cJSON_ReplaceItemInObjectCaseSensitive(k, "valid_from", cJSON_CreateString(from));
+    cJSON_ReplaceItemInObjectCaseSensitive(k, "valid_to", cJSON_CreateString(to));
+    char dir[] = "/tmp/capv-trust-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[512];
+    snprintf(path, sizeof path, "%s/key.json", dir);
+    FILE *f = fopen(path, "w");
+    char *text = cJSON_Print(k);
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    cJSON_Delete(k);
+    free(json);
+    capv_verifier *v = verifier(true);
+    ck_assert_int_eq(capv_verifier_load_trust(v, dir, NULL), CAPV_OK);
+    unlink(path);
+    rmdir(dir);
+    return v;
+}
+
+START_TEST(tamper_key_status_and_window)
+{
+    static const struct {
+        const char *status, *from, *to;
+        capv_check_status want;
+    } cases[] = {
+        { "revoked", "2026-01-01T00:00:00Z", "2035-12-30T00:00:00Z", CAPV_CHECK_FAIL },
+        { "active", "2026-04-01T00:00:00Z", "2035-12-30T00:00:00Z", CAPV_CHECK_FAIL },
+        { "active", "2025-01-01T00:00:00Z", "2026-03-01T00:00:00Z", CAPV_CHECK_FAIL },
+        { "retired", "2025-01-01T00:00:00Z", "2026-06-01T00:00:00Z", CAPV_CHECK_PASS },
+        { "active", "2026-03-02T09:30:00Z", "2026-03-02T09:30:00Z", CAPV_CHECK_PASS },
+    };
+    capv_verifier *v = verifier_with_key_json(cases[_i].status, cases[_i].from, cases[_i].to);
+    capv_verify_options *o = accept_mock();
+    capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, 1, NULL); /* must not rescue these */
+    capv_package *p = sample();
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "manifest.signature", cases[_i].want);
+    ck_assert_int_eq(capv_report_verdict(r),
+                     cases[_i].want == CAPV_CHECK_PASS ? CAPV_VERDICT_OK : CAPV_VERDICT_FAIL);
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(tamper_unlisted_member)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    capv_package *p = with_member(base, "verifier.wasm", (const uint8_t *)"\0asm", 4);
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_WARN);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_WARN);
+    ck_assert_ptr_nonnull(strstr(capv_check_message(capv_report_find_check(r, "package.integrity")),
+                                 "never executed"));
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_package_free(base);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(tamper_timestamp_other_data)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    /* a genuine token from the same TSA, but over other data */
+    char path[4300];
+    snprintf(path, sizeof path, "%s/tsa/other.tsr", sample_dir);
+    char cmd[20000];
+    snprintf(cmd, sizeof cmd, "%s/tests/tools/make_tsa.sh %s/tsa --stamp %s/sample/proof.capz %s",
+             CAPV_SOURCE_DIR, sample_dir, sample_dir, path);
+    ck_assert_int_eq(system(cmd), 0);
+    size_t len;
+    uint8_t *tok = tu_read(sample_dir, "tsa/other.tsr", &len);
+    capv_package *p = rehash_meta(with_member(base, "timestamp.tsr", tok, len));
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "timestamp", CAPV_CHECK_FAIL);
+    ck_assert_ptr_nonnull(strstr(capv_check_details(capv_report_find_check(r, "timestamp")),
+                                 "mismatch"));
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_PASS);
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_package_free(base);
+    free(tok);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(tamper_timestamp_other_tsa)
+{
+    /* the configured roots are another CA: our TSA's token is not trusted */
+    capv_verifier *v = verifier(true);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/tsa/other_ca.pem", tu_fixtures_dir());
+    ck_assert_int_eq(capv_verifier_load_tsa_roots(v, path, NULL), CAPV_OK);
+    capv_verify_options *o = accept_mock();
+    capv_package *p = sample();
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "timestamp", CAPV_CHECK_FAIL);
+    ck_assert_ptr_nonnull(strstr(capv_check_details(capv_report_find_check(r, "timestamp")),
+                                 "untrusted"));
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* Registry JSON (SPEC §3.7): entries signed by the sample key over BLAKE3 of the compact
+ * entry JSON. */
+static void write_registry(const char *path, const capv_package *p, bool sign, bool corrupt)
+{
+    const uint8_t *m, *pr;
+    size_t ml, pl;
+    capv_package_find(p, "manifest.json", &m, &ml);
+    capv_package_find(p, "proof.capz", &pr, &pl);
+    uint8_t mh[32], ph[32];
+    capv_hash(mh, CAPV_HASH_SHA3_256, m, ml, NULL);
+    capv_hash(ph, CAPV_HASH_SHA3_256, pr, pl, NULL);
+    char mhex[CAPV_DIGEST_HEX_SIZE], phex[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(mhex, mh);
+    capv_digest_format(phex, ph);
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"id\":\"e1\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\","
+             "\"timestamp_file\":null,\"registered_at\":\"2026-03-03T00:00:00Z\"}",
+             mhex, phex);
+    char sig_b64[100] = "", pub_b64[60] = "";
+    if (sign) {
+        capv_signing_key *k = NULL;
+        char kp[4300];
+        snprintf(kp, sizeof kp, "%s/keys/sample-signer.key", sample_dir);
+        ck_assert_int_eq(capv_signing_key_load(&k, kp, NULL), CAPV_OK);
+        uint8_t d[32], sig[64], pub[32];
+        capv_hash(d, CAPV_HASH_BLAKE3, (const uint8_t *)msg, strlen(msg), NULL);
+        ck_assert_int_eq(capv_signing_key_sign(k, sig, d, 32, NULL), CAPV_OK);
+        if (corrupt)
+            sig[10] ^= 1;
+        capv_signing_key_public(k, pub);
+        capv_base64_encode(sig_b64, sizeof sig_b64, NULL, sig, 64, CAPV_BASE64_STD);
+        capv_base64_encode(pub_b64, sizeof pub_b64, NULL, pub, 32, CAPV_BASE64_STD);
+        capv_signing_key_free(k);
+    }
+    FILE *f = fopen(path, "w");
+    fprintf(f,
+            "{\"registry_version\":\"1.0\",\"entries\":[{\"id\":\"e1\",\"manifest_hash\":\"%s\","
+            "\"proof_hash\":\"%s\",\"timestamp_file\":null,\"registered_at\":"
+            "\"2026-03-03T00:00:00Z\"",
+            mhex, phex);
+    if (sign)
+        fprintf(f, ",\"signature\":\"%s\",\"public_key\":\"%s\",\"signature_scheme\":\"ed25519\"",
+                sig_b64, pub_b64);
+    fprintf(f, "}]}");
+    fclose(f);
+}
+
+START_TEST(registry_entries)
+{
+    static const struct {
+        bool sign, corrupt;
+        capv_check_status want;
+    } cases[] = {
+        { true, false, CAPV_CHECK_PASS },
+        { true, true, CAPV_CHECK_FAIL },
+        { false, false, CAPV_CHECK_WARN },
+    };
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *p = sample();
+    char path[] = "/tmp/capv-registry-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    write_registry(path, p, cases[_i].sign, cases[_i].corrupt);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_verifier_load_registry_json(v, path, &err) == CAPV_OK, "%s", err.message);
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "registry", cases[_i].want);
+    capv_report_free(r);
+    /* a package with no entry: skip, or warn when the registry check is required */
+    capv_package *other = manifest_flipped(p);
+    r = verify_pkg(v, other, o);
+    ASSERT_CHECK(r, "registry", CAPV_CHECK_SKIP);
+    capv_report_free(r);
+    capv_verify_options_set(o, CAPV_OPT_CHECK_REGISTRY, 1, NULL);
+    r = verify_pkg(v, other, o);
+    ASSERT_CHECK(r, "registry", CAPV_CHECK_WARN);
+    capv_report_free(r);
+    capv_package_free(other);
+    unlink(path);
+    capv_package_free(p);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* Same input, verifier and options: the same report (apart from time and duration). */
+START_TEST(report_deterministic)
+{
+    capv_verifier *v = verifier(true);
+    capv_package *p = sample();
+    char *a = NULL, *b = NULL;
+    for (int i = 0; i < 2; i++) {
+        capv_report *r = verify_pkg(v, p, NULL);
+        ck_assert_int_eq(capv_report_to_json(i ? &b : &a, NULL, r, 0, NULL), CAPV_OK);
+        capv_report_free(r);
+    }
+    char *da = strstr(a, "\"duration_ms\""), *db = strstr(b, "\"duration_ms\"");
+    ck_assert_ptr_nonnull(da);
+    ck_assert_ptr_nonnull(db);
+    *da = *db = '\0';
+    ck_assert_str_eq(a, b);
+    ck_assert_ptr_nonnull(strstr(a, "\"verified_at\":\"2100-01-01T00:00:00.000Z\""));
+    ck_assert_ptr_nonnull(strstr(a, "\"result\":\"warn\""));
+    capv_free(a);
+    capv_free(b);
+    capv_package_free(p);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(not_a_package)
+{
+    capv_verifier *v = verifier(false);
+    capv_package *p = NULL;
+    ck_assert_int_eq(capv_package_new(&p, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_add_member(p, "readme.txt", (const uint8_t *)"hi", 2, NULL),
+                     CAPV_OK);
+    capv_report *r = (capv_report *)1;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_verify_package(&r, v, p, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(err.message, "not a CAP package"));
+    ck_assert_int_eq(capv_verify_path(&r, v, "/nonexistent/pkg.zip", NULL, &err),
+                     CAPV_E_NOT_FOUND);
+    capv_package_free(p);
+    capv_verifier_free(v);
+}
+END_TEST
+
+Suite *verify_suite(void)
+{
+    Suite *s = suite_create("verify");
+    TCase *tc = tcase_create("peer");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, peer_desktop_bundles_fail, 0, 3);
+    tcase_add_test(tc, peer_desktop_signature_restored);
+    tcase_add_loop_test(tc, peer_webui_legacy, 0, 2);
+    tcase_add_test(tc, peer_multi_unit);
+    tcase_add_loop_test(tc, peer_unsigned_and_bogus_manifests, 0, 2);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("sample");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, sample_ok);
+    tcase_add_test(tc, tamper_manifest_byte);
+    tcase_add_test(tc, tamper_proof_swapped);
+    tcase_add_test(tc, tamper_untrusted_signer);
+    tcase_add_loop_test(tc, tamper_key_status_and_window, 0, 5);
+    tcase_add_test(tc, tamper_unlisted_member);
+    tcase_add_test(tc, tamper_timestamp_other_data);
+    tcase_add_test(tc, tamper_timestamp_other_tsa);
+    tcase_add_loop_test(tc, registry_entries, 0, 3);
+    tcase_add_test(tc, report_deterministic);
+    tcase_add_test(tc, not_a_package);
+    suite_add_tcase(s, tc);
+    return s;
+}
