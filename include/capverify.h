@@ -13,5 +13,6 @@
 #include "capverify/package.h"
 #include "capverify/keys.h"
 #include "capverify/verify.h"
+#include "capverify/cache.h"
 
 #endif

@@ -16,7 +16,7 @@ packages=(
     build-essential cmake pkg-config git ca-certificates
     # library dependencies
     libssl-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libcivetweb-dev
-    libyaml-dev libzip-dev librust-blake3-dev
+    libyaml-dev libzip-dev zlib1g-dev librust-blake3-dev
     # unit tests
     check
     # test peers and tools

@@ -1,0 +1,350 @@
+/* Sharded LRU + TTL cache. Each shard has its own lock, hash table and LRU list, so
+ * concurrent readers on different keys rarely contend. Counters are atomics. Small caches
+ * (under 64 entries per shard) use fewer shards, down to one, so their LRU order is exact. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error_int.h"
+
+#define SHARDS 16
+
+typedef struct entry {
+    struct entry *hnext;            /* hash chain */
+    struct entry *prev, *next;      /* LRU list, most recent first */
+    uint64_t hash;
+    int64_t stored_ms;
+    size_t key_len;
+    size_t len;
+    uint8_t *key;
+    uint8_t *value;
+} entry;
+
+typedef struct shard {
+    pthread_mutex_t lock;
+    entry **table;
+    size_t buckets;
+    entry *head, *tail;
+    size_t entries;
+    size_t bytes;
+} shard;
+
+struct capv_cache {
+    shard shards[SHARDS];
+    unsigned nshards;
+    size_t max_entries; /* per shard */
+    size_t max_bytes;   /* per shard */
+    int64_t ttl_ms;
+    capv_clock_fn clock;
+    void *clock_user;
+    capv_cache_evict_fn on_evict;
+    void *evict_user;
+    atomic_uint_fast64_t counters[8];
+};
+
+/* FNV-1a: keys are mostly digests already, so a simple mix suffices. */
+static uint64_t hash_key(const uint8_t *k, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= k[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static size_t entry_cost(const entry *e)
+{
+    return e->key_len + e->len;
+}
+
+capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_bytes,
+                           int64_t ttl_ms, capv_error *err)
+{
+    if (out == NULL || max_entries == 0 || max_bytes == 0 || ttl_ms < 0)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+                            "cache bounds must be positive and the TTL non-negative");
+    *out = NULL;
+    capv_cache *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return capv_err_nomem(err);
+    size_t ns = max_entries / 64;
+    c->nshards = ns < 1 ? 1 : ns > SHARDS ? SHARDS : (unsigned)ns;
+    c->max_entries = (max_entries + c->nshards - 1) / c->nshards;
+    c->max_bytes = (max_bytes + c->nshards - 1) / c->nshards;
+    c->ttl_ms = ttl_ms;
+    c->clock = capv_clock_system;
+    size_t buckets = 16;
+    while (buckets < c->max_entries && buckets < (1u << 20))
+        buckets <<= 1;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *s = &c->shards[i];
+        pthread_mutex_init(&s->lock, NULL);
+        s->buckets = buckets;
+        s->table = calloc(buckets, sizeof *s->table);
+        if (s->table == NULL) {
+            capv_cache_free(c);
+            return capv_err_nomem(err);
+        }
+    }
+    for (int i = 0; i < 8; i++)
+        atomic_init(&c->counters[i], 0);
+    *out = c;
+    return CAPV_OK;
+}
+
+static void entry_free(entry *e)
+{
+    free(e->key);
+    free(e->value);
+    free(e);
+}
+
+void capv_cache_free(capv_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *s = &c->shards[i];
+        if (s->table == NULL)
+            break; /* creation failed here */
+        for (entry *e = s->head; e;) {
+            entry *n = e->next;
+            entry_free(e);
+            e = n;
+        }
+        free(s->table);
+        pthread_mutex_destroy(&s->lock);
+    }
+    free(c);
+}
+
+void capv_cache_set_clock(capv_cache *c, capv_clock_fn clock, void *user)
+{
+    if (c == NULL)
+        return;
+    c->clock = clock ? clock : capv_clock_system;
+    c->clock_user = clock ? user : NULL;
+}
+
+void capv_cache_set_evict_callback(capv_cache *c, capv_cache_evict_fn fn, void *user)
+{
+    if (c == NULL)
+        return;
+    c->on_evict = fn;
+    c->evict_user = user;
+}
+
+static shard *shard_of(capv_cache *c, uint64_t h)
+{
+    return &c->shards[(h >> 56) % c->nshards];
+}
+
+static void lru_unlink(shard *s, entry *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        s->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        s->tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push_front(shard *s, entry *e)
+{
+    e->prev = NULL;
+    e->next = s->head;
+    if (s->head)
+        s->head->prev = e;
+    s->head = e;
+    if (s->tail == NULL)
+        s->tail = e;
+}
+
+static entry **find_slot(shard *s, uint64_t h, const uint8_t *k, size_t n)
+{
+    entry **p = &s->table[h & (s->buckets - 1)];
+    while (*p != NULL) {
+        entry *e = *p;
+        if (e->hash == h && e->key_len == n && memcmp(e->key, k, n) == 0)
+            return p;
+        p = &e->hnext;
+    }
+    return p;
+}
+
+/* Unlinks and frees an entry under the shard lock; the caller reports the eviction. */
+static void remove_entry(capv_cache *c, shard *s, entry *e)
+{
+    entry **p = find_slot(s, e->hash, e->key, e->key_len);
+    *p = e->hnext;
+    lru_unlink(s, e);
+    s->entries--;
+    s->bytes -= entry_cost(e);
+    atomic_fetch_sub(&c->counters[CAPV_CACHE_ENTRIES], 1);
+    atomic_fetch_sub(&c->counters[CAPV_CACHE_BYTES], entry_cost(e));
+    entry_free(e);
+}
+
+static void report(capv_cache *c, capv_evict_reason why, uint64_t n)
+{
+    if (n == 0)
+        return;
+    atomic_fetch_add(&c->counters[CAPV_CACHE_EVICTIONS_SIZE + (int)why], n);
+    if (c->on_evict != NULL)
+        for (uint64_t i = 0; i < n; i++)
+            c->on_evict(c->evict_user, why);
+}
+
+static bool expired(const capv_cache *c, const entry *e, int64_t now)
+{
+    return c->ttl_ms > 0 && now - e->stored_ms >= c->ttl_ms;
+}
+
+capv_status capv_cache_get(capv_cache *c, const uint8_t *key, size_t key_len, uint8_t **value,
+                           size_t *len)
+{
+    if (c == NULL || key == NULL || value == NULL)
+        return CAPV_E_INVALID_ARG;
+    *value = NULL;
+    uint64_t h = hash_key(key, key_len);
+    shard *s = shard_of(c, h);
+    int64_t now = c->clock(c->clock_user);
+    capv_status st = CAPV_E_NOT_FOUND;
+    uint64_t ttl_evicted = 0;
+    pthread_mutex_lock(&s->lock);
+    entry *e = *find_slot(s, h, key, key_len);
+    if (e != NULL && expired(c, e, now)) {
+        remove_entry(c, s, e);
+        ttl_evicted = 1;
+        e = NULL;
+    }
+    if (e != NULL) {
+        uint8_t *copy = malloc(e->len + 1);
+        if (copy == NULL) {
+            st = CAPV_E_NOMEM;
+        } else {
+            memcpy(copy, e->value, e->len);
+            copy[e->len] = '\0';
+            *value = copy;
+            if (len != NULL)
+                *len = e->len;
+            lru_unlink(s, e);
+            lru_push_front(s, e);
+            st = CAPV_OK;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    report(c, CAPV_EVICT_TTL, ttl_evicted);
+    if (st != CAPV_E_NOMEM)
+        atomic_fetch_add(&c->counters[st == CAPV_OK ? CAPV_CACHE_HITS : CAPV_CACHE_MISSES], 1);
+    return st;
+}
+
+capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
+                           const uint8_t *value, size_t len, capv_error *err)
+{
+    if (c == NULL || key == NULL || (value == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (key_len + len > c->max_bytes)
+        return capv_err_set(err, CAPV_E_LIMIT, NULL, "entry of %zu bytes exceeds the cache's "
+                            "per-shard byte bound", key_len + len);
+    entry *n = calloc(1, sizeof *n);
+    if (n == NULL)
+        return capv_err_nomem(err);
+    n->key = malloc(key_len ? key_len : 1);
+    n->value = malloc(len ? len : 1);
+    if (n->key == NULL || n->value == NULL) {
+        entry_free(n);
+        return capv_err_nomem(err);
+    }
+    memcpy(n->key, key, key_len);
+    if (len)
+        memcpy(n->value, value, len);
+    n->key_len = key_len;
+    n->len = len;
+    n->hash = hash_key(key, key_len);
+    int64_t now = c->clock(c->clock_user);
+    n->stored_ms = now;
+    shard *s = shard_of(c, n->hash);
+    uint64_t by_size = 0, by_ttl = 0;
+    pthread_mutex_lock(&s->lock);
+    entry *old = *find_slot(s, n->hash, key, key_len);
+    if (old != NULL) /* a replacement is an insert, not an eviction */
+        remove_entry(c, s, old);
+    /* expired entries at the cold end go first, then least recently used ones */
+    while (s->tail != NULL && expired(c, s->tail, now)) {
+        remove_entry(c, s, s->tail);
+        by_ttl++;
+    }
+    while (s->tail != NULL &&
+           (s->entries + 1 > c->max_entries || s->bytes + entry_cost(n) > c->max_bytes)) {
+        remove_entry(c, s, s->tail);
+        by_size++;
+    }
+    entry **slot = find_slot(s, n->hash, key, key_len);
+    *slot = n;
+    lru_push_front(s, n);
+    s->entries++;
+    s->bytes += entry_cost(n);
+    atomic_fetch_add(&c->counters[CAPV_CACHE_ENTRIES], 1);
+    atomic_fetch_add(&c->counters[CAPV_CACHE_BYTES], entry_cost(n));
+    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_add(&c->counters[CAPV_CACHE_INSERTS], 1);
+    report(c, CAPV_EVICT_TTL, by_ttl);
+    report(c, CAPV_EVICT_SIZE, by_size);
+    return CAPV_OK;
+}
+
+void capv_cache_invalidate(capv_cache *c, const uint8_t *key, size_t key_len)
+{
+    if (c == NULL || key == NULL)
+        return;
+    uint64_t h = hash_key(key, key_len);
+    shard *s = shard_of(c, h);
+    uint64_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    entry *e = *find_slot(s, h, key, key_len);
+    if (e != NULL) {
+        remove_entry(c, s, e);
+        n = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    report(c, CAPV_EVICT_INVALIDATED, n);
+}
+
+void capv_cache_invalidate_all(capv_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *s = &c->shards[i];
+        uint64_t n = 0;
+        pthread_mutex_lock(&s->lock);
+        while (s->tail != NULL) {
+            remove_entry(c, s, s->tail);
+            n++;
+        }
+        pthread_mutex_unlock(&s->lock);
+        report(c, CAPV_EVICT_INVALIDATED, n);
+    }
+}
+
+uint64_t capv_cache_counter_get(const capv_cache *c, capv_cache_counter which)
+{
+    if (c == NULL || (int)which < 0 || (int)which > 7)
+        return 0;
+    return atomic_load(&((capv_cache *)c)->counters[which]);
+}
+
+double capv_cache_hit_ratio(const capv_cache *c)
+{
+    uint64_t h = capv_cache_counter_get(c, CAPV_CACHE_HITS);
+    uint64_t m = capv_cache_counter_get(c, CAPV_CACHE_MISSES);
+    return h + m == 0 ? 0.0 : (double)h / (double)(h + m);
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The signing workflow a user follows, end to end through the CLI: generate a key, sign a
+# manifest, build a legacy package, verify it against a trust store made from the key,
+# check the JSON report, then show the key and its kid.
+set -euo pipefail
+cli=$1 vectors=$2
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$cli" keys gen --out "$dir/alice" --owner "Alice AG" --valid-from 2020-01-01T00:00:00Z \
+    --valid-days 36500 > "$dir/gen.txt"
+[ "$(stat -c %a "$dir/alice.key")" = 600 ] || fail "private key is not mode 0600"
+"$cli" keys gen --out "$dir/alice" 2>/dev/null && fail "keys gen overwrote an existing key"
+
+mkdir -p "$dir/pkg" "$dir/trust"
+"$cli" sign "$vectors/peer/packages/webui-legacy/manifest.json" --key "$dir/alice.key" \
+    --signer "Alice AG" --out "$dir/pkg/manifest.json"
+cp "$vectors/peer/packages/webui-legacy/proof.dat" "$dir/pkg/"
+cp "$dir/alice.json" "$dir/trust/"
+
+# unknown key → fail; trusted → the signature passes (the peer's proof still binds: signing
+# does not change the canonical bytes)
+set +e
+"$cli" verify "$dir/pkg" > "$dir/untrusted.txt"; rc=$?
+"$cli" verify --trust "$dir/trust" --json --report "$dir/report.json" "$dir/pkg" > "$dir/out.json"
+rc2=$?
+set -e
+[ "$rc" = 2 ] || fail "untrusted signer: exit $rc, want 2"
+grep -q 'fail  manifest.signature' "$dir/untrusted.txt" || fail "untrusted signature not reported"
+[ "$rc2" = 1 ] || fail "trusted signer: exit $rc2, want 1 (warn: manifest.v0, mock proof)"
+jq -e '.checks[] | select(.id=="manifest.signature") | .status=="pass"' "$dir/out.json" >/dev/null ||
+    fail "signature check did not pass"
+jq -e '.checks[] | select(.id=="proof.binding") | .status=="pass"' "$dir/out.json" >/dev/null ||
+    fail "proof binding broke after signing"
+cmp -s "$dir/out.json" "$dir/report.json" || fail "--report differs from --json output"
+
+kid=$(sed -n 's/^kid //p' "$dir/gen.txt")
+[ "$("$cli" keys kid "$dir/alice.pub")" = "$kid" ] || fail "keys kid differs from keys gen"
+"$cli" keys show "$dir/alice.key" | grep -q "kid $kid" || fail "keys show .key"
+"$cli" keys show --json "$dir/trust" | jq -e ".[0].kid==\"$kid\" and .[0].owner==\"Alice AG\"" \
+    >/dev/null || fail "keys show --json"
+
+# a second signature is appended; both verify
+"$cli" keys gen --out "$dir/bob" --valid-from 2020-01-01T00:00:00Z > /dev/null
+"$cli" sign "$dir/pkg/manifest.json" --key "$dir/bob.key" --out "$dir/pkg/manifest.json"
+[ "$(jq '.signatures | length' "$dir/pkg/manifest.json")" = 2 ] || fail "second signature"
+cp "$dir/bob.json" "$dir/trust/"
+"$cli" verify --trust "$dir/trust" --json "$dir/pkg" > "$dir/two.json" || true
+jq -e '.checks[] | select(.id=="manifest.signature") |
+       .status=="pass" and ([.details.signatures[] | .trusted] == [true, true])' \
+    "$dir/two.json" >/dev/null || fail "two trusted signatures"
+echo "sign flow: 1 passed, 0 failed"
