@@ -14,5 +14,6 @@
 #include "capverify/keys.h"
 #include "capverify/verify.h"
 #include "capverify/cache.h"
+#include "capverify/log.h"
 
 #endif

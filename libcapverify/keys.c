@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -91,6 +92,80 @@ static capv_status make_pkey(EVP_PKEY **out, const uint8_t pub[CAPV_ED25519_PUBL
     return CAPV_OK;
 }
 
+/* What is wrong with an encoded Ed25519 public key, or NULL (RFC 8032 §5.1.3 decoding).
+ * OpenSSL 3 decodes A only while verifying: it accepts y >= p and small-order points (with
+ * the neutral point as key, R = neutral and S = 0 "verify" any message), and reports a
+ * point that is not on the curve as a bad signature. So: y < p and "not of small order" are
+ * checked before verifying (`full` = false); "on the curve" is checked only after a failed
+ * verification (`full` = true), to tell the caller which failure it was. A check that cannot
+ * be computed (allocation failure) reports nothing. */
+static const char *ed25519_key_problem(const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], bool full)
+{
+    /* y >= p = 2^255 - 19 only for 0x7fff...ffed ..= 0x7fff...ffff (little-endian) */
+    bool below_p = (pub[31] & 0x7f) != 0x7f || pub[0] < 0xed;
+    for (size_t i = 1; i < 31 && !below_p; i++)
+        below_p = pub[i] != 0xff;
+    if (!below_p)
+        return "Ed25519 public key is not canonical (y >= p)";
+    uint8_t yb[CAPV_ED25519_PUBLIC_LEN];
+    memcpy(yb, pub, sizeof yb);
+    int sign = yb[31] >> 7;
+    yb[31] &= 0x7f;
+    const char *problem = NULL;
+    BN_CTX *ctx = BN_CTX_new();
+    if (ctx == NULL)
+        return NULL;
+    BN_CTX_start(ctx);
+    BIGNUM *p = BN_CTX_get(ctx), *d = BN_CTX_get(ctx), *y = BN_CTX_get(ctx);
+    BIGNUM *y2 = BN_CTX_get(ctx), *u = BN_CTX_get(ctx), *v = BN_CTX_get(ctx);
+    BIGNUM *t = BN_CTX_get(ctx), *w = BN_CTX_get(ctx);
+    /* p, d = -121665 / 121666, y, y^2 */
+    if (w == NULL || !BN_set_bit(p, 255) || !BN_sub_word(p, 19) ||
+        BN_lebin2bn(yb, (int)sizeof yb, y) == NULL || !BN_set_word(t, 121666) ||
+        BN_mod_inverse(w, t, p, ctx) == NULL || !BN_set_word(t, 121665) || !BN_sub(u, p, t) ||
+        !BN_mod_mul(d, w, u, p, ctx) || !BN_mod_sqr(y2, y, p, ctx))
+        goto out;
+    /* Small order: y = 1 (order 1), y = -1 (2), y = 0 (4), or 2P of order 4, i.e.
+     * y(2P) = (y^2 + x^2) / (1 - d x^2 y^2) = 0, which with x^2 = (y^2 - 1) / (d y^2 + 1)
+     * is d y^4 + 2 y^2 - 1 = 0 (order 8). No key pair has such a public key. */
+    if (!BN_sub(t, p, BN_value_one()))
+        goto out;
+    if (BN_is_zero(y) || BN_is_one(y) || BN_cmp(y, t) == 0) {
+        problem = "Ed25519 public key is a small-order point";
+        goto out;
+    }
+    if (!BN_mod_sqr(u, y2, p, ctx) || !BN_mod_mul(v, d, u, p, ctx) ||
+        !BN_mod_lshift1(w, y2, p, ctx) || !BN_mod_add(u, v, w, p, ctx) ||
+        !BN_mod_sub(v, u, BN_value_one(), p, ctx))
+        goto out;
+    if (BN_is_zero(v)) {
+        problem = "Ed25519 public key is a small-order point";
+        goto out;
+    }
+    if (!full)
+        goto out;
+    /* On the curve: x^2 = u / v with u = y^2 - 1, v = d y^2 + 1 (v != 0: d is not a square)
+     * has a root (Euler's criterion: (u / v)^((p-1)/2) = 1), and x = 0 only with sign 0. */
+    if (!BN_mod_sub(u, y2, BN_value_one(), p, ctx) || !BN_mod_mul(w, d, y2, p, ctx) ||
+        !BN_mod_add(v, w, BN_value_one(), p, ctx))
+        goto out;
+    if (BN_is_zero(u)) {
+        if (sign != 0)
+            problem = "Ed25519 public key is not a curve point (x = 0 with the sign bit set)";
+        goto out;
+    }
+    if (BN_mod_inverse(w, v, p, ctx) == NULL || !BN_mod_mul(t, u, w, p, ctx) ||
+        !BN_rshift1(v, p) /* (p - 1) / 2, p being odd */ || !BN_mod_exp(w, t, v, p, ctx))
+        goto out;
+    if (!BN_is_one(w))
+        problem = "Ed25519 public key is not a curve point";
+out:
+    BN_CTX_end(ctx);
+    BN_CTX_free(ctx);
+    ERR_clear_error();
+    return problem;
+}
+
 capv_status capv_ed25519_verify(const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
                                 const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
                                 const uint8_t *msg, size_t len, capv_error *err)
@@ -108,14 +183,23 @@ capv_status capv_ed25519_verify_with(const capv_trust_store *store,
     capv_status st = capv_global_require(err);
     if (st != CAPV_OK)
         return st;
+    const char *problem = ed25519_key_problem(pub, false);
+    if (problem != NULL)
+        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
     const capv_key *k = capv_trust_store_find(store, pub);
-    if (k != NULL && k->pkey != NULL)
-        return verify_pkey(k->pkey, sig, msg, len, err);
-    EVP_PKEY *pkey = NULL;
-    if ((st = make_pkey(&pkey, pub, err)) != CAPV_OK)
-        return st;
-    st = verify_pkey(pkey, sig, msg, len, err);
-    EVP_PKEY_free(pkey);
+    if (k != NULL && k->pkey != NULL) {
+        st = verify_pkey(k->pkey, sig, msg, len, err);
+    } else {
+        EVP_PKEY *pkey = NULL;
+        if ((st = make_pkey(&pkey, pub, err)) != CAPV_OK)
+            return st;
+        st = verify_pkey(pkey, sig, msg, len, err);
+        EVP_PKEY_free(pkey);
+    }
+    /* OpenSSL does not decode the point until it verifies, and then reports a bad one as a
+     * bad signature: tell the caller which it was (header) */
+    if (st == CAPV_E_SIGNATURE && (problem = ed25519_key_problem(pub, true)) != NULL)
+        st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
     return st;
 }
 
@@ -151,11 +235,11 @@ void capv_trust_store_free(capv_trust_store *s)
 static capv_status store_push(capv_trust_store *s, capv_key *k, capv_error *err)
 {
     capv_status st = CAPV_OK;
+    CAPV_TRY(capv_key_id(k->kid, k->pub, err)); /* first: the conflict message names it */
     const capv_key *dup = capv_trust_store_find(s, k->pub);
     if (dup != NULL)
         CAPV_FAIL(err, CAPV_E_CONFLICT, k->source, "key %s appears twice (%s and %s)", k->kid,
                   dup->source, k->source);
-    CAPV_TRY(capv_key_id(k->kid, k->pub, err));
     CAPV_TRY(make_pkey(&k->pkey, k->pub, err));
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
@@ -199,7 +283,7 @@ static capv_status read_file(uint8_t **out, size_t *len, const char *path, size_
     b.max = max;
     uint8_t chunk[8192];
     size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+    while (!b.failed && (n = fread(chunk, 1, sizeof chunk, f)) > 0) /* stop at the cap */
         capv_buf_append(&b, chunk, n);
     bool rerr = ferror(f) != 0;
     fclose(f);
@@ -278,6 +362,12 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
     return store_push(s, &k, err);
 out:
     key_clear(&k);
+    /* the JSON readers name the member; a trust store error names the file (header) */
+    if (err != NULL && strcmp(err->field, source) != 0) {
+        char msg[CAPV_ERROR_MESSAGE_SIZE];
+        snprintf(msg, sizeof msg, "%s", err->message);
+        capv_err_set(err, st, source, "%s: %s", source, msg);
+    }
     return st;
 }
 
@@ -311,7 +401,9 @@ static capv_status load_pub_file(capv_trust_store *s, const uint8_t *data, size_
                                  const char *source, capv_error *err)
 {
     capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
-    if (len == CAPV_ED25519_PUBLIC_LEN && !(data[0] == '0' && data[1] == 'x')) {
+    /* 32 bytes are always a raw key: the text form needs at least 66, and a raw key may
+     * well begin with the bytes "0x" */
+    if (len == CAPV_ED25519_PUBLIC_LEN) {
         memcpy(k.pub, data, sizeof k.pub);
     } else {
         const char *t = (const char *)data;
@@ -512,6 +604,17 @@ capv_status capv_signing_key_generate(capv_signing_key **out, capv_error *err)
     return signing_key_wrap(out, pkey, err);
 }
 
+/* Encrypted keys are not supported: without a callback OpenSSL would prompt on the
+ * terminal for a passphrase, which a library (or the daemon) must never do. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv_error *err)
 {
     if (out == NULL || path == NULL)
@@ -525,7 +628,7 @@ capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv
     if ((st = read_file(&data, &len, path, KEY_FILE_MAX, err)) != CAPV_OK)
         return st;
     BIO *bio = BIO_new_mem_buf(data, (int)len);
-    EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
     BIO_free(bio);
     OPENSSL_cleanse(data, len);
     free(data);

@@ -146,10 +146,11 @@ static capv_status set_source(capv_package *p, const char *path, capv_error *err
     return CAPV_OK;
 }
 
-/* Accounts for one more entry of `size` bytes against the limits. */
+/* Accounts for one more entry of `size` bytes against the limits; a refused entry is not
+ * counted (capv_package_add_member callers may go on adding). */
 static capv_status account(capv_package *p, const char *name, uint64_t size, capv_error *err)
 {
-    if (++p->entries > p->limits.entries)
+    if (p->entries >= p->limits.entries)
         return capv_err_set(err, CAPV_E_LIMIT, name, "more than %llu members",
                             (unsigned long long)p->limits.entries);
     if (size > p->limits.entry_bytes)
@@ -160,6 +161,7 @@ static capv_status account(capv_package *p, const char *name, uint64_t size, cap
         return capv_err_set(err, CAPV_E_LIMIT, name,
                             "members exceed the total size limit of %llu bytes",
                             (unsigned long long)p->limits.total_bytes);
+    p->entries++;
     p->total += size;
     return CAPV_OK;
 }
@@ -238,6 +240,53 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
     return CAPV_OK;
 }
 
+capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size_t len,
+                                   const capv_package_limits *limits, capv_error *err)
+{
+    if (out == NULL || (json == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    cJSON *root = NULL;
+    capv_package *p = NULL;
+    uint8_t *buf = NULL;
+    capv_status st = capv_json_parse(&root, json, len, err);
+    if (st != CAPV_OK)
+        return st;
+    const cJSON *members = NULL;
+    if (!cJSON_IsObject(root) || root->child == NULL || root->child->next != NULL ||
+        strcmp(root->child->string, "package") != 0 || !cJSON_IsObject(root->child))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "package",
+                  "expected {\"package\": {\"<name>\": \"<base64>\", ...}}");
+    members = root->child;
+    CAPV_TRY(capv_package_new(&p, limits, err));
+    for (const cJSON *m = members->child; m; m = m->next) {
+        if (!cJSON_IsString(m))
+            CAPV_FAIL(err, CAPV_E_TYPE, m->string, "member '%.100s' must be a base64 string",
+                      m->string);
+        size_t tlen = strlen(m->valuestring), n = 0;
+        size_t cap = CAPV_BASE64_DECODED_MAX(tlen);
+        if (cap > p->limits.entry_bytes + 3)
+            CAPV_FAIL(err, CAPV_E_LIMIT, m->string, "member '%.100s' exceeds the size limit",
+                      m->string);
+        free(buf);
+        if ((buf = malloc(cap ? cap : 1)) == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        if (capv_base64_decode(buf, cap, &n, m->valuestring, tlen, CAPV_BASE64_STD, NULL) !=
+            CAPV_OK)
+            CAPV_FAIL(err, CAPV_E_BASE64, m->string, "member '%.100s' is not standard base64",
+                      m->string);
+        CAPV_TRY(capv_package_add_member(p, m->string, buf, n, err));
+    }
+out:
+    free(buf);
+    cJSON_Delete(root);
+    if (st != CAPV_OK)
+        capv_package_free(p);
+    else
+        *out = p;
+    return st;
+}
+
 /* ---- zip ------------------------------------------------------------------------------- */
 
 static capv_status zip_status(int code, capv_error *err)
@@ -249,6 +298,8 @@ static capv_status zip_status(int code, capv_error *err)
     case ZIP_ER_READ:
     case ZIP_ER_OPEN:
         return capv_err_set(err, CAPV_E_IO, NULL, "cannot read zip archive");
+    case ZIP_ER_EXISTS: /* libzip refuses to open an archive that repeats a name */
+        return capv_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "duplicate member names in zip");
     default: break;
     }
     zip_error_t ze;
@@ -299,7 +350,9 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
     for (zip_uint64_t i = 0; i < (zip_uint64_t)n; i++) {
         zip_stat_t zs;
         zip_stat_init(&zs);
-        if (zip_stat_index(za, i, 0, &zs) != 0 || !(zs.valid & ZIP_STAT_NAME) ||
+        /* raw name bytes: libzip's encoding guess would turn control characters and other
+         * non-UTF-8 bytes into CP437 look-alikes and hide them from the name check */
+        if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &zs) != 0 || !(zs.valid & ZIP_STAT_NAME) ||
             !(zs.valid & ZIP_STAT_SIZE) || !(zs.valid & ZIP_STAT_COMP_SIZE))
             CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "unreadable zip entry %llu",
                       (unsigned long long)i);
@@ -325,8 +378,10 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
             continue;
         }
         CAPV_TRY(account(p, name, zs.size, err));
+        /* ratio = size / comp_size must be <= the limit (exactly the limit is fine) */
         if (zs.size > CAPV_RATIO_EXEMPT_BYTES &&
-            (zs.comp_size == 0 || zs.size / zs.comp_size >= p->limits.ratio))
+            (zs.comp_size == 0 || zs.size / zs.comp_size > p->limits.ratio ||
+             (zs.size / zs.comp_size == p->limits.ratio && zs.size % zs.comp_size != 0)))
             CAPV_FAIL(err, CAPV_E_LIMIT, name,
                       "member '%s' expands %llu -> %llu bytes (ratio limit %llu)", name,
                       (unsigned long long)zs.comp_size, (unsigned long long)zs.size,
@@ -384,6 +439,57 @@ out:
     return st;
 }
 
+static uint64_t rd_le(const uint8_t *d, size_t n)
+{
+    uint64_t v = 0;
+    while (n-- > 0)
+        v = v << 8 | d[n];
+    return v;
+}
+
+/* What must be known before libzip parses the archive. libzip allocates per entry while
+ * opening, so the entry count is checked here against every end-of-central-directory record
+ * (plain or ZIP64) that libzip might use; and libzip turns a NUL in a name into a space, so
+ * the raw names of the last record's directory are checked for NUL. Structures this scan
+ * cannot follow are left to libzip to reject. */
+static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_package_limits *l,
+                               capv_error *err)
+{
+    bool walked = false;
+    size_t lo = len > 22u + 65535u ? len - 22u - 65535u : 0;
+    for (size_t i = len >= 22 ? len - 22 + 1 : 0; i-- > lo;) {
+        if (rd_le(d + i, 4) != 0x06054b50u)
+            continue;
+        uint64_t count = rd_le(d + i + 10, 2), cd = rd_le(d + i + 16, 4);
+        if (rd_le(d + i + 8, 2) > count)
+            count = rd_le(d + i + 8, 2);
+        if (i >= 20 && rd_le(d + i - 20, 4) == 0x07064b50u) {
+            uint64_t z = rd_le(d + i - 20 + 8, 8);
+            if (z < len && len - z >= 56 && rd_le(d + z, 4) == 0x06064b50u) {
+                count = rd_le(d + z + 24, 8);
+                if (rd_le(d + z + 32, 8) > count)
+                    count = rd_le(d + z + 32, 8);
+                cd = rd_le(d + z + 48, 8);
+            }
+        }
+        if (count > l->entries)
+            return capv_err_set(err, CAPV_E_LIMIT, NULL, "zip declares %llu entries, limit %llu",
+                                (unsigned long long)count, (unsigned long long)l->entries);
+        for (uint64_t k = 0; !walked && k < count; k++) {
+            if (cd >= len || len - cd < 46 || rd_le(d + cd, 4) != 0x02014b50u)
+                break;
+            size_t nl = (size_t)rd_le(d + cd + 28, 2);
+            if (len - cd - 46 < nl)
+                break;
+            if (memchr(d + cd + 46, 0, nl) != NULL)
+                return capv_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
+            cd += 46 + nl + rd_le(d + cd + 30, 2) + rd_le(d + cd + 32, 2);
+        }
+        walked = true;
+    }
+    return CAPV_OK;
+}
+
 capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data, size_t len,
                                          const capv_package_limits *limits, capv_error *err)
 {
@@ -402,6 +508,7 @@ capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data
                   len);
     if (len == 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "empty input is not a zip archive");
+    CAPV_TRY(zip_prescan(data, len, &p->limits, err));
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);

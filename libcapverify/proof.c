@@ -64,8 +64,17 @@ static capv_status parse_v0(capv_proof *p, const cJSON *o, capv_error *err)
     if ((st = capv_json_get_string(&type, o, "proof", "type", false, err)) != CAPV_OK ||
         (st = capv_json_get_string(&statement, o, "proof", "statement", false, err)) != CAPV_OK)
         return st;
-    if (p->backend[0] == '\0')
+    if (p->backend[0] == '\0') {
         classify_backend(p, type ? type : "unknown");
+    } else if (type != NULL && p->backend_class != CAPV_BACKEND_MOCK) {
+        /* A CAPZ header may claim a real proof system around a payload that calls itself a
+         * mock: the weaker claim is the honest one. */
+        capv_proof probe;
+        memset(&probe, 0, sizeof probe);
+        classify_backend(&probe, type);
+        if (probe.backend_class == CAPV_BACKEND_MOCK)
+            classify_backend(p, type);
+    }
     if (statement != NULL && (p->statement = strdup(statement)) == NULL)
         return capv_err_nomem(err);
     const cJSON *data = NULL, *checks = NULL;
@@ -143,8 +152,12 @@ static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t l
         st = capv_err_set(err, CAPV_E_MALFORMED, "version", "unknown proof version '%.40s'",
                           version);
     }
-    if (st != CAPV_OK && capv_status_class_of(st) != CAPV_CLASS_INTERNAL && err != NULL)
-        err->code = st = CAPV_E_MALFORMED;
+    /* the status must not depend on whether the caller asked for detail */
+    if (st != CAPV_OK && capv_status_class_of(st) != CAPV_CLASS_INTERNAL) {
+        st = CAPV_E_MALFORMED;
+        if (err != NULL)
+            err->code = st;
+    }
     cJSON_Delete(o);
     return st;
 }
@@ -174,13 +187,20 @@ static capv_status parse_capz(capv_proof *p, const uint8_t *d, size_t len, capv_
                             len - CAPZ_HEADER_LEN - payload_len);
     p->payload_len = payload_len;
     const uint8_t *payload = d + CAPZ_HEADER_LEN;
-    /* A JSON payload is a proof.v0 object; any other payload is opaque proof-system data that
-     * carries no manifest binding we could check. */
+    /* A payload that is JSON (any JSON value: an array or a string is then a malformed
+     * proof.v0), or that starts like a JSON object, is read as proof.v0; any other payload is
+     * opaque proof-system data that carries no manifest binding we could check. */
     size_t i = 0;
     while (i < payload_len && (payload[i] == ' ' || payload[i] == '\n' || payload[i] == '\t' ||
                                payload[i] == '\r'))
         i++;
-    if (i < payload_len && payload[i] == '{')
+    bool json = i < payload_len && payload[i] == '{';
+    cJSON *o = NULL;
+    if (!json && i < payload_len && capv_json_parse(&o, payload, payload_len, NULL) == CAPV_OK) {
+        json = true;
+        cJSON_Delete(o);
+    }
+    if (json)
         return parse_json_proof(p, payload, payload_len, true, err);
     p->binding = CAPV_BIND_NONE;
     return CAPV_OK;

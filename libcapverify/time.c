@@ -85,8 +85,18 @@ bool capv_time_parse(int64_t *ms, const char *s, size_t len)
     return true;
 }
 
+/* Times outside years 0000..9999 are clamped to them: gmtime_r() fails (leaving `tm`
+ * unset) when the year does not fit an int, and the output must stay a 4-digit-year RFC 3339
+ * time that capv_time_parse() reads back. */
+#define TIME_MIN_MS INT64_C(-62167219200000)  /* 0000-01-01T00:00:00.000Z */
+#define TIME_MAX_MS INT64_C(253402300799999)  /* 9999-12-31T23:59:59.999Z */
+
 static void split(int64_t ms, struct tm *tm, int *millis)
 {
+    if (ms < TIME_MIN_MS)
+        ms = TIME_MIN_MS;
+    else if (ms > TIME_MAX_MS)
+        ms = TIME_MAX_MS;
     int64_t secs = ms / 1000;
     int64_t rem = ms % 1000;
     if (rem < 0) {

@@ -21,7 +21,8 @@ CAPV_API capv_status capv_key_id(char out[CAPV_KID_SIZE],
 
 /* Verifies an Ed25519 signature (RFC 8032, strict: non-canonical S and bad points are
  * rejected). CAPV_OK when valid, CAPV_E_SIGNATURE when not, CAPV_E_MALFORMED when the public
- * key is not a valid encoding. Thread-safe. */
+ * key is not a valid encoding (y >= p, not on the curve) or is a point of small order, which
+ * no key pair has (and under which some signatures verify for every message). Thread-safe. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_ed25519_verify(const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
                     const uint8_t signature[CAPV_ED25519_SIGNATURE_LEN], const uint8_t *msg,

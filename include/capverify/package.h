@@ -68,6 +68,12 @@ CAPV_API capv_status capv_package_new(capv_package **out, const capv_package_lim
 CAPV_API capv_status capv_package_add_member(capv_package *pkg, const char *name,
                                              const uint8_t *data, size_t len, capv_error *err);
 
+/* A package sent as JSON, {"package": {"<member name>": "<standard base64>", ...}} (the
+ * JSON form of the daemon's POST /verify). Members are checked like zip entries; other
+ * top-level keys are CAPV_E_MALFORMED. */
+CAPV_API capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size_t len,
+                                            const capv_package_limits *limits, capv_error *err);
+
 CAPV_API void capv_package_free(capv_package *pkg);
 
 /* Members, sorted by name (byte order). Borrowed pointers, valid while the package lives. */

@@ -1,6 +1,1370 @@
+/* Package loading (SPEC §3.2) against hostile and edge-case input: unsafe names, special
+ * files, zip bombs by ratio, total size and entry count, truncated and lying archives, and
+ * what the verification entry points make of them (SPEC §4, package.layout). Every case
+ * asserts the exact status. Zips are built in memory: well-formed ones with libzip's writer,
+ * hostile ones (duplicates, "..", lying sizes, raw symlink attributes, NUL in names) by hand
+ * with craft_zip(), which libzip would refuse to write. */
+#include <capverify.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zip.h>
+#include <zlib.h>
+
 #include "suites.h"
+#include "testutil.h"
+
+/* ---- fixtures -------------------------------------------------------------------------- */
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+}
+
+static void teardown(void)
+{
+    capv_global_shutdown();
+}
+
+/* One scratch directory per test case, made and removed by the parent process (an unchecked
+ * fixture), so it is cleaned up even when a forked test fails. */
+static char tmp_base[1024];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void tmp_setup(void)
+{
+    const char *t = getenv("TMPDIR");
+    snprintf(tmp_base, sizeof tmp_base, "%s/capv-package-XXXXXX", t && *t ? t : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_base));
+}
+
+static void tmp_teardown(void)
+{
+    if (tmp_base[0] != '\0')
+        nftw(tmp_base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    tmp_base[0] = '\0';
+}
+
+/* A fresh directory inside the scratch directory; `out` receives its path. */
+static void tmp_dir(char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/t-XXXXXX", tmp_base);
+    ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
+static void write_file(const char *dir, const char *rel, const void *data, size_t len)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void make_dir(const char *dir, const char *rel)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: %s", path, strerror(errno));
+}
+
+/* ---- a growable byte buffer ------------------------------------------------------------ */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+} tbuf;
+
+static void tb_put(tbuf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        ck_assert_ptr_nonnull(p);
+        b->p = p;
+        b->cap = cap;
+    }
+    if (n > 0)
+        memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void tb_u16(tbuf *b, uint32_t v)
+{
+    uint8_t x[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
+    tb_put(b, x, 2);
+}
+
+static void tb_u32(tbuf *b, uint64_t v)
+{
+    uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    tb_put(b, x, 4);
+}
+
+static void tb_u64(tbuf *b, uint64_t v)
+{
+    tb_u32(b, v & 0xffffffffu);
+    tb_u32(b, v >> 32);
+}
+
+/* ---- hand-made zips -------------------------------------------------------------------- */
+
+#define OPSYS_UNIX 3u
+
+/* One entry as it is written, lies included. */
+typedef struct {
+    const char *name;
+    size_t name_len;     /* 0 = strlen(name) */
+    const uint8_t *data; /* the bytes in the archive (compressed already for method 8) */
+    size_t data_len;
+    uint16_t method;     /* 0 stored, 8 deflate */
+    uint32_t crc;        /* CRC-32 of the uncompressed content */
+    uint64_t size;       /* declared uncompressed size */
+    uint64_t comp_size;  /* declared compressed size */
+    uint32_t ext_attr;   /* external attributes; UNIX mode in the high 16 bits */
+} zentry;
+
+static uint32_t crc_of(const void *data, size_t len)
+{
+    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)data, (uInt)len);
+}
+
+/* A truthful stored regular file. */
+static zentry stored(const char *name, const char *text)
+{
+    size_t n = strlen(text);
+    zentry e = { name, 0, (const uint8_t *)text, n, 0, crc_of(text, n), n, n,
+                 (uint32_t)(S_IFREG | 0644) << 16 };
+    return e;
+}
+
+/* Writes local headers, data, the central directory and the end records (ZIP64 ones when
+ * there are more than 65,535 entries). Local and central headers always agree. */
+static uint8_t *craft_zip(const zentry *e, size_t n, size_t *out_len)
+{
+    tbuf b = { 0 };
+    uint64_t *offsets = calloc(n + 1, sizeof *offsets);
+    ck_assert_ptr_nonnull(offsets);
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = e[i].name_len ? e[i].name_len : strlen(e[i].name);
+        offsets[i] = b.len;
+        tb_u32(&b, 0x04034b50u);
+        tb_u16(&b, 20);
+        tb_u16(&b, 0);
+        tb_u16(&b, e[i].method);
+        tb_u16(&b, 0);
+        tb_u16(&b, 0x21); /* 1980-01-01 */
+        tb_u32(&b, e[i].crc);
+        tb_u32(&b, e[i].comp_size);
+        tb_u32(&b, e[i].size);
+        tb_u16(&b, (uint32_t)nl);
+        tb_u16(&b, 0);
+        tb_put(&b, e[i].name, nl);
+        tb_put(&b, e[i].data, e[i].data_len);
+    }
+    uint64_t cd_start = b.len;
+    for (size_t i = 0; i < n; i++) {
+        size_t nl = e[i].name_len ? e[i].name_len : strlen(e[i].name);
+        tb_u32(&b, 0x02014b50u);
+        tb_u16(&b, OPSYS_UNIX << 8 | 20);
+        tb_u16(&b, 20);
+        tb_u16(&b, 0);
+        tb_u16(&b, e[i].method);
+        tb_u16(&b, 0);
+        tb_u16(&b, 0x21);
+        tb_u32(&b, e[i].crc);
+        tb_u32(&b, e[i].comp_size);
+        tb_u32(&b, e[i].size);
+        tb_u16(&b, (uint32_t)nl);
+        tb_u16(&b, 0); /* extra */
+        tb_u16(&b, 0); /* comment */
+        tb_u16(&b, 0); /* disk */
+        tb_u16(&b, 0); /* internal attributes */
+        tb_u32(&b, e[i].ext_attr);
+        tb_u32(&b, offsets[i]);
+        tb_put(&b, e[i].name, nl);
+    }
+    uint64_t cd_size = b.len - cd_start;
+    uint32_t count16 = n > 0xffff ? 0xffffu : (uint32_t)n;
+    if (n > 0xffff) {
+        uint64_t z64 = b.len;
+        tb_u32(&b, 0x06064b50u); /* ZIP64 end of central directory record */
+        tb_u64(&b, 44);
+        tb_u16(&b, 45);
+        tb_u16(&b, 45);
+        tb_u32(&b, 0);
+        tb_u32(&b, 0);
+        tb_u64(&b, n);
+        tb_u64(&b, n);
+        tb_u64(&b, cd_size);
+        tb_u64(&b, cd_start);
+        tb_u32(&b, 0x07064b50u); /* ZIP64 locator */
+        tb_u32(&b, 0);
+        tb_u64(&b, z64);
+        tb_u32(&b, 1);
+    }
+    tb_u32(&b, 0x06054b50u);
+    tb_u16(&b, 0);
+    tb_u16(&b, 0);
+    tb_u16(&b, count16);
+    tb_u16(&b, count16);
+    tb_u32(&b, cd_size);
+    tb_u32(&b, cd_start);
+    tb_u16(&b, 0);
+    free(offsets);
+    *out_len = b.len;
+    return b.p;
+}
+
+/* Raw deflate (no zlib header) of `data`, behind `pad` empty non-final stored blocks of
+ * exactly 5 bytes each (00 00 00 ff ff), which tune the compressed size without changing the
+ * content. */
+static uint8_t *deflate_raw(const uint8_t *data, size_t len, size_t pad, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof zs);
+    ck_assert_int_eq(deflateInit2(&zs, 9, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = 5 * pad + (size_t)deflateBound(&zs, (uLong)len) + 64u;
+    uint8_t *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    for (size_t i = 0; i < pad; i++)
+        memcpy(out + 5 * i, "\x00\x00\x00\xff\xff", 5);
+    zs.next_in = (Bytef *)(uintptr_t)data;
+    zs.avail_in = (uInt)len;
+    zs.next_out = out + 5 * pad;
+    zs.avail_out = (uInt)(cap - 5 * pad);
+    ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    *out_len = 5 * pad + (size_t)zs.total_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+/* ---- libzip-made zips ------------------------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    const uint8_t *data;
+    size_t len;
+    bool deflate;
+} lzentry;
+
+/* A well-formed zip written by libzip into memory. */
+static uint8_t *lz_build(const lzentry *e, size_t n, size_t *out_len)
+{
+    zip_error_t ze;
+    zip_error_init(&ze);
+    zip_source_t *src = zip_source_buffer_create(NULL, 0, 0, &ze);
+    ck_assert_ptr_nonnull(src);
+    zip_t *za = zip_open_from_source(src, ZIP_TRUNCATE, &ze);
+    ck_assert_msg(za != NULL, "zip_open_from_source: %s", zip_error_strerror(&ze));
+    zip_error_fini(&ze);
+    zip_source_keep(src);
+    for (size_t i = 0; i < n; i++) {
+        zip_source_t *s = zip_source_buffer(za, e[i].len ? e[i].data : (const uint8_t *)"",
+                                            e[i].len, 0);
+        ck_assert_ptr_nonnull(s);
+        zip_int64_t idx = zip_file_add(za, e[i].name, s, ZIP_FL_ENC_UTF_8);
+        ck_assert_msg(idx >= 0, "zip_file_add %s: %s", e[i].name, zip_strerror(za));
+        ck_assert_int_eq(zip_set_file_compression(za, (zip_uint64_t)idx,
+                                                  e[i].deflate ? ZIP_CM_DEFLATE : ZIP_CM_STORE,
+                                                  e[i].deflate ? 9 : 0),
+                         0);
+    }
+    ck_assert_msg(zip_close(za) == 0, "zip_close: %s", zip_strerror(za));
+    zip_stat_t st;
+    zip_stat_init(&st);
+    ck_assert_int_eq(zip_source_stat(src, &st), 0);
+    ck_assert_int_eq(zip_source_open(src), 0);
+    uint8_t *out = malloc(st.size ? (size_t)st.size : 1);
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(zip_source_read(src, out, st.size), (zip_int64_t)st.size);
+    zip_source_close(src);
+    zip_source_free(src);
+    *out_len = (size_t)st.size;
+    return out;
+}
+
+/* Opens a zip from memory with the given limits (NULL = defaults) and returns the status,
+ * freeing the package; `err` (may be NULL) receives the detail. */
+static capv_status open_mem(const uint8_t *zip, size_t len, const capv_package_limits *l,
+                            capv_error *err)
+{
+    capv_package *pkg = (capv_package *)&pkg; /* must be reset to NULL on failure */
+    capv_status st = capv_package_open_zip_memory(&pkg, zip, len, l, err);
+    if (st != CAPV_OK)
+        ck_assert_ptr_null(pkg);
+    capv_package_free(pkg);
+    return st;
+}
+
+static capv_status open_crafted(const zentry *e, size_t n, capv_error *err)
+{
+    size_t len;
+    uint8_t *zip = craft_zip(e, n, &len);
+    capv_status st = open_mem(zip, len, NULL, err);
+    free(zip);
+    return st;
+}
+
+/* ---- limits ---------------------------------------------------------------------------- */
+
+START_TEST(limits_defaults_and_setters)
+{
+    capv_package_limits *l = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRIES), 10000);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_TOTAL_BYTES), 64u * 1024 * 1024);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRY_BYTES), 64u * 1024 * 1024);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_RATIO), 100);
+
+    /* 0 is rejected and changes nothing */
+    capv_limit all[] = { CAPV_LIMIT_ENTRIES, CAPV_LIMIT_TOTAL_BYTES, CAPV_LIMIT_ENTRY_BYTES,
+                         CAPV_LIMIT_RATIO };
+    for (size_t i = 0; i < 4; i++) {
+        uint64_t before = capv_package_limits_get(l, all[i]);
+        ck_assert_int_eq(capv_package_limits_set(l, all[i], 0, &err), CAPV_E_INVALID_ARG);
+        ck_assert_int_eq(err.code, CAPV_E_INVALID_ARG);
+        ck_assert_uint_eq(capv_package_limits_get(l, all[i]), before);
+    }
+    ck_assert_int_eq(capv_package_limits_set(l, (capv_limit)99, 5, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_limits_set(NULL, CAPV_LIMIT_RATIO, 5, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_uint_eq(capv_package_limits_get(l, (capv_limit)99), 0);
+    ck_assert_uint_eq(capv_package_limits_get(NULL, CAPV_LIMIT_ENTRIES), 0);
+
+    /* TOTAL lowers ENTRY when ENTRY was larger; raising TOTAL leaves ENTRY alone */
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 1000, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_TOTAL_BYTES), 1000);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRY_BYTES), 1000);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 5000, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRY_BYTES), 1000);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRY_BYTES, 200, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 300, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRY_BYTES), 200);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 7, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRIES), 7);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_RATIO, 3, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_RATIO), 3);
+    capv_package_limits_free(l);
+    capv_package_limits_free(NULL);
+    ck_assert_int_eq(capv_package_limits_new(NULL, NULL), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+/* ---- building packages member by member ------------------------------------------------ */
+
+typedef struct {
+    const char *name;
+    const char *why;
+} bad_name;
+
+/* Each is refused by the name rules of SPEC §3.2 with CAPV_E_UNSAFE_PATH. */
+static const bad_name bad_names[] = {
+    { "", "empty" },
+    { "../evil", "parent" },
+    { "a/../../evil", "parent inside" },
+    { "a/..", "trailing parent" },
+    { "..", "bare parent" },
+    { "/etc/passwd", "absolute" },
+    { "/", "root" },
+    { "a\\b", "backslash" },
+    { "..\\evil", "backslash parent" },
+    { "a//b", "empty component" },
+    { "a/", "trailing slash" },
+    { "./a", "dot component" },
+    { "a/./b", "inner dot" },
+    { ".", "bare dot" },
+    { "a\x01" "b", "control character" },
+    { "a\nb", "newline" },
+    { "a\x7f", "DEL" },
+    { "a\xff" "b", "invalid UTF-8" },
+    { "\xc0\xae\xc0\xae/evil", "overlong-encoded dots" },
+};
+
+START_TEST(add_member_rejects_unsafe_names)
+{
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_new(&pkg, NULL, NULL), CAPV_OK);
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = capv_package_add_member(pkg, bad_names[i].name, (const uint8_t *)"x",
+                                                 1, &err);
+        ck_assert_msg(st == CAPV_E_UNSAFE_PATH, "%s: status %d", bad_names[i].why, (int)st);
+        ck_assert_int_eq(err.code, CAPV_E_UNSAFE_PATH);
+    }
+    /* a name over 1024 bytes */
+    char longname[1100];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = '\0';
+    ck_assert_int_eq(capv_package_add_member(pkg, longname, NULL, 0, NULL), CAPV_E_UNSAFE_PATH);
+    longname[1024] = '\0';
+    ck_assert_int_eq(capv_package_add_member(pkg, longname, NULL, 0, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 1);
+    ck_assert_int_eq(capv_package_add_member(pkg, NULL, NULL, 0, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_add_member(pkg, "x", NULL, 3, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_add_member(NULL, "x", NULL, 0, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 1);
+    capv_package_free(pkg);
+}
+END_TEST
+
+START_TEST(add_member_sorted_duplicates_find)
+{
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_new(&pkg, NULL, NULL), CAPV_OK);
+    ck_assert_str_eq(capv_package_source(pkg), "<memory>");
+    const char *names[] = { "proof.dat", "b/c.json", "manifest.json", "B", "a.b", "_meta.json",
+                            "b/a", "..a", "a..b", "\xc3\xa9t\xc3\xa9" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        ck_assert_int_eq(capv_package_add_member(pkg, names[i], (const uint8_t *)names[i],
+                                                 strlen(names[i]), NULL),
+                         CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_package_add_member(pkg, "manifest.json", (const uint8_t *)"x", 1, &err),
+                     CAPV_E_UNSAFE_PATH);
+    ck_assert_str_eq(err.field, "manifest.json");
+    ck_assert_int_eq(capv_package_add_member(pkg, "b/a", NULL, 0, NULL), CAPV_E_UNSAFE_PATH);
+
+    /* byte order */
+    const char *want[] = { "..a", "B", "_meta.json", "a..b", "a.b", "b/a", "b/c.json",
+                           "manifest.json", "proof.dat", "\xc3\xa9t\xc3\xa9" };
+    ck_assert_uint_eq(capv_package_member_count(pkg), 10);
+    for (size_t i = 0; i < 10; i++) {
+        ck_assert_str_eq(capv_package_member_name(pkg, i), want[i]);
+        size_t len = 0;
+        const uint8_t *d = capv_package_member_data(pkg, i, &len);
+        ck_assert_uint_eq(len, strlen(want[i]));
+        ck_assert_mem_eq(d, want[i], len);
+    }
+    ck_assert_ptr_null(capv_package_member_name(pkg, 10));
+    ck_assert_ptr_null(capv_package_member_data(pkg, 10, NULL));
+
+    const uint8_t *d = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(capv_package_find(pkg, "b/c.json", &d, &len), CAPV_OK);
+    ck_assert_uint_eq(len, 8);
+    ck_assert_mem_eq(d, "b/c.json", 8);
+    ck_assert_int_eq(capv_package_find(pkg, "proof.dat", NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(pkg, "b", &d, &len), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(pkg, "Manifest.json", &d, &len), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(pkg, "", &d, &len), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(pkg, "zzz", &d, &len), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(pkg, NULL, &d, &len), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_find(NULL, "a", &d, &len), CAPV_E_INVALID_ARG);
+    capv_package_free(pkg);
+    capv_package_free(NULL);
+    ck_assert_uint_eq(capv_package_member_count(NULL), 0);
+}
+END_TEST
+
+START_TEST(add_member_limits)
+{
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 3, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 10, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRY_BYTES, 6, NULL), CAPV_OK);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_new(&pkg, l, NULL), CAPV_OK);
+    capv_package_limits_free(l); /* the package copied them */
+    const uint8_t *d = (const uint8_t *)"0123456789";
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_package_add_member(pkg, "big", d, 7, &err), CAPV_E_LIMIT);
+    ck_assert_str_eq(err.field, "big");
+    ck_assert_int_eq(capv_package_add_member(pkg, "a", d, 6, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_add_member(pkg, "b", d, 5, NULL), CAPV_E_LIMIT); /* total 11 */
+    ck_assert_int_eq(capv_package_add_member(pkg, "b", d, 4, NULL), CAPV_OK);      /* total 10 */
+    ck_assert_int_eq(capv_package_add_member(pkg, "c", d, 0, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_add_member(pkg, "d", d, 0, NULL), CAPV_E_LIMIT); /* 4th */
+    ck_assert_uint_eq(capv_package_member_count(pkg), 3);
+    capv_package_free(pkg);
+}
+END_TEST
+
+/* ---- zip: names and types -------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    size_t name_len; /* 0 = strlen */
+    const char *why;
+} zip_name;
+
+START_TEST(zip_unsafe_names)
+{
+    static const zip_name cases[] = {
+        { "../evil", 0, "parent" },
+        { "a/../../evil", 0, "parent inside" },
+        { "/etc/passwd", 0, "absolute" },
+        { "a\\b", 0, "backslash" },
+        { "..\\..\\evil", 0, "backslash parent" },
+        { "a//b", 0, "empty component" },
+        { "./a", 0, "dot component" },
+        { "a/./b", 0, "inner dot" },
+        { "..", 0, "bare parent" },
+        { "../", 0, "parent directory entry" },
+        { "/", 0, "root directory entry" },
+        { "a\x01" "b", 0, "control character" },
+        { "a\nb", 0, "newline" },
+        { "a\x1b[2J", 0, "escape sequence" },
+        { "a\0b", 3, "NUL inside" },
+        { "proof.dat\0../../x", 17, "NUL hiding a parent" },
+        { "", 0, "empty name" },
+        { "caf\x82.json", 0, "CP437 byte, not UTF-8" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zentry e[3] = { stored("manifest.json", "{}"), stored("x", "evil"),
+                        stored("proof.dat", "e30=") };
+        e[1].name = cases[i].name;
+        e[1].name_len = cases[i].name_len;
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = open_crafted(e, 3, &err);
+        ck_assert_msg(st == CAPV_E_UNSAFE_PATH, "%s: status %d (%s)", cases[i].why, (int)st,
+                      err.message);
+    }
+}
+END_TEST
+
+START_TEST(zip_directories_and_nesting)
+{
+    zentry e[] = { stored("dir/", ""), stored("dir/sub/", ""), stored("dir/sub/c.txt", "c"),
+                   stored("dir/a.txt", "a"), stored("top", "t"),
+                   stored("d\xc3\xa9j\xc3\xa0 vu.txt", "utf-8") };
+    size_t len;
+    uint8_t *zip = craft_zip(e, 6, &len);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, zip, len, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 4); /* directories are not members */
+    ck_assert_str_eq(capv_package_member_name(pkg, 0), "dir/a.txt");
+    ck_assert_str_eq(capv_package_member_name(pkg, 1), "dir/sub/c.txt");
+    ck_assert_str_eq(capv_package_member_name(pkg, 2), "d\xc3\xa9j\xc3\xa0 vu.txt"); /* bytes */
+    ck_assert_str_eq(capv_package_member_name(pkg, 3), "top");
+    ck_assert_str_eq(capv_package_source(pkg), "<memory>");
+    capv_package_free(pkg);
+    free(zip);
+
+    /* directories count against the entry limit */
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 4, NULL), CAPV_OK);
+    zip = craft_zip(e, 5, &len);
+    ck_assert_int_eq(open_mem(zip, len, l, NULL), CAPV_E_LIMIT);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 5, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(zip, len, l, NULL), CAPV_OK);
+    free(zip);
+    capv_package_limits_free(l);
+
+    /* a directory entry that carries data */
+    zentry d[] = { stored("dir/", "data") };
+    ck_assert_int_eq(open_crafted(d, 1, NULL), CAPV_E_MALFORMED);
+}
+END_TEST
+
+START_TEST(zip_duplicate_names)
+{
+    zentry e[] = { stored("manifest.json", "{\"a\":1}"), stored("proof.dat", "x"),
+                   stored("manifest.json", "{\"a\":2}") };
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = open_crafted(e, 3, &err);
+    /* libzip finds it while opening, before any name is known to us */
+    ck_assert_msg(st == CAPV_E_UNSAFE_PATH, "status %d (%s)", (int)st, err.message);
+    /* the same name as a directory entry twice is a duplicate too */
+    zentry f[] = { stored("d/", ""), stored("d/", "") };
+    ck_assert_int_eq(open_crafted(f, 2, NULL), CAPV_E_UNSAFE_PATH);
+}
+END_TEST
+
+START_TEST(zip_special_files)
+{
+    static const uint32_t modes[] = { S_IFLNK | 0777, S_IFIFO | 0644, S_IFCHR | 0644,
+                                      S_IFBLK | 0644, S_IFSOCK | 0644 };
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        zentry e[] = { stored("manifest.json", "{}"), stored("link", "/etc/passwd") };
+        e[1].ext_attr = modes[i] << 16;
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_int_eq(open_crafted(e, 2, &err), CAPV_E_UNSAFE_PATH);
+        ck_assert_str_eq(err.field, "link");
+    }
+    /* UNIX made-by but no file type bits (only MS-DOS attributes): a plain file */
+    zentry e[] = { stored("plain", "x") };
+    e[0].ext_attr = 0x20;
+    ck_assert_int_eq(open_crafted(e, 1, NULL), CAPV_OK);
+}
+END_TEST
+
+/* ---- zip: bombs ------------------------------------------------------------------------ */
+
+START_TEST(zip_bomb_ratio)
+{
+    size_t big = 20u * 1024u * 1024u;
+    uint8_t *zeros = calloc(1, big);
+    ck_assert_ptr_nonnull(zeros);
+    lzentry e[] = { { "manifest.json", (const uint8_t *)"{}", 2, true },
+                    { "bomb.bin", zeros, big, true } };
+    size_t len;
+    uint8_t *zip = lz_build(e, 2, &len);
+    free(zeros);
+    ck_assert_uint_lt(len, big / 100); /* it really is a bomb */
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(zip, len, NULL, &err), CAPV_E_LIMIT);
+    ck_assert_str_eq(err.field, "bomb.bin");
+    /* the same archive with a ratio limit it satisfies still respects the total: 20 MiB is
+     * under the default 64 MiB, so it loads */
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_RATIO, 100000, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(zip, len, l, NULL), CAPV_OK);
+    capv_package_limits_free(l);
+    free(zip);
+}
+END_TEST
+
+/* Exactly the ratio limit is allowed (SPEC: ratio ≤ 100); one less as a limit is not. */
+START_TEST(zip_ratio_boundary)
+{
+    uint8_t *zeros = NULL, *comp = NULL;
+    size_t size = 0, clen = 0;
+    for (size_t m = 700; m < 720 && comp == NULL; m++) {
+        size = 100 * m;
+        free(zeros);
+        zeros = calloc(1, size);
+        ck_assert_ptr_nonnull(zeros);
+        size_t base;
+        uint8_t *c = deflate_raw(zeros, size, 0, &base);
+        free(c);
+        if (base < m && (m - base) % 5 == 0) {
+            comp = deflate_raw(zeros, size, (m - base) / 5, &clen);
+            ck_assert_uint_eq(clen, m);
+        }
+    }
+    ck_assert_ptr_nonnull(comp);
+    ck_assert_uint_gt(size, CAPV_RATIO_EXEMPT_BYTES);
+    zentry e[] = { { "exact.bin", 0, comp, clen, 8, crc_of(zeros, size), size, clen,
+                     (uint32_t)(S_IFREG | 0644) << 16 } };
+    size_t len;
+    uint8_t *zip = craft_zip(e, 1, &len);
+    capv_package *pkg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_package_open_zip_memory(&pkg, zip, len, NULL, &err) == CAPV_OK,
+                  "ratio exactly 100: %s", err.message);
+    size_t got = 0;
+    const uint8_t *d = NULL;
+    ck_assert_int_eq(capv_package_find(pkg, "exact.bin", &d, &got), CAPV_OK);
+    ck_assert_uint_eq(got, size);
+    ck_assert_mem_eq(d, zeros, size);
+    capv_package_free(pkg);
+
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_RATIO, 99, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(zip, len, l, NULL), CAPV_E_LIMIT);
+    capv_package_limits_free(l);
+    free(zip);
+    free(comp);
+    free(zeros);
+}
+END_TEST
+
+/* Deterministic, poorly compressible bytes. */
+static void fill_noise(uint8_t *p, size_t n, uint32_t seed)
+{
+    uint32_t x = seed ? seed : 1;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (uint8_t)x;
+    }
+}
+
+START_TEST(zip_bomb_total_small_limit)
+{
+    enum { N = 5, SZ = 100 * 1024 };
+    uint8_t *data = malloc((size_t)N * SZ);
+    ck_assert_ptr_nonnull(data);
+    fill_noise(data, (size_t)N * SZ, 7);
+    char names[N][8];
+    lzentry e[N];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "part%zu", i);
+        e[i] = (lzentry){ names[i], data + i * SZ, SZ, (i % 2) == 0 };
+    }
+    size_t len;
+    uint8_t *zip = lz_build(e, N, &len);
+    free(data);
+
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 1024 * 1024, NULL),
+                     CAPV_OK);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, zip, len, l, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_member_count(pkg), N);
+    capv_package_free(pkg);
+
+    /* 500 KiB of members against 300 KiB: the archive itself (~500 KiB) is within the
+     * archive-size allowance (total + entries * 1 KiB), so the member sizes decide */
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 300 * 1024, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRY_BYTES, 300 * 1024, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 300, NULL), CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(zip, len, l, &err), CAPV_E_LIMIT);
+    ck_assert_str_eq(err.field, "part3"); /* three fill the 300 KiB exactly */
+
+    /* one member above the per-entry limit */
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 1024 * 1024, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRY_BYTES, SZ - 1, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(zip, len, l, &err), CAPV_E_LIMIT);
+    ck_assert_str_eq(err.field, "part0");
+
+    /* the archive itself larger than any acceptable package */
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 1000, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 2, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(zip, len, l, NULL), CAPV_E_LIMIT);
+    capv_package_limits_free(l);
+    free(zip);
+}
+END_TEST
+
+/* Members whose declared sizes add up to more than the default 64 MiB, each under the ratio
+ * limit. Their data is not a valid deflate stream: if the limit were checked only after
+ * decompressing, the result would be a malformed-data error instead of CAPV_E_LIMIT. */
+static uint8_t *lying_total_zip(size_t *len)
+{
+    enum { N = 7 };
+    size_t comp = 110u * 1024u;
+    uint64_t size = 10u * 1024u * 1024u; /* ratio ~93 */
+    uint8_t *junk = calloc(1, comp);
+    ck_assert_ptr_nonnull(junk);
+    char names[N][8];
+    zentry e[N];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "big%zu", i);
+        e[i] = (zentry){ names[i], 0, junk, comp, 8, 0x12345678u, size, comp,
+                         (uint32_t)(S_IFREG | 0644) << 16 };
+    }
+    uint8_t *zip = craft_zip(e, N, len);
+    free(junk);
+    return zip;
+}
+
+START_TEST(zip_bomb_total_default_limit)
+{
+    size_t len;
+    uint8_t *zip = lying_total_zip(&len);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(zip, len, NULL, &err), CAPV_E_LIMIT);
+    ck_assert_str_eq(err.field, "big6"); /* 7 x 10 MiB > 64 MiB at the seventh */
+
+    /* proof that only the limit stopped it: with room for it all, the junk is found */
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 100u * 1024 * 1024, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(open_mem(zip, len, l, &err), CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "big0");
+    capv_package_limits_free(l);
+    free(zip);
+}
+END_TEST
+
+static uint8_t *many_entries(size_t n, size_t *len)
+{
+    zentry *e = calloc(n, sizeof *e);
+    char *names = malloc(n * 8);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_ptr_nonnull(names);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(names + i * 8, 8, "e%06zu", i);
+        e[i] = stored(names + i * 8, "");
+    }
+    uint8_t *zip = craft_zip(e, n, len);
+    free(names);
+    free(e);
+    return zip;
+}
+
+START_TEST(zip_too_many_entries)
+{
+    size_t len;
+    uint8_t *zip = many_entries(100000, &len); /* needs the ZIP64 end records */
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(zip, len, NULL, &err), CAPV_E_LIMIT);
+    free(zip);
+
+    zip = many_entries(10001, &len);
+    ck_assert_int_eq(open_mem(zip, len, NULL, NULL), CAPV_E_LIMIT);
+    free(zip);
+
+    /* the declared count is checked before the archive is parsed: ten real entries whose end
+     * record claims 60,000 is refused for the claim, not for the inconsistency */
+    zip = many_entries(10, &len);
+    ck_assert_int_eq(open_mem(zip, len, NULL, NULL), CAPV_OK);
+    zip[len - 22 + 8] = zip[len - 22 + 10] = 0x60; /* 0xea60 = 60,000 */
+    zip[len - 22 + 9] = zip[len - 22 + 11] = 0xea;
+    ck_assert_int_eq(open_mem(zip, len, NULL, &err), CAPV_E_LIMIT);
+    free(zip);
+
+    zip = many_entries(10000, &len); /* exactly the limit */
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, zip, len, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 10000);
+    ck_assert_str_eq(capv_package_member_name(pkg, 9999), "e009999");
+    capv_package_free(pkg);
+    free(zip);
+}
+END_TEST
+
+/* ---- zip: broken archives -------------------------------------------------------------- */
+
+START_TEST(zip_truncated)
+{
+    size_t len;
+    uint8_t *zip = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &len);
+    ck_assert_int_eq(open_mem(zip, len, NULL, NULL), CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status half = open_mem(zip, len / 2, NULL, &err);
+    ck_assert_int_eq(half, CAPV_E_MALFORMED);
+    ck_assert_int_eq(err.code, half);
+    /* every shorter prefix fails as malformed input, never crashes, never loads */
+    for (size_t n = 0; n < len; n++) {
+        capv_status st = open_mem(zip, n, NULL, NULL);
+        ck_assert_msg(capv_status_class_of(st) == CAPV_CLASS_MALFORMED,
+                      "prefix of %zu bytes: status %d", n, (int)st);
+    }
+    free(zip);
+}
+END_TEST
+
+START_TEST(zip_lying_sizes)
+{
+    const char *text = "hello, lying world";
+    size_t tl = strlen(text);
+    size_t dlen;
+    uint8_t *def = deflate_raw((const uint8_t *)text, tl, 0, &dlen);
+    uint32_t reg = (uint32_t)(S_IFREG | 0644) << 16;
+    struct {
+        zentry e;
+        capv_status want;
+        const char *why;
+    } cases[] = {
+        { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl), 5, 5, reg },
+          CAPV_E_MALFORMED, "stored, declares fewer bytes" },
+        { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl), tl + 40, tl + 40, reg },
+          CAPV_E_MALFORMED, "stored, declares more bytes than the archive holds" },
+        { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl), tl + 3, tl, reg },
+          CAPV_E_MALFORMED, "stored, uncompressed size larger than compressed" },
+        { { "f", 0, def, dlen, 8, crc_of(text, tl), 4, dlen, reg },
+          CAPV_E_MALFORMED, "deflated, declares fewer bytes" },
+        { { "f", 0, def, dlen, 8, crc_of(text, tl), tl + 10, dlen, reg },
+          CAPV_E_TRUNCATED, "deflated, declares more bytes" },
+        { { "f", 0, def, dlen, 8, crc_of(text, tl), tl, dlen - 2, reg },
+          CAPV_E_MALFORMED, "deflated, compressed size cut short" },
+        { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl) ^ 1u, tl, tl, reg },
+          CAPV_E_MALFORMED, "CRC mismatch" },
+        { { "f", 0, def, dlen, 99, crc_of(text, tl), tl, dlen, reg },
+          CAPV_E_MALFORMED, "unknown compression method" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zentry e[] = { cases[i].e, stored("tail", "after") };
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = open_crafted(e, 2, &err);
+        ck_assert_msg(st == cases[i].want, "%s: status %d (%s)", cases[i].why, (int)st,
+                      err.message);
+    }
+    free(def);
+}
+END_TEST
+
+START_TEST(zip_empty_and_garbage)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(NULL, 0, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_int_eq(open_mem((const uint8_t *)"", 0, NULL, NULL), CAPV_E_MALFORMED);
+    ck_assert_int_eq(open_mem((const uint8_t *)"PK", 2, NULL, NULL), CAPV_E_MALFORMED);
+    uint8_t noise[4096];
+    for (uint32_t seed = 1; seed <= 8; seed++) {
+        fill_noise(noise, sizeof noise, seed);
+        ck_assert_int_eq(open_mem(noise, sizeof noise, NULL, NULL), CAPV_E_MALFORMED);
+    }
+    /* noise behind a local file header signature */
+    memcpy(noise, "PK\x03\x04", 4);
+    ck_assert_int_eq(open_mem(noise, sizeof noise, NULL, NULL), CAPV_E_MALFORMED);
+    /* an empty but valid archive loads, with nothing in it */
+    size_t len;
+    uint8_t *zip = craft_zip(NULL, 0, &len);
+    ck_assert_uint_eq(len, 22);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, zip, len, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 0);
+    capv_package_free(pkg);
+    free(zip);
+    ck_assert_int_eq(capv_package_open_zip_memory(NULL, noise, 4, NULL, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, NULL, 4, NULL, NULL),
+                     CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+/* ---- zip and directory files on disk --------------------------------------------------- */
+
+START_TEST(zip_file_on_disk)
+{
+    char dir[4096], path[4200];
+    tmp_dir(dir, sizeof dir);
+    size_t len;
+    uint8_t *zip = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &len);
+    write_file(dir, "p.zip", zip, len);
+    snprintf(path, sizeof path, "%s/p.zip", dir);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_zip(&pkg, path, NULL, NULL), CAPV_OK);
+    ck_assert_str_eq(capv_package_source(pkg), path);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 2);
+    ck_assert_str_eq(capv_package_member_name(pkg, 0), "manifest.json");
+    ck_assert_str_eq(capv_package_member_name(pkg, 1), "proof.dat");
+    capv_package_free(pkg);
+    ck_assert_int_eq(capv_package_open(&pkg, path, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 2);
+    capv_package_free(pkg);
+
+    /* an unsafe zip on disk */
+    size_t ulen;
+    zentry e[] = { stored("../evil", "x") };
+    uint8_t *bad = craft_zip(e, 1, &ulen);
+    write_file(dir, "bad.zip", bad, ulen);
+    snprintf(path, sizeof path, "%s/bad.zip", dir);
+    ck_assert_int_eq(capv_package_open(&pkg, path, NULL, NULL), CAPV_E_UNSAFE_PATH);
+    ck_assert_ptr_null(pkg);
+    free(bad);
+
+    /* a file larger than the archive allowance is refused before it is read */
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 100, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 1, NULL), CAPV_OK);
+    snprintf(path, sizeof path, "%s/p.zip", dir);
+    ck_assert_int_eq(capv_package_open_zip(&pkg, path, l, NULL), CAPV_E_LIMIT);
+    capv_package_limits_free(l);
+
+    capv_error err = CAPV_ERROR_INIT;
+    snprintf(path, sizeof path, "%s/missing.zip", dir);
+    ck_assert_int_eq(capv_package_open_zip(&pkg, path, NULL, &err), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_open(&pkg, path, NULL, NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_open_dir(&pkg, path, NULL, NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_open(&pkg, NULL, NULL, NULL), CAPV_E_INVALID_ARG);
+    free(zip);
+}
+END_TEST
+
+START_TEST(dir_nested_names)
+{
+    char dir[4096];
+    tmp_dir(dir, sizeof dir);
+    make_dir(dir, "a");
+    make_dir(dir, "a/b");
+    make_dir(dir, "empty");
+    write_file(dir, "a/b/c.txt", "c", 1);
+    write_file(dir, "a/x.json", "{}", 2);
+    write_file(dir, "top", "", 0);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open(&pkg, dir, NULL, NULL), CAPV_OK);
+    ck_assert_str_eq(capv_package_source(pkg), dir);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 3);
+    ck_assert_str_eq(capv_package_member_name(pkg, 0), "a/b/c.txt");
+    ck_assert_str_eq(capv_package_member_name(pkg, 1), "a/x.json");
+    ck_assert_str_eq(capv_package_member_name(pkg, 2), "top");
+    size_t len = 9;
+    const uint8_t *d = capv_package_member_data(pkg, 2, &len);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_int_eq(capv_package_find(pkg, "a/b/c.txt", &d, &len), CAPV_OK);
+    ck_assert_uint_eq(len, 1);
+    ck_assert_int_eq(d[0], 'c');
+    capv_package_free(pkg);
+
+    /* 6 entries (3 directories + 3 files) against a limit of 5 */
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 5, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_open_dir(&pkg, dir, l, NULL), CAPV_E_LIMIT);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 6, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 2, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_open_dir(&pkg, dir, l, NULL), CAPV_E_LIMIT);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 3, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_open_dir(&pkg, dir, l, NULL), CAPV_OK);
+    capv_package_free(pkg);
+    capv_package_limits_free(l);
+}
+END_TEST
+
+START_TEST(dir_too_deep)
+{
+    char dir[4096], rel[256] = "";
+    tmp_dir(dir, sizeof dir);
+    for (int i = 0; i < 18; i++) {
+        size_t n = strlen(rel);
+        snprintf(rel + n, sizeof rel - n, "%sd", n ? "/" : "");
+        make_dir(dir, rel);
+    }
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_dir(&pkg, dir, NULL, NULL), CAPV_E_LIMIT);
+    ck_assert_ptr_null(pkg);
+}
+END_TEST
+
+START_TEST(dir_symlinks)
+{
+    char dir[4096], path[4200];
+    tmp_dir(dir, sizeof dir);
+    write_file(dir, "manifest.json", "{}", 2);
+    write_file(dir, "proof.dat", "e30=", 4);
+    snprintf(path, sizeof path, "%s/evil", dir);
+    ck_assert_int_eq(symlink("/etc/passwd", path), 0);
+    capv_package *pkg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_package_open(&pkg, dir, NULL, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_ptr_null(pkg);
+    ck_assert_str_eq(err.field, "evil");
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(capv_package_open(&pkg, dir, NULL, NULL), CAPV_OK);
+    capv_package_free(pkg);
+
+    /* a symlink to a directory, deeper down */
+    make_dir(dir, "sub");
+    snprintf(path, sizeof path, "%s/sub/up", dir);
+    ck_assert_int_eq(symlink("..", path), 0);
+    err = (capv_error)CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_package_open(&pkg, dir, NULL, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_str_eq(err.field, "sub/up");
+    ck_assert_int_eq(unlink(path), 0);
+
+    /* a dangling symlink */
+    snprintf(path, sizeof path, "%s/dangling", dir);
+    ck_assert_int_eq(symlink("nowhere", path), 0);
+    ck_assert_int_eq(capv_package_open(&pkg, dir, NULL, NULL), CAPV_E_UNSAFE_PATH);
+}
+END_TEST
+
+START_TEST(dir_fifo_and_bad_names)
+{
+    char dir[4096], path[4200];
+    tmp_dir(dir, sizeof dir);
+    write_file(dir, "manifest.json", "{}", 2);
+    snprintf(path, sizeof path, "%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    capv_package *pkg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    /* must not block opening the FIFO */
+    ck_assert_int_eq(capv_package_open_dir(&pkg, dir, NULL, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_str_eq(err.field, "pipe");
+    ck_assert_int_eq(unlink(path), 0);
+
+    /* names a POSIX file system allows but a package must not carry */
+    static const char *names[] = { "a\\b", "a\nb", "tab\there" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        write_file(dir, names[i], "x", 1);
+        ck_assert_int_eq(capv_package_open_dir(&pkg, dir, NULL, NULL), CAPV_E_UNSAFE_PATH);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    ck_assert_int_eq(capv_package_open_dir(&pkg, dir, NULL, NULL), CAPV_OK);
+    capv_package_free(pkg);
+    /* a regular file is not a directory package */
+    snprintf(path, sizeof path, "%s/manifest.json", dir);
+    ck_assert_int_eq(capv_package_open_dir(&pkg, path, NULL, NULL), CAPV_E_IO);
+}
+END_TEST
+
+/* ---- verification entry points --------------------------------------------------------- */
+
+/* Asserts a report whose package.layout check failed and whose verdict is fail. */
+static void assert_layout_failed(capv_report *r)
+{
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    const capv_check *c = capv_report_find_check(r, "package.layout");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(capv_check_status_of(c), CAPV_CHECK_FAIL);
+    ck_assert_str_eq(capv_report_format(r), "unknown");
+    /* nothing else passed */
+    for (size_t i = 0; i < capv_report_check_count(r); i++)
+        ck_assert_int_ne(capv_check_status_of(capv_report_check(r, i)), CAPV_CHECK_PASS);
+}
+
+/* A legacy package (manifest.json + proof.dat from the peer vectors) plus `extra`. */
+static uint8_t *legacy_plus(const zentry *extra, size_t n_extra, size_t *len)
+{
+    size_t ml, pl;
+    uint8_t *m = tu_read(tu_shared_dir(), "peer/packages/webui-legacy/manifest.json", &ml);
+    uint8_t *p = tu_read(tu_shared_dir(), "peer/packages/webui-legacy/proof.dat", &pl);
+    zentry e[4];
+    ck_assert_uint_le(n_extra, 2);
+    e[0] = stored("manifest.json", (const char *)m);
+    e[1] = stored("proof.dat", (const char *)p);
+    for (size_t i = 0; i < n_extra; i++)
+        e[2 + i] = extra[i];
+    uint8_t *zip = craft_zip(e, 2 + n_extra, len);
+    free(m);
+    free(p);
+    return zip;
+}
+
+START_TEST(verify_zip_memory_unsafe_is_a_fail_report)
+{
+    capv_verifier *v = NULL;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    capv_report *r = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+
+    /* the control: the same package without the hostile member gets past the layout */
+    size_t len;
+    uint8_t *zip = legacy_plus(NULL, 0, &len);
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, NULL, &err), CAPV_OK);
+    const capv_check *c = capv_report_find_check(r, "package.layout");
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(capv_check_status_of(c), CAPV_CHECK_PASS);
+    ck_assert_str_eq(capv_report_format(r), "legacy");
+    capv_report_free(r);
+    free(zip);
+
+    zentry traversal[] = { stored("../evil", "x") };
+    zentry link[] = { stored("link", "/etc/passwd") };
+    link[0].ext_attr = (uint32_t)(S_IFLNK | 0777) << 16;
+    zentry dup[] = { stored("manifest.json", "{}") };
+    const zentry *hostile[] = { traversal, link, dup };
+    for (size_t i = 0; i < 3; i++) {
+        zip = legacy_plus(hostile[i], 1, &len);
+        r = NULL;
+        ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, NULL, &err), CAPV_OK);
+        assert_layout_failed(r);
+        capv_report_free(r);
+        free(zip);
+    }
+
+    /* too many members for the limits in the options */
+    capv_verify_options *o = NULL;
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_verify_options_new(&o, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 1, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_options_set_limits(o, l, NULL), CAPV_OK);
+    capv_package_limits_free(l);
+    zip = legacy_plus(NULL, 0, &len);
+    r = NULL;
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, o, &err), CAPV_OK);
+    assert_layout_failed(r);
+    capv_report_free(r);
+    free(zip);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(verify_zip_memory_bomb_is_a_fail_report)
+{
+    capv_verifier *v = NULL;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    size_t big = 20u * 1024u * 1024u;
+    uint8_t *zeros = calloc(1, big);
+    ck_assert_ptr_nonnull(zeros);
+    lzentry e[] = { { "manifest.json", (const uint8_t *)"{}", 2, true },
+                    { "proof.dat", (const uint8_t *)"e30=", 4, false },
+                    { "bomb.bin", zeros, big, true } };
+    size_t len;
+    uint8_t *zip = lz_build(e, 3, &len);
+    free(zeros);
+    capv_report *r = NULL;
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, NULL, NULL), CAPV_OK);
+    assert_layout_failed(r);
+    capv_report_free(r);
+    free(zip);
+
+    /* 70 MiB of declared members: over the daemon's default for memory zips ... */
+    zip = lying_total_zip(&len);
+    r = NULL;
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, NULL, NULL), CAPV_OK);
+    assert_layout_failed(r);
+    capv_report_free(r);
+    /* ... but within the CLI's 512 MiB for files, where the junk data is what fails */
+    char dir[4096], path[4200];
+    tmp_dir(dir, sizeof dir);
+    write_file(dir, "big.zip", zip, len);
+    snprintf(path, sizeof path, "%s/big.zip", dir);
+    r = (capv_report *)&r;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    ck_assert_str_eq(err.field, "big0");
+    free(zip);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(verify_zip_memory_not_a_package)
+{
+    capv_verifier *v = NULL;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    capv_report *r = (capv_report *)&r;
+
+    /* a safe zip with no CAP layout in it */
+    zentry e[] = { stored("readme.txt", "hello"), stored("manifest.json", "{}") };
+    size_t len;
+    uint8_t *zip = craft_zip(e, 2, &len);
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(err.code, CAPV_E_MALFORMED);
+    free(zip);
+
+    /* not a zip: empty, garbage, truncated */
+    r = (capv_report *)&r;
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, NULL, 0, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    uint8_t noise[512];
+    fill_noise(noise, sizeof noise, 3);
+    r = (capv_report *)&r;
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, noise, sizeof noise, NULL, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    zip = legacy_plus(NULL, 0, &len);
+    r = (capv_report *)&r;
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len - 30, NULL, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    free(zip);
+    capv_verifier_free(v);
+}
+END_TEST
+
+START_TEST(verify_path_unsafe_dir_and_zip)
+{
+    char dir[4096], path[4200];
+    tmp_dir(dir, sizeof dir);
+    capv_verifier *v = NULL;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    capv_report *r = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+
+    /* a directory with the legacy layout and a symlink */
+    size_t ml, pl;
+    uint8_t *m = tu_read(tu_shared_dir(), "peer/packages/webui-legacy/manifest.json", &ml);
+    uint8_t *p = tu_read(tu_shared_dir(), "peer/packages/webui-legacy/proof.dat", &pl);
+    make_dir(dir, "pkg");
+    write_file(dir, "pkg/manifest.json", m, ml);
+    write_file(dir, "pkg/proof.dat", p, pl);
+    free(m);
+    free(p);
+    snprintf(path, sizeof path, "%s/pkg", dir);
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_OK);
+    ck_assert_int_eq(capv_check_status_of(capv_report_find_check(r, "package.layout")),
+                     CAPV_CHECK_PASS);
+    capv_report_free(r);
+    snprintf(path, sizeof path, "%s/pkg/extra", dir);
+    ck_assert_int_eq(symlink("manifest.json", path), 0);
+    snprintf(path, sizeof path, "%s/pkg", dir);
+    r = NULL;
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_OK);
+    assert_layout_failed(r);
+    capv_report_free(r);
+
+    /* a FIFO instead */
+    snprintf(path, sizeof path, "%s/pkg/extra", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    snprintf(path, sizeof path, "%s/pkg", dir);
+    r = NULL;
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_OK);
+    assert_layout_failed(r);
+    capv_report_free(r);
+
+    /* an unsafe zip file */
+    zentry e[] = { stored("a/../../evil", "x") };
+    size_t len;
+    uint8_t *zip = legacy_plus(e, 1, &len);
+    write_file(dir, "bad.zip", zip, len);
+    free(zip);
+    snprintf(path, sizeof path, "%s/bad.zip", dir);
+    r = NULL;
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_OK);
+    assert_layout_failed(r);
+    capv_report_free(r);
+
+    /* no layout at all, and nothing there */
+    make_dir(dir, "plain");
+    write_file(dir, "plain/readme.txt", "hi", 2);
+    snprintf(path, sizeof path, "%s/plain", dir);
+    r = (capv_report *)&r;
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(r);
+    snprintf(path, sizeof path, "%s/missing", dir);
+    r = (capv_report *)&r;
+    ck_assert_int_eq(capv_verify_path(&r, v, path, NULL, &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(r);
+    capv_verifier_free(v);
+}
+END_TEST
 
 Suite *package_suite(void)
 {
-    return suite_create("package");
+    Suite *s = suite_create("package");
+
+    TCase *tc = tcase_create("members");
+    tcase_add_test(tc, limits_defaults_and_setters);
+    tcase_add_test(tc, add_member_rejects_unsafe_names);
+    tcase_add_test(tc, add_member_sorted_duplicates_find);
+    tcase_add_test(tc, add_member_limits);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("zip");
+    tcase_add_test(tc, zip_unsafe_names);
+    tcase_add_test(tc, zip_directories_and_nesting);
+    tcase_add_test(tc, zip_duplicate_names);
+    tcase_add_test(tc, zip_special_files);
+    tcase_add_test(tc, zip_bomb_ratio);
+    tcase_add_test(tc, zip_ratio_boundary);
+    tcase_add_test(tc, zip_bomb_total_small_limit);
+    tcase_add_test(tc, zip_bomb_total_default_limit);
+    tcase_add_test(tc, zip_too_many_entries);
+    tcase_add_test(tc, zip_truncated);
+    tcase_add_test(tc, zip_lying_sizes);
+    tcase_add_test(tc, zip_empty_and_garbage);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("files");
+    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, zip_file_on_disk);
+    tcase_add_test(tc, dir_nested_names);
+    tcase_add_test(tc, dir_too_deep);
+    tcase_add_test(tc, dir_symlinks);
+    tcase_add_test(tc, dir_fifo_and_bad_names);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("verify");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_add_test(tc, verify_zip_memory_unsafe_is_a_fail_report);
+    tcase_add_test(tc, verify_zip_memory_bomb_is_a_fail_report);
+    tcase_add_test(tc, verify_zip_memory_not_a_package);
+    tcase_add_test(tc, verify_path_unsafe_dir_and_zip);
+    suite_add_tcase(s, tc);
+    return s;
 }

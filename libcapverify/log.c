@@ -1,0 +1,208 @@
+/* JSON-lines logging (SPEC §9.3). Each line is built in memory and written with one write()
+ * under a lock, so concurrent threads never interleave. */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "json_int.h"
+#include "time_int.h"
+
+struct capv_logger {
+    int fd;
+    atomic_int level;
+    pthread_mutex_t lock;
+    capv_clock_fn clock;
+    void *clock_user;
+};
+
+struct capv_log_entry {
+    capv_logger *lg;
+    capv_buf b;
+};
+
+static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
+
+capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, capv_error *err)
+{
+    if (out == NULL || fd < 0 || level < CAPV_LOG_DEBUG || level > CAPV_LOG_ERROR)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid logger arguments");
+    capv_logger *lg = calloc(1, sizeof *lg);
+    if (lg == NULL)
+        return capv_err_nomem(err);
+    lg->fd = fd;
+    atomic_init(&lg->level, (int)level);
+    pthread_mutex_init(&lg->lock, NULL);
+    lg->clock = capv_clock_system;
+    *out = lg;
+    return CAPV_OK;
+}
+
+void capv_logger_free(capv_logger *lg)
+{
+    if (lg == NULL)
+        return;
+    pthread_mutex_destroy(&lg->lock);
+    free(lg);
+}
+
+void capv_logger_set_level(capv_logger *lg, capv_log_level level)
+{
+    if (lg != NULL && level >= CAPV_LOG_DEBUG && level <= CAPV_LOG_ERROR)
+        atomic_store(&lg->level, (int)level);
+}
+
+capv_log_level capv_logger_level(const capv_logger *lg)
+{
+    return lg ? (capv_log_level)atomic_load(&((capv_logger *)lg)->level) : CAPV_LOG_ERROR;
+}
+
+void capv_logger_set_clock(capv_logger *lg, capv_clock_fn clock, void *user)
+{
+    if (lg == NULL)
+        return;
+    lg->clock = clock ? clock : capv_clock_system;
+    lg->clock_user = clock ? user : NULL;
+}
+
+int capv_log_level_parse(capv_log_level *out, const char *name)
+{
+    if (out == NULL || name == NULL)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (strcasecmp(name, level_names[i]) == 0) {
+            *out = (capv_log_level)i;
+            return 0;
+        }
+    if (strcasecmp(name, "warning") == 0) {
+        *out = CAPV_LOG_WARN;
+        return 0;
+    }
+    return -1;
+}
+
+const char *capv_log_level_name(capv_log_level level)
+{
+    return level >= CAPV_LOG_DEBUG && level <= CAPV_LOG_ERROR ? level_names[level] : "UNKNOWN";
+}
+
+static void key(capv_log_entry *e, const char *k)
+{
+    capv_buf_putc(&e->b, ',');
+    capv_json_write_string(&e->b, k, strlen(k));
+    capv_buf_putc(&e->b, ':');
+}
+
+/* Strings in logs come from anywhere (paths, peer messages): invalid UTF-8 is replaced so
+ * every line stays valid JSON. */
+static void safe_string(capv_buf *b, const char *s)
+{
+    size_t len = strlen(s);
+    if (capv_utf8_check((const uint8_t *)s, len, NULL) == CAPV_OK) {
+        capv_json_write_string(b, s, len);
+        return;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL) {
+        b->failed = true;
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+    capv_json_write_string(b, copy, len);
+    free(copy);
+}
+
+capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, const char *event)
+{
+    if (lg == NULL || (int)level < atomic_load(&lg->level))
+        return NULL;
+    capv_log_entry *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return NULL;
+    e->lg = lg;
+    char t[32];
+    capv_time_format_ms(t, lg->clock(lg->clock_user));
+    capv_buf_printf(&e->b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", t,
+                    capv_log_level_name(level));
+    if (event != NULL) {
+        key(e, "event");
+        safe_string(&e->b, event);
+    }
+    return e;
+}
+
+void capv_log_str(capv_log_entry *e, const char *k, const char *value)
+{
+    if (e == NULL || k == NULL || value == NULL)
+        return;
+    key(e, k);
+    safe_string(&e->b, value);
+}
+
+void capv_log_int(capv_log_entry *e, const char *k, int64_t value)
+{
+    if (e == NULL || k == NULL)
+        return;
+    key(e, k);
+    capv_buf_printf(&e->b, "%lld", (long long)value);
+}
+
+void capv_log_double(capv_log_entry *e, const char *k, double value)
+{
+    if (e == NULL || k == NULL)
+        return;
+    key(e, k);
+    if (isfinite(value))
+        capv_buf_printf(&e->b, "%.3f", value);
+    else
+        capv_buf_puts(&e->b, "null");
+}
+
+void capv_log_bool(capv_log_entry *e, const char *k, int value)
+{
+    if (e == NULL || k == NULL)
+        return;
+    key(e, k);
+    capv_buf_puts(&e->b, value ? "true" : "false");
+}
+
+void capv_log_end(capv_log_entry *e, const char *fmt, ...)
+{
+    if (e == NULL)
+        return;
+    char msg[1024] = "";
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    key(e, "message");
+    safe_string(&e->b, msg);
+    capv_buf_puts(&e->b, "}\n");
+    size_t len = 0;
+    uint8_t *line = capv_buf_take(&e->b, &len);
+    capv_logger *lg = e->lg;
+    free(e);
+    if (line == NULL)
+        return;
+    pthread_mutex_lock(&lg->lock);
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(lg->fd, line + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break; /* logging must never take the service down */
+        done += (size_t)w;
+    }
+    pthread_mutex_unlock(&lg->lock);
+    free(line);
+}
