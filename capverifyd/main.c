@@ -1,0 +1,319 @@
+/* capverifyd: the CAP verification service (SPEC §9). A thin front-end over libcapverify:
+ * configuration, lifecycle and signals here; HTTP in server.c; routes in handlers.c. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+#define DEFAULT_CONFIG_DIR "/etc/cap-verifier"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: capverifyd [--config-dir DIR] [--set section.key=value]... [--check-config]\n"
+            "                  [--print-config] [--print-config-reference] [--version]\n\n"
+            "Serves CAP package verification over HTTP (SPEC §9). Configuration: YAML files in\n"
+            "DIR (default " DEFAULT_CONFIG_DIR ", optional), then CAPV_<SECTION>_<KEY>\n"
+            "environment variables, then --set flags. docs/configuration.md lists every key.\n\n"
+            "Signals: TERM drains and exits, HUP reloads TLS certificate, trust store and\n"
+            "policies, USR1 / USR2 make the log more / less verbose.\n");
+}
+
+static capv_verify_options *make_options(const capvd_config *c, capv_package_limits **limits)
+{
+    capv_verify_options *o = NULL;
+    if (capv_verify_options_new(&o, NULL) != CAPV_OK)
+        return NULL;
+    capv_verify_options_set(o, CAPV_OPT_REQUIRE_SIGNATURE, c->verify_require_signature, NULL);
+    capv_verify_options_set(o, CAPV_OPT_REQUIRE_TIMESTAMP, c->verify_require_timestamp, NULL);
+    capv_verify_options_set(o, CAPV_OPT_CHECK_REGISTRY, c->verify_check_registry, NULL);
+    capv_verify_options_set(o, CAPV_OPT_STRICT, c->verify_strict, NULL);
+    capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, c->verify_allow_untrusted, NULL);
+    capv_verify_options_set_mock_policy(o,
+                                        strcmp(c->verify_mock_policy, "fail") == 0 ? CAPV_MOCK_FAIL
+                                        : strcmp(c->verify_mock_policy, "accept") == 0
+                                            ? CAPV_MOCK_ACCEPT
+                                            : CAPV_MOCK_WARN,
+                                        NULL);
+    if (capv_package_limits_new(limits, NULL) == CAPV_OK) {
+        capv_package_limits_set(*limits, CAPV_LIMIT_ENTRIES, (uint64_t)c->verify_max_entries, NULL);
+        capv_verify_options_set_limits(o, *limits, NULL);
+    }
+    return o;
+}
+
+/* Builds a verifier from the trust configuration. */
+static capv_verifier *build_verifier(capvd *d, char *errbuf, size_t errlen)
+{
+    capv_verifier *v = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_verifier_new(&v, &err) != CAPV_OK)
+        goto fail;
+    if (*d->cfg.trust_dir && capv_verifier_load_trust(v, d->cfg.trust_dir, &err) != CAPV_OK)
+        goto fail;
+    if (*d->cfg.trust_policy_dir &&
+        capv_verifier_load_policy_dir(v, d->cfg.trust_policy_dir, &err) != CAPV_OK)
+        goto fail;
+    if (*d->cfg.trust_tsa_ca_file &&
+        capv_verifier_load_tsa_roots(v, d->cfg.trust_tsa_ca_file, &err) != CAPV_OK)
+        goto fail;
+    return v;
+fail:
+    snprintf(errbuf, errlen, "%s%s%s", err.field, err.field[0] ? ": " : "", err.message);
+    capv_verifier_free(v);
+    return NULL;
+}
+
+static void reload(capvd *d)
+{
+    char errbuf[512];
+    if (d->tls != NULL) {
+        int r = tls_reload(d->tls, true, errbuf, sizeof errbuf);
+        capv_log_entry *e = capv_log_begin(d->log, r < 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO,
+                                           "tls_reload");
+        capv_log_end(e, r < 0 ? "TLS certificate not reloaded, the old one stays: %s"
+                              : "TLS certificate reloaded",
+                     errbuf);
+    }
+    capv_verifier *v = build_verifier(d, errbuf, sizeof errbuf);
+    if (v == NULL) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "trust_reload");
+        capv_log_end(e, "trust store / policies not reloaded, the old ones stay: %s", errbuf);
+        return;
+    }
+    pthread_rwlock_wrlock(&d->lock);
+    capv_verifier *old = d->verifier;
+    d->verifier = v;
+    d->generation++;
+    pthread_rwlock_unlock(&d->lock);
+    capv_verifier_free(old);
+    capv_cache_invalidate_all(d->cache); /* no stale verdict survives a trust change */
+    atomic_store(&d->trust_loaded, true);
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
+    capv_log_int(e, "trusted_keys",
+                 (int64_t)capv_trust_store_count(capv_verifier_trust_store(v)));
+    capv_log_end(e, "trust store and policies reloaded");
+}
+
+static void on_evict(void *user, capv_evict_reason reason)
+{
+    capvd *d = user;
+    static const char *const names[] = { "size", "ttl", "invalidated" };
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_DEBUG, "cache_evict");
+    capv_log_str(e, "cache", "report");
+    capv_log_str(e, "reason", names[reason]);
+    capv_log_end(e, "cache entry evicted");
+}
+
+static char *read_text_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b != NULL && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    if (b != NULL) {
+        b[n] = '\0';
+        *len = (size_t)n;
+    }
+    return b;
+}
+
+/* Stops the listeners, giving in-flight requests at most `timeout` seconds. */
+static void *stopper(void *arg)
+{
+    server_stop(arg);
+    return NULL;
+}
+
+static int64_t now_ms(void)
+{
+    return capv_clock_system(NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_dir = DEFAULT_CONFIG_DIR;
+    bool dir_given = false, check_only = false, print = false;
+    char **sets = calloc((size_t)argc, sizeof *sets);
+    int nsets = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("capverifyd %s (libcapverify %s, commit %s)\n", CAPV_VERSION_STRING,
+                   capv_version_string(), capv_version_commit());
+            return 0;
+        } else if (strcmp(a, "--print-config-reference") == 0) {
+            capvd_config_print_reference();
+            return 0;
+        } else if (strcmp(a, "--check-config") == 0) {
+            check_only = true;
+        } else if (strcmp(a, "--print-config") == 0) {
+            print = true;
+        } else if (strcmp(a, "--config-dir") == 0 && i + 1 < argc) {
+            config_dir = argv[++i];
+            dir_given = true;
+        } else if (strcmp(a, "--set") == 0 && i + 1 < argc) {
+            sets[nsets++] = argv[++i];
+        } else {
+            fprintf(stderr, "capverifyd: unexpected argument '%s'\n", a);
+            usage(stderr);
+            return 3;
+        }
+    }
+
+    static capvd d;
+    capvd_config_defaults(&d.cfg);
+    char errbuf[1024];
+    if (!capvd_config_load(&d.cfg, config_dir, dir_given, sets, nsets, errbuf, sizeof errbuf)) {
+        fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
+        return 3;
+    }
+    free(sets);
+    if (print)
+        capvd_config_print(&d.cfg);
+
+    capv_log_level level = CAPV_LOG_INFO;
+    capv_log_level_parse(&level, d.cfg.logging_level);
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_global_init(&err) != CAPV_OK || capv_logger_new(&d.log, 1, level, &err) != CAPV_OK) {
+        fprintf(stderr, "capverifyd: %s\n", err.message);
+        return 6;
+    }
+    if (!tls_create(&d.tls, &d.cfg, errbuf, sizeof errbuf)) {
+        fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
+        return 3;
+    }
+    d.verifier = build_verifier(&d, errbuf, sizeof errbuf);
+    if (d.verifier == NULL) {
+        fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
+        return 3;
+    }
+    if (check_only) {
+        printf("configuration ok\n");
+        return 0;
+    }
+
+    atomic_store(&d.trust_loaded, true);
+    pthread_rwlock_init(&d.lock, NULL);
+    d.opts = make_options(&d.cfg, &d.limits);
+    if (d.cfg.cache_enabled) {
+        if (capv_cache_new(&d.cache, (size_t)d.cfg.cache_size, (size_t)d.cfg.cache_max_bytes,
+                           d.cfg.cache_ttl_seconds * 1000, &err) != CAPV_OK) {
+            fprintf(stderr, "capverifyd: cache: %s\n", err.message);
+            return 6;
+        }
+        capv_cache_set_evict_callback(d.cache, on_evict, &d);
+    }
+    const char *api_doc = getenv("CAPVERIFYD_OPENAPI");
+    d.openapi = read_text_file(api_doc ? api_doc : CAPVD_OPENAPI_PATH, &d.openapi_len);
+    d.started_ms = now_ms();
+    metrics_init(CAPV_VERSION_STRING, capv_version_commit());
+
+    /* Signals are handled synchronously by this thread only; every thread CivetWeb starts
+     * inherits the blocked mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!d.cfg.auth_enabled) {
+        capv_log_entry *e = capv_log_begin(d.log, CAPV_LOG_WARN, "auth_disabled");
+        capv_log_end(e, "AUTHENTICATION IS OFF: every client may call every route "
+                        "(set auth.enabled=true in production)");
+    }
+    if (!*d.cfg.trust_dir) {
+        capv_log_entry *e = capv_log_begin(d.log, CAPV_LOG_WARN, "trust_empty");
+        capv_log_end(e, "no trust store configured (trust.dir): no signature can be trusted");
+    }
+    if (!server_start(&d, errbuf, sizeof errbuf)) {
+        capv_log_entry *e = capv_log_begin(d.log, CAPV_LOG_ERROR, "startup_failed");
+        capv_log_end(e, "%s", errbuf);
+        return 5;
+    }
+    capv_log_entry *e = capv_log_begin(d.log, CAPV_LOG_INFO, "started");
+    capv_log_str(e, "listen", d.cfg.server_listen);
+    capv_log_str(e, "admin_listen", d.cfg.server_admin_listen);
+    capv_log_bool(e, "tls", d.tls != NULL);
+    capv_log_bool(e, "auth", d.cfg.auth_enabled);
+    capv_log_str(e, "version", capv_version_string());
+    capv_log_end(e, "capverifyd serving");
+
+    int64_t drain_until = 0;
+    for (;;) {
+        struct timespec tick = { 1, 0 };
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGTERM || sig == SIGINT) {
+            if (drain_until == 0) {
+                atomic_store(&d.draining, true);
+                drain_until = now_ms() + d.cfg.shutdown_grace_seconds * 1000;
+                e = capv_log_begin(d.log, CAPV_LOG_INFO, "draining");
+                capv_log_int(e, "grace_seconds", d.cfg.shutdown_grace_seconds);
+                capv_log_end(e, "shutdown requested: not ready, still serving during the grace period");
+            }
+        } else if (sig == SIGHUP) {
+            reload(&d);
+        } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+            int lvl = (int)capv_logger_level(d.log) + (sig == SIGUSR1 ? -1 : 1);
+            if (lvl >= CAPV_LOG_DEBUG && lvl <= CAPV_LOG_ERROR)
+                capv_logger_set_level(d.log, (capv_log_level)lvl);
+            e = capv_log_begin(d.log, CAPV_LOG_WARN, "log_level");
+            capv_log_str(e, "level", capv_log_level_name(capv_logger_level(d.log)));
+            capv_log_end(e, "log level changed");
+        } else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
+            break;
+        }
+        if (d.tls != NULL && drain_until == 0 &&
+            tls_reload(d.tls, false, errbuf, sizeof errbuf) == 1) {
+            e = capv_log_begin(d.log, CAPV_LOG_INFO, "tls_reload");
+            capv_log_end(e, "TLS certificate file changed: reloaded");
+        }
+        if (drain_until != 0 && now_ms() >= drain_until)
+            break;
+    }
+
+    /* Stop accepting, let in-flight requests finish (bounded), then close everything. */
+    pthread_t t;
+    bool stopped = false;
+    if (pthread_create(&t, NULL, stopper, &d) == 0) {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += d.cfg.shutdown_timeout_seconds;
+        stopped = pthread_timedjoin_np(t, NULL, &deadline) == 0;
+    }
+    e = capv_log_begin(d.log, stopped ? CAPV_LOG_INFO : CAPV_LOG_ERROR, "stopped");
+    capv_log_end(e, stopped ? "all requests finished; exiting"
+                            : "in-flight requests exceeded shutdown.timeout_seconds; exiting");
+    if (!stopped)
+        return 1;
+    capv_verifier_free(d.verifier);
+    capv_verify_options_free(d.opts);
+    capv_package_limits_free(d.limits);
+    capv_cache_free(d.cache);
+    tls_free(d.tls);
+    free(d.openapi);
+    capv_logger_free(d.log);
+    capvd_config_free(&d.cfg);
+    capv_global_shutdown();
+    return 0;
+}

@@ -1,0 +1,337 @@
+/* Prometheus text exposition (format 0.0.4) of the metrics named in SPEC §9.3. */
+#include "metrics.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                   0.25,  0.5,    1,     2.5,  5,     10 };
+#define NBUCKETS (sizeof buckets / sizeof buckets[0])
+#define MAX_CODE 600
+#define MAX_REASONS 32
+
+static const char *const route_labels[ROUTE_COUNT] = {
+    "/healthz", "/readyz", "/metrics", "/openapi.json", "/verify", "/policy/compile",
+    "/policy/{id}", "/registry/entries", "/registry/entries/{id}", "/registry/entries:post",
+    "/admin/backup", "/admin/backups", "other",
+};
+
+static const char *const outcome_labels[OUTCOME_COUNT] = { "ok", "warn", "fail", "error" };
+
+static struct {
+    atomic_uint_fast64_t responses[ROUTE_COUNT][MAX_CODE];
+    atomic_uint_fast64_t hist[ROUTE_COUNT][NBUCKETS + 1]; /* last = +Inf = count */
+    atomic_uint_fast64_t hist_sum_us[ROUTE_COUNT];
+    atomic_uint_fast64_t outcomes[OUTCOME_COUNT];
+    atomic_uint_fast64_t auth_requests;
+    pthread_mutex_t reasons_lock;
+    char reasons[MAX_REASONS][40];
+    atomic_uint_fast64_t reason_counts[MAX_REASONS];
+    atomic_int nreasons;
+    atomic_int_fast64_t inflight;
+    atomic_uint_fast64_t backup_ok, backup_error;
+    atomic_int_fast64_t backup_last_success_ms;
+    double start_time;
+    char version[64];
+    char commit[64];
+} m = { .reasons_lock = PTHREAD_MUTEX_INITIALIZER };
+
+const char *route_label(route r)
+{
+    return r < ROUTE_COUNT ? route_labels[r] : "other";
+}
+
+void metrics_init(const char *version, const char *commit)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    m.start_time = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    snprintf(m.version, sizeof m.version, "%s", version);
+    snprintf(m.commit, sizeof m.commit, "%s", commit);
+}
+
+void metrics_http_response(route r, int code, double seconds)
+{
+    if (r >= ROUTE_COUNT)
+        r = ROUTE_OTHER;
+    if (code > 0 && code < MAX_CODE)
+        atomic_fetch_add(&m.responses[r][code], 1);
+    size_t b = 0;
+    while (b < NBUCKETS && seconds > buckets[b])
+        b++;
+    /* cumulative buckets are summed at render time */
+    atomic_fetch_add(&m.hist[r][b], 1);
+    atomic_fetch_add(&m.hist_sum_us[r], (uint64_t)(seconds * 1e6 + 0.5));
+}
+
+void metrics_outcome(outcome o)
+{
+    if (o < OUTCOME_COUNT)
+        atomic_fetch_add(&m.outcomes[o], 1);
+}
+
+void metrics_auth_request(void)
+{
+    atomic_fetch_add(&m.auth_requests, 1);
+}
+
+void metrics_auth_failure(const char *reason)
+{
+    int n = atomic_load(&m.nreasons);
+    for (int i = 0; i < n; i++)
+        if (strcmp(m.reasons[i], reason) == 0) {
+            atomic_fetch_add(&m.reason_counts[i], 1);
+            return;
+        }
+    pthread_mutex_lock(&m.reasons_lock);
+    n = atomic_load(&m.nreasons);
+    int slot = -1;
+    for (int i = 0; i < n; i++)
+        if (strcmp(m.reasons[i], reason) == 0)
+            slot = i;
+    if (slot < 0 && n < MAX_REASONS) {
+        snprintf(m.reasons[n], sizeof m.reasons[n], "%s", reason);
+        slot = n;
+        atomic_store(&m.nreasons, n + 1);
+    }
+    if (slot < 0) /* bounded label set: anything beyond is "other" */
+        slot = MAX_REASONS - 1;
+    atomic_fetch_add(&m.reason_counts[slot], 1);
+    pthread_mutex_unlock(&m.reasons_lock);
+}
+
+void metrics_inflight(int delta)
+{
+    atomic_fetch_add(&m.inflight, delta);
+}
+
+void metrics_backup(int ok, int64_t finished_ms)
+{
+    if (ok) {
+        atomic_fetch_add(&m.backup_ok, 1);
+        atomic_store(&m.backup_last_success_ms, finished_ms);
+    } else {
+        atomic_fetch_add(&m.backup_error, 1);
+    }
+}
+
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+} out;
+
+static void emit(out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void emit(out *o, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf ? o->buf + o->len : NULL, o->buf ? o->cap - o->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (o->buf != NULL && o->len + (size_t)n < o->cap) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap ? o->cap * 2 : 16384;
+        while (cap < o->len + (size_t)n + 1)
+            cap *= 2;
+        char *nb = realloc(o->buf, cap);
+        if (nb == NULL)
+            return;
+        o->buf = nb;
+        o->cap = cap;
+    }
+}
+
+static void head(out *o, const char *name, const char *type, const char *help)
+{
+    emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void process_metrics(out *o)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+    head(o, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    emit(o, "process_cpu_seconds_total %.6f\n", cpu);
+    long pages = 0, rss_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld %ld", &pages, &rss_pages) != 2)
+            pages = rss_pages = 0;
+        fclose(f);
+    }
+    long pagesize = sysconf(_SC_PAGESIZE);
+    head(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    emit(o, "process_resident_memory_bytes %ld\n", rss_pages * pagesize);
+    head(o, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    emit(o, "process_virtual_memory_bytes %ld\n", pages * pagesize);
+    long fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d != NULL) {
+        while (readdir(d) != NULL)
+            fds++;
+        closedir(d);
+        fds -= 3; /* ".", ".." and the directory's own descriptor */
+    }
+    head(o, "process_open_fds", "gauge", "Number of open file descriptors.");
+    emit(o, "process_open_fds %ld\n", fds);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        head(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        emit(o, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    }
+    head(o, "process_start_time_seconds", "gauge",
+         "Start time of the process since unix epoch in seconds.");
+    emit(o, "process_start_time_seconds %.3f\n", m.start_time);
+}
+
+static void cache_metrics(out *o, const metrics_sources *src)
+{
+    const struct {
+        const char *name;
+        const capv_cache *c;
+    } caches[] = { { "report", src->report_cache }, { "token", src->token_cache } };
+    static const struct {
+        const char *metric, *type, *help;
+    } fams[] = {
+        { "cap_verifier_cache_hits_total", "counter", "Cache lookups that found an entry." },
+        { "cap_verifier_cache_misses_total", "counter", "Cache lookups that found nothing." },
+        { "cap_verifier_cache_evictions_total", "counter", "Entries removed, by reason." },
+        { "cap_verifier_cache_entries", "gauge", "Entries currently cached." },
+        { "cap_verifier_cache_hit_ratio", "gauge",
+          "hits / (hits + misses) over the process lifetime (0 before any lookup)." },
+    };
+    for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
+        head(o, fams[f].metric, fams[f].type, fams[f].help);
+        for (size_t i = 0; i < 2; i++) {
+            const capv_cache *c = caches[i].c;
+            const char *n = caches[i].name;
+            switch (f) {
+            case 0:
+                emit(o, "%s{cache=\"%s\"} %llu\n", fams[f].metric, n,
+                     (unsigned long long)capv_cache_counter_get(c, CAPV_CACHE_HITS));
+                break;
+            case 1:
+                emit(o, "%s{cache=\"%s\"} %llu\n", fams[f].metric, n,
+                     (unsigned long long)capv_cache_counter_get(c, CAPV_CACHE_MISSES));
+                break;
+            case 2: {
+                static const struct {
+                    const char *reason;
+                    capv_cache_counter counter;
+                } rs[] = { { "size", CAPV_CACHE_EVICTIONS_SIZE },
+                           { "ttl", CAPV_CACHE_EVICTIONS_TTL },
+                           { "invalidated", CAPV_CACHE_EVICTIONS_INVALIDATED } };
+                for (size_t r = 0; r < 3; r++)
+                    emit(o, "%s{cache=\"%s\",reason=\"%s\"} %llu\n", fams[f].metric, n,
+                         rs[r].reason, (unsigned long long)capv_cache_counter_get(c, rs[r].counter));
+                break;
+            }
+            case 3:
+                emit(o, "%s{cache=\"%s\"} %llu\n", fams[f].metric, n,
+                     (unsigned long long)capv_cache_counter_get(c, CAPV_CACHE_ENTRIES));
+                break;
+            default:
+                emit(o, "%s{cache=\"%s\"} %.6f\n", fams[f].metric, n, capv_cache_hit_ratio(c));
+            }
+        }
+    }
+}
+
+char *metrics_render(const metrics_sources *src, size_t *len)
+{
+    out o = { 0 };
+    head(&o, "cap_verifier_build_info", "gauge", "Version and commit of the running build.");
+    emit(&o, "cap_verifier_build_info{version=\"%s\",commit=\"%s\"} 1\n", m.version, m.commit);
+
+    head(&o, "cap_verifier_requests_total", "counter",
+         "Verification and evaluation outcomes (error = the request could not be answered).");
+    for (int i = 0; i < OUTCOME_COUNT; i++)
+        emit(&o, "cap_verifier_requests_total{result=\"%s\"} %llu\n", outcome_labels[i],
+             (unsigned long long)atomic_load(&m.outcomes[i]));
+
+    head(&o, "cap_verifier_request_duration_seconds", "histogram",
+         "Time from request start to response, by route.");
+    for (int r = 0; r < ROUTE_COUNT; r++) {
+        uint64_t cum = 0;
+        for (size_t b = 0; b < NBUCKETS; b++) {
+            cum += atomic_load(&m.hist[r][b]);
+            emit(&o, "cap_verifier_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                 route_labels[r], buckets[b], (unsigned long long)cum);
+        }
+        cum += atomic_load(&m.hist[r][NBUCKETS]);
+        emit(&o, "cap_verifier_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+             route_labels[r], (unsigned long long)cum);
+        emit(&o, "cap_verifier_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+             route_labels[r], (double)atomic_load(&m.hist_sum_us[r]) / 1e6);
+        emit(&o, "cap_verifier_request_duration_seconds_count{route=\"%s\"} %llu\n",
+             route_labels[r], (unsigned long long)cum);
+    }
+
+    head(&o, "cap_verifier_http_responses_total", "counter", "HTTP responses by status code and route.");
+    for (int r = 0; r < ROUTE_COUNT; r++)
+        for (int c = 100; c < MAX_CODE; c++) {
+            uint64_t v = atomic_load(&m.responses[r][c]);
+            if (v != 0)
+                emit(&o, "cap_verifier_http_responses_total{code=\"%d\",route=\"%s\"} %llu\n", c,
+                     route_labels[r], (unsigned long long)v);
+        }
+
+    head(&o, "cap_verifier_auth_requests_total", "counter", "Requests that presented or needed a bearer token.");
+    emit(&o, "cap_verifier_auth_requests_total %llu\n",
+         (unsigned long long)atomic_load(&m.auth_requests));
+    head(&o, "cap_verifier_auth_failures_total", "counter", "Rejected authentications, by reason.");
+    int n = atomic_load(&m.nreasons);
+    for (int i = 0; i < n; i++)
+        emit(&o, "cap_verifier_auth_failures_total{reason=\"%s\"} %llu\n", m.reasons[i],
+             (unsigned long long)atomic_load(&m.reason_counts[i]));
+
+    cache_metrics(&o, src);
+
+    head(&o, "cap_verifier_jwks_refresh_total", "counter", "JWKS fetches, by result.");
+    emit(&o, "cap_verifier_jwks_refresh_total{result=\"ok\"} %llu\n",
+         (unsigned long long)src->jwks_refresh_ok);
+    emit(&o, "cap_verifier_jwks_refresh_total{result=\"error\"} %llu\n",
+         (unsigned long long)src->jwks_refresh_error);
+    head(&o, "cap_verifier_jwks_keys", "gauge", "Keys in the current JWKS (0 when auth is off).");
+    emit(&o, "cap_verifier_jwks_keys %lld\n", (long long)(src->jwks_keys < 0 ? 0 : src->jwks_keys));
+    head(&o, "cap_verifier_jwks_age_seconds", "gauge",
+         "Seconds since the current JWKS was fetched (0 when auth is off).");
+    emit(&o, "cap_verifier_jwks_age_seconds %.3f\n", src->jwks_keys < 0 ? 0.0 : src->jwks_age_seconds);
+
+    if (src->registry_entries >= 0) {
+        head(&o, "cap_verifier_registry_entries", "gauge", "Entries in the registry.");
+        emit(&o, "cap_verifier_registry_entries %lld\n", (long long)src->registry_entries);
+    }
+    head(&o, "cap_verifier_backup_total", "counter", "Registry backups, by result.");
+    emit(&o, "cap_verifier_backup_total{result=\"ok\"} %llu\n",
+         (unsigned long long)atomic_load(&m.backup_ok));
+    emit(&o, "cap_verifier_backup_total{result=\"error\"} %llu\n",
+         (unsigned long long)atomic_load(&m.backup_error));
+    head(&o, "cap_verifier_backup_last_success_timestamp_seconds", "gauge",
+         "Unix time of the last successful backup (0 = none since start).");
+    emit(&o, "cap_verifier_backup_last_success_timestamp_seconds %.3f\n",
+         (double)atomic_load(&m.backup_last_success_ms) / 1000.0);
+
+    head(&o, "cap_verifier_inflight_requests", "gauge", "Requests being processed.");
+    emit(&o, "cap_verifier_inflight_requests %lld\n", (long long)atomic_load(&m.inflight));
+
+    process_metrics(&o);
+    if (len != NULL)
+        *len = o.len;
+    return o.buf;
+}

@@ -1,0 +1,55 @@
+/* Prometheus metrics of capverifyd (SPEC §9.3), text exposition format 0.0.4. Counters and
+ * histograms are lock-free atomics; gauges that mirror library state are read at scrape
+ * time through callbacks. */
+#ifndef CAPVD_METRICS_H
+#define CAPVD_METRICS_H
+
+#include <stdint.h>
+
+#include <capverify.h>
+
+typedef enum route {
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_OPENAPI,
+    ROUTE_VERIFY,
+    ROUTE_POLICY_COMPILE,
+    ROUTE_POLICY_GET,
+    ROUTE_REGISTRY_LIST,
+    ROUTE_REGISTRY_GET,
+    ROUTE_REGISTRY_POST,
+    ROUTE_ADMIN_BACKUP,
+    ROUTE_ADMIN_BACKUPS,
+    ROUTE_OTHER,
+    ROUTE_COUNT
+} route;
+
+typedef enum outcome { OUTCOME_OK, OUTCOME_WARN, OUTCOME_FAIL, OUTCOME_ERROR, OUTCOME_COUNT } outcome;
+
+/* The route label: the path template ("/policy/{id}"), or "other". */
+const char *route_label(route r);
+
+void metrics_init(const char *version, const char *commit);
+void metrics_http_response(route r, int code, double seconds);
+void metrics_outcome(outcome o);
+void metrics_auth_request(void);
+void metrics_auth_failure(const char *reason);
+void metrics_inflight(int delta);
+void metrics_backup(int ok, int64_t finished_ms);
+
+/* Values the daemon reads from the library at scrape time. */
+typedef struct metrics_sources {
+    const capv_cache *report_cache; /* may be NULL (cache disabled) */
+    const capv_cache *token_cache;  /* may be NULL */
+    /* JWKS state, -1 when auth is off */
+    int64_t jwks_keys;
+    double jwks_age_seconds;
+    uint64_t jwks_refresh_ok, jwks_refresh_error;
+    int64_t registry_entries; /* -1 when unknown */
+} metrics_sources;
+
+/* Renders every metric into a malloc'd, NUL-terminated buffer. */
+char *metrics_render(const metrics_sources *src, size_t *len);
+
+#endif

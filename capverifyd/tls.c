@@ -1,0 +1,200 @@
+/* In-process TLS for CivetWeb (SPEC §9.4). The certificate is not loaded into CivetWeb's
+ * SSL_CTX once: a certificate callback hands every new handshake the current certificate,
+ * which SIGHUP (or a changed file) replaces without dropping a connection. */
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+
+struct tls_state {
+    pthread_mutex_t lock;
+    X509 *cert;
+    STACK_OF(X509) *chain;
+    EVP_PKEY *key;
+    char *cert_file, *key_file, *client_ca_file;
+    bool tls13_only;
+    struct timespec cert_mtime, key_mtime;
+};
+
+static void openssl_error(char *errbuf, size_t errlen, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char detail[256] = "";
+    if (e != 0)
+        ERR_error_string_n(e, detail, sizeof detail);
+    ERR_clear_error();
+    snprintf(errbuf, errlen, "%s%s%s", what, detail[0] ? ": " : "", detail);
+}
+
+/* Reads a PEM chain (leaf first) and a private key that belongs to it. */
+static bool load_pair(const char *cert_file, const char *key_file, X509 **cert,
+                      STACK_OF(X509) **chain, EVP_PKEY **key, char *errbuf, size_t errlen)
+{
+    *cert = NULL;
+    *chain = NULL;
+    *key = NULL;
+    FILE *f = fopen(cert_file, "r");
+    if (f == NULL) {
+        snprintf(errbuf, errlen, "tls.cert_file %s: cannot open", cert_file);
+        return false;
+    }
+    *cert = PEM_read_X509(f, NULL, NULL, NULL);
+    *chain = sk_X509_new_null();
+    X509 *extra;
+    while (*cert != NULL && *chain != NULL && (extra = PEM_read_X509(f, NULL, NULL, NULL)))
+        sk_X509_push(*chain, extra);
+    ERR_clear_error(); /* the loop ends on "no start line" */
+    fclose(f);
+    if (*cert == NULL || *chain == NULL) {
+        snprintf(errbuf, errlen, "tls.cert_file %s: no PEM certificate", cert_file);
+        goto fail;
+    }
+    f = fopen(key_file, "r");
+    if (f == NULL) {
+        snprintf(errbuf, errlen, "tls.key_file %s: cannot open", key_file);
+        goto fail;
+    }
+    *key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (*key == NULL) {
+        openssl_error(errbuf, errlen, "tls.key_file: not an unencrypted PEM private key");
+        goto fail;
+    }
+    if (X509_check_private_key(*cert, *key) != 1) {
+        openssl_error(errbuf, errlen, "tls.key_file does not belong to tls.cert_file");
+        goto fail;
+    }
+    return true;
+fail:
+    X509_free(*cert);
+    sk_X509_pop_free(*chain, X509_free);
+    EVP_PKEY_free(*key);
+    *cert = NULL;
+    *chain = NULL;
+    *key = NULL;
+    return false;
+}
+
+static struct timespec mtime_of(const char *path)
+{
+    struct stat sb;
+    struct timespec zero = { 0, 0 };
+    return stat(path, &sb) == 0 ? sb.st_mtim : zero;
+}
+
+bool tls_create(tls_state **out, const capvd_config *cfg, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (!*cfg->tls_cert_file)
+        return true;
+    tls_state *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return false;
+    pthread_mutex_init(&t->lock, NULL);
+    t->cert_file = strdup(cfg->tls_cert_file);
+    t->key_file = strdup(cfg->tls_key_file);
+    t->client_ca_file = *cfg->tls_client_ca_file ? strdup(cfg->tls_client_ca_file) : NULL;
+    t->tls13_only = strcmp(cfg->tls_min_version, "1.3") == 0;
+    if (t->client_ca_file) {
+        FILE *f = fopen(t->client_ca_file, "r");
+        if (f == NULL) {
+            snprintf(errbuf, errlen, "tls.client_ca_file %s: cannot open", t->client_ca_file);
+            tls_free(t);
+            return false;
+        }
+        fclose(f);
+    }
+    if (tls_reload(t, true, errbuf, errlen) < 0) {
+        tls_free(t);
+        return false;
+    }
+    *out = t;
+    return true;
+}
+
+int tls_reload(tls_state *t, bool force, char *errbuf, size_t errlen)
+{
+    struct timespec cm = mtime_of(t->cert_file), km = mtime_of(t->key_file);
+    if (!force && cm.tv_sec == t->cert_mtime.tv_sec && cm.tv_nsec == t->cert_mtime.tv_nsec &&
+        km.tv_sec == t->key_mtime.tv_sec && km.tv_nsec == t->key_mtime.tv_nsec)
+        return 0;
+    X509 *cert;
+    STACK_OF(X509) *chain;
+    EVP_PKEY *key;
+    if (!load_pair(t->cert_file, t->key_file, &cert, &chain, &key, errbuf, errlen)) {
+        /* a half-written file during rotation: keep serving the old pair, retry later */
+        t->cert_mtime = cm;
+        t->key_mtime = km;
+        return -1;
+    }
+    pthread_mutex_lock(&t->lock);
+    X509 *old_cert = t->cert;
+    STACK_OF(X509) *old_chain = t->chain;
+    EVP_PKEY *old_key = t->key;
+    t->cert = cert;
+    t->chain = chain;
+    t->key = key;
+    t->cert_mtime = cm;
+    t->key_mtime = km;
+    pthread_mutex_unlock(&t->lock);
+    X509_free(old_cert);
+    sk_X509_pop_free(old_chain, X509_free);
+    EVP_PKEY_free(old_key);
+    return 1;
+}
+
+/* Runs for every handshake: installs the current certificate on this connection. */
+static int cert_callback(SSL *ssl, void *arg)
+{
+    tls_state *t = arg;
+    int ok = 0;
+    pthread_mutex_lock(&t->lock);
+    if (t->cert != NULL && SSL_use_certificate(ssl, t->cert) == 1 &&
+        SSL_use_PrivateKey(ssl, t->key) == 1 && SSL_set1_chain(ssl, t->chain) == 1)
+        ok = 1;
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
+
+int tls_init_ssl(void *ssl_ctx, void *user)
+{
+    capvd *d = user;
+    SSL_CTX *ctx = ssl_ctx;
+    tls_state *t = d->tls;
+    if (t == NULL)
+        return -1;
+    SSL_CTX_set_min_proto_version(ctx, t->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_cert_cb(ctx, cert_callback, t);
+    if (t->client_ca_file != NULL) {
+        STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->client_ca_file);
+        if (names == NULL || SSL_CTX_load_verify_locations(ctx, t->client_ca_file, NULL) != 1) {
+            sk_X509_NAME_pop_free(names, X509_NAME_free);
+            ERR_clear_error();
+            return -1;
+        }
+        SSL_CTX_set_client_CA_list(ctx, names);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+    }
+    return 1; /* the certificate comes from cert_callback; CivetWeb must not load one */
+}
+
+void tls_free(tls_state *t)
+{
+    if (t == NULL)
+        return;
+    X509_free(t->cert);
+    sk_X509_pop_free(t->chain, X509_free);
+    EVP_PKEY_free(t->key);
+    free(t->cert_file);
+    free(t->key_file);
+    free(t->client_ca_file);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
