@@ -37,5 +37,9 @@ int cmd_commit(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_registry(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_jwks(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
 
 #endif

@@ -17,7 +17,12 @@ static void verify_usage(FILE *f)
             "                          *.json files, or one key or key-list file\n"
             "  --policy-store DIR      directory of known policy IR v1 (*.json) files\n"
             "  --policy-hash HASH      a known policy hash (repeatable)\n"
-            "  --registry FILE         JSON registry (registry_version 1.0) for the registry check\n"
+            "  --registry FILE         registry for the registry check: a JSON registry\n"
+            "                          (registry_version 1.0) or a SQLite registry database,\n"
+            "                          opened read-only (safe while capverifyd serves it)\n"
+            "  --record                record each verification in the --registry database; this\n"
+            "                          opens it read-write, which only one process may do: not\n"
+            "                          while capverifyd holds it\n"
             "  --tsa-ca PEM            trusted RFC 3161 TSA roots\n"
             "  --strict                unknown policies and unverifiable backends fail\n"
             "  --allow-untrusted       a valid signature by an untrusted key warns, not fails\n"
@@ -90,8 +95,9 @@ int cmd_verify(int argc, char **argv)
     capv_verify_options *o = NULL;
     char *collected = NULL;
     size_t collected_len = 0;
-    bool json = false;
-    const char *report_path = NULL;
+    bool json = false, record = false;
+    const char *report_path = NULL, *registry_path = NULL;
+    capv_registry *reg = NULL; /* opened read-write for --record */
     int npkg = 0, rc = EXIT_VERDICT_OK;
     capv_status st;
 
@@ -131,7 +137,9 @@ int cmd_verify(int argc, char **argv)
             }
         } else if (strcmp(a, "--registry") == 0) {
             NEED_VALUE();
-            st = capv_verifier_load_registry_json(v, val, &err);
+            registry_path = val; /* loaded below, once --record is known */
+        } else if (strcmp(a, "--record") == 0) {
+            record = true;
         } else if (strcmp(a, "--tsa-ca") == 0) {
             NEED_VALUE();
             st = capv_verifier_load_tsa_roots(v, val, &err);
@@ -179,6 +187,26 @@ int cmd_verify(int argc, char **argv)
         rc = cli_usage_error("verify", "no PACKAGE given");
         goto out;
     }
+    if (record && registry_path == NULL) {
+        rc = cli_usage_error("verify", "--record needs --registry DB");
+        goto out;
+    }
+    if (registry_path != NULL && record) {
+        capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
+        if ((st = capv_registry_open(&reg, registry_path, &ro, &err)) != CAPV_OK) {
+            rc = cli_report(registry_path, st, &err);
+            if (st == CAPV_E_STATE)
+                rc = EXIT_UNAVAILABLE;
+            goto out;
+        }
+        capv_verifier_set_registry(v, reg);
+    } else if (registry_path != NULL &&
+               (st = capv_verifier_load_registry(v, registry_path, &err)) != CAPV_OK) {
+        rc = cli_report(registry_path, st, &err);
+        if (st == CAPV_E_STATE)
+            rc = EXIT_UNAVAILABLE;
+        goto out;
+    }
 
     colors c = { "", "", "", "", "" };
     const char *nc = getenv("NO_COLOR");
@@ -214,6 +242,16 @@ int cmd_verify(int argc, char **argv)
             }
         } else {
             prc = verdict_exit(capv_report_verdict(r));
+            if (reg != NULL) {
+                int64_t seq = 0;
+                capv_error rerr = CAPV_ERROR_INIT;
+                capv_status rst = capv_registry_record_report(&seq, reg, r, NULL, "cli", &rerr);
+                if (rst != CAPV_OK)
+                    prc = cli_report("recording the verification", rst, &rerr);
+                else
+                    fprintf(stderr, "capverify verify: %s: recorded as verification %lld in %s\n",
+                            path, (long long)seq, registry_path);
+            }
             if (!json)
                 print_human(path, r, &c);
             if (mem) {
@@ -254,5 +292,6 @@ out:
     free(collected);
     capv_verify_options_free(o);
     capv_verifier_free(v);
+    capv_registry_close(reg); /* after the verifier, which borrows it */
     return rc;
 }

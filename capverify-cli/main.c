@@ -13,8 +13,12 @@ static const struct command {
 } commands[] = {
     { "commit", cmd_commit, "recompute commitment roots from supplier and UBO CSV files" },
     { "hash", cmd_hash, "print SHA3-256, SHA-256 or BLAKE3 digests of files" },
+    { "jwks", cmd_jwks, "fetch a JWKS and show the keys it accepts and ignores" },
     { "keys", cmd_keys, "generate Ed25519 keys, show trust stores, compute key ids" },
+    { "policy", cmd_policy, "compile, lint and evaluate policies; print policy hashes" },
+    { "registry", cmd_registry, "the registry database: entries, backup, restore, check" },
     { "sign", cmd_sign, "append an Ed25519 signature to a manifest" },
+    { "token", cmd_token, "validate a bearer JWT against a JWKS" },
     { "verify", cmd_verify, "verify CAP packages (directories or .zip files)" },
     { "version", cmd_version, "print the version of the tool and library" },
 };

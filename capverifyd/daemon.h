@@ -9,6 +9,7 @@
 #include <capverify.h>
 #include <civetweb.h>
 
+#include "auth.h"
 #include "config.h"
 #include "metrics.h"
 
@@ -26,6 +27,7 @@ typedef struct capvd {
     capv_package_limits *limits;
     capv_cache *cache; /* NULL when cache.enabled is false */
     tls_state *tls;    /* NULL without TLS */
+    auth *auth;        /* NULL when auth.enabled is false */
     struct mg_context *api;
     struct mg_context *admin;
     atomic_bool draining;

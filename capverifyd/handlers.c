@@ -17,11 +17,14 @@ void handle_healthz(req *r)
 void handle_readyz(req *r)
 {
     capvd *d = r->d;
+    char jwks_detail[64];
+    bool jwks_ok = auth_ready(d->auth, jwks_detail, sizeof jwks_detail);
     struct {
         const char *name;
         bool ok;
         const char *detail;
     } checks[] = {
+        { "jwks", jwks_ok, jwks_detail },
         { "draining", !atomic_load(&d->draining),
           atomic_load(&d->draining) ? "shutting down" : "serving" },
         { "trust_store", atomic_load(&d->trust_loaded),
@@ -45,7 +48,11 @@ void handle_readyz(req *r)
 void handle_metrics(req *r)
 {
     capvd *d = r->d;
-    metrics_sources src = { .report_cache = d->cache, .jwks_keys = -1, .registry_entries = -1 };
+    if (!r->admin_port && d->cfg.auth_metrics_requires_scope && !auth_check(r, "metrics:read"))
+        return;
+    metrics_sources src = { .report = cache_view_of(d->cache), .jwks_keys = -1,
+                            .registry_entries = -1 };
+    auth_fill_metrics(d->auth, &src);
     size_t len = 0;
     char *text = metrics_render(&src, &len);
     if (text == NULL) {
@@ -125,6 +132,8 @@ static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
 void handle_verify(req *r)
 {
     capvd *d = r->d;
+    if (!auth_check(r, "verify:run"))
+        return;
     char ct[96];
     content_type(r, ct, sizeof ct);
     bool zip = strcmp(ct, "application/zip") == 0 || strcmp(ct, "application/x-zip-compressed") == 0;

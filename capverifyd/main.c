@@ -72,6 +72,7 @@ fail:
 static void reload(capvd *d)
 {
     char errbuf[512];
+    auth_reload(d->auth);
     if (d->tls != NULL) {
         int r = tls_reload(d->tls, true, errbuf, sizeof errbuf);
         capv_log_entry *e = capv_log_begin(d->log, r < 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO,
@@ -177,6 +178,19 @@ int main(int argc, char **argv)
         }
     }
 
+    /* Signals are handled synchronously by the main thread only. Block them before any
+     * thread exists (the JWKS refresher, CivetWeb's workers) so every thread inherits the
+     * mask and no signal ever takes a default action on another thread. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
     static capvd d;
     capvd_config_defaults(&d.cfg);
     char errbuf[1024];
@@ -195,6 +209,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "capverifyd: %s\n", err.message);
         return 6;
     }
+    if (!auth_create(&d.auth, &d.cfg, !check_only, errbuf, sizeof errbuf)) {
+        fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
+        return 3;
+    }
     if (!tls_create(&d.tls, &d.cfg, errbuf, sizeof errbuf)) {
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
         return 3;
@@ -205,6 +223,7 @@ int main(int argc, char **argv)
         return 3;
     }
     if (check_only) {
+        auth_free(d.auth);
         printf("configuration ok\n");
         return 0;
     }
@@ -225,17 +244,6 @@ int main(int argc, char **argv)
     d.started_ms = now_ms();
     metrics_init(CAPV_VERSION_STRING, capv_version_commit());
 
-    /* Signals are handled synchronously by this thread only; every thread CivetWeb starts
-     * inherits the blocked mask. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    sigaddset(&set, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
 
     if (!d.cfg.auth_enabled) {
         capv_log_entry *e = capv_log_begin(d.log, CAPV_LOG_WARN, "auth_disabled");
@@ -278,7 +286,8 @@ int main(int argc, char **argv)
             if (lvl >= CAPV_LOG_DEBUG && lvl <= CAPV_LOG_ERROR)
                 capv_logger_set_level(d.log, (capv_log_level)lvl);
             e = capv_log_begin(d.log, CAPV_LOG_WARN, "log_level");
-            capv_log_str(e, "level", capv_log_level_name(capv_logger_level(d.log)));
+            /* not "level": that key is the line's own level (a duplicate key breaks parsers) */
+            capv_log_str(e, "new_level", capv_log_level_name(capv_logger_level(d.log)));
             capv_log_end(e, "log level changed");
         } else if (sig < 0 && errno != EAGAIN && errno != EINTR) {
             break;
@@ -290,6 +299,15 @@ int main(int argc, char **argv)
         }
         if (drain_until != 0 && now_ms() >= drain_until)
             break;
+    }
+
+    /* In-flight requests finish before the listeners stop (bounded by
+     * shutdown.timeout_seconds): CivetWeb's mg_stop makes every read and write still in
+     * progress fail at once, which would lose those requests. */
+    int64_t drain_deadline = now_ms() + d.cfg.shutdown_timeout_seconds * 1000;
+    while (metrics_inflight_get() > 0 && now_ms() < drain_deadline) {
+        struct timespec pause = { 0, 10 * 1000 * 1000 };
+        nanosleep(&pause, NULL);
     }
 
     /* Stop accepting, let in-flight requests finish (bounded), then close everything. */
@@ -311,6 +329,7 @@ int main(int argc, char **argv)
     capv_package_limits_free(d.limits);
     capv_cache_free(d.cache);
     tls_free(d.tls);
+    auth_free(d.auth);
     free(d.openapi);
     capv_logger_free(d.log);
     capvd_config_free(&d.cfg);

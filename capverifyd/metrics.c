@@ -113,6 +113,11 @@ void metrics_inflight(int delta)
     atomic_fetch_add(&m.inflight, delta);
 }
 
+int64_t metrics_inflight_get(void)
+{
+    return (int64_t)atomic_load(&m.inflight);
+}
+
 void metrics_backup(int ok, int64_t finished_ms)
 {
     if (ok) {
@@ -199,56 +204,52 @@ static void process_metrics(out *o)
     emit(o, "process_start_time_seconds %.3f\n", m.start_time);
 }
 
+cache_view cache_view_of(const capv_cache *c)
+{
+    cache_view v = { .enabled = c != NULL };
+    v.hits = capv_cache_counter_get(c, CAPV_CACHE_HITS);
+    v.misses = capv_cache_counter_get(c, CAPV_CACHE_MISSES);
+    v.evict_size = capv_cache_counter_get(c, CAPV_CACHE_EVICTIONS_SIZE);
+    v.evict_ttl = capv_cache_counter_get(c, CAPV_CACHE_EVICTIONS_TTL);
+    v.evict_invalidated = capv_cache_counter_get(c, CAPV_CACHE_EVICTIONS_INVALIDATED);
+    v.entries = capv_cache_counter_get(c, CAPV_CACHE_ENTRIES);
+    return v;
+}
+
 static void cache_metrics(out *o, const metrics_sources *src)
 {
     const struct {
         const char *name;
-        const capv_cache *c;
-    } caches[] = { { "report", src->report_cache }, { "token", src->token_cache } };
-    static const struct {
-        const char *metric, *type, *help;
-    } fams[] = {
-        { "cap_verifier_cache_hits_total", "counter", "Cache lookups that found an entry." },
-        { "cap_verifier_cache_misses_total", "counter", "Cache lookups that found nothing." },
-        { "cap_verifier_cache_evictions_total", "counter", "Entries removed, by reason." },
-        { "cap_verifier_cache_entries", "gauge", "Entries currently cached." },
-        { "cap_verifier_cache_hit_ratio", "gauge",
-          "hits / (hits + misses) over the process lifetime (0 before any lookup)." },
-    };
-    for (size_t f = 0; f < sizeof fams / sizeof *fams; f++) {
-        head(o, fams[f].metric, fams[f].type, fams[f].help);
-        for (size_t i = 0; i < 2; i++) {
-            const capv_cache *c = caches[i].c;
-            const char *n = caches[i].name;
-            switch (f) {
-            case 0:
-                emit(o, "%s{cache=\"%s\"} %llu\n", fams[f].metric, n,
-                     (unsigned long long)capv_cache_counter_get(c, CAPV_CACHE_HITS));
-                break;
-            case 1:
-                emit(o, "%s{cache=\"%s\"} %llu\n", fams[f].metric, n,
-                     (unsigned long long)capv_cache_counter_get(c, CAPV_CACHE_MISSES));
-                break;
-            case 2: {
-                static const struct {
-                    const char *reason;
-                    capv_cache_counter counter;
-                } rs[] = { { "size", CAPV_CACHE_EVICTIONS_SIZE },
-                           { "ttl", CAPV_CACHE_EVICTIONS_TTL },
-                           { "invalidated", CAPV_CACHE_EVICTIONS_INVALIDATED } };
-                for (size_t r = 0; r < 3; r++)
-                    emit(o, "%s{cache=\"%s\",reason=\"%s\"} %llu\n", fams[f].metric, n,
-                         rs[r].reason, (unsigned long long)capv_cache_counter_get(c, rs[r].counter));
-                break;
-            }
-            case 3:
-                emit(o, "%s{cache=\"%s\"} %llu\n", fams[f].metric, n,
-                     (unsigned long long)capv_cache_counter_get(c, CAPV_CACHE_ENTRIES));
-                break;
-            default:
-                emit(o, "%s{cache=\"%s\"} %.6f\n", fams[f].metric, n, capv_cache_hit_ratio(c));
-            }
-        }
+        const cache_view *v;
+    } caches[] = { { "report", &src->report }, { "token", &src->token } };
+    head(o, "cap_verifier_cache_hits_total", "counter", "Cache lookups that found an entry.");
+    for (size_t i = 0; i < 2; i++)
+        emit(o, "cap_verifier_cache_hits_total{cache=\"%s\"} %llu\n", caches[i].name,
+             (unsigned long long)caches[i].v->hits);
+    head(o, "cap_verifier_cache_misses_total", "counter", "Cache lookups that found nothing.");
+    for (size_t i = 0; i < 2; i++)
+        emit(o, "cap_verifier_cache_misses_total{cache=\"%s\"} %llu\n", caches[i].name,
+             (unsigned long long)caches[i].v->misses);
+    head(o, "cap_verifier_cache_evictions_total", "counter", "Entries removed, by reason.");
+    for (size_t i = 0; i < 2; i++) {
+        const cache_view *v = caches[i].v;
+        emit(o, "cap_verifier_cache_evictions_total{cache=\"%s\",reason=\"size\"} %llu\n",
+             caches[i].name, (unsigned long long)v->evict_size);
+        emit(o, "cap_verifier_cache_evictions_total{cache=\"%s\",reason=\"ttl\"} %llu\n",
+             caches[i].name, (unsigned long long)v->evict_ttl);
+        emit(o, "cap_verifier_cache_evictions_total{cache=\"%s\",reason=\"invalidated\"} %llu\n",
+             caches[i].name, (unsigned long long)v->evict_invalidated);
+    }
+    head(o, "cap_verifier_cache_entries", "gauge", "Entries currently cached.");
+    for (size_t i = 0; i < 2; i++)
+        emit(o, "cap_verifier_cache_entries{cache=\"%s\"} %llu\n", caches[i].name,
+             (unsigned long long)caches[i].v->entries);
+    head(o, "cap_verifier_cache_hit_ratio", "gauge",
+         "hits / (hits + misses) over the process lifetime (0 before any lookup).");
+    for (size_t i = 0; i < 2; i++) {
+        const cache_view *v = caches[i].v;
+        double ratio = v->hits + v->misses ? (double)v->hits / (double)(v->hits + v->misses) : 0.0;
+        emit(o, "cap_verifier_cache_hit_ratio{cache=\"%s\"} %.6f\n", caches[i].name, ratio);
     }
 }
 

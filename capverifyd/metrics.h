@@ -4,6 +4,7 @@
 #ifndef CAPVD_METRICS_H
 #define CAPVD_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <capverify.h>
@@ -36,12 +37,23 @@ void metrics_outcome(outcome o);
 void metrics_auth_request(void);
 void metrics_auth_failure(const char *reason);
 void metrics_inflight(int delta);
+/* Requests being handled right now (both listeners). */
+int64_t metrics_inflight_get(void);
 void metrics_backup(int ok, int64_t finished_ms);
+
+/* A cache's counters at scrape time. */
+typedef struct cache_view {
+    bool enabled;
+    uint64_t hits, misses, evict_size, evict_ttl, evict_invalidated, entries;
+} cache_view;
+
+/* The counters of a library cache (all zero for NULL). */
+cache_view cache_view_of(const capv_cache *c);
 
 /* Values the daemon reads from the library at scrape time. */
 typedef struct metrics_sources {
-    const capv_cache *report_cache; /* may be NULL (cache disabled) */
-    const capv_cache *token_cache;  /* may be NULL */
+    cache_view report; /* verification reports */
+    cache_view token;  /* verified bearer tokens */
     /* JWKS state, -1 when auth is off */
     int64_t jwks_keys;
     double jwks_age_seconds;

@@ -47,18 +47,39 @@ void send_json(req *r, int status, const char *body, size_t len, const char *ext
 {
     r->status = status;
     bool api = r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ && r->route != ROUTE_METRICS;
+    /* After a 413 the unread body is not ours to read (CivetWeb would otherwise drain however
+     * many bytes the client sends); while draining, no idle keep-alive connection may be left
+     * for a client to send a request on just as the listeners close. */
+    bool must_close = status == 413 || atomic_load(&r->d->draining);
+    if (must_close)
+        mg_disable_connection_keep_alive(r->conn);
     mg_printf(r->conn,
               "HTTP/1.1 %d %s\r\n"
               "Content-Type: application/json; charset=utf-8\r\n"
               "Content-Length: %zu\r\n"
               "X-Content-Type-Options: nosniff\r\n"
               "X-Request-Id: %s\r\n"
-              "%s%s",
+              "%s%s%s",
               status, reason_phrase(status), len, r->id,
-              api ? "Cache-Control: no-store\r\n" : "", extra ? extra : "");
+              api ? "Cache-Control: no-store\r\n" : "",
+              must_close ? "Connection: close\r\n" : "",
+              extra ? extra : "");
     mg_printf(r->conn, "\r\n");
     if (strcmp(r->ri->request_method, "HEAD") != 0)
         mg_write(r->conn, body, len);
+}
+
+/* RFC 9110 §15.5.6: a 405 response lists the methods the route has. */
+static const char *allow_header(route rt)
+{
+    switch (rt) {
+    case ROUTE_VERIFY:
+    case ROUTE_POLICY_COMPILE:
+    case ROUTE_ADMIN_BACKUP: return "Allow: POST\r\n";
+    case ROUTE_REGISTRY_LIST:
+    case ROUTE_REGISTRY_POST: return "Allow: GET, HEAD, POST\r\n";
+    default: return "Allow: GET, HEAD\r\n";
+    }
 }
 
 void send_error(req *r, int status, const char *code, const char *fmt, ...)
@@ -71,15 +92,21 @@ void send_error(req *r, int status, const char *code, const char *fmt, ...)
     char *qm = NULL, *qid = NULL;
     capv_json_quote(&qm, NULL, msg, strlen(msg), NULL);
     capv_json_quote(&qid, NULL, r->id, strlen(r->id), NULL);
-    char body[1024];
-    int n = snprintf(body, sizeof body,
-                     "{\"error\":{\"code\":\"%s\",\"message\":%s,\"request_id\":%s}}", code,
-                     qm ? qm : "\"\"", qid ? qid : "\"\"");
+    /* Sized to fit: a quoted message grows up to 6x (\u00XX escapes of control bytes a
+     * client can put in a URI), and a fixed buffer would send bytes beyond its end. */
+    const char *m = qm ? qm : "\"\"", *i = qid ? qid : "\"\"";
+    size_t cap = strlen(code) + strlen(m) + strlen(i) + 64;
+    char *body = malloc(cap);
+    int n = body ? snprintf(body, cap,
+                            "{\"error\":{\"code\":\"%s\",\"message\":%s,\"request_id\":%s}}",
+                            code, m, i)
+                 : -1;
     capv_free(qm);
     capv_free(qid);
     snprintf(r->error, sizeof r->error, "%s", code);
-    const char *extra = status == 413 ? "Connection: close\r\n" : NULL;
-    send_json(r, status, body, n > 0 ? (size_t)n : 0, extra);
+    send_json(r, status, body ? body : "", n > 0 && (size_t)n < cap ? (size_t)n : 0,
+              status == 405 ? allow_header(r->route) : NULL);
+    free(body);
 }
 
 bool read_body(req *r, uint8_t **out, size_t *len)

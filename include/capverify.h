@@ -13,7 +13,10 @@
 #include "capverify/package.h"
 #include "capverify/keys.h"
 #include "capverify/verify.h"
+#include "capverify/policy.h"
 #include "capverify/cache.h"
+#include "capverify/registry.h"
+#include "capverify/jwt.h"
 #include "capverify/log.h"
 
 #endif

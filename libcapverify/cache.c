@@ -70,10 +70,14 @@ capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_byte
     capv_cache *c = calloc(1, sizeof *c);
     if (c == NULL)
         return capv_err_nomem(err);
+    /* Per-shard bounds are rounded down, so the cache as a whole never exceeds the bounds it
+     * was given; a shard keeps at least 64 entries and 1 KiB of the byte budget. */
     size_t ns = max_entries / 64;
+    if (ns > max_bytes / 1024)
+        ns = max_bytes / 1024;
     c->nshards = ns < 1 ? 1 : ns > SHARDS ? SHARDS : (unsigned)ns;
-    c->max_entries = (max_entries + c->nshards - 1) / c->nshards;
-    c->max_bytes = (max_bytes + c->nshards - 1) / c->nshards;
+    c->max_entries = max_entries / c->nshards;
+    c->max_bytes = max_bytes / c->nshards;
     c->ttl_ms = ttl_ms;
     c->clock = capv_clock_system;
     size_t buckets = 16;
@@ -212,6 +216,8 @@ capv_status capv_cache_get(capv_cache *c, const uint8_t *key, size_t key_len, ui
     if (c == NULL || key == NULL || value == NULL)
         return CAPV_E_INVALID_ARG;
     *value = NULL;
+    if (len != NULL)
+        *len = 0;
     uint64_t h = hash_key(key, key_len);
     shard *s = shard_of(c, h);
     int64_t now = c->clock(c->clock_user);
@@ -251,9 +257,10 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
 {
     if (c == NULL || key == NULL || (value == NULL && len > 0))
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    if (key_len + len > c->max_bytes)
-        return capv_err_set(err, CAPV_E_LIMIT, NULL, "entry of %zu bytes exceeds the cache's "
-                            "per-shard byte bound", key_len + len);
+    if (len > c->max_bytes || key_len > c->max_bytes - len)
+        return capv_err_set(err, CAPV_E_LIMIT, NULL, "a %zu-byte value with a %zu-byte key "
+                            "exceeds the cache's per-shard byte bound of %zu", len, key_len,
+                            c->max_bytes);
     entry *n = calloc(1, sizeof *n);
     if (n == NULL)
         return capv_err_nomem(err);

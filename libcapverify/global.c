@@ -1,4 +1,5 @@
 /* Reference-counted, thread-safe library initialisation, and the system clock. */
+#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <pthread.h>
@@ -34,6 +35,14 @@ capv_status capv_global_init(capv_error *err)
                               "OpenSSL provides no SHA3-256/SHA-256 (default provider missing?)");
             goto out;
         }
+        /* libcurl (JWKS fetches) must be initialised before any thread uses it. */
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+            EVP_MD_free(md_sha3_256);
+            EVP_MD_free(md_sha256);
+            md_sha3_256 = md_sha256 = NULL;
+            st = capv_err_set(err, CAPV_E_INTERNAL, NULL, "libcurl initialisation failed");
+            goto out;
+        }
         atomic_store(&global_up, true);
     }
     global_refs++;
@@ -47,6 +56,7 @@ void capv_global_shutdown(void)
     pthread_mutex_lock(&global_lock);
     if (global_refs > 0 && --global_refs == 0) {
         atomic_store(&global_up, false);
+        curl_global_cleanup();
         EVP_MD_free(md_sha3_256);
         EVP_MD_free(md_sha256);
         md_sha3_256 = md_sha256 = NULL;

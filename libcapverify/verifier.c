@@ -1,16 +1,37 @@
-/* Verifier configuration: trust store, known policies, JSON registry, TSA roots, clock;
- * and verification options. */
+/* Verifier configuration: trust store, known policies, registry (JSON or SQLite, through the
+ * registry module), TSA roots, clock, report cache and epoch; and verification options. */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "json_int.h"
+#include "policy_int.h"
 #include "verify_int.h"
 
 #define CONFIG_FILE_MAX (64u * 1024u * 1024u)
+
+/* Epochs are unique in the process, so two verifiers (or one verifier before and after a
+ * change) never produce the same report-cache key. */
+static atomic_uint_fast64_t next_epoch = 1;
+
+static void bump_epoch(capv_verifier *v)
+{
+    v->epoch = atomic_fetch_add(&next_epoch, 1);
+}
+
+uint64_t capv_verifier_epoch(const capv_verifier *v)
+{
+    return v ? v->epoch : 0;
+}
+
+void capv_verifier_set_cache(capv_verifier *v, capv_cache *cache)
+{
+    if (v != NULL)
+        v->cache = cache;
+}
 
 capv_status capv_verifier_new(capv_verifier **out, capv_error *err)
 {
@@ -20,20 +41,17 @@ capv_status capv_verifier_new(capv_verifier **out, capv_error *err)
     if (v == NULL)
         return capv_err_nomem(err);
     v->clock = capv_clock_system;
+    bump_epoch(v);
     *out = v;
     return CAPV_OK;
 }
 
 static void registry_clear(capv_verifier *v)
 {
-    for (size_t i = 0; i < v->nregistry; i++) {
-        free(v->registry[i].id);
-        free(v->registry[i].signed_bytes);
-    }
-    free(v->registry);
+    if (v->owns_registry)
+        capv_registry_close(v->registry);
     v->registry = NULL;
-    v->nregistry = 0;
-    v->has_registry = false;
+    v->owns_registry = false;
 }
 
 void capv_verifier_free(capv_verifier *v)
@@ -64,6 +82,7 @@ void capv_verifier_set_trust_store(capv_verifier *v, capv_trust_store *store)
         return;
     capv_trust_store_free(v->trust);
     v->trust = store;
+    bump_epoch(v);
 }
 
 const capv_trust_store *capv_verifier_trust_store(const capv_verifier *v)
@@ -84,6 +103,7 @@ static capv_status add_policy(capv_verifier *v, const uint8_t d[32], capv_error 
         v->cappolicies = cap;
     }
     memcpy(v->policies[v->npolicies++], d, 32);
+    bump_epoch(v);
     return CAPV_OK;
 }
 
@@ -176,6 +196,34 @@ static int str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* ---- policy source files (policy module, docs/policies.md) ------------------------------
+ * "*.yml" / "*.yaml" in the policy directory are policy sources: a PolicyV2 is compiled in
+ * strict lint mode (lint errors fail the load: a broken policy is not trusted) and its
+ * policy_hash becomes known; an older policy v1 file makes its "0x…" hash known. */
+static bool is_policy_source(const char *name)
+{
+    size_t l = strlen(name);
+    return (l > 4 && strcmp(name + l - 4, ".yml") == 0) ||
+           (l > 5 && strcmp(name + l - 5, ".yaml") == 0);
+}
+
+static capv_status load_policy_source(capv_verifier *v, const char *path, capv_error *err)
+{
+    uint8_t *data = NULL, hash[32];
+    size_t len = 0;
+    capv_status st = read_whole(&data, &len, path, err);
+    if (st != CAPV_OK)
+        return st;
+    st = capv_policy_source_hash(hash, NULL, data, len, CAPV_POLICY_FORMAT_YAML, err);
+    free(data);
+    if (st != CAPV_OK) {
+        char msg[CAPV_ERROR_MESSAGE_SIZE];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return capv_err_set(err, st, path, "%s: %s", path, msg);
+    }
+    return add_policy(v, hash, err);
+}
+
 capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, capv_error *err)
 {
     if (v == NULL || dir == NULL)
@@ -190,7 +238,7 @@ capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, cap
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t l = strlen(de->d_name);
-        if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+        if ((l < 6 || strcmp(de->d_name + l - 5, ".json") != 0) && !is_policy_source(de->d_name))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -208,7 +256,8 @@ capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, cap
     for (size_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        CAPV_TRY(load_ir(v, path, err));
+        CAPV_TRY(is_policy_source(names[i]) ? load_policy_source(v, path, err)
+                                            : load_ir(v, path, err));
     }
 out:
     closedir(d);
@@ -218,91 +267,9 @@ out:
     return st;
 }
 
-/* The byte string an entry signature covers (SPEC §3.7). */
-static capv_status entry_signed_bytes(capv_registry_entry *e, const char *id, const char *mh,
-                                      const char *ph, const char *ts, const char *at,
-                                      capv_error *err)
-{
-    capv_buf b = CAPV_BUF_INIT;
-    capv_buf_puts(&b, "{\"id\":");
-    capv_json_write_string(&b, id, strlen(id));
-    capv_buf_puts(&b, ",\"manifest_hash\":");
-    capv_json_write_string(&b, mh, strlen(mh));
-    capv_buf_puts(&b, ",\"proof_hash\":");
-    capv_json_write_string(&b, ph, strlen(ph));
-    capv_buf_puts(&b, ",\"timestamp_file\":");
-    if (ts != NULL)
-        capv_json_write_string(&b, ts, strlen(ts));
-    else
-        capv_buf_puts(&b, "null");
-    capv_buf_puts(&b, ",\"registered_at\":");
-    capv_json_write_string(&b, at, strlen(at));
-    capv_buf_putc(&b, '}');
-    e->signed_bytes = capv_buf_take(&b, &e->signed_len);
-    return e->signed_bytes ? CAPV_OK : capv_err_nomem(err);
-}
-
-static capv_status decode_bytes(uint8_t *out, size_t want, const char *text, capv_error *err,
-                                const char *field)
-{
-    size_t n = 0, len = strlen(text);
-    uint8_t buf[CAPV_BASE64_DECODED_MAX(200)];
-    if (len >= 2 && text[0] == '0' && text[1] == 'x') {
-        if (capv_hex_decode(out, want, text, len, NULL) == CAPV_OK)
-            return CAPV_OK;
-    } else if (len <= 200 && capv_base64_decode(buf, sizeof buf, &n, text, len, CAPV_BASE64_STD,
-                                                NULL) == CAPV_OK &&
-               n == want) {
-        memcpy(out, buf, want);
-        return CAPV_OK;
-    }
-    return capv_err_set(err, CAPV_E_MALFORMED, field,
-                        "registry %s must be base64 or 0x-hex of %zu bytes", field, want);
-}
-
-static capv_status parse_entry(capv_registry_entry *e, const cJSON *o, capv_error *err)
-{
-    const char *id = NULL, *mh = NULL, *ph = NULL, *ts = NULL, *at = NULL, *sig = NULL,
-               *pub = NULL, *scheme = NULL;
-    capv_status st;
-    if (!cJSON_IsObject(o))
-        return capv_err_set(err, CAPV_E_MALFORMED, "entries[]", "registry entry is not an object");
-    if ((st = capv_json_get_string(&id, o, "entry", "id", true, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&mh, o, "entry", "manifest_hash", true, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&ph, o, "entry", "proof_hash", true, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&at, o, "entry", "registered_at", true, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&sig, o, "entry", "signature", false, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&pub, o, "entry", "public_key", false, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&scheme, o, "entry", "signature_scheme", false, err)) != CAPV_OK)
-        return st;
-    const cJSON *tsi = capv_json_get(o, "timestamp_file");
-    if (tsi != NULL && !cJSON_IsNull(tsi)) {
-        if (!cJSON_IsString(tsi))
-            return capv_err_set(err, CAPV_E_TYPE, "entry.timestamp_file",
-                                "timestamp_file must be a string or null");
-        ts = tsi->valuestring;
-    }
-    if (capv_digest_parse(e->manifest_hash, mh, strlen(mh), NULL) != CAPV_OK ||
-        capv_digest_parse(e->proof_hash, ph, strlen(ph), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, id, "entry '%s': hashes are not digests", id);
-    if (scheme != NULL && strcasecmp(scheme, "ed25519") != 0)
-        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, id,
-                            "entry '%s': unsupported signature_scheme '%s'", id, scheme);
-    if (sig != NULL) {
-        if ((st = decode_bytes(e->signature, 64, sig, err, "signature")) != CAPV_OK)
-            return st;
-        e->has_signature = true;
-    }
-    if (pub != NULL) {
-        if ((st = decode_bytes(e->public_key, 32, pub, err, "public_key")) != CAPV_OK)
-            return st;
-        e->has_public_key = true;
-    }
-    if ((e->id = strdup(id)) == NULL)
-        return capv_err_nomem(err);
-    return entry_signed_bytes(e, id, mh, ph, ts, at, err);
-}
-
+/* A JSON registry (SPEC §3.7) read into a private in-memory registry: the same entry code
+ * (shapes, signed bytes, signatures) as the SQLite registry. Signatures are not checked at
+ * load: a bad one is a verdict of the `registry` check, not a load failure. */
 capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
                                              capv_error *err)
 {
@@ -310,44 +277,65 @@ capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     uint8_t *data = NULL;
     size_t len = 0;
-    cJSON *root = NULL;
+    capv_registry *reg = NULL;
     capv_status st = CAPV_OK;
-    registry_clear(v);
     CAPV_TRY(read_whole(&data, &len, path, err));
-    CAPV_TRY(capv_json_parse(&root, data, len, err));
-    const char *ver = NULL;
-    const cJSON *entries = NULL;
-    if (capv_json_get_string(&ver, root, "", "registry_version", true, NULL) != CAPV_OK ||
-        strcmp(ver, "1.0") != 0 ||
-        capv_json_get_array(&entries, root, "", "entries", true, NULL) != CAPV_OK)
-        CAPV_FAIL(err, CAPV_E_MALFORMED, path,
-                  "%s: expected {\"registry_version\":\"1.0\",\"entries\":[...]}", path);
-    size_t n = (size_t)cJSON_GetArraySize(entries);
-    v->registry = calloc(n ? n : 1, sizeof *v->registry);
-    if (v->registry == NULL)
-        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-    for (const cJSON *e = entries->child; e; e = e->next) {
-        v->nregistry++;
-        CAPV_TRY(parse_entry(&v->registry[v->nregistry - 1], e, err));
-    }
-    v->has_registry = true;
+    CAPV_TRY(capv_registry_open(&reg, NULL, NULL, err));
+    capv_error ierr = CAPV_ERROR_INIT;
+    if ((st = capv_registry_import_json(NULL, NULL, reg, data, len, 0, NULL, NULL, &ierr)) !=
+        CAPV_OK)
+        CAPV_FAIL(err, st, ierr.field[0] ? ierr.field : path, "%s: %s", path, ierr.message);
+    registry_clear(v);
+    v->registry = reg;
+    v->owns_registry = true;
+    reg = NULL;
+    bump_epoch(v);
 out:
-    if (st != CAPV_OK)
-        registry_clear(v);
+    capv_registry_close(reg);
     free(data);
-    cJSON_Delete(root);
     return st;
 }
 
-const capv_registry_entry *capv_verifier_find_entry(const capv_verifier *v,
-                                                     const uint8_t manifest_hash[32],
-                                                     const uint8_t proof_hash[32])
+capv_status capv_verifier_load_registry(capv_verifier *v, const char *path, capv_error *err)
 {
-    for (size_t i = 0; v && i < v->nregistry; i++)
-        if (memcmp(v->registry[i].manifest_hash, manifest_hash, 32) == 0 &&
-            memcmp(v->registry[i].proof_hash, proof_hash, 32) == 0)
-            return &v->registry[i];
-    return NULL;
+    if (v == NULL || path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+                            "cannot open registry '%s': %s", path, strerror(errno));
+    int c;
+    while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
+        ;
+    fclose(f);
+    if (c == '{')
+        return capv_verifier_load_registry_json(v, path, err);
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_READ_ONLY;
+    capv_registry *reg = NULL;
+    capv_status st = capv_registry_open(&reg, path, &o, err);
+    if (st != CAPV_OK)
+        return st;
+    registry_clear(v);
+    v->registry = reg;
+    v->owns_registry = true;
+    bump_epoch(v);
+    return CAPV_OK;
+}
+
+void capv_verifier_set_registry(capv_verifier *v, capv_registry *reg)
+{
+    if (v == NULL)
+        return;
+    registry_clear(v);
+    v->registry = reg;
+    v->owns_registry = false;
+    bump_epoch(v);
+}
+
+capv_registry *capv_verifier_registry(const capv_verifier *v)
+{
+    return v ? v->registry : NULL;
 }
 
 capv_status capv_verifier_load_tsa_roots(capv_verifier *v, const char *pem_file, capv_error *err)
@@ -359,6 +347,7 @@ capv_status capv_verifier_load_tsa_roots(capv_verifier *v, const char *pem_file,
     if (st == CAPV_OK) {
         capv_tsa_store_free(v->tsa);
         v->tsa = s;
+        bump_epoch(v);
     }
     return st;
 }
@@ -369,6 +358,7 @@ void capv_verifier_set_clock(capv_verifier *v, capv_clock_fn clock, void *user)
         return;
     v->clock = clock ? clock : capv_clock_system;
     v->clock_user = clock ? user : NULL;
+    bump_epoch(v);
 }
 
 /* ---- options --------------------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include "global_int.h"
 #include "keys_int.h"
 #include "proof_int.h"
+#include "registry_int.h"
 #include "report_int.h"
 #include "time_int.h"
 #include "verify_int.h"
@@ -398,6 +399,7 @@ typedef struct unit_ctx {
     size_t canonical_len;
     bool proof_ok;
     capv_proof proof;
+    capv_error err;        /* detail when a check could not be performed at all */
 } unit_ctx;
 
 static const char *const manifest_known_keys[] = {
@@ -920,44 +922,59 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
                            "RFC 3161 token over the manifest from a trusted TSA");
 }
 
+/* The registry check (SPEC §4): the entry for (manifest_hash, proof_hash) and its §3.7
+ * signature, through the registry module (a JSON registry in memory or a SQLite one). A
+ * registry that cannot be read is no answer (the status is returned), never a verdict. */
 static capv_status check_registry(unit_ctx *u)
 {
-    if (!u->v->has_registry)
+    capv_registry *reg = u->v->registry;
+    if (reg == NULL)
         return capv_report_add(u->r, "registry",
                                u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
                                "no registry configured");
-    const capv_registry_entry *e =
-        capv_verifier_find_entry(u->v, u->manifest_sha3, u->proof_sha3);
-    if (e == NULL)
+    capv_reg_signed e;
+    capv_status st = capv_reg_lookup_signed(&e, reg, u->manifest_sha3, u->proof_sha3, &u->err);
+    if (st == CAPV_E_NOT_FOUND)
         return capv_report_add(u->r, "registry",
                                u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
                                "no registry entry for this manifest and proof");
-    cJSON *d = obj();
-    put_str(d, "entry_id", e->id);
-    if (!e->has_signature)
-        return capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
-                               "registry entry '%s' is unsigned", e->id);
-    if (!e->has_public_key)
-        return capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
-                               "registry entry '%s' is signed but names no public key", e->id);
-    uint8_t digest[32];
-    capv_status st = capv_hash(digest, CAPV_HASH_BLAKE3, e->signed_bytes, e->signed_len, NULL);
-    if (st != CAPV_OK) {
-        cJSON_Delete(d);
-        return st;
-    }
-    st = capv_ed25519_verify_with(u->v->trust, e->public_key, e->signature, digest, 32, NULL);
     if (st != CAPV_OK)
-        return capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
-                               "registry entry '%s' has an invalid signature", e->id);
-    bool trusted = capv_trust_store_find(u->v->trust, e->public_key) != NULL;
+        return st;
+    cJSON *d = obj();
+    put_str(d, "entry_id", e.id);
+    if (e.material == CAPV_E_MISSING) {
+        st = capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
+                             "registry entry '%s' is unsigned", e.id);
+        goto out;
+    }
+    if (e.material != CAPV_OK) {
+        st = capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d, "registry entry '%s': %s",
+                             e.id, e.problem);
+        goto out;
+    }
+    uint8_t digest[32];
+    if ((st = capv_hash(digest, CAPV_HASH_BLAKE3, e.signed_bytes, e.signed_len, NULL)) !=
+        CAPV_OK) {
+        cJSON_Delete(d);
+        goto out;
+    }
+    st = capv_ed25519_verify_with(u->v->trust, e.public_key, e.signature, digest, 32, NULL);
+    if (st != CAPV_OK) {
+        st = capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
+                             "registry entry '%s' has an invalid signature", e.id);
+        goto out;
+    }
+    bool trusted = capv_trust_store_find(u->v->trust, e.public_key) != NULL;
     put_bool(d, "signer_trusted", trusted);
     if (!trusted)
-        return capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
-                               "registry entry '%s' is validly signed by an untrusted key",
-                               e->id);
-    return capv_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
-                           "registry entry '%s' is validly signed by a trusted key", e->id);
+        st = capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
+                             "registry entry '%s' is validly signed by an untrusted key", e.id);
+    else
+        st = capv_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
+                             "registry entry '%s' is validly signed by a trusted key", e.id);
+out:
+    capv_reg_signed_clear(&e);
+    return st;
 }
 
 static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
@@ -1071,7 +1088,10 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
         st = verify_unit(&u, now_ms);
         unit_clear(&u);
         if (st != CAPV_OK) {
-            capv_err_set(err, st, NULL, NULL);
+            if (u.err.code == st && err != NULL)
+                *err = u.err;
+            else
+                capv_err_set(err, st, NULL, NULL);
             goto out;
         }
     }
@@ -1160,6 +1180,18 @@ capv_status capv_verify_path(capv_report **out, const capv_verifier *v, const ch
     return load_result(out, v, pkg, st, &lerr, opts, err);
 }
 
+capv_status capv_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
+                                           const uint8_t *data, size_t len,
+                                           const capv_verify_options *opts, capv_error *err)
+{
+    capv_package *pkg = NULL;
+    capv_error lerr = CAPV_ERROR_INIT;
+    capv_status st = capv_package_open_zip_memory(&pkg, data, len,
+                                                  opts && opts->has_limits ? &opts->limits : NULL,
+                                                  &lerr);
+    return load_result(out, v, pkg, st, &lerr, opts, err);
+}
+
 capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v,
                                    const uint8_t *data, size_t len,
                                    const capv_verify_options *opts, capv_error *err)
@@ -1167,10 +1199,7 @@ capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v,
     if (out == NULL || v == NULL || (data == NULL && len > 0))
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_package *pkg = NULL;
-    capv_error lerr = CAPV_ERROR_INIT;
-    capv_status st = capv_package_open_zip_memory(&pkg, data, len,
-                                                  opts && opts->has_limits ? &opts->limits : NULL,
-                                                  &lerr);
-    return load_result(out, v, pkg, st, &lerr, opts, err);
+    if (v->cache != NULL)
+        return capv_verify_zip_memory_cached(out, v, data, len, opts, err);
+    return capv_verify_zip_memory_nocache(out, v, data, len, opts, err);
 }

@@ -7,29 +7,18 @@
 #include "package_int.h"
 #include "timestamp_int.h"
 
-typedef struct capv_registry_entry {
-    char *id;
-    uint8_t manifest_hash[32];
-    uint8_t proof_hash[32];
-    uint8_t *signed_bytes; /* the compact JSON the entry signature covers */
-    size_t signed_len;
-    bool has_signature;
-    uint8_t signature[64];
-    bool has_public_key;
-    uint8_t public_key[32];
-} capv_registry_entry;
-
 struct capv_verifier {
     capv_trust_store *trust;
     uint8_t (*policies)[32];
     size_t npolicies;
     size_t cappolicies;
-    capv_registry_entry *registry;
-    size_t nregistry;
-    bool has_registry;
+    capv_registry *registry; /* the `registry` check's registry, or NULL */
+    bool owns_registry;
     capv_tsa_store *tsa;
     capv_clock_fn clock;
     void *clock_user;
+    capv_cache *cache;       /* borrowed report cache, or NULL */
+    uint64_t epoch;          /* changes with every configuration change, unique process-wide */
 };
 
 struct capv_verify_options {
@@ -45,9 +34,15 @@ struct capv_verify_options {
 };
 
 bool capv_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32]);
-const capv_registry_entry *capv_verifier_find_entry(const capv_verifier *v,
-                                                     const uint8_t manifest_hash[32],
-                                                     const uint8_t proof_hash[32]);
+
+/* capv_verify_zip_memory without the report cache (arguments already checked). */
+capv_status capv_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
+                                           const uint8_t *data, size_t len,
+                                           const capv_verify_options *opts, capv_error *err);
+/* The same through the verifier's report cache (verify_cache.c). */
+capv_status capv_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
+                                          const uint8_t *data, size_t len,
+                                          const capv_verify_options *opts, capv_error *err);
 void capv_verify_options_default(capv_verify_options *o);
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef CAPVERIFY_VERIFY_H
 #define CAPVERIFY_VERIFY_H
 
+#include "cache.h"
 #include "keys.h"
 #include "package.h"
 
@@ -37,7 +38,8 @@ CAPV_API capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char 
                                                    capv_error *err);
 
 /* A JSON registry (SPEC §3.7) used by the `registry` check. Entries are read and their
- * shape checked at load; signatures are checked during verification. */
+ * shape checked at load; signatures are checked during verification. See registry.h for
+ * SQLite registries (capv_verifier_load_registry, capv_verifier_set_registry). */
 CAPV_API capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
                                                       capv_error *err);
 
@@ -158,6 +160,31 @@ CAPV_API const char *capv_check_status_name(capv_check_status s); /* "pass" "war
 /* The report as JSON (SPEC §4 schema); caller frees with capv_free. */
 CAPV_API capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *r,
                                          unsigned int flags, capv_error *err);
+
+/* ---- report cache (SPEC §7) ------------------------------------------------------------ */
+
+/* Attaches a cache of reports to the verifier (borrowed: it must outlive the verifier; may be
+ * shared by several verifiers and threads; NULL detaches). capv_verify_zip_memory() and
+ * capv_verify_zip_memory_json() then look a package up before verifying it and store what
+ * they verified. The key is SHA3-256 of the package bytes, the options and the verifier's
+ * epoch (plus the generation of its registry), so a changed trust store, policy set,
+ * registry or TSA root set never serves a stale verdict. Set before sharing the verifier.
+ * Since 0.1. */
+CAPV_API void capv_verifier_set_cache(capv_verifier *v, capv_cache *cache);
+
+/* The verifier's epoch: a process-wide unique number that changes whenever its trust store,
+ * policies, registry, TSA roots or clock are set or reloaded. */
+CAPV_API uint64_t capv_verifier_epoch(const capv_verifier *v);
+
+/* A zip held in memory, answered as report JSON: the daemon's fast path. On CAPV_OK `*json`
+ * (caller frees with capv_free) is the report (compact, or CAPV_REPORT_JSON_PRETTY),
+ * `*verdict` its verdict, and `*cached` (may be NULL) 1 when it came from the cache (its
+ * verified_at / duration_ms are then those of the original verification). Errors as
+ * capv_verify_zip_memory. Thread-safe for a shared verifier. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verdict *verdict, int *cached,
+                            const capv_verifier *v, const uint8_t *data, size_t len,
+                            const capv_verify_options *opts, unsigned int flags, capv_error *err);
 
 #ifdef __cplusplus
 }

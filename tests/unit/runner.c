@@ -20,6 +20,11 @@ static const struct {
     { "proof", proof_suite },
     { "keys", keys_suite },
     { "verify", verify_suite },
+    { "cache", cache_suite },
+    { "registry", registry_suite },
+    { "policy", policy_suite },
+    { "jwt", jwt_suite },
+    { "jwks", jwks_suite },
 };
 
 int main(int argc, char **argv)

@@ -15,5 +15,10 @@ Suite *package_suite(void);
 Suite *proof_suite(void);
 Suite *keys_suite(void);
 Suite *verify_suite(void);
+Suite *cache_suite(void);
+Suite *registry_suite(void);
+Suite *policy_suite(void);
+Suite *jwt_suite(void);
+Suite *jwks_suite(void);
 
 #endif

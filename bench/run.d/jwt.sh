@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# JWT validation per core (SPEC §12) beside OpenSSL's raw verify rate for the same primitive,
+# measured in the same run: RS256/PS256 vs rsa2048, ES256 vs ecdsap256, EdDSA vs ed25519.
+# Targets: cold >= 0.8 x raw, warm (token cache) >= 20 x raw. Prints figures; never fails on time.
+#   bench/run.d/jwt.sh BUILD_DIR [SECONDS]
+set -euo pipefail
+build=$1
+secs=${2:-2}
+echo "== JWT validation (one core; cold = signature checked, warm = token cache) =="
+speed=$(openssl speed -seconds 1 rsa2048 ecdsap256 ed25519 2>/dev/null)
+raw_rsa=$(awk '/^rsa 2048 bits/ {print $NF}' <<<"$speed")
+raw_ec=$(awk '/\(nistp256\)/ {print $NF}' <<<"$speed")
+raw_ed=$(awk '/\(Ed25519\)/ {print $NF}' <<<"$speed")
+ours=$("$build/bench/bench_jwt" "$secs")
+printf '%-6s %12s %12s %14s %10s %10s\n' alg cold/s warm/s "openssl vfy/s" cold/raw warm/raw
+for alg in RS256 PS256 ES256 EdDSA; do
+    case $alg in
+    RS256 | PS256) raw=$raw_rsa ;;
+    ES256) raw=$raw_ec ;;
+    EdDSA) raw=$raw_ed ;;
+    esac
+    cold=$(awk -v a="$alg" '$1 == "jwt_cold" && $2 == a {print $3}' <<<"$ours")
+    warm=$(awk -v a="$alg" '$1 == "jwt_warm" && $2 == a {print $3}' <<<"$ours")
+    awk -v a="$alg" -v c="$cold" -v w="$warm" -v r="$raw" 'BEGIN {
+        printf "%-6s %12.0f %12.0f %14.0f %10.2f %10.1f\n", a, c, w, r, (r > 0 ? c / r : 0), (r > 0 ? w / r : 0) }'
+done
+echo "(targets: cold/raw >= 0.8, warm/raw >= 20; PS256 is compared with rsa2048 verify)"

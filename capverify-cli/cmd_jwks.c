@@ -1,0 +1,165 @@
+/* capverify jwks fetch URL|FILE — fetches a key set with the library's fetcher and limits and
+ * shows which keys it accepts and why it ignores the others (SPEC §6, §10). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void jwks_usage(FILE *f)
+{
+    fprintf(f, "usage: capverify jwks fetch (URL | FILE) [options]\n\n"
+               "Fetches a JWKS (https:// URL, http:// loopback URL with --allow-insecure-http,\n"
+               "file:///path or a path) and lists the keys it would use and the keys it ignores,\n"
+               "with the reason. Exit code: 0 at least one usable key, 4 malformed or no usable\n"
+               "key, 5 unreachable.\n\n"
+               "options:\n"
+               "  --ca-file PEM           CA certificates for the endpoint's TLS\n"
+               "  --allow-insecure-http   allow an http:// URL on a loopback host (tests)\n"
+               "  --fetch-timeout MS      fetch timeout (default 2000)\n"
+               "  --json                  print the result as JSON\n");
+}
+
+static void key_algs(char *out, size_t cap, const capv_jwk *k)
+{
+    out[0] = '\0';
+    for (int a = CAPV_JWT_ALG_RS256; a <= CAPV_JWT_ALG_EDDSA; a++) {
+        if (!capv_jwk_allows(k, (capv_jwt_alg)a))
+            continue;
+        size_t used = strlen(out);
+        snprintf(out + used, cap - used, "%s%s", used ? "," : "",
+                 capv_jwt_alg_name((capv_jwt_alg)a));
+    }
+}
+
+static void print_set(const char *source, const capv_jwk_set *set, bool json)
+{
+    char algs[64];
+    if (json) {
+        printf("{\"source\":");
+        cli_print_json_string(stdout, source);
+        printf(",\"accepted\":[");
+        for (size_t i = 0; i < capv_jwk_set_count(set); i++) {
+            const capv_jwk *k = capv_jwk_set_key(set, i);
+            key_algs(algs, sizeof algs, k);
+            printf("%s{\"kid\":", i ? "," : "");
+            cli_print_json_string(stdout, capv_jwk_kid(k));
+            printf(",\"kty\":\"%s\",\"curve\":\"%s\",\"bits\":%u,\"algs\":\"%s\"}", capv_jwk_kty(k),
+                   capv_jwk_curve(k), capv_jwk_bits(k), algs);
+        }
+        printf("],\"ignored\":[");
+        for (size_t i = 0; i < capv_jwk_set_ignored_count(set); i++) {
+            size_t index = 0;
+            const char *kid = "", *reason = "";
+            (void)capv_jwk_set_ignored(set, i, &index, &kid, &reason);
+            printf("%s{\"index\":%zu,\"kid\":", i ? "," : "", index);
+            cli_print_json_string(stdout, kid);
+            printf(",\"reason\":");
+            cli_print_json_string(stdout, reason);
+            printf("}");
+        }
+        printf("]}\n");
+        return;
+    }
+    printf("source: %s\n", source);
+    printf("accepted %zu key%s\n", capv_jwk_set_count(set),
+           capv_jwk_set_count(set) == 1 ? "" : "s");
+    for (size_t i = 0; i < capv_jwk_set_count(set); i++) {
+        const capv_jwk *k = capv_jwk_set_key(set, i);
+        key_algs(algs, sizeof algs, k);
+        printf("  kid=%s kty=%s%s%s bits=%u algs=%s\n",
+               capv_jwk_kid(k)[0] ? capv_jwk_kid(k) : "(none)", capv_jwk_kty(k),
+               capv_jwk_curve(k)[0] ? " crv=" : "", capv_jwk_curve(k), capv_jwk_bits(k), algs);
+    }
+    printf("ignored %zu key%s\n", capv_jwk_set_ignored_count(set),
+           capv_jwk_set_ignored_count(set) == 1 ? "" : "s");
+    for (size_t i = 0; i < capv_jwk_set_ignored_count(set); i++) {
+        size_t index = 0;
+        const char *kid = "", *reason = "";
+        (void)capv_jwk_set_ignored(set, i, &index, &kid, &reason);
+        printf("  #%zu kid=%s: %s\n", index, kid[0] ? kid : "(none)", reason);
+    }
+}
+
+static int jwks_fetch(int argc, char **argv)
+{
+    const char *source = NULL, *ca = NULL;
+    bool json = false, insecure = false;
+    long timeout = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            jwks_usage(stdout);
+            return EXIT_VERDICT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--allow-insecure-http") == 0) {
+            insecure = true;
+        } else if (strcmp(a, "--ca-file") == 0 && val) {
+            ca = val;
+            i++;
+        } else if (strcmp(a, "--fetch-timeout") == 0 && val) {
+            char *end;
+            timeout = strtol(val, &end, 10);
+            if (*end != '\0' || timeout < 1 || timeout > 60000)
+                return cli_usage_error("jwks fetch", "--fetch-timeout must be 1..60000");
+            i++;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("jwks fetch", "unknown option or missing value '%s'", a);
+        } else if (source == NULL) {
+            source = a;
+        } else {
+            return cli_usage_error("jwks fetch", "only one URL or FILE may be given");
+        }
+    }
+    if (source == NULL)
+        return cli_usage_error("jwks fetch", "URL or FILE is required");
+
+    capv_error err = CAPV_ERROR_INIT;
+    capv_jwks *jwks = NULL;
+    capv_jwk_set *set = NULL;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    int rc = EXIT_VERDICT_OK;
+    capv_status st = capv_jwks_new(&jwks, source, &err);
+    if (st != CAPV_OK) {
+        rc = cli_usage_error("jwks fetch", "%s", err.message);
+        goto out;
+    }
+    capv_jwks_set_allow_insecure_http(jwks, insecure);
+    if (timeout > 0)
+        (void)capv_jwks_set_fetch_timeout_ms(jwks, timeout);
+    if (ca != NULL && (st = capv_jwks_set_ca_file(jwks, ca, &err)) != CAPV_OK) {
+        rc = cli_report("--ca-file", st, &err);
+        goto out;
+    }
+    if ((st = capv_jwks_fetch(&body, &len, jwks, &err)) != CAPV_OK) {
+        rc = cli_report(source, st, &err);
+        goto out;
+    }
+    if ((st = capv_jwk_set_parse(&set, body, len, &err)) != CAPV_OK) {
+        rc = cli_report(source, st, &err);
+        goto out;
+    }
+    print_set(source, set, json);
+    if (capv_jwk_set_count(set) == 0) {
+        fprintf(stderr, "capverify jwks fetch: %s: no usable key\n", source);
+        rc = EXIT_MALFORMED;
+    }
+out:
+    capv_free(body);
+    capv_jwk_set_free(set);
+    capv_jwks_free(jwks);
+    return rc;
+}
+
+int cmd_jwks(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        jwks_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_VERDICT_OK;
+    }
+    if (strcmp(argv[1], "fetch") == 0)
+        return jwks_fetch(argc - 1, argv + 1);
+    return cli_usage_error("jwks", "unknown subcommand '%s'", argv[1]);
+}

@@ -1,0 +1,477 @@
+/* capverify policy compile|lint|eval|hash — PolicyV2 → IR v1 with lints, evaluation of IR
+ * over a context, and policy hashes (SPEC §5, §10). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "input.h"
+
+#define POLICY_FILE_MAX (16u * 1024u * 1024u)
+
+static void policy_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: capverify policy compile FILE [--relaxed] [--out IR] [--registry DB] [--json]\n"
+            "       capverify policy lint FILE [--relaxed] [--json]\n"
+            "       capverify policy eval (--ir IR | --policy-id ID|HASH --registry DB)\n"
+            "                             --context FILE [--adaptive] [--json]\n"
+            "       capverify policy hash FILE [--json]\n\n"
+            "compile  lints a PolicyV2 (YAML or JSON) and writes its IR v1: to --out, else to\n"
+            "         standard output (exact bytes, no trailing newline); lints go to stderr;\n"
+            "         with --registry also stores the IR in the registry's policy store\n"
+            "lint     prints the lints (E… errors, W… warnings) of a PolicyV2\n"
+            "eval     evaluates the rules of an IR over a context JSON file (SPEC 5); the IR\n"
+            "         comes from a file or from the registry's policy store (by policy id or\n"
+            "         policy_hash); its ir_hash is checked first\n"
+            "hash     prints the hash a manifest names a policy by: policy_hash of a PolicyV2,\n"
+            "         0x… of an older policy v1 file\n\n"
+            "options:\n"
+            "  --relaxed     E1002 (empty legal_basis) is a warning, not an error\n"
+            "  --adaptive    evaluate only rules activated by a true predicate (and rules no\n"
+            "                activation names); default: every rule\n"
+            "  --json        machine-readable output\n"
+            "FILE, IR and --context accept '-' for standard input.\n"
+            "Exit codes: 0 ok, 2 eval fail (or a stored policy conflicts), 3 lint errors or\n"
+            "usage error, 4 malformed input (also an IR whose ir_hash does not match),\n"
+            "5 unreadable file, unknown policy id or registry unavailable.\n");
+}
+
+static capv_policy_format format_of(const char *path)
+{
+    size_t n = strlen(path);
+    if (n >= 5 && strcmp(path + n - 5, ".json") == 0)
+        return CAPV_POLICY_FORMAT_JSON;
+    if ((n >= 4 && strcmp(path + n - 4, ".yml") == 0) ||
+        (n >= 5 && strcmp(path + n - 5, ".yaml") == 0))
+        return CAPV_POLICY_FORMAT_YAML;
+    return CAPV_POLICY_FORMAT_AUTO;
+}
+
+typedef struct opts {
+    const char *file, *out, *ir, *policy_id, *registry, *context;
+    bool relaxed, json, adaptive;
+} opts;
+
+/* Parses the options of a subcommand; `allowed` lists the options it takes. */
+static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const char *allowed)
+{
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char **slot = NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            policy_usage(stdout);
+            return -1;
+        }
+        if (a[0] != '-' || a[1] == '\0') {
+            if (o->file != NULL)
+                return cli_usage_error(cmd, "more than one FILE given");
+            o->file = a;
+            continue;
+        }
+        if (strstr(allowed, a) == NULL || strlen(a) < 3)
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        if (strcmp(a, "--relaxed") == 0)
+            o->relaxed = true;
+        else if (strcmp(a, "--json") == 0)
+            o->json = true;
+        else if (strcmp(a, "--adaptive") == 0)
+            o->adaptive = true;
+        else if (strcmp(a, "--out") == 0)
+            slot = &o->out;
+        else if (strcmp(a, "--ir") == 0)
+            slot = &o->ir;
+        else if (strcmp(a, "--policy-id") == 0)
+            slot = &o->policy_id;
+        else if (strcmp(a, "--registry") == 0)
+            slot = &o->registry;
+        else if (strcmp(a, "--context") == 0)
+            slot = &o->context;
+        else
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        if (slot != NULL) {
+            if (i + 1 >= argc)
+                return cli_usage_error(cmd, "%s needs a value", a);
+            *slot = argv[++i];
+        }
+    }
+    return 0;
+}
+
+/* A failed library call in --json mode: {"file":…,"error":{"code":…,"message":…}}. */
+static void print_json_error(const char *file, capv_status st, const capv_error *err)
+{
+    printf("{\"file\":");
+    cli_print_json_string(stdout, file);
+    printf(",\"error\":{\"code\":\"%s\",\"message\":", capv_status_name(st));
+    cli_print_json_string(stdout, err->message[0] ? err->message : capv_strerror(st));
+    printf("}}\n");
+}
+
+static int fail_input(const opts *o, const char *file, capv_status st, const capv_error *err)
+{
+    if (o->json)
+        print_json_error(file, st, err);
+    return cli_report(file, st, err);
+}
+
+static void print_lints(FILE *f, const char *file, const capv_policy_diagnostics *d)
+{
+    for (size_t i = 0; i < capv_policy_diagnostics_count(d); i++) {
+        const char *rid = capv_policy_diagnostic_rule_id(d, i);
+        fprintf(f, "%s: %s %s%s%s%s: %s\n", file,
+                capv_policy_lint_level_name(capv_policy_diagnostic_level(d, i)),
+                capv_policy_diagnostic_code(d, i), rid ? " (rule " : "", rid ? rid : "",
+                rid ? ")" : "", capv_policy_diagnostic_message(d, i));
+    }
+}
+
+/* Reads and parses a PolicyV2 file. 0 or an exit code (reported). */
+static int load_policy(capv_policy **p, const opts *o, const char *cmd)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = cli_read_file(&data, &len, o->file, POLICY_FILE_MAX, cmd);
+    if (rc != 0)
+        return rc;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_policy_parse(p, data, len, format_of(o->file), &err);
+    free(data);
+    return st == CAPV_OK ? 0 : fail_input(o, o->file, st, &err);
+}
+
+/* The lint part of --json output: "lint_mode", "errors", "warnings", "lints". */
+static int print_json_lints(const capv_policy_diagnostics *d, bool relaxed)
+{
+    char *lints = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_policy_diagnostics_to_json(&lints, NULL, d, &err) != CAPV_OK)
+        return cli_report("policy", err.code, &err);
+    size_t n = capv_policy_diagnostics_count(d), e = capv_policy_diagnostics_errors(d);
+    printf("\"lint_mode\":\"%s\",\"errors\":%zu,\"warnings\":%zu,\"lints\":%s",
+           relaxed ? "relaxed" : "strict", e, n - e, lints);
+    capv_free(lints);
+    return 0;
+}
+
+/* Stores a compiled IR in the registry's policy store (created when missing). *what is
+ * "stored" or "already stored". 0 or an exit code (reported). */
+static int store_ir(const capv_policy_ir *ir, const capv_policy *p, const char *db,
+                    const char **what)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *reg = NULL;
+    capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
+    ro.flags = CAPV_REGISTRY_CREATE;
+    capv_status st = capv_registry_open(&reg, db, &ro, &err);
+    if (st != CAPV_OK)
+        return cli_report(db, st, &err);
+    capv_registry_policy rp = CAPV_REGISTRY_POLICY_INIT;
+    rp.policy_id = capv_policy_id(p);
+    rp.policy_version = capv_policy_version(p);
+    rp.policy_hash = capv_policy_hash(p);
+    rp.ir_hash = capv_policy_ir_hash(ir);
+    rp.ir_json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, NULL);
+    st = capv_registry_put_policy(reg, &rp, &err);
+    capv_registry_close(reg);
+    if (st == CAPV_OK || st == CAPV_E_EXISTS) {
+        *what = st == CAPV_OK ? "stored" : "already stored";
+        return 0;
+    }
+    return cli_report(db, st, &err);
+}
+
+/* The IR stored under `key` (policy id or hash) in the registry at `db`, read-only; its
+ * ir_hash is recomputed on load and must equal the one stored beside it. */
+static int stored_ir(capv_policy_ir **ir, const opts *o)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *reg = NULL;
+    capv_registry_policy *rp = NULL;
+    capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
+    ro.flags = CAPV_REGISTRY_READ_ONLY;
+    int rc = 0;
+    capv_status st = capv_registry_open(&reg, o->registry, &ro, &err);
+    if (st == CAPV_OK)
+        st = capv_registry_get_policy(&rp, reg, o->policy_id, &err);
+    if (st != CAPV_OK) {
+        rc = cli_report(o->registry, st, &err);
+        goto out;
+    }
+    st = capv_policy_ir_load(ir, (const uint8_t *)rp->ir_json, strlen(rp->ir_json), &err);
+    if (st == CAPV_OK) {
+        uint8_t a[32], b[32];
+        const char *h = capv_policy_ir_hash(*ir);
+        if (capv_digest_parse(a, h, strlen(h), NULL) != CAPV_OK || rp->ir_hash == NULL ||
+            capv_digest_parse(b, rp->ir_hash, strlen(rp->ir_hash), NULL) != CAPV_OK ||
+            memcmp(a, b, sizeof a) != 0) {
+            st = CAPV_E_MISMATCH;
+            snprintf(err.message, sizeof err.message,
+                     "stored policy %s: its IR does not hash to the stored ir_hash", o->policy_id);
+        }
+    }
+    if (st != CAPV_OK) {
+        capv_policy_ir_free(*ir);
+        *ir = NULL;
+        fail_input(o, o->policy_id, st, &err);
+        rc = EXIT_MALFORMED;
+    }
+out:
+    capv_registry_policy_free(rp);
+    capv_registry_close(reg);
+    return rc;
+}
+
+static int policy_compile(int argc, char **argv)
+{
+    opts o;
+    int rc = parse_opts(&o, argc, argv, "policy compile", "--relaxed --out --registry --json");
+    if (rc != 0)
+        return rc < 0 ? EXIT_VERDICT_OK : rc;
+    if (o.file == NULL)
+        return cli_usage_error("policy compile", "no FILE given");
+    capv_policy *p = NULL;
+    capv_policy_ir *ir = NULL;
+    capv_policy_diagnostics *d = NULL;
+    if ((rc = load_policy(&p, &o, "policy compile")) != 0)
+        return rc;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_policy_compile(
+        &ir, &d, p, o.relaxed ? CAPV_POLICY_LINT_RELAXED : CAPV_POLICY_LINT_STRICT, &err);
+    if (st != CAPV_OK && capv_policy_diagnostics_errors(d) == 0) {
+        rc = fail_input(&o, o.file, st, &err);
+        goto out;
+    }
+    rc = st == CAPV_OK ? EXIT_VERDICT_OK : EXIT_USAGE; /* lint errors: exit 3 */
+    size_t pretty_len = 0;
+    const char *pretty = ir ? capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, &pretty_len) : NULL;
+    if (ir != NULL && o.out != NULL) {
+        int wrc = cli_write_file(o.out, pretty, pretty_len, "policy compile");
+        if (wrc != 0) {
+            rc = wrc;
+            goto out;
+        }
+    }
+    const char *stored = NULL;
+    if (ir != NULL && o.registry != NULL) {
+        int src = store_ir(ir, p, o.registry, &stored);
+        if (src != 0) {
+            rc = src;
+            goto out;
+        }
+    }
+    if (o.json) {
+        printf("{\"file\":");
+        cli_print_json_string(stdout, o.file);
+        printf(",\"policy_id\":");
+        cli_print_json_string(stdout, capv_policy_id(p));
+        printf(",\"policy_version\":");
+        cli_print_json_string(stdout, capv_policy_version(p));
+        printf(",\"policy_hash\":\"%s\",", capv_policy_hash(p));
+        int jrc = print_json_lints(d, o.relaxed);
+        if (jrc != 0) {
+            rc = jrc;
+            goto out;
+        }
+        if (stored != NULL)
+            printf(",\"stored\":\"%s\"", stored);
+        if (ir != NULL)
+            printf(",\"ir_hash\":\"%s\",\"ir\":%s}\n", capv_policy_ir_hash(ir),
+                   capv_policy_ir_json(ir, CAPV_POLICY_IR_COMPACT, NULL));
+        else
+            printf(",\"ir_hash\":null,\"ir\":null}\n");
+        goto out;
+    }
+    print_lints(stderr, o.file, d);
+    if (ir == NULL) {
+        fprintf(stderr, "capverify policy compile: %s: %zu lint error%s, not compiled\n", o.file,
+                capv_policy_diagnostics_errors(d),
+                capv_policy_diagnostics_errors(d) == 1 ? "" : "s");
+    } else if (o.out != NULL || o.registry != NULL) {
+        printf("%s: compiled policy %s version %s\n  policy_hash %s\n  ir_hash     %s\n", o.file,
+               capv_policy_id(p), capv_policy_version(p), capv_policy_hash(p),
+               capv_policy_ir_hash(ir));
+        if (o.out != NULL)
+            printf("  written to  %s\n", o.out);
+        if (stored != NULL)
+            printf("  registry    %s (%s)\n", o.registry, stored);
+    } else if (fwrite(pretty, 1, pretty_len, stdout) != pretty_len) {
+        rc = EXIT_UNAVAILABLE;
+    }
+out:
+    capv_policy_diagnostics_free(d);
+    capv_policy_ir_free(ir);
+    capv_policy_free(p);
+    return rc;
+}
+
+static int policy_lint(int argc, char **argv)
+{
+    opts o;
+    int rc = parse_opts(&o, argc, argv, "policy lint", "--relaxed --json");
+    if (rc != 0)
+        return rc < 0 ? EXIT_VERDICT_OK : rc;
+    if (o.file == NULL)
+        return cli_usage_error("policy lint", "no FILE given");
+    capv_policy *p = NULL;
+    capv_policy_diagnostics *d = NULL;
+    if ((rc = load_policy(&p, &o, "policy lint")) != 0)
+        return rc;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_policy_lint(
+        &d, p, o.relaxed ? CAPV_POLICY_LINT_RELAXED : CAPV_POLICY_LINT_STRICT, &err);
+    if (st != CAPV_OK) {
+        rc = cli_report("policy lint", st, &err);
+        goto out;
+    }
+    size_t n = capv_policy_diagnostics_count(d), e = capv_policy_diagnostics_errors(d);
+    rc = e > 0 ? EXIT_USAGE : EXIT_VERDICT_OK;
+    if (o.json) {
+        printf("{\"file\":");
+        cli_print_json_string(stdout, o.file);
+        printf(",\"policy_id\":");
+        cli_print_json_string(stdout, capv_policy_id(p));
+        printf(",\"policy_hash\":\"%s\",", capv_policy_hash(p));
+        int jrc = print_json_lints(d, o.relaxed);
+        if (jrc != 0)
+            rc = jrc;
+        else
+            printf("}\n");
+        goto out;
+    }
+    print_lints(stdout, o.file, d);
+    printf("%s: %s, %zu error%s, %zu warning%s (%s)\n", o.file, e ? "lint errors" : "ok", e,
+           e == 1 ? "" : "s", n - e, n - e == 1 ? "" : "s", o.relaxed ? "relaxed" : "strict");
+out:
+    capv_policy_diagnostics_free(d);
+    capv_policy_free(p);
+    return rc;
+}
+
+static int policy_eval(int argc, char **argv)
+{
+    opts o;
+    int rc = parse_opts(&o, argc, argv, "policy eval",
+                        "--ir --policy-id --registry --context --adaptive --json");
+    if (rc != 0)
+        return rc < 0 ? EXIT_VERDICT_OK : rc;
+    if (o.file != NULL)
+        return cli_usage_error("policy eval", "unexpected argument '%s'", o.file);
+    if ((o.ir == NULL) == (o.policy_id == NULL))
+        return cli_usage_error("policy eval", "give exactly one of --ir and --policy-id");
+    if (o.context == NULL)
+        return cli_usage_error("policy eval", "--context FILE is required");
+    if ((o.policy_id != NULL) != (o.registry != NULL))
+        return cli_usage_error("policy eval", "--policy-id and --registry go together");
+    uint8_t *irdata = NULL, *ctx = NULL;
+    size_t irlen = 0, ctxlen = 0;
+    capv_policy_ir *ir = NULL;
+    capv_policy_eval_result *res = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st;
+    if ((rc = cli_read_file(&ctx, &ctxlen, o.context, POLICY_FILE_MAX, "policy eval")) != 0)
+        goto out;
+    if (o.policy_id != NULL) {
+        if ((rc = stored_ir(&ir, &o)) != 0)
+            goto out;
+    } else if ((rc = cli_read_file(&irdata, &irlen, o.ir, POLICY_FILE_MAX, "policy eval")) != 0) {
+        goto out;
+    } else if ((st = capv_policy_ir_load(&ir, irdata, irlen, &err)) != CAPV_OK) {
+        /* a tampered IR is bad input, not a policy verdict */
+        fail_input(&o, o.ir, st, &err);
+        rc = capv_status_class_of(st) == CAPV_CLASS_REJECTED ? EXIT_MALFORMED
+                                                             : cli_exit_for_status(st);
+        goto out;
+    }
+    st = capv_policy_eval(&res, ir, ctx, ctxlen, o.adaptive ? CAPV_POLICY_EVAL_ADAPTIVE : 0, &err);
+    if (st != CAPV_OK) {
+        rc = fail_input(&o, o.context, st, &err);
+        goto out;
+    }
+    capv_verdict v = capv_policy_eval_result_verdict(res);
+    rc = v == CAPV_VERDICT_OK ? EXIT_VERDICT_OK : EXIT_VERDICT_FAIL;
+    if (o.json) {
+        char *text = NULL;
+        if ((st = capv_policy_eval_result_to_json(&text, NULL, res, CAPV_POLICY_JSON_PRETTY,
+                                                  &err)) != CAPV_OK) {
+            rc = cli_report("policy eval", st, &err);
+            goto out;
+        }
+        printf("%s\n", text);
+        capv_free(text);
+        goto out;
+    }
+    printf("policy %s (ir %s): %s%s\n", capv_policy_ir_policy_id(ir), capv_policy_ir_hash(ir),
+           v == CAPV_VERDICT_OK ? "OK" : "FAIL", o.adaptive ? " (adaptive)" : "");
+    for (size_t i = 0; i < capv_policy_eval_result_rule_count(res); i++)
+        printf("  %-7s %-24s %s\n",
+               capv_policy_rule_result_name(capv_policy_eval_result_rule_status(res, i)),
+               capv_policy_eval_result_rule_id(res, i),
+               capv_policy_eval_result_rule_message(res, i));
+out:
+    capv_policy_eval_result_free(res);
+    capv_policy_ir_free(ir);
+    free(irdata);
+    free(ctx);
+    return rc;
+}
+
+static int policy_hash(int argc, char **argv)
+{
+    opts o;
+    int rc = parse_opts(&o, argc, argv, "policy hash", "--json");
+    if (rc != 0)
+        return rc < 0 ? EXIT_VERDICT_OK : rc;
+    if (o.file == NULL)
+        return cli_usage_error("policy hash", "no FILE given");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    if ((rc = cli_read_file(&data, &len, o.file, POLICY_FILE_MAX, "policy hash")) != 0)
+        return rc;
+    capv_error err = CAPV_ERROR_INIT, err1 = CAPV_ERROR_INIT;
+    capv_policy *p = NULL;
+    char v1[CAPV_DIGEST_HEX_SIZE];
+    const char *hash = NULL, *kind = NULL;
+    capv_status st = capv_policy_parse(&p, data, len, format_of(o.file), &err);
+    if (st == CAPV_OK) {
+        hash = capv_policy_hash(p);
+        kind = "policy v2";
+    } else if (capv_policy_v1_hash(v1, data, len, format_of(o.file), &err1) == CAPV_OK) {
+        hash = v1;
+        kind = "policy v1";
+    }
+    free(data);
+    if (hash == NULL) {
+        rc = fail_input(&o, o.file, st, &err);
+    } else if (o.json) {
+        printf("{\"file\":");
+        cli_print_json_string(stdout, o.file);
+        printf(",\"format\":\"%s\",\"hash\":\"%s\"}\n", kind, hash);
+    } else {
+        printf("%s  %s (%s)\n", hash, o.file, kind);
+    }
+    capv_policy_free(p);
+    return rc;
+}
+
+int cmd_policy(int argc, char **argv)
+{
+    if (argc < 2) {
+        policy_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
+        policy_usage(stdout);
+        return EXIT_VERDICT_OK;
+    }
+    if (strcmp(sub, "compile") == 0)
+        return policy_compile(argc - 1, argv + 1);
+    if (strcmp(sub, "lint") == 0)
+        return policy_lint(argc - 1, argv + 1);
+    if (strcmp(sub, "eval") == 0)
+        return policy_eval(argc - 1, argv + 1);
+    if (strcmp(sub, "hash") == 0)
+        return policy_hash(argc - 1, argv + 1);
+    return cli_usage_error("policy", "unknown subcommand '%s' (compile, lint, eval, hash)", sub);
+}

@@ -1,0 +1,822 @@
+/* capverify registry init|add|list|show|check|import|export|backup|restore|migrate — the
+ * SQLite registry (SPEC §8, §10). Commands that only read (list, show, check, export, backup)
+ * open the database read-only, so they are safe on a live database that capverifyd holds;
+ * commands that write take the writer lock and refuse while a daemon holds it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "input.h"
+
+#define IMPORT_MAX (1024u * 1024u * 1024u)
+
+static void registry_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: capverify registry COMMAND --db PATH [options]\n\n"
+        "The registry database (SQLite) of registered proofs, recorded verifications and\n"
+        "policies. --db defaults to $CAPV_REGISTRY_PATH. Add --json for machine output.\n\n"
+        "commands:\n"
+        "  init                         create the database (or migrate an existing one)\n"
+        "  add --manifest-hash H --proof-hash H [--id ID] [--timestamp-file NAME]\n"
+        "      [--policy-hash H] [--registered-at RFC3339] [--signature B64 --public-key B64]\n"
+        "      [--sign-key KEY.pem]     register an entry (idempotent: a retry says exists,\n"
+        "                               other content for the same hashes is a conflict)\n"
+        "  add --package PATH [...]     the same, with the hashes of a package\n"
+        "  list [--manifest-hash H] [--after SEQ] [--limit N]\n"
+        "                               entries in registration order, one page\n"
+        "  show ID | show --manifest-hash H --proof-hash H\n"
+        "  check [--trust DIR]          integrity_check and every entry signature\n"
+        "  import FILE [--no-verify]    import a JSON registry (registry_version 1.0)\n"
+        "  export [--output FILE] [--compact]\n"
+        "                               write the JSON registry (default: standard output)\n"
+        "  backup --dir DIR [--retain N]  online backup with a SHA3-256 sidecar\n"
+        "  backup --list --dir DIR      list complete backups, newest first\n"
+        "  restore --from BACKUP [--force] [--check-only]\n"
+        "                               verify a backup and swap it in (the old database is\n"
+        "                               kept as DB.pre-restore-<time>)\n"
+        "  migrate                      migrate to the current schema version\n\n"
+        "Exit codes: 0 ok, 2 conflict / check problems / tampered backup, 3 usage,\n"
+        "4 malformed input, 5 unavailable (missing file, I/O, database held by a writer).\n");
+}
+
+typedef struct opts {
+    const char *db;
+    bool json;
+    const char *cmd;
+} opts;
+
+/* Exit code for a failed library call; a schema that needs migrating is not an internal
+ * error but something the operator fixes (exit 5). */
+static int fail(const char *what, capv_status st, const capv_error *err)
+{
+    int rc = cli_report(what, st, err);
+    return st == CAPV_E_STATE ? EXIT_UNAVAILABLE : rc;
+}
+
+/* ---- progress on a terminal ------------------------------------------------------------ */
+
+typedef struct progress {
+    const char *label;
+    int last;
+    bool shown;
+} progress;
+
+static void on_progress(void *user, uint64_t done, uint64_t total)
+{
+    progress *p = user;
+    int pct = total ? (int)(done * 100 / total) : -1;
+    if (pct == p->last)
+        return;
+    p->last = pct;
+    p->shown = true;
+    if (pct >= 0)
+        fprintf(stderr, "\r%s %3d%%", p->label, pct);
+    else
+        fprintf(stderr, "\r%s %llu", p->label, (unsigned long long)done);
+}
+
+static capv_progress_fn progress_fn(progress *p, const char *label)
+{
+    p->label = label;
+    p->last = -2;
+    p->shown = false;
+    return isatty(STDERR_FILENO) ? on_progress : NULL;
+}
+
+static void progress_end(progress *p)
+{
+    if (p->shown)
+        fputc('\n', stderr);
+}
+
+/* ---- output helpers -------------------------------------------------------------------- */
+
+static void json_field(const char *key, const char *value, bool *first)
+{
+    printf("%s\"%s\":", *first ? "" : ",", key);
+    if (value != NULL)
+        cli_print_json_string(stdout, value);
+    else
+        fputs("null", stdout);
+    *first = false;
+}
+
+static void print_entry_json(const capv_registry_entry *e)
+{
+    bool first = true;
+    putchar('{');
+    printf("\"seq\":%lld", (long long)e->seq);
+    first = false;
+    json_field("id", e->id, &first);
+    json_field("manifest_hash", e->manifest_hash, &first);
+    json_field("proof_hash", e->proof_hash, &first);
+    json_field("timestamp_file", e->timestamp_file, &first);
+    json_field("registered_at", e->registered_at, &first);
+    json_field("policy_hash", e->policy_hash, &first);
+    json_field("signature", e->signature, &first);
+    json_field("public_key", e->public_key, &first);
+    json_field("kid", e->kid, &first);
+    json_field("signature_scheme", e->signature_scheme, &first);
+    putchar('}');
+}
+
+static const char *signature_state(const capv_registry_entry *e)
+{
+    switch (capv_registry_entry_verify(e, NULL)) {
+    case CAPV_OK: return "valid";
+    case CAPV_E_MISSING: return "unsigned";
+    case CAPV_E_SIGNATURE: return "INVALID";
+    default: return "MALFORMED";
+    }
+}
+
+static void print_entry_human(const capv_registry_entry *e)
+{
+    printf("id               %s\n", e->id);
+    printf("seq              %lld\n", (long long)e->seq);
+    printf("manifest_hash    %s\n", e->manifest_hash);
+    printf("proof_hash       %s\n", e->proof_hash);
+    printf("timestamp_file   %s\n", e->timestamp_file ? e->timestamp_file : "-");
+    printf("registered_at    %s\n", e->registered_at);
+    printf("policy_hash      %s\n", e->policy_hash ? e->policy_hash : "-");
+    printf("signature        %s\n", signature_state(e));
+    if (e->public_key)
+        printf("public_key       %s\n", e->public_key);
+    if (e->kid)
+        printf("kid              %s\n", e->kid);
+}
+
+/* ---- opening --------------------------------------------------------------------------- */
+
+static int open_db(capv_registry **reg, const opts *o, unsigned int flags)
+{
+    capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
+    ro.flags = flags;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_open(reg, o->db, &ro, &err);
+    if (st == CAPV_OK)
+        return 0;
+    return fail(o->db, st, &err);
+}
+
+/* ---- commands -------------------------------------------------------------------------- */
+
+static int do_init(const opts *o, int argc, char **argv)
+{
+    if (argc > 0)
+        return cli_usage_error("registry init", "unexpected argument '%s'", argv[0]);
+    bool existed = access(o->db, F_OK) == 0;
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_CREATE);
+    if (rc != 0)
+        return rc;
+    int from = capv_registry_found_version(reg);
+    if (o->json) {
+        fputs("{\"path\":", stdout);
+        cli_print_json_string(stdout, o->db);
+        printf(",\"created\":%s,\"found_version\":%d,\"legacy\":%s,\"schema_version\":%d}\n",
+               existed ? "false" : "true", from,
+               capv_registry_found_legacy(reg) ? "true" : "false", CAPV_REGISTRY_SCHEMA_VERSION);
+    } else if (!existed)
+        printf("created %s (schema version %d)\n", o->db, CAPV_REGISTRY_SCHEMA_VERSION);
+    else if (from < CAPV_REGISTRY_SCHEMA_VERSION)
+        printf("migrated %s from schema version %d%s to %d\n", o->db, from,
+               capv_registry_found_legacy(reg) ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
+    else
+        printf("%s is already at schema version %d\n", o->db, CAPV_REGISTRY_SCHEMA_VERSION);
+    capv_registry_close(reg);
+    return 0;
+}
+
+static int do_migrate(const opts *o, int argc, char **argv)
+{
+    if (argc > 0)
+        return cli_usage_error("registry migrate", "unexpected argument '%s'", argv[0]);
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, 0);
+    if (rc != 0)
+        return rc;
+    int from = capv_registry_found_version(reg);
+    bool legacy = capv_registry_found_legacy(reg);
+    unsigned long long rows = (unsigned long long)capv_registry_migrated_rows(reg);
+    if (o->json) {
+        fputs("{\"path\":", stdout);
+        cli_print_json_string(stdout, o->db);
+        printf(",\"from_version\":%d,\"legacy\":%s,\"to_version\":%d,\"migrated_rows\":%llu}\n",
+               from, legacy ? "true" : "false", CAPV_REGISTRY_SCHEMA_VERSION, rows);
+    } else if (from == CAPV_REGISTRY_SCHEMA_VERSION)
+        printf("%s is already at schema version %d\n", o->db, from);
+    else
+        printf("migrated %s from schema version %d%s to %d (%llu legacy entries copied)\n",
+               o->db, from, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION, rows);
+    capv_registry_close(reg);
+    return 0;
+}
+
+static int package_hashes(const char *path, char mh[CAPV_DIGEST_HEX_SIZE],
+                          char ph[CAPV_DIGEST_HEX_SIZE], char pol[CAPV_DIGEST_HEX_SIZE])
+{
+    capv_verifier *v = NULL;
+    capv_report *r = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_verifier_new(&v, &err);
+    if (st == CAPV_OK)
+        st = capv_verify_path(&r, v, path, NULL, &err);
+    capv_verifier_free(v);
+    if (st != CAPV_OK)
+        return cli_report(path, st, &err);
+    int rc = 0;
+    if (capv_report_manifest_hash(r) == NULL || capv_report_proof_hash(r) == NULL) {
+        fprintf(stderr, "capverify registry add: %s: no single manifest and proof (a "
+                        "multi-unit bundle, or the layout failed)\n",
+                path);
+        rc = EXIT_MALFORMED;
+    } else {
+        snprintf(mh, CAPV_DIGEST_HEX_SIZE, "%s", capv_report_manifest_hash(r));
+        snprintf(ph, CAPV_DIGEST_HEX_SIZE, "%s", capv_report_proof_hash(r));
+        pol[0] = '\0';
+        if (capv_report_policy_hash(r))
+            snprintf(pol, CAPV_DIGEST_HEX_SIZE, "%s", capv_report_policy_hash(r));
+    }
+    capv_report_free(r);
+    return rc;
+}
+
+static int do_add(const opts *o, int argc, char **argv)
+{
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    const char *key_path = NULL, *package = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        const char **slot = strcmp(a, "--manifest-hash") == 0    ? &e.manifest_hash
+                            : strcmp(a, "--proof-hash") == 0     ? &e.proof_hash
+                            : strcmp(a, "--id") == 0             ? &e.id
+                            : strcmp(a, "--timestamp-file") == 0 ? &e.timestamp_file
+                            : strcmp(a, "--policy-hash") == 0    ? &e.policy_hash
+                            : strcmp(a, "--registered-at") == 0  ? &e.registered_at
+                            : strcmp(a, "--signature") == 0      ? &e.signature
+                            : strcmp(a, "--public-key") == 0     ? &e.public_key
+                            : strcmp(a, "--kid") == 0            ? &e.kid
+                            : strcmp(a, "--sign-key") == 0       ? &key_path
+                            : strcmp(a, "--package") == 0        ? &package
+                                                                 : NULL;
+        if (slot == NULL)
+            return cli_usage_error("registry add", "unexpected argument '%s'", a);
+        if (val == NULL)
+            return cli_usage_error("registry add", "%s needs a value", a);
+        *slot = val;
+        i++;
+    }
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], pol[CAPV_DIGEST_HEX_SIZE];
+    if (package != NULL) {
+        if (e.manifest_hash || e.proof_hash)
+            return cli_usage_error("registry add",
+                                   "--package and --manifest-hash/--proof-hash exclude each other");
+        int rc = package_hashes(package, mh, ph, pol);
+        if (rc != 0)
+            return rc;
+        e.manifest_hash = mh;
+        e.proof_hash = ph;
+        if (e.policy_hash == NULL && pol[0])
+            e.policy_hash = pol;
+    }
+    if (e.manifest_hash == NULL || e.proof_hash == NULL)
+        return cli_usage_error("registry add",
+                               "--manifest-hash and --proof-hash (or --package) are required");
+    if (e.signature != NULL && key_path != NULL)
+        return cli_usage_error("registry add", "--signature and --sign-key exclude each other");
+    e.signature_scheme = e.signature ? "ed25519" : NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_signing_key *key = NULL;
+    capv_status st;
+    if (key_path != NULL && (st = capv_signing_key_load(&key, key_path, &err)) != CAPV_OK)
+        return cli_report(key_path, st, &err);
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, 0);
+    if (rc != 0) {
+        capv_signing_key_free(key);
+        return rc;
+    }
+    capv_registry_set_signing_key(reg, key);
+    capv_registry_entry *stored = NULL;
+    st = capv_registry_add(&stored, reg, &e, &err);
+    const char *status = st == CAPV_OK ? "added" : st == CAPV_E_EXISTS ? "exists"
+                                          : st == CAPV_E_CONFLICT      ? "conflict"
+                                                                       : NULL;
+    if (status == NULL) {
+        rc = fail("registry add", st, &err);
+    } else {
+        if (o->json) {
+            printf("{\"status\":\"%s\",\"entry\":", status);
+            print_entry_json(stored);
+            puts("}");
+        } else {
+            printf("%s %s\n", status, stored->id);
+        }
+        if (st == CAPV_E_CONFLICT) {
+            fprintf(stderr, "capverify registry add: %s\n", err.message);
+            rc = EXIT_VERDICT_FAIL;
+        }
+    }
+    capv_registry_entry_free(stored);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
+    return rc;
+}
+
+static bool parse_count(long long *out, const char *s, long long min, long long max)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || end == s || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int do_list(const opts *o, int argc, char **argv)
+{
+    const char *mh = NULL;
+    long long after = 0, limit = 100;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (val == NULL)
+            return cli_usage_error("registry list", "unexpected argument '%s'", a);
+        bool ok = strcmp(a, "--manifest-hash") == 0
+                      ? (mh = val) != NULL
+                      : strcmp(a, "--after") == 0 ? parse_count(&after, val, 0, INT64_MAX)
+                      : strcmp(a, "--limit") == 0 ? parse_count(&limit, val, 1, 10000)
+                                                  : false;
+        if (!ok)
+            return cli_usage_error("registry list", "bad argument '%s %s'", a, val);
+        i++;
+    }
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    capv_registry_page *p = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_list(&p, reg, mh, after, (size_t)limit, &err);
+    if (st != CAPV_OK) {
+        rc = fail("registry list", st, &err);
+    } else if (o->json) {
+        fputs("{\"entries\":[", stdout);
+        for (size_t i = 0; i < capv_registry_page_count(p); i++) {
+            if (i)
+                putchar(',');
+            print_entry_json(capv_registry_page_entry(p, i));
+        }
+        if (capv_registry_page_next(p))
+            printf("],\"next\":%lld}\n", (long long)capv_registry_page_next(p));
+        else
+            puts("],\"next\":null}");
+    } else {
+        for (size_t i = 0; i < capv_registry_page_count(p); i++) {
+            const capv_registry_entry *e = capv_registry_page_entry(p, i);
+            printf("%-6lld %-36s %s %s %s %s\n", (long long)e->seq, e->id, e->manifest_hash,
+                   e->proof_hash, e->registered_at, e->signature ? "signed" : "unsigned");
+        }
+        if (capv_registry_page_next(p))
+            printf("(more: --after %lld)\n", (long long)capv_registry_page_next(p));
+    }
+    capv_registry_page_free(p);
+    capv_registry_close(reg);
+    return rc;
+}
+
+static int do_show(const opts *o, int argc, char **argv)
+{
+    const char *id = NULL, *mh = NULL, *ph = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--manifest-hash") == 0 && val) {
+            mh = val;
+            i++;
+        } else if (strcmp(a, "--proof-hash") == 0 && val) {
+            ph = val;
+            i++;
+        } else if (a[0] != '-' && id == NULL) {
+            id = a;
+        } else {
+            return cli_usage_error("registry show", "unexpected argument '%s'", a);
+        }
+    }
+    if ((id == NULL) == (mh == NULL || ph == NULL) || (id && (mh || ph)))
+        return cli_usage_error("registry show",
+                               "give an ID, or --manifest-hash and --proof-hash");
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    capv_registry_entry *e = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = id ? capv_registry_get(&e, reg, id, &err)
+                        : capv_registry_find(&e, reg, mh, ph, &err);
+    if (st != CAPV_OK) {
+        rc = fail("registry show", st, &err);
+    } else if (o->json) {
+        print_entry_json(e);
+        putchar('\n');
+    } else {
+        print_entry_human(e);
+    }
+    capv_registry_entry_free(e);
+    capv_registry_close(reg);
+    return rc;
+}
+
+typedef struct problems {
+    bool json;
+    size_t n;
+} problems;
+
+static void on_problem(void *user, const char *id, capv_status code, const char *message)
+{
+    problems *p = user;
+    if (p->json) {
+        printf("%s{\"id\":", p->n ? "," : "");
+        cli_print_json_string(stdout, id);
+        printf(",\"code\":\"%s\",\"message\":", capv_status_name(code));
+        cli_print_json_string(stdout, message);
+        putchar('}');
+    } else {
+        printf("problem: %s%s%s (%s)\n", id[0] ? id : "", id[0] ? ": " : "", message,
+               capv_status_name(code));
+    }
+    p->n++;
+}
+
+static int do_check(const opts *o, int argc, char **argv)
+{
+    const char *trust_path = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--trust") == 0 && i + 1 < argc)
+            trust_path = argv[++i];
+        else
+            return cli_usage_error("registry check", "unexpected argument '%s'", argv[i]);
+    }
+    capv_error err = CAPV_ERROR_INIT;
+    capv_trust_store *trust = NULL;
+    capv_status st;
+    if (trust_path && (st = capv_trust_store_load(&trust, trust_path, &err)) != CAPV_OK)
+        return cli_report(trust_path, st, &err);
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0) {
+        capv_trust_store_free(trust);
+        return rc;
+    }
+    problems pr = { o->json, 0 };
+    progress pg;
+    capv_progress_fn pf = progress_fn(&pg, "checking entries");
+    capv_registry_check_result r;
+    if (o->json)
+        fputs("{\"problems\":[", stdout);
+    st = capv_registry_check(&r, reg, trust, on_problem, &pr, pf, &pg, &err);
+    progress_end(&pg);
+    if (st != CAPV_OK) {
+        if (o->json)
+            puts("]}");
+        rc = fail("registry check", st, &err);
+    } else {
+        if (o->json)
+            printf("],\"ok\":%s,\"integrity_ok\":%s,\"schema_version\":%d,\"entries\":%llu,"
+                   "\"signed\":%llu,\"unsigned\":%llu,\"bad_signatures\":%llu,"
+                   "\"untrusted\":%llu,\"kid_mismatches\":%llu,\"malformed\":%llu}\n",
+                   r.problems ? "false" : "true", r.integrity_ok ? "true" : "false",
+                   r.schema_version, (unsigned long long)r.entries,
+                   (unsigned long long)r.signed_entries, (unsigned long long)r.unsigned_entries,
+                   (unsigned long long)r.bad_signatures, (unsigned long long)r.untrusted,
+                   (unsigned long long)r.kid_mismatches, (unsigned long long)r.malformed);
+        else
+            printf("%s: integrity %s, schema version %d, %llu entries (%llu signed, %llu "
+                   "unsigned), %llu bad signature(s), %llu untrusted, %llu malformed%s\n%s\n",
+                   o->db, r.integrity_ok ? "ok" : "FAILED", r.schema_version,
+                   (unsigned long long)r.entries, (unsigned long long)r.signed_entries,
+                   (unsigned long long)r.unsigned_entries, (unsigned long long)r.bad_signatures,
+                   (unsigned long long)r.untrusted, (unsigned long long)r.malformed,
+                   r.kid_mismatches ? " (some declared kids differ from ours)" : "",
+                   r.problems ? "CHECK FAILED" : "check ok");
+        rc = r.problems ? EXIT_VERDICT_FAIL : EXIT_VERDICT_OK;
+    }
+    capv_registry_close(reg);
+    capv_trust_store_free(trust);
+    return rc;
+}
+
+static int do_import(const opts *o, int argc, char **argv)
+{
+    const char *file = NULL;
+    unsigned int flags = CAPV_REGISTRY_IMPORT_VERIFY;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--no-verify") == 0)
+            flags &= ~CAPV_REGISTRY_IMPORT_VERIFY;
+        else if (argv[i][0] != '-' && file == NULL)
+            file = argv[i];
+        else
+            return cli_usage_error("registry import", "unexpected argument '%s'", argv[i]);
+    }
+    if (file == NULL)
+        return cli_usage_error("registry import", "no FILE given");
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int rc = cli_read_file(&data, &len, file, IMPORT_MAX, "registry import");
+    if (rc != 0)
+        return rc;
+    capv_registry *reg = NULL;
+    if ((rc = open_db(&reg, o, 0)) != 0) {
+        free(data);
+        return rc;
+    }
+    size_t added = 0, existing = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    progress pg;
+    capv_progress_fn pf = progress_fn(&pg, "importing");
+    capv_status st =
+        capv_registry_import_json(&added, &existing, reg, data, len, flags, pf, &pg, &err);
+    progress_end(&pg);
+    if (st != CAPV_OK)
+        rc = fail(file, st, &err);
+    else if (o->json)
+        printf("{\"added\":%zu,\"existing\":%zu}\n", added, existing);
+    else
+        printf("imported %s: %zu added, %zu already present\n", file, added, existing);
+    capv_registry_close(reg);
+    free(data);
+    return rc;
+}
+
+typedef struct sink {
+    int fd;
+} sink;
+
+static int sink_write(void *user, const uint8_t *data, size_t len)
+{
+    sink *s = user;
+    while (len > 0) {
+        ssize_t w = write(s->fd, data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        data += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int do_export(const opts *o, int argc, char **argv)
+{
+    const char *output = NULL;
+    unsigned int flags = CAPV_REGISTRY_EXPORT_PRETTY;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--output") == 0 && i + 1 < argc)
+            output = argv[++i];
+        else if (strcmp(argv[i], "--compact") == 0)
+            flags &= ~CAPV_REGISTRY_EXPORT_PRETTY;
+        else
+            return cli_usage_error("registry export", "unexpected argument '%s'", argv[i]);
+    }
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    char tmp[4096] = "";
+    sink s = { STDOUT_FILENO };
+    if (output != NULL && strcmp(output, "-") != 0) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
+        s.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (s.fd < 0) {
+            fprintf(stderr, "capverify registry export: %s: %s\n", tmp, strerror(errno));
+            capv_registry_close(reg);
+            return EXIT_UNAVAILABLE;
+        }
+    }
+    fflush(stdout);
+    capv_error err = CAPV_ERROR_INIT;
+    progress pg;
+    capv_progress_fn pf = progress_fn(&pg, "exporting");
+    capv_status st = capv_registry_export_json(reg, flags, sink_write, &s, pf, &pg, &err);
+    progress_end(&pg);
+    if (st != CAPV_OK)
+        rc = fail("registry export", st, &err);
+    if (tmp[0]) {
+        bool ok = st == CAPV_OK && fsync(s.fd) == 0;
+        ok = close(s.fd) == 0 && ok;
+        if (ok && rename(tmp, output) != 0)
+            ok = false;
+        if (!ok) {
+            unlink(tmp);
+            if (rc == 0) {
+                fprintf(stderr, "capverify registry export: cannot write %s: %s\n", output,
+                        strerror(errno));
+                rc = EXIT_UNAVAILABLE;
+            }
+        }
+    }
+    capv_registry_close(reg);
+    return rc;
+}
+
+static void print_backup(const capv_backup_info *b, bool json)
+{
+    if (json) {
+        fputs("{\"path\":", stdout);
+        cli_print_json_string(stdout, b->path);
+        fputs(",\"sidecar\":", stdout);
+        cli_print_json_string(stdout, b->sidecar_path);
+        printf(",\"created_at\":\"%s\",\"sha3_256\":\"%s\",\"size_bytes\":%llu,"
+               "\"schema_version\":%d,\"entries\":%llu,\"verifications\":%llu,"
+               "\"tool_version\":",
+               b->created_at, b->sha3_256, (unsigned long long)b->size_bytes, b->schema_version,
+               (unsigned long long)b->entries, (unsigned long long)b->verifications);
+        cli_print_json_string(stdout, b->tool_version);
+        putchar('}');
+    } else {
+        printf("%s  %s  %llu bytes  %llu entries  %llu verifications  %s\n", b->path,
+               b->created_at, (unsigned long long)b->size_bytes,
+               (unsigned long long)b->entries, (unsigned long long)b->verifications,
+               b->sha3_256);
+    }
+}
+
+static int do_backup(const opts *o, int argc, char **argv)
+{
+    const char *dir = NULL;
+    long long retain = 0;
+    bool list = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--dir") == 0 && val) {
+            dir = val;
+            i++;
+        } else if (strcmp(a, "--retain") == 0 && val && parse_count(&retain, val, 1, 100000)) {
+            i++;
+        } else if (strcmp(a, "--list") == 0) {
+            list = true;
+        } else {
+            return cli_usage_error("registry backup", "bad argument '%s'", a);
+        }
+    }
+    if (dir == NULL)
+        return cli_usage_error("registry backup", "--dir DIR is required");
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st;
+    if (list) {
+        capv_backup_list *l = NULL;
+        if ((st = capv_registry_backup_list(&l, dir, &err)) != CAPV_OK)
+            return fail(dir, st, &err);
+        if (o->json)
+            putchar('[');
+        for (size_t i = 0; i < capv_backup_list_count(l); i++) {
+            if (o->json && i)
+                putchar(',');
+            print_backup(capv_backup_list_get(l, i), o->json);
+        }
+        if (o->json)
+            puts("]");
+        capv_backup_list_free(l);
+        return 0;
+    }
+    if (o->db == NULL)
+        return cli_usage_error("registry backup", "--db PATH is required");
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    capv_backup_info *b = NULL;
+    progress pg;
+    capv_progress_fn pf = progress_fn(&pg, "backing up");
+    st = capv_registry_backup(&b, reg, dir, (unsigned int)retain, pf, &pg, &err);
+    progress_end(&pg);
+    if (st != CAPV_OK) {
+        rc = fail("registry backup", st, &err);
+    } else {
+        if (!o->json)
+            fputs("backup ", stdout);
+        print_backup(b, o->json);
+        if (o->json)
+            putchar('\n');
+    }
+    capv_backup_info_free(b);
+    capv_registry_close(reg);
+    return rc;
+}
+
+static int do_restore(const opts *o, int argc, char **argv)
+{
+    const char *from = NULL;
+    unsigned int flags = 0;
+    bool check_only = false;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+            from = argv[++i];
+        else if (strcmp(argv[i], "--force") == 0)
+            flags |= CAPV_RESTORE_FORCE;
+        else if (strcmp(argv[i], "--check-only") == 0)
+            check_only = true;
+        else
+            return cli_usage_error("registry restore", "unexpected argument '%s'", argv[i]);
+    }
+    if (from == NULL)
+        return cli_usage_error("registry restore", "--from BACKUP is required");
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st;
+    if (check_only) {
+        capv_backup_info *b = NULL;
+        if ((st = capv_registry_backup_verify(&b, from, &err)) != CAPV_OK)
+            return fail("registry restore", st, &err);
+        if (!o->json)
+            fputs("backup ok: ", stdout);
+        print_backup(b, o->json);
+        if (o->json)
+            putchar('\n');
+        capv_backup_info_free(b);
+        return 0;
+    }
+    if (o->db == NULL)
+        return cli_usage_error("registry restore", "--db PATH is required");
+    char *previous = NULL;
+    progress pg;
+    capv_progress_fn pf = progress_fn(&pg, "verifying backup");
+    st = capv_registry_restore(&previous, o->db, from, flags, pf, &pg, &err);
+    progress_end(&pg);
+    if (st != CAPV_OK) {
+        int rc = fail("registry restore", st, &err);
+        fprintf(stderr, "capverify registry restore: refused; %s was not changed\n", o->db);
+        return rc;
+    }
+    if (o->json) {
+        fputs("{\"restored\":", stdout);
+        cli_print_json_string(stdout, o->db);
+        fputs(",\"from\":", stdout);
+        cli_print_json_string(stdout, from);
+        fputs(",\"previous\":", stdout);
+        if (previous)
+            cli_print_json_string(stdout, previous);
+        else
+            fputs("null", stdout);
+        puts("}");
+    } else {
+        printf("restored %s from %s\n", o->db, from);
+        if (previous)
+            printf("the previous database is kept as %s\n", previous);
+        if (flags & CAPV_RESTORE_FORCE)
+            printf("a running capverifyd must reopen it: send it SIGHUP\n");
+    }
+    capv_free(previous);
+    return 0;
+}
+
+int cmd_registry(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        registry_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_VERDICT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*run)(const opts *o, int argc, char **argv);
+        bool needs_db;
+    } subs[] = {
+        { "init", do_init, true },       { "add", do_add, true },
+        { "list", do_list, true },       { "show", do_show, true },
+        { "check", do_check, true },     { "import", do_import, true },
+        { "export", do_export, true },   { "backup", do_backup, false },
+        { "restore", do_restore, false }, { "migrate", do_migrate, true },
+    };
+    opts o = { getenv("CAPV_REGISTRY_PATH"), false, argv[1] };
+    if (o.db != NULL && o.db[0] == '\0')
+        o.db = NULL;
+    /* common options are taken out; the rest goes to the subcommand */
+    int n = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            o.json = true;
+        } else if (strcmp(argv[i], "--db") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error("registry", "--db needs a value");
+            o.db = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            registry_usage(stdout);
+            return EXIT_VERDICT_OK;
+        } else {
+            argv[2 + n++] = argv[i];
+        }
+    }
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+        if (strcmp(argv[1], subs[i].name) != 0)
+            continue;
+        if (subs[i].needs_db && o.db == NULL)
+            return cli_usage_error("registry", "--db PATH (or CAPV_REGISTRY_PATH) is required");
+        return subs[i].run(&o, n, argv + 2);
+    }
+    return cli_usage_error("registry", "unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,226 @@
+/* Bearer tokens: RFC 6750 parsing, validation by the library, scope checks, and the exact
+ * answers of SPEC §6: 401 with WWW-Authenticate for bad tokens, 403 insufficient_scope,
+ * 503 (never 401) when no key set can be trusted. Tokens are never logged. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "daemon.h"
+
+#define TOKEN_CACHE_ENTRIES 10000
+
+struct auth {
+    capv_jwks *jwks;
+    capv_jwt_validator *validator;
+};
+
+bool auth_create(auth **out, const capvd_config *cfg, bool start, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (!cfg->auth_enabled)
+        return true;
+    auth *a = calloc(1, sizeof *a);
+    capv_error err = CAPV_ERROR_INIT;
+    char algs[256] = "";
+    if (a == NULL)
+        return false;
+    for (int i = 0; i < cfg->auth_allowed_algs.n; i++) {
+        size_t n = strlen(algs);
+        snprintf(algs + n, sizeof algs - n, "%s%s", i ? "," : "", cfg->auth_allowed_algs.items[i]);
+    }
+    if (capv_jwks_new(&a->jwks, cfg->auth_jwks_url, &err) != CAPV_OK)
+        goto fail;
+    capv_jwks_set_allow_insecure_http(a->jwks, cfg->auth_allow_insecure_http);
+    if (capv_jwks_set_ttl(a->jwks, cfg->auth_jwks_cache_ttl_seconds) != CAPV_OK ||
+        capv_jwks_set_refresh_min_interval(a->jwks, cfg->auth_refresh_min_interval_seconds) !=
+            CAPV_OK ||
+        capv_jwks_set_max_stale(a->jwks, cfg->auth_max_stale_seconds) != CAPV_OK ||
+        capv_jwks_set_fetch_timeout_ms(a->jwks, cfg->auth_fetch_timeout_ms) != CAPV_OK) {
+        snprintf(err.message, sizeof err.message, "invalid JWKS timing settings");
+        goto fail;
+    }
+    if (*cfg->auth_ca_file && capv_jwks_set_ca_file(a->jwks, cfg->auth_ca_file, &err) != CAPV_OK)
+        goto fail;
+    if (capv_jwt_validator_new(&a->validator, &err) != CAPV_OK ||
+        capv_jwt_validator_set_issuer(a->validator, cfg->auth_issuer, &err) != CAPV_OK ||
+        capv_jwt_validator_set_algs(a->validator, algs, &err) != CAPV_OK ||
+        capv_jwt_validator_set_cache(a->validator, TOKEN_CACHE_ENTRIES, &err) != CAPV_OK)
+        goto fail;
+    for (int i = 0; i < cfg->auth_audiences.n; i++)
+        if (capv_jwt_validator_add_audience(a->validator, cfg->auth_audiences.items[i], &err) !=
+            CAPV_OK)
+            goto fail;
+    capv_jwt_validator_set_leeway(a->validator, cfg->auth_leeway_seconds);
+    capv_jwt_validator_set_max_lifetime(a->validator, cfg->auth_max_lifetime_seconds);
+    capv_jwt_validator_set_jwks(a->validator, a->jwks);
+    /* A first fetch now, so a reachable IdP makes us ready at once; failure is not fatal:
+     * the refresher keeps trying and /readyz says why. */
+    if (start) {
+        capv_error ferr = CAPV_ERROR_INIT;
+        (void)capv_jwks_refresh(a->jwks, &ferr);
+        if (capv_jwks_start_refresher(a->jwks, &err) != CAPV_OK)
+            goto fail;
+    }
+    *out = a;
+    return true;
+fail:
+    snprintf(errbuf, errlen, "auth: %s", err.message);
+    auth_free(a);
+    return false;
+}
+
+void auth_free(auth *a)
+{
+    if (a == NULL)
+        return;
+    if (a->jwks != NULL)
+        capv_jwks_stop_refresher(a->jwks);
+    capv_jwt_validator_free(a->validator);
+    capv_jwks_free(a->jwks);
+    free(a);
+}
+
+static void auth_failure(req *r, const char *reason)
+{
+    metrics_auth_failure(reason);
+    capv_log_entry *e = capv_log_begin(r->d->log, CAPV_LOG_WARN, "auth_failure");
+    capv_log_str(e, "request_id", r->id);
+    capv_log_str(e, "reason", reason);
+    capv_log_str(e, "path", r->ri->local_uri);
+    if (r->subject[0])
+        capv_log_str(e, "subject", r->subject);
+    capv_log_end(e, "request rejected by authentication: %s", reason);
+}
+
+static void unauthorized(req *r, const char *reason, const char *description)
+{
+    char hdr[400];
+    if (strcmp(reason, "missing_token") == 0)
+        snprintf(hdr, sizeof hdr, "WWW-Authenticate: Bearer realm=\"cap-verifier\"\r\n");
+    else
+        snprintf(hdr, sizeof hdr,
+                 "WWW-Authenticate: Bearer realm=\"cap-verifier\", error=\"invalid_token\", "
+                 "error_description=\"%s\"\r\n",
+                 reason);
+    char body[700];
+    char *qm = NULL;
+    capv_json_quote(&qm, NULL, description, strlen(description), NULL);
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"unauthorized\",\"message\":%s,\"request_id\":\"%s\"}}",
+                     qm ? qm : "\"\"", r->id);
+    capv_free(qm);
+    snprintf(r->error, sizeof r->error, "unauthorized");
+    send_json(r, 401, body, (size_t)n, hdr);
+}
+
+bool auth_check(req *r, const char *scope)
+{
+    auth *a = r->d->auth;
+    if (a == NULL)
+        return true;
+    metrics_auth_request();
+    const char *h = header(r, "Authorization");
+    if (h == NULL || *h == '\0') {
+        auth_failure(r, "missing_token");
+        unauthorized(r, "missing_token", "a bearer token is required");
+        return false;
+    }
+    if (strncasecmp(h, "Bearer ", 7) != 0) {
+        auth_failure(r, "malformed");
+        unauthorized(r, "malformed", "the Authorization header is not a Bearer token");
+        return false;
+    }
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    capv_jwt_claims *claims = NULL;
+    const char *reason = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_jwt_validate(&claims, &reason, a->validator, (const uint8_t *)tok,
+                                       strlen(tok), &err);
+    if (st != CAPV_OK) {
+        if (reason == NULL)
+            reason = capv_jwt_reason_of(st);
+        auth_failure(r, reason);
+        if (capv_status_class_of(st) == CAPV_CLASS_UNAVAILABLE) {
+            /* we cannot tell whether the token is good: never answer 401 for that */
+            send_error(r, 503, "auth_unavailable", "token validation is unavailable: %s",
+                       err.message);
+        } else {
+            unauthorized(r, reason, err.message[0] ? err.message : reason);
+        }
+        return false;
+    }
+    const char *sub = capv_jwt_claims_subject(claims);
+    if (sub == NULL)
+        sub = capv_jwt_claims_client_id(claims);
+    snprintf(r->subject, sizeof r->subject, "%s", sub ? sub : "");
+    bool ok = true;
+    if (scope != NULL && capv_jwt_claims_require_scopes(claims, scope, &err) != CAPV_OK) {
+        auth_failure(r, "insufficient_scope");
+        char hdr[300];
+        snprintf(hdr, sizeof hdr,
+                 "WWW-Authenticate: Bearer realm=\"cap-verifier\", error=\"insufficient_scope\", "
+                 "scope=\"%s\"\r\n",
+                 scope);
+        char body[400];
+        int n = snprintf(body, sizeof body,
+                         "{\"error\":{\"code\":\"forbidden\",\"message\":\"scope %s is required\","
+                         "\"request_id\":\"%s\"}}",
+                         scope, r->id);
+        snprintf(r->error, sizeof r->error, "forbidden");
+        send_json(r, 403, body, (size_t)n, hdr);
+        ok = false;
+    }
+    capv_jwt_claims_free(claims);
+    return ok;
+}
+
+bool auth_ready(auth *a, char *detail, size_t cap)
+{
+    if (a == NULL) {
+        snprintf(detail, cap, "disabled");
+        return true;
+    }
+    capv_jwks_state s = capv_jwks_get_state(a->jwks);
+    snprintf(detail, cap, "%s", capv_jwks_state_name(s));
+    return s == CAPV_JWKS_FRESH || s == CAPV_JWKS_STALE;
+}
+
+void auth_reload(auth *a)
+{
+    if (a == NULL)
+        return;
+    capv_error err = CAPV_ERROR_INIT;
+    (void)capv_jwks_refresh(a->jwks, &err);
+}
+
+void auth_fill_metrics(auth *a, metrics_sources *src)
+{
+    if (a == NULL) {
+        src->jwks_keys = -1;
+        return;
+    }
+    capv_jwk_set *set = capv_jwks_snapshot(a->jwks);
+    src->jwks_keys = set ? (int64_t)capv_jwk_set_count(set) : 0;
+    capv_jwk_set_free(set);
+    int64_t last = capv_jwks_last_success_ms(a->jwks);
+    src->jwks_age_seconds = last > 0 ? (double)(capv_clock_system(NULL) - last) / 1000.0 : 0.0;
+    uint64_t fetches = capv_jwks_counter_get(a->jwks, CAPV_JWKS_FETCHES);
+    uint64_t failures = capv_jwks_counter_get(a->jwks, CAPV_JWKS_FETCH_FAILURES);
+    src->jwks_refresh_ok = fetches - failures;
+    src->jwks_refresh_error = failures;
+    src->token = (cache_view){
+        .enabled = true,
+        .hits = capv_jwt_validator_cache_counter(a->validator, CAPV_CACHE_HITS),
+        .misses = capv_jwt_validator_cache_counter(a->validator, CAPV_CACHE_MISSES),
+        .evict_size = capv_jwt_validator_cache_counter(a->validator, CAPV_CACHE_EVICTIONS_SIZE),
+        .evict_ttl = capv_jwt_validator_cache_counter(a->validator, CAPV_CACHE_EVICTIONS_TTL),
+        .evict_invalidated =
+            capv_jwt_validator_cache_counter(a->validator, CAPV_CACHE_EVICTIONS_INVALIDATED),
+        .entries = capv_jwt_validator_cache_counter(a->validator, CAPV_CACHE_ENTRIES),
+    };
+}

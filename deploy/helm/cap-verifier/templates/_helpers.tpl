@@ -1,0 +1,124 @@
+{{/*
+Names are fixed (SPEC §11, the runbook uses them): one release per namespace.
+*/}}
+
+{{- define "cap-verifier.labels" -}}
+app: cap-verifier
+app.kubernetes.io/name: cap-verifier
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "cap-verifier.selectorLabels" -}}
+app: cap-verifier
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "cap-verifier.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+
+{{/*
+Mount points of the files the daemon configuration names. Kept outside /etc/cap-verifier:
+kubelet cannot create mount points inside the read-only ConfigMap volume.
+*/}}
+{{- define "cap-verifier.paths" -}}
+tls: /etc/cap-verifier-tls
+clientCA: /etc/cap-verifier-client-ca
+idpCA: /etc/cap-verifier-idp-ca
+registryKey: /etc/cap-verifier-registry-key
+trustKeys: /etc/cap-verifier-trust/keys
+trustPolicies: /etc/cap-verifier-trust/policies
+trustTSA: /etc/cap-verifier-trust/tsa
+{{- end -}}
+
+{{/*
+The daemon's configuration files: the data of ConfigMap cap-verifier-config, one file per
+section, each holding its own top-level section (cache.yaml = "cache:\n  size: ...").
+
+Rule (mirrored by deploy/tools/chart-config.py, which the tests use):
+  1. every lower_snake_case key of the values sections server, oauth2, cache, tls, registry,
+     trust, verify, backup, logging, shutdown is copied as it is (camelCase keys are chart
+     wiring and never reach the daemon);
+  2. oauth2 becomes the section `auth`, oauth2.audience becomes auth.audiences (a list);
+  3. server.listen / server.admin_listen = 0.0.0.0:<ports.api> / 0.0.0.0:<ports.admin>;
+  4. file paths come from the mounted Secrets / ConfigMaps named by the camelCase keys.
+*/}}
+{{- define "cap-verifier.configData" -}}
+{{- $snake := "^[a-z][a-z0-9_]*$" -}}
+{{- $v := .Values -}}
+{{- $paths := include "cap-verifier.paths" . | fromYaml -}}
+{{- $s := dict -}}
+{{- range $name := list "server" "oauth2" "cache" "tls" "registry" "trust" "verify" "backup" "logging" "shutdown" -}}
+{{- $out := dict -}}
+{{- range $k, $val := (index $v $name | default dict) -}}
+{{- if regexMatch $snake $k -}}
+{{- $_ := set $out $k $val -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $s $name $out -}}
+{{- end -}}
+{{- /* server */ -}}
+{{- if or (hasKey $s.server "listen") (hasKey $s.server "admin_listen") -}}
+{{- fail "set ports.api / ports.admin instead of server.listen / server.admin_listen" -}}
+{{- end -}}
+{{- $_ := set $s.server "listen" (printf "0.0.0.0:%d" (int $v.ports.api)) -}}
+{{- $_ := set $s.server "admin_listen" (printf "0.0.0.0:%d" (int $v.ports.admin)) -}}
+{{- /* auth */ -}}
+{{- $auth := omit $s.oauth2 "audience" -}}
+{{- with $v.oauth2.audience -}}
+{{- $_ := set $auth "audiences" (kindIs "slice" . | ternary . (list .)) -}}
+{{- end -}}
+{{- with $v.oauth2.caConfigMap -}}
+{{- $_ := set $auth "ca_file" (printf "%s/ca.crt" $paths.idpCA) -}}
+{{- end -}}
+{{- if $auth.enabled -}}
+{{- $_ := required "oauth2.issuer is required when oauth2.enabled is true" $auth.issuer -}}
+{{- $_ := required "oauth2.audience is required when oauth2.enabled is true" $auth.audiences -}}
+{{- $_ := required "oauth2.jwks_url is required when oauth2.enabled is true" $auth.jwks_url -}}
+{{- end -}}
+{{- /* tls */ -}}
+{{- if $v.tls.secretName -}}
+{{- $_ := set $s.tls "cert_file" (printf "%s/tls.crt" $paths.tls) -}}
+{{- $_ := set $s.tls "key_file" (printf "%s/tls.key" $paths.tls) -}}
+{{- end -}}
+{{- if $v.tls.clientCASecretName -}}
+{{- $_ := set $s.tls "client_ca_file" (printf "%s/ca.crt" $paths.clientCA) -}}
+{{- end -}}
+{{- /* registry */ -}}
+{{- if $v.registry.signingKeySecretName -}}
+{{- $_ := set $s.registry "signing_key_file" (printf "%s/key.pem" $paths.registryKey) -}}
+{{- end -}}
+{{- /* trust */ -}}
+{{- if $v.trust.keysConfigMap -}}
+{{- $_ := set $s.trust "dir" $paths.trustKeys -}}
+{{- end -}}
+{{- if $v.trust.policiesConfigMap -}}
+{{- $_ := set $s.trust "policy_dir" $paths.trustPolicies -}}
+{{- end -}}
+{{- if $v.trust.tsaCAConfigMap -}}
+{{- $_ := set $s.trust "tsa_ca_file" (printf "%s/ca.crt" $paths.trustTSA) -}}
+{{- end -}}
+{{- $_ := set $s "auth" $auth -}}
+{{- range $name := list "server" "auth" "cache" "tls" "registry" "trust" "verify" "backup" "logging" "shutdown" }}
+{{ $name }}.yaml: |
+{{- dict $name (index $s $name) | toYaml | nindent 2 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds: longer than the daemon's drain (grace + timeout), so
+Kubernetes never SIGKILLs a pod that is still finishing accepted requests.
+*/}}
+{{- define "cap-verifier.terminationGracePeriod" -}}
+{{- $grace := int (.Values.shutdown.grace_seconds | default 5) -}}
+{{- $timeout := int (.Values.shutdown.timeout_seconds | default 25) -}}
+{{- $drain := add $grace $timeout -}}
+{{- $t := int (.Values.terminationGracePeriodSeconds | default (add $drain 10)) -}}
+{{- if le $t $drain -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdown.grace_seconds + shutdown.timeout_seconds (%d)" $t $drain) -}}
+{{- end -}}
+{{- $t -}}
+{{- end -}}

@@ -1,0 +1,399 @@
+/* The registry (SPEC §3.7, §8): registered proofs, recorded verifications and compiled
+ * policies in one SQLite database, with JSON import/export, online backup, verified restore
+ * and an integrity + signature check. Requires capv_global_init().
+ *
+ * Writers. Debian's SQLite 3.40.1 has the WAL-reset bug that corrupts a database when two
+ * connections write or checkpoint at the same time. So one process, through one connection,
+ * does every write and checkpoint: opening a database read-write takes an exclusive lock on
+ * "<path>.lock" (an open-file-description lock, so it also excludes a second read-write
+ * handle in the same process); a second writer gets CAPV_E_BUSY. Everything else opens the
+ * database read-only (CAPV_REGISTRY_READ_ONLY), which never writes or checkpoints. A handle
+ * opened with CAPV_REGISTRY_WRITER_THREAD runs a writer thread that takes writes from any
+ * number of threads, commits them in batches (one transaction and one fsync per batch) and
+ * returns from each write call only after its batch committed.
+ *
+ * Thread safety: a capv_registry handle is internally synchronized and may be shared by any
+ * number of threads; reads run in parallel on its read-only connections (`readers`), writes
+ * are serialized on its one read-write connection. */
+#ifndef CAPVERIFY_REGISTRY_H
+#define CAPVERIFY_REGISTRY_H
+
+#include "keys.h"
+#include "verify.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The schema version this library creates and migrates to (PRAGMA user_version). Version 0
+ * is an empty file or the existing implementation's schema (tables registry_meta and
+ * registry_entries, with or without kid / signature_scheme). */
+#define CAPV_REGISTRY_SCHEMA_VERSION 1
+
+/* Progress of a long operation: `done` of `total` units (pages, entries); total 0 = unknown. */
+typedef void (*capv_progress_fn)(void *user, uint64_t done, uint64_t total);
+
+/* ---- opening --------------------------------------------------------------------------- */
+
+typedef struct capv_registry capv_registry;
+
+#define CAPV_REGISTRY_READ_ONLY 0x01u     /* no writes, no migration, no lock; file must exist */
+#define CAPV_REGISTRY_CREATE 0x02u        /* read-write: create the file when missing */
+#define CAPV_REGISTRY_NO_MIGRATE 0x04u    /* an older schema is CAPV_E_STATE, not migrated */
+#define CAPV_REGISTRY_SYNC_NORMAL 0x08u   /* synchronous=NORMAL instead of FULL (WAL: a power
+                                           * loss may lose the last commits, never corrupt) */
+#define CAPV_REGISTRY_WRITER_THREAD 0x10u /* batch writes on a writer thread (the daemon) */
+
+#define CAPV_REGISTRY_OPTIONS_VERSION 1
+typedef struct capv_registry_options {
+    unsigned int version;       /* CAPV_REGISTRY_OPTIONS_VERSION */
+    unsigned int flags;         /* CAPV_REGISTRY_* */
+    int busy_timeout_ms;        /* how long a statement waits for a lock; 0 = 5000 */
+    unsigned int readers;       /* read-only connections for look-ups; 0 = 1 */
+    unsigned int max_batch;     /* writer thread: most writes per transaction; 0 = 512 */
+    capv_clock_fn clock;        /* default registered_at / verified_at; NULL = system */
+    void *clock_user;
+} capv_registry_options;
+
+#define CAPV_REGISTRY_OPTIONS_INIT { CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL }
+
+/* Opens the registry database at `path` (NULL = a private in-memory registry, read-write,
+ * gone when closed). Read-write opens set journal_mode=WAL, synchronous=FULL (or NORMAL),
+ * busy_timeout and foreign_keys=ON, take the writer lock, and migrate an older schema (each
+ * step in its own transaction) unless CAPV_REGISTRY_NO_MIGRATE. Errors: CAPV_E_NOT_FOUND (no
+ * such file and no CREATE), CAPV_E_BUSY (another writer holds the lock), CAPV_E_STATE (schema
+ * older than ours on a read-only or NO_MIGRATE open: run a migration), CAPV_E_UNSUPPORTED_FORMAT
+ * (written by a newer version, or a SQLite file that is not a registry), CAPV_E_MALFORMED (not
+ * a SQLite database), CAPV_E_CONFLICT / CAPV_E_MALFORMED (legacy rows that cannot be migrated;
+ * the file is left as it was), CAPV_E_IO. `opts` NULL = defaults. Since 0.1. */
+CAPV_API capv_status capv_registry_open(capv_registry **out, const char *path,
+                                        const capv_registry_options *opts, capv_error *err);
+/* Stops the writer thread (after committing what it has queued), closes every connection
+ * (the read-write one last, which checkpoints) and releases the lock. NULL is a no-op. */
+CAPV_API void capv_registry_close(capv_registry *reg);
+
+/* The database path ("" for in-memory); whether the handle can write. */
+CAPV_API const char *capv_registry_path(const capv_registry *reg);
+CAPV_API int capv_registry_is_read_only(const capv_registry *reg);
+/* The schema version found on disk when opening, before any migration (0 = empty or legacy),
+ * and whether that was the existing implementation's schema. */
+CAPV_API int capv_registry_found_version(const capv_registry *reg);
+CAPV_API int capv_registry_found_legacy(const capv_registry *reg);
+/* Rows copied from legacy tables by the migration at open (0 when none ran). */
+CAPV_API uint64_t capv_registry_migrated_rows(const capv_registry *reg);
+
+/* Signs entries added without a signature (capv_registry_add) with `key`: the §3.7 entry
+ * signature, its public key (base64), kid and signature_scheme "ed25519". Borrowed: the key
+ * must outlive the handle or be unset with NULL. Set before sharing the handle. */
+CAPV_API void capv_registry_set_signing_key(capv_registry *reg, const capv_signing_key *key);
+
+/* Increases whenever this handle commits a change to the entries (add, import): a cache of
+ * results that depend on the registry includes it in its key. Writes by other processes are
+ * not seen (there are none while this handle holds the writer lock). Thread-safe. */
+CAPV_API uint64_t capv_registry_generation(const capv_registry *reg);
+
+typedef enum capv_registry_stat {
+    CAPV_REGISTRY_STAT_WRITES = 0,  /* write requests executed by this handle */
+    CAPV_REGISTRY_STAT_COMMITS = 1  /* transactions committed (writes / commits = batching) */
+} capv_registry_stat;
+CAPV_API uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat which);
+
+/* ---- entries --------------------------------------------------------------------------- */
+
+/* A registry entry: the §3.7 fields plus policy_hash. As input (capv_registry_add) the
+ * strings are borrowed; as output they belong to the entry's allocation. Hashes are digests
+ * in any capv_digest_parse form; signature and public_key are standard base64 (0x-hex is
+ * accepted on input). */
+#define CAPV_REGISTRY_ENTRY_VERSION 1
+typedef struct capv_registry_entry {
+    unsigned int version;         /* CAPV_REGISTRY_ENTRY_VERSION */
+    int64_t seq;                  /* output: position in the registry (list cursor) */
+    const char *id;               /* input NULL = derived from the two hashes */
+    const char *manifest_hash;    /* required */
+    const char *proof_hash;       /* required */
+    const char *timestamp_file;   /* optional */
+    const char *registered_at;    /* RFC 3339; input NULL = now */
+    const char *policy_hash;      /* optional */
+    const char *signature;        /* optional; Ed25519 over BLAKE3 of the §3.7 JSON */
+    const char *public_key;       /* optional; required with a signature */
+    const char *kid;              /* optional; our kid of public_key when we sign */
+    const char *signature_scheme; /* NULL or "ed25519" */
+} capv_registry_entry;
+
+#define CAPV_REGISTRY_ENTRY_INIT \
+    { CAPV_REGISTRY_ENTRY_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/* Frees an entry returned by the library. NULL is a no-op. */
+CAPV_API void capv_registry_entry_free(capv_registry_entry *entry);
+
+/* The exact bytes an entry signature covers (SPEC §3.7): the compact JSON
+ * {"id":…,"manifest_hash":…,"proof_hash":…,"timestamp_file":<string|null>,"registered_at":…}
+ * of the entry's strings as they are. Caller frees with capv_free. */
+CAPV_API capv_status capv_registry_entry_signed_bytes(uint8_t **out, size_t *out_len,
+                                                      const capv_registry_entry *entry,
+                                                      capv_error *err);
+
+/* Checks an entry's signature: CAPV_OK when it verifies under the entry's own public key,
+ * CAPV_E_MISSING when the entry is unsigned, CAPV_E_SIGNATURE when it does not verify,
+ * CAPV_E_MALFORMED when signature / public_key / signature_scheme cannot be read. Whether the
+ * key is trusted is the caller's decision (capv_trust_store_find). Thread-safe. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_entry_verify(const capv_registry_entry *entry, capv_error *err);
+
+/* Registers an entry. Writes are idempotent, keyed by (manifest_hash, proof_hash):
+ *   CAPV_OK           added (`*stored` = the entry as stored, with id, registered_at and, if
+ *                     a signing key is set and the input was unsigned, the signature)
+ *   CAPV_E_EXISTS     the same entry is already there (a retry); `*stored` = it
+ *   CAPV_E_CONFLICT   an entry for these hashes (or this id) exists with different content;
+ *                     it is never overwritten; `*stored` = it
+ * An input signature must verify (else CAPV_E_SIGNATURE); malformed fields are CAPV_E_HEX,
+ * CAPV_E_BASE64, CAPV_E_MALFORMED with err->field naming them. `stored` may be NULL; free it
+ * with capv_registry_entry_free. Needs a read-write handle (else CAPV_E_STATE). Since 0.1. */
+CAPV_API capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
+                                       const capv_registry_entry *entry, capv_error *err);
+
+/* Look-ups: by id, or by the pair of hashes (any digest form). CAPV_E_NOT_FOUND when absent.
+ * Free the result with capv_registry_entry_free. */
+CAPV_API capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg,
+                                       const char *id, capv_error *err);
+CAPV_API capv_status capv_registry_find(capv_registry_entry **out, capv_registry *reg,
+                                        const char *manifest_hash, const char *proof_hash,
+                                        capv_error *err);
+
+/* A page of entries in registration order. */
+typedef struct capv_registry_page capv_registry_page;
+
+/* Lists up to `limit` (1..10000) entries with seq > `after` (0 = from the start), optionally
+ * only those for one manifest_hash (NULL = all). */
+CAPV_API capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
+                                        const char *manifest_hash, int64_t after, size_t limit,
+                                        capv_error *err);
+CAPV_API size_t capv_registry_page_count(const capv_registry_page *page);
+/* Borrowed, valid while the page lives. */
+CAPV_API const capv_registry_entry *capv_registry_page_entry(const capv_registry_page *page,
+                                                             size_t index);
+/* The `after` of the next page, or 0 when this page is the last. */
+CAPV_API int64_t capv_registry_page_next(const capv_registry_page *page);
+CAPV_API void capv_registry_page_free(capv_registry_page *page);
+
+typedef enum capv_registry_table {
+    CAPV_REGISTRY_ENTRIES = 0,
+    CAPV_REGISTRY_VERIFICATIONS = 1,
+    CAPV_REGISTRY_POLICIES = 2
+} capv_registry_table;
+
+/* Number of rows of a table. */
+CAPV_API capv_status capv_registry_count(uint64_t *out, capv_registry *reg,
+                                         capv_registry_table table, capv_error *err);
+
+/* ---- verifications --------------------------------------------------------------------- */
+
+#define CAPV_REGISTRY_VERIFICATION_VERSION 1
+typedef struct capv_registry_verification {
+    unsigned int version;      /* CAPV_REGISTRY_VERIFICATION_VERSION */
+    int64_t seq;               /* output */
+    const char *request_id;    /* idempotency key; input NULL = a new random id */
+    const char *subject;       /* who asked (token `sub`), optional */
+    const char *manifest_hash; /* optional (multi-unit bundles have none) */
+    const char *proof_hash;    /* optional */
+    const char *policy_hash;   /* optional */
+    const char *result;        /* "ok" | "warn" | "fail" */
+    const char *report_json;   /* optional: the report */
+    const char *verified_at;   /* RFC 3339; input NULL = now */
+} capv_registry_verification;
+
+#define CAPV_REGISTRY_VERIFICATION_INIT \
+    { CAPV_REGISTRY_VERIFICATION_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/* Records one verification. Idempotent by request_id: CAPV_OK (recorded), CAPV_E_EXISTS (the
+ * same record is there), CAPV_E_CONFLICT (that request_id was recorded with other content).
+ * `seq` (may be NULL) receives the row's position. Since 0.1. */
+CAPV_API capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
+                                          const capv_registry_verification *verification,
+                                          capv_error *err);
+/* Records a report: its verdict, hashes and compact JSON. request_id NULL = random. */
+CAPV_API capv_status capv_registry_record_report(int64_t *seq, capv_registry *reg,
+                                                 const capv_report *report,
+                                                 const char *request_id, const char *subject,
+                                                 capv_error *err);
+/* The verification recorded under `request_id`; free with capv_registry_verification_free. */
+CAPV_API capv_status capv_registry_get_verification(capv_registry_verification **out,
+                                                    capv_registry *reg, const char *request_id,
+                                                    capv_error *err);
+CAPV_API void capv_registry_verification_free(capv_registry_verification *verification);
+
+/* ---- policies -------------------------------------------------------------------------- */
+
+/* A compiled policy (IR) stored by id, version and hash. The registry stores what it is
+ * given; compiling and hashing is the policy module's business. */
+#define CAPV_REGISTRY_POLICY_VERSION 1
+typedef struct capv_registry_policy {
+    unsigned int version;       /* CAPV_REGISTRY_POLICY_VERSION */
+    const char *policy_id;
+    const char *policy_version;
+    const char *policy_hash;    /* digest, any form ("sha3-256:…" as IR v1 writes it) */
+    const char *ir_hash;        /* digest */
+    const char *ir_json;        /* the IR document */
+    const char *created_at;     /* output (input NULL = now) */
+} capv_registry_policy;
+
+#define CAPV_REGISTRY_POLICY_INIT { CAPV_REGISTRY_POLICY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL }
+
+/* Stores a policy: CAPV_OK, CAPV_E_EXISTS (same hash and IR already stored), CAPV_E_CONFLICT
+ * (the hash, or the id + version, is stored with other content). */
+CAPV_API capv_status capv_registry_put_policy(capv_registry *reg,
+                                              const capv_registry_policy *policy,
+                                              capv_error *err);
+/* By hash when `key` is a digest, else by id (the most recently stored version). */
+CAPV_API capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *reg,
+                                              const char *key, capv_error *err);
+CAPV_API void capv_registry_policy_free(capv_registry_policy *policy);
+
+/* ---- JSON import / export (SPEC §3.7) -------------------------------------------------- */
+
+#define CAPV_REGISTRY_IMPORT_VERIFY 0x1u /* refuse an entry whose signature does not verify */
+
+/* Imports {"registry_version":"1.0","entries":[…]} in one transaction: all or nothing.
+ * Entries already present unchanged count as existing; a conflicting one (other content for
+ * the same hashes or id) fails the import with CAPV_E_CONFLICT naming it in err->field; with
+ * CAPV_REGISTRY_IMPORT_VERIFY a signed entry whose signature does not verify fails it with
+ * CAPV_E_SIGNATURE (unsigned entries are accepted). `added` / `existing` may be NULL. */
+CAPV_API capv_status capv_registry_import_json(size_t *added, size_t *existing,
+                                               capv_registry *reg, const uint8_t *data,
+                                               size_t len, unsigned int flags,
+                                               capv_progress_fn progress, void *user,
+                                               capv_error *err);
+
+/* Receives output bytes; returns 0 on success, anything else aborts with CAPV_E_IO. */
+typedef int (*capv_write_fn)(void *user, const uint8_t *data, size_t len);
+
+#define CAPV_REGISTRY_EXPORT_PRETTY 0x1u
+/* Writes every entry as §3.7 JSON, in registration order, from one consistent snapshot.
+ * Optional fields are written only when set; timestamp_file is always written (null when
+ * unset) since the signature covers it. */
+CAPV_API capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
+                                               capv_write_fn write, void *write_user,
+                                               capv_progress_fn progress, void *user,
+                                               capv_error *err);
+
+/* ---- check ------------------------------------------------------------------------------ */
+
+#define CAPV_REGISTRY_CHECK_RESULT_VERSION 1
+typedef struct capv_registry_check_result {
+    unsigned int version;     /* CAPV_REGISTRY_CHECK_RESULT_VERSION */
+    int integrity_ok;         /* PRAGMA integrity_check said "ok" */
+    int schema_version;
+    uint64_t entries;
+    uint64_t signed_entries;
+    uint64_t unsigned_entries;
+    uint64_t bad_signatures;  /* do not verify, or unreadable */
+    uint64_t untrusted;       /* valid, by a key not in the trust store (when one is given) */
+    uint64_t kid_mismatches;  /* declared kid differs from ours (reported, not a problem) */
+    uint64_t malformed;       /* rows whose fields cannot be read */
+    uint64_t problems;        /* integrity failure + bad_signatures + untrusted + malformed */
+} capv_registry_check_result;
+
+/* Called for each problem found: `id` is the entry id ("" for database-level problems). */
+typedef void (*capv_registry_problem_fn)(void *user, const char *id, capv_status code,
+                                         const char *message);
+
+/* Runs PRAGMA integrity_check and re-verifies every entry signature on one snapshot; with
+ * `trust` also requires signers to be trusted. CAPV_OK when the check ran (look at
+ * result->problems); an error status when it could not run. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_check(capv_registry_check_result *result, capv_registry *reg,
+                    const capv_trust_store *trust, capv_registry_problem_fn on_problem,
+                    void *problem_user, capv_progress_fn progress, void *user, capv_error *err);
+
+/* ---- backup / restore (SPEC §8) -------------------------------------------------------- */
+
+/* A complete backup: the database file registry-<ts>.sqlite and its sidecar registry-<ts>.json
+ * {format "capverify-backup.v1", created_at, sha3_256, size_bytes, schema_version, entries,
+ * verifications, tool_version}. */
+#define CAPV_BACKUP_FORMAT "capverify-backup.v1"
+
+typedef struct capv_backup_info {
+    unsigned int version;     /* 1 */
+    const char *path;         /* <dir>/registry-<yyyymmddTHHMMSSZ>[-n].sqlite */
+    const char *sidecar_path; /* the same name with ".json" for ".sqlite" */
+    const char *created_at;   /* RFC 3339 with milliseconds */
+    const char *sha3_256;     /* "0x…" of the database file */
+    uint64_t size_bytes;
+    int schema_version;
+    uint64_t entries;
+    uint64_t verifications;
+    const char *tool_version;
+} capv_backup_info;
+
+CAPV_API void capv_backup_info_free(capv_backup_info *info);
+
+/* Takes an online backup of `reg` (read-only handles work; the writer keeps writing) into
+ * `dir`: the SQLite backup API copies one consistent snapshot (every write committed before
+ * the call) to a temporary file, which is switched to rollback-journal mode, counted,
+ * fsynced and hashed, then renamed; the sidecar is written the same way last, so a backup
+ * killed midway never leaves a file that looks complete. With `retain` > 0 only the newest
+ * `retain` complete backups are kept afterwards. `*out` (may be NULL) describes the new
+ * backup. Since 0.1. */
+CAPV_API capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg,
+                                          const char *dir, unsigned int retain,
+                                          capv_progress_fn progress, void *user,
+                                          capv_error *err);
+
+/* The complete backups in `dir` (sidecar readable and naming a file of the stated size),
+ * newest first. Incomplete leftovers are ignored. */
+typedef struct capv_backup_list capv_backup_list;
+CAPV_API capv_status capv_registry_backup_list(capv_backup_list **out, const char *dir,
+                                               capv_error *err);
+CAPV_API size_t capv_backup_list_count(const capv_backup_list *list);
+CAPV_API const capv_backup_info *capv_backup_list_get(const capv_backup_list *list,
+                                                      size_t index);
+CAPV_API void capv_backup_list_free(capv_backup_list *list);
+
+/* Deletes complete backups in `dir` beyond the newest `retain` (>= 1); `removed` may be NULL. */
+CAPV_API capv_status capv_registry_backup_prune(size_t *removed, const char *dir,
+                                                unsigned int retain, capv_error *err);
+
+/* Verifies a backup file against its sidecar (the same name with ".json" for ".sqlite"):
+ * size and SHA3-256, then
+ * PRAGMA integrity_check, schema version (<= ours) and the row counts, on a private copy.
+ * CAPV_E_NOT_FOUND (file or sidecar missing), CAPV_E_MISMATCH (size, hash or counts differ:
+ * tampered or truncated), CAPV_E_MALFORMED (not a database, or integrity_check fails),
+ * CAPV_E_UNSUPPORTED_FORMAT (newer schema). `*out` (may be NULL) = the sidecar's content. */
+CAPV_API capv_status capv_registry_backup_verify(capv_backup_info **out, const char *backup_path,
+                                                 capv_error *err);
+
+#define CAPV_RESTORE_FORCE 0x1u /* restore even while a writer holds the database */
+
+/* Restores `backup_path` over the database at `db_path`: verifies it as
+ * capv_registry_backup_verify does on a copy next to the database, migrates the copy if its
+ * schema is older, then, holding the writer lock, moves the current database (and its WAL)
+ * aside to "<db>.pre-restore-<yyyymmddTHHMMSSZ>" and renames the copy into place. Anything
+ * wrong leaves the current database untouched. CAPV_E_BUSY while a writer (the daemon) holds
+ * the database, unless CAPV_RESTORE_FORCE (then the daemon must reopen: SIGHUP).
+ * `previous` (may be NULL) receives the path the old database was kept at (NULL when there
+ * was none; free with capv_free). Since 0.1. */
+CAPV_API capv_status capv_registry_restore(char **previous, const char *db_path,
+                                           const char *backup_path, unsigned int flags,
+                                           capv_progress_fn progress, void *user,
+                                           capv_error *err);
+
+/* ---- verification hookup --------------------------------------------------------------- */
+
+/* Uses `reg` for the verifier's `registry` check (borrowed: it must outlive the verifier, or
+ * be replaced). NULL removes it. Changes the verifier's epoch. */
+CAPV_API void capv_verifier_set_registry(capv_verifier *v, capv_registry *reg);
+
+/* Loads a registry for the `registry` check from `path`: a JSON registry (a file whose first
+ * non-blank byte is '{') is read into memory; anything else is opened as a SQLite registry,
+ * read-only. The verifier owns it. */
+CAPV_API capv_status capv_verifier_load_registry(capv_verifier *v, const char *path,
+                                                 capv_error *err);
+
+/* The verifier's registry (borrowed or owned), or NULL. */
+CAPV_API capv_registry *capv_verifier_registry(const capv_verifier *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1535 @@
+/* The SQLite registry (SPEC §8): connections and their settings, the writer lock, schema
+ * versions and migrations, and the entries / verifications / policies tables.
+ *
+ * One read-write connection per database (guarded by the "<db>.lock" OFD lock, used under
+ * `wlock`) does every write and checkpoint; look-ups run on a small pool of read-only
+ * connections. Debian's SQLite 3.40.1 has the WAL-reset bug (two connections writing or
+ * checkpointing at once can corrupt the database), which this layout never triggers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "global_int.h"
+#include "json_int.h"
+#include "registry_int.h"
+
+#define DEFAULT_BUSY_TIMEOUT_MS 5000
+#define MAX_READERS 64u
+#define DEFAULT_MAX_BATCH 512u
+
+/* ---- SQL ------------------------------------------------------------------------------- */
+
+static const char *const stmt_sql[REG_ST_COUNT] = {
+    [REG_ST_ENTRY_INSERT] =
+        "INSERT INTO entries (id, manifest_hash, proof_hash, manifest_key, proof_key, "
+        "timestamp_file, registered_at, policy_hash, signature, public_key, kid, "
+        "signature_scheme) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [REG_ST_ENTRY_BY_KEYS] = "SELECT " REG_ENTRY_COLUMNS
+                             " FROM entries WHERE manifest_key = ?1 AND proof_key = ?2",
+    [REG_ST_ENTRY_BY_ID] = "SELECT " REG_ENTRY_COLUMNS " FROM entries WHERE id = ?1",
+    [REG_ST_ENTRY_LIST] = "SELECT " REG_ENTRY_COLUMNS
+                          " FROM entries WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [REG_ST_ENTRY_LIST_MH] = "SELECT " REG_ENTRY_COLUMNS " FROM entries WHERE manifest_key = ?3 "
+                             "AND seq > ?1 ORDER BY seq LIMIT ?2",
+    [REG_ST_COUNT_ENTRIES] = "SELECT count(*) FROM entries",
+    [REG_ST_COUNT_VERIFICATIONS] = "SELECT count(*) FROM verifications",
+    [REG_ST_COUNT_POLICIES] = "SELECT count(*) FROM policies",
+    [REG_ST_VER_INSERT] =
+        "INSERT INTO verifications (request_id, subject, manifest_hash, proof_hash, "
+        "policy_hash, entry_seq, result, report, verified_at) VALUES (?1, ?2, ?3, ?4, ?5, "
+        "(SELECT seq FROM entries WHERE manifest_key = ?6 AND proof_key = ?7), ?8, ?9, ?10)",
+    [REG_ST_VER_BY_REQUEST] =
+        "SELECT seq, request_id, subject, manifest_hash, proof_hash, policy_hash, result, "
+        "report, verified_at FROM verifications WHERE request_id = ?1",
+    [REG_ST_POL_INSERT] =
+        "INSERT INTO policies (policy_id, policy_version, policy_hash, policy_key, ir_hash, "
+        "ir, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [REG_ST_POL_BY_KEY] = "SELECT policy_id, policy_version, policy_hash, ir_hash, ir, "
+                          "created_at FROM policies WHERE policy_key = ?1",
+    [REG_ST_POL_BY_ID] = "SELECT policy_id, policy_version, policy_hash, ir_hash, ir, "
+                         "created_at FROM policies WHERE policy_id = ?1 ORDER BY seq DESC "
+                         "LIMIT 1",
+    [REG_ST_POL_BY_ID_VERSION] = "SELECT policy_id, policy_version, policy_hash, ir_hash, ir, "
+                                 "created_at FROM policies WHERE policy_id = ?1 AND "
+                                 "policy_version = ?2",
+    [REG_ST_SAVEPOINT] = "SAVEPOINT capv_write",
+    [REG_ST_RELEASE] = "RELEASE capv_write",
+    [REG_ST_ROLLBACK_TO] = "ROLLBACK TO capv_write",
+};
+
+/* Schema version 1. Hashes are kept as the text that was registered (an entry signature
+ * covers that text) plus their 32-byte values for look-ups and uniqueness. */
+static const char schema_v1[] =
+    "CREATE TABLE IF NOT EXISTS registry_meta (\n"
+    "    key TEXT PRIMARY KEY,\n"
+    "    value TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE entries (\n"
+    "    seq INTEGER PRIMARY KEY,\n"
+    "    id TEXT NOT NULL UNIQUE,\n"
+    "    manifest_hash TEXT NOT NULL,\n"
+    "    proof_hash TEXT NOT NULL,\n"
+    "    manifest_key BLOB NOT NULL CHECK (length(manifest_key) = 32),\n"
+    "    proof_key BLOB NOT NULL CHECK (length(proof_key) = 32),\n"
+    "    timestamp_file TEXT,\n"
+    "    registered_at TEXT NOT NULL,\n"
+    "    policy_hash TEXT,\n"
+    "    signature TEXT,\n"
+    "    public_key TEXT,\n"
+    "    kid TEXT,\n"
+    "    signature_scheme TEXT,\n"
+    "    UNIQUE (manifest_key, proof_key)\n"
+    ");\n"
+    "CREATE TABLE verifications (\n"
+    "    seq INTEGER PRIMARY KEY,\n"
+    "    request_id TEXT NOT NULL UNIQUE,\n"
+    "    subject TEXT,\n"
+    "    manifest_hash TEXT,\n"
+    "    proof_hash TEXT,\n"
+    "    policy_hash TEXT,\n"
+    "    entry_seq INTEGER REFERENCES entries (seq),\n"
+    "    result TEXT NOT NULL CHECK (result IN ('ok', 'warn', 'fail')),\n"
+    "    report TEXT,\n"
+    "    verified_at TEXT NOT NULL\n"
+    ");\n"
+    "CREATE INDEX verifications_manifest ON verifications (manifest_hash);\n"
+    "CREATE INDEX verifications_entry ON verifications (entry_seq);\n"
+    "CREATE TABLE policies (\n"
+    "    seq INTEGER PRIMARY KEY,\n"
+    "    policy_id TEXT NOT NULL,\n"
+    "    policy_version TEXT NOT NULL,\n"
+    "    policy_hash TEXT NOT NULL,\n"
+    "    policy_key BLOB NOT NULL UNIQUE CHECK (length(policy_key) = 32),\n"
+    "    ir_hash TEXT NOT NULL,\n"
+    "    ir TEXT NOT NULL,\n"
+    "    created_at TEXT NOT NULL,\n"
+    "    UNIQUE (policy_id, policy_version)\n"
+    ");\n"
+    "INSERT OR IGNORE INTO registry_meta (key, value) VALUES ('registry_version', '1.0');\n";
+
+/* ---- SQLite helpers -------------------------------------------------------------------- */
+
+capv_status capv_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    capv_status st;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: st = CAPV_E_BUSY; break;
+    case SQLITE_NOTADB:
+    case SQLITE_CORRUPT: st = CAPV_E_MALFORMED; break;
+    case SQLITE_CANTOPEN: st = CAPV_E_IO; break;
+    case SQLITE_NOMEM: st = CAPV_E_NOMEM; break;
+    case SQLITE_READONLY: st = CAPV_E_STATE; break;
+    case SQLITE_CONSTRAINT: st = CAPV_E_CONFLICT; break;
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    default: st = CAPV_E_IO; break;
+    }
+    return capv_err_set(err, st, NULL, "%s: %s (sqlite %d)", what, msg, rc);
+}
+
+capv_status capv_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err)
+{
+    if (c->st[which] == NULL) {
+        int rc = sqlite3_prepare_v3(c->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->st[which], NULL);
+        if (rc != SQLITE_OK)
+            return capv_reg_sqlite_error(c->db, rc, "preparing a statement", err);
+    } else {
+        sqlite3_reset(c->st[which]);
+        sqlite3_clear_bindings(c->st[which]);
+    }
+    *out = c->st[which];
+    return CAPV_OK;
+}
+
+capv_status capv_reg_exec(sqlite3 *db, const char *sql, capv_error *err)
+{
+    int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? CAPV_OK : capv_reg_sqlite_error(db, rc, "registry", err);
+}
+
+capv_status capv_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(s, 0);
+            rc = SQLITE_OK;
+        } else if (rc == SQLITE_DONE) {
+            *out = 0;
+            rc = SQLITE_OK;
+        }
+    }
+    capv_status st = rc == SQLITE_OK ? CAPV_OK : capv_reg_sqlite_error(db, rc, sql, err);
+    sqlite3_finalize(s);
+    return st;
+}
+
+capv_status capv_reg_count_db(uint64_t *out, sqlite3 *db, const char *table, capv_error *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    int64_t n = 0;
+    capv_status st = capv_reg_query_int(&n, db, sql, err);
+    *out = n > 0 ? (uint64_t)n : 0;
+    return st;
+}
+
+capv_status capv_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, bool sync_normal,
+                               capv_error *err)
+{
+    sqlite3_busy_timeout(db, busy_timeout_ms);
+    sqlite3_extended_result_codes(db, 1);
+    capv_status st = capv_reg_exec(db, "PRAGMA foreign_keys = ON", err);
+    if (st != CAPV_OK || !writer) {
+        /* readers never checkpoint, not even when they are the last to close */
+        if (st == CAPV_OK)
+            sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
+        return st;
+    }
+    return capv_reg_exec(db, sync_normal ? "PRAGMA synchronous = NORMAL"
+                                         : "PRAGMA synchronous = FULL",
+                         err);
+}
+
+void capv_reg_now(const capv_registry *reg, char out[32])
+{
+    int64_t ms = reg && reg->clock ? reg->clock(reg->clock_user) : capv_clock_system(NULL);
+    capv_rfc3339_format(out, ms);
+}
+
+/* ---- writer lock ----------------------------------------------------------------------- */
+
+capv_status capv_reg_lock(int *fd_out, const char *db_path, capv_error *err)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s.lock", db_path) >= (int)sizeof path)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return capv_err_set(err, CAPV_E_IO, path, "cannot open lock file '%s': %s", path,
+                            strerror(errno));
+    /* An open-file-description lock: released when this descriptor closes (also when the
+     * process dies), and it conflicts with a second lock taken in the same process. */
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EAGAIN || e == EACCES)
+            return capv_err_set(err, CAPV_E_BUSY, db_path,
+                                "registry '%s' is held by another writer (capverifyd?): only "
+                                "one process may open it read-write",
+                                db_path);
+        return capv_err_set(err, CAPV_E_IO, path, "cannot lock '%s': %s", path, strerror(e));
+    }
+    *fd_out = fd;
+    return CAPV_OK;
+}
+
+void capv_reg_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd);
+}
+
+/* ---- schema ---------------------------------------------------------------------------- */
+
+static capv_status table_exists(bool *out, sqlite3 *db, const char *name, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                    "name = ?1", -1, &s, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        *out = rc == SQLITE_ROW;
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    capv_status st = rc == SQLITE_OK ? CAPV_OK
+                                     : capv_reg_sqlite_error(db, rc, "reading the schema", err);
+    sqlite3_finalize(s);
+    return st;
+}
+
+capv_status capv_reg_schema_probe(int *version, bool *legacy, sqlite3 *db, capv_error *err)
+{
+    int64_t uv = 0, tables = 0;
+    capv_status st = capv_reg_query_int(&uv, db, "PRAGMA user_version", err);
+    if (st != CAPV_OK)
+        return st;
+    if ((st = capv_reg_query_int(&tables, db, "SELECT count(*) FROM sqlite_master WHERE "
+                                              "type = 'table' AND name NOT LIKE 'sqlite_%'",
+                                 err)) != CAPV_OK)
+        return st;
+    bool has_legacy = false, has_entries = false;
+    if ((st = table_exists(&has_legacy, db, "registry_entries", err)) != CAPV_OK ||
+        (st = table_exists(&has_entries, db, "entries", err)) != CAPV_OK)
+        return st;
+    *legacy = false;
+    if (uv > CAPV_REGISTRY_SCHEMA_VERSION)
+        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+                            "registry schema version %lld is newer than this version's %d",
+                            (long long)uv, CAPV_REGISTRY_SCHEMA_VERSION);
+    if (uv > 0) {
+        if (!has_entries)
+            return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+                                "not a registry database (user_version %lld, no entries table)",
+                                (long long)uv);
+        *version = (int)uv;
+        return CAPV_OK;
+    }
+    *version = 0;
+    if (tables == 0)
+        return CAPV_OK;
+    if (has_legacy && !has_entries) {
+        *legacy = true;
+        return CAPV_OK;
+    }
+    return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+                        "not a registry database (user_version 0 with unknown tables)");
+}
+
+static capv_status column_exists(bool *out, sqlite3 *db, const char *table, const char *column,
+                                 capv_error *err)
+{
+    char sql[128];
+    snprintf(sql, sizeof sql, "PRAGMA table_info(%s)", table);
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+    *out = false;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const unsigned char *name = sqlite3_column_text(s, 1);
+        if (name && strcmp((const char *)name, column) == 0)
+            *out = true;
+        rc = SQLITE_OK;
+    }
+    capv_status st = rc == SQLITE_DONE || rc == SQLITE_OK
+                         ? CAPV_OK
+                         : capv_reg_sqlite_error(db, rc, "reading table columns", err);
+    sqlite3_finalize(s);
+    return st;
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+/* Copies the existing implementation's registry_entries rows into entries. Rows keep their
+ * text (their signatures cover it); a row whose hashes are not digests, or two rows for the
+ * same hashes with different content, stop the migration (rolled back, file unchanged). */
+static capv_status copy_legacy_rows(uint64_t *copied, sqlite3 *db, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_reg_conn w;
+    memset(&w, 0, sizeof w);
+    w.db = db;
+    capv_status st = CAPV_OK;
+    int rc = sqlite3_prepare_v2(db, "SELECT id, manifest_hash, proof_hash, timestamp_file, "
+                                    "registered_at, signature, public_key, kid, "
+                                    "signature_scheme FROM registry_entries ORDER BY rowid",
+                                -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        st = capv_reg_sqlite_error(db, rc, "reading legacy entries", err);
+        goto out;
+    }
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
+        in.id = col_text(s, 0);
+        in.manifest_hash = col_text(s, 1);
+        in.proof_hash = col_text(s, 2);
+        in.timestamp_file = col_text(s, 3);
+        in.registered_at = col_text(s, 4);
+        in.signature = col_text(s, 5);
+        in.public_key = col_text(s, 6);
+        in.kid = col_text(s, 7);
+        in.signature_scheme = col_text(s, 8);
+        capv_reg_entry_in e;
+        capv_error eerr = CAPV_ERROR_INIT;
+        if (in.id == NULL || (st = capv_reg_entry_prepare(&e, &in, NULL, 0, &eerr)) != CAPV_OK)
+            CAPV_FAIL(err, st == CAPV_OK ? CAPV_E_MALFORMED : st, in.id ? in.id : "",
+                      "legacy entry '%s' cannot be migrated: %s", in.id ? in.id : "(null id)",
+                      in.id ? eerr.message : "no id");
+        st = capv_reg_entry_existing(NULL, &w, &e, true, &eerr);
+        if (st == CAPV_E_EXISTS) {
+            st = CAPV_OK;
+            continue;
+        }
+        if (st != CAPV_OK)
+            CAPV_FAIL(err, st, in.id, "legacy entry '%s' cannot be migrated: %s", in.id,
+                      eerr.message);
+        if ((st = capv_reg_entry_write(&w, &e, &eerr)) != CAPV_OK)
+            CAPV_FAIL(err, st, in.id, "legacy entry '%s' cannot be migrated: %s", in.id,
+                      eerr.message);
+        (*copied)++;
+    }
+    if (rc != SQLITE_DONE)
+        st = capv_reg_sqlite_error(db, rc, "reading legacy entries", err);
+out:
+    sqlite3_finalize(s);
+    for (int i = 0; i < REG_ST_COUNT; i++)
+        sqlite3_finalize(w.st[i]);
+    return st;
+}
+
+/* 0 → 1: our tables; from the legacy schema also the missing kid / signature_scheme columns
+ * of registry_entries (which is kept, untouched otherwise) and a copy of its rows. */
+static capv_status migrate_0_to_1(uint64_t *copied, sqlite3 *db, capv_error *err)
+{
+    bool legacy = false;
+    capv_status st = table_exists(&legacy, db, "registry_entries", err);
+    if (st != CAPV_OK)
+        return st;
+    if (legacy) {
+        static const char *const added[] = { "kid", "signature_scheme" };
+        for (size_t i = 0; i < 2; i++) {
+            bool has = false;
+            if ((st = column_exists(&has, db, "registry_entries", added[i], err)) != CAPV_OK)
+                return st;
+            if (!has) {
+                char sql[96];
+                snprintf(sql, sizeof sql, "ALTER TABLE registry_entries ADD COLUMN %s TEXT",
+                         added[i]);
+                if ((st = capv_reg_exec(db, sql, err)) != CAPV_OK)
+                    return st;
+            }
+        }
+    }
+    if ((st = capv_reg_exec(db, schema_v1, err)) != CAPV_OK)
+        return st;
+    if (legacy) {
+        if ((st = copy_legacy_rows(copied, db, err)) != CAPV_OK)
+            return st;
+        st = capv_reg_exec(db, "INSERT OR REPLACE INTO registry_meta (key, value) VALUES "
+                               "('migrated_from', 'legacy registry_entries')",
+                           err);
+    }
+    return st;
+}
+
+typedef capv_status (*migration_fn)(uint64_t *copied, sqlite3 *db, capv_error *err);
+/* migrations[n] takes version n to n + 1. Append only. */
+static const migration_fn migrations[CAPV_REGISTRY_SCHEMA_VERSION] = { migrate_0_to_1 };
+
+capv_status capv_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err)
+{
+    for (int v = from; v < CAPV_REGISTRY_SCHEMA_VERSION; v++) {
+        capv_status st = capv_reg_exec(db, "BEGIN IMMEDIATE", err);
+        if (st != CAPV_OK)
+            return st;
+        /* re-read inside the transaction: another process may have migrated meanwhile */
+        int64_t uv = 0;
+        if ((st = capv_reg_query_int(&uv, db, "PRAGMA user_version", err)) == CAPV_OK &&
+            uv == v) {
+            st = migrations[v](migrated_rows, db, err);
+            if (st == CAPV_OK) {
+                char sql[64];
+                snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+                st = capv_reg_exec(db, sql, err);
+            }
+        }
+        if (st == CAPV_OK)
+            st = capv_reg_exec(db, "COMMIT", err);
+        if (st != CAPV_OK) {
+            if (!sqlite3_get_autocommit(db))
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return st;
+        }
+    }
+    return CAPV_OK;
+}
+
+/* ---- open / close ---------------------------------------------------------------------- */
+
+static void conn_close(capv_reg_conn *c)
+{
+    for (int i = 0; i < REG_ST_COUNT; i++) {
+        sqlite3_finalize(c->st[i]);
+        c->st[i] = NULL;
+    }
+    if (c->db != NULL)
+        sqlite3_close(c->db);
+    c->db = NULL;
+}
+
+static capv_status open_conn(sqlite3 **out, const char *path, int flags, capv_error *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        capv_status st = capv_reg_sqlite_error(db, rc, "opening the registry", err);
+        sqlite3_close(db);
+        return st;
+    }
+    *out = db;
+    return CAPV_OK;
+}
+
+void capv_registry_close(capv_registry *reg)
+{
+    if (reg == NULL)
+        return;
+    capv_reg_writer_stop(reg);
+    for (unsigned int i = 0; i < reg->nreaders; i++)
+        conn_close(&reg->readers[i]);
+    free(reg->readers);
+    conn_close(&reg->w); /* the writer last: it checkpoints and removes the WAL */
+    capv_reg_unlock(reg->lock_fd);
+    pthread_mutex_destroy(&reg->wlock);
+    pthread_mutex_destroy(&reg->rlock);
+    pthread_cond_destroy(&reg->rcond);
+    pthread_mutex_destroy(&reg->qlock);
+    pthread_cond_destroy(&reg->qcond);
+    free(reg->path);
+    free(reg);
+}
+
+static capv_status open_writer(capv_registry *reg, const capv_registry_options *o,
+                               int busy_ms, capv_error *err)
+{
+    bool create = (o->flags & CAPV_REGISTRY_CREATE) != 0;
+    const char *path = reg->path ? reg->path : ":memory:";
+    capv_status st = open_conn(&reg->w.db, path,
+                               SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3 *db = reg->w.db;
+    /* a first read tells a database from another file (SQLITE_NOTADB) */
+    int64_t dummy = 0;
+    if ((st = capv_reg_query_int(&dummy, db, "SELECT count(*) FROM sqlite_master", err)) !=
+        CAPV_OK)
+        return st;
+    if ((st = capv_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
+                                 err)) != CAPV_OK)
+        return st;
+    int version = 0;
+    bool legacy = false;
+    if ((st = capv_reg_schema_probe(&version, &legacy, db, err)) != CAPV_OK)
+        return st;
+    reg->found_version = version;
+    reg->found_legacy = legacy;
+    if (version < CAPV_REGISTRY_SCHEMA_VERSION && (o->flags & CAPV_REGISTRY_NO_MIGRATE))
+        return capv_err_set(err, CAPV_E_STATE, reg->path,
+                            "registry schema version %d%s needs migrating to %d "
+                            "(capverify registry migrate)",
+                            version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
+    /* only a file known to be a registry (or empty) is switched to WAL, which persists */
+    if (reg->path != NULL) {
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *mode = col_text(s, 0);
+            rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_ERROR;
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_OK)
+            return capv_err_set(err, CAPV_E_IO, reg->path,
+                                "cannot switch '%s' to WAL mode: %s", reg->path,
+                                sqlite3_errmsg(db));
+    }
+    if (version < CAPV_REGISTRY_SCHEMA_VERSION)
+        return capv_reg_migrate(&reg->migrated_rows, db, version, err);
+    return CAPV_OK;
+}
+
+static capv_status open_readers(capv_registry *reg, unsigned int n, int busy_ms,
+                                capv_error *err)
+{
+    reg->readers = calloc(n, sizeof *reg->readers);
+    if (reg->readers == NULL)
+        return capv_err_nomem(err);
+    for (unsigned int i = 0; i < n; i++) {
+        capv_status st = open_conn(&reg->readers[i].db, reg->path, SQLITE_OPEN_READONLY, err);
+        reg->nreaders = i + 1;
+        if (st == CAPV_OK)
+            st = capv_reg_configure(reg->readers[i].db, busy_ms, false, false, err);
+        if (st == CAPV_OK)
+            st = capv_reg_exec(reg->readers[i].db, "PRAGMA query_only = ON", err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    if (reg->read_only) {
+        int version = 0;
+        bool legacy = false;
+        capv_status st = capv_reg_schema_probe(&version, &legacy, reg->readers[0].db, err);
+        if (st != CAPV_OK)
+            return st;
+        reg->found_version = version;
+        reg->found_legacy = legacy;
+        if (version < CAPV_REGISTRY_SCHEMA_VERSION)
+            return capv_err_set(err, CAPV_E_STATE, reg->path,
+                                "registry schema version %d%s is older than %d: open it "
+                                "read-write once to migrate (capverify registry migrate)",
+                                version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
+    }
+    return CAPV_OK;
+}
+
+capv_status capv_registry_open(capv_registry **out, const char *path,
+                               const capv_registry_options *opts, capv_error *err)
+{
+    capv_registry_options defaults = CAPV_REGISTRY_OPTIONS_INIT;
+    if (out == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    const capv_registry_options *o = opts ? opts : &defaults;
+    if (o->version != CAPV_REGISTRY_OPTIONS_VERSION || o->busy_timeout_ms < 0 ||
+        o->readers > MAX_READERS)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid registry options");
+    bool ro = (o->flags & CAPV_REGISTRY_READ_ONLY) != 0;
+    if (ro && (o->flags & (CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD)))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+                            "a read-only registry cannot create files or run a writer");
+    if (ro && path == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "an in-memory registry is read-write");
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
+    if (path != NULL) {
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            if (errno != ENOENT)
+                return capv_err_set(err, CAPV_E_IO, path, "cannot access '%s': %s", path,
+                                    strerror(errno));
+            if (!(o->flags & CAPV_REGISTRY_CREATE))
+                return capv_err_set(err, CAPV_E_NOT_FOUND, path,
+                                    "registry '%s' does not exist", path);
+        } else if (!S_ISREG(sb.st_mode)) {
+            return capv_err_set(err, CAPV_E_IO, path, "'%s' is not a regular file", path);
+        }
+    }
+    capv_registry *reg = calloc(1, sizeof *reg);
+    if (reg == NULL)
+        return capv_err_nomem(err);
+    reg->lock_fd = -1;
+    reg->read_only = ro;
+    reg->clock = o->clock ? o->clock : capv_clock_system;
+    reg->clock_user = o->clock ? o->clock_user : NULL;
+    reg->max_batch = o->max_batch ? o->max_batch : DEFAULT_MAX_BATCH;
+    pthread_mutex_init(&reg->wlock, NULL);
+    pthread_mutex_init(&reg->rlock, NULL);
+    pthread_cond_init(&reg->rcond, NULL);
+    pthread_mutex_init(&reg->qlock, NULL);
+    pthread_cond_init(&reg->qcond, NULL);
+    atomic_init(&reg->generation, 1);
+    atomic_init(&reg->writes, 0);
+    atomic_init(&reg->commits, 0);
+    int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+    if (path != NULL && (reg->path = strdup(path)) == NULL) {
+        st = capv_err_nomem(err);
+        goto out;
+    }
+    if (!ro) {
+        if (path != NULL)
+            CAPV_TRY(capv_reg_lock(&reg->lock_fd, path, err));
+        CAPV_TRY(open_writer(reg, o, busy_ms, err));
+    }
+    if (path != NULL)
+        CAPV_TRY(open_readers(reg, o->readers ? o->readers : 1, busy_ms, err));
+    if (o->flags & CAPV_REGISTRY_WRITER_THREAD)
+        CAPV_TRY(capv_reg_writer_start(reg, err));
+out:
+    if (st != CAPV_OK) {
+        capv_registry_close(reg);
+        return st;
+    }
+    *out = reg;
+    return CAPV_OK;
+}
+
+const char *capv_registry_path(const capv_registry *reg)
+{
+    return reg && reg->path ? reg->path : "";
+}
+
+int capv_registry_is_read_only(const capv_registry *reg)
+{
+    return reg ? reg->read_only : 1;
+}
+
+int capv_registry_found_version(const capv_registry *reg)
+{
+    return reg ? reg->found_version : -1;
+}
+
+int capv_registry_found_legacy(const capv_registry *reg)
+{
+    return reg ? reg->found_legacy : 0;
+}
+
+uint64_t capv_registry_migrated_rows(const capv_registry *reg)
+{
+    return reg ? reg->migrated_rows : 0;
+}
+
+void capv_registry_set_signing_key(capv_registry *reg, const capv_signing_key *key)
+{
+    if (reg != NULL)
+        reg->sign_key = key;
+}
+
+uint64_t capv_registry_generation(const capv_registry *reg)
+{
+    return reg ? atomic_load(&((capv_registry *)reg)->generation) : 0;
+}
+
+uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat which)
+{
+    if (reg == NULL)
+        return 0;
+    capv_registry *r = (capv_registry *)reg;
+    switch (which) {
+    case CAPV_REGISTRY_STAT_WRITES: return atomic_load(&r->writes);
+    case CAPV_REGISTRY_STAT_COMMITS: return atomic_load(&r->commits);
+    }
+    return 0;
+}
+
+/* ---- readers --------------------------------------------------------------------------- */
+
+capv_reg_conn *capv_reg_reader_acquire(capv_registry *reg)
+{
+    if (reg->nreaders == 0) {
+        pthread_mutex_lock(&reg->wlock);
+        return &reg->w;
+    }
+    pthread_mutex_lock(&reg->rlock);
+    for (;;) {
+        for (unsigned int i = 0; i < reg->nreaders; i++)
+            if (!reg->readers[i].busy) {
+                reg->readers[i].busy = true;
+                pthread_mutex_unlock(&reg->rlock);
+                return &reg->readers[i];
+            }
+        pthread_cond_wait(&reg->rcond, &reg->rlock);
+    }
+}
+
+void capv_reg_reader_release(capv_registry *reg, capv_reg_conn *c)
+{
+    if (c == &reg->w) {
+        pthread_mutex_unlock(&reg->wlock);
+        return;
+    }
+    pthread_mutex_lock(&reg->rlock);
+    c->busy = false;
+    pthread_cond_signal(&reg->rcond);
+    pthread_mutex_unlock(&reg->rlock);
+}
+
+/* ---- write execution ------------------------------------------------------------------- */
+
+static capv_status step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, capv_error *err)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, what, err);
+}
+
+void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
+{
+    capv_reg_conn *w = &reg->w;
+    capv_error berr = CAPV_ERROR_INIT;
+    capv_status st = capv_reg_exec(w->db, "BEGIN IMMEDIATE", &berr);
+    bool any = false, entries = false;
+    for (size_t i = 0; i < n; i++) {
+        capv_reg_write *q = reqs[i];
+        if (st != CAPV_OK) {
+            q->st = st;
+            q->err = berr;
+            continue;
+        }
+        sqlite3_stmt *s = NULL;
+        capv_error_clear(&q->err);
+        q->st = capv_reg_stmt(&s, w, REG_ST_SAVEPOINT, &q->err);
+        if (q->st == CAPV_OK)
+            q->st = step_done(w->db, s, "savepoint", &q->err);
+        if (q->st != CAPV_OK)
+            continue;
+        q->st = q->run(reg, w, q->arg, &q->err);
+        atomic_fetch_add(&reg->writes, 1);
+        if (q->st != CAPV_OK && capv_reg_stmt(&s, w, REG_ST_ROLLBACK_TO, NULL) == CAPV_OK)
+            step_done(w->db, s, "rollback", NULL);
+        if (capv_reg_stmt(&s, w, REG_ST_RELEASE, NULL) == CAPV_OK)
+            step_done(w->db, s, "release", NULL);
+        if (q->st == CAPV_OK) {
+            any = true;
+            entries = entries || q->changes_entries;
+        }
+    }
+    if (st != CAPV_OK)
+        return;
+    /* Only now, with the batch durable, may any of its writes be acknowledged. */
+    st = capv_reg_exec(w->db, any ? "COMMIT" : "ROLLBACK", &berr);
+    if (st != CAPV_OK) {
+        if (!sqlite3_get_autocommit(w->db))
+            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        for (size_t i = 0; i < n; i++) {
+            if (reqs[i]->st != CAPV_OK)
+                continue;
+            if (reqs[i]->undo)
+                reqs[i]->undo(reqs[i]->arg);
+            reqs[i]->st = st;
+            reqs[i]->err = berr;
+        }
+        return;
+    }
+    if (any)
+        atomic_fetch_add(&reg->commits, 1);
+    if (entries)
+        atomic_fetch_add(&reg->generation, 1);
+}
+
+void capv_reg_submit(capv_registry *reg, capv_reg_write *req)
+{
+    if (reg->read_only) {
+        req->st = capv_err_set(&req->err, CAPV_E_STATE, NULL,
+                               "the registry is open read-only; writes need the writer");
+        return;
+    }
+    pthread_mutex_lock(&reg->qlock);
+    /* while the writer stops, it still drains its queue; new writes take the direct path
+     * (serialized with it by wlock) */
+    bool threaded = reg->writer_running && !reg->stopping;
+    if (threaded) {
+        req->next = NULL;
+        req->done = false;
+        pthread_cond_init(&req->cond, NULL);
+        if (reg->qtail)
+            reg->qtail->next = req;
+        else
+            reg->qhead = req;
+        reg->qtail = req;
+        pthread_cond_signal(&reg->qcond);
+        while (!req->done)
+            pthread_cond_wait(&req->cond, &reg->qlock);
+        pthread_mutex_unlock(&reg->qlock);
+        pthread_cond_destroy(&req->cond);
+        return;
+    }
+    pthread_mutex_unlock(&reg->qlock);
+    pthread_mutex_lock(&reg->wlock);
+    capv_reg_write *one = req;
+    capv_reg_execute_batch(reg, &one, 1);
+    pthread_mutex_unlock(&reg->wlock);
+}
+
+static capv_status finish_write(capv_reg_write *q, capv_error *err)
+{
+    if (err != NULL && q->st != CAPV_OK)
+        *err = q->err;
+    return q->st;
+}
+
+/* ---- entries --------------------------------------------------------------------------- */
+
+typedef struct add_args {
+    const capv_registry_entry *in;
+    capv_registry_entry **stored;
+} add_args;
+
+static capv_status entry_sign(capv_reg_entry_in *e, const capv_signing_key *key, char *sig_b64,
+                              char *pub_b64, char *kid, capv_error *err)
+{
+    capv_buf b = CAPV_BUF_INIT;
+    capv_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
+                          e->registered_at);
+    if (b.failed) {
+        capv_buf_free(&b);
+        return capv_err_nomem(err);
+    }
+    uint8_t d[32], sig[64], pub[32];
+    capv_status st = capv_hash(d, CAPV_HASH_BLAKE3, b.data, b.len, err);
+    capv_buf_free(&b);
+    if (st == CAPV_OK)
+        st = capv_signing_key_sign(key, sig, d, 32, err);
+    if (st != CAPV_OK)
+        return st;
+    capv_signing_key_public(key, pub);
+    capv_base64_encode(sig_b64, CAPV_BASE64_ENCODED_SIZE(64), NULL, sig, 64, CAPV_BASE64_STD);
+    capv_base64_encode(pub_b64, CAPV_BASE64_ENCODED_SIZE(32), NULL, pub, 32, CAPV_BASE64_STD);
+    if ((st = capv_key_id(kid, pub, err)) != CAPV_OK)
+        return st;
+    e->signature = sig_b64;
+    e->public_key = pub_b64;
+    e->kid = kid;
+    e->scheme = "ed25519";
+    return CAPV_OK;
+}
+
+static capv_status add_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+{
+    add_args *a = arg;
+    capv_reg_entry_in e;
+    bool signed_in = a->in->signature != NULL;
+    capv_status st = capv_reg_entry_prepare(&e, a->in, reg,
+                                            REG_PREP_STRICT | (signed_in ? 0 : REG_PREP_CANONICAL),
+                                            err);
+    if (st != CAPV_OK)
+        return st;
+    if (signed_in) {
+        capv_registry_entry chk = CAPV_REGISTRY_ENTRY_INIT;
+        chk.id = e.id;
+        chk.manifest_hash = e.manifest_hash;
+        chk.proof_hash = e.proof_hash;
+        chk.timestamp_file = e.timestamp_file;
+        chk.registered_at = e.registered_at;
+        chk.signature = e.signature;
+        chk.public_key = e.public_key;
+        chk.signature_scheme = e.scheme;
+        capv_error verr = CAPV_ERROR_INIT;
+        st = capv_registry_entry_verify(&chk, &verr);
+        if (st != CAPV_OK)
+            return capv_err_set(err, st == CAPV_E_SIGNATURE ? CAPV_E_SIGNATURE : st,
+                                verr.field[0] ? verr.field : "signature",
+                                "entry '%s': %s", e.id, verr.message);
+    }
+    st = capv_reg_entry_existing(a->stored, w, &e, e.registered_at_given, err);
+    if (st != CAPV_OK)
+        return st;
+    char sig[CAPV_BASE64_ENCODED_SIZE(64)], pub[CAPV_BASE64_ENCODED_SIZE(32)],
+        kid[CAPV_KID_SIZE];
+    if (!signed_in && reg->sign_key != NULL &&
+        (st = entry_sign(&e, reg->sign_key, sig, pub, kid, err)) != CAPV_OK)
+        return st;
+    if ((st = capv_reg_entry_write(w, &e, err)) != CAPV_OK)
+        return st;
+    if (a->stored != NULL) {
+        sqlite3_stmt *s = NULL;
+        if ((st = capv_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err)) != CAPV_OK)
+            return st;
+        sqlite3_bind_blob(s, 1, e.manifest_key, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, e.proof_key, 32, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW && (*a->stored = capv_reg_entry_from_row(s)) == NULL)
+            st = capv_err_nomem(err);
+        else if (rc != SQLITE_ROW)
+            st = capv_reg_sqlite_error(w->db, rc, "reading the new entry", err);
+        sqlite3_reset(s);
+    }
+    return st;
+}
+
+static void add_undo(void *arg)
+{
+    add_args *a = arg;
+    if (a->stored != NULL) {
+        capv_registry_entry_free(*a->stored);
+        *a->stored = NULL;
+    }
+}
+
+capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
+                              const capv_registry_entry *entry, capv_error *err)
+{
+    if (stored != NULL)
+        *stored = NULL;
+    if (reg == NULL || entry == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (entry->version != CAPV_REGISTRY_ENTRY_VERSION)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown entry struct version");
+    add_args a = { entry, stored };
+    capv_reg_write q;
+    memset(&q, 0, sizeof q);
+    q.run = add_run;
+    q.undo = add_undo;
+    q.arg = &a;
+    q.changes_entries = true;
+    capv_reg_submit(reg, &q);
+    return finish_write(&q, err);
+}
+
+static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, int which,
+                              const void *k1, const void *k2, const char *what,
+                              capv_error *err)
+{
+    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, c, which, err);
+    if (st == CAPV_OK) {
+        if (which == REG_ST_ENTRY_BY_ID) {
+            sqlite3_bind_text(s, 1, k1, -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_blob(s, 1, k1, 32, SQLITE_STATIC);
+            sqlite3_bind_blob(s, 2, k2, 32, SQLITE_STATIC);
+        }
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            st = (*out = capv_reg_entry_from_row(s)) ? CAPV_OK : capv_err_nomem(err);
+        else if (rc == SQLITE_DONE)
+            st = capv_err_set(err, CAPV_E_NOT_FOUND, NULL, "no registry entry %s", what);
+        else
+            st = capv_reg_sqlite_error(c->db, rc, "looking up an entry", err);
+        sqlite3_reset(s);
+    }
+    capv_reg_reader_release(reg, c);
+    return st;
+}
+
+capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
+                              capv_error *err)
+{
+    if (out == NULL || reg == NULL || id == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    char what[300];
+    snprintf(what, sizeof what, "with id '%.256s'", id);
+    return lookup_one(out, reg, REG_ST_ENTRY_BY_ID, id, NULL, what, err);
+}
+
+capv_status capv_registry_find(capv_registry_entry **out, capv_registry *reg,
+                               const char *manifest_hash, const char *proof_hash,
+                               capv_error *err)
+{
+    if (out == NULL || reg == NULL || manifest_hash == NULL || proof_hash == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    uint8_t mk[32], pk[32];
+    if (capv_digest_parse(mk, manifest_hash, strlen(manifest_hash), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
+    if (capv_digest_parse(pk, proof_hash, strlen(proof_hash), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "proof_hash", "proof_hash is not a digest");
+    return lookup_one(out, reg, REG_ST_ENTRY_BY_KEYS, mk, pk,
+                      "for this manifest and proof hash", err);
+}
+
+struct capv_registry_page {
+    capv_registry_entry **items;
+    size_t n;
+    int64_t next;
+};
+
+capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
+                               const char *manifest_hash, int64_t after, size_t limit,
+                               capv_error *err)
+{
+    if (out == NULL || reg == NULL || after < 0 || limit == 0 || limit > 10000)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+                            "invalid arguments (limit must be 1..10000, after >= 0)");
+    *out = NULL;
+    uint8_t mk[32];
+    if (manifest_hash != NULL &&
+        capv_digest_parse(mk, manifest_hash, strlen(manifest_hash), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
+    capv_registry_page *p = calloc(1, sizeof *p);
+    if (p == NULL || (p->items = calloc(limit, sizeof *p->items)) == NULL) {
+        free(p);
+        return capv_err_nomem(err);
+    }
+    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st =
+        capv_reg_stmt(&s, c, manifest_hash ? REG_ST_ENTRY_LIST_MH : REG_ST_ENTRY_LIST, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_int64(s, 1, after);
+        /* one more than asked tells whether a next page exists */
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
+        if (manifest_hash)
+            sqlite3_bind_blob(s, 3, mk, 32, SQLITE_STATIC);
+        int rc;
+        bool more = false;
+        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if (p->n == limit) {
+                more = true;
+                break;
+            }
+            if ((p->items[p->n] = capv_reg_entry_from_row(s)) == NULL) {
+                st = capv_err_nomem(err);
+                break;
+            }
+            p->n++;
+        }
+        if (st == CAPV_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
+            st = capv_reg_sqlite_error(c->db, rc, "listing entries", err);
+        if (more && p->n > 0)
+            p->next = p->items[p->n - 1]->seq;
+        sqlite3_reset(s);
+    }
+    capv_reg_reader_release(reg, c);
+    if (st != CAPV_OK) {
+        capv_registry_page_free(p);
+        return st;
+    }
+    *out = p;
+    return CAPV_OK;
+}
+
+size_t capv_registry_page_count(const capv_registry_page *p)
+{
+    return p ? p->n : 0;
+}
+
+const capv_registry_entry *capv_registry_page_entry(const capv_registry_page *p, size_t i)
+{
+    return p && i < p->n ? p->items[i] : NULL;
+}
+
+int64_t capv_registry_page_next(const capv_registry_page *p)
+{
+    return p ? p->next : 0;
+}
+
+void capv_registry_page_free(capv_registry_page *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->n; i++)
+        capv_registry_entry_free(p->items[i]);
+    free(p->items);
+    free(p);
+}
+
+capv_status capv_registry_count(uint64_t *out, capv_registry *reg, capv_registry_table table,
+                                capv_error *err)
+{
+    int which;
+    switch (table) {
+    case CAPV_REGISTRY_ENTRIES: which = REG_ST_COUNT_ENTRIES; break;
+    case CAPV_REGISTRY_VERIFICATIONS: which = REG_ST_COUNT_VERIFICATIONS; break;
+    case CAPV_REGISTRY_POLICIES: which = REG_ST_COUNT_POLICIES; break;
+    default: return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown table");
+    }
+    if (out == NULL || reg == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, c, which, err);
+    if (st == CAPV_OK) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            *out = (uint64_t)sqlite3_column_int64(s, 0);
+        else
+            st = capv_reg_sqlite_error(c->db, rc, "counting", err);
+        sqlite3_reset(s);
+    }
+    capv_reg_reader_release(reg, c);
+    return st;
+}
+
+/* ---- verifications --------------------------------------------------------------------- */
+
+static bool text_ok(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+        if (*p < 0x20 || *p == 0x7f || n >= max)
+            return false;
+    return n > 0 && capv_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* A random RFC 9562 version 4 UUID. */
+static capv_status random_uuid(char out[37], capv_error *err)
+{
+    uint8_t b[16];
+    if (RAND_bytes(b, sizeof b) != 1)
+        return capv_err_set(err, CAPV_E_CRYPTO, NULL, "no randomness for a request id");
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+    return CAPV_OK;
+}
+
+typedef struct record_args {
+    const capv_registry_verification *in;
+    int64_t *seq;
+} record_args;
+
+/* An optional digest field: parsed into key (has = false when absent) and canonical text. */
+static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_HEX_SIZE],
+                              const char *in, const char *field, capv_error *err)
+{
+    *has = in != NULL;
+    if (in == NULL)
+        return CAPV_OK;
+    if (capv_digest_parse(key, in, strlen(in), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, field, "%s is not a digest", field);
+    capv_digest_format(text, key);
+    return CAPV_OK;
+}
+
+static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+{
+    record_args *a = arg;
+    const capv_registry_verification *in = a->in;
+    char rid[37], at[32];
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], pol[CAPV_DIGEST_HEX_SIZE];
+    uint8_t mk[32], pk[32], polk[32];
+    bool has_m, has_p, has_pol;
+    capv_status st;
+    const char *request_id = in->request_id;
+    if (request_id == NULL) {
+        if ((st = random_uuid(rid, err)) != CAPV_OK)
+            return st;
+        request_id = rid;
+    } else if (!text_ok(request_id, 128)) {
+        return capv_err_set(err, CAPV_E_MALFORMED, "request_id",
+                            "request_id must be 1..128 printable characters");
+    }
+    if (in->subject != NULL && !text_ok(in->subject, 256))
+        return capv_err_set(err, CAPV_E_MALFORMED, "subject",
+                            "subject must be 1..256 printable characters");
+    if (in->result == NULL || (strcmp(in->result, "ok") != 0 && strcmp(in->result, "warn") != 0 &&
+                               strcmp(in->result, "fail") != 0))
+        return capv_err_set(err, CAPV_E_MALFORMED, "result", "result must be ok, warn or fail");
+    if ((st = opt_digest(&has_m, mk, mh, in->manifest_hash, "manifest_hash", err)) != CAPV_OK ||
+        (st = opt_digest(&has_p, pk, ph, in->proof_hash, "proof_hash", err)) != CAPV_OK ||
+        (st = opt_digest(&has_pol, polk, pol, in->policy_hash, "policy_hash", err)) != CAPV_OK)
+        return st;
+    if (in->report_json != NULL &&
+        capv_json_validate((const uint8_t *)in->report_json, strlen(in->report_json), NULL) !=
+            CAPV_OK)
+        return capv_err_set(err, CAPV_E_MALFORMED, "report_json", "report_json is not JSON");
+    int64_t ms;
+    if (in->verified_at != NULL) {
+        if (capv_rfc3339_parse(&ms, in->verified_at, strlen(in->verified_at)) != 0)
+            return capv_err_set(err, CAPV_E_MALFORMED, "verified_at",
+                                "verified_at is not an RFC 3339 time");
+        snprintf(at, sizeof at, "%s", in->verified_at);
+    } else {
+        capv_reg_now(reg, at);
+    }
+    /* an earlier record under the same request id: a retry, or a conflict */
+    sqlite3_stmt *s = NULL;
+    if ((st = capv_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        bool same = same_text(col_text(s, 2), in->subject) &&
+                    same_text(col_text(s, 3), has_m ? mh : NULL) &&
+                    same_text(col_text(s, 4), has_p ? ph : NULL) &&
+                    same_text(col_text(s, 5), has_pol ? pol : NULL) &&
+                    same_text(col_text(s, 6), in->result) &&
+                    same_text(col_text(s, 7), in->report_json) &&
+                    (in->verified_at == NULL || same_text(col_text(s, 8), at));
+        if (a->seq)
+            *a->seq = sqlite3_column_int64(s, 0);
+        sqlite3_reset(s);
+        return same ? capv_err_set(err, CAPV_E_EXISTS, "request_id",
+                                   "verification '%s' is already recorded", request_id)
+                    : capv_err_set(err, CAPV_E_CONFLICT, "request_id",
+                                   "verification '%s' was recorded with other content",
+                                   request_id);
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return capv_reg_sqlite_error(w->db, rc, "looking up a verification", err);
+    if ((st = capv_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
+    if (in->subject)
+        sqlite3_bind_text(s, 2, in->subject, -1, SQLITE_STATIC);
+    if (has_m)
+        sqlite3_bind_text(s, 3, mh, -1, SQLITE_STATIC);
+    if (has_p)
+        sqlite3_bind_text(s, 4, ph, -1, SQLITE_STATIC);
+    if (has_pol)
+        sqlite3_bind_text(s, 5, pol, -1, SQLITE_STATIC);
+    if (has_m && has_p) {
+        sqlite3_bind_blob(s, 6, mk, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 7, pk, 32, SQLITE_STATIC);
+    }
+    sqlite3_bind_text(s, 8, in->result, -1, SQLITE_STATIC);
+    if (in->report_json)
+        sqlite3_bind_text(s, 9, in->report_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 10, at, -1, SQLITE_STATIC);
+    if ((st = step_done(w->db, s, "recording a verification", err)) != CAPV_OK)
+        return st;
+    if (a->seq)
+        *a->seq = sqlite3_last_insert_rowid(w->db);
+    return CAPV_OK;
+}
+
+capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
+                                 const capv_registry_verification *v, capv_error *err)
+{
+    if (seq != NULL)
+        *seq = 0;
+    if (reg == NULL || v == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (v->version != CAPV_REGISTRY_VERIFICATION_VERSION)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown verification struct version");
+    record_args a = { v, seq };
+    capv_reg_write q;
+    memset(&q, 0, sizeof q);
+    q.run = record_run;
+    q.arg = &a;
+    capv_reg_submit(reg, &q);
+    return finish_write(&q, err);
+}
+
+capv_status capv_registry_record_report(int64_t *seq, capv_registry *reg,
+                                        const capv_report *report, const char *request_id,
+                                        const char *subject, capv_error *err)
+{
+    if (reg == NULL || report == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    char *json = NULL;
+    capv_status st = capv_report_to_json(&json, NULL, report, 0, err);
+    if (st != CAPV_OK)
+        return st;
+    char at[32];
+    capv_rfc3339_format(at, capv_report_verified_at(report));
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = request_id;
+    v.subject = subject;
+    v.manifest_hash = capv_report_manifest_hash(report);
+    v.proof_hash = capv_report_proof_hash(report);
+    v.policy_hash = capv_report_policy_hash(report);
+    v.result = capv_verdict_name(capv_report_verdict(report));
+    v.report_json = json;
+    v.verified_at = at;
+    st = capv_registry_record(seq, reg, &v, err);
+    capv_free(json);
+    return st;
+}
+
+/* One allocation holding the struct and its strings. */
+static void *pack_strings(size_t head, const char **dst[], const char *const src[], size_t n)
+{
+    size_t total = head;
+    for (size_t i = 0; i < n; i++)
+        total += src[i] ? strlen(src[i]) + 1 : 0;
+    char *mem = calloc(1, total);
+    if (mem == NULL)
+        return NULL;
+    char *p = mem + head;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] == NULL) {
+            *dst[i] = NULL;
+            continue;
+        }
+        size_t l = strlen(src[i]) + 1;
+        memcpy(p, src[i], l);
+        *dst[i] = p;
+        p += l;
+    }
+    return mem;
+}
+
+capv_registry_entry *capv_reg_entry_from_row(sqlite3_stmt *s)
+{
+    const char *src[10];
+    for (int i = 0; i < 10; i++)
+        src[i] = col_text(s, i + 1);
+    capv_registry_entry tmp;
+    const char **dst[10] = { &tmp.id,          &tmp.manifest_hash, &tmp.proof_hash,
+                             &tmp.timestamp_file, &tmp.registered_at, &tmp.policy_hash,
+                             &tmp.signature,   &tmp.public_key,    &tmp.kid,
+                             &tmp.signature_scheme };
+    capv_registry_entry *e = pack_strings(sizeof *e, dst, src, 10);
+    if (e == NULL)
+        return NULL;
+    tmp.version = CAPV_REGISTRY_ENTRY_VERSION;
+    tmp.seq = sqlite3_column_int64(s, 0);
+    *e = tmp;
+    return e;
+}
+
+void capv_registry_entry_free(capv_registry_entry *e)
+{
+    free(e);
+}
+
+capv_status capv_registry_get_verification(capv_registry_verification **out,
+                                           capv_registry *reg, const char *request_id,
+                                           capv_error *err)
+{
+    if (out == NULL || reg == NULL || request_id == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, c, REG_ST_VER_BY_REQUEST, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *src[8];
+            for (int i = 0; i < 8; i++)
+                src[i] = col_text(s, i + 1);
+            capv_registry_verification tmp;
+            const char **dst[8] = { &tmp.request_id,  &tmp.subject, &tmp.manifest_hash,
+                                    &tmp.proof_hash,  &tmp.policy_hash, &tmp.result,
+                                    &tmp.report_json, &tmp.verified_at };
+            capv_registry_verification *v = pack_strings(sizeof *v, dst, src, 8);
+            if (v == NULL) {
+                st = capv_err_nomem(err);
+            } else {
+                tmp.version = CAPV_REGISTRY_VERIFICATION_VERSION;
+                tmp.seq = sqlite3_column_int64(s, 0);
+                *v = tmp;
+                *out = v;
+            }
+        } else if (rc == SQLITE_DONE) {
+            st = capv_err_set(err, CAPV_E_NOT_FOUND, "request_id",
+                              "no verification recorded under '%.200s'", request_id);
+        } else {
+            st = capv_reg_sqlite_error(c->db, rc, "looking up a verification", err);
+        }
+        sqlite3_reset(s);
+    }
+    capv_reg_reader_release(reg, c);
+    return st;
+}
+
+void capv_registry_verification_free(capv_registry_verification *v)
+{
+    free(v);
+}
+
+/* ---- policies -------------------------------------------------------------------------- */
+
+static capv_registry_policy *policy_from_row(sqlite3_stmt *s)
+{
+    const char *src[6];
+    for (int i = 0; i < 6; i++)
+        src[i] = col_text(s, i);
+    capv_registry_policy tmp;
+    const char **dst[6] = { &tmp.policy_id, &tmp.policy_version, &tmp.policy_hash,
+                            &tmp.ir_hash,   &tmp.ir_json,        &tmp.created_at };
+    capv_registry_policy *p = pack_strings(sizeof *p, dst, src, 6);
+    if (p != NULL) {
+        tmp.version = CAPV_REGISTRY_POLICY_VERSION;
+        *p = tmp;
+    }
+    return p;
+}
+
+static capv_status policy_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+{
+    const capv_registry_policy *in = arg;
+    uint8_t key[32], irk[32];
+    if (in->policy_id == NULL || !text_ok(in->policy_id, 128))
+        return capv_err_set(err, CAPV_E_MALFORMED, "policy_id",
+                            "policy_id must be 1..128 printable characters");
+    if (in->policy_version == NULL || !text_ok(in->policy_version, 64))
+        return capv_err_set(err, CAPV_E_MALFORMED, "policy_version",
+                            "policy_version must be 1..64 printable characters");
+    if (in->policy_hash == NULL ||
+        capv_digest_parse(key, in->policy_hash, strlen(in->policy_hash), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "policy_hash", "policy_hash is not a digest");
+    if (in->ir_hash == NULL || capv_digest_parse(irk, in->ir_hash, strlen(in->ir_hash), NULL) !=
+                                   CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "ir_hash", "ir_hash is not a digest");
+    if (in->ir_json == NULL ||
+        capv_json_validate((const uint8_t *)in->ir_json, strlen(in->ir_json), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_MALFORMED, "ir_json", "ir_json is not JSON");
+    sqlite3_stmt *s = NULL;
+    capv_status st;
+    for (int pass = 0; pass < 2; pass++) {
+        if ((st = capv_reg_stmt(&s, w, pass ? REG_ST_POL_BY_ID_VERSION : REG_ST_POL_BY_KEY,
+                                err)) != CAPV_OK)
+            return st;
+        if (pass) {
+            sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+        }
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            uint8_t have[32];
+            const char *ph = col_text(s, 2), *ih = col_text(s, 3);
+            bool same = ph && ih &&
+                        capv_digest_parse(have, ph, strlen(ph), NULL) == CAPV_OK &&
+                        memcmp(have, key, 32) == 0 &&
+                        capv_digest_parse(have, ih, strlen(ih), NULL) == CAPV_OK &&
+                        memcmp(have, irk, 32) == 0 && same_text(col_text(s, 0), in->policy_id) &&
+                        same_text(col_text(s, 1), in->policy_version) &&
+                        same_text(col_text(s, 4), in->ir_json);
+            sqlite3_reset(s);
+            return same ? capv_err_set(err, CAPV_E_EXISTS, "policy_hash",
+                                       "policy '%s' %s is already stored", in->policy_id,
+                                       in->policy_version)
+                        : capv_err_set(err, CAPV_E_CONFLICT, pass ? "policy_id" : "policy_hash",
+                                       "policy '%s' %s conflicts with a stored policy",
+                                       in->policy_id, in->policy_version);
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return capv_reg_sqlite_error(w->db, rc, "looking up a policy", err);
+    }
+    char at[32];
+    capv_reg_now(reg, at);
+    if ((st = capv_reg_stmt(&s, w, REG_ST_POL_INSERT, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, in->policy_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, key, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, in->ir_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, in->ir_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, in->created_at ? in->created_at : at, -1, SQLITE_STATIC);
+    return step_done(w->db, s, "storing a policy", err);
+}
+
+capv_status capv_registry_put_policy(capv_registry *reg, const capv_registry_policy *policy,
+                                     capv_error *err)
+{
+    if (reg == NULL || policy == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (policy->version != CAPV_REGISTRY_POLICY_VERSION)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy struct version");
+    capv_reg_write q;
+    memset(&q, 0, sizeof q);
+    q.run = policy_run;
+    q.arg = (void *)policy;
+    capv_reg_submit(reg, &q);
+    return finish_write(&q, err);
+}
+
+capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *reg,
+                                     const char *key, capv_error *err)
+{
+    if (out == NULL || reg == NULL || key == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    uint8_t k[32];
+    bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
+    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
+    if (st == CAPV_OK) {
+        if (by_hash)
+            sqlite3_bind_blob(s, 1, k, 32, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            st = (*out = policy_from_row(s)) ? CAPV_OK : capv_err_nomem(err);
+        else if (rc == SQLITE_DONE)
+            st = capv_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
+        else
+            st = capv_reg_sqlite_error(c->db, rc, "looking up a policy", err);
+        sqlite3_reset(s);
+    }
+    capv_reg_reader_release(reg, c);
+    return st;
+}
+
+void capv_registry_policy_free(capv_registry_policy *p)
+{
+    free(p);
+}

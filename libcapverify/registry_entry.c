@@ -1,0 +1,377 @@
+/* Registry entries (SPEC §3.7): validation, the bytes an entry signature covers, signature
+ * checks, and storing / comparing entries. The one implementation of the entry signature,
+ * used by add, import, check and the verifier's `registry` check. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "json_int.h"
+#include "registry_int.h"
+
+/* Printable UTF-8 without control characters, at most `max` bytes. */
+static bool printable(const char *s, size_t max, bool allow_empty)
+{
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
+        if (*p < 0x20 || *p == 0x7f || n >= max)
+            return false;
+    return (allow_empty || n > 0) && capv_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
+}
+
+void capv_reg_signed_bytes(capv_buf *b, const char *id, const char *mh, const char *ph,
+                           const char *ts, const char *at)
+{
+    capv_buf_puts(b, "{\"id\":");
+    capv_json_write_string(b, id, strlen(id));
+    capv_buf_puts(b, ",\"manifest_hash\":");
+    capv_json_write_string(b, mh, strlen(mh));
+    capv_buf_puts(b, ",\"proof_hash\":");
+    capv_json_write_string(b, ph, strlen(ph));
+    capv_buf_puts(b, ",\"timestamp_file\":");
+    if (ts != NULL)
+        capv_json_write_string(b, ts, strlen(ts));
+    else
+        capv_buf_puts(b, "null");
+    capv_buf_puts(b, ",\"registered_at\":");
+    capv_json_write_string(b, at, strlen(at));
+    capv_buf_putc(b, '}');
+}
+
+capv_status capv_registry_entry_signed_bytes(uint8_t **out, size_t *out_len,
+                                             const capv_registry_entry *e, capv_error *err)
+{
+    if (out == NULL || e == NULL || e->id == NULL || e->manifest_hash == NULL ||
+        e->proof_hash == NULL || e->registered_at == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+                            "an entry needs id, manifest_hash, proof_hash and registered_at");
+    *out = NULL;
+    capv_buf b = CAPV_BUF_INIT;
+    capv_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
+                          e->registered_at);
+    *out = capv_buf_take(&b, out_len);
+    return *out ? CAPV_OK : capv_err_nomem(err);
+}
+
+capv_status capv_reg_decode_key_bytes(uint8_t *out, size_t want, const char *text,
+                                      const char *field, capv_error *err)
+{
+    size_t n = 0, len = strlen(text);
+    uint8_t buf[CAPV_BASE64_DECODED_MAX(200)];
+    /* the lengths tell the encodings apart: base64 text may begin with "0x" too */
+    if (len == 2 + 2 * want && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        if (capv_hex_decode(out, want, text, len, NULL) == CAPV_OK)
+            return CAPV_OK;
+        return capv_err_set(err, CAPV_E_HEX, field, "%s must be 0x-hex of %zu bytes", field,
+                            want);
+    }
+    if (len <= 200 &&
+        capv_base64_decode(buf, sizeof buf, &n, text, len, CAPV_BASE64_STD, NULL) == CAPV_OK &&
+        n == want) {
+        memcpy(out, buf, want);
+        return CAPV_OK;
+    }
+    return capv_err_set(err, CAPV_E_BASE64, field, "%s must be base64 or 0x-hex of %zu bytes",
+                        field, want);
+}
+
+capv_status capv_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const char *signature,
+                                        const char *public_key, const char *scheme,
+                                        capv_error *err)
+{
+    if (signature == NULL)
+        return capv_err_set(err, CAPV_E_MISSING, "signature", "the entry is unsigned");
+    if (scheme != NULL && strcasecmp(scheme, "ed25519") != 0)
+        return capv_err_set(err, CAPV_E_MALFORMED, "signature_scheme",
+                            "unsupported signature_scheme '%.40s'", scheme);
+    if (public_key == NULL)
+        return capv_err_set(err, CAPV_E_MALFORMED, "public_key",
+                            "the entry is signed but names no public key");
+    if (capv_reg_decode_key_bytes(sig, 64, signature, "signature", NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_MALFORMED, "signature",
+                            "the signature is not base64 or 0x-hex of 64 bytes");
+    if (capv_reg_decode_key_bytes(pub, 32, public_key, "public_key", NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_MALFORMED, "public_key",
+                            "the public key is not base64 or 0x-hex of 32 bytes");
+    return CAPV_OK;
+}
+
+static capv_status verify_material(const uint8_t sig[64], const uint8_t pub[32],
+                                   const uint8_t *msg, size_t len, capv_error *err)
+{
+    uint8_t d[32];
+    capv_status st = capv_hash(d, CAPV_HASH_BLAKE3, msg, len, err);
+    if (st != CAPV_OK)
+        return st;
+    st = capv_ed25519_verify(pub, sig, d, 32, NULL);
+    if (st == CAPV_E_SIGNATURE)
+        return capv_err_set(err, st, "signature", "the entry signature does not verify");
+    if (st == CAPV_E_MALFORMED)
+        return capv_err_set(err, st, "public_key", "the public key is not an Ed25519 point");
+    return st == CAPV_OK ? CAPV_OK : capv_err_set(err, st, NULL, "cannot verify: %s",
+                                                   capv_strerror(st));
+}
+
+capv_status capv_registry_entry_verify(const capv_registry_entry *e, capv_error *err)
+{
+    if (e == NULL || e->id == NULL || e->manifest_hash == NULL || e->proof_hash == NULL ||
+        e->registered_at == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+                            "an entry needs id, manifest_hash, proof_hash and registered_at");
+    uint8_t sig[64], pub[32];
+    capv_status st = capv_reg_entry_sig_material(sig, pub, e->signature, e->public_key,
+                                                 e->signature_scheme, err);
+    if (st != CAPV_OK)
+        return st;
+    capv_buf b = CAPV_BUF_INIT;
+    capv_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
+                          e->registered_at);
+    if (b.failed) {
+        capv_buf_free(&b);
+        return capv_err_nomem(err);
+    }
+    st = verify_material(sig, pub, b.data, b.len, err);
+    capv_buf_free(&b);
+    return st;
+}
+
+/* An id derived from the two hashes, shaped as an RFC 9562 version 8 UUID: the same
+ * registration always gets the same id, so a retry cannot create a second one. */
+static void derive_id(char out[40], const uint8_t mk[32], const uint8_t pk[32])
+{
+    uint8_t in[21 + 64], d[32];
+    memcpy(in, "capverify.entry-id.v1", 21);
+    memcpy(in + 21, mk, 32);
+    memcpy(in + 53, pk, 32);
+    capv_hash(d, CAPV_HASH_SHA3_256, in, sizeof in, NULL);
+    d[6] = (uint8_t)((d[6] & 0x0f) | 0x80);
+    d[8] = (uint8_t)((d[8] & 0x3f) | 0x80);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
+             d[13], d[14], d[15]);
+}
+
+capv_status capv_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_entry *in,
+                                   const capv_registry *reg, unsigned int flags,
+                                   capv_error *err)
+{
+    memset(e, 0, sizeof *e);
+    if (in->manifest_hash == NULL)
+        return capv_err_set(err, CAPV_E_MISSING, "manifest_hash", "manifest_hash is required");
+    if (in->proof_hash == NULL)
+        return capv_err_set(err, CAPV_E_MISSING, "proof_hash", "proof_hash is required");
+    if (capv_digest_parse(e->manifest_key, in->manifest_hash, strlen(in->manifest_hash), NULL) !=
+        CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "manifest_hash",
+                            "manifest_hash is not a 0x / sha3-256: digest of 64 hex digits");
+    if (capv_digest_parse(e->proof_key, in->proof_hash, strlen(in->proof_hash), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "proof_hash",
+                            "proof_hash is not a 0x / sha3-256: digest of 64 hex digits");
+    if (flags & REG_PREP_CANONICAL) {
+        capv_digest_format(e->mh_buf, e->manifest_key);
+        capv_digest_format(e->ph_buf, e->proof_key);
+        e->manifest_hash = e->mh_buf;
+        e->proof_hash = e->ph_buf;
+    } else {
+        e->manifest_hash = in->manifest_hash;
+        e->proof_hash = in->proof_hash;
+    }
+    if (in->id != NULL) {
+        if (!printable(in->id, 256, false))
+            return capv_err_set(err, CAPV_E_MALFORMED, "id",
+                                "id must be 1..256 printable characters");
+        e->id = in->id;
+        e->id_given = true;
+    } else {
+        derive_id(e->id_buf, e->manifest_key, e->proof_key);
+        e->id = e->id_buf;
+    }
+    if (in->timestamp_file != NULL && !printable(in->timestamp_file, 4096, true))
+        return capv_err_set(err, CAPV_E_MALFORMED, "timestamp_file",
+                            "timestamp_file must be printable text");
+    e->timestamp_file = in->timestamp_file;
+    if (in->registered_at != NULL) {
+        int64_t ms;
+        if ((flags & REG_PREP_STRICT)
+                ? capv_rfc3339_parse(&ms, in->registered_at, strlen(in->registered_at)) != 0
+                : !printable(in->registered_at, 64, false))
+            return capv_err_set(err, CAPV_E_MALFORMED, "registered_at",
+                                "registered_at must be an RFC 3339 time");
+        e->registered_at = in->registered_at;
+        e->registered_at_given = true;
+    } else {
+        capv_reg_now(reg, e->at_buf);
+        e->registered_at = e->at_buf;
+    }
+    uint8_t tmp[64];
+    if (in->policy_hash != NULL &&
+        capv_digest_parse(tmp, in->policy_hash, strlen(in->policy_hash), NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_HEX, "policy_hash", "policy_hash is not a digest");
+    e->policy_hash = in->policy_hash;
+    capv_status st;
+    if (in->signature != NULL &&
+        (st = capv_reg_decode_key_bytes(tmp, 64, in->signature, "signature", err)) != CAPV_OK)
+        return st;
+    if (in->public_key != NULL &&
+        (st = capv_reg_decode_key_bytes(tmp, 32, in->public_key, "public_key", err)) != CAPV_OK)
+        return st;
+    e->signature = in->signature;
+    e->public_key = in->public_key;
+    if (in->kid != NULL && !printable(in->kid, 128, false))
+        return capv_err_set(err, CAPV_E_MALFORMED, "kid", "kid must be 1..128 printable characters");
+    e->kid = in->kid;
+    if (in->signature_scheme != NULL) {
+        if (strcasecmp(in->signature_scheme, "ed25519") != 0)
+            return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "signature_scheme",
+                                "entry '%s': unsupported signature_scheme '%.40s'", e->id,
+                                in->signature_scheme);
+        e->scheme = "ed25519";
+    }
+    return CAPV_OK;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static bool same_digest(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    uint8_t x[32], y[32];
+    return capv_digest_parse(x, a, strlen(a), NULL) == CAPV_OK &&
+           capv_digest_parse(y, b, strlen(b), NULL) == CAPV_OK && memcmp(x, y, 32) == 0;
+}
+
+static const char *col(sqlite3_stmt *s, int i)
+{
+    return (const char *)sqlite3_column_text(s, i);
+}
+
+capv_status capv_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
+                                    const capv_reg_entry_in *e, bool compare_registered_at,
+                                    capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_blob(s, 1, e->manifest_key, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, e->proof_key, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    bool by_id = false;
+    if (rc == SQLITE_DONE) {
+        /* the id may be taken by an entry for other hashes */
+        sqlite3_reset(s);
+        if ((st = capv_reg_stmt(&s, w, REG_ST_ENTRY_BY_ID, err)) != CAPV_OK)
+            return st;
+        sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(s);
+        by_id = true;
+    }
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(s);
+        return CAPV_OK;
+    }
+    if (rc != SQLITE_ROW) {
+        st = capv_reg_sqlite_error(w->db, rc, "looking up an entry", err);
+        sqlite3_reset(s);
+        return st;
+    }
+    bool same = !by_id && (!e->id_given || same_text(col(s, 1), e->id)) &&
+                same_text(col(s, 4), e->timestamp_file) &&
+                same_digest(col(s, 6), e->policy_hash) &&
+                (!compare_registered_at || same_text(col(s, 5), e->registered_at)) &&
+                (e->signature == NULL || same_text(col(s, 7), e->signature)) &&
+                (e->public_key == NULL || same_text(col(s, 8), e->public_key));
+    char id[260];
+    snprintf(id, sizeof id, "%s", col(s, 1) ? col(s, 1) : "");
+    if (stored != NULL && (*stored = capv_reg_entry_from_row(s)) == NULL) {
+        sqlite3_reset(s);
+        return capv_err_nomem(err);
+    }
+    sqlite3_reset(s);
+    if (same)
+        return capv_err_set(err, CAPV_E_EXISTS, id,
+                            "entry '%s' is already registered for these hashes", id);
+    if (by_id)
+        return capv_err_set(err, CAPV_E_CONFLICT, id,
+                            "entry id '%s' is already used for other hashes", id);
+    return capv_err_set(err, CAPV_E_CONFLICT, id,
+                        "entry '%s' is registered for these hashes with other content; it is "
+                        "never overwritten",
+                        id);
+}
+
+capv_status capv_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, w, REG_ST_ENTRY_INSERT, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, e->manifest_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, e->proof_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, e->manifest_key, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, e->proof_key, 32, SQLITE_STATIC);
+    const char *opt[] = { e->timestamp_file, e->registered_at, e->policy_hash, e->signature,
+                          e->public_key,     e->kid,           e->scheme };
+    for (int i = 0; i < 7; i++)
+        if (opt[i] != NULL)
+            sqlite3_bind_text(s, 6 + i, opt[i], -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc == SQLITE_DONE)
+        return CAPV_OK;
+    return capv_reg_sqlite_error(w->db, rc, "storing an entry", err);
+}
+
+capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
+                                   const uint8_t manifest_hash[32], const uint8_t proof_hash[32],
+                                   capv_error *err)
+{
+    memset(out, 0, sizeof *out);
+    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, c, REG_ST_ENTRY_BY_KEYS, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_blob(s, 1, manifest_hash, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 2, proof_hash, 32, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *id = col(s, 1), *mh = col(s, 2), *ph = col(s, 3), *at = col(s, 5);
+            capv_buf b = CAPV_BUF_INIT;
+            capv_reg_signed_bytes(&b, id ? id : "", mh ? mh : "", ph ? ph : "", col(s, 4),
+                                  at ? at : "");
+            out->id = strdup(id ? id : "");
+            out->signed_bytes = capv_buf_take(&b, &out->signed_len);
+            if (out->id == NULL || out->signed_bytes == NULL) {
+                st = capv_err_nomem(err);
+            } else {
+                capv_error merr = CAPV_ERROR_INIT;
+                out->material = capv_reg_entry_sig_material(out->signature, out->public_key,
+                                                            col(s, 7), col(s, 8), col(s, 10),
+                                                            &merr);
+                snprintf(out->problem, sizeof out->problem, "%s", merr.message);
+            }
+        } else if (rc == SQLITE_DONE) {
+            st = CAPV_E_NOT_FOUND;
+        } else {
+            st = capv_reg_sqlite_error(c->db, rc, "looking up the registry entry", err);
+        }
+        sqlite3_reset(s);
+    }
+    capv_reg_reader_release(reg, c);
+    if (st != CAPV_OK)
+        capv_reg_signed_clear(out);
+    return st;
+}
+
+void capv_reg_signed_clear(capv_reg_signed *s)
+{
+    free(s->id);
+    free(s->signed_bytes);
+    s->id = NULL;
+    s->signed_bytes = NULL;
+}

@@ -1,0 +1,218 @@
+/* Registry internals shared by registry.c (connections, schema, entries, verifications,
+ * policies), registry_entry.c (the §3.7 entry: validation, signed bytes, signatures),
+ * registry_writer.c (the batching writer), registry_json.c (import/export),
+ * registry_backup.c (backup, restore, check) and verify.c (the registry check). */
+#ifndef CAPV_REGISTRY_INT_H
+#define CAPV_REGISTRY_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "error_int.h"
+
+/* Prepared statements, cached per connection. */
+enum {
+    REG_ST_ENTRY_INSERT,
+    REG_ST_ENTRY_BY_KEYS,
+    REG_ST_ENTRY_BY_ID,
+    REG_ST_ENTRY_LIST,
+    REG_ST_ENTRY_LIST_MH,
+    REG_ST_COUNT_ENTRIES,
+    REG_ST_COUNT_VERIFICATIONS,
+    REG_ST_COUNT_POLICIES,
+    REG_ST_VER_INSERT,
+    REG_ST_VER_BY_REQUEST,
+    REG_ST_POL_INSERT,
+    REG_ST_POL_BY_KEY,
+    REG_ST_POL_BY_ID,
+    REG_ST_POL_BY_ID_VERSION,
+    REG_ST_SAVEPOINT,
+    REG_ST_RELEASE,
+    REG_ST_ROLLBACK_TO,
+    REG_ST_COUNT
+};
+
+typedef struct capv_reg_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[REG_ST_COUNT];
+    bool busy; /* readers: handed out */
+} capv_reg_conn;
+
+/* A unit of work for the write connection, run inside a transaction (in its own savepoint).
+ * `run` returns CAPV_OK when it changed something that must be committed; any other status
+ * rolls its savepoint back. If the enclosing commit then fails, `undo` (may be NULL) releases
+ * what `run` produced for the caller. */
+typedef struct capv_reg_write {
+    capv_status (*run)(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err);
+    void (*undo)(void *arg);
+    void *arg;
+    bool changes_entries; /* a successful run bumps the generation */
+    /* filled by the executor */
+    capv_status st;
+    capv_error err;
+    /* writer-thread queue */
+    struct capv_reg_write *next;
+    bool done;
+    pthread_cond_t cond;
+} capv_reg_write;
+
+struct capv_registry {
+    char *path; /* NULL: in-memory */
+    bool read_only;
+    int lock_fd;
+    capv_reg_conn w; /* read-write connection (db NULL when read-only) */
+    pthread_mutex_t wlock;
+    capv_reg_conn *readers;
+    unsigned int nreaders;
+    pthread_mutex_t rlock;
+    pthread_cond_t rcond;
+    int found_version;
+    bool found_legacy;
+    uint64_t migrated_rows;
+    const capv_signing_key *sign_key;
+    capv_clock_fn clock;
+    void *clock_user;
+    atomic_uint_fast64_t generation;
+    atomic_uint_fast64_t writes;
+    atomic_uint_fast64_t commits;
+    /* writer thread */
+    bool writer_running;
+    pthread_t writer;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    capv_reg_write *qhead, *qtail;
+    bool stopping;
+    unsigned int max_batch;
+};
+
+/* ---- registry.c ------------------------------------------------------------------------ */
+
+/* A status for a failed SQLite call `rc` on `db`, recorded in err with `what` and SQLite's
+ * message: BUSY/LOCKED → CAPV_E_BUSY, NOTADB → CAPV_E_MALFORMED, CORRUPT → CAPV_E_MALFORMED,
+ * CANTOPEN → CAPV_E_NOT_FOUND/IO, NOMEM → CAPV_E_NOMEM, READONLY → CAPV_E_STATE, others IO. */
+capv_status capv_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err);
+
+/* The cached statement `which` on `c` (prepared on first use), reset and unbound. */
+capv_status capv_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err);
+
+/* Runs SQL without results. */
+capv_status capv_reg_exec(sqlite3 *db, const char *sql, capv_error *err);
+
+/* A single integer from a query (e.g. a PRAGMA). */
+capv_status capv_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_error *err);
+
+/* Borrows a connection for reading (a free read-only connection, or the write connection
+ * under its lock for in-memory registries); always returns one, waiting if all are busy. */
+capv_reg_conn *capv_reg_reader_acquire(capv_registry *reg);
+void capv_reg_reader_release(capv_registry *reg, capv_reg_conn *c);
+
+/* Executes writes: on the writer thread when it runs (waiting until their batch committed),
+ * else directly in one transaction. Each request's status is in req->st / req->err. */
+void capv_reg_submit(capv_registry *reg, capv_reg_write *req);
+/* The batch executor used by both paths; called with wlock held. */
+void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n);
+
+/* Applies the per-connection settings (busy timeout, foreign keys) of a connection. */
+capv_status capv_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, bool sync_normal,
+                               capv_error *err);
+
+/* Schema: the version of an open database (0 = empty or legacy), whether it is the legacy
+ * schema, and the forward migrations (on the write connection, each in a transaction). */
+capv_status capv_reg_schema_probe(int *version, bool *legacy, sqlite3 *db, capv_error *err);
+capv_status capv_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err);
+
+/* Row counts of an open database (any connection). */
+capv_status capv_reg_count_db(uint64_t *out, sqlite3 *db, const char *table, capv_error *err);
+
+/* The writer lock on "<db_path>.lock": CAPV_OK with *fd, or CAPV_E_BUSY when held. */
+capv_status capv_reg_lock(int *fd, const char *db_path, capv_error *err);
+void capv_reg_unlock(int fd);
+
+/* Current time of the registry's clock as RFC 3339 ("YYYY-MM-DDTHH:MM:SSZ"). */
+void capv_reg_now(const capv_registry *reg, char out[32]);
+
+/* ---- registry_entry.c ------------------------------------------------------------------ */
+
+/* An entry checked and normalised for storage. Strings point into the input or `buf`. */
+typedef struct capv_reg_entry_in {
+    const char *id;
+    const char *manifest_hash, *proof_hash;
+    uint8_t manifest_key[32], proof_key[32];
+    const char *timestamp_file;
+    const char *registered_at;
+    const char *policy_hash;
+    const char *signature, *public_key, *kid, *scheme;
+    bool id_given, registered_at_given;
+    char id_buf[40];
+    char mh_buf[67], ph_buf[67];
+    char at_buf[32];
+} capv_reg_entry_in;
+
+/* Validates an input entry and fills defaults (id derived from the hashes, registered_at =
+ * now). REG_PREP_CANONICAL rewrites the hashes as "0x" + lower hex (only when no signature
+ * covers them); REG_PREP_STRICT requires registered_at to be RFC 3339 (entries made here;
+ * imported and legacy entries keep whatever text their signature covers). */
+#define REG_PREP_CANONICAL 0x1u
+#define REG_PREP_STRICT 0x2u
+capv_status capv_reg_entry_prepare(capv_reg_entry_in *out, const capv_registry_entry *in,
+                                   const capv_registry *reg, unsigned int flags,
+                                   capv_error *err);
+
+/* The §3.7 signed bytes of the given strings (ts may be NULL) appended to `b`. */
+void capv_reg_signed_bytes(capv_buf *b, const char *id, const char *mh, const char *ph,
+                           const char *ts, const char *at);
+
+/* Decodes 32/64 bytes written as standard base64 or 0x-hex. */
+capv_status capv_reg_decode_key_bytes(uint8_t *out, size_t want, const char *text,
+                                      const char *field, capv_error *err);
+
+/* Signature material of an entry: CAPV_OK (sig/pub decoded), CAPV_E_MISSING (unsigned),
+ * CAPV_E_MALFORMED (undecodable, no public key, or another scheme). */
+capv_status capv_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const char *signature,
+                                        const char *public_key, const char *scheme,
+                                        capv_error *err);
+
+/* Allocates an output entry from a row of the entry columns (REG_ENTRY_COLUMNS). */
+capv_registry_entry *capv_reg_entry_from_row(sqlite3_stmt *s);
+
+#define REG_ENTRY_COLUMNS                                                               \
+    "seq, id, manifest_hash, proof_hash, timestamp_file, registered_at, policy_hash, " \
+    "signature, public_key, kid, signature_scheme"
+
+/* Whether a prepared entry may be inserted (on the write connection, inside the write
+ * transaction): CAPV_OK when nothing is stored for its hashes or id, CAPV_E_EXISTS when the
+ * same entry is (a retry), CAPV_E_CONFLICT when other content is; then `*stored` (may be
+ * NULL) receives the stored entry. Compared: id when given, timestamp_file, policy_hash,
+ * signature and public_key when given, registered_at when `compare_registered_at`. */
+capv_status capv_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
+                                    const capv_reg_entry_in *e, bool compare_registered_at,
+                                    capv_error *err);
+/* Inserts a prepared entry. */
+capv_status capv_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err);
+
+/* What the verifier's registry check needs about the entry for a pair of hashes. */
+typedef struct capv_reg_signed {
+    char *id;
+    uint8_t *signed_bytes;
+    size_t signed_len;
+    capv_status material; /* capv_reg_entry_sig_material's result */
+    char problem[CAPV_ERROR_MESSAGE_SIZE]; /* why material is not CAPV_OK */
+    uint8_t signature[64];
+    uint8_t public_key[32];
+} capv_reg_signed;
+
+/* CAPV_OK, CAPV_E_NOT_FOUND, or a database error. */
+capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
+                                   const uint8_t manifest_hash[32], const uint8_t proof_hash[32],
+                                   capv_error *err);
+void capv_reg_signed_clear(capv_reg_signed *s);
+
+/* ---- registry_writer.c ----------------------------------------------------------------- */
+
+capv_status capv_reg_writer_start(capv_registry *reg, capv_error *err);
+void capv_reg_writer_stop(capv_registry *reg);
+
+#endif

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Lifecycle and configuration (SPEC §9.1, §9.4, §13): SIGTERM drains (readiness off at once,
+# still serving during the grace period, in-flight requests complete, exit 0), SIGTERM under
+# load loses no request, --check-config names file, line and key of every mistake, the
+# environment overrides files and flags override both, and a start with no configuration at
+# all works and warns that authentication is off.
+#   lifecycle.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/lib.sh"
+t_init "$@"
+
+# ---- SIGTERM: readiness, grace, in-flight ------------------------------------------------
+GRACE=2
+daemon_start drain "${SAMPLE_ARGS[@]}" --set shutdown.grace_seconds=$GRACE || t_done
+req GET "$D_ADMIN_URL/readyz"
+assert_eq "before SIGTERM /readyz: 200" "$STATUS" 200
+# An upload paced to ~3 s: it is in flight when SIGTERM comes and still when the grace
+# period ends; it must complete all the same.
+size=$(wc -c <"$SAMPLE/sample.zip")
+(curl -s -o "$TMP/slow.body" -w '%{http_code}' --max-time 30 --limit-rate $((size / 3)) \
+    -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip" \
+    "$D_URL/verify" >"$TMP/slow.code") &
+SLOW=$!
+t_track "$SLOW"
+sleep 0.5
+kill -TERM "$D_PID"
+t_term=$(date +%s.%N)
+first503=""
+for i in $(seq 50); do
+    if [ "$(curl -s -o "$TMP/ready.body" -w '%{http_code}' --max-time 1 "$D_ADMIN_URL/readyz")" = 503 ]; then
+        first503=$(date +%s.%N)
+        break
+    fi
+    sleep 0.01
+done
+assert_ne "after SIGTERM /readyz turns 503" "$first503" ""
+[ -n "$first503" ] && assert_le "… within 0.5 s" "$(awk -v a="$t_term" -v b="$first503" 'BEGIN { print b - a }')" 0.5
+assert_eq "/readyz names the draining check" \
+    "$(jq -r '.status + " " + ([.checks[] | select(.name == "draining") | .ok] | tostring)' "$TMP/ready.body")" \
+    "not_ready [false]"
+req GET "$D_URL/readyz"
+assert_eq "API-port /readyz: 503 too" "$STATUS" 503
+req GET "$D_ADMIN_URL/healthz"
+assert_eq "while draining, admin /healthz: 200" "$STATUS" 200
+req GET "$D_URL/healthz"
+assert_eq "while draining, API /healthz (a new connection): 200" "$STATUS" 200
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "while draining, a new /verify is served: 200 ok" "$STATUS $(body_json .result)" "200 ok"
+assert_eq "while draining, responses close their connection" "$(hdr Connection)" close
+daemon_wait_exit "$SLOW" 30
+assert_eq "the in-flight request completed: 200 ok" \
+    "$(cat "$TMP/slow.code") $(jq -r .result "$TMP/slow.body" 2>/dev/null)" "200 ok"
+daemon_wait_exit "$D_PID" 40
+assert_eq "exit code 0 after SIGTERM" "$RC" 0
+t_exit=$(date +%s.%N)
+assert_le "the grace period was kept (exit ≥ grace after SIGTERM)" "$GRACE" \
+    "$(awk -v a="$t_term" -v b="$t_exit" 'BEGIN { print b - a }')"
+check "the drain was logged (draining, stopped)" \
+    jq -e -s 'any(.[]; .event == "draining") and any(.[]; .event == "stopped" and .level == "INFO")' "$D_LOG"
+
+# ---- SIGTERM under load: no accepted request is lost ---------------------------------------
+if command -v hey >/dev/null; then
+    daemon_start load "${SAMPLE_ARGS[@]}" --set shutdown.grace_seconds=4 || t_done
+    # 3 s of load from 8 workers; SIGTERM after 1 s, so the load ends within the grace period
+    hey -z 3s -c 8 -t 10 -m POST -T application/zip -D "$SAMPLE/sample.zip" "$D_URL/verify" \
+        >"$TMP/hey.out" 2>&1 &
+    HEY=$!
+    t_track "$HEY"
+    sleep 1
+    kill -TERM "$D_PID"
+    daemon_wait_exit "$HEY" 30
+    assert_eq "hey finished" "$RC" 0
+    responses=$(awk '/Status code distribution/ { f = 1; next } f && /\[[0-9]+\]/ { gsub(/[][]/, "", $1); n[$1] += $2 } END { for (c in n) printf "%s:%d ", c, n[c] }' "$TMP/hey.out")
+    ok200=$(sed -n 's/.*\b200:\([0-9]*\).*/\1/p' <<<"$responses")
+    assert_match "under load every response was 200" "$responses" '^200:[0-9]+ $'
+    assert_le "the load was real (≥ 100 responses)" 100 "${ok200:-0}"
+    if grep -q 'Error distribution' "$TMP/hey.out"; then
+        fail "no request failed (connection error, reset, timeout)" \
+            "$(sed -n '/Error distribution/,$p' "$TMP/hey.out" | head -n 5)"
+    else
+        pass "no request failed (connection error, reset, timeout)"
+    fi
+    daemon_wait_exit "$D_PID" 40
+    assert_eq "under load: exit code 0 after SIGTERM" "$RC" 0
+    served_while_draining=$(jq -s '(map(.event) | index("draining")) as $d
+        | if $d == null then 0 else [.[$d:][] | select(.event == "http_request" and .path == "/verify")] | length end' "$D_LOG")
+    assert_le "requests were served while draining" 1 "$served_while_draining"
+    logged_ok=$(jq -s '[.[] | select(.event == "http_request" and .path == "/verify" and .status == 200)] | length' "$D_LOG")
+    assert_eq "every logged /verify was answered to the client (none lost)" "$logged_ok" "${ok200:-0}"
+else
+    fail "hey is installed (scripts/install-deps.sh)"
+fi
+
+# ---- --check-config ------------------------------------------------------------------------
+CFG=$TMP/cfg
+mkdir -p "$CFG/good"
+cat >"$CFG/good/server.yaml" <<'EOF'
+server:
+  listen: "127.0.0.1:18080"
+  threads: 4
+  max_body_bytes: 1048576
+EOF
+cat >"$CFG/good/cache.yaml" <<'EOF'
+# comments and empty sections are fine
+cache:
+  enabled: true
+  size: 100
+  ttl_seconds: 60
+EOF
+cat >"$CFG/good/auth.yaml" <<'EOF'
+auth:
+  enabled: false
+  audiences:
+    - cap-verifier
+    - other
+EOF
+printf 'logging:\n  level: debug\nshutdown:\n' >"$CFG/good/logging.yml"
+check_config() { # check_config DIR [args...]: sets RC and $TMP/cc.out (stdout + stderr)
+    local dir=$1
+    shift
+    "$DAEMON" --config-dir "$dir" "$@" --check-config >"$TMP/cc.out" 2>&1
+    RC=$?
+}
+check_config "$CFG/good"
+assert_eq "--check-config on a valid directory: exit 0" "$RC" 0
+check "… says the configuration is ok" grep -q 'configuration ok' "$TMP/cc.out"
+"$DAEMON" --config-dir "$CFG/good" --print-config --check-config >"$TMP/pc.out" 2>&1
+check "--print-config shows values from the files" \
+    grep -q '^  threads: 4$' "$TMP/pc.out"
+check "--print-config shows YAML lists" grep -q '^  audiences: \["cap-verifier", "other"\]$' "$TMP/pc.out"
+
+# bad_config NAME FILE CONTENT LINE KEY: the error names FILE:LINE and KEY, exit non-zero
+bad_config() {
+    local name=$1 file=$2 content=$3 line=$4 key=$5
+    rm -rf "$CFG/bad"
+    cp -r "$CFG/good" "$CFG/bad"
+    printf '%s' "$content" >"$CFG/bad/$file"
+    check_config "$CFG/bad"
+    assert_ne "$name: exit non-zero" "$RC" 0
+    if grep -qF "$CFG/bad/$file:$line:" "$TMP/cc.out" && grep -qF "$key" "$TMP/cc.out"; then
+        pass "$name: the message names $file:$line and $key"
+    else
+        fail "$name: the message names $file:$line and $key" "$(cat "$TMP/cc.out")"
+    fi
+}
+bad_config "unknown key" server.yaml $'server:\n  listen: "127.0.0.1:1"\n  bogus_key: 1\n' 3 server.bogus_key
+bad_config "unknown section" zz.yaml $'cache:\n  size: 5\nnosuch:\n  x: 1\n' 3 nosuch
+bad_config "integer out of range" cache.yaml $'cache:\n  enabled: true\n  size: -5\n' 3 cache.size
+bad_config "not an integer" server.yaml $'server:\n  threads: many\n' 2 server.threads
+bad_config "not a boolean" auth.yaml $'auth:\n  enabled: maybe\n' 2 auth.enabled
+bad_config "not one of the choices" logging.yml $'logging:\n  level: loud\n' 2 logging.level
+bad_config "a mapping where a scalar belongs" server.yaml $'server:\n  listen:\n    host: x\n' 3 server.listen
+bad_config "YAML syntax" server.yaml $'server:\n  listen: "unterminated\n' 3 YAML
+check_config "$CFG/missing-dir"
+assert_ne "a missing --config-dir: exit non-zero" "$RC" 0
+check_config "$CFG/good" --set server.nope=1
+assert_ne "--set of an unknown key: exit non-zero" "$RC" 0
+check "… naming it" grep -q 'server.nope' "$TMP/cc.out"
+
+# ---- environment and flags -----------------------------------------------------------------
+"$DAEMON" --config-dir "$CFG/good" --print-config --check-config >"$TMP/pc.out" 2>&1
+check "file: threads 4" grep -q '^  threads: 4$' "$TMP/pc.out"
+CAPV_SERVER_THREADS=6 CAPV_AUTH_AUDIENCES=a,b CAPV_CACHE_ENABLED=false \
+    "$DAEMON" --config-dir "$CFG/good" --print-config --check-config >"$TMP/pc.out" 2>&1
+check "env CAPV_SERVER_THREADS overrides the file" grep -q '^  threads: 6$' "$TMP/pc.out"
+check "env list CAPV_AUTH_AUDIENCES=a,b" grep -q '^  audiences: \["a", "b"\]$' "$TMP/pc.out"
+check "env boolean CAPV_CACHE_ENABLED=false" \
+    bash -c "sed -n '/^cache:/,/^[a-z]/p' '$TMP/pc.out' | grep -q '^  enabled: false$'"
+CAPV_SERVER_THREADS=6 "$DAEMON" --config-dir "$CFG/good" --set server.threads=7 --print-config \
+    --check-config >"$TMP/pc.out" 2>&1
+check "--set overrides the environment" grep -q '^  threads: 7$' "$TMP/pc.out"
+CAPV_SERVER_FOO=1 "$DAEMON" --config-dir "$CFG/good" --check-config >"$TMP/cc.out" 2>&1
+RC=$?
+assert_ne "unknown CAPV_SERVER_FOO: exit non-zero" "$RC" 0
+check "… naming CAPV_SERVER_FOO" grep -q 'CAPV_SERVER_FOO' "$TMP/cc.out"
+CAPV_CACHE_SIZE=lots "$DAEMON" --config-dir "$CFG/good" --check-config >"$TMP/cc.out" 2>&1
+RC=$?
+assert_ne "CAPV_CACHE_SIZE=lots: exit non-zero" "$RC" 0
+check "… naming the variable and the key" grep -q 'CAPV_CACHE_SIZE.*cache.size' "$TMP/cc.out"
+CAPV_UNRELATED_THING=1 "$DAEMON" --config-dir "$CFG/good" --check-config >"$TMP/cc.out" 2>&1
+assert_eq "a CAPV_ variable of no section is not ours: exit 0" "$?" 0
+
+# ---- zero configuration: no files, no flags ------------------------------------------------
+# Only the listen addresses (loopback, free ports) and a zero grace come from the
+# environment; everything else is the built-in default. The working directory is a temp dir
+# (the default registry path is relative).
+if [ -e /etc/cap-verifier ]; then
+    skip "zero-config start" "/etc/cap-verifier exists on this machine"
+else
+    mkdir -p "$TMP/zero"
+    for attempt in 1 2 3; do
+        api=$(free_port)
+        admin=$(free_port)
+        (cd "$TMP/zero" && exec env -i PATH="$PATH" CAPV_SERVER_LISTEN="127.0.0.1:$api" \
+            CAPV_SERVER_ADMIN_LISTEN="127.0.0.1:$admin" CAPV_SHUTDOWN_GRACE_SECONDS=0 \
+            "$DAEMON" >"$TMP/zero/stdout.log" 2>"$TMP/zero/stderr.log") &
+        ZPID=$!
+        t_track "$ZPID"
+        wait_healthz "http://127.0.0.1:$admin" "$ZPID" && break
+        kill -KILL "$ZPID" 2>/dev/null
+        wait "$ZPID" 2>/dev/null
+    done
+    req GET "http://127.0.0.1:$api/healthz"
+    assert_eq "zero-config: CAPV_SERVER_LISTEN is where the API answers" "$STATUS" 200
+    req POST "http://127.0.0.1:$api/verify" -H 'Content-Type: application/zip' \
+        --data-binary "@$SAMPLE/sample.zip"
+    assert_eq "zero-config: an empty trust store fails the sample (200 fail)" \
+        "$STATUS $(body_json .result)" "200 fail"
+    check "zero-config: the auth-disabled warning is logged" \
+        jq -e -s 'any(.[]; .event == "auth_disabled" and .level == "WARN")' "$TMP/zero/stdout.log"
+    check "zero-config: the empty-trust warning is logged" \
+        jq -e -s 'any(.[]; .event == "trust_empty" and .level == "WARN")' "$TMP/zero/stdout.log"
+    kill -TERM "$ZPID"
+    daemon_wait_exit "$ZPID" 40
+    assert_eq "zero-config: exit code 0 after SIGTERM" "$RC" 0
+fi
+t_done

@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""Every configuration the chart renders is one capverifyd accepts.
+
+  chart_config.py CAPVERIFYD CAPVERIFY
+
+For the chart's values with each environment file (deploy/tools/chart-config.py renders them
+exactly as the ConfigMap template does), for the hand-rendered example ConfigMap
+(deploy/examples/20-configmap.yaml, which must equal the dev rendering) and for the image's
+default configuration (deploy/config), runs `capverifyd --check-config --config-dir DIR`
+and requires exit 0. The files the configuration names (TLS certificate, trust store, ...)
+live in Secrets and ConfigMaps mounted into the pod; here they are made under a scratch root
+and the paths are prefixed with it, so --check-config really loads them.
+
+Then proves the check can fail: a misspelt key, a misspelt values key and an invalid value
+must each be rejected.
+"""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CHART = os.path.join(ROOT, "deploy", "helm", "cap-verifier")
+
+spec = importlib.util.spec_from_file_location(
+    "chart_config", os.path.join(ROOT, "deploy", "tools", "chart-config.py"))
+cc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cc)
+
+# Configuration keys whose values are files or directories mounted into the pod.
+PATH_KEYS = [("tls", "cert_file"), ("tls", "key_file"), ("tls", "client_ca_file"),
+             ("trust", "dir"), ("trust", "policy_dir"), ("trust", "tsa_ca_file"),
+             ("auth", "ca_file"), ("registry", "signing_key_file")]
+
+passed = failed = 0
+
+
+def result(ok, what, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print("ok   %s" % what)
+    else:
+        failed += 1
+        print("FAIL %s%s" % (what, ("\n     " + detail.strip().replace("\n", "\n     "))
+                             if detail else ""))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def make_fixtures(fake, capverify, tmp):
+    """The mounted files the chart's configuration can name, under `fake`."""
+    p = cc.PATHS
+    for d in p.values():
+        os.makedirs(fake + d, exist_ok=True)
+    key, crt = fake + p["tls"] + "/tls.key", fake + p["tls"] + "/tls.crt"
+    r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days", "2",
+             "-subj", "/CN=cap-verifier-service"])
+    if r.returncode != 0:
+        sys.exit("openssl: " + r.stderr)
+    for d in ("clientCA", "idpCA", "trustTSA"):
+        shutil.copy(crt, fake + p[d] + "/ca.crt")
+    r = run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
+             fake + p["registryKey"] + "/key.pem"])
+    if r.returncode != 0:
+        sys.exit("openssl: " + r.stderr)
+    r = run([capverify, "keys", "gen", "--out", os.path.join(tmp, "signer"), "--owner",
+             "chart test"])
+    if r.returncode != 0:
+        sys.exit("capverify keys gen: " + r.stderr)
+    shutil.copy(os.path.join(tmp, "signer.json"), fake + p["trustKeys"])
+    shutil.copy(os.path.join(ROOT, "examples", "packages", "policies", "lksg_v1.ir.json"),
+                fake + p["trustPolicies"])
+
+
+def write_files(files, d, fake):
+    """Writes {stem: document} into d, prefixing the mounted paths with `fake`."""
+    os.makedirs(d)
+    for stem, doc in files.items():
+        doc = yaml.safe_load(yaml.safe_dump(doc))  # a copy
+        for section, key in PATH_KEYS:
+            sec = doc.get(section) or {}
+            if isinstance(sec.get(key), str) and sec[key].startswith("/"):
+                sec[key] = fake + sec[key]
+        with open(os.path.join(d, stem + ".yaml"), "w") as f:
+            f.write(cc.file_text(doc))
+
+
+def check_config(daemon, d):
+    r = run([daemon, "--check-config", "--config-dir", d])
+    return r.returncode, r.stdout + r.stderr
+
+
+def load_example_configmap():
+    with open(os.path.join(ROOT, "deploy", "examples", "20-configmap.yaml")) as f:
+        docs = [x for x in yaml.safe_load_all(f) if x]
+    cms = [x for x in docs if x.get("kind") == "ConfigMap"
+           and x["metadata"]["name"] == "cap-verifier-config"]
+    if len(cms) != 1:
+        sys.exit("deploy/examples/20-configmap.yaml: no ConfigMap cap-verifier-config")
+    return cms[0]["data"]
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit("usage: chart_config.py CAPVERIFYD CAPVERIFY")
+    daemon, capverify = sys.argv[1], sys.argv[2]
+    for v in [v for v in os.environ if v.startswith("CAPV_")]:
+        del os.environ[v]  # the files alone must be valid
+    tmp = tempfile.mkdtemp(prefix="capv-chart-")
+    try:
+        fake = os.path.join(tmp, "root")
+        make_fixtures(fake, capverify, tmp)
+        n = 0
+
+        def accepted(what, files):
+            nonlocal n
+            n += 1
+            d = os.path.join(tmp, "cfg%d" % n)
+            write_files(files, d, fake)
+            rc, out = check_config(daemon, d)
+            result(rc == 0, "%s: capverifyd --check-config accepts it" % what, out)
+            return d
+
+        def rejected(what, files, needle):
+            nonlocal n
+            n += 1
+            d = os.path.join(tmp, "cfg%d" % n)
+            write_files(files, d, fake)
+            rc, out = check_config(daemon, d)
+            result(rc != 0 and needle in out,
+                   "%s: capverifyd --check-config rejects it (%s)" % (what, needle),
+                   "exit %d: %s" % (rc, out))
+
+        # 1. every environment
+        renders = {}
+        for env in ("dev", "stage", "prod"):
+            values = cc.load_values([os.path.join(CHART, "values-%s.yaml" % env)], [])
+            files = cc.render(values)
+            renders[env] = files
+            result(sorted(files) == sorted(cc.FILES),
+                   "values-%s.yaml: ConfigMap files are %s" % (env, ", ".join(
+                       f + ".yaml" for f in cc.FILES)))
+            result(all(list(doc) == [stem] for stem, doc in files.items()),
+                   "values-%s.yaml: each file holds only its own section" % env)
+            accepted("values-%s.yaml" % env, files)
+
+        # 2. the defaults alone need the IdP settings; with auth off they render and pass
+        try:
+            cc.render(cc.load_values([], []))
+            result(False, "values.yaml alone: oauth2.issuer is required")
+        except cc.ValuesError as e:
+            result("oauth2.issuer is required" in str(e),
+                   "values.yaml alone: oauth2.issuer is required", str(e))
+        accepted("values.yaml with oauth2.enabled=false",
+                 cc.render(cc.load_values([], ["oauth2.enabled=false"])))
+        # every optional mount at once (client CA, IdP CA, registry key, TSA roots)
+        accepted("values-prod.yaml with every optional Secret/ConfigMap", cc.render(
+            cc.load_values([os.path.join(CHART, "values-prod.yaml")], [
+                "tls.clientCASecretName=ca", "oauth2.caConfigMap=idp-ca",
+                "registry.signingKeySecretName=k", "trust.tsaCAConfigMap=tsa"])))
+
+        # 3. the hand-rendered example ConfigMap = the dev rendering, and accepted
+        data = load_example_configmap()
+        result(sorted(data) == sorted(f + ".yaml" for f in cc.FILES),
+               "deploy/examples/20-configmap.yaml: keys are the ten config files",
+               "keys: %s" % sorted(data))
+        example = {k[:-len(".yaml")]: yaml.safe_load(v) for k, v in data.items()
+                   if k.endswith(".yaml")}
+        result(example == renders["dev"],
+               "deploy/examples/20-configmap.yaml equals values-dev.yaml rendered",
+               "example: %r\nrender:  %r" % (example, renders["dev"]))
+        accepted("deploy/examples/20-configmap.yaml", example)
+
+        # 4. the image's defaults
+        rc, out = check_config(daemon, os.path.join(ROOT, "deploy", "config"))
+        result(rc == 0, "deploy/config (image defaults): capverifyd --check-config accepts it",
+               out)
+
+        # 5. the check can fail
+        bad = yaml.safe_load(yaml.safe_dump(renders["dev"]))
+        bad["cache"]["cache"]["sise"] = 10
+        rejected("dev with cache.sise (misspelt key)", bad, "unknown key")
+        rejected("values --set cache.sise=10 (misspelt values key)", cc.render(
+            cc.load_values([os.path.join(CHART, "values-dev.yaml")], ["cache.sise=10"])),
+            "unknown key")
+        bad = yaml.safe_load(yaml.safe_dump(renders["prod"]))
+        bad["cache"]["cache"]["size"] = 0
+        rejected("prod with cache.size 0 (out of range)", bad, "outside")
+        bad = yaml.safe_load(yaml.safe_dump(renders["dev"]))
+        bad["tls"]["tls"]["cert_file"] = "/etc/cap-verifier-tls/missing.crt"
+        rejected("dev with a TLS certificate that is not mounted", bad, "cannot open")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

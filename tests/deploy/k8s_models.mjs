@@ -1,0 +1,352 @@
+// Validates the example manifests (deploy/examples/*.yaml: the chart rendered for
+// values-dev.yaml) against the Kubernetes API schemas of npm `kubernetes-models`, rejects
+// fields the schemas do not know, and checks how the objects fit together and with the
+// daemon's configuration in the ConfigMap: probes on the admin port, drain time,
+// ReadWriteOncePod, one writer, IdP egress, Service and Ingress wiring.
+//
+//   node tests/deploy/k8s_models.mjs [EXAMPLES_DIR]
+//
+// Then runs the same checks on deliberately broken copies and requires each to be caught,
+// so the test is known to be able to fail.
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import YAML from "yaml";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const examplesDir = process.argv[2] ?? path.join(here, "..", "..", "deploy", "examples");
+
+// apiVersion/kind -> the schema module of kubernetes-models (compiled validators)
+const schemaGroups = {
+  v1: "CoreV1",
+  "apps/v1": "AppsV1",
+  "networking.k8s.io/v1": "NetworkingV1",
+  "policy/v1": "PolicyV1",
+  "autoscaling/v2": "AutoscalingV2",
+};
+
+// The raw validators live in the package's _schemas/ (not in its "exports", so found
+// next to the package's entry point).
+const modelsDir = path.dirname(createRequire(import.meta.url).resolve("kubernetes-models"));
+
+async function validatorFor(apiVersion, kind) {
+  const group = schemaGroups[apiVersion];
+  if (!group) return null;
+  const file = path.join(modelsDir, "_schemas", `IoK8sApi${group}${kind}.mjs`);
+  if (!fs.existsSync(file)) return null;
+  return (await import(pathToFileURL(file).href)).validate;
+}
+
+// The compiled validators read every property their schema defines (`data.name`) and
+// enumerate objects whose keys are free (labels, ConfigMap data). Watching those reads
+// through proxies finds the keys no schema knows: misspelt or misplaced fields that the
+// API server would drop or reject.
+const ENUMERATED = Symbol("enumerated");
+
+function watch(value, seenBy) {
+  if (value === null || typeof value !== "object") return value;
+  const seen = new Set();
+  seenBy.set(value, seen);
+  const children = new Map();
+  return new Proxy(value, {
+    get(target, prop, receiver) {
+      if (typeof prop === "string") seen.add(prop);
+      const v = Reflect.get(target, prop, receiver);
+      if (v !== null && typeof v === "object") {
+        if (!children.has(prop)) children.set(prop, watch(v, seenBy));
+        return children.get(prop);
+      }
+      return v;
+    },
+    ownKeys(target) {
+      seen.add(ENUMERATED);
+      return Reflect.ownKeys(target);
+    },
+  });
+}
+
+function unknownFields(value, seenBy, where, out) {
+  if (value === null || typeof value !== "object") return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => unknownFields(v, seenBy, `${where}[${i}]`, out));
+    return;
+  }
+  const seen = seenBy.get(value);
+  // never inspected (its schema accepts anything) or enumerated (free keys): no verdict
+  const judged = seen && seen.size > 0 && !seen.has(ENUMERATED);
+  for (const [k, v] of Object.entries(value)) {
+    if (judged && !seen.has(k)) out.push(`${where}.${k}: unknown field`);
+    unknownFields(v, seenBy, `${where}.${k}`, out);
+  }
+}
+
+export function loadDocs(dir) {
+  const docs = [];
+  for (const f of fs.readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
+    for (const d of YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), "utf8"))) {
+      if (d.errors.length) throw new Error(`${f}: ${d.errors[0].message}`);
+      const obj = d.toJS();
+      if (obj) docs.push({ file: f, obj });
+    }
+  }
+  return docs;
+}
+
+async function schemaErrors(docs) {
+  const errors = [];
+  for (const { file, obj } of docs) {
+    const name = `${file}: ${obj.kind}/${obj.metadata?.name}`;
+    const validate = await validatorFor(obj.apiVersion, obj.kind);
+    if (!validate) {
+      errors.push(`${name}: no schema for ${obj.apiVersion} ${obj.kind}`);
+      continue;
+    }
+    const seenBy = new WeakMap();
+    const ok = validate(watch(obj, seenBy));
+    if (!ok)
+      for (const e of validate.errors)
+        errors.push(`${name}: ${e.instancePath || "/"} ${e.message ?? e.keyword} ${JSON.stringify(e.params)}`);
+    const unknown = [];
+    unknownFields(obj, seenBy, "", unknown);
+    for (const u of unknown) errors.push(`${name}: ${u}`);
+  }
+  return errors;
+}
+
+// ---- wiring ------------------------------------------------------------------------------
+
+const CONFIG_FILES = ["server", "auth", "cache", "tls", "registry", "trust", "verify",
+  "backup", "logging", "shutdown"];
+
+function portOf(hostPort, dflt) {
+  if (!hostPort) return dflt;
+  const m = /:(\d+)$/.exec(hostPort);
+  return m ? Number(m[1]) : NaN;
+}
+
+function subset(sel, labels) {
+  return Object.entries(sel ?? {}).every(([k, v]) => labels?.[k] === v);
+}
+
+function wiringErrors(docs) {
+  const errs = [];
+  const find = (kind, name) => docs.map((d) => d.obj).filter((o) => o.kind === kind &&
+    (name === undefined || o.metadata?.name === name));
+  const one = (kind, name) => {
+    const all = find(kind, name);
+    if (all.length !== 1) errs.push(`${kind} ${name ?? ""}: expected exactly one, found ${all.length}`);
+    return all[0];
+  };
+
+  const ns = one("Namespace", "cap-verifier");
+  for (const { file, obj } of docs)
+    if (obj.kind !== "Namespace" && obj.metadata?.namespace !== "cap-verifier")
+      errs.push(`${file}: ${obj.kind}/${obj.metadata?.name} is not in namespace cap-verifier`);
+  if (!ns) return errs;
+
+  // the daemon's configuration
+  const cm = one("ConfigMap", "cap-verifier-config");
+  const cfg = {};
+  if (cm) {
+    const keys = Object.keys(cm.data ?? {}).sort();
+    const want = CONFIG_FILES.map((f) => `${f}.yaml`).sort();
+    if (JSON.stringify(keys) !== JSON.stringify(want))
+      errs.push(`ConfigMap cap-verifier-config: keys ${keys.join(",")} are not ${want.join(",")}`);
+    for (const [k, text] of Object.entries(cm.data ?? {})) {
+      const doc = YAML.parse(text);
+      const stem = k.replace(/\.ya?ml$/, "");
+      if (!doc || typeof doc !== "object" || Object.keys(doc).length !== 1 || !(stem in doc))
+        errs.push(`ConfigMap cap-verifier-config: ${k} must hold exactly the section ${stem}:`);
+      else cfg[stem] = doc[stem] ?? {};
+    }
+  }
+  const apiPort = portOf(cfg.server?.listen, 8080);
+  const adminPort = portOf(cfg.server?.admin_listen, 9090);
+
+  const dep = one("Deployment", "cap-verifier");
+  const pvc = one("PersistentVolumeClaim", "cap-verifier-data");
+  const svc = one("Service", "cap-verifier-service");
+  if (!dep) return errs;
+  const pod = dep.spec.template;
+  const podLabels = pod.metadata?.labels ?? {};
+  if (podLabels.app !== "cap-verifier") errs.push("Deployment: pod label app=cap-verifier missing");
+  if (!subset(dep.spec.selector?.matchLabels, podLabels))
+    errs.push("Deployment: selector does not match the pod labels");
+  if (dep.spec.replicas !== 1) errs.push(`Deployment: replicas ${dep.spec.replicas}, SQLite needs exactly 1 writer`);
+  if (dep.spec.strategy?.type !== "Recreate")
+    errs.push("Deployment: strategy must be Recreate (a ReadWriteOncePod volume cannot be handed over in a rolling update)");
+
+  const c = pod.spec.containers?.[0] ?? {};
+  const psc = pod.spec.securityContext ?? {};
+  const csc = c.securityContext ?? {};
+  if ((csc.runAsUser ?? psc.runAsUser) !== 65532) errs.push("Deployment: must run as uid 65532");
+  if ((csc.runAsNonRoot ?? psc.runAsNonRoot) !== true) errs.push("Deployment: runAsNonRoot must be true");
+  if (csc.readOnlyRootFilesystem !== true) errs.push("Deployment: readOnlyRootFilesystem must be true");
+  if (csc.allowPrivilegeEscalation !== false) errs.push("Deployment: allowPrivilegeEscalation must be false");
+
+  const named = Object.fromEntries((c.ports ?? []).map((p) => [p.name, p.containerPort]));
+  const resolve = (p) => (typeof p === "string" ? named[p] : p);
+  if (named.api !== apiPort) errs.push(`Deployment: container port api=${JSON.stringify(named.api)}, server.listen port is ${apiPort}`);
+  if (named.admin !== adminPort) errs.push(`Deployment: container port admin=${JSON.stringify(named.admin)}, server.admin_listen port is ${adminPort}`);
+  for (const [probe, wantPath] of [["livenessProbe", "/healthz"], ["readinessProbe", "/readyz"], ["startupProbe", "/healthz"]]) {
+    const pr = c[probe];
+    if (!pr) {
+      if (probe !== "startupProbe") errs.push(`Deployment: ${probe} missing`);
+      continue;
+    }
+    if (pr.httpGet?.path !== wantPath) errs.push(`Deployment: ${probe} path ${pr.httpGet?.path}, want ${wantPath}`);
+    if (resolve(pr.httpGet?.port) !== adminPort)
+      errs.push(`Deployment: ${probe} probes port ${pr.httpGet?.port}, not the admin port ${adminPort}`);
+  }
+  const grace = cfg.shutdown?.grace_seconds ?? 5;
+  const timeout = cfg.shutdown?.timeout_seconds ?? 25;
+  const tgps = pod.spec.terminationGracePeriodSeconds ?? 30;
+  if (!(tgps > grace + timeout))
+    errs.push(`Deployment: terminationGracePeriodSeconds ${tgps} must exceed shutdown.grace_seconds + shutdown.timeout_seconds = ${grace + timeout}`);
+
+  const args = c.args ?? [];
+  const ci = args.indexOf("--config-dir");
+  const configDir = ci >= 0 ? args[ci + 1] : "/etc/cap-verifier";
+  const vols = Object.fromEntries((pod.spec.volumes ?? []).map((v) => [v.name, v]));
+  const mounts = (c.volumeMounts ?? []).map((m) => ({ ...m, volume: vols[m.name] }));
+  for (const m of mounts) if (!m.volume) errs.push(`Deployment: mount ${m.name} has no volume`);
+  const cfgMount = mounts.find((m) => m.mountPath === configDir);
+  if (cfgMount?.volume?.configMap?.name !== "cap-verifier-config")
+    errs.push(`Deployment: ${configDir} (--config-dir) is not ConfigMap cap-verifier-config`);
+  const under = (p, m) => p === m.mountPath || p.startsWith(m.mountPath.replace(/\/$/, "") + "/");
+  const mountOf = (p) => mounts.filter((m) => under(p, m)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+  for (const [what, p] of [["registry.path", cfg.registry?.path ?? "./data/registry.sqlite"],
+    ["backup.dir", cfg.backup?.dir ?? "./data/backups"]]) {
+    const m = p.startsWith("/") ? mountOf(p) : undefined;
+    if (!m || m.readOnly || m.volume?.persistentVolumeClaim?.claimName !== pvc?.metadata?.name)
+      errs.push(`Deployment: ${what} ${p} is not on the writable registry volume`);
+  }
+  const tmp = mounts.find((m) => m.mountPath === "/tmp");
+  if (!tmp || tmp.readOnly || !tmp.volume?.emptyDir)
+    errs.push("Deployment: /tmp must be a writable emptyDir (read-only root filesystem)");
+  for (const [section, key] of [["tls", "cert_file"], ["tls", "key_file"], ["tls", "client_ca_file"],
+    ["trust", "dir"], ["trust", "policy_dir"], ["trust", "tsa_ca_file"], ["auth", "ca_file"],
+    ["registry", "signing_key_file"]]) {
+    const p = cfg[section]?.[key];
+    if (!p) continue;
+    const m = mountOf(p);
+    if (!m || !(m.volume?.secret || m.volume?.configMap))
+      errs.push(`Deployment: ${section}.${key} ${p} is on no mounted Secret or ConfigMap`);
+  }
+  for (const v of Object.values(vols))
+    if (v.configMap && !find("ConfigMap", v.configMap.name).length)
+      errs.push(`Deployment: volume ${v.name} needs ConfigMap ${v.configMap.name}, not among the examples`);
+
+  if (pvc && JSON.stringify(pvc.spec.accessModes) !== '["ReadWriteOncePod"]')
+    errs.push(`PersistentVolumeClaim: accessModes ${JSON.stringify(pvc.spec.accessModes)}, must be ["ReadWriteOncePod"] (one SQLite writer)`);
+
+  if (svc) {
+    const p = (svc.spec.ports ?? []).find((x) => x.port === 8080);
+    if (!p || resolve(p.targetPort ?? p.port) !== apiPort)
+      errs.push(`Service cap-verifier-service: port 8080 must target the API port ${apiPort}`);
+    if (!subset(svc.spec.selector, podLabels) || !Object.keys(svc.spec.selector ?? {}).length)
+      errs.push("Service cap-verifier-service: selector does not match the pod");
+  }
+
+  const np = one("NetworkPolicy");
+  if (np) {
+    if (!subset(np.spec.podSelector?.matchLabels, podLabels)) errs.push("NetworkPolicy: podSelector does not match the pod");
+    const types = np.spec.policyTypes ?? [];
+    if (!types.includes("Ingress") || !types.includes("Egress")) errs.push("NetworkPolicy: policyTypes must be Ingress and Egress");
+    const allows = (rules, proto, port) => (rules ?? []).some((r) => !r.ports || r.ports.length === 0 ||
+      r.ports.some((p) => (p.protocol ?? "TCP") === proto && (p.port === undefined || resolve(p.port) === port)));
+    if (!allows(np.spec.ingress, "TCP", apiPort)) errs.push(`NetworkPolicy: ingress to the API port ${apiPort} not allowed`);
+    if (!allows(np.spec.egress, "UDP", 53) || !allows(np.spec.egress, "TCP", 53))
+      errs.push("NetworkPolicy: egress to DNS (UDP and TCP 53) not allowed");
+    if (cfg.auth?.enabled === true) {
+      const u = new URL(cfg.auth.jwks_url);
+      if (u.protocol === "https:" || u.protocol === "http:") {
+        const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+        if (!allows(np.spec.egress, "TCP", port))
+          errs.push(`NetworkPolicy: egress to the IdP (${u.host}, TCP ${port}) not allowed: the JWKS cannot be fetched`);
+      }
+    }
+  }
+
+  const ing = one("Ingress");
+  if (ing) {
+    const tls = ing.spec.tls ?? [];
+    const hosts = (ing.spec.rules ?? []).map((r) => r.host);
+    if (!tls.length || !tls.every((t) => t.secretName) || !hosts.every((h) => tls.some((t) => t.hosts?.includes(h))))
+      errs.push("Ingress: every host must be served with tls (hosts + secretName)");
+    for (const r of ing.spec.rules ?? [])
+      for (const p of r.http?.paths ?? [])
+        if (p.backend?.service?.name !== svc?.metadata?.name || p.backend?.service?.port?.number !== 8080)
+          errs.push("Ingress: backend must be cap-verifier-service port 8080");
+  }
+
+  const pdb = one("PodDisruptionBudget");
+  if (pdb) {
+    if (!subset(pdb.spec.selector?.matchLabels, podLabels)) errs.push("PodDisruptionBudget: selector does not match the pod");
+    if (dep.spec.replicas === 1 && pdb.spec.minAvailable !== undefined && pdb.spec.minAvailable !== 0)
+      errs.push("PodDisruptionBudget: minAvailable with one replica blocks every node drain");
+  }
+
+  const hpa = one("HorizontalPodAutoscaler");
+  if (hpa) {
+    const t = hpa.spec.scaleTargetRef ?? {};
+    if (t.kind !== "Deployment" || t.name !== "cap-verifier") errs.push("HorizontalPodAutoscaler: must target Deployment cap-verifier");
+    if (hpa.spec.maxReplicas !== 1 || (hpa.spec.minReplicas ?? 1) !== 1)
+      errs.push(`HorizontalPodAutoscaler: minReplicas/maxReplicas ${hpa.spec.minReplicas}/${hpa.spec.maxReplicas}: the SQLite registry allows one writer (1/1)`);
+  }
+  return errs;
+}
+
+// ---- run ---------------------------------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+function report(ok, what, details = []) {
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  if (!ok) for (const d of details) console.log(`     ${d}`);
+}
+
+const docs = loadDocs(examplesDir);
+report(docs.length >= 10, `loaded ${docs.length} objects from ${path.relative(process.cwd(), examplesDir) || examplesDir}`);
+const schema = await schemaErrors(docs);
+report(schema.length === 0, "every object is valid for its Kubernetes API schema, with no unknown fields", schema);
+const wiring = wiringErrors(docs);
+report(wiring.length === 0, "the objects fit together and with the daemon's configuration", wiring);
+
+// Broken copies: each must be caught, with a message containing `expect`.
+const clone = () => structuredClone(docs);
+const get = (ds, kind) => ds.find((d) => d.obj.kind === kind).obj;
+const container = (ds) => get(ds, "Deployment").spec.template.spec.containers[0];
+const mutations = [
+  ["a misplaced container field", (ds) => { container(ds).livenesProbe = {}; }, "unknown field"],
+  ["a string containerPort", (ds) => { container(ds).ports[0].containerPort = "8080"; }, "{\"type\":\"integer\"}"],
+  ["the liveness probe on the API port", (ds) => { container(ds).livenessProbe.httpGet.port = "api"; }, "not the admin port"],
+  ["the readiness probe on /healthz", (ds) => { container(ds).readinessProbe.httpGet.path = "/healthz"; }, "want /readyz"],
+  ["a ReadWriteOnce volume", (ds) => { get(ds, "PersistentVolumeClaim").spec.accessModes = ["ReadWriteOnce"]; }, "ReadWriteOncePod"],
+  ["two replicas", (ds) => { get(ds, "Deployment").spec.replicas = 2; }, "1 writer"],
+  ["no IdP egress", (ds) => { get(ds, "NetworkPolicy").spec.egress = get(ds, "NetworkPolicy").spec.egress.slice(0, 1); }, "egress to the IdP"],
+  ["no DNS egress", (ds) => { get(ds, "NetworkPolicy").spec.egress = get(ds, "NetworkPolicy").spec.egress.slice(1); }, "DNS"],
+  ["a grace period equal to the drain time", (ds) => { get(ds, "Deployment").spec.template.spec.terminationGracePeriodSeconds = 30; }, "terminationGracePeriodSeconds"],
+  ["HPA maxReplicas 3", (ds) => { get(ds, "HorizontalPodAutoscaler").spec.maxReplicas = 3; }, "one writer"],
+  ["the Service targeting the admin port", (ds) => { get(ds, "Service").spec.ports[0].targetPort = "admin"; }, "must target the API port"],
+  ["an Ingress without TLS", (ds) => { delete get(ds, "Ingress").spec.tls; }, "tls"],
+  ["a ConfigMap without cache.yaml", (ds) => { delete get(ds, "ConfigMap").data["cache.yaml"]; }, "keys"],
+  ["the TLS Secret not mounted", (ds) => {
+    const c = container(ds);
+    c.volumeMounts = c.volumeMounts.filter((m) => m.name !== "tls");
+  }, "tls.cert_file"],
+  ["the registry on a read-only mount", (ds) => { container(ds).volumeMounts.find((m) => m.mountPath === "/data").readOnly = true; }, "registry.path"],
+];
+for (const [what, mutate, expect] of mutations) {
+  const ds = clone();
+  mutate(ds);
+  const errs = [...(await schemaErrors(ds)), ...wiringErrors(ds)];
+  report(errs.some((e) => e.includes(expect)), `self-test: ${what} is caught (${expect})`,
+    errs.length ? errs : ["no error reported"]);
+}
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

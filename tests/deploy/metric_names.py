@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Every metric name the alerts, the dashboard and the runbook use is one the daemon exports.
+
+  metric_names.py CAPVERIFYD
+
+Starts capverifyd, sends a few requests, scrapes /metrics from the admin port, and checks
+that each cap_verifier_* / process_* name used in deploy/prometheus/alerts.yml,
+deploy/grafana/cap-verifier.json and docs/runbook.md is in the scrape (histogram series
+_bucket / _sum / _count count as their histogram). In the PromQL of the alerts and the
+dashboard, every label a selector matches on must be a label of that metric in the scrape
+(or a label Prometheus adds: namespace, instance, job, pod).
+Proves it can fail: a made-up name must be reported.
+"""
+import json
+import os
+import re
+import sys
+
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import Daemon, http  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+NAME = re.compile(r"(?<![A-Za-z0-9_:])((?:cap_verifier|process)_[a-z0-9_]*[a-z0-9])(?![A-Za-z0-9_*(])")
+SELECTOR = re.compile(r"((?:cap_verifier|process)_[a-z0-9_]*[a-z0-9])\s*\{([^}]*)\}")
+MATCHER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)")
+TARGET_LABELS = {"namespace", "instance", "job", "pod", "container", "service"}
+SUFFIXES = ("_bucket", "_sum", "_count")
+
+passed = failed = 0
+
+
+def result(ok, what, details=()):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+    print("%s %s" % ("ok  " if ok else "FAIL", what))
+    if not ok:
+        for d in details:
+            print("     " + d)
+
+
+def parse_scrape(text):
+    """{name: type} from # TYPE lines, {series name: set(label names)} from samples."""
+    types, labels = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(None, 3)
+            types[name] = typ.strip()
+        elif line and not line.startswith("#"):
+            m = re.match(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s", line)
+            if m:
+                names = set(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="', m.group(3) or ""))
+                labels.setdefault(m.group(1), set()).update(names)
+    return types, labels
+
+
+def exported(name, types, labels):
+    """The exported family a used name refers to, or None."""
+    if name in types or name in labels:
+        return name
+    for suf in SUFFIXES:
+        base = name[: -len(suf)]
+        if name.endswith(suf) and types.get(base) in ("histogram", "summary"):
+            return base
+    return None
+
+
+def uses():
+    """[(source, name)] and [(source, metric, {labels})] of the three documents."""
+    names, selectors = [], []
+    with open(os.path.join(ROOT, "deploy", "prometheus", "alerts.yml")) as f:
+        rules = yaml.safe_load(f)
+    for g in rules["groups"]:
+        for r in g["rules"]:
+            src = "alerts.yml %s" % r.get("alert", r.get("record"))
+            names += [(src, n) for n in NAME.findall(r["expr"])]
+            selectors += [(src, m, set(MATCHER.findall(body)))
+                          for m, body in SELECTOR.findall(r["expr"])]
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k in ("expr", "query", "definition") and isinstance(v, str):
+                    names.extend((where, n) for n in NAME.findall(v))
+                    selectors.extend((where, m, set(MATCHER.findall(b)))
+                                     for m, b in SELECTOR.findall(v))
+                else:
+                    walk(v, "%s %s" % (where.split(" ")[0], node.get("title", ""))
+                         if "title" in node else where)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, where)
+
+    with open(os.path.join(ROOT, "deploy", "grafana", "cap-verifier.json")) as f:
+        walk(json.load(f), "cap-verifier.json")
+    with open(os.path.join(ROOT, "docs", "runbook.md")) as f:
+        for i, line in enumerate(f, 1):
+            names += [("runbook.md:%d" % i, n) for n in NAME.findall(line)]
+    return names, selectors
+
+
+def problems(names, selectors, types, labels):
+    """(names not exported, labels a metric does not have, metrics whose labels are unknown)"""
+    missing = sorted({"%s (%s)" % (n, src) for src, n in names
+                      if exported(n, types, labels) is None})
+    bad, unchecked = [], set()
+    for src, m, used in selectors:
+        fam = exported(m, types, labels)
+        if fam is None:
+            continue  # reported as missing
+        have = labels.get(m, set()) | labels.get(fam, set()) | labels.get(fam + "_bucket", set())
+        if not have:
+            unchecked.add(m)  # declared, but no sample yet (e.g. no auth failure so far)
+            continue
+        for lbl in sorted(used - have - TARGET_LABELS):
+            bad.append("%s: %s has no label %s (has %s)" % (src, m, lbl, ", ".join(sorted(have))))
+    return missing, bad, sorted(unchecked)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: metric_names.py CAPVERIFYD")
+    with Daemon(sys.argv[1]) as d:
+        # traffic, so the per-route and per-code series have samples
+        http(d.url("/healthz", admin=False))
+        http(d.url("/verify", admin=False), data=b"not a package",
+             headers={"Content-Type": "application/zip"})
+        http(d.url("/verify", admin=False), data=b"{}",
+             headers={"Content-Type": "text/plain"})
+        status, text = http(d.url("/metrics"))
+        result(status == 200, "GET /metrics on the admin port answers 200", [str(status)])
+    types, labels = parse_scrape(text)
+    print("     scraped %d metric families" % len(types))
+    names, selectors = uses()
+    missing, bad, unchecked = problems(names, selectors, types, labels)
+    result(not missing, "alerts, dashboard and runbook: every metric name used is exported by "
+           "capverifyd (%d uses of %d names)" % (len(names), len({n for _, n in names})), missing)
+    result(not bad, "alerts and dashboard: every label matched in the PromQL is a label of its "
+           "metric%s" % ((" (no samples yet, not checked: %s)" % ", ".join(unchecked))
+                         if unchecked else ""), bad)
+    # the check can fail
+    m2, b2, _ = problems([("self-test", "cap_verifier_made_up_total")],
+                         [("self-test", "cap_verifier_requests_total", {"outcome"})],
+                         types, labels)
+    result(len(m2) == 1 and len(b2) == 1,
+           "self-test: a made-up metric name and a made-up label are reported", m2 + b2)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,698 @@
+/* JOSE / JWT validation: Wycheproof signature vectors through JWK import and our verify path,
+ * Wycheproof JWK-set tests, the RFC 7520 cookbook, the attack catalogue
+ * (tests/vectors/jwt_attacks.json), claims, scopes and the verified-token cache. */
+#include <capverify.h>
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jwt_int.h"
+#include "suites.h"
+#include "testutil.h"
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+}
+
+static void teardown(void)
+{
+    capv_global_shutdown();
+}
+
+static cJSON *load_json(const char *dir, const char *rel)
+{
+    size_t len;
+    uint8_t *data = tu_read(dir, rel, &len);
+    cJSON *root = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_json_parse(&root, data, len, &err) == CAPV_OK, "%s: %s", rel, err.message);
+    free(data);
+    return root;
+}
+
+static const char *jstr(const cJSON *obj, const char *key)
+{
+    const cJSON *m = capv_json_get(obj, key);
+    ck_assert_msg(cJSON_IsString(m), "missing string %s", key);
+    return m->valuestring;
+}
+
+static uint8_t *unhex(const char *hex, size_t *len)
+{
+    size_t n = strlen(hex);
+    ck_assert(n % 2 == 0);
+    uint8_t *out = malloc(n / 2 + 1);
+    ck_assert(out != NULL);
+    for (size_t i = 0; i < n / 2; i++) {
+        unsigned v;
+        ck_assert(sscanf(hex + 2 * i, "%2x", &v) == 1);
+        out[i] = (uint8_t)v;
+    }
+    *len = n / 2;
+    return out;
+}
+
+static capv_jwk_set *set_from_json(const cJSON *obj)
+{
+    char *text = cJSON_PrintUnformatted(obj);
+    ck_assert(text != NULL);
+    capv_jwk_set *s = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_jwk_set_parse(&s, (const uint8_t *)text, strlen(text), &err) == CAPV_OK,
+                  "%s", err.message);
+    cJSON_free(text);
+    return s;
+}
+
+/* ---- Wycheproof signature vectors ------------------------------------------------------- */
+
+typedef struct wp_case {
+    const char *file;
+    const char *jwk_member;
+    capv_jwt_alg alg;
+} wp_case;
+
+static const wp_case wp_cases[] = {
+    {"wycheproof/ecdsa_secp256r1_sha256_p1363_test.json", "publicKeyJwk", CAPV_JWT_ALG_ES256},
+    {"wycheproof/rsa_signature_2048_sha256_test.json", "keyJwk", CAPV_JWT_ALG_RS256},
+    {"wycheproof/rsa_pss_2048_sha256_mgf1_32_test.json", "publicKeyJwk", CAPV_JWT_ALG_PS256},
+    {"wycheproof/ed25519_test.json", "publicKeyJwk", CAPV_JWT_ALG_EDDSA},
+};
+
+/* Some ECDSA groups give the key only as affine coordinates (wx, wy hex, possibly with a
+ * leading 00): the JWK is built from them, as a JWKS publisher would. */
+static cJSON *ec_jwk_from_group(const cJSON *pk)
+{
+    ck_assert_msg(pk != NULL, "group has neither a JWK nor a publicKey");
+    cJSON *jwk = cJSON_CreateObject();
+    cJSON_AddStringToObject(jwk, "kty", "EC");
+    cJSON_AddStringToObject(jwk, "crv", "P-256");
+    static const char *const coords[][2] = {{"wx", "x"}, {"wy", "y"}};
+    for (int i = 0; i < 2; i++) {
+        size_t n;
+        uint8_t *v = unhex(jstr(pk, coords[i][0]), &n);
+        uint8_t fixed[32] = {0};
+        size_t skip = 0;
+        while (n - skip > 32 && v[skip] == 0)
+            skip++;
+        ck_assert_uint_le(n - skip, 32);
+        memcpy(fixed + 32 - (n - skip), v + skip, n - skip);
+        char text[64];
+        ck_assert_int_eq(capv_base64_encode(text, sizeof text, NULL, fixed, 32, CAPV_BASE64_URL),
+                         CAPV_OK);
+        cJSON_AddStringToObject(jwk, coords[i][1], text);
+        free(v);
+    }
+    return jwk;
+}
+
+START_TEST(wycheproof_signatures)
+{
+    const wp_case *wc = &wp_cases[_i];
+    cJSON *root = load_json(tu_shared_dir(), wc->file);
+    size_t total = 0, valid_ok = 0, invalid_ok = 0, wrong_accept = 0, wrong_reject = 0,
+           acceptable = 0;
+    const cJSON *groups = capv_json_get(root, "testGroups");
+    ck_assert(cJSON_IsArray(groups));
+    for (const cJSON *g = groups->child; g; g = g->next) {
+        capv_jwk key;
+        capv_error err = CAPV_ERROR_INIT;
+        const cJSON *jwk = capv_json_get(g, wc->jwk_member);
+        cJSON *made = NULL;
+        if (jwk == NULL)
+            jwk = made = ec_jwk_from_group(capv_json_get(g, "publicKey"));
+        ck_assert_msg(capv_jwk_import(&key, jwk, &err) == CAPV_OK, "%s: group key not imported: %s",
+                      wc->file, err.message);
+        cJSON_Delete(made);
+        const cJSON *tests = capv_json_get(g, "tests");
+        for (const cJSON *t = tests->child; t; t = t->next) {
+            size_t mlen, slen;
+            uint8_t *msg = unhex(jstr(t, "msg"), &mlen);
+            uint8_t *sig = unhex(jstr(t, "sig"), &slen);
+            const char *result = jstr(t, "result");
+            capv_status st = capv_jwk_verify(&key, wc->alg, sig, slen, msg, mlen, NULL);
+            ck_assert_msg(st == CAPV_OK || st == CAPV_E_SIGNATURE, "tcId %d: status %s",
+                          capv_json_get(t, "tcId")->valueint, capv_status_name(st));
+            total++;
+            if (strcmp(result, "valid") == 0) {
+                if (st == CAPV_OK)
+                    valid_ok++;
+                else {
+                    wrong_reject++;
+                    fprintf(stderr, "WRONG REJECT %s tcId %d\n", wc->file,
+                            capv_json_get(t, "tcId")->valueint);
+                }
+            } else if (strcmp(result, "invalid") == 0) {
+                if (st != CAPV_OK)
+                    invalid_ok++;
+                else {
+                    wrong_accept++;
+                    fprintf(stderr, "WRONG ACCEPT %s tcId %d\n", wc->file,
+                            capv_json_get(t, "tcId")->valueint);
+                }
+            } else {
+                acceptable++;
+                fprintf(stderr, "acceptable %s tcId %d (%s): %s\n", wc->file,
+                        capv_json_get(t, "tcId")->valueint, jstr(t, "comment"),
+                        st == CAPV_OK ? "accepted" : "rejected");
+            }
+            free(msg);
+            free(sig);
+        }
+        capv_jwk_clear(&key);
+    }
+    fprintf(stderr,
+            "wycheproof %s: %zu tests, %zu valid accepted, %zu invalid rejected, "
+            "%zu wrong accepts, %zu wrong rejects, %zu acceptable\n",
+            wc->file, total, valid_ok, invalid_ok, wrong_accept, wrong_reject, acceptable);
+    ck_assert_uint_gt(total, 100);
+    ck_assert_uint_eq(wrong_accept, 0);
+    ck_assert_uint_eq(wrong_reject, 0);
+    ck_assert_uint_eq(valid_ok + invalid_ok + acceptable, total);
+    cJSON_Delete(root);
+}
+END_TEST
+
+/* Wycheproof JSON Web Key tests: each group is a key set and JWS tokens that must be accepted
+ * or rejected. Valid HS* tokens are rejected here by design (SPEC §6: HS* never allowed) and
+ * must be rejected for exactly that reason. */
+START_TEST(wycheproof_json_web_keys)
+{
+    cJSON *root = load_json(tu_shared_dir(), "wycheproof/json_web_key_test.json");
+    size_t total = 0, accepted = 0, rejected = 0, policy = 0;
+    for (const cJSON *g = capv_json_get(root, "testGroups")->child; g; g = g->next) {
+        const cJSON *ks = capv_json_get(g, "public");
+        if (ks == NULL)
+            ks = capv_json_get(g, "private");
+        capv_jwk_set *set = set_from_json(ks);
+        for (const cJSON *t = capv_json_get(g, "tests")->child; t; t = t->next) {
+            const char *jws_text = jstr(t, "jws");
+            bool valid = strcmp(jstr(t, "result"), "valid") == 0;
+            int id = capv_json_get(t, "tcId")->valueint;
+            capv_jws jws;
+            const char *reason = NULL;
+            capv_status st = capv_jws_parse(&jws, (const uint8_t *)jws_text, strlen(jws_text),
+                                            CAPV_JWT_ALGS_DEFAULT, &reason, NULL);
+            if (st == CAPV_OK) {
+                st = capv_jws_verify_with_set(&jws, set, &reason, NULL);
+                capv_jws_clear(&jws);
+            }
+            total++;
+            bool hs = strstr(jws_text, "eyJhbGciOiJIUz") == jws_text; /* {"alg":"HS */
+            if (valid && hs) {
+                ck_assert_msg(st == CAPV_E_ALG_NOT_ALLOWED, "tcId %d: %s", id, reason);
+                policy++;
+            } else if (valid) {
+                ck_assert_msg(st == CAPV_OK, "tcId %d wrongly rejected: %s", id, reason);
+                accepted++;
+            } else {
+                ck_assert_msg(st != CAPV_OK, "tcId %d wrongly accepted", id);
+                ck_assert_int_eq(capv_status_class_of(st), CAPV_CLASS_REJECTED);
+                rejected++;
+            }
+            fprintf(stderr, "jwk tcId %2d %-8s %-22s -> %s\n", id, valid ? "valid" : "invalid",
+                    jstr(t, "comment"), reason);
+        }
+        capv_jwk_set_free(set);
+    }
+    fprintf(stderr,
+            "wycheproof json_web_key: %zu tests, %zu valid accepted, %zu invalid "
+            "rejected, %zu valid HS* rejected by the allow-list, 0 wrong accepts\n",
+            total, accepted, rejected, policy);
+    ck_assert_uint_eq(total, 26);
+    ck_assert_uint_eq(accepted, 1);
+    ck_assert_uint_eq(policy, 4);
+    cJSON_Delete(root);
+}
+END_TEST
+
+/* What the JWK importer says about the Wycheproof key-set groups. */
+START_TEST(jwk_ignored_reasons)
+{
+    static const struct {
+        const char *comment;
+        const char *reason_part;
+    } want[] = {
+        {"jws_rsa_roca_key", "ROCA"},
+        {"keysize_too_small", "below 2048"},
+        {"exponentOne", "exponent"},
+        {"wrong_algorithm", "alg \"ES521\""},
+        {"invalid_algorithm", "alg \"ES224\""},
+        {"invalid_use", "use \"enc\""},
+        {"invalid_point", "not on P-256"},
+        {"wrong_curve", "P-384"},
+        {"wrong_kty", "RSA key"},
+        {"invalid_aes_gcm_key", "symmetric"},
+    };
+    cJSON *root = load_json(tu_shared_dir(), "wycheproof/json_web_key_test.json");
+    size_t checked = 0;
+    for (const cJSON *g = capv_json_get(root, "testGroups")->child; g; g = g->next) {
+        const char *comment = jstr(g, "comment");
+        for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+            if (strcmp(comment, want[i].comment) != 0)
+                continue;
+            const cJSON *ks = capv_json_get(g, "public");
+            capv_jwk_set *set = set_from_json(ks ? ks : capv_json_get(g, "private"));
+            ck_assert_uint_eq(capv_jwk_set_count(set), 0);
+            ck_assert_uint_eq(capv_jwk_set_ignored_count(set), 1);
+            const char *reason = NULL;
+            ck_assert_int_eq(capv_jwk_set_ignored(set, 0, NULL, NULL, &reason), CAPV_OK);
+            ck_assert_msg(strstr(reason, want[i].reason_part) != NULL, "%s: %s", comment, reason);
+            capv_jwk_set_free(set);
+            checked++;
+        }
+    }
+    ck_assert_uint_eq(checked, 10);
+    cJSON_Delete(root);
+}
+END_TEST
+
+START_TEST(jwk_set_limits)
+{
+    capv_jwk_set *s = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_jwk_set_parse(&s, (const uint8_t *)"[]", 2, &err), CAPV_E_TYPE);
+    ck_assert_int_eq(capv_jwk_set_parse(&s, (const uint8_t *)"{}", 2, &err), CAPV_E_MISSING);
+    ck_assert_int_eq(capv_jwk_set_parse(&s, (const uint8_t *)"{\"keys\":{}}", 11, &err),
+                     CAPV_E_TYPE);
+    const char *dup = "{\"keys\":[],\"keys\":[]}";
+    ck_assert_int_eq(capv_jwk_set_parse(&s, (const uint8_t *)dup, strlen(dup), &err),
+                     CAPV_E_JSON_DUPLICATE_KEY);
+    /* 101 keys */
+    char *big = malloc(101 * 4 + 16);
+    ck_assert(big != NULL);
+    strcpy(big, "{\"keys\":[");
+    for (int i = 0; i < 101; i++)
+        strcat(big, i ? ",{}" : "{}");
+    strcat(big, "]}");
+    ck_assert_int_eq(capv_jwk_set_parse(&s, (const uint8_t *)big, strlen(big), &err), CAPV_E_LIMIT);
+    free(big);
+    /* over 1 MiB */
+    size_t n = CAPV_JWKS_MAX_BYTES + 1;
+    uint8_t *huge = malloc(n);
+    ck_assert(huge != NULL);
+    memset(huge, ' ', n);
+    ck_assert_int_eq(capv_jwk_set_parse(&s, huge, n, &err), CAPV_E_LIMIT);
+    free(huge);
+    ck_assert_ptr_null(s);
+    /* an empty set parses, with no usable key */
+    ck_assert_int_eq(capv_jwk_set_parse(&s, (const uint8_t *)"{\"keys\":[]}", 11, &err), CAPV_OK);
+    ck_assert_uint_eq(capv_jwk_set_count(s), 0);
+    capv_jwk_set_free(s);
+}
+END_TEST
+
+/* ---- RFC 7520 cookbook ------------------------------------------------------------------ */
+
+static capv_status cookbook_verify(const char *token, const capv_jwk_set *set, const char **reason,
+                                   capv_jws *keep)
+{
+    capv_jws jws;
+    capv_status st = capv_jws_parse(&jws, (const uint8_t *)token, strlen(token),
+                                    CAPV_JWT_ALGS_DEFAULT, reason, NULL);
+    if (st != CAPV_OK)
+        return st;
+    st = capv_jws_verify_with_set(&jws, set, reason, NULL);
+    if (keep != NULL && st == CAPV_OK)
+        *keep = jws;
+    else
+        capv_jws_clear(&jws);
+    return st;
+}
+
+START_TEST(cookbook_rs256_verifies)
+{
+    cJSON *ex = load_json(tu_shared_dir(), "jose-cookbook/jws/4_1.rsa_v15_signature.json");
+    cJSON *key = load_json(tu_shared_dir(), "jose-cookbook/jwk/3_3.rsa_public_key.json");
+    cJSON *keys = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(keys, "keys");
+    cJSON_AddItemToArray(arr, cJSON_Duplicate(key, 1));
+    capv_jwk_set *set = set_from_json(keys);
+    ck_assert_uint_eq(capv_jwk_set_count(set), 1);
+    ck_assert_str_eq(capv_jwk_kid(capv_jwk_set_key(set, 0)), "bilbo.baggins@hobbiton.example");
+    const char *compact = jstr(capv_json_get(ex, "output"), "compact");
+    const char *reason = NULL;
+    capv_jws jws;
+    ck_assert_int_eq(cookbook_verify(compact, set, &reason, &jws), CAPV_OK);
+    const char *payload = jstr(capv_json_get(ex, "input"), "payload");
+    ck_assert_uint_eq(jws.payload_len, strlen(payload));
+    ck_assert(memcmp(jws.payload, payload, jws.payload_len) == 0);
+    ck_assert_int_eq(jws.alg, CAPV_JWT_ALG_RS256);
+    capv_jws_clear(&jws);
+    /* one flipped signature character fails */
+    char *bad = strdup(compact);
+    char *last = bad + strlen(bad) - 3;
+    *last = *last == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(cookbook_verify(bad, set, &reason, NULL), CAPV_E_SIGNATURE);
+    ck_assert_str_eq(reason, "bad_signature");
+    free(bad);
+    capv_jwk_set_free(set);
+    cJSON_Delete(keys);
+    cJSON_Delete(key);
+    cJSON_Delete(ex);
+}
+END_TEST
+
+START_TEST(cookbook_eddsa_verifies)
+{
+    cJSON *ex = load_json(tu_shared_dir(), "jose-cookbook/curve25519/jws.json");
+    const cJSON *jwk = capv_json_get(capv_json_get(ex, "input"), "key");
+    /* the example key carries "d": such a set is refused, the public part is used */
+    cJSON *keys = cJSON_CreateObject();
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(keys, "keys"), cJSON_Duplicate(jwk, 1));
+    capv_jwk_set *priv = set_from_json(keys);
+    ck_assert_uint_eq(capv_jwk_set_count(priv), 0);
+    const char *reason = NULL;
+    ck_assert_int_eq(capv_jwk_set_ignored(priv, 0, NULL, NULL, &reason), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(reason, "private key material"));
+    capv_jwk_set_free(priv);
+    cJSON_DeleteItemFromObject(cJSON_GetArrayItem(cJSON_GetObjectItem(keys, "keys"), 0), "d");
+    capv_jwk_set *set = set_from_json(keys);
+    ck_assert_uint_eq(capv_jwk_set_count(set), 1);
+    const char *compact = jstr(capv_json_get(ex, "output"), "compact");
+    capv_jws jws;
+    ck_assert_int_eq(cookbook_verify(compact, set, &reason, &jws), CAPV_OK);
+    ck_assert_int_eq(jws.alg, CAPV_JWT_ALG_EDDSA);
+    ck_assert_uint_eq(jws.payload_len, strlen("Example of Ed25519 signing"));
+    capv_jws_clear(&jws);
+    capv_jwk_set_free(set);
+    cJSON_Delete(keys);
+    cJSON_Delete(ex);
+}
+END_TEST
+
+START_TEST(cookbook_outside_allow_list_rejected)
+{
+    static const char *const files[] = {
+        "jose-cookbook/jws/4_2.rsa-pss_signature.json",              /* PS384 */
+        "jose-cookbook/jws/4_3.ecdsa_signature.json",                /* ES512 */
+        "jose-cookbook/jws/4_4.hmac-sha2_integrity_protection.json", /* HS256 */
+    };
+    static const char *const algs[] = {"PS384", "ES512", "HS256"};
+    cJSON *ex = load_json(tu_shared_dir(), files[_i]);
+    const char *compact = jstr(capv_json_get(ex, "output"), "compact");
+    capv_jws jws;
+    const char *reason = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_jws_parse(&jws, (const uint8_t *)compact, strlen(compact),
+                                    CAPV_JWT_ALGS_DEFAULT, &reason, &err);
+    ck_assert_int_eq(st, CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_str_eq(reason, "alg_not_allowed");
+    ck_assert_ptr_nonnull(strstr(err.message, algs[_i]));
+    /* and no configuration can allow them */
+    capv_jwt_validator *v = NULL;
+    ck_assert_int_eq(capv_jwt_validator_new(&v, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, algs[_i], NULL), CAPV_E_INVALID_ARG);
+    capv_jwt_validator_free(v);
+    cJSON_Delete(ex);
+}
+END_TEST
+
+/* ---- the attack catalogue --------------------------------------------------------------- */
+
+static int64_t attack_now_ms;
+
+static int64_t attack_clock(void *user)
+{
+    (void)user;
+    return attack_now_ms;
+}
+
+static capv_jwt_validator *attack_validator(cJSON **doc_out, capv_jwk_set **set_out)
+{
+    cJSON *doc = load_json(tu_vectors_dir(), "jwt_attacks.json");
+    const cJSON *cfg = capv_json_get(doc, "config");
+    size_t len;
+    uint8_t *jwks = tu_read(tu_vectors_dir(), "jwt_attacks_jwks.json", &len);
+    capv_jwk_set *set = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_jwk_set_parse(&set, jwks, len, &err) == CAPV_OK, "%s", err.message);
+    free(jwks);
+    capv_jwt_validator *v = NULL;
+    ck_assert_int_eq(capv_jwt_validator_new(&v, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validator_set_issuer(v, jstr(cfg, "issuer"), NULL), CAPV_OK);
+    for (const cJSON *a = capv_json_get(cfg, "audiences")->child; a; a = a->next)
+        ck_assert_int_eq(capv_jwt_validator_add_audience(v, a->valuestring, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, jstr(cfg, "algs"), NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validator_set_leeway(v, capv_json_get(cfg, "leeway")->valueint),
+                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_jwt_validator_set_max_lifetime(v, capv_json_get(cfg, "max_lifetime")->valueint),
+        CAPV_OK);
+    attack_now_ms = (int64_t)capv_json_get(cfg, "now")->valuedouble * 1000;
+    capv_jwt_validator_set_clock(v, attack_clock, NULL);
+    capv_jwt_validator_set_key_set(v, set);
+    *doc_out = doc;
+    if (set_out)
+        *set_out = set;
+    else
+        capv_jwk_set_free(set);
+    return v;
+}
+
+START_TEST(attack_catalogue)
+{
+    cJSON *doc = NULL;
+    capv_jwk_set *set = NULL;
+    capv_jwt_validator *v = attack_validator(&doc, &set);
+    /* the published set: 4 usable keys; the 1024-bit RSA key and the oct key are ignored */
+    ck_assert_uint_eq(capv_jwk_set_count(set), 4);
+    ck_assert_uint_eq(capv_jwk_set_ignored_count(set), 2);
+    capv_jwk_set_free(set);
+    size_t attacks = 0, controls = 0, failures = 0;
+    for (const cJSON *c = capv_json_get(doc, "cases")->child; c; c = c->next) {
+        const char *name = jstr(c, "name"), *token = jstr(c, "token");
+        const char *want_status = jstr(c, "expect_status"), *want_reason = jstr(c, "expect_reason");
+        capv_jwt_claims *claims = NULL;
+        const char *reason = NULL;
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st =
+            capv_jwt_validate(&claims, &reason, v, (const uint8_t *)token, strlen(token), &err);
+        bool ok =
+            strcmp(capv_status_name(st), want_status) == 0 && strcmp(reason, want_reason) == 0;
+        if (strcmp(want_reason, "ok") == 0) {
+            controls++;
+            ok = ok && claims != NULL && strcmp(capv_jwt_claims_audience(claims), "capv-api") == 0;
+        } else {
+            attacks++;
+            ok = ok && claims == NULL && capv_status_class_of(st) == CAPV_CLASS_REJECTED;
+        }
+        if (!ok) {
+            failures++;
+            fprintf(stderr, "ATTACK CASE %s: got %s/%s (%s), want %s/%s\n", name,
+                    capv_status_name(st), reason, err.message, want_status, want_reason);
+        }
+        capv_jwt_claims_free(claims);
+    }
+    fprintf(stderr,
+            "jwt attack catalogue: %zu attacks rejected as expected, %zu controls "
+            "accepted, %zu mismatches\n",
+            attacks - (failures > attacks ? attacks : 0), controls, failures);
+    ck_assert_uint_ge(attacks, 50);
+    ck_assert_uint_ge(controls, 4);
+    ck_assert_uint_eq(failures, 0);
+    capv_jwt_validator_free(v);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+static const char *find_token(const cJSON *doc, const char *name)
+{
+    for (const cJSON *c = capv_json_get(doc, "cases")->child; c; c = c->next)
+        if (strcmp(jstr(c, "name"), name) == 0)
+            return jstr(c, "token");
+    ck_abort_msg("no case %s", name);
+    return NULL;
+}
+
+START_TEST(claims_and_scopes)
+{
+    cJSON *doc = NULL;
+    capv_jwt_validator *v = attack_validator(&doc, NULL);
+    const char *token = find_token(doc, "control_ES256");
+    capv_jwt_claims *c = NULL;
+    const char *reason = NULL;
+    ck_assert_int_eq(capv_jwt_validate(&c, &reason, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    ck_assert_str_eq(reason, "ok");
+    ck_assert_str_eq(capv_jwt_claims_subject(c), "client-42");
+    ck_assert_str_eq(capv_jwt_claims_client_id(c), "client-42");
+    ck_assert_str_eq(capv_jwt_claims_issuer(c), "https://idp.example.test");
+    ck_assert_str_eq(capv_jwt_claims_kid(c), "ec-1");
+    ck_assert_int_eq(capv_jwt_claims_alg(c), CAPV_JWT_ALG_ES256);
+    ck_assert_int_eq(capv_jwt_claims_expires(c), attack_now_ms / 1000 + 600);
+    ck_assert_int_eq(capv_jwt_claims_issued_at(c), attack_now_ms / 1000 - 10);
+    ck_assert_int_eq(capv_jwt_claims_not_before(c), INT64_MIN);
+    ck_assert_uint_eq(capv_jwt_claims_scope_count(c), 2);
+    ck_assert_str_eq(capv_jwt_claims_scope(c, 0), "verify:read");
+    ck_assert_str_eq(capv_jwt_claims_scope(c, 1), "registry:write");
+    ck_assert(capv_jwt_claims_has_scope(c, "registry:write"));
+    ck_assert(!capv_jwt_claims_has_scope(c, "registry:read"));
+    ck_assert_int_eq(capv_jwt_claims_require_scopes(c, "verify:read registry:write", NULL),
+                     CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_jwt_claims_require_scopes(c, "verify:read admin", &err), CAPV_E_SCOPE);
+    ck_assert_ptr_nonnull(strstr(err.message, "admin"));
+    ck_assert_str_eq(capv_jwt_reason_of(CAPV_E_SCOPE), "insufficient_scope");
+    capv_jwt_claims_free(c);
+
+    token = find_token(doc, "control_scp_array");
+    ck_assert_int_eq(capv_jwt_validate(&c, NULL, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(capv_jwt_claims_scope_count(c), 1);
+    ck_assert_str_eq(capv_jwt_claims_scope(c, 0), "verify:read");
+    capv_jwt_claims_free(c);
+
+    /* only ES256 allowed: an RS256 token is now rejected for its algorithm */
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "ES256", NULL), CAPV_OK);
+    token = find_token(doc, "control_RS256");
+    ck_assert_int_eq(capv_jwt_validate(&c, &reason, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_str_eq(reason, "alg_not_allowed");
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "none", NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "RS256,HS256", NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "", NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "RS512", NULL), CAPV_E_INVALID_ARG);
+    capv_jwt_validator_free(v);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+START_TEST(validator_needs_configuration)
+{
+    capv_jwt_validator *v = NULL;
+    capv_jwt_claims *c = NULL;
+    ck_assert_int_eq(capv_jwt_validator_new(&v, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validate(&c, NULL, v, (const uint8_t *)"a.b.c", 5, NULL),
+                     CAPV_E_STATE);
+    ck_assert_int_eq(capv_jwt_validator_set_issuer(v, "", NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_jwt_validator_add_audience(v, "", NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_jwt_validator_set_leeway(v, -1), CAPV_E_INVALID_ARG);
+    capv_jwt_validator_free(v);
+    capv_jwt_validator_free(NULL);
+    capv_jwt_claims_free(NULL);
+    capv_jwk_set_free(NULL);
+}
+END_TEST
+
+START_TEST(token_cache)
+{
+    cJSON *doc = NULL;
+    capv_jwt_validator *v = attack_validator(&doc, NULL);
+    ck_assert_int_eq(capv_jwt_validator_set_cache(v, 100, NULL), CAPV_OK);
+    const char *token = find_token(doc, "control_PS256");
+    for (int i = 0; i < 3; i++) {
+        capv_jwt_claims *c = NULL;
+        ck_assert_int_eq(
+            capv_jwt_validate(&c, NULL, v, (const uint8_t *)token, strlen(token), NULL), CAPV_OK);
+        ck_assert_str_eq(capv_jwt_claims_subject(c), "client-42");
+        ck_assert_uint_eq(capv_jwt_claims_scope_count(c), 2);
+        ck_assert_str_eq(capv_jwt_claims_scope(c, 1), "registry:write");
+        capv_jwt_claims_free(c);
+    }
+    ck_assert_uint_eq(capv_jwt_validator_cache_counter(v, CAPV_CACHE_INSERTS), 1);
+    ck_assert_uint_eq(capv_jwt_validator_cache_counter(v, CAPV_CACHE_HITS), 2);
+    /* a cached token is never served past exp (+ leeway) */
+    int64_t saved = attack_now_ms;
+    attack_now_ms += (600 + 60) * 1000;
+    capv_jwt_claims *c = NULL;
+    const char *reason = NULL;
+    ck_assert_int_eq(capv_jwt_validate(&c, &reason, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_E_EXPIRED);
+    ck_assert_str_eq(reason, "expired");
+    ck_assert_ptr_null(c);
+    attack_now_ms = saved;
+    /* rejected tokens are not cached */
+    const char *bad = find_token(doc, "signed_by_attacker");
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(capv_jwt_validate(&c, &reason, v, (const uint8_t *)bad, strlen(bad), NULL),
+                         CAPV_E_SIGNATURE);
+    ck_assert_uint_eq(capv_jwt_validator_cache_counter(v, CAPV_CACHE_INSERTS), 1);
+    capv_jwt_validator_free(v);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+typedef struct par_arg {
+    capv_jwt_validator *v;
+    const char *tokens[4];
+    int ok;
+} par_arg;
+
+static void *par_main(void *p)
+{
+    par_arg *a = p;
+    for (int i = 0; i < 400; i++) {
+        const char *t = a->tokens[i % 4];
+        capv_jwt_claims *c = NULL;
+        if (capv_jwt_validate(&c, NULL, a->v, (const uint8_t *)t, strlen(t), NULL) == CAPV_OK)
+            a->ok++;
+        capv_jwt_claims_free(c);
+    }
+    return NULL;
+}
+
+/* Threads share one validator and key set: the prepared per-key verification contexts are
+ * copied concurrently (run under the sanitizers). */
+START_TEST(concurrent_validation)
+{
+    cJSON *doc = NULL;
+    capv_jwt_validator *v = attack_validator(&doc, NULL);
+    pthread_t th[4];
+    par_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (par_arg){v,
+                            {find_token(doc, "control_RS256"), find_token(doc, "control_PS256"),
+                             find_token(doc, "control_ES256"), find_token(doc, "control_EdDSA")},
+                            0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, par_main, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(args[i].ok, 400);
+    }
+    capv_jwt_validator_free(v);
+    cJSON_Delete(doc);
+}
+END_TEST
+
+START_TEST(alg_names)
+{
+    capv_jwt_alg a;
+    ck_assert_int_eq(capv_jwt_alg_from_name(&a, "EdDSA"), CAPV_OK);
+    ck_assert_int_eq(a, CAPV_JWT_ALG_EDDSA);
+    ck_assert_int_eq(capv_jwt_alg_from_name(&a, "none"), CAPV_E_UNSUPPORTED);
+    ck_assert_int_eq(capv_jwt_alg_from_name(&a, "HS256"), CAPV_E_UNSUPPORTED);
+    ck_assert_int_eq(capv_jwt_alg_from_name(&a, "eddsa"), CAPV_E_UNSUPPORTED);
+    ck_assert_str_eq(capv_jwt_alg_name(CAPV_JWT_ALG_PS256), "PS256");
+    ck_assert_ptr_null(capv_jwt_alg_name((capv_jwt_alg)99));
+    ck_assert_str_eq(capv_jwt_reason_of(CAPV_E_UNAVAILABLE), "jwks_unavailable");
+    ck_assert_str_eq(capv_jwt_reason_of(CAPV_E_SIGNATURE), "bad_signature");
+}
+END_TEST
+
+Suite *jwt_suite(void)
+{
+    Suite *s = suite_create("jwt");
+    TCase *tc = tcase_create("jwt");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, wycheproof_signatures, 0, (int)(sizeof wp_cases / sizeof wp_cases[0]));
+    tcase_add_test(tc, wycheproof_json_web_keys);
+    tcase_add_test(tc, jwk_ignored_reasons);
+    tcase_add_test(tc, jwk_set_limits);
+    tcase_add_test(tc, cookbook_rs256_verifies);
+    tcase_add_test(tc, cookbook_eddsa_verifies);
+    tcase_add_loop_test(tc, cookbook_outside_allow_list_rejected, 0, 3);
+    tcase_add_test(tc, attack_catalogue);
+    tcase_add_test(tc, claims_and_scopes);
+    tcase_add_test(tc, validator_needs_configuration);
+    tcase_add_test(tc, token_cache);
+    tcase_add_test(tc, concurrent_validation);
+    tcase_add_test(tc, alg_names);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,1362 @@
+/* The SQLite registry (SPEC §3.7, §8): settings, the writer lock, schema versions and the
+ * peer's databases, idempotent adds, verifications, policies, paging, JSON round trips,
+ * signatures (ours and tampered ones), the batching writer thread, backup / restore / check,
+ * and the verifier's registry check on a SQLite registry. */
+#include <capverify.h>
+#include <check.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "registry_int.h"
+#include "suites.h"
+#include "testutil.h"
+
+#define PATH_CAP 1024
+
+static char dir[300];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || *base == '\0' || strlen(base) > 200)
+        base = "/tmp";
+    snprintf(dir, sizeof dir, "%s/capvreg.XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    capv_global_shutdown();
+}
+
+static const char *in_dir(char out[PATH_CAP], const char *name)
+{
+    snprintf(out, PATH_CAP, "%s/%s", dir, name);
+    return out;
+}
+
+static capv_registry *open_rw(const char *path, unsigned int flags)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = flags;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, path, &o, &err) == CAPV_OK, "open %s: %s", path,
+                  err.message);
+    return reg;
+}
+
+static capv_registry *open_ro(const char *path)
+{
+    return open_rw(path, CAPV_REGISTRY_READ_ONLY);
+}
+
+static capv_status open_status(const char *path, unsigned int flags)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = flags;
+    capv_registry *reg = (capv_registry *)&o;
+    capv_status st = capv_registry_open(&reg, path, &o, NULL);
+    ck_assert(st != CAPV_OK || reg != NULL);
+    if (st != CAPV_OK)
+        ck_assert_ptr_null(reg);
+    capv_registry_close(st == CAPV_OK ? reg : NULL);
+    return st;
+}
+
+static int64_t q_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+static void exec_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    char *msg = NULL;
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql,
+                  msg ? msg : "");
+    sqlite3_close(db);
+}
+
+static const char *pragma_text(sqlite3 *db, const char *sql, char *out, size_t cap)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return out;
+}
+
+static uint8_t *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t cap = 1 << 16, n = 0, r;
+    uint8_t *buf = malloc(cap);
+    ck_assert_ptr_nonnull(buf);
+    while ((r = fread(buf + n, 1, cap - n, f)) > 0) {
+        n += r;
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+            ck_assert_ptr_nonnull(buf);
+        }
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t len;
+    uint8_t *data = read_all(from, &len);
+    FILE *f = fopen(to, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+    free(data);
+}
+
+static void file_digest(uint8_t d[32], const char *path)
+{
+    size_t len;
+    uint8_t *data = read_all(path, &len);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, data, len, NULL), CAPV_OK);
+    free(data);
+}
+
+/* A digest text "0x" + 64 hex digits from a small number. */
+static const char *hash_of(char out[CAPV_DIGEST_HEX_SIZE], const char *tag, int n)
+{
+    char in[64];
+    uint8_t d[32];
+    snprintf(in, sizeof in, "%s-%d", tag, n);
+    capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)in, strlen(in), NULL);
+    capv_digest_format(out, d);
+    return out;
+}
+
+static uint64_t count(capv_registry *reg, capv_registry_table t)
+{
+    uint64_t n = 0;
+    ck_assert_int_eq(capv_registry_count(&n, reg, t, NULL), CAPV_OK);
+    return n;
+}
+
+/* ---- settings, lock, schema ------------------------------------------------------------ */
+
+START_TEST(pragmas_and_lock)
+{
+    char path[PATH_CAP], buf[32];
+    in_dir(path, "r.sqlite");
+    ck_assert_int_eq(open_status(path, 0), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_NOT_FOUND);
+    capv_registry *w = open_rw(path, CAPV_REGISTRY_CREATE);
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA synchronous", buf, sizeof buf), "2");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA foreign_keys", buf, sizeof buf), "1");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA busy_timeout", buf, sizeof buf), "5000");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA user_version", buf, sizeof buf), "1");
+    ck_assert_int_eq(capv_registry_found_version(w), 0);
+    ck_assert_int_eq(capv_registry_found_legacy(w), 0);
+    ck_assert_int_eq(capv_registry_is_read_only(w), 0);
+    ck_assert_str_eq(capv_registry_path(w), path);
+    /* one writer: a second read-write open fails, also in this process; readers are fine */
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *w2 = NULL;
+    ck_assert_int_eq(capv_registry_open(&w2, path, NULL, &err), CAPV_E_BUSY);
+    ck_assert_ptr_null(w2);
+    ck_assert_ptr_nonnull(strstr(err.message, "another writer"));
+    capv_registry *r = open_ro(path);
+    ck_assert_int_eq(capv_registry_is_read_only(r), 1);
+    ck_assert_str_eq(pragma_text(r->readers[0].db, "PRAGMA query_only", buf, sizeof buf), "1");
+    /* a read-only handle cannot write */
+    char mh[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = e.proof_hash = hash_of(mh, "m", 0);
+    ck_assert_int_eq(capv_registry_add(NULL, r, &e, &err), CAPV_E_STATE);
+    capv_registry_close(r);
+    capv_registry_close(w);
+    /* the lock went with the handle */
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_SYNC_NORMAL;
+    o.busy_timeout_ms = 1234;
+    o.readers = 3;
+    ck_assert_int_eq(capv_registry_open(&w, path, &o, &err), CAPV_OK);
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA synchronous", buf, sizeof buf), "1");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA busy_timeout", buf, sizeof buf), "1234");
+    ck_assert_uint_eq(w->nreaders, 3);
+    ck_assert_int_eq(capv_registry_found_version(w), 1);
+    capv_registry_close(w);
+    /* options are checked */
+    o.version = 99;
+    ck_assert_int_eq(capv_registry_open(&w, path, &o, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY | CAPV_REGISTRY_CREATE),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(open_status(NULL, CAPV_REGISTRY_READ_ONLY), CAPV_E_INVALID_ARG);
+    capv_registry_close(NULL);
+}
+END_TEST
+
+START_TEST(foreign_files)
+{
+    char path[PATH_CAP];
+    FILE *f = fopen(in_dir(path, "text.sqlite"), "w");
+    fputs("this is not a database, just some text that is long enough to have a header...\n"
+          "and a second line of it to be sure it is more than a hundred bytes long.\n",
+          f);
+    fclose(f);
+    ck_assert_int_eq(open_status(path, 0), CAPV_E_MALFORMED);
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_MALFORMED);
+    exec_sql(in_dir(path, "other.sqlite"), "CREATE TABLE foo (x)");
+    ck_assert_int_eq(open_status(path, 0), CAPV_E_UNSUPPORTED_FORMAT);
+    exec_sql(in_dir(path, "newer.sqlite"), "CREATE TABLE entries (x); PRAGMA user_version = 99");
+    ck_assert_int_eq(open_status(path, 0), CAPV_E_UNSUPPORTED_FORMAT);
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_UNSUPPORTED_FORMAT);
+    ck_assert_int_eq(open_status(dir, 0), CAPV_E_IO); /* a directory */
+}
+END_TEST
+
+/* The existing implementation's databases open and migrate; the originals are never touched. */
+START_TEST(peer_databases)
+{
+    static const char *const peers[] = { "empty_registry_v1.sqlite", "old_schema_registry.sqlite" };
+    char src[PATH_CAP], path[PATH_CAP];
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(src, sizeof src, "%s/peer/registry/%s", tu_shared_dir(), peers[i]);
+        uint8_t before[32], after[32];
+        file_digest(before, src);
+        copy_file(src, in_dir(path, peers[i]));
+        /* readers do not migrate: they say what to do */
+        capv_error err = CAPV_ERROR_INIT;
+        capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+        o.flags = CAPV_REGISTRY_READ_ONLY;
+        capv_registry *reg = NULL;
+        ck_assert_int_eq(capv_registry_open(&reg, path, &o, &err), CAPV_E_STATE);
+        ck_assert_ptr_nonnull(strstr(err.message, "migrate"));
+        ck_assert_int_eq(open_status(path, CAPV_REGISTRY_NO_MIGRATE), CAPV_E_STATE);
+        ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 0);
+        reg = open_rw(path, 0);
+        ck_assert_int_eq(capv_registry_found_version(reg), 0);
+        ck_assert_int_eq(capv_registry_found_legacy(reg), 1);
+        ck_assert_uint_eq(capv_registry_migrated_rows(reg), 0);
+        ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 0);
+        capv_registry_close(reg);
+        ck_assert_int_eq(q_int(path, "PRAGMA user_version"), CAPV_REGISTRY_SCHEMA_VERSION);
+        ck_assert_int_eq(q_int(path, "SELECT count(*) FROM pragma_table_info('registry_entries') "
+                                     "WHERE name IN ('kid', 'signature_scheme')"),
+                         2);
+        ck_assert_int_eq(q_int(path, "SELECT count(*) FROM registry_meta WHERE key = "
+                                     "'registry_version' AND value = '1.0'"),
+                         1);
+        /* and now readers are happy, and a second open migrates nothing */
+        reg = open_ro(path);
+        ck_assert_int_eq(capv_registry_found_version(reg), 1);
+        capv_registry_close(reg);
+        reg = open_rw(path, 0);
+        ck_assert_int_eq(capv_registry_found_version(reg), 1);
+        ck_assert_int_eq(capv_registry_found_legacy(reg), 0);
+        capv_registry_close(reg);
+        file_digest(after, src);
+        ck_assert_mem_eq(before, after, 32);
+    }
+}
+END_TEST
+
+/* A legacy database with rows: signed rows keep their text, so their signatures still verify. */
+START_TEST(legacy_rows_migrate)
+{
+    char src[PATH_CAP], path[PATH_CAP], sql[2048], mh[67], ph[67], mh2[67], ph2[67];
+    snprintf(src, sizeof src, "%s/peer/registry/old_schema_registry.sqlite", tu_shared_dir());
+    copy_file(src, in_dir(path, "old.sqlite"));
+    capv_signing_key *k = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.id = "legacy-1";
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    e.registered_at = "2025-10-25T13:07:41.027357+00:00";
+    uint8_t *msg = NULL, d[32], sig[64], pub[32];
+    size_t mlen = 0;
+    ck_assert_int_eq(capv_registry_entry_signed_bytes(&msg, &mlen, &e, NULL), CAPV_OK);
+    ck_assert_int_eq(strncmp((char *)msg, "{\"id\":\"legacy-1\",\"manifest_hash\":\"", 33), 0);
+    capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL);
+    ck_assert_int_eq(capv_signing_key_sign(k, sig, d, 32, NULL), CAPV_OK);
+    capv_signing_key_public(k, pub);
+    char sig64[100], pub64[60];
+    capv_base64_encode(sig64, sizeof sig64, NULL, sig, 64, CAPV_BASE64_STD);
+    capv_base64_encode(pub64, sizeof pub64, NULL, pub, 32, CAPV_BASE64_STD);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO registry_entries (id, manifest_hash, proof_hash, timestamp_file, "
+             "registered_at, signature, public_key) VALUES ('legacy-1', '%s', '%s', NULL, '%s', "
+             "'%s', '%s'), ('legacy-2', 'sha3-256:%s', '%s', 'ts.tsr', 'yesterday', NULL, NULL)",
+             mh, ph, e.registered_at, sig64, pub64, hash_of(mh2, "m", 2) + 2,
+             hash_of(ph2, "p", 2));
+    exec_sql(path, sql);
+    capv_registry *reg = open_rw(path, 0);
+    ck_assert_uint_eq(capv_registry_migrated_rows(reg), 2);
+    capv_registry_entry *got = NULL;
+    ck_assert_int_eq(capv_registry_get(&got, reg, "legacy-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got->registered_at, "2025-10-25T13:07:41.027357+00:00");
+    ck_assert_str_eq(got->signature, sig64);
+    ck_assert_int_eq(capv_registry_entry_verify(got, NULL), CAPV_OK);
+    capv_registry_entry_free(got);
+    ck_assert_int_eq(capv_registry_get(&got, reg, "legacy-2", NULL), CAPV_OK);
+    ck_assert_int_eq(strncmp(got->manifest_hash, "sha3-256:", 9), 0); /* kept as written */
+    ck_assert_int_eq(capv_registry_entry_verify(got, NULL), CAPV_E_MISSING);
+    capv_registry_entry_free(got);
+    /* found by either spelling of the hash */
+    ck_assert_int_eq(capv_registry_find(&got, reg, mh2, ph2, NULL), CAPV_OK);
+    ck_assert_str_eq(got->id, "legacy-2");
+    capv_registry_entry_free(got);
+    capv_registry_check_result r;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.problems, 0);
+    ck_assert_uint_eq(r.signed_entries, 1);
+    ck_assert_uint_eq(r.unsigned_entries, 1);
+    capv_registry_close(reg);
+    free(msg);
+    capv_signing_key_free(k);
+
+    /* a legacy row that cannot be migrated stops the migration; the file stays as it was */
+    copy_file(src, in_dir(path, "bad.sqlite"));
+    exec_sql(path, "INSERT INTO registry_entries (id, manifest_hash, proof_hash, registered_at) "
+                   "VALUES ('broken', '0x1234', '0x5678', 'now')");
+    uint8_t before[32], after[32];
+    file_digest(before, path);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_open(&reg, path, NULL, &err), CAPV_E_HEX);
+    ck_assert_str_eq(err.field, "broken");
+    ck_assert_ptr_nonnull(strstr(err.message, "broken"));
+    ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 0);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'entries'"), 0);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM pragma_table_info('registry_entries') "
+                                 "WHERE name = 'kid'"),
+                     0);
+    file_digest(after, path);
+    ck_assert_mem_eq(before, after, 32);
+}
+END_TEST
+
+/* ---- entries --------------------------------------------------------------------------- */
+
+START_TEST(add_idempotent)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    /* any accepted spelling of a digest is stored canonically when nothing signs it */
+    char upper[80];
+    hash_of(mh, "m", 1);
+    snprintf(upper, sizeof upper, "sha3-256:%s", mh + 2);
+    for (char *p = upper + 9; *p; p++)
+        if (*p >= 'a' && *p <= 'f')
+            *p = (char)(*p - 'a' + 'A');
+    e.manifest_hash = upper;
+    e.proof_hash = hash_of(ph, "p", 1);
+    e.timestamp_file = "timestamp.tsr";
+    e.policy_hash = "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638";
+    capv_registry_entry *s1 = NULL, *s2 = NULL, *s3 = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_add(&s1, reg, &e, &err), CAPV_OK);
+    ck_assert_str_eq(s1->manifest_hash, mh);
+    ck_assert_str_eq(s1->proof_hash, ph);
+    ck_assert_uint_eq(strlen(s1->id), 36); /* a UUID derived from the hashes */
+    ck_assert_int_eq(s1->id[14], '8');
+    ck_assert_ptr_null(s1->signature);
+    int64_t at = 0;
+    ck_assert_int_eq(capv_rfc3339_parse(&at, s1->registered_at, strlen(s1->registered_at)), 0);
+    ck_assert(s1->seq > 0);
+    /* a retry: exists, the same entry, never a duplicate */
+    ck_assert_int_eq(capv_registry_add(&s2, reg, &e, &err), CAPV_E_EXISTS);
+    ck_assert_int_eq(err.code, CAPV_E_EXISTS);
+    ck_assert_str_eq(s2->id, s1->id);
+    ck_assert(s2->seq == s1->seq);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+    /* other content for the same hashes: conflict, and the stored entry is unchanged */
+    e.timestamp_file = "other.tsr";
+    ck_assert_int_eq(capv_registry_add(&s3, reg, &e, &err), CAPV_E_CONFLICT);
+    ck_assert_str_eq(s3->timestamp_file, "timestamp.tsr");
+    ck_assert_str_eq(err.field, s1->id);
+    capv_registry_entry_free(s3);
+    e.timestamp_file = "timestamp.tsr";
+    e.policy_hash = NULL;
+    ck_assert_int_eq(capv_registry_add(&s3, reg, &e, NULL), CAPV_E_CONFLICT);
+    capv_registry_entry_free(s3);
+    e.policy_hash = "0xb98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638";
+    ck_assert_int_eq(capv_registry_add(&s3, reg, &e, NULL), CAPV_E_EXISTS); /* same digest */
+    capv_registry_entry_free(s3);
+    /* the same id for other hashes: conflict */
+    capv_registry_entry e2 = CAPV_REGISTRY_ENTRY_INIT;
+    e2.id = s1->id;
+    e2.manifest_hash = hash_of(mh, "m", 2);
+    e2.proof_hash = hash_of(ph, "p", 2);
+    ck_assert_int_eq(capv_registry_add(&s3, reg, &e2, &err), CAPV_E_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "already used"));
+    capv_registry_entry_free(s3);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+    /* caller ids and times are kept */
+    e2.id = "custom-id";
+    e2.registered_at = "2025-01-02T03:04:05Z";
+    ck_assert_int_eq(capv_registry_add(&s3, reg, &e2, NULL), CAPV_OK);
+    ck_assert_str_eq(s3->id, "custom-id");
+    ck_assert_str_eq(s3->registered_at, "2025-01-02T03:04:05Z");
+    ck_assert(s3->seq > s1->seq);
+    capv_registry_entry_free(s3);
+    e2.registered_at = "2025-01-02T03:04:06Z"; /* a given time is content */
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e2, NULL), CAPV_E_CONFLICT);
+    /* malformed input, with the field named */
+    static const struct {
+        const char *mh, *ph, *id, *at, *pol, *scheme;
+        capv_status want;
+        const char *field;
+    } bad[] = {
+        { "0x12", NULL, NULL, NULL, NULL, NULL, CAPV_E_HEX, "manifest_hash" },
+        { NULL, "nothex", NULL, NULL, NULL, NULL, CAPV_E_HEX, "proof_hash" },
+        { NULL, NULL, "bad\nid", NULL, NULL, NULL, CAPV_E_MALFORMED, "id" },
+        { NULL, NULL, "", NULL, NULL, NULL, CAPV_E_MALFORMED, "id" },
+        { NULL, NULL, NULL, "yesterday", NULL, NULL, CAPV_E_MALFORMED, "registered_at" },
+        { NULL, NULL, NULL, NULL, "0x0", NULL, CAPV_E_HEX, "policy_hash" },
+        { NULL, NULL, NULL, NULL, NULL, "rsa", CAPV_E_UNSUPPORTED_FORMAT, "signature_scheme" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        capv_registry_entry b = CAPV_REGISTRY_ENTRY_INIT;
+        b.manifest_hash = bad[i].mh ? bad[i].mh : hash_of(mh, "m", 9);
+        b.proof_hash = bad[i].ph ? bad[i].ph : hash_of(ph, "p", 9);
+        b.id = bad[i].id;
+        b.registered_at = bad[i].at;
+        b.policy_hash = bad[i].pol;
+        b.signature_scheme = bad[i].scheme;
+        capv_error berr = CAPV_ERROR_INIT;
+        capv_registry_entry *out = (capv_registry_entry *)&b;
+        ck_assert_int_eq(capv_registry_add(&out, reg, &b, &berr), bad[i].want);
+        ck_assert_str_eq(berr.field, bad[i].field);
+        ck_assert_ptr_null(out);
+    }
+    capv_registry_entry none = CAPV_REGISTRY_ENTRY_INIT;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &none, &err), CAPV_E_MISSING);
+    none.version = 7;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &none, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 2);
+    /* look-ups */
+    ck_assert_int_eq(capv_registry_get(&s3, reg, "custom-id", NULL), CAPV_OK);
+    capv_registry_entry_free(s3);
+    ck_assert_int_eq(capv_registry_get(&s3, reg, "nope", &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(s3);
+    ck_assert_int_eq(capv_registry_find(&s3, reg, mh, hash_of(ph, "p", 3), NULL),
+                     CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_registry_find(&s3, reg, "0x1", ph, NULL), CAPV_E_HEX);
+    capv_registry_entry_free(s1);
+    capv_registry_entry_free(s2);
+    capv_registry_close(reg);
+    /* the data is on disk, for the next opener */
+    reg = open_ro(path);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 2);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(signatures)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_signing_key *k = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    uint8_t pub[32];
+    capv_signing_key_public(k, pub);
+    char kid[CAPV_KID_SIZE];
+    capv_key_id(kid, pub, NULL);
+    /* entries added while a key is configured are signed by it */
+    capv_registry_set_signing_key(reg, k);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    capv_registry_entry *s = NULL;
+    ck_assert_int_eq(capv_registry_add(&s, reg, &e, NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(s->signature);
+    ck_assert_str_eq(s->kid, kid);
+    ck_assert_str_eq(s->signature_scheme, "ed25519");
+    ck_assert_int_eq(capv_registry_entry_verify(s, NULL), CAPV_OK);
+    /* the signature covers exactly the §3.7 bytes */
+    uint8_t *msg = NULL, d[32], sig[64];
+    size_t mlen = 0, n = 0;
+    ck_assert_int_eq(capv_registry_entry_signed_bytes(&msg, &mlen, s, NULL), CAPV_OK);
+    char want[512];
+    snprintf(want, sizeof want,
+             "{\"id\":\"%s\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\",\"timestamp_file\":"
+             "null,\"registered_at\":\"%s\"}",
+             s->id, mh, ph, s->registered_at);
+    ck_assert_str_eq((char *)msg, want);
+    capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL);
+    ck_assert_int_eq(capv_base64_decode(sig, sizeof sig, &n, s->signature, strlen(s->signature),
+                                        CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_ed25519_verify(pub, sig, d, 32, NULL), CAPV_OK);
+    free(msg);
+    /* a retry of a signed add is still "exists" */
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_E_EXISTS);
+    capv_registry_set_signing_key(reg, NULL);
+
+    /* a caller's signature must verify; it is stored as given */
+    capv_registry_entry c = *s;
+    c.manifest_hash = hash_of(mh, "m", 2); /* the signature no longer matches */
+    c.id = "copied";
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &c, &err), CAPV_E_SIGNATURE);
+    ck_assert_str_eq(err.field, "signature");
+    capv_registry_entry c2 = *s;
+    c2.public_key = NULL;
+    c2.id = "nokey";
+    c2.manifest_hash = hash_of(mh, "m", 3);
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &c2, &err), CAPV_E_MALFORMED);
+    c2.public_key = "@@@";
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &c2, &err), CAPV_E_BASE64);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+
+    /* entry_verify on its own */
+    capv_registry_entry t = *s;
+    t.registered_at = "2000-01-01T00:00:00Z";
+    ck_assert_int_eq(capv_registry_entry_verify(&t, &err), CAPV_E_SIGNATURE);
+    t = *s;
+    t.signature_scheme = "ecdsa";
+    ck_assert_int_eq(capv_registry_entry_verify(&t, NULL), CAPV_E_MALFORMED);
+    t = *s;
+    t.signature = NULL;
+    ck_assert_int_eq(capv_registry_entry_verify(&t, NULL), CAPV_E_MISSING);
+    t.id = NULL;
+    ck_assert_int_eq(capv_registry_entry_verify(&t, NULL), CAPV_E_INVALID_ARG);
+    capv_registry_entry_free(s);
+    capv_registry_close(reg);
+    capv_signing_key_free(k);
+}
+END_TEST
+
+START_TEST(paged_listing)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    for (int i = 0; i < 25; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "m", i % 5); /* five manifests, five proofs each */
+        e.proof_hash = hash_of(ph, "p", i);
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    }
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 25);
+    int64_t after = 0, last = 0;
+    size_t seen = 0;
+    int pages = 0;
+    do {
+        capv_registry_page *p = NULL;
+        ck_assert_int_eq(capv_registry_list(&p, reg, NULL, after, 10, NULL), CAPV_OK);
+        for (size_t i = 0; i < capv_registry_page_count(p); i++) {
+            const capv_registry_entry *e = capv_registry_page_entry(p, i);
+            ck_assert(e->seq > last);
+            last = e->seq;
+            ck_assert_str_eq(e->proof_hash, hash_of(ph, "p", (int)seen));
+            seen++;
+        }
+        ck_assert_ptr_null(capv_registry_page_entry(p, capv_registry_page_count(p)));
+        after = capv_registry_page_next(p);
+        ck_assert_uint_eq(capv_registry_page_count(p), pages < 2 ? 10 : 5);
+        capv_registry_page_free(p);
+        pages++;
+    } while (after != 0);
+    ck_assert_int_eq(pages, 3);
+    ck_assert_uint_eq(seen, 25);
+    /* exactly a page: no next page */
+    capv_registry_page *p = NULL;
+    ck_assert_int_eq(capv_registry_list(&p, reg, NULL, 0, 25, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_page_count(p), 25);
+    ck_assert(capv_registry_page_next(p) == 0);
+    capv_registry_page_free(p);
+    /* filtered by manifest */
+    ck_assert_int_eq(capv_registry_list(&p, reg, hash_of(mh, "m", 3), 0, 3, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_page_count(p), 3);
+    ck_assert_str_eq(capv_registry_page_entry(p, 0)->proof_hash, hash_of(ph, "p", 3));
+    ck_assert_str_eq(capv_registry_page_entry(p, 2)->proof_hash, hash_of(ph, "p", 13));
+    after = capv_registry_page_next(p);
+    capv_registry_page_free(p);
+    ck_assert_int_eq(capv_registry_list(&p, reg, hash_of(mh, "m", 3), after, 3, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_page_count(p), 2);
+    ck_assert(capv_registry_page_next(p) == 0);
+    capv_registry_page_free(p);
+    ck_assert_int_eq(capv_registry_list(&p, reg, hash_of(mh, "none", 0), 0, 3, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_page_count(p), 0);
+    capv_registry_page_free(p);
+    ck_assert_int_eq(capv_registry_list(&p, reg, NULL, 0, 0, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_list(&p, reg, NULL, 0, 10001, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_list(&p, reg, "zz", 0, 10, NULL), CAPV_E_HEX);
+    capv_registry_page_free(NULL);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(verifications_and_policies)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "req-1";
+    v.subject = "client-a";
+    v.manifest_hash = mh;
+    v.proof_hash = ph;
+    v.result = "warn";
+    v.report_json = "{\"result\":\"warn\"}";
+    int64_t seq = 0, seq2 = 0;
+    ck_assert_int_eq(capv_registry_record(&seq, reg, &v, NULL), CAPV_OK);
+    ck_assert(seq > 0);
+    ck_assert_int_eq(capv_registry_record(&seq2, reg, &v, NULL), CAPV_E_EXISTS);
+    ck_assert(seq2 == seq);
+    v.result = "ok";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_E_CONFLICT);
+    v.result = "maybe";
+    v.request_id = "req-2";
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "result");
+    v.result = "fail";
+    v.report_json = "{not json";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "report_json");
+    v.report_json = NULL;
+    v.verified_at = "2025-02-03T04:05:06Z";
+    v.manifest_hash = hash_of(mh, "m", 7); /* no entry: recorded without a link */
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    capv_registry_verification r0 = CAPV_REGISTRY_VERIFICATION_INIT;
+    r0.result = "ok"; /* a generated request id */
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &r0, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &r0, NULL), CAPV_OK);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 4);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "req-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got->subject, "client-a");
+    ck_assert_str_eq(got->result, "warn");
+    ck_assert_str_eq(got->report_json, "{\"result\":\"warn\"}");
+    ck_assert_str_eq(got->manifest_hash, hash_of(mh, "m", 1));
+    ck_assert(got->seq == seq);
+    capv_registry_verification_free(got);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "req-2", NULL), CAPV_OK);
+    ck_assert_str_eq(got->verified_at, "2025-02-03T04:05:06Z");
+    ck_assert_ptr_null(got->report_json);
+    capv_registry_verification_free(got);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "req-3", NULL), CAPV_E_NOT_FOUND);
+    /* the verification row links to its entry (a foreign key) */
+    ck_assert_int_eq(q_int(path, "SELECT entry_seq FROM verifications WHERE request_id = "
+                                 "'req-1'"),
+                     1);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM verifications WHERE request_id = "
+                                 "'req-2' AND entry_seq IS NULL"),
+                     1);
+
+    /* a report */
+    size_t len;
+    uint8_t *zip = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &len);
+    capv_verifier *vf = NULL;
+    capv_report *rep = NULL;
+    ck_assert_int_eq(capv_verifier_new(&vf, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_zip_memory(&rep, vf, zip, len, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_record_report(&seq, reg, rep, "rep-1", "cli", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_record_report(NULL, reg, rep, "rep-1", "cli", NULL),
+                     CAPV_E_EXISTS);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "rep-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got->result, "fail");
+    ck_assert_str_eq(got->manifest_hash, capv_report_manifest_hash(rep));
+    char *json = NULL;
+    ck_assert_int_eq(capv_report_to_json(&json, NULL, rep, 0, NULL), CAPV_OK);
+    ck_assert_str_eq(got->report_json, json);
+    capv_free(json);
+    capv_registry_verification_free(got);
+    capv_report_free(rep);
+    capv_verifier_free(vf);
+    free(zip);
+
+    /* policies */
+    capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+    p.policy_id = "lksg.v1";
+    p.policy_version = "1.0";
+    p.policy_hash = "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638";
+    p.ir_hash = "sha3-256:df3a3eeb7c72f6204131397e4b0a4b16235f1e20cc66102153ad6d4ee78f892c";
+    p.ir_json = "{\"ir_version\":\"1.0\"}";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_E_EXISTS);
+    p.ir_json = "{\"ir_version\":\"1.0\",\"x\":1}";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_E_CONFLICT);
+    p.policy_hash = "0x1111111111111111111111111111111111111111111111111111111111111111";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, &err), CAPV_E_CONFLICT);
+    ck_assert_str_eq(err.field, "policy_id"); /* id + version taken */
+    p.policy_version = "2.0";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_OK);
+    p.ir_json = "nope";
+    p.policy_version = "3.0";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_E_MALFORMED);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 2);
+    capv_registry_policy *gp = NULL;
+    ck_assert_int_eq(capv_registry_get_policy(&gp, reg, "lksg.v1", NULL), CAPV_OK);
+    ck_assert_str_eq(gp->policy_version, "2.0"); /* the latest */
+    capv_registry_policy_free(gp);
+    ck_assert_int_eq(capv_registry_get_policy(&gp, reg,
+                                              "0xB98C3DB55F874476DC749EA32B70BDF5369A0D7BC5364F"
+                                              "236E034F1DDCD94638",
+                                              NULL),
+                     CAPV_OK);
+    ck_assert_str_eq(gp->policy_version, "1.0");
+    ck_assert_str_eq(gp->ir_json, "{\"ir_version\":\"1.0\"}");
+    ck_assert_ptr_nonnull(gp->created_at);
+    capv_registry_policy_free(gp);
+    ck_assert_int_eq(capv_registry_get_policy(&gp, reg, "other", NULL), CAPV_E_NOT_FOUND);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+typedef struct membuf {
+    char *data;
+    size_t len;
+} membuf;
+
+static int mem_write(void *user, const uint8_t *data, size_t len)
+{
+    membuf *m = user;
+    char *p = realloc(m->data, m->len + len + 1);
+    if (p == NULL)
+        return -1;
+    memcpy(p + m->len, data, len);
+    m->len += len;
+    p[m->len] = '\0';
+    m->data = p;
+    return 0;
+}
+
+static char *export(capv_registry *reg, unsigned int flags)
+{
+    membuf m = { NULL, 0 };
+    ck_assert_int_eq(capv_registry_export_json(reg, flags, mem_write, &m, NULL, NULL, NULL),
+                     CAPV_OK);
+    return m.data;
+}
+
+static int fail_write(void *user, const uint8_t *data, size_t len)
+{
+    (void)user;
+    (void)data;
+    (void)len;
+    return -1;
+}
+
+START_TEST(json_round_trip)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    /* the peer's empty registry, byte for byte */
+    capv_registry *a = open_rw(in_dir(path, "a.sqlite"), CAPV_REGISTRY_CREATE);
+    size_t plen;
+    uint8_t *peer = tu_read(tu_shared_dir(), "peer/registry/empty_registry_v1.json", &plen);
+    size_t added = 9, existing = 9;
+    ck_assert_int_eq(capv_registry_import_json(&added, &existing, a, peer, plen,
+                                               CAPV_REGISTRY_IMPORT_VERIFY, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(added + existing, 0);
+    char *out = export(a, CAPV_REGISTRY_EXPORT_PRETTY);
+    ck_assert_str_eq(out, (char *)peer);
+    free(out);
+    out = export(a, 0);
+    ck_assert_str_eq(out, "{\"registry_version\":\"1.0\",\"entries\":[]}");
+    free(out);
+    free(peer);
+
+    /* signed and unsigned entries, odd characters */
+    capv_signing_key *k = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    for (int i = 0; i < 6; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "m", i);
+        e.proof_hash = hash_of(ph, "p", i);
+        e.timestamp_file = i % 2 ? "dir/\"quoted\" \xc3\xa9.tsr" : NULL;
+        e.policy_hash = i == 3 ? "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638"
+                               : NULL;
+        capv_registry_set_signing_key(a, i % 3 ? k : NULL);
+        ck_assert_int_eq(capv_registry_add(NULL, a, &e, NULL), CAPV_OK);
+    }
+    capv_registry_set_signing_key(a, NULL);
+    char *pretty = export(a, CAPV_REGISTRY_EXPORT_PRETTY);
+    char *compact = export(a, 0);
+    ck_assert_ptr_nonnull(strstr(pretty, "\\\"quoted\\\" \xc3\xa9.tsr"));
+    ck_assert_ptr_nonnull(strstr(compact, "\"timestamp_file\":null"));
+    /* into a fresh registry, verified, and back out: the same bytes */
+    capv_registry *b = open_rw(in_dir(path, "b.sqlite"), CAPV_REGISTRY_CREATE);
+    ck_assert_int_eq(capv_registry_import_json(&added, &existing, b, (uint8_t *)pretty,
+                                               strlen(pretty), CAPV_REGISTRY_IMPORT_VERIFY,
+                                               NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(added, 6);
+    ck_assert_uint_eq(existing, 0);
+    out = export(b, CAPV_REGISTRY_EXPORT_PRETTY);
+    ck_assert_str_eq(out, pretty);
+    free(out);
+    out = export(b, 0);
+    ck_assert_str_eq(out, compact);
+    free(out);
+    /* importing again: all existing, nothing added */
+    ck_assert_int_eq(capv_registry_import_json(&added, &existing, b, (uint8_t *)compact,
+                                               strlen(compact), CAPV_REGISTRY_IMPORT_VERIFY,
+                                               NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(added, 0);
+    ck_assert_uint_eq(existing, 6);
+    capv_registry_check_result r;
+    ck_assert_int_eq(capv_registry_check(&r, b, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.signed_entries, 4);
+    ck_assert_uint_eq(r.unsigned_entries, 2);
+    ck_assert_uint_eq(r.problems, 0);
+
+    /* a tampered signature: refused with verification on, and nothing is imported */
+    capv_registry *c = open_rw(in_dir(path, "c.sqlite"), CAPV_REGISTRY_CREATE);
+    char *tampered = strdup(compact);
+    char *sig = strstr(tampered, "\"signature\":\"");
+    ck_assert_ptr_nonnull(sig);
+    sig += 13;
+    *sig = *sig == 'A' ? 'B' : 'A';
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_import_json(&added, &existing, c, (uint8_t *)tampered,
+                                               strlen(tampered), CAPV_REGISTRY_IMPORT_VERIFY,
+                                               NULL, NULL, &err),
+                     CAPV_E_SIGNATURE);
+    ck_assert_uint_eq(count(c, CAPV_REGISTRY_ENTRIES), 0);
+    ck_assert(err.field[0] != '\0');
+    /* without verification it is stored, and check finds it */
+    ck_assert_int_eq(capv_registry_import_json(&added, NULL, c, (uint8_t *)tampered,
+                                               strlen(tampered), 0, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(added, 6);
+    ck_assert_int_eq(capv_registry_check(&r, c, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.bad_signatures, 1);
+    ck_assert_uint_eq(r.problems, 1);
+    /* a conflicting import fails as a whole */
+    char *conflict = strdup(compact);
+    char *ts = strstr(conflict, "\\\"quoted\\\"");
+    ck_assert_ptr_nonnull(ts);
+    ts[2] = 'Q';
+    ck_assert_int_eq(capv_registry_import_json(&added, &existing, b, (uint8_t *)conflict,
+                                               strlen(conflict), 0, NULL, NULL, &err),
+                     CAPV_E_CONFLICT);
+    ck_assert_uint_eq(added, 0);
+    ck_assert_uint_eq(count(b, CAPV_REGISTRY_ENTRIES), 6);
+    /* malformed documents */
+    static const char *const bad[] = {
+        "[]",
+        "{\"registry_version\":\"2.0\",\"entries\":[]}",
+        "{\"registry_version\":\"1.0\"}",
+        "{\"registry_version\":\"1.0\",\"entries\":[1]}",
+        "{\"registry_version\":\"1.0\",\"entries\":[{\"id\":\"x\"}]}",
+        "{\"registry_version\":\"1.0\",\"entries\":[{\"id\":\"x\",\"manifest_hash\":\"0x1\","
+        "\"proof_hash\":\"0x2\",\"registered_at\":\"t\"}]}",
+        "{\"registry_version\":\"1.0\",\"entries\":[],\"entries\":[]}",
+        "{\"registry_version\":\"1.0\",\"entries\":[]} trailing",
+    };
+    static const capv_status want[] = { CAPV_E_MALFORMED,  CAPV_E_UNSUPPORTED_FORMAT,
+                                        CAPV_E_MALFORMED,  CAPV_E_TYPE,
+                                        CAPV_E_MISSING,    CAPV_E_HEX,
+                                        CAPV_E_JSON_DUPLICATE_KEY, CAPV_E_JSON_TRAILING };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(capv_registry_import_json(NULL, NULL, b, (const uint8_t *)bad[i],
+                                                strlen(bad[i]), 0, NULL, NULL, NULL) == want[i],
+                      "case %zu", i);
+    /* a failing writer aborts the export */
+    ck_assert_int_eq(capv_registry_export_json(b, 0, fail_write, NULL, NULL, NULL, &err),
+                     CAPV_E_IO);
+    free(conflict);
+    free(tampered);
+    free(pretty);
+    free(compact);
+    capv_registry_close(a);
+    capv_registry_close(b);
+    capv_registry_close(c);
+    capv_signing_key_free(k);
+}
+END_TEST
+
+/* ---- check ----------------------------------------------------------------------------- */
+
+typedef struct seen {
+    int n;
+    char id[64];
+    capv_status code;
+} seen;
+
+static void on_problem(void *user, const char *id, capv_status code, const char *message)
+{
+    seen *s = user;
+    ck_assert_ptr_nonnull(message);
+    if (s->n++ == 0) {
+        snprintf(s->id, sizeof s->id, "%s", id);
+        s->code = code;
+    }
+}
+
+START_TEST(check_tampered)
+{
+    char path[PATH_CAP], mh[67], ph[67], sql[512];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_signing_key *k = NULL, *other = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_signing_key_generate(&other, NULL), CAPV_OK);
+    capv_registry_set_signing_key(reg, k);
+    for (int i = 0; i < 5; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        char id[16];
+        snprintf(id, sizeof id, "e%d", i);
+        e.id = id;
+        e.manifest_hash = hash_of(mh, "m", i);
+        e.proof_hash = hash_of(ph, "p", i);
+        capv_registry_set_signing_key(reg, i == 4 ? other : k);
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    }
+    capv_registry_close(reg);
+    uint8_t pub[32];
+    capv_signing_key_public(k, pub);
+    capv_trust_store *trust = NULL;
+    ck_assert_int_eq(capv_trust_store_new(&trust, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_trust_store_add(trust, pub, "registry", NULL), CAPV_OK);
+
+    reg = open_ro(path);
+    capv_registry_check_result r;
+    seen s = { 0, "", CAPV_OK };
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(r.integrity_ok, 1);
+    ck_assert_int_eq(r.schema_version, 1);
+    ck_assert_uint_eq(r.entries, 5);
+    ck_assert_uint_eq(r.signed_entries, 5);
+    ck_assert_uint_eq(r.problems, 0);
+    ck_assert_int_eq(s.n, 0);
+    /* with a trust store, the entry signed by the other key is a problem */
+    ck_assert_int_eq(capv_registry_check(&r, reg, trust, on_problem, &s, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(r.untrusted, 1);
+    ck_assert_uint_eq(r.problems, 1);
+    ck_assert_str_eq(s.id, "e4");
+    ck_assert_int_eq(s.code, CAPV_E_UNTRUSTED);
+    capv_registry_close(reg);
+
+    /* tamper with one entry's signed text behind the registry's back */
+    snprintf(sql, sizeof sql, "UPDATE entries SET registered_at = '2001-01-01T00:00:00Z' WHERE "
+                              "id = 'e2'");
+    exec_sql(path, sql);
+    reg = open_ro(path);
+    s.n = 0;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(r.bad_signatures, 1);
+    ck_assert_uint_eq(r.problems, 1);
+    ck_assert_int_eq(s.n, 1);
+    ck_assert_str_eq(s.id, "e2");
+    ck_assert_int_eq(s.code, CAPV_E_SIGNATURE);
+    capv_registry_close(reg);
+    /* a mangled signature and a row whose hash is not a digest */
+    exec_sql(path, "UPDATE entries SET signature = 'not base64!' WHERE id = 'e1';"
+                   "UPDATE entries SET proof_hash = 'garbage' WHERE id = 'e3'");
+    reg = open_ro(path);
+    s.n = 0;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(r.bad_signatures, 2);
+    ck_assert_uint_eq(r.malformed, 1);
+    ck_assert_uint_eq(r.problems, 3);
+    ck_assert_int_eq(s.n, 3);
+    capv_registry_close(reg);
+    capv_trust_store_free(trust);
+    capv_signing_key_free(k);
+    capv_signing_key_free(other);
+}
+END_TEST
+
+/* ---- the writer thread ----------------------------------------------------------------- */
+
+#define WRITERS 8
+#define PER_WRITER 300
+
+typedef struct wjob {
+    capv_registry *reg;
+    int t;
+    int bad;
+} wjob;
+
+static void *writer_job(void *arg)
+{
+    wjob *j = arg;
+    char mh[67], ph[67], rid[32];
+    for (int i = 0; i < PER_WRITER; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "wm", j->t * 100000 + i);
+        e.proof_hash = hash_of(ph, "wp", j->t * 100000 + i);
+        capv_registry_entry *s = NULL;
+        if (capv_registry_add(&s, j->reg, &e, NULL) != CAPV_OK || s == NULL ||
+            strcmp(s->manifest_hash, mh) != 0)
+            j->bad++;
+        capv_registry_entry_free(s);
+        /* acknowledged means committed: a reader sees it at once */
+        capv_registry_entry *g = NULL;
+        if (capv_registry_find(&g, j->reg, mh, ph, NULL) != CAPV_OK)
+            j->bad++;
+        capv_registry_entry_free(g);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "w%d-%d", j->t, i);
+        v.request_id = rid;
+        v.result = "ok";
+        v.manifest_hash = mh;
+        v.proof_hash = ph;
+        if (capv_registry_record(NULL, j->reg, &v, NULL) != CAPV_OK)
+            j->bad++;
+        /* and a retry is idempotent through the queue too */
+        if (i % 50 == 0 && capv_registry_add(NULL, j->reg, &e, NULL) != CAPV_E_EXISTS)
+            j->bad++;
+    }
+    return NULL;
+}
+
+START_TEST(writer_thread_batches)
+{
+    char path[PATH_CAP];
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD;
+    o.readers = 4;
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "w.sqlite"), &o, NULL), CAPV_OK);
+    pthread_t t[WRITERS];
+    wjob j[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        j[i] = (wjob){ reg, i, 0 };
+        ck_assert_int_eq(pthread_create(&t[i], NULL, writer_job, &j[i]), 0);
+    }
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(j[i].bad, 0);
+    }
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), WRITERS * PER_WRITER);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), WRITERS * PER_WRITER);
+    uint64_t writes = capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_WRITES);
+    uint64_t commits = capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_COMMITS);
+    ck_assert_uint_eq(writes, WRITERS * PER_WRITER * 2 + WRITERS * (PER_WRITER / 50));
+    /* group commit: eight threads writing at once share transactions */
+    ck_assert_msg(commits < writes, "%llu commits for %llu writes", (unsigned long long)commits,
+                  (unsigned long long)writes);
+    capv_registry_close(reg);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM verifications v JOIN entries e ON "
+                                 "v.entry_seq = e.seq"),
+                     WRITERS * PER_WRITER);
+}
+END_TEST
+
+/* ---- backup / restore ------------------------------------------------------------------ */
+
+static int64_t tick_clock(void *user)
+{
+    int64_t *t = user;
+    *t += 1500;
+    return *t;
+}
+
+static void fill(capv_registry *reg, int from, int to)
+{
+    char mh[67], ph[67];
+    for (int i = from; i < to; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "bm", i);
+        e.proof_hash = hash_of(ph, "bp", i);
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        v.result = "ok";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+}
+
+START_TEST(backup_restore)
+{
+    char path[PATH_CAP], bdir[PATH_CAP], tmp[PATH_CAP + 64];
+    int64_t now = INT64_C(1767225600000); /* 2026-01-01 */
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    o.clock = tick_clock;
+    o.clock_user = &now;
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "live.sqlite"), &o, NULL), CAPV_OK);
+    in_dir(bdir, "backups");
+    fill(reg, 0, 40);
+    capv_backup_info *b1 = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_backup(&b1, reg, bdir, 0, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_uint_eq(b1->entries, 40);
+    ck_assert_uint_eq(b1->verifications, 40);
+    ck_assert_int_eq(b1->schema_version, 1);
+    ck_assert_ptr_nonnull(strstr(b1->path, "/registry-2026"));
+    ck_assert_int_eq(strcmp(b1->path + strlen(b1->path) - 8, "Z.sqlite"), 0);
+    ck_assert_int_eq(strcmp(b1->sidecar_path + strlen(b1->sidecar_path) - 6, "Z.json"), 0);
+    uint8_t d[32];
+    file_digest(d, b1->path);
+    ck_assert_str_eq(b1->sha3_256, tu_hex(d));
+    /* a self-contained file: rollback journal, not WAL */
+    ck_assert_int_eq(q_int(b1->path, "SELECT count(*) FROM pragma_journal_mode WHERE "
+                                     "journal_mode = 'delete'"),
+                     1);
+    capv_backup_info *v = NULL;
+    ck_assert_int_eq(capv_registry_backup_verify(&v, b1->path, &err), CAPV_OK);
+    ck_assert_str_eq(v->sha3_256, b1->sha3_256);
+    ck_assert_uint_eq(v->size_bytes, b1->size_bytes);
+    capv_backup_info_free(v);
+
+    /* more writes, more backups; retention keeps the newest two */
+    fill(reg, 40, 50);
+    capv_backup_info *b2 = NULL, *b3 = NULL;
+    ck_assert_int_eq(capv_registry_backup(&b2, reg, bdir, 0, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(b2->entries, 50);
+    ck_assert_int_eq(capv_registry_backup(&b3, reg, bdir, 2, NULL, NULL, NULL), CAPV_OK);
+    capv_backup_list *l = NULL;
+    ck_assert_int_eq(capv_registry_backup_list(&l, bdir, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_backup_list_count(l), 2);
+    ck_assert_str_eq(capv_backup_list_get(l, 0)->path, b3->path);
+    ck_assert_str_eq(capv_backup_list_get(l, 1)->path, b2->path);
+    ck_assert_ptr_null(capv_backup_list_get(l, 2));
+    capv_backup_list_free(l);
+    ck_assert_int_eq(access(b1->path, F_OK), -1);
+    ck_assert_int_eq(access(b1->sidecar_path, F_OK), -1);
+    /* an incomplete leftover (no sidecar) is not listed */
+    snprintf(tmp, sizeof tmp, "%s/registry-20990101T000000Z.sqlite", bdir);
+    copy_file(b2->path, tmp);
+    ck_assert_int_eq(capv_registry_backup_list(&l, bdir, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_backup_list_count(l), 2);
+    capv_backup_list_free(l);
+    capv_error verr = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_backup_verify(NULL, tmp, &verr), CAPV_E_NOT_FOUND);
+
+    /* restore while the writer holds the database: refused, unless forced */
+    fill(reg, 50, 55);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, b2->path, 0, NULL, NULL, &err),
+                     CAPV_E_BUSY);
+    char *export_b2 = NULL;
+    capv_registry_close(reg);
+
+    /* tampered, truncated, missing sidecar: refused, and the database is untouched */
+    uint8_t before[32], after[32];
+    file_digest(before, path);
+    snprintf(tmp, sizeof tmp, "%s/tampered.sqlite", bdir);
+    copy_file(b2->path, tmp);
+    char side[PATH_CAP + 64];
+    snprintf(side, sizeof side, "%s/tampered.json", bdir);
+    copy_file(b2->sidecar_path, side);
+    int fd = open(tmp, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, "X", 1, 3000), 1);
+    close(fd);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err),
+                     CAPV_E_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(err.message, "SHA3-256"));
+    ck_assert_int_eq(truncate(tmp, 4096), 0);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err),
+                     CAPV_E_MISMATCH);
+    ck_assert_ptr_nonnull(strstr(err.message, "truncated"));
+    unlink(side);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err),
+                     CAPV_E_NOT_FOUND);
+    file_digest(after, path);
+    ck_assert_mem_eq(before, after, 32);
+    /* no temporary copies are left behind */
+    snprintf(tmp, sizeof tmp, "%s.restore-tmp.%ld", path, (long)getpid());
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+
+    /* the restore drill: counts and the JSON of every entry round-trip */
+    reg = open_ro(b2->path);
+    export_b2 = export(reg, 0);
+    capv_registry_close(reg);
+    char *previous = NULL;
+    ck_assert_msg(capv_registry_restore(&previous, path, b2->path, 0, NULL, NULL, &err) ==
+                      CAPV_OK,
+                  "%s", err.message);
+    ck_assert_ptr_nonnull(previous);
+    ck_assert_ptr_nonnull(strstr(previous, ".pre-restore-"));
+    reg = open_rw(path, 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 50);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
+    char *export_now = export(reg, 0);
+    ck_assert_str_eq(export_now, export_b2);
+    capv_registry_check_result r;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.problems, 0);
+    capv_registry_close(reg);
+    /* the previous database is intact, with the writes made after the backup */
+    reg = open_ro(previous);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 55);
+    capv_registry_close(reg);
+    capv_free(previous);
+
+    /* forced while a writer holds it */
+    reg = open_rw(path, 0);
+    ck_assert_int_eq(capv_registry_restore(&previous, path, b3->path, CAPV_RESTORE_FORCE, NULL,
+                                           NULL, &err),
+                     CAPV_OK);
+    capv_registry_close(reg);
+    capv_free(previous);
+    reg = open_ro(path);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 50);
+    capv_registry_close(reg);
+    /* restoring into a place with no database yet */
+    snprintf(tmp, sizeof tmp, "%s/fresh.sqlite", dir);
+    ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err),
+                     CAPV_OK);
+    ck_assert_ptr_null(previous);
+    reg = open_rw(tmp, 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
+    capv_registry_close(reg);
+
+    free(export_b2);
+    free(export_now);
+    capv_backup_info_free(b1);
+    capv_backup_info_free(b2);
+    capv_backup_info_free(b3);
+}
+END_TEST
+
+/* ---- the verifier on a SQLite registry ------------------------------------------------- */
+
+START_TEST(verifier_sqlite_registry)
+{
+    char path[PATH_CAP], json_path[PATH_CAP];
+    size_t len;
+    uint8_t *zip = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &len);
+    capv_verifier *v = NULL;
+    capv_report *rep = NULL;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_zip_memory(&rep, v, zip, len, NULL, NULL), CAPV_OK);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    char mh[67], ph[67];
+    snprintf(mh, sizeof mh, "%s", capv_report_manifest_hash(rep));
+    snprintf(ph, sizeof ph, "%s", capv_report_proof_hash(rep));
+    capv_report_free(rep);
+    e.manifest_hash = mh;
+    e.proof_hash = ph;
+    e.id = "webui";
+    capv_signing_key *k = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    capv_registry *w = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry_set_signing_key(w, k);
+    ck_assert_int_eq(capv_registry_add(NULL, w, &e, NULL), CAPV_OK);
+    capv_registry_close(w);
+
+    static const struct {
+        bool trusted;
+        bool tamper;
+        capv_check_status want;
+    } cases[] = { { false, false, CAPV_CHECK_WARN },
+                  { true, false, CAPV_CHECK_PASS },
+                  { true, true, CAPV_CHECK_FAIL } };
+    for (size_t i = 0; i < 3; i++) {
+        if (cases[i].tamper)
+            exec_sql(path, "UPDATE entries SET timestamp_file = 'x' WHERE id = 'webui'");
+        if (cases[i].trusted) {
+            capv_trust_store *ts = NULL;
+            uint8_t pub[32];
+            capv_signing_key_public(k, pub);
+            ck_assert_int_eq(capv_trust_store_new(&ts, NULL), CAPV_OK);
+            ck_assert_int_eq(capv_trust_store_add(ts, pub, "registry", NULL), CAPV_OK);
+            capv_verifier_set_trust_store(v, ts);
+        }
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_msg(capv_verifier_load_registry(v, path, &err) == CAPV_OK, "%s", err.message);
+        ck_assert_int_eq(capv_registry_is_read_only(capv_verifier_registry(v)), 1);
+        ck_assert_int_eq(capv_verify_zip_memory(&rep, v, zip, len, NULL, NULL), CAPV_OK);
+        const capv_check *c = capv_report_find_check(rep, "registry");
+        ck_assert_msg(capv_check_status_of(c) == cases[i].want, "case %zu: %s", i,
+                      capv_check_message(c));
+        ck_assert_ptr_nonnull(strstr(capv_check_details(c), "\"entry_id\":\"webui\""));
+        capv_report_free(rep);
+    }
+    /* a JSON registry is still a JSON registry */
+    capv_registry *r = open_ro(path);
+    membuf m = { NULL, 0 };
+    ck_assert_int_eq(capv_registry_export_json(r, CAPV_REGISTRY_EXPORT_PRETTY, mem_write, &m,
+                                               NULL, NULL, NULL),
+                     CAPV_OK);
+    capv_registry_close(r);
+    FILE *f = fopen(in_dir(json_path, "r.json"), "w");
+    fputs("\n  ", f);
+    fputs(m.data, f);
+    fclose(f);
+    free(m.data);
+    ck_assert_int_eq(capv_verifier_load_registry(v, json_path, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_is_read_only(capv_verifier_registry(v)), 0); /* in memory */
+    ck_assert_str_eq(capv_registry_path(capv_verifier_registry(v)), "");
+    ck_assert_int_eq(capv_verify_zip_memory(&rep, v, zip, len, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_check_status_of(capv_report_find_check(rep, "registry")),
+                     CAPV_CHECK_FAIL); /* the tampered entry, exported as it is */
+    capv_report_free(rep);
+    /* a registry that is not there, or needs migrating, is an error, not a verdict */
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_verifier_load_registry(v, in_dir(json_path, "none.sqlite"), &err),
+                     CAPV_E_NOT_FOUND);
+    char peer[PATH_CAP];
+    snprintf(peer, sizeof peer, "%s/peer/registry/empty_registry_v1.sqlite", tu_shared_dir());
+    copy_file(peer, in_dir(json_path, "peer.sqlite"));
+    ck_assert_int_eq(capv_verifier_load_registry(v, json_path, &err), CAPV_E_STATE);
+    capv_verifier_set_registry(v, NULL);
+    ck_assert_ptr_null(capv_verifier_registry(v));
+    capv_verifier_free(v);
+    capv_signing_key_free(k);
+    free(zip);
+}
+END_TEST
+
+Suite *registry_suite(void)
+{
+    Suite *s = suite_create("registry");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, pragmas_and_lock);
+    tcase_add_test(tc, foreign_files);
+    tcase_add_test(tc, peer_databases);
+    tcase_add_test(tc, legacy_rows_migrate);
+    tcase_add_test(tc, add_idempotent);
+    tcase_add_test(tc, signatures);
+    tcase_add_test(tc, paged_listing);
+    tcase_add_test(tc, verifications_and_policies);
+    tcase_add_test(tc, json_round_trip);
+    tcase_add_test(tc, check_tampered);
+    tcase_add_test(tc, writer_thread_batches);
+    tcase_add_test(tc, backup_restore);
+    tcase_add_test(tc, verifier_sqlite_registry);
+    suite_add_tcase(s, tc);
+    return s;
+}
