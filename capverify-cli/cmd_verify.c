@@ -15,7 +15,7 @@ static void verify_usage(FILE *f)
             "options:\n"
             "  --trust PATH            trusted Ed25519 keys: a directory of *.pub / cap-key.v1\n"
             "                          *.json files, or one key or key-list file\n"
-            "  --policy-store DIR      directory of known policy IR v1 (*.json) files\n"
+            "  --policy-store DIR      directory of known policies (IR v1 *.json, policy *.yml)\n"
             "  --policy-hash HASH      a known policy hash (repeatable)\n"
             "  --registry FILE         registry for the registry check: a JSON registry\n"
             "                          (registry_version 1.0) or a SQLite registry database,\n"
@@ -192,6 +192,18 @@ int cmd_verify(int argc, char **argv)
         goto out;
     }
     if (registry_path != NULL && record) {
+        FILE *rf = fopen(registry_path, "rb");
+        int first = ' ';
+        while (rf != NULL && (first = fgetc(rf)) != EOF &&
+               (first == ' ' || first == '\t' || first == '\n' || first == '\r'))
+            ;
+        if (rf != NULL)
+            fclose(rf);
+        if (first == '{') {
+            rc = cli_usage_error("verify", "--record needs a SQLite registry database, not a "
+                                           "JSON registry");
+            goto out;
+        }
         capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
         if ((st = capv_registry_open(&reg, registry_path, &ro, &err)) != CAPV_OK) {
             rc = cli_report(registry_path, st, &err);

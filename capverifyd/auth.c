@@ -105,15 +105,7 @@ static void unauthorized(req *r, const char *reason, const char *description)
                  "WWW-Authenticate: Bearer realm=\"cap-verifier\", error=\"invalid_token\", "
                  "error_description=\"%s\"\r\n",
                  reason);
-    char body[700];
-    char *qm = NULL;
-    capv_json_quote(&qm, NULL, description, strlen(description), NULL);
-    int n = snprintf(body, sizeof body,
-                     "{\"error\":{\"code\":\"unauthorized\",\"message\":%s,\"request_id\":\"%s\"}}",
-                     qm ? qm : "\"\"", r->id);
-    capv_free(qm);
-    snprintf(r->error, sizeof r->error, "unauthorized");
-    send_json(r, 401, body, (size_t)n, hdr);
+    send_error_with(r, 401, "unauthorized", hdr, "%s", description);
 }
 
 bool auth_check(req *r, const char *scope)
@@ -166,13 +158,7 @@ bool auth_check(req *r, const char *scope)
                  "WWW-Authenticate: Bearer realm=\"cap-verifier\", error=\"insufficient_scope\", "
                  "scope=\"%s\"\r\n",
                  scope);
-        char body[400];
-        int n = snprintf(body, sizeof body,
-                         "{\"error\":{\"code\":\"forbidden\",\"message\":\"scope %s is required\","
-                         "\"request_id\":\"%s\"}}",
-                         scope, r->id);
-        snprintf(r->error, sizeof r->error, "forbidden");
-        send_json(r, 403, body, (size_t)n, hdr);
+        send_error_with(r, 403, "forbidden", hdr, "scope %s is required", scope);
         ok = false;
     }
     capv_jwt_claims_free(claims);

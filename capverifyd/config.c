@@ -50,8 +50,9 @@ static const cfg_key keys[] = {
       1000000, NULL, "Token-bucket limit of API requests per subject per second (0 = off); "
       "excess requests get 429." },
     { "tls", "cert_file", T_STR, OFF(tls_cert_file), "", 0, 0, NULL,
-      "PEM certificate chain; with key_file enables HTTPS on both listeners. Reloaded on "
-      "SIGHUP and when the file changes." },
+      "PEM certificate chain; with key_file enables HTTPS on the API listener (the admin "
+      "listener stays plain HTTP for probes and scrapes). Reloaded on SIGHUP and when the "
+      "file changes." },
     { "tls", "key_file", T_STR, OFF(tls_key_file), "", 0, 0, NULL, "PEM private key." },
     { "tls", "client_ca_file", T_STR, OFF(tls_client_ca_file), "", 0, 0, NULL,
       "PEM CA bundle; when set, API clients must present a certificate it issued (mTLS)." },
@@ -90,7 +91,8 @@ static const cfg_key keys[] = {
     { "auth", "metrics_requires_scope", T_BOOL, OFF(auth_metrics_requires_scope), "false", 0, 0,
       NULL, "Require scope `metrics:read` for /metrics on the API port (never on the admin port)." },
     { "cache", "enabled", T_BOOL, OFF(cache_enabled), "true", 0, 0, NULL,
-      "Cache verification reports (keyed by package bytes, options and trust epoch)." },
+      "Cache verification reports of zip uploads (keyed by package bytes, options and the "
+      "trust / policy / registry epoch, so a reload never serves a stale verdict)." },
     { "cache", "size", T_INT, OFF(cache_size), "10000", 1, 10000000, NULL,
       "Most cached reports." },
     { "cache", "ttl_seconds", T_INT, OFF(cache_ttl_seconds), "300", 1, 86400, NULL,
@@ -111,7 +113,8 @@ static const cfg_key keys[] = {
       "Trust store: directory of `*.pub` / cap-key.v1 `*.json` keys (reloaded on SIGHUP). "
       "Empty = no trusted keys (every signature fails; a warning is logged)." },
     { "trust", "policy_dir", T_STR, OFF(trust_policy_dir), "", 0, 0, NULL,
-      "Directory of known policies (IR v1 `*.json`) for policy.binding (reloaded on SIGHUP)." },
+      "Directory of known policies for policy.binding: IR v1 `*.json`, PolicyV2 and policy v1 "
+      "`*.yml` / `*.yaml` (reloaded on SIGHUP)." },
     { "trust", "tsa_ca_file", T_STR, OFF(trust_tsa_ca_file), "", 0, 0, NULL,
       "PEM roots of trusted RFC 3161 time-stamping authorities." },
     { "verify", "require_signature", T_BOOL, OFF(verify_require_signature), "true", 0, 0, NULL,
@@ -618,11 +621,20 @@ void capvd_config_print_reference(void)
         }
         char env[128];
         env_name(env, sizeof env, k);
-        char range[64] = "";
+        char range[64] = "", type[96], def[96];
         if (k->type == T_INT)
             snprintf(range, sizeof range, " (%lld..%lld)", (long long)k->min, (long long)k->max);
-        printf("| `%s.%s` | %s%s | `%s` | `%s` | %s |\n", k->section, k->key, type_name(k),
-               range, k->def, env, k->doc);
+        /* a '|' would split the Markdown table cell; an empty `` is no code span */
+        snprintf(type, sizeof type, "%s", type_name(k));
+        for (char *p = type; *p; p++)
+            if (*p == '|')
+                *p = '/';
+        if (*k->def)
+            snprintf(def, sizeof def, "`%s`", k->def);
+        else
+            snprintf(def, sizeof def, "(empty)");
+        printf("| `%s.%s` | %s%s | %s | `%s` | %s |\n", k->section, k->key, type, range, def,
+               env, k->doc);
     }
 }
 

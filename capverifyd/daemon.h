@@ -25,7 +25,10 @@ typedef struct capvd {
     uint64_t generation;
     capv_verify_options *opts;
     capv_package_limits *limits;
-    capv_cache *cache; /* NULL when cache.enabled is false */
+    capv_cache *cache; /* NULL when cache.enabled is false; attached to the verifier */
+    capv_registry *registry;          /* the SQLite registry (this process is its writer) */
+    capv_signing_key *registry_key;   /* signs new entries, or NULL */
+    pthread_mutex_t backup_lock;      /* one backup at a time */
     tls_state *tls;    /* NULL without TLS */
     auth *auth;        /* NULL when auth.enabled is false */
     struct mg_context *api;
@@ -58,6 +61,9 @@ void send_json(req *r, int status, const char *body, size_t len, const char *ext
 /* {"error":{"code":…,"message":…,"request_id":…}} */
 void send_error(req *r, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* The same with extra response headers ("Name: value\r\n" lines), e.g. WWW-Authenticate. */
+void send_error_with(req *r, int status, const char *code, const char *extra_headers,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Reads the whole body, at most server.max_body_bytes; on failure it has answered 413/400
  * itself and returns false. */
 bool read_body(req *r, uint8_t **out, size_t *len);
@@ -65,12 +71,25 @@ const char *header(req *r, const char *name);
 /* The media type of Content-Type without parameters, lower-cased, into buf. */
 const char *content_type(req *r, char *buf, size_t cap);
 
-/* ---- handlers ---- */
+/* ---- handlers (handlers.c, routes.c) ---- */
 void handle_healthz(req *r);
 void handle_readyz(req *r);
 void handle_metrics(req *r);
 void handle_openapi(req *r);
 void handle_verify(req *r);
+void handle_registry_list(req *r);
+void handle_registry_get(req *r);
+void handle_registry_post(req *r);
+void handle_admin_backup(req *r);
+void handle_admin_backups(req *r);
+void handle_policy_compile(req *r);
+void handle_policy_get(req *r);
+void handle_policy_eval(req *r, const uint8_t *body, size_t len);
+
+/* ---- registry backups (main.c) ---- */
+/* Takes an online backup into backup.dir with retention; CAPV_E_BUSY when one is running.
+ * Updates the backup metrics and logs event=backup. */
+capv_status daemon_backup(capvd *d, capv_backup_info **info, capv_error *err);
 
 /* ---- TLS (tls.c) ---- */
 /* Loads cert/key/client CA per the configuration; false with a message on failure. */

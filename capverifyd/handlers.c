@@ -19,12 +19,16 @@ void handle_readyz(req *r)
     capvd *d = r->d;
     char jwks_detail[64];
     bool jwks_ok = auth_ready(d->auth, jwks_detail, sizeof jwks_detail);
+    pthread_rwlock_rdlock(&d->lock);
+    bool registry_ok = d->registry != NULL && !capv_registry_is_read_only(d->registry);
+    pthread_rwlock_unlock(&d->lock);
     struct {
         const char *name;
         bool ok;
         const char *detail;
     } checks[] = {
         { "jwks", jwks_ok, jwks_detail },
+        { "registry", registry_ok, registry_ok ? "open, writable" : "not open" },
         { "draining", !atomic_load(&d->draining),
           atomic_load(&d->draining) ? "shutting down" : "serving" },
         { "trust_store", atomic_load(&d->trust_loaded),
@@ -53,6 +57,12 @@ void handle_metrics(req *r)
     metrics_sources src = { .report = cache_view_of(d->cache), .jwks_keys = -1,
                             .registry_entries = -1 };
     auth_fill_metrics(d->auth, &src);
+    pthread_rwlock_rdlock(&d->lock);
+    uint64_t entries = 0;
+    if (d->registry != NULL &&
+        capv_registry_count(&entries, d->registry, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
+        src.registry_entries = (int64_t)entries;
+    pthread_rwlock_unlock(&d->lock);
     size_t len = 0;
     char *text = metrics_render(&src, &len);
     if (text == NULL) {
@@ -88,23 +98,6 @@ static outcome outcome_of(capv_verdict v)
     return v == CAPV_VERDICT_OK ? OUTCOME_OK : v == CAPV_VERDICT_WARN ? OUTCOME_WARN : OUTCOME_FAIL;
 }
 
-/* Cache key: SHA3-256 of (package bytes ‖ verifier generation); the options are fixed for the
- * process, and a new generation (SIGHUP reload of trust / policies) never shares keys with
- * the old one. */
-static void cache_key(uint8_t key[32], const uint8_t *body, size_t len, uint64_t generation)
-{
-    capv_hash_ctx *h = NULL;
-    uint8_t gen[8];
-    for (int i = 0; i < 8; i++)
-        gen[i] = (uint8_t)(generation >> (8 * i));
-    memset(key, 0, 32);
-    if (capv_hash_ctx_new(&h, CAPV_HASH_SHA3_256, NULL) == CAPV_OK &&
-        capv_hash_ctx_update(h, body, len, NULL) == CAPV_OK &&
-        capv_hash_ctx_update(h, gen, sizeof gen, NULL) == CAPV_OK)
-        capv_hash_ctx_final(key, h, NULL);
-    capv_hash_ctx_free(h);
-}
-
 static void answer_status(req *r, capv_status st, const capv_error *err)
 {
     const char *msg = err->message[0] ? err->message : capv_strerror(st);
@@ -122,11 +115,30 @@ static void answer_status(req *r, capv_status st, const capv_error *err)
     metrics_outcome(OUTCOME_ERROR);
 }
 
+/* After the answer is sent: one row per verification (SPEC §8), acknowledged by the
+ * registry's writer after its batch committed. A failure is logged, never hidden. */
+static void record(req *r, const char *json, size_t len)
+{
+    capvd *d = r->d;
+    if (d->registry == NULL || !d->cfg.registry_record_verifications)
+        return;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_record_report_json(NULL, d->registry, json, len, r->id,
+                                                      r->subject[0] ? r->subject : NULL, &err);
+    if (st != CAPV_OK && st != CAPV_E_EXISTS) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "record_failed");
+        capv_log_str(e, "request_id", r->id);
+        capv_log_str(e, "error", capv_status_name(st));
+        capv_log_end(e, "verification not recorded: %s", err.message);
+    }
+}
+
 static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
 {
     snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
     metrics_outcome(outcome_of(v));
     send_json(r, 200, json, len, NULL);
+    record(r, json, len);
 }
 
 void handle_verify(req *r)
@@ -147,63 +159,34 @@ void handle_verify(req *r)
     size_t len = 0;
     if (!read_body(r, &body, &len))
         return;
-
-    pthread_rwlock_rdlock(&d->lock);
-    uint8_t key[32];
-    if (d->cache != NULL) {
-        cache_key(key, body, len, d->generation);
-        uint8_t *hit = NULL;
-        size_t hlen = 0;
-        if (capv_cache_get(d->cache, key, sizeof key, &hit, &hlen) == CAPV_OK && hlen > 1) {
-            pthread_rwlock_unlock(&d->lock);
-            answer_report(r, (capv_verdict)(hit[0] - '0'), (const char *)hit + 1, hlen - 1);
-            capv_free(hit);
+    capv_error err = CAPV_ERROR_INIT;
+    char *text = NULL;
+    size_t tlen = 0;
+    capv_verdict v = CAPV_VERDICT_FAIL;
+    capv_status st;
+    if (zip) {
+        /* the library consults and fills the report cache attached to the verifier */
+        st = capv_verify_zip_memory_json(&text, &tlen, &v, NULL, d->verifier, body, len,
+                                         d->opts, 0, &err);
+    } else {
+        capv_report *rep = NULL;
+        st = capv_verify_package_json(&rep, d->verifier, body, len, d->opts, &err);
+        if (st == CAPV_E_MALFORMED && strcmp(err.field, "package") == 0) {
+            /* not the package form: the policy-evaluation form (SPEC §5) */
+            handle_policy_eval(r, body, len);
             free(body);
             return;
         }
-    }
-    capv_report *rep = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    capv_status st;
-    if (zip) {
-        st = capv_verify_zip_memory(&rep, d->verifier, body, len, d->opts, &err);
-    } else {
-        capv_package *pkg = NULL;
-        st = capv_package_open_json(&pkg, body, len, d->limits, &err);
         if (st == CAPV_OK) {
-            st = capv_verify_package(&rep, d->verifier, pkg, d->opts, &err);
-            capv_package_free(pkg);
-        } else if (st == CAPV_E_LIMIT || st == CAPV_E_UNSAFE_PATH) {
-            /* like a zip: an unsafe package is an answer, not an error */
-            st = capv_verify_zip_memory(&rep, d->verifier, NULL, 0, d->opts, &err);
+            st = capv_report_to_json(&text, &tlen, rep, 0, &err);
+            v = capv_report_verdict(rep);
         }
+        capv_report_free(rep);
     }
-    uint64_t generation = d->generation;
-    pthread_rwlock_unlock(&d->lock);
     free(body);
-    if (st != CAPV_OK) {
+    if (st != CAPV_OK)
         answer_status(r, st, &err);
-        return;
-    }
-    char *text = NULL;
-    size_t tlen = 0;
-    st = capv_report_to_json(&text, &tlen, rep, 0, &err);
-    capv_verdict v = capv_report_verdict(rep);
-    capv_report_free(rep);
-    if (st != CAPV_OK) {
-        answer_status(r, st, &err);
-        return;
-    }
-    answer_report(r, v, text, tlen);
-    if (d->cache != NULL && generation == d->generation) {
-        /* the value is the verdict digit followed by the report JSON */
-        uint8_t *val = malloc(tlen + 1);
-        if (val != NULL) {
-            val[0] = (uint8_t)('0' + (int)v);
-            memcpy(val + 1, text, tlen);
-            capv_cache_put(d->cache, key, sizeof key, val, tlen + 1, NULL);
-            free(val);
-        }
-    }
+    else
+        answer_report(r, v, text, tlen);
     capv_free(text);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -62,11 +63,108 @@ static capv_verifier *build_verifier(capvd *d, char *errbuf, size_t errlen)
     if (*d->cfg.trust_tsa_ca_file &&
         capv_verifier_load_tsa_roots(v, d->cfg.trust_tsa_ca_file, &err) != CAPV_OK)
         goto fail;
+    capv_verifier_set_registry(v, d->registry);
+    capv_verifier_set_cache(v, d->cache);
     return v;
 fail:
     snprintf(errbuf, errlen, "%s%s%s", err.field, err.field[0] ? ": " : "", err.message);
     capv_verifier_free(v);
     return NULL;
+}
+
+static int64_t now_ms(void)
+{
+    return capv_clock_system(NULL);
+}
+
+/* Creates the directory holding `path` (one level) when it is missing. */
+static void make_parent_dir(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0750);
+    }
+}
+
+/* Opens the registry read-write with the writer thread (SPEC §8): this process is its only
+ * writer; a second one gets CAPV_E_BUSY from the registry's lock. */
+static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD;
+    if (strcmp(d->cfg.registry_synchronous, "normal") == 0)
+        o.flags |= CAPV_REGISTRY_SYNC_NORMAL;
+    o.busy_timeout_ms = (int)d->cfg.registry_busy_timeout_ms;
+    o.readers = (unsigned)(d->cfg.server_threads / 4 + 2);
+    make_parent_dir(d->cfg.registry_path);
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_registry_open(&reg, d->cfg.registry_path, &o, &err) != CAPV_OK) {
+        snprintf(errbuf, errlen, "registry %s: %s", d->cfg.registry_path, err.message);
+        return NULL;
+    }
+    capv_registry_set_signing_key(reg, d->registry_key);
+    return reg;
+}
+
+static void *backup_thread(void *arg)
+{
+    capvd *d = arg;
+    capv_backup_info *info = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    pthread_rwlock_rdlock(&d->lock);
+    (void)daemon_backup(d, &info, &err);
+    pthread_rwlock_unlock(&d->lock);
+    capv_backup_info_free(info);
+    return NULL;
+}
+
+capv_status daemon_backup(capvd *d, capv_backup_info **info, capv_error *err)
+{
+    if (pthread_mutex_trylock(&d->backup_lock) != 0) {
+        if (err != NULL) {
+            err->code = CAPV_E_BUSY;
+            snprintf(err->message, sizeof err->message, "a backup is already running");
+        }
+        return CAPV_E_BUSY;
+    }
+    mkdir(d->cfg.backup_dir, 0750);
+    int64_t start = now_ms();
+    capv_status st = capv_registry_backup(info, d->registry, d->cfg.backup_dir,
+                                          (unsigned)d->cfg.backup_retain, NULL, NULL, err);
+    pthread_mutex_unlock(&d->backup_lock);
+    metrics_backup(st == CAPV_OK, now_ms());
+    capv_log_entry *e = capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_ERROR,
+                                       "backup");
+    capv_log_int(e, "duration_ms", now_ms() - start);
+    if (st == CAPV_OK && *info != NULL) {
+        capv_log_str(e, "path", (*info)->path);
+        capv_log_int(e, "entries", (int64_t)(*info)->entries);
+        capv_log_int(e, "size_bytes", (int64_t)(*info)->size_bytes);
+    } else {
+        capv_log_str(e, "error", capv_status_name(st));
+    }
+    capv_log_end(e, st == CAPV_OK ? "registry backup written" : "registry backup failed: %s",
+                 err ? err->message : "");
+    return st;
+}
+
+/* Unix ms of the newest complete backup in backup.dir, or 0. */
+static int64_t newest_backup_ms(const capvd *d)
+{
+    capv_backup_list *list = NULL;
+    int64_t ms = 0;
+    if (capv_registry_backup_list(&list, d->cfg.backup_dir, NULL) == CAPV_OK &&
+        capv_backup_list_count(list) > 0) {
+        const char *at = capv_backup_list_get(list, 0)->created_at;
+        if (capv_rfc3339_parse(&ms, at, strlen(at)) != 0)
+            ms = 0;
+    }
+    capv_backup_list_free(list);
+    return ms;
 }
 
 static void reload(capvd *d)
@@ -81,17 +179,32 @@ static void reload(capvd *d)
                               : "TLS certificate reloaded",
                      errbuf);
     }
+    /* Everything is swapped under the write lock, which waits for in-flight requests: the
+     * registry is reopened (a restore with --force replaced its file) and the verifier is
+     * rebuilt around it. */
+    pthread_rwlock_wrlock(&d->lock);
+    capv_registry *old_reg = d->registry;
+    capv_registry_close(old_reg); /* releases the writer lock so the file can be reopened */
+    d->registry = open_registry(d, errbuf, sizeof errbuf);
+    if (d->registry == NULL) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
+        capv_log_end(e, "registry not reopened: %s", errbuf);
+    }
     capv_verifier *v = build_verifier(d, errbuf, sizeof errbuf);
+    capv_verifier *old = NULL;
     if (v == NULL) {
+        /* keep the old trust configuration, but never a dangling registry pointer */
+        capv_verifier_set_registry(d->verifier, d->registry);
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "trust_reload");
         capv_log_end(e, "trust store / policies not reloaded, the old ones stay: %s", errbuf);
-        return;
+    } else {
+        old = d->verifier;
+        d->verifier = v;
     }
-    pthread_rwlock_wrlock(&d->lock);
-    capv_verifier *old = d->verifier;
-    d->verifier = v;
     d->generation++;
     pthread_rwlock_unlock(&d->lock);
+    if (v == NULL)
+        return;
     capv_verifier_free(old);
     capv_cache_invalidate_all(d->cache); /* no stale verdict survives a trust change */
     atomic_store(&d->trust_loaded, true);
@@ -139,10 +252,6 @@ static void *stopper(void *arg)
     return NULL;
 }
 
-static int64_t now_ms(void)
-{
-    return capv_clock_system(NULL);
-}
 
 int main(int argc, char **argv)
 {
@@ -154,13 +263,16 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             usage(stdout);
+            free(sets);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             printf("capverifyd %s (libcapverify %s, commit %s)\n", CAPV_VERSION_STRING,
                    capv_version_string(), capv_version_commit());
+            free(sets);
             return 0;
         } else if (strcmp(a, "--print-config-reference") == 0) {
             capvd_config_print_reference();
+            free(sets);
             return 0;
         } else if (strcmp(a, "--check-config") == 0) {
             check_only = true;
@@ -174,6 +286,7 @@ int main(int argc, char **argv)
         } else {
             fprintf(stderr, "capverifyd: unexpected argument '%s'\n", a);
             usage(stderr);
+            free(sets);
             return 3;
         }
     }
@@ -196,6 +309,7 @@ int main(int argc, char **argv)
     char errbuf[1024];
     if (!capvd_config_load(&d.cfg, config_dir, dir_given, sets, nsets, errbuf, sizeof errbuf)) {
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
+        free(sets);
         return 3;
     }
     free(sets);
@@ -217,6 +331,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
         return 3;
     }
+    if (*d.cfg.registry_signing_key_file &&
+        capv_signing_key_load(&d.registry_key, d.cfg.registry_signing_key_file, &err) != CAPV_OK) {
+        fprintf(stderr, "capverifyd: configuration error: registry.signing_key_file: %s\n",
+                err.message);
+        return 3;
+    }
     d.verifier = build_verifier(&d, errbuf, sizeof errbuf);
     if (d.verifier == NULL) {
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
@@ -228,8 +348,12 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    atomic_store(&d.trust_loaded, true);
-    pthread_rwlock_init(&d.lock, NULL);
+    /* writer-preferring: a SIGHUP reload must not starve behind a stream of requests */
+    pthread_rwlockattr_t rwattr;
+    pthread_rwlockattr_init(&rwattr);
+    pthread_rwlockattr_setkind_np(&rwattr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&d.lock, &rwattr);
+    pthread_mutex_init(&d.backup_lock, NULL);
     d.opts = make_options(&d.cfg, &d.limits);
     if (d.cfg.cache_enabled) {
         if (capv_cache_new(&d.cache, (size_t)d.cfg.cache_size, (size_t)d.cfg.cache_max_bytes,
@@ -239,10 +363,25 @@ int main(int argc, char **argv)
         }
         capv_cache_set_evict_callback(d.cache, on_evict, &d);
     }
+    d.registry = open_registry(&d, errbuf, sizeof errbuf);
+    if (d.registry == NULL) {
+        fprintf(stderr, "capverifyd: %s\n", errbuf);
+        return 5;
+    }
+    capv_verifier_set_registry(d.verifier, d.registry);
+    capv_verifier_set_cache(d.verifier, d.cache);
+    atomic_store(&d.trust_loaded, true);
     const char *api_doc = getenv("CAPVERIFYD_OPENAPI");
     d.openapi = read_text_file(api_doc ? api_doc : CAPVD_OPENAPI_PATH, &d.openapi_len);
     d.started_ms = now_ms();
     metrics_init(CAPV_VERSION_STRING, capv_version_commit());
+    /* The backup age is continuous across restarts: it starts from the newest backup on
+     * disk. The first scheduled backup is due one interval after it (or soon, if none). */
+    int64_t last_backup = newest_backup_ms(&d);
+    if (last_backup > 0)
+        metrics_backup_seed(last_backup);
+    int64_t interval_ms = d.cfg.backup_interval_seconds * 1000;
+    int64_t next_backup = last_backup > 0 ? last_backup + interval_ms : now_ms() + 60000;
 
 
     if (!d.cfg.auth_enabled) {
@@ -297,6 +436,12 @@ int main(int argc, char **argv)
             e = capv_log_begin(d.log, CAPV_LOG_INFO, "tls_reload");
             capv_log_end(e, "TLS certificate file changed: reloaded");
         }
+        if (interval_ms > 0 && drain_until == 0 && now_ms() >= next_backup) {
+            next_backup = now_ms() + interval_ms;
+            pthread_t bt;
+            if (pthread_create(&bt, NULL, backup_thread, &d) == 0)
+                pthread_detach(bt);
+        }
         if (drain_until != 0 && now_ms() >= drain_until)
             break;
     }
@@ -324,7 +469,11 @@ int main(int argc, char **argv)
                             : "in-flight requests exceeded shutdown.timeout_seconds; exiting");
     if (!stopped)
         return 1;
+    pthread_mutex_lock(&d.backup_lock); /* a scheduled backup finishes first */
     capv_verifier_free(d.verifier);
+    capv_registry_close(d.registry);
+    pthread_mutex_unlock(&d.backup_lock);
+    capv_signing_key_free(d.registry_key);
     capv_verify_options_free(d.opts);
     capv_package_limits_free(d.limits);
     capv_cache_free(d.cache);

@@ -128,6 +128,11 @@ void metrics_backup(int ok, int64_t finished_ms)
     }
 }
 
+void metrics_backup_seed(int64_t finished_ms)
+{
+    atomic_store(&m.backup_last_success_ms, finished_ms);
+}
+
 typedef struct out {
     char *buf;
     size_t len, cap;

@@ -40,6 +40,8 @@ void metrics_inflight(int delta);
 /* Requests being handled right now (both listeners). */
 int64_t metrics_inflight_get(void);
 void metrics_backup(int ok, int64_t finished_ms);
+/* Sets the last-success time from a backup found on disk at start (counts nothing). */
+void metrics_backup_seed(int64_t finished_ms);
 
 /* A cache's counters at scrape time. */
 typedef struct cache_view {

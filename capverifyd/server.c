@@ -60,10 +60,8 @@ void send_json(req *r, int status, const char *body, size_t len, const char *ext
               "X-Content-Type-Options: nosniff\r\n"
               "X-Request-Id: %s\r\n"
               "%s%s%s",
-              status, reason_phrase(status), len, r->id,
-              api ? "Cache-Control: no-store\r\n" : "",
-              must_close ? "Connection: close\r\n" : "",
-              extra ? extra : "");
+              status, reason_phrase(status), len, r->id, api ? "Cache-Control: no-store\r\n" : "",
+              must_close ? "Connection: close\r\n" : "", extra ? extra : "");
     mg_printf(r->conn, "\r\n");
     if (strcmp(r->ri->request_method, "HEAD") != 0)
         mg_write(r->conn, body, len);
@@ -82,13 +80,14 @@ static const char *allow_header(route rt)
     }
 }
 
-void send_error(req *r, int status, const char *code, const char *fmt, ...)
+static void vsend_error(req *r, int status, const char *code, const char *extra,
+                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void vsend_error(req *r, int status, const char *code, const char *extra,
+                        const char *fmt, va_list ap)
 {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     char *qm = NULL, *qid = NULL;
     capv_json_quote(&qm, NULL, msg, strlen(msg), NULL);
     capv_json_quote(&qid, NULL, r->id, strlen(r->id), NULL);
@@ -97,16 +96,32 @@ void send_error(req *r, int status, const char *code, const char *fmt, ...)
     const char *m = qm ? qm : "\"\"", *i = qid ? qid : "\"\"";
     size_t cap = strlen(code) + strlen(m) + strlen(i) + 64;
     char *body = malloc(cap);
-    int n = body ? snprintf(body, cap,
-                            "{\"error\":{\"code\":\"%s\",\"message\":%s,\"request_id\":%s}}",
-                            code, m, i)
-                 : -1;
+    int n =
+        body ? snprintf(body, cap, "{\"error\":{\"code\":\"%s\",\"message\":%s,\"request_id\":%s}}",
+                        code, m, i)
+             : -1;
     capv_free(qm);
     capv_free(qid);
     snprintf(r->error, sizeof r->error, "%s", code);
-    send_json(r, status, body ? body : "", n > 0 && (size_t)n < cap ? (size_t)n : 0,
-              status == 405 ? allow_header(r->route) : NULL);
+    send_json(r, status, body ? body : "", n > 0 && (size_t)n < cap ? (size_t)n : 0, extra);
     free(body);
+}
+
+void send_error(req *r, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsend_error(r, status, code, status == 405 ? allow_header(r->route) : NULL, fmt, ap);
+    va_end(ap);
+}
+
+void send_error_with(req *r, int status, const char *code, const char *extra_headers,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsend_error(r, status, code, extra_headers, fmt, ap);
+    va_end(ap);
 }
 
 bool read_body(req *r, uint8_t **out, size_t *len)
@@ -265,17 +280,28 @@ static int dispatch(struct mg_connection *conn, void *cbdata, bool admin_port)
     } else if (!allowed) {
         send_error(&r, 405, "method_not_allowed", "%s is not allowed on %s",
                    r.ri->request_method, route_label(r.route));
-    } else {
+    } else if (admin_route) {
         switch (r.route) {
         case ROUTE_HEALTHZ: handle_healthz(&r); break;
         case ROUTE_READYZ: handle_readyz(&r); break;
-        case ROUTE_METRICS: handle_metrics(&r); break;
+        default: handle_metrics(&r); break;
+        }
+    } else {
+        /* API routes use the verifier and registry: hold them against a SIGHUP swap */
+        pthread_rwlock_rdlock(&d->lock);
+        switch (r.route) {
         case ROUTE_OPENAPI: handle_openapi(&r); break;
         case ROUTE_VERIFY: handle_verify(&r); break;
-        default:
-            send_error(&r, 501, "not_implemented", "%s is not available in this build",
-                       route_label(r.route));
+        case ROUTE_POLICY_COMPILE: handle_policy_compile(&r); break;
+        case ROUTE_POLICY_GET: handle_policy_get(&r); break;
+        case ROUTE_REGISTRY_LIST: handle_registry_list(&r); break;
+        case ROUTE_REGISTRY_GET: handle_registry_get(&r); break;
+        case ROUTE_REGISTRY_POST: handle_registry_post(&r); break;
+        case ROUTE_ADMIN_BACKUP: handle_admin_backup(&r); break;
+        case ROUTE_ADMIN_BACKUPS: handle_admin_backups(&r); break;
+        default: send_error(&r, 404, "not_found", "no route %s", uri); break;
         }
+        pthread_rwlock_unlock(&d->lock);
     }
     finish(&r);
     metrics_inflight(-1);
@@ -386,11 +412,22 @@ bool server_start(capvd *d, char *errbuf, size_t errlen)
     return true;
 }
 
+static void *stop_context(void *ctx)
+{
+    mg_stop(ctx);
+    return NULL;
+}
+
+/* Both listeners stop in parallel: each mg_stop waits out CivetWeb's poll interval. */
 void server_stop(capvd *d)
 {
+    pthread_t t;
+    bool threaded = d->admin != NULL && pthread_create(&t, NULL, stop_context, d->admin) == 0;
     if (d->api != NULL)
         mg_stop(d->api);
-    if (d->admin != NULL)
+    if (threaded)
+        pthread_join(t, NULL);
+    else if (d->admin != NULL)
         mg_stop(d->admin);
     d->api = d->admin = NULL;
 }

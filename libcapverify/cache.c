@@ -1,8 +1,9 @@
 /* Sharded LRU + TTL cache. Each shard has its own lock, hash table and LRU list, so
- * concurrent readers on different keys rarely contend. Counters are atomics. Small caches
+ * concurrent readers on different keys rarely contend. Counters live in their shard and are
+ * updated under its lock (no cache line shared by all threads on every lookup); reading one
+ * sums the shards. Shards are cache-line aligned. Small caches
  * (under 64 entries per shard) use fewer shards, down to one, so their LRU order is exact. */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +24,13 @@ typedef struct entry {
 } entry;
 
 typedef struct shard {
-    pthread_mutex_t lock;
+    _Alignas(64) pthread_mutex_t lock;
     entry **table;
     size_t buckets;
     entry *head, *tail;
     size_t entries;
     size_t bytes;
+    uint64_t counters[6]; /* hits .. evictions_invalidated, under `lock` */
 } shard;
 
 struct capv_cache {
@@ -41,7 +43,6 @@ struct capv_cache {
     void *clock_user;
     capv_cache_evict_fn on_evict;
     void *evict_user;
-    atomic_uint_fast64_t counters[8];
 };
 
 /* FNV-1a: keys are mostly digests already, so a simple mix suffices. */
@@ -67,9 +68,11 @@ capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_byte
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
                             "cache bounds must be positive and the TTL non-negative");
     *out = NULL;
-    capv_cache *c = calloc(1, sizeof *c);
+    size_t size = (sizeof(capv_cache) + 63) / 64 * 64;
+    capv_cache *c = aligned_alloc(64, size);
     if (c == NULL)
         return capv_err_nomem(err);
+    memset(c, 0, size);
     /* Per-shard bounds are rounded down, so the cache as a whole never exceeds the bounds it
      * was given; a shard keeps at least 64 entries and 1 KiB of the byte budget. */
     size_t ns = max_entries / 64;
@@ -85,16 +88,14 @@ capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_byte
         buckets <<= 1;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *s = &c->shards[i];
-        pthread_mutex_init(&s->lock, NULL);
         s->buckets = buckets;
         s->table = calloc(buckets, sizeof *s->table);
         if (s->table == NULL) {
-            capv_cache_free(c);
+            capv_cache_free(c); /* frees the shards before this one */
             return capv_err_nomem(err);
         }
+        pthread_mutex_init(&s->lock, NULL);
     }
-    for (int i = 0; i < 8; i++)
-        atomic_init(&c->counters[i], 0);
     *out = c;
     return CAPV_OK;
 }
@@ -183,23 +184,27 @@ static entry **find_slot(shard *s, uint64_t h, const uint8_t *k, size_t n)
 }
 
 /* Unlinks and frees an entry under the shard lock; the caller reports the eviction. */
-static void remove_entry(capv_cache *c, shard *s, entry *e)
+static void remove_entry(shard *s, entry *e)
 {
     entry **p = find_slot(s, e->hash, e->key, e->key_len);
     *p = e->hnext;
     lru_unlink(s, e);
     s->entries--;
     s->bytes -= entry_cost(e);
-    atomic_fetch_sub(&c->counters[CAPV_CACHE_ENTRIES], 1);
-    atomic_fetch_sub(&c->counters[CAPV_CACHE_BYTES], entry_cost(e));
     entry_free(e);
 }
 
+/* Counts evictions in the shard; called with its lock held. */
+static void count_evictions(shard *s, capv_evict_reason why, uint64_t n)
+{
+    s->counters[CAPV_CACHE_EVICTIONS_SIZE + (int)why] += n;
+}
+
+/* Tells the callback, outside the shard's lock. */
 static void report(capv_cache *c, capv_evict_reason why, uint64_t n)
 {
     if (n == 0)
         return;
-    atomic_fetch_add(&c->counters[CAPV_CACHE_EVICTIONS_SIZE + (int)why], n);
     if (c->on_evict != NULL)
         for (uint64_t i = 0; i < n; i++)
             c->on_evict(c->evict_user, why);
@@ -226,7 +231,7 @@ capv_status capv_cache_get(capv_cache *c, const uint8_t *key, size_t key_len, ui
     pthread_mutex_lock(&s->lock);
     entry *e = *find_slot(s, h, key, key_len);
     if (e != NULL && expired(c, e, now)) {
-        remove_entry(c, s, e);
+        remove_entry(s, e);
         ttl_evicted = 1;
         e = NULL;
     }
@@ -245,10 +250,11 @@ capv_status capv_cache_get(capv_cache *c, const uint8_t *key, size_t key_len, ui
             st = CAPV_OK;
         }
     }
+    count_evictions(s, CAPV_EVICT_TTL, ttl_evicted);
+    if (st != CAPV_E_NOMEM)
+        s->counters[st == CAPV_OK ? CAPV_CACHE_HITS : CAPV_CACHE_MISSES]++;
     pthread_mutex_unlock(&s->lock);
     report(c, CAPV_EVICT_TTL, ttl_evicted);
-    if (st != CAPV_E_NOMEM)
-        atomic_fetch_add(&c->counters[st == CAPV_OK ? CAPV_CACHE_HITS : CAPV_CACHE_MISSES], 1);
     return st;
 }
 
@@ -283,15 +289,15 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
     pthread_mutex_lock(&s->lock);
     entry *old = *find_slot(s, n->hash, key, key_len);
     if (old != NULL) /* a replacement is an insert, not an eviction */
-        remove_entry(c, s, old);
+        remove_entry(s, old);
     /* expired entries at the cold end go first, then least recently used ones */
     while (s->tail != NULL && expired(c, s->tail, now)) {
-        remove_entry(c, s, s->tail);
+        remove_entry(s, s->tail);
         by_ttl++;
     }
     while (s->tail != NULL &&
            (s->entries + 1 > c->max_entries || s->bytes + entry_cost(n) > c->max_bytes)) {
-        remove_entry(c, s, s->tail);
+        remove_entry(s, s->tail);
         by_size++;
     }
     entry **slot = find_slot(s, n->hash, key, key_len);
@@ -299,10 +305,10 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
     lru_push_front(s, n);
     s->entries++;
     s->bytes += entry_cost(n);
-    atomic_fetch_add(&c->counters[CAPV_CACHE_ENTRIES], 1);
-    atomic_fetch_add(&c->counters[CAPV_CACHE_BYTES], entry_cost(n));
+    s->counters[CAPV_CACHE_INSERTS]++;
+    count_evictions(s, CAPV_EVICT_TTL, by_ttl);
+    count_evictions(s, CAPV_EVICT_SIZE, by_size);
     pthread_mutex_unlock(&s->lock);
-    atomic_fetch_add(&c->counters[CAPV_CACHE_INSERTS], 1);
     report(c, CAPV_EVICT_TTL, by_ttl);
     report(c, CAPV_EVICT_SIZE, by_size);
     return CAPV_OK;
@@ -318,9 +324,10 @@ void capv_cache_invalidate(capv_cache *c, const uint8_t *key, size_t key_len)
     pthread_mutex_lock(&s->lock);
     entry *e = *find_slot(s, h, key, key_len);
     if (e != NULL) {
-        remove_entry(c, s, e);
+        remove_entry(s, e);
         n = 1;
     }
+    count_evictions(s, CAPV_EVICT_INVALIDATED, n);
     pthread_mutex_unlock(&s->lock);
     report(c, CAPV_EVICT_INVALIDATED, n);
 }
@@ -334,9 +341,10 @@ void capv_cache_invalidate_all(capv_cache *c)
         uint64_t n = 0;
         pthread_mutex_lock(&s->lock);
         while (s->tail != NULL) {
-            remove_entry(c, s, s->tail);
+            remove_entry(s, s->tail);
             n++;
         }
+        count_evictions(s, CAPV_EVICT_INVALIDATED, n);
         pthread_mutex_unlock(&s->lock);
         report(c, CAPV_EVICT_INVALIDATED, n);
     }
@@ -346,12 +354,32 @@ uint64_t capv_cache_counter_get(const capv_cache *c, capv_cache_counter which)
 {
     if (c == NULL || (int)which < 0 || (int)which > 7)
         return 0;
-    return atomic_load(&((capv_cache *)c)->counters[which]);
+    capv_cache *m = (capv_cache *)c; /* the locks are not part of the value */
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < m->nshards; i++) {
+        shard *s = &m->shards[i];
+        pthread_mutex_lock(&s->lock);
+        sum += which == CAPV_CACHE_ENTRIES ? (uint64_t)s->entries
+               : which == CAPV_CACHE_BYTES ? (uint64_t)s->bytes
+                                           : s->counters[which];
+        pthread_mutex_unlock(&s->lock);
+    }
+    return sum;
 }
 
 double capv_cache_hit_ratio(const capv_cache *c)
 {
-    uint64_t h = capv_cache_counter_get(c, CAPV_CACHE_HITS);
-    uint64_t m = capv_cache_counter_get(c, CAPV_CACHE_MISSES);
-    return h + m == 0 ? 0.0 : (double)h / (double)(h + m);
+    if (c == NULL)
+        return 0.0;
+    /* hits and misses of each shard read together, so the ratio is of one moment */
+    capv_cache *m = (capv_cache *)c;
+    uint64_t h = 0, n = 0;
+    for (unsigned i = 0; i < m->nshards; i++) {
+        shard *s = &m->shards[i];
+        pthread_mutex_lock(&s->lock);
+        h += s->counters[CAPV_CACHE_HITS];
+        n += s->counters[CAPV_CACHE_HITS] + s->counters[CAPV_CACHE_MISSES];
+        pthread_mutex_unlock(&s->lock);
+    }
+    return n == 0 ? 0.0 : (double)h / (double)n;
 }

@@ -629,6 +629,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     atomic_init(&reg->writes, 0);
     atomic_init(&reg->commits, 0);
     int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
+    reg->busy_ms = busy_ms;
     if (path != NULL && (reg->path = strdup(path)) == NULL) {
         st = capv_err_nomem(err);
         goto out;
@@ -717,6 +718,40 @@ capv_reg_conn *capv_reg_reader_acquire(capv_registry *reg)
             }
         pthread_cond_wait(&reg->rcond, &reg->rlock);
     }
+}
+
+capv_status capv_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *reg,
+                                         capv_error *err)
+{
+    if (reg->path == NULL) {
+        *out = capv_reg_reader_acquire(reg);
+        return CAPV_OK;
+    }
+    capv_reg_conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return capv_err_nomem(err);
+    capv_status st = open_conn(&c->db, reg->path, SQLITE_OPEN_READONLY, err);
+    if (st == CAPV_OK)
+        st = capv_reg_configure(c->db, reg->busy_ms, false, false, err);
+    if (st == CAPV_OK)
+        st = capv_reg_exec(c->db, "PRAGMA query_only = ON", err);
+    if (st != CAPV_OK) {
+        conn_close(c);
+        free(c);
+        return st;
+    }
+    *out = c;
+    return CAPV_OK;
+}
+
+void capv_reg_long_reader_release(capv_registry *reg, capv_reg_conn *c)
+{
+    if (reg->path == NULL) {
+        capv_reg_reader_release(reg, c);
+        return;
+    }
+    conn_close(c);
+    free(c);
 }
 
 void capv_reg_reader_release(capv_registry *reg, capv_reg_conn *c)
@@ -1286,22 +1321,43 @@ capv_status capv_registry_record_report(int64_t *seq, capv_registry *reg,
     if (reg == NULL || report == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     char *json = NULL;
-    capv_status st = capv_report_to_json(&json, NULL, report, 0, err);
+    size_t len = 0;
+    capv_status st = capv_report_to_json(&json, &len, report, 0, err);
     if (st != CAPV_OK)
         return st;
-    char at[32];
-    capv_rfc3339_format(at, capv_report_verified_at(report));
+    st = capv_registry_record_report_json(seq, reg, json, len, request_id, subject, err);
+    capv_free(json);
+    return st;
+}
+
+capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, const char *json,
+                                             size_t len, const char *request_id,
+                                             const char *subject, capv_error *err)
+{
+    if (reg == NULL || json == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    cJSON *root = NULL;
+    capv_status st = capv_json_parse(&root, (const uint8_t *)json, len, err);
+    if (st != CAPV_OK)
+        return st;
     capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    const cJSON *m;
+    if (capv_json_get_string(&v.result, root, "report", "result", true, err) != CAPV_OK ||
+        capv_json_get_string(&v.verified_at, root, "report", "verified_at", true, err) != CAPV_OK)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "report", "not a verification report");
+    /* hashes are null for multi-unit bundles */
+    if ((m = capv_json_get(root, "manifest_hash")) && cJSON_IsString(m))
+        v.manifest_hash = m->valuestring;
+    if ((m = capv_json_get(root, "proof_hash")) && cJSON_IsString(m))
+        v.proof_hash = m->valuestring;
+    if ((m = capv_json_get(root, "policy_hash")) && cJSON_IsString(m))
+        v.policy_hash = m->valuestring;
     v.request_id = request_id;
     v.subject = subject;
-    v.manifest_hash = capv_report_manifest_hash(report);
-    v.proof_hash = capv_report_proof_hash(report);
-    v.policy_hash = capv_report_policy_hash(report);
-    v.result = capv_verdict_name(capv_report_verdict(report));
     v.report_json = json;
-    v.verified_at = at;
     st = capv_registry_record(seq, reg, &v, err);
-    capv_free(json);
+out:
+    cJSON_Delete(root);
     return st;
 }
 
@@ -1326,6 +1382,26 @@ static void *pack_strings(size_t head, const char **dst[], const char *const src
         p += l;
     }
     return mem;
+}
+
+capv_registry_entry *capv_reg_entry_copy(const capv_registry_entry *in)
+{
+    const char *src[10] = { in->id,          in->manifest_hash, in->proof_hash,
+                            in->timestamp_file, in->registered_at, in->policy_hash,
+                            in->signature,   in->public_key,    in->kid,
+                            in->signature_scheme };
+    capv_registry_entry tmp;
+    const char **dst[10] = { &tmp.id,          &tmp.manifest_hash, &tmp.proof_hash,
+                             &tmp.timestamp_file, &tmp.registered_at, &tmp.policy_hash,
+                             &tmp.signature,   &tmp.public_key,    &tmp.kid,
+                             &tmp.signature_scheme };
+    capv_registry_entry *e = pack_strings(sizeof *e, dst, src, 10);
+    if (e == NULL)
+        return NULL;
+    tmp.version = CAPV_REGISTRY_ENTRY_VERSION;
+    tmp.seq = in->seq;
+    *e = tmp;
+    return e;
 }
 
 capv_registry_entry *capv_reg_entry_from_row(sqlite3_stmt *s)

@@ -445,10 +445,13 @@ static void remove_stale_temps(const char *dir)
 static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progress_fn progress,
                                  void *user, capv_error *err)
 {
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = NULL;
+    capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
+    if (st != CAPV_OK)
+        return st;
     int64_t dummy = 0;
     /* a read transaction for the whole copy: one snapshot, however long it takes */
-    capv_status st = capv_reg_exec(c->db, "BEGIN", err);
+    st = capv_reg_exec(c->db, "BEGIN", err);
     bool txn = st == CAPV_OK;
     if (st == CAPV_OK)
         st = capv_reg_query_int(&dummy, c->db, "SELECT count(*) FROM sqlite_master", err);
@@ -480,7 +483,7 @@ static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progres
     }
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    capv_reg_reader_release(reg, c);
+    capv_reg_long_reader_release(reg, c);
     return st;
 }
 
@@ -819,10 +822,13 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     memset(r, 0, sizeof *r);
     r->version = CAPV_REGISTRY_CHECK_RESULT_VERSION;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = NULL;
+    capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
+    if (st != CAPV_OK)
+        return st;
     sqlite3_stmt *s = NULL;
     uint64_t total = 0;
-    capv_status st = capv_reg_exec(c->db, "BEGIN", err);
+    st = capv_reg_exec(c->db, "BEGIN", err);
     bool txn = st == CAPV_OK;
     if (st != CAPV_OK)
         goto out;
@@ -916,6 +922,6 @@ out:
     sqlite3_finalize(s);
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    capv_reg_reader_release(reg, c);
+    capv_reg_long_reader_release(reg, c);
     return st;
 }

@@ -63,6 +63,7 @@ struct capv_registry {
     char *path; /* NULL: in-memory */
     bool read_only;
     int lock_fd;
+    int busy_ms;
     capv_reg_conn w; /* read-write connection (db NULL when read-only) */
     pthread_mutex_t wlock;
     capv_reg_conn *readers;
@@ -108,6 +109,13 @@ capv_status capv_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_
  * under its lock for in-memory registries); always returns one, waiting if all are busy. */
 capv_reg_conn *capv_reg_reader_acquire(capv_registry *reg);
 void capv_reg_reader_release(capv_registry *reg, capv_reg_conn *c);
+
+/* For long reads (backup, check, export): a private read-only connection of its own, so the
+ * pool stays free for look-ups (in-memory registries lend their one connection instead).
+ * Release with capv_reg_long_reader_release. */
+capv_status capv_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *reg,
+                                         capv_error *err);
+void capv_reg_long_reader_release(capv_registry *reg, capv_reg_conn *c);
 
 /* Executes writes: on the writer thread when it runs (waiting until their batch committed),
  * else directly in one transaction. Each request's status is in req->st / req->err. */
@@ -176,6 +184,8 @@ capv_status capv_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const 
                                         capv_error *err);
 
 /* Allocates an output entry from a row of the entry columns (REG_ENTRY_COLUMNS). */
+/* A library-owned copy of an entry (one allocation; capv_registry_entry_free). */
+capv_registry_entry *capv_reg_entry_copy(const capv_registry_entry *in);
 capv_registry_entry *capv_reg_entry_from_row(sqlite3_stmt *s);
 
 #define REG_ENTRY_COLUMNS                                                               \

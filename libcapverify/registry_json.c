@@ -198,9 +198,11 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
     memset(&x, 0, sizeof x);
     x.write = write;
     x.user = write_user;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = NULL;
+    capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
+    if (st != CAPV_OK)
+        return st;
     sqlite3_stmt *s = NULL;
-    capv_status st = CAPV_OK;
     bool in_txn = false;
     uint64_t total = 0, done = 0;
     CAPV_TRY(capv_reg_exec(c->db, "BEGIN", err)); /* one snapshot for count and rows */
@@ -253,7 +255,74 @@ out:
     sqlite3_finalize(s);
     if (in_txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    capv_reg_reader_release(reg, c);
+    capv_reg_long_reader_release(reg, c);
     capv_buf_free(&x.b);
+    return st;
+}
+
+capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
+                                        const capv_registry_entry *e, capv_error *err)
+{
+    if (out == NULL || e == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_buf b = CAPV_BUF_INIT;
+    capv_buf_putc(&b, '{');
+    member(&b, false, "id", e->id, true);
+    member(&b, false, "manifest_hash", e->manifest_hash, false);
+    member(&b, false, "proof_hash", e->proof_hash, false);
+    member(&b, false, "timestamp_file", e->timestamp_file, false);
+    member(&b, false, "registered_at", e->registered_at, false);
+    const char *const names[] = { "policy_hash", "signature", "public_key", "kid",
+                                  "signature_scheme" };
+    const char *const values[] = { e->policy_hash, e->signature, e->public_key, e->kid,
+                                   e->signature_scheme };
+    for (int i = 0; i < 5; i++)
+        if (values[i] != NULL)
+            member(&b, false, names[i], values[i], false);
+    capv_buf_putc(&b, '}');
+    *out = (char *)capv_buf_take(&b, out_len);
+    return *out ? CAPV_OK : capv_err_nomem(err);
+}
+
+capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8_t *json,
+                                          size_t len, capv_error *err)
+{
+    if (out == NULL || (json == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    static const char *const known[] = { "id", "manifest_hash", "proof_hash", "timestamp_file",
+                                         "registered_at", "policy_hash", "signature",
+                                         "public_key", "kid", "signature_scheme" };
+    cJSON *root = NULL;
+    capv_status st = capv_json_parse(&root, json, len, err);
+    if (st != CAPV_OK)
+        return st;
+    capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
+    const char **slots[] = { &in.id,          &in.manifest_hash, &in.proof_hash,
+                             &in.timestamp_file, &in.registered_at, &in.policy_hash,
+                             &in.signature,   &in.public_key,    &in.kid,
+                             &in.signature_scheme };
+    if (!cJSON_IsObject(root))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "", "an entry must be a JSON object");
+    for (const cJSON *c = root->child; c; c = c->next) {
+        size_t k = 0;
+        while (k < 10 && strcmp(c->string, known[k]) != 0)
+            k++;
+        if (k == 10)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, c->string, "unknown entry field '%.60s'", c->string);
+        if (cJSON_IsNull(c))
+            continue;
+        if (!cJSON_IsString(c))
+            CAPV_FAIL(err, CAPV_E_TYPE, c->string, "%s must be a string or null", c->string);
+        *slots[k] = c->valuestring;
+    }
+    if (in.manifest_hash == NULL || in.proof_hash == NULL)
+        CAPV_FAIL(err, CAPV_E_MISSING, in.manifest_hash ? "proof_hash" : "manifest_hash",
+                  "manifest_hash and proof_hash are required");
+    *out = capv_reg_entry_copy(&in);
+    if (*out == NULL)
+        st = capv_err_nomem(err);
+out:
+    cJSON_Delete(root);
     return st;
 }

@@ -1203,3 +1203,18 @@ capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v,
         return capv_verify_zip_memory_cached(out, v, data, len, opts, err);
     return capv_verify_zip_memory_nocache(out, v, data, len, opts, err);
 }
+
+capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v,
+                                     const uint8_t *json, size_t len,
+                                     const capv_verify_options *opts, capv_error *err)
+{
+    if (out == NULL || v == NULL || (json == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = NULL;
+    capv_package *pkg = NULL;
+    capv_error lerr = CAPV_ERROR_INIT;
+    capv_status st = capv_package_open_json(&pkg, json, len,
+                                            opts && opts->has_limits ? &opts->limits : NULL,
+                                            &lerr);
+    return load_result(out, v, pkg, st, &lerr, opts, err);
+}

@@ -20,8 +20,8 @@ packages=(
     # unit tests
     check
     # test peers and tools
-    b3sum openssl curl jq sqlite3 valgrind python3
-    prometheus wrk hey slowhttptest yamllint
+    b3sum openssl curl jq sqlite3 valgrind python3 python3-jsonschema
+    prometheus wrk hey slowhttptest yamllint python3-yaml
     clang-14 libclang-rt-14-dev llvm-14 afl++ abigail-tools
 )
 # Node.js: use the machine's own if it has one (a newer Node with its npm conflicts with
@@ -50,4 +50,8 @@ fi
 # pinned by tests/node/package-lock.json and installed into the repository.
 if [ "${CAPV_SKIP_NPM:-0}" != "1" ] && [ -f "$here/tests/node/package-lock.json" ]; then
     (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The deployment checks' own npm project (kubernetes-models, yaml): tests/deploy.
+if [ "${CAPV_SKIP_NPM:-0}" != "1" ] && [ -f "$here/tests/deploy/package-lock.json" ]; then
+    (cd "$here/tests/deploy" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -7,6 +7,9 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Debian's interpreters first: scripts/install-deps.sh installs the Python modules the tests
+# import for /usr/bin/python3; another python3 earlier in PATH (pyenv) may lack them.
+export PATH="/usr/bin:$PATH"
 jobs=${CAPV_TEST_JOBS:-$(nproc)}
 
 configure_and_build() {

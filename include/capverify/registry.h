@@ -64,8 +64,9 @@ typedef struct capv_registry_options {
  * such file and no CREATE), CAPV_E_BUSY (another writer holds the lock), CAPV_E_STATE (schema
  * older than ours on a read-only or NO_MIGRATE open: run a migration), CAPV_E_UNSUPPORTED_FORMAT
  * (written by a newer version, or a SQLite file that is not a registry), CAPV_E_MALFORMED (not
- * a SQLite database), CAPV_E_CONFLICT / CAPV_E_MALFORMED (legacy rows that cannot be migrated;
- * the file is left as it was), CAPV_E_IO. `opts` NULL = defaults. Since 0.1. */
+ * a SQLite database), CAPV_E_HEX / CAPV_E_MALFORMED / CAPV_E_CONFLICT (a legacy row that cannot
+ * be migrated, named in err->field; the file is left as it was), CAPV_E_IO. `opts` NULL =
+ * defaults. Since 0.1. */
 CAPV_API capv_status capv_registry_open(capv_registry **out, const char *path,
                                         const capv_registry_options *opts, capv_error *err);
 /* Stops the writer thread (after committing what it has queued), closes every connection
@@ -152,6 +153,19 @@ capv_registry_entry_verify(const capv_registry_entry *entry, capv_error *err);
 CAPV_API capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
                                        const capv_registry_entry *entry, capv_error *err);
 
+/* An entry as compact JSON: the §3.7 fields (timestamp_file null when absent) and the
+ * optional ones that are set. Caller frees with capv_free. */
+CAPV_API capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
+                                                 const capv_registry_entry *entry,
+                                                 capv_error *err);
+/* Reads an entry from a JSON object (the body of the daemon's POST /registry/entries):
+ * manifest_hash and proof_hash required; id, timestamp_file, registered_at, policy_hash,
+ * signature, public_key, kid, signature_scheme optional (string or null); other keys are
+ * CAPV_E_MALFORMED. Free with capv_registry_entry_free. */
+CAPV_API capv_status capv_registry_entry_from_json(capv_registry_entry **out,
+                                                   const uint8_t *json, size_t len,
+                                                   capv_error *err);
+
 /* Look-ups: by id, or by the pair of hashes (any digest form). CAPV_E_NOT_FOUND when absent.
  * Free the result with capv_registry_entry_free. */
 CAPV_API capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg,
@@ -216,6 +230,12 @@ CAPV_API capv_status capv_registry_record_report(int64_t *seq, capv_registry *re
                                                  const capv_report *report,
                                                  const char *request_id, const char *subject,
                                                  capv_error *err);
+/* Records a report given as its JSON (capv_report_to_json / capv_verify_zip_memory_json):
+ * result, hashes and verified_at are read from it. */
+CAPV_API capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg,
+                                                      const char *json, size_t len,
+                                                      const char *request_id,
+                                                      const char *subject, capv_error *err);
 /* The verification recorded under `request_id`; free with capv_registry_verification_free. */
 CAPV_API capv_status capv_registry_get_verification(capv_registry_verification **out,
                                                     capv_registry *reg, const char *request_id,

@@ -30,8 +30,9 @@ CAPV_API void capv_verifier_set_trust_store(capv_verifier *v, capv_trust_store *
 CAPV_API const capv_trust_store *capv_verifier_trust_store(const capv_verifier *v);
 
 /* Known policies. add_policy_hash accepts a digest in any capv_digest_parse form.
- * load_policy_dir reads every "*.json" policy IR v1 file in `dir`, recomputes its ir_hash
- * (a mismatch fails the load) and knows its policy_hash and ir_hash. */
+ * load_policy_dir reads every policy in `dir`: IR v1 "*.json" files (ir_hash recomputed; a
+ * mismatch fails the load), PolicyV2 "*.yml" / "*.yaml" (compiled strictly) and policy v1
+ * YAML files (their 0x hash); each one's policy_hash becomes known. */
 CAPV_API capv_status capv_verifier_add_policy_hash(capv_verifier *v, const char *hash,
                                                    capv_error *err);
 CAPV_API capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir,
@@ -121,6 +122,13 @@ capv_verify_path(capv_report **out, const capv_verifier *v, const char *path,
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_verify_zip_memory(capv_report **out, const capv_verifier *v, const uint8_t *data,
                        size_t len, const capv_verify_options *opts, capv_error *err);
+
+/* A package sent as JSON ({"package": {name: base64}}, capv_package_open_json); limits from
+ * opts (default: the daemon's). Statuses as capv_verify_zip_memory; a body that is not of
+ * that shape is CAPV_E_MALFORMED with err->field "package". */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_verify_package_json(capv_report **out, const capv_verifier *v, const uint8_t *json,
+                         size_t len, const capv_verify_options *opts, capv_error *err);
 
 CAPV_API void capv_report_free(capv_report *r);
 

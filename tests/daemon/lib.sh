@@ -13,11 +13,12 @@ t_init() {
         echo "usage: $0 CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]" >&2
         exit 2
     fi
-    DAEMON=$1
-    CLI=$2
-    FIXTURES=$3
-    SRC=$4
-    VECTORS=${5:-}
+    # absolute: the daemons run in their own working directories
+    DAEMON=$(readlink -f "$1")
+    CLI=$(readlink -f "$2")
+    FIXTURES=$(readlink -f "$3")
+    SRC=$(readlink -f "$4")
+    VECTORS=${5:+$(readlink -f "$5")}
     SAMPLE=$FIXTURES/sample
     # The flags that make the daemon trust the sample fixture (sample.zip verifies "ok").
     SAMPLE_ARGS=(--set "trust.dir=$SAMPLE/trust" --set "trust.policy_dir=$SAMPLE/policies"
@@ -315,6 +316,29 @@ print(len(d.split(b"\r\n\r\n", 1)[1]) if b"\r\n\r\n" in d else -1)' "$1"
 # metric FILE SERIES: the value of one series (exact name with labels as rendered), or "".
 metric() {
     awk -v s="$2" '$1 == s { print $2; exit }' "$1"
+}
+
+# ---- bearer tokens (an Ed25519 key set made with openssl) ---------------------------------
+
+b64url() {
+    base64 -w0 | tr '+/' '-_' | tr -d '='
+}
+
+# make_jwk DIR KID: an Ed25519 key DIR/KID.key; prints its public JWK
+make_jwk() {
+    openssl genpkey -algorithm ed25519 -out "$1/$2.key" 2>/dev/null || return 1
+    printf '{"kty":"OKP","crv":"Ed25519","kid":"%s","use":"sig","alg":"EdDSA","x":"%s"}' "$2" \
+        "$(openssl pkey -in "$1/$2.key" -pubout -outform DER | tail -c 32 | b64url)"
+}
+
+# mint_token KEYFILE KID CLAIMS_JSON [HEADER_JSON]: a compact EdDSA JWS
+mint_token() {
+    local header=${4:-"{\"alg\":\"EdDSA\",\"kid\":\"$2\",\"typ\":\"JWT\"}"} h p
+    h=$(printf '%s' "$header" | b64url)
+    p=$(printf '%s' "$3" | b64url)
+    printf '%s.%s' "$h" "$p" >"$TMP/jws.tbs"
+    printf '%s.%s.%s\n' "$h" "$p" \
+        "$(openssl pkeyutl -sign -inkey "$1" -rawin -in "$TMP/jws.tbs" | b64url)"
 }
 
 # ---- packages -----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHART = os.path.join(ROOT, "deploy", "helm", "cap-verifier")
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 spec = importlib.util.spec_from_file_location(
     "chart_config", os.path.join(ROOT, "deploy", "tools", "chart-config.py"))
 cc = importlib.util.module_from_spec(spec)

@@ -31,7 +31,7 @@ class Daemon:
     """with Daemon(binary) as d: d.api_port, d.admin_port, d.url(path, admin=True)"""
 
     def __init__(self, binary, env=None, sets=()):
-        self.binary = binary
+        self.binary = os.path.abspath(binary)
         self.extra_env = env or {}
         self.sets = list(sets)
         self.proc = None

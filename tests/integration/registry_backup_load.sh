@@ -24,7 +24,7 @@ bk=$dir/backups
 : > "$log"
 
 # ---- 1. backups while a writer writes -----------------------------------------------------
-"$tool" fill "$db" 20000 || fail "fill"
+"$tool" fill "$db" 4000 || fail "fill"
 "$tool" write "$db" "$log" --threads 4 2>"$dir/writer.err" &
 writer=$!
 sleep 0.3
@@ -49,7 +49,7 @@ writer=
 
 # ---- 2. a killed backup never looks complete ---------------------------------------------
 big=$dir/big.sqlite
-"$tool" fill "$big" 150000 || fail "fill big"
+"$tool" fill "$big" 120000 --unsigned --pad 400 || fail "fill big"  # ~ 70 MB
 kb=$dir/killed
 for i in 1 2 3 4 5 6 7 8; do
     "$cli" registry backup --db "$big" --dir "$kb" >/dev/null 2>&1 &

@@ -146,6 +146,7 @@ expect 2 "$cli" verify --registry "$db" --record "$pkg" "$pkg.zip"
 [ "$(sqlite3 "$db" "SELECT count(*) FROM verifications WHERE result = 'fail' AND subject = 'cli' AND entry_seq IS NOT NULL")" = 2 ] ||
     fail "recorded rows"
 expect 3 "$cli" verify --record "$pkg"
+expect 3 "$cli" verify --registry "$dir/export.json" --record "$pkg"
 # JSON registries keep working, also as the registry file of a verification
 expect 2 "$cli" verify --registry "$dir/export.json" --json "$pkg"
 [ "$(jq -r '.checks[] | select(.id == "registry") | .status' <<<"$out")" = skip ] || fail "json registry"

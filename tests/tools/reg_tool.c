@@ -7,8 +7,9 @@
  *   reg_tool verify [--read-only] DB LOG [--lines N]
  *       integrity_check must be ok, and every acknowledged write in LOG (or its first N
  *       complete lines) must be present
- *   reg_tool fill DB N
- *       adds N signed entries quickly (JSON import in large transactions)
+ *   reg_tool fill DB N [--unsigned] [--pad BYTES]
+ *       adds N entries quickly (JSON import in large transactions), signed unless --unsigned,
+ *       with a timestamp_file of BYTES characters to make rows larger
  */
 #include <capverify.h>
 #include <errno.h>
@@ -23,7 +24,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: reg_tool write DB LOG [--threads N] [--count N]\n"
                     "       reg_tool verify [--read-only] DB LOG [--lines N]\n"
-                    "       reg_tool fill DB N\n");
+                    "       reg_tool fill DB N [--unsigned] [--pad BYTES]\n");
     return 2;
 }
 
@@ -236,9 +237,24 @@ static int cmd_verify(int argc, char **argv)
 
 static int cmd_fill(int argc, char **argv)
 {
-    if (argc != 2)
+    if (argc < 2)
         return usage();
     long n = atol(argv[1]);
+    bool sign = true;
+    size_t pad = 0;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--unsigned") == 0)
+            sign = false;
+        else if (strcmp(argv[i], "--pad") == 0 && i + 1 < argc)
+            pad = (size_t)atol(argv[++i]);
+        else
+            return usage();
+    }
+    if (pad > 4000)
+        return usage();
+    char padding[4001];
+    memset(padding, 'f', pad);
+    padding[pad] = '\0';
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
     o.flags = CAPV_REGISTRY_CREATE;
     capv_registry *reg = NULL;
@@ -255,7 +271,7 @@ static int cmd_fill(int argc, char **argv)
     int rc = 0;
     for (long base = (long)have; base < (long)have + n && rc == 0; base += chunk) {
         long end = base + chunk < (long)have + n ? base + chunk : (long)have + n;
-        size_t cap = (size_t)(end - base) * 512 + 64, len = 0;
+        size_t cap = (size_t)(end - base) * (512 + pad) + 64, len = 0;
         char *doc = malloc(cap);
         len += (size_t)snprintf(doc, cap, "{\"registry_version\":\"1.0\",\"entries\":[");
         for (long i = base; i < end; i++) {
@@ -265,11 +281,20 @@ static int cmd_fill(int argc, char **argv)
             snprintf(p, sizeof p, "fp-%ld", i);
             hash_text(mh, m);
             hash_text(ph, p);
+            if (!sign) {
+                len += (size_t)snprintf(doc + len, cap - len,
+                                        "%s{\"id\":\"%s\",\"manifest_hash\":\"%s\",\"proof_hash\":"
+                                        "\"%s\",\"timestamp_file\":\"%s\",\"registered_at\":"
+                                        "\"2026-01-01T00:00:00Z\"}",
+                                        i > base ? "," : "", id, mh, ph, padding);
+                continue;
+            }
             /* sign it as the registry would */
             capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
             e.id = id;
             e.manifest_hash = mh;
             e.proof_hash = ph;
+            e.timestamp_file = pad ? padding : NULL;
             e.registered_at = "2026-01-01T00:00:00Z";
             uint8_t *msg = NULL, d[32], sig[64], pub[32];
             size_t mlen = 0;
@@ -283,10 +308,12 @@ static int cmd_fill(int argc, char **argv)
             capv_base64_encode(p64, sizeof p64, NULL, pub, 32, CAPV_BASE64_STD);
             len += (size_t)snprintf(doc + len, cap - len,
                                     "%s{\"id\":\"%s\",\"manifest_hash\":\"%s\",\"proof_hash\":"
-                                    "\"%s\",\"timestamp_file\":null,\"registered_at\":\"%s\","
+                                    "\"%s\",\"timestamp_file\":%s%s%s,\"registered_at\":\"%s\","
                                     "\"signature\":\"%s\",\"public_key\":\"%s\","
                                     "\"signature_scheme\":\"ed25519\"}",
-                                    i > base ? "," : "", id, mh, ph, e.registered_at, s64, p64);
+                                    i > base ? "," : "", id, mh, ph, pad ? "\"" : "",
+                                    pad ? padding : "null", pad ? "\"" : "", e.registered_at, s64,
+                                    p64);
         }
         len += (size_t)snprintf(doc + len, cap - len, "]}");
         if (capv_registry_import_json(NULL, NULL, reg, (uint8_t *)doc, len, 0, NULL, NULL,

@@ -874,6 +874,41 @@ START_TEST(eval_truth_table)
 }
 END_TEST
 
+/* Larger mixed lists: numbers, objects and digests on both sides, the hit at the very end;
+ * and many variables (look-ups are indexed, not scanned). */
+START_TEST(eval_large_membership)
+{
+    capv_policy_ir *ir = binary_ir("non_membership");
+    enum { N = 3000 };
+    capv_buf b = CAPV_BUF_INIT;
+    capv_buf_puts(&b, "{\"variables\":{\"a\":[");
+    for (int i = 0; i < N; i++)
+        capv_buf_printf(&b, "%s{\"k\":%d,\"v\":[%d.5]},%d", i ? "," : "", i, i, i * 2 + 1);
+    capv_buf_puts(&b, ",{\"v\":[1.0, \"" D1U "\"],\"k\":\"last\"}],\"b\":[");
+    for (int i = 0; i < N; i++)
+        capv_buf_printf(&b, "%s%d.0,{\"v\":[%d.5],\"k\":%d.0}", i ? "," : "", i * 2,
+                        i + N, i + 1);
+    capv_buf_puts(&b, ",{\"k\":\"last\",\"v\":[1,\"" D1S "\"]}]");
+    for (int i = 0; i < N; i++)
+        capv_buf_printf(&b, ",\"x%d\":%d", i, i);
+    capv_buf_puts(&b, "}}");
+    size_t len;
+    char *ctx = (char *)capv_buf_take(&b, &len);
+    ck_assert_ptr_nonnull(ctx);
+    capv_policy_eval_result *r = eval_text(ir, ctx, 0);
+    const char *msg = NULL;
+    /* every earlier element differs (odd vs even numbers, k and v shifted); the last object
+     * equals its counterpart: keys reordered, 1 vs 1.0, digest case and prefix */
+    ck_assert_int_eq(rule_status(r, "r", &msg), CAPV_POLICY_RULE_FAIL);
+    char want[64];
+    snprintf(want, sizeof want, "a[%d] occurs in b", 2 * N);
+    ck_assert_str_eq(msg, want);
+    capv_policy_eval_result_free(r);
+    free(ctx);
+    capv_policy_ir_free(ir);
+}
+END_TEST
+
 /* Literals on either side, and the context's own fields as variables. */
 START_TEST(eval_literals_and_fields)
 {
@@ -1429,6 +1464,7 @@ Suite *policy_suite(void)
     tc = tcase_create("eval");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_loop_test(tc, eval_truth_table, 0, (int)(sizeof eval_cases / sizeof eval_cases[0]));
+    tcase_add_test(tc, eval_large_membership);
     tcase_add_test(tc, eval_literals_and_fields);
     tcase_add_test(tc, eval_malformed_context);
     tcase_add_test(tc, eval_peer_adapt_context);

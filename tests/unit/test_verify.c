@@ -419,8 +419,9 @@ START_TEST(tamper_untrusted_signer)
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
     uint8_t *signed_m = NULL;
     ck_assert_int_eq(capv_manifest_sign(&signed_m, &slen, tmpl, len, k, "Mallory", NULL), CAPV_OK);
-    capv_package *p = with_member(base, "manifest.json", signed_m, slen);
-    p = rehash_meta(with_member(p, "timestamp.tsr", NULL, 0));
+    capv_package *resigned = with_member(base, "manifest.json", signed_m, slen);
+    capv_package *p = rehash_meta(with_member(resigned, "timestamp.tsr", NULL, 0));
+    capv_package_free(resigned);
     capv_report *r = verify_pkg(v, p, o);
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
     ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS);

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Registry and cache figures (SPEC §12): recorded verifications/s through the single writer
+# (target >= 5,000/s), look-ups/s, online backup MB/s of a 1,000,000-row registry (idle and
+# while the writer records), cache get/put ops/s with 2 threads. Prints; never fails on time.
+#   bench/run.d/registry.sh BUILD_DIR [ROWS] [SECONDS]
+set -euo pipefail
+build=$1
+rows=${2:-1000000}
+secs=${3:-3}
+echo "== registry and cache (synchronous=FULL, WAL; ${rows} rows) =="
+out=$("$build/bench/bench_registry" "$rows" "$secs")
+get() { awk -v k="$1" '$1 == k {print $2}' <<<"$out"; }
+printf 'recorded verifications/s (single writer, 16 callers): %s  (target >= 5000; %s writes per commit)\n' \
+    "$(get registry_record_per_s)" "$(get registry_record_writes_per_commit)"
+printf 'recorded verifications/s (one caller, one commit each): %s\n' "$(get registry_record_unbatched_per_s)"
+printf 'look-ups/s: %s (1 thread), %s (2 threads)\n' \
+    "$(get registry_lookup_per_s_1_thread)" "$(get registry_lookup_per_s_2_threads)"
+printf 'online backup of %s rows (%s bytes): %s MB/s idle, %s MB/s while recording %s/s\n' \
+    "$(get registry_fill_rows)" "$(get registry_backup_bytes)" "$(get registry_backup_mb_per_s)" \
+    "$(get registry_backup_under_load_mb_per_s)" "$(get registry_record_per_s_during_backup)"
+printf 'cache get/put ops/s: %s (1 thread), %s (2 threads), hit ratio %s\n' \
+    "$(get cache_ops_per_s_1_thread)" "$(get cache_ops_per_s_2_threads)" "$(get cache_hit_ratio)"

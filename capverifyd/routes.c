@@ -1,0 +1,477 @@
+/* Registry, backup and policy routes (SPEC §9.2, §8, §5): request bodies are read by the
+ * library's parsers, answers are formatted here. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+
+/* ---- small JSON writing helpers ------------------------------------------------------------ */
+
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} jbuf;
+
+static void jput(jbuf *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *np = realloc(b->p, cap);
+        if (np == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void jstr(jbuf *b, const char *s)
+{
+    jput(b, s, strlen(s));
+}
+
+/* A JSON string literal, or null. */
+static void jquote(jbuf *b, const char *s)
+{
+    if (s == NULL) {
+        jstr(b, "null");
+        return;
+    }
+    char *q = NULL;
+    size_t n = 0;
+    if (capv_json_quote(&q, &n, s, strlen(s), NULL) == CAPV_OK)
+        jput(b, q, n);
+    else
+        jstr(b, "\"\""); /* not UTF-8: never produced from our own data */
+    capv_free(q);
+}
+
+static void jnum(jbuf *b, long long v)
+{
+    char t[32];
+    jput(b, t, (size_t)snprintf(t, sizeof t, "%lld", v));
+}
+
+static void send_jbuf(req *r, int status, jbuf *b, const char *extra)
+{
+    if (b->failed)
+        send_error(r, 500, "internal", "out of memory");
+    else
+        send_json(r, status, b->p ? b->p : "", b->len, extra);
+    free(b->p);
+}
+
+static bool need_registry(req *r)
+{
+    if (r->d->registry != NULL)
+        return true;
+    send_error(r, 503, "unavailable", "the registry is not open");
+    return false;
+}
+
+static bool need_json(req *r)
+{
+    char ct[96];
+    content_type(r, ct, sizeof ct);
+    if (strcmp(ct, "application/json") == 0)
+        return true;
+    send_error(r, 415, "unsupported_media_type", "send application/json");
+    return false;
+}
+
+/* Answers a failed library call with the status mapping of SPEC §9.2 / STYLE.md. */
+static void answer_failure(req *r, capv_status st, const capv_error *err)
+{
+    const char *msg = err->message[0] ? err->message : capv_strerror(st);
+    switch (capv_status_class_of(st)) {
+    case CAPV_CLASS_MALFORMED: send_error(r, 400, "malformed", "%s", msg); break;
+    case CAPV_CLASS_UNAVAILABLE:
+        if (st == CAPV_E_NOT_FOUND)
+            send_error(r, 404, "not_found", "%s", msg);
+        else
+            send_error(r, 503, "unavailable", "%s", msg);
+        break;
+    case CAPV_CLASS_REJECTED:
+        if (st == CAPV_E_CONFLICT)
+            send_error(r, 409, "conflict", "%s", msg);
+        else
+            send_error(r, 422, "rejected", "%s", msg);
+        break;
+    default: send_error(r, 500, "internal", "%s", msg);
+    }
+}
+
+/* ---- registry ---------------------------------------------------------------------------- */
+
+static bool entry_json(jbuf *b, const capv_registry_entry *e)
+{
+    char *json = NULL;
+    size_t len = 0;
+    if (capv_registry_entry_to_json(&json, &len, e, NULL) != CAPV_OK)
+        return false;
+    jput(b, json, len);
+    capv_free(json);
+    return true;
+}
+
+/* The value of a query parameter, or NULL. */
+static const char *query(req *r, const char *name, char *buf, size_t cap)
+{
+    const char *q = r->ri->query_string;
+    if (q == NULL)
+        return NULL;
+    return mg_get_var(q, strlen(q), name, buf, cap) >= 0 ? buf : NULL;
+}
+
+void handle_registry_list(req *r)
+{
+    if (!auth_check(r, "registry:read") || !need_registry(r))
+        return;
+    char mh[160], after_s[32], limit_s[32];
+    const char *manifest = query(r, "manifest_hash", mh, sizeof mh);
+    const char *after_q = query(r, "after", after_s, sizeof after_s);
+    const char *limit_q = query(r, "limit", limit_s, sizeof limit_s);
+    char *end = NULL;
+    long long after = after_q ? strtoll(after_q, &end, 10) : 0;
+    if (after_q && (*end != '\0' || after < 0)) {
+        send_error(r, 400, "malformed", "after must be a non-negative integer");
+        return;
+    }
+    long long limit = limit_q ? strtoll(limit_q, &end, 10) : 100;
+    if (limit_q && (*end != '\0' || limit < 1 || limit > 1000)) {
+        send_error(r, 400, "malformed", "limit must be 1..1000");
+        return;
+    }
+    capv_registry_page *page = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_list(&page, r->d->registry, manifest, after, (size_t)limit, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    jbuf b = { 0 };
+    jstr(&b, "{\"entries\":[");
+    for (size_t i = 0; i < capv_registry_page_count(page); i++) {
+        if (i)
+            jstr(&b, ",");
+        if (!entry_json(&b, capv_registry_page_entry(page, i)))
+            b.failed = true;
+    }
+    jstr(&b, "],\"next\":");
+    int64_t next = capv_registry_page_next(page);
+    if (next > 0)
+        jnum(&b, next);
+    else
+        jstr(&b, "null");
+    jstr(&b, "}");
+    capv_registry_page_free(page);
+    send_jbuf(r, 200, &b, NULL);
+}
+
+void handle_registry_get(req *r)
+{
+    if (!auth_check(r, "registry:read") || !need_registry(r))
+        return;
+    const char *id = r->ri->local_uri + strlen("/registry/entries/");
+    capv_registry_entry *e = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_get(&e, r->d->registry, id, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    jbuf b = { 0 };
+    if (!entry_json(&b, e))
+        b.failed = true;
+    capv_registry_entry_free(e);
+    send_jbuf(r, 200, &b, NULL);
+}
+
+/* Registers an entry: 201 when new, 200 when the same entry was already there (a retry),
+ * 409 when an entry for these hashes exists with other content. */
+void handle_registry_post(req *r)
+{
+    if (!auth_check(r, "registry:write") || !need_registry(r) || !need_json(r))
+        return;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if (!read_body(r, &body, &len))
+        return;
+    capv_registry_entry *in = NULL, *stored = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_entry_from_json(&in, body, len, &err);
+    free(body);
+    if (st == CAPV_OK)
+        st = capv_registry_add(&stored, r->d->registry, in, &err);
+    capv_registry_entry_free(in);
+    if (st != CAPV_OK && st != CAPV_E_EXISTS) {
+        capv_registry_entry_free(stored);
+        answer_failure(r, st == CAPV_E_SIGNATURE ? CAPV_E_MALFORMED : st, &err);
+        return;
+    }
+    jbuf b = { 0 };
+    if (!entry_json(&b, stored))
+        b.failed = true;
+    char loc[512];
+    snprintf(loc, sizeof loc, "Location: /registry/entries/%s\r\n", stored->id);
+    capv_registry_entry_free(stored);
+    send_jbuf(r, st == CAPV_OK ? 201 : 200, &b, st == CAPV_OK ? loc : NULL);
+}
+
+/* ---- backups ----------------------------------------------------------------------------- */
+
+static void backup_json(jbuf *b, const capv_backup_info *i)
+{
+    jstr(b, "{\"path\":");
+    jquote(b, i->path);
+    jstr(b, ",\"sidecar_path\":");
+    jquote(b, i->sidecar_path);
+    jstr(b, ",\"created_at\":");
+    jquote(b, i->created_at);
+    jstr(b, ",\"sha3_256\":");
+    jquote(b, i->sha3_256);
+    jstr(b, ",\"size_bytes\":");
+    jnum(b, (long long)i->size_bytes);
+    jstr(b, ",\"schema_version\":");
+    jnum(b, i->schema_version);
+    jstr(b, ",\"entries\":");
+    jnum(b, (long long)i->entries);
+    jstr(b, ",\"verifications\":");
+    jnum(b, (long long)i->verifications);
+    jstr(b, ",\"tool_version\":");
+    jquote(b, i->tool_version);
+    jstr(b, "}");
+}
+
+void handle_admin_backup(req *r)
+{
+    if (!auth_check(r, "backup:create") || !need_registry(r))
+        return;
+    capv_backup_info *info = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = daemon_backup(r->d, &info, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st == CAPV_E_BUSY ? CAPV_E_CONFLICT : st, &err);
+        return;
+    }
+    jbuf b = { 0 };
+    backup_json(&b, info);
+    capv_backup_info_free(info);
+    send_jbuf(r, 201, &b, NULL);
+}
+
+void handle_admin_backups(req *r)
+{
+    if (!auth_check(r, "backup:read"))
+        return;
+    capv_backup_list *list = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_backup_list(&list, r->d->cfg.backup_dir, &err);
+    if (st == CAPV_E_NOT_FOUND) { /* no backup taken yet */
+        send_json(r, 200, "{\"backups\":[]}", 14, NULL);
+        return;
+    }
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    jbuf b = { 0 };
+    jstr(&b, "{\"backups\":[");
+    for (size_t i = 0; i < capv_backup_list_count(list); i++) {
+        if (i)
+            jstr(&b, ",");
+        backup_json(&b, capv_backup_list_get(list, i));
+    }
+    jstr(&b, "]}");
+    capv_backup_list_free(list);
+    send_jbuf(r, 200, &b, NULL);
+}
+
+/* ---- policies ---------------------------------------------------------------------------- */
+
+void handle_policy_compile(req *r)
+{
+    if (!auth_check(r, "policy:compile") || !need_json(r))
+        return;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if (!read_body(r, &body, &len))
+        return;
+    capv_policy_compile_request *creq = NULL;
+    capv_policy_ir *ir = NULL;
+    capv_policy_diagnostics *diags = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char *lints = NULL;
+    size_t lints_len = 0;
+    capv_status st = capv_policy_compile_request_parse(&creq, body, len, &err);
+    free(body);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    st = capv_policy_compile(&ir, &diags, capv_policy_compile_request_policy(creq),
+                             capv_policy_compile_request_lint_mode(creq), &err);
+    if (diags != NULL)
+        capv_policy_diagnostics_to_json(&lints, &lints_len, diags, NULL);
+    jbuf b = { 0 };
+    if (st != CAPV_OK && diags != NULL && capv_policy_diagnostics_errors(diags) > 0) {
+        /* lint errors: 422 with the error shape plus the diagnostics */
+        snprintf(r->error, sizeof r->error, "lint_errors");
+        jstr(&b, "{\"error\":{\"code\":\"lint_errors\",\"message\":");
+        jquote(&b, err.message[0] ? err.message : "the policy has lint errors");
+        jstr(&b, ",\"request_id\":");
+        jquote(&b, r->id);
+        jstr(&b, "},\"lints\":");
+        jstr(&b, lints ? lints : "[]");
+        jstr(&b, "}");
+        send_jbuf(r, 422, &b, NULL);
+        goto out;
+    }
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        goto out;
+    }
+    bool persisted = false;
+    if (capv_policy_compile_request_persist(creq)) {
+        if (!need_registry(r))
+            goto out;
+        capv_registry_policy pol = CAPV_REGISTRY_POLICY_INIT;
+        pol.policy_id = capv_policy_ir_policy_id(ir);
+        pol.policy_version = capv_policy_ir_policy_version(ir);
+        pol.policy_hash = capv_policy_ir_policy_hash(ir);
+        pol.ir_hash = capv_policy_ir_hash(ir);
+        pol.ir_json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, NULL);
+        st = capv_registry_put_policy(r->d->registry, &pol, &err);
+        if (st != CAPV_OK && st != CAPV_E_EXISTS) {
+            answer_failure(r, st, &err);
+            goto out;
+        }
+        persisted = true;
+    }
+    size_t ir_len = 0;
+    const char *ir_json = capv_policy_ir_json(ir, CAPV_POLICY_IR_COMPACT, &ir_len);
+    jstr(&b, "{\"policy_id\":");
+    jquote(&b, capv_policy_ir_policy_id(ir));
+    jstr(&b, ",\"policy_version\":");
+    jquote(&b, capv_policy_ir_policy_version(ir));
+    jstr(&b, ",\"policy_hash\":");
+    jquote(&b, capv_policy_ir_policy_hash(ir));
+    jstr(&b, ",\"ir_hash\":");
+    jquote(&b, capv_policy_ir_hash(ir));
+    jstr(&b, ",\"ir\":");
+    jput(&b, ir_json, ir_len);
+    jstr(&b, ",\"lints\":");
+    jstr(&b, lints ? lints : "[]");
+    jstr(&b, persisted ? ",\"persisted\":true}" : ",\"persisted\":false}");
+    send_jbuf(r, 200, &b, NULL);
+out:
+    capv_free(lints);
+    capv_policy_diagnostics_free(diags);
+    capv_policy_ir_free(ir);
+    capv_policy_compile_request_free(creq);
+}
+
+void handle_policy_get(req *r)
+{
+    if (!auth_check(r, "policy:read") || !need_registry(r))
+        return;
+    const char *id = r->ri->local_uri + strlen("/policy/");
+    capv_registry_policy *pol = NULL;
+    capv_policy_ir *ir = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_get_policy(&pol, r->d->registry, id, &err);
+    if (st == CAPV_OK)
+        st = capv_policy_ir_load(&ir, (const uint8_t *)pol->ir_json, strlen(pol->ir_json), &err);
+    capv_registry_policy_free(pol);
+    if (st != CAPV_OK) {
+        /* a stored IR whose hash no longer matches is damage, not a client error */
+        answer_failure(r, st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st, &err);
+        return;
+    }
+    char etag[160];
+    snprintf(etag, sizeof etag, "\"ir:%s\"", capv_policy_ir_hash(ir));
+    char hdr[200];
+    snprintf(hdr, sizeof hdr, "ETag: %s\r\n", etag);
+    const char *inm = header(r, "If-None-Match");
+    if (inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0)) {
+        r->status = 304;
+        mg_printf(r->conn,
+                  "HTTP/1.1 304 Not Modified\r\nETag: %s\r\nX-Request-Id: %s\r\n"
+                  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+                  "Content-Length: 0\r\n\r\n",
+                  etag, r->id);
+        capv_policy_ir_free(ir);
+        return;
+    }
+    size_t len = 0;
+    const char *json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, &len);
+    send_json(r, 200, json, len, hdr);
+    capv_policy_ir_free(ir);
+}
+
+/* The policy-evaluation form of POST /verify (SPEC §5): Mode A names a stored policy,
+ * Mode B embeds an IR whose ir_hash must match (else 400). */
+void handle_policy_eval(req *r, const uint8_t *body, size_t len)
+{
+    capv_policy_eval_request *ereq = NULL;
+    capv_policy_ir *stored = NULL;
+    capv_policy_eval_result *res = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_policy_eval_request_parse(&ereq, body, len, &err);
+    if (st != CAPV_OK) {
+        /* a tampered embedded IR is a bad request, not a verdict */
+        answer_failure(r, st == CAPV_E_MISMATCH ? CAPV_E_MALFORMED : st, &err);
+        metrics_outcome(OUTCOME_ERROR);
+        snprintf(r->result, sizeof r->result, "error");
+        return;
+    }
+    const capv_policy_ir *ir = capv_policy_eval_request_ir(ereq);
+    if (ir == NULL) {
+        const char *id = capv_policy_eval_request_policy_id(ereq);
+        capv_registry_policy *pol = NULL;
+        if (r->d->registry == NULL) {
+            st = err.code = CAPV_E_UNAVAILABLE;
+            snprintf(err.message, sizeof err.message, "the policy store is not open");
+        } else
+            st = capv_registry_get_policy(&pol, r->d->registry, id, &err);
+        if (st == CAPV_OK)
+            st = capv_policy_ir_load(&stored, (const uint8_t *)pol->ir_json,
+                                     strlen(pol->ir_json), &err);
+        capv_registry_policy_free(pol);
+        ir = stored;
+    }
+    if (st == CAPV_OK)
+        st = capv_policy_eval_request_run(&res, ereq, ir, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        metrics_outcome(OUTCOME_ERROR);
+        snprintf(r->result, sizeof r->result, "error");
+    } else {
+        char *json = NULL;
+        size_t jlen = 0;
+        if (capv_policy_eval_result_to_json(&json, &jlen, res, 0, &err) != CAPV_OK) {
+            send_error(r, 500, "internal", "%s", err.message);
+        } else {
+            capv_verdict v = capv_policy_eval_result_verdict(res);
+            snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
+            metrics_outcome(v == CAPV_VERDICT_OK ? OUTCOME_OK
+                            : v == CAPV_VERDICT_WARN ? OUTCOME_WARN
+                                                     : OUTCOME_FAIL);
+            send_json(r, 200, json, jlen, NULL);
+        }
+        capv_free(json);
+    }
+    capv_policy_eval_result_free(res);
+    capv_policy_ir_free(stored);
+    capv_policy_eval_request_free(ereq);
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Bearer-token authentication of the daemon (SPEC §6, §9.2) with a local key set
+# (file:// JWKS, Ed25519 keys made here): probes need no token, /verify needs a valid token
+# with scope verify:run; every rejection is 401 (invalid_token) or 403 (insufficient_scope)
+# with WWW-Authenticate and the error body, counted by reason and logged without the token;
+# SIGHUP re-reads the key set (key rotation without a restart).
+#   auth.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/lib.sh"
+t_init "$@"
+
+IDP=$TMP/idp
+mkdir -p "$IDP"
+jwk1=$(make_jwk "$IDP" key-1) && jwk2=$(make_jwk "$IDP" key-2) ||
+    { fail "make Ed25519 keys with openssl"; t_done; }
+printf '{"keys":[%s]}' "$jwk1" >"$IDP/jwks.json"
+ISS=https://idp.test/realms/cap
+AUD=cap-verifier
+now=$(date +%s)
+claims() { # claims SCOPE [EXTRA_JSON_MEMBERS]
+    printf '{"iss":"%s","aud":"%s","sub":"tester","iat":%d,"exp":%d,"scope":"%s"%s}' \
+        "$ISS" "$AUD" "$now" $((now + 600)) "$1" "${2:-}"
+}
+GOOD=$(mint_token "$IDP/key-1.key" key-1 "$(claims 'verify:run registry:read')")
+SCP=$(mint_token "$IDP/key-1.key" key-1 \
+    "{\"iss\":\"$ISS\",\"aud\":[\"other\",\"$AUD\"],\"sub\":\"tester\",\"exp\":$((now + 600)),\"scp\":[\"verify:run\"]}")
+NOSCOPE=$(mint_token "$IDP/key-1.key" key-1 "$(claims 'registry:read')")
+EXPIRED=$(mint_token "$IDP/key-1.key" key-1 \
+    "{\"iss\":\"$ISS\",\"aud\":\"$AUD\",\"sub\":\"tester\",\"iat\":$((now - 7200)),\"exp\":$((now - 3600)),\"scope\":\"verify:run\"}")
+BADISS=$(mint_token "$IDP/key-1.key" key-1 \
+    "{\"iss\":\"https://evil.test\",\"aud\":\"$AUD\",\"exp\":$((now + 600)),\"scope\":\"verify:run\"}")
+BADAUD=$(mint_token "$IDP/key-1.key" key-1 \
+    "{\"iss\":\"$ISS\",\"aud\":\"someone-else\",\"exp\":$((now + 600)),\"scope\":\"verify:run\"}")
+UNKNOWNKID=$(mint_token "$IDP/key-2.key" key-2 "$(claims verify:run)")
+BADSIG=${GOOD%.*}.$(mint_token "$IDP/key-2.key" key-1 "$(claims verify:run)" | cut -d. -f3)
+NONE=$(printf '{"alg":"none","typ":"JWT"}' | b64url).$(claims verify:run | b64url).
+HS256=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url).$(claims verify:run | b64url).$(printf 'mac' | b64url)
+
+daemon_start auth "${SAMPLE_ARGS[@]}" --set auth.enabled=true --set "auth.issuer=$ISS" \
+    --set "auth.audiences=$AUD" --set "auth.jwks_url=file://$IDP/jwks.json" || t_done
+curl -s -o "$TMP/m0" "$D_ADMIN_URL/metrics"
+
+# ---- the probes need no token -------------------------------------------------------------
+for url in "$D_URL/healthz" "$D_URL/readyz" "$D_URL/metrics" "$D_ADMIN_URL/healthz" \
+    "$D_ADMIN_URL/readyz" "$D_ADMIN_URL/metrics"; do
+    req GET "$url"
+    assert_eq "no token needed: GET ${url#http://127.0.0.1:}" "$STATUS" 200
+done
+req GET "$D_ADMIN_URL/readyz"
+assert_eq "/readyz: the key set is usable" \
+    "$(body_json '[.checks[] | select(.name == "jwks") | .ok] | tostring')" "[true]"
+
+# ---- rejections ----------------------------------------------------------------------------
+verify() { # verify [curl args...]: POST the sample to /verify
+    req POST "$D_URL/verify" -H 'Content-Type: application/zip' \
+        --data-binary "@$SAMPLE/sample.zip" "$@"
+}
+verify
+assert_eq "no token: 401" "$STATUS" 401
+assert_error_body "no token" unauthorized
+assert_match "no token: WWW-Authenticate: Bearer" "$(hdr WWW-Authenticate)" '^Bearer( |$)'
+assert_eq "no token: no-store" "$(hdr Cache-Control)" no-store
+while read -r name token; do
+    verify -H "Authorization: Bearer ${!token}"
+    assert_eq "$name: 401" "$STATUS" 401
+    assert_match "$name: WWW-Authenticate error=\"invalid_token\"" "$(hdr WWW-Authenticate)" \
+        '^Bearer .*error="invalid_token"'
+    assert_eq "$name: error code" "$(body_json .error.code)" unauthorized
+done <<'EOF'
+expired EXPIRED
+wrong-issuer BADISS
+wrong-audience BADAUD
+unknown-kid UNKNOWNKID
+bad-signature BADSIG
+alg-none NONE
+alg-HS256 HS256
+EOF
+verify -H 'Authorization: Bearer not-a-jwt'
+assert_eq "garbage token: 401" "$STATUS" 401
+verify -H 'Authorization: Basic dXNlcjpwYXNz'
+assert_eq "Basic credentials: 401" "$STATUS" 401
+verify -H "Authorization: Bearer $NOSCOPE"
+assert_eq "a token without verify:run: 403" "$STATUS" 403
+assert_match "403: WWW-Authenticate error=\"insufficient_scope\"" "$(hdr WWW-Authenticate)" \
+    '^Bearer .*error="insufficient_scope"'
+assert_eq "403: request_id in the body" "$(body_json .error.request_id)" "$(hdr X-Request-Id)"
+
+# ---- acceptance ----------------------------------------------------------------------------
+verify -H "Authorization: Bearer $GOOD"
+assert_eq "a valid token with verify:run: 200 ok" "$STATUS $(body_json .result)" "200 ok"
+verify -H "Authorization: Bearer $GOOD"
+assert_eq "the same token again (token cache): 200 ok" "$STATUS $(body_json .result)" "200 ok"
+verify -H "Authorization: Bearer $SCP" -H 'X-Request-Id: auth-scp'
+assert_eq "scp array and an audience list: 200" "$STATUS" 200
+
+# ---- metrics and logs ----------------------------------------------------------------------
+curl -s -o "$TMP/m1" "$D_ADMIN_URL/metrics"
+if promtool check metrics <"$TMP/m1" >"$TMP/promtool.out" 2>&1; then
+    pass "promtool check metrics with auth metrics"
+else
+    fail "promtool check metrics with auth metrics" "$(cat "$TMP/promtool.out")"
+fi
+assert_eq "auth_requests_total counts every /verify (14)" \
+    "$(metric "$TMP/m1" cap_verifier_auth_requests_total)" 14
+failures=$(awk '/^cap_verifier_auth_failures_total\{/ { sub(/.*reason="/, "", $1); sub(/"\}/, "", $1); printf "%s=%s ", $1, $2 }' "$TMP/m1" |
+    tr ' ' '\n' | sort | tr '\n' ' ')
+assert_eq "auth_failures_total by reason" "$failures" \
+    "alg_not_allowed=2 bad_audience=1 bad_issuer=1 bad_signature=1 expired=1 insufficient_scope=1 malformed=2 missing_token=1 unknown_kid=1 "
+assert_eq "rejected requests are not verification outcomes" \
+    "$(metric "$TMP/m1" 'cap_verifier_requests_total{result="ok"}')" 3
+assert_eq "jwks_keys = 1" "$(metric "$TMP/m1" cap_verifier_jwks_keys)" 1
+assert_eq "the accepted request's subject is logged" \
+    "$(jq -r 'select(.request_id == "auth-scp") | .subject' "$D_LOG" | head -n 1)" tester
+assert_eq "every rejection logged event=auth_failure with its reason" \
+    "$(jq -r 'select(.event == "auth_failure") | .reason' "$D_LOG" | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')" \
+    "alg_not_allowed=2 bad_audience=1 bad_issuer=1 bad_signature=1 expired=1 insufficient_scope=1 malformed=2 missing_token=1 unknown_kid=1 "
+leaked=""
+for token in "$GOOD" "$SCP" "$NOSCOPE" "$EXPIRED" "$BADISS" "$BADAUD" "$UNKNOWNKID" "$BADSIG"; do
+    for part in $(tr '.' ' ' <<<"$token"); do
+        grep -qF -- "$part" "$D_LOG" "$D_DIR/stderr.log" && leaked+=" ${part:0:12}…"
+    done
+done
+assert_eq "no part of any token appears in the logs" "$leaked" ""
+
+# ---- key rotation: SIGHUP re-reads the key set ---------------------------------------------
+printf '{"keys":[%s]}' "$jwk2" >"$IDP/jwks.new" && mv "$IDP/jwks.new" "$IDP/jwks.json"
+kill -HUP "$D_PID"
+for i in $(seq 50); do
+    verify -H "Authorization: Bearer $UNKNOWNKID"
+    [ "$STATUS" = 200 ] && break
+    sleep 0.1
+done
+assert_eq "after SIGHUP a token of the new key is accepted" "$STATUS" 200
+verify -H "Authorization: Bearer $GOOD"
+assert_eq "… and one of the removed key is not, though it was cached (401)" "$STATUS" 401
+check "same process (no restart)" kill -0 "$D_PID"
+
+daemon_stop
+t_done

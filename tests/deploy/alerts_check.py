@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""The alert rules match SPEC §11 and their runbook, and their promtool tests cover both sides.
+
+  alerts_check.py
+
+- deploy/prometheus/alerts.yml has exactly the alerts of SPEC §11 with their priorities
+  (HighErrorRate P1, HighP95Latency P2, FivexxSpike P0, LowCacheHitRate P3,
+  HighAuthFailureRate P1, NoTraffic P2, plus JWKSStale and BackupStale), each with labels
+  severity (matching its priority) and priority, and annotations summary, description and
+  runbook_url = docs/runbook.md#<anchor>;
+- every anchor exists in docs/runbook.md (GitHub's heading slugs), and the alert's section
+  there has Symptoms, Investigation, Resolution and Verification;
+- every in-page link of the runbook ([text](#anchor)) leads to a heading;
+- deploy/prometheus/alerts_test.yml has, for every alert, a case where it fires and one
+  where it stays quiet.
+Proves it can fail: a rule with a wrong priority and a missing anchor must be reported.
+"""
+import os
+import re
+import sys
+
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
+        "LowCacheHitRate": "P3", "HighAuthFailureRate": "P1", "NoTraffic": "P2",
+        "JWKSStale": None, "BackupStale": None}
+SEVERITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
+SECTIONS = ("Symptoms", "Investigation", "Resolution", "Verification")
+
+passed = failed = 0
+
+
+def result(ok, what, details=()):
+    global passed, failed
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+    print("%s %s" % ("ok  " if ok else "FAIL", what))
+    if not ok:
+        for d in details:
+            print("     " + d)
+
+
+def slug(heading):
+    """GitHub's anchor of a Markdown heading."""
+    s = heading.strip().lower()
+    s = re.sub(r"[^\w\- ]", "", s)
+    return s.replace(" ", "-")
+
+
+def runbook_sections(text):
+    """{anchor: section text} for every heading."""
+    out, anchor, buf = {}, None, []
+    in_code = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        m = None if in_code else re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            if anchor is not None:
+                out[anchor] = "\n".join(buf)
+            anchor, buf = slug(m.group(2)), []
+        else:
+            buf.append(line)
+    if anchor is not None:
+        out[anchor] = "\n".join(buf)
+    return out
+
+
+def rule_problems(rules, sections):
+    probs = []
+    names = [r.get("alert") for r in rules if "alert" in r]
+    for a in SPEC:
+        if a not in names:
+            probs.append("alert %s (SPEC §11) missing" % a)
+    for a in names:
+        if a not in SPEC:
+            probs.append("alert %s is not in SPEC §11" % a)
+    for r in rules:
+        a = r.get("alert")
+        if a is None:
+            continue
+        labels, ann = r.get("labels", {}), r.get("annotations", {})
+        prio = labels.get("priority")
+        if prio not in SEVERITY:
+            probs.append("%s: priority %r is not P0..P3" % (a, prio))
+        elif SPEC.get(a) and prio != SPEC[a]:
+            probs.append("%s: priority %s, SPEC §11 says %s" % (a, prio, SPEC[a]))
+        elif labels.get("severity") != SEVERITY[prio]:
+            probs.append("%s: severity %r does not match %s (%s)" % (
+                a, labels.get("severity"), prio, SEVERITY[prio]))
+        for k in ("summary", "description", "runbook_url"):
+            if not ann.get(k):
+                probs.append("%s: annotation %s missing" % (a, k))
+        url = ann.get("runbook_url", "")
+        m = re.fullmatch(r"docs/runbook\.md#([a-z0-9_-]+)", url)
+        if not m:
+            probs.append("%s: runbook_url %r is not docs/runbook.md#<anchor>" % (a, url))
+            continue
+        sec = sections.get(m.group(1))
+        if sec is None:
+            probs.append("%s: docs/runbook.md has no heading with anchor #%s" % (a, m.group(1)))
+            continue
+        for s in SECTIONS:
+            if not re.search(r"\*\*%s\.?\*\*" % s, sec):
+                probs.append("%s: runbook section #%s has no **%s.**" % (a, m.group(1), s))
+        if prio and prio not in sec:
+            probs.append("%s: runbook section #%s does not name its priority %s" % (
+                a, m.group(1), prio))
+    return probs
+
+
+def main():
+    with open(os.path.join(ROOT, "deploy", "prometheus", "alerts.yml")) as f:
+        rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
+    with open(os.path.join(ROOT, "docs", "runbook.md")) as f:
+        text = f.read()
+    sections = runbook_sections(text)
+    probs = rule_problems(rules, sections)
+    result(not probs, "alerts.yml: the %d alerts of SPEC §11 with priority, severity, "
+           "annotations and a runbook section each" % len(SPEC), probs)
+
+    dangling = sorted({a for a in re.findall(r"\]\(#([^)]+)\)", text) if a not in sections})
+    result(not dangling, "docs/runbook.md: every in-page link leads to a heading",
+           ["#" + a for a in dangling])
+
+    with open(os.path.join(ROOT, "deploy", "prometheus", "alerts_test.yml")) as f:
+        tests = yaml.safe_load(f)["tests"]
+    fires, quiet = set(), set()
+    for t in tests:
+        for c in t.get("alert_rule_test", []):
+            (fires if c.get("exp_alerts") else quiet).add(c["alertname"])
+    names = [r["alert"] for r in rules if "alert" in r]
+    missing = ["%s: no case where it fires" % a for a in names if a not in fires] + \
+              ["%s: no case where it stays quiet" % a for a in names if a not in quiet]
+    result(not missing, "alerts_test.yml: every alert has a firing and a quiet case", missing)
+
+    # the check can fail
+    bad = [dict(r) for r in rules]
+    for r in bad:
+        if r.get("alert") == "FivexxSpike":
+            r["labels"] = dict(r["labels"], priority="P2")
+        if r.get("alert") == "NoTraffic":
+            r["annotations"] = dict(r["annotations"], runbook_url="docs/runbook.md#no-such")
+    probs = rule_problems(bad, sections)
+    result(any("FivexxSpike: priority P2" in p for p in probs)
+           and any("#no-such" in p for p in probs),
+           "self-test: a wrong priority and a missing runbook anchor are reported", probs)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
