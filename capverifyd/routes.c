@@ -435,8 +435,7 @@ void handle_policy_eval(req *r, const uint8_t *body, size_t len)
         snprintf(r->result, sizeof r->result, "error");
         return;
     }
-    const capv_policy_ir *ir = capv_policy_eval_request_ir(ereq);
-    if (ir == NULL) {
+    if (capv_policy_eval_request_ir(ereq) == NULL) {
         const char *id = capv_policy_eval_request_policy_id(ereq);
         capv_registry_policy *pol = NULL;
         if (r->d->registry == NULL) {
@@ -448,10 +447,10 @@ void handle_policy_eval(req *r, const uint8_t *body, size_t len)
             st = capv_policy_ir_load(&stored, (const uint8_t *)pol->ir_json,
                                      strlen(pol->ir_json), &err);
         capv_registry_policy_free(pol);
-        ir = stored;
     }
+    /* Mode B: the request's own IR is used (the argument must be NULL); Mode A: the stored */
     if (st == CAPV_OK)
-        st = capv_policy_eval_request_run(&res, ereq, ir, &err);
+        st = capv_policy_eval_request_run(&res, ereq, stored, &err);
     if (st != CAPV_OK) {
         answer_failure(r, st, &err);
         metrics_outcome(OUTCOME_ERROR);

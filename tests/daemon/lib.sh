@@ -254,10 +254,12 @@ req() {
     shift 2
     local how=(-X "$method")
     [ "$method" = HEAD ] && how=(-I)
+    rm -f "$TMP/resp.body" # curl does not create it for a response without a body
     out=$(curl -s -o "$TMP/resp.body" -D "$TMP/resp.headers" -w '%{http_code} %{time_total}' \
         --max-time 20 "${how[@]}" "$@" "$url")
     STATUS=${out% *}
     TIME=${out#* }
+    touch "$TMP/resp.body"
 }
 
 # hdr NAME: the value of a header of the last response ("" when absent).

@@ -793,8 +793,9 @@ static uint8_t *many_entries(size_t n, size_t *len)
     char *names = malloc(n * 8);
     ck_assert_ptr_nonnull(e);
     ck_assert_ptr_nonnull(names);
+    ck_assert_uint_lt(n, 1000000); /* "e" + 6 digits + NUL per name */
     for (size_t i = 0; i < n; i++) {
-        snprintf(names + i * 8, 8, "e%06zu", i);
+        snprintf(names + i * 8, 8, "e%06u", (unsigned)(i % 1000000));
         e[i] = stored(names + i * 8, "");
     }
     uint8_t *zip = craft_zip(e, n, len);
