@@ -183,12 +183,13 @@ capv_status capv_ed25519_verify_with(const capv_trust_store *store,
     capv_status st = capv_global_require(err);
     if (st != CAPV_OK)
         return st;
-    const char *problem = ed25519_key_problem(pub, false);
-    if (problem != NULL)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
+    /* A trusted key passed the key checks when the store was loaded. */
     const capv_key *k = capv_trust_store_find(store, pub);
+    const char *problem = NULL;
     if (k != NULL && k->pkey != NULL) {
         st = verify_pkey(k->pkey, sig, msg, len, err);
+    } else if ((problem = ed25519_key_problem(pub, false)) != NULL) {
+        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
     } else {
         EVP_PKEY *pkey = NULL;
         if ((st = make_pkey(&pkey, pub, err)) != CAPV_OK)
@@ -240,6 +241,11 @@ static capv_status store_push(capv_trust_store *s, capv_key *k, capv_error *err)
     if (dup != NULL)
         CAPV_FAIL(err, CAPV_E_CONFLICT, k->source, "key %s appears twice (%s and %s)", k->kid,
                   dup->source, k->source);
+    /* Checked once here, so verification with a trusted key skips it (the hot path). */
+    const char *problem = ed25519_key_problem(k->pub, false);
+    if (problem != NULL)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, k->source, "%s%skey %s: %s", k->source,
+                  *k->source ? ": " : "", k->kid, problem);
     CAPV_TRY(make_pkey(&k->pkey, k->pub, err));
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;

@@ -83,7 +83,17 @@ typedef struct unit_spec {
     const cJSON *depends_on;
 } unit_spec;
 
+/* SHA3-256 of members, computed once per verification (integrity and the report both need
+ * them). */
+#define DIGEST_MEMO 8
+typedef struct digest_memo {
+    const uint8_t *data; /* the member's bytes identify it */
+    uint8_t d[32];
+} digest_memo;
+
 typedef struct layout {
+    digest_memo memo[DIGEST_MEMO];
+    size_t nmemo;
     const char *format;
     cJSON *meta; /* parsed _meta.json, or NULL */
     unit_spec *units;
@@ -254,7 +264,22 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
 
 /* ---- package.integrity ----------------------------------------------------------------- */
 
-static capv_status check_integrity(capv_report *r, const capv_package *pkg, const layout *l)
+static capv_status member_sha3(uint8_t out[32], layout *l, const uint8_t *data, size_t len)
+{
+    for (size_t i = 0; i < l->nmemo; i++)
+        if (l->memo[i].data == data) {
+            memcpy(out, l->memo[i].d, 32);
+            return CAPV_OK;
+        }
+    capv_status st = capv_hash(out, CAPV_HASH_SHA3_256, data, len, NULL);
+    if (st == CAPV_OK && l->nmemo < DIGEST_MEMO) {
+        l->memo[l->nmemo].data = data;
+        memcpy(l->memo[l->nmemo++].d, out, 32);
+    }
+    return st;
+}
+
+static capv_status check_integrity(capv_report *r, const capv_package *pkg, layout *l)
 {
     cJSON *d = obj();
     cJSON *mismatches = d ? cJSON_AddArrayToObject(d, "mismatches") : NULL;
@@ -284,7 +309,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, cons
                 why = optional ? NULL : "listed but missing";
             else if (size >= 0 && (uint64_t)size != len)
                 why = "size differs";
-            else if (capv_hash(got, CAPV_HASH_SHA3_256, data, len, NULL) != CAPV_OK)
+            else if (member_sha3(got, l, data, len) != CAPV_OK)
                 why = "cannot hash";
             else if (memcmp(want, got, 32) != 0)
                 why = "SHA3-256 differs";
@@ -318,8 +343,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, cons
                 why = "hash missing or not a digest";
             else if (capv_package_find(pkg, pairs[i][1], &data, &len) != CAPV_OK)
                 why = "missing";
-            else if (capv_hash(got, CAPV_HASH_SHA3_256, data, len, NULL) != CAPV_OK ||
-                     memcmp(want, got, 32) != 0)
+            else if (member_sha3(got, l, data, len) != CAPV_OK || memcmp(want, got, 32) != 0)
                 why = "SHA3-256 differs";
             else
                 verified++;
@@ -376,6 +400,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, cons
 /* ---- per-unit checks ------------------------------------------------------------------- */
 
 typedef struct unit_ctx {
+    layout *layout;
     const capv_verifier *v;
     const capv_verify_options *o;
     capv_report *r;
@@ -980,8 +1005,8 @@ out:
 static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
 {
     capv_status st;
-    if ((st = capv_hash(u->manifest_sha3, CAPV_HASH_SHA3_256, u->m, u->mlen, NULL)) != CAPV_OK ||
-        (st = capv_hash(u->proof_sha3, CAPV_HASH_SHA3_256, u->p, u->plen, NULL)) != CAPV_OK ||
+    if ((st = member_sha3(u->manifest_sha3, u->layout, u->m, u->mlen)) != CAPV_OK ||
+        (st = member_sha3(u->proof_sha3, u->layout, u->p, u->plen)) != CAPV_OK ||
         (st = capv_report_set_hash(&u->r->manifest_hash, u->manifest_sha3)) != CAPV_OK ||
         (st = capv_report_set_hash(&u->r->proof_hash, u->proof_sha3)) != CAPV_OK)
         return st;
@@ -1081,6 +1106,7 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
         u.o = o;
         u.r = target;
         u.spec = &l.units[i];
+        u.layout = &l;
         capv_package_find(pkg, u.spec->manifest_file, &u.m, &u.mlen);
         capv_package_find(pkg, u.spec->proof_file, &u.p, &u.plen);
         if (!multi && l.tsr_name != NULL)

@@ -306,10 +306,18 @@ START_TEST(ed25519_bad_keys)
         ck_assert_msg(st == keys[i].want, "key %zu: got %s, want %s", i, capv_status_name(st),
                       capv_status_name(keys[i].want));
         ck_assert_int_eq(err.code, keys[i].want);
+        /* A trust store refuses a non-canonical or small-order key when it is added (so
+         * verifying with a trusted key skips the check); a key off the curve is only found
+         * out when a signature fails, and reported as malformed then. */
         capv_trust_store *s = NULL;
         ck_assert_int_eq(capv_trust_store_new(&s, NULL), CAPV_OK);
-        ck_assert_int_eq(capv_trust_store_add(s, pub, NULL, NULL), CAPV_OK);
-        ck_assert_int_eq(capv_ed25519_verify_with(s, pub, sig, m, 1, NULL), keys[i].want);
+        capv_status add = capv_trust_store_add(s, pub, NULL, NULL);
+        if (add != CAPV_OK) {
+            ck_assert_int_eq(add, CAPV_E_MALFORMED);
+            ck_assert_int_eq(keys[i].want, CAPV_E_MALFORMED);
+        } else {
+            ck_assert_int_eq(capv_ed25519_verify_with(s, pub, sig, m, 1, NULL), keys[i].want);
+        }
         capv_trust_store_free(s);
     }
 
