@@ -322,39 +322,57 @@ capv_status capv_json_validate(const uint8_t *data, size_t len, capv_error *err)
 static int key_cmp(const void *a, const void *b)
 {
     const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-    return strcmp(x->string, y->string);
+    int c = strcmp(x->string, y->string);
+    if (c != 0)
+        return c;
+    return x < y ? -1 : x > y; /* equal keys: any order, the caller only needs them adjacent */
 }
 
-static capv_status check_duplicates(const cJSON *obj, capv_error *err)
+/* The later of the first pair of equal keys in document order: adjacent in sorted order. */
+static const cJSON *later_of(const cJSON *a, const cJSON *b)
 {
+    for (const cJSON *c = a->next; c; c = c->next)
+        if (c == b)
+            return b;
+    return a;
+}
+
+capv_status capv_json_find_duplicate(const cJSON **dup, const cJSON *obj)
+{
+    *dup = NULL;
     size_t n = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
         n++;
     if (n < 2)
         return CAPV_OK;
-    const cJSON *dup = NULL;
-    if (n <= 8) {
-        for (const cJSON *a = obj->child; a && !dup; a = a->next)
+    if (n <= 8) { /* small objects: pairwise is cheaper than sorting */
+        for (const cJSON *a = obj->child; a && !*dup; a = a->next)
             for (const cJSON *b = a->next; b; b = b->next)
                 if (strcmp(a->string, b->string) == 0) {
-                    dup = b;
+                    *dup = b;
                     break;
                 }
-    } else {
-        const cJSON **keys = malloc(n * sizeof *keys);
-        if (keys == NULL)
-            return capv_err_nomem(err);
-        size_t i = 0;
-        for (const cJSON *c = obj->child; c; c = c->next)
-            keys[i++] = c;
-        qsort(keys, n, sizeof *keys, key_cmp);
-        for (i = 1; i < n; i++)
-            if (strcmp(keys[i - 1]->string, keys[i]->string) == 0) {
-                dup = keys[i];
-                break;
-            }
-        free(keys);
+        return CAPV_OK;
     }
+    const cJSON **keys = malloc(n * sizeof *keys);
+    if (keys == NULL)
+        return CAPV_E_NOMEM;
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        keys[i++] = c;
+    qsort(keys, n, sizeof *keys, key_cmp);
+    for (i = 1; i < n && !*dup; i++)
+        if (strcmp(keys[i - 1]->string, keys[i]->string) == 0)
+            *dup = later_of(keys[i - 1], keys[i]);
+    free(keys);
+    return CAPV_OK;
+}
+
+static capv_status check_duplicates(const cJSON *obj, capv_error *err)
+{
+    const cJSON *dup = NULL;
+    if (capv_json_find_duplicate(&dup, obj) != CAPV_OK)
+        return capv_err_nomem(err);
     if (dup != NULL)
         return capv_err_set(err, CAPV_E_JSON_DUPLICATE_KEY, dup->string,
                             "duplicate object key \"%.64s\"", dup->string);

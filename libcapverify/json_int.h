@@ -16,6 +16,10 @@
 /* Parses strict JSON into a cJSON tree (free with cJSON_Delete). */
 capv_status capv_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err);
 
+/* The later (in document order) of a pair of equal keys of object `obj`, or NULL; cJSON keeps
+ * both, so every tree builder must check. CAPV_E_NOMEM is the only failure. */
+capv_status capv_json_find_duplicate(const cJSON **dup, const cJSON *obj);
+
 /* Member `key` of object `obj` (case-sensitive), or NULL if absent or obj is not an object. */
 const cJSON *capv_json_get(const cJSON *obj, const char *key);
 

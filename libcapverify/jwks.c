@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "file_int.h"
 #include "global_int.h"
 #include "jwt_int.h"
 
@@ -221,34 +222,6 @@ void capv_jwks_set_clock(capv_jwks *j, capv_clock_fn clock, void *user)
 
 /* ---- built-in fetchers ------------------------------------------------------------------ */
 
-static capv_status read_file(const char *path, uint8_t **body, size_t *len, capv_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, NULL,
-                            "cannot open key set %.200s: %s", path, strerror(errno));
-    capv_buf b = CAPV_BUF_INIT;
-    b.max = CAPV_JWKS_MAX_BYTES + 1;
-    uint8_t chunk[8192];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !b.failed)
-        capv_buf_append(&b, chunk, n);
-    bool io = ferror(f) != 0;
-    fclose(f);
-    if (io) {
-        capv_buf_free(&b);
-        return capv_err_set(err, CAPV_E_IO, NULL, "cannot read key set %.200s", path);
-    }
-    if (b.failed) {
-        bool big = b.len + n > CAPV_JWKS_MAX_BYTES;
-        capv_buf_free(&b);
-        return big ? capv_err_set(err, CAPV_E_LIMIT, NULL, "key set file exceeds %u bytes",
-                                  CAPV_JWKS_MAX_BYTES)
-                   : capv_err_nomem(err);
-    }
-    *body = capv_buf_take(&b, len);
-    return *body ? CAPV_OK : capv_err_nomem(err);
-}
 
 typedef struct sink {
     capv_buf b;
@@ -373,7 +346,7 @@ static capv_status fetch_body(capv_jwks *j, uint8_t **body, size_t *len, int64_t
     if (j->fetch != NULL)
         st = j->fetch(j->fetch_user, j->location, body, len, max_age, err);
     else if (j->path != NULL)
-        st = read_file(j->path, body, len, err);
+        st = capv_file_read(body, len, j->path, CAPV_JWKS_MAX_BYTES, "key set", err);
     else
         st = curl_fetch(j, j->location, body, len, max_age, err);
     if (st == CAPV_OK && *body == NULL && *len > 0)

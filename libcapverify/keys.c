@@ -1,5 +1,4 @@
 /* Ed25519 keys and signatures, the trust store (SPEC §3.5), and manifest signing. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "file_int.h"
 #include "global_int.h"
 #include "json_int.h"
 #include "keys_int.h"
@@ -278,33 +278,6 @@ capv_status capv_trust_store_add(capv_trust_store *s, const uint8_t pub[CAPV_ED2
     return store_push(s, &k, err);
 }
 
-static capv_status read_file(uint8_t **out, size_t *len, const char *path, size_t max,
-                             capv_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open '%s': %s", path, strerror(errno));
-    capv_buf b = CAPV_BUF_INIT;
-    b.max = max;
-    uint8_t chunk[8192];
-    size_t n;
-    while (!b.failed && (n = fread(chunk, 1, sizeof chunk, f)) > 0) /* stop at the cap */
-        capv_buf_append(&b, chunk, n);
-    bool rerr = ferror(f) != 0;
-    fclose(f);
-    if (rerr) {
-        capv_buf_free(&b);
-        return capv_err_set(err, CAPV_E_IO, path, "cannot read '%s'", path);
-    }
-    if (b.failed && b.len >= max - 8192) {
-        capv_buf_free(&b);
-        return capv_err_set(err, CAPV_E_LIMIT, path, "'%s' is larger than %zu bytes", path, max);
-    }
-    *out = capv_buf_take(&b, len);
-    return *out ? CAPV_OK : capv_err_nomem(err);
-}
-
 static capv_status parse_time_field(int64_t *out, const cJSON *obj, const char *key,
                                     const char *source, capv_error *err)
 {
@@ -440,9 +413,9 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-static int name_cmp(const void *a, const void *b)
+static bool is_key_file(const char *name)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return has_suffix(name, ".pub") || has_suffix(name, ".json");
 }
 
 capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv_error *err)
@@ -455,9 +428,8 @@ capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv
         return st;
     capv_trust_store *s = NULL;
     char **names = NULL;
-    size_t nnames = 0, capnames = 0;
+    size_t nnames = 0;
     uint8_t *data = NULL;
-    DIR *d = NULL;
     CAPV_TRY(capv_trust_store_new(&s, err));
     struct stat sb;
     if (stat(path, &sb) != 0)
@@ -465,41 +437,19 @@ capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv
                   "cannot open trust store '%s': %s", path, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) {
         size_t len;
-        CAPV_TRY(read_file(&data, &len, path, STORE_FILE_MAX, err));
+        CAPV_TRY(capv_file_read(&data, &len, path, STORE_FILE_MAX, "trust store", err));
         if (has_suffix(path, ".pub"))
             CAPV_TRY(load_pub_file(s, data, len, path, err));
         else
             CAPV_TRY(load_json_keys(s, data, len, path, false, err));
         goto out;
     }
-    d = opendir(path);
-    if (d == NULL)
-        CAPV_FAIL(err, CAPV_E_IO, path, "cannot read trust store '%s': %s", path,
-                  strerror(errno));
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!has_suffix(de->d_name, ".pub") && !has_suffix(de->d_name, ".json"))
-            continue;
-        if (nnames == capnames) {
-            size_t cap = capnames ? capnames * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL)
-                CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-            names = nn;
-            capnames = cap;
-        }
-        if ((names[nnames] = strdup(de->d_name)) == NULL)
-            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-        nnames++;
-    }
-    /* deterministic order, so errors and listings do not depend on readdir */
-    if (nnames > 1)
-        qsort(names, nnames, sizeof *names, name_cmp);
+    CAPV_TRY(capv_dir_list(&names, &nnames, path, is_key_file, err));
     for (size_t i = 0; i < nnames; i++) {
         char file[4096];
         snprintf(file, sizeof file, "%s/%s", path, names[i]);
         size_t len;
-        CAPV_TRY(read_file(&data, &len, file, KEY_FILE_MAX, err));
+        CAPV_TRY(capv_file_read(&data, &len, file, KEY_FILE_MAX, "key file", err));
         if (has_suffix(names[i], ".pub"))
             CAPV_TRY(load_pub_file(s, data, len, file, err));
         else
@@ -508,11 +458,7 @@ capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv
         data = NULL;
     }
 out:
-    if (d != NULL)
-        closedir(d);
-    for (size_t i = 0; i < nnames; i++)
-        free(names[i]);
-    free(names);
+    capv_dir_list_free(names, nnames);
     free(data);
     if (st != CAPV_OK)
         capv_trust_store_free(s);
@@ -631,7 +577,7 @@ capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv
         return st;
     uint8_t *data = NULL;
     size_t len = 0;
-    if ((st = read_file(&data, &len, path, KEY_FILE_MAX, err)) != CAPV_OK)
+    if ((st = capv_file_read(&data, &len, path, KEY_FILE_MAX, "private key", err)) != CAPV_OK)
         return st;
     BIO *bio = BIO_new_mem_buf(data, (int)len);
     EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;

@@ -254,51 +254,12 @@ static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
 
 /* ---- tree building --------------------------------------------------------------------- */
 
-static int key_cmp(const void *a, const void *b)
-{
-    const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-    int c = strcmp(x->string, y->string);
-    if (c != 0)
-        return c;
-    return x < y ? -1 : x > y; /* not document order, but any second one is a duplicate */
-}
 
 static capv_status check_duplicates(builder *b, const cJSON *obj)
 {
-    size_t n = 0;
-    for (const cJSON *c = obj->child; c; c = c->next)
-        n++;
-    if (n < 2)
-        return CAPV_OK;
     const cJSON *dup = NULL;
-    if (n <= 8) {
-        for (const cJSON *x = obj->child; x && !dup; x = x->next)
-            for (const cJSON *y = x->next; y; y = y->next)
-                if (strcmp(x->string, y->string) == 0) {
-                    dup = y;
-                    break;
-                }
-    } else {
-        const cJSON **keys = malloc(n * sizeof *keys);
-        if (keys == NULL)
-            return capv_err_nomem(b->err);
-        size_t i = 0;
-        for (const cJSON *c = obj->child; c; c = c->next)
-            keys[i++] = c;
-        qsort(keys, n, sizeof *keys, key_cmp);
-        for (i = 1; i < n && !dup; i++)
-            if (strcmp(keys[i - 1]->string, keys[i]->string) == 0) {
-                /* report the later one in document order */
-                const cJSON *later = keys[i - 1];
-                for (const cJSON *c = keys[i - 1]->next; c; c = c->next)
-                    if (c == keys[i]) {
-                        later = keys[i];
-                        break;
-                    }
-                dup = later;
-            }
-        free(keys);
-    }
+    if (capv_json_find_duplicate(&dup, obj) != CAPV_OK)
+        return capv_err_nomem(b->err);
     if (dup == NULL)
         return CAPV_OK;
     unsigned line = 0, col = 0;

@@ -1,12 +1,12 @@
 /* Verifier configuration: trust store, known policies, registry (JSON or SQLite, through the
  * registry module), TSA roots, clock, report cache and epoch; and verification options. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "file_int.h"
 #include "json_int.h"
 #include "policy_int.h"
 #include "verify_int.h"
@@ -124,28 +124,6 @@ bool capv_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32])
     return false;
 }
 
-static capv_status read_whole(uint8_t **out, size_t *len, const char *path, capv_error *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open '%s': %s", path, strerror(errno));
-    capv_buf b = CAPV_BUF_INIT;
-    b.max = CONFIG_FILE_MAX;
-    uint8_t chunk[16384];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        capv_buf_append(&b, chunk, n);
-    bool bad = ferror(f) != 0;
-    fclose(f);
-    if (bad || b.failed) {
-        capv_buf_free(&b);
-        return capv_err_set(err, bad ? CAPV_E_IO : CAPV_E_LIMIT, path, "cannot read '%s'", path);
-    }
-    *out = capv_buf_take(&b, len);
-    return *out ? CAPV_OK : capv_err_nomem(err);
-}
-
 /* One policy IR v1 file: its ir_hash must be the SHA3-256 of its compact form with ir_hash
  * set to "" (SPEC §5); its policy_hash becomes known. */
 static capv_status load_ir(capv_verifier *v, const char *path, capv_error *err)
@@ -154,7 +132,7 @@ static capv_status load_ir(capv_verifier *v, const char *path, capv_error *err)
     size_t len = 0, clen = 0;
     cJSON *root = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(read_whole(&data, &len, path, err));
+    CAPV_TRY(capv_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
     if ((st = capv_json_parse(&root, data, len, err)) != CAPV_OK) {
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
@@ -191,10 +169,6 @@ out:
     return st;
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* ---- policy source files (policy module, docs/policies.md) ------------------------------
  * "*.yml" / "*.yaml" in the policy directory are policy sources: a PolicyV2 is compiled in
@@ -211,7 +185,7 @@ static capv_status load_policy_source(capv_verifier *v, const char *path, capv_e
 {
     uint8_t *data = NULL, hash[32];
     size_t len = 0;
-    capv_status st = read_whole(&data, &len, path, err);
+    capv_status st = capv_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err);
     if (st != CAPV_OK)
         return st;
     st = capv_policy_source_hash(hash, NULL, data, len, CAPV_POLICY_FORMAT_YAML, err);
@@ -224,35 +198,21 @@ static capv_status load_policy_source(capv_verifier *v, const char *path, capv_e
     return add_policy(v, hash, err);
 }
 
+static bool is_policy_file(const char *name)
+{
+    size_t l = strlen(name);
+    return (l > 5 && strcmp(name + l - 5, ".json") == 0) || is_policy_source(name);
+}
+
 capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, capv_error *err)
 {
     if (v == NULL || dir == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    DIR *d = opendir(dir);
-    if (d == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
-                            "cannot open policy directory '%s': %s", dir, strerror(errno));
-    capv_status st = CAPV_OK;
     char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if ((l < 6 || strcmp(de->d_name + l - 5, ".json") != 0) && !is_policy_source(de->d_name))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nn = realloc(names, cap * sizeof *nn);
-            if (nn == NULL)
-                CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-            names = nn;
-        }
-        if ((names[n] = strdup(de->d_name)) == NULL)
-            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-        n++;
-    }
-    if (n > 1)
-        qsort(names, n, sizeof *names, str_cmp);
+    size_t n = 0;
+    capv_status st = capv_dir_list(&names, &n, dir, is_policy_file, err);
+    if (st != CAPV_OK)
+        return st;
     for (size_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -260,10 +220,7 @@ capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, cap
                                             : load_ir(v, path, err));
     }
 out:
-    closedir(d);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    capv_dir_list_free(names, n);
     return st;
 }
 
@@ -279,7 +236,7 @@ capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
     size_t len = 0;
     capv_registry *reg = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(read_whole(&data, &len, path, err));
+    CAPV_TRY(capv_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
     CAPV_TRY(capv_registry_open(&reg, NULL, NULL, err));
     capv_error ierr = CAPV_ERROR_INIT;
     if ((st = capv_registry_import_json(NULL, NULL, reg, data, len, 0, NULL, NULL, &ierr)) !=

@@ -1,0 +1,24 @@
+/* Reading whole files and listing directories, bounded and with precise statuses, for the
+ * modules that load configuration-like inputs (trust stores, policies, key sets, backups). */
+#ifndef CAPV_FILE_INT_H
+#define CAPV_FILE_INT_H
+
+#include <stdbool.h>
+
+#include "error_int.h"
+
+/* Reads `path` into a malloc'd, NUL-terminated buffer of at most `max` bytes (`*len`
+ * excludes the NUL). CAPV_E_NOT_FOUND, CAPV_E_IO, CAPV_E_LIMIT (larger than `max`; nothing
+ * beyond max + 1 bytes is read), CAPV_E_NOMEM; err->field is the path. `what` names the
+ * file in messages ("key set", "policy", ...). */
+capv_status capv_file_read(uint8_t **out, size_t *len, const char *path, size_t max,
+                           const char *what, capv_error *err);
+
+/* The names of the entries of `dir` that `keep` accepts (NULL = all but "." and ".."),
+ * sorted bytewise so loading order and error messages never depend on readdir.
+ * Free with capv_dir_list_free. */
+capv_status capv_dir_list(char ***names, size_t *count, const char *dir,
+                          bool (*keep)(const char *name), capv_error *err);
+void capv_dir_list_free(char **names, size_t count);
+
+#endif
