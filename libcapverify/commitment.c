@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commitment_int.h"
+#include "global_int.h"
 #include "json_int.h"
 
 /* One member of a leaf object: a text column, or an integer when text is NULL. */
@@ -210,6 +211,9 @@ capv_status capv_commitment_company(uint8_t out[32], const uint8_t supplier_root
 {
     if (out == NULL || supplier_root == NULL || ubo_root == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capv_global_require(err);
+    if (st != CAPV_OK)
+        return st;
     char text[2 * (CAPV_DIGEST_HEX_SIZE - 1) + 1];
     capv_digest_format(text, supplier_root);
     capv_digest_format(text + CAPV_DIGEST_HEX_SIZE - 1, ubo_root);

@@ -399,7 +399,7 @@ END_TEST
 /* Without capv_global_init() nothing is hashed. */
 START_TEST(requires_init)
 {
-    uint8_t root[32];
+    uint8_t root[32] = { 0 };
     const char *h = "name,jurisdiction,tier\n";
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(
