@@ -7,12 +7,18 @@
 # accepts the new kid after one refetch, without restart; then the provider is stopped and
 # the cached keys keep validating.
 #
-#   idp_test.sh CAPVERIFY NODE_DIR
+# Then capverifyd is started against the same live JWKS and the provider's tokens are used
+# on real API routes: accepted with the right scope, 403 without it, 401 without a token.
+#
+#   idp_test.sh CAPVERIFY NODE_DIR [CAPVERIFYD SAMPLE_DIR]
 # Exit 77 (skipped) when Node or the npm packages are missing outside CI; a failure in CI.
 set -euo pipefail
 
 capv=$1
 node_dir=$2
+daemon=${3:-}
+sample=${4:-}
+daemon_pid=""
 skip() {
     echo "SKIP: $*" >&2
     if [ "${CI:-}" = "true" ]; then exit 1; fi
@@ -29,6 +35,10 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/capv-idp.XXXXXX")
 idp_pid=""
 coproc_pid=""
 cleanup() {
+    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        kill -KILL "$daemon_pid" 2>/dev/null || true
+        wait "$daemon_pid" 2>/dev/null || true
+    fi
     if [ -n "$coproc_pid" ] && kill -0 "$coproc_pid" 2>/dev/null; then kill "$coproc_pid" 2>/dev/null || true; fi
     if [ -n "$idp_pid" ] && kill -0 "$idp_pid" 2>/dev/null; then
         kill "$idp_pid" 2>/dev/null || true
@@ -70,10 +80,10 @@ secret=$(curl -sf --cacert "$work/ca.pem" "$issuer/admin/client" | jq -r .client
 jwks_url=$(curl -sf --cacert "$work/ca.pem" "$issuer/.well-known/openid-configuration" | jq -r .jwks_uri)
 [ "$jwks_url" = "$jwks" ] && ok "discovery names jwks_uri $jwks_url" || bad "jwks_uri is $jwks_url"
 
-token_for() { # resource suffix -> access token (client credentials)
+token_for() { # resource suffix [scope] -> access token (client credentials)
     curl -sf --cacert "$work/ca.pem" -u "capv-test:$secret" \
         -d grant_type=client_credentials -d "resource=urn:capv:$1" \
-        -d "scope=verify:read registry:write" "$issuer/token" | jq -r .access_token
+        -d "scope=${2:-verify:read registry:write}" "$issuer/token" | jq -r .access_token
 }
 header_of() { # token -> decoded JOSE header
     node -e 'console.log(Buffer.from(process.argv[1].split(".")[0], "base64url").toString())' "$1"
@@ -143,6 +153,63 @@ expect 5 jwks_unavailable "TLS with an unknown CA (no --ca-file)" -- \
 expect 5 jwks_unavailable "plain http to the TLS port" -- \
     "$capv" token verify "$tok" --jwks "http://127.0.0.1:$port/jwks" --allow-insecure-http \
     --issuer "$issuer" --audience capv-api --fetch-timeout 1000
+
+# ---- the daemon with the provider's tokens ----------------------------------------------
+if [ -n "$daemon" ]; then
+    free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    api=$(free_port) admin=$(free_port)
+    mkdir -p "$work/d/conf"
+    "$daemon" --config-dir "$work/d/conf" --set "server.listen=127.0.0.1:$api" \
+        --set "server.admin_listen=127.0.0.1:$admin" --set "registry.path=$work/d/reg.sqlite" \
+        --set "backup.dir=$work/d/backups" --set shutdown.grace_seconds=0 \
+        --set auth.enabled=true --set "auth.issuer=$issuer" --set auth.audiences=capv-api \
+        --set "auth.jwks_url=$jwks" --set "auth.ca_file=$work/ca.pem" \
+        --set "trust.dir=$sample/trust" --set "trust.policy_dir=$sample/policies" \
+        --set "trust.tsa_ca_file=$sample/tsa/ca.pem" --set verify.mock_policy=accept \
+        >"$work/d/log" 2>&1 &
+    daemon_pid=$!
+    for _ in $(seq 100); do
+        [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/readyz")" = 200 ] && break
+        sleep 0.1
+    done
+    api_url=http://127.0.0.1:$api
+    code() { curl -s -o "$work/d/body" -w '%{http_code}' "$@"; }
+    for pair in rs256:RS256 ps256:PS256 es256:ES256 eddsa:EdDSA; do
+        IFS=: read -r res alg <<<"$pair"
+        tok=$(token_for "$res" "verify:run")
+        c=$(code -H "Authorization: Bearer $tok" -H 'Content-Type: application/zip' \
+            --data-binary "@$sample/sample.zip" "$api_url/verify")
+        if [ "$c" = 200 ] && [ "$(jq -r .result "$work/d/body")" = ok ]; then
+            ok "daemon: $alg token with verify:run verifies the sample (200, ok)"
+        else
+            bad "daemon: $alg token on /verify: $c $(head -c 300 "$work/d/body")"
+        fi
+    done
+    tok=$(token_for rs256 "verify:read")
+    c=$(code -H "Authorization: Bearer $tok" -H 'Content-Type: application/zip' \
+        --data-binary "@$sample/sample.zip" "$api_url/verify")
+    [ "$c" = 403 ] && ok "daemon: a token without verify:run gets 403" || bad "daemon: no scope: $c"
+    tok=$(token_for es256 "registry:write")
+    c=$(code -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
+        --data-binary '{"manifest_hash":"0x1111111111111111111111111111111111111111111111111111111111111111","proof_hash":"0x2222222222222222222222222222222222222222222222222222222222222222"}' \
+        "$api_url/registry/entries")
+    [ "$c" = 201 ] && ok "daemon: registry:write token registers an entry (201)" ||
+        bad "daemon: registry:write: $c $(cat "$work/d/body")"
+    c=$(code -H 'Content-Type: application/zip' --data-binary "@$sample/sample.zip" "$api_url/verify")
+    [ "$c" = 401 ] && ok "daemon: no token gets 401" || bad "daemon: no token: $c"
+    c=$(code -H "Authorization: Bearer $tampered" -H 'Content-Type: application/zip' \
+        --data-binary "@$sample/sample.zip" "$api_url/verify")
+    [ "$c" = 401 ] && ok "daemon: a tampered provider token gets 401" || bad "daemon: tampered: $c"
+    if grep -qF "${tok%%.*}.${tok#*.}" "$work/d/log" || grep -q 'eyJ' "$work/d/log"; then
+        bad "daemon: a token appears in the log"
+    else
+        ok "daemon: no token in the log"
+    fi
+    kill -TERM "$daemon_pid"
+    wait "$daemon_pid" && rc=0 || rc=$?
+    daemon_pid=""
+    [ "$rc" = 0 ] && ok "daemon: exits 0 after SIGTERM" || bad "daemon: exit $rc"
+fi
 
 # ---- rotation and outage with one long-running validator ---------------------------------
 coproc CV { "$capv" token verify - "${common[@]}" --refresh-min-interval 1 --jwks-ttl 600 --json 2>"$work/cv.err"; }

@@ -53,7 +53,7 @@ function makeProvider(issuer, keys) {
       token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: { keys },
-    scopes: ['verify:read', 'registry:write'],
+    scopes: ['verify:read', 'verify:run', 'registry:write'],
     cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
     features: {
       devInteractions: { enabled: false },
@@ -67,7 +67,7 @@ function makeProvider(issuer, keys) {
           if (!alg) throw new errors.InvalidTarget();
           return {
             audience: 'capv-api',
-            scope: 'verify:read registry:write',
+            scope: 'verify:read verify:run registry:write',
             accessTokenTTL: 600,
             accessTokenFormat: 'jwt',
             jwt: { sign: { alg } },
