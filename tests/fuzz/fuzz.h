@@ -22,28 +22,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A property of the library does not hold for this input: report it the way libFuzzer and
  * the replay driver both notice (abort), with the place and the condition. */
-#define FUZZ_ASSERT(cond)                                                                     \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond);    \
-            abort();                                                                          \
-        }                                                                                     \
+#define FUZZ_ASSERT(cond)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: property violated: %s\n", __FILE__, __LINE__, #cond);          \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* A parser's answer to bad input: the input is rejected or malformed, never "could not
  * check" (UNAVAILABLE, a 503) nor "the caller erred / a bug" (USAGE, INTERNAL, a 500). */
-#define FUZZ_ASSERT_INPUT_STATUS(st)                                                          \
-    FUZZ_ASSERT(capv_status_class_of(st) == CAPV_CLASS_REJECTED ||                            \
+#define FUZZ_ASSERT_INPUT_STATUS(st)                                                               \
+    FUZZ_ASSERT(capv_status_class_of(st) == CAPV_CLASS_REJECTED ||                                 \
                 capv_status_class_of(st) == CAPV_CLASS_MALFORMED)
 
 /* Setup failed (a missing vector file, no memory): not a finding, but nothing to fuzz. */
-#define FUZZ_SETUP(cond, ...)                                                                 \
-    do {                                                                                      \
-        if (!(cond)) {                                                                        \
-            fprintf(stderr, "fuzz setup: " __VA_ARGS__);                                      \
-            fputc('\n', stderr);                                                              \
-            exit(2);                                                                          \
-        }                                                                                     \
+#define FUZZ_SETUP(cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz setup: " __VA_ARGS__);                                           \
+            fputc('\n', stderr);                                                                   \
+            exit(2);                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* capv_global_init() once per process (the library's init is reference-counted). */

@@ -17,7 +17,7 @@
 
 #include "fuzz.h"
 
-#define MAX_INPUT (8u * 1024u * 1024u)
+#define REPLAY_MAX_INPUT (8u * 1024u * 1024u)
 
 typedef struct run_stats {
     size_t inputs;
@@ -59,17 +59,15 @@ static size_t mutate(uint8_t *out, const uint8_t *data, size_t len, unsigned k)
     rng_state = seed ? seed : 1;
     size_t pos = len ? (size_t)(rng_next() % len) : 0;
     switch (k % 4) {
-    case 0: /* truncate */
-        memcpy(out, data, pos);
-        return pos;
+    case 0: /* truncate */ memcpy(out, data, pos); return pos;
     case 1: /* flip one bit */
         memcpy(out, data, len);
         if (len)
             out[pos] ^= (uint8_t)(1u << (rng_next() % 8));
         return len;
     case 2: { /* insert an interesting byte */
-        static const uint8_t interesting[] = { 0x00, 0xff, 0x7f, 0x80, '"', '\\', '{', '[',
-                                               ':', ',', '\n', '-', '.', '=', '%' };
+        static const uint8_t interesting[] = {0x00, 0xff, 0x7f, 0x80, '"', '\\', '{', '[',
+                                              ':',  ',',  '\n', '-',  '.', '=',  '%'};
         memcpy(out, data, pos);
         out[pos] = interesting[rng_next() % sizeof interesting];
         memcpy(out + pos + 1, data + pos, len - pos);
@@ -92,16 +90,16 @@ static int run_file(const char *path, unsigned variants, run_stats *s)
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
         return -1;
     }
-    uint8_t *buf = malloc(MAX_INPUT + 1);
-    uint8_t *var = malloc(2 * MAX_INPUT + 32);
+    uint8_t *buf = malloc(REPLAY_MAX_INPUT + 1);
+    uint8_t *var = malloc(2 * REPLAY_MAX_INPUT + 32);
     if (buf == NULL || var == NULL) {
         fprintf(stderr, "replay: out of memory\n");
         exit(2);
     }
-    size_t len = fread(buf, 1, MAX_INPUT + 1, f);
+    size_t len = fread(buf, 1, REPLAY_MAX_INPUT + 1, f);
     int bad = ferror(f);
     fclose(f);
-    if (bad || len > MAX_INPUT) {
+    if (bad || len > REPLAY_MAX_INPUT) {
         fprintf(stderr, "replay: %s: %s\n", path, bad ? "read error" : "larger than 8 MiB");
         free(buf);
         free(var);
@@ -198,7 +196,7 @@ int main(int argc, char **argv)
     LLVMFuzzerInitialize(&argc, &argv);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_stats s = { 0, 0, 0 };
+    run_stats s = {0, 0, 0};
     for (int i = first; i < argc; i++)
         if (run_path(argv[i], variants, &s) != 0)
             return 1;

@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# The daemon under load (SPEC §12): capverifyd from BUILD_DIR on 127.0.0.1 (ephemeral ports,
+# a private temp dir), with bearer-token auth on (a local file:// JWKS and an EdDSA token made
+# with openssl) and the signed, timestamped sample package (examples/packages/make-sample.sh),
+# driven by wrk (bench/verify.lua) and hey. Prints:
+#   - /healthz requests/s, and /verify of the same package (cached report) requests/s, p50,
+#     p99, and their ratio (target >= 0.5);
+#   - p99 of cached /verify at about half of that saturation rate (target < 5 ms), with
+#     `hey -q` rate limiting (closed loop per worker: Debian's wrk has no -R, and wrk2 is not
+#     packaged);
+#   - /verify of 10,000 distinct packages cycled through a report cache of 1,000 entries (so
+#     every request verifies afresh): requests/s and p95 (target < 500 ms);
+#   - the daemon's VmRSS after 10,000 distinct verified packages with cache.size=10000
+#     (target < 64 MiB);
+#   - for comparison, cached /verify with registry.record_verifications=false.
+# The distinct packages are the sample with a different zip comment each: other bytes (another
+# cache key), the same members, the same "ok" verdict. The configuration is otherwise the
+# default one (16 worker threads, every verification recorded in the registry). wrk, hey and
+# the daemon share this machine's cores; nothing here passes or fails on time.
+#   bench/run.d/daemon.sh BUILD_DIR [SECONDS_PER_PHASE]      (default 5; about 1 minute)
+set -euo pipefail
+build=$(cd "$1" && pwd)
+secs=${2:-5}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+daemon=$build/capverifyd/capverifyd
+cli=$build/capverify-cli/capverify
+lua=$root/bench/verify.lua
+conns=12   # below the 16 worker threads: a keep-alive connection holds one
+distinct=10000
+
+echo "== daemon: capverifyd under wrk/hey on loopback, auth on =="
+for tool in wrk hey curl openssl python3; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "skipped: $tool is not installed (scripts/install-deps.sh)"
+        exit 0
+    fi
+done
+if [ ! -x "$daemon" ] || [ ! -x "$cli" ]; then
+    echo "no capverifyd / capverify in $build" >&2
+    exit 1
+fi
+
+# The daemon reads CAPV_* variables: none from the caller's environment may leak in.
+for v in $(compgen -e); do
+    case $v in CAPV_*) unset "$v" ;; esac
+done
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/capv-bench-daemon.XXXXXX")
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- the package, the key set, the token ---------------------------------------------------
+"$root/examples/packages/make-sample.sh" "$cli" "$tmp/sample" >/dev/null
+zip=$tmp/sample/sample.zip
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+openssl genpkey -algorithm ed25519 -out "$tmp/idp.key" 2>/dev/null
+printf '{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"bench","use":"sig","alg":"EdDSA","x":"%s"}]}' \
+    "$(openssl pkey -in "$tmp/idp.key" -pubout -outform DER | tail -c 32 | b64url)" >"$tmp/jwks.json"
+iss=https://idp.bench.test
+aud=cap-verifier
+now=$(date +%s)
+h=$(printf '{"alg":"EdDSA","kid":"bench","typ":"JWT"}' | b64url)
+p=$(printf '{"iss":"%s","aud":"%s","sub":"bench","iat":%d,"exp":%d,"scope":"verify:run"}' \
+    "$iss" "$aud" "$now" $((now + 3600)) | b64url)
+printf '%s.%s' "$h" "$p" >"$tmp/tbs"
+token=$h.$p.$(openssl pkeyutl -sign -inkey "$tmp/idp.key" -rawin -in "$tmp/tbs" | b64url)
+# One distinct package as a file, to check that such a variant verifies like the original.
+python3 - "$zip" "$tmp/variant.zip" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+assert data[-22:-18] == b"PK\x05\x06" and data[-2:] == b"\0\0"
+comment = b"capv-bench-00000000"
+open(sys.argv[2], "wb").write(data[:-2] + len(comment).to_bytes(2, "little") + comment)
+PY
+
+# ---- the daemon ----------------------------------------------------------------------------
+free_port() {
+    python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()'
+}
+
+# start_daemon NAME CACHE_SIZE [capverifyd arguments...]: sets PID, API and ADMIN (base URLs)
+start_daemon() {
+    local dir=$tmp/$1 size=$2 api admin
+    shift 2
+    mkdir -p "$dir/conf"
+    for _ in 1 2 3; do # another pair of ports when one was taken meanwhile
+        api=$(free_port)
+        admin=$(free_port)
+        (cd "$dir" && exec "$daemon" --config-dir "$dir/conf" \
+            --set "server.listen=127.0.0.1:$api" --set "server.admin_listen=127.0.0.1:$admin" \
+            --set "registry.path=$dir/registry.sqlite" --set "backup.dir=$dir/backups" \
+            --set "trust.dir=$tmp/sample/trust" --set "trust.policy_dir=$tmp/sample/policies" \
+            --set "trust.tsa_ca_file=$tmp/sample/tsa/ca.pem" --set verify.mock_policy=accept \
+            --set auth.enabled=true --set "auth.issuer=$iss" --set "auth.audiences=$aud" \
+            --set "auth.jwks_url=file://$tmp/jwks.json" --set "cache.size=$size" \
+            --set shutdown.grace_seconds=0 "$@" >"$dir/stdout.log" 2>"$dir/stderr.log") &
+        PID=$!
+        pids+=("$PID")
+        API=http://127.0.0.1:$api
+        ADMIN=http://127.0.0.1:$admin
+        for _ in $(seq 100); do
+            kill -0 "$PID" 2>/dev/null || break
+            if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$ADMIN/healthz")" = 200 ]; then
+                return 0
+            fi
+            sleep 0.1
+        done
+        kill -KILL "$PID" 2>/dev/null || true
+        wait "$PID" 2>/dev/null || true
+    done
+    echo "capverifyd did not start:" >&2
+    tail -n 5 "$dir/stderr.log" "$dir/stdout.log" >&2
+    exit 1
+}
+
+stop_daemon() {
+    kill -TERM "$PID" 2>/dev/null || true
+    wait "$PID" 2>/dev/null || true
+}
+
+# verdict FILE: "HTTP_STATUS RESULT" of one authenticated POST /verify
+verdict() {
+    curl -s -o "$tmp/resp.json" -w '%{http_code}' --max-time 20 -H "Authorization: Bearer $token" \
+        -H 'Content-Type: application/zip' --data-binary "@$1" "$API/verify" >"$tmp/code" || true
+    printf '%s %s' "$(cat "$tmp/code")" \
+        "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("result"))' \
+            "$tmp/resp.json" 2>/dev/null || echo '?')"
+}
+
+metric() { # metric SERIES: its value on the admin listener's /metrics ("" when absent)
+    curl -s --max-time 5 -o "$tmp/metrics" "$ADMIN/metrics" || true
+    awk -v n="$1" '$1 == n { v = $2 } END { print v }' "$tmp/metrics"
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# wrk_verify DISTINCT SECONDS: runs bench/verify.lua; sets W_rate W_p50 W_p95 W_p99 W_errors
+wrk_verify() {
+    local out
+    out=$(CAPV_BENCH_ZIP=$zip CAPV_BENCH_TOKEN=$token CAPV_BENCH_DISTINCT=$1 \
+        wrk -t2 -c"$conns" -d"$2"s --timeout 10s -s "$lua" "$API/verify")
+    W_rate=$(awk '$1 == "rate" {print $2}' <<<"$out")
+    W_p50=$(awk '$1 == "p50_ms" {print $2}' <<<"$out")
+    W_p95=$(awk '$1 == "p95_ms" {print $2}' <<<"$out")
+    W_p99=$(awk '$1 == "p99_ms" {print $2}' <<<"$out")
+    W_errors=$(awk '$1 == "errors" {print $2}' <<<"$out")
+}
+
+# ---- healthz, cached /verify, p99 at half saturation, working set ---------------------------
+start_daemon main 1000
+echo "checks: sample $(verdict "$zip"), a distinct variant $(verdict "$tmp/variant.zip")" \
+    "(want: 200 ok)"
+
+out=$(wrk -t2 -c"$conns" -d"$secs"s --timeout 10s --latency "$API/healthz")
+healthz=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+printf '/healthz: %.0f requests/s (wrk, %d connections)\n' "$healthz" "$conns"
+
+wrk_verify 0 "$secs"
+cached=$W_rate
+printf '/verify cached (same package): %.0f requests/s, p50 %.2f ms, p99 %.2f ms, errors %s\n' \
+    "$cached" "$W_p50" "$W_p99" "$W_errors"
+awk -v a="$cached" -v b="$healthz" 'BEGIN { if (b > 0) printf "ratio cached /verify / /healthz: %.2f (target >= 0.5)\n", a / b }'
+
+workers=8
+half=$(awk -v r="$cached" 'BEGIN { printf "%.0f", r / 2 }')
+per=$(awk -v r="$half" -v w="$workers" 'BEGIN { printf "%.1f", r / w }')
+out=$(hey -z "$secs"s -c "$workers" -q "$per" -t 10 -m POST -T application/zip \
+    -H "Authorization: Bearer $token" -D "$zip" "$API/verify")
+got=$(awk '/Requests\/sec:/ {print $2}' <<<"$out")
+p99=$(awk '$1 == "99%" && $2 == "in" {print $3 * 1000}' <<<"$out")
+p50=$(awk '$1 == "50%" && $2 == "in" {print $3 * 1000}' <<<"$out")
+non200=$(awk '/^Status code distribution:/ {s = 1; next} s && /\[[0-9]+\]/ { gsub(/[][]/, "", $1); if ($1 != 200) n += $2 } END {print n + 0}' <<<"$out")
+printf '/verify cached at ~50%% of saturation (hey -c %d -q %s, asked %s/s): %.0f requests/s, p50 %.2f ms, p99 %.2f ms (target < 5 ms), non-200 %s\n' \
+    "$workers" "$per" "$half" "$got" "$p50" "$p99" "$non200"
+
+h0=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
+m0=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
+wrk_verify "$distinct" $((2 * secs))
+h1=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
+m1=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
+printf '/verify uncached (%d distinct packages, cache.size=1000): %.0f requests/s, p50 %.2f ms, p95 %.2f ms (target < 500 ms), p99 %.2f ms, errors %s; cache hits %s, misses %s\n' \
+    "$distinct" "$W_rate" "$W_p50" "$W_p95" "$W_p99" "$W_errors" "$((${h1%.*} - ${h0%.*}))" \
+    "$((${m1%.*} - ${m0%.*}))"
+stop_daemon
+
+# ---- memory with 10,000 cached reports -----------------------------------------------------
+start_daemon rss 10000
+verdict "$zip" >/dev/null
+rss0=$(rss_kib "$PID")
+CAPV_BENCH_ZIP=$zip CAPV_BENCH_TOKEN=$token CAPV_BENCH_DISTINCT=$distinct \
+    wrk -t2 -c"$conns" -d120s --timeout 10s -s "$lua" "$API/verify" >"$tmp/wrk-rss.out" &
+wrk_pid=$!
+pids+=("$wrk_pid")
+misses=0
+for _ in $(seq 900); do # 90 s at most
+    kill -0 "$wrk_pid" 2>/dev/null || break
+    misses=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
+    misses=${misses%.*}
+    [ "${misses:-0}" -ge $((distinct + 1)) ] && break
+    sleep 0.1
+done
+kill -INT "$wrk_pid" 2>/dev/null || true
+wait "$wrk_pid" 2>/dev/null || true
+entries=$(metric 'cap_verifier_cache_entries{cache="report"}')
+rss1=$(rss_kib "$PID")
+hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$PID/status")
+printf 'RSS (cache.size=10000): %.1f MiB after start and one request; %.1f MiB after verifying %d distinct packages (%s verifications, %s reports cached; peak %.1f MiB) (target < 64 MiB)\n' \
+    "$(awk -v k="$rss0" 'BEGIN { print k / 1024 }')" "$(awk -v k="$rss1" 'BEGIN { print k / 1024 }')" \
+    "$distinct" "$((misses - 1))" "${entries%.*}" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')"
+stop_daemon
+
+# ---- for comparison: the same cached load without recording verifications ----------------
+# Every /verify, cached or not, is recorded in the registry by default; this shows what that
+# costs.
+start_daemon norecord 1000 --set registry.record_verifications=false
+wrk_verify 0 "$secs"
+printf 'for comparison, registry.record_verifications=false: /verify cached %.0f requests/s (%.2f x /healthz above), p50 %.2f ms, p99 %.2f ms\n' \
+    "$W_rate" "$(awk -v a="$W_rate" -v b="$healthz" 'BEGIN { print (b > 0 ? a / b : 0) }')" \
+    "$W_p50" "$W_p99"
+stop_daemon
