@@ -86,21 +86,30 @@ static size_t mutate(uint8_t *out, const uint8_t *data, size_t len, unsigned k)
 static int run_file(const char *path, unsigned variants, run_stats *s)
 {
     FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    struct stat st;
+    if (f == NULL || fstat(fileno(f), &st) != 0) {
         fprintf(stderr, "replay: %s: %s\n", path, strerror(errno));
+        if (f != NULL)
+            fclose(f);
         return -1;
     }
-    uint8_t *buf = malloc(REPLAY_MAX_INPUT + 1);
-    uint8_t *var = malloc(2 * REPLAY_MAX_INPUT + 32);
+    if (st.st_size < 0 || (uint64_t)st.st_size > REPLAY_MAX_INPUT) {
+        fprintf(stderr, "replay: %s: larger than 8 MiB\n", path);
+        fclose(f);
+        return -1;
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *buf = malloc(size + 1);
+    uint8_t *var = malloc(2 * size + 32);
     if (buf == NULL || var == NULL) {
         fprintf(stderr, "replay: out of memory\n");
         exit(2);
     }
-    size_t len = fread(buf, 1, REPLAY_MAX_INPUT + 1, f);
-    int bad = ferror(f);
+    size_t len = fread(buf, 1, size + 1, f);
+    int bad = ferror(f) || len != size;
     fclose(f);
-    if (bad || len > REPLAY_MAX_INPUT) {
-        fprintf(stderr, "replay: %s: %s\n", path, bad ? "read error" : "larger than 8 MiB");
+    if (bad) {
+        fprintf(stderr, "replay: %s: read error\n", path);
         free(buf);
         free(var);
         return -1;
