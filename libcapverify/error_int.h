@@ -12,6 +12,11 @@ capv_status capv_err_set(capv_error *err, capv_status code, const char *field, c
 /* Same, for a memory allocation failure. */
 capv_status capv_err_nomem(capv_error *err);
 
+/* Turns each byte of the NUL-terminated `text` that is not part of well-formed UTF-8 into '?'
+ * (input quoted in a message, a character cut where the message was truncated), so texts
+ * headed for JSON reports, logs and HTTP answers are UTF-8. capv_err_set applies it. */
+void capv_text_make_utf8(char *text);
+
 /* Evaluates a capv_status expression; on failure stores it in the function's `st` and jumps
  * to the function's single `out:` cleanup label. */
 #define CAPV_TRY(expr)                    \

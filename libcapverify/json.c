@@ -65,7 +65,7 @@ static int hex4(const uint8_t *p)
 
 /* Length of the valid UTF-8 sequence starting at p[0] (a byte >= 0x80), or 0 if invalid
  * (overlong forms, UTF-16 surrogates and code points above U+10FFFF are invalid). */
-static size_t utf8_seq(const uint8_t *p, size_t avail)
+size_t capv_utf8_seq(const uint8_t *p, size_t avail)
 {
     uint8_t c = p[0];
     size_t n;
@@ -105,7 +105,7 @@ capv_status capv_utf8_check(const uint8_t *s, size_t len, capv_error *err)
             i++;
             continue;
         }
-        size_t n = utf8_seq(s + i, len - i);
+        size_t n = capv_utf8_seq(s + i, len - i);
         if (n == 0)
             return capv_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
         i += n;
@@ -125,7 +125,7 @@ static capv_status scan_string(scanner *s)
         if (c < 0x20)
             return scan_fail(s, CAPV_E_JSON_SYNTAX, "unescaped control character in string");
         if (c >= 0x80) {
-            size_t n = utf8_seq(s->p + s->pos, s->len - s->pos);
+            size_t n = capv_utf8_seq(s->p + s->pos, s->len - s->pos);
             if (n == 0)
                 return scan_fail(s, CAPV_E_JSON_UTF8, "invalid UTF-8");
             s->pos += n;

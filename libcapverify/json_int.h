@@ -44,6 +44,9 @@ capv_status capv_json_int_value(int64_t *out, const cJSON *item, int64_t min, in
 /* The largest integer every JSON peer (IEEE double) represents exactly: 2^53. */
 #define CAPV_JSON_INT_MAX INT64_C(9007199254740992)
 
+/* Length of the well-formed UTF-8 sequence at p[0] (a byte >= 0x80), or 0 if invalid. */
+size_t capv_utf8_seq(const uint8_t *p, size_t avail);
+
 /* Checks that s[0..len) is valid UTF-8 without NUL bytes (CAPV_E_JSON_UTF8 / _NUL). */
 capv_status capv_utf8_check(const uint8_t *s, size_t len, capv_error *err);
 

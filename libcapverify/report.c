@@ -62,6 +62,7 @@ capv_status capv_report_add(capv_report *r, const char *id, capv_check_status st
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    capv_text_make_utf8(msg);
     c->id = strdup(id);
     c->message = strdup(msg);
     c->status = status;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "json_int.h"
 
 static const struct {
     capv_status code;
@@ -108,6 +109,21 @@ void capv_error_clear(capv_error *err)
     err->message[0] = '\0';
 }
 
+/* Messages and fields quote input (member names, keys) and are cut to their buffers, so
+ * they may hold bytes that are not UTF-8, or half a character at the cut. */
+void capv_text_make_utf8(char *text)
+{
+    unsigned char *s = (unsigned char *)text;
+    size_t len = strlen(text);
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] < 0x80 ? 1 : capv_utf8_seq(s + i, len - i);
+        if (n == 0)
+            s[i++] = '?';
+        else
+            i += n;
+    }
+}
+
 capv_status capv_err_set(capv_error *err, capv_status code, const char *field, const char *fmt,
                          ...)
 {
@@ -124,6 +140,8 @@ capv_status capv_err_set(capv_error *err, capv_status code, const char *field, c
     } else {
         snprintf(err->message, sizeof err->message, "%s", capv_strerror(code));
     }
+    capv_text_make_utf8(err->field);
+    capv_text_make_utf8(err->message);
     return code;
 }
 

@@ -100,7 +100,9 @@ CAPV_API const char *capv_status_class_name(capv_status_class cls);
 
 /* Detail of a failure, owned by the caller (usually on the stack) and filled by the
  * library. Every function taking `capv_error *err` accepts NULL when no detail is wanted.
- * Initialise with CAPV_ERROR_INIT. Never shared between threads by the library. */
+ * Initialise with CAPV_ERROR_INIT. Never shared between threads by the library. `field` and
+ * `message` are NUL-terminated UTF-8: input quoted in them that is not (a hostile member
+ * name, a character cut at the buffer's end) shows as '?'. */
 #define CAPV_ERROR_VERSION 1
 #define CAPV_ERROR_MESSAGE_SIZE 256
 #define CAPV_ERROR_FIELD_SIZE 128

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <capverify.h>
 
@@ -35,6 +36,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_ASSERT_INPUT_STATUS(st)                                                               \
     FUZZ_ASSERT(capv_status_class_of(st) == CAPV_CLASS_REJECTED ||                                 \
                 capv_status_class_of(st) == CAPV_CLASS_MALFORMED)
+
+/* Error detail is shown to people and put into JSON answers and logs: it must be
+ * NUL-terminated UTF-8 text, whatever the input was. */
+static inline int fuzz_text_ok(const char *s, size_t cap)
+{
+    const char *end = memchr(s, '\0', cap);
+    if (end == NULL)
+        return 0;
+    char *q = NULL;
+    if (capv_json_quote(&q, NULL, s, (size_t)(end - s), NULL) != CAPV_OK)
+        return 0;
+    capv_free(q);
+    return 1;
+}
+
+/* FUZZ_ASSERT_INPUT_STATUS, and the capv_error `e` that came with it holds text. */
+#define FUZZ_ASSERT_INPUT_ERROR(st, e)                                                             \
+    do {                                                                                           \
+        FUZZ_ASSERT_INPUT_STATUS(st);                                                              \
+        FUZZ_ASSERT(fuzz_text_ok((e).field, sizeof(e).field));                                     \
+        FUZZ_ASSERT(fuzz_text_ok((e).message, sizeof(e).message));                                 \
+    } while (0)
 
 /* Setup failed (a missing vector file, no memory): not a finding, but nothing to fuzz. */
 #define FUZZ_SETUP(cond, ...)                                                                      \

@@ -23,7 +23,7 @@ static void check(csv_fn fn, const uint8_t *data, size_t size)
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = fn(root, &count, data, size, &err);
     if (st != CAPV_OK) {
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
         return;
     }
     FUZZ_ASSERT(fn(again, &count2, data, size, NULL) == CAPV_OK);

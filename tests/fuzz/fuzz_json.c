@@ -58,7 +58,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_ASSERT(vst == pst);
     if (pst != CAPV_OK) {
         FUZZ_ASSERT(root == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(pst);
+        FUZZ_ASSERT_INPUT_ERROR(pst, perr);
+        FUZZ_ASSERT(fuzz_text_ok(verr.message, sizeof verr.message));
         uint8_t *c = NULL;
         size_t n = 0;
         FUZZ_ASSERT(capv_json_canonical(&c, &n, data, size, 0, NULL) == pst && c == NULL);

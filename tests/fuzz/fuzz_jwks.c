@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_jwk_set_parse(&set, data, size, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(set == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
         return 0;
     }
     size_t count = capv_jwk_set_count(set);

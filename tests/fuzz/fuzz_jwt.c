@@ -105,6 +105,8 @@ static void validate(capv_jwt_validator *v, const uint8_t *token, size_t len)
     if (st != CAPV_OK) {
         FUZZ_ASSERT(claims == NULL);
         FUZZ_ASSERT(capv_status_class_of(st) == CAPV_CLASS_REJECTED);
+        FUZZ_ASSERT(fuzz_text_ok(err.field, sizeof err.field));
+        FUZZ_ASSERT(fuzz_text_ok(err.message, sizeof err.message));
         FUZZ_ASSERT(strcmp(reason, "ok") != 0);
         return;
     }

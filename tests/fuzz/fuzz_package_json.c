@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_package_open_json(&pkg, data, size, NULL, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(pkg == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
         return 0;
     }
     const char *prev = NULL;

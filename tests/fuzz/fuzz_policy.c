@@ -81,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_policy_parse(&p, data, size, CAPV_POLICY_FORMAT_AUTO, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(p == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
     } else {
         FUZZ_ASSERT(capv_policy_id(p) != NULL && capv_policy_hash(p) != NULL);
         FUZZ_ASSERT(strlen(capv_policy_hash(p)) == CAPV_POLICY_HASH_SIZE - 1);
@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st = capv_policy_compile_request_parse(&req, data, size, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(req == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
     } else {
         capv_policy_lint_mode mode = capv_policy_compile_request_lint_mode(req);
         FUZZ_ASSERT(mode == CAPV_POLICY_LINT_STRICT || mode == CAPV_POLICY_LINT_RELAXED);
@@ -114,7 +114,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char hash[CAPV_DIGEST_HEX_SIZE];
     st = capv_policy_v1_hash(hash, data, size, CAPV_POLICY_FORMAT_AUTO, &err);
     if (st != CAPV_OK)
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
     else
         FUZZ_ASSERT(strlen(hash) == CAPV_DIGEST_HEX_SIZE - 1);
     return 0;

@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_policy_eval_request_parse(&req, data, size, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(req == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
         return 0;
     }
     const char *id = capv_policy_eval_request_policy_id(req);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_proof_parse(&p, data, size, &err);
     if (st != CAPV_OK) {
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
     } else {
         FUZZ_ASSERT(memchr(p.container, '\0', sizeof p.container) != NULL);
         FUZZ_ASSERT(memchr(p.backend, '\0', sizeof p.backend) != NULL);

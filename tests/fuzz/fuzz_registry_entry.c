@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_registry_entry_from_json(&e, data, size, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(e == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
         return 0;
     }
     char *json = NULL, *json2 = NULL;

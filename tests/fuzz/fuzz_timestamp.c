@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_timestamp_verify(&info, store, data, size, document, document_len,
                                            FUZZ_NOW_MS, 0, &err);
     if (st != CAPV_OK)
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
     else
         FUZZ_ASSERT(info.gen_time_ms <= FUZZ_NOW_MS);
     FUZZ_ASSERT(memchr(info.hash_alg, '\0', sizeof info.hash_alg) != NULL);

@@ -63,7 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_status st = capv_verify_zip_memory(&r, verifier, data, size, options, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT(r == NULL);
-        FUZZ_ASSERT_INPUT_STATUS(st);
+        FUZZ_ASSERT_INPUT_ERROR(st, err);
         return 0;
     }
     check_report(r);

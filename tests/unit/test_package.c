@@ -313,6 +313,20 @@ static capv_status open_mem(const uint8_t *zip, size_t len, const capv_package_l
     return st;
 }
 
+/* Error detail goes into JSON reports, logs and HTTP answers: whatever the name was, the
+ * field and message are UTF-8 text. */
+static void assert_error_text(const capv_error *err)
+{
+    char *q = NULL;
+    ck_assert_msg(capv_json_quote(&q, NULL, err->field, strlen(err->field), NULL) == CAPV_OK,
+                  "err.field is not UTF-8 text");
+    capv_free(q);
+    ck_assert_msg(capv_json_quote(&q, NULL, err->message, strlen(err->message), NULL) ==
+                      CAPV_OK,
+                  "err.message is not UTF-8 text");
+    capv_free(q);
+}
+
 static capv_status open_crafted(const zentry *e, size_t n, capv_error *err)
 {
     size_t len;
@@ -506,6 +520,27 @@ typedef struct {
     const char *why;
 } zip_name;
 
+START_TEST(json_upload_error_text)
+{
+    /* a 200-byte member name of two-byte characters: err.field (127 bytes) cuts one in
+     * half, which must not reach a JSON answer (found by fuzz_package_json,
+     * tests/fuzz/corpus/package_json/regress-field-cut-inside-character.json) */
+    char body[512] = "{\"package\":{\"";
+    for (int i = 0; i < 100; i++)
+        strcat(body, "\xc3\xa9");
+    strcat(body, "\":1}}");
+    capv_package *pkg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_package_open_json(&pkg, (const uint8_t *)body, strlen(body), NULL,
+                                            &err),
+                     CAPV_E_TYPE);
+    ck_assert_ptr_null(pkg);
+    assert_error_text(&err);
+    ck_assert_uint_eq(strlen(err.field), CAPV_ERROR_FIELD_SIZE - 1);
+    ck_assert_int_eq(err.field[CAPV_ERROR_FIELD_SIZE - 2], '?');
+}
+END_TEST
+
 START_TEST(zip_unsafe_names)
 {
     static const zip_name cases[] = {
@@ -537,6 +572,7 @@ START_TEST(zip_unsafe_names)
         capv_status st = open_crafted(e, 3, &err);
         ck_assert_msg(st == CAPV_E_UNSAFE_PATH, "%s: status %d (%s)", cases[i].why, (int)st,
                       err.message);
+        assert_error_text(&err);
     }
 }
 END_TEST
@@ -601,6 +637,14 @@ START_TEST(zip_special_files)
         ck_assert_int_eq(open_crafted(e, 2, &err), CAPV_E_UNSAFE_PATH);
         ck_assert_str_eq(err.field, "link");
     }
+    /* a special file whose name is not UTF-8 either: named with '?' for the bad byte (found
+     * by fuzz_verify, tests/fuzz/corpus/verify/regress-non-utf8-name-in-message.zip) */
+    zentry bad[] = { stored("manifest.json", "{}"), stored("l\xeenk", "/etc/passwd") };
+    bad[1].ext_attr = (uint32_t)(S_IFLNK | 0777) << 16;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_crafted(bad, 2, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_str_eq(err.field, "l?nk");
+    ck_assert_str_eq(err.message, "member 'l?nk' is a symlink or special file");
     /* UNIX made-by but no file type bits (only MS-DOS attributes): a plain file */
     zentry e[] = { stored("plain", "x") };
     e[0].ext_attr = 0x20;
@@ -1333,6 +1377,7 @@ Suite *package_suite(void)
     tcase_add_test(tc, add_member_rejects_unsafe_names);
     tcase_add_test(tc, add_member_sorted_duplicates_find);
     tcase_add_test(tc, add_member_limits);
+    tcase_add_test(tc, json_upload_error_text);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("zip");
