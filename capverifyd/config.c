@@ -34,8 +34,11 @@ static const cfg_key keys[] = {
     { "server", "admin_listen", T_STR, OFF(server_admin_listen), "0.0.0.0:9090", 0, 0, NULL,
       "Admin listener `host:port`: /healthz, /readyz, /metrics only, with its own threads so "
       "slow API clients never starve the probes. Empty disables it." },
-    { "server", "threads", T_INT, OFF(server_threads), "16", 1, 1024, NULL,
-      "Worker threads of the API listener (one connection each)." },
+    { "server", "threads", T_INT, OFF(server_threads), "256", 1, 4096, NULL,
+      "Worker threads of the API listener. Each holds one connection, idle or slow ones "
+      "included, until a deadline cuts it off: keep it above the number of concurrent "
+      "connections you expect, slow clients included (an idle thread costs little memory; "
+      "request bodies are bounded by server.memory_budget_bytes, not by this)." },
     { "server", "admin_threads", T_INT, OFF(server_admin_threads), "4", 1, 64, NULL,
       "Worker threads of the admin listener." },
     { "server", "max_body_bytes", T_INT, OFF(server_max_body_bytes), "16777216", 1024,
@@ -47,8 +50,15 @@ static const cfg_key keys[] = {
     { "server", "cors_origins", T_LIST, OFF(server_cors_origins), "", 0, 0, NULL,
       "Origins allowed by CORS; empty (default) sends no CORS headers." },
     { "server", "rate_limit_per_second", T_INT, OFF(server_rate_limit_per_second), "0", 0,
-      1000000, NULL, "Token-bucket limit of API requests per subject per second (0 = off); "
-      "excess requests get 429." },
+      1000000, NULL, "Token-bucket rate of API requests per second (0 = off): one bucket per "
+      "authenticated subject, and one per client address for unauthenticated and failed "
+      "requests; excess requests get 429 with Retry-After." },
+    { "server", "rate_limit_burst", T_INT, OFF(server_rate_limit_burst), "0", 0, 1000000,
+      NULL, "Requests a bucket holds (the burst above the rate); 0 = rate_limit_per_second." },
+    { "server", "trusted_proxies", T_LIST, OFF(server_trusted_proxies), "", 0, 0, NULL,
+      "CIDRs (`10.0.0.0/8`, `::1/128`) of proxies whose X-Forwarded-For is believed: the "
+      "client address is the right-most address in it that is not a trusted proxy. Empty = "
+      "the peer address is the client." },
     { "tls", "cert_file", T_STR, OFF(tls_cert_file), "", 0, 0, NULL,
       "PEM certificate chain; with key_file enables HTTPS on the API listener (the admin "
       "listener stays plain HTTP for probes and scrapes). Reloaded on SIGHUP and when the "
@@ -109,6 +119,14 @@ static const cfg_key keys[] = {
       0, NULL, "Record every verification (subject, hashes, result, report) in the registry." },
     { "registry", "signing_key_file", T_STR, OFF(registry_signing_key_file), "", 0, 0, NULL,
       "PEM Ed25519 key that signs new registry entries (SPEC §3.7); empty = unsigned." },
+    { "registry", "max_report_bytes", T_INT, OFF(registry_max_report_bytes), "16384", 1024,
+      16777216, NULL,
+      "Largest report stored with a verification; a larger one is stored as its summary "
+      "(result, failing checks, hashes and the full report's SHA3-256)." },
+    { "registry", "verification_retention_days", T_INT,
+      OFF(registry_verification_retention_days), "90", 0, 36500, NULL,
+      "Verification records older than this are pruned by the writer in small batches "
+      "(0 = kept forever). Registry entries are never pruned." },
     { "trust", "dir", T_STR, OFF(trust_dir), "", 0, 0, NULL,
       "Trust store: directory of `*.pub` / cap-key.v1 `*.json` keys (reloaded on SIGHUP). "
       "Empty = no trusted keys (every signature fails; a warning is logged)." },

@@ -26,6 +26,11 @@ typedef struct capvd_config {
     int64_t server_keep_alive_ms;
     cfg_list server_cors_origins;
     int64_t server_rate_limit_per_second;
+    int64_t server_rate_limit_burst;
+    cfg_list server_trusted_proxies;
+    int64_t server_min_body_bytes_per_second;
+    int64_t server_memory_budget_bytes; /* 0 = derived from the cgroup at start */
+    int64_t server_memory_wait_ms;
     /* tls */
     char *tls_cert_file;
     char *tls_key_file;
@@ -57,6 +62,8 @@ typedef struct capvd_config {
     int64_t registry_busy_timeout_ms;
     bool registry_record_verifications;
     char *registry_signing_key_file;
+    int64_t registry_max_report_bytes;
+    int64_t registry_verification_retention_days;
     /* trust */
     char *trust_dir;
     char *trust_policy_dir;
