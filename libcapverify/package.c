@@ -1,14 +1,19 @@
 /* Loading CAP packages from directories, zip files and zip buffers (SPEC §3.2), with every
- * limit checked before the allocation or decompression it bounds. */
+ * limit checked before the allocation or decompression it bounds. Zip members are read in
+ * chunks, and only small ones are kept (docs/architecture.md, "Packages"). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zip.h>
 
+#include "global_int.h"
 #include "json_int.h"
 #include "package_int.h"
 
@@ -21,6 +26,7 @@ void capv_package_limits_default(struct capv_package_limits *l)
     l->total_bytes = CAPV_DEFAULT_MAX_TOTAL_BYTES;
     l->entry_bytes = CAPV_DEFAULT_MAX_TOTAL_BYTES;
     l->ratio = CAPV_DEFAULT_MAX_RATIO;
+    l->verify_bytes = CAPV_DEFAULT_MAX_VERIFY_BYTES;
 }
 
 capv_status capv_package_limits_new(capv_package_limits **out, capv_error *err)
@@ -48,6 +54,7 @@ capv_status capv_package_limits_set(capv_package_limits *l, capv_limit which, ui
         break;
     case CAPV_LIMIT_ENTRY_BYTES: l->entry_bytes = value; break;
     case CAPV_LIMIT_RATIO: l->ratio = value; break;
+    case CAPV_LIMIT_VERIFY_BYTES: l->verify_bytes = value; break;
     default: return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown limit %d", (int)which);
     }
     return CAPV_OK;
@@ -62,6 +69,7 @@ uint64_t capv_package_limits_get(const capv_package_limits *l, capv_limit which)
     case CAPV_LIMIT_TOTAL_BYTES: return l->total_bytes;
     case CAPV_LIMIT_ENTRY_BYTES: return l->entry_bytes;
     case CAPV_LIMIT_RATIO: return l->ratio;
+    case CAPV_LIMIT_VERIFY_BYTES: return l->verify_bytes;
     }
     return 0;
 }
@@ -102,6 +110,34 @@ capv_status capv_package_check_name(const char *name, size_t len, capv_error *er
     return CAPV_OK;
 }
 
+void capv_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len)
+{
+    /* Every value but the first is the first of its container (after '[' or '{') or follows
+     * a ','; bytes inside strings are neither. */
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = d[i];
+        if (c->in_string) {
+            if (c->escaped)
+                c->escaped = false;
+            else if (ch == '\\')
+                c->escaped = true;
+            else if (ch == '"')
+                c->in_string = false;
+        } else if (ch == '"') {
+            c->in_string = true;
+        } else if (ch == ',' || ch == '[' || ch == '{') {
+            c->values++;
+        }
+    }
+}
+
+uint64_t capv_pkg_json_values(const uint8_t *d, size_t len)
+{
+    capv_json_counter c = CAPV_JSON_COUNTER_INIT;
+    capv_pkg_json_count(&c, d, len);
+    return c.values;
+}
+
 capv_status capv_package_new(capv_package **out, const capv_package_limits *limits,
                              capv_error *err)
 {
@@ -114,8 +150,13 @@ capv_status capv_package_new(capv_package **out, const capv_package_limits *limi
         p->limits = *limits;
     else
         capv_package_limits_default(&p->limits);
+    if (pthread_mutex_init(&p->lock, NULL) != 0) {
+        free(p);
+        return capv_err_nomem(err);
+    }
     p->source = strdup("<memory>");
     if (p->source == NULL) {
+        pthread_mutex_destroy(&p->lock);
         free(p);
         return capv_err_nomem(err);
     }
@@ -133,6 +174,10 @@ void capv_package_free(capv_package *p)
     }
     free(p->members);
     free(p->source);
+    if (p->za != NULL)
+        zip_discard(p->za);
+    free(p->zbuf);
+    pthread_mutex_destroy(&p->lock);
     free(p);
 }
 
@@ -166,7 +211,8 @@ static capv_status account(capv_package *p, const char *name, uint64_t size, cap
     return CAPV_OK;
 }
 
-/* Takes ownership of `data`. Does not check duplicates (see finish()). */
+/* Takes ownership of `data` (NULL for a zip member not kept). Does not check duplicates
+ * (see finish()). */
 static capv_status push_member(capv_package *p, const char *name, uint8_t *data, size_t len,
                                capv_error *err)
 {
@@ -181,7 +227,7 @@ static capv_status push_member(capv_package *p, const char *name, uint8_t *data,
     char *n = strdup(name);
     if (n == NULL)
         goto nomem;
-    p->members[p->count++] = (capv_member){ n, data, len };
+    p->members[p->count++] = (capv_member){ .name = n, .data = data, .len = len };
     return CAPV_OK;
 nomem:
     free(data);
@@ -249,17 +295,23 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
     cJSON *root = NULL;
     capv_package *p = NULL;
     uint8_t *buf = NULL;
-    capv_status st = capv_json_parse(&root, json, len, err);
+    capv_status st = capv_package_new(&p, limits, err);
     if (st != CAPV_OK)
         return st;
-    const cJSON *members = NULL;
+    /* cJSON spends about a hundred bytes on every value: a body that could hold more values
+     * than a package of the largest allowed number of members is refused before its tree
+     * is built (docs/architecture.md, "Packages") */
+    if (capv_pkg_json_values(json, len) > p->limits.entries + 2)
+        CAPV_FAIL(err, CAPV_E_LIMIT, "package", "more than %llu members",
+                  (unsigned long long)p->limits.entries);
+    CAPV_TRY(capv_json_parse(&root, json, len, err));
+    cJSON *members = NULL;
     if (!cJSON_IsObject(root) || root->child == NULL || root->child->next != NULL ||
         strcmp(root->child->string, "package") != 0 || !cJSON_IsObject(root->child))
         CAPV_FAIL(err, CAPV_E_MALFORMED, "package",
                   "expected {\"package\": {\"<name>\": \"<base64>\", ...}}");
     members = root->child;
-    CAPV_TRY(capv_package_new(&p, limits, err));
-    for (const cJSON *m = members->child; m; m = m->next) {
+    for (cJSON *m = members->child; m; m = m->next) {
         if (!cJSON_IsString(m))
             CAPV_FAIL(err, CAPV_E_TYPE, m->string, "member '%.100s' must be a base64 string",
                       m->string);
@@ -268,15 +320,23 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
         if (cap > p->limits.entry_bytes + 3)
             CAPV_FAIL(err, CAPV_E_LIMIT, m->string, "member '%.100s' exceeds the size limit",
                       m->string);
-        free(buf);
         if ((buf = malloc(cap ? cap : 1)) == NULL)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
         if (capv_base64_decode(buf, cap, &n, m->valuestring, tlen, CAPV_BASE64_STD, NULL) !=
             CAPV_OK)
             CAPV_FAIL(err, CAPV_E_BASE64, m->string, "member '%.100s' is not standard base64",
                       m->string);
-        CAPV_TRY(capv_package_add_member(p, m->string, buf, n, err));
+        /* the text is no longer needed: the body's strings shrink as the members grow */
+        free(m->valuestring);
+        m->valuestring = NULL;
+        CAPV_TRY(capv_package_check_name(m->string, strlen(m->string), err));
+        CAPV_TRY(account(p, m->string, n, err));
+        st = push_member(p, m->string, buf, n, err); /* duplicate keys are JSON errors */
+        buf = NULL;
+        if (st != CAPV_OK)
+            goto out;
     }
+    CAPV_TRY(finish(p, err));
 out:
     free(buf);
     cJSON_Delete(root);
@@ -310,10 +370,74 @@ static capv_status zip_status(int code, capv_error *err)
     return st;
 }
 
+static capv_status crypto_fail(capv_error *err)
+{
+    ERR_clear_error();
+    return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL SHA3-256 failed");
+}
+
+/* Starts a SHA3-256: the digest pre-fetched by capv_global_init(), or OpenSSL's own when
+ * the package is loaded before it. */
+static capv_status sha3_init(EVP_MD_CTX *md, capv_error *err)
+{
+    const EVP_MD *alg = capv_global_md(CAPV_HASH_SHA3_256);
+    if (EVP_DigestInit_ex2(md, alg != NULL ? alg : EVP_sha3_256(), NULL) != 1)
+        return crypto_fail(err);
+    return CAPV_OK;
+}
+
+static capv_status sha3_final(EVP_MD_CTX *md, uint8_t out[32], capv_error *err)
+{
+    unsigned int n = 0;
+    if (EVP_DigestFinal_ex(md, out, &n) != 1 || n != 32)
+        return crypto_fail(err);
+    return CAPV_OK;
+}
+
+/* Reads entry `index` of `za`, declared `size` bytes, through the SHA3-256 `md`: into `dst`
+ * when it is not NULL, else chunk by chunk through `chunk` (CAPV_PKG_CHUNK bytes). Nothing
+ * beyond the declared size is ever stored: libzip checks the CRC at the end, and one extra
+ * read proves the entry holds no more than it declared. */
+static capv_status read_entry(zip_t *za, uint64_t index, const char *name, uint64_t size,
+                              uint8_t *dst, uint8_t *chunk, EVP_MD_CTX *md, capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    zip_file_t *zf = zip_fopen_index(za, index, 0);
+    if (zf == NULL)
+        return capv_err_set(err, CAPV_E_MALFORMED, name, "cannot open member '%s': %s", name,
+                            zip_strerror(za));
+    uint64_t got = 0;
+    while (got < size) {
+        uint8_t *to = dst != NULL ? dst + got : chunk;
+        uint64_t want = size - got;
+        if (dst == NULL && want > CAPV_PKG_CHUNK)
+            want = CAPV_PKG_CHUNK;
+        zip_int64_t r = zip_fread(zf, to, want);
+        if (r < 0)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, name, "member '%s' is corrupt: %s", name,
+                      zip_file_strerror(zf));
+        if (r == 0)
+            CAPV_FAIL(err, CAPV_E_TRUNCATED, name, "member '%s' is shorter than declared", name);
+        if (EVP_DigestUpdate(md, to, (size_t)r) != 1) {
+            st = crypto_fail(err);
+            goto out;
+        }
+        got += (uint64_t)r;
+    }
+    uint8_t extra;
+    if (zip_fread(zf, &extra, 1) != 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, name, "member '%s' is longer than declared or corrupt",
+                  name);
+out:
+    zip_fclose(zf);
+    return st;
+}
+
 typedef struct zip_plan {
     zip_uint64_t index;
     char *name;
     uint64_t size;
+    uint16_t method;
 } zip_plan;
 
 static bool is_special_unix_mode(zip_uint8_t opsys, zip_uint32_t attr, bool *is_dir)
@@ -333,8 +457,8 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
     capv_status st = CAPV_OK;
     zip_plan *plan = NULL;
     size_t nplan = 0;
-    uint8_t *buf = NULL;
-    zip_file_t *zf = NULL;
+    uint8_t *buf = NULL, *chunk = NULL;
+    EVP_MD_CTX *md = NULL;
     zip_int64_t n = zip_get_num_entries(za, 0);
     if (n < 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "cannot list zip entries");
@@ -353,7 +477,8 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
         /* raw name bytes: libzip's encoding guess would turn control characters and other
          * non-UTF-8 bytes into CP437 look-alikes and hide them from the name check */
         if (zip_stat_index(za, i, ZIP_FL_ENC_RAW, &zs) != 0 || !(zs.valid & ZIP_STAT_NAME) ||
-            !(zs.valid & ZIP_STAT_SIZE) || !(zs.valid & ZIP_STAT_COMP_SIZE))
+            !(zs.valid & ZIP_STAT_SIZE) || !(zs.valid & ZIP_STAT_COMP_SIZE) ||
+            !(zs.valid & ZIP_STAT_COMP_METHOD))
             CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "unreadable zip entry %llu",
                       (unsigned long long)i);
         const char *name = zs.name;
@@ -388,51 +513,49 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
                       (unsigned long long)p->limits.ratio);
         plan[nplan].index = i;
         plan[nplan].size = zs.size;
+        plan[nplan].method = zs.comp_method;
         plan[nplan].name = strdup(name);
         if (plan[nplan].name == NULL)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
         nplan++;
     }
 
-    /* Pass 2: decompress each member into a buffer of its declared size; libzip checks the
-     * CRC, and one extra read proves the entry holds no more than it declared. */
+    /* Pass 2: every member is decompressed once, in chunks, for its SHA3-256; the bytes of
+     * small members are kept while they fit CAPV_PKG_KEEP_TOTAL, the others are read again
+     * when asked for. Only deflate and stored are read: other methods (bzip2, xz, ...) size
+     * their decoders from the archive. */
+    if ((chunk = malloc(CAPV_PKG_CHUNK)) == NULL || (md = EVP_MD_CTX_new()) == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     for (size_t k = 0; k < nplan; k++) {
         const zip_plan *e = &plan[k];
-        buf = malloc(e->size ? (size_t)e->size : 1);
-        if (buf == NULL)
-            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-        zf = zip_fopen_index(za, e->index, 0);
-        if (zf == NULL)
-            CAPV_FAIL(err, CAPV_E_MALFORMED, e->name, "cannot open member '%s': %s", e->name,
-                      zip_strerror(za));
-        uint64_t got = 0;
-        while (got < e->size) {
-            zip_int64_t r = zip_fread(zf, buf + got, e->size - got);
-            if (r < 0)
-                CAPV_FAIL(err, CAPV_E_MALFORMED, e->name, "member '%s' is corrupt: %s",
-                          e->name, zip_file_strerror(zf));
-            if (r == 0)
-                CAPV_FAIL(err, CAPV_E_TRUNCATED, e->name, "member '%s' is shorter than declared",
-                          e->name);
-            got += (uint64_t)r;
-        }
-        uint8_t extra;
-        zip_int64_t r = zip_fread(zf, &extra, 1);
-        if (r != 0)
+        if (e->method != ZIP_CM_STORE && e->method != ZIP_CM_DEFLATE)
             CAPV_FAIL(err, CAPV_E_MALFORMED, e->name,
-                      "member '%s' is longer than declared or corrupt", e->name);
-        zip_fclose(zf);
-        zf = NULL;
+                      "member '%s' uses compression method %u (deflate or stored only)",
+                      e->name, (unsigned)e->method);
+        bool keep = e->size <= CAPV_PKG_KEEP_MEMBER && e->size <= CAPV_PKG_KEEP_TOTAL - p->kept;
+        if (keep && (buf = malloc(e->size ? (size_t)e->size : 1)) == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        uint8_t digest[32];
+        CAPV_TRY(sha3_init(md, err));
+        CAPV_TRY(read_entry(za, e->index, e->name, e->size, buf, chunk, md, err));
+        CAPV_TRY(sha3_final(md, digest, err));
         st = push_member(p, e->name, buf, (size_t)e->size, err);
         buf = NULL;
         if (st != CAPV_OK)
             goto out;
+        capv_member *m = &p->members[p->count - 1];
+        m->stream = !keep;
+        m->zindex = e->index;
+        m->has_sha3 = true;
+        memcpy(m->sha3, digest, 32);
+        if (keep)
+            p->kept += e->size;
     }
     st = finish(p, err);
 out:
-    if (zf != NULL)
-        zip_fclose(zf);
     free(buf);
+    free(chunk);
+    EVP_MD_CTX_free(md);
     for (size_t k = 0; plan != NULL && k < (size_t)(n > 0 ? n : 0); k++)
         free(plan[k].name);
     free(plan);
@@ -450,12 +573,52 @@ static uint64_t rd_le(const uint8_t *d, size_t n)
 /* What must be known before libzip parses the archive. libzip allocates per entry while
  * opening, so the entry count is checked here against every end-of-central-directory record
  * (plain or ZIP64) that libzip might use; and libzip turns a NUL in a name into a space, so
- * the raw names of the last record's directory are checked for NUL. Structures this scan
- * cannot follow are left to libzip to reject. */
+ * the raw names of the last record's directory are checked for NUL. libzip also reads the
+ * directory of every end record it finds (two are held at a time) and makes a 32-byte node
+ * of every 4-byte extra field: so every directory is walked here, together at most twice the
+ * entry limit, and an entry may carry at most ZIP_MAX_EXTRA_FIELDS extra fields. Structures
+ * this scan cannot follow are left to libzip to reject. */
+#define ZIP_MAX_EXTRA_FIELDS 16u
+
+/* Whether the extra fields d[at..at+n) (clipped to the buffer) number more than allowed. */
+static bool too_many_fields(const uint8_t *d, size_t len, uint64_t at, uint64_t n)
+{
+    if (at >= len)
+        return false;
+    size_t avail = len - at < n ? len - (size_t)at : (size_t)n, fields = 0;
+    for (size_t off = 0; off + 4 <= avail; off += 4 + (size_t)rd_le(d + at + off + 2, 2))
+        if (++fields > ZIP_MAX_EXTRA_FIELDS)
+            return true;
+    return false;
+}
+
+/* Where the local header of the central directory entry at `cd` (with `nl` name bytes and
+ * `el` extra bytes) is: its 32-bit field, or the ZIP64 extra field when that says 0xffffffff;
+ * UINT64_MAX when it cannot be told. */
+static uint64_t local_offset(const uint8_t *d, size_t len, uint64_t cd, size_t nl, size_t el)
+{
+    uint64_t off = rd_le(d + cd + 42, 4);
+    if (off != 0xffffffffu)
+        return off;
+    uint64_t at = cd + 46 + nl;
+    size_t avail = len - at < el ? len - (size_t)at : el;
+    for (size_t i = 0; i + 4 <= avail; i += 4 + (size_t)rd_le(d + at + i + 2, 2)) {
+        size_t fl = (size_t)rd_le(d + at + i + 2, 2);
+        if (rd_le(d + at + i, 2) != 0x0001u || fl > avail - i - 4)
+            continue;
+        /* ZIP64: the sizes that overflowed come first, then the offset */
+        size_t skip = (rd_le(d + cd + 24, 4) == 0xffffffffu ? 8u : 0u) +
+                      (rd_le(d + cd + 20, 4) == 0xffffffffu ? 8u : 0u);
+        return fl >= skip + 8 ? rd_le(d + at + i + 4 + skip, 8) : UINT64_MAX;
+    }
+    return UINT64_MAX;
+}
+
 static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_package_limits *l,
                                capv_error *err)
 {
     bool walked = false;
+    uint64_t steps = 0;
     size_t lo = len > 22u + 65535u ? len - 22u - 65535u : 0;
     for (size_t i = len >= 22 ? len - 22 + 1 : 0; i-- > lo;) {
         if (rd_le(d + i, 4) != 0x06054b50u)
@@ -475,32 +638,49 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
         if (count > l->entries)
             return capv_err_set(err, CAPV_E_LIMIT, NULL, "zip declares %llu entries, limit %llu",
                                 (unsigned long long)count, (unsigned long long)l->entries);
-        for (uint64_t k = 0; !walked && k < count; k++) {
+        for (uint64_t k = 0; k < count; k++) {
             if (cd >= len || len - cd < 46 || rd_le(d + cd, 4) != 0x02014b50u)
                 break;
-            size_t nl = (size_t)rd_le(d + cd + 28, 2);
+            size_t nl = (size_t)rd_le(d + cd + 28, 2), el = (size_t)rd_le(d + cd + 30, 2);
             if (len - cd - 46 < nl)
                 break;
-            if (memchr(d + cd + 46, 0, nl) != NULL)
+            if (!walked && memchr(d + cd + 46, 0, nl) != NULL)
                 return capv_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
-            cd += 46 + nl + rd_le(d + cd + 30, 2) + rd_le(d + cd + 32, 2);
+            if (++steps > 2 * l->entries)
+                return capv_err_set(err, CAPV_E_LIMIT, NULL,
+                                    "zip directories hold more than %llu entries",
+                                    (unsigned long long)(2 * l->entries));
+            /* libzip keeps the parsed extra fields of the central directory, and those of a
+             * local header once the member has been read */
+            uint64_t lh = local_offset(d, len, cd, nl, el);
+            if (too_many_fields(d, len, cd + 46 + nl, el) ||
+                (lh < len && len - lh >= 30 && rd_le(d + lh, 4) == 0x04034b50u &&
+                 too_many_fields(d, len, lh + 30 + rd_le(d + lh + 26, 2), rd_le(d + lh + 28, 2))))
+                return capv_err_set(err, CAPV_E_LIMIT, NULL,
+                                    "zip entry %llu has more than %u extra fields",
+                                    (unsigned long long)k, ZIP_MAX_EXTRA_FIELDS);
+            cd += 46 + nl + el + rd_le(d + cd + 32, 2);
         }
         walked = true;
     }
     return CAPV_OK;
 }
 
-capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data, size_t len,
-                                         const capv_package_limits *limits, capv_error *err)
+/* Opens a zip held in `data`: the package takes `owned` (== data) as its copy of the
+ * archive, or copies `data` when `owned` is NULL — after the checks that need no copy. */
+static capv_status open_zip_bytes(capv_package **out, uint8_t *owned, const uint8_t *data,
+                                  size_t len, const capv_package_limits *limits,
+                                  capv_error *err)
 {
-    if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_package *p = NULL;
-    zip_t *za = NULL;
     capv_status st = capv_package_new(&p, limits, err);
-    if (st != CAPV_OK)
+    if (st != CAPV_OK) {
+        free(owned);
         return st;
+    }
+    p->zbuf = owned;
+    p->zlen = len;
     /* The archive itself is bounded too: nothing legitimate is larger than its content
      * allowance plus per-entry headers. */
     if (len > p->limits.total_bytes + p->limits.entries * 1024u)
@@ -509,31 +689,42 @@ capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data
     if (len == 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "empty input is not a zip archive");
     CAPV_TRY(zip_prescan(data, len, &p->limits, err));
+    if (p->zbuf == NULL) {
+        if ((p->zbuf = malloc(len)) == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        memcpy(p->zbuf, data, len);
+    }
     zip_error_t ze;
     zip_error_init(&ze);
-    zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
+    zip_source_t *src = zip_source_buffer_create(p->zbuf, len, 0, &ze);
     if (src == NULL) {
         st = zip_status(zip_error_code_zip(&ze), err);
         zip_error_fini(&ze);
         goto out;
     }
-    za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
-    if (za == NULL) {
+    p->za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &ze);
+    if (p->za == NULL) {
         zip_source_free(src);
         st = zip_status(zip_error_code_zip(&ze), err);
         zip_error_fini(&ze);
         goto out;
     }
     zip_error_fini(&ze);
-    st = load_zip_archive(p, za, err);
+    st = load_zip_archive(p, p->za, err);
 out:
-    if (za != NULL)
-        zip_discard(za);
     if (st != CAPV_OK)
         capv_package_free(p);
     else
         *out = p;
     return st;
+}
+
+capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data, size_t len,
+                                         const capv_package_limits *limits, capv_error *err)
+{
+    if (out == NULL || (data == NULL && len > 0))
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    return open_zip_bytes(out, NULL, data, len, limits, err);
 }
 
 /* Reads a whole regular file from an open descriptor, at most `max` bytes. */
@@ -589,8 +780,8 @@ capv_status capv_package_open_zip(capv_package **out, const char *path,
     close(fd);
     if (st != CAPV_OK)
         return st;
-    st = capv_package_open_zip_memory(out, data, len, &l, err);
-    free(data);
+    /* the package keeps this copy of the file: members are read from it again on demand */
+    st = open_zip_bytes(out, data, data, len, &l, err);
     if (st == CAPV_OK && (st = set_source(*out, path, err)) != CAPV_OK) {
         capv_package_free(*out);
         *out = NULL;
@@ -697,6 +888,8 @@ capv_status capv_package_open(capv_package **out, const char *path,
     return capv_package_open_zip(out, path, limits, err);
 }
 
+/* ---- members --------------------------------------------------------------------------- */
+
 size_t capv_package_member_count(const capv_package *p)
 {
     return p ? p->count : 0;
@@ -707,13 +900,88 @@ const char *capv_package_member_name(const capv_package *p, size_t i)
     return p && i < p->count ? p->members[i].name : NULL;
 }
 
+/* The package's lock is taken by readers of a const package: it guards state that reading
+ * changes (members loaded on demand, digests computed on demand, the archive's position). */
+static void lock(const capv_package *p)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&p->lock);
+}
+
+static void unlock(const capv_package *p)
+{
+    pthread_mutex_unlock((pthread_mutex_t *)&p->lock);
+}
+
+/* Decompresses a member that was not kept into a new buffer and checks it against the
+ * SHA3-256 computed at load. Called with the lock held. */
+static capv_status load_member(const capv_package *p, const capv_member *m, uint8_t **out,
+                               capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(m->len ? m->len : 1), digest[32];
+    if (md == NULL || buf == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    CAPV_TRY(sha3_init(md, err));
+    CAPV_TRY(read_entry(p->za, m->zindex, m->name, m->len, buf, NULL, md, err));
+    CAPV_TRY(sha3_final(md, digest, err));
+    if (CRYPTO_memcmp(digest, m->sha3, 32) != 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, m->name, "member '%s' reads differently than it did",
+                  m->name);
+    *out = buf;
+    buf = NULL;
+out:
+    free(buf);
+    EVP_MD_CTX_free(md);
+    return st;
+}
+
+/* A member's bytes for the public API: loaded once and kept while the package lives. */
+static capv_status member_data(const capv_package *p, size_t i, const uint8_t **data,
+                               capv_error *err)
+{
+    capv_member *m = &p->members[i];
+    if (!m->stream) {
+        *data = m->data;
+        return CAPV_OK;
+    }
+    capv_status st = CAPV_OK;
+    lock(p);
+    if (m->data == NULL)
+        st = load_member(p, m, &m->data, err);
+    *data = m->data;
+    unlock(p);
+    return st;
+}
+
 const uint8_t *capv_package_member_data(const capv_package *p, size_t i, size_t *len)
 {
     if (p == NULL || i >= p->count)
         return NULL;
+    const uint8_t *d = NULL;
+    if (member_data(p, i, &d, NULL) != CAPV_OK)
+        return NULL;
     if (len != NULL)
         *len = p->members[i].len;
-    return p->members[i].data;
+    return d;
+}
+
+bool capv_package_index(const capv_package *p, const char *name, size_t *index)
+{
+    size_t lo = 0, hi = p->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(p->members[mid].name, name);
+        if (c == 0) {
+            *index = mid;
+            return true;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
 }
 
 capv_status capv_package_find(const capv_package *p, const char *name, const uint8_t **data,
@@ -721,26 +989,110 @@ capv_status capv_package_find(const capv_package *p, const char *name, const uin
 {
     if (p == NULL || name == NULL)
         return CAPV_E_INVALID_ARG;
-    size_t lo = 0, hi = p->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(p->members[mid].name, name);
-        if (c == 0) {
-            if (data != NULL)
-                *data = p->members[mid].data;
-            if (len != NULL)
-                *len = p->members[mid].len;
-            return CAPV_OK;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+    size_t i;
+    if (!capv_package_index(p, name, &i))
+        return CAPV_E_NOT_FOUND;
+    if (data != NULL) {
+        capv_status st = member_data(p, i, data, NULL);
+        if (st != CAPV_OK)
+            return st;
     }
-    return CAPV_E_NOT_FOUND;
+    if (len != NULL)
+        *len = p->members[i].len;
+    return CAPV_OK;
+}
+
+capv_status capv_package_member_sha3(const capv_package *p, size_t i, uint8_t out[32],
+                                     capv_error *err)
+{
+    capv_member *m = &p->members[i];
+    capv_status st = CAPV_OK;
+    lock(p);
+    if (!m->has_sha3) {
+        /* only held members lack one: zip members are hashed while they load */
+        st = capv_hash(m->sha3, CAPV_HASH_SHA3_256, m->data, m->len, err);
+        m->has_sha3 = st == CAPV_OK;
+    }
+    if (st == CAPV_OK)
+        memcpy(out, m->sha3, 32);
+    unlock(p);
+    return st;
+}
+
+capv_status capv_package_member_view(const capv_package *p, size_t i, capv_member_view *v,
+                                     capv_error *err)
+{
+    const capv_member *m = &p->members[i];
+    *v = (capv_member_view){ NULL, m->len, NULL };
+    if (!m->stream) {
+        v->data = m->data;
+        return CAPV_OK;
+    }
+    capv_status st = CAPV_OK;
+    lock(p);
+    if (m->data != NULL)
+        v->data = m->data; /* loaded through capv_package_member_data already */
+    else if ((st = load_member(p, m, &v->owned, err)) == CAPV_OK)
+        v->data = v->owned;
+    unlock(p);
+    return st;
+}
+
+void capv_member_view_release(capv_member_view *v)
+{
+    free(v->owned);
+    *v = (capv_member_view){ NULL, 0, NULL };
 }
 
 const char *capv_package_source(const capv_package *p)
 {
     return p ? p->source : NULL;
+}
+
+/* ---- memory bound ---------------------------------------------------------------------- */
+
+/* The terms of capv_package_memory_bound (include/capverify/package.h explains them),
+ * measured on glibc malloc, 64-bit, libzip 1.7 with hostile archives at their worst. */
+#define BOUND_ZIP_PER_BYTE 4u            /* our copy; names, comments, extra data in libzip */
+#define BOUND_ZIP_PER_ENTRY 2048u        /* libzip's and our records of one entry */
+#define BOUND_ZIP_MIN_ENTRY 46u          /* a central directory record is at least this */
+#define BOUND_ZIP_READING ((uint64_t)1024 * 1024) /* inflate state, a local header's fields */
+#define BOUND_JSON_PER_BYTE 2u           /* the parsed body's strings and the decoded members */
+#define BOUND_JSON_PER_ENTRY 512u        /* a member's cJSON node, key and record */
+#define BOUND_JSON_MIN_ENTRY 6u          /* "a":"", */
+#define BOUND_FIXED ((uint64_t)1024 * 1024) /* the verification's fixed state */
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+capv_status capv_package_memory_bound(uint64_t *out, const capv_package_limits *limits,
+                                      uint64_t body_len)
+{
+    if (out == NULL)
+        return CAPV_E_INVALID_ARG;
+    struct capv_package_limits l;
+    if (limits != NULL)
+        l = *limits;
+    else
+        capv_package_limits_default(&l);
+    uint64_t zip_entries = body_len / BOUND_ZIP_MIN_ENTRY + 1;
+    uint64_t json_entries = body_len / BOUND_JSON_MIN_ENTRY + 1;
+    if (zip_entries > l.entries)
+        zip_entries = l.entries;
+    if (json_entries > l.entries)
+        json_entries = l.entries;
+    uint64_t zip = sat_add(sat_add(sat_mul(body_len, BOUND_ZIP_PER_BYTE),
+                                   sat_mul(zip_entries, BOUND_ZIP_PER_ENTRY)),
+                           CAPV_PKG_KEEP_TOTAL + CAPV_PKG_CHUNK + BOUND_ZIP_READING);
+    uint64_t json = sat_add(sat_mul(body_len, BOUND_JSON_PER_BYTE),
+                            sat_mul(json_entries, BOUND_JSON_PER_ENTRY));
+    *out = sat_add(sat_add(zip > json ? zip : json, l.verify_bytes), BOUND_FIXED);
+    return CAPV_OK;
 }

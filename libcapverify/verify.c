@@ -83,17 +83,10 @@ typedef struct unit_spec {
     const cJSON *depends_on;
 } unit_spec;
 
-/* SHA3-256 of members, computed once per verification (integrity and the report both need
- * them). */
-#define DIGEST_MEMO 8
-typedef struct digest_memo {
-    const uint8_t *data; /* the member's bytes identify it */
-    uint8_t d[32];
-} digest_memo;
-
 typedef struct layout {
-    digest_memo memo[DIGEST_MEMO];
-    size_t nmemo;
+    const capv_package *pkg;
+    uint64_t budget;  /* what is left of CAPV_LIMIT_VERIFY_BYTES for reading, */
+    uint64_t details; /* and for report details (a quarter, so they never starve a check) */
     const char *format;
     cJSON *meta; /* parsed _meta.json, or NULL */
     unit_spec *units;
@@ -106,6 +99,65 @@ static void layout_clear(layout *l)
     cJSON_Delete(l->meta);
     free(l->units);
     memset(l, 0, sizeof *l);
+}
+
+/* ---- memory ---------------------------------------------------------------------------- */
+
+/* What a verification holds beyond the package is paid from CAPV_LIMIT_VERIFY_BYTES before
+ * it is made (docs/architecture.md, "Packages"): three quarters for the bytes and parse trees
+ * of the members read whole and the units' checks, one quarter for the report's details (so
+ * details left out never make a check fail). The prices are upper estimates for glibc malloc on
+ * 64-bit, checked against measured peaks by tests/unit/test_verify.c:
+ *   VALUE_COST    one value of a parsed JSON text: its cJSON node, key copy, number text and
+ *                 the scanner's record of it (its string bytes are priced per byte);
+ *   REPORT_VALUE  one value in a report detail: its node and key, their compact text, and
+ *                 the copies made while the report is written out (capv_report_to_json);
+ *   REPORT_BYTE   one byte of text in a report detail, escaped, counted in the same places;
+ *   UNIT_COST     one unit's checks apart from their lists (ids, messages of at most 512
+ *                 bytes, small details), plus its id's text;
+ *   TSR_COST      one byte of a DER timestamp token as OpenSSL parses and verifies it. */
+#define VALUE_COST 192u
+#define REPORT_VALUE 512u
+#define REPORT_BYTE 8u
+#define UNIT_COST (32u * 1024u)
+#define TSR_COST 64u
+
+static bool charge(layout *l, uint64_t n)
+{
+    if (n > l->budget)
+        return false;
+    l->budget -= n;
+    return true;
+}
+
+static void refund(layout *l, uint64_t n)
+{
+    l->budget += n;
+}
+
+/* A parsed JSON text: its strings (at most its size) and its values. */
+static uint64_t json_cost(const uint8_t *d, size_t n)
+{
+    return n + capv_pkg_json_values(d, n) * VALUE_COST;
+}
+
+static uint64_t text_cost(const char *s)
+{
+    uint64_t n = 0;
+    for (; s != NULL && *s; s++)
+        n += (unsigned char)*s < 0x20 ? 6u : (*s == '"' || *s == '\\') ? 2u : 1u;
+    return n * REPORT_BYTE;
+}
+
+/* Pays for a report detail of `values` values holding `a` and `b` (either may be NULL);
+ * false when the details' share cannot, and the detail is left out. */
+static bool charge_detail(layout *l, uint64_t values, const char *a, const char *b)
+{
+    uint64_t n = values * REPORT_VALUE + text_cost(a) + text_cost(b);
+    if (n > l->details)
+        return false;
+    l->details -= n;
+    return true;
 }
 
 static bool has_member(const capv_package *pkg, const char *name)
@@ -214,13 +266,37 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
                                  char *msg, size_t cap, capv_error *err)
 {
     memset(l, 0, sizeof *l);
+    l->pkg = pkg;
+    l->details = pkg->limits.verify_bytes / 4;
+    l->budget = pkg->limits.verify_bytes - l->details;
     *problem = NULL;
-    const uint8_t *meta;
-    size_t meta_len;
-    if (capv_package_find(pkg, META_NAME, &meta, &meta_len) == CAPV_OK) {
-        capv_error jerr = CAPV_ERROR_INIT;
+    size_t mi;
+    if (capv_package_index(pkg, META_NAME, &mi)) {
         l->format = "unknown";
-        if (capv_json_parse(&l->meta, meta, meta_len, &jerr) != CAPV_OK) {
+        /* the bytes are needed only while the tree is built; the tree lasts the run */
+        uint64_t n = pkg->members[mi].len;
+        bool fits = charge(l, n);
+        capv_member_view v = { NULL, 0, NULL };
+        capv_error jerr = CAPV_ERROR_INIT;
+        capv_status pst = CAPV_OK;
+        if (fits) {
+            capv_status st = capv_package_member_view(pkg, mi, &v, err);
+            if (st != CAPV_OK)
+                return st;
+            fits = charge(l, json_cost(v.data, v.len));
+            if (fits)
+                pst = capv_json_parse(&l->meta, v.data, v.len, &jerr);
+            capv_member_view_release(&v);
+            refund(l, n);
+        }
+        if (!fits) {
+            snprintf(msg, cap, "_meta.json (%llu bytes) needs more memory than the verification "
+                               "limit of %llu bytes", (unsigned long long)n,
+                     (unsigned long long)pkg->limits.verify_bytes);
+            *problem = msg;
+            return CAPV_OK;
+        }
+        if (pst != CAPV_OK) {
             snprintf(msg, cap, "_meta.json is not valid JSON: %s", jerr.message);
             *problem = msg;
             return CAPV_OK;
@@ -264,19 +340,21 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
 
 /* ---- package.integrity ----------------------------------------------------------------- */
 
-static capv_status member_sha3(uint8_t out[32], layout *l, const uint8_t *data, size_t len)
+/* Adds a {file, problem} detail to `list`, when the budget pays for it. */
+static void add_mismatch(layout *l, cJSON *list, const char *name, const char *why,
+                         size_t *omitted)
 {
-    for (size_t i = 0; i < l->nmemo; i++)
-        if (l->memo[i].data == data) {
-            memcpy(out, l->memo[i].d, 32);
-            return CAPV_OK;
-        }
-    capv_status st = capv_hash(out, CAPV_HASH_SHA3_256, data, len, NULL);
-    if (st == CAPV_OK && l->nmemo < DIGEST_MEMO) {
-        l->memo[l->nmemo].data = data;
-        memcpy(l->memo[l->nmemo++].d, out, 32);
+    if (!charge_detail(l, 3, name, why)) {
+        (*omitted)++;
+        return;
     }
-    return st;
+    cJSON *m = obj();
+    put_str(m, "file", name);
+    put_str(m, "problem", why);
+    if (list && m)
+        cJSON_AddItemToArray(list, m);
+    else
+        cJSON_Delete(m);
 }
 
 static capv_status check_integrity(capv_report *r, const capv_package *pkg, layout *l)
@@ -284,7 +362,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
     cJSON *d = obj();
     cJSON *mismatches = d ? cJSON_AddArrayToObject(d, "mismatches") : NULL;
     cJSON *unlisted = d ? cJSON_AddArrayToObject(d, "unlisted") : NULL;
-    size_t bad = 0, extra = 0, verified = 0;
+    size_t bad = 0, extra = 0, verified = 0, omitted_bad = 0, omitted_extra = 0;
     char first[300] = "";
     const cJSON *files = NULL;
     bool code_present = false;
@@ -296,20 +374,20 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
             bool optional = false;
             int64_t size = -1;
             uint8_t want[32], got[32];
-            const uint8_t *data;
-            size_t len;
+            size_t idx;
             const char *why = NULL;
+            /* the digests were taken while the package loaded: no member is read here */
             if (capv_json_get_string(&hash, f, "", "hash", true, NULL) != CAPV_OK ||
                 capv_digest_parse(want, hash, strlen(hash), NULL) != CAPV_OK)
                 why = "listed hash is not a 0x SHA3-256 digest";
             else if (capv_json_get_bool(&optional, f, "", "optional", false, NULL) != CAPV_OK ||
                      capv_json_get_int(&size, f, "", "size", 0, INT64_MAX, false, NULL) != CAPV_OK)
                 why = "listed size/optional are ill-typed";
-            else if (capv_package_find(pkg, name, &data, &len) != CAPV_OK)
+            else if (!capv_package_index(pkg, name, &idx))
                 why = optional ? NULL : "listed but missing";
-            else if (size >= 0 && (uint64_t)size != len)
+            else if (size >= 0 && (uint64_t)size != pkg->members[idx].len)
                 why = "size differs";
-            else if (member_sha3(got, l, data, len) != CAPV_OK)
+            else if (capv_package_member_sha3(pkg, idx, got, NULL) != CAPV_OK)
                 why = "cannot hash";
             else if (memcmp(want, got, 32) != 0)
                 why = "SHA3-256 differs";
@@ -318,13 +396,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
             if (why != NULL) {
                 if (bad++ == 0)
                     snprintf(first, sizeof first, "%s: %s", name, why);
-                cJSON *m = obj();
-                put_str(m, "file", name);
-                put_str(m, "problem", why);
-                if (mismatches && m)
-                    cJSON_AddItemToArray(mismatches, m);
-                else
-                    cJSON_Delete(m);
+                add_mismatch(l, mismatches, name, why, &omitted_bad);
             }
         }
     } else if (strcmp(l->format, "cap-proof.v2") == 0) {
@@ -334,30 +406,23 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
                                                 { "proof_sha3", "proof.capz" } };
         for (int i = 0; i < 2; i++) {
             const char *hash = NULL;
-            const uint8_t *data;
-            size_t len;
+            size_t idx;
             uint8_t want[32], got[32];
             const char *why = NULL;
             if (capv_json_get_string(&hash, hashes, "", pairs[i][0], true, NULL) != CAPV_OK ||
                 capv_digest_parse(want, hash, strlen(hash), NULL) != CAPV_OK)
                 why = "hash missing or not a digest";
-            else if (capv_package_find(pkg, pairs[i][1], &data, &len) != CAPV_OK)
+            else if (!capv_package_index(pkg, pairs[i][1], &idx))
                 why = "missing";
-            else if (member_sha3(got, l, data, len) != CAPV_OK || memcmp(want, got, 32) != 0)
+            else if (capv_package_member_sha3(pkg, idx, got, NULL) != CAPV_OK ||
+                     memcmp(want, got, 32) != 0)
                 why = "SHA3-256 differs";
             else
                 verified++;
             if (why != NULL && bad++ == 0)
                 snprintf(first, sizeof first, "%s: %s", pairs[i][1], why);
-            if (why != NULL) {
-                cJSON *m = obj();
-                put_str(m, "file", pairs[i][1]);
-                put_str(m, "problem", why);
-                if (mismatches && m)
-                    cJSON_AddItemToArray(mismatches, m);
-                else
-                    cJSON_Delete(m);
-            }
+            if (why != NULL)
+                add_mismatch(l, mismatches, pairs[i][1], why, &omitted_bad);
         }
     }
 
@@ -376,12 +441,19 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
         if (known)
             continue;
         extra++;
-        push_str(unlisted, name);
+        if (charge_detail(l, 1, name, NULL))
+            push_str(unlisted, name);
+        else
+            omitted_extra++;
         size_t n = strlen(name);
         if (n > 5 && strcmp(name + n - 5, ".wasm") == 0)
             code_present = true;
     }
     put_num(d, "verified", (double)verified);
+    if (omitted_bad > 0)
+        put_num(d, "mismatches_omitted", (double)omitted_bad);
+    if (omitted_extra > 0)
+        put_num(d, "unlisted_omitted", (double)omitted_extra);
 
     if (bad > 0)
         return capv_report_add(r, "package.integrity", CAPV_CHECK_FAIL, d,
@@ -405,12 +477,16 @@ typedef struct unit_ctx {
     const capv_verify_options *o;
     capv_report *r;
     const unit_spec *spec;
-    const uint8_t *m;
+    size_t midx, pidx, tidx; /* the members of the manifest, the proof, the token */
+    bool has_tsr;
+    capv_member_view mv, pv, tv;
+    const uint8_t *m;        /* the manifest's bytes once read (NULL: not read) */
     size_t mlen;
-    const uint8_t *p;
+    const uint8_t *p;        /* the proof's */
     size_t plen;
-    const uint8_t *tsr;
+    const uint8_t *tsr;      /* the timestamp token's */
     size_t tsrlen;
+    uint64_t charged;        /* paid for what the unit read, given back when it ends */
     uint8_t manifest_sha3[32];
     uint8_t proof_sha3[32];
     cJSON *manifest;       /* NULL if it is not JSON */
@@ -434,8 +510,10 @@ static const char *const manifest_known_keys[] = {
 };
 
 typedef struct schema_errs {
+    layout *l;
     cJSON *list;
     size_t n;
+    size_t omitted;
     char first[256];
 } schema_errs;
 
@@ -450,7 +528,10 @@ static void schema_err(schema_errs *e, const char *fmt, ...)
     va_end(ap);
     if (e->n++ == 0)
         snprintf(e->first, sizeof e->first, "%s", msg);
-    push_str(e->list, msg);
+    if (charge_detail(e->l, 1, msg, NULL))
+        push_str(e->list, msg);
+    else
+        e->omitted++;
 }
 
 static const char *str_field(const cJSON *o, const char *key, bool required, schema_errs *e,
@@ -501,8 +582,103 @@ static const cJSON *obj_field(const cJSON *o, const char *key, bool required, sc
     return it;
 }
 
+typedef uint64_t (*cost_fn)(const uint8_t *d, size_t n);
+
+/* Reads member `idx` for the unit when the budget pays for its bytes and for what `cost`
+ * says handling them takes; `*fits` is false when it cannot. */
+static capv_status read_priced(unit_ctx *u, size_t idx, capv_member_view *v, cost_fn cost,
+                               bool *fits)
+{
+    layout *l = u->layout;
+    uint64_t n = l->pkg->members[idx].len;
+    *fits = false;
+    if (!charge(l, n))
+        return CAPV_OK;
+    capv_status st = capv_package_member_view(l->pkg, idx, v, &u->err);
+    if (st != CAPV_OK) {
+        refund(l, n);
+        return st;
+    }
+    uint64_t c = cost(v->data, v->len);
+    if (!charge(l, c)) {
+        capv_member_view_release(v);
+        refund(l, n);
+        return CAPV_OK;
+    }
+    u->charged += n + c;
+    *fits = true;
+    return CAPV_OK;
+}
+
+static capv_status too_large(unit_ctx *u, const char *check, const char *name, size_t idx)
+{
+    return capv_report_add(u->r, check, CAPV_CHECK_FAIL, NULL,
+                           "%s (%zu bytes) needs more memory than the verification limit of "
+                           "%llu bytes",
+                           name, u->layout->pkg->members[idx].len,
+                           (unsigned long long)u->layout->pkg->limits.verify_bytes);
+}
+
+/* The manifest's tree, and its compat canonical bytes: at most twice the text (a number may
+ * be written longer), in a buffer that doubles as it grows. */
+static uint64_t manifest_cost(const uint8_t *d, size_t n)
+{
+    return json_cost(d, n) + 6u * (uint64_t)n;
+}
+
+static bool is_ws(uint8_t c)
+{
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
+/* A proof as capv_proof_parse reads it (proof.c): a CAPZ payload or a JSON text is parsed as
+ * it is; anything else is decoded from base64 first, and the decoded text parsed. */
+static uint64_t proof_cost(const uint8_t *d, size_t n)
+{
+    if (n >= 4 && memcmp(d, "CAPZ", 4) == 0)
+        return n > CAPZ_HEADER_LEN ? json_cost(d + CAPZ_HEADER_LEN, n - CAPZ_HEADER_LEN) : 0;
+    size_t a = 0, b = n;
+    while (a < b && is_ws(d[a]))
+        a++;
+    while (b > a && is_ws(d[b - 1]))
+        b--;
+    if (a < b && d[a] == '{')
+        return json_cost(d, n);
+    /* the decoded text's values, counted a piece at a time: the strict decoder accepts a
+     * text exactly when it accepts its 4-character groups one piece at a time */
+    capv_json_counter c = CAPV_JSON_COUNTER_INIT;
+    uint8_t piece[3072];
+    size_t decoded = 0;
+    for (size_t i = a; i < b; i += 4096) {
+        size_t k = 0, len = b - i < 4096 ? b - i : 4096;
+        if (capv_base64_decode(piece, sizeof piece, &k, (const char *)d + i, len,
+                               CAPV_BASE64_STD, NULL) != CAPV_OK)
+            return CAPV_BASE64_DECODED_MAX(b - a); /* only the buffer is made */
+        capv_pkg_json_count(&c, piece, k);
+        decoded += k;
+    }
+    return CAPV_BASE64_DECODED_MAX(b - a) + decoded + c.values * VALUE_COST;
+}
+
+/* OpenSSL's structures for a DER token; a JSON tsr.v1 is only looked at. */
+static uint64_t tsr_cost(const uint8_t *d, size_t n)
+{
+    size_t i = 0;
+    while (i < n && is_ws(d[i]))
+        i++;
+    return i < n && d[i] == '{' ? 0 : (uint64_t)n * TSR_COST;
+}
+
 static capv_status check_manifest_schema(unit_ctx *u)
 {
+    bool fits;
+    capv_status st = read_priced(u, u->midx, &u->mv, manifest_cost, &fits);
+    if (st != CAPV_OK)
+        return st;
+    if (!fits)
+        return too_large(u, "manifest.schema", u->spec->manifest_file, u->midx);
+    u->m = u->mv.data;
+    u->mlen = u->mv.len;
     capv_error jerr = CAPV_ERROR_INIT;
     if (capv_json_parse(&u->manifest, u->m, u->mlen, &jerr) != CAPV_OK) {
         cJSON *d = obj();
@@ -517,8 +693,9 @@ static capv_status check_manifest_schema(unit_ctx *u)
                                "the manifest is not a JSON object");
     }
     cJSON *d = obj();
-    schema_errs e = { d ? cJSON_AddArrayToObject(d, "errors") : NULL, 0, "" };
+    schema_errs e = { u->layout, d ? cJSON_AddArrayToObject(d, "errors") : NULL, 0, 0, "" };
     cJSON *unknown = d ? cJSON_AddArrayToObject(d, "unknown_keys") : NULL;
+    size_t unknown_omitted = 0;
     const cJSON *m = u->manifest;
     uint8_t tmp[32];
 
@@ -596,12 +773,19 @@ static capv_status check_manifest_schema(unit_ctx *u)
             known = known || strcmp(c->string, manifest_known_keys[i]) == 0;
         if (known)
             continue;
-        push_str(unknown, c->string);
+        if (charge_detail(u->layout, 1, c->string, NULL))
+            push_str(unknown, c->string);
+        else
+            unknown_omitted++;
         size_t used = strlen(unknown_names);
         snprintf(unknown_names + used, sizeof unknown_names - used, "%s%s", nunknown ? ", " : "",
                  c->string);
         nunknown++;
     }
+    if (e.omitted > 0)
+        put_num(d, "errors_omitted", (double)e.omitted);
+    if (unknown_omitted > 0)
+        put_num(d, "unknown_keys_omitted", (double)unknown_omitted);
 
     if (e.n > 0)
         return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
@@ -663,6 +847,7 @@ static capv_status check_signature(unit_ctx *u)
     cJSON *d = obj();
     cJSON *list = d ? cJSON_AddArrayToObject(d, "signatures") : NULL;
     size_t invalid = 0, malformed = 0, trusted = 0, untrusted_only = 0, distrusted = 0;
+    size_t omitted = 0;
     char first_problem[200] = "";
     const capv_trust_store *ts = u->v->trust;
     int64_t created = u->has_created ? u->created_ms : INT64_MIN;
@@ -723,11 +908,18 @@ static capv_status check_signature(unit_ctx *u)
                 snprintf(first_problem, sizeof first_problem, "%s%s%s", signer ? signer : "",
                          signer ? ": " : "", problem);
         }
-        if (list != NULL && sd != NULL)
-            cJSON_AddItemToArray(list, sd);
-        else
+        /* signer, alg, kid, valid, trusted, trust, key_status, problem */
+        if (!charge_detail(u->layout, 9, signer, alg)) {
+            omitted++;
             cJSON_Delete(sd);
+        } else if (list != NULL && sd != NULL) {
+            cJSON_AddItemToArray(list, sd);
+        } else {
+            cJSON_Delete(sd);
+        }
     }
+    if (omitted > 0)
+        put_num(d, "signatures_omitted", (double)omitted);
     if (malformed + invalid > 0)
         return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
                                "%zu of %zu signature(s) invalid or malformed; %s",
@@ -744,6 +936,14 @@ static capv_status check_signature(unit_ctx *u)
 
 static capv_status check_proof_container(unit_ctx *u)
 {
+    bool fits;
+    capv_status st = read_priced(u, u->pidx, &u->pv, proof_cost, &fits);
+    if (st != CAPV_OK)
+        return st;
+    if (!fits)
+        return too_large(u, "proof.container", u->spec->proof_file, u->pidx);
+    u->p = u->pv.data;
+    u->plen = u->pv.len;
     capv_error perr = CAPV_ERROR_INIT;
     if (capv_proof_parse(&u->proof, u->p, u->plen, &perr) != CAPV_OK) {
         if (perr.code == CAPV_E_NOMEM)
@@ -781,6 +981,9 @@ static capv_status check_proof_binding(unit_ctx *u)
     capv_status st;
     if (p->binding == CAPV_BIND_BLAKE3_RAW) {
         put_str(d, "rule", "blake3(manifest file)");
+        if (u->m == NULL)
+            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
+                                   "the manifest could not be read");
         if ((st = capv_hash(got, CAPV_HASH_BLAKE3, u->m, u->mlen, NULL)) != CAPV_OK) {
             cJSON_Delete(d);
             return st;
@@ -811,7 +1014,8 @@ static capv_status check_proof_binding(unit_ctx *u)
     if (p->statement != NULL && u->policy_version != NULL) {
         char want[160];
         snprintf(want, sizeof want, "policy:%s", u->policy_version);
-        put_str(d, "statement", p->statement);
+        if (charge_detail(u->layout, 1, p->statement, NULL))
+            put_str(d, "statement", p->statement);
         if (strcmp(p->statement, want) != 0)
             return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
                                    "the proof's statement '%.60s' is not '%.60s'", p->statement,
@@ -854,7 +1058,8 @@ static capv_status check_policy_binding(unit_ctx *u)
     cJSON *d = obj();
     if (u->spec->policy_hash != NULL) {
         uint8_t meta[32];
-        put_str(d, "meta_policy_hash", u->spec->policy_hash);
+        if (charge_detail(u->layout, 1, u->spec->policy_hash, NULL))
+            put_str(d, "meta_policy_hash", u->spec->policy_hash);
         if (capv_digest_parse(meta, u->spec->policy_hash, strlen(u->spec->policy_hash), NULL) !=
                 CAPV_OK ||
             is_placeholder(meta))
@@ -900,7 +1105,7 @@ static capv_status check_policy_binding(unit_ctx *u)
 
 static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
 {
-    if (u->tsr == NULL) {
+    if (!u->has_tsr) {
         if (u->anchor_kind != NULL && strcmp(u->anchor_kind, "tsa") == 0)
             return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
                                    "the manifest names a TSA time anchor but the package holds "
@@ -911,6 +1116,14 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
         return capv_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
                                "no timestamp token in the package");
     }
+    bool fits;
+    capv_status rst = read_priced(u, u->tidx, &u->tv, tsr_cost, &fits);
+    if (rst != CAPV_OK)
+        return rst;
+    if (!fits)
+        return too_large(u, "timestamp", u->layout->tsr_name, u->tidx);
+    u->tsr = u->tv.data;
+    u->tsrlen = u->tv.len;
     size_t i = 0;
     while (i < u->tsrlen && (u->tsr[i] == ' ' || u->tsr[i] == '\n' || u->tsr[i] == '\r' ||
                              u->tsr[i] == '\t'))
@@ -922,6 +1135,9 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
         return capv_report_add(u->r, "timestamp",
                                u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, NULL,
                                "a timestamp token is present but no TSA roots are configured");
+    if (u->m == NULL)
+        return capv_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
+                               "the manifest could not be read");
     capv_timestamp_info info;
     memset(&info, 0, sizeof info);
     capv_error terr = CAPV_ERROR_INIT;
@@ -1005,8 +1221,9 @@ out:
 static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
 {
     capv_status st;
-    if ((st = member_sha3(u->manifest_sha3, u->layout, u->m, u->mlen)) != CAPV_OK ||
-        (st = member_sha3(u->proof_sha3, u->layout, u->p, u->plen)) != CAPV_OK ||
+    const capv_package *pkg = u->layout->pkg;
+    if ((st = capv_package_member_sha3(pkg, u->midx, u->manifest_sha3, &u->err)) != CAPV_OK ||
+        (st = capv_package_member_sha3(pkg, u->pidx, u->proof_sha3, &u->err)) != CAPV_OK ||
         (st = capv_report_set_hash(&u->r->manifest_hash, u->manifest_sha3)) != CAPV_OK ||
         (st = capv_report_set_hash(&u->r->proof_hash, u->proof_sha3)) != CAPV_OK)
         return st;
@@ -1027,6 +1244,10 @@ static void unit_clear(unit_ctx *u)
     cJSON_Delete(u->manifest);
     free(u->canonical);
     capv_proof_clear(&u->proof);
+    capv_member_view_release(&u->mv);
+    capv_member_view_release(&u->pv);
+    capv_member_view_release(&u->tv);
+    refund(u->layout, u->charged);
 }
 
 static const char *const unit_check_ids[] = {
@@ -1076,6 +1297,16 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
     if (st != CAPV_OK)
         return st;
     snprintf(r->format, sizeof r->format, "%s", l.format);
+    /* every unit's checks, and the package's own */
+    uint64_t units_cost = UNIT_COST;
+    for (size_t i = 0; problem == NULL && i < l.nunits; i++)
+        units_cost += UNIT_COST + text_cost(l.units[i].id);
+    if (problem == NULL && !charge(&l, units_cost)) {
+        snprintf(msg, sizeof msg,
+                 "%zu proof unit(s) need more memory than the verification limit of %llu bytes",
+                 l.nunits, (unsigned long long)pkg->limits.verify_bytes);
+        problem = msg;
+    }
     if (problem != NULL) {
         st = layout_failure(r, problem);
         goto out;
@@ -1107,10 +1338,11 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
         u.r = target;
         u.spec = &l.units[i];
         u.layout = &l;
-        capv_package_find(pkg, u.spec->manifest_file, &u.m, &u.mlen);
-        capv_package_find(pkg, u.spec->proof_file, &u.p, &u.plen);
-        if (!multi && l.tsr_name != NULL)
-            capv_package_find(pkg, l.tsr_name, &u.tsr, &u.tsrlen);
+        /* the layout made sure both exist */
+        if (!capv_package_index(pkg, u.spec->manifest_file, &u.midx) ||
+            !capv_package_index(pkg, u.spec->proof_file, &u.pidx))
+            CAPV_FAIL(err, CAPV_E_INTERNAL, NULL, "proof unit members vanished");
+        u.has_tsr = !multi && l.tsr_name != NULL && capv_package_index(pkg, l.tsr_name, &u.tidx);
         st = verify_unit(&u, now_ms);
         unit_clear(&u);
         if (st != CAPV_OK) {
@@ -1199,6 +1431,7 @@ capv_status capv_verify_path(capv_report **out, const capv_verifier *v, const ch
     } else {
         capv_package_limits_default(&limits);
         limits.total_bytes = limits.entry_bytes = CAPV_CLI_MAX_TOTAL_BYTES;
+        limits.verify_bytes = CAPV_CLI_MAX_VERIFY_BYTES;
     }
     capv_package *pkg = NULL;
     capv_error lerr = CAPV_ERROR_INIT;

@@ -37,7 +37,8 @@ static size_t options_bytes(uint8_t out[64], const capv_verify_options *o)
     put_u64(out + n + 16, l.entry_bytes);
     put_u64(out + n + 24, l.ratio);
     put_u64(out + n + 32, (uint64_t)o->leeway_s);
-    return n + 40;
+    put_u64(out + n + 40, l.verify_bytes);
+    return n + 48;
 }
 
 static capv_status cache_key(uint8_t key[32], const capv_verifier *v, const uint8_t *data,

@@ -1,6 +1,12 @@
-/* CAP packages (SPEC §3.2): a directory, a .zip file, or a zip held in memory, loaded into
- * memory as a set of named members with every safety limit enforced before the work it
- * bounds. Loading does not interpret the members; capv_verify_package() does. */
+/* CAP packages (SPEC §3.2): a directory, a .zip file, or a zip held in memory, loaded as a
+ * set of named members with every safety limit enforced before the work it bounds. Loading
+ * does not interpret the members; capv_verify_package() does.
+ *
+ * Memory: a zip package keeps its own copy of the archive (compressed) and the bytes of its
+ * small members (each at most 1 MiB, together at most 2 MiB); every other member is
+ * decompressed in 64 KiB chunks while loading, for its checks and its SHA3-256, and again
+ * when its bytes are asked for. Directory and JSON packages hold every member.
+ * capv_package_memory_bound() gives what loading and verifying a body may cost. */
 #ifndef CAPVERIFY_PACKAGE_H
 #define CAPVERIFY_PACKAGE_H
 
@@ -16,13 +22,23 @@ typedef enum capv_limit {
     CAPV_LIMIT_ENTRIES = 1,     /* members (zip entries incl. directories), default 10,000 */
     CAPV_LIMIT_TOTAL_BYTES = 2, /* sum of uncompressed sizes, default 64 MiB (daemon) */
     CAPV_LIMIT_ENTRY_BYTES = 3, /* one member's uncompressed size, default = total */
-    CAPV_LIMIT_RATIO = 4        /* uncompressed / compressed size of an entry, default 100 */
+    CAPV_LIMIT_RATIO = 4,       /* uncompressed / compressed size of an entry, default 100 */
+    /* Memory a verification may spend on what it reads whole — _meta.json, manifests,
+     * proofs, timestamp tokens: their bytes and parse trees — and on the report's details,
+     * each priced before it is made from its size and JSON value count; default 16 MiB
+     * (daemon), 256 MiB (capv_verify_path's default). A member that does not fit fails its
+     * check (package.layout for _meta.json, manifest.schema, proof.container, timestamp);
+     * details that do not fit are left out of the report and counted ("<list>_omitted").
+     * The package's limits apply when it is verified. Since 0.1. */
+    CAPV_LIMIT_VERIFY_BYTES = 5
 } capv_limit;
 
 #define CAPV_DEFAULT_MAX_ENTRIES 10000u
 #define CAPV_DEFAULT_MAX_TOTAL_BYTES (64u * 1024u * 1024u)
 #define CAPV_CLI_MAX_TOTAL_BYTES (512u * 1024u * 1024u)
 #define CAPV_DEFAULT_MAX_RATIO 100u
+#define CAPV_DEFAULT_MAX_VERIFY_BYTES (16u * 1024u * 1024u)
+#define CAPV_CLI_MAX_VERIFY_BYTES (256u * 1024u * 1024u)
 /* Entries smaller than this are exempt from the ratio limit: they cannot amplify much, and
  * small repetitive JSON legitimately compresses well. */
 #define CAPV_RATIO_EXEMPT_BYTES (64u * 1024u)
@@ -53,7 +69,7 @@ CAPV_API capv_status capv_package_open_dir(capv_package **out, const char *path,
                                            const capv_package_limits *limits, capv_error *err);
 CAPV_API capv_status capv_package_open_zip(capv_package **out, const char *path,
                                            const capv_package_limits *limits, capv_error *err);
-/* The zip is read from `data` (copied only member by member; `data` may be freed after). */
+/* The zip is read from `data`, which the package copies (`data` may be freed after). */
 CAPV_API capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data,
                                                   size_t len, const capv_package_limits *limits,
                                                   capv_error *err);
@@ -76,16 +92,48 @@ CAPV_API capv_status capv_package_open_json(capv_package **out, const uint8_t *j
 
 CAPV_API void capv_package_free(capv_package *pkg);
 
-/* Members, sorted by name (byte order). Borrowed pointers, valid while the package lives. */
+/* Members, sorted by name (byte order). Borrowed pointers, valid while the package lives.
+ * The bytes of a zip member that was not kept are decompressed on the first call and then
+ * held by the package until it is freed: asking for every member of a large zip costs its
+ * expanded size. member_data returns NULL when that fails (out of memory). Safe to call from
+ * several threads on the same package. */
 CAPV_API size_t capv_package_member_count(const capv_package *pkg);
 CAPV_API const char *capv_package_member_name(const capv_package *pkg, size_t index);
 CAPV_API const uint8_t *capv_package_member_data(const capv_package *pkg, size_t index,
                                                  size_t *len);
-/* Looks a member up by exact name: CAPV_OK or CAPV_E_NOT_FOUND. */
+/* Looks a member up by exact name: CAPV_OK or CAPV_E_NOT_FOUND; with `data` NULL nothing is
+ * decompressed. Loading the bytes as above can also fail with CAPV_E_NOMEM. */
 CAPV_API capv_status capv_package_find(const capv_package *pkg, const char *name,
                                        const uint8_t **data, size_t *len);
 /* Where the package came from: the path given, or "<memory>". */
 CAPV_API const char *capv_package_source(const capv_package *pkg);
+
+/* An upper bound, in bytes, of the memory the library holds while it loads and verifies a
+ * package body of `body_len` bytes under `limits` (NULL = defaults): a zip
+ * (capv_verify_zip_memory, capv_verify_zip_memory_json) or a JSON package
+ * (capv_verify_package_json), the report and its JSON text included; the caller's own copy
+ * of the body and a report cache's entries are not. For a server to reserve before it reads
+ * a body. With B = body_len, E = CAPV_LIMIT_ENTRIES, V = CAPV_LIMIT_VERIFY_BYTES:
+ *
+ *   zip  = 4 B                       the package's copy of the archive; names, comments and
+ *                                    extra fields as libzip and the package hold them
+ *        + min(E, B / 46 + 1) 2 KiB  libzip's and the package's records of an entry (a
+ *                                    central directory record takes at least 46 bytes)
+ *        + 3 MiB + 64 KiB            kept members (2 MiB), one read chunk, the decompressor
+ *                                    and a local header's extra fields
+ *   json = 2 B                       the parsed body's strings and the decoded members
+ *        + min(E, B / 6 + 1) 512     a member's node, key and record ("a":"", is 6 bytes)
+ *   bound = max(zip, json) + V + 1 MiB (the verification's fixed state)
+ *
+ * V bounds everything verification makes from what it reads (parse trees, report details),
+ * because it is charged before it is made. Members are hashed by streaming, so nothing in
+ * the bound grows with how far they expand: with the default limits a 1.5 MB zip expanding
+ * to 60 MiB is bounded by about 46 MiB (20 MiB for 10,000 entries, 16 MiB for V), not by
+ * 150 MiB (B x ratio). The constants were measured against glibc malloc on 64-bit Linux with
+ * hostile archives (tests/unit/test_verify.c). Always CAPV_OK but for `out` NULL
+ * (CAPV_E_INVALID_ARG). Thread-safe. Since 0.1. */
+CAPV_API capv_status capv_package_memory_bound(uint64_t *out, const capv_package_limits *limits,
+                                               uint64_t body_len);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
 #include <zip.h>
 #include <zlib.h>
 
+#include "package_int.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -140,6 +141,14 @@ typedef struct {
     uint32_t ext_attr;   /* external attributes; UNIX mode in the high 16 bits */
 } zentry;
 
+/* Extra fields of an entry's central directory record and local header. */
+typedef struct {
+    const uint8_t *central;
+    size_t central_len;
+    const uint8_t *local;
+    size_t local_len;
+} zextra;
+
 static uint32_t crc_of(const void *data, size_t len)
 {
     return (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)data, (uInt)len);
@@ -155,9 +164,11 @@ static zentry stored(const char *name, const char *text)
 }
 
 /* Writes local headers, data, the central directory and the end records (ZIP64 ones when
- * there are more than 65,535 entries). Local and central headers always agree. */
-static uint8_t *craft_zip(const zentry *e, size_t n, size_t *out_len)
+ * there are more than 65,535 entries). Local and central headers always agree, but for the
+ * extra fields `x` (NULL, or one per entry). */
+static uint8_t *craft_zip_x(const zentry *e, const zextra *x, size_t n, size_t *out_len)
 {
+    static const zextra none = { NULL, 0, NULL, 0 };
     tbuf b = { 0 };
     uint64_t *offsets = calloc(n + 1, sizeof *offsets);
     ck_assert_ptr_nonnull(offsets);
@@ -174,8 +185,9 @@ static uint8_t *craft_zip(const zentry *e, size_t n, size_t *out_len)
         tb_u32(&b, e[i].comp_size);
         tb_u32(&b, e[i].size);
         tb_u16(&b, (uint32_t)nl);
-        tb_u16(&b, 0);
+        tb_u16(&b, (uint32_t)(x ? x[i] : none).local_len);
         tb_put(&b, e[i].name, nl);
+        tb_put(&b, (x ? x[i] : none).local, (x ? x[i] : none).local_len);
         tb_put(&b, e[i].data, e[i].data_len);
     }
     uint64_t cd_start = b.len;
@@ -192,13 +204,14 @@ static uint8_t *craft_zip(const zentry *e, size_t n, size_t *out_len)
         tb_u32(&b, e[i].comp_size);
         tb_u32(&b, e[i].size);
         tb_u16(&b, (uint32_t)nl);
-        tb_u16(&b, 0); /* extra */
+        tb_u16(&b, (uint32_t)(x ? x[i] : none).central_len);
         tb_u16(&b, 0); /* comment */
         tb_u16(&b, 0); /* disk */
         tb_u16(&b, 0); /* internal attributes */
         tb_u32(&b, e[i].ext_attr);
         tb_u32(&b, offsets[i]);
         tb_put(&b, e[i].name, nl);
+        tb_put(&b, (x ? x[i] : none).central, (x ? x[i] : none).central_len);
     }
     uint64_t cd_size = b.len - cd_start;
     uint32_t count16 = n > 0xffff ? 0xffffu : (uint32_t)n;
@@ -230,6 +243,11 @@ static uint8_t *craft_zip(const zentry *e, size_t n, size_t *out_len)
     free(offsets);
     *out_len = b.len;
     return b.p;
+}
+
+static uint8_t *craft_zip(const zentry *e, size_t n, size_t *out_len)
+{
+    return craft_zip_x(e, NULL, n, out_len);
 }
 
 /* Raw deflate (no zlib header) of `data`, behind `pad` empty non-final stored blocks of
@@ -347,11 +365,12 @@ START_TEST(limits_defaults_and_setters)
     ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_TOTAL_BYTES), 64u * 1024 * 1024);
     ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRY_BYTES), 64u * 1024 * 1024);
     ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_RATIO), 100);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_VERIFY_BYTES), 16u * 1024 * 1024);
 
     /* 0 is rejected and changes nothing */
     capv_limit all[] = { CAPV_LIMIT_ENTRIES, CAPV_LIMIT_TOTAL_BYTES, CAPV_LIMIT_ENTRY_BYTES,
-                         CAPV_LIMIT_RATIO };
-    for (size_t i = 0; i < 4; i++) {
+                         CAPV_LIMIT_RATIO, CAPV_LIMIT_VERIFY_BYTES };
+    for (size_t i = 0; i < 5; i++) {
         uint64_t before = capv_package_limits_get(l, all[i]);
         ck_assert_int_eq(capv_package_limits_set(l, all[i], 0, &err), CAPV_E_INVALID_ARG);
         ck_assert_int_eq(err.code, CAPV_E_INVALID_ARG);
@@ -376,6 +395,8 @@ START_TEST(limits_defaults_and_setters)
     ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_ENTRIES), 7);
     ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_RATIO, 3, NULL), CAPV_OK);
     ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_RATIO), 3);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_VERIFY_BYTES, 4096, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_package_limits_get(l, CAPV_LIMIT_VERIFY_BYTES), 4096);
     capv_package_limits_free(l);
     capv_package_limits_free(NULL);
     ck_assert_int_eq(capv_package_limits_new(NULL, NULL), CAPV_E_INVALID_ARG);
@@ -970,6 +991,252 @@ START_TEST(zip_empty_and_garbage)
 }
 END_TEST
 
+/* ---- zip: streaming (docs/architecture.md, "Packages") --------------------------------- */
+
+/* Members up to 1 MiB are kept while the kept bytes stay within 2 MiB; the others are read
+ * again, and only when asked for; either way the bytes and digests are the archive's. */
+START_TEST(zip_streamed_members)
+{
+    enum { KIB = 1024 };
+    static const size_t sizes[] = { 512 * KIB, 900 * KIB, 1536 * KIB, 900 * KIB, 10 };
+    static const char *const names[] = { "a.bin", "b.bin", "c.bin", "d.bin", "e.bin" };
+    static const bool kept[] = { true, true, false, false, true }; /* 1.4 MiB + 10 bytes */
+    enum { N = 5 };
+    uint8_t *data[N];
+    lzentry e[N];
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK); /* for capv_hash; loading needs none */
+    for (size_t i = 0; i < N; i++) {
+        data[i] = malloc(sizes[i]);
+        ck_assert_ptr_nonnull(data[i]);
+        fill_noise(data[i], sizes[i], (uint32_t)i + 11);
+        e[i] = (lzentry){ names[i], data[i], sizes[i], i % 2 == 0 };
+    }
+    size_t len;
+    uint8_t *zip = lz_build(e, N, &len);
+    capv_package *pkg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_package_open_zip_memory(&pkg, zip, len, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    memset(zip, 0, len); /* the package has its own copy of the archive */
+    free(zip);
+    ck_assert_uint_eq(pkg->kept, 1412 * KIB + 10);
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_str_eq(capv_package_member_name(pkg, i), names[i]);
+        ck_assert_int_eq(pkg->members[i].stream, !kept[i]);
+        ck_assert_int_eq(pkg->members[i].data == NULL, !kept[i]);
+        uint8_t want[32], got[32];
+        ck_assert_int_eq(capv_hash(want, CAPV_HASH_SHA3_256, data[i], sizes[i], NULL), CAPV_OK);
+        ck_assert_int_eq(capv_package_member_sha3(pkg, i, got, NULL), CAPV_OK);
+        ck_assert_mem_eq(got, want, 32);
+    }
+    /* a look-up without `data` and the verifier's views leave the package as it was */
+    size_t n = 0;
+    ck_assert_int_eq(capv_package_find(pkg, "c.bin", NULL, &n), CAPV_OK);
+    ck_assert_uint_eq(n, sizes[2]);
+    capv_member_view v;
+    ck_assert_int_eq(capv_package_member_view(pkg, 3, &v, NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(v.owned);
+    ck_assert_uint_eq(v.len, sizes[3]);
+    ck_assert_mem_eq(v.data, data[3], sizes[3]);
+    capv_member_view_release(&v);
+    ck_assert_ptr_null(pkg->members[3].data);
+    ck_assert_int_eq(capv_package_member_view(pkg, 0, &v, NULL), CAPV_OK);
+    ck_assert_ptr_null(v.owned); /* kept: borrowed */
+    ck_assert_ptr_eq(v.data, pkg->members[0].data);
+    capv_member_view_release(&v);
+    ck_assert_ptr_null(pkg->members[2].data);
+    /* the public API loads a member once and keeps it while the package lives */
+    const uint8_t *d = capv_package_member_data(pkg, 2, &n);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(n, sizes[2]);
+    ck_assert_mem_eq(d, data[2], sizes[2]);
+    ck_assert_ptr_eq(capv_package_member_data(pkg, 2, NULL), d);
+    const uint8_t *f = NULL;
+    ck_assert_int_eq(capv_package_find(pkg, "c.bin", &f, &n), CAPV_OK);
+    ck_assert_ptr_eq(f, d);
+    ck_assert_int_eq(capv_package_member_view(pkg, 2, &v, NULL), CAPV_OK);
+    ck_assert_ptr_eq(v.data, d);
+    ck_assert_ptr_null(v.owned);
+    capv_member_view_release(&v);
+    capv_package_free(pkg);
+    for (size_t i = 0; i < N; i++)
+        free(data[i]);
+    capv_global_shutdown();
+}
+END_TEST
+
+/* The chunked pass gives lying members the statuses the whole-member reads gave. */
+START_TEST(zip_streamed_lying_sizes)
+{
+    size_t n = 3u * 1024u * 1024u, dlen;
+    uint8_t *data = malloc(n);
+    ck_assert_ptr_nonnull(data);
+    fill_noise(data, n, 5);
+    uint8_t *def = deflate_raw(data, n, 0, &dlen);
+    uint32_t reg = (uint32_t)(S_IFREG | 0644) << 16, crc = crc_of(data, n);
+    struct {
+        zentry e;
+        capv_status want;
+        const char *why;
+    } cases[] = {
+        { { "f", 0, data, n, 0, crc, n / 2, n / 2, reg }, CAPV_E_MALFORMED,
+          "stored, declares fewer bytes" },
+        { { "f", 0, def, dlen, 8, crc, n / 2, dlen, reg }, CAPV_E_MALFORMED,
+          "deflated, declares fewer bytes" },
+        { { "f", 0, def, dlen, 8, crc, n + 10, dlen, reg }, CAPV_E_TRUNCATED,
+          "deflated, declares more bytes" },
+        { { "f", 0, def, dlen, 8, crc, n, dlen - 2, reg }, CAPV_E_MALFORMED,
+          "deflated, compressed size cut short" },
+        { { "f", 0, data, n, 0, crc ^ 1u, n, n, reg }, CAPV_E_MALFORMED,
+          "stored, CRC mismatch" },
+        { { "f", 0, def, dlen, 8, crc ^ 1u, n, dlen, reg }, CAPV_E_MALFORMED,
+          "deflated, CRC mismatch" },
+        /* bzip2, xz and the like size their decoders from the archive: not read at all */
+        { { "f", 0, def, dlen, 12, crc, n, dlen, reg }, CAPV_E_MALFORMED,
+          "bzip2" },
+        { { "f", 0, def, dlen, 8, crc, n, dlen, reg }, CAPV_OK, "honest" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        zentry e[] = { cases[i].e, stored("tail", "after") };
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = open_crafted(e, 2, &err);
+        ck_assert_msg(st == cases[i].want, "%s: status %d (%s)", cases[i].why, (int)st,
+                      err.message);
+        if (st != CAPV_OK)
+            ck_assert_str_eq(err.field, "f");
+    }
+    free(def);
+    free(data);
+}
+END_TEST
+
+/* libzip makes a node of every extra field and keeps them: 16 per entry, central or local. */
+START_TEST(zip_extra_fields)
+{
+    uint8_t fields[17 * 4];
+    for (size_t i = 0; i < 17; i++)
+        memcpy(fields + 4 * i, "\x77\x77\x00\x00", 4); /* id 0x7777, no data */
+    for (int local = 0; local < 2; local++) {
+        for (size_t k = 16; k <= 17; k++) {
+            zentry e[] = { stored("manifest.json", "{}"), stored("x", "data") };
+            zextra x[2] = { { NULL, 0, NULL, 0 },
+                            { local ? NULL : fields, local ? 0 : 4 * k, local ? fields : NULL,
+                              local ? 4 * k : 0 } };
+            size_t len;
+            uint8_t *zip = craft_zip_x(e, x, 2, &len);
+            capv_error err = CAPV_ERROR_INIT;
+            capv_status st = open_mem(zip, len, NULL, &err);
+            free(zip);
+            ck_assert_msg(st == (k == 16 ? CAPV_OK : CAPV_E_LIMIT), "%s, %zu fields: %d (%s)",
+                          local ? "local" : "central", k, (int)st, err.message);
+        }
+    }
+}
+END_TEST
+
+/* libzip reads the directory of every end record: together they may hold at most twice the
+ * entry limit. */
+START_TEST(zip_many_end_records)
+{
+    zentry e[] = { stored("a", "1"), stored("b", "2"), stored("c", "3") };
+    size_t len;
+    uint8_t *zip = craft_zip(e, 3, &len);
+    /* the end record's comment holds two more end records naming the same directory */
+    uint8_t *three = malloc(len + 44);
+    ck_assert_ptr_nonnull(three);
+    memcpy(three, zip, len);
+    memcpy(three + len, zip + len - 22, 22);
+    memcpy(three + len + 22, zip + len - 22, 22);
+    three[len - 2] = 44;
+    three[len + 22 - 2] = 22;
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 5, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(three, len + 44, l, NULL), CAPV_OK); /* 9 walked <= 10 */
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 4, NULL), CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(three, len + 44, l, &err), CAPV_E_LIMIT);
+    ck_assert_int_eq(open_mem(zip, len, l, NULL), CAPV_OK); /* one record: 3 */
+    capv_package_limits_free(l);
+    free(three);
+    free(zip);
+}
+END_TEST
+
+/* A JSON body holding more values than a package of the entry limit needs is refused before
+ * its tree is built. */
+START_TEST(json_upload_value_count)
+{
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 3, NULL), CAPV_OK);
+    static const struct {
+        const char *body;
+        capv_status want;
+    } cases[] = {
+        { "{\"package\":{\"a\":\"\",\"b\":\"eA==\",\"c\":\"\"}}", CAPV_OK },
+        { "{\"package\":{\"a\":\"\",\"b\":\"\",\"c\":\"\",\"d\":\"\"}}", CAPV_E_LIMIT },
+        /* commas and brackets inside strings are not values */
+        { "{\"package\":{\"a,[{,\":\"\",\"b\":\"\"}}", CAPV_OK },
+        /* was a shape error; now the values are counted first */
+        { "{\"package\":{},\"x\":[0,0,0,0]}", CAPV_E_LIMIT },
+        { "{\"package\":{},\"x\":[0]}", CAPV_E_MALFORMED },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        capv_package *pkg = NULL;
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = capv_package_open_json(&pkg, (const uint8_t *)cases[i].body,
+                                                strlen(cases[i].body), l, &err);
+        ck_assert_msg(st == cases[i].want, "%s: %d (%s)", cases[i].body, (int)st, err.message);
+        if (st == CAPV_OK) {
+            const uint8_t *d = NULL;
+            size_t n = 9;
+            ck_assert_int_eq(capv_package_find(pkg, i == 0 ? "b" : "a,[{,", &d, &n), CAPV_OK);
+            ck_assert_uint_eq(n, i == 0 ? 1 : 0);
+            if (i == 0)
+                ck_assert_int_eq(d[0], 'x');
+        }
+        capv_package_free(pkg);
+    }
+    /* an upper bound: 1 + the ',' '[' '{' outside strings (here 3 values, 5 counted) */
+    ck_assert_uint_eq(capv_pkg_json_values((const uint8_t *)"[1,\"\\\",\",{}]", 12), 5);
+    capv_package_limits_free(l);
+}
+END_TEST
+
+START_TEST(memory_bound_formula)
+{
+    const uint64_t MIB = 1024 * 1024;
+    uint64_t b = 0;
+    ck_assert_int_eq(capv_package_memory_bound(NULL, NULL, 10), CAPV_E_INVALID_ARG);
+    /* an empty body: one entry's records, reading state, the verification limit */
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, 0), CAPV_OK);
+    ck_assert_uint_eq(b, 2048 + 2 * MIB + 64 * 1024 + MIB + 16 * MIB + MIB);
+    /* 1.5 MB of zip: 4 B, 10,000 entries' records, reading state, the verification limit */
+    uint64_t body = 1572637;
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, body), CAPV_OK);
+    ck_assert_uint_eq(b, 4 * body + 10000 * 2048 + 2 * MIB + 64 * 1024 + MIB + 16 * MIB + MIB);
+    ck_assert_uint_lt(b, body * CAPV_DEFAULT_MAX_RATIO / 3);
+    /* the limits are the bound's: fewer entries, a smaller verification budget */
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 100, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_VERIFY_BYTES, MIB, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, l, body), CAPV_OK);
+    ck_assert_uint_eq(b, 4 * body + 100 * 2048 + 2 * MIB + 64 * 1024 + MIB + MIB + MIB);
+    /* small bodies cannot hold many entries */
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, 460), CAPV_OK);
+    ck_assert_uint_eq(b, 4 * 460 + 11 * 2048 + 2 * MIB + 64 * 1024 + MIB + 16 * MIB + MIB);
+    /* a JSON body's share is larger only for bodies of many tiny members */
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 10000000, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, l, 60 * MIB), CAPV_OK);
+    ck_assert_uint_eq(b, 2 * 60 * MIB + (uint64_t)10000000 * 512 + MIB + MIB);
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, UINT64_MAX), CAPV_OK);
+    ck_assert_uint_eq(b, UINT64_MAX);
+    capv_package_limits_free(l);
+}
+END_TEST
+
 /* ---- zip and directory files on disk --------------------------------------------------- */
 
 START_TEST(zip_file_on_disk)
@@ -1393,6 +1660,12 @@ Suite *package_suite(void)
     tcase_add_test(tc, zip_truncated);
     tcase_add_test(tc, zip_lying_sizes);
     tcase_add_test(tc, zip_empty_and_garbage);
+    tcase_add_test(tc, zip_streamed_members);
+    tcase_add_test(tc, zip_streamed_lying_sizes);
+    tcase_add_test(tc, zip_extra_fields);
+    tcase_add_test(tc, zip_many_end_records);
+    tcase_add_test(tc, json_upload_value_count);
+    tcase_add_test(tc, memory_bound_formula);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("files");

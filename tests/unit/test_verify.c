@@ -2,11 +2,18 @@
  * every single tampering of issue #3, each asserting the verdict AND the failing check. */
 #include <capverify.h>
 #include <check.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
 
 #include "json_int.h"
 #include "suites.h"
@@ -705,6 +712,415 @@ START_TEST(not_a_package)
 }
 END_TEST
 
+/* ---- memory (docs/architecture.md, "Packages") ----------------------------------------- */
+
+/* A copy of `src` whose limits allow `verify_bytes` for verification, plus `extra` unlisted
+ * members. */
+static capv_package *with_budget(const capv_package *src, uint64_t verify_bytes, size_t extra)
+{
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_VERIFY_BYTES, verify_bytes, NULL),
+                     CAPV_OK);
+    capv_package *p = NULL;
+    ck_assert_int_eq(capv_package_new(&p, l, NULL), CAPV_OK);
+    capv_package_limits_free(l);
+    for (size_t i = 0; i < capv_package_member_count(src); i++) {
+        size_t n;
+        const uint8_t *d = capv_package_member_data(src, i, &n);
+        ck_assert_int_eq(capv_package_add_member(p, capv_package_member_name(src, i), d, n, NULL),
+                         CAPV_OK);
+    }
+    for (size_t i = 0; i < extra; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "evidence/unlisted-%04zu.txt", i);
+        ck_assert_int_eq(capv_package_add_member(p, name, (const uint8_t *)"x", 1, NULL), CAPV_OK);
+    }
+    return p;
+}
+
+static bool memory_failure(const capv_check *c)
+{
+    return capv_check_status_of(c) == CAPV_CHECK_FAIL &&
+           strstr(capv_check_message(c), "more memory than the verification limit") !=
+               NULL;
+}
+
+/* Shrinking the verification budget never changes what a check finds: a member that does not
+ * fit fails its own check with a message saying so (its dependents skip), and report details
+ * that do not fit are left out and counted. */
+START_TEST(memory_budget_never_changes_findings)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    capv_package *p = with_budget(base, CAPV_DEFAULT_MAX_VERIFY_BYTES, 300);
+    capv_report *control = verify_pkg(v, p, o);
+    capv_package_free(p);
+    ck_assert_int_eq(capv_report_verdict(control), CAPV_VERDICT_WARN); /* the unlisted members */
+    ASSERT_CHECK(control, "package.integrity", CAPV_CHECK_WARN);
+    ASSERT_CHECK(control, "timestamp", CAPV_CHECK_PASS);
+    ck_assert_ptr_null(strstr(capv_check_details(capv_report_find_check(control,
+                                                                        "package.integrity")),
+                              "_omitted"));
+    bool omitted = false, failed[5] = { false };
+    static const char *const readers[] = { "package.layout", "manifest.schema",
+                                           "proof.container", "timestamp" };
+    for (uint64_t budget = 1024 * 1024; budget >= 4096; budget -= 4096) {
+        p = with_budget(base, budget, 300);
+        capv_report *r = verify_pkg(v, p, o);
+        const char *why = NULL;
+        for (size_t k = 0; k < 4; k++) {
+            const capv_check *c = capv_report_find_check(r, readers[k]);
+            if (c != NULL && memory_failure(c)) {
+                failed[k] = true;
+                why = readers[k];
+            }
+        }
+        if (why == NULL) {
+            /* nothing failed for memory: every check as in the control */
+            ck_assert_uint_eq(capv_report_check_count(r), capv_report_check_count(control));
+            for (size_t i = 0; i < capv_report_check_count(r); i++) {
+                const capv_check *c = capv_report_check(r, i), *w = capv_report_check(control, i);
+                ck_assert_str_eq(capv_check_id(c), capv_check_id(w));
+                ck_assert_msg(capv_check_status_of(c) == capv_check_status_of(w),
+                              "budget %llu: %s is %s: %s", (unsigned long long)budget,
+                              capv_check_id(c), capv_check_status_name(capv_check_status_of(c)),
+                              capv_check_message(c));
+            }
+            if (strstr(capv_check_details(capv_report_find_check(r, "package.integrity")),
+                       "\"unlisted_omitted\":") != NULL)
+                omitted = true;
+        } else {
+            ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+            for (size_t i = 0; i < capv_report_check_count(r); i++) {
+                const capv_check *c = capv_report_check(r, i);
+                capv_check_status want =
+                    capv_check_status_of(capv_report_find_check(control, capv_check_id(c)));
+                ck_assert_msg(capv_check_status_of(c) == want || memory_failure(c) ||
+                                  capv_check_status_of(c) == CAPV_CHECK_SKIP,
+                              "budget %llu: %s is %s: %s", (unsigned long long)budget,
+                              capv_check_id(c), capv_check_status_name(capv_check_status_of(c)),
+                              capv_check_message(c));
+            }
+        }
+        capv_report_free(r);
+        capv_package_free(p);
+    }
+    ck_assert_msg(omitted, "no budget left details out");
+    ck_assert_msg(failed[0] && failed[1] && failed[2] && failed[3],
+                  "failures seen: layout %d, manifest %d, proof %d, timestamp %d", failed[0],
+                  failed[1], failed[2], failed[3]);
+    capv_report_free(control);
+    capv_package_free(base);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* A zip writer for packages too large to hold expanded in the test either. */
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+} mbuf;
+
+static void mb_put(mbuf *b, const void *d, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 65536;
+        while (cap < b->len + n)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        ck_assert_ptr_nonnull(p);
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, d, n);
+    b->len += n;
+}
+
+static void mb_le(mbuf *b, uint32_t v, size_t n)
+{
+    uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    mb_put(b, x, n);
+}
+
+typedef struct {
+    mbuf z, cd;
+    uint32_t n;
+} mzip;
+
+static void mzip_add(mzip *w, const char *name, const uint8_t *d, size_t len, bool deflated)
+{
+    uLong cap = compressBound((uLong)len) + 64;
+    uint8_t *out = malloc(cap);
+    ck_assert_ptr_nonnull(out);
+    size_t clen = len;
+    if (deflated) {
+        z_stream zs;
+        memset(&zs, 0, sizeof zs);
+        ck_assert_int_eq(deflateInit2(&zs, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY), Z_OK);
+        zs.next_in = (Bytef *)(uintptr_t)d;
+        zs.avail_in = (uInt)len;
+        zs.next_out = out;
+        zs.avail_out = (uInt)cap;
+        ck_assert_int_eq(deflate(&zs, Z_FINISH), Z_STREAM_END);
+        clen = zs.total_out;
+        deflateEnd(&zs);
+    } else {
+        memcpy(out, d, len);
+    }
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), d, (uInt)len);
+    uint32_t offset = (uint32_t)w->z.len, nl = (uint32_t)strlen(name);
+    for (int central = 0; central < 2; central++) {
+        mbuf *b = central ? &w->cd : &w->z;
+        mb_le(b, central ? 0x02014b50u : 0x04034b50u, 4);
+        if (central)
+            mb_le(b, 3u << 8 | 20, 2);
+        mb_le(b, 20, 2);
+        mb_le(b, 0, 2);
+        mb_le(b, deflated ? 8 : 0, 2);
+        mb_le(b, 0, 2);
+        mb_le(b, 0x21, 2);
+        mb_le(b, crc, 4);
+        mb_le(b, (uint32_t)clen, 4);
+        mb_le(b, (uint32_t)len, 4);
+        mb_le(b, nl, 2);
+        mb_le(b, 0, 2);
+        if (central) {
+            mb_le(b, 0, 4); /* comment, disk */
+            mb_le(b, 0, 2);
+            mb_le(b, (uint32_t)0100644 << 16, 4);
+            mb_le(b, offset, 4);
+        }
+        mb_put(b, name, nl);
+    }
+    mb_put(&w->z, out, clen);
+    free(out);
+    w->n++;
+}
+
+static uint8_t *mzip_finish(mzip *w, size_t *len)
+{
+    uint32_t start = (uint32_t)w->z.len;
+    mb_put(&w->z, w->cd.p, w->cd.len);
+    mb_le(&w->z, 0x06054b50u, 4);
+    mb_le(&w->z, 0, 4);
+    mb_le(&w->z, w->n, 2);
+    mb_le(&w->z, w->n, 2);
+    mb_le(&w->z, (uint32_t)w->cd.len, 4);
+    mb_le(&w->z, start, 4);
+    mb_le(&w->z, 0, 2);
+    free(w->cd.p);
+    *len = w->z.len;
+    return w->z.p;
+}
+
+/* Text of 8-word lines, each written 16 times: deflate makes about 40:1 of it. */
+static void fill_text(uint8_t *d, size_t len, unsigned seed)
+{
+    static const char *const words[16] = { "supplier", "ubo", "region", "EU", "DE", "FR",
+                                           "status", "ok", "audit", "record", "hash", "lksg",
+                                           "policy", "risk", "low", "high" };
+    uint64_t s = seed + 1u;
+    size_t at = 0;
+    while (at < len) {
+        s = s * 6364136223846793005u + 1442695040888963407u;
+        char line[128];
+        size_t ll = 0;
+        for (int k = 0; k < 8; k++)
+            ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s%s", k ? " " : "",
+                                   words[(s >> (8 + 4 * k)) & 15]);
+        line[ll++] = '\n';
+        for (int r = 0; r < 16 && at < len; r++) {
+            size_t n = ll < len - at ? ll : len - at;
+            memcpy(d + at, line, n);
+            at += n;
+        }
+    }
+}
+
+/* The sample's members plus `parts` listed 1 MiB text members, as a deflated zip. */
+static uint8_t *big_sample_zip(size_t parts, size_t *len)
+{
+    capv_package *s = sample();
+    mzip w;
+    memset(&w, 0, sizeof w);
+    size_t mlen;
+    const uint8_t *meta = NULL;
+    ck_assert_int_eq(capv_package_find(s, "_meta.json", &meta, &mlen), CAPV_OK);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capv_json_parse(&root, meta, mlen, NULL), CAPV_OK);
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+    uint8_t *part = malloc(1024 * 1024);
+    ck_assert_ptr_nonnull(part);
+    for (size_t i = 0; i < parts; i++) {
+        char name[64], hex[CAPV_DIGEST_HEX_SIZE];
+        uint8_t h[32];
+        snprintf(name, sizeof name, "evidence/part-%02zu.txt", i);
+        fill_text(part, 1024 * 1024, (unsigned)i);
+        mzip_add(&w, name, part, 1024 * 1024, true);
+        ck_assert_int_eq(capv_hash(h, CAPV_HASH_SHA3_256, part, 1024 * 1024, NULL), CAPV_OK);
+        capv_digest_format(hex, h);
+        cJSON *f = cJSON_CreateObject();
+        cJSON_AddStringToObject(f, "role", "evidence");
+        cJSON_AddStringToObject(f, "hash", hex);
+        cJSON_AddNumberToObject(f, "size", 1024 * 1024);
+        cJSON_AddItemToObject(files, name, f);
+    }
+    free(part);
+    for (size_t i = 0; i < capv_package_member_count(s); i++) {
+        size_t n;
+        const uint8_t *d = capv_package_member_data(s, i, &n);
+        if (strcmp(capv_package_member_name(s, i), "_meta.json") != 0)
+            mzip_add(&w, capv_package_member_name(s, i), d, n, true);
+    }
+    capv_buf b = CAPV_BUF_INIT;
+    capv_json_write_pretty(&b, root);
+    size_t nlen;
+    uint8_t *nmeta = capv_buf_take(&b, &nlen);
+    mzip_add(&w, "_meta.json", nmeta, nlen, true);
+    free(nmeta);
+    cJSON_Delete(root);
+    capv_package_free(s);
+    return mzip_finish(&w, len);
+}
+
+/* RSS cannot be measured under valgrind or AddressSanitizer (their own memory). */
+static bool rss_measurable(void)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    return false;
+#elif defined(RUNNING_ON_VALGRIND)
+    return !RUNNING_ON_VALGRIND;
+#else
+    return true;
+#endif
+}
+
+static long status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    ck_assert_ptr_nonnull(f);
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':')
+            v = atol(line + kl + 1);
+    fclose(f);
+    ck_assert_int_ge(v, 0);
+    return v;
+}
+
+/* Resets the peak RSS (VmHWM) to the current RSS and returns that, in KiB. */
+static long reset_peak(void)
+{
+    malloc_trim(0);
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs("5", f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    return status_kib("VmRSS");
+}
+
+/* A 1.5 MB zip whose members expand to 60 MiB verifies with a peak RSS growth of a few MiB,
+ * not the 60 MiB that holding every member cost (bench/bench_memory prints the figures), and
+ * within capv_package_memory_bound. */
+START_TEST(memory_streamed_verification)
+{
+    bool measure = rss_measurable();
+    size_t parts = measure ? 60 : 3, len;
+    uint8_t *zip = big_sample_zip(parts, &len);
+    if (measure)
+        ck_assert_uint_lt(len, 2 * 1024 * 1024);
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    uint64_t bound = 0;
+    ck_assert_int_eq(capv_package_memory_bound(&bound, NULL, len), CAPV_OK);
+    long before = measure ? reset_peak() : 0;
+    char *json = NULL;
+    capv_verdict verdict;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, o, 0,
+                                              &err) == CAPV_OK,
+                  "%s", err.message);
+    long growth = measure ? status_kib("VmHWM") - before : 0;
+    ck_assert_int_eq(verdict, CAPV_VERDICT_OK);
+    char want[64];
+    snprintf(want, sizeof want, "\"verified\":%zu", parts + 3);
+    ck_assert_msg(strstr(json, want) != NULL, "%s", json);
+    if (measure) {
+        fprintf(stderr, "memory_streamed_verification: %zu-byte zip expanding to %zu MiB: peak "
+                        "RSS growth %ld KiB, bound %llu KiB\n",
+                len, parts, growth, (unsigned long long)(bound / 1024));
+        ck_assert_int_lt(growth, 24 * 1024);
+        ck_assert_uint_le((uint64_t)growth * 1024, bound);
+    }
+    capv_free(json);
+    free(zip);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* Hostile packages stay within capv_package_memory_bound: metadata of as many JSON values as
+ * the verification limit allows, and the entry limit's worth of tiny members. */
+START_TEST(memory_bound_hostile)
+{
+    if (!rss_measurable())
+        return;
+    capv_verifier *v = verifier(false);
+    mzip w;
+    memset(&w, 0, sizeof w);
+    size_t len;
+    if (_i == 0) {
+        /* 60,000 values: three quarters of the 16 MiB for reading, nearly */
+        mbuf m = { 0 };
+        const char *head = "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[{\"id\":"
+                           "\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"}],\"x\":[0";
+        mb_put(&m, head, strlen(head));
+        for (int i = 1; i < 60000; i++)
+            mb_put(&m, ",0", 2);
+        mb_put(&m, "]}", 2);
+        mzip_add(&w, "_meta.json", m.p, m.len, false);
+        free(m.p);
+        mzip_add(&w, "m.json", (const uint8_t *)"{}", 2, false);
+        mzip_add(&w, "p.json", (const uint8_t *)"{}", 2, false);
+    } else {
+        const char *meta = "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[{\"id\":"
+                           "\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"}]}";
+        mzip_add(&w, "_meta.json", (const uint8_t *)meta, strlen(meta), false);
+        mzip_add(&w, "m.json", (const uint8_t *)"{}", 2, false);
+        mzip_add(&w, "p.json", (const uint8_t *)"{}", 2, false);
+        for (int i = 0; i < 9997; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "e%05d", i);
+            mzip_add(&w, name, (const uint8_t *)"", 0, false);
+        }
+    }
+    uint8_t *zip = mzip_finish(&w, &len);
+    uint64_t bound = 0;
+    ck_assert_int_eq(capv_package_memory_bound(&bound, NULL, len), CAPV_OK);
+    long before = reset_peak();
+    char *json = NULL;
+    capv_verdict verdict;
+    ck_assert_int_eq(capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL,
+                                                 0, NULL),
+                     CAPV_OK);
+    long growth = status_kib("VmHWM") - before;
+    /* both got as far as the checks that read them */
+    ck_assert_ptr_nonnull(strstr(json, "cap-bundle.v1 layout with 1 proof unit"));
+    fprintf(stderr, "memory_bound_hostile %d: %zu-byte zip: peak RSS growth %ld KiB, bound %llu "
+                    "KiB\n",
+            _i, len, growth, (unsigned long long)(bound / 1024));
+    ck_assert_uint_le((uint64_t)growth * 1024, bound);
+    capv_free(json);
+    free(zip);
+    capv_verifier_free(v);
+}
+END_TEST
+
 Suite *verify_suite(void)
 {
     Suite *s = suite_create("verify");
@@ -729,6 +1145,12 @@ Suite *verify_suite(void)
     tcase_add_loop_test(tc, registry_entries, 0, 3);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("memory");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, memory_budget_never_changes_findings);
+    tcase_add_test(tc, memory_streamed_verification);
+    tcase_add_loop_test(tc, memory_bound_hostile, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
