@@ -1,7 +1,7 @@
-/* capverify registry init|add|list|show|check|import|export|backup|restore|migrate — the
- * SQLite registry (SPEC §8, §10). Commands that only read (list, show, check, export, backup)
- * open the database read-only, so they are safe on a live database that capverifyd holds;
- * commands that write take the writer lock and refuse while a daemon holds it. */
+/* capverify registry init|add|list|show|check|import|export|backup|restore|migrate|prune —
+ * the SQLite registry (docs/registry.md). Commands that only read (list, show, check, export,
+ * backup) open the database read-only, so they are safe on a live database that capverifyd
+ * holds; commands that write take the writer lock and refuse while a daemon holds it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -19,7 +19,8 @@ static void registry_usage(FILE *f)
     fprintf(f,
         "usage: capverify registry COMMAND --db PATH [options]\n\n"
         "The registry database (SQLite) of registered proofs, recorded verifications and\n"
-        "policies. --db defaults to $CAPV_REGISTRY_PATH. Add --json for machine output.\n\n"
+        "policies. --db (or --registry) defaults to $CAPV_REGISTRY_PATH. Add --json for\n"
+        "machine output.\n\n"
         "commands:\n"
         "  init                         create the database (or migrate an existing one)\n"
         "  add --manifest-hash H --proof-hash H [--id ID] [--timestamp-file NAME]\n"
@@ -39,9 +40,13 @@ static void registry_usage(FILE *f)
         "  restore --from BACKUP [--force] [--check-only]\n"
         "                               verify a backup and swap it in (the old database is\n"
         "                               kept as DB.pre-restore-<time>)\n"
-        "  migrate                      migrate to the current schema version\n\n"
+        "  migrate                      migrate to the current schema version\n"
+        "  prune --before DATE          remove verifications recorded before DATE (RFC 3339\n"
+        "                               or YYYY-MM-DD, midnight UTC) and the stored reports\n"
+        "                               only they used; entries and policies stay\n\n"
         "Exit codes: 0 ok, 2 conflict / check problems / tampered backup, 3 usage,\n"
-        "4 malformed input, 5 unavailable (missing file, I/O, database held by a writer).\n");
+        "4 malformed input, 5 unavailable (missing file, I/O, a corrupt, read-only or full\n"
+        "database, database held by a writer).\n");
 }
 
 typedef struct opts {
@@ -775,6 +780,59 @@ static int do_restore(const opts *o, int argc, char **argv)
     return 0;
 }
 
+/* DATE as RFC 3339, or YYYY-MM-DD meaning its midnight UTC. */
+static bool parse_date(int64_t *ms, const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 10 && s[4] == '-' && s[7] == '-') {
+        char full[32];
+        snprintf(full, sizeof full, "%sT00:00:00Z", s);
+        return capv_rfc3339_parse(ms, full, strlen(full)) == 0;
+    }
+    return capv_rfc3339_parse(ms, s, n) == 0;
+}
+
+static int do_prune(const opts *o, int argc, char **argv)
+{
+    const char *before = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--before") == 0 && i + 1 < argc)
+            before = argv[++i];
+        else
+            return cli_usage_error("registry prune", "unexpected argument '%s'", argv[i]);
+    }
+    if (before == NULL)
+        return cli_usage_error("registry prune", "--before DATE is required");
+    int64_t ms = 0;
+    if (!parse_date(&ms, before))
+        return cli_usage_error("registry prune",
+                               "--before '%s' is not an RFC 3339 time or a YYYY-MM-DD date",
+                               before);
+    char cutoff[CAPV_RFC3339_SIZE];
+    capv_rfc3339_format(cutoff, ms);
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, 0);
+    if (rc != 0)
+        return rc;
+    uint64_t removed = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_prune(&removed, reg, ms, &err);
+    if (st != CAPV_OK) {
+        rc = fail("registry prune", st, &err);
+        if (removed > 0)
+            fprintf(stderr, "capverify registry prune: %llu verification(s) were removed "
+                            "before the failure\n",
+                    (unsigned long long)removed);
+    } else if (o->json) {
+        printf("{\"removed\":%llu,\"before\":\"%s\"}\n", (unsigned long long)removed, cutoff);
+    } else {
+        printf("removed %llu verification(s) recorded before %s\n", (unsigned long long)removed,
+               cutoff);
+    }
+    capv_registry_close(reg);
+    return rc;
+}
+
 int cmd_registry(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -791,6 +849,7 @@ int cmd_registry(int argc, char **argv)
         { "check", do_check, true },     { "import", do_import, true },
         { "export", do_export, true },   { "backup", do_backup, false },
         { "restore", do_restore, false }, { "migrate", do_migrate, true },
+        { "prune", do_prune, true },
     };
     opts o = { getenv("CAPV_REGISTRY_PATH"), false, argv[1] };
     if (o.db != NULL && o.db[0] == '\0')
@@ -800,9 +859,9 @@ int cmd_registry(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             o.json = true;
-        } else if (strcmp(argv[i], "--db") == 0) {
+        } else if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--registry") == 0) {
             if (i + 1 >= argc)
-                return cli_usage_error("registry", "--db needs a value");
+                return cli_usage_error("registry", "%s needs a value", argv[i]);
             o.db = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             registry_usage(stdout);

@@ -9,10 +9,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/rand.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "global_int.h"
@@ -22,6 +25,9 @@
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
 #define MAX_READERS 64u
 #define DEFAULT_MAX_BATCH 512u
+/* How often the writer thread looks for verifications past their retention when the last
+ * look found fewer than a full batch. */
+#define DEFAULT_PRUNE_INTERVAL_MS 5000
 
 /* ---- SQL ------------------------------------------------------------------------------- */
 
@@ -42,11 +48,21 @@ static const char *const stmt_sql[REG_ST_COUNT] = {
     [REG_ST_COUNT_POLICIES] = "SELECT count(*) FROM policies",
     [REG_ST_VER_INSERT] =
         "INSERT INTO verifications (request_id, subject, manifest_hash, proof_hash, "
-        "policy_hash, entry_seq, result, report, verified_at) VALUES (?1, ?2, ?3, ?4, ?5, "
-        "(SELECT seq FROM entries WHERE manifest_key = ?6 AND proof_key = ?7), ?8, ?9, ?10)",
+        "policy_hash, entry_seq, result, report_id, verified_at, verified_ms) VALUES (?1, ?2, "
+        "?3, ?4, ?5, (SELECT seq FROM entries WHERE manifest_key = ?6 AND proof_key = ?7), ?8, "
+        "?9, ?10, ?11)",
     [REG_ST_VER_BY_REQUEST] =
-        "SELECT seq, request_id, subject, manifest_hash, proof_hash, policy_hash, result, "
-        "report, verified_at FROM verifications WHERE request_id = ?1",
+        "SELECT v.seq, v.request_id, v.subject, v.manifest_hash, v.proof_hash, v.policy_hash, "
+        "v.result, r.json, v.verified_at, r.sha3 FROM verifications v LEFT JOIN reports r ON "
+        "r.id = v.report_id WHERE v.request_id = ?1",
+    [REG_ST_REPORT_BY_KEY] = "SELECT id FROM reports WHERE sha3 = ?1",
+    [REG_ST_REPORT_INSERT] =
+        "INSERT INTO reports (sha3, bytes, summary, json) VALUES (?1, ?2, ?3, ?4)",
+    [REG_ST_PRUNE_SELECT] = "SELECT seq, report_id FROM verifications WHERE verified_ms < ?1 "
+                            "ORDER BY verified_ms LIMIT ?2",
+    [REG_ST_VER_DELETE] = "DELETE FROM verifications WHERE seq = ?1",
+    [REG_ST_REPORT_DELETE_ORPHAN] = "DELETE FROM reports WHERE id = ?1 AND NOT EXISTS (SELECT 1 "
+                                    "FROM verifications WHERE report_id = ?1)",
     [REG_ST_POL_INSERT] =
         "INSERT INTO policies (policy_id, policy_version, policy_hash, policy_key, ir_hash, "
         "ir, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -58,6 +74,8 @@ static const char *const stmt_sql[REG_ST_COUNT] = {
     [REG_ST_POL_BY_ID_VERSION] = "SELECT policy_id, policy_version, policy_hash, ir_hash, ir, "
                                  "created_at FROM policies WHERE policy_id = ?1 AND "
                                  "policy_version = ?2",
+    [REG_ST_PROBE] = "INSERT OR REPLACE INTO registry_meta (key, value) VALUES "
+                     "('health_probe', ?1)",
     [REG_ST_SAVEPOINT] = "SAVEPOINT capv_write",
     [REG_ST_RELEASE] = "RELEASE capv_write",
     [REG_ST_ROLLBACK_TO] = "ROLLBACK TO capv_write",
@@ -113,26 +131,100 @@ static const char schema_v1[] =
     ");\n"
     "INSERT OR IGNORE INTO registry_meta (key, value) VALUES ('registry_version', '1.0');\n";
 
+/* Schema version 2: report bodies once per distinct report, keyed by the SHA3-256 of the full
+ * report (a summary stored for a report over the cap keeps that key, so a retry compares
+ * equal whatever the cap is now); verifications reference them and carry verified_at in
+ * milliseconds for retention. The report column goes once its rows are moved. */
+static const char schema_v2_before[] =
+    "CREATE TABLE reports (\n"
+    "    id INTEGER PRIMARY KEY,\n"
+    "    sha3 BLOB NOT NULL UNIQUE CHECK (length(sha3) = 32),\n"
+    "    bytes INTEGER NOT NULL,\n"
+    "    summary INTEGER NOT NULL CHECK (summary IN (0, 1)),\n"
+    "    json TEXT NOT NULL\n"
+    ");\n"
+    "ALTER TABLE verifications ADD COLUMN report_id INTEGER REFERENCES reports (id);\n"
+    "ALTER TABLE verifications ADD COLUMN verified_ms INTEGER;\n";
+static const char schema_v2_after[] =
+    "ALTER TABLE verifications DROP COLUMN report;\n"
+    "CREATE INDEX verifications_report ON verifications (report_id);\n"
+    "CREATE INDEX verifications_time ON verifications (verified_ms);\n";
+
 /* ---- SQLite helpers -------------------------------------------------------------------- */
+
+const char *capv_reg_storage_reason(int rc, int sys_errno)
+{
+    switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return "database is corrupt";
+    case SQLITE_READONLY: return "database is read-only";
+    case SQLITE_FULL: return "disk is full";
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+        if (rc == SQLITE_IOERR_NOMEM)
+            return NULL;
+        /* SQLite reports a write refused by a read-only or full file system as an I/O
+         * error; the system's errno says which */
+        if (sys_errno == EROFS)
+            return "database is read-only";
+        if (sys_errno == ENOSPC || sys_errno == EDQUOT)
+            return "disk is full";
+        return "I/O error";
+    default: return NULL;
+    }
+}
 
 capv_status capv_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
 {
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    /* a failed disk is the server's fault, never the request's: CAPV_E_STORAGE (a 503), not
+     * CAPV_E_MALFORMED (a 400) or a write that silently did not happen */
+    int sys = db ? sqlite3_system_errno(db) : 0;
+    const char *reason = capv_reg_storage_reason(rc, sys);
+    bool os_error = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN;
+    if (reason != NULL && sys != 0 && os_error)
+        return capv_err_set(err, CAPV_E_STORAGE, NULL, "%s: %s (%s: %s, sqlite %d)", what,
+                            reason, msg, strerror(sys), rc);
+    if (reason != NULL)
+        return capv_err_set(err, CAPV_E_STORAGE, NULL, "%s: %s (%s, sqlite %d)", what, reason,
+                            msg, rc);
     capv_status st;
     switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED: st = CAPV_E_BUSY; break;
-    case SQLITE_NOTADB:
-    case SQLITE_CORRUPT: st = CAPV_E_MALFORMED; break;
-    case SQLITE_CANTOPEN: st = CAPV_E_IO; break;
-    case SQLITE_NOMEM: st = CAPV_E_NOMEM; break;
-    case SQLITE_READONLY: st = CAPV_E_STATE; break;
-    case SQLITE_CONSTRAINT: st = CAPV_E_CONFLICT; break;
-    case SQLITE_FULL:
     case SQLITE_IOERR:
+    case SQLITE_NOMEM: st = CAPV_E_NOMEM; break;
+    case SQLITE_CONSTRAINT: st = CAPV_E_CONFLICT; break;
     default: st = CAPV_E_IO; break;
     }
     return capv_err_set(err, st, NULL, "%s: %s (sqlite %d)", what, msg, rc);
+}
+
+capv_status capv_reg_note(capv_registry *reg, capv_status st, const capv_error *e)
+{
+    if (st == CAPV_E_STORAGE) {
+        atomic_fetch_add(&reg->faults, 1);
+        pthread_mutex_lock(&reg->flock);
+        reg->fault = true;
+        snprintf(reg->fault_msg, sizeof reg->fault_msg, "%s",
+                 e != NULL && e->message[0] ? e->message : capv_strerror(st));
+        pthread_mutex_unlock(&reg->flock);
+        /* the writer thread probes the storage until it works again */
+        pthread_mutex_lock(&reg->qlock);
+        pthread_cond_broadcast(&reg->qcond);
+        pthread_mutex_unlock(&reg->qlock);
+    } else if (st == CAPV_OK && reg->read_only) {
+        capv_reg_fault_clear(reg);
+    }
+    return st;
+}
+
+void capv_reg_fault_clear(capv_registry *reg)
+{
+    pthread_mutex_lock(&reg->flock);
+    reg->fault = false;
+    reg->fault_msg[0] = '\0';
+    pthread_mutex_unlock(&reg->flock);
 }
 
 capv_status capv_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err)
@@ -202,10 +294,14 @@ capv_status capv_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, bo
                          err);
 }
 
+int64_t capv_reg_now_ms(const capv_registry *reg)
+{
+    return reg && reg->clock ? reg->clock(reg->clock_user) : capv_clock_system(NULL);
+}
+
 void capv_reg_now(const capv_registry *reg, char out[32])
 {
-    int64_t ms = reg && reg->clock ? reg->clock(reg->clock_user) : capv_clock_system(NULL);
-    capv_rfc3339_format(out, ms);
+    capv_rfc3339_format(out, capv_reg_now_ms(reg));
 }
 
 /* ---- writer lock ----------------------------------------------------------------------- */
@@ -216,6 +312,10 @@ capv_status capv_reg_lock(int *fd_out, const char *db_path, capv_error *err)
     if (snprintf(path, sizeof path, "%s.lock", db_path) >= (int)sizeof path)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+        return capv_err_set(err, CAPV_E_STORAGE, path,
+                            "registry '%s' is read-only: cannot create its lock file '%s' (%s)",
+                            db_path, path, strerror(errno));
     if (fd < 0)
         return capv_err_set(err, CAPV_E_IO, path, "cannot open lock file '%s': %s", path,
                             strerror(errno));
@@ -421,9 +521,135 @@ static capv_status migrate_0_to_1(uint64_t *copied, sqlite3 *db, capv_error *err
     return st;
 }
 
+/* Moves one verification's report (if any) into `reports` and fills verified_ms. `one`
+ * reads the row; it is reset before the row is updated. */
+static capv_status migrate_row(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *find,
+                               sqlite3_stmt *ins, sqlite3_stmt *upd, int64_t seq,
+                               capv_error *err)
+{
+    sqlite3_bind_int64(one, 1, seq);
+    int rc = sqlite3_step(one);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(one);
+        return rc == SQLITE_DONE ? CAPV_OK
+                                 : capv_reg_sqlite_error(db, rc, "migrating reports", err);
+    }
+    bool has_report = sqlite3_column_type(one, 0) != SQLITE_NULL;
+    const char *report = (const char *)sqlite3_column_text(one, 0);
+    int n = sqlite3_column_bytes(one, 0);
+    const char *at = (const char *)sqlite3_column_text(one, 1);
+    if (has_report && report == NULL) {
+        sqlite3_reset(one);
+        return capv_err_nomem(err);
+    }
+    int64_t ms = 0, rid = 0;
+    /* a verified_at that is not RFC 3339 (none is written here) keeps NULL: never pruned */
+    bool has_ms = at != NULL && capv_rfc3339_parse(&ms, at, strlen(at)) == 0;
+    capv_status st = CAPV_OK;
+    if (report != NULL) {
+        uint8_t key[32];
+        st = capv_hash(key, CAPV_HASH_SHA3_256, (const uint8_t *)report, (size_t)n, err);
+        if (st == CAPV_OK) {
+            sqlite3_reset(find);
+            sqlite3_bind_blob(find, 1, key, 32, SQLITE_TRANSIENT);
+            rc = sqlite3_step(find);
+            if (rc == SQLITE_ROW) {
+                rid = sqlite3_column_int64(find, 0);
+            } else if (rc == SQLITE_DONE) {
+                sqlite3_reset(ins);
+                sqlite3_bind_blob(ins, 1, key, 32, SQLITE_TRANSIENT);
+                sqlite3_bind_int64(ins, 2, n);
+                sqlite3_bind_int(ins, 3, 0); /* stored whole, whatever its size */
+                sqlite3_bind_text(ins, 4, report, n, SQLITE_TRANSIENT);
+                rc = sqlite3_step(ins);
+                if (rc == SQLITE_DONE)
+                    rid = sqlite3_last_insert_rowid(db);
+            }
+            sqlite3_reset(find);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                st = capv_reg_sqlite_error(db, rc, "migrating reports", err);
+        }
+    }
+    sqlite3_reset(one);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_reset(upd);
+    sqlite3_clear_bindings(upd); /* a NULL report_id or verified_ms is no binding */
+    if (report != NULL)
+        sqlite3_bind_int64(upd, 1, rid);
+    if (has_ms)
+        sqlite3_bind_int64(upd, 2, ms);
+    sqlite3_bind_int64(upd, 3, seq);
+    rc = sqlite3_step(upd);
+    sqlite3_reset(upd);
+    return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, "migrating reports", err);
+}
+
+/* 1 → 2: each distinct report body once in `reports` (keyed by its SHA3-256; reports stored
+ * before keep their whole text, whatever the cap), verifications referencing it, and
+ * verified_at also in milliseconds (retention). Rows are visited by seq in pages, each row
+ * read with its own point query so no cursor walks a table that is being updated. */
+static capv_status migrate_1_to_2(uint64_t *copied, sqlite3 *db, capv_error *err)
+{
+    (void)copied;
+    enum { PAGE = 512 };
+    sqlite3_stmt *page = NULL, *one = NULL, *find = NULL, *ins = NULL, *upd = NULL;
+    int64_t seqs[PAGE];
+    capv_status st = capv_reg_exec(db, schema_v2_before, err);
+    if (st != CAPV_OK)
+        return st;
+    int rc = sqlite3_prepare_v2(db, "SELECT seq FROM verifications WHERE seq > ?1 ORDER BY seq "
+                                    "LIMIT ?2",
+                                -1, &page, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "SELECT report, verified_at FROM verifications WHERE "
+                                    "seq = ?1",
+                                -1, &one, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, stmt_sql[REG_ST_REPORT_BY_KEY], -1, &find, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, stmt_sql[REG_ST_REPORT_INSERT], -1, &ins, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE verifications SET report_id = ?1, verified_ms = ?2 "
+                                    "WHERE seq = ?3",
+                                -1, &upd, NULL);
+    if (rc != SQLITE_OK) {
+        st = capv_reg_sqlite_error(db, rc, "migrating reports", err);
+        goto out;
+    }
+    int64_t last = 0;
+    for (;;) {
+        size_t n = 0;
+        sqlite3_reset(page);
+        sqlite3_bind_int64(page, 1, last);
+        sqlite3_bind_int(page, 2, PAGE);
+        while ((rc = sqlite3_step(page)) == SQLITE_ROW)
+            seqs[n++] = sqlite3_column_int64(page, 0);
+        sqlite3_reset(page);
+        if (rc != SQLITE_DONE) {
+            st = capv_reg_sqlite_error(db, rc, "migrating reports", err);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            CAPV_TRY(migrate_row(db, one, find, ins, upd, seqs[i], err));
+        last = seqs[n - 1];
+    }
+    st = capv_reg_exec(db, schema_v2_after, err);
+out:
+    sqlite3_finalize(page);
+    sqlite3_finalize(one);
+    sqlite3_finalize(find);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(upd);
+    return st;
+}
+
 typedef capv_status (*migration_fn)(uint64_t *copied, sqlite3 *db, capv_error *err);
 /* migrations[n] takes version n to n + 1. Append only. */
-static const migration_fn migrations[CAPV_REGISTRY_SCHEMA_VERSION] = { migrate_0_to_1 };
+static const migration_fn migrations[CAPV_REGISTRY_SCHEMA_VERSION] = { migrate_0_to_1,
+                                                                        migrate_1_to_2 };
 
 capv_status capv_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err)
 {
@@ -494,8 +720,92 @@ void capv_registry_close(capv_registry *reg)
     pthread_cond_destroy(&reg->rcond);
     pthread_mutex_destroy(&reg->qlock);
     pthread_cond_destroy(&reg->qcond);
+    pthread_mutex_destroy(&reg->flock);
     free(reg->path);
     free(reg);
+}
+
+/* The first read of a new connection tells a database from another file (SQLITE_NOTADB)
+ * and finds a damaged first page (SQLITE_CORRUPT). */
+static capv_status first_read(sqlite3 *db, const char *path, capv_error *err)
+{
+    const char *shown = path ? path : ":memory:";
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        rc = SQLITE_OK;
+    capv_status st = CAPV_OK;
+    if (rc == SQLITE_NOTADB)
+        st = capv_err_set(err, CAPV_E_STORAGE, path,
+                          "registry '%s' is not a valid registry database: file is not a "
+                          "database",
+                          shown);
+    else if ((rc & 0xff) == SQLITE_CORRUPT)
+        st = capv_err_set(err, CAPV_E_STORAGE, path, "registry '%s' is corrupt: %s", shown,
+                          sqlite3_errmsg(db));
+    else if (rc != SQLITE_OK)
+        st = capv_reg_sqlite_error(db, rc, "opening the registry", err);
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* PRAGMA quick_check on a read-write open: O(size of the file), measured in
+ * docs/registry.md. The first complaint goes into the message. */
+static capv_status quick_check(sqlite3 *db, const char *path, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &s, NULL);
+    capv_status st = CAPV_OK;
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *first = col_text(s, 0);
+        if (first == NULL || strcmp(first, "ok") != 0)
+            st = capv_err_set(err, CAPV_E_STORAGE, path,
+                              "registry '%s' is corrupt: %s (PRAGMA quick_check; restore a "
+                              "backup)",
+                              path, first ? first : "(no answer)");
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) {
+        if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+            st = capv_err_set(err, CAPV_E_STORAGE, path, "registry '%s' is corrupt: %s", path,
+                              sqlite3_errmsg(db));
+        else
+            st = capv_reg_sqlite_error(db, rc, "checking the registry (quick_check)", err);
+    }
+    sqlite3_finalize(s);
+    return st;
+}
+
+void capv_reg_dir_of(char out[PATH_MAX], const char *path)
+{
+    snprintf(out, PATH_MAX, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash == NULL)
+        snprintf(out, PATH_MAX, ".");
+    else if (slash == out)
+        out[1] = '\0';
+    else
+        *slash = '\0';
+}
+
+/* A read-write open needs to write the file and to create the lock, WAL and shared-memory
+ * files next to it. Checked up front: SQLite would open the file read-only without a word. */
+static capv_status check_writable(const char *path, bool exists, capv_error *err)
+{
+    char dir[PATH_MAX];
+    capv_reg_dir_of(dir, path);
+    if (exists && access(path, W_OK) != 0 &&
+        (errno == EACCES || errno == EROFS || errno == EPERM))
+        return capv_err_set(err, CAPV_E_STORAGE, path,
+                            "registry '%s' is read-only: this process cannot write it (%s); open "
+                            "it read-only to read it",
+                            path, strerror(errno));
+    if (access(dir, W_OK) != 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
+        return capv_err_set(err, CAPV_E_STORAGE, path,
+                            "registry '%s' is read-only: this process cannot create files in "
+                            "'%s' (%s), which its lock and write-ahead log need",
+                            path, dir, strerror(errno));
+    return CAPV_OK;
 }
 
 static capv_status open_writer(capv_registry *reg, const capv_registry_options *o,
@@ -508,13 +818,19 @@ static capv_status open_writer(capv_registry *reg, const capv_registry_options *
     if (st != CAPV_OK)
         return st;
     sqlite3 *db = reg->w.db;
-    /* a first read tells a database from another file (SQLITE_NOTADB) */
-    int64_t dummy = 0;
-    if ((st = capv_reg_query_int(&dummy, db, "SELECT count(*) FROM sqlite_master", err)) !=
-        CAPV_OK)
+    /* SQLite quietly opens a file it cannot write read-only; every write would then fail */
+    if (reg->path != NULL && sqlite3_db_readonly(db, "main") == 1)
+        return capv_err_set(err, CAPV_E_STORAGE, reg->path,
+                            "registry '%s' is read-only: this process cannot write it (open it "
+                            "read-only to read it)",
+                            reg->path);
+    if ((st = first_read(db, reg->path, err)) != CAPV_OK)
         return st;
     if ((st = capv_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
                                  err)) != CAPV_OK)
+        return st;
+    /* a damaged file is refused before anything is written to it */
+    if (reg->path != NULL && (st = quick_check(db, reg->path, err)) != CAPV_OK)
         return st;
     int version = 0;
     bool legacy = false;
@@ -555,6 +871,8 @@ static capv_status open_readers(capv_registry *reg, unsigned int n, int busy_ms,
     for (unsigned int i = 0; i < n; i++) {
         capv_status st = open_conn(&reg->readers[i].db, reg->path, SQLITE_OPEN_READONLY, err);
         reg->nreaders = i + 1;
+        if (st == CAPV_OK && i == 0)
+            st = first_read(reg->readers[i].db, reg->path, err);
         if (st == CAPV_OK)
             st = capv_reg_configure(reg->readers[i].db, busy_ms, false, false, err);
         if (st == CAPV_OK)
@@ -599,9 +917,11 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     capv_status st = capv_global_require(err);
     if (st != CAPV_OK)
         return st;
+    bool exists = false;
     if (path != NULL) {
         struct stat sb;
-        if (stat(path, &sb) != 0) {
+        exists = stat(path, &sb) == 0;
+        if (!exists) {
             if (errno != ENOENT)
                 return capv_err_set(err, CAPV_E_IO, path, "cannot access '%s': %s", path,
                                     strerror(errno));
@@ -624,10 +944,21 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     pthread_mutex_init(&reg->rlock, NULL);
     pthread_cond_init(&reg->rcond, NULL);
     pthread_mutex_init(&reg->qlock, NULL);
-    pthread_cond_init(&reg->qcond, NULL);
+    pthread_mutex_init(&reg->flock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&reg->qcond, &ca);
+    pthread_condattr_destroy(&ca);
     atomic_init(&reg->generation, 1);
     atomic_init(&reg->writes, 0);
     atomic_init(&reg->commits, 0);
+    atomic_init(&reg->pruned, 0);
+    atomic_init(&reg->summarized, 0);
+    atomic_init(&reg->faults, 0);
+    atomic_init(&reg->max_report, (size_t)CAPV_REGISTRY_DEFAULT_MAX_REPORT_BYTES);
+    atomic_init(&reg->retention_ms, 0);
+    reg->prune_interval_ms = DEFAULT_PRUNE_INTERVAL_MS;
     int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     reg->busy_ms = busy_ms;
     if (path != NULL && (reg->path = strdup(path)) == NULL) {
@@ -635,8 +966,10 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
         goto out;
     }
     if (!ro) {
-        if (path != NULL)
+        if (path != NULL) {
+            CAPV_TRY(check_writable(path, exists, err));
             CAPV_TRY(capv_reg_lock(&reg->lock_fd, path, err));
+        }
         CAPV_TRY(open_writer(reg, o, busy_ms, err));
     }
     if (path != NULL)
@@ -683,6 +1016,110 @@ void capv_registry_set_signing_key(capv_registry *reg, const capv_signing_key *k
         reg->sign_key = key;
 }
 
+capv_status capv_registry_set_max_report_bytes(capv_registry *reg, size_t max)
+{
+    if (reg == NULL || max < CAPV_REGISTRY_MIN_MAX_REPORT_BYTES)
+        return CAPV_E_INVALID_ARG; /* the summary must always fit */
+    atomic_store(&reg->max_report, max);
+    return CAPV_OK;
+}
+
+/* ---- the health of the storage --------------------------------------------------------- */
+
+static capv_status health_fail(char *detail, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static capv_status health_fail(char *detail, size_t cap, const char *fmt, ...)
+{
+    if (detail != NULL && cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(detail, cap, fmt, ap);
+        va_end(ap);
+        capv_text_make_utf8(detail);
+    }
+    return CAPV_E_STORAGE;
+}
+
+capv_status capv_registry_health(const capv_registry *creg, char *detail, size_t cap)
+{
+    if (detail != NULL && cap > 0)
+        detail[0] = '\0';
+    if (creg == NULL)
+        return CAPV_E_INVALID_ARG;
+    capv_registry *reg = (capv_registry *)creg; /* the fault is guarded by a mutex */
+    if (!reg->read_only && reg->path != NULL) {
+        /* two system calls: cheap enough for every readiness probe; they see what the next
+         * write would run into, and name the cause more precisely than a failed write */
+        if (access(reg->path, W_OK) != 0 &&
+            (errno == EACCES || errno == EROFS || errno == EPERM))
+            return health_fail(detail, cap,
+                               "database is read-only: '%s' is no longer writable (%s)",
+                               reg->path, strerror(errno));
+        struct statvfs fs;
+        if (statvfs(reg->path, &fs) == 0) {
+            if (fs.f_flag & ST_RDONLY)
+                return health_fail(detail, cap,
+                                   "database is read-only: the file system of '%s' is mounted "
+                                   "read-only",
+                                   reg->path);
+            /* root may use the blocks reserved for it */
+            if ((geteuid() == 0 ? fs.f_bfree : fs.f_bavail) == 0)
+                return health_fail(detail, cap,
+                                   "disk is full: no space left on the file system of '%s'",
+                                   reg->path);
+        }
+    }
+    char msg[CAPV_ERROR_MESSAGE_SIZE];
+    pthread_mutex_lock(&reg->flock);
+    bool fault = reg->fault;
+    if (fault)
+        memcpy(msg, reg->fault_msg, sizeof msg);
+    pthread_mutex_unlock(&reg->flock);
+    if (fault)
+        return health_fail(detail, cap, "%s", msg);
+    return CAPV_OK;
+}
+
+bool capv_reg_has_fault(capv_registry *reg)
+{
+    pthread_mutex_lock(&reg->flock);
+    bool fault = reg->fault;
+    pthread_mutex_unlock(&reg->flock);
+    return fault;
+}
+
+capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
+                                     const capv_registry *reg, capv_error *err)
+{
+    if (db_bytes != NULL)
+        *db_bytes = 0;
+    if (free_bytes != NULL)
+        *free_bytes = 0;
+    if (reg == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (reg->path == NULL)
+        return capv_err_set(err, CAPV_E_UNSUPPORTED, NULL, "an in-memory registry has no files");
+    struct stat sb;
+    if (stat(reg->path, &sb) != 0)
+        return capv_err_set(err, CAPV_E_IO, reg->path, "cannot examine '%s': %s", reg->path,
+                            strerror(errno));
+    uint64_t total = (uint64_t)sb.st_size;
+    char wal[PATH_MAX];
+    if (snprintf(wal, sizeof wal, "%s-wal", reg->path) < (int)sizeof wal && stat(wal, &sb) == 0)
+        total += (uint64_t)sb.st_size;
+    struct statvfs fs;
+    if (statvfs(reg->path, &fs) != 0)
+        return capv_err_set(err, CAPV_E_IO, reg->path,
+                            "cannot examine the file system of '%s': %s", reg->path,
+                            strerror(errno));
+    if (db_bytes != NULL)
+        *db_bytes = total;
+    if (free_bytes != NULL)
+        *free_bytes = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+    return CAPV_OK;
+}
+
 uint64_t capv_registry_generation(const capv_registry *reg)
 {
     return reg ? atomic_load(&((capv_registry *)reg)->generation) : 0;
@@ -696,6 +1133,9 @@ uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat whi
     switch (which) {
     case CAPV_REGISTRY_STAT_WRITES: return atomic_load(&r->writes);
     case CAPV_REGISTRY_STAT_COMMITS: return atomic_load(&r->commits);
+    case CAPV_REGISTRY_STAT_PRUNED: return atomic_load(&r->pruned);
+    case CAPV_REGISTRY_STAT_SUMMARIZED: return atomic_load(&r->summarized);
+    case CAPV_REGISTRY_STAT_STORAGE_FAULTS: return atomic_load(&r->faults);
     }
     return 0;
 }
@@ -775,12 +1215,26 @@ static capv_status step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, cap
     return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, what, err);
 }
 
+/* The writes among reqs[0..n) that succeeded were not committed after all: each is undone
+ * for its caller and fails with `st`. */
+static void batch_abort(capv_reg_write **reqs, size_t n, capv_status st, const capv_error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i]->st != CAPV_OK)
+            continue;
+        if (reqs[i]->undo)
+            reqs[i]->undo(reqs[i]->arg);
+        reqs[i]->st = st;
+        reqs[i]->err = *e;
+    }
+}
+
 void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
 {
     capv_reg_conn *w = &reg->w;
     capv_error berr = CAPV_ERROR_INIT;
-    capv_status st = capv_reg_exec(w->db, "BEGIN IMMEDIATE", &berr);
-    bool any = false, entries = false;
+    capv_status st = capv_reg_note(reg, capv_reg_exec(w->db, "BEGIN IMMEDIATE", &berr), &berr);
+    bool any = false, entries = false, fault = false;
     for (size_t i = 0; i < n; i++) {
         capv_reg_write *q = reqs[i];
         if (st != CAPV_OK) {
@@ -793,10 +1247,30 @@ void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
         q->st = capv_reg_stmt(&s, w, REG_ST_SAVEPOINT, &q->err);
         if (q->st == CAPV_OK)
             q->st = step_done(w->db, s, "savepoint", &q->err);
-        if (q->st != CAPV_OK)
+        if (q->st != CAPV_OK) {
+            fault = fault || q->st == CAPV_E_STORAGE;
+            capv_reg_note(reg, q->st, &q->err);
             continue;
+        }
         q->st = q->run(reg, w, q->arg, &q->err);
         atomic_fetch_add(&reg->writes, 1);
+        if (q->st == CAPV_E_STORAGE) {
+            fault = true;
+            capv_reg_note(reg, q->st, &q->err);
+        }
+        if (sqlite3_get_autocommit(w->db)) {
+            /* SQLite rolled the whole transaction back itself (it may on SQLITE_FULL or an
+             * I/O error): the earlier writes of this batch are gone too, and a later one
+             * would run in a transaction of its own */
+            if (q->st == CAPV_OK)
+                q->st = capv_err_set(&q->err, CAPV_E_STORAGE, NULL,
+                                     "the registry rolled the write transaction back");
+            st = q->st;
+            berr = q->err;
+            batch_abort(reqs, i, st, &berr);
+            any = false;
+            continue;
+        }
         if (q->st != CAPV_OK && capv_reg_stmt(&s, w, REG_ST_ROLLBACK_TO, NULL) == CAPV_OK)
             step_done(w->db, s, "rollback", NULL);
         if (capv_reg_stmt(&s, w, REG_ST_RELEASE, NULL) == CAPV_OK)
@@ -813,18 +1287,16 @@ void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
     if (st != CAPV_OK) {
         if (!sqlite3_get_autocommit(w->db))
             sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
-        for (size_t i = 0; i < n; i++) {
-            if (reqs[i]->st != CAPV_OK)
-                continue;
-            if (reqs[i]->undo)
-                reqs[i]->undo(reqs[i]->arg);
-            reqs[i]->st = st;
-            reqs[i]->err = berr;
-        }
+        batch_abort(reqs, n, st, &berr);
+        capv_reg_note(reg, st, &berr);
         return;
     }
-    if (any)
+    if (any) {
         atomic_fetch_add(&reg->commits, 1);
+        /* the storage works again, unless a write of this very batch said otherwise */
+        if (!fault)
+            capv_reg_fault_clear(reg);
+    }
     if (entries)
         atomic_fetch_add(&reg->generation, 1);
 }
@@ -992,6 +1464,9 @@ static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, int
                               const void *k1, const void *k2, const char *what,
                               capv_error *err)
 {
+    capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr_;
     capv_reg_conn *c = capv_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capv_reg_stmt(&s, c, which, err);
@@ -1012,7 +1487,7 @@ static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, int
         sqlite3_reset(s);
     }
     capv_reg_reader_release(reg, c);
-    return st;
+    return capv_reg_note(reg, st, err);
 }
 
 capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
@@ -1060,6 +1535,9 @@ capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
     if (manifest_hash != NULL &&
         capv_digest_parse(mk, manifest_hash, strlen(manifest_hash), NULL) != CAPV_OK)
         return capv_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
+    capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr_;
     capv_registry_page *p = calloc(1, sizeof *p);
     if (p == NULL || (p->items = calloc(limit, sizeof *p->items)) == NULL) {
         free(p);
@@ -1097,10 +1575,10 @@ capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
     capv_reg_reader_release(reg, c);
     if (st != CAPV_OK) {
         capv_registry_page_free(p);
-        return st;
+        return capv_reg_note(reg, st, err);
     }
     *out = p;
-    return CAPV_OK;
+    return capv_reg_note(reg, CAPV_OK, err);
 }
 
 size_t capv_registry_page_count(const capv_registry_page *p)
@@ -1140,6 +1618,9 @@ capv_status capv_registry_count(uint64_t *out, capv_registry *reg, capv_registry
     }
     if (out == NULL || reg == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr_;
     capv_reg_conn *c = capv_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capv_reg_stmt(&s, c, which, err);
@@ -1152,7 +1633,7 @@ capv_status capv_registry_count(uint64_t *out, capv_registry *reg, capv_registry
         sqlite3_reset(s);
     }
     capv_reg_reader_release(reg, c);
-    return st;
+    return capv_reg_note(reg, st, err);
 }
 
 /* ---- verifications --------------------------------------------------------------------- */
@@ -1188,6 +1669,12 @@ static capv_status random_uuid(char out[37], capv_error *err)
 typedef struct record_args {
     const capv_registry_verification *in;
     int64_t *seq;
+    /* the report as it is stored, prepared on the caller's thread (prepare_report) */
+    const char *body;    /* NULL: no report */
+    size_t body_len;
+    size_t full_len;     /* the report's own length */
+    bool summary;        /* body is the report's summary */
+    uint8_t key[32];     /* SHA3-256 of the report: the stored body's key */
 } record_args;
 
 /* An optional digest field: parsed into key (has = false when absent) and canonical text. */
@@ -1200,6 +1687,42 @@ static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_
     if (capv_digest_parse(key, in, strlen(in), NULL) != CAPV_OK)
         return capv_err_set(err, CAPV_E_HEX, field, "%s is not a digest", field);
     capv_digest_format(text, key);
+    return CAPV_OK;
+}
+
+static bool same_blob(const void *stored, int stored_len, const uint8_t *want)
+{
+    if (stored == NULL || want == NULL)
+        return stored == NULL && want == NULL;
+    return stored_len == 32 && memcmp(stored, want, 32) == 0;
+}
+
+/* The id of the stored body for a->key, inserting the body when it is new. */
+static capv_status store_report(int64_t *id, capv_reg_conn *w, const record_args *a,
+                                capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return CAPV_OK; /* the same report again (a report cache hit): no second copy */
+    if (rc != SQLITE_DONE)
+        return capv_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
+    if ((st = capv_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)a->full_len);
+    sqlite3_bind_int(s, 3, a->summary ? 1 : 0);
+    sqlite3_bind_text64(s, 4, a->body, a->body_len, SQLITE_STATIC, SQLITE_UTF8);
+    if ((st = step_done(w->db, s, "storing a report", err)) != CAPV_OK)
+        return st;
+    *id = sqlite3_last_insert_rowid(w->db);
     return CAPV_OK;
 }
 
@@ -1231,10 +1754,6 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
         (st = opt_digest(&has_p, pk, ph, in->proof_hash, "proof_hash", err)) != CAPV_OK ||
         (st = opt_digest(&has_pol, polk, pol, in->policy_hash, "policy_hash", err)) != CAPV_OK)
         return st;
-    if (in->report_json != NULL &&
-        capv_json_validate((const uint8_t *)in->report_json, strlen(in->report_json), NULL) !=
-            CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, "report_json", "report_json is not JSON");
     int64_t ms;
     if (in->verified_at != NULL) {
         if (capv_rfc3339_parse(&ms, in->verified_at, strlen(in->verified_at)) != 0)
@@ -1242,7 +1761,8 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
                                 "verified_at is not an RFC 3339 time");
         snprintf(at, sizeof at, "%s", in->verified_at);
     } else {
-        capv_reg_now(reg, at);
+        ms = capv_reg_now_ms(reg);
+        capv_rfc3339_format(at, ms);
     }
     /* an earlier record under the same request id: a retry, or a conflict */
     sqlite3_stmt *s = NULL;
@@ -1256,7 +1776,8 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
                     same_text(col_text(s, 4), has_p ? ph : NULL) &&
                     same_text(col_text(s, 5), has_pol ? pol : NULL) &&
                     same_text(col_text(s, 6), in->result) &&
-                    same_text(col_text(s, 7), in->report_json) &&
+                    same_blob(sqlite3_column_blob(s, 9), sqlite3_column_bytes(s, 9),
+                              a->body ? a->key : NULL) &&
                     (in->verified_at == NULL || same_text(col_text(s, 8), at));
         if (a->seq)
             *a->seq = sqlite3_column_int64(s, 0);
@@ -1270,6 +1791,9 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return capv_reg_sqlite_error(w->db, rc, "looking up a verification", err);
+    int64_t report_id = 0;
+    if (a->body != NULL && (st = store_report(&report_id, w, a, err)) != CAPV_OK)
+        return st;
     if ((st = capv_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
@@ -1286,14 +1810,83 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
         sqlite3_bind_blob(s, 7, pk, 32, SQLITE_STATIC);
     }
     sqlite3_bind_text(s, 8, in->result, -1, SQLITE_STATIC);
-    if (in->report_json)
-        sqlite3_bind_text(s, 9, in->report_json, -1, SQLITE_STATIC);
+    if (a->body != NULL)
+        sqlite3_bind_int64(s, 9, report_id);
     sqlite3_bind_text(s, 10, at, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 11, ms);
     if ((st = step_done(w->db, s, "recording a verification", err)) != CAPV_OK)
         return st;
     if (a->seq)
         *a->seq = sqlite3_last_insert_rowid(w->db);
     return CAPV_OK;
+}
+
+/* What is stored for v->report_json: the report itself when it fits the cap, else its
+ * summary (built in `sum`), keyed by the report's SHA3-256 either way. The hashing and the
+ * summary run here, on the caller's thread, not on the writer's. `root` is the parsed report
+ * when the caller has it. */
+static capv_status prepare_report(record_args *a, capv_registry *reg,
+                                  const capv_registry_verification *v, size_t len,
+                                  const cJSON *root, capv_buf *sum, capv_error *err)
+{
+    a->body = NULL;
+    if (v->report_json == NULL)
+        return CAPV_OK;
+    const uint8_t *bytes = (const uint8_t *)v->report_json;
+    if (root == NULL && capv_json_validate(bytes, len, NULL) != CAPV_OK)
+        return capv_err_set(err, CAPV_E_MALFORMED, "report_json", "report_json is not JSON");
+    capv_status st = capv_hash(a->key, CAPV_HASH_SHA3_256, bytes, len, err);
+    if (st != CAPV_OK)
+        return st;
+    a->full_len = len;
+    size_t cap = atomic_load(&reg->max_report);
+    if (len <= cap) {
+        a->body = v->report_json;
+        a->body_len = len;
+        a->summary = false;
+        return CAPV_OK;
+    }
+    cJSON *own = NULL;
+    if (root == NULL) {
+        /* valid JSON the strict parser refuses (a repeated key): summarized without it */
+        if (capv_json_parse(&own, bytes, len, NULL) == CAPV_OK)
+            root = own;
+    }
+    st = capv_reg_report_summary(sum, root, v, a->key, len, cap, err);
+    cJSON_Delete(own);
+    if (st != CAPV_OK)
+        return st;
+    a->body = (const char *)sum->data;
+    a->body_len = sum->len;
+    a->summary = true;
+    return CAPV_OK;
+}
+
+/* Records `v`, whose report (if any) is `report_len` bytes long and, when `root` is not NULL,
+ * already parsed. */
+static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_verification *v,
+                          size_t report_len, const cJSON *root, capv_error *err)
+{
+    record_args a;
+    memset(&a, 0, sizeof a);
+    a.in = v;
+    a.seq = seq;
+    capv_buf sum = CAPV_BUF_INIT;
+    capv_status st = prepare_report(&a, reg, v, report_len, root, &sum, err);
+    if (st != CAPV_OK) {
+        capv_buf_free(&sum);
+        return st;
+    }
+    capv_reg_write q;
+    memset(&q, 0, sizeof q);
+    q.run = record_run;
+    q.arg = &a;
+    capv_reg_submit(reg, &q);
+    st = finish_write(&q, err);
+    if (st == CAPV_OK && a.summary)
+        atomic_fetch_add(&reg->summarized, 1);
+    capv_buf_free(&sum);
+    return st;
 }
 
 capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
@@ -1305,13 +1898,7 @@ capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (v->version != CAPV_REGISTRY_VERIFICATION_VERSION)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown verification struct version");
-    record_args a = { v, seq };
-    capv_reg_write q;
-    memset(&q, 0, sizeof q);
-    q.run = record_run;
-    q.arg = &a;
-    capv_reg_submit(reg, &q);
-    return finish_write(&q, err);
+    return record(seq, reg, v, v->report_json ? strlen(v->report_json) : 0, NULL, err);
 }
 
 capv_status capv_registry_record_report(int64_t *seq, capv_registry *reg,
@@ -1334,6 +1921,8 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
                                              size_t len, const char *request_id,
                                              const char *subject, capv_error *err)
 {
+    if (seq != NULL)
+        *seq = 0;
     if (reg == NULL || json == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     cJSON *root = NULL;
@@ -1355,7 +1944,7 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     v.request_id = request_id;
     v.subject = subject;
     v.report_json = json;
-    st = capv_registry_record(seq, reg, &v, err);
+    st = record(seq, reg, &v, len, root, err);
 out:
     cJSON_Delete(root);
     return st;
@@ -1435,6 +2024,9 @@ capv_status capv_registry_get_verification(capv_registry_verification **out,
     if (out == NULL || reg == NULL || request_id == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
+    capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr_;
     capv_reg_conn *c = capv_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capv_reg_stmt(&s, c, REG_ST_VER_BY_REQUEST, err);
@@ -1467,7 +2059,7 @@ capv_status capv_registry_get_verification(capv_registry_verification **out,
         sqlite3_reset(s);
     }
     capv_reg_reader_release(reg, c);
-    return st;
+    return capv_reg_note(reg, st, err);
 }
 
 void capv_registry_verification_free(capv_registry_verification *v)
@@ -1584,6 +2176,9 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
     *out = NULL;
     uint8_t k[32];
     bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
+    capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr_;
     capv_reg_conn *c = capv_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capv_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
@@ -1602,7 +2197,7 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
         sqlite3_reset(s);
     }
     capv_reg_reader_release(reg, c);
-    return st;
+    return capv_reg_note(reg, st, err);
 }
 
 void capv_registry_policy_free(capv_registry_policy *p)

@@ -50,14 +50,7 @@ static capv_status fsync_path(const char *path, bool dir, capv_error *err)
 
 static void dir_of(char out[PATH_MAX], const char *path)
 {
-    snprintf(out, PATH_MAX, "%s", path);
-    char *slash = strrchr(out, '/');
-    if (slash == NULL)
-        snprintf(out, PATH_MAX, ".");
-    else if (slash == out)
-        out[1] = '\0';
-    else
-        *slash = '\0';
+    capv_reg_dir_of(out, path);
 }
 
 static bool path_exists(const char *p)
@@ -591,34 +584,54 @@ out:
 
 /* ---- verify / restore ------------------------------------------------------------------ */
 
-/* PRAGMA integrity_check: CAPV_OK, or CAPV_E_MALFORMED with the first complaint. With
- * `on_problem`, every complaint (up to 100) is reported. */
-static capv_status integrity(sqlite3 *db, const char *what, capv_registry_problem_fn on_problem,
+/* A SQLite failure on a backup being verified: the backup is input, so a damaged one is
+ * malformed, not a storage fault of the registry. */
+static capv_status backup_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
+{
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s: not a valid database (%s, sqlite %d)",
+                            what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+    return capv_reg_sqlite_error(db, rc, what, err);
+}
+
+/* PRAGMA integrity_check: CAPV_OK when it ran, `*ok` = it said "ok", `first` = its first
+ * complaint. With `on_problem`, every complaint (up to 100) is reported with `code`. A
+ * backup (`backup`) that SQLite cannot read at all is CAPV_E_MALFORMED. */
+static capv_status integrity(bool *ok, char first[200], sqlite3 *db, const char *what,
+                             bool backup, capv_status code, capv_registry_problem_fn on_problem,
                              void *user, capv_error *err)
 {
+    *ok = false;
+    first[0] = '\0';
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db, "PRAGMA integrity_check(100)", -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        return capv_reg_sqlite_error(db, rc, what, err);
-    capv_status st = CAPV_OK;
-    bool ok = false;
-    char first[200] = "";
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    bool said_ok = false;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(s, 0);
+        rc = SQLITE_OK;
         if (m && strcmp(m, "ok") == 0) {
-            ok = true;
+            said_ok = true;
             continue;
         }
         if (first[0] == '\0')
-            snprintf(first, sizeof first, "%s", m ? m : "(null)");
+            snprintf(first, 200, "%s", m ? m : "(null)");
         if (on_problem)
-            on_problem(user, "", CAPV_E_MALFORMED, m ? m : "(null)");
+            on_problem(user, "", code, m ? m : "(null)");
     }
+    if (!backup && ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)) {
+        /* so damaged that integrity_check itself stops: one more complaint, not a failure to
+         * check (the rest of the check may still read what is intact) */
+        if (first[0] == '\0')
+            snprintf(first, 200, "%s", sqlite3_errmsg(db));
+        if (on_problem)
+            on_problem(user, "", code, sqlite3_errmsg(db));
+        rc = SQLITE_DONE;
+    }
+    capv_status st = CAPV_OK;
     if (rc != SQLITE_DONE)
-        st = capv_reg_sqlite_error(db, rc, what, err);
-    else if (!ok || first[0] != '\0')
-        st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s: integrity_check failed: %s", what,
-                          first);
+        st = backup ? backup_sqlite_error(db, rc, what, err)
+                    : capv_reg_sqlite_error(db, rc, what, err);
+    *ok = said_ok && first[0] == '\0';
     sqlite3_finalize(s);
     return st;
 }
@@ -652,11 +665,17 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
                   backup);
     int rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK)
-        CAPV_FAIL(err, capv_reg_sqlite_error(db, rc, "opening", NULL), backup,
+        CAPV_FAIL(err, backup_sqlite_error(db, rc, "opening", NULL), backup,
                   "backup '%s' cannot be opened: %s", backup, sqlite3_errmsg(db));
     capv_error ierr = CAPV_ERROR_INIT;
-    if ((st = integrity(db, "backup", NULL, NULL, &ierr)) != CAPV_OK)
+    bool ok = false;
+    char first[200];
+    if ((st = integrity(&ok, first, db, "backup", true, CAPV_E_MALFORMED, NULL, NULL, &ierr)) !=
+        CAPV_OK)
         CAPV_FAIL(err, st, backup, "backup '%s': %s", backup, ierr.message);
+    if (!ok)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, backup, "backup '%s': integrity_check failed: %s",
+                  backup, first);
     int version = 0;
     bool legacy = false;
     CAPV_TRY(capv_reg_schema_probe(&version, &legacy, db, err));
@@ -813,6 +832,59 @@ static void problem(capv_registry_check_result *r, capv_registry_problem_fn fn, 
         fn(user, id, code, msg);
 }
 
+/* Whether a stored report body is what its key says: a whole report hashes to the key; a
+ * summary is a summary object naming the key as the full report's SHA3-256. */
+static bool report_body_ok(const uint8_t *key, bool summary, const char *json, size_t len)
+{
+    if (!summary) {
+        uint8_t d[32];
+        return capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)json, len, NULL) == CAPV_OK &&
+               CRYPTO_memcmp(d, key, 32) == 0;
+    }
+    cJSON *root = NULL;
+    if (capv_json_parse(&root, (const uint8_t *)json, len, NULL) != CAPV_OK)
+        return false;
+    const cJSON *flag = capv_json_get(root, "summary");
+    const cJSON *sha = capv_json_get(root, "report_sha3_256");
+    uint8_t d[32];
+    bool ok = cJSON_IsTrue(flag) && cJSON_IsString(sha) &&
+              capv_digest_parse(d, sha->valuestring, strlen(sha->valuestring), NULL) ==
+                  CAPV_OK &&
+              CRYPTO_memcmp(d, key, 32) == 0;
+    cJSON_Delete(root);
+    return ok;
+}
+
+/* Every stored report body against its key (schema 2). A mismatch counts as malformed. */
+static capv_status check_reports(capv_registry_check_result *r, sqlite3 *db,
+                                 capv_registry_problem_fn on_problem, void *problem_user,
+                                 capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "SELECT id, sha3, summary, json FROM reports ORDER BY id", -1,
+                                &s, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const void *key = sqlite3_column_blob(s, 1);
+        int klen = sqlite3_column_bytes(s, 1);
+        const char *json = (const char *)sqlite3_column_text(s, 3);
+        size_t jlen = (size_t)sqlite3_column_bytes(s, 3);
+        if (key != NULL && klen == 32 && json != NULL &&
+            report_body_ok(key, sqlite3_column_int(s, 2) != 0, json, jlen))
+            continue;
+        char msg[96];
+        snprintf(msg, sizeof msg, "stored report %lld does not match its SHA3-256 key",
+                 (long long)sqlite3_column_int64(s, 0));
+        r->malformed++;
+        problem(r, on_problem, problem_user, "", CAPV_E_MISMATCH, msg);
+    }
+    capv_status st = rc == SQLITE_DONE
+                         ? CAPV_OK
+                         : capv_reg_sqlite_error(db, rc, "check: reading the reports failed", err);
+    sqlite3_finalize(s);
+    return st;
+}
+
 capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *reg,
                                 const capv_trust_store *trust,
                                 capv_registry_problem_fn on_problem, void *problem_user,
@@ -820,39 +892,40 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
 {
     if (r == NULL || reg == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr;
     memset(r, 0, sizeof *r);
     r->version = CAPV_REGISTRY_CHECK_RESULT_VERSION;
     capv_reg_conn *c = NULL;
     capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)
-        return st;
+        return capv_reg_note(reg, st, err);
     sqlite3_stmt *s = NULL;
     uint64_t total = 0;
     st = capv_reg_exec(c->db, "BEGIN", err);
     bool txn = st == CAPV_OK;
     if (st != CAPV_OK)
         goto out;
-    capv_error ierr = CAPV_ERROR_INIT;
-    st = integrity(c->db, "registry", on_problem, problem_user, &ierr);
-    if (st == CAPV_E_MALFORMED) {
-        r->problems++;
-        st = CAPV_OK;
-    } else if (st != CAPV_OK) {
-        if (err)
-            *err = ierr;
-        goto out;
-    } else {
+    bool ok = false;
+    char first[200];
+    /* a damaged live registry is a storage fault, reported as such */
+    CAPV_TRY(integrity(&ok, first, c->db, "registry", false, CAPV_E_STORAGE, on_problem,
+                       problem_user, err));
+    if (ok)
         r->integrity_ok = 1;
-    }
+    else
+        r->problems++;
     int64_t v = 0;
     CAPV_TRY(capv_reg_query_int(&v, c->db, "PRAGMA user_version", err));
     r->schema_version = (int)v;
     CAPV_TRY(capv_reg_count_db(&total, c->db, "entries", err));
     int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq",
                                 -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        CAPV_FAIL(err, capv_reg_sqlite_error(c->db, rc, "check", NULL), NULL,
-                  "cannot read the entries: %s", sqlite3_errmsg(c->db));
+    if (rc != SQLITE_OK) {
+        st = capv_reg_sqlite_error(c->db, rc, "check: cannot read the entries", err);
+        goto out;
+    }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
         const char *f[10];
@@ -915,13 +988,16 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
             }
         }
     }
-    if (rc != SQLITE_DONE)
-        CAPV_FAIL(err, capv_reg_sqlite_error(c->db, rc, "check", NULL), NULL,
-                  "reading the entries failed: %s", sqlite3_errmsg(c->db));
+    if (rc != SQLITE_DONE) {
+        st = capv_reg_sqlite_error(c->db, rc, "check: reading the entries failed", err);
+        goto out;
+    }
+    if (r->schema_version >= 2)
+        CAPV_TRY(check_reports(r, c->db, on_problem, problem_user, err));
 out:
     sqlite3_finalize(s);
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     capv_reg_long_reader_release(reg, c);
-    return st;
+    return capv_reg_note(reg, st, err);
 }

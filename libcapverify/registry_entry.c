@@ -332,6 +332,9 @@ capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
                                    capv_error *err)
 {
     memset(out, 0, sizeof *out);
+    capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr;
     capv_reg_conn *c = capv_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capv_reg_stmt(&s, c, REG_ST_ENTRY_BY_KEYS, err);
@@ -365,7 +368,7 @@ capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
     capv_reg_reader_release(reg, c);
     if (st != CAPV_OK)
         capv_reg_signed_clear(out);
-    return st;
+    return capv_reg_note(reg, st, err);
 }
 
 void capv_reg_signed_clear(capv_reg_signed *s)

@@ -5,6 +5,7 @@
 #ifndef CAPV_REGISTRY_INT_H
 #define CAPV_REGISTRY_INT_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -12,6 +13,7 @@
 
 #include "buf.h"
 #include "error_int.h"
+#include "json_int.h"
 
 /* Prepared statements, cached per connection. */
 enum {
@@ -25,6 +27,12 @@ enum {
     REG_ST_COUNT_POLICIES,
     REG_ST_VER_INSERT,
     REG_ST_VER_BY_REQUEST,
+    REG_ST_REPORT_BY_KEY,
+    REG_ST_REPORT_INSERT,
+    REG_ST_PRUNE_SELECT,
+    REG_ST_VER_DELETE,
+    REG_ST_REPORT_DELETE_ORPHAN,
+    REG_ST_PROBE,
     REG_ST_POL_INSERT,
     REG_ST_POL_BY_KEY,
     REG_ST_POL_BY_ID,
@@ -79,22 +87,58 @@ struct capv_registry {
     atomic_uint_fast64_t generation;
     atomic_uint_fast64_t writes;
     atomic_uint_fast64_t commits;
+    atomic_uint_fast64_t pruned;
+    atomic_uint_fast64_t summarized;
+    atomic_uint_fast64_t faults;
+    /* report size cap and retention (capv_registry_set_*) */
+    atomic_size_t max_report;
+    atomic_int_fast64_t retention_ms;
+    /* the last storage fault not yet followed by a successful write (capv_registry_health) */
+    pthread_mutex_t flock;
+    bool fault;
+    char fault_msg[CAPV_ERROR_MESSAGE_SIZE];
     /* writer thread */
     bool writer_running;
     pthread_t writer;
     pthread_mutex_t qlock;
-    pthread_cond_t qcond;
+    pthread_cond_t qcond; /* CLOCK_MONOTONIC: the writer waits with a timeout to prune */
     capv_reg_write *qhead, *qtail;
     bool stopping;
     unsigned int max_batch;
+    bool prune_now;            /* under qlock: retention changed, prune at once */
+    int64_t prune_interval_ms; /* the writer's pause between prunes that found little */
 };
+
+/* Verifications removed per pruning transaction. */
+#define REG_PRUNE_BATCH 1000u
+/* While a storage fault is current, the writer thread tries a small write this often, so the
+ * health recovers when the storage does, also when no other write comes (a registry that is
+ * not ready gets no traffic). */
+#define REG_PROBE_INTERVAL_MS 1000
 
 /* ---- registry.c ------------------------------------------------------------------------ */
 
-/* A status for a failed SQLite call `rc` on `db`, recorded in err with `what` and SQLite's
- * message: BUSY/LOCKED → CAPV_E_BUSY, NOTADB → CAPV_E_MALFORMED, CORRUPT → CAPV_E_MALFORMED,
- * CANTOPEN → CAPV_E_NOT_FOUND/IO, NOMEM → CAPV_E_NOMEM, READONLY → CAPV_E_STATE, others IO. */
+/* A status for a failed SQLite call `rc` on `db` (NULL: SQLite's text for rc), recorded in
+ * err as "<what>: <reason> (<SQLite's message>, sqlite <rc>)". Storage faults are
+ * CAPV_E_STORAGE with the reason "database is corrupt" (CORRUPT, NOTADB), "database is
+ * read-only" (READONLY and its extended codes), "disk is full" (FULL) or "I/O error" (IOERR*,
+ * CANTOPEN); BUSY/LOCKED → CAPV_E_BUSY, NOMEM and IOERR_NOMEM → CAPV_E_NOMEM, CONSTRAINT →
+ * CAPV_E_CONFLICT, anything else CAPV_E_IO. */
 capv_status capv_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err);
+
+/* The reason phrase of a storage fault code (see capv_reg_sqlite_error), or NULL when `rc`
+ * is not one. An I/O error whose system errno (`sys_errno`, 0 = unknown) is EROFS is
+ * "database is read-only", ENOSPC or EDQUOT "disk is full". */
+const char *capv_reg_storage_reason(int rc, int sys_errno);
+
+/* Health bookkeeping: a CAPV_E_STORAGE result (message from `e`, may be NULL) becomes the
+ * handle's current fault and is counted; on a read-only handle a CAPV_OK result clears it.
+ * Returns `st`. */
+capv_status capv_reg_note(capv_registry *reg, capv_status st, const capv_error *e);
+/* Clears the current fault: a write was committed. */
+void capv_reg_fault_clear(capv_registry *reg);
+/* Whether a storage fault is current. */
+bool capv_reg_has_fault(capv_registry *reg);
 
 /* The cached statement `which` on `c` (prepared on first use), reset and unbound. */
 capv_status capv_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err);
@@ -135,12 +179,36 @@ capv_status capv_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, cap
 /* Row counts of an open database (any connection). */
 capv_status capv_reg_count_db(uint64_t *out, sqlite3 *db, const char *table, capv_error *err);
 
-/* The writer lock on "<db_path>.lock": CAPV_OK with *fd, or CAPV_E_BUSY when held. */
+/* The directory part of `path` ("." when it has none). */
+void capv_reg_dir_of(char out[PATH_MAX], const char *path);
+
+/* The writer lock on "<db_path>.lock": CAPV_OK with *fd, or CAPV_E_BUSY when held
+ * (CAPV_E_STORAGE when the lock file cannot be created: a read-only directory). */
 capv_status capv_reg_lock(int *fd, const char *db_path, capv_error *err);
 void capv_reg_unlock(int fd);
 
 /* Current time of the registry's clock as RFC 3339 ("YYYY-MM-DDTHH:MM:SSZ"). */
 void capv_reg_now(const capv_registry *reg, char out[32]);
+/* The same in milliseconds since the epoch. */
+int64_t capv_reg_now_ms(const capv_registry *reg);
+
+/* One pruning step on the write connection, inside the caller's transaction: removes up to
+ * `limit` verifications with verified_at before `before_ms` (oldest first) and the report
+ * bodies they leave unreferenced. `*removed` = verifications removed. */
+capv_status capv_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
+                                size_t limit, capv_error *err);
+
+/* ---- registry_json.c: report summaries ------------------------------------------------- */
+
+/* The summary stored instead of a report larger than the cap (docs/registry.md): built from
+ * the parsed report `report` (may be NULL: a summary of the verification fields only) and
+ * the verification's result, hashes and verified_at in `v`, with the full report's length
+ * and SHA3-256; never longer than `cap` (>= CAPV_REGISTRY_MIN_MAX_REPORT_BYTES) bytes.
+ * Appended to `out` (NUL-terminated); CAPV_E_NOMEM is the only failure. */
+capv_status capv_reg_report_summary(capv_buf *out, const cJSON *report,
+                                    const capv_registry_verification *v,
+                                    const uint8_t sha3[32], size_t full_len, size_t cap,
+                                    capv_error *err);
 
 /* ---- registry_entry.c ------------------------------------------------------------------ */
 
@@ -224,5 +292,7 @@ void capv_reg_signed_clear(capv_reg_signed *s);
 
 capv_status capv_reg_writer_start(capv_registry *reg, capv_error *err);
 void capv_reg_writer_stop(capv_registry *reg);
+/* Wakes the writer thread to prune at once (retention changed). No-op without one. */
+void capv_reg_writer_kick(capv_registry *reg);
 
 #endif

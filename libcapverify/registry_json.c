@@ -2,7 +2,10 @@
  * {"registry_version":"1.0","entries":[{id, manifest_hash, proof_hash, timestamp_file,
  * registered_at, signature?, public_key?, kid?, signature_scheme?, policy_hash?}, …]}.
  * Imports are validated (and, on request, signature-checked) before the write transaction,
- * then applied all or nothing. Exports stream one snapshot through a caller's writer. */
+ * then applied all or nothing. Exports stream one snapshot through a caller's writer.
+ *
+ * Also the summary stored instead of a recorded report over the size cap
+ * (docs/registry.md, "Reports"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +196,9 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
 {
     if (reg == NULL || write == NULL)
         return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
+    if (err == NULL)
+        err = &lerr;
     bool pretty = (flags & CAPV_REGISTRY_EXPORT_PRETTY) != 0;
     exporter x;
     memset(&x, 0, sizeof x);
@@ -201,7 +207,7 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
     capv_reg_conn *c = NULL;
     capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)
-        return st;
+        return capv_reg_note(reg, st, err);
     sqlite3_stmt *s = NULL;
     bool in_txn = false;
     uint64_t total = 0, done = 0;
@@ -210,9 +216,10 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
     CAPV_TRY(capv_reg_count_db(&total, c->db, "entries", err));
     int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq",
                                 -1, &s, NULL);
-    if (rc != SQLITE_OK)
-        CAPV_FAIL(err, capv_reg_sqlite_error(c->db, rc, "exporting", NULL), NULL,
-                  "cannot read the entries: %s", sqlite3_errmsg(c->db));
+    if (rc != SQLITE_OK) {
+        st = capv_reg_sqlite_error(c->db, rc, "exporting: cannot read the entries", err);
+        goto out;
+    }
     capv_buf_puts(&x.b, pretty ? "{\n  \"registry_version\": \"1.0\",\n  \"entries\": ["
                                : "{\"registry_version\":\"1.0\",\"entries\":[");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -240,9 +247,10 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
         if (progress && (done % 4096 == 0 || done == total))
             progress(user, done, total);
     }
-    if (!x.failed && !x.b.failed && rc != SQLITE_DONE)
-        CAPV_FAIL(err, capv_reg_sqlite_error(c->db, rc, "exporting", NULL), NULL,
-                  "reading the entries failed: %s", sqlite3_errmsg(c->db));
+    if (!x.failed && !x.b.failed && rc != SQLITE_DONE) {
+        st = capv_reg_sqlite_error(c->db, rc, "exporting: reading the entries failed", err);
+        goto out;
+    }
     if (pretty && done > 0)
         capv_buf_puts(&x.b, "\n  ");
     capv_buf_puts(&x.b, pretty ? "]\n}\n" : "]}");
@@ -257,7 +265,7 @@ out:
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     capv_reg_long_reader_release(reg, c);
     capv_buf_free(&x.b);
-    return st;
+    return capv_reg_note(reg, st, err);
 }
 
 capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
@@ -325,4 +333,154 @@ capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8
 out:
     cJSON_Delete(root);
     return st;
+}
+
+/* ---- report summaries ------------------------------------------------------------------ */
+
+#define SUMMARY_MESSAGE_MAX 256u /* bytes of a check's message in a summary */
+#define SUMMARY_NAME_MAX 128u    /* bytes of a check or unit id */
+
+/* `s` as a JSON string of at most `max` bytes of text, cut on a character boundary (the
+ * text comes from the strict parser, so it is UTF-8) and marked with "…" where cut. */
+static void put_cut(capv_buf *b, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max) {
+        capv_json_write_string(b, s, n);
+        return;
+    }
+    char tmp[SUMMARY_MESSAGE_MAX + 1];
+    size_t keep = max - 3;
+    while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+        keep--; /* s[keep] continues a character that started before: cut before that one */
+    memcpy(tmp, s, keep);
+    memcpy(tmp + keep, "\xe2\x80\xa6", 3);
+    capv_json_write_string(b, tmp, keep + 3);
+}
+
+static const char *string_member(const cJSON *o, const char *key)
+{
+    const cJSON *v = capv_json_get(o, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void put_check(capv_buf *b, const char *unit, const char *status, const cJSON *check)
+{
+    const char *id = string_member(check, "id");
+    const char *message = string_member(check, "message");
+    capv_buf_putc(b, '{');
+    if (unit != NULL) {
+        capv_buf_puts(b, "\"unit\":");
+        put_cut(b, unit, SUMMARY_NAME_MAX);
+        capv_buf_putc(b, ',');
+    }
+    capv_buf_puts(b, "\"id\":");
+    put_cut(b, id ? id : "", SUMMARY_NAME_MAX);
+    capv_buf_printf(b, ",\"status\":\"%s\",\"message\":", status);
+    put_cut(b, message ? message : "", SUMMARY_MESSAGE_MAX);
+    capv_buf_putc(b, '}');
+}
+
+typedef struct summary_state {
+    capv_buf *b;
+    size_t cap, reserve;
+    size_t listed, omitted;
+    bool nomem;
+} summary_state;
+
+/* Lists the checks of `checks` (an array) whose status is `status`, each only if it still
+ * fits with `reserve` bytes left for the end of the summary; the rest are counted. */
+static void add_checks(summary_state *st, const cJSON *checks, const char *unit,
+                       const char *status)
+{
+    if (!cJSON_IsArray(checks))
+        return;
+    for (const cJSON *c = checks->child; c != NULL; c = c->next) {
+        const char *cs = string_member(c, "status");
+        if (cs == NULL || strcmp(cs, status) != 0)
+            continue;
+        capv_buf one = CAPV_BUF_INIT;
+        put_check(&one, unit, status, c);
+        if (one.failed) {
+            st->nomem = true;
+            capv_buf_free(&one);
+            return;
+        }
+        size_t sep = st->listed > 0 ? 1 : 0;
+        if (st->b->len + sep + one.len + st->reserve <= st->cap) {
+            if (sep)
+                capv_buf_putc(st->b, ',');
+            capv_buf_append(st->b, one.data, one.len);
+            st->listed++;
+        } else {
+            st->omitted++;
+        }
+        capv_buf_free(&one);
+    }
+}
+
+static void put_digest_member(capv_buf *b, const char *key, const char *value)
+{
+    uint8_t d[32];
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    if (value == NULL || capv_digest_parse(d, value, strlen(value), NULL) != CAPV_OK)
+        return;
+    capv_digest_format(hex, d);
+    capv_buf_printf(b, ",\"%s\":\"%s\"", key, hex);
+}
+
+capv_status capv_reg_report_summary(capv_buf *out, const cJSON *report,
+                                    const capv_registry_verification *v,
+                                    const uint8_t sha3[32], size_t full_len, size_t cap,
+                                    capv_error *err)
+{
+    /* the end: "],\"checks_omitted\":" + up to 20 digits + "}" */
+    static const char tail[] = "],\"checks_omitted\":";
+    capv_buf b = CAPV_BUF_INIT;
+    capv_buf_puts(&b, "{\"summary\":true");
+    /* the verification's fields are not validated yet (the writer does that); a summary only
+     * carries them in their checked forms, which also bounds its fixed part */
+    if (v->result != NULL && (strcmp(v->result, "ok") == 0 || strcmp(v->result, "warn") == 0 ||
+                              strcmp(v->result, "fail") == 0))
+        capv_buf_printf(&b, ",\"result\":\"%s\"", v->result);
+    put_digest_member(&b, "manifest_hash", v->manifest_hash);
+    put_digest_member(&b, "proof_hash", v->proof_hash);
+    put_digest_member(&b, "policy_hash", v->policy_hash);
+    int64_t ms;
+    if (v->verified_at != NULL && strlen(v->verified_at) < CAPV_RFC3339_SIZE + 16 &&
+        capv_rfc3339_parse(&ms, v->verified_at, strlen(v->verified_at)) == 0) {
+        capv_buf_puts(&b, ",\"verified_at\":");
+        capv_json_write_string(&b, v->verified_at, strlen(v->verified_at));
+    }
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(hex, sha3);
+    capv_buf_printf(&b, ",\"report_bytes\":%zu,\"report_sha3_256\":\"%s\",\"checks\":[", full_len,
+                    hex);
+    summary_state st = { &b, cap, sizeof tail - 1 + 20 + 1, 0, 0, false };
+    if (!b.failed && b.len + st.reserve > cap) {
+        capv_buf_free(&b);
+        return capv_err_set(err, CAPV_E_INTERNAL, NULL, "report size cap below the summary");
+    }
+    /* failures first: they are what a reader of a summary looks for */
+    static const char *const statuses[] = { "fail", "warn" };
+    const cJSON *units = capv_json_get(report, "units");
+    for (size_t k = 0; k < 2 && report != NULL && !st.nomem; k++) {
+        add_checks(&st, capv_json_get(report, "checks"), NULL, statuses[k]);
+        if (cJSON_IsArray(units))
+            for (const cJSON *u = units->child; u != NULL && !st.nomem; u = u->next) {
+                const char *uid = string_member(u, "id");
+                add_checks(&st, capv_json_get(u, "checks"), uid ? uid : "", statuses[k]);
+            }
+    }
+    capv_buf_printf(&b, "%s%zu}", tail, st.omitted);
+    if (st.nomem || b.failed) {
+        capv_buf_free(&b);
+        return capv_err_nomem(err);
+    }
+    capv_buf_append(out, b.data, b.len);
+    capv_buf_free(&b);
+    if (out->failed || !capv_buf_reserve(out, 1))
+        return capv_err_nomem(err);
+    out->data[out->len] = '\0';
+    return CAPV_OK;
 }

@@ -1,25 +1,270 @@
-/* The registry's writer thread (SPEC §8): callers on any thread queue a write and wait; the
- * writer takes everything queued (up to max_batch), runs it on the one read-write connection
- * in a single transaction (each write in its own savepoint, so one refused write does not
- * undo the others), commits — one fsync for the whole batch — and only then wakes the
- * callers. A write is therefore acknowledged only once it is durable, at the throughput of
+/* The registry's writer thread (docs/registry.md): callers on any thread queue a write and
+ * wait; the writer takes everything queued (up to max_batch), runs it on the one read-write
+ * connection in a single transaction (each write in its own savepoint, so one refused write
+ * does not undo the others), commits — one fsync for the whole batch — and only then wakes
+ * the callers. A write is therefore acknowledged only once it is durable, at the throughput of
  * group commit. Checkpoints happen on this connection too (SQLite's auto-checkpoint runs in
- * the committing connection), so no second connection ever writes or checkpoints. */
+ * the committing connection), so no second connection ever writes or checkpoints.
+ *
+ * Retention (docs/registry.md): between write batches the writer also removes verifications
+ * older than the handle's retention, at most REG_PRUNE_BATCH per transaction so a queued
+ * write never waits long behind it; while a step finds a full batch the next follows after
+ * the next write batch, otherwise it looks again after prune_interval_ms.
+ *
+ * Health: while a storage fault is current, the writer tries a one-row write every
+ * REG_PROBE_INTERVAL_MS; when it commits, the fault is cleared. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "registry_int.h"
+
+/* ---- pruning --------------------------------------------------------------------------- */
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static capv_status step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, capv_error *err)
+{
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, what, err);
+}
+
+capv_status capv_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
+                                size_t limit, capv_error *err)
+{
+    *removed = 0;
+    int64_t *seqs = calloc(limit, sizeof *seqs);
+    int64_t *reports = calloc(limit, sizeof *reports);
+    size_t n = 0, nr = 0;
+    sqlite3_stmt *s = NULL;
+    capv_status st = CAPV_OK;
+    if (seqs == NULL || reports == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    /* the oldest first, by the index on verified_ms */
+    CAPV_TRY(capv_reg_stmt(&s, w, REG_ST_PRUNE_SELECT, err));
+    sqlite3_bind_int64(s, 1, before_ms);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        seqs[n++] = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+            reports[nr++] = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (n < limit && rc != SQLITE_DONE) {
+        st = capv_reg_sqlite_error(w->db, rc, "pruning verifications", err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        CAPV_TRY(capv_reg_stmt(&s, w, REG_ST_VER_DELETE, err));
+        sqlite3_bind_int64(s, 1, seqs[i]);
+        CAPV_TRY(step_done(w->db, s, "pruning verifications", err));
+    }
+    /* report bodies no verification references any more go with them; identical reports
+     * share one body, so a body is only removed with its last reference */
+    qsort(reports, nr, sizeof *reports, cmp_i64);
+    for (size_t i = 0; i < nr; i++) {
+        if (i > 0 && reports[i] == reports[i - 1])
+            continue;
+        CAPV_TRY(capv_reg_stmt(&s, w, REG_ST_REPORT_DELETE_ORPHAN, err));
+        sqlite3_bind_int64(s, 1, reports[i]);
+        CAPV_TRY(step_done(w->db, s, "pruning reports", err));
+    }
+    *removed = n;
+out:
+    free(seqs);
+    free(reports);
+    return st;
+}
+
+typedef struct prune_args {
+    int64_t before_ms;
+    uint64_t removed;
+} prune_args;
+
+/* A write that prunes one batch. Nothing to prune is CAPV_E_NOT_FOUND: nothing to commit,
+ * and a commit of nothing must not count as "the storage works again". */
+static capv_status prune_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+{
+    (void)reg;
+    prune_args *a = arg;
+    capv_status st = capv_reg_prune_step(&a->removed, w, a->before_ms, REG_PRUNE_BATCH, err);
+    if (st == CAPV_OK && a->removed == 0)
+        return capv_err_set(err, CAPV_E_NOT_FOUND, NULL, "nothing to prune");
+    return st;
+}
+
+static void prune_undo(void *arg)
+{
+    ((prune_args *)arg)->removed = 0;
+}
+
+static void prune_request(capv_reg_write *q, prune_args *a, int64_t before_ms)
+{
+    memset(q, 0, sizeof *q);
+    memset(a, 0, sizeof *a);
+    a->before_ms = before_ms;
+    q->run = prune_run;
+    q->undo = prune_undo;
+    q->arg = a;
+}
+
+capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t before_ms,
+                                capv_error *err)
+{
+    if (removed != NULL)
+        *removed = 0;
+    if (reg == NULL)
+        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (reg->read_only)
+        return capv_err_set(err, CAPV_E_STATE, NULL,
+                            "the registry is open read-only; pruning needs the writer");
+    uint64_t total = 0;
+    capv_status st = CAPV_OK;
+    /* one small transaction per batch, queued like any write: others run in between */
+    for (;;) {
+        capv_reg_write q;
+        prune_args a;
+        prune_request(&q, &a, before_ms);
+        capv_reg_submit(reg, &q);
+        if (q.st == CAPV_E_NOT_FOUND)
+            break;
+        if (q.st != CAPV_OK) {
+            st = q.st;
+            if (err != NULL)
+                *err = q.err;
+            break;
+        }
+        total += a.removed;
+        atomic_fetch_add(&reg->pruned, a.removed);
+        if (a.removed < REG_PRUNE_BATCH)
+            break;
+    }
+    if (removed != NULL)
+        *removed = total;
+    return st;
+}
+
+capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms)
+{
+    if (reg == NULL || max_age_ms < 0)
+        return CAPV_E_INVALID_ARG;
+    atomic_store(&reg->retention_ms, max_age_ms);
+    capv_reg_writer_kick(reg);
+    return CAPV_OK;
+}
+
+/* ---- the writer thread ----------------------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Under qlock: whether a retention step is due (`next` = monotonic ms, 0 = at once). */
+static bool prune_due(capv_registry *reg, int64_t next)
+{
+    if (atomic_load(&reg->retention_ms) <= 0 || reg->stopping)
+        return false;
+    return reg->prune_now || next == 0 || mono_ms() >= next;
+}
+
+/* One retention step (at most REG_PRUNE_BATCH rows, one transaction). Returns whether it
+ * removed a full batch, i.e. there is probably more. */
+static bool writer_prune(capv_registry *reg)
+{
+    int64_t age = atomic_load(&reg->retention_ms);
+    if (age <= 0)
+        return false;
+    capv_reg_write q;
+    prune_args a;
+    prune_request(&q, &a, capv_reg_now_ms(reg) - age);
+    pthread_mutex_lock(&reg->wlock);
+    capv_reg_write *one = &q;
+    capv_reg_execute_batch(reg, &one, 1); /* a storage fault is noted for the health */
+    pthread_mutex_unlock(&reg->wlock);
+    if (q.st != CAPV_OK)
+        return false;
+    atomic_fetch_add(&reg->pruned, a.removed);
+    return a.removed == REG_PRUNE_BATCH;
+}
+
+/* Under qlock: whether a health probe is due. `*next` (monotonic ms) is 0 while none is
+ * scheduled; a fault schedules one REG_PROBE_INTERVAL_MS ahead. */
+static bool probe_due(capv_registry *reg, int64_t *next)
+{
+    if (reg->stopping || !capv_reg_has_fault(reg)) {
+        *next = 0;
+        return false;
+    }
+    int64_t now = mono_ms();
+    if (*next == 0) {
+        *next = now + REG_PROBE_INTERVAL_MS;
+        return false;
+    }
+    return now >= *next;
+}
+
+static capv_status probe_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+{
+    (void)arg;
+    char at[CAPV_RFC3339_SIZE];
+    capv_reg_now(reg, at);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capv_reg_stmt(&s, w, REG_ST_PROBE, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, at, -1, SQLITE_TRANSIENT);
+    return step_done(w->db, s, "probing the storage", err);
+}
+
+/* A small real write (and commit): if it goes through, the storage works again and the
+ * executor clears the fault; if not, the fault stays, with the new reason. */
+static void writer_probe(capv_registry *reg)
+{
+    capv_reg_write q;
+    memset(&q, 0, sizeof q);
+    q.run = probe_run;
+    capv_reg_write *one = &q;
+    pthread_mutex_lock(&reg->wlock);
+    capv_reg_execute_batch(reg, &one, 1);
+    pthread_mutex_unlock(&reg->wlock);
+}
 
 static void *writer_main(void *arg)
 {
     capv_registry *reg = arg;
     capv_reg_write **batch = calloc(reg->max_batch, sizeof *batch);
+    int64_t next_prune = 0, next_probe = 0;
     pthread_mutex_lock(&reg->qlock);
     for (;;) {
-        while (reg->qhead == NULL && !reg->stopping)
-            pthread_cond_wait(&reg->qcond, &reg->qlock);
+        bool due = prune_due(reg, next_prune);
+        bool probe = probe_due(reg, &next_probe);
+        while (reg->qhead == NULL && !reg->stopping && !due && !probe) {
+            int64_t deadline = atomic_load(&reg->retention_ms) > 0 ? next_prune : 0;
+            if (next_probe > 0 && (deadline == 0 || next_probe < deadline))
+                deadline = next_probe;
+            if (deadline > 0) {
+                struct timespec ts = { (time_t)(deadline / 1000),
+                                       (long)(deadline % 1000) * 1000000L };
+                pthread_cond_timedwait(&reg->qcond, &reg->qlock, &ts);
+            } else {
+                pthread_cond_wait(&reg->qcond, &reg->qlock);
+            }
+            due = prune_due(reg, next_prune);
+            probe = probe_due(reg, &next_probe);
+        }
         if (reg->qhead == NULL && reg->stopping)
             break;
+        if (due)
+            reg->prune_now = false;
         size_t n = 0;
         size_t cap = batch ? reg->max_batch : 1;
         capv_reg_write *one = NULL;
@@ -32,15 +277,27 @@ static void *writer_main(void *arg)
             reg->qtail = NULL;
         pthread_mutex_unlock(&reg->qlock);
 
-        pthread_mutex_lock(&reg->wlock);
-        capv_reg_execute_batch(reg, b, n);
-        pthread_mutex_unlock(&reg->wlock);
+        if (n > 0) {
+            pthread_mutex_lock(&reg->wlock);
+            capv_reg_execute_batch(reg, b, n);
+            pthread_mutex_unlock(&reg->wlock);
+            pthread_mutex_lock(&reg->qlock);
+            for (size_t i = 0; i < n; i++) {
+                b[i]->done = true;
+                pthread_cond_signal(&b[i]->cond);
+            }
+            pthread_mutex_unlock(&reg->qlock);
+        }
+        /* retention after the callers are answered, one small transaction at a time */
+        bool more = due && writer_prune(reg);
+        if (probe)
+            writer_probe(reg);
 
         pthread_mutex_lock(&reg->qlock);
-        for (size_t i = 0; i < n; i++) {
-            b[i]->done = true;
-            pthread_cond_signal(&b[i]->cond);
-        }
+        if (due)
+            next_prune = more ? 0 : mono_ms() + reg->prune_interval_ms;
+        if (probe)
+            next_probe = 0; /* rescheduled while the fault lasts */
     }
     pthread_mutex_unlock(&reg->qlock);
     free(batch);
@@ -58,6 +315,14 @@ capv_status capv_reg_writer_start(capv_registry *reg, capv_error *err)
     pthread_mutex_unlock(&reg->qlock);
     return rc == 0 ? CAPV_OK
                    : capv_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the writer thread");
+}
+
+void capv_reg_writer_kick(capv_registry *reg)
+{
+    pthread_mutex_lock(&reg->qlock);
+    reg->prune_now = true;
+    pthread_cond_broadcast(&reg->qcond);
+    pthread_mutex_unlock(&reg->qlock);
 }
 
 void capv_reg_writer_stop(capv_registry *reg)

@@ -50,6 +50,7 @@ static const struct {
     { CAPV_E_NETWORK, "network_error", "network error" },
     { CAPV_E_BUSY, "busy", "resource busy" },
     { CAPV_E_UNAVAILABLE, "unavailable", "service unavailable" },
+    { CAPV_E_STORAGE, "storage", "the registry's storage failed (corrupt, read-only or full)" },
     { CAPV_E_INVALID_ARG, "invalid_argument", "invalid argument" },
     { CAPV_E_NOT_INITIALIZED, "not_initialized", "capv_global_init() not called" },
     { CAPV_E_UNSUPPORTED, "unsupported", "operation not supported" },

@@ -27,8 +27,9 @@ extern "C" {
 
 /* The schema version this library creates and migrates to (PRAGMA user_version). Version 0
  * is an empty file or the existing implementation's schema (tables registry_meta and
- * registry_entries, with or without kid / signature_scheme). */
-#define CAPV_REGISTRY_SCHEMA_VERSION 1
+ * registry_entries, with or without kid / signature_scheme). Version 2 keeps report bodies
+ * once each in a `reports` table keyed by their SHA3-256 (docs/registry.md). */
+#define CAPV_REGISTRY_SCHEMA_VERSION 2
 
 /* Progress of a long operation: `done` of `total` units (pages, entries); total 0 = unknown. */
 typedef void (*capv_progress_fn)(void *user, uint64_t done, uint64_t total);
@@ -63,10 +64,15 @@ typedef struct capv_registry_options {
  * step in its own transaction) unless CAPV_REGISTRY_NO_MIGRATE. Errors: CAPV_E_NOT_FOUND (no
  * such file and no CREATE), CAPV_E_BUSY (another writer holds the lock), CAPV_E_STATE (schema
  * older than ours on a read-only or NO_MIGRATE open: run a migration), CAPV_E_UNSUPPORTED_FORMAT
- * (written by a newer version, or a SQLite file that is not a registry), CAPV_E_MALFORMED (not
- * a SQLite database), CAPV_E_HEX / CAPV_E_MALFORMED / CAPV_E_CONFLICT (a legacy row that cannot
- * be migrated, named in err->field; the file is left as it was), CAPV_E_IO. `opts` NULL =
- * defaults. Since 0.1. */
+ * (written by a newer version, or a SQLite file that is not a registry), CAPV_E_HEX /
+ * CAPV_E_MALFORMED / CAPV_E_CONFLICT (a legacy row that cannot be migrated, named in
+ * err->field; the file is left as it was), CAPV_E_IO. Storage faults are CAPV_E_STORAGE: a
+ * file that is not a database ("… is not a valid registry database: file is not a
+ * database"), a read-write open of a damaged one ("… is corrupt: <first PRAGMA quick_check
+ * complaint>"; read-write opens run quick_check, whose cost grows with the file:
+ * docs/registry.md), and a read-write open of a file or directory this process cannot write
+ * ("… is read-only"; open with CAPV_REGISTRY_READ_ONLY to read it). `opts` NULL = defaults.
+ * Since 0.1. */
 CAPV_API capv_status capv_registry_open(capv_registry **out, const char *path,
                                         const capv_registry_options *opts, capv_error *err);
 /* Stops the writer thread (after committing what it has queued), closes every connection
@@ -94,10 +100,71 @@ CAPV_API void capv_registry_set_signing_key(capv_registry *reg, const capv_signi
 CAPV_API uint64_t capv_registry_generation(const capv_registry *reg);
 
 typedef enum capv_registry_stat {
-    CAPV_REGISTRY_STAT_WRITES = 0,  /* write requests executed by this handle */
-    CAPV_REGISTRY_STAT_COMMITS = 1  /* transactions committed (writes / commits = batching) */
+    CAPV_REGISTRY_STAT_WRITES = 0,         /* write requests executed by this handle */
+    CAPV_REGISTRY_STAT_COMMITS = 1,        /* transactions committed (writes / commits =
+                                            * batching) */
+    CAPV_REGISTRY_STAT_PRUNED = 2,         /* verifications removed by retention and prune */
+    CAPV_REGISTRY_STAT_SUMMARIZED = 3,     /* recorded reports stored as their summary */
+    CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4  /* operations that failed with CAPV_E_STORAGE */
 } capv_registry_stat;
+/* A counter of this handle since it was opened (0 for an unknown `which`). Thread-safe. */
 CAPV_API uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat which);
+
+/* ---- limits, retention and the health of the storage ---------------------------------- */
+
+/* The default and the smallest report size cap, in bytes of report JSON. */
+#define CAPV_REGISTRY_DEFAULT_MAX_REPORT_BYTES 16384u
+#define CAPV_REGISTRY_MIN_MAX_REPORT_BYTES 1024u
+
+/* The largest report JSON a recorded verification stores (default 16384). A larger report is
+ * stored as its summary instead: a JSON object with "summary":true, the result, the hashes
+ * the report has, verified_at, the failing and warning checks (id, status, message cut to
+ * 256 bytes on a character boundary), the full report's length ("report_bytes") and
+ * SHA3-256 ("report_sha3_256"), and "checks_omitted", the number of such checks left out to
+ * keep the summary itself within `max` (docs/registry.md has the exact shape). The summary
+ * always fits: `max` below CAPV_REGISTRY_MIN_MAX_REPORT_BYTES is CAPV_E_INVALID_ARG.
+ * SIZE_MAX stores every report whole. Thread-safe; applies to records made after the call.
+ * Since 0.1. */
+CAPV_API capv_status capv_registry_set_max_report_bytes(capv_registry *reg, size_t max);
+
+/* Keeps recorded verifications for `max_age_ms` milliseconds after their verified_at
+ * (0 = forever, the default; negative is CAPV_E_INVALID_ARG). On a handle opened with
+ * CAPV_REGISTRY_WRITER_THREAD the writer thread prunes older verifications by itself, in
+ * small transactions (at most 1000 rows each) between write batches, at most once every
+ * few seconds while nothing is left to prune, and at once after this call; the cutoff comes
+ * from the handle's clock. Entries and policies are never pruned. Without a writer thread
+ * nothing is pruned automatically: call capv_registry_prune. Thread-safe. Since 0.1. */
+CAPV_API capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms);
+
+/* Removes every recorded verification whose verified_at is earlier than `before_ms`
+ * (milliseconds since the epoch), and the stored report bodies no verification references
+ * any more; entries and policies are kept. Runs as a series of small write transactions (at
+ * most 1000 verifications each) through the writer thread when there is one, so concurrent
+ * writes are never held up for long. `removed` (may be NULL) receives the number of
+ * verifications removed, also when a later batch failed. Needs a read-write handle (else
+ * CAPV_E_STATE); CAPV_E_STORAGE when the database cannot be written. Thread-safe.
+ * Since 0.1. */
+CAPV_API capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg,
+                                         int64_t before_ms, capv_error *err);
+
+/* Whether the registry's storage works, cheap enough for every readiness probe (no query:
+ * a few system calls). CAPV_E_STORAGE when, for a read-write handle on a file, the file is no
+ * longer writable, its file system is mounted read-only or has no free space left; or when
+ * the last storage failure of any operation on this handle (corrupt, read-only, disk full,
+ * I/O error) has not been followed by a successful write since (for a read-only handle: by a
+ * successful read). With CAPV_REGISTRY_WRITER_THREAD the writer tries a one-row write every
+ * second while such a failure is current, so the health recovers with the storage even when
+ * no other write comes. Else CAPV_OK. `detail` (may be NULL; `cap` bytes, NUL-terminated,
+ * UTF-8) receives the reason ("database is corrupt", "database is read-only", "disk is
+ * full", "I/O error", with context), or "" when healthy. Thread-safe. Since 0.1. */
+CAPV_API capv_status capv_registry_health(const capv_registry *reg, char *detail, size_t cap);
+
+/* Disk figures: `db_bytes` = the database file plus its write-ahead log, `free_bytes` = what
+ * the file system holding it still has for this process (statvfs f_bavail * f_frsize).
+ * Either pointer may be NULL. CAPV_E_UNSUPPORTED for an in-memory registry, CAPV_E_IO when
+ * the files cannot be examined. Thread-safe. Since 0.1. */
+CAPV_API capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
+                                              const capv_registry *reg, capv_error *err);
 
 /* ---- entries --------------------------------------------------------------------------- */
 
@@ -220,8 +287,11 @@ typedef struct capv_registry_verification {
     { CAPV_REGISTRY_VERIFICATION_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /* Records one verification. Idempotent by request_id: CAPV_OK (recorded), CAPV_E_EXISTS (the
- * same record is there), CAPV_E_CONFLICT (that request_id was recorded with other content).
- * `seq` (may be NULL) receives the row's position. Since 0.1. */
+ * same record is there), CAPV_E_CONFLICT (that request_id was recorded with other content;
+ * reports are compared by their SHA3-256). `seq` (may be NULL) receives the row's position.
+ * The report is stored once per distinct content (identical reports share one stored body),
+ * as its summary when it is larger than the cap (capv_registry_set_max_report_bytes).
+ * Storage faults are CAPV_E_STORAGE. Since 0.1. */
 CAPV_API capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
                                           const capv_registry_verification *verification,
                                           capv_error *err);
@@ -236,7 +306,10 @@ CAPV_API capv_status capv_registry_record_report_json(int64_t *seq, capv_registr
                                                       const char *json, size_t len,
                                                       const char *request_id,
                                                       const char *subject, capv_error *err);
-/* The verification recorded under `request_id`; free with capv_registry_verification_free. */
+/* The verification recorded under `request_id`; free with capv_registry_verification_free.
+ * Its report_json is the report as stored: the report, or its summary ("summary":true) when
+ * the report was larger than the cap when it was recorded. CAPV_E_NOT_FOUND when absent
+ * (never recorded, or pruned). */
 CAPV_API capv_status capv_registry_get_verification(capv_registry_verification **out,
                                                     capv_registry *reg, const char *request_id,
                                                     capv_error *err);
@@ -309,7 +382,8 @@ typedef struct capv_registry_check_result {
     uint64_t bad_signatures;  /* do not verify, or unreadable */
     uint64_t untrusted;       /* valid, by a key not in the trust store (when one is given) */
     uint64_t kid_mismatches;  /* declared kid differs from ours (reported, not a problem) */
-    uint64_t malformed;       /* rows whose fields cannot be read */
+    uint64_t malformed;       /* rows whose fields cannot be read, stored reports that do not
+                               * match their SHA3-256 key */
     uint64_t problems;        /* integrity failure + bad_signatures + untrusted + malformed */
 } capv_registry_check_result;
 
@@ -318,8 +392,10 @@ typedef void (*capv_registry_problem_fn)(void *user, const char *id, capv_status
                                          const char *message);
 
 /* Runs PRAGMA integrity_check and re-verifies every entry signature on one snapshot; with
- * `trust` also requires signers to be trusted. CAPV_OK when the check ran (look at
- * result->problems); an error status when it could not run. Since 0.1. */
+ * `trust` also requires signers to be trusted; checks every stored report body against its
+ * SHA3-256 key (CAPV_E_MISMATCH problems). Integrity complaints are reported with
+ * CAPV_E_STORAGE. CAPV_OK when the check ran (look at result->problems); an error status
+ * (CAPV_E_STORAGE when the file cannot be read) when it could not run. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_check(capv_registry_check_result *result, capv_registry *reg,
                     const capv_trust_store *trust, capv_registry_problem_fn on_problem,

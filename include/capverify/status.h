@@ -61,6 +61,8 @@ typedef enum capv_status {
     CAPV_E_NETWORK = 302,           /* network failure or timeout */
     CAPV_E_BUSY = 303,              /* locked or in use elsewhere */
     CAPV_E_UNAVAILABLE = 304,       /* a needed service or key set is not usable */
+    CAPV_E_STORAGE = 305,           /* the registry's storage failed: corrupt, read-only, full,
+                                     * I/O error (a server fault, never the request's) */
 
     /* 4xx usage */
     CAPV_E_INVALID_ARG = 400,       /* bad argument (NULL, unknown enum value, ...) */

@@ -4,6 +4,7 @@
  * and the verifier's registry check on a SQLite registry. */
 #include <capverify.h>
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -12,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "registry_int.h"
@@ -185,7 +189,7 @@ START_TEST(pragmas_and_lock)
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA synchronous", buf, sizeof buf), "2");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA foreign_keys", buf, sizeof buf), "1");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA busy_timeout", buf, sizeof buf), "5000");
-    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA user_version", buf, sizeof buf), "1");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA user_version", buf, sizeof buf), "2");
     ck_assert_int_eq(capv_registry_found_version(w), 0);
     ck_assert_int_eq(capv_registry_found_legacy(w), 0);
     ck_assert_int_eq(capv_registry_is_read_only(w), 0);
@@ -215,7 +219,7 @@ START_TEST(pragmas_and_lock)
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA synchronous", buf, sizeof buf), "1");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA busy_timeout", buf, sizeof buf), "1234");
     ck_assert_uint_eq(w->nreaders, 3);
-    ck_assert_int_eq(capv_registry_found_version(w), 1);
+    ck_assert_int_eq(capv_registry_found_version(w), CAPV_REGISTRY_SCHEMA_VERSION);
     capv_registry_close(w);
     /* options are checked */
     o.version = 99;
@@ -235,8 +239,14 @@ START_TEST(foreign_files)
           "and a second line of it to be sure it is more than a hundred bytes long.\n",
           f);
     fclose(f);
-    ck_assert_int_eq(open_status(path, 0), CAPV_E_MALFORMED);
-    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_MALFORMED);
+    /* a file that is not a database is a storage fault, named as such: never "malformed",
+     * which would blame the request that happened to use the registry */
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, path, NULL, &err), CAPV_E_STORAGE);
+    ck_assert_ptr_nonnull(strstr(err.message, "is not a valid registry database: file is not "
+                                              "a database"));
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_STORAGE);
     exec_sql(in_dir(path, "other.sqlite"), "CREATE TABLE foo (x)");
     ck_assert_int_eq(open_status(path, 0), CAPV_E_UNSUPPORTED_FORMAT);
     exec_sql(in_dir(path, "newer.sqlite"), "CREATE TABLE entries (x); PRAGMA user_version = 99");
@@ -280,10 +290,10 @@ START_TEST(peer_databases)
                          1);
         /* and now readers are happy, and a second open migrates nothing */
         reg = open_ro(path);
-        ck_assert_int_eq(capv_registry_found_version(reg), 1);
+        ck_assert_int_eq(capv_registry_found_version(reg), CAPV_REGISTRY_SCHEMA_VERSION);
         capv_registry_close(reg);
         reg = open_rw(path, 0);
-        ck_assert_int_eq(capv_registry_found_version(reg), 1);
+        ck_assert_int_eq(capv_registry_found_version(reg), CAPV_REGISTRY_SCHEMA_VERSION);
         ck_assert_int_eq(capv_registry_found_legacy(reg), 0);
         capv_registry_close(reg);
         file_digest(after, src);
@@ -957,7 +967,7 @@ START_TEST(check_tampered)
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
                      CAPV_OK);
     ck_assert_int_eq(r.integrity_ok, 1);
-    ck_assert_int_eq(r.schema_version, 1);
+    ck_assert_int_eq(r.schema_version, CAPV_REGISTRY_SCHEMA_VERSION);
     ck_assert_uint_eq(r.entries, 5);
     ck_assert_uint_eq(r.signed_entries, 5);
     ck_assert_uint_eq(r.problems, 0);
@@ -1121,7 +1131,7 @@ START_TEST(backup_restore)
                   err.message);
     ck_assert_uint_eq(b1->entries, 40);
     ck_assert_uint_eq(b1->verifications, 40);
-    ck_assert_int_eq(b1->schema_version, 1);
+    ck_assert_int_eq(b1->schema_version, CAPV_REGISTRY_SCHEMA_VERSION);
     ck_assert_ptr_nonnull(strstr(b1->path, "/registry-2026"));
     ck_assert_int_eq(strcmp(b1->path + strlen(b1->path) - 8, "Z.sqlite"), 0);
     ck_assert_int_eq(strcmp(b1->sidecar_path + strlen(b1->sidecar_path) - 6, "Z.json"), 0);
@@ -1338,6 +1348,784 @@ START_TEST(verifier_sqlite_registry)
 }
 END_TEST
 
+
+/* ---- storage faults --------------------------------------------------------------------- */
+
+/* Every SQLite code that means "the disk failed" is CAPV_E_STORAGE with its reason, whatever
+ * the operation; the rest keep their own statuses. */
+START_TEST(storage_error_mapping)
+{
+    static const struct {
+        int rc;
+        capv_status want;
+        const char *reason;
+    } cases[] = {
+        { SQLITE_CORRUPT, CAPV_E_STORAGE, "database is corrupt" },
+        { SQLITE_CORRUPT_INDEX, CAPV_E_STORAGE, "database is corrupt" },
+        { SQLITE_NOTADB, CAPV_E_STORAGE, "database is corrupt" },
+        { SQLITE_READONLY, CAPV_E_STORAGE, "database is read-only" },
+        { SQLITE_READONLY_DBMOVED, CAPV_E_STORAGE, "database is read-only" },
+        { SQLITE_READONLY_ROLLBACK, CAPV_E_STORAGE, "database is read-only" },
+        { SQLITE_READONLY_CANTINIT, CAPV_E_STORAGE, "database is read-only" },
+        { SQLITE_READONLY_DIRECTORY, CAPV_E_STORAGE, "database is read-only" },
+        { SQLITE_FULL, CAPV_E_STORAGE, "disk is full" },
+        { SQLITE_IOERR, CAPV_E_STORAGE, "I/O error" },
+        { SQLITE_IOERR_WRITE, CAPV_E_STORAGE, "I/O error" },
+        { SQLITE_IOERR_FSYNC, CAPV_E_STORAGE, "I/O error" },
+        { SQLITE_IOERR_SHORT_READ, CAPV_E_STORAGE, "I/O error" },
+        { SQLITE_CANTOPEN, CAPV_E_STORAGE, "I/O error" },
+        { SQLITE_IOERR_NOMEM, CAPV_E_NOMEM, NULL },
+        { SQLITE_NOMEM, CAPV_E_NOMEM, NULL },
+        { SQLITE_BUSY, CAPV_E_BUSY, NULL },
+        { SQLITE_LOCKED, CAPV_E_BUSY, NULL },
+        { SQLITE_CONSTRAINT_UNIQUE, CAPV_E_CONFLICT, NULL },
+        { SQLITE_ERROR, CAPV_E_IO, NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = capv_reg_sqlite_error(NULL, cases[i].rc, "recording", &err);
+        ck_assert_msg(st == cases[i].want, "sqlite %d → %d, want %d", cases[i].rc, st,
+                      cases[i].want);
+        ck_assert_int_eq(err.code, st);
+        if (cases[i].reason != NULL) {
+            ck_assert_msg(strstr(err.message, cases[i].reason) != NULL, "sqlite %d: %s",
+                          cases[i].rc, err.message);
+            ck_assert_ptr_nonnull(strstr(err.message, "recording: "));
+        }
+    }
+    /* SQLite reports a write refused by the file system as an I/O error: errno says why */
+    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_WRITE, EROFS), "database is read-only");
+    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_WRITE, ENOSPC), "disk is full");
+    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_FSYNC, EDQUOT), "disk is full");
+    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_CANTOPEN, EROFS), "database is read-only");
+    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_FSYNC, EIO), "I/O error");
+    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_FULL, 0), "disk is full");
+    ck_assert_ptr_null(capv_reg_storage_reason(SQLITE_IOERR_NOMEM, 0));
+    ck_assert_ptr_null(capv_reg_storage_reason(SQLITE_CONSTRAINT, EROFS));
+    ck_assert_int_eq(capv_status_class_of(CAPV_E_STORAGE), CAPV_CLASS_UNAVAILABLE);
+}
+END_TEST
+
+/* Overwrites `n` bytes at `offset` of a file with `byte`. */
+static void clobber(const char *path, off_t offset, size_t n, int byte)
+{
+    uint8_t junk[4096];
+    ck_assert_uint_le(n, sizeof junk);
+    memset(junk, byte, n);
+    int fd = open(path, O_WRONLY);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(pwrite(fd, junk, n, offset), (ssize_t)n);
+    close(fd);
+}
+
+static void record_n(capv_registry *reg, const char *tag, int n, const char *verified_at,
+                     const char *report)
+{
+    char rid[64];
+    for (int i = 0; i < n; i++) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "%s-%d", tag, i);
+        v.request_id = rid;
+        v.result = "ok";
+        v.verified_at = verified_at;
+        v.report_json = report;
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_msg(capv_registry_record(NULL, reg, &v, &err) == CAPV_OK, "%s: %s", rid,
+                      err.message);
+    }
+}
+
+START_TEST(corrupt_files)
+{
+    char path[PATH_CAP], detail[256];
+    capv_registry *reg = open_rw(in_dir(path, "c.sqlite"), CAPV_REGISTRY_CREATE);
+    record_n(reg, "c", 300, "2026-01-01T00:00:00Z",
+             "{\"result\":\"ok\",\"padding\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+    capv_registry_close(reg); /* checkpointed: everything is in the main file */
+    char copy[PATH_CAP];
+    copy_file(path, in_dir(copy, "header.sqlite"));
+
+    /* the header overwritten: not a database at all */
+    clobber(copy, 0, 16, 'Z');
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_open(&reg, copy, NULL, &err), CAPV_E_STORAGE);
+    ck_assert_ptr_nonnull(strstr(err.message, "header.sqlite' is not a valid registry database: "
+                                              "file is not a database"));
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_READ_ONLY;
+    ck_assert_int_eq(capv_registry_open(&reg, copy, &o, &err), CAPV_E_STORAGE);
+    ck_assert_ptr_nonnull(strstr(err.message, "not a valid registry database"));
+
+    /* a page of the verifications table overwritten: the read-write open's quick_check
+     * finds it, with its first complaint in the message */
+    int64_t root = q_int(path, "SELECT rootpage FROM sqlite_master WHERE name = "
+                               "'verifications'");
+    int64_t page = q_int(path, "PRAGMA page_size");
+    ck_assert_int_gt(root, 1);
+    clobber(path, (off_t)((root - 1) * page), 64, 0xff);
+    ck_assert_int_eq(capv_registry_open(&reg, path, NULL, &err), CAPV_E_STORAGE);
+    ck_assert_msg(strstr(err.message, "c.sqlite' is corrupt: ") != NULL, "%s", err.message);
+    /* a read-only open runs no quick_check; the damage shows when it is read: a storage
+     * fault, which the health reports until a read works again */
+    reg = open_ro(path);
+    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+    ck_assert_str_eq(detail, "");
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "c-7", &err), CAPV_E_STORAGE);
+    ck_assert_msg(strstr(err.message, "database is corrupt") != NULL, "%s", err.message);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "c-8", NULL), CAPV_E_STORAGE);
+    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_E_STORAGE);
+    ck_assert_msg(strstr(detail, "database is corrupt") != NULL, "%s", detail);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS), 2);
+    /* the check says what is wrong: integrity problems are storage problems */
+    capv_registry_check_result r;
+    seen s = { 0, "", CAPV_OK };
+    capv_status cst = capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, &err);
+    ck_assert_msg(cst == CAPV_OK, "%d %s", cst, err.message);
+    ck_assert_int_eq(r.integrity_ok, 0);
+    ck_assert_uint_ge(r.problems, 1);
+    ck_assert_int_eq(s.code, CAPV_E_STORAGE);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 0);
+    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+    capv_registry_close(reg);
+    ck_assert_int_eq(capv_registry_health(NULL, detail, sizeof detail), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(detail, "");
+}
+END_TEST
+
+/* A read-write open of a file this process cannot write fails at once ("read-only"), instead
+ * of every later write failing; and the health notices a file that stops being writable. The
+ * permission checks do not apply to root, so as root the case runs in a child that has
+ * dropped to the "nobody" user. */
+static int read_only_case(const char *ro_file, const char *ro_path, const char *rw_path)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *reg = NULL;
+    /* a file it cannot write, in a directory it can */
+    if (capv_registry_open(&reg, ro_file, NULL, &err) != CAPV_E_STORAGE ||
+        strstr(err.message, "is read-only: this process cannot write it") == NULL) {
+        fprintf(stderr, "read-only file: %s\n", err.message);
+        capv_registry_close(reg);
+        return 8;
+    }
+    /* and in a directory it cannot write either */
+    if (capv_registry_open(&reg, ro_path, NULL, &err) != CAPV_E_STORAGE ||
+        strstr(err.message, "is read-only") == NULL) {
+        fprintf(stderr, "read-only open: %s\n", err.message);
+        capv_registry_close(reg);
+        return 1;
+    }
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    char other[PATH_CAP];
+    snprintf(other, sizeof other, "%s.new", ro_path); /* in the read-only directory */
+    if (capv_registry_open(&reg, other, &o, &err) != CAPV_E_STORAGE ||
+        strstr(err.message, "is read-only") == NULL) {
+        fprintf(stderr, "create in a read-only directory: %s\n", err.message);
+        capv_registry_close(reg);
+        return 2;
+    }
+    if (capv_registry_open(&reg, rw_path, NULL, &err) != CAPV_OK) {
+        fprintf(stderr, "writable open: %s\n", err.message);
+        return 3;
+    }
+    char detail[256];
+    int rc = 0;
+    if (capv_registry_health(reg, detail, sizeof detail) != CAPV_OK)
+        rc = 4;
+    else if (chmod(rw_path, 0444) != 0)
+        rc = 5;
+    else if (capv_registry_health(reg, detail, sizeof detail) != CAPV_E_STORAGE ||
+             strstr(detail, "database is read-only") == NULL)
+        rc = 6;
+    else if (chmod(rw_path, 0644) != 0 ||
+             capv_registry_health(reg, detail, sizeof detail) != CAPV_OK)
+        rc = 7;
+    if (rc != 0)
+        fprintf(stderr, "health case %d: %s\n", rc, detail);
+    capv_registry_close(reg);
+    return rc;
+}
+
+START_TEST(read_only_file)
+{
+    char sub[PATH_CAP], ro_path[PATH_CAP], rw_dir[PATH_CAP], rw_path[PATH_CAP];
+    char f_dir[PATH_CAP], ro_file[PATH_CAP], lock[PATH_CAP + 8];
+    ck_assert_int_eq(mkdir(in_dir(sub, "ro"), 0755), 0);
+    ck_assert_int_eq(mkdir(in_dir(rw_dir, "rw"), 0755), 0);
+    ck_assert_int_eq(mkdir(in_dir(f_dir, "rofile"), 0755), 0);
+    in_dir(ro_path, "ro/r.sqlite");
+    in_dir(rw_path, "rw/r.sqlite");
+    in_dir(ro_file, "rofile/r.sqlite");
+    capv_registry_close(open_rw(ro_path, CAPV_REGISTRY_CREATE));
+    capv_registry_close(open_rw(rw_path, CAPV_REGISTRY_CREATE));
+    capv_registry_close(open_rw(ro_file, CAPV_REGISTRY_CREATE));
+    snprintf(lock, sizeof lock, "%s.lock", ro_file);
+    ck_assert_int_eq(unlink(lock), 0); /* it may create its lock: only the file is read-only */
+    ck_assert_int_eq(chmod(ro_file, 0444), 0);
+    ck_assert_int_eq(chmod(ro_path, 0444), 0);
+    ck_assert_int_eq(chmod(sub, 0555), 0);
+    if (geteuid() != 0) {
+        ck_assert_int_eq(read_only_case(ro_file, ro_path, rw_path), 0);
+    } else {
+        /* the directories and files must be usable by the unprivileged child */
+        ck_assert_int_eq(chmod(dir, 0755), 0);
+        snprintf(lock, sizeof lock, "%s.lock", rw_path);
+        ck_assert_int_eq(chown(f_dir, 65534, 65534), 0);
+        ck_assert_int_eq(chown(rw_dir, 65534, 65534), 0);
+        ck_assert_int_eq(chown(rw_path, 65534, 65534), 0);
+        ck_assert_int_eq(chown(lock, 65534, 65534), 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(77);
+            _exit(read_only_case(ro_file, ro_path, rw_path));
+        }
+        int status = 0;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 77)
+            fprintf(stderr, "registry read_only_file: SKIPPED as root: cannot drop to uid "
+                            "65534 here, so file permissions cannot be tested\n");
+        else
+            ck_assert_msg(WEXITSTATUS(status) == 0, "read-only case %d failed",
+                          WEXITSTATUS(status));
+    }
+    /* a reader needs no write access */
+    capv_registry *reg = open_ro(ro_path);
+    ck_assert_int_eq(capv_registry_health(reg, NULL, 0), CAPV_OK);
+    capv_registry_close(reg);
+    ck_assert_int_eq(chmod(sub, 0755), 0); /* so the fixture can remove it */
+}
+END_TEST
+
+/* A full disk: inserts fail with SQLITE_FULL, which is CAPV_E_STORAGE "disk is full" and
+ * shows in the health until a write succeeds again. max_page_count is the real limit SQLite
+ * enforces when the file cannot grow. */
+static void set_max_pages(capv_registry *reg, int64_t pages)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)pages);
+    pthread_mutex_lock(&reg->wlock);
+    ck_assert_int_eq(sqlite3_exec(reg->w.db, sql, NULL, NULL, NULL), SQLITE_OK);
+    pthread_mutex_unlock(&reg->wlock);
+}
+
+static void disk_full_case(unsigned int flags)
+{
+    char path[PATH_CAP], detail[256], rid[32];
+    capv_registry *reg = open_rw(in_dir(path, flags ? "full-w.sqlite" : "full.sqlite"),
+                                 CAPV_REGISTRY_CREATE | flags);
+    record_n(reg, "before", 3, NULL, "{\"result\":\"ok\"}");
+    set_max_pages(reg, q_int(path, "PRAGMA page_count") + 2);
+    char *report = malloc(9000);
+    ck_assert_ptr_nonnull(report);
+    capv_status st = CAPV_OK;
+    capv_error err = CAPV_ERROR_INIT;
+    int i;
+    for (i = 0; i < 50 && st == CAPV_OK; i++) {
+        /* distinct reports under the cap: each is a new stored body */
+        snprintf(report, 9000, "{\"result\":\"ok\",\"n\":%d,\"pad\":\"%08000d\"}", i, 0);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "full-%d", i);
+        v.request_id = rid;
+        v.result = "ok";
+        v.report_json = report;
+        st = capv_registry_record(NULL, reg, &v, &err);
+    }
+    ck_assert_msg(st == CAPV_E_STORAGE, "after %d records: %d %s", i, st, err.message);
+    ck_assert_msg(strstr(err.message, "disk is full") != NULL, "%s", err.message);
+    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_E_STORAGE);
+    ck_assert_msg(strstr(detail, "disk is full") != NULL, "%s", detail);
+    ck_assert_uint_ge(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS), 1);
+    /* the failed write left nothing behind, and reads still work */
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, rid, NULL), CAPV_E_NOT_FOUND);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 3 + (uint64_t)(i - 1));
+    /* room again: with the writer thread the health recovers by itself (the writer probes
+     * the storage while a fault lasts: a registry that says it is not ready gets no writes);
+     * without it, with the next write that succeeds */
+    set_max_pages(reg, 1000000);
+    if (flags & CAPV_REGISTRY_WRITER_THREAD) {
+        struct timespec pause = { 0, 50 * 1000 * 1000 };
+        for (int k = 0; k < 100 && capv_registry_health(reg, NULL, 0) != CAPV_OK; k++)
+            nanosleep(&pause, NULL);
+        ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+        ck_assert_int_eq(q_int(path, "SELECT count(*) FROM registry_meta WHERE key = "
+                                     "'health_probe'"),
+                         1);
+    } else {
+        ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_E_STORAGE);
+    }
+    ck_assert_int_eq(capv_registry_record(NULL, reg,
+                                          &(capv_registry_verification){
+                                              .version = CAPV_REGISTRY_VERIFICATION_VERSION,
+                                              .request_id = rid,
+                                              .result = "ok",
+                                              .report_json = report },
+                                          &err),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+    ck_assert_str_eq(detail, "");
+    free(report);
+    capv_registry_close(reg);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_str_eq(pragma_text(db, "PRAGMA quick_check", detail, sizeof detail), "ok");
+    sqlite3_close(db);
+}
+
+START_TEST(disk_full)
+{
+    disk_full_case(0);
+    disk_full_case(CAPV_REGISTRY_WRITER_THREAD);
+}
+END_TEST
+
+START_TEST(disk_usage)
+{
+    char path[PATH_CAP], wal[PATH_CAP + 8];
+    capv_registry *reg = open_rw(in_dir(path, "u.sqlite"), CAPV_REGISTRY_CREATE);
+    record_n(reg, "u", 20, NULL, "{\"result\":\"ok\"}");
+    uint64_t db = 0, avail = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, reg, &err), CAPV_OK);
+    struct stat a, b;
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    ck_assert_int_eq(stat(path, &a), 0);
+    uint64_t want = (uint64_t)a.st_size + (stat(wal, &b) == 0 ? (uint64_t)b.st_size : 0);
+    ck_assert_uint_eq(db, want);
+    ck_assert_uint_gt(db, 4096);
+    struct statvfs fs;
+    ck_assert_int_eq(statvfs(path, &fs), 0);
+    uint64_t free_now = (uint64_t)fs.f_bavail * fs.f_frsize;
+    /* the same file system a moment later: within 64 MiB */
+    ck_assert_uint_le(avail > free_now ? avail - free_now : free_now - avail, 64u << 20);
+    ck_assert_uint_gt(avail, 0);
+    ck_assert_int_eq(capv_registry_disk_usage(NULL, NULL, reg, NULL), CAPV_OK);
+    capv_registry_close(reg);
+    ck_assert_int_eq(capv_registry_open(&reg, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, reg, &err), CAPV_E_UNSUPPORTED);
+    ck_assert_int_eq(capv_registry_health(reg, NULL, 0), CAPV_OK);
+    capv_registry_close(reg);
+    ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, NULL, NULL), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+/* ---- report size cap, one copy per report, retention ------------------------------------ */
+
+/* A report of `fails` failing and `warns` warning checks with long messages of two-byte
+ * characters (cut points fall inside characters), in two units. Free with free(). */
+static char *big_report(int fails, int warns)
+{
+    capv_buf b = CAPV_BUF_INIT;
+    capv_buf_puts(&b, "{\"result\":\"fail\",\"manifest_hash\":\"0xAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"proof_hash\":\"0xbbbbbbbbbbbbbbbbb"
+                      "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"policy_hash\":null,"
+                      "\"checks\":[");
+    for (int i = 0; i < fails + warns; i++) {
+        capv_buf_printf(&b, "%s{\"id\":\"check.%d\",\"status\":\"%s\",\"message\":\"%s %d ",
+                        i ? "," : "", i, i < fails ? "fail" : "warn",
+                        i < fails ? "failed" : "warned", i);
+        for (int k = 0; k < 200; k++)
+            capv_buf_puts(&b, "\xc3\xa4"); /* ä */
+        capv_buf_puts(&b, "\",\"details\":{\"unlisted\":[\"a\",\"b\"]}}");
+    }
+    capv_buf_puts(&b, ",{\"id\":\"pass.1\",\"status\":\"pass\",\"message\":\"fine\"}],"
+                      "\"units\":[{\"id\":\"unit_a\",\"checks\":[{\"id\":\"manifest.signature\","
+                      "\"status\":\"fail\",\"message\":\"the manifest is unsigned\"}]}],"
+                      "\"verified_at\":\"2026-03-01T12:00:00.250Z\"}");
+    char *out = (char *)capv_buf_take(&b, NULL);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+static const cJSON *member_of(const cJSON *o, const char *key)
+{
+    const cJSON *v = capv_json_get(o, key);
+    ck_assert_msg(v != NULL, "no member %s", key);
+    return v;
+}
+
+START_TEST(report_summary)
+{
+    char path[PATH_CAP];
+    capv_registry *reg = open_rw(in_dir(path, "s.sqlite"), CAPV_REGISTRY_CREATE);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 1023), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(NULL, 4096), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 4096), CAPV_OK);
+    char *big = big_report(60, 40);
+    size_t len = strlen(big);
+    ck_assert_uint_gt(len, 4096);
+    uint8_t d[32];
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)big, len, NULL), CAPV_OK);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_record_report_json(NULL, reg, big, len, "big-1", "t", &err) ==
+                      CAPV_OK,
+                  "%s", err.message);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_SUMMARIZED), 1);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "big-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got->result, "fail");
+    ck_assert_str_eq(got->verified_at, "2026-03-01T12:00:00.250Z");
+    /* the summary: strict JSON, within the cap, naming the full report */
+    size_t slen = strlen(got->report_json);
+    ck_assert_uint_le(slen, 4096);
+    ck_assert_uint_gt(slen, 3000); /* filled up with checks, not just the fixed part */
+    cJSON *sum = NULL;
+    ck_assert_int_eq(capv_json_parse(&sum, (const uint8_t *)got->report_json, slen, &err),
+                     CAPV_OK);
+    ck_assert(cJSON_IsTrue(member_of(sum, "summary")));
+    ck_assert_str_eq(member_of(sum, "result")->valuestring, "fail");
+    ck_assert_str_eq(member_of(sum, "manifest_hash")->valuestring,
+                     "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    ck_assert_ptr_nonnull(member_of(sum, "proof_hash"));
+    ck_assert_ptr_null(capv_json_get(sum, "policy_hash")); /* the report has none */
+    ck_assert_str_eq(member_of(sum, "verified_at")->valuestring, "2026-03-01T12:00:00.250Z");
+    int64_t n = 0;
+    ck_assert_int_eq(capv_json_get_int(&n, sum, "", "report_bytes", 0, INT64_MAX, true, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(n, (int64_t)len);
+    ck_assert_str_eq(member_of(sum, "report_sha3_256")->valuestring, tu_hex(d));
+    const cJSON *checks = member_of(sum, "checks");
+    int listed = cJSON_GetArraySize(checks), warns_seen = 0;
+    int64_t omitted = 0;
+    ck_assert_int_eq(capv_json_get_int(&omitted, sum, "", "checks_omitted", 0, 1000, true, NULL),
+                     CAPV_OK);
+    ck_assert_int_gt(listed, 0);
+    ck_assert_int_gt(omitted, 0);
+    ck_assert_int_eq(listed + omitted, 60 + 40 + 1); /* the unit's failure counts too */
+    for (const cJSON *c = checks->child; c; c = c->next) {
+        const char *status = member_of(c, "status")->valuestring;
+        const char *msg = member_of(c, "message")->valuestring;
+        ck_assert_uint_le(strlen(msg), 256);
+        /* cut on a character boundary, and marked */
+        ck_assert_str_eq(msg + strlen(msg) - 3, "\xe2\x80\xa6");
+        ck_assert_int_eq(capv_utf8_check((const uint8_t *)msg, strlen(msg), NULL), CAPV_OK);
+        if (strcmp(status, "warn") == 0)
+            warns_seen++;
+        else /* failures come first */
+            ck_assert_int_eq(warns_seen, 0);
+        ck_assert(strcmp(status, "pass") != 0);
+    }
+    cJSON_Delete(sum);
+    capv_registry_verification_free(got);
+    /* one stored body, flagged as a summary, keyed by the full report's hash */
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports WHERE summary = 1"), 1);
+    ck_assert_int_eq(q_int(path, "SELECT bytes FROM reports"), (int64_t)len);
+    /* a retry is the same record even after the cap changed: reports compare by their hash */
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, SIZE_MAX), CAPV_OK);
+    ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, big, len, "big-1", "t", &err),
+                     CAPV_E_EXISTS);
+    /* one body per distinct report: the same report under another request id shares the
+     * summary stored first, whatever the cap is now */
+    ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, big, len, "big-2", "t", &err),
+                     CAPV_OK);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 1);
+
+    /* a small cap still holds the summary of a real report, with its failures */
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, CAPV_REGISTRY_MIN_MAX_REPORT_BYTES),
+                     CAPV_OK);
+    size_t zlen;
+    uint8_t *zip = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &zlen);
+    capv_verifier *vf = NULL;
+    capv_report *rep = NULL;
+    ck_assert_int_eq(capv_verifier_new(&vf, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_zip_memory(&rep, vf, zip, zlen, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_record_report(NULL, reg, rep, "real", NULL, &err), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "real", NULL), CAPV_OK);
+    ck_assert_uint_le(strlen(got->report_json), CAPV_REGISTRY_MIN_MAX_REPORT_BYTES);
+    ck_assert_ptr_nonnull(strstr(got->report_json, "\"id\":\"manifest.signature\","
+                                                   "\"status\":\"fail\""));
+    ck_assert_ptr_nonnull(strstr(got->report_json, "\"summary\":true"));
+    capv_registry_verification_free(got);
+    capv_report_free(rep);
+    capv_verifier_free(vf);
+    free(zip);
+    /* a report under the cap is stored as it is */
+    ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, "{\"result\":\"ok\","
+                                                                 "\"verified_at\":\"2026-01-01T"
+                                                                 "00:00:00Z\"}",
+                                                      52, "small", NULL, &err),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "small", NULL), CAPV_OK);
+    ck_assert_str_eq(got->report_json,
+                     "{\"result\":\"ok\",\"verified_at\":\"2026-01-01T00:00:00Z\"}");
+    capv_registry_verification_free(got);
+    /* the summary of an arbitrary JSON record (not a report): the verification's fields */
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "odd";
+    v.result = "warn";
+    char *odd = malloc(3000);
+    ck_assert_ptr_nonnull(odd);
+    snprintf(odd, 3000, "[\"%02900d\"]", 0);
+    v.report_json = odd;
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "odd", NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(got->report_json, "\"result\":\"warn\""));
+    ck_assert_ptr_nonnull(strstr(got->report_json, "\"checks\":[],\"checks_omitted\":0}"));
+    capv_registry_verification_free(got);
+    free(odd);
+    /* the check verifies every stored body against its key */
+    capv_registry_check_result r;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.problems, 0);
+    capv_registry_close(reg);
+    exec_sql(path, "UPDATE reports SET json = '{\"result\":\"fail\"}' WHERE id = (SELECT "
+                   "report_id FROM verifications WHERE request_id = 'small')");
+    reg = open_ro(path);
+    seen s = { 0, "", CAPV_OK };
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(r.problems, 1);
+    ck_assert_uint_eq(r.malformed, 1);
+    ck_assert_int_eq(s.code, CAPV_E_MISMATCH);
+    capv_registry_close(reg);
+    free(big);
+}
+END_TEST
+
+/* The report cache serves byte-identical JSON on a hit: forty records of it are one body. */
+START_TEST(reports_stored_once)
+{
+    char path[PATH_CAP];
+    capv_registry *reg = open_rw(in_dir(path, "once.sqlite"), CAPV_REGISTRY_CREATE);
+    char *big = big_report(30, 0); /* over the default cap: stored as one summary */
+    static const char small[] = "{\"result\":\"ok\",\"verified_at\":\"2026-01-01T00:00:00Z\"}";
+    char rid[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(rid, sizeof rid, "hit-%d", i);
+        ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, big, strlen(big), rid,
+                                                          NULL, NULL),
+                         CAPV_OK);
+        snprintf(rid, sizeof rid, "small-%d", i);
+        ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, small, strlen(small), rid,
+                                                          NULL, NULL),
+                         CAPV_OK);
+    }
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 80);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 2);
+    ck_assert_int_eq(q_int(path, "SELECT count(DISTINCT report_id) FROM verifications"), 2);
+    capv_registry_verification *a = NULL, *b = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&a, reg, "hit-0", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_verification(&b, reg, "hit-39", NULL), CAPV_OK);
+    ck_assert_str_eq(a->report_json, b->report_json);
+    capv_registry_verification_free(a);
+    capv_registry_verification_free(b);
+    ck_assert_int_eq(capv_registry_get_verification(&a, reg, "small-17", NULL), CAPV_OK);
+    ck_assert_str_eq(a->report_json, small);
+    capv_registry_verification_free(a);
+    /* the file grew by about one copy, not forty */
+    capv_registry_close(reg);
+    ck_assert_int_lt(q_int(path, "PRAGMA page_count") * q_int(path, "PRAGMA page_size"),
+                     200 * 1024);
+    free(big);
+}
+END_TEST
+
+static int64_t fixed_clock(void *user)
+{
+    return *(int64_t *)user;
+}
+
+/* Verifications older than the cutoff go, with the report bodies only they used; entries,
+ * policies, newer verifications and bodies still in use stay. */
+START_TEST(prune_by_age)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    int64_t now = INT64_C(1767225600000); /* 2026-01-01 */
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    o.clock = fixed_clock;
+    o.clock_user = &now;
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "p.sqlite"), &o, NULL), CAPV_OK);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+    p.policy_id = "lksg.v1";
+    p.policy_version = "1.0";
+    p.policy_hash = hash_of(mh, "pol", 1);
+    p.ir_hash = hash_of(ph, "ir", 1);
+    p.ir_json = "{}";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_OK);
+    static const char shared[] = "{\"result\":\"ok\",\"shared\":true}";
+    record_n(reg, "old-shared", 5, "2024-06-01T00:00:00Z", shared);
+    record_n(reg, "new-shared", 2, "2025-12-31T23:00:00+02:00", shared);
+    record_n(reg, "old-own", 1, "2024-06-01T10:00:00.5Z", "{\"result\":\"ok\",\"own\":1}");
+    record_n(reg, "old-none", 3, "2024-12-31T23:59:59.999Z", NULL);
+    record_n(reg, "now", 2, NULL, "{\"result\":\"ok\",\"now\":1}"); /* verified_at = clock */
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 3);
+    uint64_t removed = 99;
+    capv_error err = CAPV_ERROR_INIT;
+    /* 2025-01-01T00:00:00Z */
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, INT64_C(1735689600000), &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 9);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 4);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 1);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_PRUNED), 9);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "old-shared-0", NULL),
+                     CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "new-shared-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got->report_json, shared); /* still used: kept */
+    capv_registry_verification_free(got);
+    /* the report only old rows used is gone; no body is left unreferenced */
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 2);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports WHERE id NOT IN (SELECT "
+                                 "report_id FROM verifications WHERE report_id IS NOT NULL)"),
+                     0);
+    /* again: nothing left to remove */
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, INT64_C(1735689600000), &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 0);
+    /* up to the clock's now: everything before it */
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, now + 1, &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 4);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+    capv_registry_close(reg);
+    /* a reader cannot prune */
+    reg = open_ro(path);
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, now, &err), CAPV_E_STATE);
+    capv_registry_close(reg);
+    ck_assert_int_eq(capv_registry_prune(&removed, NULL, now, &err), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+/* Adds `n` verifications verified at `ms` straight into the file (fast), half of them
+ * sharing one report body and the others with none. The registry must be closed. */
+static void bulk_old(const char *path, int n, int64_t ms)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO reports (sha3, bytes, summary, json) VALUES (randomblob(32), 2, 0, "
+             "'{}');"
+             "WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < %d) "
+             "INSERT INTO verifications (request_id, result, verified_at, verified_ms, "
+             "report_id) SELECT 'bulk-' || x, 'ok', '2020-01-01T00:00:00Z', %lld, CASE WHEN x "
+             "%% 2 = 0 THEN last_insert_rowid() END FROM i",
+             n, (long long)ms);
+    exec_sql(path, sql);
+}
+
+START_TEST(retention_writer_thread)
+{
+    char path[PATH_CAP];
+    int64_t now = INT64_C(1767225600000); /* 2026-01-01 */
+    capv_registry *reg = open_rw(in_dir(path, "ret.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry_close(reg);
+    bulk_old(path, 2500, INT64_C(1577836800000)); /* 2020-01-01: more than two batches */
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_WRITER_THREAD;
+    o.clock = fixed_clock;
+    o.clock_user = &now;
+    ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_set_retention(reg, -1), CAPV_E_INVALID_ARG);
+    record_n(reg, "fresh", 5, NULL, "{\"result\":\"ok\",\"fresh\":1}");
+    /* retention 0 (the default) keeps everything */
+    struct timespec pause = { 0, 100 * 1000 * 1000 };
+    nanosleep(&pause, NULL);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2505);
+    /* 90 days: the writer prunes by itself, in batches, while writes keep working */
+    ck_assert_int_eq(capv_registry_set_retention(reg, INT64_C(90) * 24 * 3600 * 1000), CAPV_OK);
+    record_n(reg, "during", 3, NULL, NULL);
+    uint64_t n = 0;
+    /* the counter moves just after the commit that a reader already sees */
+    for (int i = 0; i < 400 && ((n = count(reg, CAPV_REGISTRY_VERIFICATIONS)) != 8 ||
+                                capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_PRUNED) < 2500);
+         i++)
+        nanosleep(&pause, NULL);
+    ck_assert_uint_eq(n, 8);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_PRUNED), 2500);
+    /* the shared old body went with its last reference; the fresh one stays */
+    capv_registry_close(reg);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 1);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM verifications WHERE request_id LIKE "
+                                 "'fresh-%'"),
+                     5);
+}
+END_TEST
+
+/* A version 1 database (reports inline in verifications) migrates to version 2: one body
+ * per distinct report, verified_ms filled, the old column gone, every report readable. */
+START_TEST(migrate_reports)
+{
+    char path[PATH_CAP];
+    in_dir(path, "v1.sqlite");
+    exec_sql(path,
+             "CREATE TABLE registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+             "CREATE TABLE entries (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, "
+             "manifest_hash TEXT NOT NULL, proof_hash TEXT NOT NULL, manifest_key BLOB NOT NULL "
+             "CHECK (length(manifest_key) = 32), proof_key BLOB NOT NULL CHECK "
+             "(length(proof_key) = 32), timestamp_file TEXT, registered_at TEXT NOT NULL, "
+             "policy_hash TEXT, signature TEXT, public_key TEXT, kid TEXT, signature_scheme "
+             "TEXT, UNIQUE (manifest_key, proof_key));"
+             "CREATE TABLE verifications (seq INTEGER PRIMARY KEY, request_id TEXT NOT NULL "
+             "UNIQUE, subject TEXT, manifest_hash TEXT, proof_hash TEXT, policy_hash TEXT, "
+             "entry_seq INTEGER REFERENCES entries (seq), result TEXT NOT NULL CHECK (result IN "
+             "('ok', 'warn', 'fail')), report TEXT, verified_at TEXT NOT NULL);"
+             "CREATE INDEX verifications_manifest ON verifications (manifest_hash);"
+             "CREATE INDEX verifications_entry ON verifications (entry_seq);"
+             "CREATE TABLE policies (seq INTEGER PRIMARY KEY, policy_id TEXT NOT NULL, "
+             "policy_version TEXT NOT NULL, policy_hash TEXT NOT NULL, policy_key BLOB NOT NULL "
+             "UNIQUE CHECK (length(policy_key) = 32), ir_hash TEXT NOT NULL, ir TEXT NOT NULL, "
+             "created_at TEXT NOT NULL, UNIQUE (policy_id, policy_version));"
+             "INSERT INTO registry_meta VALUES ('registry_version', '1.0');"
+             "WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < 1200) "
+             "INSERT INTO verifications (request_id, result, report, verified_at) SELECT "
+             "'v-' || x, 'ok', CASE x % 3 WHEN 0 THEN NULL WHEN 1 THEN '{\"a\":1}' ELSE "
+             "'{\"b\":' || (x % 7) || '}' END, '2025-0' || (1 + x % 9) || '-01T00:00:00Z' "
+             "FROM i;"
+             "INSERT INTO verifications (request_id, result, verified_at) VALUES ('odd', 'ok', "
+             "'not a time');"
+             "PRAGMA user_version = 1;");
+    /* readers and NO_MIGRATE opens say what to do */
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_STATE);
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_NO_MIGRATE), CAPV_E_STATE);
+    capv_registry *reg = open_rw(path, 0);
+    ck_assert_int_eq(capv_registry_found_version(reg), 1);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 1201);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "v-4", NULL), CAPV_OK);
+    ck_assert_str_eq(got->report_json, "{\"a\":1}");
+    capv_registry_verification_free(got);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "v-3", NULL), CAPV_OK);
+    ck_assert_ptr_null(got->report_json);
+    capv_registry_verification_free(got);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "v-5", NULL), CAPV_OK);
+    ck_assert_str_eq(got->report_json, "{\"b\":5}");
+    capv_registry_verification_free(got);
+    /* a retry of a migrated record is recognised */
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "v-4";
+    v.result = "ok";
+    v.report_json = "{\"a\":1}";
+    v.verified_at = "2025-05-01T00:00:00Z";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_E_EXISTS);
+    /* pruning works on migrated rows; the one without a readable time is kept */
+    uint64_t removed = 0;
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, INT64_C(4102444800000), NULL), CAPV_OK);
+    ck_assert_uint_eq(removed, 1200);
+    capv_registry_check_result r;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.problems, 0);
+    capv_registry_close(reg);
+    ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM pragma_table_info('verifications') "
+                                 "WHERE name = 'report'"),
+                     0);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 0);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM verifications WHERE verified_ms IS "
+                                 "NULL"),
+                     1);
+}
+END_TEST
+
 Suite *registry_suite(void)
 {
     Suite *s = suite_create("registry");
@@ -1357,6 +2145,16 @@ Suite *registry_suite(void)
     tcase_add_test(tc, writer_thread_batches);
     tcase_add_test(tc, backup_restore);
     tcase_add_test(tc, verifier_sqlite_registry);
+    tcase_add_test(tc, storage_error_mapping);
+    tcase_add_test(tc, corrupt_files);
+    tcase_add_test(tc, read_only_file);
+    tcase_add_test(tc, disk_full);
+    tcase_add_test(tc, disk_usage);
+    tcase_add_test(tc, report_summary);
+    tcase_add_test(tc, reports_stored_once);
+    tcase_add_test(tc, prune_by_age);
+    tcase_add_test(tc, retention_writer_thread);
+    tcase_add_test(tc, migrate_reports);
     suite_add_tcase(s, tc);
     return s;
 }

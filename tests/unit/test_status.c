@@ -10,6 +10,8 @@ START_TEST(classes_follow_hundreds)
     ck_assert_int_eq(capv_status_class_of(CAPV_E_SIGNATURE), CAPV_CLASS_REJECTED);
     ck_assert_int_eq(capv_status_class_of(CAPV_E_JSON_DUPLICATE_KEY), CAPV_CLASS_MALFORMED);
     ck_assert_int_eq(capv_status_class_of(CAPV_E_NETWORK), CAPV_CLASS_UNAVAILABLE);
+    /* a failed registry disk is the server's fault: 503, never a 400 for the request */
+    ck_assert_int_eq(capv_status_class_of(CAPV_E_STORAGE), CAPV_CLASS_UNAVAILABLE);
     ck_assert_int_eq(capv_status_class_of(CAPV_E_INVALID_ARG), CAPV_CLASS_USAGE);
     ck_assert_int_eq(capv_status_class_of(CAPV_E_NOMEM), CAPV_CLASS_INTERNAL);
     ck_assert_int_eq(capv_status_class_of((capv_status)42), CAPV_CLASS_INTERNAL);
@@ -30,6 +32,7 @@ START_TEST(values_are_pinned)
     ck_assert_int_eq(CAPV_E_TRUNCATED, 216);
     ck_assert_int_eq(CAPV_E_IO, 300);
     ck_assert_int_eq(CAPV_E_UNAVAILABLE, 304);
+    ck_assert_int_eq(CAPV_E_STORAGE, 305);
     ck_assert_int_eq(CAPV_E_INVALID_ARG, 400);
     ck_assert_int_eq(CAPV_E_STATE, 404);
     ck_assert_int_eq(CAPV_E_NOMEM, 500);
@@ -42,6 +45,9 @@ START_TEST(names_and_messages)
     ck_assert_str_eq(capv_status_name(CAPV_OK), "ok");
     ck_assert_str_eq(capv_status_name(CAPV_E_JSON_DUPLICATE_KEY), "json_duplicate_key");
     ck_assert_str_eq(capv_status_name((capv_status)999), "unknown");
+    ck_assert_str_eq(capv_status_name(CAPV_E_STORAGE), "storage");
+    ck_assert_str_eq(capv_strerror(CAPV_E_STORAGE),
+                     "the registry's storage failed (corrupt, read-only or full)");
     ck_assert_str_eq(capv_strerror((capv_status)999), "unknown status");
     ck_assert_str_eq(capv_status_class_name(CAPV_CLASS_UNAVAILABLE), "unavailable");
     /* Every code in the documented ranges that has a name also has a description. */
