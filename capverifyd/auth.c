@@ -83,20 +83,38 @@ void auth_free(auth *a)
     free(a);
 }
 
-static void auth_failure(req *r, const char *reason)
+/* Logs and counts a rejected request; `detail` is the library's message, which may name
+ * the identity provider or a transport error: it goes to the log, never to the client. */
+static void auth_failure(req *r, const char *reason, const char *detail)
 {
     metrics_auth_failure(reason);
     capv_log_entry *e = capv_log_begin(r->d->log, CAPV_LOG_WARN, "auth_failure");
     capv_log_str(e, "request_id", r->id);
     capv_log_str(e, "reason", reason);
-    capv_log_str(e, "path", r->ri->local_uri);
+    capv_log_str(e, "path", r->ri->local_uri_raw ? r->ri->local_uri_raw : "");
+    capv_log_str(e, "client", r->client);
     if (r->subject[0])
         capv_log_str(e, "subject", r->subject);
+    if (detail != NULL && *detail)
+        capv_log_str(e, "detail", detail);
     capv_log_end(e, "request rejected by authentication: %s", reason);
+}
+
+/* A failed or unauthenticated request counts against its client address; when that bucket
+ * is empty the answer is 429 instead. */
+static bool address_allows(req *r)
+{
+    int retry = 0;
+    if (ratelimit_take(RL_ADDRESS, r->client, &retry))
+        return true;
+    send_rate_limited(r, RL_ADDRESS, retry);
+    return false;
 }
 
 static void unauthorized(req *r, const char *reason, const char *description)
 {
+    if (!address_allows(r))
+        return;
     char hdr[400];
     if (strcmp(reason, "missing_token") == 0)
         snprintf(hdr, sizeof hdr, "WWW-Authenticate: Bearer realm=\"cap-verifier\"\r\n");
@@ -116,12 +134,12 @@ bool auth_check(req *r, const char *scope)
     metrics_auth_request();
     const char *h = header(r, "Authorization");
     if (h == NULL || *h == '\0') {
-        auth_failure(r, "missing_token");
+        auth_failure(r, "missing_token", NULL);
         unauthorized(r, "missing_token", "a bearer token is required");
         return false;
     }
     if (strncasecmp(h, "Bearer ", 7) != 0) {
-        auth_failure(r, "malformed");
+        auth_failure(r, "malformed", NULL);
         unauthorized(r, "malformed", "the Authorization header is not a Bearer token");
         return false;
     }
@@ -136,11 +154,11 @@ bool auth_check(req *r, const char *scope)
     if (st != CAPV_OK) {
         if (reason == NULL)
             reason = capv_jwt_reason_of(st);
-        auth_failure(r, reason);
+        auth_failure(r, reason, err.message);
         if (capv_status_class_of(st) == CAPV_CLASS_UNAVAILABLE) {
             /* we cannot tell whether the token is good: never answer 401 for that */
-            send_error(r, 503, "auth_unavailable", "token validation is unavailable: %s",
-                       err.message);
+            send_error(r, 503, "auth_unavailable",
+                       "token validation is temporarily unavailable");
         } else {
             unauthorized(r, reason, err.message[0] ? err.message : reason);
         }
@@ -151,14 +169,22 @@ bool auth_check(req *r, const char *scope)
         sub = capv_jwt_claims_client_id(claims);
     snprintf(r->subject, sizeof r->subject, "%s", sub ? sub : "");
     bool ok = true;
+    int retry = 0;
     if (scope != NULL && capv_jwt_claims_require_scopes(claims, scope, &err) != CAPV_OK) {
-        auth_failure(r, "insufficient_scope");
+        auth_failure(r, "insufficient_scope", NULL);
+        if (!address_allows(r)) {
+            capv_jwt_claims_free(claims);
+            return false;
+        }
         char hdr[300];
         snprintf(hdr, sizeof hdr,
                  "WWW-Authenticate: Bearer realm=\"cap-verifier\", error=\"insufficient_scope\", "
                  "scope=\"%s\"\r\n",
                  scope);
         send_error_with(r, 403, "forbidden", hdr, "scope %s is required", scope);
+        ok = false;
+    } else if (!ratelimit_take(RL_SUBJECT, r->subject, &retry)) {
+        send_rate_limited(r, RL_SUBJECT, retry);
         ok = false;
     }
     capv_jwt_claims_free(claims);

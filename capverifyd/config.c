@@ -1,23 +1,44 @@
 /* Table-driven configuration: one descriptor per key gives its type, default, bounds and
- * documentation; YAML files, environment and flags all go through the same setter. */
+ * documentation; YAML files, environment and flags all go through the same setter, which
+ * also records where each value came from, so the checks across keys (capvd_config_check)
+ * can name the file and line, variable or flag to fix. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
+#include "cidr.h"
+
 enum cfg_type { T_STR, T_INT, T_BOOL, T_LIST, T_ENUM };
+
+/* Key flags. */
+enum {
+    /* The value may carry a credential (a password in a URL): --print-config and error
+     * messages show it redacted. */
+    CFG_SECRET = 1 << 0,
+    /* 0 means "derived at start"; --print-config shows the derived value as a comment. */
+    CFG_DERIVED = 1 << 1,
+};
 
 typedef struct cfg_key {
     const char *section;
     const char *key;
     enum cfg_type type;
+    unsigned flags;
     size_t offset;
     const char *def; /* default as text (lists comma-separated) */
     int64_t min, max;
@@ -29,151 +50,174 @@ typedef struct cfg_key {
 #define MiB (1024 * 1024)
 
 static const cfg_key keys[] = {
-    { "server", "listen", T_STR, OFF(server_listen), "0.0.0.0:8080", 0, 0, NULL,
+    { "server", "listen", T_STR, 0, OFF(server_listen), "0.0.0.0:8080", 0, 0, NULL,
       "API listener `host:port` (all routes)." },
-    { "server", "admin_listen", T_STR, OFF(server_admin_listen), "0.0.0.0:9090", 0, 0, NULL,
+    { "server", "admin_listen", T_STR, 0, OFF(server_admin_listen), "0.0.0.0:9090", 0, 0, NULL,
       "Admin listener `host:port`: /healthz, /readyz, /metrics only, with its own threads so "
       "slow API clients never starve the probes. Empty disables it." },
-    { "server", "threads", T_INT, OFF(server_threads), "256", 1, 4096, NULL,
+    { "server", "threads", T_INT, 0, OFF(server_threads), "256", 1, 4096, NULL,
       "Worker threads of the API listener. Each holds one connection, idle or slow ones "
       "included, until a deadline cuts it off: keep it above the number of concurrent "
       "connections you expect, slow clients included (an idle thread costs little memory; "
       "request bodies are bounded by server.memory_budget_bytes, not by this)." },
-    { "server", "admin_threads", T_INT, OFF(server_admin_threads), "4", 1, 64, NULL,
+    { "server", "admin_threads", T_INT, 0, OFF(server_admin_threads), "4", 1, 64, NULL,
       "Worker threads of the admin listener." },
-    { "server", "max_body_bytes", T_INT, OFF(server_max_body_bytes), "16777216", 1024,
+    { "server", "max_body_bytes", T_INT, 0, OFF(server_max_body_bytes), "16777216", 1024,
       1073741824, NULL, "Largest request body; larger requests get 413 before the body is read." },
-    { "server", "request_timeout_ms", T_INT, OFF(server_request_timeout_ms), "30000", 100,
-      600000, NULL, "Time a client may take to send a request (slow clients are cut off)." },
-    { "server", "keep_alive_ms", T_INT, OFF(server_keep_alive_ms), "5000", 0, 600000, NULL,
+    { "server", "request_timeout_ms", T_INT, 0, OFF(server_request_timeout_ms), "30000", 100,
+      600000, NULL, "Time a client may take to send a whole request, headers and body; past it "
+      "the request gets 408 and the connection is closed (docs/hardening.md)." },
+    { "server", "keep_alive_ms", T_INT, 0, OFF(server_keep_alive_ms), "5000", 0, 600000, NULL,
       "Idle time a keep-alive connection is held open (0 disables keep-alive)." },
-    { "server", "cors_origins", T_LIST, OFF(server_cors_origins), "", 0, 0, NULL,
+    { "server", "cors_origins", T_LIST, 0, OFF(server_cors_origins), "", 0, 0, NULL,
       "Origins allowed by CORS; empty (default) sends no CORS headers." },
-    { "server", "rate_limit_per_second", T_INT, OFF(server_rate_limit_per_second), "0", 0,
+    { "server", "rate_limit_per_second", T_INT, 0, OFF(server_rate_limit_per_second), "0", 0,
       1000000, NULL, "Token-bucket rate of API requests per second (0 = off): one bucket per "
       "authenticated subject, and one per client address for unauthenticated and failed "
       "requests; excess requests get 429 with Retry-After." },
-    { "server", "rate_limit_burst", T_INT, OFF(server_rate_limit_burst), "0", 0, 1000000,
-      NULL, "Requests a bucket holds (the burst above the rate); 0 = rate_limit_per_second." },
-    { "server", "trusted_proxies", T_LIST, OFF(server_trusted_proxies), "", 0, 0, NULL,
-      "CIDRs (`10.0.0.0/8`, `::1/128`) of proxies whose X-Forwarded-For is believed: the "
-      "client address is the right-most address in it that is not a trusted proxy. Empty = "
-      "the peer address is the client." },
-    { "tls", "cert_file", T_STR, OFF(tls_cert_file), "", 0, 0, NULL,
+    { "server", "rate_limit_burst", T_INT, CFG_DERIVED, OFF(server_rate_limit_burst), "0", 0,
+      1000000, NULL, "Requests a bucket holds (the burst above the rate); 0 = "
+      "rate_limit_per_second. Needs rate_limit_per_second." },
+    { "server", "trusted_proxies", T_LIST, 0, OFF(server_trusted_proxies), "", 0, 0, NULL,
+      "CIDRs (`10.0.0.0/8`, `::1/128`; a single address is a /32 or /128) of proxies whose "
+      "X-Forwarded-For is believed: the client address is the right-most address in it that "
+      "is not a trusted proxy. Empty = the peer address is the client." },
+    { "server", "min_body_bytes_per_second", T_INT, 0, OFF(server_min_body_bytes_per_second),
+      "4096", 0, 1073741824, NULL,
+      "Slowest average rate a request body may arrive at after its first second; a slower "
+      "body gets 408 and the connection is closed (0 = off: only request_timeout_ms bounds "
+      "it)." },
+    { "server", "memory_budget_bytes", T_INT, CFG_DERIVED, OFF(server_memory_budget_bytes),
+      "0", 0, 1099511627776LL, NULL,
+      "Memory that request bodies and their verification may hold together: each request "
+      "reserves its worst case before its body is read; one that does not fit waits up to "
+      "memory_wait_ms, then gets 503. 0 = 60% of the cgroup memory limit "
+      "(`memory.max`, or v1 `memory.limit_in_bytes`), or 256 MiB without one. Must be at "
+      "least max_body_bytes." },
+    { "server", "memory_wait_ms", T_INT, 0, OFF(server_memory_wait_ms), "2000", 0, 60000, NULL,
+      "How long a request waits for room in the memory budget before it gets 503." },
+    { "tls", "cert_file", T_STR, 0, OFF(tls_cert_file), "", 0, 0, NULL,
       "PEM certificate chain; with key_file enables HTTPS on the API listener (the admin "
       "listener stays plain HTTP for probes and scrapes). Reloaded on SIGHUP and when the "
       "file changes." },
-    { "tls", "key_file", T_STR, OFF(tls_key_file), "", 0, 0, NULL, "PEM private key." },
-    { "tls", "client_ca_file", T_STR, OFF(tls_client_ca_file), "", 0, 0, NULL,
+    { "tls", "key_file", T_STR, 0, OFF(tls_key_file), "", 0, 0, NULL, "PEM private key." },
+    { "tls", "client_ca_file", T_STR, 0, OFF(tls_client_ca_file), "", 0, 0, NULL,
       "PEM CA bundle; when set, API clients must present a certificate it issued (mTLS)." },
-    { "tls", "min_version", T_ENUM, OFF(tls_min_version), "1.2", 0, 0, "1.2|1.3",
+    { "tls", "min_version", T_ENUM, 0, OFF(tls_min_version), "1.2", 0, 0, "1.2|1.3",
       "Lowest TLS version accepted." },
-    { "auth", "enabled", T_BOOL, OFF(auth_enabled), "false", 0, 0, NULL,
+    { "auth", "enabled", T_BOOL, 0, OFF(auth_enabled), "false", 0, 0, NULL,
       "Require `Authorization: Bearer <JWT>` on API routes. Off by default, with a loud "
       "warning at start." },
-    { "auth", "issuer", T_STR, OFF(auth_issuer), "", 0, 0, NULL,
+    { "auth", "issuer", T_STR, 0, OFF(auth_issuer), "", 0, 0, NULL,
       "Exact `iss` every token must carry." },
-    { "auth", "audiences", T_LIST, OFF(auth_audiences), "", 0, 0, NULL,
+    { "auth", "audiences", T_LIST, 0, OFF(auth_audiences), "", 0, 0, NULL,
       "Accepted audiences; a token's `aud` (string or array) must contain one." },
-    { "auth", "jwks_url", T_STR, OFF(auth_jwks_url), "", 0, 0, NULL,
+    { "auth", "jwks_url", T_STR, CFG_SECRET, OFF(auth_jwks_url), "", 0, 0, NULL,
       "`https://…` JWKS of the identity provider, or `file:///path/jwks.json` (re-read on "
       "SIGHUP)." },
-    { "auth", "jwks_cache_ttl_seconds", T_INT, OFF(auth_jwks_cache_ttl_seconds), "600", 60,
+    { "auth", "jwks_cache_ttl_seconds", T_INT, 0, OFF(auth_jwks_cache_ttl_seconds), "600", 60,
       86400, NULL, "How long a fetched key set is fresh (a Cache-Control max-age of the IdP, "
       "clamped to [60 s, 1 h], wins)." },
-    { "auth", "leeway_seconds", T_INT, OFF(auth_leeway_seconds), "60", 0, 600, NULL,
+    { "auth", "leeway_seconds", T_INT, 0, OFF(auth_leeway_seconds), "60", 0, 600, NULL,
       "Clock skew allowed for exp / nbf / iat." },
-    { "auth", "refresh_min_interval_seconds", T_INT, OFF(auth_refresh_min_interval_seconds),
+    { "auth", "refresh_min_interval_seconds", T_INT, 0, OFF(auth_refresh_min_interval_seconds),
       "30", 1, 3600, NULL, "At most one JWKS fetch per interval for unknown key ids." },
-    { "auth", "max_stale_seconds", T_INT, OFF(auth_max_stale_seconds), "3600", 0, 604800, NULL,
+    { "auth", "max_stale_seconds", T_INT, 0, OFF(auth_max_stale_seconds), "3600", 0, 604800, NULL,
       "How long the last good key set keeps serving while the IdP is unreachable; after "
       "that requests get 503 and /readyz fails." },
-    { "auth", "fetch_timeout_ms", T_INT, OFF(auth_fetch_timeout_ms), "2000", 100, 60000, NULL,
+    { "auth", "fetch_timeout_ms", T_INT, 0, OFF(auth_fetch_timeout_ms), "2000", 100, 60000, NULL,
       "Longest a JWKS fetch (and so a request waiting for one) may take." },
-    { "auth", "max_lifetime_seconds", T_INT, OFF(auth_max_lifetime_seconds), "0", 0,
+    { "auth", "max_lifetime_seconds", T_INT, 0, OFF(auth_max_lifetime_seconds), "0", 0,
       31536000, NULL, "Reject tokens whose exp - iat exceeds this (0 = no limit)." },
-    { "auth", "allowed_algs", T_LIST, OFF(auth_allowed_algs), "RS256,PS256,ES256,EdDSA", 0, 0,
+    { "auth", "allowed_algs", T_LIST, 0, OFF(auth_allowed_algs), "RS256,PS256,ES256,EdDSA", 0, 0,
       NULL, "JWS algorithms accepted; `none` and HS* are always rejected." },
-    { "auth", "allow_insecure_http", T_BOOL, OFF(auth_allow_insecure_http), "false", 0, 0, NULL,
+    { "auth", "allow_insecure_http", T_BOOL, 0, OFF(auth_allow_insecure_http), "false", 0, 0, NULL,
       "Allow an `http://` JWKS URL on a loopback address (tests only)." },
-    { "auth", "ca_file", T_STR, OFF(auth_ca_file), "", 0, 0, NULL,
+    { "auth", "ca_file", T_STR, 0, OFF(auth_ca_file), "", 0, 0, NULL,
       "PEM CA bundle for the IdP's TLS certificate (default: the system store)." },
-    { "auth", "metrics_requires_scope", T_BOOL, OFF(auth_metrics_requires_scope), "false", 0, 0,
-      NULL, "Require scope `metrics:read` for /metrics on the API port (never on the admin port)." },
-    { "cache", "enabled", T_BOOL, OFF(cache_enabled), "true", 0, 0, NULL,
+    { "auth", "metrics_requires_scope", T_BOOL, 0, OFF(auth_metrics_requires_scope), "false", 0,
+      0, NULL,
+      "Require scope `metrics:read` for /metrics on the API port (never on the admin port); "
+      "needs auth.enabled." },
+    { "cache", "enabled", T_BOOL, 0, OFF(cache_enabled), "true", 0, 0, NULL,
       "Cache verification reports of zip uploads (keyed by package bytes, options and the "
       "trust / policy / registry epoch, so a reload never serves a stale verdict)." },
-    { "cache", "size", T_INT, OFF(cache_size), "10000", 1, 10000000, NULL,
+    { "cache", "size", T_INT, 0, OFF(cache_size), "10000", 1, 10000000, NULL,
       "Most cached reports." },
-    { "cache", "ttl_seconds", T_INT, OFF(cache_ttl_seconds), "300", 1, 86400, NULL,
+    { "cache", "ttl_seconds", T_INT, 0, OFF(cache_ttl_seconds), "300", 1, 86400, NULL,
       "Age after which a cached report is not served." },
-    { "cache", "max_bytes", T_INT, OFF(cache_max_bytes), "67108864", 65536, 17179869184LL, NULL,
+    { "cache", "max_bytes", T_INT, 0, OFF(cache_max_bytes), "67108864", 65536, 17179869184LL, NULL,
       "Most bytes of cached reports." },
-    { "registry", "path", T_STR, OFF(registry_path), "./data/registry.sqlite", 0, 0, NULL,
+    { "registry", "path", T_STR, 0, OFF(registry_path), "./data/registry.sqlite", 0, 0, NULL,
       "SQLite registry database (created if missing); this process is its only writer." },
-    { "registry", "synchronous", T_ENUM, OFF(registry_synchronous), "full", 0, 0, "full|normal",
+    { "registry", "synchronous", T_ENUM, 0, OFF(registry_synchronous), "full", 0, 0, "full|normal",
       "SQLite synchronous mode: full (durable on power loss) or normal." },
-    { "registry", "busy_timeout_ms", T_INT, OFF(registry_busy_timeout_ms), "5000", 0, 600000,
+    { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 0, 600000,
       NULL, "How long readers wait on a locked database." },
-    { "registry", "record_verifications", T_BOOL, OFF(registry_record_verifications), "true", 0,
+    { "registry", "record_verifications", T_BOOL, 0, OFF(registry_record_verifications), "true", 0,
       0, NULL, "Record every verification (subject, hashes, result, report) in the registry." },
-    { "registry", "signing_key_file", T_STR, OFF(registry_signing_key_file), "", 0, 0, NULL,
+    { "registry", "signing_key_file", T_STR, 0, OFF(registry_signing_key_file), "", 0, 0, NULL,
       "PEM Ed25519 key that signs new registry entries (SPEC §3.7); empty = unsigned." },
-    { "registry", "max_report_bytes", T_INT, OFF(registry_max_report_bytes), "16384", 1024,
+    { "registry", "max_report_bytes", T_INT, 0, OFF(registry_max_report_bytes), "16384", 1024,
       16777216, NULL,
       "Largest report stored with a verification; a larger one is stored as its summary "
       "(result, failing checks, hashes and the full report's SHA3-256)." },
-    { "registry", "verification_retention_days", T_INT,
+    { "registry", "verification_retention_days", T_INT, 0,
       OFF(registry_verification_retention_days), "90", 0, 36500, NULL,
       "Verification records older than this are pruned by the writer in small batches "
       "(0 = kept forever). Registry entries are never pruned." },
-    { "trust", "dir", T_STR, OFF(trust_dir), "", 0, 0, NULL,
+    { "trust", "dir", T_STR, 0, OFF(trust_dir), "", 0, 0, NULL,
       "Trust store: directory of `*.pub` / cap-key.v1 `*.json` keys (reloaded on SIGHUP). "
       "Empty = no trusted keys (every signature fails; a warning is logged)." },
-    { "trust", "policy_dir", T_STR, OFF(trust_policy_dir), "", 0, 0, NULL,
+    { "trust", "policy_dir", T_STR, 0, OFF(trust_policy_dir), "", 0, 0, NULL,
       "Directory of known policies for policy.binding: IR v1 `*.json`, PolicyV2 and policy v1 "
       "`*.yml` / `*.yaml` (reloaded on SIGHUP)." },
-    { "trust", "tsa_ca_file", T_STR, OFF(trust_tsa_ca_file), "", 0, 0, NULL,
+    { "trust", "tsa_ca_file", T_STR, 0, OFF(trust_tsa_ca_file), "", 0, 0, NULL,
       "PEM roots of trusted RFC 3161 time-stamping authorities." },
-    { "verify", "require_signature", T_BOOL, OFF(verify_require_signature), "true", 0, 0, NULL,
+    { "verify", "require_signature", T_BOOL, 0, OFF(verify_require_signature), "true", 0, 0, NULL,
       "An unsigned manifest fails (false: warns)." },
-    { "verify", "require_timestamp", T_BOOL, OFF(verify_require_timestamp), "false", 0, 0, NULL,
+    { "verify", "require_timestamp", T_BOOL, 0, OFF(verify_require_timestamp), "false", 0, 0, NULL,
       "A package without a timestamp token warns." },
-    { "verify", "check_registry", T_BOOL, OFF(verify_check_registry), "false", 0, 0, NULL,
+    { "verify", "check_registry", T_BOOL, 0, OFF(verify_check_registry), "false", 0, 0, NULL,
       "A package without a registry entry warns." },
-    { "verify", "strict", T_BOOL, OFF(verify_strict), "false", 0, 0, NULL,
+    { "verify", "strict", T_BOOL, 0, OFF(verify_strict), "false", 0, 0, NULL,
       "Unknown policies and unverifiable proof backends fail instead of warn." },
-    { "verify", "allow_untrusted", T_BOOL, OFF(verify_allow_untrusted), "false", 0, 0, NULL,
+    { "verify", "allow_untrusted", T_BOOL, 0, OFF(verify_allow_untrusted), "false", 0, 0, NULL,
       "A valid signature by an untrusted key warns instead of fails." },
-    { "verify", "mock_policy", T_ENUM, OFF(verify_mock_policy), "warn", 0, 0, "warn|fail|accept",
+    { "verify", "mock_policy", T_ENUM, 0, OFF(verify_mock_policy), "warn", 0, 0, "warn|fail|accept",
       "Result of the proof.backend check for mock proofs (no cryptographic assurance)." },
-    { "verify", "max_entries", T_INT, OFF(verify_max_entries), "10000", 1, 1000000, NULL,
+    { "verify", "max_entries", T_INT, 0, OFF(verify_max_entries), "10000", 1, 1000000, NULL,
       "Most members in an uploaded package (zip entries)." },
-    { "backup", "dir", T_STR, OFF(backup_dir), "./data/backups", 0, 0, NULL,
+    { "backup", "dir", T_STR, 0, OFF(backup_dir), "./data/backups", 0, 0, NULL,
       "Directory of registry backups (`registry-<UTC>.sqlite` + `.json` sidecar)." },
-    { "backup", "interval_seconds", T_INT, OFF(backup_interval_seconds), "86400", 0, 31536000,
+    { "backup", "interval_seconds", T_INT, 0, OFF(backup_interval_seconds), "86400", 0, 31536000,
       NULL, "Scheduled online backup interval (the runbook's RPO); 0 disables the schedule." },
-    { "backup", "retain", T_INT, OFF(backup_retain), "7", 1, 10000, NULL,
+    { "backup", "retain", T_INT, 0, OFF(backup_retain), "7", 1, 10000, NULL,
       "Backups kept (newest first)." },
-    { "logging", "level", T_ENUM, OFF(logging_level), "info", 0, 0, "debug|info|warn|error",
+    { "logging", "level", T_ENUM, 0, OFF(logging_level), "info", 0, 0, "debug|info|warn|error",
       "Log level; SIGUSR1 lowers it one step (more verbose), SIGUSR2 raises it." },
-    { "shutdown", "grace_seconds", T_INT, OFF(shutdown_grace_seconds), "5", 0, 300, NULL,
+    { "shutdown", "grace_seconds", T_INT, 0, OFF(shutdown_grace_seconds), "5", 0, 300, NULL,
       "After SIGTERM: /readyz answers 503 at once, new requests are still served this long." },
-    { "shutdown", "timeout_seconds", T_INT, OFF(shutdown_timeout_seconds), "25", 1, 3600, NULL,
-      "Then in-flight requests get at most this long to finish before the process exits." },
+    { "shutdown", "timeout_seconds", T_INT, 0, OFF(shutdown_timeout_seconds), "25", 1, 3600, NULL,
+      "Then in-flight requests get at most this long to finish before the process exits; "
+      "requests still running then are cut, counted in an ERROR log line "
+      "(`event=shutdown_cut`) and the exit status is 1." },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
+_Static_assert(NKEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX in config.h");
 
 static const char *const sections[] = { "server", "tls", "auth", "cache", "registry", "trust",
                                         "verify", "backup", "logging", "shutdown" };
+#define NSECTIONS (sizeof sections / sizeof *sections)
 
-static bool is_section(const char *s)
+/* The index of section `s`, or -1. */
+static int section_index(const char *s)
 {
-    for (size_t i = 0; i < sizeof sections / sizeof *sections; i++)
+    for (size_t i = 0; i < NSECTIONS; i++)
         if (strcmp(s, sections[i]) == 0)
-            return true;
-    return false;
+            return (int)i;
+    return -1;
 }
 
 static const cfg_key *find_key(const char *section, const char *key)
@@ -182,6 +226,128 @@ static const cfg_key *find_key(const char *section, const char *key)
         if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].key, key) == 0)
             return &keys[i];
     return NULL;
+}
+
+static const cfg_key *key_of_field(const capvd_config *c, const void *field)
+{
+    size_t off = (size_t)((const char *)field - (const char *)c);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (keys[i].offset == off)
+            return &keys[i];
+    return NULL;
+}
+
+static size_t key_index(const cfg_key *k)
+{
+    return (size_t)(k - keys);
+}
+
+/* Replaces the recorded source of key `k`. False when out of memory. */
+static bool set_source(capvd_config *c, const cfg_key *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static bool set_source(capvd_config *c, const cfg_key *k, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (text == NULL)
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    size_t i = key_index(k);
+    free(c->source[i]);
+    c->source[i] = text;
+    return true;
+}
+
+const char *capvd_config_source(const capvd_config *c, const void *field)
+{
+    const cfg_key *k = key_of_field(c, field);
+    return k != NULL ? c->source[key_index(k)] : NULL;
+}
+
+/* ---- secrets ---------------------------------------------------------------------------- */
+
+/* Whether a URL query parameter name looks like it holds a credential. */
+static bool secret_param(const char *name, size_t len)
+{
+    static const char *const words[] = { "pass", "pwd", "secret", "token", "key", "sig",
+                                         "auth", "cred" };
+    for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
+        size_t wl = strlen(words[w]);
+        for (size_t i = 0; i + wl <= len; i++)
+            if (strncasecmp(name + i, words[w], wl) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* A secret-marked value as it may be shown (malloc'd; NULL when out of memory). A URL
+ * (`scheme://…`) keeps everything but the password of its user info and the values of query
+ * parameters named like credentials (password, token, key, …), which become `***`; any
+ * other non-empty value becomes `***` as a whole. */
+static char *redacted(const char *v)
+{
+    size_t n = strlen(v);
+    const char *sep = strstr(v, "://");
+    if (n == 0)
+        return strdup("");
+    if (sep == NULL || sep == v ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-") !=
+            (size_t)(sep - v))
+        return strdup("***");
+    /* every redaction turns at least one byte into three */
+    char *out = malloc(3 * n + 1);
+    if (out == NULL)
+        return NULL;
+    size_t o = 0;
+    const char *p = v, *auth = sep + 3;
+    const char *auth_end = auth + strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *q = auth; q < auth_end; q++)
+        if (*q == '@')
+            at = q;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    if (colon != NULL && colon + 1 < at) {
+        memcpy(out + o, p, (size_t)(colon + 1 - p));
+        o += (size_t)(colon + 1 - p);
+        memcpy(out + o, "***", 3);
+        o += 3;
+        p = at;
+    }
+    /* up to the query */
+    const char *query = auth_end + strcspn(auth_end, "?#");
+    memcpy(out + o, p, (size_t)(query - p));
+    o += (size_t)(query - p);
+    p = query;
+    if (*p == '?') {
+        out[o++] = *p++;
+        while (*p && *p != '#') {
+            size_t plen = strcspn(p, "&#");
+            const char *eq = memchr(p, '=', plen);
+            if (eq != NULL && eq + 1 < p + plen && secret_param(p, (size_t)(eq - p))) {
+                memcpy(out + o, p, (size_t)(eq + 1 - p));
+                o += (size_t)(eq + 1 - p);
+                memcpy(out + o, "***", 3);
+                o += 3;
+            } else {
+                memcpy(out + o, p, plen);
+                o += plen;
+            }
+            p += plen;
+            if (*p == '&')
+                out[o++] = *p++;
+        }
+    }
+    size_t rest = strlen(p);
+    memcpy(out + o, p, rest);
+    o += rest;
+    out[o] = '\0';
+    return out;
 }
 
 static void list_clear(cfg_list *l)
@@ -317,16 +483,34 @@ void capvd_config_free(capvd_config *c)
         } else if (keys[i].type == T_LIST) {
             list_clear(slot);
         }
+        free(c->source[i]);
+        c->source[i] = NULL;
     }
 }
 
 /* ---- YAML files ------------------------------------------------------------------------ */
+
+/* What the files of one directory have given so far: a section may appear once in all of
+ * them, a key once in its section. */
+typedef struct seen {
+    char *section_at[NSECTIONS]; /* "FILE:LINE:COL" of each section */
+    char *key_at[NKEYS];         /* "FILE:LINE:COL" of each key */
+} seen;
+
+static void seen_free(seen *s)
+{
+    for (size_t i = 0; i < NSECTIONS; i++)
+        free(s->section_at[i]);
+    for (size_t i = 0; i < NKEYS; i++)
+        free(s->key_at[i]);
+}
 
 typedef struct yctx {
     yaml_parser_t p;
     yaml_event_t ev;
     bool have;
     const char *file;
+    seen *seen;
     char *errbuf;
     size_t errlen;
 } yctx;
@@ -346,11 +530,28 @@ static bool next(yctx *y)
     return true;
 }
 
+/* "FILE:LINE:COL" of the current event (malloc'd, NULL when out of memory). */
+static char *here(const yctx *y)
+{
+    size_t cap = strlen(y->file) + 48;
+    char *text = malloc(cap);
+    if (text != NULL)
+        snprintf(text, cap, "%s:%zu:%zu", y->file, y->ev.start_mark.line + 1,
+                 y->ev.start_mark.column + 1);
+    return text;
+}
+
 static bool fail_at(yctx *y, const char *what, const char *detail)
 {
     snprintf(y->errbuf, y->errlen, "%s:%zu:%zu: %s: %s", y->file, y->ev.start_mark.line + 1,
              y->ev.start_mark.column + 1, what, detail);
     return false;
+}
+
+static bool remember(yctx *y, char **slot)
+{
+    *slot = here(y);
+    return *slot != NULL || fail_at(y, "document", "out of memory");
 }
 
 static bool load_section(capvd_config *c, yctx *y, const char *section)
@@ -368,14 +569,22 @@ static bool load_section(capvd_config *c, yctx *y, const char *section)
             return true;
         if (y->ev.type != YAML_SCALAR_EVENT)
             return fail_at(y, section, "keys must be scalars");
-        char name[64], full[160], why[200];
+        char name[64], full[160], why[400];
         snprintf(name, sizeof name, "%s", (const char *)y->ev.data.scalar.value);
         snprintf(full, sizeof full, "%s.%s", section, name);
         const cfg_key *k = find_key(section, name);
         if (k == NULL)
             return fail_at(y, full, "unknown key");
-        if (!next(y))
+        char **first = &y->seen->key_at[key_index(k)];
+        if (*first != NULL) {
+            snprintf(why, sizeof why, "duplicate key, first given at %s", *first);
+            return fail_at(y, full, why);
+        }
+        if (!remember(y, first) || !next(y))
             return false;
+        if (!set_source(c, k, "%s:%zu:%zu", y->file, y->ev.start_mark.line + 1,
+                        y->ev.start_mark.column + 1))
+            return fail_at(y, full, "out of memory");
         if (y->ev.type == YAML_SCALAR_EVENT) {
             if (!set_value(c, k, (const char *)y->ev.data.scalar.value, false, why, sizeof why))
                 return fail_at(y, full, why);
@@ -399,14 +608,15 @@ static bool load_section(capvd_config *c, yctx *y, const char *section)
     }
 }
 
-static bool load_file(capvd_config *c, const char *path, char *errbuf, size_t errlen)
+static bool load_file(capvd_config *c, const char *path, seen *sn, char *errbuf,
+                      size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
         snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
         return false;
     }
-    yctx y = { .file = path, .errbuf = errbuf, .errlen = errlen };
+    yctx y = { .file = path, .seen = sn, .errbuf = errbuf, .errlen = errlen };
     yaml_parser_initialize(&y.p);
     yaml_parser_set_input_file(&y.p, f);
     bool ok = false;
@@ -438,11 +648,22 @@ static bool load_file(capvd_config *c, const char *path, char *errbuf, size_t er
         }
         char section[64];
         snprintf(section, sizeof section, "%s", (const char *)y.ev.data.scalar.value);
-        if (!is_section(section)) {
+        int si = section_index(section);
+        if (si < 0) {
             fail_at(&y, section, "unknown section");
             goto out;
         }
-        if (!load_section(c, &y, section))
+        char **first = &sn->section_at[si];
+        if (*first != NULL) {
+            char why[400];
+            snprintf(why, sizeof why,
+                     "section given twice, first at %s (give each section once: in one "
+                     "file, or one file per section)",
+                     *first);
+            fail_at(&y, section, why);
+            goto out;
+        }
+        if (!remember(&y, first) || !load_section(c, &y, section))
             goto out;
     }
     if (!next(&y))
@@ -471,6 +692,8 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+#define MAX_FILES 256
+
 static bool load_dir(capvd_config *c, const char *dir, bool required, char *errbuf,
                      size_t errlen)
 {
@@ -481,27 +704,39 @@ static bool load_dir(capvd_config *c, const char *dir, bool required, char *errb
         snprintf(errbuf, errlen, "%s: %s", dir, strerror(errno));
         return false;
     }
-    char *names[256];
+    char *names[MAX_FILES] = { NULL };
     int n = 0;
+    bool ok = true;
     struct dirent *de;
-    while ((de = readdir(d)) != NULL && n < 256) {
+    while (ok && (de = readdir(d)) != NULL) {
         size_t l = strlen(de->d_name);
         if (de->d_name[0] == '.')
             continue; /* includes Kubernetes' ..data symlink farm */
-        if ((l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0) ||
-            (l > 4 && strcmp(de->d_name + l - 4, ".yml") == 0))
-            names[n++] = strdup(de->d_name);
+        if (!((l > 5 && strcmp(de->d_name + l - 5, ".yaml") == 0) ||
+              (l > 4 && strcmp(de->d_name + l - 4, ".yml") == 0)))
+            continue;
+        if (n == MAX_FILES) {
+            snprintf(errbuf, errlen, "%s: more than %d configuration files", dir, MAX_FILES);
+            ok = false;
+        } else if ((names[n] = strdup(de->d_name)) == NULL) {
+            snprintf(errbuf, errlen, "%s: out of memory", dir);
+            ok = false;
+        } else {
+            n++;
+        }
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof *names, name_cmp);
-    bool ok = true;
+    seen sn;
+    memset(&sn, 0, sizeof sn);
     for (int i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (ok && names[i] != NULL)
-            ok = load_file(c, path, errbuf, errlen);
+        if (ok)
+            ok = load_file(c, path, &sn, errbuf, errlen);
         free(names[i]);
     }
+    seen_free(&sn);
     return ok;
 }
 
@@ -518,11 +753,14 @@ extern char **environ;
 
 static bool load_env(capvd_config *c, char *errbuf, size_t errlen)
 {
-    char why[200], name[128];
+    char why[400], name[128];
     for (size_t i = 0; i < NKEYS; i++) {
         env_name(name, sizeof name, &keys[i]);
         const char *v = getenv(name);
-        if (v != NULL && !set_value(c, &keys[i], v, false, why, sizeof why)) {
+        if (v == NULL)
+            continue;
+        if (!set_value(c, &keys[i], v, false, why, sizeof why) ||
+            !set_source(c, &keys[i], "env %s", name)) {
             snprintf(errbuf, errlen, "env %s: %s.%s: %s", name, keys[i].section, keys[i].key,
                      why);
             return false;
@@ -535,7 +773,7 @@ static bool load_env(capvd_config *c, char *errbuf, size_t errlen)
         const char *eq = strchr(*e, '=');
         size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
         bool known_section = false, known = false;
-        for (size_t s = 0; s < sizeof sections / sizeof *sections; s++) {
+        for (size_t s = 0; s < NSECTIONS; s++) {
             char prefix[64];
             snprintf(prefix, sizeof prefix, "CAPV_%s_", sections[s]);
             for (char *p = prefix; *p; p++)
@@ -559,7 +797,7 @@ static bool load_set(capvd_config *c, const char *set, char *errbuf, size_t errl
 {
     const char *eq = strchr(set, '=');
     const char *dot = strchr(set, '.');
-    char section[64] = "", key[64] = "", why[200];
+    char section[64] = "", key[64] = "", why[400];
     if (eq == NULL || dot == NULL || dot > eq) {
         snprintf(errbuf, errlen, "--set %s: expected section.key=value", set);
         return false;
@@ -568,14 +806,26 @@ static bool load_set(capvd_config *c, const char *set, char *errbuf, size_t errl
     snprintf(key, sizeof key, "%.*s", (int)(eq - dot - 1), dot + 1);
     const cfg_key *k = find_key(section, key);
     if (k == NULL) {
-        snprintf(errbuf, errlen, "--set %s: unknown key %s.%s", set, section, key);
+        /* the value is not echoed: it may be a secret given to a misspelt key */
+        snprintf(errbuf, errlen, "--set %.*s=…: unknown key %s.%s", (int)(eq - set), set,
+                 section, key);
         return false;
     }
-    if (!set_value(c, k, eq + 1, false, why, sizeof why)) {
-        snprintf(errbuf, errlen, "--set %s: %s.%s: %s", set, section, key, why);
-        return false;
+    char *shown = k->flags & CFG_SECRET ? redacted(eq + 1) : strdup(eq + 1);
+    bool ok = shown != NULL;
+    if (!ok)
+        snprintf(why, sizeof why, "out of memory");
+    else if (!set_value(c, k, eq + 1, false, why, sizeof why))
+        ok = false;
+    else if (!set_source(c, k, "--set %s.%s=%s", section, key, shown)) {
+        snprintf(why, sizeof why, "out of memory");
+        ok = false;
     }
-    return true;
+    if (!ok)
+        snprintf(errbuf, errlen, "--set %s.%s=%s: %s.%s: %s", section, key,
+                 shown ? shown : "…", section, key, why);
+    free(shown);
+    return ok;
 }
 
 bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char **sets,
@@ -588,19 +838,6 @@ bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char
     for (int i = 0; i < nsets; i++)
         if (!load_set(c, sets[i], errbuf, errlen))
             return false;
-    if ((*c->tls_cert_file != '\0') != (*c->tls_key_file != '\0')) {
-        snprintf(errbuf, errlen, "tls.cert_file and tls.key_file must be set together");
-        return false;
-    }
-    if (*c->tls_client_ca_file && !*c->tls_cert_file) {
-        snprintf(errbuf, errlen, "tls.client_ca_file needs tls.cert_file and tls.key_file");
-        return false;
-    }
-    if (c->auth_enabled && (!*c->auth_issuer || c->auth_audiences.n == 0 || !*c->auth_jwks_url)) {
-        snprintf(errbuf, errlen,
-                 "auth.enabled needs auth.issuer, auth.audiences and auth.jwks_url");
-        return false;
-    }
     return true;
 }
 
@@ -625,9 +862,20 @@ void capvd_config_print_reference(void)
            "`/etc/cap-verifier/`, every `*.yaml` / `*.yml` file in name order; each file holds\n"
            "top-level sections, so `cache.yaml` may hold just `cache:`), environment variables\n"
            "`CAPV_<SECTION>_<KEY>` (upper case; lists comma-separated; booleans `true|false`),\n"
-           "then `--set section.key=value` flags. Unknown sections or keys and invalid values\n"
-           "are startup errors naming the file, line and key. `capverifyd --check-config`\n"
-           "validates and exits.\n");
+           "then `--set section.key=value` flags. Unknown sections or keys, invalid values, a\n"
+           "key given twice in a section and a section given twice in the directory are\n"
+           "startup errors naming the file, line and key.\n\n"
+           "Values are also checked against each other and against the machine: listen\n"
+           "addresses (`host:port` with an IPv4 address, `[IPv6]` or a host name, port\n"
+           "1..65535, the two listeners apart), TLS and authentication settings that need each\n"
+           "other, readable certificate, key and trust files, CIDRs, CORS origins, the memory\n"
+           "budget against the largest body, and where backups go. Each problem is reported\n"
+           "as `SOURCE: key: reason`, SOURCE being `FILE:LINE:COL`, `env CAPV_…` or\n"
+           "`--set key=value`; the daemon exits 3.\n\n"
+           "`capverifyd --check-config` runs every check a start runs and exits (0 when the\n"
+           "configuration is ok, 3 otherwise). `capverifyd --print-config` prints the\n"
+           "effective configuration as YAML (secrets redacted, derived values as comments) and\n"
+           "exits without starting anything.\n");
     const char *section = "";
     for (size_t i = 0; i < NKEYS; i++) {
         const cfg_key *k = &keys[i];
@@ -651,8 +899,59 @@ void capvd_config_print_reference(void)
             snprintf(def, sizeof def, "`%s`", k->def);
         else
             snprintf(def, sizeof def, "(empty)");
-        printf("| `%s.%s` | %s%s | %s | `%s` | %s |\n", k->section, k->key, type, range, def,
-               env, k->doc);
+        printf("| `%s.%s` | %s%s | %s | `%s` | %s%s |\n", k->section, k->key, type, range, def,
+               env, k->doc,
+               k->flags & CFG_SECRET ? " Secret: `--print-config` shows it redacted (a URL's "
+                                       "password as `***`)."
+                                     : "");
+    }
+}
+
+/* ---- the effective configuration as YAML ---------------------------------------------- */
+
+/* A YAML double-quoted scalar. */
+static void print_quoted(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", stdout); break;
+        case '\\': fputs("\\\\", stdout); break;
+        case '\n': fputs("\\n", stdout); break;
+        case '\t': fputs("\\t", stdout); break;
+        case '\r': fputs("\\r", stdout); break;
+        default:
+            if (*p < 0x20 || *p == 0x7f)
+                printf("\\x%02x", *p);
+            else
+                putchar(*p);
+        }
+    }
+    putchar('"');
+}
+
+static void print_string(const cfg_key *k, const char *v)
+{
+    if (!(k->flags & CFG_SECRET)) {
+        print_quoted(v);
+        return;
+    }
+    char *shown = redacted(v);
+    print_quoted(shown != NULL ? shown : "***");
+    free(shown);
+}
+
+/* The derived value of a CFG_DERIVED key whose value is 0, as a comment ("" if none). */
+static void derived_comment(const capvd_config *c, const cfg_key *k, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (k->offset == OFF(server_memory_budget_bytes)) {
+        char why[300];
+        int64_t b = capvd_memory_budget_explain(why, sizeof why);
+        snprintf(out, cap, "  # derived: %lld (%s)", (long long)b, why);
+    } else if (k->offset == OFF(server_rate_limit_burst) && c->server_rate_limit_per_second > 0) {
+        snprintf(out, cap, "  # derived: %lld (= rate_limit_per_second)",
+                 (long long)c->server_rate_limit_per_second);
     }
 }
 
@@ -669,17 +968,491 @@ void capvd_config_print(const capvd_config *c)
         printf("  %s: ", k->key);
         switch (k->type) {
         case T_STR:
-        case T_ENUM: printf("\"%s\"\n", *(char *const *)slot); break;
-        case T_INT: printf("%lld\n", (long long)*(const int64_t *)slot); break;
-        case T_BOOL: printf("%s\n", *(const bool *)slot ? "true" : "false"); break;
+        case T_ENUM: print_string(k, *(char *const *)slot); break;
+        case T_INT: printf("%lld", (long long)*(const int64_t *)slot); break;
+        case T_BOOL: fputs(*(const bool *)slot ? "true" : "false", stdout); break;
         case T_LIST: {
             const cfg_list *l = slot;
-            printf("[");
-            for (int j = 0; j < l->n; j++)
-                printf("%s\"%s\"", j ? ", " : "", l->items[j]);
-            printf("]\n");
+            putchar('[');
+            for (int j = 0; j < l->n; j++) {
+                fputs(j ? ", " : "", stdout);
+                print_string(k, l->items[j]);
+            }
+            putchar(']');
             break;
         }
         }
+        char comment[400] = "";
+        if ((k->flags & CFG_DERIVED) && k->type == T_INT && *(const int64_t *)slot == 0)
+            derived_comment(c, k, comment, sizeof comment);
+        printf("%s\n", comment);
     }
+}
+
+/* ---- checks across keys ------------------------------------------------------------------ */
+
+typedef struct checker {
+    const capvd_config *c;
+    char *buf;
+    size_t cap, len;
+    int problems;
+} checker;
+
+/* "SOURCE" of a field's value, or "default". */
+static const char *src_of(const capvd_config *c, const void *field)
+{
+    const char *s = capvd_config_source(c, field);
+    return s != NULL ? s : "default";
+}
+
+/* Adds one line "SOURCE: section.key: reason" about the value of `field`. */
+static void problem(checker *ck, const void *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void problem(checker *ck, const void *field, const char *fmt, ...)
+{
+    const cfg_key *k = key_of_field(ck->c, field);
+    char line[1024];
+    int n = snprintf(line, sizeof line, "%s: %s.%s: ", src_of(ck->c, field),
+                     k ? k->section : "?", k ? k->key : "?");
+    if (n < 0 || (size_t)n >= sizeof line)
+        n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
+    va_end(ap);
+    ck->problems++;
+    if (ck->cap == 0)
+        return;
+    size_t need = strlen(line) + (ck->len > 0 ? 1 : 0);
+    if (ck->len + need >= ck->cap)
+        return; /* the first problems are the ones reported */
+    snprintf(ck->buf + ck->len, ck->cap - ck->len, "%s%s", ck->len > 0 ? "\n" : "", line);
+    ck->len += need;
+}
+
+/* Why a host name is not one ("" if it is), RFC 1123 labels. */
+static const char *hostname_why(const char *h, size_t len, bool lower_only)
+{
+    if (len == 0 || len > 253)
+        return "a host name has 1 to 253 characters";
+    size_t label = 0;
+    for (size_t i = 0; i <= len; i++) {
+        if (i == len || h[i] == '.') {
+            if (label == 0 || label > 63)
+                return "each label of a host name has 1 to 63 characters";
+            if (h[i - 1] == '-' || h[i - label] == '-')
+                return "a host name label neither starts nor ends with '-'";
+            label = 0;
+            continue;
+        }
+        unsigned char ch = (unsigned char)h[i];
+        if (lower_only && isupper(ch))
+            return "browsers send origins in lower case: write the host in lower case";
+        if (!isalnum(ch) && ch != '-')
+            return "a host name has only letters, digits, '-' and '.'";
+        label++;
+    }
+    return "";
+}
+
+enum host_kind { HOST_ANY4, HOST_ANY6, HOST_V4, HOST_V6, HOST_NAME };
+
+typedef struct hostport {
+    enum host_kind kind;
+    uint8_t addr[16];
+    char name[256];
+    unsigned port;
+} hostport;
+
+/* Parses "host:port" (host: an IPv4 address, [IPv6], a host name, or empty for every
+ * address). Returns NULL, or why it is not one. */
+static const char *hostport_parse(hostport *hp, const char *s, bool lower_only)
+{
+    memset(hp, 0, sizeof *hp);
+    const char *colon;
+    char host[256];
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL)
+            return "an IPv6 address in brackets lacks its ']'";
+        size_t n = (size_t)(rb - s - 1);
+        if (n == 0 || n >= sizeof host)
+            return "not an IPv6 address inside [...]";
+        memcpy(host, s + 1, n);
+        host[n] = '\0';
+        if (inet_pton(AF_INET6, host, hp->addr) != 1)
+            return "not an IPv6 address inside [...]";
+        static const uint8_t any6[16];
+        hp->kind = memcmp(hp->addr, any6, 16) == 0 ? HOST_ANY6 : HOST_V6;
+        if (rb[1] != ':')
+            return "expected [IPv6]:port";
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL)
+            return "expected host:port";
+        size_t n = (size_t)(colon - s);
+        if (memchr(s, ':', n) != NULL)
+            return "an IPv6 address needs brackets: [ADDRESS]:PORT";
+        if (n >= sizeof host)
+            return "the host name is too long";
+        memcpy(host, s, n);
+        host[n] = '\0';
+        if (n == 0) {
+            hp->kind = HOST_ANY4; /* ":8080": every address */
+        } else if (strspn(host, "0123456789.") == n) {
+            if (inet_pton(AF_INET, host, hp->addr) != 1)
+                return "not an IPv4 address";
+            static const uint8_t any4[4];
+            hp->kind = memcmp(hp->addr, any4, 4) == 0 ? HOST_ANY4 : HOST_V4;
+        } else {
+            const char *why = hostname_why(host, n, lower_only);
+            if (*why)
+                return why;
+            hp->kind = HOST_NAME;
+            for (size_t i = 0; i <= n; i++)
+                hp->name[i] = (char)tolower((unsigned char)host[i]);
+        }
+    }
+    const char *port = colon + 1;
+    size_t pn = strlen(port);
+    if (pn == 0 || pn > 5 || strspn(port, "0123456789") != pn)
+        return "the port must be a number from 1 to 65535";
+    unsigned long v = strtoul(port, NULL, 10);
+    if (v < 1 || v > 65535)
+        return "the port must be a number from 1 to 65535";
+    hp->port = (unsigned)v;
+    return NULL;
+}
+
+/* Whether two listeners would want the same socket (an address of each family's wildcard
+ * covers every address of that family; a host name may resolve to any). */
+static bool same_address(const hostport *a, const hostport *b)
+{
+    if (a->port != b->port)
+        return false;
+    if (a->kind == b->kind) {
+        switch (a->kind) {
+        case HOST_ANY4:
+        case HOST_ANY6: return true;
+        case HOST_V4: return memcmp(a->addr, b->addr, 4) == 0;
+        case HOST_V6: return memcmp(a->addr, b->addr, 16) == 0;
+        case HOST_NAME: return strcmp(a->name, b->name) == 0;
+        }
+    }
+    for (int swap = 0; swap < 2; swap++) {
+        const hostport *x = swap ? b : a, *y = swap ? a : b;
+        if (x->kind == HOST_ANY4 && (y->kind == HOST_V4 || y->kind == HOST_NAME))
+            return true;
+        if (x->kind == HOST_ANY6 && (y->kind == HOST_V6 || y->kind == HOST_NAME))
+            return true;
+    }
+    return false;
+}
+
+/* Why `o` is not a CORS origin ("scheme://host[:port]"), or NULL. */
+static const char *origin_why(const char *o)
+{
+    if (strchr(o, '*') != NULL)
+        return "wildcards are not allowed: list each origin";
+    const char *rest;
+    if (strncmp(o, "https://", 8) == 0)
+        rest = o + 8;
+    else if (strncmp(o, "http://", 7) == 0)
+        rest = o + 7;
+    else
+        return "an origin is scheme://host[:port] with scheme http or https";
+    if (strpbrk(rest, "/?#") != NULL)
+        return "an origin has no path, query or fragment (not even a trailing '/')";
+    if (strchr(rest, '@') != NULL)
+        return "an origin has no user info";
+    if (*rest == '\0')
+        return "the host is missing";
+    /* with a default port: the same syntax as host:port */
+    char hp_text[300];
+    const char *last_colon = strrchr(rest, ':');
+    bool has_port = last_colon != NULL && (rest[0] != '[' || last_colon > strchr(rest, ']'));
+    snprintf(hp_text, sizeof hp_text, "%s%s", rest, has_port ? "" : ":443");
+    hostport hp;
+    const char *why = hostport_parse(&hp, hp_text, true);
+    if (why == NULL && (hp.kind == HOST_ANY4 || hp.kind == HOST_ANY6))
+        return "the host is missing or a wildcard address";
+    return why;
+}
+
+/* Why `path` cannot be read as a file, or NULL. */
+static const char *file_why(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(buf, cap, "cannot open %s: %s", path, strerror(errno));
+        return buf;
+    }
+    struct stat st;
+    bool dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    close(fd);
+    if (dir) {
+        snprintf(buf, cap, "%s is a directory, not a file", path);
+        return buf;
+    }
+    return NULL;
+}
+
+/* Why `path` cannot be listed as a directory, or NULL. */
+static const char *dir_why(const char *path, char *buf, size_t cap)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        snprintf(buf, cap, "cannot read the directory %s: %s", path, strerror(errno));
+        return buf;
+    }
+    closedir(d);
+    return NULL;
+}
+
+/* `p` made absolute and normalized: the real path of its longest existing ancestor (symbolic
+ * links resolved), then the remaining components with "." and ".." applied. */
+static bool abs_path(const char *p, char *out, size_t cap)
+{
+    char joined[PATH_MAX * 2];
+    if (p[0] == '/') {
+        snprintf(joined, sizeof joined, "%s", p);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof cwd) == NULL)
+            return false;
+        snprintf(joined, sizeof joined, "%s/%s", cwd, p);
+    }
+    /* lexical normalization */
+    char norm[PATH_MAX * 2];
+    size_t n = 0;
+    norm[0] = '\0';
+    for (const char *q = joined; *q;) {
+        while (*q == '/')
+            q++;
+        size_t len = strcspn(q, "/");
+        if (len == 0)
+            break;
+        if (len == 1 && q[0] == '.') {
+        } else if (len == 2 && q[0] == '.' && q[1] == '.') {
+            while (n > 0 && norm[n - 1] != '/')
+                n--;
+            if (n > 0)
+                n--;
+            norm[n] = '\0';
+        } else {
+            if (n + 1 + len + 1 > sizeof norm)
+                return false;
+            norm[n++] = '/';
+            memcpy(norm + n, q, len);
+            n += len;
+            norm[n] = '\0';
+        }
+        q += len;
+    }
+    if (n == 0)
+        snprintf(norm, sizeof norm, "/");
+    /* resolve the longest existing prefix */
+    char head[PATH_MAX * 2];
+    snprintf(head, sizeof head, "%s", norm);
+    size_t cut = strlen(head);
+    for (;;) {
+        char real[PATH_MAX];
+        if (realpath(head, real) != NULL) {
+            const char *tail = norm + cut;
+            int w = snprintf(out, cap, "%s%s", strcmp(real, "/") == 0 && *tail ? "" : real,
+                             tail);
+            return w > 0 && (size_t)w < cap;
+        }
+        char *slash = strrchr(head, '/');
+        if (slash == NULL || slash == head) {
+            int w = snprintf(out, cap, "%s", norm);
+            return w > 0 && (size_t)w < cap;
+        }
+        *slash = '\0';
+        cut = (size_t)(slash - head);
+    }
+}
+
+/* Whether `child` is `parent` or lies below it (both resolved with abs_path). */
+static bool path_within(const char *child, const char *parent)
+{
+    char c[PATH_MAX * 2], p[PATH_MAX * 2];
+    if (!abs_path(child, c, sizeof c) || !abs_path(parent, p, sizeof p))
+        return false;
+    size_t pl = strlen(p);
+    if (strcmp(p, "/") == 0)
+        return true;
+    return strncmp(c, p, pl) == 0 && (c[pl] == '\0' || c[pl] == '/');
+}
+
+static void check_listeners(checker *ck)
+{
+    const capvd_config *c = ck->c;
+    hostport api, admin;
+    const char *why = hostport_parse(&api, c->server_listen, false);
+    bool api_ok = why == NULL;
+    if (!api_ok)
+        problem(ck, &c->server_listen, "'%s': %s", c->server_listen, why);
+    if (*c->server_admin_listen == '\0')
+        return; /* no admin listener */
+    why = hostport_parse(&admin, c->server_admin_listen, false);
+    if (why != NULL)
+        problem(ck, &c->server_admin_listen, "'%s': %s", c->server_admin_listen, why);
+    else if (api_ok && same_address(&api, &admin))
+        problem(ck, &c->server_admin_listen,
+                "'%s' is the same address as server.listen '%s' (%s): the listeners need "
+                "different ports",
+                c->server_admin_listen, c->server_listen, src_of(c, &c->server_listen));
+}
+
+static void check_server(checker *ck)
+{
+    const capvd_config *c = ck->c;
+    for (int i = 0; i < c->server_trusted_proxies.n; i++) {
+        cidr range;
+        const char *why = cidr_parse_why(&range, c->server_trusted_proxies.items[i]);
+        if (why != NULL)
+            problem(ck, &c->server_trusted_proxies, "'%s' is not a CIDR: %s",
+                    c->server_trusted_proxies.items[i], why);
+    }
+    for (int i = 0; i < c->server_cors_origins.n; i++) {
+        const char *why = origin_why(c->server_cors_origins.items[i]);
+        if (why != NULL)
+            problem(ck, &c->server_cors_origins, "'%s' is not an origin: %s",
+                    c->server_cors_origins.items[i], why);
+    }
+    if (c->server_rate_limit_burst > 0 && c->server_rate_limit_per_second == 0)
+        problem(ck, &c->server_rate_limit_burst,
+                "a burst without server.rate_limit_per_second (%s: 0, rate limiting off) "
+                "does nothing",
+                src_of(c, &c->server_rate_limit_per_second));
+    char why[300] = "";
+    int64_t budget = c->server_memory_budget_bytes;
+    if (budget == 0) {
+        char how[280];
+        budget = capvd_memory_budget_explain(how, sizeof how);
+        snprintf(why, sizeof why, " (0: derived, %s)", how);
+    }
+    if (budget < c->server_max_body_bytes)
+        problem(ck, &c->server_memory_budget_bytes,
+                "a budget of %lld bytes%s cannot hold one body of server.max_body_bytes = %lld "
+                "(%s): raise the budget or lower max_body_bytes",
+                (long long)budget, why, (long long)c->server_max_body_bytes,
+                src_of(c, &c->server_max_body_bytes));
+}
+
+static void check_tls(checker *ck)
+{
+    const capvd_config *c = ck->c;
+    char buf[600];
+    const char *why;
+    bool cert = *c->tls_cert_file != '\0', key = *c->tls_key_file != '\0';
+    if (cert && !key)
+        problem(ck, &c->tls_cert_file, "set without tls.key_file: set both or neither");
+    if (key && !cert)
+        problem(ck, &c->tls_key_file, "set without tls.cert_file: set both or neither");
+    if (cert && (why = file_why(c->tls_cert_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->tls_cert_file, "%s", why);
+    if (key && (why = file_why(c->tls_key_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->tls_key_file, "%s", why);
+    if (*c->tls_client_ca_file) {
+        if (!cert || !key)
+            problem(ck, &c->tls_client_ca_file,
+                    "client certificates need TLS: set tls.cert_file and tls.key_file");
+        if ((why = file_why(c->tls_client_ca_file, buf, sizeof buf)) != NULL)
+            problem(ck, &c->tls_client_ca_file, "%s", why);
+    }
+}
+
+static void check_auth(checker *ck)
+{
+    const capvd_config *c = ck->c;
+    char buf[600];
+    const char *why;
+    if (c->auth_enabled) {
+        bool no_issuer = !*c->auth_issuer, no_aud = c->auth_audiences.n == 0,
+             no_jwks = !*c->auth_jwks_url;
+        if (no_issuer || no_aud || no_jwks)
+            problem(ck, &c->auth_enabled, "true needs auth.issuer, auth.audiences and "
+                    "auth.jwks_url; empty:%s%s%s",
+                    no_issuer ? " auth.issuer" : "", no_aud ? " auth.audiences" : "",
+                    no_jwks ? " auth.jwks_url" : "");
+    } else if (c->auth_metrics_requires_scope) {
+        problem(ck, &c->auth_metrics_requires_scope,
+                "needs auth.enabled (%s: false): without authentication /metrics stays open",
+                src_of(c, &c->auth_enabled));
+    }
+    /* the URL itself is not repeated: it may hold a password */
+    if (c->auth_enabled && strncasecmp(c->auth_jwks_url, "http://", 7) == 0 &&
+        !c->auth_allow_insecure_http)
+        problem(ck, &c->auth_jwks_url,
+                "a plain http:// key set needs auth.allow_insecure_http=true (loopback tests "
+                "only); use https://");
+    if (*c->auth_ca_file && (why = file_why(c->auth_ca_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->auth_ca_file, "%s", why);
+}
+
+static void check_storage(checker *ck, const char *config_dir)
+{
+    const capvd_config *c = ck->c;
+    char buf[600];
+    const char *why;
+    struct stat st;
+    if (!*c->registry_path)
+        problem(ck, &c->registry_path, "empty: the registry needs a database file");
+    else if (stat(c->registry_path, &st) == 0 && S_ISDIR(st.st_mode))
+        problem(ck, &c->registry_path, "%s is a directory, not a database file",
+                c->registry_path);
+    if (*c->registry_signing_key_file &&
+        (why = file_why(c->registry_signing_key_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->registry_signing_key_file, "%s", why);
+    if (*c->trust_dir && (why = dir_why(c->trust_dir, buf, sizeof buf)) != NULL)
+        problem(ck, &c->trust_dir, "%s", why);
+    if (*c->trust_policy_dir && (why = dir_why(c->trust_policy_dir, buf, sizeof buf)) != NULL)
+        problem(ck, &c->trust_policy_dir, "%s", why);
+    if (*c->trust_tsa_ca_file && (why = file_why(c->trust_tsa_ca_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->trust_tsa_ca_file, "%s", why);
+
+    /* Backups are files named registry-<UTC>.sqlite with a .json sidecar: in a trust or
+     * policy directory the next reload would read the sidecars as keys or policies, and a
+     * configuration directory is replaced as a whole (a Kubernetes ConfigMap) or read-only. */
+    if (!*c->backup_dir) {
+        problem(ck, &c->backup_dir, "empty: backups need a directory");
+        return;
+    }
+    if (stat(c->backup_dir, &st) == 0 && !S_ISDIR(st.st_mode))
+        problem(ck, &c->backup_dir, "%s exists and is not a directory", c->backup_dir);
+    if (*c->trust_dir && path_within(c->backup_dir, c->trust_dir))
+        problem(ck, &c->backup_dir,
+                "inside trust.dir %s (%s): the backups' .json sidecars would be read as keys",
+                c->trust_dir, src_of(c, &c->trust_dir));
+    if (*c->trust_policy_dir && path_within(c->backup_dir, c->trust_policy_dir))
+        problem(ck, &c->backup_dir,
+                "inside trust.policy_dir %s (%s): the backups' .json sidecars would be read as "
+                "policies",
+                c->trust_policy_dir, src_of(c, &c->trust_policy_dir));
+    if (config_dir != NULL && *config_dir && path_within(c->backup_dir, config_dir))
+        problem(ck, &c->backup_dir,
+                "inside the configuration directory %s: keep backups on a data volume",
+                config_dir);
+    if (*c->registry_path && path_within(c->registry_path, c->backup_dir))
+        problem(ck, &c->backup_dir,
+                "holds the live registry.path %s (%s): keep backups apart from the database",
+                c->registry_path, src_of(c, &c->registry_path));
+}
+
+bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf,
+                        size_t errlen)
+{
+    checker ck = { .c = c, .buf = errbuf, .cap = errlen };
+    if (errlen > 0)
+        errbuf[0] = '\0';
+    check_listeners(&ck);
+    check_server(&ck);
+    check_tls(&ck);
+    check_auth(&ck);
+    check_storage(&ck, config_dir);
+    return ck.problems == 0;
 }

@@ -1,6 +1,7 @@
-/* capverifyd configuration (SPEC §9.1): YAML files in a directory, then CAPV_<SECTION>_<KEY>
- * environment variables, then --set flags. Every key is described once, in config.c; the
- * reference documentation (docs/configuration.md) is printed from the same table. */
+/* capverifyd configuration (docs/configuration.md): YAML files in a directory, then
+ * CAPV_<SECTION>_<KEY> environment variables, then --set flags. Every key is described once,
+ * in config.c; the reference documentation (docs/configuration.md) is printed from the same
+ * table. */
 #ifndef CAPVD_CONFIG_H
 #define CAPVD_CONFIG_H
 
@@ -9,6 +10,8 @@
 #include <stdint.h>
 
 #define CFG_LIST_MAX 16
+/* Room for the sources of every key (config.c asserts that the key table fits). */
+#define CFG_KEYS_MAX 128
 
 typedef struct cfg_list {
     int n;
@@ -85,6 +88,12 @@ typedef struct capvd_config {
     /* shutdown */
     int64_t shutdown_grace_seconds;
     int64_t shutdown_timeout_seconds;
+
+    /* Where each key's final value came from, by key-table index (read it with
+     * capvd_config_source): "FILE:LINE:COL" of the value in a YAML file, "env CAPV_…", or
+     * "--set section.key=value" (a secret value redacted); NULL while the default holds.
+     * Owned by the configuration (capvd_config_free). */
+    char *source[CFG_KEYS_MAX];
 } capvd_config;
 
 /* Sets every key to its default. */
@@ -92,16 +101,45 @@ void capvd_config_defaults(capvd_config *c);
 void capvd_config_free(capvd_config *c);
 
 /* Loads `dir` (every *.yaml / *.yml file, sorted; a missing directory is fine only when
- * `dir_required` is false), then the environment, then each "key=value" of `sets`.
- * On error writes "FILE:LINE:COL: key: reason" (or "env NAME: …", "--set …: …") into errbuf
- * and returns false. */
+ * `dir_required` is false), then the environment, then each "key=value" of `sets`, and
+ * records where each value came from. Checks each value on its own (type, range, choices);
+ * a key given twice in one YAML mapping, or a section given twice in the directory, is an
+ * error naming both places. On error writes "FILE:LINE:COL: key: reason" (or
+ * "env NAME: key: reason", "--set key=value: key: reason") into errbuf and returns false.
+ * Values are not checked against each other: see capvd_config_check. */
 bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char **sets,
                        int nsets, char *errbuf, size_t errlen);
+
+/* Checks what capvd_config_load cannot see in one value: listen addresses (host:port, the
+ * two listeners apart), TLS and auth settings that need each other, readable files and
+ * directories, CIDRs, CORS origins, the memory budget against the largest body, where
+ * backups go. `config_dir` is the configuration directory (backups must not land in it).
+ * Every problem found is one line "SOURCE: key: reason" (SOURCE as capvd_config_source,
+ * omitted for a default value); the lines, separated by '\n', go into errbuf (as many as
+ * fit) and the function returns false. Both `--check-config` and a normal start call this,
+ * so they never disagree. */
+bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf,
+                        size_t errlen);
+
+/* Where the value of `field` (the address of a member of `c`, e.g. &c->server_listen) came
+ * from (see capvd_config.source); NULL for a default, or for a pointer that is no key. The
+ * string is borrowed from `c`. */
+const char *capvd_config_source(const capvd_config *c, const void *field);
 
 /* Prints the configuration reference as Markdown (docs/configuration.md is this output). */
 void capvd_config_print_reference(void);
 
-/* Prints the effective configuration as YAML (secrets are not part of the configuration). */
+/* Prints the effective configuration as YAML, every key, in reference order. Values of keys
+ * marked secret are redacted (a URL keeps all but its password, which prints as `***`);
+ * a key whose 0 means "derived at start" is followed by the derived value as a comment. */
 void capvd_config_print(const capvd_config *c);
+
+/* The memory budget that server.memory_budget_bytes = 0 stands for: 60 % of the cgroup's
+ * memory limit (v2 memory.max, else v1 memory/memory.limit_in_bytes, under /sys/fs/cgroup or
+ * $CAPVD_CGROUP_ROOT), or 256 MiB when there is none. Reads the files on every call. */
+int64_t capvd_memory_budget_default(void);
+/* The same, also writing how it was derived ("60% of /sys/fs/cgroup/memory.max = …") into
+ * `why` (may be NULL). */
+int64_t capvd_memory_budget_explain(char *why, size_t cap);
 
 #endif

@@ -10,10 +10,20 @@
 #include <civetweb.h>
 
 #include "auth.h"
+#include "cidr.h"
 #include "config.h"
+#include "conn.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 typedef struct tls_state tls_state;
+struct capvd;
+
+/* The user data of one CivetWeb context: which daemon, which listener. */
+typedef struct listener {
+    struct capvd *d;
+    bool admin;
+} listener;
 
 typedef struct capvd {
     capvd_config cfg;
@@ -33,6 +43,9 @@ typedef struct capvd {
     auth *auth;        /* NULL when auth.enabled is false */
     struct mg_context *api;
     struct mg_context *admin;
+    listener api_listener, admin_listener;
+    cidr proxies[CFG_LIST_MAX]; /* server.trusted_proxies */
+    int nproxies;
     atomic_bool draining;
     atomic_bool trust_loaded;
     char *openapi; /* docs/api/openapi.json, served at /openapi.json */
@@ -48,6 +61,13 @@ typedef struct req {
     const struct mg_request_info *ri;
     route route;
     bool admin_port;
+    conn_state *cs;       /* the connection's deadlines (NULL if untracked) */
+    int64_t head_start;   /* monotonic ms at which this request's head started */
+    char client[64];      /* client address (X-Forwarded-For only from trusted proxies) */
+    const char *cors_origin; /* the request's Origin when server.cors_origins lists it */
+    bool has_body;        /* the request announced a body */
+    bool body_done;       /* ... and it was read to its end */
+    uint64_t reserved;    /* bytes held in the memory budget */
     char id[72];
     char subject[128];
     char result[8];    /* ok|warn|fail|error or "" */
@@ -57,6 +77,10 @@ typedef struct req {
 } req;
 
 /* ---- responses (server.c) ---- */
+/* Any answer: status, media type (NULL for none), body; extra_headers are "Name: value\r\n"
+ * lines. Adds the security headers, request id and CORS headers every answer carries. */
+void send_response(req *r, int status, const char *content_type, const char *body, size_t len,
+                   const char *extra_headers);
 void send_json(req *r, int status, const char *body, size_t len, const char *extra_headers);
 /* {"error":{"code":…,"message":…,"request_id":…}} */
 void send_error(req *r, int status, const char *code, const char *fmt, ...)
@@ -64,12 +88,27 @@ void send_error(req *r, int status, const char *code, const char *fmt, ...)
 /* The same with extra response headers ("Name: value\r\n" lines), e.g. WWW-Authenticate. */
 void send_error_with(req *r, int status, const char *code, const char *extra_headers,
                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Reads the whole body, at most server.max_body_bytes; on failure it has answered 413/400
- * itself and returns false. */
-bool read_body(req *r, uint8_t **out, size_t *len);
+/* What a request body becomes while it is handled: the memory budget reserves its worst
+ * case before the body is read (docs/hardening.md). */
+typedef enum body_kind {
+    BODY_PACKAGE, /* a zip or JSON package: capv_package_memory_bound() for its size */
+    BODY_JSON     /* another JSON request, parsed into a tree */
+} body_kind;
+
+/* Reserves the body's worst case in the memory budget, answers `Expect: 100-continue`, and
+ * reads the whole body (at most server.max_body_bytes) within the request's deadline. On
+ * failure it has answered (413, 408, 400, 503 overloaded, 417) and returns false. */
+bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len);
 const char *header(req *r, const char *name);
 /* The media type of Content-Type without parameters, lower-cased, into buf. */
 const char *content_type(req *r, char *buf, size_t cap);
+
+/* 429 with Retry-After, counted by kind. */
+void send_rate_limited(req *r, rl_kind kind, int retry_after);
+
+/* Answers a failed library call with the one mapping from status to HTTP status
+ * (http_status.c). */
+void answer_failure(req *r, capv_status st, const capv_error *err);
 
 /* ---- handlers (handlers.c, routes.c) ---- */
 void handle_healthz(req *r);

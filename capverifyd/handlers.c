@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "daemon.h"
 
 void handle_healthz(req *r)
@@ -19,8 +20,14 @@ void handle_readyz(req *r)
     capvd *d = r->d;
     char jwks_detail[64];
     bool jwks_ok = auth_ready(d->auth, jwks_detail, sizeof jwks_detail);
+    char registry_detail[96] = "not open";
     pthread_rwlock_rdlock(&d->lock);
     bool registry_ok = d->registry != NULL && !capv_registry_is_read_only(d->registry);
+    if (d->registry != NULL && capv_registry_is_read_only(d->registry))
+        snprintf(registry_detail, sizeof registry_detail, "opened read-only");
+    if (registry_ok &&
+        capv_registry_health(d->registry, registry_detail, sizeof registry_detail) != CAPV_OK)
+        registry_ok = false;
     pthread_rwlock_unlock(&d->lock);
     struct {
         const char *name;
@@ -28,7 +35,7 @@ void handle_readyz(req *r)
         const char *detail;
     } checks[] = {
         { "jwks", jwks_ok, jwks_detail },
-        { "registry", registry_ok, registry_ok ? "open, writable" : "not open" },
+        { "registry", registry_ok, registry_ok ? "open, writable" : registry_detail },
         { "draining", !atomic_load(&d->draining),
           atomic_load(&d->draining) ? "shutting down" : "serving" },
         { "trust_store", atomic_load(&d->trust_loaded),
@@ -54,31 +61,39 @@ void handle_metrics(req *r)
     capvd *d = r->d;
     if (!r->admin_port && d->cfg.auth_metrics_requires_scope && !auth_check(r, "metrics:read"))
         return;
+    static const char *const cut_names[CUT_REASON_COUNT] = {
+        "none", "head_timeout", "body_timeout", "body_too_slow", "write_timeout", "pressure",
+    };
     metrics_sources src = { .report = cache_view_of(d->cache), .jwks_keys = -1,
-                            .registry_entries = -1 };
+                            .registry_entries = -1, .registry_db_bytes = -1,
+                            .registry_free_bytes = -1, .cut_names = cut_names };
     auth_fill_metrics(d->auth, &src);
     pthread_rwlock_rdlock(&d->lock);
-    uint64_t entries = 0;
+    uint64_t entries = 0, db_bytes = 0, free_bytes = 0;
     if (d->registry != NULL &&
         capv_registry_count(&entries, d->registry, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
         src.registry_entries = (int64_t)entries;
+    if (d->registry != NULL &&
+        capv_registry_disk_usage(&db_bytes, &free_bytes, d->registry, NULL) == CAPV_OK) {
+        src.registry_db_bytes = (int64_t)db_bytes;
+        src.registry_free_bytes = (int64_t)free_bytes;
+    }
     pthread_rwlock_unlock(&d->lock);
+    src.rate_limited_subject = ratelimit_limited_total(RL_SUBJECT);
+    src.rate_limited_address = ratelimit_limited_total(RL_ADDRESS);
+    for (int i = 1; i < CUT_REASON_COUNT; i++)
+        src.cuts[i] = conn_cut_total((cut_reason)i);
+    conn_counts(&src.connections_open, &src.connections_busy);
+    src.memory_budget = budget_total();
+    src.memory_reserved = budget_reserved();
+    src.memory_rejections = budget_rejections();
     size_t len = 0;
     char *text = metrics_render(&src, &len);
     if (text == NULL) {
         send_error(r, 500, "internal", "out of memory");
         return;
     }
-    r->status = 200;
-    mg_printf(r->conn,
-              "HTTP/1.1 200 OK\r\n"
-              "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-              "Content-Length: %zu\r\n"
-              "X-Content-Type-Options: nosniff\r\n"
-              "X-Request-Id: %s\r\n\r\n",
-              len, r->id);
-    if (strcmp(r->ri->request_method, "HEAD") != 0)
-        mg_write(r->conn, text, len);
+    send_response(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len, NULL);
     free(text);
 }
 
@@ -98,47 +113,33 @@ static outcome outcome_of(capv_verdict v)
     return v == CAPV_VERDICT_OK ? OUTCOME_OK : v == CAPV_VERDICT_WARN ? OUTCOME_WARN : OUTCOME_FAIL;
 }
 
-static void answer_status(req *r, capv_status st, const capv_error *err)
-{
-    const char *msg = err->message[0] ? err->message : capv_strerror(st);
-    switch (capv_status_class_of(st)) {
-    case CAPV_CLASS_MALFORMED:
-        send_error(r, 400, "malformed", "%s", msg);
-        break;
-    case CAPV_CLASS_UNAVAILABLE:
-        send_error(r, 503, "unavailable", "%s", msg);
-        break;
-    default:
-        send_error(r, 500, "internal", "%s", msg);
-    }
-    snprintf(r->result, sizeof r->result, "error");
-    metrics_outcome(OUTCOME_ERROR);
-}
-
-/* After the answer is sent: one row per verification (SPEC §8), acknowledged by the
- * registry's writer after its batch committed. A failure is logged, never hidden. */
-static void record(req *r, const char *json, size_t len)
+/* One row per verification (docs/registry.md), acknowledged by the registry's writer
+ * after its batch committed, before the answer: a verification the registry could not
+ * record is a 503, never a 200 that silently records nothing. */
+static bool record(req *r, const char *json, size_t len)
 {
     capvd *d = r->d;
     if (d->registry == NULL || !d->cfg.registry_record_verifications)
-        return;
+        return true;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_record_report_json(NULL, d->registry, json, len, r->id,
                                                       r->subject[0] ? r->subject : NULL, &err);
-    if (st != CAPV_OK && st != CAPV_E_EXISTS) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "record_failed");
-        capv_log_str(e, "request_id", r->id);
-        capv_log_str(e, "error", capv_status_name(st));
-        capv_log_end(e, "verification not recorded: %s", err.message);
-    }
+    if (st == CAPV_OK || st == CAPV_E_EXISTS)
+        return true;
+    answer_failure(r, st, &err);
+    return false;
 }
 
 static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
 {
+    if (!record(r, json, len)) {
+        snprintf(r->result, sizeof r->result, "error");
+        metrics_outcome(OUTCOME_ERROR);
+        return;
+    }
     snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
     metrics_outcome(outcome_of(v));
     send_json(r, 200, json, len, NULL);
-    record(r, json, len);
 }
 
 void handle_verify(req *r)
@@ -157,7 +158,7 @@ void handle_verify(req *r)
     }
     uint8_t *body = NULL;
     size_t len = 0;
-    if (!read_body(r, &body, &len))
+    if (!read_body(r, BODY_PACKAGE, &body, &len))
         return;
     capv_error err = CAPV_ERROR_INIT;
     char *text = NULL;
@@ -184,9 +185,11 @@ void handle_verify(req *r)
         capv_report_free(rep);
     }
     free(body);
-    if (st != CAPV_OK)
-        answer_status(r, st, &err);
-    else
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        snprintf(r->result, sizeof r->result, "error");
+        metrics_outcome(OUTCOME_ERROR);
+    } else
         answer_report(r, v, text, tlen);
     capv_free(text);
 }

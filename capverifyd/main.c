@@ -1,5 +1,6 @@
-/* capverifyd: the CAP verification service (SPEC §9). A thin front-end over libcapverify:
- * configuration, lifecycle and signals here; HTTP in server.c; routes in handlers.c. */
+/* capverifyd: the CAP verification service (docs/architecture.md, docs/runbook.md). A thin
+ * front-end over libcapverify: configuration, lifecycle and signals here; HTTP in server.c;
+ * routes in handlers.c. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,17 +13,27 @@
 #include "daemon.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/cap-verifier"
+#define REGISTRY_READERS_MAX 64
 
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: capverifyd [--config-dir DIR] [--set section.key=value]... [--check-config]\n"
             "                  [--print-config] [--print-config-reference] [--version]\n\n"
-            "Serves CAP package verification over HTTP (SPEC §9). Configuration: YAML files in\n"
-            "DIR (default " DEFAULT_CONFIG_DIR ", optional), then CAPV_<SECTION>_<KEY>\n"
+            "Serves CAP package verification over HTTP. Configuration: YAML files in DIR\n"
+            "(default " DEFAULT_CONFIG_DIR ", optional), then CAPV_<SECTION>_<KEY>\n"
             "environment variables, then --set flags. docs/configuration.md lists every key.\n\n"
+            "  --check-config            check the configuration as a start would (files,\n"
+            "                            addresses, keys that need each other) and exit\n"
+            "  --print-config            print the effective configuration as YAML (secrets\n"
+            "                            redacted, derived values as comments) and exit\n"
+            "                            without starting; with --check-config, check it too\n"
+            "  --print-config-reference  print docs/configuration.md\n\n"
             "Signals: TERM drains and exits, HUP reloads TLS certificate, trust store and\n"
-            "policies, USR1 / USR2 make the log more / less verbose.\n");
+            "policies, USR1 / USR2 make the log more / less verbose.\n\n"
+            "Exit status: 0 clean shutdown (or configuration ok), 1 requests were still running\n"
+            "when shutdown.timeout_seconds ended, 3 configuration error, 5 registry or listener\n"
+            "unavailable, 6 internal error.\n");
 }
 
 static capv_verify_options *make_options(const capvd_config *c, capv_package_limits **limits)
@@ -89,8 +100,9 @@ static void make_parent_dir(const char *path)
     }
 }
 
-/* Opens the registry read-write with the writer thread (SPEC §8): this process is its only
- * writer; a second one gets CAPV_E_BUSY from the registry's lock. */
+/* Opens the registry read-write with the writer thread (docs/registry.md): this process is
+ * its only writer; a second one gets CAPV_E_BUSY from the registry's lock. The message names
+ * the file and the library's reason, on one line. */
 static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
 {
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
@@ -98,15 +110,32 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
     if (strcmp(d->cfg.registry_synchronous, "normal") == 0)
         o.flags |= CAPV_REGISTRY_SYNC_NORMAL;
     o.busy_timeout_ms = (int)d->cfg.registry_busy_timeout_ms;
-    o.readers = (unsigned)(d->cfg.server_threads / 4 + 2);
+    /* a quarter of the workers read at once at most; capv_registry_open takes up to 64 */
+    int64_t readers = d->cfg.server_threads / 4 + 2;
+    o.readers = (unsigned)(readers > REGISTRY_READERS_MAX ? REGISTRY_READERS_MAX : readers);
     make_parent_dir(d->cfg.registry_path);
     capv_registry *reg = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    if (capv_registry_open(&reg, d->cfg.registry_path, &o, &err) != CAPV_OK) {
-        snprintf(errbuf, errlen, "registry %s: %s", d->cfg.registry_path, err.message);
+    capv_status st = capv_registry_open(&reg, d->cfg.registry_path, &o, &err);
+    if (st != CAPV_OK) {
+        snprintf(errbuf, errlen, "cannot open the registry %s: %s (%s)", d->cfg.registry_path,
+                 err.message[0] ? err.message : capv_strerror(st), capv_status_name(st));
+        for (char *p = errbuf; *p; p++)
+            if (*p == '\n' || *p == '\r')
+                *p = ' ';
         return NULL;
     }
     capv_registry_set_signing_key(reg, d->registry_key);
+    /* the disk budget (docs/hardening.md): capped reports, records that expire */
+    if (capv_registry_set_max_report_bytes(reg, (size_t)d->cfg.registry_max_report_bytes) !=
+            CAPV_OK ||
+        capv_registry_set_retention(reg, d->cfg.registry_verification_retention_days *
+                                             86400LL * 1000) != CAPV_OK) {
+        snprintf(errbuf, errlen, "registry.max_report_bytes or "
+                                 "registry.verification_retention_days is out of range");
+        capv_registry_close(reg);
+        return NULL;
+    }
     return reg;
 }
 
@@ -245,7 +274,10 @@ static char *read_text_file(const char *path, size_t *len)
     return b;
 }
 
-/* Stops the listeners, giving in-flight requests at most `timeout` seconds. */
+/* How long stopping the listeners may take once in-flight requests are done or cut. */
+#define STOP_TIMEOUT_SECONDS 5
+
+/* Stops the listeners (run on its own thread, so the wait for it is bounded). */
 static void *stopper(void *arg)
 {
     server_stop(arg);
@@ -306,15 +338,37 @@ int main(int argc, char **argv)
 
     static capvd d;
     capvd_config_defaults(&d.cfg);
-    char errbuf[1024];
+    char errbuf[4096];
     if (!capvd_config_load(&d.cfg, config_dir, dir_given, sets, nsets, errbuf, sizeof errbuf)) {
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
         free(sets);
+        capvd_config_free(&d.cfg);
         return 3;
     }
     free(sets);
-    if (print)
+    if (print) {
         capvd_config_print(&d.cfg);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "capverifyd: cannot write the configuration: %s\n",
+                    strerror(errno));
+            capvd_config_free(&d.cfg);
+            return 6;
+        }
+        if (!check_only) { /* printing starts nothing: no logger, no registry, no listener */
+            capvd_config_free(&d.cfg);
+            return 0;
+        }
+    }
+    /* The same checks for --check-config and a start: the two never disagree. */
+    if (!capvd_config_check(&d.cfg, config_dir, errbuf, sizeof errbuf)) {
+        for (char *line = errbuf; *line;) {
+            size_t n = strcspn(line, "\n");
+            fprintf(stderr, "capverifyd: configuration error: %.*s\n", (int)n, line);
+            line += n + (line[n] == '\n');
+        }
+        capvd_config_free(&d.cfg);
+        return 3;
+    }
 
     capv_log_level level = CAPV_LOG_INFO;
     capv_log_level_parse(&level, d.cfg.logging_level);
@@ -366,6 +420,9 @@ int main(int argc, char **argv)
     d.registry = open_registry(&d, errbuf, sizeof errbuf);
     if (d.registry == NULL) {
         fprintf(stderr, "capverifyd: %s\n", errbuf);
+        capv_log_entry *le = capv_log_begin(d.log, CAPV_LOG_ERROR, "startup_failed");
+        capv_log_str(le, "registry", d.cfg.registry_path);
+        capv_log_end(le, "%s", errbuf);
         return 5;
     }
     capv_verifier_set_registry(d.verifier, d.registry);
@@ -454,21 +511,38 @@ int main(int argc, char **argv)
         struct timespec pause = { 0, 10 * 1000 * 1000 };
         nanosleep(&pause, NULL);
     }
+    /* What is still running now is cut by the stop below: say so, and how many. */
+    int64_t cut = metrics_inflight_get();
+    if (cut > 0) {
+        e = capv_log_begin(d.log, CAPV_LOG_ERROR, "shutdown_cut");
+        capv_log_int(e, "requests_cut", cut);
+        capv_log_int(e, "timeout_seconds", d.cfg.shutdown_timeout_seconds);
+        capv_log_end(e, "%lld request(s) still in flight after shutdown.timeout_seconds: cut",
+                     (long long)cut);
+    }
 
-    /* Stop accepting, let in-flight requests finish (bounded), then close everything. */
+    /* Stop the listeners. Once nothing is in flight this takes CivetWeb's poll interval;
+     * cut requests fail their next read or write at once. Bounded all the same: a worker
+     * stuck elsewhere must not keep the process alive past its termination grace. */
     pthread_t t;
     bool stopped = false;
     if (pthread_create(&t, NULL, stopper, &d) == 0) {
         struct timespec deadline;
         clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += d.cfg.shutdown_timeout_seconds;
+        deadline.tv_sec += STOP_TIMEOUT_SECONDS;
         stopped = pthread_timedjoin_np(t, NULL, &deadline) == 0;
     }
-    e = capv_log_begin(d.log, stopped ? CAPV_LOG_INFO : CAPV_LOG_ERROR, "stopped");
-    capv_log_end(e, stopped ? "all requests finished; exiting"
-                            : "in-flight requests exceeded shutdown.timeout_seconds; exiting");
-    if (!stopped)
+    if (!stopped) {
+        /* workers may still use the registry: nothing is freed, the exit closes it */
+        e = capv_log_begin(d.log, CAPV_LOG_ERROR, "stopped");
+        capv_log_int(e, "requests_cut", cut);
+        capv_log_end(e, "the listeners did not stop within %d s; exiting", STOP_TIMEOUT_SECONDS);
         return 1;
+    }
+    e = capv_log_begin(d.log, cut > 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");
+    capv_log_int(e, "requests_cut", cut);
+    capv_log_end(e, cut > 0 ? "stopped with requests cut; exiting with status 1"
+                            : "all requests finished; exiting");
     pthread_mutex_lock(&d.backup_lock); /* a scheduled backup finishes first */
     capv_verifier_free(d.verifier);
     capv_registry_close(d.registry);
@@ -483,5 +557,5 @@ int main(int argc, char **argv)
     capv_logger_free(d.log);
     capvd_config_free(&d.cfg);
     capv_global_shutdown();
-    return 0;
+    return cut > 0 ? 1 : 0;
 }

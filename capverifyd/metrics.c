@@ -38,6 +38,7 @@ static struct {
     atomic_int nreasons;
     atomic_int_fast64_t inflight;
     atomic_uint_fast64_t backup_ok, backup_error;
+    atomic_uint_fast64_t registry_errors[6];
     atomic_int_fast64_t backup_last_success_ms;
     double start_time;
     char version[64];
@@ -126,6 +127,20 @@ void metrics_backup(int ok, int64_t finished_ms)
     } else {
         atomic_fetch_add(&m.backup_error, 1);
     }
+}
+
+static const char *const registry_ops[] = { "record", "add", "put_policy", "get_policy",
+                                            "backup", "read" };
+
+void metrics_registry_error(const char *op)
+{
+    size_t n = sizeof registry_ops / sizeof *registry_ops;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(op, registry_ops[i]) == 0) {
+            atomic_fetch_add(&m.registry_errors[i], 1);
+            return;
+        }
+    atomic_fetch_add(&m.registry_errors[n - 1], 1);
 }
 
 void metrics_backup_seed(int64_t finished_ms)
@@ -323,6 +338,46 @@ char *metrics_render(const metrics_sources *src, size_t *len)
         head(&o, "cap_verifier_registry_entries", "gauge", "Entries in the registry.");
         emit(&o, "cap_verifier_registry_entries %lld\n", (long long)src->registry_entries);
     }
+    head(&o, "cap_verifier_registry_errors_total", "counter",
+         "Registry operations that failed on storage (corrupt, read-only, full), by operation.");
+    for (size_t i = 0; i < sizeof registry_ops / sizeof *registry_ops; i++)
+        emit(&o, "cap_verifier_registry_errors_total{op=\"%s\"} %llu\n", registry_ops[i],
+             (unsigned long long)atomic_load(&m.registry_errors[i]));
+    if (src->registry_db_bytes >= 0) {
+        head(&o, "cap_verifier_registry_file_bytes", "gauge",
+             "Bytes of the registry database and its write-ahead log.");
+        emit(&o, "cap_verifier_registry_file_bytes %lld\n", (long long)src->registry_db_bytes);
+        head(&o, "cap_verifier_registry_free_bytes", "gauge",
+             "Bytes free for the registry on its filesystem.");
+        emit(&o, "cap_verifier_registry_free_bytes %lld\n", (long long)src->registry_free_bytes);
+    }
+    head(&o, "cap_verifier_rate_limited_total", "counter",
+         "Requests answered 429, by bucket kind (subject or client address).");
+    emit(&o, "cap_verifier_rate_limited_total{kind=\"subject\"} %llu\n",
+         (unsigned long long)src->rate_limited_subject);
+    emit(&o, "cap_verifier_rate_limited_total{kind=\"address\"} %llu\n",
+         (unsigned long long)src->rate_limited_address);
+    if (src->cut_names != NULL) {
+        head(&o, "cap_verifier_connections_cut_total", "counter",
+             "Connections cut by a deadline, a too slow body or under worker pressure.");
+        for (size_t i = 1; i < sizeof src->cuts / sizeof *src->cuts; i++)
+            emit(&o, "cap_verifier_connections_cut_total{reason=\"%s\"} %llu\n",
+                 src->cut_names[i], (unsigned long long)src->cuts[i]);
+    }
+    head(&o, "cap_verifier_api_connections", "gauge",
+         "Connections open on the API listener (each holds a worker thread).");
+    emit(&o, "cap_verifier_api_connections %lld\n", (long long)src->connections_open);
+    head(&o, "cap_verifier_memory_budget_bytes", "gauge",
+         "Memory request bodies and their verification may hold at once.");
+    emit(&o, "cap_verifier_memory_budget_bytes %llu\n", (unsigned long long)src->memory_budget);
+    head(&o, "cap_verifier_memory_reserved_bytes", "gauge",
+         "Memory reserved by the requests being handled.");
+    emit(&o, "cap_verifier_memory_reserved_bytes %llu\n",
+         (unsigned long long)src->memory_reserved);
+    head(&o, "cap_verifier_memory_rejections_total", "counter",
+         "Requests refused because the memory budget had no room for them.");
+    emit(&o, "cap_verifier_memory_rejections_total %llu\n",
+         (unsigned long long)src->memory_rejections);
     head(&o, "cap_verifier_backup_total", "counter", "Registry backups, by result.");
     emit(&o, "cap_verifier_backup_total{result=\"ok\"} %llu\n",
          (unsigned long long)atomic_load(&m.backup_ok));

@@ -40,6 +40,9 @@ void metrics_inflight(int delta);
 /* Requests being handled right now (both listeners). */
 int64_t metrics_inflight_get(void);
 void metrics_backup(int ok, int64_t finished_ms);
+/* A registry operation failed on its storage (corrupt, read-only, full); `op` is one of
+ * record, add, put_policy, get_policy, backup, read. */
+void metrics_registry_error(const char *op);
 /* Sets the last-success time from a backup found on disk at start (counts nothing). */
 void metrics_backup_seed(int64_t finished_ms);
 
@@ -61,6 +64,13 @@ typedef struct metrics_sources {
     double jwks_age_seconds;
     uint64_t jwks_refresh_ok, jwks_refresh_error;
     int64_t registry_entries; /* -1 when unknown */
+    int64_t registry_db_bytes, registry_free_bytes; /* -1 when unknown */
+    /* protection against hostile load (docs/hardening.md) */
+    uint64_t rate_limited_subject, rate_limited_address;
+    uint64_t cuts[6]; /* by cut_reason, index 0 unused */
+    const char *const *cut_names;
+    int64_t connections_open, connections_busy;
+    uint64_t memory_budget, memory_reserved, memory_rejections;
 } metrics_sources;
 
 /* Renders every metric into a malloc'd, NUL-terminated buffer. */

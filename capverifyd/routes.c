@@ -89,28 +89,6 @@ static bool need_json(req *r)
     return false;
 }
 
-/* Answers a failed library call with the status mapping of SPEC §9.2 / STYLE.md. */
-static void answer_failure(req *r, capv_status st, const capv_error *err)
-{
-    const char *msg = err->message[0] ? err->message : capv_strerror(st);
-    switch (capv_status_class_of(st)) {
-    case CAPV_CLASS_MALFORMED: send_error(r, 400, "malformed", "%s", msg); break;
-    case CAPV_CLASS_UNAVAILABLE:
-        if (st == CAPV_E_NOT_FOUND)
-            send_error(r, 404, "not_found", "%s", msg);
-        else
-            send_error(r, 503, "unavailable", "%s", msg);
-        break;
-    case CAPV_CLASS_REJECTED:
-        if (st == CAPV_E_CONFLICT)
-            send_error(r, 409, "conflict", "%s", msg);
-        else
-            send_error(r, 422, "rejected", "%s", msg);
-        break;
-    default: send_error(r, 500, "internal", "%s", msg);
-    }
-}
-
 /* ---- registry ---------------------------------------------------------------------------- */
 
 static bool entry_json(jbuf *b, const capv_registry_entry *e)
@@ -182,7 +160,7 @@ void handle_registry_get(req *r)
 {
     if (!auth_check(r, "registry:read") || !need_registry(r))
         return;
-    const char *id = r->ri->local_uri + strlen("/registry/entries/");
+    const char *id = r->ri->local_uri_raw + strlen("/registry/entries/");
     capv_registry_entry *e = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_get(&e, r->d->registry, id, &err);
@@ -205,7 +183,7 @@ void handle_registry_post(req *r)
         return;
     uint8_t *body = NULL;
     size_t len = 0;
-    if (!read_body(r, &body, &len))
+    if (!read_body(r, BODY_JSON, &body, &len))
         return;
     capv_registry_entry *in = NULL, *stored = NULL;
     capv_error err = CAPV_ERROR_INIT;
@@ -305,7 +283,7 @@ void handle_policy_compile(req *r)
         return;
     uint8_t *body = NULL;
     size_t len = 0;
-    if (!read_body(r, &body, &len))
+    if (!read_body(r, BODY_JSON, &body, &len))
         return;
     capv_policy_compile_request *creq = NULL;
     capv_policy_ir *ir = NULL;
@@ -385,7 +363,7 @@ void handle_policy_get(req *r)
 {
     if (!auth_check(r, "policy:read") || !need_registry(r))
         return;
-    const char *id = r->ri->local_uri + strlen("/policy/");
+    const char *id = r->ri->local_uri_raw + strlen("/policy/");
     capv_registry_policy *pol = NULL;
     capv_policy_ir *ir = NULL;
     capv_error err = CAPV_ERROR_INIT;
@@ -404,12 +382,7 @@ void handle_policy_get(req *r)
     snprintf(hdr, sizeof hdr, "ETag: %s\r\n", etag);
     const char *inm = header(r, "If-None-Match");
     if (inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0)) {
-        r->status = 304;
-        mg_printf(r->conn,
-                  "HTTP/1.1 304 Not Modified\r\nETag: %s\r\nX-Request-Id: %s\r\n"
-                  "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
-                  "Content-Length: 0\r\n\r\n",
-                  etag, r->id);
+        send_response(r, 304, NULL, NULL, 0, hdr);
         capv_policy_ir_free(ir);
         return;
     }

@@ -7,10 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
+#include "budget.h"
 #include "daemon.h"
+#include "http_strict.h"
+#include "ratelimit.h"
 
 static double mono(void)
 {
@@ -43,40 +47,78 @@ static const char *reason_phrase(int status)
     return t ? t : "";
 }
 
-void send_json(req *r, int status, const char *body, size_t len, const char *extra)
+/* Writes a response, bounded by the connection's write deadline: a client that reads it
+ * too slowly is cut off by the watchdog and the write fails. */
+static void put(req *r, const char *data, size_t len)
+{
+    conn_write_begin(r->cs);
+    mg_write(r->conn, data, len);
+    conn_write_end(r->cs);
+}
+
+/* The response head shared by every answer: status, security headers, request id, CORS
+ * for a listed origin, and Connection: close whenever the connection must not be reused
+ * (an unread request body is never drained: docs/hardening.md). */
+static void send_head(req *r, int status, const char *content_type, size_t len,
+                      const char *extra)
 {
     r->status = status;
     bool api = r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ && r->route != ROUTE_METRICS;
-    /* After a 413 the unread body is not ours to read (CivetWeb would otherwise drain however
-     * many bytes the client sends); while draining, no idle keep-alive connection may be left
-     * for a client to send a request on just as the listeners close. */
-    bool must_close = status == 413 || atomic_load(&r->d->draining);
+    bool must_close = (r->has_body && !r->body_done) || status == 400 || status == 408 ||
+                      atomic_load(&r->d->draining);
     if (must_close)
         mg_disable_connection_keep_alive(r->conn);
-    mg_printf(r->conn,
-              "HTTP/1.1 %d %s\r\n"
-              "Content-Type: application/json; charset=utf-8\r\n"
-              "Content-Length: %zu\r\n"
-              "X-Content-Type-Options: nosniff\r\n"
-              "X-Request-Id: %s\r\n"
-              "%s%s%s",
-              status, reason_phrase(status), len, r->id, api ? "Cache-Control: no-store\r\n" : "",
-              must_close ? "Connection: close\r\n" : "", extra ? extra : "");
-    mg_printf(r->conn, "\r\n");
-    if (strcmp(r->ri->request_method, "HEAD") != 0)
-        mg_write(r->conn, body, len);
+    char cors[512] = "";
+    if (r->cors_origin != NULL)
+        snprintf(cors, sizeof cors,
+                 "Access-Control-Allow-Origin: %s\r\n"
+                 "Access-Control-Expose-Headers: X-Request-Id, Retry-After, ETag, Location\r\n",
+                 r->cors_origin);
+    char head[2048];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\n"
+                     "%s%s%s"
+                     "Content-Length: %zu\r\n"
+                     "X-Content-Type-Options: nosniff\r\n"
+                     "X-Request-Id: %s\r\n"
+                     "%s%s%s%s%s\r\n",
+                     status, reason_phrase(status), content_type ? "Content-Type: " : "",
+                     content_type ? content_type : "", content_type ? "\r\n" : "", len, r->id,
+                     api ? "Cache-Control: no-store\r\n" : "",
+                     r->d->cfg.server_cors_origins.n > 0 && !r->admin_port ? "Vary: Origin\r\n"
+                                                                            : "",
+                     cors, must_close ? "Connection: close\r\n" : "", extra ? extra : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        /* extra headers are ours and short: never reached */
+        mg_disable_connection_keep_alive(r->conn);
+        return;
+    }
+    put(r, head, (size_t)n);
+}
+
+void send_response(req *r, int status, const char *content_type, const char *body, size_t len,
+                   const char *extra)
+{
+    send_head(r, status, content_type, len, extra);
+    if (len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0))
+        put(r, body, len);
+}
+
+void send_json(req *r, int status, const char *body, size_t len, const char *extra)
+{
+    send_response(r, status, "application/json; charset=utf-8", body, len, extra);
 }
 
 /* RFC 9110 §15.5.6: a 405 response lists the methods the route has. */
-static const char *allow_header(route rt)
+static const char *allow_methods(route rt)
 {
     switch (rt) {
     case ROUTE_VERIFY:
     case ROUTE_POLICY_COMPILE:
-    case ROUTE_ADMIN_BACKUP: return "Allow: POST\r\n";
+    case ROUTE_ADMIN_BACKUP: return "POST";
     case ROUTE_REGISTRY_LIST:
-    case ROUTE_REGISTRY_POST: return "Allow: GET, HEAD, POST\r\n";
-    default: return "Allow: GET, HEAD\r\n";
+    case ROUTE_REGISTRY_POST: return "GET, HEAD, POST";
+    default: return "GET, HEAD";
     }
 }
 
@@ -109,9 +151,12 @@ static void vsend_error(req *r, int status, const char *code, const char *extra,
 
 void send_error(req *r, int status, const char *code, const char *fmt, ...)
 {
+    char allow[64];
+    if (status == 405)
+        snprintf(allow, sizeof allow, "Allow: %s\r\n", allow_methods(r->route));
     va_list ap;
     va_start(ap, fmt);
-    vsend_error(r, status, code, status == 405 ? allow_header(r->route) : NULL, fmt, ap);
+    vsend_error(r, status, code, status == 405 ? allow : NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -124,7 +169,69 @@ void send_error_with(req *r, int status, const char *code, const char *extra_hea
     va_end(ap);
 }
 
-bool read_body(req *r, uint8_t **out, size_t *len)
+/* ---- request bodies ---------------------------------------------------------------------- */
+
+/* The worst case a body of `len` bytes may cost while its request is handled. */
+static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
+{
+    uint64_t bound = 0;
+    switch (kind) {
+    case BODY_PACKAGE: /* the library's bound covers zip and JSON packages alike */
+        if (capv_package_memory_bound(&bound, r->d->limits, len) == CAPV_OK)
+            return bound;
+        return len * 64;
+    case BODY_JSON:
+    default:
+        /* a parsed JSON tree costs up to ~56 bytes per input byte (docs/hardening.md) */
+        return len * 64;
+    }
+}
+
+static bool reserve(req *r, body_kind kind, uint64_t len)
+{
+    uint64_t want = worst_case(r, kind, len);
+    switch (budget_reserve(want)) {
+    case BUDGET_OK:
+        r->reserved += want;
+        return true;
+    case BUDGET_TOO_LARGE:
+        send_error(r, 413, "body_too_large",
+                   "handling a body of %llu bytes needs more memory than the server allows",
+                   (unsigned long long)len);
+        return false;
+    case BUDGET_BUSY:
+    default:
+        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n",
+                        "the server is busy with other uploads; retry shortly");
+        return false;
+    }
+}
+
+/* RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for our word before it
+ * sends the body. Any other expectation cannot be met. */
+static bool answer_expect(req *r)
+{
+    const char *ex = header(r, "Expect");
+    if (ex == NULL)
+        return true;
+    if (strcasecmp(ex, "100-continue") != 0) {
+        send_error(r, 417, "expectation_failed", "only Expect: 100-continue is supported");
+        return false;
+    }
+    if (strcmp(r->ri->http_version, "1.1") == 0)
+        mg_write(r->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    return true;
+}
+
+#define BODY_READ_CHUNK CONN_BODY_READ_CHUNK
+
+static void body_timeout(req *r, size_t got)
+{
+    send_error(r, 408, "request_timeout",
+               "the request body did not arrive in time (%zu bytes received)", got);
+}
+
+bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
 {
     size_t max = (size_t)r->d->cfg.server_max_body_bytes;
     long long declared = r->ri->content_length;
@@ -133,6 +240,9 @@ bool read_body(req *r, uint8_t **out, size_t *len)
                    declared, max);
         return false;
     }
+    /* a chunked body may grow to the limit: reserve for that */
+    if (!reserve(r, kind, declared >= 0 ? (uint64_t)declared : max) || !answer_expect(r))
+        return false;
     size_t cap = declared >= 0 ? (size_t)declared : 65536;
     uint8_t *buf = malloc(cap + 1);
     size_t n = 0;
@@ -140,33 +250,38 @@ bool read_body(req *r, uint8_t **out, size_t *len)
         send_error(r, 500, "internal", "out of memory");
         return false;
     }
+    conn_body_begin(r->cs, declared);
+    int last = 0;
     for (;;) {
         if (n == cap) {
             if (declared >= 0)
                 break;
-            if (cap >= max + 1) {
-                free(buf);
-                send_error(r, 413, "body_too_large", "request body exceeds %zu bytes", max);
-                return false;
-            }
+            if (cap >= max + 1)
+                break;
             cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
             uint8_t *nb = realloc(buf, cap + 1);
             if (nb == NULL) {
                 free(buf);
+                conn_body_end(r->cs);
                 send_error(r, 500, "internal", "out of memory");
                 return false;
             }
             buf = nb;
         }
-        int got = mg_read(r->conn, buf + n, cap - n);
-        if (got <= 0)
+        /* CivetWeb's mg_read returns only when all it was asked for arrived: small reads
+         * let the watchdog see the body's progress */
+        size_t want = cap - n < BODY_READ_CHUNK ? cap - n : BODY_READ_CHUNK;
+        last = mg_read(r->conn, buf + n, want);
+        if (last <= 0)
             break;
+        int got = last;
         n += (size_t)got;
+        conn_body_progress(r->cs, n);
     }
-    if (declared >= 0 && n != (size_t)declared) {
+    conn_body_end(r->cs);
+    if (conn_cut_reason(r->cs) != CUT_NONE) {
         free(buf);
-        send_error(r, 400, "malformed", "request body ended after %zu of %lld bytes", n,
-                   declared);
+        body_timeout(r, n);
         return false;
     }
     if (declared < 0 && n > max) {
@@ -174,6 +289,18 @@ bool read_body(req *r, uint8_t **out, size_t *len)
         send_error(r, 413, "body_too_large", "request body exceeds %zu bytes", max);
         return false;
     }
+    if (declared < 0 && last < 0) {
+        free(buf);
+        send_error(r, 400, "malformed", "malformed chunked request body");
+        return false;
+    }
+    if (declared >= 0 && n != (size_t)declared) {
+        free(buf);
+        send_error(r, 400, "malformed", "request body ended after %zu of %lld bytes", n,
+                   declared);
+        return false;
+    }
+    r->body_done = true;
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -222,7 +349,8 @@ static route route_of(const char *method, const char *uri, bool *allowed)
         rt = ROUTE_POLICY_GET, *allowed = get;
     else if (strcmp(uri, "/registry/entries") == 0)
         rt = post ? ROUTE_REGISTRY_POST : ROUTE_REGISTRY_LIST, *allowed = get || post;
-    else if (strncmp(uri, "/registry/entries/", 18) == 0 && uri[18] != '\0')
+    else if (strncmp(uri, "/registry/entries/", 18) == 0 && uri[18] != '\0' &&
+             strchr(uri + 18, '/') == NULL)
         rt = ROUTE_REGISTRY_GET, *allowed = get;
     else if (strcmp(uri, "/admin/backup") == 0)
         rt = ROUTE_ADMIN_BACKUP, *allowed = post;
@@ -231,99 +359,288 @@ static route route_of(const char *method, const char *uri, bool *allowed)
     return rt;
 }
 
+static bool is_probe(route rt)
+{
+    return rt == ROUTE_HEALTHZ || rt == ROUTE_READYZ || rt == ROUTE_METRICS;
+}
+
 static void finish(req *r)
 {
     double secs = mono() - r->started;
     metrics_http_response(r->route, r->status, secs);
-    bool probe = r->route == ROUTE_HEALTHZ || r->route == ROUTE_READYZ ||
-                 r->route == ROUTE_METRICS;
     /* probes are frequent and a not-ready answer is their job, not a server error */
-    capv_log_level lvl = probe ? CAPV_LOG_DEBUG
-                         : r->status >= 500 ? CAPV_LOG_ERROR
-                                            : CAPV_LOG_INFO;
+    capv_log_level lvl = is_probe(r->route) ? CAPV_LOG_DEBUG
+                         : r->status >= 500  ? CAPV_LOG_ERROR
+                                             : CAPV_LOG_INFO;
+    const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : "";
     capv_log_entry *e = capv_log_begin(r->d->log, lvl, "http_request");
     capv_log_str(e, "request_id", r->id);
-    capv_log_str(e, "method", r->ri->request_method);
-    capv_log_str(e, "path", r->ri->local_uri);
+    capv_log_str(e, "method", r->ri->request_method ? r->ri->request_method : "");
+    capv_log_str(e, "path", path);
     capv_log_str(e, "route", route_label(r->route));
     capv_log_int(e, "status", r->status);
     capv_log_double(e, "duration_ms", secs * 1000.0);
+    capv_log_str(e, "client", r->client);
     if (r->result[0])
         capv_log_str(e, "result", r->result);
     if (r->subject[0])
         capv_log_str(e, "subject", r->subject);
     if (r->error[0])
         capv_log_str(e, "error", r->error);
-    capv_log_end(e, "%s %s -> %d", r->ri->request_method, route_label(r->route), r->status);
+    cut_reason cut = conn_cut_reason(r->cs);
+    if (cut != CUT_NONE)
+        capv_log_str(e, "cut", cut_reason_name(cut));
+    capv_log_end(e, "%s %s -> %d", r->ri->request_method ? r->ri->request_method : "-",
+                 route_label(r->route), r->status);
 }
 
-static int dispatch(struct mg_connection *conn, void *cbdata, bool admin_port)
+/* The client's address: the peer's, unless the peer is a trusted proxy; then the
+ * right-most address of X-Forwarded-For (all its headers, in order) that is not a trusted
+ * proxy itself. */
+static bool trusted(const capvd *d, const char *addr)
 {
-    capvd *d = cbdata;
+    for (int i = 0; i < d->nproxies; i++)
+        if (cidr_match_text(&d->proxies[i], addr))
+            return true;
+    return false;
+}
+
+static void client_address(req *r)
+{
+    capvd *d = r->d;
+    snprintf(r->client, sizeof r->client, "%s", r->ri->remote_addr);
+    if (d->nproxies == 0 || !trusted(d, r->ri->remote_addr))
+        return;
+    char xff[2048] = "";
+    size_t n = 0;
+    for (int i = 0; i < r->ri->num_headers; i++) {
+        const struct mg_header *h = &r->ri->http_headers[i];
+        if (strcasecmp(h->name, "X-Forwarded-For") == 0)
+            n += (size_t)snprintf(xff + n, n < sizeof xff ? sizeof xff - n : 0, "%s%s",
+                                  n ? "," : "", h->value);
+        if (n >= sizeof xff)
+            return; /* too long to trust any part of it */
+    }
+    char *p = xff + strlen(xff);
+    while (p > xff) {
+        char *comma = p;
+        while (comma > xff && comma[-1] != ',')
+            comma--;
+        char item[64];
+        const char *b = comma;
+        while (*b == ' ' || *b == '\t')
+            b++;
+        size_t len = (size_t)(p - b);
+        while (len > 0 && (b[len - 1] == ' ' || b[len - 1] == '\t'))
+            len--;
+        if (len == 0 || len >= sizeof item)
+            return;
+        memcpy(item, b, len);
+        item[len] = '\0';
+        snprintf(r->client, sizeof r->client, "%s", item);
+        if (!trusted(d, item))
+            return;
+        p = comma > xff ? comma - 1 : xff;
+    }
+}
+
+/* The request's Origin when server.cors_origins lists it (exact match), else NULL. */
+static const char *allowed_origin(req *r)
+{
+    const cfg_list *l = &r->d->cfg.server_cors_origins;
+    const char *origin = header(r, "Origin");
+    if (r->admin_port || origin == NULL || l->n == 0)
+        return NULL;
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(origin, l->items[i]) == 0)
+            return origin;
+    return NULL;
+}
+
+/* OPTIONS on an API route: a CORS preflight from a listed origin is allowed the route's
+ * methods and our request headers; any other OPTIONS only learns the methods. */
+static void answer_options(req *r)
+{
+    char extra[600];
+    int n = snprintf(extra, sizeof extra, "Allow: %s\r\n", allow_methods(r->route));
+    if (r->cors_origin != NULL && header(r, "Access-Control-Request-Method") != NULL)
+        snprintf(extra + n, sizeof extra - (size_t)n,
+                 "Access-Control-Allow-Methods: %s\r\n"
+                 "Access-Control-Allow-Headers: Authorization, Content-Type, X-Request-Id\r\n"
+                 "Access-Control-Max-Age: 600\r\n",
+                 allow_methods(r->route));
+    send_response(r, 204, NULL, NULL, 0, extra);
+}
+
+void send_rate_limited(req *r, rl_kind kind, int retry_after)
+{
+    ratelimit_count(kind);
+    char extra[48];
+    snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after);
+    send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s",
+                    retry_after);
+}
+
+/* Without authentication every API request counts against its client address. With it, a
+ * client address whose bucket is empty (from unauthenticated or failed requests) is refused
+ * before a token-less request costs anything; auth_check charges the rest. */
+static bool rate_limit_early(req *r)
+{
+    int retry = 0;
+    if (!ratelimit_enabled() || is_probe(r->route))
+        return true;
+    if (r->d->auth == NULL) {
+        if (ratelimit_take(RL_ADDRESS, r->client, &retry))
+            return true;
+    } else {
+        if (header(r, "Authorization") != NULL ||
+            !ratelimit_exhausted(RL_ADDRESS, r->client, &retry))
+            return true;
+    }
+    send_rate_limited(r, RL_ADDRESS, retry);
+    return false;
+}
+
+static void route_request(req *r, const char *path)
+{
+    capvd *d = r->d;
+    bool allowed;
+    r->route = route_of(r->ri->request_method, path, &allowed);
+    bool options = strcmp(r->ri->request_method, "OPTIONS") == 0;
+    if (r->route == ROUTE_OTHER || (r->admin_port && !is_probe(r->route))) {
+        r->route = ROUTE_OTHER;
+        send_error(r, 404, "not_found", "no route %s", path);
+        return;
+    }
+    if (options && !r->admin_port) {
+        answer_options(r);
+        return;
+    }
+    if (!allowed) {
+        send_error(r, 405, "method_not_allowed", "%s is not allowed on %s",
+                   r->ri->request_method, route_label(r->route));
+        return;
+    }
+    if (!rate_limit_early(r))
+        return;
+    if (is_probe(r->route)) {
+        switch (r->route) {
+        case ROUTE_HEALTHZ: handle_healthz(r); break;
+        case ROUTE_READYZ: handle_readyz(r); break;
+        default: handle_metrics(r); break;
+        }
+        return;
+    }
+    /* API routes use the verifier and registry: hold them against a SIGHUP swap */
+    pthread_rwlock_rdlock(&d->lock);
+    switch (r->route) {
+    case ROUTE_OPENAPI: handle_openapi(r); break;
+    case ROUTE_VERIFY: handle_verify(r); break;
+    case ROUTE_POLICY_COMPILE: handle_policy_compile(r); break;
+    case ROUTE_POLICY_GET: handle_policy_get(r); break;
+    case ROUTE_REGISTRY_LIST: handle_registry_list(r); break;
+    case ROUTE_REGISTRY_GET: handle_registry_get(r); break;
+    case ROUTE_REGISTRY_POST: handle_registry_post(r); break;
+    case ROUTE_ADMIN_BACKUP: handle_admin_backup(r); break;
+    case ROUTE_ADMIN_BACKUPS: handle_admin_backups(r); break;
+    default: send_error(r, 404, "not_found", "no route %s", path); break;
+    }
+    pthread_rwlock_unlock(&d->lock);
+}
+
+/* Every request of both listeners starts here (CivetWeb's begin_request callback), before
+ * CivetWeb's own routing, CORS and body handling. The answer is always ours. */
+static int begin_request(struct mg_connection *conn)
+{
+    const listener *l = mg_get_user_data(mg_get_context(conn));
+    capvd *d = l->d;
     req r;
     memset(&r, 0, sizeof r);
     r.d = d;
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
-    r.admin_port = admin_port;
+    r.admin_port = l->admin;
     r.started = mono();
+    r.cs = conn_of(conn);
+    r.head_start = conn_request_begin(r.cs, r.ri);
+    r.route = ROUTE_OTHER;
+    r.has_body = r.ri->content_length > 0 || header(&r, "Transfer-Encoding") != NULL;
     request_id(&r);
+    client_address(&r);
     metrics_inflight(1);
-    bool allowed;
-    const char *uri = r.ri->local_uri ? r.ri->local_uri : "/";
-    r.route = route_of(r.ri->request_method, uri, &allowed);
-    bool admin_route = r.route == ROUTE_HEALTHZ || r.route == ROUTE_READYZ ||
-                       r.route == ROUTE_METRICS;
-    if (r.route == ROUTE_OTHER || (admin_port && !admin_route)) {
-        r.route = ROUTE_OTHER;
-        send_error(&r, 404, "not_found", "no route %s", uri);
-    } else if (!allowed) {
-        send_error(&r, 405, "method_not_allowed", "%s is not allowed on %s",
-                   r.ri->request_method, route_label(r.route));
-    } else if (admin_route) {
-        switch (r.route) {
-        case ROUTE_HEALTHZ: handle_healthz(&r); break;
-        case ROUTE_READYZ: handle_readyz(&r); break;
-        default: handle_metrics(&r); break;
-        }
+    const char *path = r.ri->local_uri_raw;
+    const char *bad = http_strict_violation(r.ri);
+    if (bad == NULL)
+        bad = http_path_violation(path);
+    if (bad != NULL) {
+        /* nothing of this request is trusted, the connection included */
+        send_error(&r, 400, "malformed", "malformed HTTP request: %s", bad);
     } else {
-        /* API routes use the verifier and registry: hold them against a SIGHUP swap */
-        pthread_rwlock_rdlock(&d->lock);
-        switch (r.route) {
-        case ROUTE_OPENAPI: handle_openapi(&r); break;
-        case ROUTE_VERIFY: handle_verify(&r); break;
-        case ROUTE_POLICY_COMPILE: handle_policy_compile(&r); break;
-        case ROUTE_POLICY_GET: handle_policy_get(&r); break;
-        case ROUTE_REGISTRY_LIST: handle_registry_list(&r); break;
-        case ROUTE_REGISTRY_GET: handle_registry_get(&r); break;
-        case ROUTE_REGISTRY_POST: handle_registry_post(&r); break;
-        case ROUTE_ADMIN_BACKUP: handle_admin_backup(&r); break;
-        case ROUTE_ADMIN_BACKUPS: handle_admin_backups(&r); break;
-        default: send_error(&r, 404, "not_found", "no route %s", uri); break;
-        }
-        pthread_rwlock_unlock(&d->lock);
+        r.cors_origin = allowed_origin(&r);
+        route_request(&r, path);
     }
+    if (r.reserved > 0)
+        budget_release(r.reserved);
     finish(&r);
     metrics_inflight(-1);
-    return r.status;
+    return r.status > 0 ? r.status : 500;
 }
 
-static int dispatch_api(struct mg_connection *conn, void *cbdata)
+static void end_request(const struct mg_connection *conn, int status)
 {
-    return dispatch(conn, cbdata, false);
+    (void)status;
+    conn_request_end(conn_of(conn));
 }
 
-static int dispatch_admin(struct mg_connection *conn, void *cbdata)
+static int init_connection(const struct mg_connection *conn, void **conn_data)
 {
-    return dispatch(conn, cbdata, true);
+    const listener *l = mg_get_user_data(mg_get_context(conn));
+    *conn_data = conn_open(conn, l->admin);
+    return 0;
+}
+
+static void connection_close(const struct mg_connection *conn)
+{
+    conn_close(conn_of(conn));
+}
+
+/* CivetWeb answers requests it could not parse itself (a bad request line, a control
+ * character in a header, a head too large); its answer gets our shape: the JSON error body
+ * and the security headers, and the connection is closed. */
+static int http_error(struct mg_connection *conn, int status, const char *errmsg)
+{
+    const listener *l = mg_get_user_data(mg_get_context(conn));
+    req r;
+    memset(&r, 0, sizeof r);
+    r.d = l->d;
+    r.conn = conn;
+    r.ri = mg_get_request_info(conn);
+    r.admin_port = l->admin;
+    r.started = mono();
+    r.cs = conn_of(conn);
+    r.route = ROUTE_OTHER;
+    r.has_body = true; /* whatever followed is not read */
+    uint8_t rnd[16];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        memset(rnd, 0, sizeof rnd);
+    capv_hex_encode(r.id, sizeof r.id, rnd, sizeof rnd);
+    snprintf(r.client, sizeof r.client, "%s", r.ri ? r.ri->remote_addr : "");
+    const char *code = status == 408 ? "request_timeout"
+                       : status == 413 ? "body_too_large"
+                       : status >= 500 ? "internal"
+                                       : "malformed";
+    send_error(&r, status, code, "%s", status == 400 ? "malformed HTTP request"
+                                                      : errmsg ? errmsg : "");
+    finish(&r);
+    return 0;
 }
 
 static int log_message(const struct mg_connection *conn, const char *message)
 {
     const struct mg_context *ctx = mg_get_context(conn);
-    capvd *d = ctx ? mg_get_user_data(ctx) : NULL;
-    if (d != NULL) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "http_server");
+    const listener *l = ctx ? mg_get_user_data(ctx) : NULL;
+    if (l != NULL) {
+        capv_log_entry *e = capv_log_begin(l->d->log, CAPV_LOG_WARN, "http_server");
         capv_log_end(e, "%s", message);
     }
     return 1; /* handled: CivetWeb must not write its own log */
@@ -367,7 +684,10 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
         "tcp_nodelay", "1", /* without it keep-alive responses wait ~40 ms (Nagle + ACK) */
         "max_request_size", "16384",
         "enable_directory_listing", "no",
-        "decode_url", "yes",
+        /* routes see the raw path, which must be canonical (http_strict.c) */
+        "decode_url", "no",
+        /* CivetWeb's own CORS preflight answer would allow every origin */
+        "access_control_allow_origin", "",
         "ssl_protocol_version", tls ? (strcmp(d->cfg.tls_min_version, "1.3") == 0 ? "4" : "3")
                                     : "0",
         NULL,
@@ -375,9 +695,17 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_message;
+    cb.begin_request = begin_request;
+    cb.end_request = end_request;
+    cb.init_connection = init_connection;
+    cb.connection_close = connection_close;
+    cb.http_error = http_error;
     if (tls)
         cb.init_ssl = tls_init_ssl;
-    struct mg_init_data init = { &cb, d, options };
+    listener *l = admin ? &d->admin_listener : &d->api_listener;
+    l->d = d;
+    l->admin = admin;
+    struct mg_init_data init = { &cb, l, options };
     struct mg_error_data error = { 0 };
     char ebuf[256] = "";
     error.text = ebuf;
@@ -387,13 +715,31 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
         snprintf(errbuf, errlen, "cannot listen on %s: %s", listen, ebuf[0] ? ebuf : "unknown");
         return NULL;
     }
-    mg_set_request_handler(ctx, "/", admin ? dispatch_admin : dispatch_api, d);
     return ctx;
 }
 
 bool server_start(capvd *d, char *errbuf, size_t errlen)
 {
     bool tls = d->tls != NULL;
+    for (int i = 0; i < d->cfg.server_trusted_proxies.n; i++)
+        if (!cidr_parse(&d->proxies[d->nproxies++], d->cfg.server_trusted_proxies.items[i])) {
+            snprintf(errbuf, errlen, "server.trusted_proxies: '%s' is not a CIDR range",
+                     d->cfg.server_trusted_proxies.items[i]);
+            return false;
+        }
+    ratelimit_init(d->cfg.server_rate_limit_per_second, d->cfg.server_rate_limit_burst);
+    budget_init(d->cfg.server_memory_budget_bytes > 0
+                    ? (uint64_t)d->cfg.server_memory_budget_bytes
+                    : (uint64_t)capvd_memory_budget_default(),
+                d->cfg.server_memory_wait_ms);
+    conn_limits cl = { .request_timeout_ms = d->cfg.server_request_timeout_ms,
+                       .keep_alive_ms = d->cfg.server_keep_alive_ms,
+                       .min_body_rate = d->cfg.server_min_body_bytes_per_second,
+                       .api_threads = d->cfg.server_threads };
+    if (!conn_watch_start(&cl)) {
+        snprintf(errbuf, errlen, "cannot start the connection watchdog");
+        return false;
+    }
     d->api = start_one(d, d->cfg.server_listen, d->cfg.server_threads, tls, false, errbuf,
                        errlen);
     if (d->api == NULL)
@@ -430,4 +776,5 @@ void server_stop(capvd *d)
     else if (d->admin != NULL)
         mg_stop(d->admin);
     d->api = d->admin = NULL;
+    conn_watch_stop();
 }

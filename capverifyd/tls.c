@@ -164,7 +164,7 @@ static int cert_callback(SSL *ssl, void *arg)
 
 int tls_init_ssl(void *ssl_ctx, void *user)
 {
-    capvd *d = user;
+    capvd *d = ((const listener *)user)->d;
     SSL_CTX *ctx = ssl_ctx;
     tls_state *t = d->tls;
     if (t == NULL)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Lifecycle and configuration (SPEC §9.1, §9.4, §13): SIGTERM drains (readiness off at once,
 # still serving during the grace period, in-flight requests complete, exit 0), SIGTERM under
-# load loses no request, --check-config names file, line and key of every mistake, the
-# environment overrides files and flags override both, and a start with no configuration at
-# all works and warns that authentication is off.
+# load loses no request, a request still running when shutdown.timeout_seconds ends is cut,
+# counted in the log (event=shutdown_cut) and makes the exit status 1, --check-config names
+# file, line and key of every mistake, the environment overrides files and flags override
+# both, and a start with no configuration at all works and warns that authentication is off.
 #   lifecycle.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
@@ -56,6 +57,7 @@ assert_le "the grace period was kept (exit ≥ grace after SIGTERM)" "$GRACE" \
     "$(awk -v a="$t_term" -v b="$t_exit" 'BEGIN { print b - a }')"
 check "the drain was logged (draining, stopped)" \
     jq -e -s 'any(.[]; .event == "draining") and any(.[]; .event == "stopped" and .level == "INFO")' "$D_LOG"
+check "nothing was cut (no shutdown_cut)" jq -e -s 'all(.[]; .event != "shutdown_cut")' "$D_LOG"
 
 # ---- SIGTERM under load: no accepted request is lost ---------------------------------------
 if command -v hey >/dev/null; then
@@ -86,9 +88,50 @@ if command -v hey >/dev/null; then
     assert_le "requests were served while draining" 1 "$served_while_draining"
     logged_ok=$(jq -s '[.[] | select(.event == "http_request" and .path == "/verify" and .status == 200)] | length' "$D_LOG")
     assert_eq "every logged /verify was answered to the client (none lost)" "$logged_ok" "${ok200:-0}"
+    check "under load: nothing was cut (no shutdown_cut)" \
+        jq -e -s 'all(.[]; .event != "shutdown_cut") and any(.[]; .event == "stopped" and .level == "INFO")' "$D_LOG"
 else
     fail "hey is installed (scripts/install-deps.sh)"
 fi
+
+# ---- a request held open past shutdown.timeout_seconds: cut, counted, exit 1 ---------------
+# Neither a body-rate floor nor the request deadline may end the request first: only the
+# shutdown timeout does.
+CUT_TIMEOUT=1
+daemon_start cut --set shutdown.timeout_seconds=$CUT_TIMEOUT --set server.request_timeout_ms=60000 \
+    --set server.min_body_bytes_per_second=0 || t_done
+# a POST announcing 100000 bytes that sends one byte every 0.2 s (30 s at most)
+python3 - "$D_API" >"$TMP/cut.client" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/zip\r\n"
+          b"Content-Length: 100000\r\n\r\n")
+try:
+    for _ in range(150):
+        s.sendall(b"P")
+        time.sleep(0.2)
+    print("never cut")
+except OSError as e:
+    print("cut: %s" % e)
+PY
+CUT_CLIENT=$!
+t_track "$CUT_CLIENT"
+sleep 1 # the request is being read
+check "the slow request is in flight" kill -0 "$CUT_CLIENT"
+kill -TERM "$D_PID"
+t_term=$(date +%s.%N)
+daemon_wait_exit "$D_PID" 30
+t_exit=$(date +%s.%N)
+assert_eq "a request cut at shutdown: exit code 1" "$RC" 1
+assert_le "… after about shutdown.timeout_seconds (< timeout + 6 s)" \
+    "$(awk -v a="$t_term" -v b="$t_exit" 'BEGIN { print b - a }')" \
+    $((CUT_TIMEOUT + 6))
+check "an ERROR line event=shutdown_cut counts 1 request" \
+    jq -e -s 'any(.[]; .event == "shutdown_cut" and .level == "ERROR" and .requests_cut == 1)' "$D_LOG"
+check "… and the stop says so (stopped, ERROR, requests_cut 1)" \
+    jq -e -s 'any(.[]; .event == "stopped" and .level == "ERROR" and .requests_cut == 1)' "$D_LOG"
+kill -KILL "$CUT_CLIENT" 2>/dev/null
+wait "$CUT_CLIENT" 2>/dev/null
 
 # ---- --check-config ------------------------------------------------------------------------
 CFG=$TMP/cfg
@@ -143,7 +186,7 @@ bad_config() {
     fi
 }
 bad_config "unknown key" server.yaml $'server:\n  listen: "127.0.0.1:1"\n  bogus_key: 1\n' 3 server.bogus_key
-bad_config "unknown section" zz.yaml $'cache:\n  size: 5\nnosuch:\n  x: 1\n' 3 nosuch
+bad_config "unknown section" zz.yaml $'verify:\n  strict: true\nnosuch:\n  x: 1\n' 3 nosuch
 bad_config "integer out of range" cache.yaml $'cache:\n  enabled: true\n  size: -5\n' 3 cache.size
 bad_config "not an integer" server.yaml $'server:\n  threads: many\n' 2 server.threads
 bad_config "not a boolean" auth.yaml $'auth:\n  enabled: maybe\n' 2 auth.enabled

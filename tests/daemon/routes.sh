@@ -55,12 +55,12 @@ for path in /verify/ /healthz/x /registry/entries/ /policy/a/b; do
     req GET "$API$path"
     assert_eq "GET $path: 404" "$STATUS" 404
 done
-# control bytes in the path are escaped 6-fold in the error message: the body stays whole JSON
+# a percent-encoded path never reaches a route (docs/hardening.md): 400, whole JSON
 req GET "$API/$(printf '%%01%.0s' $(seq 600))"
-assert_eq "404 for a long path of control bytes" "$STATUS" 404
+assert_eq "400 for a long path of encoded control bytes" "$STATUS" 400
 assert_eq "that error body is valid JSON of its declared length" \
     "$(jq -r .error.code "$TMP/resp.body" 2>/dev/null) $(wc -c <"$TMP/resp.body")" \
-    "not_found $(hdr Content-Length)"
+    "malformed $(hdr Content-Length)"
 
 req GET "$API/verify"
 assert_eq "GET /verify: 405" "$STATUS" 405

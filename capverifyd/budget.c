@@ -1,0 +1,88 @@
+/* The memory budget (docs/hardening.md). */
+#include "budget.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+/* Freed memory is handed back to the system once this much was released since the last
+ * time and nothing is reserved any more. */
+#define TRIM_AFTER_BYTES (4u << 20)
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    uint64_t total, reserved, released_since_trim;
+    int64_t wait_ms;
+    atomic_uint_fast64_t rejections;
+} b = { .lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER };
+
+void budget_init(uint64_t total_bytes, int64_t wait_ms)
+{
+    b.total = total_bytes;
+    b.wait_ms = wait_ms;
+    /* glibc raises its mmap threshold after large frees, so later large buffers come from
+     * the heap and stay resident after they are freed. A fixed threshold keeps request
+     * bodies and expanded members in mappings that go back to the system on free. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
+budget_result budget_reserve(uint64_t bytes)
+{
+    if (bytes > b.total) {
+        atomic_fetch_add(&b.rejections, 1);
+        return BUDGET_TOO_LARGE;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += b.wait_ms / 1000;
+    until.tv_nsec += (b.wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&b.lock);
+    int rc = 0;
+    while (b.reserved + bytes > b.total && rc == 0)
+        rc = pthread_cond_timedwait(&b.freed, &b.lock, &until);
+    bool ok = b.reserved + bytes <= b.total;
+    if (ok)
+        b.reserved += bytes;
+    pthread_mutex_unlock(&b.lock);
+    if (!ok)
+        atomic_fetch_add(&b.rejections, 1);
+    return ok ? BUDGET_OK : BUDGET_BUSY;
+}
+
+void budget_release(uint64_t bytes)
+{
+    pthread_mutex_lock(&b.lock);
+    b.reserved = bytes > b.reserved ? 0 : b.reserved - bytes;
+    b.released_since_trim += bytes;
+    bool trim = b.reserved == 0 && b.released_since_trim >= TRIM_AFTER_BYTES;
+    if (trim)
+        b.released_since_trim = 0;
+    pthread_cond_broadcast(&b.freed);
+    pthread_mutex_unlock(&b.lock);
+    if (trim)
+        malloc_trim(0);
+}
+
+uint64_t budget_total(void)
+{
+    return b.total;
+}
+
+uint64_t budget_reserved(void)
+{
+    pthread_mutex_lock(&b.lock);
+    uint64_t r = b.reserved;
+    pthread_mutex_unlock(&b.lock);
+    return r;
+}
+
+uint64_t budget_rejections(void)
+{
+    return atomic_load(&b.rejections);
+}

@@ -1,0 +1,28 @@
+/* The memory budget of request bodies and their verification (docs/hardening.md): each
+ * request reserves its worst case before its body is read and gives it back when it is
+ * answered; past the budget it waits a little, then is refused with 503. */
+#ifndef CAPVD_BUDGET_H
+#define CAPVD_BUDGET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void budget_init(uint64_t total_bytes, int64_t wait_ms);
+
+typedef enum budget_result {
+    BUDGET_OK,        /* reserved */
+    BUDGET_BUSY,      /* no room within the wait: answer 503 with Retry-After */
+    BUDGET_TOO_LARGE  /* more than the whole budget: it can never run */
+} budget_result;
+
+budget_result budget_reserve(uint64_t bytes);
+/* Returns a reservation; when nothing stays reserved after a large one, freed heap memory
+ * is handed back to the system (malloc_trim) so the resident size returns to its base. */
+void budget_release(uint64_t bytes);
+
+uint64_t budget_total(void);
+uint64_t budget_reserved(void);
+/* Requests refused for want of room since start. */
+uint64_t budget_rejections(void);
+
+#endif

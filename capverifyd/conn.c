@@ -1,0 +1,394 @@
+/* Connection deadlines and the watchdog that enforces them (docs/hardening.md).
+ *
+ * CivetWeb serves each connection on one worker thread and gives its handlers no socket:
+ * its own timeouts restart whenever a byte moves, so a client trickling a body or reading
+ * a response a few bytes at a time keeps a worker for as long as it likes. We find the
+ * connection's socket once, when its first request head has arrived (the one whose peer
+ * and local ports match the connection's: CivetWeb tells a connection's addresses only from
+ * then on), and cut it with shutdown(2) when it misses a deadline: the worker's
+ * blocked recv/send/poll returns at once and CivetWeb closes the connection. A cut body
+ * read (SHUT_RD) still lets the handler answer 408 before the close. */
+#include "conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define WATCH_INTERVAL_MS 100
+/* Under pressure an idle or head-sending connection keeps its worker this long at most. */
+#define PRESSURE_GRACE_MS 1000
+/* The pressure rule starts when this share (per mille) of the API workers hold a
+ * connection. */
+#define PRESSURE_PERMILLE 900
+
+struct conn_state {
+    conn_state *prev, *next;
+    int fd; /* -1 when the socket was not found: deadlines then rest on CivetWeb's own */
+    bool admin;
+    conn_phase phase;
+    int64_t phase_start; /* monotonic ms */
+    int64_t deadline;    /* 0 = none */
+    int64_t head_start;  /* when the current request's head started */
+    bool first_request;
+    int64_t body_start;
+    int64_t declared;
+    _Atomic uint64_t received;
+    _Atomic int cut; /* cut_reason */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    conn_state *head;
+    bool *fd_used; /* sockets of tracked connections: skipped by the scan */
+    size_t fd_cap;
+    conn_limits limits;
+    pthread_t thread;
+    bool running;
+    pthread_cond_t wake;
+    atomic_uint_fast64_t cuts[CUT_REASON_COUNT];
+    int64_t api_open, api_busy;
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *cut_reason_name(cut_reason r)
+{
+    static const char *const names[CUT_REASON_COUNT] = {
+        "none", "head_timeout", "body_timeout", "body_too_slow", "write_timeout", "pressure",
+    };
+    return r < CUT_REASON_COUNT ? names[r] : "none";
+}
+
+/* ---- finding the socket ------------------------------------------------------------------ */
+
+static bool fd_is_used(int fd)
+{
+    return (size_t)fd < w.fd_cap && w.fd_used[fd];
+}
+
+static void fd_mark(int fd, bool used)
+{
+    if (fd < 0)
+        return;
+    if ((size_t)fd >= w.fd_cap) {
+        if (!used)
+            return;
+        size_t cap = w.fd_cap ? w.fd_cap : 256;
+        while (cap <= (size_t)fd)
+            cap *= 2;
+        bool *n = realloc(w.fd_used, cap * sizeof *n);
+        if (n == NULL)
+            return; /* the fd is merely scanned again later: correct, only slower */
+        memset(n + w.fd_cap, 0, (cap - w.fd_cap) * sizeof *n);
+        w.fd_used = n;
+        w.fd_cap = cap;
+    }
+    w.fd_used[fd] = used;
+}
+
+static int port_of(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    if (sa->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+    return -1;
+}
+
+/* The socket of an accepted connection: the one whose peer port and local port are the
+ * connection's (the 4-tuple of a TCP connection is unique). Sockets of connections we
+ * already track are skipped, so the scan touches only the few other descriptors. */
+static int find_socket(const struct mg_request_info *ri)
+{
+    struct rlimit rl;
+    int max = 65536;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)(1 << 24))
+        max = (int)rl.rlim_cur;
+    for (int fd = 3; fd < max; fd++) {
+        if (fd_is_used(fd))
+            continue;
+        struct sockaddr_storage peer, local;
+        socklen_t pl = sizeof peer, ll = sizeof local;
+        if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0) {
+            if (errno == EBADF && fd > 1024)
+                break; /* far past the open descriptors */
+            continue;
+        }
+        if (port_of(&peer) != ri->remote_port)
+            continue;
+        if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+            port_of(&local) != ri->server_port)
+            continue;
+        char text[INET6_ADDRSTRLEN] = "";
+        const void *a = peer.ss_family == AF_INET
+                            ? (const void *)&((struct sockaddr_in *)&peer)->sin_addr
+                            : (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr;
+        if (inet_ntop(peer.ss_family, a, text, sizeof text) != NULL &&
+            strcmp(text, ri->remote_addr) != 0)
+            continue;
+        return fd;
+    }
+    return -1;
+}
+
+/* ---- the table --------------------------------------------------------------------------- */
+
+conn_state *conn_open(const struct mg_connection *conn, bool admin)
+{
+    conn_state *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    (void)conn;
+    int64_t now = mono_ms();
+    c->fd = -1;
+    c->admin = admin;
+    c->phase = PHASE_HEAD;
+    c->phase_start = c->head_start = now;
+    c->first_request = true;
+    c->deadline = now + w.limits.request_timeout_ms;
+    pthread_mutex_lock(&w.lock);
+    c->next = w.head;
+    if (w.head != NULL)
+        w.head->prev = c;
+    w.head = c;
+    pthread_mutex_unlock(&w.lock);
+    return c;
+}
+
+void conn_close(conn_state *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&w.lock);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w.head = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    fd_mark(c->fd, false);
+    pthread_mutex_unlock(&w.lock);
+    free(c);
+}
+
+conn_state *conn_of(const struct mg_connection *conn)
+{
+    return mg_get_user_connection_data(conn);
+}
+
+static void set_phase(conn_state *c, conn_phase p, int64_t deadline)
+{
+    pthread_mutex_lock(&w.lock);
+    c->phase = p;
+    c->phase_start = mono_ms();
+    c->deadline = deadline;
+    pthread_mutex_unlock(&w.lock);
+}
+
+int64_t conn_request_begin(conn_state *c, const struct mg_request_info *ri)
+{
+    if (c == NULL)
+        return mono_ms();
+    pthread_mutex_lock(&w.lock);
+    if (c->first_request && c->fd < 0) {
+        c->fd = find_socket(ri);
+        fd_mark(c->fd, true);
+    }
+    int64_t now = mono_ms();
+    /* A connection's first request is timed from its accept; a later one from the end of
+     * its head (its head was bounded by keep_alive_ms, and the idle time before it is not
+     * the request's). */
+    c->head_start = c->first_request ? c->head_start : now;
+    c->first_request = false;
+    c->phase = PHASE_HANDLER;
+    c->phase_start = now;
+    c->deadline = 0;
+    int64_t start = c->head_start;
+    pthread_mutex_unlock(&w.lock);
+    return start;
+}
+
+void conn_request_end(conn_state *c)
+{
+    if (c == NULL)
+        return;
+    int64_t now = mono_ms();
+    /* CivetWeb drops a keep-alive connection whose next head is not complete within
+     * keep_alive_ms; the watchdog is the backstop when its poll overshoots. */
+    set_phase(c, PHASE_HEAD, now + w.limits.keep_alive_ms + 500);
+}
+
+void conn_body_begin(conn_state *c, int64_t declared)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&w.lock);
+    c->phase = PHASE_BODY;
+    c->phase_start = c->body_start = mono_ms();
+    c->declared = declared;
+    atomic_store(&c->received, 0);
+    c->deadline = c->head_start + w.limits.request_timeout_ms;
+    pthread_mutex_unlock(&w.lock);
+}
+
+void conn_body_progress(conn_state *c, uint64_t total_received)
+{
+    if (c != NULL)
+        atomic_store(&c->received, total_received);
+}
+
+void conn_body_end(conn_state *c)
+{
+    if (c != NULL)
+        set_phase(c, PHASE_HANDLER, 0);
+}
+
+void conn_write_begin(conn_state *c)
+{
+    if (c != NULL)
+        set_phase(c, PHASE_WRITE, mono_ms() + w.limits.request_timeout_ms);
+}
+
+void conn_write_end(conn_state *c)
+{
+    if (c != NULL)
+        set_phase(c, PHASE_HANDLER, 0);
+}
+
+cut_reason conn_cut_reason(const conn_state *c)
+{
+    return c == NULL ? CUT_NONE : (cut_reason)atomic_load(&((conn_state *)c)->cut);
+}
+
+void conn_counts(int64_t *open, int64_t *busy)
+{
+    pthread_mutex_lock(&w.lock);
+    *open = w.api_open;
+    *busy = w.api_busy;
+    pthread_mutex_unlock(&w.lock);
+}
+
+uint64_t conn_cut_total(cut_reason r)
+{
+    return r < CUT_REASON_COUNT ? atomic_load(&w.cuts[r]) : 0;
+}
+
+/* ---- the watchdog ------------------------------------------------------------------------ */
+
+/* Called with the lock held. A body cut shuts only the reading side: the handler sees the
+ * end of its body and still answers 408; every other cut ends the connection. */
+static void cut(conn_state *c, cut_reason why)
+{
+    if (c->fd < 0 || atomic_load(&c->cut) != CUT_NONE)
+        return;
+    atomic_store(&c->cut, (int)why);
+    atomic_fetch_add(&w.cuts[why], 1);
+    bool body = why == CUT_BODY_TIMEOUT || why == CUT_BODY_SLOW;
+    shutdown(c->fd, body ? SHUT_RD : SHUT_RDWR);
+}
+
+static void sweep(void)
+{
+    int64_t now = mono_ms();
+    int64_t open = 0, busy = 0;
+    pthread_mutex_lock(&w.lock);
+    for (conn_state *c = w.head; c != NULL; c = c->next)
+        if (!c->admin) {
+            open++;
+            busy += c->phase != PHASE_HEAD;
+        }
+    w.api_open = open;
+    w.api_busy = busy;
+    bool pressure = w.limits.api_threads > 0 &&
+                    open * 1000 >= w.limits.api_threads * PRESSURE_PERMILLE;
+    for (conn_state *c = w.head; c != NULL; c = c->next) {
+        if (atomic_load(&c->cut) != CUT_NONE)
+            continue;
+        switch (c->phase) {
+        case PHASE_HEAD:
+            if (c->deadline > 0 && now > c->deadline)
+                cut(c, CUT_HEAD_TIMEOUT);
+            else if (pressure && !c->admin && now - c->phase_start > PRESSURE_GRACE_MS)
+                cut(c, CUT_PRESSURE);
+            break;
+        case PHASE_BODY: {
+            if (now > c->deadline) {
+                cut(c, CUT_BODY_TIMEOUT);
+                break;
+            }
+            int64_t after = now - c->body_start - 1000;
+            uint64_t got = atomic_load(&c->received);
+            if (w.limits.min_body_rate > 0 && after > 0 &&
+                (c->declared < 0 || got < (uint64_t)c->declared) &&
+                got + CONN_BODY_READ_CHUNK < (uint64_t)(w.limits.min_body_rate * after / 1000))
+                cut(c, CUT_BODY_SLOW);
+            break;
+        }
+        case PHASE_WRITE:
+            if (now > c->deadline)
+                cut(c, CUT_WRITE_TIMEOUT);
+            break;
+        case PHASE_HANDLER: break;
+        }
+    }
+    pthread_mutex_unlock(&w.lock);
+}
+
+static void *watch_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&w.lock);
+    while (w.running) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WATCH_INTERVAL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&w.wake, &w.lock, &until);
+        if (!w.running)
+            break;
+        pthread_mutex_unlock(&w.lock);
+        sweep();
+        pthread_mutex_lock(&w.lock);
+    }
+    pthread_mutex_unlock(&w.lock);
+    return NULL;
+}
+
+bool conn_watch_start(const conn_limits *limits)
+{
+    w.limits = *limits;
+    w.running = true;
+    if (pthread_create(&w.thread, NULL, watch_main, NULL) != 0) {
+        w.running = false;
+        return false;
+    }
+    return true;
+}
+
+void conn_watch_stop(void)
+{
+    pthread_mutex_lock(&w.lock);
+    bool was = w.running;
+    w.running = false;
+    pthread_cond_signal(&w.wake);
+    pthread_mutex_unlock(&w.lock);
+    if (was)
+        pthread_join(w.thread, NULL);
+}

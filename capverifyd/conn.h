@@ -1,0 +1,85 @@
+/* Connection deadlines (docs/hardening.md): every connection of both listeners is tracked
+ * from accept to close with the phase it is in and the time by which that phase must end.
+ * The first request head of a connection is bounded by CivetWeb's own request_timeout_ms
+ * (its socket is found only once that head has arrived). A watchdog thread cuts connections that miss their deadline, or send a body slower than
+ * server.min_body_bytes_per_second, by shutting their socket down: the worker blocked in a
+ * read or write returns at once, so no client can hold a worker longer than its deadline.
+ * Under pressure (the API's workers nearly all busy) connections that are idle or still
+ * sending their request head are cut after a short grace, oldest first. */
+#ifndef CAPVD_CONN_H
+#define CAPVD_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <civetweb.h>
+
+typedef enum conn_phase {
+    PHASE_HEAD,    /* waiting for or reading a request head (also keep-alive idle) */
+    PHASE_HANDLER, /* a handler is working: no deadline of the client's */
+    PHASE_BODY,    /* reading a request body */
+    PHASE_WRITE    /* writing a response */
+} conn_phase;
+
+typedef enum cut_reason {
+    CUT_NONE,
+    CUT_HEAD_TIMEOUT,
+    CUT_BODY_TIMEOUT,
+    CUT_BODY_SLOW,
+    CUT_WRITE_TIMEOUT,
+    CUT_PRESSURE,
+    CUT_REASON_COUNT
+} cut_reason;
+
+typedef struct conn_state conn_state;
+
+typedef struct conn_limits {
+    int64_t request_timeout_ms; /* head + body of one request */
+    int64_t keep_alive_ms;      /* idle time between requests */
+    int64_t min_body_rate;      /* bytes per second after the first second, 0 = off */
+    int64_t api_threads;        /* the API listener's workers, for the pressure rule */
+} conn_limits;
+
+/* Starts the watchdog thread. */
+bool conn_watch_start(const conn_limits *limits);
+/* Stops it; connections still open are left to CivetWeb. */
+void conn_watch_stop(void);
+
+/* CivetWeb init_connection / connection_close callbacks (both listeners). `admin` says
+ * which listener the connection belongs to. */
+conn_state *conn_open(const struct mg_connection *conn, bool admin);
+void conn_close(conn_state *c);
+
+/* The connection's state (NULL when it is not tracked). */
+conn_state *conn_of(const struct mg_connection *conn);
+
+/* A request head arrived (`ri` is its request info): the phase becomes PHASE_HANDLER. On
+ * the connection's first request this finds its socket. Returns the monotonic ms at which
+ * this request's head started (its request deadline runs from there). */
+int64_t conn_request_begin(conn_state *c, const struct mg_request_info *ri);
+/* The request ended (its answer was written): the connection idles in PHASE_HEAD. */
+void conn_request_end(conn_state *c);
+
+/* A body is read in pieces of at most this many bytes; its progress is known to that
+ * precision, and the rate rule allows for it. */
+#define CONN_BODY_READ_CHUNK 4096
+
+/* Body reading: `declared` is the Content-Length (-1 for chunked). */
+void conn_body_begin(conn_state *c, int64_t declared);
+void conn_body_progress(conn_state *c, uint64_t total_received);
+void conn_body_end(conn_state *c);
+
+/* Response writing, bounded by request_timeout_ms from here. */
+void conn_write_begin(conn_state *c);
+void conn_write_end(conn_state *c);
+
+/* Why the watchdog cut this connection (CUT_NONE when it did not). */
+cut_reason conn_cut_reason(const conn_state *c);
+const char *cut_reason_name(cut_reason r);
+
+/* Connections open now on the API listener, and how many of those a handler works on. */
+void conn_counts(int64_t *open, int64_t *busy);
+/* Connections cut by reason since start. */
+uint64_t conn_cut_total(cut_reason r);
+
+#endif
