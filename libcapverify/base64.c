@@ -35,28 +35,28 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
 {
     if (out_len == NULL || (text == NULL && len > 0) || (out == NULL && cap > 0) ||
         (variant != CAPV_BASE64_STD && variant != CAPV_BASE64_URL))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid argument");
     *out_len = 0;
     const unsigned char *s = (const unsigned char *)text;
 
     size_t data_len = len; /* symbols without padding */
     if (variant == CAPV_BASE64_STD) {
         if (len % 4 != 0)
-            return capv_err_set(err, CAPV_E_BASE64, NULL,
+            return capvi_err_set(err, CAPV_E_BASE64, NULL,
                                 "length %zu is not a multiple of 4 (padding required)", len);
         if (len >= 1 && s[len - 1] == '=')
             data_len--;
         if (len >= 2 && s[len - 2] == '=')
             data_len--;
     } else if (len % 4 == 1) {
-        return capv_err_set(err, CAPV_E_BASE64, NULL, "impossible length %zu", len);
+        return capvi_err_set(err, CAPV_E_BASE64, NULL, "impossible length %zu", len);
     }
     size_t rem = data_len % 4;
     if (rem == 1)
-        return capv_err_set(err, CAPV_E_BASE64, NULL, "impossible length");
+        return capvi_err_set(err, CAPV_E_BASE64, NULL, "impossible length");
     size_t need = data_len / 4 * 3 + (rem ? rem - 1 : 0);
     if (need > cap)
-        return capv_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL,
+        return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL,
                             "needs %zu bytes, buffer has %zu", need, cap);
 
     size_t o = 0;
@@ -64,7 +64,7 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
     for (size_t i = 0; i < data_len; i++) {
         int v = symbol_value(s[i], variant);
         if (v < 0)
-            return capv_err_set(err, CAPV_E_BASE64, NULL, "invalid character at position %zu",
+            return capvi_err_set(err, CAPV_E_BASE64, NULL, "invalid character at position %zu",
                                 i);
         acc = acc << 6 | (uint32_t)v;
         if (i % 4 == 3) {
@@ -76,11 +76,11 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
     }
     if (rem == 2) {
         if (acc & 0xf)
-            return capv_err_set(err, CAPV_E_BASE64, NULL, "non-zero trailing bits");
+            return capvi_err_set(err, CAPV_E_BASE64, NULL, "non-zero trailing bits");
         out[o++] = (uint8_t)(acc >> 4);
     } else if (rem == 3) {
         if (acc & 0x3)
-            return capv_err_set(err, CAPV_E_BASE64, NULL, "non-zero trailing bits");
+            return capvi_err_set(err, CAPV_E_BASE64, NULL, "non-zero trailing bits");
         out[o++] = (uint8_t)(acc >> 10);
         out[o++] = (uint8_t)(acc >> 2);
     }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool capv_buf_reserve(capv_buf *b, size_t extra)
+bool capvi_buf_reserve(capv_buf *b, size_t extra)
 {
     if (b->failed)
         return false;
@@ -29,27 +29,27 @@ bool capv_buf_reserve(capv_buf *b, size_t extra)
     return true;
 }
 
-void capv_buf_append(capv_buf *b, const void *data, size_t len)
+void capvi_buf_append(capv_buf *b, const void *data, size_t len)
 {
-    if (len == 0 || !capv_buf_reserve(b, len))
+    if (len == 0 || !capvi_buf_reserve(b, len))
         return;
     memcpy(b->data + b->len, data, len);
     b->len += len;
 }
 
-void capv_buf_putc(capv_buf *b, char c)
+void capvi_buf_putc(capv_buf *b, char c)
 {
-    if (!capv_buf_reserve(b, 1))
+    if (!capvi_buf_reserve(b, 1))
         return;
     b->data[b->len++] = (uint8_t)c;
 }
 
-void capv_buf_puts(capv_buf *b, const char *s)
+void capvi_buf_puts(capv_buf *b, const char *s)
 {
-    capv_buf_append(b, s, strlen(s));
+    capvi_buf_append(b, s, strlen(s));
 }
 
-void capv_buf_printf(capv_buf *b, const char *fmt, ...)
+void capvi_buf_printf(capv_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -61,10 +61,10 @@ void capv_buf_printf(capv_buf *b, const char *fmt, ...)
         return;
     }
     if ((size_t)n < sizeof small) {
-        capv_buf_append(b, small, (size_t)n);
+        capvi_buf_append(b, small, (size_t)n);
         return;
     }
-    if (!capv_buf_reserve(b, (size_t)n))
+    if (!capvi_buf_reserve(b, (size_t)n))
         return;
     va_start(ap, fmt);
     vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
@@ -72,10 +72,10 @@ void capv_buf_printf(capv_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-uint8_t *capv_buf_take(capv_buf *b, size_t *len)
+uint8_t *capvi_buf_take(capv_buf *b, size_t *len)
 {
-    if (b->failed || !capv_buf_reserve(b, 0)) {
-        capv_buf_free(b);
+    if (b->failed || !capvi_buf_reserve(b, 0)) {
+        capvi_buf_free(b);
         return NULL;
     }
     b->data[b->len] = '\0';
@@ -86,7 +86,7 @@ uint8_t *capv_buf_take(capv_buf *b, size_t *len)
     return p;
 }
 
-void capv_buf_free(capv_buf *b)
+void capvi_buf_free(capv_buf *b)
 {
     free(b->data);
     *b = (capv_buf)CAPV_BUF_INIT;

@@ -17,15 +17,15 @@ typedef struct capv_buf {
 
 #define CAPV_BUF_INIT { NULL, 0, 0, 0, false }
 
-bool capv_buf_reserve(capv_buf *b, size_t extra);
-void capv_buf_append(capv_buf *b, const void *data, size_t len);
-void capv_buf_putc(capv_buf *b, char c);
-void capv_buf_puts(capv_buf *b, const char *s);
+bool capvi_buf_reserve(capv_buf *b, size_t extra);
+void capvi_buf_append(capv_buf *b, const void *data, size_t len);
+void capvi_buf_putc(capv_buf *b, char c);
+void capvi_buf_puts(capv_buf *b, const char *s);
 /* Appends printf-formatted text. */
-void capv_buf_printf(capv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void capvi_buf_printf(capv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* NUL-terminates and hands the storage to the caller (free with free()); the buffer is reset.
  * Returns NULL if any earlier operation failed. */
-uint8_t *capv_buf_take(capv_buf *b, size_t *len);
-void capv_buf_free(capv_buf *b);
+uint8_t *capvi_buf_take(capv_buf *b, size_t *len);
+void capvi_buf_free(capv_buf *b);
 
 #endif

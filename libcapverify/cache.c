@@ -65,13 +65,13 @@ capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_byte
                            int64_t ttl_ms, capv_error *err)
 {
     if (out == NULL || max_entries == 0 || max_bytes == 0 || ttl_ms < 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                             "cache bounds must be positive and the TTL non-negative");
     *out = NULL;
     size_t size = (sizeof(capv_cache) + 63) / 64 * 64;
     capv_cache *c = aligned_alloc(64, size);
     if (c == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     memset(c, 0, size);
     /* Per-shard bounds are rounded down, so the cache as a whole never exceeds the bounds it
      * was given; a shard keeps at least 64 entries and 1 KiB of the byte budget. */
@@ -92,7 +92,7 @@ capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_byte
         s->table = calloc(buckets, sizeof *s->table);
         if (s->table == NULL) {
             capv_cache_free(c); /* frees the shards before this one */
-            return capv_err_nomem(err);
+            return capvi_err_nomem(err);
         }
         pthread_mutex_init(&s->lock, NULL);
     }
@@ -262,19 +262,19 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
                            const uint8_t *value, size_t len, capv_error *err)
 {
     if (c == NULL || key == NULL || (value == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len > c->max_bytes || key_len > c->max_bytes - len)
-        return capv_err_set(err, CAPV_E_LIMIT, NULL, "a %zu-byte value with a %zu-byte key "
+        return capvi_err_set(err, CAPV_E_LIMIT, NULL, "a %zu-byte value with a %zu-byte key "
                             "exceeds the cache's per-shard byte bound of %zu", len, key_len,
                             c->max_bytes);
     entry *n = calloc(1, sizeof *n);
     if (n == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     n->key = malloc(key_len ? key_len : 1);
     n->value = malloc(len ? len : 1);
     if (n->key == NULL || n->value == NULL) {
         entry_free(n);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     memcpy(n->key, key, key_len);
     if (len)

@@ -36,60 +36,60 @@ static capv_status leaf_digest(uint8_t out[32], capv_buf *b, const leaf_member *
 {
     b->len = 0;
     for (size_t i = 0; i < n; i++) {
-        capv_buf_putc(b, i ? ',' : '{');
-        capv_json_write_string(b, m[i].key, strlen(m[i].key));
-        capv_buf_putc(b, ':');
+        capvi_buf_putc(b, i ? ',' : '{');
+        capvi_json_write_string(b, m[i].key, strlen(m[i].key));
+        capvi_buf_putc(b, ':');
         if (m[i].text != NULL && m[i].text->len > 0)
-            capv_json_write_string(b, (const char *)m[i].text->data, m[i].text->len);
+            capvi_json_write_string(b, (const char *)m[i].text->data, m[i].text->len);
         else if (m[i].text != NULL)
-            capv_buf_puts(b, "\"\"");
+            capvi_buf_puts(b, "\"\"");
         else
-            capv_buf_printf(b, "%" PRId64, m[i].integer);
+            capvi_buf_printf(b, "%" PRId64, m[i].integer);
     }
-    capv_buf_putc(b, '}');
+    capvi_buf_putc(b, '}');
     if (b->failed)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     return capv_hash(out, CAPV_HASH_BLAKE3, b->data, b->len, err);
 }
 
 static capv_status leaf_once(uint8_t out[32], const leaf_member *m, size_t n, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     for (size_t i = 0; i < n; i++)
         if (m[i].text != NULL && m[i].text->data == NULL && m[i].text->len > 0)
-            return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_buf b = CAPV_BUF_INIT;
     capv_status st = leaf_digest(out, &b, m, n, err);
-    capv_buf_free(&b);
+    capvi_buf_free(&b);
     return st;
 }
 
-capv_status capv_commitment_supplier_leaf(uint8_t out[32], const capv_csv_field *name,
+capv_status capvi_commitment_supplier_leaf(uint8_t out[32], const capv_csv_field *name,
                                           const capv_csv_field *jurisdiction, int64_t tier,
                                           capv_error *err)
 {
     if (name == NULL || jurisdiction == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     const leaf_member m[] = {
         { "name", name, 0 }, { "jurisdiction", jurisdiction, 0 }, { "tier", NULL, tier }
     };
     return leaf_once(out, m, 3, err);
 }
 
-capv_status capv_commitment_ubo_leaf(uint8_t out[32], const capv_csv_field *name,
+capv_status capvi_commitment_ubo_leaf(uint8_t out[32], const capv_csv_field *name,
                                      const capv_csv_field *birthdate,
                                      const capv_csv_field *citizenship, capv_error *err)
 {
     if (name == NULL || birthdate == NULL || citizenship == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     const leaf_member m[] = {
         { "name", name, 0 }, { "birthdate", birthdate, 0 }, { "citizenship", citizenship, 0 }
     };
     return leaf_once(out, m, 3, err);
 }
 
-bool capv_commitment_parse_int(int64_t *out, const uint8_t *s, size_t len)
+bool capvi_commitment_parse_int(int64_t *out, const uint8_t *s, size_t len)
 {
     size_t i = 0;
     bool neg = len > 0 && s[0] == '-';
@@ -122,15 +122,15 @@ static capv_status find_column(size_t *out, const capv_csv_reader *r, const char
 {
     size_t found = SIZE_MAX;
     for (size_t i = 0; i < r->nfields; i++) {
-        if (!capv_csv_field_eq(&r->fields[i], name))
+        if (!capvi_csv_field_eq(&r->fields[i], name))
             continue;
         if (found != SIZE_MAX)
-            return capv_err_set(err, CAPV_E_MALFORMED, name,
+            return capvi_err_set(err, CAPV_E_MALFORMED, name,
                                 "line %zu: column '%s' appears more than once", r->line, name);
         found = i;
     }
     if (found == SIZE_MAX)
-        return capv_err_set(err, CAPV_E_MALFORMED, name, "line %zu: missing column '%s'",
+        return capvi_err_set(err, CAPV_E_MALFORMED, name, "line %zu: missing column '%s'",
                             r->line, name);
     *out = found;
     return CAPV_OK;
@@ -142,16 +142,16 @@ static capv_status list_root(uint8_t root[32], size_t *count, const uint8_t *csv
     if (count != NULL)
         *count = 0;
     if (root == NULL || (csv == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_status st = CAPV_OK;
     capv_csv_reader r;
-    capv_csv_init(&r, csv, len);
+    capvi_csv_init(&r, csv, len);
     capv_buf scratch = CAPV_BUF_INIT;
     capv_hash_ctx *ctx = NULL;
     CAPV_TRY(capv_hash_ctx_new(&ctx, CAPV_HASH_BLAKE3, err));
 
     bool got = false;
-    CAPV_TRY(capv_csv_next(&r, &got, err));
+    CAPV_TRY(capvi_csv_next(&r, &got, err));
     if (!got)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "line 1: empty input, the header row is missing");
     size_t col[NCOLS];
@@ -160,7 +160,7 @@ static capv_status list_root(uint8_t root[32], size_t *count, const uint8_t *csv
 
     size_t rows = 0;
     for (;;) {
-        CAPV_TRY(capv_csv_next(&r, &got, err));
+        CAPV_TRY(capvi_csv_next(&r, &got, err));
         if (!got)
             break;
         leaf_member m[NCOLS];
@@ -171,7 +171,7 @@ static capv_status list_root(uint8_t root[32], size_t *count, const uint8_t *csv
             m[c].integer = 0;
             if ((int)c != spec->int_col)
                 continue;
-            if (!capv_commitment_parse_int(&m[c].integer, f->data, f->len))
+            if (!capvi_commitment_parse_int(&m[c].integer, f->data, f->len))
                 CAPV_FAIL(err, CAPV_E_MALFORMED, spec->cols[c],
                           "line %zu: %s '%s' is not a decimal integer", r.line, spec->rows_name,
                           spec->cols[c]);
@@ -189,8 +189,8 @@ static capv_status list_root(uint8_t root[32], size_t *count, const uint8_t *csv
         *count = rows;
 out:
     capv_hash_ctx_free(ctx);
-    capv_buf_free(&scratch);
-    capv_csv_free(&r);
+    capvi_buf_free(&scratch);
+    capvi_csv_free(&r);
     return st;
 }
 
@@ -210,8 +210,8 @@ capv_status capv_commitment_company(uint8_t out[32], const uint8_t supplier_root
                                     const uint8_t ubo_root[32], capv_error *err)
 {
     if (out == NULL || supplier_root == NULL || ubo_root == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_status st = capv_global_require(err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     char text[2 * (CAPV_DIGEST_HEX_SIZE - 1) + 1];

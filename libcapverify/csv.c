@@ -7,7 +7,7 @@
 
 #include "json_int.h"
 
-void capv_csv_init(capv_csv_reader *r, const uint8_t *in, size_t len)
+void capvi_csv_init(capv_csv_reader *r, const uint8_t *in, size_t len)
 {
     memset(r, 0, sizeof *r);
     r->in = in;
@@ -17,11 +17,11 @@ void capv_csv_init(capv_csv_reader *r, const uint8_t *in, size_t len)
     r->text = (capv_buf)CAPV_BUF_INIT;
 }
 
-void capv_csv_free(capv_csv_reader *r)
+void capvi_csv_free(capv_csv_reader *r)
 {
     if (r == NULL)
         return;
-    capv_buf_free(&r->text);
+    capvi_buf_free(&r->text);
     free(r->ends);
     free(r->fv);
     r->ends = NULL;
@@ -31,7 +31,7 @@ void capv_csv_free(capv_csv_reader *r)
     r->cap = 0;
 }
 
-bool capv_csv_field_eq(const capv_csv_field *f, const char *s)
+bool capvi_csv_field_eq(const capv_csv_field *f, const char *s)
 {
     size_t n = strlen(s);
     return f->len == n && (n == 0 || memcmp(f->data, s, n) == 0);
@@ -39,7 +39,7 @@ bool capv_csv_field_eq(const capv_csv_field *f, const char *s)
 
 static capv_status bad(capv_error *err, size_t line, const char *what)
 {
-    return capv_err_set(err, CAPV_E_MALFORMED, NULL, "line %zu: %s", line, what);
+    return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "line %zu: %s", line, what);
 }
 
 /* Makes room for field number `n` (0-based) in the field tables. */
@@ -48,18 +48,18 @@ static capv_status grow_fields(capv_csv_reader *r, size_t n, capv_error *err)
     if (n < r->cap)
         return CAPV_OK;
     if (n >= CAPV_CSV_MAX_FIELDS)
-        return capv_err_set(err, CAPV_E_LIMIT, NULL, "line %zu: more than %d fields in a record",
+        return capvi_err_set(err, CAPV_E_LIMIT, NULL, "line %zu: more than %d fields in a record",
                             r->cur_line, CAPV_CSV_MAX_FIELDS);
     size_t cap = r->cap ? r->cap * 2 : 16;
     if (cap > CAPV_CSV_MAX_FIELDS)
         cap = CAPV_CSV_MAX_FIELDS;
     size_t *ends = realloc(r->ends, cap * sizeof *ends);
     if (ends == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     r->ends = ends;
     capv_csv_field *fv = realloc(r->fv, cap * sizeof *fv);
     if (fv == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     r->fv = fv;
     r->cap = cap;
     return CAPV_OK;
@@ -74,9 +74,9 @@ static capv_status read_quoted(capv_csv_reader *r, capv_error *err)
     while (r->pos < r->len) {
         uint8_t c = r->in[r->pos];
         if (c == '"') {
-            capv_buf_append(&r->text, r->in + run, r->pos - run);
+            capvi_buf_append(&r->text, r->in + run, r->pos - run);
             if (r->pos + 1 < r->len && r->in[r->pos + 1] == '"') {
-                capv_buf_putc(&r->text, '"');
+                capvi_buf_putc(&r->text, '"');
                 r->pos += 2;
                 run = r->pos;
                 continue;
@@ -118,11 +118,11 @@ static capv_status read_plain(capv_csv_reader *r, capv_error *err)
             return bad(err, r->cur_line, "NUL byte");
         r->pos++;
     }
-    capv_buf_append(&r->text, r->in + start, r->pos - start);
+    capvi_buf_append(&r->text, r->in + start, r->pos - start);
     return CAPV_OK;
 }
 
-capv_status capv_csv_next(capv_csv_reader *r, bool *got, capv_error *err)
+capv_status capvi_csv_next(capv_csv_reader *r, bool *got, capv_error *err)
 {
     capv_status st = CAPV_OK;
     *got = false;
@@ -142,10 +142,10 @@ capv_status capv_csv_next(capv_csv_reader *r, bool *got, capv_error *err)
         else
             CAPV_TRY(read_plain(r, err));
         if (r->text.failed)
-            return capv_err_nomem(err);
+            return capvi_err_nomem(err);
         size_t begin = n ? r->ends[n - 1] : 0;
         if (r->text.len > begin &&
-            capv_utf8_check(r->text.data + begin, r->text.len - begin, NULL) != CAPV_OK)
+            capvi_utf8_check(r->text.data + begin, r->text.len - begin, NULL) != CAPV_OK)
             return bad(err, field_line, "invalid UTF-8");
         r->ends[n++] = r->text.len;
         if (r->pos >= r->len)
@@ -163,7 +163,7 @@ capv_status capv_csv_next(capv_csv_reader *r, bool *got, capv_error *err)
     if (r->expect == 0) {
         r->expect = n;
     } else if (n != r->expect) {
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
                             "line %zu: record has %zu field%s, the header has %zu", r->line, n,
                             n == 1 ? "" : "s", r->expect);
     }

@@ -30,8 +30,8 @@ typedef struct capv_csv_field {
 } capv_csv_field;
 
 typedef struct capv_csv_reader {
-    /* The current record, valid after capv_csv_next() returned a record and until the next
-     * call or capv_csv_free(). */
+    /* The current record, valid after capvi_csv_next() returned a record and until the next
+     * call or capvi_csv_free(). */
     const capv_csv_field *fields;
     size_t nfields;
     size_t line; /* 1-based line on which the current record starts */
@@ -49,16 +49,16 @@ typedef struct capv_csv_reader {
 } capv_csv_reader;
 
 /* Starts reading `in[0..len)`; the input must outlive the reader. Never fails. */
-void capv_csv_init(capv_csv_reader *r, const uint8_t *in, size_t len);
+void capvi_csv_init(capv_csv_reader *r, const uint8_t *in, size_t len);
 
 /* Reads the next record. `*got` is false at the end of the input (then nothing else
  * changes). Empty input has no records. After an error the reader must not be advanced. */
-capv_status capv_csv_next(capv_csv_reader *r, bool *got, capv_error *err);
+capv_status capvi_csv_next(capv_csv_reader *r, bool *got, capv_error *err);
 
 /* Releases the reader's storage; the reader may then be initialised again. */
-void capv_csv_free(capv_csv_reader *r);
+void capvi_csv_free(capv_csv_reader *r);
 
 /* Whether a field is exactly the NUL-terminated string `s` (byte comparison). */
-bool capv_csv_field_eq(const capv_csv_field *f, const char *s);
+bool capvi_csv_field_eq(const capv_csv_field *f, const char *s);
 
 #endif

@@ -8,41 +8,41 @@
 
 #include "buf.h"
 
-capv_status capv_file_read(uint8_t **out, size_t *len, const char *path, size_t max,
+capv_status capvi_file_read(uint8_t **out, size_t *len, const char *path, size_t max,
                            const char *what, capv_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                             "cannot open %s '%s': %s", what, path, strerror(errno));
     capv_buf b = CAPV_BUF_INIT;
     b.max = max + 1; /* one byte more than allowed tells "too large" from "exactly max" */
     uint8_t chunk[8192];
     size_t n;
     while (!b.failed && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        capv_buf_append(&b, chunk, n);
+        capvi_buf_append(&b, chunk, n);
     bool io = ferror(f) != 0;
     fclose(f);
     if (io) {
-        capv_buf_free(&b);
-        return capv_err_set(err, CAPV_E_IO, path, "cannot read %s '%s'", what, path);
+        capvi_buf_free(&b);
+        return capvi_err_set(err, CAPV_E_IO, path, "cannot read %s '%s'", what, path);
     }
     if (b.failed) {
         /* the buffer refuses appends past its cap, and allocation failures alike */
         bool big = b.len + sizeof chunk > max;
-        capv_buf_free(&b);
-        return big ? capv_err_set(err, CAPV_E_LIMIT, path, "%s '%s' is larger than %zu bytes",
+        capvi_buf_free(&b);
+        return big ? capvi_err_set(err, CAPV_E_LIMIT, path, "%s '%s' is larger than %zu bytes",
                                   what, path, max)
-                   : capv_err_nomem(err);
+                   : capvi_err_nomem(err);
     }
     if (b.len > max) {
-        capv_buf_free(&b);
-        return capv_err_set(err, CAPV_E_LIMIT, path, "%s '%s' is larger than %zu bytes", what,
+        capvi_buf_free(&b);
+        return capvi_err_set(err, CAPV_E_LIMIT, path, "%s '%s' is larger than %zu bytes", what,
                             path, max);
     }
-    *out = capv_buf_take(&b, len);
-    return *out ? CAPV_OK : capv_err_nomem(err);
+    *out = capvi_buf_take(&b, len);
+    return *out ? CAPV_OK : capvi_err_nomem(err);
 }
 
 static int name_cmp(const void *a, const void *b)
@@ -50,14 +50,14 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-capv_status capv_dir_list(char ***names, size_t *count, const char *dir,
+capv_status capvi_dir_list(char ***names, size_t *count, const char *dir,
                           bool (*keep)(const char *name), capv_error *err)
 {
     *names = NULL;
     *count = 0;
     DIR *d = opendir(dir);
     if (d == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
                             "cannot open directory '%s': %s", dir, strerror(errno));
     capv_status st = CAPV_OK;
     char **list = NULL;
@@ -87,7 +87,7 @@ capv_status capv_dir_list(char ***names, size_t *count, const char *dir,
 out:
     closedir(d);
     if (st != CAPV_OK) {
-        capv_dir_list_free(list, n);
+        capvi_dir_list_free(list, n);
         return st;
     }
     *names = list;
@@ -95,7 +95,7 @@ out:
     return CAPV_OK;
 }
 
-void capv_dir_list_free(char **names, size_t count)
+void capvi_dir_list_free(char **names, size_t count)
 {
     for (size_t i = 0; i < count; i++)
         free(names[i]);

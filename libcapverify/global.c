@@ -21,7 +21,7 @@ capv_status capv_global_init(capv_error *err)
     pthread_mutex_lock(&global_lock);
     if (global_refs == 0) {
         if (OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL) != 1) {
-            st = capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL initialisation failed");
+            st = capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL initialisation failed");
             goto out;
         }
         md_sha3_256 = EVP_MD_fetch(NULL, "SHA3-256", NULL);
@@ -31,7 +31,7 @@ capv_status capv_global_init(capv_error *err)
             EVP_MD_free(md_sha256);
             md_sha3_256 = md_sha256 = NULL;
             ERR_clear_error();
-            st = capv_err_set(err, CAPV_E_CRYPTO, NULL,
+            st = capvi_err_set(err, CAPV_E_CRYPTO, NULL,
                               "OpenSSL provides no SHA3-256/SHA-256 (default provider missing?)");
             goto out;
         }
@@ -40,7 +40,7 @@ capv_status capv_global_init(capv_error *err)
             EVP_MD_free(md_sha3_256);
             EVP_MD_free(md_sha256);
             md_sha3_256 = md_sha256 = NULL;
-            st = capv_err_set(err, CAPV_E_INTERNAL, NULL, "libcurl initialisation failed");
+            st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "libcurl initialisation failed");
             goto out;
         }
         atomic_store(&global_up, true);
@@ -64,20 +64,20 @@ void capv_global_shutdown(void)
     pthread_mutex_unlock(&global_lock);
 }
 
-bool capv_global_ready(void)
+bool capvi_global_ready(void)
 {
     return atomic_load(&global_up);
 }
 
-capv_status capv_global_require(capv_error *err)
+capv_status capvi_global_require(capv_error *err)
 {
-    if (!capv_global_ready())
-        return capv_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
+    if (!capvi_global_ready())
+        return capvi_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
                             "capv_global_init() must be called first");
     return CAPV_OK;
 }
 
-const EVP_MD *capv_global_md(capv_hash_alg alg)
+const EVP_MD *capvi_global_md(capv_hash_alg alg)
 {
     switch (alg) {
     case CAPV_HASH_SHA3_256: return md_sha3_256;

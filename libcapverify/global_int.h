@@ -8,13 +8,13 @@
 #include <capverify.h>
 
 /* True between a successful capv_global_init() and the matching last shutdown. */
-bool capv_global_ready(void);
+bool capvi_global_ready(void);
 
 /* The pre-fetched message digest for SHA3-256 / SHA-256 (NULL before init). Fetching once
  * avoids OpenSSL 3's per-call provider lookup on hot paths. */
-const EVP_MD *capv_global_md(capv_hash_alg alg);
+const EVP_MD *capvi_global_md(capv_hash_alg alg);
 
 /* Returns CAPV_E_NOT_INITIALIZED (recorded in err) unless the library is initialised. */
-capv_status capv_global_require(capv_error *err);
+capv_status capvi_global_require(capv_error *err);
 
 #endif

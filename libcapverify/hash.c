@@ -42,15 +42,15 @@ const char *capv_hash_alg_name(capv_hash_alg alg)
 static capv_status crypto_fail(capv_error *err, const char *what)
 {
     ERR_clear_error();
-    return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL %s failed", what);
+    return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL %s failed", what);
 }
 
 capv_status capv_hash(uint8_t out[CAPV_DIGEST_LEN], capv_hash_alg alg, const uint8_t *data,
                       size_t len, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_status st = capv_global_require(err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     if (alg == CAPV_HASH_BLAKE3) {
@@ -60,9 +60,9 @@ capv_status capv_hash(uint8_t out[CAPV_DIGEST_LEN], capv_hash_alg alg, const uin
         blake3_hasher_finalize(&h, out, CAPV_DIGEST_LEN);
         return CAPV_OK;
     }
-    const EVP_MD *md = capv_global_md(alg);
+    const EVP_MD *md = capvi_global_md(alg);
     if (md == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown hash algorithm %d", (int)alg);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown hash algorithm %d", (int)alg);
     unsigned int n = 0;
     if (EVP_Digest(data ? (const void *)data : (const void *)"", len, out, &n, md, NULL) != 1 ||
         n != CAPV_DIGEST_LEN)
@@ -73,22 +73,22 @@ capv_status capv_hash(uint8_t out[CAPV_DIGEST_LEN], capv_hash_alg alg, const uin
 capv_status capv_hash_ctx_new(capv_hash_ctx **out, capv_hash_alg alg, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_status st = capv_global_require(err);
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     if (capv_hash_alg_name(alg) == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown hash algorithm %d", (int)alg);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown hash algorithm %d", (int)alg);
     capv_hash_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     ctx->alg = alg;
     if (alg == CAPV_HASH_BLAKE3) {
         blake3_hasher_init(&ctx->b3);
     } else {
         ctx->md = EVP_MD_CTX_new();
-        if (ctx->md == NULL || EVP_DigestInit_ex2(ctx->md, capv_global_md(alg), NULL) != 1) {
+        if (ctx->md == NULL || EVP_DigestInit_ex2(ctx->md, capvi_global_md(alg), NULL) != 1) {
             capv_hash_ctx_free(ctx);
             return crypto_fail(err, "digest init");
         }
@@ -101,7 +101,7 @@ capv_status capv_hash_ctx_update(capv_hash_ctx *ctx, const uint8_t *data, size_t
                                  capv_error *err)
 {
     if (ctx == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len == 0)
         return CAPV_OK;
     if (ctx->alg == CAPV_HASH_BLAKE3) {
@@ -117,7 +117,7 @@ capv_status capv_hash_ctx_final(uint8_t out[CAPV_DIGEST_LEN], capv_hash_ctx *ctx
                                 capv_error *err)
 {
     if (ctx == NULL || out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (ctx->alg == CAPV_HASH_BLAKE3) {
         blake3_hasher_finalize(&ctx->b3, out, CAPV_DIGEST_LEN);
         blake3_hasher_init(&ctx->b3);

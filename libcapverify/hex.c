@@ -46,13 +46,13 @@ static capv_status decode_digits(uint8_t *out, size_t want, const char *text, si
                                  capv_error *err)
 {
     if (len != 2 * want)
-        return capv_err_set(err, CAPV_E_HEX, NULL, "expected %zu hex digits, got %zu", 2 * want,
+        return capvi_err_set(err, CAPV_E_HEX, NULL, "expected %zu hex digits, got %zu", 2 * want,
                             len);
     for (size_t i = 0; i < want; i++) {
         int hi = hex_value(text[2 * i]);
         int lo = hex_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
-            return capv_err_set(err, CAPV_E_HEX, NULL, "invalid hex digit at position %zu",
+            return capvi_err_set(err, CAPV_E_HEX, NULL, "invalid hex digit at position %zu",
                                 hi < 0 ? 2 * i : 2 * i + 1);
         out[i] = (uint8_t)(hi << 4 | lo);
     }
@@ -62,7 +62,7 @@ static capv_status decode_digits(uint8_t *out, size_t want, const char *text, si
 capv_status capv_digest_parse(uint8_t out[32], const char *text, size_t len, capv_error *err)
 {
     if (out == NULL || (text == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len >= 2 && text[0] == '0' && text[1] == 'x') {
         text += 2;
         len -= 2;
@@ -81,7 +81,7 @@ capv_status capv_hex_decode(uint8_t *out, size_t want, const char *text, size_t 
                             capv_error *err)
 {
     if (out == NULL || (text == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len >= 2 && text[0] == '0' && text[1] == 'x') {
         text += 2;
         len -= 2;

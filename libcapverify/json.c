@@ -31,7 +31,7 @@ static capv_status scan_fail(scanner *s, capv_status code, const char *what)
 {
     char field[32];
     snprintf(field, sizeof field, "@%zu", s->pos);
-    return capv_err_set(s->err, code, field, "%s at byte %zu", what, s->pos);
+    return capvi_err_set(s->err, code, field, "%s at byte %zu", what, s->pos);
 }
 
 static void skip_ws(scanner *s)
@@ -65,7 +65,7 @@ static int hex4(const uint8_t *p)
 
 /* Length of the valid UTF-8 sequence starting at p[0] (a byte >= 0x80), or 0 if invalid
  * (overlong forms, UTF-16 surrogates and code points above U+10FFFF are invalid). */
-size_t capv_utf8_seq(const uint8_t *p, size_t avail)
+size_t capvi_utf8_seq(const uint8_t *p, size_t avail)
 {
     uint8_t c = p[0];
     size_t n;
@@ -96,18 +96,18 @@ size_t capv_utf8_seq(const uint8_t *p, size_t avail)
     return n;
 }
 
-capv_status capv_utf8_check(const uint8_t *s, size_t len, capv_error *err)
+capv_status capvi_utf8_check(const uint8_t *s, size_t len, capv_error *err)
 {
     for (size_t i = 0; i < len;) {
         if (s[i] == 0)
-            return capv_err_set(err, CAPV_E_JSON_NUL, NULL, "NUL byte at offset %zu", i);
+            return capvi_err_set(err, CAPV_E_JSON_NUL, NULL, "NUL byte at offset %zu", i);
         if (s[i] < 0x80) {
             i++;
             continue;
         }
-        size_t n = capv_utf8_seq(s + i, len - i);
+        size_t n = capvi_utf8_seq(s + i, len - i);
         if (n == 0)
-            return capv_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
+            return capvi_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
         i += n;
     }
     return CAPV_OK;
@@ -125,7 +125,7 @@ static capv_status scan_string(scanner *s)
         if (c < 0x20)
             return scan_fail(s, CAPV_E_JSON_SYNTAX, "unescaped control character in string");
         if (c >= 0x80) {
-            size_t n = capv_utf8_seq(s->p + s->pos, s->len - s->pos);
+            size_t n = capvi_utf8_seq(s->p + s->pos, s->len - s->pos);
             if (n == 0)
                 return scan_fail(s, CAPV_E_JSON_UTF8, "invalid UTF-8");
             s->pos += n;
@@ -219,7 +219,7 @@ static capv_status scan_number(scanner *s)
             size_t cap = s->capnums ? s->capnums * 2 : 16;
             span *ns = realloc(s->nums, cap * sizeof *ns);
             if (ns == NULL)
-                return capv_err_nomem(s->err);
+                return capvi_err_nomem(s->err);
             s->nums = ns;
             s->capnums = cap;
         }
@@ -312,9 +312,9 @@ static capv_status scan_document(scanner *s)
 capv_status capv_json_validate(const uint8_t *data, size_t len, capv_error *err)
 {
     if (data == NULL && len > 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL data");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL data");
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, data, len, err);
+    capv_status st = capvi_json_parse(&root, data, len, err);
     cJSON_Delete(root);
     return st;
 }
@@ -337,7 +337,7 @@ static const cJSON *later_of(const cJSON *a, const cJSON *b)
     return a;
 }
 
-capv_status capv_json_find_duplicate(const cJSON **dup, const cJSON *obj)
+capv_status capvi_json_find_duplicate(const cJSON **dup, const cJSON *obj)
 {
     *dup = NULL;
     size_t n = 0;
@@ -371,10 +371,10 @@ capv_status capv_json_find_duplicate(const cJSON **dup, const cJSON *obj)
 static capv_status check_duplicates(const cJSON *obj, capv_error *err)
 {
     const cJSON *dup = NULL;
-    if (capv_json_find_duplicate(&dup, obj) != CAPV_OK)
-        return capv_err_nomem(err);
+    if (capvi_json_find_duplicate(&dup, obj) != CAPV_OK)
+        return capvi_err_nomem(err);
     if (dup != NULL)
-        return capv_err_set(err, CAPV_E_JSON_DUPLICATE_KEY, dup->string,
+        return capvi_err_set(err, CAPV_E_JSON_DUPLICATE_KEY, dup->string,
                             "duplicate object key \"%.64s\"", dup->string);
     return CAPV_OK;
 }
@@ -393,14 +393,14 @@ static capv_status finish_tree(cJSON *item, attach_ctx *a)
 {
     if (cJSON_IsNumber(item)) {
         if (a->next >= a->n)
-            return capv_err_set(a->err, CAPV_E_INTERNAL, NULL, "number count mismatch");
+            return capvi_err_set(a->err, CAPV_E_INTERNAL, NULL, "number count mismatch");
         span sp = a->nums[a->next++];
         if (!isfinite(item->valuedouble))
-            return capv_err_set(a->err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
+            return capvi_err_set(a->err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
                                 (int)(sp.len > 40 ? 40 : sp.len), (const char *)a->data + sp.off);
         char *lex = malloc(sp.len + 1);
         if (lex == NULL)
-            return capv_err_nomem(a->err);
+            return capvi_err_nomem(a->err);
         memcpy(lex, a->data + sp.off, sp.len);
         lex[sp.len] = '\0';
         item->valuestring = lex;
@@ -419,10 +419,10 @@ static capv_status finish_tree(cJSON *item, attach_ctx *a)
     return CAPV_OK;
 }
 
-capv_status capv_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err)
+capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     scanner s = { .p = data, .len = len, .err = err, .collect = true };
     cJSON *root = NULL;
@@ -431,13 +431,13 @@ capv_status capv_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_e
         goto out;
     root = cJSON_ParseWithLength((const char *)data, len);
     if (root == NULL) {
-        st = capv_err_nomem(err); /* the input is valid, so only allocation can fail */
+        st = capvi_err_nomem(err); /* the input is valid, so only allocation can fail */
         goto out;
     }
     attach_ctx a = { data, s.nums, s.nnums, 0, err };
     st = finish_tree(root, &a);
     if (st == CAPV_OK && a.next != a.n)
-        st = capv_err_set(err, CAPV_E_INTERNAL, NULL, "number count mismatch");
+        st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "number count mismatch");
 out:
     free(s.nums);
     if (st != CAPV_OK)
@@ -447,7 +447,7 @@ out:
     return st;
 }
 
-cJSON *capv_json_number_lexeme(const char *lexeme)
+cJSON *capvi_json_number_lexeme(const char *lexeme)
 {
     char *end = NULL;
     double v = strtod(lexeme, &end);
@@ -463,7 +463,7 @@ cJSON *capv_json_number_lexeme(const char *lexeme)
     return n;
 }
 
-const cJSON *capv_json_get(const cJSON *obj, const char *key)
+const cJSON *capvi_json_get(const cJSON *obj, const char *key)
 {
     if (!cJSON_IsObject(obj))
         return NULL;
@@ -473,11 +473,11 @@ const cJSON *capv_json_get(const cJSON *obj, const char *key)
 static capv_status member(const cJSON **out, const cJSON *obj, const char *path, const char *key,
                           bool required, capv_error *err)
 {
-    *out = capv_json_get(obj, key);
+    *out = capvi_json_get(obj, key);
     if (*out == NULL && required) {
         char field[CAPV_ERROR_FIELD_SIZE];
         snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
-        return capv_err_set(err, CAPV_E_MISSING, field, "required field \"%s\" is missing",
+        return capvi_err_set(err, CAPV_E_MISSING, field, "required field \"%s\" is missing",
                             field);
     }
     return CAPV_OK;
@@ -488,10 +488,10 @@ static capv_status wrong_type(capv_error *err, const char *path, const char *key
 {
     char field[CAPV_ERROR_FIELD_SIZE];
     snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
-    return capv_err_set(err, CAPV_E_TYPE, field, "field \"%s\" must be %s", field, want);
+    return capvi_err_set(err, CAPV_E_TYPE, field, "field \"%s\" must be %s", field, want);
 }
 
-capv_status capv_json_get_string(const char **out, const cJSON *obj, const char *path,
+capv_status capvi_json_get_string(const char **out, const cJSON *obj, const char *path,
                                  const char *key, bool required, capv_error *err)
 {
     const cJSON *m;
@@ -504,7 +504,7 @@ capv_status capv_json_get_string(const char **out, const cJSON *obj, const char 
     return CAPV_OK;
 }
 
-capv_status capv_json_get_bool(bool *out, const cJSON *obj, const char *path, const char *key,
+capv_status capvi_json_get_bool(bool *out, const cJSON *obj, const char *path, const char *key,
                                bool required, capv_error *err)
 {
     const cJSON *m;
@@ -517,7 +517,7 @@ capv_status capv_json_get_bool(bool *out, const cJSON *obj, const char *path, co
     return CAPV_OK;
 }
 
-capv_status capv_json_get_object(const cJSON **out, const cJSON *obj, const char *path,
+capv_status capvi_json_get_object(const cJSON **out, const cJSON *obj, const char *path,
                                  const char *key, bool required, capv_error *err)
 {
     const cJSON *m;
@@ -530,7 +530,7 @@ capv_status capv_json_get_object(const cJSON **out, const cJSON *obj, const char
     return CAPV_OK;
 }
 
-capv_status capv_json_get_array(const cJSON **out, const cJSON *obj, const char *path,
+capv_status capvi_json_get_array(const cJSON **out, const cJSON *obj, const char *path,
                                 const char *key, bool required, capv_error *err)
 {
     const cJSON *m;
@@ -570,7 +570,7 @@ static bool parse_int_lexeme(const char *s, int64_t *out)
     return true;
 }
 
-capv_status capv_json_int_value(int64_t *out, const cJSON *item, int64_t min, int64_t max)
+capv_status capvi_json_int_value(int64_t *out, const cJSON *item, int64_t min, int64_t max)
 {
     if (!cJSON_IsNumber(item))
         return CAPV_E_TYPE;
@@ -593,20 +593,20 @@ capv_status capv_json_int_value(int64_t *out, const cJSON *item, int64_t min, in
     return CAPV_OK;
 }
 
-capv_status capv_json_get_int(int64_t *out, const cJSON *obj, const char *path, const char *key,
+capv_status capvi_json_get_int(int64_t *out, const cJSON *obj, const char *path, const char *key,
                               int64_t min, int64_t max, bool required, capv_error *err)
 {
     const cJSON *m;
     capv_status st = member(&m, obj, path, key, required, err);
     if (st != CAPV_OK || m == NULL)
         return st;
-    st = capv_json_int_value(out, m, min, max);
+    st = capvi_json_int_value(out, m, min, max);
     if (st == CAPV_E_TYPE)
         return wrong_type(err, path, key, "an integer");
     if (st != CAPV_OK) {
         char field[CAPV_ERROR_FIELD_SIZE];
         snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
-        return capv_err_set(err, st, field,
+        return capvi_err_set(err, st, field,
                             "field \"%s\" must be an integer in [%lld, %lld]", field,
                             (long long)min, (long long)max);
     }

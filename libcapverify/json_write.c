@@ -7,16 +7,16 @@
 
 #include "json_int.h"
 
-void capv_json_write_string(capv_buf *b, const char *s, size_t len)
+void capvi_json_write_string(capv_buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    capv_buf_putc(b, '"');
+    capvi_buf_putc(b, '"');
     size_t run = 0; /* start of the pending run of bytes that need no escaping */
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        capv_buf_append(b, s + run, i - run);
+        capvi_buf_append(b, s + run, i - run);
         run = i + 1;
         char esc[7] = { '\\', 0 };
         size_t n = 2;
@@ -36,20 +36,20 @@ void capv_json_write_string(capv_buf *b, const char *s, size_t len)
             esc[5] = hex[c & 0xf];
             n = 6;
         }
-        capv_buf_append(b, esc, n);
+        capvi_buf_append(b, esc, n);
     }
-    capv_buf_append(b, s + run, len - run);
-    capv_buf_putc(b, '"');
+    capvi_buf_append(b, s + run, len - run);
+    capvi_buf_putc(b, '"');
 }
 
-void capv_json_write_double(capv_buf *b, double v)
+void capvi_json_write_double(capv_buf *b, double v)
 {
     if (!isfinite(v)) {
-        capv_buf_puts(b, "null");
+        capvi_buf_puts(b, "null");
         return;
     }
     if (v == 0) {
-        capv_buf_puts(b, signbit(v) ? "-0.0" : "0.0");
+        capvi_buf_puts(b, signbit(v) ? "-0.0" : "0.0");
         return;
     }
     /* Shortest digit string that reads back as the same double. */
@@ -75,29 +75,29 @@ void capv_json_write_double(capv_buf *b, double v)
         digits[--k] = '\0';
     int kk = exp10 + 1; /* position of the decimal point relative to the digits */
     if (neg)
-        capv_buf_putc(b, '-');
+        capvi_buf_putc(b, '-');
     if (k <= kk && kk <= 16) {
-        capv_buf_append(b, digits, (size_t)k);
+        capvi_buf_append(b, digits, (size_t)k);
         for (int i = k; i < kk; i++)
-            capv_buf_putc(b, '0');
-        capv_buf_puts(b, ".0");
+            capvi_buf_putc(b, '0');
+        capvi_buf_puts(b, ".0");
     } else if (0 < kk && kk <= 16) {
-        capv_buf_append(b, digits, (size_t)kk);
-        capv_buf_putc(b, '.');
-        capv_buf_append(b, digits + kk, (size_t)(k - kk));
+        capvi_buf_append(b, digits, (size_t)kk);
+        capvi_buf_putc(b, '.');
+        capvi_buf_append(b, digits + kk, (size_t)(k - kk));
     } else if (-5 < kk && kk <= 0) {
-        capv_buf_puts(b, "0.");
+        capvi_buf_puts(b, "0.");
         for (int i = kk; i < 0; i++)
-            capv_buf_putc(b, '0');
-        capv_buf_append(b, digits, (size_t)k);
+            capvi_buf_putc(b, '0');
+        capvi_buf_append(b, digits, (size_t)k);
     } else if (k == 1) {
-        capv_buf_putc(b, digits[0]);
-        capv_buf_printf(b, "e%d", kk - 1);
+        capvi_buf_putc(b, digits[0]);
+        capvi_buf_printf(b, "e%d", kk - 1);
     } else {
-        capv_buf_putc(b, digits[0]);
-        capv_buf_putc(b, '.');
-        capv_buf_append(b, digits + 1, (size_t)(k - 1));
-        capv_buf_printf(b, "e%d", kk - 1);
+        capvi_buf_putc(b, digits[0]);
+        capvi_buf_putc(b, '.');
+        capvi_buf_append(b, digits + 1, (size_t)(k - 1));
+        capvi_buf_printf(b, "e%d", kk - 1);
     }
 }
 
@@ -105,57 +105,57 @@ static void write_number(capv_buf *b, const cJSON *item)
 {
     const char *lex = item->valuestring;
     if (lex != NULL && strpbrk(lex, ".eE") == NULL) {
-        capv_buf_puts(b, lex); /* an integer: exactly as written, any size */
+        capvi_buf_puts(b, lex); /* an integer: exactly as written, any size */
         return;
     }
     double d = item->valuedouble;
     if (lex == NULL && isfinite(d) && floor(d) == d && fabs(d) <= (double)CAPV_JSON_INT_MAX) {
-        capv_buf_printf(b, "%lld", (long long)d);
+        capvi_buf_printf(b, "%lld", (long long)d);
         return;
     }
-    capv_json_write_double(b, d);
+    capvi_json_write_double(b, d);
 }
 
 static void write_scalar(capv_buf *b, const cJSON *item)
 {
     if (cJSON_IsString(item))
-        capv_json_write_string(b, item->valuestring, strlen(item->valuestring));
+        capvi_json_write_string(b, item->valuestring, strlen(item->valuestring));
     else if (cJSON_IsNumber(item))
         write_number(b, item);
     else if (cJSON_IsTrue(item))
-        capv_buf_puts(b, "true");
+        capvi_buf_puts(b, "true");
     else if (cJSON_IsFalse(item))
-        capv_buf_puts(b, "false");
+        capvi_buf_puts(b, "false");
     else
-        capv_buf_puts(b, "null");
+        capvi_buf_puts(b, "null");
 }
 
 static void write_compact(capv_buf *b, const cJSON *item, unsigned int flags, int depth)
 {
     if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
         bool object = cJSON_IsObject(item);
-        capv_buf_putc(b, object ? '{' : '[');
+        capvi_buf_putc(b, object ? '{' : '[');
         for (const cJSON *c = item->child; c; c = c->next) {
             if (c != item->child)
-                capv_buf_putc(b, ',');
+                capvi_buf_putc(b, ',');
             if (object) {
-                capv_json_write_string(b, c->string, strlen(c->string));
-                capv_buf_putc(b, ':');
+                capvi_json_write_string(b, c->string, strlen(c->string));
+                capvi_buf_putc(b, ':');
                 if (depth == 0 && (flags & CAPV_JSON_CANON_EMPTY_SIGNATURES) &&
                     strcmp(c->string, "signatures") == 0) {
-                    capv_buf_puts(b, "[]");
+                    capvi_buf_puts(b, "[]");
                     continue;
                 }
             }
             write_compact(b, c, flags, depth + 1);
         }
-        capv_buf_putc(b, object ? '}' : ']');
+        capvi_buf_putc(b, object ? '}' : ']');
         return;
     }
     write_scalar(b, item);
 }
 
-void capv_json_write_compact(capv_buf *b, const cJSON *item, unsigned int flags)
+void capvi_json_write_compact(capv_buf *b, const cJSON *item, unsigned int flags)
 {
     write_compact(b, item, flags, 0);
 }
@@ -163,7 +163,7 @@ void capv_json_write_compact(capv_buf *b, const cJSON *item, unsigned int flags)
 static void indent(capv_buf *b, int level)
 {
     for (int i = 0; i < level; i++)
-        capv_buf_puts(b, "  ");
+        capvi_buf_puts(b, "  ");
 }
 
 static void write_pretty(capv_buf *b, const cJSON *item, int level)
@@ -171,28 +171,28 @@ static void write_pretty(capv_buf *b, const cJSON *item, int level)
     if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
         bool object = cJSON_IsObject(item);
         if (item->child == NULL) {
-            capv_buf_puts(b, object ? "{}" : "[]");
+            capvi_buf_puts(b, object ? "{}" : "[]");
             return;
         }
-        capv_buf_putc(b, object ? '{' : '[');
+        capvi_buf_putc(b, object ? '{' : '[');
         for (const cJSON *c = item->child; c; c = c->next) {
-            capv_buf_puts(b, c == item->child ? "\n" : ",\n");
+            capvi_buf_puts(b, c == item->child ? "\n" : ",\n");
             indent(b, level + 1);
             if (object) {
-                capv_json_write_string(b, c->string, strlen(c->string));
-                capv_buf_puts(b, ": ");
+                capvi_json_write_string(b, c->string, strlen(c->string));
+                capvi_buf_puts(b, ": ");
             }
             write_pretty(b, c, level + 1);
         }
-        capv_buf_putc(b, '\n');
+        capvi_buf_putc(b, '\n');
         indent(b, level);
-        capv_buf_putc(b, object ? '}' : ']');
+        capvi_buf_putc(b, object ? '}' : ']');
         return;
     }
     write_scalar(b, item);
 }
 
-void capv_json_write_pretty(capv_buf *b, const cJSON *item)
+void capvi_json_write_pretty(capv_buf *b, const cJSON *item)
 {
     write_pretty(b, item, 0);
 }
@@ -201,21 +201,21 @@ capv_status capv_json_canonical(uint8_t **out, size_t *out_len, const uint8_t *d
                                 unsigned int flags, capv_error *err)
 {
     if (out == NULL || out_len == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     *out_len = 0;
     if (flags & ~CAPV_JSON_CANON_EMPTY_SIGNATURES)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, data, len, err);
+    capv_status st = capvi_json_parse(&root, data, len, err);
     if (st != CAPV_OK)
         return st;
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_compact(&b, root, flags);
+    capvi_json_write_compact(&b, root, flags);
     cJSON_Delete(root);
-    *out = capv_buf_take(&b, out_len);
+    *out = capvi_buf_take(&b, out_len);
     if (*out == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     return CAPV_OK;
 }
 
@@ -223,17 +223,17 @@ capv_status capv_json_quote(char **out, size_t *out_len, const char *s, size_t l
                             capv_error *err)
 {
     if (out == NULL || (s == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_status st = capv_utf8_check((const uint8_t *)s, len, err);
+    capv_status st = capvi_utf8_check((const uint8_t *)s, len, err);
     if (st != CAPV_OK)
         return st;
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_string(&b, s, len);
+    capvi_json_write_string(&b, s, len);
     size_t n = 0;
-    *out = (char *)capv_buf_take(&b, &n);
+    *out = (char *)capvi_buf_take(&b, &n);
     if (*out == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (out_len != NULL)
         *out_len = n;
     return CAPV_OK;

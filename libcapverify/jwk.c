@@ -67,28 +67,28 @@ bool capv_jwk_allows(const capv_jwk *key, capv_jwt_alg alg)
 static capv_status b64u_member(uint8_t **out, size_t *len, const cJSON *jwk, const char *name,
                                size_t max, capv_error *err)
 {
-    const cJSON *m = capv_json_get(jwk, name);
+    const cJSON *m = capvi_json_get(jwk, name);
     *out = NULL;
     if (m == NULL)
-        return capv_err_set(err, CAPV_E_MISSING, name, "member \"%s\" is missing", name);
+        return capvi_err_set(err, CAPV_E_MISSING, name, "member \"%s\" is missing", name);
     if (!cJSON_IsString(m))
-        return capv_err_set(err, CAPV_E_TYPE, name, "member \"%s\" is not a string", name);
+        return capvi_err_set(err, CAPV_E_TYPE, name, "member \"%s\" is not a string", name);
     size_t tlen = strlen(m->valuestring);
     if (tlen > (max * 4u) / 3u + 4u)
-        return capv_err_set(err, CAPV_E_LIMIT, name, "member \"%s\" is too long", name);
+        return capvi_err_set(err, CAPV_E_LIMIT, name, "member \"%s\" is too long", name);
     size_t cap = CAPV_BASE64_DECODED_MAX(tlen);
     uint8_t *buf = malloc(cap ? cap : 1);
     if (buf == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     capv_status st = capv_base64_decode(buf, cap, len, m->valuestring, tlen, CAPV_BASE64_URL, NULL);
     if (st != CAPV_OK) {
         free(buf);
-        return capv_err_set(err, CAPV_E_BASE64, name, "member \"%s\" is not strict base64url",
+        return capvi_err_set(err, CAPV_E_BASE64, name, "member \"%s\" is not strict base64url",
                             name);
     }
     if (*len > max) {
         free(buf);
-        return capv_err_set(err, CAPV_E_LIMIT, name, "member \"%s\" is too long", name);
+        return capvi_err_set(err, CAPV_E_LIMIT, name, "member \"%s\" is too long", name);
     }
     *out = buf;
     return CAPV_OK;
@@ -190,7 +190,7 @@ static capv_status public_check(EVP_PKEY *pkey, capv_error *err, const char *wha
     EVP_PKEY_CTX_free(c);
     ERR_clear_error();
     return ok ? CAPV_OK
-              : capv_err_set(err, CAPV_E_UNSUPPORTED, NULL, "%s is not a valid public key", what);
+              : capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL, "%s is not a valid public key", what);
 }
 
 static capv_status import_ec(capv_jwk *k, const cJSON *jwk, capv_error *err)
@@ -201,7 +201,7 @@ static capv_status import_ec(capv_jwk *k, const cJSON *jwk, capv_error *err)
     EVP_PKEY_CTX *ctx = NULL;
     const char *crv = NULL;
     capv_error e1 = CAPV_ERROR_INIT;
-    if (capv_json_get_string(&crv, jwk, "", "crv", true, &e1) != CAPV_OK)
+    if (capvi_json_get_string(&crv, jwk, "", "crv", true, &e1) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "EC key: %s", e1.message);
     if (strcmp(crv, "P-256") != 0)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "EC curve \"%.32s\" is not supported (P-256 only)",
@@ -245,7 +245,7 @@ static capv_status import_okp(capv_jwk *k, const cJSON *jwk, capv_error *err)
     EVP_PKEY_CTX *ctx = NULL;
     const char *crv = NULL;
     capv_error e1 = CAPV_ERROR_INIT;
-    if (capv_json_get_string(&crv, jwk, "", "crv", true, &e1) != CAPV_OK)
+    if (capvi_json_get_string(&crv, jwk, "", "crv", true, &e1) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "OKP key: %s", e1.message);
     if (strcmp(crv, "Ed25519") != 0)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL,
@@ -272,7 +272,7 @@ out:
     return st;
 }
 
-void capv_jwk_clear(capv_jwk *k)
+void capvi_jwk_clear(capv_jwk *k)
 {
     if (k == NULL)
         return;
@@ -285,7 +285,7 @@ void capv_jwk_clear(capv_jwk *k)
 
 static void prepare_templates(capv_jwk *k);
 
-capv_status capv_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
+capv_status capvi_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
 {
     static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
     capv_status st = CAPV_OK;
@@ -296,11 +296,11 @@ capv_status capv_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
 
     if (!cJSON_IsObject(jwk))
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "not a JSON object");
-    if (capv_json_get_string(&kid, jwk, "", "kid", false, &e1) != CAPV_OK ||
-        capv_json_get_string(&kty, jwk, "", "kty", true, &e1) != CAPV_OK ||
-        capv_json_get_string(&use, jwk, "", "use", false, &e1) != CAPV_OK ||
-        capv_json_get_string(&alg, jwk, "", "alg", false, &e1) != CAPV_OK ||
-        capv_json_get_array(&ops, jwk, "", "key_ops", false, &e1) != CAPV_OK)
+    if (capvi_json_get_string(&kid, jwk, "", "kid", false, &e1) != CAPV_OK ||
+        capvi_json_get_string(&kty, jwk, "", "kty", true, &e1) != CAPV_OK ||
+        capvi_json_get_string(&use, jwk, "", "use", false, &e1) != CAPV_OK ||
+        capvi_json_get_string(&alg, jwk, "", "alg", false, &e1) != CAPV_OK ||
+        capvi_json_get_array(&ops, jwk, "", "key_ops", false, &e1) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "%s", e1.message);
     if (strlen(kid) > KID_MAX)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "kid longer than %u bytes", KID_MAX);
@@ -308,7 +308,7 @@ capv_status capv_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL,
                   "symmetric (oct) keys are never accepted: HS* is not allowed");
     for (size_t i = 0; i < sizeof private_members / sizeof private_members[0]; i++)
-        if (capv_json_get(jwk, private_members[i]) != NULL)
+        if (capvi_json_get(jwk, private_members[i]) != NULL)
             CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL,
                       "contains private key material (\"%s\"): not a public key set",
                       private_members[i]);
@@ -343,7 +343,7 @@ capv_status capv_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
     prepare_templates(k);
     return CAPV_OK;
 out:
-    capv_jwk_clear(k);
+    capvi_jwk_clear(k);
     return st;
 }
 
@@ -352,7 +352,7 @@ out:
 static void set_destroy(capv_jwk_set *s)
 {
     for (size_t i = 0; i < s->count; i++)
-        capv_jwk_clear(&s->keys[i]);
+        capvi_jwk_clear(&s->keys[i]);
     for (size_t i = 0; i < s->nignored; i++) {
         free(s->ignored[i].kid);
         free(s->ignored[i].reason);
@@ -368,7 +368,7 @@ void capv_jwk_set_free(capv_jwk_set *s)
         set_destroy(s);
 }
 
-capv_jwk_set *capv_jwk_set_ref(capv_jwk_set *s)
+capv_jwk_set *capvi_jwk_set_ref(capv_jwk_set *s)
 {
     if (s != NULL)
         atomic_fetch_add(&s->refs, 1);
@@ -405,17 +405,17 @@ capv_status capv_jwk_set_parse(capv_jwk_set **out, const uint8_t *data, size_t l
     capv_jwk_set *s = NULL;
     size_t *index = NULL;
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    CAPV_TRY(capv_global_require(err));
+    CAPV_TRY(capvi_global_require(err));
     if (len > CAPV_JWKS_MAX_BYTES)
         CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "key set of %zu bytes exceeds %u", len,
                   CAPV_JWKS_MAX_BYTES);
-    CAPV_TRY(capv_json_parse(&root, data, len, err));
+    CAPV_TRY(capvi_json_parse(&root, data, len, err));
     if (!cJSON_IsObject(root))
         CAPV_FAIL(err, CAPV_E_TYPE, NULL, "a key set must be a JSON object");
     const cJSON *keys = NULL;
-    CAPV_TRY(capv_json_get_array(&keys, root, "", "keys", true, err));
+    CAPV_TRY(capvi_json_get_array(&keys, root, "", "keys", true, err));
     size_t n = (size_t)cJSON_GetArraySize(keys);
     if (n > CAPV_JWKS_MAX_KEYS)
         CAPV_FAIL(err, CAPV_E_LIMIT, "keys", "key set has %zu keys, more than %u", n,
@@ -432,14 +432,14 @@ capv_status capv_jwk_set_parse(capv_jwk_set **out, const uint8_t *data, size_t l
     size_t i = 0;
     for (const cJSON *j = keys->child; j; j = j->next, i++) {
         capv_error why = CAPV_ERROR_INIT;
-        capv_status ks = capv_jwk_import(&s->keys[s->count], j, &why);
+        capv_status ks = capvi_jwk_import(&s->keys[s->count], j, &why);
         if (ks == CAPV_E_NOMEM)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
         if (ks == CAPV_OK) {
             index[s->count++] = i;
             continue;
         }
-        const cJSON *kid = capv_json_get(j, "kid");
+        const cJSON *kid = capvi_json_get(j, "kid");
         if (!add_ignored(s, i, cJSON_IsString(kid) ? kid->valuestring : "", why.message))
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     }
@@ -462,7 +462,7 @@ capv_status capv_jwk_set_parse(capv_jwk_set **out, const uint8_t *data, size_t l
         bool ok = add_ignored(s, index[a], s->keys[a].kid,
                               "duplicate kid: another key with this kid verifies the same "
                               "algorithm (ambiguous)");
-        capv_jwk_clear(&s->keys[a]);
+        capvi_jwk_clear(&s->keys[a]);
         if (!ok) {
             free(drop);
             s->count = kept;
@@ -580,19 +580,19 @@ static size_t der_int(uint8_t *out, const uint8_t v[32])
 static capv_status verify_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, capv_jwt_alg alg, capv_error *err)
 {
     EVP_PKEY_CTX *pctx = NULL;
-    const EVP_MD *md = alg == CAPV_JWT_ALG_EDDSA ? NULL : capv_global_md(CAPV_HASH_SHA256);
+    const EVP_MD *md = alg == CAPV_JWT_ALG_EDDSA ? NULL : capvi_global_md(CAPV_HASH_SHA256);
     if (alg != CAPV_JWT_ALG_EDDSA && md == NULL)
-        return capv_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
+        return capvi_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
                             "capv_global_init() must be called first");
     if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1)
-        return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
+        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
     if (alg == CAPV_JWT_ALG_PS256 &&
         (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
          EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
-        return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PSS parameters failed");
+        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PSS parameters failed");
     if (alg == CAPV_JWT_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-        return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PKCS#1 padding failed");
+        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PKCS#1 padding failed");
     return CAPV_OK;
 }
 
@@ -612,14 +612,14 @@ static void prepare_templates(capv_jwk *k)
     ERR_clear_error();
 }
 
-capv_status capv_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t *sig,
+capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t *sig,
                             size_t sig_len, const uint8_t *msg, size_t len, capv_error *err)
 {
     if (key == NULL || key->pkey == NULL || (sig == NULL && sig_len > 0) ||
         (msg == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (!capv_jwk_allows(key, alg))
-        return capv_err_set(err, CAPV_E_ALG_NOT_ALLOWED, NULL, "the %s key%s%s cannot verify %s",
+        return capvi_err_set(err, CAPV_E_ALG_NOT_ALLOWED, NULL, "the %s key%s%s cannot verify %s",
                             capv_jwk_kty(key), key->alg ? " for " : "",
                             key->alg ? capv_jwt_alg_name(key->alg) : "",
                             capv_jwt_alg_name(alg) ? capv_jwt_alg_name(alg) : "this algorithm");
@@ -630,16 +630,16 @@ capv_status capv_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t
     case CAPV_JWT_ALG_RS256:
     case CAPV_JWT_ALG_PS256:
         if (sig_len != (key->bits + 7u) / 8u)
-            return capv_err_set(err, CAPV_E_SIGNATURE, NULL,
+            return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
                                 "RSA signature of %zu bytes for a %u-bit modulus", sig_len,
                                 key->bits);
         break;
     case CAPV_JWT_ALG_ES256: {
         if (sig_len != 64)
-            return capv_err_set(err, CAPV_E_SIGNATURE, NULL,
+            return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
                                 "ES256 signature must be r||s of 64 bytes, not %zu", sig_len);
         if (!scalar_in_range(sig) || !scalar_in_range(sig + 32))
-            return capv_err_set(err, CAPV_E_SIGNATURE, NULL,
+            return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
                                 "ES256 signature r or s is zero or not below the group order");
         size_t o = 2;
         o += der_int(der + o, sig);
@@ -652,13 +652,13 @@ capv_status capv_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t
     }
     case CAPV_JWT_ALG_EDDSA:
         if (sig_len != 64)
-            return capv_err_set(err, CAPV_E_SIGNATURE, NULL,
+            return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
                                 "EdDSA signature must be 64 bytes, not %zu", sig_len);
         break;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     capv_status st = CAPV_OK;
     if (key->tmpl[alg] == NULL || EVP_MD_CTX_copy_ex(ctx, key->tmpl[alg]) != 1)
         CAPV_TRY(verify_init(ctx, key->pkey, alg, err));

@@ -79,12 +79,12 @@ static capv_status check_url(const char *url, bool http, capv_error *err)
     char *host = NULL;
     capv_status st = CAPV_OK;
     if (u == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || !*host)
-        st = capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "not a valid URL: %.200s", url);
+        st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "not a valid URL: %.200s", url);
     else if (http && !loopback_host(host))
-        st = capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+        st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                           "plain http:// is only allowed for a loopback host, not %.100s", host);
     curl_free(host);
     curl_url_cleanup(u);
@@ -94,12 +94,12 @@ static capv_status check_url(const char *url, bool http, capv_error *err)
 capv_status capv_jwks_new(capv_jwks **out, const char *location, capv_error *err)
 {
     if (out == NULL || location == NULL || *location == '\0')
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "a key-set location is required");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "a key-set location is required");
     *out = NULL;
     capv_status st = CAPV_OK;
     capv_jwks *j = calloc(1, sizeof *j);
     if (j == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     j->ttl_s = 600;
     j->min_interval_s = 30;
     j->max_stale_s = 3600;
@@ -195,10 +195,10 @@ void capv_jwks_set_allow_insecure_http(capv_jwks *j, bool allow)
 capv_status capv_jwks_set_ca_file(capv_jwks *j, const char *path, capv_error *err)
 {
     if (j == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     char *c = NULL;
     if (path != NULL && (c = strdup(path)) == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     free(j->ca_file);
     j->ca_file = c;
     return CAPV_OK;
@@ -237,7 +237,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *user)
         s->too_big = true;
         return 0;
     }
-    capv_buf_append(&s->b, data, n);
+    capvi_buf_append(&s->b, data, n);
     return s->b.failed ? 0 : n;
 }
 
@@ -284,11 +284,11 @@ static capv_status curl_fetch(capv_jwks *j, const char *url, uint8_t **body, siz
     sink s = {CAPV_BUF_INIT, false, -1};
     char errbuf[CURL_ERROR_SIZE] = "";
     if (j->is_http && !j->allow_insecure_http)
-        return capv_err_set(err, CAPV_E_UNSUPPORTED, NULL,
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL,
                             "plain http:// key sets need allow_insecure_http (loopback tests)");
     CURL *c = curl_easy_init();
     if (c == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     long timeout = (long)j->fetch_timeout_ms;
     bool ok =
         curl_easy_setopt(c, CURLOPT_URL, url) == CURLE_OK &&
@@ -325,13 +325,13 @@ static capv_status curl_fetch(capv_jwks *j, const char *url, uint8_t **body, siz
     if (s.b.failed)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     if (s.b.len == 0)
-        capv_buf_append(&s.b, "", 0);
-    *body = capv_buf_take(&s.b, len);
+        capvi_buf_append(&s.b, "", 0);
+    *body = capvi_buf_take(&s.b, len);
     if (*body == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     *max_age = s.max_age;
 out:
-    capv_buf_free(&s.b);
+    capvi_buf_free(&s.b);
     curl_easy_cleanup(c);
     return st;
 }
@@ -346,13 +346,13 @@ static capv_status fetch_body(capv_jwks *j, uint8_t **body, size_t *len, int64_t
     if (j->fetch != NULL)
         st = j->fetch(j->fetch_user, j->location, body, len, max_age, err);
     else if (j->path != NULL)
-        st = capv_file_read(body, len, j->path, CAPV_JWKS_MAX_BYTES, "key set", err);
+        st = capvi_file_read(body, len, j->path, CAPV_JWKS_MAX_BYTES, "key set", err);
     else
         st = curl_fetch(j, j->location, body, len, max_age, err);
     if (st == CAPV_OK && *body == NULL && *len > 0)
-        st = capv_err_set(err, CAPV_E_INTERNAL, NULL, "fetcher returned no body");
+        st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "fetcher returned no body");
     if (st == CAPV_OK && *len > CAPV_JWKS_MAX_BYTES)
-        st = capv_err_set(err, CAPV_E_LIMIT, NULL, "key set of %zu bytes exceeds %u", *len,
+        st = capvi_err_set(err, CAPV_E_LIMIT, NULL, "key set of %zu bytes exceeds %u", *len,
                           CAPV_JWKS_MAX_BYTES);
     if (st != CAPV_OK) {
         free(*body);
@@ -364,7 +364,7 @@ static capv_status fetch_body(capv_jwks *j, uint8_t **body, size_t *len, int64_t
 capv_status capv_jwks_fetch(uint8_t **body, size_t *len, capv_jwks *j, capv_error *err)
 {
     if (body == NULL || len == NULL || j == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     int64_t max_age;
     return fetch_body(j, body, len, &max_age, err);
 }
@@ -416,7 +416,7 @@ static capv_status do_fetch(capv_jwks *j, capv_error *err)
         st = capv_jwk_set_parse(&parsed, body, len, &fe);
     if (st == CAPV_OK && parsed->count == 0) {
         const char *why = parsed->nignored ? parsed->ignored[0].reason : "the set has no keys";
-        st = capv_err_set(&fe, CAPV_E_MALFORMED, NULL, "no usable key in the key set (%s)", why);
+        st = capvi_err_set(&fe, CAPV_E_MALFORMED, NULL, "no usable key in the key set (%s)", why);
     }
     if (st == CAPV_OK)
         st = capv_hash(digest, CAPV_HASH_SHA256, body, len, &fe);
@@ -489,7 +489,7 @@ static capv_status flight(capv_jwks *j, bool wait, bool force, bool for_kid,
         count(j, CAPV_JWKS_RATE_LIMITED);
         pthread_mutex_unlock(&j->lock);
         *outcome = FLIGHT_LIMITED;
-        return capv_err_set(err, CAPV_E_BUSY, NULL,
+        return capvi_err_set(err, CAPV_E_BUSY, NULL,
                             "key set refetch refused: refresh_min_interval not elapsed");
     }
     j->fetching = true;
@@ -505,8 +505,8 @@ static capv_status flight(capv_jwks *j, bool wait, bool force, bool for_kid,
 capv_status capv_jwks_refresh(capv_jwks *j, capv_error *err)
 {
     if (j == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_status st = capv_global_require(err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     flight_outcome o;
@@ -528,7 +528,7 @@ capv_jwk_set *capv_jwks_snapshot(capv_jwks *j)
     if (j == NULL)
         return NULL;
     pthread_mutex_lock(&j->lock);
-    capv_jwk_set *s = capv_jwk_set_ref(j->set);
+    capv_jwk_set *s = capvi_jwk_set_ref(j->set);
     pthread_mutex_unlock(&j->lock);
     return s;
 }
@@ -581,14 +581,14 @@ uint64_t capv_jwks_counter_get(capv_jwks *j, capv_jwks_counter which)
 
 /* ---- validator hooks -------------------------------------------------------------------- */
 
-capv_status capv_jwks_acquire(capv_jwk_set **out, capv_jwks *j, capv_error *err)
+capv_status capvi_jwks_acquire(capv_jwk_set **out, capv_jwks *j, capv_error *err)
 {
     *out = NULL;
     pthread_mutex_lock(&j->lock);
     capv_jwks_state s = state_locked(j, j->clock(j->clock_user));
     bool refresher = j->running;
     if (s == CAPV_JWKS_FRESH || (s == CAPV_JWKS_STALE && refresher)) {
-        *out = capv_jwk_set_ref(j->set);
+        *out = capvi_jwk_set_ref(j->set);
         pthread_mutex_unlock(&j->lock);
         return CAPV_OK;
     }
@@ -600,24 +600,24 @@ capv_status capv_jwks_acquire(capv_jwk_set **out, capv_jwks *j, capv_error *err)
     pthread_mutex_lock(&j->lock);
     s = state_locked(j, j->clock(j->clock_user));
     if (s == CAPV_JWKS_FRESH || s == CAPV_JWKS_STALE) {
-        *out = capv_jwk_set_ref(j->set);
+        *out = capvi_jwk_set_ref(j->set);
         pthread_mutex_unlock(&j->lock);
         return CAPV_OK;
     }
     capv_error last = j->last_error;
     pthread_mutex_unlock(&j->lock);
-    return capv_err_set(err, CAPV_E_UNAVAILABLE, "jwks_unavailable", "no usable key set (%s)%s%s",
+    return capvi_err_set(err, CAPV_E_UNAVAILABLE, "jwks_unavailable", "no usable key set (%s)%s%s",
                         capv_jwks_state_name(s), last.code != CAPV_OK ? ": " : "",
                         last.code != CAPV_OK ? last.message : "");
 }
 
-capv_jwk_set *capv_jwks_refetch_for_kid(capv_jwks *j, const capv_jwk_set *seen)
+capv_jwk_set *capvi_jwks_refetch_for_kid(capv_jwks *j, const capv_jwk_set *seen)
 {
     uint64_t seen_gen = seen ? seen->generation : 0;
     capv_jwk_set *s = NULL;
     pthread_mutex_lock(&j->lock);
     if (j->set != NULL && j->generation != seen_gen)
-        s = capv_jwk_set_ref(j->set);
+        s = capvi_jwk_set_ref(j->set);
     pthread_mutex_unlock(&j->lock);
     if (s != NULL)
         return s;
@@ -627,7 +627,7 @@ capv_jwk_set *capv_jwks_refetch_for_kid(capv_jwks *j, const capv_jwk_set *seen)
         return NULL;
     pthread_mutex_lock(&j->lock);
     if (j->set != NULL && j->generation != seen_gen)
-        s = capv_jwk_set_ref(j->set);
+        s = capvi_jwk_set_ref(j->set);
     pthread_mutex_unlock(&j->lock);
     return s;
 }
@@ -668,14 +668,14 @@ static void *refresher_main(void *arg)
 capv_status capv_jwks_start_refresher(capv_jwks *j, capv_error *err)
 {
     if (j == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_status st = CAPV_OK;
     pthread_mutex_lock(&j->lock);
     if (!j->running) {
         j->stop = false;
         int rc = pthread_create(&j->thread, NULL, refresher_main, j);
         if (rc != 0)
-            st = capv_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the refresher: %s",
+            st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the refresher: %s",
                               strerror(rc));
         else
             j->running = true;

@@ -69,7 +69,7 @@ static capv_status reject(const char **reason, const char *why, capv_error *err,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     *reason = why;
-    return capv_err_set(err, st, why, "%s", msg);
+    return capvi_err_set(err, st, why, "%s", msg);
 }
 
 /* Records a rejection in a function with a `st` variable and an `out:` label. */
@@ -97,7 +97,7 @@ static capv_status b64u_decode(uint8_t **out, size_t *out_len, const uint8_t *te
     return CAPV_OK;
 }
 
-void capv_jws_clear(capv_jws *jws)
+void capvi_jws_clear(capv_jws *jws)
 {
     if (jws == NULL)
         return;
@@ -112,7 +112,7 @@ static bool is_hs_or_none(const char *alg)
     return (alg[0] == 'H' && alg[1] == 'S') || strcasecmp(alg, "none") == 0;
 }
 
-capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
+capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
                            const char **reason, capv_error *err)
 {
     capv_status st = CAPV_OK;
@@ -123,7 +123,7 @@ capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsi
         reason = &dummy;
     memset(jws, 0, sizeof *jws);
     if (token == NULL && len > 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL token");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL token");
     if (len > CAPV_JWT_MAX_TOKEN)
         return reject(reason, R_TOO_LARGE, err, CAPV_E_REJECTED, "token of %zu bytes exceeds %u",
                       len, CAPV_JWT_MAX_TOKEN);
@@ -138,22 +138,22 @@ capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsi
         return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "empty JWS header");
     st = b64u_decode(&hdr, &hdr_len, token, h_len);
     if (st == CAPV_E_NOMEM)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (st != CAPV_OK)
         return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED,
                       "JWS header is not strict base64url");
     capv_error je = CAPV_ERROR_INIT;
-    st = capv_json_parse(&jws->header, hdr, hdr_len, &je);
+    st = capvi_json_parse(&jws->header, hdr, hdr_len, &je);
     free(hdr);
     if (st == CAPV_E_NOMEM)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (st != CAPV_OK) {
         st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWS header: %s", je.message);
         goto out;
     }
     if (!cJSON_IsObject(jws->header))
         REJECT(R_MALFORMED, CAPV_E_REJECTED, "JWS header is not a JSON object");
-    const cJSON *alg = capv_json_get(jws->header, "alg");
+    const cJSON *alg = capvi_json_get(jws->header, "alg");
     if (!cJSON_IsString(alg)) {
         st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWS header has no string \"alg\"");
         goto out;
@@ -168,7 +168,7 @@ capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsi
         goto out;
     }
     jws->alg = a;
-    const cJSON *crit = capv_json_get(jws->header, "crit");
+    const cJSON *crit = capvi_json_get(jws->header, "crit");
     if (crit != NULL) {
         bool ok = cJSON_IsArray(crit) && crit->child != NULL;
         for (const cJSON *c = ok ? crit->child : NULL; c; c = c->next)
@@ -183,7 +183,7 @@ capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsi
                     crit->child->valuestring);
         goto out;
     }
-    const cJSON *kid = capv_json_get(jws->header, "kid");
+    const cJSON *kid = capvi_json_get(jws->header, "kid");
     if (kid != NULL && !cJSON_IsString(kid)) {
         st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "\"kid\" is not a string");
         goto out;
@@ -197,7 +197,7 @@ capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsi
     if (st == CAPV_OK)
         st = b64u_decode(&jws->sig, &jws->sig_len, d2 + 1, s_len);
     if (st == CAPV_E_NOMEM) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     if (st != CAPV_OK) {
@@ -209,11 +209,11 @@ capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsi
     jws->signing_input_len = (size_t)(d2 - token);
 out:
     if (st != CAPV_OK)
-        capv_jws_clear(jws);
+        capvi_jws_clear(jws);
     return st;
 }
 
-capv_status capv_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *set,
+capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *set,
                                      const char **reason, capv_error *err)
 {
     const capv_jwk *key = NULL;
@@ -250,7 +250,7 @@ capv_status capv_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *se
                           capv_jwt_alg_name(jws->alg));
     }
     capv_error ve = CAPV_ERROR_INIT;
-    capv_status st = capv_jwk_verify(key, jws->alg, jws->sig, jws->sig_len, jws->signing_input,
+    capv_status st = capvi_jwk_verify(key, jws->alg, jws->sig, jws->sig_len, jws->signing_input,
                                      jws->signing_input_len, &ve);
     if (st == CAPV_E_SIGNATURE)
         return reject(reason, R_SIG, err, st, "%s", ve.message);
@@ -403,7 +403,7 @@ capv_status capv_jwt_claims_require_scopes(const capv_jwt_claims *c, const char 
                                            capv_error *err)
 {
     if (c == NULL || required == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     const char *p = required;
     while (*p) {
         while (*p == ' ')
@@ -415,7 +415,7 @@ capv_status capv_jwt_claims_require_scopes(const capv_jwt_claims *c, const char 
         for (size_t i = 0; i < c->nscopes && !found; i++)
             found = strlen(c->scopes[i]) == n && memcmp(c->scopes[i], p, n) == 0;
         if (!found)
-            return capv_err_set(err, CAPV_E_SCOPE, R_SCOPE, "required scope \"%.*s\" not granted",
+            return capvi_err_set(err, CAPV_E_SCOPE, R_SCOPE, "required scope \"%.*s\" not granted",
                                 (int)(n > 64 ? 64 : n), p);
         p += n;
     }
@@ -441,10 +441,10 @@ struct capv_jwt_validator {
 capv_status capv_jwt_validator_new(capv_jwt_validator **out, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_jwt_validator *v = calloc(1, sizeof *v);
     if (v == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     v->algs = CAPV_JWT_ALGS_DEFAULT;
     v->leeway_s = 60;
     v->clock = capv_clock_system;
@@ -469,10 +469,10 @@ capv_status capv_jwt_validator_set_issuer(capv_jwt_validator *v, const char *iss
                                           capv_error *err)
 {
     if (v == NULL || issuer == NULL || *issuer == '\0')
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "the issuer must be non-empty");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "the issuer must be non-empty");
     char *c = strdup(issuer);
     if (c == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     free(v->issuer);
     v->issuer = c;
     return CAPV_OK;
@@ -481,13 +481,13 @@ capv_status capv_jwt_validator_set_issuer(capv_jwt_validator *v, const char *iss
 capv_status capv_jwt_validator_add_audience(capv_jwt_validator *v, const char *aud, capv_error *err)
 {
     if (v == NULL || aud == NULL || *aud == '\0')
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "an audience must be non-empty");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "an audience must be non-empty");
     char **na = realloc(v->audiences, (v->naud + 1) * sizeof *na);
     if (na == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     v->audiences = na;
     if ((na[v->naud] = strdup(aud)) == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     v->naud++;
     return CAPV_OK;
 }
@@ -495,7 +495,7 @@ capv_status capv_jwt_validator_add_audience(capv_jwt_validator *v, const char *a
 capv_status capv_jwt_validator_set_algs(capv_jwt_validator *v, const char *list, capv_error *err)
 {
     if (v == NULL || list == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     unsigned int mask = 0;
     const char *p = list;
     while (*p) {
@@ -506,20 +506,20 @@ capv_status capv_jwt_validator_set_algs(capv_jwt_validator *v, const char *list,
         char name[16];
         capv_jwt_alg a;
         if (n >= sizeof name)
-            return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown algorithm \"%.*s\"", 16, p);
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown algorithm \"%.*s\"", 16, p);
         memcpy(name, p, n);
         name[n] = '\0';
         if (is_hs_or_none(name))
-            return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                                 "algorithm \"%s\" can never be allowed", name);
         if (capv_jwt_alg_from_name(&a, name) != CAPV_OK)
-            return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                                 "unknown algorithm \"%s\" (RS256, PS256, ES256, EdDSA)", name);
         mask |= CAPV_JWT_ALG_BIT(a);
         p += n;
     }
     if (mask == 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "the algorithm list is empty");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "the algorithm list is empty");
     v->algs = mask;
     return CAPV_OK;
 }
@@ -561,13 +561,13 @@ void capv_jwt_validator_set_key_set(capv_jwt_validator *v, capv_jwk_set *set)
     if (v == NULL)
         return;
     capv_jwk_set_free(v->fixed);
-    v->fixed = capv_jwk_set_ref(set);
+    v->fixed = capvi_jwk_set_ref(set);
 }
 
 capv_status capv_jwt_validator_set_cache(capv_jwt_validator *v, size_t max_entries, capv_error *err)
 {
     if (v == NULL || max_entries > (SIZE_MAX / CACHE_ENTRY_BYTES))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "bad cache size");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "bad cache size");
     capv_cache_free(v->cache);
     v->cache = NULL;
     if (max_entries == 0)
@@ -588,7 +588,7 @@ uint64_t capv_jwt_validator_cache_counter(const capv_jwt_validator *v, capv_cach
 static capv_status numeric_date(int64_t *out, bool *present, const cJSON *claims, const char *name,
                                 const char **reason, capv_error *err)
 {
-    const cJSON *m = capv_json_get(claims, name);
+    const cJSON *m = capvi_json_get(claims, name);
     *present = m != NULL;
     if (m == NULL)
         return CAPV_OK;
@@ -597,7 +597,7 @@ static capv_status numeric_date(int64_t *out, bool *present, const cJSON *claims
         return reject(reason, R_CLAIM, err, CAPV_E_CLAIM,
                       "\"%s\" must be a NumericDate (seconds in [0, 2^53])", name);
     int64_t v = 0;
-    if (capv_json_int_value(&v, m, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
+    if (capvi_json_int_value(&v, m, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
         v = (int64_t)floor(d);
     *out = v;
     return CAPV_OK;
@@ -606,7 +606,7 @@ static capv_status numeric_date(int64_t *out, bool *present, const cJSON *claims
 static capv_status opt_string(const char **out, const cJSON *claims, const char *name,
                               const char **reason, capv_error *err)
 {
-    const cJSON *m = capv_json_get(claims, name);
+    const cJSON *m = capvi_json_get(claims, name);
     *out = NULL;
     if (m == NULL)
         return CAPV_OK;
@@ -628,8 +628,8 @@ static capv_status split_scopes(capv_buf *b, uint32_t *count, const char *text, 
             break;
         if (++*count > SCOPES_MAX)
             return reject(reason, R_CLAIM, err, CAPV_E_CLAIM, "more than %u scopes", SCOPES_MAX);
-        capv_buf_append(b, p, n);
-        capv_buf_putc(b, '\0');
+        capvi_buf_append(b, p, n);
+        capvi_buf_putc(b, '\0');
         p += n;
     }
     return CAPV_OK;
@@ -640,8 +640,8 @@ static capv_status split_scopes(capv_buf *b, uint32_t *count, const char *text, 
 static capv_status collect_scopes(capv_buf *b, uint32_t *count, const cJSON *claims,
                                   const char **reason, capv_error *err)
 {
-    const cJSON *scope = capv_json_get(claims, "scope");
-    const cJSON *scp = capv_json_get(claims, "scp");
+    const cJSON *scope = capvi_json_get(claims, "scope");
+    const cJSON *scp = capvi_json_get(claims, "scp");
     *count = 0;
     if (scope != NULL) {
         if (!cJSON_IsString(scope))
@@ -660,8 +660,8 @@ static capv_status collect_scopes(capv_buf *b, uint32_t *count, const cJSON *cla
                           "\"scp\" must be an array of scope tokens");
         if (++*count > SCOPES_MAX)
             return reject(reason, R_CLAIM, err, CAPV_E_CLAIM, "more than %u scopes", SCOPES_MAX);
-        capv_buf_puts(b, s->valuestring);
-        capv_buf_putc(b, '\0');
+        capvi_buf_puts(b, s->valuestring);
+        capvi_buf_putc(b, '\0');
     }
     return CAPV_OK;
 }
@@ -673,9 +673,9 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
     capv_status st = CAPV_OK;
     cJSON *c = NULL;
     capv_error je = CAPV_ERROR_INIT;
-    st = capv_json_parse(&c, jws->payload, jws->payload_len, &je);
+    st = capvi_json_parse(&c, jws->payload, jws->payload_len, &je);
     if (st == CAPV_E_NOMEM)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (st != CAPV_OK)
         return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWT claims: %s", je.message);
     if (!cJSON_IsObject(c))
@@ -703,7 +703,7 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
         REJECT(R_ISS, CAPV_E_CLAIM, "issuer \"%.96s\" is not the configured issuer",
                iss ? iss : "(none)");
 
-    const cJSON *aud = capv_json_get(c, "aud");
+    const cJSON *aud = capvi_json_get(c, "aud");
     const char *matched = NULL;
     if (aud != NULL && !cJSON_IsString(aud) && !cJSON_IsArray(aud))
         REJECT(R_CLAIM, CAPV_E_CLAIM, "\"aud\" must be a string or an array of strings");
@@ -740,11 +740,11 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
 
     claims_hdr h = {CLAIMS_MAGIC, (uint32_t)jws->alg, exp, iat, nbf, 0, 0};
     h.present = (sub ? 1u : 0u) | (client_id ? 2u : 0u) | (jws->kid ? 4u : 0u);
-    capv_buf_append(b, &h, sizeof h);
+    capvi_buf_append(b, &h, sizeof h);
     const char *strs[5] = {sub, iss, matched, client_id, jws->kid};
     for (int i = 0; i < 5; i++) {
-        capv_buf_puts(b, strs[i] ? strs[i] : "");
-        capv_buf_putc(b, '\0');
+        capvi_buf_puts(b, strs[i] ? strs[i] : "");
+        capvi_buf_putc(b, '\0');
     }
     uint32_t nscopes = 0;
     CAPV_TRY(collect_scopes(b, &nscopes, c, reason, err));
@@ -778,12 +778,12 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
         reason = &dummy;
     *reason = "internal";
     if (out == NULL || v == NULL || (token == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     if (v->issuer == NULL || v->naud == 0 || (v->jwks == NULL && v->fixed == NULL))
-        return capv_err_set(err, CAPV_E_STATE, NULL,
+        return capvi_err_set(err, CAPV_E_STATE, NULL,
                             "the validator needs an issuer, an audience and a key source");
-    CAPV_TRY(capv_global_require(err));
+    CAPV_TRY(capvi_global_require(err));
     if (len > CAPV_JWT_MAX_TOKEN)
         return reject(reason, R_TOO_LARGE, err, CAPV_E_REJECTED, "token of %zu bytes exceeds %u",
                       len, CAPV_JWT_MAX_TOKEN);
@@ -815,22 +815,22 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
         }
     }
 
-    CAPV_TRY(capv_jws_parse(&jws, token, len, v->algs, reason, err));
+    CAPV_TRY(capvi_jws_parse(&jws, token, len, v->algs, reason, err));
     if (v->fixed != NULL) {
-        set = capv_jwk_set_ref(v->fixed);
-    } else if ((st = capv_jwks_acquire(&set, v->jwks, err)) != CAPV_OK) {
+        set = capvi_jwk_set_ref(v->fixed);
+    } else if ((st = capvi_jwks_acquire(&set, v->jwks, err)) != CAPV_OK) {
         *reason = R_UNAVAILABLE;
         goto out;
     }
-    st = capv_jws_verify_with_set(&jws, set, reason, err);
+    st = capvi_jws_verify_with_set(&jws, set, reason, err);
     if (st == CAPV_E_UNTRUSTED && v->jwks != NULL) {
-        capv_jwk_set *newer = capv_jwks_refetch_for_kid(v->jwks, set);
+        capv_jwk_set *newer = capvi_jwks_refetch_for_kid(v->jwks, set);
         if (newer != NULL) {
             capv_jwk_set_free(set);
             set = newer;
             if (err != NULL)
                 capv_error_clear(err);
-            st = capv_jws_verify_with_set(&jws, set, reason, err);
+            st = capvi_jws_verify_with_set(&jws, set, reason, err);
         }
     }
     if (st != CAPV_OK)
@@ -838,7 +838,7 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
     CAPV_TRY(check_claims(&b, v, &jws, now_s, reason, err));
     st = claims_decode(out, b.data, b.len);
     if (st != CAPV_OK) {
-        st = capv_err_set(err, st, NULL, "claims serialization failed");
+        st = capvi_err_set(err, st, NULL, "claims serialization failed");
         goto out;
     }
     if (v->cache != NULL && cacheable) {
@@ -847,8 +847,8 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
     }
     *reason = R_OK;
 out:
-    capv_buf_free(&b);
+    capvi_buf_free(&b);
     capv_jwk_set_free(set);
-    capv_jws_clear(&jws);
+    capvi_jws_clear(&jws);
     return st;
 }

@@ -45,17 +45,17 @@ struct capv_jwk_set {
 
 /* Imports one JWK object as a public signature key. On failure the error message is the
  * reason the key is not usable (the set parser records it as "ignored"). */
-capv_status capv_jwk_import(capv_jwk *out, const cJSON *jwk, capv_error *err);
-void capv_jwk_clear(capv_jwk *key);
+capv_status capvi_jwk_import(capv_jwk *out, const cJSON *jwk, capv_error *err);
+void capvi_jwk_clear(capv_jwk *key);
 
 /* Verifies a JOSE signature (for ES256 the raw r||s form) over msg with `key` for `alg`:
  * CAPV_OK, CAPV_E_SIGNATURE (does not verify, wrong length, r or s out of range) or
  * CAPV_E_ALG_NOT_ALLOWED (the key cannot be used with alg). Thread-safe. */
-capv_status capv_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t *sig,
+capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t *sig,
                             size_t sig_len, const uint8_t *msg, size_t len, capv_error *err);
 
 /* Takes another reference to a set. */
-capv_jwk_set *capv_jwk_set_ref(capv_jwk_set *set);
+capv_jwk_set *capvi_jwk_set_ref(capv_jwk_set *set);
 
 /* A JWS in compact serialization, decoded but not yet trusted. */
 typedef struct capv_jws {
@@ -73,14 +73,14 @@ typedef struct capv_jws {
 
 /* Splits and decodes a compact JWS (three strict base64url segments, a strict-JSON object
  * header with a string "alg", optional string "kid", no "crit"), and checks alg against the
- * allow-list mask. Rejections carry a reason (see jwt.h). Free with capv_jws_clear. */
-capv_status capv_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
+ * allow-list mask. Rejections carry a reason (see jwt.h). Free with capvi_jws_clear. */
+capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
                            const char **reason, capv_error *err);
-void capv_jws_clear(capv_jws *jws);
+void capvi_jws_clear(capv_jws *jws);
 
 /* Picks the key for a parsed JWS from `set` (by kid and alg) and verifies the signature.
  * Reasons: unknown_kid, key_alg_mismatch, bad_signature. */
-capv_status capv_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *set,
+capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *set,
                                      const char **reason, capv_error *err);
 
 /* Key-set source hooks for the validator (jwks.c). */
@@ -88,11 +88,11 @@ capv_status capv_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *se
 /* The set to validate with (a new reference). Fetches synchronously when there is no set or
  * it has expired, or it is stale and no refresher runs (single-flight, rate-limited).
  * CAPV_E_UNAVAILABLE when no usable set can be had. */
-capv_status capv_jwks_acquire(capv_jwk_set **out, capv_jwks *jwks, capv_error *err);
+capv_status capvi_jwks_acquire(capv_jwk_set **out, capv_jwks *jwks, capv_error *err);
 
 /* Called after a kid was not found in `seen`: returns a newer set to retry with (a new
  * reference) — installed meanwhile, or refetched now if refresh_min_interval allows (one
  * fetch in flight; others wait for it up to the fetch timeout) — or NULL. */
-capv_jwk_set *capv_jwks_refetch_for_kid(capv_jwks *jwks, const capv_jwk_set *seen);
+capv_jwk_set *capvi_jwks_refetch_for_kid(capv_jwks *jwks, const capv_jwk_set *seen);
 
 #endif

@@ -48,7 +48,7 @@ struct capv_signing_key {
 static capv_status crypto_fail(capv_error *err, const char *what)
 {
     ERR_clear_error();
-    return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: %s failed", what);
+    return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: %s failed", what);
 }
 
 capv_status capv_key_id(char out[CAPV_KID_SIZE], const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
@@ -66,7 +66,7 @@ static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     capv_status st;
     if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) != 1) {
         st = crypto_fail(err, "Ed25519 verify init");
@@ -75,7 +75,7 @@ static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t
                                  len);
         ERR_clear_error();
         st = r == 1 ? CAPV_OK
-                    : capv_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
+                    : capvi_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
     }
     EVP_MD_CTX_free(ctx);
     return st;
@@ -87,7 +87,7 @@ static capv_status make_pkey(EVP_PKEY **out, const uint8_t pub[CAPV_ED25519_PUBL
     *out = EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, pub, CAPV_ED25519_PUBLIC_LEN);
     if (*out == NULL) {
         ERR_clear_error();
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "not a valid Ed25519 public key");
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "not a valid Ed25519 public key");
     }
     return CAPV_OK;
 }
@@ -170,17 +170,17 @@ capv_status capv_ed25519_verify(const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
                                 const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
                                 const uint8_t *msg, size_t len, capv_error *err)
 {
-    return capv_ed25519_verify_with(NULL, pub, sig, msg, len, err);
+    return capvi_ed25519_verify_with(NULL, pub, sig, msg, len, err);
 }
 
-capv_status capv_ed25519_verify_with(const capv_trust_store *store,
+capv_status capvi_ed25519_verify_with(const capv_trust_store *store,
                                      const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
                                      const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
                                      const uint8_t *msg, size_t len, capv_error *err)
 {
     if (pub == NULL || sig == NULL || (msg == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_status st = capv_global_require(err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     /* A trusted key passed the key checks when the store was loaded. */
@@ -189,7 +189,7 @@ capv_status capv_ed25519_verify_with(const capv_trust_store *store,
     if (k != NULL && k->pkey != NULL) {
         st = verify_pkey(k->pkey, sig, msg, len, err);
     } else if ((problem = ed25519_key_problem(pub, false)) != NULL) {
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
     } else {
         EVP_PKEY *pkey = NULL;
         if ((st = make_pkey(&pkey, pub, err)) != CAPV_OK)
@@ -200,7 +200,7 @@ capv_status capv_ed25519_verify_with(const capv_trust_store *store,
     /* OpenSSL does not decode the point until it verifies, and then reports a bad one as a
      * bad signature: tell the caller which it was (header) */
     if (st == CAPV_E_SIGNATURE && (problem = ed25519_key_problem(pub, true)) != NULL)
-        st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
+        st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
     return st;
 }
 
@@ -209,9 +209,9 @@ capv_status capv_ed25519_verify_with(const capv_trust_store *store,
 capv_status capv_trust_store_new(capv_trust_store **out, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = calloc(1, sizeof **out);
-    return *out ? CAPV_OK : capv_err_nomem(err);
+    return *out ? CAPV_OK : capvi_err_nomem(err);
 }
 
 static void key_clear(capv_key *k)
@@ -266,14 +266,14 @@ capv_status capv_trust_store_add(capv_trust_store *s, const uint8_t pub[CAPV_ED2
                                  const char *owner, capv_error *err)
 {
     if (s == NULL || pub == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
     memcpy(k.pub, pub, sizeof k.pub);
     k.owner = strdup(owner ? owner : "");
     k.source = strdup("");
     if (k.owner == NULL || k.source == NULL) {
         key_clear(&k);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     return store_push(s, &k, err);
 }
@@ -282,11 +282,11 @@ static capv_status parse_time_field(int64_t *out, const cJSON *obj, const char *
                                     const char *source, capv_error *err)
 {
     const char *s = NULL;
-    capv_status st = capv_json_get_string(&s, obj, "", key, false, err);
+    capv_status st = capvi_json_get_string(&s, obj, "", key, false, err);
     if (st != CAPV_OK || s == NULL)
         return st;
-    if (!capv_time_parse(out, s, strlen(s)))
-        return capv_err_set(err, CAPV_E_MALFORMED, source, "%s: %s is not an RFC 3339 time",
+    if (!capvi_time_parse(out, s, strlen(s)))
+        return capvi_err_set(err, CAPV_E_MALFORMED, source, "%s: %s is not an RFC 3339 time",
                             source, key);
     return CAPV_OK;
 }
@@ -301,15 +301,15 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
                *owner = NULL;
     if (!cJSON_IsObject(o))
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: a key must be a JSON object", source);
-    CAPV_TRY(capv_json_get_string(&schema, o, "", "schema", false, err));
+    CAPV_TRY(capvi_json_get_string(&schema, o, "", "schema", false, err));
     if (schema != NULL && strcmp(schema, "cap-key.v1") != 0)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED_FORMAT, source, "%s: unknown key schema '%s'", source,
                   schema);
-    CAPV_TRY(capv_json_get_string(&alg, o, "", "algorithm", false, err));
+    CAPV_TRY(capvi_json_get_string(&alg, o, "", "algorithm", false, err));
     if (alg != NULL && strcasecmp(alg, "ed25519") != 0)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED_FORMAT, source, "%s: algorithm '%s' is not ed25519",
                   source, alg);
-    CAPV_TRY(capv_json_get_string(&pk, o, "", "public_key", true, err));
+    CAPV_TRY(capvi_json_get_string(&pk, o, "", "public_key", true, err));
     size_t n = 0;
     uint8_t raw[CAPV_BASE64_DECODED_MAX(64)];
     if (capv_base64_decode(raw, sizeof raw, &n, pk, strlen(pk), CAPV_BASE64_STD, NULL) !=
@@ -318,7 +318,7 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
         CAPV_FAIL(err, CAPV_E_MALFORMED, source,
                   "%s: public_key must be standard base64 of 32 bytes", source);
     memcpy(k.pub, raw, sizeof k.pub);
-    CAPV_TRY(capv_json_get_string(&status, o, "", "status", false, err));
+    CAPV_TRY(capvi_json_get_string(&status, o, "", "status", false, err));
     if (status == NULL || strcmp(status, "active") == 0)
         k.status = CAPV_KEY_ACTIVE;
     else if (strcmp(status, "retired") == 0)
@@ -331,8 +331,8 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
     CAPV_TRY(parse_time_field(&k.valid_to, o, "valid_to", source, err));
     if (k.valid_from > k.valid_to)
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: valid_from is after valid_to", source);
-    CAPV_TRY(capv_json_get_string(&kid, o, "", "kid", false, err));
-    CAPV_TRY(capv_json_get_string(&owner, o, "", "owner", false, err));
+    CAPV_TRY(capvi_json_get_string(&kid, o, "", "kid", false, err));
+    CAPV_TRY(capvi_json_get_string(&owner, o, "", "owner", false, err));
     k.owner = strdup(owner ? owner : "");
     k.source = strdup(source);
     k.declared_kid = kid ? strdup(kid) : NULL;
@@ -345,7 +345,7 @@ out:
     if (err != NULL && strcmp(err->field, source) != 0) {
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err->message);
-        capv_err_set(err, st, source, "%s: %s", source, msg);
+        capvi_err_set(err, st, source, "%s: %s", source, msg);
     }
     return st;
 }
@@ -354,22 +354,22 @@ static capv_status load_json_keys(capv_trust_store *s, const uint8_t *data, size
                                   const char *source, bool single, capv_error *err)
 {
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, data, len, err);
+    capv_status st = capvi_json_parse(&root, data, len, err);
     if (st != CAPV_OK) {
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-        return capv_err_set(err, st, source, "%s: %s", source, msg);
+        return capvi_err_set(err, st, source, "%s: %s", source, msg);
     }
     const cJSON *list = root;
-    if (!single && cJSON_IsObject(root) && capv_json_get(root, "public_key") == NULL)
-        list = capv_json_get(root, "keys");
+    if (!single && cJSON_IsObject(root) && capvi_json_get(root, "public_key") == NULL)
+        list = capvi_json_get(root, "keys");
     if (cJSON_IsObject(list) && list == root) {
         st = parse_cap_key(s, root, source, err);
     } else if (cJSON_IsArray(list)) {
         for (const cJSON *k = list->child; k && st == CAPV_OK; k = k->next)
             st = parse_cap_key(s, k, source, err);
     } else {
-        st = capv_err_set(err, CAPV_E_MALFORMED, source,
+        st = capvi_err_set(err, CAPV_E_MALFORMED, source,
                           "%s: expected a cap-key.v1 object or a list of them", source);
     }
     cJSON_Delete(root);
@@ -395,14 +395,14 @@ static capv_status load_pub_file(capv_trust_store *s, const uint8_t *data, size_
             len--;
         if (len != 66 || t[0] != '0' || t[1] != 'x' ||
             capv_hex_decode(k.pub, sizeof k.pub, t, len, NULL) != CAPV_OK)
-            return capv_err_set(err, CAPV_E_MALFORMED, source,
+            return capvi_err_set(err, CAPV_E_MALFORMED, source,
                                 "%s: expected 32 raw bytes or 0x + 64 hex digits", source);
     }
     k.owner = strdup("");
     k.source = strdup(source);
     if (k.owner == NULL || k.source == NULL) {
         key_clear(&k);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     return store_push(s, &k, err);
 }
@@ -421,9 +421,9 @@ static bool is_key_file(const char *name)
 capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv_error *err)
 {
     if (out == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_status st = capv_global_require(err);
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     capv_trust_store *s = NULL;
@@ -437,19 +437,19 @@ capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv
                   "cannot open trust store '%s': %s", path, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) {
         size_t len;
-        CAPV_TRY(capv_file_read(&data, &len, path, STORE_FILE_MAX, "trust store", err));
+        CAPV_TRY(capvi_file_read(&data, &len, path, STORE_FILE_MAX, "trust store", err));
         if (has_suffix(path, ".pub"))
             CAPV_TRY(load_pub_file(s, data, len, path, err));
         else
             CAPV_TRY(load_json_keys(s, data, len, path, false, err));
         goto out;
     }
-    CAPV_TRY(capv_dir_list(&names, &nnames, path, is_key_file, err));
+    CAPV_TRY(capvi_dir_list(&names, &nnames, path, is_key_file, err));
     for (size_t i = 0; i < nnames; i++) {
         char file[4096];
         snprintf(file, sizeof file, "%s/%s", path, names[i]);
         size_t len;
-        CAPV_TRY(capv_file_read(&data, &len, file, KEY_FILE_MAX, "key file", err));
+        CAPV_TRY(capvi_file_read(&data, &len, file, KEY_FILE_MAX, "key file", err));
         if (has_suffix(names[i], ".pub"))
             CAPV_TRY(load_pub_file(s, data, len, file, err));
         else
@@ -458,7 +458,7 @@ capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv
         data = NULL;
     }
 out:
-    capv_dir_list_free(names, nnames);
+    capvi_dir_list_free(names, nnames);
     free(data);
     if (st != CAPV_OK)
         capv_trust_store_free(s);
@@ -488,7 +488,7 @@ const capv_key *capv_trust_store_find(const capv_trust_store *s,
     return NULL;
 }
 
-capv_status capv_trust_decide(const capv_key **key, const capv_trust_store *store,
+capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *store,
                               const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], int64_t created_ms)
 {
     const capv_key *k = capv_trust_store_find(store, pub);
@@ -530,7 +530,7 @@ static capv_status signing_key_wrap(capv_signing_key **out, EVP_PKEY *pkey, capv
     capv_signing_key *k = calloc(1, sizeof *k);
     if (k == NULL) {
         EVP_PKEY_free(pkey);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     k->pkey = pkey;
     size_t n = sizeof k->pub;
@@ -545,9 +545,9 @@ static capv_status signing_key_wrap(capv_signing_key **out, EVP_PKEY *pkey, capv
 capv_status capv_signing_key_generate(capv_signing_key **out, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_status st = capv_global_require(err);
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -570,14 +570,14 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv_error *err)
 {
     if (out == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_status st = capv_global_require(err);
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     uint8_t *data = NULL;
     size_t len = 0;
-    if ((st = capv_file_read(&data, &len, path, KEY_FILE_MAX, "private key", err)) != CAPV_OK)
+    if ((st = capvi_file_read(&data, &len, path, KEY_FILE_MAX, "private key", err)) != CAPV_OK)
         return st;
     BIO *bio = BIO_new_mem_buf(data, (int)len);
     EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
@@ -586,11 +586,11 @@ capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv
     free(data);
     ERR_clear_error();
     if (pkey == NULL)
-        return capv_err_set(err, CAPV_E_MALFORMED, path,
+        return capvi_err_set(err, CAPV_E_MALFORMED, path,
                             "'%s' is not a PEM private key (unencrypted PKCS#8)", path);
     if (!EVP_PKEY_is_a(pkey, "ED25519")) {
         EVP_PKEY_free(pkey);
-        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, path, "'%s' is not an Ed25519 key",
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, path, "'%s' is not an Ed25519 key",
                             path);
     }
     return signing_key_wrap(out, pkey, err);
@@ -600,10 +600,10 @@ capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
                                   capv_error *err)
 {
     if (key == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
-        return capv_err_set(err, errno == EEXIST ? CAPV_E_EXISTS : CAPV_E_IO, path,
+        return capvi_err_set(err, errno == EEXIST ? CAPV_E_EXISTS : CAPV_E_IO, path,
                             "cannot create '%s': %s", path, strerror(errno));
     capv_status st = CAPV_OK;
     BIO *bio = BIO_new(BIO_s_mem());
@@ -619,7 +619,7 @@ capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
             if (w < 0 && errno == EINTR)
                 continue;
             if (w <= 0) {
-                st = capv_err_set(err, CAPV_E_IO, path, "cannot write '%s'", path);
+                st = capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s'", path);
                 break;
             }
             done += (size_t)w;
@@ -628,7 +628,7 @@ capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
     }
     BIO_free(bio);
     if (st == CAPV_OK && fsync(fd) != 0)
-        st = capv_err_set(err, CAPV_E_IO, path, "cannot sync '%s'", path);
+        st = capvi_err_set(err, CAPV_E_IO, path, "cannot sync '%s'", path);
     close(fd);
     if (st != CAPV_OK)
         unlink(path);
@@ -646,10 +646,10 @@ capv_status capv_signing_key_sign(const capv_signing_key *key,
                                   size_t len, capv_error *err)
 {
     if (key == NULL || sig == NULL || (msg == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     size_t n = CAPV_ED25519_SIGNATURE_LEN;
     capv_status st = CAPV_OK;
     if (EVP_DigestSignInit_ex(ctx, NULL, NULL, NULL, NULL, key->pkey, NULL) != 1 ||
@@ -675,7 +675,7 @@ capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *ke
                                           capv_error *err)
 {
     if (out == NULL || key == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_status st = CAPV_OK;
     char kid[CAPV_KID_SIZE], b64[CAPV_BASE64_ENCODED_SIZE(32)], t[32];
@@ -691,14 +691,14 @@ capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *ke
     bool ok = cJSON_AddStringToObject(o, "schema", "cap-key.v1") &&
               cJSON_AddStringToObject(o, "kid", kid) &&
               cJSON_AddStringToObject(o, "owner", owner ? owner : "");
-    capv_time_format_s(t, now_ms);
+    capvi_time_format_s(t, now_ms);
     ok = ok && cJSON_AddStringToObject(o, "created_at", t);
     if (valid_from_ms != INT64_MIN) {
-        capv_time_format_s(t, valid_from_ms);
+        capvi_time_format_s(t, valid_from_ms);
         ok = ok && cJSON_AddStringToObject(o, "valid_from", t);
     }
     if (valid_to_ms != INT64_MAX) {
-        capv_time_format_s(t, valid_to_ms);
+        capvi_time_format_s(t, valid_to_ms);
         ok = ok && cJSON_AddStringToObject(o, "valid_to", t);
     }
     cJSON *usage = NULL;
@@ -713,12 +713,12 @@ capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *ke
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     }
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_pretty(&b, o);
-    capv_buf_putc(&b, '\n');
+    capvi_json_write_pretty(&b, o);
+    capvi_buf_putc(&b, '\n');
     cJSON_Delete(o);
-    *out = (char *)capv_buf_take(&b, NULL);
+    *out = (char *)capvi_buf_take(&b, NULL);
     if (*out == NULL)
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
 out:
     return st;
 }
@@ -728,14 +728,14 @@ capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *ma
                                capv_error *err)
 {
     if (out == NULL || out_len == NULL || key == NULL || signer == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     *out_len = 0;
     capv_status st = CAPV_OK;
     cJSON *root = NULL;
     capv_buf b = CAPV_BUF_INIT;
     uint8_t *canon = NULL;
-    CAPV_TRY(capv_json_parse(&root, manifest, len, err));
+    CAPV_TRY(capvi_json_parse(&root, manifest, len, err));
     if (!cJSON_IsObject(root))
         CAPV_FAIL(err, CAPV_E_TYPE, "", "a manifest must be a JSON object");
     cJSON *sigs = cJSON_GetObjectItemCaseSensitive(root, "signatures");
@@ -746,9 +746,9 @@ capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *ma
     } else if (!cJSON_IsArray(sigs)) {
         CAPV_FAIL(err, CAPV_E_TYPE, "signatures", "\"signatures\" must be an array");
     }
-    capv_json_write_compact(&b, root, CAPV_JSON_CANON_EMPTY_SIGNATURES);
+    capvi_json_write_compact(&b, root, CAPV_JSON_CANON_EMPTY_SIGNATURES);
     size_t clen = 0;
-    canon = capv_buf_take(&b, &clen);
+    canon = capvi_buf_take(&b, &clen);
     if (canon == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     uint8_t sig[CAPV_ED25519_SIGNATURE_LEN];
@@ -765,14 +765,14 @@ capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *ma
         cJSON_Delete(entry);
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     }
-    capv_json_write_pretty(&b, root);
-    capv_buf_putc(&b, '\n');
-    *out = capv_buf_take(&b, out_len);
+    capvi_json_write_pretty(&b, root);
+    capvi_buf_putc(&b, '\n');
+    *out = capvi_buf_take(&b, out_len);
     if (*out == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
 out:
     free(canon);
-    capv_buf_free(&b);
+    capvi_buf_free(&b);
     cJSON_Delete(root);
     return st;
 }

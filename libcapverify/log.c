@@ -32,10 +32,10 @@ static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, capv_error *err)
 {
     if (out == NULL || fd < 0 || level < CAPV_LOG_DEBUG || level > CAPV_LOG_ERROR)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid logger arguments");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid logger arguments");
     capv_logger *lg = calloc(1, sizeof *lg);
     if (lg == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     lg->fd = fd;
     atomic_init(&lg->level, (int)level);
     pthread_mutex_init(&lg->lock, NULL);
@@ -94,9 +94,9 @@ const char *capv_log_level_name(capv_log_level level)
 
 static void key(capv_log_entry *e, const char *k)
 {
-    capv_buf_putc(&e->b, ',');
-    capv_json_write_string(&e->b, k, strlen(k));
-    capv_buf_putc(&e->b, ':');
+    capvi_buf_putc(&e->b, ',');
+    capvi_json_write_string(&e->b, k, strlen(k));
+    capvi_buf_putc(&e->b, ':');
 }
 
 /* Strings in logs come from anywhere (paths, peer messages): invalid UTF-8 is replaced so
@@ -104,8 +104,8 @@ static void key(capv_log_entry *e, const char *k)
 static void safe_string(capv_buf *b, const char *s)
 {
     size_t len = strlen(s);
-    if (capv_utf8_check((const uint8_t *)s, len, NULL) == CAPV_OK) {
-        capv_json_write_string(b, s, len);
+    if (capvi_utf8_check((const uint8_t *)s, len, NULL) == CAPV_OK) {
+        capvi_json_write_string(b, s, len);
         return;
     }
     char *copy = malloc(len + 1);
@@ -115,7 +115,7 @@ static void safe_string(capv_buf *b, const char *s)
     }
     for (size_t i = 0; i < len; i++)
         copy[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-    capv_json_write_string(b, copy, len);
+    capvi_json_write_string(b, copy, len);
     free(copy);
 }
 
@@ -128,8 +128,8 @@ capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, const char
         return NULL;
     e->lg = lg;
     char t[32];
-    capv_time_format_ms(t, lg->clock(lg->clock_user));
-    capv_buf_printf(&e->b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", t,
+    capvi_time_format_ms(t, lg->clock(lg->clock_user));
+    capvi_buf_printf(&e->b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", t,
                     capv_log_level_name(level));
     if (event != NULL) {
         key(e, "event");
@@ -151,7 +151,7 @@ void capv_log_int(capv_log_entry *e, const char *k, int64_t value)
     if (e == NULL || k == NULL)
         return;
     key(e, k);
-    capv_buf_printf(&e->b, "%lld", (long long)value);
+    capvi_buf_printf(&e->b, "%lld", (long long)value);
 }
 
 void capv_log_double(capv_log_entry *e, const char *k, double value)
@@ -160,9 +160,9 @@ void capv_log_double(capv_log_entry *e, const char *k, double value)
         return;
     key(e, k);
     if (isfinite(value))
-        capv_buf_printf(&e->b, "%.3f", value);
+        capvi_buf_printf(&e->b, "%.3f", value);
     else
-        capv_buf_puts(&e->b, "null");
+        capvi_buf_puts(&e->b, "null");
 }
 
 void capv_log_bool(capv_log_entry *e, const char *k, int value)
@@ -170,7 +170,7 @@ void capv_log_bool(capv_log_entry *e, const char *k, int value)
     if (e == NULL || k == NULL)
         return;
     key(e, k);
-    capv_buf_puts(&e->b, value ? "true" : "false");
+    capvi_buf_puts(&e->b, value ? "true" : "false");
 }
 
 void capv_log_end(capv_log_entry *e, const char *fmt, ...)
@@ -186,9 +186,9 @@ void capv_log_end(capv_log_entry *e, const char *fmt, ...)
     }
     key(e, "message");
     safe_string(&e->b, msg);
-    capv_buf_puts(&e->b, "}\n");
+    capvi_buf_puts(&e->b, "}\n");
     size_t len = 0;
-    uint8_t *line = capv_buf_take(&e->b, &len);
+    uint8_t *line = capvi_buf_take(&e->b, &len);
     capv_logger *lg = e->lg;
     free(e);
     if (line == NULL)

@@ -20,7 +20,7 @@
 #define NAME_MAX_BYTES 1024
 #define DIR_MAX_DEPTH 16
 
-void capv_package_limits_default(struct capv_package_limits *l)
+void capvi_package_limits_default(struct capv_package_limits *l)
 {
     l->entries = CAPV_DEFAULT_MAX_ENTRIES;
     l->total_bytes = CAPV_DEFAULT_MAX_TOTAL_BYTES;
@@ -32,11 +32,11 @@ void capv_package_limits_default(struct capv_package_limits *l)
 capv_status capv_package_limits_new(capv_package_limits **out, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = malloc(sizeof **out);
     if (*out == NULL)
-        return capv_err_nomem(err);
-    capv_package_limits_default(*out);
+        return capvi_err_nomem(err);
+    capvi_package_limits_default(*out);
     return CAPV_OK;
 }
 
@@ -44,7 +44,7 @@ capv_status capv_package_limits_set(capv_package_limits *l, capv_limit which, ui
                                     capv_error *err)
 {
     if (l == NULL || value == 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "limits must be positive");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "limits must be positive");
     switch (which) {
     case CAPV_LIMIT_ENTRIES: l->entries = value; break;
     case CAPV_LIMIT_TOTAL_BYTES:
@@ -55,7 +55,7 @@ capv_status capv_package_limits_set(capv_package_limits *l, capv_limit which, ui
     case CAPV_LIMIT_ENTRY_BYTES: l->entry_bytes = value; break;
     case CAPV_LIMIT_RATIO: l->ratio = value; break;
     case CAPV_LIMIT_VERIFY_BYTES: l->verify_bytes = value; break;
-    default: return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown limit %d", (int)which);
+    default: return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown limit %d", (int)which);
     }
     return CAPV_OK;
 }
@@ -79,38 +79,38 @@ void capv_package_limits_free(capv_package_limits *l)
     free(l);
 }
 
-capv_status capv_package_check_name(const char *name, size_t len, capv_error *err)
+capv_status capvi_package_check_name(const char *name, size_t len, capv_error *err)
 {
     char field[CAPV_ERROR_FIELD_SIZE];
     snprintf(field, sizeof field, "%.*s", (int)(len > 100 ? 100 : len), name);
     if (len == 0 || len > NAME_MAX_BYTES)
-        return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "member name is empty or too long");
-    if (capv_utf8_check((const uint8_t *)name, len, NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "member name is not UTF-8 text");
+        return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field, "member name is empty or too long");
+    if (capvi_utf8_check((const uint8_t *)name, len, NULL) != CAPV_OK)
+        return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field, "member name is not UTF-8 text");
     if (name[0] == '/')
-        return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "absolute member name '%s'", field);
+        return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field, "absolute member name '%s'", field);
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)name[i] : '/';
         if (c < 0x20 || c == 0x7f)
-            return capv_err_set(err, CAPV_E_UNSAFE_PATH, field,
+            return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field,
                                 "control character in member name");
         if (c == '\\')
-            return capv_err_set(err, CAPV_E_UNSAFE_PATH, field, "backslash in member name '%s'",
+            return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field, "backslash in member name '%s'",
                                 field);
         if (c != '/')
             continue;
         size_t n = i - start;
         if (n == 0 || (n == 1 && name[start] == '.') ||
             (n == 2 && name[start] == '.' && name[start + 1] == '.'))
-            return capv_err_set(err, CAPV_E_UNSAFE_PATH, field,
+            return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field,
                                 "member name '%s' has an empty, '.' or '..' component", field);
         start = i + 1;
     }
     return CAPV_OK;
 }
 
-void capv_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len)
+void capvi_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len)
 {
     /* Every value but the first is the first of its container (after '[' or '{') or follows
      * a ','; bytes inside strings are neither. */
@@ -131,10 +131,10 @@ void capv_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len)
     }
 }
 
-uint64_t capv_pkg_json_values(const uint8_t *d, size_t len)
+uint64_t capvi_pkg_json_values(const uint8_t *d, size_t len)
 {
     capv_json_counter c = CAPV_JSON_COUNTER_INIT;
-    capv_pkg_json_count(&c, d, len);
+    capvi_pkg_json_count(&c, d, len);
     return c.values;
 }
 
@@ -142,23 +142,23 @@ capv_status capv_package_new(capv_package **out, const capv_package_limits *limi
                              capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_package *p = calloc(1, sizeof *p);
     if (p == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (limits != NULL)
         p->limits = *limits;
     else
-        capv_package_limits_default(&p->limits);
+        capvi_package_limits_default(&p->limits);
     if (pthread_mutex_init(&p->lock, NULL) != 0) {
         free(p);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     p->source = strdup("<memory>");
     if (p->source == NULL) {
         pthread_mutex_destroy(&p->lock);
         free(p);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     *out = p;
     return CAPV_OK;
@@ -185,7 +185,7 @@ static capv_status set_source(capv_package *p, const char *path, capv_error *err
 {
     char *s = strdup(path);
     if (s == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     free(p->source);
     p->source = s;
     return CAPV_OK;
@@ -196,14 +196,14 @@ static capv_status set_source(capv_package *p, const char *path, capv_error *err
 static capv_status account(capv_package *p, const char *name, uint64_t size, capv_error *err)
 {
     if (p->entries >= p->limits.entries)
-        return capv_err_set(err, CAPV_E_LIMIT, name, "more than %llu members",
+        return capvi_err_set(err, CAPV_E_LIMIT, name, "more than %llu members",
                             (unsigned long long)p->limits.entries);
     if (size > p->limits.entry_bytes)
-        return capv_err_set(err, CAPV_E_LIMIT, name,
+        return capvi_err_set(err, CAPV_E_LIMIT, name,
                             "member '%s' is %llu bytes, limit %llu", name,
                             (unsigned long long)size, (unsigned long long)p->limits.entry_bytes);
     if (size > p->limits.total_bytes - p->total)
-        return capv_err_set(err, CAPV_E_LIMIT, name,
+        return capvi_err_set(err, CAPV_E_LIMIT, name,
                             "members exceed the total size limit of %llu bytes",
                             (unsigned long long)p->limits.total_bytes);
     p->entries++;
@@ -231,7 +231,7 @@ static capv_status push_member(capv_package *p, const char *name, uint8_t *data,
     return CAPV_OK;
 nomem:
     free(data);
-    return capv_err_nomem(err);
+    return capvi_err_nomem(err);
 }
 
 static int member_cmp(const void *a, const void *b)
@@ -246,7 +246,7 @@ static capv_status finish(capv_package *p, capv_error *err)
         qsort(p->members, p->count, sizeof *p->members, member_cmp);
     for (size_t i = 1; i < p->count; i++)
         if (strcmp(p->members[i - 1].name, p->members[i].name) == 0)
-            return capv_err_set(err, CAPV_E_UNSAFE_PATH, p->members[i].name,
+            return capvi_err_set(err, CAPV_E_UNSAFE_PATH, p->members[i].name,
                                 "duplicate member '%s'", p->members[i].name);
     return CAPV_OK;
 }
@@ -255,8 +255,8 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
                                     size_t len, capv_error *err)
 {
     if (p == NULL || name == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_status st = capv_package_check_name(name, strlen(name), err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_status st = capvi_package_check_name(name, strlen(name), err);
     if (st != CAPV_OK)
         return st;
     /* binary search for the insertion point keeps the members sorted */
@@ -265,7 +265,7 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(p->members[mid].name, name);
         if (c == 0)
-            return capv_err_set(err, CAPV_E_UNSAFE_PATH, name, "duplicate member '%s'", name);
+            return capvi_err_set(err, CAPV_E_UNSAFE_PATH, name, "duplicate member '%s'", name);
         if (c < 0)
             lo = mid + 1;
         else
@@ -275,7 +275,7 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
         return st;
     uint8_t *copy = malloc(len ? len : 1);
     if (copy == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (len)
         memcpy(copy, data, len);
     if ((st = push_member(p, name, copy, len, err)) != CAPV_OK)
@@ -290,7 +290,7 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
                                    const capv_package_limits *limits, capv_error *err)
 {
     if (out == NULL || (json == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     cJSON *root = NULL;
     capv_package *p = NULL;
@@ -301,10 +301,10 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
     /* cJSON spends about a hundred bytes on every value: a body that could hold more values
      * than a package of the largest allowed number of members is refused before its tree
      * is built (docs/architecture.md, "Packages") */
-    if (capv_pkg_json_values(json, len) > p->limits.entries + 2)
+    if (capvi_pkg_json_values(json, len) > p->limits.entries + 2)
         CAPV_FAIL(err, CAPV_E_LIMIT, "package", "more than %llu members",
                   (unsigned long long)p->limits.entries);
-    CAPV_TRY(capv_json_parse(&root, json, len, err));
+    CAPV_TRY(capvi_json_parse(&root, json, len, err));
     cJSON *members = NULL;
     if (!cJSON_IsObject(root) || root->child == NULL || root->child->next != NULL ||
         strcmp(root->child->string, "package") != 0 || !cJSON_IsObject(root->child))
@@ -329,7 +329,7 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
         /* the text is no longer needed: the body's strings shrink as the members grow */
         free(m->valuestring);
         m->valuestring = NULL;
-        CAPV_TRY(capv_package_check_name(m->string, strlen(m->string), err));
+        CAPV_TRY(capvi_package_check_name(m->string, strlen(m->string), err));
         CAPV_TRY(account(p, m->string, n, err));
         st = push_member(p, m->string, buf, n, err); /* duplicate keys are JSON errors */
         buf = NULL;
@@ -352,19 +352,19 @@ out:
 static capv_status zip_status(int code, capv_error *err)
 {
     switch (code) {
-    case ZIP_ER_MEMORY: return capv_err_nomem(err);
+    case ZIP_ER_MEMORY: return capvi_err_nomem(err);
     case ZIP_ER_EOF:
-        return capv_err_set(err, CAPV_E_TRUNCATED, NULL, "zip archive is truncated");
+        return capvi_err_set(err, CAPV_E_TRUNCATED, NULL, "zip archive is truncated");
     case ZIP_ER_READ:
     case ZIP_ER_OPEN:
-        return capv_err_set(err, CAPV_E_IO, NULL, "cannot read zip archive");
+        return capvi_err_set(err, CAPV_E_IO, NULL, "cannot read zip archive");
     case ZIP_ER_EXISTS: /* libzip refuses to open an archive that repeats a name */
-        return capv_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "duplicate member names in zip");
+        return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "duplicate member names in zip");
     default: break;
     }
     zip_error_t ze;
     zip_error_init_with_code(&ze, code);
-    capv_status st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "not a readable zip archive: %s",
+    capv_status st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "not a readable zip archive: %s",
                                   zip_error_strerror(&ze));
     zip_error_fini(&ze);
     return st;
@@ -373,14 +373,14 @@ static capv_status zip_status(int code, capv_error *err)
 static capv_status crypto_fail(capv_error *err)
 {
     ERR_clear_error();
-    return capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL SHA3-256 failed");
+    return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL SHA3-256 failed");
 }
 
 /* Starts a SHA3-256: the digest pre-fetched by capv_global_init(), or OpenSSL's own when
  * the package is loaded before it. */
 static capv_status sha3_init(EVP_MD_CTX *md, capv_error *err)
 {
-    const EVP_MD *alg = capv_global_md(CAPV_HASH_SHA3_256);
+    const EVP_MD *alg = capvi_global_md(CAPV_HASH_SHA3_256);
     if (EVP_DigestInit_ex2(md, alg != NULL ? alg : EVP_sha3_256(), NULL) != 1)
         return crypto_fail(err);
     return CAPV_OK;
@@ -404,7 +404,7 @@ static capv_status read_entry(zip_t *za, uint64_t index, const char *name, uint6
     capv_status st = CAPV_OK;
     zip_file_t *zf = zip_fopen_index(za, index, 0);
     if (zf == NULL)
-        return capv_err_set(err, CAPV_E_MALFORMED, name, "cannot open member '%s': %s", name,
+        return capvi_err_set(err, CAPV_E_MALFORMED, name, "cannot open member '%s': %s", name,
                             zip_strerror(za));
     uint64_t got = 0;
     while (got < size) {
@@ -495,7 +495,7 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
             is_dir = true;
             len--;
         }
-        CAPV_TRY(capv_package_check_name(name, len, err));
+        CAPV_TRY(capvi_package_check_name(name, len, err));
         if (is_dir) {
             if (zs.size != 0)
                 CAPV_FAIL(err, CAPV_E_MALFORMED, name, "directory entry '%s' has data", name);
@@ -636,7 +636,7 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
             }
         }
         if (count > l->entries)
-            return capv_err_set(err, CAPV_E_LIMIT, NULL, "zip declares %llu entries, limit %llu",
+            return capvi_err_set(err, CAPV_E_LIMIT, NULL, "zip declares %llu entries, limit %llu",
                                 (unsigned long long)count, (unsigned long long)l->entries);
         for (uint64_t k = 0; k < count; k++) {
             if (cd >= len || len - cd < 46 || rd_le(d + cd, 4) != 0x02014b50u)
@@ -645,9 +645,9 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
             if (len - cd - 46 < nl)
                 break;
             if (!walked && memchr(d + cd + 46, 0, nl) != NULL)
-                return capv_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
+                return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
             if (++steps > 2 * l->entries)
-                return capv_err_set(err, CAPV_E_LIMIT, NULL,
+                return capvi_err_set(err, CAPV_E_LIMIT, NULL,
                                     "zip directories hold more than %llu entries",
                                     (unsigned long long)(2 * l->entries));
             /* libzip keeps the parsed extra fields of the central directory, and those of a
@@ -656,7 +656,7 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
             if (too_many_fields(d, len, cd + 46 + nl, el) ||
                 (lh < len && len - lh >= 30 && rd_le(d + lh, 4) == 0x04034b50u &&
                  too_many_fields(d, len, lh + 30 + rd_le(d + lh + 26, 2), rd_le(d + lh + 28, 2))))
-                return capv_err_set(err, CAPV_E_LIMIT, NULL,
+                return capvi_err_set(err, CAPV_E_LIMIT, NULL,
                                     "zip entry %llu has more than %u extra fields",
                                     (unsigned long long)k, ZIP_MAX_EXTRA_FIELDS);
             cd += 46 + nl + el + rd_le(d + cd + 32, 2);
@@ -723,7 +723,7 @@ capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data
                                          const capv_package_limits *limits, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     return open_zip_bytes(out, NULL, data, len, limits, err);
 }
 
@@ -733,16 +733,16 @@ static capv_status read_fd(uint8_t **out, size_t *out_len, int fd, uint64_t max,
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
-        return capv_err_set(err, CAPV_E_IO, name, "cannot stat '%s': %s", name, strerror(errno));
+        return capvi_err_set(err, CAPV_E_IO, name, "cannot stat '%s': %s", name, strerror(errno));
     if (!S_ISREG(sb.st_mode))
-        return capv_err_set(err, CAPV_E_UNSAFE_PATH, name, "'%s' is not a regular file", name);
+        return capvi_err_set(err, CAPV_E_UNSAFE_PATH, name, "'%s' is not a regular file", name);
     if ((uint64_t)sb.st_size > max)
-        return capv_err_set(err, CAPV_E_LIMIT, name, "'%s' is %lld bytes, limit %llu", name,
+        return capvi_err_set(err, CAPV_E_LIMIT, name, "'%s' is %lld bytes, limit %llu", name,
                             (long long)sb.st_size, (unsigned long long)max);
     size_t size = (size_t)sb.st_size;
     uint8_t *buf = malloc(size ? size : 1);
     if (buf == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     size_t got = 0;
     while (got < size) {
         ssize_t r = read(fd, buf + got, size - got);
@@ -750,7 +750,7 @@ static capv_status read_fd(uint8_t **out, size_t *out_len, int fd, uint64_t max,
             continue;
         if (r <= 0) {
             free(buf);
-            return capv_err_set(err, CAPV_E_IO, name, "cannot read '%s'", name);
+            return capvi_err_set(err, CAPV_E_IO, name, "cannot read '%s'", name);
         }
         got += (size_t)r;
     }
@@ -763,16 +763,16 @@ capv_status capv_package_open_zip(capv_package **out, const char *path,
                                   const capv_package_limits *limits, capv_error *err)
 {
     if (out == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     struct capv_package_limits l;
     if (limits != NULL)
         l = *limits;
     else
-        capv_package_limits_default(&l);
+        capvi_package_limits_default(&l);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                             "cannot open '%s': %s", path, strerror(errno));
     uint8_t *data = NULL;
     size_t len = 0;
@@ -798,7 +798,7 @@ static capv_status load_dir(capv_package *p, int dirfd, const char *prefix, int 
     DIR *d = fdopendir(dirfd);
     if (d == NULL) {
         close(dirfd);
-        return capv_err_set(err, CAPV_E_IO, prefix, "cannot read directory: %s",
+        return capvi_err_set(err, CAPV_E_IO, prefix, "cannot read directory: %s",
                             strerror(errno));
     }
     struct dirent *de;
@@ -809,7 +809,7 @@ static capv_status load_dir(capv_package *p, int dirfd, const char *prefix, int 
         int n = snprintf(name, sizeof name, "%s%s%s", prefix, *prefix ? "/" : "", de->d_name);
         if (n < 0 || (size_t)n > NAME_MAX_BYTES)
             CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, de->d_name, "member name too long");
-        CAPV_TRY(capv_package_check_name(name, (size_t)n, err));
+        CAPV_TRY(capvi_package_check_name(name, (size_t)n, err));
         struct stat sb;
         if (fstatat(dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0)
             CAPV_FAIL(err, CAPV_E_IO, name, "cannot stat '%s': %s", name, strerror(errno));
@@ -850,7 +850,7 @@ capv_status capv_package_open_dir(capv_package **out, const char *path,
                                   const capv_package_limits *limits, capv_error *err)
 {
     if (out == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_package *p = NULL;
     capv_status st = capv_package_new(&p, limits, err);
@@ -858,7 +858,7 @@ capv_status capv_package_open_dir(capv_package **out, const char *path,
         return st;
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        st = capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+        st = capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                           "cannot open directory '%s': %s", path, strerror(errno));
         goto out;
     }
@@ -877,11 +877,11 @@ capv_status capv_package_open(capv_package **out, const char *path,
                               const capv_package_limits *limits, capv_error *err)
 {
     if (out == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                             "cannot open '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
         return capv_package_open_dir(out, path, limits, err);
@@ -966,7 +966,7 @@ const uint8_t *capv_package_member_data(const capv_package *p, size_t i, size_t 
     return d;
 }
 
-bool capv_package_index(const capv_package *p, const char *name, size_t *index)
+bool capvi_package_index(const capv_package *p, const char *name, size_t *index)
 {
     size_t lo = 0, hi = p->count;
     while (lo < hi) {
@@ -990,7 +990,7 @@ capv_status capv_package_find(const capv_package *p, const char *name, const uin
     if (p == NULL || name == NULL)
         return CAPV_E_INVALID_ARG;
     size_t i;
-    if (!capv_package_index(p, name, &i))
+    if (!capvi_package_index(p, name, &i))
         return CAPV_E_NOT_FOUND;
     if (data != NULL) {
         capv_status st = member_data(p, i, data, NULL);
@@ -1002,7 +1002,7 @@ capv_status capv_package_find(const capv_package *p, const char *name, const uin
     return CAPV_OK;
 }
 
-capv_status capv_package_member_sha3(const capv_package *p, size_t i, uint8_t out[32],
+capv_status capvi_package_member_sha3(const capv_package *p, size_t i, uint8_t out[32],
                                      capv_error *err)
 {
     capv_member *m = &p->members[i];
@@ -1019,7 +1019,7 @@ capv_status capv_package_member_sha3(const capv_package *p, size_t i, uint8_t ou
     return st;
 }
 
-capv_status capv_package_member_view(const capv_package *p, size_t i, capv_member_view *v,
+capv_status capvi_package_member_view(const capv_package *p, size_t i, capv_member_view *v,
                                      capv_error *err)
 {
     const capv_member *m = &p->members[i];
@@ -1038,7 +1038,7 @@ capv_status capv_package_member_view(const capv_package *p, size_t i, capv_membe
     return st;
 }
 
-void capv_member_view_release(capv_member_view *v)
+void capvi_member_view_release(capv_member_view *v)
 {
     free(v->owned);
     *v = (capv_member_view){ NULL, 0, NULL };
@@ -1081,7 +1081,7 @@ capv_status capv_package_memory_bound(uint64_t *out, const capv_package_limits *
     if (limits != NULL)
         l = *limits;
     else
-        capv_package_limits_default(&l);
+        capvi_package_limits_default(&l);
     uint64_t zip_entries = body_len / BOUND_ZIP_MIN_ENTRY + 1;
     uint64_t json_entries = body_len / BOUND_JSON_MIN_ENTRY + 1;
     if (zip_entries > l.entries)

@@ -54,15 +54,15 @@ struct capv_package {
 };
 
 /* Default limits (daemon values). */
-void capv_package_limits_default(struct capv_package_limits *l);
+void capvi_package_limits_default(struct capv_package_limits *l);
 
 /* Checks a member name (SPEC §3.2): relative, '/'-separated, no empty, "." or ".."
  * components, no backslash or control characters, valid UTF-8, at most 1024 bytes. */
-capv_status capv_package_check_name(const char *name, size_t len, capv_error *err);
+capv_status capvi_package_check_name(const char *name, size_t len, capv_error *err);
 
 /* An upper bound of the number of values in a JSON text (cJSON makes one node per value):
  * 1 + the ',', '[' and '{' outside strings, whatever the text is, so a parse can be priced
- * before it is done. The counter takes the text in pieces; capv_pkg_json_values whole. */
+ * before it is done. The counter takes the text in pieces; capvi_pkg_json_values whole. */
 typedef struct capv_json_counter {
     uint64_t values;
     bool in_string;
@@ -71,29 +71,29 @@ typedef struct capv_json_counter {
 
 #define CAPV_JSON_COUNTER_INIT { 1, false, false }
 
-void capv_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len);
-uint64_t capv_pkg_json_values(const uint8_t *d, size_t len);
+void capvi_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len);
+uint64_t capvi_pkg_json_values(const uint8_t *d, size_t len);
 
 /* Index of the member named `name`: true when there is one. */
-bool capv_package_index(const capv_package *p, const char *name, size_t *index);
+bool capvi_package_index(const capv_package *p, const char *name, size_t *index);
 
 /* SHA3-256 of member `index`'s bytes, without holding them: zip members have it from the
  * load; held members are hashed once. */
-capv_status capv_package_member_sha3(const capv_package *p, size_t index, uint8_t out[32],
+capv_status capvi_package_member_sha3(const capv_package *p, size_t index, uint8_t out[32],
                                      capv_error *err);
 
 /* A member's bytes for one use. `data` is borrowed from the package when the member is held
  * (or was loaded by capv_package_member_data); otherwise the member is decompressed again
  * into `owned`, checked against its load-time SHA3-256, and freed by
- * capv_member_view_release(), so reading does not grow the package. */
+ * capvi_member_view_release(), so reading does not grow the package. */
 typedef struct capv_member_view {
     const uint8_t *data;
     size_t len;
     uint8_t *owned;
 } capv_member_view;
 
-capv_status capv_package_member_view(const capv_package *p, size_t index, capv_member_view *v,
+capv_status capvi_package_member_view(const capv_package *p, size_t index, capv_member_view *v,
                                      capv_error *err);
-void capv_member_view_release(capv_member_view *v);
+void capvi_member_view_release(capv_member_view *v);
 
 #endif

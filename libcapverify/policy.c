@@ -34,9 +34,9 @@ static capv_status perr(const pctx *c, const cJSON *node, bool key, capv_status 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     unsigned line, col;
-    if (node != NULL && c->doc != NULL && capv_yaml_find(c->doc, node, &line, &col, key))
-        return capv_err_set(c->err, code, field, "line %u, column %u: %s", line, col, msg);
-    return capv_err_set(c->err, code, field, "%s", msg);
+    if (node != NULL && c->doc != NULL && capvi_yaml_find(c->doc, node, &line, &col, key))
+        return capvi_err_set(c->err, code, field, "line %u, column %u: %s", line, col, msg);
+    return capvi_err_set(c->err, code, field, "%s", msg);
 }
 
 /* Appends text to a field path, truncating at the buffer's end. */
@@ -95,7 +95,7 @@ static capv_status member_string(const pctx *c, const cJSON *obj, const char *pa
 {
     char f[CAPV_ERROR_FIELD_SIZE];
     join(f, path, key);
-    const cJSON *m = capv_json_get(obj, key);
+    const cJSON *m = capvi_json_get(obj, key);
     *out = NULL;
     if (m == NULL || (null_ok && cJSON_IsNull(m))) {
         if (required)
@@ -112,7 +112,7 @@ static capv_status member_string(const pctx *c, const cJSON *obj, const char *pa
 static capv_status member(const pctx *c, const cJSON *obj, const char *path, const char *key,
                           const cJSON **out)
 {
-    *out = capv_json_get(obj, key);
+    *out = capvi_json_get(obj, key);
     if (*out != NULL)
         return CAPV_OK;
     char f[CAPV_ERROR_FIELD_SIZE];
@@ -176,13 +176,13 @@ static int name_ref_cmp(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-void capv_name_sort(capv_name_ref *refs, size_t n)
+void capvi_name_sort(capv_name_ref *refs, size_t n)
 {
     if (n > 1)
         qsort(refs, n, sizeof *refs, name_ref_cmp);
 }
 
-const capv_name_ref *capv_name_find(const capv_name_ref *refs, size_t n, const char *key)
+const capv_name_ref *capvi_name_find(const capv_name_ref *refs, size_t n, const char *key)
 {
     size_t lo = 0, hi = n; /* first index whose key >= key */
     while (lo < hi) {
@@ -195,7 +195,7 @@ const capv_name_ref *capv_name_find(const capv_name_ref *refs, size_t n, const c
     return lo < n && strcmp(refs[lo].key, key) == 0 ? &refs[lo] : NULL;
 }
 
-void capv_name_first(const capv_name_ref *refs, size_t n, size_t *first)
+void capvi_name_first(const capv_name_ref *refs, size_t n, size_t *first)
 {
     for (size_t k = 0, start = 0; k < n; k++) {
         if (k > 0 && strcmp(refs[k].key, refs[k - 1].key) != 0)
@@ -211,12 +211,12 @@ static capv_name_ref *id_refs(const cJSON *arr, const char *member, size_t *n)
     capv_name_ref *refs = calloc(*n ? *n : 1, sizeof *refs);
     size_t i = 0;
     for (const cJSON *x = refs ? arr->child : NULL; x; x = x->next, i++)
-        refs[i] = (capv_name_ref){capv_json_get(x, member)->valuestring, i};
-    capv_name_sort(refs, refs ? *n : 0);
+        refs[i] = (capv_name_ref){capvi_json_get(x, member)->valuestring, i};
+    capvi_name_sort(refs, refs ? *n : 0);
     return refs;
 }
 
-const char *capv_clip(char buf[CAPV_CLIP_SIZE], const char *s)
+const char *capvi_clip(char buf[CAPV_CLIP_SIZE], const char *s)
 {
     size_t n = strlen(s), cut = n;
     if (n > 64) {
@@ -229,7 +229,7 @@ const char *capv_clip(char buf[CAPV_CLIP_SIZE], const char *s)
     return buf;
 }
 
-capv_policy_op capv_policy_op_of(const char *name)
+capv_policy_op capvi_policy_op_of(const char *name)
 {
     if (strcmp(name, "non_membership") == 0)
         return CAPV_POLICY_OP_NON_MEMBERSHIP;
@@ -240,7 +240,7 @@ capv_policy_op capv_policy_op_of(const char *name)
     return CAPV_POLICY_OP_UNKNOWN;
 }
 
-const char *capv_policy_operand_var(const cJSON *operand, bool string_is_var)
+const char *capvi_policy_operand_var(const cJSON *operand, bool string_is_var)
 {
     if (string_is_var && cJSON_IsString(operand))
         return operand->valuestring;
@@ -255,14 +255,14 @@ const char *capv_policy_operand_var(const cJSON *operand, bool string_is_var)
  * would be read as a variable by some readers and as a literal by others. */
 static capv_status check_operand(const pctx *c, const cJSON *v, const char *f)
 {
-    if (cJSON_IsObject(v) && capv_json_get(v, "var") != NULL &&
-        capv_policy_operand_var(v, false) == NULL)
+    if (cJSON_IsObject(v) && capvi_json_get(v, "var") != NULL &&
+        capvi_policy_operand_var(v, false) == NULL)
         return perr(c, v, false, CAPV_E_MALFORMED, f,
                     "%s: an object with \"var\" must be exactly {\"var\": \"<name>\"}", f);
     return CAPV_OK;
 }
 
-bool capv_policy_predicate_valid(const cJSON *expr, const char **why)
+bool capvi_policy_predicate_valid(const cJSON *expr, const char **why)
 {
     *why = NULL;
     if (cJSON_IsBool(expr))
@@ -273,13 +273,13 @@ bool capv_policy_predicate_valid(const cJSON *expr, const char **why)
         *why = "an empty variable name";
         return false;
     }
-    if (capv_policy_operand_var(expr, false) != NULL)
+    if (capvi_policy_operand_var(expr, false) != NULL)
         return true;
     if (!cJSON_IsObject(expr)) {
         *why = "must be a boolean, a variable name or {func, args}";
         return false;
     }
-    const cJSON *func = capv_json_get(expr, "func"), *args = capv_json_get(expr, "args");
+    const cJSON *func = capvi_json_get(expr, "func"), *args = capvi_json_get(expr, "args");
     size_t n = 0;
     for (const cJSON *m = expr->child; m; m = m->next)
         n++;
@@ -349,7 +349,7 @@ static const cJSON **sorted_members(const cJSON *obj, size_t *n, bool *oom)
     return v;
 }
 
-cJSON *capv_json_sorted_copy(const cJSON *item)
+cJSON *capvi_json_sorted_copy(const cJSON *item)
 {
     if (cJSON_IsObject(item)) {
         size_t n;
@@ -357,7 +357,7 @@ cJSON *capv_json_sorted_copy(const cJSON *item)
         const cJSON **m = sorted_members(item, &n, &oom);
         cJSON *o = oom ? NULL : cJSON_CreateObject();
         for (size_t i = 0; o != NULL && i < n; i++)
-            if (!put(o, m[i]->string, capv_json_sorted_copy(m[i]))) {
+            if (!put(o, m[i]->string, capvi_json_sorted_copy(m[i]))) {
                 cJSON_Delete(o);
                 o = NULL;
             }
@@ -367,7 +367,7 @@ cJSON *capv_json_sorted_copy(const cJSON *item)
     if (cJSON_IsArray(item)) {
         cJSON *a = cJSON_CreateArray();
         for (const cJSON *c = item->child; a != NULL && c; c = c->next)
-            if (!push(a, capv_json_sorted_copy(c))) {
+            if (!push(a, capvi_json_sorted_copy(c))) {
                 cJSON_Delete(a);
                 a = NULL;
             }
@@ -376,7 +376,7 @@ cJSON *capv_json_sorted_copy(const cJSON *item)
     if (cJSON_IsString(item))
         return cJSON_CreateString(item->valuestring);
     if (cJSON_IsNumber(item))
-        return item->valuestring ? capv_json_number_lexeme(item->valuestring)
+        return item->valuestring ? capvi_json_number_lexeme(item->valuestring)
                                  : cJSON_CreateNumber(item->valuedouble);
     if (cJSON_IsTrue(item))
         return cJSON_CreateTrue();
@@ -390,11 +390,11 @@ static capv_status hash_tree(char out[CAPV_POLICY_HASH_SIZE], const cJSON *tree,
                              size_t *text_len, capv_error *err)
 {
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_compact(&b, tree, 0);
+    capvi_json_write_compact(&b, tree, 0);
     size_t n = 0;
-    char *compact = (char *)capv_buf_take(&b, &n);
+    char *compact = (char *)capvi_buf_take(&b, &n);
     if (compact == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     uint8_t d[CAPV_DIGEST_LEN];
     capv_status st = capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)compact, n, err);
     if (st == CAPV_OK) {
@@ -425,19 +425,19 @@ static cJSON *adaptivity_copy(const cJSON *a)
     if (!ok)
         cJSON_Delete(acts);
     ok = ok && put(o, "activations", acts);
-    const cJSON *pa = capv_json_get(a, "predicates"), *aa = capv_json_get(a, "activations");
+    const cJSON *pa = capvi_json_get(a, "predicates"), *aa = capvi_json_get(a, "activations");
     for (const cJSON *p = pa ? pa->child : NULL; ok && p; p = p->next) {
         cJSON *po = cJSON_CreateObject();
         ok = push(preds, po) &&
-             put(po, "id", cJSON_CreateString(capv_json_get(p, "id")->valuestring)) &&
-             put(po, "expr", capv_json_sorted_copy(capv_json_get(p, "expr")));
+             put(po, "id", cJSON_CreateString(capvi_json_get(p, "id")->valuestring)) &&
+             put(po, "expr", capvi_json_sorted_copy(capvi_json_get(p, "expr")));
     }
     for (const cJSON *x = aa ? aa->child : NULL; ok && x; x = x->next) {
         cJSON *xo = cJSON_CreateObject(), *rules = NULL;
         ok = push(acts, xo) &&
-             put(xo, "when", cJSON_CreateString(capv_json_get(x, "when")->valuestring)) &&
+             put(xo, "when", cJSON_CreateString(capvi_json_get(x, "when")->valuestring)) &&
              put(xo, "rules", rules = cJSON_CreateArray());
-        for (const cJSON *r = ok ? capv_json_get(x, "rules")->child : NULL; ok && r; r = r->next)
+        for (const cJSON *r = ok ? capvi_json_get(x, "rules")->child : NULL; ok && r; r = r->next)
             ok = push(rules, cJSON_CreateString(r->valuestring));
     }
     if (!ok) {
@@ -507,9 +507,9 @@ static capv_status parse_model(capv_policy *p, const pctx *c)
     capv_status st;
     size_t i;
 
-    if (cJSON_IsObject(root) && capv_json_get(root, "constraints") != NULL &&
-        capv_json_get(root, "rules") == NULL)
-        return perr(c, capv_json_get(root, "constraints"), true, CAPV_E_UNSUPPORTED_FORMAT,
+    if (cJSON_IsObject(root) && capvi_json_get(root, "constraints") != NULL &&
+        capvi_json_get(root, "rules") == NULL)
+        return perr(c, capvi_json_get(root, "constraints"), true, CAPV_E_UNSUPPORTED_FORMAT,
                     "constraints",
                     "this is a policy v1 file (version, name, constraints), not a PolicyV2: it "
                     "has no rules; its hash is capv_policy_v1_hash / `capverify policy hash`");
@@ -517,7 +517,7 @@ static capv_status parse_model(capv_policy *p, const pctx *c)
         (st = member_string(c, root, "", "id", true, false, &p->id)) != CAPV_OK)
         return st;
     if (!policy_id_ok(p->id))
-        return perr(c, capv_json_get(root, "id"), false, CAPV_E_MALFORMED, "id",
+        return perr(c, capvi_json_get(root, "id"), false, CAPV_E_MALFORMED, "id",
                     "id \"%s\" must match ^[a-z0-9._-]+$", CAPV_CLIP(p->id));
     if ((st = member_string(c, root, "", "version", true, false, &p->version)) != CAPV_OK ||
         (st = member_string(c, root, "", "description", false, false, &p->description)) !=
@@ -553,7 +553,7 @@ static capv_status parse_model(capv_policy *p, const pctx *c)
         if (strcmp(type, "hex") != 0 && strcmp(type, "array") != 0 && strcmp(type, "string") != 0 &&
             strcmp(type, "number") != 0 && strcmp(type, "boolean") != 0) {
             join(f, path, "type");
-            return perr(c, capv_json_get(in, "type"), false, CAPV_E_MALFORMED, f,
+            return perr(c, capvi_json_get(in, "type"), false, CAPV_E_MALFORMED, f,
                         "%s \"%s\" must be hex, array, string, number or boolean", f,
                         CAPV_CLIP(type));
         }
@@ -564,7 +564,7 @@ static capv_status parse_model(capv_policy *p, const pctx *c)
     size_t n = (size_t)cJSON_GetArraySize(rules);
     p->rules = calloc(n ? n : 1, sizeof *p->rules);
     if (p->rules == NULL)
-        return capv_err_nomem(c->err);
+        return capvi_err_nomem(c->err);
     for (const cJSON *r = rules->child; r; r = r->next) {
         capv_policy_rule *pr = &p->rules[p->nrules];
         item_path(path, "rules", p->nrules);
@@ -576,7 +576,7 @@ static capv_status parse_model(capv_policy *p, const pctx *c)
             return st;
         if (!rule_id_ok(pr->id)) {
             join(f, path, "id");
-            return perr(c, capv_json_get(r, "id"), false, CAPV_E_MALFORMED, f,
+            return perr(c, capvi_json_get(r, "id"), false, CAPV_E_MALFORMED, f,
                         "rule id \"%s\" must match ^[a-z0-9_]+$", CAPV_CLIP(pr->id));
         }
         join(f, path, "lhs");
@@ -588,7 +588,7 @@ static capv_status parse_model(capv_policy *p, const pctx *c)
         p->nrules++;
     }
 
-    const cJSON *a = capv_json_get(root, "adaptivity");
+    const cJSON *a = capvi_json_get(root, "adaptivity");
     if (a != NULL && !cJSON_IsNull(a)) {
         if ((st = check_adaptivity(c, a)) != CAPV_OK)
             return st;
@@ -609,7 +609,7 @@ static cJSON *policy_tree(const capv_policy *p)
         ok = push(lb, xo);
         static const char *const keys[] = {"directive", "article"};
         for (size_t k = 0; ok && k < 2; k++) {
-            const cJSON *v = capv_json_get(x, keys[k]);
+            const cJSON *v = capvi_json_get(x, keys[k]);
             if (cJSON_IsString(v))
                 ok = put(xo, keys[k], cJSON_CreateString(v->valuestring));
         }
@@ -623,9 +623,9 @@ static cJSON *policy_tree(const capv_policy *p)
         ok = !oom;
         for (size_t i = 0; ok && i < n; i++) {
             cJSON *io = cJSON_CreateObject();
-            const cJSON *items = capv_json_get(m[i], "items");
+            const cJSON *items = capvi_json_get(m[i], "items");
             ok = put(in, m[i]->string, io) &&
-                 put(io, "type", cJSON_CreateString(capv_json_get(m[i], "type")->valuestring));
+                 put(io, "type", cJSON_CreateString(capvi_json_get(m[i], "type")->valuestring));
             if (ok && cJSON_IsString(items))
                 ok = put(io, "items", cJSON_CreateString(items->valuestring));
         }
@@ -636,8 +636,8 @@ static cJSON *policy_tree(const capv_policy *p)
         cJSON *ro = cJSON_CreateObject();
         ok = push(rules, ro) && put(ro, "id", cJSON_CreateString(p->rules[i].id)) &&
              put(ro, "op", cJSON_CreateString(p->rules[i].op)) &&
-             put(ro, "lhs", capv_json_sorted_copy(p->rules[i].lhs)) &&
-             put(ro, "rhs", capv_json_sorted_copy(p->rules[i].rhs));
+             put(ro, "lhs", capvi_json_sorted_copy(p->rules[i].lhs)) &&
+             put(ro, "rhs", capvi_json_sorted_copy(p->rules[i].rhs));
     }
     if (ok && p->adaptivity != NULL)
         ok = put(o, "adaptivity", adaptivity_copy(p->adaptivity));
@@ -653,8 +653,8 @@ static capv_status policy_from_doc(capv_policy **out, capv_yaml_doc *doc, capv_e
 {
     capv_policy *p = calloc(1, sizeof *p);
     if (p == NULL) {
-        capv_yaml_doc_free(doc);
-        return capv_err_nomem(err);
+        capvi_yaml_doc_free(doc);
+        return capvi_err_nomem(err);
     }
     p->doc = *doc;
     memset(doc, 0, sizeof *doc);
@@ -663,7 +663,7 @@ static capv_status policy_from_doc(capv_policy **out, capv_yaml_doc *doc, capv_e
     if (st == CAPV_OK) {
         cJSON *tree = policy_tree(p);
         st = tree ? hash_tree(p->hash, tree, &p->canonical, &p->canonical_len, err)
-                  : capv_err_nomem(err);
+                  : capvi_err_nomem(err);
         cJSON_Delete(tree);
     }
     if (st != CAPV_OK) {
@@ -678,10 +678,10 @@ capv_status capv_policy_parse(capv_policy **out, const uint8_t *data, size_t len
                               capv_policy_format format, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_yaml_doc doc;
-    capv_status st = capv_policy_read_doc(&doc, data, len, format, err);
+    capv_status st = capvi_policy_read_doc(&doc, data, len, format, err);
     if (st != CAPV_OK)
         return st;
     return policy_from_doc(out, &doc, err);
@@ -691,7 +691,7 @@ void capv_policy_free(capv_policy *p)
 {
     if (p == NULL)
         return;
-    capv_yaml_doc_free(&p->doc);
+    capvi_yaml_doc_free(&p->doc);
     free(p->rules);
     free(p->canonical);
     free(p);
@@ -740,22 +740,22 @@ capv_status capv_policy_compile_request_parse(capv_policy_compile_request **out,
 {
     static const char *const top[] = {"policy_yaml", "policy", "lint_mode", "persist", NULL};
     if (out == NULL || (body == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     cJSON *root = NULL;
     uint8_t *yaml = NULL;
     capv_policy_compile_request *req = NULL;
     pctx c = {NULL, err};
     capv_status st = CAPV_OK;
-    CAPV_TRY(capv_json_parse(&root, body, len, err));
+    CAPV_TRY(capvi_json_parse(&root, body, len, err));
     CAPV_TRY(want_object(&c, root, "", top));
     const char *b64 = NULL, *mode = NULL;
     const cJSON *pol = NULL;
     bool persist = false;
-    CAPV_TRY(capv_json_get_string(&b64, root, "", "policy_yaml", false, err));
-    CAPV_TRY(capv_json_get_object(&pol, root, "", "policy", false, err));
-    CAPV_TRY(capv_json_get_string(&mode, root, "", "lint_mode", false, err));
-    CAPV_TRY(capv_json_get_bool(&persist, root, "", "persist", false, err));
+    CAPV_TRY(capvi_json_get_string(&b64, root, "", "policy_yaml", false, err));
+    CAPV_TRY(capvi_json_get_object(&pol, root, "", "policy", false, err));
+    CAPV_TRY(capvi_json_get_string(&mode, root, "", "lint_mode", false, err));
+    CAPV_TRY(capvi_json_get_bool(&persist, root, "", "persist", false, err));
     if ((b64 == NULL) == (pol == NULL))
         CAPV_FAIL(err, CAPV_E_MALFORMED, "policy",
                   "the request needs exactly one of \"policy_yaml\" and \"policy\"");
@@ -846,7 +846,7 @@ static bool ir_add_rule(cJSON *rules, const char *id, const char *op, cJSON *lhs
 static cJSON *ir_operand(const cJSON *v)
 {
     if (!cJSON_IsString(v))
-        return capv_json_sorted_copy(v);
+        return capvi_json_sorted_copy(v);
     cJSON *o = cJSON_CreateObject();
     if (o != NULL && !put(o, "var", cJSON_CreateString(v->valuestring))) {
         cJSON_Delete(o);
@@ -873,43 +873,43 @@ void capv_policy_ir_free(capv_policy_ir *ir)
 static capv_status ir_index(capv_policy_ir *ir, capv_error *err)
 {
     const cJSON *t = ir->tree;
-    ir->policy_id = capv_json_get(t, "policy_id")->valuestring;
-    const cJSON *rules = capv_json_get(t, "rules");
+    ir->policy_id = capvi_json_get(t, "policy_id")->valuestring;
+    const cJSON *rules = capvi_json_get(t, "rules");
     size_t n = (size_t)cJSON_GetArraySize(rules);
     ir->rules = calloc(n ? n : 1, sizeof *ir->rules);
     if (ir->rules == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     for (const cJSON *r = rules->child; r; r = r->next) {
         capv_ir_rule *x = &ir->rules[ir->nrules++];
-        x->id = capv_json_get(r, "id")->valuestring;
-        x->op = capv_policy_op_of(capv_json_get(r, "op")->valuestring);
-        x->lhs = capv_json_get(r, "lhs");
-        x->rhs = capv_json_get(r, "rhs");
+        x->id = capvi_json_get(r, "id")->valuestring;
+        x->op = capvi_policy_op_of(capvi_json_get(r, "op")->valuestring);
+        x->lhs = capvi_json_get(r, "lhs");
+        x->rhs = capvi_json_get(r, "rhs");
     }
-    const cJSON *a = capv_json_get(t, "adaptivity");
+    const cJSON *a = capvi_json_get(t, "adaptivity");
     if (a == NULL)
         return CAPV_OK;
     ir->has_adaptivity = true;
-    const cJSON *preds = capv_json_get(a, "predicates"), *acts = capv_json_get(a, "activations");
+    const cJSON *preds = capvi_json_get(a, "predicates"), *acts = capvi_json_get(a, "activations");
     size_t np = (size_t)cJSON_GetArraySize(preds), na = (size_t)cJSON_GetArraySize(acts);
     ir->predicates = calloc(np ? np : 1, sizeof *ir->predicates);
     ir->activations = calloc(na ? na : 1, sizeof *ir->activations);
     if (ir->predicates == NULL || ir->activations == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     for (const cJSON *p = preds->child; p; p = p->next) {
         capv_ir_predicate *x = &ir->predicates[ir->npredicates++];
-        x->id = capv_json_get(p, "id")->valuestring;
-        x->expr = capv_json_get(p, "expr");
+        x->id = capvi_json_get(p, "id")->valuestring;
+        x->expr = capvi_json_get(p, "expr");
     }
     size_t n_refs = 0;
     capv_name_ref *refs = id_refs(preds, "id", &n_refs);
     if (refs == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     for (const cJSON *w = acts->child; w; w = w->next) {
         capv_ir_activation *x = &ir->activations[ir->nactivations++];
-        x->when = capv_json_get(w, "when")->valuestring;
-        x->rules = capv_json_get(w, "rules");
-        const capv_name_ref *hit = capv_name_find(refs, n_refs, x->when);
+        x->when = capvi_json_get(w, "when")->valuestring;
+        x->rules = capvi_json_get(w, "rules");
+        const capv_name_ref *hit = capvi_name_find(refs, n_refs, x->when);
         x->predicate = hit ? hit->pos : SIZE_MAX;
     }
     free(refs);
@@ -926,7 +926,7 @@ static capv_status ir_finish(capv_policy_ir **out, cJSON *tree, const char *expe
     if (ir == NULL || !put(tree, "ir_hash", cJSON_CreateString(""))) {
         cJSON_Delete(tree);
         free(ir);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     ir->tree = tree;
     CAPV_TRY(hash_tree(ir->ir_hash, tree, NULL, NULL, err));
@@ -940,12 +940,12 @@ static capv_status ir_finish(capv_policy_ir **out, cJSON *tree, const char *expe
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     }
     snprintf(ir->policy_hash, sizeof ir->policy_hash, "%s",
-             capv_json_get(tree, "policy_hash")->valuestring);
+             capvi_json_get(tree, "policy_hash")->valuestring);
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_compact(&b, tree, 0);
-    ir->compact = (char *)capv_buf_take(&b, &ir->compact_len);
-    capv_json_write_pretty(&b, tree);
-    ir->pretty = (char *)capv_buf_take(&b, &ir->pretty_len);
+    capvi_json_write_compact(&b, tree, 0);
+    ir->compact = (char *)capvi_buf_take(&b, &ir->compact_len);
+    capvi_json_write_pretty(&b, tree);
+    ir->pretty = (char *)capvi_buf_take(&b, &ir->pretty_len);
     if (ir->compact == NULL || ir->pretty == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     if (source_version != NULL && (ir->source_version = strdup(source_version)) == NULL)
@@ -980,13 +980,13 @@ capv_status capv_policy_compile(capv_policy_ir **out, capv_policy_diagnostics **
     if (diags_out != NULL)
         *diags_out = NULL;
     if (out == NULL || p == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_policy_diagnostics *d = NULL;
     rule_ref *order = NULL;
     cJSON *tree = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(capv_policy_lint_run(&d, p, mode, err));
+    CAPV_TRY(capvi_policy_lint_run(&d, p, mode, err));
     size_t nerr = capv_policy_diagnostics_errors(d);
     if (nerr > 0) {
         size_t i = 0;
@@ -1033,29 +1033,29 @@ static capv_status ir_check_refs(const cJSON *rules, const cJSON *a, capv_error 
     capv_name_ref *rr = id_refs(rules, "id", &nr), *pr = NULL;
     capv_status st = CAPV_OK;
     if (rr == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     for (i = 1; i < nr; i++)
         if (strcmp(rr[i].key, rr[i - 1].key) == 0)
             CAPV_FAIL(err, CAPV_E_MALFORMED, "rules", "duplicate rule id \"%s\"",
                       CAPV_CLIP(rr[i].key));
     if (a == NULL)
         goto out;
-    if ((pr = id_refs(capv_json_get(a, "predicates"), "id", &np)) == NULL)
+    if ((pr = id_refs(capvi_json_get(a, "predicates"), "id", &np)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     for (i = 1; i < np; i++)
         if (strcmp(pr[i].key, pr[i - 1].key) == 0)
             CAPV_FAIL(err, CAPV_E_MALFORMED, "adaptivity.predicates",
                       "duplicate predicate id \"%s\"", CAPV_CLIP(pr[i].key));
     i = 0;
-    for (const cJSON *x = capv_json_get(a, "activations")->child; x; x = x->next, i++) {
+    for (const cJSON *x = capvi_json_get(a, "activations")->child; x; x = x->next, i++) {
         char path[CAPV_ERROR_FIELD_SIZE];
-        const char *when = capv_json_get(x, "when")->valuestring;
+        const char *when = capvi_json_get(x, "when")->valuestring;
         item_path(path, "adaptivity.activations", i);
-        if (capv_name_find(pr, np, when) == NULL)
+        if (capvi_name_find(pr, np, when) == NULL)
             CAPV_FAIL(err, CAPV_E_MALFORMED, path, "activation names unknown predicate \"%s\"",
                       CAPV_CLIP(when));
-        for (const cJSON *rid = capv_json_get(x, "rules")->child; rid; rid = rid->next)
-            if (capv_name_find(rr, nr, rid->valuestring) == NULL)
+        for (const cJSON *rid = capvi_json_get(x, "rules")->child; rid; rid = rid->next)
+            if (capvi_name_find(rr, nr, rid->valuestring) == NULL)
                 CAPV_FAIL(err, CAPV_E_MALFORMED, path, "activation names unknown rule \"%s\"",
                           CAPV_CLIP(rid->valuestring));
     }
@@ -1065,7 +1065,7 @@ out:
     return st;
 }
 
-capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, capv_error *err)
+capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, capv_error *err)
 {
     static const char *const top[] = {"ir_version", "policy_id", "rules", "policy_hash",
                                       "adaptivity", "ir_hash",   NULL};
@@ -1080,7 +1080,7 @@ capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, ca
         (st = member_string(&c, root, "", "ir_version", true, false, &irv)) != CAPV_OK)
         return st;
     if (strcmp(irv, "1.0") != 0)
-        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "ir_version",
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "ir_version",
                             "ir_version \"%s\" is not supported (only \"1.0\")", CAPV_CLIP(irv));
     if ((st = member_string(&c, root, "", "policy_id", true, false, &pid)) != CAPV_OK ||
         (st = member_string(&c, root, "", "policy_hash", true, false, &ph)) != CAPV_OK ||
@@ -1088,13 +1088,13 @@ capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, ca
         (st = member_array(&c, root, "", "rules", &rules)) != CAPV_OK)
         return st;
     if (!policy_id_ok(pid))
-        return capv_err_set(err, CAPV_E_MALFORMED, "policy_id",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "policy_id",
                             "policy_id \"%s\" must match ^[a-z0-9._-]+$", CAPV_CLIP(pid));
     if (!hash_text_ok(ph))
-        return capv_err_set(err, CAPV_E_HEX, "policy_hash",
+        return capvi_err_set(err, CAPV_E_HEX, "policy_hash",
                             "policy_hash must be \"sha3-256:\" + 64 lower-case hex digits");
     if (!hash_text_ok(ih))
-        return capv_err_set(err, CAPV_E_HEX, "ir_hash",
+        return capvi_err_set(err, CAPV_E_HEX, "ir_hash",
                             "ir_hash must be \"sha3-256:\" + 64 lower-case hex digits");
     size_t i = 0;
     for (const cJSON *r = rules->child; r; r = r->next, i++) {
@@ -1109,11 +1109,11 @@ capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, ca
             return st;
         join(f, path, "id");
         if (!rule_id_ok(id))
-            return capv_err_set(err, CAPV_E_MALFORMED, f, "rule id \"%s\" must match ^[a-z0-9_]+$",
+            return capvi_err_set(err, CAPV_E_MALFORMED, f, "rule id \"%s\" must match ^[a-z0-9_]+$",
                                 CAPV_CLIP(id));
         join(f, path, "op");
-        if (capv_policy_op_of(op) == CAPV_POLICY_OP_UNKNOWN)
-            return capv_err_set(err, CAPV_E_MALFORMED, f,
+        if (capvi_policy_op_of(op) == CAPV_POLICY_OP_UNKNOWN)
+            return capvi_err_set(err, CAPV_E_MALFORMED, f,
                                 "unknown op \"%s\" (non_membership, eq, range_min)", CAPV_CLIP(op));
         join(f, path, "lhs");
         if ((st = check_operand(&c, lhs, f)) != CAPV_OK)
@@ -1122,19 +1122,19 @@ capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, ca
         if ((st = check_operand(&c, rhs, f)) != CAPV_OK)
             return st;
     }
-    const cJSON *a = capv_json_get(root, "adaptivity");
+    const cJSON *a = capvi_json_get(root, "adaptivity");
     if (a != NULL && cJSON_IsNull(a))
         a = NULL;
     if (a != NULL) {
         if ((st = check_adaptivity(&c, a)) != CAPV_OK)
             return st;
-        const cJSON *preds = capv_json_get(a, "predicates");
+        const cJSON *preds = capvi_json_get(a, "predicates");
         i = 0;
         for (const cJSON *p = preds->child; p; p = p->next, i++) {
-            const char *why, *pidp = capv_json_get(p, "id")->valuestring;
+            const char *why, *pidp = capvi_json_get(p, "id")->valuestring;
             item_path(path, "adaptivity.predicates", i);
-            if (!capv_policy_predicate_valid(capv_json_get(p, "expr"), &why))
-                return capv_err_set(err, CAPV_E_MALFORMED, path, "predicate \"%s\": expr %s",
+            if (!capvi_policy_predicate_valid(capvi_json_get(p, "expr"), &why))
+                return capvi_err_set(err, CAPV_E_MALFORMED, path, "predicate \"%s\": expr %s",
                                     CAPV_CLIP(pidp), why);
         }
     }
@@ -1143,18 +1143,18 @@ capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, ca
 
     cJSON *tree = NULL, *irules = NULL;
     if ((tree = ir_begin(pid, ph, &irules)) == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     for (const cJSON *r = rules->child; r; r = r->next)
-        if (!ir_add_rule(irules, capv_json_get(r, "id")->valuestring,
-                         capv_json_get(r, "op")->valuestring,
-                         capv_json_sorted_copy(capv_json_get(r, "lhs")),
-                         capv_json_sorted_copy(capv_json_get(r, "rhs")))) {
+        if (!ir_add_rule(irules, capvi_json_get(r, "id")->valuestring,
+                         capvi_json_get(r, "op")->valuestring,
+                         capvi_json_sorted_copy(capvi_json_get(r, "lhs")),
+                         capvi_json_sorted_copy(capvi_json_get(r, "rhs")))) {
             cJSON_Delete(tree);
-            return capv_err_nomem(err);
+            return capvi_err_nomem(err);
         }
     if (a != NULL && !put(tree, "adaptivity", adaptivity_copy(a))) {
         cJSON_Delete(tree);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     return ir_finish(out, tree, ih, NULL, err);
 }
@@ -1163,13 +1163,13 @@ capv_status capv_policy_ir_load(capv_policy_ir **out, const uint8_t *data, size_
                                 capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, data, len, err);
+    capv_status st = capvi_json_parse(&root, data, len, err);
     if (st != CAPV_OK)
         return st;
-    st = capv_policy_ir_from_tree(out, root, err);
+    st = capvi_policy_ir_from_tree(out, root, err);
     cJSON_Delete(root);
     return st;
 }
@@ -1217,7 +1217,7 @@ static capv_status v1_u32(const pctx *c, const cJSON *obj, const char *key, bool
 {
     char f[CAPV_ERROR_FIELD_SIZE];
     join(f, "constraints", key);
-    const cJSON *m = capv_json_get(obj, key);
+    const cJSON *m = capvi_json_get(obj, key);
     if (m == NULL || (!required && cJSON_IsNull(m))) {
         if (required)
             return perr(c, obj, false, CAPV_E_MISSING, f, "required field \"%s\" is missing", f);
@@ -1225,12 +1225,12 @@ static capv_status v1_u32(const pctx *c, const cJSON *obj, const char *key, bool
     }
     int64_t v = 0;
     if (!cJSON_IsNumber(m) || strpbrk(m->valuestring ? m->valuestring : ".", ".eE") != NULL ||
-        capv_json_int_value(&v, m, 0, UINT32_MAX) != CAPV_OK)
+        capvi_json_int_value(&v, m, 0, UINT32_MAX) != CAPV_OK)
         return perr(c, m, false, cJSON_IsNumber(m) ? CAPV_E_RANGE : CAPV_E_TYPE, f,
                     "%s must be an integer in [0, 4294967295]", f);
     char lex[24];
     snprintf(lex, sizeof lex, "%lld", (long long)v);
-    return put(dst, key, capv_json_number_lexeme(lex)) ? CAPV_OK : capv_err_nomem(c->err);
+    return put(dst, key, capvi_json_number_lexeme(lex)) ? CAPV_OK : capvi_err_nomem(c->err);
 }
 
 static capv_status v1_tree(cJSON **out, const pctx *c, const cJSON *root)
@@ -1257,7 +1257,7 @@ static capv_status v1_tree(cJSON **out, const pctx *c, const cJSON *root)
     if (!cJSON_IsBool(req))
         return perr(c, req, false, CAPV_E_TYPE, "constraints.require_at_least_one_ubo",
                     "constraints.require_at_least_one_ubo must be a boolean");
-    roots = capv_json_get(cons, "require_statement_roots");
+    roots = capvi_json_get(cons, "require_statement_roots");
     if (roots != NULL && cJSON_IsNull(roots))
         roots = NULL;
     if (roots != NULL) {
@@ -1276,17 +1276,17 @@ static capv_status v1_tree(cJSON **out, const pctx *c, const cJSON *root)
               put(co, "require_at_least_one_ubo", cJSON_CreateBool(cJSON_IsTrue(req)));
     if (!ok) {
         cJSON_Delete(o);
-        return capv_err_nomem(c->err);
+        return capvi_err_nomem(c->err);
     }
     if ((st = v1_u32(c, cons, "supplier_count_max", true, co)) != CAPV_OK ||
         (st = v1_u32(c, cons, "ubo_count_min", false, co)) != CAPV_OK) {
         cJSON_Delete(o);
         return st;
     }
-    if ((roots != NULL && !put(co, "require_statement_roots", capv_json_sorted_copy(roots))) ||
+    if ((roots != NULL && !put(co, "require_statement_roots", capvi_json_sorted_copy(roots))) ||
         !put(o, "notes", cJSON_CreateString(notes ? notes : ""))) {
         cJSON_Delete(o);
-        return capv_err_nomem(c->err);
+        return capvi_err_nomem(c->err);
     }
     *out = o;
     return CAPV_OK;
@@ -1311,34 +1311,34 @@ capv_status capv_policy_v1_hash(char out[CAPV_DIGEST_HEX_SIZE], const uint8_t *d
                                 capv_policy_format format, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     out[0] = '\0';
     capv_yaml_doc doc;
-    capv_status st = capv_policy_read_doc(&doc, data, len, format, err);
+    capv_status st = capvi_policy_read_doc(&doc, data, len, format, err);
     if (st != CAPV_OK)
         return st;
     uint8_t d[32];
     st = v1_hash_doc(d, &doc, err);
-    capv_yaml_doc_free(&doc);
+    capvi_yaml_doc_free(&doc);
     if (st == CAPV_OK)
         capv_digest_format(out, d);
     return st;
 }
 
-capv_status capv_policy_source_hash(uint8_t out[32], const char **kind, const uint8_t *data,
+capv_status capvi_policy_source_hash(uint8_t out[32], const char **kind, const uint8_t *data,
                                     size_t len, capv_policy_format format, capv_error *err)
 {
     capv_yaml_doc doc;
-    capv_status st = capv_policy_read_doc(&doc, data, len, format, err);
+    capv_status st = capvi_policy_read_doc(&doc, data, len, format, err);
     if (st != CAPV_OK)
         return st;
     const cJSON *root = doc.root;
-    if (cJSON_IsObject(root) && capv_json_get(root, "constraints") != NULL &&
-        capv_json_get(root, "rules") == NULL) {
+    if (cJSON_IsObject(root) && capvi_json_get(root, "constraints") != NULL &&
+        capvi_json_get(root, "rules") == NULL) {
         if (kind != NULL)
             *kind = "policy v1";
         st = v1_hash_doc(out, &doc, err);
-        capv_yaml_doc_free(&doc);
+        capvi_yaml_doc_free(&doc);
         return st;
     }
     if (kind != NULL)

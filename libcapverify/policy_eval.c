@@ -66,9 +66,9 @@ static capv_status context_check(ctxv *cx, const cJSON *root, capv_error *err)
 {
     memset(cx, 0, sizeof *cx);
     if (!cJSON_IsObject(root))
-        return capv_err_set(err, CAPV_E_TYPE, "context", "the context must be a JSON object");
+        return capvi_err_set(err, CAPV_E_TYPE, "context", "the context must be a JSON object");
     for (size_t i = 0; i < NFIELDS; i++) {
-        const cJSON *m = capv_json_get(root, context_fields[i]);
+        const cJSON *m = capvi_json_get(root, context_fields[i]);
         if (m == NULL || cJSON_IsNull(m))
             continue;
         if (i < 2) {
@@ -76,23 +76,23 @@ static capv_status context_check(ctxv *cx, const cJSON *root, capv_error *err)
             for (const cJSON *e = ok ? m->child : NULL; e; e = e->next)
                 ok = ok && cJSON_IsString(e);
             if (!ok)
-                return capv_err_set(err, CAPV_E_TYPE, context_fields[i],
+                return capvi_err_set(err, CAPV_E_TYPE, context_fields[i],
                                     "context %s must be an array of strings or null",
                                     context_fields[i]);
         } else if (!cJSON_IsString(m)) {
-            return capv_err_set(err, CAPV_E_TYPE, context_fields[i],
+            return capvi_err_set(err, CAPV_E_TYPE, context_fields[i],
                                 "context %s must be a string or null", context_fields[i]);
         }
     }
-    const cJSON *vars = capv_json_get(root, "variables");
+    const cJSON *vars = capvi_json_get(root, "variables");
     if (vars != NULL && cJSON_IsNull(vars))
         vars = NULL;
     if (vars != NULL && !cJSON_IsObject(vars))
-        return capv_err_set(err, CAPV_E_TYPE, "variables",
+        return capvi_err_set(err, CAPV_E_TYPE, "variables",
                             "context variables must be a JSON object or null");
     for (const cJSON *v = vars ? vars->child : NULL; v; v = v->next)
         if (is_field(v->string))
-            return capv_err_set(err, CAPV_E_MALFORMED, "variables",
+            return capvi_err_set(err, CAPV_E_MALFORMED, "variables",
                                 "variables.%s would shadow the context field %s", v->string,
                                 v->string);
     cx->root = root;
@@ -102,14 +102,14 @@ static capv_status context_check(ctxv *cx, const cJSON *root, capv_error *err)
     cx->nodes = calloc(cx->nvars + 1, sizeof *cx->nodes);
     if (cx->index == NULL || cx->nodes == NULL) {
         ctxv_free(cx);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     size_t i = 0;
     for (const cJSON *v = vars ? vars->child : NULL; v; v = v->next, i++) {
         cx->index[i] = (capv_name_ref){v->string, i};
         cx->nodes[i] = v;
     }
-    capv_name_sort(cx->index, cx->nvars);
+    capvi_name_sort(cx->index, cx->nvars);
     return CAPV_OK;
 }
 
@@ -118,9 +118,9 @@ static const cJSON *lookup(const ctxv *cx, const char *name)
 {
     const cJSON *m = NULL;
     if (is_field(name)) {
-        m = capv_json_get(cx->root, name);
+        m = capvi_json_get(cx->root, name);
     } else {
-        const capv_name_ref *r = capv_name_find(cx->index, cx->nvars, name);
+        const capv_name_ref *r = capvi_name_find(cx->index, cx->nvars, name);
         m = r ? cx->nodes[r->pos] : NULL;
     }
     return m == NULL || cJSON_IsNull(m) ? NULL : m;
@@ -163,7 +163,7 @@ typedef struct num {
 static num num_of(const cJSON *n)
 {
     num r = {false, 0, n->valuedouble};
-    if (capv_json_int_value(&r.i, n, INT64_MIN, INT64_MAX) == CAPV_OK)
+    if (capvi_json_int_value(&r.i, n, INT64_MIN, INT64_MAX) == CAPV_OK)
         r.is_int = true;
     return r;
 }
@@ -197,11 +197,11 @@ static void value_key(capv_buf *b, const cJSON *v)
     if (cJSON_IsString(v)) {
         char d[CAPV_DIGEST_HEX_SIZE];
         if (digest_norm(v->valuestring, d)) {
-            capv_buf_putc(b, 'x');
-            capv_buf_puts(b, d);
+            capvi_buf_putc(b, 'x');
+            capvi_buf_puts(b, d);
         } else {
-            capv_buf_putc(b, 's');
-            capv_json_write_string(b, v->valuestring, strlen(v->valuestring));
+            capvi_buf_putc(b, 's');
+            capvi_json_write_string(b, v->valuestring, strlen(v->valuestring));
         }
     } else if (cJSON_IsNumber(v)) {
         num n = num_of(v);
@@ -211,21 +211,21 @@ static void value_key(capv_buf *b, const cJSON *v)
             n.i = (int64_t)n.d;
         }
         if (n.is_int)
-            capv_buf_printf(b, "n%lld", (long long)n.i);
+            capvi_buf_printf(b, "n%lld", (long long)n.i);
         else
-            capv_buf_printf(b, "n%.17g", n.d);
+            capvi_buf_printf(b, "n%.17g", n.d);
     } else if (cJSON_IsTrue(v)) {
-        capv_buf_putc(b, 't');
+        capvi_buf_putc(b, 't');
     } else if (cJSON_IsFalse(v)) {
-        capv_buf_putc(b, 'f');
+        capvi_buf_putc(b, 'f');
     } else if (cJSON_IsArray(v)) {
-        capv_buf_putc(b, '[');
+        capvi_buf_putc(b, '[');
         for (const cJSON *c = v->child; c; c = c->next) {
             if (c != v->child)
-                capv_buf_putc(b, ',');
+                capvi_buf_putc(b, ',');
             value_key(b, c);
         }
-        capv_buf_putc(b, ']');
+        capvi_buf_putc(b, ']');
     } else if (cJSON_IsObject(v)) {
         size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
         const cJSON **m = malloc((n ? n : 1) * sizeof *m);
@@ -236,18 +236,18 @@ static void value_key(capv_buf *b, const cJSON *v)
         for (const cJSON *c = v->child; c; c = c->next)
             m[i++] = c;
         qsort(m, n, sizeof *m, member_cmp);
-        capv_buf_putc(b, '{');
+        capvi_buf_putc(b, '{');
         for (i = 0; i < n; i++) {
             if (i > 0)
-                capv_buf_putc(b, ',');
-            capv_json_write_string(b, m[i]->string, strlen(m[i]->string));
-            capv_buf_putc(b, ':');
+                capvi_buf_putc(b, ',');
+            capvi_json_write_string(b, m[i]->string, strlen(m[i]->string));
+            capvi_buf_putc(b, ':');
             value_key(b, m[i]);
         }
-        capv_buf_putc(b, '}');
+        capvi_buf_putc(b, '}');
         free(m);
     } else {
-        capv_buf_putc(b, 'z');
+        capvi_buf_putc(b, 'z');
     }
 }
 
@@ -257,7 +257,7 @@ static char *key_of(const cJSON *v)
     capv_buf b = CAPV_BUF_INIT;
     value_key(&b, v);
     size_t n;
-    return (char *)capv_buf_take(&b, &n);
+    return (char *)capvi_buf_take(&b, &n);
 }
 
 /* Deep equality; -1 when memory ran out. */
@@ -288,7 +288,7 @@ typedef struct operand {
 static bool resolve(const ctxv *cx, const cJSON *expr, bool string_is_var, operand *o,
                     char msg[MSG_SIZE])
 {
-    o->name = capv_policy_operand_var(expr, string_is_var);
+    o->name = capvi_policy_operand_var(expr, string_is_var);
     o->v = expr;
     if (o->name == NULL)
         return true;
@@ -343,7 +343,7 @@ static capv_status op_non_membership(capv_policy_rule_result *res, char msg[MSG_
         free(set[j]);
     free(set);
     if (oom)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (hit != SIZE_MAX) {
         *res = CAPV_POLICY_RULE_FAIL;
         if (lsingle)
@@ -367,7 +367,7 @@ static capv_status op_eq(capv_policy_rule_result *res, char msg[MSG_SIZE], const
 {
     int eq = json_equal(l->v, r->v);
     if (eq < 0)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     *res = eq ? CAPV_POLICY_RULE_PASS : CAPV_POLICY_RULE_FAIL;
     snprintf(msg, MSG_SIZE, "%s %s %s", CAPV_CLIP(desc(l)), eq ? "equals" : "does not equal",
              CAPV_CLIP(desc(r)));
@@ -415,14 +415,14 @@ typedef enum { PRED_FALSE, PRED_TRUE, PRED_ERROR } pred_value;
 static pred_value eval_predicate(const ctxv *cx, const cJSON *expr, char why[MSG_SIZE])
 {
     const char *bad = NULL;
-    if (!capv_policy_predicate_valid(expr, &bad)) {
+    if (!capvi_policy_predicate_valid(expr, &bad)) {
         snprintf(why, MSG_SIZE, "invalid expression: %s", bad);
         return PRED_ERROR;
     }
     if (cJSON_IsBool(expr))
         return cJSON_IsTrue(expr) ? PRED_TRUE : PRED_FALSE;
     operand o;
-    if (capv_policy_operand_var(expr, true) != NULL) {
+    if (capvi_policy_operand_var(expr, true) != NULL) {
         if (!resolve(cx, expr, true, &o, why))
             return PRED_ERROR;
         if (!cJSON_IsBool(o.v)) {
@@ -432,8 +432,8 @@ static pred_value eval_predicate(const ctxv *cx, const cJSON *expr, char why[MSG
         }
         return cJSON_IsTrue(o.v) ? PRED_TRUE : PRED_FALSE;
     }
-    const char *func = capv_json_get(expr, "func")->valuestring;
-    const cJSON *args = capv_json_get(expr, "args");
+    const char *func = capvi_json_get(expr, "func")->valuestring;
+    const cJSON *args = capvi_json_get(expr, "args");
     operand a, b;
     if (!resolve(cx, args->child, true, &a, why) || !resolve(cx, args->child->next, true, &b, why))
         return PRED_ERROR;
@@ -488,12 +488,12 @@ static bool activation_state_build(activation_state *s, const capv_policy_ir *ir
     for (size_t i = 0; ok && i < n; i++)
         refs[i] = (capv_name_ref){ir->rules[i].id, i};
     if (ok)
-        capv_name_sort(refs, n);
+        capvi_name_sort(refs, n);
     for (size_t a = 0; ok && a < ir->nactivations; a++) {
         const capv_ir_activation *act = &ir->activations[a];
         pred_value v = act->predicate < ir->npredicates ? pv[act->predicate] : PRED_ERROR;
         for (const cJSON *r = act->rules->child; r; r = r->next) {
-            const capv_name_ref *hit = capv_name_find(refs, n, r->valuestring);
+            const capv_name_ref *hit = capvi_name_find(refs, n, r->valuestring);
             if (hit == NULL)
                 continue;
             s->named[hit->pos] = true;
@@ -514,12 +514,12 @@ static void activation_state_free(activation_state *s)
     free(s->failed);
 }
 
-capv_status capv_policy_eval_tree(capv_policy_eval_result **out, const capv_policy_ir *ir,
+capv_status capvi_policy_eval_tree(capv_policy_eval_result **out, const capv_policy_ir *ir,
                                   const cJSON *context, unsigned int flags, capv_error *err)
 {
     *out = NULL;
     if (flags & ~CAPV_POLICY_EVAL_ADAPTIVE)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
     ctxv cx;
     capv_status st = context_check(&cx, context, err);
     if (st != CAPV_OK)
@@ -615,13 +615,13 @@ capv_status capv_policy_eval(capv_policy_eval_result **out, const capv_policy_ir
                              capv_error *err)
 {
     if (out == NULL || ir == NULL || (context == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, context, len, err);
+    capv_status st = capvi_json_parse(&root, context, len, err);
     if (st != CAPV_OK)
         return st;
-    st = capv_policy_eval_tree(out, ir, root, flags, err);
+    st = capvi_policy_eval_tree(out, ir, root, flags, err);
     cJSON_Delete(root);
     return st;
 }
@@ -678,10 +678,10 @@ capv_status capv_policy_eval_result_to_json(char **out, size_t *out_len,
                                             capv_error *err)
 {
     if (out == NULL || r == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     if (flags & ~CAPV_POLICY_JSON_PRETTY)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
     cJSON *o = cJSON_CreateObject(), *rules = NULL;
     bool ok = o && put(o, "result", cJSON_CreateString(capv_verdict_name(r->verdict))) &&
               put(o, "policy_id", cJSON_CreateString(r->policy_id)) &&
@@ -702,16 +702,16 @@ capv_status capv_policy_eval_result_to_json(char **out, size_t *out_len,
     capv_buf b = CAPV_BUF_INIT;
     if (ok) {
         if (flags & CAPV_POLICY_JSON_PRETTY)
-            capv_json_write_pretty(&b, o);
+            capvi_json_write_pretty(&b, o);
         else
-            capv_json_write_compact(&b, o, 0);
+            capvi_json_write_compact(&b, o, 0);
     }
     cJSON_Delete(o);
     size_t n = 0;
-    *out = ok ? (char *)capv_buf_take(&b, &n) : NULL;
-    capv_buf_free(&b);
+    *out = ok ? (char *)capvi_buf_take(&b, &n) : NULL;
+    capvi_buf_free(&b);
     if (*out == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (out_len != NULL)
         *out_len = n;
     return CAPV_OK;
@@ -742,12 +742,12 @@ capv_status capv_policy_eval_request_parse(capv_policy_eval_request **out, const
     static const char *const top[] = {"policy_id", "ir", "context", "options", "backend"};
     static const char *const opts[] = {"adaptive", "check_timestamp", "check_registry"};
     if (out == NULL || (body == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     cJSON *root = NULL;
     capv_policy_eval_request *req = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(capv_json_parse(&root, body, len, err));
+    CAPV_TRY(capvi_json_parse(&root, body, len, err));
     if (!cJSON_IsObject(root))
         CAPV_FAIL(err, CAPV_E_TYPE, "", "the request must be a JSON object");
     for (const cJSON *m = root->child; m; m = m->next) {
@@ -761,11 +761,11 @@ capv_status capv_policy_eval_request_parse(capv_policy_eval_request **out, const
     const char *pid = NULL, *backend = NULL;
     const cJSON *ir = NULL, *options = NULL, *context = NULL;
     bool adaptive = false;
-    CAPV_TRY(capv_json_get_string(&pid, root, "", "policy_id", false, err));
-    CAPV_TRY(capv_json_get_object(&ir, root, "", "ir", false, err));
-    CAPV_TRY(capv_json_get_object(&context, root, "", "context", true, err));
-    CAPV_TRY(capv_json_get_object(&options, root, "", "options", false, err));
-    CAPV_TRY(capv_json_get_string(&backend, root, "", "backend", false, err));
+    CAPV_TRY(capvi_json_get_string(&pid, root, "", "policy_id", false, err));
+    CAPV_TRY(capvi_json_get_object(&ir, root, "", "ir", false, err));
+    CAPV_TRY(capvi_json_get_object(&context, root, "", "context", true, err));
+    CAPV_TRY(capvi_json_get_object(&options, root, "", "options", false, err));
+    CAPV_TRY(capvi_json_get_string(&backend, root, "", "backend", false, err));
     if ((pid == NULL) == (ir == NULL))
         CAPV_FAIL(err, CAPV_E_MALFORMED, "policy_id",
                   "the request needs exactly one of \"policy_id\" and \"ir\"");
@@ -779,7 +779,7 @@ capv_status capv_policy_eval_request_parse(capv_policy_eval_request **out, const
         if (!cJSON_IsBool(m))
             CAPV_FAIL(err, CAPV_E_TYPE, m->string, "option \"%s\" must be a boolean", m->string);
     }
-    CAPV_TRY(capv_json_get_bool(&adaptive, options, "options", "adaptive", false, err));
+    CAPV_TRY(capvi_json_get_bool(&adaptive, options, "options", "adaptive", false, err));
     ctxv cx;
     CAPV_TRY(context_check(&cx, context, err));
     ctxv_free(&cx);
@@ -789,7 +789,7 @@ capv_status capv_policy_eval_request_parse(capv_policy_eval_request **out, const
     if (pid != NULL && (req->policy_id = strdup(pid)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     if (ir != NULL)
-        CAPV_TRY(capv_policy_ir_from_tree(&req->ir, ir, err));
+        CAPV_TRY(capvi_policy_ir_from_tree(&req->ir, ir, err));
     req->context = cJSON_DetachItemFromObjectCaseSensitive(root, "context");
 out:
     cJSON_Delete(root);
@@ -821,21 +821,21 @@ capv_status capv_policy_eval_request_run(capv_policy_eval_result **out,
                                          const capv_policy_ir *ir, capv_error *err)
 {
     if (out == NULL || req == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     if (req->ir != NULL) {
         if (ir != NULL)
-            return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                                 "the request embeds its IR: pass ir = NULL");
         ir = req->ir;
     } else {
         if (ir == NULL)
-            return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                                 "the request names policy_id %s: pass its IR", req->policy_id);
         if (strcmp(ir->policy_id, req->policy_id) != 0)
-            return capv_err_set(err, CAPV_E_MISMATCH, "policy_id",
+            return capvi_err_set(err, CAPV_E_MISMATCH, "policy_id",
                                 "the IR is for policy %s, the request names %s", ir->policy_id,
                                 CAPV_CLIP(req->policy_id));
     }
-    return capv_policy_eval_tree(out, ir, req->context, req->flags, err);
+    return capvi_policy_eval_tree(out, ir, req->context, req->flags, err);
 }

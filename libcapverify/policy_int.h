@@ -31,22 +31,22 @@ typedef struct capv_yaml_doc {
  * (CAPV_E_TYPE), nesting deeper than 64 (CAPV_E_JSON_DEPTH), non-finite or over-long
  * numbers (CAPV_E_RANGE), more than one document or none (CAPV_E_MALFORMED). Messages
  * start with "line L, column C: ". */
-capv_status capv_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len,
+capv_status capvi_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len,
                             capv_error *err);
 /* The position of `node`; false when unknown. */
-bool capv_yaml_find(const capv_yaml_doc *doc, const cJSON *node, unsigned *line, unsigned *col,
+bool capvi_yaml_find(const capv_yaml_doc *doc, const cJSON *node, unsigned *line, unsigned *col,
                     bool key);
-void capv_yaml_doc_free(capv_yaml_doc *doc);
+void capvi_yaml_doc_free(capv_yaml_doc *doc);
 
 /* A policy-like document in the given format (AUTO: '{' first → JSON, else YAML). */
-capv_status capv_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_t len,
+capv_status capvi_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_t len,
                                  capv_policy_format format, capv_error *err);
 
 /* User text for messages: at most 64 bytes, cut on a UTF-8 character boundary, "..."
  * appended when cut. Returns `buf`. CAPV_CLIP(s) uses a temporary buffer. */
 #define CAPV_CLIP_SIZE 72
-const char *capv_clip(char buf[CAPV_CLIP_SIZE], const char *s);
-#define CAPV_CLIP(s) capv_clip((char[CAPV_CLIP_SIZE]){ 0 }, (s))
+const char *capvi_clip(char buf[CAPV_CLIP_SIZE], const char *s);
+#define CAPV_CLIP(s) capvi_clip((char[CAPV_CLIP_SIZE]){ 0 }, (s))
 
 /* Sorted (name, position) pairs: O(log n) look-ups of ids and names, so that no check is
  * quadratic in the size of hostile input. */
@@ -55,12 +55,12 @@ typedef struct capv_name_ref {
     size_t pos;
 } capv_name_ref;
 /* Sorts by key (byte order), then position. */
-void capv_name_sort(capv_name_ref *refs, size_t n);
+void capvi_name_sort(capv_name_ref *refs, size_t n);
 /* The ref with `key` and the lowest position, or NULL. */
-const capv_name_ref *capv_name_find(const capv_name_ref *refs, size_t n, const char *key);
+const capv_name_ref *capvi_name_find(const capv_name_ref *refs, size_t n, const char *key);
 /* For each position, the position of the first occurrence of the same key (itself when it
  * is the first). `refs` must be sorted; `first` has n slots indexed by position. */
-void capv_name_first(const capv_name_ref *refs, size_t n, size_t *first);
+void capvi_name_first(const capv_name_ref *refs, size_t n, size_t *first);
 
 /* ---- the model ------------------------------------------------------------------------- */
 
@@ -71,7 +71,7 @@ typedef enum capv_policy_op {
     CAPV_POLICY_OP_RANGE_MIN
 } capv_policy_op;
 
-capv_policy_op capv_policy_op_of(const char *name);
+capv_policy_op capvi_policy_op_of(const char *name);
 
 typedef struct capv_policy_rule {
     const char *id;
@@ -128,33 +128,33 @@ struct capv_policy_ir {
 
 /* A deep copy with every object's members sorted by key (byte order), numbers keeping
  * their lexeme: the form serde_json's Value (a BTreeMap) serialises in. NULL on OOM. */
-cJSON *capv_json_sorted_copy(const cJSON *item);
+cJSON *capvi_json_sorted_copy(const cJSON *item);
 
 /* The variable a policy operand names: a string, or an object that is exactly
  * {"var": "<name>"}. NULL for literals. (In IR, only the object form names a variable.) */
-const char *capv_policy_operand_var(const cJSON *operand, bool string_is_var);
+const char *capvi_policy_operand_var(const cJSON *operand, bool string_is_var);
 
 /* True when `expr` is a valid predicate expression: a boolean, a variable name (string or
  * {"var": name}), or {"func": "lt"|"gt"|"eq", "args": [a, b]}. On false, *why explains. */
-bool capv_policy_predicate_valid(const cJSON *expr, const char **why);
+bool capvi_policy_predicate_valid(const cJSON *expr, const char **why);
 
 /* Runs the lints into a fresh diagnostics object. */
-capv_status capv_policy_lint_run(capv_policy_diagnostics **out, const capv_policy *p,
+capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_policy *p,
                                  capv_policy_lint_mode mode, capv_error *err);
 
 /* Builds an IR object from a JSON IR tree: validates its shape, builds the canonical tree,
  * recomputes ir_hash and, when the tree carries one, compares (CAPV_E_MISMATCH). Takes
  * nothing from `tree` (it is copied). */
-capv_status capv_policy_ir_from_tree(capv_policy_ir **out, const cJSON *tree, capv_error *err);
+capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, const cJSON *tree, capv_error *err);
 
 /* Evaluates over a parsed context tree. */
-capv_status capv_policy_eval_tree(capv_policy_eval_result **out, const capv_policy_ir *ir,
+capv_status capvi_policy_eval_tree(capv_policy_eval_result **out, const capv_policy_ir *ir,
                                   const cJSON *context, unsigned int flags, capv_error *err);
 
 /* The 32-byte hash a policy file stands for in the policy store: PolicyV2 (compiled in
  * strict lint mode; lint errors fail) → its policy_hash; policy v1 → its v1 hash.
  * *kind (may be NULL) receives "policy v2" or "policy v1". */
-capv_status capv_policy_source_hash(uint8_t out[32], const char **kind, const uint8_t *data,
+capv_status capvi_policy_source_hash(uint8_t out[32], const char **kind, const uint8_t *data,
                                     size_t len, capv_policy_format format, capv_error *err);
 
 #endif

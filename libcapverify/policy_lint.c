@@ -73,7 +73,7 @@ typedef struct lint_ctx {
 
 static void mark_used(lint_ctx *x, const char *name)
 {
-    const capv_name_ref *r = capv_name_find(x->inputs, x->ninputs, name);
+    const capv_name_ref *r = capvi_name_find(x->inputs, x->ninputs, name);
     if (r != NULL)
         x->used[r->pos] = true;
 }
@@ -81,14 +81,14 @@ static void mark_used(lint_ctx *x, const char *name)
 /* Variables a predicate expression reads. */
 static void expr_vars(lint_ctx *x, const cJSON *expr)
 {
-    const char *v = capv_policy_operand_var(expr, true);
+    const char *v = capvi_policy_operand_var(expr, true);
     if (v != NULL) {
         mark_used(x, v);
         return;
     }
-    const cJSON *args = capv_json_get(expr, "args");
+    const cJSON *args = capvi_json_get(expr, "args");
     for (const cJSON *a = cJSON_IsArray(args) ? args->child : NULL; a; a = a->next)
-        if ((v = capv_policy_operand_var(a, true)) != NULL)
+        if ((v = capvi_policy_operand_var(a, true)) != NULL)
             mark_used(x, v);
 }
 
@@ -97,7 +97,7 @@ static bool lint_ctx_init(lint_ctx *x, const capv_policy *p)
     memset(x, 0, sizeof *x);
     x->p = p;
     x->ninputs = (size_t)cJSON_GetArraySize(p->inputs);
-    const cJSON *preds = p->adaptivity ? capv_json_get(p->adaptivity, "predicates") : NULL;
+    const cJSON *preds = p->adaptivity ? capvi_json_get(p->adaptivity, "predicates") : NULL;
     x->npreds = preds ? (size_t)cJSON_GetArraySize(preds) : 0;
     x->inputs = calloc(x->ninputs + 1, sizeof *x->inputs);
     x->rules = calloc(p->nrules + 1, sizeof *x->rules);
@@ -114,12 +114,12 @@ static bool lint_ctx_init(lint_ctx *x, const capv_policy *p)
         x->rules[i] = (capv_name_ref){p->rules[i].id, i};
     i = 0;
     for (const cJSON *pr = preds ? preds->child : NULL; pr; pr = pr->next, i++)
-        x->preds[i] = (capv_name_ref){capv_json_get(pr, "id")->valuestring, i};
-    capv_name_sort(x->inputs, x->ninputs);
-    capv_name_sort(x->rules, p->nrules);
-    capv_name_sort(x->preds, x->npreds);
-    capv_name_first(x->rules, p->nrules, x->rule_first);
-    capv_name_first(x->preds, x->npreds, x->pred_first);
+        x->preds[i] = (capv_name_ref){capvi_json_get(pr, "id")->valuestring, i};
+    capvi_name_sort(x->inputs, x->ninputs);
+    capvi_name_sort(x->rules, p->nrules);
+    capvi_name_sort(x->preds, x->npreds);
+    capvi_name_first(x->rules, p->nrules, x->rule_first);
+    capvi_name_first(x->preds, x->npreds, x->pred_first);
     return true;
 }
 
@@ -133,12 +133,12 @@ static void lint_ctx_free(lint_ctx *x)
     free(x->pred_first);
 }
 
-capv_status capv_policy_lint_run(capv_policy_diagnostics **out, const capv_policy *p,
+capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_policy *p,
                                  capv_policy_lint_mode mode, capv_error *err)
 {
     *out = NULL;
     if (mode != CAPV_POLICY_LINT_STRICT && mode != CAPV_POLICY_LINT_RELAXED)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown lint mode %d", (int)mode);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown lint mode %d", (int)mode);
     capv_policy_diagnostics *d = calloc(1, sizeof *d);
     lint_ctx x;
     bool ok = lint_ctx_init(&x, p) && d != NULL;
@@ -155,17 +155,17 @@ capv_status capv_policy_lint_run(capv_policy_diagnostics **out, const capv_polic
         if (x.rule_first[i] != i)
             ok = add(d, "E1003", E, r->id, "duplicate rule id \"%s\" (rules[%zu] and rules[%zu])",
                      r->id, x.rule_first[i], i);
-        if (ok && capv_policy_op_of(r->op) == CAPV_POLICY_OP_UNKNOWN)
+        if (ok && capvi_policy_op_of(r->op) == CAPV_POLICY_OP_UNKNOWN)
             ok = add(d, "E2001", E, r->id,
                      "rule \"%s\": unknown op \"%s\" (allowed: non_membership, eq, "
                      "range_min)",
                      r->id, CAPV_CLIP(r->op));
         const cJSON *sides[2] = {r->lhs, r->rhs};
         for (size_t s = 0; ok && s < 2; s++) {
-            const char *v = capv_policy_operand_var(sides[s], true);
+            const char *v = capvi_policy_operand_var(sides[s], true);
             if (v == NULL)
                 continue;
-            if (capv_name_find(x.inputs, x.ninputs, v) != NULL)
+            if (capvi_name_find(x.inputs, x.ninputs, v) != NULL)
                 mark_used(&x, v);
             else
                 ok = add(d, "E2003", E, r->id,
@@ -175,26 +175,26 @@ capv_status capv_policy_lint_run(capv_policy_diagnostics **out, const capv_polic
     }
 
     if (ok && p->adaptivity != NULL) {
-        const cJSON *preds = capv_json_get(p->adaptivity, "predicates");
-        const cJSON *acts = capv_json_get(p->adaptivity, "activations");
+        const cJSON *preds = capvi_json_get(p->adaptivity, "predicates");
+        const cJSON *acts = capvi_json_get(p->adaptivity, "activations");
         size_t i = 0;
         for (const cJSON *pr = preds->child; ok && pr; pr = pr->next, i++) {
-            const char *id = capv_json_get(pr, "id")->valuestring, *why = NULL;
+            const char *id = capvi_json_get(pr, "id")->valuestring, *why = NULL;
             if (x.pred_first[i] != i)
                 ok = add(d, "E1005", E, NULL, "duplicate predicate id \"%s\"", CAPV_CLIP(id));
-            const cJSON *expr = capv_json_get(pr, "expr");
-            if (ok && !capv_policy_predicate_valid(expr, &why))
+            const cJSON *expr = capvi_json_get(pr, "expr");
+            if (ok && !capvi_policy_predicate_valid(expr, &why))
                 ok = add(d, "E2002", E, NULL, "predicate \"%s\": expr %s", CAPV_CLIP(id), why);
             else if (ok)
                 expr_vars(&x, expr);
         }
         for (const cJSON *a = acts->child; ok && a; a = a->next) {
-            const char *when = capv_json_get(a, "when")->valuestring;
-            if (capv_name_find(x.preds, x.npreds, when) == NULL)
+            const char *when = capvi_json_get(a, "when")->valuestring;
+            if (capvi_name_find(x.preds, x.npreds, when) == NULL)
                 ok = add(d, "E1004", E, NULL, "activation names unknown predicate \"%s\"",
                          CAPV_CLIP(when));
-            for (const cJSON *rid = capv_json_get(a, "rules")->child; ok && rid; rid = rid->next)
-                if (capv_name_find(x.rules, p->nrules, rid->valuestring) == NULL)
+            for (const cJSON *rid = capvi_json_get(a, "rules")->child; ok && rid; rid = rid->next)
+                if (capvi_name_find(x.rules, p->nrules, rid->valuestring) == NULL)
                     ok = add(d, "E1001", E, NULL, "activation \"%s\" names unknown rule \"%s\"",
                              CAPV_CLIP(when), CAPV_CLIP(rid->valuestring));
         }
@@ -209,7 +209,7 @@ capv_status capv_policy_lint_run(capv_policy_diagnostics **out, const capv_polic
     lint_ctx_free(&x);
     if (!ok) {
         capv_policy_diagnostics_free(d);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     *out = d;
     return CAPV_OK;
@@ -219,8 +219,8 @@ capv_status capv_policy_lint(capv_policy_diagnostics **out, const capv_policy *p
                              capv_policy_lint_mode mode, capv_error *err)
 {
     if (out == NULL || p == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    return capv_policy_lint_run(out, p, mode, err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    return capvi_policy_lint_run(out, p, mode, err);
 }
 
 void capv_policy_diagnostics_free(capv_policy_diagnostics *d)
@@ -283,30 +283,30 @@ capv_status capv_policy_diagnostics_to_json(char **out, size_t *out_len,
                                             const capv_policy_diagnostics *d, capv_error *err)
 {
     if (out == NULL || d == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_buf b = CAPV_BUF_INIT;
-    capv_buf_putc(&b, '[');
+    capvi_buf_putc(&b, '[');
     for (size_t i = 0; i < d->n; i++) {
         const diag *x = &d->items[i];
-        capv_buf_puts(&b, i ? ",{\"code\":" : "{\"code\":");
-        capv_json_write_string(&b, x->code, strlen(x->code));
-        capv_buf_puts(&b, ",\"level\":");
+        capvi_buf_puts(&b, i ? ",{\"code\":" : "{\"code\":");
+        capvi_json_write_string(&b, x->code, strlen(x->code));
+        capvi_buf_puts(&b, ",\"level\":");
         const char *lvl = capv_policy_lint_level_name(x->level);
-        capv_json_write_string(&b, lvl, strlen(lvl));
-        capv_buf_puts(&b, ",\"message\":");
-        capv_json_write_string(&b, x->message, strlen(x->message));
-        capv_buf_puts(&b, ",\"rule_id\":");
+        capvi_json_write_string(&b, lvl, strlen(lvl));
+        capvi_buf_puts(&b, ",\"message\":");
+        capvi_json_write_string(&b, x->message, strlen(x->message));
+        capvi_buf_puts(&b, ",\"rule_id\":");
         if (x->rule_id != NULL)
-            capv_json_write_string(&b, x->rule_id, strlen(x->rule_id));
+            capvi_json_write_string(&b, x->rule_id, strlen(x->rule_id));
         else
-            capv_buf_puts(&b, "null");
-        capv_buf_putc(&b, '}');
+            capvi_buf_puts(&b, "null");
+        capvi_buf_putc(&b, '}');
     }
-    capv_buf_putc(&b, ']');
+    capvi_buf_putc(&b, ']');
     size_t n = 0;
-    *out = (char *)capv_buf_take(&b, &n);
+    *out = (char *)capvi_buf_take(&b, &n);
     if (*out == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (out_len != NULL)
         *out_len = n;
     return CAPV_OK;

@@ -38,7 +38,7 @@ static capv_status at(capv_error *err, capv_status code, unsigned line, unsigned
 {
     char field[32];
     snprintf(field, sizeof field, "%u:%u", line, col);
-    return capv_err_set(err, code, field, "line %u, column %u: %s%s", line, col, msg,
+    return capvi_err_set(err, code, field, "line %u, column %u: %s%s", line, col, msg,
                         detail ? detail : "");
 }
 
@@ -55,7 +55,7 @@ static capv_status add_mark(builder *b, const cJSON *node, yaml_mark_t m, unsign
         size_t cap = d->capmarks ? d->capmarks * 2 : 64;
         capv_yaml_mark *nm = realloc(d->marks, cap * sizeof *nm);
         if (nm == NULL)
-            return capv_err_nomem(b->err);
+            return capvi_err_nomem(b->err);
         d->marks = nm;
         d->capmarks = cap;
     }
@@ -153,7 +153,7 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
             return NULL;
         }
         snprintf(lex, sizeof lex, "%s%s", neg && strcmp(p, "0") != 0 ? "-" : "", p);
-        return capv_json_number_lexeme(lex);
+        return capvi_json_number_lexeme(lex);
     }
     if (k == NUM_OCT || k == NUM_HEX) {
         errno = 0;
@@ -165,7 +165,7 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
             return NULL;
         }
         snprintf(lex, sizeof lex, "%llu", v);
-        return capv_json_number_lexeme(lex);
+        return capvi_json_number_lexeme(lex);
     }
     if (k == NUM_SPECIAL) {
         *code = CAPV_E_RANGE;
@@ -180,12 +180,12 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
     }
     /* The lexeme serde_json would print for this f64 (always with '.' or 'e'). */
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_double(&b, d);
+    capvi_json_write_double(&b, d);
     size_t n = 0;
-    char *text = (char *)capv_buf_take(&b, &n);
+    char *text = (char *)capvi_buf_take(&b, &n);
     if (text == NULL)
         return NULL;
-    cJSON *node = capv_json_number_lexeme(text);
+    cJSON *node = capvi_json_number_lexeme(text);
     free(text);
     return node;
 }
@@ -220,16 +220,16 @@ static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
 
     if (want != NULL && strcmp(want, "str") == 0) {
         *out = cJSON_CreateString(v);
-        return *out ? CAPV_OK : capv_err_nomem(b->err);
+        return *out ? CAPV_OK : capvi_err_nomem(b->err);
     }
     if ((want == NULL || strcmp(want, "null") == 0) && is_null_word(v)) {
         *out = cJSON_CreateNull();
-        return *out ? CAPV_OK : capv_err_nomem(b->err);
+        return *out ? CAPV_OK : capvi_err_nomem(b->err);
     }
     int bw = bool_word(v);
     if ((want == NULL || strcmp(want, "bool") == 0) && bw >= 0) {
         *out = cJSON_CreateBool(bw);
-        return *out ? CAPV_OK : capv_err_nomem(b->err);
+        return *out ? CAPV_OK : capvi_err_nomem(b->err);
     }
     numkind k = number_kind(v);
     bool intish = k == NUM_DEC || k == NUM_OCT || k == NUM_HEX;
@@ -242,14 +242,14 @@ static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
             k = NUM_FLOAT; /* !!float 1 is the float 1.0 */
         *out = make_number(v, k, &code, &why);
         if (*out == NULL)
-            return code == CAPV_E_NOMEM ? capv_err_nomem(b->err)
+            return code == CAPV_E_NOMEM ? capvi_err_nomem(b->err)
                                         : at_mark(b, code, ev->start_mark, why, NULL);
         return CAPV_OK;
     }
     if (want != NULL)
         return at_mark(b, CAPV_E_TYPE, ev->start_mark, "scalar does not match its tag !!", want);
     *out = cJSON_CreateString(v);
-    return *out ? CAPV_OK : capv_err_nomem(b->err);
+    return *out ? CAPV_OK : capvi_err_nomem(b->err);
 }
 
 /* ---- tree building --------------------------------------------------------------------- */
@@ -258,12 +258,12 @@ static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
 static capv_status check_duplicates(builder *b, const cJSON *obj)
 {
     const cJSON *dup = NULL;
-    if (capv_json_find_duplicate(&dup, obj) != CAPV_OK)
-        return capv_err_nomem(b->err);
+    if (capvi_json_find_duplicate(&dup, obj) != CAPV_OK)
+        return capvi_err_nomem(b->err);
     if (dup == NULL)
         return CAPV_OK;
     unsigned line = 0, col = 0;
-    capv_yaml_find(b->doc, dup, &line, &col, true);
+    capvi_yaml_find(b->doc, dup, &line, &col, true);
     char msg[CAPV_ERROR_MESSAGE_SIZE];
     snprintf(msg, sizeof msg, "duplicate mapping key \"%s\"", CAPV_CLIP(dup->string));
     return at(b->err, CAPV_E_JSON_DUPLICATE_KEY, line, col, msg, NULL);
@@ -310,7 +310,7 @@ static capv_status on_event(builder *b, const yaml_event_t *ev)
         return at_mark(b, CAPV_E_UNSUPPORTED_FORMAT, ev->start_mark,
                        "aliases are not supported in policies", NULL);
     case YAML_SCALAR_EVENT: {
-        st = capv_utf8_check(ev->data.scalar.value, ev->data.scalar.length, NULL);
+        st = capvi_utf8_check(ev->data.scalar.value, ev->data.scalar.length, NULL);
         if (st != CAPV_OK)
             return at_mark(b, st, ev->start_mark,
                            st == CAPV_E_JSON_NUL ? "NUL character in a scalar"
@@ -320,7 +320,7 @@ static capv_status on_event(builder *b, const yaml_event_t *ev)
             /* keys are text: the scalar as written, whatever it would resolve to */
             top->key = strdup((const char *)ev->data.scalar.value);
             if (top->key == NULL)
-                return capv_err_nomem(b->err);
+                return capvi_err_nomem(b->err);
             top->key_line = (unsigned)ev->start_mark.line + 1;
             top->key_col = (unsigned)ev->start_mark.column + 1;
             return CAPV_OK;
@@ -345,7 +345,7 @@ static capv_status on_event(builder *b, const yaml_event_t *ev)
             return at_mark(b, CAPV_E_JSON_DEPTH, ev->start_mark, "nested deeper than 64", NULL);
         cJSON *node = map ? cJSON_CreateObject() : cJSON_CreateArray();
         if (node == NULL)
-            return capv_err_nomem(b->err);
+            return capvi_err_nomem(b->err);
         if ((st = attach(b, node, ev->start_mark)) != CAPV_OK)
             return st;
         b->stack[b->depth++] = (frame){node, map, NULL, 0, 0};
@@ -354,7 +354,7 @@ static capv_status on_event(builder *b, const yaml_event_t *ev)
     case YAML_MAPPING_END_EVENT:
     case YAML_SEQUENCE_END_EVENT: {
         if (top == NULL)
-            return capv_err_set(b->err, CAPV_E_INTERNAL, NULL, "unbalanced YAML events");
+            return capvi_err_set(b->err, CAPV_E_INTERNAL, NULL, "unbalanced YAML events");
         cJSON *node = top->node;
         bool map = top->map;
         free(top->key);
@@ -393,7 +393,7 @@ static size_t first_bad_byte(const uint8_t *data, size_t len)
             continue;
         }
         size_t n = 2;
-        while (n <= 4 && (i + n > len || capv_utf8_check(data + i, n, NULL) != CAPV_OK))
+        while (n <= 4 && (i + n > len || capvi_utf8_check(data + i, n, NULL) != CAPV_OK))
             n++;
         if (n > 4)
             return i;
@@ -402,12 +402,12 @@ static size_t first_bad_byte(const uint8_t *data, size_t len)
     return i;
 }
 
-capv_status capv_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len, capv_error *err)
+capv_status capvi_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     memset(out, 0, sizeof *out);
-    capv_status st = capv_utf8_check(data, len, err);
+    capv_status st = capvi_utf8_check(data, len, err);
     if (st != CAPV_OK) {
         size_t off = first_bad_byte(data, len);
         unsigned line, col;
@@ -416,7 +416,7 @@ capv_status capv_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len,
     }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     static const unsigned char empty[1] = {0};
     yaml_parser_set_input_string(&parser, len ? data : empty, len);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
@@ -426,7 +426,7 @@ capv_status capv_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len,
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
             if (parser.error == YAML_MEMORY_ERROR) {
-                st = capv_err_nomem(err);
+                st = capvi_err_nomem(err);
             } else {
                 unsigned line, col;
                 if (parser.error == YAML_READER_ERROR) {
@@ -454,11 +454,11 @@ capv_status capv_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len,
     if (st == CAPV_OK && !b.have_root)
         st = at(err, CAPV_E_MALFORMED, 1, 1, "empty YAML document", NULL);
     if (st != CAPV_OK)
-        capv_yaml_doc_free(out);
+        capvi_yaml_doc_free(out);
     return st;
 }
 
-bool capv_yaml_find(const capv_yaml_doc *doc, const cJSON *node, unsigned *line, unsigned *col,
+bool capvi_yaml_find(const capv_yaml_doc *doc, const cJSON *node, unsigned *line, unsigned *col,
                     bool key)
 {
     for (size_t i = 0; doc && i < doc->nmarks; i++) {
@@ -476,7 +476,7 @@ bool capv_yaml_find(const capv_yaml_doc *doc, const cJSON *node, unsigned *line,
     return false;
 }
 
-void capv_yaml_doc_free(capv_yaml_doc *doc)
+void capvi_yaml_doc_free(capv_yaml_doc *doc)
 {
     if (doc == NULL)
         return;
@@ -485,11 +485,11 @@ void capv_yaml_doc_free(capv_yaml_doc *doc)
     memset(doc, 0, sizeof *doc);
 }
 
-capv_status capv_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_t len,
+capv_status capvi_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_t len,
                                  capv_policy_format format, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     memset(out, 0, sizeof *out);
     if (format == CAPV_POLICY_FORMAT_AUTO) {
         size_t i = 0;
@@ -500,8 +500,8 @@ capv_status capv_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_t
         format = i < len && data[i] == '{' ? CAPV_POLICY_FORMAT_JSON : CAPV_POLICY_FORMAT_YAML;
     }
     if (format == CAPV_POLICY_FORMAT_JSON)
-        return capv_json_parse(&out->root, data, len, err);
+        return capvi_json_parse(&out->root, data, len, err);
     if (format == CAPV_POLICY_FORMAT_YAML)
-        return capv_yaml_parse(out, data, len, err);
-    return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy format %d", (int)format);
+        return capvi_yaml_parse(out, data, len, err);
+    return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy format %d", (int)format);
 }

@@ -30,12 +30,12 @@ static capv_status read_digest(uint8_t out[32], const cJSON *o, const char *key,
                                capv_error *err)
 {
     const char *s = NULL;
-    capv_status st = capv_json_get_string(&s, o, "proof", key, false, err);
+    capv_status st = capvi_json_get_string(&s, o, "proof", key, false, err);
     if (st != CAPV_OK)
         return st;
     *present = s != NULL;
     if (s != NULL && capv_digest_parse(out, s, strlen(s), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, key, "proof %s '%.80s' is not a digest", key,
+        return capvi_err_set(err, CAPV_E_MALFORMED, key, "proof %s '%.80s' is not a digest", key,
                             s);
     return CAPV_OK;
 }
@@ -61,8 +61,8 @@ static capv_status parse_v0(capv_proof *p, const cJSON *o, capv_error *err)
     if ((st = read_digest(p->policy_hash, o, "policy_hash", &p->has_policy_hash, err)) != CAPV_OK)
         return st;
     const char *type = NULL, *statement = NULL;
-    if ((st = capv_json_get_string(&type, o, "proof", "type", false, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&statement, o, "proof", "statement", false, err)) != CAPV_OK)
+    if ((st = capvi_json_get_string(&type, o, "proof", "type", false, err)) != CAPV_OK ||
+        (st = capvi_json_get_string(&statement, o, "proof", "statement", false, err)) != CAPV_OK)
         return st;
     if (p->backend[0] == '\0') {
         classify_backend(p, type ? type : "unknown");
@@ -76,20 +76,20 @@ static capv_status parse_v0(capv_proof *p, const cJSON *o, capv_error *err)
             classify_backend(p, type);
     }
     if (statement != NULL && (p->statement = strdup(statement)) == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     const cJSON *data = NULL, *checks = NULL;
-    if ((st = capv_json_get_object(&data, o, "proof", "proof_data", false, err)) != CAPV_OK)
+    if ((st = capvi_json_get_object(&data, o, "proof", "proof_data", false, err)) != CAPV_OK)
         return st;
     if (data != NULL &&
-        (st = capv_json_get_array(&checks, data, "proof.proof_data", "checked_constraints",
+        (st = capvi_json_get_array(&checks, data, "proof.proof_data", "checked_constraints",
                                   false, err)) != CAPV_OK)
         return st;
     for (const cJSON *c = checks ? checks->child : NULL; c; c = c->next) {
         const char *name = NULL;
         bool ok = false;
-        if ((st = capv_json_get_string(&name, c, "checked_constraints[]", "name", true, err)) !=
+        if ((st = capvi_json_get_string(&name, c, "checked_constraints[]", "name", true, err)) !=
                 CAPV_OK ||
-            (st = capv_json_get_bool(&ok, c, "checked_constraints[]", "ok", true, err)) != CAPV_OK)
+            (st = capvi_json_get_bool(&ok, c, "checked_constraints[]", "ok", true, err)) != CAPV_OK)
             return st;
         note_constraint(p, name, ok);
     }
@@ -106,19 +106,19 @@ static capv_status parse_v1(capv_proof *p, const cJSON *o, capv_error *err)
         return st;
     p->binding = present ? CAPV_BIND_BLAKE3_RAW : CAPV_BIND_NONE;
     const char *backend = NULL;
-    if ((st = capv_json_get_string(&backend, o, "proof", "backend", true, err)) != CAPV_OK)
+    if ((st = capvi_json_get_string(&backend, o, "proof", "backend", true, err)) != CAPV_OK)
         return st;
     classify_backend(p, backend);
     const cJSON *checks = NULL;
-    if ((st = capv_json_get_array(&checks, o, "proof", "constraint_checks", false, err)) !=
+    if ((st = capvi_json_get_array(&checks, o, "proof", "constraint_checks", false, err)) !=
         CAPV_OK)
         return st;
     for (const cJSON *c = checks ? checks->child : NULL; c; c = c->next) {
         const char *rule = NULL;
         bool ok = false;
-        if ((st = capv_json_get_string(&rule, c, "constraint_checks[]", "rule", true, err)) !=
+        if ((st = capvi_json_get_string(&rule, c, "constraint_checks[]", "rule", true, err)) !=
                 CAPV_OK ||
-            (st = capv_json_get_bool(&ok, c, "constraint_checks[]", "result", true, err)) !=
+            (st = capvi_json_get_bool(&ok, c, "constraint_checks[]", "result", true, err)) !=
                 CAPV_OK)
             return st;
         note_constraint(p, rule, ok);
@@ -130,16 +130,16 @@ static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t l
                                     bool in_capz, capv_error *err)
 {
     cJSON *o = NULL;
-    capv_status st = capv_json_parse(&o, data, len, err);
+    capv_status st = capvi_json_parse(&o, data, len, err);
     if (st != CAPV_OK) {
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "proof JSON is malformed: %s", msg);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "proof JSON is malformed: %s", msg);
     }
     const char *version = NULL;
     if (!cJSON_IsObject(o)) {
-        st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "proof JSON is not an object");
-    } else if ((st = capv_json_get_string(&version, o, "proof", "version", true, err)) != CAPV_OK) {
+        st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "proof JSON is not an object");
+    } else if ((st = capvi_json_get_string(&version, o, "proof", "version", true, err)) != CAPV_OK) {
         /* reported as malformed below */
     } else if (strcmp(version, "proof.v0") == 0) {
         if (!in_capz)
@@ -149,7 +149,7 @@ static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t l
         snprintf(p->container, sizeof p->container, "proof.v1");
         st = parse_v1(p, o, err);
     } else {
-        st = capv_err_set(err, CAPV_E_MALFORMED, "version", "unknown proof version '%.40s'",
+        st = capvi_err_set(err, CAPV_E_MALFORMED, "version", "unknown proof version '%.40s'",
                           version);
     }
     /* the status must not depend on whether the caller asked for detail */
@@ -166,24 +166,24 @@ static capv_status parse_capz(capv_proof *p, const uint8_t *d, size_t len, capv_
 {
     snprintf(p->container, sizeof p->container, "capz-v2");
     if (len < CAPZ_HEADER_LEN)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "CAPZ header truncated (%zu bytes)",
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "CAPZ header truncated (%zu bytes)",
                             len);
     uint16_t version = (uint16_t)(d[4] | d[5] << 8);
     if (version != 2)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "unsupported CAPZ version %u", version);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "unsupported CAPZ version %u", version);
     static const char *const backends[] = { "mock", "zkvm", "halo2" };
     if (d[6] > 2)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "unknown CAPZ backend %u", d[6]);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "unknown CAPZ backend %u", d[6]);
     classify_backend(p, backends[d[6]]);
     if (d[7] != 0 || d[76] != 0 || d[77] != 0)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "CAPZ reserved bytes are not zero");
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "CAPZ reserved bytes are not zero");
     uint32_t payload_len = le32(d + 72);
     if (payload_len > CAPZ_MAX_PAYLOAD || payload_len > len - CAPZ_HEADER_LEN)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
                             "CAPZ payload_len %u exceeds the %zu bytes present", payload_len,
                             len - CAPZ_HEADER_LEN);
     if (payload_len < len - CAPZ_HEADER_LEN)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%zu trailing bytes after the CAPZ payload",
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%zu trailing bytes after the CAPZ payload",
                             len - CAPZ_HEADER_LEN - payload_len);
     p->payload_len = payload_len;
     const uint8_t *payload = d + CAPZ_HEADER_LEN;
@@ -196,7 +196,7 @@ static capv_status parse_capz(capv_proof *p, const uint8_t *d, size_t len, capv_
         i++;
     bool json = i < payload_len && payload[i] == '{';
     cJSON *o = NULL;
-    if (!json && i < payload_len && capv_json_parse(&o, payload, payload_len, NULL) == CAPV_OK) {
+    if (!json && i < payload_len && capvi_json_parse(&o, payload, payload_len, NULL) == CAPV_OK) {
         json = true;
         cJSON_Delete(o);
     }
@@ -206,13 +206,13 @@ static capv_status parse_capz(capv_proof *p, const uint8_t *d, size_t len, capv_
     return CAPV_OK;
 }
 
-capv_status capv_proof_parse(capv_proof *p, const uint8_t *data, size_t len, capv_error *err)
+capv_status capvi_proof_parse(capv_proof *p, const uint8_t *data, size_t len, capv_error *err)
 {
     memset(p, 0, sizeof *p);
     if (len >= 4 && memcmp(data, "CAPZ", 4) == 0)
         return parse_capz(p, data, len, err);
     if (len > PROOF_JSON_MAX)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "proof of %zu bytes is too large", len);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "proof of %zu bytes is too large", len);
     size_t a = 0, b = len;
     while (a < b && (data[a] == ' ' || data[a] == '\n' || data[a] == '\t' || data[a] == '\r'))
         a++;
@@ -223,26 +223,26 @@ capv_status capv_proof_parse(capv_proof *p, const uint8_t *data, size_t len, cap
         return parse_json_proof(p, data, len, false, err);
     /* proof.v0 as standard base64 of JSON (legacy proof.dat) */
     if (a == b)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "proof file is empty");
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "proof file is empty");
     size_t cap = CAPV_BASE64_DECODED_MAX(b - a), n = 0;
     uint8_t *json = malloc(cap);
     if (json == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     capv_status st = capv_base64_decode(json, cap, &n, (const char *)data + a, b - a,
                                         CAPV_BASE64_STD, NULL);
     if (st != CAPV_OK) {
         free(json);
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
                             "proof is neither CAPZ, JSON, nor base64 of a JSON proof");
     }
     st = parse_json_proof(p, json, n, false, err);
     if (st == CAPV_OK && strcmp(p->container, "proof.v0") != 0)
-        st = capv_err_set(err, CAPV_E_MALFORMED, NULL, "base64 proofs must be proof.v0");
+        st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "base64 proofs must be proof.v0");
     free(json);
     return st;
 }
 
-void capv_proof_clear(capv_proof *p)
+void capvi_proof_clear(capv_proof *p)
 {
     free(p->statement);
     free(p->first_failed);

@@ -38,7 +38,7 @@ typedef struct capv_proof {
 
 /* Parses a proof file. CAPV_E_MALFORMED (with a precise message) for anything that is not
  * one of the three formats; an unknown backend is not an error here (backend_class tells). */
-capv_status capv_proof_parse(capv_proof *out, const uint8_t *data, size_t len, capv_error *err);
-void capv_proof_clear(capv_proof *p);
+capv_status capvi_proof_parse(capv_proof *out, const uint8_t *data, size_t len, capv_error *err);
+void capvi_proof_clear(capv_proof *p);
 
 #endif

@@ -152,7 +152,7 @@ static const char schema_v2_after[] =
 
 /* ---- SQLite helpers -------------------------------------------------------------------- */
 
-const char *capv_reg_storage_reason(int rc, int sys_errno)
+const char *capvi_reg_storage_reason(int rc, int sys_errno)
 {
     switch (rc & 0xff) {
     case SQLITE_CORRUPT:
@@ -174,19 +174,19 @@ const char *capv_reg_storage_reason(int rc, int sys_errno)
     }
 }
 
-capv_status capv_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
+capv_status capvi_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
 {
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     /* a failed disk is the server's fault, never the request's: CAPV_E_STORAGE (a 503), not
      * CAPV_E_MALFORMED (a 400) or a write that silently did not happen */
     int sys = db ? sqlite3_system_errno(db) : 0;
-    const char *reason = capv_reg_storage_reason(rc, sys);
+    const char *reason = capvi_reg_storage_reason(rc, sys);
     bool os_error = (rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN;
     if (reason != NULL && sys != 0 && os_error)
-        return capv_err_set(err, CAPV_E_STORAGE, NULL, "%s: %s (%s: %s, sqlite %d)", what,
+        return capvi_err_set(err, CAPV_E_STORAGE, NULL, "%s: %s (%s: %s, sqlite %d)", what,
                             reason, msg, strerror(sys), rc);
     if (reason != NULL)
-        return capv_err_set(err, CAPV_E_STORAGE, NULL, "%s: %s (%s, sqlite %d)", what, reason,
+        return capvi_err_set(err, CAPV_E_STORAGE, NULL, "%s: %s (%s, sqlite %d)", what, reason,
                             msg, rc);
     capv_status st;
     switch (rc & 0xff) {
@@ -197,10 +197,10 @@ capv_status capv_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_er
     case SQLITE_CONSTRAINT: st = CAPV_E_CONFLICT; break;
     default: st = CAPV_E_IO; break;
     }
-    return capv_err_set(err, st, NULL, "%s: %s (sqlite %d)", what, msg, rc);
+    return capvi_err_set(err, st, NULL, "%s: %s (sqlite %d)", what, msg, rc);
 }
 
-capv_status capv_reg_note(capv_registry *reg, capv_status st, const capv_error *e)
+capv_status capvi_reg_note(capv_registry *reg, capv_status st, const capv_error *e)
 {
     if (st == CAPV_E_STORAGE) {
         atomic_fetch_add(&reg->faults, 1);
@@ -214,12 +214,12 @@ capv_status capv_reg_note(capv_registry *reg, capv_status st, const capv_error *
         pthread_cond_broadcast(&reg->qcond);
         pthread_mutex_unlock(&reg->qlock);
     } else if (st == CAPV_OK && reg->read_only) {
-        capv_reg_fault_clear(reg);
+        capvi_reg_fault_clear(reg);
     }
     return st;
 }
 
-void capv_reg_fault_clear(capv_registry *reg)
+void capvi_reg_fault_clear(capv_registry *reg)
 {
     pthread_mutex_lock(&reg->flock);
     reg->fault = false;
@@ -227,13 +227,13 @@ void capv_reg_fault_clear(capv_registry *reg)
     pthread_mutex_unlock(&reg->flock);
 }
 
-capv_status capv_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err)
+capv_status capvi_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err)
 {
     if (c->st[which] == NULL) {
         int rc = sqlite3_prepare_v3(c->db, stmt_sql[which], -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->st[which], NULL);
         if (rc != SQLITE_OK)
-            return capv_reg_sqlite_error(c->db, rc, "preparing a statement", err);
+            return capvi_reg_sqlite_error(c->db, rc, "preparing a statement", err);
     } else {
         sqlite3_reset(c->st[which]);
         sqlite3_clear_bindings(c->st[which]);
@@ -242,13 +242,13 @@ capv_status capv_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_
     return CAPV_OK;
 }
 
-capv_status capv_reg_exec(sqlite3 *db, const char *sql, capv_error *err)
+capv_status capvi_reg_exec(sqlite3 *db, const char *sql, capv_error *err)
 {
     int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? CAPV_OK : capv_reg_sqlite_error(db, rc, "registry", err);
+    return rc == SQLITE_OK ? CAPV_OK : capvi_reg_sqlite_error(db, rc, "registry", err);
 }
 
-capv_status capv_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_error *err)
+capv_status capvi_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_error *err)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
@@ -262,62 +262,62 @@ capv_status capv_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_
             rc = SQLITE_OK;
         }
     }
-    capv_status st = rc == SQLITE_OK ? CAPV_OK : capv_reg_sqlite_error(db, rc, sql, err);
+    capv_status st = rc == SQLITE_OK ? CAPV_OK : capvi_reg_sqlite_error(db, rc, sql, err);
     sqlite3_finalize(s);
     return st;
 }
 
-capv_status capv_reg_count_db(uint64_t *out, sqlite3 *db, const char *table, capv_error *err)
+capv_status capvi_reg_count_db(uint64_t *out, sqlite3 *db, const char *table, capv_error *err)
 {
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
     int64_t n = 0;
-    capv_status st = capv_reg_query_int(&n, db, sql, err);
+    capv_status st = capvi_reg_query_int(&n, db, sql, err);
     *out = n > 0 ? (uint64_t)n : 0;
     return st;
 }
 
-capv_status capv_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, bool sync_normal,
+capv_status capvi_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, bool sync_normal,
                                capv_error *err)
 {
     sqlite3_busy_timeout(db, busy_timeout_ms);
     sqlite3_extended_result_codes(db, 1);
-    capv_status st = capv_reg_exec(db, "PRAGMA foreign_keys = ON", err);
+    capv_status st = capvi_reg_exec(db, "PRAGMA foreign_keys = ON", err);
     if (st != CAPV_OK || !writer) {
         /* readers never checkpoint, not even when they are the last to close */
         if (st == CAPV_OK)
             sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
         return st;
     }
-    return capv_reg_exec(db, sync_normal ? "PRAGMA synchronous = NORMAL"
+    return capvi_reg_exec(db, sync_normal ? "PRAGMA synchronous = NORMAL"
                                          : "PRAGMA synchronous = FULL",
                          err);
 }
 
-int64_t capv_reg_now_ms(const capv_registry *reg)
+int64_t capvi_reg_now_ms(const capv_registry *reg)
 {
     return reg && reg->clock ? reg->clock(reg->clock_user) : capv_clock_system(NULL);
 }
 
-void capv_reg_now(const capv_registry *reg, char out[32])
+void capvi_reg_now(const capv_registry *reg, char out[32])
 {
-    capv_rfc3339_format(out, capv_reg_now_ms(reg));
+    capv_rfc3339_format(out, capvi_reg_now_ms(reg));
 }
 
 /* ---- writer lock ----------------------------------------------------------------------- */
 
-capv_status capv_reg_lock(int *fd_out, const char *db_path, capv_error *err)
+capv_status capvi_reg_lock(int *fd_out, const char *db_path, capv_error *err)
 {
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s.lock", db_path) >= (int)sizeof path)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-        return capv_err_set(err, CAPV_E_STORAGE, path,
+        return capvi_err_set(err, CAPV_E_STORAGE, path,
                             "registry '%s' is read-only: cannot create its lock file '%s' (%s)",
                             db_path, path, strerror(errno));
     if (fd < 0)
-        return capv_err_set(err, CAPV_E_IO, path, "cannot open lock file '%s': %s", path,
+        return capvi_err_set(err, CAPV_E_IO, path, "cannot open lock file '%s': %s", path,
                             strerror(errno));
     /* An open-file-description lock: released when this descriptor closes (also when the
      * process dies), and it conflicts with a second lock taken in the same process. */
@@ -329,17 +329,17 @@ capv_status capv_reg_lock(int *fd_out, const char *db_path, capv_error *err)
         int e = errno;
         close(fd);
         if (e == EAGAIN || e == EACCES)
-            return capv_err_set(err, CAPV_E_BUSY, db_path,
+            return capvi_err_set(err, CAPV_E_BUSY, db_path,
                                 "registry '%s' is held by another writer (capverifyd?): only "
                                 "one process may open it read-write",
                                 db_path);
-        return capv_err_set(err, CAPV_E_IO, path, "cannot lock '%s': %s", path, strerror(e));
+        return capvi_err_set(err, CAPV_E_IO, path, "cannot lock '%s': %s", path, strerror(e));
     }
     *fd_out = fd;
     return CAPV_OK;
 }
 
-void capv_reg_unlock(int fd)
+void capvi_reg_unlock(int fd)
 {
     if (fd >= 0)
         close(fd);
@@ -360,18 +360,18 @@ static capv_status table_exists(bool *out, sqlite3 *db, const char *name, capv_e
             rc = SQLITE_OK;
     }
     capv_status st = rc == SQLITE_OK ? CAPV_OK
-                                     : capv_reg_sqlite_error(db, rc, "reading the schema", err);
+                                     : capvi_reg_sqlite_error(db, rc, "reading the schema", err);
     sqlite3_finalize(s);
     return st;
 }
 
-capv_status capv_reg_schema_probe(int *version, bool *legacy, sqlite3 *db, capv_error *err)
+capv_status capvi_reg_schema_probe(int *version, bool *legacy, sqlite3 *db, capv_error *err)
 {
     int64_t uv = 0, tables = 0;
-    capv_status st = capv_reg_query_int(&uv, db, "PRAGMA user_version", err);
+    capv_status st = capvi_reg_query_int(&uv, db, "PRAGMA user_version", err);
     if (st != CAPV_OK)
         return st;
-    if ((st = capv_reg_query_int(&tables, db, "SELECT count(*) FROM sqlite_master WHERE "
+    if ((st = capvi_reg_query_int(&tables, db, "SELECT count(*) FROM sqlite_master WHERE "
                                               "type = 'table' AND name NOT LIKE 'sqlite_%'",
                                  err)) != CAPV_OK)
         return st;
@@ -381,12 +381,12 @@ capv_status capv_reg_schema_probe(int *version, bool *legacy, sqlite3 *db, capv_
         return st;
     *legacy = false;
     if (uv > CAPV_REGISTRY_SCHEMA_VERSION)
-        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
                             "registry schema version %lld is newer than this version's %d",
                             (long long)uv, CAPV_REGISTRY_SCHEMA_VERSION);
     if (uv > 0) {
         if (!has_entries)
-            return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+            return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
                                 "not a registry database (user_version %lld, no entries table)",
                                 (long long)uv);
         *version = (int)uv;
@@ -399,7 +399,7 @@ capv_status capv_reg_schema_probe(int *version, bool *legacy, sqlite3 *db, capv_
         *legacy = true;
         return CAPV_OK;
     }
-    return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+    return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
                         "not a registry database (user_version 0 with unknown tables)");
 }
 
@@ -419,7 +419,7 @@ static capv_status column_exists(bool *out, sqlite3 *db, const char *table, cons
     }
     capv_status st = rc == SQLITE_DONE || rc == SQLITE_OK
                          ? CAPV_OK
-                         : capv_reg_sqlite_error(db, rc, "reading table columns", err);
+                         : capvi_reg_sqlite_error(db, rc, "reading table columns", err);
     sqlite3_finalize(s);
     return st;
 }
@@ -444,7 +444,7 @@ static capv_status copy_legacy_rows(uint64_t *copied, sqlite3 *db, capv_error *e
                                     "signature_scheme FROM registry_entries ORDER BY rowid",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        st = capv_reg_sqlite_error(db, rc, "reading legacy entries", err);
+        st = capvi_reg_sqlite_error(db, rc, "reading legacy entries", err);
         goto out;
     }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -460,11 +460,11 @@ static capv_status copy_legacy_rows(uint64_t *copied, sqlite3 *db, capv_error *e
         in.signature_scheme = col_text(s, 8);
         capv_reg_entry_in e;
         capv_error eerr = CAPV_ERROR_INIT;
-        if (in.id == NULL || (st = capv_reg_entry_prepare(&e, &in, NULL, 0, &eerr)) != CAPV_OK)
+        if (in.id == NULL || (st = capvi_reg_entry_prepare(&e, &in, NULL, 0, &eerr)) != CAPV_OK)
             CAPV_FAIL(err, st == CAPV_OK ? CAPV_E_MALFORMED : st, in.id ? in.id : "",
                       "legacy entry '%s' cannot be migrated: %s", in.id ? in.id : "(null id)",
                       in.id ? eerr.message : "no id");
-        st = capv_reg_entry_existing(NULL, &w, &e, true, &eerr);
+        st = capvi_reg_entry_existing(NULL, &w, &e, true, &eerr);
         if (st == CAPV_E_EXISTS) {
             st = CAPV_OK;
             continue;
@@ -472,13 +472,13 @@ static capv_status copy_legacy_rows(uint64_t *copied, sqlite3 *db, capv_error *e
         if (st != CAPV_OK)
             CAPV_FAIL(err, st, in.id, "legacy entry '%s' cannot be migrated: %s", in.id,
                       eerr.message);
-        if ((st = capv_reg_entry_write(&w, &e, &eerr)) != CAPV_OK)
+        if ((st = capvi_reg_entry_write(&w, &e, &eerr)) != CAPV_OK)
             CAPV_FAIL(err, st, in.id, "legacy entry '%s' cannot be migrated: %s", in.id,
                       eerr.message);
         (*copied)++;
     }
     if (rc != SQLITE_DONE)
-        st = capv_reg_sqlite_error(db, rc, "reading legacy entries", err);
+        st = capvi_reg_sqlite_error(db, rc, "reading legacy entries", err);
 out:
     sqlite3_finalize(s);
     for (int i = 0; i < REG_ST_COUNT; i++)
@@ -504,17 +504,17 @@ static capv_status migrate_0_to_1(uint64_t *copied, sqlite3 *db, capv_error *err
                 char sql[96];
                 snprintf(sql, sizeof sql, "ALTER TABLE registry_entries ADD COLUMN %s TEXT",
                          added[i]);
-                if ((st = capv_reg_exec(db, sql, err)) != CAPV_OK)
+                if ((st = capvi_reg_exec(db, sql, err)) != CAPV_OK)
                     return st;
             }
         }
     }
-    if ((st = capv_reg_exec(db, schema_v1, err)) != CAPV_OK)
+    if ((st = capvi_reg_exec(db, schema_v1, err)) != CAPV_OK)
         return st;
     if (legacy) {
         if ((st = copy_legacy_rows(copied, db, err)) != CAPV_OK)
             return st;
-        st = capv_reg_exec(db, "INSERT OR REPLACE INTO registry_meta (key, value) VALUES "
+        st = capvi_reg_exec(db, "INSERT OR REPLACE INTO registry_meta (key, value) VALUES "
                                "('migrated_from', 'legacy registry_entries')",
                            err);
     }
@@ -532,7 +532,7 @@ static capv_status migrate_row(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *fin
     if (rc != SQLITE_ROW) {
         sqlite3_reset(one);
         return rc == SQLITE_DONE ? CAPV_OK
-                                 : capv_reg_sqlite_error(db, rc, "migrating reports", err);
+                                 : capvi_reg_sqlite_error(db, rc, "migrating reports", err);
     }
     bool has_report = sqlite3_column_type(one, 0) != SQLITE_NULL;
     const char *report = (const char *)sqlite3_column_text(one, 0);
@@ -540,7 +540,7 @@ static capv_status migrate_row(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *fin
     const char *at = (const char *)sqlite3_column_text(one, 1);
     if (has_report && report == NULL) {
         sqlite3_reset(one);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     int64_t ms = 0, rid = 0;
     /* a verified_at that is not RFC 3339 (none is written here) keeps NULL: never pruned */
@@ -567,7 +567,7 @@ static capv_status migrate_row(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *fin
             }
             sqlite3_reset(find);
             if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-                st = capv_reg_sqlite_error(db, rc, "migrating reports", err);
+                st = capvi_reg_sqlite_error(db, rc, "migrating reports", err);
         }
     }
     sqlite3_reset(one);
@@ -582,7 +582,7 @@ static capv_status migrate_row(sqlite3 *db, sqlite3_stmt *one, sqlite3_stmt *fin
     sqlite3_bind_int64(upd, 3, seq);
     rc = sqlite3_step(upd);
     sqlite3_reset(upd);
-    return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, "migrating reports", err);
+    return rc == SQLITE_DONE ? CAPV_OK : capvi_reg_sqlite_error(db, rc, "migrating reports", err);
 }
 
 /* 1 → 2: each distinct report body once in `reports` (keyed by its SHA3-256; reports stored
@@ -595,7 +595,7 @@ static capv_status migrate_1_to_2(uint64_t *copied, sqlite3 *db, capv_error *err
     enum { PAGE = 512 };
     sqlite3_stmt *page = NULL, *one = NULL, *find = NULL, *ins = NULL, *upd = NULL;
     int64_t seqs[PAGE];
-    capv_status st = capv_reg_exec(db, schema_v2_before, err);
+    capv_status st = capvi_reg_exec(db, schema_v2_before, err);
     if (st != CAPV_OK)
         return st;
     int rc = sqlite3_prepare_v2(db, "SELECT seq FROM verifications WHERE seq > ?1 ORDER BY seq "
@@ -614,7 +614,7 @@ static capv_status migrate_1_to_2(uint64_t *copied, sqlite3 *db, capv_error *err
                                     "WHERE seq = ?3",
                                 -1, &upd, NULL);
     if (rc != SQLITE_OK) {
-        st = capv_reg_sqlite_error(db, rc, "migrating reports", err);
+        st = capvi_reg_sqlite_error(db, rc, "migrating reports", err);
         goto out;
     }
     int64_t last = 0;
@@ -627,7 +627,7 @@ static capv_status migrate_1_to_2(uint64_t *copied, sqlite3 *db, capv_error *err
             seqs[n++] = sqlite3_column_int64(page, 0);
         sqlite3_reset(page);
         if (rc != SQLITE_DONE) {
-            st = capv_reg_sqlite_error(db, rc, "migrating reports", err);
+            st = capvi_reg_sqlite_error(db, rc, "migrating reports", err);
             goto out;
         }
         if (n == 0)
@@ -636,7 +636,7 @@ static capv_status migrate_1_to_2(uint64_t *copied, sqlite3 *db, capv_error *err
             CAPV_TRY(migrate_row(db, one, find, ins, upd, seqs[i], err));
         last = seqs[n - 1];
     }
-    st = capv_reg_exec(db, schema_v2_after, err);
+    st = capvi_reg_exec(db, schema_v2_after, err);
 out:
     sqlite3_finalize(page);
     sqlite3_finalize(one);
@@ -651,25 +651,25 @@ typedef capv_status (*migration_fn)(uint64_t *copied, sqlite3 *db, capv_error *e
 static const migration_fn migrations[CAPV_REGISTRY_SCHEMA_VERSION] = { migrate_0_to_1,
                                                                         migrate_1_to_2 };
 
-capv_status capv_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err)
+capv_status capvi_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err)
 {
     for (int v = from; v < CAPV_REGISTRY_SCHEMA_VERSION; v++) {
-        capv_status st = capv_reg_exec(db, "BEGIN IMMEDIATE", err);
+        capv_status st = capvi_reg_exec(db, "BEGIN IMMEDIATE", err);
         if (st != CAPV_OK)
             return st;
         /* re-read inside the transaction: another process may have migrated meanwhile */
         int64_t uv = 0;
-        if ((st = capv_reg_query_int(&uv, db, "PRAGMA user_version", err)) == CAPV_OK &&
+        if ((st = capvi_reg_query_int(&uv, db, "PRAGMA user_version", err)) == CAPV_OK &&
             uv == v) {
             st = migrations[v](migrated_rows, db, err);
             if (st == CAPV_OK) {
                 char sql[64];
                 snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-                st = capv_reg_exec(db, sql, err);
+                st = capvi_reg_exec(db, sql, err);
             }
         }
         if (st == CAPV_OK)
-            st = capv_reg_exec(db, "COMMIT", err);
+            st = capvi_reg_exec(db, "COMMIT", err);
         if (st != CAPV_OK) {
             if (!sqlite3_get_autocommit(db))
                 sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
@@ -697,7 +697,7 @@ static capv_status open_conn(sqlite3 **out, const char *path, int flags, capv_er
     sqlite3 *db = NULL;
     int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        capv_status st = capv_reg_sqlite_error(db, rc, "opening the registry", err);
+        capv_status st = capvi_reg_sqlite_error(db, rc, "opening the registry", err);
         sqlite3_close(db);
         return st;
     }
@@ -709,12 +709,12 @@ void capv_registry_close(capv_registry *reg)
 {
     if (reg == NULL)
         return;
-    capv_reg_writer_stop(reg);
+    capvi_reg_writer_stop(reg);
     for (unsigned int i = 0; i < reg->nreaders; i++)
         conn_close(&reg->readers[i]);
     free(reg->readers);
     conn_close(&reg->w); /* the writer last: it checkpoints and removes the WAL */
-    capv_reg_unlock(reg->lock_fd);
+    capvi_reg_unlock(reg->lock_fd);
     pthread_mutex_destroy(&reg->wlock);
     pthread_mutex_destroy(&reg->rlock);
     pthread_cond_destroy(&reg->rcond);
@@ -736,15 +736,15 @@ static capv_status first_read(sqlite3 *db, const char *path, capv_error *err)
         rc = SQLITE_OK;
     capv_status st = CAPV_OK;
     if (rc == SQLITE_NOTADB)
-        st = capv_err_set(err, CAPV_E_STORAGE, path,
+        st = capvi_err_set(err, CAPV_E_STORAGE, path,
                           "registry '%s' is not a valid registry database: file is not a "
                           "database",
                           shown);
     else if ((rc & 0xff) == SQLITE_CORRUPT)
-        st = capv_err_set(err, CAPV_E_STORAGE, path, "registry '%s' is corrupt: %s", shown,
+        st = capvi_err_set(err, CAPV_E_STORAGE, path, "registry '%s' is corrupt: %s", shown,
                           sqlite3_errmsg(db));
     else if (rc != SQLITE_OK)
-        st = capv_reg_sqlite_error(db, rc, "opening the registry", err);
+        st = capvi_reg_sqlite_error(db, rc, "opening the registry", err);
     sqlite3_finalize(s);
     return st;
 }
@@ -759,7 +759,7 @@ static capv_status quick_check(sqlite3 *db, const char *path, capv_error *err)
     if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *first = col_text(s, 0);
         if (first == NULL || strcmp(first, "ok") != 0)
-            st = capv_err_set(err, CAPV_E_STORAGE, path,
+            st = capvi_err_set(err, CAPV_E_STORAGE, path,
                               "registry '%s' is corrupt: %s (PRAGMA quick_check; restore a "
                               "backup)",
                               path, first ? first : "(no answer)");
@@ -767,16 +767,16 @@ static capv_status quick_check(sqlite3 *db, const char *path, capv_error *err)
     }
     if (rc != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
-            st = capv_err_set(err, CAPV_E_STORAGE, path, "registry '%s' is corrupt: %s", path,
+            st = capvi_err_set(err, CAPV_E_STORAGE, path, "registry '%s' is corrupt: %s", path,
                               sqlite3_errmsg(db));
         else
-            st = capv_reg_sqlite_error(db, rc, "checking the registry (quick_check)", err);
+            st = capvi_reg_sqlite_error(db, rc, "checking the registry (quick_check)", err);
     }
     sqlite3_finalize(s);
     return st;
 }
 
-void capv_reg_dir_of(char out[PATH_MAX], const char *path)
+void capvi_reg_dir_of(char out[PATH_MAX], const char *path)
 {
     snprintf(out, PATH_MAX, "%s", path);
     char *slash = strrchr(out, '/');
@@ -793,15 +793,15 @@ void capv_reg_dir_of(char out[PATH_MAX], const char *path)
 static capv_status check_writable(const char *path, bool exists, capv_error *err)
 {
     char dir[PATH_MAX];
-    capv_reg_dir_of(dir, path);
+    capvi_reg_dir_of(dir, path);
     if (exists && access(path, W_OK) != 0 &&
         (errno == EACCES || errno == EROFS || errno == EPERM))
-        return capv_err_set(err, CAPV_E_STORAGE, path,
+        return capvi_err_set(err, CAPV_E_STORAGE, path,
                             "registry '%s' is read-only: this process cannot write it (%s); open "
                             "it read-only to read it",
                             path, strerror(errno));
     if (access(dir, W_OK) != 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-        return capv_err_set(err, CAPV_E_STORAGE, path,
+        return capvi_err_set(err, CAPV_E_STORAGE, path,
                             "registry '%s' is read-only: this process cannot create files in "
                             "'%s' (%s), which its lock and write-ahead log need",
                             path, dir, strerror(errno));
@@ -820,13 +820,13 @@ static capv_status open_writer(capv_registry *reg, const capv_registry_options *
     sqlite3 *db = reg->w.db;
     /* SQLite quietly opens a file it cannot write read-only; every write would then fail */
     if (reg->path != NULL && sqlite3_db_readonly(db, "main") == 1)
-        return capv_err_set(err, CAPV_E_STORAGE, reg->path,
+        return capvi_err_set(err, CAPV_E_STORAGE, reg->path,
                             "registry '%s' is read-only: this process cannot write it (open it "
                             "read-only to read it)",
                             reg->path);
     if ((st = first_read(db, reg->path, err)) != CAPV_OK)
         return st;
-    if ((st = capv_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
+    if ((st = capvi_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
                                  err)) != CAPV_OK)
         return st;
     /* a damaged file is refused before anything is written to it */
@@ -834,12 +834,12 @@ static capv_status open_writer(capv_registry *reg, const capv_registry_options *
         return st;
     int version = 0;
     bool legacy = false;
-    if ((st = capv_reg_schema_probe(&version, &legacy, db, err)) != CAPV_OK)
+    if ((st = capvi_reg_schema_probe(&version, &legacy, db, err)) != CAPV_OK)
         return st;
     reg->found_version = version;
     reg->found_legacy = legacy;
     if (version < CAPV_REGISTRY_SCHEMA_VERSION && (o->flags & CAPV_REGISTRY_NO_MIGRATE))
-        return capv_err_set(err, CAPV_E_STATE, reg->path,
+        return capvi_err_set(err, CAPV_E_STATE, reg->path,
                             "registry schema version %d%s needs migrating to %d "
                             "(capverify registry migrate)",
                             version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
@@ -853,12 +853,12 @@ static capv_status open_writer(capv_registry *reg, const capv_registry_options *
         }
         sqlite3_finalize(s);
         if (rc != SQLITE_OK)
-            return capv_err_set(err, CAPV_E_IO, reg->path,
+            return capvi_err_set(err, CAPV_E_IO, reg->path,
                                 "cannot switch '%s' to WAL mode: %s", reg->path,
                                 sqlite3_errmsg(db));
     }
     if (version < CAPV_REGISTRY_SCHEMA_VERSION)
-        return capv_reg_migrate(&reg->migrated_rows, db, version, err);
+        return capvi_reg_migrate(&reg->migrated_rows, db, version, err);
     return CAPV_OK;
 }
 
@@ -867,29 +867,29 @@ static capv_status open_readers(capv_registry *reg, unsigned int n, int busy_ms,
 {
     reg->readers = calloc(n, sizeof *reg->readers);
     if (reg->readers == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     for (unsigned int i = 0; i < n; i++) {
         capv_status st = open_conn(&reg->readers[i].db, reg->path, SQLITE_OPEN_READONLY, err);
         reg->nreaders = i + 1;
         if (st == CAPV_OK && i == 0)
             st = first_read(reg->readers[i].db, reg->path, err);
         if (st == CAPV_OK)
-            st = capv_reg_configure(reg->readers[i].db, busy_ms, false, false, err);
+            st = capvi_reg_configure(reg->readers[i].db, busy_ms, false, false, err);
         if (st == CAPV_OK)
-            st = capv_reg_exec(reg->readers[i].db, "PRAGMA query_only = ON", err);
+            st = capvi_reg_exec(reg->readers[i].db, "PRAGMA query_only = ON", err);
         if (st != CAPV_OK)
             return st;
     }
     if (reg->read_only) {
         int version = 0;
         bool legacy = false;
-        capv_status st = capv_reg_schema_probe(&version, &legacy, reg->readers[0].db, err);
+        capv_status st = capvi_reg_schema_probe(&version, &legacy, reg->readers[0].db, err);
         if (st != CAPV_OK)
             return st;
         reg->found_version = version;
         reg->found_legacy = legacy;
         if (version < CAPV_REGISTRY_SCHEMA_VERSION)
-            return capv_err_set(err, CAPV_E_STATE, reg->path,
+            return capvi_err_set(err, CAPV_E_STATE, reg->path,
                                 "registry schema version %d%s is older than %d: open it "
                                 "read-write once to migrate (capverify registry migrate)",
                                 version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
@@ -902,19 +902,19 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
 {
     capv_registry_options defaults = CAPV_REGISTRY_OPTIONS_INIT;
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     const capv_registry_options *o = opts ? opts : &defaults;
     if (o->version != CAPV_REGISTRY_OPTIONS_VERSION || o->busy_timeout_ms < 0 ||
         o->readers > MAX_READERS)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid registry options");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid registry options");
     bool ro = (o->flags & CAPV_REGISTRY_READ_ONLY) != 0;
     if (ro && (o->flags & (CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD)))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                             "a read-only registry cannot create files or run a writer");
     if (ro && path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "an in-memory registry is read-write");
-    capv_status st = capv_global_require(err);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "an in-memory registry is read-write");
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     bool exists = false;
@@ -923,18 +923,18 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
         exists = stat(path, &sb) == 0;
         if (!exists) {
             if (errno != ENOENT)
-                return capv_err_set(err, CAPV_E_IO, path, "cannot access '%s': %s", path,
+                return capvi_err_set(err, CAPV_E_IO, path, "cannot access '%s': %s", path,
                                     strerror(errno));
             if (!(o->flags & CAPV_REGISTRY_CREATE))
-                return capv_err_set(err, CAPV_E_NOT_FOUND, path,
+                return capvi_err_set(err, CAPV_E_NOT_FOUND, path,
                                     "registry '%s' does not exist", path);
         } else if (!S_ISREG(sb.st_mode)) {
-            return capv_err_set(err, CAPV_E_IO, path, "'%s' is not a regular file", path);
+            return capvi_err_set(err, CAPV_E_IO, path, "'%s' is not a regular file", path);
         }
     }
     capv_registry *reg = calloc(1, sizeof *reg);
     if (reg == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     reg->lock_fd = -1;
     reg->read_only = ro;
     reg->clock = o->clock ? o->clock : capv_clock_system;
@@ -962,20 +962,20 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     reg->busy_ms = busy_ms;
     if (path != NULL && (reg->path = strdup(path)) == NULL) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     if (!ro) {
         if (path != NULL) {
             CAPV_TRY(check_writable(path, exists, err));
-            CAPV_TRY(capv_reg_lock(&reg->lock_fd, path, err));
+            CAPV_TRY(capvi_reg_lock(&reg->lock_fd, path, err));
         }
         CAPV_TRY(open_writer(reg, o, busy_ms, err));
     }
     if (path != NULL)
         CAPV_TRY(open_readers(reg, o->readers ? o->readers : 1, busy_ms, err));
     if (o->flags & CAPV_REGISTRY_WRITER_THREAD)
-        CAPV_TRY(capv_reg_writer_start(reg, err));
+        CAPV_TRY(capvi_reg_writer_start(reg, err));
 out:
     if (st != CAPV_OK) {
         capv_registry_close(reg);
@@ -1036,7 +1036,7 @@ static capv_status health_fail(char *detail, size_t cap, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(detail, cap, fmt, ap);
         va_end(ap);
-        capv_text_make_utf8(detail);
+        capvi_text_make_utf8(detail);
     }
     return CAPV_E_STORAGE;
 }
@@ -1081,7 +1081,7 @@ capv_status capv_registry_health(const capv_registry *creg, char *detail, size_t
     return CAPV_OK;
 }
 
-bool capv_reg_has_fault(capv_registry *reg)
+bool capvi_reg_has_fault(capv_registry *reg)
 {
     pthread_mutex_lock(&reg->flock);
     bool fault = reg->fault;
@@ -1097,12 +1097,12 @@ capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
     if (free_bytes != NULL)
         *free_bytes = 0;
     if (reg == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (reg->path == NULL)
-        return capv_err_set(err, CAPV_E_UNSUPPORTED, NULL, "an in-memory registry has no files");
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL, "an in-memory registry has no files");
     struct stat sb;
     if (stat(reg->path, &sb) != 0)
-        return capv_err_set(err, CAPV_E_IO, reg->path, "cannot examine '%s': %s", reg->path,
+        return capvi_err_set(err, CAPV_E_IO, reg->path, "cannot examine '%s': %s", reg->path,
                             strerror(errno));
     uint64_t total = (uint64_t)sb.st_size;
     char wal[PATH_MAX];
@@ -1110,7 +1110,7 @@ capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
         total += (uint64_t)sb.st_size;
     struct statvfs fs;
     if (statvfs(reg->path, &fs) != 0)
-        return capv_err_set(err, CAPV_E_IO, reg->path,
+        return capvi_err_set(err, CAPV_E_IO, reg->path,
                             "cannot examine the file system of '%s': %s", reg->path,
                             strerror(errno));
     if (db_bytes != NULL)
@@ -1142,7 +1142,7 @@ uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat whi
 
 /* ---- readers --------------------------------------------------------------------------- */
 
-capv_reg_conn *capv_reg_reader_acquire(capv_registry *reg)
+capv_reg_conn *capvi_reg_reader_acquire(capv_registry *reg)
 {
     if (reg->nreaders == 0) {
         pthread_mutex_lock(&reg->wlock);
@@ -1160,21 +1160,21 @@ capv_reg_conn *capv_reg_reader_acquire(capv_registry *reg)
     }
 }
 
-capv_status capv_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *reg,
+capv_status capvi_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *reg,
                                          capv_error *err)
 {
     if (reg->path == NULL) {
-        *out = capv_reg_reader_acquire(reg);
+        *out = capvi_reg_reader_acquire(reg);
         return CAPV_OK;
     }
     capv_reg_conn *c = calloc(1, sizeof *c);
     if (c == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     capv_status st = open_conn(&c->db, reg->path, SQLITE_OPEN_READONLY, err);
     if (st == CAPV_OK)
-        st = capv_reg_configure(c->db, reg->busy_ms, false, false, err);
+        st = capvi_reg_configure(c->db, reg->busy_ms, false, false, err);
     if (st == CAPV_OK)
-        st = capv_reg_exec(c->db, "PRAGMA query_only = ON", err);
+        st = capvi_reg_exec(c->db, "PRAGMA query_only = ON", err);
     if (st != CAPV_OK) {
         conn_close(c);
         free(c);
@@ -1184,17 +1184,17 @@ capv_status capv_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *reg
     return CAPV_OK;
 }
 
-void capv_reg_long_reader_release(capv_registry *reg, capv_reg_conn *c)
+void capvi_reg_long_reader_release(capv_registry *reg, capv_reg_conn *c)
 {
     if (reg->path == NULL) {
-        capv_reg_reader_release(reg, c);
+        capvi_reg_reader_release(reg, c);
         return;
     }
     conn_close(c);
     free(c);
 }
 
-void capv_reg_reader_release(capv_registry *reg, capv_reg_conn *c)
+void capvi_reg_reader_release(capv_registry *reg, capv_reg_conn *c)
 {
     if (c == &reg->w) {
         pthread_mutex_unlock(&reg->wlock);
@@ -1212,7 +1212,7 @@ static capv_status step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, cap
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, what, err);
+    return rc == SQLITE_DONE ? CAPV_OK : capvi_reg_sqlite_error(db, rc, what, err);
 }
 
 /* The writes among reqs[0..n) that succeeded were not committed after all: each is undone
@@ -1229,11 +1229,11 @@ static void batch_abort(capv_reg_write **reqs, size_t n, capv_status st, const c
     }
 }
 
-void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
+void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
 {
     capv_reg_conn *w = &reg->w;
     capv_error berr = CAPV_ERROR_INIT;
-    capv_status st = capv_reg_note(reg, capv_reg_exec(w->db, "BEGIN IMMEDIATE", &berr), &berr);
+    capv_status st = capvi_reg_note(reg, capvi_reg_exec(w->db, "BEGIN IMMEDIATE", &berr), &berr);
     bool any = false, entries = false, fault = false;
     for (size_t i = 0; i < n; i++) {
         capv_reg_write *q = reqs[i];
@@ -1244,26 +1244,26 @@ void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
         }
         sqlite3_stmt *s = NULL;
         capv_error_clear(&q->err);
-        q->st = capv_reg_stmt(&s, w, REG_ST_SAVEPOINT, &q->err);
+        q->st = capvi_reg_stmt(&s, w, REG_ST_SAVEPOINT, &q->err);
         if (q->st == CAPV_OK)
             q->st = step_done(w->db, s, "savepoint", &q->err);
         if (q->st != CAPV_OK) {
             fault = fault || q->st == CAPV_E_STORAGE;
-            capv_reg_note(reg, q->st, &q->err);
+            capvi_reg_note(reg, q->st, &q->err);
             continue;
         }
         q->st = q->run(reg, w, q->arg, &q->err);
         atomic_fetch_add(&reg->writes, 1);
         if (q->st == CAPV_E_STORAGE) {
             fault = true;
-            capv_reg_note(reg, q->st, &q->err);
+            capvi_reg_note(reg, q->st, &q->err);
         }
         if (sqlite3_get_autocommit(w->db)) {
             /* SQLite rolled the whole transaction back itself (it may on SQLITE_FULL or an
              * I/O error): the earlier writes of this batch are gone too, and a later one
              * would run in a transaction of its own */
             if (q->st == CAPV_OK)
-                q->st = capv_err_set(&q->err, CAPV_E_STORAGE, NULL,
+                q->st = capvi_err_set(&q->err, CAPV_E_STORAGE, NULL,
                                      "the registry rolled the write transaction back");
             st = q->st;
             berr = q->err;
@@ -1271,9 +1271,9 @@ void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
             any = false;
             continue;
         }
-        if (q->st != CAPV_OK && capv_reg_stmt(&s, w, REG_ST_ROLLBACK_TO, NULL) == CAPV_OK)
+        if (q->st != CAPV_OK && capvi_reg_stmt(&s, w, REG_ST_ROLLBACK_TO, NULL) == CAPV_OK)
             step_done(w->db, s, "rollback", NULL);
-        if (capv_reg_stmt(&s, w, REG_ST_RELEASE, NULL) == CAPV_OK)
+        if (capvi_reg_stmt(&s, w, REG_ST_RELEASE, NULL) == CAPV_OK)
             step_done(w->db, s, "release", NULL);
         if (q->st == CAPV_OK) {
             any = true;
@@ -1283,28 +1283,28 @@ void capv_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
     if (st != CAPV_OK)
         return;
     /* Only now, with the batch durable, may any of its writes be acknowledged. */
-    st = capv_reg_exec(w->db, any ? "COMMIT" : "ROLLBACK", &berr);
+    st = capvi_reg_exec(w->db, any ? "COMMIT" : "ROLLBACK", &berr);
     if (st != CAPV_OK) {
         if (!sqlite3_get_autocommit(w->db))
             sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
         batch_abort(reqs, n, st, &berr);
-        capv_reg_note(reg, st, &berr);
+        capvi_reg_note(reg, st, &berr);
         return;
     }
     if (any) {
         atomic_fetch_add(&reg->commits, 1);
         /* the storage works again, unless a write of this very batch said otherwise */
         if (!fault)
-            capv_reg_fault_clear(reg);
+            capvi_reg_fault_clear(reg);
     }
     if (entries)
         atomic_fetch_add(&reg->generation, 1);
 }
 
-void capv_reg_submit(capv_registry *reg, capv_reg_write *req)
+void capvi_reg_submit(capv_registry *reg, capv_reg_write *req)
 {
     if (reg->read_only) {
-        req->st = capv_err_set(&req->err, CAPV_E_STATE, NULL,
+        req->st = capvi_err_set(&req->err, CAPV_E_STATE, NULL,
                                "the registry is open read-only; writes need the writer");
         return;
     }
@@ -1331,7 +1331,7 @@ void capv_reg_submit(capv_registry *reg, capv_reg_write *req)
     pthread_mutex_unlock(&reg->qlock);
     pthread_mutex_lock(&reg->wlock);
     capv_reg_write *one = req;
-    capv_reg_execute_batch(reg, &one, 1);
+    capvi_reg_execute_batch(reg, &one, 1);
     pthread_mutex_unlock(&reg->wlock);
 }
 
@@ -1353,15 +1353,15 @@ static capv_status entry_sign(capv_reg_entry_in *e, const capv_signing_key *key,
                               char *pub_b64, char *kid, capv_error *err)
 {
     capv_buf b = CAPV_BUF_INIT;
-    capv_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
+    capvi_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
                           e->registered_at);
     if (b.failed) {
-        capv_buf_free(&b);
-        return capv_err_nomem(err);
+        capvi_buf_free(&b);
+        return capvi_err_nomem(err);
     }
     uint8_t d[32], sig[64], pub[32];
     capv_status st = capv_hash(d, CAPV_HASH_BLAKE3, b.data, b.len, err);
-    capv_buf_free(&b);
+    capvi_buf_free(&b);
     if (st == CAPV_OK)
         st = capv_signing_key_sign(key, sig, d, 32, err);
     if (st != CAPV_OK)
@@ -1383,7 +1383,7 @@ static capv_status add_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv
     add_args *a = arg;
     capv_reg_entry_in e;
     bool signed_in = a->in->signature != NULL;
-    capv_status st = capv_reg_entry_prepare(&e, a->in, reg,
+    capv_status st = capvi_reg_entry_prepare(&e, a->in, reg,
                                             REG_PREP_STRICT | (signed_in ? 0 : REG_PREP_CANONICAL),
                                             err);
     if (st != CAPV_OK)
@@ -1401,11 +1401,11 @@ static capv_status add_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv
         capv_error verr = CAPV_ERROR_INIT;
         st = capv_registry_entry_verify(&chk, &verr);
         if (st != CAPV_OK)
-            return capv_err_set(err, st == CAPV_E_SIGNATURE ? CAPV_E_SIGNATURE : st,
+            return capvi_err_set(err, st == CAPV_E_SIGNATURE ? CAPV_E_SIGNATURE : st,
                                 verr.field[0] ? verr.field : "signature",
                                 "entry '%s': %s", e.id, verr.message);
     }
-    st = capv_reg_entry_existing(a->stored, w, &e, e.registered_at_given, err);
+    st = capvi_reg_entry_existing(a->stored, w, &e, e.registered_at_given, err);
     if (st != CAPV_OK)
         return st;
     char sig[CAPV_BASE64_ENCODED_SIZE(64)], pub[CAPV_BASE64_ENCODED_SIZE(32)],
@@ -1413,19 +1413,19 @@ static capv_status add_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv
     if (!signed_in && reg->sign_key != NULL &&
         (st = entry_sign(&e, reg->sign_key, sig, pub, kid, err)) != CAPV_OK)
         return st;
-    if ((st = capv_reg_entry_write(w, &e, err)) != CAPV_OK)
+    if ((st = capvi_reg_entry_write(w, &e, err)) != CAPV_OK)
         return st;
     if (a->stored != NULL) {
         sqlite3_stmt *s = NULL;
-        if ((st = capv_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err)) != CAPV_OK)
+        if ((st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err)) != CAPV_OK)
             return st;
         sqlite3_bind_blob(s, 1, e.manifest_key, 32, SQLITE_STATIC);
         sqlite3_bind_blob(s, 2, e.proof_key, 32, SQLITE_STATIC);
         int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW && (*a->stored = capv_reg_entry_from_row(s)) == NULL)
-            st = capv_err_nomem(err);
+        if (rc == SQLITE_ROW && (*a->stored = capvi_reg_entry_from_row(s)) == NULL)
+            st = capvi_err_nomem(err);
         else if (rc != SQLITE_ROW)
-            st = capv_reg_sqlite_error(w->db, rc, "reading the new entry", err);
+            st = capvi_reg_sqlite_error(w->db, rc, "reading the new entry", err);
         sqlite3_reset(s);
     }
     return st;
@@ -1446,9 +1446,9 @@ capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
     if (stored != NULL)
         *stored = NULL;
     if (reg == NULL || entry == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (entry->version != CAPV_REGISTRY_ENTRY_VERSION)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown entry struct version");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown entry struct version");
     add_args a = { entry, stored };
     capv_reg_write q;
     memset(&q, 0, sizeof q);
@@ -1456,7 +1456,7 @@ capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
     q.undo = add_undo;
     q.arg = &a;
     q.changes_entries = true;
-    capv_reg_submit(reg, &q);
+    capvi_reg_submit(reg, &q);
     return finish_write(&q, err);
 }
 
@@ -1467,9 +1467,9 @@ static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, int
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, c, which, err);
+    capv_status st = capvi_reg_stmt(&s, c, which, err);
     if (st == CAPV_OK) {
         if (which == REG_ST_ENTRY_BY_ID) {
             sqlite3_bind_text(s, 1, k1, -1, SQLITE_STATIC);
@@ -1479,22 +1479,22 @@ static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, int
         }
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
-            st = (*out = capv_reg_entry_from_row(s)) ? CAPV_OK : capv_err_nomem(err);
+            st = (*out = capvi_reg_entry_from_row(s)) ? CAPV_OK : capvi_err_nomem(err);
         else if (rc == SQLITE_DONE)
-            st = capv_err_set(err, CAPV_E_NOT_FOUND, NULL, "no registry entry %s", what);
+            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no registry entry %s", what);
         else
-            st = capv_reg_sqlite_error(c->db, rc, "looking up an entry", err);
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up an entry", err);
         sqlite3_reset(s);
     }
-    capv_reg_reader_release(reg, c);
-    return capv_reg_note(reg, st, err);
+    capvi_reg_reader_release(reg, c);
+    return capvi_reg_note(reg, st, err);
 }
 
 capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
                               capv_error *err)
 {
     if (out == NULL || reg == NULL || id == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     char what[300];
     snprintf(what, sizeof what, "with id '%.256s'", id);
@@ -1506,13 +1506,13 @@ capv_status capv_registry_find(capv_registry_entry **out, capv_registry *reg,
                                capv_error *err)
 {
     if (out == NULL || reg == NULL || manifest_hash == NULL || proof_hash == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     uint8_t mk[32], pk[32];
     if (capv_digest_parse(mk, manifest_hash, strlen(manifest_hash), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
+        return capvi_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
     if (capv_digest_parse(pk, proof_hash, strlen(proof_hash), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "proof_hash", "proof_hash is not a digest");
+        return capvi_err_set(err, CAPV_E_HEX, "proof_hash", "proof_hash is not a digest");
     return lookup_one(out, reg, REG_ST_ENTRY_BY_KEYS, mk, pk,
                       "for this manifest and proof hash", err);
 }
@@ -1528,25 +1528,25 @@ capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
                                capv_error *err)
 {
     if (out == NULL || reg == NULL || after < 0 || limit == 0 || limit > 10000)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                             "invalid arguments (limit must be 1..10000, after >= 0)");
     *out = NULL;
     uint8_t mk[32];
     if (manifest_hash != NULL &&
         capv_digest_parse(mk, manifest_hash, strlen(manifest_hash), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
+        return capvi_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
     capv_registry_page *p = calloc(1, sizeof *p);
     if (p == NULL || (p->items = calloc(limit, sizeof *p->items)) == NULL) {
         free(p);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st =
-        capv_reg_stmt(&s, c, manifest_hash ? REG_ST_ENTRY_LIST_MH : REG_ST_ENTRY_LIST, err);
+        capvi_reg_stmt(&s, c, manifest_hash ? REG_ST_ENTRY_LIST_MH : REG_ST_ENTRY_LIST, err);
     if (st == CAPV_OK) {
         sqlite3_bind_int64(s, 1, after);
         /* one more than asked tells whether a next page exists */
@@ -1560,25 +1560,25 @@ capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
                 more = true;
                 break;
             }
-            if ((p->items[p->n] = capv_reg_entry_from_row(s)) == NULL) {
-                st = capv_err_nomem(err);
+            if ((p->items[p->n] = capvi_reg_entry_from_row(s)) == NULL) {
+                st = capvi_err_nomem(err);
                 break;
             }
             p->n++;
         }
         if (st == CAPV_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-            st = capv_reg_sqlite_error(c->db, rc, "listing entries", err);
+            st = capvi_reg_sqlite_error(c->db, rc, "listing entries", err);
         if (more && p->n > 0)
             p->next = p->items[p->n - 1]->seq;
         sqlite3_reset(s);
     }
-    capv_reg_reader_release(reg, c);
+    capvi_reg_reader_release(reg, c);
     if (st != CAPV_OK) {
         capv_registry_page_free(p);
-        return capv_reg_note(reg, st, err);
+        return capvi_reg_note(reg, st, err);
     }
     *out = p;
-    return capv_reg_note(reg, CAPV_OK, err);
+    return capvi_reg_note(reg, CAPV_OK, err);
 }
 
 size_t capv_registry_page_count(const capv_registry_page *p)
@@ -1614,26 +1614,26 @@ capv_status capv_registry_count(uint64_t *out, capv_registry *reg, capv_registry
     case CAPV_REGISTRY_ENTRIES: which = REG_ST_COUNT_ENTRIES; break;
     case CAPV_REGISTRY_VERIFICATIONS: which = REG_ST_COUNT_VERIFICATIONS; break;
     case CAPV_REGISTRY_POLICIES: which = REG_ST_COUNT_POLICIES; break;
-    default: return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown table");
+    default: return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown table");
     }
     if (out == NULL || reg == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, c, which, err);
+    capv_status st = capvi_reg_stmt(&s, c, which, err);
     if (st == CAPV_OK) {
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
             *out = (uint64_t)sqlite3_column_int64(s, 0);
         else
-            st = capv_reg_sqlite_error(c->db, rc, "counting", err);
+            st = capvi_reg_sqlite_error(c->db, rc, "counting", err);
         sqlite3_reset(s);
     }
-    capv_reg_reader_release(reg, c);
-    return capv_reg_note(reg, st, err);
+    capvi_reg_reader_release(reg, c);
+    return capvi_reg_note(reg, st, err);
 }
 
 /* ---- verifications --------------------------------------------------------------------- */
@@ -1644,7 +1644,7 @@ static bool text_ok(const char *s, size_t max)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
         if (*p < 0x20 || *p == 0x7f || n >= max)
             return false;
-    return n > 0 && capv_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
+    return n > 0 && capvi_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
 }
 
 static bool same_text(const char *a, const char *b)
@@ -1657,7 +1657,7 @@ static capv_status random_uuid(char out[37], capv_error *err)
 {
     uint8_t b[16];
     if (RAND_bytes(b, sizeof b) != 1)
-        return capv_err_set(err, CAPV_E_CRYPTO, NULL, "no randomness for a request id");
+        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "no randomness for a request id");
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
@@ -1685,7 +1685,7 @@ static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_
     if (in == NULL)
         return CAPV_OK;
     if (capv_digest_parse(key, in, strlen(in), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, field, "%s is not a digest", field);
+        return capvi_err_set(err, CAPV_E_HEX, field, "%s is not a digest", field);
     capv_digest_format(text, key);
     return CAPV_OK;
 }
@@ -1702,7 +1702,7 @@ static capv_status store_report(int64_t *id, capv_reg_conn *w, const record_args
                                 capv_error *err)
 {
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC);
@@ -1713,8 +1713,8 @@ static capv_status store_report(int64_t *id, capv_reg_conn *w, const record_args
     if (rc == SQLITE_ROW)
         return CAPV_OK; /* the same report again (a report cache hit): no second copy */
     if (rc != SQLITE_DONE)
-        return capv_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
-    if ((st = capv_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
+        return capvi_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
         return st;
     sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)a->full_len);
@@ -1741,15 +1741,15 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
             return st;
         request_id = rid;
     } else if (!text_ok(request_id, 128)) {
-        return capv_err_set(err, CAPV_E_MALFORMED, "request_id",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "request_id",
                             "request_id must be 1..128 printable characters");
     }
     if (in->subject != NULL && !text_ok(in->subject, 256))
-        return capv_err_set(err, CAPV_E_MALFORMED, "subject",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "subject",
                             "subject must be 1..256 printable characters");
     if (in->result == NULL || (strcmp(in->result, "ok") != 0 && strcmp(in->result, "warn") != 0 &&
                                strcmp(in->result, "fail") != 0))
-        return capv_err_set(err, CAPV_E_MALFORMED, "result", "result must be ok, warn or fail");
+        return capvi_err_set(err, CAPV_E_MALFORMED, "result", "result must be ok, warn or fail");
     if ((st = opt_digest(&has_m, mk, mh, in->manifest_hash, "manifest_hash", err)) != CAPV_OK ||
         (st = opt_digest(&has_p, pk, ph, in->proof_hash, "proof_hash", err)) != CAPV_OK ||
         (st = opt_digest(&has_pol, polk, pol, in->policy_hash, "policy_hash", err)) != CAPV_OK)
@@ -1757,16 +1757,16 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
     int64_t ms;
     if (in->verified_at != NULL) {
         if (capv_rfc3339_parse(&ms, in->verified_at, strlen(in->verified_at)) != 0)
-            return capv_err_set(err, CAPV_E_MALFORMED, "verified_at",
+            return capvi_err_set(err, CAPV_E_MALFORMED, "verified_at",
                                 "verified_at is not an RFC 3339 time");
         snprintf(at, sizeof at, "%s", in->verified_at);
     } else {
-        ms = capv_reg_now_ms(reg);
+        ms = capvi_reg_now_ms(reg);
         capv_rfc3339_format(at, ms);
     }
     /* an earlier record under the same request id: a retry, or a conflict */
     sqlite3_stmt *s = NULL;
-    if ((st = capv_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err)) != CAPV_OK)
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err)) != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
@@ -1782,19 +1782,19 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
         if (a->seq)
             *a->seq = sqlite3_column_int64(s, 0);
         sqlite3_reset(s);
-        return same ? capv_err_set(err, CAPV_E_EXISTS, "request_id",
+        return same ? capvi_err_set(err, CAPV_E_EXISTS, "request_id",
                                    "verification '%s' is already recorded", request_id)
-                    : capv_err_set(err, CAPV_E_CONFLICT, "request_id",
+                    : capvi_err_set(err, CAPV_E_CONFLICT, "request_id",
                                    "verification '%s' was recorded with other content",
                                    request_id);
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return capv_reg_sqlite_error(w->db, rc, "looking up a verification", err);
+        return capvi_reg_sqlite_error(w->db, rc, "looking up a verification", err);
     int64_t report_id = 0;
     if (a->body != NULL && (st = store_report(&report_id, w, a, err)) != CAPV_OK)
         return st;
-    if ((st = capv_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
     if (in->subject)
@@ -1834,7 +1834,7 @@ static capv_status prepare_report(record_args *a, capv_registry *reg,
         return CAPV_OK;
     const uint8_t *bytes = (const uint8_t *)v->report_json;
     if (root == NULL && capv_json_validate(bytes, len, NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, "report_json", "report_json is not JSON");
+        return capvi_err_set(err, CAPV_E_MALFORMED, "report_json", "report_json is not JSON");
     capv_status st = capv_hash(a->key, CAPV_HASH_SHA3_256, bytes, len, err);
     if (st != CAPV_OK)
         return st;
@@ -1849,10 +1849,10 @@ static capv_status prepare_report(record_args *a, capv_registry *reg,
     cJSON *own = NULL;
     if (root == NULL) {
         /* valid JSON the strict parser refuses (a repeated key): summarized without it */
-        if (capv_json_parse(&own, bytes, len, NULL) == CAPV_OK)
+        if (capvi_json_parse(&own, bytes, len, NULL) == CAPV_OK)
             root = own;
     }
-    st = capv_reg_report_summary(sum, root, v, a->key, len, cap, err);
+    st = capvi_reg_report_summary(sum, root, v, a->key, len, cap, err);
     cJSON_Delete(own);
     if (st != CAPV_OK)
         return st;
@@ -1874,18 +1874,18 @@ static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_
     capv_buf sum = CAPV_BUF_INIT;
     capv_status st = prepare_report(&a, reg, v, report_len, root, &sum, err);
     if (st != CAPV_OK) {
-        capv_buf_free(&sum);
+        capvi_buf_free(&sum);
         return st;
     }
     capv_reg_write q;
     memset(&q, 0, sizeof q);
     q.run = record_run;
     q.arg = &a;
-    capv_reg_submit(reg, &q);
+    capvi_reg_submit(reg, &q);
     st = finish_write(&q, err);
     if (st == CAPV_OK && a.summary)
         atomic_fetch_add(&reg->summarized, 1);
-    capv_buf_free(&sum);
+    capvi_buf_free(&sum);
     return st;
 }
 
@@ -1895,9 +1895,9 @@ capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
     if (seq != NULL)
         *seq = 0;
     if (reg == NULL || v == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (v->version != CAPV_REGISTRY_VERIFICATION_VERSION)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown verification struct version");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown verification struct version");
     return record(seq, reg, v, v->report_json ? strlen(v->report_json) : 0, NULL, err);
 }
 
@@ -1906,7 +1906,7 @@ capv_status capv_registry_record_report(int64_t *seq, capv_registry *reg,
                                         const char *subject, capv_error *err)
 {
     if (reg == NULL || report == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     char *json = NULL;
     size_t len = 0;
     capv_status st = capv_report_to_json(&json, &len, report, 0, err);
@@ -1924,22 +1924,22 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     if (seq != NULL)
         *seq = 0;
     if (reg == NULL || json == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, (const uint8_t *)json, len, err);
+    capv_status st = capvi_json_parse(&root, (const uint8_t *)json, len, err);
     if (st != CAPV_OK)
         return st;
     capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
     const cJSON *m;
-    if (capv_json_get_string(&v.result, root, "report", "result", true, err) != CAPV_OK ||
-        capv_json_get_string(&v.verified_at, root, "report", "verified_at", true, err) != CAPV_OK)
+    if (capvi_json_get_string(&v.result, root, "report", "result", true, err) != CAPV_OK ||
+        capvi_json_get_string(&v.verified_at, root, "report", "verified_at", true, err) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, "report", "not a verification report");
     /* hashes are null for multi-unit bundles */
-    if ((m = capv_json_get(root, "manifest_hash")) && cJSON_IsString(m))
+    if ((m = capvi_json_get(root, "manifest_hash")) && cJSON_IsString(m))
         v.manifest_hash = m->valuestring;
-    if ((m = capv_json_get(root, "proof_hash")) && cJSON_IsString(m))
+    if ((m = capvi_json_get(root, "proof_hash")) && cJSON_IsString(m))
         v.proof_hash = m->valuestring;
-    if ((m = capv_json_get(root, "policy_hash")) && cJSON_IsString(m))
+    if ((m = capvi_json_get(root, "policy_hash")) && cJSON_IsString(m))
         v.policy_hash = m->valuestring;
     v.request_id = request_id;
     v.subject = subject;
@@ -1973,7 +1973,7 @@ static void *pack_strings(size_t head, const char **dst[], const char *const src
     return mem;
 }
 
-capv_registry_entry *capv_reg_entry_copy(const capv_registry_entry *in)
+capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in)
 {
     const char *src[10] = { in->id,          in->manifest_hash, in->proof_hash,
                             in->timestamp_file, in->registered_at, in->policy_hash,
@@ -1993,7 +1993,7 @@ capv_registry_entry *capv_reg_entry_copy(const capv_registry_entry *in)
     return e;
 }
 
-capv_registry_entry *capv_reg_entry_from_row(sqlite3_stmt *s)
+capv_registry_entry *capvi_reg_entry_from_row(sqlite3_stmt *s)
 {
     const char *src[10];
     for (int i = 0; i < 10; i++)
@@ -2022,14 +2022,14 @@ capv_status capv_registry_get_verification(capv_registry_verification **out,
                                            capv_error *err)
 {
     if (out == NULL || reg == NULL || request_id == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, c, REG_ST_VER_BY_REQUEST, err);
+    capv_status st = capvi_reg_stmt(&s, c, REG_ST_VER_BY_REQUEST, err);
     if (st == CAPV_OK) {
         sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
         int rc = sqlite3_step(s);
@@ -2043,7 +2043,7 @@ capv_status capv_registry_get_verification(capv_registry_verification **out,
                                     &tmp.report_json, &tmp.verified_at };
             capv_registry_verification *v = pack_strings(sizeof *v, dst, src, 8);
             if (v == NULL) {
-                st = capv_err_nomem(err);
+                st = capvi_err_nomem(err);
             } else {
                 tmp.version = CAPV_REGISTRY_VERIFICATION_VERSION;
                 tmp.seq = sqlite3_column_int64(s, 0);
@@ -2051,15 +2051,15 @@ capv_status capv_registry_get_verification(capv_registry_verification **out,
                 *out = v;
             }
         } else if (rc == SQLITE_DONE) {
-            st = capv_err_set(err, CAPV_E_NOT_FOUND, "request_id",
+            st = capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
                               "no verification recorded under '%.200s'", request_id);
         } else {
-            st = capv_reg_sqlite_error(c->db, rc, "looking up a verification", err);
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up a verification", err);
         }
         sqlite3_reset(s);
     }
-    capv_reg_reader_release(reg, c);
-    return capv_reg_note(reg, st, err);
+    capvi_reg_reader_release(reg, c);
+    return capvi_reg_note(reg, st, err);
 }
 
 void capv_registry_verification_free(capv_registry_verification *v)
@@ -2090,24 +2090,24 @@ static capv_status policy_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
     const capv_registry_policy *in = arg;
     uint8_t key[32], irk[32];
     if (in->policy_id == NULL || !text_ok(in->policy_id, 128))
-        return capv_err_set(err, CAPV_E_MALFORMED, "policy_id",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "policy_id",
                             "policy_id must be 1..128 printable characters");
     if (in->policy_version == NULL || !text_ok(in->policy_version, 64))
-        return capv_err_set(err, CAPV_E_MALFORMED, "policy_version",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "policy_version",
                             "policy_version must be 1..64 printable characters");
     if (in->policy_hash == NULL ||
         capv_digest_parse(key, in->policy_hash, strlen(in->policy_hash), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "policy_hash", "policy_hash is not a digest");
+        return capvi_err_set(err, CAPV_E_HEX, "policy_hash", "policy_hash is not a digest");
     if (in->ir_hash == NULL || capv_digest_parse(irk, in->ir_hash, strlen(in->ir_hash), NULL) !=
                                    CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "ir_hash", "ir_hash is not a digest");
+        return capvi_err_set(err, CAPV_E_HEX, "ir_hash", "ir_hash is not a digest");
     if (in->ir_json == NULL ||
         capv_json_validate((const uint8_t *)in->ir_json, strlen(in->ir_json), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, "ir_json", "ir_json is not JSON");
+        return capvi_err_set(err, CAPV_E_MALFORMED, "ir_json", "ir_json is not JSON");
     sqlite3_stmt *s = NULL;
     capv_status st;
     for (int pass = 0; pass < 2; pass++) {
-        if ((st = capv_reg_stmt(&s, w, pass ? REG_ST_POL_BY_ID_VERSION : REG_ST_POL_BY_KEY,
+        if ((st = capvi_reg_stmt(&s, w, pass ? REG_ST_POL_BY_ID_VERSION : REG_ST_POL_BY_KEY,
                                 err)) != CAPV_OK)
             return st;
         if (pass) {
@@ -2128,20 +2128,20 @@ static capv_status policy_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
                         same_text(col_text(s, 1), in->policy_version) &&
                         same_text(col_text(s, 4), in->ir_json);
             sqlite3_reset(s);
-            return same ? capv_err_set(err, CAPV_E_EXISTS, "policy_hash",
+            return same ? capvi_err_set(err, CAPV_E_EXISTS, "policy_hash",
                                        "policy '%s' %s is already stored", in->policy_id,
                                        in->policy_version)
-                        : capv_err_set(err, CAPV_E_CONFLICT, pass ? "policy_id" : "policy_hash",
+                        : capvi_err_set(err, CAPV_E_CONFLICT, pass ? "policy_id" : "policy_hash",
                                        "policy '%s' %s conflicts with a stored policy",
                                        in->policy_id, in->policy_version);
         }
         sqlite3_reset(s);
         if (rc != SQLITE_DONE)
-            return capv_reg_sqlite_error(w->db, rc, "looking up a policy", err);
+            return capvi_reg_sqlite_error(w->db, rc, "looking up a policy", err);
     }
     char at[32];
-    capv_reg_now(reg, at);
-    if ((st = capv_reg_stmt(&s, w, REG_ST_POL_INSERT, err)) != CAPV_OK)
+    capvi_reg_now(reg, at);
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_POL_INSERT, err)) != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
@@ -2157,14 +2157,14 @@ capv_status capv_registry_put_policy(capv_registry *reg, const capv_registry_pol
                                      capv_error *err)
 {
     if (reg == NULL || policy == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (policy->version != CAPV_REGISTRY_POLICY_VERSION)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy struct version");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy struct version");
     capv_reg_write q;
     memset(&q, 0, sizeof q);
     q.run = policy_run;
     q.arg = (void *)policy;
-    capv_reg_submit(reg, &q);
+    capvi_reg_submit(reg, &q);
     return finish_write(&q, err);
 }
 
@@ -2172,16 +2172,16 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
                                      const char *key, capv_error *err)
 {
     if (out == NULL || reg == NULL || key == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     uint8_t k[32];
     bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
+    capv_status st = capvi_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
     if (st == CAPV_OK) {
         if (by_hash)
             sqlite3_bind_blob(s, 1, k, 32, SQLITE_STATIC);
@@ -2189,15 +2189,15 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
             sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW)
-            st = (*out = policy_from_row(s)) ? CAPV_OK : capv_err_nomem(err);
+            st = (*out = policy_from_row(s)) ? CAPV_OK : capvi_err_nomem(err);
         else if (rc == SQLITE_DONE)
-            st = capv_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
+            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
         else
-            st = capv_reg_sqlite_error(c->db, rc, "looking up a policy", err);
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up a policy", err);
         sqlite3_reset(s);
     }
-    capv_reg_reader_release(reg, c);
-    return capv_reg_note(reg, st, err);
+    capvi_reg_reader_release(reg, c);
+    return capvi_reg_note(reg, st, err);
 }
 
 void capv_registry_policy_free(capv_registry_policy *p)

@@ -39,18 +39,18 @@ static capv_status fsync_path(const char *path, bool dir, capv_error *err)
 {
     int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
     if (fd < 0)
-        return capv_err_set(err, CAPV_E_IO, path, "cannot open '%s': %s", path, strerror(errno));
+        return capvi_err_set(err, CAPV_E_IO, path, "cannot open '%s': %s", path, strerror(errno));
     int rc = fsync(fd);
     int e = errno;
     close(fd);
     if (rc != 0)
-        return capv_err_set(err, CAPV_E_IO, path, "fsync '%s': %s", path, strerror(e));
+        return capvi_err_set(err, CAPV_E_IO, path, "fsync '%s': %s", path, strerror(e));
     return CAPV_OK;
 }
 
 static void dir_of(char out[PATH_MAX], const char *path)
 {
-    capv_reg_dir_of(out, path);
+    capvi_reg_dir_of(out, path);
 }
 
 static bool path_exists(const char *p)
@@ -67,7 +67,7 @@ static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *pat
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
-            return capv_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path,
+            return capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path,
                                 strerror(errno));
         p += w;
         n -= (size_t)w;
@@ -81,17 +81,17 @@ static capv_status write_file_atomic(const char *path, const uint8_t *data, size
 {
     char tmp[PATH_MAX], dir[PATH_MAX];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return capv_err_set(err, CAPV_E_IO, tmp, "cannot create '%s': %s", tmp, strerror(errno));
+        return capvi_err_set(err, CAPV_E_IO, tmp, "cannot create '%s': %s", tmp, strerror(errno));
     capv_status st = write_all(fd, data, len, tmp, err);
     if (st == CAPV_OK && fsync(fd) != 0)
-        st = capv_err_set(err, CAPV_E_IO, tmp, "fsync '%s': %s", tmp, strerror(errno));
+        st = capvi_err_set(err, CAPV_E_IO, tmp, "fsync '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && st == CAPV_OK)
-        st = capv_err_set(err, CAPV_E_IO, tmp, "close '%s': %s", tmp, strerror(errno));
+        st = capvi_err_set(err, CAPV_E_IO, tmp, "close '%s': %s", tmp, strerror(errno));
     if (st == CAPV_OK && rename(tmp, path) != 0)
-        st = capv_err_set(err, CAPV_E_IO, path, "rename to '%s': %s", path, strerror(errno));
+        st = capvi_err_set(err, CAPV_E_IO, path, "rename to '%s': %s", path, strerror(errno));
     if (st != CAPV_OK) {
         unlink(tmp);
         return st;
@@ -107,7 +107,7 @@ static capv_status hash_file(uint8_t digest[32], uint64_t *size, const char *pat
 {
     int in = open(path, O_RDONLY | O_CLOEXEC);
     if (in < 0)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                             "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     int out = -1;
@@ -144,7 +144,7 @@ static capv_status hash_file(uint8_t digest[32], uint64_t *size, const char *pat
     *size = total;
 out:
     if (out >= 0 && close(out) != 0 && st == CAPV_OK)
-        st = capv_err_set(err, CAPV_E_IO, copy_to, "close '%s': %s", copy_to, strerror(errno));
+        st = capvi_err_set(err, CAPV_E_IO, copy_to, "close '%s': %s", copy_to, strerror(errno));
     if (st != CAPV_OK && out >= 0)
         unlink(copy_to);
     close(in);
@@ -207,7 +207,7 @@ static capv_status sidecar_path(char out[PATH_MAX], const char *backup, capv_err
     else
         w = snprintf(out, PATH_MAX, "%s.json", backup);
     return w < PATH_MAX ? CAPV_OK
-                        : capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "backup path too long");
+                        : capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "backup path too long");
 }
 
 static capv_status read_sidecar(info_box **out, const char *backup, capv_error *err)
@@ -219,7 +219,7 @@ static capv_status read_sidecar(info_box **out, const char *backup, capv_error *
     *out = NULL;
     FILE *f = fopen(side, "rb");
     if (f == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, side,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, side,
                             "backup sidecar '%s' is missing: an incomplete or foreign backup",
                             side);
     uint8_t *buf = malloc(SIDECAR_MAX + 1);
@@ -234,26 +234,26 @@ static capv_status read_sidecar(info_box **out, const char *backup, capv_error *
     if (n > SIDECAR_MAX)
         CAPV_FAIL(err, CAPV_E_LIMIT, side, "sidecar '%s' is too large", side);
     capv_error jerr = CAPV_ERROR_INIT;
-    if (capv_json_parse(&root, buf, n, &jerr) != CAPV_OK)
+    if (capvi_json_parse(&root, buf, n, &jerr) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s' is not valid JSON: %s", side,
                   jerr.message);
     const char *format = NULL, *created = NULL, *sha3 = NULL, *tool = NULL;
     int64_t size = 0, schema = 0, entries = 0, verifications = 0;
     uint8_t d[32];
-    if (capv_json_get_string(&format, root, "", "format", true, NULL) != CAPV_OK ||
+    if (capvi_json_get_string(&format, root, "", "format", true, NULL) != CAPV_OK ||
         strcmp(format, CAPV_BACKUP_FORMAT) != 0)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED_FORMAT, side,
                   "sidecar '%s' is not a " CAPV_BACKUP_FORMAT " document", side);
-    if (capv_json_get_string(&created, root, "", "created_at", true, NULL) != CAPV_OK ||
-        capv_json_get_string(&sha3, root, "", "sha3_256", true, NULL) != CAPV_OK ||
+    if (capvi_json_get_string(&created, root, "", "created_at", true, NULL) != CAPV_OK ||
+        capvi_json_get_string(&sha3, root, "", "sha3_256", true, NULL) != CAPV_OK ||
         capv_digest_parse(d, sha3, strlen(sha3), NULL) != CAPV_OK ||
-        capv_json_get_int(&size, root, "", "size_bytes", 0, INT64_MAX, true, NULL) != CAPV_OK ||
-        capv_json_get_int(&schema, root, "", "schema_version", 0, 1000000, true, NULL) !=
+        capvi_json_get_int(&size, root, "", "size_bytes", 0, INT64_MAX, true, NULL) != CAPV_OK ||
+        capvi_json_get_int(&schema, root, "", "schema_version", 0, 1000000, true, NULL) !=
             CAPV_OK ||
-        capv_json_get_int(&entries, root, "", "entries", 0, INT64_MAX, true, NULL) != CAPV_OK ||
-        capv_json_get_int(&verifications, root, "", "verifications", 0, INT64_MAX, true,
+        capvi_json_get_int(&entries, root, "", "entries", 0, INT64_MAX, true, NULL) != CAPV_OK ||
+        capvi_json_get_int(&verifications, root, "", "verifications", 0, INT64_MAX, true,
                           NULL) != CAPV_OK ||
-        capv_json_get_string(&tool, root, "", "tool_version", true, NULL) != CAPV_OK)
+        capvi_json_get_string(&tool, root, "", "tool_version", true, NULL) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, side,
                   "sidecar '%s' lacks or mistypes created_at, sha3_256, size_bytes, "
                   "schema_version, entries, verifications or tool_version",
@@ -277,7 +277,7 @@ out:
 static capv_status write_sidecar(const info_box *b, capv_error *err)
 {
     capv_buf j = CAPV_BUF_INIT;
-    capv_buf_printf(&j,
+    capvi_buf_printf(&j,
                     "{\n  \"format\": \"%s\",\n  \"created_at\": \"%s\",\n  \"sha3_256\": "
                     "\"%s\",\n  \"size_bytes\": %llu,\n  \"schema_version\": %d,\n  "
                     "\"entries\": %llu,\n  \"verifications\": %llu,\n  \"tool_version\": ",
@@ -285,14 +285,14 @@ static capv_status write_sidecar(const info_box *b, capv_error *err)
                     (unsigned long long)b->info.size_bytes, b->info.schema_version,
                     (unsigned long long)b->info.entries,
                     (unsigned long long)b->info.verifications);
-    capv_json_write_string(&j, b->tool, strlen(b->tool));
-    capv_buf_puts(&j, "\n}\n");
+    capvi_json_write_string(&j, b->tool, strlen(b->tool));
+    capvi_buf_puts(&j, "\n}\n");
     if (j.failed) {
-        capv_buf_free(&j);
-        return capv_err_nomem(err);
+        capvi_buf_free(&j);
+        return capvi_err_nomem(err);
     }
     capv_status st = write_file_atomic(b->sidecar, j.data, j.len, err);
-    capv_buf_free(&j);
+    capvi_buf_free(&j);
     return st;
 }
 
@@ -313,11 +313,11 @@ static int newest_first(const void *a, const void *b)
 capv_status capv_registry_backup_list(capv_backup_list **out, const char *dir, capv_error *err)
 {
     if (out == NULL || dir == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     DIR *d = opendir(dir);
     if (d == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
                             "cannot open backup directory '%s': %s", dir, strerror(errno));
     capv_backup_list *l = calloc(1, sizeof *l);
     size_t cap = 0;
@@ -390,7 +390,7 @@ capv_status capv_registry_backup_prune(size_t *removed, const char *dir, unsigne
     if (removed)
         *removed = 0;
     if (dir == NULL || retain == 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "retain must be at least 1");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "retain must be at least 1");
     capv_backup_list *l = NULL;
     capv_status st = capv_registry_backup_list(&l, dir, err);
     if (st != CAPV_OK)
@@ -398,7 +398,7 @@ capv_status capv_registry_backup_prune(size_t *removed, const char *dir, unsigne
     for (size_t i = retain; i < l->n; i++) {
         /* the sidecar first: without it the file no longer counts as a backup */
         if (unlink(l->items[i]->sidecar) != 0 || unlink(l->items[i]->path) != 0) {
-            st = capv_err_set(err, CAPV_E_IO, l->items[i]->path, "cannot remove '%s': %s",
+            st = capvi_err_set(err, CAPV_E_IO, l->items[i]->path, "cannot remove '%s': %s",
                               l->items[i]->path, strerror(errno));
             break;
         }
@@ -439,18 +439,18 @@ static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progres
                                  void *user, capv_error *err)
 {
     capv_reg_conn *c = NULL;
-    capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
+    capv_status st = capvi_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)
         return st;
     int64_t dummy = 0;
     /* a read transaction for the whole copy: one snapshot, however long it takes */
-    st = capv_reg_exec(c->db, "BEGIN", err);
+    st = capvi_reg_exec(c->db, "BEGIN", err);
     bool txn = st == CAPV_OK;
     if (st == CAPV_OK)
-        st = capv_reg_query_int(&dummy, c->db, "SELECT count(*) FROM sqlite_master", err);
+        st = capvi_reg_query_int(&dummy, c->db, "SELECT count(*) FROM sqlite_master", err);
     sqlite3_backup *b = NULL;
     if (st == CAPV_OK && (b = sqlite3_backup_init(dest, "main", c->db, "main")) == NULL)
-        st = capv_reg_sqlite_error(dest, sqlite3_errcode(dest), "starting the backup", err);
+        st = capvi_reg_sqlite_error(dest, sqlite3_errcode(dest), "starting the backup", err);
     int rc = SQLITE_OK;
     while (st == CAPV_OK) {
         rc = sqlite3_backup_step(b, BACKUP_STEP_PAGES);
@@ -467,16 +467,16 @@ static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progres
             continue;
         }
         if (rc != SQLITE_OK)
-            st = capv_reg_sqlite_error(dest, rc, "copying the database", err);
+            st = capvi_reg_sqlite_error(dest, rc, "copying the database", err);
     }
     if (b != NULL) {
         int frc = sqlite3_backup_finish(b);
         if (st == CAPV_OK && frc != SQLITE_OK)
-            st = capv_reg_sqlite_error(dest, frc, "finishing the backup", err);
+            st = capvi_reg_sqlite_error(dest, frc, "finishing the backup", err);
     }
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    capv_reg_long_reader_release(reg, c);
+    capvi_reg_long_reader_release(reg, c);
     return st;
 }
 
@@ -487,38 +487,38 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
     if (out != NULL)
         *out = NULL;
     if (reg == NULL || dir == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-        return capv_err_set(err, CAPV_E_IO, dir, "cannot create backup directory '%s': %s", dir,
+        return capvi_err_set(err, CAPV_E_IO, dir, "cannot create backup directory '%s': %s", dir,
                             strerror(errno));
     remove_stale_temps(dir);
     int64_t now = reg->clock(reg->clock_user);
     char stamp[32], created[32], name[PATH_MAX], side[PATH_MAX], tmp[PATH_MAX];
-    capv_time_format_s(stamp, now); /* YYYY-MM-DDTHH:MM:SSZ → yyyymmddTHHMMSSZ */
+    capvi_time_format_s(stamp, now); /* YYYY-MM-DDTHH:MM:SSZ → yyyymmddTHHMMSSZ */
     char compact[20];
     size_t k = 0;
     for (const char *p = stamp; *p && k + 1 < sizeof compact; p++)
         if (*p != '-' && *p != ':')
             compact[k++] = *p;
     compact[k] = '\0';
-    capv_time_format_ms(created, now);
+    capvi_time_format_ms(created, now);
     for (int i = 0;; i++) {
         int w = i == 0 ? snprintf(name, sizeof name, "%s/registry-%s.sqlite", dir, compact)
                        : snprintf(name, sizeof name, "%s/registry-%s-%d.sqlite", dir, compact, i);
         if (w >= (int)sizeof name)
-            return capv_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
         capv_status s2 = sidecar_path(side, name, err);
         if (s2 != CAPV_OK)
             return s2;
         if (!path_exists(name) && !path_exists(side))
             break;
         if (i > 1000)
-            return capv_err_set(err, CAPV_E_IO, dir, "cannot find a free backup name");
+            return capvi_err_set(err, CAPV_E_IO, dir, "cannot find a free backup name");
     }
     const char *base = strrchr(name, '/') + 1;
     if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, base, (long)getpid()) >=
         (int)sizeof tmp)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
 
     sqlite3 *dest = NULL;
     info_box *b = NULL;
@@ -533,17 +533,17 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
                              NULL);
     tmp_made = true;
     if (rc != SQLITE_OK)
-        CAPV_FAIL(err, capv_reg_sqlite_error(dest, rc, "creating the backup file", NULL), tmp,
+        CAPV_FAIL(err, capvi_reg_sqlite_error(dest, rc, "creating the backup file", NULL), tmp,
                   "cannot create '%s': %s", tmp, sqlite3_errmsg(dest));
     /* the temporary file is fsynced once at the end; a crash before that discards it */
-    CAPV_TRY(capv_reg_exec(dest, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", err));
+    CAPV_TRY(capvi_reg_exec(dest, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", err));
     CAPV_TRY(copy_snapshot(reg, dest, progress, user, err));
     /* a single self-contained file: rollback journal mode, not WAL */
-    CAPV_TRY(capv_reg_exec(dest, "PRAGMA journal_mode = DELETE", err));
-    CAPV_TRY(capv_reg_query_int(&schema, dest, "PRAGMA user_version", err));
+    CAPV_TRY(capvi_reg_exec(dest, "PRAGMA journal_mode = DELETE", err));
+    CAPV_TRY(capvi_reg_query_int(&schema, dest, "PRAGMA user_version", err));
     if (schema >= 1) {
-        CAPV_TRY(capv_reg_count_db(&entries, dest, "entries", err));
-        CAPV_TRY(capv_reg_count_db(&verifications, dest, "verifications", err));
+        CAPV_TRY(capvi_reg_count_db(&entries, dest, "entries", err));
+        CAPV_TRY(capvi_reg_count_db(&verifications, dest, "verifications", err));
     }
     rc = sqlite3_close(dest);
     dest = NULL;
@@ -589,9 +589,9 @@ out:
 static capv_status backup_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
 {
     if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%s: not a valid database (%s, sqlite %d)",
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%s: not a valid database (%s, sqlite %d)",
                             what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
-    return capv_reg_sqlite_error(db, rc, what, err);
+    return capvi_reg_sqlite_error(db, rc, what, err);
 }
 
 /* PRAGMA integrity_check: CAPV_OK when it ran, `*ok` = it said "ok", `first` = its first
@@ -630,7 +630,7 @@ static capv_status integrity(bool *ok, char first[200], sqlite3 *db, const char 
     capv_status st = CAPV_OK;
     if (rc != SQLITE_DONE)
         st = backup ? backup_sqlite_error(db, rc, what, err)
-                    : capv_reg_sqlite_error(db, rc, what, err);
+                    : capvi_reg_sqlite_error(db, rc, what, err);
     *ok = said_ok && first[0] == '\0';
     sqlite3_finalize(s);
     return st;
@@ -678,15 +678,15 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
                   backup, first);
     int version = 0;
     bool legacy = false;
-    CAPV_TRY(capv_reg_schema_probe(&version, &legacy, db, err));
+    CAPV_TRY(capvi_reg_schema_probe(&version, &legacy, db, err));
     if (version != b->info.schema_version)
         CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
                   "backup '%s' has schema version %d, its sidecar says %d", backup, version,
                   b->info.schema_version);
     if (version >= 1) {
         uint64_t entries = 0, verifications = 0;
-        CAPV_TRY(capv_reg_count_db(&entries, db, "entries", err));
-        CAPV_TRY(capv_reg_count_db(&verifications, db, "verifications", err));
+        CAPV_TRY(capvi_reg_count_db(&entries, db, "entries", err));
+        CAPV_TRY(capvi_reg_count_db(&verifications, db, "verifications", err));
         if (entries != b->info.entries || verifications != b->info.verifications)
             CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
                       "backup '%s' holds %llu entries and %llu verifications, its sidecar "
@@ -697,11 +697,11 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
     }
     if (migrate && version < CAPV_REGISTRY_SCHEMA_VERSION) {
         uint64_t rows = 0;
-        CAPV_TRY(capv_reg_migrate(&rows, db, version, err));
+        CAPV_TRY(capvi_reg_migrate(&rows, db, version, err));
     }
 out:
     if (db != NULL && sqlite3_close(db) != SQLITE_OK && st == CAPV_OK)
-        st = capv_err_set(err, CAPV_E_IO, copy, "closing the restored copy failed");
+        st = capvi_err_set(err, CAPV_E_IO, copy, "closing the restored copy failed");
     if (st != CAPV_OK || info == NULL)
         capv_backup_info_free(b ? &b->info : NULL);
     else
@@ -715,12 +715,12 @@ capv_status capv_registry_backup_verify(capv_backup_info **out, const char *back
     if (out != NULL)
         *out = NULL;
     if (backup_path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     char dir[PATH_MAX], copy[PATH_MAX];
     dir_of(dir, backup_path);
     if (snprintf(copy, sizeof copy, "%s/.verify-%ld.tmp", dir, (long)getpid()) >=
         (int)sizeof copy)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
     unlink(copy);
     info_box *b = NULL;
     capv_status st = verify_into(&b, backup_path, copy, false, NULL, NULL, err);
@@ -736,7 +736,7 @@ static capv_status rename_if_exists(const char *from, const char *to, capv_error
 {
     if (rename(from, to) == 0 || errno == ENOENT)
         return CAPV_OK;
-    return capv_err_set(err, CAPV_E_IO, from, "cannot move '%s' to '%s': %s", from, to,
+    return capvi_err_set(err, CAPV_E_IO, from, "cannot move '%s' to '%s': %s", from, to,
                         strerror(errno));
 }
 
@@ -747,15 +747,15 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
     if (previous != NULL)
         *previous = NULL;
     if (db_path == NULL || backup_path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     int lock_fd = -1;
-    capv_status st = capv_reg_lock(&lock_fd, db_path, err);
+    capv_status st = capvi_reg_lock(&lock_fd, db_path, err);
     if (st == CAPV_E_BUSY && (flags & CAPV_RESTORE_FORCE)) {
         lock_fd = -1; /* forced: the daemon must reopen (SIGHUP) */
         st = CAPV_OK;
         capv_error_clear(err);
     } else if (st == CAPV_E_BUSY) {
-        return capv_err_set(err, CAPV_E_BUSY, db_path,
+        return capvi_err_set(err, CAPV_E_BUSY, db_path,
                             "registry '%s' is held by a writer (capverifyd?): stop it first, or "
                             "use --force and send it SIGHUP afterwards",
                             db_path);
@@ -782,7 +782,7 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
             sqlite3_close(old);
         }
         char stamp[32], compact[20];
-        capv_time_format_s(stamp, capv_clock_system(NULL));
+        capvi_time_format_s(stamp, capv_clock_system(NULL));
         size_t k = 0;
         for (const char *p = stamp; *p && k + 1 < sizeof compact; p++)
             if (*p != '-' && *p != ':')
@@ -815,10 +815,10 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
                   strerror(errno));
     CAPV_TRY(fsync_path(dir, true, err));
     if (previous != NULL && had_db && (*previous = strdup(pre)) == NULL)
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
 out:
     unlink(copy);
-    capv_reg_unlock(lock_fd);
+    capvi_reg_unlock(lock_fd);
     return st;
 }
 
@@ -842,10 +842,10 @@ static bool report_body_ok(const uint8_t *key, bool summary, const char *json, s
                CRYPTO_memcmp(d, key, 32) == 0;
     }
     cJSON *root = NULL;
-    if (capv_json_parse(&root, (const uint8_t *)json, len, NULL) != CAPV_OK)
+    if (capvi_json_parse(&root, (const uint8_t *)json, len, NULL) != CAPV_OK)
         return false;
-    const cJSON *flag = capv_json_get(root, "summary");
-    const cJSON *sha = capv_json_get(root, "report_sha3_256");
+    const cJSON *flag = capvi_json_get(root, "summary");
+    const cJSON *sha = capvi_json_get(root, "report_sha3_256");
     uint8_t d[32];
     bool ok = cJSON_IsTrue(flag) && cJSON_IsString(sha) &&
               capv_digest_parse(d, sha->valuestring, strlen(sha->valuestring), NULL) ==
@@ -880,7 +880,7 @@ static capv_status check_reports(capv_registry_check_result *r, sqlite3 *db,
     }
     capv_status st = rc == SQLITE_DONE
                          ? CAPV_OK
-                         : capv_reg_sqlite_error(db, rc, "check: reading the reports failed", err);
+                         : capvi_reg_sqlite_error(db, rc, "check: reading the reports failed", err);
     sqlite3_finalize(s);
     return st;
 }
@@ -891,19 +891,19 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
                                 capv_progress_fn progress, void *user, capv_error *err)
 {
     if (r == NULL || reg == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr;
     memset(r, 0, sizeof *r);
     r->version = CAPV_REGISTRY_CHECK_RESULT_VERSION;
     capv_reg_conn *c = NULL;
-    capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
+    capv_status st = capvi_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)
-        return capv_reg_note(reg, st, err);
+        return capvi_reg_note(reg, st, err);
     sqlite3_stmt *s = NULL;
     uint64_t total = 0;
-    st = capv_reg_exec(c->db, "BEGIN", err);
+    st = capvi_reg_exec(c->db, "BEGIN", err);
     bool txn = st == CAPV_OK;
     if (st != CAPV_OK)
         goto out;
@@ -917,13 +917,13 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
     else
         r->problems++;
     int64_t v = 0;
-    CAPV_TRY(capv_reg_query_int(&v, c->db, "PRAGMA user_version", err));
+    CAPV_TRY(capvi_reg_query_int(&v, c->db, "PRAGMA user_version", err));
     r->schema_version = (int)v;
-    CAPV_TRY(capv_reg_count_db(&total, c->db, "entries", err));
+    CAPV_TRY(capvi_reg_count_db(&total, c->db, "entries", err));
     int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        st = capv_reg_sqlite_error(c->db, rc, "check: cannot read the entries", err);
+        st = capvi_reg_sqlite_error(c->db, rc, "check: cannot read the entries", err);
         goto out;
     }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -968,7 +968,7 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
         }
         r->signed_entries++;
         uint8_t pub[32], sig[64];
-        capv_reg_entry_sig_material(sig, pub, e.signature, e.public_key, e.signature_scheme,
+        capvi_reg_entry_sig_material(sig, pub, e.signature, e.public_key, e.signature_scheme,
                                     NULL);
         char kid[CAPV_KID_SIZE];
         if (e.kid != NULL && capv_key_id(kid, pub, NULL) == CAPV_OK && strcmp(kid, e.kid) != 0)
@@ -978,7 +978,7 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
             const capv_key *key = NULL;
             if (capv_rfc3339_parse(&at, e.registered_at, strlen(e.registered_at)) != 0)
                 at = INT64_MIN;
-            capv_status ts = capv_trust_decide(&key, trust, pub, at);
+            capv_status ts = capvi_trust_decide(&key, trust, pub, at);
             if (ts != CAPV_OK) {
                 char msg[120];
                 snprintf(msg, sizeof msg, "the signing key is not trusted for this entry (%s)",
@@ -989,7 +989,7 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
         }
     }
     if (rc != SQLITE_DONE) {
-        st = capv_reg_sqlite_error(c->db, rc, "check: reading the entries failed", err);
+        st = capvi_reg_sqlite_error(c->db, rc, "check: reading the entries failed", err);
         goto out;
     }
     if (r->schema_version >= 2)
@@ -998,6 +998,6 @@ out:
     sqlite3_finalize(s);
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    capv_reg_long_reader_release(reg, c);
-    return capv_reg_note(reg, st, err);
+    capvi_reg_long_reader_release(reg, c);
+    return capvi_reg_note(reg, st, err);
 }

@@ -16,26 +16,26 @@ static bool printable(const char *s, size_t max, bool allow_empty)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++, n++)
         if (*p < 0x20 || *p == 0x7f || n >= max)
             return false;
-    return (allow_empty || n > 0) && capv_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
+    return (allow_empty || n > 0) && capvi_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
 }
 
-void capv_reg_signed_bytes(capv_buf *b, const char *id, const char *mh, const char *ph,
+void capvi_reg_signed_bytes(capv_buf *b, const char *id, const char *mh, const char *ph,
                            const char *ts, const char *at)
 {
-    capv_buf_puts(b, "{\"id\":");
-    capv_json_write_string(b, id, strlen(id));
-    capv_buf_puts(b, ",\"manifest_hash\":");
-    capv_json_write_string(b, mh, strlen(mh));
-    capv_buf_puts(b, ",\"proof_hash\":");
-    capv_json_write_string(b, ph, strlen(ph));
-    capv_buf_puts(b, ",\"timestamp_file\":");
+    capvi_buf_puts(b, "{\"id\":");
+    capvi_json_write_string(b, id, strlen(id));
+    capvi_buf_puts(b, ",\"manifest_hash\":");
+    capvi_json_write_string(b, mh, strlen(mh));
+    capvi_buf_puts(b, ",\"proof_hash\":");
+    capvi_json_write_string(b, ph, strlen(ph));
+    capvi_buf_puts(b, ",\"timestamp_file\":");
     if (ts != NULL)
-        capv_json_write_string(b, ts, strlen(ts));
+        capvi_json_write_string(b, ts, strlen(ts));
     else
-        capv_buf_puts(b, "null");
-    capv_buf_puts(b, ",\"registered_at\":");
-    capv_json_write_string(b, at, strlen(at));
-    capv_buf_putc(b, '}');
+        capvi_buf_puts(b, "null");
+    capvi_buf_puts(b, ",\"registered_at\":");
+    capvi_json_write_string(b, at, strlen(at));
+    capvi_buf_putc(b, '}');
 }
 
 capv_status capv_registry_entry_signed_bytes(uint8_t **out, size_t *out_len,
@@ -43,17 +43,17 @@ capv_status capv_registry_entry_signed_bytes(uint8_t **out, size_t *out_len,
 {
     if (out == NULL || e == NULL || e->id == NULL || e->manifest_hash == NULL ||
         e->proof_hash == NULL || e->registered_at == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                             "an entry needs id, manifest_hash, proof_hash and registered_at");
     *out = NULL;
     capv_buf b = CAPV_BUF_INIT;
-    capv_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
+    capvi_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
                           e->registered_at);
-    *out = capv_buf_take(&b, out_len);
-    return *out ? CAPV_OK : capv_err_nomem(err);
+    *out = capvi_buf_take(&b, out_len);
+    return *out ? CAPV_OK : capvi_err_nomem(err);
 }
 
-capv_status capv_reg_decode_key_bytes(uint8_t *out, size_t want, const char *text,
+capv_status capvi_reg_decode_key_bytes(uint8_t *out, size_t want, const char *text,
                                       const char *field, capv_error *err)
 {
     size_t n = 0, len = strlen(text);
@@ -62,7 +62,7 @@ capv_status capv_reg_decode_key_bytes(uint8_t *out, size_t want, const char *tex
     if (len == 2 + 2 * want && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
         if (capv_hex_decode(out, want, text, len, NULL) == CAPV_OK)
             return CAPV_OK;
-        return capv_err_set(err, CAPV_E_HEX, field, "%s must be 0x-hex of %zu bytes", field,
+        return capvi_err_set(err, CAPV_E_HEX, field, "%s must be 0x-hex of %zu bytes", field,
                             want);
     }
     if (len <= 200 &&
@@ -71,27 +71,27 @@ capv_status capv_reg_decode_key_bytes(uint8_t *out, size_t want, const char *tex
         memcpy(out, buf, want);
         return CAPV_OK;
     }
-    return capv_err_set(err, CAPV_E_BASE64, field, "%s must be base64 or 0x-hex of %zu bytes",
+    return capvi_err_set(err, CAPV_E_BASE64, field, "%s must be base64 or 0x-hex of %zu bytes",
                         field, want);
 }
 
-capv_status capv_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const char *signature,
+capv_status capvi_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const char *signature,
                                         const char *public_key, const char *scheme,
                                         capv_error *err)
 {
     if (signature == NULL)
-        return capv_err_set(err, CAPV_E_MISSING, "signature", "the entry is unsigned");
+        return capvi_err_set(err, CAPV_E_MISSING, "signature", "the entry is unsigned");
     if (scheme != NULL && strcasecmp(scheme, "ed25519") != 0)
-        return capv_err_set(err, CAPV_E_MALFORMED, "signature_scheme",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "signature_scheme",
                             "unsupported signature_scheme '%.40s'", scheme);
     if (public_key == NULL)
-        return capv_err_set(err, CAPV_E_MALFORMED, "public_key",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "public_key",
                             "the entry is signed but names no public key");
-    if (capv_reg_decode_key_bytes(sig, 64, signature, "signature", NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, "signature",
+    if (capvi_reg_decode_key_bytes(sig, 64, signature, "signature", NULL) != CAPV_OK)
+        return capvi_err_set(err, CAPV_E_MALFORMED, "signature",
                             "the signature is not base64 or 0x-hex of 64 bytes");
-    if (capv_reg_decode_key_bytes(pub, 32, public_key, "public_key", NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_MALFORMED, "public_key",
+    if (capvi_reg_decode_key_bytes(pub, 32, public_key, "public_key", NULL) != CAPV_OK)
+        return capvi_err_set(err, CAPV_E_MALFORMED, "public_key",
                             "the public key is not base64 or 0x-hex of 32 bytes");
     return CAPV_OK;
 }
@@ -105,10 +105,10 @@ static capv_status verify_material(const uint8_t sig[64], const uint8_t pub[32],
         return st;
     st = capv_ed25519_verify(pub, sig, d, 32, NULL);
     if (st == CAPV_E_SIGNATURE)
-        return capv_err_set(err, st, "signature", "the entry signature does not verify");
+        return capvi_err_set(err, st, "signature", "the entry signature does not verify");
     if (st == CAPV_E_MALFORMED)
-        return capv_err_set(err, st, "public_key", "the public key is not an Ed25519 point");
-    return st == CAPV_OK ? CAPV_OK : capv_err_set(err, st, NULL, "cannot verify: %s",
+        return capvi_err_set(err, st, "public_key", "the public key is not an Ed25519 point");
+    return st == CAPV_OK ? CAPV_OK : capvi_err_set(err, st, NULL, "cannot verify: %s",
                                                    capv_strerror(st));
 }
 
@@ -116,22 +116,22 @@ capv_status capv_registry_entry_verify(const capv_registry_entry *e, capv_error 
 {
     if (e == NULL || e->id == NULL || e->manifest_hash == NULL || e->proof_hash == NULL ||
         e->registered_at == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL,
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                             "an entry needs id, manifest_hash, proof_hash and registered_at");
     uint8_t sig[64], pub[32];
-    capv_status st = capv_reg_entry_sig_material(sig, pub, e->signature, e->public_key,
+    capv_status st = capvi_reg_entry_sig_material(sig, pub, e->signature, e->public_key,
                                                  e->signature_scheme, err);
     if (st != CAPV_OK)
         return st;
     capv_buf b = CAPV_BUF_INIT;
-    capv_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
+    capvi_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
                           e->registered_at);
     if (b.failed) {
-        capv_buf_free(&b);
-        return capv_err_nomem(err);
+        capvi_buf_free(&b);
+        return capvi_err_nomem(err);
     }
     st = verify_material(sig, pub, b.data, b.len, err);
-    capv_buf_free(&b);
+    capvi_buf_free(&b);
     return st;
 }
 
@@ -151,21 +151,21 @@ static void derive_id(char out[40], const uint8_t mk[32], const uint8_t pk[32])
              d[13], d[14], d[15]);
 }
 
-capv_status capv_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_entry *in,
+capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_entry *in,
                                    const capv_registry *reg, unsigned int flags,
                                    capv_error *err)
 {
     memset(e, 0, sizeof *e);
     if (in->manifest_hash == NULL)
-        return capv_err_set(err, CAPV_E_MISSING, "manifest_hash", "manifest_hash is required");
+        return capvi_err_set(err, CAPV_E_MISSING, "manifest_hash", "manifest_hash is required");
     if (in->proof_hash == NULL)
-        return capv_err_set(err, CAPV_E_MISSING, "proof_hash", "proof_hash is required");
+        return capvi_err_set(err, CAPV_E_MISSING, "proof_hash", "proof_hash is required");
     if (capv_digest_parse(e->manifest_key, in->manifest_hash, strlen(in->manifest_hash), NULL) !=
         CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "manifest_hash",
+        return capvi_err_set(err, CAPV_E_HEX, "manifest_hash",
                             "manifest_hash is not a 0x / sha3-256: digest of 64 hex digits");
     if (capv_digest_parse(e->proof_key, in->proof_hash, strlen(in->proof_hash), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "proof_hash",
+        return capvi_err_set(err, CAPV_E_HEX, "proof_hash",
                             "proof_hash is not a 0x / sha3-256: digest of 64 hex digits");
     if (flags & REG_PREP_CANONICAL) {
         capv_digest_format(e->mh_buf, e->manifest_key);
@@ -178,7 +178,7 @@ capv_status capv_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_ent
     }
     if (in->id != NULL) {
         if (!printable(in->id, 256, false))
-            return capv_err_set(err, CAPV_E_MALFORMED, "id",
+            return capvi_err_set(err, CAPV_E_MALFORMED, "id",
                                 "id must be 1..256 printable characters");
         e->id = in->id;
         e->id_given = true;
@@ -187,7 +187,7 @@ capv_status capv_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_ent
         e->id = e->id_buf;
     }
     if (in->timestamp_file != NULL && !printable(in->timestamp_file, 4096, true))
-        return capv_err_set(err, CAPV_E_MALFORMED, "timestamp_file",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "timestamp_file",
                             "timestamp_file must be printable text");
     e->timestamp_file = in->timestamp_file;
     if (in->registered_at != NULL) {
@@ -195,34 +195,34 @@ capv_status capv_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_ent
         if ((flags & REG_PREP_STRICT)
                 ? capv_rfc3339_parse(&ms, in->registered_at, strlen(in->registered_at)) != 0
                 : !printable(in->registered_at, 64, false))
-            return capv_err_set(err, CAPV_E_MALFORMED, "registered_at",
+            return capvi_err_set(err, CAPV_E_MALFORMED, "registered_at",
                                 "registered_at must be an RFC 3339 time");
         e->registered_at = in->registered_at;
         e->registered_at_given = true;
     } else {
-        capv_reg_now(reg, e->at_buf);
+        capvi_reg_now(reg, e->at_buf);
         e->registered_at = e->at_buf;
     }
     uint8_t tmp[64];
     if (in->policy_hash != NULL &&
         capv_digest_parse(tmp, in->policy_hash, strlen(in->policy_hash), NULL) != CAPV_OK)
-        return capv_err_set(err, CAPV_E_HEX, "policy_hash", "policy_hash is not a digest");
+        return capvi_err_set(err, CAPV_E_HEX, "policy_hash", "policy_hash is not a digest");
     e->policy_hash = in->policy_hash;
     capv_status st;
     if (in->signature != NULL &&
-        (st = capv_reg_decode_key_bytes(tmp, 64, in->signature, "signature", err)) != CAPV_OK)
+        (st = capvi_reg_decode_key_bytes(tmp, 64, in->signature, "signature", err)) != CAPV_OK)
         return st;
     if (in->public_key != NULL &&
-        (st = capv_reg_decode_key_bytes(tmp, 32, in->public_key, "public_key", err)) != CAPV_OK)
+        (st = capvi_reg_decode_key_bytes(tmp, 32, in->public_key, "public_key", err)) != CAPV_OK)
         return st;
     e->signature = in->signature;
     e->public_key = in->public_key;
     if (in->kid != NULL && !printable(in->kid, 128, false))
-        return capv_err_set(err, CAPV_E_MALFORMED, "kid", "kid must be 1..128 printable characters");
+        return capvi_err_set(err, CAPV_E_MALFORMED, "kid", "kid must be 1..128 printable characters");
     e->kid = in->kid;
     if (in->signature_scheme != NULL) {
         if (strcasecmp(in->signature_scheme, "ed25519") != 0)
-            return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "signature_scheme",
+            return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "signature_scheme",
                                 "entry '%s': unsupported signature_scheme '%.40s'", e->id,
                                 in->signature_scheme);
         e->scheme = "ed25519";
@@ -249,12 +249,12 @@ static const char *col(sqlite3_stmt *s, int i)
     return (const char *)sqlite3_column_text(s, i);
 }
 
-capv_status capv_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
+capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
                                     const capv_reg_entry_in *e, bool compare_registered_at,
                                     capv_error *err)
 {
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err);
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err);
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_blob(s, 1, e->manifest_key, 32, SQLITE_STATIC);
@@ -264,7 +264,7 @@ capv_status capv_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn 
     if (rc == SQLITE_DONE) {
         /* the id may be taken by an entry for other hashes */
         sqlite3_reset(s);
-        if ((st = capv_reg_stmt(&s, w, REG_ST_ENTRY_BY_ID, err)) != CAPV_OK)
+        if ((st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_BY_ID, err)) != CAPV_OK)
             return st;
         sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC);
         rc = sqlite3_step(s);
@@ -275,7 +275,7 @@ capv_status capv_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn 
         return CAPV_OK;
     }
     if (rc != SQLITE_ROW) {
-        st = capv_reg_sqlite_error(w->db, rc, "looking up an entry", err);
+        st = capvi_reg_sqlite_error(w->db, rc, "looking up an entry", err);
         sqlite3_reset(s);
         return st;
     }
@@ -287,27 +287,27 @@ capv_status capv_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn 
                 (e->public_key == NULL || same_text(col(s, 8), e->public_key));
     char id[260];
     snprintf(id, sizeof id, "%s", col(s, 1) ? col(s, 1) : "");
-    if (stored != NULL && (*stored = capv_reg_entry_from_row(s)) == NULL) {
+    if (stored != NULL && (*stored = capvi_reg_entry_from_row(s)) == NULL) {
         sqlite3_reset(s);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
     sqlite3_reset(s);
     if (same)
-        return capv_err_set(err, CAPV_E_EXISTS, id,
+        return capvi_err_set(err, CAPV_E_EXISTS, id,
                             "entry '%s' is already registered for these hashes", id);
     if (by_id)
-        return capv_err_set(err, CAPV_E_CONFLICT, id,
+        return capvi_err_set(err, CAPV_E_CONFLICT, id,
                             "entry id '%s' is already used for other hashes", id);
-    return capv_err_set(err, CAPV_E_CONFLICT, id,
+    return capvi_err_set(err, CAPV_E_CONFLICT, id,
                         "entry '%s' is registered for these hashes with other content; it is "
                         "never overwritten",
                         id);
 }
 
-capv_status capv_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err)
+capv_status capvi_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err)
 {
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, w, REG_ST_ENTRY_INSERT, err);
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_INSERT, err);
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, e->id, -1, SQLITE_STATIC);
@@ -324,10 +324,10 @@ capv_status capv_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, c
     sqlite3_reset(s);
     if (rc == SQLITE_DONE)
         return CAPV_OK;
-    return capv_reg_sqlite_error(w->db, rc, "storing an entry", err);
+    return capvi_reg_sqlite_error(w->db, rc, "storing an entry", err);
 }
 
-capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
+capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
                                    const uint8_t manifest_hash[32], const uint8_t proof_hash[32],
                                    capv_error *err)
 {
@@ -335,9 +335,9 @@ capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr;
-    capv_reg_conn *c = capv_reg_reader_acquire(reg);
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, c, REG_ST_ENTRY_BY_KEYS, err);
+    capv_status st = capvi_reg_stmt(&s, c, REG_ST_ENTRY_BY_KEYS, err);
     if (st == CAPV_OK) {
         sqlite3_bind_blob(s, 1, manifest_hash, 32, SQLITE_STATIC);
         sqlite3_bind_blob(s, 2, proof_hash, 32, SQLITE_STATIC);
@@ -345,15 +345,15 @@ capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
         if (rc == SQLITE_ROW) {
             const char *id = col(s, 1), *mh = col(s, 2), *ph = col(s, 3), *at = col(s, 5);
             capv_buf b = CAPV_BUF_INIT;
-            capv_reg_signed_bytes(&b, id ? id : "", mh ? mh : "", ph ? ph : "", col(s, 4),
+            capvi_reg_signed_bytes(&b, id ? id : "", mh ? mh : "", ph ? ph : "", col(s, 4),
                                   at ? at : "");
             out->id = strdup(id ? id : "");
-            out->signed_bytes = capv_buf_take(&b, &out->signed_len);
+            out->signed_bytes = capvi_buf_take(&b, &out->signed_len);
             if (out->id == NULL || out->signed_bytes == NULL) {
-                st = capv_err_nomem(err);
+                st = capvi_err_nomem(err);
             } else {
                 capv_error merr = CAPV_ERROR_INIT;
-                out->material = capv_reg_entry_sig_material(out->signature, out->public_key,
+                out->material = capvi_reg_entry_sig_material(out->signature, out->public_key,
                                                             col(s, 7), col(s, 8), col(s, 10),
                                                             &merr);
                 snprintf(out->problem, sizeof out->problem, "%s", merr.message);
@@ -361,17 +361,17 @@ capv_status capv_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
         } else if (rc == SQLITE_DONE) {
             st = CAPV_E_NOT_FOUND;
         } else {
-            st = capv_reg_sqlite_error(c->db, rc, "looking up the registry entry", err);
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up the registry entry", err);
         }
         sqlite3_reset(s);
     }
-    capv_reg_reader_release(reg, c);
+    capvi_reg_reader_release(reg, c);
     if (st != CAPV_OK)
-        capv_reg_signed_clear(out);
-    return capv_reg_note(reg, st, err);
+        capvi_reg_signed_clear(out);
+    return capvi_reg_note(reg, st, err);
 }
 
-void capv_reg_signed_clear(capv_reg_signed *s)
+void capvi_reg_signed_clear(capv_reg_signed *s)
 {
     free(s->id);
     free(s->signed_bytes);

@@ -31,14 +31,14 @@ typedef struct import_args {
 static capv_status opt_string(const char **out, const cJSON *o, const char *key, size_t index,
                               capv_error *err)
 {
-    const cJSON *v = capv_json_get(o, key);
+    const cJSON *v = capvi_json_get(o, key);
     *out = NULL;
     if (v == NULL || cJSON_IsNull(v))
         return CAPV_OK;
     if (!cJSON_IsString(v)) {
         char field[64];
         snprintf(field, sizeof field, "entries[%zu].%s", index, key);
-        return capv_err_set(err, CAPV_E_TYPE, field, "%s must be a string or null", field);
+        return capvi_err_set(err, CAPV_E_TYPE, field, "%s must be a string or null", field);
     }
     *out = v->valuestring;
     return CAPV_OK;
@@ -49,14 +49,14 @@ static capv_status read_entry(capv_registry_entry *in, const cJSON *o, size_t i,
     char path[32];
     snprintf(path, sizeof path, "entries[%zu]", i);
     if (!cJSON_IsObject(o))
-        return capv_err_set(err, CAPV_E_TYPE, path, "%s is not an object", path);
+        return capvi_err_set(err, CAPV_E_TYPE, path, "%s is not an object", path);
     capv_status st;
-    if ((st = capv_json_get_string(&in->id, o, path, "id", true, err)) != CAPV_OK ||
-        (st = capv_json_get_string(&in->manifest_hash, o, path, "manifest_hash", true, err)) !=
+    if ((st = capvi_json_get_string(&in->id, o, path, "id", true, err)) != CAPV_OK ||
+        (st = capvi_json_get_string(&in->manifest_hash, o, path, "manifest_hash", true, err)) !=
             CAPV_OK ||
-        (st = capv_json_get_string(&in->proof_hash, o, path, "proof_hash", true, err)) !=
+        (st = capvi_json_get_string(&in->proof_hash, o, path, "proof_hash", true, err)) !=
             CAPV_OK ||
-        (st = capv_json_get_string(&in->registered_at, o, path, "registered_at", true, err)) !=
+        (st = capvi_json_get_string(&in->registered_at, o, path, "registered_at", true, err)) !=
             CAPV_OK ||
         (st = opt_string(&in->timestamp_file, o, "timestamp_file", i, err)) != CAPV_OK ||
         (st = opt_string(&in->policy_hash, o, "policy_hash", i, err)) != CAPV_OK ||
@@ -75,13 +75,13 @@ static capv_status import_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
     a->added = a->existing = 0;
     for (size_t i = 0; i < a->n; i++) {
         const capv_reg_entry_in *e = &a->items[i].e;
-        capv_status st = capv_reg_entry_existing(NULL, w, e, true, err);
+        capv_status st = capvi_reg_entry_existing(NULL, w, e, true, err);
         if (st == CAPV_E_EXISTS) {
             a->existing++;
         } else if (st != CAPV_OK) {
             return st; /* the error names the entry */
         } else {
-            if ((st = capv_reg_entry_write(w, e, err)) != CAPV_OK)
+            if ((st = capvi_reg_entry_write(w, e, err)) != CAPV_OK)
                 return st;
             a->added++;
         }
@@ -100,18 +100,18 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
     if (existing)
         *existing = 0;
     if (reg == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     cJSON *root = NULL;
     import_args a;
     memset(&a, 0, sizeof a);
-    capv_status st = capv_json_parse(&root, data, len, err);
+    capv_status st = capvi_json_parse(&root, data, len, err);
     if (st != CAPV_OK)
         return st;
     const char *ver = NULL;
     const cJSON *entries = NULL;
     if (!cJSON_IsObject(root) ||
-        capv_json_get_string(&ver, root, "", "registry_version", true, NULL) != CAPV_OK ||
-        capv_json_get_array(&entries, root, "", "entries", true, NULL) != CAPV_OK)
+        capvi_json_get_string(&ver, root, "", "registry_version", true, NULL) != CAPV_OK ||
+        capvi_json_get_array(&entries, root, "", "entries", true, NULL) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL,
                   "expected {\"registry_version\":\"1.0\",\"entries\":[...]}");
     if (strcmp(ver, "1.0") != 0)
@@ -128,7 +128,7 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
         capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
         capv_error eerr = CAPV_ERROR_INIT;
         CAPV_TRY(read_entry(&in, o, a.n, err));
-        if ((st = capv_reg_entry_prepare(&a.items[a.n].e, &in, reg, 0, &eerr)) != CAPV_OK)
+        if ((st = capvi_reg_entry_prepare(&a.items[a.n].e, &in, reg, 0, &eerr)) != CAPV_OK)
             CAPV_FAIL(err, st, in.id, "entry '%.100s': %s", in.id, eerr.message);
         if ((flags & CAPV_REGISTRY_IMPORT_VERIFY) && in.signature != NULL &&
             (st = capv_registry_entry_verify(&in, &eerr)) != CAPV_OK)
@@ -142,7 +142,7 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
     q.run = import_run;
     q.arg = &a;
     q.changes_entries = true;
-    capv_reg_submit(reg, &q);
+    capvi_reg_submit(reg, &q);
     if ((st = q.st) != CAPV_OK) {
         if (err != NULL)
             *err = q.err;
@@ -179,15 +179,15 @@ static void flush(exporter *x, bool force)
 static void member(capv_buf *b, bool pretty, const char *key, const char *value, bool first)
 {
     if (!first)
-        capv_buf_putc(b, ',');
+        capvi_buf_putc(b, ',');
     if (pretty)
-        capv_buf_puts(b, "\n      ");
-    capv_json_write_string(b, key, strlen(key));
-    capv_buf_puts(b, pretty ? ": " : ":");
+        capvi_buf_puts(b, "\n      ");
+    capvi_json_write_string(b, key, strlen(key));
+    capvi_buf_puts(b, pretty ? ": " : ":");
     if (value != NULL)
-        capv_json_write_string(b, value, strlen(value));
+        capvi_json_write_string(b, value, strlen(value));
     else
-        capv_buf_puts(b, "null");
+        capvi_buf_puts(b, "null");
 }
 
 capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
@@ -195,7 +195,7 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
                                       capv_progress_fn progress, void *user, capv_error *err)
 {
     if (reg == NULL || write == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr;
@@ -205,30 +205,30 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
     x.write = write;
     x.user = write_user;
     capv_reg_conn *c = NULL;
-    capv_status st = capv_reg_long_reader_acquire(&c, reg, err);
+    capv_status st = capvi_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)
-        return capv_reg_note(reg, st, err);
+        return capvi_reg_note(reg, st, err);
     sqlite3_stmt *s = NULL;
     bool in_txn = false;
     uint64_t total = 0, done = 0;
-    CAPV_TRY(capv_reg_exec(c->db, "BEGIN", err)); /* one snapshot for count and rows */
+    CAPV_TRY(capvi_reg_exec(c->db, "BEGIN", err)); /* one snapshot for count and rows */
     in_txn = true;
-    CAPV_TRY(capv_reg_count_db(&total, c->db, "entries", err));
+    CAPV_TRY(capvi_reg_count_db(&total, c->db, "entries", err));
     int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq",
                                 -1, &s, NULL);
     if (rc != SQLITE_OK) {
-        st = capv_reg_sqlite_error(c->db, rc, "exporting: cannot read the entries", err);
+        st = capvi_reg_sqlite_error(c->db, rc, "exporting: cannot read the entries", err);
         goto out;
     }
-    capv_buf_puts(&x.b, pretty ? "{\n  \"registry_version\": \"1.0\",\n  \"entries\": ["
+    capvi_buf_puts(&x.b, pretty ? "{\n  \"registry_version\": \"1.0\",\n  \"entries\": ["
                                : "{\"registry_version\":\"1.0\",\"entries\":[");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *v[10];
         for (int i = 0; i < 10; i++)
             v[i] = (const char *)sqlite3_column_text(s, i + 1);
         if (done > 0)
-            capv_buf_putc(&x.b, ',');
-        capv_buf_puts(&x.b, pretty ? "\n    {" : "{");
+            capvi_buf_putc(&x.b, ',');
+        capvi_buf_puts(&x.b, pretty ? "\n    {" : "{");
         member(&x.b, pretty, "id", v[0], true);
         member(&x.b, pretty, "manifest_hash", v[1], false);
         member(&x.b, pretty, "proof_hash", v[2], false);
@@ -239,7 +239,7 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
         for (int i = 0; i < 5; i++)
             if (v[5 + i] != NULL)
                 member(&x.b, pretty, optional[i], v[5 + i], false);
-        capv_buf_puts(&x.b, pretty ? "\n    }" : "}");
+        capvi_buf_puts(&x.b, pretty ? "\n    }" : "}");
         done++;
         flush(&x, false);
         if (x.failed || x.b.failed)
@@ -248,12 +248,12 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
             progress(user, done, total);
     }
     if (!x.failed && !x.b.failed && rc != SQLITE_DONE) {
-        st = capv_reg_sqlite_error(c->db, rc, "exporting: reading the entries failed", err);
+        st = capvi_reg_sqlite_error(c->db, rc, "exporting: reading the entries failed", err);
         goto out;
     }
     if (pretty && done > 0)
-        capv_buf_puts(&x.b, "\n  ");
-    capv_buf_puts(&x.b, pretty ? "]\n}\n" : "]}");
+        capvi_buf_puts(&x.b, "\n  ");
+    capvi_buf_puts(&x.b, pretty ? "]\n}\n" : "]}");
     if (x.b.failed)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     flush(&x, true);
@@ -263,18 +263,18 @@ out:
     sqlite3_finalize(s);
     if (in_txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
-    capv_reg_long_reader_release(reg, c);
-    capv_buf_free(&x.b);
-    return capv_reg_note(reg, st, err);
+    capvi_reg_long_reader_release(reg, c);
+    capvi_buf_free(&x.b);
+    return capvi_reg_note(reg, st, err);
 }
 
 capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
                                         const capv_registry_entry *e, capv_error *err)
 {
     if (out == NULL || e == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_buf b = CAPV_BUF_INIT;
-    capv_buf_putc(&b, '{');
+    capvi_buf_putc(&b, '{');
     member(&b, false, "id", e->id, true);
     member(&b, false, "manifest_hash", e->manifest_hash, false);
     member(&b, false, "proof_hash", e->proof_hash, false);
@@ -287,22 +287,22 @@ capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
     for (int i = 0; i < 5; i++)
         if (values[i] != NULL)
             member(&b, false, names[i], values[i], false);
-    capv_buf_putc(&b, '}');
-    *out = (char *)capv_buf_take(&b, out_len);
-    return *out ? CAPV_OK : capv_err_nomem(err);
+    capvi_buf_putc(&b, '}');
+    *out = (char *)capvi_buf_take(&b, out_len);
+    return *out ? CAPV_OK : capvi_err_nomem(err);
 }
 
 capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8_t *json,
                                           size_t len, capv_error *err)
 {
     if (out == NULL || (json == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     static const char *const known[] = { "id", "manifest_hash", "proof_hash", "timestamp_file",
                                          "registered_at", "policy_hash", "signature",
                                          "public_key", "kid", "signature_scheme" };
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, json, len, err);
+    capv_status st = capvi_json_parse(&root, json, len, err);
     if (st != CAPV_OK)
         return st;
     capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
@@ -327,9 +327,9 @@ capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8
     if (in.manifest_hash == NULL || in.proof_hash == NULL)
         CAPV_FAIL(err, CAPV_E_MISSING, in.manifest_hash ? "proof_hash" : "manifest_hash",
                   "manifest_hash and proof_hash are required");
-    *out = capv_reg_entry_copy(&in);
+    *out = capvi_reg_entry_copy(&in);
     if (*out == NULL)
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
 out:
     cJSON_Delete(root);
     return st;
@@ -346,7 +346,7 @@ static void put_cut(capv_buf *b, const char *s, size_t max)
 {
     size_t n = strlen(s);
     if (n <= max) {
-        capv_json_write_string(b, s, n);
+        capvi_json_write_string(b, s, n);
         return;
     }
     char tmp[SUMMARY_MESSAGE_MAX + 1];
@@ -355,12 +355,12 @@ static void put_cut(capv_buf *b, const char *s, size_t max)
         keep--; /* s[keep] continues a character that started before: cut before that one */
     memcpy(tmp, s, keep);
     memcpy(tmp + keep, "\xe2\x80\xa6", 3);
-    capv_json_write_string(b, tmp, keep + 3);
+    capvi_json_write_string(b, tmp, keep + 3);
 }
 
 static const char *string_member(const cJSON *o, const char *key)
 {
-    const cJSON *v = capv_json_get(o, key);
+    const cJSON *v = capvi_json_get(o, key);
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
@@ -368,17 +368,17 @@ static void put_check(capv_buf *b, const char *unit, const char *status, const c
 {
     const char *id = string_member(check, "id");
     const char *message = string_member(check, "message");
-    capv_buf_putc(b, '{');
+    capvi_buf_putc(b, '{');
     if (unit != NULL) {
-        capv_buf_puts(b, "\"unit\":");
+        capvi_buf_puts(b, "\"unit\":");
         put_cut(b, unit, SUMMARY_NAME_MAX);
-        capv_buf_putc(b, ',');
+        capvi_buf_putc(b, ',');
     }
-    capv_buf_puts(b, "\"id\":");
+    capvi_buf_puts(b, "\"id\":");
     put_cut(b, id ? id : "", SUMMARY_NAME_MAX);
-    capv_buf_printf(b, ",\"status\":\"%s\",\"message\":", status);
+    capvi_buf_printf(b, ",\"status\":\"%s\",\"message\":", status);
     put_cut(b, message ? message : "", SUMMARY_MESSAGE_MAX);
-    capv_buf_putc(b, '}');
+    capvi_buf_putc(b, '}');
 }
 
 typedef struct summary_state {
@@ -403,19 +403,19 @@ static void add_checks(summary_state *st, const cJSON *checks, const char *unit,
         put_check(&one, unit, status, c);
         if (one.failed) {
             st->nomem = true;
-            capv_buf_free(&one);
+            capvi_buf_free(&one);
             return;
         }
         size_t sep = st->listed > 0 ? 1 : 0;
         if (st->b->len + sep + one.len + st->reserve <= st->cap) {
             if (sep)
-                capv_buf_putc(st->b, ',');
-            capv_buf_append(st->b, one.data, one.len);
+                capvi_buf_putc(st->b, ',');
+            capvi_buf_append(st->b, one.data, one.len);
             st->listed++;
         } else {
             st->omitted++;
         }
-        capv_buf_free(&one);
+        capvi_buf_free(&one);
     }
 }
 
@@ -426,10 +426,10 @@ static void put_digest_member(capv_buf *b, const char *key, const char *value)
     if (value == NULL || capv_digest_parse(d, value, strlen(value), NULL) != CAPV_OK)
         return;
     capv_digest_format(hex, d);
-    capv_buf_printf(b, ",\"%s\":\"%s\"", key, hex);
+    capvi_buf_printf(b, ",\"%s\":\"%s\"", key, hex);
 }
 
-capv_status capv_reg_report_summary(capv_buf *out, const cJSON *report,
+capv_status capvi_reg_report_summary(capv_buf *out, const cJSON *report,
                                     const capv_registry_verification *v,
                                     const uint8_t sha3[32], size_t full_len, size_t cap,
                                     capv_error *err)
@@ -437,50 +437,50 @@ capv_status capv_reg_report_summary(capv_buf *out, const cJSON *report,
     /* the end: "],\"checks_omitted\":" + up to 20 digits + "}" */
     static const char tail[] = "],\"checks_omitted\":";
     capv_buf b = CAPV_BUF_INIT;
-    capv_buf_puts(&b, "{\"summary\":true");
+    capvi_buf_puts(&b, "{\"summary\":true");
     /* the verification's fields are not validated yet (the writer does that); a summary only
      * carries them in their checked forms, which also bounds its fixed part */
     if (v->result != NULL && (strcmp(v->result, "ok") == 0 || strcmp(v->result, "warn") == 0 ||
                               strcmp(v->result, "fail") == 0))
-        capv_buf_printf(&b, ",\"result\":\"%s\"", v->result);
+        capvi_buf_printf(&b, ",\"result\":\"%s\"", v->result);
     put_digest_member(&b, "manifest_hash", v->manifest_hash);
     put_digest_member(&b, "proof_hash", v->proof_hash);
     put_digest_member(&b, "policy_hash", v->policy_hash);
     int64_t ms;
     if (v->verified_at != NULL && strlen(v->verified_at) < CAPV_RFC3339_SIZE + 16 &&
         capv_rfc3339_parse(&ms, v->verified_at, strlen(v->verified_at)) == 0) {
-        capv_buf_puts(&b, ",\"verified_at\":");
-        capv_json_write_string(&b, v->verified_at, strlen(v->verified_at));
+        capvi_buf_puts(&b, ",\"verified_at\":");
+        capvi_json_write_string(&b, v->verified_at, strlen(v->verified_at));
     }
     char hex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(hex, sha3);
-    capv_buf_printf(&b, ",\"report_bytes\":%zu,\"report_sha3_256\":\"%s\",\"checks\":[", full_len,
+    capvi_buf_printf(&b, ",\"report_bytes\":%zu,\"report_sha3_256\":\"%s\",\"checks\":[", full_len,
                     hex);
     summary_state st = { &b, cap, sizeof tail - 1 + 20 + 1, 0, 0, false };
     if (!b.failed && b.len + st.reserve > cap) {
-        capv_buf_free(&b);
-        return capv_err_set(err, CAPV_E_INTERNAL, NULL, "report size cap below the summary");
+        capvi_buf_free(&b);
+        return capvi_err_set(err, CAPV_E_INTERNAL, NULL, "report size cap below the summary");
     }
     /* failures first: they are what a reader of a summary looks for */
     static const char *const statuses[] = { "fail", "warn" };
-    const cJSON *units = capv_json_get(report, "units");
+    const cJSON *units = capvi_json_get(report, "units");
     for (size_t k = 0; k < 2 && report != NULL && !st.nomem; k++) {
-        add_checks(&st, capv_json_get(report, "checks"), NULL, statuses[k]);
+        add_checks(&st, capvi_json_get(report, "checks"), NULL, statuses[k]);
         if (cJSON_IsArray(units))
             for (const cJSON *u = units->child; u != NULL && !st.nomem; u = u->next) {
                 const char *uid = string_member(u, "id");
-                add_checks(&st, capv_json_get(u, "checks"), uid ? uid : "", statuses[k]);
+                add_checks(&st, capvi_json_get(u, "checks"), uid ? uid : "", statuses[k]);
             }
     }
-    capv_buf_printf(&b, "%s%zu}", tail, st.omitted);
+    capvi_buf_printf(&b, "%s%zu}", tail, st.omitted);
     if (st.nomem || b.failed) {
-        capv_buf_free(&b);
-        return capv_err_nomem(err);
+        capvi_buf_free(&b);
+        return capvi_err_nomem(err);
     }
-    capv_buf_append(out, b.data, b.len);
-    capv_buf_free(&b);
-    if (out->failed || !capv_buf_reserve(out, 1))
-        return capv_err_nomem(err);
+    capvi_buf_append(out, b.data, b.len);
+    capvi_buf_free(&b);
+    if (out->failed || !capvi_buf_reserve(out, 1))
+        return capvi_err_nomem(err);
     out->data[out->len] = '\0';
     return CAPV_OK;
 }

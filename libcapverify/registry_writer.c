@@ -31,10 +31,10 @@ static capv_status step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, cap
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? CAPV_OK : capv_reg_sqlite_error(db, rc, what, err);
+    return rc == SQLITE_DONE ? CAPV_OK : capvi_reg_sqlite_error(db, rc, what, err);
 }
 
-capv_status capv_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
+capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
                                 size_t limit, capv_error *err)
 {
     *removed = 0;
@@ -46,7 +46,7 @@ capv_status capv_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t bef
     if (seqs == NULL || reports == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     /* the oldest first, by the index on verified_ms */
-    CAPV_TRY(capv_reg_stmt(&s, w, REG_ST_PRUNE_SELECT, err));
+    CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_PRUNE_SELECT, err));
     sqlite3_bind_int64(s, 1, before_ms);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
     int rc = SQLITE_DONE;
@@ -57,11 +57,11 @@ capv_status capv_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t bef
     }
     sqlite3_reset(s);
     if (n < limit && rc != SQLITE_DONE) {
-        st = capv_reg_sqlite_error(w->db, rc, "pruning verifications", err);
+        st = capvi_reg_sqlite_error(w->db, rc, "pruning verifications", err);
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        CAPV_TRY(capv_reg_stmt(&s, w, REG_ST_VER_DELETE, err));
+        CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_VER_DELETE, err));
         sqlite3_bind_int64(s, 1, seqs[i]);
         CAPV_TRY(step_done(w->db, s, "pruning verifications", err));
     }
@@ -71,7 +71,7 @@ capv_status capv_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t bef
     for (size_t i = 0; i < nr; i++) {
         if (i > 0 && reports[i] == reports[i - 1])
             continue;
-        CAPV_TRY(capv_reg_stmt(&s, w, REG_ST_REPORT_DELETE_ORPHAN, err));
+        CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_REPORT_DELETE_ORPHAN, err));
         sqlite3_bind_int64(s, 1, reports[i]);
         CAPV_TRY(step_done(w->db, s, "pruning reports", err));
     }
@@ -93,9 +93,9 @@ static capv_status prune_run(capv_registry *reg, capv_reg_conn *w, void *arg, ca
 {
     (void)reg;
     prune_args *a = arg;
-    capv_status st = capv_reg_prune_step(&a->removed, w, a->before_ms, REG_PRUNE_BATCH, err);
+    capv_status st = capvi_reg_prune_step(&a->removed, w, a->before_ms, REG_PRUNE_BATCH, err);
     if (st == CAPV_OK && a->removed == 0)
-        return capv_err_set(err, CAPV_E_NOT_FOUND, NULL, "nothing to prune");
+        return capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "nothing to prune");
     return st;
 }
 
@@ -120,9 +120,9 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
     if (removed != NULL)
         *removed = 0;
     if (reg == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (reg->read_only)
-        return capv_err_set(err, CAPV_E_STATE, NULL,
+        return capvi_err_set(err, CAPV_E_STATE, NULL,
                             "the registry is open read-only; pruning needs the writer");
     uint64_t total = 0;
     capv_status st = CAPV_OK;
@@ -131,7 +131,7 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
         capv_reg_write q;
         prune_args a;
         prune_request(&q, &a, before_ms);
-        capv_reg_submit(reg, &q);
+        capvi_reg_submit(reg, &q);
         if (q.st == CAPV_E_NOT_FOUND)
             break;
         if (q.st != CAPV_OK) {
@@ -155,7 +155,7 @@ capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms)
     if (reg == NULL || max_age_ms < 0)
         return CAPV_E_INVALID_ARG;
     atomic_store(&reg->retention_ms, max_age_ms);
-    capv_reg_writer_kick(reg);
+    capvi_reg_writer_kick(reg);
     return CAPV_OK;
 }
 
@@ -185,10 +185,10 @@ static bool writer_prune(capv_registry *reg)
         return false;
     capv_reg_write q;
     prune_args a;
-    prune_request(&q, &a, capv_reg_now_ms(reg) - age);
+    prune_request(&q, &a, capvi_reg_now_ms(reg) - age);
     pthread_mutex_lock(&reg->wlock);
     capv_reg_write *one = &q;
-    capv_reg_execute_batch(reg, &one, 1); /* a storage fault is noted for the health */
+    capvi_reg_execute_batch(reg, &one, 1); /* a storage fault is noted for the health */
     pthread_mutex_unlock(&reg->wlock);
     if (q.st != CAPV_OK)
         return false;
@@ -200,7 +200,7 @@ static bool writer_prune(capv_registry *reg)
  * scheduled; a fault schedules one REG_PROBE_INTERVAL_MS ahead. */
 static bool probe_due(capv_registry *reg, int64_t *next)
 {
-    if (reg->stopping || !capv_reg_has_fault(reg)) {
+    if (reg->stopping || !capvi_reg_has_fault(reg)) {
         *next = 0;
         return false;
     }
@@ -216,9 +216,9 @@ static capv_status probe_run(capv_registry *reg, capv_reg_conn *w, void *arg, ca
 {
     (void)arg;
     char at[CAPV_RFC3339_SIZE];
-    capv_reg_now(reg, at);
+    capvi_reg_now(reg, at);
     sqlite3_stmt *s = NULL;
-    capv_status st = capv_reg_stmt(&s, w, REG_ST_PROBE, err);
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_PROBE, err);
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, at, -1, SQLITE_TRANSIENT);
@@ -234,7 +234,7 @@ static void writer_probe(capv_registry *reg)
     q.run = probe_run;
     capv_reg_write *one = &q;
     pthread_mutex_lock(&reg->wlock);
-    capv_reg_execute_batch(reg, &one, 1);
+    capvi_reg_execute_batch(reg, &one, 1);
     pthread_mutex_unlock(&reg->wlock);
 }
 
@@ -279,7 +279,7 @@ static void *writer_main(void *arg)
 
         if (n > 0) {
             pthread_mutex_lock(&reg->wlock);
-            capv_reg_execute_batch(reg, b, n);
+            capvi_reg_execute_batch(reg, b, n);
             pthread_mutex_unlock(&reg->wlock);
             pthread_mutex_lock(&reg->qlock);
             for (size_t i = 0; i < n; i++) {
@@ -304,20 +304,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-capv_status capv_reg_writer_start(capv_registry *reg, capv_error *err)
+capv_status capvi_reg_writer_start(capv_registry *reg, capv_error *err)
 {
     if (reg->read_only)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "a read-only registry has no writer");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "a read-only registry has no writer");
     pthread_mutex_lock(&reg->qlock);
     reg->stopping = false;
     int rc = pthread_create(&reg->writer, NULL, writer_main, reg);
     reg->writer_running = rc == 0;
     pthread_mutex_unlock(&reg->qlock);
     return rc == 0 ? CAPV_OK
-                   : capv_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the writer thread");
+                   : capvi_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the writer thread");
 }
 
-void capv_reg_writer_kick(capv_registry *reg)
+void capvi_reg_writer_kick(capv_registry *reg)
 {
     pthread_mutex_lock(&reg->qlock);
     reg->prune_now = true;
@@ -325,7 +325,7 @@ void capv_reg_writer_kick(capv_registry *reg)
     pthread_mutex_unlock(&reg->qlock);
 }
 
-void capv_reg_writer_stop(capv_registry *reg)
+void capvi_reg_writer_stop(capv_registry *reg)
 {
     pthread_mutex_lock(&reg->qlock);
     bool running = reg->writer_running;

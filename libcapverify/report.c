@@ -7,7 +7,7 @@
 #include "report_int.h"
 #include "time_int.h"
 
-capv_status capv_report_init(capv_report *r, const char *unit_id)
+capv_status capvi_report_init(capv_report *r, const char *unit_id)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->format, sizeof r->format, "unknown");
@@ -15,7 +15,7 @@ capv_status capv_report_init(capv_report *r, const char *unit_id)
     return r->unit_id ? CAPV_OK : CAPV_E_NOMEM;
 }
 
-void capv_report_clear(capv_report *r)
+void capvi_report_clear(capv_report *r)
 {
     for (size_t i = 0; i < r->nchecks; i++) {
         free(r->checks[i].id);
@@ -25,7 +25,7 @@ void capv_report_clear(capv_report *r)
     }
     free(r->checks);
     for (size_t i = 0; i < r->nunits; i++)
-        capv_report_clear(&r->units[i]);
+        capvi_report_clear(&r->units[i]);
     free(r->units);
     free(r->unit_id);
     free(r->manifest_hash);
@@ -38,11 +38,11 @@ void capv_report_free(capv_report *r)
 {
     if (r == NULL)
         return;
-    capv_report_clear(r);
+    capvi_report_clear(r);
     free(r);
 }
 
-capv_status capv_report_add(capv_report *r, const char *id, capv_check_status status,
+capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status status,
                             cJSON *details, const char *fmt, ...)
 {
     if (r->nchecks == r->capchecks) {
@@ -62,15 +62,15 @@ capv_status capv_report_add(capv_report *r, const char *id, capv_check_status st
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    capv_text_make_utf8(msg);
+    capvi_text_make_utf8(msg);
     c->id = strdup(id);
     c->message = strdup(msg);
     c->status = status;
     c->details = details;
     if (details != NULL) {
         capv_buf b = CAPV_BUF_INIT;
-        capv_json_write_compact(&b, details, 0);
-        c->details_text = (char *)capv_buf_take(&b, NULL);
+        capvi_json_write_compact(&b, details, 0);
+        c->details_text = (char *)capvi_buf_take(&b, NULL);
     }
     if (c->id == NULL || c->message == NULL || (details != NULL && c->details_text == NULL)) {
         free(c->id);
@@ -83,7 +83,7 @@ capv_status capv_report_add(capv_report *r, const char *id, capv_check_status st
     return CAPV_OK;
 }
 
-capv_status capv_report_set_hash(char **field, const uint8_t digest[32])
+capv_status capvi_report_set_hash(char **field, const uint8_t digest[32])
 {
     char hex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(hex, digest);
@@ -92,11 +92,11 @@ capv_status capv_report_set_hash(char **field, const uint8_t digest[32])
     return *field ? CAPV_OK : CAPV_E_NOMEM;
 }
 
-void capv_report_finish(capv_report *r)
+void capvi_report_finish(capv_report *r)
 {
     capv_verdict v = CAPV_VERDICT_OK;
     for (size_t i = 0; i < r->nunits; i++) {
-        capv_report_finish(&r->units[i]);
+        capvi_report_finish(&r->units[i]);
         if (r->units[i].verdict > v)
             v = r->units[i].verdict;
     }
@@ -208,7 +208,7 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
                                 unsigned int flags, capv_error *err)
 {
     if (out == NULL || r == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON *units = NULL, *verifier = NULL;
@@ -225,7 +225,7 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
     }
     cJSON *checks = ok ? checks_json(r) : NULL;
     ok = ok && checks && cJSON_AddItemToObject(o, "checks", checks);
-    capv_time_format_ms(t, r->verified_at);
+    capvi_time_format_ms(t, r->verified_at);
     ok = ok && (verifier = cJSON_AddObjectToObject(o, "verifier")) != NULL &&
          cJSON_AddStringToObject(verifier, "name", "libcapverify") &&
          cJSON_AddStringToObject(verifier, "version", capv_version_string()) &&
@@ -234,15 +234,15 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
     capv_buf b = CAPV_BUF_INIT;
     if (ok) {
         if (flags & CAPV_REPORT_JSON_PRETTY)
-            capv_json_write_pretty(&b, o);
+            capvi_json_write_pretty(&b, o);
         else
-            capv_json_write_compact(&b, o, 0);
+            capvi_json_write_compact(&b, o, 0);
     }
     cJSON_Delete(o);
     if (!ok) {
-        capv_buf_free(&b);
-        return capv_err_nomem(err);
+        capvi_buf_free(&b);
+        return capvi_err_nomem(err);
     }
-    *out = (char *)capv_buf_take(&b, out_len);
-    return *out ? CAPV_OK : capv_err_nomem(err);
+    *out = (char *)capvi_buf_take(&b, out_len);
+    return *out ? CAPV_OK : capvi_err_nomem(err);
 }

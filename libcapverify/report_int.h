@@ -28,18 +28,18 @@ struct capv_report {
     int64_t duration_ms;
 };
 
-capv_status capv_report_init(capv_report *r, const char *unit_id);
-void capv_report_clear(capv_report *r);
+capv_status capvi_report_init(capv_report *r, const char *unit_id);
+void capvi_report_clear(capv_report *r);
 
 /* Appends a check; takes ownership of `details` (may be NULL), also on failure. */
-capv_status capv_report_add(capv_report *r, const char *id, capv_check_status status,
+capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status status,
                             cJSON *details, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* Sets a "0x…" field (manifest_hash, ...) from a digest. */
-capv_status capv_report_set_hash(char **field, const uint8_t digest[32]);
+capv_status capvi_report_set_hash(char **field, const uint8_t digest[32]);
 
 /* Computes the verdict: the worst of the checks and units. */
-void capv_report_finish(capv_report *r);
+void capvi_report_finish(capv_report *r);
 
 #endif

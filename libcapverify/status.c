@@ -112,12 +112,12 @@ void capv_error_clear(capv_error *err)
 
 /* Messages and fields quote input (member names, keys) and are cut to their buffers, so
  * they may hold bytes that are not UTF-8, or half a character at the cut. */
-void capv_text_make_utf8(char *text)
+void capvi_text_make_utf8(char *text)
 {
     unsigned char *s = (unsigned char *)text;
     size_t len = strlen(text);
     for (size_t i = 0; i < len;) {
-        size_t n = s[i] < 0x80 ? 1 : capv_utf8_seq(s + i, len - i);
+        size_t n = s[i] < 0x80 ? 1 : capvi_utf8_seq(s + i, len - i);
         if (n == 0)
             s[i++] = '?';
         else
@@ -125,7 +125,7 @@ void capv_text_make_utf8(char *text)
     }
 }
 
-capv_status capv_err_set(capv_error *err, capv_status code, const char *field, const char *fmt,
+capv_status capvi_err_set(capv_error *err, capv_status code, const char *field, const char *fmt,
                          ...)
 {
     if (err == NULL)
@@ -141,14 +141,14 @@ capv_status capv_err_set(capv_error *err, capv_status code, const char *field, c
     } else {
         snprintf(err->message, sizeof err->message, "%s", capv_strerror(code));
     }
-    capv_text_make_utf8(err->field);
-    capv_text_make_utf8(err->message);
+    capvi_text_make_utf8(err->field);
+    capvi_text_make_utf8(err->message);
     return code;
 }
 
-capv_status capv_err_nomem(capv_error *err)
+capv_status capvi_err_nomem(capv_error *err)
 {
-    return capv_err_set(err, CAPV_E_NOMEM, NULL, NULL);
+    return capvi_err_set(err, CAPV_E_NOMEM, NULL, NULL);
 }
 
 void capv_free(void *ptr)

@@ -35,7 +35,7 @@ static int64_t days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-bool capv_time_parse(int64_t *ms, const char *s, size_t len)
+bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
 {
     static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int y, mo, d, h, mi, se;
@@ -87,7 +87,7 @@ bool capv_time_parse(int64_t *ms, const char *s, size_t len)
 
 /* Times outside years 0000..9999 are clamped to them: gmtime_r() fails (leaving `tm`
  * unset) when the year does not fit an int, and the output must stay a 4-digit-year RFC 3339
- * time that capv_time_parse() reads back. */
+ * time that capvi_time_parse() reads back. */
 #define TIME_MIN_MS INT64_C(-62167219200000)  /* 0000-01-01T00:00:00.000Z */
 #define TIME_MAX_MS INT64_C(253402300799999)  /* 9999-12-31T23:59:59.999Z */
 
@@ -108,7 +108,7 @@ static void split(int64_t ms, struct tm *tm, int *millis)
     *millis = (int)rem;
 }
 
-void capv_time_format_ms(char out[32], int64_t ms)
+void capvi_time_format_ms(char out[32], int64_t ms)
 {
     struct tm tm;
     int millis;
@@ -120,7 +120,7 @@ void capv_time_format_ms(char out[32], int64_t ms)
     out[31] = '\0';
 }
 
-void capv_time_format_s(char out[32], int64_t ms)
+void capvi_time_format_s(char out[32], int64_t ms)
 {
     struct tm tm;
     int millis;
@@ -136,10 +136,10 @@ int capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len)
 {
     if (out_ms == NULL || text == NULL)
         return -1;
-    return capv_time_parse(out_ms, text, len) ? 0 : -1;
+    return capvi_time_parse(out_ms, text, len) ? 0 : -1;
 }
 
 void capv_rfc3339_format(char out[CAPV_RFC3339_SIZE], int64_t ms)
 {
-    capv_time_format_s(out, ms);
+    capvi_time_format_s(out, ms);
 }

@@ -119,8 +119,8 @@ static capv_status parse_failure(capv_error *err, const char *field, const char 
     ossl_errors oe;
     drain_errors(&oe);
     if (oe.nomem)
-        return capv_err_nomem(err);
-    return capv_err_set(err, CAPV_E_MALFORMED, field, "%s (%s)", what, reason_text(oe.last));
+        return capvi_err_nomem(err);
+    return capvi_err_set(err, CAPV_E_MALFORMED, field, "%s (%s)", what, reason_text(oe.last));
 }
 
 /* Status for a failed TS_RESP_verify_token(): the queue says which check failed. */
@@ -129,37 +129,37 @@ static capv_status verify_failure(capv_error *err)
     ossl_errors oe;
     drain_errors(&oe);
     if (oe.nomem)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (oe.cert_verify)
-        return capv_err_set(err, CAPV_E_UNTRUSTED, "signer",
+        return capvi_err_set(err, CAPV_E_UNTRUSTED, "signer",
                             "TSA certificate does not chain to the TSA CA bundle with the "
                             "timeStamping usage at genTime (%s)",
                             oe.verify_detail[0] ? oe.verify_detail : "verify error");
     if (oe.signer_not_found)
-        return capv_err_set(err, CAPV_E_UNTRUSTED, "signer",
+        return capvi_err_set(err, CAPV_E_UNTRUSTED, "signer",
                             "TSA certificate is neither in the token nor in the TSA CA bundle");
     if (oe.ess_format)
-        return capv_err_set(err, CAPV_E_MALFORMED, "signingCertificate",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "signingCertificate",
                             "token lacks a readable ESS signing-certificate attribute (%s)",
                             reason_text(oe.last));
     if (oe.ess_binding)
-        return capv_err_set(err, CAPV_E_SIGNATURE, "signingCertificate",
+        return capvi_err_set(err, CAPV_E_SIGNATURE, "signingCertificate",
                             "ESS signing-certificate attribute names another certificate");
     if (oe.signature)
-        return capv_err_set(err, CAPV_E_SIGNATURE, "signature", "token signature does not verify");
+        return capvi_err_set(err, CAPV_E_SIGNATURE, "signature", "token signature does not verify");
     if (oe.tsa_name)
-        return capv_err_set(err, CAPV_E_UNTRUSTED, "tsa",
+        return capvi_err_set(err, CAPV_E_UNTRUSTED, "tsa",
                             "token names a TSA other than its signer");
     if (oe.version)
-        return capv_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "version", "TSTInfo version is not 1");
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "version", "TSTInfo version is not 1");
     /* Structural problems found by the verifier (no signer, detached content, ...). */
-    return capv_err_set(err, CAPV_E_MALFORMED, NULL, "token cannot be verified (%s)",
+    return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "token cannot be verified (%s)",
                         reason_text(oe.last));
 }
 
 /* ---- TSA certificate store --------------------------------------------------------------- */
 
-void capv_tsa_store_free(capv_tsa_store *store)
+void capvi_tsa_store_free(capv_tsa_store *store)
 {
     if (store == NULL)
         return;
@@ -167,7 +167,7 @@ void capv_tsa_store_free(capv_tsa_store *store)
     free(store);
 }
 
-capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
+capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
                                     capv_error *err)
 {
     capv_status st = CAPV_OK;
@@ -176,11 +176,11 @@ capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, si
     X509 *cert = NULL;
 
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     if (pem == NULL && len > 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    CAPV_TRY(capv_global_require(err));
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    CAPV_TRY(capvi_global_require(err));
     ERR_clear_error();
     if (len > TSA_BUNDLE_MAX_LEN)
         CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "TSA CA bundle is larger than %zu bytes",
@@ -190,12 +190,12 @@ capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, si
 
     store = calloc(1, sizeof *store);
     if (store == NULL || (store->certs = sk_X509_new_null()) == NULL) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     bio = BIO_new_mem_buf(pem, (int)len);
     if (bio == NULL) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     for (;;) {
@@ -217,7 +217,7 @@ capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, si
             goto out;
         }
         if (sk_X509_push(store->certs, cert) <= 0) {
-            st = capv_err_nomem(err);
+            st = capvi_err_nomem(err);
             goto out;
         }
         cert = NULL;
@@ -227,7 +227,7 @@ capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, si
 out:
     X509_free(cert);
     BIO_free(bio);
-    capv_tsa_store_free(store);
+    capvi_tsa_store_free(store);
     ERR_clear_error();
     return st;
 }
@@ -244,7 +244,7 @@ static const char *errno_text(int e, char *buf, size_t cap)
 #endif
 }
 
-capv_status capv_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err)
+capv_status capvi_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err)
 {
     capv_status st = CAPV_OK;
     int fd = -1;
@@ -252,11 +252,11 @@ capv_status capv_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv
     char ebuf[128];
 
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     if (pem_file == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    CAPV_TRY(capv_global_require(err));
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    CAPV_TRY(capvi_global_require(err));
 
     fd = open(pem_file, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -280,7 +280,7 @@ capv_status capv_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv
     size_t cap = (size_t)sb.st_size + 1, len = 0;
     buf = malloc(cap);
     if (buf == NULL) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     while (len < cap) {
@@ -298,7 +298,7 @@ capv_status capv_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv
     }
     if (len == cap)
         CAPV_FAIL(err, CAPV_E_IO, NULL, "TSA CA bundle %s changed while being read", pem_file);
-    st = capv_tsa_store_load_mem(out, buf, len, err);
+    st = capvi_tsa_store_load_mem(out, buf, len, err);
 out:
     if (fd >= 0)
         close(fd);
@@ -439,7 +439,7 @@ static capv_status subject_line(char *out, size_t cap, X509 *cert, capv_error *e
     out[0] = '\0';
     BIO *mem = BIO_new(BIO_s_mem());
     if (mem == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     unsigned long flags = (unsigned long)XN_FLAG_ONELINE & ~(unsigned long)XN_FLAG_SPC_EQ;
     char *text = NULL;
     long n = 0;
@@ -466,7 +466,7 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
     *resp = d2i_TS_RESP(NULL, &p, (long)len);
     if (*resp != NULL) {
         if (p != in + len)
-            return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampResp",
+            return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampResp",
                                 (size_t)(in + len - p));
         return CAPV_OK;
     }
@@ -474,12 +474,12 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
     ossl_errors oe;
     drain_errors(&oe);
     if (oe.nomem)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (oe.token_missing)
-        return capv_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
                             "response status is granted but it carries no token");
     if (oe.token_unexpected)
-        return capv_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
                             "response status is not granted but it carries a token");
 
     p = in;
@@ -490,13 +490,13 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
             i++;
         if (i < len && in[i] == '{') {
             ERR_clear_error();
-            return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+            return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
                                 "JSON (e.g. a tsr.v1 timestamp) is not an RFC 3161 token");
         }
         return parse_failure(err, NULL, "not a DER TimeStampResp or TimeStampToken");
     }
     if (p != in + len)
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampToken",
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampToken",
                             (size_t)(in + len - p));
     *token = *bare;
     return CAPV_OK;
@@ -511,7 +511,7 @@ static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
     int64_t v = -1;
     if (status == NULL || ASN1_INTEGER_get_int64(&v, status) != 1) {
         ERR_clear_error();
-        return capv_err_set(err, CAPV_E_MALFORMED, "status", "unreadable PKIStatus");
+        return capvi_err_set(err, CAPV_E_MALFORMED, "status", "unreadable PKIStatus");
     }
     if (v != 0 && v != 1) {
         /* The TSA's own words, reduced to printable ASCII, help the operator. */
@@ -527,13 +527,13 @@ static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
                 text[k++] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
             text[k] = '\0';
         }
-        return capv_err_set(
+        return capvi_err_set(
             err, CAPV_E_REJECTED, "status", "TSA did not grant the timestamp: status %s%s%s%s",
             v >= 0 && v <= 5 ? names[v] : "unknown", text[0] ? " (" : "", text, text[0] ? ")" : "");
     }
     *token = TS_RESP_get_token(resp);
     if (*token == NULL)
-        return capv_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
+        return capvi_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
                             "response status is granted but it carries no token");
     return CAPV_OK;
 }
@@ -583,15 +583,15 @@ static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store, i
 
     xs = X509_STORE_new();
     if (xs == NULL) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     for (int i = 0; i < sk_X509_num(store->certs); i++) {
         if (X509_STORE_add_cert(xs, sk_X509_value(store->certs, i)) != 1) {
             ossl_errors oe;
             drain_errors(&oe);
-            st = oe.nomem ? capv_err_nomem(err)
-                          : capv_err_set(err, CAPV_E_CRYPTO, NULL, "X509_STORE_add_cert failed");
+            st = oe.nomem ? capvi_err_nomem(err)
+                          : capvi_err_set(err, CAPV_E_CRYPTO, NULL, "X509_STORE_add_cert failed");
             goto out;
         }
     }
@@ -602,7 +602,7 @@ static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store, i
     untrusted = X509_chain_up_ref(store->certs);
     ctx = TS_VERIFY_CTX_new();
     if (untrusted == NULL || ctx == NULL) {
-        st = capv_err_nomem(err);
+        st = capvi_err_nomem(err);
         goto out;
     }
     TS_VERIFY_CTX_set_flags(ctx, (int)(TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_SIGNER));
@@ -649,18 +649,18 @@ static capv_status check_imprint(TS_TST_INFO *tst, const uint8_t *data, size_t d
 
     const EVP_MD *md = NULL;
     if (nid == NID_sha256)
-        md = capv_global_md(CAPV_HASH_SHA256);
+        md = capvi_global_md(CAPV_HASH_SHA256);
     else if (nid == NID_sha3_256)
-        md = capv_global_md(CAPV_HASH_SHA3_256);
+        md = capvi_global_md(CAPV_HASH_SHA3_256);
     else
         md = fetched = EVP_MD_fetch(NULL, OBJ_nid2sn(nid), NULL);
     if (md == NULL) {
         ossl_errors oe;
         drain_errors(&oe);
         if (oe.nomem)
-            st = capv_err_nomem(err);
+            st = capvi_err_nomem(err);
         else
-            st = capv_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL provides no %s", name);
+            st = capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL provides no %s", name);
         goto out;
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -680,7 +680,7 @@ out:
     return st;
 }
 
-capv_status capv_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
+capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
                                   const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
                                   size_t data_len, int64_t now_ms, int64_t leeway_ms,
                                   capv_error *err)
@@ -695,10 +695,10 @@ capv_status capv_timestamp_verify(capv_timestamp_info *info, const capv_tsa_stor
     if (info != NULL)
         memset(info, 0, sizeof *info);
     if (store == NULL || (tsr == NULL && tsr_len > 0) || (data == NULL && data_len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (leeway_ms < 0)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "negative leeway");
-    CAPV_TRY(capv_global_require(err));
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "negative leeway");
+    CAPV_TRY(capvi_global_require(err));
     ERR_clear_error();
 
     if (tsr_len > TSR_MAX_LEN)

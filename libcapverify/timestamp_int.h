@@ -11,10 +11,10 @@
  * may be shared by threads. */
 typedef struct capv_tsa_store capv_tsa_store;
 
-capv_status capv_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err);
-capv_status capv_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
+capv_status capvi_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err);
+capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
                                     capv_error *err);
-void capv_tsa_store_free(capv_tsa_store *store);
+void capvi_tsa_store_free(capv_tsa_store *store);
 
 typedef struct capv_timestamp_info {
     int64_t gen_time_ms;     /* genTime of the token, ms since the epoch (UTC) */
@@ -34,7 +34,7 @@ typedef struct capv_timestamp_info {
  * Also: CAPV_E_ALG_NOT_ALLOWED (imprint algorithm is not SHA-2/SHA-3, e.g. SHA-1),
  * CAPV_E_LIMIT (tsr_len > 1 MiB), CAPV_E_UNSUPPORTED_FORMAT (TSTInfo version is not 1).
  * The signer chain is checked at genTime, not at now_ms. Thread-safe. */
-capv_status capv_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
+capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
                                   const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
                                   size_t data_len, int64_t now_ms, int64_t leeway_ms,
                                   capv_error *err);

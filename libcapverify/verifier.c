@@ -36,10 +36,10 @@ void capv_verifier_set_cache(capv_verifier *v, capv_cache *cache)
 capv_status capv_verifier_new(capv_verifier **out, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_verifier *v = calloc(1, sizeof *v);
     if (v == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     v->clock = capv_clock_system;
     bump_epoch(v);
     *out = v;
@@ -61,14 +61,14 @@ void capv_verifier_free(capv_verifier *v)
     capv_trust_store_free(v->trust);
     free(v->policies);
     registry_clear(v);
-    capv_tsa_store_free(v->tsa);
+    capvi_tsa_store_free(v->tsa);
     free(v);
 }
 
 capv_status capv_verifier_load_trust(capv_verifier *v, const char *path, capv_error *err)
 {
     if (v == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_trust_store *s = NULL;
     capv_status st = capv_trust_store_load(&s, path, err);
     if (st == CAPV_OK)
@@ -92,13 +92,13 @@ const capv_trust_store *capv_verifier_trust_store(const capv_verifier *v)
 
 static capv_status add_policy(capv_verifier *v, const uint8_t d[32], capv_error *err)
 {
-    if (capv_verifier_knows_policy(v, d))
+    if (capvi_verifier_knows_policy(v, d))
         return CAPV_OK;
     if (v->npolicies == v->cappolicies) {
         size_t cap = v->cappolicies ? v->cappolicies * 2 : 8;
         uint8_t(*p)[32] = realloc(v->policies, cap * sizeof *p);
         if (p == NULL)
-            return capv_err_nomem(err);
+            return capvi_err_nomem(err);
         v->policies = p;
         v->cappolicies = cap;
     }
@@ -110,13 +110,13 @@ static capv_status add_policy(capv_verifier *v, const uint8_t d[32], capv_error 
 capv_status capv_verifier_add_policy_hash(capv_verifier *v, const char *hash, capv_error *err)
 {
     if (v == NULL || hash == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     uint8_t d[32];
     capv_status st = capv_digest_parse(d, hash, strlen(hash), err);
     return st == CAPV_OK ? add_policy(v, d, err) : st;
 }
 
-bool capv_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32])
+bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32])
 {
     for (size_t i = 0; v && i < v->npolicies; i++)
         if (memcmp(v->policies[i], hash, 32) == 0)
@@ -132,16 +132,16 @@ static capv_status load_ir(capv_verifier *v, const char *path, capv_error *err)
     size_t len = 0, clen = 0;
     cJSON *root = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(capv_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
-    if ((st = capv_json_parse(&root, data, len, err)) != CAPV_OK) {
+    CAPV_TRY(capvi_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
+    if ((st = capvi_json_parse(&root, data, len, err)) != CAPV_OK) {
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
         CAPV_FAIL(err, st, path, "%s: %s", path, msg);
     }
     const char *ir_hash = NULL, *policy_hash = NULL, *irv = NULL;
-    if (capv_json_get_string(&irv, root, "", "ir_version", true, NULL) != CAPV_OK ||
-        capv_json_get_string(&ir_hash, root, "", "ir_hash", true, NULL) != CAPV_OK ||
-        capv_json_get_string(&policy_hash, root, "", "policy_hash", true, NULL) != CAPV_OK)
+    if (capvi_json_get_string(&irv, root, "", "ir_version", true, NULL) != CAPV_OK ||
+        capvi_json_get_string(&ir_hash, root, "", "ir_hash", true, NULL) != CAPV_OK ||
+        capvi_json_get_string(&policy_hash, root, "", "policy_hash", true, NULL) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, path,
                   "%s: not a policy IR (needs ir_version, policy_hash, ir_hash)", path);
     uint8_t want[32], got[32], ph[32];
@@ -154,8 +154,8 @@ static capv_status load_ir(capv_verifier *v, const char *path, capv_error *err)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     }
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_compact(&b, root, 0);
-    if ((compact = capv_buf_take(&b, &clen)) == NULL)
+    capvi_json_write_compact(&b, root, 0);
+    if ((compact = capvi_buf_take(&b, &clen)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     CAPV_TRY(capv_hash(got, CAPV_HASH_SHA3_256, compact, clen, err));
     if (memcmp(got, want, 32) != 0)
@@ -185,15 +185,15 @@ static capv_status load_policy_source(capv_verifier *v, const char *path, capv_e
 {
     uint8_t *data = NULL, hash[32];
     size_t len = 0;
-    capv_status st = capv_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err);
+    capv_status st = capvi_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err);
     if (st != CAPV_OK)
         return st;
-    st = capv_policy_source_hash(hash, NULL, data, len, CAPV_POLICY_FORMAT_YAML, err);
+    st = capvi_policy_source_hash(hash, NULL, data, len, CAPV_POLICY_FORMAT_YAML, err);
     free(data);
     if (st != CAPV_OK) {
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-        return capv_err_set(err, st, path, "%s: %s", path, msg);
+        return capvi_err_set(err, st, path, "%s: %s", path, msg);
     }
     return add_policy(v, hash, err);
 }
@@ -207,10 +207,10 @@ static bool is_policy_file(const char *name)
 capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, capv_error *err)
 {
     if (v == NULL || dir == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     char **names = NULL;
     size_t n = 0;
-    capv_status st = capv_dir_list(&names, &n, dir, is_policy_file, err);
+    capv_status st = capvi_dir_list(&names, &n, dir, is_policy_file, err);
     if (st != CAPV_OK)
         return st;
     for (size_t i = 0; i < n; i++) {
@@ -220,7 +220,7 @@ capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, cap
                                             : load_ir(v, path, err));
     }
 out:
-    capv_dir_list_free(names, n);
+    capvi_dir_list_free(names, n);
     return st;
 }
 
@@ -231,12 +231,12 @@ capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
                                              capv_error *err)
 {
     if (v == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     uint8_t *data = NULL;
     size_t len = 0;
     capv_registry *reg = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(capv_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
+    CAPV_TRY(capvi_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
     CAPV_TRY(capv_registry_open(&reg, NULL, NULL, err));
     capv_error ierr = CAPV_ERROR_INIT;
     if ((st = capv_registry_import_json(NULL, NULL, reg, data, len, 0, NULL, NULL, &ierr)) !=
@@ -256,10 +256,10 @@ out:
 capv_status capv_verifier_load_registry(capv_verifier *v, const char *path, capv_error *err)
 {
     if (v == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return capv_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
+        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                             "cannot open registry '%s': %s", path, strerror(errno));
     int c;
     while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
@@ -298,11 +298,11 @@ capv_registry *capv_verifier_registry(const capv_verifier *v)
 capv_status capv_verifier_load_tsa_roots(capv_verifier *v, const char *pem_file, capv_error *err)
 {
     if (v == NULL || pem_file == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_tsa_store *s = NULL;
-    capv_status st = capv_tsa_store_load(&s, pem_file, err);
+    capv_status st = capvi_tsa_store_load(&s, pem_file, err);
     if (st == CAPV_OK) {
-        capv_tsa_store_free(v->tsa);
+        capvi_tsa_store_free(v->tsa);
         v->tsa = s;
         bump_epoch(v);
     }
@@ -320,7 +320,7 @@ void capv_verifier_set_clock(capv_verifier *v, capv_clock_fn clock, void *user)
 
 /* ---- options --------------------------------------------------------------------------- */
 
-void capv_verify_options_default(capv_verify_options *o)
+void capvi_verify_options_default(capv_verify_options *o)
 {
     memset(o, 0, sizeof *o);
     o->require_signature = true;
@@ -331,11 +331,11 @@ void capv_verify_options_default(capv_verify_options *o)
 capv_status capv_verify_options_new(capv_verify_options **out, capv_error *err)
 {
     if (out == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = malloc(sizeof **out);
     if (*out == NULL)
-        return capv_err_nomem(err);
-    capv_verify_options_default(*out);
+        return capvi_err_nomem(err);
+    capvi_verify_options_default(*out);
     return CAPV_OK;
 }
 
@@ -356,7 +356,7 @@ capv_status capv_verify_options_set(capv_verify_options *o, capv_option opt, int
 {
     bool *slot = o ? option_slot(o, opt) : NULL;
     if (slot == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown option %d", (int)opt);
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown option %d", (int)opt);
     *slot = enabled != 0;
     return CAPV_OK;
 }
@@ -371,7 +371,7 @@ capv_status capv_verify_options_set_mock_policy(capv_verify_options *o, capv_moc
                                                 capv_error *err)
 {
     if (o == NULL || (p != CAPV_MOCK_WARN && p != CAPV_MOCK_FAIL && p != CAPV_MOCK_ACCEPT))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid mock policy");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid mock policy");
     o->mock = p;
     return CAPV_OK;
 }
@@ -380,7 +380,7 @@ capv_status capv_verify_options_set_limits(capv_verify_options *o,
                                            const capv_package_limits *limits, capv_error *err)
 {
     if (o == NULL || limits == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     o->limits = *limits;
     o->has_limits = true;
     return CAPV_OK;
@@ -390,7 +390,7 @@ capv_status capv_verify_options_set_timestamp_leeway(capv_verify_options *o, int
                                                      capv_error *err)
 {
     if (o == NULL || seconds < 0 || seconds > 86400)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "leeway must be 0..86400 seconds");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "leeway must be 0..86400 seconds");
     o->leeway_s = seconds;
     return CAPV_OK;
 }

@@ -138,7 +138,7 @@ static void refund(layout *l, uint64_t n)
 /* A parsed JSON text: its strings (at most its size) and its values. */
 static uint64_t json_cost(const uint8_t *d, size_t n)
 {
-    return n + capv_pkg_json_values(d, n) * VALUE_COST;
+    return n + capvi_pkg_json_values(d, n) * VALUE_COST;
 }
 
 static uint64_t text_cost(const char *s)
@@ -187,9 +187,9 @@ static bool unit_cycle(const layout *l, size_t i, unsigned char *state)
 static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, size_t cap)
 {
     const cJSON *files = NULL, *units = NULL;
-    if (capv_json_get_object(&files, l->meta, "", "files", true, NULL) != CAPV_OK)
+    if (capvi_json_get_object(&files, l->meta, "", "files", true, NULL) != CAPV_OK)
         return "_meta.json has no \"files\" object";
-    if (capv_json_get_array(&units, l->meta, "", "proof_units", true, NULL) != CAPV_OK ||
+    if (capvi_json_get_array(&units, l->meta, "", "proof_units", true, NULL) != CAPV_OK ||
         cJSON_GetArraySize(units) == 0)
         return "_meta.json has no \"proof_units\"";
     size_t n = (size_t)cJSON_GetArraySize(units);
@@ -201,19 +201,19 @@ static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, s
     for (const cJSON *u = units->child; u; u = u->next) {
         unit_spec *s = &l->units[l->nunits++];
         const cJSON *deps = NULL;
-        if (capv_json_get_string(&s->id, u, "", "id", true, NULL) != CAPV_OK ||
-            capv_json_get_string(&s->manifest_file, u, "", "manifest_file", true, NULL) !=
+        if (capvi_json_get_string(&s->id, u, "", "id", true, NULL) != CAPV_OK ||
+            capvi_json_get_string(&s->manifest_file, u, "", "manifest_file", true, NULL) !=
                 CAPV_OK ||
-            capv_json_get_string(&s->proof_file, u, "", "proof_file", true, NULL) != CAPV_OK) {
+            capvi_json_get_string(&s->proof_file, u, "", "proof_file", true, NULL) != CAPV_OK) {
             snprintf(msg, cap, "proof unit %zu lacks id, manifest_file or proof_file", l->nunits);
             return msg;
         }
-        if (capv_json_get_array(&deps, u, "", "depends_on", false, NULL) != CAPV_OK) {
+        if (capvi_json_get_array(&deps, u, "", "depends_on", false, NULL) != CAPV_OK) {
             snprintf(msg, cap, "proof unit '%s': depends_on must be an array", s->id);
             return msg;
         }
         s->depends_on = deps;
-        const cJSON *ph = capv_json_get(u, "policy_hash");
+        const cJSON *ph = capvi_json_get(u, "policy_hash");
         if (ph != NULL && !cJSON_IsString(ph)) {
             snprintf(msg, cap, "proof unit '%s': policy_hash must be a string", s->id);
             return msg;
@@ -253,7 +253,7 @@ static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, s
     /* a timestamp listed with role "timestamp" */
     for (const cJSON *f = files->child; f; f = f->next) {
         const char *role = NULL;
-        if (capv_json_get_string(&role, f, "", "role", false, NULL) == CAPV_OK && role &&
+        if (capvi_json_get_string(&role, f, "", "role", false, NULL) == CAPV_OK && role &&
             strcmp(role, "timestamp") == 0)
             l->tsr_name = f->string;
     }
@@ -271,7 +271,7 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
     l->budget = pkg->limits.verify_bytes - l->details;
     *problem = NULL;
     size_t mi;
-    if (capv_package_index(pkg, META_NAME, &mi)) {
+    if (capvi_package_index(pkg, META_NAME, &mi)) {
         l->format = "unknown";
         /* the bytes are needed only while the tree is built; the tree lasts the run */
         uint64_t n = pkg->members[mi].len;
@@ -280,13 +280,13 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
         capv_error jerr = CAPV_ERROR_INIT;
         capv_status pst = CAPV_OK;
         if (fits) {
-            capv_status st = capv_package_member_view(pkg, mi, &v, err);
+            capv_status st = capvi_package_member_view(pkg, mi, &v, err);
             if (st != CAPV_OK)
                 return st;
             fits = charge(l, json_cost(v.data, v.len));
             if (fits)
-                pst = capv_json_parse(&l->meta, v.data, v.len, &jerr);
-            capv_member_view_release(&v);
+                pst = capvi_json_parse(&l->meta, v.data, v.len, &jerr);
+            capvi_member_view_release(&v);
             refund(l, n);
         }
         if (!fits) {
@@ -302,20 +302,20 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
             return CAPV_OK;
         }
         const char *schema = NULL, *bv = NULL;
-        capv_json_get_string(&schema, l->meta, "", "schema", false, NULL);
-        capv_json_get_string(&bv, l->meta, "", "bundle_version", false, NULL);
+        capvi_json_get_string(&schema, l->meta, "", "schema", false, NULL);
+        capvi_json_get_string(&bv, l->meta, "", "bundle_version", false, NULL);
         if (schema != NULL && strcmp(schema, "cap-bundle.v1") == 0) {
             l->format = "cap-bundle.v1";
             *problem = bundle_units(l, pkg, msg, cap);
         } else if (bv != NULL && strncmp(bv, "cap-proof.v2", 12) == 0) {
             l->format = "cap-proof.v2";
             const cJSON *hashes = NULL;
-            if (capv_json_get_object(&hashes, l->meta, "", "hashes", true, NULL) != CAPV_OK)
+            if (capvi_json_get_object(&hashes, l->meta, "", "hashes", true, NULL) != CAPV_OK)
                 *problem = "_meta.json has no \"hashes\" object";
             else if (!has_member(pkg, "manifest.json") || !has_member(pkg, "proof.capz"))
                 *problem = "cap-proof.v2 needs manifest.json and proof.capz";
             if ((l->units = calloc(1, sizeof *l->units)) == NULL)
-                return capv_err_nomem(err);
+                return capvi_err_nomem(err);
             l->nunits = 1;
             l->units[0] = (unit_spec){ "main", "manifest.json", "proof.capz", NULL, NULL };
         } else {
@@ -326,11 +326,11 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
     } else if (has_member(pkg, "manifest.json") && has_member(pkg, "proof.dat")) {
         l->format = "legacy";
         if ((l->units = calloc(1, sizeof *l->units)) == NULL)
-            return capv_err_nomem(err);
+            return capvi_err_nomem(err);
         l->nunits = 1;
         l->units[0] = (unit_spec){ "main", "manifest.json", "proof.dat", NULL, NULL };
     } else {
-        return capv_err_set(err, CAPV_E_MALFORMED, NULL,
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
                             "not a CAP package: no _meta.json, and no manifest.json + proof.dat");
     }
     if (l->tsr_name == NULL && has_member(pkg, TIMESTAMP_NAME))
@@ -368,7 +368,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
     bool code_present = false;
 
     if (strcmp(l->format, "cap-bundle.v1") == 0) {
-        capv_json_get_object(&files, l->meta, "", "files", true, NULL);
+        capvi_json_get_object(&files, l->meta, "", "files", true, NULL);
         for (const cJSON *f = files ? files->child : NULL; f; f = f->next) {
             const char *name = f->string, *hash = NULL;
             bool optional = false;
@@ -377,17 +377,17 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
             size_t idx;
             const char *why = NULL;
             /* the digests were taken while the package loaded: no member is read here */
-            if (capv_json_get_string(&hash, f, "", "hash", true, NULL) != CAPV_OK ||
+            if (capvi_json_get_string(&hash, f, "", "hash", true, NULL) != CAPV_OK ||
                 capv_digest_parse(want, hash, strlen(hash), NULL) != CAPV_OK)
                 why = "listed hash is not a 0x SHA3-256 digest";
-            else if (capv_json_get_bool(&optional, f, "", "optional", false, NULL) != CAPV_OK ||
-                     capv_json_get_int(&size, f, "", "size", 0, INT64_MAX, false, NULL) != CAPV_OK)
+            else if (capvi_json_get_bool(&optional, f, "", "optional", false, NULL) != CAPV_OK ||
+                     capvi_json_get_int(&size, f, "", "size", 0, INT64_MAX, false, NULL) != CAPV_OK)
                 why = "listed size/optional are ill-typed";
-            else if (!capv_package_index(pkg, name, &idx))
+            else if (!capvi_package_index(pkg, name, &idx))
                 why = optional ? NULL : "listed but missing";
             else if (size >= 0 && (uint64_t)size != pkg->members[idx].len)
                 why = "size differs";
-            else if (capv_package_member_sha3(pkg, idx, got, NULL) != CAPV_OK)
+            else if (capvi_package_member_sha3(pkg, idx, got, NULL) != CAPV_OK)
                 why = "cannot hash";
             else if (memcmp(want, got, 32) != 0)
                 why = "SHA3-256 differs";
@@ -401,7 +401,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
         }
     } else if (strcmp(l->format, "cap-proof.v2") == 0) {
         const cJSON *hashes = NULL;
-        capv_json_get_object(&hashes, l->meta, "", "hashes", true, NULL);
+        capvi_json_get_object(&hashes, l->meta, "", "hashes", true, NULL);
         static const char *const pairs[][2] = { { "manifest_sha3", "manifest.json" },
                                                 { "proof_sha3", "proof.capz" } };
         for (int i = 0; i < 2; i++) {
@@ -409,12 +409,12 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
             size_t idx;
             uint8_t want[32], got[32];
             const char *why = NULL;
-            if (capv_json_get_string(&hash, hashes, "", pairs[i][0], true, NULL) != CAPV_OK ||
+            if (capvi_json_get_string(&hash, hashes, "", pairs[i][0], true, NULL) != CAPV_OK ||
                 capv_digest_parse(want, hash, strlen(hash), NULL) != CAPV_OK)
                 why = "hash missing or not a digest";
-            else if (!capv_package_index(pkg, pairs[i][1], &idx))
+            else if (!capvi_package_index(pkg, pairs[i][1], &idx))
                 why = "missing";
-            else if (capv_package_member_sha3(pkg, idx, got, NULL) != CAPV_OK ||
+            else if (capvi_package_member_sha3(pkg, idx, got, NULL) != CAPV_OK ||
                      memcmp(want, got, 32) != 0)
                 why = "SHA3-256 differs";
             else
@@ -431,7 +431,7 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
         const char *name = capv_package_member_name(pkg, i);
         bool known = strcmp(name, META_NAME) == 0;
         if (files != NULL)
-            known = known || capv_json_get(files, name) != NULL;
+            known = known || capvi_json_get(files, name) != NULL;
         else
             for (size_t u = 0; u < l->nunits; u++)
                 known = known || strcmp(name, l->units[u].manifest_file) == 0 ||
@@ -456,16 +456,16 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
         put_num(d, "unlisted_omitted", (double)omitted_extra);
 
     if (bad > 0)
-        return capv_report_add(r, "package.integrity", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(r, "package.integrity", CAPV_CHECK_FAIL, d,
                                "%zu listed file(s) fail integrity; first: %s", bad, first);
     if (extra > 0)
-        return capv_report_add(r, "package.integrity", CAPV_CHECK_WARN, d,
+        return capvi_report_add(r, "package.integrity", CAPV_CHECK_WARN, d,
                                "%zu member(s) not listed in the package metadata%s", extra,
                                code_present ? " (bundle-supplied code is never executed)" : "");
     if (strcmp(l->format, "legacy") == 0)
-        return capv_report_add(r, "package.integrity", CAPV_CHECK_SKIP, d,
+        return capvi_report_add(r, "package.integrity", CAPV_CHECK_SKIP, d,
                                "the legacy layout lists no hashes");
-    return capv_report_add(r, "package.integrity", CAPV_CHECK_PASS, d,
+    return capvi_report_add(r, "package.integrity", CAPV_CHECK_PASS, d,
                            "%zu listed file(s) match their SHA3-256 and size", verified);
 }
 
@@ -537,7 +537,7 @@ static void schema_err(schema_errs *e, const char *fmt, ...)
 static const char *str_field(const cJSON *o, const char *key, bool required, schema_errs *e,
                              const char *path)
 {
-    const cJSON *it = capv_json_get(o, key);
+    const cJSON *it = capvi_json_get(o, key);
     char field[96];
     snprintf(field, sizeof field, "%s%s", path, key);
     if (it == NULL) {
@@ -569,7 +569,7 @@ static bool digest_field(uint8_t out[32], const cJSON *o, const char *key, bool 
 
 static const cJSON *obj_field(const cJSON *o, const char *key, bool required, schema_errs *e)
 {
-    const cJSON *it = capv_json_get(o, key);
+    const cJSON *it = capvi_json_get(o, key);
     if (it == NULL) {
         if (required)
             schema_err(e, "%s is missing", key);
@@ -594,14 +594,14 @@ static capv_status read_priced(unit_ctx *u, size_t idx, capv_member_view *v, cos
     *fits = false;
     if (!charge(l, n))
         return CAPV_OK;
-    capv_status st = capv_package_member_view(l->pkg, idx, v, &u->err);
+    capv_status st = capvi_package_member_view(l->pkg, idx, v, &u->err);
     if (st != CAPV_OK) {
         refund(l, n);
         return st;
     }
     uint64_t c = cost(v->data, v->len);
     if (!charge(l, c)) {
-        capv_member_view_release(v);
+        capvi_member_view_release(v);
         refund(l, n);
         return CAPV_OK;
     }
@@ -612,7 +612,7 @@ static capv_status read_priced(unit_ctx *u, size_t idx, capv_member_view *v, cos
 
 static capv_status too_large(unit_ctx *u, const char *check, const char *name, size_t idx)
 {
-    return capv_report_add(u->r, check, CAPV_CHECK_FAIL, NULL,
+    return capvi_report_add(u->r, check, CAPV_CHECK_FAIL, NULL,
                            "%s (%zu bytes) needs more memory than the verification limit of "
                            "%llu bytes",
                            name, u->layout->pkg->members[idx].len,
@@ -631,7 +631,7 @@ static bool is_ws(uint8_t c)
     return c == ' ' || c == '\n' || c == '\t' || c == '\r';
 }
 
-/* A proof as capv_proof_parse reads it (proof.c): a CAPZ payload or a JSON text is parsed as
+/* A proof as capvi_proof_parse reads it (proof.c): a CAPZ payload or a JSON text is parsed as
  * it is; anything else is decoded from base64 first, and the decoded text parsed. */
 static uint64_t proof_cost(const uint8_t *d, size_t n)
 {
@@ -654,7 +654,7 @@ static uint64_t proof_cost(const uint8_t *d, size_t n)
         if (capv_base64_decode(piece, sizeof piece, &k, (const char *)d + i, len,
                                CAPV_BASE64_STD, NULL) != CAPV_OK)
             return CAPV_BASE64_DECODED_MAX(b - a); /* only the buffer is made */
-        capv_pkg_json_count(&c, piece, k);
+        capvi_pkg_json_count(&c, piece, k);
         decoded += k;
     }
     return CAPV_BASE64_DECODED_MAX(b - a) + decoded + c.values * VALUE_COST;
@@ -680,16 +680,16 @@ static capv_status check_manifest_schema(unit_ctx *u)
     u->m = u->mv.data;
     u->mlen = u->mv.len;
     capv_error jerr = CAPV_ERROR_INIT;
-    if (capv_json_parse(&u->manifest, u->m, u->mlen, &jerr) != CAPV_OK) {
+    if (capvi_json_parse(&u->manifest, u->m, u->mlen, &jerr) != CAPV_OK) {
         cJSON *d = obj();
         put_str(d, "error", capv_status_name(jerr.code));
-        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
                                "%s is not strict JSON: %s", u->spec->manifest_file, jerr.message);
     }
     if (!cJSON_IsObject(u->manifest)) {
         cJSON_Delete(u->manifest);
         u->manifest = NULL;
-        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, NULL,
+        return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, NULL,
                                "the manifest is not a JSON object");
     }
     cJSON *d = obj();
@@ -710,7 +710,7 @@ static capv_status check_manifest_schema(unit_ctx *u)
     }
     const char *created = str_field(m, "created_at", true, &e, "");
     if (created != NULL) {
-        u->has_created = capv_time_parse(&u->created_ms, created, strlen(created));
+        u->has_created = capvi_time_parse(&u->created_ms, created, strlen(created));
         if (!u->has_created)
             schema_err(&e, "%s is not an RFC 3339 time", "created_at");
     }
@@ -727,10 +727,10 @@ static capv_status check_manifest_schema(unit_ctx *u)
     if (audit != NULL) {
         digest_field(tmp, audit, "tail_digest", true, &e, "audit.");
         int64_t count;
-        const cJSON *ec = capv_json_get(audit, "events_count");
+        const cJSON *ec = capvi_json_get(audit, "events_count");
         if (ec == NULL)
             schema_err(&e, "%s is missing", "audit.events_count");
-        else if (capv_json_int_value(&count, ec, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
+        else if (capvi_json_int_value(&count, ec, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
             schema_err(&e, "%s must be a non-negative integer", "audit.events_count");
     }
     const cJSON *proof = obj_field(m, "proof", true, &e);
@@ -738,7 +738,7 @@ static capv_status check_manifest_schema(unit_ctx *u)
         str_field(proof, "type", true, &e, "proof.");
         str_field(proof, "status", true, &e, "proof.");
     }
-    const cJSON *sigs = capv_json_get(m, "signatures");
+    const cJSON *sigs = capvi_json_get(m, "signatures");
     if (sigs == NULL)
         schema_err(&e, "%s is missing", "signatures");
     else if (!cJSON_IsArray(sigs))
@@ -756,12 +756,12 @@ static capv_status check_manifest_schema(unit_ctx *u)
             schema_err(&e, "%s must be a digest", "time_anchor.audit_tip_hex");
         const char *at = str_field(anchor, "created_at", false, &e, "time_anchor.");
         int64_t ms;
-        if (at != NULL && !capv_time_parse(&ms, at, strlen(at)))
+        if (at != NULL && !capvi_time_parse(&ms, at, strlen(at)))
             schema_err(&e, "%s is not an RFC 3339 time", "time_anchor.created_at");
     }
-    if (capv_json_get(m, "sanctions_root"))
+    if (capvi_json_get(m, "sanctions_root"))
         digest_field(tmp, m, "sanctions_root", false, &e, "");
-    if (capv_json_get(m, "jurisdiction_root"))
+    if (capvi_json_get(m, "jurisdiction_root"))
         digest_field(tmp, m, "jurisdiction_root", false, &e, "");
     obj_field(m, "extensions", false, &e);
 
@@ -788,7 +788,7 @@ static capv_status check_manifest_schema(unit_ctx *u)
         put_num(d, "unknown_keys_omitted", (double)unknown_omitted);
 
     if (e.n > 0)
-        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
                                "%zu schema error(s); first: %s", e.n, e.first);
     if (old || nunknown > 0) {
         char msg[400] = "";
@@ -799,9 +799,9 @@ static capv_status check_manifest_schema(unit_ctx *u)
             snprintf(msg + used, sizeof msg - used, "%sunknown top-level key(s): %s",
                      old ? "; " : "", unknown_names);
         }
-        return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_WARN, d, "%s", msg);
+        return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_WARN, d, "%s", msg);
     }
-    return capv_report_add(u->r, "manifest.schema", CAPV_CHECK_PASS, d,
+    return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_PASS, d,
                            "manifest.v1.0 fields and formats are valid");
 }
 
@@ -810,8 +810,8 @@ static capv_status make_canonical(unit_ctx *u)
     if (u->manifest == NULL || u->canonical != NULL)
         return CAPV_OK;
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_compact(&b, u->manifest, CAPV_JSON_CANON_EMPTY_SIGNATURES);
-    u->canonical = capv_buf_take(&b, &u->canonical_len);
+    capvi_json_write_compact(&b, u->manifest, CAPV_JSON_CANON_EMPTY_SIGNATURES);
+    u->canonical = capvi_buf_take(&b, &u->canonical_len);
     return u->canonical ? CAPV_OK : CAPV_E_NOMEM;
 }
 
@@ -830,15 +830,15 @@ static const char *trust_reason(capv_status st)
 static capv_status check_signature(unit_ctx *u)
 {
     if (u->manifest == NULL)
-        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_SKIP, NULL,
+        return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_SKIP, NULL,
                                "the manifest could not be read");
-    const cJSON *sigs = capv_json_get(u->manifest, "signatures");
+    const cJSON *sigs = capvi_json_get(u->manifest, "signatures");
     size_t n = cJSON_IsArray(sigs) ? (size_t)cJSON_GetArraySize(sigs) : 0;
     if (n == 0) {
         if (u->o->require_signature)
-            return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, NULL,
+            return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, NULL,
                                    "the manifest is unsigned");
-        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, NULL,
+        return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, NULL,
                                "the manifest is unsigned (signatures not required)");
     }
     capv_status st = make_canonical(u);
@@ -857,10 +857,10 @@ static capv_status check_signature(unit_ctx *u)
         uint8_t pub[32], sig[64];
         const char *problem = NULL;
         if (!cJSON_IsObject(s) ||
-            capv_json_get_string(&alg, s, "", "alg", true, NULL) != CAPV_OK ||
-            capv_json_get_string(&signer, s, "", "signer", true, NULL) != CAPV_OK ||
-            capv_json_get_string(&pub_hex, s, "", "pubkey_hex", true, NULL) != CAPV_OK ||
-            capv_json_get_string(&sig_hex, s, "", "sig_hex", true, NULL) != CAPV_OK) {
+            capvi_json_get_string(&alg, s, "", "alg", true, NULL) != CAPV_OK ||
+            capvi_json_get_string(&signer, s, "", "signer", true, NULL) != CAPV_OK ||
+            capvi_json_get_string(&pub_hex, s, "", "pubkey_hex", true, NULL) != CAPV_OK ||
+            capvi_json_get_string(&sig_hex, s, "", "sig_hex", true, NULL) != CAPV_OK) {
             problem = "malformed signature entry (needs alg, signer, pubkey_hex, sig_hex)";
             malformed++;
         } else if (strcasecmp(alg, "ed25519") != 0) {
@@ -878,7 +878,7 @@ static capv_status check_signature(unit_ctx *u)
             char kid[CAPV_KID_SIZE];
             if (capv_key_id(kid, pub, NULL) == CAPV_OK)
                 put_str(sd, "kid", kid);
-            capv_status vs = capv_ed25519_verify_with(ts, pub, sig, u->canonical,
+            capv_status vs = capvi_ed25519_verify_with(ts, pub, sig, u->canonical,
                                                       u->canonical_len, NULL);
             put_bool(sd, "valid", vs == CAPV_OK);
             if (vs != CAPV_OK) {
@@ -887,7 +887,7 @@ static capv_status check_signature(unit_ctx *u)
                                                  : "signature does not verify over the manifest";
             } else {
                 const capv_key *key = NULL;
-                capv_status tr = capv_trust_decide(&key, ts, pub, created);
+                capv_status tr = capvi_trust_decide(&key, ts, pub, created);
                 put_bool(sd, "trusted", tr == CAPV_OK);
                 put_str(sd, "trust", trust_reason(tr));
                 if (key != NULL)
@@ -921,16 +921,16 @@ static capv_status check_signature(unit_ctx *u)
     if (omitted > 0)
         put_num(d, "signatures_omitted", (double)omitted);
     if (malformed + invalid > 0)
-        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
                                "%zu of %zu signature(s) invalid or malformed; %s",
                                malformed + invalid, n, first_problem);
     if (trusted > 0)
-        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_PASS, d,
+        return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_PASS, d,
                                "%zu valid signature(s) by trusted key(s)", trusted);
     if (distrusted == 0 && untrusted_only > 0 && u->o->allow_untrusted)
-        return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, d,
+        return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, d,
                                "valid signature(s), but no signing key is trusted (allowed)");
-    return capv_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
+    return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
                            "no valid signature by a trusted key; %s", first_problem);
 }
 
@@ -945,10 +945,10 @@ static capv_status check_proof_container(unit_ctx *u)
     u->p = u->pv.data;
     u->plen = u->pv.len;
     capv_error perr = CAPV_ERROR_INIT;
-    if (capv_proof_parse(&u->proof, u->p, u->plen, &perr) != CAPV_OK) {
+    if (capvi_proof_parse(&u->proof, u->p, u->plen, &perr) != CAPV_OK) {
         if (perr.code == CAPV_E_NOMEM)
             return CAPV_E_NOMEM;
-        return capv_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, NULL, "%s: %s",
+        return capvi_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, NULL, "%s: %s",
                                u->spec->proof_file, perr.message);
     }
     u->proof_ok = true;
@@ -959,21 +959,21 @@ static capv_status check_proof_container(unit_ctx *u)
         put_num(d, "payload_len", u->proof.payload_len);
     if (u->proof.backend_class == CAPV_BACKEND_UNKNOWN) {
         u->proof_ok = false;
-        return capv_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, d,
                                "unknown proof backend '%s'", u->proof.backend);
     }
-    return capv_report_add(u->r, "proof.container", CAPV_CHECK_PASS, d, "%s proof, backend %s",
+    return capvi_report_add(u->r, "proof.container", CAPV_CHECK_PASS, d, "%s proof, backend %s",
                            u->proof.container, u->proof.backend);
 }
 
 static capv_status check_proof_binding(unit_ctx *u)
 {
     if (!u->proof_ok)
-        return capv_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, NULL,
+        return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, NULL,
                                "the proof could not be read");
     const capv_proof *p = &u->proof;
     if (p->binding == CAPV_BIND_NONE)
-        return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, NULL,
+        return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, NULL,
                                "the proof names no manifest: it could be replayed with any "
                                "manifest");
     cJSON *d = obj();
@@ -982,7 +982,7 @@ static capv_status check_proof_binding(unit_ctx *u)
     if (p->binding == CAPV_BIND_BLAKE3_RAW) {
         put_str(d, "rule", "blake3(manifest file)");
         if (u->m == NULL)
-            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
+            return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
                                    "the manifest could not be read");
         if ((st = capv_hash(got, CAPV_HASH_BLAKE3, u->m, u->mlen, NULL)) != CAPV_OK) {
             cJSON_Delete(d);
@@ -991,7 +991,7 @@ static capv_status check_proof_binding(unit_ctx *u)
     } else {
         put_str(d, "rule", "sha3-256(compat canonical manifest, signatures [])");
         if (u->manifest == NULL)
-            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
+            return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
                                    "the manifest could not be read");
         if ((st = make_canonical(u)) != CAPV_OK ||
             (st = capv_hash(got, CAPV_HASH_SHA3_256, u->canonical, u->canonical_len, NULL)) !=
@@ -1003,12 +1003,12 @@ static capv_status check_proof_binding(unit_ctx *u)
     put_hash(d, "proof_manifest_hash", p->manifest_hash);
     put_hash(d, "computed_manifest_hash", got);
     if (memcmp(got, p->manifest_hash, 32) != 0)
-        return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
                                "the proof is for another manifest (manifest_hash differs)");
     if (p->has_policy_hash) {
         put_hash(d, "proof_policy_hash", p->policy_hash);
         if (!u->has_policy_hash || memcmp(p->policy_hash, u->policy_hash, 32) != 0)
-            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
+            return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
                                    "the proof's policy_hash differs from the manifest's policy");
     }
     if (p->statement != NULL && u->policy_version != NULL) {
@@ -1017,11 +1017,11 @@ static capv_status check_proof_binding(unit_ctx *u)
         if (charge_detail(u->layout, 1, p->statement, NULL))
             put_str(d, "statement", p->statement);
         if (strcmp(p->statement, want) != 0)
-            return capv_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
+            return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
                                    "the proof's statement '%.60s' is not '%.60s'", p->statement,
                                    want);
     }
-    return capv_report_add(u->r, "proof.binding", CAPV_CHECK_PASS, d,
+    return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_PASS, d,
                            "the proof is bound to this manifest%s",
                            p->has_policy_hash ? " and its policy" : "");
 }
@@ -1029,26 +1029,26 @@ static capv_status check_proof_binding(unit_ctx *u)
 static capv_status check_proof_backend(unit_ctx *u)
 {
     if (!u->proof_ok)
-        return capv_report_add(u->r, "proof.backend", CAPV_CHECK_SKIP, NULL,
+        return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_SKIP, NULL,
                                "the proof could not be read");
     cJSON *d = obj();
     put_str(d, "backend", u->proof.backend);
     if (u->proof.backend_class == CAPV_BACKEND_MOCK) {
         switch (u->o->mock) {
         case CAPV_MOCK_ACCEPT:
-            return capv_report_add(u->r, "proof.backend", CAPV_CHECK_PASS, d,
+            return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_PASS, d,
                                    "backend '%s' accepted by policy (no cryptographic assurance)",
                                    u->proof.backend);
         case CAPV_MOCK_FAIL:
-            return capv_report_add(u->r, "proof.backend", CAPV_CHECK_FAIL, d,
+            return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_FAIL, d,
                                    "backend '%s' gives no cryptographic assurance",
                                    u->proof.backend);
         case CAPV_MOCK_WARN: break;
         }
-        return capv_report_add(u->r, "proof.backend", CAPV_CHECK_WARN, d,
+        return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_WARN, d,
                                "backend '%s' gives no cryptographic assurance", u->proof.backend);
     }
-    return capv_report_add(u->r, "proof.backend", u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN,
+    return capvi_report_add(u->r, "proof.backend", u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN,
                            d, "backend '%s' proofs cannot be checked by this verifier",
                            u->proof.backend);
 }
@@ -1063,40 +1063,40 @@ static capv_status check_policy_binding(unit_ctx *u)
         if (capv_digest_parse(meta, u->spec->policy_hash, strlen(u->spec->policy_hash), NULL) !=
                 CAPV_OK ||
             is_placeholder(meta))
-            return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+            return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
                                    "the package metadata names placeholder policy hash '%.70s'",
                                    u->spec->policy_hash);
         if (u->has_policy_hash && memcmp(meta, u->policy_hash, 32) != 0)
-            return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+            return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
                                    "the package metadata and the manifest name different "
                                    "policies");
     }
     if (!u->has_policy_hash) {
         cJSON_Delete(d);
-        return capv_report_add(u->r, "policy.binding", u->manifest ? CAPV_CHECK_FAIL
+        return capvi_report_add(u->r, "policy.binding", u->manifest ? CAPV_CHECK_FAIL
                                                                    : CAPV_CHECK_SKIP,
                                NULL, "the manifest names no valid policy hash");
     }
     put_hash(d, "policy_hash", u->policy_hash);
     if (is_placeholder(u->policy_hash))
-        return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+        return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
                                "the manifest names a placeholder policy hash");
     if (u->proof_ok) {
         put_num(d, "constraints", (double)u->proof.constraints);
         put_num(d, "constraints_failed", (double)u->proof.constraints_failed);
         if (u->proof.constraints_failed > 0)
-            return capv_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+            return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
                                    "%zu of %zu constraint(s) not ok; first: %s",
                                    u->proof.constraints_failed, u->proof.constraints,
                                    u->proof.first_failed ? u->proof.first_failed : "");
     }
-    bool known = capv_verifier_knows_policy(u->v, u->policy_hash);
+    bool known = capvi_verifier_knows_policy(u->v, u->policy_hash);
     put_bool(d, "known", known);
     if (!known)
-        return capv_report_add(u->r, "policy.binding",
+        return capvi_report_add(u->r, "policy.binding",
                                u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
                                "the policy is unknown to the policy store");
-    return capv_report_add(u->r, "policy.binding", CAPV_CHECK_PASS, d,
+    return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_PASS, d,
                            "the policy is known%s",
                            u->proof_ok && u->proof.constraints
                                ? " and every checked constraint is ok"
@@ -1107,13 +1107,13 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
 {
     if (!u->has_tsr) {
         if (u->anchor_kind != NULL && strcmp(u->anchor_kind, "tsa") == 0)
-            return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
+            return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
                                    "the manifest names a TSA time anchor but the package holds "
                                    "no timestamp token");
         if (u->o->require_timestamp)
-            return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
+            return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
                                    "no timestamp token in the package");
-        return capv_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
+        return capvi_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
                                "no timestamp token in the package");
     }
     bool fits;
@@ -1129,26 +1129,26 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
                              u->tsr[i] == '\t'))
         i++;
     if (i < u->tsrlen && u->tsr[i] == '{')
-        return capv_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
+        return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
                                "unverifiable timestamp: a JSON tsr.v1 carries an unkeyed hash");
     if (u->v->tsa == NULL)
-        return capv_report_add(u->r, "timestamp",
+        return capvi_report_add(u->r, "timestamp",
                                u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, NULL,
                                "a timestamp token is present but no TSA roots are configured");
     if (u->m == NULL)
-        return capv_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
+        return capvi_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
                                "the manifest could not be read");
     capv_timestamp_info info;
     memset(&info, 0, sizeof info);
     capv_error terr = CAPV_ERROR_INIT;
-    capv_status st = capv_timestamp_verify(&info, u->v->tsa, u->tsr, u->tsrlen, u->m, u->mlen,
+    capv_status st = capvi_timestamp_verify(&info, u->v->tsa, u->tsr, u->tsrlen, u->m, u->mlen,
                                            now_ms, u->o->leeway_s * 1000, &terr);
     if (st == CAPV_E_NOMEM)
         return st;
     cJSON *d = obj();
     if (info.gen_time_ms != 0) {
         char t[32];
-        capv_time_format_ms(t, info.gen_time_ms);
+        capvi_time_format_ms(t, info.gen_time_ms);
         put_str(d, "gen_time", t);
         put_str(d, "hash_alg", info.hash_alg);
         put_str(d, "tsa", info.tsa_subject);
@@ -1156,10 +1156,10 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
     }
     if (st != CAPV_OK) {
         put_str(d, "error", capv_status_name(st));
-        return capv_report_add(u->r, "timestamp", CAPV_CHECK_FAIL, d, "timestamp invalid: %s",
+        return capvi_report_add(u->r, "timestamp", CAPV_CHECK_FAIL, d, "timestamp invalid: %s",
                                terr.message);
     }
-    return capv_report_add(u->r, "timestamp", CAPV_CHECK_PASS, d,
+    return capvi_report_add(u->r, "timestamp", CAPV_CHECK_PASS, d,
                            "RFC 3161 token over the manifest from a trusted TSA");
 }
 
@@ -1170,13 +1170,13 @@ static capv_status check_registry(unit_ctx *u)
 {
     capv_registry *reg = u->v->registry;
     if (reg == NULL)
-        return capv_report_add(u->r, "registry",
+        return capvi_report_add(u->r, "registry",
                                u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
                                "no registry configured");
     capv_reg_signed e;
-    capv_status st = capv_reg_lookup_signed(&e, reg, u->manifest_sha3, u->proof_sha3, &u->err);
+    capv_status st = capvi_reg_lookup_signed(&e, reg, u->manifest_sha3, u->proof_sha3, &u->err);
     if (st == CAPV_E_NOT_FOUND)
-        return capv_report_add(u->r, "registry",
+        return capvi_report_add(u->r, "registry",
                                u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
                                "no registry entry for this manifest and proof");
     if (st != CAPV_OK)
@@ -1184,12 +1184,12 @@ static capv_status check_registry(unit_ctx *u)
     cJSON *d = obj();
     put_str(d, "entry_id", e.id);
     if (e.material == CAPV_E_MISSING) {
-        st = capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
+        st = capvi_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
                              "registry entry '%s' is unsigned", e.id);
         goto out;
     }
     if (e.material != CAPV_OK) {
-        st = capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d, "registry entry '%s': %s",
+        st = capvi_report_add(u->r, "registry", CAPV_CHECK_FAIL, d, "registry entry '%s': %s",
                              e.id, e.problem);
         goto out;
     }
@@ -1199,22 +1199,22 @@ static capv_status check_registry(unit_ctx *u)
         cJSON_Delete(d);
         goto out;
     }
-    st = capv_ed25519_verify_with(u->v->trust, e.public_key, e.signature, digest, 32, NULL);
+    st = capvi_ed25519_verify_with(u->v->trust, e.public_key, e.signature, digest, 32, NULL);
     if (st != CAPV_OK) {
-        st = capv_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
+        st = capvi_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
                              "registry entry '%s' has an invalid signature", e.id);
         goto out;
     }
     bool trusted = capv_trust_store_find(u->v->trust, e.public_key) != NULL;
     put_bool(d, "signer_trusted", trusted);
     if (!trusted)
-        st = capv_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
+        st = capvi_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
                              "registry entry '%s' is validly signed by an untrusted key", e.id);
     else
-        st = capv_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
+        st = capvi_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
                              "registry entry '%s' is validly signed by a trusted key", e.id);
 out:
-    capv_reg_signed_clear(&e);
+    capvi_reg_signed_clear(&e);
     return st;
 }
 
@@ -1222,14 +1222,14 @@ static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
 {
     capv_status st;
     const capv_package *pkg = u->layout->pkg;
-    if ((st = capv_package_member_sha3(pkg, u->midx, u->manifest_sha3, &u->err)) != CAPV_OK ||
-        (st = capv_package_member_sha3(pkg, u->pidx, u->proof_sha3, &u->err)) != CAPV_OK ||
-        (st = capv_report_set_hash(&u->r->manifest_hash, u->manifest_sha3)) != CAPV_OK ||
-        (st = capv_report_set_hash(&u->r->proof_hash, u->proof_sha3)) != CAPV_OK)
+    if ((st = capvi_package_member_sha3(pkg, u->midx, u->manifest_sha3, &u->err)) != CAPV_OK ||
+        (st = capvi_package_member_sha3(pkg, u->pidx, u->proof_sha3, &u->err)) != CAPV_OK ||
+        (st = capvi_report_set_hash(&u->r->manifest_hash, u->manifest_sha3)) != CAPV_OK ||
+        (st = capvi_report_set_hash(&u->r->proof_hash, u->proof_sha3)) != CAPV_OK)
         return st;
     if ((st = check_manifest_schema(u)) != CAPV_OK)
         return st;
-    if (u->has_policy_hash && (st = capv_report_set_hash(&u->r->policy_hash, u->policy_hash)) !=
+    if (u->has_policy_hash && (st = capvi_report_set_hash(&u->r->policy_hash, u->policy_hash)) !=
                                   CAPV_OK)
         return st;
     if ((st = check_signature(u)) != CAPV_OK || (st = check_proof_container(u)) != CAPV_OK ||
@@ -1243,10 +1243,10 @@ static void unit_clear(unit_ctx *u)
 {
     cJSON_Delete(u->manifest);
     free(u->canonical);
-    capv_proof_clear(&u->proof);
-    capv_member_view_release(&u->mv);
-    capv_member_view_release(&u->pv);
-    capv_member_view_release(&u->tv);
+    capvi_proof_clear(&u->proof);
+    capvi_member_view_release(&u->mv);
+    capvi_member_view_release(&u->pv);
+    capvi_member_view_release(&u->tv);
     refund(u->layout, u->charged);
 }
 
@@ -1258,7 +1258,7 @@ static const char *const unit_check_ids[] = {
 static capv_status skip_unit_checks(capv_report *r, const char *why)
 {
     for (size_t i = 0; i < sizeof unit_check_ids / sizeof *unit_check_ids; i++) {
-        capv_status st = capv_report_add(r, unit_check_ids[i], CAPV_CHECK_SKIP, NULL, "%s", why);
+        capv_status st = capvi_report_add(r, unit_check_ids[i], CAPV_CHECK_SKIP, NULL, "%s", why);
         if (st != CAPV_OK)
             return st;
     }
@@ -1268,9 +1268,9 @@ static capv_status skip_unit_checks(capv_report *r, const char *why)
 /* A report for a package whose layout failed: the reason, and every other check skipped. */
 static capv_status layout_failure(capv_report *r, const char *why)
 {
-    capv_status st = capv_report_add(r, "package.layout", CAPV_CHECK_FAIL, NULL, "%s", why);
+    capv_status st = capvi_report_add(r, "package.layout", CAPV_CHECK_FAIL, NULL, "%s", why);
     if (st == CAPV_OK)
-        st = capv_report_add(r, "package.integrity", CAPV_CHECK_SKIP, NULL,
+        st = capvi_report_add(r, "package.integrity", CAPV_CHECK_SKIP, NULL,
                              "the package layout failed");
     if (st == CAPV_OK)
         st = skip_unit_checks(r, "the package layout failed");
@@ -1280,7 +1280,7 @@ static capv_status layout_failure(capv_report *r, const char *why)
 static capv_report *report_new(void)
 {
     capv_report *r = malloc(sizeof *r);
-    if (r != NULL && capv_report_init(r, "") != CAPV_OK) {
+    if (r != NULL && capvi_report_init(r, "") != CAPV_OK) {
         free(r);
         r = NULL;
     }
@@ -1314,7 +1314,7 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
     cJSON *ld = obj();
     put_num(ld, "units", (double)l.nunits);
     put_num(ld, "members", (double)capv_package_member_count(pkg));
-    CAPV_TRY(capv_report_add(r, "package.layout", CAPV_CHECK_PASS, ld, "%s layout with %zu "
+    CAPV_TRY(capvi_report_add(r, "package.layout", CAPV_CHECK_PASS, ld, "%s layout with %zu "
                              "proof unit(s)", l.format, l.nunits));
     CAPV_TRY(check_integrity(r, pkg, &l));
 
@@ -1327,7 +1327,7 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
     for (size_t i = 0; i < l.nunits; i++) {
         capv_report *target = r;
         if (multi) {
-            CAPV_TRY(capv_report_init(&r->units[i], l.units[i].id));
+            CAPV_TRY(capvi_report_init(&r->units[i], l.units[i].id));
             r->nunits++;
             target = &r->units[i];
         }
@@ -1339,17 +1339,17 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
         u.spec = &l.units[i];
         u.layout = &l;
         /* the layout made sure both exist */
-        if (!capv_package_index(pkg, u.spec->manifest_file, &u.midx) ||
-            !capv_package_index(pkg, u.spec->proof_file, &u.pidx))
+        if (!capvi_package_index(pkg, u.spec->manifest_file, &u.midx) ||
+            !capvi_package_index(pkg, u.spec->proof_file, &u.pidx))
             CAPV_FAIL(err, CAPV_E_INTERNAL, NULL, "proof unit members vanished");
-        u.has_tsr = !multi && l.tsr_name != NULL && capv_package_index(pkg, l.tsr_name, &u.tidx);
+        u.has_tsr = !multi && l.tsr_name != NULL && capvi_package_index(pkg, l.tsr_name, &u.tidx);
         st = verify_unit(&u, now_ms);
         unit_clear(&u);
         if (st != CAPV_OK) {
             if (u.err.code == st && err != NULL)
                 *err = u.err;
             else
-                capv_err_set(err, st, NULL, NULL);
+                capvi_err_set(err, st, NULL, NULL);
             goto out;
         }
     }
@@ -1363,27 +1363,27 @@ capv_status capv_verify_package(capv_report **out, const capv_verifier *v,
                                 capv_error *err)
 {
     if (out == NULL || v == NULL || pkg == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    capv_status st = capv_global_require(err);
+    capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     capv_verify_options defaults;
     if (opts == NULL) {
-        capv_verify_options_default(&defaults);
+        capvi_verify_options_default(&defaults);
         opts = &defaults;
     }
     int64_t start = monotonic_ms();
     int64_t now = v->clock(v->clock_user);
     capv_report *r = report_new();
     if (r == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     st = run(r, v, pkg, opts, now, err);
     if (st != CAPV_OK) {
         capv_report_free(r);
         return st;
     }
-    capv_report_finish(r);
+    capvi_report_finish(r);
     r->verified_at = now;
     r->duration_ms = monotonic_ms() - start;
     *out = r;
@@ -1408,12 +1408,12 @@ static capv_status load_result(capv_report **out, const capv_verifier *v, capv_p
     }
     capv_report *r = report_new();
     if (r == NULL)
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     if (layout_failure(r, lerr->message) != CAPV_OK) {
         capv_report_free(r);
-        return capv_err_nomem(err);
+        return capvi_err_nomem(err);
     }
-    capv_report_finish(r);
+    capvi_report_finish(r);
     r->verified_at = v->clock(v->clock_user);
     *out = r;
     return CAPV_OK;
@@ -1423,13 +1423,13 @@ capv_status capv_verify_path(capv_report **out, const capv_verifier *v, const ch
                              const capv_verify_options *opts, capv_error *err)
 {
     if (out == NULL || v == NULL || path == NULL)
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     struct capv_package_limits limits;
     if (opts != NULL && opts->has_limits) {
         limits = opts->limits;
     } else {
-        capv_package_limits_default(&limits);
+        capvi_package_limits_default(&limits);
         limits.total_bytes = limits.entry_bytes = CAPV_CLI_MAX_TOTAL_BYTES;
         limits.verify_bytes = CAPV_CLI_MAX_VERIFY_BYTES;
     }
@@ -1439,7 +1439,7 @@ capv_status capv_verify_path(capv_report **out, const capv_verifier *v, const ch
     return load_result(out, v, pkg, st, &lerr, opts, err);
 }
 
-capv_status capv_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
+capv_status capvi_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
                                            const uint8_t *data, size_t len,
                                            const capv_verify_options *opts, capv_error *err)
 {
@@ -1456,11 +1456,11 @@ capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v,
                                    const capv_verify_options *opts, capv_error *err)
 {
     if (out == NULL || v == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     if (v->cache != NULL)
-        return capv_verify_zip_memory_cached(out, v, data, len, opts, err);
-    return capv_verify_zip_memory_nocache(out, v, data, len, opts, err);
+        return capvi_verify_zip_memory_cached(out, v, data, len, opts, err);
+    return capvi_verify_zip_memory_nocache(out, v, data, len, opts, err);
 }
 
 capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v,
@@ -1468,7 +1468,7 @@ capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v,
                                      const capv_verify_options *opts, capv_error *err)
 {
     if (out == NULL || v == NULL || (json == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_package *pkg = NULL;
     capv_error lerr = CAPV_ERROR_INIT;

@@ -31,7 +31,7 @@ static size_t options_bytes(uint8_t out[64], const capv_verify_options *o)
     if (o->has_limits)
         l = o->limits;
     else
-        capv_package_limits_default(&l);
+        capvi_package_limits_default(&l);
     put_u64(out + n, l.entries);
     put_u64(out + n + 8, l.total_bytes);
     put_u64(out + n + 16, l.entry_bytes);
@@ -46,7 +46,7 @@ static capv_status cache_key(uint8_t key[32], const capv_verifier *v, const uint
 {
     capv_verify_options defaults;
     if (o == NULL) {
-        capv_verify_options_default(&defaults);
+        capvi_verify_options_default(&defaults);
         o = &defaults;
     }
     uint8_t head[8], opt[64], tail[16];
@@ -98,7 +98,7 @@ static bool verdict_of(capv_verdict *out, const char *name)
 
 static bool hash_field(char **dst, const cJSON *o, const char *key)
 {
-    const cJSON *v = capv_json_get(o, key);
+    const cJSON *v = capvi_json_get(o, key);
     if (v == NULL || cJSON_IsNull(v))
         return true;
     if (!cJSON_IsString(v))
@@ -111,27 +111,27 @@ static bool fill(capv_report *r, const cJSON *o)
 {
     const char *result = NULL;
     const cJSON *checks = NULL;
-    if (capv_json_get_string(&result, o, "", "result", true, NULL) != CAPV_OK ||
+    if (capvi_json_get_string(&result, o, "", "result", true, NULL) != CAPV_OK ||
         !verdict_of(&r->verdict, result) || !hash_field(&r->manifest_hash, o, "manifest_hash") ||
         !hash_field(&r->proof_hash, o, "proof_hash") ||
         !hash_field(&r->policy_hash, o, "policy_hash") ||
-        capv_json_get_array(&checks, o, "", "checks", true, NULL) != CAPV_OK)
+        capvi_json_get_array(&checks, o, "", "checks", true, NULL) != CAPV_OK)
         return false;
     for (const cJSON *c = checks->child; c; c = c->next) {
         const char *id = NULL, *status = NULL, *message = NULL;
         const cJSON *details = NULL;
         capv_check_status cs;
-        if (capv_json_get_string(&id, c, "", "id", true, NULL) != CAPV_OK ||
-            capv_json_get_string(&status, c, "", "status", true, NULL) != CAPV_OK ||
-            capv_json_get_string(&message, c, "", "message", true, NULL) != CAPV_OK ||
-            capv_json_get_object(&details, c, "", "details", false, NULL) != CAPV_OK ||
+        if (capvi_json_get_string(&id, c, "", "id", true, NULL) != CAPV_OK ||
+            capvi_json_get_string(&status, c, "", "status", true, NULL) != CAPV_OK ||
+            capvi_json_get_string(&message, c, "", "message", true, NULL) != CAPV_OK ||
+            capvi_json_get_object(&details, c, "", "details", false, NULL) != CAPV_OK ||
             !check_status_of(&cs, status))
             return false;
         cJSON *d = NULL;
         if (details != NULL && details->child != NULL &&
             (d = cJSON_Duplicate(details, true)) == NULL)
             return false;
-        if (capv_report_add(r, id, cs, d, "%s", message) != CAPV_OK)
+        if (capvi_report_add(r, id, cs, d, "%s", message) != CAPV_OK)
             return false;
     }
     return true;
@@ -140,11 +140,11 @@ static bool fill(capv_report *r, const cJSON *o)
 static capv_status report_from_json(capv_report **out, const uint8_t *json, size_t len)
 {
     cJSON *root = NULL;
-    capv_status st = capv_json_parse(&root, json, len, NULL);
+    capv_status st = capvi_json_parse(&root, json, len, NULL);
     if (st != CAPV_OK)
         return st;
     capv_report *r = malloc(sizeof *r);
-    bool ok = r != NULL && capv_report_init(r, "") == CAPV_OK;
+    bool ok = r != NULL && capvi_report_init(r, "") == CAPV_OK;
     if (r != NULL && !ok) {
         free(r);
         r = NULL;
@@ -152,12 +152,12 @@ static capv_status report_from_json(capv_report **out, const uint8_t *json, size
     const char *format = NULL, *at = NULL;
     const cJSON *units = NULL;
     int64_t duration = 0;
-    ok = ok && capv_json_get_string(&format, root, "", "format", true, NULL) == CAPV_OK &&
-         capv_json_get_string(&at, root, "", "verified_at", true, NULL) == CAPV_OK &&
-         capv_time_parse(&r->verified_at, at, strlen(at)) &&
-         capv_json_get_int(&duration, root, "", "duration_ms", INT64_MIN, INT64_MAX, true,
+    ok = ok && capvi_json_get_string(&format, root, "", "format", true, NULL) == CAPV_OK &&
+         capvi_json_get_string(&at, root, "", "verified_at", true, NULL) == CAPV_OK &&
+         capvi_time_parse(&r->verified_at, at, strlen(at)) &&
+         capvi_json_get_int(&duration, root, "", "duration_ms", INT64_MIN, INT64_MAX, true,
                            NULL) == CAPV_OK &&
-         capv_json_get_array(&units, root, "", "units", true, NULL) == CAPV_OK && fill(r, root);
+         capvi_json_get_array(&units, root, "", "units", true, NULL) == CAPV_OK && fill(r, root);
     if (ok) {
         snprintf(r->format, sizeof r->format, "%s", format);
         r->duration_ms = duration;
@@ -166,8 +166,8 @@ static capv_status report_from_json(capv_report **out, const uint8_t *json, size
             ok = false;
         for (const cJSON *u = units->child; ok && u; u = u->next) {
             const char *id = NULL;
-            ok = capv_json_get_string(&id, u, "", "id", true, NULL) == CAPV_OK &&
-                 capv_report_init(&r->units[r->nunits], id) == CAPV_OK;
+            ok = capvi_json_get_string(&id, u, "", "id", true, NULL) == CAPV_OK &&
+                 capvi_report_init(&r->units[r->nunits], id) == CAPV_OK;
             if (ok) {
                 r->nunits++;
                 ok = fill(&r->units[r->nunits - 1], u);
@@ -213,7 +213,7 @@ static capv_status lookup(uint8_t **val, size_t *len, const capv_verifier *v,
     return st;
 }
 
-capv_status capv_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
+capv_status capvi_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
                                           const uint8_t *data, size_t len,
                                           const capv_verify_options *opts, capv_error *err)
 {
@@ -231,7 +231,7 @@ capv_status capv_verify_zip_memory_cached(capv_report **out, const capv_verifier
         capv_cache_invalidate(v->cache, key, 32); /* unreadable: verify afresh */
     }
     capv_report *r = NULL;
-    if ((st = capv_verify_zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
+    if ((st = capvi_verify_zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
         return st;
     char *json = NULL;
     size_t jlen = 0;
@@ -249,7 +249,7 @@ capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verd
                                         capv_error *err)
 {
     if (json == NULL || verdict == NULL || v == NULL || (data == NULL && len > 0))
-        return capv_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *json = NULL;
     if (json_len)
         *json_len = 0;
@@ -274,10 +274,10 @@ capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verd
                     *json_len = vlen - 1;
             } else {
                 cJSON *root = NULL;
-                if (capv_json_parse(&root, val + 1, vlen - 1, NULL) == CAPV_OK) {
+                if (capvi_json_parse(&root, val + 1, vlen - 1, NULL) == CAPV_OK) {
                     capv_buf b = CAPV_BUF_INIT;
-                    capv_json_write_pretty(&b, root);
-                    *json = (char *)capv_buf_take(&b, json_len);
+                    capvi_json_write_pretty(&b, root);
+                    *json = (char *)capvi_buf_take(&b, json_len);
                 }
                 cJSON_Delete(root);
                 capv_free(val);
@@ -292,7 +292,7 @@ capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verd
         }
     }
     capv_report *r = NULL;
-    if ((st = capv_verify_zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
+    if ((st = capvi_verify_zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
         return st;
     char *text = NULL;
     size_t tlen = 0;

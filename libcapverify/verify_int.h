@@ -33,16 +33,16 @@ struct capv_verify_options {
     int64_t leeway_s;
 };
 
-bool capv_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32]);
+bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32]);
 
 /* capv_verify_zip_memory without the report cache (arguments already checked). */
-capv_status capv_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
+capv_status capvi_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
                                            const uint8_t *data, size_t len,
                                            const capv_verify_options *opts, capv_error *err);
 /* The same through the verifier's report cache (verify_cache.c). */
-capv_status capv_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
+capv_status capvi_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
                                           const uint8_t *data, size_t len,
                                           const capv_verify_options *opts, capv_error *err);
-void capv_verify_options_default(capv_verify_options *o);
+void capvi_verify_options_default(capv_verify_options *o);
 
 #endif

@@ -1,4 +1,4 @@
-/* Fuzz driver: strict JSON (SPEC §3.1). capv_json_validate and capv_json_parse must agree;
+/* Fuzz driver: strict JSON (SPEC §3.1). capv_json_validate and capvi_json_parse must agree;
  * the compat canonical form (capv_json_canonical, with and without emptied signatures) of an
  * accepted value is strict JSON again and a fixed point; the pretty form of the parsed tree
  * canonicalises to the same bytes; capv_json_quote of the raw bytes round-trips. */
@@ -42,7 +42,7 @@ static void check_quote(const uint8_t *data, size_t size)
         return;
     }
     cJSON *s = NULL;
-    FUZZ_ASSERT(capv_json_parse(&s, (const uint8_t *)q, qlen, NULL) == CAPV_OK);
+    FUZZ_ASSERT(capvi_json_parse(&s, (const uint8_t *)q, qlen, NULL) == CAPV_OK);
     FUZZ_ASSERT(cJSON_IsString(s) && strlen(s->valuestring) == size &&
                 memcmp(s->valuestring, data, size) == 0);
     cJSON_Delete(s);
@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_error verr = CAPV_ERROR_INIT, perr = CAPV_ERROR_INIT;
     capv_status vst = capv_json_validate(data, size, &verr);
     cJSON *root = NULL;
-    capv_status pst = capv_json_parse(&root, data, size, &perr);
+    capv_status pst = capvi_json_parse(&root, data, size, &perr);
     FUZZ_ASSERT(vst == pst);
     if (pst != CAPV_OK) {
         FUZZ_ASSERT(root == NULL);
@@ -65,11 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(capv_json_canonical(&c, &n, data, size, 0, NULL) == pst && c == NULL);
     } else {
         capv_buf pretty = CAPV_BUF_INIT, compact = CAPV_BUF_INIT;
-        capv_json_write_pretty(&pretty, root);
-        capv_json_write_compact(&compact, root, 0);
+        capvi_json_write_pretty(&pretty, root);
+        capvi_json_write_compact(&compact, root, 0);
         size_t plen = 0, clen = 0;
-        uint8_t *p = capv_buf_take(&pretty, &plen);
-        uint8_t *c = capv_buf_take(&compact, &clen);
+        uint8_t *p = capvi_buf_take(&pretty, &plen);
+        uint8_t *c = capvi_buf_take(&compact, &clen);
         FUZZ_ASSERT(p != NULL && c != NULL);
         check_canonical(data, size, 0, c, clen);
         check_canonical(p, plen, 0, c, clen);

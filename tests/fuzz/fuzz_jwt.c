@@ -30,18 +30,18 @@ static capv_jwt_validator *validator(const cJSON *cfg, capv_jwk_set *set)
 {
     capv_jwt_validator *v = NULL;
     FUZZ_SETUP(capv_jwt_validator_new(&v, NULL) == CAPV_OK, "validator");
-    const cJSON *iss = capv_json_get(cfg, "issuer"), *auds = capv_json_get(cfg, "audiences");
-    const cJSON *algs = capv_json_get(cfg, "algs");
+    const cJSON *iss = capvi_json_get(cfg, "issuer"), *auds = capvi_json_get(cfg, "audiences");
+    const cJSON *algs = capvi_json_get(cfg, "algs");
     FUZZ_SETUP(cJSON_IsString(iss) && cJSON_IsArray(auds) && cJSON_IsString(algs),
                "jwt_attacks.json: config");
     FUZZ_SETUP(capv_jwt_validator_set_issuer(v, iss->valuestring, NULL) == CAPV_OK, "issuer");
     for (const cJSON *a = auds->child; a; a = a->next)
         FUZZ_SETUP(capv_jwt_validator_add_audience(v, a->valuestring, NULL) == CAPV_OK, "aud");
     FUZZ_SETUP(capv_jwt_validator_set_algs(v, algs->valuestring, NULL) == CAPV_OK, "algs");
-    FUZZ_SETUP(capv_jwt_validator_set_leeway(v, capv_json_get(cfg, "leeway")->valueint) == CAPV_OK,
+    FUZZ_SETUP(capv_jwt_validator_set_leeway(v, capvi_json_get(cfg, "leeway")->valueint) == CAPV_OK,
                "leeway");
     FUZZ_SETUP(capv_jwt_validator_set_max_lifetime(
-                   v, capv_json_get(cfg, "max_lifetime")->valueint) == CAPV_OK,
+                   v, capvi_json_get(cfg, "max_lifetime")->valueint) == CAPV_OK,
                "lifetime");
     capv_jwt_validator_set_clock(v, fixed_clock, NULL);
     capv_jwt_validator_set_key_set(v, set);
@@ -78,10 +78,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     size_t len = 0;
     uint8_t *text = fuzz_read_file(FUZZ_VECTORS_DIR(), "jwt_attacks.json", &len);
     cJSON *doc = NULL;
-    FUZZ_SETUP(capv_json_parse(&doc, text, len, NULL) == CAPV_OK, "jwt_attacks.json");
+    FUZZ_SETUP(capvi_json_parse(&doc, text, len, NULL) == CAPV_OK, "jwt_attacks.json");
     free(text);
-    const cJSON *cfg = capv_json_get(doc, "config");
-    now_ms = (int64_t)capv_json_get(cfg, "now")->valuedouble * 1000;
+    const cJSON *cfg = capvi_json_get(doc, "config");
+    now_ms = (int64_t)capvi_json_get(cfg, "now")->valuedouble * 1000;
     text = fuzz_read_file(FUZZ_VECTORS_DIR(), "jwt_attacks_jwks.json", &len);
     capv_jwk_set *set = NULL;
     FUZZ_SETUP(capv_jwk_set_parse(&set, text, len, NULL) == CAPV_OK, "jwt_attacks_jwks.json");

@@ -1,5 +1,5 @@
 /* Fuzz driver: proof containers (SPEC §3.4) — CAPZ v2, proof.v0 (base64 JSON or JSON) and
- * proof.v1 JSON — through capv_proof_parse, as verification reads a package's proof file. */
+ * proof.v1 JSON — through capvi_proof_parse, as verification reads a package's proof file. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_proof p;
     memset(&p, 0, sizeof p);
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_proof_parse(&p, data, size, &err);
+    capv_status st = capvi_proof_parse(&p, data, size, &err);
     if (st != CAPV_OK) {
         FUZZ_ASSERT_INPUT_ERROR(st, err);
     } else {
@@ -30,6 +30,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (p.first_failed != NULL)
             (void)strlen(p.first_failed);
     }
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     return 0;
 }

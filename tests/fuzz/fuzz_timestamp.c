@@ -1,4 +1,4 @@
-/* Fuzz driver: RFC 3161 timestamps (SPEC §3.6) with capv_timestamp_verify — a
+/* Fuzz driver: RFC 3161 timestamps (SPEC §3.6) with capvi_timestamp_verify — a
  * TimeStampResp or a bare TimeStampToken (DER) over a fixed document, against a tiny store
  * holding one test TSA root. The store and the document come from the throwaway test TSA
  * that tests/tools/make_tsa.sh makes (ctest's fixture.tsa: <build>/tests/fixtures/tsa;
@@ -25,7 +25,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     size_t len = 0;
     uint8_t *pem = fuzz_read_file(dir, "ca.pem", &len);
     capv_error err = CAPV_ERROR_INIT;
-    FUZZ_SETUP(capv_tsa_store_load_mem(&store, pem, len, &err) == CAPV_OK, "%s/ca.pem: %s", dir,
+    FUZZ_SETUP(capvi_tsa_store_load_mem(&store, pem, len, &err) == CAPV_OK, "%s/ca.pem: %s", dir,
                err.message);
     free(pem);
     document = fuzz_read_file(dir, "data.txt", &document_len);
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     capv_timestamp_info info;
     memset(&info, 0, sizeof info);
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_timestamp_verify(&info, store, data, size, document, document_len,
+    capv_status st = capvi_timestamp_verify(&info, store, data, size, document, document_len,
                                            FUZZ_NOW_MS, 0, &err);
     if (st != CAPV_OK)
         FUZZ_ASSERT_INPUT_ERROR(st, err);

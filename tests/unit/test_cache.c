@@ -611,7 +611,7 @@ START_TEST(report_cache_keys)
     /* a configuration change moves the epoch: no stale verdict is served */
     uint64_t e0 = capv_verifier_epoch(v);
     cJSON *root = NULL;
-    ck_assert_int_eq(capv_json_parse(&root, (const uint8_t *)j1, strlen(j1), NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, (const uint8_t *)j1, strlen(j1), NULL), CAPV_OK);
     const char *policy = cJSON_GetObjectItemCaseSensitive(root, "policy_hash")->valuestring;
     ck_assert_ptr_nonnull(policy);
     ck_assert_int_eq(capv_verifier_add_policy_hash(v, policy, NULL), CAPV_OK);
@@ -654,7 +654,7 @@ START_TEST(report_cache_keys)
     ck_assert_ptr_nonnull(strstr(j2, "no registry entry"));
     capv_free(j2);
     ck_assert_int_eq(lookup(v, zip, len, NULL, &j2), 1);
-    ck_assert_int_eq(capv_json_parse(&root, (const uint8_t *)j2, strlen(j2), NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, (const uint8_t *)j2, strlen(j2), NULL), CAPV_OK);
     capv_free(j2);
     capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
     e.manifest_hash = cJSON_GetObjectItemCaseSensitive(root, "manifest_hash")->valuestring;

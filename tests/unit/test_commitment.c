@@ -50,7 +50,7 @@ START_TEST(supplier_vectors)
     ck_assert_str_eq(tu_hex(root),
                      "0xdde3f2c96c5ffc46eef6af7fe449ba6c575b71eff26d0829ce6d48872b2f1610");
     capv_csv_field a, b;
-    ck_assert_int_eq(capv_commitment_supplier_leaf(leaf, text(&a, "ACME GmbH"), text(&b, "DE"),
+    ck_assert_int_eq(capvi_commitment_supplier_leaf(leaf, text(&a, "ACME GmbH"), text(&b, "DE"),
                                                    1, NULL),
                      CAPV_OK);
     ck_assert_str_eq(tu_hex(leaf),
@@ -156,7 +156,7 @@ START_TEST(leaf_encoding)
                        "\"tier\":-9223372036854775808}";
     ck_assert_int_eq(capv_hash(want, CAPV_HASH_BLAKE3, (const uint8_t *)json, strlen(json), NULL),
                      CAPV_OK);
-    ck_assert_int_eq(capv_commitment_supplier_leaf(leaf, text(&a, "a\"b\\c\n\x1f/\xc3\xa4"),
+    ck_assert_int_eq(capvi_commitment_supplier_leaf(leaf, text(&a, "a\"b\\c\n\x1f/\xc3\xa4"),
                                                    text(&b, ""), INT64_MIN, NULL),
                      CAPV_OK);
     ck_assert_mem_eq(leaf, want, 32);
@@ -164,7 +164,7 @@ START_TEST(leaf_encoding)
     json = "{\"name\":\"Max Mustermann\",\"birthdate\":\"1970-05-15\",\"citizenship\":\"DE\"}";
     ck_assert_int_eq(capv_hash(want, CAPV_HASH_BLAKE3, (const uint8_t *)json, strlen(json), NULL),
                      CAPV_OK);
-    ck_assert_int_eq(capv_commitment_ubo_leaf(leaf, text(&a, "Max Mustermann"),
+    ck_assert_int_eq(capvi_commitment_ubo_leaf(leaf, text(&a, "Max Mustermann"),
                                               text(&b, "1970-05-15"), text(&c, "DE"), NULL),
                      CAPV_OK);
     ck_assert_mem_eq(leaf, want, 32);
@@ -212,7 +212,7 @@ START_TEST(parse_int)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int64_t v = 777;
-        bool ok = capv_commitment_parse_int(&v, (const uint8_t *)cases[i].s, strlen(cases[i].s));
+        bool ok = capvi_commitment_parse_int(&v, (const uint8_t *)cases[i].s, strlen(cases[i].s));
         ck_assert_msg(ok == cases[i].ok, "'%s'", cases[i].s);
         if (ok)
             ck_assert_msg(v == cases[i].v, "'%s'", cases[i].s);
@@ -342,42 +342,42 @@ START_TEST(csv_reader)
 {
     const char *in = "a,\"b\"\"c\",\r\n\"x\ny\",,\"\"\n1,2,3";
     capv_csv_reader r;
-    capv_csv_init(&r, (const uint8_t *)in, strlen(in));
+    capvi_csv_init(&r, (const uint8_t *)in, strlen(in));
     bool got = false;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
     ck_assert(got);
     ck_assert_uint_eq(r.nfields, 3);
     ck_assert_uint_eq(r.line, 1);
-    ck_assert(capv_csv_field_eq(&r.fields[0], "a"));
-    ck_assert(capv_csv_field_eq(&r.fields[1], "b\"c"));
-    ck_assert(capv_csv_field_eq(&r.fields[2], ""));
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
+    ck_assert(capvi_csv_field_eq(&r.fields[0], "a"));
+    ck_assert(capvi_csv_field_eq(&r.fields[1], "b\"c"));
+    ck_assert(capvi_csv_field_eq(&r.fields[2], ""));
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
     ck_assert(got);
     ck_assert_uint_eq(r.line, 2);
-    ck_assert(capv_csv_field_eq(&r.fields[0], "x\ny"));
-    ck_assert(capv_csv_field_eq(&r.fields[1], ""));
-    ck_assert(capv_csv_field_eq(&r.fields[2], ""));
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
+    ck_assert(capvi_csv_field_eq(&r.fields[0], "x\ny"));
+    ck_assert(capvi_csv_field_eq(&r.fields[1], ""));
+    ck_assert(capvi_csv_field_eq(&r.fields[2], ""));
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
     ck_assert(got);
     ck_assert_uint_eq(r.line, 4);
-    ck_assert(capv_csv_field_eq(&r.fields[2], "3"));
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
+    ck_assert(capvi_csv_field_eq(&r.fields[2], "3"));
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
     ck_assert(!got);
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
     ck_assert(!got);
-    capv_csv_free(&r);
+    capvi_csv_free(&r);
 
     /* A trailing comma at the end of input is one more, empty field. */
     in = "a,b\nc,";
-    capv_csv_init(&r, (const uint8_t *)in, strlen(in));
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
-    ck_assert_int_eq(capv_csv_next(&r, &got, &err), CAPV_OK);
+    capvi_csv_init(&r, (const uint8_t *)in, strlen(in));
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_csv_next(&r, &got, &err), CAPV_OK);
     ck_assert(got);
     ck_assert_uint_eq(r.nfields, 2);
-    ck_assert(capv_csv_field_eq(&r.fields[1], ""));
-    capv_csv_free(&r);
-    capv_csv_free(&r); /* idempotent */
+    ck_assert(capvi_csv_field_eq(&r.fields[1], ""));
+    capvi_csv_free(&r);
+    capvi_csv_free(&r); /* idempotent */
 }
 END_TEST
 

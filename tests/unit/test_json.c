@@ -80,7 +80,7 @@ START_TEST(rejects_malformed)
     size_t len = c->len ? c->len : strlen(c->text);
     capv_error err = CAPV_ERROR_INIT;
     cJSON *root = (cJSON *)1;
-    capv_status st = capv_json_parse(&root, (const uint8_t *)c->text, len, &err);
+    capv_status st = capvi_json_parse(&root, (const uint8_t *)c->text, len, &err);
     ck_assert_msg(st == c->want, "case %d: got %s (%s), want %s", _i, capv_status_name(st),
                   err.message, capv_status_name(c->want));
     ck_assert_int_eq(err.code, c->want);
@@ -104,7 +104,7 @@ START_TEST(accepts_wellformed)
     cJSON *root = NULL;
     capv_error err = CAPV_ERROR_INIT;
     const char *t = wellformed[_i];
-    ck_assert_msg(capv_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK,
+    ck_assert_msg(capvi_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK,
                   "case %d: %s", _i, err.message);
     ck_assert_ptr_nonnull(root);
     cJSON_Delete(root);
@@ -129,10 +129,10 @@ START_TEST(depth_limit)
     char *deep = nested(CAPV_JSON_MAX_DEPTH + 1);
     char *huge = nested(100000);
     cJSON *root = NULL;
-    ck_assert_int_eq(capv_json_parse(&root, (uint8_t *)ok, strlen(ok), NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)ok, strlen(ok), NULL), CAPV_OK);
     cJSON_Delete(root);
-    ck_assert_int_eq(capv_json_parse(&root, (uint8_t *)deep, strlen(deep), NULL), CAPV_E_JSON_DEPTH);
-    ck_assert_int_eq(capv_json_parse(&root, (uint8_t *)huge, strlen(huge), NULL), CAPV_E_JSON_DEPTH);
+    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)deep, strlen(deep), NULL), CAPV_E_JSON_DEPTH);
+    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)huge, strlen(huge), NULL), CAPV_E_JSON_DEPTH);
     free(ok);
     free(deep);
     free(huge);
@@ -143,7 +143,7 @@ static cJSON *parse(const char *t)
 {
     cJSON *root = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK, "%s",
+    ck_assert_msg(capvi_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK, "%s",
                   err.message);
     return root;
 }
@@ -152,15 +152,15 @@ START_TEST(case_sensitive_lookup)
 {
     cJSON *r = parse("{\"Name\":\"upper\",\"name\":\"lower\"}");
     const char *v = NULL;
-    ck_assert_int_eq(capv_json_get_string(&v, r, "", "name", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, r, "", "name", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "lower");
-    ck_assert_int_eq(capv_json_get_string(&v, r, "", "Name", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, r, "", "Name", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "upper");
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capv_json_get_string(&v, r, "m", "NAME", true, &err), CAPV_E_MISSING);
+    ck_assert_int_eq(capvi_json_get_string(&v, r, "m", "NAME", true, &err), CAPV_E_MISSING);
     ck_assert_str_eq(err.field, "m.NAME");
     v = "unchanged";
-    ck_assert_int_eq(capv_json_get_string(&v, r, "", "NAME", false, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, r, "", "NAME", false, NULL), CAPV_OK);
     ck_assert_str_eq(v, "unchanged");
     cJSON_Delete(r);
 }
@@ -174,20 +174,20 @@ START_TEST(typed_reads)
     const cJSON *o, *a;
     int64_t n;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capv_json_get_bool(&b, r, "", "b", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_bool(&b, r, "", "b", true, NULL), CAPV_OK);
     ck_assert(b);
-    ck_assert_int_eq(capv_json_get_object(&o, r, "", "o", true, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_json_get_array(&a, r, "", "a", true, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_json_get_int(&n, r, "", "n", 0, 10, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_object(&o, r, "", "o", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_array(&a, r, "", "a", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&n, r, "", "n", 0, 10, true, NULL), CAPV_OK);
     ck_assert_int_eq(n, 5);
-    ck_assert_int_eq(capv_json_get_string(&s, r, "", "n", true, &err), CAPV_E_TYPE);
+    ck_assert_int_eq(capvi_json_get_string(&s, r, "", "n", true, &err), CAPV_E_TYPE);
     ck_assert_str_eq(err.field, "n");
-    ck_assert_int_eq(capv_json_get_bool(&b, r, "", "s", true, NULL), CAPV_E_TYPE);
-    ck_assert_int_eq(capv_json_get_object(&o, r, "", "a", true, NULL), CAPV_E_TYPE);
-    ck_assert_int_eq(capv_json_get_array(&a, r, "", "o", true, NULL), CAPV_E_TYPE);
-    ck_assert_int_eq(capv_json_get_int(&n, r, "", "s", 0, 10, true, NULL), CAPV_E_TYPE);
-    ck_assert_int_eq(capv_json_get_int(&n, r, "", "n", 6, 10, true, NULL), CAPV_E_RANGE);
-    ck_assert_ptr_null(capv_json_get(r->child, "x")); /* not an object */
+    ck_assert_int_eq(capvi_json_get_bool(&b, r, "", "s", true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capvi_json_get_object(&o, r, "", "a", true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capvi_json_get_array(&a, r, "", "o", true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capvi_json_get_int(&n, r, "", "s", 0, 10, true, NULL), CAPV_E_TYPE);
+    ck_assert_int_eq(capvi_json_get_int(&n, r, "", "n", 6, 10, true, NULL), CAPV_E_RANGE);
+    ck_assert_ptr_null(capvi_json_get(r->child, "x")); /* not an object */
     cJSON_Delete(r);
 }
 END_TEST
@@ -199,25 +199,25 @@ START_TEST(exact_integers)
                      "\"i64\":9223372036854775807,\"big\":9223372036854775808,"
                      "\"neg\":-9223372036854775808,\"e\":1e3,\"f\":1.5,\"z\":-0,\"ef\":1.0}");
     int64_t v;
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "exp", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "exp", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, INT64_C(4102444800));
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "max", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "max", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, CAPV_JSON_INT_MAX);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "over", 0, CAPV_JSON_INT_MAX, true, NULL),
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "over", 0, CAPV_JSON_INT_MAX, true, NULL),
                      CAPV_E_RANGE);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "over", 0, INT64_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "over", 0, INT64_MAX, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, INT64_C(9007199254740993)); /* exact, not rounded through a double */
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "i64", 0, INT64_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "i64", 0, INT64_MAX, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, INT64_MAX);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "big", 0, INT64_MAX, true, NULL), CAPV_E_RANGE);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "neg", INT64_MIN, 0, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "big", 0, INT64_MAX, true, NULL), CAPV_E_RANGE);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "neg", INT64_MIN, 0, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, INT64_MIN);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "e", 0, 5000, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "e", 0, 5000, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, 1000);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "f", 0, 5000, true, NULL), CAPV_E_RANGE);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "z", -1, 1, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "f", 0, 5000, true, NULL), CAPV_E_RANGE);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "z", -1, 1, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, 0);
-    ck_assert_int_eq(capv_json_get_int(&v, r, "", "ef", 0, 5, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "ef", 0, 5, true, NULL), CAPV_OK);
     ck_assert_int_eq(v, 1);
     cJSON_Delete(r);
 }

@@ -108,7 +108,7 @@ static capv_status fake_fetch(void *user, const char *url, uint8_t **body, size_
 
 static const char *token(const char *name)
 {
-    for (const cJSON *c = capv_json_get(attacks, "cases")->child; c; c = c->next)
+    for (const cJSON *c = capvi_json_get(attacks, "cases")->child; c; c = c->next)
         if (strcmp(cJSON_GetObjectItem(c, "name")->valuestring, name) == 0)
             return cJSON_GetObjectItem(c, "token")->valuestring;
     ck_abort_msg("no case %s", name);
@@ -126,7 +126,7 @@ static void setup(void)
     size_t len;
     full_jwks = (char *)tu_read(tu_vectors_dir(), "jwt_attacks_jwks.json", &len);
     cJSON *doc = NULL;
-    ck_assert_int_eq(capv_json_parse(&doc, (const uint8_t *)full_jwks, len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&doc, (const uint8_t *)full_jwks, len, NULL), CAPV_OK);
     cJSON *keys = cJSON_GetObjectItem(doc, "keys");
     for (int i = cJSON_GetArraySize(keys) - 1; i >= 0; i--)
         if (strcmp(cJSON_GetObjectItem(cJSON_GetArrayItem(keys, i), "kid")->valuestring, "rsa-1") ==
@@ -135,7 +135,7 @@ static void setup(void)
     partial_jwks = cJSON_PrintUnformatted(doc);
     cJSON_Delete(doc);
     uint8_t *a = tu_read(tu_vectors_dir(), "jwt_attacks.json", &len);
-    ck_assert_int_eq(capv_json_parse(&attacks, a, len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&attacks, a, len, NULL), CAPV_OK);
     free(a);
     serve(full_jwks, strlen(full_jwks));
 }

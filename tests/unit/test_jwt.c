@@ -28,14 +28,14 @@ static cJSON *load_json(const char *dir, const char *rel)
     uint8_t *data = tu_read(dir, rel, &len);
     cJSON *root = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_json_parse(&root, data, len, &err) == CAPV_OK, "%s: %s", rel, err.message);
+    ck_assert_msg(capvi_json_parse(&root, data, len, &err) == CAPV_OK, "%s: %s", rel, err.message);
     free(data);
     return root;
 }
 
 static const char *jstr(const cJSON *obj, const char *key)
 {
-    const cJSON *m = capv_json_get(obj, key);
+    const cJSON *m = capvi_json_get(obj, key);
     ck_assert_msg(cJSON_IsString(m), "missing string %s", key);
     return m->valuestring;
 }
@@ -115,27 +115,27 @@ START_TEST(wycheproof_signatures)
     cJSON *root = load_json(tu_shared_dir(), wc->file);
     size_t total = 0, valid_ok = 0, invalid_ok = 0, wrong_accept = 0, wrong_reject = 0,
            acceptable = 0;
-    const cJSON *groups = capv_json_get(root, "testGroups");
+    const cJSON *groups = capvi_json_get(root, "testGroups");
     ck_assert(cJSON_IsArray(groups));
     for (const cJSON *g = groups->child; g; g = g->next) {
         capv_jwk key;
         capv_error err = CAPV_ERROR_INIT;
-        const cJSON *jwk = capv_json_get(g, wc->jwk_member);
+        const cJSON *jwk = capvi_json_get(g, wc->jwk_member);
         cJSON *made = NULL;
         if (jwk == NULL)
-            jwk = made = ec_jwk_from_group(capv_json_get(g, "publicKey"));
-        ck_assert_msg(capv_jwk_import(&key, jwk, &err) == CAPV_OK, "%s: group key not imported: %s",
+            jwk = made = ec_jwk_from_group(capvi_json_get(g, "publicKey"));
+        ck_assert_msg(capvi_jwk_import(&key, jwk, &err) == CAPV_OK, "%s: group key not imported: %s",
                       wc->file, err.message);
         cJSON_Delete(made);
-        const cJSON *tests = capv_json_get(g, "tests");
+        const cJSON *tests = capvi_json_get(g, "tests");
         for (const cJSON *t = tests->child; t; t = t->next) {
             size_t mlen, slen;
             uint8_t *msg = unhex(jstr(t, "msg"), &mlen);
             uint8_t *sig = unhex(jstr(t, "sig"), &slen);
             const char *result = jstr(t, "result");
-            capv_status st = capv_jwk_verify(&key, wc->alg, sig, slen, msg, mlen, NULL);
+            capv_status st = capvi_jwk_verify(&key, wc->alg, sig, slen, msg, mlen, NULL);
             ck_assert_msg(st == CAPV_OK || st == CAPV_E_SIGNATURE, "tcId %d: status %s",
-                          capv_json_get(t, "tcId")->valueint, capv_status_name(st));
+                          capvi_json_get(t, "tcId")->valueint, capv_status_name(st));
             total++;
             if (strcmp(result, "valid") == 0) {
                 if (st == CAPV_OK)
@@ -143,7 +143,7 @@ START_TEST(wycheproof_signatures)
                 else {
                     wrong_reject++;
                     fprintf(stderr, "WRONG REJECT %s tcId %d\n", wc->file,
-                            capv_json_get(t, "tcId")->valueint);
+                            capvi_json_get(t, "tcId")->valueint);
                 }
             } else if (strcmp(result, "invalid") == 0) {
                 if (st != CAPV_OK)
@@ -151,18 +151,18 @@ START_TEST(wycheproof_signatures)
                 else {
                     wrong_accept++;
                     fprintf(stderr, "WRONG ACCEPT %s tcId %d\n", wc->file,
-                            capv_json_get(t, "tcId")->valueint);
+                            capvi_json_get(t, "tcId")->valueint);
                 }
             } else {
                 acceptable++;
                 fprintf(stderr, "acceptable %s tcId %d (%s): %s\n", wc->file,
-                        capv_json_get(t, "tcId")->valueint, jstr(t, "comment"),
+                        capvi_json_get(t, "tcId")->valueint, jstr(t, "comment"),
                         st == CAPV_OK ? "accepted" : "rejected");
             }
             free(msg);
             free(sig);
         }
-        capv_jwk_clear(&key);
+        capvi_jwk_clear(&key);
     }
     fprintf(stderr,
             "wycheproof %s: %zu tests, %zu valid accepted, %zu invalid rejected, "
@@ -183,22 +183,22 @@ START_TEST(wycheproof_json_web_keys)
 {
     cJSON *root = load_json(tu_shared_dir(), "wycheproof/json_web_key_test.json");
     size_t total = 0, accepted = 0, rejected = 0, policy = 0;
-    for (const cJSON *g = capv_json_get(root, "testGroups")->child; g; g = g->next) {
-        const cJSON *ks = capv_json_get(g, "public");
+    for (const cJSON *g = capvi_json_get(root, "testGroups")->child; g; g = g->next) {
+        const cJSON *ks = capvi_json_get(g, "public");
         if (ks == NULL)
-            ks = capv_json_get(g, "private");
+            ks = capvi_json_get(g, "private");
         capv_jwk_set *set = set_from_json(ks);
-        for (const cJSON *t = capv_json_get(g, "tests")->child; t; t = t->next) {
+        for (const cJSON *t = capvi_json_get(g, "tests")->child; t; t = t->next) {
             const char *jws_text = jstr(t, "jws");
             bool valid = strcmp(jstr(t, "result"), "valid") == 0;
-            int id = capv_json_get(t, "tcId")->valueint;
+            int id = capvi_json_get(t, "tcId")->valueint;
             capv_jws jws;
             const char *reason = NULL;
-            capv_status st = capv_jws_parse(&jws, (const uint8_t *)jws_text, strlen(jws_text),
+            capv_status st = capvi_jws_parse(&jws, (const uint8_t *)jws_text, strlen(jws_text),
                                             CAPV_JWT_ALGS_DEFAULT, &reason, NULL);
             if (st == CAPV_OK) {
-                st = capv_jws_verify_with_set(&jws, set, &reason, NULL);
-                capv_jws_clear(&jws);
+                st = capvi_jws_verify_with_set(&jws, set, &reason, NULL);
+                capvi_jws_clear(&jws);
             }
             total++;
             bool hs = strstr(jws_text, "eyJhbGciOiJIUz") == jws_text; /* {"alg":"HS */
@@ -249,13 +249,13 @@ START_TEST(jwk_ignored_reasons)
     };
     cJSON *root = load_json(tu_shared_dir(), "wycheproof/json_web_key_test.json");
     size_t checked = 0;
-    for (const cJSON *g = capv_json_get(root, "testGroups")->child; g; g = g->next) {
+    for (const cJSON *g = capvi_json_get(root, "testGroups")->child; g; g = g->next) {
         const char *comment = jstr(g, "comment");
         for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
             if (strcmp(comment, want[i].comment) != 0)
                 continue;
-            const cJSON *ks = capv_json_get(g, "public");
-            capv_jwk_set *set = set_from_json(ks ? ks : capv_json_get(g, "private"));
+            const cJSON *ks = capvi_json_get(g, "public");
+            capv_jwk_set *set = set_from_json(ks ? ks : capvi_json_get(g, "private"));
             ck_assert_uint_eq(capv_jwk_set_count(set), 0);
             ck_assert_uint_eq(capv_jwk_set_ignored_count(set), 1);
             const char *reason = NULL;
@@ -311,15 +311,15 @@ static capv_status cookbook_verify(const char *token, const capv_jwk_set *set, c
                                    capv_jws *keep)
 {
     capv_jws jws;
-    capv_status st = capv_jws_parse(&jws, (const uint8_t *)token, strlen(token),
+    capv_status st = capvi_jws_parse(&jws, (const uint8_t *)token, strlen(token),
                                     CAPV_JWT_ALGS_DEFAULT, reason, NULL);
     if (st != CAPV_OK)
         return st;
-    st = capv_jws_verify_with_set(&jws, set, reason, NULL);
+    st = capvi_jws_verify_with_set(&jws, set, reason, NULL);
     if (keep != NULL && st == CAPV_OK)
         *keep = jws;
     else
-        capv_jws_clear(&jws);
+        capvi_jws_clear(&jws);
     return st;
 }
 
@@ -333,15 +333,15 @@ START_TEST(cookbook_rs256_verifies)
     capv_jwk_set *set = set_from_json(keys);
     ck_assert_uint_eq(capv_jwk_set_count(set), 1);
     ck_assert_str_eq(capv_jwk_kid(capv_jwk_set_key(set, 0)), "bilbo.baggins@hobbiton.example");
-    const char *compact = jstr(capv_json_get(ex, "output"), "compact");
+    const char *compact = jstr(capvi_json_get(ex, "output"), "compact");
     const char *reason = NULL;
     capv_jws jws;
     ck_assert_int_eq(cookbook_verify(compact, set, &reason, &jws), CAPV_OK);
-    const char *payload = jstr(capv_json_get(ex, "input"), "payload");
+    const char *payload = jstr(capvi_json_get(ex, "input"), "payload");
     ck_assert_uint_eq(jws.payload_len, strlen(payload));
     ck_assert(memcmp(jws.payload, payload, jws.payload_len) == 0);
     ck_assert_int_eq(jws.alg, CAPV_JWT_ALG_RS256);
-    capv_jws_clear(&jws);
+    capvi_jws_clear(&jws);
     /* one flipped signature character fails */
     char *bad = strdup(compact);
     char *last = bad + strlen(bad) - 3;
@@ -359,7 +359,7 @@ END_TEST
 START_TEST(cookbook_eddsa_verifies)
 {
     cJSON *ex = load_json(tu_shared_dir(), "jose-cookbook/curve25519/jws.json");
-    const cJSON *jwk = capv_json_get(capv_json_get(ex, "input"), "key");
+    const cJSON *jwk = capvi_json_get(capvi_json_get(ex, "input"), "key");
     /* the example key carries "d": such a set is refused, the public part is used */
     cJSON *keys = cJSON_CreateObject();
     cJSON_AddItemToArray(cJSON_AddArrayToObject(keys, "keys"), cJSON_Duplicate(jwk, 1));
@@ -372,12 +372,12 @@ START_TEST(cookbook_eddsa_verifies)
     cJSON_DeleteItemFromObject(cJSON_GetArrayItem(cJSON_GetObjectItem(keys, "keys"), 0), "d");
     capv_jwk_set *set = set_from_json(keys);
     ck_assert_uint_eq(capv_jwk_set_count(set), 1);
-    const char *compact = jstr(capv_json_get(ex, "output"), "compact");
+    const char *compact = jstr(capvi_json_get(ex, "output"), "compact");
     capv_jws jws;
     ck_assert_int_eq(cookbook_verify(compact, set, &reason, &jws), CAPV_OK);
     ck_assert_int_eq(jws.alg, CAPV_JWT_ALG_EDDSA);
     ck_assert_uint_eq(jws.payload_len, strlen("Example of Ed25519 signing"));
-    capv_jws_clear(&jws);
+    capvi_jws_clear(&jws);
     capv_jwk_set_free(set);
     cJSON_Delete(keys);
     cJSON_Delete(ex);
@@ -393,11 +393,11 @@ START_TEST(cookbook_outside_allow_list_rejected)
     };
     static const char *const algs[] = {"PS384", "ES512", "HS256"};
     cJSON *ex = load_json(tu_shared_dir(), files[_i]);
-    const char *compact = jstr(capv_json_get(ex, "output"), "compact");
+    const char *compact = jstr(capvi_json_get(ex, "output"), "compact");
     capv_jws jws;
     const char *reason = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_jws_parse(&jws, (const uint8_t *)compact, strlen(compact),
+    capv_status st = capvi_jws_parse(&jws, (const uint8_t *)compact, strlen(compact),
                                     CAPV_JWT_ALGS_DEFAULT, &reason, &err);
     ck_assert_int_eq(st, CAPV_E_ALG_NOT_ALLOWED);
     ck_assert_str_eq(reason, "alg_not_allowed");
@@ -424,7 +424,7 @@ static int64_t attack_clock(void *user)
 static capv_jwt_validator *attack_validator(cJSON **doc_out, capv_jwk_set **set_out)
 {
     cJSON *doc = load_json(tu_vectors_dir(), "jwt_attacks.json");
-    const cJSON *cfg = capv_json_get(doc, "config");
+    const cJSON *cfg = capvi_json_get(doc, "config");
     size_t len;
     uint8_t *jwks = tu_read(tu_vectors_dir(), "jwt_attacks_jwks.json", &len);
     capv_jwk_set *set = NULL;
@@ -434,15 +434,15 @@ static capv_jwt_validator *attack_validator(cJSON **doc_out, capv_jwk_set **set_
     capv_jwt_validator *v = NULL;
     ck_assert_int_eq(capv_jwt_validator_new(&v, NULL), CAPV_OK);
     ck_assert_int_eq(capv_jwt_validator_set_issuer(v, jstr(cfg, "issuer"), NULL), CAPV_OK);
-    for (const cJSON *a = capv_json_get(cfg, "audiences")->child; a; a = a->next)
+    for (const cJSON *a = capvi_json_get(cfg, "audiences")->child; a; a = a->next)
         ck_assert_int_eq(capv_jwt_validator_add_audience(v, a->valuestring, NULL), CAPV_OK);
     ck_assert_int_eq(capv_jwt_validator_set_algs(v, jstr(cfg, "algs"), NULL), CAPV_OK);
-    ck_assert_int_eq(capv_jwt_validator_set_leeway(v, capv_json_get(cfg, "leeway")->valueint),
+    ck_assert_int_eq(capv_jwt_validator_set_leeway(v, capvi_json_get(cfg, "leeway")->valueint),
                      CAPV_OK);
     ck_assert_int_eq(
-        capv_jwt_validator_set_max_lifetime(v, capv_json_get(cfg, "max_lifetime")->valueint),
+        capv_jwt_validator_set_max_lifetime(v, capvi_json_get(cfg, "max_lifetime")->valueint),
         CAPV_OK);
-    attack_now_ms = (int64_t)capv_json_get(cfg, "now")->valuedouble * 1000;
+    attack_now_ms = (int64_t)capvi_json_get(cfg, "now")->valuedouble * 1000;
     capv_jwt_validator_set_clock(v, attack_clock, NULL);
     capv_jwt_validator_set_key_set(v, set);
     *doc_out = doc;
@@ -463,7 +463,7 @@ START_TEST(attack_catalogue)
     ck_assert_uint_eq(capv_jwk_set_ignored_count(set), 2);
     capv_jwk_set_free(set);
     size_t attacks = 0, controls = 0, failures = 0;
-    for (const cJSON *c = capv_json_get(doc, "cases")->child; c; c = c->next) {
+    for (const cJSON *c = capvi_json_get(doc, "cases")->child; c; c = c->next) {
         const char *name = jstr(c, "name"), *token = jstr(c, "token");
         const char *want_status = jstr(c, "expect_status"), *want_reason = jstr(c, "expect_reason");
         capv_jwt_claims *claims = NULL;
@@ -501,7 +501,7 @@ END_TEST
 
 static const char *find_token(const cJSON *doc, const char *name)
 {
-    for (const cJSON *c = capv_json_get(doc, "cases")->child; c; c = c->next)
+    for (const cJSON *c = capvi_json_get(doc, "cases")->child; c; c = c->next)
         if (strcmp(jstr(c, "name"), name) == 0)
             return jstr(c, "token");
     ck_abort_msg("no case %s", name);

@@ -109,7 +109,7 @@ static void cap_key(char *out, size_t cap, const uint8_t pub[CAPV_ED25519_PUBLIC
 static int64_t t_ms(const char *s)
 {
     int64_t ms = 0;
-    ck_assert_msg(capv_time_parse(&ms, s, strlen(s)), "bad test time %s", s);
+    ck_assert_msg(capvi_time_parse(&ms, s, strlen(s)), "bad test time %s", s);
     return ms;
 }
 
@@ -137,23 +137,23 @@ START_TEST(wycheproof_ed25519)
     uint8_t *data = tu_read(tu_shared_dir(), "wycheproof/ed25519_test.json", &len);
     cJSON *root = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capv_json_parse(&root, data, len, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, data, len, &err), CAPV_OK);
     int64_t declared = 0;
     ck_assert_int_eq(
-        capv_json_get_int(&declared, root, "", "numberOfTests", 1, 1000000, true, &err), CAPV_OK);
+        capvi_json_get_int(&declared, root, "", "numberOfTests", 1, 1000000, true, &err), CAPV_OK);
     const cJSON *groups = NULL;
-    ck_assert_int_eq(capv_json_get_array(&groups, root, "", "testGroups", true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_array(&groups, root, "", "testGroups", true, &err), CAPV_OK);
 
     size_t total = 0, valid = 0, invalid = 0, acceptable = 0, acceptable_ok = 0, bad_len = 0;
     size_t wrong_accepts = 0, wrong_rejects = 0, ngroups = 0;
     for (const cJSON *g = groups->child; g != NULL; g = g->next, ngroups++) {
         /* newer files: publicKey.pk; older ones: key.pk */
-        const cJSON *keyobj = capv_json_get(g, "publicKey");
+        const cJSON *keyobj = capvi_json_get(g, "publicKey");
         if (keyobj == NULL)
-            keyobj = capv_json_get(g, "key");
+            keyobj = capvi_json_get(g, "key");
         ck_assert_ptr_nonnull(keyobj);
         const char *pk_hex = NULL;
-        ck_assert_int_eq(capv_json_get_string(&pk_hex, keyobj, "key", "pk", true, &err), CAPV_OK);
+        ck_assert_int_eq(capvi_json_get_string(&pk_hex, keyobj, "key", "pk", true, &err), CAPV_OK);
         uint8_t pk[CAPV_ED25519_PUBLIC_LEN];
         ck_assert_int_eq(capv_hex_decode(pk, sizeof pk, pk_hex, strlen(pk_hex), &err), CAPV_OK);
 
@@ -163,15 +163,15 @@ START_TEST(wycheproof_ed25519)
         ck_assert_ptr_nonnull(capv_trust_store_find(store, pk));
 
         const cJSON *tests = NULL;
-        ck_assert_int_eq(capv_json_get_array(&tests, g, "group", "tests", true, &err), CAPV_OK);
+        ck_assert_int_eq(capvi_json_get_array(&tests, g, "group", "tests", true, &err), CAPV_OK);
         for (const cJSON *t = tests->child; t != NULL; t = t->next) {
             int64_t tc = 0;
             const char *msg_hex = NULL, *sig_hex = NULL, *result = NULL;
-            ck_assert_int_eq(capv_json_get_int(&tc, t, "test", "tcId", 0, INT32_MAX, true, &err),
+            ck_assert_int_eq(capvi_json_get_int(&tc, t, "test", "tcId", 0, INT32_MAX, true, &err),
                              CAPV_OK);
-            ck_assert_int_eq(capv_json_get_string(&msg_hex, t, "test", "msg", true, &err), CAPV_OK);
-            ck_assert_int_eq(capv_json_get_string(&sig_hex, t, "test", "sig", true, &err), CAPV_OK);
-            ck_assert_int_eq(capv_json_get_string(&result, t, "test", "result", true, &err),
+            ck_assert_int_eq(capvi_json_get_string(&msg_hex, t, "test", "msg", true, &err), CAPV_OK);
+            ck_assert_int_eq(capvi_json_get_string(&sig_hex, t, "test", "sig", true, &err), CAPV_OK);
+            ck_assert_int_eq(capvi_json_get_string(&result, t, "test", "result", true, &err),
                              CAPV_OK);
             size_t mlen, slen;
             uint8_t *msg = hex_dup(msg_hex, &mlen);
@@ -187,7 +187,7 @@ START_TEST(wycheproof_ed25519)
                 if (plain != CAPV_OK)
                     ck_assert_int_eq(err.code, plain);
                 capv_error_clear(&err);
-                cached = capv_ed25519_verify_with(store, pk, sig, msg, mlen, &err);
+                cached = capvi_ed25519_verify_with(store, pk, sig, msg, mlen, &err);
                 if (mlen == 0) {
                     capv_status nullmsg = capv_ed25519_verify(pk, sig, NULL, 0, NULL);
                     ck_assert_msg(nullmsg == plain,
@@ -255,7 +255,7 @@ START_TEST(ed25519_bad_keys)
     ck_assert_int_eq(err.code, CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_ed25519_verify(pub, NULL, NULL, 0, NULL), CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, NULL, 5, NULL), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_ed25519_verify_with(NULL, pub, sig, NULL, 5, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capvi_ed25519_verify_with(NULL, pub, sig, NULL, 5, NULL), CAPV_E_INVALID_ARG);
 
     static const struct {
         const char *hex;
@@ -316,7 +316,7 @@ START_TEST(ed25519_bad_keys)
             ck_assert_int_eq(add, CAPV_E_MALFORMED);
             ck_assert_int_eq(keys[i].want, CAPV_E_MALFORMED);
         } else {
-            ck_assert_int_eq(capv_ed25519_verify_with(s, pub, sig, m, 1, NULL), keys[i].want);
+            ck_assert_int_eq(capvi_ed25519_verify_with(s, pub, sig, m, 1, NULL), keys[i].want);
         }
         capv_trust_store_free(s);
     }
@@ -425,8 +425,8 @@ START_TEST(sign_verify_round_trip)
     capv_trust_store *s = NULL;
     ck_assert_int_eq(capv_trust_store_new(&s, NULL), CAPV_OK);
     ck_assert_int_eq(capv_trust_store_add(s, pub, "me", NULL), CAPV_OK);
-    ck_assert_int_eq(capv_ed25519_verify_with(s, pub, sig, NULL, 0, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_ed25519_verify_with(s, opub, sig, NULL, 0, NULL), CAPV_E_SIGNATURE);
+    ck_assert_int_eq(capvi_ed25519_verify_with(s, pub, sig, NULL, 0, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_ed25519_verify_with(s, opub, sig, NULL, 0, NULL), CAPV_E_SIGNATURE);
     capv_trust_store_free(s);
 
     ck_assert_int_eq(capv_signing_key_sign(NULL, sig, msg, mlen, NULL), CAPV_E_INVALID_ARG);
@@ -672,40 +672,40 @@ START_TEST(trust_store_directory)
 
     /* the cap-key.v1 document we write */
     cJSON *o = NULL;
-    ck_assert_int_eq(capv_json_parse(&o, (const uint8_t *)json3, strlen(json3), &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&o, (const uint8_t *)json3, strlen(json3), &err), CAPV_OK);
     ck_assert_uint_gt(strlen(json3), 0);
     ck_assert_int_eq(json3[strlen(json3) - 1], '\n');
     const char *v = NULL;
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "schema", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "schema", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "cap-key.v1");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "kid", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "kid", true, NULL), CAPV_OK);
     ck_assert_int_eq(capv_key_id(kid, p3, NULL), CAPV_OK);
     ck_assert_str_eq(v, kid);
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "owner", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "owner", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "Alice Example");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "created_at", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "created_at", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "2025-06-01T12:00:00Z");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "valid_from", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "valid_from", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "2025-01-01T00:00:00Z");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "valid_to", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "valid_to", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "2026-01-01T00:00:00Z");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "algorithm", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "algorithm", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "ed25519");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "status", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "status", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "active");
     const cJSON *usage = NULL;
-    ck_assert_int_eq(capv_json_get_array(&usage, o, "", "usage", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_array(&usage, o, "", "usage", true, NULL), CAPV_OK);
     ck_assert_int_eq(cJSON_GetArraySize(usage), 1);
     ck_assert_str_eq(cJSON_GetArrayItem(usage, 0)->valuestring, "manifest-signing");
     char b64[CAPV_BASE64_ENCODED_SIZE(32)];
     capv_base64_encode(b64, sizeof b64, NULL, p3, 32, CAPV_BASE64_STD);
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "public_key", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "public_key", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, b64);
     uint8_t d[32];
     char fp[80] = "blake3:";
     capv_hash(d, CAPV_HASH_BLAKE3, p3, 32, NULL);
     capv_hex_encode(fp + 7, sizeof fp - 7, d, 32);
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "fingerprint", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "fingerprint", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, fp);
     cJSON_Delete(o);
     capv_free(json3);
@@ -713,12 +713,12 @@ START_TEST(trust_store_directory)
     /* open windows are omitted */
     ck_assert_int_eq(capv_signing_key_cap_key_json(&json3, k3, NULL, 0, INT64_MIN, INT64_MAX, &err),
                      CAPV_OK);
-    ck_assert_int_eq(capv_json_parse(&o, (const uint8_t *)json3, strlen(json3), &err), CAPV_OK);
-    ck_assert_ptr_null(capv_json_get(o, "valid_from"));
-    ck_assert_ptr_null(capv_json_get(o, "valid_to"));
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "created_at", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&o, (const uint8_t *)json3, strlen(json3), &err), CAPV_OK);
+    ck_assert_ptr_null(capvi_json_get(o, "valid_from"));
+    ck_assert_ptr_null(capvi_json_get(o, "valid_to"));
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "created_at", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "1970-01-01T00:00:00Z");
-    ck_assert_int_eq(capv_json_get_string(&v, o, "", "owner", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "owner", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, "");
     cJSON_Delete(o);
     capv_free(json3);
@@ -978,42 +978,42 @@ START_TEST(trust_decide_windows)
     const int64_t from = t_ms("2025-01-01T00:00:00Z"), to = t_ms("2025-12-31T23:59:59.999Z");
     const int64_t mid = t_ms("2025-03-01T12:00:00Z");
     const capv_key *k = (const capv_key *)&k;
-    ck_assert_int_eq(capv_trust_decide(&k, s, unknown, mid), CAPV_E_UNTRUSTED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, unknown, mid), CAPV_E_UNTRUSTED);
     ck_assert_ptr_null(k);
-    ck_assert_int_eq(capv_trust_decide(&k, NULL, pa, mid), CAPV_E_UNTRUSTED);
+    ck_assert_int_eq(capvi_trust_decide(&k, NULL, pa, mid), CAPV_E_UNTRUSTED);
     ck_assert_ptr_null(k);
 
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, mid), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, mid), CAPV_OK);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pa));
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, from), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, to), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, from - 1), CAPV_E_NOT_YET_VALID);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, from), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, to), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, from - 1), CAPV_E_NOT_YET_VALID);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pa));
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, to + 1), CAPV_E_EXPIRED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, to + 1), CAPV_E_EXPIRED);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pa));
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, INT64_MIN), CAPV_E_NOT_YET_VALID);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pa, INT64_MAX), CAPV_E_EXPIRED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, INT64_MIN), CAPV_E_NOT_YET_VALID);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, INT64_MAX), CAPV_E_EXPIRED);
 
     /* revocation wins everywhere, inside the window included */
-    ck_assert_int_eq(capv_trust_decide(&k, s, pr, mid), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, mid), CAPV_E_REVOKED);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pr));
-    ck_assert_int_eq(capv_trust_decide(&k, s, pr, from), CAPV_E_REVOKED);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pr, from - 1), CAPV_E_REVOKED);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pr, to + 1), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, from), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, from - 1), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, to + 1), CAPV_E_REVOKED);
 
     /* retired: accepted for what was created inside its window */
-    ck_assert_int_eq(capv_trust_decide(&k, s, pt, mid), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pt, t_ms("2023-12-31T23:00:00Z")), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pt, t_ms("2023-12-31T22:59:59.999Z")),
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, mid), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2023-12-31T23:00:00Z")), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2023-12-31T22:59:59.999Z")),
                      CAPV_E_NOT_YET_VALID);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pt, t_ms("2025-06-30T00:00:00Z")), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, pt, t_ms("2025-06-30T00:00:00.001Z")),
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2025-06-30T00:00:00Z")), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2025-06-30T00:00:00.001Z")),
                      CAPV_E_EXPIRED);
 
     /* no window */
-    ck_assert_int_eq(capv_trust_decide(&k, s, po, INT64_MIN), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, po, 0), CAPV_OK);
-    ck_assert_int_eq(capv_trust_decide(&k, s, po, INT64_MAX), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, po, INT64_MIN), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, po, 0), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, po, INT64_MAX), CAPV_OK);
     ck_assert_str_eq(capv_key_owner(k), "open");
 
     capv_trust_store_free(s);
@@ -1038,7 +1038,7 @@ static void check_signature(const cJSON *root, int i, const uint8_t pub[32], con
                             const uint8_t *canon, size_t clen)
 {
     const cJSON *sigs = NULL;
-    ck_assert_int_eq(capv_json_get_array(&sigs, root, "", "signatures", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_array(&sigs, root, "", "signatures", true, NULL), CAPV_OK);
     const cJSON *e = cJSON_GetArrayItem(sigs, i);
     ck_assert_ptr_nonnull(e);
     static const char *const order[] = {"alg", "signer", "pubkey_hex", "sig_hex"};
@@ -1049,10 +1049,10 @@ static void check_signature(const cJSON *root, int i, const uint8_t pub[32], con
     }
     ck_assert_ptr_null(m);
     const char *alg = NULL, *who = NULL, *pk = NULL, *sh = NULL;
-    ck_assert_int_eq(capv_json_get_string(&alg, e, "sig", "alg", true, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_json_get_string(&who, e, "sig", "signer", true, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_json_get_string(&pk, e, "sig", "pubkey_hex", true, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_json_get_string(&sh, e, "sig", "sig_hex", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&alg, e, "sig", "alg", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&who, e, "sig", "signer", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&pk, e, "sig", "pubkey_hex", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&sh, e, "sig", "sig_hex", true, NULL), CAPV_OK);
     ck_assert_str_eq(alg, "Ed25519");
     ck_assert_str_eq(who, signer);
     char want_pk[67];
@@ -1095,9 +1095,9 @@ START_TEST(manifest_sign_peer)
     ck_assert_int_eq(strncmp((char *)out1, "{\n  \"version\": \"manifest.v0\",\n", 30), 0);
     ck_assert_int_eq(strcmp((char *)out1 + out1_len - 3, "\n}\n"), 0);
     cJSON *r1 = NULL;
-    ck_assert_int_eq(capv_json_parse(&r1, out1, out1_len, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&r1, out1, out1_len, &err), CAPV_OK);
     const cJSON *sigs = NULL;
-    ck_assert_int_eq(capv_json_get_array(&sigs, r1, "", "signatures", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_array(&sigs, r1, "", "signatures", true, NULL), CAPV_OK);
     ck_assert_int_eq(cJSON_GetArraySize(sigs), 1);
     size_t c1_len;
     uint8_t *c1 = canonical(out1, out1_len, &c1_len);
@@ -1112,8 +1112,8 @@ START_TEST(manifest_sign_peer)
     ck_assert_int_eq(capv_manifest_sign(&out2, &out2_len, out1, out1_len, k2, "Auditor", &err),
                      CAPV_OK);
     cJSON *r2 = NULL;
-    ck_assert_int_eq(capv_json_parse(&r2, out2, out2_len, &err), CAPV_OK);
-    ck_assert_int_eq(capv_json_get_array(&sigs, r2, "", "signatures", true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&r2, out2, out2_len, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_array(&sigs, r2, "", "signatures", true, NULL), CAPV_OK);
     ck_assert_int_eq(cJSON_GetArraySize(sigs), 2);
     size_t c2_len;
     uint8_t *c2 = canonical(out2, out2_len, &c2_len);
@@ -1170,7 +1170,7 @@ START_TEST(manifest_sign_shapes)
     ck_assert_str_eq(
         (char *)c, "{\"version\":\"manifest.v1.0\",\"n\":1,\"s\":\"\xc3\xa9\",\"signatures\":[]}");
     cJSON *root = NULL;
-    ck_assert_int_eq(capv_json_parse(&root, out, out_len, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, out, out_len, &err), CAPV_OK);
     ck_assert_str_eq(root->child->next->next->next->string, "signatures");
     check_signature(root, 0, pub, "me", c, clen);
     cJSON_Delete(root);
@@ -1234,7 +1234,7 @@ START_TEST(rfc3339_accepted)
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t ms = 12345;
-        ck_assert_msg(capv_time_parse(&ms, ok[i].text, strlen(ok[i].text)), "rejected %s",
+        ck_assert_msg(capvi_time_parse(&ms, ok[i].text, strlen(ok[i].text)), "rejected %s",
                       ok[i].text);
         ck_assert_msg(ms == ok[i].ms, "%s: got %lld, want %lld", ok[i].text, (long long)ms,
                       (long long)ok[i].ms);
@@ -1246,7 +1246,7 @@ START_TEST(rfc3339_accepted)
     /* only `len` bytes are read: the input need not be NUL-terminated */
     const char *longer = "2025-01-01T00:00:00Zgarbage";
     int64_t ms = 0;
-    ck_assert(capv_time_parse(&ms, longer, 20));
+    ck_assert(capvi_time_parse(&ms, longer, 20));
     ck_assert(ms == INT64_C(1735689600000));
 }
 END_TEST
@@ -1293,13 +1293,13 @@ START_TEST(rfc3339_rejected)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 777;
-        ck_assert_msg(!capv_time_parse(&ms, bad[i], strlen(bad[i])), "accepted '%s'", bad[i]);
+        ck_assert_msg(!capvi_time_parse(&ms, bad[i], strlen(bad[i])), "accepted '%s'", bad[i]);
         ck_assert_int_eq(capv_rfc3339_parse(&ms, bad[i], strlen(bad[i])), -1);
     }
     /* an embedded NUL is a byte like any other */
     int64_t ms = 0;
-    ck_assert(!capv_time_parse(&ms, "2025-01-01T00:00:00Z\0", 21));
-    ck_assert(!capv_time_parse(&ms, "2025-01-01T00:00:00\0Z", 21));
+    ck_assert(!capvi_time_parse(&ms, "2025-01-01T00:00:00Z\0", 21));
+    ck_assert(!capvi_time_parse(&ms, "2025-01-01T00:00:00\0Z", 21));
     ck_assert_int_eq(capv_rfc3339_parse(NULL, "1970-01-01T00:00:00Z", 20), -1);
     ck_assert_int_eq(capv_rfc3339_parse(&ms, NULL, 0), -1);
 }
@@ -1308,19 +1308,19 @@ END_TEST
 START_TEST(rfc3339_format_round_trip)
 {
     char out[32];
-    capv_time_format_ms(out, 0);
+    capvi_time_format_ms(out, 0);
     ck_assert_str_eq(out, "1970-01-01T00:00:00.000Z");
-    capv_time_format_s(out, 0);
+    capvi_time_format_s(out, 0);
     ck_assert_str_eq(out, "1970-01-01T00:00:00Z");
-    capv_time_format_ms(out, -1);
+    capvi_time_format_ms(out, -1);
     ck_assert_str_eq(out, "1969-12-31T23:59:59.999Z");
-    capv_time_format_s(out, -1);
+    capvi_time_format_s(out, -1);
     ck_assert_str_eq(out, "1969-12-31T23:59:59Z");
-    capv_time_format_ms(out, INT64_C(1765745397923));
+    capvi_time_format_ms(out, INT64_C(1765745397923));
     ck_assert_str_eq(out, "2025-12-14T20:49:57.923Z");
-    capv_time_format_s(out, INT64_C(1765745397923));
+    capvi_time_format_s(out, INT64_C(1765745397923));
     ck_assert_str_eq(out, "2025-12-14T20:49:57Z");
-    capv_time_format_ms(out, INT64_C(1709164800000));
+    capvi_time_format_ms(out, INT64_C(1709164800000));
     ck_assert_str_eq(out, "2024-02-29T00:00:00.000Z");
     capv_rfc3339_format(out, INT64_C(253402300799999));
     ck_assert_str_eq(out, "9999-12-31T23:59:59Z");
@@ -1340,32 +1340,32 @@ START_TEST(rfc3339_format_round_trip)
                                      INT64_C(253402300799999)};
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         int64_t v = values[i], back = 0;
-        capv_time_format_ms(out, v);
+        capvi_time_format_ms(out, v);
         ck_assert_uint_eq(strlen(out), 24);
-        ck_assert_msg(capv_time_parse(&back, out, strlen(out)), "cannot parse %s", out);
+        ck_assert_msg(capvi_time_parse(&back, out, strlen(out)), "cannot parse %s", out);
         ck_assert_msg(back == v, "%s: %lld != %lld", out, (long long)back, (long long)v);
-        capv_time_format_s(out, v);
+        capvi_time_format_s(out, v);
         ck_assert_uint_eq(strlen(out), 20);
-        ck_assert(capv_time_parse(&back, out, strlen(out)));
+        ck_assert(capvi_time_parse(&back, out, strlen(out)));
         int64_t floor_s = v - (((v % 1000) + 1000) % 1000);
         ck_assert_msg(back == floor_s, "%s: %lld != %lld", out, (long long)back,
                       (long long)floor_s);
     }
     /* outside years 0000..9999: clamped, so the output is still a time this parser reads */
-    capv_time_format_ms(out, INT64_MIN);
+    capvi_time_format_ms(out, INT64_MIN);
     ck_assert_str_eq(out, "0000-01-01T00:00:00.000Z");
-    capv_time_format_ms(out, INT64_MAX);
+    capvi_time_format_ms(out, INT64_MAX);
     ck_assert_str_eq(out, "9999-12-31T23:59:59.999Z");
-    capv_time_format_s(out, INT64_C(-62167219200001));
+    capvi_time_format_s(out, INT64_C(-62167219200001));
     ck_assert_str_eq(out, "0000-01-01T00:00:00Z");
     static const int64_t extreme[] = {INT64_MIN, INT64_MAX, INT64_C(253402300800000),
                                       INT64_C(-62167219200001)};
     for (size_t i = 0; i < sizeof extreme / sizeof extreme[0]; i++) {
         int64_t back = 0;
-        capv_time_format_ms(out, extreme[i]);
-        ck_assert_msg(capv_time_parse(&back, out, strlen(out)), "cannot parse %s", out);
-        capv_time_format_s(out, extreme[i]);
-        ck_assert_msg(capv_time_parse(&back, out, strlen(out)), "cannot parse %s", out);
+        capvi_time_format_ms(out, extreme[i]);
+        ck_assert_msg(capvi_time_parse(&back, out, strlen(out)), "cannot parse %s", out);
+        capvi_time_format_s(out, extreme[i]);
+        ck_assert_msg(capvi_time_parse(&back, out, strlen(out)), "cannot parse %s", out);
     }
 }
 END_TEST

@@ -1026,7 +1026,7 @@ START_TEST(zip_streamed_members)
         ck_assert_int_eq(pkg->members[i].data == NULL, !kept[i]);
         uint8_t want[32], got[32];
         ck_assert_int_eq(capv_hash(want, CAPV_HASH_SHA3_256, data[i], sizes[i], NULL), CAPV_OK);
-        ck_assert_int_eq(capv_package_member_sha3(pkg, i, got, NULL), CAPV_OK);
+        ck_assert_int_eq(capvi_package_member_sha3(pkg, i, got, NULL), CAPV_OK);
         ck_assert_mem_eq(got, want, 32);
     }
     /* a look-up without `data` and the verifier's views leave the package as it was */
@@ -1034,16 +1034,16 @@ START_TEST(zip_streamed_members)
     ck_assert_int_eq(capv_package_find(pkg, "c.bin", NULL, &n), CAPV_OK);
     ck_assert_uint_eq(n, sizes[2]);
     capv_member_view v;
-    ck_assert_int_eq(capv_package_member_view(pkg, 3, &v, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_package_member_view(pkg, 3, &v, NULL), CAPV_OK);
     ck_assert_ptr_nonnull(v.owned);
     ck_assert_uint_eq(v.len, sizes[3]);
     ck_assert_mem_eq(v.data, data[3], sizes[3]);
-    capv_member_view_release(&v);
+    capvi_member_view_release(&v);
     ck_assert_ptr_null(pkg->members[3].data);
-    ck_assert_int_eq(capv_package_member_view(pkg, 0, &v, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_package_member_view(pkg, 0, &v, NULL), CAPV_OK);
     ck_assert_ptr_null(v.owned); /* kept: borrowed */
     ck_assert_ptr_eq(v.data, pkg->members[0].data);
-    capv_member_view_release(&v);
+    capvi_member_view_release(&v);
     ck_assert_ptr_null(pkg->members[2].data);
     /* the public API loads a member once and keeps it while the package lives */
     const uint8_t *d = capv_package_member_data(pkg, 2, &n);
@@ -1054,10 +1054,10 @@ START_TEST(zip_streamed_members)
     const uint8_t *f = NULL;
     ck_assert_int_eq(capv_package_find(pkg, "c.bin", &f, &n), CAPV_OK);
     ck_assert_ptr_eq(f, d);
-    ck_assert_int_eq(capv_package_member_view(pkg, 2, &v, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_package_member_view(pkg, 2, &v, NULL), CAPV_OK);
     ck_assert_ptr_eq(v.data, d);
     ck_assert_ptr_null(v.owned);
-    capv_member_view_release(&v);
+    capvi_member_view_release(&v);
     capv_package_free(pkg);
     for (size_t i = 0; i < N; i++)
         free(data[i]);
@@ -1199,7 +1199,7 @@ START_TEST(json_upload_value_count)
         capv_package_free(pkg);
     }
     /* an upper bound: 1 + the ',' '[' '{' outside strings (here 3 values, 5 counted) */
-    ck_assert_uint_eq(capv_pkg_json_values((const uint8_t *)"[1,\"\\\",\",{}]", 12), 5);
+    ck_assert_uint_eq(capvi_pkg_json_values((const uint8_t *)"[1,\"\\\",\",{}]", 12), 5);
     capv_package_limits_free(l);
 }
 END_TEST

@@ -296,7 +296,7 @@ START_TEST(v1_hash_vector)
     /* the internal store hash agrees and names the format */
     uint8_t d[32];
     const char *kind = NULL;
-    ck_assert_int_eq(capv_policy_source_hash(d, &kind, data, len, CAPV_POLICY_FORMAT_AUTO, &err),
+    ck_assert_int_eq(capvi_policy_source_hash(d, &kind, data, len, CAPV_POLICY_FORMAT_AUTO, &err),
                      CAPV_OK);
     ck_assert_str_eq(tu_hex(d), V1_HASH);
     ck_assert_str_eq(kind, "policy v1");
@@ -881,19 +881,19 @@ START_TEST(eval_large_membership)
     capv_policy_ir *ir = binary_ir("non_membership");
     enum { N = 3000 };
     capv_buf b = CAPV_BUF_INIT;
-    capv_buf_puts(&b, "{\"variables\":{\"a\":[");
+    capvi_buf_puts(&b, "{\"variables\":{\"a\":[");
     for (int i = 0; i < N; i++)
-        capv_buf_printf(&b, "%s{\"k\":%d,\"v\":[%d.5]},%d", i ? "," : "", i, i, i * 2 + 1);
-    capv_buf_puts(&b, ",{\"v\":[1.0, \"" D1U "\"],\"k\":\"last\"}],\"b\":[");
+        capvi_buf_printf(&b, "%s{\"k\":%d,\"v\":[%d.5]},%d", i ? "," : "", i, i, i * 2 + 1);
+    capvi_buf_puts(&b, ",{\"v\":[1.0, \"" D1U "\"],\"k\":\"last\"}],\"b\":[");
     for (int i = 0; i < N; i++)
-        capv_buf_printf(&b, "%s%d.0,{\"v\":[%d.5],\"k\":%d.0}", i ? "," : "", i * 2,
+        capvi_buf_printf(&b, "%s%d.0,{\"v\":[%d.5],\"k\":%d.0}", i ? "," : "", i * 2,
                         i + N, i + 1);
-    capv_buf_puts(&b, ",{\"k\":\"last\",\"v\":[1,\"" D1S "\"]}]");
+    capvi_buf_puts(&b, ",{\"k\":\"last\",\"v\":[1,\"" D1S "\"]}]");
     for (int i = 0; i < N; i++)
-        capv_buf_printf(&b, ",\"x%d\":%d", i, i);
-    capv_buf_puts(&b, "}}");
+        capvi_buf_printf(&b, ",\"x%d\":%d", i, i);
+    capvi_buf_puts(&b, "}}");
     size_t len;
-    char *ctx = (char *)capv_buf_take(&b, &len);
+    char *ctx = (char *)capvi_buf_take(&b, &len);
     ck_assert_ptr_nonnull(ctx);
     capv_policy_eval_result *r = eval_text(ir, ctx, 0);
     const char *msg = NULL;
@@ -1400,7 +1400,7 @@ static bool knows(const capv_verifier *v, const char *hash)
 {
     uint8_t d[32];
     ck_assert_int_eq(capv_digest_parse(d, hash, strlen(hash), NULL), CAPV_OK);
-    return capv_verifier_knows_policy(v, d);
+    return capvi_verifier_knows_policy(v, d);
 }
 
 START_TEST(policy_dir_reads_policy_files)

@@ -28,17 +28,17 @@ static capv_status parse_both(capv_proof *keep, const uint8_t *data, size_t len,
 {
     capv_proof p;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_proof_parse(&p, data, len, &err);
+    capv_status st = capvi_proof_parse(&p, data, len, &err);
     if (st != CAPV_OK)
         ck_assert_int_eq(err.code, st);
     capv_proof q;
-    capv_status st2 = capv_proof_parse(&q, data, len, NULL);
+    capv_status st2 = capvi_proof_parse(&q, data, len, NULL);
     ck_assert_msg(st2 == st, "status %d with error detail, %d without", (int)st, (int)st2);
-    capv_proof_clear(&q);
+    capvi_proof_clear(&q);
     if (keep != NULL)
         *keep = p;
     else
-        capv_proof_clear(&p);
+        capvi_proof_clear(&p);
     if (err_out != NULL)
         *err_out = err;
     return st;
@@ -115,9 +115,9 @@ START_TEST(peer_capz_vector)
     ck_assert_uint_eq(p.constraints, 0);
     ck_assert_uint_eq(p.constraints_failed, 0);
     ck_assert_ptr_null(p.first_failed);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     ck_assert_ptr_null(p.statement);
-    capv_proof_clear(&p); /* twice is harmless */
+    capvi_proof_clear(&p); /* twice is harmless */
     free(d);
 }
 END_TEST
@@ -140,7 +140,7 @@ START_TEST(peer_legacy_proof_dat)
     ck_assert_uint_eq(p.constraints_failed, 0);
     ck_assert_ptr_null(p.first_failed);
     ck_assert_uint_eq(p.payload_len, 0);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
 
     /* surrounding whitespace is allowed */
     uint8_t *ws = malloc(len + 8);
@@ -150,7 +150,7 @@ START_TEST(peer_legacy_proof_dat)
     memcpy(ws + 4 + len, "\r\n \n", 4);
     ck_assert_int_eq(parse_both(&p, ws, len + 8, NULL), CAPV_OK);
     assert_digest(p.manifest_hash, "0x" MH_HEX);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
 
     /* whitespace inside the base64 text is not */
     memcpy(ws, d, 100);
@@ -178,7 +178,7 @@ START_TEST(peer_multi_unit_json_v0)
     ck_assert_str_eq(p.backend, "mock");
     ck_assert_int_eq(p.backend_class, CAPV_BACKEND_MOCK);
     ck_assert_uint_eq(p.constraints, 0);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(d);
 }
 END_TEST
@@ -204,7 +204,7 @@ START_TEST(peer_desktop_proof_v1)
                   "0x8f8bfe9013a28d6f161f1c4d1638a98578a994f52959f1ff0e21dea14664f2d5");
     ck_assert_uint_eq(p.constraints, 4);
     ck_assert_uint_eq(p.constraints_failed, 0);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     capv_package_free(pkg);
 }
 END_TEST
@@ -230,7 +230,7 @@ START_TEST(proof_v1_constructed)
     ck_assert_uint_eq(p.constraints, 3);
     ck_assert_uint_eq(p.constraints_failed, 2);
     ck_assert_str_eq(p.first_failed, "r_bad");
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     ck_assert_ptr_null(p.first_failed);
 
     /* no manifest binding at all: replayable; an unknown backend is not a parse error */
@@ -240,12 +240,12 @@ START_TEST(proof_v1_constructed)
     ck_assert_int_eq(p.backend_class, CAPV_BACKEND_UNKNOWN);
     ck_assert_str_eq(p.backend, "groth16");
     ck_assert_uint_eq(p.constraints, 0);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
 
     const char *zkvm = "{\"version\":\"proof.v1\",\"backend\":\"ZKVM\"}";
     ck_assert_int_eq(parse_both(&p, (const uint8_t *)zkvm, strlen(zkvm), NULL), CAPV_OK);
     ck_assert_int_eq(p.backend_class, CAPV_BACKEND_ZK);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
 }
 END_TEST
 
@@ -265,13 +265,13 @@ START_TEST(proof_v0_failed_constraint)
     ck_assert_uint_eq(p.constraints, 3);
     ck_assert_uint_eq(p.constraints_failed, 2);
     ck_assert_str_eq(p.first_failed, "supplier_count_max_10");
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
 
     char *w = b64(v0);
     ck_assert_int_eq(parse_both(&p, (const uint8_t *)w, strlen(w), NULL), CAPV_OK);
     ck_assert_str_eq(p.container, "proof.v0");
     ck_assert_str_eq(p.first_failed, "supplier_count_max_10");
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(w);
 
     size_t len;
@@ -283,7 +283,7 @@ START_TEST(proof_v0_failed_constraint)
     assert_digest(p.manifest_hash, "0x" MH_HEX);
     ck_assert_uint_eq(p.payload_len, strlen(v0));
     ck_assert_uint_eq(p.constraints_failed, 2);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(c);
 }
 END_TEST
@@ -296,16 +296,16 @@ START_TEST(capz_header_cannot_upgrade_a_mock)
     capv_proof p;
     size_t len;
     uint8_t *c = capz(2, v0, strlen(v0), &len); /* halo2 */
-    ck_assert_int_eq(capv_proof_parse(&p, c, len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_proof_parse(&p, c, len, NULL), CAPV_OK);
     ck_assert_int_eq(p.backend_class, CAPV_BACKEND_MOCK);
     ck_assert_str_eq(p.backend, "mock");
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(c);
     static const char zk[] = "{\"version\":\"proof.v0\",\"type\":\"zkvm\"}";
     c = capz(0, zk, strlen(zk), &len); /* mock header, payload claims zkvm */
-    ck_assert_int_eq(capv_proof_parse(&p, c, len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_proof_parse(&p, c, len, NULL), CAPV_OK);
     ck_assert_int_eq(p.backend_class, CAPV_BACKEND_MOCK);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(c);
 }
 END_TEST
@@ -330,7 +330,7 @@ START_TEST(capz_opaque_payloads)
         ck_assert_int_eq(p.backend_class, backends[i].cls);
         ck_assert_int_eq(p.binding, CAPV_BIND_NONE);
         ck_assert_uint_eq(p.payload_len, sizeof receipt);
-        capv_proof_clear(&p);
+        capvi_proof_clear(&p);
         free(c);
     }
     /* an empty payload */
@@ -340,7 +340,7 @@ START_TEST(capz_opaque_payloads)
     ck_assert_int_eq(parse_both(&p, c, len, NULL), CAPV_OK);
     ck_assert_uint_eq(p.payload_len, 0);
     ck_assert_int_eq(p.binding, CAPV_BIND_NONE);
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(c);
 }
 END_TEST
@@ -607,14 +607,14 @@ START_TEST(oversized_json_proof)
     d[n - 1] = '}';
     capv_error err = CAPV_ERROR_INIT;
     capv_proof p;
-    ck_assert_int_eq(capv_proof_parse(&p, d, n, &err), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_proof_parse(&p, d, n, &err), CAPV_E_MALFORMED);
     ck_assert_ptr_nonnull(strstr(err.message, "too large"));
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     /* one byte less is parsed, and is merely an object without a version */
     d[n - 2] = '}';
-    ck_assert_int_eq(capv_proof_parse(&p, d, n - 1, &err), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_proof_parse(&p, d, n - 1, &err), CAPV_E_MALFORMED);
     ck_assert_ptr_nonnull(strstr(err.message, "version"));
-    capv_proof_clear(&p);
+    capvi_proof_clear(&p);
     free(d);
 }
 END_TEST

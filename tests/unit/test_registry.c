@@ -1383,7 +1383,7 @@ START_TEST(storage_error_mapping)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         capv_error err = CAPV_ERROR_INIT;
-        capv_status st = capv_reg_sqlite_error(NULL, cases[i].rc, "recording", &err);
+        capv_status st = capvi_reg_sqlite_error(NULL, cases[i].rc, "recording", &err);
         ck_assert_msg(st == cases[i].want, "sqlite %d → %d, want %d", cases[i].rc, st,
                       cases[i].want);
         ck_assert_int_eq(err.code, st);
@@ -1394,14 +1394,14 @@ START_TEST(storage_error_mapping)
         }
     }
     /* SQLite reports a write refused by the file system as an I/O error: errno says why */
-    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_WRITE, EROFS), "database is read-only");
-    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_WRITE, ENOSPC), "disk is full");
-    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_FSYNC, EDQUOT), "disk is full");
-    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_CANTOPEN, EROFS), "database is read-only");
-    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_IOERR_FSYNC, EIO), "I/O error");
-    ck_assert_str_eq(capv_reg_storage_reason(SQLITE_FULL, 0), "disk is full");
-    ck_assert_ptr_null(capv_reg_storage_reason(SQLITE_IOERR_NOMEM, 0));
-    ck_assert_ptr_null(capv_reg_storage_reason(SQLITE_CONSTRAINT, EROFS));
+    ck_assert_str_eq(capvi_reg_storage_reason(SQLITE_IOERR_WRITE, EROFS), "database is read-only");
+    ck_assert_str_eq(capvi_reg_storage_reason(SQLITE_IOERR_WRITE, ENOSPC), "disk is full");
+    ck_assert_str_eq(capvi_reg_storage_reason(SQLITE_IOERR_FSYNC, EDQUOT), "disk is full");
+    ck_assert_str_eq(capvi_reg_storage_reason(SQLITE_CANTOPEN, EROFS), "database is read-only");
+    ck_assert_str_eq(capvi_reg_storage_reason(SQLITE_IOERR_FSYNC, EIO), "I/O error");
+    ck_assert_str_eq(capvi_reg_storage_reason(SQLITE_FULL, 0), "disk is full");
+    ck_assert_ptr_null(capvi_reg_storage_reason(SQLITE_IOERR_NOMEM, 0));
+    ck_assert_ptr_null(capvi_reg_storage_reason(SQLITE_CONSTRAINT, EROFS));
     ck_assert_int_eq(capv_status_class_of(CAPV_E_STORAGE), CAPV_CLASS_UNAVAILABLE);
 }
 END_TEST
@@ -1721,30 +1721,30 @@ END_TEST
 static char *big_report(int fails, int warns)
 {
     capv_buf b = CAPV_BUF_INIT;
-    capv_buf_puts(&b, "{\"result\":\"fail\",\"manifest_hash\":\"0xAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    capvi_buf_puts(&b, "{\"result\":\"fail\",\"manifest_hash\":\"0xAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"proof_hash\":\"0xbbbbbbbbbbbbbbbbb"
                       "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"policy_hash\":null,"
                       "\"checks\":[");
     for (int i = 0; i < fails + warns; i++) {
-        capv_buf_printf(&b, "%s{\"id\":\"check.%d\",\"status\":\"%s\",\"message\":\"%s %d ",
+        capvi_buf_printf(&b, "%s{\"id\":\"check.%d\",\"status\":\"%s\",\"message\":\"%s %d ",
                         i ? "," : "", i, i < fails ? "fail" : "warn",
                         i < fails ? "failed" : "warned", i);
         for (int k = 0; k < 200; k++)
-            capv_buf_puts(&b, "\xc3\xa4"); /* ä */
-        capv_buf_puts(&b, "\",\"details\":{\"unlisted\":[\"a\",\"b\"]}}");
+            capvi_buf_puts(&b, "\xc3\xa4"); /* ä */
+        capvi_buf_puts(&b, "\",\"details\":{\"unlisted\":[\"a\",\"b\"]}}");
     }
-    capv_buf_puts(&b, ",{\"id\":\"pass.1\",\"status\":\"pass\",\"message\":\"fine\"}],"
+    capvi_buf_puts(&b, ",{\"id\":\"pass.1\",\"status\":\"pass\",\"message\":\"fine\"}],"
                       "\"units\":[{\"id\":\"unit_a\",\"checks\":[{\"id\":\"manifest.signature\","
                       "\"status\":\"fail\",\"message\":\"the manifest is unsigned\"}]}],"
                       "\"verified_at\":\"2026-03-01T12:00:00.250Z\"}");
-    char *out = (char *)capv_buf_take(&b, NULL);
+    char *out = (char *)capvi_buf_take(&b, NULL);
     ck_assert_ptr_nonnull(out);
     return out;
 }
 
 static const cJSON *member_of(const cJSON *o, const char *key)
 {
-    const cJSON *v = capv_json_get(o, key);
+    const cJSON *v = capvi_json_get(o, key);
     ck_assert_msg(v != NULL, "no member %s", key);
     return v;
 }
@@ -1775,24 +1775,24 @@ START_TEST(report_summary)
     ck_assert_uint_le(slen, 4096);
     ck_assert_uint_gt(slen, 3000); /* filled up with checks, not just the fixed part */
     cJSON *sum = NULL;
-    ck_assert_int_eq(capv_json_parse(&sum, (const uint8_t *)got->report_json, slen, &err),
+    ck_assert_int_eq(capvi_json_parse(&sum, (const uint8_t *)got->report_json, slen, &err),
                      CAPV_OK);
     ck_assert(cJSON_IsTrue(member_of(sum, "summary")));
     ck_assert_str_eq(member_of(sum, "result")->valuestring, "fail");
     ck_assert_str_eq(member_of(sum, "manifest_hash")->valuestring,
                      "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     ck_assert_ptr_nonnull(member_of(sum, "proof_hash"));
-    ck_assert_ptr_null(capv_json_get(sum, "policy_hash")); /* the report has none */
+    ck_assert_ptr_null(capvi_json_get(sum, "policy_hash")); /* the report has none */
     ck_assert_str_eq(member_of(sum, "verified_at")->valuestring, "2026-03-01T12:00:00.250Z");
     int64_t n = 0;
-    ck_assert_int_eq(capv_json_get_int(&n, sum, "", "report_bytes", 0, INT64_MAX, true, NULL),
+    ck_assert_int_eq(capvi_json_get_int(&n, sum, "", "report_bytes", 0, INT64_MAX, true, NULL),
                      CAPV_OK);
     ck_assert_int_eq(n, (int64_t)len);
     ck_assert_str_eq(member_of(sum, "report_sha3_256")->valuestring, tu_hex(d));
     const cJSON *checks = member_of(sum, "checks");
     int listed = cJSON_GetArraySize(checks), warns_seen = 0;
     int64_t omitted = 0;
-    ck_assert_int_eq(capv_json_get_int(&omitted, sum, "", "checks_omitted", 0, 1000, true, NULL),
+    ck_assert_int_eq(capvi_json_get_int(&omitted, sum, "", "checks_omitted", 0, 1000, true, NULL),
                      CAPV_OK);
     ck_assert_int_gt(listed, 0);
     ck_assert_int_gt(omitted, 0);
@@ -1803,7 +1803,7 @@ START_TEST(report_summary)
         ck_assert_uint_le(strlen(msg), 256);
         /* cut on a character boundary, and marked */
         ck_assert_str_eq(msg + strlen(msg) - 3, "\xe2\x80\xa6");
-        ck_assert_int_eq(capv_utf8_check((const uint8_t *)msg, strlen(msg), NULL), CAPV_OK);
+        ck_assert_int_eq(capvi_utf8_check((const uint8_t *)msg, strlen(msg), NULL), CAPV_OK);
         if (strcmp(status, "warn") == 0)
             warns_seen++;
         else /* failures come first */

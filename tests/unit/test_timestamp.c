@@ -37,7 +37,7 @@ static capv_tsa_store *store_of(const char *rel)
     snprintf(path, sizeof path, "%s/%s", tsa_dir, rel);
     capv_tsa_store *s = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_tsa_store_load(&s, path, &err);
+    capv_status st = capvi_tsa_store_load(&s, path, &err);
     ck_assert_msg(st == CAPV_OK, "loading %s: %d %s", path, st, err.message);
     ck_assert_ptr_nonnull(s);
     return s;
@@ -52,8 +52,8 @@ static capv_status verify_buf(const uint8_t *tsr, size_t tsr_len, const char *da
     uint8_t *data = fx(data_rel, &dlen);
     capv_tsa_store *s = store_of(ca_rel);
     capv_status st =
-        capv_timestamp_verify(info, s, tsr, tsr_len, data, dlen, now_ms, leeway_ms, err);
-    capv_tsa_store_free(s);
+        capvi_timestamp_verify(info, s, tsr, tsr_len, data, dlen, now_ms, leeway_ms, err);
+    capvi_tsa_store_free(s);
     free(data);
     return st;
 }
@@ -239,15 +239,15 @@ START_TEST(bundle_with_both_roots)
     memcpy(both, a, a_len);
     memcpy(both + a_len, b, b_len);
     capv_tsa_store *s = NULL;
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, both, a_len + b_len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, both, a_len + b_len, NULL), CAPV_OK);
     size_t dlen, t1_len, t2_len;
     uint8_t *data = fx("data.txt", &dlen);
     uint8_t *t1 = fx("data.tsr", &t1_len);
     uint8_t *t2 = fx("other_tsa.tsr", &t2_len);
     int64_t now = capv_clock_system(NULL);
-    ck_assert_int_eq(capv_timestamp_verify(NULL, s, t1, t1_len, data, dlen, now, 0, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_timestamp_verify(NULL, s, t2, t2_len, data, dlen, now, 0, NULL), CAPV_OK);
-    capv_tsa_store_free(s);
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, t1, t1_len, data, dlen, now, 0, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, t2, t2_len, data, dlen, now, 0, NULL), CAPV_OK);
+    capvi_tsa_store_free(s);
     free(a);
     free(b);
     free(both);
@@ -425,37 +425,37 @@ START_TEST(store_load_errors)
     char path[4200];
 
     snprintf(path, sizeof path, "%s/no-such-ca.pem", tsa_dir);
-    ck_assert_int_eq(capv_tsa_store_load(&s, path, &err), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capvi_tsa_store_load(&s, path, &err), CAPV_E_NOT_FOUND);
     ck_assert_ptr_null(s);
     ck_assert_int_eq(err.code, CAPV_E_NOT_FOUND);
 
-    ck_assert_int_eq(capv_tsa_store_load(&s, tsa_dir, NULL), CAPV_E_IO); /* a directory */
+    ck_assert_int_eq(capvi_tsa_store_load(&s, tsa_dir, NULL), CAPV_E_IO); /* a directory */
     ck_assert_ptr_null(s);
 
     snprintf(path, sizeof path, "%s/data.txt", tsa_dir);
-    ck_assert_int_eq(capv_tsa_store_load(&s, path, &err), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_tsa_store_load(&s, path, &err), CAPV_E_MALFORMED);
     ck_assert_ptr_null(s);
     snprintf(path, sizeof path, "%s/data.tsr", tsa_dir); /* DER, not PEM */
-    ck_assert_int_eq(capv_tsa_store_load(&s, path, NULL), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_tsa_store_load(&s, path, NULL), CAPV_E_MALFORMED);
 
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, (const uint8_t *)"", 0, NULL), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, (const uint8_t *)"", 0, NULL), CAPV_E_MALFORMED);
     size_t len;
     uint8_t *pem = fx("ca.pem", &len);
     /* a certificate block cut in half */
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, pem, len / 2, NULL), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, pem, len / 2, NULL), CAPV_E_MALFORMED);
     /* a corrupted base64 body */
     pem[40] = '!';
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, pem, len, NULL), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, pem, len, NULL), CAPV_E_MALFORMED);
     ck_assert_ptr_null(s);
     free(pem);
     /* a key is PEM, but holds no certificate */
     pem = fx("tsa.key", &len);
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, pem, len, NULL), CAPV_E_MALFORMED);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, pem, len, NULL), CAPV_E_MALFORMED);
     free(pem);
 
     uint8_t *huge = calloc(1, ((size_t)4 << 20) + 1);
     ck_assert_ptr_nonnull(huge);
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, huge, ((size_t)4 << 20) + 1, NULL), CAPV_E_LIMIT);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, huge, ((size_t)4 << 20) + 1, NULL), CAPV_E_LIMIT);
     free(huge);
 }
 END_TEST
@@ -466,22 +466,22 @@ START_TEST(bad_arguments)
     uint8_t *tsr = fx("data.tsr", &len);
     uint8_t *data = fx("data.txt", &dlen);
     capv_tsa_store *s = store_of("ca.pem");
-    ck_assert_int_eq(capv_timestamp_verify(NULL, NULL, tsr, len, data, dlen, 0, 0, NULL),
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, NULL, tsr, len, data, dlen, 0, 0, NULL),
                      CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_timestamp_verify(NULL, s, NULL, len, data, dlen, 0, 0, NULL),
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, NULL, len, data, dlen, 0, 0, NULL),
                      CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_timestamp_verify(NULL, s, tsr, len, NULL, dlen, 0, 0, NULL),
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, NULL, dlen, 0, 0, NULL),
                      CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_timestamp_verify(NULL, s, tsr, len, data, dlen, 0, -1, NULL),
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, 0, -1, NULL),
                      CAPV_E_INVALID_ARG);
-    capv_tsa_store_free(s);
-    capv_tsa_store_free(NULL);
-    ck_assert_int_eq(capv_tsa_store_load(NULL, "x", NULL), CAPV_E_INVALID_ARG);
+    capvi_tsa_store_free(s);
+    capvi_tsa_store_free(NULL);
+    ck_assert_int_eq(capvi_tsa_store_load(NULL, "x", NULL), CAPV_E_INVALID_ARG);
     s = (capv_tsa_store *)&s;
-    ck_assert_int_eq(capv_tsa_store_load(&s, NULL, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capvi_tsa_store_load(&s, NULL, NULL), CAPV_E_INVALID_ARG);
     ck_assert_ptr_null(s);
     s = (capv_tsa_store *)&s;
-    ck_assert_int_eq(capv_tsa_store_load_mem(&s, NULL, 1, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capvi_tsa_store_load_mem(&s, NULL, 1, NULL), CAPV_E_INVALID_ARG);
     ck_assert_ptr_null(s);
     free(tsr);
     free(data);

@@ -139,15 +139,15 @@ START_TEST(peer_desktop_signature_restored)
     size_t mlen;
     ck_assert_int_eq(capv_package_find(zip, "manifest.json", &m, &mlen), CAPV_OK);
     cJSON *root = NULL;
-    ck_assert_int_eq(capv_json_parse(&root, m, mlen, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, m, mlen, NULL), CAPV_OK);
     cJSON *proof = cJSON_CreateObject();
     cJSON_AddStringToObject(proof, "type", "none");
     cJSON_AddStringToObject(proof, "status", "pending");
     ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(root, "proof", proof));
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_compact(&b, root, CAPV_JSON_CANON_EMPTY_SIGNATURES);
+    capvi_json_write_compact(&b, root, CAPV_JSON_CANON_EMPTY_SIGNATURES);
     size_t clen;
-    uint8_t *canon = capv_buf_take(&b, &clen);
+    uint8_t *canon = capvi_buf_take(&b, &clen);
     const cJSON *sig = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "signatures"), 0);
     uint8_t pub[32], s[64];
     const char *ph = cJSON_GetObjectItem(sig, "pubkey_hex")->valuestring;
@@ -279,7 +279,7 @@ static capv_package *rehash_meta(capv_package *p)
     size_t len;
     ck_assert_int_eq(capv_package_find(p, "_meta.json", &meta, &len), CAPV_OK);
     cJSON *root = NULL;
-    ck_assert_int_eq(capv_json_parse(&root, meta, len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, meta, len, NULL), CAPV_OK);
     cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
     cJSON *f = files->child;
     while (f != NULL) {
@@ -299,9 +299,9 @@ static capv_package *rehash_meta(capv_package *p)
         f = next;
     }
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_pretty(&b, root);
+    capvi_json_write_pretty(&b, root);
     size_t nlen;
-    uint8_t *nmeta = capv_buf_take(&b, &nlen);
+    uint8_t *nmeta = capvi_buf_take(&b, &nlen);
     capv_package *out = with_member(p, "_meta.json", nmeta, nlen);
     free(nmeta);
     cJSON_Delete(root);
@@ -461,7 +461,7 @@ static capv_verifier *verifier_with_key_json(const char *status, const char *fro
     snprintf(rel, sizeof rel, "sample/trust/sample-signer.json");
     uint8_t *json = tu_read(tu_fixtures_dir(), rel, &len);
     cJSON *k = NULL;
-    ck_assert_int_eq(capv_json_parse(&k, json, len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&k, json, len, NULL), CAPV_OK);
     cJSON_ReplaceItemInObjectCaseSensitive(k, "status", cJSON_CreateString(status));
     cJSON_ReplaceItemInObjectCaseSensitive(k, "valid_from", cJSON_CreateString(from));
     cJSON_ReplaceItemInObjectCaseSensitive(k, "valid_to", cJSON_CreateString(to));
@@ -950,7 +950,7 @@ static uint8_t *big_sample_zip(size_t parts, size_t *len)
     const uint8_t *meta = NULL;
     ck_assert_int_eq(capv_package_find(s, "_meta.json", &meta, &mlen), CAPV_OK);
     cJSON *root = NULL;
-    ck_assert_int_eq(capv_json_parse(&root, meta, mlen, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&root, meta, mlen, NULL), CAPV_OK);
     cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
     uint8_t *part = malloc(1024 * 1024);
     ck_assert_ptr_nonnull(part);
@@ -976,9 +976,9 @@ static uint8_t *big_sample_zip(size_t parts, size_t *len)
             mzip_add(&w, capv_package_member_name(s, i), d, n, true);
     }
     capv_buf b = CAPV_BUF_INIT;
-    capv_json_write_pretty(&b, root);
+    capvi_json_write_pretty(&b, root);
     size_t nlen;
-    uint8_t *nmeta = capv_buf_take(&b, &nlen);
+    uint8_t *nmeta = capvi_buf_take(&b, &nlen);
     mzip_add(&w, "_meta.json", nmeta, nlen, true);
     free(nmeta);
     cJSON_Delete(root);
