@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Memory budget and early answers (docs/configuration.md server.memory_budget_bytes,
+# server.memory_wait_ms, server.max_body_bytes; SPEC §13 overload).
+# 1. 32 concurrent uploads (curl, in parallel) of one zip whose members expand to ~60 MiB
+#    (pseudo-random compressible text: a ~1.5 MB zip, each member's ratio ~40 < 100, total
+#    below the 64 MiB package limit), against server.memory_budget_bytes=256 MiB and the
+#    default memory_wait_ms, with the report cache off (a cached report would skip the
+#    decompression this test is about). Every answer is 200 or 503 (503 with Retry-After and
+#    error code "overloaded"), none is dropped, at least one is 200; the daemon's VmRSS,
+#    sampled every 50 ms, peaks at ≤ budget + 64 MiB and is back within 32 MiB of the
+#    baseline (RSS after one warm-up upload of the same zip) 10 s after the last answer.
+# 2. Expect: 100-continue: a >1 MiB body that verifies quickly is answered without curl's
+#    1-second wait; a request its headers already decide (no token with auth on: 401,
+#    Content-Length over server.max_body_bytes: 413, wrong Content-Type: 415) is answered
+#    before the body is sent (curl uploads 0 bytes) and the connection is closed.
+#   memory.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/lib_hostile.sh"
+h_init "$@"
+BUDGET=268435456
+N=32
+MiB=1048576
+
+"$PY" "$HDIR/mkzip.py" bulk "$SAMPLE/sample.zip" "$TMP/bulk.zip" 6 10 >"$TMP/mk.out" ||
+    { fail "build the 60 MiB package"; h_done; }
+figure "package $(cat "$TMP/mk.out")"
+
+budget_args=(--set "server.memory_budget_bytes=$BUDGET")
+daemon_start_checked memory "${SAMPLE_ARGS[@]}" "${budget_args[@]}" --set cache.enabled=false
+rc=$?
+if [ "$rc" = 2 ]; then
+    # the binary does not know the key yet: measure it without a budget all the same
+    echo "note: measuring WITHOUT server.memory_budget_bytes (unknown to this binary)"
+    daemon_start memory "${SAMPLE_ARGS[@]}" --set cache.enabled=false || h_done
+elif [ "$rc" != 0 ]; then
+    h_done
+fi
+
+upload() { # upload I: one POST /verify of the package, in the background
+    curl -s -o "$TMP/up.$1.body" -D "$TMP/up.$1.headers" -w '%{http_code} %{time_total}\n' \
+        --max-time 120 -H 'Content-Type: application/zip' --data-binary "@$TMP/bulk.zip" \
+        "$D_URL/verify" >"$TMP/up.$1.code" 2>/dev/null
+}
+
+# ---- warm-up and baseline ------------------------------------------------------------------------
+upload warm
+assert_eq "warm-up upload: 200" "$(cut -d' ' -f1 "$TMP/up.warm.code")" 200
+figure "warm-up verdict $(jq -r '.result // .error.code' "$TMP/up.warm.body" 2>/dev/null) in $(cut -d' ' -f2 "$TMP/up.warm.code") s"
+sleep 1
+baseline=$(rss_kib "$D_PID")
+
+# ---- the burst ---------------------------------------------------------------------------------
+"$PY" "$HDIR/rss_sampler.py" "$D_PID" "$TMP/rss.txt" "$TMP/rss.stop" 0.05 150 &
+SAMPLER=$!
+t_track "$SAMPLER"
+sleep 0.2
+t0=$(date +%s.%N)
+pids=()
+for i in $(seq $N); do
+    upload "$i" &
+    pids+=("$!")
+    t_track "$!"
+done
+for p in "${pids[@]}"; do
+    wait "$p"
+done
+t_last=$(date +%s.%N)
+burst_rows=$(wc -l <"$TMP/rss.txt")
+sleep 10
+after=$(rss_kib "$D_PID")
+touch "$TMP/rss.stop"
+wait "$SAMPLER"
+peak=$(head -n "$burst_rows" "$TMP/rss.txt" | awk '$2 > m { m = $2 } END { print m + 0 }')
+
+cat "$TMP"/up.[0-9]*.code >"$TMP/codes.txt"
+n200=$(awk '$1 == 200' "$TMP/codes.txt" | wc -l | tr -d ' ')
+n503=$(awk '$1 == 503' "$TMP/codes.txt" | wc -l | tr -d ' ')
+answered=$(awk '$1 ~ /^[1-5][0-9][0-9]$/' "$TMP/codes.txt" | wc -l | tr -d ' ')
+slowest=$(sort -k2 -g "$TMP/codes.txt" | tail -n 1 | awk '{ print $2 }')
+figure "burst $N uploads in $(awk -v a="$t0" -v b="$t_last" 'BEGIN { printf "%.1f", b - a }') s: 200=$n200 503=$n503 other=$((N - n200 - n503)) slowest=${slowest}s"
+figure "rss_kib baseline $baseline peak $peak after_10s $after (budget $((BUDGET / 1024)) KiB)"
+figure "rss_mib baseline $((baseline / 1024)) peak $((peak / 1024)) after_10s $((${after:-0} / 1024))"
+
+assert_eq "every upload got an HTTP answer (none dropped)" "$answered" "$N"
+assert_eq "every answer is 200 or 503" "$((n200 + n503))" "$N"
+assert_le "at least one upload is served (200)" 1 "$n200"
+bad503=""
+for i in $(seq $N); do
+    [ "$(cut -d' ' -f1 "$TMP/up.$i.code")" = 503 ] || continue
+    ra=$(tr -d '\r' <"$TMP/up.$i.headers" | awk -F': *' 'tolower($1) == "retry-after" { print $2 }')
+    code=$(jq -r '.error.code' "$TMP/up.$i.body" 2>/dev/null)
+    [[ $ra =~ ^[0-9]+$ ]] && [ "$code" = overloaded ] || bad503+=" #$i(Retry-After='$ra' code=$code)"
+done
+assert_eq "every 503 has Retry-After and error code overloaded" "$bad503" ""
+measured_le "peak RSS ≤ budget + 64 MiB (KiB)" "$peak" $(((BUDGET + 64 * MiB) / 1024))
+measured_le "RSS 10 s after the burst within 32 MiB of the baseline (KiB)" "${after:-999999999}" \
+    $((baseline + 32 * 1024))
+daemon_stop memory
+
+# ---- Expect: 100-continue ------------------------------------------------------------------------
+h_auth_setup
+GOOD=$(token expect-client)
+MAXBODY=$((2 * MiB))
+"$PY" "$HDIR/mkzip.py" pad "$SAMPLE/sample.zip" "$TMP/pad.zip" $((MiB + 200000)) >"$TMP/pad.out"
+head -c $((3 * MiB)) /dev/zero >"$TMP/big.bin"
+daemon_start expect "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" \
+    --set "server.max_body_bytes=$MAXBODY" || h_done
+
+# expect_curl NAME FILE CONTENT_TYPE [curl args]: sets E_STATUS E_TIME E_UPLOAD
+expect_curl() {
+    local name=$1 file=$2 ct=$3 out
+    shift 3
+    out=$(curl -s -o "$TMP/e.body" -w '%{http_code} %{time_total} %{size_upload}' --max-time 10 \
+        -H 'Expect: 100-continue' -H "Content-Type: $ct" --data-binary "@$file" "$@" \
+        "$D_URL/verify")
+    read -r E_STATUS E_TIME E_UPLOAD <<<"$out"
+    figure "expect $name: status $E_STATUS time_total ${E_TIME}s size_upload $E_UPLOAD"
+}
+expect_curl ok "$TMP/pad.zip" application/zip -H "Authorization: Bearer $GOOD"
+assert_eq "Expect: 100-continue, $(wc -c <"$TMP/pad.zip") byte package: 200" "$E_STATUS" 200
+measured_le "… answered without curl's 1 s Expect wait (time_total, s)" "$E_TIME" 0.5
+
+while read -r name file ct auth want; do
+    args=()
+    [ "$auth" = token ] && args=(-H "Authorization: Bearer $GOOD")
+    expect_curl "$name" "$TMP/$file" "$ct" "${args[@]}"
+    assert_eq "$name: $want" "$E_STATUS" "$want"
+    assert_eq "$name: answered before the body was sent (size_upload 0)" "$E_UPLOAD" 0
+    measured_le "$name: answered at once (time_total, s)" "$E_TIME" 0.5
+    tok=""
+    [ "$auth" = token ] && tok=$GOOD
+    read -r p_status p_closed p_100 p_secs <<<"$("$PY" "$HDIR/expect_probe.py" "$D_API" /verify \
+        "$ct" "$(wc -c <"$TMP/$file")" "$tok")"
+    figure "expect $name (raw): status $p_status closed $p_closed asked_for_body $p_100 after ${p_secs}s"
+    assert_eq "$name (raw headers only): $want without asking for the body (no 100 Continue)" \
+        "$p_status $p_100" "$want no"
+    assert_match "$name (raw): the connection is closed after the answer" "$p_closed" '^(eof|reset)$'
+done <<EOF
+no-token pad.zip application/zip none 401
+too-large big.bin application/zip token 413
+wrong-type pad.zip text/plain token 415
+EOF
+daemon_stop expect
+h_done

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Rate limiting (SPEC §9.2 429, docs/configuration.md server.rate_limit_*): a token bucket of
+# rate 5/s and burst 5. 20 requests within one second leave between 10 and 15 answered 429,
+# each with Retry-After and the JSON error code "rate_limited". With auth on, every subject
+# (token sub) has its own bucket; unauthenticated and failed requests are limited per client
+# address (127.0.0.1 and 127.0.0.2 apart), and a subject's bucket is not its address's.
+# X-Forwarded-For is ignored unless server.trusted_proxies holds the peer; then the client is
+# the right-most address in it that is not a trusted proxy.
+# cap_verifier_rate_limited_total{kind="subject"|"address"} counts the 429s.
+#   ratelimit.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/lib_hostile.sh"
+h_init "$@"
+h_auth_setup
+RL=(--set server.rate_limit_per_second=5 --set server.rate_limit_burst=5)
+ALICE=$(token alice)
+BOB=$(token bob)
+CAROL=$(token carol)
+
+# burst NAME COUNT [burst.py options...]: COUNT requests to GET /registry/entries; sets N429
+# (429 answers), NOTHER (the other statuses, "code:count ..."), and checks every 429's
+# Retry-After and error code.
+burst() {
+    local name=$1 count=$2 out=$TMP/burst.$1
+    shift 2
+    "$PY" "$HDIR/burst.py" "$D_URL/registry/entries" "$count" "$@" >"$out"
+    N429=$(awk '$2 == 429' "$out" | wc -l | tr -d ' ')
+    NOTHER=$(awk '$1 != "elapsed" && $2 != 429 { n[$2]++ } END { for (c in n) printf "%s:%d ", c, n[c] }' "$out")
+    local secs
+    secs=$(awk '$1 == "elapsed" { print $2 }' "$out")
+    figure "$name: ${count} requests in ${secs}s -> 429: $N429, others: ${NOTHER:-none}"
+    if [ "$N429" -gt 0 ]; then
+        assert_eq "$name: every 429 has a Retry-After of whole seconds" \
+            "$(awk '$2 == 429 && $3 !~ /^[0-9]+$/' "$out" | wc -l | tr -d ' ')" 0
+        assert_eq "$name: every 429 has error code rate_limited" \
+            "$(awk '$2 == 429 && $4 != "rate_limited"' "$out" | wc -l | tr -d ' ')" 0
+    fi
+    LAST_SECS=$secs
+}
+
+# in_range NAME N: 10 ≤ N ≤ 15 (20 requests within 1 s at rate 5/s, burst 5)
+in_range() {
+    if [ "$2" -ge 10 ] && [ "$2" -le 15 ]; then
+        pass "$1: $2 of 20 answered 429 (10..15)"
+    else
+        fail "$1: 10..15 of 20 answered 429" "got $2"
+    fi
+}
+
+# ---- daemon 1: auth on, no trusted proxies -----------------------------------------------------
+daemon_start_checked limited "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" "${RL[@]}" || h_done
+scrape "$TMP/m0"
+
+burst subject-alice 20 --header "Authorization: Bearer $ALICE"
+in_range "subject alice" "$N429"
+measured_le "… the 20 requests were sent within 1 s" "$LAST_SECS" 1.0
+assert_match "subject alice: the others are 200" "$NOTHER" '^(200:[0-9]+ )?$'
+subject429=$N429
+burst subject-bob 5 --header "Authorization: Bearer $BOB"
+assert_eq "subject bob right after alice: own bucket, no 429 in 5 requests" "$N429" 0
+
+burst anon-127.0.0.1 20
+in_range "no token from 127.0.0.1 (address bucket)" "$N429"
+assert_match "no token: the others are 401" "$NOTHER" '^(401:[0-9]+ )?$'
+address429=$N429
+burst anon-127.0.0.2 5 --source 127.0.0.2
+assert_eq "no token from 127.0.0.2 right after: own bucket, no 429 in 5 requests" "$N429" 0
+sleep 1.2 # 127.0.0.2's bucket fills up again
+burst bad-token-127.0.0.2 20 --source 127.0.0.2 --header 'Authorization: Bearer not.a.jwt'
+in_range "failed (invalid token) requests from 127.0.0.2 count on its address" "$N429"
+address429=$((address429 + N429))
+burst subject-carol-127.0.0.1 5 --header "Authorization: Bearer $CAROL"
+assert_eq "a valid subject from the exhausted address 127.0.0.1: its own bucket, no 429" \
+    "$N429" 0
+
+sleep 1.5 # the address buckets fill up again
+burst xff-ignored 20 --xff '203.0.113.{i}'
+in_range "X-Forwarded-For from an untrusted peer is ignored (one bucket: the peer)" "$N429"
+address429=$((address429 + N429))
+
+scrape "$TMP/m1"
+assert_eq "rate_limited_total{kind=\"subject\"} counts the subjects' 429s" \
+    "$(metric "$TMP/m1" 'cap_verifier_rate_limited_total{kind="subject"}')" "$subject429"
+assert_eq "rate_limited_total{kind=\"address\"} counts the addresses' 429s" \
+    "$(metric "$TMP/m1" 'cap_verifier_rate_limited_total{kind="address"}')" "$address429"
+daemon_stop limited
+
+# ---- daemon 2: auth off, 127.0.0.1 is a trusted proxy -----------------------------------------
+daemon_start_checked proxied "${SAMPLE_ARGS[@]}" "${RL[@]}" \
+    --set server.trusted_proxies=127.0.0.1/32 || h_done
+# One client, 203.0.113.7, behind the proxy: the left-most entries vary (client-controlled),
+# the right-most untrusted one is always 203.0.113.7; a trailing 127.0.0.1 is a trusted hop.
+# Reading any other entry would spread the requests over many buckets.
+burst xff-trusted 20 --xff '198.51.100.{i}, 203.0.113.7, 127.0.0.1'
+in_range "trusted proxy: the right-most untrusted X-Forwarded-For address is the client" "$N429"
+proxied429=$N429
+burst xff-other-client 5 --xff '203.0.113.7, 203.0.113.8'
+assert_eq "… another right-most address (203.0.113.8) is another client: no 429" "$N429" 0
+burst xff-no-header 5
+assert_eq "… the proxy's own requests (no X-Forwarded-For) are its own client: no 429" "$N429" 0
+burst xff-untrusted-peer 20 --source 127.0.0.2 --xff '203.0.113.{i}'
+in_range "X-Forwarded-For from 127.0.0.2 (not a trusted proxy) is ignored" "$N429"
+proxied429=$((proxied429 + N429))
+scrape "$TMP/m2"
+assert_eq "rate_limited_total{kind=\"address\"} on the proxied daemon" \
+    "$(metric "$TMP/m2" 'cap_verifier_rate_limited_total{kind="address"}')" "$proxied429"
+daemon_stop proxied
+h_done

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# Storage faults of the registry (SPEC §8, §9.2 503, §9.3):
+# 1. a corrupt registry file (garbage over a real database's header, or over the rest of its
+#    first page, the schema) makes capverifyd exit 5 at start with a message naming the file,
+#    and leaves the file as it was;
+# 2. a registry that becomes unusable while serving, on a tmpfs mounted here:
+#    full  - a 4 MiB tmpfs filled with a filler file after the daemon started;
+#    read-only - `mount -o remount,ro` of its tmpfs. Linux refuses that while a process holds
+#      a file of the filesystem open for writing (as the daemon does with its registry): then
+#      the test says so and makes the filesystem read-only for the daemon with an LD_PRELOAD
+#      shim (fault_shim.c, built here with cc): writes, opens for writing and access(W_OK) on
+#      it fail with EROFS and statvfs reports ST_RDONLY, as after a remount read-only;
+#    then POST /verify (recording on) answers 503 with error code "registry_unavailable" (a 200
+#    is only allowed when the verification was really recorded; never a 400), GET /readyz is
+#    503 with check "registry" ok:false and a detail naming the reason, an ERROR line is
+#    logged and cap_verifier_registry_errors_total{op=…} grows; after the fault is removed
+#    (filler deleted / remount rw / shim off) /readyz is 200 again and /verify 200.
+# Mounting needs root: without it the tmpfs cases are skipped, visibly.
+#   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/lib_hostile.sh"
+h_init "$@"
+REAL_DAEMON=$DAEMON
+
+# ---- 1. corrupt registry file at start ----------------------------------------------------------
+daemon_start seed "${SAMPLE_ARGS[@]}" || h_done
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "seed registry: a verification recorded (200)" "$STATUS" 200
+daemon_stop seed
+SEED_DB=$D_DIR/registry.sqlite
+mkdir -p "$TMP/noconf"
+# garbage OFFSET COUNT FILE: COUNT bytes of a fixed non-SQLite pattern written at OFFSET
+garbage() {
+    "$PY" -c 'import sys
+off, n, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+with open(path, "r+b") as f:
+    f.seek(off)
+    f.write((b"\xa5garbage\x00\xff" * (n // 11 + 1))[:n])' "$@"
+}
+for variant in header:0:100 schema-page:100:3996; do
+    IFS=: read -r name off count <<<"$variant"
+    dir=$TMP/corrupt-$name
+    mkdir -p "$dir"
+    cp "$SEED_DB" "$dir/registry.sqlite"
+    garbage "$off" "$count" "$dir/registry.sqlite"
+    sum_before=$(sha256sum <"$dir/registry.sqlite")
+    timeout 30 "$REAL_DAEMON" --config-dir "$TMP/noconf" "${SAMPLE_ARGS[@]}" \
+        --set "server.listen=127.0.0.1:$(free_port)" \
+        --set "server.admin_listen=127.0.0.1:$(free_port)" \
+        --set "registry.path=$dir/registry.sqlite" --set "backup.dir=$dir/backups" \
+        >"$dir/stdout.log" 2>"$dir/stderr.log"
+    rc=$?
+    figure "corrupt-$name: exit $rc: $(cat "$dir/stderr.log" "$dir/stdout.log" | head -c 300 | tr '\n' ' ')"
+    assert_eq "corrupt registry ($name): capverifyd exits 5 at start" "$rc" 5
+    check "corrupt registry ($name): the message names the file" \
+        grep -qF "$dir/registry.sqlite" "$dir/stderr.log" "$dir/stdout.log"
+    assert_eq "corrupt registry ($name): the file is left as it was" \
+        "$(sha256sum <"$dir/registry.sqlite")" "$sum_before"
+done
+
+# ---- 2. faults while serving ----------------------------------------------------------------------
+ERRORS_METRIC=cap_verifier_registry_errors_total
+
+# verify ID: POST /verify of the sample; appends "ID STATUS CODE" to $TMP/verify.log
+verify() {
+    req POST "$D_URL/verify" -H 'Content-Type: application/zip' -H "X-Request-Id: $1" \
+        --data-binary "@$SAMPLE/sample.zip"
+    echo "$1 $STATUS $(body_json '.error.code // .result')" >>"$TMP/verify.log"
+}
+
+# registry_check: "ok detail" of /readyz's registry check (sets STATUS to /readyz's)
+registry_check() {
+    req GET "$D_ADMIN_URL/readyz"
+    body_json '[.checks[] | select(.name == "registry")][0] | "\(.ok) \(.detail)"'
+}
+
+# fault_case NAME REASON_ERE INJECT REMOVE: runs one fault against the running daemon (D_*),
+# INJECT and REMOVE being shell commands.
+fault_case() {
+    local name=$1 reason=$2 inject=$3 remove=$4 i st n503=0 bad="" ok200=()
+    : >"$TMP/verify.log"
+    verify "$name-pre"
+    assert_eq "$name: before the fault /verify is 200" "$STATUS" 200
+    registry_check >/dev/null
+    assert_eq "$name: before the fault /readyz is 200" "$STATUS" 200
+    scrape "$TMP/m0"
+    local errors0 lines0
+    errors0=$(metric_sum "$TMP/m0" "$ERRORS_METRIC")
+    lines0=$(jq -r 'select(.level == "ERROR") | .event' "$D_LOG" 2>/dev/null | wc -l)
+
+    eval "$inject"
+    for i in $(seq 10); do
+        verify "$name-$i"
+        read -r _ st code < <(tail -n 1 "$TMP/verify.log")
+        case $st in
+        503)
+            n503=$((n503 + 1))
+            [ "$code" = registry_unavailable ] || bad+=" $name-$i:503/$code"
+            [ "$n503" -ge 3 ] && break
+            ;;
+        200) ok200+=("$name-$i") ;;
+        *) bad+=" $name-$i:$st/$code" ;;
+        esac
+    done
+    figure "$name: /verify during the fault: $(awk '{ printf "%s=%s/%s ", $1, $2, $3 }' "$TMP/verify.log")"
+    assert_le "$name: /verify answers 503 during the fault" 1 "$n503"
+    assert_eq "$name: every other answer is 503 registry_unavailable or a recorded 200 (never 400)" \
+        "$bad" ""
+    local check
+    check=$(registry_check)
+    figure "$name: /readyz $STATUS registry check: $check"
+    assert_eq "$name: /readyz is 503" "$STATUS" 503
+    assert_match "$name: the registry check is false and names the reason" "$check" \
+        "^false .*($reason)"
+    sleep 0.3
+    assert_le "$name: an ERROR line is logged" $((lines0 + 1)) \
+        "$(jq -r 'select(.level == "ERROR") | .event' "$D_LOG" 2>/dev/null | wc -l)"
+    scrape "$TMP/m1"
+    figure "$name: $ERRORS_METRIC $errors0 -> $(metric_sum "$TMP/m1" "$ERRORS_METRIC"): $(grep "^$ERRORS_METRIC" "$TMP/m1" | tr '\n' ' ')"
+    assert_le "$name: $ERRORS_METRIC{op=…} grows" $((errors0 + 1)) \
+        "$(metric_sum "$TMP/m1" "$ERRORS_METRIC")"
+
+    eval "$remove"
+    local t0 ready=""
+    t0=$(date +%s.%N)
+    for i in $(seq 150); do
+        registry_check >/dev/null
+        if [ "$STATUS" = 200 ]; then
+            ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+            break
+        fi
+        sleep 0.1
+    done
+    figure "$name: /readyz 200 again after ${ready:-never (15 s)} s"
+    assert_ne "$name: after the fault is removed /readyz is 200 again (within 15 s)" "$ready" ""
+    verify "$name-recovered"
+    assert_eq "$name: after the fault /verify is 200" "$STATUS" 200
+    if [ -z "$ready" ]; then
+        registry_check >/dev/null
+        figure "$name: /readyz after that /verify: $STATUS (ready again only after a write?)"
+    fi
+    RECORDED_200=("${ok200[@]}" "$name-pre" "$name-recovered")
+}
+
+# recorded_check NAME DB IDS...: every request id answered 200 is in the verifications table
+recorded_check() {
+    local name=$1 db=$2 id missing=""
+    shift 2
+    for id in "$@"; do
+        [ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM verifications WHERE request_id = '$id'" 2>&1)" = 1 ] ||
+            missing+=" $id"
+    done
+    assert_eq "$name: every verification answered 200 was recorded" "$missing" ""
+}
+
+# ---- 2a. full ------------------------------------------------------------------------------------
+FULLFS=$TMP/fullfs
+if h_mount_tmpfs "$FULLFS" 4m; then
+    daemon_start full "${SAMPLE_ARGS[@]}" --set "registry.path=$FULLFS/registry.sqlite" || h_done
+    fault_case full 'full|space|ENOSPC|SQLITE_FULL' \
+        'dd if=/dev/zero of="$FULLFS/filler" bs=64k 2>/dev/null; dd if=/dev/zero of="$FULLFS/filler2" bs=512 2>/dev/null; figure "full: $(df -k "$FULLFS" | tail -n 1)"' \
+        'rm -f "$FULLFS/filler" "$FULLFS/filler2"'
+    daemon_stop full
+    recorded_check full "$FULLFS/registry.sqlite" "${RECORDED_200[@]}"
+else
+    skip "registry on a full filesystem" "cannot mount a tmpfs: $H_MOUNT_ERROR"
+fi
+
+# ---- 2b. read-only -------------------------------------------------------------------------------
+ROFS=$TMP/rofs
+SHIM=$TMP/fault_shim.so
+if ! h_mount_tmpfs "$ROFS" 16m; then
+    skip "registry on a read-only filesystem" "cannot mount a tmpfs: $H_MOUNT_ERROR"
+else
+    # the daemon runs with the EROFS shim loaded, idle until $TMP/ro.flag exists (used only when
+    # the kernel refuses the real remount)
+    preload=""
+    if cc -shared -fPIC -O2 -o "$SHIM" "$HDIR/fault_shim.c" -ldl 2>"$TMP/cc.err"; then
+        asan=$(ldd "$REAL_DAEMON" | awk '/libasan/ { print $3 }')
+        preload="${asan:+$asan }$SHIM"
+        cat >"$TMP/daemon-shim.sh" <<EOF
+#!/bin/sh
+LD_PRELOAD="$preload" HOSTILE_FAULT_DIR="$ROFS" HOSTILE_FAULT_FLAG="$TMP/ro.flag" exec "$REAL_DAEMON" "\$@"
+EOF
+        chmod +x "$TMP/daemon-shim.sh"
+        DAEMON=$TMP/daemon-shim.sh
+    fi
+    daemon_start readonly "${SAMPLE_ARGS[@]}" --set "registry.path=$ROFS/registry.sqlite" || h_done
+    DAEMON=$REAL_DAEMON
+    # decided by the first injection: the kernel's remount, or the shim
+    RO_MODE=""
+    ro_inject() {
+        if out=$(mount -o remount,ro "$ROFS" 2>&1); then
+            RO_MODE=remount
+        elif [ -n "$preload" ]; then
+            RO_MODE=shim
+            touch "$TMP/ro.flag"
+        else
+            RO_MODE=none
+        fi
+        figure "read-only: mount -o remount,ro: ${out:-ok}; fault made by: $RO_MODE"
+    }
+    ro_remove() {
+        case $RO_MODE in
+        remount) mount -o remount,rw "$ROFS" ;;
+        shim) rm -f "$TMP/ro.flag" ;;
+        esac
+    }
+    if [ -z "$preload" ] && ! mount -o remount,ro "$ROFS" 2>"$TMP/ro.err"; then
+        skip "registry on a read-only filesystem" \
+            "remount,ro refused ($(cat "$TMP/ro.err")) and no C compiler for the EROFS shim"
+        daemon_stop readonly
+    else
+        [ -z "$preload" ] && mount -o remount,rw "$ROFS" # undo the probe
+        fault_case read-only 'read-only|read only|readonly|EROFS|SQLITE_READONLY' ro_inject ro_remove
+        daemon_stop readonly
+        recorded_check read-only "$ROFS/registry.sqlite" "${RECORDED_200[@]}"
+    fi
+fi
+h_done

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""A request body trickled at one byte a second.
+
+  trickle.py PORT TOKEN CONTENT_LENGTH MAX_SECONDS
+
+Sends complete headers of POST /verify (application/zip, Bearer TOKEN unless TOKEN is "-",
+no Expect), then one body byte a second, until the server answers or closes the connection
+or MAX_SECONDS pass. Prints "status how seconds body_bytes_sent": status 000 when no answer
+came, how = response | eof | reset | timeout, seconds from the end of the headers.
+"""
+import socket
+import sys
+import time
+
+
+def main():
+    port, token, length, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    head = ("POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/zip\r\n"
+            "Content-Length: %d\r\n" % length)
+    if token != "-":
+        head += "Authorization: Bearer %s\r\n" % token
+    head += "\r\n"
+    s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+    s.sendall(head.encode())
+    t0 = time.monotonic()
+    sent, data, how = 0, b"", "timeout"
+    next_byte = t0
+    while time.monotonic() - t0 < limit:
+        now = time.monotonic()
+        if now >= next_byte and sent < length:
+            try:
+                s.sendall(b"P" if sent == 0 else b"K")
+                sent += 1
+            except (BrokenPipeError, ConnectionResetError):
+                how = "reset"
+                break
+            next_byte += 1.0
+        s.settimeout(max(0.01, min(next_byte, t0 + limit) - time.monotonic()))
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            how = "reset"
+            break
+        if not chunk:
+            how = "eof"
+            break
+        data += chunk
+        if b"\r\n\r\n" in data:
+            how = "response"
+            break
+    secs = time.monotonic() - t0
+    status = data.split(b" ", 2)[1].decode() if data.startswith(b"HTTP/") else "000"
+    s.close()
+    print(status, how, "%.2f" % secs, sent)
+
+
+if __name__ == "__main__":
+    main()
