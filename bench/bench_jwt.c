@@ -1,9 +1,9 @@
-/* JWT validation throughput on one core (SPEC §12): for RS256, PS256, ES256 and EdDSA, a
- * typical access token (iss, sub, aud, iat, exp, scope, client_id) is validated in a loop
- * through the public API — cold (no token cache: parse, key lookup, signature, claims every
- * time) and warm (verified-token cache hits). Keys and tokens are made here with OpenSSL.
- * Prints "jwt_cold ALG RATE" and "jwt_warm ALG RATE" (tokens/s); bench/run.d/jwt.sh sets them
- * beside `openssl speed` for the same primitive. Not a test. */
+/* JWT validation throughput on one core (docs/auth.md, "Benchmark"): for RS256, PS256, ES256 and
+ * EdDSA, a typical access token (iss, sub, aud, iat, exp, scope, client_id) is validated in a loop
+ * through the public API — cold (no token cache: parse, key lookup, signature, claims every time)
+ * and warm (verified-token cache hits). Keys and tokens are made here with OpenSSL. Prints
+ * "jwt_cold ALG RATE" and "jwt_warm ALG RATE" (tokens/s); bench/run.d/jwt.sh sets them beside
+ * `openssl speed` for the same primitive. Not a test. */
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -32,7 +32,7 @@ static char *b64u(const uint8_t *d, size_t n)
 {
     size_t cap = CAPV_BASE64_ENCODED_SIZE(n);
     char *s = malloc(cap);
-    if (s == NULL || capv_base64_encode(s, cap, NULL, d, n, CAPV_BASE64_URL) != CAPV_OK)
+    if (s == NULL || capv_base64_encode(s, cap, NULL, d, n, CAPV_BASE64_URL, NULL) != CAPV_OK)
         die("base64url");
     return s;
 }
@@ -177,10 +177,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "jwks: %s\n", err.message);
         return 1;
     }
-    alg_case cases[] = {{"RS256", "rsa-1", rsa},
-                        {"PS256", "rsa-1", rsa},
-                        {"ES256", "ec-1", ec},
-                        {"EdDSA", "ed-1", ed}};
+    alg_case cases[] = { { "RS256", "rsa-1", rsa },
+                         { "PS256", "rsa-1", rsa },
+                         { "ES256", "ec-1", ec },
+                         { "EdDSA", "ed-1", ed } };
     capv_jwt_validator *cold = validator(set, 0), *warm = validator(set, 1000);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         if (only != NULL && strcmp(only, cases[i].alg) != 0)

@@ -73,8 +73,8 @@ typedef struct {
     uint32_t crc, comp, size, offset;
 } zrec;
 
-static void zip_add(obuf *z, obuf *cd, size_t *n, zrec *recs, const char *name,
-                    const uint8_t *data, size_t len)
+static void zip_add(obuf *z, obuf *cd, size_t *n, zrec *recs, const char *name, const uint8_t *data,
+                    size_t len)
 {
     z_stream zs;
     memset(&zs, 0, sizeof zs);
@@ -133,9 +133,9 @@ static void zip_add(obuf *z, obuf *cd, size_t *n, zrec *recs, const char *name,
 /* Text of 8-word lines, each written 16 times: deflate makes ~40:1 of it. */
 static void fill_part(uint8_t *d, size_t len, unsigned seed)
 {
-    static const char *const words[16] = { "supplier", "ubo", "region", "EU", "DE", "FR",
-                                           "status", "ok", "audit", "record", "hash", "lksg",
-                                           "policy", "risk", "low", "high" };
+    static const char *const words[16] = { "supplier", "ubo",  "region", "EU",     "DE",   "FR",
+                                           "status",   "ok",   "audit",  "record", "hash", "lksg",
+                                           "policy",   "risk", "low",    "high" };
     uint64_t s = seed + 1u;
     size_t at = 0;
     while (at < len) {
@@ -201,9 +201,13 @@ static uint8_t *build_package(size_t parts, size_t part_len, size_t *zip_len, ui
         }
         check(capv_hash(h, CAPV_HASH_SHA3_256, data, len, NULL), "hash");
         hex32(hex, h);
-        int ln = snprintf(line, sizeof line, "%s\"%s\":{\"role\":\"%s\",\"hash\":\"%s\",\"size\":%zu}",
-                          i ? "," : "", name, i < parts ? "data" : i == parts ? "manifest" : "proof",
-                          hex, len);
+        int ln =
+            snprintf(line, sizeof line, "%s\"%s\":{\"role\":\"%s\",\"hash\":\"%s\",\"size\":%zu}",
+                     i ? "," : "", name,
+                     i < parts    ? "data"
+                     : i == parts ? "manifest"
+                                  : "proof",
+                     hex, len);
         put(&meta, line, (size_t)ln);
         zip_add(&z, &cd, &n, recs, name, data, len);
         *expanded += len;
@@ -270,7 +274,7 @@ int main(int argc, char **argv)
     printf("package_zip_bytes %zu\npackage_expanded_bytes %llu\n", zlen,
            (unsigned long long)expanded);
     uint64_t bound = 0;
-    check(capv_package_memory_bound(&bound, NULL, zlen), "memory bound");
+    check(capv_package_memory_bound(&bound, NULL, zlen, NULL), "memory bound");
     printf("memory_bound_bytes %llu\n", (unsigned long long)bound);
     for (int round = 1; round <= 2; round++) {
         malloc_trim(0);
@@ -282,14 +286,15 @@ int main(int argc, char **argv)
         char *json = NULL;
         size_t jlen = 0;
         capv_verdict verdict;
-        check(capv_verify_zip_memory_json(&json, &jlen, &verdict, NULL, v, zip, zlen, NULL, 0,
-                                          NULL),
-              "verify");
+        check(
+            capv_verify_zip_memory_json(&json, &jlen, &verdict, NULL, v, zip, zlen, NULL, 0, NULL),
+            "verify");
         long peak = status_kib("VmHWM");
         static const char needle[] = "\"package.integrity\",\"status\":\"";
         const char *integ = strstr(json, needle);
-        printf("round %d: verdict %d, integrity %.4s, rss_before_kib %ld, peak_rss_growth_kib %ld\n",
-               round, (int)verdict, integ ? integ + sizeof needle - 1 : "?", before, peak - before);
+        printf(
+            "round %d: verdict %d, integrity %.4s, rss_before_kib %ld, peak_rss_growth_kib %ld\n",
+            round, (int)verdict, integ ? integ + sizeof needle - 1 : "?", before, peak - before);
         capv_free(json);
     }
     free(zip);

@@ -1,4 +1,4 @@
-/* Registry and cache figures (SPEC §12), through the public API:
+/* Registry and cache figures (docs/registry.md, "Figures"), through the public API:
  *   - recorded verifications/s through the single writer (batched, synchronous=FULL), with
  *     16 submitting threads as a daemon has them, and the unbatched rate of one caller;
  *   - look-ups/s by (manifest_hash, proof_hash) in a registry of ROWS entries, 1 and 2 threads;
@@ -70,8 +70,7 @@ static void fill(capv_registry *reg, long rows)
                                     i > base ? "," : "", i, mh, ph);
         }
         len += (size_t)snprintf(doc + len, cap - len, "]}");
-        check(capv_registry_import_json(NULL, NULL, reg, (uint8_t *)doc, len, 0, NULL, NULL,
-                                        &err),
+        check(capv_registry_import_json(NULL, NULL, reg, (uint8_t *)doc, len, 0, NULL, NULL, &err),
               &err, "fill");
         free(doc);
     }
@@ -203,7 +202,7 @@ static void *cache_loop(void *arg)
         } else {
             uint8_t *v = NULL;
             size_t n;
-            if (capv_cache_get(j->c, key, sizeof key, &v, &n) == CAPV_OK)
+            if (capv_cache_get(&v, &n, j->c, key, sizeof key, NULL) == CAPV_OK)
                 capv_free(v);
         }
         j->done++;

@@ -1,4 +1,6 @@
-/* Shared pieces of the capverify front-end: exit codes (SPEC §10), error reporting, input. */
+/* Shared pieces of the capverify front-end (cli.c): exit codes (as `capverify --help` lists
+ * them) and error reporting. Each command has its own header (cmd_<name>.h); reading inputs
+ * is input.h's. */
 #ifndef CAPV_CLI_H
 #define CAPV_CLI_H
 
@@ -30,16 +32,5 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* Prints `s` as a JSON string literal on `f` (falls back to a lossy hex form for names that
  * are not UTF-8, so the output stays valid JSON). */
 void cli_print_json_string(FILE *f, const char *s);
-
-int cmd_version(int argc, char **argv);
-int cmd_hash(int argc, char **argv);
-int cmd_commit(int argc, char **argv);
-int cmd_keys(int argc, char **argv);
-int cmd_sign(int argc, char **argv);
-int cmd_verify(int argc, char **argv);
-int cmd_registry(int argc, char **argv);
-int cmd_token(int argc, char **argv);
-int cmd_jwks(int argc, char **argv);
-int cmd_policy(int argc, char **argv);
 
 #endif

@@ -1,11 +1,14 @@
-/* capverify commit --suppliers CSV --ubos CSV [--json]: commitment roots (SPEC §3.8). */
+/* capverify commit --suppliers CSV --ubos CSV [--json]: commitment roots
+ * (include/capverify/commitment.h). */
+#include "cmd_commit.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "input.h"
 
-/* Larger inputs are refused (the CLI package limit of §3.2). */
+/* Larger inputs are refused (the CLI's package limit, docs/formats.md). */
 #define COMMIT_MAX_INPUT ((size_t)512 << 20)
 
 static void commit_usage(FILE *f)
@@ -24,8 +27,8 @@ static const char *display_name(const char *path)
     return strcmp(path, "-") == 0 ? "standard input" : path;
 }
 
-typedef capv_status (*list_root_fn)(uint8_t root[32], size_t *count, const uint8_t *csv,
-                                    size_t len, capv_error *err);
+typedef capv_status (*list_root_fn)(uint8_t root[32], size_t *count, const uint8_t *csv, size_t len,
+                                    capv_error *err);
 
 /* Reads one list and computes its root. Returns 0 or an exit code after reporting. */
 static int list_root(uint8_t root[32], size_t *count, const char *path, list_root_fn fn)
@@ -88,8 +91,7 @@ int cmd_commit(int argc, char **argv)
             return EXIT_VERDICT_OK;
         } else if (strcmp(a, "--json") == 0) {
             json = true;
-        } else if ((v = option_value("--suppliers", argc, argv, &i, &missing)) != NULL ||
-                   missing) {
+        } else if ((v = option_value("--suppliers", argc, argv, &i, &missing)) != NULL || missing) {
             if (missing || v[0] == '\0')
                 return cli_usage_error("commit", "--suppliers needs a file name");
             if (suppliers != NULL)
@@ -109,8 +111,7 @@ int cmd_commit(int argc, char **argv)
     }
     if (suppliers == NULL && ubos == NULL)
         return cli_usage_error("commit", "give --suppliers CSV, --ubos CSV or both");
-    if (suppliers != NULL && ubos != NULL && strcmp(suppliers, "-") == 0 &&
-        strcmp(ubos, "-") == 0)
+    if (suppliers != NULL && ubos != NULL && strcmp(suppliers, "-") == 0 && strcmp(ubos, "-") == 0)
         return cli_usage_error("commit", "only one list can be read from standard input");
 
     uint8_t sroot[32], uroot[32];

@@ -1,4 +1,6 @@
 /* capverify hash --alg sha3-256|sha256|blake3 FILE... ("-" = standard input). */
+#include "cmd_hash.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +66,7 @@ int cmd_hash(int argc, char **argv)
             const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
             if (v == NULL)
                 return cli_usage_error("hash", "--alg needs a value");
-            if (capv_hash_alg_from_name(&alg, v) != CAPV_OK)
+            if (capv_hash_alg_from_name(&alg, v, NULL) != CAPV_OK)
                 return cli_usage_error("hash", "unknown algorithm '%s'", v);
         } else {
             return cli_usage_error("hash", "unknown option '%s'", a);

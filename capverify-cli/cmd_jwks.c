@@ -1,5 +1,7 @@
 /* capverify jwks fetch URL|FILE — fetches a key set with the library's fetcher and limits and
- * shows which keys it accepts and why it ignores the others (SPEC §6, §10). */
+ * shows which keys it accepts and why it ignores the others (docs/auth.md, "CLI"). */
+#include "cmd_jwks.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,7 +52,8 @@ static void print_set(const char *source, const capv_jwk_set *set, bool json)
         for (size_t i = 0; i < capv_jwk_set_ignored_count(set); i++) {
             size_t index = 0;
             const char *kid = "", *reason = "";
-            (void)capv_jwk_set_ignored(set, i, &index, &kid, &reason);
+            if (capv_jwk_set_ignored(&index, &kid, &reason, set, i, NULL) != CAPV_OK)
+                continue;
             printf("%s{\"index\":%zu,\"kid\":", i ? "," : "", index);
             cli_print_json_string(stdout, kid);
             printf(",\"reason\":");
@@ -75,7 +78,8 @@ static void print_set(const char *source, const capv_jwk_set *set, bool json)
     for (size_t i = 0; i < capv_jwk_set_ignored_count(set); i++) {
         size_t index = 0;
         const char *kid = "", *reason = "";
-        (void)capv_jwk_set_ignored(set, i, &index, &kid, &reason);
+        if (capv_jwk_set_ignored(&index, &kid, &reason, set, i, NULL) != CAPV_OK)
+            continue;
         printf("  #%zu kid=%s: %s\n", index, kid[0] ? kid : "(none)", reason);
     }
 }
@@ -127,8 +131,10 @@ static int jwks_fetch(int argc, char **argv)
         goto out;
     }
     capv_jwks_set_allow_insecure_http(jwks, insecure);
-    if (timeout > 0)
-        (void)capv_jwks_set_fetch_timeout_ms(jwks, timeout);
+    if (timeout > 0 && (st = capv_jwks_set_fetch_timeout_ms(jwks, timeout, &err)) != CAPV_OK) {
+        rc = cli_usage_error("jwks fetch", "%s", err.message);
+        goto out;
+    }
     if (ca != NULL && (st = capv_jwks_set_ca_file(jwks, ca, &err)) != CAPV_OK) {
         rc = cli_report("--ca-file", st, &err);
         goto out;

@@ -1,4 +1,6 @@
 /* capverify keys gen|show|kid — Ed25519 keys for signing manifests and for trust stores. */
+#include "cmd_keys.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +34,7 @@ static int keys_gen(int argc, char **argv)
             owner = val;
             i++;
         } else if (strcmp(argv[i], "--valid-from") == 0 && val) {
-            if (capv_rfc3339_parse(&from, val, strlen(val)) != 0)
+            if (capv_rfc3339_parse(&from, val, strlen(val), NULL) != CAPV_OK)
                 return cli_usage_error("keys gen", "--valid-from '%s' is not an RFC 3339 time",
                                        val);
             i++;
@@ -64,9 +66,12 @@ static int keys_gen(int argc, char **argv)
         goto out;
     }
     uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
-    capv_signing_key_public(key, pub);
+    capv_signing_key_public(pub, key);
     char hex[2 + 64 + 2] = "0x";
-    capv_hex_encode(hex + 2, sizeof hex - 2, pub, sizeof pub);
+    if ((st = capv_hex_encode(hex + 2, sizeof hex - 2, pub, sizeof pub, &err)) != CAPV_OK) {
+        rc = cli_report("keys gen", st, &err);
+        goto out;
+    }
     strcat(hex, "\n");
     snprintf(path, sizeof path, "%s.pub", prefix);
     if ((rc = cli_write_file(path, hex, strlen(hex), "keys gen")) != 0)
@@ -83,8 +88,8 @@ static int keys_gen(int argc, char **argv)
         rc = cli_report("keys gen", st, &err);
         goto out;
     }
-    printf("kid %s\nprivate key %s.key (keep secret)\npublic key  %s.pub, %s.json\n", kid,
-           prefix, prefix, prefix);
+    printf("kid %s\nprivate key %s.key (keep secret)\npublic key  %s.pub, %s.json\n", kid, prefix,
+           prefix, prefix);
 out:
     capv_free(json);
     capv_signing_key_free(key);
@@ -123,7 +128,7 @@ static int keys_show(int argc, char **argv)
         if (st != CAPV_OK)
             return cli_report(path, st, &err);
         uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
-        capv_signing_key_public(key, pub);
+        capv_signing_key_public(pub, key);
         capv_signing_key_free(key);
         if ((st = capv_trust_store_new(&ts, &err)) != CAPV_OK ||
             (st = capv_trust_store_add(ts, pub, "", &err)) != CAPV_OK) {
@@ -140,7 +145,9 @@ static int keys_show(int argc, char **argv)
     for (size_t i = 0; i < capv_trust_store_count(ts); i++) {
         const capv_key *k = capv_trust_store_key(ts, i);
         char hex[65];
-        capv_hex_encode(hex, sizeof hex, capv_key_public(k), CAPV_ED25519_PUBLIC_LEN);
+        if (capv_hex_encode(hex, sizeof hex, capv_key_public(k), CAPV_ED25519_PUBLIC_LEN, NULL) !=
+            CAPV_OK)
+            hex[0] = '\0';
         const char *declared = capv_key_declared_kid(k);
         bool lies = declared != NULL && strcmp(declared, capv_key_kid(k)) != 0;
         if (json) {
@@ -161,8 +168,7 @@ static int keys_show(int argc, char **argv)
         if (*capv_key_source(k))
             printf("  source    %s\n", capv_key_source(k));
         if (lies)
-            printf("  WARNING   the file declares kid %s, which is not this key's kid\n",
-                   declared);
+            printf("  WARNING   the file declares kid %s, which is not this key's kid\n", declared);
     }
     if (json)
         printf("]\n");

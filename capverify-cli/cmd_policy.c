@@ -1,5 +1,7 @@
 /* capverify policy compile|lint|eval|hash — PolicyV2 → IR v1 with lints, evaluation of IR
- * over a context, and policy hashes (SPEC §5, §10). */
+ * over a context, and policy hashes (docs/policies.md). */
+#include "cmd_policy.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,8 +158,7 @@ static int print_json_lints(const capv_policy_diagnostics *d, bool relaxed)
 
 /* Stores a compiled IR in the registry's policy store (created when missing). *what is
  * "stored" or "already stored". 0 or an exit code (reported). */
-static int store_ir(const capv_policy_ir *ir, const capv_policy *p, const char *db,
-                    const char **what)
+static int store_ir(const capv_policy_ir *ir, const char *db, const char **what)
 {
     capv_error err = CAPV_ERROR_INIT;
     capv_registry *reg = NULL;
@@ -166,13 +167,7 @@ static int store_ir(const capv_policy_ir *ir, const capv_policy *p, const char *
     capv_status st = capv_registry_open(&reg, db, &ro, &err);
     if (st != CAPV_OK)
         return cli_report(db, st, &err);
-    capv_registry_policy rp = CAPV_REGISTRY_POLICY_INIT;
-    rp.policy_id = capv_policy_id(p);
-    rp.policy_version = capv_policy_version(p);
-    rp.policy_hash = capv_policy_hash(p);
-    rp.ir_hash = capv_policy_ir_hash(ir);
-    rp.ir_json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, NULL);
-    st = capv_registry_put_policy(reg, &rp, &err);
+    st = capv_registry_put_policy_ir(reg, ir, &err);
     capv_registry_close(reg);
     if (st == CAPV_OK || st == CAPV_E_EXISTS) {
         *what = st == CAPV_OK ? "stored" : "already stored";
@@ -182,42 +177,26 @@ static int store_ir(const capv_policy_ir *ir, const capv_policy *p, const char *
 }
 
 /* The IR stored under `key` (policy id or hash) in the registry at `db`, read-only; its
- * ir_hash is recomputed on load and must equal the one stored beside it. */
+ * ir_hash is recomputed on load and must equal the one stored beside it. A damaged or
+ * altered IR is malformed input (exit 4). */
 static int stored_ir(capv_policy_ir **ir, const opts *o)
 {
     capv_error err = CAPV_ERROR_INIT;
     capv_registry *reg = NULL;
-    capv_registry_policy *rp = NULL;
     capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
     ro.flags = CAPV_REGISTRY_READ_ONLY;
-    int rc = 0;
     capv_status st = capv_registry_open(&reg, o->registry, &ro, &err);
-    if (st == CAPV_OK)
-        st = capv_registry_get_policy(&rp, reg, o->policy_id, &err);
-    if (st != CAPV_OK) {
-        rc = cli_report(o->registry, st, &err);
-        goto out;
-    }
-    st = capv_policy_ir_load(ir, (const uint8_t *)rp->ir_json, strlen(rp->ir_json), &err);
-    if (st == CAPV_OK) {
-        uint8_t a[32], b[32];
-        const char *h = capv_policy_ir_hash(*ir);
-        if (capv_digest_parse(a, h, strlen(h), NULL) != CAPV_OK || rp->ir_hash == NULL ||
-            capv_digest_parse(b, rp->ir_hash, strlen(rp->ir_hash), NULL) != CAPV_OK ||
-            memcmp(a, b, sizeof a) != 0) {
-            st = CAPV_E_MISMATCH;
-            snprintf(err.message, sizeof err.message,
-                     "stored policy %s: its IR does not hash to the stored ir_hash", o->policy_id);
-        }
-    }
-    if (st != CAPV_OK) {
-        capv_policy_ir_free(*ir);
-        *ir = NULL;
+    if (st != CAPV_OK)
+        return cli_report(o->registry, st, &err);
+    int rc = 0;
+    st = capv_registry_get_policy_ir(ir, reg, o->policy_id, &err);
+    /* the look-up fails unavailable (not found, storage); loading the IR found, malformed */
+    if (st == CAPV_E_MISMATCH || capv_status_class_of(st) == CAPV_CLASS_MALFORMED) {
         fail_input(o, o->policy_id, st, &err);
         rc = EXIT_MALFORMED;
+    } else if (st != CAPV_OK) {
+        rc = cli_report(o->registry, st, &err);
     }
-out:
-    capv_registry_policy_free(rp);
     capv_registry_close(reg);
     return rc;
 }
@@ -254,7 +233,7 @@ static int policy_compile(int argc, char **argv)
     }
     const char *stored = NULL;
     if (ir != NULL && o.registry != NULL) {
-        int src = store_ir(ir, p, o.registry, &stored);
+        int src = store_ir(ir, o.registry, &stored);
         if (src != 0) {
             rc = src;
             goto out;

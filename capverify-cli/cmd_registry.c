@@ -2,6 +2,8 @@
  * the SQLite registry (docs/registry.md). Commands that only read (list, show, check, export,
  * backup) open the database read-only, so they are safe on a live database that capverifyd
  * holds; commands that write take the writer lock and refuse while a daemon holds it. */
+#include "cmd_registry.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -17,36 +19,36 @@
 static void registry_usage(FILE *f)
 {
     fprintf(f,
-        "usage: capverify registry COMMAND --db PATH [options]\n\n"
-        "The registry database (SQLite) of registered proofs, recorded verifications and\n"
-        "policies. --db (or --registry) defaults to $CAPV_REGISTRY_PATH. Add --json for\n"
-        "machine output.\n\n"
-        "commands:\n"
-        "  init                         create the database (or migrate an existing one)\n"
-        "  add --manifest-hash H --proof-hash H [--id ID] [--timestamp-file NAME]\n"
-        "      [--policy-hash H] [--registered-at RFC3339] [--signature B64 --public-key B64]\n"
-        "      [--sign-key KEY.pem]     register an entry (idempotent: a retry says exists,\n"
-        "                               other content for the same hashes is a conflict)\n"
-        "  add --package PATH [...]     the same, with the hashes of a package\n"
-        "  list [--manifest-hash H] [--after SEQ] [--limit N]\n"
-        "                               entries in registration order, one page\n"
-        "  show ID | show --manifest-hash H --proof-hash H\n"
-        "  check [--trust DIR]          integrity_check and every entry signature\n"
-        "  import FILE [--no-verify]    import a JSON registry (registry_version 1.0)\n"
-        "  export [--output FILE] [--compact]\n"
-        "                               write the JSON registry (default: standard output)\n"
-        "  backup --dir DIR [--retain N]  online backup with a SHA3-256 sidecar\n"
-        "  backup --list --dir DIR      list complete backups, newest first\n"
-        "  restore --from BACKUP [--force] [--check-only]\n"
-        "                               verify a backup and swap it in (the old database is\n"
-        "                               kept as DB.pre-restore-<time>)\n"
-        "  migrate                      migrate to the current schema version\n"
-        "  prune --before DATE          remove verifications recorded before DATE (RFC 3339\n"
-        "                               or YYYY-MM-DD, midnight UTC) and the stored reports\n"
-        "                               only they used; entries and policies stay\n\n"
-        "Exit codes: 0 ok, 2 conflict / check problems / tampered backup, 3 usage,\n"
-        "4 malformed input, 5 unavailable (missing file, I/O, a corrupt, read-only or full\n"
-        "database, database held by a writer).\n");
+            "usage: capverify registry COMMAND --db PATH [options]\n\n"
+            "The registry database (SQLite) of registered proofs, recorded verifications and\n"
+            "policies. --db (or --registry) defaults to $CAPV_REGISTRY_PATH. Add --json for\n"
+            "machine output.\n\n"
+            "commands:\n"
+            "  init                         create the database (or migrate an existing one)\n"
+            "  add --manifest-hash H --proof-hash H [--id ID] [--timestamp-file NAME]\n"
+            "      [--policy-hash H] [--registered-at RFC3339] [--signature B64 --public-key B64]\n"
+            "      [--sign-key KEY.pem]     register an entry (idempotent: a retry says exists,\n"
+            "                               other content for the same hashes is a conflict)\n"
+            "  add --package PATH [...]     the same, with the hashes of a package\n"
+            "  list [--manifest-hash H] [--after SEQ] [--limit N]\n"
+            "                               entries in registration order, one page\n"
+            "  show ID | show --manifest-hash H --proof-hash H\n"
+            "  check [--trust DIR]          integrity_check and every entry signature\n"
+            "  import FILE [--no-verify]    import a JSON registry (registry_version 1.0)\n"
+            "  export [--output FILE] [--compact]\n"
+            "                               write the JSON registry (default: standard output)\n"
+            "  backup --dir DIR [--retain N]  online backup with a SHA3-256 sidecar\n"
+            "  backup --list --dir DIR      list complete backups, newest first\n"
+            "  restore --from BACKUP [--force] [--check-only]\n"
+            "                               verify a backup and swap it in (the old database is\n"
+            "                               kept as DB.pre-restore-<time>)\n"
+            "  migrate                      migrate to the current schema version\n"
+            "  prune --before DATE          remove verifications recorded before DATE (RFC 3339\n"
+            "                               or YYYY-MM-DD, midnight UTC) and the stored reports\n"
+            "                               only they used; entries and policies stay\n\n"
+            "Exit codes: 0 ok, 2 conflict / check problems / tampered backup, 3 usage,\n"
+            "4 malformed input, 5 unavailable (missing file, I/O, a corrupt, read-only or full\n"
+            "database, database held by a writer).\n");
 }
 
 typedef struct opts {
@@ -101,33 +103,18 @@ static void progress_end(progress *p)
 
 /* ---- output helpers -------------------------------------------------------------------- */
 
-static void json_field(const char *key, const char *value, bool *first)
+/* An entry as the library writes it (as the daemon answers it). 0 or an exit code. */
+static int print_entry_json(const capv_registry_entry *e)
 {
-    printf("%s\"%s\":", *first ? "" : ",", key);
-    if (value != NULL)
-        cli_print_json_string(stdout, value);
-    else
-        fputs("null", stdout);
-    *first = false;
-}
-
-static void print_entry_json(const capv_registry_entry *e)
-{
-    bool first = true;
-    putchar('{');
-    printf("\"seq\":%lld", (long long)e->seq);
-    first = false;
-    json_field("id", e->id, &first);
-    json_field("manifest_hash", e->manifest_hash, &first);
-    json_field("proof_hash", e->proof_hash, &first);
-    json_field("timestamp_file", e->timestamp_file, &first);
-    json_field("registered_at", e->registered_at, &first);
-    json_field("policy_hash", e->policy_hash, &first);
-    json_field("signature", e->signature, &first);
-    json_field("public_key", e->public_key, &first);
-    json_field("kid", e->kid, &first);
-    json_field("signature_scheme", e->signature_scheme, &first);
-    putchar('}');
+    char *json = NULL;
+    size_t len = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_entry_to_json(&json, &len, e, &err);
+    if (st != CAPV_OK)
+        return fail("registry", st, &err);
+    fwrite(json, 1, len, stdout);
+    capv_free(json);
+    return 0;
 }
 
 static const char *signature_state(const capv_registry_entry *e)
@@ -185,8 +172,8 @@ static int do_init(const opts *o, int argc, char **argv)
         fputs("{\"path\":", stdout);
         cli_print_json_string(stdout, o->db);
         printf(",\"created\":%s,\"found_version\":%d,\"legacy\":%s,\"schema_version\":%d}\n",
-               existed ? "false" : "true", from,
-               capv_registry_found_legacy(reg) ? "true" : "false", CAPV_REGISTRY_SCHEMA_VERSION);
+               existed ? "false" : "true", from, capv_registry_found_legacy(reg) ? "true" : "false",
+               CAPV_REGISTRY_SCHEMA_VERSION);
     } else if (!existed)
         printf("created %s (schema version %d)\n", o->db, CAPV_REGISTRY_SCHEMA_VERSION);
     else if (from < CAPV_REGISTRY_SCHEMA_VERSION)
@@ -217,39 +204,34 @@ static int do_migrate(const opts *o, int argc, char **argv)
     } else if (from == CAPV_REGISTRY_SCHEMA_VERSION)
         printf("%s is already at schema version %d\n", o->db, from);
     else
-        printf("migrated %s from schema version %d%s to %d (%llu legacy entries copied)\n",
-               o->db, from, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION, rows);
+        printf("migrated %s from schema version %d%s to %d (%llu legacy entries copied)\n", o->db,
+               from, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION, rows);
     capv_registry_close(reg);
     return 0;
 }
 
+/* The hashes a registry entry names a package by (capv_package_hashes), read under the
+ * limits `capverify verify` applies. 0 or an exit code (reported). */
 static int package_hashes(const char *path, char mh[CAPV_DIGEST_HEX_SIZE],
                           char ph[CAPV_DIGEST_HEX_SIZE], char pol[CAPV_DIGEST_HEX_SIZE])
 {
-    capv_verifier *v = NULL;
-    capv_report *r = NULL;
+    capv_package_limits *limits = NULL;
+    capv_package *pkg = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_verifier_new(&v, &err);
+    capv_status st = capv_package_limits_new(&limits, &err);
     if (st == CAPV_OK)
-        st = capv_verify_path(&r, v, path, NULL, &err);
-    capv_verifier_free(v);
-    if (st != CAPV_OK)
-        return cli_report(path, st, &err);
-    int rc = 0;
-    if (capv_report_manifest_hash(r) == NULL || capv_report_proof_hash(r) == NULL) {
-        fprintf(stderr, "capverify registry add: %s: no single manifest and proof (a "
-                        "multi-unit bundle, or the layout failed)\n",
-                path);
-        rc = EXIT_MALFORMED;
-    } else {
-        snprintf(mh, CAPV_DIGEST_HEX_SIZE, "%s", capv_report_manifest_hash(r));
-        snprintf(ph, CAPV_DIGEST_HEX_SIZE, "%s", capv_report_proof_hash(r));
-        pol[0] = '\0';
-        if (capv_report_policy_hash(r))
-            snprintf(pol, CAPV_DIGEST_HEX_SIZE, "%s", capv_report_policy_hash(r));
-    }
-    capv_report_free(r);
-    return rc;
+        st =
+            capv_package_limits_set(limits, CAPV_LIMIT_TOTAL_BYTES, CAPV_CLI_MAX_TOTAL_BYTES, &err);
+    if (st == CAPV_OK)
+        st =
+            capv_package_limits_set(limits, CAPV_LIMIT_ENTRY_BYTES, CAPV_CLI_MAX_TOTAL_BYTES, &err);
+    if (st == CAPV_OK)
+        st = capv_package_open(&pkg, path, limits, &err);
+    if (st == CAPV_OK)
+        st = capv_package_hashes(mh, ph, pol, pkg, &err);
+    capv_package_free(pkg);
+    capv_package_limits_free(limits);
+    return st == CAPV_OK ? 0 : cli_report(path, st, &err);
 }
 
 static int do_add(const opts *o, int argc, char **argv)
@@ -310,16 +292,19 @@ static int do_add(const opts *o, int argc, char **argv)
     capv_registry_set_signing_key(reg, key);
     capv_registry_entry *stored = NULL;
     st = capv_registry_add(&stored, reg, &e, &err);
-    const char *status = st == CAPV_OK ? "added" : st == CAPV_E_EXISTS ? "exists"
-                                          : st == CAPV_E_CONFLICT      ? "conflict"
-                                                                       : NULL;
+    const char *status = st == CAPV_OK           ? "added"
+                         : st == CAPV_E_EXISTS   ? "exists"
+                         : st == CAPV_E_CONFLICT ? "conflict"
+                                                 : NULL;
     if (status == NULL) {
         rc = fail("registry add", st, &err);
     } else {
         if (o->json) {
             printf("{\"status\":\"%s\",\"entry\":", status);
-            print_entry_json(stored);
+            int jrc = print_entry_json(stored);
             puts("}");
+            if (jrc != 0)
+                rc = jrc;
         } else {
             printf("%s %s\n", status, stored->id);
         }
@@ -353,11 +338,10 @@ static int do_list(const opts *o, int argc, char **argv)
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (val == NULL)
             return cli_usage_error("registry list", "unexpected argument '%s'", a);
-        bool ok = strcmp(a, "--manifest-hash") == 0
-                      ? (mh = val) != NULL
-                      : strcmp(a, "--after") == 0 ? parse_count(&after, val, 0, INT64_MAX)
-                      : strcmp(a, "--limit") == 0 ? parse_count(&limit, val, 1, 10000)
-                                                  : false;
+        bool ok = strcmp(a, "--manifest-hash") == 0 ? (mh = val) != NULL
+                  : strcmp(a, "--after") == 0       ? parse_count(&after, val, 0, INT64_MAX)
+                  : strcmp(a, "--limit") == 0       ? parse_count(&limit, val, 1, 10000)
+                                                    : false;
         if (!ok)
             return cli_usage_error("registry list", "bad argument '%s %s'", a, val);
         i++;
@@ -368,20 +352,14 @@ static int do_list(const opts *o, int argc, char **argv)
         return rc;
     capv_registry_page *p = NULL;
     capv_error err = CAPV_ERROR_INIT;
+    char *json = NULL;
     capv_status st = capv_registry_list(&p, reg, mh, after, (size_t)limit, &err);
+    if (st == CAPV_OK && o->json)
+        st = capv_registry_page_to_json(&json, NULL, p, &err);
     if (st != CAPV_OK) {
         rc = fail("registry list", st, &err);
     } else if (o->json) {
-        fputs("{\"entries\":[", stdout);
-        for (size_t i = 0; i < capv_registry_page_count(p); i++) {
-            if (i)
-                putchar(',');
-            print_entry_json(capv_registry_page_entry(p, i));
-        }
-        if (capv_registry_page_next(p))
-            printf("],\"next\":%lld}\n", (long long)capv_registry_page_next(p));
-        else
-            puts("],\"next\":null}");
+        puts(json);
     } else {
         for (size_t i = 0; i < capv_registry_page_count(p); i++) {
             const capv_registry_entry *e = capv_registry_page_entry(p, i);
@@ -391,6 +369,7 @@ static int do_list(const opts *o, int argc, char **argv)
         if (capv_registry_page_next(p))
             printf("(more: --after %lld)\n", (long long)capv_registry_page_next(p));
     }
+    capv_free(json);
     capv_registry_page_free(p);
     capv_registry_close(reg);
     return rc;
@@ -414,20 +393,19 @@ static int do_show(const opts *o, int argc, char **argv)
         }
     }
     if ((id == NULL) == (mh == NULL || ph == NULL) || (id && (mh || ph)))
-        return cli_usage_error("registry show",
-                               "give an ID, or --manifest-hash and --proof-hash");
+        return cli_usage_error("registry show", "give an ID, or --manifest-hash and --proof-hash");
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
     if (rc != 0)
         return rc;
     capv_registry_entry *e = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = id ? capv_registry_get(&e, reg, id, &err)
-                        : capv_registry_find(&e, reg, mh, ph, &err);
+    capv_status st =
+        id ? capv_registry_get(&e, reg, id, &err) : capv_registry_find(&e, reg, mh, ph, &err);
     if (st != CAPV_OK) {
         rc = fail("registry show", st, &err);
     } else if (o->json) {
-        print_entry_json(e);
+        rc = print_entry_json(e);
         putchar('\n');
     } else {
         print_entry_human(e);
@@ -481,7 +459,7 @@ static int do_check(const opts *o, int argc, char **argv)
     problems pr = { o->json, 0 };
     progress pg;
     capv_progress_fn pf = progress_fn(&pg, "checking entries");
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     if (o->json)
         fputs("{\"problems\":[", stdout);
     st = capv_registry_check(&r, reg, trust, on_problem, &pr, pf, &pg, &err);
@@ -645,10 +623,9 @@ static void print_backup(const capv_backup_info *b, bool json)
         cli_print_json_string(stdout, b->tool_version);
         putchar('}');
     } else {
-        printf("%s  %s  %llu bytes  %llu entries  %llu verifications  %s\n", b->path,
-               b->created_at, (unsigned long long)b->size_bytes,
-               (unsigned long long)b->entries, (unsigned long long)b->verifications,
-               b->sha3_256);
+        printf("%s  %s  %llu bytes  %llu entries  %llu verifications  %s\n", b->path, b->created_at,
+               (unsigned long long)b->size_bytes, (unsigned long long)b->entries,
+               (unsigned long long)b->verifications, b->sha3_256);
     }
 }
 
@@ -787,9 +764,9 @@ static bool parse_date(int64_t *ms, const char *s)
     if (n == 10 && s[4] == '-' && s[7] == '-') {
         char full[32];
         snprintf(full, sizeof full, "%sT00:00:00Z", s);
-        return capv_rfc3339_parse(ms, full, strlen(full)) == 0;
+        return capv_rfc3339_parse(ms, full, strlen(full), NULL) == CAPV_OK;
     }
-    return capv_rfc3339_parse(ms, s, n) == 0;
+    return capv_rfc3339_parse(ms, s, n, NULL) == CAPV_OK;
 }
 
 static int do_prune(const opts *o, int argc, char **argv)
@@ -805,9 +782,8 @@ static int do_prune(const opts *o, int argc, char **argv)
         return cli_usage_error("registry prune", "--before DATE is required");
     int64_t ms = 0;
     if (!parse_date(&ms, before))
-        return cli_usage_error("registry prune",
-                               "--before '%s' is not an RFC 3339 time or a YYYY-MM-DD date",
-                               before);
+        return cli_usage_error(
+            "registry prune", "--before '%s' is not an RFC 3339 time or a YYYY-MM-DD date", before);
     char cutoff[CAPV_RFC3339_SIZE];
     capv_rfc3339_format(cutoff, ms);
     capv_registry *reg = NULL;
@@ -820,8 +796,9 @@ static int do_prune(const opts *o, int argc, char **argv)
     if (st != CAPV_OK) {
         rc = fail("registry prune", st, &err);
         if (removed > 0)
-            fprintf(stderr, "capverify registry prune: %llu verification(s) were removed "
-                            "before the failure\n",
+            fprintf(stderr,
+                    "capverify registry prune: %llu verification(s) were removed "
+                    "before the failure\n",
                     (unsigned long long)removed);
     } else if (o->json) {
         printf("{\"removed\":%llu,\"before\":\"%s\"}\n", (unsigned long long)removed, cutoff);
@@ -844,10 +821,10 @@ int cmd_registry(int argc, char **argv)
         int (*run)(const opts *o, int argc, char **argv);
         bool needs_db;
     } subs[] = {
-        { "init", do_init, true },       { "add", do_add, true },
-        { "list", do_list, true },       { "show", do_show, true },
-        { "check", do_check, true },     { "import", do_import, true },
-        { "export", do_export, true },   { "backup", do_backup, false },
+        { "init", do_init, true },        { "add", do_add, true },
+        { "list", do_list, true },        { "show", do_show, true },
+        { "check", do_check, true },      { "import", do_import, true },
+        { "export", do_export, true },    { "backup", do_backup, false },
         { "restore", do_restore, false }, { "migrate", do_migrate, true },
         { "prune", do_prune, true },
     };

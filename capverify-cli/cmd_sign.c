@@ -1,4 +1,6 @@
-/* capverify sign MANIFEST --key KEY — appends an Ed25519 signature (SPEC §3.5). */
+/* capverify sign MANIFEST --key KEY — appends an Ed25519 signature (docs/formats.md). */
+#include "cmd_sign.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,8 +56,11 @@ int cmd_sign(int argc, char **argv)
     char kid[CAPV_KID_SIZE] = "";
     if (signer == NULL) {
         uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
-        capv_signing_key_public(key, pub);
-        capv_key_id(kid, pub, NULL);
+        capv_signing_key_public(pub, key);
+        if ((st = capv_key_id(kid, pub, &err)) != CAPV_OK) {
+            rc = cli_report(key_path, st, &err);
+            goto out;
+        }
         signer = kid;
     }
     st = capv_manifest_sign(&signed_doc, &out_len, data, len, key, signer, &err);

@@ -1,5 +1,8 @@
 /* capverify token verify TOKEN|- --jwks URL|FILE --issuer I --audience A — validates a bearer
- * token exactly as the daemon does (SPEC §6) and prints its claims or the rejection reason. */
+ * token exactly as the daemon does (docs/auth.md) and prints its claims or the rejection
+ * reason. */
+#include "cmd_token.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -141,164 +144,212 @@ static int verify_one(capv_jwt_validator *v, const uint8_t *tok, size_t tok_len,
     return rc;
 }
 
+/* Returned by the steps below when the command goes on; anything else is its exit code. */
+#define GO_ON (-1)
+
+/* The settings of one `capverify token verify`. */
+typedef struct token_args {
+    const char *tok_arg, *jwks_loc, *issuer, *algs, *ca;
+    bool json, insecure;
+    /* -1 = the library's default */
+    int64_t leeway, max_life, timeout, ttl, min_interval, stale;
+    char scopes[2048]; /* the --scope values, space-separated */
+} token_args;
+
+static bool takes_value(const char *a)
+{
+    static const char *const with_value[] = {
+        "--jwks",
+        "--issuer",
+        "--audience",
+        "--scope",
+        "--alg",
+        "--leeway",
+        "--max-lifetime",
+        "--ca-file",
+        "--fetch-timeout",
+        "--jwks-ttl",
+        "--refresh-min-interval",
+        "--max-stale",
+    };
+    for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
+        if (strcmp(a, with_value[i]) == 0)
+            return true;
+    return false;
+}
+
+/* The options whose value is a number of seconds (or milliseconds). */
+static int set_number(token_args *t, const char *a, const char *val)
+{
+    int64_t n;
+    if (!parse_seconds(val, &n))
+        return cli_usage_error("token verify", "%s needs a non-negative integer", a);
+    if (strcmp(a, "--leeway") == 0)
+        t->leeway = n;
+    else if (strcmp(a, "--max-lifetime") == 0)
+        t->max_life = n;
+    else if (strcmp(a, "--fetch-timeout") == 0)
+        t->timeout = n;
+    else if (strcmp(a, "--jwks-ttl") == 0)
+        t->ttl = n;
+    else if (strcmp(a, "--refresh-min-interval") == 0)
+        t->min_interval = n;
+    else
+        t->stale = n;
+    return GO_ON;
+}
+
+static int add_scope(token_args *t, const char *val)
+{
+    size_t used = strlen(t->scopes);
+    if (used + strlen(val) + 2 > sizeof t->scopes)
+        return cli_usage_error("token verify", "too many --scope values");
+    snprintf(t->scopes + used, sizeof t->scopes - used, "%s%s", used ? " " : "", val);
+    return GO_ON;
+}
+
+/* An option with its value; --audience goes to the validator at once. */
+static int apply_value_option(token_args *t, capv_jwt_validator *v, const char *a, const char *val)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    if (strcmp(a, "--jwks") == 0)
+        t->jwks_loc = val;
+    else if (strcmp(a, "--issuer") == 0)
+        t->issuer = val;
+    else if (strcmp(a, "--audience") == 0) {
+        if (capv_jwt_validator_add_audience(v, val, &err) != CAPV_OK)
+            return cli_usage_error("token verify", "--audience: %s", err.message);
+    } else if (strcmp(a, "--scope") == 0)
+        return add_scope(t, val);
+    else if (strcmp(a, "--alg") == 0)
+        t->algs = val;
+    else if (strcmp(a, "--ca-file") == 0)
+        t->ca = val;
+    else
+        return set_number(t, a, val);
+    return GO_ON;
+}
+
+/* The options in order, and the one TOKEN. GO_ON, or an exit code (reported). */
+static int parse_args(token_args *t, capv_jwt_validator *v, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = GO_ON;
+        if (takes_value(a)) {
+            if (i + 1 >= argc)
+                return cli_usage_error("token verify", "%s needs a value", a);
+            rc = apply_value_option(t, v, a, argv[++i]);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            token_usage(stdout);
+            return EXIT_VERDICT_OK;
+        } else if (strcmp(a, "--json") == 0) {
+            t->json = true;
+        } else if (strcmp(a, "--allow-insecure-http") == 0) {
+            t->insecure = true;
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return cli_usage_error("token verify", "unknown option '%s'", a);
+        } else if (t->tok_arg == NULL) {
+            t->tok_arg = a;
+        } else {
+            return cli_usage_error("token verify", "only one TOKEN may be given");
+        }
+        if (rc != GO_ON)
+            return rc;
+    }
+    if (t->tok_arg == NULL || t->jwks_loc == NULL || t->issuer == NULL)
+        return cli_usage_error("token verify", "TOKEN, --jwks and --issuer are required");
+    return GO_ON;
+}
+
+/* Issuer, algorithms and time limits of the validator. */
+static int configure_validator(const token_args *t, capv_jwt_validator *v)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_jwt_validator_set_issuer(v, t->issuer, &err) != CAPV_OK)
+        return cli_usage_error("token verify", "--issuer: %s", err.message);
+    if (t->algs != NULL && capv_jwt_validator_set_algs(v, t->algs, &err) != CAPV_OK)
+        return cli_usage_error("token verify", "--alg: %s", err.message);
+    if ((t->leeway >= 0 && capv_jwt_validator_set_leeway(v, t->leeway, NULL) != CAPV_OK) ||
+        (t->max_life >= 0 && capv_jwt_validator_set_max_lifetime(v, t->max_life, NULL) != CAPV_OK))
+        return cli_usage_error("token verify", "--leeway or --max-lifetime out of range");
+    return GO_ON;
+}
+
+/* The key-set source with its fetch settings. */
+static int make_jwks(const token_args *t, capv_jwks **jwks)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st;
+    if (capv_jwks_new(jwks, t->jwks_loc, &err) != CAPV_OK)
+        return cli_usage_error("token verify", "--jwks: %s", err.message);
+    capv_jwks_set_allow_insecure_http(*jwks, t->insecure);
+    if (t->timeout >= 0 && capv_jwks_set_fetch_timeout_ms(*jwks, t->timeout, NULL) != CAPV_OK)
+        return cli_usage_error("token verify", "--fetch-timeout must be 1..60000");
+    if ((t->ttl >= 0 && capv_jwks_set_ttl(*jwks, t->ttl, NULL) != CAPV_OK) ||
+        (t->min_interval >= 0 &&
+         capv_jwks_set_refresh_min_interval(*jwks, t->min_interval, NULL) != CAPV_OK) ||
+        (t->stale >= 0 && capv_jwks_set_max_stale(*jwks, t->stale, NULL) != CAPV_OK))
+        return cli_usage_error("token verify",
+                               "--jwks-ttl, --refresh-min-interval or --max-stale out of range");
+    if (t->ca != NULL && (st = capv_jwks_set_ca_file(*jwks, t->ca, &err)) != CAPV_OK)
+        return cli_report("--ca-file", st, &err);
+    return GO_ON;
+}
+
+/* TOKEN '-': one token per line of standard input, each validated as it arrives. */
+static int verify_stdin(capv_jwt_validator *v, const token_args *t)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    bool any_rejected = false, any_unavailable = false, any = false;
+    while ((n = getline(&line, &cap, stdin)) >= 0) {
+        size_t s = 0, e = (size_t)n;
+        while (s < e && (line[s] == ' ' || line[s] == '\t'))
+            s++;
+        while (e > s && (line[e - 1] == '\n' || line[e - 1] == '\r' || line[e - 1] == ' ' ||
+                         line[e - 1] == '\t'))
+            e--;
+        if (e == s)
+            continue;
+        any = true;
+        int one = verify_one(v, (const uint8_t *)line + s, e - s, t->scopes, t->json);
+        if (one == EXIT_UNAVAILABLE)
+            any_unavailable = true;
+        else if (one != EXIT_VERDICT_OK)
+            any_rejected = true;
+        fflush(stdout);
+    }
+    free(line);
+    if (!any)
+        return cli_usage_error("token verify", "no token on standard input");
+    return any_unavailable ? EXIT_UNAVAILABLE : any_rejected ? EXIT_VERDICT_FAIL : EXIT_VERDICT_OK;
+}
+
 static int token_verify(int argc, char **argv)
 {
-    const char *tok_arg = NULL, *jwks_loc = NULL, *issuer = NULL, *algs = NULL, *ca = NULL;
-    bool json = false, insecure = false;
-    int64_t leeway = -1, max_life = -1, timeout = -1, ttl = -1, min_interval = -1, stale = -1;
-    char scopes[2048] = "";
+    token_args t = {
+        .leeway = -1, .max_life = -1, .timeout = -1, .ttl = -1, .min_interval = -1, .stale = -1
+    };
     capv_error err = CAPV_ERROR_INIT;
     capv_jwks *jwks = NULL;
     capv_jwt_validator *v = NULL;
-    int rc = EXIT_VERDICT_OK;
     capv_status st;
 
     if ((st = capv_jwt_validator_new(&v, &err)) != CAPV_OK)
         return cli_report("token verify", st, &err);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        bool takes = strcmp(a, "--jwks") == 0 || strcmp(a, "--issuer") == 0 ||
-                     strcmp(a, "--audience") == 0 || strcmp(a, "--scope") == 0 ||
-                     strcmp(a, "--alg") == 0 || strcmp(a, "--leeway") == 0 ||
-                     strcmp(a, "--max-lifetime") == 0 || strcmp(a, "--ca-file") == 0 ||
-                     strcmp(a, "--fetch-timeout") == 0 || strcmp(a, "--jwks-ttl") == 0 ||
-                     strcmp(a, "--refresh-min-interval") == 0 || strcmp(a, "--max-stale") == 0;
-        if (takes && val == NULL) {
-            rc = cli_usage_error("token verify", "%s needs a value", a);
-            goto out;
-        }
-        if (takes)
-            i++;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            token_usage(stdout);
-            goto out;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--allow-insecure-http") == 0) {
-            insecure = true;
-        } else if (strcmp(a, "--jwks") == 0) {
-            jwks_loc = val;
-        } else if (strcmp(a, "--issuer") == 0) {
-            issuer = val;
-        } else if (strcmp(a, "--audience") == 0) {
-            if ((st = capv_jwt_validator_add_audience(v, val, &err)) != CAPV_OK) {
-                rc = cli_usage_error("token verify", "--audience: %s", err.message);
-                goto out;
-            }
-        } else if (strcmp(a, "--scope") == 0) {
-            size_t used = strlen(scopes);
-            if (used + strlen(val) + 2 > sizeof scopes) {
-                rc = cli_usage_error("token verify", "too many --scope values");
-                goto out;
-            }
-            snprintf(scopes + used, sizeof scopes - used, "%s%s", used ? " " : "", val);
-        } else if (strcmp(a, "--alg") == 0) {
-            algs = val;
-        } else if (strcmp(a, "--ca-file") == 0) {
-            ca = val;
-        } else if (takes) { /* the numeric options */
-            int64_t n;
-            if (!parse_seconds(val, &n)) {
-                rc = cli_usage_error("token verify", "%s needs a non-negative integer", a);
-                goto out;
-            }
-            if (strcmp(a, "--leeway") == 0)
-                leeway = n;
-            else if (strcmp(a, "--max-lifetime") == 0)
-                max_life = n;
-            else if (strcmp(a, "--fetch-timeout") == 0)
-                timeout = n;
-            else if (strcmp(a, "--jwks-ttl") == 0)
-                ttl = n;
-            else if (strcmp(a, "--refresh-min-interval") == 0)
-                min_interval = n;
-            else
-                stale = n;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            rc = cli_usage_error("token verify", "unknown option '%s'", a);
-            goto out;
-        } else if (tok_arg == NULL) {
-            tok_arg = a;
-        } else {
-            rc = cli_usage_error("token verify", "only one TOKEN may be given");
-            goto out;
-        }
+    int rc = parse_args(&t, v, argc, argv);
+    if (rc == GO_ON)
+        rc = configure_validator(&t, v);
+    if (rc == GO_ON)
+        rc = make_jwks(&t, &jwks);
+    if (rc == GO_ON) {
+        capv_jwt_validator_set_jwks(v, jwks);
+        rc = strcmp(t.tok_arg, "-") == 0
+                 ? verify_stdin(v, &t)
+                 : verify_one(v, (const uint8_t *)t.tok_arg, strlen(t.tok_arg), t.scopes, t.json);
     }
-    if (tok_arg == NULL || jwks_loc == NULL || issuer == NULL) {
-        rc = cli_usage_error("token verify", "TOKEN, --jwks and --issuer are required");
-        goto out;
-    }
-    if ((st = capv_jwt_validator_set_issuer(v, issuer, &err)) != CAPV_OK) {
-        rc = cli_usage_error("token verify", "--issuer: %s", err.message);
-        goto out;
-    }
-    if (algs != NULL && (st = capv_jwt_validator_set_algs(v, algs, &err)) != CAPV_OK) {
-        rc = cli_usage_error("token verify", "--alg: %s", err.message);
-        goto out;
-    }
-    if ((leeway >= 0 && capv_jwt_validator_set_leeway(v, leeway) != CAPV_OK) ||
-        (max_life >= 0 && capv_jwt_validator_set_max_lifetime(v, max_life) != CAPV_OK)) {
-        rc = cli_usage_error("token verify", "--leeway or --max-lifetime out of range");
-        goto out;
-    }
-    if ((st = capv_jwks_new(&jwks, jwks_loc, &err)) != CAPV_OK) {
-        rc = cli_usage_error("token verify", "--jwks: %s", err.message);
-        goto out;
-    }
-    capv_jwks_set_allow_insecure_http(jwks, insecure);
-    if (timeout >= 0 && capv_jwks_set_fetch_timeout_ms(jwks, timeout) != CAPV_OK) {
-        rc = cli_usage_error("token verify", "--fetch-timeout must be 1..60000");
-        goto out;
-    }
-    if ((ttl >= 0 && capv_jwks_set_ttl(jwks, ttl) != CAPV_OK) ||
-        (min_interval >= 0 && capv_jwks_set_refresh_min_interval(jwks, min_interval) != CAPV_OK) ||
-        (stale >= 0 && capv_jwks_set_max_stale(jwks, stale) != CAPV_OK)) {
-        rc = cli_usage_error("token verify",
-                             "--jwks-ttl, --refresh-min-interval or --max-stale out of range");
-        goto out;
-    }
-    if (ca != NULL && (st = capv_jwks_set_ca_file(jwks, ca, &err)) != CAPV_OK) {
-        rc = cli_report("--ca-file", st, &err);
-        goto out;
-    }
-    capv_jwt_validator_set_jwks(v, jwks);
-
-    if (strcmp(tok_arg, "-") == 0) {
-        /* one token per line, validated as it arrives */
-        char *line = NULL;
-        size_t cap = 0;
-        ssize_t n;
-        bool any_rejected = false, any_unavailable = false, any = false;
-        while ((n = getline(&line, &cap, stdin)) >= 0) {
-            size_t s = 0, e = (size_t)n;
-            while (s < e && (line[s] == ' ' || line[s] == '\t'))
-                s++;
-            while (e > s && (line[e - 1] == '\n' || line[e - 1] == '\r' || line[e - 1] == ' ' ||
-                             line[e - 1] == '\t'))
-                e--;
-            if (e == s)
-                continue;
-            any = true;
-            int one = verify_one(v, (const uint8_t *)line + s, e - s, scopes, json);
-            if (one == EXIT_UNAVAILABLE)
-                any_unavailable = true;
-            else if (one != EXIT_VERDICT_OK)
-                any_rejected = true;
-            fflush(stdout);
-        }
-        free(line);
-        if (!any) {
-            rc = cli_usage_error("token verify", "no token on standard input");
-            goto out;
-        }
-        rc = any_unavailable ? EXIT_UNAVAILABLE
-             : any_rejected  ? EXIT_VERDICT_FAIL
-                             : EXIT_VERDICT_OK;
-    } else {
-        rc = verify_one(v, (const uint8_t *)tok_arg, strlen(tok_arg), scopes, json);
-    }
-out:
     capv_jwt_validator_free(v);
     capv_jwks_free(jwks);
     return rc;

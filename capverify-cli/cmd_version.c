@@ -1,3 +1,5 @@
+#include "cmd_version.h"
+
 #include <string.h>
 
 #include "cli.h"

@@ -1,10 +1,19 @@
-/* capverify: the command-line front-end of libcapverify (SPEC §10). */
-#include <stdarg.h>
+/* capverify: the command-line front-end of libcapverify (docs/architecture.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cmd_commit.h"
+#include "cmd_hash.h"
+#include "cmd_jwks.h"
+#include "cmd_keys.h"
+#include "cmd_policy.h"
+#include "cmd_registry.h"
+#include "cmd_sign.h"
+#include "cmd_token.h"
+#include "cmd_verify.h"
+#include "cmd_version.h"
 
 static const struct command {
     const char *name;
@@ -31,55 +40,6 @@ static void usage(FILE *f)
     fprintf(f, "\nRun 'capverify <command> --help' for the options of a command.\n"
                "Exit codes: 0 ok, 1 warn, 2 fail, 3 usage error, 4 malformed input,\n"
                "5 unavailable (I/O, network), 6 internal error.\n");
-}
-
-int cli_exit_for_status(capv_status st)
-{
-    switch (capv_status_class_of(st)) {
-    case CAPV_CLASS_OK: return EXIT_VERDICT_OK;
-    case CAPV_CLASS_REJECTED: return EXIT_VERDICT_FAIL;
-    case CAPV_CLASS_MALFORMED: return EXIT_MALFORMED;
-    case CAPV_CLASS_UNAVAILABLE: return EXIT_UNAVAILABLE;
-    case CAPV_CLASS_USAGE:
-    case CAPV_CLASS_INTERNAL: break;
-    }
-    return EXIT_INTERNAL;
-}
-
-int cli_report(const char *what, capv_status st, const capv_error *err)
-{
-    const char *detail = err && err->message[0] ? err->message : capv_strerror(st);
-    fprintf(stderr, "capverify: %s: %s\n", what, detail);
-    return cli_exit_for_status(st);
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    fprintf(stderr, "capverify%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'capverify %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
-    return EXIT_USAGE;
-}
-
-void cli_print_json_string(FILE *f, const char *s)
-{
-    char *q = NULL;
-    if (capv_json_quote(&q, NULL, s, strlen(s), NULL) == CAPV_OK) {
-        fputs(q, f);
-        capv_free(q);
-        return;
-    }
-    /* Not UTF-8 (file names may be anything): keep the output valid JSON. */
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p >= 0x20 && *p < 0x7f && *p != '"' && *p != '\\')
-            fputc(*p, f);
-        else
-            fprintf(f, "\\\\x%02x", *p);
-    fputc('"', f);
 }
 
 int main(int argc, char **argv)

@@ -1,5 +1,5 @@
 /* Bearer tokens: RFC 6750 parsing, validation by the library, scope checks, and the exact
- * answers of SPEC §6: 401 with WWW-Authenticate for bad tokens, 403 insufficient_scope,
+ * answers of docs/auth.md: 401 with WWW-Authenticate for bad tokens, 403 insufficient_scope,
  * 503 (never 401) when no key set can be trusted. Tokens are never logged. */
 #include "auth.h"
 
@@ -9,6 +9,9 @@
 #include <strings.h>
 
 #include "daemon.h"
+#include "http.h"
+#include "metrics.h"
+#include "ratelimit.h"
 
 #define TOKEN_CACHE_ENTRIES 10000
 
@@ -34,11 +37,11 @@ bool auth_create(auth **out, const capvd_config *cfg, bool start, char *errbuf, 
     if (capv_jwks_new(&a->jwks, cfg->auth_jwks_url, &err) != CAPV_OK)
         goto fail;
     capv_jwks_set_allow_insecure_http(a->jwks, cfg->auth_allow_insecure_http);
-    if (capv_jwks_set_ttl(a->jwks, cfg->auth_jwks_cache_ttl_seconds) != CAPV_OK ||
-        capv_jwks_set_refresh_min_interval(a->jwks, cfg->auth_refresh_min_interval_seconds) !=
+    if (capv_jwks_set_ttl(a->jwks, cfg->auth_jwks_cache_ttl_seconds, NULL) != CAPV_OK ||
+        capv_jwks_set_refresh_min_interval(a->jwks, cfg->auth_refresh_min_interval_seconds, NULL) !=
             CAPV_OK ||
-        capv_jwks_set_max_stale(a->jwks, cfg->auth_max_stale_seconds) != CAPV_OK ||
-        capv_jwks_set_fetch_timeout_ms(a->jwks, cfg->auth_fetch_timeout_ms) != CAPV_OK) {
+        capv_jwks_set_max_stale(a->jwks, cfg->auth_max_stale_seconds, NULL) != CAPV_OK ||
+        capv_jwks_set_fetch_timeout_ms(a->jwks, cfg->auth_fetch_timeout_ms, NULL) != CAPV_OK) {
         snprintf(err.message, sizeof err.message, "invalid JWKS timing settings");
         goto fail;
     }
@@ -53,14 +56,18 @@ bool auth_create(auth **out, const capvd_config *cfg, bool start, char *errbuf, 
         if (capv_jwt_validator_add_audience(a->validator, cfg->auth_audiences.items[i], &err) !=
             CAPV_OK)
             goto fail;
-    capv_jwt_validator_set_leeway(a->validator, cfg->auth_leeway_seconds);
-    capv_jwt_validator_set_max_lifetime(a->validator, cfg->auth_max_lifetime_seconds);
+    if (capv_jwt_validator_set_leeway(a->validator, cfg->auth_leeway_seconds, &err) != CAPV_OK ||
+        capv_jwt_validator_set_max_lifetime(a->validator, cfg->auth_max_lifetime_seconds, &err) !=
+            CAPV_OK)
+        goto fail;
     capv_jwt_validator_set_jwks(a->validator, a->jwks);
     /* A first fetch now, so a reachable IdP makes us ready at once; failure is not fatal:
      * the refresher keeps trying and /readyz says why. */
     if (start) {
         capv_error ferr = CAPV_ERROR_INIT;
-        (void)capv_jwks_refresh(a->jwks, &ferr);
+        if (capv_jwks_refresh(a->jwks, &ferr) != CAPV_OK) {
+            /* not fatal (above) */
+        }
         if (capv_jwks_start_refresher(a->jwks, &err) != CAPV_OK)
             goto fail;
     }
@@ -149,16 +156,15 @@ bool auth_check(req *r, const char *scope)
     capv_jwt_claims *claims = NULL;
     const char *reason = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_jwt_validate(&claims, &reason, a->validator, (const uint8_t *)tok,
-                                       strlen(tok), &err);
+    capv_status st =
+        capv_jwt_validate(&claims, &reason, a->validator, (const uint8_t *)tok, strlen(tok), &err);
     if (st != CAPV_OK) {
         if (reason == NULL)
             reason = capv_jwt_reason_of(st);
         auth_failure(r, reason, err.message);
         if (capv_status_class_of(st) == CAPV_CLASS_UNAVAILABLE) {
             /* we cannot tell whether the token is good: never answer 401 for that */
-            send_error(r, 503, "auth_unavailable",
-                       "token validation is temporarily unavailable");
+            send_error(r, 503, "auth_unavailable", "token validation is temporarily unavailable");
         } else {
             unauthorized(r, reason, err.message[0] ? err.message : reason);
         }
@@ -207,7 +213,9 @@ void auth_reload(auth *a)
     if (a == NULL)
         return;
     capv_error err = CAPV_ERROR_INIT;
-    (void)capv_jwks_refresh(a->jwks, &err);
+    if (capv_jwks_refresh(a->jwks, &err) != CAPV_OK) {
+        /* the current set stays; the refresher retries and /readyz says why */
+    }
 }
 
 void auth_fill_metrics(auth *a, metrics_sources *src)

@@ -1,5 +1,5 @@
-/* Bearer-token authentication of API routes (SPEC §6): the glue between the requests and
- * the library's JWT validator and JWKS source. */
+/* Bearer-token authentication of API routes (docs/auth.md): the glue between the requests
+ * and the library's JWT validator and JWKS source. */
 #ifndef CAPVD_AUTH_H
 #define CAPVD_AUTH_H
 

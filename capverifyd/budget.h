@@ -10,9 +10,9 @@
 void budget_init(uint64_t total_bytes, int64_t wait_ms);
 
 typedef enum budget_result {
-    BUDGET_OK,        /* reserved */
-    BUDGET_BUSY,      /* no room within the wait: answer 503 with Retry-After */
-    BUDGET_TOO_LARGE  /* more than the whole budget: it can never run */
+    BUDGET_OK,       /* reserved */
+    BUDGET_BUSY,     /* no room within the wait: answer 503 with Retry-After */
+    BUDGET_TOO_LARGE /* more than the whole budget: it can never run */
 } budget_result;
 
 budget_result budget_reserve(uint64_t bytes);

@@ -8,9 +8,10 @@
  * directory and each ancestor up to the root are read and the smallest limit wins (a parent,
  * e.g. a Kubernetes pod, may set it). In a container with its own cgroup namespace the
  * process's cgroup is the root of the tree it sees, so that is the file read. */
-#include "config.h"
+#include "budget_default.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

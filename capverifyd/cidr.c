@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static const uint8_t v4mapped_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 /* An address as family + bytes; an IPv4-mapped IPv6 address becomes the IPv4 one. */
 typedef struct ipaddr {

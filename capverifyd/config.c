@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "budget_default.h"
 #include "cidr.h"
 
 enum cfg_type { T_STR, T_INT, T_BOOL, T_LIST, T_ENUM };
@@ -65,18 +66,21 @@ static const cfg_key keys[] = {
     { "server", "max_body_bytes", T_INT, 0, OFF(server_max_body_bytes), "16777216", 1024,
       1073741824, NULL, "Largest request body; larger requests get 413 before the body is read." },
     { "server", "request_timeout_ms", T_INT, 0, OFF(server_request_timeout_ms), "30000", 100,
-      600000, NULL, "Time a client may take to send a whole request, headers and body; past it "
+      600000, NULL,
+      "Time a client may take to send a whole request, headers and body; past it "
       "the request gets 408 and the connection is closed (docs/hardening.md)." },
     { "server", "keep_alive_ms", T_INT, 0, OFF(server_keep_alive_ms), "5000", 0, 600000, NULL,
       "Idle time a keep-alive connection is held open (0 disables keep-alive)." },
     { "server", "cors_origins", T_LIST, 0, OFF(server_cors_origins), "", 0, 0, NULL,
       "Origins allowed by CORS; empty (default) sends no CORS headers." },
     { "server", "rate_limit_per_second", T_INT, 0, OFF(server_rate_limit_per_second), "0", 0,
-      1000000, NULL, "Token-bucket rate of API requests per second (0 = off): one bucket per "
+      1000000, NULL,
+      "Token-bucket rate of API requests per second (0 = off): one bucket per "
       "authenticated subject, and one per client address for unauthenticated and failed "
       "requests; excess requests get 429 with Retry-After." },
     { "server", "rate_limit_burst", T_INT, CFG_DERIVED, OFF(server_rate_limit_burst), "0", 0,
-      1000000, NULL, "Requests a bucket holds (the burst above the rate); 0 = "
+      1000000, NULL,
+      "Requests a bucket holds (the burst above the rate); 0 = "
       "rate_limit_per_second. Needs rate_limit_per_second." },
     { "server", "trusted_proxies", T_LIST, 0, OFF(server_trusted_proxies), "", 0, 0, NULL,
       "CIDRs (`10.0.0.0/8`, `::1/128`; a single address is a /32 or /128) of proxies whose "
@@ -87,8 +91,8 @@ static const cfg_key keys[] = {
       "Slowest average rate a request body may arrive at after its first second; a slower "
       "body gets 408 and the connection is closed (0 = off: only request_timeout_ms bounds "
       "it)." },
-    { "server", "memory_budget_bytes", T_INT, CFG_DERIVED, OFF(server_memory_budget_bytes),
-      "0", 0, 1099511627776LL, NULL,
+    { "server", "memory_budget_bytes", T_INT, CFG_DERIVED, OFF(server_memory_budget_bytes), "0", 0,
+      1099511627776LL, NULL,
       "Memory that request bodies and their verification may hold together: each request "
       "reserves its worst case before its body is read; one that does not fit waits up to "
       "memory_wait_ms, then gets 503. 0 = 60% of the cgroup memory limit "
@@ -116,7 +120,8 @@ static const cfg_key keys[] = {
       "`https://…` JWKS of the identity provider, or `file:///path/jwks.json` (re-read on "
       "SIGHUP)." },
     { "auth", "jwks_cache_ttl_seconds", T_INT, 0, OFF(auth_jwks_cache_ttl_seconds), "600", 60,
-      86400, NULL, "How long a fetched key set is fresh (a Cache-Control max-age of the IdP, "
+      86400, NULL,
+      "How long a fetched key set is fresh (a Cache-Control max-age of the IdP, "
       "clamped to [60 s, 1 h], wins)." },
     { "auth", "leeway_seconds", T_INT, 0, OFF(auth_leeway_seconds), "60", 0, 600, NULL,
       "Clock skew allowed for exp / nbf / iat." },
@@ -127,16 +132,16 @@ static const cfg_key keys[] = {
       "that requests get 503 and /readyz fails." },
     { "auth", "fetch_timeout_ms", T_INT, 0, OFF(auth_fetch_timeout_ms), "2000", 100, 60000, NULL,
       "Longest a JWKS fetch (and so a request waiting for one) may take." },
-    { "auth", "max_lifetime_seconds", T_INT, 0, OFF(auth_max_lifetime_seconds), "0", 0,
-      31536000, NULL, "Reject tokens whose exp - iat exceeds this (0 = no limit)." },
+    { "auth", "max_lifetime_seconds", T_INT, 0, OFF(auth_max_lifetime_seconds), "0", 0, 31536000,
+      NULL, "Reject tokens whose exp - iat exceeds this (0 = no limit)." },
     { "auth", "allowed_algs", T_LIST, 0, OFF(auth_allowed_algs), "RS256,PS256,ES256,EdDSA", 0, 0,
       NULL, "JWS algorithms accepted; `none` and HS* are always rejected." },
     { "auth", "allow_insecure_http", T_BOOL, 0, OFF(auth_allow_insecure_http), "false", 0, 0, NULL,
       "Allow an `http://` JWKS URL on a loopback address (tests only)." },
     { "auth", "ca_file", T_STR, 0, OFF(auth_ca_file), "", 0, 0, NULL,
       "PEM CA bundle for the IdP's TLS certificate (default: the system store)." },
-    { "auth", "metrics_requires_scope", T_BOOL, 0, OFF(auth_metrics_requires_scope), "false", 0,
-      0, NULL,
+    { "auth", "metrics_requires_scope", T_BOOL, 0, OFF(auth_metrics_requires_scope), "false", 0, 0,
+      NULL,
       "Require scope `metrics:read` for /metrics on the API port (never on the admin port); "
       "needs auth.enabled." },
     { "cache", "enabled", T_BOOL, 0, OFF(cache_enabled), "true", 0, 0, NULL,
@@ -207,8 +212,8 @@ static const cfg_key keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX in config.h");
 
-static const char *const sections[] = { "server", "tls", "auth", "cache", "registry", "trust",
-                                        "verify", "backup", "logging", "shutdown" };
+static const char *const sections[] = { "server", "tls",    "auth",   "cache",   "registry",
+                                        "trust",  "verify", "backup", "logging", "shutdown" };
 #define NSECTIONS (sizeof sections / sizeof *sections)
 
 /* The index of section `s`, or -1. */
@@ -275,8 +280,8 @@ const char *capvd_config_source(const capvd_config *c, const void *field)
 /* Whether a URL query parameter name looks like it holds a credential. */
 static bool secret_param(const char *name, size_t len)
 {
-    static const char *const words[] = { "pass", "pwd", "secret", "token", "key", "sig",
-                                         "auth", "cred" };
+    static const char *const words[] = { "pass", "pwd", "secret", "token",
+                                         "key",  "sig", "auth",   "cred" };
     for (size_t w = 0; w < sizeof words / sizeof *words; w++) {
         size_t wl = strlen(words[w]);
         for (size_t i = 0; i + wl <= len; i++)
@@ -382,8 +387,8 @@ static bool list_add(cfg_list *l, const char *item, size_t len, char *why, size_
 
 /* Sets one key from text. For lists, `append` adds one item (YAML sequences); otherwise the
  * text is a comma-separated list replacing the old value. */
-static bool set_value(capvd_config *c, const cfg_key *k, const char *text, bool append,
-                      char *why, size_t whylen)
+static bool set_value(capvd_config *c, const cfg_key *k, const char *text, bool append, char *why,
+                      size_t whylen)
 {
     void *slot = (char *)c + k->offset;
     switch (k->type) {
@@ -467,8 +472,8 @@ void capvd_config_defaults(capvd_config *c)
     char why[160];
     for (size_t i = 0; i < NKEYS; i++)
         if (!set_value(c, &keys[i], keys[i].def, false, why, sizeof why)) {
-            fprintf(stderr, "capverifyd: bad default for %s.%s: %s\n", keys[i].section,
-                    keys[i].key, why);
+            fprintf(stderr, "capverifyd: bad default for %s.%s: %s\n", keys[i].section, keys[i].key,
+                    why);
             abort();
         }
 }
@@ -597,19 +602,17 @@ static bool load_section(capvd_config *c, yctx *y, const char *section)
                     break;
                 if (y->ev.type != YAML_SCALAR_EVENT)
                     return fail_at(y, full, "list items must be scalars");
-                if (!set_value(c, k, (const char *)y->ev.data.scalar.value, true, why,
-                               sizeof why))
+                if (!set_value(c, k, (const char *)y->ev.data.scalar.value, true, why, sizeof why))
                     return fail_at(y, full, why);
             }
         } else {
-            return fail_at(y, full, k->type == T_LIST ? "must be a list or a scalar"
-                                                      : "must be a scalar");
+            return fail_at(y, full,
+                           k->type == T_LIST ? "must be a list or a scalar" : "must be a scalar");
         }
     }
 }
 
-static bool load_file(capvd_config *c, const char *path, seen *sn, char *errbuf,
-                      size_t errlen)
+static bool load_file(capvd_config *c, const char *path, seen *sn, char *errbuf, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
@@ -694,8 +697,7 @@ static int name_cmp(const void *a, const void *b)
 
 #define MAX_FILES 256
 
-static bool load_dir(capvd_config *c, const char *dir, bool required, char *errbuf,
-                     size_t errlen)
+static bool load_dir(capvd_config *c, const char *dir, bool required, char *errbuf, size_t errlen)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -761,8 +763,7 @@ static bool load_env(capvd_config *c, char *errbuf, size_t errlen)
             continue;
         if (!set_value(c, &keys[i], v, false, why, sizeof why) ||
             !set_source(c, &keys[i], "env %s", name)) {
-            snprintf(errbuf, errlen, "env %s: %s.%s: %s", name, keys[i].section, keys[i].key,
-                     why);
+            snprintf(errbuf, errlen, "env %s: %s.%s: %s", name, keys[i].section, keys[i].key, why);
             return false;
         }
     }
@@ -807,8 +808,8 @@ static bool load_set(capvd_config *c, const char *set, char *errbuf, size_t errl
     const cfg_key *k = find_key(section, key);
     if (k == NULL) {
         /* the value is not echoed: it may be a secret given to a misspelt key */
-        snprintf(errbuf, errlen, "--set %.*s=…: unknown key %s.%s", (int)(eq - set), set,
-                 section, key);
+        snprintf(errbuf, errlen, "--set %.*s=…: unknown key %s.%s", (int)(eq - set), set, section,
+                 key);
         return false;
     }
     char *shown = k->flags & CFG_SECRET ? redacted(eq + 1) : strdup(eq + 1);
@@ -822,14 +823,14 @@ static bool load_set(capvd_config *c, const char *set, char *errbuf, size_t errl
         ok = false;
     }
     if (!ok)
-        snprintf(errbuf, errlen, "--set %s.%s=%s: %s.%s: %s", section, key,
-                 shown ? shown : "…", section, key, why);
+        snprintf(errbuf, errlen, "--set %s.%s=%s: %s.%s: %s", section, key, shown ? shown : "…",
+                 section, key, why);
     free(shown);
     return ok;
 }
 
-bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char **sets,
-                       int nsets, char *errbuf, size_t errlen)
+bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char **sets, int nsets,
+                       char *errbuf, size_t errlen)
 {
     if (dir != NULL && !load_dir(c, dir, dir_required, errbuf, errlen))
         return false;
@@ -899,8 +900,8 @@ void capvd_config_print_reference(void)
             snprintf(def, sizeof def, "`%s`", k->def);
         else
             snprintf(def, sizeof def, "(empty)");
-        printf("| `%s.%s` | %s%s | %s | `%s` | %s%s |\n", k->section, k->key, type, range, def,
-               env, k->doc,
+        printf("| `%s.%s` | %s%s | %s | `%s` | %s%s |\n", k->section, k->key, type, range, def, env,
+               k->doc,
                k->flags & CFG_SECRET ? " Secret: `--print-config` shows it redacted (a URL's "
                                        "password as `***`)."
                                      : "");
@@ -1013,8 +1014,8 @@ static void problem(checker *ck, const void *field, const char *fmt, ...)
 {
     const cfg_key *k = key_of_field(ck->c, field);
     char line[1024];
-    int n = snprintf(line, sizeof line, "%s: %s.%s: ", src_of(ck->c, field),
-                     k ? k->section : "?", k ? k->key : "?");
+    int n = snprintf(line, sizeof line, "%s: %s.%s: ", src_of(ck->c, field), k ? k->section : "?",
+                     k ? k->key : "?");
     if (n < 0 || (size_t)n >= sizeof line)
         n = 0;
     va_list ap;
@@ -1261,8 +1262,7 @@ static bool abs_path(const char *p, char *out, size_t cap)
         char real[PATH_MAX];
         if (realpath(head, real) != NULL) {
             const char *tail = norm + cut;
-            int w = snprintf(out, cap, "%s%s", strcmp(real, "/") == 0 && *tail ? "" : real,
-                             tail);
+            int w = snprintf(out, cap, "%s%s", strcmp(real, "/") == 0 && *tail ? "" : real, tail);
             return w > 0 && (size_t)w < cap;
         }
         char *slash = strrchr(head, '/');
@@ -1375,7 +1375,8 @@ static void check_auth(checker *ck)
         bool no_issuer = !*c->auth_issuer, no_aud = c->auth_audiences.n == 0,
              no_jwks = !*c->auth_jwks_url;
         if (no_issuer || no_aud || no_jwks)
-            problem(ck, &c->auth_enabled, "true needs auth.issuer, auth.audiences and "
+            problem(ck, &c->auth_enabled,
+                    "true needs auth.issuer, auth.audiences and "
                     "auth.jwks_url; empty:%s%s%s",
                     no_issuer ? " auth.issuer" : "", no_aud ? " auth.audiences" : "",
                     no_jwks ? " auth.jwks_url" : "");
@@ -1403,8 +1404,7 @@ static void check_storage(checker *ck, const char *config_dir)
     if (!*c->registry_path)
         problem(ck, &c->registry_path, "empty: the registry needs a database file");
     else if (stat(c->registry_path, &st) == 0 && S_ISDIR(st.st_mode))
-        problem(ck, &c->registry_path, "%s is a directory, not a database file",
-                c->registry_path);
+        problem(ck, &c->registry_path, "%s is a directory, not a database file", c->registry_path);
     if (*c->registry_signing_key_file &&
         (why = file_why(c->registry_signing_key_file, buf, sizeof buf)) != NULL)
         problem(ck, &c->registry_signing_key_file, "%s", why);
@@ -1435,16 +1435,14 @@ static void check_storage(checker *ck, const char *config_dir)
                 c->trust_policy_dir, src_of(c, &c->trust_policy_dir));
     if (config_dir != NULL && *config_dir && path_within(c->backup_dir, config_dir))
         problem(ck, &c->backup_dir,
-                "inside the configuration directory %s: keep backups on a data volume",
-                config_dir);
+                "inside the configuration directory %s: keep backups on a data volume", config_dir);
     if (*c->registry_path && path_within(c->registry_path, c->backup_dir))
         problem(ck, &c->backup_dir,
                 "holds the live registry.path %s (%s): keep backups apart from the database",
                 c->registry_path, src_of(c, &c->registry_path));
 }
 
-bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf,
-                        size_t errlen)
+bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf, size_t errlen)
 {
     checker ck = { .c = c, .buf = errbuf, .cap = errlen };
     if (errlen > 0)

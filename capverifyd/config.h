@@ -107,8 +107,8 @@ void capvd_config_free(capvd_config *c);
  * error naming both places. On error writes "FILE:LINE:COL: key: reason" (or
  * "env NAME: key: reason", "--set key=value: key: reason") into errbuf and returns false.
  * Values are not checked against each other: see capvd_config_check. */
-bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char **sets,
-                       int nsets, char *errbuf, size_t errlen);
+bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char **sets, int nsets,
+                       char *errbuf, size_t errlen);
 
 /* Checks what capvd_config_load cannot see in one value: listen addresses (host:port, the
  * two listeners apart), TLS and auth settings that need each other, readable files and
@@ -118,8 +118,7 @@ bool capvd_config_load(capvd_config *c, const char *dir, bool dir_required, char
  * omitted for a default value); the lines, separated by '\n', go into errbuf (as many as
  * fit) and the function returns false. Both `--check-config` and a normal start call this,
  * so they never disagree. */
-bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf,
-                        size_t errlen);
+bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf, size_t errlen);
 
 /* Where the value of `field` (the address of a member of `c`, e.g. &c->server_listen) came
  * from (see capvd_config.source); NULL for a default, or for a pointer that is no key. The
@@ -133,13 +132,5 @@ void capvd_config_print_reference(void);
  * marked secret are redacted (a URL keeps all but its password, which prints as `***`);
  * a key whose 0 means "derived at start" is followed by the derived value as a comment. */
 void capvd_config_print(const capvd_config *c);
-
-/* The memory budget that server.memory_budget_bytes = 0 stands for: 60 % of the cgroup's
- * memory limit (v2 memory.max, else v1 memory/memory.limit_in_bytes, under /sys/fs/cgroup or
- * $CAPVD_CGROUP_ROOT), or 256 MiB when there is none. Reads the files on every call. */
-int64_t capvd_memory_budget_default(void);
-/* The same, also writing how it was derived ("60% of /sys/fs/cgroup/memory.max = …") into
- * `why` (may be NULL). */
-int64_t capvd_memory_budget_explain(char *why, size_t cap);
 
 #endif

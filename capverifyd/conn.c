@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -28,6 +29,10 @@
 /* The pressure rule starts when this share (per mille) of the API workers hold a
  * connection. */
 #define PRESSURE_PERMILLE 900
+/* After an answer that left a request body unread: how long, and how many bytes, the
+ * client's remaining bytes are taken in before the connection closes. */
+#define LINGER_MS 500
+#define LINGER_MAX_BYTES (256u << 10)
 
 struct conn_state {
     conn_state *prev, *next;
@@ -269,6 +274,29 @@ void conn_write_end(conn_state *c)
         set_phase(c, PHASE_HANDLER, 0);
 }
 
+void conn_linger(conn_state *c)
+{
+    if (c == NULL || c->fd < 0 || atomic_load(&c->cut) != CUT_NONE)
+        return;
+    /* our answer is written: send FIN after it, then take in what the client is still
+     * sending for a moment, so closing with unread bytes does not reset the connection
+     * (and with it the answer) before the client has read it */
+    shutdown(c->fd, SHUT_WR);
+    int64_t until = mono_ms() + LINGER_MS;
+    size_t taken = 0;
+    char buf[4096];
+    while (taken < LINGER_MAX_BYTES) {
+        int64_t left = until - mono_ms();
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
+        ssize_t n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n <= 0)
+            break;
+        taken += (size_t)n;
+    }
+}
+
 cut_reason conn_cut_reason(const conn_state *c)
 {
     return c == NULL ? CUT_NONE : (cut_reason)atomic_load(&((conn_state *)c)->cut);
@@ -313,8 +341,8 @@ static void sweep(void)
         }
     w.api_open = open;
     w.api_busy = busy;
-    bool pressure = w.limits.api_threads > 0 &&
-                    open * 1000 >= w.limits.api_threads * PRESSURE_PERMILLE;
+    bool pressure =
+        w.limits.api_threads > 0 && open * 1000 >= w.limits.api_threads * PRESSURE_PERMILLE;
     for (conn_state *c = w.head; c != NULL; c = c->next) {
         if (atomic_load(&c->cut) != CUT_NONE)
             continue;

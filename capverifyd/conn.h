@@ -73,6 +73,12 @@ void conn_body_end(conn_state *c);
 void conn_write_begin(conn_state *c);
 void conn_write_end(conn_state *c);
 
+/* After an answer that left the request body unread, before CivetWeb closes the
+ * connection: half-closes it and takes in the client's remaining bytes for at most 0.5 s
+ * or 256 KiB, so the close does not reset the connection before the client has read the
+ * answer (docs/hardening.md). The unread body is never read as such. */
+void conn_linger(conn_state *c);
+
 /* Why the watchdog cut this connection (CUT_NONE when it did not). */
 cut_reason conn_cut_reason(const conn_state *c);
 const char *cut_reason_name(cut_reason r);

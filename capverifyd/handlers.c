@@ -1,10 +1,22 @@
 /* Route handlers: probes, metrics, the API description, and package verification. */
+#include "handlers.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <capverify.h>
+#include <capverify/unstable/verify_request.h>
+
+#include "auth.h"
 #include "budget.h"
+#include "conn.h"
 #include "daemon.h"
+#include "http.h"
+#include "http_status.h"
+#include "metrics.h"
+#include "ratelimit.h"
+#include "routes.h"
 
 void handle_healthz(req *r)
 {
@@ -14,21 +26,32 @@ void handle_healthz(req *r)
     send_json(r, 200, body, (size_t)n, NULL);
 }
 
+/* Whether the registry is open, writable and healthy; if not, why (into detail). */
+static bool registry_ready(capvd *d, char *detail, size_t cap)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    bool ok = false;
+    pthread_rwlock_rdlock(&d->lock);
+    if (d->registry == NULL)
+        snprintf(detail, cap, "not open");
+    else if (capv_registry_is_read_only(d->registry))
+        snprintf(detail, cap, "opened read-only");
+    else if (capv_registry_health(d->registry, &err) != CAPV_OK)
+        snprintf(detail, cap, "%.*s", (int)cap - 1, err.message); /* cut to fit */
+    else
+        ok = true;
+    pthread_rwlock_unlock(&d->lock);
+    return ok;
+}
+
 /* Readiness: everything a request needs is usable and we are not draining. */
 void handle_readyz(req *r)
 {
     capvd *d = r->d;
     char jwks_detail[64];
     bool jwks_ok = auth_ready(d->auth, jwks_detail, sizeof jwks_detail);
-    char registry_detail[96] = "not open";
-    pthread_rwlock_rdlock(&d->lock);
-    bool registry_ok = d->registry != NULL && !capv_registry_is_read_only(d->registry);
-    if (d->registry != NULL && capv_registry_is_read_only(d->registry))
-        snprintf(registry_detail, sizeof registry_detail, "opened read-only");
-    if (registry_ok &&
-        capv_registry_health(d->registry, registry_detail, sizeof registry_detail) != CAPV_OK)
-        registry_ok = false;
-    pthread_rwlock_unlock(&d->lock);
+    char registry_detail[96];
+    bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail);
     struct {
         const char *name;
         bool ok;
@@ -64,9 +87,12 @@ void handle_metrics(req *r)
     static const char *const cut_names[CUT_REASON_COUNT] = {
         "none", "head_timeout", "body_timeout", "body_too_slow", "write_timeout", "pressure",
     };
-    metrics_sources src = { .report = cache_view_of(d->cache), .jwks_keys = -1,
-                            .registry_entries = -1, .registry_db_bytes = -1,
-                            .registry_free_bytes = -1, .cut_names = cut_names };
+    metrics_sources src = { .report = cache_view_of(d->cache),
+                            .jwks_keys = -1,
+                            .registry_entries = -1,
+                            .registry_db_bytes = -1,
+                            .registry_free_bytes = -1,
+                            .cut_names = cut_names };
     auth_fill_metrics(d->auth, &src);
     pthread_rwlock_rdlock(&d->lock);
     uint64_t entries = 0, db_bytes = 0, free_bytes = 0;
@@ -130,6 +156,14 @@ static bool record(req *r, const char *json, size_t len)
     return false;
 }
 
+/* A verification that could not run: the failure's answer, counted as an error. */
+static void answer_error(req *r, capv_status st, const capv_error *err)
+{
+    answer_failure(r, st, err);
+    snprintf(r->result, sizeof r->result, "error");
+    metrics_outcome(OUTCOME_ERROR);
+}
+
 static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
 {
     if (!record(r, json, len)) {
@@ -142,14 +176,45 @@ static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
     send_json(r, 200, json, len, NULL);
 }
 
-void handle_verify(req *r)
+/* Verifies a package body (a zip, or the JSON package form) and answers its report. Frees
+ * `body` as soon as it has been read. */
+static void verify_package(req *r, bool zip, uint8_t *body, size_t len)
 {
     capvd *d = r->d;
+    capv_error err = CAPV_ERROR_INIT;
+    char *text = NULL;
+    size_t tlen = 0;
+    capv_verdict v = CAPV_VERDICT_FAIL;
+    capv_status st;
+    if (zip) {
+        /* the library consults and fills the report cache attached to the verifier */
+        st = capv_verify_zip_memory_json(&text, &tlen, &v, NULL, d->verifier, body, len, d->opts, 0,
+                                         &err);
+    } else {
+        capv_report *rep = NULL;
+        st = capv_verify_package_json(&rep, d->verifier, body, len, d->opts, &err);
+        if (st == CAPV_OK) {
+            st = capv_report_to_json(&text, &tlen, rep, 0, &err);
+            v = capv_report_verdict(rep);
+        }
+        capv_report_free(rep);
+    }
+    free(body);
+    if (st != CAPV_OK)
+        answer_error(r, st, &err);
+    else
+        answer_report(r, v, text, tlen);
+    capv_free(text);
+}
+
+void handle_verify(req *r)
+{
     if (!auth_check(r, "verify:run"))
         return;
     char ct[96];
     content_type(r, ct, sizeof ct);
-    bool zip = strcmp(ct, "application/zip") == 0 || strcmp(ct, "application/x-zip-compressed") == 0;
+    bool zip =
+        strcmp(ct, "application/zip") == 0 || strcmp(ct, "application/x-zip-compressed") == 0;
     bool json = strcmp(ct, "application/json") == 0;
     if (!zip && !json) {
         send_error(r, 415, "unsupported_media_type",
@@ -160,36 +225,17 @@ void handle_verify(req *r)
     size_t len = 0;
     if (!read_body(r, BODY_PACKAGE, &body, &len))
         return;
+    /* a JSON body is a package or a policy evaluation (docs/policies.md) */
+    capv_json_form form = CAPV_JSON_FORM_PACKAGE;
     capv_error err = CAPV_ERROR_INIT;
-    char *text = NULL;
-    size_t tlen = 0;
-    capv_verdict v = CAPV_VERDICT_FAIL;
-    capv_status st;
-    if (zip) {
-        /* the library consults and fills the report cache attached to the verifier */
-        st = capv_verify_zip_memory_json(&text, &tlen, &v, NULL, d->verifier, body, len,
-                                         d->opts, 0, &err);
-    } else {
-        capv_report *rep = NULL;
-        st = capv_verify_package_json(&rep, d->verifier, body, len, d->opts, &err);
-        if (st == CAPV_E_MALFORMED && strcmp(err.field, "package") == 0) {
-            /* not the package form: the policy-evaluation form (SPEC §5) */
-            handle_policy_eval(r, body, len);
-            free(body);
-            return;
-        }
-        if (st == CAPV_OK) {
-            st = capv_report_to_json(&text, &tlen, rep, 0, &err);
-            v = capv_report_verdict(rep);
-        }
-        capv_report_free(rep);
+    capv_status st = json ? capv_verify_json_form(&form, body, len, &err) : CAPV_OK;
+    if (st == CAPV_OK && form == CAPV_JSON_FORM_PACKAGE) {
+        verify_package(r, zip, body, len);
+        return;
     }
+    if (st == CAPV_OK)
+        handle_policy_eval(r, body, len);
+    else
+        answer_error(r, st, &err);
     free(body);
-    if (st != CAPV_OK) {
-        answer_failure(r, st, &err);
-        snprintf(r->result, sizeof r->result, "error");
-        metrics_outcome(OUTCOME_ERROR);
-    } else
-        answer_report(r, v, text, tlen);
-    capv_free(text);
 }

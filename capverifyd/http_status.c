@@ -1,12 +1,16 @@
 /* The one mapping from a library status to an HTTP answer, used by every route
- * (docs/api.md, "Errors"). Client faults (malformed, rejected) carry the library's message:
- * it describes the client's own input. Server faults (unavailable, usage, internal) carry
- * a generic message; the detail, which may name files, hosts or library errors, goes to
- * the log with the request id. */
+ * (docs/hardening.md, "Error messages"). Client faults (malformed, rejected) carry the
+ * library's message: it describes the client's own input. Server faults (unavailable, usage,
+ * internal) carry a generic message; the detail, which may name files, hosts or library
+ * errors, goes to the log with the request id. */
+#include "http_status.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "daemon.h"
+#include "http.h"
+#include "metrics.h"
 
 /* What a registry failure was doing, for cap_verifier_registry_errors_total{op}. */
 static const char *registry_op(route rt)

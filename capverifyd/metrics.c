@@ -1,4 +1,5 @@
-/* Prometheus text exposition (format 0.0.4) of the metrics named in SPEC §9.3. */
+/* Prometheus text exposition (format 0.0.4) of the metrics docs/runbook.md and
+ * docs/hardening.md name. */
 #include "metrics.h"
 
 #include <dirent.h>
@@ -13,15 +14,25 @@
 #include <unistd.h>
 
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                   0.25,  0.5,    1,     2.5,  5,     10 };
+                                  0.25,  0.5,    1,     2.5,  5,     10 };
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
 #define MAX_CODE 600
 #define MAX_REASONS 32
 
 static const char *const route_labels[ROUTE_COUNT] = {
-    "/healthz", "/readyz", "/metrics", "/openapi.json", "/verify", "/policy/compile",
-    "/policy/{id}", "/registry/entries", "/registry/entries/{id}", "/registry/entries:post",
-    "/admin/backup", "/admin/backups", "other",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/verify",
+    "/policy/compile",
+    "/policy/{id}",
+    "/registry/entries",
+    "/registry/entries/{id}",
+    "/registry/entries:post",
+    "/admin/backup",
+    "/admin/backups",
+    "other",
 };
 
 static const char *const outcome_labels[OUTCOME_COUNT] = { "ok", "warn", "fail", "error" };
@@ -129,8 +140,8 @@ void metrics_backup(int ok, int64_t finished_ms)
     }
 }
 
-static const char *const registry_ops[] = { "record", "add", "put_policy", "get_policy",
-                                            "backup", "read" };
+static const char *const registry_ops[] = { "record",     "add",    "put_policy",
+                                            "get_policy", "backup", "read" };
 
 void metrics_registry_error(const char *op)
 {
@@ -190,7 +201,8 @@ static void process_metrics(out *o)
     getrusage(RUSAGE_SELF, &ru);
     double cpu = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
                  (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-    head(o, "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.");
+    head(o, "process_cpu_seconds_total", "counter",
+         "Total user and system CPU time spent in seconds.");
     emit(o, "process_cpu_seconds_total %.6f\n", cpu);
     long pages = 0, rss_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -297,13 +309,14 @@ char *metrics_render(const metrics_sources *src, size_t *len)
         cum += atomic_load(&m.hist[r][NBUCKETS]);
         emit(&o, "cap_verifier_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
              route_labels[r], (unsigned long long)cum);
-        emit(&o, "cap_verifier_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
-             route_labels[r], (double)atomic_load(&m.hist_sum_us[r]) / 1e6);
+        emit(&o, "cap_verifier_request_duration_seconds_sum{route=\"%s\"} %.6f\n", route_labels[r],
+             (double)atomic_load(&m.hist_sum_us[r]) / 1e6);
         emit(&o, "cap_verifier_request_duration_seconds_count{route=\"%s\"} %llu\n",
              route_labels[r], (unsigned long long)cum);
     }
 
-    head(&o, "cap_verifier_http_responses_total", "counter", "HTTP responses by status code and route.");
+    head(&o, "cap_verifier_http_responses_total", "counter",
+         "HTTP responses by status code and route.");
     for (int r = 0; r < ROUTE_COUNT; r++)
         for (int c = 100; c < MAX_CODE; c++) {
             uint64_t v = atomic_load(&m.responses[r][c]);
@@ -312,7 +325,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
                      route_labels[r], (unsigned long long)v);
         }
 
-    head(&o, "cap_verifier_auth_requests_total", "counter", "Requests that presented or needed a bearer token.");
+    head(&o, "cap_verifier_auth_requests_total", "counter",
+         "Requests that presented or needed a bearer token.");
     emit(&o, "cap_verifier_auth_requests_total %llu\n",
          (unsigned long long)atomic_load(&m.auth_requests));
     head(&o, "cap_verifier_auth_failures_total", "counter", "Rejected authentications, by reason.");
@@ -332,7 +346,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
     emit(&o, "cap_verifier_jwks_keys %lld\n", (long long)(src->jwks_keys < 0 ? 0 : src->jwks_keys));
     head(&o, "cap_verifier_jwks_age_seconds", "gauge",
          "Seconds since the current JWKS was fetched (0 when auth is off).");
-    emit(&o, "cap_verifier_jwks_age_seconds %.3f\n", src->jwks_keys < 0 ? 0.0 : src->jwks_age_seconds);
+    emit(&o, "cap_verifier_jwks_age_seconds %.3f\n",
+         src->jwks_keys < 0 ? 0.0 : src->jwks_age_seconds);
 
     if (src->registry_entries >= 0) {
         head(&o, "cap_verifier_registry_entries", "gauge", "Entries in the registry.");
@@ -361,8 +376,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
         head(&o, "cap_verifier_connections_cut_total", "counter",
              "Connections cut by a deadline, a too slow body or under worker pressure.");
         for (size_t i = 1; i < sizeof src->cuts / sizeof *src->cuts; i++)
-            emit(&o, "cap_verifier_connections_cut_total{reason=\"%s\"} %llu\n",
-                 src->cut_names[i], (unsigned long long)src->cuts[i]);
+            emit(&o, "cap_verifier_connections_cut_total{reason=\"%s\"} %llu\n", src->cut_names[i],
+                 (unsigned long long)src->cuts[i]);
     }
     head(&o, "cap_verifier_api_connections", "gauge",
          "Connections open on the API listener (each holds a worker thread).");
@@ -372,8 +387,7 @@ char *metrics_render(const metrics_sources *src, size_t *len)
     emit(&o, "cap_verifier_memory_budget_bytes %llu\n", (unsigned long long)src->memory_budget);
     head(&o, "cap_verifier_memory_reserved_bytes", "gauge",
          "Memory reserved by the requests being handled.");
-    emit(&o, "cap_verifier_memory_reserved_bytes %llu\n",
-         (unsigned long long)src->memory_reserved);
+    emit(&o, "cap_verifier_memory_reserved_bytes %llu\n", (unsigned long long)src->memory_reserved);
     head(&o, "cap_verifier_memory_rejections_total", "counter",
          "Requests refused because the memory budget had no room for them.");
     emit(&o, "cap_verifier_memory_rejections_total %llu\n",

@@ -1,4 +1,4 @@
-/* Prometheus metrics of capverifyd (SPEC §9.3), text exposition format 0.0.4. Counters and
+/* Prometheus metrics of capverifyd (docs/runbook.md), text exposition format 0.0.4. Counters and
  * histograms are lock-free atomics; gauges that mirror library state are read at scrape
  * time through callbacks. */
 #ifndef CAPVD_METRICS_H
@@ -26,7 +26,13 @@ typedef enum route {
     ROUTE_COUNT
 } route;
 
-typedef enum outcome { OUTCOME_OK, OUTCOME_WARN, OUTCOME_FAIL, OUTCOME_ERROR, OUTCOME_COUNT } outcome;
+typedef enum outcome {
+    OUTCOME_OK,
+    OUTCOME_WARN,
+    OUTCOME_FAIL,
+    OUTCOME_ERROR,
+    OUTCOME_COUNT
+} outcome;
 
 /* The route label: the path template ("/policy/{id}"), or "other". */
 const char *route_label(route r);
@@ -63,7 +69,7 @@ typedef struct metrics_sources {
     int64_t jwks_keys;
     double jwks_age_seconds;
     uint64_t jwks_refresh_ok, jwks_refresh_error;
-    int64_t registry_entries; /* -1 when unknown */
+    int64_t registry_entries;                       /* -1 when unknown */
     int64_t registry_db_bytes, registry_free_bytes; /* -1 when unknown */
     /* protection against hostile load (docs/hardening.md) */
     uint64_t rate_limited_subject, rate_limited_address;

@@ -1,12 +1,148 @@
-/* Registry, backup and policy routes (SPEC §9.2, §8, §5): request bodies are read by the
- * library's parsers, answers are formatted here. */
+/* Registry, backup and policy routes (docs/registry.md, docs/policies.md): the library reads
+ * the request bodies and writes the answers; failures are answered by answer_failure. Only
+ * the backup descriptions are written here, with a minimal JSON writer: the library has no
+ * call that writes them. */
+#include "routes.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon.h"
+#include <capverify.h>
+#include <capverify/unstable/policy_request.h>
 
-/* ---- small JSON writing helpers ------------------------------------------------------------ */
+#include "auth.h"
+#include "backup.h"
+#include "daemon.h"
+#include "http.h"
+#include "http_status.h"
+#include "metrics.h"
+
+/* Sends JSON the library wrote (`st` the status of the call that wrote it) and frees it, or
+ * answers the failure. */
+static void send_library_json(req *r, int status, capv_status st, char *json, size_t len,
+                              const capv_error *err, const char *extra)
+{
+    if (st == CAPV_OK)
+        send_json(r, status, json, len, extra);
+    else
+        answer_failure(r, st, err);
+    capv_free(json);
+}
+
+static bool need_registry(req *r)
+{
+    if (r->d->registry != NULL)
+        return true;
+    capv_error err = CAPV_ERROR_INIT;
+    err.code = CAPV_E_UNAVAILABLE;
+    snprintf(err.message, sizeof err.message, "the registry is not open");
+    answer_failure(r, CAPV_E_UNAVAILABLE, &err);
+    return false;
+}
+
+static bool need_json(req *r)
+{
+    char ct[96];
+    content_type(r, ct, sizeof ct);
+    if (strcmp(ct, "application/json") == 0)
+        return true;
+    send_error(r, 415, "unsupported_media_type", "send application/json");
+    return false;
+}
+
+/* ---- registry ---------------------------------------------------------------------------- */
+
+/* The value of a query parameter, or NULL. */
+static const char *query(req *r, const char *name, char *buf, size_t cap)
+{
+    const char *q = r->ri->query_string;
+    if (q == NULL)
+        return NULL;
+    return mg_get_var(q, strlen(q), name, buf, cap) >= 0 ? buf : NULL;
+}
+
+void handle_registry_list(req *r)
+{
+    if (!auth_check(r, "registry:read") || !need_registry(r))
+        return;
+    char mh[160], after_s[32], limit_s[32];
+    const char *manifest = query(r, "manifest_hash", mh, sizeof mh);
+    const char *after_q = query(r, "after", after_s, sizeof after_s);
+    const char *limit_q = query(r, "limit", limit_s, sizeof limit_s);
+    char *end = NULL;
+    long long after = after_q ? strtoll(after_q, &end, 10) : 0;
+    if (after_q && (*end != '\0' || after < 0)) {
+        send_error(r, 400, "malformed", "after must be a non-negative integer");
+        return;
+    }
+    long long limit = limit_q ? strtoll(limit_q, &end, 10) : 100;
+    if (limit_q && (*end != '\0' || limit < 1 || limit > 1000)) {
+        send_error(r, 400, "malformed", "limit must be 1..1000");
+        return;
+    }
+    capv_registry_page *page = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char *json = NULL;
+    size_t len = 0;
+    capv_status st =
+        capv_registry_list(&page, r->d->registry, manifest, after, (size_t)limit, &err);
+    if (st == CAPV_OK)
+        st = capv_registry_page_to_json(&json, &len, page, &err);
+    capv_registry_page_free(page);
+    send_library_json(r, 200, st, json, len, &err, NULL);
+}
+
+void handle_registry_get(req *r)
+{
+    if (!auth_check(r, "registry:read") || !need_registry(r))
+        return;
+    const char *id = r->ri->local_uri_raw + strlen("/registry/entries/");
+    capv_registry_entry *e = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char *json = NULL;
+    size_t len = 0;
+    capv_status st = capv_registry_get(&e, r->d->registry, id, &err);
+    if (st == CAPV_OK)
+        st = capv_registry_entry_to_json(&json, &len, e, &err);
+    capv_registry_entry_free(e);
+    send_library_json(r, 200, st, json, len, &err, NULL);
+}
+
+/* Registers an entry: 201 when new, 200 when the same entry was already there (a retry),
+ * 409 when an entry for these hashes exists with other content. */
+void handle_registry_post(req *r)
+{
+    if (!auth_check(r, "registry:write") || !need_registry(r) || !need_json(r))
+        return;
+    uint8_t *body = NULL;
+    size_t len = 0;
+    if (!read_body(r, BODY_JSON, &body, &len))
+        return;
+    capv_registry_entry *in = NULL, *stored = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_entry_from_json(&in, body, len, &err);
+    free(body);
+    if (st == CAPV_OK)
+        st = capv_registry_add(&stored, r->d->registry, in, &err);
+    capv_registry_entry_free(in);
+    if (st != CAPV_OK && st != CAPV_E_EXISTS) {
+        capv_registry_entry_free(stored);
+        /* an entry whose signature does not verify is a bad request, not a verdict */
+        answer_failure(r, st == CAPV_E_SIGNATURE ? CAPV_E_MALFORMED : st, &err);
+        return;
+    }
+    bool added = st == CAPV_OK;
+    char loc[512];
+    snprintf(loc, sizeof loc, "Location: /registry/entries/%s\r\n", stored->id);
+    char *json = NULL;
+    size_t jlen = 0;
+    st = capv_registry_entry_to_json(&json, &jlen, stored, &err);
+    capv_registry_entry_free(stored);
+    send_library_json(r, added ? 201 : 200, st, json, jlen, &err, added ? loc : NULL);
+}
+
+/* ---- backups: a minimal JSON writer ---------------------------------------------------- */
 
 typedef struct jbuf {
     char *p;
@@ -62,151 +198,18 @@ static void jnum(jbuf *b, long long v)
     jput(b, t, (size_t)snprintf(t, sizeof t, "%lld", v));
 }
 
-static void send_jbuf(req *r, int status, jbuf *b, const char *extra)
+static void send_jbuf(req *r, int status, jbuf *b)
 {
-    if (b->failed)
-        send_error(r, 500, "internal", "out of memory");
-    else
-        send_json(r, status, b->p ? b->p : "", b->len, extra);
+    if (b->failed) {
+        capv_error err = CAPV_ERROR_INIT;
+        err.code = CAPV_E_NOMEM;
+        snprintf(err.message, sizeof err.message, "out of memory writing the answer");
+        answer_failure(r, CAPV_E_NOMEM, &err);
+    } else {
+        send_json(r, status, b->p ? b->p : "", b->len, NULL);
+    }
     free(b->p);
 }
-
-static bool need_registry(req *r)
-{
-    if (r->d->registry != NULL)
-        return true;
-    send_error(r, 503, "unavailable", "the registry is not open");
-    return false;
-}
-
-static bool need_json(req *r)
-{
-    char ct[96];
-    content_type(r, ct, sizeof ct);
-    if (strcmp(ct, "application/json") == 0)
-        return true;
-    send_error(r, 415, "unsupported_media_type", "send application/json");
-    return false;
-}
-
-/* ---- registry ---------------------------------------------------------------------------- */
-
-static bool entry_json(jbuf *b, const capv_registry_entry *e)
-{
-    char *json = NULL;
-    size_t len = 0;
-    if (capv_registry_entry_to_json(&json, &len, e, NULL) != CAPV_OK)
-        return false;
-    jput(b, json, len);
-    capv_free(json);
-    return true;
-}
-
-/* The value of a query parameter, or NULL. */
-static const char *query(req *r, const char *name, char *buf, size_t cap)
-{
-    const char *q = r->ri->query_string;
-    if (q == NULL)
-        return NULL;
-    return mg_get_var(q, strlen(q), name, buf, cap) >= 0 ? buf : NULL;
-}
-
-void handle_registry_list(req *r)
-{
-    if (!auth_check(r, "registry:read") || !need_registry(r))
-        return;
-    char mh[160], after_s[32], limit_s[32];
-    const char *manifest = query(r, "manifest_hash", mh, sizeof mh);
-    const char *after_q = query(r, "after", after_s, sizeof after_s);
-    const char *limit_q = query(r, "limit", limit_s, sizeof limit_s);
-    char *end = NULL;
-    long long after = after_q ? strtoll(after_q, &end, 10) : 0;
-    if (after_q && (*end != '\0' || after < 0)) {
-        send_error(r, 400, "malformed", "after must be a non-negative integer");
-        return;
-    }
-    long long limit = limit_q ? strtoll(limit_q, &end, 10) : 100;
-    if (limit_q && (*end != '\0' || limit < 1 || limit > 1000)) {
-        send_error(r, 400, "malformed", "limit must be 1..1000");
-        return;
-    }
-    capv_registry_page *page = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_list(&page, r->d->registry, manifest, after, (size_t)limit, &err);
-    if (st != CAPV_OK) {
-        answer_failure(r, st, &err);
-        return;
-    }
-    jbuf b = { 0 };
-    jstr(&b, "{\"entries\":[");
-    for (size_t i = 0; i < capv_registry_page_count(page); i++) {
-        if (i)
-            jstr(&b, ",");
-        if (!entry_json(&b, capv_registry_page_entry(page, i)))
-            b.failed = true;
-    }
-    jstr(&b, "],\"next\":");
-    int64_t next = capv_registry_page_next(page);
-    if (next > 0)
-        jnum(&b, next);
-    else
-        jstr(&b, "null");
-    jstr(&b, "}");
-    capv_registry_page_free(page);
-    send_jbuf(r, 200, &b, NULL);
-}
-
-void handle_registry_get(req *r)
-{
-    if (!auth_check(r, "registry:read") || !need_registry(r))
-        return;
-    const char *id = r->ri->local_uri_raw + strlen("/registry/entries/");
-    capv_registry_entry *e = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_get(&e, r->d->registry, id, &err);
-    if (st != CAPV_OK) {
-        answer_failure(r, st, &err);
-        return;
-    }
-    jbuf b = { 0 };
-    if (!entry_json(&b, e))
-        b.failed = true;
-    capv_registry_entry_free(e);
-    send_jbuf(r, 200, &b, NULL);
-}
-
-/* Registers an entry: 201 when new, 200 when the same entry was already there (a retry),
- * 409 when an entry for these hashes exists with other content. */
-void handle_registry_post(req *r)
-{
-    if (!auth_check(r, "registry:write") || !need_registry(r) || !need_json(r))
-        return;
-    uint8_t *body = NULL;
-    size_t len = 0;
-    if (!read_body(r, BODY_JSON, &body, &len))
-        return;
-    capv_registry_entry *in = NULL, *stored = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_entry_from_json(&in, body, len, &err);
-    free(body);
-    if (st == CAPV_OK)
-        st = capv_registry_add(&stored, r->d->registry, in, &err);
-    capv_registry_entry_free(in);
-    if (st != CAPV_OK && st != CAPV_E_EXISTS) {
-        capv_registry_entry_free(stored);
-        answer_failure(r, st == CAPV_E_SIGNATURE ? CAPV_E_MALFORMED : st, &err);
-        return;
-    }
-    jbuf b = { 0 };
-    if (!entry_json(&b, stored))
-        b.failed = true;
-    char loc[512];
-    snprintf(loc, sizeof loc, "Location: /registry/entries/%s\r\n", stored->id);
-    capv_registry_entry_free(stored);
-    send_jbuf(r, st == CAPV_OK ? 201 : 200, &b, st == CAPV_OK ? loc : NULL);
-}
-
-/* ---- backups ----------------------------------------------------------------------------- */
 
 static void backup_json(jbuf *b, const capv_backup_info *i)
 {
@@ -237,15 +240,16 @@ void handle_admin_backup(req *r)
         return;
     capv_backup_info *info = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = daemon_backup(r->d, &info, &err);
+    capv_status st = backup_run(r->d, &info, &err);
     if (st != CAPV_OK) {
+        /* another backup is running: a conflict with it, not an unavailable service */
         answer_failure(r, st == CAPV_E_BUSY ? CAPV_E_CONFLICT : st, &err);
         return;
     }
     jbuf b = { 0 };
     backup_json(&b, info);
     capv_backup_info_free(info);
-    send_jbuf(r, 201, &b, NULL);
+    send_jbuf(r, 201, &b);
 }
 
 void handle_admin_backups(req *r)
@@ -272,10 +276,49 @@ void handle_admin_backups(req *r)
     }
     jstr(&b, "]}");
     capv_backup_list_free(list);
-    send_jbuf(r, 200, &b, NULL);
+    send_jbuf(r, 200, &b);
 }
 
 /* ---- policies ---------------------------------------------------------------------------- */
+
+/* 422 for a policy with lint errors: the error shape plus its "lints". */
+static void answer_lint_errors(req *r, const capv_policy_diagnostics *diags, const capv_error *cerr)
+{
+    char *lints = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_policy_diagnostics_to_json(&lints, NULL, diags, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    size_t n = strlen("\"lints\":") + strlen(lints) + 1;
+    char *members = malloc(n);
+    if (members != NULL)
+        snprintf(members, n, "\"lints\":%s", lints);
+    capv_free(lints);
+    if (members == NULL) {
+        err.code = CAPV_E_NOMEM;
+        snprintf(err.message, sizeof err.message, "out of memory writing the answer");
+        answer_failure(r, CAPV_E_NOMEM, &err);
+        return;
+    }
+    send_error_members(r, 422, "lint_errors", members, "%s",
+                       cerr->message[0] ? cerr->message : "the policy has lint errors");
+    free(members);
+}
+
+/* "persist": the compiled IR into the policy store. False when that failed (answered). */
+static bool persist_ir(req *r, const capv_policy_ir *ir)
+{
+    if (!need_registry(r))
+        return false;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_put_policy_ir(r->d->registry, ir, &err);
+    if (st == CAPV_OK || st == CAPV_E_EXISTS)
+        return true;
+    answer_failure(r, st, &err);
+    return false;
+}
 
 void handle_policy_compile(req *r)
 {
@@ -289,71 +332,24 @@ void handle_policy_compile(req *r)
     capv_policy_ir *ir = NULL;
     capv_policy_diagnostics *diags = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    char *lints = NULL;
-    size_t lints_len = 0;
     capv_status st = capv_policy_compile_request_parse(&creq, body, len, &err);
     free(body);
-    if (st != CAPV_OK) {
-        answer_failure(r, st, &err);
-        return;
-    }
-    st = capv_policy_compile(&ir, &diags, capv_policy_compile_request_policy(creq),
-                             capv_policy_compile_request_lint_mode(creq), &err);
-    if (diags != NULL)
-        capv_policy_diagnostics_to_json(&lints, &lints_len, diags, NULL);
-    jbuf b = { 0 };
+    if (st == CAPV_OK)
+        st = capv_policy_compile(&ir, &diags, capv_policy_compile_request_policy(creq),
+                                 capv_policy_compile_request_lint_mode(creq), &err);
     if (st != CAPV_OK && diags != NULL && capv_policy_diagnostics_errors(diags) > 0) {
-        /* lint errors: 422 with the error shape plus the diagnostics */
-        snprintf(r->error, sizeof r->error, "lint_errors");
-        jstr(&b, "{\"error\":{\"code\":\"lint_errors\",\"message\":");
-        jquote(&b, err.message[0] ? err.message : "the policy has lint errors");
-        jstr(&b, ",\"request_id\":");
-        jquote(&b, r->id);
-        jstr(&b, "},\"lints\":");
-        jstr(&b, lints ? lints : "[]");
-        jstr(&b, "}");
-        send_jbuf(r, 422, &b, NULL);
-        goto out;
-    }
-    if (st != CAPV_OK) {
+        answer_lint_errors(r, diags, &err);
+    } else if (st != CAPV_OK) {
         answer_failure(r, st, &err);
-        goto out;
-    }
-    bool persisted = false;
-    if (capv_policy_compile_request_persist(creq)) {
-        if (!need_registry(r))
-            goto out;
-        capv_registry_policy pol = CAPV_REGISTRY_POLICY_INIT;
-        pol.policy_id = capv_policy_ir_policy_id(ir);
-        pol.policy_version = capv_policy_ir_policy_version(ir);
-        pol.policy_hash = capv_policy_ir_policy_hash(ir);
-        pol.ir_hash = capv_policy_ir_hash(ir);
-        pol.ir_json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, NULL);
-        st = capv_registry_put_policy(r->d->registry, &pol, &err);
-        if (st != CAPV_OK && st != CAPV_E_EXISTS) {
-            answer_failure(r, st, &err);
-            goto out;
+    } else {
+        bool persist = capv_policy_compile_request_persist(creq);
+        if (!persist || persist_ir(r, ir)) {
+            char *json = NULL;
+            size_t jlen = 0;
+            st = capv_policy_compile_answer_json(&json, &jlen, ir, diags, persist, &err);
+            send_library_json(r, 200, st, json, jlen, &err, NULL);
         }
-        persisted = true;
     }
-    size_t ir_len = 0;
-    const char *ir_json = capv_policy_ir_json(ir, CAPV_POLICY_IR_COMPACT, &ir_len);
-    jstr(&b, "{\"policy_id\":");
-    jquote(&b, capv_policy_ir_policy_id(ir));
-    jstr(&b, ",\"policy_version\":");
-    jquote(&b, capv_policy_ir_policy_version(ir));
-    jstr(&b, ",\"policy_hash\":");
-    jquote(&b, capv_policy_ir_policy_hash(ir));
-    jstr(&b, ",\"ir_hash\":");
-    jquote(&b, capv_policy_ir_hash(ir));
-    jstr(&b, ",\"ir\":");
-    jput(&b, ir_json, ir_len);
-    jstr(&b, ",\"lints\":");
-    jstr(&b, lints ? lints : "[]");
-    jstr(&b, persisted ? ",\"persisted\":true}" : ",\"persisted\":false}");
-    send_jbuf(r, 200, &b, NULL);
-out:
-    capv_free(lints);
     capv_policy_diagnostics_free(diags);
     capv_policy_ir_free(ir);
     capv_policy_compile_request_free(creq);
@@ -364,13 +360,9 @@ void handle_policy_get(req *r)
     if (!auth_check(r, "policy:read") || !need_registry(r))
         return;
     const char *id = r->ri->local_uri_raw + strlen("/policy/");
-    capv_registry_policy *pol = NULL;
     capv_policy_ir *ir = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_get_policy(&pol, r->d->registry, id, &err);
-    if (st == CAPV_OK)
-        st = capv_policy_ir_load(&ir, (const uint8_t *)pol->ir_json, strlen(pol->ir_json), &err);
-    capv_registry_policy_free(pol);
+    capv_status st = capv_registry_get_policy_ir(&ir, r->d->registry, id, &err);
     if (st != CAPV_OK) {
         /* a stored IR whose hash no longer matches is damage, not a client error */
         answer_failure(r, st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st, &err);
@@ -392,8 +384,41 @@ void handle_policy_get(req *r)
     capv_policy_ir_free(ir);
 }
 
-/* The policy-evaluation form of POST /verify (SPEC §5): Mode A names a stored policy,
- * Mode B embeds an IR whose ir_hash must match (else 400). */
+/* Mode A: the IR stored under the request's policy_id. */
+static capv_status stored_ir(capv_policy_ir **out, req *r, const capv_policy_eval_request *ereq,
+                             capv_error *err)
+{
+    if (r->d->registry == NULL) {
+        err->code = CAPV_E_UNAVAILABLE;
+        snprintf(err->message, sizeof err->message, "the policy store is not open");
+        return CAPV_E_UNAVAILABLE;
+    }
+    return capv_registry_get_policy_ir(out, r->d->registry,
+                                       capv_policy_eval_request_policy_id(ereq), err);
+}
+
+/* The evaluation's answer: 200 with the result, the verdict logged and counted. */
+static void answer_eval(req *r, const capv_policy_eval_result *res)
+{
+    char *json = NULL;
+    size_t jlen = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_policy_eval_result_to_json(&json, &jlen, res, 0, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    capv_verdict v = capv_policy_eval_result_verdict(res);
+    snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
+    metrics_outcome(v == CAPV_VERDICT_OK     ? OUTCOME_OK
+                    : v == CAPV_VERDICT_WARN ? OUTCOME_WARN
+                                             : OUTCOME_FAIL);
+    send_json(r, 200, json, jlen, NULL);
+    capv_free(json);
+}
+
+/* The policy-evaluation form of POST /verify (docs/policies.md): Mode A names a stored
+ * policy, Mode B embeds an IR whose ir_hash must match (else 400). */
 void handle_policy_eval(req *r, const uint8_t *body, size_t len)
 {
     capv_policy_eval_request *ereq = NULL;
@@ -401,47 +426,20 @@ void handle_policy_eval(req *r, const uint8_t *body, size_t len)
     capv_policy_eval_result *res = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_policy_eval_request_parse(&ereq, body, len, &err);
-    if (st != CAPV_OK) {
-        /* a tampered embedded IR is a bad request, not a verdict */
-        answer_failure(r, st == CAPV_E_MISMATCH ? CAPV_E_MALFORMED : st, &err);
-        metrics_outcome(OUTCOME_ERROR);
-        snprintf(r->result, sizeof r->result, "error");
-        return;
-    }
-    if (capv_policy_eval_request_ir(ereq) == NULL) {
-        const char *id = capv_policy_eval_request_policy_id(ereq);
-        capv_registry_policy *pol = NULL;
-        if (r->d->registry == NULL) {
-            st = err.code = CAPV_E_UNAVAILABLE;
-            snprintf(err.message, sizeof err.message, "the policy store is not open");
-        } else
-            st = capv_registry_get_policy(&pol, r->d->registry, id, &err);
-        if (st == CAPV_OK)
-            st = capv_policy_ir_load(&stored, (const uint8_t *)pol->ir_json,
-                                     strlen(pol->ir_json), &err);
-        capv_registry_policy_free(pol);
-    }
+    /* a tampered embedded IR is a bad request, not a verdict */
+    if (st == CAPV_E_MISMATCH)
+        st = CAPV_E_MALFORMED;
+    if (st == CAPV_OK && capv_policy_eval_request_ir(ereq) == NULL)
+        st = stored_ir(&stored, r, ereq, &err);
     /* Mode B: the request's own IR is used (the argument must be NULL); Mode A: the stored */
     if (st == CAPV_OK)
         st = capv_policy_eval_request_run(&res, ereq, stored, &err);
-    if (st != CAPV_OK) {
+    if (st == CAPV_OK) {
+        answer_eval(r, res);
+    } else {
         answer_failure(r, st, &err);
         metrics_outcome(OUTCOME_ERROR);
         snprintf(r->result, sizeof r->result, "error");
-    } else {
-        char *json = NULL;
-        size_t jlen = 0;
-        if (capv_policy_eval_result_to_json(&json, &jlen, res, 0, &err) != CAPV_OK) {
-            send_error(r, 500, "internal", "%s", err.message);
-        } else {
-            capv_verdict v = capv_policy_eval_result_verdict(res);
-            snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
-            metrics_outcome(v == CAPV_VERDICT_OK ? OUTCOME_OK
-                            : v == CAPV_VERDICT_WARN ? OUTCOME_WARN
-                                                     : OUTCOME_FAIL);
-            send_json(r, 200, json, jlen, NULL);
-        }
-        capv_free(json);
     }
     capv_policy_eval_result_free(res);
     capv_policy_ir_free(stored);

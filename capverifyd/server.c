@@ -1,9 +1,10 @@
-/* The two CivetWeb listeners, routing, request bookkeeping (ids, logs, metrics) and the
- * response helpers. Never sets document_root and never uses the form-request API (SPEC §9.4:
- * Debian's 1.15 has unpatched CVEs behind both). */
+/* The two CivetWeb listeners: routing to the handlers, request bookkeeping (ids, client
+ * addresses, logs, metrics), CORS preflights and the early rate limit. Never sets
+ * document_root and never uses the form-request API: Debian's CivetWeb 1.15 has unpatched
+ * CVEs behind both. */
+#include "server.h"
+
 #include <ctype.h>
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,299 +13,20 @@
 #include <time.h>
 
 #include "budget.h"
+#include "budget_default.h"
 #include "daemon.h"
+#include "handlers.h"
+#include "http.h"
 #include "http_strict.h"
 #include "ratelimit.h"
+#include "routes.h"
+#include "tls.h"
 
 static double mono(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-const char *header(req *r, const char *name)
-{
-    return mg_get_header(r->conn, name);
-}
-
-const char *content_type(req *r, char *buf, size_t cap)
-{
-    const char *ct = header(r, "Content-Type");
-    size_t i = 0;
-    if (ct != NULL)
-        for (; ct[i] && ct[i] != ';' && i + 1 < cap; i++)
-            buf[i] = (char)tolower((unsigned char)ct[i]);
-    while (i > 0 && buf[i - 1] == ' ')
-        i--;
-    buf[i] = '\0';
-    return buf;
-}
-
-static const char *reason_phrase(int status)
-{
-    const char *t = mg_get_response_code_text(NULL, status);
-    return t ? t : "";
-}
-
-/* Writes a response, bounded by the connection's write deadline: a client that reads it
- * too slowly is cut off by the watchdog and the write fails. */
-static void put(req *r, const char *data, size_t len)
-{
-    conn_write_begin(r->cs);
-    mg_write(r->conn, data, len);
-    conn_write_end(r->cs);
-}
-
-/* The response head shared by every answer: status, security headers, request id, CORS
- * for a listed origin, and Connection: close whenever the connection must not be reused
- * (an unread request body is never drained: docs/hardening.md). */
-static void send_head(req *r, int status, const char *content_type, size_t len,
-                      const char *extra)
-{
-    r->status = status;
-    bool api = r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ && r->route != ROUTE_METRICS;
-    bool must_close = (r->has_body && !r->body_done) || status == 400 || status == 408 ||
-                      atomic_load(&r->d->draining);
-    if (must_close)
-        mg_disable_connection_keep_alive(r->conn);
-    char cors[512] = "";
-    if (r->cors_origin != NULL)
-        snprintf(cors, sizeof cors,
-                 "Access-Control-Allow-Origin: %s\r\n"
-                 "Access-Control-Expose-Headers: X-Request-Id, Retry-After, ETag, Location\r\n",
-                 r->cors_origin);
-    char head[2048];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\n"
-                     "%s%s%s"
-                     "Content-Length: %zu\r\n"
-                     "X-Content-Type-Options: nosniff\r\n"
-                     "X-Request-Id: %s\r\n"
-                     "%s%s%s%s%s\r\n",
-                     status, reason_phrase(status), content_type ? "Content-Type: " : "",
-                     content_type ? content_type : "", content_type ? "\r\n" : "", len, r->id,
-                     api ? "Cache-Control: no-store\r\n" : "",
-                     r->d->cfg.server_cors_origins.n > 0 && !r->admin_port ? "Vary: Origin\r\n"
-                                                                            : "",
-                     cors, must_close ? "Connection: close\r\n" : "", extra ? extra : "");
-    if (n < 0 || (size_t)n >= sizeof head) {
-        /* extra headers are ours and short: never reached */
-        mg_disable_connection_keep_alive(r->conn);
-        return;
-    }
-    put(r, head, (size_t)n);
-}
-
-void send_response(req *r, int status, const char *content_type, const char *body, size_t len,
-                   const char *extra)
-{
-    send_head(r, status, content_type, len, extra);
-    if (len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0))
-        put(r, body, len);
-}
-
-void send_json(req *r, int status, const char *body, size_t len, const char *extra)
-{
-    send_response(r, status, "application/json; charset=utf-8", body, len, extra);
-}
-
-/* RFC 9110 §15.5.6: a 405 response lists the methods the route has. */
-static const char *allow_methods(route rt)
-{
-    switch (rt) {
-    case ROUTE_VERIFY:
-    case ROUTE_POLICY_COMPILE:
-    case ROUTE_ADMIN_BACKUP: return "POST";
-    case ROUTE_REGISTRY_LIST:
-    case ROUTE_REGISTRY_POST: return "GET, HEAD, POST";
-    default: return "GET, HEAD";
-    }
-}
-
-static void vsend_error(req *r, int status, const char *code, const char *extra,
-                        const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
-
-static void vsend_error(req *r, int status, const char *code, const char *extra,
-                        const char *fmt, va_list ap)
-{
-    char msg[512];
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    char *qm = NULL, *qid = NULL;
-    capv_json_quote(&qm, NULL, msg, strlen(msg), NULL);
-    capv_json_quote(&qid, NULL, r->id, strlen(r->id), NULL);
-    /* Sized to fit: a quoted message grows up to 6x (\u00XX escapes of control bytes a
-     * client can put in a URI), and a fixed buffer would send bytes beyond its end. */
-    const char *m = qm ? qm : "\"\"", *i = qid ? qid : "\"\"";
-    size_t cap = strlen(code) + strlen(m) + strlen(i) + 64;
-    char *body = malloc(cap);
-    int n =
-        body ? snprintf(body, cap, "{\"error\":{\"code\":\"%s\",\"message\":%s,\"request_id\":%s}}",
-                        code, m, i)
-             : -1;
-    capv_free(qm);
-    capv_free(qid);
-    snprintf(r->error, sizeof r->error, "%s", code);
-    send_json(r, status, body ? body : "", n > 0 && (size_t)n < cap ? (size_t)n : 0, extra);
-    free(body);
-}
-
-void send_error(req *r, int status, const char *code, const char *fmt, ...)
-{
-    char allow[64];
-    if (status == 405)
-        snprintf(allow, sizeof allow, "Allow: %s\r\n", allow_methods(r->route));
-    va_list ap;
-    va_start(ap, fmt);
-    vsend_error(r, status, code, status == 405 ? allow : NULL, fmt, ap);
-    va_end(ap);
-}
-
-void send_error_with(req *r, int status, const char *code, const char *extra_headers,
-                     const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsend_error(r, status, code, extra_headers, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- request bodies ---------------------------------------------------------------------- */
-
-/* The worst case a body of `len` bytes may cost while its request is handled. */
-static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
-{
-    uint64_t bound = 0;
-    switch (kind) {
-    case BODY_PACKAGE: /* the library's bound covers zip and JSON packages alike */
-        if (capv_package_memory_bound(&bound, r->d->limits, len) == CAPV_OK)
-            return bound;
-        return len * 64;
-    case BODY_JSON:
-    default:
-        /* a parsed JSON tree costs up to ~56 bytes per input byte (docs/hardening.md) */
-        return len * 64;
-    }
-}
-
-static bool reserve(req *r, body_kind kind, uint64_t len)
-{
-    uint64_t want = worst_case(r, kind, len);
-    switch (budget_reserve(want)) {
-    case BUDGET_OK:
-        r->reserved += want;
-        return true;
-    case BUDGET_TOO_LARGE:
-        send_error(r, 413, "body_too_large",
-                   "handling a body of %llu bytes needs more memory than the server allows",
-                   (unsigned long long)len);
-        return false;
-    case BUDGET_BUSY:
-    default:
-        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n",
-                        "the server is busy with other uploads; retry shortly");
-        return false;
-    }
-}
-
-/* RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for our word before it
- * sends the body. Any other expectation cannot be met. */
-static bool answer_expect(req *r)
-{
-    const char *ex = header(r, "Expect");
-    if (ex == NULL)
-        return true;
-    if (strcasecmp(ex, "100-continue") != 0) {
-        send_error(r, 417, "expectation_failed", "only Expect: 100-continue is supported");
-        return false;
-    }
-    if (strcmp(r->ri->http_version, "1.1") == 0)
-        mg_write(r->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
-    return true;
-}
-
-#define BODY_READ_CHUNK CONN_BODY_READ_CHUNK
-
-static void body_timeout(req *r, size_t got)
-{
-    send_error(r, 408, "request_timeout",
-               "the request body did not arrive in time (%zu bytes received)", got);
-}
-
-bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
-{
-    size_t max = (size_t)r->d->cfg.server_max_body_bytes;
-    long long declared = r->ri->content_length;
-    if (declared > (long long)max) {
-        send_error(r, 413, "body_too_large", "request body of %lld bytes exceeds %zu bytes",
-                   declared, max);
-        return false;
-    }
-    /* a chunked body may grow to the limit: reserve for that */
-    if (!reserve(r, kind, declared >= 0 ? (uint64_t)declared : max) || !answer_expect(r))
-        return false;
-    size_t cap = declared >= 0 ? (size_t)declared : 65536;
-    uint8_t *buf = malloc(cap + 1);
-    size_t n = 0;
-    if (buf == NULL) {
-        send_error(r, 500, "internal", "out of memory");
-        return false;
-    }
-    conn_body_begin(r->cs, declared);
-    int last = 0;
-    for (;;) {
-        if (n == cap) {
-            if (declared >= 0)
-                break;
-            if (cap >= max + 1)
-                break;
-            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
-            uint8_t *nb = realloc(buf, cap + 1);
-            if (nb == NULL) {
-                free(buf);
-                conn_body_end(r->cs);
-                send_error(r, 500, "internal", "out of memory");
-                return false;
-            }
-            buf = nb;
-        }
-        /* CivetWeb's mg_read returns only when all it was asked for arrived: small reads
-         * let the watchdog see the body's progress */
-        size_t want = cap - n < BODY_READ_CHUNK ? cap - n : BODY_READ_CHUNK;
-        last = mg_read(r->conn, buf + n, want);
-        if (last <= 0)
-            break;
-        int got = last;
-        n += (size_t)got;
-        conn_body_progress(r->cs, n);
-    }
-    conn_body_end(r->cs);
-    if (conn_cut_reason(r->cs) != CUT_NONE) {
-        free(buf);
-        body_timeout(r, n);
-        return false;
-    }
-    if (declared < 0 && n > max) {
-        free(buf);
-        send_error(r, 413, "body_too_large", "request body exceeds %zu bytes", max);
-        return false;
-    }
-    if (declared < 0 && last < 0) {
-        free(buf);
-        send_error(r, 400, "malformed", "malformed chunked request body");
-        return false;
-    }
-    if (declared >= 0 && n != (size_t)declared) {
-        free(buf);
-        send_error(r, 400, "malformed", "request body ended after %zu of %lld bytes", n,
-                   declared);
-        return false;
-    }
-    r->body_done = true;
-    buf[n] = '\0';
-    *out = buf;
-    *len = n;
-    return true;
 }
 
 /* X-Request-Id: the client's when it is ≤ 64 characters of [A-Za-z0-9._-], else ours. */
@@ -324,7 +46,8 @@ static void request_id(req *r)
     uint8_t rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         memset(rnd, 0, sizeof rnd);
-    capv_hex_encode(r->id, sizeof r->id, rnd, sizeof rnd);
+    if (capv_hex_encode(r->id, sizeof r->id, rnd, sizeof rnd, NULL) != CAPV_OK)
+        snprintf(r->id, sizeof r->id, "-");
 }
 
 static route route_of(const char *method, const char *uri, bool *allowed)
@@ -370,8 +93,8 @@ static void finish(req *r)
     metrics_http_response(r->route, r->status, secs);
     /* probes are frequent and a not-ready answer is their job, not a server error */
     capv_log_level lvl = is_probe(r->route) ? CAPV_LOG_DEBUG
-                         : r->status >= 500  ? CAPV_LOG_ERROR
-                                             : CAPV_LOG_INFO;
+                         : r->status >= 500 ? CAPV_LOG_ERROR
+                                            : CAPV_LOG_INFO;
     const char *path = r->ri->local_uri_raw ? r->ri->local_uri_raw : "";
     capv_log_entry *e = capv_log_begin(r->d->log, lvl, "http_request");
     capv_log_str(e, "request_id", r->id);
@@ -462,23 +185,14 @@ static const char *allowed_origin(req *r)
 static void answer_options(req *r)
 {
     char extra[600];
-    int n = snprintf(extra, sizeof extra, "Allow: %s\r\n", allow_methods(r->route));
+    int n = snprintf(extra, sizeof extra, "Allow: %s\r\n", http_allow_methods(r->route));
     if (r->cors_origin != NULL && header(r, "Access-Control-Request-Method") != NULL)
         snprintf(extra + n, sizeof extra - (size_t)n,
                  "Access-Control-Allow-Methods: %s\r\n"
                  "Access-Control-Allow-Headers: Authorization, Content-Type, X-Request-Id\r\n"
                  "Access-Control-Max-Age: 600\r\n",
-                 allow_methods(r->route));
+                 http_allow_methods(r->route));
     send_response(r, 204, NULL, NULL, 0, extra);
-}
-
-void send_rate_limited(req *r, rl_kind kind, int retry_after)
-{
-    ratelimit_count(kind);
-    char extra[48];
-    snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after);
-    send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s",
-                    retry_after);
 }
 
 /* Without authentication every API request counts against its client address. With it, a
@@ -517,8 +231,8 @@ static void route_request(req *r, const char *path)
         return;
     }
     if (!allowed) {
-        send_error(r, 405, "method_not_allowed", "%s is not allowed on %s",
-                   r->ri->request_method, route_label(r->route));
+        send_error(r, 405, "method_not_allowed", "%s is not allowed on %s", r->ri->request_method,
+                   route_label(r->route));
         return;
     }
     if (!rate_limit_early(r))
@@ -583,6 +297,8 @@ static int begin_request(struct mg_connection *conn)
         budget_release(r.reserved);
     finish(&r);
     metrics_inflight(-1);
+    if (r.has_body && !r.body_done && r.status > 0)
+        conn_linger(r.cs);
     return r.status > 0 ? r.status : 500;
 }
 
@@ -623,14 +339,21 @@ static int http_error(struct mg_connection *conn, int status, const char *errmsg
     uint8_t rnd[16];
     if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
         memset(rnd, 0, sizeof rnd);
-    capv_hex_encode(r.id, sizeof r.id, rnd, sizeof rnd);
+    if (capv_hex_encode(r.id, sizeof r.id, rnd, sizeof rnd, NULL) != CAPV_OK)
+        snprintf(r.id, sizeof r.id, "-");
     snprintf(r.client, sizeof r.client, "%s", r.ri ? r.ri->remote_addr : "");
-    const char *code = status == 408 ? "request_timeout"
+    /* CivetWeb asks for a length (411) when a body's framing is missing, e.g. because
+     * its Content-Length stood on a folded line it did not parse: a malformed request */
+    if (status == 411)
+        status = 400;
+    const char *code = status == 408   ? "request_timeout"
                        : status == 413 ? "body_too_large"
                        : status >= 500 ? "internal"
                                        : "malformed";
-    send_error(&r, status, code, "%s", status == 400 ? "malformed HTTP request"
-                                                      : errmsg ? errmsg : "");
+    send_error(&r, status, code, "%s",
+               status == 400 ? "malformed HTTP request"
+               : errmsg      ? errmsg
+                             : "");
     finish(&r);
     return 0;
 }
@@ -644,6 +367,14 @@ static int log_message(const struct mg_connection *conn, const char *message)
         capv_log_end(e, "%s", message);
     }
     return 1; /* handled: CivetWeb must not write its own log */
+}
+
+/* CivetWeb's init_ssl callback: the listener's SSL_CTX takes its certificate from the
+ * daemon's TLS state. */
+static int init_ssl(void *ssl_ctx, void *user)
+{
+    const listener *l = user;
+    return tls_configure(l->d->tls, ssl_ctx);
 }
 
 /* "host:port" → CivetWeb's listening_ports ("127.0.0.1:8080", "[::1]:8080", "8080"),
@@ -676,20 +407,30 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
     snprintf(timeout, sizeof timeout, "%lld", (long long)d->cfg.server_request_timeout_ms);
     snprintf(keepalive, sizeof keepalive, "%lld", (long long)d->cfg.server_keep_alive_ms);
     const char *options[] = {
-        "listening_ports", ports,
-        "num_threads", nthreads,
-        "request_timeout_ms", timeout,
-        "enable_keep_alive", d->cfg.server_keep_alive_ms > 0 ? "yes" : "no",
-        "keep_alive_timeout_ms", keepalive,
-        "tcp_nodelay", "1", /* without it keep-alive responses wait ~40 ms (Nagle + ACK) */
-        "max_request_size", "16384",
-        "enable_directory_listing", "no",
+        "listening_ports",
+        ports,
+        "num_threads",
+        nthreads,
+        "request_timeout_ms",
+        timeout,
+        "enable_keep_alive",
+        d->cfg.server_keep_alive_ms > 0 ? "yes" : "no",
+        "keep_alive_timeout_ms",
+        keepalive,
+        "tcp_nodelay",
+        "1", /* without it keep-alive responses wait ~40 ms (Nagle + ACK) */
+        "max_request_size",
+        "16384",
+        "enable_directory_listing",
+        "no",
         /* routes see the raw path, which must be canonical (http_strict.c) */
-        "decode_url", "no",
+        "decode_url",
+        "no",
         /* CivetWeb's own CORS preflight answer would allow every origin */
-        "access_control_allow_origin", "",
-        "ssl_protocol_version", tls ? (strcmp(d->cfg.tls_min_version, "1.3") == 0 ? "4" : "3")
-                                    : "0",
+        "access_control_allow_origin",
+        "",
+        "ssl_protocol_version",
+        tls ? (strcmp(d->cfg.tls_min_version, "1.3") == 0 ? "4" : "3") : "0",
         NULL,
     };
     struct mg_callbacks cb;
@@ -701,7 +442,7 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
     cb.connection_close = connection_close;
     cb.http_error = http_error;
     if (tls)
-        cb.init_ssl = tls_init_ssl;
+        cb.init_ssl = init_ssl;
     listener *l = admin ? &d->admin_listener : &d->api_listener;
     l->d = d;
     l->admin = admin;
@@ -728,9 +469,8 @@ bool server_start(capvd *d, char *errbuf, size_t errlen)
             return false;
         }
     ratelimit_init(d->cfg.server_rate_limit_per_second, d->cfg.server_rate_limit_burst);
-    budget_init(d->cfg.server_memory_budget_bytes > 0
-                    ? (uint64_t)d->cfg.server_memory_budget_bytes
-                    : (uint64_t)capvd_memory_budget_default(),
+    budget_init(d->cfg.server_memory_budget_bytes > 0 ? (uint64_t)d->cfg.server_memory_budget_bytes
+                                                      : (uint64_t)capvd_memory_budget_default(),
                 d->cfg.server_memory_wait_ms);
     conn_limits cl = { .request_timeout_ms = d->cfg.server_request_timeout_ms,
                        .keep_alive_ms = d->cfg.server_keep_alive_ms,
@@ -740,8 +480,7 @@ bool server_start(capvd *d, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot start the connection watchdog");
         return false;
     }
-    d->api = start_one(d, d->cfg.server_listen, d->cfg.server_threads, tls, false, errbuf,
-                       errlen);
+    d->api = start_one(d, d->cfg.server_listen, d->cfg.server_threads, tls, false, errbuf, errlen);
     if (d->api == NULL)
         return false;
     if (*d->cfg.server_admin_listen) {

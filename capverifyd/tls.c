@@ -1,4 +1,4 @@
-/* In-process TLS for CivetWeb (SPEC §9.4). The certificate is not loaded into CivetWeb's
+/* In-process TLS for CivetWeb (docs/tls.md). The certificate is not loaded into CivetWeb's
  * SSL_CTX once: a certificate callback hands every new handshake the current certificate,
  * which SIGHUP (or a changed file) replaces without dropping a connection. */
 #include <openssl/err.h>
@@ -10,12 +10,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "daemon.h"
+#include "tls.h"
 
 struct tls_state {
     pthread_mutex_t lock;
     X509 *cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     EVP_PKEY *key;
     char *cert_file, *key_file, *client_ca_file;
     bool tls13_only;
@@ -34,7 +34,7 @@ static void openssl_error(char *errbuf, size_t errlen, const char *what)
 
 /* Reads a PEM chain (leaf first) and a private key that belongs to it. */
 static bool load_pair(const char *cert_file, const char *key_file, X509 **cert,
-                      STACK_OF(X509) **chain, EVP_PKEY **key, char *errbuf, size_t errlen)
+                      STACK_OF(X509) * *chain, EVP_PKEY **key, char *errbuf, size_t errlen)
 {
     *cert = NULL;
     *chain = NULL;
@@ -125,7 +125,7 @@ int tls_reload(tls_state *t, bool force, char *errbuf, size_t errlen)
         km.tv_sec == t->key_mtime.tv_sec && km.tv_nsec == t->key_mtime.tv_nsec)
         return 0;
     X509 *cert;
-    STACK_OF(X509) *chain;
+    STACK_OF(X509) * chain;
     EVP_PKEY *key;
     if (!load_pair(t->cert_file, t->key_file, &cert, &chain, &key, errbuf, errlen)) {
         /* a half-written file during rotation: keep serving the old pair, retry later */
@@ -162,11 +162,9 @@ static int cert_callback(SSL *ssl, void *arg)
     return ok;
 }
 
-int tls_init_ssl(void *ssl_ctx, void *user)
+int tls_configure(tls_state *t, void *ssl_ctx)
 {
-    capvd *d = ((const listener *)user)->d;
     SSL_CTX *ctx = ssl_ctx;
-    tls_state *t = d->tls;
     if (t == NULL)
         return -1;
     SSL_CTX_set_min_proto_version(ctx, t->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);

@@ -31,8 +31,13 @@ int main(int argc, char **argv)
     }
     unsigned char buf[4096];
     size_t n;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-        capv_hash_ctx_update(ctx, buf, n, NULL);
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (capv_hash_ctx_update(ctx, buf, n, &err) != CAPV_OK) {
+            fprintf(stderr, "hash: %s\n", err.message);
+            rc = 6;
+            goto out;
+        }
+    }
     uint8_t digest[CAPV_DIGEST_LEN];
     char hex[CAPV_DIGEST_HEX_SIZE];
     if (capv_hash_ctx_final(digest, ctx, &err) != CAPV_OK) {

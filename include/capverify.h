@@ -1,11 +1,14 @@
 /* libcapverify: verification of CAP proof packages.
- * The single public umbrella header; include this, not the module headers. */
+ * The single public umbrella header; include this, not the module headers. It brings every
+ * stable declaration (the ABI promise of docs/abi.md); the headers under capverify/unstable/
+ * serve the project's own front-ends, are outside that promise and are included explicitly. */
 #ifndef CAPVERIFY_H
 #define CAPVERIFY_H
 
 #include "capverify/common.h"
 #include "capverify/version.h"
 #include "capverify/status.h"
+#include "capverify/time.h"
 #include "capverify/hash.h"
 #include "capverify/encoding.h"
 #include "capverify/json.h"
@@ -17,6 +20,5 @@
 #include "capverify/cache.h"
 #include "capverify/registry.h"
 #include "capverify/jwt.h"
-#include "capverify/log.h"
 
 #endif

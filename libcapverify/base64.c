@@ -3,10 +3,8 @@
  * padding, and zero trailing bits in the last symbol. */
 #include "error_int.h"
 
-static const char alpha_std[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-static const char alpha_url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char alpha_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char alpha_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 static int symbol_value(unsigned char c, capv_base64_variant v)
 {
@@ -43,7 +41,7 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
     if (variant == CAPV_BASE64_STD) {
         if (len % 4 != 0)
             return capvi_err_set(err, CAPV_E_BASE64, NULL,
-                                "length %zu is not a multiple of 4 (padding required)", len);
+                                 "length %zu is not a multiple of 4 (padding required)", len);
         if (len >= 1 && s[len - 1] == '=')
             data_len--;
         if (len >= 2 && s[len - 2] == '=')
@@ -56,16 +54,15 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
         return capvi_err_set(err, CAPV_E_BASE64, NULL, "impossible length");
     size_t need = data_len / 4 * 3 + (rem ? rem - 1 : 0);
     if (need > cap)
-        return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL,
-                            "needs %zu bytes, buffer has %zu", need, cap);
+        return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL, "needs %zu bytes, buffer has %zu",
+                             need, cap);
 
     size_t o = 0;
     uint32_t acc = 0;
     for (size_t i = 0; i < data_len; i++) {
         int v = symbol_value(s[i], variant);
         if (v < 0)
-            return capvi_err_set(err, CAPV_E_BASE64, NULL, "invalid character at position %zu",
-                                i);
+            return capvi_err_set(err, CAPV_E_BASE64, NULL, "invalid character at position %zu", i);
         acc = acc << 6 | (uint32_t)v;
         if (i % 4 == 3) {
             out[o++] = (uint8_t)(acc >> 16);
@@ -85,22 +82,23 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
         out[o++] = (uint8_t)(acc >> 2);
     }
     *out_len = o;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_base64_encode(char *out, size_t cap, size_t *out_len, const uint8_t *data,
-                               size_t len, capv_base64_variant variant)
+                               size_t len, capv_base64_variant variant, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0) ||
         (variant != CAPV_BASE64_STD && variant != CAPV_BASE64_URL))
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument or unknown variant");
     if (len > (SIZE_MAX / 4) * 3 - 3)
-        return CAPV_E_BUFFER_TOO_SMALL;
+        return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL, "input too long");
     const char *alpha = variant == CAPV_BASE64_STD ? alpha_std : alpha_url;
     size_t full = len / 3, rem = len % 3;
     size_t need = full * 4 + (rem == 0 ? 0 : variant == CAPV_BASE64_STD ? 4 : rem + 1);
     if (cap < need + 1)
-        return CAPV_E_BUFFER_TOO_SMALL;
+        return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL,
+                             "%zu bytes need %zu characters of base64", len, need + 1);
     size_t o = 0;
     for (size_t i = 0; i < full; i++) {
         uint32_t v = (uint32_t)data[3 * i] << 16 | (uint32_t)data[3 * i + 1] << 8 | data[3 * i + 2];
@@ -126,5 +124,5 @@ capv_status capv_base64_encode(char *out, size_t cap, size_t *out_len, const uin
     out[o] = '\0';
     if (out_len != NULL)
         *out_len = o;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }

@@ -15,7 +15,10 @@ typedef struct capv_buf {
     bool failed;
 } capv_buf;
 
-#define CAPV_BUF_INIT { NULL, 0, 0, 0, false }
+#define CAPV_BUF_INIT                                                                              \
+    {                                                                                              \
+        NULL, 0, 0, 0, false                                                                       \
+    }
 
 bool capvi_buf_reserve(capv_buf *b, size_t extra);
 void capvi_buf_append(capv_buf *b, const void *data, size_t len);

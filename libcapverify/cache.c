@@ -13,8 +13,8 @@
 #define SHARDS 16
 
 typedef struct entry {
-    struct entry *hnext;            /* hash chain */
-    struct entry *prev, *next;      /* LRU list, most recent first */
+    struct entry *hnext;       /* hash chain */
+    struct entry *prev, *next; /* LRU list, most recent first */
     uint64_t hash;
     int64_t stored_ms;
     size_t key_len;
@@ -61,12 +61,12 @@ static size_t entry_cost(const entry *e)
     return e->key_len + e->len;
 }
 
-capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_bytes,
-                           int64_t ttl_ms, capv_error *err)
+capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_bytes, int64_t ttl_ms,
+                           capv_error *err)
 {
     if (out == NULL || max_entries == 0 || max_bytes == 0 || ttl_ms < 0)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                            "cache bounds must be positive and the TTL non-negative");
+                             "cache bounds must be positive and the TTL non-negative");
     *out = NULL;
     size_t size = (sizeof(capv_cache) + 63) / 64 * 64;
     capv_cache *c = aligned_alloc(64, size);
@@ -97,7 +97,7 @@ capv_status capv_cache_new(capv_cache **out, size_t max_entries, size_t max_byte
         pthread_mutex_init(&s->lock, NULL);
     }
     *out = c;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 static void entry_free(entry *e)
@@ -215,11 +215,11 @@ static bool expired(const capv_cache *c, const entry *e, int64_t now)
     return c->ttl_ms > 0 && now - e->stored_ms >= c->ttl_ms;
 }
 
-capv_status capv_cache_get(capv_cache *c, const uint8_t *key, size_t key_len, uint8_t **value,
-                           size_t *len)
+capv_status capv_cache_get(uint8_t **value, size_t *len, capv_cache *c, const uint8_t *key,
+                           size_t key_len, capv_error *err)
 {
     if (c == NULL || key == NULL || value == NULL)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_done(err, CAPV_E_INVALID_ARG);
     *value = NULL;
     if (len != NULL)
         *len = 0;
@@ -255,18 +255,19 @@ capv_status capv_cache_get(capv_cache *c, const uint8_t *key, size_t key_len, ui
         s->counters[st == CAPV_OK ? CAPV_CACHE_HITS : CAPV_CACHE_MISSES]++;
     pthread_mutex_unlock(&s->lock);
     report(c, CAPV_EVICT_TTL, ttl_evicted);
-    return st;
+    return capvi_err_done(err, st);
 }
 
-capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
-                           const uint8_t *value, size_t len, capv_error *err)
+capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len, const uint8_t *value,
+                           size_t len, capv_error *err)
 {
     if (c == NULL || key == NULL || (value == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len > c->max_bytes || key_len > c->max_bytes - len)
-        return capvi_err_set(err, CAPV_E_LIMIT, NULL, "a %zu-byte value with a %zu-byte key "
-                            "exceeds the cache's per-shard byte bound of %zu", len, key_len,
-                            c->max_bytes);
+        return capvi_err_set(err, CAPV_E_LIMIT, NULL,
+                             "a %zu-byte value with a %zu-byte key "
+                             "exceeds the cache's per-shard byte bound of %zu",
+                             len, key_len, c->max_bytes);
     entry *n = calloc(1, sizeof *n);
     if (n == NULL)
         return capvi_err_nomem(err);
@@ -311,7 +312,7 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len,
     pthread_mutex_unlock(&s->lock);
     report(c, CAPV_EVICT_TTL, by_ttl);
     report(c, CAPV_EVICT_SIZE, by_size);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_cache_invalidate(capv_cache *c, const uint8_t *key, size_t key_len)

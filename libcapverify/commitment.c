@@ -1,9 +1,10 @@
-/* Commitments (SPEC §3.8): supplier, UBO and company roots recomputed from CSV lists.
+/* Commitments (docs/architecture.md, "Commitments"): supplier, UBO and company roots recomputed
+ * from CSV lists.
  *
- * leaf = BLAKE3(compact JSON of the row's columns, compat string escaping, integers plain)
- * root = BLAKE3("0x" + hex(leaf_1) + "0x" + hex(leaf_2) + ...), BLAKE3("") for no rows
- * company = BLAKE3("0x" + hex(supplier_root) + "0x" + hex(ubo_root))
- * The peer implementation hashes exactly these byte strings (checked against its vectors). */
+ * * leaf = BLAKE3(compact JSON of the row's columns, compat string escaping, integers plain) root =
+ * BLAKE3("0x" + hex(leaf_1) + "0x" + hex(leaf_2) + ...), BLAKE3("") for no rows company =
+ * BLAKE3("0x" + hex(supplier_root) + "0x" + hex(ubo_root)) The peer implementation hashes exactly
+ * these byte strings (checked against its vectors). */
 #include <inttypes.h>
 #include <string.h>
 
@@ -66,26 +67,26 @@ static capv_status leaf_once(uint8_t out[32], const leaf_member *m, size_t n, ca
 }
 
 capv_status capvi_commitment_supplier_leaf(uint8_t out[32], const capv_csv_field *name,
-                                          const capv_csv_field *jurisdiction, int64_t tier,
-                                          capv_error *err)
+                                           const capv_csv_field *jurisdiction, int64_t tier,
+                                           capv_error *err)
 {
     if (name == NULL || jurisdiction == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    const leaf_member m[] = {
-        { "name", name, 0 }, { "jurisdiction", jurisdiction, 0 }, { "tier", NULL, tier }
-    };
+    const leaf_member m[] = { { "name", name, 0 },
+                              { "jurisdiction", jurisdiction, 0 },
+                              { "tier", NULL, tier } };
     return leaf_once(out, m, 3, err);
 }
 
 capv_status capvi_commitment_ubo_leaf(uint8_t out[32], const capv_csv_field *name,
-                                     const capv_csv_field *birthdate,
-                                     const capv_csv_field *citizenship, capv_error *err)
+                                      const capv_csv_field *birthdate,
+                                      const capv_csv_field *citizenship, capv_error *err)
 {
     if (name == NULL || birthdate == NULL || citizenship == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    const leaf_member m[] = {
-        { "name", name, 0 }, { "birthdate", birthdate, 0 }, { "citizenship", citizenship, 0 }
-    };
+    const leaf_member m[] = { { "name", name, 0 },
+                              { "birthdate", birthdate, 0 },
+                              { "citizenship", citizenship, 0 } };
     return leaf_once(out, m, 3, err);
 }
 
@@ -126,12 +127,12 @@ static capv_status find_column(size_t *out, const capv_csv_reader *r, const char
             continue;
         if (found != SIZE_MAX)
             return capvi_err_set(err, CAPV_E_MALFORMED, name,
-                                "line %zu: column '%s' appears more than once", r->line, name);
+                                 "line %zu: column '%s' appears more than once", r->line, name);
         found = i;
     }
     if (found == SIZE_MAX)
-        return capvi_err_set(err, CAPV_E_MALFORMED, name, "line %zu: missing column '%s'",
-                            r->line, name);
+        return capvi_err_set(err, CAPV_E_MALFORMED, name, "line %zu: missing column '%s'", r->line,
+                             name);
     *out = found;
     return CAPV_OK;
 }
@@ -197,13 +198,13 @@ out:
 capv_status capv_commitment_suppliers_csv(uint8_t root[32], size_t *count, const uint8_t *csv,
                                           size_t len, capv_error *err)
 {
-    return list_root(root, count, csv, len, &suppliers_spec, err);
+    return capvi_err_done(err, list_root(root, count, csv, len, &suppliers_spec, err));
 }
 
 capv_status capv_commitment_ubos_csv(uint8_t root[32], size_t *count, const uint8_t *csv,
                                      size_t len, capv_error *err)
 {
-    return list_root(root, count, csv, len, &ubos_spec, err);
+    return capvi_err_done(err, list_root(root, count, csv, len, &ubos_spec, err));
 }
 
 capv_status capv_commitment_company(uint8_t out[32], const uint8_t supplier_root[32],
@@ -213,9 +214,10 @@ capv_status capv_commitment_company(uint8_t out[32], const uint8_t supplier_root
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     char text[2 * (CAPV_DIGEST_HEX_SIZE - 1) + 1];
     capv_digest_format(text, supplier_root);
     capv_digest_format(text + CAPV_DIGEST_HEX_SIZE - 1, ubo_root);
-    return capv_hash(out, CAPV_HASH_BLAKE3, (const uint8_t *)text, sizeof text - 1, err);
+    return capvi_err_done(
+        err, capv_hash(out, CAPV_HASH_BLAKE3, (const uint8_t *)text, sizeof text - 1, err));
 }

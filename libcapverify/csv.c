@@ -49,7 +49,7 @@ static capv_status grow_fields(capv_csv_reader *r, size_t n, capv_error *err)
         return CAPV_OK;
     if (n >= CAPV_CSV_MAX_FIELDS)
         return capvi_err_set(err, CAPV_E_LIMIT, NULL, "line %zu: more than %d fields in a record",
-                            r->cur_line, CAPV_CSV_MAX_FIELDS);
+                             r->cur_line, CAPV_CSV_MAX_FIELDS);
     size_t cap = r->cap ? r->cap * 2 : 16;
     if (cap > CAPV_CSV_MAX_FIELDS)
         cap = CAPV_CSV_MAX_FIELDS;
@@ -69,7 +69,7 @@ static capv_status grow_fields(capv_csv_reader *r, size_t n, capv_error *err)
 static capv_status read_quoted(capv_csv_reader *r, capv_error *err)
 {
     size_t open_line = r->cur_line;
-    r->pos++; /* opening quote */
+    r->pos++;            /* opening quote */
     size_t run = r->pos; /* start of the pending run of literal bytes */
     while (r->pos < r->len) {
         uint8_t c = r->in[r->pos];
@@ -164,8 +164,8 @@ capv_status capvi_csv_next(capv_csv_reader *r, bool *got, capv_error *err)
         r->expect = n;
     } else if (n != r->expect) {
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
-                            "line %zu: record has %zu field%s, the header has %zu", r->line, n,
-                            n == 1 ? "" : "s", r->expect);
+                             "line %zu: record has %zu field%s, the header has %zu", r->line, n,
+                             n == 1 ? "" : "s", r->expect);
     }
     /* Pointers are made only now: the text buffer may move while the record grows. */
     for (size_t i = 0; i < n; i++) {

@@ -40,12 +40,12 @@ typedef struct capv_csv_reader {
     const uint8_t *in;
     size_t len;
     size_t pos;
-    size_t cur_line;   /* line of the byte at pos */
-    size_t expect;     /* field count of the header; 0 before the first record */
-    capv_buf text;     /* unquoted field bytes of the current record */
-    size_t *ends;      /* end offset of each field in `text` */
+    size_t cur_line; /* line of the byte at pos */
+    size_t expect;   /* field count of the header; 0 before the first record */
+    capv_buf text;   /* unquoted field bytes of the current record */
+    size_t *ends;    /* end offset of each field in `text` */
     capv_csv_field *fv;
-    size_t cap;        /* capacity of ends/fv */
+    size_t cap; /* capacity of ends/fv */
 } capv_csv_reader;
 
 /* Starts reading `in[0..len)`; the input must outlive the reader. Never fails. */

@@ -4,35 +4,43 @@
 
 #include <capverify.h>
 
+#include "utf8_int.h" /* capvi_text_make_utf8, for messages built elsewhere */
+
 /* Records `code` with a formatted message and an optional field in `err` (which may be
  * NULL) and returns `code`, so call sites read `return capvi_err_set(err, ...)`. */
 capv_status capvi_err_set(capv_error *err, capv_status code, const char *field, const char *fmt,
-                         ...) __attribute__((format(printf, 4, 5)));
+                          ...) __attribute__((format(printf, 4, 5)));
 
 /* Same, for a memory allocation failure. */
 capv_status capvi_err_nomem(capv_error *err);
 
-/* Turns each byte of the NUL-terminated `text` that is not part of well-formed UTF-8 into '?'
- * (input quoted in a message, a character cut where the message was truncated), so texts
- * headed for JSON reports, logs and HTTP answers are UTF-8. capvi_err_set applies it. */
-void capvi_text_make_utf8(char *text);
+/* The error reset rule (docs/abi.md): a call that succeeds leaves a non-NULL `err` as
+ * CAPV_ERROR_INIT would, whatever an earlier call or a recovered internal failure wrote there,
+ * because the header promises err->code is the value the function returned. NULL is a no-op. */
+void capvi_err_clear(capv_error *err);
+
+/* How every fallible public function returns: `return capvi_err_done(err, st);` clears `err`
+ * when `st` is CAPV_OK, leaves the failure recorded in it otherwise (or, when nothing recorded
+ * a failure with this code, records its generic text), and returns `st`: err->code is always
+ * the returned status. */
+capv_status capvi_err_done(capv_error *err, capv_status st);
 
 /* Evaluates a capv_status expression; on failure stores it in the function's `st` and jumps
  * to the function's single `out:` cleanup label. */
-#define CAPV_TRY(expr)                    \
-    do {                                  \
-        capv_status capv_try_s_ = (expr); \
-        if (capv_try_s_ != CAPV_OK) {     \
-            st = capv_try_s_;             \
-            goto out;                     \
-        }                                 \
+#define CAPV_TRY(expr)                                                                             \
+    do {                                                                                           \
+        capv_status capv_try_s_ = (expr);                                                          \
+        if (capv_try_s_ != CAPV_OK) {                                                              \
+            st = capv_try_s_;                                                                      \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
 /* Sets `st` to a recorded error and jumps to `out:`. */
-#define CAPV_FAIL(...)               \
-    do {                             \
-        st = capvi_err_set(__VA_ARGS__); \
-        goto out;                    \
+#define CAPV_FAIL(...)                                                                             \
+    do {                                                                                           \
+        st = capvi_err_set(__VA_ARGS__);                                                           \
+        goto out;                                                                                  \
     } while (0)
 
 #endif

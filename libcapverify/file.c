@@ -9,13 +9,13 @@
 #include "buf.h"
 
 capv_status capvi_file_read(uint8_t **out, size_t *len, const char *path, size_t max,
-                           const char *what, capv_error *err)
+                            const char *what, capv_error *err)
 {
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open %s '%s': %s", what, path, strerror(errno));
+                             "cannot open %s '%s': %s", what, path, strerror(errno));
     capv_buf b = CAPV_BUF_INIT;
     b.max = max + 1; /* one byte more than allowed tells "too large" from "exactly max" */
     uint8_t chunk[8192];
@@ -33,13 +33,13 @@ capv_status capvi_file_read(uint8_t **out, size_t *len, const char *path, size_t
         bool big = b.len + sizeof chunk > max;
         capvi_buf_free(&b);
         return big ? capvi_err_set(err, CAPV_E_LIMIT, path, "%s '%s' is larger than %zu bytes",
-                                  what, path, max)
+                                   what, path, max)
                    : capvi_err_nomem(err);
     }
     if (b.len > max) {
         capvi_buf_free(&b);
         return capvi_err_set(err, CAPV_E_LIMIT, path, "%s '%s' is larger than %zu bytes", what,
-                            path, max);
+                             path, max);
     }
     *out = capvi_buf_take(&b, len);
     return *out ? CAPV_OK : capvi_err_nomem(err);
@@ -51,14 +51,14 @@ static int name_cmp(const void *a, const void *b)
 }
 
 capv_status capvi_dir_list(char ***names, size_t *count, const char *dir,
-                          bool (*keep)(const char *name), capv_error *err)
+                           bool (*keep)(const char *name), capv_error *err)
 {
     *names = NULL;
     *count = 0;
     DIR *d = opendir(dir);
     if (d == NULL)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
-                            "cannot open directory '%s': %s", dir, strerror(errno));
+                             "cannot open directory '%s': %s", dir, strerror(errno));
     capv_status st = CAPV_OK;
     char **list = NULL;
     size_t n = 0, cap = 0;

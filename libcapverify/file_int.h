@@ -12,13 +12,13 @@
  * beyond max + 1 bytes is read), CAPV_E_NOMEM; err->field is the path. `what` names the
  * file in messages ("key set", "policy", ...). */
 capv_status capvi_file_read(uint8_t **out, size_t *len, const char *path, size_t max,
-                           const char *what, capv_error *err);
+                            const char *what, capv_error *err);
 
 /* The names of the entries of `dir` that `keep` accepts (NULL = all but "." and ".."),
  * sorted bytewise so loading order and error messages never depend on readdir.
  * Free with capvi_dir_list_free. */
 capv_status capvi_dir_list(char ***names, size_t *count, const char *dir,
-                          bool (*keep)(const char *name), capv_error *err);
+                           bool (*keep)(const char *name), capv_error *err);
 void capvi_dir_list_free(char **names, size_t count);
 
 #endif

@@ -32,7 +32,7 @@ capv_status capv_global_init(capv_error *err)
             md_sha3_256 = md_sha256 = NULL;
             ERR_clear_error();
             st = capvi_err_set(err, CAPV_E_CRYPTO, NULL,
-                              "OpenSSL provides no SHA3-256/SHA-256 (default provider missing?)");
+                               "OpenSSL provides no SHA3-256/SHA-256 (default provider missing?)");
             goto out;
         }
         /* libcurl (JWKS fetches) must be initialised before any thread uses it. */
@@ -48,7 +48,7 @@ capv_status capv_global_init(capv_error *err)
     global_refs++;
 out:
     pthread_mutex_unlock(&global_lock);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 void capv_global_shutdown(void)
@@ -73,7 +73,7 @@ capv_status capvi_global_require(capv_error *err)
 {
     if (!capvi_global_ready())
         return capvi_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
-                            "capv_global_init() must be called first");
+                             "capv_global_init() must be called first");
     return CAPV_OK;
 }
 

@@ -14,10 +14,10 @@ struct capv_hash_ctx {
     blake3_hasher b3;
 };
 
-capv_status capv_hash_alg_from_name(capv_hash_alg *out, const char *name)
+capv_status capv_hash_alg_from_name(capv_hash_alg *out, const char *name, capv_error *err)
 {
     if (out == NULL || name == NULL)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (strcasecmp(name, "sha3-256") == 0 || strcasecmp(name, "sha3_256") == 0)
         *out = CAPV_HASH_SHA3_256;
     else if (strcasecmp(name, "sha256") == 0 || strcasecmp(name, "sha-256") == 0)
@@ -25,8 +25,9 @@ capv_status capv_hash_alg_from_name(capv_hash_alg *out, const char *name)
     else if (strcasecmp(name, "blake3") == 0)
         *out = CAPV_HASH_BLAKE3;
     else
-        return CAPV_E_INVALID_ARG;
-    return CAPV_OK;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "alg", "unknown hash algorithm '%.64s'",
+                             name);
+    return capvi_err_done(err, CAPV_OK);
 }
 
 const char *capv_hash_alg_name(capv_hash_alg alg)
@@ -52,13 +53,13 @@ capv_status capv_hash(uint8_t out[CAPV_DIGEST_LEN], capv_hash_alg alg, const uin
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     if (alg == CAPV_HASH_BLAKE3) {
         blake3_hasher h;
         blake3_hasher_init(&h);
         blake3_hasher_update(&h, data, len);
         blake3_hasher_finalize(&h, out, CAPV_DIGEST_LEN);
-        return CAPV_OK;
+        return capvi_err_done(err, CAPV_OK);
     }
     const EVP_MD *md = capvi_global_md(alg);
     if (md == NULL)
@@ -66,8 +67,8 @@ capv_status capv_hash(uint8_t out[CAPV_DIGEST_LEN], capv_hash_alg alg, const uin
     unsigned int n = 0;
     if (EVP_Digest(data ? (const void *)data : (const void *)"", len, out, &n, md, NULL) != 1 ||
         n != CAPV_DIGEST_LEN)
-        return crypto_fail(err, "digest");
-    return CAPV_OK;
+        return capvi_err_done(err, crypto_fail(err, "digest"));
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_hash_ctx_new(capv_hash_ctx **out, capv_hash_alg alg, capv_error *err)
@@ -77,7 +78,7 @@ capv_status capv_hash_ctx_new(capv_hash_ctx **out, capv_hash_alg alg, capv_error
     *out = NULL;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     if (capv_hash_alg_name(alg) == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown hash algorithm %d", (int)alg);
     capv_hash_ctx *ctx = calloc(1, sizeof *ctx);
@@ -90,11 +91,11 @@ capv_status capv_hash_ctx_new(capv_hash_ctx **out, capv_hash_alg alg, capv_error
         ctx->md = EVP_MD_CTX_new();
         if (ctx->md == NULL || EVP_DigestInit_ex2(ctx->md, capvi_global_md(alg), NULL) != 1) {
             capv_hash_ctx_free(ctx);
-            return crypto_fail(err, "digest init");
+            return capvi_err_done(err, crypto_fail(err, "digest init"));
         }
     }
     *out = ctx;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_hash_ctx_update(capv_hash_ctx *ctx, const uint8_t *data, size_t len,
@@ -103,32 +104,31 @@ capv_status capv_hash_ctx_update(capv_hash_ctx *ctx, const uint8_t *data, size_t
     if (ctx == NULL || (data == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len == 0)
-        return CAPV_OK;
+        return capvi_err_done(err, CAPV_OK);
     if (ctx->alg == CAPV_HASH_BLAKE3) {
         blake3_hasher_update(&ctx->b3, data, len);
-        return CAPV_OK;
+        return capvi_err_done(err, CAPV_OK);
     }
     if (EVP_DigestUpdate(ctx->md, data, len) != 1)
-        return crypto_fail(err, "digest update");
-    return CAPV_OK;
+        return capvi_err_done(err, crypto_fail(err, "digest update"));
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_hash_ctx_final(uint8_t out[CAPV_DIGEST_LEN], capv_hash_ctx *ctx,
-                                capv_error *err)
+capv_status capv_hash_ctx_final(uint8_t out[CAPV_DIGEST_LEN], capv_hash_ctx *ctx, capv_error *err)
 {
     if (ctx == NULL || out == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (ctx->alg == CAPV_HASH_BLAKE3) {
         blake3_hasher_finalize(&ctx->b3, out, CAPV_DIGEST_LEN);
         blake3_hasher_init(&ctx->b3);
-        return CAPV_OK;
+        return capvi_err_done(err, CAPV_OK);
     }
     unsigned int n = 0;
     if (EVP_DigestFinal_ex(ctx->md, out, &n) != 1 || n != CAPV_DIGEST_LEN)
-        return crypto_fail(err, "digest final");
+        return capvi_err_done(err, crypto_fail(err, "digest final"));
     if (EVP_DigestInit_ex2(ctx->md, NULL, NULL) != 1)
-        return crypto_fail(err, "digest reset");
-    return CAPV_OK;
+        return capvi_err_done(err, crypto_fail(err, "digest reset"));
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_hash_ctx_free(capv_hash_ctx *ctx)

@@ -1,4 +1,4 @@
-/* Hex digests and byte strings (SPEC §3.1). */
+/* Hex digests and byte strings (docs/formats.md, "Digests"). */
 #include <string.h>
 
 #include "error_int.h"
@@ -27,18 +27,19 @@ void capv_digest_format(char out[CAPV_DIGEST_HEX_SIZE], const uint8_t digest[32]
     out[66] = '\0';
 }
 
-capv_status capv_hex_encode(char *out, size_t cap, const uint8_t *data, size_t len)
+capv_status capv_hex_encode(char *out, size_t cap, const uint8_t *data, size_t len, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (len > (SIZE_MAX - 1) / 2 || cap < 2 * len + 1)
-        return CAPV_E_BUFFER_TOO_SMALL;
+        return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL,
+                             "%zu bytes need %zu characters of hex", len, 2 * len + 1);
     for (size_t i = 0; i < len; i++) {
         out[2 * i] = hex_digits[data[i] >> 4];
         out[2 * i + 1] = hex_digits[data[i] & 0xf];
     }
     out[2 * len] = '\0';
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 /* Decodes exactly 2*want hex digits from text (no prefix handling). */
@@ -47,13 +48,13 @@ static capv_status decode_digits(uint8_t *out, size_t want, const char *text, si
 {
     if (len != 2 * want)
         return capvi_err_set(err, CAPV_E_HEX, NULL, "expected %zu hex digits, got %zu", 2 * want,
-                            len);
+                             len);
     for (size_t i = 0; i < want; i++) {
         int hi = hex_value(text[2 * i]);
         int lo = hex_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return capvi_err_set(err, CAPV_E_HEX, NULL, "invalid hex digit at position %zu",
-                                hi < 0 ? 2 * i : 2 * i + 1);
+                                 hi < 0 ? 2 * i : 2 * i + 1);
         out[i] = (uint8_t)(hi << 4 | lo);
     }
     return CAPV_OK;
@@ -74,7 +75,7 @@ capv_status capv_digest_parse(uint8_t out[32], const char *text, size_t len, cap
     capv_status st = decode_digits(tmp, 32, text, len, err);
     if (st == CAPV_OK)
         memcpy(out, tmp, 32);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 capv_status capv_hex_decode(uint8_t *out, size_t want, const char *text, size_t len,
@@ -86,5 +87,5 @@ capv_status capv_hex_decode(uint8_t *out, size_t want, const char *text, size_t 
         text += 2;
         len -= 2;
     }
-    return decode_digits(out, want, text, len, err);
+    return capvi_err_done(err, decode_digits(out, want, text, len, err));
 }

@@ -1,11 +1,13 @@
-/* Strict JSON input (SPEC §3.1): a validating scanner over the raw bytes, then cJSON for the
- * tree, then duplicate-key rejection and exact number text attached to number nodes. */
+/* Strict JSON input (docs/architecture.md, "Strict JSON"): a validating scanner over the raw bytes,
+ * then cJSON for the tree, then duplicate-key rejection and exact number text attached to number
+ * nodes. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_int.h"
+#include "json_read_int.h"
+#include "utf8_int.h"
 
 /* cJSON copies at most 63 characters of a number before converting it; longer numbers would
  * silently change value, so the strict wrapper refuses them. */
@@ -25,6 +27,8 @@ typedef struct scanner {
     size_t nnums;
     size_t capnums;
     bool collect;
+    const char *const *keys; /* top-level member names looked for, or NULL */
+    unsigned int found;      /* bit i: keys[i] is a member of the top-level object */
 } scanner;
 
 static capv_status scan_fail(scanner *s, capv_status code, const char *what)
@@ -63,54 +67,14 @@ static int hex4(const uint8_t *p)
     return v;
 }
 
-/* Length of the valid UTF-8 sequence starting at p[0] (a byte >= 0x80), or 0 if invalid
- * (overlong forms, UTF-16 surrogates and code points above U+10FFFF are invalid). */
-size_t capvi_utf8_seq(const uint8_t *p, size_t avail)
-{
-    uint8_t c = p[0];
-    size_t n;
-    uint8_t lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (avail < n)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 capv_status capvi_utf8_check(const uint8_t *s, size_t len, capv_error *err)
 {
-    for (size_t i = 0; i < len;) {
-        if (s[i] == 0)
-            return capvi_err_set(err, CAPV_E_JSON_NUL, NULL, "NUL byte at offset %zu", i);
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t n = capvi_utf8_seq(s + i, len - i);
-        if (n == 0)
-            return capvi_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
-        i += n;
-    }
-    return CAPV_OK;
+    size_t i = capvi_utf8_scan(s, len);
+    if (i == len)
+        return CAPV_OK;
+    if (s[i] == 0)
+        return capvi_err_set(err, CAPV_E_JSON_NUL, NULL, "NUL byte at offset %zu", i);
+    return capvi_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
 }
 
 static capv_status scan_string(scanner *s)
@@ -239,6 +203,44 @@ static capv_status scan_literal(scanner *s, const char *word)
 
 static capv_status scan_value(scanner *s, int depth);
 
+/* Whether the raw (escaped, already scanned) string text raw[0..n) decodes to the ASCII
+ * `key`. */
+static bool key_equals(const uint8_t *raw, size_t n, const char *key)
+{
+    size_t k = 0, klen = strlen(key);
+    for (size_t i = 0; i < n; k++) {
+        int c = raw[i];
+        if (c == '\\') {
+            uint8_t e = raw[i + 1];
+            i += 2;
+            switch (e) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'u':
+                c = hex4(raw + i);
+                i += 4;
+                break;
+            default: c = e; break;
+            }
+        } else {
+            i++;
+        }
+        if (k >= klen || c != (unsigned char)key[k])
+            return false;
+    }
+    return k == klen;
+}
+
+static void note_key(scanner *s, const uint8_t *raw, size_t n)
+{
+    for (unsigned int i = 0; i < 32 && s->keys[i] != NULL; i++)
+        if (key_equals(raw, n, s->keys[i]))
+            s->found |= 1u << i;
+}
+
 static capv_status scan_container(scanner *s, int depth, bool object)
 {
     if (depth >= CAPV_JSON_MAX_DEPTH)
@@ -255,8 +257,11 @@ static capv_status scan_container(scanner *s, int depth, bool object)
         if (object) {
             if (s->pos >= s->len || s->p[s->pos] != '"')
                 return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected object key");
+            size_t key_at = s->pos + 1;
             if ((st = scan_string(s)) != CAPV_OK)
                 return st;
+            if (depth == 0 && s->keys != NULL)
+                note_key(s, s->p + key_at, s->pos - 1 - key_at);
             skip_ws(s);
             if (s->pos >= s->len || s->p[s->pos] != ':')
                 return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected ':'");
@@ -309,6 +314,23 @@ static capv_status scan_document(scanner *s)
     return CAPV_OK;
 }
 
+capv_status capvi_json_scan_keys(unsigned int *found, bool *is_object, const uint8_t *data,
+                                 size_t len, const char *const *keys, capv_error *err)
+{
+    scanner s = { .p = data, .len = len, .err = err, .keys = keys };
+    *found = 0;
+    *is_object = false;
+    capv_status st = scan_document(&s);
+    if (st != CAPV_OK)
+        return st;
+    size_t i = 0;
+    while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
+        i++;
+    *is_object = i < len && data[i] == '{';
+    *found = s.found;
+    return CAPV_OK;
+}
+
 capv_status capv_json_validate(const uint8_t *data, size_t len, capv_error *err)
 {
     if (data == NULL && len > 0)
@@ -316,7 +338,7 @@ capv_status capv_json_validate(const uint8_t *data, size_t len, capv_error *err)
     cJSON *root = NULL;
     capv_status st = capvi_json_parse(&root, data, len, err);
     cJSON_Delete(root);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -375,7 +397,7 @@ static capv_status check_duplicates(const cJSON *obj, capv_error *err)
         return capvi_err_nomem(err);
     if (dup != NULL)
         return capvi_err_set(err, CAPV_E_JSON_DUPLICATE_KEY, dup->string,
-                            "duplicate object key \"%.64s\"", dup->string);
+                             "duplicate object key \"%.64s\"", dup->string);
     return CAPV_OK;
 }
 
@@ -397,7 +419,7 @@ static capv_status finish_tree(cJSON *item, attach_ctx *a)
         span sp = a->nums[a->next++];
         if (!isfinite(item->valuedouble))
             return capvi_err_set(a->err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
-                                (int)(sp.len > 40 ? 40 : sp.len), (const char *)a->data + sp.off);
+                                 (int)(sp.len > 40 ? 40 : sp.len), (const char *)a->data + sp.off);
         char *lex = malloc(sp.len + 1);
         if (lex == NULL)
             return capvi_err_nomem(a->err);
@@ -477,14 +499,12 @@ static capv_status member(const cJSON **out, const cJSON *obj, const char *path,
     if (*out == NULL && required) {
         char field[CAPV_ERROR_FIELD_SIZE];
         snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
-        return capvi_err_set(err, CAPV_E_MISSING, field, "required field \"%s\" is missing",
-                            field);
+        return capvi_err_set(err, CAPV_E_MISSING, field, "required field \"%s\" is missing", field);
     }
     return CAPV_OK;
 }
 
-static capv_status wrong_type(capv_error *err, const char *path, const char *key,
-                              const char *want)
+static capv_status wrong_type(capv_error *err, const char *path, const char *key, const char *want)
 {
     char field[CAPV_ERROR_FIELD_SIZE];
     snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
@@ -492,7 +512,7 @@ static capv_status wrong_type(capv_error *err, const char *path, const char *key
 }
 
 capv_status capvi_json_get_string(const char **out, const cJSON *obj, const char *path,
-                                 const char *key, bool required, capv_error *err)
+                                  const char *key, bool required, capv_error *err)
 {
     const cJSON *m;
     capv_status st = member(&m, obj, path, key, required, err);
@@ -505,7 +525,7 @@ capv_status capvi_json_get_string(const char **out, const cJSON *obj, const char
 }
 
 capv_status capvi_json_get_bool(bool *out, const cJSON *obj, const char *path, const char *key,
-                               bool required, capv_error *err)
+                                bool required, capv_error *err)
 {
     const cJSON *m;
     capv_status st = member(&m, obj, path, key, required, err);
@@ -518,7 +538,7 @@ capv_status capvi_json_get_bool(bool *out, const cJSON *obj, const char *path, c
 }
 
 capv_status capvi_json_get_object(const cJSON **out, const cJSON *obj, const char *path,
-                                 const char *key, bool required, capv_error *err)
+                                  const char *key, bool required, capv_error *err)
 {
     const cJSON *m;
     capv_status st = member(&m, obj, path, key, required, err);
@@ -531,7 +551,7 @@ capv_status capvi_json_get_object(const cJSON **out, const cJSON *obj, const cha
 }
 
 capv_status capvi_json_get_array(const cJSON **out, const cJSON *obj, const char *path,
-                                const char *key, bool required, capv_error *err)
+                                 const char *key, bool required, capv_error *err)
 {
     const cJSON *m;
     capv_status st = member(&m, obj, path, key, required, err);
@@ -594,7 +614,7 @@ capv_status capvi_json_int_value(int64_t *out, const cJSON *item, int64_t min, i
 }
 
 capv_status capvi_json_get_int(int64_t *out, const cJSON *obj, const char *path, const char *key,
-                              int64_t min, int64_t max, bool required, capv_error *err)
+                               int64_t min, int64_t max, bool required, capv_error *err)
 {
     const cJSON *m;
     capv_status st = member(&m, obj, path, key, required, err);
@@ -606,9 +626,8 @@ capv_status capvi_json_get_int(int64_t *out, const cJSON *obj, const char *path,
     if (st != CAPV_OK) {
         char field[CAPV_ERROR_FIELD_SIZE];
         snprintf(field, sizeof field, "%s%s%s", path, *path ? "." : "", key);
-        return capvi_err_set(err, st, field,
-                            "field \"%s\" must be an integer in [%lld, %lld]", field,
-                            (long long)min, (long long)max);
+        return capvi_err_set(err, st, field, "field \"%s\" must be an integer in [%lld, %lld]",
+                             field, (long long)min, (long long)max);
     }
     return CAPV_OK;
 }

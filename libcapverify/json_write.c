@@ -1,11 +1,11 @@
-/* JSON writers: the compat canonical compact form (SPEC §3.1) and serde_json-style pretty
- * printing. Byte-compatible with what the existing CAP signer produced. */
+/* JSON writers: the compat canonical compact form (docs/formats.md, "Compat canonical JSON") and
+ * serde_json-style pretty printing. Byte-compatible with what the existing CAP signer produced. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_int.h"
+#include "json_write_int.h"
 
 void capvi_json_write_string(capv_buf *b, const char *s, size_t len)
 {
@@ -209,25 +209,24 @@ capv_status capv_json_canonical(uint8_t **out, size_t *out_len, const uint8_t *d
     cJSON *root = NULL;
     capv_status st = capvi_json_parse(&root, data, len, err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     capv_buf b = CAPV_BUF_INIT;
     capvi_json_write_compact(&b, root, flags);
     cJSON_Delete(root);
     *out = capvi_buf_take(&b, out_len);
     if (*out == NULL)
         return capvi_err_nomem(err);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_json_quote(char **out, size_t *out_len, const char *s, size_t len,
-                            capv_error *err)
+capv_status capv_json_quote(char **out, size_t *out_len, const char *s, size_t len, capv_error *err)
 {
     if (out == NULL || (s == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_status st = capvi_utf8_check((const uint8_t *)s, len, err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     capv_buf b = CAPV_BUF_INIT;
     capvi_json_write_string(&b, s, len);
     size_t n = 0;
@@ -236,5 +235,5 @@ capv_status capv_json_quote(char **out, size_t *out_len, const char *s, size_t l
         return capvi_err_nomem(err);
     if (out_len != NULL)
         *out_len = n;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "global_int.h"
-#include "jwt_int.h"
+#include "jwk_int.h"
 
 #define KID_MAX 256u
 #define RSA_MIN_BITS 2048u
@@ -30,17 +30,20 @@ const char *capv_jwt_alg_name(capv_jwt_alg alg)
     return NULL;
 }
 
-capv_status capv_jwt_alg_from_name(capv_jwt_alg *out, const char *name)
+capv_status capv_jwt_alg_from_name(capv_jwt_alg *out, const char *name, capv_error *err)
 {
     if (out == NULL || name == NULL)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     for (int a = CAPV_JWT_ALG_RS256; a <= CAPV_JWT_ALG_EDDSA; a++) {
         if (strcmp(name, capv_jwt_alg_name((capv_jwt_alg)a)) == 0) {
             *out = (capv_jwt_alg)a;
-            return CAPV_OK;
+            return capvi_err_done(err, CAPV_OK);
         }
     }
-    return CAPV_E_UNSUPPORTED;
+    return capvi_err_set(err, CAPV_E_UNSUPPORTED, "alg",
+                         "\"%.32s\" is not a supported JWS "
+                         "algorithm",
+                         name);
 }
 
 static bool kty_fits(jwk_kty kty, capv_jwt_alg alg)
@@ -84,7 +87,7 @@ static capv_status b64u_member(uint8_t **out, size_t *len, const cJSON *jwk, con
     if (st != CAPV_OK) {
         free(buf);
         return capvi_err_set(err, CAPV_E_BASE64, name, "member \"%s\" is not strict base64url",
-                            name);
+                             name);
     }
     if (*len > max) {
         free(buf);
@@ -99,9 +102,10 @@ static capv_status b64u_member(uint8_t **out, size_t *len, const cJSON *jwk, con
  * modulus passes all 38 tests with negligible probability. */
 static bool roca_fingerprint(const uint8_t *n, size_t len)
 {
-    static const unsigned primes[] = {
-        3,  5,  7,  11, 13, 17,  19,  23,  29,  31,  37,  41,  43,  47,  53,  59,  61,  67,  71,
-        73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167};
+    static const unsigned primes[] = { 3,   5,   7,   11,  13,  17,  19,  23,  29,  31,
+                                       37,  41,  43,  47,  53,  59,  61,  67,  71,  73,
+                                       79,  83,  89,  97,  101, 103, 107, 109, 113, 127,
+                                       131, 137, 139, 149, 151, 157, 163, 167 };
     for (size_t i = 0; i < sizeof primes / sizeof primes[0]; i++) {
         unsigned p = primes[i], r = 0;
         for (size_t k = 0; k < len; k++)
@@ -287,7 +291,7 @@ static void prepare_templates(capv_jwk *k);
 
 capv_status capvi_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
 {
-    static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"};
+    static const char *const private_members[] = { "d", "p", "q", "dp", "dq", "qi", "oth", "k" };
     capv_status st = CAPV_OK;
     memset(k, 0, sizeof *k);
     capv_error e1 = CAPV_ERROR_INIT;
@@ -323,7 +327,7 @@ capv_status capvi_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
             CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL, "key_ops does not include \"verify\"");
     }
     capv_jwt_alg a = 0;
-    if (alg != NULL && capv_jwt_alg_from_name(&a, alg) != CAPV_OK)
+    if (alg != NULL && capv_jwt_alg_from_name(&a, alg, NULL) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED, NULL,
                   "alg \"%.32s\" is not a supported signature algorithm", alg);
     if (strcmp(kty, "RSA") == 0)
@@ -478,7 +482,7 @@ out:
         set_destroy(s);
     free(index);
     cJSON_Delete(root);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 size_t capv_jwk_set_count(const capv_jwk_set *s)
@@ -496,18 +500,18 @@ size_t capv_jwk_set_ignored_count(const capv_jwk_set *s)
     return s ? s->nignored : 0;
 }
 
-capv_status capv_jwk_set_ignored(const capv_jwk_set *s, size_t i, size_t *index, const char **kid,
-                                 const char **reason)
+capv_status capv_jwk_set_ignored(size_t *index, const char **kid, const char **reason,
+                                 const capv_jwk_set *s, size_t i, capv_error *err)
 {
     if (s == NULL || i >= s->nignored)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "no ignored key %zu", i);
     if (index)
         *index = s->ignored[i].index;
     if (kid)
         *kid = s->ignored[i].kid;
     if (reason)
         *reason = s->ignored[i].reason;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 uint64_t capv_jwk_set_generation(const capv_jwk_set *s)
@@ -547,9 +551,10 @@ unsigned int capv_jwk_bits(const capv_jwk *k)
 /* ---- verification ----------------------------------------------------------------------- */
 
 /* The order of the P-256 group. */
-static const uint8_t p256_n[32] = {0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
-                                   0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
-                                   0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51};
+static const uint8_t p256_n[32] = { 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+                                    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+                                    0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51 };
 
 static bool scalar_in_range(const uint8_t v[32])
 {
@@ -583,7 +588,7 @@ static capv_status verify_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, capv_jwt_alg alg
     const EVP_MD *md = alg == CAPV_JWT_ALG_EDDSA ? NULL : capvi_global_md(CAPV_HASH_SHA256);
     if (alg != CAPV_JWT_ALG_EDDSA && md == NULL)
         return capvi_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
-                            "capv_global_init() must be called first");
+                             "capv_global_init() must be called first");
     if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1)
         return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
     if (alg == CAPV_JWT_ALG_PS256 &&
@@ -613,16 +618,16 @@ static void prepare_templates(capv_jwk *k)
 }
 
 capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t *sig,
-                            size_t sig_len, const uint8_t *msg, size_t len, capv_error *err)
+                             size_t sig_len, const uint8_t *msg, size_t len, capv_error *err)
 {
     if (key == NULL || key->pkey == NULL || (sig == NULL && sig_len > 0) ||
         (msg == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (!capv_jwk_allows(key, alg))
         return capvi_err_set(err, CAPV_E_ALG_NOT_ALLOWED, NULL, "the %s key%s%s cannot verify %s",
-                            capv_jwk_kty(key), key->alg ? " for " : "",
-                            key->alg ? capv_jwt_alg_name(key->alg) : "",
-                            capv_jwt_alg_name(alg) ? capv_jwt_alg_name(alg) : "this algorithm");
+                             capv_jwk_kty(key), key->alg ? " for " : "",
+                             key->alg ? capv_jwt_alg_name(key->alg) : "",
+                             capv_jwt_alg_name(alg) ? capv_jwt_alg_name(alg) : "this algorithm");
     uint8_t der[2 + 2 * 35];
     const uint8_t *s = sig;
     size_t slen = sig_len;
@@ -631,16 +636,16 @@ capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_
     case CAPV_JWT_ALG_PS256:
         if (sig_len != (key->bits + 7u) / 8u)
             return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
-                                "RSA signature of %zu bytes for a %u-bit modulus", sig_len,
-                                key->bits);
+                                 "RSA signature of %zu bytes for a %u-bit modulus", sig_len,
+                                 key->bits);
         break;
     case CAPV_JWT_ALG_ES256: {
         if (sig_len != 64)
             return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
-                                "ES256 signature must be r||s of 64 bytes, not %zu", sig_len);
+                                 "ES256 signature must be r||s of 64 bytes, not %zu", sig_len);
         if (!scalar_in_range(sig) || !scalar_in_range(sig + 32))
             return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
-                                "ES256 signature r or s is zero or not below the group order");
+                                 "ES256 signature r or s is zero or not below the group order");
         size_t o = 2;
         o += der_int(der + o, sig);
         o += der_int(der + o, sig + 32);
@@ -653,7 +658,7 @@ capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_
     case CAPV_JWT_ALG_EDDSA:
         if (sig_len != 64)
             return capvi_err_set(err, CAPV_E_SIGNATURE, NULL,
-                                "EdDSA signature must be 64 bytes, not %zu", sig_len);
+                                 "EdDSA signature must be 64 bytes, not %zu", sig_len);
         break;
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();

@@ -1,4 +1,4 @@
-/* The JWKS source (SPEC §6): fetch (libcurl or a local file, or a pluggable fetcher), the
+/* The JWKS source (docs/auth.md): fetch (libcurl or a local file, or a pluggable fetcher), the
  * FRESH -> STALE -> EXPIRED cache of the last good key set, single-flight and rate-limited
  * refetches, and the background refresher thread.
  *
@@ -18,7 +18,7 @@
 
 #include "file_int.h"
 #include "global_int.h"
-#include "jwt_int.h"
+#include "jwks_int.h"
 
 #define TTL_MIN_S 60
 #define TTL_MAX_S 3600
@@ -85,7 +85,7 @@ static capv_status check_url(const char *url, bool http, capv_error *err)
         st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "not a valid URL: %.200s", url);
     else if (http && !loopback_host(host))
         st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                          "plain http:// is only allowed for a loopback host, not %.100s", host);
+                           "plain http:// is only allowed for a loopback host, not %.100s", host);
     curl_free(host);
     curl_url_cleanup(u);
     return st;
@@ -134,10 +134,10 @@ capv_status capv_jwks_new(capv_jwks **out, const char *location, capv_error *err
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     }
     *out = j;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 out:
     capv_jwks_free(j);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 void capv_jwks_free(capv_jwks *j)
@@ -154,36 +154,39 @@ void capv_jwks_free(capv_jwks *j)
     free(j);
 }
 
-capv_status capv_jwks_set_ttl(capv_jwks *j, int64_t s)
+capv_status capv_jwks_set_ttl(capv_jwks *j, int64_t s, capv_error *err)
 {
     if (j == NULL || s < 1 || s > 86400)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "ttl", "the TTL must be 1..86400 s");
     j->ttl_s = s;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_jwks_set_refresh_min_interval(capv_jwks *j, int64_t s)
+capv_status capv_jwks_set_refresh_min_interval(capv_jwks *j, int64_t s, capv_error *err)
 {
     if (j == NULL || s < 0 || s > 86400)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "refresh_min_interval",
+                             "the minimum refresh interval must be 0..86400 s");
     j->min_interval_s = s;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_jwks_set_max_stale(capv_jwks *j, int64_t s)
+capv_status capv_jwks_set_max_stale(capv_jwks *j, int64_t s, capv_error *err)
 {
     if (j == NULL || s < 0 || s > 7 * 86400)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "max_stale",
+                             "the maximum staleness must be 0..604800 s");
     j->max_stale_s = s;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_jwks_set_fetch_timeout_ms(capv_jwks *j, int64_t ms)
+capv_status capv_jwks_set_fetch_timeout_ms(capv_jwks *j, int64_t ms, capv_error *err)
 {
     if (j == NULL || ms < 1 || ms > 60000)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "fetch_timeout_ms",
+                             "the fetch timeout must be 1..60000 ms");
     j->fetch_timeout_ms = ms;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_jwks_set_allow_insecure_http(capv_jwks *j, bool allow)
@@ -201,7 +204,7 @@ capv_status capv_jwks_set_ca_file(capv_jwks *j, const char *path, capv_error *er
         return capvi_err_nomem(err);
     free(j->ca_file);
     j->ca_file = c;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_jwks_set_fetcher(capv_jwks *j, capv_jwks_fetch_fn fn, void *user)
@@ -221,7 +224,6 @@ void capv_jwks_set_clock(capv_jwks *j, capv_clock_fn clock, void *user)
 }
 
 /* ---- built-in fetchers ------------------------------------------------------------------ */
-
 
 typedef struct sink {
     capv_buf b;
@@ -281,11 +283,11 @@ static capv_status curl_fetch(capv_jwks *j, const char *url, uint8_t **body, siz
                               int64_t *max_age, capv_error *err)
 {
     capv_status st = CAPV_OK;
-    sink s = {CAPV_BUF_INIT, false, -1};
+    sink s = { CAPV_BUF_INIT, false, -1 };
     char errbuf[CURL_ERROR_SIZE] = "";
     if (j->is_http && !j->allow_insecure_http)
         return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL,
-                            "plain http:// key sets need allow_insecure_http (loopback tests)");
+                             "plain http:// key sets need allow_insecure_http (loopback tests)");
     CURL *c = curl_easy_init();
     if (c == NULL)
         return capvi_err_nomem(err);
@@ -353,7 +355,7 @@ static capv_status fetch_body(capv_jwks *j, uint8_t **body, size_t *len, int64_t
         st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "fetcher returned no body");
     if (st == CAPV_OK && *len > CAPV_JWKS_MAX_BYTES)
         st = capvi_err_set(err, CAPV_E_LIMIT, NULL, "key set of %zu bytes exceeds %u", *len,
-                          CAPV_JWKS_MAX_BYTES);
+                           CAPV_JWKS_MAX_BYTES);
     if (st != CAPV_OK) {
         free(*body);
         *body = NULL;
@@ -366,7 +368,7 @@ capv_status capv_jwks_fetch(uint8_t **body, size_t *len, capv_jwks *j, capv_erro
     if (body == NULL || len == NULL || j == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     int64_t max_age;
-    return fetch_body(j, body, len, &max_age, err);
+    return capvi_err_done(err, fetch_body(j, body, len, &max_age, err));
 }
 
 /* ---- state ------------------------------------------------------------------------------ */
@@ -490,7 +492,7 @@ static capv_status flight(capv_jwks *j, bool wait, bool force, bool for_kid,
         pthread_mutex_unlock(&j->lock);
         *outcome = FLIGHT_LIMITED;
         return capvi_err_set(err, CAPV_E_BUSY, NULL,
-                            "key set refetch refused: refresh_min_interval not elapsed");
+                             "key set refetch refused: refresh_min_interval not elapsed");
     }
     j->fetching = true;
     j->attempted = true;
@@ -508,9 +510,9 @@ capv_status capv_jwks_refresh(capv_jwks *j, capv_error *err)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     flight_outcome o;
-    return flight(j, true, true, false, &o, err);
+    return capvi_err_done(err, flight(j, true, true, false, &o, err));
 }
 
 capv_jwks_state capv_jwks_get_state(capv_jwks *j)
@@ -563,7 +565,7 @@ int64_t capv_jwks_current_ttl(capv_jwks *j)
     return t;
 }
 
-void capv_jwks_last_error(capv_jwks *j, capv_error *out)
+void capv_jwks_last_error(capv_error *out, capv_jwks *j)
 {
     if (j == NULL || out == NULL)
         return;
@@ -607,8 +609,8 @@ capv_status capvi_jwks_acquire(capv_jwk_set **out, capv_jwks *j, capv_error *err
     capv_error last = j->last_error;
     pthread_mutex_unlock(&j->lock);
     return capvi_err_set(err, CAPV_E_UNAVAILABLE, "jwks_unavailable", "no usable key set (%s)%s%s",
-                        capv_jwks_state_name(s), last.code != CAPV_OK ? ": " : "",
-                        last.code != CAPV_OK ? last.message : "");
+                         capv_jwks_state_name(s), last.code != CAPV_OK ? ": " : "",
+                         last.code != CAPV_OK ? last.message : "");
 }
 
 capv_jwk_set *capvi_jwks_refetch_for_kid(capv_jwks *j, const capv_jwk_set *seen)
@@ -676,12 +678,12 @@ capv_status capv_jwks_start_refresher(capv_jwks *j, capv_error *err)
         int rc = pthread_create(&j->thread, NULL, refresher_main, j);
         if (rc != 0)
             st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the refresher: %s",
-                              strerror(rc));
+                               strerror(rc));
         else
             j->running = true;
     }
     pthread_mutex_unlock(&j->lock);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 void capv_jwks_stop_refresher(capv_jwks *j)

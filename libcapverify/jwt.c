@@ -1,4 +1,4 @@
-/* JWT validation (SPEC §6): JWS compact parsing, key selection and signature check, claims,
+/* JWT validation (docs/auth.md): JWS compact parsing, key selection and signature check, claims,
  * the validator and its verified-token cache. */
 #include <math.h>
 #include <stdarg.h>
@@ -113,7 +113,7 @@ static bool is_hs_or_none(const char *alg)
 }
 
 capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
-                           const char **reason, capv_error *err)
+                            const char **reason, capv_error *err)
 {
     capv_status st = CAPV_OK;
     uint8_t *hdr = NULL;
@@ -160,7 +160,8 @@ capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, uns
     }
     jws->alg_name = alg->valuestring;
     capv_jwt_alg a = 0;
-    if (is_hs_or_none(jws->alg_name) || capv_jwt_alg_from_name(&a, jws->alg_name) != CAPV_OK ||
+    if (is_hs_or_none(jws->alg_name) ||
+        capv_jwt_alg_from_name(&a, jws->alg_name, NULL) != CAPV_OK ||
         (algs & CAPV_JWT_ALG_BIT(a)) == 0) {
         st =
             reject(reason, R_ALG, err, CAPV_E_ALG_NOT_ALLOWED, "alg \"%.32s\" is %s", jws->alg_name,
@@ -214,7 +215,7 @@ out:
 }
 
 capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *set,
-                                     const char **reason, capv_error *err)
+                                      const char **reason, capv_error *err)
 {
     const capv_jwk *key = NULL;
     const char *dummy;
@@ -251,7 +252,7 @@ capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *s
     }
     capv_error ve = CAPV_ERROR_INIT;
     capv_status st = capvi_jwk_verify(key, jws->alg, jws->sig, jws->sig_len, jws->signing_input,
-                                     jws->signing_input_len, &ve);
+                                      jws->signing_input_len, &ve);
     if (st == CAPV_E_SIGNATURE)
         return reject(reason, R_SIG, err, st, "%s", ve.message);
     if (st == CAPV_E_ALG_NOT_ALLOWED)
@@ -416,10 +417,10 @@ capv_status capv_jwt_claims_require_scopes(const capv_jwt_claims *c, const char 
             found = strlen(c->scopes[i]) == n && memcmp(c->scopes[i], p, n) == 0;
         if (!found)
             return capvi_err_set(err, CAPV_E_SCOPE, R_SCOPE, "required scope \"%.*s\" not granted",
-                                (int)(n > 64 ? 64 : n), p);
+                                 (int)(n > 64 ? 64 : n), p);
         p += n;
     }
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 /* ---- validator -------------------------------------------------------------------------- */
@@ -449,7 +450,7 @@ capv_status capv_jwt_validator_new(capv_jwt_validator **out, capv_error *err)
     v->leeway_s = 60;
     v->clock = capv_clock_system;
     *out = v;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_jwt_validator_free(capv_jwt_validator *v)
@@ -475,7 +476,7 @@ capv_status capv_jwt_validator_set_issuer(capv_jwt_validator *v, const char *iss
         return capvi_err_nomem(err);
     free(v->issuer);
     v->issuer = c;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_jwt_validator_add_audience(capv_jwt_validator *v, const char *aud, capv_error *err)
@@ -489,7 +490,7 @@ capv_status capv_jwt_validator_add_audience(capv_jwt_validator *v, const char *a
     if ((na[v->naud] = strdup(aud)) == NULL)
         return capvi_err_nomem(err);
     v->naud++;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_jwt_validator_set_algs(capv_jwt_validator *v, const char *list, capv_error *err)
@@ -506,38 +507,41 @@ capv_status capv_jwt_validator_set_algs(capv_jwt_validator *v, const char *list,
         char name[16];
         capv_jwt_alg a;
         if (n >= sizeof name)
-            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown algorithm \"%.*s\"", 16, p);
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown algorithm \"%.*s\"", 16,
+                                 p);
         memcpy(name, p, n);
         name[n] = '\0';
         if (is_hs_or_none(name))
             return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                                "algorithm \"%s\" can never be allowed", name);
-        if (capv_jwt_alg_from_name(&a, name) != CAPV_OK)
+                                 "algorithm \"%s\" can never be allowed", name);
+        if (capv_jwt_alg_from_name(&a, name, NULL) != CAPV_OK)
             return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                                "unknown algorithm \"%s\" (RS256, PS256, ES256, EdDSA)", name);
+                                 "unknown algorithm \"%s\" (RS256, PS256, ES256, EdDSA)", name);
         mask |= CAPV_JWT_ALG_BIT(a);
         p += n;
     }
     if (mask == 0)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "the algorithm list is empty");
     v->algs = mask;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_jwt_validator_set_leeway(capv_jwt_validator *v, int64_t seconds)
+capv_status capv_jwt_validator_set_leeway(capv_jwt_validator *v, int64_t seconds, capv_error *err)
 {
     if (v == NULL || seconds < 0 || seconds > 86400)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "leeway", "the leeway must be 0..86400 s");
     v->leeway_s = seconds;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_jwt_validator_set_max_lifetime(capv_jwt_validator *v, int64_t seconds)
+capv_status capv_jwt_validator_set_max_lifetime(capv_jwt_validator *v, int64_t seconds,
+                                                capv_error *err)
 {
     if (v == NULL || seconds < 0 || seconds > INT64_C(100) * 365 * 86400)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "max_lifetime",
+                             "the maximum lifetime must be 0..100 years");
     v->max_lifetime_s = seconds;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_jwt_validator_set_clock(capv_jwt_validator *v, capv_clock_fn clock, void *user)
@@ -571,12 +575,12 @@ capv_status capv_jwt_validator_set_cache(capv_jwt_validator *v, size_t max_entri
     capv_cache_free(v->cache);
     v->cache = NULL;
     if (max_entries == 0)
-        return CAPV_OK;
+        return capvi_err_done(err, CAPV_OK);
     capv_status st =
         capv_cache_new(&v->cache, max_entries, max_entries * CACHE_ENTRY_BYTES, CACHE_TTL_MS, err);
     if (st == CAPV_OK)
         capv_cache_set_clock(v->cache, v->clock, v->clock_user);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 uint64_t capv_jwt_validator_cache_counter(const capv_jwt_validator *v, capv_cache_counter which)
@@ -738,10 +742,10 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
                    (long long)(exp - from), (long long)v->max_lifetime_s);
     }
 
-    claims_hdr h = {CLAIMS_MAGIC, (uint32_t)jws->alg, exp, iat, nbf, 0, 0};
+    claims_hdr h = { CLAIMS_MAGIC, (uint32_t)jws->alg, exp, iat, nbf, 0, 0 };
     h.present = (sub ? 1u : 0u) | (client_id ? 2u : 0u) | (jws->kid ? 4u : 0u);
     capvi_buf_append(b, &h, sizeof h);
-    const char *strs[5] = {sub, iss, matched, client_id, jws->kid};
+    const char *strs[5] = { sub, iss, matched, client_id, jws->kid };
     for (int i = 0; i < 5; i++) {
         capvi_buf_puts(b, strs[i] ? strs[i] : "");
         capvi_buf_putc(b, '\0');
@@ -782,11 +786,12 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
     *out = NULL;
     if (v->issuer == NULL || v->naud == 0 || (v->jwks == NULL && v->fixed == NULL))
         return capvi_err_set(err, CAPV_E_STATE, NULL,
-                            "the validator needs an issuer, an audience and a key source");
+                             "the validator needs an issuer, an audience and a key source");
     CAPV_TRY(capvi_global_require(err));
     if (len > CAPV_JWT_MAX_TOKEN)
-        return reject(reason, R_TOO_LARGE, err, CAPV_E_REJECTED, "token of %zu bytes exceeds %u",
-                      len, CAPV_JWT_MAX_TOKEN);
+        return capvi_err_done(err,
+                              reject(reason, R_TOO_LARGE, err, CAPV_E_REJECTED,
+                                     "token of %zu bytes exceeds %u", len, CAPV_JWT_MAX_TOKEN));
     int64_t now_ms = v->clock(v->clock_user);
     int64_t now_s = now_ms >= 0 ? now_ms / 1000 : -((-now_ms + 999) / 1000);
 
@@ -798,7 +803,8 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
         uint8_t *val = NULL;
         size_t vlen = 0;
         if (cacheable && (state == CAPV_JWKS_FRESH || state == CAPV_JWKS_STALE) &&
-            capv_cache_get(v->cache, (const uint8_t *)&ck, sizeof ck, &val, &vlen) == CAPV_OK) {
+            capv_cache_get(&val, &vlen, v->cache, (const uint8_t *)&ck, sizeof ck, NULL) ==
+                CAPV_OK) {
             claims_hdr h;
             bool live = vlen >= sizeof h;
             if (live) {
@@ -808,7 +814,7 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
             if (live && claims_decode(out, val, vlen) == CAPV_OK) {
                 capv_free(val);
                 *reason = R_OK;
-                return CAPV_OK;
+                return capvi_err_done(err, CAPV_OK);
             }
             capv_free(val);
             capv_cache_invalidate(v->cache, (const uint8_t *)&ck, sizeof ck);
@@ -843,12 +849,15 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
     }
     if (v->cache != NULL && cacheable) {
         ck.generation = set->generation;
-        (void)capv_cache_put(v->cache, (const uint8_t *)&ck, sizeof ck, b.data, b.len, NULL);
+        /* best effort: a token too large for the cache is validated again next time */
+        if (capv_cache_put(v->cache, (const uint8_t *)&ck, sizeof ck, b.data, b.len, NULL) !=
+            CAPV_OK) {
+        }
     }
     *reason = R_OK;
 out:
     capvi_buf_free(&b);
     capv_jwk_set_free(set);
     capvi_jws_clear(&jws);
-    return st;
+    return capvi_err_done(err, st);
 }

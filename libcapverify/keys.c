@@ -1,4 +1,5 @@
-/* Ed25519 keys and signatures, the trust store (SPEC §3.5), and manifest signing. */
+/* Ed25519 keys and signatures, the trust store (docs/formats.md, "Keys and trust"), and manifest
+ * signing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/bio.h>
@@ -57,12 +58,12 @@ capv_status capv_key_id(char out[CAPV_KID_SIZE], const uint8_t pub[CAPV_ED25519_
     uint8_t d[CAPV_DIGEST_LEN];
     capv_status st = capv_hash(d, CAPV_HASH_BLAKE3, pub, CAPV_ED25519_PUBLIC_LEN, err);
     if (st != CAPV_OK)
-        return st;
-    return capv_hex_encode(out, CAPV_KID_SIZE, d, 16);
+        return capvi_err_done(err, st);
+    return capvi_err_done(err, capv_hex_encode(out, CAPV_KID_SIZE, d, 16, err));
 }
 
-static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t *msg,
-                               size_t len, capv_error *err)
+static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t *msg, size_t len,
+                               capv_error *err)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx == NULL)
@@ -71,11 +72,12 @@ static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t
     if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) != 1) {
         st = crypto_fail(err, "Ed25519 verify init");
     } else {
-        int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN, msg ? msg : (const uint8_t *)"",
-                                 len);
+        int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN,
+                                 msg ? msg : (const uint8_t *)"", len);
         ERR_clear_error();
-        st = r == 1 ? CAPV_OK
-                    : capvi_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
+        st = r == 1
+                 ? CAPV_OK
+                 : capvi_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
     }
     EVP_MD_CTX_free(ctx);
     return st;
@@ -167,16 +169,16 @@ out:
 }
 
 capv_status capv_ed25519_verify(const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
-                                const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
-                                const uint8_t *msg, size_t len, capv_error *err)
+                                const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN], const uint8_t *msg,
+                                size_t len, capv_error *err)
 {
-    return capvi_ed25519_verify_with(NULL, pub, sig, msg, len, err);
+    return capvi_err_done(err, capvi_ed25519_verify_with(NULL, pub, sig, msg, len, err));
 }
 
 capv_status capvi_ed25519_verify_with(const capv_trust_store *store,
-                                     const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
-                                     const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
-                                     const uint8_t *msg, size_t len, capv_error *err)
+                                      const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
+                                      const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
+                                      const uint8_t *msg, size_t len, capv_error *err)
 {
     if (pub == NULL || sig == NULL || (msg == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -211,7 +213,7 @@ capv_status capv_trust_store_new(capv_trust_store **out, capv_error *err)
     if (out == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = calloc(1, sizeof **out);
-    return *out ? CAPV_OK : capvi_err_nomem(err);
+    return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
 }
 
 static void key_clear(capv_key *k)
@@ -275,7 +277,7 @@ capv_status capv_trust_store_add(capv_trust_store *s, const uint8_t pub[CAPV_ED2
         key_clear(&k);
         return capvi_err_nomem(err);
     }
-    return store_push(s, &k, err);
+    return capvi_err_done(err, store_push(s, &k, err));
 }
 
 static capv_status parse_time_field(int64_t *out, const cJSON *obj, const char *key,
@@ -287,7 +289,7 @@ static capv_status parse_time_field(int64_t *out, const cJSON *obj, const char *
         return st;
     if (!capvi_time_parse(out, s, strlen(s)))
         return capvi_err_set(err, CAPV_E_MALFORMED, source, "%s: %s is not an RFC 3339 time",
-                            source, key);
+                             source, key);
     return CAPV_OK;
 }
 
@@ -297,8 +299,7 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
 {
     capv_status st = CAPV_OK;
     capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
-    const char *schema = NULL, *alg = NULL, *status = NULL, *pk = NULL, *kid = NULL,
-               *owner = NULL;
+    const char *schema = NULL, *alg = NULL, *status = NULL, *pk = NULL, *kid = NULL, *owner = NULL;
     if (!cJSON_IsObject(o))
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: a key must be a JSON object", source);
     CAPV_TRY(capvi_json_get_string(&schema, o, "", "schema", false, err));
@@ -312,8 +313,7 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
     CAPV_TRY(capvi_json_get_string(&pk, o, "", "public_key", true, err));
     size_t n = 0;
     uint8_t raw[CAPV_BASE64_DECODED_MAX(64)];
-    if (capv_base64_decode(raw, sizeof raw, &n, pk, strlen(pk), CAPV_BASE64_STD, NULL) !=
-            CAPV_OK ||
+    if (capv_base64_decode(raw, sizeof raw, &n, pk, strlen(pk), CAPV_BASE64_STD, NULL) != CAPV_OK ||
         n != CAPV_ED25519_PUBLIC_LEN)
         CAPV_FAIL(err, CAPV_E_MALFORMED, source,
                   "%s: public_key must be standard base64 of 32 bytes", source);
@@ -370,7 +370,7 @@ static capv_status load_json_keys(capv_trust_store *s, const uint8_t *data, size
             st = parse_cap_key(s, k, source, err);
     } else {
         st = capvi_err_set(err, CAPV_E_MALFORMED, source,
-                          "%s: expected a cap-key.v1 object or a list of them", source);
+                           "%s: expected a cap-key.v1 object or a list of them", source);
     }
     cJSON_Delete(root);
     return st;
@@ -396,7 +396,7 @@ static capv_status load_pub_file(capv_trust_store *s, const uint8_t *data, size_
         if (len != 66 || t[0] != '0' || t[1] != 'x' ||
             capv_hex_decode(k.pub, sizeof k.pub, t, len, NULL) != CAPV_OK)
             return capvi_err_set(err, CAPV_E_MALFORMED, source,
-                                "%s: expected 32 raw bytes or 0x + 64 hex digits", source);
+                                 "%s: expected 32 raw bytes or 0x + 64 hex digits", source);
     }
     k.owner = strdup("");
     k.source = strdup(source);
@@ -425,7 +425,7 @@ capv_status capv_trust_store_load(capv_trust_store **out, const char *path, capv
     *out = NULL;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     capv_trust_store *s = NULL;
     char **names = NULL;
     size_t nnames = 0;
@@ -464,7 +464,7 @@ out:
         capv_trust_store_free(s);
     else
         *out = s;
-    return st;
+    return capvi_err_done(err, st);
 }
 
 size_t capv_trust_store_count(const capv_trust_store *s)
@@ -489,7 +489,7 @@ const capv_key *capv_trust_store_find(const capv_trust_store *s,
 }
 
 capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *store,
-                              const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], int64_t created_ms)
+                               const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], int64_t created_ms)
 {
     const capv_key *k = capv_trust_store_find(store, pub);
     *key = k;
@@ -504,14 +504,38 @@ capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *sto
     return CAPV_OK;
 }
 
-const uint8_t *capv_key_public(const capv_key *k) { return k ? k->pub : NULL; }
-const char *capv_key_kid(const capv_key *k) { return k ? k->kid : NULL; }
-const char *capv_key_declared_kid(const capv_key *k) { return k ? k->declared_kid : NULL; }
-const char *capv_key_owner(const capv_key *k) { return k ? k->owner : NULL; }
-const char *capv_key_source(const capv_key *k) { return k ? k->source : NULL; }
-capv_key_status capv_key_status_of(const capv_key *k) { return k ? k->status : CAPV_KEY_REVOKED; }
-int64_t capv_key_valid_from(const capv_key *k) { return k ? k->valid_from : INT64_MAX; }
-int64_t capv_key_valid_to(const capv_key *k) { return k ? k->valid_to : INT64_MIN; }
+const uint8_t *capv_key_public(const capv_key *k)
+{
+    return k ? k->pub : NULL;
+}
+const char *capv_key_kid(const capv_key *k)
+{
+    return k ? k->kid : NULL;
+}
+const char *capv_key_declared_kid(const capv_key *k)
+{
+    return k ? k->declared_kid : NULL;
+}
+const char *capv_key_owner(const capv_key *k)
+{
+    return k ? k->owner : NULL;
+}
+const char *capv_key_source(const capv_key *k)
+{
+    return k ? k->source : NULL;
+}
+capv_key_status capv_key_status_of(const capv_key *k)
+{
+    return k ? k->status : CAPV_KEY_REVOKED;
+}
+int64_t capv_key_valid_from(const capv_key *k)
+{
+    return k ? k->valid_from : INT64_MAX;
+}
+int64_t capv_key_valid_to(const capv_key *k)
+{
+    return k ? k->valid_to : INT64_MIN;
+}
 
 const char *capv_key_status_name(capv_key_status status)
 {
@@ -549,11 +573,11 @@ capv_status capv_signing_key_generate(capv_signing_key **out, capv_error *err)
     *out = NULL;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     if (pkey == NULL)
-        return crypto_fail(err, "Ed25519 key generation");
-    return signing_key_wrap(out, pkey, err);
+        return capvi_err_done(err, crypto_fail(err, "Ed25519 key generation"));
+    return capvi_err_done(err, signing_key_wrap(out, pkey, err));
 }
 
 /* Encrypted keys are not supported: without a callback OpenSSL would prompt on the
@@ -574,11 +598,11 @@ capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv
     *out = NULL;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     uint8_t *data = NULL;
     size_t len = 0;
     if ((st = capvi_file_read(&data, &len, path, KEY_FILE_MAX, "private key", err)) != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     BIO *bio = BIO_new_mem_buf(data, (int)len);
     EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
     BIO_free(bio);
@@ -587,24 +611,23 @@ capv_status capv_signing_key_load(capv_signing_key **out, const char *path, capv
     ERR_clear_error();
     if (pkey == NULL)
         return capvi_err_set(err, CAPV_E_MALFORMED, path,
-                            "'%s' is not a PEM private key (unencrypted PKCS#8)", path);
+                             "'%s' is not a PEM private key (unencrypted PKCS#8)", path);
     if (!EVP_PKEY_is_a(pkey, "ED25519")) {
         EVP_PKEY_free(pkey);
         return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, path, "'%s' is not an Ed25519 key",
-                            path);
+                             path);
     }
-    return signing_key_wrap(out, pkey, err);
+    return capvi_err_done(err, signing_key_wrap(out, pkey, err));
 }
 
-capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
-                                  capv_error *err)
+capv_status capv_signing_key_save(const capv_signing_key *key, const char *path, capv_error *err)
 {
     if (key == NULL || path == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return capvi_err_set(err, errno == EEXIST ? CAPV_E_EXISTS : CAPV_E_IO, path,
-                            "cannot create '%s': %s", path, strerror(errno));
+                             "cannot create '%s': %s", path, strerror(errno));
     capv_status st = CAPV_OK;
     BIO *bio = BIO_new(BIO_s_mem());
     char *pem = NULL;
@@ -632,18 +655,18 @@ capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
     close(fd);
     if (st != CAPV_OK)
         unlink(path);
-    return st;
+    return capvi_err_done(err, st);
 }
 
-void capv_signing_key_public(const capv_signing_key *key, uint8_t out[CAPV_ED25519_PUBLIC_LEN])
+void capv_signing_key_public(uint8_t out[CAPV_ED25519_PUBLIC_LEN], const capv_signing_key *key)
 {
     if (key != NULL && out != NULL)
         memcpy(out, key->pub, CAPV_ED25519_PUBLIC_LEN);
 }
 
-capv_status capv_signing_key_sign(const capv_signing_key *key,
-                                  uint8_t sig[CAPV_ED25519_SIGNATURE_LEN], const uint8_t *msg,
-                                  size_t len, capv_error *err)
+capv_status capv_signing_key_sign(uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
+                                  const capv_signing_key *key, const uint8_t *msg, size_t len,
+                                  capv_error *err)
 {
     if (key == NULL || sig == NULL || (msg == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -657,7 +680,7 @@ capv_status capv_signing_key_sign(const capv_signing_key *key,
         n != CAPV_ED25519_SIGNATURE_LEN)
         st = crypto_fail(err, "Ed25519 signing");
     EVP_MD_CTX_free(ctx);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 void capv_signing_key_free(capv_signing_key *key)
@@ -670,9 +693,8 @@ void capv_signing_key_free(capv_signing_key *key)
 }
 
 capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *key,
-                                          const char *owner, int64_t now_ms,
-                                          int64_t valid_from_ms, int64_t valid_to_ms,
-                                          capv_error *err)
+                                          const char *owner, int64_t now_ms, int64_t valid_from_ms,
+                                          int64_t valid_to_ms, capv_error *err)
 {
     if (out == NULL || key == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -683,8 +705,9 @@ capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *ke
     uint8_t d[CAPV_DIGEST_LEN];
     CAPV_TRY(capv_key_id(kid, key->pub, err));
     CAPV_TRY(capv_hash(d, CAPV_HASH_BLAKE3, key->pub, sizeof key->pub, err));
-    capv_hex_encode(fp + 7, sizeof fp - 7, d, sizeof d);
-    capv_base64_encode(b64, sizeof b64, NULL, key->pub, sizeof key->pub, CAPV_BASE64_STD);
+    CAPV_TRY(capv_hex_encode(fp + 7, sizeof fp - 7, d, sizeof d, err));
+    CAPV_TRY(
+        capv_base64_encode(b64, sizeof b64, NULL, key->pub, sizeof key->pub, CAPV_BASE64_STD, err));
     cJSON *o = cJSON_CreateObject();
     if (o == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
@@ -720,12 +743,11 @@ capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *ke
     if (*out == NULL)
         st = capvi_err_nomem(err);
 out:
-    return st;
+    return capvi_err_done(err, st);
 }
 
-capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *manifest,
-                               size_t len, const capv_signing_key *key, const char *signer,
-                               capv_error *err)
+capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *manifest, size_t len,
+                               const capv_signing_key *key, const char *signer, capv_error *err)
 {
     if (out == NULL || out_len == NULL || key == NULL || signer == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -752,16 +774,15 @@ capv_status capv_manifest_sign(uint8_t **out, size_t *out_len, const uint8_t *ma
     if (canon == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     uint8_t sig[CAPV_ED25519_SIGNATURE_LEN];
-    CAPV_TRY(capv_signing_key_sign(key, sig, canon, clen, err));
+    CAPV_TRY(capv_signing_key_sign(sig, key, canon, clen, err));
     char pub_hex[2 + 64 + 1] = "0x", sig_hex[2 + 128 + 1] = "0x";
-    capv_hex_encode(pub_hex + 2, sizeof pub_hex - 2, key->pub, sizeof key->pub);
-    capv_hex_encode(sig_hex + 2, sizeof sig_hex - 2, sig, sizeof sig);
+    CAPV_TRY(capv_hex_encode(pub_hex + 2, sizeof pub_hex - 2, key->pub, sizeof key->pub, err));
+    CAPV_TRY(capv_hex_encode(sig_hex + 2, sizeof sig_hex - 2, sig, sizeof sig, err));
     cJSON *entry = cJSON_CreateObject();
     if (entry == NULL || !cJSON_AddStringToObject(entry, "alg", "Ed25519") ||
         !cJSON_AddStringToObject(entry, "signer", signer) ||
         !cJSON_AddStringToObject(entry, "pubkey_hex", pub_hex) ||
-        !cJSON_AddStringToObject(entry, "sig_hex", sig_hex) ||
-        !cJSON_AddItemToArray(sigs, entry)) {
+        !cJSON_AddStringToObject(entry, "sig_hex", sig_hex) || !cJSON_AddItemToArray(sigs, entry)) {
         cJSON_Delete(entry);
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     }
@@ -774,5 +795,5 @@ out:
     free(canon);
     capvi_buf_free(&b);
     cJSON_Delete(root);
-    return st;
+    return capvi_err_done(err, st);
 }

@@ -4,18 +4,18 @@
 
 #include "error_int.h"
 
-/* Whether `public_key` may sign something created at `created_ms` (SPEC §3.5): CAPV_OK,
- * CAPV_E_UNTRUSTED (not in the store), CAPV_E_REVOKED, CAPV_E_NOT_YET_VALID or
+/* Whether `public_key` may sign something created at `created_ms` (docs/formats.md, "Keys and
+ * trust"): CAPV_OK, CAPV_E_UNTRUSTED (not in the store), CAPV_E_REVOKED, CAPV_E_NOT_YET_VALID or
  * CAPV_E_EXPIRED. `*key` receives the store entry when there is one. */
 capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *store,
-                              const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
-                              int64_t created_ms);
+                               const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
+                               int64_t created_ms);
 
 /* Ed25519 verification with the store's prepared key object when the key is in `store`
  * (saves decoding the point on every call); `store` may be NULL. */
 capv_status capvi_ed25519_verify_with(const capv_trust_store *store,
-                                     const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
-                                     const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
-                                     const uint8_t *msg, size_t len, capv_error *err);
+                                      const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
+                                      const uint8_t sig[CAPV_ED25519_SIGNATURE_LEN],
+                                      const uint8_t *msg, size_t len, capv_error *err);
 
 #endif

@@ -1,4 +1,5 @@
-/* JSON-lines logging (SPEC §9.3). Each line is built in memory and written with one write()
+/* JSON-lines logging for the daemon (include/capverify/unstable/log.h; the fields are listed
+ * in docs/runbook.md, "Logs"). Each line is built in memory and written with one write()
  * under a lock, so concurrent threads never interleave. */
 #include <errno.h>
 #include <math.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+#include <capverify/unstable/log.h>
 
 #include "json_int.h"
 #include "time_int.h"
@@ -41,7 +44,7 @@ capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, cap
     pthread_mutex_init(&lg->lock, NULL);
     lg->clock = capv_clock_system;
     *out = lg;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_logger_free(capv_logger *lg)
@@ -71,20 +74,21 @@ void capv_logger_set_clock(capv_logger *lg, capv_clock_fn clock, void *user)
     lg->clock_user = clock ? user : NULL;
 }
 
-int capv_log_level_parse(capv_log_level *out, const char *name)
+capv_status capv_log_level_parse(capv_log_level *out, const char *name, capv_error *err)
 {
     if (out == NULL || name == NULL)
-        return -1;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     for (int i = 0; i < 4; i++)
         if (strcasecmp(name, level_names[i]) == 0) {
             *out = (capv_log_level)i;
-            return 0;
+            return capvi_err_done(err, CAPV_OK);
         }
     if (strcasecmp(name, "warning") == 0) {
         *out = CAPV_LOG_WARN;
-        return 0;
+        return capvi_err_done(err, CAPV_OK);
     }
-    return -1;
+    return capvi_err_set(err, CAPV_E_INVALID_ARG, "level",
+                         "unknown log level '%.32s' (debug, info, warn, error)", name);
 }
 
 const char *capv_log_level_name(capv_log_level level)
@@ -130,7 +134,7 @@ capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, const char
     char t[32];
     capvi_time_format_ms(t, lg->clock(lg->clock_user));
     capvi_buf_printf(&e->b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", t,
-                    capv_log_level_name(level));
+                     capv_log_level_name(level));
     if (event != NULL) {
         key(e, "event");
         safe_string(&e->b, event);
@@ -165,7 +169,7 @@ void capv_log_double(capv_log_entry *e, const char *k, double value)
         capvi_buf_puts(&e->b, "null");
 }
 
-void capv_log_bool(capv_log_entry *e, const char *k, int value)
+void capv_log_bool(capv_log_entry *e, const char *k, bool value)
 {
     if (e == NULL || k == NULL)
         return;

@@ -1,6 +1,6 @@
-/* Loading CAP packages from directories, zip files and zip buffers (SPEC §3.2), with every
- * limit checked before the allocation or decompression it bounds. Zip members are read in
- * chunks, and only small ones are kept (docs/architecture.md, "Packages"). */
+/* Loading CAP packages from directories, zip files and zip buffers (docs/formats.md, "CAP
+ * packages"), with every limit checked before the allocation or decompression it bounds. Zip
+ * members are read in chunks, and only small ones are kept (docs/architecture.md, "Packages"). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +37,7 @@ capv_status capv_package_limits_new(capv_package_limits **out, capv_error *err)
     if (*out == NULL)
         return capvi_err_nomem(err);
     capvi_package_limits_default(*out);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_package_limits_set(capv_package_limits *l, capv_limit which, uint64_t value,
@@ -57,7 +57,7 @@ capv_status capv_package_limits_set(capv_package_limits *l, capv_limit which, ui
     case CAPV_LIMIT_VERIFY_BYTES: l->verify_bytes = value; break;
     default: return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown limit %d", (int)which);
     }
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 uint64_t capv_package_limits_get(const capv_package_limits *l, capv_limit which)
@@ -94,17 +94,17 @@ capv_status capvi_package_check_name(const char *name, size_t len, capv_error *e
         unsigned char c = i < len ? (unsigned char)name[i] : '/';
         if (c < 0x20 || c == 0x7f)
             return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field,
-                                "control character in member name");
+                                 "control character in member name");
         if (c == '\\')
             return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field, "backslash in member name '%s'",
-                                field);
+                                 field);
         if (c != '/')
             continue;
         size_t n = i - start;
         if (n == 0 || (n == 1 && name[start] == '.') ||
             (n == 2 && name[start] == '.' && name[start + 1] == '.'))
             return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field,
-                                "member name '%s' has an empty, '.' or '..' component", field);
+                                 "member name '%s' has an empty, '.' or '..' component", field);
         start = i + 1;
     }
     return CAPV_OK;
@@ -138,8 +138,7 @@ uint64_t capvi_pkg_json_values(const uint8_t *d, size_t len)
     return c.values;
 }
 
-capv_status capv_package_new(capv_package **out, const capv_package_limits *limits,
-                             capv_error *err)
+capv_status capv_package_new(capv_package **out, const capv_package_limits *limits, capv_error *err)
 {
     if (out == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -161,7 +160,7 @@ capv_status capv_package_new(capv_package **out, const capv_package_limits *limi
         return capvi_err_nomem(err);
     }
     *out = p;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_package_free(capv_package *p)
@@ -197,15 +196,14 @@ static capv_status account(capv_package *p, const char *name, uint64_t size, cap
 {
     if (p->entries >= p->limits.entries)
         return capvi_err_set(err, CAPV_E_LIMIT, name, "more than %llu members",
-                            (unsigned long long)p->limits.entries);
+                             (unsigned long long)p->limits.entries);
     if (size > p->limits.entry_bytes)
-        return capvi_err_set(err, CAPV_E_LIMIT, name,
-                            "member '%s' is %llu bytes, limit %llu", name,
-                            (unsigned long long)size, (unsigned long long)p->limits.entry_bytes);
+        return capvi_err_set(err, CAPV_E_LIMIT, name, "member '%s' is %llu bytes, limit %llu", name,
+                             (unsigned long long)size, (unsigned long long)p->limits.entry_bytes);
     if (size > p->limits.total_bytes - p->total)
         return capvi_err_set(err, CAPV_E_LIMIT, name,
-                            "members exceed the total size limit of %llu bytes",
-                            (unsigned long long)p->limits.total_bytes);
+                             "members exceed the total size limit of %llu bytes",
+                             (unsigned long long)p->limits.total_bytes);
     p->entries++;
     p->total += size;
     return CAPV_OK;
@@ -247,7 +245,7 @@ static capv_status finish(capv_package *p, capv_error *err)
     for (size_t i = 1; i < p->count; i++)
         if (strcmp(p->members[i - 1].name, p->members[i].name) == 0)
             return capvi_err_set(err, CAPV_E_UNSAFE_PATH, p->members[i].name,
-                                "duplicate member '%s'", p->members[i].name);
+                                 "duplicate member '%s'", p->members[i].name);
     return CAPV_OK;
 }
 
@@ -258,7 +256,7 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_status st = capvi_package_check_name(name, strlen(name), err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     /* binary search for the insertion point keeps the members sorted */
     size_t lo = 0, hi = p->count;
     while (lo < hi) {
@@ -272,18 +270,18 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
             hi = mid;
     }
     if ((st = account(p, name, len, err)) != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     uint8_t *copy = malloc(len ? len : 1);
     if (copy == NULL)
         return capvi_err_nomem(err);
     if (len)
         memcpy(copy, data, len);
     if ((st = push_member(p, name, copy, len, err)) != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     capv_member added = p->members[p->count - 1];
     memmove(&p->members[lo + 1], &p->members[lo], (p->count - 1 - lo) * sizeof added);
     p->members[lo] = added;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size_t len,
@@ -297,7 +295,7 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
     uint8_t *buf = NULL;
     capv_status st = capv_package_new(&p, limits, err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     /* cJSON spends about a hundred bytes on every value: a body that could hold more values
      * than a package of the largest allowed number of members is refused before its tree
      * is built (docs/architecture.md, "Packages") */
@@ -344,7 +342,7 @@ out:
         capv_package_free(p);
     else
         *out = p;
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* ---- zip ------------------------------------------------------------------------------- */
@@ -353,11 +351,9 @@ static capv_status zip_status(int code, capv_error *err)
 {
     switch (code) {
     case ZIP_ER_MEMORY: return capvi_err_nomem(err);
-    case ZIP_ER_EOF:
-        return capvi_err_set(err, CAPV_E_TRUNCATED, NULL, "zip archive is truncated");
+    case ZIP_ER_EOF: return capvi_err_set(err, CAPV_E_TRUNCATED, NULL, "zip archive is truncated");
     case ZIP_ER_READ:
-    case ZIP_ER_OPEN:
-        return capvi_err_set(err, CAPV_E_IO, NULL, "cannot read zip archive");
+    case ZIP_ER_OPEN: return capvi_err_set(err, CAPV_E_IO, NULL, "cannot read zip archive");
     case ZIP_ER_EXISTS: /* libzip refuses to open an archive that repeats a name */
         return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "duplicate member names in zip");
     default: break;
@@ -365,7 +361,7 @@ static capv_status zip_status(int code, capv_error *err)
     zip_error_t ze;
     zip_error_init_with_code(&ze, code);
     capv_status st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "not a readable zip archive: %s",
-                                  zip_error_strerror(&ze));
+                                   zip_error_strerror(&ze));
     zip_error_fini(&ze);
     return st;
 }
@@ -405,7 +401,7 @@ static capv_status read_entry(zip_t *za, uint64_t index, const char *name, uint6
     zip_file_t *zf = zip_fopen_index(za, index, 0);
     if (zf == NULL)
         return capvi_err_set(err, CAPV_E_MALFORMED, name, "cannot open member '%s': %s", name,
-                            zip_strerror(za));
+                             zip_strerror(za));
     uint64_t got = 0;
     while (got < size) {
         uint8_t *to = dst != NULL ? dst + got : chunk;
@@ -489,8 +485,8 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
             CAPV_FAIL(err, CAPV_E_MALFORMED, name, "unreadable attributes of '%s'", name);
         bool is_dir;
         if (is_special_unix_mode(opsys, attr, &is_dir))
-            CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, name,
-                      "member '%s' is a symlink or special file", name);
+            CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, name, "member '%s' is a symlink or special file",
+                      name);
         if (len > 0 && name[len - 1] == '/') {
             is_dir = true;
             len--;
@@ -530,8 +526,8 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
         const zip_plan *e = &plan[k];
         if (e->method != ZIP_CM_STORE && e->method != ZIP_CM_DEFLATE)
             CAPV_FAIL(err, CAPV_E_MALFORMED, e->name,
-                      "member '%s' uses compression method %u (deflate or stored only)",
-                      e->name, (unsigned)e->method);
+                      "member '%s' uses compression method %u (deflate or stored only)", e->name,
+                      (unsigned)e->method);
         bool keep = e->size <= CAPV_PKG_KEEP_MEMBER && e->size <= CAPV_PKG_KEEP_TOTAL - p->kept;
         if (keep && (buf = malloc(e->size ? (size_t)e->size : 1)) == NULL)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
@@ -637,7 +633,7 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
         }
         if (count > l->entries)
             return capvi_err_set(err, CAPV_E_LIMIT, NULL, "zip declares %llu entries, limit %llu",
-                                (unsigned long long)count, (unsigned long long)l->entries);
+                                 (unsigned long long)count, (unsigned long long)l->entries);
         for (uint64_t k = 0; k < count; k++) {
             if (cd >= len || len - cd < 46 || rd_le(d + cd, 4) != 0x02014b50u)
                 break;
@@ -648,8 +644,8 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
                 return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
             if (++steps > 2 * l->entries)
                 return capvi_err_set(err, CAPV_E_LIMIT, NULL,
-                                    "zip directories hold more than %llu entries",
-                                    (unsigned long long)(2 * l->entries));
+                                     "zip directories hold more than %llu entries",
+                                     (unsigned long long)(2 * l->entries));
             /* libzip keeps the parsed extra fields of the central directory, and those of a
              * local header once the member has been read */
             uint64_t lh = local_offset(d, len, cd, nl, el);
@@ -657,8 +653,8 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
                 (lh < len && len - lh >= 30 && rd_le(d + lh, 4) == 0x04034b50u &&
                  too_many_fields(d, len, lh + 30 + rd_le(d + lh + 26, 2), rd_le(d + lh + 28, 2))))
                 return capvi_err_set(err, CAPV_E_LIMIT, NULL,
-                                    "zip entry %llu has more than %u extra fields",
-                                    (unsigned long long)k, ZIP_MAX_EXTRA_FIELDS);
+                                     "zip entry %llu has more than %u extra fields",
+                                     (unsigned long long)k, ZIP_MAX_EXTRA_FIELDS);
             cd += 46 + nl + el + rd_le(d + cd + 32, 2);
         }
         walked = true;
@@ -669,8 +665,7 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
 /* Opens a zip held in `data`: the package takes `owned` (== data) as its copy of the
  * archive, or copies `data` when `owned` is NULL — after the checks that need no copy. */
 static capv_status open_zip_bytes(capv_package **out, uint8_t *owned, const uint8_t *data,
-                                  size_t len, const capv_package_limits *limits,
-                                  capv_error *err)
+                                  size_t len, const capv_package_limits *limits, capv_error *err)
 {
     *out = NULL;
     capv_package *p = NULL;
@@ -684,8 +679,7 @@ static capv_status open_zip_bytes(capv_package **out, uint8_t *owned, const uint
     /* The archive itself is bounded too: nothing legitimate is larger than its content
      * allowance plus per-entry headers. */
     if (len > p->limits.total_bytes + p->limits.entries * 1024u)
-        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "zip archive of %zu bytes exceeds the size limit",
-                  len);
+        CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "zip archive of %zu bytes exceeds the size limit", len);
     if (len == 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "empty input is not a zip archive");
     CAPV_TRY(zip_prescan(data, len, &p->limits, err));
@@ -724,12 +718,12 @@ capv_status capv_package_open_zip_memory(capv_package **out, const uint8_t *data
 {
     if (out == NULL || (data == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    return open_zip_bytes(out, NULL, data, len, limits, err);
+    return capvi_err_done(err, open_zip_bytes(out, NULL, data, len, limits, err));
 }
 
 /* Reads a whole regular file from an open descriptor, at most `max` bytes. */
-static capv_status read_fd(uint8_t **out, size_t *out_len, int fd, uint64_t max,
-                           const char *name, capv_error *err)
+static capv_status read_fd(uint8_t **out, size_t *out_len, int fd, uint64_t max, const char *name,
+                           capv_error *err)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
@@ -738,7 +732,7 @@ static capv_status read_fd(uint8_t **out, size_t *out_len, int fd, uint64_t max,
         return capvi_err_set(err, CAPV_E_UNSAFE_PATH, name, "'%s' is not a regular file", name);
     if ((uint64_t)sb.st_size > max)
         return capvi_err_set(err, CAPV_E_LIMIT, name, "'%s' is %lld bytes, limit %llu", name,
-                            (long long)sb.st_size, (unsigned long long)max);
+                             (long long)sb.st_size, (unsigned long long)max);
     size_t size = (size_t)sb.st_size;
     uint8_t *buf = malloc(size ? size : 1);
     if (buf == NULL)
@@ -773,20 +767,20 @@ capv_status capv_package_open_zip(capv_package **out, const char *path,
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open '%s': %s", path, strerror(errno));
+                             "cannot open '%s': %s", path, strerror(errno));
     uint8_t *data = NULL;
     size_t len = 0;
     capv_status st = read_fd(&data, &len, fd, l.total_bytes + l.entries * 1024u, path, err);
     close(fd);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     /* the package keeps this copy of the file: members are read from it again on demand */
     st = open_zip_bytes(out, data, data, len, &l, err);
     if (st == CAPV_OK && (st = set_source(*out, path, err)) != CAPV_OK) {
         capv_package_free(*out);
         *out = NULL;
     }
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* ---- directories ----------------------------------------------------------------------- */
@@ -798,8 +792,7 @@ static capv_status load_dir(capv_package *p, int dirfd, const char *prefix, int 
     DIR *d = fdopendir(dirfd);
     if (d == NULL) {
         close(dirfd);
-        return capvi_err_set(err, CAPV_E_IO, prefix, "cannot read directory: %s",
-                            strerror(errno));
+        return capvi_err_set(err, CAPV_E_IO, prefix, "cannot read directory: %s", strerror(errno));
     }
     struct dirent *de;
     char name[NAME_MAX_BYTES + 2];
@@ -855,11 +848,11 @@ capv_status capv_package_open_dir(capv_package **out, const char *path,
     capv_package *p = NULL;
     capv_status st = capv_package_new(&p, limits, err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         st = capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                          "cannot open directory '%s': %s", path, strerror(errno));
+                           "cannot open directory '%s': %s", path, strerror(errno));
         goto out;
     }
     CAPV_TRY(load_dir(p, fd, "", 0, err));
@@ -870,7 +863,7 @@ out:
         capv_package_free(p);
     else
         *out = p;
-    return st;
+    return capvi_err_done(err, st);
 }
 
 capv_status capv_package_open(capv_package **out, const char *path,
@@ -882,10 +875,10 @@ capv_status capv_package_open(capv_package **out, const char *path,
     struct stat sb;
     if (stat(path, &sb) != 0)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open '%s': %s", path, strerror(errno));
+                             "cannot open '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode))
-        return capv_package_open_dir(out, path, limits, err);
-    return capv_package_open_zip(out, path, limits, err);
+        return capvi_err_done(err, capv_package_open_dir(out, path, limits, err));
+    return capvi_err_done(err, capv_package_open_zip(out, path, limits, err));
 }
 
 /* ---- members --------------------------------------------------------------------------- */
@@ -984,26 +977,26 @@ bool capvi_package_index(const capv_package *p, const char *name, size_t *index)
     return false;
 }
 
-capv_status capv_package_find(const capv_package *p, const char *name, const uint8_t **data,
-                              size_t *len)
+capv_status capv_package_find(const uint8_t **data, size_t *len, const capv_package *p,
+                              const char *name, capv_error *err)
 {
     if (p == NULL || name == NULL)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     size_t i;
     if (!capvi_package_index(p, name, &i))
-        return CAPV_E_NOT_FOUND;
+        return capvi_err_set(err, CAPV_E_NOT_FOUND, name, "no member '%.100s'", name);
     if (data != NULL) {
-        capv_status st = member_data(p, i, data, NULL);
+        capv_status st = member_data(p, i, data, err);
         if (st != CAPV_OK)
-            return st;
+            return capvi_err_done(err, st);
     }
     if (len != NULL)
         *len = p->members[i].len;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capvi_package_member_sha3(const capv_package *p, size_t i, uint8_t out[32],
-                                     capv_error *err)
+                                      capv_error *err)
 {
     capv_member *m = &p->members[i];
     capv_status st = CAPV_OK;
@@ -1020,7 +1013,7 @@ capv_status capvi_package_member_sha3(const capv_package *p, size_t i, uint8_t o
 }
 
 capv_status capvi_package_member_view(const capv_package *p, size_t i, capv_member_view *v,
-                                     capv_error *err)
+                                      capv_error *err)
 {
     const capv_member *m = &p->members[i];
     *v = (capv_member_view){ NULL, m->len, NULL };
@@ -1053,13 +1046,13 @@ const char *capv_package_source(const capv_package *p)
 
 /* The terms of capv_package_memory_bound (include/capverify/package.h explains them),
  * measured on glibc malloc, 64-bit, libzip 1.7 with hostile archives at their worst. */
-#define BOUND_ZIP_PER_BYTE 4u            /* our copy; names, comments, extra data in libzip */
-#define BOUND_ZIP_PER_ENTRY 2048u        /* libzip's and our records of one entry */
-#define BOUND_ZIP_MIN_ENTRY 46u          /* a central directory record is at least this */
+#define BOUND_ZIP_PER_BYTE 4u     /* our copy; names, comments, extra data in libzip */
+#define BOUND_ZIP_PER_ENTRY 2048u /* libzip's and our records of one entry */
+#define BOUND_ZIP_MIN_ENTRY 46u   /* a central directory record is at least this */
 #define BOUND_ZIP_READING ((uint64_t)1024 * 1024) /* inflate state, a local header's fields */
-#define BOUND_JSON_PER_BYTE 2u           /* the parsed body's strings and the decoded members */
-#define BOUND_JSON_PER_ENTRY 512u        /* a member's cJSON node, key and record */
-#define BOUND_JSON_MIN_ENTRY 6u          /* "a":"", */
+#define BOUND_JSON_PER_BYTE 2u              /* the parsed body's strings and the decoded members */
+#define BOUND_JSON_PER_ENTRY 512u           /* a member's cJSON node, key and record */
+#define BOUND_JSON_MIN_ENTRY 6u             /* "a":"", */
 #define BOUND_FIXED ((uint64_t)1024 * 1024) /* the verification's fixed state */
 
 static uint64_t sat_add(uint64_t a, uint64_t b)
@@ -1073,10 +1066,10 @@ static uint64_t sat_mul(uint64_t a, uint64_t b)
 }
 
 capv_status capv_package_memory_bound(uint64_t *out, const capv_package_limits *limits,
-                                      uint64_t body_len)
+                                      uint64_t body_len, capv_error *err)
 {
     if (out == NULL)
-        return CAPV_E_INVALID_ARG;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     struct capv_package_limits l;
     if (limits != NULL)
         l = *limits;
@@ -1088,11 +1081,11 @@ capv_status capv_package_memory_bound(uint64_t *out, const capv_package_limits *
         zip_entries = l.entries;
     if (json_entries > l.entries)
         json_entries = l.entries;
-    uint64_t zip = sat_add(sat_add(sat_mul(body_len, BOUND_ZIP_PER_BYTE),
-                                   sat_mul(zip_entries, BOUND_ZIP_PER_ENTRY)),
-                           CAPV_PKG_KEEP_TOTAL + CAPV_PKG_CHUNK + BOUND_ZIP_READING);
+    uint64_t zip = sat_add(
+        sat_add(sat_mul(body_len, BOUND_ZIP_PER_BYTE), sat_mul(zip_entries, BOUND_ZIP_PER_ENTRY)),
+        CAPV_PKG_KEEP_TOTAL + CAPV_PKG_CHUNK + BOUND_ZIP_READING);
     uint64_t json = sat_add(sat_mul(body_len, BOUND_JSON_PER_BYTE),
                             sat_mul(json_entries, BOUND_JSON_PER_ENTRY));
     *out = sat_add(sat_add(zip > json ? zip : json, l.verify_bytes), BOUND_FIXED);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }

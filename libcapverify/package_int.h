@@ -42,8 +42,8 @@ struct capv_package {
     capv_member *members; /* sorted by name once loading finished */
     size_t count;
     size_t cap;
-    uint64_t total;       /* sum of member sizes */
-    uint64_t entries;     /* members + directories seen */
+    uint64_t total;   /* sum of member sizes */
+    uint64_t entries; /* members + directories seen */
     char *source;
     /* zip packages: the archive stays open over the package's own copy of its bytes */
     struct zip *za;
@@ -56,8 +56,8 @@ struct capv_package {
 /* Default limits (daemon values). */
 void capvi_package_limits_default(struct capv_package_limits *l);
 
-/* Checks a member name (SPEC §3.2): relative, '/'-separated, no empty, "." or ".."
- * components, no backslash or control characters, valid UTF-8, at most 1024 bytes. */
+/* Checks a member name (docs/formats.md, "CAP packages"): relative, '/'-separated, no empty, "." or
+ * ".." components, no backslash or control characters, valid UTF-8, at most 1024 bytes. */
 capv_status capvi_package_check_name(const char *name, size_t len, capv_error *err);
 
 /* An upper bound of the number of values in a JSON text (cJSON makes one node per value):
@@ -69,7 +69,10 @@ typedef struct capv_json_counter {
     bool escaped;
 } capv_json_counter;
 
-#define CAPV_JSON_COUNTER_INIT { 1, false, false }
+#define CAPV_JSON_COUNTER_INIT                                                                     \
+    {                                                                                              \
+        1, false, false                                                                            \
+    }
 
 void capvi_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len);
 uint64_t capvi_pkg_json_values(const uint8_t *d, size_t len);
@@ -80,7 +83,7 @@ bool capvi_package_index(const capv_package *p, const char *name, size_t *index)
 /* SHA3-256 of member `index`'s bytes, without holding them: zip members have it from the
  * load; held members are hashed once. */
 capv_status capvi_package_member_sha3(const capv_package *p, size_t index, uint8_t out[32],
-                                     capv_error *err);
+                                      capv_error *err);
 
 /* A member's bytes for one use. `data` is borrowed from the package when the member is held
  * (or was loaded by capv_package_member_data); otherwise the member is decompressed again
@@ -93,7 +96,7 @@ typedef struct capv_member_view {
 } capv_member_view;
 
 capv_status capvi_package_member_view(const capv_package *p, size_t index, capv_member_view *v,
-                                     capv_error *err);
+                                      capv_error *err);
 void capvi_member_view_release(capv_member_view *v);
 
 #endif

@@ -1,23 +1,26 @@
-/* Rule evaluation over a context (SPEC §5), and the daemon's policy-evaluation request.
+/* Rule evaluation over a context (docs/policies.md, "Evaluation"), and the daemon's
+ * policy-evaluation request (capverify/unstable/policy_request.h).
  *
  * Variables: the context fields supplier_hashes, ubo_hashes, company_commitment_root,
  * sanctions_root, jurisdiction_root, and the members of `variables`. A variable that is
  * absent or JSON null is undefined, and a rule reading it fails: a check that could not be
- * made never passes. Strings that are digests (SPEC §3.1: "0x" or "sha3-256:" + 64 hex
- * digits of either case) compare by their 32 bytes; numbers compare by value (1 == 1.0).
- * docs/policies.md has the truth tables. */
+ * made never passes. Strings that are digests (docs/formats.md, "Digests": "0x" or
+ * "sha3-256:" + 64 hex digits of either case) compare by their 32 bytes; numbers compare
+ * by value (1 == 1.0). docs/policies.md has the truth tables. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <capverify/unstable/policy_request.h>
+
 #include "policy_int.h"
 
 #define MSG_SIZE 320
 
-static const char *const context_fields[] = {"supplier_hashes", "ubo_hashes",
-                                             "company_commitment_root", "sanctions_root",
-                                             "jurisdiction_root"};
+static const char *const context_fields[] = { "supplier_hashes", "ubo_hashes",
+                                              "company_commitment_root", "sanctions_root",
+                                              "jurisdiction_root" };
 #define NFIELDS (sizeof context_fields / sizeof context_fields[0])
 
 typedef struct rule_out {
@@ -77,11 +80,11 @@ static capv_status context_check(ctxv *cx, const cJSON *root, capv_error *err)
                 ok = ok && cJSON_IsString(e);
             if (!ok)
                 return capvi_err_set(err, CAPV_E_TYPE, context_fields[i],
-                                    "context %s must be an array of strings or null",
-                                    context_fields[i]);
+                                     "context %s must be an array of strings or null",
+                                     context_fields[i]);
         } else if (!cJSON_IsString(m)) {
             return capvi_err_set(err, CAPV_E_TYPE, context_fields[i],
-                                "context %s must be a string or null", context_fields[i]);
+                                 "context %s must be a string or null", context_fields[i]);
         }
     }
     const cJSON *vars = capvi_json_get(root, "variables");
@@ -89,12 +92,12 @@ static capv_status context_check(ctxv *cx, const cJSON *root, capv_error *err)
         vars = NULL;
     if (vars != NULL && !cJSON_IsObject(vars))
         return capvi_err_set(err, CAPV_E_TYPE, "variables",
-                            "context variables must be a JSON object or null");
+                             "context variables must be a JSON object or null");
     for (const cJSON *v = vars ? vars->child : NULL; v; v = v->next)
         if (is_field(v->string))
             return capvi_err_set(err, CAPV_E_MALFORMED, "variables",
-                                "variables.%s would shadow the context field %s", v->string,
-                                v->string);
+                                 "variables.%s would shadow the context field %s", v->string,
+                                 v->string);
     cx->root = root;
     cx->vars = vars;
     cx->nvars = vars ? (size_t)cJSON_GetArraySize(vars) : 0;
@@ -106,7 +109,7 @@ static capv_status context_check(ctxv *cx, const cJSON *root, capv_error *err)
     }
     size_t i = 0;
     for (const cJSON *v = vars ? vars->child : NULL; v; v = v->next, i++) {
-        cx->index[i] = (capv_name_ref){v->string, i};
+        cx->index[i] = (capv_name_ref){ v->string, i };
         cx->nodes[i] = v;
     }
     capvi_name_sort(cx->index, cx->nvars);
@@ -162,7 +165,7 @@ typedef struct num {
 
 static num num_of(const cJSON *n)
 {
-    num r = {false, 0, n->valuedouble};
+    num r = { false, 0, n->valuedouble };
     if (capvi_json_int_value(&r.i, n, INT64_MIN, INT64_MAX) == CAPV_OK)
         r.is_int = true;
     return r;
@@ -170,7 +173,7 @@ static num num_of(const cJSON *n)
 
 static num num_count(size_t n)
 {
-    num r = {true, (int64_t)n, (double)n};
+    num r = { true, (int64_t)n, (double)n };
     return r;
 }
 
@@ -486,7 +489,7 @@ static bool activation_state_build(activation_state *s, const capv_policy_ir *ir
     s->failed = calloc(n + 1, sizeof *s->failed);
     bool ok = refs && s->named && s->active && s->failed;
     for (size_t i = 0; ok && i < n; i++)
-        refs[i] = (capv_name_ref){ir->rules[i].id, i};
+        refs[i] = (capv_name_ref){ ir->rules[i].id, i };
     if (ok)
         capvi_name_sort(refs, n);
     for (size_t a = 0; ok && a < ir->nactivations; a++) {
@@ -514,8 +517,9 @@ static void activation_state_free(activation_state *s)
     free(s->failed);
 }
 
-capv_status capvi_policy_eval_tree(capv_policy_eval_result **out, const capv_policy_ir *ir,
-                                  const cJSON *context, unsigned int flags, capv_error *err)
+/* Evaluates over a parsed context tree. */
+static capv_status eval_tree(capv_policy_eval_result **out, const capv_policy_ir *ir,
+                             const cJSON *context, unsigned int flags, capv_error *err)
 {
     *out = NULL;
     if (flags & ~CAPV_POLICY_EVAL_ADAPTIVE)
@@ -527,7 +531,7 @@ capv_status capvi_policy_eval_tree(capv_policy_eval_result **out, const capv_pol
     capv_policy_eval_result *res = calloc(1, sizeof *res);
     pred_value *pv = NULL;
     char(*pwhy)[MSG_SIZE] = NULL;
-    activation_state as = {NULL, NULL, NULL};
+    activation_state as = { NULL, NULL, NULL };
     if (res == NULL || (res->policy_id = strdup(ir->policy_id)) == NULL ||
         (res->rules = calloc(ir->nrules ? ir->nrules : 1, sizeof *res->rules)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
@@ -614,16 +618,17 @@ capv_status capv_policy_eval(capv_policy_eval_result **out, const capv_policy_ir
                              const uint8_t *context, size_t len, unsigned int flags,
                              capv_error *err)
 {
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || ir == NULL || (context == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    *out = NULL;
     cJSON *root = NULL;
     capv_status st = capvi_json_parse(&root, context, len, err);
     if (st != CAPV_OK)
         return st;
-    st = capvi_policy_eval_tree(out, ir, root, flags, err);
+    st = eval_tree(out, ir, root, flags, err);
     cJSON_Delete(root);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 capv_verdict capv_policy_eval_result_verdict(const capv_policy_eval_result *r)
@@ -677,9 +682,10 @@ capv_status capv_policy_eval_result_to_json(char **out, size_t *out_len,
                                             const capv_policy_eval_result *r, unsigned int flags,
                                             capv_error *err)
 {
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || r == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    *out = NULL;
     if (flags & ~CAPV_POLICY_JSON_PRETTY)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown flags 0x%x", flags);
     cJSON *o = cJSON_CreateObject(), *rules = NULL;
@@ -714,7 +720,7 @@ capv_status capv_policy_eval_result_to_json(char **out, size_t *out_len,
         return capvi_err_nomem(err);
     if (out_len != NULL)
         *out_len = n;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 /* ---- /verify policy-evaluation requests ------------------------------------------------ */
@@ -739,11 +745,12 @@ void capv_policy_eval_request_free(capv_policy_eval_request *req)
 capv_status capv_policy_eval_request_parse(capv_policy_eval_request **out, const uint8_t *body,
                                            size_t len, capv_error *err)
 {
-    static const char *const top[] = {"policy_id", "ir", "context", "options", "backend"};
-    static const char *const opts[] = {"adaptive", "check_timestamp", "check_registry"};
+    static const char *const top[] = { "policy_id", "ir", "context", "options", "backend" };
+    static const char *const opts[] = { "adaptive", "check_timestamp", "check_registry" };
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || (body == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    *out = NULL;
     cJSON *root = NULL;
     capv_policy_eval_request *req = NULL;
     capv_status st = CAPV_OK;
@@ -798,7 +805,7 @@ out:
         return st;
     }
     *out = req;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 const char *capv_policy_eval_request_policy_id(const capv_policy_eval_request *req)
@@ -820,22 +827,23 @@ capv_status capv_policy_eval_request_run(capv_policy_eval_result **out,
                                          const capv_policy_eval_request *req,
                                          const capv_policy_ir *ir, capv_error *err)
 {
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || req == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    *out = NULL;
     if (req->ir != NULL) {
         if (ir != NULL)
             return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                                "the request embeds its IR: pass ir = NULL");
+                                 "the request embeds its IR: pass ir = NULL");
         ir = req->ir;
     } else {
         if (ir == NULL)
             return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                                "the request names policy_id %s: pass its IR", req->policy_id);
+                                 "the request names policy_id %s: pass its IR", req->policy_id);
         if (strcmp(ir->policy_id, req->policy_id) != 0)
             return capvi_err_set(err, CAPV_E_MISMATCH, "policy_id",
-                                "the IR is for policy %s, the request names %s", ir->policy_id,
-                                CAPV_CLIP(req->policy_id));
+                                 "the IR is for policy %s, the request names %s", ir->policy_id,
+                                 CAPV_CLIP(req->policy_id));
     }
-    return capvi_policy_eval_tree(out, ir, req->context, req->flags, err);
+    return capvi_err_done(err, eval_tree(out, ir, req->context, req->flags, err));
 }

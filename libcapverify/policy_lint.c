@@ -1,4 +1,4 @@
-/* Policy lints (SPEC §5) and the diagnostics container.
+/* Policy lints (docs/policies.md, "Lints") and the diagnostics container.
  *
  * Codes (docs/policies.md): E1001 activation names an unknown rule, E1002 empty
  * legal_basis (a warning in relaxed mode), E1003 duplicate rule id, E1004 activation names
@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_int.h"
+#include "policy_lint_int.h"
+#include "policy_model_int.h"
 
 typedef struct diag {
     char code[8];
@@ -109,12 +110,12 @@ static bool lint_ctx_init(lint_ctx *x, const capv_policy *p)
         return false;
     size_t i = 0;
     for (const cJSON *in = p->inputs->child; in; in = in->next, i++)
-        x->inputs[i] = (capv_name_ref){in->string, i};
+        x->inputs[i] = (capv_name_ref){ in->string, i };
     for (i = 0; i < p->nrules; i++)
-        x->rules[i] = (capv_name_ref){p->rules[i].id, i};
+        x->rules[i] = (capv_name_ref){ p->rules[i].id, i };
     i = 0;
     for (const cJSON *pr = preds ? preds->child : NULL; pr; pr = pr->next, i++)
-        x->preds[i] = (capv_name_ref){capvi_json_get(pr, "id")->valuestring, i};
+        x->preds[i] = (capv_name_ref){ capvi_json_get(pr, "id")->valuestring, i };
     capvi_name_sort(x->inputs, x->ninputs);
     capvi_name_sort(x->rules, p->nrules);
     capvi_name_sort(x->preds, x->npreds);
@@ -134,7 +135,7 @@ static void lint_ctx_free(lint_ctx *x)
 }
 
 capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_policy *p,
-                                 capv_policy_lint_mode mode, capv_error *err)
+                                  capv_policy_lint_mode mode, capv_error *err)
 {
     *out = NULL;
     if (mode != CAPV_POLICY_LINT_STRICT && mode != CAPV_POLICY_LINT_RELAXED)
@@ -160,7 +161,7 @@ capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_poli
                      "rule \"%s\": unknown op \"%s\" (allowed: non_membership, eq, "
                      "range_min)",
                      r->id, CAPV_CLIP(r->op));
-        const cJSON *sides[2] = {r->lhs, r->rhs};
+        const cJSON *sides[2] = { r->lhs, r->rhs };
         for (size_t s = 0; ok && s < 2; s++) {
             const char *v = capvi_policy_operand_var(sides[s], true);
             if (v == NULL)
@@ -218,9 +219,11 @@ capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_poli
 capv_status capv_policy_lint(capv_policy_diagnostics **out, const capv_policy *p,
                              capv_policy_lint_mode mode, capv_error *err)
 {
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || p == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    return capvi_policy_lint_run(out, p, mode, err);
+    return capvi_err_done(err, capvi_policy_lint_run(out, p, mode, err));
 }
 
 void capv_policy_diagnostics_free(capv_policy_diagnostics *d)
@@ -282,6 +285,8 @@ const char *capv_policy_lint_level_name(capv_policy_lint_level level)
 capv_status capv_policy_diagnostics_to_json(char **out, size_t *out_len,
                                             const capv_policy_diagnostics *d, capv_error *err)
 {
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || d == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_buf b = CAPV_BUF_INIT;
@@ -309,5 +314,5 @@ capv_status capv_policy_diagnostics_to_json(char **out, size_t *out_len,
         return capvi_err_nomem(err);
     if (out_len != NULL)
         *out_len = n;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }

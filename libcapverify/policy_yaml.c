@@ -1,5 +1,7 @@
-/* Policy documents in YAML: libyaml events → the same cJSON tree strict JSON input gives,
- * with the position of every node kept for error messages.
+/* Policy documents (the bottom of the policy module, docs/policies.md "YAML"): YAML read
+ * with libyaml into the same cJSON tree strict JSON input gives, with the position of every
+ * node kept for error messages; the choice between YAML and JSON; and user text clipped for
+ * messages.
  *
  * Typing follows the YAML 1.2 core schema, so a value means the same thing in YAML and in
  * the JSON it corresponds to: quoted and block scalars are always strings; a plain scalar
@@ -15,7 +17,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "policy_int.h"
+#include "policy_yaml_int.h"
 
 typedef struct frame {
     cJSON *node;
@@ -39,7 +41,7 @@ static capv_status at(capv_error *err, capv_status code, unsigned line, unsigned
     char field[32];
     snprintf(field, sizeof field, "%u:%u", line, col);
     return capvi_err_set(err, code, field, "line %u, column %u: %s%s", line, col, msg,
-                        detail ? detail : "");
+                         detail ? detail : "");
 }
 
 static capv_status at_mark(builder *b, capv_status code, yaml_mark_t m, const char *msg,
@@ -60,7 +62,7 @@ static capv_status add_mark(builder *b, const cJSON *node, yaml_mark_t m, unsign
         d->capmarks = cap;
     }
     d->marks[d->nmarks++] =
-        (capv_yaml_mark){node, (unsigned)m.line + 1, (unsigned)m.column + 1, kl, kc};
+        (capv_yaml_mark){ node, (unsigned)m.line + 1, (unsigned)m.column + 1, kl, kc };
     return CAPV_OK;
 }
 
@@ -254,7 +256,6 @@ static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
 
 /* ---- tree building --------------------------------------------------------------------- */
 
-
 static capv_status check_duplicates(builder *b, const cJSON *obj)
 {
     const cJSON *dup = NULL;
@@ -348,7 +349,7 @@ static capv_status on_event(builder *b, const yaml_event_t *ev)
             return capvi_err_nomem(b->err);
         if ((st = attach(b, node, ev->start_mark)) != CAPV_OK)
             return st;
-        b->stack[b->depth++] = (frame){node, map, NULL, 0, 0};
+        b->stack[b->depth++] = (frame){ node, map, NULL, 0, 0 };
         return CAPV_OK;
     }
     case YAML_MAPPING_END_EVENT:
@@ -417,10 +418,10 @@ capv_status capvi_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
         return capvi_err_nomem(err);
-    static const unsigned char empty[1] = {0};
+    static const unsigned char empty[1] = { 0 };
     yaml_parser_set_input_string(&parser, len ? data : empty, len);
     yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING);
-    builder b = {.doc = out, .err = err};
+    builder b = { .doc = out, .err = err };
     bool done = false;
     while (!done) {
         yaml_event_t ev;
@@ -459,7 +460,7 @@ capv_status capvi_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len
 }
 
 bool capvi_yaml_find(const capv_yaml_doc *doc, const cJSON *node, unsigned *line, unsigned *col,
-                    bool key)
+                     bool key)
 {
     for (size_t i = 0; doc && i < doc->nmarks; i++) {
         if (doc->marks[i].node != node)
@@ -486,7 +487,7 @@ void capvi_yaml_doc_free(capv_yaml_doc *doc)
 }
 
 capv_status capvi_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_t len,
-                                 capv_policy_format format, capv_error *err)
+                                  capv_policy_format format, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -504,4 +505,17 @@ capv_status capvi_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_
     if (format == CAPV_POLICY_FORMAT_YAML)
         return capvi_yaml_parse(out, data, len, err);
     return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy format %d", (int)format);
+}
+
+const char *capvi_clip(char buf[CAPV_CLIP_SIZE], const char *s)
+{
+    size_t n = strlen(s), cut = n;
+    if (n > 64) {
+        cut = 64;
+        while (cut > 0 && ((unsigned char)s[cut] & 0xC0) == 0x80)
+            cut--;
+    }
+    memcpy(buf, s, cut);
+    memcpy(buf + cut, n > cut ? "..." : "", n > cut ? 4 : 1);
+    return buf;
 }

@@ -1,5 +1,5 @@
-/* Proof containers (SPEC §3.4). Only what binds a proof to a manifest and policy is read;
- * bundle-supplied code is never executed. */
+/* Proof containers (docs/formats.md, "Proofs"). Only what binds a proof to a manifest and policy is
+ * read; bundle-supplied code is never executed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +36,7 @@ static capv_status read_digest(uint8_t out[32], const cJSON *o, const char *key,
     *present = s != NULL;
     if (s != NULL && capv_digest_parse(out, s, strlen(s), NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_MALFORMED, key, "proof %s '%.80s' is not a digest", key,
-                            s);
+                             s);
     return CAPV_OK;
 }
 
@@ -80,9 +80,8 @@ static capv_status parse_v0(capv_proof *p, const cJSON *o, capv_error *err)
     const cJSON *data = NULL, *checks = NULL;
     if ((st = capvi_json_get_object(&data, o, "proof", "proof_data", false, err)) != CAPV_OK)
         return st;
-    if (data != NULL &&
-        (st = capvi_json_get_array(&checks, data, "proof.proof_data", "checked_constraints",
-                                  false, err)) != CAPV_OK)
+    if (data != NULL && (st = capvi_json_get_array(&checks, data, "proof.proof_data",
+                                                   "checked_constraints", false, err)) != CAPV_OK)
         return st;
     for (const cJSON *c = checks ? checks->child : NULL; c; c = c->next) {
         const char *name = NULL;
@@ -126,8 +125,8 @@ static capv_status parse_v1(capv_proof *p, const cJSON *o, capv_error *err)
     return CAPV_OK;
 }
 
-static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t len,
-                                    bool in_capz, capv_error *err)
+static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t len, bool in_capz,
+                                    capv_error *err)
 {
     cJSON *o = NULL;
     capv_status st = capvi_json_parse(&o, data, len, err);
@@ -139,7 +138,8 @@ static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t l
     const char *version = NULL;
     if (!cJSON_IsObject(o)) {
         st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "proof JSON is not an object");
-    } else if ((st = capvi_json_get_string(&version, o, "proof", "version", true, err)) != CAPV_OK) {
+    } else if ((st = capvi_json_get_string(&version, o, "proof", "version", true, err)) !=
+               CAPV_OK) {
         /* reported as malformed below */
     } else if (strcmp(version, "proof.v0") == 0) {
         if (!in_capz)
@@ -150,7 +150,7 @@ static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t l
         st = parse_v1(p, o, err);
     } else {
         st = capvi_err_set(err, CAPV_E_MALFORMED, "version", "unknown proof version '%.40s'",
-                          version);
+                           version);
     }
     /* the status must not depend on whether the caller asked for detail */
     if (st != CAPV_OK && capv_status_class_of(st) != CAPV_CLASS_INTERNAL) {
@@ -166,8 +166,7 @@ static capv_status parse_capz(capv_proof *p, const uint8_t *d, size_t len, capv_
 {
     snprintf(p->container, sizeof p->container, "capz-v2");
     if (len < CAPZ_HEADER_LEN)
-        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "CAPZ header truncated (%zu bytes)",
-                            len);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "CAPZ header truncated (%zu bytes)", len);
     uint16_t version = (uint16_t)(d[4] | d[5] << 8);
     if (version != 2)
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "unsupported CAPZ version %u", version);
@@ -180,19 +179,20 @@ static capv_status parse_capz(capv_proof *p, const uint8_t *d, size_t len, capv_
     uint32_t payload_len = le32(d + 72);
     if (payload_len > CAPZ_MAX_PAYLOAD || payload_len > len - CAPZ_HEADER_LEN)
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
-                            "CAPZ payload_len %u exceeds the %zu bytes present", payload_len,
-                            len - CAPZ_HEADER_LEN);
+                             "CAPZ payload_len %u exceeds the %zu bytes present", payload_len,
+                             len - CAPZ_HEADER_LEN);
     if (payload_len < len - CAPZ_HEADER_LEN)
-        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%zu trailing bytes after the CAPZ payload",
-                            len - CAPZ_HEADER_LEN - payload_len);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
+                             "%zu trailing bytes after the CAPZ payload",
+                             len - CAPZ_HEADER_LEN - payload_len);
     p->payload_len = payload_len;
     const uint8_t *payload = d + CAPZ_HEADER_LEN;
     /* A payload that is JSON (any JSON value: an array or a string is then a malformed
      * proof.v0), or that starts like a JSON object, is read as proof.v0; any other payload is
      * opaque proof-system data that carries no manifest binding we could check. */
     size_t i = 0;
-    while (i < payload_len && (payload[i] == ' ' || payload[i] == '\n' || payload[i] == '\t' ||
-                               payload[i] == '\r'))
+    while (i < payload_len &&
+           (payload[i] == ' ' || payload[i] == '\n' || payload[i] == '\t' || payload[i] == '\r'))
         i++;
     bool json = i < payload_len && payload[i] == '{';
     cJSON *o = NULL;
@@ -228,12 +228,12 @@ capv_status capvi_proof_parse(capv_proof *p, const uint8_t *data, size_t len, ca
     uint8_t *json = malloc(cap);
     if (json == NULL)
         return capvi_err_nomem(err);
-    capv_status st = capv_base64_decode(json, cap, &n, (const char *)data + a, b - a,
-                                        CAPV_BASE64_STD, NULL);
+    capv_status st =
+        capv_base64_decode(json, cap, &n, (const char *)data + a, b - a, CAPV_BASE64_STD, NULL);
     if (st != CAPV_OK) {
         free(json);
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
-                            "proof is neither CAPZ, JSON, nor base64 of a JSON proof");
+                             "proof is neither CAPZ, JSON, nor base64 of a JSON proof");
     }
     st = parse_json_proof(p, json, n, false, err);
     if (st == CAPV_OK && strcmp(p->container, "proof.v0") != 0)

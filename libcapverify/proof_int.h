@@ -1,4 +1,5 @@
-/* Proof containers (SPEC §3.4): CAPZ v2, proof.v0 (base64 JSON or JSON), proof.v1 JSON. */
+/* Proof containers (docs/formats.md, "Proofs"): CAPZ v2, proof.v0 (base64 JSON or JSON), proof.v1
+ * JSON. */
 #ifndef CAPV_PROOF_INT_H
 #define CAPV_PROOF_INT_H
 
@@ -17,23 +18,23 @@ typedef enum capv_proof_binding {
 
 typedef enum capv_backend_class {
     CAPV_BACKEND_UNKNOWN = 0,
-    CAPV_BACKEND_MOCK = 1,  /* mock, simplified_zk: no cryptographic assurance */
-    CAPV_BACKEND_ZK = 2     /* zkvm, halo2: real proof systems */
+    CAPV_BACKEND_MOCK = 1, /* mock, simplified_zk: no cryptographic assurance */
+    CAPV_BACKEND_ZK = 2    /* zkvm, halo2: real proof systems */
 } capv_backend_class;
 
 typedef struct capv_proof {
-    char container[16];     /* "capz-v2", "proof.v0", "proof.v1" */
-    char backend[32];       /* as named by the proof */
+    char container[16]; /* "capz-v2", "proof.v0", "proof.v1" */
+    char backend[32];   /* as named by the proof */
     capv_backend_class backend_class;
     capv_proof_binding binding;
     uint8_t manifest_hash[32];
     bool has_policy_hash;
     uint8_t policy_hash[32];
-    char *statement;        /* NULL when absent */
-    size_t constraints;     /* checked constraints listed */
+    char *statement;    /* NULL when absent */
+    size_t constraints; /* checked constraints listed */
     size_t constraints_failed;
-    char *first_failed;     /* name of the first failed constraint, or NULL */
-    uint32_t payload_len;   /* CAPZ only */
+    char *first_failed;   /* name of the first failed constraint, or NULL */
+    uint32_t payload_len; /* CAPZ only */
 } capv_proof;
 
 /* Parses a proof file. CAPV_E_MALFORMED (with a precise message) for anything that is not

@@ -1,4 +1,5 @@
-/* Backup, restore and check of the SQLite registry (SPEC §8).
+/* Backup, restore and check of the SQLite registry (docs/registry.md, "Backup", "Restore",
+ * "Check").
  *
  * Backup: the SQLite online backup API copies one snapshot (a read transaction held on a
  * read-only connection for the whole copy, so concurrent commits by the writer neither
@@ -15,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +28,8 @@
 
 #include "json_int.h"
 #include "keys_int.h"
-#include "registry_int.h"
+#include "registry_entry_int.h"
+#include "registry_schema_int.h"
 #include "time_int.h"
 
 #define SIDECAR_MAX (64u * 1024u)
@@ -59,8 +62,7 @@ static bool path_exists(const char *p)
     return lstat(p, &sb) == 0;
 }
 
-static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path,
-                             capv_error *err)
+static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
@@ -68,7 +70,7 @@ static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *pat
             continue;
         if (w <= 0)
             return capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path,
-                                strerror(errno));
+                                 strerror(errno));
         p += w;
         n -= (size_t)w;
     }
@@ -108,7 +110,7 @@ static capv_status hash_file(uint8_t digest[32], uint64_t *size, const char *pat
     int in = open(path, O_RDONLY | O_CLOEXEC);
     if (in < 0)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open '%s': %s", path, strerror(errno));
+                             "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
     int out = -1;
     capv_hash_ctx *h = NULL;
@@ -120,8 +122,7 @@ static capv_status hash_file(uint8_t digest[32], uint64_t *size, const char *pat
     if (fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode))
         CAPV_FAIL(err, CAPV_E_IO, path, "'%s' is not a regular file", path);
     CAPV_TRY(capv_hash_ctx_new(&h, CAPV_HASH_SHA3_256, err));
-    if (copy_to != NULL &&
-        (out = open(copy_to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+    if (copy_to != NULL && (out = open(copy_to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
         CAPV_FAIL(err, CAPV_E_IO, copy_to, "cannot create '%s': %s", copy_to, strerror(errno));
     for (;;) {
         ssize_t r = read(in, buf, COPY_CHUNK);
@@ -188,7 +189,7 @@ static info_box *box_new(const char *path, const char *sidecar, const char *crea
         capv_backup_info_free(&b->info);
         return NULL;
     }
-    b->info.version = 1;
+    b->info.version = CAPV_BACKUP_INFO_VERSION;
     b->info.path = b->path;
     b->info.sidecar_path = b->sidecar;
     b->info.created_at = b->created_at;
@@ -220,8 +221,8 @@ static capv_status read_sidecar(info_box **out, const char *backup, capv_error *
     FILE *f = fopen(side, "rb");
     if (f == NULL)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, side,
-                            "backup sidecar '%s' is missing: an incomplete or foreign backup",
-                            side);
+                             "backup sidecar '%s' is missing: an incomplete or foreign backup",
+                             side);
     uint8_t *buf = malloc(SIDECAR_MAX + 1);
     size_t n = buf ? fread(buf, 1, SIDECAR_MAX + 1, f) : 0;
     bool bad = ferror(f) != 0;
@@ -251,8 +252,8 @@ static capv_status read_sidecar(info_box **out, const char *backup, capv_error *
         capvi_json_get_int(&schema, root, "", "schema_version", 0, 1000000, true, NULL) !=
             CAPV_OK ||
         capvi_json_get_int(&entries, root, "", "entries", 0, INT64_MAX, true, NULL) != CAPV_OK ||
-        capvi_json_get_int(&verifications, root, "", "verifications", 0, INT64_MAX, true,
-                          NULL) != CAPV_OK ||
+        capvi_json_get_int(&verifications, root, "", "verifications", 0, INT64_MAX, true, NULL) !=
+            CAPV_OK ||
         capvi_json_get_string(&tool, root, "", "tool_version", true, NULL) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, side,
                   "sidecar '%s' lacks or mistypes created_at, sha3_256, size_bytes, "
@@ -278,13 +279,13 @@ static capv_status write_sidecar(const info_box *b, capv_error *err)
 {
     capv_buf j = CAPV_BUF_INIT;
     capvi_buf_printf(&j,
-                    "{\n  \"format\": \"%s\",\n  \"created_at\": \"%s\",\n  \"sha3_256\": "
-                    "\"%s\",\n  \"size_bytes\": %llu,\n  \"schema_version\": %d,\n  "
-                    "\"entries\": %llu,\n  \"verifications\": %llu,\n  \"tool_version\": ",
-                    CAPV_BACKUP_FORMAT, b->created_at, b->sha3,
-                    (unsigned long long)b->info.size_bytes, b->info.schema_version,
-                    (unsigned long long)b->info.entries,
-                    (unsigned long long)b->info.verifications);
+                     "{\n  \"format\": \"%s\",\n  \"created_at\": \"%s\",\n  \"sha3_256\": "
+                     "\"%s\",\n  \"size_bytes\": %llu,\n  \"schema_version\": %d,\n  "
+                     "\"entries\": %llu,\n  \"verifications\": %llu,\n  \"tool_version\": ",
+                     CAPV_BACKUP_FORMAT, b->created_at, b->sha3,
+                     (unsigned long long)b->info.size_bytes, b->info.schema_version,
+                     (unsigned long long)b->info.entries,
+                     (unsigned long long)b->info.verifications);
     capvi_json_write_string(&j, b->tool, strlen(b->tool));
     capvi_buf_puts(&j, "\n}\n");
     if (j.failed) {
@@ -318,7 +319,7 @@ capv_status capv_registry_backup_list(capv_backup_list **out, const char *dir, c
     DIR *d = opendir(dir);
     if (d == NULL)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, dir,
-                            "cannot open backup directory '%s': %s", dir, strerror(errno));
+                             "cannot open backup directory '%s': %s", dir, strerror(errno));
     capv_backup_list *l = calloc(1, sizeof *l);
     size_t cap = 0;
     capv_status st = CAPV_OK;
@@ -361,7 +362,7 @@ out:
         return st;
     }
     *out = l;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 size_t capv_backup_list_count(const capv_backup_list *l)
@@ -399,14 +400,14 @@ capv_status capv_registry_backup_prune(size_t *removed, const char *dir, unsigne
         /* the sidecar first: without it the file no longer counts as a backup */
         if (unlink(l->items[i]->sidecar) != 0 || unlink(l->items[i]->path) != 0) {
             st = capvi_err_set(err, CAPV_E_IO, l->items[i]->path, "cannot remove '%s': %s",
-                              l->items[i]->path, strerror(errno));
+                               l->items[i]->path, strerror(errno));
             break;
         }
         if (removed)
             (*removed)++;
     }
     capv_backup_list_free(l);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* Temporary files of backups whose process died ("<dir>/.registry-….tmp.<pid>"). */
@@ -490,9 +491,9 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return capvi_err_set(err, CAPV_E_IO, dir, "cannot create backup directory '%s': %s", dir,
-                            strerror(errno));
+                             strerror(errno));
     remove_stale_temps(dir);
-    int64_t now = reg->clock(reg->clock_user);
+    int64_t now = capvi_reg_now_ms(reg);
     char stamp[32], created[32], name[PATH_MAX], side[PATH_MAX], tmp[PATH_MAX];
     capvi_time_format_s(stamp, now); /* YYYY-MM-DDTHH:MM:SSZ → yyyymmddTHHMMSSZ */
     char compact[20];
@@ -516,8 +517,7 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
             return capvi_err_set(err, CAPV_E_IO, dir, "cannot find a free backup name");
     }
     const char *base = strrchr(name, '/') + 1;
-    if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, base, (long)getpid()) >=
-        (int)sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, base, (long)getpid()) >= (int)sizeof tmp)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
 
     sqlite3 *dest = NULL;
@@ -576,10 +576,10 @@ out:
         unlink(tmp);
     if (st != CAPV_OK || out == NULL) {
         capv_backup_info_free(b ? &b->info : NULL);
-        return st;
+        return capvi_err_done(err, st);
     }
     *out = &b->info;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 /* ---- verify / restore ------------------------------------------------------------------ */
@@ -589,17 +589,18 @@ out:
 static capv_status backup_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err)
 {
     if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
-        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%s: not a valid database (%s, sqlite %d)",
-                            what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
+                             "%s: not a valid database (%s, sqlite %d)", what,
+                             db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), rc);
     return capvi_reg_sqlite_error(db, rc, what, err);
 }
 
 /* PRAGMA integrity_check: CAPV_OK when it ran, `*ok` = it said "ok", `first` = its first
  * complaint. With `on_problem`, every complaint (up to 100) is reported with `code`. A
  * backup (`backup`) that SQLite cannot read at all is CAPV_E_MALFORMED. */
-static capv_status integrity(bool *ok, char first[200], sqlite3 *db, const char *what,
-                             bool backup, capv_status code, capv_registry_problem_fn on_problem,
-                             void *user, capv_error *err)
+static capv_status integrity(bool *ok, char first[200], sqlite3 *db, const char *what, bool backup,
+                             capv_status code, capv_registry_problem_fn on_problem, void *user,
+                             capv_error *err)
 {
     *ok = false;
     first[0] = '\0';
@@ -638,9 +639,8 @@ static capv_status integrity(bool *ok, char first[200], sqlite3 *db, const char 
 
 /* Copies `backup` to `copy` (hashing it), then checks the copy against the sidecar. With
  * `migrate`, an older schema is migrated in the copy. */
-static capv_status verify_into(info_box **info, const char *backup, const char *copy,
-                               bool migrate, capv_progress_fn progress, void *user,
-                               capv_error *err)
+static capv_status verify_into(info_box **info, const char *backup, const char *copy, bool migrate,
+                               capv_progress_fn progress, void *user, capv_error *err)
 {
     info_box *b = NULL;
     sqlite3 *db = NULL;
@@ -653,11 +653,13 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
                   "cannot open backup '%s': %s", backup, strerror(errno));
     if ((uint64_t)sb.st_size != b->info.size_bytes)
         CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
-                  "backup '%s' has %lld bytes, its sidecar says %llu: truncated or altered",
-                  backup, (long long)sb.st_size, (unsigned long long)b->info.size_bytes);
+                  "backup '%s' has %lld bytes, its sidecar says %llu: truncated or altered", backup,
+                  (long long)sb.st_size, (unsigned long long)b->info.size_bytes);
     uint8_t want[32], got[32];
     uint64_t size = 0;
-    capv_digest_parse(want, b->sha3, strlen(b->sha3), NULL);
+    if (capv_digest_parse(want, b->sha3, strlen(b->sha3), NULL) != CAPV_OK)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, backup,
+                  "backup '%s': its sidecar's sha3_256 is not a digest", backup);
     CAPV_TRY(hash_file(got, &size, backup, copy, progress, user, err));
     if (size != b->info.size_bytes || CRYPTO_memcmp(want, got, 32) != 0)
         CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
@@ -674,8 +676,8 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
         CAPV_OK)
         CAPV_FAIL(err, st, backup, "backup '%s': %s", backup, ierr.message);
     if (!ok)
-        CAPV_FAIL(err, CAPV_E_MALFORMED, backup, "backup '%s': integrity_check failed: %s",
-                  backup, first);
+        CAPV_FAIL(err, CAPV_E_MALFORMED, backup, "backup '%s': integrity_check failed: %s", backup,
+                  first);
     int version = 0;
     bool legacy = false;
     CAPV_TRY(capvi_reg_schema_probe(&version, &legacy, db, err));
@@ -718,8 +720,7 @@ capv_status capv_registry_backup_verify(capv_backup_info **out, const char *back
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     char dir[PATH_MAX], copy[PATH_MAX];
     dir_of(dir, backup_path);
-    if (snprintf(copy, sizeof copy, "%s/.verify-%ld.tmp", dir, (long)getpid()) >=
-        (int)sizeof copy)
+    if (snprintf(copy, sizeof copy, "%s/.verify-%ld.tmp", dir, (long)getpid()) >= (int)sizeof copy)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
     unlink(copy);
     info_box *b = NULL;
@@ -729,7 +730,7 @@ capv_status capv_registry_backup_verify(capv_backup_info **out, const char *back
         *out = &b->info;
     else if (b != NULL)
         capv_backup_info_free(&b->info);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)
@@ -737,7 +738,7 @@ static capv_status rename_if_exists(const char *from, const char *to, capv_error
     if (rename(from, to) == 0 || errno == ENOENT)
         return CAPV_OK;
     return capvi_err_set(err, CAPV_E_IO, from, "cannot move '%s' to '%s': %s", from, to,
-                        strerror(errno));
+                         strerror(errno));
 }
 
 capv_status capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
@@ -756,9 +757,9 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
         capv_error_clear(err);
     } else if (st == CAPV_E_BUSY) {
         return capvi_err_set(err, CAPV_E_BUSY, db_path,
-                            "registry '%s' is held by a writer (capverifyd?): stop it first, or "
-                            "use --force and send it SIGHUP afterwards",
-                            db_path);
+                             "registry '%s' is held by a writer (capverifyd?): stop it first, or "
+                             "use --force and send it SIGHUP afterwards",
+                             db_path);
     } else if (st != CAPV_OK) {
         return st;
     }
@@ -776,8 +777,8 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
         if (lock_fd >= 0) {
             /* no writer: fold the WAL into the main file so the kept copy is one file */
             sqlite3 *old = NULL;
-            if (sqlite3_open_v2(db_path, &old, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                                NULL) == SQLITE_OK)
+            if (sqlite3_open_v2(db_path, &old, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+                SQLITE_OK)
                 sqlite3_exec(old, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
             sqlite3_close(old);
         }
@@ -790,8 +791,7 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
         compact[k] = '\0';
         for (int i = 0;; i++) {
             int w = i == 0 ? snprintf(pre, sizeof pre, "%s.pre-restore-%s", db_path, compact)
-                           : snprintf(pre, sizeof pre, "%s.pre-restore-%s-%d", db_path, compact,
-                                      i);
+                           : snprintf(pre, sizeof pre, "%s.pre-restore-%s-%d", db_path, compact, i);
             if (w >= (int)sizeof pre)
                 CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
             if (!path_exists(pre))
@@ -819,7 +819,7 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
 out:
     unlink(copy);
     capvi_reg_unlock(lock_fd);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* ---- check ----------------------------------------------------------------------------- */
@@ -848,11 +848,27 @@ static bool report_body_ok(const uint8_t *key, bool summary, const char *json, s
     const cJSON *sha = capvi_json_get(root, "report_sha3_256");
     uint8_t d[32];
     bool ok = cJSON_IsTrue(flag) && cJSON_IsString(sha) &&
-              capv_digest_parse(d, sha->valuestring, strlen(sha->valuestring), NULL) ==
-                  CAPV_OK &&
+              capv_digest_parse(d, sha->valuestring, strlen(sha->valuestring), NULL) == CAPV_OK &&
               CRYPTO_memcmp(d, key, 32) == 0;
     cJSON_Delete(root);
     return ok;
+}
+
+/* The size of each version of capv_registry_check_result (docs/abi.md): version 2 added
+ * verifications and reports. */
+static const size_t check_result_sizes[] = { 0, offsetof(capv_registry_check_result, verifications),
+                                             sizeof(capv_registry_check_result) };
+_Static_assert(sizeof check_result_sizes / sizeof check_result_sizes[0] ==
+                   CAPV_REGISTRY_CHECK_RESULT_VERSION + 1,
+               "one size per version of capv_registry_check_result");
+
+/* Copies a check's result to the caller's struct: the fields of its version, no further. */
+static void result_out(capv_registry_check_result *out, const capv_registry_check_result *res,
+                       size_t size)
+{
+    unsigned int version = out->version;
+    memcpy(out, res, size);
+    out->version = version;
 }
 
 /* Every stored report body against its key (schema 2). A mismatch counts as malformed. */
@@ -865,6 +881,7 @@ static capv_status check_reports(capv_registry_check_result *r, sqlite3 *db,
                                 &s, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         rc = SQLITE_OK;
+        r->reports++;
         const void *key = sqlite3_column_blob(s, 1);
         int klen = sqlite3_column_bytes(s, 1);
         const char *json = (const char *)sqlite3_column_text(s, 3);
@@ -885,22 +902,29 @@ static capv_status check_reports(capv_registry_check_result *r, sqlite3 *db,
     return st;
 }
 
-capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *reg,
-                                const capv_trust_store *trust,
-                                capv_registry_problem_fn on_problem, void *problem_user,
-                                capv_progress_fn progress, void *user, capv_error *err)
+capv_status capv_registry_check(capv_registry_check_result *result, capv_registry *reg,
+                                const capv_trust_store *trust, capv_registry_problem_fn on_problem,
+                                void *problem_user, capv_progress_fn progress, void *user,
+                                capv_error *err)
 {
-    if (r == NULL || reg == NULL)
+    if (result == NULL || reg == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    /* filled in full here, copied out within the size of the caller's version */
+    size_t size = 0;
+    capv_status st = capvi_reg_struct_size(&size, result->version, check_result_sizes,
+                                           sizeof check_result_sizes / sizeof check_result_sizes[0],
+                                           "capv_registry_check_result", err);
+    if (st != CAPV_OK)
+        return st;
+    capv_registry_check_result res = CAPV_REGISTRY_CHECK_RESULT_INIT, *r = &res;
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr;
-    memset(r, 0, sizeof *r);
-    r->version = CAPV_REGISTRY_CHECK_RESULT_VERSION;
     capv_reg_conn *c = NULL;
-    capv_status st = capvi_reg_long_reader_acquire(&c, reg, err);
-    if (st != CAPV_OK)
+    if ((st = capvi_reg_long_reader_acquire(&c, reg, err)) != CAPV_OK) {
+        result_out(result, &res, size);
         return capvi_reg_note(reg, st, err);
+    }
     sqlite3_stmt *s = NULL;
     uint64_t total = 0;
     st = capvi_reg_exec(c->db, "BEGIN", err);
@@ -913,15 +937,17 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
     CAPV_TRY(integrity(&ok, first, c->db, "registry", false, CAPV_E_STORAGE, on_problem,
                        problem_user, err));
     if (ok)
-        r->integrity_ok = 1;
+        r->integrity_ok = true;
     else
         r->problems++;
     int64_t v = 0;
     CAPV_TRY(capvi_reg_query_int(&v, c->db, "PRAGMA user_version", err));
     r->schema_version = (int)v;
     CAPV_TRY(capvi_reg_count_db(&total, c->db, "entries", err));
-    int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq",
-                                -1, &s, NULL);
+    if (r->schema_version >= 1)
+        CAPV_TRY(capvi_reg_count_db(&r->verifications, c->db, "verifications", err));
+    int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq", -1,
+                                &s, NULL);
     if (rc != SQLITE_OK) {
         st = capvi_reg_sqlite_error(c->db, rc, "check: cannot read the entries", err);
         goto out;
@@ -968,15 +994,14 @@ capv_status capv_registry_check(capv_registry_check_result *r, capv_registry *re
         }
         r->signed_entries++;
         uint8_t pub[32], sig[64];
-        capvi_reg_entry_sig_material(sig, pub, e.signature, e.public_key, e.signature_scheme,
-                                    NULL);
+        capvi_reg_entry_sig_material(sig, pub, e.signature, e.public_key, e.signature_scheme, NULL);
         char kid[CAPV_KID_SIZE];
         if (e.kid != NULL && capv_key_id(kid, pub, NULL) == CAPV_OK && strcmp(kid, e.kid) != 0)
             r->kid_mismatches++;
         if (trust != NULL) {
             int64_t at = INT64_MIN;
             const capv_key *key = NULL;
-            if (capv_rfc3339_parse(&at, e.registered_at, strlen(e.registered_at)) != 0)
+            if (capv_rfc3339_parse(&at, e.registered_at, strlen(e.registered_at), NULL) != CAPV_OK)
                 at = INT64_MIN;
             capv_status ts = capvi_trust_decide(&key, trust, pub, at);
             if (ts != CAPV_OK) {
@@ -999,5 +1024,6 @@ out:
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     capvi_reg_long_reader_release(reg, c);
-    return capvi_reg_note(reg, st, err);
+    result_out(result, &res, size);
+    return capvi_err_done(err, capvi_reg_note(reg, st, err));
 }

@@ -1,13 +1,28 @@
-/* Registry entries (SPEC §3.7): validation, the bytes an entry signature covers, signature
- * checks, and storing / comparing entries. The one implementation of the entry signature,
- * used by add, import, check and the verifier's `registry` check. */
+/* Registry entries (docs/registry.md, "Entry signatures"): validation, the bytes an entry
+ * signature covers, signature checks, library-owned copies, and storing / comparing entries.
+ * The one implementation of the entry signature, used by add, import, check and the
+ * verifier's `registry` check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "json_int.h"
-#include "registry_int.h"
+#include "registry_entry_int.h"
+
+/* The size of each version of capv_registry_entry (docs/abi.md). */
+static const size_t entry_sizes[] = { 0, sizeof(capv_registry_entry) };
+_Static_assert(sizeof entry_sizes / sizeof entry_sizes[0] == CAPV_REGISTRY_ENTRY_VERSION + 1,
+               "one size per version of capv_registry_entry");
+
+capv_status capvi_reg_entry_read(capv_registry_entry *out, const capv_registry_entry *in,
+                                 capv_error *err)
+{
+    const capv_registry_entry defaults = CAPV_REGISTRY_ENTRY_INIT;
+    *out = defaults;
+    return capvi_reg_struct_read(out, in, entry_sizes, sizeof entry_sizes / sizeof entry_sizes[0],
+                                 "capv_registry_entry", err);
+}
 
 /* Printable UTF-8 without control characters, at most `max` bytes. */
 static bool printable(const char *s, size_t max, bool allow_empty)
@@ -20,7 +35,7 @@ static bool printable(const char *s, size_t max, bool allow_empty)
 }
 
 void capvi_reg_signed_bytes(capv_buf *b, const char *id, const char *mh, const char *ph,
-                           const char *ts, const char *at)
+                            const char *ts, const char *at)
 {
     capvi_buf_puts(b, "{\"id\":");
     capvi_json_write_string(b, id, strlen(id));
@@ -39,22 +54,28 @@ void capvi_reg_signed_bytes(capv_buf *b, const char *id, const char *mh, const c
 }
 
 capv_status capv_registry_entry_signed_bytes(uint8_t **out, size_t *out_len,
-                                             const capv_registry_entry *e, capv_error *err)
+                                             const capv_registry_entry *entry, capv_error *err)
 {
-    if (out == NULL || e == NULL || e->id == NULL || e->manifest_hash == NULL ||
-        e->proof_hash == NULL || e->registered_at == NULL)
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || entry == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_registry_entry e;
+    capv_status st = capvi_reg_entry_read(&e, entry, err);
+    if (st != CAPV_OK)
+        return st;
+    if (e.id == NULL || e.manifest_hash == NULL || e.proof_hash == NULL || e.registered_at == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                            "an entry needs id, manifest_hash, proof_hash and registered_at");
-    *out = NULL;
+                             "an entry needs id, manifest_hash, proof_hash and registered_at");
     capv_buf b = CAPV_BUF_INIT;
-    capvi_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
-                          e->registered_at);
+    capvi_reg_signed_bytes(&b, e.id, e.manifest_hash, e.proof_hash, e.timestamp_file,
+                           e.registered_at);
     *out = capvi_buf_take(&b, out_len);
-    return *out ? CAPV_OK : capvi_err_nomem(err);
+    return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
 }
 
 capv_status capvi_reg_decode_key_bytes(uint8_t *out, size_t want, const char *text,
-                                      const char *field, capv_error *err)
+                                       const char *field, capv_error *err)
 {
     size_t n = 0, len = strlen(text);
     uint8_t buf[CAPV_BASE64_DECODED_MAX(200)];
@@ -62,8 +83,7 @@ capv_status capvi_reg_decode_key_bytes(uint8_t *out, size_t want, const char *te
     if (len == 2 + 2 * want && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
         if (capv_hex_decode(out, want, text, len, NULL) == CAPV_OK)
             return CAPV_OK;
-        return capvi_err_set(err, CAPV_E_HEX, field, "%s must be 0x-hex of %zu bytes", field,
-                            want);
+        return capvi_err_set(err, CAPV_E_HEX, field, "%s must be 0x-hex of %zu bytes", field, want);
     }
     if (len <= 200 &&
         capv_base64_decode(buf, sizeof buf, &n, text, len, CAPV_BASE64_STD, NULL) == CAPV_OK &&
@@ -72,32 +92,32 @@ capv_status capvi_reg_decode_key_bytes(uint8_t *out, size_t want, const char *te
         return CAPV_OK;
     }
     return capvi_err_set(err, CAPV_E_BASE64, field, "%s must be base64 or 0x-hex of %zu bytes",
-                        field, want);
+                         field, want);
 }
 
 capv_status capvi_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const char *signature,
-                                        const char *public_key, const char *scheme,
-                                        capv_error *err)
+                                         const char *public_key, const char *scheme,
+                                         capv_error *err)
 {
     if (signature == NULL)
         return capvi_err_set(err, CAPV_E_MISSING, "signature", "the entry is unsigned");
     if (scheme != NULL && strcasecmp(scheme, "ed25519") != 0)
         return capvi_err_set(err, CAPV_E_MALFORMED, "signature_scheme",
-                            "unsupported signature_scheme '%.40s'", scheme);
+                             "unsupported signature_scheme '%.40s'", scheme);
     if (public_key == NULL)
         return capvi_err_set(err, CAPV_E_MALFORMED, "public_key",
-                            "the entry is signed but names no public key");
+                             "the entry is signed but names no public key");
     if (capvi_reg_decode_key_bytes(sig, 64, signature, "signature", NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_MALFORMED, "signature",
-                            "the signature is not base64 or 0x-hex of 64 bytes");
+                             "the signature is not base64 or 0x-hex of 64 bytes");
     if (capvi_reg_decode_key_bytes(pub, 32, public_key, "public_key", NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_MALFORMED, "public_key",
-                            "the public key is not base64 or 0x-hex of 32 bytes");
+                             "the public key is not base64 or 0x-hex of 32 bytes");
     return CAPV_OK;
 }
 
-static capv_status verify_material(const uint8_t sig[64], const uint8_t pub[32],
-                                   const uint8_t *msg, size_t len, capv_error *err)
+static capv_status verify_material(const uint8_t sig[64], const uint8_t pub[32], const uint8_t *msg,
+                                   size_t len, capv_error *err)
 {
     uint8_t d[32];
     capv_status st = capv_hash(d, CAPV_HASH_BLAKE3, msg, len, err);
@@ -108,52 +128,59 @@ static capv_status verify_material(const uint8_t sig[64], const uint8_t pub[32],
         return capvi_err_set(err, st, "signature", "the entry signature does not verify");
     if (st == CAPV_E_MALFORMED)
         return capvi_err_set(err, st, "public_key", "the public key is not an Ed25519 point");
-    return st == CAPV_OK ? CAPV_OK : capvi_err_set(err, st, NULL, "cannot verify: %s",
-                                                   capv_strerror(st));
+    return st == CAPV_OK ? CAPV_OK
+                         : capvi_err_set(err, st, NULL, "cannot verify: %s", capv_strerror(st));
 }
 
-capv_status capv_registry_entry_verify(const capv_registry_entry *e, capv_error *err)
+capv_status capv_registry_entry_verify(const capv_registry_entry *entry, capv_error *err)
 {
-    if (e == NULL || e->id == NULL || e->manifest_hash == NULL || e->proof_hash == NULL ||
-        e->registered_at == NULL)
+    if (entry == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_registry_entry e;
+    capv_status st = capvi_reg_entry_read(&e, entry, err);
+    if (st != CAPV_OK)
+        return st;
+    if (e.id == NULL || e.manifest_hash == NULL || e.proof_hash == NULL || e.registered_at == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                            "an entry needs id, manifest_hash, proof_hash and registered_at");
+                             "an entry needs id, manifest_hash, proof_hash and registered_at");
     uint8_t sig[64], pub[32];
-    capv_status st = capvi_reg_entry_sig_material(sig, pub, e->signature, e->public_key,
-                                                 e->signature_scheme, err);
+    st = capvi_reg_entry_sig_material(sig, pub, e.signature, e.public_key, e.signature_scheme, err);
     if (st != CAPV_OK)
         return st;
     capv_buf b = CAPV_BUF_INIT;
-    capvi_reg_signed_bytes(&b, e->id, e->manifest_hash, e->proof_hash, e->timestamp_file,
-                          e->registered_at);
+    capvi_reg_signed_bytes(&b, e.id, e.manifest_hash, e.proof_hash, e.timestamp_file,
+                           e.registered_at);
     if (b.failed) {
         capvi_buf_free(&b);
         return capvi_err_nomem(err);
     }
     st = verify_material(sig, pub, b.data, b.len, err);
     capvi_buf_free(&b);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* An id derived from the two hashes, shaped as an RFC 9562 version 8 UUID: the same
  * registration always gets the same id, so a retry cannot create a second one. */
-static void derive_id(char out[40], const uint8_t mk[32], const uint8_t pk[32])
+static capv_status derive_id(char out[40], const uint8_t mk[32], const uint8_t pk[32],
+                             capv_error *err)
 {
     uint8_t in[21 + 64], d[32];
     memcpy(in, "capverify.entry-id.v1", 21);
     memcpy(in + 21, mk, 32);
     memcpy(in + 53, pk, 32);
-    capv_hash(d, CAPV_HASH_SHA3_256, in, sizeof in, NULL);
+    capv_status st = capv_hash(d, CAPV_HASH_SHA3_256, in, sizeof in, err);
+    if (st != CAPV_OK)
+        return st;
     d[6] = (uint8_t)((d[6] & 0x0f) | 0x80);
     d[8] = (uint8_t)((d[8] & 0x3f) | 0x80);
-    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12],
-             d[13], d[14], d[15]);
+    snprintf(out, 40, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", d[0],
+             d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9], d[10], d[11], d[12], d[13],
+             d[14], d[15]);
+    return CAPV_OK;
 }
 
 capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_entry *in,
-                                   const capv_registry *reg, unsigned int flags,
-                                   capv_error *err)
+                                    const capv_registry *reg, unsigned int flags, capv_error *err)
 {
     memset(e, 0, sizeof *e);
     if (in->manifest_hash == NULL)
@@ -163,10 +190,10 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
     if (capv_digest_parse(e->manifest_key, in->manifest_hash, strlen(in->manifest_hash), NULL) !=
         CAPV_OK)
         return capvi_err_set(err, CAPV_E_HEX, "manifest_hash",
-                            "manifest_hash is not a 0x / sha3-256: digest of 64 hex digits");
+                             "manifest_hash is not a 0x / sha3-256: digest of 64 hex digits");
     if (capv_digest_parse(e->proof_key, in->proof_hash, strlen(in->proof_hash), NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_HEX, "proof_hash",
-                            "proof_hash is not a 0x / sha3-256: digest of 64 hex digits");
+                             "proof_hash is not a 0x / sha3-256: digest of 64 hex digits");
     if (flags & REG_PREP_CANONICAL) {
         capv_digest_format(e->mh_buf, e->manifest_key);
         capv_digest_format(e->ph_buf, e->proof_key);
@@ -179,24 +206,27 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
     if (in->id != NULL) {
         if (!printable(in->id, 256, false))
             return capvi_err_set(err, CAPV_E_MALFORMED, "id",
-                                "id must be 1..256 printable characters");
+                                 "id must be 1..256 printable characters");
         e->id = in->id;
         e->id_given = true;
     } else {
-        derive_id(e->id_buf, e->manifest_key, e->proof_key);
+        capv_status st = derive_id(e->id_buf, e->manifest_key, e->proof_key, err);
+        if (st != CAPV_OK)
+            return st;
         e->id = e->id_buf;
     }
     if (in->timestamp_file != NULL && !printable(in->timestamp_file, 4096, true))
         return capvi_err_set(err, CAPV_E_MALFORMED, "timestamp_file",
-                            "timestamp_file must be printable text");
+                             "timestamp_file must be printable text");
     e->timestamp_file = in->timestamp_file;
     if (in->registered_at != NULL) {
         int64_t ms;
         if ((flags & REG_PREP_STRICT)
-                ? capv_rfc3339_parse(&ms, in->registered_at, strlen(in->registered_at)) != 0
+                ? capv_rfc3339_parse(&ms, in->registered_at, strlen(in->registered_at), NULL) !=
+                      CAPV_OK
                 : !printable(in->registered_at, 64, false))
             return capvi_err_set(err, CAPV_E_MALFORMED, "registered_at",
-                                "registered_at must be an RFC 3339 time");
+                                 "registered_at must be an RFC 3339 time");
         e->registered_at = in->registered_at;
         e->registered_at_given = true;
     } else {
@@ -218,17 +248,84 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
     e->signature = in->signature;
     e->public_key = in->public_key;
     if (in->kid != NULL && !printable(in->kid, 128, false))
-        return capvi_err_set(err, CAPV_E_MALFORMED, "kid", "kid must be 1..128 printable characters");
+        return capvi_err_set(err, CAPV_E_MALFORMED, "kid",
+                             "kid must be 1..128 printable characters");
     e->kid = in->kid;
     if (in->signature_scheme != NULL) {
         if (strcasecmp(in->signature_scheme, "ed25519") != 0)
             return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "signature_scheme",
-                                "entry '%s': unsupported signature_scheme '%.40s'", e->id,
-                                in->signature_scheme);
+                                 "entry '%s': unsupported signature_scheme '%.40s'", e->id,
+                                 in->signature_scheme);
         e->scheme = "ed25519";
     }
     return CAPV_OK;
 }
+
+/* ---- library-owned entries ------------------------------------------------------------- */
+
+capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in)
+{
+    const char *src[10] = { in->id,
+                            in->manifest_hash,
+                            in->proof_hash,
+                            in->timestamp_file,
+                            in->registered_at,
+                            in->policy_hash,
+                            in->signature,
+                            in->public_key,
+                            in->kid,
+                            in->signature_scheme };
+    capv_registry_entry tmp;
+    const char **dst[10] = { &tmp.id,
+                             &tmp.manifest_hash,
+                             &tmp.proof_hash,
+                             &tmp.timestamp_file,
+                             &tmp.registered_at,
+                             &tmp.policy_hash,
+                             &tmp.signature,
+                             &tmp.public_key,
+                             &tmp.kid,
+                             &tmp.signature_scheme };
+    capv_registry_entry *e = capvi_reg_pack_strings(sizeof *e, dst, src, 10);
+    if (e == NULL)
+        return NULL;
+    tmp.version = CAPV_REGISTRY_ENTRY_VERSION;
+    tmp.seq = in->seq;
+    *e = tmp;
+    return e;
+}
+
+capv_registry_entry *capvi_reg_entry_from_row(sqlite3_stmt *s)
+{
+    const char *src[10];
+    for (int i = 0; i < 10; i++)
+        src[i] = capvi_reg_col_text(s, i + 1);
+    capv_registry_entry tmp;
+    const char **dst[10] = { &tmp.id,
+                             &tmp.manifest_hash,
+                             &tmp.proof_hash,
+                             &tmp.timestamp_file,
+                             &tmp.registered_at,
+                             &tmp.policy_hash,
+                             &tmp.signature,
+                             &tmp.public_key,
+                             &tmp.kid,
+                             &tmp.signature_scheme };
+    capv_registry_entry *e = capvi_reg_pack_strings(sizeof *e, dst, src, 10);
+    if (e == NULL)
+        return NULL;
+    tmp.version = CAPV_REGISTRY_ENTRY_VERSION;
+    tmp.seq = sqlite3_column_int64(s, 0);
+    *e = tmp;
+    return e;
+}
+
+void capv_registry_entry_free(capv_registry_entry *e)
+{
+    free(e);
+}
+
+/* ---- storing and comparing ------------------------------------------------------------- */
 
 static bool same_text(const char *a, const char *b)
 {
@@ -244,14 +341,9 @@ static bool same_digest(const char *a, const char *b)
            capv_digest_parse(y, b, strlen(b), NULL) == CAPV_OK && memcmp(x, y, 32) == 0;
 }
 
-static const char *col(sqlite3_stmt *s, int i)
-{
-    return (const char *)sqlite3_column_text(s, i);
-}
-
 capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
-                                    const capv_reg_entry_in *e, bool compare_registered_at,
-                                    capv_error *err)
+                                     const capv_reg_entry_in *e, bool compare_registered_at,
+                                     capv_error *err)
 {
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err);
@@ -279,14 +371,14 @@ capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn
         sqlite3_reset(s);
         return st;
     }
-    bool same = !by_id && (!e->id_given || same_text(col(s, 1), e->id)) &&
-                same_text(col(s, 4), e->timestamp_file) &&
-                same_digest(col(s, 6), e->policy_hash) &&
-                (!compare_registered_at || same_text(col(s, 5), e->registered_at)) &&
-                (e->signature == NULL || same_text(col(s, 7), e->signature)) &&
-                (e->public_key == NULL || same_text(col(s, 8), e->public_key));
+    bool same = !by_id && (!e->id_given || same_text(capvi_reg_col_text(s, 1), e->id)) &&
+                same_text(capvi_reg_col_text(s, 4), e->timestamp_file) &&
+                same_digest(capvi_reg_col_text(s, 6), e->policy_hash) &&
+                (!compare_registered_at || same_text(capvi_reg_col_text(s, 5), e->registered_at)) &&
+                (e->signature == NULL || same_text(capvi_reg_col_text(s, 7), e->signature)) &&
+                (e->public_key == NULL || same_text(capvi_reg_col_text(s, 8), e->public_key));
     char id[260];
-    snprintf(id, sizeof id, "%s", col(s, 1) ? col(s, 1) : "");
+    snprintf(id, sizeof id, "%s", capvi_reg_col_text(s, 1) ? capvi_reg_col_text(s, 1) : "");
     if (stored != NULL && (*stored = capvi_reg_entry_from_row(s)) == NULL) {
         sqlite3_reset(s);
         return capvi_err_nomem(err);
@@ -294,14 +386,14 @@ capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn
     sqlite3_reset(s);
     if (same)
         return capvi_err_set(err, CAPV_E_EXISTS, id,
-                            "entry '%s' is already registered for these hashes", id);
+                             "entry '%s' is already registered for these hashes", id);
     if (by_id)
         return capvi_err_set(err, CAPV_E_CONFLICT, id,
-                            "entry id '%s' is already used for other hashes", id);
+                             "entry id '%s' is already used for other hashes", id);
     return capvi_err_set(err, CAPV_E_CONFLICT, id,
-                        "entry '%s' is registered for these hashes with other content; it is "
-                        "never overwritten",
-                        id);
+                         "entry '%s' is registered for these hashes with other content; it is "
+                         "never overwritten",
+                         id);
 }
 
 capv_status capvi_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err)
@@ -328,8 +420,8 @@ capv_status capvi_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, 
 }
 
 capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
-                                   const uint8_t manifest_hash[32], const uint8_t proof_hash[32],
-                                   capv_error *err)
+                                    const uint8_t manifest_hash[32], const uint8_t proof_hash[32],
+                                    capv_error *err)
 {
     memset(out, 0, sizeof *out);
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
@@ -343,19 +435,20 @@ capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
         sqlite3_bind_blob(s, 2, proof_hash, 32, SQLITE_STATIC);
         int rc = sqlite3_step(s);
         if (rc == SQLITE_ROW) {
-            const char *id = col(s, 1), *mh = col(s, 2), *ph = col(s, 3), *at = col(s, 5);
+            const char *id = capvi_reg_col_text(s, 1), *mh = capvi_reg_col_text(s, 2),
+                       *ph = capvi_reg_col_text(s, 3), *at = capvi_reg_col_text(s, 5);
             capv_buf b = CAPV_BUF_INIT;
-            capvi_reg_signed_bytes(&b, id ? id : "", mh ? mh : "", ph ? ph : "", col(s, 4),
-                                  at ? at : "");
+            capvi_reg_signed_bytes(&b, id ? id : "", mh ? mh : "", ph ? ph : "",
+                                   capvi_reg_col_text(s, 4), at ? at : "");
             out->id = strdup(id ? id : "");
             out->signed_bytes = capvi_buf_take(&b, &out->signed_len);
             if (out->id == NULL || out->signed_bytes == NULL) {
                 st = capvi_err_nomem(err);
             } else {
                 capv_error merr = CAPV_ERROR_INIT;
-                out->material = capvi_reg_entry_sig_material(out->signature, out->public_key,
-                                                            col(s, 7), col(s, 8), col(s, 10),
-                                                            &merr);
+                out->material = capvi_reg_entry_sig_material(
+                    out->signature, out->public_key, capvi_reg_col_text(s, 7),
+                    capvi_reg_col_text(s, 8), capvi_reg_col_text(s, 10), &merr);
                 snprintf(out->problem, sizeof out->problem, "%s", merr.message);
             }
         } else if (rc == SQLITE_DONE) {

@@ -1,17 +1,18 @@
-/* JSON import and export of the registry (SPEC §3.7):
+/* JSON import and export of the registry (docs/registry.md, "JSON import / export"):
  * {"registry_version":"1.0","entries":[{id, manifest_hash, proof_hash, timestamp_file,
  * registered_at, signature?, public_key?, kid?, signature_scheme?, policy_hash?}, …]}.
  * Imports are validated (and, on request, signature-checked) before the write transaction,
  * then applied all or nothing. Exports stream one snapshot through a caller's writer.
  *
- * Also the summary stored instead of a recorded report over the size cap
- * (docs/registry.md, "Reports"). */
+ * Also entries and pages of entries as JSON, and the summary stored instead of a recorded
+ * report over the size cap (docs/registry.md, "Recorded reports"). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "json_int.h"
-#include "registry_int.h"
+#include "registry_entry_int.h"
+#include "registry_json_int.h"
+#include "registry_writer_int.h"
 
 #define EXPORT_CHUNK (64u * 1024u)
 
@@ -143,11 +144,8 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
     q.arg = &a;
     q.changes_entries = true;
     capvi_reg_submit(reg, &q);
-    if ((st = q.st) != CAPV_OK) {
-        if (err != NULL)
-            *err = q.err;
+    if ((st = capvi_reg_write_result(&q, err)) != CAPV_OK)
         goto out;
-    }
     if (added)
         *added = a.added;
     if (existing)
@@ -155,7 +153,7 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
 out:
     free(a.items);
     cJSON_Delete(root);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* ---- export ---------------------------------------------------------------------------- */
@@ -190,9 +188,9 @@ static void member(capv_buf *b, bool pretty, const char *key, const char *value,
         capvi_buf_puts(b, "null");
 }
 
-capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
-                                      capv_write_fn write, void *write_user,
-                                      capv_progress_fn progress, void *user, capv_error *err)
+capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags, capv_write_fn write,
+                                      void *write_user, capv_progress_fn progress, void *user,
+                                      capv_error *err)
 {
     if (reg == NULL || write == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -214,14 +212,14 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
     CAPV_TRY(capvi_reg_exec(c->db, "BEGIN", err)); /* one snapshot for count and rows */
     in_txn = true;
     CAPV_TRY(capvi_reg_count_db(&total, c->db, "entries", err));
-    int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq",
-                                -1, &s, NULL);
+    int rc = sqlite3_prepare_v2(c->db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq", -1,
+                                &s, NULL);
     if (rc != SQLITE_OK) {
         st = capvi_reg_sqlite_error(c->db, rc, "exporting: cannot read the entries", err);
         goto out;
     }
     capvi_buf_puts(&x.b, pretty ? "{\n  \"registry_version\": \"1.0\",\n  \"entries\": ["
-                               : "{\"registry_version\":\"1.0\",\"entries\":[");
+                                : "{\"registry_version\":\"1.0\",\"entries\":[");
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *v[10];
         for (int i = 0; i < 10; i++)
@@ -265,31 +263,66 @@ out:
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     capvi_reg_long_reader_release(reg, c);
     capvi_buf_free(&x.b);
-    return capvi_reg_note(reg, st, err);
+    return capvi_err_done(err, capvi_reg_note(reg, st, err));
 }
 
-capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
-                                        const capv_registry_entry *e, capv_error *err)
+/* The JSON object of an entry (capv_registry_entry_to_json) appended to `b`. */
+static void entry_json(capv_buf *b, const capv_registry_entry *e)
 {
-    if (out == NULL || e == NULL)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_buf b = CAPV_BUF_INIT;
-    capvi_buf_putc(&b, '{');
-    member(&b, false, "id", e->id, true);
-    member(&b, false, "manifest_hash", e->manifest_hash, false);
-    member(&b, false, "proof_hash", e->proof_hash, false);
-    member(&b, false, "timestamp_file", e->timestamp_file, false);
-    member(&b, false, "registered_at", e->registered_at, false);
+    capvi_buf_putc(b, '{');
+    member(b, false, "id", e->id, true);
+    member(b, false, "manifest_hash", e->manifest_hash, false);
+    member(b, false, "proof_hash", e->proof_hash, false);
+    member(b, false, "timestamp_file", e->timestamp_file, false);
+    member(b, false, "registered_at", e->registered_at, false);
     const char *const names[] = { "policy_hash", "signature", "public_key", "kid",
                                   "signature_scheme" };
     const char *const values[] = { e->policy_hash, e->signature, e->public_key, e->kid,
                                    e->signature_scheme };
     for (int i = 0; i < 5; i++)
         if (values[i] != NULL)
-            member(&b, false, names[i], values[i], false);
-    capvi_buf_putc(&b, '}');
+            member(b, false, names[i], values[i], false);
+    capvi_buf_putc(b, '}');
+}
+
+capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
+                                        const capv_registry_entry *entry, capv_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || entry == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_registry_entry e;
+    capv_status st = capvi_reg_entry_read(&e, entry, err);
+    if (st != CAPV_OK)
+        return st;
+    capv_buf b = CAPV_BUF_INIT;
+    entry_json(&b, &e);
     *out = (char *)capvi_buf_take(&b, out_len);
-    return *out ? CAPV_OK : capvi_err_nomem(err);
+    return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
+}
+
+capv_status capv_registry_page_to_json(char **out, size_t *out_len, const capv_registry_page *page,
+                                       capv_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || page == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_buf_puts(&b, "{\"entries\":[");
+    for (size_t i = 0; i < capv_registry_page_count(page); i++) {
+        if (i > 0)
+            capvi_buf_putc(&b, ',');
+        entry_json(&b, capv_registry_page_entry(page, i));
+    }
+    int64_t next = capv_registry_page_next(page);
+    if (next > 0)
+        capvi_buf_printf(&b, "],\"next\":%lld}", (long long)next);
+    else
+        capvi_buf_puts(&b, "],\"next\":null}");
+    *out = (char *)capvi_buf_take(&b, out_len);
+    return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
 }
 
 capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8_t *json,
@@ -298,17 +331,30 @@ capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8
     if (out == NULL || (json == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    static const char *const known[] = { "id", "manifest_hash", "proof_hash", "timestamp_file",
-                                         "registered_at", "policy_hash", "signature",
-                                         "public_key", "kid", "signature_scheme" };
+    static const char *const known[] = { "id",
+                                         "manifest_hash",
+                                         "proof_hash",
+                                         "timestamp_file",
+                                         "registered_at",
+                                         "policy_hash",
+                                         "signature",
+                                         "public_key",
+                                         "kid",
+                                         "signature_scheme" };
     cJSON *root = NULL;
     capv_status st = capvi_json_parse(&root, json, len, err);
     if (st != CAPV_OK)
         return st;
     capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
-    const char **slots[] = { &in.id,          &in.manifest_hash, &in.proof_hash,
-                             &in.timestamp_file, &in.registered_at, &in.policy_hash,
-                             &in.signature,   &in.public_key,    &in.kid,
+    const char **slots[] = { &in.id,
+                             &in.manifest_hash,
+                             &in.proof_hash,
+                             &in.timestamp_file,
+                             &in.registered_at,
+                             &in.policy_hash,
+                             &in.signature,
+                             &in.public_key,
+                             &in.kid,
                              &in.signature_scheme };
     if (!cJSON_IsObject(root))
         CAPV_FAIL(err, CAPV_E_MALFORMED, "", "an entry must be a JSON object");
@@ -332,7 +378,7 @@ capv_status capv_registry_entry_from_json(capv_registry_entry **out, const uint8
         st = capvi_err_nomem(err);
 out:
     cJSON_Delete(root);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 /* ---- report summaries ------------------------------------------------------------------ */
@@ -390,8 +436,7 @@ typedef struct summary_state {
 
 /* Lists the checks of `checks` (an array) whose status is `status`, each only if it still
  * fits with `reserve` bytes left for the end of the summary; the rest are counted. */
-static void add_checks(summary_state *st, const cJSON *checks, const char *unit,
-                       const char *status)
+static void add_checks(summary_state *st, const cJSON *checks, const char *unit, const char *status)
 {
     if (!cJSON_IsArray(checks))
         return;
@@ -430,9 +475,8 @@ static void put_digest_member(capv_buf *b, const char *key, const char *value)
 }
 
 capv_status capvi_reg_report_summary(capv_buf *out, const cJSON *report,
-                                    const capv_registry_verification *v,
-                                    const uint8_t sha3[32], size_t full_len, size_t cap,
-                                    capv_error *err)
+                                     const capv_registry_verification *v, const uint8_t sha3[32],
+                                     size_t full_len, size_t cap, capv_error *err)
 {
     /* the end: "],\"checks_omitted\":" + up to 20 digits + "}" */
     static const char tail[] = "],\"checks_omitted\":";
@@ -448,14 +492,14 @@ capv_status capvi_reg_report_summary(capv_buf *out, const cJSON *report,
     put_digest_member(&b, "policy_hash", v->policy_hash);
     int64_t ms;
     if (v->verified_at != NULL && strlen(v->verified_at) < CAPV_RFC3339_SIZE + 16 &&
-        capv_rfc3339_parse(&ms, v->verified_at, strlen(v->verified_at)) == 0) {
+        capv_rfc3339_parse(&ms, v->verified_at, strlen(v->verified_at), NULL) == CAPV_OK) {
         capvi_buf_puts(&b, ",\"verified_at\":");
         capvi_json_write_string(&b, v->verified_at, strlen(v->verified_at));
     }
     char hex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(hex, sha3);
     capvi_buf_printf(&b, ",\"report_bytes\":%zu,\"report_sha3_256\":\"%s\",\"checks\":[", full_len,
-                    hex);
+                     hex);
     summary_state st = { &b, cap, sizeof tail - 1 + 20 + 1, 0, 0, false };
     if (!b.failed && b.len + st.reserve > cap) {
         capvi_buf_free(&b);

@@ -1,10 +1,12 @@
-/* The registry's writer thread (docs/registry.md): callers on any thread queue a write and
- * wait; the writer takes everything queued (up to max_batch), runs it on the one read-write
- * connection in a single transaction (each write in its own savepoint, so one refused write
- * does not undo the others), commits — one fsync for the whole batch — and only then wakes
- * the callers. A write is therefore acknowledged only once it is durable, at the throughput of
- * group commit. Checkpoints happen on this connection too (SQLite's auto-checkpoint runs in
- * the committing connection), so no second connection ever writes or checkpoints.
+/* The registry's write path (docs/registry.md, "Connections and the single writer"): every
+ * write is a request run in its own savepoint inside a batch transaction on the one
+ * read-write connection, so one refused write does not undo the others. Without a writer
+ * thread a request is a batch of one. With one, callers on any thread queue a write and
+ * wait; the writer takes everything queued (up to max_batch), runs it in a single
+ * transaction, commits — one fsync for the whole batch — and only then wakes the callers. A
+ * write is therefore acknowledged only once it is durable, at the throughput of group
+ * commit. Checkpoints happen on this connection too (SQLite's auto-checkpoint runs in the
+ * committing connection), so no second connection ever writes or checkpoints.
  *
  * Retention (docs/registry.md): between write batches the writer also removes verifications
  * older than the handle's retention, at most REG_PRUNE_BATCH per transaction so a queued
@@ -17,7 +19,136 @@
 #include <string.h>
 #include <time.h>
 
-#include "registry_int.h"
+#include "registry_writer_int.h"
+
+/* ---- write execution ------------------------------------------------------------------- */
+
+/* The writes among reqs[0..n) that succeeded were not committed after all: each is undone
+ * for its caller and fails with `st`. */
+static void batch_abort(capv_reg_write **reqs, size_t n, capv_status st, const capv_error *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i]->st != CAPV_OK)
+            continue;
+        if (reqs[i]->undo)
+            reqs[i]->undo(reqs[i]->arg);
+        reqs[i]->st = st;
+        reqs[i]->err = *e;
+    }
+}
+
+void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
+{
+    capv_reg_conn *w = &reg->w;
+    capv_error berr = CAPV_ERROR_INIT;
+    capv_status st = capvi_reg_note(reg, capvi_reg_exec(w->db, "BEGIN IMMEDIATE", &berr), &berr);
+    bool any = false, entries = false, fault = false;
+    for (size_t i = 0; i < n; i++) {
+        capv_reg_write *q = reqs[i];
+        if (st != CAPV_OK) {
+            q->st = st;
+            q->err = berr;
+            continue;
+        }
+        sqlite3_stmt *s = NULL;
+        capv_error_clear(&q->err);
+        q->st = capvi_reg_stmt(&s, w, REG_ST_SAVEPOINT, &q->err);
+        if (q->st == CAPV_OK)
+            q->st = capvi_reg_step_done(w->db, s, "savepoint", &q->err);
+        if (q->st != CAPV_OK) {
+            fault = fault || q->st == CAPV_E_STORAGE;
+            capvi_reg_note(reg, q->st, &q->err);
+            continue;
+        }
+        q->st = q->run(reg, w, q->arg, &q->err);
+        atomic_fetch_add(&reg->writes, 1);
+        if (q->st == CAPV_E_STORAGE) {
+            fault = true;
+            capvi_reg_note(reg, q->st, &q->err);
+        }
+        if (sqlite3_get_autocommit(w->db)) {
+            /* SQLite rolled the whole transaction back itself (it may on SQLITE_FULL or an
+             * I/O error): the earlier writes of this batch are gone too, and a later one
+             * would run in a transaction of its own */
+            if (q->st == CAPV_OK)
+                q->st = capvi_err_set(&q->err, CAPV_E_STORAGE, NULL,
+                                      "the registry rolled the write transaction back");
+            st = q->st;
+            berr = q->err;
+            batch_abort(reqs, i, st, &berr);
+            any = false;
+            continue;
+        }
+        if (q->st != CAPV_OK && capvi_reg_stmt(&s, w, REG_ST_ROLLBACK_TO, NULL) == CAPV_OK)
+            capvi_reg_step_done(w->db, s, "rollback", NULL);
+        if (capvi_reg_stmt(&s, w, REG_ST_RELEASE, NULL) == CAPV_OK)
+            capvi_reg_step_done(w->db, s, "release", NULL);
+        if (q->st == CAPV_OK) {
+            any = true;
+            entries = entries || q->changes_entries;
+        }
+    }
+    if (st != CAPV_OK)
+        return;
+    /* Only now, with the batch durable, may any of its writes be acknowledged. */
+    st = capvi_reg_exec(w->db, any ? "COMMIT" : "ROLLBACK", &berr);
+    if (st != CAPV_OK) {
+        if (!sqlite3_get_autocommit(w->db))
+            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        batch_abort(reqs, n, st, &berr);
+        capvi_reg_note(reg, st, &berr);
+        return;
+    }
+    if (any) {
+        atomic_fetch_add(&reg->commits, 1);
+        /* the storage works again, unless a write of this very batch said otherwise */
+        if (!fault)
+            capvi_reg_fault_clear(reg);
+    }
+    if (entries)
+        atomic_fetch_add(&reg->generation, 1);
+}
+
+void capvi_reg_submit(capv_registry *reg, capv_reg_write *req)
+{
+    if (reg->read_only) {
+        req->st = capvi_err_set(&req->err, CAPV_E_STATE, NULL,
+                                "the registry is open read-only; writes need the writer");
+        return;
+    }
+    pthread_mutex_lock(&reg->qlock);
+    /* while the writer stops, it still drains its queue; new writes take the direct path
+     * (serialized with it by wlock) */
+    bool threaded = reg->writer_running && !reg->stopping;
+    if (threaded) {
+        req->next = NULL;
+        req->done = false;
+        pthread_cond_init(&req->cond, NULL);
+        if (reg->qtail)
+            reg->qtail->next = req;
+        else
+            reg->qhead = req;
+        reg->qtail = req;
+        pthread_cond_signal(&reg->qcond);
+        while (!req->done)
+            pthread_cond_wait(&req->cond, &reg->qlock);
+        pthread_mutex_unlock(&reg->qlock);
+        pthread_cond_destroy(&req->cond);
+        return;
+    }
+    pthread_mutex_unlock(&reg->qlock);
+    pthread_mutex_lock(&reg->wlock);
+    capv_reg_write *one = req;
+    capvi_reg_execute_batch(reg, &one, 1);
+    pthread_mutex_unlock(&reg->wlock);
+}
+
+capv_status capvi_reg_write_result(const capv_reg_write *q, capv_error *err)
+{
+    if (err != NULL && q->st != CAPV_OK)
+        *err = q->err;
+    return q->st;
+}
 
 /* ---- pruning --------------------------------------------------------------------------- */
 
@@ -27,15 +158,8 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static capv_status step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, capv_error *err)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? CAPV_OK : capvi_reg_sqlite_error(db, rc, what, err);
-}
-
 capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
-                                size_t limit, capv_error *err)
+                                 size_t limit, capv_error *err)
 {
     *removed = 0;
     int64_t *seqs = calloc(limit, sizeof *seqs);
@@ -63,7 +187,7 @@ capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t be
     for (size_t i = 0; i < n; i++) {
         CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_VER_DELETE, err));
         sqlite3_bind_int64(s, 1, seqs[i]);
-        CAPV_TRY(step_done(w->db, s, "pruning verifications", err));
+        CAPV_TRY(capvi_reg_step_done(w->db, s, "pruning verifications", err));
     }
     /* report bodies no verification references any more go with them; identical reports
      * share one body, so a body is only removed with its last reference */
@@ -73,7 +197,7 @@ capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t be
             continue;
         CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_REPORT_DELETE_ORPHAN, err));
         sqlite3_bind_int64(s, 1, reports[i]);
-        CAPV_TRY(step_done(w->db, s, "pruning reports", err));
+        CAPV_TRY(capvi_reg_step_done(w->db, s, "pruning reports", err));
     }
     *removed = n;
 out:
@@ -123,7 +247,7 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (reg->read_only)
         return capvi_err_set(err, CAPV_E_STATE, NULL,
-                            "the registry is open read-only; pruning needs the writer");
+                             "the registry is open read-only; pruning needs the writer");
     uint64_t total = 0;
     capv_status st = CAPV_OK;
     /* one small transaction per batch, queued like any write: others run in between */
@@ -135,9 +259,7 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
         if (q.st == CAPV_E_NOT_FOUND)
             break;
         if (q.st != CAPV_OK) {
-            st = q.st;
-            if (err != NULL)
-                *err = q.err;
+            st = capvi_reg_write_result(&q, err);
             break;
         }
         total += a.removed;
@@ -147,16 +269,19 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
     }
     if (removed != NULL)
         *removed = total;
-    return st;
+    return capvi_err_done(err, st);
 }
 
-capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms)
+capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms, capv_error *err)
 {
-    if (reg == NULL || max_age_ms < 0)
-        return CAPV_E_INVALID_ARG;
+    if (reg == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (max_age_ms < 0)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "max_age_ms",
+                             "the retention must be 0 (forever) or positive");
     atomic_store(&reg->retention_ms, max_age_ms);
     capvi_reg_writer_kick(reg);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 /* ---- the writer thread ----------------------------------------------------------------- */
@@ -200,7 +325,7 @@ static bool writer_prune(capv_registry *reg)
  * scheduled; a fault schedules one REG_PROBE_INTERVAL_MS ahead. */
 static bool probe_due(capv_registry *reg, int64_t *next)
 {
-    if (reg->stopping || !capvi_reg_has_fault(reg)) {
+    if (reg->stopping || !capvi_reg_fault_get(reg, NULL)) {
         *next = 0;
         return false;
     }
@@ -222,7 +347,7 @@ static capv_status probe_run(capv_registry *reg, capv_reg_conn *w, void *arg, ca
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, at, -1, SQLITE_TRANSIENT);
-    return step_done(w->db, s, "probing the storage", err);
+    return capvi_reg_step_done(w->db, s, "probing the storage", err);
 }
 
 /* A small real write (and commit): if it goes through, the storage works again and the

@@ -1,4 +1,4 @@
-/* Verification reports: the C tree and its JSON rendering (SPEC §4). */
+/* Verification reports: the C tree and its JSON rendering (docs/formats.md, "Verification report"). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +43,7 @@ void capv_report_free(capv_report *r)
 }
 
 capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status status,
-                            cJSON *details, const char *fmt, ...)
+                             cJSON *details, const char *fmt, ...)
 {
     if (r->nchecks == r->capchecks) {
         size_t cap = r->capchecks ? r->capchecks * 2 : 12;
@@ -114,15 +114,42 @@ capv_verdict capv_report_verdict(const capv_report *r)
     return r ? r->verdict : CAPV_VERDICT_FAIL;
 }
 
-const char *capv_report_format(const capv_report *r) { return r ? r->format : NULL; }
-const char *capv_report_manifest_hash(const capv_report *r) { return r ? r->manifest_hash : NULL; }
-const char *capv_report_proof_hash(const capv_report *r) { return r ? r->proof_hash : NULL; }
-const char *capv_report_policy_hash(const capv_report *r) { return r ? r->policy_hash : NULL; }
-int64_t capv_report_verified_at(const capv_report *r) { return r ? r->verified_at : 0; }
-int64_t capv_report_duration_ms(const capv_report *r) { return r ? r->duration_ms : 0; }
-size_t capv_report_check_count(const capv_report *r) { return r ? r->nchecks : 0; }
-size_t capv_report_unit_count(const capv_report *r) { return r ? r->nunits : 0; }
-const char *capv_report_unit_id(const capv_report *r) { return r ? r->unit_id : NULL; }
+const char *capv_report_format(const capv_report *r)
+{
+    return r ? r->format : NULL;
+}
+const char *capv_report_manifest_hash(const capv_report *r)
+{
+    return r ? r->manifest_hash : NULL;
+}
+const char *capv_report_proof_hash(const capv_report *r)
+{
+    return r ? r->proof_hash : NULL;
+}
+const char *capv_report_policy_hash(const capv_report *r)
+{
+    return r ? r->policy_hash : NULL;
+}
+int64_t capv_report_verified_at(const capv_report *r)
+{
+    return r ? r->verified_at : 0;
+}
+int64_t capv_report_duration_ms(const capv_report *r)
+{
+    return r ? r->duration_ms : 0;
+}
+size_t capv_report_check_count(const capv_report *r)
+{
+    return r ? r->nchecks : 0;
+}
+size_t capv_report_unit_count(const capv_report *r)
+{
+    return r ? r->nunits : 0;
+}
+const char *capv_report_unit_id(const capv_report *r)
+{
+    return r ? r->unit_id : NULL;
+}
 
 const capv_check *capv_report_check(const capv_report *r, size_t i)
 {
@@ -142,10 +169,22 @@ const capv_report *capv_report_unit(const capv_report *r, size_t i)
     return r && i < r->nunits ? &r->units[i] : NULL;
 }
 
-const char *capv_check_id(const capv_check *c) { return c ? c->id : NULL; }
-capv_check_status capv_check_status_of(const capv_check *c) { return c ? c->status : CAPV_CHECK_FAIL; }
-const char *capv_check_message(const capv_check *c) { return c ? c->message : NULL; }
-const char *capv_check_details(const capv_check *c) { return c ? c->details_text : NULL; }
+const char *capv_check_id(const capv_check *c)
+{
+    return c ? c->id : NULL;
+}
+capv_check_status capv_check_status_of(const capv_check *c)
+{
+    return c ? c->status : CAPV_CHECK_FAIL;
+}
+const char *capv_check_message(const capv_check *c)
+{
+    return c ? c->message : NULL;
+}
+const char *capv_check_details(const capv_check *c)
+{
+    return c ? c->details_text : NULL;
+}
 
 const char *capv_verdict_name(capv_verdict v)
 {
@@ -180,8 +219,7 @@ static cJSON *checks_json(const capv_report *r)
     for (size_t i = 0; a && i < r->nchecks; i++) {
         const struct capv_check *c = &r->checks[i];
         cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !cJSON_AddItemToArray(a, o) ||
-            !cJSON_AddStringToObject(o, "id", c->id) ||
+        if (o == NULL || !cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "id", c->id) ||
             !cJSON_AddStringToObject(o, "status", capv_check_status_name(c->status)) ||
             !cJSON_AddStringToObject(o, "message", c->message)) {
             cJSON_Delete(a);
@@ -219,7 +257,8 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
     for (size_t i = 0; ok && i < r->nunits; i++) {
         const capv_report *u = &r->units[i];
         cJSON *uo = cJSON_CreateObject();
-        ok = uo && cJSON_AddItemToArray(units, uo) && cJSON_AddStringToObject(uo, "id", u->unit_id) &&
+        ok = uo && cJSON_AddItemToArray(units, uo) &&
+             cJSON_AddStringToObject(uo, "id", u->unit_id) &&
              cJSON_AddStringToObject(uo, "result", capv_verdict_name(u->verdict)) &&
              add_hashes(uo, u) && cJSON_AddItemToObject(uo, "checks", checks_json(u));
     }
@@ -244,5 +283,5 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
         return capvi_err_nomem(err);
     }
     *out = (char *)capvi_buf_take(&b, out_len);
-    return *out ? CAPV_OK : capvi_err_nomem(err);
+    return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
 }

@@ -1,4 +1,4 @@
-/* Building verification reports (SPEC §4). */
+/* Building verification reports (docs/formats.md, "Verification report"). */
 #ifndef CAPV_REPORT_INT_H
 #define CAPV_REPORT_INT_H
 
@@ -33,7 +33,7 @@ void capvi_report_clear(capv_report *r);
 
 /* Appends a check; takes ownership of `details` (may be NULL), also on failure. */
 capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status status,
-                            cJSON *details, const char *fmt, ...)
+                             cJSON *details, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* Sets a "0x…" field (manifest_hash, ...) from a digest. */

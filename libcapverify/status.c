@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "error_int.h"
-#include "json_int.h"
+#include "utf8_int.h"
 
 static const struct {
     capv_status code;
@@ -102,31 +102,11 @@ const char *capv_strerror(capv_status status)
 
 void capv_error_clear(capv_error *err)
 {
-    if (err == NULL)
-        return;
-    err->version = CAPV_ERROR_VERSION;
-    err->code = CAPV_OK;
-    err->field[0] = '\0';
-    err->message[0] = '\0';
-}
-
-/* Messages and fields quote input (member names, keys) and are cut to their buffers, so
- * they may hold bytes that are not UTF-8, or half a character at the cut. */
-void capvi_text_make_utf8(char *text)
-{
-    unsigned char *s = (unsigned char *)text;
-    size_t len = strlen(text);
-    for (size_t i = 0; i < len;) {
-        size_t n = s[i] < 0x80 ? 1 : capvi_utf8_seq(s + i, len - i);
-        if (n == 0)
-            s[i++] = '?';
-        else
-            i += n;
-    }
+    capvi_err_clear(err);
 }
 
 capv_status capvi_err_set(capv_error *err, capv_status code, const char *field, const char *fmt,
-                         ...)
+                          ...)
 {
     if (err == NULL)
         return code;
@@ -149,6 +129,27 @@ capv_status capvi_err_set(capv_error *err, capv_status code, const char *field, 
 capv_status capvi_err_nomem(capv_error *err)
 {
     return capvi_err_set(err, CAPV_E_NOMEM, NULL, NULL);
+}
+
+void capvi_err_clear(capv_error *err)
+{
+    if (err == NULL)
+        return;
+    err->version = CAPV_ERROR_VERSION;
+    err->code = CAPV_OK;
+    err->field[0] = '\0';
+    err->message[0] = '\0';
+}
+
+capv_status capvi_err_done(capv_error *err, capv_status st)
+{
+    if (err == NULL)
+        return st;
+    if (st == CAPV_OK)
+        capvi_err_clear(err);
+    else if (err->code != st)
+        capvi_err_set(err, st, NULL, NULL); /* a failure nothing described: its generic text */
+    return st;
 }
 
 void capv_free(void *ptr)

@@ -5,6 +5,7 @@
 
 #include <capverify.h>
 
+#include "error_int.h"
 #include "time_int.h"
 
 static bool digits(const char *s, size_t n, int *out)
@@ -39,8 +40,8 @@ bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
 {
     static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int y, mo, d, h, mi, se;
-    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+        s[16] != ':')
         return false;
     if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
         !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &se))
@@ -79,8 +80,8 @@ bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
         return false;
     if (se == 60)
         se = 59; /* a leap second is read as the second before it */
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-                   (int64_t)offset_min * 60;
+    int64_t secs =
+        days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - (int64_t)offset_min * 60;
     *ms = secs * 1000 + frac_ms;
     return true;
 }
@@ -88,8 +89,8 @@ bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
 /* Times outside years 0000..9999 are clamped to them: gmtime_r() fails (leaving `tm`
  * unset) when the year does not fit an int, and the output must stay a 4-digit-year RFC 3339
  * time that capvi_time_parse() reads back. */
-#define TIME_MIN_MS INT64_C(-62167219200000)  /* 0000-01-01T00:00:00.000Z */
-#define TIME_MAX_MS INT64_C(253402300799999)  /* 9999-12-31T23:59:59.999Z */
+#define TIME_MIN_MS INT64_C(-62167219200000) /* 0000-01-01T00:00:00.000Z */
+#define TIME_MAX_MS INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
 
 static void split(int64_t ms, struct tm *tm, int *millis)
 {
@@ -126,17 +127,20 @@ void capvi_time_format_s(char out[32], int64_t ms)
     int millis;
     split(ms, &tm, &millis);
     char buf[96];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     memcpy(out, buf, 31);
     out[31] = '\0';
 }
 
-int capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len)
+capv_status capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len, capv_error *err)
 {
     if (out_ms == NULL || text == NULL)
-        return -1;
-    return capvi_time_parse(out_ms, text, len) ? 0 : -1;
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (!capvi_time_parse(out_ms, text, len))
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "not an RFC 3339 time: '%.*s'",
+                             len > 64 ? 64 : (int)len, text);
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_rfc3339_format(char out[CAPV_RFC3339_SIZE], int64_t ms)

@@ -10,8 +10,9 @@
  * milliseconds are truncated. False for anything else, including impossible dates. */
 bool capvi_time_parse(int64_t *ms, const char *text, size_t len);
 
-/* Formats as "YYYY-MM-DDTHH:MM:SS.mmmZ" (SPEC §9.3 style) into out (>= 32 bytes). Times
- * outside years 0000..9999 are clamped to them, so the output always parses back. */
+/* Formats as "YYYY-MM-DDTHH:MM:SS.mmmZ" (the style of the logs, docs/runbook.md "Logs") into out
+ * (>= 32 bytes). Times outside years 0000..9999 are clamped to them, so the output always parses
+ * back. */
 void capvi_time_format_ms(char out[32], int64_t ms);
 /* Formats as "YYYY-MM-DDTHH:MM:SSZ". */
 void capvi_time_format_s(char out[32], int64_t ms);

@@ -1,4 +1,4 @@
-/* RFC 3161 timestamp verification (SPEC §3.6) with OpenSSL's TS API.
+/* RFC 3161 timestamp verification (docs/architecture.md, "Timestamps") with OpenSSL's TS API.
  *
  * The order of the checks decides which status a bad token gets, so it is fixed: parse
  * (MALFORMED / REJECTED), CMS signature and chain to the TSA bundle at genTime (UNTRUSTED /
@@ -36,7 +36,7 @@
 #define TSA_BUNDLE_MAX_LEN ((size_t)4 << 20)
 
 struct capv_tsa_store {
-    STACK_OF(X509) *certs; /* at least one certificate */
+    STACK_OF(X509) * certs; /* at least one certificate */
 };
 
 /* OpenSSL 3.4 renamed the ownership-taking setters; keep the build deprecation-free on both. */
@@ -132,29 +132,29 @@ static capv_status verify_failure(capv_error *err)
         return capvi_err_nomem(err);
     if (oe.cert_verify)
         return capvi_err_set(err, CAPV_E_UNTRUSTED, "signer",
-                            "TSA certificate does not chain to the TSA CA bundle with the "
-                            "timeStamping usage at genTime (%s)",
-                            oe.verify_detail[0] ? oe.verify_detail : "verify error");
+                             "TSA certificate does not chain to the TSA CA bundle with the "
+                             "timeStamping usage at genTime (%s)",
+                             oe.verify_detail[0] ? oe.verify_detail : "verify error");
     if (oe.signer_not_found)
         return capvi_err_set(err, CAPV_E_UNTRUSTED, "signer",
-                            "TSA certificate is neither in the token nor in the TSA CA bundle");
+                             "TSA certificate is neither in the token nor in the TSA CA bundle");
     if (oe.ess_format)
         return capvi_err_set(err, CAPV_E_MALFORMED, "signingCertificate",
-                            "token lacks a readable ESS signing-certificate attribute (%s)",
-                            reason_text(oe.last));
+                             "token lacks a readable ESS signing-certificate attribute (%s)",
+                             reason_text(oe.last));
     if (oe.ess_binding)
         return capvi_err_set(err, CAPV_E_SIGNATURE, "signingCertificate",
-                            "ESS signing-certificate attribute names another certificate");
+                             "ESS signing-certificate attribute names another certificate");
     if (oe.signature)
         return capvi_err_set(err, CAPV_E_SIGNATURE, "signature", "token signature does not verify");
     if (oe.tsa_name)
         return capvi_err_set(err, CAPV_E_UNTRUSTED, "tsa",
-                            "token names a TSA other than its signer");
+                             "token names a TSA other than its signer");
     if (oe.version)
         return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, "version", "TSTInfo version is not 1");
     /* Structural problems found by the verifier (no signer, detached content, ...). */
     return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "token cannot be verified (%s)",
-                        reason_text(oe.last));
+                         reason_text(oe.last));
 }
 
 /* ---- TSA certificate store --------------------------------------------------------------- */
@@ -168,7 +168,7 @@ void capvi_tsa_store_free(capv_tsa_store *store)
 }
 
 capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
-                                    capv_error *err)
+                                     capv_error *err)
 {
     capv_status st = CAPV_OK;
     capv_tsa_store *store = NULL;
@@ -360,7 +360,7 @@ static bool gen_time_ms(int64_t *out, const ASN1_GENERALIZEDTIME *t)
 
     int64_t year = digits(p, 4), mon = digits(p + 4, 2), day = digits(p + 6, 2);
     int64_t hour = digits(p + 8, 2), min = digits(p + 10, 2), sec = digits(p + 12, 2);
-    static const int64_t mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    static const int64_t mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     if (mon < 1 || mon > 12 || hour > 23 || min > 59 || sec > 59 || day < 1)
         return false;
     bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -467,7 +467,7 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
     if (*resp != NULL) {
         if (p != in + len)
             return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampResp",
-                                (size_t)(in + len - p));
+                                 (size_t)(in + len - p));
         return CAPV_OK;
     }
     /* d2i_TS_RESP() itself checks that a token is present exactly when the status grants. */
@@ -477,10 +477,10 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
         return capvi_err_nomem(err);
     if (oe.token_missing)
         return capvi_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
-                            "response status is granted but it carries no token");
+                             "response status is granted but it carries no token");
     if (oe.token_unexpected)
         return capvi_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
-                            "response status is not granted but it carries a token");
+                             "response status is not granted but it carries a token");
 
     p = in;
     *bare = d2i_PKCS7(NULL, &p, (long)len);
@@ -491,13 +491,13 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
         if (i < len && in[i] == '{') {
             ERR_clear_error();
             return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
-                                "JSON (e.g. a tsr.v1 timestamp) is not an RFC 3161 token");
+                                 "JSON (e.g. a tsr.v1 timestamp) is not an RFC 3161 token");
         }
         return parse_failure(err, NULL, "not a DER TimeStampResp or TimeStampToken");
     }
     if (p != in + len)
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%zu bytes after the TimeStampToken",
-                            (size_t)(in + len - p));
+                             (size_t)(in + len - p));
     *token = *bare;
     return CAPV_OK;
 }
@@ -505,8 +505,8 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
 /* Checks the PKIStatus of a response; sets *token to the response's token. */
 static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
 {
-    static const char *const names[] = {"granted", "grantedWithMods",   "rejection",
-                                        "waiting", "revocationWarning", "revocationNotification"};
+    static const char *const names[] = { "granted", "grantedWithMods",   "rejection",
+                                         "waiting", "revocationWarning", "revocationNotification" };
     const ASN1_INTEGER *status = TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(resp));
     int64_t v = -1;
     if (status == NULL || ASN1_INTEGER_get_int64(&v, status) != 1) {
@@ -534,7 +534,7 @@ static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
     *token = TS_RESP_get_token(resp);
     if (*token == NULL)
         return capvi_err_set(err, CAPV_E_MALFORMED, "timeStampToken",
-                            "response status is granted but it carries no token");
+                             "response status is granted but it carries no token");
     return CAPV_OK;
 }
 
@@ -681,9 +681,9 @@ out:
 }
 
 capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
-                                  const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
-                                  size_t data_len, int64_t now_ms, int64_t leeway_ms,
-                                  capv_error *err)
+                                   const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                   size_t data_len, int64_t now_ms, int64_t leeway_ms,
+                                   capv_error *err)
 {
     capv_status st = CAPV_OK;
     TS_RESP *resp = NULL;

@@ -1,5 +1,5 @@
-/* RFC 3161 timestamp verification (SPEC §3.6) with OpenSSL's TS API. Internal to the
- * library; the verifier exposes it through its TSA CA configuration. */
+/* RFC 3161 timestamp verification (docs/architecture.md, "Timestamps") with OpenSSL's TS API.
+ * Internal to the library; the verifier exposes it through its TSA CA configuration. */
 #ifndef CAPV_TIMESTAMP_INT_H
 #define CAPV_TIMESTAMP_INT_H
 
@@ -13,14 +13,14 @@ typedef struct capv_tsa_store capv_tsa_store;
 
 capv_status capvi_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err);
 capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
-                                    capv_error *err);
+                                     capv_error *err);
 void capvi_tsa_store_free(capv_tsa_store *store);
 
 typedef struct capv_timestamp_info {
-    int64_t gen_time_ms;     /* genTime of the token, ms since the epoch (UTC) */
-    char hash_alg[32];       /* message imprint algorithm, e.g. "sha256" */
-    char tsa_subject[256];   /* subject of the signing certificate, one line */
-    char serial[80];         /* token serial number, hex */
+    int64_t gen_time_ms;   /* genTime of the token, ms since the epoch (UTC) */
+    char hash_alg[32];     /* message imprint algorithm, e.g. "sha256" */
+    char tsa_subject[256]; /* subject of the signing certificate, one line */
+    char serial[80];       /* token serial number, hex */
 } capv_timestamp_info;
 
 /* Verifies an RFC 3161 TimeStampResp or a bare TimeStampToken (DER) over `data`:
@@ -35,8 +35,8 @@ typedef struct capv_timestamp_info {
  * CAPV_E_LIMIT (tsr_len > 1 MiB), CAPV_E_UNSUPPORTED_FORMAT (TSTInfo version is not 1).
  * The signer chain is checked at genTime, not at now_ms. Thread-safe. */
 capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
-                                  const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
-                                  size_t data_len, int64_t now_ms, int64_t leeway_ms,
-                                  capv_error *err);
+                                   const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                   size_t data_len, int64_t now_ms, int64_t leeway_ms,
+                                   capv_error *err);
 
 #endif

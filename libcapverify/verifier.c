@@ -43,7 +43,7 @@ capv_status capv_verifier_new(capv_verifier **out, capv_error *err)
     v->clock = capv_clock_system;
     bump_epoch(v);
     *out = v;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 static void registry_clear(capv_verifier *v)
@@ -72,11 +72,11 @@ capv_status capv_verifier_load_trust(capv_verifier *v, const char *path, capv_er
     capv_trust_store *s = NULL;
     capv_status st = capv_trust_store_load(&s, path, err);
     if (st == CAPV_OK)
-        capv_verifier_set_trust_store(v, s);
-    return st;
+        capv_verifier_take_trust_store(v, s);
+    return capvi_err_done(err, st);
 }
 
-void capv_verifier_set_trust_store(capv_verifier *v, capv_trust_store *store)
+void capv_verifier_take_trust_store(capv_verifier *v, capv_trust_store *store)
 {
     if (v == NULL)
         return;
@@ -113,7 +113,7 @@ capv_status capv_verifier_add_policy_hash(capv_verifier *v, const char *hash, ca
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     uint8_t d[32];
     capv_status st = capv_digest_parse(d, hash, strlen(hash), err);
-    return st == CAPV_OK ? add_policy(v, d, err) : st;
+    return capvi_err_done(err, st == CAPV_OK ? add_policy(v, d, err) : st);
 }
 
 bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32])
@@ -125,7 +125,7 @@ bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32])
 }
 
 /* One policy IR v1 file: its ir_hash must be the SHA3-256 of its compact form with ir_hash
- * set to "" (SPEC §5); its policy_hash becomes known. */
+ * set to "" (docs/policies.md, "Hashes"); its policy_hash becomes known. */
 static capv_status load_ir(capv_verifier *v, const char *path, capv_error *err)
 {
     uint8_t *data = NULL, *compact = NULL;
@@ -169,7 +169,6 @@ out:
     return st;
 }
 
-
 /* ---- policy source files (policy module, docs/policies.md) ------------------------------
  * "*.yml" / "*.yaml" in the policy directory are policy sources: a PolicyV2 is compiled in
  * strict lint mode (lint errors fail the load: a broken policy is not trusted) and its
@@ -212,7 +211,7 @@ capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, cap
     size_t n = 0;
     capv_status st = capvi_dir_list(&names, &n, dir, is_policy_file, err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     for (size_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -221,14 +220,14 @@ capv_status capv_verifier_load_policy_dir(capv_verifier *v, const char *dir, cap
     }
 out:
     capvi_dir_list_free(names, n);
-    return st;
+    return capvi_err_done(err, st);
 }
 
-/* A JSON registry (SPEC §3.7) read into a private in-memory registry: the same entry code
- * (shapes, signed bytes, signatures) as the SQLite registry. Signatures are not checked at
- * load: a bad one is a verdict of the `registry` check, not a load failure. */
-capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
-                                             capv_error *err)
+/* A JSON registry (docs/registry.md, "JSON import / export") read into a private in-memory
+ * registry: the same entry code (shapes, signed bytes, signatures) as the SQLite registry.
+ * Signatures are not checked at load: a bad one is a verdict of the `registry` check, not a load
+ * failure. */
+capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path, capv_error *err)
 {
     if (v == NULL || path == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -250,7 +249,7 @@ capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
 out:
     capv_registry_close(reg);
     free(data);
-    return st;
+    return capvi_err_done(err, st);
 }
 
 capv_status capv_verifier_load_registry(capv_verifier *v, const char *path, capv_error *err)
@@ -260,24 +259,24 @@ capv_status capv_verifier_load_registry(capv_verifier *v, const char *path, capv
     FILE *f = fopen(path, "rb");
     if (f == NULL)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                            "cannot open registry '%s': %s", path, strerror(errno));
+                             "cannot open registry '%s': %s", path, strerror(errno));
     int c;
     while ((c = fgetc(f)) == ' ' || c == '\t' || c == '\n' || c == '\r')
         ;
     fclose(f);
     if (c == '{')
-        return capv_verifier_load_registry_json(v, path, err);
+        return capvi_err_done(err, capv_verifier_load_registry_json(v, path, err));
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
     o.flags = CAPV_REGISTRY_READ_ONLY;
     capv_registry *reg = NULL;
     capv_status st = capv_registry_open(&reg, path, &o, err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     registry_clear(v);
     v->registry = reg;
     v->owns_registry = true;
     bump_epoch(v);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_verifier_set_registry(capv_verifier *v, capv_registry *reg)
@@ -306,7 +305,7 @@ capv_status capv_verifier_load_tsa_roots(capv_verifier *v, const char *pem_file,
         v->tsa = s;
         bump_epoch(v);
     }
-    return st;
+    return capvi_err_done(err, st);
 }
 
 void capv_verifier_set_clock(capv_verifier *v, capv_clock_fn clock, void *user)
@@ -336,7 +335,7 @@ capv_status capv_verify_options_new(capv_verify_options **out, capv_error *err)
     if (*out == NULL)
         return capvi_err_nomem(err);
     capvi_verify_options_default(*out);
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 static bool *option_slot(capv_verify_options *o, capv_option opt)
@@ -351,20 +350,20 @@ static bool *option_slot(capv_verify_options *o, capv_option opt)
     return NULL;
 }
 
-capv_status capv_verify_options_set(capv_verify_options *o, capv_option opt, int enabled,
+capv_status capv_verify_options_set(capv_verify_options *o, capv_option opt, bool enabled,
                                     capv_error *err)
 {
     bool *slot = o ? option_slot(o, opt) : NULL;
     if (slot == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown option %d", (int)opt);
-    *slot = enabled != 0;
-    return CAPV_OK;
+    *slot = enabled;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-int capv_verify_options_get(const capv_verify_options *o, capv_option opt)
+bool capv_verify_options_get(const capv_verify_options *o, capv_option opt)
 {
     bool *slot = o ? option_slot((capv_verify_options *)o, opt) : NULL;
-    return slot ? *slot : -1;
+    return slot != NULL && *slot;
 }
 
 capv_status capv_verify_options_set_mock_policy(capv_verify_options *o, capv_mock_policy p,
@@ -373,7 +372,7 @@ capv_status capv_verify_options_set_mock_policy(capv_verify_options *o, capv_moc
     if (o == NULL || (p != CAPV_MOCK_WARN && p != CAPV_MOCK_FAIL && p != CAPV_MOCK_ACCEPT))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "invalid mock policy");
     o->mock = p;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_verify_options_set_limits(capv_verify_options *o,
@@ -383,7 +382,7 @@ capv_status capv_verify_options_set_limits(capv_verify_options *o,
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     o->limits = *limits;
     o->has_limits = true;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 capv_status capv_verify_options_set_timestamp_leeway(capv_verify_options *o, int64_t seconds,
@@ -392,7 +391,7 @@ capv_status capv_verify_options_set_timestamp_leeway(capv_verify_options *o, int
     if (o == NULL || seconds < 0 || seconds > 86400)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "leeway must be 0..86400 seconds");
     o->leeway_s = seconds;
-    return CAPV_OK;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_verify_options_free(capv_verify_options *o)

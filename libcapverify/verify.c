@@ -1,5 +1,6 @@
-/* The checks of SPEC §4, in order, over a loaded package. Every check is performed or says
- * exactly why it could not be; a verdict is only ok when every mandatory check passed. */
+/* The checks of a verification (docs/formats.md, "Verification report"), in order, over a loaded
+ * package. Every check is performed or says exactly why it could not be; a verdict is only ok when
+ * every mandatory check passed. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,12 +8,15 @@
 #include <strings.h>
 #include <time.h>
 
+#include <capverify/unstable/verify_request.h>
+
 #include "global_int.h"
 #include "keys_int.h"
 #include "proof_int.h"
 #include "registry_int.h"
 #include "report_int.h"
 #include "time_int.h"
+#include "verify_cache_int.h"
 #include "verify_int.h"
 
 #define META_NAME "_meta.json"
@@ -162,7 +166,7 @@ static bool charge_detail(layout *l, uint64_t values, const char *a, const char 
 
 static bool has_member(const capv_package *pkg, const char *name)
 {
-    return capv_package_find(pkg, name, NULL, NULL) == CAPV_OK;
+    return capv_package_find(NULL, NULL, pkg, name, NULL) == CAPV_OK;
 }
 
 /* Depth-first search for a depends_on cycle; `state`: 0 new, 1 on stack, 2 done. */
@@ -260,8 +264,8 @@ static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, s
     return NULL;
 }
 
-/* Detects the layout (SPEC §3.2). CAPV_E_MALFORMED when nothing looks like a CAP package;
- * otherwise CAPV_OK with `*problem` set when the layout is recognisable but broken. */
+/* Detects the layout (docs/formats.md, "CAP packages"). CAPV_E_MALFORMED when nothing looks like a
+ * CAP package; otherwise CAPV_OK with `*problem` set when the layout is recognisable but broken. */
 static capv_status detect_layout(layout *l, const capv_package *pkg, const char **problem,
                                  char *msg, size_t cap, capv_error *err)
 {
@@ -290,9 +294,10 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
             refund(l, n);
         }
         if (!fits) {
-            snprintf(msg, cap, "_meta.json (%llu bytes) needs more memory than the verification "
-                               "limit of %llu bytes", (unsigned long long)n,
-                     (unsigned long long)pkg->limits.verify_bytes);
+            snprintf(msg, cap,
+                     "_meta.json (%llu bytes) needs more memory than the verification "
+                     "limit of %llu bytes",
+                     (unsigned long long)n, (unsigned long long)pkg->limits.verify_bytes);
             *problem = msg;
             return CAPV_OK;
         }
@@ -319,8 +324,10 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
             l->nunits = 1;
             l->units[0] = (unit_spec){ "main", "manifest.json", "proof.capz", NULL, NULL };
         } else {
-            snprintf(msg, cap, "_meta.json names no known layout (schema '%s', bundle_version "
-                               "'%s')", schema ? schema : "", bv ? bv : "");
+            snprintf(msg, cap,
+                     "_meta.json names no known layout (schema '%s', bundle_version "
+                     "'%s')",
+                     schema ? schema : "", bv ? bv : "");
             *problem = msg;
         }
     } else if (has_member(pkg, "manifest.json") && has_member(pkg, "proof.dat")) {
@@ -331,7 +338,7 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
         l->units[0] = (unit_spec){ "main", "manifest.json", "proof.dat", NULL, NULL };
     } else {
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL,
-                            "not a CAP package: no _meta.json, and no manifest.json + proof.dat");
+                             "not a CAP package: no _meta.json, and no manifest.json + proof.dat");
     }
     if (l->tsr_name == NULL && has_member(pkg, TIMESTAMP_NAME))
         l->tsr_name = TIMESTAMP_NAME;
@@ -341,8 +348,7 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
 /* ---- package.integrity ----------------------------------------------------------------- */
 
 /* Adds a {file, problem} detail to `list`, when the budget pays for it. */
-static void add_mismatch(layout *l, cJSON *list, const char *name, const char *why,
-                         size_t *omitted)
+static void add_mismatch(layout *l, cJSON *list, const char *name, const char *why, size_t *omitted)
 {
     if (!charge_detail(l, 3, name, why)) {
         (*omitted)++;
@@ -457,16 +463,16 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
 
     if (bad > 0)
         return capvi_report_add(r, "package.integrity", CAPV_CHECK_FAIL, d,
-                               "%zu listed file(s) fail integrity; first: %s", bad, first);
+                                "%zu listed file(s) fail integrity; first: %s", bad, first);
     if (extra > 0)
         return capvi_report_add(r, "package.integrity", CAPV_CHECK_WARN, d,
-                               "%zu member(s) not listed in the package metadata%s", extra,
-                               code_present ? " (bundle-supplied code is never executed)" : "");
+                                "%zu member(s) not listed in the package metadata%s", extra,
+                                code_present ? " (bundle-supplied code is never executed)" : "");
     if (strcmp(l->format, "legacy") == 0)
         return capvi_report_add(r, "package.integrity", CAPV_CHECK_SKIP, d,
-                               "the legacy layout lists no hashes");
+                                "the legacy layout lists no hashes");
     return capvi_report_add(r, "package.integrity", CAPV_CHECK_PASS, d,
-                           "%zu listed file(s) match their SHA3-256 and size", verified);
+                            "%zu listed file(s) match their SHA3-256 and size", verified);
 }
 
 /* ---- per-unit checks ------------------------------------------------------------------- */
@@ -480,32 +486,42 @@ typedef struct unit_ctx {
     size_t midx, pidx, tidx; /* the members of the manifest, the proof, the token */
     bool has_tsr;
     capv_member_view mv, pv, tv;
-    const uint8_t *m;        /* the manifest's bytes once read (NULL: not read) */
+    const uint8_t *m; /* the manifest's bytes once read (NULL: not read) */
     size_t mlen;
-    const uint8_t *p;        /* the proof's */
+    const uint8_t *p; /* the proof's */
     size_t plen;
-    const uint8_t *tsr;      /* the timestamp token's */
+    const uint8_t *tsr; /* the timestamp token's */
     size_t tsrlen;
-    uint64_t charged;        /* paid for what the unit read, given back when it ends */
+    uint64_t charged; /* paid for what the unit read, given back when it ends */
     uint8_t manifest_sha3[32];
     uint8_t proof_sha3[32];
-    cJSON *manifest;       /* NULL if it is not JSON */
+    cJSON *manifest; /* NULL if it is not JSON */
     bool has_created;
     int64_t created_ms;
-    bool has_policy_hash;  /* manifest.policy.hash is a digest */
+    bool has_policy_hash; /* manifest.policy.hash is a digest */
     uint8_t policy_hash[32];
     const char *policy_version;
     const char *anchor_kind;
-    uint8_t *canonical;    /* compat canonical bytes with signatures [] */
+    uint8_t *canonical; /* compat canonical bytes with signatures [] */
     size_t canonical_len;
     bool proof_ok;
     capv_proof proof;
-    capv_error err;        /* detail when a check could not be performed at all */
+    capv_error err; /* detail when a check could not be performed at all */
 } unit_ctx;
 
 static const char *const manifest_known_keys[] = {
-    "version", "created_at", "supplier_root", "ubo_root", "company_commitment_root", "policy",
-    "audit", "proof", "signatures", "time_anchor", "sanctions_root", "jurisdiction_root",
+    "version",
+    "created_at",
+    "supplier_root",
+    "ubo_root",
+    "company_commitment_root",
+    "policy",
+    "audit",
+    "proof",
+    "signatures",
+    "time_anchor",
+    "sanctions_root",
+    "jurisdiction_root",
     "extensions",
 };
 
@@ -613,10 +629,10 @@ static capv_status read_priced(unit_ctx *u, size_t idx, capv_member_view *v, cos
 static capv_status too_large(unit_ctx *u, const char *check, const char *name, size_t idx)
 {
     return capvi_report_add(u->r, check, CAPV_CHECK_FAIL, NULL,
-                           "%s (%zu bytes) needs more memory than the verification limit of "
-                           "%llu bytes",
-                           name, u->layout->pkg->members[idx].len,
-                           (unsigned long long)u->layout->pkg->limits.verify_bytes);
+                            "%s (%zu bytes) needs more memory than the verification limit of "
+                            "%llu bytes",
+                            name, u->layout->pkg->members[idx].len,
+                            (unsigned long long)u->layout->pkg->limits.verify_bytes);
 }
 
 /* The manifest's tree, and its compat canonical bytes: at most twice the text (a number may
@@ -651,8 +667,8 @@ static uint64_t proof_cost(const uint8_t *d, size_t n)
     size_t decoded = 0;
     for (size_t i = a; i < b; i += 4096) {
         size_t k = 0, len = b - i < 4096 ? b - i : 4096;
-        if (capv_base64_decode(piece, sizeof piece, &k, (const char *)d + i, len,
-                               CAPV_BASE64_STD, NULL) != CAPV_OK)
+        if (capv_base64_decode(piece, sizeof piece, &k, (const char *)d + i, len, CAPV_BASE64_STD,
+                               NULL) != CAPV_OK)
             return CAPV_BASE64_DECODED_MAX(b - a); /* only the buffer is made */
         capvi_pkg_json_count(&c, piece, k);
         decoded += k;
@@ -684,13 +700,13 @@ static capv_status check_manifest_schema(unit_ctx *u)
         cJSON *d = obj();
         put_str(d, "error", capv_status_name(jerr.code));
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
-                               "%s is not strict JSON: %s", u->spec->manifest_file, jerr.message);
+                                "%s is not strict JSON: %s", u->spec->manifest_file, jerr.message);
     }
     if (!cJSON_IsObject(u->manifest)) {
         cJSON_Delete(u->manifest);
         u->manifest = NULL;
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, NULL,
-                               "the manifest is not a JSON object");
+                                "the manifest is not a JSON object");
     }
     cJSON *d = obj();
     schema_errs e = { u->layout, d ? cJSON_AddArrayToObject(d, "errors") : NULL, 0, 0, "" };
@@ -789,7 +805,7 @@ static capv_status check_manifest_schema(unit_ctx *u)
 
     if (e.n > 0)
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
-                               "%zu schema error(s); first: %s", e.n, e.first);
+                                "%zu schema error(s); first: %s", e.n, e.first);
     if (old || nunknown > 0) {
         char msg[400] = "";
         if (old)
@@ -802,7 +818,7 @@ static capv_status check_manifest_schema(unit_ctx *u)
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_WARN, d, "%s", msg);
     }
     return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_PASS, d,
-                           "manifest.v1.0 fields and formats are valid");
+                            "manifest.v1.0 fields and formats are valid");
 }
 
 static capv_status make_canonical(unit_ctx *u)
@@ -831,15 +847,15 @@ static capv_status check_signature(unit_ctx *u)
 {
     if (u->manifest == NULL)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_SKIP, NULL,
-                               "the manifest could not be read");
+                                "the manifest could not be read");
     const cJSON *sigs = capvi_json_get(u->manifest, "signatures");
     size_t n = cJSON_IsArray(sigs) ? (size_t)cJSON_GetArraySize(sigs) : 0;
     if (n == 0) {
         if (u->o->require_signature)
             return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, NULL,
-                                   "the manifest is unsigned");
+                                    "the manifest is unsigned");
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, NULL,
-                               "the manifest is unsigned (signatures not required)");
+                                "the manifest is unsigned (signatures not required)");
     }
     capv_status st = make_canonical(u);
     if (st != CAPV_OK)
@@ -878,8 +894,8 @@ static capv_status check_signature(unit_ctx *u)
             char kid[CAPV_KID_SIZE];
             if (capv_key_id(kid, pub, NULL) == CAPV_OK)
                 put_str(sd, "kid", kid);
-            capv_status vs = capvi_ed25519_verify_with(ts, pub, sig, u->canonical,
-                                                      u->canonical_len, NULL);
+            capv_status vs =
+                capvi_ed25519_verify_with(ts, pub, sig, u->canonical, u->canonical_len, NULL);
             put_bool(sd, "valid", vs == CAPV_OK);
             if (vs != CAPV_OK) {
                 invalid++;
@@ -922,16 +938,16 @@ static capv_status check_signature(unit_ctx *u)
         put_num(d, "signatures_omitted", (double)omitted);
     if (malformed + invalid > 0)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
-                               "%zu of %zu signature(s) invalid or malformed; %s",
-                               malformed + invalid, n, first_problem);
+                                "%zu of %zu signature(s) invalid or malformed; %s",
+                                malformed + invalid, n, first_problem);
     if (trusted > 0)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_PASS, d,
-                               "%zu valid signature(s) by trusted key(s)", trusted);
+                                "%zu valid signature(s) by trusted key(s)", trusted);
     if (distrusted == 0 && untrusted_only > 0 && u->o->allow_untrusted)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, d,
-                               "valid signature(s), but no signing key is trusted (allowed)");
+                                "valid signature(s), but no signing key is trusted (allowed)");
     return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
-                           "no valid signature by a trusted key; %s", first_problem);
+                            "no valid signature by a trusted key; %s", first_problem);
 }
 
 static capv_status check_proof_container(unit_ctx *u)
@@ -949,7 +965,7 @@ static capv_status check_proof_container(unit_ctx *u)
         if (perr.code == CAPV_E_NOMEM)
             return CAPV_E_NOMEM;
         return capvi_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, NULL, "%s: %s",
-                               u->spec->proof_file, perr.message);
+                                u->spec->proof_file, perr.message);
     }
     u->proof_ok = true;
     cJSON *d = obj();
@@ -960,22 +976,22 @@ static capv_status check_proof_container(unit_ctx *u)
     if (u->proof.backend_class == CAPV_BACKEND_UNKNOWN) {
         u->proof_ok = false;
         return capvi_report_add(u->r, "proof.container", CAPV_CHECK_FAIL, d,
-                               "unknown proof backend '%s'", u->proof.backend);
+                                "unknown proof backend '%s'", u->proof.backend);
     }
     return capvi_report_add(u->r, "proof.container", CAPV_CHECK_PASS, d, "%s proof, backend %s",
-                           u->proof.container, u->proof.backend);
+                            u->proof.container, u->proof.backend);
 }
 
 static capv_status check_proof_binding(unit_ctx *u)
 {
     if (!u->proof_ok)
         return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, NULL,
-                               "the proof could not be read");
+                                "the proof could not be read");
     const capv_proof *p = &u->proof;
     if (p->binding == CAPV_BIND_NONE)
         return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, NULL,
-                               "the proof names no manifest: it could be replayed with any "
-                               "manifest");
+                                "the proof names no manifest: it could be replayed with any "
+                                "manifest");
     cJSON *d = obj();
     uint8_t got[32];
     capv_status st;
@@ -983,7 +999,7 @@ static capv_status check_proof_binding(unit_ctx *u)
         put_str(d, "rule", "blake3(manifest file)");
         if (u->m == NULL)
             return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
-                                   "the manifest could not be read");
+                                    "the manifest could not be read");
         if ((st = capv_hash(got, CAPV_HASH_BLAKE3, u->m, u->mlen, NULL)) != CAPV_OK) {
             cJSON_Delete(d);
             return st;
@@ -992,7 +1008,7 @@ static capv_status check_proof_binding(unit_ctx *u)
         put_str(d, "rule", "sha3-256(compat canonical manifest, signatures [])");
         if (u->manifest == NULL)
             return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_SKIP, d,
-                                   "the manifest could not be read");
+                                    "the manifest could not be read");
         if ((st = make_canonical(u)) != CAPV_OK ||
             (st = capv_hash(got, CAPV_HASH_SHA3_256, u->canonical, u->canonical_len, NULL)) !=
                 CAPV_OK) {
@@ -1004,12 +1020,12 @@ static capv_status check_proof_binding(unit_ctx *u)
     put_hash(d, "computed_manifest_hash", got);
     if (memcmp(got, p->manifest_hash, 32) != 0)
         return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
-                               "the proof is for another manifest (manifest_hash differs)");
+                                "the proof is for another manifest (manifest_hash differs)");
     if (p->has_policy_hash) {
         put_hash(d, "proof_policy_hash", p->policy_hash);
         if (!u->has_policy_hash || memcmp(p->policy_hash, u->policy_hash, 32) != 0)
             return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
-                                   "the proof's policy_hash differs from the manifest's policy");
+                                    "the proof's policy_hash differs from the manifest's policy");
     }
     if (p->statement != NULL && u->policy_version != NULL) {
         char want[160];
@@ -1018,39 +1034,39 @@ static capv_status check_proof_binding(unit_ctx *u)
             put_str(d, "statement", p->statement);
         if (strcmp(p->statement, want) != 0)
             return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
-                                   "the proof's statement '%.60s' is not '%.60s'", p->statement,
-                                   want);
+                                    "the proof's statement '%.60s' is not '%.60s'", p->statement,
+                                    want);
     }
     return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_PASS, d,
-                           "the proof is bound to this manifest%s",
-                           p->has_policy_hash ? " and its policy" : "");
+                            "the proof is bound to this manifest%s",
+                            p->has_policy_hash ? " and its policy" : "");
 }
 
 static capv_status check_proof_backend(unit_ctx *u)
 {
     if (!u->proof_ok)
         return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_SKIP, NULL,
-                               "the proof could not be read");
+                                "the proof could not be read");
     cJSON *d = obj();
     put_str(d, "backend", u->proof.backend);
     if (u->proof.backend_class == CAPV_BACKEND_MOCK) {
         switch (u->o->mock) {
         case CAPV_MOCK_ACCEPT:
             return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_PASS, d,
-                                   "backend '%s' accepted by policy (no cryptographic assurance)",
-                                   u->proof.backend);
+                                    "backend '%s' accepted by policy (no cryptographic assurance)",
+                                    u->proof.backend);
         case CAPV_MOCK_FAIL:
             return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_FAIL, d,
-                                   "backend '%s' gives no cryptographic assurance",
-                                   u->proof.backend);
+                                    "backend '%s' gives no cryptographic assurance",
+                                    u->proof.backend);
         case CAPV_MOCK_WARN: break;
         }
         return capvi_report_add(u->r, "proof.backend", CAPV_CHECK_WARN, d,
-                               "backend '%s' gives no cryptographic assurance", u->proof.backend);
+                                "backend '%s' gives no cryptographic assurance", u->proof.backend);
     }
     return capvi_report_add(u->r, "proof.backend", u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN,
-                           d, "backend '%s' proofs cannot be checked by this verifier",
-                           u->proof.backend);
+                            d, "backend '%s' proofs cannot be checked by this verifier",
+                            u->proof.backend);
 }
 
 static capv_status check_policy_binding(unit_ctx *u)
@@ -1064,43 +1080,41 @@ static capv_status check_policy_binding(unit_ctx *u)
                 CAPV_OK ||
             is_placeholder(meta))
             return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
-                                   "the package metadata names placeholder policy hash '%.70s'",
-                                   u->spec->policy_hash);
+                                    "the package metadata names placeholder policy hash '%.70s'",
+                                    u->spec->policy_hash);
         if (u->has_policy_hash && memcmp(meta, u->policy_hash, 32) != 0)
             return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
-                                   "the package metadata and the manifest name different "
-                                   "policies");
+                                    "the package metadata and the manifest name different "
+                                    "policies");
     }
     if (!u->has_policy_hash) {
         cJSON_Delete(d);
-        return capvi_report_add(u->r, "policy.binding", u->manifest ? CAPV_CHECK_FAIL
-                                                                   : CAPV_CHECK_SKIP,
-                               NULL, "the manifest names no valid policy hash");
+        return capvi_report_add(u->r, "policy.binding",
+                                u->manifest ? CAPV_CHECK_FAIL : CAPV_CHECK_SKIP, NULL,
+                                "the manifest names no valid policy hash");
     }
     put_hash(d, "policy_hash", u->policy_hash);
     if (is_placeholder(u->policy_hash))
         return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
-                               "the manifest names a placeholder policy hash");
+                                "the manifest names a placeholder policy hash");
     if (u->proof_ok) {
         put_num(d, "constraints", (double)u->proof.constraints);
         put_num(d, "constraints_failed", (double)u->proof.constraints_failed);
         if (u->proof.constraints_failed > 0)
             return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
-                                   "%zu of %zu constraint(s) not ok; first: %s",
-                                   u->proof.constraints_failed, u->proof.constraints,
-                                   u->proof.first_failed ? u->proof.first_failed : "");
+                                    "%zu of %zu constraint(s) not ok; first: %s",
+                                    u->proof.constraints_failed, u->proof.constraints,
+                                    u->proof.first_failed ? u->proof.first_failed : "");
     }
     bool known = capvi_verifier_knows_policy(u->v, u->policy_hash);
     put_bool(d, "known", known);
     if (!known)
         return capvi_report_add(u->r, "policy.binding",
-                               u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
-                               "the policy is unknown to the policy store");
-    return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_PASS, d,
-                           "the policy is known%s",
-                           u->proof_ok && u->proof.constraints
-                               ? " and every checked constraint is ok"
-                               : "");
+                                u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
+                                "the policy is unknown to the policy store");
+    return capvi_report_add(
+        u->r, "policy.binding", CAPV_CHECK_PASS, d, "the policy is known%s",
+        u->proof_ok && u->proof.constraints ? " and every checked constraint is ok" : "");
 }
 
 static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
@@ -1108,13 +1122,13 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
     if (!u->has_tsr) {
         if (u->anchor_kind != NULL && strcmp(u->anchor_kind, "tsa") == 0)
             return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
-                                   "the manifest names a TSA time anchor but the package holds "
-                                   "no timestamp token");
+                                    "the manifest names a TSA time anchor but the package holds "
+                                    "no timestamp token");
         if (u->o->require_timestamp)
             return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
-                                   "no timestamp token in the package");
+                                    "no timestamp token in the package");
         return capvi_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
-                               "no timestamp token in the package");
+                                "no timestamp token in the package");
     }
     bool fits;
     capv_status rst = read_priced(u, u->tidx, &u->tv, tsr_cost, &fits);
@@ -1125,24 +1139,24 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
     u->tsr = u->tv.data;
     u->tsrlen = u->tv.len;
     size_t i = 0;
-    while (i < u->tsrlen && (u->tsr[i] == ' ' || u->tsr[i] == '\n' || u->tsr[i] == '\r' ||
-                             u->tsr[i] == '\t'))
+    while (i < u->tsrlen &&
+           (u->tsr[i] == ' ' || u->tsr[i] == '\n' || u->tsr[i] == '\r' || u->tsr[i] == '\t'))
         i++;
     if (i < u->tsrlen && u->tsr[i] == '{')
         return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
-                               "unverifiable timestamp: a JSON tsr.v1 carries an unkeyed hash");
+                                "unverifiable timestamp: a JSON tsr.v1 carries an unkeyed hash");
     if (u->v->tsa == NULL)
-        return capvi_report_add(u->r, "timestamp",
-                               u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, NULL,
-                               "a timestamp token is present but no TSA roots are configured");
+        return capvi_report_add(u->r, "timestamp", u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN,
+                                NULL,
+                                "a timestamp token is present but no TSA roots are configured");
     if (u->m == NULL)
         return capvi_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
-                               "the manifest could not be read");
+                                "the manifest could not be read");
     capv_timestamp_info info;
     memset(&info, 0, sizeof info);
     capv_error terr = CAPV_ERROR_INIT;
     capv_status st = capvi_timestamp_verify(&info, u->v->tsa, u->tsr, u->tsrlen, u->m, u->mlen,
-                                           now_ms, u->o->leeway_s * 1000, &terr);
+                                            now_ms, u->o->leeway_s * 1000, &terr);
     if (st == CAPV_E_NOMEM)
         return st;
     cJSON *d = obj();
@@ -1157,62 +1171,62 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
     if (st != CAPV_OK) {
         put_str(d, "error", capv_status_name(st));
         return capvi_report_add(u->r, "timestamp", CAPV_CHECK_FAIL, d, "timestamp invalid: %s",
-                               terr.message);
+                                terr.message);
     }
     return capvi_report_add(u->r, "timestamp", CAPV_CHECK_PASS, d,
-                           "RFC 3161 token over the manifest from a trusted TSA");
+                            "RFC 3161 token over the manifest from a trusted TSA");
 }
 
-/* The registry check (SPEC §4): the entry for (manifest_hash, proof_hash) and its §3.7
- * signature, through the registry module (a JSON registry in memory or a SQLite one). A
- * registry that cannot be read is no answer (the status is returned), never a verdict. */
+/* The registry check: the entry for (manifest_hash, proof_hash) and its signature
+ * (docs/registry.md, "Entry signatures"), through the registry module (a JSON registry in
+ * memory or a SQLite one). A registry that cannot be read is no answer (the status is
+ * returned), never a verdict. */
 static capv_status check_registry(unit_ctx *u)
 {
     capv_registry *reg = u->v->registry;
     if (reg == NULL)
         return capvi_report_add(u->r, "registry",
-                               u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
-                               "no registry configured");
+                                u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
+                                "no registry configured");
     capv_reg_signed e;
     capv_status st = capvi_reg_lookup_signed(&e, reg, u->manifest_sha3, u->proof_sha3, &u->err);
     if (st == CAPV_E_NOT_FOUND)
         return capvi_report_add(u->r, "registry",
-                               u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
-                               "no registry entry for this manifest and proof");
+                                u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
+                                "no registry entry for this manifest and proof");
     if (st != CAPV_OK)
         return st;
     cJSON *d = obj();
     put_str(d, "entry_id", e.id);
     if (e.material == CAPV_E_MISSING) {
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
-                             "registry entry '%s' is unsigned", e.id);
+                              "registry entry '%s' is unsigned", e.id);
         goto out;
     }
     if (e.material != CAPV_OK) {
-        st = capvi_report_add(u->r, "registry", CAPV_CHECK_FAIL, d, "registry entry '%s': %s",
-                             e.id, e.problem);
+        st = capvi_report_add(u->r, "registry", CAPV_CHECK_FAIL, d, "registry entry '%s': %s", e.id,
+                              e.problem);
         goto out;
     }
     uint8_t digest[32];
-    if ((st = capv_hash(digest, CAPV_HASH_BLAKE3, e.signed_bytes, e.signed_len, NULL)) !=
-        CAPV_OK) {
+    if ((st = capv_hash(digest, CAPV_HASH_BLAKE3, e.signed_bytes, e.signed_len, NULL)) != CAPV_OK) {
         cJSON_Delete(d);
         goto out;
     }
     st = capvi_ed25519_verify_with(u->v->trust, e.public_key, e.signature, digest, 32, NULL);
     if (st != CAPV_OK) {
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
-                             "registry entry '%s' has an invalid signature", e.id);
+                              "registry entry '%s' has an invalid signature", e.id);
         goto out;
     }
     bool trusted = capv_trust_store_find(u->v->trust, e.public_key) != NULL;
     put_bool(d, "signer_trusted", trusted);
     if (!trusted)
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
-                             "registry entry '%s' is validly signed by an untrusted key", e.id);
+                              "registry entry '%s' is validly signed by an untrusted key", e.id);
     else
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
-                             "registry entry '%s' is validly signed by a trusted key", e.id);
+                              "registry entry '%s' is validly signed by a trusted key", e.id);
 out:
     capvi_reg_signed_clear(&e);
     return st;
@@ -1229,8 +1243,8 @@ static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
         return st;
     if ((st = check_manifest_schema(u)) != CAPV_OK)
         return st;
-    if (u->has_policy_hash && (st = capvi_report_set_hash(&u->r->policy_hash, u->policy_hash)) !=
-                                  CAPV_OK)
+    if (u->has_policy_hash &&
+        (st = capvi_report_set_hash(&u->r->policy_hash, u->policy_hash)) != CAPV_OK)
         return st;
     if ((st = check_signature(u)) != CAPV_OK || (st = check_proof_container(u)) != CAPV_OK ||
         (st = check_proof_binding(u)) != CAPV_OK || (st = check_proof_backend(u)) != CAPV_OK ||
@@ -1252,7 +1266,7 @@ static void unit_clear(unit_ctx *u)
 
 static const char *const unit_check_ids[] = {
     "manifest.schema", "manifest.signature", "proof.container", "proof.binding",
-    "proof.backend", "policy.binding", "timestamp", "registry",
+    "proof.backend",   "policy.binding",     "timestamp",       "registry",
 };
 
 static capv_status skip_unit_checks(capv_report *r, const char *why)
@@ -1271,7 +1285,7 @@ static capv_status layout_failure(capv_report *r, const char *why)
     capv_status st = capvi_report_add(r, "package.layout", CAPV_CHECK_FAIL, NULL, "%s", why);
     if (st == CAPV_OK)
         st = capvi_report_add(r, "package.integrity", CAPV_CHECK_SKIP, NULL,
-                             "the package layout failed");
+                              "the package layout failed");
     if (st == CAPV_OK)
         st = skip_unit_checks(r, "the package layout failed");
     return st;
@@ -1295,7 +1309,7 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
     char msg[300];
     capv_status st = detect_layout(&l, pkg, &problem, msg, sizeof msg, err);
     if (st != CAPV_OK)
-        return st;
+        goto out;
     snprintf(r->format, sizeof r->format, "%s", l.format);
     /* every unit's checks, and the package's own */
     uint64_t units_cost = UNIT_COST;
@@ -1314,8 +1328,10 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
     cJSON *ld = obj();
     put_num(ld, "units", (double)l.nunits);
     put_num(ld, "members", (double)capv_package_member_count(pkg));
-    CAPV_TRY(capvi_report_add(r, "package.layout", CAPV_CHECK_PASS, ld, "%s layout with %zu "
-                             "proof unit(s)", l.format, l.nunits));
+    CAPV_TRY(capvi_report_add(r, "package.layout", CAPV_CHECK_PASS, ld,
+                              "%s layout with %zu "
+                              "proof unit(s)",
+                              l.format, l.nunits));
     CAPV_TRY(check_integrity(r, pkg, &l));
 
     bool multi = l.nunits > 1;
@@ -1358,16 +1374,15 @@ out:
     return st;
 }
 
-capv_status capv_verify_package(capv_report **out, const capv_verifier *v,
-                                const capv_package *pkg, const capv_verify_options *opts,
-                                capv_error *err)
+capv_status capv_verify_package(capv_report **out, const capv_verifier *v, const capv_package *pkg,
+                                const capv_verify_options *opts, capv_error *err)
 {
     if (out == NULL || v == NULL || pkg == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
-        return st;
+        return capvi_err_done(err, st);
     capv_verify_options defaults;
     if (opts == NULL) {
         capvi_verify_options_default(&defaults);
@@ -1381,17 +1396,116 @@ capv_status capv_verify_package(capv_report **out, const capv_verifier *v,
     st = run(r, v, pkg, opts, now, err);
     if (st != CAPV_OK) {
         capv_report_free(r);
-        return st;
+        return capvi_err_done(err, st);
     }
     capvi_report_finish(r);
     r->verified_at = now;
     r->duration_ms = monotonic_ms() - start;
     *out = r;
+    return capvi_err_done(err, CAPV_OK);
+}
+
+/* ---- package identity and request forms -------------------------------------------- */
+
+/* The manifest's policy.hash as "0x…", or "" when the manifest is not JSON, names no policy
+ * digest, or does not fit the verification budget (as the report's policy_hash would be). */
+static capv_status manifest_policy_hash(char out[CAPV_DIGEST_HEX_SIZE], layout *l, size_t midx,
+                                        capv_error *err)
+{
+    out[0] = '\0';
+    uint64_t n = l->pkg->members[midx].len;
+    if (!charge(l, n))
+        return CAPV_OK;
+    capv_member_view v = { NULL, 0, NULL };
+    capv_status st = capvi_package_member_view(l->pkg, midx, &v, err);
+    if (st != CAPV_OK)
+        return st;
+    cJSON *root = NULL;
+    if (charge(l, json_cost(v.data, v.len)) &&
+        capvi_json_parse(&root, v.data, v.len, NULL) == CAPV_OK) {
+        const cJSON *policy = capvi_json_get(root, "policy");
+        const cJSON *hash = capvi_json_get(policy, "hash");
+        uint8_t d[32];
+        if (cJSON_IsString(hash) &&
+            capv_digest_parse(d, hash->valuestring, strlen(hash->valuestring), NULL) == CAPV_OK)
+            capv_digest_format(out, d);
+    }
+    cJSON_Delete(root);
+    capvi_member_view_release(&v);
     return CAPV_OK;
 }
 
-/* Loading failures that are verdicts rather than unreadable input (SPEC §3.2): a report whose
- * package.layout check failed. Other loading failures are returned as they are. */
+capv_status capv_package_hashes(char manifest_hash[CAPV_DIGEST_HEX_SIZE],
+                                char proof_hash[CAPV_DIGEST_HEX_SIZE],
+                                char policy_hash[CAPV_DIGEST_HEX_SIZE], const capv_package *pkg,
+                                capv_error *err)
+{
+    if (manifest_hash == NULL || proof_hash == NULL || pkg == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    manifest_hash[0] = proof_hash[0] = '\0';
+    if (policy_hash != NULL)
+        policy_hash[0] = '\0';
+    capv_status st = capvi_global_require(err);
+    if (st != CAPV_OK)
+        return capvi_err_done(err, st);
+    layout l;
+    const char *problem = NULL;
+    char msg[300];
+    size_t mi = 0, pi = 0;
+    uint8_t d[32];
+    CAPV_TRY(detect_layout(&l, pkg, &problem, msg, sizeof msg, err));
+    if (problem != NULL)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "package.layout", "%s", problem);
+    if (l.nunits != 1)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, "_meta.json",
+                  "a bundle of %zu proof units has no single manifest and proof", l.nunits);
+    if (!capvi_package_index(pkg, l.units[0].manifest_file, &mi) ||
+        !capvi_package_index(pkg, l.units[0].proof_file, &pi))
+        CAPV_FAIL(err, CAPV_E_INTERNAL, NULL, "proof unit members vanished");
+    CAPV_TRY(capvi_package_member_sha3(pkg, mi, d, err));
+    capv_digest_format(manifest_hash, d);
+    CAPV_TRY(capvi_package_member_sha3(pkg, pi, d, err));
+    capv_digest_format(proof_hash, d);
+    if (policy_hash != NULL)
+        CAPV_TRY(manifest_policy_hash(policy_hash, &l, mi, err));
+out:
+    layout_clear(&l);
+    if (st != CAPV_OK) {
+        manifest_hash[0] = proof_hash[0] = '\0';
+        if (policy_hash != NULL)
+            policy_hash[0] = '\0';
+    }
+    return capvi_err_done(err, st);
+}
+
+capv_status capv_verify_json_form(capv_json_form *out, const uint8_t *body, size_t len,
+                                  capv_error *err)
+{
+    static const char *const keys[] = { "package", "policy_id", "ir", "context", NULL };
+    if (out == NULL || (body == NULL && len > 0))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = (capv_json_form)0;
+    unsigned int found = 0;
+    bool object = false;
+    capv_status st = capvi_json_scan_keys(&found, &object, body, len, keys, err);
+    if (st != CAPV_OK)
+        return capvi_err_done(err, st);
+    if (!object)
+        return capvi_err_set(err, CAPV_E_MALFORMED, "", "a JSON verification request is an object");
+    if (found & 1u)
+        *out = CAPV_JSON_FORM_PACKAGE;
+    else if (found & (2u | 4u | 8u))
+        *out = CAPV_JSON_FORM_POLICY_EVAL;
+    else
+        return capvi_err_set(err, CAPV_E_MALFORMED, "package",
+                             "neither a package ({\"package\": {...}}) nor a policy evaluation "
+                             "(\"policy_id\" or \"ir\", and \"context\")");
+    return capvi_err_done(err, CAPV_OK);
+}
+
+/* Loading failures that are verdicts rather than unreadable input (docs/formats.md, "CAP
+ * packages"): a report whose package.layout check failed. Other loading failures are returned as
+ * they are. */
 static capv_status load_result(capv_report **out, const capv_verifier *v, capv_package *pkg,
                                capv_status load_st, const capv_error *lerr,
                                const capv_verify_options *opts, capv_error *err)
@@ -1436,36 +1550,98 @@ capv_status capv_verify_path(capv_report **out, const capv_verifier *v, const ch
     capv_package *pkg = NULL;
     capv_error lerr = CAPV_ERROR_INIT;
     capv_status st = capv_package_open(&pkg, path, &limits, &lerr);
-    return load_result(out, v, pkg, st, &lerr, opts, err);
+    return capvi_err_done(err, load_result(out, v, pkg, st, &lerr, opts, err));
 }
 
-capv_status capvi_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
-                                           const uint8_t *data, size_t len,
-                                           const capv_verify_options *opts, capv_error *err)
+/* A zip held in memory, verified without the report cache (arguments already checked). */
+static capv_status zip_memory_nocache(capv_report **out, const capv_verifier *v,
+                                      const uint8_t *data, size_t len,
+                                      const capv_verify_options *opts, capv_error *err)
 {
     capv_package *pkg = NULL;
     capv_error lerr = CAPV_ERROR_INIT;
-    capv_status st = capv_package_open_zip_memory(&pkg, data, len,
-                                                  opts && opts->has_limits ? &opts->limits : NULL,
-                                                  &lerr);
+    capv_status st = capv_package_open_zip_memory(
+        &pkg, data, len, opts && opts->has_limits ? &opts->limits : NULL, &lerr);
     return load_result(out, v, pkg, st, &lerr, opts, err);
 }
 
-capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v,
-                                   const uint8_t *data, size_t len,
-                                   const capv_verify_options *opts, capv_error *err)
+capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v, const uint8_t *data,
+                                   size_t len, const capv_verify_options *opts, capv_error *err)
 {
     if (out == NULL || v == NULL || (data == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    if (v->cache != NULL)
-        return capvi_verify_zip_memory_cached(out, v, data, len, opts, err);
-    return capvi_verify_zip_memory_nocache(out, v, data, len, opts, err);
+    if (v->cache == NULL)
+        return capvi_err_done(err, zip_memory_nocache(out, v, data, len, opts, err));
+    uint8_t key[32];
+    capv_status st = capvi_verify_cache_key(key, v, data, len, opts, err);
+    if (st != CAPV_OK)
+        return capvi_err_done(err, st);
+    if (capvi_verify_cache_get_report(out, v, key) == CAPV_OK)
+        return capvi_err_done(err, CAPV_OK);
+    capv_report *r = NULL;
+    if ((st = zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
+        return capvi_err_done(err, st);
+    char *json = NULL;
+    size_t jlen = 0;
+    if (capv_report_to_json(&json, &jlen, r, 0, NULL) == CAPV_OK)
+        capvi_verify_cache_put(v, key, capv_report_verdict(r), json, jlen);
+    capv_free(json);
+    *out = r;
+    return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v,
-                                     const uint8_t *json, size_t len,
-                                     const capv_verify_options *opts, capv_error *err)
+capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verdict *verdict,
+                                        bool *cached, const capv_verifier *v, const uint8_t *data,
+                                        size_t len, const capv_verify_options *opts,
+                                        unsigned int flags, capv_error *err)
+{
+    if (json == NULL || verdict == NULL || v == NULL || (data == NULL && len > 0))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *json = NULL;
+    if (json_len)
+        *json_len = 0;
+    if (cached)
+        *cached = false;
+    bool pretty = (flags & CAPV_REPORT_JSON_PRETTY) != 0;
+    uint8_t key[32] = { 0 };
+    capv_status st;
+    size_t tlen = 0;
+    if (v->cache != NULL) {
+        if ((st = capvi_verify_cache_key(key, v, data, len, opts, err)) != CAPV_OK)
+            return capvi_err_done(err, st);
+        if (capvi_verify_cache_get_json(json, &tlen, verdict, v, key, pretty) == CAPV_OK) {
+            if (json_len)
+                *json_len = tlen;
+            if (cached)
+                *cached = true;
+            return capvi_err_done(err, CAPV_OK);
+        }
+    }
+    capv_report *r = NULL;
+    if ((st = zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
+        return capvi_err_done(err, st);
+    char *text = NULL;
+    st = capv_report_to_json(&text, &tlen, r, 0, err);
+    if (st == CAPV_OK)
+        capvi_verify_cache_put(v, key, capv_report_verdict(r), text, tlen);
+    if (st == CAPV_OK && pretty) {
+        capv_free(text);
+        text = NULL;
+        st = capv_report_to_json(&text, &tlen, r, CAPV_REPORT_JSON_PRETTY, err);
+    }
+    *verdict = capv_report_verdict(r);
+    capv_report_free(r);
+    if (st != CAPV_OK)
+        return capvi_err_done(err, st);
+    *json = text;
+    if (json_len)
+        *json_len = tlen;
+    return capvi_err_done(err, CAPV_OK);
+}
+
+capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v, const uint8_t *json,
+                                     size_t len, const capv_verify_options *opts, capv_error *err)
 {
     if (out == NULL || v == NULL || (json == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
@@ -1473,7 +1649,6 @@ capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v,
     capv_package *pkg = NULL;
     capv_error lerr = CAPV_ERROR_INIT;
     capv_status st = capv_package_open_json(&pkg, json, len,
-                                            opts && opts->has_limits ? &opts->limits : NULL,
-                                            &lerr);
-    return load_result(out, v, pkg, st, &lerr, opts, err);
+                                            opts && opts->has_limits ? &opts->limits : NULL, &lerr);
+    return capvi_err_done(err, load_result(out, v, pkg, st, &lerr, opts, err));
 }

@@ -1,14 +1,16 @@
-/* The report cache of the verifier (SPEC §7): key = SHA3-256 of (package bytes ‖ options ‖
- * verifier epoch ‖ registry generation), value = the verdict digit followed by the compact
- * report JSON. A hit is turned back into a report (capv_verify_zip_memory) or served as JSON
- * as it is (capv_verify_zip_memory_json). */
+/* The report cache of the verifier (docs/architecture.md, "Verification entry points"): key =
+ * SHA3-256 of (package bytes ‖ options ‖ verifier epoch ‖ registry generation), value = the
+ * verdict digit followed by the compact report JSON. A hit is turned back into a report
+ * (capv_verify_zip_memory) or served as JSON as it is (capv_verify_zip_memory_json). This file
+ * only keys, reads and writes entries: the entry points in verify.c decide when to verify. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "registry_int.h"
+#include "json_int.h"
 #include "report_int.h"
 #include "time_int.h"
+#include "verify_cache_int.h"
 #include "verify_int.h"
 
 static const char key_domain[] = "capverify.report-cache.v1";
@@ -41,8 +43,8 @@ static size_t options_bytes(uint8_t out[64], const capv_verify_options *o)
     return n + 48;
 }
 
-static capv_status cache_key(uint8_t key[32], const capv_verifier *v, const uint8_t *data,
-                             size_t len, const capv_verify_options *o, capv_error *err)
+capv_status capvi_verify_cache_key(uint8_t key[32], const capv_verifier *v, const uint8_t *data,
+                                   size_t len, const capv_verify_options *o, capv_error *err)
 {
     capv_verify_options defaults;
     if (o == NULL) {
@@ -155,8 +157,8 @@ static capv_status report_from_json(capv_report **out, const uint8_t *json, size
     ok = ok && capvi_json_get_string(&format, root, "", "format", true, NULL) == CAPV_OK &&
          capvi_json_get_string(&at, root, "", "verified_at", true, NULL) == CAPV_OK &&
          capvi_time_parse(&r->verified_at, at, strlen(at)) &&
-         capvi_json_get_int(&duration, root, "", "duration_ms", INT64_MIN, INT64_MAX, true,
-                           NULL) == CAPV_OK &&
+         capvi_json_get_int(&duration, root, "", "duration_ms", INT64_MIN, INT64_MAX, true, NULL) ==
+             CAPV_OK &&
          capvi_json_get_array(&units, root, "", "units", true, NULL) == CAPV_OK && fill(r, root);
     if (ok) {
         snprintf(r->format, sizeof r->format, "%s", format);
@@ -183,27 +185,30 @@ static capv_status report_from_json(capv_report **out, const uint8_t *json, size
     return CAPV_OK;
 }
 
-/* ---- cached verification --------------------------------------------------------------- */
+/* ---- entries ------------------------------------------------------------------------- */
 
-/* Stores verdict digit + compact JSON under `key`; an entry the cache refuses (too large) is
- * simply not cached. */
-static void store(const capv_verifier *v, const uint8_t key[32], capv_verdict verdict,
-                  const char *json, size_t len)
+void capvi_verify_cache_put(const capv_verifier *v, const uint8_t key[32], capv_verdict verdict,
+                            const char *json, size_t len)
 {
+    if (v->cache == NULL)
+        return;
     uint8_t *val = malloc(len + 1);
     if (val == NULL)
         return;
     val[0] = (uint8_t)('0' + (int)verdict);
     memcpy(val + 1, json, len);
-    capv_cache_put(v->cache, key, 32, val, len + 1, NULL);
+    /* an entry the cache refuses (larger than its byte bound) is simply not cached */
+    if (capv_cache_put(v->cache, key, 32, val, len + 1, NULL) != CAPV_OK) {
+    }
     free(val);
 }
 
 /* A cache hit: CAPV_OK with the value, or CAPV_E_NOT_FOUND. */
-static capv_status lookup(uint8_t **val, size_t *len, const capv_verifier *v,
-                          const uint8_t key[32])
+static capv_status lookup(uint8_t **val, size_t *len, const capv_verifier *v, const uint8_t key[32])
 {
-    capv_status st = capv_cache_get(v->cache, key, 32, val, len);
+    if (v->cache == NULL)
+        return CAPV_E_NOT_FOUND;
+    capv_status st = capv_cache_get(val, len, v->cache, key, 32, NULL);
     if (st == CAPV_OK && (*len < 2 || (*val)[0] < '0' || (*val)[0] > '2')) {
         capv_free(*val);
         *val = NULL;
@@ -213,103 +218,54 @@ static capv_status lookup(uint8_t **val, size_t *len, const capv_verifier *v,
     return st;
 }
 
-capv_status capvi_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
-                                          const uint8_t *data, size_t len,
-                                          const capv_verify_options *opts, capv_error *err)
+capv_status capvi_verify_cache_get_report(capv_report **out, const capv_verifier *v,
+                                          const uint8_t key[32])
 {
-    uint8_t key[32];
-    capv_status st = cache_key(key, v, data, len, opts, err);
-    if (st != CAPV_OK)
-        return st;
     uint8_t *val = NULL;
     size_t vlen = 0;
-    if (lookup(&val, &vlen, v, key) == CAPV_OK) {
-        st = report_from_json(out, val + 1, vlen - 1);
-        capv_free(val);
-        if (st == CAPV_OK)
-            return CAPV_OK;
+    if (lookup(&val, &vlen, v, key) != CAPV_OK)
+        return CAPV_E_NOT_FOUND;
+    capv_status st = report_from_json(out, val + 1, vlen - 1);
+    capv_free(val);
+    if (st != CAPV_OK) {
         capv_cache_invalidate(v->cache, key, 32); /* unreadable: verify afresh */
+        return CAPV_E_NOT_FOUND;
     }
-    capv_report *r = NULL;
-    if ((st = capvi_verify_zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
-        return st;
-    char *json = NULL;
-    size_t jlen = 0;
-    if (capv_report_to_json(&json, &jlen, r, 0, NULL) == CAPV_OK)
-        store(v, key, capv_report_verdict(r), json, jlen);
-    capv_free(json);
-    *out = r;
     return CAPV_OK;
 }
 
-capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verdict *verdict,
-                                        int *cached, const capv_verifier *v,
-                                        const uint8_t *data, size_t len,
-                                        const capv_verify_options *opts, unsigned int flags,
-                                        capv_error *err)
+capv_status capvi_verify_cache_get_json(char **json, size_t *json_len, capv_verdict *verdict,
+                                        const capv_verifier *v, const uint8_t key[32], bool pretty)
 {
-    if (json == NULL || verdict == NULL || v == NULL || (data == NULL && len > 0))
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    *json = NULL;
-    if (json_len)
-        *json_len = 0;
-    if (cached)
-        *cached = 0;
-    bool pretty = (flags & CAPV_REPORT_JSON_PRETTY) != 0;
-    uint8_t key[32] = { 0 };
-    capv_status st;
-    if (v->cache != NULL) {
-        if ((st = cache_key(key, v, data, len, opts, err)) != CAPV_OK)
-            return st;
-        uint8_t *val = NULL;
-        size_t vlen = 0;
-        if (lookup(&val, &vlen, v, key) == CAPV_OK) {
-            capv_verdict vd = (capv_verdict)(val[0] - '0');
-            if (!pretty) {
-                /* the value minus its verdict digit, NUL-terminated in place */
-                memmove(val, val + 1, vlen - 1);
-                val[vlen - 1] = '\0';
-                *json = (char *)val;
-                if (json_len)
-                    *json_len = vlen - 1;
-            } else {
-                cJSON *root = NULL;
-                if (capvi_json_parse(&root, val + 1, vlen - 1, NULL) == CAPV_OK) {
-                    capv_buf b = CAPV_BUF_INIT;
-                    capvi_json_write_pretty(&b, root);
-                    *json = (char *)capvi_buf_take(&b, json_len);
-                }
-                cJSON_Delete(root);
-                capv_free(val);
-            }
-            if (*json != NULL) {
-                *verdict = vd;
-                if (cached)
-                    *cached = 1;
-                return CAPV_OK;
-            }
-            capv_cache_invalidate(v->cache, key, 32);
-        }
-    }
-    capv_report *r = NULL;
-    if ((st = capvi_verify_zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
-        return st;
+    uint8_t *val = NULL;
+    size_t vlen = 0;
+    if (lookup(&val, &vlen, v, key) != CAPV_OK)
+        return CAPV_E_NOT_FOUND;
+    capv_verdict vd = (capv_verdict)(val[0] - '0');
     char *text = NULL;
     size_t tlen = 0;
-    st = capv_report_to_json(&text, &tlen, r, 0, err);
-    if (st == CAPV_OK && v->cache != NULL)
-        store(v, key, capv_report_verdict(r), text, tlen);
-    if (st == CAPV_OK && pretty) {
-        capv_free(text);
-        text = NULL;
-        st = capv_report_to_json(&text, &tlen, r, CAPV_REPORT_JSON_PRETTY, err);
+    if (!pretty) {
+        /* the value minus its verdict digit, NUL-terminated in place */
+        memmove(val, val + 1, vlen - 1);
+        val[vlen - 1] = '\0';
+        text = (char *)val;
+        tlen = vlen - 1;
+    } else {
+        cJSON *root = NULL;
+        if (capvi_json_parse(&root, val + 1, vlen - 1, NULL) == CAPV_OK) {
+            capv_buf b = CAPV_BUF_INIT;
+            capvi_json_write_pretty(&b, root);
+            text = (char *)capvi_buf_take(&b, &tlen);
+        }
+        cJSON_Delete(root);
+        capv_free(val);
     }
-    *verdict = capv_report_verdict(r);
-    capv_report_free(r);
-    if (st != CAPV_OK)
-        return st;
+    if (text == NULL) {
+        capv_cache_invalidate(v->cache, key, 32);
+        return CAPV_E_NOT_FOUND;
+    }
     *json = text;
-    if (json_len)
-        *json_len = tlen;
+    *json_len = tlen;
+    *verdict = vd;
     return CAPV_OK;
 }

@@ -1,4 +1,5 @@
-/* Verifier internals shared by verify.c (checks) and verifier.c (configuration). */
+/* The verifier's configuration and the verification options (verifier.c), read by the checks
+ * and the entry points (verify.c) and by the report cache (verify_cache.c). */
 #ifndef CAPV_VERIFY_INT_H
 #define CAPV_VERIFY_INT_H
 
@@ -17,8 +18,8 @@ struct capv_verifier {
     capv_tsa_store *tsa;
     capv_clock_fn clock;
     void *clock_user;
-    capv_cache *cache;       /* borrowed report cache, or NULL */
-    uint64_t epoch;          /* changes with every configuration change, unique process-wide */
+    capv_cache *cache; /* borrowed report cache, or NULL */
+    uint64_t epoch;    /* changes with every configuration change, unique process-wide */
 };
 
 struct capv_verify_options {
@@ -35,14 +36,7 @@ struct capv_verify_options {
 
 bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32]);
 
-/* capv_verify_zip_memory without the report cache (arguments already checked). */
-capv_status capvi_verify_zip_memory_nocache(capv_report **out, const capv_verifier *v,
-                                           const uint8_t *data, size_t len,
-                                           const capv_verify_options *opts, capv_error *err);
-/* The same through the verifier's report cache (verify_cache.c). */
-capv_status capvi_verify_zip_memory_cached(capv_report **out, const capv_verifier *v,
-                                          const uint8_t *data, size_t len,
-                                          const capv_verify_options *opts, capv_error *err);
+/* The defaults of capv_verify_options_new(). */
 void capvi_verify_options_default(capv_verify_options *o);
 
 #endif

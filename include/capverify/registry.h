@@ -1,4 +1,4 @@
-/* The registry (SPEC §3.7, §8): registered proofs, recorded verifications and compiled
+/* The registry (docs/registry.md): registered proofs, recorded verifications and compiled
  * policies in one SQLite database, with JSON import/export, online backup, verified restore
  * and an integrity + signature check. Requires capv_global_init().
  *
@@ -14,11 +14,26 @@
  *
  * Thread safety: a capv_registry handle is internally synchronized and may be shared by any
  * number of threads; reads run in parallel on its read-only connections (`readers`), writes
- * are serialized on its one read-write connection. */
+ * are serialized on its one read-write connection.
+ *
+ * Conventions of this header (docs/abi.md):
+ *  - Every function returning capv_status is CAPV_WARN_UNUSED_RESULT. Outputs come first,
+ *    `capv_error *err` (may be NULL) last. On failure err->code is the returned status; on
+ *    success a non-NULL `err` is left as CAPV_ERROR_INIT would leave it.
+ *  - Public structs start with `version` and are initialised with their _INIT macro. The
+ *    library accepts any version from 1 to the current one (0 or a newer one is
+ *    CAPV_E_INVALID_ARG), reads a field only when the caller's version has it (else its
+ *    default), and never writes past the size of the caller's version. Structs the library
+ *    allocates carry the current version; a caller built against an older header reads the
+ *    fields its version has, at the same offsets.
+ *  - Strings the library returns inside its structs belong to the struct's allocation. */
 #ifndef CAPVERIFY_REGISTRY_H
 #define CAPVERIFY_REGISTRY_H
 
+#include <stdbool.h>
+
 #include "keys.h"
+#include "policy.h"
 #include "verify.h"
 
 #ifdef __cplusplus
@@ -28,40 +43,52 @@ extern "C" {
 /* The schema version this library creates and migrates to (PRAGMA user_version). Version 0
  * is an empty file or the existing implementation's schema (tables registry_meta and
  * registry_entries, with or without kid / signature_scheme). Version 2 keeps report bodies
- * once each in a `reports` table keyed by their SHA3-256 (docs/registry.md). */
+ * once each in a `reports` table keyed by their SHA3-256 (docs/registry.md). Since 0.1. */
 #define CAPV_REGISTRY_SCHEMA_VERSION 2
 
-/* Progress of a long operation: `done` of `total` units (pages, entries); total 0 = unknown. */
+/* Progress of a long operation: `done` of `total` units (pages, entries); total 0 = unknown.
+ * Since 0.1. */
 typedef void (*capv_progress_fn)(void *user, uint64_t done, uint64_t total);
 
 /* ---- opening --------------------------------------------------------------------------- */
 
+/* An open registry. Since 0.1. */
 typedef struct capv_registry capv_registry;
 
+/* Flags of capv_registry_options. SYNC_NORMAL: synchronous=NORMAL instead of FULL (in WAL
+ * mode a power loss may then lose the last commits, but never corrupts). Since 0.1. */
 #define CAPV_REGISTRY_READ_ONLY 0x01u     /* no writes, no migration, no lock; file must exist */
 #define CAPV_REGISTRY_CREATE 0x02u        /* read-write: create the file when missing */
 #define CAPV_REGISTRY_NO_MIGRATE 0x04u    /* an older schema is CAPV_E_STATE, not migrated */
-#define CAPV_REGISTRY_SYNC_NORMAL 0x08u   /* synchronous=NORMAL instead of FULL (WAL: a power
-                                           * loss may lose the last commits, never corrupt) */
+#define CAPV_REGISTRY_SYNC_NORMAL 0x08u   /* synchronous=NORMAL instead of FULL */
 #define CAPV_REGISTRY_WRITER_THREAD 0x10u /* batch writes on a writer thread (the daemon) */
 
-#define CAPV_REGISTRY_OPTIONS_VERSION 1
+/* Options of capv_registry_open. Since 0.1 (version 1); version 2 (Since 0.2) adds
+ * max_report_bytes and retention_ms, so a handle starts with the limits it runs with. */
+#define CAPV_REGISTRY_OPTIONS_VERSION 2
 typedef struct capv_registry_options {
-    unsigned int version;       /* CAPV_REGISTRY_OPTIONS_VERSION */
-    unsigned int flags;         /* CAPV_REGISTRY_* */
-    int busy_timeout_ms;        /* how long a statement waits for a lock; 0 = 5000 */
-    unsigned int readers;       /* read-only connections for look-ups; 0 = 1 */
-    unsigned int max_batch;     /* writer thread: most writes per transaction; 0 = 512 */
-    capv_clock_fn clock;        /* default registered_at / verified_at; NULL = system */
+    unsigned int version;   /* CAPV_REGISTRY_OPTIONS_VERSION */
+    unsigned int flags;     /* CAPV_REGISTRY_* */
+    int busy_timeout_ms;    /* how long a statement waits for a lock; 0 = 5000 */
+    unsigned int readers;   /* read-only connections for look-ups; 0 = 1 */
+    unsigned int max_batch; /* writer thread: most writes per transaction; 0 = 512 */
+    capv_clock_fn clock;    /* default registered_at / verified_at; NULL = system */
     void *clock_user;
+    /* version 2 */
+    size_t max_report_bytes; /* as capv_registry_set_max_report_bytes; 0 = the default */
+    int64_t retention_ms;    /* as capv_registry_set_retention; 0 = keep forever */
 } capv_registry_options;
 
-#define CAPV_REGISTRY_OPTIONS_INIT { CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL }
+#define CAPV_REGISTRY_OPTIONS_INIT                                                                 \
+    {                                                                                              \
+        CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL, 0u, 0                            \
+    }
 
 /* Opens the registry database at `path` (NULL = a private in-memory registry, read-write,
  * gone when closed). Read-write opens set journal_mode=WAL, synchronous=FULL (or NORMAL),
  * busy_timeout and foreign_keys=ON, take the writer lock, and migrate an older schema (each
- * step in its own transaction) unless CAPV_REGISTRY_NO_MIGRATE. Errors: CAPV_E_NOT_FOUND (no
+ * step in its own transaction) unless CAPV_REGISTRY_NO_MIGRATE. Errors: CAPV_E_INVALID_ARG
+ * (bad options, an options version of 0 or newer than this library's), CAPV_E_NOT_FOUND (no
  * such file and no CREATE), CAPV_E_BUSY (another writer holds the lock), CAPV_E_STATE (schema
  * older than ours on a read-only or NO_MIGRATE open: run a migration), CAPV_E_UNSUPPORTED_FORMAT
  * (written by a newer version, or a SQLite file that is not a registry), CAPV_E_HEX /
@@ -72,47 +99,56 @@ typedef struct capv_registry_options {
  * complaint>"; read-write opens run quick_check, whose cost grows with the file:
  * docs/registry.md), and a read-write open of a file or directory this process cannot write
  * ("… is read-only"; open with CAPV_REGISTRY_READ_ONLY to read it). `opts` NULL = defaults.
- * Since 0.1. */
-CAPV_API capv_status capv_registry_open(capv_registry **out, const char *path,
-                                        const capv_registry_options *opts, capv_error *err);
+ * Free with capv_registry_close. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_open(capv_registry **out,
+                                                                const char *path,
+                                                                const capv_registry_options *opts,
+                                                                capv_error *err);
 /* Stops the writer thread (after committing what it has queued), closes every connection
- * (the read-write one last, which checkpoints) and releases the lock. NULL is a no-op. */
+ * (the read-write one last, which checkpoints) and releases the lock. NULL is a no-op.
+ * Since 0.1. */
 CAPV_API void capv_registry_close(capv_registry *reg);
 
-/* The database path ("" for in-memory); whether the handle can write. */
+/* The database path ("" for in-memory); borrowed, valid while the handle lives. Since 0.1. */
 CAPV_API const char *capv_registry_path(const capv_registry *reg);
-CAPV_API int capv_registry_is_read_only(const capv_registry *reg);
-/* The schema version found on disk when opening, before any migration (0 = empty or legacy),
- * and whether that was the existing implementation's schema. */
+/* Whether the handle cannot write (true for NULL). Since 0.1; bool since 0.2. */
+CAPV_API bool capv_registry_is_read_only(const capv_registry *reg);
+/* The schema version found on disk when opening, before any migration (0 = empty or legacy;
+ * -1 for NULL). Since 0.1. */
 CAPV_API int capv_registry_found_version(const capv_registry *reg);
-CAPV_API int capv_registry_found_legacy(const capv_registry *reg);
-/* Rows copied from legacy tables by the migration at open (0 when none ran). */
+/* Whether that was the existing implementation's schema. Since 0.1; bool since 0.2. */
+CAPV_API bool capv_registry_found_legacy(const capv_registry *reg);
+/* Rows copied from legacy tables by the migration at open (0 when none ran). Since 0.1. */
 CAPV_API uint64_t capv_registry_migrated_rows(const capv_registry *reg);
 
-/* Signs entries added without a signature (capv_registry_add) with `key`: the §3.7 entry
- * signature, its public key (base64), kid and signature_scheme "ed25519". Borrowed: the key
- * must outlive the handle or be unset with NULL. Set before sharing the handle. */
+/* Signs entries added without a signature (capv_registry_add) with `key`: the entry
+ * signature (docs/registry.md), its public key (base64), kid and signature_scheme "ed25519".
+ * Borrowed: the key must outlive the handle or be unset with NULL. Set before sharing the
+ * handle. Since 0.1. */
 CAPV_API void capv_registry_set_signing_key(capv_registry *reg, const capv_signing_key *key);
 
 /* Increases whenever this handle commits a change to the entries (add, import): a cache of
  * results that depend on the registry includes it in its key. Writes by other processes are
- * not seen (there are none while this handle holds the writer lock). Thread-safe. */
+ * not seen (there are none while this handle holds the writer lock). Thread-safe.
+ * Since 0.1. */
 CAPV_API uint64_t capv_registry_generation(const capv_registry *reg);
 
+/* Counters of capv_registry_stat_get. Since 0.1. */
 typedef enum capv_registry_stat {
-    CAPV_REGISTRY_STAT_WRITES = 0,         /* write requests executed by this handle */
-    CAPV_REGISTRY_STAT_COMMITS = 1,        /* transactions committed (writes / commits =
+    CAPV_REGISTRY_STAT_WRITES = 0,        /* write requests executed by this handle */
+    CAPV_REGISTRY_STAT_COMMITS = 1,       /* transactions committed (writes / commits =
                                             * batching) */
-    CAPV_REGISTRY_STAT_PRUNED = 2,         /* verifications removed by retention and prune */
-    CAPV_REGISTRY_STAT_SUMMARIZED = 3,     /* recorded reports stored as their summary */
-    CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4  /* operations that failed with CAPV_E_STORAGE */
+    CAPV_REGISTRY_STAT_PRUNED = 2,        /* verifications removed by retention and prune */
+    CAPV_REGISTRY_STAT_SUMMARIZED = 3,    /* recorded reports stored as their summary */
+    CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4 /* operations that failed with CAPV_E_STORAGE */
 } capv_registry_stat;
-/* A counter of this handle since it was opened (0 for an unknown `which`). Thread-safe. */
+/* A counter of this handle since it was opened (0 for an unknown `which`). Thread-safe.
+ * Since 0.1. */
 CAPV_API uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat which);
 
 /* ---- limits, retention and the health of the storage ---------------------------------- */
 
-/* The default and the smallest report size cap, in bytes of report JSON. */
+/* The default and the smallest report size cap, in bytes of report JSON. Since 0.1. */
 #define CAPV_REGISTRY_DEFAULT_MAX_REPORT_BYTES 16384u
 #define CAPV_REGISTRY_MIN_MAX_REPORT_BYTES 1024u
 
@@ -124,8 +160,10 @@ CAPV_API uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry
  * keep the summary itself within `max` (docs/registry.md has the exact shape). The summary
  * always fits: `max` below CAPV_REGISTRY_MIN_MAX_REPORT_BYTES is CAPV_E_INVALID_ARG.
  * SIZE_MAX stores every report whole. Thread-safe; applies to records made after the call.
- * Since 0.1. */
-CAPV_API capv_status capv_registry_set_max_report_bytes(capv_registry *reg, size_t max);
+ * Since 0.1; `err` since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_set_max_report_bytes(capv_registry *reg,
+                                                                                size_t max,
+                                                                                capv_error *err);
 
 /* Keeps recorded verifications for `max_age_ms` milliseconds after their verified_at
  * (0 = forever, the default; negative is CAPV_E_INVALID_ARG). On a handle opened with
@@ -133,8 +171,11 @@ CAPV_API capv_status capv_registry_set_max_report_bytes(capv_registry *reg, size
  * small transactions (at most 1000 rows each) between write batches, at most once every
  * few seconds while nothing is left to prune, and at once after this call; the cutoff comes
  * from the handle's clock. Entries and policies are never pruned. Without a writer thread
- * nothing is pruned automatically: call capv_registry_prune. Thread-safe. Since 0.1. */
-CAPV_API capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms);
+ * nothing is pruned automatically: call capv_registry_prune. Thread-safe.
+ * Since 0.1; `err` since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_set_retention(capv_registry *reg,
+                                                                         int64_t max_age_ms,
+                                                                         capv_error *err);
 
 /* Removes every recorded verification whose verified_at is earlier than `before_ms`
  * (milliseconds since the epoch), and the stored report bodies no verification references
@@ -144,8 +185,10 @@ CAPV_API capv_status capv_registry_set_retention(capv_registry *reg, int64_t max
  * verifications removed, also when a later batch failed. Needs a read-write handle (else
  * CAPV_E_STATE); CAPV_E_STORAGE when the database cannot be written. Thread-safe.
  * Since 0.1. */
-CAPV_API capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg,
-                                         int64_t before_ms, capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_prune(uint64_t *removed,
+                                                                 capv_registry *reg,
+                                                                 int64_t before_ms,
+                                                                 capv_error *err);
 
 /* Whether the registry's storage works, cheap enough for every readiness probe (no query:
  * a few system calls). CAPV_E_STORAGE when, for a read-write handle on a file, the file is no
@@ -154,24 +197,27 @@ CAPV_API capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg,
  * I/O error) has not been followed by a successful write since (for a read-only handle: by a
  * successful read). With CAPV_REGISTRY_WRITER_THREAD the writer tries a one-row write every
  * second while such a failure is current, so the health recovers with the storage even when
- * no other write comes. Else CAPV_OK. `detail` (may be NULL; `cap` bytes, NUL-terminated,
- * UTF-8) receives the reason ("database is corrupt", "database is read-only", "disk is
- * full", "I/O error", with context), or "" when healthy. Thread-safe. Since 0.1. */
-CAPV_API capv_status capv_registry_health(const capv_registry *reg, char *detail, size_t cap);
+ * no other write comes. Else CAPV_OK. The reason ("database is corrupt", "database is
+ * read-only", "disk is full", "I/O error", with context) is err->message. Thread-safe.
+ * Since 0.1; takes `err` instead of a detail buffer since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_health(const capv_registry *reg,
+                                                                  capv_error *err);
 
 /* Disk figures: `db_bytes` = the database file plus its write-ahead log, `free_bytes` = what
  * the file system holding it still has for this process (statvfs f_bavail * f_frsize).
  * Either pointer may be NULL. CAPV_E_UNSUPPORTED for an in-memory registry, CAPV_E_IO when
  * the files cannot be examined. Thread-safe. Since 0.1. */
-CAPV_API capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
-                                              const capv_registry *reg, capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_disk_usage(uint64_t *db_bytes,
+                                                                      uint64_t *free_bytes,
+                                                                      const capv_registry *reg,
+                                                                      capv_error *err);
 
 /* ---- entries --------------------------------------------------------------------------- */
 
-/* A registry entry: the §3.7 fields plus policy_hash. As input (capv_registry_add) the
+/* A registry entry (docs/registry.md) plus policy_hash. As input (capv_registry_add) the
  * strings are borrowed; as output they belong to the entry's allocation. Hashes are digests
  * in any capv_digest_parse form; signature and public_key are standard base64 (0x-hex is
- * accepted on input). */
+ * accepted on input). Since 0.1 (version 1). */
 #define CAPV_REGISTRY_ENTRY_VERSION 1
 typedef struct capv_registry_entry {
     unsigned int version;         /* CAPV_REGISTRY_ENTRY_VERSION */
@@ -182,29 +228,31 @@ typedef struct capv_registry_entry {
     const char *timestamp_file;   /* optional */
     const char *registered_at;    /* RFC 3339; input NULL = now */
     const char *policy_hash;      /* optional */
-    const char *signature;        /* optional; Ed25519 over BLAKE3 of the §3.7 JSON */
+    const char *signature;        /* optional; Ed25519 over BLAKE3 of the signed JSON */
     const char *public_key;       /* optional; required with a signature */
     const char *kid;              /* optional; our kid of public_key when we sign */
     const char *signature_scheme; /* NULL or "ed25519" */
 } capv_registry_entry;
 
-#define CAPV_REGISTRY_ENTRY_INIT \
-    { CAPV_REGISTRY_ENTRY_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define CAPV_REGISTRY_ENTRY_INIT                                                                   \
+    {                                                                                              \
+        CAPV_REGISTRY_ENTRY_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL \
+    }
 
-/* Frees an entry returned by the library. NULL is a no-op. */
+/* Frees an entry returned by the library. NULL is a no-op. Since 0.1. */
 CAPV_API void capv_registry_entry_free(capv_registry_entry *entry);
 
-/* The exact bytes an entry signature covers (SPEC §3.7): the compact JSON
- * {"id":…,"manifest_hash":…,"proof_hash":…,"timestamp_file":<string|null>,"registered_at":…}
- * of the entry's strings as they are. Caller frees with capv_free. */
-CAPV_API capv_status capv_registry_entry_signed_bytes(uint8_t **out, size_t *out_len,
-                                                      const capv_registry_entry *entry,
-                                                      capv_error *err);
+/* The exact bytes an entry signature covers (docs/registry.md, "Entry signatures"): the
+ * compact JSON {"id":…,"manifest_hash":…,"proof_hash":…,"timestamp_file":<string|null>,
+ * "registered_at":…} of the entry's strings as they are. Caller frees with capv_free.
+ * Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_entry_signed_bytes(
+    uint8_t **out, size_t *out_len, const capv_registry_entry *entry, capv_error *err);
 
 /* Checks an entry's signature: CAPV_OK when it verifies under the entry's own public key,
  * CAPV_E_MISSING when the entry is unsigned, CAPV_E_SIGNATURE when it does not verify,
  * CAPV_E_MALFORMED when signature / public_key / signature_scheme cannot be read. Whether the
- * key is trusted is the caller's decision (capv_trust_store_find). Thread-safe. */
+ * key is trusted is the caller's decision (capv_trust_store_find). Thread-safe. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_entry_verify(const capv_registry_entry *entry, capv_error *err);
 
@@ -217,58 +265,75 @@ capv_registry_entry_verify(const capv_registry_entry *entry, capv_error *err);
  * An input signature must verify (else CAPV_E_SIGNATURE); malformed fields are CAPV_E_HEX,
  * CAPV_E_BASE64, CAPV_E_MALFORMED with err->field naming them. `stored` may be NULL; free it
  * with capv_registry_entry_free. Needs a read-write handle (else CAPV_E_STATE). Since 0.1. */
-CAPV_API capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
-                                       const capv_registry_entry *entry, capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_add(capv_registry_entry **stored,
+                                                               capv_registry *reg,
+                                                               const capv_registry_entry *entry,
+                                                               capv_error *err);
 
-/* An entry as compact JSON: the §3.7 fields (timestamp_file null when absent) and the
- * optional ones that are set. Caller frees with capv_free. */
-CAPV_API capv_status capv_registry_entry_to_json(char **out, size_t *out_len,
-                                                 const capv_registry_entry *entry,
-                                                 capv_error *err);
+/* An entry as compact JSON: the signed fields (timestamp_file null when absent) and the
+ * optional ones that are set. Caller frees with capv_free. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_entry_to_json(
+    char **out, size_t *out_len, const capv_registry_entry *entry, capv_error *err);
 /* Reads an entry from a JSON object (the body of the daemon's POST /registry/entries):
  * manifest_hash and proof_hash required; id, timestamp_file, registered_at, policy_hash,
  * signature, public_key, kid, signature_scheme optional (string or null); other keys are
- * CAPV_E_MALFORMED. Free with capv_registry_entry_free. */
-CAPV_API capv_status capv_registry_entry_from_json(capv_registry_entry **out,
-                                                   const uint8_t *json, size_t len,
-                                                   capv_error *err);
+ * CAPV_E_MALFORMED. Free with capv_registry_entry_free. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_entry_from_json(
+    capv_registry_entry **out, const uint8_t *json, size_t len, capv_error *err);
 
 /* Look-ups: by id, or by the pair of hashes (any digest form). CAPV_E_NOT_FOUND when absent.
- * Free the result with capv_registry_entry_free. */
-CAPV_API capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg,
-                                       const char *id, capv_error *err);
-CAPV_API capv_status capv_registry_find(capv_registry_entry **out, capv_registry *reg,
-                                        const char *manifest_hash, const char *proof_hash,
-                                        capv_error *err);
+ * Free the result with capv_registry_entry_free. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get(capv_registry_entry **out,
+                                                               capv_registry *reg, const char *id,
+                                                               capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_find(capv_registry_entry **out,
+                                                                capv_registry *reg,
+                                                                const char *manifest_hash,
+                                                                const char *proof_hash,
+                                                                capv_error *err);
 
-/* A page of entries in registration order. */
+/* A page of entries in registration order. Since 0.1. */
 typedef struct capv_registry_page capv_registry_page;
 
 /* Lists up to `limit` (1..10000) entries with seq > `after` (0 = from the start), optionally
- * only those for one manifest_hash (NULL = all). */
-CAPV_API capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
-                                        const char *manifest_hash, int64_t after, size_t limit,
-                                        capv_error *err);
+ * only those for one manifest_hash (NULL = all). Free with capv_registry_page_free.
+ * Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_list(capv_registry_page **out,
+                                                                capv_registry *reg,
+                                                                const char *manifest_hash,
+                                                                int64_t after, size_t limit,
+                                                                capv_error *err);
+/* The number of entries of the page. Since 0.1. */
 CAPV_API size_t capv_registry_page_count(const capv_registry_page *page);
-/* Borrowed, valid while the page lives. */
+/* Borrowed, valid while the page lives; NULL when index >= count. Since 0.1. */
 CAPV_API const capv_registry_entry *capv_registry_page_entry(const capv_registry_page *page,
                                                              size_t index);
-/* The `after` of the next page, or 0 when this page is the last. */
+/* The `after` of the next page, or 0 when this page is the last. Since 0.1. */
 CAPV_API int64_t capv_registry_page_next(const capv_registry_page *page);
+/* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_registry_page_free(capv_registry_page *page);
+/* The page as compact JSON {"entries":[<entry>,…],"next":N|null}, each entry as
+ * capv_registry_entry_to_json writes it and next the `after` of the next page (null on the
+ * last page): the body of the daemon's GET /registry/entries. Caller frees with capv_free.
+ * Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_page_to_json(
+    char **out, size_t *out_len, const capv_registry_page *page, capv_error *err);
 
+/* Tables of capv_registry_count. Since 0.1. */
 typedef enum capv_registry_table {
     CAPV_REGISTRY_ENTRIES = 0,
     CAPV_REGISTRY_VERIFICATIONS = 1,
     CAPV_REGISTRY_POLICIES = 2
 } capv_registry_table;
 
-/* Number of rows of a table. */
-CAPV_API capv_status capv_registry_count(uint64_t *out, capv_registry *reg,
-                                         capv_registry_table table, capv_error *err);
+/* Number of rows of a table. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_count(uint64_t *out, capv_registry *reg,
+                                                                 capv_registry_table table,
+                                                                 capv_error *err);
 
 /* ---- verifications --------------------------------------------------------------------- */
 
+/* A recorded verification. Since 0.1 (version 1). */
 #define CAPV_REGISTRY_VERIFICATION_VERSION 1
 typedef struct capv_registry_verification {
     unsigned int version;      /* CAPV_REGISTRY_VERIFICATION_VERSION */
@@ -283,8 +348,10 @@ typedef struct capv_registry_verification {
     const char *verified_at;   /* RFC 3339; input NULL = now */
 } capv_registry_verification;
 
-#define CAPV_REGISTRY_VERIFICATION_INIT \
-    { CAPV_REGISTRY_VERIFICATION_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+#define CAPV_REGISTRY_VERIFICATION_INIT                                                            \
+    {                                                                                              \
+        CAPV_REGISTRY_VERIFICATION_VERSION, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL      \
+    }
 
 /* Records one verification. Idempotent by request_id: CAPV_OK (recorded), CAPV_E_EXISTS (the
  * same record is there), CAPV_E_CONFLICT (that request_id was recorded with other content;
@@ -292,57 +359,79 @@ typedef struct capv_registry_verification {
  * The report is stored once per distinct content (identical reports share one stored body),
  * as its summary when it is larger than the cap (capv_registry_set_max_report_bytes).
  * Storage faults are CAPV_E_STORAGE. Since 0.1. */
-CAPV_API capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
-                                          const capv_registry_verification *verification,
-                                          capv_error *err);
-/* Records a report: its verdict, hashes and compact JSON. request_id NULL = random. */
-CAPV_API capv_status capv_registry_record_report(int64_t *seq, capv_registry *reg,
-                                                 const capv_report *report,
-                                                 const char *request_id, const char *subject,
-                                                 capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_record(int64_t *seq, capv_registry *reg,
+                     const capv_registry_verification *verification, capv_error *err);
+/* Records a report: its verdict, hashes and compact JSON. request_id NULL = random.
+ * Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_record_report(int64_t *seq, capv_registry *reg, const capv_report *report,
+                            const char *request_id, const char *subject, capv_error *err);
 /* Records a report given as its JSON (capv_report_to_json / capv_verify_zip_memory_json):
- * result, hashes and verified_at are read from it. */
-CAPV_API capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg,
-                                                      const char *json, size_t len,
-                                                      const char *request_id,
-                                                      const char *subject, capv_error *err);
+ * result, hashes and verified_at are read from it. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_record_report_json(int64_t *seq, capv_registry *reg, const char *json, size_t len,
+                                 const char *request_id, const char *subject, capv_error *err);
 /* The verification recorded under `request_id`; free with capv_registry_verification_free.
  * Its report_json is the report as stored: the report, or its summary ("summary":true) when
  * the report was larger than the cap when it was recorded. CAPV_E_NOT_FOUND when absent
- * (never recorded, or pruned). */
-CAPV_API capv_status capv_registry_get_verification(capv_registry_verification **out,
-                                                    capv_registry *reg, const char *request_id,
-                                                    capv_error *err);
+ * (never recorded, or pruned). Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_verification(
+    capv_registry_verification **out, capv_registry *reg, const char *request_id, capv_error *err);
+/* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_registry_verification_free(capv_registry_verification *verification);
 
 /* ---- policies -------------------------------------------------------------------------- */
 
 /* A compiled policy (IR) stored by id, version and hash. The registry stores what it is
- * given; compiling and hashing is the policy module's business. */
+ * given; compiling and hashing is the policy module's business. Since 0.1 (version 1). */
 #define CAPV_REGISTRY_POLICY_VERSION 1
 typedef struct capv_registry_policy {
-    unsigned int version;       /* CAPV_REGISTRY_POLICY_VERSION */
+    unsigned int version; /* CAPV_REGISTRY_POLICY_VERSION */
     const char *policy_id;
     const char *policy_version;
-    const char *policy_hash;    /* digest, any form ("sha3-256:…" as IR v1 writes it) */
-    const char *ir_hash;        /* digest */
-    const char *ir_json;        /* the IR document */
-    const char *created_at;     /* output (input NULL = now) */
+    const char *policy_hash; /* digest, any form ("sha3-256:…" as IR v1 writes it) */
+    const char *ir_hash;     /* digest */
+    const char *ir_json;     /* the IR document */
+    const char *created_at;  /* output (input NULL = now) */
 } capv_registry_policy;
 
-#define CAPV_REGISTRY_POLICY_INIT { CAPV_REGISTRY_POLICY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL }
+#define CAPV_REGISTRY_POLICY_INIT                                                                  \
+    {                                                                                              \
+        CAPV_REGISTRY_POLICY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL                           \
+    }
 
 /* Stores a policy: CAPV_OK, CAPV_E_EXISTS (same hash and IR already stored), CAPV_E_CONFLICT
- * (the hash, or the id + version, is stored with other content). */
-CAPV_API capv_status capv_registry_put_policy(capv_registry *reg,
-                                              const capv_registry_policy *policy,
-                                              capv_error *err);
-/* By hash when `key` is a digest, else by id (the most recently stored version). */
-CAPV_API capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *reg,
-                                              const char *key, capv_error *err);
+ * (the hash, or the id + version, is stored with other content). Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_put_policy(capv_registry *reg, const capv_registry_policy *policy, capv_error *err);
+/* Stores a compiled IR (capv_policy_compile) as capv_registry_put_policy does, with its
+ * policy id, version, policy_hash, ir_hash and pretty IR text (capv_policy_ir_json
+ * CAPV_POLICY_IR_PRETTY): what `capverify policy compile --registry` and the daemon's
+ * POST /policy/compile with "persist" store. CAPV_OK, CAPV_E_EXISTS (already stored, the
+ * same), CAPV_E_CONFLICT; CAPV_E_INVALID_ARG for an IR loaded from JSON (IR v1 does not carry
+ * the policy version: store it with capv_registry_put_policy). Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_put_policy_ir(capv_registry *reg,
+                                                                         const capv_policy_ir *ir,
+                                                                         capv_error *err);
+/* By hash when `key` is a digest, else by id (the most recently stored version). Free with
+ * capv_registry_policy_free. CAPV_E_NOT_FOUND when absent. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_policy(capv_registry_policy **out,
+                                                                      capv_registry *reg,
+                                                                      const char *key,
+                                                                      capv_error *err);
+/* The stored policy `key` (as capv_registry_get_policy) loaded as IR (capv_policy_ir_load,
+ * which recomputes its ir_hash), whose ir_hash must also equal the one stored beside it:
+ * CAPV_E_MISMATCH when either check fails (damaged or altered store), CAPV_E_NOT_FOUND when
+ * absent. Free with capv_policy_ir_free. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_policy_ir(capv_policy_ir **out,
+                                                                         capv_registry *reg,
+                                                                         const char *key,
+                                                                         capv_error *err);
+/* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_registry_policy_free(capv_registry_policy *policy);
 
-/* ---- JSON import / export (SPEC §3.7) -------------------------------------------------- */
+/* ---- JSON import / export (docs/registry.md) ------------------------------------------- */
 
 #define CAPV_REGISTRY_IMPORT_VERIFY 0x1u /* refuse an entry whose signature does not verify */
 
@@ -350,44 +439,55 @@ CAPV_API void capv_registry_policy_free(capv_registry_policy *policy);
  * Entries already present unchanged count as existing; a conflicting one (other content for
  * the same hashes or id) fails the import with CAPV_E_CONFLICT naming it in err->field; with
  * CAPV_REGISTRY_IMPORT_VERIFY a signed entry whose signature does not verify fails it with
- * CAPV_E_SIGNATURE (unsigned entries are accepted). `added` / `existing` may be NULL. */
-CAPV_API capv_status capv_registry_import_json(size_t *added, size_t *existing,
-                                               capv_registry *reg, const uint8_t *data,
-                                               size_t len, unsigned int flags,
-                                               capv_progress_fn progress, void *user,
-                                               capv_error *err);
+ * CAPV_E_SIGNATURE (unsigned entries are accepted). `added` / `existing` may be NULL.
+ * Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_import_json(
+    size_t *added, size_t *existing, capv_registry *reg, const uint8_t *data, size_t len,
+    unsigned int flags, capv_progress_fn progress, void *user, capv_error *err);
 
-/* Receives output bytes; returns 0 on success, anything else aborts with CAPV_E_IO. */
+/* Receives output bytes; returns 0 on success, anything else aborts with CAPV_E_IO.
+ * Since 0.1. */
 typedef int (*capv_write_fn)(void *user, const uint8_t *data, size_t len);
 
 #define CAPV_REGISTRY_EXPORT_PRETTY 0x1u
-/* Writes every entry as §3.7 JSON, in registration order, from one consistent snapshot.
+/* Writes every entry as registry JSON, in registration order, from one consistent snapshot.
  * Optional fields are written only when set; timestamp_file is always written (null when
- * unset) since the signature covers it. */
-CAPV_API capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags,
-                                               capv_write_fn write, void *write_user,
-                                               capv_progress_fn progress, void *user,
-                                               capv_error *err);
+ * unset) since the signature covers it. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_export_json(capv_registry *reg, unsigned int flags, capv_write_fn write,
+                          void *write_user, capv_progress_fn progress, void *user, capv_error *err);
 
 /* ---- check ------------------------------------------------------------------------------ */
 
-#define CAPV_REGISTRY_CHECK_RESULT_VERSION 1
+/* What capv_registry_check found. The caller allocates it and sets `version` (use
+ * CAPV_REGISTRY_CHECK_RESULT_INIT): the library fills the fields of that version only.
+ * Since 0.1 (version 1); version 2 (Since 0.2) adds verifications and reports. */
+#define CAPV_REGISTRY_CHECK_RESULT_VERSION 2
 typedef struct capv_registry_check_result {
-    unsigned int version;     /* CAPV_REGISTRY_CHECK_RESULT_VERSION */
-    int integrity_ok;         /* PRAGMA integrity_check said "ok" */
+    unsigned int version; /* CAPV_REGISTRY_CHECK_RESULT_VERSION, set by the caller */
+    bool integrity_ok;    /* PRAGMA integrity_check said "ok" */
     int schema_version;
     uint64_t entries;
     uint64_t signed_entries;
     uint64_t unsigned_entries;
-    uint64_t bad_signatures;  /* do not verify, or unreadable */
-    uint64_t untrusted;       /* valid, by a key not in the trust store (when one is given) */
-    uint64_t kid_mismatches;  /* declared kid differs from ours (reported, not a problem) */
-    uint64_t malformed;       /* rows whose fields cannot be read, stored reports that do not
+    uint64_t bad_signatures; /* do not verify, or unreadable */
+    uint64_t untrusted;      /* valid, by a key not in the trust store (when one is given) */
+    uint64_t kid_mismatches; /* declared kid differs from ours (reported, not a problem) */
+    uint64_t malformed;      /* rows whose fields cannot be read, stored reports that do not
                                * match their SHA3-256 key */
-    uint64_t problems;        /* integrity failure + bad_signatures + untrusted + malformed */
+    uint64_t problems;       /* integrity failure + bad_signatures + untrusted + malformed */
+    /* version 2 */
+    uint64_t verifications; /* recorded verifications in the snapshot */
+    uint64_t reports;       /* stored report bodies checked against their SHA3-256 key */
 } capv_registry_check_result;
 
-/* Called for each problem found: `id` is the entry id ("" for database-level problems). */
+#define CAPV_REGISTRY_CHECK_RESULT_INIT                                                            \
+    {                                                                                              \
+        CAPV_REGISTRY_CHECK_RESULT_VERSION, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0                 \
+    }
+
+/* Called for each problem found: `id` is the entry id ("" for database-level problems).
+ * Since 0.1. */
 typedef void (*capv_registry_problem_fn)(void *user, const char *id, capv_status code,
                                          const char *message);
 
@@ -395,21 +495,26 @@ typedef void (*capv_registry_problem_fn)(void *user, const char *id, capv_status
  * `trust` also requires signers to be trusted; checks every stored report body against its
  * SHA3-256 key (CAPV_E_MISMATCH problems). Integrity complaints are reported with
  * CAPV_E_STORAGE. CAPV_OK when the check ran (look at result->problems); an error status
- * (CAPV_E_STORAGE when the file cannot be read) when it could not run. Since 0.1. */
+ * (CAPV_E_STORAGE when the file cannot be read) when it could not run. `result->version`
+ * must be set (CAPV_E_INVALID_ARG otherwise): the fields of that version are reset and
+ * filled, nothing beyond it is written. Since 0.1; the caller sets the version since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_check(capv_registry_check_result *result, capv_registry *reg,
                     const capv_trust_store *trust, capv_registry_problem_fn on_problem,
                     void *problem_user, capv_progress_fn progress, void *user, capv_error *err);
 
-/* ---- backup / restore (SPEC §8) -------------------------------------------------------- */
+/* ---- backup / restore (docs/registry.md) ----------------------------------------------- */
 
 /* A complete backup: the database file registry-<ts>.sqlite and its sidecar registry-<ts>.json
  * {format "capverify-backup.v1", created_at, sha3_256, size_bytes, schema_version, entries,
- * verifications, tool_version}. */
+ * verifications, tool_version}. Since 0.1. */
 #define CAPV_BACKUP_FORMAT "capverify-backup.v1"
 
+/* A backup as the library describes it (always allocated by the library, with the current
+ * version; free with capv_backup_info_free). Since 0.1 (version 1). */
+#define CAPV_BACKUP_INFO_VERSION 1
 typedef struct capv_backup_info {
-    unsigned int version;     /* 1 */
+    unsigned int version;     /* CAPV_BACKUP_INFO_VERSION */
     const char *path;         /* <dir>/registry-<yyyymmddTHHMMSSZ>[-n].sqlite */
     const char *sidecar_path; /* the same name with ".json" for ".sqlite" */
     const char *created_at;   /* RFC 3339 with milliseconds */
@@ -421,6 +526,12 @@ typedef struct capv_backup_info {
     const char *tool_version;
 } capv_backup_info;
 
+#define CAPV_BACKUP_INFO_INIT                                                                      \
+    {                                                                                              \
+        CAPV_BACKUP_INFO_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL                         \
+    }
+
+/* Frees a backup description the library returned. NULL is a no-op. Since 0.1. */
 CAPV_API void capv_backup_info_free(capv_backup_info *info);
 
 /* Takes an online backup of `reg` (read-only handles work; the writer keeps writing) into
@@ -430,33 +541,41 @@ CAPV_API void capv_backup_info_free(capv_backup_info *info);
  * killed midway never leaves a file that looks complete. With `retain` > 0 only the newest
  * `retain` complete backups are kept afterwards. `*out` (may be NULL) describes the new
  * backup. Since 0.1. */
-CAPV_API capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg,
-                                          const char *dir, unsigned int retain,
-                                          capv_progress_fn progress, void *user,
-                                          capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_backup(capv_backup_info **out, capv_registry *reg, const char *dir,
+                     unsigned int retain, capv_progress_fn progress, void *user, capv_error *err);
 
 /* The complete backups in `dir` (sidecar readable and naming a file of the stated size),
- * newest first. Incomplete leftovers are ignored. */
+ * newest first. Incomplete leftovers are ignored. Free with capv_backup_list_free.
+ * Since 0.1. */
 typedef struct capv_backup_list capv_backup_list;
-CAPV_API capv_status capv_registry_backup_list(capv_backup_list **out, const char *dir,
-                                               capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_list(capv_backup_list **out,
+                                                                       const char *dir,
+                                                                       capv_error *err);
+/* The number of backups in the list. Since 0.1. */
 CAPV_API size_t capv_backup_list_count(const capv_backup_list *list);
-CAPV_API const capv_backup_info *capv_backup_list_get(const capv_backup_list *list,
-                                                      size_t index);
+/* Borrowed, valid while the list lives; NULL when index >= count. Since 0.1. */
+CAPV_API const capv_backup_info *capv_backup_list_get(const capv_backup_list *list, size_t index);
+/* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_backup_list_free(capv_backup_list *list);
 
-/* Deletes complete backups in `dir` beyond the newest `retain` (>= 1); `removed` may be NULL. */
-CAPV_API capv_status capv_registry_backup_prune(size_t *removed, const char *dir,
-                                                unsigned int retain, capv_error *err);
+/* Deletes complete backups in `dir` beyond the newest `retain` (>= 1); `removed` may be NULL.
+ * Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_prune(size_t *removed,
+                                                                        const char *dir,
+                                                                        unsigned int retain,
+                                                                        capv_error *err);
 
 /* Verifies a backup file against its sidecar (the same name with ".json" for ".sqlite"):
  * size and SHA3-256, then
  * PRAGMA integrity_check, schema version (<= ours) and the row counts, on a private copy.
  * CAPV_E_NOT_FOUND (file or sidecar missing), CAPV_E_MISMATCH (size, hash or counts differ:
  * tampered or truncated), CAPV_E_MALFORMED (not a database, or integrity_check fails),
- * CAPV_E_UNSUPPORTED_FORMAT (newer schema). `*out` (may be NULL) = the sidecar's content. */
-CAPV_API capv_status capv_registry_backup_verify(capv_backup_info **out, const char *backup_path,
-                                                 capv_error *err);
+ * CAPV_E_UNSUPPORTED_FORMAT (newer schema). `*out` (may be NULL) = the sidecar's content.
+ * Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_verify(capv_backup_info **out,
+                                                                         const char *backup_path,
+                                                                         capv_error *err);
 
 #define CAPV_RESTORE_FORCE 0x1u /* restore even while a writer holds the database */
 
@@ -468,24 +587,24 @@ CAPV_API capv_status capv_registry_backup_verify(capv_backup_info **out, const c
  * the database, unless CAPV_RESTORE_FORCE (then the daemon must reopen: SIGHUP).
  * `previous` (may be NULL) receives the path the old database was kept at (NULL when there
  * was none; free with capv_free). Since 0.1. */
-CAPV_API capv_status capv_registry_restore(char **previous, const char *db_path,
-                                           const char *backup_path, unsigned int flags,
-                                           capv_progress_fn progress, void *user,
-                                           capv_error *err);
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
+                      unsigned int flags, capv_progress_fn progress, void *user, capv_error *err);
 
 /* ---- verification hookup --------------------------------------------------------------- */
 
 /* Uses `reg` for the verifier's `registry` check (borrowed: it must outlive the verifier, or
- * be replaced). NULL removes it. Changes the verifier's epoch. */
+ * be replaced). NULL removes it. Changes the verifier's epoch. Since 0.1. */
 CAPV_API void capv_verifier_set_registry(capv_verifier *v, capv_registry *reg);
 
 /* Loads a registry for the `registry` check from `path`: a JSON registry (a file whose first
  * non-blank byte is '{') is read into memory; anything else is opened as a SQLite registry,
- * read-only. The verifier owns it. */
-CAPV_API capv_status capv_verifier_load_registry(capv_verifier *v, const char *path,
-                                                 capv_error *err);
+ * read-only. The verifier owns it. Since 0.1. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verifier_load_registry(capv_verifier *v,
+                                                                         const char *path,
+                                                                         capv_error *err);
 
-/* The verifier's registry (borrowed or owned), or NULL. */
+/* The verifier's registry (borrowed or owned), or NULL. Since 0.1. */
 CAPV_API capv_registry *capv_verifier_registry(const capv_verifier *v);
 
 #ifdef __cplusplus

@@ -73,7 +73,7 @@ def needed_packages(bins):
         sonames |= set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
     # plus what CivetWeb dlopen()s at run time for HTTPS (through the compat directory)
     sonames |= {"libssl.so.3", "libcrypto.so.3"}
-    sonames = {so for so in sonames if so != "libcapverify.so.0" and not SANITIZER.match(so)}
+    sonames = {so for so in sonames if not so.startswith("libcapverify.so.") and not SANITIZER.match(so)}
     # where the loader finds each one here (ldd), then who owns that file (dpkg -S; with
     # merged /usr the database may name either /lib/... or /usr/lib/...)
     paths = {}

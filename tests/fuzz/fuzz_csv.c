@@ -1,5 +1,5 @@
-/* Fuzz driver: commitment CSV files (SPEC §3.8), read as both lists: suppliers
- * (capv_commitment_suppliers_csv) and beneficial owners (capv_commitment_ubos_csv). An
+/* Fuzz driver: commitment CSV files (docs/architecture.md, "Commitments"), read as both lists:
+ * suppliers (capv_commitment_suppliers_csv) and beneficial owners (capv_commitment_ubos_csv). An
  * accepted file gives a root that is deterministic. */
 #include <string.h>
 

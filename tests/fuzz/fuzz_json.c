@@ -1,7 +1,7 @@
-/* Fuzz driver: strict JSON (SPEC §3.1). capv_json_validate and capvi_json_parse must agree;
- * the compat canonical form (capv_json_canonical, with and without emptied signatures) of an
- * accepted value is strict JSON again and a fixed point; the pretty form of the parsed tree
- * canonicalises to the same bytes; capv_json_quote of the raw bytes round-trips. */
+/* Fuzz driver: strict JSON (docs/architecture.md, "Strict JSON"). capv_json_validate and
+ * capvi_json_parse must agree; the compat canonical form (capv_json_canonical, with and without
+ * emptied signatures) of an accepted value is strict JSON again and a fixed point; the pretty form
+ * of the parsed tree canonicalises to the same bytes; capv_json_quote of the raw bytes round-trips. */
 #include <string.h>
 
 #include "fuzz.h"

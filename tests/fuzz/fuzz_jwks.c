@@ -1,4 +1,4 @@
-/* Fuzz driver: JSON Web Key Sets (SPEC §6) with capv_jwk_set_parse, as a key set fetched
+/* Fuzz driver: JSON Web Key Sets (docs/auth.md) with capv_jwk_set_parse, as a key set fetched
  * from an identity provider is read. Every accepted key must answer its accessors, every
  * ignored one must have a reason. */
 #include <string.h>
@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < capv_jwk_set_ignored_count(set); i++) {
         size_t index = 0;
         const char *kid = NULL, *reason = NULL;
-        FUZZ_ASSERT(capv_jwk_set_ignored(set, i, &index, &kid, &reason) == CAPV_OK);
+        FUZZ_ASSERT(capv_jwk_set_ignored(&index, &kid, &reason, set, i, NULL) == CAPV_OK);
         FUZZ_ASSERT(kid != NULL && reason != NULL && *reason != '\0');
     }
     capv_jwk_set_free(set);

@@ -1,4 +1,4 @@
-/* Fuzz driver: bearer-token validation (SPEC §6, §13) with capv_jwt_validate.
+/* Fuzz driver: bearer-token validation (docs/auth.md, docs/fuzzing.md) with capv_jwt_validate.
  *
  * Two ways in, chosen by the first byte:
  *   a token (anything not starting with '{'): validated as the daemon would, against the
@@ -38,10 +38,11 @@ static capv_jwt_validator *validator(const cJSON *cfg, capv_jwk_set *set)
     for (const cJSON *a = auds->child; a; a = a->next)
         FUZZ_SETUP(capv_jwt_validator_add_audience(v, a->valuestring, NULL) == CAPV_OK, "aud");
     FUZZ_SETUP(capv_jwt_validator_set_algs(v, algs->valuestring, NULL) == CAPV_OK, "algs");
-    FUZZ_SETUP(capv_jwt_validator_set_leeway(v, capvi_json_get(cfg, "leeway")->valueint) == CAPV_OK,
+    FUZZ_SETUP(capv_jwt_validator_set_leeway(v, capvi_json_get(cfg, "leeway")->valueint, NULL) ==
+                   CAPV_OK,
                "leeway");
-    FUZZ_SETUP(capv_jwt_validator_set_max_lifetime(
-                   v, capvi_json_get(cfg, "max_lifetime")->valueint) == CAPV_OK,
+    FUZZ_SETUP(capv_jwt_validator_set_max_lifetime(v, capvi_json_get(cfg, "max_lifetime")->valueint,
+                                                   NULL) == CAPV_OK,
                "lifetime");
     capv_jwt_validator_set_clock(v, fixed_clock, NULL);
     capv_jwt_validator_set_key_set(v, set);
@@ -56,7 +57,7 @@ static capv_jwk_set *fuzz_key_set(void)
     size_t publen = sizeof pub;
     FUZZ_SETUP(EVP_PKEY_get_raw_public_key(signer, pub, &publen) == 1, "raw public key");
     char x[CAPV_BASE64_ENCODED_SIZE(32)];
-    FUZZ_SETUP(capv_base64_encode(x, sizeof x, NULL, pub, publen, CAPV_BASE64_URL) == CAPV_OK,
+    FUZZ_SETUP(capv_base64_encode(x, sizeof x, NULL, pub, publen, CAPV_BASE64_URL, NULL) == CAPV_OK,
                "base64url");
     char jwks[256];
     int n = snprintf(jwks, sizeof jwks,
@@ -132,9 +133,10 @@ static void validate_signed(const uint8_t *data, size_t size)
     char *jws = malloc(cap);
     FUZZ_SETUP(jws != NULL, "out of memory");
     size_t n = 0, m = 0;
-    FUZZ_ASSERT(capv_base64_encode(jws, cap, &n, data, hlen, CAPV_BASE64_URL) == CAPV_OK);
+    FUZZ_ASSERT(capv_base64_encode(jws, cap, &n, data, hlen, CAPV_BASE64_URL, NULL) == CAPV_OK);
     jws[n++] = '.';
-    FUZZ_ASSERT(capv_base64_encode(jws + n, cap - n, &m, claims, clen, CAPV_BASE64_URL) == CAPV_OK);
+    FUZZ_ASSERT(capv_base64_encode(jws + n, cap - n, &m, claims, clen, CAPV_BASE64_URL, NULL) ==
+                CAPV_OK);
     n += m;
     uint8_t sig[64];
     size_t siglen = sizeof sig;
@@ -144,7 +146,8 @@ static void validate_signed(const uint8_t *data, size_t size)
                "Ed25519 sign");
     EVP_MD_CTX_free(ctx);
     jws[n++] = '.';
-    FUZZ_ASSERT(capv_base64_encode(jws + n, cap - n, &m, sig, siglen, CAPV_BASE64_URL) == CAPV_OK);
+    FUZZ_ASSERT(capv_base64_encode(jws + n, cap - n, &m, sig, siglen, CAPV_BASE64_URL, NULL) ==
+                CAPV_OK);
     n += m;
     validate(signed_v, (const uint8_t *)jws, n);
     free(jws);

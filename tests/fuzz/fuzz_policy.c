@@ -1,4 +1,4 @@
-/* Fuzz driver: PolicyV2 documents (SPEC §5), YAML or JSON, through capv_policy_parse, the
+/* Fuzz driver: PolicyV2 documents (docs/policies.md), YAML or JSON, through capv_policy_parse, the
  * lints, capv_policy_compile in both lint modes, the older policy v1 hash
  * (capv_policy_v1_hash), and the daemon's POST /policy/compile body
  * (capv_policy_compile_request_parse). A compiled IR must load back (capv_policy_ir_load: its
@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "fuzz.h"
+
+#include <capverify/unstable/policy_request.h>
 
 static uint8_t *context;
 static size_t context_len;

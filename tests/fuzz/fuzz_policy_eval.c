@@ -1,4 +1,4 @@
-/* Fuzz driver: policy evaluation (SPEC §5). The peer's compiled IR
+/* Fuzz driver: policy evaluation (docs/policies.md). The peer's compiled IR
  * (../shared/vectors/peer/policy/lksg_v1.ir.json) is loaded once with capv_policy_ir_load;
  * the input is the evaluation context (capv_policy_eval, full and adaptive) and also a
  * daemon /verify policy-evaluation body (capv_policy_eval_request_parse, then run against
@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "fuzz.h"
+
+#include <capverify/unstable/policy_request.h>
 
 static capv_policy_ir *ir;
 

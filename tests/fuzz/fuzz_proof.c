@@ -1,5 +1,6 @@
-/* Fuzz driver: proof containers (SPEC §3.4) — CAPZ v2, proof.v0 (base64 JSON or JSON) and
- * proof.v1 JSON — through capvi_proof_parse, as verification reads a package's proof file. */
+/* Fuzz driver: proof containers (docs/formats.md, "Proofs") — CAPZ v2, proof.v0 (base64 JSON or
+ * JSON) and proof.v1 JSON — through capvi_proof_parse, as verification reads a package's proof
+ * file. */
 #include <string.h>
 
 #include "fuzz.h"

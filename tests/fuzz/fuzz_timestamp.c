@@ -1,8 +1,8 @@
-/* Fuzz driver: RFC 3161 timestamps (SPEC §3.6) with capvi_timestamp_verify — a
- * TimeStampResp or a bare TimeStampToken (DER) over a fixed document, against a tiny store
- * holding one test TSA root. The store and the document come from the throwaway test TSA
- * that tests/tools/make_tsa.sh makes (ctest's fixture.tsa: <build>/tests/fixtures/tsa;
- * elsewhere set CAPV_TEST_FIXTURES to a directory holding tsa/), so its tokens verify. */
+/* Fuzz driver: RFC 3161 timestamps (docs/architecture.md, "Timestamps") with capvi_timestamp_verify
+ * — a TimeStampResp or a bare TimeStampToken (DER) over a fixed document, against a tiny store
+ * holding one test TSA root. The store and the document come from the throwaway test TSA that
+ * tests/tools/make_tsa.sh makes (ctest's fixture.tsa: <build>/tests/fixtures/tsa; elsewhere set
+ * CAPV_TEST_FIXTURES to a directory holding tsa/), so its tokens verify. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&info, 0, sizeof info);
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capvi_timestamp_verify(&info, store, data, size, document, document_len,
-                                           FUZZ_NOW_MS, 0, &err);
+                                            FUZZ_NOW_MS, 0, &err);
     if (st != CAPV_OK)
         FUZZ_ASSERT_INPUT_ERROR(st, err);
     else

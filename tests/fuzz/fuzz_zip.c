@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(prev == NULL || strcmp(prev, name) < 0);
         const uint8_t *found = NULL;
         size_t flen = 0;
-        FUZZ_ASSERT(capv_package_find(pkg, name, &found, &flen) == CAPV_OK);
+        FUZZ_ASSERT(capv_package_find(&found, &flen, pkg, name, NULL) == CAPV_OK);
         FUZZ_ASSERT(found == bytes && flen == len);
         total += len;
         prev = name;

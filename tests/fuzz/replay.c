@@ -66,8 +66,8 @@ static size_t mutate(uint8_t *out, const uint8_t *data, size_t len, unsigned k)
             out[pos] ^= (uint8_t)(1u << (rng_next() % 8));
         return len;
     case 2: { /* insert an interesting byte */
-        static const uint8_t interesting[] = {0x00, 0xff, 0x7f, 0x80, '"', '\\', '{', '[',
-                                              ':',  ',',  '\n', '-',  '.', '=',  '%'};
+        static const uint8_t interesting[] = { 0x00, 0xff, 0x7f, 0x80, '"', '\\', '{', '[',
+                                               ':',  ',',  '\n', '-',  '.', '=',  '%' };
         memcpy(out, data, pos);
         out[pos] = interesting[rng_next() % sizeof interesting];
         memcpy(out + pos + 1, data + pos, len - pos);
@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     LLVMFuzzerInitialize(&argc, &argv);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    run_stats s = {0, 0, 0};
+    run_stats s = { 0, 0, 0 };
     for (int i = first; i < argc; i++)
         if (run_path(argv[i], variants, &s) != 0)
             return 1;

@@ -64,12 +64,12 @@ static int faulty_path(const char *path, int flags)
 }
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
-#define FAIL_IF(cond)                                                                       \
-    do {                                                                                    \
-        if (cond) {                                                                         \
-            errno = fault_errno;                                                            \
-            return -1;                                                                      \
-        }                                                                                   \
+#define FAIL_IF(cond)                                                                              \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            errno = fault_errno;                                                                   \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
 
 ssize_t write(int fd, const void *buf, size_t n)

@@ -31,7 +31,8 @@ static int usage(void)
 static void hash_text(char out[CAPV_DIGEST_HEX_SIZE], const char *s)
 {
     uint8_t d[32];
-    capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)s, strlen(s), NULL);
+    if (capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)s, strlen(s), NULL) != CAPV_OK)
+        memset(d, 0, sizeof d);
     capv_digest_format(out, d);
 }
 
@@ -181,7 +182,7 @@ static int cmd_verify(int argc, char **argv)
     }
     int rc = 0;
     bool integrity = false;
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     if (capv_registry_check(&r, reg, NULL, on_problem, NULL, NULL, NULL, &err) != CAPV_OK) {
         fprintf(stderr, "reg_tool: check: %s\n", err.message);
         rc = 1;
@@ -223,12 +224,15 @@ static int cmd_verify(int argc, char **argv)
     }
     fclose(f);
     uint64_t entries = 0, verifications = 0;
-    capv_registry_count(&entries, reg, CAPV_REGISTRY_ENTRIES, NULL);
-    capv_registry_count(&verifications, reg, CAPV_REGISTRY_VERIFICATIONS, NULL);
+    if (capv_registry_count(&entries, reg, CAPV_REGISTRY_ENTRIES, &err) != CAPV_OK ||
+        capv_registry_count(&verifications, reg, CAPV_REGISTRY_VERIFICATIONS, &err) != CAPV_OK) {
+        fprintf(stderr, "reg_tool: count: %s\n", err.message);
+        rc = 1;
+    }
     printf("%s: integrity %s, %ld acknowledged writes checked, %ld missing, %llu entries, "
            "%llu verifications\n",
-           db, integrity ? "ok" : "FAILED", n, missing,
-           (unsigned long long)entries, (unsigned long long)verifications);
+           db, integrity ? "ok" : "FAILED", n, missing, (unsigned long long)entries,
+           (unsigned long long)verifications);
     capv_registry_close(reg);
     return rc;
 }
@@ -264,11 +268,14 @@ static int cmd_fill(int argc, char **argv)
         return 1;
     }
     capv_signing_key *key = NULL;
-    capv_signing_key_generate(&key, NULL);
     uint64_t have = 0;
-    capv_registry_count(&have, reg, CAPV_REGISTRY_ENTRIES, NULL);
-    const long chunk = 50000;
     int rc = 0;
+    if (capv_signing_key_generate(&key, &err) != CAPV_OK ||
+        capv_registry_count(&have, reg, CAPV_REGISTRY_ENTRIES, &err) != CAPV_OK) {
+        fprintf(stderr, "reg_tool: fill: %s\n", err.message);
+        rc = 1;
+    }
+    const long chunk = 50000;
     for (long base = (long)have; base < (long)have + n && rc == 0; base += chunk) {
         long end = base + chunk < (long)have + n ? base + chunk : (long)have + n;
         size_t cap = (size_t)(end - base) * (512 + pad) + 64, len = 0;
@@ -298,14 +305,23 @@ static int cmd_fill(int argc, char **argv)
             e.registered_at = "2026-01-01T00:00:00Z";
             uint8_t *msg = NULL, d[32], sig[64], pub[32];
             size_t mlen = 0;
-            capv_registry_entry_signed_bytes(&msg, &mlen, &e, NULL);
-            capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL);
-            capv_free(msg);
-            capv_signing_key_sign(key, sig, d, 32, NULL);
-            capv_signing_key_public(key, pub);
             char s64[CAPV_BASE64_ENCODED_SIZE(64)], p64[CAPV_BASE64_ENCODED_SIZE(32)];
-            capv_base64_encode(s64, sizeof s64, NULL, sig, 64, CAPV_BASE64_STD);
-            capv_base64_encode(p64, sizeof p64, NULL, pub, 32, CAPV_BASE64_STD);
+            capv_status st = capv_registry_entry_signed_bytes(&msg, &mlen, &e, &err);
+            if (st == CAPV_OK)
+                st = capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, &err);
+            capv_free(msg);
+            if (st == CAPV_OK)
+                st = capv_signing_key_sign(sig, key, d, 32, &err);
+            capv_signing_key_public(pub, key);
+            if (st == CAPV_OK)
+                st = capv_base64_encode(s64, sizeof s64, NULL, sig, 64, CAPV_BASE64_STD, &err);
+            if (st == CAPV_OK)
+                st = capv_base64_encode(p64, sizeof p64, NULL, pub, 32, CAPV_BASE64_STD, &err);
+            if (st != CAPV_OK) {
+                fprintf(stderr, "reg_tool: fill: cannot sign: %s\n", err.message);
+                rc = 1;
+                break;
+            }
             len += (size_t)snprintf(doc + len, cap - len,
                                     "%s{\"id\":\"%s\",\"manifest_hash\":\"%s\",\"proof_hash\":"
                                     "\"%s\",\"timestamp_file\":%s%s%s,\"registered_at\":\"%s\","
@@ -316,8 +332,8 @@ static int cmd_fill(int argc, char **argv)
                                     p64);
         }
         len += (size_t)snprintf(doc + len, cap - len, "]}");
-        if (capv_registry_import_json(NULL, NULL, reg, (uint8_t *)doc, len, 0, NULL, NULL,
-                                      &err) != CAPV_OK) {
+        if (rc == 0 && capv_registry_import_json(NULL, NULL, reg, (uint8_t *)doc, len, 0, NULL,
+                                                 NULL, &err) != CAPV_OK) {
             fprintf(stderr, "reg_tool: fill: %s\n", err.message);
             rc = 1;
         }

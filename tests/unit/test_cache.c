@@ -1,6 +1,6 @@
-/* The cache (SPEC §7): exact counters, LRU order, TTL on an injected clock, entry and byte
- * bounds (also when sharded), invalidation, eviction callbacks, 8 threads at once; and the
- * verifier's report cache: hits, keys that change with options, epoch and registry. */
+/* The cache (docs/architecture.md, "Caches"): exact counters, LRU order, TTL on an injected clock,
+ * entry and byte bounds (also when sharded), invalidation, eviction callbacks, 8 threads at once;
+ * and the verifier's report cache: hits, keys that change with options, epoch and registry. */
 #include <capverify.h>
 #include <check.h>
 #include <pthread.h>
@@ -29,9 +29,9 @@ static uint64_t ctr(const capv_cache *c, capv_cache_counter which)
 
 static void put_s(capv_cache *c, const char *k, const char *v)
 {
-    ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)k, strlen(k), (const uint8_t *)v,
-                                    strlen(v), NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_cache_put(c, (const uint8_t *)k, strlen(k), (const uint8_t *)v, strlen(v), NULL),
+        CAPV_OK);
 }
 
 /* CAPV_OK and the value equals `want`, or CAPV_E_NOT_FOUND when want is NULL. */
@@ -39,7 +39,7 @@ static void get_s(capv_cache *c, const char *k, const char *want)
 {
     uint8_t *v = (uint8_t *)&v;
     size_t n = 999;
-    capv_status st = capv_cache_get(c, (const uint8_t *)k, strlen(k), &v, &n);
+    capv_status st = capv_cache_get(&v, &n, c, (const uint8_t *)k, strlen(k), NULL);
     if (want == NULL) {
         ck_assert_msg(st == CAPV_E_NOT_FOUND, "key %s: expected a miss, got %d", k, st);
         ck_assert_ptr_null(v);
@@ -75,12 +75,11 @@ START_TEST(bad_arguments)
     ck_assert_int_eq(capv_cache_new(&c, 10, 100, 0, NULL), CAPV_OK);
     uint8_t *v = NULL;
     size_t n;
-    ck_assert_int_eq(capv_cache_get(c, NULL, 1, &v, &n), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_cache_get(c, (const uint8_t *)"k", 1, NULL, &n), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_cache_put(c, NULL, 1, (const uint8_t *)"v", 1, NULL),
+    ck_assert_int_eq(capv_cache_get(&v, &n, c, NULL, 1, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_cache_get(NULL, &n, c, (const uint8_t *)"k", 1, NULL),
                      CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)"k", 1, NULL, 1, NULL),
-                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_cache_put(c, NULL, 1, (const uint8_t *)"v", 1, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)"k", 1, NULL, 1, NULL), CAPV_E_INVALID_ARG);
     /* nothing was counted by refused calls */
     for (int i = 0; i <= CAPV_CACHE_BYTES; i++)
         ck_assert_uint_eq(ctr(c, (capv_cache_counter)i), 0);
@@ -240,8 +239,7 @@ START_TEST(byte_bound)
     val[20] = '\0';
     for (int i = 0; i < 10; i++) {
         snprintf(key, sizeof key, "key-%05d", i); /* 9 bytes, + 21 of value = 30 */
-        ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)key, 9, (const uint8_t *)val, 21,
-                                        NULL),
+        ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)key, 9, (const uint8_t *)val, 21, NULL),
                          CAPV_OK);
         ck_assert_uint_le(ctr(c, CAPV_CACHE_BYTES), 100);
     }
@@ -255,15 +253,14 @@ START_TEST(byte_bound)
         snprintf(key, sizeof key, "key-%05d", i);
         uint8_t *v = NULL;
         size_t n = 0;
-        capv_status st = capv_cache_get(c, (const uint8_t *)key, 9, &v, &n);
+        capv_status st = capv_cache_get(&v, &n, c, (const uint8_t *)key, 9, NULL);
         ck_assert_int_eq(st, i >= 7 ? CAPV_OK : CAPV_E_NOT_FOUND);
         capv_free(v);
     }
     /* one larger entry makes room for itself by evicting as many as needed */
     uint8_t big[80];
     memset(big, 'y', sizeof big);
-    ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)"big", 3, big, sizeof big, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)"big", 3, big, sizeof big, NULL), CAPV_OK);
     ck_assert_uint_eq(ctr(c, CAPV_CACHE_BYTES), 83);
     ck_assert_uint_eq(ctr(c, CAPV_CACHE_ENTRIES), 1);
     ck_assert_uint_eq(ctr(c, CAPV_CACHE_EVICTIONS_SIZE), 10);
@@ -289,8 +286,7 @@ static void fill_sharded(capv_cache *c, size_t n, size_t max_entries, size_t max
 {
     for (uint32_t i = 0; i < n; i++) {
         uint8_t key[4] = { (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16), (uint8_t)(i >> 24) };
-        ck_assert_int_eq(capv_cache_put(c, key, 4, (const uint8_t *)"0123456789abcdef", 16,
-                                        NULL),
+        ck_assert_int_eq(capv_cache_put(c, key, 4, (const uint8_t *)"0123456789abcdef", 16, NULL),
                          CAPV_OK);
         ck_assert_uint_le(ctr(c, CAPV_CACHE_ENTRIES), max_entries);
         ck_assert_uint_le(ctr(c, CAPV_CACHE_BYTES), max_bytes);
@@ -387,7 +383,7 @@ static void *work(void *arg)
         } else {
             uint8_t *v = NULL, want[40];
             size_t n = 0;
-            capv_status st = capv_cache_get(w->c, key, 4, &v, &n);
+            capv_status st = capv_cache_get(&v, &n, w->c, key, 4, NULL);
             w->gets++;
             if (st == CAPV_OK) {
                 w->hits++;
@@ -444,7 +440,7 @@ START_TEST(concurrent_threads)
         uint8_t key[4] = { (uint8_t)k, (uint8_t)(k >> 8), 'k', '!' };
         uint8_t *v = NULL;
         size_t n;
-        if (capv_cache_get(c, key, 4, &v, &n) == CAPV_OK)
+        if (capv_cache_get(&v, &n, c, key, 4, NULL) == CAPV_OK)
             present++;
         capv_free(v);
     }
@@ -512,11 +508,10 @@ START_TEST(report_cache_hits)
     char *j = NULL;
     size_t jl = 0;
     capv_verdict vd = CAPV_VERDICT_OK;
-    int cached = -1;
-    ck_assert_int_eq(capv_verify_zip_memory_json(&j, &jl, &vd, &cached, v, zip, len, NULL, 0,
-                                                 NULL),
+    bool cached = false;
+    ck_assert_int_eq(capv_verify_zip_memory_json(&j, &jl, &vd, &cached, v, zip, len, NULL, 0, NULL),
                      CAPV_OK);
-    ck_assert_int_eq(cached, 1);
+    ck_assert(cached);
     ck_assert_int_eq(vd, CAPV_VERDICT_FAIL);
     ja = report_json(a);
     ck_assert_str_eq(j, ja);
@@ -526,7 +521,7 @@ START_TEST(report_cache_hits)
     ck_assert_int_eq(capv_verify_zip_memory_json(&j, &jl, &vd, &cached, v, zip, len, NULL,
                                                  CAPV_REPORT_JSON_PRETTY, NULL),
                      CAPV_OK);
-    ck_assert_int_eq(cached, 1);
+    ck_assert(cached);
     ck_assert_int_eq(capv_report_to_json(&ja, NULL, a, CAPV_REPORT_JSON_PRETTY, NULL), CAPV_OK);
     ck_assert_str_eq(j, ja);
     capv_free(j);
@@ -536,10 +531,9 @@ START_TEST(report_cache_hits)
 
     /* without a cache: the same answer, nothing cached */
     capv_verifier_set_cache(v, NULL);
-    ck_assert_int_eq(capv_verify_zip_memory_json(&j, &jl, &vd, &cached, v, zip, len, NULL, 0,
-                                                 NULL),
+    ck_assert_int_eq(capv_verify_zip_memory_json(&j, &jl, &vd, &cached, v, zip, len, NULL, 0, NULL),
                      CAPV_OK);
-    ck_assert_int_eq(cached, 0);
+    ck_assert(!cached);
     ck_assert_int_eq(vd, CAPV_VERDICT_FAIL);
     ck_assert_ptr_nonnull(strstr(j, "\"result\":\"fail\""));
     capv_free(j);
@@ -548,14 +542,13 @@ START_TEST(report_cache_hits)
     /* not a package: an error, and nothing is cached */
     capv_verifier_set_cache(v, c);
     ck_assert_int_eq(capv_verify_zip_memory_json(&j, &jl, &vd, &cached, v,
-                                                 (const uint8_t *)"not a zip", 9, NULL, 0,
-                                                 NULL),
+                                                 (const uint8_t *)"not a zip", 9, NULL, 0, NULL),
                      CAPV_E_MALFORMED);
     ck_assert_ptr_null(j);
     ck_assert_uint_eq(ctr(c, CAPV_CACHE_INSERTS), 1);
-    ck_assert_int_eq(capv_verify_zip_memory_json(NULL, &jl, &vd, &cached, v, zip, len, NULL, 0,
-                                                 NULL),
-                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(
+        capv_verify_zip_memory_json(NULL, &jl, &vd, &cached, v, zip, len, NULL, 0, NULL),
+        CAPV_E_INVALID_ARG);
     capv_report_free(a);
     capv_report_free(b);
     capv_verifier_free(v);
@@ -565,13 +558,12 @@ START_TEST(report_cache_hits)
 END_TEST
 
 /* One lookup through the JSON path; returns whether it was a hit. */
-static int lookup(capv_verifier *v, const uint8_t *zip, size_t len, const capv_verify_options *o,
-                  char **json)
+static bool lookup(capv_verifier *v, const uint8_t *zip, size_t len, const capv_verify_options *o,
+                   char **json)
 {
     capv_verdict vd;
-    int cached = -1;
-    ck_assert_int_eq(capv_verify_zip_memory_json(json, NULL, &vd, &cached, v, zip, len, o, 0,
-                                                 NULL),
+    bool cached = false;
+    ck_assert_int_eq(capv_verify_zip_memory_json(json, NULL, &vd, &cached, v, zip, len, o, 0, NULL),
                      CAPV_OK);
     return cached;
 }
@@ -599,8 +591,8 @@ START_TEST(report_cache_keys)
     capv_free(j2);
     /* other bytes: another key */
     size_t olen;
-    uint8_t *other = tu_read(tu_shared_dir(), "peer/packages/desktop/cap-bundle-2025-12-14.zip",
-                             &olen);
+    uint8_t *other =
+        tu_read(tu_shared_dir(), "peer/packages/desktop/cap-bundle-2025-12-14.zip", &olen);
     ck_assert_int_eq(lookup(v, other, olen, NULL, &j2), 0);
     ck_assert_str_ne(j2, j1);
     capv_free(j2);
@@ -627,7 +619,7 @@ START_TEST(report_cache_keys)
     uint64_t e1 = capv_verifier_epoch(v);
     capv_trust_store *ts = NULL;
     ck_assert_int_eq(capv_trust_store_new(&ts, NULL), CAPV_OK);
-    capv_verifier_set_trust_store(v, ts);
+    capv_verifier_take_trust_store(v, ts);
     ck_assert(capv_verifier_epoch(v) != e1);
     ck_assert_int_eq(lookup(v, zip, len, NULL, &j2), 0);
     capv_free(j2);

@@ -1,5 +1,5 @@
-/* Commitments (SPEC §3.8) against the peer implementation's vectors, and the strict CSV
- * reader behind them. */
+/* Commitments (docs/architecture.md, "Commitments") against the peer implementation's vectors, and
+ * the strict CSV reader behind them. */
 #include <capverify.h>
 #include <check.h>
 #include <stdio.h>
@@ -50,23 +50,23 @@ START_TEST(supplier_vectors)
     ck_assert_str_eq(tu_hex(root),
                      "0xdde3f2c96c5ffc46eef6af7fe449ba6c575b71eff26d0829ce6d48872b2f1610");
     capv_csv_field a, b;
-    ck_assert_int_eq(capvi_commitment_supplier_leaf(leaf, text(&a, "ACME GmbH"), text(&b, "DE"),
-                                                   1, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capvi_commitment_supplier_leaf(leaf, text(&a, "ACME GmbH"), text(&b, "DE"), 1, NULL),
+        CAPV_OK);
     ck_assert_str_eq(tu_hex(leaf),
                      "0x31942afffb1e91955bc3ba208797f071874c442f4133bb9e49cce062580b40d3");
     /* The first row alone: root = BLAKE3 of that leaf's "0x" hex text. */
     const char *one = "name,jurisdiction,tier\nACME GmbH,DE,1\n";
     size_t count = 0;
-    ck_assert_int_eq(capv_commitment_suppliers_csv(root, &count, (const uint8_t *)one,
-                                                   strlen(one), NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_commitment_suppliers_csv(root, &count, (const uint8_t *)one, strlen(one), NULL),
+        CAPV_OK);
     ck_assert_uint_eq(count, 1);
     uint8_t want[32];
     const char *leaf_hex = "0x31942afffb1e91955bc3ba208797f071874c442f4133bb9e49cce062580b40d3";
-    ck_assert_int_eq(capv_hash(want, CAPV_HASH_BLAKE3, (const uint8_t *)leaf_hex,
-                               strlen(leaf_hex), NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_hash(want, CAPV_HASH_BLAKE3, (const uint8_t *)leaf_hex, strlen(leaf_hex), NULL),
+        CAPV_OK);
     ck_assert_mem_eq(root, want, 32);
 }
 END_TEST
@@ -112,8 +112,7 @@ START_TEST(empty_lists)
     size_t count = 99;
     const char *h = "name,jurisdiction,tier\n";
     ck_assert_int_eq(
-        capv_commitment_suppliers_csv(root, &count, (const uint8_t *)h, strlen(h), NULL),
-        CAPV_OK);
+        capv_commitment_suppliers_csv(root, &count, (const uint8_t *)h, strlen(h), NULL), CAPV_OK);
     ck_assert_uint_eq(count, 0);
     ck_assert_str_eq(tu_hex(root), EMPTY_ROOT);
     /* Header without a newline, other column order. */
@@ -157,7 +156,7 @@ START_TEST(leaf_encoding)
     ck_assert_int_eq(capv_hash(want, CAPV_HASH_BLAKE3, (const uint8_t *)json, strlen(json), NULL),
                      CAPV_OK);
     ck_assert_int_eq(capvi_commitment_supplier_leaf(leaf, text(&a, "a\"b\\c\n\x1f/\xc3\xa4"),
-                                                   text(&b, ""), INT64_MIN, NULL),
+                                                    text(&b, ""), INT64_MIN, NULL),
                      CAPV_OK);
     ck_assert_mem_eq(leaf, want, 32);
 
@@ -165,7 +164,7 @@ START_TEST(leaf_encoding)
     ck_assert_int_eq(capv_hash(want, CAPV_HASH_BLAKE3, (const uint8_t *)json, strlen(json), NULL),
                      CAPV_OK);
     ck_assert_int_eq(capvi_commitment_ubo_leaf(leaf, text(&a, "Max Mustermann"),
-                                              text(&b, "1970-05-15"), text(&c, "DE"), NULL),
+                                               text(&b, "1970-05-15"), text(&c, "DE"), NULL),
                      CAPV_OK);
     ck_assert_mem_eq(leaf, want, 32);
 
@@ -174,8 +173,7 @@ START_TEST(leaf_encoding)
     const char *rows = "name,jurisdiction,tier\nX,DE,0\nY,FR,7\n";
     uint8_t r1[32], r2[32];
     ck_assert_int_eq(
-        capv_commitment_suppliers_csv(r1, NULL, (const uint8_t *)csv, strlen(csv), NULL),
-        CAPV_OK);
+        capv_commitment_suppliers_csv(r1, NULL, (const uint8_t *)csv, strlen(csv), NULL), CAPV_OK);
     ck_assert_int_eq(
         capv_commitment_suppliers_csv(r2, NULL, (const uint8_t *)rows, strlen(rows), NULL),
         CAPV_OK);
@@ -277,8 +275,8 @@ START_TEST(malformed_csv)
           CAPV_E_MALFORMED, "line 3: record has 4 fields, the header has 3", "" },
         { "too few fields", true, LIT("name,birthdate,citizenship\nA,B\n"), CAPV_E_MALFORMED,
           "line 2: record has 2 fields, the header has 3", "" },
-        { "blank line", true, LIT("name,birthdate,citizenship\nA,B,C\n\nD,E,F\n"),
-          CAPV_E_MALFORMED, "line 3: record has 1 field, the header has 3", "" },
+        { "blank line", true, LIT("name,birthdate,citizenship\nA,B,C\n\nD,E,F\n"), CAPV_E_MALFORMED,
+          "line 3: record has 1 field, the header has 3", "" },
         { "trailing blank line", true, LIT("name,birthdate,citizenship\nA,B,C\n\n"),
           CAPV_E_MALFORMED, "line 3: record has 1 field, the header has 3", "" },
         { "line counts newlines inside quotes", true,
@@ -294,10 +292,11 @@ START_TEST(malformed_csv)
         uint8_t root[32];
         size_t count = 99;
         capv_error err = CAPV_ERROR_INIT;
-        capv_status st = cases[i].ubos
-            ? capv_commitment_ubos_csv(root, &count, (const uint8_t *)cases[i].csv, len, &err)
-            : capv_commitment_suppliers_csv(root, &count, (const uint8_t *)cases[i].csv, len,
-                                            &err);
+        capv_status st =
+            cases[i].ubos
+                ? capv_commitment_ubos_csv(root, &count, (const uint8_t *)cases[i].csv, len, &err)
+                : capv_commitment_suppliers_csv(root, &count, (const uint8_t *)cases[i].csv, len,
+                                                &err);
         ck_assert_msg(st == cases[i].want, "%s: status %d (%s)", cases[i].name, (int)st,
                       err.message);
         ck_assert_int_eq(err.code, cases[i].want);
@@ -402,9 +401,8 @@ START_TEST(requires_init)
     uint8_t root[32] = { 0 };
     const char *h = "name,jurisdiction,tier\n";
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(
-        capv_commitment_suppliers_csv(root, NULL, (const uint8_t *)h, strlen(h), &err),
-        CAPV_E_NOT_INITIALIZED);
+    ck_assert_int_eq(capv_commitment_suppliers_csv(root, NULL, (const uint8_t *)h, strlen(h), &err),
+                     CAPV_E_NOT_INITIALIZED);
     ck_assert_int_eq(capv_commitment_company(root, root, root, NULL), CAPV_E_NOT_INITIALIZED);
 }
 END_TEST

@@ -36,7 +36,7 @@ END_TEST
 static const char *const bad_digests[] = {
     "",
     "0x",
-    "0x0",                                      /* the peer's placeholder */
+    "0x0", /* the peer's placeholder */
     "0X9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2",
     "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d",   /* 63 */
     "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2a", /* 65 */
@@ -82,9 +82,9 @@ START_TEST(hex_bytes)
     ck_assert_int_eq(capv_hex_decode(key, 4, "deadbeef00", 10, NULL), CAPV_E_HEX);
     ck_assert_int_eq(capv_hex_decode(key, 4, "deadbeeZ", 8, NULL), CAPV_E_HEX);
     char small[8];
-    ck_assert_int_eq(capv_hex_encode(small, sizeof small, key, 4), CAPV_E_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(capv_hex_encode(small, sizeof small, key, 4, NULL), CAPV_E_BUFFER_TOO_SMALL);
     char ok[9];
-    ck_assert_int_eq(capv_hex_encode(ok, sizeof ok, key, 4), CAPV_OK);
+    ck_assert_int_eq(capv_hex_encode(ok, sizeof ok, key, 4, NULL), CAPV_OK);
     ck_assert_str_eq(ok, "deadbeef");
 }
 END_TEST
@@ -93,8 +93,12 @@ END_TEST
 static const struct {
     const char *plain, *std, *url;
 } rfc4648[] = {
-    { "", "", "" },           { "f", "Zg==", "Zg" },         { "fo", "Zm8=", "Zm8" },
-    { "foo", "Zm9v", "Zm9v" }, { "foob", "Zm9vYg==", "Zm9vYg" }, { "fooba", "Zm9vYmE=", "Zm9vYmE" },
+    { "", "", "" },
+    { "f", "Zg==", "Zg" },
+    { "fo", "Zm8=", "Zm8" },
+    { "foo", "Zm9v", "Zm9v" },
+    { "foob", "Zm9vYg==", "Zm9vYg" },
+    { "fooba", "Zm9vYmE=", "Zm9vYmE" },
     { "foobar", "Zm9vYmFy", "Zm9vYmFy" },
 };
 
@@ -115,10 +119,12 @@ START_TEST(base64_rfc4648_vectors)
     ck_assert_uint_eq(n, strlen(p));
     ck_assert_mem_eq(out, p, n);
     ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, &n, (const uint8_t *)p, strlen(p),
-                                        CAPV_BASE64_STD), CAPV_OK);
+                                        CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
     ck_assert_str_eq(enc, rfc4648[_i].std);
     ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, &n, (const uint8_t *)p, strlen(p),
-                                        CAPV_BASE64_URL), CAPV_OK);
+                                        CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
     ck_assert_str_eq(enc, rfc4648[_i].url);
 }
 END_TEST
@@ -127,14 +133,18 @@ START_TEST(base64_alphabets_differ)
 {
     const uint8_t raw[] = { 0xfb, 0xff, 0xbf };
     char enc[8];
-    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, NULL, raw, 3, CAPV_BASE64_STD), CAPV_OK);
+    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, NULL, raw, 3, CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
     ck_assert_str_eq(enc, "+/+/");
-    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, NULL, raw, 3, CAPV_BASE64_URL), CAPV_OK);
+    ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, NULL, raw, 3, CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
     ck_assert_str_eq(enc, "-_-_");
     uint8_t out[8];
     size_t n;
-    ck_assert_int_eq(capv_base64_decode(out, 8, &n, "-_-_", 4, CAPV_BASE64_STD, NULL), CAPV_E_BASE64);
-    ck_assert_int_eq(capv_base64_decode(out, 8, &n, "+/+/", 4, CAPV_BASE64_URL, NULL), CAPV_E_BASE64);
+    ck_assert_int_eq(capv_base64_decode(out, 8, &n, "-_-_", 4, CAPV_BASE64_STD, NULL),
+                     CAPV_E_BASE64);
+    ck_assert_int_eq(capv_base64_decode(out, 8, &n, "+/+/", 4, CAPV_BASE64_URL, NULL),
+                     CAPV_E_BASE64);
 }
 END_TEST
 
@@ -143,27 +153,23 @@ static const struct {
     const char *text;
     capv_base64_variant v;
 } bad_b64[] = {
-    { "Zg=", CAPV_BASE64_STD },      /* padding incomplete */
-    { "Zg", CAPV_BASE64_STD },       /* padding missing */
-    { "Zg===", CAPV_BASE64_STD },    /* too much padding */
-    { "Z===", CAPV_BASE64_STD },     /* impossible */
-    { "====", CAPV_BASE64_STD },
-    { "Zh==", CAPV_BASE64_STD },     /* non-zero trailing bits */
-    { "Zm9=", CAPV_BASE64_STD },     /* non-zero trailing bits */
-    { "Zm=v", CAPV_BASE64_STD },     /* '=' inside */
-    { "Zm9v\n", CAPV_BASE64_STD },   /* whitespace */
-    { " Zm9v", CAPV_BASE64_STD },
-    { "Zm 9v", CAPV_BASE64_STD },
-    { "Zm9*", CAPV_BASE64_STD },
-    { "Zg==Zg==", CAPV_BASE64_STD }, /* padding in the middle */
-    { "Zg==", CAPV_BASE64_URL },     /* JOSE: no padding */
-    { "Zh", CAPV_BASE64_URL },       /* trailing bits */
-    { "Zm9", CAPV_BASE64_URL },      /* trailing bits (Zm8 is canonical) */
-    { "Z", CAPV_BASE64_URL },        /* impossible length */
-    { "Zm9vY", CAPV_BASE64_URL },    /* impossible length */
-    { "Zm+v", CAPV_BASE64_URL },     /* std alphabet */
-    { "Zm9v.", CAPV_BASE64_URL },
-    { "\xc3\xa9", CAPV_BASE64_URL },  /* non-ASCII */
+    { "Zg=", CAPV_BASE64_STD },                                 /* padding incomplete */
+    { "Zg", CAPV_BASE64_STD },                                  /* padding missing */
+    { "Zg===", CAPV_BASE64_STD },                               /* too much padding */
+    { "Z===", CAPV_BASE64_STD },                                /* impossible */
+    { "====", CAPV_BASE64_STD },   { "Zh==", CAPV_BASE64_STD }, /* non-zero trailing bits */
+    { "Zm9=", CAPV_BASE64_STD },                                /* non-zero trailing bits */
+    { "Zm=v", CAPV_BASE64_STD },                                /* '=' inside */
+    { "Zm9v\n", CAPV_BASE64_STD },                              /* whitespace */
+    { " Zm9v", CAPV_BASE64_STD },  { "Zm 9v", CAPV_BASE64_STD },
+    { "Zm9*", CAPV_BASE64_STD },   { "Zg==Zg==", CAPV_BASE64_STD }, /* padding in the middle */
+    { "Zg==", CAPV_BASE64_URL },                                    /* JOSE: no padding */
+    { "Zh", CAPV_BASE64_URL },                                      /* trailing bits */
+    { "Zm9", CAPV_BASE64_URL },   /* trailing bits (Zm8 is canonical) */
+    { "Z", CAPV_BASE64_URL },     /* impossible length */
+    { "Zm9vY", CAPV_BASE64_URL }, /* impossible length */
+    { "Zm+v", CAPV_BASE64_URL },  /* std alphabet */
+    { "Zm9v.", CAPV_BASE64_URL },  { "\xc3\xa9", CAPV_BASE64_URL }, /* non-ASCII */
 };
 
 START_TEST(base64_rejects_malformed)
@@ -189,8 +195,9 @@ START_TEST(base64_buffer_bounds)
     ck_assert_int_eq(capv_base64_decode(out, 5, &n, "Zm9vYmE=", 8, CAPV_BASE64_STD, NULL), CAPV_OK);
     ck_assert_uint_eq(n, 5);
     char enc[8];
-    ck_assert_int_eq(capv_base64_encode(enc, 8, NULL, (const uint8_t *)"foobar", 6, CAPV_BASE64_STD),
-                     CAPV_E_BUFFER_TOO_SMALL);
+    ck_assert_int_eq(
+        capv_base64_encode(enc, 8, NULL, (const uint8_t *)"foobar", 6, CAPV_BASE64_STD, NULL),
+        CAPV_E_BUFFER_TOO_SMALL);
     ck_assert_int_eq(capv_base64_decode(out, 5, &n, "Zg", 2, (capv_base64_variant)9, NULL),
                      CAPV_E_INVALID_ARG);
 }
@@ -206,10 +213,12 @@ START_TEST(base64_round_trip)
             raw[i] = (uint8_t)(i * 37 + len);
         for (int v = CAPV_BASE64_STD; v <= CAPV_BASE64_URL; v++) {
             size_t elen, dlen;
-            ck_assert_int_eq(capv_base64_encode(enc, sizeof enc, &elen, raw, len,
-                                                (capv_base64_variant)v), CAPV_OK);
+            ck_assert_int_eq(
+                capv_base64_encode(enc, sizeof enc, &elen, raw, len, (capv_base64_variant)v, NULL),
+                CAPV_OK);
             ck_assert_int_eq(capv_base64_decode(back, sizeof back, &dlen, enc, elen,
-                                                (capv_base64_variant)v, NULL), CAPV_OK);
+                                                (capv_base64_variant)v, NULL),
+                             CAPV_OK);
             ck_assert_uint_eq(dlen, len);
             ck_assert_mem_eq(raw, back, len);
         }

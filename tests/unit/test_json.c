@@ -13,7 +13,10 @@ typedef struct {
     capv_status want;
 } json_case;
 
-#define J(t, w) { t, 0, w }
+#define J(t, w)                                                                                    \
+    {                                                                                              \
+        t, 0, w                                                                                    \
+    }
 
 static const json_case malformed[] = {
     J("", CAPV_E_JSON_SYNTAX),
@@ -37,19 +40,20 @@ static const json_case malformed[] = {
     J("[True]", CAPV_E_JSON_SYNTAX),
     J("[nul]", CAPV_E_JSON_SYNTAX),
     J("\"abc", CAPV_E_JSON_SYNTAX),
-    J("\"a\tb\"", CAPV_E_JSON_SYNTAX),           /* raw control character */
-    J("\"a\\x41\"", CAPV_E_JSON_SYNTAX),         /* bad escape */
+    J("\"a\tb\"", CAPV_E_JSON_SYNTAX),   /* raw control character */
+    J("\"a\\x41\"", CAPV_E_JSON_SYNTAX), /* bad escape */
     J("\"\\u12G4\"", CAPV_E_JSON_SYNTAX),
     J("\"\\u12\"", CAPV_E_JSON_SYNTAX),
     J("/* c */ 1", CAPV_E_JSON_SYNTAX),
-    J("\xef\xbb\xbf{}", CAPV_E_JSON_SYNTAX),     /* byte order mark */
-    { "\"a\0b\"", 5, CAPV_E_JSON_SYNTAX },       /* raw NUL inside a string */
+    J("\xef\xbb\xbf{}", CAPV_E_JSON_SYNTAX), /* byte order mark */
+    { "\"a\0b\"", 5, CAPV_E_JSON_SYNTAX },   /* raw NUL inside a string */
     J("{\"a\":1,\"a\":2}", CAPV_E_JSON_DUPLICATE_KEY),
     J("{\"a\":{\"b\":1,\"c\":2,\"b\":3}}", CAPV_E_JSON_DUPLICATE_KEY),
     J("[{\"x\":1},{\"y\":1,\"y\":1}]", CAPV_E_JSON_DUPLICATE_KEY),
     J("{\"k\":0,\"\\u006b\":1}", CAPV_E_JSON_DUPLICATE_KEY), /* same key, escaped */
     J("{\"a1\":1,\"a2\":1,\"a3\":1,\"a4\":1,\"a5\":1,\"a6\":1,\"a7\":1,\"a8\":1,\"a9\":1,"
-      "\"a5\":2}", CAPV_E_JSON_DUPLICATE_KEY),  /* the sorted path (> 8 keys) */
+      "\"a5\":2}",
+      CAPV_E_JSON_DUPLICATE_KEY), /* the sorted path (> 8 keys) */
     J("\"\xff\"", CAPV_E_JSON_UTF8),
     J("\"\xc0\xaf\"", CAPV_E_JSON_UTF8),         /* overlong '/' */
     J("\"\xe0\x80\xaf\"", CAPV_E_JSON_UTF8),     /* overlong */
@@ -57,8 +61,8 @@ static const json_case malformed[] = {
     J("\"\xf4\x90\x80\x80\"", CAPV_E_JSON_UTF8), /* above U+10FFFF */
     J("\"\xc3\"", CAPV_E_JSON_UTF8),             /* truncated sequence */
     J("\"\xe2\x82\"", CAPV_E_JSON_UTF8),
-    J("\"\x80\"", CAPV_E_JSON_UTF8),             /* lone continuation */
-    J("{\"\xfe\":1}", CAPV_E_JSON_UTF8),          /* in a key */
+    J("\"\x80\"", CAPV_E_JSON_UTF8),     /* lone continuation */
+    J("{\"\xfe\":1}", CAPV_E_JSON_UTF8), /* in a key */
     J("\"\\u0000\"", CAPV_E_JSON_NUL),
     J("{\"a\\u0000b\":1}", CAPV_E_JSON_NUL),
     J("\"\\ud800\"", CAPV_E_JSON_SURROGATE),
@@ -70,7 +74,7 @@ static const json_case malformed[] = {
     J("1 2", CAPV_E_JSON_TRAILING),
     J("{}x", CAPV_E_JSON_TRAILING),
     { "{}\0", 3, CAPV_E_JSON_TRAILING },
-    J("[1e400]", CAPV_E_RANGE),                  /* overflows a double */
+    J("[1e400]", CAPV_E_RANGE), /* overflows a double */
     J("[1234567890123456789012345678901234567890123456789012345678901234]", CAPV_E_RANGE),
 };
 
@@ -91,12 +95,21 @@ START_TEST(rejects_malformed)
 END_TEST
 
 static const char *const wellformed[] = {
-    "{}", "[]", "0", "-0", "1.5e-3", "\"\"", "true", "false", "null", " \t\r\n{ } \n",
+    "{}",
+    "[]",
+    "0",
+    "-0",
+    "1.5e-3",
+    "\"\"",
+    "true",
+    "false",
+    "null",
+    " \t\r\n{ } \n",
     "{\"a\":[1,{\"b\":null}],\"c\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"}",
-    "\"\\ud83d\\ude00\"",                 /* surrogate pair */
+    "\"\\ud83d\\ude00\"",                         /* surrogate pair */
     "\"\xf0\x9f\x98\x80 \xc2\xa7 \xe2\x82\xac\"", /* raw UTF-8 */
-    "{\"A\":1,\"a\":2}",                /* keys are case-sensitive: not duplicates */
-    "[123456789012345678901234567890]", /* long but within 63 characters */
+    "{\"A\":1,\"a\":2}",                          /* keys are case-sensitive: not duplicates */
+    "[123456789012345678901234567890]",           /* long but within 63 characters */
 };
 
 START_TEST(accepts_wellformed)
@@ -131,8 +144,10 @@ START_TEST(depth_limit)
     cJSON *root = NULL;
     ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)ok, strlen(ok), NULL), CAPV_OK);
     cJSON_Delete(root);
-    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)deep, strlen(deep), NULL), CAPV_E_JSON_DEPTH);
-    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)huge, strlen(huge), NULL), CAPV_E_JSON_DEPTH);
+    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)deep, strlen(deep), NULL),
+                     CAPV_E_JSON_DEPTH);
+    ck_assert_int_eq(capvi_json_parse(&root, (uint8_t *)huge, strlen(huge), NULL),
+                     CAPV_E_JSON_DEPTH);
     free(ok);
     free(deep);
     free(huge);
@@ -199,9 +214,11 @@ START_TEST(exact_integers)
                      "\"i64\":9223372036854775807,\"big\":9223372036854775808,"
                      "\"neg\":-9223372036854775808,\"e\":1e3,\"f\":1.5,\"z\":-0,\"ef\":1.0}");
     int64_t v;
-    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "exp", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "exp", 0, CAPV_JSON_INT_MAX, true, NULL),
+                     CAPV_OK);
     ck_assert_int_eq(v, INT64_C(4102444800));
-    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "max", 0, CAPV_JSON_INT_MAX, true, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_int(&v, r, "", "max", 0, CAPV_JSON_INT_MAX, true, NULL),
+                     CAPV_OK);
     ck_assert_int_eq(v, CAPV_JSON_INT_MAX);
     ck_assert_int_eq(capvi_json_get_int(&v, r, "", "over", 0, CAPV_JSON_INT_MAX, true, NULL),
                      CAPV_E_RANGE);
@@ -228,8 +245,7 @@ Suite *json_suite(void)
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("strict");
     tcase_add_loop_test(tc, rejects_malformed, 0, (int)(sizeof malformed / sizeof malformed[0]));
-    tcase_add_loop_test(tc, accepts_wellformed, 0,
-                        (int)(sizeof wellformed / sizeof wellformed[0]));
+    tcase_add_loop_test(tc, accepts_wellformed, 0, (int)(sizeof wellformed / sizeof wellformed[0]));
     tcase_add_test(tc, depth_limit);
     suite_add_tcase(s, tc);
     tc = tcase_create("access");

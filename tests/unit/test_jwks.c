@@ -1,4 +1,4 @@
-/* The JWKS source (SPEC §6, §13) with a fake fetcher and a fake clock: FRESH -> STALE ->
+/* The JWKS source (docs/auth.md) with a fake fetcher and a fake clock: FRESH -> STALE ->
  * EXPIRED, unavailable (never "invalid token") after TTL + max_stale, unknown-kid floods,
  * rotation, bad responses never replacing a good set, Cache-Control clamping, the token cache
  * across a key-set change, the background refresher, file sources, and the libcurl fetcher
@@ -85,7 +85,7 @@ static capv_status fake_fetch(void *user, const char *url, uint8_t **body, size_
     int delay = f->delay_ms;
     pthread_mutex_unlock(&f->m);
     if (delay > 0) {
-        struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+        struct timespec ts = { delay / 1000, (long)(delay % 1000) * 1000000L };
         nanosleep(&ts, NULL);
     }
     pthread_mutex_lock(&f->m);
@@ -158,9 +158,9 @@ static capv_jwks *new_jwks(void)
                   err.message);
     capv_jwks_set_fetcher(j, fake_fetch, &F);
     capv_jwks_set_clock(j, fake_clock, &F);
-    ck_assert_int_eq(capv_jwks_set_ttl(j, 600), CAPV_OK);
-    ck_assert_int_eq(capv_jwks_set_max_stale(j, 3600), CAPV_OK);
-    ck_assert_int_eq(capv_jwks_set_refresh_min_interval(j, 30), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_set_ttl(j, 600, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_set_max_stale(j, 3600, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_set_refresh_min_interval(j, 30, NULL), CAPV_OK);
     return j;
 }
 
@@ -172,7 +172,7 @@ static capv_jwt_validator *new_validator(capv_jwks *j)
     ck_assert_int_eq(capv_jwt_validator_set_issuer(v, "https://idp.example.test", NULL), CAPV_OK);
     ck_assert_int_eq(capv_jwt_validator_add_audience(v, "capv-api", NULL), CAPV_OK);
     /* tokens expire NOW0 + 600 s; these tests run for hours of fake time */
-    ck_assert_int_eq(capv_jwt_validator_set_leeway(v, 86400), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validator_set_leeway(v, 86400, NULL), CAPV_OK);
     capv_jwt_validator_set_clock(v, fake_clock, &F);
     capv_jwt_validator_set_jwks(v, j);
     return v;
@@ -212,7 +212,7 @@ START_TEST(states_fresh_stale_expired)
     ck_assert_int_eq(check(v, "control_PS256", &reason), CAPV_OK);
     ck_assert_int_eq(calls(), 2); /* rate-limited */
     capv_error last = CAPV_ERROR_INIT;
-    capv_jwks_last_error(j, &last);
+    capv_jwks_last_error(&last, j);
     ck_assert_int_eq(last.code, CAPV_E_NETWORK);
     /* keep asking every minute until TTL + max_stale: always served, ~1 fetch per minute */
     int before = calls();
@@ -324,7 +324,7 @@ START_TEST(unknown_kid_flood_threads_single_flight)
     pthread_t th[8];
     flood_arg args[8];
     for (int i = 0; i < 8; i++) {
-        args[i] = (flood_arg){v, 0};
+        args[i] = (flood_arg){ v, 0 };
         ck_assert_int_eq(pthread_create(&th[i], NULL, flood_thread, &args[i]), 0);
     }
     for (int i = 0; i < 8; i++) {
@@ -391,14 +391,14 @@ START_TEST(bad_responses_never_replace_good_set)
         const char *body;
         capv_status want;
     } bad[] = {
-        {"not json", CAPV_E_JSON_SYNTAX},
-        {"", CAPV_E_JSON_SYNTAX},
-        {"{}", CAPV_E_MISSING},
-        {"{\"keys\":[]}", CAPV_E_MALFORMED},
-        {"{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}", CAPV_E_MALFORMED},
-        {"{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", CAPV_E_MALFORMED},
-        {"{\"keys\":[],\"keys\":[]}", CAPV_E_JSON_DUPLICATE_KEY},
-        {"<html>502 Bad Gateway</html>", CAPV_E_JSON_SYNTAX},
+        { "not json", CAPV_E_JSON_SYNTAX },
+        { "", CAPV_E_JSON_SYNTAX },
+        { "{}", CAPV_E_MISSING },
+        { "{\"keys\":[]}", CAPV_E_MALFORMED },
+        { "{\"keys\":[{\"kty\":\"oct\",\"k\":\"AAAA\"}]}", CAPV_E_MALFORMED },
+        { "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}]}", CAPV_E_MALFORMED },
+        { "{\"keys\":[],\"keys\":[]}", CAPV_E_JSON_DUPLICATE_KEY },
+        { "<html>502 Bad Gateway</html>", CAPV_E_JSON_SYNTAX },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         serve(bad[i].body, strlen(bad[i].body));
@@ -431,7 +431,7 @@ START_TEST(cache_control_clamped)
 {
     static const struct {
         int64_t max_age, want;
-    } cases[] = {{-1, 600}, {0, 60}, {10, 60}, {300, 300}, {100000, 3600}};
+    } cases[] = { { -1, 600 }, { 0, 60 }, { 10, 60 }, { 300, 300 }, { 100000, 3600 } };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         capv_jwks *j = new_jwks();
         F.max_age = cases[i].max_age;
@@ -490,7 +490,7 @@ START_TEST(file_source)
     close(fd);
     char url[64];
     snprintf(url, sizeof url, "file://%s", path);
-    const char *locations[] = {path, url};
+    const char *locations[] = { path, url };
     for (int i = 0; i < 2; i++) {
         capv_jwks *j = NULL;
         ck_assert_int_eq(capv_jwks_new(&j, locations[i], NULL), CAPV_OK);
@@ -588,7 +588,7 @@ static void http_start(http_server *s)
 {
     s->fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_ge(s->fd, 0);
-    struct sockaddr_in a = {0};
+    struct sockaddr_in a = { 0 };
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
@@ -613,13 +613,13 @@ static capv_jwks *http_jwks(const http_server *s, bool allow)
     capv_jwks *j = NULL;
     ck_assert_int_eq(capv_jwks_new(&j, url, NULL), CAPV_OK);
     capv_jwks_set_allow_insecure_http(j, allow);
-    ck_assert_int_eq(capv_jwks_set_fetch_timeout_ms(j, 700), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_set_fetch_timeout_ms(j, 700, NULL), CAPV_OK);
     return j;
 }
 
 START_TEST(curl_fetcher)
 {
-    http_server s = {.head = "HTTP/1.1 200 OK\r\nCache-Control: public, max-age=120"};
+    http_server s = { .head = "HTTP/1.1 200 OK\r\nCache-Control: public, max-age=120" };
     s.body = full_jwks;
     s.body_len = strlen(full_jwks);
     http_start(&s);
@@ -665,7 +665,7 @@ START_TEST(curl_fetcher)
     char url[128];
     snprintf(url, sizeof url, "https://127.0.0.1:%d/jwks", s.port);
     ck_assert_int_eq(capv_jwks_new(&j, url, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_jwks_set_fetch_timeout_ms(j, 2500), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_set_fetch_timeout_ms(j, 2500, NULL), CAPV_OK);
     s.stall_ms = 0;
     ck_assert_int_eq(capv_jwks_refresh(j, &err), CAPV_E_NETWORK);
     uint8_t *body = NULL;

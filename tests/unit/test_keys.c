@@ -1,6 +1,6 @@
-/* Ed25519 keys (SPEC §3.5): Wycheproof verification vectors, key ids, signing keys and their
- * files, trust store loading, trust decisions, manifest signing, and the RFC 3339 times that
- * key windows are written in. */
+/* Ed25519 keys (docs/formats.md, "Keys and trust"): Wycheproof verification vectors, key ids,
+ * signing keys and their files, trust store loading, trust decisions, manifest signing, and the RFC
+ * 3339 times that key windows are written in. */
 #include <capverify.h>
 #include <check.h>
 #include <ftw.h>
@@ -88,7 +88,7 @@ static void pub_hex(char out[2 + 64 + 1], const uint8_t pub[CAPV_ED25519_PUBLIC_
 {
     out[0] = '0';
     out[1] = 'x';
-    ck_assert_int_eq(capv_hex_encode(out + 2, 65, pub, CAPV_ED25519_PUBLIC_LEN), CAPV_OK);
+    ck_assert_int_eq(capv_hex_encode(out + 2, 65, pub, CAPV_ED25519_PUBLIC_LEN, NULL), CAPV_OK);
 }
 
 /* A cap-key.v1 object for `pub`; `extra` is inserted before "public_key" (with its comma). */
@@ -96,9 +96,9 @@ static void cap_key(char *out, size_t cap, const uint8_t pub[CAPV_ED25519_PUBLIC
                     const char *extra)
 {
     char b64[CAPV_BASE64_ENCODED_SIZE(32)];
-    ck_assert_int_eq(
-        capv_base64_encode(b64, sizeof b64, NULL, pub, CAPV_ED25519_PUBLIC_LEN, CAPV_BASE64_STD),
-        CAPV_OK);
+    ck_assert_int_eq(capv_base64_encode(b64, sizeof b64, NULL, pub, CAPV_ED25519_PUBLIC_LEN,
+                                        CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
     int n = snprintf(out, cap,
                      "{\"schema\": \"cap-key.v1\", \"algorithm\": \"ed25519\", %s"
                      "\"public_key\": \"%s\"}",
@@ -169,8 +169,10 @@ START_TEST(wycheproof_ed25519)
             const char *msg_hex = NULL, *sig_hex = NULL, *result = NULL;
             ck_assert_int_eq(capvi_json_get_int(&tc, t, "test", "tcId", 0, INT32_MAX, true, &err),
                              CAPV_OK);
-            ck_assert_int_eq(capvi_json_get_string(&msg_hex, t, "test", "msg", true, &err), CAPV_OK);
-            ck_assert_int_eq(capvi_json_get_string(&sig_hex, t, "test", "sig", true, &err), CAPV_OK);
+            ck_assert_int_eq(capvi_json_get_string(&msg_hex, t, "test", "msg", true, &err),
+                             CAPV_OK);
+            ck_assert_int_eq(capvi_json_get_string(&sig_hex, t, "test", "sig", true, &err),
+                             CAPV_OK);
             ck_assert_int_eq(capvi_json_get_string(&result, t, "test", "result", true, &err),
                              CAPV_OK);
             size_t mlen, slen;
@@ -248,7 +250,7 @@ END_TEST
  * CAPV_E_MALFORMED, not a mere bad signature; through a store's cached key object too. */
 START_TEST(ed25519_bad_keys)
 {
-    uint8_t pub[32] = {0}, sig[64] = {0};
+    uint8_t pub[32] = { 0 }, sig[64] = { 0 };
     const uint8_t *m = (const uint8_t *)"m";
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_ed25519_verify(NULL, sig, NULL, 0, &err), CAPV_E_INVALID_ARG);
@@ -262,42 +264,42 @@ START_TEST(ed25519_bad_keys)
         capv_status want;
     } keys[] = {
         /* not an encoding of a point */
-        {"0200000000000000000000000000000000000000000000000000000000000000",
-         CAPV_E_MALFORMED}, /* y = 2: (y^2-1)/(dy^2+1) is not a square */
-        {"0700000000000000000000000000000000000000000000000000000000000000",
-         CAPV_E_MALFORMED}, /* y = 7: likewise */
-        {"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-         CAPV_E_MALFORMED}, /* y = p: not canonical (OpenSSL alone accepts it) */
-        {"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-         CAPV_E_MALFORMED}, /* y = p + 1 */
-        {"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-         CAPV_E_MALFORMED}, /* y = 2^255 - 1, sign set */
-        {"0100000000000000000000000000000000000000000000000000000000000080",
-         CAPV_E_MALFORMED}, /* y = 1, x = 0 with the sign bit set */
+        { "0200000000000000000000000000000000000000000000000000000000000000",
+          CAPV_E_MALFORMED }, /* y = 2: (y^2-1)/(dy^2+1) is not a square */
+        { "0700000000000000000000000000000000000000000000000000000000000000",
+          CAPV_E_MALFORMED }, /* y = 7: likewise */
+        { "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+          CAPV_E_MALFORMED }, /* y = p: not canonical (OpenSSL alone accepts it) */
+        { "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+          CAPV_E_MALFORMED }, /* y = p + 1 */
+        { "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+          CAPV_E_MALFORMED }, /* y = 2^255 - 1, sign set */
+        { "0100000000000000000000000000000000000000000000000000000000000080",
+          CAPV_E_MALFORMED }, /* y = 1, x = 0 with the sign bit set */
         /* points of small order */
-        {"0100000000000000000000000000000000000000000000000000000000000000",
-         CAPV_E_MALFORMED}, /* neutral point */
-        {"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-         CAPV_E_MALFORMED}, /* (0, -1), order 2 */
-        {"0000000000000000000000000000000000000000000000000000000000000000",
-         CAPV_E_MALFORMED}, /* (sqrt(-1), 0), order 4 */
-        {"0000000000000000000000000000000000000000000000000000000000000080",
-         CAPV_E_MALFORMED}, /* (-sqrt(-1), 0), order 4 */
-        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-         CAPV_E_MALFORMED}, /* order 8 */
-        {"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-         CAPV_E_MALFORMED}, /* order 8 */
-        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-         CAPV_E_MALFORMED}, /* order 8 */
-        {"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-         CAPV_E_MALFORMED}, /* order 8 */
+        { "0100000000000000000000000000000000000000000000000000000000000000",
+          CAPV_E_MALFORMED }, /* neutral point */
+        { "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+          CAPV_E_MALFORMED }, /* (0, -1), order 2 */
+        { "0000000000000000000000000000000000000000000000000000000000000000",
+          CAPV_E_MALFORMED }, /* (sqrt(-1), 0), order 4 */
+        { "0000000000000000000000000000000000000000000000000000000000000080",
+          CAPV_E_MALFORMED }, /* (-sqrt(-1), 0), order 4 */
+        { "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+          CAPV_E_MALFORMED }, /* order 8 */
+        { "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+          CAPV_E_MALFORMED }, /* order 8 */
+        { "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+          CAPV_E_MALFORMED }, /* order 8 */
+        { "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+          CAPV_E_MALFORMED }, /* order 8 */
         /* valid keys: the (zero) signature just does not verify */
-        {"0300000000000000000000000000000000000000000000000000000000000000",
-         CAPV_E_SIGNATURE}, /* y = 3 */
-        {"5866666666666666666666666666666666666666666666666666666666666666",
-         CAPV_E_SIGNATURE}, /* the base point */
-        {"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
-         CAPV_E_SIGNATURE}, /* RFC 8032 test 1 */
+        { "0300000000000000000000000000000000000000000000000000000000000000",
+          CAPV_E_SIGNATURE }, /* y = 3 */
+        { "5866666666666666666666666666666666666666666666666666666666666666",
+          CAPV_E_SIGNATURE }, /* the base point */
+        { "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+          CAPV_E_SIGNATURE }, /* RFC 8032 test 1 */
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         ck_assert_int_eq(capv_hex_decode(pub, 32, keys[i].hex, 64, NULL), CAPV_OK);
@@ -327,7 +329,7 @@ START_TEST(ed25519_bad_keys)
     pub[0] = 1;
     memset(sig, 0, sizeof sig);
     sig[0] = 1;
-    static const char *const anything[] = {"", "pay 100 EUR", "pay 1000000 EUR"};
+    static const char *const anything[] = { "", "pay 100 EUR", "pay 1000000 EUR" };
     for (size_t i = 0; i < sizeof anything / sizeof anything[0]; i++) {
         capv_error_clear(&err);
         ck_assert_int_eq(
@@ -352,7 +354,7 @@ START_TEST(key_id_known_answers)
     uint8_t d[CAPV_DIGEST_LEN];
     char full[65];
     ck_assert_int_eq(capv_hash(d, CAPV_HASH_BLAKE3, pub, sizeof pub, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_hex_encode(full, sizeof full, d, sizeof d), CAPV_OK);
+    ck_assert_int_eq(capv_hex_encode(full, sizeof full, d, sizeof d, NULL), CAPV_OK);
     ck_assert_str_eq(full, "e528e95798037df410543d9f31e396ecdd458d71b157d6014398bae32fb56c65");
     ck_assert_int_eq(strncmp(full, kid, 32), 0);
     ck_assert_uint_eq(strlen(kid), 32);
@@ -365,10 +367,10 @@ START_TEST(key_id_known_answers)
     /* a generated key: the store's kid is the same function of the key */
     capv_signing_key *k = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
-    capv_signing_key_public(k, pub);
+    capv_signing_key_public(pub, k);
     ck_assert_int_eq(capv_key_id(kid, pub, NULL), CAPV_OK);
     ck_assert_int_eq(capv_hash(d, CAPV_HASH_BLAKE3, pub, sizeof pub, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_hex_encode(full, sizeof full, d, sizeof d), CAPV_OK);
+    ck_assert_int_eq(capv_hex_encode(full, sizeof full, d, sizeof d, NULL), CAPV_OK);
     ck_assert_int_eq(strncmp(full, kid, 32), 0);
     capv_trust_store *s = NULL;
     ck_assert_int_eq(capv_trust_store_new(&s, NULL), CAPV_OK);
@@ -390,16 +392,16 @@ START_TEST(sign_verify_round_trip)
     ck_assert_int_eq(capv_signing_key_generate(&k, &err), CAPV_OK);
     ck_assert_int_eq(capv_signing_key_generate(&other, &err), CAPV_OK);
     uint8_t pub[32], opub[32], sig[64], sig2[64];
-    capv_signing_key_public(k, pub);
-    capv_signing_key_public(other, opub);
+    capv_signing_key_public(pub, k);
+    capv_signing_key_public(opub, other);
     ck_assert(memcmp(pub, opub, 32) != 0);
 
     uint8_t msg[] = "CAP manifest bytes";
     size_t mlen = sizeof msg - 1;
-    ck_assert_int_eq(capv_signing_key_sign(k, sig, msg, mlen, &err), CAPV_OK);
+    ck_assert_int_eq(capv_signing_key_sign(sig, k, msg, mlen, &err), CAPV_OK);
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, msg, mlen, &err), CAPV_OK);
     /* Ed25519 is deterministic */
-    ck_assert_int_eq(capv_signing_key_sign(k, sig2, msg, mlen, &err), CAPV_OK);
+    ck_assert_int_eq(capv_signing_key_sign(sig2, k, msg, mlen, &err), CAPV_OK);
     ck_assert_mem_eq(sig, sig2, 64);
 
     msg[3] ^= 0x01;
@@ -415,7 +417,7 @@ START_TEST(sign_verify_round_trip)
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, msg, mlen, NULL), CAPV_OK);
 
     /* the empty message, given as NULL */
-    ck_assert_int_eq(capv_signing_key_sign(k, sig, NULL, 0, &err), CAPV_OK);
+    ck_assert_int_eq(capv_signing_key_sign(sig, k, NULL, 0, &err), CAPV_OK);
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, NULL, 0, &err), CAPV_OK);
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, (const uint8_t *)"", 0, &err), CAPV_OK);
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, (const uint8_t *)"x", 1, &err),
@@ -429,9 +431,9 @@ START_TEST(sign_verify_round_trip)
     ck_assert_int_eq(capvi_ed25519_verify_with(s, opub, sig, NULL, 0, NULL), CAPV_E_SIGNATURE);
     capv_trust_store_free(s);
 
-    ck_assert_int_eq(capv_signing_key_sign(NULL, sig, msg, mlen, NULL), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_signing_key_sign(k, NULL, msg, mlen, NULL), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_signing_key_sign(k, sig, NULL, 1, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_signing_key_sign(sig, NULL, msg, mlen, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_signing_key_sign(NULL, k, msg, mlen, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_signing_key_sign(sig, k, NULL, 1, NULL), CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_signing_key_generate(NULL, NULL), CAPV_E_INVALID_ARG);
     capv_signing_key_free(NULL);
     capv_signing_key_free(other);
@@ -469,7 +471,7 @@ START_TEST(signing_key_files)
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_signing_key_generate(&k, &err), CAPV_OK);
     uint8_t pub[32], pub2[32], sig[64];
-    capv_signing_key_public(k, pub);
+    capv_signing_key_public(pub, k);
 
     join(path, dir, "signing.pem");
     ck_assert_int_eq(capv_signing_key_save(k, path, &err), CAPV_OK);
@@ -487,9 +489,9 @@ START_TEST(signing_key_files)
     ck_assert_int_eq(err.code, CAPV_E_EXISTS);
     ck_assert_str_eq(err.field, path);
     ck_assert_int_eq(capv_signing_key_load(&back, path, &err), CAPV_OK);
-    capv_signing_key_public(back, pub2);
+    capv_signing_key_public(pub2, back);
     ck_assert_mem_eq(pub, pub2, 32);
-    ck_assert_int_eq(capv_signing_key_sign(back, sig, (const uint8_t *)"abc", 3, &err), CAPV_OK);
+    ck_assert_int_eq(capv_signing_key_sign(sig, back, (const uint8_t *)"abc", 3, &err), CAPV_OK);
     ck_assert_int_eq(capv_ed25519_verify(pub, sig, (const uint8_t *)"abc", 3, &err), CAPV_OK);
     capv_signing_key_free(back);
 
@@ -553,7 +555,7 @@ START_TEST(signing_key_files)
     ck_assert_int_eq(capv_signing_key_load(&back, other, &err), CAPV_OK);
     size_t n = sizeof pub;
     ck_assert_int_eq(EVP_PKEY_get_raw_public_key(ed, pub, &n), 1);
-    capv_signing_key_public(back, pub2);
+    capv_signing_key_public(pub2, back);
     ck_assert_mem_eq(pub, pub2, 32);
     capv_signing_key_free(back);
     EVP_PKEY_free(ed);
@@ -588,7 +590,7 @@ START_TEST(trust_store_directory)
 
     capv_signing_key *k3 = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k3, NULL), CAPV_OK);
-    capv_signing_key_public(k3, p3);
+    capv_signing_key_public(p3, k3);
     int64_t from3 = t_ms("2025-01-01T00:00:00Z"), to3 = t_ms("2026-01-01T00:00:00Z");
     char *json3 = NULL;
     ck_assert_int_eq(capv_signing_key_cap_key_json(&json3, k3, "Alice Example",
@@ -698,13 +700,14 @@ START_TEST(trust_store_directory)
     ck_assert_int_eq(cJSON_GetArraySize(usage), 1);
     ck_assert_str_eq(cJSON_GetArrayItem(usage, 0)->valuestring, "manifest-signing");
     char b64[CAPV_BASE64_ENCODED_SIZE(32)];
-    capv_base64_encode(b64, sizeof b64, NULL, p3, 32, CAPV_BASE64_STD);
+    ck_assert_int_eq(capv_base64_encode(b64, sizeof b64, NULL, p3, 32, CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
     ck_assert_int_eq(capvi_json_get_string(&v, o, "", "public_key", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, b64);
     uint8_t d[32];
     char fp[80] = "blake3:";
-    capv_hash(d, CAPV_HASH_BLAKE3, p3, 32, NULL);
-    capv_hex_encode(fp + 7, sizeof fp - 7, d, 32);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_BLAKE3, p3, 32, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_hex_encode(fp + 7, sizeof fp - 7, d, 32, NULL), CAPV_OK);
     ck_assert_int_eq(capvi_json_get_string(&v, o, "", "fingerprint", true, NULL), CAPV_OK);
     ck_assert_str_eq(v, fp);
     cJSON_Delete(o);
@@ -776,30 +779,30 @@ START_TEST(trust_store_bad_files)
     cap_key(badtype, sizeof badtype, other, "\"status\": 1,");
 
     const bad_file cases[] = {
-        {"bad.pub", hex63, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.pub", NULL, 33, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.pub", NULL, 31, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.pub", hex_junk, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.pub", hex_nox, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.pub", "", 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.pub", "0xzz\n", 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", rsa, 0, CAPV_E_UNSUPPORTED_FORMAT, CAPV_OK},
-        {"bad.json", schema, 0, CAPV_E_UNSUPPORTED_FORMAT, CAPV_OK},
-        {"bad.json", status, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", order, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", badtime, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", notime, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", short_b64, 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", url_b64, 0, CAPV_E_MALFORMED, CAPV_OK},
+        { "bad.pub", hex63, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.pub", NULL, 33, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.pub", NULL, 31, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.pub", hex_junk, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.pub", hex_nox, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.pub", "", 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.pub", "0xzz\n", 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", rsa, 0, CAPV_E_UNSUPPORTED_FORMAT, CAPV_OK },
+        { "bad.json", schema, 0, CAPV_E_UNSUPPORTED_FORMAT, CAPV_OK },
+        { "bad.json", status, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", order, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", badtime, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", notime, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", short_b64, 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", url_b64, 0, CAPV_E_MALFORMED, CAPV_OK },
         /* alone, an object without public_key is read as a {"keys": [...]} list */
-        {"bad.json", "{\"schema\": \"cap-key.v1\"}", 0, CAPV_E_MISSING, CAPV_E_MALFORMED},
-        {"bad.json", badtype, 0, CAPV_E_TYPE, CAPV_OK},
-        {"bad.json", "[1]", 0, CAPV_E_MALFORMED, CAPV_OK},
-        {"bad.json", "not json", 0, CAPV_E_JSON_SYNTAX, CAPV_OK},
-        {"bad.json", "{\"a\": 1, \"a\": 2}", 0, CAPV_E_JSON_DUPLICATE_KEY, CAPV_OK},
+        { "bad.json", "{\"schema\": \"cap-key.v1\"}", 0, CAPV_E_MISSING, CAPV_E_MALFORMED },
+        { "bad.json", badtype, 0, CAPV_E_TYPE, CAPV_OK },
+        { "bad.json", "[1]", 0, CAPV_E_MALFORMED, CAPV_OK },
+        { "bad.json", "not json", 0, CAPV_E_JSON_SYNTAX, CAPV_OK },
+        { "bad.json", "{\"a\": 1, \"a\": 2}", 0, CAPV_E_JSON_DUPLICATE_KEY, CAPV_OK },
         /* the same key twice: raw .pub, then text .pub or cap-key.v1 */
-        {"b.pub", same_text, 0, CAPV_E_CONFLICT, CAPV_OK},
-        {"dup.json", dup, 0, CAPV_E_CONFLICT, CAPV_OK},
+        { "b.pub", same_text, 0, CAPV_E_CONFLICT, CAPV_OK },
+        { "dup.json", dup, 0, CAPV_E_CONFLICT, CAPV_OK },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char dir[PATH_CAP], path[PATH_CAP];
@@ -901,8 +904,8 @@ START_TEST(trust_store_files)
     capv_trust_store_free(s);
 
     /* not a list of keys */
-    static const char *const not_lists[] = {"{\"keys\": 5}", "{\"other\": []}", "5", "\"x\"",
-                                            "{\"keys\": {}}"};
+    static const char *const not_lists[] = { "{\"keys\": 5}", "{\"other\": []}", "5", "\"x\"",
+                                             "{\"keys\": {}}" };
     for (size_t i = 0; i < sizeof not_lists / sizeof not_lists[0]; i++) {
         put(path, dir, "bad.list", not_lists[i]);
         capv_error_clear(&err);
@@ -1041,7 +1044,7 @@ static void check_signature(const cJSON *root, int i, const uint8_t pub[32], con
     ck_assert_int_eq(capvi_json_get_array(&sigs, root, "", "signatures", true, NULL), CAPV_OK);
     const cJSON *e = cJSON_GetArrayItem(sigs, i);
     ck_assert_ptr_nonnull(e);
-    static const char *const order[] = {"alg", "signer", "pubkey_hex", "sig_hex"};
+    static const char *const order[] = { "alg", "signer", "pubkey_hex", "sig_hex" };
     const cJSON *m = e->child;
     for (size_t j = 0; j < 4; j++, m = m->next) {
         ck_assert_ptr_nonnull(m);
@@ -1075,8 +1078,8 @@ START_TEST(manifest_sign_peer)
     ck_assert_int_eq(capv_signing_key_generate(&k1, NULL), CAPV_OK);
     ck_assert_int_eq(capv_signing_key_generate(&k2, NULL), CAPV_OK);
     uint8_t pub1[32], pub2[32];
-    capv_signing_key_public(k1, pub1);
-    capv_signing_key_public(k2, pub2);
+    capv_signing_key_public(pub1, k1);
+    capv_signing_key_public(pub2, k2);
     capv_error err = CAPV_ERROR_INIT;
 
     size_t cin_len;
@@ -1156,7 +1159,7 @@ START_TEST(manifest_sign_shapes)
     capv_signing_key *k = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
     uint8_t pub[32];
-    capv_signing_key_public(k, pub);
+    capv_signing_key_public(pub, k);
     capv_error err = CAPV_ERROR_INIT;
 
     /* no "signatures": one is added at the end */
@@ -1209,28 +1212,28 @@ typedef struct {
 START_TEST(rfc3339_accepted)
 {
     static const time_case ok[] = {
-        {"1970-01-01T00:00:00Z", 0},
-        {"1970-01-01t00:00:00z", 0},
-        {"1970-01-01T00:00:00+00:00", 0},
-        {"1970-01-01T00:00:00-00:00", 0},
-        {"1970-01-01T01:00:00+01:00", 0},
-        {"2025-12-14T20:49:57.923572+00:00", INT64_C(1765745397923)},
-        {"2025-10-25T13:07:41.027357+00:00", INT64_C(1761397661027)},
-        {"1985-04-12T23:20:50.52Z", INT64_C(482196050520)},
-        {"1996-12-19T16:39:57-08:00", INT64_C(851042397000)},
-        {"1937-01-01T12:00:27.87+00:20", INT64_C(-1041337172130)},
-        {"2000-03-01T00:00:00+05:30", INT64_C(951849000000)},
-        {"2024-02-29t23:59:59.5-00:30", INT64_C(1709252999500)},
-        {"2024-02-29T00:00:00Z", INT64_C(1709164800000)},
-        {"2000-02-29T00:00:00Z", INT64_C(951782400000)},
-        {"2016-12-31T23:59:60Z", INT64_C(1483228799000)}, /* leap second: read as :59 */
-        {"1969-12-31T23:59:59.999Z", -1},
-        {"1900-01-01T00:00:00Z", INT64_C(-2208988800000)},
-        {"9999-12-31T23:59:59.999Z", INT64_C(253402300799999)},
-        {"2025-01-01T00:00:00.123456789Z", INT64_C(1735689600123)}, /* truncated */
-        {"2025-01-01T00:00:00.1Z", INT64_C(1735689600100)},
-        {"2025-01-01T00:00:00.000000000000000000009Z", INT64_C(1735689600000)},
-        {"2025-01-01T00:00:00+23:59", INT64_C(1735689600000) - (23 * 60 + 59) * 60000},
+        { "1970-01-01T00:00:00Z", 0 },
+        { "1970-01-01t00:00:00z", 0 },
+        { "1970-01-01T00:00:00+00:00", 0 },
+        { "1970-01-01T00:00:00-00:00", 0 },
+        { "1970-01-01T01:00:00+01:00", 0 },
+        { "2025-12-14T20:49:57.923572+00:00", INT64_C(1765745397923) },
+        { "2025-10-25T13:07:41.027357+00:00", INT64_C(1761397661027) },
+        { "1985-04-12T23:20:50.52Z", INT64_C(482196050520) },
+        { "1996-12-19T16:39:57-08:00", INT64_C(851042397000) },
+        { "1937-01-01T12:00:27.87+00:20", INT64_C(-1041337172130) },
+        { "2000-03-01T00:00:00+05:30", INT64_C(951849000000) },
+        { "2024-02-29t23:59:59.5-00:30", INT64_C(1709252999500) },
+        { "2024-02-29T00:00:00Z", INT64_C(1709164800000) },
+        { "2000-02-29T00:00:00Z", INT64_C(951782400000) },
+        { "2016-12-31T23:59:60Z", INT64_C(1483228799000) }, /* leap second: read as :59 */
+        { "1969-12-31T23:59:59.999Z", -1 },
+        { "1900-01-01T00:00:00Z", INT64_C(-2208988800000) },
+        { "9999-12-31T23:59:59.999Z", INT64_C(253402300799999) },
+        { "2025-01-01T00:00:00.123456789Z", INT64_C(1735689600123) }, /* truncated */
+        { "2025-01-01T00:00:00.1Z", INT64_C(1735689600100) },
+        { "2025-01-01T00:00:00.000000000000000000009Z", INT64_C(1735689600000) },
+        { "2025-01-01T00:00:00+23:59", INT64_C(1735689600000) - (23 * 60 + 59) * 60000 },
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         int64_t ms = 12345;
@@ -1240,7 +1243,7 @@ START_TEST(rfc3339_accepted)
                       (long long)ok[i].ms);
         /* the public wrapper agrees */
         ms = 12345;
-        ck_assert_int_eq(capv_rfc3339_parse(&ms, ok[i].text, strlen(ok[i].text)), 0);
+        ck_assert_int_eq(capv_rfc3339_parse(&ms, ok[i].text, strlen(ok[i].text), NULL), CAPV_OK);
         ck_assert(ms == ok[i].ms);
     }
     /* only `len` bytes are read: the input need not be NUL-terminated */
@@ -1294,14 +1297,17 @@ START_TEST(rfc3339_rejected)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t ms = 777;
         ck_assert_msg(!capvi_time_parse(&ms, bad[i], strlen(bad[i])), "accepted '%s'", bad[i]);
-        ck_assert_int_eq(capv_rfc3339_parse(&ms, bad[i], strlen(bad[i])), -1);
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_int_eq(capv_rfc3339_parse(&ms, bad[i], strlen(bad[i]), &err), CAPV_E_MALFORMED);
+        ck_assert_int_eq(err.code, CAPV_E_MALFORMED);
     }
     /* an embedded NUL is a byte like any other */
     int64_t ms = 0;
     ck_assert(!capvi_time_parse(&ms, "2025-01-01T00:00:00Z\0", 21));
     ck_assert(!capvi_time_parse(&ms, "2025-01-01T00:00:00\0Z", 21));
-    ck_assert_int_eq(capv_rfc3339_parse(NULL, "1970-01-01T00:00:00Z", 20), -1);
-    ck_assert_int_eq(capv_rfc3339_parse(&ms, NULL, 0), -1);
+    ck_assert_int_eq(capv_rfc3339_parse(NULL, "1970-01-01T00:00:00Z", 20, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_rfc3339_parse(&ms, NULL, 0, NULL), CAPV_E_INVALID_ARG);
 }
 END_TEST
 
@@ -1325,19 +1331,19 @@ START_TEST(rfc3339_format_round_trip)
     capv_rfc3339_format(out, INT64_C(253402300799999));
     ck_assert_str_eq(out, "9999-12-31T23:59:59Z");
 
-    static const int64_t values[] = {0,
-                                     1,
-                                     -1,
-                                     999,
-                                     -999,
-                                     -1000,
-                                     -1001,
-                                     INT64_C(951782400000),
-                                     INT64_C(1765745397923),
-                                     INT64_C(-1041337172130),
-                                     INT64_C(-2208988800000),
-                                     INT64_C(-62135596800000), /* 0001-01-01 */
-                                     INT64_C(253402300799999)};
+    static const int64_t values[] = { 0,
+                                      1,
+                                      -1,
+                                      999,
+                                      -999,
+                                      -1000,
+                                      -1001,
+                                      INT64_C(951782400000),
+                                      INT64_C(1765745397923),
+                                      INT64_C(-1041337172130),
+                                      INT64_C(-2208988800000),
+                                      INT64_C(-62135596800000), /* 0001-01-01 */
+                                      INT64_C(253402300799999) };
     for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
         int64_t v = values[i], back = 0;
         capvi_time_format_ms(out, v);
@@ -1358,8 +1364,8 @@ START_TEST(rfc3339_format_round_trip)
     ck_assert_str_eq(out, "9999-12-31T23:59:59.999Z");
     capvi_time_format_s(out, INT64_C(-62167219200001));
     ck_assert_str_eq(out, "0000-01-01T00:00:00Z");
-    static const int64_t extreme[] = {INT64_MIN, INT64_MAX, INT64_C(253402300800000),
-                                      INT64_C(-62167219200001)};
+    static const int64_t extreme[] = { INT64_MIN, INT64_MAX, INT64_C(253402300800000),
+                                       INT64_C(-62167219200001) };
     for (size_t i = 0; i < sizeof extreme / sizeof extreme[0]; i++) {
         int64_t back = 0;
         capvi_time_format_ms(out, extreme[i]);

@@ -1,9 +1,9 @@
-/* Package loading (SPEC §3.2) against hostile and edge-case input: unsafe names, special
- * files, zip bombs by ratio, total size and entry count, truncated and lying archives, and
- * what the verification entry points make of them (SPEC §4, package.layout). Every case
- * asserts the exact status. Zips are built in memory: well-formed ones with libzip's writer,
- * hostile ones (duplicates, "..", lying sizes, raw symlink attributes, NUL in names) by hand
- * with craft_zip(), which libzip would refuse to write. */
+/* Package loading (docs/formats.md, "CAP packages") against hostile and edge-case input: unsafe
+ * names, special files, zip bombs by ratio, total size and entry count, truncated and lying
+ * archives, and what the verification entry points make of them (docs/formats.md, "Verification
+ * report": package.layout). Every case asserts the exact status. Zips are built in memory:
+ * well-formed ones with libzip's writer, hostile ones (duplicates, "..", lying sizes, raw symlink
+ * attributes, NUL in names) by hand with craft_zip(), which libzip would refuse to write. */
 #include <capverify.h>
 #include <check.h>
 #include <errno.h>
@@ -134,11 +134,11 @@ typedef struct {
     size_t name_len;     /* 0 = strlen(name) */
     const uint8_t *data; /* the bytes in the archive (compressed already for method 8) */
     size_t data_len;
-    uint16_t method;     /* 0 stored, 8 deflate */
-    uint32_t crc;        /* CRC-32 of the uncompressed content */
-    uint64_t size;       /* declared uncompressed size */
-    uint64_t comp_size;  /* declared compressed size */
-    uint32_t ext_attr;   /* external attributes; UNIX mode in the high 16 bits */
+    uint16_t method;    /* 0 stored, 8 deflate */
+    uint32_t crc;       /* CRC-32 of the uncompressed content */
+    uint64_t size;      /* declared uncompressed size */
+    uint64_t comp_size; /* declared compressed size */
+    uint32_t ext_attr;  /* external attributes; UNIX mode in the high 16 bits */
 } zentry;
 
 /* Extra fields of an entry's central directory record and local header. */
@@ -158,8 +158,8 @@ static uint32_t crc_of(const void *data, size_t len)
 static zentry stored(const char *name, const char *text)
 {
     size_t n = strlen(text);
-    zentry e = { name, 0, (const uint8_t *)text, n, 0, crc_of(text, n), n, n,
-                 (uint32_t)(S_IFREG | 0644) << 16 };
+    zentry e = { name, 0, (const uint8_t *)text,           n, 0, crc_of(text, n),
+                 n,    n, (uint32_t)(S_IFREG | 0644) << 16 };
     return e;
 }
 
@@ -294,8 +294,8 @@ static uint8_t *lz_build(const lzentry *e, size_t n, size_t *out_len)
     zip_error_fini(&ze);
     zip_source_keep(src);
     for (size_t i = 0; i < n; i++) {
-        zip_source_t *s = zip_source_buffer(za, e[i].len ? e[i].data : (const uint8_t *)"",
-                                            e[i].len, 0);
+        zip_source_t *s =
+            zip_source_buffer(za, e[i].len ? e[i].data : (const uint8_t *)"", e[i].len, 0);
         ck_assert_ptr_nonnull(s);
         zip_int64_t idx = zip_file_add(za, e[i].name, s, ZIP_FL_ENC_UTF_8);
         ck_assert_msg(idx >= 0, "zip_file_add %s: %s", e[i].name, zip_strerror(za));
@@ -339,8 +339,7 @@ static void assert_error_text(const capv_error *err)
     ck_assert_msg(capv_json_quote(&q, NULL, err->field, strlen(err->field), NULL) == CAPV_OK,
                   "err.field is not UTF-8 text");
     capv_free(q);
-    ck_assert_msg(capv_json_quote(&q, NULL, err->message, strlen(err->message), NULL) ==
-                      CAPV_OK,
+    ck_assert_msg(capv_json_quote(&q, NULL, err->message, strlen(err->message), NULL) == CAPV_OK,
                   "err.message is not UTF-8 text");
     capv_free(q);
 }
@@ -377,8 +376,7 @@ START_TEST(limits_defaults_and_setters)
         ck_assert_uint_eq(capv_package_limits_get(l, all[i]), before);
     }
     ck_assert_int_eq(capv_package_limits_set(l, (capv_limit)99, 5, NULL), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_package_limits_set(NULL, CAPV_LIMIT_RATIO, 5, NULL),
-                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_limits_set(NULL, CAPV_LIMIT_RATIO, 5, NULL), CAPV_E_INVALID_ARG);
     ck_assert_uint_eq(capv_package_limits_get(l, (capv_limit)99), 0);
     ck_assert_uint_eq(capv_package_limits_get(NULL, CAPV_LIMIT_ENTRIES), 0);
 
@@ -410,7 +408,7 @@ typedef struct {
     const char *why;
 } bad_name;
 
-/* Each is refused by the name rules of SPEC §3.2 with CAPV_E_UNSAFE_PATH. */
+/* Each is refused by the name rules of docs/formats.md ("CAP packages") with CAPV_E_UNSAFE_PATH. */
 static const bad_name bad_names[] = {
     { "", "empty" },
     { "../evil", "parent" },
@@ -426,10 +424,14 @@ static const bad_name bad_names[] = {
     { "./a", "dot component" },
     { "a/./b", "inner dot" },
     { ".", "bare dot" },
-    { "a\x01" "b", "control character" },
+    { "a\x01"
+      "b",
+      "control character" },
     { "a\nb", "newline" },
     { "a\x7f", "DEL" },
-    { "a\xff" "b", "invalid UTF-8" },
+    { "a\xff"
+      "b",
+      "invalid UTF-8" },
     { "\xc0\xae\xc0\xae/evil", "overlong-encoded dots" },
 };
 
@@ -439,8 +441,8 @@ START_TEST(add_member_rejects_unsafe_names)
     ck_assert_int_eq(capv_package_new(&pkg, NULL, NULL), CAPV_OK);
     for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
         capv_error err = CAPV_ERROR_INIT;
-        capv_status st = capv_package_add_member(pkg, bad_names[i].name, (const uint8_t *)"x",
-                                                 1, &err);
+        capv_status st =
+            capv_package_add_member(pkg, bad_names[i].name, (const uint8_t *)"x", 1, &err);
         ck_assert_msg(st == CAPV_E_UNSAFE_PATH, "%s: status %d", bad_names[i].why, (int)st);
         ck_assert_int_eq(err.code, CAPV_E_UNSAFE_PATH);
     }
@@ -465,8 +467,10 @@ START_TEST(add_member_sorted_duplicates_find)
     capv_package *pkg = NULL;
     ck_assert_int_eq(capv_package_new(&pkg, NULL, NULL), CAPV_OK);
     ck_assert_str_eq(capv_package_source(pkg), "<memory>");
-    const char *names[] = { "proof.dat", "b/c.json", "manifest.json", "B", "a.b", "_meta.json",
-                            "b/a", "..a", "a..b", "\xc3\xa9t\xc3\xa9" };
+    const char *names[] = {
+        "proof.dat",  "b/c.json", "manifest.json", "B",    "a.b",
+        "_meta.json", "b/a",      "..a",           "a..b", "\xc3\xa9t\xc3\xa9"
+    };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         ck_assert_int_eq(capv_package_add_member(pkg, names[i], (const uint8_t *)names[i],
                                                  strlen(names[i]), NULL),
@@ -478,8 +482,8 @@ START_TEST(add_member_sorted_duplicates_find)
     ck_assert_int_eq(capv_package_add_member(pkg, "b/a", NULL, 0, NULL), CAPV_E_UNSAFE_PATH);
 
     /* byte order */
-    const char *want[] = { "..a", "B", "_meta.json", "a..b", "a.b", "b/a", "b/c.json",
-                           "manifest.json", "proof.dat", "\xc3\xa9t\xc3\xa9" };
+    const char *want[] = { "..a", "B",        "_meta.json",    "a..b",      "a.b",
+                           "b/a", "b/c.json", "manifest.json", "proof.dat", "\xc3\xa9t\xc3\xa9" };
     ck_assert_uint_eq(capv_package_member_count(pkg), 10);
     for (size_t i = 0; i < 10; i++) {
         ck_assert_str_eq(capv_package_member_name(pkg, i), want[i]);
@@ -493,16 +497,16 @@ START_TEST(add_member_sorted_duplicates_find)
 
     const uint8_t *d = NULL;
     size_t len = 0;
-    ck_assert_int_eq(capv_package_find(pkg, "b/c.json", &d, &len), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "b/c.json", NULL), CAPV_OK);
     ck_assert_uint_eq(len, 8);
     ck_assert_mem_eq(d, "b/c.json", 8);
-    ck_assert_int_eq(capv_package_find(pkg, "proof.dat", NULL, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_package_find(pkg, "b", &d, &len), CAPV_E_NOT_FOUND);
-    ck_assert_int_eq(capv_package_find(pkg, "Manifest.json", &d, &len), CAPV_E_NOT_FOUND);
-    ck_assert_int_eq(capv_package_find(pkg, "", &d, &len), CAPV_E_NOT_FOUND);
-    ck_assert_int_eq(capv_package_find(pkg, "zzz", &d, &len), CAPV_E_NOT_FOUND);
-    ck_assert_int_eq(capv_package_find(pkg, NULL, &d, &len), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_package_find(NULL, "a", &d, &len), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_find(NULL, NULL, pkg, "proof.dat", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "b", NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "Manifest.json", NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "", NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "zzz", NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, NULL, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_find(&d, &len, NULL, "a", NULL), CAPV_E_INVALID_ARG);
     capv_package_free(pkg);
     capv_package_free(NULL);
     ck_assert_uint_eq(capv_package_member_count(NULL), 0);
@@ -552,8 +556,7 @@ START_TEST(json_upload_error_text)
     strcat(body, "\":1}}");
     capv_package *pkg = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capv_package_open_json(&pkg, (const uint8_t *)body, strlen(body), NULL,
-                                            &err),
+    ck_assert_int_eq(capv_package_open_json(&pkg, (const uint8_t *)body, strlen(body), NULL, &err),
                      CAPV_E_TYPE);
     ck_assert_ptr_null(pkg);
     assert_error_text(&err);
@@ -576,7 +579,9 @@ START_TEST(zip_unsafe_names)
         { "..", 0, "bare parent" },
         { "../", 0, "parent directory entry" },
         { "/", 0, "root directory entry" },
-        { "a\x01" "b", 0, "control character" },
+        { "a\x01"
+          "b",
+          0, "control character" },
         { "a\nb", 0, "newline" },
         { "a\x1b[2J", 0, "escape sequence" },
         { "a\0b", 3, "NUL inside" },
@@ -600,9 +605,9 @@ END_TEST
 
 START_TEST(zip_directories_and_nesting)
 {
-    zentry e[] = { stored("dir/", ""), stored("dir/sub/", ""), stored("dir/sub/c.txt", "c"),
-                   stored("dir/a.txt", "a"), stored("top", "t"),
-                   stored("d\xc3\xa9j\xc3\xa0 vu.txt", "utf-8") };
+    zentry e[] = { stored("dir/", ""),           stored("dir/sub/", ""),
+                   stored("dir/sub/c.txt", "c"), stored("dir/a.txt", "a"),
+                   stored("top", "t"),           stored("d\xc3\xa9j\xc3\xa0 vu.txt", "utf-8") };
     size_t len;
     uint8_t *zip = craft_zip(e, 6, &len);
     capv_package *pkg = NULL;
@@ -700,7 +705,7 @@ START_TEST(zip_bomb_ratio)
 }
 END_TEST
 
-/* Exactly the ratio limit is allowed (SPEC: ratio ≤ 100); one less as a limit is not. */
+/* Exactly the ratio limit is allowed (docs/formats.md: ratio ≤ 100); one less as a limit is not. */
 START_TEST(zip_ratio_boundary)
 {
     uint8_t *zeros = NULL, *comp = NULL;
@@ -730,7 +735,7 @@ START_TEST(zip_ratio_boundary)
                   "ratio exactly 100: %s", err.message);
     size_t got = 0;
     const uint8_t *d = NULL;
-    ck_assert_int_eq(capv_package_find(pkg, "exact.bin", &d, &got), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&d, &got, pkg, "exact.bin", NULL), CAPV_OK);
     ck_assert_uint_eq(got, size);
     ck_assert_mem_eq(d, zeros, size);
     capv_package_free(pkg);
@@ -785,10 +790,8 @@ START_TEST(zip_bomb_total_small_limit)
 
     /* 500 KiB of members against 300 KiB: the archive itself (~500 KiB) is within the
      * archive-size allowance (total + entries * 1 KiB), so the member sizes decide */
-    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 300 * 1024, NULL),
-                     CAPV_OK);
-    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRY_BYTES, 300 * 1024, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_TOTAL_BYTES, 300 * 1024, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRY_BYTES, 300 * 1024, NULL), CAPV_OK);
     ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 300, NULL), CAPV_OK);
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(open_mem(zip, len, l, &err), CAPV_E_LIMIT);
@@ -824,8 +827,9 @@ static uint8_t *lying_total_zip(size_t *len)
     zentry e[N];
     for (size_t i = 0; i < N; i++) {
         snprintf(names[i], sizeof names[i], "big%zu", i);
-        e[i] = (zentry){ names[i], 0, junk, comp, 8, 0x12345678u, size, comp,
-                         (uint32_t)(S_IFREG | 0644) << 16 };
+        e[i] = (zentry){ names[i], 0,    junk,
+                         comp,     8,    0x12345678u,
+                         size,     comp, (uint32_t)(S_IFREG | 0644) << 16 };
     }
     uint8_t *zip = craft_zip(e, N, len);
     free(junk);
@@ -934,21 +938,29 @@ START_TEST(zip_lying_sizes)
         const char *why;
     } cases[] = {
         { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl), 5, 5, reg },
-          CAPV_E_MALFORMED, "stored, declares fewer bytes" },
+          CAPV_E_MALFORMED,
+          "stored, declares fewer bytes" },
         { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl), tl + 40, tl + 40, reg },
-          CAPV_E_MALFORMED, "stored, declares more bytes than the archive holds" },
+          CAPV_E_MALFORMED,
+          "stored, declares more bytes than the archive holds" },
         { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl), tl + 3, tl, reg },
-          CAPV_E_MALFORMED, "stored, uncompressed size larger than compressed" },
+          CAPV_E_MALFORMED,
+          "stored, uncompressed size larger than compressed" },
         { { "f", 0, def, dlen, 8, crc_of(text, tl), 4, dlen, reg },
-          CAPV_E_MALFORMED, "deflated, declares fewer bytes" },
+          CAPV_E_MALFORMED,
+          "deflated, declares fewer bytes" },
         { { "f", 0, def, dlen, 8, crc_of(text, tl), tl + 10, dlen, reg },
-          CAPV_E_TRUNCATED, "deflated, declares more bytes" },
+          CAPV_E_TRUNCATED,
+          "deflated, declares more bytes" },
         { { "f", 0, def, dlen, 8, crc_of(text, tl), tl, dlen - 2, reg },
-          CAPV_E_MALFORMED, "deflated, compressed size cut short" },
+          CAPV_E_MALFORMED,
+          "deflated, compressed size cut short" },
         { { "f", 0, (const uint8_t *)text, tl, 0, crc_of(text, tl) ^ 1u, tl, tl, reg },
-          CAPV_E_MALFORMED, "CRC mismatch" },
+          CAPV_E_MALFORMED,
+          "CRC mismatch" },
         { { "f", 0, def, dlen, 99, crc_of(text, tl), tl, dlen, reg },
-          CAPV_E_MALFORMED, "unknown compression method" },
+          CAPV_E_MALFORMED,
+          "unknown compression method" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         zentry e[] = { cases[i].e, stored("tail", "after") };
@@ -984,10 +996,8 @@ START_TEST(zip_empty_and_garbage)
     ck_assert_uint_eq(capv_package_member_count(pkg), 0);
     capv_package_free(pkg);
     free(zip);
-    ck_assert_int_eq(capv_package_open_zip_memory(NULL, noise, 4, NULL, NULL),
-                     CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, NULL, 4, NULL, NULL),
-                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_open_zip_memory(NULL, noise, 4, NULL, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_open_zip_memory(&pkg, NULL, 4, NULL, NULL), CAPV_E_INVALID_ARG);
 }
 END_TEST
 
@@ -1031,7 +1041,7 @@ START_TEST(zip_streamed_members)
     }
     /* a look-up without `data` and the verifier's views leave the package as it was */
     size_t n = 0;
-    ck_assert_int_eq(capv_package_find(pkg, "c.bin", NULL, &n), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(NULL, &n, pkg, "c.bin", NULL), CAPV_OK);
     ck_assert_uint_eq(n, sizes[2]);
     capv_member_view v;
     ck_assert_int_eq(capvi_package_member_view(pkg, 3, &v, NULL), CAPV_OK);
@@ -1052,7 +1062,7 @@ START_TEST(zip_streamed_members)
     ck_assert_mem_eq(d, data[2], sizes[2]);
     ck_assert_ptr_eq(capv_package_member_data(pkg, 2, NULL), d);
     const uint8_t *f = NULL;
-    ck_assert_int_eq(capv_package_find(pkg, "c.bin", &f, &n), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&f, &n, pkg, "c.bin", NULL), CAPV_OK);
     ck_assert_ptr_eq(f, d);
     ck_assert_int_eq(capvi_package_member_view(pkg, 2, &v, NULL), CAPV_OK);
     ck_assert_ptr_eq(v.data, d);
@@ -1079,21 +1089,24 @@ START_TEST(zip_streamed_lying_sizes)
         capv_status want;
         const char *why;
     } cases[] = {
-        { { "f", 0, data, n, 0, crc, n / 2, n / 2, reg }, CAPV_E_MALFORMED,
+        { { "f", 0, data, n, 0, crc, n / 2, n / 2, reg },
+          CAPV_E_MALFORMED,
           "stored, declares fewer bytes" },
-        { { "f", 0, def, dlen, 8, crc, n / 2, dlen, reg }, CAPV_E_MALFORMED,
+        { { "f", 0, def, dlen, 8, crc, n / 2, dlen, reg },
+          CAPV_E_MALFORMED,
           "deflated, declares fewer bytes" },
-        { { "f", 0, def, dlen, 8, crc, n + 10, dlen, reg }, CAPV_E_TRUNCATED,
+        { { "f", 0, def, dlen, 8, crc, n + 10, dlen, reg },
+          CAPV_E_TRUNCATED,
           "deflated, declares more bytes" },
-        { { "f", 0, def, dlen, 8, crc, n, dlen - 2, reg }, CAPV_E_MALFORMED,
+        { { "f", 0, def, dlen, 8, crc, n, dlen - 2, reg },
+          CAPV_E_MALFORMED,
           "deflated, compressed size cut short" },
-        { { "f", 0, data, n, 0, crc ^ 1u, n, n, reg }, CAPV_E_MALFORMED,
-          "stored, CRC mismatch" },
-        { { "f", 0, def, dlen, 8, crc ^ 1u, n, dlen, reg }, CAPV_E_MALFORMED,
+        { { "f", 0, data, n, 0, crc ^ 1u, n, n, reg }, CAPV_E_MALFORMED, "stored, CRC mismatch" },
+        { { "f", 0, def, dlen, 8, crc ^ 1u, n, dlen, reg },
+          CAPV_E_MALFORMED,
           "deflated, CRC mismatch" },
         /* bzip2, xz and the like size their decoders from the archive: not read at all */
-        { { "f", 0, def, dlen, 12, crc, n, dlen, reg }, CAPV_E_MALFORMED,
-          "bzip2" },
+        { { "f", 0, def, dlen, 12, crc, n, dlen, reg }, CAPV_E_MALFORMED, "bzip2" },
         { { "f", 0, def, dlen, 8, crc, n, dlen, reg }, CAPV_OK, "honest" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1191,7 +1204,7 @@ START_TEST(json_upload_value_count)
         if (st == CAPV_OK) {
             const uint8_t *d = NULL;
             size_t n = 9;
-            ck_assert_int_eq(capv_package_find(pkg, i == 0 ? "b" : "a,[{,", &d, &n), CAPV_OK);
+            ck_assert_int_eq(capv_package_find(&d, &n, pkg, i == 0 ? "b" : "a,[{,", NULL), CAPV_OK);
             ck_assert_uint_eq(n, i == 0 ? 1 : 0);
             if (i == 0)
                 ck_assert_int_eq(d[0], 'x');
@@ -1208,13 +1221,13 @@ START_TEST(memory_bound_formula)
 {
     const uint64_t MIB = 1024 * 1024;
     uint64_t b = 0;
-    ck_assert_int_eq(capv_package_memory_bound(NULL, NULL, 10), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_package_memory_bound(NULL, NULL, 10, NULL), CAPV_E_INVALID_ARG);
     /* an empty body: one entry's records, reading state, the verification limit */
-    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, 0), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, 0, NULL), CAPV_OK);
     ck_assert_uint_eq(b, 2048 + 2 * MIB + 64 * 1024 + MIB + 16 * MIB + MIB);
     /* 1.5 MB of zip: 4 B, 10,000 entries' records, reading state, the verification limit */
     uint64_t body = 1572637;
-    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, body), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, body, NULL), CAPV_OK);
     ck_assert_uint_eq(b, 4 * body + 10000 * 2048 + 2 * MIB + 64 * 1024 + MIB + 16 * MIB + MIB);
     ck_assert_uint_lt(b, body * CAPV_DEFAULT_MAX_RATIO / 3);
     /* the limits are the bound's: fewer entries, a smaller verification budget */
@@ -1222,16 +1235,16 @@ START_TEST(memory_bound_formula)
     ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
     ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 100, NULL), CAPV_OK);
     ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_VERIFY_BYTES, MIB, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_package_memory_bound(&b, l, body), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, l, body, NULL), CAPV_OK);
     ck_assert_uint_eq(b, 4 * body + 100 * 2048 + 2 * MIB + 64 * 1024 + MIB + MIB + MIB);
     /* small bodies cannot hold many entries */
-    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, 460), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, 460, NULL), CAPV_OK);
     ck_assert_uint_eq(b, 4 * 460 + 11 * 2048 + 2 * MIB + 64 * 1024 + MIB + 16 * MIB + MIB);
     /* a JSON body's share is larger only for bodies of many tiny members */
     ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 10000000, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_package_memory_bound(&b, l, 60 * MIB), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, l, 60 * MIB, NULL), CAPV_OK);
     ck_assert_uint_eq(b, 2 * 60 * MIB + (uint64_t)10000000 * 512 + MIB + MIB);
-    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, UINT64_MAX), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&b, NULL, UINT64_MAX, NULL), CAPV_OK);
     ck_assert_uint_eq(b, UINT64_MAX);
     capv_package_limits_free(l);
 }
@@ -1308,7 +1321,7 @@ START_TEST(dir_nested_names)
     const uint8_t *d = capv_package_member_data(pkg, 2, &len);
     ck_assert_ptr_nonnull(d);
     ck_assert_uint_eq(len, 0);
-    ck_assert_int_eq(capv_package_find(pkg, "a/b/c.txt", &d, &len), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "a/b/c.txt", NULL), CAPV_OK);
     ck_assert_uint_eq(len, 1);
     ck_assert_int_eq(d[0], 'c');
     capv_package_free(pkg);
@@ -1559,8 +1572,7 @@ START_TEST(verify_zip_memory_not_a_package)
     ck_assert_ptr_null(r);
     zip = legacy_plus(NULL, 0, &len);
     r = (capv_report *)&r;
-    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len - 30, NULL, &err),
-                     CAPV_E_MALFORMED);
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len - 30, NULL, &err), CAPV_E_MALFORMED);
     ck_assert_ptr_null(r);
     free(zip);
     capv_verifier_free(v);

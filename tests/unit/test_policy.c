@@ -1,8 +1,9 @@
-/* Policies (SPEC §5): golden IR bytes and the peer's hashes, policy v1 hashing, every lint
+/* Policies (docs/policies.md): golden IR bytes and the peer's hashes, policy v1 hashing, every lint
  * code, YAML typing and errors with positions, malformed inputs with exact statuses, IR
  * integrity, evaluation truth tables per operator, adaptivity, requests, and the verifier's
  * policy store reading policy files. */
 #include <capverify.h>
+#include <capverify/unstable/policy_request.h>
 #include <check.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -15,14 +16,12 @@
 #include "testutil.h"
 #include "verify_int.h"
 
-#define LKSG_V1_POLICY_HASH \
+#define LKSG_V1_POLICY_HASH                                                                        \
     "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638"
-#define LKSG_V1_IR_HASH \
-    "sha3-256:df3a3eeb7c72f6204131397e4b0a4b16235f1e20cc66102153ad6d4ee78f892c"
-#define LKSG_V2_POLICY_HASH \
+#define LKSG_V1_IR_HASH "sha3-256:df3a3eeb7c72f6204131397e4b0a4b16235f1e20cc66102153ad6d4ee78f892c"
+#define LKSG_V2_POLICY_HASH                                                                        \
     "sha3-256:16ad34c3ee21844274f1c792975ca56cbd8e9420f0f7e4d00191a1f255a6cf2f"
-#define LKSG_V2_IR_HASH \
-    "sha3-256:358817334192887133b3a7949f98b4685eeda102d826f42281e507b2beb8b888"
+#define LKSG_V2_IR_HASH "sha3-256:358817334192887133b3a7949f98b4685eeda102d826f42281e507b2beb8b888"
 #define V1_HASH "0xd490be94f6f182bd6a00930c65f6f1f5fab70ddb29116235ae344f064f9b52b3"
 /* supplier_root of the peer's csv/suppliers.csv, the one supplier hash of adapt_context */
 #define SUPPLIER_ROOT "0xdde3f2c96c5ffc46eef6af7fe449ba6c575b71eff26d0829ce6d48872b2f1610"
@@ -78,20 +77,17 @@ static capv_policy_ir *load_vector_ir(const char *rel)
     uint8_t *data = tu_read(tu_shared_dir(), rel, &len);
     capv_policy_ir *ir = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_policy_ir_load(&ir, data, len, &err) == CAPV_OK, "%s: %s", rel,
-                  err.message);
+    ck_assert_msg(capv_policy_ir_load(&ir, data, len, &err) == CAPV_OK, "%s: %s", rel, err.message);
     free(data);
     return ir;
 }
 
-static capv_policy_eval_result *eval_text(const capv_policy_ir *ir, const char *ctx,
-                                          unsigned flags)
+static capv_policy_eval_result *eval_text(const capv_policy_ir *ir, const char *ctx, unsigned flags)
 {
     capv_policy_eval_result *r = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_policy_eval(&r, ir, (const uint8_t *)ctx, strlen(ctx), flags, &err);
-    ck_assert_msg(st == CAPV_OK, "eval failed: %s: %s\n%s", capv_status_name(st), err.message,
-                  ctx);
+    ck_assert_msg(st == CAPV_OK, "eval failed: %s: %s\n%s", capv_status_name(st), err.message, ctx);
     return r;
 }
 
@@ -171,8 +167,8 @@ START_TEST(v2_vector_hashes)
     ck_assert_str_eq(capv_policy_id(p), "lksg.demo.v1");
     ck_assert_str_eq(capv_policy_hash(p), LKSG_V2_POLICY_HASH);
     /* non-ASCII stays raw UTF-8 in the hashed bytes */
-    ck_assert_ptr_nonnull(
-        strstr(capv_policy_canonical_json(p, NULL), "\"article\":\"\xc2\xa7" "3 Abs. 1\""));
+    ck_assert_ptr_nonnull(strstr(capv_policy_canonical_json(p, NULL), "\"article\":\"\xc2\xa7"
+                                                                      "3 Abs. 1\""));
     capv_policy_ir *ir = NULL;
     capv_policy_diagnostics *d = NULL;
     ck_assert_int_eq(capv_policy_compile(&ir, &d, p, CAPV_POLICY_LINT_STRICT, NULL), CAPV_OK);
@@ -210,8 +206,9 @@ START_TEST(json_input_same_hash)
         const char *canon = capv_policy_canonical_json(y, &n);
         capv_policy *j = NULL;
         capv_error err = CAPV_ERROR_INIT;
-        ck_assert_int_eq(capv_policy_parse(&j, (const uint8_t *)canon, n, CAPV_POLICY_FORMAT_JSON,
-                                           &err), CAPV_OK);
+        ck_assert_int_eq(
+            capv_policy_parse(&j, (const uint8_t *)canon, n, CAPV_POLICY_FORMAT_JSON, &err),
+            CAPV_OK);
         ck_assert_str_eq(capv_policy_hash(j), capv_policy_hash(y));
         capv_policy_ir *a = NULL, *b = NULL;
         ck_assert_int_eq(capv_policy_compile(&a, NULL, y, CAPV_POLICY_LINT_STRICT, NULL), CAPV_OK);
@@ -226,9 +223,9 @@ START_TEST(json_input_same_hash)
     /* AUTO picks JSON for '{' (strict JSON rules apply: duplicate keys rejected) */
     const char *dup = "{\"id\":\"a\",\"id\":\"b\"}";
     capv_policy *p = NULL;
-    ck_assert_int_eq(capv_policy_parse(&p, (const uint8_t *)dup, strlen(dup),
-                                       CAPV_POLICY_FORMAT_AUTO, NULL),
-                     CAPV_E_JSON_DUPLICATE_KEY);
+    ck_assert_int_eq(
+        capv_policy_parse(&p, (const uint8_t *)dup, strlen(dup), CAPV_POLICY_FORMAT_AUTO, NULL),
+        CAPV_E_JSON_DUPLICATE_KEY);
     ck_assert_ptr_null(p);
 }
 END_TEST
@@ -265,10 +262,10 @@ START_TEST(determinism_and_order)
     /* same rules, different policy_hash, so a different IR */
     ck_assert_str_ne(capv_policy_ir_hash(ia), capv_policy_ir_hash(ic));
     /* object operands are written with sorted keys */
-    capv_policy_ir *io = compile_text(
-        "id: p\nversion: '1'\nlegal_basis: [{directive: LkSG}]\ndescription: d\n"
-        "inputs: {x: {type: string}}\nrules:\n"
-        "  - {id: r, op: eq, lhs: x, rhs: {zz: 1, aa: [2, {y: 1, b: 0}]}}\n");
+    capv_policy_ir *io =
+        compile_text("id: p\nversion: '1'\nlegal_basis: [{directive: LkSG}]\ndescription: d\n"
+                     "inputs: {x: {type: string}}\nrules:\n"
+                     "  - {id: r, op: eq, lhs: x, rhs: {zz: 1, aa: [2, {y: 1, b: 0}]}}\n");
     ck_assert_ptr_nonnull(strstr(capv_policy_ir_json(io, CAPV_POLICY_IR_COMPACT, NULL),
                                  "\"rhs\":{\"aa\":[2,{\"b\":0,\"y\":1}],\"zz\":1}"));
     capv_policy_ir_free(io);
@@ -307,8 +304,9 @@ START_TEST(v1_hash_vector)
                        "\"constraints\":{\"supplier_count_max\":10,"
                        "\"require_at_least_one_ubo\":true},\"name\":\"LkSG Demo Policy\","
                        "\"created_at\":\"2025-10-25T09:00:00Z\",\"version\":\"lksg.v1\"}";
-    ck_assert_int_eq(capv_policy_v1_hash(h, (const uint8_t *)json, strlen(json),
-                                         CAPV_POLICY_FORMAT_AUTO, &err), CAPV_OK);
+    ck_assert_int_eq(
+        capv_policy_v1_hash(h, (const uint8_t *)json, strlen(json), CAPV_POLICY_FORMAT_AUTO, &err),
+        CAPV_OK);
     ck_assert_str_eq(h, V1_HASH);
 
     /* optional constraints change the hash; notes defaults to "" */
@@ -317,8 +315,9 @@ START_TEST(v1_hash_vector)
                        "  supplier_count_max: 3\n  ubo_count_min: 1\n"
                        "  require_statement_roots: [supplier_root]\n";
     char h2[CAPV_DIGEST_HEX_SIZE];
-    ck_assert_int_eq(capv_policy_v1_hash(h2, (const uint8_t *)more, strlen(more),
-                                         CAPV_POLICY_FORMAT_YAML, &err), CAPV_OK);
+    ck_assert_int_eq(
+        capv_policy_v1_hash(h2, (const uint8_t *)more, strlen(more), CAPV_POLICY_FORMAT_YAML, &err),
+        CAPV_OK);
     ck_assert_str_ne(h2, V1_HASH);
 
     static const struct {
@@ -328,20 +327,25 @@ START_TEST(v1_hash_vector)
         { "version: v\nname: n\ncreated_at: c\nconstraints: {require_at_least_one_ubo: true}\n",
           CAPV_E_MISSING },
         { "version: v\nname: n\ncreated_at: c\nconstraints: {require_at_least_one_ubo: 1, "
-          "supplier_count_max: 1}\n", CAPV_E_TYPE },
+          "supplier_count_max: 1}\n",
+          CAPV_E_TYPE },
         { "version: v\nname: n\ncreated_at: c\nconstraints: {require_at_least_one_ubo: true, "
-          "supplier_count_max: -1}\n", CAPV_E_RANGE },
+          "supplier_count_max: -1}\n",
+          CAPV_E_RANGE },
         { "version: v\nname: n\ncreated_at: c\nconstraints: {require_at_least_one_ubo: true, "
-          "supplier_count_max: 1.5}\n", CAPV_E_RANGE },
+          "supplier_count_max: 1.5}\n",
+          CAPV_E_RANGE },
         { "version: v\nname: n\ncreated_at: c\nextra: 1\nconstraints: "
-          "{require_at_least_one_ubo: true, supplier_count_max: 1}\n", CAPV_E_MALFORMED },
+          "{require_at_least_one_ubo: true, supplier_count_max: 1}\n",
+          CAPV_E_MALFORMED },
         { "version: 1\nname: n\ncreated_at: c\nconstraints: {require_at_least_one_ubo: true, "
-          "supplier_count_max: 1}\n", CAPV_E_TYPE },
+          "supplier_count_max: 1}\n",
+          CAPV_E_TYPE },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         capv_error_clear(&err);
-        capv_status st = capv_policy_v1_hash(h, (const uint8_t *)bad[i].text,
-                                             strlen(bad[i].text), CAPV_POLICY_FORMAT_YAML, &err);
+        capv_status st = capv_policy_v1_hash(h, (const uint8_t *)bad[i].text, strlen(bad[i].text),
+                                             CAPV_POLICY_FORMAT_YAML, &err);
         ck_assert_msg(st == bad[i].want, "case %zu: got %s (%s)", i, capv_status_name(st),
                       err.message);
         ck_assert_int_eq(err.code, st);
@@ -366,8 +370,8 @@ static const struct lint_case {
 } lint_cases[] = {
     { "E1001", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, NULL,
       CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE
-      "adaptivity:\n  predicates: [{id: p, expr: true}]\n"
-      "  activations: [{when: p, rules: [r1, nope]}]\n" },
+                              "adaptivity:\n  predicates: [{id: p, expr: true}]\n"
+                              "  activations: [{when: p, rules: [r1, nope]}]\n" },
     { "E1002", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, NULL,
       "id: t.p\nversion: '1'\nlegal_basis: []\ndescription: d\n" CLEAN_INPUTS
       "rules:\n" CLEAN_RULE },
@@ -378,34 +382,36 @@ static const struct lint_case {
       CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE CLEAN_RULE },
     { "E1004", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, NULL,
       CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE
-      "adaptivity:\n  predicates: [{id: p, expr: true}]\n"
-      "  activations: [{when: q, rules: [r1]}]\n" },
+                              "adaptivity:\n  predicates: [{id: p, expr: true}]\n"
+                              "  activations: [{when: q, rules: [r1]}]\n" },
     { "E1005", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, NULL,
-      CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE
+      CLEAN_HEAD CLEAN_INPUTS
+      "rules:\n" CLEAN_RULE
       "adaptivity:\n  predicates: [{id: p, expr: true}, {id: p, expr: false}]\n"
       "  activations: [{when: p, rules: [r1]}]\n" },
     { "E2001", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, "r1",
       CLEAN_HEAD CLEAN_INPUTS "rules:\n  - {id: r1, op: membership, lhs: a, rhs: b}\n" },
     { "E2002", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, NULL,
-      CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE
-      "adaptivity:\n  predicates: [{id: p, expr: {func: ge, args: [1, 2]}}]\n"
+      CLEAN_HEAD CLEAN_INPUTS
+      "rules:\n" CLEAN_RULE "adaptivity:\n  predicates: [{id: p, expr: {func: ge, args: [1, 2]}}]\n"
       "  activations: [{when: p, rules: [r1]}]\n" },
     { "E2003", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, "r1",
       CLEAN_HEAD CLEAN_INPUTS "rules:\n  - {id: r1, op: non_membership, lhs: a, rhs: c}\n"
-      "  - {id: r2, op: eq, lhs: b, rhs: 1}\n" },
+                              "  - {id: r2, op: eq, lhs: b, rhs: 1}\n" },
     { "W1002", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_WARNING, NULL,
       "id: t.p\nversion: '1'\nlegal_basis: [{directive: LkSG}]\n" CLEAN_INPUTS
       "rules:\n" CLEAN_RULE },
     { "W2001", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_WARNING, NULL,
       CLEAN_HEAD "inputs: {a: {type: array}, b: {type: hex}, unused: {type: string}}\n"
-      "rules:\n" CLEAN_RULE },
+                 "rules:\n" CLEAN_RULE },
 };
 
 START_TEST(lint_clean_policy)
 {
-    const char *clean = CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE
-                        "adaptivity:\n  predicates: [{id: p, expr: {func: gt, args: [n, 1]}}]\n"
-                        "  activations: [{when: p, rules: [r1]}]\n";
+    const char *clean = CLEAN_HEAD CLEAN_INPUTS
+        "rules:\n" CLEAN_RULE
+        "adaptivity:\n  predicates: [{id: p, expr: {func: gt, args: [n, 1]}}]\n"
+        "  activations: [{when: p, rules: [r1]}]\n";
     capv_policy *p = parse_text(clean, CAPV_POLICY_FORMAT_YAML);
     for (int mode = 0; mode < 2; mode++) {
         capv_policy_diagnostics *d = NULL;
@@ -429,8 +435,8 @@ START_TEST(lint_each_code)
     int at = find_code(d, c->code);
     ck_assert_msg(at >= 0, "%s not reported", c->code);
     /* minimal: the trigger is the only finding */
-    ck_assert_msg(capv_policy_diagnostics_count(d) == 1, "%s: %zu diagnostics (first %s)",
-                  c->code, capv_policy_diagnostics_count(d), capv_policy_diagnostic_code(d, 0));
+    ck_assert_msg(capv_policy_diagnostics_count(d) == 1, "%s: %zu diagnostics (first %s)", c->code,
+                  capv_policy_diagnostics_count(d), capv_policy_diagnostic_code(d, 0));
     ck_assert_int_eq(capv_policy_diagnostic_level(d, (size_t)at), c->level);
     ck_assert_ptr_nonnull(capv_policy_diagnostic_message(d, (size_t)at));
     if (c->rule_id == NULL)
@@ -496,8 +502,7 @@ START_TEST(lint_json_shape)
     capv_free(json);
     capv_policy_diagnostics_free(d);
     capv_policy_free(p);
-    ck_assert_int_eq(capv_policy_lint(&d, NULL, CAPV_POLICY_LINT_STRICT, NULL),
-                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_policy_lint(&d, NULL, CAPV_POLICY_LINT_STRICT, NULL), CAPV_E_INVALID_ARG);
 }
 END_TEST
 
@@ -505,18 +510,19 @@ END_TEST
 
 START_TEST(yaml_core_schema_typing)
 {
-    const char *text = CLEAN_HEAD "inputs: {a: {type: string}}\nrules:\n"
-                       "  - id: r\n    op: eq\n    lhs: a\n"
-                       "    rhs:\n      - 1.0\n      - \"1.0\"\n      - yes\n      - ~\n"
-                       "      - null\n      - ''\n      - 0x10\n      - 0o17\n      - 1e3\n"
-                       "      - 007\n      - -0\n      - +5\n      - 1.50\n      - !!str 12\n"
-                       "      - !!float 2\n      - True\n      - FALSE\n      - .5\n"
-                       "      - 2025-10-25\n      - |\n        block\n";
+    const char *text =
+        CLEAN_HEAD "inputs: {a: {type: string}}\nrules:\n"
+                   "  - id: r\n    op: eq\n    lhs: a\n"
+                   "    rhs:\n      - 1.0\n      - \"1.0\"\n      - yes\n      - ~\n"
+                   "      - null\n      - ''\n      - 0x10\n      - 0o17\n      - 1e3\n"
+                   "      - 007\n      - -0\n      - +5\n      - 1.50\n      - !!str 12\n"
+                   "      - !!float 2\n      - True\n      - FALSE\n      - .5\n"
+                   "      - 2025-10-25\n      - |\n        block\n";
     capv_policy *p = parse_text(text, CAPV_POLICY_FORMAT_YAML);
     const char *canon = capv_policy_canonical_json(p, NULL);
-    ck_assert_msg(strstr(canon, "\"rhs\":[1.0,\"1.0\",\"yes\",null,null,\"\",16,15,1000.0,7,0,5,"
-                                "1.5,\"12\",2.0,true,false,0.5,\"2025-10-25\",\"block\\n\"]") !=
-                      NULL,
+    ck_assert_msg(strstr(canon,
+                         "\"rhs\":[1.0,\"1.0\",\"yes\",null,null,\"\",16,15,1000.0,7,0,5,"
+                         "1.5,\"12\",2.0,true,false,0.5,\"2025-10-25\",\"block\\n\"]") != NULL,
                   "%s", canon);
     capv_policy_free(p);
 }
@@ -543,7 +549,8 @@ START_TEST(yaml_errors_have_positions)
         { CLEAN_HEAD CLEAN_INPUTS "rules:\n  - {id: r1, lhs: a, rhs: b}\n", CAPV_E_MISSING,
           "line 7, column 5", "rules[0].op" },
         { CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE "  - {id: r2, op: eq, lhs: a, rhs: b,\n"
-          "     weight: 2}\n", CAPV_E_MALFORMED, "line 9, column 6", "rules[1].weight" },
+                                  "     weight: 2}\n",
+          CAPV_E_MALFORMED, "line 9, column 6", "rules[1].weight" },
         { CLEAN_HEAD "inputs:\n  a: {type: list}\n", CAPV_E_MALFORMED, "line 6, column 13",
           "inputs.a.type" },
     };
@@ -569,7 +576,7 @@ static const struct malformed_case {
     capv_policy_format fmt;
     capv_status want;
 } malformed[] = {
-    { "", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },         /* no document */
+    { "", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED }, /* no document */
     { "# only a comment\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
     { "id: a\n---\nid: b\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED }, /* two documents */
     { "a: &x 1\nb: *x\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_UNSUPPORTED_FORMAT },
@@ -592,29 +599,33 @@ static const struct malformed_case {
       CAPV_E_MISSING }, /* no rules */
     { "id: a\nversion: '1'\ninputs: {}\nrules: []\n", 0, CAPV_POLICY_FORMAT_YAML,
       CAPV_E_MISSING }, /* no legal_basis */
-    { "id: a\nversion: '1'\nlegal_basis: {}\ninputs: {}\nrules: []\n", 0,
-      CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },
+    { "id: a\nversion: '1'\nlegal_basis: {}\ninputs: {}\nrules: []\n", 0, CAPV_POLICY_FORMAT_YAML,
+      CAPV_E_TYPE },
     { "id: a\nversion: '1'\nlegal_basis: [{law: x}]\ninputs: {}\nrules: []\n", 0,
       CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: []\nextra: 1\n", 0,
       CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: [{id: r-1, op: eq, lhs: 1, "
-      "rhs: 1}]\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
+      "rhs: 1}]\n",
+      0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: [{id: r, op: eq, lhs: 1}]\n", 0,
       CAPV_POLICY_FORMAT_YAML, CAPV_E_MISSING },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: [{id: r, op: 1, lhs: 1, "
-      "rhs: 1}]\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },
+      "rhs: 1}]\n",
+      0, CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: [{id: r, op: eq, "
-      "lhs: {var: x, y: 1}, rhs: 1}]\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
+      "lhs: {var: x, y: 1}, rhs: 1}]\n",
+      0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {x: {type: hex, extra: 1}}\nrules: []\n", 0,
       CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {x: {}}\nrules: []\n", 0,
       CAPV_POLICY_FORMAT_YAML, CAPV_E_MISSING },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: []\nadaptivity: "
-      "{predicates: []}\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MISSING },
+      "{predicates: []}\n",
+      0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MISSING },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: []\nadaptivity: "
-      "{predicates: [], activations: [{when: p, rules: [1]}]}\n", 0, CAPV_POLICY_FORMAT_YAML,
-      CAPV_E_TYPE },
+      "{predicates: [], activations: [{when: p, rules: [1]}]}\n",
+      0, CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },
     { "id: a\nversion: '1'\nlegal_basis: []\ninputs: {}\nrules: []\ndescription: 5\n", 0,
       CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },
 };
@@ -656,8 +667,9 @@ START_TEST(yaml_deep_nesting)
     text[n] = '\0';
     ck_assert_int_eq(capv_policy_parse(&p, (const uint8_t *)text, n, CAPV_POLICY_FORMAT_YAML, &err),
                      CAPV_E_TYPE);
-    ck_assert_int_eq(capv_policy_parse(NULL, (const uint8_t *)text, n, CAPV_POLICY_FORMAT_YAML,
-                                       &err), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(
+        capv_policy_parse(NULL, (const uint8_t *)text, n, CAPV_POLICY_FORMAT_YAML, &err),
+        CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_policy_parse(&p, (const uint8_t *)text, n, (capv_policy_format)9, &err),
                      CAPV_E_INVALID_ARG);
 }
@@ -736,8 +748,8 @@ START_TEST(ir_tampering_rejected)
     char *moved = golden_with("\"ir_version\": \"1.0\",\n", "");
     char *reordered = replaced(moved, "\"ir_hash\"", "\"ir_version\":\"1.0\",\"ir_hash\"");
     ck_assert_ptr_null(strstr(reordered, "{\n    \"ir_version\""));
-    ck_assert_int_eq(capv_policy_ir_load(&again, (const uint8_t *)reordered, strlen(reordered),
-                                         NULL), CAPV_OK);
+    ck_assert_int_eq(
+        capv_policy_ir_load(&again, (const uint8_t *)reordered, strlen(reordered), NULL), CAPV_OK);
     ck_assert_str_eq(capv_policy_ir_hash(again), LKSG_V1_IR_HASH);
     capv_policy_ir_free(again);
     free(reordered);
@@ -798,8 +810,7 @@ static const struct eval_case {
       "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"" D1 "\"]", CAPV_POLICY_RULE_FAIL,
       "a[1] occurs in b" },
     { "non_membership", "[\"q\",1,\"" D2 "\"]",
-      "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"" D1 "\"]", CAPV_POLICY_RULE_PASS,
-      NULL },
+      "[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"" D1 "\"]", CAPV_POLICY_RULE_PASS, NULL },
     /* undefined */
     { "non_membership", UNDEF, "[\"x\"]", CAPV_POLICY_RULE_FAIL, "variable \"a\" is not defined" },
     { "non_membership", "[\"x\"]", UNDEF, CAPV_POLICY_RULE_FAIL, "variable \"b\" is not defined" },
@@ -886,8 +897,7 @@ START_TEST(eval_large_membership)
         capvi_buf_printf(&b, "%s{\"k\":%d,\"v\":[%d.5]},%d", i ? "," : "", i, i, i * 2 + 1);
     capvi_buf_puts(&b, ",{\"v\":[1.0, \"" D1U "\"],\"k\":\"last\"}],\"b\":[");
     for (int i = 0; i < N; i++)
-        capvi_buf_printf(&b, "%s%d.0,{\"v\":[%d.5],\"k\":%d.0}", i ? "," : "", i * 2,
-                        i + N, i + 1);
+        capvi_buf_printf(&b, "%s%d.0,{\"v\":[%d.5],\"k\":%d.0}", i ? "," : "", i * 2, i + N, i + 1);
     capvi_buf_puts(&b, ",{\"k\":\"last\",\"v\":[1,\"" D1S "\"]}]");
     for (int i = 0; i < N; i++)
         capvi_buf_printf(&b, ",\"x%d\":%d", i, i);
@@ -921,9 +931,11 @@ START_TEST(eval_literals_and_fields)
                    "     rhs: ubo_hashes}\n"
                    "  - {id: root_is, op: eq, lhs: jurisdiction_root,\n"
                    "     rhs: {var: jurisdiction_root}}\n");
-    capv_policy_eval_result *r = eval_text(
-        ir, "{\"supplier_hashes\":[\"" D1 "\",\"" D2 "\"],\"ubo_hashes\":[\"" D2 "\"],"
-            "\"jurisdiction_root\":\"" D1 "\"}", 0);
+    capv_policy_eval_result *r =
+        eval_text(ir,
+                  "{\"supplier_hashes\":[\"" D1 "\",\"" D2 "\"],\"ubo_hashes\":[\"" D2 "\"],"
+                  "\"jurisdiction_root\":\"" D1 "\"}",
+                  0);
     ck_assert_int_eq(rule_status(r, "enough", NULL), CAPV_POLICY_RULE_PASS);
     ck_assert_int_eq(rule_status(r, "literal_left", NULL), CAPV_POLICY_RULE_PASS);
     ck_assert_int_eq(rule_status(r, "root_is", NULL), CAPV_POLICY_RULE_PASS);
@@ -967,8 +979,8 @@ START_TEST(eval_malformed_context)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         capv_policy_eval_result *r = (capv_policy_eval_result *)&r;
         capv_error err = CAPV_ERROR_INIT;
-        capv_status st = capv_policy_eval(&r, ir, (const uint8_t *)cases[i].ctx,
-                                          strlen(cases[i].ctx), 0, &err);
+        capv_status st =
+            capv_policy_eval(&r, ir, (const uint8_t *)cases[i].ctx, strlen(cases[i].ctx), 0, &err);
         ck_assert_msg(st == cases[i].want, "case %zu: got %s (%s)", i, capv_status_name(st),
                       err.message);
         ck_assert_int_eq(err.code, st);
@@ -1027,9 +1039,11 @@ START_TEST(eval_peer_adapt_context)
     ck_assert_str_eq(capv_policy_eval_result_rule_message(r, 0),
                      "none of the 1 value of supplier_hashes occurs in sanctions_root (1 value)");
     capv_policy_eval_result_free(r);
-    r = eval_text(ir, "{\"supplier_hashes\":[\"" D1 "\",\"" SUPPLIER_ROOT "\"],"
-                      "\"sanctions_root\":\"0xDDE3F2C96C5FFC46EEF6AF7FE449BA6C575B71EFF26D0829"
-                      "CE6D48872B2F1610\"}", 0);
+    r = eval_text(ir,
+                  "{\"supplier_hashes\":[\"" D1 "\",\"" SUPPLIER_ROOT "\"],"
+                  "\"sanctions_root\":\"0xDDE3F2C96C5FFC46EEF6AF7FE449BA6C575B71EFF26D0829"
+                  "CE6D48872B2F1610\"}",
+                  0);
     ck_assert_int_eq(capv_policy_eval_result_verdict(r), CAPV_VERDICT_FAIL);
     ck_assert_str_eq(capv_policy_eval_result_rule_message(r, 0),
                      "supplier_hashes[1] occurs in sanctions_root");
@@ -1052,23 +1066,23 @@ START_TEST(eval_peer_adapt_context)
 }
 END_TEST
 
-#define ADAPTIVE_POLICY                                                                      \
-    CLEAN_HEAD "inputs: {a: {type: array}, b: {type: array}}\n"                               \
-               "rules:\n"                                                                     \
-               "  - {id: always, op: non_membership, lhs: a, rhs: b}\n"                       \
-               "  - {id: high, op: range_min, lhs: a, rhs: 2}\n"                              \
-               "  - {id: low, op: range_min, lhs: a, rhs: 1}\n"                               \
-               "  - {id: flagged, op: eq, lhs: a, rhs: b}\n"                                  \
-               "adaptivity:\n"                                                                \
-               "  predicates:\n"                                                              \
-               "    - {id: is_high, expr: {func: gt, args: [risk, 5]}}\n"                     \
-               "    - {id: is_low, expr: {func: lt, args: [risk, {var: limit}]}}\n"           \
-               "    - {id: flag, expr: flagged}\n"                                            \
-               "    - {id: never, expr: false}\n"                                             \
-               "  activations:\n"                                                             \
-               "    - {when: is_high, rules: [high]}\n"                                       \
-               "    - {when: is_low, rules: [low]}\n"                                         \
-               "    - {when: flag, rules: [flagged]}\n"                                       \
+#define ADAPTIVE_POLICY                                                                            \
+    CLEAN_HEAD "inputs: {a: {type: array}, b: {type: array}}\n"                                    \
+               "rules:\n"                                                                          \
+               "  - {id: always, op: non_membership, lhs: a, rhs: b}\n"                            \
+               "  - {id: high, op: range_min, lhs: a, rhs: 2}\n"                                   \
+               "  - {id: low, op: range_min, lhs: a, rhs: 1}\n"                                    \
+               "  - {id: flagged, op: eq, lhs: a, rhs: b}\n"                                       \
+               "adaptivity:\n"                                                                     \
+               "  predicates:\n"                                                                   \
+               "    - {id: is_high, expr: {func: gt, args: [risk, 5]}}\n"                          \
+               "    - {id: is_low, expr: {func: lt, args: [risk, {var: limit}]}}\n"                \
+               "    - {id: flag, expr: flagged}\n"                                                 \
+               "    - {id: never, expr: false}\n"                                                  \
+               "  activations:\n"                                                                  \
+               "    - {when: is_high, rules: [high]}\n"                                            \
+               "    - {when: is_low, rules: [low]}\n"                                              \
+               "    - {when: flag, rules: [flagged]}\n"                                            \
                "    - {when: never, rules: [high]}\n"
 
 START_TEST(eval_adaptivity)
@@ -1099,8 +1113,10 @@ START_TEST(eval_adaptivity)
 
     /* on, risk 3: high skipped (is_high false, never false), low evaluated and passes;
      * a skipped rule does not fail the verdict */
-    r = eval_text(ir, "{\"variables\":{\"a\":[\"x\"],\"b\":[\"y\"],\"risk\":3,\"limit\":5,"
-                      "\"flagged\":false}}", CAPV_POLICY_EVAL_ADAPTIVE);
+    r = eval_text(ir,
+                  "{\"variables\":{\"a\":[\"x\"],\"b\":[\"y\"],\"risk\":3,\"limit\":5,"
+                  "\"flagged\":false}}",
+                  CAPV_POLICY_EVAL_ADAPTIVE);
     ck_assert_int_eq(rule_status(r, "high", NULL), CAPV_POLICY_RULE_SKIPPED);
     ck_assert_int_eq(rule_status(r, "low", NULL), CAPV_POLICY_RULE_PASS);
     ck_assert_int_eq(capv_policy_eval_result_verdict(r), CAPV_VERDICT_OK);
@@ -1112,8 +1128,10 @@ START_TEST(eval_adaptivity)
     capv_policy_eval_result_free(r);
 
     /* on, boolean variable true: flagged evaluated */
-    r = eval_text(ir, "{\"variables\":{\"a\":[\"x\"],\"b\":[\"x\"],\"risk\":5,\"limit\":5,"
-                      "\"flagged\":true}}", CAPV_POLICY_EVAL_ADAPTIVE);
+    r = eval_text(ir,
+                  "{\"variables\":{\"a\":[\"x\"],\"b\":[\"x\"],\"risk\":5,\"limit\":5,"
+                  "\"flagged\":true}}",
+                  CAPV_POLICY_EVAL_ADAPTIVE);
     ck_assert_int_eq(rule_status(r, "flagged", NULL), CAPV_POLICY_RULE_PASS);
     ck_assert_int_eq(rule_status(r, "high", NULL), CAPV_POLICY_RULE_SKIPPED); /* 5 > 5 false */
     ck_assert_int_eq(rule_status(r, "low", NULL), CAPV_POLICY_RULE_SKIPPED);  /* 5 < 5 false */
@@ -1122,8 +1140,10 @@ START_TEST(eval_adaptivity)
 
     /* on, predicates that cannot be evaluated: the rules they would activate fail, they are
      * never silently skipped */
-    r = eval_text(ir, "{\"variables\":{\"a\":[\"x\"],\"b\":[\"y\"],\"risk\":\"7\","
-                      "\"flagged\":1}}", CAPV_POLICY_EVAL_ADAPTIVE);
+    r = eval_text(ir,
+                  "{\"variables\":{\"a\":[\"x\"],\"b\":[\"y\"],\"risk\":\"7\","
+                  "\"flagged\":1}}",
+                  CAPV_POLICY_EVAL_ADAPTIVE);
     ck_assert_int_eq(rule_status(r, "high", &msg), CAPV_POLICY_RULE_FAIL);
     ck_assert_str_eq(msg, "not evaluated: its activation predicate \"is_high\" could not be "
                           "evaluated: gt needs numbers; risk is a string");
@@ -1137,7 +1157,8 @@ START_TEST(eval_adaptivity)
     capv_policy_ir_free(ir);
 
     /* eq predicates compare resolved values */
-    ir = compile_text(CLEAN_HEAD "inputs: {a: {type: number}}\nrules:\n"
+    ir = compile_text(CLEAN_HEAD
+                      "inputs: {a: {type: number}}\nrules:\n"
                       "  - {id: r, op: range_min, lhs: a, rhs: 10}\n"
                       "adaptivity:\n  predicates: [{id: de, expr: {func: eq, args: [country, "
                       "{var: home}]}}]\n  activations: [{when: de, rules: [r]}]\n");
@@ -1167,8 +1188,9 @@ START_TEST(adaptive_ir_round_trip)
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_policy_ir_load(&again, (const uint8_t *)text, n, &err), CAPV_OK);
     ck_assert_str_eq(capv_policy_ir_hash(again), capv_policy_ir_hash(ir));
-    capv_policy_eval_result *r = eval_text(again, "{\"variables\":{\"a\":[\"x\"],\"b\":[],"
-                                                  "\"risk\":3,\"limit\":5,\"flagged\":false}}",
+    capv_policy_eval_result *r = eval_text(again,
+                                           "{\"variables\":{\"a\":[\"x\"],\"b\":[],"
+                                           "\"risk\":3,\"limit\":5,\"flagged\":false}}",
                                            CAPV_POLICY_EVAL_ADAPTIVE);
     ck_assert_int_eq(rule_status(r, "low", NULL), CAPV_POLICY_RULE_PASS);
     ck_assert_int_eq(rule_status(r, "high", NULL), CAPV_POLICY_RULE_SKIPPED);
@@ -1190,8 +1212,9 @@ START_TEST(adaptive_ir_round_trip)
     };
     for (size_t i = 0; i < 3; i++) {
         again = (capv_policy_ir *)&again;
-        ck_assert_int_eq(capv_policy_ir_load(&again, (const uint8_t *)bad_ir[i],
-                                             strlen(bad_ir[i]), &err), CAPV_E_MALFORMED);
+        ck_assert_int_eq(
+            capv_policy_ir_load(&again, (const uint8_t *)bad_ir[i], strlen(bad_ir[i]), &err),
+            CAPV_E_MALFORMED);
         ck_assert_ptr_null(again);
     }
     capv_policy_ir_free(ir);
@@ -1211,8 +1234,10 @@ START_TEST(eval_requests)
     capv_error err = CAPV_ERROR_INIT;
 
     /* mode B */
-    snprintf(body, cap, "{\"ir\":%s,\"context\":%s,\"backend\":\"mock\",\"options\":"
-                  "{\"adaptive\":true,\"check_registry\":false}}", golden, ctx);
+    snprintf(body, cap,
+             "{\"ir\":%s,\"context\":%s,\"backend\":\"mock\",\"options\":"
+             "{\"adaptive\":true,\"check_registry\":false}}",
+             golden, ctx);
     capv_policy_eval_request *req = NULL;
     ck_assert_int_eq(
         capv_policy_eval_request_parse(&req, (const uint8_t *)body, strlen(body), &err), CAPV_OK);
@@ -1229,8 +1254,9 @@ START_TEST(eval_requests)
     capv_policy_eval_request_free(req);
 
     /* mode A: the caller supplies the stored IR */
-    snprintf(body, cap, "{\"policy_id\":\"lksg.v1\",\"context\":{\"supplier_hashes\":[],"
-                  "\"sanctions_root\":\"" D1 "\"}}");
+    snprintf(body, cap,
+             "{\"policy_id\":\"lksg.v1\",\"context\":{\"supplier_hashes\":[],"
+             "\"sanctions_root\":\"" D1 "\"}}");
     ck_assert_int_eq(
         capv_policy_eval_request_parse(&req, (const uint8_t *)body, strlen(body), &err), CAPV_OK);
     ck_assert_str_eq(capv_policy_eval_request_policy_id(req), "lksg.v1");
@@ -1296,22 +1322,24 @@ START_TEST(compile_requests)
     uint8_t *yaml = tu_read(tu_shared_dir(), "peer/policy/lksg_v1.policy.yml", &len);
     char b64[2048], body[4096];
     ck_assert_uint_lt(CAPV_BASE64_ENCODED_SIZE(len), sizeof b64);
-    ck_assert_int_eq(capv_base64_encode(b64, sizeof b64, NULL, yaml, len, CAPV_BASE64_STD),
+    ck_assert_int_eq(capv_base64_encode(b64, sizeof b64, NULL, yaml, len, CAPV_BASE64_STD, NULL),
                      CAPV_OK);
     free(yaml);
     capv_error err = CAPV_ERROR_INIT;
     capv_policy_compile_request *req = NULL;
 
     snprintf(body, sizeof body, "{\"policy_yaml\":\"%s\",\"persist\":true}", b64);
-    ck_assert_int_eq(capv_policy_compile_request_parse(&req, (const uint8_t *)body, strlen(body),
-                                                       &err), CAPV_OK);
+    ck_assert_int_eq(
+        capv_policy_compile_request_parse(&req, (const uint8_t *)body, strlen(body), &err),
+        CAPV_OK);
     const capv_policy *p = capv_policy_compile_request_policy(req);
     ck_assert_str_eq(capv_policy_hash(p), LKSG_V1_POLICY_HASH);
     ck_assert_int_eq(capv_policy_compile_request_lint_mode(req), CAPV_POLICY_LINT_STRICT);
     ck_assert_int_eq(capv_policy_compile_request_persist(req), 1);
     capv_policy_ir *ir = NULL;
-    ck_assert_int_eq(capv_policy_compile(&ir, NULL, p, capv_policy_compile_request_lint_mode(req),
-                                         &err), CAPV_OK);
+    ck_assert_int_eq(
+        capv_policy_compile(&ir, NULL, p, capv_policy_compile_request_lint_mode(req), &err),
+        CAPV_OK);
     ck_assert_str_eq(capv_policy_ir_hash(ir), LKSG_V1_IR_HASH);
     capv_policy_ir_free(ir);
     capv_policy_compile_request_free(req);
@@ -1320,8 +1348,9 @@ START_TEST(compile_requests)
     capv_policy *v2 = parse_vector("peer/policy/policy.lksg.v2.yml");
     snprintf(body, sizeof body, "{\"lint_mode\":\"relaxed\",\"policy\":%s}",
              capv_policy_canonical_json(v2, NULL));
-    ck_assert_int_eq(capv_policy_compile_request_parse(&req, (const uint8_t *)body, strlen(body),
-                                                       &err), CAPV_OK);
+    ck_assert_int_eq(
+        capv_policy_compile_request_parse(&req, (const uint8_t *)body, strlen(body), &err),
+        CAPV_OK);
     ck_assert_str_eq(capv_policy_hash(capv_policy_compile_request_policy(req)),
                      LKSG_V2_POLICY_HASH);
     ck_assert_int_eq(capv_policy_compile_request_lint_mode(req), CAPV_POLICY_LINT_RELAXED);
@@ -1331,8 +1360,9 @@ START_TEST(compile_requests)
 
     /* "id: x\nversion: 1\n" in base64: a YAML problem keeps its position */
     const char *bad_yaml = "{\"policy_yaml\":\"aWQ6IHgKdmVyc2lvbjogMQo=\"}";
-    ck_assert_int_eq(capv_policy_compile_request_parse(&req, (const uint8_t *)bad_yaml,
-                                                       strlen(bad_yaml), &err), CAPV_E_TYPE);
+    ck_assert_int_eq(
+        capv_policy_compile_request_parse(&req, (const uint8_t *)bad_yaml, strlen(bad_yaml), &err),
+        CAPV_E_TYPE);
     ck_assert_ptr_nonnull(strstr(err.message, "line 2, column 10"));
     static const struct {
         const char *body;
@@ -1360,6 +1390,153 @@ START_TEST(compile_requests)
         ck_assert_int_eq(err.code, st);
         ck_assert_ptr_null(req);
     }
+}
+END_TEST
+
+/* ---- the daemon's compile answer, and errors reset on success ------------------------- */
+
+START_TEST(compile_answer_json)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    /* lksg_v1: no lints, persisted */
+    capv_policy *p = parse_vector("peer/policy/lksg_v1.policy.yml");
+    capv_policy_ir *ir = NULL;
+    capv_policy_diagnostics *d = NULL;
+    ck_assert_int_eq(capv_policy_compile(&ir, &d, p, CAPV_POLICY_LINT_STRICT, &err), CAPV_OK);
+    char *json = NULL, *want = NULL;
+    size_t len = 0, irlen = 0;
+    const char *compact = capv_policy_ir_json(ir, CAPV_POLICY_IR_COMPACT, &irlen);
+    size_t cap = irlen + 1024;
+    want = malloc(cap);
+    ck_assert_ptr_nonnull(want);
+    /* exactly the 200 body the daemon's POST /policy/compile answered */
+    snprintf(want, cap,
+             "{\"policy_id\":\"lksg.v1\",\"policy_version\":\"1.0\",\"policy_hash\":\"%s\","
+             "\"ir_hash\":\"%s\",\"ir\":%s,\"lints\":[],\"persisted\":true}",
+             LKSG_V1_POLICY_HASH, LKSG_V1_IR_HASH, compact);
+    ck_assert_int_eq(capv_policy_compile_answer_json(&json, &len, ir, d, true, &err), CAPV_OK);
+    ck_assert_str_eq(json, want);
+    ck_assert_uint_eq(len, strlen(want));
+    capv_free(json);
+    /* no diagnostics object: "lints":[] all the same */
+    ck_assert_int_eq(capv_policy_compile_answer_json(&json, NULL, ir, NULL, true, &err), CAPV_OK);
+    ck_assert_str_eq(json, want);
+    capv_free(json);
+    capv_policy_diagnostics_free(d);
+    capv_policy_ir_free(ir);
+    capv_policy_free(p);
+
+    /* policy.lksg.v2: its one warning (W2001) in "lints", not persisted */
+    p = parse_vector("peer/policy/policy.lksg.v2.yml");
+    ck_assert_int_eq(capv_policy_compile(&ir, &d, p, CAPV_POLICY_LINT_STRICT, &err), CAPV_OK);
+    char *lints = NULL;
+    ck_assert_int_eq(capv_policy_diagnostics_to_json(&lints, NULL, d, &err), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(lints, "\"W2001\""));
+    compact = capv_policy_ir_json(ir, CAPV_POLICY_IR_COMPACT, &irlen);
+    free(want);
+    cap = irlen + strlen(lints) + 1024;
+    want = malloc(cap);
+    ck_assert_ptr_nonnull(want);
+    snprintf(want, cap,
+             "{\"policy_id\":\"%s\",\"policy_version\":\"%s\",\"policy_hash\":\"%s\","
+             "\"ir_hash\":\"%s\",\"ir\":%s,\"lints\":%s,\"persisted\":false}",
+             capv_policy_id(p), capv_policy_version(p), LKSG_V2_POLICY_HASH, LKSG_V2_IR_HASH,
+             compact, lints);
+    ck_assert_int_eq(capv_policy_compile_answer_json(&json, NULL, ir, d, false, &err), CAPV_OK);
+    ck_assert_str_eq(json, want);
+    capv_free(json);
+    capv_free(lints);
+    capv_policy_diagnostics_free(d);
+    capv_policy_ir_free(ir);
+    capv_policy_free(p);
+
+    /* IR loaded from JSON has no policy version: null */
+    ir = load_vector_ir("peer/policy/lksg_v1.ir.json");
+    ck_assert_int_eq(capv_policy_compile_answer_json(&json, NULL, ir, NULL, false, &err), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(json, "\"policy_version\":null,"));
+    capv_free(json);
+    json = (char *)&json;
+    ck_assert_int_eq(capv_policy_compile_answer_json(&json, NULL, NULL, NULL, false, &err),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_ptr_null(json);
+    ck_assert_int_eq(err.code, CAPV_E_INVALID_ARG);
+    capv_policy_ir_free(ir);
+    free(want);
+}
+END_TEST
+
+/* An error left over from an earlier failure. */
+static void stale(capv_error *err)
+{
+    err->code = CAPV_E_INTERNAL;
+    snprintf(err->field, sizeof err->field, "stale.field");
+    snprintf(err->message, sizeof err->message, "a stale message");
+}
+
+/* `st` is CAPV_OK and `err` looks as CAPV_ERROR_INIT left it. */
+static void clean(capv_status st, const capv_error *err, const char *what)
+{
+    ck_assert_msg(st == CAPV_OK, "%s: %s (%s)", what, capv_status_name(st), err->message);
+    ck_assert_msg(err->version == CAPV_ERROR_VERSION && err->code == CAPV_OK &&
+                      err->field[0] == '\0' && err->message[0] == '\0',
+                  "%s succeeded but left err = {%d, '%s', '%s'}", what, (int)err->code, err->field,
+                  err->message);
+}
+
+#define CLEAN(call)                                                                                \
+    do {                                                                                           \
+        stale(&err);                                                                               \
+        clean((call), &err, #call);                                                                \
+    } while (0)
+
+START_TEST(error_reset_on_success)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    size_t len;
+    uint8_t *yaml = tu_read(tu_shared_dir(), "peer/policy/policy.lksg.v2.yml", &len);
+    capv_policy *p = NULL;
+    CLEAN(capv_policy_parse(&p, yaml, len, CAPV_POLICY_FORMAT_AUTO, &err));
+    capv_policy_diagnostics *d = NULL;
+    CLEAN(capv_policy_lint(&d, p, CAPV_POLICY_LINT_STRICT, &err));
+    char *json = NULL;
+    CLEAN(capv_policy_diagnostics_to_json(&json, NULL, d, &err));
+    capv_free(json);
+    capv_policy_diagnostics_free(d);
+    capv_policy_ir *ir = NULL, *loaded = NULL;
+    CLEAN(capv_policy_compile(&ir, &d, p, CAPV_POLICY_LINT_STRICT, &err));
+    CLEAN(capv_policy_compile_answer_json(&json, NULL, ir, d, false, &err));
+    capv_free(json);
+    capv_policy_diagnostics_free(d);
+    size_t irlen = 0;
+    const char *irjson = capv_policy_ir_json(ir, CAPV_POLICY_IR_COMPACT, &irlen);
+    CLEAN(capv_policy_ir_load(&loaded, (const uint8_t *)irjson, irlen, &err));
+    const char *ctx = "{\"supplier_hashes\":[],\"ubo_hashes\":[]}";
+    capv_policy_eval_result *r = NULL;
+    CLEAN(capv_policy_eval(&r, loaded, (const uint8_t *)ctx, strlen(ctx), 0, &err));
+    CLEAN(capv_policy_eval_result_to_json(&json, NULL, r, 0, &err));
+    capv_free(json);
+    capv_policy_eval_result_free(r);
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    uint8_t *v1 = tu_read(tu_shared_dir(), "peer/policy/policy.lksg.v1.yml", &len);
+    CLEAN(capv_policy_v1_hash(hex, v1, len, CAPV_POLICY_FORMAT_AUTO, &err));
+    free(v1);
+    /* the unstable request calls too */
+    char body[8192];
+    snprintf(body, sizeof body, "{\"lint_mode\":\"relaxed\",\"policy\":%s}",
+             capv_policy_canonical_json(p, NULL));
+    capv_policy_compile_request *creq = NULL;
+    CLEAN(capv_policy_compile_request_parse(&creq, (const uint8_t *)body, strlen(body), &err));
+    capv_policy_compile_request_free(creq);
+    snprintf(body, sizeof body, "{\"ir\":%s,\"context\":%s}", irjson, ctx);
+    capv_policy_eval_request *ereq = NULL;
+    CLEAN(capv_policy_eval_request_parse(&ereq, (const uint8_t *)body, strlen(body), &err));
+    CLEAN(capv_policy_eval_request_run(&r, ereq, NULL, &err));
+    capv_policy_eval_result_free(r);
+    capv_policy_eval_request_free(ereq);
+    capv_policy_ir_free(loaded);
+    capv_policy_ir_free(ir);
+    capv_policy_free(p);
+    free(yaml);
 }
 END_TEST
 
@@ -1472,6 +1649,8 @@ Suite *policy_suite(void)
     tcase_add_test(tc, adaptive_ir_round_trip);
     tcase_add_test(tc, eval_requests);
     tcase_add_test(tc, compile_requests);
+    tcase_add_test(tc, compile_answer_json);
+    tcase_add_test(tc, error_reset_on_success);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("store");

@@ -1,6 +1,6 @@
-/* Proof containers (SPEC §3.4): the peer vectors parse to what the SPEC says they hold, and a
- * table of malformed CAPZ headers, JSON proofs and base64 wrappers each fail with the exact
- * status — the same whether or not the caller asks for error detail. */
+/* Proof containers (docs/formats.md, "Proofs"): the peer vectors parse to what the format says they
+ * hold, and a table of malformed CAPZ headers, JSON proofs and base64 wrappers each fail with the
+ * exact status — the same whether or not the caller asks for error detail. */
 #include <capverify.h>
 #include <check.h>
 #include <stdio.h>
@@ -87,7 +87,7 @@ static char *b64(const char *text)
     char *out = malloc(CAPV_BASE64_ENCODED_SIZE(n));
     ck_assert_ptr_nonnull(out);
     ck_assert_int_eq(capv_base64_encode(out, CAPV_BASE64_ENCODED_SIZE(n), NULL,
-                                        (const uint8_t *)text, n, CAPV_BASE64_STD),
+                                        (const uint8_t *)text, n, CAPV_BASE64_STD, NULL),
                      CAPV_OK);
     return out;
 }
@@ -193,7 +193,7 @@ START_TEST(peer_desktop_proof_v1)
     ck_assert_int_eq(capv_package_open(&pkg, path, NULL, NULL), CAPV_OK);
     const uint8_t *d = NULL;
     size_t len = 0;
-    ck_assert_int_eq(capv_package_find(pkg, "proof.capz", &d, &len), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&d, &len, pkg, "proof.capz", NULL), CAPV_OK);
     capv_proof p;
     ck_assert_int_eq(parse_both(&p, d, len, NULL), CAPV_OK);
     ck_assert_str_eq(p.container, "proof.v1");
@@ -213,13 +213,12 @@ END_TEST
 
 START_TEST(proof_v1_constructed)
 {
-    const char *v1 =
-        "{\"version\":\"proof.v1\",\"manifest_hash\":\"sha3-256:" MH_HEX "\","
-        "\"backend\":\"halo2\",\"constraint_checks\":["
-        "{\"rule\":\"r_ok\",\"result\":true,\"witness\":\"0x00\"},"
-        "{\"rule\":\"r_bad\",\"result\":false,\"witness\":\"0x01\"},"
-        "{\"rule\":\"r_bad2\",\"result\":false,\"witness\":\"0x02\"}],"
-        "\"created_at\":\"2025-12-14T20:49:46Z\"}";
+    const char *v1 = "{\"version\":\"proof.v1\",\"manifest_hash\":\"sha3-256:" MH_HEX "\","
+                     "\"backend\":\"halo2\",\"constraint_checks\":["
+                     "{\"rule\":\"r_ok\",\"result\":true,\"witness\":\"0x00\"},"
+                     "{\"rule\":\"r_bad\",\"result\":false,\"witness\":\"0x01\"},"
+                     "{\"rule\":\"r_bad2\",\"result\":false,\"witness\":\"0x02\"}],"
+                     "\"created_at\":\"2025-12-14T20:49:46Z\"}";
     capv_proof p;
     ck_assert_int_eq(parse_both(&p, (const uint8_t *)v1, strlen(v1), NULL), CAPV_OK);
     ck_assert_str_eq(p.container, "proof.v1");
@@ -349,7 +348,7 @@ END_TEST
 
 typedef struct {
     const char *why;
-    size_t off;  /* byte to change */
+    size_t off; /* byte to change */
     uint8_t val;
 } capz_byte;
 
@@ -523,8 +522,8 @@ START_TEST(json_malformed)
         /* the same wrapped in base64 (legacy proof.dat) */
         char *w = b64(j);
         st = parse_both(NULL, (const uint8_t *)w, strlen(w), &err);
-        ck_assert_msg(st == CAPV_E_MALFORMED, "base64 of %s: status %d (%s)", cases[i].why,
-                      (int)st, err.message);
+        ck_assert_msg(st == CAPV_E_MALFORMED, "base64 of %s: status %d (%s)", cases[i].why, (int)st,
+                      err.message);
         free(w);
     }
 }
@@ -532,7 +531,7 @@ END_TEST
 
 START_TEST(base64_and_empty_malformed)
 {
-    const char *v0 = "{\"version\":\"proof.v0\",\"type\":\"mock\"}"; /* 36 bytes */
+    const char *v0 = "{\"version\":\"proof.v0\",\"type\":\"mock\"}";   /* 36 bytes */
     const char *v0b = "{\"version\":\"proof.v0\",\"type\":\"mock\" }"; /* 37: needs '==' */
     char *w = b64(v0b);
     size_t n = strlen(w);
@@ -568,8 +567,7 @@ START_TEST(base64_and_empty_malformed)
     }
     if (changed == 0)
         url[0] = '-';
-    ck_assert_int_eq(parse_both(NULL, (const uint8_t *)url, strlen(url), &err),
-                     CAPV_E_MALFORMED);
+    ck_assert_int_eq(parse_both(NULL, (const uint8_t *)url, strlen(url), &err), CAPV_E_MALFORMED);
     free(url);
     free(w);
 

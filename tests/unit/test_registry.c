@@ -1,4 +1,4 @@
-/* The SQLite registry (SPEC §3.7, §8): settings, the writer lock, schema versions and the
+/* The SQLite registry (docs/registry.md): settings, the writer lock, schema versions and the
  * peer's databases, idempotent adds, verifications, policies, paging, JSON round trips,
  * signatures (ours and tampered ones), the batching writer thread, backup / restore / check,
  * and the verifier's registry check on a SQLite registry. */
@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "registry_int.h"
+#include "json_int.h"
+#include "registry_db_int.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -164,9 +166,20 @@ static const char *hash_of(char out[CAPV_DIGEST_HEX_SIZE], const char *tag, int 
     char in[64];
     uint8_t d[32];
     snprintf(in, sizeof in, "%s-%d", tag, n);
-    capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)in, strlen(in), NULL);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)in, strlen(in), NULL),
+                     CAPV_OK);
     capv_digest_format(out, d);
     return out;
+}
+
+/* capv_registry_health, its reason copied to `detail` (may be NULL; "" when healthy). */
+static capv_status health(const capv_registry *reg, char detail[CAPV_ERROR_MESSAGE_SIZE])
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_health(reg, &err);
+    if (detail != NULL)
+        snprintf(detail, CAPV_ERROR_MESSAGE_SIZE, "%s", err.message);
+    return err.code == st ? st : CAPV_E_INTERNAL; /* err->code is the returned status */
 }
 
 static uint64_t count(capv_registry *reg, capv_registry_table t)
@@ -319,18 +332,19 @@ START_TEST(legacy_rows_migrate)
     size_t mlen = 0;
     ck_assert_int_eq(capv_registry_entry_signed_bytes(&msg, &mlen, &e, NULL), CAPV_OK);
     ck_assert_int_eq(strncmp((char *)msg, "{\"id\":\"legacy-1\",\"manifest_hash\":\"", 33), 0);
-    capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL);
-    ck_assert_int_eq(capv_signing_key_sign(k, sig, d, 32, NULL), CAPV_OK);
-    capv_signing_key_public(k, pub);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_signing_key_sign(sig, k, d, 32, NULL), CAPV_OK);
+    capv_signing_key_public(pub, k);
     char sig64[100], pub64[60];
-    capv_base64_encode(sig64, sizeof sig64, NULL, sig, 64, CAPV_BASE64_STD);
-    capv_base64_encode(pub64, sizeof pub64, NULL, pub, 32, CAPV_BASE64_STD);
+    ck_assert_int_eq(capv_base64_encode(sig64, sizeof sig64, NULL, sig, 64, CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_base64_encode(pub64, sizeof pub64, NULL, pub, 32, CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
     snprintf(sql, sizeof sql,
              "INSERT INTO registry_entries (id, manifest_hash, proof_hash, timestamp_file, "
              "registered_at, signature, public_key) VALUES ('legacy-1', '%s', '%s', NULL, '%s', "
              "'%s', '%s'), ('legacy-2', 'sha3-256:%s', '%s', 'ts.tsr', 'yesterday', NULL, NULL)",
-             mh, ph, e.registered_at, sig64, pub64, hash_of(mh2, "m", 2) + 2,
-             hash_of(ph2, "p", 2));
+             mh, ph, e.registered_at, sig64, pub64, hash_of(mh2, "m", 2) + 2, hash_of(ph2, "p", 2));
     exec_sql(path, sql);
     capv_registry *reg = open_rw(path, 0);
     ck_assert_uint_eq(capv_registry_migrated_rows(reg), 2);
@@ -348,7 +362,7 @@ START_TEST(legacy_rows_migrate)
     ck_assert_int_eq(capv_registry_find(&got, reg, mh2, ph2, NULL), CAPV_OK);
     ck_assert_str_eq(got->id, "legacy-2");
     capv_registry_entry_free(got);
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.problems, 0);
     ck_assert_uint_eq(r.signed_entries, 1);
@@ -404,7 +418,8 @@ START_TEST(add_idempotent)
     ck_assert_int_eq(s1->id[14], '8');
     ck_assert_ptr_null(s1->signature);
     int64_t at = 0;
-    ck_assert_int_eq(capv_rfc3339_parse(&at, s1->registered_at, strlen(s1->registered_at)), 0);
+    ck_assert_int_eq(capv_rfc3339_parse(&at, s1->registered_at, strlen(s1->registered_at), NULL),
+                     CAPV_OK);
     ck_assert(s1->seq > 0);
     /* a retry: exists, the same entry, never a duplicate */
     ck_assert_int_eq(capv_registry_add(&s2, reg, &e, &err), CAPV_E_EXISTS);
@@ -482,8 +497,7 @@ START_TEST(add_idempotent)
     capv_registry_entry_free(s3);
     ck_assert_int_eq(capv_registry_get(&s3, reg, "nope", &err), CAPV_E_NOT_FOUND);
     ck_assert_ptr_null(s3);
-    ck_assert_int_eq(capv_registry_find(&s3, reg, mh, hash_of(ph, "p", 3), NULL),
-                     CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_registry_find(&s3, reg, mh, hash_of(ph, "p", 3), NULL), CAPV_E_NOT_FOUND);
     ck_assert_int_eq(capv_registry_find(&s3, reg, "0x1", ph, NULL), CAPV_E_HEX);
     capv_registry_entry_free(s1);
     capv_registry_entry_free(s2);
@@ -502,9 +516,9 @@ START_TEST(signatures)
     capv_signing_key *k = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
     uint8_t pub[32];
-    capv_signing_key_public(k, pub);
+    capv_signing_key_public(pub, k);
     char kid[CAPV_KID_SIZE];
-    capv_key_id(kid, pub, NULL);
+    ck_assert_int_eq(capv_key_id(kid, pub, NULL), CAPV_OK);
     /* entries added while a key is configured are signed by it */
     capv_registry_set_signing_key(reg, k);
     capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
@@ -516,7 +530,7 @@ START_TEST(signatures)
     ck_assert_str_eq(s->kid, kid);
     ck_assert_str_eq(s->signature_scheme, "ed25519");
     ck_assert_int_eq(capv_registry_entry_verify(s, NULL), CAPV_OK);
-    /* the signature covers exactly the §3.7 bytes */
+    /* the signature covers exactly the signed bytes (docs/registry.md) */
     uint8_t *msg = NULL, d[32], sig[64];
     size_t mlen = 0, n = 0;
     ck_assert_int_eq(capv_registry_entry_signed_bytes(&msg, &mlen, s, NULL), CAPV_OK);
@@ -526,7 +540,7 @@ START_TEST(signatures)
              "null,\"registered_at\":\"%s\"}",
              s->id, mh, ph, s->registered_at);
     ck_assert_str_eq((char *)msg, want);
-    capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_BLAKE3, msg, mlen, NULL), CAPV_OK);
     ck_assert_int_eq(capv_base64_decode(sig, sizeof sig, &n, s->signature, strlen(s->signature),
                                         CAPV_BASE64_STD, NULL),
                      CAPV_OK);
@@ -815,8 +829,9 @@ START_TEST(json_round_trip)
         e.manifest_hash = hash_of(mh, "m", i);
         e.proof_hash = hash_of(ph, "p", i);
         e.timestamp_file = i % 2 ? "dir/\"quoted\" \xc3\xa9.tsr" : NULL;
-        e.policy_hash = i == 3 ? "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638"
-                               : NULL;
+        e.policy_hash =
+            i == 3 ? "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638"
+                   : NULL;
         capv_registry_set_signing_key(a, i % 3 ? k : NULL);
         ck_assert_int_eq(capv_registry_add(NULL, a, &e, NULL), CAPV_OK);
     }
@@ -828,8 +843,8 @@ START_TEST(json_round_trip)
     /* into a fresh registry, verified, and back out: the same bytes */
     capv_registry *b = open_rw(in_dir(path, "b.sqlite"), CAPV_REGISTRY_CREATE);
     ck_assert_int_eq(capv_registry_import_json(&added, &existing, b, (uint8_t *)pretty,
-                                               strlen(pretty), CAPV_REGISTRY_IMPORT_VERIFY,
-                                               NULL, NULL, NULL),
+                                               strlen(pretty), CAPV_REGISTRY_IMPORT_VERIFY, NULL,
+                                               NULL, NULL),
                      CAPV_OK);
     ck_assert_uint_eq(added, 6);
     ck_assert_uint_eq(existing, 0);
@@ -841,12 +856,12 @@ START_TEST(json_round_trip)
     free(out);
     /* importing again: all existing, nothing added */
     ck_assert_int_eq(capv_registry_import_json(&added, &existing, b, (uint8_t *)compact,
-                                               strlen(compact), CAPV_REGISTRY_IMPORT_VERIFY,
-                                               NULL, NULL, NULL),
+                                               strlen(compact), CAPV_REGISTRY_IMPORT_VERIFY, NULL,
+                                               NULL, NULL),
                      CAPV_OK);
     ck_assert_uint_eq(added, 0);
     ck_assert_uint_eq(existing, 6);
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     ck_assert_int_eq(capv_registry_check(&r, b, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.signed_entries, 4);
     ck_assert_uint_eq(r.unsigned_entries, 2);
@@ -861,8 +876,8 @@ START_TEST(json_round_trip)
     *sig = *sig == 'A' ? 'B' : 'A';
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_registry_import_json(&added, &existing, c, (uint8_t *)tampered,
-                                               strlen(tampered), CAPV_REGISTRY_IMPORT_VERIFY,
-                                               NULL, NULL, &err),
+                                               strlen(tampered), CAPV_REGISTRY_IMPORT_VERIFY, NULL,
+                                               NULL, &err),
                      CAPV_E_SIGNATURE);
     ck_assert_uint_eq(count(c, CAPV_REGISTRY_ENTRIES), 0);
     ck_assert(err.field[0] != '\0');
@@ -896,10 +911,14 @@ START_TEST(json_round_trip)
         "{\"registry_version\":\"1.0\",\"entries\":[],\"entries\":[]}",
         "{\"registry_version\":\"1.0\",\"entries\":[]} trailing",
     };
-    static const capv_status want[] = { CAPV_E_MALFORMED,  CAPV_E_UNSUPPORTED_FORMAT,
-                                        CAPV_E_MALFORMED,  CAPV_E_TYPE,
-                                        CAPV_E_MISSING,    CAPV_E_HEX,
-                                        CAPV_E_JSON_DUPLICATE_KEY, CAPV_E_JSON_TRAILING };
+    static const capv_status want[] = { CAPV_E_MALFORMED,
+                                        CAPV_E_UNSUPPORTED_FORMAT,
+                                        CAPV_E_MALFORMED,
+                                        CAPV_E_TYPE,
+                                        CAPV_E_MISSING,
+                                        CAPV_E_HEX,
+                                        CAPV_E_JSON_DUPLICATE_KEY,
+                                        CAPV_E_JSON_TRAILING };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(capv_registry_import_json(NULL, NULL, b, (const uint8_t *)bad[i],
                                                 strlen(bad[i]), 0, NULL, NULL, NULL) == want[i],
@@ -956,16 +975,15 @@ START_TEST(check_tampered)
     }
     capv_registry_close(reg);
     uint8_t pub[32];
-    capv_signing_key_public(k, pub);
+    capv_signing_key_public(pub, k);
     capv_trust_store *trust = NULL;
     ck_assert_int_eq(capv_trust_store_new(&trust, NULL), CAPV_OK);
     ck_assert_int_eq(capv_trust_store_add(trust, pub, "registry", NULL), CAPV_OK);
 
     reg = open_ro(path);
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     seen s = { 0, "", CAPV_OK };
-    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL), CAPV_OK);
     ck_assert_int_eq(r.integrity_ok, 1);
     ck_assert_int_eq(r.schema_version, CAPV_REGISTRY_SCHEMA_VERSION);
     ck_assert_uint_eq(r.entries, 5);
@@ -982,13 +1000,13 @@ START_TEST(check_tampered)
     capv_registry_close(reg);
 
     /* tamper with one entry's signed text behind the registry's back */
-    snprintf(sql, sizeof sql, "UPDATE entries SET registered_at = '2001-01-01T00:00:00Z' WHERE "
-                              "id = 'e2'");
+    snprintf(sql, sizeof sql,
+             "UPDATE entries SET registered_at = '2001-01-01T00:00:00Z' WHERE "
+             "id = 'e2'");
     exec_sql(path, sql);
     reg = open_ro(path);
     s.n = 0;
-    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.bad_signatures, 1);
     ck_assert_uint_eq(r.problems, 1);
     ck_assert_int_eq(s.n, 1);
@@ -1000,8 +1018,7 @@ START_TEST(check_tampered)
                    "UPDATE entries SET proof_hash = 'garbage' WHERE id = 'e3'");
     reg = open_ro(path);
     s.n = 0;
-    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.bad_signatures, 2);
     ck_assert_uint_eq(r.malformed, 1);
     ck_assert_uint_eq(r.problems, 3);
@@ -1174,8 +1191,7 @@ START_TEST(backup_restore)
 
     /* restore while the writer holds the database: refused, unless forced */
     fill(reg, 50, 55);
-    ck_assert_int_eq(capv_registry_restore(NULL, path, b2->path, 0, NULL, NULL, &err),
-                     CAPV_E_BUSY);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, b2->path, 0, NULL, NULL, &err), CAPV_E_BUSY);
     char *export_b2 = NULL;
     capv_registry_close(reg);
 
@@ -1191,16 +1207,13 @@ START_TEST(backup_restore)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(pwrite(fd, "X", 1, 3000), 1);
     close(fd);
-    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err),
-                     CAPV_E_MISMATCH);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err), CAPV_E_MISMATCH);
     ck_assert_ptr_nonnull(strstr(err.message, "SHA3-256"));
     ck_assert_int_eq(truncate(tmp, 4096), 0);
-    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err),
-                     CAPV_E_MISMATCH);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err), CAPV_E_MISMATCH);
     ck_assert_ptr_nonnull(strstr(err.message, "truncated"));
     unlink(side);
-    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err),
-                     CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_registry_restore(NULL, path, tmp, 0, NULL, NULL, &err), CAPV_E_NOT_FOUND);
     file_digest(after, path);
     ck_assert_mem_eq(before, after, 32);
     /* no temporary copies are left behind */
@@ -1212,8 +1225,7 @@ START_TEST(backup_restore)
     export_b2 = export(reg, 0);
     capv_registry_close(reg);
     char *previous = NULL;
-    ck_assert_msg(capv_registry_restore(&previous, path, b2->path, 0, NULL, NULL, &err) ==
-                      CAPV_OK,
+    ck_assert_msg(capv_registry_restore(&previous, path, b2->path, 0, NULL, NULL, &err) == CAPV_OK,
                   "%s", err.message);
     ck_assert_ptr_nonnull(previous);
     ck_assert_ptr_nonnull(strstr(previous, ".pre-restore-"));
@@ -1222,7 +1234,7 @@ START_TEST(backup_restore)
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
     char *export_now = export(reg, 0);
     ck_assert_str_eq(export_now, export_b2);
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.problems, 0);
     capv_registry_close(reg);
@@ -1234,9 +1246,9 @@ START_TEST(backup_restore)
 
     /* forced while a writer holds it */
     reg = open_rw(path, 0);
-    ck_assert_int_eq(capv_registry_restore(&previous, path, b3->path, CAPV_RESTORE_FORCE, NULL,
-                                           NULL, &err),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_registry_restore(&previous, path, b3->path, CAPV_RESTORE_FORCE, NULL, NULL, &err),
+        CAPV_OK);
     capv_registry_close(reg);
     capv_free(previous);
     reg = open_ro(path);
@@ -1244,8 +1256,7 @@ START_TEST(backup_restore)
     capv_registry_close(reg);
     /* restoring into a place with no database yet */
     snprintf(tmp, sizeof tmp, "%s/fresh.sqlite", dir);
-    ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err), CAPV_OK);
     ck_assert_ptr_null(previous);
     reg = open_rw(tmp, 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
@@ -1298,10 +1309,10 @@ START_TEST(verifier_sqlite_registry)
         if (cases[i].trusted) {
             capv_trust_store *ts = NULL;
             uint8_t pub[32];
-            capv_signing_key_public(k, pub);
+            capv_signing_key_public(pub, k);
             ck_assert_int_eq(capv_trust_store_new(&ts, NULL), CAPV_OK);
             ck_assert_int_eq(capv_trust_store_add(ts, pub, "registry", NULL), CAPV_OK);
-            capv_verifier_set_trust_store(v, ts);
+            capv_verifier_take_trust_store(v, ts);
         }
         capv_error err = CAPV_ERROR_INIT;
         ck_assert_msg(capv_verifier_load_registry(v, path, &err) == CAPV_OK, "%s", err.message);
@@ -1316,9 +1327,9 @@ START_TEST(verifier_sqlite_registry)
     /* a JSON registry is still a JSON registry */
     capv_registry *r = open_ro(path);
     membuf m = { NULL, 0 };
-    ck_assert_int_eq(capv_registry_export_json(r, CAPV_REGISTRY_EXPORT_PRETTY, mem_write, &m,
-                                               NULL, NULL, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_registry_export_json(r, CAPV_REGISTRY_EXPORT_PRETTY, mem_write, &m, NULL, NULL, NULL),
+        CAPV_OK);
     capv_registry_close(r);
     FILE *f = fopen(in_dir(json_path, "r.json"), "w");
     fputs("\n  ", f);
@@ -1347,7 +1358,6 @@ START_TEST(verifier_sqlite_registry)
     free(zip);
 }
 END_TEST
-
 
 /* ---- storage faults --------------------------------------------------------------------- */
 
@@ -1468,17 +1478,17 @@ START_TEST(corrupt_files)
     /* a read-only open runs no quick_check; the damage shows when it is read: a storage
      * fault, which the health reports until a read works again */
     reg = open_ro(path);
-    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+    ck_assert_int_eq(health(reg, detail), CAPV_OK);
     ck_assert_str_eq(detail, "");
     capv_registry_verification *got = NULL;
     ck_assert_int_eq(capv_registry_get_verification(&got, reg, "c-7", &err), CAPV_E_STORAGE);
     ck_assert_msg(strstr(err.message, "database is corrupt") != NULL, "%s", err.message);
     ck_assert_int_eq(capv_registry_get_verification(&got, reg, "c-8", NULL), CAPV_E_STORAGE);
-    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_E_STORAGE);
+    ck_assert_int_eq(health(reg, detail), CAPV_E_STORAGE);
     ck_assert_msg(strstr(detail, "database is corrupt") != NULL, "%s", detail);
     ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS), 2);
     /* the check says what is wrong: integrity problems are storage problems */
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     seen s = { 0, "", CAPV_OK };
     capv_status cst = capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, &err);
     ck_assert_msg(cst == CAPV_OK, "%d %s", cst, err.message);
@@ -1486,10 +1496,10 @@ START_TEST(corrupt_files)
     ck_assert_uint_ge(r.problems, 1);
     ck_assert_int_eq(s.code, CAPV_E_STORAGE);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 0);
-    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+    ck_assert_int_eq(health(reg, detail), CAPV_OK);
     capv_registry_close(reg);
-    ck_assert_int_eq(capv_registry_health(NULL, detail, sizeof detail), CAPV_E_INVALID_ARG);
-    ck_assert_str_eq(detail, "");
+    ck_assert_int_eq(health(NULL, detail), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(detail, "NULL argument");
 }
 END_TEST
 
@@ -1531,15 +1541,14 @@ static int read_only_case(const char *ro_file, const char *ro_path, const char *
     }
     char detail[256];
     int rc = 0;
-    if (capv_registry_health(reg, detail, sizeof detail) != CAPV_OK)
+    if (health(reg, detail) != CAPV_OK)
         rc = 4;
     else if (chmod(rw_path, 0444) != 0)
         rc = 5;
-    else if (capv_registry_health(reg, detail, sizeof detail) != CAPV_E_STORAGE ||
+    else if (health(reg, detail) != CAPV_E_STORAGE ||
              strstr(detail, "database is read-only") == NULL)
         rc = 6;
-    else if (chmod(rw_path, 0644) != 0 ||
-             capv_registry_health(reg, detail, sizeof detail) != CAPV_OK)
+    else if (chmod(rw_path, 0644) != 0 || health(reg, detail) != CAPV_OK)
         rc = 7;
     if (rc != 0)
         fprintf(stderr, "health case %d: %s\n", rc, detail);
@@ -1595,7 +1604,7 @@ START_TEST(read_only_file)
     }
     /* a reader needs no write access */
     capv_registry *reg = open_ro(ro_path);
-    ck_assert_int_eq(capv_registry_health(reg, NULL, 0), CAPV_OK);
+    ck_assert_int_eq(health(reg, NULL), CAPV_OK);
     capv_registry_close(reg);
     ck_assert_int_eq(chmod(sub, 0755), 0); /* so the fixture can remove it */
 }
@@ -1637,7 +1646,7 @@ static void disk_full_case(unsigned int flags)
     }
     ck_assert_msg(st == CAPV_E_STORAGE, "after %d records: %d %s", i, st, err.message);
     ck_assert_msg(strstr(err.message, "disk is full") != NULL, "%s", err.message);
-    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_E_STORAGE);
+    ck_assert_int_eq(health(reg, detail), CAPV_E_STORAGE);
     ck_assert_msg(strstr(detail, "disk is full") != NULL, "%s", detail);
     ck_assert_uint_ge(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS), 1);
     /* the failed write left nothing behind, and reads still work */
@@ -1650,14 +1659,14 @@ static void disk_full_case(unsigned int flags)
     set_max_pages(reg, 1000000);
     if (flags & CAPV_REGISTRY_WRITER_THREAD) {
         struct timespec pause = { 0, 50 * 1000 * 1000 };
-        for (int k = 0; k < 100 && capv_registry_health(reg, NULL, 0) != CAPV_OK; k++)
+        for (int k = 0; k < 100 && health(reg, NULL) != CAPV_OK; k++)
             nanosleep(&pause, NULL);
-        ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+        ck_assert_int_eq(health(reg, detail), CAPV_OK);
         ck_assert_int_eq(q_int(path, "SELECT count(*) FROM registry_meta WHERE key = "
                                      "'health_probe'"),
                          1);
     } else {
-        ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_E_STORAGE);
+        ck_assert_int_eq(health(reg, detail), CAPV_E_STORAGE);
     }
     ck_assert_int_eq(capv_registry_record(NULL, reg,
                                           &(capv_registry_verification){
@@ -1667,7 +1676,7 @@ static void disk_full_case(unsigned int flags)
                                               .report_json = report },
                                           &err),
                      CAPV_OK);
-    ck_assert_int_eq(capv_registry_health(reg, detail, sizeof detail), CAPV_OK);
+    ck_assert_int_eq(health(reg, detail), CAPV_OK);
     ck_assert_str_eq(detail, "");
     free(report);
     capv_registry_close(reg);
@@ -1708,7 +1717,7 @@ START_TEST(disk_usage)
     capv_registry_close(reg);
     ck_assert_int_eq(capv_registry_open(&reg, NULL, NULL, NULL), CAPV_OK);
     ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, reg, &err), CAPV_E_UNSUPPORTED);
-    ck_assert_int_eq(capv_registry_health(reg, NULL, 0), CAPV_OK);
+    ck_assert_int_eq(health(reg, NULL), CAPV_OK);
     capv_registry_close(reg);
     ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, NULL, NULL), CAPV_E_INVALID_ARG);
 }
@@ -1722,21 +1731,21 @@ static char *big_report(int fails, int warns)
 {
     capv_buf b = CAPV_BUF_INIT;
     capvi_buf_puts(&b, "{\"result\":\"fail\",\"manifest_hash\":\"0xAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-                      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"proof_hash\":\"0xbbbbbbbbbbbbbbbbb"
-                      "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"policy_hash\":null,"
-                      "\"checks\":[");
+                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"proof_hash\":\"0xbbbbbbbbbbbbbbbbb"
+                       "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\",\"policy_hash\":null,"
+                       "\"checks\":[");
     for (int i = 0; i < fails + warns; i++) {
         capvi_buf_printf(&b, "%s{\"id\":\"check.%d\",\"status\":\"%s\",\"message\":\"%s %d ",
-                        i ? "," : "", i, i < fails ? "fail" : "warn",
-                        i < fails ? "failed" : "warned", i);
+                         i ? "," : "", i, i < fails ? "fail" : "warn",
+                         i < fails ? "failed" : "warned", i);
         for (int k = 0; k < 200; k++)
             capvi_buf_puts(&b, "\xc3\xa4"); /* ä */
         capvi_buf_puts(&b, "\",\"details\":{\"unlisted\":[\"a\",\"b\"]}}");
     }
     capvi_buf_puts(&b, ",{\"id\":\"pass.1\",\"status\":\"pass\",\"message\":\"fine\"}],"
-                      "\"units\":[{\"id\":\"unit_a\",\"checks\":[{\"id\":\"manifest.signature\","
-                      "\"status\":\"fail\",\"message\":\"the manifest is unsigned\"}]}],"
-                      "\"verified_at\":\"2026-03-01T12:00:00.250Z\"}");
+                       "\"units\":[{\"id\":\"unit_a\",\"checks\":[{\"id\":\"manifest.signature\","
+                       "\"status\":\"fail\",\"message\":\"the manifest is unsigned\"}]}],"
+                       "\"verified_at\":\"2026-03-01T12:00:00.250Z\"}");
     char *out = (char *)capvi_buf_take(&b, NULL);
     ck_assert_ptr_nonnull(out);
     return out;
@@ -1753,9 +1762,9 @@ START_TEST(report_summary)
 {
     char path[PATH_CAP];
     capv_registry *reg = open_rw(in_dir(path, "s.sqlite"), CAPV_REGISTRY_CREATE);
-    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 1023), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_registry_set_max_report_bytes(NULL, 4096), CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 4096), CAPV_OK);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 1023, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(NULL, 4096, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 4096, NULL), CAPV_OK);
     char *big = big_report(60, 40);
     size_t len = strlen(big);
     ck_assert_uint_gt(len, 4096);
@@ -1816,7 +1825,7 @@ START_TEST(report_summary)
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports WHERE summary = 1"), 1);
     ck_assert_int_eq(q_int(path, "SELECT bytes FROM reports"), (int64_t)len);
     /* a retry is the same record even after the cap changed: reports compare by their hash */
-    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, SIZE_MAX), CAPV_OK);
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, SIZE_MAX, NULL), CAPV_OK);
     ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, big, len, "big-1", "t", &err),
                      CAPV_E_EXISTS);
     /* one body per distinct report: the same report under another request id shares the
@@ -1826,8 +1835,8 @@ START_TEST(report_summary)
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 1);
 
     /* a small cap still holds the summary of a real report, with its failures */
-    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, CAPV_REGISTRY_MIN_MAX_REPORT_BYTES),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_registry_set_max_report_bytes(reg, CAPV_REGISTRY_MIN_MAX_REPORT_BYTES, NULL), CAPV_OK);
     size_t zlen;
     uint8_t *zip = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &zlen);
     capv_verifier *vf = NULL;
@@ -1845,9 +1854,10 @@ START_TEST(report_summary)
     capv_verifier_free(vf);
     free(zip);
     /* a report under the cap is stored as it is */
-    ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, "{\"result\":\"ok\","
-                                                                 "\"verified_at\":\"2026-01-01T"
-                                                                 "00:00:00Z\"}",
+    ck_assert_int_eq(capv_registry_record_report_json(NULL, reg,
+                                                      "{\"result\":\"ok\","
+                                                      "\"verified_at\":\"2026-01-01T"
+                                                      "00:00:00Z\"}",
                                                       52, "small", NULL, &err),
                      CAPV_OK);
     ck_assert_int_eq(capv_registry_get_verification(&got, reg, "small", NULL), CAPV_OK);
@@ -1869,7 +1879,7 @@ START_TEST(report_summary)
     capv_registry_verification_free(got);
     free(odd);
     /* the check verifies every stored body against its key */
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.problems, 0);
     capv_registry_close(reg);
@@ -1877,8 +1887,7 @@ START_TEST(report_summary)
                    "report_id FROM verifications WHERE request_id = 'small')");
     reg = open_ro(path);
     seen s = { 0, "", CAPV_OK };
-    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.problems, 1);
     ck_assert_uint_eq(r.malformed, 1);
     ck_assert_int_eq(s.code, CAPV_E_MISMATCH);
@@ -1897,13 +1906,13 @@ START_TEST(reports_stored_once)
     char rid[32];
     for (int i = 0; i < 40; i++) {
         snprintf(rid, sizeof rid, "hit-%d", i);
-        ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, big, strlen(big), rid,
-                                                          NULL, NULL),
-                         CAPV_OK);
+        ck_assert_int_eq(
+            capv_registry_record_report_json(NULL, reg, big, strlen(big), rid, NULL, NULL),
+            CAPV_OK);
         snprintf(rid, sizeof rid, "small-%d", i);
-        ck_assert_int_eq(capv_registry_record_report_json(NULL, reg, small, strlen(small), rid,
-                                                          NULL, NULL),
-                         CAPV_OK);
+        ck_assert_int_eq(
+            capv_registry_record_report_json(NULL, reg, small, strlen(small), rid, NULL, NULL),
+            CAPV_OK);
     }
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 80);
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 2);
@@ -2025,14 +2034,15 @@ START_TEST(retention_writer_thread)
     o.clock = fixed_clock;
     o.clock_user = &now;
     ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
-    ck_assert_int_eq(capv_registry_set_retention(reg, -1), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_set_retention(reg, -1, NULL), CAPV_E_INVALID_ARG);
     record_n(reg, "fresh", 5, NULL, "{\"result\":\"ok\",\"fresh\":1}");
     /* retention 0 (the default) keeps everything */
     struct timespec pause = { 0, 100 * 1000 * 1000 };
     nanosleep(&pause, NULL);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2505);
     /* 90 days: the writer prunes by itself, in batches, while writes keep working */
-    ck_assert_int_eq(capv_registry_set_retention(reg, INT64_C(90) * 24 * 3600 * 1000), CAPV_OK);
+    ck_assert_int_eq(capv_registry_set_retention(reg, INT64_C(90) * 24 * 3600 * 1000, NULL),
+                     CAPV_OK);
     record_n(reg, "during", 3, NULL, NULL);
     uint64_t n = 0;
     /* the counter moves just after the commit that a reader already sees */
@@ -2111,7 +2121,7 @@ START_TEST(migrate_reports)
     uint64_t removed = 0;
     ck_assert_int_eq(capv_registry_prune(&removed, reg, INT64_C(4102444800000), NULL), CAPV_OK);
     ck_assert_uint_eq(removed, 1200);
-    capv_registry_check_result r;
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.problems, 0);
     capv_registry_close(reg);
@@ -2123,6 +2133,387 @@ START_TEST(migrate_reports)
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM verifications WHERE verified_ms IS "
                                  "NULL"),
                      1);
+}
+END_TEST
+
+/* ---- growth: versioned structs, stale errors, front-end calls ------------------------- */
+
+/* A report JSON of about `n` bytes (a valid one: result, verified_at and padding). */
+static char *padded_report(size_t n)
+{
+    char *r = malloc(n + 128);
+    ck_assert_ptr_nonnull(r);
+    int head = snprintf(r, n + 128,
+                        "{\"result\":\"ok\",\"verified_at\":\"2026-01-01T00:00:00Z\","
+                        "\"pad\":\"");
+    ck_assert(head > 0);
+    size_t k = (size_t)head;
+    while (k < n)
+        r[k++] = 'x';
+    memcpy(r + k, "\"}", 3);
+    return r;
+}
+
+START_TEST(struct_versions)
+{
+    char path[PATH_CAP], mh[67], ph[67];
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *reg = NULL;
+    /* the options: 0 and newer than ours are refused, naming the version */
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    const unsigned int bad[] = { 0, CAPV_REGISTRY_OPTIONS_VERSION + 1, 1000 };
+    for (size_t i = 0; i < 3; i++) {
+        o.version = bad[i];
+        ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "r.sqlite"), &o, &err),
+                         CAPV_E_INVALID_ARG);
+        ck_assert_ptr_null(reg);
+        ck_assert_str_eq(err.field, "version");
+    }
+    /* version 1: the fields version 2 added are not read (here they hold values that would be
+     * refused), their defaults apply */
+    o.version = 1;
+    o.max_report_bytes = 1;
+    o.retention_ms = -5;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "r.sqlite"), &o, &err), CAPV_OK);
+    char *big = padded_report(CAPV_REGISTRY_DEFAULT_MAX_REPORT_BYTES - 100);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.result = "ok";
+    v.report_json = big;
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_SUMMARIZED), 0);
+    capv_registry_close(reg);
+    /* version 2 reads them: checked, and in force from the start */
+    o.version = CAPV_REGISTRY_OPTIONS_VERSION;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "r.sqlite"), &o, &err),
+                     CAPV_E_INVALID_ARG);
+    o.max_report_bytes = 4096;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "r.sqlite"), &o, &err),
+                     CAPV_E_INVALID_ARG);
+    o.retention_ms = 0;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "r.sqlite"), &o, &err), CAPV_OK);
+    free(big);
+    big = padded_report(CAPV_REGISTRY_DEFAULT_MAX_REPORT_BYTES - 200); /* another report */
+    v.report_json = big;
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_SUMMARIZED), 1);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports WHERE summary = 1"), 1);
+    free(big);
+
+    /* input structs: version 0 and newer ones are refused before anything is written */
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    capv_registry_policy pol = CAPV_REGISTRY_POLICY_INIT;
+    pol.policy_id = "x";
+    pol.policy_version = "1";
+    pol.policy_hash = mh;
+    pol.ir_hash = ph;
+    pol.ir_json = "{}";
+    for (size_t i = 0; i < 2; i++) {
+        unsigned int ver = i == 0 ? 0u : 2u;
+        e.version = ver;
+        v.version = ver;
+        pol.version = ver;
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, &err), CAPV_E_INVALID_ARG);
+        ck_assert_str_eq(err.field, "version");
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_E_INVALID_ARG);
+        ck_assert_int_eq(capv_registry_put_policy(reg, &pol, &err), CAPV_E_INVALID_ARG);
+        uint8_t *bytes = NULL;
+        ck_assert_int_eq(capv_registry_entry_signed_bytes(&bytes, NULL, &e, &err),
+                         CAPV_E_INVALID_ARG);
+        ck_assert_int_eq(capv_registry_entry_verify(&e, &err), CAPV_E_INVALID_ARG);
+        char *json = NULL;
+        ck_assert_int_eq(capv_registry_entry_to_json(&json, NULL, &e, &err), CAPV_E_INVALID_ARG);
+    }
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 0);
+    e.version = CAPV_REGISTRY_ENTRY_VERSION;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+
+    /* the check result: the caller's version says how much the library may write */
+    union {
+        capv_registry_check_result r;
+        unsigned char bytes[sizeof(capv_registry_check_result) + 32];
+    } box;
+    memset(&box, 0xA5, sizeof box);
+    box.r.version = 0;
+    ck_assert_int_eq(capv_registry_check(&box.r, reg, NULL, NULL, NULL, NULL, NULL, &err),
+                     CAPV_E_INVALID_ARG);
+    box.r.version = CAPV_REGISTRY_CHECK_RESULT_VERSION + 1;
+    ck_assert_int_eq(capv_registry_check(&box.r, reg, NULL, NULL, NULL, NULL, NULL, &err),
+                     CAPV_E_INVALID_ARG);
+    box.r.version = 1;
+    ck_assert_int_eq(capv_registry_check(&box.r, reg, NULL, NULL, NULL, NULL, NULL, &err), CAPV_OK);
+    ck_assert_uint_eq(box.r.version, 1);
+    ck_assert(box.r.integrity_ok);
+    ck_assert_uint_eq(box.r.entries, 1);
+    ck_assert_uint_eq(box.r.problems, 0);
+    size_t v1_size = offsetof(capv_registry_check_result, verifications);
+    for (size_t i = v1_size; i < sizeof box.bytes; i++)
+        ck_assert_msg(box.bytes[i] == 0xA5, "byte %zu past a version 1 result was written", i);
+    /* the current version gets the fields version 2 added */
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, &err), CAPV_OK);
+    ck_assert_uint_eq(r.version, CAPV_REGISTRY_CHECK_RESULT_VERSION);
+    ck_assert_uint_eq(r.entries, 1);
+    ck_assert_uint_eq(r.verifications, 2);
+    ck_assert_uint_eq(r.reports, 2); /* one whole, one summary */
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(page_as_json)
+{
+    char path[PATH_CAP], mh[3][67], ph[3][67];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    for (int i = 0; i < 3; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        char id[16];
+        snprintf(id, sizeof id, "e-%d", i);
+        e.id = id;
+        e.manifest_hash = hash_of(mh[i], "m", i);
+        e.proof_hash = hash_of(ph[i], "p", i);
+        e.registered_at = "2026-01-01T00:00:00Z";
+        e.timestamp_file = i == 1 ? "proof.tsr" : NULL;
+        e.policy_hash = i == 2 ? mh[0] : NULL;
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    }
+    capv_registry_page *page = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_list(&page, reg, NULL, 0, 2, NULL), CAPV_OK);
+    char *json = NULL, want[2048];
+    size_t len = 0;
+    ck_assert_int_eq(capv_registry_page_to_json(&json, &len, page, &err), CAPV_OK);
+    /* the daemon's GET /registry/entries body, byte for byte */
+    snprintf(want, sizeof want,
+             "{\"entries\":[{\"id\":\"e-0\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\","
+             "\"timestamp_file\":null,\"registered_at\":\"2026-01-01T00:00:00Z\"},"
+             "{\"id\":\"e-1\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\","
+             "\"timestamp_file\":\"proof.tsr\",\"registered_at\":\"2026-01-01T00:00:00Z\"}],"
+             "\"next\":%lld}",
+             mh[0], ph[0], mh[1], ph[1], (long long)capv_registry_page_next(page));
+    ck_assert_str_eq(json, want);
+    ck_assert_uint_eq(len, strlen(want));
+    ck_assert(capv_registry_page_next(page) > 0);
+    int64_t after = capv_registry_page_next(page);
+    capv_free(json);
+    capv_registry_page_free(page);
+    /* the last page: next is null; each entry as capv_registry_entry_to_json writes it */
+    ck_assert_int_eq(capv_registry_list(&page, reg, NULL, after, 2, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_page_to_json(&json, NULL, page, &err), CAPV_OK);
+    char *one = NULL;
+    ck_assert_int_eq(
+        capv_registry_entry_to_json(&one, NULL, capv_registry_page_entry(page, 0), &err), CAPV_OK);
+    snprintf(want, sizeof want, "{\"entries\":[%s],\"next\":null}", one);
+    ck_assert_str_eq(json, want);
+    ck_assert_ptr_nonnull(strstr(one, "\"policy_hash\":\""));
+    capv_free(one);
+    capv_free(json);
+    capv_registry_page_free(page);
+    /* an empty page */
+    ck_assert_int_eq(capv_registry_list(&page, reg, hash_of(mh[0], "none", 0), 0, 5, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_registry_page_to_json(&json, NULL, page, &err), CAPV_OK);
+    ck_assert_str_eq(json, "{\"entries\":[],\"next\":null}");
+    capv_free(json);
+    json = (char *)&json;
+    ck_assert_int_eq(capv_registry_page_to_json(&json, NULL, NULL, &err), CAPV_E_INVALID_ARG);
+    ck_assert_ptr_null(json);
+    ck_assert_int_eq(capv_registry_page_to_json(NULL, NULL, page, &err), CAPV_E_INVALID_ARG);
+    capv_registry_page_free(page);
+    capv_registry_close(reg);
+}
+END_TEST
+
+static capv_policy_ir *compile_vector(const char *rel)
+{
+    size_t len;
+    uint8_t *data = tu_read(tu_shared_dir(), rel, &len);
+    capv_policy *p = NULL;
+    capv_policy_ir *ir = NULL;
+    ck_assert_int_eq(capv_policy_parse(&p, data, len, CAPV_POLICY_FORMAT_AUTO, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_policy_compile(&ir, NULL, p, CAPV_POLICY_LINT_STRICT, NULL), CAPV_OK);
+    capv_policy_free(p);
+    free(data);
+    return ir;
+}
+
+START_TEST(policy_ir_store)
+{
+    char path[PATH_CAP];
+    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_error err = CAPV_ERROR_INIT;
+    capv_policy_ir *ir = compile_vector("peer/policy/lksg_v1.policy.yml");
+    ck_assert_int_eq(capv_registry_put_policy_ir(reg, ir, &err), CAPV_OK);
+    ck_assert_int_eq(capv_registry_put_policy_ir(reg, ir, &err), CAPV_E_EXISTS);
+    /* stored as the front-ends stored it by hand: id, version, hashes, the pretty IR */
+    capv_registry_policy *sp = NULL;
+    ck_assert_int_eq(capv_registry_get_policy(&sp, reg, "lksg.v1", &err), CAPV_OK);
+    ck_assert_str_eq(sp->policy_id, "lksg.v1");
+    ck_assert_str_eq(sp->policy_version, "1.0");
+    ck_assert_str_eq(sp->policy_hash, capv_policy_ir_policy_hash(ir));
+    ck_assert_str_eq(sp->ir_hash, capv_policy_ir_hash(ir));
+    ck_assert_str_eq(sp->ir_json, capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, NULL));
+    capv_registry_policy_free(sp);
+    /* loaded back, by id and by hash, with its hash checked */
+    capv_policy_ir *back = NULL;
+    ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, "lksg.v1", &err), CAPV_OK);
+    ck_assert_str_eq(capv_policy_ir_hash(back), capv_policy_ir_hash(ir));
+    capv_policy_ir_free(back);
+    ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, capv_policy_ir_policy_hash(ir), &err),
+                     CAPV_OK);
+    ck_assert_str_eq(capv_policy_ir_policy_id(back), "lksg.v1");
+    /* IR loaded from JSON does not know its policy's version */
+    ck_assert_ptr_null(capv_policy_ir_policy_version(back));
+    ck_assert_int_eq(capv_registry_put_policy_ir(reg, back, &err), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "policy_version");
+    capv_policy_ir_free(back);
+    back = (capv_policy_ir *)&back;
+    ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, "other", &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(back);
+    ck_assert_int_eq(capv_registry_put_policy_ir(reg, NULL, &err), CAPV_E_INVALID_ARG);
+    capv_registry_close(reg);
+    /* a store whose ir_hash column or IR text was altered is damage */
+    exec_sql(path, "UPDATE policies SET ir_hash = '0x1111111111111111111111111111111111111111"
+                   "111111111111111111111111'");
+    reg = open_rw(path, 0);
+    ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, "lksg.v1", &err), CAPV_E_MISMATCH);
+    ck_assert_ptr_null(back);
+    capv_registry_close(reg);
+    exec_sql(path, "UPDATE policies SET ir = replace(ir, 'no_sanctions', 'no_sanctionz')");
+    reg = open_rw(path, 0);
+    ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, "lksg.v1", &err), CAPV_E_MISMATCH);
+    ck_assert_ptr_null(back);
+    capv_registry_close(reg);
+    capv_policy_ir_free(ir);
+}
+END_TEST
+
+/* An error left over from an earlier failure. */
+static void stale(capv_error *err)
+{
+    err->code = CAPV_E_INTERNAL;
+    snprintf(err->field, sizeof err->field, "stale.field");
+    snprintf(err->message, sizeof err->message, "a stale message");
+}
+
+/* `st` is CAPV_OK and `err` looks as CAPV_ERROR_INIT left it. */
+static void clean(capv_status st, const capv_error *err, const char *what)
+{
+    ck_assert_msg(st == CAPV_OK, "%s: %s (%s)", what, capv_status_name(st), err->message);
+    ck_assert_msg(err->version == CAPV_ERROR_VERSION && err->code == CAPV_OK &&
+                      err->field[0] == '\0' && err->message[0] == '\0',
+                  "%s succeeded but left err = {%d, '%s', '%s'}", what, (int)err->code, err->field,
+                  err->message);
+}
+
+#define CLEAN(call)                                                                                \
+    do {                                                                                           \
+        stale(&err);                                                                               \
+        clean((call), &err, #call);                                                                \
+    } while (0)
+
+START_TEST(error_reset_on_success)
+{
+    char path[PATH_CAP], bdir[PATH_CAP], mh[67], ph[67];
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry *reg = NULL;
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    CLEAN(capv_registry_open(&reg, in_dir(path, "r.sqlite"), &o, &err));
+    capv_signing_key *key = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&key, NULL), CAPV_OK);
+    capv_registry_set_signing_key(reg, key);
+    CLEAN(capv_registry_set_max_report_bytes(reg, 8192, &err));
+    CLEAN(capv_registry_set_retention(reg, 0, &err));
+    CLEAN(capv_registry_health(reg, &err));
+    uint64_t n = 0;
+    CLEAN(capv_registry_disk_usage(&n, NULL, reg, &err));
+
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    capv_registry_entry *stored = NULL, *got = NULL;
+    CLEAN(capv_registry_add(&stored, reg, &e, &err));
+    CLEAN(capv_registry_entry_verify(stored, &err));
+    uint8_t *bytes = NULL;
+    CLEAN(capv_registry_entry_signed_bytes(&bytes, NULL, stored, &err));
+    capv_free(bytes);
+    char *json = NULL;
+    CLEAN(capv_registry_entry_to_json(&json, NULL, stored, &err));
+    CLEAN(capv_registry_entry_from_json(&got, (const uint8_t *)json, strlen(json), &err));
+    capv_free(json);
+    capv_registry_entry_free(got);
+    CLEAN(capv_registry_get(&got, reg, stored->id, &err));
+    capv_registry_entry_free(got);
+    CLEAN(capv_registry_find(&got, reg, mh, ph, &err));
+    capv_registry_entry_free(got);
+    capv_registry_entry_free(stored);
+    capv_registry_page *page = NULL;
+    CLEAN(capv_registry_list(&page, reg, NULL, 0, 10, &err));
+    CLEAN(capv_registry_page_to_json(&json, NULL, page, &err));
+    capv_free(json);
+    capv_registry_page_free(page);
+    CLEAN(capv_registry_count(&n, reg, CAPV_REGISTRY_ENTRIES, &err));
+
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "r-1";
+    v.result = "ok";
+    CLEAN(capv_registry_record(NULL, reg, &v, &err));
+    const char *report = "{\"result\":\"ok\",\"verified_at\":\"2026-01-01T00:00:00Z\"}";
+    CLEAN(capv_registry_record_report_json(NULL, reg, report, strlen(report), "r-2", NULL, &err));
+    capv_registry_verification *gv = NULL;
+    CLEAN(capv_registry_get_verification(&gv, reg, "r-1", &err));
+    capv_registry_verification_free(gv);
+
+    capv_policy_ir *ir = compile_vector("peer/policy/lksg_v1.policy.yml");
+    CLEAN(capv_registry_put_policy_ir(reg, ir, &err));
+    capv_registry_policy pol = CAPV_REGISTRY_POLICY_INIT;
+    pol.policy_id = "other";
+    pol.policy_version = "1";
+    pol.policy_hash = mh;
+    pol.ir_hash = ph;
+    pol.ir_json = "{}";
+    CLEAN(capv_registry_put_policy(reg, &pol, &err));
+    capv_registry_policy *gp = NULL;
+    CLEAN(capv_registry_get_policy(&gp, reg, "lksg.v1", &err));
+    capv_registry_policy_free(gp);
+    capv_policy_ir *back = NULL;
+    CLEAN(capv_registry_get_policy_ir(&back, reg, "lksg.v1", &err));
+    capv_policy_ir_free(back);
+    capv_policy_ir_free(ir);
+
+    membuf m = { NULL, 0 };
+    CLEAN(capv_registry_export_json(reg, 0, mem_write, &m, NULL, NULL, &err));
+    size_t added = 0;
+    CLEAN(capv_registry_import_json(&added, NULL, reg, (const uint8_t *)m.data, m.len, 0, NULL,
+                                    NULL, &err));
+    free(m.data);
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
+    CLEAN(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, &err));
+    uint64_t removed = 0;
+    CLEAN(capv_registry_prune(&removed, reg, 0, &err));
+
+    capv_backup_info *b = NULL;
+    CLEAN(capv_registry_backup(&b, reg, in_dir(bdir, "backups"), 0, NULL, NULL, &err));
+    capv_backup_info *bv = NULL;
+    CLEAN(capv_registry_backup_verify(&bv, b->path, &err));
+    ck_assert_uint_eq(bv->version, CAPV_BACKUP_INFO_VERSION);
+    capv_backup_info_free(bv);
+    capv_backup_list *list = NULL;
+    CLEAN(capv_registry_backup_list(&list, bdir, &err));
+    capv_backup_list_free(list);
+    size_t pruned = 0;
+    CLEAN(capv_registry_backup_prune(&pruned, bdir, 1, &err));
+    /* a restore over a database a writer holds: the lock failure it recovers from (FORCE)
+     * does not leak into a successful answer */
+    char *previous = NULL;
+    CLEAN(capv_registry_restore(&previous, path, b->path, CAPV_RESTORE_FORCE, NULL, NULL, &err));
+    capv_free(previous);
+    capv_backup_info_free(b);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
 }
 END_TEST
 
@@ -2155,6 +2546,10 @@ Suite *registry_suite(void)
     tcase_add_test(tc, prune_by_age);
     tcase_add_test(tc, retention_writer_thread);
     tcase_add_test(tc, migrate_reports);
+    tcase_add_test(tc, struct_versions);
+    tcase_add_test(tc, page_as_json);
+    tcase_add_test(tc, policy_ir_store);
+    tcase_add_test(tc, error_reset_on_success);
     suite_add_tcase(s, tc);
     return s;
 }

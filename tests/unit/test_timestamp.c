@@ -1,6 +1,6 @@
-/* RFC 3161 timestamps (SPEC §3.6) against the throwaway TSA that tests/tools/make_tsa.sh
- * creates in <fixtures>/tsa (ctest fixture `fixture.tsa`). Every case asserts the exact
- * status. */
+/* RFC 3161 timestamps (docs/architecture.md, "Timestamps") against the throwaway TSA that
+ * tests/tools/make_tsa.sh creates in <fixtures>/tsa (ctest fixture `fixture.tsa`). Every case
+ * asserts the exact status. */
 #include <capverify.h>
 #include <check.h>
 #include <stdio.h>
@@ -128,9 +128,9 @@ START_TEST(sha1_imprint_not_allowed)
 {
     capv_error err = CAPV_ERROR_INIT;
     capv_timestamp_info info;
-    ck_assert_int_eq(verify_file("data_sha1.tsr", "data.txt", "ca.pem", capv_clock_system(NULL),
-                                 0, &info, &err),
-                     CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_int_eq(
+        verify_file("data_sha1.tsr", "data.txt", "ca.pem", capv_clock_system(NULL), 0, &info, &err),
+        CAPV_E_ALG_NOT_ALLOWED);
     ck_assert_str_eq(err.field, "messageImprint");
     assert_info_sane(&info, "sha1");
 }
@@ -245,8 +245,10 @@ START_TEST(bundle_with_both_roots)
     uint8_t *t1 = fx("data.tsr", &t1_len);
     uint8_t *t2 = fx("other_tsa.tsr", &t2_len);
     int64_t now = capv_clock_system(NULL);
-    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, t1, t1_len, data, dlen, now, 0, NULL), CAPV_OK);
-    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, t2, t2_len, data, dlen, now, 0, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, t1, t1_len, data, dlen, now, 0, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, t2, t2_len, data, dlen, now, 0, NULL),
+                     CAPV_OK);
     capvi_tsa_store_free(s);
     free(a);
     free(b);
@@ -286,7 +288,7 @@ END_TEST
  * CAPV_E_SIGNATURE, not MALFORMED. */
 START_TEST(flipped_signature_byte)
 {
-    const char *files[] = {"data.tsr", "data.token.der"};
+    const char *files[] = { "data.tsr", "data.token.der" };
     for (size_t i = 0; i < 2; i++) {
         size_t len;
         uint8_t *tsr = fx(files[i], &len);
@@ -334,7 +336,7 @@ START_TEST(truncated_der_malformed)
     size_t len;
     uint8_t *tsr = fx("data.tsr", &len);
     int64_t now = capv_clock_system(NULL);
-    size_t cuts[] = {len - 1, len / 2, 10, 1};
+    size_t cuts[] = { len - 1, len / 2, 10, 1 };
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
         capv_timestamp_info info;
         ck_assert_int_eq(verify_buf(tsr, cuts[i], "data.txt", "ca.pem", now, 0, &info, NULL),
@@ -347,7 +349,7 @@ END_TEST
 
 START_TEST(trailing_bytes_malformed)
 {
-    const char *files[] = {"data.tsr", "data.token.der"};
+    const char *files[] = { "data.tsr", "data.token.der" };
     for (size_t i = 0; i < 2; i++) {
         size_t len;
         uint8_t *tsr = fx(files[i], &len);

@@ -1,6 +1,7 @@
 /* Verification verdicts: the peer's packages (shared vectors) and our signed sample with
  * every single tampering of issue #3, each asserting the verdict AND the failing check. */
 #include <capverify.h>
+#include <capverify/unstable/verify_request.h>
 #include <check.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -71,11 +72,10 @@ static capv_check_status check_of(const capv_report *r, const char *id)
     return capv_check_status_of(c);
 }
 
-#define ASSERT_CHECK(r, id, want)                                                            \
-    ck_assert_msg(check_of(r, id) == (want), "%s: %s (%s), want %s", id,                     \
-                  capv_check_status_name(check_of(r, id)),                                   \
-                  capv_check_message(capv_report_find_check(r, id)),                         \
-                  capv_check_status_name(want))
+#define ASSERT_CHECK(r, id, want)                                                                  \
+    ck_assert_msg(check_of(r, id) == (want), "%s: %s (%s), want %s", id,                           \
+                  capv_check_status_name(check_of(r, id)),                                         \
+                  capv_check_message(capv_report_find_check(r, id)), capv_check_status_name(want))
 
 static capv_report *verify_path(const capv_verifier *v, const char *path,
                                 const capv_verify_options *o)
@@ -137,7 +137,7 @@ START_TEST(peer_desktop_signature_restored)
     ck_assert_int_eq(capv_package_open(&zip, path, NULL, NULL), CAPV_OK);
     const uint8_t *m;
     size_t mlen;
-    ck_assert_int_eq(capv_package_find(zip, "manifest.json", &m, &mlen), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&m, &mlen, zip, "manifest.json", NULL), CAPV_OK);
     cJSON *root = NULL;
     ck_assert_int_eq(capvi_json_parse(&root, m, mlen, NULL), CAPV_OK);
     cJSON *proof = cJSON_CreateObject();
@@ -158,8 +158,9 @@ START_TEST(peer_desktop_signature_restored)
     /* and the shipped manifest's canonical bytes do not verify */
     uint8_t *shipped = NULL;
     size_t slen;
-    ck_assert_int_eq(capv_json_canonical(&shipped, &slen, m, mlen,
-                                         CAPV_JSON_CANON_EMPTY_SIGNATURES, NULL), CAPV_OK);
+    ck_assert_int_eq(
+        capv_json_canonical(&shipped, &slen, m, mlen, CAPV_JSON_CANON_EMPTY_SIGNATURES, NULL),
+        CAPV_OK);
     ck_assert_int_eq(capv_ed25519_verify(pub, s, shipped, slen, NULL), CAPV_E_SIGNATURE);
     capv_free(shipped);
     free(canon);
@@ -181,8 +182,9 @@ START_TEST(peer_webui_legacy)
     ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_PASS);      /* 0x9712ff65... */
     ASSERT_CHECK(r, "manifest.schema", CAPV_CHECK_WARN);    /* manifest.v0 */
     ASSERT_CHECK(r, "proof.container", CAPV_CHECK_PASS);
-    ck_assert_ptr_nonnull(strstr(capv_check_details(capv_report_find_check(r, "proof.binding")),
-                                 "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2"));
+    ck_assert_ptr_nonnull(
+        strstr(capv_check_details(capv_report_find_check(r, "proof.binding")),
+               "0x9712ff657b040a7e84366a149ee2b2d145ac6bb926455a3d90a7a1eadf9b65d2"));
     /* 2/2 constraints ok: the policy binding is only unknown (not in our store) */
     ASSERT_CHECK(r, "policy.binding", CAPV_CHECK_WARN);
     capv_report_free(r);
@@ -277,7 +279,7 @@ static capv_package *rehash_meta(capv_package *p)
 {
     const uint8_t *meta;
     size_t len;
-    ck_assert_int_eq(capv_package_find(p, "_meta.json", &meta, &len), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&meta, &len, p, "_meta.json", NULL), CAPV_OK);
     cJSON *root = NULL;
     ck_assert_int_eq(capvi_json_parse(&root, meta, len, NULL), CAPV_OK);
     cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
@@ -286,12 +288,12 @@ static capv_package *rehash_meta(capv_package *p)
         cJSON *next = f->next;
         const uint8_t *d;
         size_t l;
-        if (capv_package_find(p, f->string, &d, &l) != CAPV_OK) {
+        if (capv_package_find(&d, &l, p, f->string, NULL) != CAPV_OK) {
             cJSON_DeleteItemFromObjectCaseSensitive(files, f->string);
         } else {
             uint8_t h[32];
             char hex[CAPV_DIGEST_HEX_SIZE];
-            capv_hash(h, CAPV_HASH_SHA3_256, d, l, NULL);
+            ck_assert_int_eq(capv_hash(h, CAPV_HASH_SHA3_256, d, l, NULL), CAPV_OK);
             capv_digest_format(hex, h);
             cJSON_ReplaceItemInObjectCaseSensitive(f, "hash", cJSON_CreateString(hex));
             cJSON_ReplaceItemInObjectCaseSensitive(f, "size", cJSON_CreateNumber((double)l));
@@ -312,7 +314,7 @@ static capv_package *rehash_meta(capv_package *p)
 static uint8_t *member_copy(const capv_package *p, const char *name, size_t *len)
 {
     const uint8_t *d;
-    ck_assert_int_eq(capv_package_find(p, name, &d, len), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&d, len, p, name, NULL), CAPV_OK);
     uint8_t *c = malloc(*len + 1);
     memcpy(c, d, *len);
     c[*len] = 0;
@@ -329,8 +331,8 @@ START_TEST(sample_ok)
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_OK);
     for (size_t i = 0; i < capv_report_check_count(r); i++) {
         const capv_check *c = capv_report_check(r, i);
-        capv_check_status want = strcmp(capv_check_id(c), "registry") == 0 ? CAPV_CHECK_SKIP
-                                                                            : CAPV_CHECK_PASS;
+        capv_check_status want =
+            strcmp(capv_check_id(c), "registry") == 0 ? CAPV_CHECK_SKIP : CAPV_CHECK_PASS;
         ck_assert_msg(capv_check_status_of(c) == want, "%s: %s", capv_check_id(c),
                       capv_check_message(c));
     }
@@ -340,7 +342,7 @@ START_TEST(sample_ok)
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_WARN);
     ASSERT_CHECK(r, "proof.backend", CAPV_CHECK_WARN);
     capv_report_free(r);
-    capv_verify_options_set_mock_policy(o, CAPV_MOCK_FAIL, NULL);
+    ck_assert_int_eq(capv_verify_options_set_mock_policy(o, CAPV_MOCK_FAIL, NULL), CAPV_OK);
     r = verify_path(v, path, o);
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
     ASSERT_CHECK(r, "proof.backend", CAPV_CHECK_FAIL);
@@ -434,11 +436,12 @@ START_TEST(tamper_untrusted_signer)
     ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS);
     ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_PASS); /* same canonical bytes */
     ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
-    ck_assert_ptr_nonnull(strstr(capv_check_message(capv_report_find_check(r, "manifest.signature")),
-                                 "not in the trust store"));
+    ck_assert_ptr_nonnull(
+        strstr(capv_check_message(capv_report_find_check(r, "manifest.signature")),
+               "not in the trust store"));
     capv_report_free(r);
     /* --allow-untrusted turns it into a warning, never into ok */
-    capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, 1, NULL);
+    ck_assert_int_eq(capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, 1, NULL), CAPV_OK);
     r = verify_pkg(v, p, o);
     ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_WARN);
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_WARN);
@@ -497,7 +500,8 @@ START_TEST(tamper_key_status_and_window)
     };
     capv_verifier *v = verifier_with_key_json(cases[_i].status, cases[_i].from, cases[_i].to);
     capv_verify_options *o = accept_mock();
-    capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, 1, NULL); /* must not rescue these */
+    ck_assert_int_eq(capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, 1, NULL),
+                     CAPV_OK); /* must not rescue these */
     capv_package *p = sample();
     capv_report *r = verify_pkg(v, p, o);
     ASSERT_CHECK(r, "manifest.signature", cases[_i].want);
@@ -547,8 +551,8 @@ START_TEST(tamper_timestamp_other_data)
     capv_report *r = verify_pkg(v, p, o);
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
     ASSERT_CHECK(r, "timestamp", CAPV_CHECK_FAIL);
-    ck_assert_ptr_nonnull(strstr(capv_check_details(capv_report_find_check(r, "timestamp")),
-                                 "mismatch"));
+    ck_assert_ptr_nonnull(
+        strstr(capv_check_details(capv_report_find_check(r, "timestamp")), "mismatch"));
     ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_PASS);
     capv_report_free(r);
     capv_package_free(p);
@@ -571,8 +575,8 @@ START_TEST(tamper_timestamp_other_tsa)
     capv_report *r = verify_pkg(v, p, o);
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
     ASSERT_CHECK(r, "timestamp", CAPV_CHECK_FAIL);
-    ck_assert_ptr_nonnull(strstr(capv_check_details(capv_report_find_check(r, "timestamp")),
-                                 "untrusted"));
+    ck_assert_ptr_nonnull(
+        strstr(capv_check_details(capv_report_find_check(r, "timestamp")), "untrusted"));
     capv_report_free(r);
     capv_package_free(p);
     capv_verify_options_free(o);
@@ -580,17 +584,17 @@ START_TEST(tamper_timestamp_other_tsa)
 }
 END_TEST
 
-/* Registry JSON (SPEC §3.7): entries signed by the sample key over BLAKE3 of the compact
- * entry JSON. */
+/* Registry JSON (docs/registry.md, "Entry signatures"): entries signed by the sample key over
+ * BLAKE3 of the compact entry JSON. */
 static void write_registry(const char *path, const capv_package *p, bool sign, bool corrupt)
 {
     const uint8_t *m, *pr;
     size_t ml, pl;
-    capv_package_find(p, "manifest.json", &m, &ml);
-    capv_package_find(p, "proof.capz", &pr, &pl);
+    ck_assert_int_eq(capv_package_find(&m, &ml, p, "manifest.json", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&pr, &pl, p, "proof.capz", NULL), CAPV_OK);
     uint8_t mh[32], ph[32];
-    capv_hash(mh, CAPV_HASH_SHA3_256, m, ml, NULL);
-    capv_hash(ph, CAPV_HASH_SHA3_256, pr, pl, NULL);
+    ck_assert_int_eq(capv_hash(mh, CAPV_HASH_SHA3_256, m, ml, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_hash(ph, CAPV_HASH_SHA3_256, pr, pl, NULL), CAPV_OK);
     char mhex[CAPV_DIGEST_HEX_SIZE], phex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(mhex, mh);
     capv_digest_format(phex, ph);
@@ -606,13 +610,18 @@ static void write_registry(const char *path, const capv_package *p, bool sign, b
         snprintf(kp, sizeof kp, "%s/keys/sample-signer.key", sample_dir);
         ck_assert_int_eq(capv_signing_key_load(&k, kp, NULL), CAPV_OK);
         uint8_t d[32], sig[64], pub[32];
-        capv_hash(d, CAPV_HASH_BLAKE3, (const uint8_t *)msg, strlen(msg), NULL);
-        ck_assert_int_eq(capv_signing_key_sign(k, sig, d, 32, NULL), CAPV_OK);
+        ck_assert_int_eq(capv_hash(d, CAPV_HASH_BLAKE3, (const uint8_t *)msg, strlen(msg), NULL),
+                         CAPV_OK);
+        ck_assert_int_eq(capv_signing_key_sign(sig, k, d, 32, NULL), CAPV_OK);
         if (corrupt)
             sig[10] ^= 1;
-        capv_signing_key_public(k, pub);
-        capv_base64_encode(sig_b64, sizeof sig_b64, NULL, sig, 64, CAPV_BASE64_STD);
-        capv_base64_encode(pub_b64, sizeof pub_b64, NULL, pub, 32, CAPV_BASE64_STD);
+        capv_signing_key_public(pub, k);
+        ck_assert_int_eq(
+            capv_base64_encode(sig_b64, sizeof sig_b64, NULL, sig, 64, CAPV_BASE64_STD, NULL),
+            CAPV_OK);
+        ck_assert_int_eq(
+            capv_base64_encode(pub_b64, sizeof pub_b64, NULL, pub, 32, CAPV_BASE64_STD, NULL),
+            CAPV_OK);
         capv_signing_key_free(k);
     }
     FILE *f = fopen(path, "w");
@@ -656,7 +665,7 @@ START_TEST(registry_entries)
     r = verify_pkg(v, other, o);
     ASSERT_CHECK(r, "registry", CAPV_CHECK_SKIP);
     capv_report_free(r);
-    capv_verify_options_set(o, CAPV_OPT_CHECK_REGISTRY, 1, NULL);
+    ck_assert_int_eq(capv_verify_options_set(o, CAPV_OPT_CHECK_REGISTRY, 1, NULL), CAPV_OK);
     r = verify_pkg(v, other, o);
     ASSERT_CHECK(r, "registry", CAPV_CHECK_WARN);
     capv_report_free(r);
@@ -705,8 +714,7 @@ START_TEST(not_a_package)
     ck_assert_int_eq(capv_verify_package(&r, v, p, NULL, &err), CAPV_E_MALFORMED);
     ck_assert_ptr_null(r);
     ck_assert_ptr_nonnull(strstr(err.message, "not a CAP package"));
-    ck_assert_int_eq(capv_verify_path(&r, v, "/nonexistent/pkg.zip", NULL, &err),
-                     CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_verify_path(&r, v, "/nonexistent/pkg.zip", NULL, &err), CAPV_E_NOT_FOUND);
     capv_package_free(p);
     capv_verifier_free(v);
 }
@@ -742,8 +750,7 @@ static capv_package *with_budget(const capv_package *src, uint64_t verify_bytes,
 static bool memory_failure(const capv_check *c)
 {
     return capv_check_status_of(c) == CAPV_CHECK_FAIL &&
-           strstr(capv_check_message(c), "more memory than the verification limit") !=
-               NULL;
+           strstr(capv_check_message(c), "more memory than the verification limit") != NULL;
 }
 
 /* Shrinking the verification budget never changes what a check finds: a member that does not
@@ -760,12 +767,11 @@ START_TEST(memory_budget_never_changes_findings)
     ck_assert_int_eq(capv_report_verdict(control), CAPV_VERDICT_WARN); /* the unlisted members */
     ASSERT_CHECK(control, "package.integrity", CAPV_CHECK_WARN);
     ASSERT_CHECK(control, "timestamp", CAPV_CHECK_PASS);
-    ck_assert_ptr_null(strstr(capv_check_details(capv_report_find_check(control,
-                                                                        "package.integrity")),
-                              "_omitted"));
+    ck_assert_ptr_null(strstr(
+        capv_check_details(capv_report_find_check(control, "package.integrity")), "_omitted"));
     bool omitted = false, failed[5] = { false };
-    static const char *const readers[] = { "package.layout", "manifest.schema",
-                                           "proof.container", "timestamp" };
+    static const char *const readers[] = { "package.layout", "manifest.schema", "proof.container",
+                                           "timestamp" };
     for (uint64_t budget = 1024 * 1024; budget >= 4096; budget -= 4096) {
         p = with_budget(base, budget, 300);
         capv_report *r = verify_pkg(v, p, o);
@@ -919,9 +925,9 @@ static uint8_t *mzip_finish(mzip *w, size_t *len)
 /* Text of 8-word lines, each written 16 times: deflate makes about 40:1 of it. */
 static void fill_text(uint8_t *d, size_t len, unsigned seed)
 {
-    static const char *const words[16] = { "supplier", "ubo", "region", "EU", "DE", "FR",
-                                           "status", "ok", "audit", "record", "hash", "lksg",
-                                           "policy", "risk", "low", "high" };
+    static const char *const words[16] = { "supplier", "ubo",  "region", "EU",     "DE",   "FR",
+                                           "status",   "ok",   "audit",  "record", "hash", "lksg",
+                                           "policy",   "risk", "low",    "high" };
     uint64_t s = seed + 1u;
     size_t at = 0;
     while (at < len) {
@@ -948,7 +954,7 @@ static uint8_t *big_sample_zip(size_t parts, size_t *len)
     memset(&w, 0, sizeof w);
     size_t mlen;
     const uint8_t *meta = NULL;
-    ck_assert_int_eq(capv_package_find(s, "_meta.json", &meta, &mlen), CAPV_OK);
+    ck_assert_int_eq(capv_package_find(&meta, &mlen, s, "_meta.json", NULL), CAPV_OK);
     cJSON *root = NULL;
     ck_assert_int_eq(capvi_json_parse(&root, meta, mlen, NULL), CAPV_OK);
     cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
@@ -1037,7 +1043,7 @@ START_TEST(memory_streamed_verification)
     capv_verifier *v = verifier(true);
     capv_verify_options *o = accept_mock();
     uint64_t bound = 0;
-    ck_assert_int_eq(capv_package_memory_bound(&bound, NULL, len), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&bound, NULL, len, NULL), CAPV_OK);
     long before = measure ? reset_peak() : 0;
     char *json = NULL;
     capv_verdict verdict;
@@ -1051,8 +1057,9 @@ START_TEST(memory_streamed_verification)
     snprintf(want, sizeof want, "\"verified\":%zu", parts + 3);
     ck_assert_msg(strstr(json, want) != NULL, "%s", json);
     if (measure) {
-        fprintf(stderr, "memory_streamed_verification: %zu-byte zip expanding to %zu MiB: peak "
-                        "RSS growth %ld KiB, bound %llu KiB\n",
+        fprintf(stderr,
+                "memory_streamed_verification: %zu-byte zip expanding to %zu MiB: peak "
+                "RSS growth %ld KiB, bound %llu KiB\n",
                 len, parts, growth, (unsigned long long)(bound / 1024));
         ck_assert_int_lt(growth, 24 * 1024);
         ck_assert_uint_le((uint64_t)growth * 1024, bound);
@@ -1077,8 +1084,9 @@ START_TEST(memory_bound_hostile)
     if (_i == 0) {
         /* 60,000 values: three quarters of the 16 MiB for reading, nearly */
         mbuf m = { 0 };
-        const char *head = "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[{\"id\":"
-                           "\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"}],\"x\":[0";
+        const char *head =
+            "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[{\"id\":"
+            "\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"}],\"x\":[0";
         mb_put(&m, head, strlen(head));
         for (int i = 1; i < 60000; i++)
             mb_put(&m, ",0", 2);
@@ -1101,23 +1109,118 @@ START_TEST(memory_bound_hostile)
     }
     uint8_t *zip = mzip_finish(&w, &len);
     uint64_t bound = 0;
-    ck_assert_int_eq(capv_package_memory_bound(&bound, NULL, len), CAPV_OK);
+    ck_assert_int_eq(capv_package_memory_bound(&bound, NULL, len, NULL), CAPV_OK);
     long before = reset_peak();
     char *json = NULL;
     capv_verdict verdict;
-    ck_assert_int_eq(capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL,
-                                                 0, NULL),
-                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL, 0, NULL),
+        CAPV_OK);
     long growth = status_kib("VmHWM") - before;
     /* both got as far as the checks that read them */
     ck_assert_ptr_nonnull(strstr(json, "cap-bundle.v1 layout with 1 proof unit"));
-    fprintf(stderr, "memory_bound_hostile %d: %zu-byte zip: peak RSS growth %ld KiB, bound %llu "
-                    "KiB\n",
+    fprintf(stderr,
+            "memory_bound_hostile %d: %zu-byte zip: peak RSS growth %ld KiB, bound %llu "
+            "KiB\n",
             _i, len, growth, (unsigned long long)(bound / 1024));
     ck_assert_uint_le((uint64_t)growth * 1024, bound);
     capv_free(json);
     free(zip);
     capv_verifier_free(v);
+}
+END_TEST
+
+/* capv_package_hashes gives what a verification report names the package by, without the
+ * checks: the sample (a cap-bundle.v1 of one unit), a legacy package (with and without a
+ * policy digest); a multi-unit bundle and a non-package are malformed. */
+START_TEST(package_hashes_without_verification)
+{
+    capv_verifier *v = verifier(true);
+    capv_package *pkg = sample();
+    capv_report *r = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_verify_package(&r, v, pkg, NULL, &err), CAPV_OK);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], pol[CAPV_DIGEST_HEX_SIZE];
+    ck_assert_int_eq(capv_package_hashes(mh, ph, pol, pkg, &err), CAPV_OK);
+    ck_assert_str_eq(mh, capv_report_manifest_hash(r));
+    ck_assert_str_eq(ph, capv_report_proof_hash(r));
+    ck_assert_ptr_nonnull(capv_report_policy_hash(r));
+    ck_assert_str_eq(pol, capv_report_policy_hash(r));
+    ck_assert_int_eq(capv_package_hashes(mh, ph, NULL, pkg, &err), CAPV_OK);
+    capv_report_free(r);
+    /* a legacy package whose manifest is not JSON: hashes, and no policy */
+    capv_package *legacy = NULL;
+    ck_assert_int_eq(capv_package_new(&legacy, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(
+        capv_package_add_member(legacy, "manifest.json", (const uint8_t *)"x", 1, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_hashes(mh, ph, pol, legacy, &err), CAPV_E_MALFORMED);
+    ck_assert_str_eq(mh, "");
+    ck_assert_int_eq(capv_package_add_member(legacy, "proof.dat", (const uint8_t *)"y", 1, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_package_hashes(mh, ph, pol, legacy, &err), CAPV_OK);
+    ck_assert_int_eq(err.code, CAPV_OK);
+    ck_assert_str_eq(pol, "");
+    uint8_t d[32];
+    char want[CAPV_DIGEST_HEX_SIZE];
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)"x", 1, NULL), CAPV_OK);
+    capv_digest_format(want, d);
+    ck_assert_str_eq(mh, want);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)"y", 1, NULL), CAPV_OK);
+    capv_digest_format(want, d);
+    ck_assert_str_eq(ph, want);
+    capv_package_free(legacy);
+    /* several units: no single manifest */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/peer/packages/multi-unit", tu_shared_dir());
+    capv_package *multi = NULL;
+    ck_assert_int_eq(capv_package_open_dir(&multi, path, NULL, &err), CAPV_OK);
+    ck_assert_int_eq(capv_package_hashes(mh, ph, pol, multi, &err), CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "_meta.json");
+    ck_assert_str_eq(mh, "");
+    capv_package_free(multi);
+    capv_package_free(pkg);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* Which form a JSON /verify body has, from its top-level member names only. */
+START_TEST(json_request_forms)
+{
+    static const struct {
+        const char *body;
+        capv_status st;
+        capv_json_form form;
+    } cases[] = {
+        { "{\"package\":{}}", CAPV_OK, CAPV_JSON_FORM_PACKAGE },
+        { " {\"context\":{},\"package\":{\"a\":\"\"}} ", CAPV_OK, CAPV_JSON_FORM_PACKAGE },
+        { "{\"\\u0070ackage\":{}}", CAPV_OK, CAPV_JSON_FORM_PACKAGE }, /* as cJSON reads it */
+        { "{\"policy_id\":\"p\",\"context\":{}}", CAPV_OK, CAPV_JSON_FORM_POLICY_EVAL },
+        { "{\"ir\":{},\"context\":{}}", CAPV_OK, CAPV_JSON_FORM_POLICY_EVAL },
+        { "{\"context\":{\"package\":{}}}", CAPV_OK, CAPV_JSON_FORM_POLICY_EVAL },
+        { "{\"packages\":{}}", CAPV_E_MALFORMED, 0 },
+        { "{}", CAPV_E_MALFORMED, 0 },
+        { "[{\"package\":{}}]", CAPV_E_MALFORMED, 0 },
+        { "{\"package\":{}", CAPV_E_JSON_SYNTAX, 0 },
+        { "{\"package\":{}} x", CAPV_E_JSON_TRAILING, 0 },
+        { "", CAPV_E_JSON_SYNTAX, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        capv_json_form form = (capv_json_form)0;
+        capv_status st = capv_verify_json_form(&form, (const uint8_t *)cases[i].body,
+                                               strlen(cases[i].body), &err);
+        ck_assert_msg(st == cases[i].st, "%s: %d", cases[i].body, (int)st);
+        ck_assert_int_eq(err.code, st);
+        if (st == CAPV_OK)
+            ck_assert_msg(form == cases[i].form, "%s: form %d", cases[i].body, (int)form);
+    }
+    capv_error err = CAPV_ERROR_INIT;
+    capv_json_form form;
+    ck_assert_int_eq(capv_verify_json_form(&form, (const uint8_t *)"{}", 2, &err),
+                     CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "package");
+    ck_assert_int_eq(capv_verify_json_form(NULL, (const uint8_t *)"{}", 2, NULL),
+                     CAPV_E_INVALID_ARG);
 }
 END_TEST
 
@@ -1145,6 +1248,8 @@ Suite *verify_suite(void)
     tcase_add_loop_test(tc, registry_entries, 0, 3);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
+    tcase_add_test(tc, package_hashes_without_verification);
+    tcase_add_test(tc, json_request_forms);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_checked_fixture(tc, setup, teardown);

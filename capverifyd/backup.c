@@ -1,0 +1,101 @@
+/* Registry backups of the daemon (backup.h): one at a time, logged and counted. */
+#include "backup.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "metrics.h"
+
+/* The first scheduled backup when none is on disk yet. */
+#define FIRST_BACKUP_DELAY_MS 60000
+
+static int64_t now_ms(void)
+{
+    return capv_clock_system(NULL);
+}
+
+static void log_backup(capvd *d, capv_status st, const capv_backup_info *info, int64_t start,
+                       const capv_error *err)
+{
+    capv_log_entry *e =
+        capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_ERROR, "backup");
+    capv_log_int(e, "duration_ms", now_ms() - start);
+    if (st == CAPV_OK && info != NULL) {
+        capv_log_str(e, "path", info->path);
+        capv_log_int(e, "entries", (int64_t)info->entries);
+        capv_log_int(e, "size_bytes", (int64_t)info->size_bytes);
+    } else {
+        capv_log_str(e, "error", capv_status_name(st));
+    }
+    capv_log_end(e, st == CAPV_OK ? "registry backup written" : "registry backup failed: %s",
+                 err ? err->message : "");
+}
+
+capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
+{
+    if (pthread_mutex_trylock(&d->backup_lock) != 0) {
+        if (err != NULL) {
+            err->code = CAPV_E_BUSY;
+            snprintf(err->message, sizeof err->message, "a backup is already running");
+        }
+        return CAPV_E_BUSY;
+    }
+    mkdir(d->cfg.backup_dir, 0750);
+    int64_t start = now_ms();
+    capv_status st = capv_registry_backup(info, d->registry, d->cfg.backup_dir,
+                                          (unsigned)d->cfg.backup_retain, NULL, NULL, err);
+    pthread_mutex_unlock(&d->backup_lock);
+    metrics_backup(st == CAPV_OK, now_ms());
+    log_backup(d, st, *info, start, err);
+    return st;
+}
+
+/* A scheduled backup, under the read lock like a request's. */
+static void *backup_thread(void *arg)
+{
+    capvd *d = arg;
+    capv_backup_info *info = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    pthread_rwlock_rdlock(&d->lock);
+    (void)backup_run(d, &info, &err);
+    pthread_rwlock_unlock(&d->lock);
+    capv_backup_info_free(info);
+    return NULL;
+}
+
+/* Unix ms of the newest complete backup in backup.dir, or 0. */
+static int64_t newest_backup_ms(const capvd *d)
+{
+    capv_backup_list *list = NULL;
+    int64_t ms = 0;
+    if (capv_registry_backup_list(&list, d->cfg.backup_dir, NULL) == CAPV_OK &&
+        capv_backup_list_count(list) > 0) {
+        const char *at = capv_backup_list_get(list, 0)->created_at;
+        if (capv_rfc3339_parse(&ms, at, strlen(at), NULL) != CAPV_OK)
+            ms = 0;
+    }
+    capv_backup_list_free(list);
+    return ms;
+}
+
+void backup_schedule_init(backup_schedule *s, capvd *d)
+{
+    int64_t last = newest_backup_ms(d);
+    if (last > 0)
+        metrics_backup_seed(last);
+    s->interval_ms = d->cfg.backup_interval_seconds * 1000;
+    s->next_ms = last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS;
+}
+
+void backup_schedule_tick(backup_schedule *s, capvd *d, int64_t now)
+{
+    if (s->interval_ms <= 0 || now < s->next_ms)
+        return;
+    s->next_ms = now + s->interval_ms;
+    pthread_t t;
+    if (pthread_create(&t, NULL, backup_thread, d) == 0)
+        pthread_detach(t);
+}

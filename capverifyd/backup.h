@@ -1,0 +1,31 @@
+/* capverifyd: registry backups (backup.c, docs/registry.md, "Backup"): taken on demand
+ * (POST /admin/backup) or on the schedule of backup.interval_seconds, one at a time, into
+ * backup.dir with backup.retain. */
+#ifndef CAPVD_BACKUP_H
+#define CAPVD_BACKUP_H
+
+#include <stdint.h>
+
+#include <capverify.h>
+
+struct capvd;
+
+/* Takes an online backup into backup.dir with retention; CAPV_E_BUSY when one is running.
+ * Updates the backup metrics and logs event=backup. The caller holds the daemon's read lock
+ * (the registry must not be swapped meanwhile). Free *info with capv_backup_info_free. */
+capv_status backup_run(struct capvd *d, capv_backup_info **info, capv_error *err);
+
+/* When the next scheduled backup is due. */
+typedef struct backup_schedule {
+    int64_t interval_ms; /* backup.interval_seconds; 0 = no schedule */
+    int64_t next_ms;     /* Unix ms at which the next one is due */
+} backup_schedule;
+
+/* Plans the schedule from the newest backup on disk, so the backup age is continuous across
+ * restarts: the first backup is due one interval after it (or in a minute, if there is
+ * none). Seeds the backup-age metric from it; call after metrics_init. */
+void backup_schedule_init(backup_schedule *s, struct capvd *d);
+/* Starts a backup on its own thread when one is due at `now_ms`. */
+void backup_schedule_tick(backup_schedule *s, struct capvd *d, int64_t now_ms);
+
+#endif

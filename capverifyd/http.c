@@ -1,0 +1,333 @@
+/* Reading requests and writing answers (http.h): the response head every answer shares, the
+ * JSON error body, and request bodies read within the memory budget and the connection's
+ * deadlines (docs/hardening.md). */
+#include "http.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "budget.h"
+#include "daemon.h"
+
+const char *header(req *r, const char *name)
+{
+    return mg_get_header(r->conn, name);
+}
+
+const char *content_type(req *r, char *buf, size_t cap)
+{
+    const char *ct = header(r, "Content-Type");
+    size_t i = 0;
+    if (ct != NULL)
+        for (; ct[i] && ct[i] != ';' && i + 1 < cap; i++)
+            buf[i] = (char)tolower((unsigned char)ct[i]);
+    while (i > 0 && buf[i - 1] == ' ')
+        i--;
+    buf[i] = '\0';
+    return buf;
+}
+
+static const char *reason_phrase(int status)
+{
+    const char *t = mg_get_response_code_text(NULL, status);
+    return t ? t : "";
+}
+
+/* Writes a response, bounded by the connection's write deadline: a client that reads it
+ * too slowly is cut off by the watchdog and the write fails. */
+static void put(req *r, const char *data, size_t len)
+{
+    conn_write_begin(r->cs);
+    mg_write(r->conn, data, len);
+    conn_write_end(r->cs);
+}
+
+/* The response head shared by every answer: status, security headers, request id, CORS
+ * for a listed origin, and Connection: close whenever the connection must not be reused
+ * (an unread request body is never drained: docs/hardening.md). */
+static void send_head(req *r, int status, const char *content_type, size_t len, const char *extra)
+{
+    r->status = status;
+    bool api = r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ && r->route != ROUTE_METRICS;
+    bool must_close = (r->has_body && !r->body_done) || status == 400 || status == 408 ||
+                      atomic_load(&r->d->draining);
+    if (must_close)
+        mg_disable_connection_keep_alive(r->conn);
+    char cors[512] = "";
+    if (r->cors_origin != NULL)
+        snprintf(cors, sizeof cors,
+                 "Access-Control-Allow-Origin: %s\r\n"
+                 "Access-Control-Expose-Headers: X-Request-Id, Retry-After, ETag, Location\r\n",
+                 r->cors_origin);
+    char head[2048];
+    int n =
+        snprintf(head, sizeof head,
+                 "HTTP/1.1 %d %s\r\n"
+                 "%s%s%s"
+                 "Content-Length: %zu\r\n"
+                 "X-Content-Type-Options: nosniff\r\n"
+                 "X-Request-Id: %s\r\n"
+                 "%s%s%s%s%s\r\n",
+                 status, reason_phrase(status), content_type ? "Content-Type: " : "",
+                 content_type ? content_type : "", content_type ? "\r\n" : "", len, r->id,
+                 api ? "Cache-Control: no-store\r\n" : "",
+                 r->d->cfg.server_cors_origins.n > 0 && !r->admin_port ? "Vary: Origin\r\n" : "",
+                 cors, must_close ? "Connection: close\r\n" : "", extra ? extra : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        /* extra headers are ours and short: never reached */
+        mg_disable_connection_keep_alive(r->conn);
+        return;
+    }
+    put(r, head, (size_t)n);
+}
+
+void send_response(req *r, int status, const char *content_type, const char *body, size_t len,
+                   const char *extra)
+{
+    send_head(r, status, content_type, len, extra);
+    if (len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0))
+        put(r, body, len);
+}
+
+void send_json(req *r, int status, const char *body, size_t len, const char *extra)
+{
+    send_response(r, status, "application/json; charset=utf-8", body, len, extra);
+}
+
+/* RFC 9110 §15.5.6: a 405 response lists the methods the route has. */
+const char *http_allow_methods(route rt)
+{
+    switch (rt) {
+    case ROUTE_VERIFY:
+    case ROUTE_POLICY_COMPILE:
+    case ROUTE_ADMIN_BACKUP: return "POST";
+    case ROUTE_REGISTRY_LIST:
+    case ROUTE_REGISTRY_POST: return "GET, HEAD, POST";
+    default: return "GET, HEAD";
+    }
+}
+
+/* A JSON string literal of `s`, or NULL (out of memory; never invalid UTF-8 from us). */
+static char *quote(const char *s)
+{
+    char *q = NULL;
+    return capv_json_quote(&q, NULL, s, strlen(s), NULL) == CAPV_OK ? q : NULL;
+}
+
+static void vsend_error(req *r, int status, const char *code, const char *extra,
+                        const char *members, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+
+static void vsend_error(req *r, int status, const char *code, const char *extra,
+                        const char *members, const char *fmt, va_list ap)
+{
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *qm = quote(msg), *qid = quote(r->id);
+    /* Sized to fit: a quoted message grows up to 6x (\u00XX escapes of control bytes a
+     * client can put in a URI), and a fixed buffer would send bytes beyond its end. */
+    const char *m = qm ? qm : "\"\"", *i = qid ? qid : "\"\"";
+    size_t cap = strlen(code) + strlen(m) + strlen(i) + (members ? strlen(members) : 0) + 64;
+    char *body = malloc(cap);
+    int n = body ? snprintf(body, cap,
+                            "{\"error\":{\"code\":\"%s\",\"message\":%s,\"request_id\":%s}%s%s}",
+                            code, m, i, members ? "," : "", members ? members : "")
+                 : -1;
+    capv_free(qm);
+    capv_free(qid);
+    snprintf(r->error, sizeof r->error, "%s", code);
+    send_json(r, status, body ? body : "", n > 0 && (size_t)n < cap ? (size_t)n : 0, extra);
+    free(body);
+}
+
+void send_error(req *r, int status, const char *code, const char *fmt, ...)
+{
+    char allow[64];
+    if (status == 405)
+        snprintf(allow, sizeof allow, "Allow: %s\r\n", http_allow_methods(r->route));
+    va_list ap;
+    va_start(ap, fmt);
+    vsend_error(r, status, code, status == 405 ? allow : NULL, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void send_error_with(req *r, int status, const char *code, const char *extra_headers,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsend_error(r, status, code, extra_headers, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void send_error_members(req *r, int status, const char *code, const char *members, const char *fmt,
+                        ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsend_error(r, status, code, NULL, members, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- request bodies ---------------------------------------------------------------------- */
+
+/* The worst case a body of `len` bytes may cost while its request is handled. */
+static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
+{
+    uint64_t bound = 0;
+    switch (kind) {
+    case BODY_PACKAGE: /* the library's bound covers zip and JSON packages alike */
+        if (capv_package_memory_bound(&bound, r->d->limits, len, NULL) == CAPV_OK)
+            return bound;
+        return len * 64;
+    case BODY_JSON:
+    default:
+        /* a parsed JSON tree costs up to ~56 bytes per input byte (docs/hardening.md) */
+        return len * 64;
+    }
+}
+
+static bool reserve(req *r, body_kind kind, uint64_t len)
+{
+    uint64_t want = worst_case(r, kind, len);
+    switch (budget_reserve(want)) {
+    case BUDGET_OK: r->reserved += want; return true;
+    case BUDGET_TOO_LARGE:
+        send_error(r, 413, "body_too_large",
+                   "handling a body of %llu bytes needs more memory than the server allows",
+                   (unsigned long long)len);
+        return false;
+    case BUDGET_BUSY:
+    default:
+        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n",
+                        "the server is busy with other uploads; retry shortly");
+        return false;
+    }
+}
+
+/* RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for our word before it
+ * sends the body. Any other expectation cannot be met. */
+static bool answer_expect(req *r)
+{
+    const char *ex = header(r, "Expect");
+    if (ex == NULL)
+        return true;
+    if (strcasecmp(ex, "100-continue") != 0) {
+        send_error(r, 417, "expectation_failed", "only Expect: 100-continue is supported");
+        return false;
+    }
+    if (strcmp(r->ri->http_version, "1.1") == 0)
+        mg_write(r->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    return true;
+}
+
+#define BODY_READ_CHUNK CONN_BODY_READ_CHUNK
+
+static void body_timeout(req *r, size_t got)
+{
+    send_error(r, 408, "request_timeout",
+               "the request body did not arrive in time (%zu bytes received)", got);
+}
+
+/* Reads the body into *bufp (`cap` bytes, grown up to max + 1 for a chunked body) until it
+ * ends or fails; *n is what arrived, *last CivetWeb's last mg_read result. False when memory
+ * ran out. */
+static bool receive(req *r, long long declared, size_t max, uint8_t **bufp, size_t cap, size_t *n,
+                    int *last)
+{
+    for (;;) {
+        if (*n == cap) {
+            if (declared >= 0)
+                break;
+            if (cap >= max + 1)
+                break;
+            cap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+            uint8_t *nb = realloc(*bufp, cap + 1);
+            if (nb == NULL)
+                return false;
+            *bufp = nb;
+        }
+        /* CivetWeb's mg_read returns only when all it was asked for arrived: small reads
+         * let the watchdog see the body's progress */
+        size_t want = cap - *n < BODY_READ_CHUNK ? cap - *n : BODY_READ_CHUNK;
+        *last = mg_read(r->conn, *bufp + *n, want);
+        if (*last <= 0)
+            break;
+        *n += (size_t)*last;
+        conn_body_progress(r->cs, *n);
+    }
+    return true;
+}
+
+/* Whether the body arrived whole and in time; otherwise answers 408, 413 or 400. */
+static bool body_complete(req *r, long long declared, size_t max, size_t n, int last)
+{
+    if (conn_cut_reason(r->cs) != CUT_NONE) {
+        body_timeout(r, n);
+        return false;
+    }
+    if (declared < 0 && n > max) {
+        send_error(r, 413, "body_too_large", "request body exceeds %zu bytes", max);
+        return false;
+    }
+    if (declared < 0 && last < 0) {
+        send_error(r, 400, "malformed", "malformed chunked request body");
+        return false;
+    }
+    if (declared >= 0 && n != (size_t)declared) {
+        send_error(r, 400, "malformed", "request body ended after %zu of %lld bytes", n, declared);
+        return false;
+    }
+    return true;
+}
+
+bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
+{
+    size_t max = (size_t)r->d->cfg.server_max_body_bytes;
+    long long declared = r->ri->content_length;
+    if (declared > (long long)max) {
+        send_error(r, 413, "body_too_large", "request body of %lld bytes exceeds %zu bytes",
+                   declared, max);
+        return false;
+    }
+    /* a chunked body may grow to the limit: reserve for that */
+    if (!reserve(r, kind, declared >= 0 ? (uint64_t)declared : max) || !answer_expect(r))
+        return false;
+    size_t cap = declared >= 0 ? (size_t)declared : 65536;
+    uint8_t *buf = malloc(cap + 1);
+    size_t n = 0;
+    int last = 0;
+    if (buf == NULL) {
+        send_error(r, 500, "internal", "out of memory");
+        return false;
+    }
+    conn_body_begin(r->cs, declared);
+    bool received = receive(r, declared, max, &buf, cap, &n, &last);
+    conn_body_end(r->cs);
+    if (!received) {
+        free(buf);
+        send_error(r, 500, "internal", "out of memory");
+        return false;
+    }
+    if (!body_complete(r, declared, max, n, last)) {
+        free(buf);
+        return false;
+    }
+    r->body_done = true;
+    buf[n] = '\0';
+    *out = buf;
+    *len = n;
+    return true;
+}
+
+void send_rate_limited(req *r, rl_kind kind, int retry_after)
+{
+    ratelimit_count(kind);
+    char extra[48];
+    snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after);
+    send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s", retry_after);
+}

@@ -1,0 +1,81 @@
+/* capverifyd: one HTTP request being handled, and what a handler does with it: read its
+ * headers and body, send the answer. Every answer carries the security headers, the request
+ * id and, for a listed origin, the CORS headers (docs/hardening.md). */
+#ifndef CAPVD_HTTP_H
+#define CAPVD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <civetweb.h>
+
+#include "conn.h"
+#include "metrics.h"
+#include "ratelimit.h"
+
+struct capvd;
+
+/* One request being handled: routing, timing, identity and outcome, for the log line and
+ * the metrics written when it completes. */
+typedef struct req {
+    struct capvd *d;
+    struct mg_connection *conn;
+    const struct mg_request_info *ri;
+    route route;
+    bool admin_port;
+    conn_state *cs;          /* the connection's deadlines (NULL if untracked) */
+    int64_t head_start;      /* monotonic ms at which this request's head started */
+    char client[64];         /* client address (X-Forwarded-For only from trusted proxies) */
+    const char *cors_origin; /* the request's Origin when server.cors_origins lists it */
+    bool has_body;           /* the request announced a body */
+    bool body_done;          /* ... and it was read to its end */
+    uint64_t reserved;       /* bytes held in the memory budget */
+    char id[72];
+    char subject[128];
+    char result[8]; /* ok|warn|fail|error or "" */
+    char error[96]; /* error code of an error response, or "" */
+    int status;
+    double started;
+} req;
+
+/* ---- request ---- */
+const char *header(req *r, const char *name);
+/* The media type of Content-Type without parameters, lower-cased, into buf. */
+const char *content_type(req *r, char *buf, size_t cap);
+
+/* What a request body becomes while it is handled: the memory budget reserves its worst
+ * case before the body is read (docs/hardening.md). */
+typedef enum body_kind {
+    BODY_PACKAGE, /* a zip or JSON package: capv_package_memory_bound() for its size */
+    BODY_JSON     /* another JSON request, parsed into a tree */
+} body_kind;
+
+/* Reserves the body's worst case in the memory budget, answers `Expect: 100-continue`, and
+ * reads the whole body (at most server.max_body_bytes) within the request's deadline. On
+ * failure it has answered (413, 408, 400, 503 overloaded, 417) and returns false. */
+bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len);
+
+/* ---- responses ---- */
+/* Any answer: status, media type (NULL for none), body; extra_headers are "Name: value\r\n"
+ * lines. Adds the security headers, request id and CORS headers every answer carries. */
+void send_response(req *r, int status, const char *content_type, const char *body, size_t len,
+                   const char *extra_headers);
+void send_json(req *r, int status, const char *body, size_t len, const char *extra_headers);
+/* {"error":{"code":…,"message":…,"request_id":…}}; a 405 lists the route's methods. */
+void send_error(req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The same with extra response headers ("Name: value\r\n" lines), e.g. WWW-Authenticate. */
+void send_error_with(req *r, int status, const char *code, const char *extra_headers,
+                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The same with more members in the body after "error": `members` is their JSON text
+ * ("\"lints\":[…]"), e.g. the lints of a policy that does not compile. */
+void send_error_members(req *r, int status, const char *code, const char *members, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+/* 429 with Retry-After, counted by kind. */
+void send_rate_limited(req *r, rl_kind kind, int retry_after);
+
+/* The methods a route answers ("GET, HEAD", "POST", …), for Allow headers. */
+const char *http_allow_methods(route rt);
+
+#endif

@@ -1,0 +1,62 @@
+/* Strict JSON input (json.c), as the rest of the library reads JSON (docs/architecture.md,
+ * "Strict JSON").
+ *
+ * Trees come from capvi_json_parse() only, which validates the raw bytes first (grammar,
+ * UTF-8, escapes, depth, trailing bytes), lets cJSON build the tree, then rejects duplicate
+ * keys and attaches each number's exact source text to its node (cJSON keeps only a double).
+ * Look-ups are case-sensitive. Integer reads are exact and range-checked. Most files include
+ * json_int.h, which brings this and the writers (json_write_int.h). */
+#ifndef CAPV_JSON_READ_INT_H
+#define CAPV_JSON_READ_INT_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+#include "error_int.h"
+
+/* Parses strict JSON into a cJSON tree (free with cJSON_Delete). */
+capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err);
+
+/* The later (in document order) of a pair of equal keys of object `obj`, or NULL; cJSON keeps
+ * both, so every tree builder must check. CAPV_E_NOMEM is the only failure. */
+capv_status capvi_json_find_duplicate(const cJSON **dup, const cJSON *obj);
+
+/* Member `key` of object `obj` (case-sensitive), or NULL if absent or obj is not an object. */
+const cJSON *capvi_json_get(const cJSON *obj, const char *key);
+
+/* Required/optional typed member reads. `path` names the object in error messages ("" for
+ * the root); the error's field becomes "path.key". Optional reads leave `*out` unchanged and
+ * return CAPV_OK when the member is absent (or JSON null where noted). */
+capv_status capvi_json_get_string(const char **out, const cJSON *obj, const char *path,
+                                  const char *key, bool required, capv_error *err);
+capv_status capvi_json_get_bool(bool *out, const cJSON *obj, const char *path, const char *key,
+                                bool required, capv_error *err);
+capv_status capvi_json_get_object(const cJSON **out, const cJSON *obj, const char *path,
+                                  const char *key, bool required, capv_error *err);
+capv_status capvi_json_get_array(const cJSON **out, const cJSON *obj, const char *path,
+                                 const char *key, bool required, capv_error *err);
+capv_status capvi_json_get_int(int64_t *out, const cJSON *obj, const char *path, const char *key,
+                               int64_t min, int64_t max, bool required, capv_error *err);
+
+/* Exact integer value of a number node within [min, max]: CAPV_E_TYPE if not a number,
+ * CAPV_E_RANGE if it has a fraction/exponent that is not integral, or lies outside. */
+capv_status capvi_json_int_value(int64_t *out, const cJSON *item, int64_t min, int64_t max);
+
+/* The largest integer every JSON peer (IEEE double) represents exactly: 2^53. */
+#define CAPV_JSON_INT_MAX INT64_C(9007199254740992)
+
+/* Checks that s[0..len) is valid UTF-8 without NUL bytes (CAPV_E_JSON_UTF8 / _NUL). */
+capv_status capvi_utf8_check(const uint8_t *s, size_t len, capv_error *err);
+
+/* Scans strict JSON text without building a tree (grammar, UTF-8, escapes, depth, trailing
+ * bytes; not duplicate keys, which need the tree) and tells whether it is an object, and
+ * which of the NULL-terminated `keys` (at most 32, ASCII) name members of that object: bit i
+ * of `*found` for keys[i], escapes in member names decoded. For choosing how to read a body
+ * before paying for its tree. */
+capv_status capvi_json_scan_keys(unsigned int *found, bool *is_object, const uint8_t *data,
+                                 size_t len, const char *const *keys, capv_error *err);
+
+/* Creates a number node that is written with exactly `lexeme` (a valid JSON number). */
+cJSON *capvi_json_number_lexeme(const char *lexeme);
+
+#endif

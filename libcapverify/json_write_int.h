@@ -1,0 +1,24 @@
+/* Writing JSON (json_write.c): the compat canonical form that CAP signers sign
+ * (docs/formats.md) and the pretty form of reports and exports. */
+#ifndef CAPV_JSON_WRITE_INT_H
+#define CAPV_JSON_WRITE_INT_H
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "json_read_int.h"
+
+/* Writers. Compact = the compat canonical form (docs/formats.md). Pretty = 2-space indentation in
+ * the style of serde_json's pretty printer ("key": value, [] and {} for empty containers).
+ * The flags are CAPV_JSON_CANON_*. Failure is recorded in the buffer's sticky flag. */
+void capvi_json_write_compact(capv_buf *b, const cJSON *item, unsigned int flags);
+void capvi_json_write_pretty(capv_buf *b, const cJSON *item);
+
+/* Writes `s[0..len)` as a JSON string literal with the compat escaping. */
+void capvi_json_write_string(capv_buf *b, const char *s, size_t len);
+
+/* Writes a double the way serde_json (ryu) prints an f64: shortest round-trip digits,
+ * "1.0", "0.001", "1e21", "1.5e-7". Non-finite values are written as null. */
+void capvi_json_write_double(capv_buf *b, double v);
+
+#endif

@@ -1,0 +1,225 @@
+/* The bottom layer of the registry module (docs/registry.md): the handle, its SQLite
+ * connections and their settings, cached statements, the writer lock, SQLite error mapping
+ * (storage faults are CAPV_E_STORAGE), the health bookkeeping, and the helpers for the
+ * versioned public structs. Only this layer and the files above it know SQLite:
+ *
+ *   registry.c, registry_json.c, registry_backup.c     public entry points
+ *   registry_schema.c                                   schema versions and migrations
+ *   registry_entry.c          registry_writer.c         entries; the write path and writer
+ *   registry_db.c                                       this layer
+ *
+ * Each file includes the *_int.h headers of the layers below it, never one above it. */
+#ifndef CAPV_REGISTRY_DB_INT_H
+#define CAPV_REGISTRY_DB_INT_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "buf.h"
+#include "error_int.h"
+
+/* The entry columns every entry query selects, in this order (capvi_reg_entry_from_row). */
+#define REG_ENTRY_COLUMNS                                                                          \
+    "seq, id, manifest_hash, proof_hash, timestamp_file, registered_at, policy_hash, "             \
+    "signature, public_key, kid, signature_scheme"
+
+/* Prepared statements, cached per connection. */
+enum {
+    REG_ST_ENTRY_INSERT,
+    REG_ST_ENTRY_BY_KEYS,
+    REG_ST_ENTRY_BY_ID,
+    REG_ST_ENTRY_LIST,
+    REG_ST_ENTRY_LIST_MH,
+    REG_ST_COUNT_ENTRIES,
+    REG_ST_COUNT_VERIFICATIONS,
+    REG_ST_COUNT_POLICIES,
+    REG_ST_VER_INSERT,
+    REG_ST_VER_BY_REQUEST,
+    REG_ST_REPORT_BY_KEY,
+    REG_ST_REPORT_INSERT,
+    REG_ST_PRUNE_SELECT,
+    REG_ST_VER_DELETE,
+    REG_ST_REPORT_DELETE_ORPHAN,
+    REG_ST_PROBE,
+    REG_ST_POL_INSERT,
+    REG_ST_POL_BY_KEY,
+    REG_ST_POL_BY_ID,
+    REG_ST_POL_BY_ID_VERSION,
+    REG_ST_SAVEPOINT,
+    REG_ST_RELEASE,
+    REG_ST_ROLLBACK_TO,
+    REG_ST_COUNT
+};
+
+typedef struct capv_reg_conn {
+    sqlite3 *db;
+    sqlite3_stmt *st[REG_ST_COUNT];
+    bool busy; /* readers: handed out */
+} capv_reg_conn;
+
+/* A unit of work for the write connection (registry_writer_int.h). */
+typedef struct capv_reg_write capv_reg_write;
+
+struct capv_registry {
+    char *path; /* NULL: in-memory */
+    bool read_only;
+    int lock_fd;
+    int busy_ms;
+    capv_reg_conn w; /* read-write connection (db NULL when read-only) */
+    pthread_mutex_t wlock;
+    capv_reg_conn *readers;
+    unsigned int nreaders;
+    pthread_mutex_t rlock;
+    pthread_cond_t rcond;
+    int found_version;
+    bool found_legacy;
+    uint64_t migrated_rows;
+    const capv_signing_key *sign_key;
+    capv_clock_fn clock;
+    void *clock_user;
+    atomic_uint_fast64_t generation;
+    atomic_uint_fast64_t writes;
+    atomic_uint_fast64_t commits;
+    atomic_uint_fast64_t pruned;
+    atomic_uint_fast64_t summarized;
+    atomic_uint_fast64_t faults;
+    /* report size cap and retention (capv_registry_set_*) */
+    atomic_size_t max_report;
+    atomic_int_fast64_t retention_ms;
+    /* the last storage fault not yet followed by a successful write (capv_registry_health) */
+    pthread_mutex_t flock;
+    bool fault;
+    char fault_msg[CAPV_ERROR_MESSAGE_SIZE];
+    /* writer thread (registry_writer.c) */
+    bool writer_running;
+    pthread_t writer;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond; /* CLOCK_MONOTONIC: the writer waits with a timeout to prune */
+    capv_reg_write *qhead, *qtail;
+    bool stopping;
+    unsigned int max_batch;
+    bool prune_now;            /* under qlock: retention changed, prune at once */
+    int64_t prune_interval_ms; /* the writer's pause between prunes that found little */
+};
+
+/* ---- SQLite errors and the health of the storage --------------------------------------- */
+
+/* A status for a failed SQLite call `rc` on `db` (NULL: SQLite's text for rc), recorded in
+ * err as "<what>: <reason> (<SQLite's message>, sqlite <rc>)". Storage faults are
+ * CAPV_E_STORAGE with the reason "database is corrupt" (CORRUPT, NOTADB), "database is
+ * read-only" (READONLY and its extended codes), "disk is full" (FULL) or "I/O error" (IOERR*,
+ * CANTOPEN); BUSY/LOCKED → CAPV_E_BUSY, NOMEM and IOERR_NOMEM → CAPV_E_NOMEM, CONSTRAINT →
+ * CAPV_E_CONFLICT, anything else CAPV_E_IO. */
+capv_status capvi_reg_sqlite_error(sqlite3 *db, int rc, const char *what, capv_error *err);
+
+/* The reason phrase of a storage fault code (see capvi_reg_sqlite_error), or NULL when `rc`
+ * is not one. An I/O error whose system errno (`sys_errno`, 0 = unknown) is EROFS is
+ * "database is read-only", ENOSPC or EDQUOT "disk is full". */
+const char *capvi_reg_storage_reason(int rc, int sys_errno);
+
+/* Health bookkeeping: a CAPV_E_STORAGE result (message from `e`, may be NULL) becomes the
+ * handle's current fault and is counted (and wakes the writer thread, which probes the
+ * storage while the fault lasts); on a read-only handle a CAPV_OK result clears it.
+ * Returns `st`. */
+capv_status capvi_reg_note(capv_registry *reg, capv_status st, const capv_error *e);
+/* Clears the current fault: a write was committed. */
+void capvi_reg_fault_clear(capv_registry *reg);
+/* Whether a storage fault is current; its message is copied to `msg` (may be NULL). */
+bool capvi_reg_fault_get(capv_registry *reg, char msg[CAPV_ERROR_MESSAGE_SIZE]);
+
+/* ---- statements ------------------------------------------------------------------------ */
+
+/* The SQL text of statement `which`. */
+const char *capvi_reg_stmt_sql(int which);
+
+/* The cached statement `which` on `c` (prepared on first use), reset and unbound. */
+capv_status capvi_reg_stmt(sqlite3_stmt **out, capv_reg_conn *c, int which, capv_error *err);
+
+/* Steps a statement that returns no row, then resets it. */
+capv_status capvi_reg_step_done(sqlite3 *db, sqlite3_stmt *s, const char *what, capv_error *err);
+
+/* Runs SQL without results. */
+capv_status capvi_reg_exec(sqlite3 *db, const char *sql, capv_error *err);
+
+/* A single integer from a query (e.g. a PRAGMA). */
+capv_status capvi_reg_query_int(int64_t *out, sqlite3 *db, const char *sql, capv_error *err);
+
+/* Row counts of an open database (any connection). */
+capv_status capvi_reg_count_db(uint64_t *out, sqlite3 *db, const char *table, capv_error *err);
+
+/* Column `i` of the current row as text (NULL for SQL NULL). */
+const char *capvi_reg_col_text(sqlite3_stmt *s, int i);
+
+/* ---- connections ----------------------------------------------------------------------- */
+
+/* Opens one connection (`flags` are SQLITE_OPEN_*; NOMUTEX is added). */
+capv_status capvi_reg_conn_open(sqlite3 **out, const char *path, int flags, capv_error *err);
+/* Finalizes the cached statements and closes the connection. */
+void capvi_reg_conn_close(capv_reg_conn *c);
+
+/* Applies the per-connection settings: busy timeout, extended result codes, foreign keys;
+ * readers never checkpoint; the writer gets synchronous FULL (or NORMAL). */
+capv_status capvi_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, bool sync_normal,
+                                capv_error *err);
+
+/* The first read of a new connection: tells a database from another file (SQLITE_NOTADB)
+ * and finds a damaged first page (SQLITE_CORRUPT), both CAPV_E_STORAGE. */
+capv_status capvi_reg_first_read(sqlite3 *db, const char *path, capv_error *err);
+
+/* PRAGMA quick_check: CAPV_E_STORAGE naming the first complaint. O(size of the file). */
+capv_status capvi_reg_quick_check(sqlite3 *db, const char *path, capv_error *err);
+
+/* Whether a read-write open of `path` can write the file and create its lock, WAL and
+ * shared-memory files next to it (SQLite would open it read-only without a word). */
+capv_status capvi_reg_check_writable(const char *path, bool exists, capv_error *err);
+
+/* Borrows a connection for reading (a free read-only connection, or the write connection
+ * under its lock for in-memory registries); always returns one, waiting if all are busy. */
+capv_reg_conn *capvi_reg_reader_acquire(capv_registry *reg);
+void capvi_reg_reader_release(capv_registry *reg, capv_reg_conn *c);
+
+/* For long reads (backup, check, export): a private read-only connection of its own, so the
+ * pool stays free for look-ups (in-memory registries lend their one connection instead).
+ * Release with capvi_reg_long_reader_release. */
+capv_status capvi_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *reg, capv_error *err);
+void capvi_reg_long_reader_release(capv_registry *reg, capv_reg_conn *c);
+
+/* ---- files, locks and time ------------------------------------------------------------- */
+
+/* The directory part of `path` ("." when it has none). */
+void capvi_reg_dir_of(char out[PATH_MAX], const char *path);
+
+/* The writer lock on "<db_path>.lock": CAPV_OK with *fd, or CAPV_E_BUSY when held
+ * (CAPV_E_STORAGE when the lock file cannot be created: a read-only directory). */
+capv_status capvi_reg_lock(int *fd, const char *db_path, capv_error *err);
+void capvi_reg_unlock(int fd);
+
+/* Current time of the registry's clock (reg may be NULL: the system's) as RFC 3339
+ * ("YYYY-MM-DDTHH:MM:SSZ"), and in milliseconds since the epoch. */
+void capvi_reg_now(const capv_registry *reg, char out[32]);
+int64_t capvi_reg_now_ms(const capv_registry *reg);
+
+/* ---- library-owned structs and versioned public structs -------------------------------- */
+
+/* One allocation of `head` bytes (zeroed) followed by copies of the n strings src[i]; each
+ * *dst[i] is pointed at its copy (NULL for a NULL source). NULL on OOM. */
+void *capvi_reg_pack_strings(size_t head, const char **dst[], const char *const src[], size_t n);
+
+/* The versioned public structs (docs/abi.md): sizes[v] is the size of version v of a struct
+ * (sizes[0] unused, sizes[n - 1] = the current sizeof). `*size` receives the size of the
+ * caller's `version`: the library copies no more than that from or to the caller's struct.
+ * CAPV_E_INVALID_ARG for version 0 or one newer than the library's. */
+capv_status capvi_reg_struct_size(size_t *size, unsigned int version, const size_t *sizes, size_t n,
+                                  const char *what, capv_error *err);
+
+/* Reads a caller's versioned struct `in` into `out`, which holds the defaults of the current
+ * version: the first sizes[in->version] bytes are copied, the rest keep their defaults, and
+ * out's version is left as it was (the current one). Every struct starts with its
+ * `unsigned int version`. */
+capv_status capvi_reg_struct_read(void *out, const void *in, const size_t *sizes, size_t n,
+                                  const char *what, capv_error *err);
+
+#endif

@@ -1,0 +1,54 @@
+/* The registry's write path (registry_writer.c, docs/registry.md "The writer thread"): write
+ * requests, the batch executor, submission (to the writer thread or directly), the writer
+ * thread itself, and pruning. Above the connection layer (registry_db_int.h), beside the
+ * entries (registry_entry_int.h); neither knows the other. */
+#ifndef CAPV_REGISTRY_WRITER_INT_H
+#define CAPV_REGISTRY_WRITER_INT_H
+
+#include "registry_db_int.h"
+
+/* A unit of work for the write connection, run inside a transaction (in its own savepoint).
+ * `run` returns CAPV_OK when it changed something that must be committed; any other status
+ * rolls its savepoint back. If the enclosing commit then fails, `undo` (may be NULL) releases
+ * what `run` produced for the caller. */
+struct capv_reg_write {
+    capv_status (*run)(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err);
+    void (*undo)(void *arg);
+    void *arg;
+    bool changes_entries; /* a successful run bumps the generation */
+    /* filled by the executor */
+    capv_status st;
+    capv_error err;
+    /* writer-thread queue */
+    struct capv_reg_write *next;
+    bool done;
+    pthread_cond_t cond;
+};
+
+/* Verifications removed per pruning transaction. */
+#define REG_PRUNE_BATCH 1000u
+/* While a storage fault is current, the writer thread tries a small write this often, so the
+ * health recovers when the storage does, also when no other write comes (a registry that is
+ * not ready gets no traffic). */
+#define REG_PROBE_INTERVAL_MS 1000
+
+/* Executes a write: on the writer thread when it runs (waiting until its batch committed),
+ * else directly in one transaction. Its status is in req->st / req->err. */
+void capvi_reg_submit(capv_registry *reg, capv_reg_write *req);
+/* The batch executor used by both paths; called with wlock held. */
+void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n);
+/* A submitted write's status, its error copied to `err` on failure. */
+capv_status capvi_reg_write_result(const capv_reg_write *q, capv_error *err);
+
+capv_status capvi_reg_writer_start(capv_registry *reg, capv_error *err);
+void capvi_reg_writer_stop(capv_registry *reg);
+/* Wakes the writer thread to prune at once (retention changed). No-op without one. */
+void capvi_reg_writer_kick(capv_registry *reg);
+
+/* One pruning step on the write connection, inside the caller's transaction: removes up to
+ * `limit` verifications with verified_at before `before_ms` (oldest first) and the report
+ * bodies they leave unreferenced. `*removed` = verifications removed. */
+capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
+                                 size_t limit, capv_error *err);
+
+#endif
