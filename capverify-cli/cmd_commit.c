@@ -14,7 +14,7 @@
 static void commit_usage(FILE *f)
 {
     fprintf(f, "usage: capverify commit [--suppliers CSV] [--ubos CSV] [--json]\n\n"
-               "Recomputes the commitment roots that CAP manifests publish (SPEC 3.8) from the\n"
+               "Recomputes the commitment roots that CAP manifests publish from the\n"
                "supplier list (columns name, jurisdiction, tier) and the beneficial-owner list\n"
                "(columns name, birthdate, citizenship). At least one list is required; the\n"
                "company commitment root is printed when both are given. '-' reads standard\n"

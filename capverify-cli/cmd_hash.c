@@ -10,7 +10,7 @@
 static void hash_usage(FILE *f)
 {
     fprintf(f, "usage: capverify hash [--alg sha3-256|sha256|blake3] [--json] FILE...\n\n"
-               "Prints the digest of each FILE as 0x-prefixed lower-case hex (SPEC 3.1).\n"
+               "Prints the digest of each FILE as 0x-prefixed lower-case hex.\n"
                "'-' reads standard input. The default algorithm is sha3-256, the one CAP\n"
                "uses for manifest and proof hashes.\n");
 }

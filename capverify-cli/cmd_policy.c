@@ -22,7 +22,7 @@ static void policy_usage(FILE *f)
             "         standard output (exact bytes, no trailing newline); lints go to stderr;\n"
             "         with --registry also stores the IR in the registry's policy store\n"
             "lint     prints the lints (E… errors, W… warnings) of a PolicyV2\n"
-            "eval     evaluates the rules of an IR over a context JSON file (SPEC 5); the IR\n"
+            "eval     evaluates the rules of an IR over a context JSON file; the IR\n"
             "         comes from a file or from the registry's policy store (by policy id or\n"
             "         policy_hash); its ir_hash is checked first\n"
             "hash     prints the hash a manifest names a policy by: policy_hash of a PolicyV2,\n"

@@ -162,7 +162,8 @@ static const cfg_key keys[] = {
     { "registry", "record_verifications", T_BOOL, 0, OFF(registry_record_verifications), "true", 0,
       0, NULL, "Record every verification (subject, hashes, result, report) in the registry." },
     { "registry", "signing_key_file", T_STR, 0, OFF(registry_signing_key_file), "", 0, 0, NULL,
-      "PEM Ed25519 key that signs new registry entries (SPEC §3.7); empty = unsigned." },
+      "PEM Ed25519 key that signs new registry entries (docs/registry.md#entry-signatures); "
+      "empty = unsigned." },
     { "registry", "max_report_bytes", T_INT, 0, OFF(registry_max_report_bytes), "16384", 1024,
       16777216, NULL,
       "Largest report stored with a verification; a larger one is stored as its summary "

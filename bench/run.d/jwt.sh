@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# JWT validation per core (SPEC §12) beside OpenSSL's raw verify rate for the same primitive,
-# measured in the same run: RS256/PS256 vs rsa2048, ES256 vs ecdsap256, EdDSA vs ed25519.
-# Targets: cold >= 0.8 x raw, warm (token cache) >= 20 x raw. Prints figures; never fails on time.
+# JWT validation per core (docs/auth.md#benchmark) beside OpenSSL's raw verify rate for the
+# same primitive, measured in the same run: RS256/PS256 vs rsa2048, ES256 vs ecdsap256, EdDSA
+# vs ed25519. Targets: cold >= 0.8 x raw, warm (token cache) >= 20 x raw. Prints figures;
+# never fails on time.
 #   bench/run.d/jwt.sh BUILD_DIR [SECONDS]
 set -euo pipefail
 build=$1

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Registry and cache figures (SPEC §12): recorded verifications/s through the single writer
-# (target >= 5,000/s), look-ups/s, online backup MB/s of a 1,000,000-row registry (idle and
-# while the writer records), cache get/put ops/s with 2 threads. Prints; never fails on time.
+# Registry and cache figures (docs/registry.md#figures): recorded verifications/s through the
+# single writer (target >= 5,000/s), look-ups/s, online backup MB/s of a 1,000,000-row registry
+# (idle and while the writer records), cache get/put ops/s with 2 threads. Prints; never fails
+# on time.
 #   bench/run.d/registry.sh BUILD_DIR [ROWS] [SECONDS]
 set -euo pipefail
 build=$1

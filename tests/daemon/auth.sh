@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bearer-token authentication of the daemon (SPEC §6, §9.2) with a local key set
+# Bearer-token authentication of the daemon (docs/auth.md) with a local key set
 # (file:// JWKS, Ed25519 keys made here): probes need no token, /verify needs a valid token
 # with scope verify:run; every rejection is 401 (invalid_token) or 403 (insufficient_scope)
 # with WWW-Authenticate and the error body, counted by reason and logged without the token;

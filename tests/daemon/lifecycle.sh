@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lifecycle and configuration (SPEC §9.1, §9.4, §13): SIGTERM drains (readiness off at once,
+# Lifecycle and configuration (docs/configuration.md): SIGTERM drains (readiness off at once,
 # still serving during the grace period, in-flight requests complete, exit 0), SIGTERM under
 # load loses no request, a request still running when shutdown.timeout_seconds ends is cut,
 # counted in the log (event=shutdown_cut) and makes the exit status 1, --check-config names

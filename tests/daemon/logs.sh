@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Logs (SPEC §9.3): one JSON object per stdout line with timestamp (RFC 3339, ms, UTC "Z"),
-# level, message and event; request lines with request_id, method, path, status,
+# Logs (docs/runbook.md#logs): one JSON object per stdout line with timestamp (RFC 3339, ms,
+# UTC "Z"), level, message and event; request lines with request_id, method, path, status,
 # duration_ms (and result / error); secrets never logged; SIGUSR1 / SIGUSR2 change the level.
 #   logs.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# /metrics (SPEC §9.3): passes `promtool check metrics`, names every family the runbook and
+# /metrics: passes `promtool check metrics`, names every family the runbook and
 # the alerts use, and its counters, histogram and cache figures move exactly as the requests
 # made predict.
 #   metrics.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
@@ -28,7 +28,7 @@ else
     fail "promtool check metrics (fresh daemon)" "$(cat "$TMP/promtool.out")"
 fi
 
-# ---- the families of SPEC §9.3, each with HELP and TYPE ----------------------------------
+# ---- the required families, each with HELP and TYPE -------------------------------------
 while read -r name type; do
     assert_eq "# TYPE $name $type" "$(awk -v n="$name" '$1 == "#" && $2 == "TYPE" && $3 == n { print $4 }' "$TMP/m0")" \
         "$type"

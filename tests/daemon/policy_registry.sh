@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The policy and registry routes of capverifyd (SPEC §9.2, §5, §8) over loopback: compile
+# The policy and registry routes of capverifyd (docs/api/openapi.json) over loopback: compile
 # (200, persist, 422 lint errors, 409 conflicting re-post, idempotent re-post), GET with
 # ETag and 304, the evaluation form of /verify (Mode A by id, Mode B embedded IR, tampered
 # IR → 400, fail verdict → 200), registry entries (201, idempotent retry 200, 409 conflict,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every route of capverifyd over loopback (SPEC §9.2, §9.4): answers, error codes and bodies,
+# Every route of capverifyd over loopback (docs/api/openapi.json): answers, error codes and bodies,
 # the body limit, security headers, request ids, the admin port's restricted routes, verdicts
 # on the sample, a tampered and the peer packages, and the served OpenAPI document.
 #   routes.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR VECTORS_DIR
@@ -280,7 +280,7 @@ assert_eq "/openapi.json is docs/api/openapi.json" \
 cp "$TMP/resp.body" "$TMP/openapi.json"
 OA=$TMP/openapi.json
 assert_match "OpenAPI 3.1" "$(jq -r .openapi "$OA")" '^3\.1\.'
-# every route and method of SPEC §9.2 with its scope
+# every route and method the daemon serves, with its scope
 while read -r method path scope; do
     op=$(jq -c --arg p "$path" --arg m "$method" '.paths[$p][$m] // empty' "$OA")
     if [ -z "$op" ]; then

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""The alert rules match SPEC §11 and their runbook, and their promtool tests cover both sides.
+"""The alert rules match the runbook (its alert list and sections), and their promtool tests
+cover both sides.
 
   alerts_check.py
 
-- deploy/prometheus/alerts.yml has exactly the alerts of SPEC §11 with their priorities
-  (HighErrorRate P1, HighP95Latency P2, FivexxSpike P0, LowCacheHitRate P3,
+- deploy/prometheus/alerts.yml has exactly the alerts of docs/runbook.md#alerts with their
+  priorities (HighErrorRate P1, HighP95Latency P2, FivexxSpike P0, LowCacheHitRate P3,
   HighAuthFailureRate P1, NoTraffic P2, plus JWKSStale and BackupStale), each with labels
   severity (matching its priority) and priority, and annotations summary, description and
   runbook_url = docs/runbook.md#<anchor>;
@@ -74,10 +75,10 @@ def rule_problems(rules, sections):
     names = [r.get("alert") for r in rules if "alert" in r]
     for a in SPEC:
         if a not in names:
-            probs.append("alert %s (SPEC §11) missing" % a)
+            probs.append("alert %s (docs/runbook.md#alerts) missing" % a)
     for a in names:
         if a not in SPEC:
-            probs.append("alert %s is not in SPEC §11" % a)
+            probs.append("alert %s is not in docs/runbook.md#alerts" % a)
     for r in rules:
         a = r.get("alert")
         if a is None:
@@ -87,7 +88,7 @@ def rule_problems(rules, sections):
         if prio not in SEVERITY:
             probs.append("%s: priority %r is not P0..P3" % (a, prio))
         elif SPEC.get(a) and prio != SPEC[a]:
-            probs.append("%s: priority %s, SPEC §11 says %s" % (a, prio, SPEC[a]))
+            probs.append("%s: priority %s, docs/runbook.md#alerts says %s" % (a, prio, SPEC[a]))
         elif labels.get("severity") != SEVERITY[prio]:
             probs.append("%s: severity %r does not match %s (%s)" % (
                 a, labels.get("severity"), prio, SEVERITY[prio]))
@@ -119,8 +120,8 @@ def main():
         text = f.read()
     sections = runbook_sections(text)
     probs = rule_problems(rules, sections)
-    result(not probs, "alerts.yml: the %d alerts of SPEC §11 with priority, severity, "
-           "annotations and a runbook section each" % len(SPEC), probs)
+    result(not probs, "alerts.yml: the %d alerts of docs/runbook.md#alerts with priority, "
+           "severity, annotations and a runbook section each" % len(SPEC), probs)
 
     dangling = sorted({a for a in re.findall(r"\]\(#([^)]+)\)", text) if a not in sections})
     result(not dangling, "docs/runbook.md: every in-page link leads to a heading",

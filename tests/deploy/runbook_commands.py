@@ -7,8 +7,8 @@ Scans the runbook's code (fenced blocks and `inline` spans) for invocations of
 `capverify COMMAND [SUBCOMMAND] --option ...` and `capverifyd --option ...` and checks each
 command, subcommand and option against the tools' own --help text; `--set section.key=...`
 of capverifyd against `capverifyd --print-config-reference`, and `helm ... --set key=...`
-against the chart's values.yaml; and that the values keys SPEC §11 names for the runbook
-exist in values.yaml. Proves it can fail on a made-up option and a made-up key.
+against the chart's values.yaml; and that the values keys docs/deployment.md#values lists
+for the runbook exist in values.yaml. Proves it can fail on a made-up option and a made-up key.
 """
 import os
 import re
@@ -19,7 +19,7 @@ import yaml
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SUBCOMMANDS = {"registry", "keys", "policy", "jwks", "token"}
-# SPEC §11: "values keys used by the runbook must exist"
+# The values keys the runbook uses (docs/deployment.md#values): each must exist.
 SPEC_VALUES = ["cache.size", "cache.ttl_seconds", "cache.enabled", "oauth2.enabled",
                "oauth2.issuer", "oauth2.audience", "oauth2.jwks_url", "tls.secretName",
                "resources.limits.cpu", "resources.limits.memory", "autoscaling.maxReplicas",
@@ -156,7 +156,8 @@ def main():
            "docs/runbook.md: %d capverify and %d capverifyd invocations, every command, "
            "subcommand, option and --set key exists" % (n_cli, n_d), probs)
     missing = [k for k in SPEC_VALUES if not values_has(values, k)]
-    result(not missing, "values.yaml has the keys SPEC §11 names for the runbook", missing)
+    result(not missing, "values.yaml has the keys docs/deployment.md#values lists for the runbook",
+           missing)
     bad = ("```sh\ncapverify registry backup --db x --dir y --frobnicate\n"
            "capverifyd --check-config --set cache.sise=1\n"
            "helm upgrade x . --set cache.nope=1\n```\n")

@@ -1,7 +1,7 @@
-/* Fuzz driver: the daemon's configuration files (SPEC §9.1, capverifyd/config.c). The input
- * is written as the only *.yaml file of a private temporary configuration directory, which
- * capvd_config_load reads as capverifyd --config-dir does. The environment's CAPV_*
- * variables are removed first so only the file decides. */
+/* Fuzz driver: the daemon's configuration files (docs/configuration.md, capverifyd/config.c).
+ * The input is written as the only *.yaml file of a private temporary configuration
+ * directory, which capvd_config_load reads as capverifyd --config-dir does. The
+ * environment's CAPV_* variables are removed first so only the file decides. */
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>

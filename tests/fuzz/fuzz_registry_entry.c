@@ -1,4 +1,4 @@
-/* Fuzz driver: registry entries as JSON (SPEC §3.7; the body of the daemon's POST
+/* Fuzz driver: registry entries as JSON (docs/registry.md; the body of the daemon's POST
  * /registry/entries) with capv_registry_entry_from_json. An accepted entry must serialise
  * (capv_registry_entry_to_json), read back to the same JSON, give its signed bytes (when it
  * has an id and registered_at) and have its signature checked with a definite answer. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CORS (SPEC §9.4: no CORS unless configured with an explicit origin list). With
+# CORS (docs/hardening.md#cors: no CORS unless configured with an explicit origin list). With
 # server.cors_origins=https://app.example: a preflight from that origin gets 204 with
 # Access-Control-Allow-Origin: https://app.example (exactly; never *), Vary: Origin, the
 # allowed methods (POST) and headers (Authorization, Content-Type); any other origin gets no

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory budget and early answers (docs/configuration.md server.memory_budget_bytes,
-# server.memory_wait_ms, server.max_body_bytes; SPEC §13 overload).
+# server.memory_wait_ms, server.max_body_bytes; docs/hardening.md#memory-budget).
 # 1. 32 concurrent uploads (curl, in parallel) of one zip whose members expand to ~60 MiB
 #    (pseudo-random compressible text: a ~1.5 MB zip, each member's ratio ~40 < 100, total
 #    below the 64 MiB package limit), against server.memory_budget_bytes=256 MiB and the

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Rate limiting (SPEC §9.2 429, docs/configuration.md server.rate_limit_*): a token bucket of
-# rate 5/s and burst 5. 20 requests within one second leave between 10 and 15 answered 429,
-# each with Retry-After and the JSON error code "rate_limited". With auth on, every subject
-# (token sub) has its own bucket; unauthenticated and failed requests are limited per client
-# address (127.0.0.1 and 127.0.0.2 apart), and a subject's bucket is not its address's.
+# Rate limiting (docs/hardening.md#rate-limits, docs/configuration.md server.rate_limit_*): a
+# token bucket of rate 5/s and burst 5. 20 requests within one second leave between 10 and 15
+# answered 429, each with Retry-After and the JSON error code "rate_limited". With auth on,
+# every subject (token sub) has its own bucket; unauthenticated and failed requests are
+# limited per client address (127.0.0.1 and 127.0.0.2 apart), and a subject's bucket is not
+# its address's.
 # X-Forwarded-For is ignored unless server.trusted_proxies holds the peer; then the client is
 # the right-most address in it that is not a trusted proxy.
 # cap_verifier_rate_limited_total{kind="subject"|"address"} counts the 429s.

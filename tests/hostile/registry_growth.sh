@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Registry growth under big reports (docs/configuration.md registry.max_report_bytes, SPEC §8):
+# Registry growth under big reports (docs/configuration.md registry.max_report_bytes):
 # the signed sample package plus 9,990 unlisted members (a fail/warn verdict with a report
 # that names every member) uploaded 200 times to /verify with recording on. After SIGTERM (the
 # WAL is checkpointed) the registry file has grown by at most 5 MB: reports over the cap are

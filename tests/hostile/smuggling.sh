@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Request smuggling, ambiguous framing and path aliases (SPEC §9.2, §9.4, §13): every request
+# Request smuggling, ambiguous framing and path aliases (docs/hardening.md): every request
 # whose framing or headers could be read two ways, and every non-canonical spelling of a path,
 # gets HTTP/1.1 400 with the JSON error body and X-Content-Type-Options: nosniff, and then the
 # server closes the connection; no handler is reached. Each case's first request is itself a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Storage faults of the registry (SPEC §8, §9.2 503, §9.3):
+# Storage faults of the registry (docs/hardening.md#storage-faults, docs/registry.md):
 # 1. a corrupt registry file (garbage over a real database's header, or over the rest of its
 #    first page, the schema) makes capverifyd exit 5 at start with a message naming the file,
 #    and leaves the file as it was;

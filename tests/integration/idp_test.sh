@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Integration with a real identity provider (SPEC §6, §13): npm oidc-provider
+# Integration with a real identity provider (docs/auth.md): npm oidc-provider
 # (tests/node/idp.mjs, installed by scripts/install-deps.sh from the committed lockfile) on
 # 127.0.0.1 over HTTPS with a throwaway CA. It issues client-credentials JWT access tokens
 # signed RS256, PS256, ES256 and EdDSA, which `capverify token verify` validates against the

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Backups under load (SPEC §8): backups taken with the CLI while another process writes
-# continuously each pass integrity_check and contain every write acknowledged before the
-# backup started; a backup killed midway never leaves a file that looks complete; a restore
-# drill round-trips counts and contents; restoring a truncated or tampered backup is refused
-# and leaves the database untouched.
+# Backups under load (docs/registry.md#backup): backups taken with the CLI while another
+# process writes continuously each pass integrity_check and contain every write acknowledged
+# before the backup started; a backup killed midway never leaves a file that looks complete; a
+# restore drill round-trips counts and contents; restoring a truncated or tampered backup is
+# refused and leaves the database untouched.
 #   registry_backup_load.sh CAPVERIFY REG_TOOL
 set -uo pipefail
 cli=$1 tool=$2

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Registry durability (SPEC §8, §13): a writer process adding entries and recording
+# Registry durability (docs/registry.md): a writer process adding entries and recording
 # verifications from several threads (batched commits, synchronous=FULL) is killed with
 # SIGKILL at a random moment, again and again. After every kill the database must pass
 # integrity_check, and every write the writer acknowledged (logged only after its batch's

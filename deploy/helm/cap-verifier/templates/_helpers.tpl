@@ -1,5 +1,5 @@
 {{/*
-Names are fixed (SPEC §11, the runbook uses them): one release per namespace.
+Names are fixed (docs/deployment.md#chart; the runbook uses them): one release per namespace.
 */}}
 
 {{- define "cap-verifier.labels" -}}
