@@ -72,7 +72,9 @@ static int keys_gen(int argc, char **argv)
         rc = cli_report("keys gen", st, &err);
         goto out;
     }
-    strcat(hex, "\n");
+    size_t hex_len = strlen(hex);
+    hex[hex_len] = '\n'; /* room for it: sized for "0x", 64 digits, "\n" and NUL */
+    hex[hex_len + 1] = '\0';
     snprintf(path, sizeof path, "%s.pub", prefix);
     if ((rc = cli_write_file(path, hex, strlen(hex), "keys gen")) != 0)
         goto out;

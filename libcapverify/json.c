@@ -476,12 +476,13 @@ cJSON *capvi_json_number_lexeme(const char *lexeme)
     cJSON *n = cJSON_CreateNumber(v);
     if (n == NULL)
         return NULL;
-    n->valuestring = malloc(strlen(lexeme) + 1);
+    size_t len = strlen(lexeme) + 1;
+    n->valuestring = malloc(len);
     if (n->valuestring == NULL) {
         cJSON_Delete(n);
         return NULL;
     }
-    strcpy(n->valuestring, lexeme);
+    memcpy(n->valuestring, lexeme, len);
     return n;
 }
 

@@ -132,8 +132,9 @@ static uint8_t *read_all(const char *path, size_t *len)
         n += r;
         if (n == cap) {
             cap *= 2;
-            buf = realloc(buf, cap);
-            ck_assert_ptr_nonnull(buf);
+            uint8_t *grown = realloc(buf, cap);
+            ck_assert_ptr_nonnull(grown);
+            buf = grown;
         }
     }
     fclose(f);
