@@ -161,6 +161,15 @@ static const cfg_key keys[] = {
       NULL, "How long readers wait on a locked database." },
     { "registry", "record_verifications", T_BOOL, 0, OFF(registry_record_verifications), "true", 0,
       0, NULL, "Record every verification (subject, hashes, result, report) in the registry." },
+    { "registry", "record_queue_max", T_INT, 0, OFF(registry_record_queue_max), "2000", 0, 10000000,
+      NULL,
+      "Verification records waiting to be written, at most: /verify answers without waiting for "
+      "the registry, a writer stores the queue in batches (docs/registry.md#recording-"
+      "verifications); a full queue drops records (counted). 0 = every /verify waits for its "
+      "record's commit." },
+    { "registry", "record_flush_ms", T_INT, 0, OFF(registry_record_flush_ms), "5", 1, 1000, NULL,
+      "Longest a queued record waits before its batch is written: a kill -9 loses at most the "
+      "records of this interval (SIGTERM writes them all)." },
     { "registry", "signing_key_file", T_STR, 0, OFF(registry_signing_key_file), "", 0, 0, NULL,
       "PEM Ed25519 key that signs new registry entries (docs/registry.md#entry-signatures); "
       "empty = unsigned." },

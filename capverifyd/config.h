@@ -64,6 +64,8 @@ typedef struct capvd_config {
     char *registry_synchronous;
     int64_t registry_busy_timeout_ms;
     bool registry_record_verifications;
+    int64_t registry_record_queue_max;
+    int64_t registry_record_flush_ms;
     char *registry_signing_key_file;
     int64_t registry_max_report_bytes;
     int64_t registry_verification_retention_days;

@@ -44,7 +44,10 @@ static bool registry_ready(capvd *d, char *detail, size_t cap)
     return ok;
 }
 
-/* Readiness: everything a request needs is usable and we are not draining. */
+/* Readiness: everything a request needs is usable and we are not draining. A storage fault
+ * of the registry gates readiness only while every /verify waits for its record: with
+ * queued recording verifications go on and the records wait (docs/registry.md#recording-
+ * verifications), so the check is shown but does not take the replica out of service. */
 void handle_readyz(req *r)
 {
     capvd *d = r->d;
@@ -52,23 +55,26 @@ void handle_readyz(req *r)
     bool jwks_ok = auth_ready(d->auth, jwks_detail, sizeof jwks_detail);
     char registry_detail[96];
     bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail);
+    bool registry_gates = d->registry == NULL || d->cfg.registry_record_queue_max == 0 ||
+                          !d->cfg.registry_record_verifications;
     struct {
         const char *name;
-        bool ok;
+        bool ok, gates;
         const char *detail;
     } checks[] = {
-        { "jwks", jwks_ok, jwks_detail },
-        { "registry", registry_ok, registry_ok ? "open, writable" : registry_detail },
-        { "draining", !atomic_load(&d->draining),
+        { "jwks", jwks_ok, true, jwks_detail },
+        { "registry", registry_ok, registry_gates,
+          registry_ok ? "open, writable" : registry_detail },
+        { "draining", !atomic_load(&d->draining), true,
           atomic_load(&d->draining) ? "shutting down" : "serving" },
-        { "trust_store", atomic_load(&d->trust_loaded),
+        { "trust_store", atomic_load(&d->trust_loaded), true,
           atomic_load(&d->trust_loaded) ? "loaded" : "not loaded" },
     };
     bool ready = true;
     char list[900];
     size_t n = 0;
     for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
-        ready = ready && checks[i].ok;
+        ready = ready && (checks[i].ok || !checks[i].gates);
         n += (size_t)snprintf(list + n, sizeof list - n,
                               "%s{\"name\":\"%s\",\"ok\":%s,\"detail\":\"%s\"}", i ? "," : "",
                               checks[i].name, checks[i].ok ? "true" : "false", checks[i].detail);
@@ -99,6 +105,14 @@ void handle_metrics(req *r)
     if (d->registry != NULL &&
         capv_registry_count(&entries, d->registry, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
         src.registry_entries = (int64_t)entries;
+    if (d->registry != NULL) {
+        src.registry_queue_depth =
+            (int64_t)capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
+        src.registry_records_dropped =
+            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_DROPPED);
+        src.registry_records_rejected =
+            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_REJECTED);
+    }
     if (d->registry != NULL &&
         capv_registry_disk_usage(&db_bytes, &free_bytes, d->registry, NULL) == CAPV_OK) {
         src.registry_db_bytes = (int64_t)db_bytes;
@@ -139,9 +153,11 @@ static outcome outcome_of(capv_verdict v)
     return v == CAPV_VERDICT_OK ? OUTCOME_OK : v == CAPV_VERDICT_WARN ? OUTCOME_WARN : OUTCOME_FAIL;
 }
 
-/* One row per verification (docs/registry.md), acknowledged by the registry's writer
- * after its batch committed, before the answer: a verification the registry could not
- * record is a 503, never a 200 that silently records nothing. */
+/* One row per verification (docs/registry.md#recording-verifications). Queued by default:
+ * the writer stores it within registry.record_flush_ms, retrying while the storage fails,
+ * and a full queue drops it (counted in cap_verifier_registry_records_dropped_total) while
+ * the verdict is still answered. With registry.record_queue_max 0 the record is committed
+ * before the answer, and one the registry could not record is a 503. */
 static bool record(req *r, const char *json, size_t len)
 {
     capvd *d = r->d;
@@ -152,6 +168,8 @@ static bool record(req *r, const char *json, size_t len)
                                                       r->subject[0] ? r->subject : NULL, &err);
     if (st == CAPV_OK || st == CAPV_E_EXISTS)
         return true;
+    if (st == CAPV_E_BUSY && d->cfg.registry_record_queue_max > 0)
+        return true; /* dropped: the queue is full */
     answer_failure(r, st, &err);
     return false;
 }

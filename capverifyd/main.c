@@ -139,6 +139,8 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
     if (strcmp(d->cfg.registry_synchronous, "normal") == 0)
         o.flags |= CAPV_REGISTRY_SYNC_NORMAL;
     o.busy_timeout_ms = (int)d->cfg.registry_busy_timeout_ms;
+    o.record_queue_max = (size_t)d->cfg.registry_record_queue_max;
+    o.record_flush_ms = (int)d->cfg.registry_record_flush_ms;
     /* a quarter of the workers read at once at most; capv_registry_open takes up to 64 */
     int64_t readers = d->cfg.server_threads / 4 + 2;
     o.readers = (unsigned)(readers > REGISTRY_READERS_MAX ? REGISTRY_READERS_MAX : readers);

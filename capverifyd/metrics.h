@@ -71,6 +71,9 @@ typedef struct metrics_sources {
     uint64_t jwks_refresh_ok, jwks_refresh_error;
     int64_t registry_entries;                       /* -1 when unknown */
     int64_t registry_db_bytes, registry_free_bytes; /* -1 when unknown */
+    /* asynchronous recording; the registry's counters restart when it is reopened */
+    int64_t registry_queue_depth;
+    uint64_t registry_records_dropped, registry_records_rejected;
     /* protection against hostile load (docs/hardening.md) */
     uint64_t rate_limited_subject, rate_limited_address;
     uint64_t cuts[6]; /* by cut_reason, index 0 unused */

@@ -29,8 +29,9 @@
 #define DEFAULT_PRUNE_INTERVAL_MS 5000
 
 /* The size of each version of capv_registry_options (docs/abi.md): version 2 added
- * max_report_bytes and retention_ms. */
+ * max_report_bytes and retention_ms, version 3 record_queue_max and record_flush_ms. */
 static const size_t options_sizes[] = { 0, offsetof(capv_registry_options, max_report_bytes),
+                                        offsetof(capv_registry_options, record_queue_max),
                                         sizeof(capv_registry_options) };
 _Static_assert(sizeof options_sizes / sizeof options_sizes[0] == CAPV_REGISTRY_OPTIONS_VERSION + 1,
                "one size per version of capv_registry_options");
@@ -53,6 +54,7 @@ void capv_registry_close(capv_registry *reg)
     pthread_mutex_destroy(&reg->qlock);
     pthread_cond_destroy(&reg->qcond);
     pthread_mutex_destroy(&reg->flock);
+    pthread_cond_destroy(&reg->rq_cond);
     free(reg->path);
     free(reg);
 }
@@ -163,10 +165,10 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
                              "invalid registry options (busy_timeout_ms < 0 or readers > %u)",
                              MAX_READERS);
     if ((o->max_report_bytes != 0 && o->max_report_bytes < CAPV_REGISTRY_MIN_MAX_REPORT_BYTES) ||
-        o->retention_ms < 0)
+        o->retention_ms < 0 || o->record_flush_ms < 0 || o->record_flush_ms > 60000)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                             "invalid registry options (max_report_bytes below %u or a negative "
-                             "retention_ms)",
+                             "invalid registry options (max_report_bytes below %u, a negative "
+                             "retention_ms, or record_flush_ms outside 0..60000)",
                              CAPV_REGISTRY_MIN_MAX_REPORT_BYTES);
     bool ro = (o->flags & CAPV_REGISTRY_READ_ONLY) != 0;
     if (ro && (o->flags & (CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD)))
@@ -208,6 +210,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&reg->qcond, &ca);
+    pthread_cond_init(&reg->rq_cond, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&reg->generation, 1);
     atomic_init(&reg->writes, 0);
@@ -215,11 +218,18 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     atomic_init(&reg->pruned, 0);
     atomic_init(&reg->summarized, 0);
     atomic_init(&reg->faults, 0);
+    atomic_init(&reg->rq_depth, 0);
+    atomic_init(&reg->rq_dropped, 0);
+    atomic_init(&reg->rq_rejected, 0);
+    atomic_init(&reg->rq_written, 0);
     atomic_init(&reg->max_report, o->max_report_bytes
                                       ? o->max_report_bytes
                                       : (size_t)CAPV_REGISTRY_DEFAULT_MAX_REPORT_BYTES);
     atomic_init(&reg->retention_ms, o->retention_ms);
     reg->prune_interval_ms = DEFAULT_PRUNE_INTERVAL_MS;
+    if (o->flags & CAPV_REGISTRY_WRITER_THREAD)
+        reg->rq_max = o->record_queue_max;
+    reg->rq_flush_ms = o->record_flush_ms ? o->record_flush_ms : REG_DEFAULT_FLUSH_MS;
     int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     reg->busy_ms = busy_ms;
     if (path != NULL && (reg->path = strdup(path)) == NULL) {
@@ -370,6 +380,10 @@ uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat whi
     case CAPV_REGISTRY_STAT_PRUNED: return atomic_load(&r->pruned);
     case CAPV_REGISTRY_STAT_SUMMARIZED: return atomic_load(&r->summarized);
     case CAPV_REGISTRY_STAT_STORAGE_FAULTS: return atomic_load(&r->faults);
+    case CAPV_REGISTRY_STAT_QUEUE_DEPTH: return atomic_load(&r->rq_depth);
+    case CAPV_REGISTRY_STAT_RECORDS_DROPPED: return atomic_load(&r->rq_dropped);
+    case CAPV_REGISTRY_STAT_RECORDS_REJECTED: return atomic_load(&r->rq_rejected);
+    case CAPV_REGISTRY_STAT_RECORDS_WRITTEN: return atomic_load(&r->rq_written);
     }
     return 0;
 }
@@ -705,17 +719,6 @@ static capv_status random_uuid(char out[37], capv_error *err)
     return CAPV_OK;
 }
 
-typedef struct record_args {
-    const capv_registry_verification *in;
-    int64_t *seq;
-    /* the report as it is stored, prepared on the caller's thread (prepare_report) */
-    const char *body; /* NULL: no report */
-    size_t body_len;
-    size_t full_len; /* the report's own length */
-    bool summary;    /* body is the report's summary */
-    uint8_t key[32]; /* SHA3-256 of the report: the stored body's key */
-} record_args;
-
 /* An optional digest field: parsed into key (has = false when absent) and canonical text. */
 static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_HEX_SIZE],
                               const char *in, const char *field, capv_error *err)
@@ -729,22 +732,15 @@ static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_
     return CAPV_OK;
 }
 
-static bool same_blob(const void *stored, int stored_len, const uint8_t *want)
-{
-    if (stored == NULL || want == NULL)
-        return stored == NULL && want == NULL;
-    return stored_len == 32 && memcmp(stored, want, 32) == 0;
-}
-
-/* The id of the stored body for a->key, inserting the body when it is new. */
-static capv_status store_report(int64_t *id, capv_reg_conn *w, const record_args *a,
+/* The id of the stored body for r->key, inserting the body when it is new. */
+static capv_status store_report(int64_t *id, capv_reg_conn *w, const capvi_reg_record *r,
                                 capv_error *err)
 {
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
     if (st != CAPV_OK)
         return st;
-    sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
@@ -755,108 +751,112 @@ static capv_status store_report(int64_t *id, capv_reg_conn *w, const record_args
         return capvi_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
     if ((st = capvi_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
         return st;
-    sqlite3_bind_blob(s, 1, a->key, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)a->full_len);
-    sqlite3_bind_int(s, 3, a->summary ? 1 : 0);
-    sqlite3_bind_text64(s, 4, a->body, a->body_len, SQLITE_STATIC, SQLITE_UTF8);
+    sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)r->full_len);
+    sqlite3_bind_int(s, 3, r->summary ? 1 : 0);
+    sqlite3_bind_text64(s, 4, r->body, r->body_len, SQLITE_STATIC, SQLITE_UTF8);
     if ((st = capvi_reg_step_done(w->db, s, "storing a report", err)) != CAPV_OK)
         return st;
     *id = sqlite3_last_insert_rowid(w->db);
     return CAPV_OK;
 }
 
+/* Stores one prepared record on the write connection: CAPV_OK, or CAPV_E_EXISTS /
+ * CAPV_E_CONFLICT when its request id is taken (capvi_reg_record_compare). */
 static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
 {
-    record_args *a = arg;
-    const capv_registry_verification *in = a->in;
-    char rid[37], at[32];
-    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], pol[CAPV_DIGEST_HEX_SIZE];
-    uint8_t mk[32], pk[32], polk[32];
-    bool has_m, has_p, has_pol;
-    capv_status st;
-    const char *request_id = in->request_id;
-    if (request_id == NULL) {
-        if ((st = random_uuid(rid, err)) != CAPV_OK)
-            return st;
-        request_id = rid;
-    } else if (!text_ok(request_id, 128)) {
-        return capvi_err_set(err, CAPV_E_MALFORMED, "request_id",
-                             "request_id must be 1..128 printable characters");
-    }
-    if (in->subject != NULL && !text_ok(in->subject, 256))
-        return capvi_err_set(err, CAPV_E_MALFORMED, "subject",
-                             "subject must be 1..256 printable characters");
-    if (in->result == NULL || (strcmp(in->result, "ok") != 0 && strcmp(in->result, "warn") != 0 &&
-                               strcmp(in->result, "fail") != 0))
-        return capvi_err_set(err, CAPV_E_MALFORMED, "result", "result must be ok, warn or fail");
-    if ((st = opt_digest(&has_m, mk, mh, in->manifest_hash, "manifest_hash", err)) != CAPV_OK ||
-        (st = opt_digest(&has_p, pk, ph, in->proof_hash, "proof_hash", err)) != CAPV_OK ||
-        (st = opt_digest(&has_pol, polk, pol, in->policy_hash, "policy_hash", err)) != CAPV_OK)
-        return st;
-    int64_t ms;
-    if (in->verified_at != NULL) {
-        if (capv_rfc3339_parse(&ms, in->verified_at, strlen(in->verified_at), NULL) != CAPV_OK)
-            return capvi_err_set(err, CAPV_E_MALFORMED, "verified_at",
-                                 "verified_at is not an RFC 3339 time");
-        snprintf(at, sizeof at, "%s", in->verified_at);
-    } else {
-        ms = capvi_reg_now_ms(reg);
-        capv_rfc3339_format(at, ms);
-    }
-    /* an earlier record under the same request id: a retry, or a conflict */
+    (void)reg;
+    capvi_reg_record *r = arg;
     sqlite3_stmt *s = NULL;
-    if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err)) != CAPV_OK)
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err);
+    if (st != CAPV_OK)
         return st;
-    sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
-        bool same = same_text(capvi_reg_col_text(s, 2), in->subject) &&
-                    same_text(capvi_reg_col_text(s, 3), has_m ? mh : NULL) &&
-                    same_text(capvi_reg_col_text(s, 4), has_p ? ph : NULL) &&
-                    same_text(capvi_reg_col_text(s, 5), has_pol ? pol : NULL) &&
-                    same_text(capvi_reg_col_text(s, 6), in->result) &&
-                    same_blob(sqlite3_column_blob(s, 9), sqlite3_column_bytes(s, 9),
-                              a->body ? a->key : NULL) &&
-                    (in->verified_at == NULL || same_text(capvi_reg_col_text(s, 8), at));
-        if (a->seq)
-            *a->seq = sqlite3_column_int64(s, 0);
+        const void *key = sqlite3_column_blob(s, 9);
+        r->seq = sqlite3_column_int64(s, 0);
+        st = capvi_reg_record_compare(r, capvi_reg_col_text(s, 2), capvi_reg_col_text(s, 3),
+                                      capvi_reg_col_text(s, 4), capvi_reg_col_text(s, 5),
+                                      capvi_reg_col_text(s, 6), capvi_reg_col_text(s, 8),
+                                      key != NULL && sqlite3_column_bytes(s, 9) == 32 ? key : NULL);
         sqlite3_reset(s);
-        return same
-                   ? capvi_err_set(err, CAPV_E_EXISTS, "request_id",
-                                   "verification '%s' is already recorded", request_id)
-                   : capvi_err_set(err, CAPV_E_CONFLICT, "request_id",
-                                   "verification '%s' was recorded with other content", request_id);
+        *err = r->err;
+        return st;
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
         return capvi_reg_sqlite_error(w->db, rc, "looking up a verification", err);
     int64_t report_id = 0;
-    if (a->body != NULL && (st = store_report(&report_id, w, a, err)) != CAPV_OK)
+    if (r->body != NULL && (st = store_report(&report_id, w, r, err)) != CAPV_OK)
         return st;
     if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
         return st;
-    sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
-    if (in->subject)
-        sqlite3_bind_text(s, 2, in->subject, -1, SQLITE_STATIC);
-    if (has_m)
-        sqlite3_bind_text(s, 3, mh, -1, SQLITE_STATIC);
-    if (has_p)
-        sqlite3_bind_text(s, 4, ph, -1, SQLITE_STATIC);
-    if (has_pol)
-        sqlite3_bind_text(s, 5, pol, -1, SQLITE_STATIC);
-    if (has_m && has_p) {
-        sqlite3_bind_blob(s, 6, mk, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 7, pk, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
+    if (r->subject)
+        sqlite3_bind_text(s, 2, r->subject, -1, SQLITE_STATIC);
+    if (r->has_m)
+        sqlite3_bind_text(s, 3, r->mh, -1, SQLITE_STATIC);
+    if (r->has_p)
+        sqlite3_bind_text(s, 4, r->ph, -1, SQLITE_STATIC);
+    if (r->has_pol)
+        sqlite3_bind_text(s, 5, r->pol, -1, SQLITE_STATIC);
+    if (r->has_m && r->has_p) {
+        sqlite3_bind_blob(s, 6, r->mk, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 7, r->pk, 32, SQLITE_STATIC);
     }
-    sqlite3_bind_text(s, 8, in->result, -1, SQLITE_STATIC);
-    if (a->body != NULL)
+    sqlite3_bind_text(s, 8, r->result, -1, SQLITE_STATIC);
+    if (r->body != NULL)
         sqlite3_bind_int64(s, 9, report_id);
-    sqlite3_bind_text(s, 10, at, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 11, ms);
+    sqlite3_bind_text(s, 10, r->at, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 11, r->ms);
     if ((st = capvi_reg_step_done(w->db, s, "recording a verification", err)) != CAPV_OK)
         return st;
-    if (a->seq)
-        *a->seq = sqlite3_last_insert_rowid(w->db);
+    r->seq = sqlite3_last_insert_rowid(w->db);
+    return CAPV_OK;
+}
+
+/* Validates `in` into `r`: the request id (a random one when absent), subject, result,
+ * digests in canonical form, and the time (now on the registry's clock when absent). */
+static capv_status record_fields(capvi_reg_record *r, capv_registry *reg,
+                                 const capv_registry_verification *in, capv_error *err)
+{
+    capv_status st;
+    if (in->request_id == NULL) {
+        if ((st = random_uuid(r->request_id, err)) != CAPV_OK)
+            return st;
+    } else if (!text_ok(in->request_id, 128)) {
+        return capvi_err_set(err, CAPV_E_MALFORMED, "request_id",
+                             "request_id must be 1..128 printable characters");
+    } else {
+        snprintf(r->request_id, sizeof r->request_id, "%s", in->request_id);
+    }
+    if (in->subject != NULL && !text_ok(in->subject, 256))
+        return capvi_err_set(err, CAPV_E_MALFORMED, "subject",
+                             "subject must be 1..256 printable characters");
+    r->subject = in->subject;
+    if (in->result == NULL || (strcmp(in->result, "ok") != 0 && strcmp(in->result, "warn") != 0 &&
+                               strcmp(in->result, "fail") != 0))
+        return capvi_err_set(err, CAPV_E_MALFORMED, "result", "result must be ok, warn or fail");
+    snprintf(r->result, sizeof r->result, "%s", in->result);
+    uint8_t polk[32];
+    if ((st = opt_digest(&r->has_m, r->mk, r->mh, in->manifest_hash, "manifest_hash", err)) !=
+            CAPV_OK ||
+        (st = opt_digest(&r->has_p, r->pk, r->ph, in->proof_hash, "proof_hash", err)) != CAPV_OK ||
+        (st = opt_digest(&r->has_pol, polk, r->pol, in->policy_hash, "policy_hash", err)) !=
+            CAPV_OK)
+        return st;
+    r->at_given = in->verified_at != NULL;
+    if (r->at_given) {
+        size_t n = strlen(in->verified_at);
+        if (n >= sizeof r->at || capv_rfc3339_parse(&r->ms, in->verified_at, n, NULL) != CAPV_OK)
+            return capvi_err_set(err, CAPV_E_MALFORMED, "verified_at",
+                                 "verified_at is not an RFC 3339 time");
+        memcpy(r->at, in->verified_at, n + 1);
+    } else {
+        r->ms = capvi_reg_now_ms(reg);
+        capv_rfc3339_format(r->at, r->ms);
+    }
     return CAPV_OK;
 }
 
@@ -864,25 +864,25 @@ static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
  * summary (built in `sum`), keyed by the report's SHA3-256 either way. The hashing and the
  * summary run here, on the caller's thread, not on the writer's. `root` is the parsed report
  * when the caller has it. */
-static capv_status prepare_report(record_args *a, capv_registry *reg,
+static capv_status prepare_report(capvi_reg_record *r, capv_registry *reg,
                                   const capv_registry_verification *v, size_t len,
                                   const cJSON *root, capv_buf *sum, capv_error *err)
 {
-    a->body = NULL;
+    r->body = NULL;
     if (v->report_json == NULL)
         return CAPV_OK;
     const uint8_t *bytes = (const uint8_t *)v->report_json;
     if (root == NULL && capv_json_validate(bytes, len, NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_MALFORMED, "report_json", "report_json is not JSON");
-    capv_status st = capv_hash(a->key, CAPV_HASH_SHA3_256, bytes, len, err);
+    capv_status st = capv_hash(r->key, CAPV_HASH_SHA3_256, bytes, len, err);
     if (st != CAPV_OK)
         return st;
-    a->full_len = len;
+    r->full_len = len;
     size_t cap = atomic_load(&reg->max_report);
     if (len <= cap) {
-        a->body = v->report_json;
-        a->body_len = len;
-        a->summary = false;
+        r->body = v->report_json;
+        r->body_len = len;
+        r->summary = false;
         return CAPV_OK;
     }
     cJSON *own = NULL;
@@ -891,38 +891,71 @@ static capv_status prepare_report(record_args *a, capv_registry *reg,
         if (capvi_json_parse(&own, bytes, len, NULL) == CAPV_OK)
             root = own;
     }
-    st = capvi_reg_report_summary(sum, root, v, a->key, len, cap, err);
+    st = capvi_reg_report_summary(sum, root, v, r->key, len, cap, err);
     cJSON_Delete(own);
     if (st != CAPV_OK)
         return st;
-    a->body = (const char *)sum->data;
-    a->body_len = sum->len;
-    a->summary = true;
+    r->body = (const char *)sum->data;
+    r->body_len = sum->len;
+    r->summary = true;
     return CAPV_OK;
 }
 
+/* A queued copy of `r`, its subject and body in the same allocation (the writer frees it). */
+static capv_reg_queued *record_copy(const capvi_reg_record *r)
+{
+    size_t sub = r->subject ? strlen(r->subject) + 1 : 0;
+    size_t body = r->body ? r->body_len + 1 : 0;
+    capv_reg_queued *q = malloc(sizeof *q + sub + body);
+    if (q == NULL)
+        return NULL;
+    memset(q, 0, sizeof *q);
+    q->rec = *r;
+    char *p = (char *)(q + 1);
+    if (sub) {
+        memcpy(p, r->subject, sub);
+        q->rec.subject = p;
+        p += sub;
+    }
+    if (body) {
+        memcpy(p, r->body, r->body_len);
+        p[r->body_len] = '\0';
+        q->rec.body = p;
+    }
+    q->w.run = record_run;
+    q->w.arg = &q->rec;
+    return q;
+}
+
 /* Records `v`, whose report (if any) is `report_len` bytes long and, when `root` is not NULL,
- * already parsed. */
+ * already parsed: waits for the commit, or queues it (asynchronous recording). */
 static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_verification *v,
                           size_t report_len, const cJSON *root, capv_error *err)
 {
-    record_args a;
-    memset(&a, 0, sizeof a);
-    a.in = v;
-    a.seq = seq;
+    capvi_reg_record r;
+    memset(&r, 0, sizeof r);
     capv_buf sum = CAPV_BUF_INIT;
-    capv_status st = prepare_report(&a, reg, v, report_len, root, &sum, err);
+    capv_status st = record_fields(&r, reg, v, err);
+    if (st == CAPV_OK)
+        st = prepare_report(&r, reg, v, report_len, root, &sum, err);
     if (st != CAPV_OK) {
         capvi_buf_free(&sum);
         return st;
     }
-    capv_reg_write q;
-    memset(&q, 0, sizeof q);
-    q.run = record_run;
-    q.arg = &a;
-    capvi_reg_submit(reg, &q);
-    st = capvi_reg_write_result(&q, err);
-    if (st == CAPV_OK && a.summary)
+    if (capvi_reg_queue_enabled(reg)) {
+        capv_reg_queued *q = record_copy(&r);
+        st = q ? capvi_reg_enqueue(reg, q, err) : capvi_err_nomem(err);
+    } else {
+        capv_reg_write q;
+        memset(&q, 0, sizeof q);
+        q.run = record_run;
+        q.arg = &r;
+        capvi_reg_submit(reg, &q);
+        st = capvi_reg_write_result(&q, err);
+        if ((st == CAPV_OK || st == CAPV_E_EXISTS) && seq != NULL)
+            *seq = r.seq;
+    }
+    if (st == CAPV_OK && r.summary)
         atomic_fetch_add(&reg->summarized, 1);
     capvi_buf_free(&sum);
     return st;

@@ -103,6 +103,19 @@ struct capv_registry {
     unsigned int max_batch;
     bool prune_now;            /* under qlock: retention changed, prune at once */
     int64_t prune_interval_ms; /* the writer's pause between prunes that found little */
+    /* asynchronous recording (registry_writer.c): records waiting for the writer, under
+     * qlock; rq_depth mirrors their number for readers without the lock */
+    struct capv_reg_queued *rq_head, *rq_tail;
+    size_t rq_len, rq_max; /* rq_max 0: recording is synchronous */
+    int rq_flush_ms;
+    int64_t rq_oldest_ms;   /* monotonic ms when the oldest waiting record was queued */
+    int64_t rq_retry_ms;    /* monotonic ms before which a failed batch is not retried */
+    int rq_backoff_ms;      /* the next retry pause after a failed batch */
+    int64_t rq_stop_ms;     /* closing: records still failing after this are dropped */
+    uint64_t rq_in, rq_out; /* records queued / finished (written, refused or dropped) */
+    pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: capv_registry_flush waits on rq_out */
+    atomic_size_t rq_depth;
+    atomic_uint_fast64_t rq_dropped, rq_rejected, rq_written;
 };
 
 /* ---- SQLite errors and the health of the storage --------------------------------------- */

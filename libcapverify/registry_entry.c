@@ -263,18 +263,8 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
 
 /* ---- library-owned entries ------------------------------------------------------------- */
 
-capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in)
+capv_registry_entry *capvi_reg_entry_from_texts(int64_t seq, const char *const text[10])
 {
-    const char *src[10] = { in->id,
-                            in->manifest_hash,
-                            in->proof_hash,
-                            in->timestamp_file,
-                            in->registered_at,
-                            in->policy_hash,
-                            in->signature,
-                            in->public_key,
-                            in->kid,
-                            in->signature_scheme };
     capv_registry_entry tmp;
     const char **dst[10] = { &tmp.id,
                              &tmp.manifest_hash,
@@ -286,38 +276,36 @@ capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in)
                              &tmp.public_key,
                              &tmp.kid,
                              &tmp.signature_scheme };
-    capv_registry_entry *e = capvi_reg_pack_strings(sizeof *e, dst, src, 10);
+    capv_registry_entry *e = capvi_reg_pack_strings(sizeof *e, dst, text, 10);
     if (e == NULL)
         return NULL;
     tmp.version = CAPV_REGISTRY_ENTRY_VERSION;
-    tmp.seq = in->seq;
+    tmp.seq = seq;
     *e = tmp;
     return e;
 }
 
+capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in)
+{
+    const char *const text[10] = { in->id,
+                                   in->manifest_hash,
+                                   in->proof_hash,
+                                   in->timestamp_file,
+                                   in->registered_at,
+                                   in->policy_hash,
+                                   in->signature,
+                                   in->public_key,
+                                   in->kid,
+                                   in->signature_scheme };
+    return capvi_reg_entry_from_texts(in->seq, text);
+}
+
 capv_registry_entry *capvi_reg_entry_from_row(sqlite3_stmt *s)
 {
-    const char *src[10];
+    const char *text[10];
     for (int i = 0; i < 10; i++)
-        src[i] = capvi_reg_col_text(s, i + 1);
-    capv_registry_entry tmp;
-    const char **dst[10] = { &tmp.id,
-                             &tmp.manifest_hash,
-                             &tmp.proof_hash,
-                             &tmp.timestamp_file,
-                             &tmp.registered_at,
-                             &tmp.policy_hash,
-                             &tmp.signature,
-                             &tmp.public_key,
-                             &tmp.kid,
-                             &tmp.signature_scheme };
-    capv_registry_entry *e = capvi_reg_pack_strings(sizeof *e, dst, src, 10);
-    if (e == NULL)
-        return NULL;
-    tmp.version = CAPV_REGISTRY_ENTRY_VERSION;
-    tmp.seq = sqlite3_column_int64(s, 0);
-    *e = tmp;
-    return e;
+        text[i] = capvi_reg_col_text(s, i + 1);
+    return capvi_reg_entry_from_texts(sqlite3_column_int64(s, 0), text);
 }
 
 void capv_registry_entry_free(capv_registry_entry *e)
@@ -339,6 +327,28 @@ static bool same_digest(const char *a, const char *b)
     uint8_t x[32], y[32];
     return capv_digest_parse(x, a, strlen(a), NULL) == CAPV_OK &&
            capv_digest_parse(y, b, strlen(b), NULL) == CAPV_OK && memcmp(x, y, 32) == 0;
+}
+
+capv_status capvi_reg_entry_compare(const capv_registry_entry *stored, const capv_reg_entry_in *e,
+                                    bool by_id, bool compare_registered_at, capv_error *err)
+{
+    bool same = !by_id && (!e->id_given || same_text(stored->id, e->id)) &&
+                same_text(stored->timestamp_file, e->timestamp_file) &&
+                same_digest(stored->policy_hash, e->policy_hash) &&
+                (!compare_registered_at || same_text(stored->registered_at, e->registered_at)) &&
+                (e->signature == NULL || same_text(stored->signature, e->signature)) &&
+                (e->public_key == NULL || same_text(stored->public_key, e->public_key));
+    const char *id = stored->id ? stored->id : "";
+    if (same)
+        return capvi_err_set(err, CAPV_E_EXISTS, id,
+                             "entry '%s' is already registered for these hashes", id);
+    if (by_id)
+        return capvi_err_set(err, CAPV_E_CONFLICT, id,
+                             "entry id '%s' is already used for other hashes", id);
+    return capvi_err_set(err, CAPV_E_CONFLICT, id,
+                         "entry '%s' is registered for these hashes with other content; it is "
+                         "never overwritten",
+                         id);
 }
 
 capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
@@ -371,29 +381,16 @@ capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn
         sqlite3_reset(s);
         return st;
     }
-    bool same = !by_id && (!e->id_given || same_text(capvi_reg_col_text(s, 1), e->id)) &&
-                same_text(capvi_reg_col_text(s, 4), e->timestamp_file) &&
-                same_digest(capvi_reg_col_text(s, 6), e->policy_hash) &&
-                (!compare_registered_at || same_text(capvi_reg_col_text(s, 5), e->registered_at)) &&
-                (e->signature == NULL || same_text(capvi_reg_col_text(s, 7), e->signature)) &&
-                (e->public_key == NULL || same_text(capvi_reg_col_text(s, 8), e->public_key));
-    char id[260];
-    snprintf(id, sizeof id, "%s", capvi_reg_col_text(s, 1) ? capvi_reg_col_text(s, 1) : "");
-    if (stored != NULL && (*stored = capvi_reg_entry_from_row(s)) == NULL) {
-        sqlite3_reset(s);
-        return capvi_err_nomem(err);
-    }
+    capv_registry_entry *row = capvi_reg_entry_from_row(s);
     sqlite3_reset(s);
-    if (same)
-        return capvi_err_set(err, CAPV_E_EXISTS, id,
-                             "entry '%s' is already registered for these hashes", id);
-    if (by_id)
-        return capvi_err_set(err, CAPV_E_CONFLICT, id,
-                             "entry id '%s' is already used for other hashes", id);
-    return capvi_err_set(err, CAPV_E_CONFLICT, id,
-                         "entry '%s' is registered for these hashes with other content; it is "
-                         "never overwritten",
-                         id);
+    if (row == NULL)
+        return capvi_err_nomem(err);
+    st = capvi_reg_entry_compare(row, e, by_id, compare_registered_at, err);
+    if (stored != NULL)
+        *stored = row;
+    else
+        capv_registry_entry_free(row);
+    return st;
 }
 
 capv_status capvi_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err)

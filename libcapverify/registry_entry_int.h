@@ -57,6 +57,10 @@ capv_status capvi_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const
  * from a row of REG_ENTRY_COLUMNS. NULL on OOM. */
 capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in);
 capv_registry_entry *capvi_reg_entry_from_row(sqlite3_stmt *s);
+/* The same from the ten texts of an entry, in the order of capv_registry_entry (id,
+ * manifest_hash, proof_hash, timestamp_file, registered_at, policy_hash, signature,
+ * public_key, kid, signature_scheme; NULL for absent), whatever storage they come from. */
+capv_registry_entry *capvi_reg_entry_from_texts(int64_t seq, const char *const text[10]);
 
 /* Whether a prepared entry may be inserted (on the write connection, inside the write
  * transaction): CAPV_OK when nothing is stored for its hashes or id, CAPV_E_EXISTS when the
@@ -66,6 +70,11 @@ capv_registry_entry *capvi_reg_entry_from_row(sqlite3_stmt *s);
 capv_status capvi_reg_entry_existing(capv_registry_entry **stored, capv_reg_conn *w,
                                      const capv_reg_entry_in *e, bool compare_registered_at,
                                      capv_error *err);
+/* The comparison behind capvi_reg_entry_existing, for any storage: `stored` was found by
+ * the hashes of `e` (by_id false) or, no entry having them, by its id (by_id true).
+ * CAPV_E_EXISTS or CAPV_E_CONFLICT, with err set. */
+capv_status capvi_reg_entry_compare(const capv_registry_entry *stored, const capv_reg_entry_in *e,
+                                    bool by_id, bool compare_registered_at, capv_error *err);
 /* Inserts a prepared entry. */
 capv_status capvi_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, capv_error *err);
 

@@ -15,6 +15,7 @@
  *
  * Health: while a storage fault is current, the writer tries a one-row write every
  * REG_PROBE_INTERVAL_MS; when it commits, the fault is cleared. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -363,6 +364,192 @@ static void writer_probe(capv_registry *reg)
     pthread_mutex_unlock(&reg->wlock);
 }
 
+/* ---- asynchronous recording ------------------------------------------------------------ */
+
+bool capvi_reg_queue_enabled(capv_registry *reg)
+{
+    return reg->rq_max > 0 && reg->writer_running;
+}
+
+/* Under qlock: a record left the queue for good (`how`: written, rejected or dropped). */
+static void record_finished(capv_registry *reg, capv_reg_queued *q, atomic_uint_fast64_t *how)
+{
+    atomic_fetch_add(how, 1);
+    reg->rq_out++;
+    atomic_store(&reg->rq_depth, (size_t)(reg->rq_in - reg->rq_out));
+    free(q);
+}
+
+capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error *err)
+{
+    pthread_mutex_lock(&reg->qlock);
+    if (!reg->writer_running || reg->stopping) {
+        /* the writer is leaving: this record is written now, on the caller's thread */
+        pthread_mutex_unlock(&reg->qlock);
+        capvi_reg_submit(reg, &q->w);
+        capv_status st = capvi_reg_write_result(&q->w, err);
+        free(q);
+        return st == CAPV_E_EXISTS ? CAPV_OK : st;
+    }
+    if (reg->rq_in - reg->rq_out >= reg->rq_max) {
+        atomic_fetch_add(&reg->rq_dropped, 1);
+        pthread_mutex_unlock(&reg->qlock);
+        capv_status st = capvi_err_set(err, CAPV_E_BUSY, "request_id",
+                                       "the record queue is full (%zu records waiting for the "
+                                       "storage): verification '%s' is not recorded",
+                                       reg->rq_max, q->rec.request_id);
+        free(q);
+        return st;
+    }
+    q->next = NULL;
+    if (reg->rq_tail)
+        reg->rq_tail->next = q;
+    else
+        reg->rq_head = q;
+    reg->rq_tail = q;
+    reg->rq_in++;
+    atomic_store(&reg->rq_depth, (size_t)(reg->rq_in - reg->rq_out));
+    /* the writer learns of a first record (to set its flush deadline) and of a full batch */
+    if (++reg->rq_len == 1) {
+        reg->rq_oldest_ms = mono_ms();
+        pthread_cond_signal(&reg->qcond);
+    } else if (reg->rq_len == reg->max_batch) {
+        pthread_cond_signal(&reg->qcond);
+    }
+    pthread_mutex_unlock(&reg->qlock);
+    return CAPV_OK;
+}
+
+/* Under qlock: whether the queued records are to be written now. */
+static bool records_due(capv_registry *reg, int64_t now)
+{
+    if (reg->rq_len == 0 || now < reg->rq_retry_ms)
+        return false;
+    return reg->stopping || reg->rq_len >= reg->max_batch ||
+           now >= reg->rq_oldest_ms + reg->rq_flush_ms;
+}
+
+/* Under qlock: the monotonic time the queued records become due (0: none queued). */
+static int64_t records_deadline(const capv_registry *reg)
+{
+    if (reg->rq_len == 0)
+        return 0;
+    int64_t at = reg->rq_oldest_ms + reg->rq_flush_ms;
+    return at > reg->rq_retry_ms ? at : reg->rq_retry_ms;
+}
+
+/* Under qlock: moves up to `room` queued records into b[n..], returning the new n. */
+static size_t take_records(capv_registry *reg, capv_reg_write **b, size_t n, size_t room)
+{
+    while (reg->rq_head != NULL && room-- > 0) {
+        capv_reg_queued *q = reg->rq_head;
+        reg->rq_head = q->next;
+        reg->rq_len--;
+        memset(&q->w.err, 0, sizeof q->w.err);
+        b[n++] = &q->w;
+    }
+    if (reg->rq_head == NULL)
+        reg->rq_tail = NULL;
+    else
+        reg->rq_oldest_ms = mono_ms();
+    return n;
+}
+
+/* A status after which a record is worth writing again: the storage, not the record. */
+static bool transient(capv_status st)
+{
+    return st == CAPV_E_STORAGE || st == CAPV_E_BUSY || st == CAPV_E_IO || st == CAPV_E_NOMEM;
+}
+
+/* Under qlock, after the batch ran: the records among b[first..n) are finished, or put back
+ * at the head of the queue, in their order, to be retried after a pause. */
+static void records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n)
+{
+    capv_reg_queued *back = NULL, **tail = &back;
+    size_t nback = 0;
+    int64_t now = mono_ms();
+    bool give_up = reg->stopping && now >= reg->rq_stop_ms;
+    for (size_t i = first; i < n; i++) {
+        capv_reg_queued *q = (capv_reg_queued *)((char *)b[i] - offsetof(capv_reg_queued, w));
+        if (q->w.st == CAPV_OK || q->w.st == CAPV_E_EXISTS) {
+            record_finished(reg, q, &reg->rq_written);
+        } else if (!transient(q->w.st)) {
+            record_finished(reg, q, &reg->rq_rejected);
+        } else if (give_up) {
+            record_finished(reg, q, &reg->rq_dropped);
+        } else {
+            *tail = q;
+            tail = &q->next;
+            nback++;
+        }
+    }
+    if (nback == 0) {
+        if (n > first)
+            reg->rq_backoff_ms = REG_RETRY_MIN_MS;
+    } else {
+        *tail = reg->rq_head;
+        reg->rq_head = back;
+        if (reg->rq_tail == NULL)
+            reg->rq_tail = (capv_reg_queued *)((char *)tail - offsetof(capv_reg_queued, next));
+        reg->rq_len += nback;
+        reg->rq_oldest_ms = now - reg->rq_flush_ms;
+        if (reg->rq_backoff_ms < REG_RETRY_MIN_MS)
+            reg->rq_backoff_ms = REG_RETRY_MIN_MS;
+        reg->rq_retry_ms = now + reg->rq_backoff_ms;
+        reg->rq_backoff_ms =
+            reg->rq_backoff_ms * 2 > REG_RETRY_MAX_MS ? REG_RETRY_MAX_MS : reg->rq_backoff_ms * 2;
+    }
+    pthread_cond_broadcast(&reg->rq_cond);
+}
+
+capv_status capv_registry_flush(capv_registry *reg, int timeout_ms, capv_error *err)
+{
+    if (reg == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+    pthread_mutex_lock(&reg->qlock);
+    uint64_t target = reg->rq_in;
+    reg->rq_oldest_ms = 0; /* due at once */
+    pthread_cond_signal(&reg->qcond);
+    while (reg->rq_out < target) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&reg->rq_cond, &reg->qlock);
+            continue;
+        }
+        struct timespec dl = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
+        if (pthread_cond_timedwait(&reg->rq_cond, &reg->qlock, &dl) != 0 && reg->rq_out < target) {
+            size_t waiting = (size_t)(target - reg->rq_out);
+            pthread_mutex_unlock(&reg->qlock);
+            return capvi_err_set(err, CAPV_E_BUSY, NULL,
+                                 "%zu queued records are not written yet (the storage fails?)",
+                                 waiting);
+        }
+    }
+    pthread_mutex_unlock(&reg->qlock);
+    return capvi_err_done(err, CAPV_OK);
+}
+
+/* ---- the writer thread ----------------------------------------------------------------- */
+
+/* Under qlock: waits for work until the earliest of the writer's deadlines. */
+static void writer_wait(capv_registry *reg, int64_t next_prune, int64_t next_probe)
+{
+    int64_t deadline = atomic_load(&reg->retention_ms) > 0 ? next_prune : 0;
+    int64_t rd = records_deadline(reg);
+    if (next_probe > 0 && (deadline == 0 || next_probe < deadline))
+        deadline = next_probe;
+    if (rd > 0 && (deadline == 0 || rd < deadline))
+        deadline = rd;
+    if (deadline > 0) {
+        struct timespec ts = { (time_t)(deadline / 1000), (long)(deadline % 1000) * 1000000L };
+        pthread_cond_timedwait(&reg->qcond, &reg->qlock, &ts);
+    } else {
+        pthread_cond_wait(&reg->qcond, &reg->qlock);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     capv_registry *reg = arg;
@@ -372,22 +559,13 @@ static void *writer_main(void *arg)
     for (;;) {
         bool due = prune_due(reg, next_prune);
         bool probe = probe_due(reg, &next_probe);
-        while (reg->qhead == NULL && !reg->stopping && !due && !probe) {
-            int64_t deadline = atomic_load(&reg->retention_ms) > 0 ? next_prune : 0;
-            if (next_probe > 0 && (deadline == 0 || next_probe < deadline))
-                deadline = next_probe;
-            if (deadline > 0) {
-                struct timespec ts = { (time_t)(deadline / 1000),
-                                       (long)(deadline % 1000) * 1000000L };
-                pthread_cond_timedwait(&reg->qcond, &reg->qlock, &ts);
-            } else {
-                pthread_cond_wait(&reg->qcond, &reg->qlock);
-            }
-            due = prune_due(reg, next_prune);
-            probe = probe_due(reg, &next_probe);
+        bool rdue = records_due(reg, mono_ms());
+        if (reg->qhead == NULL && !rdue && !due && !probe) {
+            if (reg->stopping && reg->rq_len == 0)
+                break;
+            writer_wait(reg, next_prune, next_probe);
+            continue;
         }
-        if (reg->qhead == NULL && reg->stopping)
-            break;
         if (due)
             reg->prune_now = false;
         size_t n = 0;
@@ -400,6 +578,10 @@ static void *writer_main(void *arg)
         }
         if (reg->qhead == NULL)
             reg->qtail = NULL;
+        /* queued records ride along in any batch once their pause after a failure is over */
+        size_t first_record = n;
+        if (mono_ms() >= reg->rq_retry_ms)
+            n = take_records(reg, b, n, cap - n);
         pthread_mutex_unlock(&reg->qlock);
 
         if (n > 0) {
@@ -407,10 +589,11 @@ static void *writer_main(void *arg)
             capvi_reg_execute_batch(reg, b, n);
             pthread_mutex_unlock(&reg->wlock);
             pthread_mutex_lock(&reg->qlock);
-            for (size_t i = 0; i < n; i++) {
+            for (size_t i = 0; i < first_record; i++) {
                 b[i]->done = true;
                 pthread_cond_signal(&b[i]->cond);
             }
+            records_done(reg, b, first_record, n);
             pthread_mutex_unlock(&reg->qlock);
         }
         /* retention after the callers are answered, one small transaction at a time */
@@ -455,11 +638,13 @@ void capvi_reg_writer_stop(capv_registry *reg)
     pthread_mutex_lock(&reg->qlock);
     bool running = reg->writer_running;
     reg->stopping = true;
+    reg->rq_stop_ms = mono_ms() + REG_STOP_GRACE_MS;
     pthread_cond_broadcast(&reg->qcond);
     pthread_mutex_unlock(&reg->qlock);
     if (!running)
         return;
-    /* the writer drains the queue before it exits: no queued write is dropped */
+    /* the writer drains both queues before it exits: no queued write is dropped, and a
+     * queued record only when the storage still fails after REG_STOP_GRACE_MS */
     pthread_join(reg->writer, NULL);
     pthread_mutex_lock(&reg->qlock);
     reg->writer_running = false;

@@ -6,6 +6,7 @@
 #define CAPV_REGISTRY_WRITER_INT_H
 
 #include "registry_db_int.h"
+#include "registry_record_int.h"
 
 /* A unit of work for the write connection, run inside a transaction (in its own savepoint).
  * `run` returns CAPV_OK when it changed something that must be committed; any other status
@@ -24,6 +25,29 @@ struct capv_reg_write {
     bool done;
     pthread_cond_t cond;
 };
+
+/* A verification record waiting for the writer (asynchronous recording): `w` runs `rec`;
+ * subject and body live in the same allocation. The writer frees it once written or
+ * refused; a batch that failed on the storage is retried (docs/registry.md). */
+typedef struct capv_reg_queued {
+    capv_reg_write w;
+    capvi_reg_record rec;
+    struct capv_reg_queued *next;
+} capv_reg_queued;
+
+/* How long a record waits at most before the writer takes it when no batch fills up, and
+ * the pauses after a batch failed on the storage (doubling). */
+#define REG_DEFAULT_FLUSH_MS 5
+#define REG_RETRY_MIN_MS 100
+#define REG_RETRY_MAX_MS 5000
+/* When the handle closes, queued records are retried this long, then dropped (counted). */
+#define REG_STOP_GRACE_MS 10000
+
+/* Whether records are queued (asynchronous recording with a running writer thread). */
+bool capvi_reg_queue_enabled(capv_registry *reg);
+/* Queues a record, taking ownership: CAPV_OK, or CAPV_E_BUSY when the queue is full (the
+ * record is dropped and counted). */
+capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error *err);
 
 /* Verifications removed per pruning transaction. */
 #define REG_PRUNE_BATCH 1000u

@@ -20,6 +20,7 @@ fi
 failed=0
 link_only=0
 for f in "$@"; do
+    [ -n "$f" ] || continue # an empty argument: ctest's rendering of an unset generator option
     if [ "$f" = --link-only ]; then
         link_only=1
         continue

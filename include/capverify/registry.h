@@ -64,8 +64,9 @@ typedef struct capv_registry capv_registry;
 #define CAPV_REGISTRY_WRITER_THREAD 0x10u /* batch writes on a writer thread (the daemon) */
 
 /* Options of capv_registry_open. Since 0.1 (version 1); version 2 (Since 0.2) adds
- * max_report_bytes and retention_ms, so a handle starts with the limits it runs with. */
-#define CAPV_REGISTRY_OPTIONS_VERSION 2
+ * max_report_bytes and retention_ms, so a handle starts with the limits it runs with;
+ * version 3 (Since 0.3) adds asynchronous recording (record_queue_max, record_flush_ms). */
+#define CAPV_REGISTRY_OPTIONS_VERSION 3
 typedef struct capv_registry_options {
     unsigned int version;   /* CAPV_REGISTRY_OPTIONS_VERSION */
     unsigned int flags;     /* CAPV_REGISTRY_* */
@@ -77,11 +78,17 @@ typedef struct capv_registry_options {
     /* version 2 */
     size_t max_report_bytes; /* as capv_registry_set_max_report_bytes; 0 = the default */
     int64_t retention_ms;    /* as capv_registry_set_retention; 0 = keep forever */
+    /* version 3: with CAPV_REGISTRY_WRITER_THREAD and record_queue_max > 0, verifications
+     * are recorded asynchronously (capv_registry_record): queued, at most record_queue_max
+     * of them, and written by the writer thread in batches at least every record_flush_ms
+     * (0 = 5). 0 = each record waits for its commit. */
+    size_t record_queue_max;
+    int record_flush_ms;
 } capv_registry_options;
 
 #define CAPV_REGISTRY_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL, 0u, 0                            \
+        CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL, 0u, 0, 0u, 0                     \
     }
 
 /* Opens the registry database at `path` (NULL = a private in-memory registry, read-write,
@@ -135,12 +142,18 @@ CAPV_API uint64_t capv_registry_generation(const capv_registry *reg);
 
 /* Counters of capv_registry_stat_get. Since 0.1. */
 typedef enum capv_registry_stat {
-    CAPV_REGISTRY_STAT_WRITES = 0,        /* write requests executed by this handle */
-    CAPV_REGISTRY_STAT_COMMITS = 1,       /* transactions committed (writes / commits =
+    CAPV_REGISTRY_STAT_WRITES = 0,         /* write requests executed by this handle */
+    CAPV_REGISTRY_STAT_COMMITS = 1,        /* transactions committed (writes / commits =
                                             * batching) */
-    CAPV_REGISTRY_STAT_PRUNED = 2,        /* verifications removed by retention and prune */
-    CAPV_REGISTRY_STAT_SUMMARIZED = 3,    /* recorded reports stored as their summary */
-    CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4 /* operations that failed with CAPV_E_STORAGE */
+    CAPV_REGISTRY_STAT_PRUNED = 2,         /* verifications removed by retention and prune */
+    CAPV_REGISTRY_STAT_SUMMARIZED = 3,     /* recorded reports stored as their summary */
+    CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4, /* operations that failed with CAPV_E_STORAGE */
+    /* asynchronous recording (Since 0.3): */
+    CAPV_REGISTRY_STAT_QUEUE_DEPTH = 5,      /* records waiting to be written (a level) */
+    CAPV_REGISTRY_STAT_RECORDS_DROPPED = 6,  /* records not queued: the queue was full */
+    CAPV_REGISTRY_STAT_RECORDS_REJECTED = 7, /* queued records the storage refused
+                                              * (CAPV_E_CONFLICT: a request id reused) */
+    CAPV_REGISTRY_STAT_RECORDS_WRITTEN = 8   /* queued records written (or already there) */
 } capv_registry_stat;
 /* A counter of this handle since it was opened (0 for an unknown `which`). Thread-safe.
  * Since 0.1. */
@@ -358,7 +371,12 @@ typedef struct capv_registry_verification {
  * reports are compared by their SHA3-256). `seq` (may be NULL) receives the row's position.
  * The report is stored once per distinct content (identical reports share one stored body),
  * as its summary when it is larger than the cap (capv_registry_set_max_report_bytes).
- * Storage faults are CAPV_E_STORAGE. Since 0.1. */
+ * Storage faults are CAPV_E_STORAGE.
+ * With asynchronous recording (capv_registry_options version 3) the record is validated
+ * (CAPV_E_MALFORMED, CAPV_E_HEX as above), queued and CAPV_OK returned at once, `seq` 0:
+ * the writer writes it within record_flush_ms, retrying while the storage fails; a full
+ * queue drops it and answers CAPV_E_BUSY (counted: CAPV_REGISTRY_STAT_RECORDS_DROPPED).
+ * Closing the handle writes every queued record first (docs/registry.md). Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_record(int64_t *seq, capv_registry *reg,
                      const capv_registry_verification *verification, capv_error *err);
@@ -372,6 +390,12 @@ capv_registry_record_report(int64_t *seq, capv_registry *reg, const capv_report 
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_record_report_json(int64_t *seq, capv_registry *reg, const char *json, size_t len,
                                  const char *request_id, const char *subject, capv_error *err);
+/* Waits until every record queued before the call is written or refused (asynchronous
+ * recording), at most `timeout_ms` (< 0: no limit): CAPV_OK, or CAPV_E_BUSY while records
+ * still wait (the storage fails). Without asynchronous recording, CAPV_OK at once.
+ * Since 0.3. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_flush(capv_registry *reg, int timeout_ms,
+                                                                 capv_error *err);
 /* The verification recorded under `request_id`; free with capv_registry_verification_free.
  * Its report_json is the report as stored: the report, or its summary ("summary":true) when
  * the report was larger than the cap when it was recorded. CAPV_E_NOT_FOUND when absent

@@ -10,11 +10,16 @@
 #      the test says so and makes the filesystem read-only for the daemon with an LD_PRELOAD
 #      shim (fault_shim.c, built here with cc): writes, opens for writing and access(W_OK) on
 #      it fail with EROFS and statvfs reports ST_RDONLY, as after a remount read-only;
-#    then POST /verify (recording on) answers 503 with error code "registry_unavailable" (a 200
-#    is only allowed when the verification was really recorded; never a 400), GET /readyz is
-#    503 with check "registry" ok:false and a detail naming the reason, an ERROR line is
-#    logged and cap_verifier_registry_errors_total{op=…} grows; after the fault is removed
-#    (filler deleted / remount rw / shim off) /readyz is 200 again and /verify 200.
+#    with synchronous recording (registry.record_queue_max=0, the "full" case) POST /verify
+#    answers 503 with error code "registry_unavailable" (a 200 is only allowed when the
+#    verification was really recorded; never a 400), GET /readyz is 503 with check "registry"
+#    ok:false and a detail naming the reason, an ERROR line is logged and
+#    cap_verifier_registry_errors_total{op=…} grows; with queued recording (the default, the
+#    "read-only" case) POST /verify keeps answering 200, the records wait
+#    (cap_verifier_registry_queue_depth > 0), /readyz stays 200 with the registry check
+#    ok:false naming the reason; after the fault is removed (filler deleted / remount rw / shim
+#    off) the registry check is ok again, /verify 200, and every verification answered 200 is
+#    in the registry (docs/registry.md#recording-verifications).
 # Mounting needs root: without it the tmpfs cases are skipped, visibly.
 #   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
@@ -73,10 +78,10 @@ registry_check() {
     body_json '[.checks[] | select(.name == "registry")][0] | "\(.ok) \(.detail)"'
 }
 
-# fault_case NAME REASON_ERE INJECT REMOVE: runs one fault against the running daemon (D_*),
-# INJECT and REMOVE being shell commands.
+# fault_case MODE NAME REASON_ERE INJECT REMOVE: runs one fault against the running daemon
+# (D_*), INJECT and REMOVE being shell commands; MODE is sync or queued (its recording).
 fault_case() {
-    local name=$1 reason=$2 inject=$3 remove=$4 i st n503=0 bad="" ok200=()
+    local mode=$1 name=$2 reason=$3 inject=$4 remove=$5 i st n503=0 bad="" ok200=()
     : >"$TMP/verify.log"
     verify "$name-pre"
     assert_eq "$name: before the fault /verify is 200" "$STATUS" 200
@@ -102,29 +107,42 @@ fault_case() {
         esac
     done
     figure "$name: /verify during the fault: $(awk '{ printf "%s=%s/%s ", $1, $2, $3 }' "$TMP/verify.log")"
-    assert_le "$name: /verify answers 503 during the fault" 1 "$n503"
-    assert_eq "$name: every other answer is 503 registry_unavailable or a recorded 200 (never 400)" \
-        "$bad" ""
     local check
-    check=$(registry_check)
-    figure "$name: /readyz $STATUS registry check: $check"
-    assert_eq "$name: /readyz is 503" "$STATUS" 503
+    if [ "$mode" = sync ]; then
+        assert_le "$name: /verify answers 503 during the fault" 1 "$n503"
+        assert_eq "$name: every other answer is 503 registry_unavailable or a recorded 200 (never 400)" \
+            "$bad" ""
+        registry_check >"$TMP/check"
+        check=$(cat "$TMP/check")
+        figure "$name: /readyz $STATUS registry check: $check"
+        assert_eq "$name: /readyz is 503" "$STATUS" 503
+        sleep 0.3
+        assert_le "$name: an ERROR line is logged" $((lines0 + 1)) \
+            "$(jq -r 'select(.level == "ERROR") | .event' "$D_LOG" 2>/dev/null | wc -l)"
+        scrape "$TMP/m1"
+        figure "$name: $ERRORS_METRIC $errors0 -> $(metric_sum "$TMP/m1" "$ERRORS_METRIC"): $(grep "^$ERRORS_METRIC" "$TMP/m1" | tr '\n' ' ')"
+        assert_le "$name: $ERRORS_METRIC{op=…} grows" $((errors0 + 1)) \
+            "$(metric_sum "$TMP/m1" "$ERRORS_METRIC")"
+    else
+        assert_eq "$name: /verify keeps answering 200 during the fault" "$n503 ${#ok200[@]} $bad" "0 10 "
+        registry_check >"$TMP/check"
+        check=$(cat "$TMP/check")
+        figure "$name: /readyz $STATUS registry check: $check"
+        assert_eq "$name: /readyz stays 200 (verifications go on, records wait)" "$STATUS" 200
+        scrape "$TMP/m1"
+        figure "$name: $(grep '^cap_verifier_registry_queue_depth' "$TMP/m1")"
+        assert_le "$name: the records wait in the queue" 1 \
+            "$(metric_sum "$TMP/m1" cap_verifier_registry_queue_depth)"
+    fi
     assert_match "$name: the registry check is false and names the reason" "$check" \
         "^false .*($reason)"
-    sleep 0.3
-    assert_le "$name: an ERROR line is logged" $((lines0 + 1)) \
-        "$(jq -r 'select(.level == "ERROR") | .event' "$D_LOG" 2>/dev/null | wc -l)"
-    scrape "$TMP/m1"
-    figure "$name: $ERRORS_METRIC $errors0 -> $(metric_sum "$TMP/m1" "$ERRORS_METRIC"): $(grep "^$ERRORS_METRIC" "$TMP/m1" | tr '\n' ' ')"
-    assert_le "$name: $ERRORS_METRIC{op=…} grows" $((errors0 + 1)) \
-        "$(metric_sum "$TMP/m1" "$ERRORS_METRIC")"
 
     eval "$remove"
     local t0 ready=""
     t0=$(date +%s.%N)
     for i in $(seq 150); do
-        registry_check >/dev/null
-        if [ "$STATUS" = 200 ]; then
+        registry_check >"$TMP/check"
+        if [ "$STATUS" = 200 ] && [ "$(cut -d' ' -f1 "$TMP/check")" = true ]; then
             ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
             break
         fi
@@ -155,8 +173,9 @@ recorded_check() {
 # ---- 2a. full ------------------------------------------------------------------------------------
 FULLFS=$TMP/fullfs
 if h_mount_tmpfs "$FULLFS" 4m; then
-    daemon_start full "${SAMPLE_ARGS[@]}" --set "registry.path=$FULLFS/registry.sqlite" || h_done
-    fault_case full 'full|space|ENOSPC|SQLITE_FULL' \
+    daemon_start full "${SAMPLE_ARGS[@]}" --set "registry.path=$FULLFS/registry.sqlite" \
+        --set registry.record_queue_max=0 || h_done
+    fault_case sync full 'full|space|ENOSPC|SQLITE_FULL' \
         'dd if=/dev/zero of="$FULLFS/filler" bs=64k 2>/dev/null; dd if=/dev/zero of="$FULLFS/filler2" bs=512 2>/dev/null; figure "full: $(df -k "$FULLFS" | tail -n 1)"' \
         'rm -f "$FULLFS/filler" "$FULLFS/filler2"'
     daemon_stop full
@@ -211,7 +230,7 @@ EOF
         daemon_stop readonly
     else
         [ -z "$preload" ] && mount -o remount,rw "$ROFS" # undo the probe
-        fault_case read-only 'read-only|read only|readonly|EROFS|SQLITE_READONLY' ro_inject ro_remove
+        fault_case queued read-only 'read-only|read only|readonly|EROFS|SQLITE_READONLY' ro_inject ro_remove
         daemon_stop readonly
         recorded_check read-only "$ROFS/registry.sqlite" "${RECORDED_200[@]}"
     fi

@@ -9,6 +9,7 @@ static const struct {
     const char *name;
     Suite *(*make)(void);
 } suites[] = {
+    /* clang-format off: one suite per line */
     { "status", status_suite },
     { "hash", hash_suite },
     { "encoding", encoding_suite },
@@ -22,9 +23,12 @@ static const struct {
     { "verify", verify_suite },
     { "cache", cache_suite },
     { "registry", registry_suite },
+    { "registry_async", registry_async_suite },
+    { "registry_async", registry_async_suite },
     { "policy", policy_suite },
     { "jwt", jwt_suite },
     { "jwks", jwks_suite },
+    /* clang-format on */
 };
 
 int main(int argc, char **argv)

@@ -17,6 +17,7 @@ Suite *keys_suite(void);
 Suite *verify_suite(void);
 Suite *cache_suite(void);
 Suite *registry_suite(void);
+Suite *registry_async_suite(void);
 Suite *policy_suite(void);
 Suite *jwt_suite(void);
 Suite *jwks_suite(void);

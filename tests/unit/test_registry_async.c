@@ -1,0 +1,230 @@
+/* Asynchronous recording (docs/registry.md "Recording verifications"): records are queued,
+ * written in batches by the writer thread, retried while the storage fails, dropped and
+ * counted only when the queue is full, and all written when the handle closes. The storage
+ * failure is real: a second SQLite connection holds the database locked. */
+#include <capverify.h>
+#include <check.h>
+#include <ftw.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "suites.h"
+
+#define PATH_CAP 512
+
+static char dir[256];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || *base == '\0' || strlen(base) > 200)
+        base = "/tmp";
+    snprintf(dir, sizeof dir, "%s/capvasync.XXXXXX", base);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    capv_global_shutdown();
+}
+
+static void in_dir(char out[PATH_CAP], const char *name)
+{
+    snprintf(out, PATH_CAP, "%.255s/%.200s", dir, name);
+}
+
+static capv_registry *open_async(const char *path, size_t queue_max, int flush_ms, int busy_ms)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD;
+    o.record_queue_max = queue_max;
+    o.record_flush_ms = flush_ms;
+    o.busy_timeout_ms = busy_ms;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, path, &o, &err) == CAPV_OK, "%s", err.message);
+    return reg;
+}
+
+static capv_status record_one(capv_registry *reg, int i, const char *result)
+{
+    char rid[64], at[40];
+    snprintf(rid, sizeof rid, "req-%06d", i);
+    snprintf(at, sizeof at, "2026-12-02T10:%02d:%02dZ", (i / 60) % 60, i % 60);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = rid;
+    v.result = result;
+    v.verified_at = at;
+    v.subject = "async-test";
+    v.report_json = "{\"result\":\"ok\"}";
+    int64_t seq = -1;
+    capv_status st = capv_registry_record(&seq, reg, &v, NULL);
+    if (st == CAPV_OK)
+        ck_assert_int_eq(seq, 0); /* queued: no position yet */
+    return st;
+}
+
+static uint64_t stat_of(capv_registry *reg, capv_registry_stat which)
+{
+    return capv_registry_stat_get(reg, which);
+}
+
+static uint64_t verifications(capv_registry *reg)
+{
+    uint64_t n = 0;
+    ck_assert_int_eq(capv_registry_count(&n, reg, CAPV_REGISTRY_VERIFICATIONS, NULL), CAPV_OK);
+    return n;
+}
+
+START_TEST(queued_and_batched)
+{
+    char path[PATH_CAP];
+    in_dir(path, "a.sqlite");
+    capv_registry *reg = open_async(path, 10000, 5, 0);
+    for (int i = 0; i < 3000; i++)
+        ck_assert_int_eq(record_one(reg, i, "ok"), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 30000, NULL), CAPV_OK);
+    ck_assert_uint_eq(verifications(reg), 3000);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 3000);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 0);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_DROPPED), 0);
+    /* batches, not one transaction per record */
+    ck_assert_uint_lt(stat_of(reg, CAPV_REGISTRY_STAT_COMMITS), 3000 / 4);
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&v, reg, "req-000042", NULL), CAPV_OK);
+    ck_assert_str_eq(v->subject, "async-test");
+    ck_assert_str_eq(v->report_json, "{\"result\":\"ok\"}");
+    capv_registry_verification_free(v);
+    /* validation still answers at once */
+    capv_registry_verification bad = CAPV_REGISTRY_VERIFICATION_INIT;
+    bad.result = "maybe";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &bad, NULL), CAPV_E_MALFORMED);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(close_writes_everything)
+{
+    char path[PATH_CAP];
+    in_dir(path, "b.sqlite");
+    /* a flush interval far longer than the test: only the close writes them */
+    capv_registry *reg = open_async(path, 5000, 60000, 0);
+    for (int i = 0; i < 2000; i++)
+        ck_assert_int_eq(record_one(reg, i, "warn"), CAPV_OK);
+    capv_registry_close(reg);
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_READ_ONLY;
+    ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
+    ck_assert_uint_eq(verifications(reg), 2000);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(storage_down_then_back)
+{
+    char path[PATH_CAP];
+    in_dir(path, "c.sqlite");
+    capv_registry *reg = open_async(path, 40, 1, 1);
+    ck_assert_int_eq(record_one(reg, 0, "ok"), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
+    /* another connection takes the database: every write now fails (CAPV_E_BUSY) */
+    sqlite3 *other = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    int dropped = 0;
+    for (int i = 1; i <= 50; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        char rid[64];
+        snprintf(rid, sizeof rid, "down-%d", i);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        v.request_id = rid;
+        v.result = "ok";
+        capv_status st = capv_registry_record(NULL, reg, &v, &err);
+        if (st == CAPV_E_BUSY) {
+            dropped++;
+            ck_assert_ptr_nonnull(strstr(err.message, "queue is full"));
+        } else {
+            ck_assert_int_eq(st, CAPV_OK);
+        }
+    }
+    ck_assert_int_eq(dropped, 10);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_DROPPED), 10);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 40);
+    capv_error ferr = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_flush(reg, 300, &ferr), CAPV_E_BUSY);
+    ck_assert_ptr_nonnull(strstr(ferr.message, "not written yet"));
+    /* the storage is back: the queued records are written after the next pause */
+    ck_assert_int_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    ck_assert_int_eq(capv_registry_flush(reg, 15000, NULL), CAPV_OK);
+    ck_assert_uint_eq(verifications(reg), 41);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 0);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 0);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(reused_request_id_rejected)
+{
+    char path[PATH_CAP];
+    in_dir(path, "d.sqlite");
+    capv_registry *reg = open_async(path, 100, 1, 0);
+    ck_assert_int_eq(record_one(reg, 7, "ok"), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
+    ck_assert_int_eq(record_one(reg, 7, "ok"), CAPV_OK);   /* a retry: already there */
+    ck_assert_int_eq(record_one(reg, 7, "fail"), CAPV_OK); /* other content: refused later */
+    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
+    ck_assert_uint_eq(verifications(reg), 1);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 2);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&v, reg, "req-000007", NULL), CAPV_OK);
+    ck_assert_str_eq(v->result, "ok");
+    capv_registry_verification_free(v);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(synchronous_without_queue)
+{
+    char path[PATH_CAP];
+    in_dir(path, "e.sqlite");
+    capv_registry *reg = open_async(path, 0, 0, 0);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "sync-1";
+    v.result = "ok";
+    int64_t seq = 0;
+    ck_assert_int_eq(capv_registry_record(&seq, reg, &v, NULL), CAPV_OK);
+    ck_assert_int_gt(seq, 0); /* committed before the answer */
+    ck_assert_int_eq(capv_registry_flush(reg, 0, NULL), CAPV_OK);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 0);
+    capv_registry_close(reg);
+}
+END_TEST
+
+Suite *registry_async_suite(void)
+{
+    Suite *s = suite_create("registry_async");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, queued_and_batched);
+    tcase_add_test(tc, close_writes_everything);
+    tcase_add_test(tc, storage_down_then_back);
+    tcase_add_test(tc, reused_request_id_rejected);
+    tcase_add_test(tc, synchronous_without_queue);
+    suite_add_tcase(s, tc);
+    return s;
+}
