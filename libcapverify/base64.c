@@ -6,27 +6,27 @@
 static const char alpha_std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char alpha_url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-static int symbol_value(unsigned char c, capv_base64_variant v)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (v == CAPV_BASE64_STD) {
-        if (c == '+')
-            return 62;
-        if (c == '/')
-            return 63;
-    } else {
-        if (c == '-')
-            return 62;
-        if (c == '_')
-            return 63;
-    }
-    return -1;
-}
+/* Symbol value + 1 of every byte; 0 for a byte that is not a symbol of the alphabet. */
+static const uint8_t value1_std[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['+'] = 63, ['/'] = 64
+};
+static const uint8_t value1_url[256] = {
+    ['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,  ['H'] = 8,
+    ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14, ['O'] = 15, ['P'] = 16,
+    ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21, ['V'] = 22, ['W'] = 23, ['X'] = 24,
+    ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28, ['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32,
+    ['g'] = 33, ['h'] = 34, ['i'] = 35, ['j'] = 36, ['k'] = 37, ['l'] = 38, ['m'] = 39, ['n'] = 40,
+    ['o'] = 41, ['p'] = 42, ['q'] = 43, ['r'] = 44, ['s'] = 45, ['t'] = 46, ['u'] = 47, ['v'] = 48,
+    ['w'] = 49, ['x'] = 50, ['y'] = 51, ['z'] = 52, ['0'] = 53, ['1'] = 54, ['2'] = 55, ['3'] = 56,
+    ['4'] = 57, ['5'] = 58, ['6'] = 59, ['7'] = 60, ['8'] = 61, ['9'] = 62, ['-'] = 63, ['_'] = 64
+};
 
 capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const char *text,
                                size_t len, capv_base64_variant variant, capv_error *err)
@@ -57,13 +57,23 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
         return capvi_err_set(err, CAPV_E_BUFFER_TOO_SMALL, NULL, "needs %zu bytes, buffer has %zu",
                              need, cap);
 
-    size_t o = 0;
+    const uint8_t *value1 = variant == CAPV_BASE64_STD ? value1_std : value1_url;
+    size_t o = 0, i = 0;
     uint32_t acc = 0;
-    for (size_t i = 0; i < data_len; i++) {
-        int v = symbol_value(s[i], variant);
-        if (v < 0)
+    for (; i + 4 <= data_len; i += 4) {
+        uint32_t a = value1[s[i]], b = value1[s[i + 1]], c = value1[s[i + 2]], d = value1[s[i + 3]];
+        if (a == 0 || b == 0 || c == 0 || d == 0)
+            break;
+        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+        out[o++] = (uint8_t)(v >> 16);
+        out[o++] = (uint8_t)(v >> 8);
+        out[o++] = (uint8_t)v;
+    }
+    for (; i < data_len; i++) {
+        uint32_t v = value1[s[i]];
+        if (v == 0)
             return capvi_err_set(err, CAPV_E_BASE64, NULL, "invalid character at position %zu", i);
-        acc = acc << 6 | (uint32_t)v;
+        acc = acc << 6 | (v - 1);
         if (i % 4 == 3) {
             out[o++] = (uint8_t)(acc >> 16);
             out[o++] = (uint8_t)(acc >> 8);

@@ -1,6 +1,8 @@
-/* Strict JSON input (docs/architecture.md, "Strict JSON"): a validating scanner over the raw bytes,
- * then cJSON for the tree, then duplicate-key rejection and exact number text attached to number
- * nodes. */
+/* Strict JSON input (docs/architecture.md, "Strict JSON"): a validating scanner over the raw bytes
+ * that builds the cJSON tree as it goes, each number node keeping its exact text, then
+ * duplicate-key rejection. */
+#include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +15,11 @@
  * silently change value, so the strict wrapper refuses them. */
 #define NUMBER_MAX_CHARS 63
 
-typedef struct span {
-    size_t off;
-    size_t len;
-} span;
-
 typedef struct scanner {
     const uint8_t *p;
     size_t len;
     size_t pos;
     capv_error *err;
-    span *nums; /* number lexemes in document order (NULL when not collecting) */
-    size_t nnums;
-    size_t capnums;
-    bool collect;
     const char *const *keys; /* top-level member names looked for, or NULL */
     unsigned int found;      /* bit i: keys[i] is a member of the top-level object */
 } scanner;
@@ -77,13 +70,77 @@ capv_status capvi_utf8_check(const uint8_t *s, size_t len, capv_error *err)
     return capvi_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
 }
 
-static capv_status scan_string(scanner *s)
+/* The value of the scanned (so valid) string text raw[0..n), escapes (if `escaped`) decoded,
+ * as cJSON would store it; NULL when out of memory. */
+static char *decode_string(const uint8_t *raw, size_t n, bool escaped)
 {
-    s->pos++; /* opening quote */
+    char *out = cJSON_malloc(n + 1); /* never longer than its text */
+    if (out == NULL)
+        return NULL;
+    if (!escaped) {
+        memcpy(out, raw, n);
+        out[n] = '\0';
+        return out;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (raw[i] != '\\') {
+            out[o++] = (char)raw[i++];
+            continue;
+        }
+        uint8_t e = raw[i + 1];
+        i += 2;
+        switch (e) {
+        case 'b': out[o++] = '\b'; continue;
+        case 'f': out[o++] = '\f'; continue;
+        case 'n': out[o++] = '\n'; continue;
+        case 'r': out[o++] = '\r'; continue;
+        case 't': out[o++] = '\t'; continue;
+        case 'u': break;
+        default: out[o++] = (char)e; continue;
+        }
+        uint32_t cp = (uint32_t)hex4(raw + i);
+        i += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) { /* the scanner checked the low surrogate */
+            cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)hex4(raw + i + 2) - 0xDC00);
+            i += 6;
+        }
+        if (cp < 0x80) {
+            out[o++] = (char)cp;
+        } else if (cp < 0x800) {
+            out[o++] = (char)(0xC0 | cp >> 6);
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            out[o++] = (char)(0xE0 | cp >> 12);
+            out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            out[o++] = (char)(0xF0 | cp >> 18);
+            out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            out[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Scans a string; with `value`, also returns its decoded value (cJSON_malloc'd). */
+static capv_status scan_string(scanner *s, char **value)
+{
+    size_t start = ++s->pos; /* opening quote */
+    bool escaped = false;
     while (s->pos < s->len) {
         uint8_t c = s->p[s->pos];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            s->pos++;
+            continue;
+        }
         if (c == '"') {
             s->pos++;
+            if (value != NULL &&
+                (*value = decode_string(s->p + start, s->pos - 1 - start, escaped)) == NULL)
+                return capvi_err_nomem(s->err);
             return CAPV_OK;
         }
         if (c < 0x20)
@@ -95,10 +152,7 @@ static capv_status scan_string(scanner *s)
             s->pos += n;
             continue;
         }
-        if (c != '\\') {
-            s->pos++;
-            continue;
-        }
+        escaped = true; /* a backslash: the only byte left */
         if (s->pos + 1 >= s->len)
             break;
         uint8_t e = s->p[s->pos + 1];
@@ -138,7 +192,10 @@ static bool is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static capv_status scan_number(scanner *s)
+/* Scans a number; with `node`, also makes its node: the double as cJSON computes it (strtod of
+ * the text with the locale's decimal point, valueint saturated) and, in valuestring, the exact
+ * text it was written with (cJSON_Delete frees it with the node). */
+static capv_status scan_number(scanner *s, cJSON **node)
 {
     size_t start = s->pos;
     const uint8_t *p = s->p;
@@ -178,30 +235,60 @@ static capv_status scan_number(scanner *s)
     if (i - start > NUMBER_MAX_CHARS)
         return scan_fail(s, CAPV_E_RANGE, "number longer than 63 characters");
     s->pos = i;
-    if (s->collect) {
-        if (s->nnums == s->capnums) {
-            size_t cap = s->capnums ? s->capnums * 2 : 16;
-            span *ns = realloc(s->nums, cap * sizeof *ns);
-            if (ns == NULL)
-                return capvi_err_nomem(s->err);
-            s->nums = ns;
-            s->capnums = cap;
-        }
-        s->nums[s->nnums++] = (span){ start, i - start };
+    if (node == NULL)
+        return CAPV_OK;
+    size_t lex_len = i - start;
+    char num[NUMBER_MAX_CHARS + 1];
+    char point = localeconv()->decimal_point[0];
+    for (size_t k = 0; k < lex_len; k++)
+        num[k] = p[start + k] == '.' ? point : (char)p[start + k];
+    num[lex_len] = '\0';
+    double d = strtod(num, NULL);
+    cJSON *item = cJSON_malloc(sizeof *item);
+    char *lex = cJSON_malloc(lex_len + 1);
+    if (item == NULL || lex == NULL) {
+        cJSON_free(item);
+        cJSON_free(lex);
+        return capvi_err_nomem(s->err);
     }
+    memcpy(lex, p + start, lex_len);
+    lex[lex_len] = '\0';
+    memset(item, 0, sizeof *item);
+    item->type = cJSON_Number;
+    item->valuedouble = d;
+    item->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    item->valuestring = lex;
+    *node = item;
     return CAPV_OK;
 }
 
-static capv_status scan_literal(scanner *s, const char *word)
+/* With `node`, makes an empty node of `type` (cJSON_malloc'd, as cJSON_Delete expects). */
+static capv_status new_node(scanner *s, cJSON **node, int type)
+{
+    if (node == NULL)
+        return CAPV_OK;
+    cJSON *item = cJSON_malloc(sizeof *item);
+    if (item == NULL)
+        return capvi_err_nomem(s->err);
+    memset(item, 0, sizeof *item);
+    item->type = type;
+    *node = item;
+    return CAPV_OK;
+}
+
+static capv_status scan_literal(scanner *s, const char *word, int type, cJSON **node)
 {
     size_t n = strlen(word);
     if (s->len - s->pos < n || memcmp(s->p + s->pos, word, n) != 0)
         return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid literal");
     s->pos += n;
-    return CAPV_OK;
+    capv_status st = new_node(s, node, type);
+    if (st == CAPV_OK && node != NULL && type == cJSON_True)
+        (*node)->valueint = 1;
+    return st;
 }
 
-static capv_status scan_value(scanner *s, int depth);
+static capv_status scan_value(scanner *s, int depth, cJSON **node);
 
 /* Whether the raw (escaped, already scanned) string text raw[0..n) decodes to the ASCII
  * `key`. */
@@ -241,10 +328,16 @@ static void note_key(scanner *s, const uint8_t *raw, size_t n)
             s->found |= 1u << i;
 }
 
-static capv_status scan_container(scanner *s, int depth, bool object)
+/* Scans an object or array; with `node`, also builds it, its members linked as cJSON links
+ * them (the first member's prev is the last member). */
+static capv_status scan_container(scanner *s, int depth, bool object, cJSON **node)
 {
     if (depth >= CAPV_JSON_MAX_DEPTH)
         return scan_fail(s, CAPV_E_JSON_DEPTH, "nesting deeper than 64");
+    capv_status st = new_node(s, node, object ? cJSON_Object : cJSON_Array);
+    if (st != CAPV_OK)
+        return st;
+    cJSON *self = node ? *node : NULL, *last = NULL;
     uint8_t close = object ? '}' : ']';
     s->pos++;
     skip_ws(s);
@@ -253,22 +346,39 @@ static capv_status scan_container(scanner *s, int depth, bool object)
         return CAPV_OK;
     }
     for (;;) {
-        capv_status st;
+        char *key = NULL;
         if (object) {
             if (s->pos >= s->len || s->p[s->pos] != '"')
                 return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected object key");
             size_t key_at = s->pos + 1;
-            if ((st = scan_string(s)) != CAPV_OK)
+            if ((st = scan_string(s, self ? &key : NULL)) != CAPV_OK)
                 return st;
             if (depth == 0 && s->keys != NULL)
                 note_key(s, s->p + key_at, s->pos - 1 - key_at);
             skip_ws(s);
-            if (s->pos >= s->len || s->p[s->pos] != ':')
+            if (s->pos >= s->len || s->p[s->pos] != ':') {
+                cJSON_free(key);
                 return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected ':'");
+            }
             s->pos++;
             skip_ws(s);
         }
-        if ((st = scan_value(s, depth + 1)) != CAPV_OK)
+        cJSON *child = NULL;
+        st = scan_value(s, depth + 1, self ? &child : NULL);
+        if (child != NULL) {
+            child->string = key;
+            key = NULL;
+            if (last == NULL) {
+                self->child = child;
+            } else {
+                last->next = child;
+                child->prev = last;
+            }
+            last = child;
+            self->child->prev = last;
+        }
+        cJSON_free(key);
+        if (st != CAPV_OK)
             return st;
         skip_ws(s);
         if (s->pos >= s->len)
@@ -284,34 +394,47 @@ static capv_status scan_container(scanner *s, int depth, bool object)
     }
 }
 
-static capv_status scan_value(scanner *s, int depth)
+static capv_status scan_value(scanner *s, int depth, cJSON **node)
 {
     if (s->pos >= s->len)
         return scan_fail(s, CAPV_E_JSON_SYNTAX, "unexpected end of input");
     switch (s->p[s->pos]) {
-    case '{': return scan_container(s, depth, true);
-    case '[': return scan_container(s, depth, false);
-    case '"': return scan_string(s);
-    case 't': return scan_literal(s, "true");
-    case 'f': return scan_literal(s, "false");
-    case 'n': return scan_literal(s, "null");
+    case '{': return scan_container(s, depth, true, node);
+    case '[': return scan_container(s, depth, false, node);
+    case '"': {
+        char *value = NULL;
+        capv_status st = scan_string(s, node ? &value : NULL);
+        if (st == CAPV_OK && (st = new_node(s, node, cJSON_String)) == CAPV_OK && node != NULL)
+            (*node)->valuestring = value;
+        else
+            cJSON_free(value);
+        return st;
+    }
+    case 't': return scan_literal(s, "true", cJSON_True, node);
+    case 'f': return scan_literal(s, "false", cJSON_False, node);
+    case 'n': return scan_literal(s, "null", cJSON_NULL, node);
     default:
         if (s->p[s->pos] == '-' || is_digit(s->p[s->pos]))
-            return scan_number(s);
+            return scan_number(s, node);
         return scan_fail(s, CAPV_E_JSON_SYNTAX, "unexpected character");
     }
 }
 
-static capv_status scan_document(scanner *s)
+/* Scans a whole text; with `root`, also builds its tree (freed here on failure). */
+static capv_status scan_document(scanner *s, cJSON **root)
 {
     skip_ws(s);
-    capv_status st = scan_value(s, 0);
-    if (st != CAPV_OK)
-        return st;
-    skip_ws(s);
-    if (s->pos != s->len)
-        return scan_fail(s, CAPV_E_JSON_TRAILING, "trailing bytes after JSON value");
-    return CAPV_OK;
+    capv_status st = scan_value(s, 0, root);
+    if (st == CAPV_OK) {
+        skip_ws(s);
+        if (s->pos != s->len)
+            st = scan_fail(s, CAPV_E_JSON_TRAILING, "trailing bytes after JSON value");
+    }
+    if (st != CAPV_OK && root != NULL) {
+        cJSON_Delete(*root);
+        *root = NULL;
+    }
+    return st;
 }
 
 capv_status capvi_json_scan_keys(unsigned int *found, bool *is_object, const uint8_t *data,
@@ -320,7 +443,7 @@ capv_status capvi_json_scan_keys(unsigned int *found, bool *is_object, const uin
     scanner s = { .p = data, .len = len, .err = err, .keys = keys };
     *found = 0;
     *is_object = false;
-    capv_status st = scan_document(&s);
+    capv_status st = scan_document(&s, NULL);
     if (st != CAPV_OK)
         return st;
     size_t i = 0;
@@ -401,40 +524,24 @@ static capv_status check_duplicates(const cJSON *obj, capv_error *err)
     return CAPV_OK;
 }
 
-typedef struct attach_ctx {
-    const uint8_t *data;
-    const span *nums;
-    size_t n;
-    size_t next;
-    capv_error *err;
-} attach_ctx;
-
-/* Walks the tree in document order: rejects duplicate keys and gives every number node the
- * exact text it was written with (kept in valuestring, which cJSON frees with the node). */
-static capv_status finish_tree(cJSON *item, attach_ctx *a)
+/* Walks the tree in document order: rejects duplicate keys and numbers out of range. */
+static capv_status finish_tree(const cJSON *item, capv_error *err)
 {
     if (cJSON_IsNumber(item)) {
-        if (a->next >= a->n)
-            return capvi_err_set(a->err, CAPV_E_INTERNAL, NULL, "number count mismatch");
-        span sp = a->nums[a->next++];
-        if (!isfinite(item->valuedouble))
-            return capvi_err_set(a->err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
-                                 (int)(sp.len > 40 ? 40 : sp.len), (const char *)a->data + sp.off);
-        char *lex = malloc(sp.len + 1);
-        if (lex == NULL)
-            return capvi_err_nomem(a->err);
-        memcpy(lex, a->data + sp.off, sp.len);
-        lex[sp.len] = '\0';
-        item->valuestring = lex;
+        if (!isfinite(item->valuedouble)) {
+            size_t n = strlen(item->valuestring);
+            return capvi_err_set(err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
+                                 (int)(n > 40 ? 40 : n), item->valuestring);
+        }
         return CAPV_OK;
     }
     if (cJSON_IsObject(item)) {
-        capv_status st = check_duplicates(item, a->err);
+        capv_status st = check_duplicates(item, err);
         if (st != CAPV_OK)
             return st;
     }
-    for (cJSON *c = item->child; c; c = c->next) {
-        capv_status st = finish_tree(c, a);
+    for (const cJSON *c = item->child; c; c = c->next) {
+        capv_status st = finish_tree(c, err);
         if (st != CAPV_OK)
             return st;
     }
@@ -446,22 +553,13 @@ capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_
     if (out == NULL || (data == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    scanner s = { .p = data, .len = len, .err = err, .collect = true };
+    /* one pass validates the bytes and builds the tree (cJSON's own parser would read them
+     * again); the checks that need the whole tree follow */
+    scanner s = { .p = data, .len = len, .err = err };
     cJSON *root = NULL;
-    capv_status st = scan_document(&s);
-    if (st != CAPV_OK)
-        goto out;
-    root = cJSON_ParseWithLength((const char *)data, len);
-    if (root == NULL) {
-        st = capvi_err_nomem(err); /* the input is valid, so only allocation can fail */
-        goto out;
-    }
-    attach_ctx a = { data, s.nums, s.nnums, 0, err };
-    st = finish_tree(root, &a);
-    if (st == CAPV_OK && a.next != a.n)
-        st = capvi_err_set(err, CAPV_E_INTERNAL, NULL, "number count mismatch");
-out:
-    free(s.nums);
+    capv_status st = scan_document(&s, &root);
+    if (st == CAPV_OK)
+        st = finish_tree(root, err);
     if (st != CAPV_OK)
         cJSON_Delete(root);
     else

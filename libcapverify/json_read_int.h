@@ -1,9 +1,10 @@
 /* Strict JSON input (json.c), as the rest of the library reads JSON (docs/architecture.md,
  * "Strict JSON").
  *
- * Trees come from capvi_json_parse() only, which validates the raw bytes first (grammar,
- * UTF-8, escapes, depth, trailing bytes), lets cJSON build the tree, then rejects duplicate
- * keys and attaches each number's exact source text to its node (cJSON keeps only a double).
+ * Trees come from capvi_json_parse() only, which validates the raw bytes (grammar, UTF-8,
+ * escapes, depth, trailing bytes) while building the same cJSON tree cJSON's parser would,
+ * each number node also keeping its exact source text (cJSON keeps only a double), then
+ * rejects duplicate keys.
  * Look-ups are case-sensitive. Integer reads are exact and range-checked. Most files include
  * json_int.h, which brings this and the writers (json_write_int.h). */
 #ifndef CAPV_JSON_READ_INT_H

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctx_pool_int.h"
 #include "global_int.h"
 #include "jwk_int.h"
 
@@ -280,14 +281,14 @@ void capvi_jwk_clear(capv_jwk *k)
 {
     if (k == NULL)
         return;
-    for (size_t i = 0; i < sizeof k->tmpl / sizeof k->tmpl[0]; i++)
-        EVP_MD_CTX_free(k->tmpl[i]);
+    for (size_t i = 0; i < sizeof k->pool / sizeof k->pool[0]; i++)
+        capvi_ctx_pool_free(k->pool[i]);
     free(k->kid);
     EVP_PKEY_free(k->pkey);
     memset(k, 0, sizeof *k);
 }
 
-static void prepare_templates(capv_jwk *k);
+static void prepare_pools(capv_jwk *k);
 
 capv_status capvi_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
 {
@@ -344,7 +345,7 @@ capv_status capvi_jwk_import(capv_jwk *k, const cJSON *jwk, capv_error *err)
     k->alg = a;
     if ((k->kid = strdup(kid)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
-    prepare_templates(k);
+    prepare_pools(k);
     return CAPV_OK;
 out:
     capvi_jwk_clear(k);
@@ -581,40 +582,72 @@ static size_t der_int(uint8_t *out, const uint8_t v[32])
     return o + n;
 }
 
-/* EVP_DigestVerifyInit with the JOSE parameters of `alg`. */
-static capv_status verify_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, capv_jwt_alg alg, capv_error *err)
+/* A verification context for `alg` with its JOSE parameters: for EdDSA an EVP_MD_CTX on which
+ * EVP_DigestVerifyInit was done (Ed25519 signs the message itself), otherwise an EVP_PKEY_CTX
+ * on which EVP_PKEY_verify_init was done, verifying a SHA-256 digest. Either can verify any
+ * number of signatures in turn. */
+static capv_status verify_ctx_new(void **out, EVP_PKEY *pkey, capv_jwt_alg alg, capv_error *err)
 {
-    EVP_PKEY_CTX *pctx = NULL;
-    const EVP_MD *md = alg == CAPV_JWT_ALG_EDDSA ? NULL : capvi_global_md(CAPV_HASH_SHA256);
-    if (alg != CAPV_JWT_ALG_EDDSA && md == NULL)
+    if (alg == CAPV_JWT_ALG_EDDSA) {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        if (ctx == NULL)
+            return capvi_err_nomem(err);
+        if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) != 1) {
+            EVP_MD_CTX_free(ctx);
+            return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
+        }
+        *out = ctx;
+        return CAPV_OK;
+    }
+    const EVP_MD *md = capvi_global_md(CAPV_HASH_SHA256);
+    if (md == NULL)
         return capvi_err_set(err, CAPV_E_NOT_INITIALIZED, NULL,
                              "capv_global_init() must be called first");
-    if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) != 1)
-        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
+    capv_status st = CAPV_OK;
+    EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    if (pctx == NULL || EVP_PKEY_verify_init(pctx) != 1)
+        CAPV_FAIL(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
     if (alg == CAPV_JWT_ALG_PS256 &&
         (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
          EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1 ||
          EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1))
-        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PSS parameters failed");
+        CAPV_FAIL(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PSS parameters failed");
     if (alg == CAPV_JWT_ALG_RS256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)
-        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PKCS#1 padding failed");
+        CAPV_FAIL(err, CAPV_E_CRYPTO, NULL, "OpenSSL: PKCS#1 padding failed");
+    if (EVP_PKEY_CTX_set_signature_md(pctx, md) != 1)
+        CAPV_FAIL(err, CAPV_E_CRYPTO, NULL, "OpenSSL: verify init failed");
+    *out = pctx;
     return CAPV_OK;
+out:
+    EVP_PKEY_CTX_free(pctx);
+    return st;
 }
 
-/* Prepares the verification templates of an imported key (best effort: without one, each
- * verification initialises its context itself). */
-static void prepare_templates(capv_jwk *k)
+static void free_md_ctx(void *ctx)
 {
-    for (int a = CAPV_JWT_ALG_RS256; a <= CAPV_JWT_ALG_EDDSA; a++) {
-        if (!capv_jwk_allows(k, (capv_jwt_alg)a))
-            continue;
-        EVP_MD_CTX *t = EVP_MD_CTX_new();
-        if (t != NULL && verify_init(t, k->pkey, (capv_jwt_alg)a, NULL) == CAPV_OK)
-            k->tmpl[a] = t;
-        else
-            EVP_MD_CTX_free(t);
-    }
-    ERR_clear_error();
+    EVP_MD_CTX_free(ctx);
+}
+
+static void free_pkey_ctx(void *ctx)
+{
+    EVP_PKEY_CTX_free(ctx);
+}
+
+static void verify_ctx_free(void *ctx, capv_jwt_alg alg)
+{
+    if (alg == CAPV_JWT_ALG_EDDSA)
+        free_md_ctx(ctx);
+    else
+        free_pkey_ctx(ctx);
+}
+
+/* Gives an imported key a pool of verification contexts per algorithm it allows (best effort:
+ * without a pool, each verification makes its context itself). */
+static void prepare_pools(capv_jwk *k)
+{
+    for (int a = CAPV_JWT_ALG_RS256; a <= CAPV_JWT_ALG_EDDSA; a++)
+        if (capv_jwk_allows(k, (capv_jwt_alg)a))
+            k->pool[a] = capvi_ctx_pool_new(a == CAPV_JWT_ALG_EDDSA ? free_md_ctx : free_pkey_ctx);
 }
 
 capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_t *sig,
@@ -661,17 +694,25 @@ capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_
                                  "EdDSA signature must be 64 bytes, not %zu", sig_len);
         break;
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        return capvi_err_nomem(err);
     capv_status st = CAPV_OK;
-    if (key->tmpl[alg] == NULL || EVP_MD_CTX_copy_ex(ctx, key->tmpl[alg]) != 1)
-        CAPV_TRY(verify_init(ctx, key->pkey, alg, err));
-    if (EVP_DigestVerify(ctx, s, slen, msg ? msg : (const uint8_t *)"", len) != 1)
+    const uint8_t *m = msg ? msg : (const uint8_t *)"";
+    void *ctx = capvi_ctx_pool_take(key->pool[alg]);
+    if (ctx == NULL)
+        CAPV_TRY(verify_ctx_new(&ctx, key->pkey, alg, err));
+    int ok;
+    if (alg == CAPV_JWT_ALG_EDDSA) {
+        ok = EVP_DigestVerify(ctx, s, slen, m, len) == 1;
+    } else {
+        uint8_t digest[CAPV_DIGEST_LEN];
+        ok = capv_hash(digest, CAPV_HASH_SHA256, m, len, NULL) == CAPV_OK &&
+             EVP_PKEY_verify(ctx, s, slen, digest, sizeof digest) == 1;
+    }
+    if (!capvi_ctx_pool_give(key->pool[alg], ctx))
+        verify_ctx_free(ctx, alg);
+    if (!ok)
         CAPV_FAIL(err, CAPV_E_SIGNATURE, NULL, "%s signature does not verify",
                   capv_jwt_alg_name(alg));
 out:
     ERR_clear_error();
-    EVP_MD_CTX_free(ctx);
     return st;
 }

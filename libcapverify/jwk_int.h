@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <stdatomic.h>
 
+#include "ctx_pool_int.h"
 #include "json_int.h"
 
 typedef enum jwk_kty { JWK_KTY_RSA = 1, JWK_KTY_EC = 2, JWK_KTY_OKP = 3 } jwk_kty;
@@ -16,10 +17,10 @@ struct capv_jwk {
     capv_jwt_alg alg; /* the JWK's own "alg", or 0 = any algorithm of its type */
     unsigned int bits;
     EVP_PKEY *pkey; /* prepared for verification; shared read-only between threads */
-    /* Per algorithm (index capv_jwt_alg), a context on which EVP_DigestVerifyInit was done
-     * once; verifications copy it instead of fetching the implementation every time (the
-     * copy only reads the template, so threads share it). NULL: initialise afresh. */
-    EVP_MD_CTX *tmpl[CAPV_JWT_ALG_EDDSA + 1];
+    /* Per algorithm (index capv_jwt_alg), the verification contexts made so far, reused
+     * instead of initialising one (a provider fetch and several allocations) per token; the
+     * pool is thread-safe, so threads share the key. NULL: each verification makes its own. */
+    capv_ctx_pool *pool[CAPV_JWT_ALG_EDDSA + 1];
 };
 
 typedef struct jwk_ignored {

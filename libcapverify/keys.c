@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctx_pool_int.h"
 #include "file_int.h"
 #include "global_int.h"
 #include "json_int.h"
@@ -32,7 +33,8 @@ struct capv_key {
     capv_key_status status;
     int64_t valid_from;
     int64_t valid_to;
-    EVP_PKEY *pkey; /* prepared for verification */
+    EVP_PKEY *pkey;      /* prepared for verification */
+    capv_ctx_pool *pool; /* contexts initialised to verify with pkey (NULL: make each) */
 };
 
 struct capv_trust_store {
@@ -62,25 +64,32 @@ capv_status capv_key_id(char out[CAPV_KID_SIZE], const uint8_t pub[CAPV_ED25519_
     return capvi_err_done(err, capv_hex_encode(out, CAPV_KID_SIZE, d, 16, err));
 }
 
-static capv_status verify_pkey(EVP_PKEY *pkey, const uint8_t *sig, const uint8_t *msg, size_t len,
-                               capv_error *err)
+static void free_md_ctx(void *ctx)
 {
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    if (ctx == NULL)
-        return capvi_err_nomem(err);
-    capv_status st;
-    if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) != 1) {
-        st = crypto_fail(err, "Ed25519 verify init");
-    } else {
-        int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN,
-                                 msg ? msg : (const uint8_t *)"", len);
-        ERR_clear_error();
-        st = r == 1
-                 ? CAPV_OK
-                 : capvi_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
-    }
     EVP_MD_CTX_free(ctx);
-    return st;
+}
+
+/* Verifies with a context from `pool` (a trusted key's; NULL for another key), or a new one. */
+static capv_status verify_pkey(EVP_PKEY *pkey, capv_ctx_pool *pool, const uint8_t *sig,
+                               const uint8_t *msg, size_t len, capv_error *err)
+{
+    EVP_MD_CTX *ctx = capvi_ctx_pool_take(pool);
+    if (ctx == NULL) {
+        if ((ctx = EVP_MD_CTX_new()) == NULL)
+            return capvi_err_nomem(err);
+        if (EVP_DigestVerifyInit_ex(ctx, NULL, NULL, NULL, NULL, pkey, NULL) != 1) {
+            EVP_MD_CTX_free(ctx);
+            return crypto_fail(err, "Ed25519 verify init");
+        }
+    }
+    /* an Ed25519 context verifies one whole message per call, so it can verify the next */
+    int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN, msg ? msg : (const uint8_t *)"",
+                             len);
+    ERR_clear_error();
+    if (!capvi_ctx_pool_give(pool, ctx))
+        EVP_MD_CTX_free(ctx);
+    return r == 1 ? CAPV_OK
+                  : capvi_err_set(err, CAPV_E_SIGNATURE, NULL, "Ed25519 signature does not verify");
 }
 
 static capv_status make_pkey(EVP_PKEY **out, const uint8_t pub[CAPV_ED25519_PUBLIC_LEN],
@@ -189,14 +198,14 @@ capv_status capvi_ed25519_verify_with(const capv_trust_store *store,
     const capv_key *k = capv_trust_store_find(store, pub);
     const char *problem = NULL;
     if (k != NULL && k->pkey != NULL) {
-        st = verify_pkey(k->pkey, sig, msg, len, err);
+        st = verify_pkey(k->pkey, k->pool, sig, msg, len, err);
     } else if ((problem = ed25519_key_problem(pub, false)) != NULL) {
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "%s", problem);
     } else {
         EVP_PKEY *pkey = NULL;
         if ((st = make_pkey(&pkey, pub, err)) != CAPV_OK)
             return st;
-        st = verify_pkey(pkey, sig, msg, len, err);
+        st = verify_pkey(pkey, NULL, sig, msg, len, err);
         EVP_PKEY_free(pkey);
     }
     /* OpenSSL does not decode the point until it verifies, and then reports a bad one as a
@@ -222,6 +231,7 @@ static void key_clear(capv_key *k)
     free(k->owner);
     free(k->source);
     EVP_PKEY_free(k->pkey);
+    capvi_ctx_pool_free(k->pool);
 }
 
 void capv_trust_store_free(capv_trust_store *s)
@@ -249,6 +259,7 @@ static capv_status store_push(capv_trust_store *s, capv_key *k, capv_error *err)
         CAPV_FAIL(err, CAPV_E_MALFORMED, k->source, "%s%skey %s: %s", k->source,
                   *k->source ? ": " : "", k->kid, problem);
     CAPV_TRY(make_pkey(&k->pkey, k->pub, err));
+    k->pool = capvi_ctx_pool_new(free_md_ctx); /* best effort: NULL makes a context per call */
     if (s->count == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 8;
         capv_key *nk = realloc(s->keys, cap * sizeof *nk);
