@@ -19,6 +19,8 @@
 #include "registry_entry_int.h"
 #include "registry_json_int.h"
 #include "registry_schema_int.h"
+#include "registry_pgb_int.h"
+#include "registry_sqlite_int.h"
 #include "registry_writer_int.h"
 
 #define DEFAULT_BUSY_TIMEOUT_MS 5000
@@ -43,11 +45,8 @@ void capv_registry_close(capv_registry *reg)
     if (reg == NULL)
         return;
     capvi_reg_writer_stop(reg);
-    for (unsigned int i = 0; i < reg->nreaders; i++)
-        capvi_reg_conn_close(&reg->readers[i]);
-    free(reg->readers);
-    capvi_reg_conn_close(&reg->w); /* the writer last: it checkpoints and removes the WAL */
-    capvi_reg_unlock(reg->lock_fd);
+    if (reg->be != NULL)
+        reg->be->close(reg);
     pthread_mutex_destroy(&reg->wlock);
     pthread_mutex_destroy(&reg->rlock);
     pthread_cond_destroy(&reg->rcond);
@@ -57,94 +56,6 @@ void capv_registry_close(capv_registry *reg)
     pthread_cond_destroy(&reg->rq_cond);
     free(reg->path);
     free(reg);
-}
-
-static capv_status open_writer(capv_registry *reg, const capv_registry_options *o, int busy_ms,
-                               capv_error *err)
-{
-    bool create = (o->flags & CAPV_REGISTRY_CREATE) != 0;
-    const char *path = reg->path ? reg->path : ":memory:";
-    capv_status st = capvi_reg_conn_open(
-        &reg->w.db, path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), err);
-    if (st != CAPV_OK)
-        return st;
-    sqlite3 *db = reg->w.db;
-    /* SQLite quietly opens a file it cannot write read-only; every write would then fail */
-    if (reg->path != NULL && sqlite3_db_readonly(db, "main") == 1)
-        return capvi_err_set(err, CAPV_E_STORAGE, reg->path,
-                             "registry '%s' is read-only: this process cannot write it (open it "
-                             "read-only to read it)",
-                             reg->path);
-    if ((st = capvi_reg_first_read(db, reg->path, err)) != CAPV_OK)
-        return st;
-    if ((st = capvi_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
-                                  err)) != CAPV_OK)
-        return st;
-    /* a damaged file is refused before anything is written to it */
-    if (reg->path != NULL && (st = capvi_reg_quick_check(db, reg->path, err)) != CAPV_OK)
-        return st;
-    int version = 0;
-    bool legacy = false;
-    if ((st = capvi_reg_schema_probe(&version, &legacy, db, err)) != CAPV_OK)
-        return st;
-    reg->found_version = version;
-    reg->found_legacy = legacy;
-    if (version < CAPV_REGISTRY_SCHEMA_VERSION && (o->flags & CAPV_REGISTRY_NO_MIGRATE))
-        return capvi_err_set(err, CAPV_E_STATE, reg->path,
-                             "registry schema version %d%s needs migrating to %d "
-                             "(capverify registry migrate)",
-                             version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
-    /* only a file known to be a registry (or empty) is switched to WAL, which persists */
-    if (reg->path != NULL) {
-        sqlite3_stmt *s = NULL;
-        int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
-        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-            const char *mode = capvi_reg_col_text(s, 0);
-            rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_ERROR;
-        }
-        sqlite3_finalize(s);
-        if (rc != SQLITE_OK)
-            return capvi_err_set(err, CAPV_E_IO, reg->path, "cannot switch '%s' to WAL mode: %s",
-                                 reg->path, sqlite3_errmsg(db));
-    }
-    if (version < CAPV_REGISTRY_SCHEMA_VERSION)
-        return capvi_reg_migrate(&reg->migrated_rows, db, version, err);
-    return CAPV_OK;
-}
-
-static capv_status open_readers(capv_registry *reg, unsigned int n, int busy_ms, capv_error *err)
-{
-    reg->readers = calloc(n, sizeof *reg->readers);
-    if (reg->readers == NULL)
-        return capvi_err_nomem(err);
-    for (unsigned int i = 0; i < n; i++) {
-        capv_status st =
-            capvi_reg_conn_open(&reg->readers[i].db, reg->path, SQLITE_OPEN_READONLY, err);
-        reg->nreaders = i + 1;
-        if (st == CAPV_OK && i == 0)
-            st = capvi_reg_first_read(reg->readers[i].db, reg->path, err);
-        if (st == CAPV_OK)
-            st = capvi_reg_configure(reg->readers[i].db, busy_ms, false, false, err);
-        if (st == CAPV_OK)
-            st = capvi_reg_exec(reg->readers[i].db, "PRAGMA query_only = ON", err);
-        if (st != CAPV_OK)
-            return st;
-    }
-    if (reg->read_only) {
-        int version = 0;
-        bool legacy = false;
-        capv_status st = capvi_reg_schema_probe(&version, &legacy, reg->readers[0].db, err);
-        if (st != CAPV_OK)
-            return st;
-        reg->found_version = version;
-        reg->found_legacy = legacy;
-        if (version < CAPV_REGISTRY_SCHEMA_VERSION)
-            return capvi_err_set(err, CAPV_E_STATE, reg->path,
-                                 "registry schema version %d%s is older than %d: open it "
-                                 "read-write once to migrate (capverify registry migrate)",
-                                 version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
-    }
-    return CAPV_OK;
 }
 
 capv_status capv_registry_open(capv_registry **out, const char *path,
@@ -178,8 +89,9 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "an in-memory registry is read-write");
     if ((st = capvi_global_require(err)) != CAPV_OK)
         return st;
+    bool pg = capvi_reg_is_pg_url(path);
     bool exists = false;
-    if (path != NULL) {
+    if (path != NULL && !pg) {
         struct stat sb;
         exists = stat(path, &sb) == 0;
         if (!exists) {
@@ -232,19 +144,15 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     reg->rq_flush_ms = o->record_flush_ms ? o->record_flush_ms : REG_DEFAULT_FLUSH_MS;
     int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     reg->busy_ms = busy_ms;
-    if (path != NULL && (reg->path = strdup(path)) == NULL) {
-        st = capvi_err_nomem(err);
-        goto out;
-    }
-    if (!ro) {
-        if (path != NULL) {
-            CAPV_TRY(capvi_reg_check_writable(path, exists, err));
-            CAPV_TRY(capvi_reg_lock(&reg->lock_fd, path, err));
+    if (pg) {
+        CAPV_TRY(capvi_reg_pg_open(reg, path, o, err));
+    } else {
+        if (path != NULL && (reg->path = strdup(path)) == NULL) {
+            st = capvi_err_nomem(err);
+            goto out;
         }
-        CAPV_TRY(open_writer(reg, o, busy_ms, err));
+        CAPV_TRY(capvi_reg_sqlite_open(reg, o, exists, err));
     }
-    if (path != NULL)
-        CAPV_TRY(open_readers(reg, o->readers ? o->readers : 1, busy_ms, err));
     if (o->flags & CAPV_REGISTRY_WRITER_THREAD)
         CAPV_TRY(capvi_reg_writer_start(reg, err));
 out:
@@ -306,7 +214,7 @@ capv_status capv_registry_health(const capv_registry *creg, capv_error *err)
     if (creg == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_registry *reg = (capv_registry *)creg; /* the fault is guarded by a mutex */
-    if (!reg->read_only && reg->path != NULL) {
+    if (!reg->read_only && reg->path != NULL && reg->pg == NULL) {
         /* two system calls: cheap enough for every readiness probe; they see what the next
          * write would run into, and name the cause more precisely than a failed write */
         if (access(reg->path, W_OK) != 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
@@ -344,6 +252,9 @@ capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     if (reg->path == NULL)
         return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL, "an in-memory registry has no files");
+    capv_status fst = capvi_reg_require_file(reg, "the disk usage", err);
+    if (fst != CAPV_OK)
+        return fst;
     struct stat sb;
     if (stat(reg->path, &sb) != 0)
         return capvi_err_set(err, CAPV_E_IO, reg->path, "cannot examine '%s': %s", reg->path,
@@ -426,7 +337,7 @@ static capv_status entry_sign(capv_reg_entry_in *e, const capv_signing_key *key,
     return CAPV_OK;
 }
 
-static capv_status add_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+static capv_status add_run(capv_registry *reg, void *arg, capv_error *err)
 {
     add_args *a = arg;
     capv_reg_entry_in e;
@@ -452,29 +363,15 @@ static capv_status add_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv
                                  verr.field[0] ? verr.field : "signature", "entry '%s': %s", e.id,
                                  verr.message);
     }
-    st = capvi_reg_entry_existing(a->stored, w, &e, e.registered_at_given, err);
-    if (st != CAPV_OK)
-        return st;
+    /* signed before the look-up, which then compares without the registry's signature */
     char sig[CAPV_BASE64_ENCODED_SIZE(64)], pub[CAPV_BASE64_ENCODED_SIZE(32)], kid[CAPV_KID_SIZE];
-    if (!signed_in && reg->sign_key != NULL &&
-        (st = entry_sign(&e, reg->sign_key, sig, pub, kid, err)) != CAPV_OK)
-        return st;
-    if ((st = capvi_reg_entry_write(w, &e, err)) != CAPV_OK)
-        return st;
-    if (a->stored != NULL) {
-        sqlite3_stmt *s = NULL;
-        if ((st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err)) != CAPV_OK)
+    capv_reg_entry_in signed_e = e;
+    if (!signed_in && reg->sign_key != NULL) {
+        if ((st = entry_sign(&signed_e, reg->sign_key, sig, pub, kid, err)) != CAPV_OK)
             return st;
-        sqlite3_bind_blob(s, 1, e.manifest_key, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 2, e.proof_key, 32, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW && (*a->stored = capvi_reg_entry_from_row(s)) == NULL)
-            st = capvi_err_nomem(err);
-        else if (rc != SQLITE_ROW)
-            st = capvi_reg_sqlite_error(w->db, rc, "reading the new entry", err);
-        sqlite3_reset(s);
+        signed_e.signed_here = true;
     }
-    return st;
+    return reg->be->entry_add(a->stored, reg, &signed_e, e.registered_at_given, err);
 }
 
 static void add_undo(void *arg)
@@ -508,32 +405,17 @@ capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
     return capvi_err_done(err, capvi_reg_write_result(&q, err));
 }
 
-static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, int which,
-                              const void *k1, const void *k2, const char *what, capv_error *err)
+/* An entry by id (id != NULL) or digests; `what` names it in the not-found message. */
+static capv_status lookup_one(capv_registry_entry **out, capv_registry *reg, const char *id,
+                              const uint8_t *mk, const uint8_t *pk, const char *what,
+                              capv_error *err)
 {
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, c, which, err);
-    if (st == CAPV_OK) {
-        if (which == REG_ST_ENTRY_BY_ID) {
-            sqlite3_bind_text(s, 1, k1, -1, SQLITE_STATIC);
-        } else {
-            sqlite3_bind_blob(s, 1, k1, 32, SQLITE_STATIC);
-            sqlite3_bind_blob(s, 2, k2, 32, SQLITE_STATIC);
-        }
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            st = (*out = capvi_reg_entry_from_row(s)) ? CAPV_OK : capvi_err_nomem(err);
-        else if (rc == SQLITE_DONE)
-            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no registry entry %s", what);
-        else
-            st = capvi_reg_sqlite_error(c->db, rc, "looking up an entry", err);
-        sqlite3_reset(s);
-    }
-    capvi_reg_reader_release(reg, c);
+    capv_status st = reg->be->entry_get(out, reg, id, mk, pk, err);
+    if (st == CAPV_E_NOT_FOUND)
+        capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no registry entry %s", what);
     return capvi_reg_note(reg, st, err);
 }
 
@@ -545,7 +427,7 @@ capv_status capv_registry_get(capv_registry_entry **out, capv_registry *reg, con
     *out = NULL;
     char what[300];
     snprintf(what, sizeof what, "with id '%.256s'", id);
-    return capvi_err_done(err, lookup_one(out, reg, REG_ST_ENTRY_BY_ID, id, NULL, what, err));
+    return capvi_err_done(err, lookup_one(out, reg, id, NULL, NULL, what, err));
 }
 
 capv_status capv_registry_find(capv_registry_entry **out, capv_registry *reg,
@@ -559,8 +441,8 @@ capv_status capv_registry_find(capv_registry_entry **out, capv_registry *reg,
         return capvi_err_set(err, CAPV_E_HEX, "manifest_hash", "manifest_hash is not a digest");
     if (capv_digest_parse(pk, proof_hash, strlen(proof_hash), NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_HEX, "proof_hash", "proof_hash is not a digest");
-    return capvi_err_done(err, lookup_one(out, reg, REG_ST_ENTRY_BY_KEYS, mk, pk,
-                                          "for this manifest and proof hash", err));
+    return capvi_err_done(
+        err, lookup_one(out, reg, NULL, mk, pk, "for this manifest and proof hash", err));
 }
 
 struct capv_registry_page {
@@ -590,36 +472,21 @@ capv_status capv_registry_list(capv_registry_page **out, capv_registry *reg,
         free(p);
         return capvi_err_nomem(err);
     }
-    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
-    sqlite3_stmt *s = NULL;
-    capv_status st =
-        capvi_reg_stmt(&s, c, manifest_hash ? REG_ST_ENTRY_LIST_MH : REG_ST_ENTRY_LIST, err);
-    if (st == CAPV_OK) {
-        sqlite3_bind_int64(s, 1, after);
-        /* one more than asked tells whether a next page exists */
-        sqlite3_bind_int64(s, 2, (sqlite3_int64)limit + 1);
-        if (manifest_hash)
-            sqlite3_bind_blob(s, 3, mk, 32, SQLITE_STATIC);
-        int rc;
-        bool more = false;
-        while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-            if (p->n == limit) {
-                more = true;
-                break;
-            }
-            if ((p->items[p->n] = capvi_reg_entry_from_row(s)) == NULL) {
-                st = capvi_err_nomem(err);
-                break;
-            }
-            p->n++;
-        }
-        if (st == CAPV_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-            st = capvi_reg_sqlite_error(c->db, rc, "listing entries", err);
-        if (more && p->n > 0)
-            p->next = p->items[p->n - 1]->seq;
-        sqlite3_reset(s);
+    /* one more than asked tells whether a next page exists */
+    capv_registry_entry **items = calloc(limit + 1, sizeof *items);
+    size_t got = 0;
+    capv_status st = items ? reg->be->entry_list(items, &got, reg, manifest_hash ? mk : NULL, after,
+                                                 limit + 1, err)
+                           : capvi_err_nomem(err);
+    for (size_t i = 0; i < got; i++) {
+        if (i < limit)
+            p->items[p->n++] = items[i];
+        else
+            capv_registry_entry_free(items[i]);
     }
-    capvi_reg_reader_release(reg, c);
+    free(items);
+    if (st == CAPV_OK && got > limit)
+        p->next = p->items[p->n - 1]->seq;
     if (st != CAPV_OK) {
         capv_registry_page_free(p);
         return capvi_reg_note(reg, st, err);
@@ -656,31 +523,15 @@ void capv_registry_page_free(capv_registry_page *p)
 capv_status capv_registry_count(uint64_t *out, capv_registry *reg, capv_registry_table table,
                                 capv_error *err)
 {
-    int which;
-    switch (table) {
-    case CAPV_REGISTRY_ENTRIES: which = REG_ST_COUNT_ENTRIES; break;
-    case CAPV_REGISTRY_VERIFICATIONS: which = REG_ST_COUNT_VERIFICATIONS; break;
-    case CAPV_REGISTRY_POLICIES: which = REG_ST_COUNT_POLICIES; break;
-    default: return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown table");
-    }
+    if (table != CAPV_REGISTRY_ENTRIES && table != CAPV_REGISTRY_VERIFICATIONS &&
+        table != CAPV_REGISTRY_POLICIES)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown table");
     if (out == NULL || reg == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, c, which, err);
-    if (st == CAPV_OK) {
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            *out = (uint64_t)sqlite3_column_int64(s, 0);
-        else
-            st = capvi_reg_sqlite_error(c->db, rc, "counting", err);
-        sqlite3_reset(s);
-    }
-    capvi_reg_reader_release(reg, c);
-    return capvi_err_done(err, capvi_reg_note(reg, st, err));
+    return capvi_err_done(err, capvi_reg_note(reg, reg->be->count(out, reg, table, err), err));
 }
 
 /* ---- verifications --------------------------------------------------------------------- */
@@ -698,11 +549,6 @@ static bool text_ok(const char *s, size_t max)
         if (*p < 0x20 || *p == 0x7f || n >= max)
             return false;
     return n > 0 && capvi_utf8_check((const uint8_t *)s, n, NULL) == CAPV_OK;
-}
-
-static bool same_text(const char *a, const char *b)
-{
-    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 /* A random RFC 9562 version 4 UUID. */
@@ -729,90 +575,6 @@ static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_
     if (capv_digest_parse(key, in, strlen(in), NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_HEX, field, "%s is not a digest", field);
     capv_digest_format(text, key);
-    return CAPV_OK;
-}
-
-/* The id of the stored body for r->key, inserting the body when it is new. */
-static capv_status store_report(int64_t *id, capv_reg_conn *w, const capvi_reg_record *r,
-                                capv_error *err)
-{
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
-    if (st != CAPV_OK)
-        return st;
-    sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *id = sqlite3_column_int64(s, 0);
-    sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return CAPV_OK; /* the same report again (a report cache hit): no second copy */
-    if (rc != SQLITE_DONE)
-        return capvi_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
-    if ((st = capvi_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
-        return st;
-    sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)r->full_len);
-    sqlite3_bind_int(s, 3, r->summary ? 1 : 0);
-    sqlite3_bind_text64(s, 4, r->body, r->body_len, SQLITE_STATIC, SQLITE_UTF8);
-    if ((st = capvi_reg_step_done(w->db, s, "storing a report", err)) != CAPV_OK)
-        return st;
-    *id = sqlite3_last_insert_rowid(w->db);
-    return CAPV_OK;
-}
-
-/* Stores one prepared record on the write connection: CAPV_OK, or CAPV_E_EXISTS /
- * CAPV_E_CONFLICT when its request id is taken (capvi_reg_record_compare). */
-static capv_status record_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
-{
-    (void)reg;
-    capvi_reg_record *r = arg;
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err);
-    if (st != CAPV_OK)
-        return st;
-    sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        const void *key = sqlite3_column_blob(s, 9);
-        r->seq = sqlite3_column_int64(s, 0);
-        st = capvi_reg_record_compare(r, capvi_reg_col_text(s, 2), capvi_reg_col_text(s, 3),
-                                      capvi_reg_col_text(s, 4), capvi_reg_col_text(s, 5),
-                                      capvi_reg_col_text(s, 6), capvi_reg_col_text(s, 8),
-                                      key != NULL && sqlite3_column_bytes(s, 9) == 32 ? key : NULL);
-        sqlite3_reset(s);
-        *err = r->err;
-        return st;
-    }
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
-        return capvi_reg_sqlite_error(w->db, rc, "looking up a verification", err);
-    int64_t report_id = 0;
-    if (r->body != NULL && (st = store_report(&report_id, w, r, err)) != CAPV_OK)
-        return st;
-    if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
-        return st;
-    sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
-    if (r->subject)
-        sqlite3_bind_text(s, 2, r->subject, -1, SQLITE_STATIC);
-    if (r->has_m)
-        sqlite3_bind_text(s, 3, r->mh, -1, SQLITE_STATIC);
-    if (r->has_p)
-        sqlite3_bind_text(s, 4, r->ph, -1, SQLITE_STATIC);
-    if (r->has_pol)
-        sqlite3_bind_text(s, 5, r->pol, -1, SQLITE_STATIC);
-    if (r->has_m && r->has_p) {
-        sqlite3_bind_blob(s, 6, r->mk, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 7, r->pk, 32, SQLITE_STATIC);
-    }
-    sqlite3_bind_text(s, 8, r->result, -1, SQLITE_STATIC);
-    if (r->body != NULL)
-        sqlite3_bind_int64(s, 9, report_id);
-    sqlite3_bind_text(s, 10, r->at, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 11, r->ms);
-    if ((st = capvi_reg_step_done(w->db, s, "recording a verification", err)) != CAPV_OK)
-        return st;
-    r->seq = sqlite3_last_insert_rowid(w->db);
     return CAPV_OK;
 }
 
@@ -922,8 +684,7 @@ static capv_reg_queued *record_copy(const capvi_reg_record *r)
         p[r->body_len] = '\0';
         q->rec.body = p;
     }
-    q->w.run = record_run;
-    q->w.arg = &q->rec;
+    q->w.rec = &q->rec;
     return q;
 }
 
@@ -948,8 +709,7 @@ static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_
     } else {
         capv_reg_write q;
         memset(&q, 0, sizeof q);
-        q.run = record_run;
-        q.arg = &r;
+        q.rec = &r;
         capvi_reg_submit(reg, &q);
         st = capvi_reg_write_result(&q, err);
         if ((st == CAPV_OK || st == CAPV_E_EXISTS) && seq != NULL)
@@ -1037,38 +797,10 @@ capv_status capv_registry_get_verification(capv_registry_verification **out, cap
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, c, REG_ST_VER_BY_REQUEST, err);
-    if (st == CAPV_OK) {
-        sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            const char *src[8];
-            for (int i = 0; i < 8; i++)
-                src[i] = capvi_reg_col_text(s, i + 1);
-            capv_registry_verification tmp;
-            const char **dst[8] = { &tmp.request_id,  &tmp.subject,     &tmp.manifest_hash,
-                                    &tmp.proof_hash,  &tmp.policy_hash, &tmp.result,
-                                    &tmp.report_json, &tmp.verified_at };
-            capv_registry_verification *v = capvi_reg_pack_strings(sizeof *v, dst, src, 8);
-            if (v == NULL) {
-                st = capvi_err_nomem(err);
-            } else {
-                tmp.version = CAPV_REGISTRY_VERIFICATION_VERSION;
-                tmp.seq = sqlite3_column_int64(s, 0);
-                *v = tmp;
-                *out = v;
-            }
-        } else if (rc == SQLITE_DONE) {
-            st = capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
-                               "no verification recorded under '%.200s'", request_id);
-        } else {
-            st = capvi_reg_sqlite_error(c->db, rc, "looking up a verification", err);
-        }
-        sqlite3_reset(s);
-    }
-    capvi_reg_reader_release(reg, c);
+    capv_status st = reg->be->verification_get(out, reg, request_id, err);
+    if (st == CAPV_E_NOT_FOUND)
+        capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
+                      "no verification recorded under '%.200s'", request_id);
     return capvi_err_done(err, capvi_reg_note(reg, st, err));
 }
 
@@ -1084,23 +816,7 @@ static const size_t policy_sizes[] = { 0, sizeof(capv_registry_policy) };
 _Static_assert(sizeof policy_sizes / sizeof policy_sizes[0] == CAPV_REGISTRY_POLICY_VERSION + 1,
                "one size per version of capv_registry_policy");
 
-static capv_registry_policy *policy_from_row(sqlite3_stmt *s)
-{
-    const char *src[6];
-    for (int i = 0; i < 6; i++)
-        src[i] = capvi_reg_col_text(s, i);
-    capv_registry_policy tmp;
-    const char **dst[6] = { &tmp.policy_id, &tmp.policy_version, &tmp.policy_hash,
-                            &tmp.ir_hash,   &tmp.ir_json,        &tmp.created_at };
-    capv_registry_policy *p = capvi_reg_pack_strings(sizeof *p, dst, src, 6);
-    if (p != NULL) {
-        tmp.version = CAPV_REGISTRY_POLICY_VERSION;
-        *p = tmp;
-    }
-    return p;
-}
-
-static capv_status policy_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+static capv_status policy_run(capv_registry *reg, void *arg, capv_error *err)
 {
     const capv_registry_policy *in = arg;
     uint8_t key[32], irk[32];
@@ -1119,53 +835,9 @@ static capv_status policy_run(capv_registry *reg, capv_reg_conn *w, void *arg, c
     if (in->ir_json == NULL ||
         capv_json_validate((const uint8_t *)in->ir_json, strlen(in->ir_json), NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_MALFORMED, "ir_json", "ir_json is not JSON");
-    sqlite3_stmt *s = NULL;
-    capv_status st;
-    for (int pass = 0; pass < 2; pass++) {
-        if ((st = capvi_reg_stmt(&s, w, pass ? REG_ST_POL_BY_ID_VERSION : REG_ST_POL_BY_KEY,
-                                 err)) != CAPV_OK)
-            return st;
-        if (pass) {
-            sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
-            sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
-        } else {
-            sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
-        }
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            uint8_t have[32];
-            const char *ph = capvi_reg_col_text(s, 2), *ih = capvi_reg_col_text(s, 3);
-            bool same = ph && ih && capv_digest_parse(have, ph, strlen(ph), NULL) == CAPV_OK &&
-                        memcmp(have, key, 32) == 0 &&
-                        capv_digest_parse(have, ih, strlen(ih), NULL) == CAPV_OK &&
-                        memcmp(have, irk, 32) == 0 &&
-                        same_text(capvi_reg_col_text(s, 0), in->policy_id) &&
-                        same_text(capvi_reg_col_text(s, 1), in->policy_version) &&
-                        same_text(capvi_reg_col_text(s, 4), in->ir_json);
-            sqlite3_reset(s);
-            return same ? capvi_err_set(err, CAPV_E_EXISTS, "policy_hash",
-                                        "policy '%s' %s is already stored", in->policy_id,
-                                        in->policy_version)
-                        : capvi_err_set(err, CAPV_E_CONFLICT, pass ? "policy_id" : "policy_hash",
-                                        "policy '%s' %s conflicts with a stored policy",
-                                        in->policy_id, in->policy_version);
-        }
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE)
-            return capvi_reg_sqlite_error(w->db, rc, "looking up a policy", err);
-    }
     char at[32];
     capvi_reg_now(reg, at);
-    if ((st = capvi_reg_stmt(&s, w, REG_ST_POL_INSERT, err)) != CAPV_OK)
-        return st;
-    sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, in->policy_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 4, key, 32, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, in->ir_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, in->ir_json, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, in->created_at ? in->created_at : at, -1, SQLITE_STATIC);
-    return capvi_reg_step_done(w->db, s, "storing a policy", err);
+    return reg->be->policy_put(reg, in, key, irk, in->created_at ? in->created_at : at, err);
 }
 
 capv_status capv_registry_put_policy(capv_registry *reg, const capv_registry_policy *policy,
@@ -1212,29 +884,12 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
         *out = NULL;
     if (out == NULL || reg == NULL || key == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    uint8_t k[32];
-    bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
-    if (st == CAPV_OK) {
-        if (by_hash)
-            sqlite3_bind_blob(s, 1, k, 32, SQLITE_STATIC);
-        else
-            sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW)
-            st = (*out = policy_from_row(s)) ? CAPV_OK : capvi_err_nomem(err);
-        else if (rc == SQLITE_DONE)
-            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
-        else
-            st = capvi_reg_sqlite_error(c->db, rc, "looking up a policy", err);
-        sqlite3_reset(s);
-    }
-    capvi_reg_reader_release(reg, c);
+    capv_status st = reg->be->policy_get(out, reg, key, err);
+    if (st == CAPV_E_NOT_FOUND)
+        capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
     return capvi_err_done(err, capvi_reg_note(reg, st, err));
 }
 

@@ -515,3 +515,13 @@ capv_status capvi_reg_struct_read(void *out, const void *in, const size_t *sizes
     memcpy(out, &mine, sizeof mine);
     return CAPV_OK;
 }
+
+capv_status capvi_reg_require_file(const capv_registry *reg, const char *what, capv_error *err)
+{
+    if (reg->pg == NULL)
+        return CAPV_OK;
+    return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL,
+                         "%s works on a SQLite registry file, and %s is a PostgreSQL registry "
+                         "(docs/registry.md#postgresql-backend)",
+                         what, reg->path);
+}

@@ -62,9 +62,14 @@ typedef struct capv_reg_conn {
 
 /* A unit of work for the write connection (registry_writer_int.h). */
 typedef struct capv_reg_write capv_reg_write;
+/* The storage behind a handle (registry_backend_int.h) and PostgreSQL's (registry_pg_int.h). */
+typedef struct capvi_reg_backend capvi_reg_backend;
+struct capvi_pg;
 
 struct capv_registry {
-    char *path; /* NULL: in-memory */
+    const capvi_reg_backend *be;
+    struct capvi_pg *pg; /* the PostgreSQL storage (be = capvi_reg_pg), else NULL */
+    char *path;          /* SQLite: NULL in memory; PostgreSQL: the location without password */
     bool read_only;
     int lock_fd;
     int busy_ms;
@@ -201,6 +206,10 @@ capv_status capvi_reg_long_reader_acquire(capv_reg_conn **out, capv_registry *re
 void capvi_reg_long_reader_release(capv_registry *reg, capv_reg_conn *c);
 
 /* ---- files, locks and time ------------------------------------------------------------- */
+
+/* CAPV_E_UNSUPPORTED, naming `what`, for a PostgreSQL registry: operations that read or
+ * replace the SQLite file itself (backup, check, export, disk usage). */
+capv_status capvi_reg_require_file(const capv_registry *reg, const char *what, capv_error *err);
 
 /* The directory part of `path` ("." when it has none). */
 void capvi_reg_dir_of(char out[PATH_MAX], const char *path);

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "json_int.h"
+#include "registry_backend_int.h"
 #include "registry_entry_int.h"
 
 /* The size of each version of capv_registry_entry (docs/abi.md). */
@@ -332,12 +333,13 @@ static bool same_digest(const char *a, const char *b)
 capv_status capvi_reg_entry_compare(const capv_registry_entry *stored, const capv_reg_entry_in *e,
                                     bool by_id, bool compare_registered_at, capv_error *err)
 {
-    bool same = !by_id && (!e->id_given || same_text(stored->id, e->id)) &&
-                same_text(stored->timestamp_file, e->timestamp_file) &&
-                same_digest(stored->policy_hash, e->policy_hash) &&
-                (!compare_registered_at || same_text(stored->registered_at, e->registered_at)) &&
-                (e->signature == NULL || same_text(stored->signature, e->signature)) &&
-                (e->public_key == NULL || same_text(stored->public_key, e->public_key));
+    bool same =
+        !by_id && (!e->id_given || same_text(stored->id, e->id)) &&
+        same_text(stored->timestamp_file, e->timestamp_file) &&
+        same_digest(stored->policy_hash, e->policy_hash) &&
+        (!compare_registered_at || same_text(stored->registered_at, e->registered_at)) &&
+        (e->signature == NULL || e->signed_here || same_text(stored->signature, e->signature)) &&
+        (e->public_key == NULL || e->signed_here || same_text(stored->public_key, e->public_key));
     const char *id = stored->id ? stored->id : "";
     if (same)
         return capvi_err_set(err, CAPV_E_EXISTS, id,
@@ -424,38 +426,26 @@ capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr;
-    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, c, REG_ST_ENTRY_BY_KEYS, err);
+    capv_registry_entry *e = NULL;
+    capv_status st = reg->be->entry_get(&e, reg, NULL, manifest_hash, proof_hash, err);
     if (st == CAPV_OK) {
-        sqlite3_bind_blob(s, 1, manifest_hash, 32, SQLITE_STATIC);
-        sqlite3_bind_blob(s, 2, proof_hash, 32, SQLITE_STATIC);
-        int rc = sqlite3_step(s);
-        if (rc == SQLITE_ROW) {
-            const char *id = capvi_reg_col_text(s, 1), *mh = capvi_reg_col_text(s, 2),
-                       *ph = capvi_reg_col_text(s, 3), *at = capvi_reg_col_text(s, 5);
-            capv_buf b = CAPV_BUF_INIT;
-            capvi_reg_signed_bytes(&b, id ? id : "", mh ? mh : "", ph ? ph : "",
-                                   capvi_reg_col_text(s, 4), at ? at : "");
-            out->id = strdup(id ? id : "");
-            out->signed_bytes = capvi_buf_take(&b, &out->signed_len);
-            if (out->id == NULL || out->signed_bytes == NULL) {
-                st = capvi_err_nomem(err);
-            } else {
-                capv_error merr = CAPV_ERROR_INIT;
-                out->material = capvi_reg_entry_sig_material(
-                    out->signature, out->public_key, capvi_reg_col_text(s, 7),
-                    capvi_reg_col_text(s, 8), capvi_reg_col_text(s, 10), &merr);
-                snprintf(out->problem, sizeof out->problem, "%s", merr.message);
-            }
-        } else if (rc == SQLITE_DONE) {
-            st = CAPV_E_NOT_FOUND;
+        capv_buf b = CAPV_BUF_INIT;
+        capvi_reg_signed_bytes(&b, e->id ? e->id : "", e->manifest_hash ? e->manifest_hash : "",
+                               e->proof_hash ? e->proof_hash : "", e->timestamp_file,
+                               e->registered_at ? e->registered_at : "");
+        out->id = strdup(e->id ? e->id : "");
+        out->signed_bytes = capvi_buf_take(&b, &out->signed_len);
+        if (out->id == NULL || out->signed_bytes == NULL) {
+            st = capvi_err_nomem(err);
         } else {
-            st = capvi_reg_sqlite_error(c->db, rc, "looking up the registry entry", err);
+            capv_error merr = CAPV_ERROR_INIT;
+            out->material =
+                capvi_reg_entry_sig_material(out->signature, out->public_key, e->signature,
+                                             e->public_key, e->signature_scheme, &merr);
+            snprintf(out->problem, sizeof out->problem, "%s", merr.message);
         }
-        sqlite3_reset(s);
+        capv_registry_entry_free(e);
     }
-    capvi_reg_reader_release(reg, c);
     if (st != CAPV_OK)
         capvi_reg_signed_clear(out);
     return capvi_reg_note(reg, st, err);

@@ -24,6 +24,7 @@ typedef struct capv_reg_entry_in {
     const char *policy_hash;
     const char *signature, *public_key, *kid, *scheme;
     bool id_given, registered_at_given;
+    bool signed_here; /* signed by the registry's key: a retry is compared without it */
     char id_buf[40];
     char mh_buf[67], ph_buf[67];
     char at_buf[32];

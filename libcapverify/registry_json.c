@@ -69,23 +69,19 @@ static capv_status read_entry(capv_registry_entry *in, const cJSON *o, size_t i,
     return CAPV_OK;
 }
 
-static capv_status import_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+static capv_status import_run(capv_registry *reg, void *arg, capv_error *err)
 {
-    (void)reg;
     import_args *a = arg;
     a->added = a->existing = 0;
     for (size_t i = 0; i < a->n; i++) {
         const capv_reg_entry_in *e = &a->items[i].e;
-        capv_status st = capvi_reg_entry_existing(NULL, w, e, true, err);
-        if (st == CAPV_E_EXISTS) {
+        capv_status st = reg->be->entry_add(NULL, reg, e, true, err);
+        if (st == CAPV_E_EXISTS)
             a->existing++;
-        } else if (st != CAPV_OK) {
+        else if (st != CAPV_OK)
             return st; /* the error names the entry */
-        } else {
-            if ((st = capvi_reg_entry_write(w, e, err)) != CAPV_OK)
-                return st;
+        else
             a->added++;
-        }
         if (a->progress && (i % 1024 == 1023 || i + 1 == a->n))
             a->progress(a->user, a->n + i + 1, 2 * (uint64_t)a->n);
     }
@@ -197,6 +193,9 @@ capv_status capv_registry_export_json(capv_registry *reg, unsigned int flags, ca
     capv_error lerr = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr;
+    capv_status fst = capvi_reg_require_file(reg, "the JSON export", err);
+    if (fst != CAPV_OK)
+        return fst;
     bool pretty = (flags & CAPV_REGISTRY_EXPORT_PRETTY) != 0;
     exporter x;
     memset(&x, 0, sizeof x);

@@ -42,4 +42,22 @@ capv_status capvi_reg_record_compare(capvi_reg_record *r, const char *subject, c
                                      const char *ph, const char *pol, const char *result,
                                      const char *at, const uint8_t *report_key);
 
+/* A library-owned capv_registry_verification (capv_registry_verification_free) from its
+ * texts: request_id, subject, manifest_hash, proof_hash, policy_hash, result, report_json,
+ * verified_at (NULL for absent). NULL on OOM. */
+capv_registry_verification *capvi_reg_verification_from_texts(int64_t seq,
+                                                              const char *const text[8]);
+
+/* A library-owned capv_registry_policy (capv_registry_policy_free) from its texts:
+ * policy_id, policy_version, policy_hash, ir_hash, ir_json, created_at. NULL on OOM. */
+capv_registry_policy *capvi_reg_policy_from_texts(const char *const text[6]);
+
+/* Whether a stored policy (its texts) is `in` (policy_key / ir_key: the digests of its
+ * hashes), found by its hash or (by_id_version) by its id and version: CAPV_E_EXISTS when it
+ * is, CAPV_E_CONFLICT otherwise, with err set. */
+capv_status capvi_reg_policy_compare(const capv_registry_policy *in, const uint8_t policy_key[32],
+                                     const uint8_t ir_key[32], const char *id, const char *version,
+                                     const char *policy_hash, const char *ir_hash,
+                                     const char *ir_json, bool by_id_version, capv_error *err);
+
 #endif

@@ -38,12 +38,78 @@ static void batch_abort(capv_reg_write **reqs, size_t n, capv_status st, const c
     }
 }
 
+/* Runs one write (q->rec: the records of the batch, all at once) in its own savepoint;
+ * returns whether the storage still holds the batch's transaction. */
+static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **recs, size_t nrec,
+                    capv_reg_write **rq, bool *fault)
+{
+    const capvi_reg_backend *be = reg->be;
+    capv_error_clear(&q->err);
+    q->st = be->savepoint(reg, &q->err);
+    if (q->st == CAPV_OK) {
+        if (recs == NULL) {
+            q->st = q->run(reg, q->arg, &q->err);
+        } else {
+            q->st = be->record_batch(reg, recs, nrec, &q->err);
+            for (size_t i = 0; i < nrec; i++) {
+                rq[i]->st = q->st == CAPV_OK ? recs[i]->st : q->st;
+                rq[i]->err = q->st == CAPV_OK ? recs[i]->err : q->err;
+            }
+        }
+        atomic_fetch_add(&reg->writes, recs ? nrec : 1);
+    }
+    if (q->st == CAPV_E_STORAGE) {
+        *fault = true;
+        capvi_reg_note(reg, q->st, &q->err);
+    }
+    if (!be->in_transaction(reg))
+        return false;
+    if (q->st != CAPV_OK)
+        be->rollback_to(reg, NULL);
+    be->release(reg, NULL);
+    return true;
+}
+
 void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
 {
-    capv_reg_conn *w = &reg->w;
+    const capvi_reg_backend *be = reg->be;
     capv_error berr = CAPV_ERROR_INIT;
-    capv_status st = capvi_reg_note(reg, capvi_reg_exec(w->db, "BEGIN IMMEDIATE", &berr), &berr);
+    capv_status st = capvi_reg_note(reg, be->begin(reg, &berr), &berr);
     bool any = false, entries = false, fault = false;
+    /* the records of the batch go to the storage together, ahead of the other writes (they
+     * are independent of them): one multi-row statement where the storage has one */
+    capvi_reg_record **recs = NULL;
+    capv_reg_write **rq = NULL;
+    size_t nrec = 0;
+    for (size_t i = 0; i < n; i++)
+        nrec += reqs[i]->rec != NULL;
+    if (st == CAPV_OK && nrec > 0) {
+        recs = malloc(nrec * sizeof *recs);
+        rq = malloc(nrec * sizeof *rq);
+        if (recs == NULL || rq == NULL)
+            st = capvi_err_nomem(&berr);
+        for (size_t i = 0, k = 0; st == CAPV_OK && i < n; i++)
+            if (reqs[i]->rec != NULL) {
+                rq[k] = reqs[i];
+                recs[k++] = reqs[i]->rec;
+            }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i]->rec == NULL)
+            reqs[i]->st = CAPV_E_STATE; /* not run yet: nothing to undo */
+    capv_reg_write batch_q;
+    memset(&batch_q, 0, sizeof batch_q);
+    if (st == CAPV_OK && nrec > 0) {
+        if (!run_one(reg, &batch_q, recs, nrec, rq, &fault))
+            st = batch_q.st != CAPV_OK
+                     ? batch_q.st
+                     : capvi_err_set(&batch_q.err, CAPV_E_STORAGE, NULL,
+                                     "the registry rolled the write transaction back");
+        if (st != CAPV_OK)
+            berr = batch_q.err;
+        for (size_t i = 0; st == CAPV_OK && i < nrec; i++)
+            any = any || rq[i]->st == CAPV_OK;
+    }
     for (size_t i = 0; i < n; i++) {
         capv_reg_write *q = reqs[i];
         if (st != CAPV_OK) {
@@ -51,51 +117,40 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
             q->err = berr;
             continue;
         }
-        sqlite3_stmt *s = NULL;
-        capv_error_clear(&q->err);
-        q->st = capvi_reg_stmt(&s, w, REG_ST_SAVEPOINT, &q->err);
-        if (q->st == CAPV_OK)
-            q->st = capvi_reg_step_done(w->db, s, "savepoint", &q->err);
-        if (q->st != CAPV_OK) {
-            fault = fault || q->st == CAPV_E_STORAGE;
-            capvi_reg_note(reg, q->st, &q->err);
+        if (q->rec != NULL)
             continue;
-        }
-        q->st = q->run(reg, w, q->arg, &q->err);
-        atomic_fetch_add(&reg->writes, 1);
-        if (q->st == CAPV_E_STORAGE) {
-            fault = true;
-            capvi_reg_note(reg, q->st, &q->err);
-        }
-        if (sqlite3_get_autocommit(w->db)) {
-            /* SQLite rolled the whole transaction back itself (it may on SQLITE_FULL or an
-             * I/O error): the earlier writes of this batch are gone too, and a later one
-             * would run in a transaction of its own */
+        if (!run_one(reg, q, NULL, 0, NULL, &fault)) {
+            /* the storage rolled the whole transaction back itself (SQLite may on
+             * SQLITE_FULL or an I/O error): the earlier writes of this batch are gone too,
+             * and a later one would run in a transaction of its own */
             if (q->st == CAPV_OK)
                 q->st = capvi_err_set(&q->err, CAPV_E_STORAGE, NULL,
                                       "the registry rolled the write transaction back");
             st = q->st;
             berr = q->err;
-            batch_abort(reqs, i, st, &berr);
+            batch_abort(reqs, n, st, &berr);
             any = false;
             continue;
         }
-        if (q->st != CAPV_OK && capvi_reg_stmt(&s, w, REG_ST_ROLLBACK_TO, NULL) == CAPV_OK)
-            capvi_reg_step_done(w->db, s, "rollback", NULL);
-        if (capvi_reg_stmt(&s, w, REG_ST_RELEASE, NULL) == CAPV_OK)
-            capvi_reg_step_done(w->db, s, "release", NULL);
         if (q->st == CAPV_OK) {
             any = true;
             entries = entries || q->changes_entries;
         }
     }
-    if (st != CAPV_OK)
-        return;
-    /* Only now, with the batch durable, may any of its writes be acknowledged. */
-    st = capvi_reg_exec(w->db, any ? "COMMIT" : "ROLLBACK", &berr);
+    free(recs);
+    free(rq);
     if (st != CAPV_OK) {
-        if (!sqlite3_get_autocommit(w->db))
-            sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+        be->rollback(reg);
+        return;
+    }
+    /* Only now, with the batch durable, may any of its writes be acknowledged. */
+    if (any) {
+        st = be->commit(reg, &berr);
+    } else {
+        be->rollback(reg);
+    }
+    if (st != CAPV_OK) {
+        be->rollback(reg);
         batch_abort(reqs, n, st, &berr);
         capvi_reg_note(reg, st, &berr);
         return;
@@ -153,60 +208,6 @@ capv_status capvi_reg_write_result(const capv_reg_write *q, capv_error *err)
 
 /* ---- pruning --------------------------------------------------------------------------- */
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
-                                 size_t limit, capv_error *err)
-{
-    *removed = 0;
-    int64_t *seqs = calloc(limit, sizeof *seqs);
-    int64_t *reports = calloc(limit, sizeof *reports);
-    size_t n = 0, nr = 0;
-    sqlite3_stmt *s = NULL;
-    capv_status st = CAPV_OK;
-    if (seqs == NULL || reports == NULL)
-        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-    /* the oldest first, by the index on verified_ms */
-    CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_PRUNE_SELECT, err));
-    sqlite3_bind_int64(s, 1, before_ms);
-    sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
-    int rc = SQLITE_DONE;
-    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-        seqs[n++] = sqlite3_column_int64(s, 0);
-        if (sqlite3_column_type(s, 1) != SQLITE_NULL)
-            reports[nr++] = sqlite3_column_int64(s, 1);
-    }
-    sqlite3_reset(s);
-    if (n < limit && rc != SQLITE_DONE) {
-        st = capvi_reg_sqlite_error(w->db, rc, "pruning verifications", err);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_VER_DELETE, err));
-        sqlite3_bind_int64(s, 1, seqs[i]);
-        CAPV_TRY(capvi_reg_step_done(w->db, s, "pruning verifications", err));
-    }
-    /* report bodies no verification references any more go with them; identical reports
-     * share one body, so a body is only removed with its last reference */
-    qsort(reports, nr, sizeof *reports, cmp_i64);
-    for (size_t i = 0; i < nr; i++) {
-        if (i > 0 && reports[i] == reports[i - 1])
-            continue;
-        CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_REPORT_DELETE_ORPHAN, err));
-        sqlite3_bind_int64(s, 1, reports[i]);
-        CAPV_TRY(capvi_reg_step_done(w->db, s, "pruning reports", err));
-    }
-    *removed = n;
-out:
-    free(seqs);
-    free(reports);
-    return st;
-}
-
 typedef struct prune_args {
     int64_t before_ms;
     uint64_t removed;
@@ -214,11 +215,10 @@ typedef struct prune_args {
 
 /* A write that prunes one batch. Nothing to prune is CAPV_E_NOT_FOUND: nothing to commit,
  * and a commit of nothing must not count as "the storage works again". */
-static capv_status prune_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+static capv_status prune_run(capv_registry *reg, void *arg, capv_error *err)
 {
-    (void)reg;
     prune_args *a = arg;
-    capv_status st = capvi_reg_prune_step(&a->removed, w, a->before_ms, REG_PRUNE_BATCH, err);
+    capv_status st = reg->be->prune_step(&a->removed, reg, a->before_ms, REG_PRUNE_BATCH, err);
     if (st == CAPV_OK && a->removed == 0)
         return capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "nothing to prune");
     return st;
@@ -338,17 +338,10 @@ static bool probe_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
-static capv_status probe_run(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err)
+static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)
 {
     (void)arg;
-    char at[CAPV_RFC3339_SIZE];
-    capvi_reg_now(reg, at);
-    sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, w, REG_ST_PROBE, err);
-    if (st != CAPV_OK)
-        return st;
-    sqlite3_bind_text(s, 1, at, -1, SQLITE_TRANSIENT);
-    return capvi_reg_step_done(w->db, s, "probing the storage", err);
+    return reg->be->probe(reg, err);
 }
 
 /* A small real write (and commit): if it goes through, the storage works again and the

@@ -5,15 +5,15 @@
 #ifndef CAPV_REGISTRY_WRITER_INT_H
 #define CAPV_REGISTRY_WRITER_INT_H
 
-#include "registry_db_int.h"
-#include "registry_record_int.h"
+#include "registry_backend_int.h"
 
 /* A unit of work for the write connection, run inside a transaction (in its own savepoint).
  * `run` returns CAPV_OK when it changed something that must be committed; any other status
  * rolls its savepoint back. If the enclosing commit then fails, `undo` (may be NULL) releases
  * what `run` produced for the caller. */
 struct capv_reg_write {
-    capv_status (*run)(capv_registry *reg, capv_reg_conn *w, void *arg, capv_error *err);
+    capv_status (*run)(capv_registry *reg, void *arg, capv_error *err);
+    capvi_reg_record *rec; /* instead of run: a verification record (batched together) */
     void (*undo)(void *arg);
     void *arg;
     bool changes_entries; /* a successful run bumps the generation */
@@ -68,11 +68,5 @@ capv_status capvi_reg_writer_start(capv_registry *reg, capv_error *err);
 void capvi_reg_writer_stop(capv_registry *reg);
 /* Wakes the writer thread to prune at once (retention changed). No-op without one. */
 void capvi_reg_writer_kick(capv_registry *reg);
-
-/* One pruning step on the write connection, inside the caller's transaction: removes up to
- * `limit` verifications with verified_at before `before_ms` (oldest first) and the report
- * bodies they leave unreferenced. `*removed` = verifications removed. */
-capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
-                                 size_t limit, capv_error *err);
 
 #endif

@@ -17,6 +17,8 @@ packages=(
     # library dependencies
     libssl-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libcivetweb-dev
     libyaml-dev libzip-dev zlib1g-dev librust-blake3-dev
+    # the registry's PostgreSQL backend (libpq) and its tests (a throw-away server)
+    postgresql libpq-dev
     # unit tests
     check
     # test peers and tools

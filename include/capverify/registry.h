@@ -84,15 +84,21 @@ typedef struct capv_registry_options {
      * (0 = 5). 0 = each record waits for its commit. */
     size_t record_queue_max;
     int record_flush_ms;
+    /* version 3: for a PostgreSQL registry, a file whose first line is the database
+     * password; NULL = libpq's own sources (PGPASSWORD, PGPASSFILE, ~/.pgpass) */
+    const char *password_file;
 } capv_registry_options;
 
 #define CAPV_REGISTRY_OPTIONS_INIT                                                                 \
     {                                                                                              \
-        CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL, 0u, 0, 0u, 0                     \
+        CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL, 0u, 0, 0u, 0, NULL               \
     }
 
-/* Opens the registry database at `path` (NULL = a private in-memory registry, read-write,
- * gone when closed). Read-write opens set journal_mode=WAL, synchronous=FULL (or NORMAL),
+/* Opens the registry at `path`: a PostgreSQL URL (postgresql://… or postgres://…, libpq's
+ * URI syntax, TLS settings such as sslmode=verify-full in its query; Since 0.3) for a
+ * registry shared by several processes (docs/registry.md "PostgreSQL backend"), or else a
+ * SQLite database file (NULL = a private in-memory registry, read-write, gone when closed).
+ * Both behave alike for every call below; the SQLite details follow. Read-write opens set journal_mode=WAL, synchronous=FULL (or NORMAL),
  * busy_timeout and foreign_keys=ON, take the writer lock, and migrate an older schema (each
  * step in its own transaction) unless CAPV_REGISTRY_NO_MIGRATE. Errors: CAPV_E_INVALID_ARG
  * (bad options, an options version of 0 or newer than this library's), CAPV_E_NOT_FOUND (no

@@ -1,0 +1,802 @@
+/* The registry's PostgreSQL storage (docs/registry.md, "PostgreSQL backend"): opening,
+ * transactions on the write connection, entries, policies, pruning, look-ups on the reader
+ * pool, leadership and snapshots. Recording verifications is registry_pg_record.c. */
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "file_int.h"
+#include "registry_pg_conn_int.h"
+#include "registry_pg_int.h"
+
+/* The largest password file read (its first line is the password). */
+#define PG_PASSWORD_FILE_MAX 4096
+/* Rows fetched per round trip while walking a table in a snapshot. */
+#define PG_SNAPSHOT_FETCH 500
+
+/* ---- opening --------------------------------------------------------------------------- */
+
+static void conn_init(capvi_pg_conn *c, bool reader)
+{
+    memset(c, 0, sizeof *c);
+    c->reader = reader;
+    c->backoff_ms = CAPVI_PG_BACKOFF_MIN_MS;
+}
+
+/* The first line of `path`, without its line end. */
+static capv_status read_password(char **out, const char *path, capv_error *err)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    capv_status st = capvi_file_read(&data, &len, path, PG_PASSWORD_FILE_MAX, "password file", err);
+    if (st != CAPV_OK)
+        return st;
+    size_t n = strcspn((const char *)data, "\n");
+    if (n > 0 && data[n - 1] == '\r')
+        n--;
+    *out = strndup((const char *)data, n);
+    OPENSSL_cleanse(data, len);
+    free(data);
+    return *out ? CAPV_OK : capvi_err_nomem(err);
+}
+
+static capv_status check_options(const capvi_pg_options *o, capv_error *err)
+{
+    if (o->url == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "url", "no database URL");
+    if (o->readers < 1 || o->readers > 64)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "readers", "readers must be 1..64");
+    if (o->connect_timeout_ms < 0)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "connect_timeout_ms",
+                             "connect_timeout_ms must not be negative");
+    return CAPV_OK;
+}
+
+/* The handle without connections: settings, location, password, pool. */
+static capv_status handle_new(capvi_pg **out, const capvi_pg_options *o, capv_error *err)
+{
+    capvi_pg *pg = calloc(1, sizeof *pg);
+    if (pg == NULL)
+        return capvi_err_nomem(err);
+    pthread_mutex_init(&pg->rlock, NULL);
+    pthread_cond_init(&pg->rcond, NULL);
+    pthread_mutex_init(&pg->llock, NULL);
+    conn_init(&pg->w, false);
+    conn_init(&pg->leader, false);
+    conn_init(&pg->snap, true);
+    pg->timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000;
+    pg->read_only = o->read_only;
+    *out = pg;
+    bool parsed = true;
+    if ((pg->url = strdup(o->url)) == NULL ||
+        (pg->location = capvi_pg_make_location(o->url, &parsed, &pg->url_password)) == NULL)
+        return parsed ? capvi_err_nomem(err)
+                      : capvi_err_set(err, CAPV_E_INVALID_ARG, "url",
+                                      "the database URL is neither a libpq URI nor a "
+                                      "connection string");
+    if (o->password_file != NULL) {
+        capv_status st = read_password(&pg->password, o->password_file, err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    if ((pg->readers = calloc(o->readers, sizeof *pg->readers)) == NULL)
+        return capvi_err_nomem(err);
+    pg->nreaders = o->readers;
+    for (unsigned int i = 0; i < pg->nreaders; i++)
+        conn_init(&pg->readers[i], true);
+    return CAPV_OK;
+}
+
+capv_status capvi_pg_open(capvi_pg **out, const capvi_pg_options *o, capv_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (out == NULL || o == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capvi_pg *pg = NULL;
+    capv_status st = check_options(o, err);
+    if (st == CAPV_OK && (st = handle_new(&pg, o, err)) == CAPV_OK)
+        st = capvi_pg_schema_open(pg, o->read_only ? &pg->readers[0] : &pg->w,
+                                  !o->read_only && o->migrate, err);
+    if (st != CAPV_OK) {
+        capvi_pg_close(pg);
+        return st;
+    }
+    *out = pg;
+    return CAPV_OK;
+}
+
+static void free_secret(char *s)
+{
+    if (s != NULL)
+        OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
+
+void capvi_pg_close(capvi_pg *pg)
+{
+    if (pg == NULL)
+        return;
+    capvi_pg_conn_close(&pg->w);
+    /* released before the session ends, so that another replica's next try gets it (the
+     * server drops a closed session's locks only once its backend has exited) */
+    if (pg->leading && pg->leader.pc != NULL)
+        PQclear(PQexec(pg->leader.pc, "SELECT pg_advisory_unlock_all()"));
+    capvi_pg_conn_close(&pg->leader);
+    capvi_pg_conn_close(&pg->snap);
+    for (unsigned int i = 0; i < pg->nreaders; i++)
+        capvi_pg_conn_close(&pg->readers[i]);
+    free(pg->readers);
+    free_secret(pg->url);
+    free_secret(pg->password);
+    free_secret(pg->url_password);
+    free(pg->location);
+    pthread_mutex_destroy(&pg->rlock);
+    pthread_cond_destroy(&pg->rcond);
+    pthread_mutex_destroy(&pg->llock);
+    free(pg);
+}
+
+const char *capvi_pg_location(const capvi_pg *pg)
+{
+    return pg ? pg->location : "";
+}
+
+int capvi_pg_found_version(const capvi_pg *pg)
+{
+    return pg ? pg->found_version : -1;
+}
+
+/* ---- transactions on the write connection ---------------------------------------------- */
+
+static capv_status writable(const capvi_pg *pg, capv_error *err)
+{
+    if (pg->read_only)
+        return capvi_err_set(err, CAPV_E_STATE, NULL, "the registry database %s is open read-only",
+                             pg->location);
+    return CAPV_OK;
+}
+
+static capv_status in_transaction(const capvi_pg *pg, capv_error *err)
+{
+    capv_status st = writable(pg, err);
+    if (st == CAPV_OK && !pg->w.in_tx)
+        st = capvi_err_set(err, CAPV_E_STATE, NULL, "no transaction is open");
+    return st;
+}
+
+capv_status capvi_pg_begin(capvi_pg *pg, capv_error *err)
+{
+    capv_status st = writable(pg, err);
+    if (st != CAPV_OK)
+        return st;
+    if (pg->w.in_tx)
+        return capvi_err_set(err, CAPV_E_STATE, NULL, "a transaction is already open");
+    if ((st = capvi_pg_exec(NULL, pg, &pg->w, "starting a transaction", "BEGIN", NULL, err)) ==
+        CAPV_OK)
+        pg->w.in_tx = true;
+    return st;
+}
+
+capv_status capvi_pg_commit(capvi_pg *pg, capv_error *err)
+{
+    capv_status st = in_transaction(pg, err);
+    if (st != CAPV_OK)
+        return st;
+    PGresult *r = NULL;
+    st = capvi_pg_exec(&r, pg, &pg->w, "committing", "COMMIT", NULL, err);
+    /* the server answers ROLLBACK to a COMMIT of a transaction an error aborted */
+    if (st == CAPV_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
+        st = capvi_err_set(err, CAPV_E_IO, NULL,
+                           "committing: a statement of the transaction had failed; it was "
+                           "rolled back");
+    PQclear(r);
+    pg->w.in_tx = false; /* whatever the outcome, the transaction is over */
+    pg->w.lost = false;
+    return st;
+}
+
+void capvi_pg_rollback(capvi_pg *pg)
+{
+    if (pg == NULL || pg->read_only)
+        return;
+    if (pg->w.pc != NULL && !pg->w.lost)
+        PQclear(PQexec(pg->w.pc, "ROLLBACK"));
+    pg->w.in_tx = false;
+    pg->w.lost = false;
+}
+
+bool capvi_pg_in_transaction(const capvi_pg *pg)
+{
+    return pg != NULL && pg->w.in_tx && !pg->w.lost;
+}
+
+static capv_status tx_statement(capvi_pg *pg, const char *what, const char *sql, capv_error *err)
+{
+    capv_status st = in_transaction(pg, err);
+    return st == CAPV_OK ? capvi_pg_exec(NULL, pg, &pg->w, what, sql, NULL, err) : st;
+}
+
+capv_status capvi_pg_savepoint(capvi_pg *pg, capv_error *err)
+{
+    return tx_statement(pg, "starting a savepoint", "SAVEPOINT capv_write", err);
+}
+
+capv_status capvi_pg_release(capvi_pg *pg, capv_error *err)
+{
+    return tx_statement(pg, "releasing a savepoint", "RELEASE SAVEPOINT capv_write", err);
+}
+
+capv_status capvi_pg_rollback_to(capvi_pg *pg, capv_error *err)
+{
+    return tx_statement(pg, "rolling back to a savepoint", "ROLLBACK TO SAVEPOINT capv_write", err);
+}
+
+capv_status capvi_pg_probe(capvi_pg *pg, capv_error *err)
+{
+    capv_status st = writable(pg, err);
+    return st == CAPV_OK
+               ? capvi_pg_exec(NULL, pg, &pg->w, "probing the database", "SELECT 1", NULL, err)
+               : st;
+}
+
+/* ---- entries --------------------------------------------------------------------------- */
+
+/* The entry columns, in the order of capvi_reg_entry_from_texts after seq. */
+#define PG_ENTRY_COLUMNS                                                                           \
+    "seq, id, manifest_hash, proof_hash, timestamp_file, registered_at, policy_hash, "             \
+    "signature, public_key, kid, signature_scheme"
+
+static capv_registry_entry *entry_from_row(const PGresult *r, int row)
+{
+    const char *text[10];
+    for (int i = 0; i < 10; i++)
+        text[i] = capvi_pg_text(r, row, i + 1);
+    return capvi_reg_entry_from_texts(capvi_pg_int(r, row, 0), text);
+}
+
+/* The one entry `sql` selects, or CAPV_E_NOT_FOUND (a generic message). */
+static capv_status entry_query(capv_registry_entry **out, capvi_pg *pg, capvi_pg_conn *c,
+                               const char *sql, const capvi_pg_params *p, capv_error *err)
+{
+    PGresult *r = NULL;
+    capv_status st = capvi_pg_exec(&r, pg, c, "looking up an entry", sql, p, err);
+    if (st != CAPV_OK)
+        return st;
+    if (PQntuples(r) == 0)
+        st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such entry");
+    else if ((*out = entry_from_row(r, 0)) == NULL)
+        st = capvi_err_nomem(err);
+    PQclear(r);
+    return st;
+}
+
+static capv_status entry_by_keys(capv_registry_entry **out, capvi_pg *pg, capvi_pg_conn *c,
+                                 const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
+{
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_bytes(&p, mk, 32);
+    capvi_pg_param_bytes(&p, pk, 32);
+    return entry_query(out, pg, c,
+                       "SELECT " PG_ENTRY_COLUMNS
+                       " FROM entries WHERE manifest_key = $1 AND proof_key = $2",
+                       &p, err);
+}
+
+static capv_status entry_by_id(capv_registry_entry **out, capvi_pg *pg, capvi_pg_conn *c,
+                               const char *id, capv_error *err)
+{
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_text(&p, id);
+    return entry_query(out, pg, c, "SELECT " PG_ENTRY_COLUMNS " FROM entries WHERE id = $1", &p,
+                       err);
+}
+
+/* What is stored in place of `e` (found by its hashes, else by its id), compared. */
+static capv_status entry_existing(capv_registry_entry **stored, capvi_pg *pg,
+                                  const capv_reg_entry_in *e, bool compare_registered_at,
+                                  capv_error *err)
+{
+    bool by_id = false;
+    capv_status st = entry_by_keys(stored, pg, &pg->w, e->manifest_key, e->proof_key, err);
+    if (st == CAPV_E_NOT_FOUND) {
+        by_id = true;
+        st = entry_by_id(stored, pg, &pg->w, e->id, err);
+    }
+    if (st == CAPV_E_NOT_FOUND)
+        return capvi_err_set(err, CAPV_E_BUSY, e->id,
+                             "entry '%s' was neither stored nor found (changed concurrently); "
+                             "retry",
+                             e->id);
+    if (st != CAPV_OK)
+        return st;
+    return capvi_reg_entry_compare(*stored, e, by_id, compare_registered_at, err);
+}
+
+capv_status capvi_pg_entry_add(capv_registry_entry **stored, capvi_pg *pg,
+                               const capv_reg_entry_in *e, bool compare_registered_at,
+                               capv_error *err)
+{
+    if (stored != NULL)
+        *stored = NULL;
+    capv_registry_entry *row = NULL;
+    PGresult *r = NULL;
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capv_status st = in_transaction(pg, err);
+    if (st != CAPV_OK)
+        return st;
+    const char *const text[10] = { e->id,
+                                   e->manifest_hash,
+                                   e->proof_hash,
+                                   e->timestamp_file,
+                                   e->registered_at,
+                                   e->policy_hash,
+                                   e->signature,
+                                   e->public_key,
+                                   e->kid,
+                                   e->scheme };
+    for (int i = 0; i < 10; i++) {
+        capvi_pg_param_text(&p, text[i]);
+        if (i == 2) {
+            capvi_pg_param_bytes(&p, e->manifest_key, 32);
+            capvi_pg_param_bytes(&p, e->proof_key, 32);
+        }
+    }
+    CAPV_TRY(capvi_pg_exec(&r, pg, &pg->w, "adding an entry",
+                           "INSERT INTO entries (id, manifest_hash, proof_hash, manifest_key, "
+                           "proof_key, timestamp_file, registered_at, policy_hash, signature, "
+                           "public_key, kid, signature_scheme) VALUES ($1, $2, $3, $4, $5, $6, "
+                           "$7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING seq",
+                           &p, err));
+    if (PQntuples(r) == 1) {
+        if ((row = capvi_reg_entry_from_texts(capvi_pg_int(r, 0, 0), text)) == NULL)
+            st = capvi_err_nomem(err);
+    } else {
+        st = entry_existing(&row, pg, e, compare_registered_at, err);
+    }
+out:
+    PQclear(r);
+    if (stored != NULL)
+        *stored = row;
+    else
+        capv_registry_entry_free(row);
+    return st;
+}
+
+capv_status capvi_pg_entry_get(capv_registry_entry **out, capvi_pg *pg, const char *id,
+                               const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
+{
+    *out = NULL;
+    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
+    capv_status st =
+        id != NULL ? entry_by_id(out, pg, c, id, err) : entry_by_keys(out, pg, c, mk, pk, err);
+    capvi_pg_reader_release(pg, c);
+    return st;
+}
+
+capv_status capvi_pg_entry_list(capv_registry_entry **items, size_t *n, capvi_pg *pg,
+                                const uint8_t *mk, int64_t after, size_t limit, capv_error *err)
+{
+    *n = 0;
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_int(&p, after);
+    capvi_pg_param_int(&p, (int64_t)limit);
+    if (mk != NULL)
+        capvi_pg_param_bytes(&p, mk, 32);
+    PGresult *r = NULL;
+    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
+    capv_status st =
+        capvi_pg_exec(&r, pg, c, "listing entries",
+                      mk ? "SELECT " PG_ENTRY_COLUMNS " FROM entries WHERE seq > $1 AND "
+                           "manifest_key = $3 ORDER BY seq LIMIT $2"
+                         : "SELECT " PG_ENTRY_COLUMNS " FROM entries WHERE seq > $1 ORDER BY "
+                           "seq LIMIT $2",
+                      &p, err);
+    capvi_pg_reader_release(pg, c);
+    for (int i = 0; st == CAPV_OK && i < PQntuples(r) && (size_t)i < limit; i++) {
+        if ((items[i] = entry_from_row(r, i)) == NULL)
+            st = capvi_err_nomem(err);
+        else
+            *n = (size_t)i + 1;
+    }
+    PQclear(r);
+    return st;
+}
+
+capv_status capvi_pg_count(uint64_t *out, capvi_pg *pg, capv_registry_table t, capv_error *err)
+{
+    static const char *const sql[] = {
+        [CAPV_REGISTRY_ENTRIES] = "SELECT count(*) FROM entries",
+        [CAPV_REGISTRY_VERIFICATIONS] = "SELECT count(*) FROM verifications",
+        [CAPV_REGISTRY_POLICIES] = "SELECT count(*) FROM policies",
+    };
+    *out = 0;
+    if ((unsigned int)t >= sizeof sql / sizeof sql[0])
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown registry table %d", (int)t);
+    PGresult *r = NULL;
+    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
+    capv_status st = capvi_pg_exec(&r, pg, c, "counting rows", sql[t], NULL, err);
+    capvi_pg_reader_release(pg, c);
+    if (st == CAPV_OK)
+        *out = (uint64_t)capvi_pg_int(r, 0, 0);
+    PQclear(r);
+    return st;
+}
+
+capv_status capvi_pg_verification_get(capv_registry_verification **out, capvi_pg *pg,
+                                      const char *request_id, capv_error *err)
+{
+    *out = NULL;
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_text(&p, request_id);
+    PGresult *r = NULL;
+    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
+    capv_status st =
+        capvi_pg_exec(&r, pg, c, "looking up a verification",
+                      "SELECT v.seq, v.request_id, v.subject, v.manifest_hash, v.proof_hash, "
+                      "v.policy_hash, v.result, r.json, v.verified_at FROM verifications v LEFT "
+                      "JOIN reports r ON r.id = v.report_id WHERE v.request_id = $1",
+                      &p, err);
+    capvi_pg_reader_release(pg, c);
+    if (st == CAPV_OK && PQntuples(r) == 0)
+        st = capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
+                           "no verification recorded under '%.200s'", request_id);
+    if (st == CAPV_OK) {
+        const char *src[8];
+        for (int i = 0; i < 8; i++)
+            src[i] = capvi_pg_text(r, 0, i + 1);
+        capv_registry_verification tmp;
+        const char **dst[8] = {
+            &tmp.request_id,  &tmp.subject, &tmp.manifest_hash, &tmp.proof_hash,
+            &tmp.policy_hash, &tmp.result,  &tmp.report_json,   &tmp.verified_at
+        };
+        capv_registry_verification *v = capvi_reg_pack_strings(sizeof *v, dst, src, 8);
+        if (v == NULL) {
+            st = capvi_err_nomem(err);
+        } else {
+            tmp.version = CAPV_REGISTRY_VERIFICATION_VERSION;
+            tmp.seq = capvi_pg_int(r, 0, 0);
+            *v = tmp;
+            *out = v;
+        }
+    }
+    PQclear(r);
+    return st;
+}
+
+/* ---- policies -------------------------------------------------------------------------- */
+
+#define PG_POLICY_COLUMNS "policy_id, policy_version, policy_hash, ir_hash, ir, created_at"
+
+static bool same_text(const char *a, const char *b)
+{
+    return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static bool digest_is(const char *text, const uint8_t key[32])
+{
+    uint8_t have[32];
+    return text != NULL && capv_digest_parse(have, text, strlen(text), NULL) == CAPV_OK &&
+           CRYPTO_memcmp(have, key, 32) == 0;
+}
+
+/* Whether a policy is stored under p's key (pass 0) or id and version (pass 1): *found, and
+ * then CAPV_E_EXISTS or CAPV_E_CONFLICT as in registry.c. */
+static capv_status policy_existing(bool *found, capvi_pg *pg, const capv_registry_policy *p,
+                                   const uint8_t key[32], const uint8_t irk[32], capv_error *err)
+{
+    *found = false;
+    for (int pass = 0; pass < 2; pass++) {
+        capvi_pg_params q = CAPVI_PG_PARAMS_INIT;
+        if (pass == 0) {
+            capvi_pg_param_bytes(&q, key, 32);
+        } else {
+            capvi_pg_param_text(&q, p->policy_id);
+            capvi_pg_param_text(&q, p->policy_version);
+        }
+        PGresult *r = NULL;
+        capv_status st;
+        if ((st = capvi_pg_exec(&r, pg, &pg->w, "looking up a policy",
+                                pass ? "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE "
+                                       "policy_id = $1 AND policy_version = $2"
+                                     : "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE "
+                                       "policy_key = $1",
+                                &q, err)) != CAPV_OK)
+            return st;
+        *found = PQntuples(r) == 1;
+        bool same = *found && same_text(capvi_pg_text(r, 0, 0), p->policy_id) &&
+                    same_text(capvi_pg_text(r, 0, 1), p->policy_version) &&
+                    digest_is(capvi_pg_text(r, 0, 2), key) &&
+                    digest_is(capvi_pg_text(r, 0, 3), irk) &&
+                    same_text(capvi_pg_text(r, 0, 4), p->ir_json);
+        PQclear(r);
+        if (same)
+            return capvi_err_set(err, CAPV_E_EXISTS, "policy_hash",
+                                 "policy '%s' %s is already stored", p->policy_id,
+                                 p->policy_version);
+        if (*found)
+            return capvi_err_set(err, CAPV_E_CONFLICT, pass ? "policy_id" : "policy_hash",
+                                 "policy '%s' %s conflicts with a stored policy", p->policy_id,
+                                 p->policy_version);
+    }
+    return CAPV_OK;
+}
+
+capv_status capvi_pg_policy_put(capvi_pg *pg, const capv_registry_policy *p,
+                                const uint8_t policy_key[32], const uint8_t ir_key[32],
+                                const char *created_at, capv_error *err)
+{
+    bool found = false;
+    capvi_pg_params q = CAPVI_PG_PARAMS_INIT;
+    capv_status st = in_transaction(pg, err);
+    if (st != CAPV_OK ||
+        (st = policy_existing(&found, pg, p, policy_key, ir_key, err)) != CAPV_OK || found)
+        return st;
+    capvi_pg_param_text(&q, p->policy_id);
+    capvi_pg_param_text(&q, p->policy_version);
+    capvi_pg_param_text(&q, p->policy_hash);
+    capvi_pg_param_bytes(&q, policy_key, 32);
+    capvi_pg_param_text(&q, p->ir_hash);
+    capvi_pg_param_text(&q, p->ir_json);
+    capvi_pg_param_text(&q, created_at);
+    PGresult *r = NULL;
+    if ((st = capvi_pg_exec(&r, pg, &pg->w, "storing a policy",
+                            "INSERT INTO policies (policy_id, policy_version, policy_hash, "
+                            "policy_key, ir_hash, ir, created_at) VALUES ($1, $2, $3, $4, $5, $6, "
+                            "$7) ON CONFLICT DO NOTHING RETURNING seq",
+                            &q, err)) != CAPV_OK)
+        return st;
+    bool inserted = PQntuples(r) == 1;
+    PQclear(r);
+    if (inserted)
+        return CAPV_OK;
+    /* another replica stored it since the look-up */
+    if ((st = policy_existing(&found, pg, p, policy_key, ir_key, err)) != CAPV_OK || found)
+        return st;
+    return capvi_err_set(err, CAPV_E_BUSY, "policy_hash",
+                         "policy '%s' %s was neither stored nor found (changed concurrently); "
+                         "retry",
+                         p->policy_id, p->policy_version);
+}
+
+capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const char *key,
+                                capv_error *err)
+{
+    *out = NULL;
+    uint8_t k[32];
+    bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    if (by_hash)
+        capvi_pg_param_bytes(&p, k, 32);
+    else
+        capvi_pg_param_text(&p, key);
+    PGresult *r = NULL;
+    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
+    capv_status st =
+        capvi_pg_exec(&r, pg, c, "looking up a policy",
+                      by_hash ? "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE policy_key = $1"
+                              : "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE policy_id = $1 "
+                                "ORDER BY seq DESC LIMIT 1",
+                      &p, err);
+    capvi_pg_reader_release(pg, c);
+    if (st == CAPV_OK && PQntuples(r) == 0)
+        st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
+    if (st == CAPV_OK) {
+        const char *src[6];
+        for (int i = 0; i < 6; i++)
+            src[i] = capvi_pg_text(r, 0, i);
+        capv_registry_policy tmp;
+        const char **dst[6] = { &tmp.policy_id, &tmp.policy_version, &tmp.policy_hash,
+                                &tmp.ir_hash,   &tmp.ir_json,        &tmp.created_at };
+        capv_registry_policy *pol = capvi_reg_pack_strings(sizeof *pol, dst, src, 6);
+        if (pol == NULL) {
+            st = capvi_err_nomem(err);
+        } else {
+            tmp.version = CAPV_REGISTRY_POLICY_VERSION;
+            *pol = tmp;
+            *out = pol;
+        }
+    }
+    PQclear(r);
+    return st;
+}
+
+/* ---- pruning --------------------------------------------------------------------------- */
+
+capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_ms, size_t limit,
+                                capv_error *err)
+{
+    *removed = 0;
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capv_status st = in_transaction(pg, err);
+    if (st != CAPV_OK)
+        return st;
+    capvi_pg_param_int(&p, before_ms);
+    capvi_pg_param_int(&p, (int64_t)limit);
+    PGresult *r = NULL;
+    /* rows another replica is pruning (locked) are skipped, not waited for */
+    if ((st = capvi_pg_exec(&r, pg, &pg->w, "pruning verifications",
+                            "WITH del AS (DELETE FROM verifications WHERE seq IN (SELECT seq FROM "
+                            "verifications WHERE verified_ms < $1 ORDER BY verified_ms LIMIT $2 "
+                            "FOR UPDATE SKIP LOCKED) RETURNING report_id) SELECT count(*), "
+                            "array_agg(DISTINCT report_id) FILTER (WHERE report_id IS NOT NULL) "
+                            "FROM del",
+                            &p, err)) != CAPV_OK)
+        return st;
+    *removed = (uint64_t)capvi_pg_int(r, 0, 0);
+    if (!PQgetisnull(r, 0, 1)) {
+        /* a body that a concurrent record holds (FOR KEY SHARE) stays */
+        capvi_pg_params ids = CAPVI_PG_PARAMS_INIT;
+        capvi_pg_param_text(&ids, PQgetvalue(r, 0, 1));
+        st = capvi_pg_exec(NULL, pg, &pg->w, "pruning reports",
+                           "DELETE FROM reports WHERE id IN (SELECT r.id FROM reports r WHERE "
+                           "r.id = ANY ($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM verifications "
+                           "v WHERE v.report_id = r.id) FOR UPDATE OF r SKIP LOCKED)",
+                           &ids, err);
+    }
+    PQclear(r);
+    return st;
+}
+
+/* ---- leadership ------------------------------------------------------------------------ */
+
+/* Under llock: whether the session that took the lock is still alive. */
+static bool still_leading(capvi_pg *pg)
+{
+    capv_error lerr = CAPV_ERROR_INIT;
+    return pg->leading && pg->leader.pc != NULL &&
+           capvi_pg_exec(NULL, pg, &pg->leader, "checking the leadership", "SELECT 1", NULL,
+                         &lerr) == CAPV_OK &&
+           pg->leader.generation == pg->leader_generation;
+}
+
+capv_status capvi_pg_leader(bool *leader, capvi_pg *pg, capv_error *err)
+{
+    *leader = false;
+    pthread_mutex_lock(&pg->llock);
+    capv_status st = CAPV_OK;
+    if (!still_leading(pg)) {
+        pg->leading = false;
+        capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+        PGresult *r = NULL;
+        capvi_pg_param_int(&p, CAPVI_PG_LOCK_LEADER);
+        st = capvi_pg_exec(&r, pg, &pg->leader, "taking the leadership",
+                           "SELECT pg_try_advisory_lock($1)", &p, err);
+        if (st == CAPV_OK) {
+            pg->leading = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+            pg->leader_generation = pg->leader.generation;
+        }
+        PQclear(r);
+    }
+    *leader = pg->leading;
+    pthread_mutex_unlock(&pg->llock);
+    return st;
+}
+
+/* ---- snapshots ------------------------------------------------------------------------- */
+
+capv_status capvi_pg_snapshot_begin(capvi_pg *pg, capv_error *err)
+{
+    if (pg->snap.in_tx)
+        return capvi_err_set(err, CAPV_E_STATE, NULL, "a snapshot is already open");
+    /* the snapshot is taken by the first statement after BEGIN: at once, not at the first
+     * table read */
+    capv_status st =
+        capvi_pg_exec(NULL, pg, &pg->snap, "starting a snapshot",
+                      "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1", NULL, err);
+    if (st == CAPV_OK)
+        pg->snap.in_tx = true;
+    return st;
+}
+
+void capvi_pg_snapshot_end(capvi_pg *pg)
+{
+    if (pg == NULL)
+        return;
+    if (pg->snap.pc != NULL && !pg->snap.lost && pg->snap.in_tx)
+        PQclear(PQexec(pg->snap.pc, "ROLLBACK"));
+    pg->snap.in_tx = false;
+    pg->snap.lost = false;
+}
+
+/* The cursor of each table, its columns as the header lists them, in primary-key order. */
+static const struct {
+    const char *table, *declare;
+} snapshot_tables[] = {
+    { "entries", "DECLARE capv_snap NO SCROLL CURSOR FOR SELECT seq, id, manifest_hash, "
+                 "proof_hash, manifest_key, proof_key, timestamp_file, registered_at, "
+                 "policy_hash, signature, public_key, kid, signature_scheme FROM entries "
+                 "ORDER BY seq" },
+    { "verifications", "DECLARE capv_snap NO SCROLL CURSOR FOR SELECT seq, request_id, subject, "
+                       "manifest_hash, proof_hash, policy_hash, entry_seq, result, verified_at, "
+                       "report_id, verified_ms FROM verifications ORDER BY seq" },
+    { "reports", "DECLARE capv_snap NO SCROLL CURSOR FOR SELECT id, sha3, bytes, summary, json "
+                 "FROM reports ORDER BY id" },
+    { "policies", "DECLARE capv_snap NO SCROLL CURSOR FOR SELECT seq, policy_id, "
+                  "policy_version, policy_hash, policy_key, ir_hash, ir, created_at FROM "
+                  "policies ORDER BY seq" },
+    { "registry_meta", "DECLARE capv_snap NO SCROLL CURSOR FOR SELECT key, value FROM "
+                       "registry_meta ORDER BY key" },
+};
+
+/* The bytea type's OID (PostgreSQL's catalog pg_type.dat): its columns are handed over
+ * decoded. */
+#define PG_BYTEA_OID 17
+#define PG_MAX_COLUMNS 16
+
+/* Hands row `row` of `r` to fn, decoding the bytea columns into *scratch. */
+static capv_status emit_row(const PGresult *r, int row, capv_buf *scratch, capvi_pg_row_fn fn,
+                            void *user, capv_error *err)
+{
+    int ncols = PQnfields(r);
+    const char *cols[PG_MAX_COLUMNS];
+    int lens[PG_MAX_COLUMNS];
+    size_t offs[PG_MAX_COLUMNS];
+    scratch->len = 0;
+    for (int i = 0; i < ncols; i++) {
+        cols[i] = capvi_pg_text(r, row, i);
+        lens[i] = cols[i] ? PQgetlength(r, row, i) : 0;
+        if (cols[i] == NULL || PQftype(r, i) != PG_BYTEA_OID)
+            continue;
+        size_t n = lens[i] >= 2 ? (size_t)(lens[i] - 2) / 2 : 0;
+        offs[i] = scratch->len;
+        if (!capvi_buf_reserve(scratch, n + 1))
+            return capvi_err_nomem(err);
+        if (capv_hex_decode(scratch->data + scratch->len, n, cols[i] + 2, 2 * n, NULL) != CAPV_OK)
+            return capvi_err_set(err, CAPV_E_IO, NULL, "reading a snapshot: unexpected bytea text");
+        scratch->data[scratch->len + n] = 0;
+        scratch->len += n + 1;
+        lens[i] = (int)n;
+    }
+    /* the scratch buffer no longer moves: point the decoded columns into it */
+    for (int i = 0; i < ncols; i++)
+        if (cols[i] != NULL && PQftype(r, i) == PG_BYTEA_OID)
+            cols[i] = (const char *)scratch->data + offs[i];
+    return fn(user, cols, lens, ncols, err);
+}
+
+static capv_status fetch_rows(capvi_pg *pg, capvi_pg_row_fn fn, void *user, capv_error *err)
+{
+    capv_buf scratch = CAPV_BUF_INIT;
+    capv_status st = CAPV_OK;
+    int n;
+    do {
+        PGresult *r = NULL;
+        char sql[64];
+        snprintf(sql, sizeof sql, "FETCH FORWARD %d FROM capv_snap", PG_SNAPSHOT_FETCH);
+        if ((st = capvi_pg_exec(&r, pg, &pg->snap, "reading a snapshot", sql, NULL, err)) !=
+            CAPV_OK)
+            break;
+        n = PQntuples(r);
+        for (int i = 0; st == CAPV_OK && i < n; i++)
+            st = emit_row(r, i, &scratch, fn, user, err);
+        PQclear(r);
+    } while (st == CAPV_OK && n == PG_SNAPSHOT_FETCH);
+    capvi_buf_free(&scratch);
+    return st;
+}
+
+capv_status capvi_pg_snapshot_rows(capvi_pg *pg, const char *table, capvi_pg_row_fn fn, void *user,
+                                   capv_error *err)
+{
+    size_t t = 0;
+    while (t < sizeof snapshot_tables / sizeof snapshot_tables[0] &&
+           strcmp(snapshot_tables[t].table, table) != 0)
+        t++;
+    if (t == sizeof snapshot_tables / sizeof snapshot_tables[0])
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "table", "no registry table '%.64s'", table);
+    if (!pg->snap.in_tx)
+        return capvi_err_set(err, CAPV_E_STATE, NULL, "no snapshot is open");
+    capv_status st = capvi_pg_exec(NULL, pg, &pg->snap, "reading a snapshot",
+                                   snapshot_tables[t].declare, NULL, err);
+    if (st != CAPV_OK)
+        return st;
+    st = fetch_rows(pg, fn, user, err);
+    capv_error lerr = CAPV_ERROR_INIT; /* closing fails only with the connection */
+    if (capvi_pg_exec(NULL, pg, &pg->snap, "closing a snapshot cursor", "CLOSE capv_snap", NULL,
+                      &lerr) != CAPV_OK &&
+        st == CAPV_OK)
+        st = capvi_err_set(err, lerr.code, NULL, "%s", lerr.message);
+    return st;
+}

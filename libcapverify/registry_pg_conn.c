@@ -1,0 +1,414 @@
+/* The PostgreSQL registry backend's connections (docs/registry.md, "PostgreSQL backend"):
+ * connecting with libpq, reconnecting with backoff, statement parameters and execution, and
+ * the mapping of SQLSTATEs to capv_status. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "registry_pg_conn_int.h"
+
+/* ---- the location: the URL without its password ---------------------------------------- */
+
+static bool is_uri(const char *s)
+{
+    return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Whether the query parameter s[0..len) names the password (percent-decoded). */
+static bool is_password_param(const char *s, size_t len)
+{
+    static const char want[] = "password";
+    size_t k = 0;
+    for (size_t i = 0; i < len && s[i] != '='; k++) {
+        int c = (unsigned char)s[i];
+        if (c == '%' && i + 2 < len && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+            c = hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]);
+            i += 3;
+        } else {
+            i++;
+        }
+        if (k >= sizeof want - 1 || c != want[k])
+            return false;
+    }
+    return k == sizeof want - 1;
+}
+
+/* scheme://[user[:password]@]hosts[/db][?params]: the password and any password parameter
+ * left out. */
+static void uri_location(capv_buf *b, const char *url)
+{
+    const char *auth = strstr(url, "://") + 3;
+    size_t alen = strcspn(auth, "/?");
+    capvi_buf_append(b, url, (size_t)(auth - url));
+    const char *at = NULL;
+    for (const char *q = auth; q < auth + alen; q++)
+        if (*q == '@')
+            at = q;
+    const char *host = auth;
+    if (at != NULL) {
+        size_t ulen = strcspn(auth, ":@");
+        capvi_buf_append(b, auth, ulen);
+        capvi_buf_putc(b, '@');
+        host = at + 1;
+    }
+    capvi_buf_append(b, host, (size_t)(auth + alen - host));
+    const char *rest = auth + alen;
+    size_t plen = strcspn(rest, "?");
+    capvi_buf_append(b, rest, plen);
+    const char *q = rest[plen] == '?' ? rest + plen + 1 : NULL;
+    char sep = '?';
+    while (q != NULL && *q != '\0') {
+        size_t n = strcspn(q, "&");
+        if (n > 0 && !is_password_param(q, n)) {
+            capvi_buf_putc(b, sep);
+            capvi_buf_append(b, q, n);
+            sep = '&';
+        }
+        q = q[n] == '&' ? q + n + 1 : q + n;
+    }
+}
+
+/* key=value conninfo rebuilt from libpq's parse, without the password. */
+static void conninfo_location(capv_buf *b, const PQconninfoOption *opts)
+{
+    for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL || strcmp(o->keyword, "password") == 0)
+            continue;
+        if (b->len > 0)
+            capvi_buf_putc(b, ' ');
+        capvi_buf_printf(b, "%s='", o->keyword);
+        for (const char *v = o->val; *v != '\0'; v++) {
+            if (*v == '\'' || *v == '\\')
+                capvi_buf_putc(b, '\\');
+            capvi_buf_putc(b, *v);
+        }
+        capvi_buf_putc(b, '\'');
+    }
+}
+
+char *capvi_pg_make_location(const char *url, bool *parsed, char **password)
+{
+    *password = NULL;
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &msg);
+    *parsed = opts != NULL || msg == NULL; /* libpq: NULL without message = out of memory */
+    PQfreemem(msg);
+    if (opts == NULL)
+        return NULL;
+    capv_buf b = CAPV_BUF_INIT;
+    bool ok = true;
+    for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
+            ok = (*password = strdup(o->val)) != NULL;
+    if (is_uri(url))
+        uri_location(&b, url);
+    else
+        conninfo_location(&b, opts);
+    PQconninfoFree(opts);
+    char *loc = ok ? (char *)capvi_buf_take(&b, NULL) : NULL;
+    capvi_buf_free(&b);
+    return loc;
+}
+
+/* ---- parameters ------------------------------------------------------------------------ */
+
+/* The next slot, or -1 past the maximum (the statement then fails on the server with a
+ * parameter count mismatch: a bug, reported as CAPV_E_IO). */
+static int next_slot(capvi_pg_params *p)
+{
+    return p->n < CAPVI_PG_PARAMS_MAX ? p->n++ : -1;
+}
+
+void capvi_pg_param_text(capvi_pg_params *p, const char *s)
+{
+    int i = next_slot(p);
+    if (i < 0)
+        return;
+    p->vals[i] = s;
+    p->lens[i] = 0;
+    p->fmts[i] = 0;
+}
+
+void capvi_pg_param_bytes(capvi_pg_params *p, const uint8_t *b, size_t len)
+{
+    int i = next_slot(p);
+    if (i < 0)
+        return;
+    p->vals[i] = (const char *)b;
+    p->lens[i] = (int)len;
+    p->fmts[i] = 1;
+}
+
+void capvi_pg_param_int(capvi_pg_params *p, int64_t v)
+{
+    int i = next_slot(p);
+    if (i < 0)
+        return;
+    snprintf(p->nums[i], sizeof p->nums[i], "%" PRId64, v);
+    p->vals[i] = p->nums[i];
+    p->lens[i] = 0;
+    p->fmts[i] = 0;
+}
+
+/* ---- messages -------------------------------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every occurrence of `secret` in msg overwritten with '*'. */
+static void scrub(char *msg, const char *secret)
+{
+    size_t n = secret ? strlen(secret) : 0;
+    if (n == 0)
+        return;
+    for (char *p = strstr(msg, secret); p != NULL; p = strstr(p + n, secret))
+        memset(p, '*', n);
+}
+
+/* The first line of a libpq message, without any password the handle knows. */
+static void reason_of(char *out, size_t cap, const capvi_pg *pg, const char *msg)
+{
+    if (msg == NULL || *msg == '\0')
+        msg = "no reason given";
+    snprintf(out, cap, "%.*s", (int)strcspn(msg, "\n"), msg);
+    scrub(out, pg->password);
+    scrub(out, pg->url_password);
+}
+
+static capv_status unreachable(const capvi_pg *pg, const char *what, const char *reason,
+                               capv_error *err)
+{
+    return capvi_err_set(err, CAPV_E_STORAGE, NULL, "%s: database unreachable: %s (%s)", what,
+                         reason, pg->location);
+}
+
+/* ---- connections ----------------------------------------------------------------------- */
+
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* A new session: hex bytea output (capvi_pg_bytes reads it), readers read-only. */
+static const char session_setup[] = "SET bytea_output = 'hex'";
+static const char session_setup_reader[] =
+    "SET bytea_output = 'hex'; SET default_transaction_read_only = on";
+
+static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
+{
+    char timeout[16];
+    int secs = pg->timeout_ms / 1000 + (pg->timeout_ms % 1000 != 0);
+    snprintf(timeout, sizeof timeout, "%d", secs < 2 ? 2 : secs);
+    /* later entries override what the expanded URL sets; application_name comes first so
+     * that an URL may name itself */
+    const char *kw[] = { "application_name", "dbname", "connect_timeout", "password", NULL };
+    const char *val[] = { "capverify", pg->url, timeout, pg->password, NULL };
+    if (pg->password == NULL)
+        kw[3] = NULL;
+    PGconn *pc = PQconnectdbParams(kw, val, 1);
+    if (pc == NULL)
+        return capvi_err_nomem(err);
+    PQsetNoticeProcessor(pc, ignore_notice, NULL);
+    char reason[CAPV_ERROR_MESSAGE_SIZE];
+    if (PQstatus(pc) != CONNECTION_OK) {
+        reason_of(reason, sizeof reason, pg, PQerrorMessage(pc));
+        PQfinish(pc);
+        return unreachable(pg, "connecting", reason, err);
+    }
+    PGresult *r = PQexec(pc, c->reader ? session_setup_reader : session_setup);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        reason_of(reason, sizeof reason, pg, PQerrorMessage(pc));
+        PQfinish(pc);
+        return capvi_err_set(err, CAPV_E_IO, NULL, "setting up a session: %s", reason);
+    }
+    c->pc = pc;
+    return CAPV_OK;
+}
+
+capv_status capvi_pg_conn_ready(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
+{
+    if (c->lost)
+        return unreachable(pg, "in a transaction", "the connection was lost; roll back", err);
+    if (c->pc != NULL)
+        return CAPV_OK;
+    int64_t now = mono_ms();
+    if (now < c->retry_at_ms) {
+        char reason[64];
+        snprintf(reason, sizeof reason, "reconnecting, next attempt in %" PRId64 " ms",
+                 c->retry_at_ms - now);
+        return unreachable(pg, "connecting", reason, err);
+    }
+    capv_status st = conn_open(pg, c, err);
+    if (st == CAPV_OK) {
+        c->generation++;
+        c->backoff_ms = CAPVI_PG_BACKOFF_MIN_MS;
+        c->retry_at_ms = 0;
+    } else {
+        c->retry_at_ms = mono_ms() + c->backoff_ms;
+        c->backoff_ms = c->backoff_ms * 2 > CAPVI_PG_BACKOFF_MAX_MS ? CAPVI_PG_BACKOFF_MAX_MS
+                                                                    : c->backoff_ms * 2;
+    }
+    return st;
+}
+
+void capvi_pg_conn_close(capvi_pg_conn *c)
+{
+    PQfinish(c->pc);
+    c->pc = NULL;
+    c->in_tx = false;
+    c->lost = false;
+    c->retry_at_ms = 0;
+}
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+static bool connection_gone(const char *state)
+{
+    return state != NULL && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+                             strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
+}
+
+/* The status of SQLSTATE `state` and, for the ones with a phrase of their own, that phrase. */
+static capv_status map_state(const char *state, const char **phrase)
+{
+    static const struct {
+        const char *state;
+        capv_status st;
+        const char *phrase;
+    } map[] = {
+        { "53100", CAPV_E_STORAGE, "disk is full" },
+        { "53200", CAPV_E_NOMEM, "the server is out of memory" },
+        { "40001", CAPV_E_BUSY, "serialization failure" },
+        { "40P01", CAPV_E_BUSY, "deadlock" },
+        { "55P03", CAPV_E_BUSY, "lock not available" },
+        { "23505", CAPV_E_CONFLICT, "already stored" },
+    };
+    *phrase = NULL;
+    for (size_t i = 0; state != NULL && i < sizeof map / sizeof map[0]; i++) {
+        if (strcmp(state, map[i].state) == 0) {
+            *phrase = map[i].phrase;
+            return map[i].st;
+        }
+    }
+    return CAPV_E_IO;
+}
+
+/* The status of a failed statement; a connection found gone is closed (inside a transaction
+ * the transaction is lost until it is ended). */
+static capv_status result_error(capvi_pg *pg, capvi_pg_conn *c, const PGresult *r, const char *what,
+                                capv_error *err)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char reason[CAPV_ERROR_MESSAGE_SIZE];
+    reason_of(reason, sizeof reason, pg, primary ? primary : PQerrorMessage(c->pc));
+    if (PQstatus(c->pc) == CONNECTION_BAD || connection_gone(state)) {
+        bool in_tx = c->in_tx;
+        capvi_pg_conn_close(c);
+        c->lost = in_tx;
+        c->in_tx = in_tx;
+        return unreachable(pg, what, reason, err);
+    }
+    if (r == NULL)
+        return capvi_err_nomem(err);
+    const char *phrase;
+    capv_status st = map_state(state, &phrase);
+    if (phrase != NULL)
+        return capvi_err_set(err, st, NULL, "%s: %s (%s, SQLSTATE %s)", what, phrase, reason,
+                             state);
+    return capvi_err_set(err, st, NULL, "%s: %s (SQLSTATE %s)", what, reason,
+                         state ? state : "none");
+}
+
+capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const char *what,
+                          const char *sql, const capvi_pg_params *p, capv_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    for (int attempt = 0;; attempt++) {
+        capv_status st = capvi_pg_conn_ready(pg, c, err);
+        if (st != CAPV_OK)
+            return st;
+        PGresult *r = p ? PQexecParams(c->pc, sql, p->n, NULL, p->vals, p->lens, p->fmts, 0)
+                        : PQexec(c->pc, sql);
+        ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+            if (out != NULL)
+                *out = r;
+            else
+                PQclear(r);
+            return CAPV_OK;
+        }
+        /* a session that died while idle (a server restart): once more on a new one */
+        bool retry = attempt == 0 && !c->in_tx && PQstatus(c->pc) == CONNECTION_BAD;
+        st = result_error(pg, c, r, what, err);
+        PQclear(r);
+        if (!retry)
+            return st;
+    }
+}
+
+/* ---- the reader pool ------------------------------------------------------------------- */
+
+capvi_pg_conn *capvi_pg_reader_acquire(capvi_pg *pg)
+{
+    pthread_mutex_lock(&pg->rlock);
+    for (;;) {
+        for (unsigned int i = 0; i < pg->nreaders; i++) {
+            if (!pg->readers[i].busy) {
+                pg->readers[i].busy = true;
+                pthread_mutex_unlock(&pg->rlock);
+                return &pg->readers[i];
+            }
+        }
+        pthread_cond_wait(&pg->rcond, &pg->rlock);
+    }
+}
+
+void capvi_pg_reader_release(capvi_pg *pg, capvi_pg_conn *c)
+{
+    pthread_mutex_lock(&pg->rlock);
+    c->busy = false;
+    pthread_cond_signal(&pg->rcond);
+    pthread_mutex_unlock(&pg->rlock);
+}
+
+/* ---- result columns -------------------------------------------------------------------- */
+
+const char *capvi_pg_text(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+int64_t capvi_pg_int(const PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+bool capvi_pg_bytes(uint8_t *out, size_t want, const PGresult *r, int row, int col)
+{
+    const char *t = capvi_pg_text(r, row, col);
+    size_t len = t ? strlen(t) : 0;
+    return len == 2 + 2 * want && t[0] == '\\' && t[1] == 'x' &&
+           capv_hex_decode(out, want, t + 2, len - 2, NULL) == CAPV_OK;
+}

@@ -1,0 +1,428 @@
+/* Recording verifications in the PostgreSQL registry (docs/registry.md, "PostgreSQL
+ * backend"): a batch is a few statements whatever its size (up to PG_RECORD_CHUNK records
+ * each, the rows passed as arrays): the distinct report bodies (INSERT … ON CONFLICT (sha3)
+ * DO NOTHING, then a look-up of the ids of those already stored), the verifications
+ * (INSERT … ON CONFLICT (request_id) DO NOTHING RETURNING), and for the records not
+ * inserted, a look-up of the stored rows, compared by capvi_reg_record_compare. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry_pg_conn_int.h"
+#include "registry_pg_record_int.h"
+
+/* Records per statement (each column one array parameter). */
+#define PG_RECORD_CHUNK 1000u
+/* Rounds of insert + look-up for report bodies that a concurrent prune removes meanwhile. */
+#define PG_REPORT_ROUNDS 3
+
+/* A record of the chunk, sorted by request_id then position. */
+typedef struct rec_slot {
+    capvi_reg_record *r;
+    size_t pos;
+    bool first;    /* the first of the chunk with its request_id: the one inserted */
+    bool inserted; /* its row was inserted by this chunk */
+    size_t report; /* index of its body in the chunk's distinct bodies (has_report) */
+    bool has_report;
+} rec_slot;
+
+/* A distinct report body of the chunk (sorted by key). */
+typedef struct rec_body {
+    const capvi_reg_record *r; /* the first record with it */
+    int64_t id;                /* 0: not yet known */
+    bool mine;                 /* inserted by this chunk */
+} rec_body;
+
+typedef struct rec_chunk {
+    rec_slot *slots;
+    size_t n;
+    rec_body *bodies;
+    size_t nbodies;
+} rec_chunk;
+
+static int slot_cmp(const void *a, const void *b)
+{
+    const rec_slot *x = a, *y = b;
+    int c = strcmp(x->r->request_id, y->r->request_id);
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+static int body_cmp(const void *a, const void *b)
+{
+    return memcmp(((const rec_body *)a)->r->key, ((const rec_body *)b)->r->key, 32);
+}
+
+/* The first slot with `request_id`, or NULL. */
+static rec_slot *find_slot(const rec_chunk *k, const char *request_id)
+{
+    size_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(k->slots[mid].r->request_id, request_id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < k->n && strcmp(k->slots[lo].r->request_id, request_id) == 0 ? &k->slots[lo] : NULL;
+}
+
+static rec_body *find_body(const rec_chunk *k, const uint8_t key[32])
+{
+    capvi_reg_record probe;
+    memcpy(probe.key, key, 32);
+    rec_body want = { &probe, 0, false };
+    return bsearch(&want, k->bodies, k->nbodies, sizeof *k->bodies, body_cmp);
+}
+
+/* Sorts the records, marks the first of each request_id, and collects the distinct bodies
+ * of those. */
+static capv_status chunk_init(rec_chunk *k, capvi_reg_record **recs, size_t n, capv_error *err)
+{
+    memset(k, 0, sizeof *k);
+    k->slots = calloc(n, sizeof *k->slots);
+    k->bodies = calloc(n, sizeof *k->bodies);
+    if (k->slots == NULL || k->bodies == NULL)
+        return capvi_err_nomem(err);
+    k->n = n;
+    for (size_t i = 0; i < n; i++)
+        k->slots[i] = (rec_slot){ .r = recs[i], .pos = i };
+    qsort(k->slots, n, sizeof *k->slots, slot_cmp);
+    for (size_t i = 0; i < n; i++) {
+        rec_slot *s = &k->slots[i];
+        s->first = i == 0 || strcmp(k->slots[i - 1].r->request_id, s->r->request_id) != 0;
+        if (s->first && s->r->body != NULL)
+            k->bodies[k->nbodies++] = (rec_body){ s->r, 0, false };
+    }
+    qsort(k->bodies, k->nbodies, sizeof *k->bodies, body_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < k->nbodies; i++)
+        if (u == 0 || memcmp(k->bodies[u - 1].r->key, k->bodies[i].r->key, 32) != 0)
+            k->bodies[u++] = k->bodies[i];
+    k->nbodies = u;
+    for (size_t i = 0; i < n; i++) {
+        rec_slot *s = &k->slots[i];
+        if ((s->has_report = s->first && s->r->body != NULL))
+            s->report = (size_t)(find_body(k, s->r->key) - k->bodies);
+    }
+    return CAPV_OK;
+}
+
+static void chunk_free(rec_chunk *k)
+{
+    free(k->slots);
+    free(k->bodies);
+}
+
+/* ---- columns as array parameters -------------------------------------------------------
+ * Each column of a statement's rows is one parameter, a PostgreSQL array literal ("{…}",
+ * text format) read by unnest() or = ANY(): a batch costs the server a constant parse and
+ * plan instead of one per placeholder. */
+
+static void arr_sep(capv_buf *b)
+{
+    capvi_buf_putc(b, b->len ? ',' : '{');
+}
+
+/* A quoted element (NULL: SQL NULL): backslash and double quote escaped. */
+static void arr_text(capv_buf *b, const char *s, size_t len)
+{
+    arr_sep(b);
+    if (s == NULL) {
+        capvi_buf_puts(b, "NULL");
+        return;
+    }
+    capvi_buf_putc(b, '"');
+    size_t done = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '"' && s[i] != '\\')
+            continue;
+        capvi_buf_append(b, s + done, i - done);
+        capvi_buf_putc(b, '\\');
+        done = i;
+    }
+    capvi_buf_append(b, s + done, len - done);
+    capvi_buf_putc(b, '"');
+}
+
+static void arr_str(capv_buf *b, const char *s)
+{
+    arr_text(b, s, s ? strlen(s) : 0);
+}
+
+/* A 32-byte bytea element ("\\x" + hex inside the quotes), or NULL. */
+static void arr_key(capv_buf *b, const uint8_t *key)
+{
+    char hex[65];
+    if (key != NULL && capv_hex_encode(hex, sizeof hex, key, 32, NULL) != CAPV_OK)
+        b->failed = true;
+    arr_sep(b);
+    if (key == NULL)
+        capvi_buf_puts(b, "NULL");
+    else
+        capvi_buf_printf(b, "\"\\\\x%s\"", hex);
+}
+
+static void arr_int(capv_buf *b, int64_t v)
+{
+    arr_sep(b);
+    capvi_buf_printf(b, "%lld", (long long)v);
+}
+
+/* Runs `sql` with the n columns as its parameters $1…$n; frees the columns. */
+static capv_status run_arrays(PGresult **out, capvi_pg *pg, const char *what, const char *sql,
+                              capv_buf *cols, size_t n, capv_error *err)
+{
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capv_status st = CAPV_OK;
+    char *text[CAPVI_PG_PARAMS_MAX] = { NULL };
+    for (size_t i = 0; i < n; i++) {
+        if (cols[i].len == 0)
+            capvi_buf_putc(&cols[i], '{');
+        capvi_buf_putc(&cols[i], '}');
+        text[i] = (char *)capvi_buf_take(&cols[i], NULL);
+        if (text[i] == NULL && st == CAPV_OK)
+            st = capvi_err_nomem(err);
+        capvi_pg_param_text(&p, text[i]);
+    }
+    if (st == CAPV_OK)
+        st = capvi_pg_exec(out, pg, &pg->w, what, sql, &p, err);
+    for (size_t i = 0; i < n; i++)
+        free(text[i]);
+    return st;
+}
+
+/* ---- report bodies --------------------------------------------------------------------- */
+
+/* Inserts the bodies whose id is unknown; those inserted get their ids. */
+static capv_status bodies_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
+{
+    capv_buf col[4] = { CAPV_BUF_INIT, CAPV_BUF_INIT, CAPV_BUF_INIT, CAPV_BUF_INIT };
+    for (size_t i = 0; i < k->nbodies; i++) {
+        const capvi_reg_record *r = k->bodies[i].r;
+        if (k->bodies[i].id != 0)
+            continue;
+        arr_key(&col[0], r->key);
+        arr_int(&col[1], (int64_t)r->full_len);
+        arr_int(&col[2], r->summary ? 1 : 0);
+        arr_text(&col[3], r->body, r->body_len);
+    }
+    PGresult *res = NULL;
+    capv_status st = run_arrays(&res, pg, "storing reports",
+                                "INSERT INTO reports (sha3, bytes, summary, json) SELECT * FROM "
+                                "unnest($1::bytea[], $2::bigint[], $3::smallint[], $4::text[]) "
+                                "ON CONFLICT (sha3) DO NOTHING RETURNING id, sha3",
+                                col, 4, err);
+    for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++) {
+        uint8_t key[32];
+        rec_body *b = capvi_pg_bytes(key, 32, res, i, 1) ? find_body(k, key) : NULL;
+        if (b != NULL) {
+            b->id = capvi_pg_int(res, i, 0);
+            b->mine = true;
+        }
+    }
+    PQclear(res);
+    return st;
+}
+
+/* The ids of the bodies already stored, locked (FOR KEY SHARE) so that no prune removes them
+ * before this transaction references them. */
+static capv_status bodies_lookup(capvi_pg *pg, rec_chunk *k, capv_error *err)
+{
+    capv_buf keys = CAPV_BUF_INIT;
+    for (size_t i = 0; i < k->nbodies; i++)
+        if (k->bodies[i].id == 0)
+            arr_key(&keys, k->bodies[i].r->key);
+    PGresult *res = NULL;
+    capv_status st = run_arrays(&res, pg, "looking up reports",
+                                "SELECT id, sha3 FROM reports WHERE sha3 = ANY ($1::bytea[]) FOR "
+                                "KEY SHARE",
+                                &keys, 1, err);
+    for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++) {
+        uint8_t key[32];
+        rec_body *b = capvi_pg_bytes(key, 32, res, i, 1) ? find_body(k, key) : NULL;
+        if (b != NULL)
+            b->id = capvi_pg_int(res, i, 0);
+    }
+    PQclear(res);
+    return st;
+}
+
+static size_t bodies_missing(const rec_chunk *k)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < k->nbodies; i++)
+        m += k->bodies[i].id == 0;
+    return m;
+}
+
+static capv_status bodies_store(capvi_pg *pg, rec_chunk *k, capv_error *err)
+{
+    capv_status st = CAPV_OK;
+    for (int round = 0; st == CAPV_OK && round < PG_REPORT_ROUNDS && bodies_missing(k) > 0;
+         round++) {
+        st = bodies_insert(pg, k, err);
+        if (st == CAPV_OK && bodies_missing(k) > 0)
+            st = bodies_lookup(pg, k, err);
+    }
+    if (st == CAPV_OK && bodies_missing(k) > 0)
+        st = capvi_err_set(err, CAPV_E_BUSY, NULL,
+                           "storing reports: bodies were removed concurrently; retry");
+    return st;
+}
+
+/* ---- verifications --------------------------------------------------------------------- */
+
+static void record_columns(capv_buf col[11], const rec_chunk *k, const rec_slot *s)
+{
+    const capvi_reg_record *r = s->r;
+    bool keys = r->has_m && r->has_p; /* the entry is looked up by both digests */
+    arr_str(&col[0], r->request_id);
+    arr_str(&col[1], r->subject);
+    arr_str(&col[2], r->has_m ? r->mh : NULL);
+    arr_str(&col[3], r->has_p ? r->ph : NULL);
+    arr_str(&col[4], r->has_pol ? r->pol : NULL);
+    arr_key(&col[5], keys ? r->mk : NULL);
+    arr_key(&col[6], keys ? r->pk : NULL);
+    arr_str(&col[7], r->result);
+    if (s->has_report)
+        arr_int(&col[8], k->bodies[s->report].id);
+    else
+        arr_str(&col[8], NULL);
+    arr_str(&col[9], r->at);
+    arr_int(&col[10], r->ms);
+}
+
+/* Inserts the first record of each request_id; those inserted are CAPV_OK with their seq. */
+static capv_status records_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
+{
+    capv_buf col[11];
+    for (size_t i = 0; i < 11; i++)
+        col[i] = (capv_buf)CAPV_BUF_INIT;
+    for (size_t i = 0; i < k->n; i++)
+        if (k->slots[i].first)
+            record_columns(col, k, &k->slots[i]);
+    PGresult *res = NULL;
+    capv_status st =
+        run_arrays(&res, pg, "recording verifications",
+                   "INSERT INTO verifications (request_id, subject, manifest_hash, proof_hash, "
+                   "policy_hash, entry_seq, result, report_id, verified_at, verified_ms) SELECT "
+                   "v.rid, v.subject, v.mh, v.ph, v.pol, e.seq, v.result, v.report_id, v.at, "
+                   "v.ms FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], "
+                   "$6::bytea[], $7::bytea[], $8::text[], $9::bigint[], $10::text[], "
+                   "$11::bigint[]) AS v (rid, subject, mh, ph, pol, mk, pk, result, report_id, "
+                   "at, ms) LEFT JOIN entries e ON e.manifest_key = v.mk AND e.proof_key = v.pk "
+                   "ON CONFLICT (request_id) DO NOTHING RETURNING request_id, seq",
+                   col, 11, err);
+    for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++) {
+        rec_slot *s = find_slot(k, PQgetvalue(res, i, 0));
+        if (s == NULL)
+            continue;
+        s->inserted = true;
+        s->r->st = CAPV_OK;
+        s->r->seq = capvi_pg_int(res, i, 1);
+        capvi_err_clear(&s->r->err);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Compares the records of row `i` (a stored verification) with it. */
+static void records_compare(const rec_chunk *k, const PGresult *res, int i)
+{
+    const char *rid = PQgetvalue(res, i, 0);
+    uint8_t key[32];
+    bool has_key = capvi_pg_bytes(key, 32, res, i, 8);
+    for (rec_slot *s = find_slot(k, rid);
+         s != NULL && s < k->slots + k->n && strcmp(s->r->request_id, rid) == 0; s++) {
+        if (s->inserted)
+            continue;
+        s->r->seq = capvi_pg_int(res, i, 1);
+        s->r->st = capvi_reg_record_compare(s->r, capvi_pg_text(res, i, 2),
+                                            capvi_pg_text(res, i, 3), capvi_pg_text(res, i, 4),
+                                            capvi_pg_text(res, i, 5), capvi_pg_text(res, i, 6),
+                                            capvi_pg_text(res, i, 7), has_key ? key : NULL);
+    }
+}
+
+/* The records not inserted: compared with what is stored under their request_id. */
+static capv_status records_existing(capvi_pg *pg, rec_chunk *k, capv_error *err)
+{
+    capv_buf ids = CAPV_BUF_INIT;
+    const char *last = NULL;
+    for (size_t i = 0; i < k->n; i++) {
+        rec_slot *s = &k->slots[i];
+        if (s->inserted)
+            continue;
+        s->r->st = CAPV_E_BUSY; /* until its stored row is found */
+        capvi_err_set(&s->r->err, CAPV_E_BUSY, "request_id",
+                      "verification '%s' was neither stored nor found (changed concurrently); "
+                      "retry",
+                      s->r->request_id);
+        if (last == NULL || strcmp(last, s->r->request_id) != 0)
+            arr_str(&ids, last = s->r->request_id);
+    }
+    if (last == NULL)
+        return CAPV_OK;
+    PGresult *res = NULL;
+    capv_status st = run_arrays(&res, pg, "looking up verifications",
+                                "SELECT v.request_id, v.seq, v.subject, v.manifest_hash, "
+                                "v.proof_hash, v.policy_hash, v.result, v.verified_at, r.sha3 "
+                                "FROM verifications v LEFT JOIN reports r ON r.id = v.report_id "
+                                "WHERE v.request_id = ANY ($1::text[])",
+                                &ids, 1, err);
+    for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++)
+        records_compare(k, res, i);
+    PQclear(res);
+    return st;
+}
+
+/* The bodies this chunk inserted for records that were not inserted after all (retries,
+ * conflicts), removed again: a stored body always has a verification. */
+static capv_status bodies_unused(capvi_pg *pg, rec_chunk *k, capv_error *err)
+{
+    bool *used = calloc(k->nbodies ? k->nbodies : 1, sizeof *used);
+    if (used == NULL)
+        return capvi_err_nomem(err);
+    for (size_t i = 0; i < k->n; i++)
+        if (k->slots[i].inserted && k->slots[i].has_report)
+            used[k->slots[i].report] = true;
+    capv_buf ids = CAPV_BUF_INIT;
+    for (size_t i = 0; i < k->nbodies; i++)
+        if (k->bodies[i].mine && !used[i])
+            arr_int(&ids, k->bodies[i].id);
+    free(used);
+    if (ids.len == 0)
+        return CAPV_OK;
+    return run_arrays(NULL, pg, "removing unused reports",
+                      "DELETE FROM reports WHERE id = ANY ($1::bigint[])", &ids, 1, err);
+}
+
+static capv_status record_chunk(capvi_pg *pg, capvi_reg_record **recs, size_t n, capv_error *err)
+{
+    rec_chunk k;
+    capv_status st = chunk_init(&k, recs, n, err);
+    if (st == CAPV_OK && (st = bodies_store(pg, &k, err)) == CAPV_OK &&
+        (st = records_insert(pg, &k, err)) == CAPV_OK &&
+        (st = records_existing(pg, &k, err)) == CAPV_OK)
+        st = bodies_unused(pg, &k, err);
+    chunk_free(&k);
+    return st;
+}
+
+capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = CAPV_OK;
+    if (pg->read_only || !pg->w.in_tx)
+        st = capvi_err_set(&err, CAPV_E_STATE, NULL,
+                           pg->read_only ? "the registry database is open read-only"
+                                         : "no transaction is open");
+    for (size_t i = 0; st == CAPV_OK && i < n; i += PG_RECORD_CHUNK)
+        st = record_chunk(pg, recs + i, n - i < PG_RECORD_CHUNK ? n - i : PG_RECORD_CHUNK, &err);
+    for (size_t i = 0; st != CAPV_OK && i < n; i++) {
+        recs[i]->st = st;
+        recs[i]->seq = 0;
+        recs[i]->err = err;
+    }
+    return st;
+}

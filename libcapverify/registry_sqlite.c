@@ -1,0 +1,564 @@
+/* The registry on SQLite (docs/registry.md): the embedded storage, one database file with
+ * one writer process. Opening (the writer lock, the checks before anything is written,
+ * migrations, WAL, the read-only connections) and the storage operations of
+ * registry_backend_int.h on the handle's connections (registry_db.c). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry_schema_int.h"
+#include "registry_sqlite_int.h"
+
+/* ---- opening and closing ------------------------------------------------------------- */
+
+static capv_status open_writer(capv_registry *reg, const capv_registry_options *o, int busy_ms,
+                               capv_error *err)
+{
+    bool create = (o->flags & CAPV_REGISTRY_CREATE) != 0;
+    const char *path = reg->path ? reg->path : ":memory:";
+    capv_status st = capvi_reg_conn_open(
+        &reg->w.db, path, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0), err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3 *db = reg->w.db;
+    /* SQLite quietly opens a file it cannot write read-only; every write would then fail */
+    if (reg->path != NULL && sqlite3_db_readonly(db, "main") == 1)
+        return capvi_err_set(err, CAPV_E_STORAGE, reg->path,
+                             "registry '%s' is read-only: this process cannot write it (open it "
+                             "read-only to read it)",
+                             reg->path);
+    if ((st = capvi_reg_first_read(db, reg->path, err)) != CAPV_OK)
+        return st;
+    if ((st = capvi_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
+                                  err)) != CAPV_OK)
+        return st;
+    /* a damaged file is refused before anything is written to it */
+    if (reg->path != NULL && (st = capvi_reg_quick_check(db, reg->path, err)) != CAPV_OK)
+        return st;
+    int version = 0;
+    bool legacy = false;
+    if ((st = capvi_reg_schema_probe(&version, &legacy, db, err)) != CAPV_OK)
+        return st;
+    reg->found_version = version;
+    reg->found_legacy = legacy;
+    if (version < CAPV_REGISTRY_SCHEMA_VERSION && (o->flags & CAPV_REGISTRY_NO_MIGRATE))
+        return capvi_err_set(err, CAPV_E_STATE, reg->path,
+                             "registry schema version %d%s needs migrating to %d "
+                             "(capverify registry migrate)",
+                             version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
+    /* only a file known to be a registry (or empty) is switched to WAL, which persists */
+    if (reg->path != NULL) {
+        sqlite3_stmt *s = NULL;
+        int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            const char *mode = capvi_reg_col_text(s, 0);
+            rc = mode && strcmp(mode, "wal") == 0 ? SQLITE_OK : SQLITE_ERROR;
+        }
+        sqlite3_finalize(s);
+        if (rc != SQLITE_OK)
+            return capvi_err_set(err, CAPV_E_IO, reg->path, "cannot switch '%s' to WAL mode: %s",
+                                 reg->path, sqlite3_errmsg(db));
+    }
+    if (version < CAPV_REGISTRY_SCHEMA_VERSION)
+        return capvi_reg_migrate(&reg->migrated_rows, db, version, err);
+    return CAPV_OK;
+}
+
+static capv_status open_readers(capv_registry *reg, unsigned int n, int busy_ms, capv_error *err)
+{
+    reg->readers = calloc(n, sizeof *reg->readers);
+    if (reg->readers == NULL)
+        return capvi_err_nomem(err);
+    for (unsigned int i = 0; i < n; i++) {
+        capv_status st =
+            capvi_reg_conn_open(&reg->readers[i].db, reg->path, SQLITE_OPEN_READONLY, err);
+        reg->nreaders = i + 1;
+        if (st == CAPV_OK && i == 0)
+            st = capvi_reg_first_read(reg->readers[i].db, reg->path, err);
+        if (st == CAPV_OK)
+            st = capvi_reg_configure(reg->readers[i].db, busy_ms, false, false, err);
+        if (st == CAPV_OK)
+            st = capvi_reg_exec(reg->readers[i].db, "PRAGMA query_only = ON", err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    if (reg->read_only) {
+        int version = 0;
+        bool legacy = false;
+        capv_status st = capvi_reg_schema_probe(&version, &legacy, reg->readers[0].db, err);
+        if (st != CAPV_OK)
+            return st;
+        reg->found_version = version;
+        reg->found_legacy = legacy;
+        if (version < CAPV_REGISTRY_SCHEMA_VERSION)
+            return capvi_err_set(err, CAPV_E_STATE, reg->path,
+                                 "registry schema version %d%s is older than %d: open it "
+                                 "read-write once to migrate (capverify registry migrate)",
+                                 version, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
+    }
+    return CAPV_OK;
+}
+
+capv_status capvi_reg_sqlite_open(capv_registry *reg, const capv_registry_options *o, bool exists,
+                                  capv_error *err)
+{
+    reg->be = &capvi_reg_sqlite;
+    if (!reg->read_only) {
+        if (reg->path != NULL) {
+            capv_status st = capvi_reg_check_writable(reg->path, exists, err);
+            if (st == CAPV_OK)
+                st = capvi_reg_lock(&reg->lock_fd, reg->path, err);
+            if (st != CAPV_OK)
+                return st;
+        }
+        capv_status st = open_writer(reg, o, reg->busy_ms, err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    if (reg->path != NULL)
+        return open_readers(reg, o->readers ? o->readers : 1, reg->busy_ms, err);
+    return CAPV_OK;
+}
+
+static void sq_close(capv_registry *reg)
+{
+    for (unsigned int i = 0; i < reg->nreaders; i++)
+        capvi_reg_conn_close(&reg->readers[i]);
+    free(reg->readers);
+    capvi_reg_conn_close(&reg->w); /* the writer last: it checkpoints and removes the WAL */
+    capvi_reg_unlock(reg->lock_fd);
+}
+
+/* ---- transactions on the write connection --------------------------------------------- */
+
+static capv_status sq_begin(capv_registry *reg, capv_error *err)
+{
+    return capvi_reg_exec(reg->w.db, "BEGIN IMMEDIATE", err);
+}
+
+static capv_status sq_commit(capv_registry *reg, capv_error *err)
+{
+    return capvi_reg_exec(reg->w.db, "COMMIT", err);
+}
+
+static void sq_rollback(capv_registry *reg)
+{
+    if (!sqlite3_get_autocommit(reg->w.db))
+        sqlite3_exec(reg->w.db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static capv_status step_cached(capv_registry *reg, int which, const char *what, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, &reg->w, which, err);
+    return st == CAPV_OK ? capvi_reg_step_done(reg->w.db, s, what, err) : st;
+}
+
+static capv_status sq_savepoint(capv_registry *reg, capv_error *err)
+{
+    return step_cached(reg, REG_ST_SAVEPOINT, "savepoint", err);
+}
+
+static capv_status sq_release(capv_registry *reg, capv_error *err)
+{
+    return step_cached(reg, REG_ST_RELEASE, "release", err);
+}
+
+static capv_status sq_rollback_to(capv_registry *reg, capv_error *err)
+{
+    return step_cached(reg, REG_ST_ROLLBACK_TO, "rollback", err);
+}
+
+static bool sq_in_transaction(capv_registry *reg)
+{
+    return !sqlite3_get_autocommit(reg->w.db);
+}
+
+/* ---- writes ---------------------------------------------------------------------------- */
+
+static capv_status sq_entry_add(capv_registry_entry **stored, capv_registry *reg,
+                                const capv_reg_entry_in *e, bool compare_registered_at,
+                                capv_error *err)
+{
+    capv_reg_conn *w = &reg->w;
+    capv_status st = capvi_reg_entry_existing(stored, w, e, compare_registered_at, err);
+    if (st != CAPV_OK)
+        return st;
+    if ((st = capvi_reg_entry_write(w, e, err)) != CAPV_OK || stored == NULL)
+        return st;
+    sqlite3_stmt *s = NULL;
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_ENTRY_BY_KEYS, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_blob(s, 1, e->manifest_key, 32, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 2, e->proof_key, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && (*stored = capvi_reg_entry_from_row(s)) == NULL)
+        st = capvi_err_nomem(err);
+    else if (rc != SQLITE_ROW)
+        st = capvi_reg_sqlite_error(w->db, rc, "reading the new entry", err);
+    sqlite3_reset(s);
+    return st;
+}
+
+/* The id of the stored body for r->key, inserting the body when it is new. */
+static capv_status store_report(int64_t *id, capv_reg_conn *w, const capvi_reg_record *r,
+                                capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *id = sqlite3_column_int64(s, 0);
+    sqlite3_reset(s);
+    if (rc == SQLITE_ROW)
+        return CAPV_OK; /* the same report again (a report cache hit): no second copy */
+    if (rc != SQLITE_DONE)
+        return capvi_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)r->full_len);
+    sqlite3_bind_int(s, 3, r->summary ? 1 : 0);
+    sqlite3_bind_text64(s, 4, r->body, r->body_len, SQLITE_STATIC, SQLITE_UTF8);
+    if ((st = capvi_reg_step_done(w->db, s, "storing a report", err)) != CAPV_OK)
+        return st;
+    *id = sqlite3_last_insert_rowid(w->db);
+    return CAPV_OK;
+}
+
+/* One record: r->st CAPV_OK (stored), or CAPV_E_EXISTS / CAPV_E_CONFLICT when its request id
+ * is taken. Returns CAPV_OK, or the storage's failure. */
+static capv_status record_one(capv_reg_conn *w, capvi_reg_record *r, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const void *key = sqlite3_column_blob(s, 9);
+        r->seq = sqlite3_column_int64(s, 0);
+        capvi_reg_record_compare(r, capvi_reg_col_text(s, 2), capvi_reg_col_text(s, 3),
+                                 capvi_reg_col_text(s, 4), capvi_reg_col_text(s, 5),
+                                 capvi_reg_col_text(s, 6), capvi_reg_col_text(s, 8),
+                                 key != NULL && sqlite3_column_bytes(s, 9) == 32 ? key : NULL);
+        sqlite3_reset(s);
+        return CAPV_OK;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return capvi_reg_sqlite_error(w->db, rc, "looking up a verification", err);
+    int64_t report_id = 0;
+    if (r->body != NULL && (st = store_report(&report_id, w, r, err)) != CAPV_OK)
+        return st;
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
+    if (r->subject)
+        sqlite3_bind_text(s, 2, r->subject, -1, SQLITE_STATIC);
+    if (r->has_m)
+        sqlite3_bind_text(s, 3, r->mh, -1, SQLITE_STATIC);
+    if (r->has_p)
+        sqlite3_bind_text(s, 4, r->ph, -1, SQLITE_STATIC);
+    if (r->has_pol)
+        sqlite3_bind_text(s, 5, r->pol, -1, SQLITE_STATIC);
+    if (r->has_m && r->has_p) {
+        sqlite3_bind_blob(s, 6, r->mk, 32, SQLITE_STATIC);
+        sqlite3_bind_blob(s, 7, r->pk, 32, SQLITE_STATIC);
+    }
+    sqlite3_bind_text(s, 8, r->result, -1, SQLITE_STATIC);
+    if (r->body != NULL)
+        sqlite3_bind_int64(s, 9, report_id);
+    sqlite3_bind_text(s, 10, r->at, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 11, r->ms);
+    if ((st = capvi_reg_step_done(w->db, s, "recording a verification", err)) != CAPV_OK)
+        return st;
+    r->seq = sqlite3_last_insert_rowid(w->db);
+    r->st = CAPV_OK;
+    return CAPV_OK;
+}
+
+static capv_status sq_record_batch(capv_registry *reg, capvi_reg_record **recs, size_t n,
+                                   capv_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        capv_status st = record_one(&reg->w, recs[i], err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    return CAPV_OK;
+}
+
+static capv_status sq_policy_put(capv_registry *reg, const capv_registry_policy *in,
+                                 const uint8_t key[32], const uint8_t irk[32],
+                                 const char *created_at, capv_error *err)
+{
+    capv_reg_conn *w = &reg->w;
+    sqlite3_stmt *s = NULL;
+    capv_status st;
+    for (int pass = 0; pass < 2; pass++) {
+        if ((st = capvi_reg_stmt(&s, w, pass ? REG_ST_POL_BY_ID_VERSION : REG_ST_POL_BY_KEY,
+                                 err)) != CAPV_OK)
+            return st;
+        if (pass) {
+            sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
+            sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_blob(s, 1, key, 32, SQLITE_STATIC);
+        }
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            st = capvi_reg_policy_compare(in, key, irk, capvi_reg_col_text(s, 0),
+                                          capvi_reg_col_text(s, 1), capvi_reg_col_text(s, 2),
+                                          capvi_reg_col_text(s, 3), capvi_reg_col_text(s, 4),
+                                          pass == 1, err);
+            sqlite3_reset(s);
+            return st;
+        }
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE)
+            return capvi_reg_sqlite_error(w->db, rc, "looking up a policy", err);
+    }
+    if ((st = capvi_reg_stmt(&s, w, REG_ST_POL_INSERT, err)) != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, in->policy_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, in->policy_version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, in->policy_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 4, key, 32, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, in->ir_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, in->ir_json, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, created_at, -1, SQLITE_STATIC);
+    return capvi_reg_step_done(w->db, s, "storing a policy", err);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+capv_status capvi_reg_prune_step(uint64_t *removed, capv_reg_conn *w, int64_t before_ms,
+                                 size_t limit, capv_error *err)
+{
+    *removed = 0;
+    int64_t *seqs = calloc(limit, sizeof *seqs);
+    int64_t *reports = calloc(limit, sizeof *reports);
+    size_t n = 0, nr = 0;
+    sqlite3_stmt *s = NULL;
+    capv_status st = CAPV_OK;
+    if (seqs == NULL || reports == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    /* the oldest first, by the index on verified_ms */
+    CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_PRUNE_SELECT, err));
+    sqlite3_bind_int64(s, 1, before_ms);
+    sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+    int rc = SQLITE_DONE;
+    while (n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        seqs[n++] = sqlite3_column_int64(s, 0);
+        if (sqlite3_column_type(s, 1) != SQLITE_NULL)
+            reports[nr++] = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_reset(s);
+    if (n < limit && rc != SQLITE_DONE) {
+        st = capvi_reg_sqlite_error(w->db, rc, "pruning verifications", err);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_VER_DELETE, err));
+        sqlite3_bind_int64(s, 1, seqs[i]);
+        CAPV_TRY(capvi_reg_step_done(w->db, s, "pruning verifications", err));
+    }
+    /* report bodies no verification references any more go with them; identical reports
+     * share one body, so a body is only removed with its last reference */
+    qsort(reports, nr, sizeof *reports, cmp_i64);
+    for (size_t i = 0; i < nr; i++) {
+        if (i > 0 && reports[i] == reports[i - 1])
+            continue;
+        CAPV_TRY(capvi_reg_stmt(&s, w, REG_ST_REPORT_DELETE_ORPHAN, err));
+        sqlite3_bind_int64(s, 1, reports[i]);
+        CAPV_TRY(capvi_reg_step_done(w->db, s, "pruning reports", err));
+    }
+    *removed = n;
+out:
+    free(seqs);
+    free(reports);
+    return st;
+}
+
+static capv_status sq_prune_step(uint64_t *removed, capv_registry *reg, int64_t before_ms,
+                                 size_t limit, capv_error *err)
+{
+    return capvi_reg_prune_step(removed, &reg->w, before_ms, limit, err);
+}
+
+static capv_status sq_probe(capv_registry *reg, capv_error *err)
+{
+    char at[CAPV_RFC3339_SIZE];
+    capvi_reg_now(reg, at);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, &reg->w, REG_ST_PROBE, err);
+    if (st != CAPV_OK)
+        return st;
+    sqlite3_bind_text(s, 1, at, -1, SQLITE_TRANSIENT);
+    return capvi_reg_step_done(reg->w.db, s, "probing the storage", err);
+}
+
+/* ---- reads ----------------------------------------------------------------------------- */
+
+static capv_status sq_entry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
+                                const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
+{
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, id ? REG_ST_ENTRY_BY_ID : REG_ST_ENTRY_BY_KEYS, err);
+    if (st == CAPV_OK) {
+        if (id != NULL) {
+            sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_blob(s, 1, mk, 32, SQLITE_STATIC);
+            sqlite3_bind_blob(s, 2, pk, 32, SQLITE_STATIC);
+        }
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            st = (*out = capvi_reg_entry_from_row(s)) ? CAPV_OK : capvi_err_nomem(err);
+        else if (rc == SQLITE_DONE)
+            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such registry entry");
+        else
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up an entry", err);
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
+static capv_status sq_entry_list(capv_registry_entry **items, size_t *n, capv_registry *reg,
+                                 const uint8_t *mk, int64_t after, size_t limit, capv_error *err)
+{
+    *n = 0;
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, mk ? REG_ST_ENTRY_LIST_MH : REG_ST_ENTRY_LIST, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_int64(s, 1, after);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+        if (mk)
+            sqlite3_bind_blob(s, 3, mk, 32, SQLITE_STATIC);
+        int rc;
+        while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            if ((items[*n] = capvi_reg_entry_from_row(s)) == NULL) {
+                st = capvi_err_nomem(err);
+                break;
+            }
+            (*n)++;
+        }
+        if (st == CAPV_OK && *n < limit && rc != SQLITE_DONE)
+            st = capvi_reg_sqlite_error(c->db, rc, "listing entries", err);
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
+static capv_status sq_count(uint64_t *out, capv_registry *reg, capv_registry_table table,
+                            capv_error *err)
+{
+    int which = table == CAPV_REGISTRY_ENTRIES         ? REG_ST_COUNT_ENTRIES
+                : table == CAPV_REGISTRY_VERIFICATIONS ? REG_ST_COUNT_VERIFICATIONS
+                                                       : REG_ST_COUNT_POLICIES;
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, which, err);
+    if (st == CAPV_OK) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            *out = (uint64_t)sqlite3_column_int64(s, 0);
+        else
+            st = capvi_reg_sqlite_error(c->db, rc, "counting", err);
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
+static capv_status sq_verification_get(capv_registry_verification **out, capv_registry *reg,
+                                       const char *request_id, capv_error *err)
+{
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, REG_ST_VER_BY_REQUEST, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_text(s, 1, request_id, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *text[8];
+            for (int i = 0; i < 8; i++)
+                text[i] = capvi_reg_col_text(s, i + 1);
+            st = (*out = capvi_reg_verification_from_texts(sqlite3_column_int64(s, 0), text))
+                     ? CAPV_OK
+                     : capvi_err_nomem(err);
+        } else if (rc == SQLITE_DONE) {
+            st = capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id", "no such verification");
+        } else {
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up a verification", err);
+        }
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
+static capv_status sq_policy_get(capv_registry_policy **out, capv_registry *reg, const char *key,
+                                 capv_error *err)
+{
+    uint8_t k[32];
+    bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
+    if (st == CAPV_OK) {
+        if (by_hash)
+            sqlite3_bind_blob(s, 1, k, 32, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            const char *text[6];
+            for (int i = 0; i < 6; i++)
+                text[i] = capvi_reg_col_text(s, i);
+            st = (*out = capvi_reg_policy_from_texts(text)) ? CAPV_OK : capvi_err_nomem(err);
+        } else if (rc == SQLITE_DONE) {
+            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such policy");
+        } else {
+            st = capvi_reg_sqlite_error(c->db, rc, "looking up a policy", err);
+        }
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
+const capvi_reg_backend capvi_reg_sqlite = {
+    .name = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .release = sq_release,
+    .rollback_to = sq_rollback_to,
+    .in_transaction = sq_in_transaction,
+    .entry_add = sq_entry_add,
+    .record_batch = sq_record_batch,
+    .policy_put = sq_policy_put,
+    .prune_step = sq_prune_step,
+    .probe = sq_probe,
+    .entry_get = sq_entry_get,
+    .entry_list = sq_entry_list,
+    .count = sq_count,
+    .verification_get = sq_verification_get,
+    .policy_get = sq_policy_get,
+};

@@ -1,0 +1,490 @@
+/* The registry contract (docs/registry.md "Backends"): the same tests, through the public
+ * API only, against both storages: suite registry_contract on a SQLite file, suite
+ * registry_contract_pg on PostgreSQL (a fresh schema per test in the database of
+ * CAPV_TEST_PG_URL, which tests/pg/with_pg.sh starts; skipped, 77, without it). */
+#include <capverify.h>
+#include <check.h>
+#include <ftw.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "suites.h"
+
+#define LOC_CAP 1024
+
+static bool on_pg;
+static char dir[256];
+static char loc[LOC_CAP];
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* A fresh, empty registry location for each test. */
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+    static int n;
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 200)
+        tmp = "/tmp";
+    snprintf(dir, sizeof dir, "%s/capvcontract.XXXXXX", tmp);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    if (on_pg) {
+        const char *base = getenv("CAPV_TEST_PG_URL");
+        char schema[64], sql[128];
+        snprintf(schema, sizeof schema, "c_%ld_%d", (long)getpid(), n++);
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+        PGconn *c = PQconnectdb(base);
+        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+        PGresult *r = PQexec(c, sql);
+        ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        snprintf(loc, sizeof loc, "%s%soptions=-csearch_path%%3D%s", base,
+                 strchr(base, '?') ? "&" : "?", schema);
+    } else {
+        snprintf(loc, sizeof loc, "%s/registry-%d.sqlite", dir, n++);
+    }
+}
+
+static void teardown(void)
+{
+    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    capv_global_shutdown();
+}
+
+static capv_registry *open_reg(unsigned int flags, size_t queue)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE | flags;
+    o.readers = 2;
+    o.record_queue_max = queue;
+    o.record_flush_ms = 2;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, loc, &o, &err) == CAPV_OK, "open: %s", err.message);
+    return reg;
+}
+
+static const char *hash_of(char out[CAPV_DIGEST_HEX_SIZE], const char *tag, int n)
+{
+    char in[64];
+    uint8_t d[32];
+    snprintf(in, sizeof in, "%s-%d", tag, n);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)in, strlen(in), NULL),
+                     CAPV_OK);
+    capv_digest_format(out, d);
+    return out;
+}
+
+static uint64_t count(capv_registry *reg, capv_registry_table t)
+{
+    uint64_t n = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_count(&n, reg, t, &err) == CAPV_OK, "%s", err.message);
+    return n;
+}
+
+START_TEST(entries_idempotent_and_conflicts)
+{
+    capv_registry *reg = open_reg(0, 0);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], ph2[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "m", 1);
+    e.proof_hash = hash_of(ph, "p", 1);
+    e.timestamp_file = "proof.tsr";
+    capv_registry_entry *stored = NULL;
+    ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_OK);
+    ck_assert_int_gt(stored->seq, 0);
+    char id[64];
+    snprintf(id, sizeof id, "%s", stored->id);
+    capv_registry_entry_free(stored);
+    /* a retry: the same entry, whatever its registered_at now */
+    ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_E_EXISTS);
+    ck_assert_str_eq(stored->id, id);
+    capv_registry_entry_free(stored);
+    /* other content for the same hashes */
+    e.timestamp_file = "other.tsr";
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_E_CONFLICT);
+    /* the id of another entry for other hashes */
+    capv_registry_entry e2 = CAPV_REGISTRY_ENTRY_INIT;
+    e2.id = id;
+    e2.manifest_hash = mh;
+    e2.proof_hash = hash_of(ph2, "p", 2);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e2, &err), CAPV_E_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "already used for other hashes"));
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+    capv_registry_entry *got = NULL;
+    ck_assert_int_eq(capv_registry_get(&got, reg, id, NULL), CAPV_OK);
+    ck_assert_str_eq(got->timestamp_file, "proof.tsr");
+    capv_registry_entry_free(got);
+    ck_assert_int_eq(capv_registry_find(&got, reg, mh, ph, NULL), CAPV_OK);
+    ck_assert_str_eq(got->id, id);
+    capv_registry_entry_free(got);
+    ck_assert_int_eq(capv_registry_get(&got, reg, "no-such-id", &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(err.message, "no-such-id"));
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(signed_by_the_registry)
+{
+    capv_registry *reg = open_reg(0, 0);
+    capv_signing_key *key = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&key, NULL), CAPV_OK);
+    capv_registry_set_signing_key(reg, key);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "sm", 1);
+    e.proof_hash = hash_of(ph, "sp", 1);
+    capv_registry_entry *stored = NULL;
+    ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(stored->signature);
+    ck_assert_int_eq(capv_registry_entry_verify(stored, NULL), CAPV_OK);
+    capv_registry_entry_free(stored);
+    sleep(1); /* another registered_at, so another signature: still the same entry */
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_E_EXISTS);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
+}
+END_TEST
+
+START_TEST(paged_listing)
+{
+    capv_registry *reg = open_reg(0, 0);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], m0[CAPV_DIGEST_HEX_SIZE];
+    hash_of(m0, "lm", 0);
+    for (int i = 0; i < 25; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = i % 5 == 0 ? m0 : hash_of(mh, "lm", i);
+        e.proof_hash = hash_of(ph, "lp", i);
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    }
+    int64_t after = 0, last = 0;
+    size_t seen = 0, pages = 0;
+    do {
+        capv_registry_page *p = NULL;
+        ck_assert_int_eq(capv_registry_list(&p, reg, NULL, after, 10, NULL), CAPV_OK);
+        for (size_t i = 0; i < capv_registry_page_count(p); i++) {
+            int64_t seq = capv_registry_page_entry(p, i)->seq;
+            ck_assert_int_gt(seq, last);
+            last = seq;
+            seen++;
+        }
+        after = capv_registry_page_next(p);
+        pages++;
+        capv_registry_page_free(p);
+    } while (after != 0);
+    ck_assert_uint_eq(seen, 25);
+    ck_assert_uint_eq(pages, 3);
+    capv_registry_page *p = NULL;
+    ck_assert_int_eq(capv_registry_list(&p, reg, m0, 0, 100, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_page_count(p), 5);
+    ck_assert_int_eq(capv_registry_page_next(p), 0);
+    capv_registry_page_free(p);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(verifications_recorded)
+{
+    capv_registry *reg = open_reg(0, 0);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "contract-1";
+    v.subject = "alice";
+    v.manifest_hash = hash_of(mh, "vm", 1);
+    v.proof_hash = hash_of(ph, "vp", 1);
+    v.result = "warn";
+    v.verified_at = "2026-12-02T12:00:00Z";
+    v.report_json = "{\"result\":\"warn\",\"checks\":[]}";
+    int64_t seq = 0, again = 0;
+    ck_assert_int_eq(capv_registry_record(&seq, reg, &v, NULL), CAPV_OK);
+    ck_assert_int_gt(seq, 0);
+    ck_assert_int_eq(capv_registry_record(&again, reg, &v, NULL), CAPV_E_EXISTS);
+    ck_assert_int_eq(again, seq);
+    v.result = "fail";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_E_CONFLICT);
+    v.result = "maybe";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_E_MALFORMED);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "contract-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got->result, "warn");
+    ck_assert_str_eq(got->subject, "alice");
+    ck_assert_str_eq(got->report_json, "{\"result\":\"warn\",\"checks\":[]}");
+    ck_assert_str_eq(got->verified_at, "2026-12-02T12:00:00Z");
+    ck_assert_int_eq(got->seq, seq);
+    capv_registry_verification_free(got);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "contract-none", NULL),
+                     CAPV_E_NOT_FOUND);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 1);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(queued_records)
+{
+    capv_registry *reg = open_reg(CAPV_REGISTRY_WRITER_THREAD, 5000);
+    char rid[32];
+    for (int i = 0; i < 2000; i++) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "q-%d", i);
+        v.request_id = rid;
+        v.result = i % 3 ? "ok" : "fail";
+        v.report_json = i % 2 ? "{\"a\":1}" : "{\"a\":2}";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+    ck_assert_int_eq(capv_registry_flush(reg, 30000, NULL), CAPV_OK);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2000);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 2000);
+    ck_assert_uint_lt(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_COMMITS), 500);
+    /* the queue is written when the handle closes */
+    for (int i = 2000; i < 2300; i++) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "q-%d", i);
+        v.request_id = rid;
+        v.result = "ok";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+    capv_registry_close(reg);
+    reg = open_reg(0, 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2300);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(policies_stored)
+{
+    capv_registry *reg = open_reg(0, 0);
+    char ph[CAPV_DIGEST_HEX_SIZE], ih[CAPV_DIGEST_HEX_SIZE], ih2[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+    p.policy_id = "supplier-due-diligence";
+    p.policy_version = "1.0";
+    p.policy_hash = hash_of(ph, "pol", 1);
+    p.ir_hash = hash_of(ih, "ir", 1);
+    p.ir_json = "{\"rules\":[]}";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_E_EXISTS);
+    p.ir_hash = hash_of(ih2, "ir", 2);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, &err), CAPV_E_CONFLICT);
+    capv_registry_policy *got = NULL;
+    ck_assert_int_eq(capv_registry_get_policy(&got, reg, ph, NULL), CAPV_OK);
+    ck_assert_str_eq(got->ir_json, "{\"rules\":[]}");
+    capv_registry_policy_free(got);
+    ck_assert_int_eq(capv_registry_get_policy(&got, reg, "supplier-due-diligence", NULL), CAPV_OK);
+    ck_assert_str_eq(got->policy_version, "1.0");
+    capv_registry_policy_free(got);
+    ck_assert_int_eq(capv_registry_get_policy(&got, reg, "none", NULL), CAPV_E_NOT_FOUND);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 1);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(import_and_prune)
+{
+    capv_registry *reg = open_reg(0, 0);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], json[2048];
+    size_t n = (size_t)snprintf(json, sizeof json, "{\"registry_version\":\"1.0\",\"entries\":[");
+    for (int i = 0; i < 3; i++)
+        n +=
+            (size_t)snprintf(json + n, sizeof json - n,
+                             "%s{\"id\":\"imp-%d\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\","
+                             "\"timestamp_file\":null,\"registered_at\":\"2026-01-0%dT00:00:00Z\"}",
+                             i ? "," : "", i, hash_of(mh, "im", i), hash_of(ph, "ip", i), i + 1);
+    snprintf(json + n, sizeof json - n, "]}");
+    size_t added = 0, existing = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_import_json(&added, &existing, reg, (const uint8_t *)json,
+                                            strlen(json), 0, NULL, NULL, &err) == CAPV_OK,
+                  "%s", err.message);
+    ck_assert_uint_eq(added, 3);
+    ck_assert_int_eq(capv_registry_import_json(&added, &existing, reg, (const uint8_t *)json,
+                                               strlen(json), 0, NULL, NULL, NULL),
+                     CAPV_OK);
+    ck_assert_uint_eq(existing, 3);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 3);
+    uint64_t gen = capv_registry_generation(reg);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "im", 9);
+    e.proof_hash = hash_of(ph, "ip", 9);
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    ck_assert_uint_gt(capv_registry_generation(reg), gen);
+    /* retention: old records go, new ones stay */
+    char rid[32];
+    for (int i = 0; i < 30; i++) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "old-%d", i);
+        v.request_id = rid;
+        v.result = "ok";
+        v.report_json = "{\"old\":true}";
+        v.verified_at = i < 20 ? "1999-01-01T00:00:00Z" : "2026-12-01T00:00:00Z";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+    uint64_t removed = 0;
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, 946684800000LL, NULL), CAPV_OK);
+    ck_assert_uint_eq(removed, 20);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 10);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "old-3", NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "old-25", NULL), CAPV_OK);
+    capv_registry_verification_free(got);
+    capv_registry_close(reg);
+}
+END_TEST
+
+typedef struct job {
+    capv_registry *reg;
+    int id;
+    int bad;
+} job;
+
+static void *writer_job(void *arg)
+{
+    job *j = arg;
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], rid[32];
+    for (int i = 0; i < 50; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "tm", j->id * 1000 + i);
+        e.proof_hash = hash_of(ph, "tp", j->id * 1000 + i);
+        j->bad += capv_registry_add(NULL, j->reg, &e, NULL) != CAPV_OK;
+        /* another thread adds the same entry: exactly one gets CAPV_OK */
+        e.manifest_hash = hash_of(mh, "shared-m", i);
+        e.proof_hash = hash_of(ph, "shared-p", i);
+        capv_status st = capv_registry_add(NULL, j->reg, &e, NULL);
+        j->bad += st != CAPV_OK && st != CAPV_E_EXISTS;
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "t%d-%d", j->id, i);
+        v.request_id = rid;
+        v.result = "ok";
+        j->bad += capv_registry_record(NULL, j->reg, &v, NULL) != CAPV_OK;
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_writers)
+{
+    capv_registry *reg = open_reg(CAPV_REGISTRY_WRITER_THREAD, 0);
+    pthread_t t[4];
+    job j[4];
+    for (int i = 0; i < 4; i++) {
+        j[i] = (job){ reg, i, 0 };
+        ck_assert_int_eq(pthread_create(&t[i], NULL, writer_job, &j[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(j[i].bad, 0);
+    }
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 4 * 50 + 50);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 4 * 50);
+    capv_registry_close(reg);
+}
+END_TEST
+
+START_TEST(backup_is_portable)
+{
+    capv_registry *reg = open_reg(0, 0);
+    capv_signing_key *key = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&key, NULL), CAPV_OK);
+    capv_registry_set_signing_key(reg, key);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], rid[32], id[64] = "";
+    for (int i = 0; i < 40; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "bm", i);
+        e.proof_hash = hash_of(ph, "bp", i);
+        capv_registry_entry *stored = NULL;
+        ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_OK);
+        if (i == 7)
+            snprintf(id, sizeof id, "%s", stored->id);
+        capv_registry_entry_free(stored);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "b-%d", i);
+        v.request_id = rid;
+        v.manifest_hash = mh;
+        v.proof_hash = ph;
+        v.result = "ok";
+        v.report_json = i % 2 ? "{\"odd\":true}" : "{\"odd\":false}";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+    capv_backup_info *info = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char bdir[300];
+    snprintf(bdir, sizeof bdir, "%s/backups", dir);
+    ck_assert_msg(capv_registry_backup(&info, reg, bdir, 0, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_uint_eq(info->entries, 40);
+    ck_assert_uint_eq(info->verifications, 40);
+    capv_backup_info *checked = NULL;
+    ck_assert_msg(capv_registry_backup_verify(&checked, info->path, &err) == CAPV_OK, "%s",
+                  err.message);
+    capv_backup_info_free(checked);
+    /* the backup is an ordinary SQLite registry with the same rows */
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_READ_ONLY;
+    capv_registry *copy = NULL;
+    ck_assert_int_eq(capv_registry_open(&copy, info->path, &o, NULL), CAPV_OK);
+    ck_assert_uint_eq(count(copy, CAPV_REGISTRY_ENTRIES), 40);
+    capv_registry_entry *a = NULL, *b = NULL;
+    ck_assert_int_eq(capv_registry_get(&a, reg, id, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get(&b, copy, id, NULL), CAPV_OK);
+    ck_assert_int_eq(a->seq, b->seq);
+    ck_assert_str_eq(a->signature, b->signature);
+    ck_assert_int_eq(capv_registry_entry_verify(b, NULL), CAPV_OK);
+    capv_registry_entry_free(a);
+    capv_registry_entry_free(b);
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&v, copy, "b-3", NULL), CAPV_OK);
+    ck_assert_str_eq(v->report_json, "{\"odd\":true}");
+    capv_registry_verification_free(v);
+    capv_registry_close(copy);
+    capv_backup_info_free(info);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
+}
+END_TEST
+
+static Suite *contract_suite(const char *name)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, entries_idempotent_and_conflicts);
+    tcase_add_test(tc, signed_by_the_registry);
+    tcase_add_test(tc, paged_listing);
+    tcase_add_test(tc, verifications_recorded);
+    tcase_add_test(tc, queued_records);
+    tcase_add_test(tc, policies_stored);
+    tcase_add_test(tc, import_and_prune);
+    tcase_add_test(tc, concurrent_writers);
+    tcase_add_test(tc, backup_is_portable);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+Suite *registry_contract_suite(void)
+{
+    on_pg = false;
+    return contract_suite("registry_contract");
+}
+
+Suite *registry_contract_pg_suite(void)
+{
+    if (getenv("CAPV_TEST_PG_URL") == NULL) {
+        fprintf(stderr, "registry_contract_pg: CAPV_TEST_PG_URL is unset (run through "
+                        "tests/pg/with_pg.sh); skipped\n");
+        exit(77);
+    }
+    on_pg = true;
+    return contract_suite("registry_contract_pg");
+}

@@ -1,0 +1,861 @@
+/* The registry's PostgreSQL storage (docs/registry.md, "PostgreSQL backend") against a real
+ * server: tests/pg/with_pg.sh starts a throw-away cluster and sets CAPV_TEST_PG_URL; without
+ * it the suite is skipped (exit 77). Each test works in a schema of its own (the URL's
+ * search_path). Covered: open / migrate / reopen and refusals, ten concurrent opens migrating
+ * once, entries (added, retried, conflicting by hashes and by id), look-ups, paging, counts,
+ * record batches (500 records, retries, conflicts, shared report bodies), policies,
+ * pruning, leadership, snapshots, connection errors (no password in messages, TLS refused),
+ * password files, lost sessions and a server restart (backoff, recovery), and a throughput
+ * figure (printed, not asserted). */
+#include <capverify.h>
+#include <check.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "registry_pg_int.h"
+#include "suites.h"
+
+static char schema[64];
+static char url[1024];
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A statement on a connection of the test itself (no search_path: names are qualified). */
+static PGresult *admin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static PGresult *admin(const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    PGconn *c = PQconnectdb(getenv("CAPV_TEST_PG_URL"));
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "admin connection: %s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType es = PQresultStatus(r);
+    ck_assert_msg(es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK, "%s: %s", sql,
+                  PQresultErrorMessage(r));
+    PQfinish(c);
+    return r;
+}
+
+static long long admin_int(const char *sql)
+{
+    PGresult *r = admin("%s", sql);
+    long long v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return v;
+}
+
+/* The URL of the test's own schema. */
+static void schema_url(char *out, size_t cap, const char *name)
+{
+    const char *base = getenv("CAPV_TEST_PG_URL");
+    snprintf(out, cap, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
+             name);
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
+    static int n;
+    snprintf(schema, sizeof schema, "t_%ld_%d", (long)getpid(), n++);
+    PQclear(admin("CREATE SCHEMA %s", schema));
+    schema_url(url, sizeof url, schema);
+}
+
+static void teardown(void)
+{
+    capv_global_shutdown();
+}
+
+static capvi_pg_options options(const char *u)
+{
+    capvi_pg_options o = { u, NULL, false, true, 2, 0 };
+    return o;
+}
+
+static capvi_pg *open_rw(void)
+{
+    capvi_pg *pg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg_options o = options(url);
+    ck_assert_msg(capvi_pg_open(&pg, &o, &err) == CAPV_OK, "open: %s", err.message);
+    return pg;
+}
+
+/* "0x" + 64 hex digits of the byte `b` repeated, and its key. */
+static void digest(char out[CAPV_DIGEST_HEX_SIZE], uint8_t key[32], int b)
+{
+    memset(key, b, 32);
+    capv_digest_format(out, key);
+}
+
+typedef struct test_entry {
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    uint8_t mk[32], pk[32];
+    capv_registry_entry in;
+    capv_reg_entry_in e;
+} test_entry;
+
+static void entry_make(test_entry *t, int m, int p, const char *id, const char *ts)
+{
+    capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
+    digest(t->mh, t->mk, m);
+    digest(t->ph, t->pk, p);
+    in.id = id;
+    in.manifest_hash = t->mh;
+    in.proof_hash = t->ph;
+    in.timestamp_file = ts;
+    in.registered_at = "2026-01-01T00:00:00Z";
+    t->in = in;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capvi_reg_entry_prepare(&t->e, &t->in, NULL, REG_PREP_STRICT, &err) == CAPV_OK,
+                  "prepare: %s", err.message);
+}
+
+static capv_status entry_add(capv_registry_entry **stored, capvi_pg *pg, test_entry *t,
+                             capv_error *err)
+{
+    ck_assert_int_eq(capvi_pg_begin(pg, err), CAPV_OK);
+    capv_status st = capvi_pg_entry_add(stored, pg, &t->e, true, err);
+    capv_error cerr = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_commit(pg, &cerr), CAPV_OK);
+    return st;
+}
+
+static char bodies[64][1100];
+
+static void record_make(capvi_reg_record *r, const char *rid, const char *result, int body,
+                        int64_t ms)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->request_id, sizeof r->request_id, "%s", rid);
+    snprintf(r->result, sizeof r->result, "%s", result);
+    r->ms = ms;
+    capv_rfc3339_format(r->at, ms);
+    r->at_given = true;
+    if (body >= 0) {
+        snprintf(bodies[body], sizeof bodies[body], "{\"report\":%d,\"pad\":\"%0900d\"}", body, 0);
+        r->body = bodies[body];
+        r->body_len = strlen(bodies[body]);
+        r->full_len = r->body_len;
+        memset(r->key, body + 1, 32);
+    }
+}
+
+static capv_status batch(capvi_pg *pg, capvi_reg_record *recs, size_t n)
+{
+    capvi_reg_record **p = calloc(n, sizeof *p);
+    ck_assert_ptr_nonnull(p);
+    for (size_t i = 0; i < n; i++)
+        p[i] = &recs[i];
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+    capv_status st = capvi_pg_record_batch(pg, p, n);
+    ck_assert_msg(capvi_pg_commit(pg, &err) == CAPV_OK, "commit: %s", err.message);
+    free(p);
+    return st;
+}
+
+static long long rows_of(const char *table)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.%s", schema, table);
+    return admin_int(sql);
+}
+
+/* ---- opening and migrations ------------------------------------------------------------ */
+
+START_TEST(test_open_migrate_reopen)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg *pg = NULL;
+    capvi_pg_options o = options(url);
+    o.read_only = true;
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "capverify registry migrate"));
+    o.read_only = false;
+    o.migrate = false;
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STATE);
+    ck_assert_ptr_null(pg);
+
+    pg = open_rw();
+    ck_assert_int_eq(capvi_pg_found_version(pg), 0);
+    ck_assert_str_eq(capvi_pg_location(pg), url);
+    uint64_t n = 1;
+    ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err), CAPV_OK);
+    ck_assert_uint_eq(n, 0);
+    capvi_pg_close(pg);
+
+    pg = open_rw();
+    ck_assert_int_eq(capvi_pg_found_version(pg), CAPVI_PG_SCHEMA_VERSION);
+    capvi_pg_close(pg);
+    o.read_only = true;
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_E_STATE);
+    capvi_pg_close(pg);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.registry_meta WHERE (key, value) IN (('schema_version', "
+             "'2'), ('registry_version', '1.0'))",
+             schema);
+    ck_assert_int_eq(admin_int(sql), 2);
+
+    /* a newer schema, and tables that are not a registry */
+    PQclear(admin("UPDATE %s.registry_meta SET value = '3' WHERE key = 'schema_version'", schema));
+    o.read_only = false;
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_UNSUPPORTED_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.message, "newer"));
+    PQclear(admin("DROP TABLE %s.registry_meta", schema));
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_UNSUPPORTED_FORMAT);
+    o.readers = 0;
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+typedef struct opener {
+    capv_status st;
+    int found;
+    char msg[CAPV_ERROR_MESSAGE_SIZE];
+} opener;
+
+static void *open_thread(void *arg)
+{
+    opener *op = arg;
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg *pg = NULL;
+    capvi_pg_options o = options(url);
+    o.readers = 1;
+    op->st = capvi_pg_open(&pg, &o, &err);
+    op->found = capvi_pg_found_version(pg);
+    snprintf(op->msg, sizeof op->msg, "%s", err.message);
+    capvi_pg_close(pg);
+    return NULL;
+}
+
+START_TEST(test_concurrent_open)
+{
+    pthread_t t[10];
+    opener op[10];
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, open_thread, &op[i]), 0);
+    int migrated = 0;
+    for (int i = 0; i < 10; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_msg(op[i].st == CAPV_OK, "open %d: %s", i, op[i].msg);
+        migrated += op[i].found == 0;
+    }
+    ck_assert_int_eq(migrated, 1);
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.registry_meta WHERE key LIKE 'migrated_to_%%'", schema);
+    ck_assert_int_eq(admin_int(sql), 1);
+}
+END_TEST
+
+/* ---- entries --------------------------------------------------------------------------- */
+
+START_TEST(test_entries)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capv_registry_entry *stored = NULL;
+    test_entry a;
+    entry_make(&a, 1, 2, NULL, "ts.tsr");
+    ck_assert_int_eq(entry_add(&stored, pg, &a, &err), CAPV_OK);
+    ck_assert_int_gt(stored->seq, 0);
+    ck_assert_str_eq(stored->id, a.e.id);
+    ck_assert_str_eq(stored->timestamp_file, "ts.tsr");
+    int64_t seq = stored->seq;
+    capv_registry_entry_free(stored);
+
+    /* a retry, other content for the same hashes, the same id for other hashes */
+    ck_assert_int_eq(entry_add(&stored, pg, &a, &err), CAPV_E_EXISTS);
+    ck_assert_int_eq(stored->seq, seq);
+    capv_registry_entry_free(stored);
+    test_entry b;
+    entry_make(&b, 1, 2, NULL, "other.tsr");
+    ck_assert_int_eq(entry_add(&stored, pg, &b, &err), CAPV_E_CONFLICT);
+    ck_assert_str_eq(stored->timestamp_file, "ts.tsr");
+    capv_registry_entry_free(stored);
+    test_entry c;
+    entry_make(&c, 3, 4, a.e.id, NULL);
+    ck_assert_int_eq(entry_add(&stored, pg, &c, &err), CAPV_E_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "already used for other hashes"));
+    ck_assert_str_eq(stored->manifest_hash, a.mh);
+    capv_registry_entry_free(stored);
+    ck_assert_int_eq(entry_add(NULL, pg, &a, &err), CAPV_E_EXISTS);
+    ck_assert_int_eq(rows_of("entries"), 1);
+
+    /* look-ups */
+    capv_registry_entry *got = NULL;
+    ck_assert_int_eq(capvi_pg_entry_get(&got, pg, a.e.id, NULL, NULL, &err), CAPV_OK);
+    ck_assert_int_eq(got->seq, seq);
+    ck_assert_str_eq(got->proof_hash, a.ph);
+    ck_assert_str_eq(got->registered_at, "2026-01-01T00:00:00Z");
+    capv_registry_entry_free(got);
+    ck_assert_int_eq(capvi_pg_entry_get(&got, pg, NULL, a.mk, a.pk, &err), CAPV_OK);
+    ck_assert_str_eq(got->id, a.e.id);
+    capv_registry_entry_free(got);
+    ck_assert_int_eq(capvi_pg_entry_get(&got, pg, "nope", NULL, NULL, &err), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capvi_pg_entry_get(&got, pg, NULL, a.pk, a.mk, &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(got);
+    /* outside a transaction */
+    ck_assert_int_eq(capvi_pg_entry_add(NULL, pg, &a.e, true, &err), CAPV_E_STATE);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+START_TEST(test_list_count)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    for (int i = 0; i < 25; i++) {
+        test_entry t;
+        entry_make(&t, i % 5 == 0 ? 200 : 10 + i, 100 + i, NULL, NULL);
+        ck_assert_int_eq(entry_add(NULL, pg, &t, &err), CAPV_OK);
+    }
+    uint64_t n = 0;
+    ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err), CAPV_OK);
+    ck_assert_uint_eq(n, 25);
+    ck_assert_int_eq(capvi_pg_count(&n, pg, (capv_registry_table)7, &err), CAPV_E_INVALID_ARG);
+
+    capv_registry_entry *items[7];
+    size_t got = 0, total = 0;
+    int64_t after = 0;
+    do {
+        ck_assert_int_eq(capvi_pg_entry_list(items, &got, pg, NULL, after, 7, &err), CAPV_OK);
+        for (size_t i = 0; i < got; i++) {
+            ck_assert_int_gt(items[i]->seq, after);
+            after = items[i]->seq;
+            capv_registry_entry_free(items[i]);
+        }
+        total += got;
+    } while (got == 7);
+    ck_assert_uint_eq(total, 25);
+
+    uint8_t mk[32];
+    memset(mk, 200, 32);
+    ck_assert_int_eq(capvi_pg_entry_list(items, &got, pg, mk, 0, 3, &err), CAPV_OK);
+    ck_assert_uint_eq(got, 3);
+    after = items[2]->seq;
+    for (size_t i = 0; i < got; i++) {
+        ck_assert_str_eq(items[i]->manifest_hash, items[0]->manifest_hash);
+        capv_registry_entry_free(items[i]);
+    }
+    ck_assert_int_eq(capvi_pg_entry_list(items, &got, pg, mk, after, 7, &err), CAPV_OK);
+    ck_assert_uint_eq(got, 2);
+    for (size_t i = 0; i < got; i++)
+        capv_registry_entry_free(items[i]);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* ---- verifications --------------------------------------------------------------------- */
+
+START_TEST(test_records)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    test_entry t;
+    entry_make(&t, 7, 8, NULL, NULL);
+    ck_assert_int_eq(entry_add(NULL, pg, &t, &err), CAPV_OK);
+
+    enum { N = 500 };
+    capvi_reg_record *recs = calloc(N + 2, sizeof *recs);
+    ck_assert_ptr_nonnull(recs);
+    for (int i = 0; i < N; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "req-%04d", i);
+        /* 50 distinct bodies, every tenth record without one */
+        record_make(&recs[i], rid, i % 3 ? "ok" : "fail", i % 10 == 9 ? -1 : i % 50,
+                    1767225600000 + i);
+        if (i == 0) {
+            recs[i].has_m = recs[i].has_p = true;
+            memcpy(recs[i].mh, t.mh, sizeof t.mh);
+            memcpy(recs[i].ph, t.ph, sizeof t.ph);
+            memcpy(recs[i].mk, t.mk, 32);
+            memcpy(recs[i].pk, t.pk, 32);
+        }
+    }
+    ck_assert_int_eq(batch(pg, recs, N), CAPV_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(recs[i].st == CAPV_OK, "record %d: %s", i, recs[i].err.message);
+        ck_assert_int_gt(recs[i].seq, 0);
+    }
+    ck_assert_int_eq(rows_of("verifications"), N);
+    ck_assert_int_eq(rows_of("reports"),
+                     45); /* bodies 9, 19, 29, 39, 49 only go with i % 10 == 9 */
+    char sql[400];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.verifications v JOIN %s.entries e ON e.seq = v.entry_seq",
+             schema, schema);
+    ck_assert_int_eq(admin_int(sql), 1);
+
+    /* the same batch again: retries; then one changed (a conflict), one duplicated inside the
+     * batch, one new record whose body is stored already */
+    int64_t seq7 = recs[7].seq;
+    ck_assert_int_eq(batch(pg, recs, N), CAPV_OK);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(recs[i].st == CAPV_E_EXISTS, "retry %d: %d %s", i, recs[i].st,
+                      recs[i].err.message);
+    ck_assert_int_eq(recs[7].seq, seq7);
+    snprintf(recs[7].result, sizeof recs[7].result, "warn");
+    record_make(&recs[N], "req-new", "ok", 3, 1767225600000);
+    recs[N + 1] = recs[N];
+    char rid8[sizeof recs[8].request_id];
+    snprintf(rid8, sizeof rid8, "%s", recs[8].request_id);
+    record_make(&recs[8], rid8, "ok", 63, recs[8].ms); /* another body */
+    ck_assert_int_eq(batch(pg, recs, N + 2), CAPV_OK);
+    ck_assert_int_eq(recs[7].st, CAPV_E_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(recs[7].err.message, "other content"));
+    ck_assert_int_eq(recs[8].st, CAPV_E_CONFLICT);
+    ck_assert_int_eq(recs[N].st, CAPV_OK);
+    ck_assert_int_eq(recs[N + 1].st, CAPV_E_EXISTS);
+    ck_assert_int_eq(recs[N + 1].seq, recs[N].seq);
+    ck_assert_int_eq(rows_of("verifications"), N + 1);
+    ck_assert_int_eq(rows_of("reports"), 45); /* body 63 was not kept for a conflict */
+
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capvi_pg_verification_get(&v, pg, "req-0001", &err), CAPV_OK);
+    ck_assert_str_eq(v->result, "ok");
+    ck_assert_str_eq(v->report_json, bodies[1]);
+    ck_assert_str_eq(v->verified_at, recs[1].at);
+    ck_assert_ptr_null(v->subject);
+    ck_assert_int_eq(v->seq, recs[1].seq);
+    capv_registry_verification_free(v);
+    ck_assert_int_eq(capvi_pg_verification_get(&v, pg, "req-0009", &err), CAPV_OK);
+    ck_assert_ptr_null(v->report_json);
+    capv_registry_verification_free(v);
+    ck_assert_int_eq(capvi_pg_verification_get(&v, pg, "nope", &err), CAPV_E_NOT_FOUND);
+    uint64_t n = 0;
+    ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_VERIFICATIONS, &err), CAPV_OK);
+    ck_assert_uint_eq(n, N + 1);
+
+    /* outside a transaction: the whole batch fails, each record says why */
+    capvi_reg_record *one = &recs[0];
+    ck_assert_int_eq(capvi_pg_record_batch(pg, &one, 1), CAPV_E_STATE);
+    ck_assert_int_eq(recs[0].st, CAPV_E_STATE);
+    free(recs);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* ---- policies -------------------------------------------------------------------------- */
+
+static capv_status policy_put(capvi_pg *pg, const char *id, const char *version, int key, int irkey,
+                              const char *ir, capv_error *err)
+{
+    char ph[CAPV_DIGEST_HEX_SIZE], ih[CAPV_DIGEST_HEX_SIZE];
+    uint8_t pk[32], ik[32];
+    digest(ph, pk, key);
+    digest(ih, ik, irkey);
+    capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+    p.policy_id = id;
+    p.policy_version = version;
+    p.policy_hash = ph;
+    p.ir_hash = ih;
+    p.ir_json = ir;
+    capv_error cerr = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_begin(pg, &cerr), CAPV_OK);
+    capv_status st = capvi_pg_policy_put(pg, &p, pk, ik, "2026-01-01T00:00:00Z", err);
+    ck_assert_int_eq(capvi_pg_commit(pg, &cerr), CAPV_OK);
+    return st;
+}
+
+START_TEST(test_policies)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(policy_put(pg, "pol", "1.0", 1, 2, "{\"a\":1}", &err), CAPV_OK);
+    ck_assert_int_eq(policy_put(pg, "pol", "1.0", 1, 2, "{\"a\":1}", &err), CAPV_E_EXISTS);
+    ck_assert_str_eq(err.message, "policy 'pol' 1.0 is already stored");
+    ck_assert_str_eq(err.field, "policy_hash");
+    ck_assert_int_eq(policy_put(pg, "pol", "1.0", 1, 3, "{\"a\":2}", &err), CAPV_E_CONFLICT);
+    ck_assert_str_eq(err.field, "policy_hash");
+    ck_assert_int_eq(policy_put(pg, "pol", "1.0", 9, 3, "{\"a\":2}", &err), CAPV_E_CONFLICT);
+    ck_assert_str_eq(err.field, "policy_id");
+    ck_assert_str_eq(err.message, "policy 'pol' 1.0 conflicts with a stored policy");
+    ck_assert_int_eq(policy_put(pg, "pol", "2.0", 5, 6, "{\"a\":3}", &err), CAPV_OK);
+    uint64_t n = 0;
+    ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_POLICIES, &err), CAPV_OK);
+    ck_assert_uint_eq(n, 2);
+
+    capv_registry_policy *p = NULL;
+    ck_assert_int_eq(capvi_pg_policy_get(&p, pg, "pol", &err), CAPV_OK);
+    ck_assert_str_eq(p->policy_version, "2.0");
+    ck_assert_str_eq(p->ir_json, "{\"a\":3}");
+    ck_assert_str_eq(p->created_at, "2026-01-01T00:00:00Z");
+    capv_registry_policy_free(p);
+    char ph[CAPV_DIGEST_HEX_SIZE];
+    uint8_t pk[32];
+    digest(ph, pk, 1);
+    ck_assert_int_eq(capvi_pg_policy_get(&p, pg, ph, &err), CAPV_OK);
+    ck_assert_str_eq(p->policy_version, "1.0");
+    capv_registry_policy_free(p);
+    ck_assert_int_eq(capvi_pg_policy_get(&p, pg, "other", &err), CAPV_E_NOT_FOUND);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* ---- pruning --------------------------------------------------------------------------- */
+
+START_TEST(test_prune)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_reg_record recs[30];
+    for (int i = 0; i < 30; i++) {
+        char rid[16];
+        snprintf(rid, sizeof rid, "p-%02d", i);
+        /* times 1000 + i; body i % 3 for the first 20, an own body for the last 10 */
+        record_make(&recs[i], rid, "ok", i < 20 ? i % 3 : i, 1000 + i);
+    }
+    ck_assert_int_eq(batch(pg, recs, 30), CAPV_OK);
+    ck_assert_int_eq(rows_of("reports"), 13);
+
+    uint64_t removed = 0, total = 0;
+    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 1025, 10, &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 10);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
+    ck_assert_int_eq(rows_of("reports"), 13); /* bodies 0..2 are still referenced */
+    do {
+        ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+        ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 1025, 10, &err), CAPV_OK);
+        ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
+        total += removed;
+    } while (removed > 0);
+    ck_assert_uint_eq(total, 15);
+    ck_assert_int_eq(rows_of("verifications"), 5);
+    ck_assert_int_eq(rows_of("reports"), 5); /* 25..29 */
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capvi_pg_verification_get(&v, pg, "p-00", &err), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capvi_pg_verification_get(&v, pg, "p-29", &err), CAPV_OK);
+    capv_registry_verification_free(v);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* ---- leadership and snapshots ---------------------------------------------------------- */
+
+START_TEST(test_leader)
+{
+    capvi_pg *a = open_rw(), *b = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    bool la = false, lb = true;
+    ck_assert_int_eq(capvi_pg_leader(&la, a, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_leader(&lb, b, &err), CAPV_OK);
+    ck_assert(la);
+    ck_assert(!lb);
+    ck_assert_int_eq(capvi_pg_leader(&la, a, &err), CAPV_OK);
+    ck_assert(la);
+    capvi_pg_close(a);
+    ck_assert_int_eq(capvi_pg_leader(&lb, b, &err), CAPV_OK);
+    ck_assert(lb);
+    capvi_pg_close(b);
+}
+END_TEST
+
+typedef struct walk {
+    int rows;
+    int64_t last;
+    int bytea_ok;
+} walk;
+
+static capv_status count_row(void *user, const char *const *cols, const int *lens, int ncols,
+                             capv_error *err)
+{
+    (void)err;
+    walk *w = user;
+    w->rows++;
+    if (ncols == 13) { /* entries: ordered by seq, keys as raw bytes */
+        int64_t seq = strtoll(cols[0], NULL, 10);
+        ck_assert_int_gt(seq, w->last);
+        w->last = seq;
+        w->bytea_ok += lens[4] == 32 && lens[5] == 32 && (uint8_t)cols[4][0] == 40;
+    }
+    return CAPV_OK;
+}
+
+static capv_status stop_row(void *user, const char *const *cols, const int *lens, int ncols,
+                            capv_error *err)
+{
+    (void)user;
+    (void)cols;
+    (void)lens;
+    (void)ncols;
+    return capvi_err_set(err, CAPV_E_IO, NULL, "stopped");
+}
+
+START_TEST(test_snapshot)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    for (int i = 0; i < 3; i++) {
+        test_entry t;
+        entry_make(&t, 40, 50 + i, NULL, NULL);
+        ck_assert_int_eq(entry_add(NULL, pg, &t, &err), CAPV_OK);
+    }
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", count_row, NULL, &err), CAPV_E_STATE);
+    ck_assert_int_eq(capvi_pg_snapshot_begin(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_snapshot_begin(pg, &err), CAPV_E_STATE);
+    test_entry late; /* added after the snapshot began: not in it */
+    entry_make(&late, 41, 50, NULL, NULL);
+    ck_assert_int_eq(entry_add(NULL, pg, &late, &err), CAPV_OK);
+    walk w = { 0, 0, 0 };
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", count_row, &w, &err), CAPV_OK);
+    ck_assert_int_eq(w.rows, 3);
+    ck_assert_int_eq(w.bytea_ok, 3);
+    walk m = { 0, 0, 0 };
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "registry_meta", count_row, &m, &err), CAPV_OK);
+    ck_assert_int_eq(m.rows, 3); /* registry_version, schema_version, migrated_to_2 */
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", stop_row, NULL, &err), CAPV_E_IO);
+    ck_assert_str_eq(err.message, "stopped");
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "secrets", count_row, NULL, &err),
+                     CAPV_E_INVALID_ARG);
+    walk again = { 0, 0, 0 }; /* the cursor was closed: the table can be walked again */
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", count_row, &again, &err), CAPV_OK);
+    ck_assert_int_eq(again.rows, 3);
+    capvi_pg_snapshot_end(pg);
+    ck_assert_int_eq(capvi_pg_snapshot_begin(pg, &err), CAPV_OK);
+    walk after = { 0, 0, 0 };
+    ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", count_row, &after, &err), CAPV_OK);
+    ck_assert_int_eq(after.rows, 4);
+    capvi_pg_snapshot_end(pg);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* ---- connections and errors ------------------------------------------------------------ */
+
+START_TEST(test_unreachable)
+{
+    static const char *const urls[] = {
+        "postgresql://capv:s3cr3t-pw@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://capv@127.0.0.1:1/db?password=s3cr3t-pw&sslmode=disable",
+        "host=127.0.0.1 port=1 user=capv password=s3cr3t-pw dbname=db",
+    };
+    static const char *const locations[] = {
+        "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://capv@127.0.0.1:1/db?sslmode=disable",
+        NULL,
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        capvi_pg *pg = NULL;
+        capvi_pg_options o = options(urls[i]);
+        double t0 = now_s();
+        ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STORAGE);
+        ck_assert(now_s() - t0 < 2.0);
+        ck_assert_msg(strstr(err.message, "database unreachable") != NULL, "%s", err.message);
+        ck_assert_msg(strstr(err.message, "s3cr3t") == NULL, "%s", err.message);
+        ck_assert_msg(strstr(err.message, "127.0.0.1") != NULL, "%s", err.message);
+        if (locations[i] != NULL)
+            ck_assert_msg(strstr(err.message, locations[i]) != NULL, "%s", err.message);
+    }
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg *pg = NULL;
+    capvi_pg_options o = options("postgresql://x@127.0.0.1:1/db?nonsense=1");
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+START_TEST(test_tls_refused)
+{
+    char u[1200];
+    /* any certificate file will do: the server has no TLS at all */
+    snprintf(u, sizeof u, "%s&sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt",
+             url);
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg *pg = NULL;
+    capvi_pg_options o = options(u);
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STORAGE);
+    ck_assert_msg(strstr(err.message, "database unreachable") != NULL &&
+                      strstr(err.message, "server does not support SSL") != NULL,
+                  "%s", err.message);
+}
+END_TEST
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(test_password_file)
+{
+    const char *pw = getenv("PGPASSWORD");
+    ck_assert_ptr_nonnull(pw);
+    char good[1024], path[64];
+    snprintf(good, sizeof good, "%s\n", pw);
+    snprintf(path, sizeof path, "/tmp/capv-pgpw.%ld", (long)getpid());
+    unsetenv("PGPASSWORD"); /* this test's process only (Check forks each test) */
+    setenv("PGPASSFILE", "/nonexistent", 1);
+
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg *pg = NULL;
+    capvi_pg_options o = options(url);
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STORAGE);
+    write_file(path, "wrong-horse-battery\n");
+    o.password_file = path;
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STORAGE);
+    ck_assert_msg(strstr(err.message, "password authentication failed") != NULL, "%s", err.message);
+    ck_assert(strstr(err.message, "wrong-horse") == NULL);
+    write_file(path, good);
+    ck_assert_msg(capvi_pg_open(&pg, &o, &err) == CAPV_OK, "%s", err.message);
+    capvi_pg_close(pg);
+    unlink(path);
+    ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_NOT_FOUND);
+}
+END_TEST
+
+/* Ends the sessions of this test's handles (the server's admin shutdown, SQLSTATE 57P01). */
+static void kill_sessions(void)
+{
+    PQclear(admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                  "application_name = 'capverify' AND pid <> pg_backend_pid()"));
+}
+
+START_TEST(test_session_lost)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    bool leader = false;
+    ck_assert_int_eq(capvi_pg_leader(&leader, pg, &err), CAPV_OK);
+    ck_assert(leader);
+    kill_sessions();
+    /* idle sessions: reconnected on their next use, the leadership taken again */
+    ck_assert_int_eq(capvi_pg_probe(pg, &err), CAPV_OK);
+    uint64_t n = 1;
+    ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_leader(&leader, pg, &err), CAPV_OK);
+    ck_assert(leader);
+
+    /* inside a transaction: lost, and refused until rolled back */
+    test_entry t;
+    entry_make(&t, 1, 1, NULL, NULL);
+    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+    ck_assert(capvi_pg_in_transaction(pg));
+    kill_sessions();
+    ck_assert_int_eq(capvi_pg_entry_add(NULL, pg, &t.e, true, &err), CAPV_E_STORAGE);
+    ck_assert(!capvi_pg_in_transaction(pg));
+    ck_assert_msg(strstr(err.message, "database unreachable") != NULL, "%s", err.message);
+    ck_assert_int_eq(capvi_pg_savepoint(pg, &err), CAPV_E_STORAGE);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_E_STORAGE);
+    capvi_pg_rollback(pg);
+    ck_assert_int_eq(entry_add(NULL, pg, &t, &err), CAPV_OK);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+START_TEST(test_server_restart)
+{
+    const char *ctl = getenv("CAPV_TEST_PG_CTL");
+    if (ctl == NULL) {
+        fprintf(stderr, "test_server_restart: CAPV_TEST_PG_CTL unset, skipped\n");
+        return;
+    }
+    capvi_pg *pg = open_rw();
+    capv_error down = CAPV_ERROR_INIT, backoff = CAPV_ERROR_INIT, err = CAPV_ERROR_INIT;
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "%s stop -m fast >/dev/null 2>&1", ctl);
+    int stop_rc = system(cmd);
+    double t0 = now_s();
+    capv_status st_down = capvi_pg_probe(pg, &down);
+    capv_status st_backoff = capvi_pg_probe(pg, &backoff);
+    double fail_s = now_s() - t0;
+    snprintf(cmd, sizeof cmd, "%s start >/dev/null 2>&1", ctl);
+    int start_rc = system(cmd);
+    double back = now_s();
+    capv_status st = CAPV_E_STORAGE;
+    while (st != CAPV_OK && now_s() - back < 8.0) {
+        st = capvi_pg_probe(pg, &err);
+        if (st != CAPV_OK)
+            usleep(50 * 1000);
+    }
+    double recovered = now_s() - back;
+    ck_assert_int_eq(stop_rc, 0);
+    ck_assert_int_eq(start_rc, 0);
+    ck_assert_int_eq(st_down, CAPV_E_STORAGE);
+    ck_assert_msg(strstr(down.message, "database unreachable") != NULL, "%s", down.message);
+    ck_assert_int_eq(st_backoff, CAPV_E_STORAGE);
+    ck_assert_msg(strstr(backoff.message, "next attempt in") != NULL, "%s", backoff.message);
+    ck_assert(fail_s < 1.0);
+    ck_assert_msg(st == CAPV_OK, "not recovered: %s", err.message);
+    ck_assert_msg(recovered < 5.5, "recovered after %.1f s", recovered);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* ---- a figure -------------------------------------------------------------------------- */
+
+START_TEST(test_throughput)
+{
+    capvi_pg *pg = open_rw();
+    enum { BATCHES = 20, PER = 500 };
+    capvi_reg_record *recs = calloc(PER, sizeof *recs);
+    ck_assert_ptr_nonnull(recs);
+    double t0 = now_s();
+    for (int b = 0; b < BATCHES; b++) {
+        for (int i = 0; i < PER; i++) {
+            char rid[32];
+            snprintf(rid, sizeof rid, "tp-%d-%d", b, i);
+            record_make(&recs[i], rid, "ok", i % 64, 1767225600000 + i);
+        }
+        ck_assert_int_eq(batch(pg, recs, PER), CAPV_OK);
+    }
+    double s = now_s() - t0;
+    printf("registry_pg_records_per_s %.0f (%d batches of %d, one transaction each)\n",
+           BATCHES * PER / s, BATCHES, PER);
+    ck_assert_int_eq(rows_of("verifications"), BATCHES * PER);
+    free(recs);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+Suite *registry_pg_suite(void)
+{
+    if (getenv("CAPV_TEST_PG_URL") == NULL) {
+        fprintf(stderr, "registry_pg: CAPV_TEST_PG_URL is unset (run through "
+                        "tests/pg/with_pg.sh); skipped\n");
+        exit(77);
+    }
+    Suite *s = suite_create("registry_pg");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_open_migrate_reopen);
+    tcase_add_test(tc, test_concurrent_open);
+    tcase_add_test(tc, test_entries);
+    tcase_add_test(tc, test_list_count);
+    tcase_add_test(tc, test_records);
+    tcase_add_test(tc, test_policies);
+    tcase_add_test(tc, test_prune);
+    tcase_add_test(tc, test_leader);
+    tcase_add_test(tc, test_snapshot);
+    tcase_add_test(tc, test_unreachable);
+    tcase_add_test(tc, test_tls_refused);
+    tcase_add_test(tc, test_password_file);
+    tcase_add_test(tc, test_session_lost);
+    tcase_add_test(tc, test_throughput);
+    tcase_add_test(tc, test_server_restart);
+    suite_add_tcase(s, tc);
+    return s;
+}
