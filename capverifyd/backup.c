@@ -53,14 +53,19 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
     return st;
 }
 
-/* A scheduled backup, under the read lock like a request's. */
+/* A scheduled backup, under the read lock like a request's. Of a registry that several
+ * replicas share, only its leader makes it (docs/registry.md#leadership); the others keep
+ * their schedule, so one takes over when the leader goes. */
 static void *backup_thread(void *arg)
 {
     capvd *d = arg;
     capv_backup_info *info = NULL;
     capv_error err = CAPV_ERROR_INIT;
     pthread_rwlock_rdlock(&d->lock);
-    (void)backup_run(d, &info, &err);
+    bool leader = false;
+    if (d->registry != NULL && capv_registry_leader(&leader, d->registry, NULL) == CAPV_OK &&
+        leader)
+        (void)backup_run(d, &info, &err);
     pthread_rwlock_unlock(&d->lock);
     capv_backup_info_free(info);
     return NULL;

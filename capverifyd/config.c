@@ -155,6 +155,13 @@ static const cfg_key keys[] = {
       "Most bytes of cached reports." },
     { "registry", "path", T_STR, 0, OFF(registry_path), "./data/registry.sqlite", 0, 0, NULL,
       "SQLite registry database (created if missing); this process is its only writer." },
+    { "registry", "url", T_STR, CFG_SECRET, OFF(registry_url), "", 0, 0, NULL,
+      "PostgreSQL registry shared by several replicas (postgresql://USER@HOST:5432/DB?sslmode="
+      "verify-full&sslrootcert=CA.pem; docs/registry.md#postgresql-backend). Set, it replaces "
+      "registry.path; keep the password out of it (registry.password_file or PGPASSWORD)." },
+    { "registry", "password_file", T_STR, 0, OFF(registry_password_file), "", 0, 0, NULL,
+      "File whose first line is the PostgreSQL password (never logged); empty = libpq's own "
+      "sources (PGPASSWORD, PGPASSFILE)." },
     { "registry", "synchronous", T_ENUM, 0, OFF(registry_synchronous), "full", 0, 0, "full|normal",
       "SQLite synchronous mode: full (durable on power loss) or normal." },
     { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 0, 600000,
@@ -1411,10 +1418,22 @@ static void check_storage(checker *ck, const char *config_dir)
     char buf[600];
     const char *why;
     struct stat st;
-    if (!*c->registry_path)
+    if (*c->registry_url) {
+        if (strncasecmp(c->registry_url, "postgresql://", 13) != 0 &&
+            strncasecmp(c->registry_url, "postgres://", 11) != 0)
+            problem(ck, &c->registry_url,
+                    "not a PostgreSQL URL: it must start with postgresql:// or postgres://");
+        if (*c->registry_password_file &&
+            (why = file_why(c->registry_password_file, buf, sizeof buf)) != NULL)
+            problem(ck, &c->registry_password_file, "%s", why);
+    } else if (*c->registry_password_file) {
+        problem(ck, &c->registry_password_file,
+                "set without registry.url: only a PostgreSQL registry has a password");
+    } else if (!*c->registry_path) {
         problem(ck, &c->registry_path, "empty: the registry needs a database file");
-    else if (stat(c->registry_path, &st) == 0 && S_ISDIR(st.st_mode))
+    } else if (stat(c->registry_path, &st) == 0 && S_ISDIR(st.st_mode)) {
         problem(ck, &c->registry_path, "%s is a directory, not a database file", c->registry_path);
+    }
     if (*c->registry_signing_key_file &&
         (why = file_why(c->registry_signing_key_file, buf, sizeof buf)) != NULL)
         problem(ck, &c->registry_signing_key_file, "%s", why);
@@ -1446,7 +1465,7 @@ static void check_storage(checker *ck, const char *config_dir)
     if (config_dir != NULL && *config_dir && path_within(c->backup_dir, config_dir))
         problem(ck, &c->backup_dir,
                 "inside the configuration directory %s: keep backups on a data volume", config_dir);
-    if (*c->registry_path && path_within(c->registry_path, c->backup_dir))
+    if (!*c->registry_url && *c->registry_path && path_within(c->registry_path, c->backup_dir))
         problem(ck, &c->backup_dir,
                 "holds the live registry.path %s (%s): keep backups apart from the database",
                 c->registry_path, src_of(c, &c->registry_path));

@@ -61,6 +61,8 @@ typedef struct capvd_config {
     int64_t cache_max_bytes;
     /* registry */
     char *registry_path;
+    char *registry_url;
+    char *registry_password_file;
     char *registry_synchronous;
     int64_t registry_busy_timeout_ms;
     bool registry_record_verifications;

@@ -144,12 +144,19 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
     /* a quarter of the workers read at once at most; capv_registry_open takes up to 64 */
     int64_t readers = d->cfg.server_threads / 4 + 2;
     o.readers = (unsigned)(readers > REGISTRY_READERS_MAX ? REGISTRY_READERS_MAX : readers);
-    make_parent_dir(d->cfg.registry_path);
+    /* registry.url (PostgreSQL) replaces registry.path; messages name it only by the
+     * library's location, which never holds a password */
+    const char *where = *d->cfg.registry_url ? d->cfg.registry_url : d->cfg.registry_path;
+    if (*d->cfg.registry_url)
+        o.password_file = *d->cfg.registry_password_file ? d->cfg.registry_password_file : NULL;
+    else
+        make_parent_dir(d->cfg.registry_path);
     capv_registry *reg = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_open(&reg, d->cfg.registry_path, &o, &err);
+    capv_status st = capv_registry_open(&reg, where, &o, &err);
     if (st != CAPV_OK) {
-        snprintf(errbuf, errlen, "cannot open the registry %s: %s (%s)", d->cfg.registry_path,
+        snprintf(errbuf, errlen, "cannot open the registry%s%s: %s (%s)",
+                 *d->cfg.registry_url ? "" : " ", *d->cfg.registry_url ? "" : where,
                  err.message[0] ? err.message : capv_strerror(st), capv_status_name(st));
         for (char *p = errbuf; *p; p++)
             if (*p == '\n' || *p == '\r')
@@ -431,7 +438,7 @@ static int open_state(capvd *d)
     if (d->registry == NULL) {
         fprintf(stderr, "capverifyd: %s\n", errbuf);
         capv_log_entry *le = capv_log_begin(d->log, CAPV_LOG_ERROR, "startup_failed");
-        capv_log_str(le, "registry", d->cfg.registry_path);
+        capv_log_str(le, "registry", *d->cfg.registry_url ? "registry.url" : d->cfg.registry_path);
         capv_log_end(le, "%s", errbuf);
         return EXIT_UNAVAILABLE;
     }

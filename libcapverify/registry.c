@@ -275,6 +275,17 @@ capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
     return capvi_err_done(err, CAPV_OK);
 }
 
+capv_status capv_registry_leader(bool *leader, capv_registry *reg, capv_error *err)
+{
+    if (leader == NULL || reg == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *leader = false;
+    capv_error lerr = CAPV_ERROR_INIT;
+    if (err == NULL)
+        err = &lerr;
+    return capvi_err_done(err, capvi_reg_note(reg, reg->be->leader(leader, reg, err), err));
+}
+
 uint64_t capv_registry_generation(const capv_registry *reg)
 {
     return reg ? atomic_load(&((capv_registry *)reg)->generation) : 0;

@@ -49,6 +49,9 @@ struct capvi_reg_backend {
                               size_t limit, capv_error *err);
     /* A small real write or round trip: succeeds when the storage works again. */
     capv_status (*probe)(capv_registry *reg, capv_error *err);
+    /* Whether this handle is the one that runs retention and scheduled backups among all
+     * that share the storage (capv_registry_leader). */
+    capv_status (*leader)(bool *leader, capv_registry *reg, capv_error *err);
 
     /* ---- reads, any thread ---- */
     /* By id when id != NULL, else by the digests. */

@@ -111,6 +111,15 @@ static capv_status pg_probe(capv_registry *reg, capv_error *err)
     return capvi_pg_probe(reg->pg, err);
 }
 
+static capv_status pg_leader(bool *leader, capv_registry *reg, capv_error *err)
+{
+    if (reg->read_only) {
+        *leader = false;
+        return CAPV_OK;
+    }
+    return capvi_pg_leader(leader, reg->pg, err);
+}
+
 static capv_status pg_entry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
                                 const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
 {
@@ -156,6 +165,7 @@ const capvi_reg_backend capvi_reg_pg = {
     .policy_put = pg_policy_put,
     .prune_step = pg_prune_step,
     .probe = pg_probe,
+    .leader = pg_leader,
     .entry_get = pg_entry_get,
     .entry_list = pg_entry_list,
     .count = pg_count,

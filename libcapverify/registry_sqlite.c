@@ -407,6 +407,14 @@ static capv_status sq_probe(capv_registry *reg, capv_error *err)
     return capvi_reg_step_done(reg->w.db, s, "probing the storage", err);
 }
 
+/* One writer per file: a read-write handle is the leader. */
+static capv_status sq_leader(bool *leader, capv_registry *reg, capv_error *err)
+{
+    (void)err;
+    *leader = !reg->read_only;
+    return CAPV_OK;
+}
+
 /* ---- reads ----------------------------------------------------------------------------- */
 
 static capv_status sq_entry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
@@ -556,6 +564,7 @@ const capvi_reg_backend capvi_reg_sqlite = {
     .policy_put = sq_policy_put,
     .prune_step = sq_prune_step,
     .probe = sq_probe,
+    .leader = sq_leader,
     .entry_get = sq_entry_get,
     .entry_list = sq_entry_list,
     .count = sq_count,

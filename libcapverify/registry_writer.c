@@ -309,6 +309,10 @@ static bool writer_prune(capv_registry *reg)
     int64_t age = atomic_load(&reg->retention_ms);
     if (age <= 0)
         return false;
+    /* with a shared storage, only its leader prunes (docs/registry.md "Leadership") */
+    bool leader = false;
+    if (reg->be->leader(&leader, reg, NULL) != CAPV_OK || !leader)
+        return false;
     capv_reg_write q;
     prune_args a;
     prune_request(&q, &a, capvi_reg_now_ms(reg) - age);

@@ -13,7 +13,12 @@ The chart's values.yaml is always read first, then each -f file, then each --set
 Helm's merge rules (maps merge, anything else replaces, null deletes). --set takes
 dotted keys and Helm's plain typing (integers, true/false, null, else a string).
 
-Used by tests/deploy/chart_config.sh and by docs/runbook.md ("Configuration change").
+The registry mode does not change these files: with registry.externalPostgres.enabled the
+database URL (and the password file) reach the daemon as CAPV_REGISTRY_URL and
+CAPV_REGISTRY_PASSWORD_FILE in the Deployment's environment, from Secrets. The replica
+guards of the chart ("cap-verifier.checkScale") are applied too: one replica with SQLite.
+
+Used by tests/deploy/chart_config.py and by docs/runbook.md ("Configuration change").
 Exit status: 0 rendered, 3 invalid values (the template would fail the same way).
 """
 import argparse
@@ -37,6 +42,8 @@ PATHS = {
     "clientCA": "/etc/cap-verifier-client-ca",
     "idpCA": "/etc/cap-verifier-idp-ca",
     "registryKey": "/etc/cap-verifier-registry-key",
+    "registryDbPassword": "/etc/cap-verifier-registry-db-password",
+    "registryDbCA": "/etc/cap-verifier-registry-db-ca",
     "trustKeys": "/etc/cap-verifier-trust/keys",
     "trustPolicies": "/etc/cap-verifier-trust/policies",
     "trustTSA": "/etc/cap-verifier-trust/tsa",
@@ -99,8 +106,55 @@ def load_values(files, sets):
     return values
 
 
+def registry_mode(values):
+    """"postgres" or "sqlite": "cap-verifier.registryMode" in _helpers.tpl."""
+    pg = (values.get("registry") or {}).get("externalPostgres") or {}
+    return "postgres" if truthy(pg.get("enabled")) else "sqlite"
+
+
+def check_scale(values):
+    """The replica guards of the chart ("cap-verifier.checkScale" in _helpers.tpl): what helm
+    refuses to render, refused here with the same message."""
+    replicas = int(values.get("replicaCount") or 1)
+    auto = values.get("autoscaling") or {}
+    if registry_mode(values) == "postgres":
+        pg = values["registry"]["externalPostgres"]
+        url = pg.get("urlSecret") or {}
+        if not truthy(url.get("name")):
+            raise ValuesError("registry.externalPostgres.urlSecret.name is required when "
+                              "registry.externalPostgres.enabled is true (a Secret holding "
+                              "the postgresql:// URL)")
+        if not truthy(url.get("key")):
+            raise ValuesError("registry.externalPostgres.urlSecret.key is required when "
+                              "registry.externalPostgres.enabled is true")
+        for sec in ("passwordSecret", "caSecret"):
+            ref = pg.get(sec) or {}
+            if truthy(ref.get("name")) and not truthy(ref.get("key")):
+                raise ValuesError("registry.externalPostgres.%s.key is required with %s.name"
+                                  % (sec, sec))
+        if replicas < 1:
+            raise ValuesError("replicaCount (%d) must be at least 1" % replicas)
+        if truthy(auto.get("enabled")):
+            lo, hi = int(auto.get("minReplicas") or 0), int(auto.get("maxReplicas") or 0)
+            if lo < 1 or lo > hi:
+                raise ValuesError("autoscaling: need 1 <= minReplicas (%d) <= maxReplicas (%d)"
+                                  % (lo, hi))
+    else:
+        if replicas != 1:
+            raise ValuesError("replicaCount %d: the SQLite registry has exactly one writer "
+                              "(docs/deployment.md#decisions); more replicas need "
+                              "registry.externalPostgres.enabled=true" % replicas)
+        if truthy(auto.get("enabled")) and int(auto.get("maxReplicas") or 0) > 1:
+            raise ValuesError("autoscaling.maxReplicas > 1 needs a registry shared by all "
+                              "replicas: set registry.externalPostgres.enabled=true "
+                              "(docs/deployment.md#decisions); the SQLite registry has exactly "
+                              "one writer")
+
+
 def render(values):
-    """{file stem: {section: {key: value}}}: the ConfigMap's files, as parsed YAML."""
+    """{file stem: {section: {key: value}}}: the ConfigMap's files, as parsed YAML. Raises
+    ValuesError where the chart fails to render (its configuration and replica guards)."""
+    check_scale(values)
     s = {}
     for name in VALUE_SECTIONS:
         src = values.get(name) or {}

@@ -165,6 +165,16 @@ typedef enum capv_registry_stat {
  * Since 0.1. */
 CAPV_API uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry_stat which);
 
+/* Whether this handle is the registry's leader: the one process that runs scheduled
+ * backups and retention pruning when several share a registry. A SQLite registry has one
+ * writer, its leader (true for a read-write handle); a PostgreSQL registry elects one among
+ * its handles with an advisory lock held by a session of the leader, taken over by another
+ * handle at its next call once the leader closes or dies (docs/registry.md "Leadership").
+ * CAPV_E_STORAGE (*leader false) when the database cannot be reached. Thread-safe.
+ * Since 0.3. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_leader(bool *leader, capv_registry *reg,
+                                                                  capv_error *err);
+
 /* ---- limits, retention and the health of the storage ---------------------------------- */
 
 /* The default and the smallest report size cap, in bytes of report JSON. Since 0.1. */

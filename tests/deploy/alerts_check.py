@@ -6,7 +6,8 @@ cover both sides.
 
 - deploy/prometheus/alerts.yml has exactly the alerts of docs/runbook.md#alerts with their
   priorities (HighErrorRate P1, HighP95Latency P2, FivexxSpike P0, LowCacheHitRate P3,
-  HighAuthFailureRate P1, NoTraffic P2, plus JWKSStale and BackupStale), each with labels
+  HighAuthFailureRate P1, NoTraffic P2, plus JWKSStale, BackupStale and
+  RegistryRecordsDropped P1), each with labels
   severity (matching its priority) and priority, and annotations summary, description and
   runbook_url = docs/runbook.md#<anchor>;
 - every anchor exists in docs/runbook.md (GitHub's heading slugs), and the alert's section
@@ -25,7 +26,7 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
         "LowCacheHitRate": "P3", "HighAuthFailureRate": "P1", "NoTraffic": "P2",
-        "JWKSStale": None, "BackupStale": None}
+        "JWKSStale": None, "BackupStale": None, "RegistryRecordsDropped": "P1"}
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
 SECTIONS = ("Symptoms", "Investigation", "Resolution", "Verification")
 

@@ -11,11 +11,19 @@ and requires exit 0. The files the configuration names (TLS certificate, trust s
 live in Secrets and ConfigMaps mounted into the pod; here they are made under a scratch root
 and the paths are prefixed with it, so --check-config really loads them.
 
+Both registry modes (docs/deployment.md, "Registry modes"): which environment runs which,
+the chart's replica guards (SQLite: one replica; PostgreSQL: the URL Secret is required,
+more replicas allowed), the ConfigMap unchanged by the mode (the database URL never in it),
+and every CAPV_* variable the chart's Deployment sets (template and examples) documented in
+docs/configuration.md (= `capverifyd --print-config-reference`) for its key.
+
 Then proves the check can fail: a misspelt key, a misspelt values key and an invalid value
 must each be rejected.
 """
+import glob
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,6 +44,15 @@ spec.loader.exec_module(cc)
 PATH_KEYS = [("tls", "cert_file"), ("tls", "key_file"), ("tls", "client_ca_file"),
              ("trust", "dir"), ("trust", "policy_dir"), ("trust", "tsa_ca_file"),
              ("auth", "ca_file"), ("registry", "signing_key_file")]
+
+# The values that deploy/examples/postgres renders (with values-dev.yaml; README there).
+PG_EXAMPLE_SETS = ["registry.externalPostgres.enabled=true",
+                   "registry.externalPostgres.urlSecret.name=cap-verifier-registry-db",
+                   "registry.externalPostgres.passwordSecret.name=cap-verifier-registry-db",
+                   "registry.externalPostgres.caSecret.name=cap-verifier-registry-db-ca",
+                   "autoscaling.minReplicas=2", "autoscaling.maxReplicas=20"]
+# The registry mode of each environment file.
+ENV_MODES = {"dev": "sqlite", "stage": "postgres", "prod": "postgres"}
 
 passed = failed = 0
 
@@ -109,6 +126,98 @@ def load_example_configmap():
     return cms[0]["data"]
 
 
+def documented_env():
+    """{CAPV_ name: key} of the rows of docs/configuration.md."""
+    with open(os.path.join(ROOT, "docs", "configuration.md")) as f:
+        rows = re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \|[^\n]*?\| `(CAPV_[A-Z0-9_]+)` \|", f.read(),
+                          re.M)
+    return {env: key for key, env in rows}
+
+
+def chart_env_names():
+    """{CAPV_ name: [where]} that the Deployment template and the example Deployments set."""
+    found = {}
+    files = [os.path.join(CHART, "templates", "deployment.yaml")]
+    files += sorted(glob.glob(os.path.join(ROOT, "deploy", "examples", "**", "*.yaml"),
+                              recursive=True))
+    for path in files:
+        with open(path) as f:
+            for name in re.findall(r"^\s*- name: (CAPV_[A-Z0-9_]+)\s*$", f.read(), re.M):
+                found.setdefault(name, []).append(os.path.relpath(path, ROOT))
+    return found
+
+
+def scale_checks(accepted):
+    """The registry modes and the replica guards (values level; the objects themselves are
+    checked by tests/deploy/k8s_models.mjs on deploy/examples and deploy/examples/postgres)."""
+    def values(env, sets=()):
+        return cc.load_values([os.path.join(CHART, "values-%s.yaml" % env)], list(sets))
+
+    for env, mode in sorted(ENV_MODES.items()):
+        v = values(env)
+        result(cc.registry_mode(v) == mode, "values-%s.yaml: registry mode %s" % (env, mode),
+               "mode %s" % cc.registry_mode(v))
+    prod = values("prod")
+    auto = prod.get("autoscaling") or {}
+    result(auto.get("enabled") is True and auto.get("minReplicas") == 2
+           and auto.get("maxReplicas") == 20,
+           "values-prod.yaml: the HPA scales 2..20 (docs/runbook.md, \"Scale\")",
+           "autoscaling %r" % auto)
+    pg = prod["registry"]["externalPostgres"]
+    result(pg["urlSecret"]["name"] == "cap-verifier-registry-db" and
+           5432 in pg["egress"]["ports"],
+           "values-prod.yaml: the URL from Secret cap-verifier-registry-db, egress to 5432",
+           "externalPostgres %r" % pg)
+
+    def refused(what, env, sets, needle):
+        try:
+            cc.render(values(env, sets))
+            result(False, "%s: refused (%s)" % (what, needle), "rendered")
+        except cc.ValuesError as e:
+            result(needle in str(e), "%s: refused (%s)" % (what, needle), str(e))
+
+    # SQLite: exactly one writer, as before
+    refused("SQLite mode with replicaCount=2", "dev", ["replicaCount=2"], "exactly one writer")
+    refused("SQLite mode with autoscaling.maxReplicas=3", "dev", ["autoscaling.maxReplicas=3"],
+            "autoscaling.maxReplicas > 1")
+    # PostgreSQL: the URL Secret is required; more replicas allowed
+    refused("PostgreSQL mode without urlSecret.name", "prod",
+            ["registry.externalPostgres.urlSecret.name="], "urlSecret.name is required")
+    refused("PostgreSQL mode with a password Secret without key", "prod",
+            ["registry.externalPostgres.passwordSecret.key="], "passwordSecret.key is required")
+    refused("PostgreSQL mode with autoscaling 5..3", "prod",
+            ["autoscaling.minReplicas=5", "autoscaling.maxReplicas=3"], "minReplicas (5)")
+    accepted("PostgreSQL mode, replicaCount=10 without the HPA", cc.render(values(
+        "prod", ["replicaCount=10", "autoscaling.enabled=false"])))
+    pg_example = cc.render(values("dev", PG_EXAMPLE_SETS))
+    accepted("values-dev.yaml with the deploy/examples/postgres settings", pg_example)
+
+    # the mode never reaches the ConfigMap: the database URL stays in its Secret
+    result(pg_example == cc.render(values("dev")),
+           "the PostgreSQL mode renders the same ConfigMap as the SQLite mode (dev)")
+    sqlite_prod = cc.render(values("prod", ["registry.externalPostgres.enabled=false",
+                                            "autoscaling.minReplicas=1",
+                                            "autoscaling.maxReplicas=1"]))
+    result(cc.render(prod) == sqlite_prod,
+           "the PostgreSQL mode renders the same ConfigMap as the SQLite mode (prod)")
+    text = yaml.safe_dump(cc.render(prod))
+    result("postgres" not in text.lower() and "CAPV_" not in text,
+           "values-prod.yaml: no database URL or Secret wiring in the ConfigMap")
+
+    # every environment variable the chart sets is a documented daemon key
+    env = chart_env_names()
+    docs = documented_env()
+    for want in ("CAPV_REGISTRY_URL", "CAPV_REGISTRY_PASSWORD_FILE"):
+        result(want in env, "the chart's Deployment sets %s (PostgreSQL mode)" % want)
+    missing = ["%s (%s)" % (n, ", ".join(w)) for n, w in sorted(env.items())
+               if n not in docs]
+    result(not missing, "every CAPV_* variable of the chart's Deployment is documented in "
+           "docs/configuration.md (capverifyd --print-config-reference)", "\n".join(missing))
+    wrong = ["%s documented for %s" % (n, docs[n]) for n in sorted(env) if n in docs and
+             "CAPV_" + docs[n].upper().replace(".", "_") != n]
+    result(not wrong, "each of them is CAPV_<SECTION>_<KEY> of its documented key", "\n".join(wrong))
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: chart_config.py CAPVERIFYD CAPVERIFY")
@@ -167,6 +276,9 @@ def main():
             cc.load_values([os.path.join(CHART, "values-prod.yaml")], [
                 "tls.clientCASecretName=ca", "oauth2.caConfigMap=idp-ca",
                 "registry.signingKeySecretName=k", "trust.tsaCAConfigMap=tsa"])))
+
+        # 2b. the registry modes and replica guards; the chart's environment variables
+        scale_checks(accepted)
 
         # 3. the hand-rendered example ConfigMap = the dev rendering, and accepted
         data = load_example_configmap()

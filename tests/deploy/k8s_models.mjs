@@ -4,6 +4,13 @@
 // daemon's configuration in the ConfigMap: probes on the admin port, drain time,
 // ReadWriteOncePod, one writer, IdP egress, Service and Ingress wiring.
 //
+// Both registry modes (docs/deployment.md, "Registry modes"): deploy/examples is the SQLite
+// mode; deploy/examples/postgres holds the objects that differ in the PostgreSQL mode
+// (scale-out), which replace those of the same kind and name, and the PVC is not rendered
+// there. PostgreSQL mode: RollingUpdate, HPA owning the replicas (min >= 2), a PDB that
+// lets drains through, preferred pod anti-affinity per node, no PVC or registry volume,
+// CAPV_REGISTRY_URL from a Secret, NetworkPolicy egress to TCP 5432.
+//
 //   node tests/deploy/k8s_models.mjs [EXAMPLES_DIR]
 //
 // Then runs the same checks on deliberately broken copies and requires each to be caught,
@@ -81,6 +88,15 @@ function unknownFields(value, seenBy, where, out) {
   }
 }
 
+// The PostgreSQL-mode set: the SQLite set with the objects of `overlayDir` in place of those
+// of the same kind and name, without the PVC (not rendered in that mode).
+export function loadOverlay(base, overlayDir) {
+  const over = loadDocs(overlayDir).map((d) => ({ ...d, file: `${path.basename(overlayDir)}/${d.file}` }));
+  const key = (o) => `${o.kind}/${o.metadata?.name}`;
+  const replaced = new Set(over.map((d) => key(d.obj)));
+  return [...base.filter((d) => !replaced.has(key(d.obj)) && d.obj.kind !== "PersistentVolumeClaim"), ...over];
+}
+
 export function loadDocs(dir) {
   const docs = [];
   for (const f of fs.readdirSync(dir).filter((n) => /\.ya?ml$/.test(n)).sort()) {
@@ -129,7 +145,8 @@ function subset(sel, labels) {
   return Object.entries(sel ?? {}).every(([k, v]) => labels?.[k] === v);
 }
 
-function wiringErrors(docs) {
+function wiringErrors(docs, mode = "sqlite") {
+  const pg = mode === "postgres";
   const errs = [];
   const find = (kind, name) => docs.map((d) => d.obj).filter((o) => o.kind === kind &&
     (name === undefined || o.metadata?.name === name));
@@ -165,7 +182,10 @@ function wiringErrors(docs) {
   const adminPort = portOf(cfg.server?.admin_listen, 9090);
 
   const dep = one("Deployment", "cap-verifier");
-  const pvc = one("PersistentVolumeClaim", "cap-verifier-data");
+  const pvc = pg ? undefined : one("PersistentVolumeClaim", "cap-verifier-data");
+  if (pg)
+    for (const o of find("PersistentVolumeClaim"))
+      errs.push(`PersistentVolumeClaim ${o.metadata?.name}: the PostgreSQL mode has no registry volume`);
   const svc = one("Service", "cap-verifier-service");
   if (!dep) return errs;
   const pod = dep.spec.template;
@@ -173,9 +193,23 @@ function wiringErrors(docs) {
   if (podLabels.app !== "cap-verifier") errs.push("Deployment: pod label app=cap-verifier missing");
   if (!subset(dep.spec.selector?.matchLabels, podLabels))
     errs.push("Deployment: selector does not match the pod labels");
-  if (dep.spec.replicas !== 1) errs.push(`Deployment: replicas ${dep.spec.replicas}, SQLite needs exactly 1 writer`);
-  if (dep.spec.strategy?.type !== "Recreate")
-    errs.push("Deployment: strategy must be Recreate (a ReadWriteOncePod volume cannot be handed over in a rolling update)");
+  if (!pg) {
+    if (dep.spec.replicas !== 1) errs.push(`Deployment: replicas ${dep.spec.replicas}, SQLite needs exactly 1 writer`);
+    if (dep.spec.strategy?.type !== "Recreate")
+      errs.push("Deployment: strategy must be Recreate (a ReadWriteOncePod volume cannot be handed over in a rolling update)");
+  } else {
+    if (dep.spec.strategy?.type !== "RollingUpdate")
+      errs.push(`Deployment: strategy ${dep.spec.strategy?.type}, must be RollingUpdate with the PostgreSQL registry (no volume to hand over)`);
+    if (find("HorizontalPodAutoscaler").length && dep.spec.replicas !== undefined)
+      errs.push(`Deployment: replicas ${dep.spec.replicas} while the HPA owns the count: every helm upgrade would reset what it scaled to`);
+    if (dep.spec.replicas !== undefined && !(dep.spec.replicas >= 1))
+      errs.push(`Deployment: replicas ${dep.spec.replicas}, must be at least 1`);
+    const terms = pod.spec.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution ?? [];
+    if (!terms.some((t) => t.podAffinityTerm?.topologyKey === "kubernetes.io/hostname" &&
+      Object.keys(t.podAffinityTerm?.labelSelector?.matchLabels ?? {}).length &&
+      subset(t.podAffinityTerm.labelSelector.matchLabels, podLabels)))
+      errs.push("Deployment: preferred pod anti-affinity (topologyKey kubernetes.io/hostname, the pod's labels) missing: replicas may share a node");
+  }
 
   const c = pod.spec.containers?.[0] ?? {};
   const psc = pod.spec.securityContext ?? {};
@@ -205,6 +239,15 @@ function wiringErrors(docs) {
   if (!(tgps > grace + timeout))
     errs.push(`Deployment: terminationGracePeriodSeconds ${tgps} must exceed shutdown.grace_seconds + shutdown.timeout_seconds = ${grace + timeout}`);
 
+  // the registry database: only in the PostgreSQL mode, its URL only from a Secret
+  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
+  const url = env.CAPV_REGISTRY_URL;
+  if (!pg && (url || env.CAPV_REGISTRY_PASSWORD_FILE))
+    errs.push("Deployment: CAPV_REGISTRY_URL / CAPV_REGISTRY_PASSWORD_FILE set in the SQLite mode");
+  if (pg && !url) errs.push("Deployment: CAPV_REGISTRY_URL missing: the PostgreSQL mode has no database");
+  if (pg && url && (url.value !== undefined || !url.valueFrom?.secretKeyRef?.name || !url.valueFrom?.secretKeyRef?.key))
+    errs.push("Deployment: CAPV_REGISTRY_URL must come from a Secret (valueFrom.secretKeyRef name and key), never a plain value");
+
   const args = c.args ?? [];
   const ci = args.indexOf("--config-dir");
   const configDir = ci >= 0 ? args[ci + 1] : "/etc/cap-verifier";
@@ -216,12 +259,20 @@ function wiringErrors(docs) {
     errs.push(`Deployment: ${configDir} (--config-dir) is not ConfigMap cap-verifier-config`);
   const under = (p, m) => p === m.mountPath || p.startsWith(m.mountPath.replace(/\/$/, "") + "/");
   const mountOf = (p) => mounts.filter((m) => under(p, m)).sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
-  for (const [what, p] of [["registry.path", cfg.registry?.path ?? "./data/registry.sqlite"],
-    ["backup.dir", cfg.backup?.dir ?? "./data/backups"]]) {
-    const m = p.startsWith("/") ? mountOf(p) : undefined;
-    if (!m || m.readOnly || m.volume?.persistentVolumeClaim?.claimName !== pvc?.metadata?.name)
-      errs.push(`Deployment: ${what} ${p} is not on the writable registry volume`);
-  }
+  if (!pg)
+    for (const [what, p] of [["registry.path", cfg.registry?.path ?? "./data/registry.sqlite"],
+      ["backup.dir", cfg.backup?.dir ?? "./data/backups"]]) {
+      const m = p.startsWith("/") ? mountOf(p) : undefined;
+      if (!m || m.readOnly || m.volume?.persistentVolumeClaim?.claimName !== pvc?.metadata?.name)
+        errs.push(`Deployment: ${what} ${p} is not on the writable registry volume`);
+    }
+  else
+    for (const v of Object.values(vols))
+      if (v.persistentVolumeClaim)
+        errs.push(`Deployment: volume ${v.name} is a PersistentVolumeClaim: the PostgreSQL mode has no registry volume`);
+  const pwFile = env.CAPV_REGISTRY_PASSWORD_FILE?.value;
+  if (pg && env.CAPV_REGISTRY_PASSWORD_FILE && !(pwFile?.startsWith("/") && mountOf(pwFile)?.volume?.secret))
+    errs.push(`Deployment: CAPV_REGISTRY_PASSWORD_FILE ${pwFile} is on no mounted Secret`);
   const tmp = mounts.find((m) => m.mountPath === "/tmp");
   if (!tmp || tmp.readOnly || !tmp.volume?.emptyDir)
     errs.push("Deployment: /tmp must be a writable emptyDir (read-only root filesystem)");
@@ -259,6 +310,8 @@ function wiringErrors(docs) {
     if (!allows(np.spec.ingress, "TCP", apiPort)) errs.push(`NetworkPolicy: ingress to the API port ${apiPort} not allowed`);
     if (!allows(np.spec.egress, "UDP", 53) || !allows(np.spec.egress, "TCP", 53))
       errs.push("NetworkPolicy: egress to DNS (UDP and TCP 53) not allowed");
+    if (pg && !allows(np.spec.egress, "TCP", 5432))
+      errs.push("NetworkPolicy: egress to the PostgreSQL registry (TCP 5432) not allowed");
     if (cfg.auth?.enabled === true) {
       const u = new URL(cfg.auth.jwks_url);
       if (u.protocol === "https:" || u.protocol === "http:") {
@@ -282,18 +335,26 @@ function wiringErrors(docs) {
   }
 
   const pdb = one("PodDisruptionBudget");
+  const hpa = one("HorizontalPodAutoscaler");
   if (pdb) {
     if (!subset(pdb.spec.selector?.matchLabels, podLabels)) errs.push("PodDisruptionBudget: selector does not match the pod");
     if (dep.spec.replicas === 1 && pdb.spec.minAvailable !== undefined && pdb.spec.minAvailable !== 0)
       errs.push("PodDisruptionBudget: minAvailable with one replica blocks every node drain");
+    // the fewest replicas the Deployment runs: the HPA's floor, else its replicas
+    const floor = hpa ? (hpa.spec.minReplicas ?? 1) : (dep.spec.replicas ?? 1);
+    if (pg && pdb.spec.minAvailable !== undefined && !(typeof pdb.spec.minAvailable === "number" && pdb.spec.minAvailable < floor))
+      errs.push(`PodDisruptionBudget: minAvailable ${pdb.spec.minAvailable} with as few as ${floor} replicas blocks node drains`);
+    if (pg && pdb.spec.minAvailable === undefined && !(pdb.spec.maxUnavailable >= 1))
+      errs.push(`PodDisruptionBudget: maxUnavailable ${pdb.spec.maxUnavailable} blocks node drains (want 1)`);
   }
 
-  const hpa = one("HorizontalPodAutoscaler");
   if (hpa) {
     const t = hpa.spec.scaleTargetRef ?? {};
     if (t.kind !== "Deployment" || t.name !== "cap-verifier") errs.push("HorizontalPodAutoscaler: must target Deployment cap-verifier");
-    if (hpa.spec.maxReplicas !== 1 || (hpa.spec.minReplicas ?? 1) !== 1)
+    if (!pg && (hpa.spec.maxReplicas !== 1 || (hpa.spec.minReplicas ?? 1) !== 1))
       errs.push(`HorizontalPodAutoscaler: minReplicas/maxReplicas ${hpa.spec.minReplicas}/${hpa.spec.maxReplicas}: the SQLite registry allows one writer (1/1)`);
+    if (pg && !((hpa.spec.minReplicas ?? 1) >= 2 && hpa.spec.maxReplicas >= (hpa.spec.minReplicas ?? 1)))
+      errs.push(`HorizontalPodAutoscaler: minReplicas/maxReplicas ${hpa.spec.minReplicas}/${hpa.spec.maxReplicas}: the PostgreSQL mode runs at least 2 replicas (minReplicas >= 2 <= maxReplicas)`);
   }
   return errs;
 }
@@ -315,6 +376,19 @@ const schema = await schemaErrors(docs);
 report(schema.length === 0, "every object is valid for its Kubernetes API schema, with no unknown fields", schema);
 const wiring = wiringErrors(docs);
 report(wiring.length === 0, "the objects fit together and with the daemon's configuration", wiring);
+
+// The PostgreSQL mode (examples/postgres over the SQLite set).
+const pgDir = path.join(examplesDir, "postgres");
+const pgDocs = loadOverlay(docs, pgDir);
+report(fs.existsSync(pgDir) && pgDocs.some((d) => d.file.startsWith("postgres/")),
+  `PostgreSQL mode: ${pgDocs.length} objects (${pgDocs.filter((d) => d.file.startsWith("postgres/")).length} from ${path.relative(process.cwd(), pgDir) || pgDir})`);
+const pgSchema = await schemaErrors(pgDocs);
+report(pgSchema.length === 0, "PostgreSQL mode: every object is valid for its Kubernetes API schema, with no unknown fields", pgSchema);
+const pgWiring = wiringErrors(pgDocs, "postgres");
+report(pgWiring.length === 0, "PostgreSQL mode: the objects fit together (RollingUpdate, HPA, PDB, anti-affinity, no PVC, URL from a Secret, egress 5432)", pgWiring);
+const pgHpa = pgDocs.find((d) => d.obj.kind === "HorizontalPodAutoscaler")?.obj;
+report(pgHpa?.spec.minReplicas === 2 && pgHpa?.spec.maxReplicas === 20,
+  "PostgreSQL mode: the HPA scales 2..20 (docs/runbook.md, \"Scale\")", [`minReplicas/maxReplicas ${pgHpa?.spec.minReplicas}/${pgHpa?.spec.maxReplicas}`]);
 
 // Broken copies: each must be caught, with a message containing `expect`.
 const clone = () => structuredClone(docs);
@@ -340,11 +414,55 @@ const mutations = [
   }, "tls.cert_file"],
   ["the registry on a read-only mount", (ds) => { container(ds).volumeMounts.find((m) => m.mountPath === "/data").readOnly = true; }, "registry.path"],
 ];
+mutations.push(["a database URL in the SQLite mode", (ds) => {
+  container(ds).env = [{ name: "CAPV_REGISTRY_URL", valueFrom: { secretKeyRef: { name: "db", key: "url" } } }];
+}, "SQLite mode"]);
 for (const [what, mutate, expect] of mutations) {
   const ds = clone();
   mutate(ds);
   const errs = [...(await schemaErrors(ds)), ...wiringErrors(ds)];
   report(errs.some((e) => e.includes(expect)), `self-test: ${what} is caught (${expect})`,
+    errs.length ? errs : ["no error reported"]);
+}
+
+const pgEnv = (ds, name) => container(ds).env.find((e) => e.name === name);
+const pgMutations = [
+  ["the PVC rendered", (ds) => { ds.push(structuredClone(docs.find((d) => d.obj.kind === "PersistentVolumeClaim"))); }, "no registry volume"],
+  ["the registry volume mounted", (ds) => {
+    get(ds, "Deployment").spec.template.spec.volumes.push({ name: "data", persistentVolumeClaim: { claimName: "cap-verifier-data" } });
+    container(ds).volumeMounts.push({ name: "data", mountPath: "/data" });
+  }, "PersistentVolumeClaim"],
+  ["strategy Recreate", (ds) => { get(ds, "Deployment").spec.strategy = { type: "Recreate" }; }, "RollingUpdate"],
+  ["replicas set next to the HPA", (ds) => { get(ds, "Deployment").spec.replicas = 3; }, "HPA owns the count"],
+  ["HPA minReplicas 1", (ds) => { get(ds, "HorizontalPodAutoscaler").spec.minReplicas = 1; }, "at least 2 replicas"],
+  ["HPA maxReplicas below minReplicas", (ds) => { get(ds, "HorizontalPodAutoscaler").spec.maxReplicas = 1; }, "at least 2 replicas"],
+  ["a PDB with minAvailable = minReplicas", (ds) => {
+    const p = get(ds, "PodDisruptionBudget");
+    delete p.spec.maxUnavailable;
+    p.spec.minAvailable = 2;
+  }, "blocks node drains"],
+  ["no pod anti-affinity", (ds) => { delete get(ds, "Deployment").spec.template.spec.affinity; }, "anti-affinity"],
+  ["the database URL as a plain value", (ds) => {
+    const e = pgEnv(ds, "CAPV_REGISTRY_URL");
+    delete e.valueFrom;
+    e.value = "postgresql://capverify:secret@db/capverify";
+  }, "from a Secret"],
+  ["no database URL", (ds) => {
+    container(ds).env = container(ds).env.filter((e) => e.name !== "CAPV_REGISTRY_URL");
+  }, "CAPV_REGISTRY_URL missing"],
+  ["the password file not mounted", (ds) => {
+    container(ds).volumeMounts = container(ds).volumeMounts.filter((m) => m.name !== "registry-db-password");
+  }, "CAPV_REGISTRY_PASSWORD_FILE"],
+  ["no database egress", (ds) => {
+    const np = get(ds, "NetworkPolicy");
+    np.spec.egress = np.spec.egress.filter((r) => !(r.ports ?? []).some((p) => p.port === 5432));
+  }, "TCP 5432"],
+];
+for (const [what, mutate, expect] of pgMutations) {
+  const ds = structuredClone(pgDocs);
+  mutate(ds);
+  const errs = [...(await schemaErrors(ds)), ...wiringErrors(ds, "postgres")];
+  report(errs.some((e) => e.includes(expect)), `self-test (PostgreSQL mode): ${what} is caught (${expect})`,
     errs.length ? errs : ["no error reported"]);
 }
 

@@ -23,6 +23,7 @@ SUBCOMMANDS = {"registry", "keys", "policy", "jwks", "token"}
 SPEC_VALUES = ["cache.size", "cache.ttl_seconds", "cache.enabled", "oauth2.enabled",
                "oauth2.issuer", "oauth2.audience", "oauth2.jwks_url", "tls.secretName",
                "resources.limits.cpu", "resources.limits.memory", "autoscaling.maxReplicas",
+               "autoscaling.minReplicas", "replicaCount", "registry.externalPostgres.enabled",
                "backup.dir", "backup.interval_seconds", "backup.retain"]
 STOP = re.compile(r"\s(?:\||;|&&|>|<|2>|\))\s?|`|\)$")
 

@@ -29,6 +29,8 @@ tls: /etc/cap-verifier-tls
 clientCA: /etc/cap-verifier-client-ca
 idpCA: /etc/cap-verifier-idp-ca
 registryKey: /etc/cap-verifier-registry-key
+registryDbPassword: /etc/cap-verifier-registry-db-password
+registryDbCA: /etc/cap-verifier-registry-db-ca
 trustKeys: /etc/cap-verifier-trust/keys
 trustPolicies: /etc/cap-verifier-trust/policies
 trustTSA: /etc/cap-verifier-trust/tsa
@@ -121,4 +123,52 @@ Kubernetes never SIGKILLs a pod that is still finishing accepted requests.
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdown.grace_seconds + shutdown.timeout_seconds (%d)" $t $drain) -}}
 {{- end -}}
 {{- $t -}}
+{{- end -}}
+
+{{/*
+The registry mode: "postgres" when registry.externalPostgres.enabled (scale-out: a registry
+shared by all replicas), else "sqlite" (one writer on the ReadWriteOncePod volume).
+*/}}
+{{- define "cap-verifier.registryMode" -}}
+{{- $pg := (.Values.registry.externalPostgres | default dict) -}}
+{{- if $pg.enabled -}}postgres{{- else -}}sqlite{{- end -}}
+{{- end -}}
+
+{{/*
+The replica guards (mirrored by deploy/tools/chart-config.py, check_scale):
+  sqlite    one writer: replicaCount and autoscaling.maxReplicas must be 1;
+  postgres  registry.externalPostgres.urlSecret.name / .key are required (the URL holds the
+            password or names the user: it never sits in plain values or the ConfigMap),
+            1 <= autoscaling.minReplicas <= autoscaling.maxReplicas, replicaCount >= 1.
+*/}}
+{{- define "cap-verifier.checkScale" -}}
+{{- $v := .Values -}}
+{{- $replicas := int ($v.replicaCount | default 1) -}}
+{{- if eq (include "cap-verifier.registryMode" .) "postgres" -}}
+{{- $pg := $v.registry.externalPostgres -}}
+{{- $_ := required "registry.externalPostgres.urlSecret.name is required when registry.externalPostgres.enabled is true (a Secret holding the postgresql:// URL)" (dig "urlSecret" "name" "" $pg) -}}
+{{- $_ := required "registry.externalPostgres.urlSecret.key is required when registry.externalPostgres.enabled is true" (dig "urlSecret" "key" "" $pg) -}}
+{{- range $s := list "passwordSecret" "caSecret" -}}
+{{- if and (dig $s "name" "" $pg) (not (dig $s "key" "" $pg)) -}}
+{{- fail (printf "registry.externalPostgres.%s.key is required with %s.name" $s $s) -}}
+{{- end -}}
+{{- end -}}
+{{- if lt $replicas 1 -}}
+{{- fail (printf "replicaCount (%d) must be at least 1" $replicas) -}}
+{{- end -}}
+{{- if $v.autoscaling.enabled -}}
+{{- $min := int $v.autoscaling.minReplicas -}}
+{{- $max := int $v.autoscaling.maxReplicas -}}
+{{- if or (lt $min 1) (gt $min $max) -}}
+{{- fail (printf "autoscaling: need 1 <= minReplicas (%d) <= maxReplicas (%d)" $min $max) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- if ne $replicas 1 -}}
+{{- fail (printf "replicaCount %d: the SQLite registry has exactly one writer (docs/deployment.md#decisions); more replicas need registry.externalPostgres.enabled=true" $replicas) -}}
+{{- end -}}
+{{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.maxReplicas) 1) -}}
+{{- fail "autoscaling.maxReplicas > 1 needs a registry shared by all replicas: set registry.externalPostgres.enabled=true (docs/deployment.md#decisions); the SQLite registry has exactly one writer" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
