@@ -2,7 +2,8 @@
 # Runs the whole test suite: a warnings-as-errors build with every ctest entry, then the
 # same suite built with AddressSanitizer + UndefinedBehaviorSanitizer. The static and build
 # checks (ctest label "lint": include cycles, cppcheck, clang-format, ABI, hardening, the
-# library-only build) run in the first pass only.
+# library-only build) and the slow system suites (label "system": several daemons on one
+# PostgreSQL database under load) run in the first pass only.
 #   CAPV_TEST_SANITIZE=0   skip the sanitizer pass (quicker local runs)
 #   CAPV_TEST_JOBS=N       parallel build/test jobs (default: number of cores)
 # Dependencies come from scripts/install-deps.sh.
@@ -38,6 +39,6 @@ if [ "${CAPV_TEST_SANITIZE:-1}" != 0 ]; then
         -DCAPV_SANITIZE=address,undefined
     export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-    run_suite "$root/build-asan" "test suite under ASan+UBSan" -LE lint || status=1
+    run_suite "$root/build-asan" "test suite under ASan+UBSan" -LE 'lint|system' || status=1
 fi
 exit "$status"
