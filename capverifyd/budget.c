@@ -7,13 +7,19 @@
 #include <time.h>
 
 /* Freed memory is handed back to the system once this much was released since the last
- * time and nothing is reserved any more. */
+ * time and nothing is reserved any more, at most every TRIM_INTERVAL_MS: malloc_trim walks
+ * the whole heap, and under a stream of small requests "nothing reserved" comes thousands of
+ * times a second; after TRIM_NOW_BYTES (large uploads) at once. */
 #define TRIM_AFTER_BYTES (4u << 20)
+#define TRIM_INTERVAL_MS 1000
+/* this much released is trimmed at once, whenever the last trim was */
+#define TRIM_NOW_BYTES (64u << 20)
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t freed;
     uint64_t total, reserved, released_since_trim;
+    int64_t last_trim_ms;
     int64_t wait_ms;
     atomic_uint_fast64_t rejections;
 } b = { .lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER };
@@ -55,14 +61,26 @@ budget_result budget_reserve(uint64_t bytes)
     return ok ? BUDGET_OK : BUDGET_BUSY;
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void budget_release(uint64_t bytes)
 {
     pthread_mutex_lock(&b.lock);
     b.reserved = bytes > b.reserved ? 0 : b.reserved - bytes;
     b.released_since_trim += bytes;
     bool trim = b.reserved == 0 && b.released_since_trim >= TRIM_AFTER_BYTES;
-    if (trim)
+    int64_t now = trim ? mono_ms() : 0;
+    trim = trim &&
+           (b.released_since_trim >= TRIM_NOW_BYTES || now - b.last_trim_ms >= TRIM_INTERVAL_MS);
+    if (trim) {
         b.released_since_trim = 0;
+        b.last_trim_ms = now;
+    }
     pthread_cond_broadcast(&b.freed);
     pthread_mutex_unlock(&b.lock);
     if (trim)

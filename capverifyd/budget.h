@@ -16,8 +16,9 @@ typedef enum budget_result {
 } budget_result;
 
 budget_result budget_reserve(uint64_t bytes);
-/* Returns a reservation; when nothing stays reserved after a large one, freed heap memory
- * is handed back to the system (malloc_trim) so the resident size returns to its base. */
+/* Returns a reservation; when nothing stays reserved after large ones, freed heap memory
+ * is handed back to the system (malloc_trim, at most once a second) so the resident size
+ * returns to its base. */
 void budget_release(uint64_t bytes);
 
 uint64_t budget_total(void);

@@ -12,7 +12,13 @@
 #     every request verifies afresh): requests/s and p95 (target < 500 ms);
 #   - the daemon's VmRSS after 10,000 distinct verified packages with cache.size=10000
 #     (target < 64 MiB);
+#   - uncached /verify beside `openssl speed -multi $(nproc) ed25519` verifies/s, measured in
+#     the same run (target >= 0.45: each fresh verification costs about two Ed25519
+#     verifications plus hashing);
 #   - for comparison, cached /verify with registry.record_verifications=false.
+# BENCH_REGISTRY_URL=postgresql://… runs the daemon on that PostgreSQL registry instead of a
+# SQLite file, and BENCH_PHASES=cached only the /healthz and cached /verify phases
+# (bench/run.d/postgres.sh does both).
 # The distinct packages are the sample with a different zip comment each: other bytes (another
 # cache key), the same members, the same "ok" verdict. The configuration is otherwise the
 # default one (16 worker threads, every verification recorded in the registry). wrk, hey and
@@ -40,6 +46,8 @@ if [ ! -x "$daemon" ] || [ ! -x "$cli" ]; then
     exit 1
 fi
 
+registry_url=${BENCH_REGISTRY_URL:-}
+phases=${BENCH_PHASES:-all}
 # The daemon reads CAPV_* variables: none from the caller's environment may leak in.
 for v in $(compgen -e); do
     case $v in CAPV_*) unset "$v" ;; esac
@@ -100,6 +108,7 @@ start_daemon() {
         (cd "$dir" && exec "$daemon" --config-dir "$dir/conf" \
             --set "server.listen=127.0.0.1:$api" --set "server.admin_listen=127.0.0.1:$admin" \
             --set "registry.path=$dir/registry.sqlite" --set "backup.dir=$dir/backups" \
+            ${registry_url:+--set "registry.url=$registry_url"} \
             --set "trust.dir=$tmp/sample/trust" --set "trust.policy_dir=$tmp/sample/policies" \
             --set "trust.tsa_ca_file=$tmp/sample/tsa/ca.pem" --set verify.mock_policy=accept \
             --set auth.enabled=true --set "auth.issuer=$iss" --set "auth.audiences=$aud" \
@@ -184,6 +193,11 @@ non200=$(awk '/^Status code distribution:/ {s = 1; next} s && /\[[0-9]+\]/ { gsu
 printf '/verify cached at ~50%% of saturation (hey -c %d -q %s, asked %s/s): %.0f requests/s, p50 %.2f ms, p99 %.2f ms (target < 5 ms), non-200 %s\n' \
     "$workers" "$per" "$half" "$got" "$p50" "$p99" "$non200"
 
+if [ "$phases" = cached ]; then
+    stop_daemon
+    exit 0
+fi
+
 h0=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
 m0=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
 wrk_verify "$distinct" $((2 * secs))
@@ -192,7 +206,12 @@ m1=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
 printf '/verify uncached (%d distinct packages, cache.size=1000): %.0f requests/s, p50 %.2f ms, p95 %.2f ms (target < 500 ms), p99 %.2f ms, errors %s; cache hits %s, misses %s\n' \
     "$distinct" "$W_rate" "$W_p50" "$W_p95" "$W_p99" "$W_errors" "$((${h1%.*} - ${h0%.*}))" \
     "$((${m1%.*} - ${m0%.*}))"
+uncached=$W_rate
 stop_daemon
+multi=$(openssl speed -multi "$(nproc)" -seconds 3 ed25519 2>/dev/null |
+    awk '/Ed25519\)/ {v=$NF} END {print v}')
+printf 'openssl speed -multi %d ed25519 verify: %s verifies/s\n' "$(nproc)" "$multi"
+awk -v a="$uncached" -v b="$multi" 'BEGIN { if (b > 0) printf "ratio uncached /verify (recording on, auth on) / openssl ed25519 verify (all cores): %.2f (target >= 0.45)\n", a / b }' 
 
 # ---- memory with 10,000 cached reports -----------------------------------------------------
 start_daemon rss 10000

@@ -14,6 +14,13 @@ get() { awk -v k="$1" '$1 == k {print $2}' <<<"$out"; }
 printf 'recorded verifications/s (single writer, 16 callers): %s  (target >= 5000; %s writes per commit)\n' \
     "$(get registry_record_per_s)" "$(get registry_record_writes_per_commit)"
 printf 'recorded verifications/s (one caller, one commit each): %s\n' "$(get registry_record_unbatched_per_s)"
+recdir=$(mktemp -d "${TMPDIR:-/tmp}/capv-bench-record.XXXXXX")
+rec=$("$build/bench/bench_record" "$recdir/registry.sqlite" 200000 4)
+rm -rf "$recdir"
+printf 'recorded verifications/s (record queue, 4 callers): %s written, %s queued, %s per commit\n' \
+    "$(awk '$1 == "record_written_per_s" {print $2}' <<<"$rec")" \
+    "$(awk '$1 == "record_queued_per_s" {print $2}' <<<"$rec")" \
+    "$(awk '$1 == "record_per_commit" {print $2}' <<<"$rec")"
 printf 'look-ups/s: %s (1 thread), %s (2 threads)\n' \
     "$(get registry_lookup_per_s_1_thread)" "$(get registry_lookup_per_s_2_threads)"
 printf 'online backup of %s rows (%s bytes): %s MB/s idle, %s MB/s while recording %s/s\n' \
