@@ -1,13 +1,15 @@
-/* capverify registry init|add|list|show|check|import|export|backup|restore|migrate|prune —
- * the SQLite registry (docs/registry.md). Commands that only read (list, show, check, export,
- * backup) open the database read-only, so they are safe on a live database that capverifyd
- * holds; commands that write take the writer lock and refuse while a daemon holds it. */
+/* capverify registry init|add|list|show|check|import|export|backup|restore|copy|migrate|prune
+ * — the registry (docs/registry.md): a SQLite file or a PostgreSQL database. Commands that
+ * only read (list, show, check, export, backup) open the database read-only, so they are safe
+ * on a live database that capverifyd holds; commands that write take the writer lock and
+ * refuse while a daemon holds it. */
 #include "cmd_registry.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,9 +22,12 @@ static void registry_usage(FILE *f)
 {
     fprintf(f,
             "usage: capverify registry COMMAND --db PATH [options]\n\n"
-            "The registry database (SQLite) of registered proofs, recorded verifications and\n"
-            "policies. --db (or --registry) defaults to $CAPV_REGISTRY_PATH. Add --json for\n"
-            "machine output.\n\n"
+            "The registry database of registered proofs, recorded verifications and policies:\n"
+            "a SQLite file, or a PostgreSQL database given as a postgresql:// URL. --db (or\n"
+            "--registry) defaults to $CAPV_REGISTRY_PATH. Add --json for machine output. The\n"
+            "password of a PostgreSQL URL comes from --password-file FILE (its first line;\n"
+            "for every URL of the command), else from libpq's PGPASSWORD, PGPASSFILE or\n"
+            "~/.pgpass.\n\n"
             "commands:\n"
             "  init                         create the database (or migrate an existing one)\n"
             "  add --manifest-hash H --proof-hash H [--id ID] [--timestamp-file NAME]\n"
@@ -41,7 +46,14 @@ static void registry_usage(FILE *f)
             "  backup --list --dir DIR      list complete backups, newest first\n"
             "  restore --from BACKUP [--force] [--check-only]\n"
             "                               verify a backup and swap it in (the old database is\n"
-            "                               kept as DB.pre-restore-<time>)\n"
+            "                               kept as DB.pre-restore-<time>); into a PostgreSQL\n"
+            "                               --db its rows replace the contents in one\n"
+            "                               transaction and nothing keeps the old ones: take a\n"
+            "                               backup first (password: PGPASSWORD or PGPASSFILE)\n"
+            "  copy --from A --to B         copy every row of registry A into the empty registry\n"
+            "                               B (files or postgresql:// URLs; a missing B file is\n"
+            "                               created), in one transaction, then check the counts\n"
+            "                               and every entry signature\n"
             "  migrate                      migrate to the current schema version\n"
             "  prune --before DATE          remove verifications recorded before DATE (RFC 3339\n"
             "                               or YYYY-MM-DD, midnight UTC) and the stored reports\n"
@@ -55,7 +67,14 @@ typedef struct opts {
     const char *db;
     bool json;
     const char *cmd;
+    const char *password_file; /* for PostgreSQL URLs; NULL: libpq's sources */
 } opts;
+
+/* Whether a registry location is a PostgreSQL URL (capv_registry_open's rule). */
+static bool is_pg_url(const char *loc)
+{
+    return strncasecmp(loc, "postgresql://", 13) == 0 || strncasecmp(loc, "postgres://", 11) == 0;
+}
 
 /* Exit code for a failed library call; a schema that needs migrating is not an internal
  * error but something the operator fixes (exit 5). */
@@ -145,15 +164,21 @@ static void print_entry_human(const capv_registry_entry *e)
 
 /* ---- opening --------------------------------------------------------------------------- */
 
-static int open_db(capv_registry **reg, const opts *o, unsigned int flags)
+static int open_at(capv_registry **reg, const opts *o, const char *where, unsigned int flags)
 {
     capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
     ro.flags = flags;
+    ro.password_file = o->password_file;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_open(reg, o->db, &ro, &err);
+    capv_status st = capv_registry_open(reg, where, &ro, &err);
     if (st == CAPV_OK)
         return 0;
-    return fail(o->db, st, &err);
+    return fail(is_pg_url(where) ? "registry" : where, st, &err);
+}
+
+static int open_db(capv_registry **reg, const opts *o, unsigned int flags)
+{
+    return open_at(reg, o, o->db, flags);
 }
 
 /* ---- commands -------------------------------------------------------------------------- */
@@ -692,6 +717,39 @@ static int do_backup(const opts *o, int argc, char **argv)
     return rc;
 }
 
+/* After a restore into PostgreSQL: what the registry holds now, named by its location (the
+ * URL without password). */
+static int restored_pg(const opts *o, const char *from)
+{
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    uint64_t n[3] = { 0, 0, 0 };
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = CAPV_OK;
+    for (int i = 0; st == CAPV_OK && i < 3; i++)
+        st = capv_registry_count(&n[i], reg, (capv_registry_table)i, &err);
+    if (st != CAPV_OK) {
+        rc = fail("registry restore", st, &err);
+    } else if (o->json) {
+        fputs("{\"restored\":", stdout);
+        cli_print_json_string(stdout, capv_registry_path(reg));
+        fputs(",\"from\":", stdout);
+        cli_print_json_string(stdout, from);
+        printf(",\"previous\":null,\"entries\":%llu,\"verifications\":%llu,\"policies\":%llu}\n",
+               (unsigned long long)n[0], (unsigned long long)n[1], (unsigned long long)n[2]);
+    } else {
+        printf("restored %s from %s: %llu entries, %llu verifications, %llu policies\n",
+               capv_registry_path(reg), from, (unsigned long long)n[0], (unsigned long long)n[1],
+               (unsigned long long)n[2]);
+        printf("its previous contents were replaced and are not kept: take a backup before a "
+               "restore (capverify registry backup)\n");
+    }
+    capv_registry_close(reg);
+    return rc;
+}
+
 static int do_restore(const opts *o, int argc, char **argv)
 {
     const char *from = NULL;
@@ -725,6 +783,11 @@ static int do_restore(const opts *o, int argc, char **argv)
     }
     if (o->db == NULL)
         return cli_usage_error("registry restore", "--db PATH is required");
+    bool pg_db = is_pg_url(o->db);
+    if (pg_db && o->password_file != NULL)
+        return cli_usage_error("registry restore",
+                               "--password-file does not apply to a restore: give the password "
+                               "in PGPASSWORD or PGPASSFILE");
     char *previous = NULL;
     progress pg;
     capv_progress_fn pf = progress_fn(&pg, "verifying backup");
@@ -732,9 +795,12 @@ static int do_restore(const opts *o, int argc, char **argv)
     progress_end(&pg);
     if (st != CAPV_OK) {
         int rc = fail("registry restore", st, &err);
-        fprintf(stderr, "capverify registry restore: refused; %s was not changed\n", o->db);
+        fprintf(stderr, "capverify registry restore: refused; %s was not changed\n",
+                pg_db ? "the registry" : o->db);
         return rc;
     }
+    if (pg_db)
+        return restored_pg(o, from);
     if (o->json) {
         fputs("{\"restored\":", stdout);
         cli_print_json_string(stdout, o->db);
@@ -755,6 +821,71 @@ static int do_restore(const opts *o, int argc, char **argv)
     }
     capv_free(previous);
     return 0;
+}
+
+/* Removes a SQLite registry file this command created, with its companions. */
+static void remove_created(const char *path)
+{
+    static const char *const sfx[] = { "", "-wal", "-shm", ".lock" };
+    char p[4096];
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
+        if (snprintf(p, sizeof p, "%s%s", path, sfx[i]) < (int)sizeof p)
+            unlink(p);
+}
+
+static int do_copy(const opts *o, int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--from") == 0 && val)
+            from = argv[++i];
+        else if (strcmp(a, "--to") == 0 && val)
+            to = argv[++i];
+        else
+            return cli_usage_error("registry copy", "unexpected argument '%s'", a);
+    }
+    if (from == NULL || to == NULL)
+        return cli_usage_error("registry copy", "--from A and --to B are required");
+    bool created = !is_pg_url(to) && access(to, F_OK) != 0;
+    capv_registry *src = NULL, *dst = NULL;
+    int rc = open_at(&src, o, from, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    if ((rc = open_at(&dst, o, to, CAPV_REGISTRY_CREATE)) != 0) {
+        capv_registry_close(src);
+        return rc;
+    }
+    capv_registry_copy_result r = CAPV_REGISTRY_COPY_RESULT_INIT;
+    capv_error err = CAPV_ERROR_INIT;
+    progress pg;
+    capv_progress_fn pf = progress_fn(&pg, "copying rows");
+    capv_status st = capv_registry_copy(&r, dst, src, pf, &pg, &err);
+    progress_end(&pg);
+    if (st != CAPV_OK) {
+        rc = fail("registry copy", st, &err);
+    } else if (o->json) {
+        fputs("{\"from\":", stdout);
+        cli_print_json_string(stdout, capv_registry_path(src));
+        fputs(",\"to\":", stdout);
+        cli_print_json_string(stdout, capv_registry_path(dst));
+        printf(",\"entries\":%llu,\"verifications\":%llu,\"reports\":%llu,\"policies\":%llu,"
+               "\"signatures_verified\":%llu}\n",
+               (unsigned long long)r.entries, (unsigned long long)r.verifications,
+               (unsigned long long)r.reports, (unsigned long long)r.policies,
+               (unsigned long long)r.signatures_verified);
+    } else {
+        printf("copied %s to %s: %llu entries, %llu verifications, %llu reports, %llu "
+               "policies\n%llu entry signatures verified\n",
+               capv_registry_path(src), capv_registry_path(dst), (unsigned long long)r.entries,
+               (unsigned long long)r.verifications, (unsigned long long)r.reports,
+               (unsigned long long)r.policies, (unsigned long long)r.signatures_verified);
+    }
+    capv_registry_close(dst);
+    capv_registry_close(src);
+    if (st != CAPV_OK && created)
+        remove_created(to);
+    return rc;
 }
 
 /* DATE as RFC 3339, or YYYY-MM-DD meaning its midnight UTC. */
@@ -826,9 +957,9 @@ int cmd_registry(int argc, char **argv)
         { "check", do_check, true },      { "import", do_import, true },
         { "export", do_export, true },    { "backup", do_backup, false },
         { "restore", do_restore, false }, { "migrate", do_migrate, true },
-        { "prune", do_prune, true },
+        { "prune", do_prune, true },      { "copy", do_copy, false },
     };
-    opts o = { getenv("CAPV_REGISTRY_PATH"), false, argv[1] };
+    opts o = { getenv("CAPV_REGISTRY_PATH"), false, argv[1], NULL };
     if (o.db != NULL && o.db[0] == '\0')
         o.db = NULL;
     /* common options are taken out; the rest goes to the subcommand */
@@ -840,6 +971,10 @@ int cmd_registry(int argc, char **argv)
             if (i + 1 >= argc)
                 return cli_usage_error("registry", "%s needs a value", argv[i]);
             o.db = argv[++i];
+        } else if (strcmp(argv[i], "--password-file") == 0) {
+            if (i + 1 >= argc)
+                return cli_usage_error("registry", "%s needs a value", argv[i]);
+            o.password_file = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             registry_usage(stdout);
             return EXIT_VERDICT_OK;

@@ -38,6 +38,29 @@ static const size_t options_sizes[] = { 0, offsetof(capv_registry_options, max_r
 _Static_assert(sizeof options_sizes / sizeof options_sizes[0] == CAPV_REGISTRY_OPTIONS_VERSION + 1,
                "one size per version of capv_registry_options");
 
+/* Recently recorded report texts (docs/registry.md "Recording verifications"): a verdict
+ * served from the report cache is recorded again and again with the same bytes, so a report
+ * is remembered by its SHA3-256 with what was prepared from it (its fields and, over the cap,
+ * its summary), and a repeat skips parsing it. Direct-mapped by the digest's first byte. */
+#define REG_MEMO_SLOTS 64
+
+struct capvi_reg_memo {
+    bool used;
+    size_t cap;         /* the size cap it was prepared under */
+    capvi_reg_record r; /* the report's part of a record (no request id, no subject) */
+    char *summary;      /* the stored summary when r.summary, else NULL */
+};
+
+static void memo_free(capv_registry *reg)
+{
+    if (reg->memo == NULL)
+        return;
+    for (size_t i = 0; i < REG_MEMO_SLOTS; i++)
+        free(reg->memo[i].summary);
+    free(reg->memo);
+    reg->memo = NULL;
+}
+
 /* ---- open / close ---------------------------------------------------------------------- */
 
 void capv_registry_close(capv_registry *reg)
@@ -47,6 +70,8 @@ void capv_registry_close(capv_registry *reg)
     capvi_reg_writer_stop(reg);
     if (reg->be != NULL)
         reg->be->close(reg);
+    memo_free(reg);
+    pthread_mutex_destroy(&reg->memo_lock);
     pthread_mutex_destroy(&reg->wlock);
     pthread_mutex_destroy(&reg->rlock);
     pthread_cond_destroy(&reg->rcond);
@@ -118,6 +143,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     pthread_cond_init(&reg->rcond, NULL);
     pthread_mutex_init(&reg->qlock, NULL);
     pthread_mutex_init(&reg->flock, NULL);
+    pthread_mutex_init(&reg->memo_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -141,6 +167,10 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     reg->prune_interval_ms = DEFAULT_PRUNE_INTERVAL_MS;
     if (o->flags & CAPV_REGISTRY_WRITER_THREAD)
         reg->rq_max = o->record_queue_max;
+    if (!ro && (reg->memo = calloc(REG_MEMO_SLOTS, sizeof *reg->memo)) == NULL) {
+        st = capvi_err_nomem(err);
+        goto out;
+    }
     reg->rq_flush_ms = o->record_flush_ms ? o->record_flush_ms : REG_DEFAULT_FLUSH_MS;
     int busy_ms = o->busy_timeout_ms ? o->busy_timeout_ms : DEFAULT_BUSY_TIMEOUT_MS;
     reg->busy_ms = busy_ms;
@@ -589,10 +619,10 @@ static capv_status opt_digest(bool *has, uint8_t key[32], char text[CAPV_DIGEST_
     return CAPV_OK;
 }
 
-/* Validates `in` into `r`: the request id (a random one when absent), subject, result,
- * digests in canonical form, and the time (now on the registry's clock when absent). */
-static capv_status record_fields(capvi_reg_record *r, capv_registry *reg,
-                                 const capv_registry_verification *in, capv_error *err)
+/* The caller's part of a record, validated into `r`: the request id (a random one when
+ * absent) and the subject. */
+static capv_status record_caller_fields(capvi_reg_record *r, const capv_registry_verification *in,
+                                        capv_error *err)
 {
     capv_status st;
     if (in->request_id == NULL) {
@@ -608,6 +638,17 @@ static capv_status record_fields(capvi_reg_record *r, capv_registry *reg,
         return capvi_err_set(err, CAPV_E_MALFORMED, "subject",
                              "subject must be 1..256 printable characters");
     r->subject = in->subject;
+    return CAPV_OK;
+}
+
+/* Validates `in` into `r`: the caller's fields, result, digests in canonical form, and the
+ * time (now on the registry's clock when absent). */
+static capv_status record_fields(capvi_reg_record *r, capv_registry *reg,
+                                 const capv_registry_verification *in, capv_error *err)
+{
+    capv_status st = record_caller_fields(r, in, err);
+    if (st != CAPV_OK)
+        return st;
     if (in->result == NULL || (strcmp(in->result, "ok") != 0 && strcmp(in->result, "warn") != 0 &&
                                strcmp(in->result, "fail") != 0))
         return capvi_err_set(err, CAPV_E_MALFORMED, "result", "result must be ok, warn or fail");
@@ -699,10 +740,86 @@ static capv_reg_queued *record_copy(const capvi_reg_record *r)
     return q;
 }
 
+/* CAPV_OK with the prepared record of a report recorded recently (`sum` holds its summary
+ * when one is stored), CAPV_E_NOT_FOUND when there is none. */
+static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, capv_registry *reg,
+                            const char *json, size_t len, capv_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (reg->memo == NULL)
+        return CAPV_E_NOT_FOUND;
+    uint8_t key[32];
+    capv_status st = capv_hash(key, CAPV_HASH_SHA3_256, (const uint8_t *)json, len, err);
+    if (st != CAPV_OK)
+        return st;
+    size_t cap = atomic_load(&reg->max_report);
+    st = CAPV_E_NOT_FOUND;
+    pthread_mutex_lock(&reg->memo_lock);
+    struct capvi_reg_memo *m = &reg->memo[key[0] % REG_MEMO_SLOTS];
+    if (m->used && m->cap == cap && m->r.full_len == len && memcmp(m->r.key, key, 32) == 0) {
+        *r = m->r;
+        if (r->summary)
+            capvi_buf_append(sum, m->summary, r->body_len);
+        st = CAPV_OK;
+    }
+    pthread_mutex_unlock(&reg->memo_lock);
+    if (st != CAPV_OK)
+        return st;
+    if (sum->failed)
+        return capvi_err_nomem(err);
+    r->body = r->summary ? (const char *)sum->data : json;
+    return CAPV_OK;
+}
+
+/* Remembers the report part of a prepared record (nothing when out of memory). */
+static void memo_put(capv_registry *reg, const capvi_reg_record *r)
+{
+    if (reg->memo == NULL || r->body == NULL || !r->at_given)
+        return;
+    char *summary = NULL;
+    if (r->summary && (summary = malloc(r->body_len)) == NULL)
+        return;
+    if (summary != NULL)
+        memcpy(summary, r->body, r->body_len);
+    pthread_mutex_lock(&reg->memo_lock);
+    struct capvi_reg_memo *m = &reg->memo[r->key[0] % REG_MEMO_SLOTS];
+    free(m->summary);
+    m->used = true;
+    m->cap = atomic_load(&reg->max_report);
+    m->r = *r;
+    memset(m->r.request_id, 0, sizeof m->r.request_id);
+    m->r.subject = NULL;
+    m->r.body = NULL; /* the caller's text, or the summary below */
+    m->summary = summary;
+    pthread_mutex_unlock(&reg->memo_lock);
+}
+
+/* Stores a prepared record: waits for the commit, or queues it (asynchronous recording). */
+static capv_status record_submit(int64_t *seq, capv_registry *reg, capvi_reg_record *r,
+                                 capv_error *err)
+{
+    capv_status st;
+    if (capvi_reg_queue_enabled(reg)) {
+        capv_reg_queued *q = record_copy(r);
+        st = q ? capvi_reg_enqueue(reg, q, err) : capvi_err_nomem(err);
+    } else {
+        capv_reg_write q;
+        memset(&q, 0, sizeof q);
+        q.rec = r;
+        capvi_reg_submit(reg, &q);
+        st = capvi_reg_write_result(&q, err);
+        if ((st == CAPV_OK || st == CAPV_E_EXISTS) && seq != NULL)
+            *seq = r->seq;
+    }
+    if (st == CAPV_OK && r->summary)
+        atomic_fetch_add(&reg->summarized, 1);
+    return st;
+}
+
 /* Records `v`, whose report (if any) is `report_len` bytes long and, when `root` is not NULL,
- * already parsed: waits for the commit, or queues it (asynchronous recording). */
+ * already parsed. A prepared report text is remembered (memo_put) when `memo` is set. */
 static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_verification *v,
-                          size_t report_len, const cJSON *root, capv_error *err)
+                          size_t report_len, const cJSON *root, bool memo, capv_error *err)
 {
     capvi_reg_record r;
     memset(&r, 0, sizeof r);
@@ -710,24 +827,10 @@ static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_
     capv_status st = record_fields(&r, reg, v, err);
     if (st == CAPV_OK)
         st = prepare_report(&r, reg, v, report_len, root, &sum, err);
-    if (st != CAPV_OK) {
-        capvi_buf_free(&sum);
-        return st;
-    }
-    if (capvi_reg_queue_enabled(reg)) {
-        capv_reg_queued *q = record_copy(&r);
-        st = q ? capvi_reg_enqueue(reg, q, err) : capvi_err_nomem(err);
-    } else {
-        capv_reg_write q;
-        memset(&q, 0, sizeof q);
-        q.rec = &r;
-        capvi_reg_submit(reg, &q);
-        st = capvi_reg_write_result(&q, err);
-        if ((st == CAPV_OK || st == CAPV_E_EXISTS) && seq != NULL)
-            *seq = r.seq;
-    }
-    if (st == CAPV_OK && r.summary)
-        atomic_fetch_add(&reg->summarized, 1);
+    if (st == CAPV_OK && memo)
+        memo_put(reg, &r);
+    if (st == CAPV_OK)
+        st = record_submit(seq, reg, &r, err);
     capvi_buf_free(&sum);
     return st;
 }
@@ -745,7 +848,7 @@ capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
                                            "capv_registry_verification", err);
     if (st != CAPV_OK)
         return st;
-    st = record(seq, reg, &in, in.report_json ? strlen(in.report_json) : 0, NULL, err);
+    st = record(seq, reg, &in, in.report_json ? strlen(in.report_json) : 0, NULL, false, err);
     return capvi_err_done(err, st);
 }
 
@@ -773,9 +876,25 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
         *seq = 0;
     if (reg == NULL || json == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    /* the same report text as a recent one (a cached verdict): its prepared fields */
+    capvi_reg_record r;
+    capv_buf sum = CAPV_BUF_INIT;
+    capv_status st = memo_get(&r, &sum, reg, json, len, err);
+    if (st == CAPV_OK) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        v.request_id = request_id;
+        v.subject = subject;
+        v.result = r.result;
+        if ((st = record_caller_fields(&r, &v, err)) == CAPV_OK)
+            st = record_submit(seq, reg, &r, err);
+        capvi_buf_free(&sum);
+        return capvi_err_done(err, st);
+    }
+    capvi_buf_free(&sum);
+    if (st != CAPV_E_NOT_FOUND)
+        return st;
     cJSON *root = NULL;
-    capv_status st = capvi_json_parse(&root, (const uint8_t *)json, len, err);
-    if (st != CAPV_OK)
+    if ((st = capvi_json_parse(&root, (const uint8_t *)json, len, err)) != CAPV_OK)
         return st;
     capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
     const cJSON *m;
@@ -792,7 +911,7 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     v.request_id = request_id;
     v.subject = subject;
     v.report_json = json;
-    st = record(seq, reg, &v, len, root, err);
+    st = record(seq, reg, &v, len, root, true, err);
 out:
     cJSON_Delete(root);
     return capvi_err_done(err, st);

@@ -11,7 +11,9 @@
  * are the bytes used), checked (size, SHA3-256, integrity_check, schema version, counts),
  * migrated if older, and only then swapped in under the writer lock; the old database and its
  * WAL are kept as "<db>.pre-restore-<ts>". Any failure before the swap leaves the database as
- * it was. */
+ * it was. A restore into PostgreSQL checks the backup the same way, then replaces the
+ * registry's rows with the copy's in one transaction (registry_copy.c); nothing keeps the old
+ * ones. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,15 +24,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "json_int.h"
 #include "keys_int.h"
+#include "registry_copy_int.h"
 #include "registry_entry_int.h"
 #include "registry_pg_int.h"
+#include "registry_pgb_int.h"
 #include "registry_schema_int.h"
 #include "time_int.h"
 
@@ -485,68 +488,9 @@ static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progres
 
 /* ---- a PostgreSQL registry into a SQLite backup --------------------------------------- */
 
-/* The tables of a PostgreSQL registry in the order rows may reference each other, with the
- * column types of capvi_pg_snapshot_rows (i integer, t text, b bytes). */
-static const struct {
-    const char *table;
-    const char *types;
-    const char *insert;
-} pg_tables[] = {
-    { "registry_meta", "tt", "INSERT OR REPLACE INTO registry_meta (key, value) VALUES (?1, ?2)" },
-    { "entries", "itttbbttttttt",
-      "INSERT INTO entries (seq, id, manifest_hash, proof_hash, manifest_key, proof_key, "
-      "timestamp_file, registered_at, policy_hash, signature, public_key, kid, "
-      "signature_scheme) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)" },
-    { "reports", "ibiit",
-      "INSERT INTO reports (id, sha3, bytes, summary, json) VALUES (?1, ?2, ?3, ?4, ?5)" },
-    { "verifications", "itttttittii",
-      "INSERT INTO verifications (seq, request_id, subject, manifest_hash, proof_hash, "
-      "policy_hash, entry_seq, result, verified_at, report_id, verified_ms) VALUES (?1, ?2, ?3, "
-      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)" },
-    { "policies", "itttbttt",
-      "INSERT INTO policies (seq, policy_id, policy_version, policy_hash, policy_key, ir_hash, "
-      "ir, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)" },
-};
-
-typedef struct pg_copy {
-    sqlite3 *dest;
-    sqlite3_stmt *ins;
-    const char *types;
-    uint64_t rows;
-    capv_progress_fn progress;
-    void *user;
-} pg_copy;
-
-static capv_status pg_copy_row(void *user, const char *const *cols, const int *lens, int ncols,
-                               capv_error *err)
-{
-    pg_copy *c = user;
-    if (ncols != (int)strlen(c->types))
-        return capvi_err_set(err, CAPV_E_INTERNAL, NULL, "a row of %d columns, %zu expected", ncols,
-                             strlen(c->types));
-    sqlite3_reset(c->ins);
-    sqlite3_clear_bindings(c->ins);
-    for (int i = 0; i < ncols; i++) {
-        if (cols[i] == NULL)
-            continue;
-        if (c->types[i] == 'i')
-            sqlite3_bind_int64(c->ins, i + 1, strtoll(cols[i], NULL, 10));
-        else if (c->types[i] == 'b')
-            sqlite3_bind_blob(c->ins, i + 1, cols[i], lens[i], SQLITE_STATIC);
-        else
-            sqlite3_bind_text(c->ins, i + 1, cols[i], lens[i], SQLITE_STATIC);
-    }
-    int rc = sqlite3_step(c->ins);
-    if (rc != SQLITE_DONE)
-        return capvi_reg_sqlite_error(c->dest, rc, "writing a row of the backup", err);
-    if (c->progress != NULL && ++c->rows % 4096 == 0)
-        c->progress(c->user, c->rows, 0);
-    return CAPV_OK;
-}
-
 /* Every row of a PostgreSQL registry, read in one REPEATABLE READ snapshot, into `dest` (a
  * new file that gets the current SQLite schema first): the same rows, ids and sequence
- * numbers, so the backup is an ordinary SQLite registry. */
+ * numbers (registry_copy.c), so the backup is an ordinary SQLite registry. */
 static capv_status copy_pg_snapshot(capv_registry *reg, sqlite3 *dest, capv_progress_fn progress,
                                     void *user, capv_error *err)
 {
@@ -556,19 +500,9 @@ static capv_status copy_pg_snapshot(capv_registry *reg, sqlite3 *dest, capv_prog
         return st;
     if ((st = capvi_pg_snapshot_begin(reg->pg, err)) != CAPV_OK)
         return st;
-    pg_copy c = { .dest = dest, .progress = progress, .user = user };
     st = capvi_reg_exec(dest, "BEGIN", err);
-    for (size_t t = 0; st == CAPV_OK && t < sizeof pg_tables / sizeof pg_tables[0]; t++) {
-        int rc = sqlite3_prepare_v2(dest, pg_tables[t].insert, -1, &c.ins, NULL);
-        if (rc != SQLITE_OK) {
-            st = capvi_reg_sqlite_error(dest, rc, "preparing the backup", err);
-            break;
-        }
-        c.types = pg_tables[t].types;
-        st = capvi_pg_snapshot_rows(reg->pg, pg_tables[t].table, pg_copy_row, &c, err);
-        sqlite3_finalize(c.ins);
-        c.ins = NULL;
-    }
+    if (st == CAPV_OK)
+        st = capvi_reg_copy_pg_to_sqlite(dest, reg->pg, progress, user, err);
     capvi_pg_snapshot_end(reg->pg);
     if (st == CAPV_OK)
         st = capvi_reg_exec(dest, "COMMIT", err);
@@ -838,6 +772,36 @@ static capv_status rename_if_exists(const char *from, const char *to, capv_error
                          strerror(errno));
 }
 
+/* A restore into PostgreSQL: the backup verified on a private copy beside it (migrated if
+ * older), then its rows replace the registry's in one transaction (registry_copy.c). */
+static capv_status restore_pg(const char *url, const char *backup_path, capv_progress_fn progress,
+                              void *user, capv_error *err)
+{
+    char dir[PATH_MAX], copy[PATH_MAX];
+    dir_of(dir, backup_path);
+    if (snprintf(copy, sizeof copy, "%s/.restore-%ld.tmp", dir, (long)getpid()) >= (int)sizeof copy)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
+    unlink(copy);
+    sqlite3 *db = NULL;
+    capv_registry *reg = NULL;
+    capv_status st = verify_into(NULL, backup_path, copy, true, progress, user, err);
+    if (st != CAPV_OK)
+        goto out;
+    int rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        CAPV_FAIL(err, backup_sqlite_error(db, rc, "opening", NULL), backup_path,
+                  "backup '%s' cannot be opened: %s", backup_path, sqlite3_errmsg(db));
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    CAPV_TRY(capv_registry_open(&reg, url, &o, err));
+    CAPV_TRY(capvi_reg_copy_load(NULL, reg, db, true, NULL, NULL, err));
+out:
+    capv_registry_close(reg);
+    sqlite3_close(db);
+    unlink(copy);
+    return st;
+}
+
 capv_status capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
                                   unsigned int flags, capv_progress_fn progress, void *user,
                                   capv_error *err)
@@ -846,11 +810,8 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
         *previous = NULL;
     if (db_path == NULL || backup_path == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    if (strncasecmp(db_path, "postgresql://", 13) == 0 ||
-        strncasecmp(db_path, "postgres://", 11) == 0)
-        return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL,
-                             "a restore replaces a SQLite registry file; a PostgreSQL registry "
-                             "is not restored this way (docs/registry.md#postgresql-backend)");
+    if (capvi_reg_is_pg_url(db_path))
+        return capvi_err_done(err, restore_pg(db_path, backup_path, progress, user, err));
     int lock_fd = -1;
     capv_status st = capvi_reg_lock(&lock_fd, db_path, err);
     if (st == CAPV_E_BUSY && (flags & CAPV_RESTORE_FORCE)) {

@@ -121,6 +121,9 @@ struct capv_registry {
     pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: capv_registry_flush waits on rq_out */
     atomic_size_t rq_depth;
     atomic_uint_fast64_t rq_dropped, rq_rejected, rq_written;
+    /* recently recorded report texts, prepared (registry.c, memo_get) */
+    struct capvi_reg_memo *memo;
+    pthread_mutex_t memo_lock;
 };
 
 /* ---- SQLite errors and the health of the storage --------------------------------------- */

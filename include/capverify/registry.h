@@ -65,7 +65,7 @@ typedef struct capv_registry capv_registry;
 
 /* Options of capv_registry_open. Since 0.1 (version 1); version 2 (Since 0.2) adds
  * max_report_bytes and retention_ms, so a handle starts with the limits it runs with;
- * version 3 (Since 0.3) adds asynchronous recording (record_queue_max, record_flush_ms). */
+ * version 3 (Since 0.2) adds asynchronous recording (record_queue_max, record_flush_ms). */
 #define CAPV_REGISTRY_OPTIONS_VERSION 3
 typedef struct capv_registry_options {
     unsigned int version;   /* CAPV_REGISTRY_OPTIONS_VERSION */
@@ -95,7 +95,7 @@ typedef struct capv_registry_options {
     }
 
 /* Opens the registry at `path`: a PostgreSQL URL (postgresql://… or postgres://…, libpq's
- * URI syntax, TLS settings such as sslmode=verify-full in its query; Since 0.3) for a
+ * URI syntax, TLS settings such as sslmode=verify-full in its query; Since 0.2) for a
  * registry shared by several processes (docs/registry.md "PostgreSQL backend"), or else a
  * SQLite database file (NULL = a private in-memory registry, read-write, gone when closed).
  * Both behave alike for every call below; the SQLite details follow. Read-write opens set journal_mode=WAL, synchronous=FULL (or NORMAL),
@@ -154,7 +154,7 @@ typedef enum capv_registry_stat {
     CAPV_REGISTRY_STAT_PRUNED = 2,         /* verifications removed by retention and prune */
     CAPV_REGISTRY_STAT_SUMMARIZED = 3,     /* recorded reports stored as their summary */
     CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4, /* operations that failed with CAPV_E_STORAGE */
-    /* asynchronous recording (Since 0.3): */
+    /* asynchronous recording (Since 0.2): */
     CAPV_REGISTRY_STAT_QUEUE_DEPTH = 5,      /* records waiting to be written (a level) */
     CAPV_REGISTRY_STAT_RECORDS_DROPPED = 6,  /* records not queued: the queue was full */
     CAPV_REGISTRY_STAT_RECORDS_REJECTED = 7, /* queued records the storage refused
@@ -171,7 +171,7 @@ CAPV_API uint64_t capv_registry_stat_get(const capv_registry *reg, capv_registry
  * its handles with an advisory lock held by a session of the leader, taken over by another
  * handle at its next call once the leader closes or dies (docs/registry.md "Leadership").
  * CAPV_E_STORAGE (*leader false) when the database cannot be reached. Thread-safe.
- * Since 0.3. */
+ * Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_leader(bool *leader, capv_registry *reg,
                                                                   capv_error *err);
 
@@ -409,7 +409,7 @@ capv_registry_record_report_json(int64_t *seq, capv_registry *reg, const char *j
 /* Waits until every record queued before the call is written or refused (asynchronous
  * recording), at most `timeout_ms` (< 0: no limit): CAPV_OK, or CAPV_E_BUSY while records
  * still wait (the storage fails). Without asynchronous recording, CAPV_OK at once.
- * Since 0.3. */
+ * Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_flush(capv_registry *reg, int timeout_ms,
                                                                  capv_error *err);
 /* The verification recorded under `request_id`; free with capv_registry_verification_free.
@@ -617,19 +617,75 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_verify(capv_ba
                                                                          const char *backup_path,
                                                                          capv_error *err);
 
-#define CAPV_RESTORE_FORCE 0x1u /* restore even while a writer holds the database */
+#define CAPV_RESTORE_FORCE 0x1u /* restore even while a writer holds the database (SQLite) */
 
-/* Restores `backup_path` over the database at `db_path`: verifies it as
- * capv_registry_backup_verify does on a copy next to the database, migrates the copy if its
- * schema is older, then, holding the writer lock, moves the current database (and its WAL)
- * aside to "<db>.pre-restore-<yyyymmddTHHMMSSZ>" and renames the copy into place. Anything
- * wrong leaves the current database untouched. CAPV_E_BUSY while a writer (the daemon) holds
- * the database, unless CAPV_RESTORE_FORCE (then the daemon must reopen: SIGHUP).
- * `previous` (may be NULL) receives the path the old database was kept at (NULL when there
- * was none; free with capv_free). Since 0.1. */
+/* Restores `backup_path` over the registry at `db_path`.
+ *
+ * A SQLite file: verifies the backup as capv_registry_backup_verify does on a copy next to
+ * the database, migrates the copy if its schema is older, then, holding the writer lock,
+ * moves the current database (and its WAL) aside to "<db>.pre-restore-<yyyymmddTHHMMSSZ>"
+ * and renames the copy into place. Anything wrong leaves the current database untouched.
+ * CAPV_E_BUSY while a writer (the daemon) holds the database, unless CAPV_RESTORE_FORCE
+ * (then the daemon must reopen: SIGHUP). `previous` (may be NULL) receives the path the old
+ * database was kept at (NULL when there was none; free with capv_free).
+ *
+ * A PostgreSQL URL (postgresql://… or postgres://…; Since 0.2): verifies the backup the same
+ * way on a copy beside the backup (migrated if older), opens the registry (creating the
+ * schema in an empty database; the password from libpq's sources: PGPASSWORD, PGPASSFILE,
+ * ~/.pgpass, the URL), and in ONE transaction empties entries, verifications, reports,
+ * policies and registry_meta (but the storage's own bookkeeping keys), loads the backup's
+ * rows with their ids and sequence numbers and moves the sequences past them. The old
+ * contents are gone, nothing keeps them: take a backup first (capv_registry_backup). Other
+ * replicas go on reading the old contents until the commit; their writes wait for it.
+ * Anything wrong before the commit leaves the registry as it was. `previous` stays NULL;
+ * CAPV_RESTORE_FORCE is ignored (there is no file lock to force).
+ * Since 0.1; PostgreSQL since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
                       unsigned int flags, capv_progress_fn progress, void *user, capv_error *err);
+
+/* What capv_registry_copy copied. The caller allocates it and sets `version` (use
+ * CAPV_REGISTRY_COPY_RESULT_INIT): the library fills the fields of that version only.
+ * Since 0.2 (version 1). */
+#define CAPV_REGISTRY_COPY_RESULT_VERSION 1
+typedef struct capv_registry_copy_result {
+    unsigned int version; /* CAPV_REGISTRY_COPY_RESULT_VERSION, set by the caller */
+    uint64_t entries;     /* rows copied */
+    uint64_t verifications;
+    uint64_t reports; /* stored report bodies */
+    uint64_t policies;
+    uint64_t signatures_verified; /* entries of `to` whose signature verified afterwards */
+} capv_registry_copy_result;
+
+#define CAPV_REGISTRY_COPY_RESULT_INIT                                                             \
+    {                                                                                              \
+        CAPV_REGISTRY_COPY_RESULT_VERSION, 0, 0, 0, 0, 0                                           \
+    }
+
+/* Copies every row of `from` into `to`, between storages or within one kind (SQLite file or
+ * PostgreSQL, docs/registry.md "Copy between storages"): registry_meta but the storage's own
+ * bookkeeping keys, entries, reports, verifications and policies, with the same ids,
+ * sequence numbers and texts, so entry signatures stay valid. `from` is read in one snapshot
+ * (read-only handles work; its writers go on); `to` is written in ONE transaction of its
+ * writer (a read-write handle), which first requires it to hold no entries, verifications
+ * or policies (CAPV_E_STATE otherwise, nothing written) and, before committing, its row
+ * counts to equal the rows read (CAPV_E_MISMATCH otherwise, nothing written). A PostgreSQL
+ * `to` gets its sequences moved past the copied numbers, so later inserts do not collide;
+ * its other writers wait for the commit. Afterwards every entry of `to` that carries a
+ * signature is verified (capv_registry_entry_verify): CAPV_E_MISMATCH naming the first that
+ * does not (the copy is then committed: discard it). CAPV_E_INVALID_ARG for NULL, for
+ * to == from, or a result version of 0 or newer than the library's; CAPV_E_STATE for a
+ * read-only `to`, or a snapshot of `from` already open (a backup running on that handle);
+ * storage errors of either side as their operations report them. `progress` (may be NULL)
+ * is called every 4096 rows with the rows so far and a total of 0 (unknown), on the thread
+ * that runs `to`'s writes (its writer thread when it has one). `result` (may be NULL) is
+ * filled within its version's size, also on failure (the rows copied so far: 0 when
+ * nothing was committed). Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_copy(capv_registry_copy_result *result,
+                                                                capv_registry *to,
+                                                                capv_registry *from,
+                                                                capv_progress_fn progress,
+                                                                void *user, capv_error *err);
 
 /* ---- verification hookup --------------------------------------------------------------- */
 

@@ -28,6 +28,24 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
     return remove(path);
 }
 
+/* A fresh, empty schema in the database of CAPV_TEST_PG_URL, as a registry location. */
+static void pg_location(char out[LOC_CAP])
+{
+    static int n;
+    const char *base = getenv("CAPV_TEST_PG_URL");
+    char schema[64], sql[128];
+    snprintf(schema, sizeof schema, "c_%ld_%d", (long)getpid(), n++);
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    PGconn *c = PQconnectdb(base);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+    snprintf(out, LOC_CAP, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
+             schema);
+}
+
 /* A fresh, empty registry location for each test. */
 static void setup(void)
 {
@@ -38,28 +56,27 @@ static void setup(void)
         tmp = "/tmp";
     snprintf(dir, sizeof dir, "%s/capvcontract.XXXXXX", tmp);
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    if (on_pg) {
-        const char *base = getenv("CAPV_TEST_PG_URL");
-        char schema[64], sql[128];
-        snprintf(schema, sizeof schema, "c_%ld_%d", (long)getpid(), n++);
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
-        PGconn *c = PQconnectdb(base);
-        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-        PGresult *r = PQexec(c, sql);
-        ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        PQfinish(c);
-        snprintf(loc, sizeof loc, "%s%soptions=-csearch_path%%3D%s", base,
-                 strchr(base, '?') ? "&" : "?", schema);
-    } else {
+    if (on_pg)
+        pg_location(loc);
+    else
         snprintf(loc, sizeof loc, "%s/registry-%d.sqlite", dir, n++);
-    }
 }
 
 static void teardown(void)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     capv_global_shutdown();
+}
+
+static capv_registry *open_at(const char *where, unsigned int flags)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = flags;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, where, &o, &err) == CAPV_OK, "open %s: %s", where,
+                  err.message);
+    return reg;
 }
 
 static capv_registry *open_reg(unsigned int flags, size_t queue)
@@ -453,6 +470,227 @@ START_TEST(backup_is_portable)
 }
 END_TEST
 
+/* A signed registry to copy: 30 entries, a verification for each (two report bodies), a
+ * policy. The id of entry 7 in `id`. */
+static void fill_for_copy(capv_registry *reg, capv_signing_key *key, char id[64])
+{
+    capv_registry_set_signing_key(reg, key);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], rid[32];
+    for (int i = 0; i < 30; i++) {
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "cm", i);
+        e.proof_hash = hash_of(ph, "cp", i);
+        capv_registry_entry *stored = NULL;
+        ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_OK);
+        if (i == 7)
+            snprintf(id, 64, "%s", stored->id);
+        capv_registry_entry_free(stored);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "c-%d", i);
+        v.request_id = rid;
+        v.manifest_hash = mh;
+        v.proof_hash = ph;
+        v.result = "ok";
+        v.report_json = i % 2 ? "{\"odd\":true}" : "{\"odd\":false}";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+    char pol[CAPV_DIGEST_HEX_SIZE], ir[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+    p.policy_id = "copy-policy";
+    p.policy_version = "2.0";
+    p.policy_hash = hash_of(pol, "cpol", 1);
+    p.ir_hash = hash_of(ir, "cir", 1);
+    p.ir_json = "{\"rules\":[1]}";
+    ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_OK);
+}
+
+/* `b` holds what fill_for_copy put into `a` (and `extra` rows of adds_after_copy): counts, entry `id` with its seq and signature,
+ * a verification with its report, the policy. */
+static void same_rows(capv_registry *a, capv_registry *b, const char *id, unsigned int extra)
+{
+    ck_assert_uint_eq(count(b, CAPV_REGISTRY_ENTRIES), 30 + extra);
+    ck_assert_uint_eq(count(b, CAPV_REGISTRY_VERIFICATIONS), 30 + extra);
+    ck_assert_uint_eq(count(b, CAPV_REGISTRY_POLICIES), 1 + extra);
+    capv_registry_entry *x = NULL, *y = NULL;
+    ck_assert_int_eq(capv_registry_get(&x, a, id, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get(&y, b, id, NULL), CAPV_OK);
+    ck_assert_int_eq(x->seq, y->seq);
+    ck_assert_str_eq(x->signature, y->signature);
+    ck_assert_str_eq(x->registered_at, y->registered_at);
+    ck_assert_int_eq(capv_registry_entry_verify(y, NULL), CAPV_OK);
+    capv_registry_entry_free(x);
+    capv_registry_entry_free(y);
+    capv_registry_verification *v = NULL, *w = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&v, a, "c-3", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_verification(&w, b, "c-3", NULL), CAPV_OK);
+    ck_assert_str_eq(w->report_json, "{\"odd\":true}");
+    ck_assert_int_eq(v->seq, w->seq);
+    ck_assert_str_eq(v->verified_at, w->verified_at);
+    capv_registry_verification_free(v);
+    capv_registry_verification_free(w);
+    capv_registry_policy *p = NULL;
+    ck_assert_int_eq(capv_registry_get_policy(&p, b, "copy-policy", NULL), CAPV_OK);
+    ck_assert_str_eq(p->policy_version, "2.0");
+    ck_assert_str_eq(p->ir_json, "{\"rules\":[1]}");
+    capv_registry_policy_free(p);
+}
+
+/* A new entry after a copy gets a seq past every copied one (the sequence moved on). */
+static void adds_after_copy(capv_registry *reg, int n)
+{
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], rid[32];
+    capv_registry_page *p = NULL;
+    ck_assert_int_eq(capv_registry_list(&p, reg, NULL, 0, 1000, NULL), CAPV_OK);
+    size_t k = capv_registry_page_count(p);
+    int64_t last = k ? capv_registry_page_entry(p, k - 1)->seq : 0;
+    capv_registry_page_free(p);
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "after-m", n);
+    e.proof_hash = hash_of(ph, "after-p", n);
+    capv_registry_entry *stored = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_add(&stored, reg, &e, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_int_gt(stored->seq, last);
+    capv_registry_entry_free(stored);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    snprintf(rid, sizeof rid, "after-%d", n);
+    v.request_id = rid;
+    v.result = "ok";
+    v.report_json = "{\"after\":1}";
+    ck_assert_msg(capv_registry_record(NULL, reg, &v, &err) == CAPV_OK, "%s", err.message);
+    char pol[CAPV_DIGEST_HEX_SIZE], ir[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_policy pp = CAPV_REGISTRY_POLICY_INIT;
+    char pid[32];
+    snprintf(pid, sizeof pid, "after-policy-%d", n);
+    pp.policy_id = pid;
+    pp.policy_version = "1";
+    pp.policy_hash = hash_of(pol, "apol", n);
+    pp.ir_hash = hash_of(ir, "air", n);
+    pp.ir_json = "{}";
+    ck_assert_msg(capv_registry_put_policy(reg, &pp, &err) == CAPV_OK, "%s", err.message);
+}
+
+START_TEST(copy_between_storages)
+{
+    capv_registry *reg = open_reg(0, 0);
+    capv_signing_key *key = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&key, NULL), CAPV_OK);
+    char id[64] = "";
+    fill_for_copy(reg, key, id);
+    capv_error err = CAPV_ERROR_INIT;
+    /* into a new SQLite file: PG -> SQLite, or SQLite -> SQLite */
+    char file[300];
+    snprintf(file, sizeof file, "%s/copy.sqlite", dir);
+    capv_registry *sq = open_at(file, CAPV_REGISTRY_CREATE);
+    capv_registry_copy_result r = CAPV_REGISTRY_COPY_RESULT_INIT;
+    ck_assert_msg(capv_registry_copy(&r, sq, reg, NULL, NULL, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(r.entries, 30);
+    ck_assert_uint_eq(r.verifications, 30);
+    ck_assert_uint_eq(r.reports, 2);
+    ck_assert_uint_eq(r.policies, 1);
+    ck_assert_uint_eq(r.signatures_verified, 30);
+    same_rows(reg, sq, id, 0);
+    /* a target that is not empty: refused, nothing written */
+    ck_assert_int_eq(capv_registry_copy(&r, sq, reg, NULL, NULL, &err), CAPV_E_STATE);
+    ck_assert_int_eq(err.code, CAPV_E_STATE);
+    ck_assert_ptr_nonnull(strstr(err.message, "not empty"));
+    ck_assert_uint_eq(count(sq, CAPV_REGISTRY_ENTRIES), 30);
+    ck_assert_int_eq(capv_registry_copy(NULL, reg, sq, NULL, NULL, NULL), CAPV_E_STATE);
+    ck_assert_int_eq(capv_registry_copy(NULL, sq, sq, NULL, NULL, NULL), CAPV_E_INVALID_ARG);
+    capv_registry_copy_result bad = CAPV_REGISTRY_COPY_RESULT_INIT;
+    bad.version = 0;
+    ck_assert_int_eq(capv_registry_copy(&bad, sq, reg, NULL, NULL, NULL), CAPV_E_INVALID_ARG);
+    adds_after_copy(sq, 1);
+    if (on_pg) {
+        /* SQLite -> a fresh PostgreSQL schema; the sequences move past the copied numbers */
+        char loc2[LOC_CAP];
+        pg_location(loc2);
+        capv_registry *pg2 = open_at(loc2, CAPV_REGISTRY_CREATE);
+        capv_registry *src = open_at(file, CAPV_REGISTRY_READ_ONLY);
+        ck_assert_msg(capv_registry_copy(&r, pg2, src, NULL, NULL, &err) == CAPV_OK, "%s",
+                      err.message);
+        ck_assert_uint_eq(r.entries, 31);
+        ck_assert_uint_eq(r.verifications, 31);
+        ck_assert_uint_eq(r.reports, 3);
+        ck_assert_uint_eq(r.policies, 2);
+        ck_assert_uint_eq(r.signatures_verified, 30); /* the entry added later is unsigned */
+        same_rows(reg, pg2, id, 1);
+        adds_after_copy(pg2, 2);
+        ck_assert_uint_eq(count(pg2, CAPV_REGISTRY_ENTRIES), 32);
+        capv_registry_close(src);
+        capv_registry_close(pg2);
+    }
+    capv_registry_close(sq);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
+}
+END_TEST
+
+/* A restore replaces the registry with the backup's rows: on SQLite the file is swapped
+ * (the old one kept), on PostgreSQL the tables are emptied and loaded in one transaction and
+ * their sequences move past the backup's numbers. */
+START_TEST(restore_replaces)
+{
+    capv_registry *reg = open_reg(0, 0);
+    capv_signing_key *key = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&key, NULL), CAPV_OK);
+    char id[64] = "";
+    fill_for_copy(reg, key, id);
+    capv_backup_info *info = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char bdir[300];
+    snprintf(bdir, sizeof bdir, "%s/backups", dir);
+    ck_assert_msg(capv_registry_backup(&info, reg, bdir, 0, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    /* a second registry of the same kind, with other contents */
+    char loc2[LOC_CAP];
+    if (on_pg)
+        pg_location(loc2);
+    else
+        snprintf(loc2, sizeof loc2, "%s/restored.sqlite", dir);
+    capv_registry *other = open_at(loc2, CAPV_REGISTRY_CREATE);
+    adds_after_copy(other, 5);
+    adds_after_copy(other, 6);
+    capv_registry_close(other);
+    char *previous = NULL;
+    ck_assert_msg(capv_registry_restore(&previous, loc2, info->path, 0, NULL, NULL, &err) ==
+                      CAPV_OK,
+                  "%s", err.message);
+    if (on_pg)
+        ck_assert_ptr_null(previous);
+    else
+        ck_assert_ptr_nonnull(previous);
+    capv_free(previous);
+    other = open_at(loc2, 0);
+    same_rows(reg, other, id, 0);
+    capv_registry_entry *gone = NULL;
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    ck_assert_int_eq(capv_registry_find(&gone, other, hash_of(mh, "after-m", 5),
+                                        hash_of(ph, "after-p", 5), NULL),
+                     CAPV_E_NOT_FOUND);
+    capv_registry_policy *gp = NULL;
+    ck_assert_int_eq(capv_registry_get_policy(&gp, other, "after-policy-5", NULL),
+                     CAPV_E_NOT_FOUND);
+    adds_after_copy(other, 7);
+    ck_assert_uint_eq(count(other, CAPV_REGISTRY_ENTRIES), 31);
+    capv_registry_close(other);
+    /* a tampered backup is refused, the registry left as it was */
+    FILE *f = fopen(info->path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 200, SEEK_SET);
+    fputc('X', f);
+    fclose(f);
+    ck_assert_int_eq(capv_registry_restore(NULL, loc2, info->path, 0, NULL, NULL, &err),
+                     CAPV_E_MISMATCH);
+    other = open_at(loc2, CAPV_REGISTRY_READ_ONLY);
+    ck_assert_uint_eq(count(other, CAPV_REGISTRY_ENTRIES), 31);
+    capv_registry_close(other);
+    capv_backup_info_free(info);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
+}
+END_TEST
+
 static Suite *contract_suite(const char *name)
 {
     Suite *s = suite_create(name);
@@ -468,6 +706,8 @@ static Suite *contract_suite(const char *name)
     tcase_add_test(tc, import_and_prune);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, backup_is_portable);
+    tcase_add_test(tc, copy_between_storages);
+    tcase_add_test(tc, restore_replaces);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,255 @@
+/* Loading whole tables into a PostgreSQL registry (docs/registry.md, "Copy between storages"
+ * and "Restore"): the rows keep their ids and sequence numbers (the identity columns are
+ * BY DEFAULT), so entry signatures, verifications' references and list cursors stay what
+ * they were. Rows go in statements of up to LOAD_ROWS rows, each column one array parameter
+ * read by unnest(), inside the caller's transaction on the write connection. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "registry_pg_conn_int.h"
+#include "registry_pg_int.h"
+#include "registry_pg_load_int.h"
+
+/* Rows per statement, and the buffered bytes after which a statement goes early. */
+#define LOAD_ROWS 1000u
+#define LOAD_BYTES (8u << 20)
+#define LOAD_MAX_COLUMNS 13
+
+/* The tables in load order, with the types of their columns as capvi_pg_snapshot_rows lists
+ * them (i integer, t text, b bytea as raw bytes). */
+static const struct {
+    const char *table;
+    const char *types;
+    const char *insert;
+} load_tables[] = {
+    { "registry_meta", "tt",
+      "INSERT INTO registry_meta (key, value) SELECT * FROM unnest($1::text[], $2::text[]) "
+      "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value" },
+    { "entries", "itttbbttttttt",
+      "INSERT INTO entries (seq, id, manifest_hash, proof_hash, manifest_key, proof_key, "
+      "timestamp_file, registered_at, policy_hash, signature, public_key, kid, signature_scheme) "
+      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], "
+      "$6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
+      "$13::text[])" },
+    { "reports", "ibiit",
+      "INSERT INTO reports (id, sha3, bytes, summary, json) SELECT * FROM unnest($1::bigint[], "
+      "$2::bytea[], $3::bigint[], $4::smallint[], $5::text[])" },
+    { "verifications", "itttttittii",
+      "INSERT INTO verifications (seq, request_id, subject, manifest_hash, proof_hash, "
+      "policy_hash, entry_seq, result, verified_at, report_id, verified_ms) SELECT * FROM "
+      "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+      "$7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])" },
+    { "policies", "itttbttt",
+      "INSERT INTO policies (seq, policy_id, policy_version, policy_hash, policy_key, ir_hash, "
+      "ir, created_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+      "$5::bytea[], $6::text[], $7::text[], $8::text[])" },
+};
+#define LOAD_TABLES (sizeof load_tables / sizeof load_tables[0])
+
+struct capvi_pg_load {
+    capvi_pg *pg;
+    size_t table; /* LOAD_TABLES: none yet */
+    capv_buf cols[LOAD_MAX_COLUMNS];
+    size_t rows;
+};
+
+/* The bookkeeping keys, and the same rule in SQL for the delete of a replacing load. */
+bool capvi_pg_load_meta_kept(const char *key)
+{
+    return strcmp(key, "schema_version") == 0 || strncmp(key, "migrated_to_", 12) == 0 ||
+           strcmp(key, "migrated_from") == 0 || strcmp(key, "health_probe") == 0;
+}
+#define META_KEPT_SQL                                                                              \
+    "key IN ('schema_version', 'migrated_from', 'health_probe') OR "                               \
+    "starts_with(key, 'migrated_to_')"
+
+/* ---- array parameters ------------------------------------------------------------------ */
+
+static void arr_sep(capv_buf *b)
+{
+    capvi_buf_putc(b, b->len ? ',' : '{');
+}
+
+/* A quoted element: backslash and double quote escaped; bytea as "\\x" + hex. */
+static void arr_elem(capv_buf *b, const char *s, int len, bool bytea)
+{
+    arr_sep(b);
+    if (s == NULL) {
+        capvi_buf_puts(b, "NULL");
+        return;
+    }
+    capvi_buf_putc(b, '"');
+    if (bytea) {
+        static const char hex[] = "0123456789abcdef";
+        capvi_buf_puts(b, "\\\\x");
+        if (!capvi_buf_reserve(b, 2 * (size_t)len))
+            return;
+        for (int i = 0; i < len; i++) {
+            uint8_t c = (uint8_t)s[i];
+            b->data[b->len++] = (uint8_t)hex[c >> 4];
+            b->data[b->len++] = (uint8_t)hex[c & 15];
+        }
+    } else {
+        size_t done = 0, n = (size_t)len;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] != '"' && s[i] != '\\')
+                continue;
+            capvi_buf_append(b, s + done, i - done);
+            capvi_buf_putc(b, '\\');
+            done = i;
+        }
+        capvi_buf_append(b, s + done, n - done);
+    }
+    capvi_buf_putc(b, '"');
+}
+
+/* Writes the buffered rows of the current table in one statement. */
+static capv_status flush(capvi_pg_load *l, capv_error *err)
+{
+    if (l->rows == 0 || l->table >= LOAD_TABLES)
+        return CAPV_OK;
+    int n = (int)strlen(load_tables[l->table].types);
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capv_status st = CAPV_OK;
+    for (int i = 0; i < n; i++) {
+        capvi_buf_putc(&l->cols[i], '}');
+        capvi_buf_putc(&l->cols[i], '\0');
+        if (l->cols[i].failed && st == CAPV_OK)
+            st = capvi_err_nomem(err);
+        capvi_pg_param_text(&p, (const char *)l->cols[i].data);
+    }
+    PGresult *r = NULL;
+    if (st == CAPV_OK)
+        st = capvi_pg_exec(&r, l->pg, &l->pg->w, "loading rows", load_tables[l->table].insert, &p,
+                           err);
+    if (st == CAPV_OK && strtoull(PQcmdTuples(r), NULL, 10) != l->rows)
+        st = capvi_err_set(err, CAPV_E_IO, NULL, "loading rows: %s of %zu rows of %s inserted",
+                           PQcmdTuples(r), l->rows, load_tables[l->table].table);
+    PQclear(r);
+    for (int i = 0; i < n; i++)
+        capvi_buf_free(&l->cols[i]);
+    l->rows = 0;
+    return st;
+}
+
+/* ---- the load -------------------------------------------------------------------------- */
+
+capv_status capvi_pg_load_start(capvi_pg_load **out, capvi_pg *pg, bool replace, capv_error *err)
+{
+    *out = NULL;
+    if (!capvi_pg_in_transaction(pg))
+        return capvi_err_set(err, CAPV_E_STATE, NULL, "a load runs inside a write transaction");
+    /* EXCLUSIVE: reads go on, other writers (replicas) wait until this transaction ends */
+    capv_status st = capvi_pg_exec(NULL, pg, &pg->w, "locking the registry tables",
+                                   "LOCK TABLE registry_meta, entries, reports, verifications, "
+                                   "policies IN EXCLUSIVE MODE",
+                                   NULL, err);
+    if (st != CAPV_OK)
+        return st;
+    if (replace) {
+        st = capvi_pg_exec(
+            NULL, pg, &pg->w, "emptying the registry",
+            "DELETE FROM verifications; DELETE FROM reports; DELETE FROM entries; "
+            "DELETE FROM policies; DELETE FROM registry_meta WHERE NOT (" META_KEPT_SQL ")",
+            NULL, err);
+    } else {
+        PGresult *r = NULL;
+        st = capvi_pg_exec(&r, pg, &pg->w, "looking for rows",
+                           "SELECT EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 FROM "
+                           "verifications) OR EXISTS (SELECT 1 FROM policies)",
+                           NULL, err);
+        bool any = st == CAPV_OK && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (any)
+            st = capvi_err_set(err, CAPV_E_STATE, NULL,
+                               "the target registry is not empty: it holds entries, "
+                               "verifications or policies");
+    }
+    if (st != CAPV_OK)
+        return st;
+    capvi_pg_load *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return capvi_err_nomem(err);
+    l->pg = pg;
+    l->table = LOAD_TABLES;
+    *out = l;
+    return CAPV_OK;
+}
+
+capv_status capvi_pg_load_table(capvi_pg_load *l, const char *table, capv_error *err)
+{
+    capv_status st = flush(l, err);
+    if (st != CAPV_OK)
+        return st;
+    for (size_t t = 0; t < LOAD_TABLES; t++)
+        if (strcmp(load_tables[t].table, table) == 0) {
+            l->table = t;
+            return CAPV_OK;
+        }
+    return capvi_err_set(err, CAPV_E_INVALID_ARG, "table", "no registry table '%.64s'", table);
+}
+
+capv_status capvi_pg_load_row(void *user, const char *const *cols, const int *lens, int ncols,
+                              capv_error *err)
+{
+    capvi_pg_load *l = user;
+    if (l->table >= LOAD_TABLES)
+        return capvi_err_set(err, CAPV_E_STATE, NULL, "a row before its table");
+    const char *types = load_tables[l->table].types;
+    if (ncols != (int)strlen(types))
+        return capvi_err_set(err, CAPV_E_INTERNAL, NULL,
+                             "a row of %s with %d columns, %zu expected",
+                             load_tables[l->table].table, ncols, strlen(types));
+    size_t bytes = 0;
+    for (int i = 0; i < ncols; i++) {
+        arr_elem(&l->cols[i], cols[i], cols[i] ? lens[i] : 0, types[i] == 'b');
+        bytes += l->cols[i].len;
+    }
+    l->rows++;
+    return l->rows >= LOAD_ROWS || bytes >= LOAD_BYTES ? flush(l, err) : CAPV_OK;
+}
+
+capv_status capvi_pg_load_finish(capvi_pg_load *l, uint64_t counts[4], capv_error *err)
+{
+    capv_status st = flush(l, err);
+    if (st != CAPV_OK)
+        return st;
+    /* setval only upwards: a sequence keeps a value once set, whatever becomes of the
+     * transaction, so lowering it would let a rolled-back load collide later */
+    static const char *const seqs[][2] = {
+        { "entries", "seq" },
+        { "reports", "id" },
+        { "verifications", "seq" },
+        { "policies", "seq" },
+    };
+    for (size_t i = 0; st == CAPV_OK && i < 4; i++) {
+        char sql[400];
+        snprintf(sql, sizeof sql,
+                 "SELECT setval(s, m) FROM (SELECT pg_get_serial_sequence('%s', '%s')::regclass "
+                 "AS s, (SELECT max(%s) FROM %s) AS m) t WHERE m IS NOT NULL AND m > "
+                 "COALESCE(pg_sequence_last_value(s), 0)",
+                 seqs[i][0], seqs[i][1], seqs[i][1], seqs[i][0]);
+        st = capvi_pg_exec(NULL, l->pg, &l->pg->w, "advancing a sequence", sql, NULL, err);
+    }
+    if (st != CAPV_OK || counts == NULL)
+        return st;
+    PGresult *r = NULL;
+    st = capvi_pg_exec(&r, l->pg, &l->pg->w, "counting the rows loaded",
+                       "SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM reports), "
+                       "(SELECT count(*) FROM verifications), (SELECT count(*) FROM policies)",
+                       NULL, err);
+    for (int i = 0; st == CAPV_OK && i < 4; i++)
+        counts[i] = (uint64_t)capvi_pg_int(r, 0, i);
+    PQclear(r);
+    return st;
+}
+
+void capvi_pg_load_free(capvi_pg_load *l)
+{
+    if (l == NULL)
+        return;
+    for (int i = 0; i < LOAD_MAX_COLUMNS; i++)
+        capvi_buf_free(&l->cols[i]);
+    free(l);
+}

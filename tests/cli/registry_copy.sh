@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# capverify registry copy between storages and registry restore into PostgreSQL
+# (docs/registry.md "Copy between storages", "Restore"), as an operator uses them: a round
+# trip SQLite -> PostgreSQL -> SQLite keeps every row (the JSON exports of both files are
+# identical, and so are their verifications, reports and policies), a target that is not
+# empty is refused, --password-file, a restore replaces the contents of a PostgreSQL registry
+# and later writes work, a tampered backup is refused. Run through tests/pg/with_pg.sh.
+#   registry_copy.sh CAPVERIFY REG_TOOL
+set -uo pipefail
+cli=$1 tool=$2
+if [ -z "${CAPV_TEST_PG_URL:-}" ]; then
+    echo "registry_copy: CAPV_TEST_PG_URL is unset (run through tests/pg/with_pg.sh)" >&2
+    exit 77
+fi
+dir=$(mktemp -d "${TMPDIR:-/tmp}/capv-regcopy.XXXXXX")
+trap 'rm -rf "$dir"' EXIT
+n=0
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+# expect EXIT_CODE COMMAND...: runs it, output in $out / $err
+expect() {
+    local want=$1
+    shift
+    out=$("$@" 2>"$dir/stderr")
+    local rc=$?
+    err=$(cat "$dir/stderr")
+    n=$((n + 1))
+    [ "$rc" -eq "$want" ] || fail "$* → exit $rc, want $want
+stdout: $out
+stderr: $err"
+}
+# A fresh schema of the test database, as a registry URL.
+schema() {
+    psql -X -q -v ON_ERROR_STOP=1 "$CAPV_TEST_PG_URL" -c "CREATE SCHEMA $1" >/dev/null ||
+        fail "CREATE SCHEMA $1"
+    echo "$CAPV_TEST_PG_URL?options=-csearch_path%3D$1"
+}
+rows() { sqlite3 "$1" "$2" || fail "sqlite3 $1: $2"; }
+same_rows() {
+    local t
+    for t in "SELECT * FROM verifications ORDER BY seq" "SELECT id, hex(sha3), bytes, summary, \
+json FROM reports ORDER BY id" "SELECT seq, policy_id, policy_version, policy_hash, \
+hex(policy_key), ir_hash, ir, created_at FROM policies ORDER BY seq" "SELECT seq, id FROM \
+entries ORDER BY seq"; do
+        [ "$(rows "$1" "$t")" = "$(rows "$2" "$t")" ] || fail "$1 and $2 differ: $t"
+    done
+}
+
+# ---- a SQLite registry with signed entries, verifications, reports, a policy ---------------
+a=$dir/a.sqlite
+"$tool" fill "$a" 200 >/dev/null || fail "fill"
+rows "$a" "INSERT INTO reports (sha3, bytes, summary, json) VALUES (randomblob(32), 7, 0,
+             '{\"a\":\"\\\\ \\\" }\"}');
+           INSERT INTO verifications (request_id, subject, manifest_hash, result, verified_at,
+             verified_ms, report_id, entry_seq) SELECT 'v-' || seq, 'alice', manifest_hash, 'ok',
+             '2026-01-01T00:00:00Z', 1767225600000, (SELECT max(id) FROM reports), seq FROM entries
+             WHERE seq % 3 = 0;
+           INSERT INTO policies (policy_id, policy_version, policy_hash, policy_key, ir_hash, ir,
+             created_at) VALUES ('p', '1.0', '0x' || lower(hex(randomblob(32))), randomblob(32),
+             '0x00', '{\"rules\":[]}', '2026-01-01T00:00:00Z');"
+# gaps in the numbering must survive the copies
+rows "$a" "DELETE FROM verifications WHERE seq = 2"
+
+# ---- usage ---------------------------------------------------------------------------------
+expect 0 "$cli" registry --help
+[[ "$out" == *"copy --from A --to B"* ]] || fail "help text"
+expect 3 "$cli" registry copy --from "$a"
+expect 3 "$cli" registry copy --from "$a" --to "$dir/x.sqlite" --bogus
+expect 5 "$cli" registry copy --from "$dir/none.sqlite" --to "$dir/x.sqlite"
+[ ! -e "$dir/x.sqlite" ] || fail "a failed copy left its target"
+
+# ---- SQLite -> PostgreSQL -> SQLite --------------------------------------------------------
+pg1=$(schema copy1)
+expect 0 "$cli" registry copy --from "$a" --to "$pg1" --json
+[ "$(jq -r .entries <<<"$out")" = 200 ] || fail "copy to PostgreSQL: $out"
+[ "$(jq -r .signatures_verified <<<"$out")" = 200 ] || fail "signatures: $out"
+[ "$(jq -r .reports <<<"$out")" = 1 ] || fail "reports: $out"
+[ "$(jq -r .policies <<<"$out")" = 1 ] || fail "policies: $out"
+[[ "$(jq -r .to <<<"$out")" == postgresql://* ]] || fail "target location: $out"
+b=$dir/b.sqlite
+expect 0 "$cli" registry copy --from "$pg1" --to "$b"
+[[ "$out" == *"200 entries, 65 verifications, 1 reports, 1 policies"* ]] || fail "copy back: $out"
+[[ "$out" == *"200 entry signatures verified"* ]] || fail "copy back: $out"
+expect 0 "$cli" registry export --db "$a" --output "$dir/a.json"
+expect 0 "$cli" registry export --db "$b" --output "$dir/b.json"
+cmp -s "$dir/a.json" "$dir/b.json" || fail "the exports of $a and $b differ"
+same_rows "$a" "$b"
+
+# ---- targets that are not empty: refused, nothing written -----------------------------------
+expect 5 "$cli" registry copy --from "$a" --to "$pg1"
+[[ "$err" == *"not empty"* ]] || fail "non-empty PostgreSQL target: $err"
+expect 5 "$cli" registry copy --from "$a" --to "$b"
+[[ "$err" == *"not empty"* ]] || fail "non-empty SQLite target: $err"
+expect 5 "$cli" registry copy --from "$a" --to "$a"
+
+# ---- --password-file ------------------------------------------------------------------------
+if [ -n "${PGPASSWORD:-}" ]; then
+    printf '%s\n' "$PGPASSWORD" >"$dir/pw"
+    printf 'wrong-secret\n' >"$dir/badpw"
+    pg2=$(schema copy2)
+    expect 5 env -u PGPASSWORD "$cli" registry copy --password-file "$dir/badpw" --from "$b" \
+        --to "$pg2"
+    [[ "$err" != *wrong-secret* ]] || fail "the password in a message: $err"
+    expect 0 env -u PGPASSWORD "$cli" registry copy --password-file "$dir/pw" --from "$b" \
+        --to "$pg2"
+fi
+
+# ---- restore into PostgreSQL ------------------------------------------------------------------
+expect 0 "$cli" registry backup --db "$a" --dir "$dir/bk" --json
+backup=$(jq -r .path <<<"$out")
+pg3=$(schema restore1)
+expect 0 "$cli" registry init --db "$pg3"
+M9=0x$(printf '9%.0s' {1..64})
+P9=0x$(printf '8%.0s' {1..64})
+expect 0 "$cli" registry add --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
+expect 3 "$cli" registry restore --db "$pg3" --from "$backup" --password-file "$dir/none"
+expect 0 "$cli" registry restore --db "$pg3" --from "$backup" --json
+[ "$(jq -r .previous <<<"$out")" = null ] || fail "restore: $out"
+[ "$(jq -r .entries <<<"$out")" = 200 ] || fail "restore: $out"
+[ "$(jq -r .verifications <<<"$out")" = 65 ] || fail "restore: $out"
+expect 5 "$cli" registry show --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
+expect 0 "$cli" registry restore --db "$pg3" --from "$backup"
+[[ "$out" == *"replaced"* && "$out" == *"take a backup"* ]] || fail "restore text: $out"
+# later writes get numbers past the restored ones
+expect 0 "$cli" registry add --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
+expect 0 "$cli" registry show --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
+[ "$(awk '$1 == "seq" { print $2 }' <<<"$out")" -gt 200 ] || fail "seq after restore: $out"
+c=$dir/c.sqlite
+expect 0 "$cli" registry copy --from "$pg3" --to "$c"
+[ "$(rows "$c" 'SELECT count(*) FROM entries')" = 201 ] || fail "after restore"
+rows "$c" "DELETE FROM entries WHERE manifest_hash = '$M9'"
+same_rows "$a" "$c"
+# a tampered backup: refused, the registry as it was
+printf 'X' | dd of="$backup" bs=1 seek=300 conv=notrunc 2>/dev/null
+expect 2 "$cli" registry restore --db "$pg3" --from "$backup"
+[[ "$err" == *"was not changed"* ]] || fail "tampered: $err"
+expect 0 "$cli" registry show --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
+
+echo "registry_copy: $n commands ok"
