@@ -9,11 +9,9 @@
 /* Freed memory is handed back to the system once this much was released since the last
  * time and nothing is reserved any more, at most every TRIM_INTERVAL_MS: malloc_trim walks
  * the whole heap, and under a stream of small requests "nothing reserved" comes thousands of
- * times a second; after TRIM_NOW_BYTES (large uploads) at once. */
+ * times a second. A trim put off for that is made by budget_tick once the interval passed. */
 #define TRIM_AFTER_BYTES (4u << 20)
 #define TRIM_INTERVAL_MS 1000
-/* this much released is trimmed at once, whenever the last trim was */
-#define TRIM_NOW_BYTES (64u << 20)
 
 static struct {
     pthread_mutex_t lock;
@@ -68,20 +66,35 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Under the lock: whether a trim is due now (and then it counts as made). */
+static bool trim_due(void)
+{
+    if (b.reserved != 0 || b.released_since_trim < TRIM_AFTER_BYTES)
+        return false;
+    int64_t now = mono_ms();
+    if (now - b.last_trim_ms < TRIM_INTERVAL_MS)
+        return false;
+    b.released_since_trim = 0;
+    b.last_trim_ms = now;
+    return true;
+}
+
 void budget_release(uint64_t bytes)
 {
     pthread_mutex_lock(&b.lock);
     b.reserved = bytes > b.reserved ? 0 : b.reserved - bytes;
     b.released_since_trim += bytes;
-    bool trim = b.reserved == 0 && b.released_since_trim >= TRIM_AFTER_BYTES;
-    int64_t now = trim ? mono_ms() : 0;
-    trim = trim &&
-           (b.released_since_trim >= TRIM_NOW_BYTES || now - b.last_trim_ms >= TRIM_INTERVAL_MS);
-    if (trim) {
-        b.released_since_trim = 0;
-        b.last_trim_ms = now;
-    }
+    bool trim = trim_due();
     pthread_cond_broadcast(&b.freed);
+    pthread_mutex_unlock(&b.lock);
+    if (trim)
+        malloc_trim(0);
+}
+
+void budget_tick(void)
+{
+    pthread_mutex_lock(&b.lock);
+    bool trim = trim_due();
     pthread_mutex_unlock(&b.lock);
     if (trim)
         malloc_trim(0);

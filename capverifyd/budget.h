@@ -20,6 +20,8 @@ budget_result budget_reserve(uint64_t bytes);
  * is handed back to the system (malloc_trim, at most once a second) so the resident size
  * returns to its base. */
 void budget_release(uint64_t bytes);
+/* Makes a trim that budget_release put off (called by the connection watchdog's timer). */
+void budget_tick(void);
 
 uint64_t budget_total(void);
 uint64_t budget_reserved(void);
