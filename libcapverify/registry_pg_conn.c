@@ -16,17 +16,6 @@ static bool is_uri(const char *s)
     return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Whether the query parameter s[0..len) names the password (percent-decoded). */
 static bool is_password_param(const char *s, size_t len)
 {
@@ -34,8 +23,9 @@ static bool is_password_param(const char *s, size_t len)
     size_t k = 0;
     for (size_t i = 0; i < len && s[i] != '='; k++) {
         int c = (unsigned char)s[i];
-        if (c == '%' && i + 2 < len && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
-            c = hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]);
+        uint8_t byte;
+        if (c == '%' && i + 2 < len && capv_hex_decode(&byte, 1, s + i + 1, 2, NULL) == CAPV_OK) {
+            c = byte;
             i += 3;
         } else {
             i++;

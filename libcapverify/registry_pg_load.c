@@ -10,6 +10,7 @@
 #include "registry_pg_conn_int.h"
 #include "registry_pg_int.h"
 #include "registry_pg_load_int.h"
+#include "registry_pg_array_int.h"
 
 /* Rows per statement, and the buffered bytes after which a statement goes early. */
 #define LOAD_ROWS 1000u
@@ -63,46 +64,6 @@ bool capvi_pg_load_meta_kept(const char *key)
 #define META_KEPT_SQL                                                                              \
     "key IN ('schema_version', 'migrated_from', 'health_probe') OR "                               \
     "starts_with(key, 'migrated_to_')"
-
-/* ---- array parameters ------------------------------------------------------------------ */
-
-static void arr_sep(capv_buf *b)
-{
-    capvi_buf_putc(b, b->len ? ',' : '{');
-}
-
-/* A quoted element: backslash and double quote escaped; bytea as "\\x" + hex. */
-static void arr_elem(capv_buf *b, const char *s, int len, bool bytea)
-{
-    arr_sep(b);
-    if (s == NULL) {
-        capvi_buf_puts(b, "NULL");
-        return;
-    }
-    capvi_buf_putc(b, '"');
-    if (bytea) {
-        static const char hex[] = "0123456789abcdef";
-        capvi_buf_puts(b, "\\\\x");
-        if (!capvi_buf_reserve(b, 2 * (size_t)len))
-            return;
-        for (int i = 0; i < len; i++) {
-            uint8_t c = (uint8_t)s[i];
-            b->data[b->len++] = (uint8_t)hex[c >> 4];
-            b->data[b->len++] = (uint8_t)hex[c & 15];
-        }
-    } else {
-        size_t done = 0, n = (size_t)len;
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] != '"' && s[i] != '\\')
-                continue;
-            capvi_buf_append(b, s + done, i - done);
-            capvi_buf_putc(b, '\\');
-            done = i;
-        }
-        capvi_buf_append(b, s + done, n - done);
-    }
-    capvi_buf_putc(b, '"');
-}
 
 /* Writes the buffered rows of the current table in one statement. */
 static capv_status flush(capvi_pg_load *l, capv_error *err)
@@ -203,7 +164,11 @@ capv_status capvi_pg_load_row(void *user, const char *const *cols, const int *le
                              load_tables[l->table].table, ncols, strlen(types));
     size_t bytes = 0;
     for (int i = 0; i < ncols; i++) {
-        arr_elem(&l->cols[i], cols[i], cols[i] ? lens[i] : 0, types[i] == 'b');
+        if (types[i] == 'b')
+            capvi_pg_arr_bytes(&l->cols[i], (const uint8_t *)cols[i],
+                               cols[i] ? (size_t)lens[i] : 0);
+        else
+            capvi_pg_arr_text(&l->cols[i], cols[i], cols[i] ? (size_t)lens[i] : 0);
         bytes += l->cols[i].len;
     }
     l->rows++;

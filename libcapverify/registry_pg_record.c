@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "registry_pg_array_int.h"
 #include "registry_pg_conn_int.h"
 #include "registry_pg_record_int.h"
 
@@ -118,54 +119,9 @@ static void chunk_free(rec_chunk *k)
  * text format) read by unnest() or = ANY(): a batch costs the server a constant parse and
  * plan instead of one per placeholder. */
 
-static void arr_sep(capv_buf *b)
-{
-    capvi_buf_putc(b, b->len ? ',' : '{');
-}
-
-/* A quoted element (NULL: SQL NULL): backslash and double quote escaped. */
-static void arr_text(capv_buf *b, const char *s, size_t len)
-{
-    arr_sep(b);
-    if (s == NULL) {
-        capvi_buf_puts(b, "NULL");
-        return;
-    }
-    capvi_buf_putc(b, '"');
-    size_t done = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '"' && s[i] != '\\')
-            continue;
-        capvi_buf_append(b, s + done, i - done);
-        capvi_buf_putc(b, '\\');
-        done = i;
-    }
-    capvi_buf_append(b, s + done, len - done);
-    capvi_buf_putc(b, '"');
-}
-
 static void arr_str(capv_buf *b, const char *s)
 {
-    arr_text(b, s, s ? strlen(s) : 0);
-}
-
-/* A 32-byte bytea element ("\\x" + hex inside the quotes), or NULL. */
-static void arr_key(capv_buf *b, const uint8_t *key)
-{
-    char hex[65];
-    if (key != NULL && capv_hex_encode(hex, sizeof hex, key, 32, NULL) != CAPV_OK)
-        b->failed = true;
-    arr_sep(b);
-    if (key == NULL)
-        capvi_buf_puts(b, "NULL");
-    else
-        capvi_buf_printf(b, "\"\\\\x%s\"", hex);
-}
-
-static void arr_int(capv_buf *b, int64_t v)
-{
-    arr_sep(b);
-    capvi_buf_printf(b, "%lld", (long long)v);
+    capvi_pg_arr_text(b, s, s ? strlen(s) : 0);
 }
 
 /* Runs `sql` with the n columns as its parameters $1…$n; frees the columns. */
@@ -201,10 +157,10 @@ static capv_status bodies_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
         const capvi_reg_record *r = k->bodies[i].r;
         if (k->bodies[i].id != 0)
             continue;
-        arr_key(&col[0], r->key);
-        arr_int(&col[1], (int64_t)r->full_len);
-        arr_int(&col[2], r->summary ? 1 : 0);
-        arr_text(&col[3], r->body, r->body_len);
+        capvi_pg_arr_bytes(&col[0], r->key, 32);
+        capvi_pg_arr_int(&col[1], (int64_t)r->full_len);
+        capvi_pg_arr_int(&col[2], r->summary ? 1 : 0);
+        capvi_pg_arr_text(&col[3], r->body, r->body_len);
     }
     PGresult *res = NULL;
     capv_status st = run_arrays(&res, pg, "storing reports",
@@ -231,7 +187,7 @@ static capv_status bodies_lookup(capvi_pg *pg, rec_chunk *k, capv_error *err)
     capv_buf keys = CAPV_BUF_INIT;
     for (size_t i = 0; i < k->nbodies; i++)
         if (k->bodies[i].id == 0)
-            arr_key(&keys, k->bodies[i].r->key);
+            capvi_pg_arr_bytes(&keys, k->bodies[i].r->key, 32);
     PGresult *res = NULL;
     capv_status st = run_arrays(&res, pg, "looking up reports",
                                 "SELECT id, sha3 FROM reports WHERE sha3 = ANY ($1::bytea[]) FOR "
@@ -281,15 +237,15 @@ static void record_columns(capv_buf col[11], const rec_chunk *k, const rec_slot 
     arr_str(&col[2], r->has_m ? r->mh : NULL);
     arr_str(&col[3], r->has_p ? r->ph : NULL);
     arr_str(&col[4], r->has_pol ? r->pol : NULL);
-    arr_key(&col[5], keys ? r->mk : NULL);
-    arr_key(&col[6], keys ? r->pk : NULL);
+    capvi_pg_arr_bytes(&col[5], keys ? r->mk : NULL, 32);
+    capvi_pg_arr_bytes(&col[6], keys ? r->pk : NULL, 32);
     arr_str(&col[7], r->result);
     if (s->has_report)
-        arr_int(&col[8], k->bodies[s->report].id);
+        capvi_pg_arr_int(&col[8], k->bodies[s->report].id);
     else
         arr_str(&col[8], NULL);
     arr_str(&col[9], r->at);
-    arr_int(&col[10], r->ms);
+    capvi_pg_arr_int(&col[10], r->ms);
 }
 
 /* Inserts the first record of each request_id; those inserted are CAPV_OK with their seq. */
@@ -389,7 +345,7 @@ static capv_status bodies_unused(capvi_pg *pg, rec_chunk *k, capv_error *err)
     capv_buf ids = CAPV_BUF_INIT;
     for (size_t i = 0; i < k->nbodies; i++)
         if (k->bodies[i].mine && !used[i])
-            arr_int(&ids, k->bodies[i].id);
+            capvi_pg_arr_int(&ids, k->bodies[i].id);
     free(used);
     if (ids.len == 0)
         return CAPV_OK;
