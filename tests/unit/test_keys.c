@@ -3,7 +3,6 @@
  * 3339 times that key windows are written in. */
 #include <capverify.h>
 #include <check.h>
-#include <ftw.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdio.h>
@@ -41,24 +40,12 @@ static void join(char out[PATH_CAP], const char *dir, const char *name)
 /* A fresh private directory under $TMPDIR (or /tmp). Short, so paths fit err.field. */
 static void tmpdir_make(char out[PATH_CAP])
 {
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || *base == '\0' || strlen(base) > 64)
-        base = "/tmp";
-    join(out, base, "capvk.XXXXXX");
-    ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp failed");
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
+    tu_temp_dir(out, PATH_CAP, "capvk");
 }
 
 static void rm_tree(const char *dir)
 {
-    ck_assert_int_eq(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+    ck_assert_int_eq(tu_remove_tree(dir), 0);
 }
 
 static void put_bytes(char path[PATH_CAP], const char *dir, const char *name, const void *data,

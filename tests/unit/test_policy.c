@@ -5,7 +5,6 @@
 #include <capverify.h>
 #include <capverify/unstable/policy_request.h>
 #include <check.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1542,14 +1541,6 @@ END_TEST
 
 /* ---- 8. the verifier's policy store reads policy files -------------------------------- */
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void copy_vector(const char *dir, const char *rel, const char *name)
 {
     size_t len;
@@ -1606,7 +1597,7 @@ START_TEST(policy_dir_reads_policy_files)
     ck_assert_ptr_nonnull(strstr(err.message, "broken.yml"));
     ck_assert_ptr_nonnull(strstr(err.message, "E1003"));
     capv_verifier_free(v);
-    ck_assert_int_eq(nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
+    ck_assert_int_eq(tu_remove_tree(dir), 0);
 }
 END_TEST
 

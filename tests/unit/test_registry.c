@@ -6,7 +6,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sqlite3.h>
@@ -28,27 +27,15 @@
 
 static char dir[300];
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
     ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || *base == '\0' || strlen(base) > 200)
-        base = "/tmp";
-    snprintf(dir, sizeof dir, "%s/capvreg.XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tu_temp_dir(dir, sizeof dir, "capvreg");
 }
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(dir);
     capv_global_shutdown();
 }
 

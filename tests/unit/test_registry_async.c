@@ -4,39 +4,27 @@
  * failure is real: a second SQLite connection holds the database locked. */
 #include <capverify.h>
 #include <check.h>
-#include <ftw.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "suites.h"
+#include "testutil.h"
 
 #define PATH_CAP 512
 
 static char dir[256];
 
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void setup(void)
 {
     ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
-    const char *base = getenv("TMPDIR");
-    if (base == NULL || *base == '\0' || strlen(base) > 200)
-        base = "/tmp";
-    snprintf(dir, sizeof dir, "%s/capvasync.XXXXXX", base);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tu_temp_dir(dir, sizeof dir, "capvasync");
 }
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(dir);
     capv_global_shutdown();
 }
 

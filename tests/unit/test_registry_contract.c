@@ -4,7 +4,6 @@
  * CAPV_TEST_PG_URL, which tests/pg/with_pg.sh starts; skipped, 77, without it). */
 #include <capverify.h>
 #include <check.h>
-#include <ftw.h>
 #include <libpq-fe.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,20 +12,13 @@
 #include <unistd.h>
 
 #include "suites.h"
+#include "testutil.h"
 
 #define LOC_CAP 1024
 
 static bool on_pg;
 static char dir[256];
 static char loc[LOC_CAP];
-
-static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* A fresh, empty schema in the database of CAPV_TEST_PG_URL, as a registry location. */
 static void pg_location(char out[LOC_CAP])
@@ -51,11 +43,7 @@ static void setup(void)
 {
     ck_assert_int_eq(capv_global_init(NULL), CAPV_OK);
     static int n;
-    const char *tmp = getenv("TMPDIR");
-    if (tmp == NULL || *tmp == '\0' || strlen(tmp) > 200)
-        tmp = "/tmp";
-    snprintf(dir, sizeof dir, "%s/capvcontract.XXXXXX", tmp);
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tu_temp_dir(dir, sizeof dir, "capvcontract");
     if (on_pg)
         pg_location(loc);
     else
@@ -64,7 +52,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    tu_remove_tree(dir);
     capv_global_shutdown();
 }
 

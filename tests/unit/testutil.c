@@ -1,8 +1,10 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <capverify.h>
 
@@ -49,4 +51,27 @@ const char *tu_hex(const uint8_t d[32])
     static char hex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(hex, d);
     return hex;
+}
+
+void tu_temp_dir(char *out, size_t cap, const char *prefix)
+{
+    const char *base = getenv("TMPDIR");
+    if (base == NULL || *base == '\0' || strlen(base) > 64)
+        base = "/tmp";
+    ck_assert_msg((size_t)snprintf(out, cap, "%s/%s.XXXXXX", base, prefix) < cap,
+                  "temporary directory path too long");
+    ck_assert_msg(mkdtemp(out) != NULL, "mkdtemp %s failed", out);
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+int tu_remove_tree(const char *dir)
+{
+    return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

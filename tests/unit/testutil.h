@@ -17,6 +17,13 @@ const char *tu_fixtures_dir(void);
  * test with a clear message when it cannot. */
 uint8_t *tu_read(const char *dir, const char *rel, size_t *len);
 
+/* A fresh private directory "<$TMPDIR or /tmp>/<prefix>.XXXXXX" in out[cap] ($TMPDIR only
+ * when at most 64 bytes long, so paths stay short); aborts the test when it cannot. */
+void tu_temp_dir(char *out, size_t cap, const char *prefix);
+
+/* Removes a directory tree (files first); whether it all went. */
+int tu_remove_tree(const char *dir);
+
 /* Hex of a 32-byte digest, "0x"-prefixed, in a static buffer (one at a time). */
 const char *tu_hex(const uint8_t d[32]);
 
