@@ -9,7 +9,7 @@
 /* Freed memory is handed back to the system once this much was released since the last
  * time and nothing is reserved any more, at most every TRIM_INTERVAL_MS: malloc_trim walks
  * the whole heap, and under a stream of small requests "nothing reserved" comes thousands of
- * times a second. A trim put off for that is made by budget_tick once the interval passed. */
+ * times a second. A trim put off for that is made by budget_tick, once a second. */
 #define TRIM_AFTER_BYTES (4u << 20)
 #define TRIM_INTERVAL_MS 1000
 

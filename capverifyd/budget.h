@@ -20,7 +20,7 @@ budget_result budget_reserve(uint64_t bytes);
  * is handed back to the system (malloc_trim, at most once a second) so the resident size
  * returns to its base. */
 void budget_release(uint64_t bytes);
-/* Makes a trim that budget_release put off (called by the connection watchdog's timer). */
+/* Makes a trim that budget_release put off (called once a second by the main thread). */
 void budget_tick(void);
 
 uint64_t budget_total(void);

@@ -23,8 +23,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-#include "budget.h"
-
 #define WATCH_INTERVAL_MS 100
 /* Under pressure an idle or head-sending connection keeps its worker this long at most. */
 #define PRESSURE_GRACE_MS 1000
@@ -395,7 +393,6 @@ static void *watch_main(void *arg)
             break;
         pthread_mutex_unlock(&w.lock);
         sweep();
-        budget_tick();
         pthread_mutex_lock(&w.lock);
     }
     pthread_mutex_unlock(&w.lock);

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "backup.h"
+#include "budget.h"
 #include "config.h"
 #include "daemon.h"
 #include "metrics.h"
@@ -516,7 +517,8 @@ static void change_log_level(capvd *d, int sig)
     capv_log_end(e, "log level changed");
 }
 
-/* What runs once a second while serving: a changed certificate file, a due backup. */
+/* What runs once a second while serving: a changed certificate file, a due backup, freed
+ * memory handed back to the system. */
 static void periodic(capvd *d, backup_schedule *backups)
 {
     char errbuf[512];
@@ -525,6 +527,7 @@ static void periodic(capvd *d, backup_schedule *backups)
         capv_log_end(e, "TLS certificate file changed: reloaded");
     }
     backup_schedule_tick(backups, d, now_ms());
+    budget_tick();
 }
 
 /* Serves until a SIGTERM's grace period has passed (or signals cannot be waited for). */

@@ -745,8 +745,8 @@ static capv_reg_queued *record_copy(const capvi_reg_record *r)
 /* CAPV_OK with the prepared record of a report recorded recently (`sum` holds its summary
  * when one is stored), CAPV_E_NOT_FOUND when there is none. `tag` receives the text's BLAKE3
  * digest either way (for memo_put). */
-static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, uint8_t tag[32],
-                            capv_registry *reg, const char *json, size_t len, capv_error *err)
+static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, uint8_t tag[32], capv_registry *reg,
+                            const char *json, size_t len, capv_error *err)
 {
     memset(r, 0, sizeof *r);
     if (reg->memo == NULL)
@@ -824,8 +824,7 @@ static capv_status record_submit(int64_t *seq, capv_registry *reg, capvi_reg_rec
  * already parsed. A prepared report text is remembered (memo_put) by `tag`, its BLAKE3
  * digest, unless that is NULL. */
 static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_verification *v,
-                          size_t report_len, const cJSON *root, const uint8_t *tag,
-                          capv_error *err)
+                          size_t report_len, const cJSON *root, const uint8_t *tag, capv_error *err)
 {
     capvi_reg_record r;
     memset(&r, 0, sizeof r);
