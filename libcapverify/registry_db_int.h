@@ -121,6 +121,11 @@ struct capv_registry {
     pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: capv_registry_flush waits on rq_out */
     atomic_size_t rq_depth;
     atomic_uint_fast64_t rq_dropped, rq_rejected, rq_written;
+    /* SQLite writer only: the last report body stored or found, valid until a rollback or a
+     * prune (registry_sqlite.c) */
+    bool w_report_valid;
+    uint8_t w_report_key[32];
+    int64_t w_report_id;
     /* recently recorded report texts, prepared (registry.c, memo_get) */
     struct capvi_reg_memo *memo;
     pthread_mutex_t memo_lock;

@@ -143,6 +143,7 @@ static capv_status sq_commit(capv_registry *reg, capv_error *err)
 
 static void sq_rollback(capv_registry *reg)
 {
+    reg->w_report_valid = false;
     if (!sqlite3_get_autocommit(reg->w.db))
         sqlite3_exec(reg->w.db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -166,6 +167,7 @@ static capv_status sq_release(capv_registry *reg, capv_error *err)
 
 static capv_status sq_rollback_to(capv_registry *reg, capv_error *err)
 {
+    reg->w_report_valid = false;
     return step_cached(reg, REG_ST_ROLLBACK_TO, "rollback", err);
 }
 
@@ -200,9 +202,9 @@ static capv_status sq_entry_add(capv_registry_entry **stored, capv_registry *reg
     return st;
 }
 
-/* The id of the stored body for r->key, inserting the body when it is new. */
-static capv_status store_report(int64_t *id, capv_reg_conn *w, const capvi_reg_record *r,
-                                capv_error *err)
+/* store_report without the remembered one. */
+static capv_status store_report_lookup(int64_t *id, capv_reg_conn *w, const capvi_reg_record *r,
+                                       capv_error *err)
 {
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
@@ -229,10 +231,29 @@ static capv_status store_report(int64_t *id, capv_reg_conn *w, const capvi_reg_r
     return CAPV_OK;
 }
 
+/* The id of the stored body for r->key, inserting the body when it is new. The last one is
+ * remembered: a cached verdict's records all carry the same report. */
+static capv_status store_report(int64_t *id, capv_registry *reg, const capvi_reg_record *r,
+                                capv_error *err)
+{
+    if (reg->w_report_valid && memcmp(reg->w_report_key, r->key, 32) == 0) {
+        *id = reg->w_report_id;
+        return CAPV_OK;
+    }
+    capv_status st = store_report_lookup(id, &reg->w, r, err);
+    if (st == CAPV_OK) {
+        memcpy(reg->w_report_key, r->key, 32);
+        reg->w_report_id = *id;
+        reg->w_report_valid = true;
+    }
+    return st;
+}
+
 /* One record: r->st CAPV_OK (stored), or CAPV_E_EXISTS / CAPV_E_CONFLICT when its request id
  * is taken. Returns CAPV_OK, or the storage's failure. */
-static capv_status record_one(capv_reg_conn *w, capvi_reg_record *r, capv_error *err)
+static capv_status record_one(capv_registry *reg, capvi_reg_record *r, capv_error *err)
 {
+    capv_reg_conn *w = &reg->w;
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err);
     if (st != CAPV_OK)
@@ -253,7 +274,7 @@ static capv_status record_one(capv_reg_conn *w, capvi_reg_record *r, capv_error 
     if (rc != SQLITE_DONE)
         return capvi_reg_sqlite_error(w->db, rc, "looking up a verification", err);
     int64_t report_id = 0;
-    if (r->body != NULL && (st = store_report(&report_id, w, r, err)) != CAPV_OK)
+    if (r->body != NULL && (st = store_report(&report_id, reg, r, err)) != CAPV_OK)
         return st;
     if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
         return st;
@@ -286,7 +307,7 @@ static capv_status sq_record_batch(capv_registry *reg, capvi_reg_record **recs, 
                                    capv_error *err)
 {
     for (size_t i = 0; i < n; i++) {
-        capv_status st = record_one(&reg->w, recs[i], err);
+        capv_status st = record_one(reg, recs[i], err);
         if (st != CAPV_OK)
             return st;
     }
@@ -392,6 +413,7 @@ out:
 static capv_status sq_prune_step(uint64_t *removed, capv_registry *reg, int64_t before_ms,
                                  size_t limit, capv_error *err)
 {
+    reg->w_report_valid = false; /* it may remove that body */
     return capvi_reg_prune_step(removed, &reg->w, before_ms, limit, err);
 }
 
