@@ -353,10 +353,10 @@ START_TEST(test_list_count)
     ck_assert_int_eq(capvi_pg_entry_list(items, &got, pg, mk, 0, 3, &err), CAPV_OK);
     ck_assert_uint_eq(got, 3);
     after = items[2]->seq;
-    for (size_t i = 0; i < got; i++) {
+    for (size_t i = 1; i < got; i++)
         ck_assert_str_eq(items[i]->manifest_hash, items[0]->manifest_hash);
+    for (size_t i = 0; i < got; i++)
         capv_registry_entry_free(items[i]);
-    }
     ck_assert_int_eq(capvi_pg_entry_list(items, &got, pg, mk, after, 7, &err), CAPV_OK);
     ck_assert_uint_eq(got, 2);
     for (size_t i = 0; i < got; i++)
