@@ -265,6 +265,10 @@ void capvi_pg_conn_close(capvi_pg_conn *c)
 {
     PQfinish(c->pc);
     c->pc = NULL;
+    /* the session's prepared statements went with it */
+    for (int i = 0; i < c->nprepared; i++)
+        free(c->prepared[i]);
+    c->nprepared = 0;
     c->in_tx = false;
     c->lost = false;
     c->retry_at_ms = 0;
@@ -330,6 +334,32 @@ static capv_status result_error(capvi_pg *pg, capvi_pg_conn *c, const PGresult *
                          state ? state : "none");
 }
 
+/* The index of `sql` among the statements prepared on c's session, preparing it when there is
+ * room; -1: run it unprepared (no room, or the server refused to prepare it — then running it
+ * reports why). */
+static int prepared_index(capvi_pg_conn *c, const char *sql, int nparams)
+{
+    for (int i = 0; i < c->nprepared; i++)
+        if (strcmp(c->prepared[i], sql) == 0)
+            return i;
+    if (c->nprepared == CAPVI_PG_PREPARED_MAX)
+        return -1;
+    char *copy = strdup(sql);
+    if (copy == NULL)
+        return -1;
+    char name[24];
+    snprintf(name, sizeof name, "capv_%d", c->nprepared);
+    PGresult *r = PQprepare(c->pc, name, sql, nparams, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        free(copy);
+        return -1;
+    }
+    c->prepared[c->nprepared] = copy;
+    return c->nprepared++;
+}
+
 capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const char *what,
                           const char *sql, const capvi_pg_params *p, capv_error *err)
 {
@@ -339,8 +369,16 @@ capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const 
         capv_status st = capvi_pg_conn_ready(pg, c, err);
         if (st != CAPV_OK)
             return st;
-        PGresult *r = p ? PQexecParams(c->pc, sql, p->n, NULL, p->vals, p->lens, p->fmts, 0)
-                        : PQexec(c->pc, sql);
+        PGresult *r = NULL;
+        if (p == NULL) {
+            r = PQexec(c->pc, sql);
+        } else {
+            int k = prepared_index(c, sql, p->n);
+            char name[24];
+            snprintf(name, sizeof name, "capv_%d", k);
+            r = k >= 0 ? PQexecPrepared(c->pc, name, p->n, p->vals, p->lens, p->fmts, 0)
+                       : PQexecParams(c->pc, sql, p->n, NULL, p->vals, p->lens, p->fmts, 0);
+        }
         ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
             if (out != NULL)

@@ -20,6 +20,10 @@ typedef struct capvi_pg capvi_pg;
 #define CAPVI_PG_BACKOFF_MIN_MS 100
 #define CAPVI_PG_BACKOFF_MAX_MS 5000
 
+/* Parameterized statements are prepared once per session, up to this many per connection
+ * (more run unprepared): the server then neither parses nor plans them again. */
+#define CAPVI_PG_PREPARED_MAX 32
+
 typedef struct capvi_pg_conn {
     PGconn *pc;          /* NULL: not connected (not yet, or since a failure) */
     bool reader;         /* its sessions are read-only (default_transaction_read_only) */
@@ -30,6 +34,9 @@ typedef struct capvi_pg_conn {
     uint64_t generation; /* successful connects: a change means a new session */
     int64_t retry_at_ms; /* monotonic: no connection attempt before this */
     int backoff_ms;      /* the wait after the next failed attempt */
+    /* the statements prepared on this session (capvi_pg_exec), named capv_<index> */
+    char *prepared[CAPVI_PG_PREPARED_MAX];
+    int nprepared;
 } capvi_pg_conn;
 
 struct capvi_pg {
