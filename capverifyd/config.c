@@ -154,7 +154,8 @@ static const cfg_key keys[] = {
     { "cache", "max_bytes", T_INT, 0, OFF(cache_max_bytes), "67108864", 65536, 17179869184LL, NULL,
       "Most bytes of cached reports." },
     { "registry", "path", T_STR, 0, OFF(registry_path), "./data/registry.sqlite", 0, 0, NULL,
-      "SQLite registry database (created if missing); this process is its only writer." },
+      "SQLite registry database (created if missing); this process is its only writer. Not used "
+      "when registry.url is set." },
     { "registry", "url", T_STR, CFG_SECRET, OFF(registry_url), "", 0, 0, NULL,
       "PostgreSQL registry shared by several replicas (postgresql://USER@HOST:5432/DB?sslmode="
       "verify-full&sslrootcert=CA.pem; docs/registry.md#postgresql-backend). Set, it replaces "

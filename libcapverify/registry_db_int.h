@@ -1,12 +1,15 @@
 /* The bottom layer of the registry module (docs/registry.md): the handle, its SQLite
  * connections and their settings, cached statements, the writer lock, SQLite error mapping
  * (storage faults are CAPV_E_STORAGE), the health bookkeeping, and the helpers for the
- * versioned public structs. Only this layer and the files above it know SQLite:
+ * versioned public structs. The files above it:
  *
- *   registry.c, registry_json.c, registry_backup.c     public entry points
- *   registry_schema.c                                   schema versions and migrations
- *   registry_entry.c          registry_writer.c         entries; the write path and writer
- *   registry_db.c                                       this layer
+ *   registry.c, registry_json.c, registry_backup.c    public entry points
+ *   registry_copy.c                                    rows between storages
+ *   registry_writer.c                                  the write path, the writer, the queue
+ *   registry_sqlite.c         registry_pgb.c           the storages (registry_backend_int.h)
+ *   registry_schema.c         registry_pg*.c           SQLite migrations; PostgreSQL (libpq)
+ *   registry_entry.c          registry_record.c        entries; records ready to store
+ *   registry_db.c                                      this layer
  *
  * Each file includes the *_int.h headers of the layers below it, never one above it. */
 #ifndef CAPV_REGISTRY_DB_INT_H
