@@ -14,23 +14,7 @@ if [ -z "${CAPV_TEST_PG_URL:-}" ]; then
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/capv-regcopy.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-n=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-# expect EXIT_CODE COMMAND...: runs it, output in $out / $err
-expect() {
-    local want=$1
-    shift
-    out=$("$@" 2>"$dir/stderr")
-    local rc=$?
-    err=$(cat "$dir/stderr")
-    n=$((n + 1))
-    [ "$rc" -eq "$want" ] || fail "$* → exit $rc, want $want
-stdout: $out
-stderr: $err"
-}
+source "$(dirname "$0")/lib_expect.sh"
 # A fresh schema of the test database, as a registry URL.
 schema() {
     psql -X -q -v ON_ERROR_STOP=1 "$CAPV_TEST_PG_URL" -c "CREATE SCHEMA $1" >/dev/null ||

@@ -7,23 +7,7 @@ set -uo pipefail
 cli=$1 vectors=$2
 dir=$(mktemp -d "${TMPDIR:-/tmp}/capv-prune.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-n=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-# expect EXIT_CODE COMMAND...: runs it, output in $out / $err
-expect() {
-    local want=$1
-    shift
-    out=$("$@" 2>"$dir/stderr")
-    local rc=$?
-    err=$(cat "$dir/stderr")
-    n=$((n + 1))
-    [ "$rc" -eq "$want" ] || fail "$* → exit $rc, want $want
-stdout: $out
-stderr: $err"
-}
+source "$(dirname "$0")/lib_expect.sh"
 q() { sqlite3 "$db" "$1" || fail "sqlite3: $1"; }
 
 db=$dir/r.sqlite

@@ -11,23 +11,7 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-n=0
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-# expect EXIT_CODE COMMAND...: runs it, output in $out / $err
-expect() {
-    local want=$1
-    shift
-    out=$("$@" 2>"$dir/stderr")
-    local rc=$?
-    err=$(cat "$dir/stderr")
-    n=$((n + 1))
-    [ "$rc" -eq "$want" ] || fail "$* → exit $rc, want $want
-stdout: $out
-stderr: $err"
-}
+source "$(dirname "$0")/../cli/lib_expect.sh"
 
 db=$dir/r.sqlite
 export CAPV_REGISTRY_PATH=$db
