@@ -12,7 +12,10 @@
  * "Schema"): hashes as registered text plus their 32-byte keys; seq columns are identities
  * (BY DEFAULT, so a copy can keep its numbers), which leave gaps after rollbacks. Ids and keys
  * compare by their bytes (COLLATE "C"), as in SQLite, not by the database's locale: equality
- * is what matters, and a locale collation costs every index look-up and insert. */
+ * is what matters, and a locale collation costs every index look-up and insert. The
+ * verifications carry only the indexes a query reads (request id, report for pruning, time
+ * for retention): SQLite's indexes on manifest_hash and entry_seq serve no query, and every
+ * recorded verification would pay for them. */
 static const char schema_v2[] =
     "CREATE TABLE registry_meta (\n"
     "    key text COLLATE \"C\" PRIMARY KEY,\n"
@@ -54,8 +57,6 @@ static const char schema_v2[] =
     "    report_id bigint REFERENCES reports (id),\n"
     "    verified_ms bigint\n"
     ");\n"
-    "CREATE INDEX verifications_manifest ON verifications (manifest_hash);\n"
-    "CREATE INDEX verifications_entry ON verifications (entry_seq);\n"
     "CREATE INDEX verifications_report ON verifications (report_id);\n"
     "CREATE INDEX verifications_time ON verifications (verified_ms);\n"
     "CREATE TABLE policies (\n"
