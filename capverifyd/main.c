@@ -627,8 +627,20 @@ static int shut_down(capvd *d)
     return cut > 0 ? EXIT_CUT : EXIT_OK;
 }
 
+/* Without TZ, glibc's mktime/localtime look at /etc/localtime again on every call, under a
+ * process-wide lock; libzip calls mktime for every member's DOS time, so every verification
+ * did several stat(2) calls and contended on that lock across the workers. TZ naming the
+ * same file keeps the local time and reads it once. Our own times are UTC. */
+static void fix_timezone(void)
+{
+    if (getenv("TZ") == NULL)
+        setenv("TZ", ":/etc/localtime", 1);
+    tzset();
+}
+
 int main(int argc, char **argv)
 {
+    fix_timezone(); /* before any thread exists: setenv is not thread-safe */
     args a = { .config_dir = DEFAULT_CONFIG_DIR, .sets = calloc((size_t)argc, sizeof(char *)) };
     if (a.sets == NULL)
         return EXIT_INTERNAL;
