@@ -231,10 +231,10 @@ expect_error "not a host name" "--set server.listen=bad_host:80: server.listen:"
 bad_file "admin_listen = listen" server.yaml \
     $'server:\n  listen: "127.0.0.1:18080"\n  admin_listen: "127.0.0.1:18080"\n' \
     "@F:3:17: server.admin_listen: '127.0.0.1:18080' is the same address as server.listen '127.0.0.1:18080' (@F:2:11)"
-# (only --check-config sees this address: it validates and exits, nothing listens)
-expect_error "admin_listen on the wildcard of listen's port" \
-    "--set server.admin_listen=0.0.0.0:18080: server.admin_listen: '0.0.0.0:18080' is the same address as server.listen" \
-    "$GOOD" --set server.admin_listen=0.0.0.0:18080
+# (only --check-config sees these addresses: it validates and exits, nothing listens)
+expect_error "admin_listen on the IPv6 wildcard of listen's port" \
+    "--set server.admin_listen=[::]:18080: server.admin_listen: '[::]:18080' is the same address as server.listen" \
+    "$GOOD" --set server.listen=[::1]:18080 --set server.admin_listen=[::]:18080
 
 # trusted proxies and CORS origins
 bad_file "a CIDR with a prefix over 32" server.yaml \
