@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,12 +68,6 @@ typedef struct opts {
     const char *cmd;
     const char *password_file; /* for PostgreSQL URLs; NULL: libpq's sources */
 } opts;
-
-/* Whether a registry location is a PostgreSQL URL (capv_registry_open's rule). */
-static bool is_pg_url(const char *loc)
-{
-    return strncasecmp(loc, "postgresql://", 13) == 0 || strncasecmp(loc, "postgres://", 11) == 0;
-}
 
 /* Exit code for a failed library call; a schema that needs migrating is not an internal
  * error but something the operator fixes (exit 5). */
@@ -173,7 +166,7 @@ static int open_at(capv_registry **reg, const opts *o, const char *where, unsign
     capv_status st = capv_registry_open(reg, where, &ro, &err);
     if (st == CAPV_OK)
         return 0;
-    return fail(is_pg_url(where) ? "registry" : where, st, &err);
+    return fail(capv_registry_location_is_postgres(where) ? "registry" : where, st, &err);
 }
 
 static int open_db(capv_registry **reg, const opts *o, unsigned int flags)
@@ -783,7 +776,7 @@ static int do_restore(const opts *o, int argc, char **argv)
     }
     if (o->db == NULL)
         return cli_usage_error("registry restore", "--db PATH is required");
-    bool pg_db = is_pg_url(o->db);
+    bool pg_db = capv_registry_location_is_postgres(o->db);
     if (pg_db && o->password_file != NULL)
         return cli_usage_error("registry restore",
                                "--password-file does not apply to a restore: give the password "
@@ -847,7 +840,7 @@ static int do_copy(const opts *o, int argc, char **argv)
     }
     if (from == NULL || to == NULL)
         return cli_usage_error("registry copy", "--from A and --to B are required");
-    bool created = !is_pg_url(to) && access(to, F_OK) != 0;
+    bool created = !capv_registry_location_is_postgres(to) && access(to, F_OK) != 0;
     capv_registry *src = NULL, *dst = NULL;
     int rc = open_at(&src, o, from, CAPV_REGISTRY_READ_ONLY);
     if (rc != 0)

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
+#include <capverify.h>
 
 #include "budget_default.h"
 #include "cidr.h"
@@ -1420,8 +1421,7 @@ static void check_storage(checker *ck, const char *config_dir)
     const char *why;
     struct stat st;
     if (*c->registry_url) {
-        if (strncasecmp(c->registry_url, "postgresql://", 13) != 0 &&
-            strncasecmp(c->registry_url, "postgres://", 11) != 0)
+        if (!capv_registry_location_is_postgres(c->registry_url))
             problem(ck, &c->registry_url,
                     "not a PostgreSQL URL: it must start with postgresql:// or postgres://");
         if (*c->registry_password_file &&

@@ -116,7 +116,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "an in-memory registry is read-write");
     if ((st = capvi_global_require(err)) != CAPV_OK)
         return st;
-    bool pg = capvi_reg_is_pg_url(path);
+    bool pg = capv_registry_location_is_postgres(path);
     bool exists = false;
     if (path != NULL && !pg) {
         struct stat sb;

@@ -810,7 +810,7 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
         *previous = NULL;
     if (db_path == NULL || backup_path == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    if (capvi_reg_is_pg_url(db_path))
+    if (capv_registry_location_is_postgres(db_path))
         return capvi_err_done(err, restore_pg(db_path, backup_path, progress, user, err));
     int lock_fd = -1;
     capv_status st = capvi_reg_lock(&lock_fd, db_path, err);

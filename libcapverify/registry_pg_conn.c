@@ -11,9 +11,10 @@
 
 /* ---- the location: the URL without its password ---------------------------------------- */
 
-static bool is_uri(const char *s)
+bool capv_registry_location_is_postgres(const char *location)
 {
-    return strncmp(s, "postgresql://", 13) == 0 || strncmp(s, "postgres://", 11) == 0;
+    return location != NULL && (strncmp(location, "postgresql://", 13) == 0 ||
+                                strncmp(location, "postgres://", 11) == 0);
 }
 
 /* Whether the query parameter s[0..len) names the password (percent-decoded). */
@@ -103,7 +104,7 @@ char *capvi_pg_make_location(const char *url, bool *parsed, char **password)
     for (const PQconninfoOption *o = opts; o->keyword != NULL; o++)
         if (strcmp(o->keyword, "password") == 0 && o->val != NULL)
             ok = (*password = strdup(o->val)) != NULL;
-    if (is_uri(url))
+    if (capv_registry_location_is_postgres(url))
         uri_location(&b, url);
     else
         conninfo_location(&b, opts);

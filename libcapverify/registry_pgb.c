@@ -3,16 +3,9 @@
  * public entry point, the writer thread and the record queue work the same on both storages. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "registry_pg_int.h"
 #include "registry_pgb_int.h"
-
-bool capvi_reg_is_pg_url(const char *location)
-{
-    return location != NULL && (strncasecmp(location, "postgresql://", 13) == 0 ||
-                                strncasecmp(location, "postgres://", 11) == 0);
-}
 
 capv_status capvi_reg_pg_open(capv_registry *reg, const char *url, const capv_registry_options *o,
                               capv_error *err)

@@ -7,9 +7,6 @@
 
 extern const capvi_reg_backend capvi_reg_pg;
 
-/* Whether a registry location names a PostgreSQL database (postgresql:// or postgres://). */
-bool capvi_reg_is_pg_url(const char *location);
-
 /* Opens the PostgreSQL storage of a handle whose read_only is set, at `url` (with
  * o->password_file): reg->path becomes the URL without any password. */
 capv_status capvi_reg_pg_open(capv_registry *reg, const char *url, const capv_registry_options *o,

@@ -94,6 +94,11 @@ typedef struct capv_registry_options {
         CAPV_REGISTRY_OPTIONS_VERSION, 0u, 0, 0u, 0u, NULL, NULL, 0u, 0, 0u, 0, NULL               \
     }
 
+/* Whether a registry location is a PostgreSQL URL (it begins with postgresql:// or
+ * postgres://, as libpq's URIs do) rather than a SQLite file path: the rule of
+ * capv_registry_open. Since 0.2. */
+CAPV_API bool capv_registry_location_is_postgres(const char *location);
+
 /* Opens the registry at `path`: a PostgreSQL URL (postgresql://… or postgres://…, libpq's
  * URI syntax, TLS settings such as sslmode=verify-full in its query; Since 0.2) for a
  * registry shared by several processes (docs/registry.md "PostgreSQL backend"), or else a
