@@ -15,9 +15,16 @@
 
 #define TOKEN_CACHE_ENTRIES 10000
 
+#define FETCH_LOG_INTERVAL_MS 60000
+
 struct auth {
     capv_jwks *jwks;
     capv_jwt_validator *validator;
+    /* auth_tick's view of the refresher, touched only by the thread that calls it */
+    uint64_t failures_seen; /* fetch failures already accounted for */
+    uint64_t failures_unlogged;
+    int64_t logged_ms; /* when the last jwks_fetch_failed line was written */
+    bool failing;      /* the last fetch we saw failed */
 };
 
 bool auth_create(auth **out, const capvd_config *cfg, bool start, char *errbuf, size_t errlen)
@@ -90,9 +97,13 @@ void auth_free(auth *a)
     free(a);
 }
 
-/* Logs and counts a rejected request; `detail` is the library's message, which may name
+/* Logs and counts a rejected request (docs/auth.md, "Logs"): who it came from (the client
+ * address) and who its token claims to be. A token that did not validate is peeked at
+ * without trust, its fields logged as unverified_*; one that validated but lacks a scope
+ * (`claims`) gives its verified fields. `detail` is the library's message, which may name
  * the identity provider or a transport error: it goes to the log, never to the client. */
-static void auth_failure(req *r, const char *reason, const char *detail)
+static void auth_failure(req *r, const char *reason, const char *detail, const char *token,
+                         const capv_jwt_claims *claims)
 {
     metrics_auth_failure(reason);
     capv_log_entry *e = capv_log_begin(r->d->log, CAPV_LOG_WARN, "auth_failure");
@@ -100,8 +111,27 @@ static void auth_failure(req *r, const char *reason, const char *detail)
     capv_log_str(e, "reason", reason);
     capv_log_str(e, "path", r->ri->local_uri_raw ? r->ri->local_uri_raw : "");
     capv_log_str(e, "client", r->client);
-    if (r->subject[0])
-        capv_log_str(e, "subject", r->subject);
+    if (claims != NULL) {
+        const char *fields[][2] = { { "iss", capv_jwt_claims_issuer(claims) },
+                                    { "kid", capv_jwt_claims_kid(claims) },
+                                    { "client_id", capv_jwt_claims_client_id(claims) },
+                                    { "subject", capv_jwt_claims_subject(claims) } };
+        for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+            if (fields[i][1] != NULL)
+                capv_log_str(e, fields[i][0], fields[i][1]);
+    } else if (token != NULL) {
+        capv_jwt_peek p = CAPV_JWT_PEEK_INIT;
+        if (capv_jwt_peek_unverified(&p, (const uint8_t *)token, strlen(token)) == CAPV_OK) {
+            const char *fields[][2] = { { "unverified_iss", p.iss },
+                                        { "unverified_kid", p.kid },
+                                        { "unverified_alg", p.alg },
+                                        { "unverified_client_id", p.client_id },
+                                        { "unverified_sub", p.sub } };
+            for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+                if (fields[i][1][0])
+                    capv_log_str(e, fields[i][0], fields[i][1]);
+        }
+    }
     if (detail != NULL && *detail)
         capv_log_str(e, "detail", detail);
     capv_log_end(e, "request rejected by authentication: %s", reason);
@@ -141,12 +171,12 @@ bool auth_check(req *r, const char *scope)
     metrics_auth_request();
     const char *h = header(r, "Authorization");
     if (h == NULL || *h == '\0') {
-        auth_failure(r, "missing_token", NULL);
+        auth_failure(r, "missing_token", NULL, NULL, NULL);
         unauthorized(r, "missing_token", "a bearer token is required");
         return false;
     }
     if (strncasecmp(h, "Bearer ", 7) != 0) {
-        auth_failure(r, "malformed", NULL);
+        auth_failure(r, "malformed", NULL, NULL, NULL);
         unauthorized(r, "malformed", "the Authorization header is not a Bearer token");
         return false;
     }
@@ -161,7 +191,7 @@ bool auth_check(req *r, const char *scope)
     if (st != CAPV_OK) {
         if (reason == NULL)
             reason = capv_jwt_reason_of(st);
-        auth_failure(r, reason, err.message);
+        auth_failure(r, reason, err.message, tok, NULL);
         if (capv_status_class_of(st) == CAPV_CLASS_UNAVAILABLE) {
             /* we cannot tell whether the token is good: never answer 401 for that */
             send_error(r, 503, "auth_unavailable", "token validation is temporarily unavailable");
@@ -177,7 +207,7 @@ bool auth_check(req *r, const char *scope)
     bool ok = true;
     int retry = 0;
     if (scope != NULL && capv_jwt_claims_require_scopes(claims, scope, &err) != CAPV_OK) {
-        auth_failure(r, "insufficient_scope", NULL);
+        auth_failure(r, "insufficient_scope", NULL, NULL, claims);
         if (!address_allows(r)) {
             capv_jwt_claims_free(claims);
             return false;
@@ -197,24 +227,81 @@ bool auth_check(req *r, const char *scope)
     return ok;
 }
 
-bool auth_ready(auth *a, char *detail, size_t cap)
+static int64_t set_age_seconds(auth *a, int64_t now_ms)
 {
-    if (a == NULL) {
-        snprintf(detail, cap, "disabled");
-        return true;
-    }
-    capv_jwks_state s = capv_jwks_get_state(a->jwks);
-    snprintf(detail, cap, "%s", capv_jwks_state_name(s));
-    return s == CAPV_JWKS_FRESH || s == CAPV_JWKS_STALE;
+    int64_t last = capv_jwks_last_success_ms(a->jwks);
+    return last > 0 ? (now_ms - last) / 1000 : -1;
 }
 
-void auth_reload(auth *a)
+void auth_ready(auth *a, auth_readiness *out)
+{
+    memset(out, 0, sizeof *out);
+    out->age_seconds = -1;
+    if (a == NULL) {
+        out->ok = true;
+        out->state = "disabled";
+        return;
+    }
+    capv_jwks_state s = capv_jwks_get_state(a->jwks);
+    out->ok = s == CAPV_JWKS_FRESH || s == CAPV_JWKS_STALE;
+    out->state = capv_jwks_state_name(s);
+    out->age_seconds = set_age_seconds(a, capv_clock_system(NULL));
+    capv_error err = CAPV_ERROR_INIT;
+    capv_jwks_last_error(&err, a->jwks);
+    if (err.code != CAPV_OK)
+        snprintf(out->last_error, sizeof out->last_error, "%s",
+                 err.message[0] ? err.message : capv_status_name(err.code));
+}
+
+void auth_reload(auth *a, capv_logger *log)
 {
     if (a == NULL)
         return;
     capv_error err = CAPV_ERROR_INIT;
     if (capv_jwks_refresh(a->jwks, &err) != CAPV_OK) {
         /* the current set stays; the refresher retries and /readyz says why */
+        capv_log_entry *e = capv_log_begin(log, CAPV_LOG_ERROR, "jwks_reload");
+        capv_log_str(e, "state", capv_jwks_state_name(capv_jwks_get_state(a->jwks)));
+        capv_log_str(e, "error", err.message);
+        capv_log_end(e, "key set not reloaded, the current one stays: %s", err.message);
+    }
+}
+
+void auth_tick(auth *a, capv_logger *log, int64_t now_ms)
+{
+    if (a == NULL)
+        return;
+    uint64_t failures = capv_jwks_counter_get(a->jwks, CAPV_JWKS_FETCH_FAILURES);
+    capv_error err = CAPV_ERROR_INIT;
+    capv_jwks_last_error(&err, a->jwks);
+    capv_jwks_state s = capv_jwks_get_state(a->jwks);
+    if (failures > a->failures_seen) {
+        a->failures_unlogged += failures - a->failures_seen;
+        a->failures_seen = failures;
+        bool first = !a->failing;
+        a->failing = err.code != CAPV_OK;
+        if (a->failing && (first || now_ms - a->logged_ms >= FETCH_LOG_INTERVAL_MS)) {
+            bool usable = s == CAPV_JWKS_FRESH || s == CAPV_JWKS_STALE;
+            capv_log_entry *e =
+                capv_log_begin(log, usable ? CAPV_LOG_WARN : CAPV_LOG_ERROR, "jwks_fetch_failed");
+            capv_log_int(e, "failures", (int64_t)a->failures_unlogged);
+            capv_log_str(e, "state", capv_jwks_state_name(s));
+            capv_log_int(e, "key_set_age_seconds", set_age_seconds(a, now_ms));
+            capv_log_str(e, "error", err.message);
+            capv_log_end(e, "key set fetch failed (%llu since the last line): %s",
+                         (unsigned long long)a->failures_unlogged, err.message);
+            a->failures_unlogged = 0;
+            a->logged_ms = now_ms;
+        }
+        return;
+    }
+    if (a->failing && err.code == CAPV_OK) {
+        a->failing = false;
+        capv_log_entry *e = capv_log_begin(log, CAPV_LOG_INFO, "jwks_fetch_recovered");
+        capv_log_int(e, "failures", (int64_t)a->failures_unlogged);
+        capv_log_str(e, "state", capv_jwks_state_name(s));
+        capv_log_end(e, "key set fetched again after failures");
+        a->failures_unlogged = 0;
     }
 }
 

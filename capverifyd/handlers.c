@@ -44,15 +44,39 @@ static bool registry_ready(capvd *d, char *detail, size_t cap)
     return ok;
 }
 
+/* A JSON string literal of `s` into buf (valid UTF-8 expected; anything else is shown as
+ * "(unprintable)"). */
+static const char *quoted(char *buf, size_t cap, const char *s)
+{
+    char *q = NULL;
+    size_t n = 0;
+    if (capv_json_quote(&q, &n, s, strlen(s), NULL) == CAPV_OK)
+        snprintf(buf, cap, "%s", q);
+    else
+        snprintf(buf, cap, "\"(unprintable)\"");
+    capv_free(q);
+    return buf;
+}
+
 /* Readiness: everything a request needs is usable and we are not draining. A storage fault
  * of the registry gates readiness only while every /verify waits for its record: with
  * queued recording verifications go on and the records wait (docs/registry.md#recording-
- * verifications), so the check is shown but does not take the replica out of service. */
+ * verifications), so the check is shown but does not take the replica out of service. The
+ * key-set check also shows the set's age and the last fetch error (docs/auth.md,
+ * "Readiness"). */
 void handle_readyz(req *r)
 {
     capvd *d = r->d;
-    char jwks_detail[64];
-    bool jwks_ok = auth_ready(d->auth, jwks_detail, sizeof jwks_detail);
+    auth_readiness jwks;
+    auth_ready(d->auth, &jwks);
+    char jwks_detail[400];
+    if (jwks.age_seconds >= 0)
+        snprintf(jwks_detail, sizeof jwks_detail, "%s, fetched %lld s ago%s%s", jwks.state,
+                 (long long)jwks.age_seconds, jwks.last_error[0] ? "; last fetch failed: " : "",
+                 jwks.last_error);
+    else
+        snprintf(jwks_detail, sizeof jwks_detail, "%s%s%s", jwks.state,
+                 jwks.last_error[0] ? "; last fetch failed: " : "", jwks.last_error);
     char registry_detail[96];
     bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail);
     bool registry_gates = d->registry == NULL || d->cfg.registry_record_queue_max == 0 ||
@@ -62,7 +86,7 @@ void handle_readyz(req *r)
         bool ok, gates;
         const char *detail;
     } checks[] = {
-        { "jwks", jwks_ok, true, jwks_detail },
+        { "jwks", jwks.ok, true, jwks_detail },
         { "registry", registry_ok, registry_gates,
           registry_ok ? "open, writable" : registry_detail },
         { "draining", !atomic_load(&d->draining), true,
@@ -71,17 +95,29 @@ void handle_readyz(req *r)
           atomic_load(&d->trust_loaded) ? "loaded" : "not loaded" },
     };
     bool ready = true;
-    char list[900];
+    char list[2048], q[900];
     size_t n = 0;
-    for (size_t i = 0; i < sizeof checks / sizeof *checks; i++) {
+    for (size_t i = 0; i < sizeof checks / sizeof *checks && n < sizeof list; i++) {
         ready = ready && (checks[i].ok || !checks[i].gates);
-        n += (size_t)snprintf(list + n, sizeof list - n,
-                              "%s{\"name\":\"%s\",\"ok\":%s,\"detail\":\"%s\"}", i ? "," : "",
-                              checks[i].name, checks[i].ok ? "true" : "false", checks[i].detail);
+        n += (size_t)snprintf(
+            list + n, sizeof list - n, "%s{\"name\":\"%s\",\"ok\":%s,\"detail\":%s", i ? "," : "",
+            checks[i].name, checks[i].ok ? "true" : "false", quoted(q, sizeof q, checks[i].detail));
+        if (i == 0 && n < sizeof list && d->auth != NULL)
+            n += (size_t)snprintf(
+                list + n, sizeof list - n,
+                ",\"state\":\"%s\",\"key_set_age_seconds\":%lld,\"last_error\":%s", jwks.state,
+                (long long)jwks.age_seconds,
+                jwks.last_error[0] ? quoted(q, sizeof q, jwks.last_error) : "null");
+        if (n < sizeof list)
+            n += (size_t)snprintf(list + n, sizeof list - n, "}");
     }
-    char body[1024];
+    char body[2200];
     int m = snprintf(body, sizeof body, "{\"status\":\"%s\",\"checks\":[%s]}",
                      ready ? "ready" : "not_ready", list);
+    if (m < 0 || (size_t)m >= sizeof body) { /* cannot happen with these bounded details */
+        send_error(r, 500, "internal", "readiness report too long");
+        return;
+    }
     send_json(r, ready ? 200 : 503, body, (size_t)m, NULL);
 }
 
@@ -204,10 +240,15 @@ static void verify_package(req *r, bool zip, uint8_t *body, size_t len)
     size_t tlen = 0;
     capv_verdict v = CAPV_VERDICT_FAIL;
     capv_status st;
+    double t0 = http_mono();
+    r->cache = "none";
     if (zip) {
         /* the library consults and fills the report cache attached to the verifier */
-        st = capv_verify_zip_memory_json(&text, &tlen, &v, NULL, d->verifier, body, len, d->opts, 0,
+        bool hit = false;
+        st = capv_verify_zip_memory_json(&text, &tlen, &v, &hit, d->verifier, body, len, d->opts, 0,
                                          &err);
+        if (d->cache != NULL)
+            r->cache = hit ? "hit" : "miss";
     } else {
         capv_report *rep = NULL;
         st = capv_verify_package_json(&rep, d->verifier, body, len, d->opts, &err);
@@ -218,6 +259,10 @@ static void verify_package(req *r, bool zip, uint8_t *body, size_t len)
         capv_report_free(rep);
     }
     free(body);
+    r->verify_ms = (http_mono() - t0) * 1000.0;
+    if (st == CAPV_OK && v != CAPV_VERDICT_OK &&
+        capv_report_json_problems(r->problems, sizeof r->problems, text, tlen, NULL) != CAPV_OK)
+        snprintf(r->problems, sizeof r->problems, "unreadable report");
     if (st != CAPV_OK)
         answer_error(r, st, &err);
     else

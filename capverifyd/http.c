@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "budget.h"
 #include "daemon.h"
@@ -285,6 +286,13 @@ static bool body_complete(req *r, long long declared, size_t max, size_t n, int 
     return true;
 }
 
+double http_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
 {
     size_t max = (size_t)r->d->cfg.server_max_body_bytes;
@@ -305,6 +313,7 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
         send_error(r, 500, "internal", "out of memory");
         return false;
     }
+    double t0 = http_mono();
     conn_body_begin(r->cs, declared);
     bool received = receive(r, declared, max, &buf, cap, &n, &last);
     conn_body_end(r->cs);
@@ -318,6 +327,8 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
         return false;
     }
     r->body_done = true;
+    r->body_bytes = n;
+    r->upload_ms = (http_mono() - t0) * 1000.0;
     buf[n] = '\0';
     *out = buf;
     *len = n;

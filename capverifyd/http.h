@@ -33,13 +33,20 @@ typedef struct req {
     uint64_t reserved;       /* bytes held in the memory budget */
     char id[72];
     char subject[128];
-    char result[8]; /* ok|warn|fail|error or "" */
-    char error[96]; /* error code of an error response, or "" */
+    char result[8];      /* ok|warn|fail|error or "" */
+    uint64_t body_bytes; /* the body's size, once read to its end (body_done) */
+    double upload_ms;    /* the time reading it took */
+    double verify_ms;    /* /verify: the verification's time (0: none ran) */
+    const char *cache;   /* /verify: "hit", "miss" or "none" (no cache for this form) */
+    char problems[256];  /* /verify warn/fail: the checks that did not pass */
+    char error[96];      /* error code of an error response, or "" */
     int status;
     double started;
 } req;
 
 /* ---- request ---- */
+/* Monotonic seconds, for request timing. */
+double http_mono(void);
 const char *header(req *r, const char *name);
 /* The media type of Content-Type without parameters, lower-cased, into buf. */
 const char *content_type(req *r, char *buf, size_t cap);

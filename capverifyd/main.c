@@ -195,7 +195,7 @@ static void reload_tls(capvd *d)
 static void reload(capvd *d)
 {
     char errbuf[512];
-    auth_reload(d->auth);
+    auth_reload(d->auth, d->log);
     if (d->tls != NULL)
         reload_tls(d);
     /* Everything is swapped under the write lock, which waits for in-flight requests: the
@@ -527,6 +527,7 @@ static void periodic(capvd *d, backup_schedule *backups)
         capv_log_end(e, "TLS certificate file changed: reloaded");
     }
     backup_schedule_tick(backups, d, now_ms());
+    auth_tick(d->auth, d->log, now_ms());
     budget_tick();
 }
 

@@ -22,13 +22,6 @@
 #include "routes.h"
 #include "tls.h"
 
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* X-Request-Id: the client's when it is ≤ 64 characters of [A-Za-z0-9._-], else ours: 32 hex
  * digits, the first 12 the time in Unix milliseconds and the rest random (the layout of a
  * UUIDv7), so ids sort by time and the registry's request-id index grows at its end instead
@@ -97,7 +90,7 @@ static bool is_probe(route rt)
 
 static void finish(req *r)
 {
-    double secs = mono() - r->started;
+    double secs = http_mono() - r->started;
     metrics_http_response(r->route, r->status, secs);
     /* probes are frequent and a not-ready answer is their job, not a server error */
     capv_log_level lvl = is_probe(r->route) ? CAPV_LOG_DEBUG
@@ -116,6 +109,16 @@ static void finish(req *r)
         capv_log_str(e, "result", r->result);
     if (r->subject[0])
         capv_log_str(e, "subject", r->subject);
+    if (r->body_done) {
+        capv_log_int(e, "body_bytes", (int64_t)r->body_bytes);
+        capv_log_double(e, "upload_ms", r->upload_ms);
+    }
+    if (r->cache != NULL) {
+        capv_log_double(e, "verify_ms", r->verify_ms);
+        capv_log_str(e, "cache", r->cache);
+    }
+    if (r->problems[0])
+        capv_log_str(e, "failed_checks", r->problems);
     if (r->error[0])
         capv_log_str(e, "error", r->error);
     cut_reason cut = conn_cut_reason(r->cs);
@@ -282,7 +285,7 @@ static int begin_request(struct mg_connection *conn)
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.admin_port = l->admin;
-    r.started = mono();
+    r.started = http_mono();
     r.cs = conn_of(conn);
     r.head_start = conn_request_begin(r.cs, r.ri);
     r.route = ROUTE_OTHER;
@@ -340,7 +343,7 @@ static int http_error(struct mg_connection *conn, int status, const char *errmsg
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.admin_port = l->admin;
-    r.started = mono();
+    r.started = http_mono();
     r.cs = conn_of(conn);
     r.route = ROUTE_OTHER;
     r.has_body = true; /* whatever followed is not read */

@@ -861,3 +861,62 @@ out:
     capvi_jws_clear(&jws);
     return capvi_err_done(err, st);
 }
+
+/* ---- unverified peek ------------------------------------------------------------------- */
+
+static void peek_copy(char out[CAPV_JWT_PEEK_TEXT], const cJSON *o, const char *name)
+{
+    const cJSON *m = capvi_json_get(o, name);
+    if (!cJSON_IsString(m))
+        return;
+    const char *s = m->valuestring;
+    size_t n = strlen(s), cap = CAPV_JWT_PEEK_TEXT - 1, keep = n > cap ? cap - 3 : n;
+    for (size_t i = 0; i < keep; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    if (n > cap)
+        memcpy(out + keep, "...", 3), keep += 3;
+    out[keep] = '\0';
+}
+
+/* One base64url segment as a JSON object, or NULL. */
+static cJSON *peek_segment(const uint8_t *seg, size_t len)
+{
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    cJSON *o = NULL;
+    if (len == 0 || b64u_decode(&raw, &raw_len, seg, len) != CAPV_OK)
+        return NULL;
+    if (capvi_json_parse(&o, raw, raw_len, NULL) != CAPV_OK || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    free(raw);
+    return o;
+}
+
+capv_status capv_jwt_peek_unverified(capv_jwt_peek *out, const uint8_t *token, size_t len)
+{
+    if (out == NULL || out->version == 0 || out->version > CAPV_JWT_PEEK_VERSION)
+        return CAPV_E_INVALID_ARG;
+    out->alg[0] = out->kid[0] = out->iss[0] = out->sub[0] = out->client_id[0] = '\0';
+    if (token == NULL || len > CAPV_JWT_MAX_TOKEN)
+        return CAPV_OK;
+    const uint8_t *d1 = memchr(token, '.', len);
+    const uint8_t *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
+    if (d2 == NULL)
+        return CAPV_OK;
+    cJSON *h = peek_segment(token, (size_t)(d1 - token));
+    cJSON *p = peek_segment(d1 + 1, (size_t)(d2 - d1 - 1));
+    peek_copy(out->alg, h, "alg");
+    peek_copy(out->kid, h, "kid");
+    peek_copy(out->iss, p, "iss");
+    peek_copy(out->sub, p, "sub");
+    peek_copy(out->client_id, p, "client_id");
+    if (out->client_id[0] == '\0')
+        peek_copy(out->client_id, p, "azp");
+    cJSON_Delete(h);
+    cJSON_Delete(p);
+    return CAPV_OK;
+}

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capverify/unstable/verify_request.h>
+
+#include "json_read_int.h"
 #include "report_int.h"
 #include "time_int.h"
 
@@ -284,4 +287,76 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
     }
     *out = (char *)capvi_buf_take(&b, out_len);
     return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
+}
+
+/* ---- problems for a log line ------------------------------------------------------------ */
+
+typedef struct problems {
+    char *out;
+    size_t cap, used;
+    bool full;
+} problems;
+
+/* Appends "[unit/]id:status" (or marks the list cut). */
+static void problem_add(problems *p, const char *unit, const char *id, const char *status)
+{
+    char item[160];
+    int n = snprintf(item, sizeof item, "%s%s%s%s:%s", p->used ? "," : "", unit ? unit : "",
+                     unit ? "/" : "", id, status);
+    for (int i = 0; i < n; i++)
+        if ((unsigned char)item[i] < 0x20 || (unsigned char)item[i] >= 0x7f)
+            item[i] = '?';
+    if (p->full || n < 0 || (size_t)n >= sizeof item || p->used + (size_t)n + 4 > p->cap) {
+        if (!p->full)
+            memcpy(p->out + p->used, "...", 4);
+        p->full = true;
+        return;
+    }
+    memcpy(p->out + p->used, item, (size_t)n + 1);
+    p->used += (size_t)n;
+}
+
+static bool problems_of(problems *p, const cJSON *checks, const char *unit)
+{
+    if (!cJSON_IsArray(checks))
+        return false;
+    for (const cJSON *c = checks->child; c; c = c->next) {
+        const cJSON *id = capvi_json_get(c, "id"), *st = capvi_json_get(c, "status");
+        if (!cJSON_IsString(id) || !cJSON_IsString(st))
+            return false;
+        if (strcmp(st->valuestring, "warn") == 0 || strcmp(st->valuestring, "fail") == 0)
+            problem_add(p, unit, id->valuestring, st->valuestring);
+    }
+    return true;
+}
+
+capv_status capv_report_json_problems(char *out, size_t cap, const char *json, size_t len,
+                                      capv_error *err)
+{
+    if (out == NULL || cap < 4 || (json == NULL && len > 0))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument or cap < 4");
+    out[0] = '\0';
+    cJSON *o = NULL;
+    capv_status st = capvi_json_parse(&o, (const uint8_t *)json, len, err);
+    if (st != CAPV_OK)
+        return st;
+    problems p = { out, cap, 0, false };
+    bool ok = problems_of(&p, capvi_json_get(o, "checks"), NULL);
+    const cJSON *units = capvi_json_get(o, "units");
+    ok = ok && (units == NULL || cJSON_IsArray(units));
+    for (const cJSON *u = ok && units ? units->child : NULL; ok && u; u = u->next) {
+        const cJSON *uid = capvi_json_get(u, "id");
+        char name[48];
+        ok = cJSON_IsString(uid);
+        if (ok) {
+            snprintf(name, sizeof name, "%s", uid->valuestring);
+            ok = problems_of(&p, capvi_json_get(u, "checks"), name);
+        }
+    }
+    cJSON_Delete(o);
+    if (!ok) {
+        out[0] = '\0';
+        return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "not a verification report");
+    }
+    return capvi_err_done(err, CAPV_OK);
 }

@@ -336,6 +336,38 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwt_validate(capv_jwt_claims *
  * "jwks_unavailable", ...). Static. Since 0.1. */
 CAPV_API const char *capv_jwt_reason_of(capv_status status);
 
+/* ---- what a rejected token claims (for logs) -------------------------------------------- */
+
+/* The size of each capv_jwt_peek text: at most 128 bytes and the NUL. Since 0.2. */
+#define CAPV_JWT_PEEK_TEXT 129
+/* Identifying fields of a token that has NOT been validated: for a log line saying who a
+ * rejected request claimed to be (docs/auth.md, "Logs"). Nothing here is authenticated. The
+ * caller allocates it and sets `version` (CAPV_JWT_PEEK_INIT). Since 0.2 (version 1). */
+#define CAPV_JWT_PEEK_VERSION 1
+typedef struct capv_jwt_peek {
+    unsigned int version;               /* CAPV_JWT_PEEK_VERSION, set by the caller */
+    char alg[CAPV_JWT_PEEK_TEXT];       /* header "alg" */
+    char kid[CAPV_JWT_PEEK_TEXT];       /* header "kid" */
+    char iss[CAPV_JWT_PEEK_TEXT];       /* payload "iss" */
+    char sub[CAPV_JWT_PEEK_TEXT];       /* payload "sub" */
+    char client_id[CAPV_JWT_PEEK_TEXT]; /* payload "client_id", else "azp" */
+} capv_jwt_peek;
+
+#define CAPV_JWT_PEEK_INIT                                                                         \
+    {                                                                                              \
+        CAPV_JWT_PEEK_VERSION, "", "", "", "", ""                                                  \
+    }
+
+/* Fills `out` from `token[0..len)` without checking its signature or claims: each field
+ * that is a JSON string in a strictly decodable header or payload, sanitized (bytes outside
+ * printable ASCII become '?') and cut to 128 bytes (ending in "..." when cut); the others
+ * stay "". A token that is not a compact JWS leaves every field "". Never fails on the token;
+ * CAPV_E_INVALID_ARG for a NULL `out` or a version of 0 or newer than the library's.
+ * Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwt_peek_unverified(capv_jwt_peek *out,
+                                                                      const uint8_t *token,
+                                                                      size_t len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -113,6 +113,29 @@ assert_eq "the accepted request's subject is logged" \
 assert_eq "every rejection logged event=auth_failure with its reason" \
     "$(jq -r 'select(.event == "auth_failure") | .reason' "$D_LOG" | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }')" \
     "alg_not_allowed=2 bad_audience=1 bad_issuer=1 bad_signature=1 expired=1 insufficient_scope=1 malformed=2 missing_token=1 unknown_kid=1 "
+# who a rejected request claimed to be (docs/auth.md, "Logs")
+fline() { jq -c --arg r "$1" 'select(.event == "auth_failure" and .reason == $r)' "$D_LOG" | head -n 1; }
+assert_eq "a rejected token's claims are logged as unverified, with the client address" \
+    "$(fline bad_issuer | jq -r '[.client, .unverified_iss, .unverified_kid, .unverified_alg, (.iss // "-")] | join(" ")')" \
+    "127.0.0.1 https://evil.test key-1 EdDSA -"
+assert_eq "an unknown kid is named" "$(fline unknown_kid | jq -r .unverified_kid)" key-2
+assert_eq "a token without the scope logs its verified identity" \
+    "$(fline insufficient_scope | jq -r '[.iss, .kid, .subject, (.unverified_iss // "-")] | join(" ")')" \
+    "$ISS key-1 tester -"
+assert_eq "no token, no token fields" \
+    "$(fline missing_token | jq -r '[keys[] | select(test("iss|kid|sub"))] | length')" 0
+long=$(printf 'A%.0s' $(seq 300))
+HOSTILE=$(mint_token "$IDP/key-1.key" key-1 \
+    "{\"iss\":\"$ISS\",\"aud\":\"$AUD\",\"sub\":\"evil\\u0007\\n\\u00e9$long\",\"client_id\":\"c\\u001b[31m\",\"exp\":$((now - 3600)),\"scope\":\"verify:run\"}")
+verify -H "Authorization: Bearer $HOSTILE" -H 'X-Request-Id: auth-hostile'
+hostile=$(jq -c 'select(.event == "auth_failure" and .request_id == "auth-hostile")' "$D_LOG")
+assert_eq "hostile claims: sanitized and cut to 128 bytes" \
+    "$(jq -r '[(.unverified_sub | length), (.unverified_sub | .[0:7]), (.unverified_sub | endswith("...")), .unverified_client_id] | join(" ")' <<<"$hostile")" \
+    "128 evil??? true c?[31m"
+req GET "$D_ADMIN_URL/readyz"
+assert_eq "/readyz: key-set state, age and last error" \
+    "$(body_json '.checks[] | select(.name == "jwks") | [.state, (.key_set_age_seconds | type), .last_error] | tostring')" \
+    '["fresh","number",null]'
 leaked=""
 for token in "$GOOD" "$SCP" "$NOSCOPE" "$EXPIRED" "$BADISS" "$BADAUD" "$UNKNOWNKID" "$BADSIG"; do
     for part in $(tr '.' ' ' <<<"$token"); do
@@ -133,6 +156,35 @@ assert_eq "after SIGHUP a token of the new key is accepted" "$STATUS" 200
 verify -H "Authorization: Bearer $GOOD"
 assert_eq "… and one of the removed key is not, though it was cached (401)" "$STATUS" 401
 check "same process (no restart)" kill -0 "$D_PID"
+
+# ---- a key set that cannot be read: logged, shown by /readyz, the current set stays -----------
+mv "$IDP/jwks.json" "$IDP/jwks.away"
+kill -HUP "$D_PID"
+for i in $(seq 50); do
+    jq -e -s 'any(.[]; .event == "jwks_fetch_failed")' "$D_LOG" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+check "a failed reload is logged (jwks_reload, ERROR)" \
+    jq -e -s 'any(.[]; .event == "jwks_reload" and .level == "ERROR" and (.error | length) > 0)' "$D_LOG"
+check "the fetch failure is logged once (jwks_fetch_failed)" \
+    jq -e -s '[.[] | select(.event == "jwks_fetch_failed")] | length == 1 and .[0].failures >= 1' "$D_LOG"
+req GET "$D_ADMIN_URL/readyz"
+assert_eq "/readyz: still usable, the fetch error shown" \
+    "$(body_json '.checks[] | select(.name == "jwks") | [.ok, (.last_error | type), (.detail | test("last fetch failed"))] | tostring')" \
+    '[true,"string",true]'
+verify -H "Authorization: Bearer $UNKNOWNKID"
+assert_eq "the current key set still validates" "$STATUS" 200
+mv "$IDP/jwks.away" "$IDP/jwks.json"
+kill -HUP "$D_PID"
+for i in $(seq 50); do
+    jq -e -s 'any(.[]; .event == "jwks_fetch_recovered")' "$D_LOG" >/dev/null 2>&1 && break
+    sleep 0.1
+done
+check "the recovery is logged (jwks_fetch_recovered)" \
+    jq -e -s 'any(.[]; .event == "jwks_fetch_recovered")' "$D_LOG"
+req GET "$D_ADMIN_URL/readyz"
+assert_eq "/readyz: no fetch error after the recovery" \
+    "$(body_json '.checks[] | select(.name == "jwks") | .last_error')" null
 
 daemon_stop
 t_done

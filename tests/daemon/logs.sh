@@ -24,6 +24,14 @@ wait_log() {
 SECRET=eyJhbGciOiJFUzI1NiJ9.c2VjcmV0LXRva2VuLXBheWxvYWQ.c2lnbmF0dXJlLXNlY3JldA
 curl -s -o /dev/null -H 'X-Request-Id: log-ok-1' -H 'Content-Type: application/zip' \
     --data-binary "@$SAMPLE/sample.zip" "$D_URL/verify"
+curl -s -o /dev/null -H 'X-Request-Id: log-ok-2' -H 'Content-Type: application/zip' \
+    --data-binary "@$SAMPLE/sample.zip" "$D_URL/verify"
+tampered_zip "$SAMPLE/sample.zip" "$TMP/tampered.zip"
+curl -s -o "$TMP/tampered.json" -H 'X-Request-Id: log-fail-1' -H 'Content-Type: application/zip' \
+    --data-binary "@$TMP/tampered.zip" "$D_URL/verify"
+json_package "$SAMPLE/sample" "$TMP/sample.json"
+curl -s -o /dev/null -H 'X-Request-Id: log-json-1' -H 'Content-Type: application/json' \
+    --data-binary "@$TMP/sample.json" "$D_URL/verify"
 curl -s -o /dev/null -H 'X-Request-Id: log-404-1' "$D_URL/nope"
 curl -s -o /dev/null -H 'X-Request-Id: log-415-1' -H 'Content-Type: text/plain' -d x "$D_URL/verify"
 # a bearer token (and a token in the query string) in every kind of request
@@ -47,6 +55,15 @@ assert_eq "request line fields and types" \
     "$(jq -r '[.event, .level, .method, .path, (.status | tostring), (.duration_ms | type), .result] | join(" ")' <<<"$ok_line")" \
     "http_request INFO POST /verify 200 number ok"
 assert_le "duration_ms >= 0" 0 "$(jq -r .duration_ms <<<"$ok_line")"
+assert_eq "a /verify line: body bytes, upload and verify times, cache miss, no failed checks" \
+    "$(jq -r '[.body_bytes, (.upload_ms | type), (.verify_ms | type), .cache, (.failed_checks // "-")] | join(" ")' <<<"$ok_line")" \
+    "$(stat -c %s "$SAMPLE/sample.zip") number number miss -"
+assert_eq "the same package again: a cache hit" "$(reqline log-ok-2 | jq -r .cache)" hit
+want=$(jq -r '[.checks[] | select(.status == "warn" or .status == "fail") | .id + ":" + .status] | join(",")' "$TMP/tampered.json")
+assert_eq "a fail line names the checks that did not pass, as the report does" \
+    "$(reqline log-fail-1 | jq -r '[.result, .failed_checks] | join(" ")')" "fail $want"
+check "… and the report has failing checks" test -n "$want"
+assert_eq "the JSON package form is not cached" "$(reqline log-json-1 | jq -r .cache)" none
 assert_eq "a 404 line carries the error code" \
     "$(reqline log-404-1 | jq -r '[.method, .path, (.status | tostring), .error] | join(" ")')" \
     "GET /nope 404 not_found"

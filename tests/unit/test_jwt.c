@@ -674,6 +674,76 @@ START_TEST(alg_names)
 }
 END_TEST
 
+/* "b64url(header).b64url(payload).c2ln" into out */
+static void peek_token(char *out, size_t cap, const char *header, const char *payload)
+{
+    size_t n = 0, m = 0;
+    ck_assert_int_eq(capv_base64_encode(out, cap, &n, (const uint8_t *)header, strlen(header),
+                                        CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+    out[n++] = '.';
+    ck_assert_int_eq(capv_base64_encode(out + n, cap - n, &m, (const uint8_t *)payload,
+                                        strlen(payload), CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+    n += m;
+    ck_assert_uint_lt(n + 6, cap);
+    memcpy(out + n, ".c2ln", 6);
+}
+
+START_TEST(peek_unverified)
+{
+    char tok[2048];
+    capv_jwt_peek p = CAPV_JWT_PEEK_INIT;
+    peek_token(tok, sizeof tok, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
+               "{\"iss\":\"https://idp\",\"sub\":\"alice\",\"azp\":\"app\",\"exp\":1}");
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)), CAPV_OK);
+    ck_assert_str_eq(p.alg, "RS256");
+    ck_assert_str_eq(p.kid, "k1");
+    ck_assert_str_eq(p.iss, "https://idp");
+    ck_assert_str_eq(p.sub, "alice");
+    ck_assert_str_eq(p.client_id, "app"); /* azp when there is no client_id */
+
+    /* hostile text: control and non-ASCII bytes become '?', long values are cut */
+    char payload[1024], longv[301];
+    memset(longv, 'x', 300);
+    longv[300] = '\0';
+    snprintf(payload, sizeof payload,
+             "{\"iss\":\"a\\u0000b\",\"sub\":\"%s\",\"client_id\":\"c\\u001b\\u00e9\",\"kid\":7}",
+             longv);
+    peek_token(tok, sizeof tok, "{\"alg\":\"none\",\"kid\":\"\\n\"}", payload);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)), CAPV_OK);
+    ck_assert_str_eq(p.alg, "none");
+    ck_assert_str_eq(p.kid, "?");
+    ck_assert_str_eq(p.iss, ""); /* "\u0000" is refused by the strict parser: no payload */
+    ck_assert_str_eq(p.sub, "");
+    snprintf(payload, sizeof payload, "{\"sub\":\"%s\",\"client_id\":\"c\\u001b\\u00e9\"}", longv);
+    peek_token(tok, sizeof tok, "{\"alg\":\"ES256\",\"kid\":7}", payload);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)), CAPV_OK);
+    ck_assert_str_eq(p.kid, ""); /* not a string */
+    ck_assert_uint_eq(strlen(p.sub), CAPV_JWT_PEEK_TEXT - 1);
+    ck_assert_str_eq(p.sub + CAPV_JWT_PEEK_TEXT - 4, "...");
+    ck_assert_str_eq(p.client_id, "c???");
+
+    /* not a JWS, or too big: every field empty, never an error */
+    static const char *const junk[] = { "", "abc", "a.b", "!!.??.x", "e30.e30" };
+    for (size_t i = 0; i < sizeof junk / sizeof *junk; i++) {
+        memcpy(p.iss, "stale", 6);
+        ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)junk[i], strlen(junk[i])),
+                         CAPV_OK);
+        ck_assert_str_eq(p.iss, "");
+    }
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, NULL, 0), CAPV_OK);
+    p.version = 0;
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)),
+                     CAPV_E_INVALID_ARG);
+    p.version = CAPV_JWT_PEEK_VERSION + 1;
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_jwt_peek_unverified(NULL, (const uint8_t *)tok, strlen(tok)),
+                     CAPV_E_INVALID_ARG);
+}
+END_TEST
+
 Suite *jwt_suite(void)
 {
     Suite *s = suite_create("jwt");
@@ -693,6 +763,7 @@ Suite *jwt_suite(void)
     tcase_add_test(tc, token_cache);
     tcase_add_test(tc, concurrent_validation);
     tcase_add_test(tc, alg_names);
+    tcase_add_test(tc, peek_unverified);
     suite_add_tcase(s, tc);
     return s;
 }

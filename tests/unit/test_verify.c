@@ -1184,6 +1184,37 @@ START_TEST(package_hashes_without_verification)
 END_TEST
 
 /* Which form a JSON /verify body has, from its top-level member names only. */
+START_TEST(report_problems_for_logs)
+{
+    char out[64];
+    static const char ok[] = "{\"result\":\"ok\",\"units\":[],\"checks\":[{\"id\":\"a\",\"status\":"
+                             "\"pass\"},{\"id\":\"b\",\"status\":\"skip\"}]}";
+    ck_assert_int_eq(capv_report_json_problems(out, sizeof out, ok, strlen(ok), NULL), CAPV_OK);
+    ck_assert_str_eq(out, "");
+    static const char bad[] =
+        "{\"result\":\"fail\",\"checks\":[{\"id\":\"package.integrity\",\"status\":\"fail\"},"
+        "{\"id\":\"x\",\"status\":\"pass\"},{\"id\":\"timestamp\",\"status\":\"warn\"}],"
+        "\"units\":[{\"id\":\"u\\u0007\",\"checks\":[{\"id\":\"policy\",\"status\":\"fail\"}]}]}";
+    ck_assert_int_eq(capv_report_json_problems(out, sizeof out, bad, strlen(bad), NULL), CAPV_OK);
+    ck_assert_str_eq(out, "package.integrity:fail,timestamp:warn,u?/policy:fail");
+    /* cut after the last whole item */
+    char small[32];
+    ck_assert_int_eq(capv_report_json_problems(small, sizeof small, bad, strlen(bad), NULL),
+                     CAPV_OK);
+    ck_assert_str_eq(small, "package.integrity:fail...");
+    static const char *const notreports[] = { "[]", "{\"checks\":{}}", "{\"checks\":[1]}",
+                                              "{\"checks\":[],\"units\":[{}]}", "{" };
+    for (size_t i = 0; i < sizeof notreports / sizeof *notreports; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_int_ne(
+            capv_report_json_problems(out, sizeof out, notreports[i], strlen(notreports[i]), &err),
+            CAPV_OK);
+        ck_assert_str_eq(out, "");
+    }
+    ck_assert_int_eq(capv_report_json_problems(out, 3, ok, strlen(ok), NULL), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
 START_TEST(json_request_forms)
 {
     static const struct {
@@ -1250,6 +1281,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, not_a_package);
     tcase_add_test(tc, package_hashes_without_verification);
     tcase_add_test(tc, json_request_forms);
+    tcase_add_test(tc, report_problems_for_logs);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -38,6 +38,17 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_json_form(capv_json_for
                                                                    const uint8_t *body, size_t len,
                                                                    capv_error *err);
 
+/* The checks of a report that did not pass, for a request's log line: from report JSON
+ * `json[0..len)` (capv_report_to_json(), capv_verify_zip_memory_json()), the ids of the
+ * checks whose status is "warn" or "fail" as "id:status", the units' checks as
+ * "unit/id:status" (unit ids sanitized: bytes outside printable ASCII become '?'), joined by
+ * ",", into `out` (`cap` >= 4 bytes, always NUL-terminated); when they do not fit the list
+ * ends in "..." after the last whole item. "" when every check passed or was skipped.
+ * CAPV_E_MALFORMED when `json` is not a report. Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_report_json_problems(char *out, size_t cap,
+                                                                       const char *json, size_t len,
+                                                                       capv_error *err);
+
 #ifdef __cplusplus
 }
 #endif
