@@ -313,6 +313,7 @@ void auth_fill_metrics(auth *a, metrics_sources *src)
     }
     capv_jwk_set *set = capv_jwks_snapshot(a->jwks);
     src->jwks_keys = set ? (int64_t)capv_jwk_set_count(set) : 0;
+    src->jwks_state = capv_jwks_state_name(capv_jwks_get_state(a->jwks));
     capv_jwk_set_free(set);
     int64_t last = capv_jwks_last_success_ms(a->jwks);
     src->jwks_age_seconds = last > 0 ? (double)(capv_clock_system(NULL) - last) / 1000.0 : 0.0;

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "routes.h"
+#include "tls.h"
 
 void handle_healthz(req *r)
 {
@@ -134,6 +135,8 @@ void handle_metrics(req *r)
                             .registry_entries = -1,
                             .registry_db_bytes = -1,
                             .registry_free_bytes = -1,
+                            .registry_fs_bytes = -1,
+                            .tls_not_after = tls_cert_not_after(d->tls),
                             .cut_names = cut_names };
     auth_fill_metrics(d->auth, &src);
     pthread_rwlock_rdlock(&d->lock);
@@ -148,12 +151,20 @@ void handle_metrics(req *r)
             capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_DROPPED);
         src.registry_records_rejected =
             capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_REJECTED);
+        src.registry_records_written =
+            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_WRITTEN);
+        src.registry_storage_faults =
+            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_STORAGE_FAULTS);
     }
     if (d->registry != NULL &&
         capv_registry_disk_usage(&db_bytes, &free_bytes, d->registry, NULL) == CAPV_OK) {
         src.registry_db_bytes = (int64_t)db_bytes;
         src.registry_free_bytes = (int64_t)free_bytes;
     }
+    uint64_t fs_bytes = 0;
+    if (d->registry != NULL &&
+        capv_registry_filesystem_size(&fs_bytes, d->registry, NULL) == CAPV_OK)
+        src.registry_fs_bytes = (int64_t)fs_bytes;
     pthread_rwlock_unlock(&d->lock);
     src.rate_limited_subject = ratelimit_limited_total(RL_SUBJECT);
     src.rate_limited_address = ratelimit_limited_total(RL_ADDRESS);

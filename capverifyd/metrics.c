@@ -32,6 +32,7 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/registry/entries:post",
     "/admin/backup",
     "/admin/backups",
+    "/registry/verifications/{request_id}",
     "other",
 };
 
@@ -195,6 +196,30 @@ static void head(out *o, const char *name, const char *type, const char *help)
     emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* The cgroup's memory limit (v2 memory.max, else v1 memory.limit_in_bytes), 0 when there is
+ * none: "max", or v1's huge "unlimited" value. */
+static unsigned long long memory_limit(void)
+{
+    static const char *const files[] = { "/sys/fs/cgroup/memory.max",
+                                         "/sys/fs/cgroup/memory/memory.limit_in_bytes" };
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        FILE *f = fopen(files[i], "r");
+        if (f == NULL)
+            continue;
+        char line[64] = "";
+        bool got = fgets(line, sizeof line, f) != NULL;
+        fclose(f);
+        if (!got)
+            continue;
+        char *end = NULL;
+        unsigned long long v = strtoull(line, &end, 10);
+        if (end == line || v >= (1ull << 62))
+            return 0; /* "max" or unlimited */
+        return v;
+    }
+    return 0;
+}
+
 static void process_metrics(out *o)
 {
     struct rusage ru;
@@ -234,6 +259,13 @@ static void process_metrics(out *o)
     head(o, "process_start_time_seconds", "gauge",
          "Start time of the process since unix epoch in seconds.");
     emit(o, "process_start_time_seconds %.3f\n", m.start_time);
+    unsigned long long limit = memory_limit();
+    if (limit > 0) {
+        head(o, "cap_verifier_memory_limit_bytes", "gauge",
+             "The memory limit of the process's cgroup (the container's limit); absent when "
+             "unlimited.");
+        emit(o, "cap_verifier_memory_limit_bytes %llu\n", limit);
+    }
 }
 
 cache_view cache_view_of(const capv_cache *c)
@@ -348,6 +380,14 @@ char *metrics_render(const metrics_sources *src, size_t *len)
          "Seconds since the current JWKS was fetched (0 when auth is off).");
     emit(&o, "cap_verifier_jwks_age_seconds %.3f\n",
          src->jwks_keys < 0 ? 0.0 : src->jwks_age_seconds);
+    if (src->jwks_state != NULL) {
+        static const char *const states[] = { "empty", "fresh", "stale", "expired" };
+        head(&o, "cap_verifier_jwks_state", "gauge",
+             "The key set's state: 1 for the current one (absent when auth is off).");
+        for (size_t i = 0; i < sizeof states / sizeof *states; i++)
+            emit(&o, "cap_verifier_jwks_state{state=\"%s\"} %d\n", states[i],
+                 strcmp(states[i], src->jwks_state) == 0);
+    }
 
     if (src->registry_entries >= 0) {
         head(&o, "cap_verifier_registry_entries", "gauge", "Entries in the registry.");
@@ -370,6 +410,15 @@ char *metrics_render(const metrics_sources *src, size_t *len)
          "content).");
     emit(&o, "cap_verifier_registry_records_rejected_total %llu\n",
          (unsigned long long)src->registry_records_rejected);
+    head(&o, "cap_verifier_registry_records_written_total", "counter",
+         "Queued verification records written to the registry.");
+    emit(&o, "cap_verifier_registry_records_written_total %llu\n",
+         (unsigned long long)src->registry_records_written);
+    head(&o, "cap_verifier_registry_storage_faults_total", "counter",
+         "Registry operations (queued writes included) that failed because the storage did "
+         "(unreachable, read-only, full or corrupt).");
+    emit(&o, "cap_verifier_registry_storage_faults_total %llu\n",
+         (unsigned long long)src->registry_storage_faults);
     if (src->registry_db_bytes >= 0) {
         head(&o, "cap_verifier_registry_file_bytes", "gauge",
              "Bytes of the registry database and its write-ahead log.");
@@ -377,6 +426,18 @@ char *metrics_render(const metrics_sources *src, size_t *len)
         head(&o, "cap_verifier_registry_free_bytes", "gauge",
              "Bytes free for the registry on its filesystem.");
         emit(&o, "cap_verifier_registry_free_bytes %lld\n", (long long)src->registry_free_bytes);
+    }
+    if (src->registry_fs_bytes > 0) {
+        head(&o, "cap_verifier_registry_filesystem_bytes", "gauge",
+             "Size of the file system holding the registry.");
+        emit(&o, "cap_verifier_registry_filesystem_bytes %lld\n",
+             (long long)src->registry_fs_bytes);
+    }
+    if (src->tls_not_after > 0) {
+        head(&o, "cap_verifier_tls_cert_expiry_timestamp_seconds", "gauge",
+             "Unix time at which the served TLS certificate expires (absent without TLS).");
+        emit(&o, "cap_verifier_tls_cert_expiry_timestamp_seconds %lld\n",
+             (long long)src->tls_not_after);
     }
     head(&o, "cap_verifier_rate_limited_total", "counter",
          "Requests answered 429, by bucket kind (subject or client address).");

@@ -22,6 +22,7 @@ typedef enum route {
     ROUTE_REGISTRY_POST,
     ROUTE_ADMIN_BACKUP,
     ROUTE_ADMIN_BACKUPS,
+    ROUTE_REGISTRY_VERIFICATION,
     ROUTE_OTHER,
     ROUTE_COUNT
 } route;
@@ -67,10 +68,13 @@ typedef struct metrics_sources {
     cache_view token;  /* verified bearer tokens */
     /* JWKS state, -1 when auth is off */
     int64_t jwks_keys;
+    const char *jwks_state; /* capv_jwks_state_name(), NULL when auth is off */
     double jwks_age_seconds;
     uint64_t jwks_refresh_ok, jwks_refresh_error;
     int64_t registry_entries;                       /* -1 when unknown */
     int64_t registry_db_bytes, registry_free_bytes; /* -1 when unknown */
+    int64_t registry_fs_bytes;                      /* its file system's size; -1 when unknown */
+    uint64_t registry_storage_faults, registry_records_written;
     /* asynchronous recording; the registry's counters restart when it is reopened */
     int64_t registry_queue_depth;
     uint64_t registry_records_dropped, registry_records_rejected;
@@ -80,6 +84,7 @@ typedef struct metrics_sources {
     const char *const *cut_names;
     int64_t connections_open, connections_busy;
     uint64_t memory_budget, memory_reserved, memory_rejections;
+    int64_t tls_not_after; /* the served certificate's notAfter; 0 without TLS */
 } metrics_sources;
 
 /* Renders every metric into a malloc'd, NUL-terminated buffer. */

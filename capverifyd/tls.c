@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "tls.h"
 
@@ -20,6 +21,7 @@ struct tls_state {
     char *cert_file, *key_file, *client_ca_file;
     bool tls13_only;
     struct timespec cert_mtime, key_mtime;
+    int64_t not_after; /* the served certificate's notAfter, Unix seconds */
 };
 
 static void openssl_error(char *errbuf, size_t errlen, const char *what)
@@ -81,6 +83,15 @@ fail:
     return false;
 }
 
+/* A certificate's notAfter in Unix seconds (0 if unreadable). */
+static int64_t not_after_of(const X509 *cert)
+{
+    struct tm tm;
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+        return 0;
+    return (int64_t)timegm(&tm);
+}
+
 static struct timespec mtime_of(const char *path)
 {
     struct stat sb;
@@ -140,6 +151,7 @@ int tls_reload(tls_state *t, bool force, char *errbuf, size_t errlen)
     t->cert = cert;
     t->chain = chain;
     t->key = key;
+    t->not_after = not_after_of(cert);
     t->cert_mtime = cm;
     t->key_mtime = km;
     pthread_mutex_unlock(&t->lock);
@@ -195,4 +207,14 @@ void tls_free(tls_state *t)
     free(t->client_ca_file);
     pthread_mutex_destroy(&t->lock);
     free(t);
+}
+
+int64_t tls_cert_not_after(tls_state *t)
+{
+    if (t == NULL)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    int64_t v = t->not_after;
+    pthread_mutex_unlock(&t->lock);
+    return v;
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -21,5 +22,8 @@ int tls_configure(tls_state *tls, void *ssl_ctx);
  * new certificate is now served, 0 when unchanged, -1 on error (the old one stays). */
 int tls_reload(tls_state *tls, bool force, char *errbuf, size_t errlen);
 void tls_free(tls_state *tls);
+/* The served certificate's notAfter (Unix seconds), for
+ * cap_verifier_tls_cert_expiry_timestamp_seconds; 0 without TLS. */
+int64_t tls_cert_not_after(tls_state *tls);
 
 #endif

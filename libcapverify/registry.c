@@ -307,6 +307,26 @@ capv_status capv_registry_disk_usage(uint64_t *db_bytes, uint64_t *free_bytes,
     return capvi_err_done(err, CAPV_OK);
 }
 
+capv_status capv_registry_filesystem_size(uint64_t *size_bytes, const capv_registry *reg,
+                                          capv_error *err)
+{
+    if (size_bytes == NULL || reg == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *size_bytes = 0;
+    if (reg->path == NULL)
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED, NULL, "an in-memory registry has no files");
+    capv_status fst = capvi_reg_require_file(reg, "the file system size", err);
+    if (fst != CAPV_OK)
+        return fst;
+    struct statvfs fs;
+    if (statvfs(reg->path, &fs) != 0)
+        return capvi_err_set(err, CAPV_E_IO, reg->path,
+                             "cannot examine the file system of '%s': %s", reg->path,
+                             strerror(errno));
+    *size_bytes = (uint64_t)fs.f_blocks * (uint64_t)fs.f_frsize;
+    return capvi_err_done(err, CAPV_OK);
+}
+
 capv_status capv_registry_leader(bool *leader, capv_registry *reg, capv_error *err)
 {
     if (leader == NULL || reg == NULL)

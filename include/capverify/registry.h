@@ -245,6 +245,12 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_disk_usage(uint64_t *
                                                                       uint64_t *free_bytes,
                                                                       const capv_registry *reg,
                                                                       capv_error *err);
+/* The size of the file system holding the registry (statvfs f_blocks * f_frsize), so that
+ * free space can be judged as a share of it. Errors as capv_registry_disk_usage.
+ * Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_filesystem_size(uint64_t *size_bytes,
+                                                                           const capv_registry *reg,
+                                                                           capv_error *err);
 
 /* ---- entries --------------------------------------------------------------------------- */
 

@@ -108,6 +108,10 @@ assert_eq "auth_failures_total by reason" "$failures" \
 assert_eq "rejected requests are not verification outcomes" \
     "$(metric "$TMP/m1" 'cap_verifier_requests_total{result="ok"}')" 3
 assert_eq "jwks_keys = 1" "$(metric "$TMP/m1" cap_verifier_jwks_keys)" 1
+assert_eq "jwks_state: fresh, the others 0" \
+    "$(grep '^cap_verifier_jwks_state{' "$TMP/m1" | tr '\n' ' ')" \
+    'cap_verifier_jwks_state{state="empty"} 0 cap_verifier_jwks_state{state="fresh"} 1 cap_verifier_jwks_state{state="stale"} 0 cap_verifier_jwks_state{state="expired"} 0 '
+
 assert_eq "the accepted request's subject is logged" \
     "$(jq -r 'select(.request_id == "auth-scp") | .subject' "$D_LOG" | head -n 1)" tester
 assert_eq "every rejection logged event=auth_failure with its reason" \

@@ -50,6 +50,9 @@ cap_verifier_jwks_age_seconds gauge
 cap_verifier_backup_last_success_timestamp_seconds gauge
 cap_verifier_backup_total counter
 cap_verifier_inflight_requests gauge
+cap_verifier_registry_storage_faults_total counter
+cap_verifier_registry_records_written_total counter
+cap_verifier_registry_filesystem_bytes gauge
 cap_verifier_build_info gauge
 process_cpu_seconds_total counter
 process_resident_memory_bytes gauge
@@ -77,6 +80,20 @@ assert_le "process_start_time_seconds is in the last 5 minutes" "$((now - 300))"
 assert_le "process_start_time_seconds is not in the future" "$start" "$((now + 1))"
 assert_le "process_open_fds > 0" 1 "$(metric "$TMP/m0" process_open_fds)"
 assert_le "process_resident_memory_bytes > 1 MB" 1000000 "$(metric "$TMP/m0" process_resident_memory_bytes)"
+assert_eq "registry_filesystem_bytes is the size df reports for the registry's file system" \
+    "$(metric "$TMP/m0" cap_verifier_registry_filesystem_bytes)" \
+    "$(stat -f -c '%b %S' "$D_DIR/registry.sqlite" | awk '{ printf "%.0f", $1 * $2 }')"
+check "no TLS, no certificate expiry" \
+    bash -c "! grep -q '^cap_verifier_tls_cert_expiry_timestamp_seconds' '$TMP/m0'"
+check "no auth, no key-set state" bash -c "! grep -q '^cap_verifier_jwks_state' '$TMP/m0'"
+limit=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || echo max)
+if [ "$limit" = max ] || [ "${#limit}" -ge 19 ]; then
+    check "unlimited cgroup: no memory limit" \
+        bash -c "! grep -q '^cap_verifier_memory_limit_bytes' '$TMP/m0'"
+else
+    assert_eq "cap_verifier_memory_limit_bytes is the cgroup's limit" \
+        "$(metric "$TMP/m0" cap_verifier_memory_limit_bytes)" "$limit"
+fi
 
 # ---- a known set of requests ---------------------------------------------------------------
 tampered_zip "$SAMPLE/sample.zip" "$TMP/tampered.zip"

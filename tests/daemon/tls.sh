@@ -123,6 +123,13 @@ for i in $(seq 50); do
     sleep 0.1
 done
 assert_eq "after SIGHUP the new certificate is served" "$(served_cert "$D_API")" "03EA CN=capverifyd-two"
+expiry() { # expiry PEM: its notAfter in Unix seconds
+    date -d "$(openssl x509 -noout -enddate -in "$1" | sed 's/^notAfter=//')" +%s
+}
+curl -s -o "$TMP/tls-metrics" "$D_ADMIN_URL/metrics"
+assert_eq "cap_verifier_tls_cert_expiry_timestamp_seconds follows the served certificate" \
+    "$(metric "$TMP/tls-metrics" cap_verifier_tls_cert_expiry_timestamp_seconds)" \
+    "$(expiry "$P/server2.pem")"
 check "SIGHUP logged a TLS reload" jq -e -s 'any(.[]; .event == "tls_reload" and .level == "INFO")' "$D_LOG"
 check "same process (no restart)" kill -0 "$PID1"
 touch "$TMP/ka.go"

@@ -1702,9 +1702,15 @@ START_TEST(disk_usage)
     ck_assert_uint_le(avail > free_now ? avail - free_now : free_now - avail, 64u << 20);
     ck_assert_uint_gt(avail, 0);
     ck_assert_int_eq(capv_registry_disk_usage(NULL, NULL, reg, NULL), CAPV_OK);
+    uint64_t size = 0;
+    ck_assert_int_eq(capv_registry_filesystem_size(&size, reg, &err), CAPV_OK);
+    ck_assert_uint_eq(size, (uint64_t)fs.f_blocks * fs.f_frsize);
+    ck_assert_uint_ge(size, avail);
+    ck_assert_int_eq(capv_registry_filesystem_size(NULL, reg, NULL), CAPV_E_INVALID_ARG);
     capv_registry_close(reg);
     ck_assert_int_eq(capv_registry_open(&reg, NULL, NULL, NULL), CAPV_OK);
     ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, reg, &err), CAPV_E_UNSUPPORTED);
+    ck_assert_int_eq(capv_registry_filesystem_size(&size, reg, &err), CAPV_E_UNSUPPORTED);
     ck_assert_int_eq(health(reg, NULL), CAPV_OK);
     capv_registry_close(reg);
     ck_assert_int_eq(capv_registry_disk_usage(&db, &avail, NULL, NULL), CAPV_E_INVALID_ARG);
