@@ -42,7 +42,8 @@ static void digest_of(char out[CAPV_DIGEST_HEX_SIZE], const char *tag, long i)
     char in[48];
     uint8_t d[32];
     snprintf(in, sizeof in, "%s-%ld", tag, i);
-    capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)in, strlen(in), NULL);
+    if (capv_hash(d, CAPV_HASH_SHA3_256, (const uint8_t *)in, strlen(in), NULL) != CAPV_OK)
+        abort();
     capv_digest_format(out, d);
 }
 
@@ -198,7 +199,8 @@ static void *cache_loop(void *arg)
         uint32_t k = (j->seed >> 4) % 20000u;
         uint8_t key[32] = { (uint8_t)k, (uint8_t)(k >> 8), (uint8_t)(k >> 16) };
         if ((j->seed >> 24) % 5 == 0) {
-            capv_cache_put(j->c, key, sizeof key, value, sizeof value, NULL);
+            if (capv_cache_put(j->c, key, sizeof key, value, sizeof value, NULL) != CAPV_OK)
+                abort();
         } else {
             uint8_t *v = NULL;
             size_t n;

@@ -1,7 +1,16 @@
-/* Library verification throughput on one core (docs/architecture.md, "Benchmarks"): a typical
- * package (the sample manifest signed with one Ed25519 key, a CAPZ proof, cap-bundle.v1 metadata)
- * verified in a loop through the public API. Prints packages/s; bench/run sets it beside OpenSSL's
- * raw Ed25519 verify rate. */
+/* Library verification throughput (docs/architecture.md, "Benchmarks").
+ *
+ *   bench_verify SECONDS
+ * a typical package (the sample manifest signed with one Ed25519 key, a CAPZ proof,
+ * cap-bundle.v1 metadata) verified in a loop on one core through the public API: prints
+ * packages/s, which bench/run sets beside OpenSSL's raw Ed25519 verify rate.
+ *
+ *   bench_verify SECONDS ZIP TRUST_DIR POLICY_DIR TSA_CA THREADS
+ * the zip capverifyd's benchmark sends (bench/run.d/daemon.sh: signed and RFC 3161
+ * timestamped) verified from memory on THREADS threads with the daemon's trust settings and
+ * no report cache: the most an uncached /verify could reach on this machine with no HTTP,
+ * authentication or recording at all. Prints packages/s over all threads. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,10 +52,89 @@ static void check(capv_status st, const char *what)
     }
 }
 
+/* ---- the daemon's package on several threads ------------------------------------------ */
+
+typedef struct zip_run {
+    const capv_verifier *v;
+    const capv_verify_options *o;
+    const uint8_t *zip;
+    size_t len;
+    double seconds;
+    long count;
+} zip_run;
+
+static void *zip_loop(void *arg)
+{
+    zip_run *z = arg;
+    double start = now_s();
+    while (now_s() - start < z->seconds) {
+        for (int i = 0; i < 20; i++) {
+            capv_report *r = NULL;
+            check(capv_verify_zip_memory(&r, z->v, z->zip, z->len, z->o, NULL), "verify zip");
+            capv_report_free(r);
+        }
+        z->count += 20;
+    }
+    return NULL;
+}
+
+static int zip_mode(double seconds, char **argv)
+{
+    size_t len;
+    uint8_t *zip = slurp(argv[2], &len);
+    capv_verifier *v = NULL;
+    capv_trust_store *ts = NULL;
+    capv_verify_options *o = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    check(capv_verifier_new(&v, NULL), "verifier");
+    if (capv_trust_store_load(&ts, argv[3], &err) != CAPV_OK) {
+        fprintf(stderr, "%s: %s\n", argv[3], err.message);
+        return 1;
+    }
+    capv_verifier_take_trust_store(v, ts);
+    check(capv_verifier_load_policy_dir(v, argv[4], NULL), "policies");
+    check(capv_verifier_load_tsa_roots(v, argv[5], NULL), "TSA roots");
+    check(capv_verify_options_new(&o, NULL), "options");
+    check(capv_verify_options_set_mock_policy(o, CAPV_MOCK_ACCEPT, NULL), "options");
+    capv_report *r = NULL;
+    check(capv_verify_zip_memory(&r, v, zip, len, o, NULL), "verify zip");
+    if (capv_report_verdict(r) != CAPV_VERDICT_OK) {
+        fprintf(stderr, "%s: verdict %s, not ok\n", argv[2],
+                capv_verdict_name(capv_report_verdict(r)));
+        return 1;
+    }
+    capv_report_free(r);
+    int n = atoi(argv[6]);
+    if (n < 1 || n > 256)
+        n = 1;
+    zip_run runs[256];
+    pthread_t th[256];
+    for (int i = 0; i < n; i++) {
+        runs[i] = (zip_run){ v, o, zip, len, seconds, 0 };
+        if (pthread_create(&th[i], NULL, zip_loop, &runs[i]) != 0)
+            return 1;
+    }
+    long total = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(th[i], NULL);
+        total += runs[i].count;
+    }
+    printf("verify_zip_per_s %.0f threads=%d\n", (double)total / seconds, n);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+    free(zip);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     double seconds = argc > 1 ? atof(argv[1]) : 3.0;
     check(capv_global_init(NULL), "init");
+    if (argc == 7) {
+        int rc = zip_mode(seconds, argv);
+        capv_global_shutdown();
+        return rc;
+    }
     size_t mlen, plen, slen;
     uint8_t *tmpl = slurp(CAPV_SOURCE_DIR "/examples/packages/sample/manifest.json", &mlen);
     uint8_t *proof = slurp(CAPV_SOURCE_DIR "/examples/packages/sample/proof.capz", &plen);

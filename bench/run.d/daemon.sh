@@ -211,7 +211,16 @@ stop_daemon
 multi=$(openssl speed -multi "$(nproc)" -seconds 3 ed25519 2>/dev/null |
     awk '/Ed25519\)/ {v=$NF} END {print v}')
 printf 'openssl speed -multi %d ed25519 verify: %s verifies/s\n' "$(nproc)" "$multi"
-awk -v a="$uncached" -v b="$multi" 'BEGIN { if (b > 0) printf "ratio uncached /verify (recording on, auth on) / openssl ed25519 verify (all cores): %.2f (target >= 0.45)\n", a / b }' 
+awk -v a="$uncached" -v b="$multi" 'BEGIN { if (b > 0) printf "ratio uncached /verify (recording on, auth on) / openssl ed25519 verify (all cores): %.2f (target >= 0.45)\n", a / b }'
+# What the same package costs the library alone, on every core, with no HTTP, authentication
+# or recording: the ceiling of the uncached ratio above (docs/architecture.md#benchmarks).
+lib=$("$build/bench/bench_verify" "$secs" "$zip" "$tmp/sample/trust" "$tmp/sample/policies" \
+    "$tmp/sample/tsa/ca.pem" "$(nproc)" | awk '/^verify_zip_per_s/ {print $2}')
+printf 'library verification of this package (signed + RFC 3161 timestamp), %d threads, no HTTP/auth/recording: %s packages/s\n' \
+    "$(nproc)" "$lib"
+awk -v a="$lib" -v b="$multi" 'BEGIN { if (b > 0) printf "ratio library / openssl ed25519 verify (all cores): %.2f (the ceiling of the uncached ratio)\n", a / b }'
+awk -v a="$uncached" -v b="$lib" 'BEGIN { if (b > 0) printf "ratio uncached /verify / library on the same package: %.2f (what HTTP, auth and recording leave)\n", a / b }'
+
 
 # ---- memory with 10,000 cached reports -----------------------------------------------------
 start_daemon rss 10000
