@@ -31,7 +31,7 @@ run_suite() {
 
 # A failing suite does not stop the other pass: one CI run reports every failure.
 status=0
-configure_and_build "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+configure_and_build "$root/build-test" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCAPV_BUILD_STATIC=ON
 run_suite "$root/build-test" "test suite (RelWithDebInfo, -Werror)" || status=1
 
 if [ "${CAPV_TEST_SANITIZE:-1}" != 0 ]; then
