@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWT validation throughput on one core (docs/auth.md, "Benchmark"): for RS256, PS256, ES256 and
  * EdDSA, a typical access token (iss, sub, aud, iat, exp, scope, client_id) is validated in a loop
  * through the public API — cold (no token cache: parse, key lookup, signature, claims every time)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Peak memory of one verification (docs/architecture.md, "Packages"): a cap-bundle.v1 zip of
  * about 1.5 MB whose members expand to 60 MiB (sixty 1 MiB text members, listed with their
  * SHA3-256 in _meta.json, compressible but within the default ratio limit of 100) is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recorded verifications per second through the record queue (docs/registry.md "Recording
  * verifications"), as the daemon records them: THREADS callers queue records with distinct
  * request ids and a report of about 2 KiB (a few distinct ones, as a report cache makes

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registry and cache figures (docs/registry.md, "Figures"), through the public API:
  *   - recorded verifications/s through the single writer (batched, synchronous=FULL), with
  *     16 submitting threads as a daemon has them, and the unbatched rate of one caller;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Library verification throughput (docs/architecture.md, "Benchmarks").
  *
  *   bench_verify SECONDS

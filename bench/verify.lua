@@ -1,3 +1,4 @@
+-- SPDX-License-Identifier: Apache-2.0
 -- wrk script of bench/run.d/daemon.sh: POST a CAP package (zip) to /verify with a bearer
 -- token, and print the figures daemon.sh reads ("name value" lines) when done.
 --

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Exit codes and error reporting shared by every command (cli.h). */
 #include "cli.h"
 

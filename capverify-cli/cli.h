@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared pieces of the capverify front-end (cli.c): exit codes (as `capverify --help` lists
  * them) and error reporting. Each command has its own header (cmd_<name>.h); reading inputs
  * is input.h's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify commit --suppliers CSV --ubos CSV [--json]: commitment roots
  * (include/capverify/commitment.h). */
 #include "cmd_commit.h"

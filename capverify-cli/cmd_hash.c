@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify hash --alg sha3-256|sha256|blake3 FILE... ("-" = standard input). */
 #include "cmd_hash.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify jwks fetch URL|FILE — fetches a key set with the library's fetcher and limits and
  * shows which keys it accepts and why it ignores the others (docs/auth.md, "CLI"). */
 #include "cmd_jwks.h"

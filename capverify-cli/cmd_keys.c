@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify keys gen|show|kid — Ed25519 keys for signing manifests and for trust stores. */
 #include "cmd_keys.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify keys: generate Ed25519 keys, show trust stores, compute key ids (cmd_keys.c). */
 #ifndef CAPV_CLI_CMD_KEYS_H
 #define CAPV_CLI_CMD_KEYS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify policy compile|lint|eval|hash — PolicyV2 → IR v1 with lints, evaluation of IR
  * over a context, and policy hashes (docs/policies.md). */
 #include "cmd_policy.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify registry init|add|list|show|check|import|export|backup|restore|copy|migrate|prune
  * — the registry (docs/registry.md): a SQLite file or a PostgreSQL database. Commands that
  * only read (list, show, check, export, backup) open the database read-only, so they are safe

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify registry: the registry database: entries, backup, restore, check (cmd_registry.c). */
 #ifndef CAPV_CLI_CMD_REGISTRY_H
 #define CAPV_CLI_CMD_REGISTRY_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify sign MANIFEST --key KEY — appends an Ed25519 signature (docs/formats.md). */
 #include "cmd_sign.h"
 

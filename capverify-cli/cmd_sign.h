@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify sign: append an Ed25519 signature to a manifest (cmd_sign.c). */
 #ifndef CAPV_CLI_CMD_SIGN_H
 #define CAPV_CLI_CMD_SIGN_H

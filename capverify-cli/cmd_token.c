@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify token verify TOKEN|- --jwks URL|FILE --issuer I --audience A — validates a bearer
  * token exactly as the daemon does (docs/auth.md) and prints its claims or the rejection
  * reason. */

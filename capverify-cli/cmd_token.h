@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify token: validate a bearer JWT against a JWKS (cmd_token.c). */
 #ifndef CAPV_CLI_CMD_TOKEN_H
 #define CAPV_CLI_CMD_TOKEN_H

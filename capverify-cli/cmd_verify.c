@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify verify PACKAGE... — offline verification with a human or JSON report. */
 #include "cmd_verify.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify verify: verify CAP packages (directories or .zip files) (cmd_verify.c). */
 #ifndef CAPV_CLI_CMD_VERIFY_H
 #define CAPV_CLI_CMD_VERIFY_H

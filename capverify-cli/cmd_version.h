@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify version: print the version of the tool and library (cmd_version.c). */
 #ifndef CAPV_CLI_CMD_VERSION_H
 #define CAPV_CLI_CMD_VERSION_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading command inputs: whole files or standard input, bounded. */
 #ifndef CAPV_CLI_INPUT_H
 #define CAPV_CLI_INPUT_H

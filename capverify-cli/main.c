@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverify: the command-line front-end of libcapverify (docs/architecture.md). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bearer tokens: RFC 6750 parsing, validation by the library, scope checks, and the exact
  * answers of docs/auth.md: 401 with WWW-Authenticate for bad tokens, 403 insufficient_scope,
  * 503 (never 401) when no key set can be trusted. Tokens are never logged. */

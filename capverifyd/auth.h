@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bearer-token authentication of API routes (docs/auth.md): the glue between the requests
  * and the library's JWT validator and JWKS source. */
 #ifndef CAPVD_AUTH_H

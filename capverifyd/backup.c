@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registry backups of the daemon (backup.h): one at a time, logged and counted. */
 #include "backup.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: registry backups (backup.c, docs/registry.md, "Backup"): taken on demand
  * (POST /admin/backup) or on the schedule of backup.interval_seconds, one at a time, into
  * backup.dir with backup.retain. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The memory budget (docs/hardening.md). */
 #include "budget.h"
 

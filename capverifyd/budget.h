@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The memory budget of request bodies and their verification (docs/hardening.md): each
  * request reserves its worst case before its body is read and gives it back when it is
  * answered; past the budget it waits a little, then is refused with 503. */

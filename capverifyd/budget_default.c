@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The memory budget used when server.memory_budget_bytes is 0 (docs/configuration.md):
  * 60 % of the memory limit of the process's cgroup, so request bodies never push the process
  * into the OOM killer, or 256 MiB when no limit is set.

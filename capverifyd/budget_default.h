@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the memory budget that server.memory_budget_bytes = 0 stands for
  * (budget_default.c, docs/configuration.md). */
 #ifndef CAPVD_BUDGET_DEFAULT_H

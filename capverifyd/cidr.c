@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CIDR ranges for server.trusted_proxies (docs/configuration.md): parsing with inet_pton
  * (strict: dotted-quad IPv4 without leading zeros, RFC 4291 IPv6) and prefix matching. */
 #include "cidr.h"

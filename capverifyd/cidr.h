@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Address ranges in CIDR notation (`10.0.0.0/8`, `2001:db8::/32`), as server.trusted_proxies
  * names them (docs/configuration.md), and the test whether a peer or an X-Forwarded-For
  * address lies in one. IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`, what a dual-stack

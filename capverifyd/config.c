@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Table-driven configuration: one descriptor per key gives its type, default, bounds and
  * documentation; YAML files, environment and flags all go through the same setter, which
  * also records where each value came from, so the checks across keys (capvd_config_check)

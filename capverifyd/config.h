@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd configuration (docs/configuration.md): YAML files in a directory, then
  * CAPV_<SECTION>_<KEY> environment variables, then --set flags. Every key is described once,
  * in config.c; the reference documentation (docs/configuration.md) is printed from the same

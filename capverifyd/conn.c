@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connection deadlines and the watchdog that enforces them (docs/hardening.md).
  *
  * CivetWeb serves each connection on one worker thread and gives its handlers no socket:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Connection deadlines (docs/hardening.md): every connection of both listeners is tracked
  * from accept to close with the phase it is in and the time by which that phase must end.
  * The first request head of a connection is bounded by CivetWeb's own request_timeout_ms

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the state of the daemon, shared by the lifecycle (main.c), the listeners
  * (server.c) and the route handlers. Types only: what acts on the state lives in the file
  * of its role (docs/architecture.md, "The daemon"). */

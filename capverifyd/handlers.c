@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Route handlers: probes, metrics, the API description, and package verification. */
 #include "handlers.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the probes, /metrics, /openapi.json and POST /verify (handlers.c). Each
  * handler answers its request; library failures go through answer_failure (http_status.h). */
 #ifndef CAPVD_HANDLERS_H

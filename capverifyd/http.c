@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading requests and writing answers (http.h): the response head every answer shares, the
  * JSON error body, and request bodies read within the memory budget and the connection's
  * deadlines (docs/hardening.md). */

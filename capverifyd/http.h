@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: one HTTP request being handled, and what a handler does with it: read its
  * headers and body, send the answer. Every answer carries the security headers, the request
  * id and, for a listed origin, the CORS headers (docs/hardening.md). */

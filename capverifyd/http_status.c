@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The one mapping from a library status to an HTTP answer, used by every route
  * (docs/hardening.md, "Error messages"). Client faults (malformed, rejected) carry the
  * library's message: it describes the client's own input. Server faults (unavailable, usage,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict HTTP/1.1 request checks (docs/hardening.md). CivetWeb 1.15 parses leniently: it
  * drops spaces before a header colon, stops reading headers at an obs-fold line without
  * saying so, takes the first of repeated headers and reads "+5" as a Content-Length. A

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict HTTP/1.1 request checks run before any handler (docs/hardening.md). */
 #ifndef CAPVD_HTTP_STRICT_H
 #define CAPVD_HTTP_STRICT_H

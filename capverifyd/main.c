@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the CAP verification service (docs/architecture.md, docs/runbook.md). A thin
  * front-end over libcapverify. This file is its lifecycle: arguments and configuration,
  * startup, the signal loop (SIGHUP reloads), drain and shutdown. The listeners are
@@ -17,6 +18,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "metrics.h"
+#include "notify.h"
 #include "server.h"
 #include "tls.h"
 
@@ -488,6 +490,10 @@ static int start(capvd *d, backup_schedule *backups)
     capv_log_bool(e, "auth", d->cfg.auth_enabled);
     capv_log_str(e, "version", capv_version_string());
     capv_log_end(e, "capverifyd serving");
+    char status[300];
+    snprintf(status, sizeof status, "serving on %s (admin %s)", d->cfg.server_listen,
+             *d->cfg.server_admin_listen ? d->cfg.server_admin_listen : "off");
+    notify_ready(status);
     return RUN_ON;
 }
 
@@ -499,6 +505,7 @@ static void start_drain(capvd *d, int64_t *drain_until)
     if (*drain_until != 0)
         return;
     atomic_store(&d->draining, true);
+    notify_stopping();
     *drain_until = now_ms() + d->cfg.shutdown_grace_seconds * 1000;
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "draining");
     capv_log_int(e, "grace_seconds", d->cfg.shutdown_grace_seconds);
@@ -529,6 +536,7 @@ static void periodic(capvd *d, backup_schedule *backups)
     backup_schedule_tick(backups, d, now_ms());
     auth_tick(d->auth, d->log, now_ms());
     budget_tick();
+    notify_watchdog(now_ms());
 }
 
 /* Serves until a SIGTERM's grace period has passed (or signals cannot be waited for). */

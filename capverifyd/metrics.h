@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Prometheus metrics of capverifyd (docs/runbook.md), text exposition format 0.0.4. Counters and
  * histograms are lock-free atomics; gauges that mirror library state are read at scrape
  * time through callbacks. */

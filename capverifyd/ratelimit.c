@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token buckets per subject and per client address (docs/hardening.md). The table is split
  * into stripes with a lock each; a stripe holds at most STRIPE_MAX buckets, and when it is
  * full the bucket idle longest is forgotten (a forgotten bucket comes back full, which is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Token-bucket rate limits (docs/hardening.md): one bucket per authenticated subject and
  * one per client address, each refilled at server.rate_limit_per_second up to
  * server.rate_limit_burst. Thread-safe; memory is bounded (idle buckets are forgotten). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registry, backup and policy routes (docs/registry.md, docs/policies.md): the library reads
  * the request bodies and writes the answers; failures are answered by answer_failure. Only
  * the backup descriptions are written here, with a minimal JSON writer: the library has no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the registry, backup and policy routes (routes.c), and the policy-evaluation
  * form of POST /verify. Each handler answers its request; library failures go through
  * answer_failure (http_status.h). */

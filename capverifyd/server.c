@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The two CivetWeb listeners: routing to the handlers, request bookkeeping (ids, client
  * addresses, logs, metrics), CORS preflights and the early rate limit. Never sets
  * document_root and never uses the form-request API: Debian's CivetWeb 1.15 has unpatched

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the two CivetWeb listeners (server.c). The API listener serves every route,
  * the admin listener (server.admin_listen) only the probes and /metrics, on its own workers
  * (docs/hardening.md). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* In-process TLS for CivetWeb (docs/tls.md). The certificate is not loaded into CivetWeb's
  * SSL_CTX once: a certificate callback hands every new handshake the current certificate,
  * which SIGHUP (or a changed file) replaces without dropping a connection. */

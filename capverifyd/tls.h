@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: in-process TLS (tls.c, docs/tls.md). The certificate is handed to every new
  * handshake by a callback, so SIGHUP or a changed file replaces it without dropping a
  * connection. */

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Hardening of everything the project compiles and links (library, programs, tests):
 #   -fstack-protector-strong       canaries in functions with arrays or address-taken locals
 #   -D_FORTIFY_SOURCE=2            checked memcpy/snprintf/read/... (__*_chk), optimised builds

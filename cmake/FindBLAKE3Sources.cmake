@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Locates the official BLAKE3 C sources that Debian ships in librust-blake3-dev
 # (/usr/share/cargo/registry/blake3-<version>/c/). They are compiled into the library;
 # they are never copied into this repository.

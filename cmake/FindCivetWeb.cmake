@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Finds CivetWeb (Debian: libcivetweb-dev), which only the daemon uses. Sets CivetWeb_FOUND,
 # CIVETWEB_INCLUDE_DIR and CIVETWEB_LIBRARY. A find module (not two bare find_* calls) so that
 # -DCMAKE_DISABLE_FIND_PACKAGE_CivetWeb=ON can prove a library-only build never looks for it

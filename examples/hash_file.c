@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Example: print the SHA3-256 of a file with libcapverify (the hash CAP uses for manifests).
  * Build against an installed library:
  *   cc hash_file.c $(pkg-config --cflags --libs libcapverify) -o hash_file */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Example: look up a registered proof in a registry (a SQLite file, or a PostgreSQL
  * postgresql:// URL) by its id, print it as JSON and check its signature.
  *   cc registry_lookup.c $(pkg-config --cflags --libs libcapverify) -o registry_lookup

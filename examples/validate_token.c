@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Example: validate a bearer token (a JWT) against a JWKS file, as a service behind OAuth2
  * does for each request. The token is read from standard input, never from the command line
  * (where other users could see it).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Example: verify a CAP package (a .zip or a directory) against a trust store and print every
  * check, as an auditor's script would.
  *   cc verify_package.c $(pkg-config --cflags --libs libcapverify) -o verify_package

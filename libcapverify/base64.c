@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict base64 (RFC 4648 §4, padded) and base64url (§5, unpadded, as JOSE uses it).
  * Accepts exactly the canonical encodings: no whitespace, no stray '=', no missing or extra
  * padding, and zero trailing bits in the last symbol. */

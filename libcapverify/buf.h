@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A growable byte buffer with a sticky failure flag, so writers can append many pieces and
  * check for allocation failure (or a size cap) once at the end. */
 #ifndef CAPV_BUF_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Sharded LRU + TTL cache. Each shard has its own lock, hash table and LRU list, so
  * concurrent readers on different keys rarely contend. Counters live in their shard and are
  * updated under its lock (no cache line shared by all threads on every lookup); reading one

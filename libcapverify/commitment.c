@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Commitments (docs/architecture.md, "Commitments"): supplier, UBO and company roots recomputed
  * from CSV lists.
  *

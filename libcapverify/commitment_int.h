@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Internals of the commitments module (docs/architecture.md, "Commitments"), exposed for the unit
  * tests. */
 #ifndef CAPV_COMMITMENT_INT_H

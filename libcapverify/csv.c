@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict RFC 4180 CSV reader (see csv_int.h). A single forward pass over the input: each byte
  * is looked at a bounded number of times, nothing recurses. */
 #include "csv_int.h"

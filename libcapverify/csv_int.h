@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A strict RFC 4180 CSV reader over untrusted bytes, record by record.
  *
  * Grammar: fields separated by ',', records ended by CRLF or LF (a final record may lack the

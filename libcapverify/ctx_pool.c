@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Per-key pools of ready OpenSSL contexts (ctx_pool_int.h). */
 #include <pthread.h>
 #include <stdbool.h>

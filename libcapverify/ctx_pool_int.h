@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A small thread-safe stack of ready OpenSSL contexts (ctx_pool.c), kept per key so a
  * verification reuses an initialised context instead of building one every call: OpenSSL 3
  * spends a provider fetch and several allocations on each initialisation. Which contexts a

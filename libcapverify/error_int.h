@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Filling the caller-owned capv_error, and the cleanup-on-error macro used everywhere. */
 #ifndef CAPV_ERROR_INT_H
 #define CAPV_ERROR_INT_H

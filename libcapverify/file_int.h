@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reading whole files and listing directories, bounded and with precise statuses, for the
  * modules that load configuration-like inputs (trust stores, policies, key sets, backups). */
 #ifndef CAPV_FILE_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Reference-counted, thread-safe library initialisation, and the system clock. */
 #include <curl/curl.h>
 #include <openssl/crypto.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Library-wide state set up by capv_global_init(): pre-fetched OpenSSL algorithms. */
 #ifndef CAPV_GLOBAL_INT_H
 #define CAPV_GLOBAL_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* SHA3-256 / SHA-256 through OpenSSL EVP, BLAKE3 through the official C implementation. */
 #include <blake3.h>
 #include <openssl/err.h>

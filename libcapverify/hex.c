@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hex digests and byte strings (docs/formats.md, "Digests"). */
 #include <string.h>
 

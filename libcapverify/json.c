@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict JSON input (docs/architecture.md, "Strict JSON"): a validating scanner over the raw bytes
  * that builds the cJSON tree as it goes, each number node keeping its exact text, then
  * duplicate-key rejection. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict JSON input (json.c), as the rest of the library reads JSON (docs/architecture.md,
  * "Strict JSON").
  *

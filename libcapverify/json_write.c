@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON writers: the compat canonical compact form (docs/formats.md, "Compat canonical JSON") and
  * serde_json-style pretty printing. Byte-compatible with what the existing CAP signer produced. */
 #include <math.h>

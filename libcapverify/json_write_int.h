@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Writing JSON (json_write.c): the compat canonical form that CAP signers sign
  * (docs/formats.md) and the pretty form of reports and exports. */
 #ifndef CAPV_JSON_WRITE_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON Web Keys (RFC 7517/7518): import of public signature keys through OpenSSL 3
  * EVP_PKEY_fromdata, key sets, and JOSE signature verification (RS256, PS256, ES256, EdDSA). */
 #include <openssl/core_names.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWK import and JWK sets (jwk.c): the parsed keys, shared with the key-set source
  * (jwks.c), the validator (jwt.c) and the unit tests (Wycheproof, RFC 7520 cookbook). */
 #ifndef CAPV_JWK_INT_H

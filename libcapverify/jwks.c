@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The JWKS source (docs/auth.md): fetch (libcurl or a local file, or a pluggable fetcher), the
  * FRESH -> STALE -> EXPIRED cache of the last good key set, single-flight and rate-limited
  * refetches, and the background refresher thread.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The key-set source (jwks.c), as the validator (jwt.c) uses it. */
 #ifndef CAPV_JWKS_INT_H
 #define CAPV_JWKS_INT_H

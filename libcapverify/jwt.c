@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWT validation (docs/auth.md): JWS compact parsing, key selection and signature check, claims,
  * the validator and its verified-token cache. */
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JWS parsing and signature checks of the validator (jwt.c), reached by the unit tests. */
 #ifndef CAPV_JWT_INT_H
 #define CAPV_JWT_INT_H

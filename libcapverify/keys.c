@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ed25519 keys and signatures, the trust store (docs/formats.md, "Keys and trust"), and manifest
  * signing. */
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Trust decisions shared by the verifier (manifest signatures, registry entries). */
 #ifndef CAPV_KEYS_INT_H
 #define CAPV_KEYS_INT_H

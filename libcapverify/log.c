@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON-lines logging for the daemon (include/capverify/unstable/log.h; the fields are listed
  * in docs/runbook.md, "Logs"). Each line is built in memory and written with one write()
  * under a lock, so concurrent threads never interleave. */

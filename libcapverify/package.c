@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading CAP packages from directories, zip files and zip buffers (docs/formats.md, "CAP
  * packages"), with every limit checked before the allocation or decompression it bounds. Zip
  * members are read in chunks, and only small ones are kept (docs/architecture.md, "Packages"). */

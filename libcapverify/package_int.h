@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Package internals shared with the verifier. */
 #ifndef CAPV_PACKAGE_INT_H
 #define CAPV_PACKAGE_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compiled policies (docs/policies.md): compilation of a PolicyV2 to IR v1 and the ir_hash,
  * IR loading with the integrity check, the hash of the older policy v1 format, the hash a
  * policy file stands for in the verifier's policy store, and the daemon's compile request

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rule evaluation over a context (docs/policies.md, "Evaluation"), and the daemon's
  * policy-evaluation request (capverify/unstable/policy_request.h).
  *

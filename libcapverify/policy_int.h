@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compiled policies (policy.c, docs/policies.md "Compilation to IR v1"): the IR object,
  * IR built from a tree, and the hash a policy file stands for in the verifier's policy
  * store. Used by the evaluator (policy_eval.c) and the verifier (verifier.c). Above the

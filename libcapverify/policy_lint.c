@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policy lints (docs/policies.md, "Lints") and the diagnostics container.
  *
  * Codes (docs/policies.md): E1001 activation names an unknown rule, E1002 empty

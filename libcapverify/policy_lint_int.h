@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policy lints (policy_lint.c, docs/policies.md "Lints"): above the model, used by
  * compilation. */
 #ifndef CAPV_POLICY_LINT_INT_H

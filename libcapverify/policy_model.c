@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PolicyV2 model (docs/policies.md, "PolicyV2" and "Hashes"): the document tree read
  * into the model, its canonical form and policy_hash, and the helpers that every later
  * stage (lints, compilation, IR loading, evaluation) shares: positioned parse errors, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PolicyV2 model (policy_model.c, docs/policies.md): the parsed policy, its rules, and
  * the helpers every later stage shares — positioned parse errors, member and shape checks,
  * sorted name look-ups, canonical JSON copies and hashing. Above the documents

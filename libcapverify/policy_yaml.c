@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policy documents (the bottom of the policy module, docs/policies.md "YAML"): YAML read
  * with libyaml into the same cJSON tree strict JSON input gives, with the position of every
  * node kept for error messages; the choice between YAML and JSON; and user text clipped for

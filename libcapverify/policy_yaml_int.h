@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The bottom of the policy module (policy_yaml.c): policy documents read from YAML or JSON
  * into one tree with node positions, and user text clipped for messages. Every other policy
  * file builds on it; it includes none of theirs. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Proof containers (docs/formats.md, "Proofs"). Only what binds a proof to a manifest and policy is
  * read; bundle-supplied code is never executed. */
 #include <stdio.h>

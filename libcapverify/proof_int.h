@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Proof containers (docs/formats.md, "Proofs"): CAPZ v2, proof.v0 (base64 JSON or JSON), proof.v1
  * JSON. */
 #ifndef CAPV_PROOF_INT_H

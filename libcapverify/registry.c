@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's public entry points (docs/registry.md): opening and closing (settings,
  * the writer lock, schema checks and migrations), the handle's figures and health, and the
  * entries, verifications and policies. The layers below do the work: registry_db.c

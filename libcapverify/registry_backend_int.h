@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's storage interface (docs/registry.md "Backends"): what the public entry
  * points (registry.c, registry_json.c) and the write path (registry_writer.c) ask of a
  * storage, implemented by SQLite (registry_sqlite.c, the embedded default: one file, one

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Backup, restore and check of the SQLite registry (docs/registry.md, "Backup", "Restore",
  * "Check").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Copying a registry between storages (docs/registry.md, "Copy between storages"): every row
  * of one registry's snapshot into another, with the same ids, sequence numbers and texts, in
  * one transaction of the target's writer.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Copying a registry's rows between storages (registry_copy.c, docs/registry.md "Copy between
  * storages"): every row of registry_meta (but a storage's bookkeeping,
  * capvi_pg_load_meta_kept), entries, reports, verifications and policies, with the same ids,

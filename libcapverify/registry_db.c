@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's connection and SQL layer (docs/registry.md, "Connections and the single
  * writer", "Storage faults and health"): the statements, SQLite error mapping, connections
  * and their settings, the reader pool, the writer lock, and the helpers for the versioned

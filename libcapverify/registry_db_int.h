@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The bottom layer of the registry module (docs/registry.md): the handle, its SQLite
  * connections and their settings, cached statements, the writer lock, SQLite error mapping
  * (storage faults are CAPV_E_STORAGE), the health bookkeeping, and the helpers for the

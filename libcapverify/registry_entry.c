@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registry entries (docs/registry.md, "Entry signatures"): validation, the bytes an entry
  * signature covers, signature checks, library-owned copies, and storing / comparing entries.
  * The one implementation of the entry signature, used by add, import, check and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Registry entries (registry_entry.c, docs/registry.md "Entry signatures"): validation and
  * defaults, the bytes an entry signature covers, signature material, library-owned copies,
  * and storing / comparing entries on the write connection. Above the connection layer

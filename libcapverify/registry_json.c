@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JSON import and export of the registry (docs/registry.md, "JSON import / export"):
  * {"registry_version":"1.0","entries":[{id, manifest_hash, proof_hash, timestamp_file,
  * registered_at, signature?, public_key?, kid?, signature_scheme?, policy_hash?}, …]}.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's JSON (registry_json.c): import / export, entries as JSON, pages, and the
  * summary stored instead of a report over the size cap (docs/registry.md). */
 #ifndef CAPV_REGISTRY_JSON_INT_H

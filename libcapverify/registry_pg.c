@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's PostgreSQL storage (docs/registry.md, "PostgreSQL backend"): opening,
  * transactions on the write connection, entries, policies, pruning, look-ups on the reader
  * pool, leadership and snapshots. Recording verifications is registry_pg_record.c. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PostgreSQL array literals as statement parameters (registry_pg_array_int.h). */
 #include "registry_pg_array_int.h"
 

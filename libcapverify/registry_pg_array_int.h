@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* PostgreSQL array literals as statement parameters (registry_pg_array.c): each column of a
  * batch of rows is one text-format array ("{…}") that the statement reads with unnest() or
  * = ANY(), so a batch costs the server one parse and plan (docs/registry.md "PostgreSQL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The PostgreSQL registry backend's connections (docs/registry.md, "PostgreSQL backend"):
  * connecting with libpq, reconnecting with backoff, statement parameters and execution, and
  * the mapping of SQLSTATEs to capv_status. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The connection layer of the PostgreSQL registry backend (registry_pg_conn.c,
  * docs/registry.md "PostgreSQL backend"): the handle, its libpq connections and their
  * reconnection with backoff, statement parameters, execution, and the mapping of server

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's PostgreSQL storage (docs/registry.md, "PostgreSQL backend"): one database
  * shared by several daemon replicas. The same tables and columns as the SQLite schema version
  * 2, the same idempotent writes (entries by their hashes, verifications by request_id,

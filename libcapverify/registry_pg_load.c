@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading whole tables into a PostgreSQL registry (docs/registry.md, "Copy between storages"
  * and "Restore"): the rows keep their ids and sequence numbers (the identity columns are
  * BY DEFAULT), so entry signatures, verifications' references and list cursors stay what

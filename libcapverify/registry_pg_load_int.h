@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Loading whole tables into a PostgreSQL registry (registry_pg_load.c, docs/registry.md "Copy
  * between storages" and "Restore"): rows with their own ids and sequence numbers, as a copy
  * or a restore brings them, inserted in batches on the write connection inside the caller's

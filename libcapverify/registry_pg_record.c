@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recording verifications in the PostgreSQL registry (docs/registry.md, "PostgreSQL
  * backend"): a batch is a few statements whatever its size (up to PG_RECORD_CHUNK records
  * each, the rows passed as arrays): the distinct report bodies (INSERT … ON CONFLICT (sha3)

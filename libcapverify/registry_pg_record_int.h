@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Recording verifications in the PostgreSQL registry (registry_pg_record.c, docs/registry.md
  * "PostgreSQL backend"). Above the connection layer (registry_pg_conn.c); part of the
  * backend's API (registry_pg_int.h). */

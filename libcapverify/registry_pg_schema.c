@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Schema versions of the PostgreSQL registry and the forward migrations (docs/registry.md,
  * "PostgreSQL backend"). The version is registry_meta's 'schema_version'; each step records
  * 'migrated_to_<n>' (the time it ran) beside it. */

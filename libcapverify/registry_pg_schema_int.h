@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Schema versions of the PostgreSQL registry (registry_pg_schema.c, docs/registry.md
  * "PostgreSQL backend"). Above the connection layer (registry_pg_conn.c). */
 #ifndef CAPV_REGISTRY_PG_SCHEMA_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry on PostgreSQL (docs/registry.md "PostgreSQL backend"): the storage
  * operations of registry_backend_int.h on a capvi_pg handle (registry_pg*.c), so that every
  * public entry point, the writer thread and the record queue work the same on both storages. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry on PostgreSQL as a storage of registry_backend_int.h (registry_pgb.c, over
  * the libpq layer of registry_pg_int.h; docs/registry.md "PostgreSQL backend"). */
 #ifndef CAPV_REGISTRY_PGB_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Rows ready to store and rows found (registry_record_int.h, docs/registry.md "Recording
  * verifications"): what every storage uses to tell a retry from a conflict and to hand out
  * what it found. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A verification record ready to store (docs/registry.md "Recording verifications"):
  * validated, its digests canonical, its time fixed and its report body chosen (the report
  * itself or its summary) on the caller's thread, so that the storage only compares and

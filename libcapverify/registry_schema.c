@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Schema versions of the registry and the forward migrations between them
  * (docs/registry.md, "Schema" and "Migrations"). migrations[n] takes version n to n + 1,
  * each in its own BEGIN IMMEDIATE … COMMIT with the user_version update inside. */

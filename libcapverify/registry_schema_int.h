@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's schema versions and forward migrations (registry_schema.c,
  * docs/registry.md "Migrations"). Above the entries: the migration from the existing
  * implementation's schema copies its rows as entries. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry on SQLite (docs/registry.md): the embedded storage, one database file with
  * one writer process. Opening (the writer lock, the checks before anything is written,
  * migrations, WAL, the read-only connections) and the storage operations of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry on SQLite (registry_sqlite.c, docs/registry.md): the embedded storage. Above
  * the connection layer (registry_db_int.h) and the entries (registry_entry_int.h). */
 #ifndef CAPV_REGISTRY_SQLITE_INT_H

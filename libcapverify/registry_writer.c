@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's write path (docs/registry.md, "Connections and the single writer"): every
  * write is a request run in its own savepoint inside a batch transaction on the one
  * read-write connection, so one refused write does not undo the others. Without a writer

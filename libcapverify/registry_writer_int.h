@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's write path (registry_writer.c, docs/registry.md "The writer thread"): write
  * requests, the batch executor, submission (to the writer thread or directly), the writer
  * thread itself, and pruning. Above the connection layer (registry_db_int.h), beside the

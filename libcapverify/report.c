@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Verification reports: the C tree and its JSON rendering (docs/formats.md, "Verification report"). */
 #include <stdarg.h>
 #include <stdio.h>

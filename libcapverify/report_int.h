@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Building verification reports (docs/formats.md, "Verification report"). */
 #ifndef CAPV_REPORT_INT_H
 #define CAPV_REPORT_INT_H

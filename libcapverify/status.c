@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Names, descriptions and classes of capv_status values. */
 #include <capverify.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3339 parsing and formatting without locale or timezone state. */
 #include <stdio.h>
 #include <string.h>

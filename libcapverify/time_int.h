@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3339 timestamps <-> milliseconds since the Unix epoch (UTC). */
 #ifndef CAPV_TIME_INT_H
 #define CAPV_TIME_INT_H

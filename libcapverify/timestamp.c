@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3161 timestamp verification (docs/architecture.md, "Timestamps") with OpenSSL's TS API.
  *
  * The order of the checks decides which status a bad token gets, so it is fixed: parse

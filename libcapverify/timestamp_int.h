@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3161 timestamp verification (docs/architecture.md, "Timestamps") with OpenSSL's TS API.
  * Internal to the library; the verifier exposes it through its TSA CA configuration. */
 #ifndef CAPV_TIMESTAMP_INT_H

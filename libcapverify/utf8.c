@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UTF-8 well-formedness (RFC 3629), without dependencies. */
 #include <string.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UTF-8 well-formedness, shared by strict JSON (json.c) and error messages (status.c).
  * Depends on nothing, so both can use it without depending on each other. */
 #ifndef CAPV_UTF8_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Verifier configuration: trust store, known policies, registry (JSON or SQLite, through the
  * registry module), TSA roots, clock, report cache and epoch; and verification options. */
 #include <errno.h>

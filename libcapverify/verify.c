@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The checks of a verification (docs/formats.md, "Verification report"), in order, over a loaded
  * package. Every check is performed or says exactly why it could not be; a verdict is only ok when
  * every mandatory check passed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The report cache of the verifier (docs/architecture.md, "Verification entry points"): key =
  * BLAKE3 of (package bytes ‖ options ‖ verifier epoch ‖ registry generation), value = the
  * verdict digit followed by the compact report JSON. A hit is turned back into a report

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The verifier's report cache (verify_cache.c): keys and entries. The verification entry
  * points (verify.c) consult it; it never verifies anything itself. */
 #ifndef CAPV_VERIFY_CACHE_INT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The verifier's configuration and the verification options (verifier.c), read by the checks
  * and the entry points (verify.c) and by the report cache (verify_cache.c). */
 #ifndef CAPV_VERIFY_INT_H

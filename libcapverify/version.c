@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include <capverify.h>
 
 #include "build_info.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Compares the ABI of libcapverify with the committed baseline tests/abi/libcapverify.abi
 # (libabigail: abidw, abidiff; Debian package abigail-tools). ctest: abi.abidiff.
 #

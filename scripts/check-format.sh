@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks that the project's own C sources are formatted as the committed .clang-format says
 # (clang-format 14, Debian 12's). ctest: lint.format.
 #   scripts/check-format.sh          list the files that differ, with a short diff of each

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Checks built ELF files for the hardening of cmake/CapvHardening.cmake, with readelf:
 #   executables: ET_DYN with the PIE flag (position-independent, randomised)
 #   all:         GNU_RELRO, BIND_NOW (-z now), a non-executable stack,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Fails when the library's modules (or the daemon's) depend on each other in a cycle.
 
 A module is a .c file (its stem: libcapverify/registry_backup.c is module

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Configures and builds libcapverify alone, as on a machine without CivetWeb: the daemon, the
 # CLI and the tests off, and find_package(CivetWeb) disabled (a REQUIRED search for it would
 # fail the configure). Then checks that CivetWeb was never searched (no CIVETWEB_* in the

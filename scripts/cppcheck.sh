@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Static analysis of the library, the daemon and the CLI with cppcheck (Debian 12: 2.10).
 # Any finding fails. False positives: narrowly in scripts/cppcheck-suppressions.xml (with the
 # reason), or at the line with an inline "// cppcheck-suppress <id>" comment.

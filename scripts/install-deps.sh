@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs every build and test dependency of CAP Verifier on Debian 12 (bookworm).
 # Idempotent: apt-get skips what is already installed, npm installs from the lockfile.
 # Run as root (or with sudo available). Set CAPV_SKIP_NPM=1 to skip the npm step.
@@ -17,6 +18,8 @@ packages=(
     # library dependencies
     libssl-dev libcjson-dev libsqlite3-dev libcurl4-openssl-dev libcivetweb-dev
     libyaml-dev libzip-dev zlib1g-dev librust-blake3-dev
+    # sd_notify of the daemon's systemd unit, and systemd-analyze for its checks
+    libsystemd-dev systemd
     # the registry's PostgreSQL backend (libpq) and its tests (a throw-away server)
     postgresql libpq-dev
     # unit tests

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # From a fresh Debian 12 machine to a working capverify: installs the dependencies, builds
 # everything into build/, and shows the CLI verifying a signed sample package (ok) and a
 # tampered package of the existing implementation (fail), then starts the daemon on loopback

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the whole test suite: a warnings-as-errors build with every ctest entry, then the
 # same suite built with AddressSanitizer + UndefinedBehaviorSanitizer. The static and build
 # checks (ctest label "lint": include cycles, cppcheck, clang-format, ABI, hardening, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The daemon under load: capverifyd from BUILD_DIR on 127.0.0.1 (ephemeral ports,
 # a private temp dir), with bearer-token auth on (a local file:// JWKS and an EdDSA token made
 # with openssl) and the signed, timestamped sample package (examples/packages/make-sample.sh),

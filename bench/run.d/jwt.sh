@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # JWT validation per core (docs/auth.md#benchmark) beside OpenSSL's raw verify rate for the
 # same primitive, measured in the same run: RS256/PS256 vs rsa2048, ES256 vs ecdsap256, EdDSA
 # vs ed25519. Targets: cold >= 0.9 x raw for RS256/PS256 and >= 0.8 x raw for the others, warm

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Memory of one verification (docs/architecture.md, "Packages"): a ~1.5 MB zip whose members
 # expand to 60 MiB, verified through capv_verify_zip_memory_json; the growth of the peak RSS
 # next to capv_package_memory_bound for that body. Prints; never fails.

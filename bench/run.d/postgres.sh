@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The registry on PostgreSQL (docs/registry.md "PostgreSQL backend"), against a throw-away
 # cluster that tests/pg/with_pg.sh starts on 127.0.0.1 for this script: recorded
 # verifications/s through the record queue with batching (target >= 20,000/s), and the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Registry and cache figures (docs/registry.md#figures): recorded verifications/s through the
 # single writer (target >= 5,000/s), look-ups/s, online backup MB/s of a 1,000,000-row registry
 # (idle and while the writer records), cache get/put ops/s with 2 threads. Prints; never fails

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Debian's libcivetweb 1.15 loads OpenSSL at run time through the 1.1 API: it dlopen()s
  * "libssl.so" and looks up SSL_get_peer_certificate, which OpenSSL 3 renamed to
  * SSL_get1_peer_certificate (same semantics: the caller owns a reference). Without it the

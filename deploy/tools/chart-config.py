@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Renders capverifyd's configuration files from the Helm chart's values, exactly as the
 chart's ConfigMap template (deploy/helm/cap-verifier/templates/_helpers.tpl,
 "cap-verifier.configData") does, without helm.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds the signed, timestamped sample CAP package from the committed templates, with
 # throwaway keys and a throwaway test TSA made on the spot (no real party's key is ever
 # committed):

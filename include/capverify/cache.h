@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* A generic, thread-safe cache (docs/architecture.md, "Caches"): sharded LRU with a TTL, bounded by
  * entries and bytes, with hit / miss / insert / eviction counters. Keys and values are byte
  * strings, copied in and out, so a value read by one thread is never freed under it by another. */

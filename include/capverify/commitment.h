@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Commitments (docs/architecture.md, "Commitments"): the Merkle-free BLAKE3 roots that CAP
  * manifests publish for the supplier and beneficial-owner (UBO) lists, recomputed from CSV files.
  * Requires capv_global_init(). Thread-safe. */

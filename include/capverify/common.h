@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared declarations of the libcapverify public headers: export and attribute macros,
  * the injectable clock type, and memory release of library-allocated buffers.
  * RFC 3339 times are in time.h (since 0.2; common.h before). */

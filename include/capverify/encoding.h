@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Text encodings used by CAP formats (docs/formats.md): hex digests, base64 and base64url.
  * Decoders are strict: they reject bad characters, bad padding and non-canonical trailing
  * bits, so every accepted text has exactly one byte string and vice versa. Thread-safe. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Hashing: SHA3-256 and SHA-256 (OpenSSL EVP) and BLAKE3-256 (official C implementation),
  * one-shot and streaming. All digests are 32 bytes. Requires capv_global_init(). */
 #ifndef CAPVERIFY_HASH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Strict JSON (docs/architecture.md, "Strict JSON") and the compat canonical form that CAP
  * signers sign (docs/formats.md, "Compat canonical JSON").
  *

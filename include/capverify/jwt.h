@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Bearer-token authentication (docs/auth.md): JWS compact JWTs validated against a JWKS.
  *
  * Three objects:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ed25519 keys (docs/formats.md, "Keys and trust"): key ids, the trust store, signing keys,
  * and manifest signing. Requires capv_global_init(). */
 #ifndef CAPVERIFY_KEYS_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* CAP packages (docs/formats.md, "CAP packages"): a directory, a .zip file, or a zip held in
  * memory, loaded as a set of named members with every safety limit enforced before the work it
  * bounds. Loading does not interpret the members; capv_verify_package() does.

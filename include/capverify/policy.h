@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policies (docs/policies.md): PolicyV2 parsing (YAML or JSON), lints, compilation to IR v1
  * with the policy and IR hashes, loading IR with its integrity check, rule evaluation over a
  * context, and the hash of the older policy v1 format. docs/policies.md describes the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry (docs/registry.md): registered proofs, recorded verifications and compiled
  * policies in one SQLite database, with JSON import/export, online backup, verified restore
  * and an integrity + signature check. Requires capv_global_init().

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Status codes, status classes, and the caller-owned error detail struct.
  *
  * Every fallible libcapverify function returns a capv_status. Values are pinned and never

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3339 times as CAP formats use them (docs/formats.md): text <-> milliseconds since the
  * Unix epoch (UTC). Thread-safe; no capv_global_init() needed. */
 #ifndef CAPVERIFY_TIME_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Package verification (docs/formats.md, "Verification report"): the verifier (what is
  * trusted), options (how strict), and the report (what was found). Requires
  * capv_global_init(). */

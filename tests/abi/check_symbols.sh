@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The shared library exports exactly the committed symbol list, and only capv_* names.
 # After an intended API change, regenerate with: CAPV_ABI_UPDATE=1 ctest -R abi.symbols
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Compiled (not run) by the header.c99 / header.cxx tests: the umbrella header must stand
  * alone under strict warnings in C99 and C++. */
 #include <capverify.h>

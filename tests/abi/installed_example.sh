@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the build into a temporary prefix and builds every examples/*.c against the
 # installed library twice, from outside the source tree: through pkg-config, and through the
 # CMake package (find_package(capverify), target capverify::capverify; also

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An old caller against this library (docs/abi.md, "Growing structs"): a program built with
  * the headers of an earlier release lays out the versioned structs of that release, which end
  * where the next version's fields begin. It must keep working: its version-1 structs are

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # BLAKE3 of `capverify hash --alg blake3` must equal b3sum's on generated inputs of many
 # sizes (0 B to 1 MiB), covering chunk (1 KiB) and SIMD-batch boundaries.
 set -euo pipefail

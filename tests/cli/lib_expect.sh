@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared by the CLI tests (sourced after $dir, their temporary directory, is set): fail, and
 # expect EXIT_CODE COMMAND... which runs a command, keeps its output in $out / $err, counts it
 # in $n and fails the test when its exit code is not the expected one.

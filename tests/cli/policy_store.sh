@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Policies through the CLI with a policy store, as an operator uses them:
 #   capverify policy compile --registry DB, then policy eval --policy-id (by id and by
 #   policy_hash); a second policy under the same id and version conflicts; an IR altered in

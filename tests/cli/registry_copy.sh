@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # capverify registry copy between storages and registry restore into PostgreSQL
 # (docs/registry.md "Copy between storages", "Restore"), as an operator uses them: a round
 # trip SQLite -> PostgreSQL -> SQLite keeps every row (the JSON exports of both files are

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # capverify registry prune, as an operator uses it: verifications recorded before a date go,
 # with the stored reports only they used; entries, policies and newer verifications stay.
 # Exit codes and the --json output are checked too.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CLI golden tests. Each case directory under CASES holds:
 #   cmd       the arguments (one line, shell words), run from the shared vectors directory
 #             so paths in the output are relative and stable; $CASE = the case directory

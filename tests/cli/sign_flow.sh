@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The signing workflow a user follows, end to end through the CLI: generate a key, sign a
 # manifest, build a legacy package, verify it against a trust store made from the key,
 # check the JSON report, then show the key and its kid.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Bearer-token authentication of the daemon (docs/auth.md) with a local key set
 # (file:// JWKS, Ed25519 keys made here): probes need no token, /verify needs a valid token
 # with scope verify:run; every rejection is 401 (invalid_token) or 403 (insufficient_scope)

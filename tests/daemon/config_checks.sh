@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Configuration checks (docs/configuration.md): --print-config prints every key of the
 # effective configuration (files, environment, --set) with secrets redacted and derived values
 # as comments, and starts nothing; --check-config rejects what a start would fail on or

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # docs/configuration.md is exactly `capverifyd --print-config-reference`, is a well-formed
 # table, documents every required key (listed below), and every documented key, environment
 # variable and default is accepted by the daemon.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Shared helpers of the daemon tests (tests/daemon/*.sh), sourced by each of them.
 #
 # ctest runs every test as  TEST.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Lifecycle and configuration (docs/configuration.md): SIGTERM drains (readiness off at once,
 # still serving during the grace period, in-flight requests complete, exit 0), SIGTERM under
 # load loses no request, a request still running when shutdown.timeout_seconds ends is cut,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Logs (docs/runbook.md#logs): one JSON object per stdout line with timestamp (RFC 3339, ms,
 # UTC "Z"), level, message and event; request lines with request_id, method, path, status,
 # duration_ms (and result / error); secrets never logged; SIGUSR1 / SIGUSR2 change the level.

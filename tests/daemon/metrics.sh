@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # /metrics: passes `promtool check metrics`, names every family the runbook and
 # the alerts use, and its counters, histogram and cache figures move exactly as the requests
 # made predict.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The policy and registry routes of capverifyd (docs/api/openapi.json) over loopback: compile
 # (200, persist, 422 lint errors, 409 conflicting re-post, idempotent re-post), GET with
 # ETag and 304, the evaluation form of /verify (Mode A by id, Mode B embedded IR, tampered

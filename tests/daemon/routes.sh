@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Every route of capverifyd over loopback (docs/api/openapi.json): answers, error codes and bodies,
 # the body limit, security headers, request ids, the admin port's restricted routes, verdicts
 # on the sample, a tampered and the peer packages, and the served OpenAPI document.

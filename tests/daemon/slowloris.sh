@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Slow clients cannot starve the probes (docs/hardening.md): slowhttptest holds 600 slowloris
 # connections against the API port (8 worker threads, so the API is starved) for 12 s, while
 # /healthz on the admin port, polled every 200 ms, answers 200 within 100 ms every time.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # TLS in process (docs/tls.md) with a throwaway CA made here: an HTTPS round trip (it proves
 # the compat libssl: without it Debian's CivetWeb 1.15 crashes on the first HTTPS request),
 # mTLS with a client CA, and certificate rotation without a restart or a dropped connection,

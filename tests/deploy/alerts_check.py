@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """The alert rules match the runbook (its alert list and sections), and their promtool tests
 cover both sides.
 

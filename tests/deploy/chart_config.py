@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every configuration the chart renders is one capverifyd accepts.
 
   chart_config.py CAPVERIFYD CAPVERIFY

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 """Starts capverifyd on 127.0.0.1 with ephemeral ports in a scratch directory, for the
 deploy tests (metric_names.py, dockerfile_check.py). Stopped with SIGTERM."""
 import os

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """deploy/grafana/cap-verifier.json is a usable dashboard with the panels the runbook uses.
 
   dashboard_check.py PROMTOOL

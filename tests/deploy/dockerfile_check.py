@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """What can be checked of deploy/Dockerfile without a container engine.
 
   dockerfile_check.py CAPVERIFYD CAPVERIFY LIBCAPVERIFY COMPAT_LIBSSL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // Validates the example manifests (deploy/examples/*.yaml: the chart rendered for
 // values-dev.yaml) against the Kubernetes API schemas of npm `kubernetes-models`, rejects
 // fields the schemas do not know, and checks how the objects fit together and with the

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every metric name the alerts, the dashboard and the runbook use is one the daemon exports.
 
   metric_names.py CAPVERIFYD

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Every capverify / capverifyd command in docs/runbook.md exists, with the options it uses.
 
   runbook_commands.py CAPVERIFY CAPVERIFYD

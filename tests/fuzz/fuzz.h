@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Shared declarations of the fuzz drivers (tests/fuzz/fuzz_<target>.c).
  *
  * Each driver defines the two libFuzzer entry points below. The same driver links either

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: the daemon's configuration files (docs/configuration.md, capverifyd/config.c).
  * The input is written as the only *.yaml file of a private temporary configuration
  * directory, which capvd_config_load reads as capverifyd --config-dir does. The

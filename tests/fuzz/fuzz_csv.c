@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: commitment CSV files (docs/architecture.md, "Commitments"), read as both lists:
  * suppliers (capv_commitment_suppliers_csv) and beneficial owners (capv_commitment_ubos_csv). An
  * accepted file gives a root that is deterministic. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: the text encodings of CAP formats (docs/formats.md) — strict base64 and base64url,
  * hex, digests, RFC 3339 times. The decoders accept exactly the canonical texts, so every
  * accepted text must come back byte for byte from the matching encoder. */

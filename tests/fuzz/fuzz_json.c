@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: strict JSON (docs/architecture.md, "Strict JSON"). capv_json_validate and
  * capvi_json_parse must agree; the compat canonical form (capv_json_canonical, with and without
  * emptied signatures) of an accepted value is strict JSON again and a fixed point; the pretty form

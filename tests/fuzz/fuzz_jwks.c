@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: JSON Web Key Sets (docs/auth.md) with capv_jwk_set_parse, as a key set fetched
  * from an identity provider is read. Every accepted key must answer its accessors, every
  * ignored one must have a reason. */

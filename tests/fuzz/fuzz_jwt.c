@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: bearer-token validation (docs/auth.md, docs/fuzzing.md) with capv_jwt_validate.
  *
  * Two ways in, chosen by the first byte:

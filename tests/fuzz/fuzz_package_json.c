@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: packages uploaded as JSON, {"package": {"<name>": "<base64>", ...}}
  * (capv_package_open_json, the JSON form of the daemon's POST /verify), with the daemon's
  * default limits. */

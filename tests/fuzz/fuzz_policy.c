@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: PolicyV2 documents (docs/policies.md), YAML or JSON, through capv_policy_parse, the
  * lints, capv_policy_compile in both lint modes, the older policy v1 hash
  * (capv_policy_v1_hash), and the daemon's POST /policy/compile body

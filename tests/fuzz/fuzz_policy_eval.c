@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: policy evaluation (docs/policies.md). The peer's compiled IR
  * (../shared/vectors/peer/policy/lksg_v1.ir.json) is loaded once with capv_policy_ir_load;
  * the input is the evaluation context (capv_policy_eval, full and adaptive) and also a

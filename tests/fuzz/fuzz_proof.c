@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: proof containers (docs/formats.md, "Proofs") — CAPZ v2, proof.v0 (base64 JSON or
  * JSON) and proof.v1 JSON — through capvi_proof_parse, as verification reads a package's proof
  * file. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: registry entries as JSON (docs/registry.md; the body of the daemon's POST
  * /registry/entries) with capv_registry_entry_from_json. An accepted entry must serialise
  * (capv_registry_entry_to_json), read back to the same JSON, give its signed bytes (when it

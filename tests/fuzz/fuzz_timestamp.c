@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: RFC 3161 timestamps (docs/architecture.md, "Timestamps") with capvi_timestamp_verify
  * — a TimeStampResp or a bare TimeStampToken (DER) over a fixed document, against a tiny store
  * holding one test TSA root. The store and the document come from the throwaway test TSA that

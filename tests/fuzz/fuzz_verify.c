@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: whole-package verification of an uploaded zip (capv_verify_zip_memory, what
  * the daemon's POST /verify runs), which reaches the parsers behind the zip loader: _meta
  * layouts, manifests, signatures, proofs, timestamps. The verifier trusts the sample

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzz driver: zip packages held in memory (capv_package_open_zip_memory), as the daemon's
  * POST /verify receives them, with the daemon's default limits. Every member of an accepted
  * package is read back and must obey the loader's promises (sorted unique names, found by

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Makes the generated part of the fuzz corpora: seeds taken or derived from the vectors
 # already in the repository and in ../shared, and from the test fixtures (the sample
 # package, the test TSA), so that nothing is copied into the repository. The committed

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The standalone fuzz driver of the ordinary (gcc) build: runs every file of the corpus
  * directories (and files) named on the command line through LLVMFuzzerTestOneInput once,
  * in byte order of their names, the way libFuzzer runs a corpus. With -m N each input is

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fuzzes with the libFuzzer targets of a -DCAPV_FUZZ=ON build, one target after the other,
 # each for SECONDS on one core (docs/fuzzing.md):
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A bounded burst of HTTP requests, as fast as one client sends them one after another.
 
   burst.py URL COUNT [--source ADDR] [--method M] [--header 'Name: value']...

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Measures how long the server holds each TCP connection from one client address.
 
   connwatch.py PORT PEER_IP OUT STOP_FILE [MAX_SECONDS] [INTERVAL_S] [DRAIN_S]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # CORS (docs/hardening.md#cors: no CORS unless configured with an explicit origin list). With
 # server.cors_origins=https://app.example: a preflight from that origin gets 204 with
 # Access-Control-Allow-Origin: https://app.example (exactly; never *), Vary: Origin, the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Sends only the headers of a POST with Expect: 100-continue and a Content-Length, never the
 body, and reports what the server does with them.
 

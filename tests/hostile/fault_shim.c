@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* An LD_PRELOAD shim for storage.sh: while the file named by HOSTILE_FAULT_FLAG exists, the
  * filesystem that holds HOSTILE_FAULT_DIR looks read-only to the process, as after a remount
  * read-only (or ext4's errors=remount-ro under a running process): every write-side call on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers of the hostile-client tests (tests/hostile/*.sh), on top of tests/daemon/lib.sh.
 #
 # Each test is run by ctest as  TEST.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]

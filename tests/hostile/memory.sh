@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Memory budget and early answers (docs/configuration.md server.memory_budget_bytes,
 # server.memory_wait_ms, server.max_body_bytes; docs/hardening.md#memory-budget).
 # 1. 32 concurrent uploads (curl, in parallel) of one zip whose members expand to ~60 MiB

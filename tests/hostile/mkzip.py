@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Packages for the hostile tests, made at test time from the signed sample package.
 
   mkzip.py bulk SAMPLE_ZIP OUT MEMBERS MIB   the sample's members plus MEMBERS members of MIB

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Rate limiting (docs/hardening.md#rate-limits, docs/configuration.md server.rate_limit_*): a
 # token bucket of rate 5/s and burst 5. 20 requests within one second leave between 10 and 15
 # answered 429, each with Retry-After and the JSON error code "rate_limited". With auth on,

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Sends raw HTTP/1.1 requests over plain sockets and describes what came back.
 
   rawcases.py PORT CASES_FILE [TIMEOUT_SECONDS] [PARALLEL]

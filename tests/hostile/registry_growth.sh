@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Registry growth under big reports (docs/configuration.md registry.max_report_bytes):
 # the signed sample package plus 9,990 unlisted members (a fail/warn verdict with a report
 # that names every member) uploaded 200 times to /verify with recording on. After SIGTERM (the

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """Samples a process's resident memory (VmRSS of /proc/PID/status).
 
   rss_sampler.py PID OUT STOP_FILE [INTERVAL_S] [MAX_SECONDS]

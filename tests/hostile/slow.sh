@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Slow clients (docs/hardening.md; docs/configuration.md server.request_timeout_ms,
 # server.min_body_bytes_per_second): slowhttptest runs slow headers (-H), slow body (-B, POST
 # /verify declaring a 1,000,000-byte body, with a valid token) and slow read (-X, GET /openapi.json, 3 pipelined)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Request smuggling, ambiguous framing and path aliases (docs/hardening.md): every request
 # whose framing or headers could be read two ways, and every non-canonical spelling of a path,
 # gets HTTP/1.1 400 with the JSON error body and X-Content-Type-Options: nosniff, and then the

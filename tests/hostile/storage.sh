@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Storage faults of the registry (docs/hardening.md#storage-faults, docs/registry.md):
 # 1. a corrupt registry file (garbage over a real database's header, or over the rest of its
 #    first page, the schema) makes capverifyd exit 5 at start with a message naming the file,

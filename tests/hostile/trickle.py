@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
 """A request body trickled at one byte a second.
 
   trickle.py PORT TOKEN CONTENT_LENGTH MAX_SECONDS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Integration with a real identity provider (docs/auth.md): npm oidc-provider
 # (tests/node/idp.mjs, installed by scripts/install-deps.sh from the committed lockfile) on
 # 127.0.0.1 over HTTPS with a throwaway CA. It issues client-credentials JWT access tokens

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Backups under load (docs/registry.md#backup): backups taken with the CLI while another
 # process writes continuously each pass integrity_check and contain every write acknowledged
 # before the backup started; a backup killed midway never leaves a file that looks complete; a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # capverify registry … and capverify verify --registry/--record, as an operator uses them:
 # exit codes, machine output, the writer lock, the peer's databases.
 #   registry_cli.sh CAPVERIFY REG_TOOL VECTORS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Registry durability (docs/registry.md): a writer process adding entries and recording
 # verifications from several threads (batched commits, synchronous=FULL) is killed with
 # SIGKILL at a random moment, again and again. After every kill the database must pass

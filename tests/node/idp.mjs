@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 // A real OAuth 2.0 authorization server for the integration test tests/integration/idp_test.sh:
 // npm `oidc-provider` (pinned by package-lock.json) serving HTTPS on 127.0.0.1 only.
 //

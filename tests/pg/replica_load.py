@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Mixed load on several capverifyd replicas sharing one PostgreSQL registry
 (docs/registry.md "PostgreSQL backend"), for tests/pg/replicas.sh.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Three capverifyd replicas on one PostgreSQL registry under mixed load for 30 s
 # (docs/registry.md "PostgreSQL backend", docs/deployment.md "Registry modes"); run through
 # tests/pg/with_pg.sh, which starts the database:

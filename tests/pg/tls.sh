@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A PostgreSQL registry over TLS with sslmode=verify-full (docs/registry.md "PostgreSQL
 # backend"): a throw-away cluster (tests/pg/with_pg.sh) serves a certificate for 127.0.0.1
 # issued by a test CA made here; the CLI opens the registry by URL

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs CMD [ARG...] next to a throw-away PostgreSQL cluster (docs/registry.md, "PostgreSQL
 # backend"): pg_virtualenv (Debian's postgresql-common) creates it in a temporary directory,
 # listening on 127.0.0.1 only, on a free port; it is dropped when CMD ends. CMD sees

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
 """Generates the JWT attack catalogue (docs/auth.md#tests) used by tests/unit/test_jwt.c.
 
 Writes tests/vectors/jwt_attacks.json (the cases) and tests/vectors/jwt_attacks_jwks.json (the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # A throwaway RFC 3161 time-stamping authority for tests, made with the `openssl` CLI only
 # (no network, EC P-256 keys so it is fast).
 #

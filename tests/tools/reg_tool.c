@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* reg_tool: helper for the registry's crash and backup-under-load tests (not installed).
  *
  *   reg_tool write DB LOG [--threads N] [--count N]

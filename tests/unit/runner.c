@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Runs one Check suite by name: `capv_unit <suite>` (ctest runs each as its own test). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The Check suites of the unit test runner; one ctest entry per suite. */
 #ifndef CAPV_TEST_SUITES_H
 #define CAPV_TEST_SUITES_H

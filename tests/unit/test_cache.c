@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The cache (docs/architecture.md, "Caches"): exact counters, LRU order, TTL on an injected clock,
  * entry and byte bounds (also when sharded), invalidation, eviction callbacks, 8 threads at once;
  * and the verifier's report cache: hits, keys that change with options, epoch and registry. */

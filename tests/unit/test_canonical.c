@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The compat canonical writer against the peer's vectors, and the writers' exact bytes. */
 #include <capverify.h>
 #include <check.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Commitments (docs/architecture.md, "Commitments") against the peer implementation's vectors, and
  * the strict CSV reader behind them. */
 #include <capverify.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The JWKS source (docs/auth.md) with a fake fetcher and a fake clock: FRESH -> STALE ->
  * EXPIRED, unavailable (never "invalid token") after TTL + max_stale, unknown-kid floods,
  * rotation, bad responses never replacing a good set, Cache-Control clamping, the token cache

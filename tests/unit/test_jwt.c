@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* JOSE / JWT validation: Wycheproof signature vectors through JWK import and our verify path,
  * Wycheproof JWK-set tests, the RFC 7520 cookbook, the attack catalogue
  * (tests/vectors/jwt_attacks.json), claims, scopes and the verified-token cache. */

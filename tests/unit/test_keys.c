@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Ed25519 keys (docs/formats.md, "Keys and trust"): Wycheproof verification vectors, key ids,
  * signing keys and their files, trust store loading, trust decisions, manifest signing, and the RFC
  * 3339 times that key windows are written in. */

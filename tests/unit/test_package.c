@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Package loading (docs/formats.md, "CAP packages") against hostile and edge-case input: unsafe
  * names, special files, zip bombs by ratio, total size and entry count, truncated and lying
  * archives, and what the verification entry points make of them (docs/formats.md, "Verification

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Policies (docs/policies.md): golden IR bytes and the peer's hashes, policy v1 hashing, every lint
  * code, YAML typing and errors with positions, malformed inputs with exact statuses, IR
  * integrity, evaluation truth tables per operator, adaptivity, requests, and the verifier's

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Proof containers (docs/formats.md, "Proofs"): the peer vectors parse to what the format says they
  * hold, and a table of malformed CAPZ headers, JSON proofs and base64 wrappers each fail with the
  * exact status — the same whether or not the caller asks for error detail. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The SQLite registry (docs/registry.md): settings, the writer lock, schema versions and the
  * peer's databases, idempotent adds, verifications, policies, paging, JSON round trips,
  * signatures (ours and tampered ones), the batching writer thread, backup / restore / check,

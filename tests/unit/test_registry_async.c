@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Asynchronous recording (docs/registry.md "Recording verifications"): records are queued,
  * written in batches by the writer thread, retried while the storage fails, dropped and
  * counted only when the queue is full, and all written when the handle closes. The storage

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry contract (docs/registry.md "Backends"): the same tests, through the public
  * API only, against both storages: suite registry_contract on a SQLite file, suite
  * registry_contract_pg on PostgreSQL (a fresh schema per test in the database of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's PostgreSQL storage (docs/registry.md, "PostgreSQL backend") against a real
  * server: tests/pg/with_pg.sh starts a throw-away cluster and sets CAPV_TEST_PG_URL; without
  * it the suite is skipped (exit 77). Each test works in a schema of its own (the URL's

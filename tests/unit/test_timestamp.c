@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3161 timestamps (docs/architecture.md, "Timestamps") against the throwaway TSA that
  * tests/tools/make_tsa.sh creates in <fixtures>/tsa (ctest fixture `fixture.tsa`). Every case
  * asserts the exact status. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Verification verdicts: the peer's packages (shared vectors) and our signed sample with
  * every single tampering of issue #3, each asserting the verdict AND the failing check. */
 #include <capverify.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Helpers shared by the unit suites: test data locations and file reading. */
 #ifndef CAPV_TESTUTIL_H
 #define CAPV_TESTUTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UNSTABLE: structured logs for the project's own front-ends (capverifyd): one JSON object per
  * line (docs/runbook.md, "Logs") with `timestamp` (RFC 3339, ms, UTC "Z"), `level`
  * (DEBUG|INFO|WARN|ERROR), `message`, `event`, and any fields the caller adds. Thread-safe:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UNSTABLE: the request and answer bodies of capverifyd's policy routes (POST
  * /policy/compile and the policy-evaluation form of POST /verify, docs/policies.md "For the
  * daemon"), for the project's own front-ends.

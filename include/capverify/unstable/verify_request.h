@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* UNSTABLE: the two forms of a JSON body of capverifyd's POST /verify, for the project's own
  * front-ends: the package form (capv_verify_package_json(), stable) and the policy-evaluation
  * form (capverify/unstable/policy_request.h).
