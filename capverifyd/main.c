@@ -4,6 +4,7 @@
  * startup, the signal loop (SIGHUP reloads), drain and shutdown. The listeners are
  * server.c's, the routes handlers.c's and routes.c's, registry backups backup.c's. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,6 +466,19 @@ static void warn_settings(capvd *d)
     }
 }
 
+/* `rel` (relative to the directory of the running executable) into `out`: installed data is
+ * found from the binary, so an installed tree works from any prefix (docs/building.md). */
+static const char *installed_path(char out[PATH_MAX], const char *rel)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
+    if (slash == NULL ||
+        snprintf(out, PATH_MAX, "%.*s/%s", (int)(slash - exe), exe, rel) >= PATH_MAX)
+        snprintf(out, PATH_MAX, "%s", rel);
+    return out;
+}
+
 /* Opens the state, plans the backups and starts the listeners. RUN_ON, or the exit status. */
 static int start(capvd *d, backup_schedule *backups)
 {
@@ -472,7 +486,9 @@ static int start(capvd *d, backup_schedule *backups)
     if (rc != RUN_ON)
         return rc;
     const char *api_doc = getenv("CAPVERIFYD_OPENAPI");
-    d->openapi = read_text_file(api_doc ? api_doc : CAPVD_OPENAPI_PATH, &d->openapi_len);
+    char installed[PATH_MAX];
+    d->openapi = read_text_file(
+        api_doc ? api_doc : installed_path(installed, CAPVD_OPENAPI_RELPATH), &d->openapi_len);
     d->started_ms = now_ms();
     metrics_init(CAPV_VERSION_STRING, capv_version_commit());
     backup_schedule_init(backups, d);

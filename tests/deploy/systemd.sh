@@ -3,7 +3,8 @@
 # The systemd service (deploy/systemd, docs/deployment.md "systemd"): the installed unit passes
 # `systemd-analyze verify`, its `systemd-analyze security` exposure is at most 2.0, the daemon
 # speaks the notify protocol (READY=1 once serving, WATCHDOG=1 at half of WatchdogSec,
-# STOPPING=1 on SIGTERM) to a real datagram socket, and the packaged configuration binds
+# STOPPING=1 on SIGTERM) to a real datagram socket, the installed daemon finds its installed
+# data (/openapi.json) from wherever the prefix is, and the packaged configuration binds
 # loopback only and passes --check-config.
 #   systemd.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
@@ -65,8 +66,9 @@ PY
 listener=$!
 for _ in $(seq 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 # WATCHDOG_PID must be the daemon's own pid: the shell execs it
+# the installed daemon, without the test suite's CAPVERIFYD_OPENAPI
 NOTIFY_SOCKET=$tmp/notify.sock WATCHDOG_USEC=2000000 sh -c 'export WATCHDOG_PID=$$; exec "$@"' sh \
-    "$build/capverifyd/capverifyd" --config-dir "$conf" \
+    env -u CAPVERIFYD_OPENAPI "$tmp/usr/sbin/capverifyd" --config-dir "$conf" \
     --set "server.listen=127.0.0.1:$api" --set "server.admin_listen=127.0.0.1:$admin" \
     --set "registry.path=$tmp/data/registry.sqlite" --set "backup.dir=$tmp/data/backups" \
     --set "trust.dir=$tmp/trust" --set shutdown.grace_seconds=0 >"$tmp/stdout.log" 2>&1 &
@@ -81,6 +83,10 @@ else
 fi
 grep -q "STATUS=serving on 127.0.0.1:$api" "$tmp/notify.log" && ok "STATUS names the listener" ||
     bad "STATUS line" "$(grep STATUS "$tmp/notify.log")"
+curl -s -o "$tmp/openapi.json" -w '%{http_code}' "http://127.0.0.1:$api/openapi.json" >"$tmp/code"
+[ "$(cat "$tmp/code")" = 200 ] && cmp -s "$tmp/openapi.json" "$src/docs/api/openapi.json" &&
+    ok "the daemon installed under a temporary prefix serves the installed /openapi.json" ||
+    bad "/openapi.json from the installed prefix" "$(cat "$tmp/code")"
 sleep 2.5
 n=$(grep -c WATCHDOG=1 "$tmp/notify.log")
 [ "$n" -ge 2 ] && ok "WATCHDOG=1 at half of WatchdogSec ($n pings in about 3 s)" ||
