@@ -928,6 +928,62 @@ void capvd_config_print_reference(void)
     }
 }
 
+/* Text for roff: one sentence per line (a new sentence starts a new line), backslashes as
+ * \e, a '.' or '\'' that would start a line escaped, Markdown code quotes dropped (the man
+ * page sets no code spans). */
+static void mdoc_text(const char *s)
+{
+    bool line_start = true;
+    for (; *s; s++) {
+        if (line_start && (*s == '.' || *s == '\''))
+            fputs("\\&", stdout);
+        line_start = false;
+        if (*s == '\\')
+            fputs("\\e", stdout);
+        else if (*s != '`')
+            putchar(*s);
+        if ((*s == '.' || *s == '?' || *s == '!' || *s == ':') && s[1] == ' ' && s[2] != '\0') {
+            putchar('\n');
+            s++; /* the space */
+            line_start = true;
+        }
+    }
+    putchar('\n');
+}
+
+void capvd_config_print_mdoc(void)
+{
+    const char *section = "";
+    for (size_t i = 0; i < NKEYS; i++) {
+        const cfg_key *k = &keys[i];
+        if (strcmp(section, k->section) != 0) {
+            if (*section)
+                printf(".El\n");
+            section = k->section;
+            printf(".Ss %s\n.Bl -tag -width Ds\n", section);
+        }
+        char env[128];
+        env_name(env, sizeof env, k);
+        printf(".It Cm %s.%s Ar %s", k->section, k->key,
+               k->type == T_ENUM ? "choice" : type_name(k));
+        if (k->type == T_INT)
+            printf(" Pq %lld..%lld", (long long)k->min, (long long)k->max);
+        printf("\n");
+        mdoc_text(k->doc);
+        if (k->type == T_ENUM) {
+            printf("One of:\n");
+            mdoc_text(k->choices);
+        }
+        printf("Default:\n");
+        mdoc_text(*k->def ? k->def : "(empty)");
+        printf("Environment:\n.Ev %s .\n", env);
+        if (k->flags & CFG_SECRET)
+            printf("A secret:\n.Fl -print-config\nshows it redacted.\n");
+    }
+    if (*section)
+        printf(".El\n");
+}
+
 /* ---- the effective configuration as YAML ---------------------------------------------- */
 
 /* A YAML double-quoted scalar. */

@@ -132,6 +132,8 @@ const char *capvd_config_source(const capvd_config *c, const void *field);
 
 /* Prints the configuration reference as Markdown (docs/configuration.md is this output). */
 void capvd_config_print_reference(void);
+/* The same reference as mdoc, the CONFIGURATION section of capverifyd(8) (docs/man). */
+void capvd_config_print_mdoc(void);
 
 /* Prints the effective configuration as YAML, every key, in reference order. Values of keys
  * marked secret are redacted (a URL keeps all but its password, which prints as `***`);

@@ -49,7 +49,8 @@ static void usage(FILE *f)
             "  --print-config            print the effective configuration as YAML (secrets\n"
             "                            redacted, derived values as comments) and exit\n"
             "                            without starting; with --check-config, check it too\n"
-            "  --print-config-reference  print docs/configuration.md\n\n"
+            "  --print-config-reference  print docs/configuration.md (=mdoc: the same as the\n"
+            "                            CONFIGURATION section of capverifyd(8))\n\n"
             "Signals: TERM drains and exits, HUP reloads TLS certificate, trust store and\n"
             "policies, USR1 / USR2 make the log more / less verbose.\n\n"
             "Exit status: 0 clean shutdown (or configuration ok), 1 requests were still running\n"
@@ -299,6 +300,9 @@ static int parse_args(args *a, int argc, char **argv)
             return EXIT_OK;
         } else if (strcmp(arg, "--print-config-reference") == 0) {
             capvd_config_print_reference();
+            return EXIT_OK;
+        } else if (strcmp(arg, "--print-config-reference=mdoc") == 0) {
+            capvd_config_print_mdoc();
             return EXIT_OK;
         } else if (strcmp(arg, "--check-config") == 0) {
             a->check_only = true;

@@ -28,8 +28,8 @@ packages=(
     b3sum openssl curl jq sqlite3 valgrind python3 python3-jsonschema
     prometheus wrk hey slowhttptest yamllint python3-yaml
     clang-14 libclang-rt-14-dev llvm-14 afl++ abigail-tools
-    # static checks (ctest label lint)
-    cppcheck clang-format-14
+    # static checks (ctest label lint), man page checks
+    cppcheck clang-format-14 mandoc
 )
 # Node.js: use the machine's own if it has one (a newer Node with its npm conflicts with
 # Debian's npm package), else Debian's.
