@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* capverify registry init|add|list|show|check|import|export|backup|restore|copy|migrate|prune
- * — the registry (docs/registry.md): a SQLite file or a PostgreSQL database. Commands that
+/* capverify registry init|add|list|show|verification|check|import|export|backup|restore|copy|
+ * migrate|prune — the registry (docs/registry.md): a SQLite file or a PostgreSQL database. Commands that
  * only read (list, show, check, export, backup) open the database read-only, so they are safe
  * on a live database that capverifyd holds; commands that write take the writer lock and
  * refuse while a daemon holds it. */
@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cmd_registry_remote.h"
 #include "input.h"
 
 #define IMPORT_MAX (1024u * 1024u * 1024u)
@@ -38,18 +39,33 @@ static void registry_usage(FILE *f)
             "  list [--manifest-hash H] [--after SEQ] [--limit N]\n"
             "                               entries in registration order, one page\n"
             "  show ID | show --manifest-hash H --proof-hash H\n"
-            "  check [--trust DIR]          integrity_check and every entry signature\n"
+            "  verification REQUEST_ID      the report recorded for a request (the daemon's\n"
+            "                               request_id), exactly as stored: what\n"
+            "                               GET /registry/verifications/{request_id} answers\n"
+            "  check [--trust DIR]          integrity_check, foreign keys, the schema objects\n"
+            "                               and every entry signature\n"
             "  import FILE [--no-verify]    import a JSON registry (registry_version 1.0)\n"
             "  export [--output FILE] [--compact]\n"
             "                               write the JSON registry (default: standard output)\n"
-            "  backup --dir DIR [--retain N]  online backup with a SHA3-256 sidecar\n"
+            "  backup --dir DIR [--retain N] [--sign-key KEY.pem]\n"
+            "                               online backup with a SHA3-256 sidecar (signed with\n"
+            "                               the Ed25519 key: docs/registry.md)\n"
             "  backup --list --dir DIR      list complete backups, newest first\n"
-            "  restore --from BACKUP [--force] [--check-only]\n"
+            "  backup --upload [--dir DIR] [--s3-retain N]\n"
+            "                               with --db: back up, then copy the backup off-site;\n"
+            "                               without: copy the newest backup of DIR off-site\n"
+            "  backup --list --remote       list the complete off-site backups, newest first\n"
+            "  restore --from BACKUP [--force] [--check-only] [--require-signed --trust DIR]\n"
             "                               verify a backup and swap it in (the old database is\n"
             "                               kept as DB.pre-restore-<time>); into a PostgreSQL\n"
             "                               --db its rows replace the contents in one\n"
             "                               transaction and nothing keeps the old ones: take a\n"
-            "                               backup first (password: PGPASSWORD or PGPASSFILE)\n"
+            "                               backup first (password: PGPASSWORD or PGPASSFILE);\n"
+            "                               BACKUP may be s3://BUCKET/KEY: downloaded (into\n"
+            "                               --dir DIR if given) and verified first;\n"
+            "                               --require-signed: only a backup whose sidecar a key\n"
+            "                               of the trust directory signed\n");
+    fprintf(f,
             "  copy --from A --to B         copy every row of registry A into the empty registry\n"
             "                               B (files or postgresql:// URLs; a missing B file is\n"
             "                               created), in one transaction, then check the counts\n"
@@ -58,6 +74,12 @@ static void registry_usage(FILE *f)
             "  prune --before DATE          remove verifications recorded before DATE (RFC 3339\n"
             "                               or YYYY-MM-DD, midnight UTC) and the stored reports\n"
             "                               only they used; entries and policies stay\n\n"
+            "Off-site copies go to an S3-compatible store (docs/registry.md): --s3-url\n"
+            "s3://BUCKET[/PREFIX], --s3-endpoint https://HOST[:PORT], --s3-region R,\n"
+            "--s3-path-style, --s3-credentials-file FILE (an AWS credentials file; else\n"
+            "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), --s3-ca-file PEM,\n"
+            "--s3-part-size BYTES, --s3-attempts N; each also as CAPV_BACKUP_S3_<NAME>\n"
+            "(URL, ENDPOINT, REGION, PATH_STYLE=true, CREDENTIALS_FILE, CA_FILE, RETAIN).\n\n"
             "Exit codes: 0 ok, 2 conflict / check problems / tampered backup, 3 usage,\n"
             "4 malformed input, 5 unavailable (missing file, I/O, a corrupt, read-only or full\n"
             "database, database held by a writer).\n");
@@ -394,6 +416,34 @@ static int do_list(const opts *o, int argc, char **argv)
     return rc;
 }
 
+/* The report recorded for a request, as the registry stores it (capv_registry_get_report):
+ * the daemon's GET /registry/verifications/{request_id}, read from the database. */
+static int do_verification(const opts *o, int argc, char **argv)
+{
+    if (argc == 0)
+        return cli_usage_error("registry verification", "give the REQUEST_ID");
+    if (argc > 1 || strncmp(argv[0], "--", 2) == 0)
+        return cli_usage_error("registry verification", "unexpected argument '%s'",
+                               argv[argc > 1 ? 1 : 0]);
+    capv_registry *reg = NULL;
+    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
+    char *json = NULL;
+    size_t len = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_get_report(&json, &len, reg, argv[0], &err);
+    if (st != CAPV_OK) {
+        rc = fail("registry verification", st, &err);
+    } else {
+        fwrite(json, 1, len, stdout);
+        putchar('\n');
+    }
+    capv_free(json);
+    capv_registry_close(reg);
+    return rc;
+}
+
 static int do_show(const opts *o, int argc, char **argv)
 {
     const char *id = NULL, *mh = NULL, *ph = NULL;
@@ -491,19 +541,25 @@ static int do_check(const opts *o, int argc, char **argv)
         if (o->json)
             printf("],\"ok\":%s,\"integrity_ok\":%s,\"schema_version\":%d,\"entries\":%llu,"
                    "\"signed\":%llu,\"unsigned\":%llu,\"bad_signatures\":%llu,"
-                   "\"untrusted\":%llu,\"kid_mismatches\":%llu,\"malformed\":%llu}\n",
+                   "\"untrusted\":%llu,\"kid_mismatches\":%llu,\"malformed\":%llu,"
+                   "\"schema_differences\":%llu,\"foreign_key_violations\":%llu}\n",
                    r.problems ? "false" : "true", r.integrity_ok ? "true" : "false",
                    r.schema_version, (unsigned long long)r.entries,
                    (unsigned long long)r.signed_entries, (unsigned long long)r.unsigned_entries,
                    (unsigned long long)r.bad_signatures, (unsigned long long)r.untrusted,
-                   (unsigned long long)r.kid_mismatches, (unsigned long long)r.malformed);
+                   (unsigned long long)r.kid_mismatches, (unsigned long long)r.malformed,
+                   (unsigned long long)r.schema_differences,
+                   (unsigned long long)r.foreign_key_violations);
         else
             printf("%s: integrity %s, schema version %d, %llu entries (%llu signed, %llu "
-                   "unsigned), %llu bad signature(s), %llu untrusted, %llu malformed%s\n%s\n",
+                   "unsigned), %llu bad signature(s), %llu untrusted, %llu malformed, %llu "
+                   "schema difference(s), %llu foreign key violation(s)%s\n%s\n",
                    o->db, r.integrity_ok ? "ok" : "FAILED", r.schema_version,
                    (unsigned long long)r.entries, (unsigned long long)r.signed_entries,
                    (unsigned long long)r.unsigned_entries, (unsigned long long)r.bad_signatures,
                    (unsigned long long)r.untrusted, (unsigned long long)r.malformed,
+                   (unsigned long long)r.schema_differences,
+                   (unsigned long long)r.foreign_key_violations,
                    r.kid_mismatches ? " (some declared kids differ from ours)" : "",
                    r.problems ? "CHECK FAILED" : "check ok");
         rc = r.problems ? EXIT_VERDICT_FAIL : EXIT_VERDICT_OK;
@@ -640,25 +696,38 @@ static void print_backup(const capv_backup_info *b, bool json)
                b->created_at, b->sha3_256, (unsigned long long)b->size_bytes, b->schema_version,
                (unsigned long long)b->entries, (unsigned long long)b->verifications);
         cli_print_json_string(stdout, b->tool_version);
+        if (b->signer_kid != NULL)
+            printf(",\"signer_kid\":\"%s\"", b->signer_kid);
         putchar('}');
     } else {
-        printf("%s  %s  %llu bytes  %llu entries  %llu verifications  %s\n", b->path, b->created_at,
-               (unsigned long long)b->size_bytes, (unsigned long long)b->entries,
-               (unsigned long long)b->verifications, b->sha3_256);
+        printf("%s  %s  %llu bytes  %llu entries  %llu verifications  %s%s%s\n", b->path,
+               b->created_at, (unsigned long long)b->size_bytes, (unsigned long long)b->entries,
+               (unsigned long long)b->verifications, b->sha3_256,
+               b->signer_kid ? "  signed by " : "", b->signer_kid ? b->signer_kid : "");
     }
 }
 
 static int do_backup(const opts *o, int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *key_path = NULL;
     long long retain = 0;
     bool list = false;
+    remote_flags rf;
+    remote_flags_init(&rf);
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--dir") == 0 && val) {
+        int used = remote_flag(&rf, argc, argv, i, "registry backup");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used > 0) {
+            i += used - 1;
+        } else if (strcmp(a, "--dir") == 0 && val) {
             dir = val;
             i++;
         } else if (strcmp(a, "--retain") == 0 && val && parse_count(&retain, val, 1, 100000)) {
+            i++;
+        } else if (strcmp(a, "--sign-key") == 0 && val) {
+            key_path = val;
             i++;
         } else if (strcmp(a, "--list") == 0) {
             list = true;
@@ -666,6 +735,14 @@ static int do_backup(const opts *o, int argc, char **argv)
             return cli_usage_error("registry backup", "bad argument '%s'", a);
         }
     }
+    if (list && rf.remote)
+        return remote_list(&rf, o->json);
+    if (rf.remote)
+        return cli_usage_error("registry backup", "--remote goes with --list");
+    if (list && rf.upload)
+        return cli_usage_error("registry backup", "--list and --upload do not go together");
+    if (rf.upload && o->db == NULL && dir != NULL)
+        return remote_upload_newest(&rf, dir, o->json);
     if (dir == NULL)
         return cli_usage_error("registry backup", "--dir DIR is required");
     capv_error err = CAPV_ERROR_INIT;
@@ -688,15 +765,25 @@ static int do_backup(const opts *o, int argc, char **argv)
     }
     if (o->db == NULL)
         return cli_usage_error("registry backup", "--db PATH is required");
+    capv_signing_key *key = NULL;
+    if (key_path != NULL && (st = capv_signing_key_load(&key, key_path, &err)) != CAPV_OK)
+        return cli_report(key_path, st, &err);
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
-    if (rc != 0)
+    if (rc != 0) {
+        capv_signing_key_free(key);
         return rc;
+    }
     capv_backup_info *b = NULL;
     progress pg;
-    capv_progress_fn pf = progress_fn(&pg, "backing up");
-    st = capv_registry_backup(&b, reg, dir, (unsigned int)retain, pf, &pg, &err);
+    capv_backup_options bo = CAPV_BACKUP_OPTIONS_INIT;
+    bo.retain = (unsigned int)retain;
+    bo.signing_key = key;
+    bo.progress = progress_fn(&pg, "backing up");
+    bo.progress_user = &pg;
+    st = capv_registry_backup_with(&b, reg, dir, &bo, &err);
     progress_end(&pg);
+    capv_signing_key_free(key);
     if (st != CAPV_OK) {
         rc = fail("registry backup", st, &err);
     } else {
@@ -705,6 +792,10 @@ static int do_backup(const opts *o, int argc, char **argv)
         print_backup(b, o->json);
         if (o->json)
             putchar('\n');
+        fflush(stdout);
+        /* the off-site copy (with --json a second line); a failure keeps the local backup */
+        if (rf.upload)
+            rc = remote_upload(&rf, b, o->json);
     }
     capv_backup_info_free(b);
     capv_registry_close(reg);
@@ -746,26 +837,79 @@ static int restored_pg(const opts *o, const char *from)
 
 static int do_restore(const opts *o, int argc, char **argv)
 {
-    const char *from = NULL;
+    const char *from = NULL, *dir = NULL, *trust_path = NULL;
     unsigned int flags = 0;
     bool check_only = false;
+    remote_flags rf;
+    remote_flags_init(&rf);
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
+        int used = remote_flag(&rf, argc, argv, i, "registry restore");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used > 0 && !rf.upload && !rf.remote)
+            i += used - 1;
+        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
             from = argv[++i];
+        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+            dir = argv[++i];
         else if (strcmp(argv[i], "--force") == 0)
             flags |= CAPV_RESTORE_FORCE;
         else if (strcmp(argv[i], "--check-only") == 0)
             check_only = true;
+        else if (strcmp(argv[i], "--require-signed") == 0)
+            flags |= CAPV_RESTORE_REQUIRE_SIGNED;
+        else if (strcmp(argv[i], "--trust") == 0 && i + 1 < argc)
+            trust_path = argv[++i];
         else
             return cli_usage_error("registry restore", "unexpected argument '%s'", argv[i]);
     }
     if (from == NULL)
         return cli_usage_error("registry restore", "--from BACKUP is required");
+    if ((flags & CAPV_RESTORE_REQUIRE_SIGNED) && trust_path == NULL)
+        return cli_usage_error("registry restore",
+                               "--require-signed needs --trust DIR, the keys that sign backups");
+    if (remote_is_location(from)) {
+        /* download and verify, then restore from the verified local copy (docs/registry.md,
+         * "Off-site copies"); without --dir that copy is private and removed afterwards */
+        char *path = NULL, *tmpdir = NULL;
+        bool pg_target = o->db != NULL && capv_registry_location_is_postgres(o->db);
+        int rc = remote_fetch(&path, &tmpdir, &rf, from, dir,
+                              check_only || o->db == NULL || pg_target ? NULL : o->db);
+        if (rc != 0)
+            return rc;
+        fprintf(stderr, "capverify registry restore: downloaded %s and verified it as %s%s\n", from,
+                path, tmpdir ? " (a private copy, removed afterwards)" : "");
+        char *args[7] = { "--from", path, NULL, NULL, NULL, NULL, NULL };
+        int n = 2;
+        if (check_only)
+            args[n++] = "--check-only";
+        if (flags & CAPV_RESTORE_FORCE)
+            args[n++] = "--force";
+        if (flags & CAPV_RESTORE_REQUIRE_SIGNED)
+            args[n++] = "--require-signed";
+        if (trust_path != NULL) {
+            args[n++] = "--trust";
+            args[n++] = (char *)trust_path;
+        }
+        rc = do_restore(o, n, args);
+        remote_fetch_done(path, tmpdir);
+        return rc;
+    }
+    if (dir != NULL)
+        return cli_usage_error("registry restore", "--dir goes with --from s3://…");
     capv_error err = CAPV_ERROR_INIT;
     capv_status st;
+    capv_restore_options ro = CAPV_RESTORE_OPTIONS_INIT;
+    ro.flags = flags;
+    capv_trust_store *trust = NULL;
+    if (trust_path != NULL && (st = capv_trust_store_load(&trust, trust_path, &err)) != CAPV_OK)
+        return cli_report(trust_path, st, &err);
+    ro.trust = trust;
     if (check_only) {
         capv_backup_info *b = NULL;
-        if ((st = capv_registry_backup_verify(&b, from, &err)) != CAPV_OK)
+        st = capv_registry_backup_verify_with(&b, from, &ro, &err);
+        capv_trust_store_free(trust);
+        if (st != CAPV_OK)
             return fail("registry restore", st, &err);
         if (!o->json)
             fputs("backup ok: ", stdout);
@@ -775,18 +919,21 @@ static int do_restore(const opts *o, int argc, char **argv)
         capv_backup_info_free(b);
         return 0;
     }
-    if (o->db == NULL)
-        return cli_usage_error("registry restore", "--db PATH is required");
+    if (o->db == NULL || (capv_registry_location_is_postgres(o->db) && o->password_file)) {
+        capv_trust_store_free(trust);
+        return o->db == NULL ? cli_usage_error("registry restore", "--db PATH is required")
+                             : cli_usage_error("registry restore",
+                                               "--password-file does not apply to a restore: "
+                                               "give the password in PGPASSWORD or PGPASSFILE");
+    }
     bool pg_db = capv_registry_location_is_postgres(o->db);
-    if (pg_db && o->password_file != NULL)
-        return cli_usage_error("registry restore",
-                               "--password-file does not apply to a restore: give the password "
-                               "in PGPASSWORD or PGPASSFILE");
     char *previous = NULL;
     progress pg;
-    capv_progress_fn pf = progress_fn(&pg, "verifying backup");
-    st = capv_registry_restore(&previous, o->db, from, flags, pf, &pg, &err);
+    ro.progress = progress_fn(&pg, "verifying backup");
+    ro.progress_user = &pg;
+    st = capv_registry_restore_with(&previous, o->db, from, &ro, &err);
     progress_end(&pg);
+    capv_trust_store_free(trust);
     if (st != CAPV_OK) {
         int rc = fail("registry restore", st, &err);
         fprintf(stderr, "capverify registry restore: refused; %s was not changed\n",
@@ -946,12 +1093,19 @@ int cmd_registry(int argc, char **argv)
         int (*run)(const opts *o, int argc, char **argv);
         bool needs_db;
     } subs[] = {
-        { "init", do_init, true },        { "add", do_add, true },
-        { "list", do_list, true },        { "show", do_show, true },
-        { "check", do_check, true },      { "import", do_import, true },
-        { "export", do_export, true },    { "backup", do_backup, false },
-        { "restore", do_restore, false }, { "migrate", do_migrate, true },
-        { "prune", do_prune, true },      { "copy", do_copy, false },
+        { "init", do_init, true },
+        { "add", do_add, true },
+        { "list", do_list, true },
+        { "show", do_show, true },
+        { "check", do_check, true },
+        { "import", do_import, true },
+        { "export", do_export, true },
+        { "backup", do_backup, false },
+        { "restore", do_restore, false },
+        { "migrate", do_migrate, true },
+        { "prune", do_prune, true },
+        { "copy", do_copy, false },
+        { "verification", do_verification, true },
     };
     opts o = { getenv("CAPV_REGISTRY_PATH"), false, argv[1], NULL };
     if (o.db != NULL && o.db[0] == '\0')

@@ -2,18 +2,27 @@
 /* capverify verify PACKAGE... — offline verification with a human or JSON report. */
 #include "cmd_verify.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
+#include "config_verify.h"
 #include "input.h"
 
 static void verify_usage(FILE *f)
 {
     fprintf(
         f, "usage: capverify verify [options] PACKAGE...\n\n"
-           "Verifies CAP packages (directories or .zip files) and prints one line per check.\n"
+           "Verifies CAP packages and prints one line per check. A PACKAGE is a .zip file, a\n"
+           "package directory (it holds manifest.json or _meta.json), '-' (a zip or a JSON\n"
+           "package read from standard input), or a directory of packages: its .zip and\n"
+           ".capz files and package directories, in name order (--recursive: also those of\n"
+           "its other subdirectories).\n"
            "Exit code: 0 ok, 1 warn, 2 fail (the worst package), 4 not a package, 5 unreadable.\n\n"
            "options:\n"
            "  --trust PATH            trusted Ed25519 keys: a directory of *.pub / cap-key.v1\n"
@@ -33,8 +42,25 @@ static void verify_usage(FILE *f)
            "  --require-timestamp     a missing timestamp token warns\n"
            "  --check-registry        a missing registry entry warns\n"
            "  --mock-policy P         warn (default) | fail | accept for mock proof backends\n"
-           "  --json                  print the report(s) as JSON\n"
-           "  --report FILE           also write the JSON report(s) to FILE\n");
+           "  --daemon-config DIR     verify exactly as capverifyd with this configuration\n"
+           "                          directory does: its trust.* and verify.* keys, its\n"
+           "                          package limits and its registry (opened read-only),\n"
+           "                          with the CAPV_* environment variables the daemon reads;\n"
+           "                          the options above that set trust or verification\n"
+           "                          (and --record) are refused beside it; --registry FILE\n"
+           "                          reads a copy of the registry instead of the daemon's\n"
+           "  --audit-log FILE        an audit log kept beside the package(s): the audit check\n"
+           "                          verifies its hash chain and compares its tip with each\n"
+           "                          manifest's (as it does for a log a package carries)\n"
+           "  --recursive             descend into the subdirectories of a directory of\n"
+           "                          packages\n"
+           "  --summary               one line per package (its verdict), then the totals\n"
+           "  -q, --quiet             print nothing: the exit code is the answer (errors\n"
+           "                          still go to standard error)\n"
+           "  --json                  JSON Lines: one object per package, {\"schema\":\n"
+           "                          \"capverify.verify.v1\",\"package\":…,\"result\":…,\n"
+           "                          \"report\"|\"error\":…} (docs/formats.md)\n"
+           "  --report FILE           also write those JSON Lines to FILE\n");
 }
 
 typedef struct colors {
@@ -98,10 +124,17 @@ static int verdict_exit(capv_verdict v)
 typedef struct verify_run {
     capv_verifier *v;
     capv_verify_options *o;
-    capv_registry *reg; /* opened read-write for --record */
-    bool json, record;
+    capv_package_limits *limits; /* --daemon-config: the daemon's (the options hold a copy) */
+    capv_registry *reg;          /* opened read-write for --record, read-only for the daemon's */
+    bool json, record, recursive, summary, quiet;
     const char *report_path, *registry_path;
-    int npkg; /* packages, compacted to argv[1..npkg] */
+    const char *daemon_config;  /* --daemon-config DIR, or NULL */
+    const char *audit_log_path; /* --audit-log FILE, or NULL */
+    uint8_t *audit_log;         /* its bytes, which the options borrow */
+    int nargs;                  /* package arguments, compacted to argv[1..nargs] */
+    char **pkgs;                /* the packages they name (directories expanded) */
+    int npkg, cap;
+    int counts[4]; /* ok, warn, fail, error (for --summary) */
 } verify_run;
 
 /* What the packages' results go to. */
@@ -130,9 +163,9 @@ static const struct {
 
 static bool takes_value(const char *a)
 {
-    static const char *const with_value[] = { "--trust",      "--policy-store", "--policy-hash",
-                                              "--registry",   "--tsa-ca",       "--report",
-                                              "--mock-policy" };
+    static const char *const with_value[] = { "--audit-log",   "--trust",       "--policy-store",
+                                              "--policy-hash", "--registry",    "--tsa-ca",
+                                              "--report",      "--mock-policy", "--daemon-config" };
     for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
         if (strcmp(a, with_value[i]) == 0)
             return true;
@@ -171,12 +204,39 @@ static int apply_value_option(verify_run *vr, const char *a, const char *val, ca
         vr->registry_path = val; /* loaded later, once --record is known */
     } else if (strcmp(a, "--tsa-ca") == 0) {
         *st = capv_verifier_load_tsa_roots(vr->v, val, err);
+    } else if (strcmp(a, "--audit-log") == 0) {
+        vr->audit_log_path = val; /* read once the options are final (--daemon-config) */
     } else if (strcmp(a, "--report") == 0) {
         vr->report_path = val;
     } else {
         return set_mock_policy(vr, val, st, err);
     }
     return GO_ON;
+}
+
+/* Options that set what --daemon-config sets, with the key that sets it there. Beside
+ * --daemon-config they are refused: a mix would give a verdict production never gives. */
+static const char *daemon_key_of(const char *a)
+{
+    static const struct {
+        const char *option, *key;
+    } keys[] = {
+        { "--trust", "trust.dir" },
+        { "--policy-store", "trust.policy_dir" },
+        { "--policy-hash", "trust.policy_dir" },
+        { "--tsa-ca", "trust.tsa_ca_file" },
+        { "--strict", "verify.strict" },
+        { "--allow-untrusted", "verify.allow_untrusted" },
+        { "--no-require-signature", "verify.require_signature" },
+        { "--require-timestamp", "verify.require_timestamp" },
+        { "--check-registry", "verify.check_registry" },
+        { "--mock-policy", "verify.mock_policy" },
+        { "--record", "registry.record_verifications" },
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        if (strcmp(a, keys[i].option) == 0)
+            return keys[i].key;
+    return NULL;
 }
 
 /* Applies the option argv[*i], consuming its value: GO_ON, or an exit code (reported). */
@@ -186,12 +246,26 @@ static int apply_option(verify_run *vr, int argc, char **argv, int *i)
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = CAPV_OK;
     int rc = GO_ON;
-    if (takes_value(a)) {
+    const char *key = vr->daemon_config ? daemon_key_of(a) : NULL;
+    if (key != NULL)
+        return cli_usage_error("verify",
+                               "%s cannot be combined with --daemon-config: %s of the "
+                               "configuration applies",
+                               a, key);
+    if (strcmp(a, "--daemon-config") == 0) {
+        ++*i; /* found by find_daemon_config */
+    } else if (takes_value(a)) {
         if (*i + 1 >= argc)
             return cli_usage_error("verify", "%s needs a value", a);
         rc = apply_value_option(vr, a, argv[++*i], &st, &err);
     } else if (strcmp(a, "--json") == 0) {
         vr->json = true;
+    } else if (strcmp(a, "--recursive") == 0) {
+        vr->recursive = true;
+    } else if (strcmp(a, "--summary") == 0) {
+        vr->summary = true;
+    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
+        vr->quiet = true;
     } else if (strcmp(a, "--record") == 0) {
         vr->record = true;
     } else {
@@ -207,9 +281,31 @@ static int apply_option(verify_run *vr, int argc, char **argv, int *i)
     return rc;
 }
 
+/* --daemon-config DIR, found before any option is applied (they are checked against it).
+ * GO_ON or the usage error's exit code. */
+static int find_daemon_config(verify_run *vr, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!takes_value(argv[i]))
+            continue;
+        if (i + 1 >= argc)
+            return cli_usage_error("verify", "%s needs a value", argv[i]);
+        if (strcmp(argv[i], "--daemon-config") == 0) {
+            if (vr->daemon_config != NULL)
+                return cli_usage_error("verify", "--daemon-config may be given once");
+            vr->daemon_config = argv[i + 1];
+        }
+        i++;
+    }
+    return GO_ON;
+}
+
 /* The options, in order, and the packages (compacted to argv[1..npkg]). */
 static int parse_args(verify_run *vr, int argc, char **argv)
 {
+    int rc = find_daemon_config(vr, argc, argv);
+    if (rc != GO_ON)
+        return rc;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -217,15 +313,17 @@ static int parse_args(verify_run *vr, int argc, char **argv)
             return EXIT_VERDICT_OK;
         }
         if (a[0] != '-' || a[1] == '\0') {
-            argv[++vr->npkg] = argv[i];
+            argv[++vr->nargs] = argv[i];
             continue;
         }
-        int rc = apply_option(vr, argc, argv, &i);
+        rc = apply_option(vr, argc, argv, &i);
         if (rc != GO_ON)
             return rc;
     }
-    if (vr->npkg == 0)
+    if (vr->nargs == 0)
         return cli_usage_error("verify", "no PACKAGE given");
+    if (vr->json + vr->summary + vr->quiet > 1)
+        return cli_usage_error("verify", "--json, --summary and --quiet exclude each other");
     if (vr->record && vr->registry_path == NULL)
         return cli_usage_error("verify", "--record needs --registry DB");
     return GO_ON;
@@ -267,31 +365,100 @@ static int attach_registry(verify_run *vr)
     return st == CAPV_E_STATE ? EXIT_UNAVAILABLE : rc;
 }
 
-/* A package that could not be verified: {"package":…,"error":{"code":…,"message":…}}. */
-static void write_error_json(FILE *mem, int i, const char *path, capv_status st,
-                             const capv_error *err)
+/* The registry the daemon's configuration names, read-only (safe while the daemon writes it):
+ * the daemon's verifier always has its registry, whose entries the `registry` check reads.
+ * GO_ON or an exit code (reported). */
+static int open_daemon_registry(verify_run *vr, const capvd_config *c)
 {
-    fprintf(mem, "%s{\"package\":", i > 1 ? "," : "");
-    cli_print_json_string(mem, path);
-    fprintf(mem, ",\"error\":{\"code\":\"%s\",\"message\":", capv_status_name(st));
-    cli_print_json_string(mem, err->message);
-    fputs("}}", mem);
+    capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
+    ro.flags = CAPV_REGISTRY_READ_ONLY;
+    const char *where = capvd_config_registry_location(c, &ro.password_file);
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_open(&vr->reg, where, &ro, &err);
+    if (st == CAPV_OK) {
+        capv_verifier_set_registry(vr->v, vr->reg);
+        return GO_ON;
+    }
+    int rc =
+        cli_report(capv_registry_location_is_postgres(where) ? "registry.url" : where, st, &err);
+    fprintf(stderr, "capverify verify: the daemon checks every package against its registry; "
+                    "give --registry FILE to read a copy of it instead\n");
+    return st == CAPV_E_STATE ? EXIT_UNAVAILABLE : rc;
 }
 
-/* The report, alone or (for several packages) as {"package":…,"report":…}. */
-static int write_report_json(FILE *mem, bool many, int i, const char *path, const capv_report *r)
+/* --daemon-config DIR: the verifier, options, package limits and registry that capverifyd
+ * makes of DIR and of the CAPV_* environment (its files, then the variables, as the daemon
+ * loads them; config_verify.c builds them for both). GO_ON or an exit code (reported). */
+static int use_daemon_config(verify_run *vr)
+{
+    const char *dir = vr->daemon_config;
+    struct stat sb;
+    bool found = stat(dir, &sb) == 0;
+    if (!found || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "capverify verify: --daemon-config %s: %s\n", dir,
+                found ? "not a directory" : strerror(errno));
+        return EXIT_UNAVAILABLE;
+    }
+    capvd_config cfg;
+    capvd_config_defaults(&cfg);
+    char errbuf[4096];
+    if (!capvd_config_load(&cfg, dir, true, NULL, 0, errbuf, sizeof errbuf)) {
+        fprintf(stderr, "capverify verify: --daemon-config %s: %s\n", dir, errbuf);
+        capvd_config_free(&cfg);
+        return EXIT_MALFORMED;
+    }
+    capv_verifier_free(vr->v);
+    capv_verify_options_free(vr->o);
+    vr->v = NULL;
+    vr->o = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capvd_config_verifier(&vr->v, &cfg, &err);
+    if (st == CAPV_OK)
+        st = capvd_config_verify_options(&vr->o, &vr->limits, &cfg, &err);
+    int rc = GO_ON;
+    if (st != CAPV_OK)
+        rc = cli_report(err.field[0] ? err.field : dir, st, &err);
+    else if (vr->registry_path == NULL)
+        rc = open_daemon_registry(vr, &cfg);
+    capvd_config_free(&cfg);
+    return rc;
+}
+
+/* --audit-log FILE: its bytes, borrowed by the options. GO_ON or an exit code (reported). */
+static int read_audit_log(verify_run *vr)
+{
+    size_t len = 0;
+    int rc =
+        cli_read_file(&vr->audit_log, &len, vr->audit_log_path, CAPV_CLI_MAX_TOTAL_BYTES, "verify");
+    if (rc != 0)
+        return rc;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_verify_options_set_audit_log(vr->o, vr->audit_log, len, &err);
+    return st == CAPV_OK ? GO_ON : cli_report(vr->audit_log_path, st, &err);
+}
+
+/* One JSON Lines object per package (docs/formats.md, "capverify verify --json"): the
+ * report, or why there is none. */
+static void write_error_json(FILE *mem, const char *path, capv_status st, const capv_error *err)
+{
+    fputs("{\"schema\":\"capverify.verify.v1\",\"package\":", mem);
+    cli_print_json_string(mem, path);
+    fprintf(mem, ",\"result\":\"error\",\"error\":{\"status\":\"%s\",\"class\":\"%s\",\"message\":",
+            capv_status_name(st), capv_status_class_name(capv_status_class_of(st)));
+    cli_print_json_string(mem, err->message);
+    fputs("}}\n", mem);
+}
+
+static int write_report_json(FILE *mem, const char *path, const capv_report *r)
 {
     char *text = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    if (capv_report_to_json(&text, NULL, r, CAPV_REPORT_JSON_PRETTY, &err) != CAPV_OK)
+    if (capv_report_to_json(&text, NULL, r, 0, &err) != CAPV_OK)
         return EXIT_INTERNAL;
-    if (many) {
-        fprintf(mem, "%s{\"package\":", i > 1 ? "," : "");
-        cli_print_json_string(mem, path);
-        fprintf(mem, ",\"report\":%s}", text);
-    } else {
-        fputs(text, mem);
-    }
+    fputs("{\"schema\":\"capverify.verify.v1\",\"package\":", mem);
+    cli_print_json_string(mem, path);
+    fprintf(mem, ",\"result\":\"%s\",\"report\":%s}\n", capv_verdict_name(capv_report_verdict(r)),
+            text);
     capv_free(text);
     return EXIT_VERDICT_OK;
 }
@@ -309,28 +476,54 @@ static int record_report(const verify_run *vr, const char *path, const capv_repo
     return rc;
 }
 
+/* Verifies standard input: a zip (by its magic bytes) or the JSON package form. `*read_rc`
+ * is the exit code when it could not be read (reported). */
+static capv_status verify_stdin(capv_report **r, const verify_run *vr, capv_error *err,
+                                int *read_rc)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+    *read_rc = cli_read_file(&data, &len, "-", CAPV_CLI_MAX_TOTAL_BYTES, "verify");
+    if (*read_rc != 0)
+        return CAPV_E_IO;
+    capv_status st = len >= 4 && memcmp(data, "PK\3\4", 4) == 0
+                         ? capv_verify_zip_memory(r, vr->v, data, len, vr->o, err)
+                         : capv_verify_package_json(r, vr->v, data, len, vr->o, err);
+    free(data);
+    return st;
+}
+
 /* Verifies the i-th package and writes its results; returns its exit code. */
-static int verify_package(const verify_run *vr, output *out, int i, const char *path)
+static int verify_package(verify_run *vr, output *out, int i, const char *path)
 {
     if (out->progress)
         fprintf(stderr, "\r[%d/%d] %s\033[K", i, vr->npkg, path);
     capv_report *r = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_verify_path(&r, vr->v, path, vr->o, &err);
+    int read_rc = 0;
+    capv_status st = strcmp(path, "-") == 0 ? verify_stdin(&r, vr, &err, &read_rc)
+                                            : capv_verify_path(&r, vr->v, path, vr->o, &err);
     if (st != CAPV_OK) {
         if (out->progress)
             fputc('\n', stderr);
-        int prc = cli_report(path, st, &err);
+        int prc = read_rc != 0 ? read_rc : cli_report(path, st, &err);
         if (out->mem)
-            write_error_json(out->mem, i, path, st, &err);
+            write_error_json(out->mem, path, st, &err);
+        vr->counts[3]++;
+        if (vr->summary)
+            printf("%s: error (%s)\n", path, capv_status_name(st));
         return prc;
     }
-    int prc = verdict_exit(capv_report_verdict(r));
-    if (vr->reg != NULL)
+    capv_verdict v = capv_report_verdict(r);
+    int prc = verdict_exit(v);
+    vr->counts[v == CAPV_VERDICT_OK ? 0 : v == CAPV_VERDICT_WARN ? 1 : 2]++;
+    if (vr->record)
         prc = record_report(vr, path, r, prc);
-    if (!vr->json)
+    if (vr->summary)
+        printf("%s: %s (%s)\n", path, capv_verdict_name(v), capv_report_format(r));
+    else if (!vr->json && !vr->quiet)
         print_human(path, r, &out->c);
-    if (out->mem && write_report_json(out->mem, out->many, i, path, r) != EXIT_VERDICT_OK)
+    if (out->mem && write_report_json(out->mem, path, r) != EXIT_VERDICT_OK)
         prc = EXIT_INTERNAL;
     capv_report_free(r);
     return prc;
@@ -343,13 +536,11 @@ static bool open_output(output *out, const verify_run *vr)
     out->c = (colors){ "", "", "", "", "" };
     if (!vr->json && isatty(STDOUT_FILENO) && (nc == NULL || *nc == '\0'))
         out->c = (colors){ "\033[32m", "\033[33m", "\033[31m", "\033[2m", "\033[0m" };
-    out->progress = vr->npkg > 1 && isatty(STDERR_FILENO);
+    out->progress = vr->npkg > 1 && !vr->quiet && isatty(STDERR_FILENO);
     out->many = vr->npkg > 1;
     if (!vr->json && vr->report_path == NULL)
         return true;
     out->mem = open_memstream(&out->collected, &out->collected_len);
-    if (out->mem && out->many)
-        fputc('[', out->mem);
     return out->mem != NULL;
 }
 
@@ -361,9 +552,6 @@ static int close_output(output *out, const verify_run *vr, int rc)
         fputc('\n', stderr);
     if (out->mem == NULL)
         return rc;
-    if (out->many)
-        fputc(']', out->mem);
-    fputc('\n', out->mem);
     fclose(out->mem);
     out->mem = NULL;
     if (vr->json)
@@ -376,20 +564,157 @@ static int close_output(output *out, const verify_run *vr, int rc)
     return rc;
 }
 
+static bool add_package(verify_run *vr, const char *path)
+{
+    if (vr->npkg == vr->cap) {
+        int cap = vr->cap ? 2 * vr->cap : 16;
+        char **grown = realloc(vr->pkgs, (size_t)cap * sizeof *grown);
+        if (grown == NULL)
+            return false;
+        vr->pkgs = grown;
+        vr->cap = cap;
+    }
+    return (vr->pkgs[vr->npkg++] = strdup(path)) != NULL;
+}
+
+/* Whether `dir` is a package directory (it holds manifest.json or _meta.json). */
+static bool is_package_dir(const char *dir)
+{
+    char p[4096];
+    struct stat sb;
+    snprintf(p, sizeof p, "%s/manifest.json", dir);
+    if (stat(p, &sb) == 0)
+        return true;
+    snprintf(p, sizeof p, "%s/_meta.json", dir);
+    return stat(p, &sb) == 0;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The names in `dir` (hidden ones skipped), sorted; NULL on failure (reported). */
+static char **dir_names(const char *dir, size_t *count)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        fprintf(stderr, "capverify verify: %s: %s\n", dir, strerror(errno));
+        return NULL;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true;
+    for (struct dirent *e; ok && (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 32;
+            char **grown = realloc(names, cap * sizeof *grown);
+            ok = grown != NULL;
+            if (ok)
+                names = grown;
+        }
+        if (ok && (names[n] = strdup(e->d_name)) != NULL)
+            n++;
+        else
+            ok = false;
+    }
+    closedir(d);
+    if (!ok) {
+        for (size_t i = 0; i < n; i++)
+            free(names[i]);
+        free(names);
+        fprintf(stderr, "capverify verify: %s: out of memory\n", dir);
+        return NULL;
+    }
+    if (n > 0)
+        qsort(names, n, sizeof *names, by_name);
+    *count = n;
+    return names != NULL ? names : calloc(1, sizeof *names);
+}
+
+/* The packages of a directory of packages, in name order: .zip / .capz files and package
+ * directories; with --recursive, those of its other subdirectories too (not following
+ * symbolic links to directories). GO_ON or an exit code (reported). */
+static int expand_dir(verify_run *vr, const char *dir, int depth)
+{
+    size_t n = 0;
+    char **names = dir_names(dir, &n);
+    if (names == NULL)
+        return EXIT_UNAVAILABLE;
+    int rc = GO_ON;
+    for (size_t i = 0; rc == GO_ON && i < n; i++) {
+        char path[4096];
+        struct stat sb;
+        if (snprintf(path, sizeof path, "%s/%s", dir, names[i]) >= (int)sizeof path ||
+            lstat(path, &sb) != 0)
+            continue;
+        bool archive =
+            S_ISREG(sb.st_mode) && (has_suffix(names[i], ".zip") || has_suffix(names[i], ".capz"));
+        if (archive || (S_ISDIR(sb.st_mode) && is_package_dir(path))) {
+            if (!add_package(vr, path))
+                rc = EXIT_INTERNAL;
+        } else if (S_ISDIR(sb.st_mode) && vr->recursive && depth < 32) {
+            rc = expand_dir(vr, path, depth + 1);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+/* The packages the arguments name. GO_ON or an exit code (reported). */
+static int expand_args(verify_run *vr, char **argv)
+{
+    int stdin_uses = 0;
+    for (int i = 1; i <= vr->nargs; i++) {
+        struct stat sb;
+        const char *a = argv[i];
+        if (strcmp(a, "-") == 0 && ++stdin_uses > 1)
+            return cli_usage_error("verify", "'-' (standard input) may be given once");
+        if (strcmp(a, "-") != 0 && stat(a, &sb) == 0 && S_ISDIR(sb.st_mode) && !is_package_dir(a)) {
+            int before = vr->npkg, rc = expand_dir(vr, a, 0);
+            if (rc != GO_ON)
+                return rc;
+            if (vr->npkg == before)
+                fprintf(stderr, "capverify verify: %s: no packages in this directory%s\n", a,
+                        vr->recursive ? "" : " (--recursive descends into its subdirectories)");
+            continue;
+        }
+        if (!add_package(vr, a))
+            return EXIT_INTERNAL;
+    }
+    return vr->npkg > 0 ? GO_ON : EXIT_MALFORMED;
+}
+
 /* Verifies every package; the exit code is the worst of theirs. */
-static int verify_all(const verify_run *vr, char **argv)
+static int verify_all(verify_run *vr, char **argv)
 {
     output out = { 0 };
-    int rc = EXIT_VERDICT_OK;
-    if (!open_output(&out, vr)) {
+    int rc = expand_args(vr, argv);
+    if (rc != GO_ON) {
+        /* reported */
+    } else if (!open_output(&out, vr)) {
         rc = EXIT_INTERNAL;
     } else {
-        for (int i = 1; i <= vr->npkg; i++) {
-            int prc = verify_package(vr, &out, i, argv[i]);
+        rc = EXIT_VERDICT_OK;
+        for (int i = 0; i < vr->npkg; i++) {
+            int prc = verify_package(vr, &out, i + 1, vr->pkgs[i]);
             if (prc > rc)
                 rc = prc;
         }
         rc = close_output(&out, vr, rc);
+        if (vr->summary)
+            printf("%d package(s): %d ok, %d warn, %d fail, %d error\n", vr->npkg, vr->counts[0],
+                   vr->counts[1], vr->counts[2], vr->counts[3]);
     }
     free(out.collected);
     return rc;
@@ -406,12 +731,21 @@ int cmd_verify(int argc, char **argv)
         rc = cli_report("verify", st, &err);
     else
         rc = parse_args(&vr, argc, argv);
+    if (rc == GO_ON && vr.daemon_config != NULL)
+        rc = use_daemon_config(&vr);
     if (rc == GO_ON && vr.registry_path != NULL)
         rc = attach_registry(&vr);
+    if (rc == GO_ON && vr.audit_log_path != NULL)
+        rc = read_audit_log(&vr);
     if (rc == GO_ON)
         rc = verify_all(&vr, argv);
     capv_verify_options_free(vr.o);
+    free(vr.audit_log);
+    capv_package_limits_free(vr.limits);
     capv_verifier_free(vr.v);
     capv_registry_close(vr.reg); /* after the verifier, which borrows it */
+    for (int i = 0; i < vr.npkg; i++)
+        free(vr.pkgs[i]);
+    free(vr.pkgs);
     return rc;
 }

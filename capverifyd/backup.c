@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "metrics.h"
+#include "offsite.h"
 
 /* The first scheduled backup when none is on disk yet. */
 #define FIRST_BACKUP_DELAY_MS 60000
@@ -28,6 +29,8 @@ static void log_backup(capvd *d, capv_status st, const capv_backup_info *info, i
         capv_log_str(e, "path", info->path);
         capv_log_int(e, "entries", (int64_t)info->entries);
         capv_log_int(e, "size_bytes", (int64_t)info->size_bytes);
+        if (info->signer_kid != NULL)
+            capv_log_str(e, "signer_kid", info->signer_kid);
     } else {
         capv_log_str(e, "error", capv_status_name(st));
     }
@@ -46,11 +49,15 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
     }
     mkdir(d->cfg.backup_dir, 0750);
     int64_t start = now_ms();
-    capv_status st = capv_registry_backup(info, d->registry, d->cfg.backup_dir,
-                                          (unsigned)d->cfg.backup_retain, NULL, NULL, err);
+    capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
+    o.retain = (unsigned)d->cfg.backup_retain;
+    o.signing_key = d->backup_key; /* backup.signing_key_file: a signed sidecar */
+    capv_status st = capv_registry_backup_with(info, d->registry, d->cfg.backup_dir, &o, err);
     pthread_mutex_unlock(&d->backup_lock);
     metrics_backup(st == CAPV_OK, now_ms());
     log_backup(d, st, *info, start, err);
+    if (st == CAPV_OK && *info != NULL)
+        offsite_queue((*info)->path); /* backup.s3.*: the off-site copy, on its own thread */
     return st;
 }
 
@@ -92,6 +99,7 @@ void backup_schedule_init(backup_schedule *s, capvd *d)
     int64_t last = newest_backup_ms(d);
     if (last > 0)
         metrics_backup_seed(last);
+    offsite_start(d); /* derives the last-upload time from the store, on its thread */
     s->interval_ms = d->cfg.backup_interval_seconds * 1000;
     s->next_ms = last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS;
 }

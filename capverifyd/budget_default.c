@@ -116,20 +116,38 @@ static int tree_limit(const char *dir, const char *cg, const char *file, int64_t
     return found;
 }
 
-int64_t capvd_memory_budget_explain(char *why, size_t cap)
+/* The cgroup's memory limit: LIMIT_SET with *limit and the file in `where`, else LIMIT_NONE
+ * or LIMIT_MISSING; *root is the tree read. */
+static int cgroup_limit(int64_t *limit, char *where, size_t wcap, const char **root)
 {
-    const char *root = getenv("CAPVD_CGROUP_ROOT");
-    if (root == NULL || *root == '\0')
-        root = "/sys/fs/cgroup";
-    char cg[4096], dir[4096], where[8192] = "";
-    int64_t limit = 0;
+    *root = getenv("CAPVD_CGROUP_ROOT");
+    if (*root == NULL || **root == '\0')
+        *root = "/sys/fs/cgroup";
+    char cg[4096], dir[4096];
     own_cgroup(cg, sizeof cg, true);
-    int r = tree_limit(root, cg, "memory.max", &limit, where, sizeof where);
+    int r = tree_limit(*root, cg, "memory.max", limit, where, wcap);
     if (r == LIMIT_MISSING) {
         own_cgroup(cg, sizeof cg, false);
-        snprintf(dir, sizeof dir, "%s/memory", root);
-        r = tree_limit(dir, cg, "memory.limit_in_bytes", &limit, where, sizeof where);
+        snprintf(dir, sizeof dir, "%s/memory", *root);
+        r = tree_limit(dir, cg, "memory.limit_in_bytes", limit, where, wcap);
     }
+    return r;
+}
+
+int64_t capvd_memory_limit(void)
+{
+    const char *root = NULL;
+    char where[8192];
+    int64_t limit = 0;
+    return cgroup_limit(&limit, where, sizeof where, &root) == LIMIT_SET ? limit : 0;
+}
+
+int64_t capvd_memory_budget_explain(char *why, size_t cap)
+{
+    const char *root = NULL;
+    char where[8192] = "";
+    int64_t limit = 0;
+    int r = cgroup_limit(&limit, where, sizeof where, &root);
     if (r != LIMIT_SET) {
         if (why != NULL)
             snprintf(why, cap, "256 MiB: %s under %s",

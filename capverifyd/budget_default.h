@@ -14,5 +14,9 @@ int64_t capvd_memory_budget_default(void);
 /* The same, also writing how it was derived ("60% of /sys/fs/cgroup/memory.max = …") into
  * `why` (may be NULL). */
 int64_t capvd_memory_budget_explain(char *why, size_t cap);
+/* The cgroup's memory limit in bytes as read above (the smallest of the process's cgroup and
+ * its ancestors), 0 when there is none. Reads the files on every call: the metric
+ * cap_verifier_memory_limit_bytes. */
+int64_t capvd_memory_limit(void);
 
 #endif

@@ -146,6 +146,16 @@ static const cfg_key keys[] = {
       NULL,
       "Require scope `metrics:read` for /metrics on the API port (never on the admin port); "
       "needs auth.enabled." },
+    { "ui", "enabled", T_BOOL, 0, OFF(ui_enabled), "true", 0, 0, NULL,
+      "Serve the web UI (docs/ui.md) on the API listener: `/ui/`, `/ui/config.json`, and `/` "
+      "redirecting to `/ui/`. The UI calls the same API routes, with the same scopes." },
+    { "ui", "client_id", T_STR, 0, OFF(ui_client_id), "", 0, 0, NULL,
+      "OAuth client id of the UI at auth.issuer: a public client (no secret) allowed the "
+      "authorization-code flow with PKCE and the redirect URI `<API origin>/ui/`. Empty with "
+      "auth.enabled: the UI only offers pasting a token." },
+    { "ui", "scopes", T_LIST, 0, OFF(ui_scopes),
+      "openid,verify:run,registry:read,verifications:read,policy:compile,policy:read", 0, 0, NULL,
+      "Scopes the UI asks the identity provider for when it signs in." },
     { "cache", "enabled", T_BOOL, 0, OFF(cache_enabled), "true", 0, 0, NULL,
       "Cache verification reports of zip uploads (keyed by package bytes, options and the "
       "trust / policy / registry epoch, so a reload never serves a stale verdict)." },
@@ -219,6 +229,38 @@ static const cfg_key keys[] = {
       NULL, "Scheduled online backup interval (the runbook's RPO); 0 disables the schedule." },
     { "backup", "retain", T_INT, 0, OFF(backup_retain), "7", 1, 10000, NULL,
       "Backups kept (newest first)." },
+    { "backup", "signing_key_file", T_STR, 0, OFF(backup_signing_key_file), "", 0, 0, NULL,
+      "PEM Ed25519 key that signs each backup's sidecar (docs/registry.md#signed-backups; "
+      "read at start and on SIGHUP, never logged): `capverify registry restore "
+      "--require-signed --trust DIR` then accepts only backups signed by a key in DIR. "
+      "Empty = unsigned sidecars." },
+    { "backup", "s3.url", T_STR, 0, OFF(backup_s3_url), "", 0, 0, NULL,
+      "Off-site copies (docs/registry.md#off-site-copies): `s3://BUCKET[/PREFIX]` of an "
+      "S3-compatible store. After each successful backup the daemon uploads it there (the "
+      "file, then its sidecar, which marks the copy complete) and keeps backup.s3.retain of "
+      "them. Empty = no off-site copies." },
+    { "backup", "s3.endpoint", T_STR, 0, OFF(backup_s3_endpoint), "", 0, 0, NULL,
+      "`https://HOST[:PORT]` of the store (`http://` only on a loopback host, for tests); "
+      "empty = AWS S3 in backup.s3.region." },
+    { "backup", "s3.region", T_STR, 0, OFF(backup_s3_region), "us-east-1", 0, 0, NULL,
+      "Region the requests are signed for (AWS Signature Version 4)." },
+    { "backup", "s3.path_style", T_BOOL, 0, OFF(backup_s3_path_style), "false", 0, 0, NULL,
+      "Address the bucket as `ENDPOINT/BUCKET/KEY` (most non-AWS stores) instead of "
+      "`BUCKET.ENDPOINT/KEY`." },
+    { "backup", "s3.credentials_file", T_STR, 0, OFF(backup_s3_credentials_file), "", 0, 0, NULL,
+      "AWS shared-credentials file (`[default]` with aws_access_key_id, aws_secret_access_key, "
+      "optionally aws_session_token), e.g. a mounted Secret; read at each upload, so a rotated "
+      "Secret is picked up; never logged. Empty = AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and "
+      "AWS_SESSION_TOKEN from the environment." },
+    { "backup", "s3.ca_file", T_STR, 0, OFF(backup_s3_ca_file), "", 0, 0, NULL,
+      "PEM CA bundle of the store's TLS certificate (default: the system store)." },
+    { "backup", "s3.retain", T_INT, 0, OFF(backup_s3_retain), "30", 0, 100000, NULL,
+      "Off-site backups kept, newest first: older ones are deleted after each upload (the "
+      "sidecar first); 0 = keep all (a bucket lifecycle rule decides)." },
+    { "backup", "s3.retry_seconds", T_INT, 0, OFF(backup_s3_retry_seconds), "60", 1, 86400, NULL,
+      "After a failed upload (each request is already retried with backoff) the daemon tries "
+      "again after this long, doubling up to an hour, until the upload succeeds or a newer "
+      "backup replaces it." },
     { "logging", "level", T_ENUM, 0, OFF(logging_level), "info", 0, 0, "debug|info|warn|error",
       "Log level; SIGUSR1 lowers it one step (more verbose), SIGUSR2 raises it." },
     { "shutdown", "grace_seconds", T_INT, 0, OFF(shutdown_grace_seconds), "5", 0, 300, NULL,
@@ -232,8 +274,9 @@ static const cfg_key keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX in config.h");
 
-static const char *const sections[] = { "server", "tls",    "auth",   "cache",   "registry",
-                                        "trust",  "verify", "backup", "logging", "shutdown" };
+static const char *const sections[] = { "server", "tls",      "auth",    "ui",
+                                        "cache",  "registry", "trust",   "verify",
+                                        "backup", "logging",  "shutdown" };
 #define NSECTIONS (sizeof sections / sizeof *sections)
 
 /* The index of section `s`, or -1. */
@@ -579,14 +622,22 @@ static bool remember(yctx *y, char **slot)
     return *slot != NULL || fail_at(y, "document", "out of memory");
 }
 
-static bool load_section(capvd_config *c, yctx *y, const char *section)
+/* Whether `section` has keys named "<group>.…" (backup.s3.url: group "s3"). */
+static bool key_group(const char *section, const char *group)
 {
-    if (!next(y))
-        return false;
-    if (y->ev.type == YAML_SCALAR_EVENT && y->ev.data.scalar.length == 0)
-        return true; /* "section:" with nothing under it */
-    if (y->ev.type != YAML_MAPPING_START_EVENT)
-        return fail_at(y, section, "must be a mapping of keys");
+    size_t n = strlen(group);
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strncmp(keys[i].key, group, n) == 0 &&
+            keys[i].key[n] == '.')
+            return true;
+    return false;
+}
+
+/* The keys of a mapping whose start event was just read; `prefix` is "" for a section's own
+ * mapping and "group." inside a nested one (`backup: {s3: {url: …}}` is backup.s3.url, as is
+ * `backup: {s3.url: …}`). */
+static bool load_keys(capvd_config *c, yctx *y, const char *section, const char *prefix)
+{
     for (;;) {
         if (!next(y))
             return false;
@@ -595,9 +646,20 @@ static bool load_section(capvd_config *c, yctx *y, const char *section)
         if (y->ev.type != YAML_SCALAR_EVENT)
             return fail_at(y, section, "keys must be scalars");
         char name[64], full[160], why[400];
-        snprintf(name, sizeof name, "%s", (const char *)y->ev.data.scalar.value);
+        snprintf(name, sizeof name, "%s%s", prefix, (const char *)y->ev.data.scalar.value);
         snprintf(full, sizeof full, "%s.%s", section, name);
         const cfg_key *k = find_key(section, name);
+        if (k == NULL && key_group(section, name)) {
+            if (!next(y))
+                return false;
+            if (y->ev.type != YAML_MAPPING_START_EVENT)
+                return fail_at(y, full, "must be a mapping of keys");
+            char group[sizeof name + 1]; /* a group name is a key's beginning: it fits */
+            snprintf(group, sizeof group, "%s.", name);
+            if (!load_keys(c, y, section, group))
+                return false;
+            continue;
+        }
         if (k == NULL)
             return fail_at(y, full, "unknown key");
         char **first = &y->seen->key_at[key_index(k)];
@@ -630,6 +692,17 @@ static bool load_section(capvd_config *c, yctx *y, const char *section)
                            k->type == T_LIST ? "must be a list or a scalar" : "must be a scalar");
         }
     }
+}
+
+static bool load_section(capvd_config *c, yctx *y, const char *section)
+{
+    if (!next(y))
+        return false;
+    if (y->ev.type == YAML_SCALAR_EVENT && y->ev.data.scalar.length == 0)
+        return true; /* "section:" with nothing under it */
+    if (y->ev.type != YAML_MAPPING_START_EVENT)
+        return fail_at(y, section, "must be a mapping of keys");
+    return load_keys(c, y, section, "");
 }
 
 static bool load_file(capvd_config *c, const char *path, seen *sn, char *errbuf, size_t errlen)
@@ -767,8 +840,8 @@ static bool load_dir(capvd_config *c, const char *dir, bool required, char *errb
 static void env_name(char *out, size_t cap, const cfg_key *k)
 {
     snprintf(out, cap, "CAPV_%s_%s", k->section, k->key);
-    for (char *p = out; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
+    for (char *p = out; *p; p++) /* backup.s3.url: CAPV_BACKUP_S3_URL */
+        *p = *p == '.' ? '_' : (char)toupper((unsigned char)*p);
 }
 
 extern char **environ;
@@ -896,7 +969,12 @@ void capvd_config_print_reference(void)
            "`capverifyd --check-config` runs every check a start runs and exits (0 when the\n"
            "configuration is ok, 3 otherwise). `capverifyd --print-config` prints the\n"
            "effective configuration as YAML (secrets redacted, derived values as comments) and\n"
-           "exits without starting anything.\n");
+           "exits without starting anything.\n\n"
+           "`capverify verify --daemon-config DIR PACKAGE` loads DIR and the environment as\n"
+           "the daemon does (the same code, without `--set` flags and without the checks\n"
+           "against the machine) and verifies with its `trust.*` and `verify.*` keys and its\n"
+           "registry, read-only: the verdict a daemon with this configuration gives\n"
+           "(docs/runbook.md).\n");
     const char *section = "";
     for (size_t i = 0; i < NKEYS; i++) {
         const cfg_key *k = &keys[i];
@@ -1258,6 +1336,22 @@ static const char *origin_why(const char *o)
     return why;
 }
 
+const char *capvd_issuer_origin(const char *issuer, char *out, size_t cap)
+{
+    const char *p = strstr(issuer, "://");
+    if (p == NULL)
+        return "not a URL (scheme://host[:port]/...)";
+    size_t n = (size_t)(p + 3 - issuer) + strcspn(p + 3, "/?#");
+    if (n + 1 > cap)
+        return "too long";
+    memcpy(out, issuer, n);
+    out[n] = '\0';
+    const char *why = origin_why(out);
+    if (why != NULL)
+        out[0] = '\0';
+    return why;
+}
+
 /* Why `path` cannot be read as a file, or NULL. */
 static const char *file_why(const char *path, char *buf, size_t cap)
 {
@@ -1471,6 +1565,38 @@ static void check_auth(checker *ck)
         problem(ck, &c->auth_ca_file, "%s", why);
 }
 
+/* RFC 6749 §A.4 scope-token and §A.1 client_id characters: the UI's configuration document
+ * carries them, and its sign-in request sends them. */
+static bool printable(const char *s, bool space)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < (space ? 0x20 : 0x21) || (unsigned char)*s > 0x7e ||
+            (!space && (*s == '"' || *s == '\\')))
+            return false;
+    return true;
+}
+
+static void check_ui(checker *ck)
+{
+    const capvd_config *c = ck->c;
+    if (!printable(c->ui_client_id, true))
+        problem(ck, &c->ui_client_id, "must be printable ASCII");
+    for (int i = 0; i < c->ui_scopes.n; i++)
+        if (!*c->ui_scopes.items[i] || !printable(c->ui_scopes.items[i], false))
+            problem(ck, &c->ui_scopes,
+                    "'%s' is not a scope (printable ASCII without spaces, '\"' "
+                    "or '\\')",
+                    c->ui_scopes.items[i]);
+    char origin[300];
+    const char *why;
+    if (c->ui_enabled && c->auth_enabled && *c->ui_client_id && *c->auth_issuer &&
+        (why = capvd_issuer_origin(c->auth_issuer, origin, sizeof origin)) != NULL)
+        problem(ck, &c->auth_issuer,
+                "the UI signs in at this issuer (ui.client_id %s), which must be an http(s) URL "
+                "with an origin: %s",
+                src_of(c, &c->ui_client_id), why);
+}
+
 static void check_storage(checker *ck, const char *config_dir)
 {
     const capvd_config *c = ck->c;
@@ -1502,6 +1628,10 @@ static void check_storage(checker *ck, const char *config_dir)
     if (*c->trust_tsa_ca_file && (why = file_why(c->trust_tsa_ca_file, buf, sizeof buf)) != NULL)
         problem(ck, &c->trust_tsa_ca_file, "%s", why);
 
+    if (*c->backup_signing_key_file &&
+        (why = file_why(c->backup_signing_key_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->backup_signing_key_file, "%s", why);
+
     /* Backups are files named registry-<UTC>.sqlite with a .json sidecar: in a trust or
      * policy directory the next reload would read the sidecars as keys or policies, and a
      * configuration directory is replaced as a whole (a Kubernetes ConfigMap) or read-only. */
@@ -1529,6 +1659,48 @@ static void check_storage(checker *ck, const char *config_dir)
                 c->registry_path, src_of(c, &c->registry_path));
 }
 
+/* backup.s3.*: the library's own rule for the URL, endpoint and region
+ * (capv_backup_remote_check_options: https, or http on a loopback host), and credentials
+ * that can be found. */
+static void check_offsite(checker *ck)
+{
+    const capvd_config *c = ck->c;
+    char buf[600];
+    const char *why;
+    if (!*c->backup_s3_url) {
+        const void *set = *c->backup_s3_endpoint ? (const void *)&c->backup_s3_endpoint
+                          : *c->backup_s3_credentials_file
+                              ? (const void *)&c->backup_s3_credentials_file
+                          : *c->backup_s3_ca_file ? (const void *)&c->backup_s3_ca_file
+                                                  : NULL;
+        if (set != NULL)
+            problem(ck, set, "set without backup.s3.url: off-site copies need a bucket");
+        return;
+    }
+    capv_backup_remote_options o = CAPV_BACKUP_REMOTE_OPTIONS_INIT;
+    o.url = c->backup_s3_url;
+    o.endpoint = c->backup_s3_endpoint;
+    o.region = c->backup_s3_region;
+    o.path_style = c->backup_s3_path_style;
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_backup_remote_check_options(&o, &err) != CAPV_OK)
+        problem(ck,
+                strcmp(err.field, "endpoint") == 0 ? (const void *)&c->backup_s3_endpoint
+                : strcmp(err.field, "region") == 0 ? (const void *)&c->backup_s3_region
+                                                   : (const void *)&c->backup_s3_url,
+                "%s", err.message);
+    if (*c->backup_s3_credentials_file) {
+        if ((why = file_why(c->backup_s3_credentials_file, buf, sizeof buf)) != NULL)
+            problem(ck, &c->backup_s3_credentials_file, "%s", why);
+    } else if (getenv("AWS_ACCESS_KEY_ID") == NULL || getenv("AWS_SECRET_ACCESS_KEY") == NULL) {
+        problem(ck, &c->backup_s3_credentials_file,
+                "empty, and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set: off-site "
+                "copies need credentials");
+    }
+    if (*c->backup_s3_ca_file && (why = file_why(c->backup_s3_ca_file, buf, sizeof buf)) != NULL)
+        problem(ck, &c->backup_s3_ca_file, "%s", why);
+}
+
 bool capvd_config_check(const capvd_config *c, const char *config_dir, char *errbuf, size_t errlen)
 {
     checker ck = { .c = c, .buf = errbuf, .cap = errlen };
@@ -1538,6 +1710,8 @@ bool capvd_config_check(const capvd_config *c, const char *config_dir, char *err
     check_server(&ck);
     check_tls(&ck);
     check_auth(&ck);
+    check_ui(&ck);
     check_storage(&ck, config_dir);
+    check_offsite(&ck);
     return ck.problems == 0;
 }

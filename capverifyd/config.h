@@ -55,6 +55,10 @@ typedef struct capvd_config {
     bool auth_allow_insecure_http;
     char *auth_ca_file;
     bool auth_metrics_requires_scope;
+    /* ui */
+    bool ui_enabled;
+    char *ui_client_id;
+    cfg_list ui_scopes;
     /* cache */
     bool cache_enabled;
     int64_t cache_size;
@@ -88,6 +92,15 @@ typedef struct capvd_config {
     char *backup_dir;
     int64_t backup_interval_seconds;
     int64_t backup_retain;
+    char *backup_signing_key_file;
+    char *backup_s3_url;
+    char *backup_s3_endpoint;
+    char *backup_s3_region;
+    bool backup_s3_path_style;
+    char *backup_s3_credentials_file;
+    char *backup_s3_ca_file;
+    int64_t backup_s3_retain;
+    int64_t backup_s3_retry_seconds;
     /* logging */
     char *logging_level;
     /* shutdown */
@@ -129,6 +142,11 @@ bool capvd_config_check(const capvd_config *c, const char *config_dir, char *err
  * from (see capvd_config.source); NULL for a default, or for a pointer that is no key. The
  * string is borrowed from `c`. */
 const char *capvd_config_source(const capvd_config *c, const void *field);
+
+/* The origin ("scheme://host[:port]") of an issuer URL (auth.issuer) into `out`: what the
+ * UI's Content-Security-Policy lets its scripts connect to (docs/ui.md). NULL on success,
+ * else why there is none (and `out` is ""). */
+const char *capvd_issuer_origin(const char *issuer, char *out, size_t cap);
 
 /* Prints the configuration reference as Markdown (docs/configuration.md is this output). */
 void capvd_config_print_reference(void);

@@ -40,6 +40,7 @@ typedef struct capvd {
     capv_cache *cache;              /* NULL when cache.enabled is false; attached to the verifier */
     capv_registry *registry;        /* the SQLite registry (this process is its writer) */
     capv_signing_key *registry_key; /* signs new entries, or NULL */
+    capv_signing_key *backup_key;   /* signs backup sidecars, or NULL; swapped under `lock` */
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */
     struct tls_state *tls;          /* NULL without TLS */
     struct auth *auth;              /* NULL when auth.enabled is false */

@@ -16,6 +16,7 @@
 #include "http.h"
 #include "http_status.h"
 #include "metrics.h"
+#include "multipart.h"
 #include "ratelimit.h"
 #include "routes.h"
 #include "tls.h"
@@ -230,7 +231,7 @@ static void answer_error(req *r, capv_status st, const capv_error *err)
     metrics_outcome(OUTCOME_ERROR);
 }
 
-static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
+static void answer_report(req *r, capv_verdict v, const char *json, size_t len, const char *extra)
 {
     if (!record(r, json, len)) {
         snprintf(r->result, sizeof r->result, "error");
@@ -239,12 +240,14 @@ static void answer_report(req *r, capv_verdict v, const char *json, size_t len)
     }
     snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
     metrics_outcome(outcome_of(v));
-    send_json(r, 200, json, len, NULL);
+    send_json(r, 200, json, len, extra);
 }
 
-/* Verifies a package body (a zip, or the JSON package form) and answers its report. Frees
- * `body` as soon as it has been read. */
-static void verify_package(req *r, bool zip, uint8_t *body, size_t len)
+/* Verifies a package (a zip, or the JSON package form) of `len` bytes at `data`, which lies
+ * in `body`, and answers its report with the `extra` headers. Frees `body` as soon as the
+ * package has been read. */
+static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data, size_t len,
+                           const char *extra)
 {
     capvd *d = r->d;
     capv_error err = CAPV_ERROR_INIT;
@@ -257,13 +260,13 @@ static void verify_package(req *r, bool zip, uint8_t *body, size_t len)
     if (zip) {
         /* the library consults and fills the report cache attached to the verifier */
         bool hit = false;
-        st = capv_verify_zip_memory_json(&text, &tlen, &v, &hit, d->verifier, body, len, d->opts, 0,
+        st = capv_verify_zip_memory_json(&text, &tlen, &v, &hit, d->verifier, data, len, d->opts, 0,
                                          &err);
         if (d->cache != NULL)
             r->cache = hit ? "hit" : "miss";
     } else {
         capv_report *rep = NULL;
-        st = capv_verify_package_json(&rep, d->verifier, body, len, d->opts, &err);
+        st = capv_verify_package_json(&rep, d->verifier, data, len, d->opts, &err);
         if (st == CAPV_OK) {
             st = capv_report_to_json(&text, &tlen, rep, 0, &err);
             v = capv_report_verdict(rep);
@@ -278,8 +281,70 @@ static void verify_package(req *r, bool zip, uint8_t *body, size_t len)
     if (st != CAPV_OK)
         answer_error(r, st, &err);
     else
-        answer_report(r, v, text, tlen);
+        answer_report(r, v, text, tlen, extra);
     capv_free(text);
+}
+
+/* `s` for a message when it is printable ASCII, else "(unprintable)". */
+static const char *printable_or(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return "(unprintable)";
+    return s;
+}
+
+/* A form upload (docs/ui.md, "Without JavaScript"): the field `package` holds a zip
+ * (recognised by its signature, whatever the file is called) or else a JSON package; no other
+ * field is known. The report is the one a raw body gets, with Content-Disposition: inline
+ * so that a browser shows it. Frees `body`. */
+static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
+{
+    multipart_form form;
+    char why[200];
+    if (!multipart_parse(&form, body, len, boundary, why, sizeof why)) {
+        free(body);
+        send_error(r, 400, "malformed", "multipart/form-data: %s", why);
+        return;
+    }
+    for (size_t i = 0; i < form.n; i++)
+        if (strcmp(form.parts[i].name, "package") != 0) {
+            free(body);
+            send_error(r, 400, "malformed",
+                       "unknown form field '%s': POST /verify takes the field 'package'",
+                       printable_or(form.parts[i].name));
+            return;
+        }
+    size_t count = 0;
+    const multipart_part *pkg = multipart_field(&form, "package", &count);
+    const char *problem = pkg == NULL ? "the form has no field 'package'"
+                          : count > 1 ? "the form has more than one field 'package'"
+                          : !pkg->len ? "the field 'package' is empty (no file chosen?)"
+                                      : NULL;
+    if (problem != NULL) {
+        free(body);
+        send_error(r, 400, "malformed", "%s", problem);
+        return;
+    }
+    const uint8_t *p = pkg->data;
+    bool zip = pkg->len >= 4 && p[0] == 'P' && p[1] == 'K' &&
+               ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6));
+    capv_json_form jform = CAPV_JSON_FORM_PACKAGE;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = zip ? CAPV_OK : capv_verify_json_form(&jform, p, pkg->len, &err);
+    if (st != CAPV_OK) {
+        free(body);
+        answer_error(r, st, &err);
+        return;
+    }
+    if (jform != CAPV_JSON_FORM_PACKAGE) {
+        free(body);
+        send_error(r, 400, "malformed",
+                   "a policy evaluation is sent as application/json, not in a form");
+        return;
+    }
+    verify_package(r, zip, body, p, pkg->len,
+                   "Content-Disposition: inline; filename=\"capverify-report.json\"\r\n");
 }
 
 void handle_verify(req *r)
@@ -291,21 +356,33 @@ void handle_verify(req *r)
     bool zip =
         strcmp(ct, "application/zip") == 0 || strcmp(ct, "application/x-zip-compressed") == 0;
     bool json = strcmp(ct, "application/json") == 0;
-    if (!zip && !json) {
+    bool form = strcmp(ct, "multipart/form-data") == 0;
+    if (!zip && !json && !form) {
         send_error(r, 415, "unsupported_media_type",
-                   "send application/zip (a package) or application/json");
+                   "send application/zip (a package), application/json, or multipart/form-data "
+                   "with the field 'package'");
         return;
     }
+    char boundary[MULTIPART_BOUNDARY_MAX + 1], why[160];
+    if (form && !multipart_boundary(boundary, header(r, "Content-Type"), why, sizeof why)) {
+        send_error(r, 400, "malformed", "multipart/form-data: %s", why);
+        return;
+    }
+    /* a form holds the package and a little more: the package's budget covers it */
     uint8_t *body = NULL;
     size_t len = 0;
     if (!read_body(r, BODY_PACKAGE, &body, &len))
         return;
+    if (form) {
+        verify_form(r, body, len, boundary);
+        return;
+    }
     /* a JSON body is a package or a policy evaluation (docs/policies.md) */
-    capv_json_form form = CAPV_JSON_FORM_PACKAGE;
+    capv_json_form jform = CAPV_JSON_FORM_PACKAGE;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = json ? capv_verify_json_form(&form, body, len, &err) : CAPV_OK;
-    if (st == CAPV_OK && form == CAPV_JSON_FORM_PACKAGE) {
-        verify_package(r, zip, body, len);
+    capv_status st = json ? capv_verify_json_form(&jform, body, len, &err) : CAPV_OK;
+    if (st == CAPV_OK && jform == CAPV_JSON_FORM_PACKAGE) {
+        verify_package(r, zip, body, body, len, NULL);
         return;
     }
     if (st == CAPV_OK)

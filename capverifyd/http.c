@@ -33,6 +33,16 @@ const char *content_type(req *r, char *buf, size_t cap)
     return buf;
 }
 
+bool http_request_id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
+            return false;
+    return true;
+}
+
 static const char *reason_phrase(int status)
 {
     const char *t = mg_get_response_code_text(NULL, status);
@@ -54,7 +64,9 @@ static void put(req *r, const char *data, size_t len)
 static void send_head(req *r, int status, const char *content_type, size_t len, const char *extra)
 {
     r->status = status;
-    bool api = r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ && r->route != ROUTE_METRICS;
+    /* the UI's files say how long they may be cached (ui.c) */
+    bool api = r->route != ROUTE_HEALTHZ && r->route != ROUTE_READYZ && r->route != ROUTE_METRICS &&
+               r->route != ROUTE_UI;
     bool must_close = (r->has_body && !r->body_done) || status == 400 || status == 408 ||
                       atomic_load(&r->d->draining);
     if (must_close)

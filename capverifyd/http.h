@@ -51,6 +51,12 @@ double http_mono(void);
 const char *header(req *r, const char *name);
 /* The media type of Content-Type without parameters, lower-cased, into buf. */
 const char *content_type(req *r, char *buf, size_t cap);
+/* Whether `n` bytes at `s` are a request id of ours: 1..HTTP_REQUEST_ID_MAX characters of
+ * [A-Za-z0-9._-]. A client's X-Request-Id is used when it is one; the ids the daemon makes
+ * (32 hex digits) are. The registry records verifications under them, so
+ * GET /registry/verifications/{request_id} accepts exactly these. */
+#define HTTP_REQUEST_ID_MAX 64
+bool http_request_id_ok(const char *s, size_t n);
 
 /* What a request body becomes while it is handled: the memory budget reserves its worst
  * case before the body is read (docs/hardening.md). */

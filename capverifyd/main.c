@@ -17,9 +17,11 @@
 #include "backup.h"
 #include "budget.h"
 #include "config.h"
+#include "config_verify.h"
 #include "daemon.h"
 #include "metrics.h"
 #include "notify.h"
+#include "offsite.h"
 #include "server.h"
 #include "tls.h"
 
@@ -58,63 +60,19 @@ static void usage(FILE *f)
             "unavailable, 6 internal error.\n");
 }
 
-static capv_verify_options *make_options(const capvd_config *c, capv_package_limits **limits)
-{
-    capv_verify_options *o = NULL;
-    if (capv_verify_options_new(&o, NULL) != CAPV_OK)
-        return NULL;
-    if (capv_verify_options_set(o, CAPV_OPT_REQUIRE_SIGNATURE, c->verify_require_signature, NULL) !=
-            CAPV_OK ||
-        capv_verify_options_set(o, CAPV_OPT_REQUIRE_TIMESTAMP, c->verify_require_timestamp, NULL) !=
-            CAPV_OK ||
-        capv_verify_options_set(o, CAPV_OPT_CHECK_REGISTRY, c->verify_check_registry, NULL) !=
-            CAPV_OK ||
-        capv_verify_options_set(o, CAPV_OPT_STRICT, c->verify_strict, NULL) != CAPV_OK ||
-        capv_verify_options_set(o, CAPV_OPT_ALLOW_UNTRUSTED, c->verify_allow_untrusted, NULL) !=
-            CAPV_OK ||
-        capv_verify_options_set_mock_policy(
-            o,
-            strcmp(c->verify_mock_policy, "fail") == 0     ? CAPV_MOCK_FAIL
-            : strcmp(c->verify_mock_policy, "accept") == 0 ? CAPV_MOCK_ACCEPT
-                                                           : CAPV_MOCK_WARN,
-            NULL) != CAPV_OK) {
-        capv_verify_options_free(o);
-        return NULL;
-    }
-    if (capv_package_limits_new(limits, NULL) == CAPV_OK) {
-        /* the configuration checked the range: if refused all the same, the default stays */
-        capv_status st = capv_package_limits_set(*limits, CAPV_LIMIT_ENTRIES,
-                                                 (uint64_t)c->verify_max_entries, NULL);
-        (void)st;
-        if (capv_verify_options_set_limits(o, *limits, NULL) != CAPV_OK) {
-            /* the defaults stay */
-        }
-    }
-    return o;
-}
-
-/* Builds a verifier from the trust configuration. */
+/* Builds a verifier from the trust configuration (config_verify.c: the CLI's
+ * --daemon-config builds the same) around the daemon's registry and cache. */
 static capv_verifier *build_verifier(capvd *d, char *errbuf, size_t errlen)
 {
     capv_verifier *v = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    if (capv_verifier_new(&v, &err) != CAPV_OK)
-        goto fail;
-    if (*d->cfg.trust_dir && capv_verifier_load_trust(v, d->cfg.trust_dir, &err) != CAPV_OK)
-        goto fail;
-    if (*d->cfg.trust_policy_dir &&
-        capv_verifier_load_policy_dir(v, d->cfg.trust_policy_dir, &err) != CAPV_OK)
-        goto fail;
-    if (*d->cfg.trust_tsa_ca_file &&
-        capv_verifier_load_tsa_roots(v, d->cfg.trust_tsa_ca_file, &err) != CAPV_OK)
-        goto fail;
+    if (capvd_config_verifier(&v, &d->cfg, &err) != CAPV_OK) {
+        snprintf(errbuf, errlen, "%s%s%s", err.field, err.field[0] ? ": " : "", err.message);
+        return NULL;
+    }
     capv_verifier_set_registry(v, d->registry);
     capv_verifier_set_cache(v, d->cache);
     return v;
-fail:
-    snprintf(errbuf, errlen, "%s%s%s", err.field, err.field[0] ? ": " : "", err.message);
-    capv_verifier_free(v);
-    return NULL;
 }
 
 static int64_t now_ms(void)
@@ -151,10 +109,8 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
     o.readers = (unsigned)(readers > REGISTRY_READERS_MAX ? REGISTRY_READERS_MAX : readers);
     /* registry.url (PostgreSQL) replaces registry.path; messages name it only by the
      * library's location, which never holds a password */
-    const char *where = *d->cfg.registry_url ? d->cfg.registry_url : d->cfg.registry_path;
-    if (*d->cfg.registry_url)
-        o.password_file = *d->cfg.registry_password_file ? d->cfg.registry_password_file : NULL;
-    else
+    const char *where = capvd_config_registry_location(&d->cfg, &o.password_file);
+    if (!*d->cfg.registry_url)
         make_parent_dir(d->cfg.registry_path);
     capv_registry *reg = NULL;
     capv_error err = CAPV_ERROR_INIT;
@@ -183,6 +139,21 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
     return reg;
 }
 
+/* backup.signing_key_file, read at start and on SIGHUP (a rotated key takes effect without a
+ * restart). *out is NULL when the key is not configured. The key is never logged; errbuf gets
+ * the reason when the file cannot be used. */
+static bool load_backup_key(const capvd *d, capv_signing_key **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (!*d->cfg.backup_signing_key_file)
+        return true;
+    capv_error err = CAPV_ERROR_INIT;
+    if (capv_signing_key_load(out, d->cfg.backup_signing_key_file, &err) == CAPV_OK)
+        return true;
+    snprintf(errbuf, errlen, "backup.signing_key_file: %s", err.message);
+    return false;
+}
+
 static void reload_tls(capvd *d)
 {
     char errbuf[512];
@@ -205,6 +176,12 @@ static void reload(capvd *d)
     /* Everything is swapped under the write lock, which waits for in-flight requests: the
      * registry is reopened (a restore with --force replaced its file) and the verifier is
      * rebuilt around it. */
+    capv_signing_key *backup_key = NULL;
+    bool key_ok = load_backup_key(d, &backup_key, errbuf, sizeof errbuf);
+    if (!key_ok) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_key_reload");
+        capv_log_end(e, "backup signing key not reloaded, the old one stays: %s", errbuf);
+    }
     pthread_rwlock_wrlock(&d->lock);
     capv_registry *old_reg = d->registry;
     capv_registry_close(old_reg); /* releases the writer lock so the file can be reopened */
@@ -224,8 +201,15 @@ static void reload(capvd *d)
         old = d->verifier;
         d->verifier = v;
     }
+    if (key_ok) {
+        /* backups run under the read lock: none is using the old key now */
+        capv_signing_key *old_key = d->backup_key;
+        d->backup_key = backup_key;
+        backup_key = old_key;
+    }
     d->generation++;
     pthread_rwlock_unlock(&d->lock);
+    capv_signing_key_free(backup_key);
     if (v == NULL)
         return;
     capv_verifier_free(old);
@@ -409,6 +393,10 @@ static int prepare(capvd *d, bool check_only)
                 err.message);
         return EXIT_CONFIG;
     }
+    if (!load_backup_key(d, &d->backup_key, errbuf, sizeof errbuf)) {
+        fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
+        return EXIT_CONFIG;
+    }
     d->verifier = build_verifier(d, errbuf, sizeof errbuf);
     if (d->verifier == NULL) {
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
@@ -431,8 +419,11 @@ static int open_state(capvd *d)
     pthread_rwlockattr_setkind_np(&rwattr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&d->lock, &rwattr);
     pthread_mutex_init(&d->backup_lock, NULL);
-    d->opts = make_options(&d->cfg, &d->limits);
     capv_error err = CAPV_ERROR_INIT;
+    if (capvd_config_verify_options(&d->opts, &d->limits, &d->cfg, &err) != CAPV_OK) {
+        fprintf(stderr, "capverifyd: verification options: %s\n", err.message);
+        return EXIT_INTERNAL;
+    }
     if (d->cfg.cache_enabled) {
         if (capv_cache_new(&d->cache, (size_t)d->cfg.cache_size, (size_t)d->cfg.cache_max_bytes,
                            d->cfg.cache_ttl_seconds * 1000, &err) != CAPV_OK) {
@@ -621,11 +612,13 @@ static bool stop_listeners(capvd *d)
 
 static void free_state(capvd *d)
 {
+    offsite_stop(); /* an upload in progress is cancelled (its multipart upload aborted) */
     pthread_mutex_lock(&d->backup_lock); /* a scheduled backup finishes first */
     capv_verifier_free(d->verifier);
     capv_registry_close(d->registry);
     pthread_mutex_unlock(&d->backup_lock);
     capv_signing_key_free(d->registry_key);
+    capv_signing_key_free(d->backup_key);
     capv_verify_options_free(d->opts);
     capv_package_limits_free(d->limits);
     capv_cache_free(d->cache);

@@ -14,6 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "budget_default.h"
+
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                   0.25,  0.5,    1,     2.5,  5,     10 };
 #define NBUCKETS (sizeof buckets / sizeof buckets[0])
@@ -34,6 +36,11 @@ static const char *const route_labels[ROUTE_COUNT] = {
     "/admin/backup",
     "/admin/backups",
     "/registry/verifications/{request_id}",
+    "/registry/verifications",
+    "/registry/entries/{id}/signature",
+    "/policies",
+    "/ui",
+    "/ui/config.json",
     "other",
 };
 
@@ -53,6 +60,9 @@ static struct {
     atomic_uint_fast64_t backup_ok, backup_error;
     atomic_uint_fast64_t registry_errors[6];
     atomic_int_fast64_t backup_last_success_ms;
+    atomic_bool upload_enabled;
+    atomic_uint_fast64_t upload_ok, upload_error;
+    atomic_int_fast64_t upload_last_success_ms;
     double start_time;
     char version[64];
     char commit[64];
@@ -161,6 +171,37 @@ void metrics_backup_seed(int64_t finished_ms)
     atomic_store(&m.backup_last_success_ms, finished_ms);
 }
 
+void metrics_upload_enable(void)
+{
+    atomic_store(&m.upload_enabled, true);
+}
+
+/* Raises `slot` to `ms` unless it is newer already. */
+static void raise_to(atomic_int_fast64_t *slot, int64_t ms)
+{
+    int_fast64_t cur = atomic_load(slot);
+    while (cur < ms && !atomic_compare_exchange_weak(slot, &cur, ms))
+        ;
+}
+
+void metrics_upload(bool ok, int64_t finished_ms)
+{
+    if (ok) {
+        atomic_fetch_add(&m.upload_ok, 1);
+        raise_to(&m.upload_last_success_ms, finished_ms);
+    } else {
+        atomic_fetch_add(&m.upload_error, 1);
+    }
+}
+
+void metrics_upload_seed(int64_t uploaded_ms, int64_t created_ms)
+{
+    raise_to(&m.upload_last_success_ms, uploaded_ms);
+    /* a backup that reached the store was taken then, also when the local copy is gone (an
+     * emptyDir of a PostgreSQL-mode pod): BackupStale must not restart from zero */
+    raise_to(&m.backup_last_success_ms, created_ms);
+}
+
 typedef struct out {
     char *buf;
     size_t len, cap;
@@ -195,30 +236,6 @@ static void emit(out *o, const char *fmt, ...)
 static void head(out *o, const char *name, const char *type, const char *help)
 {
     emit(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-/* The cgroup's memory limit (v2 memory.max, else v1 memory.limit_in_bytes), 0 when there is
- * none: "max", or v1's huge "unlimited" value. */
-static unsigned long long memory_limit(void)
-{
-    static const char *const files[] = { "/sys/fs/cgroup/memory.max",
-                                         "/sys/fs/cgroup/memory/memory.limit_in_bytes" };
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        FILE *f = fopen(files[i], "r");
-        if (f == NULL)
-            continue;
-        char line[64] = "";
-        bool got = fgets(line, sizeof line, f) != NULL;
-        fclose(f);
-        if (!got)
-            continue;
-        char *end = NULL;
-        unsigned long long v = strtoull(line, &end, 10);
-        if (end == line || v >= (1ull << 62))
-            return 0; /* "max" or unlimited */
-        return v;
-    }
-    return 0;
 }
 
 static void process_metrics(out *o)
@@ -260,12 +277,13 @@ static void process_metrics(out *o)
     head(o, "process_start_time_seconds", "gauge",
          "Start time of the process since unix epoch in seconds.");
     emit(o, "process_start_time_seconds %.3f\n", m.start_time);
-    unsigned long long limit = memory_limit();
+    /* the same reading of the cgroup tree as the memory budget's default (budget_default.c) */
+    int64_t limit = capvd_memory_limit();
     if (limit > 0) {
         head(o, "cap_verifier_memory_limit_bytes", "gauge",
              "The memory limit of the process's cgroup (the container's limit); absent when "
              "unlimited.");
-        emit(o, "cap_verifier_memory_limit_bytes %llu\n", limit);
+        emit(o, "cap_verifier_memory_limit_bytes %lld\n", (long long)limit);
     }
 }
 
@@ -475,6 +493,19 @@ char *metrics_render(const metrics_sources *src, size_t *len)
          "Unix time of the last successful backup (0 = none since start).");
     emit(&o, "cap_verifier_backup_last_success_timestamp_seconds %.3f\n",
          (double)atomic_load(&m.backup_last_success_ms) / 1000.0);
+    if (atomic_load(&m.upload_enabled)) {
+        head(&o, "cap_verifier_backup_upload_total", "counter",
+             "Off-site copies of backups (backup.s3.*), by result.");
+        emit(&o, "cap_verifier_backup_upload_total{result=\"ok\"} %llu\n",
+             (unsigned long long)atomic_load(&m.upload_ok));
+        emit(&o, "cap_verifier_backup_upload_total{result=\"error\"} %llu\n",
+             (unsigned long long)atomic_load(&m.upload_error));
+        head(&o, "cap_verifier_backup_last_upload_success_timestamp_seconds", "gauge",
+             "Unix time the newest complete off-site copy was stored (derived from the store at "
+             "start; 0 = none).");
+        emit(&o, "cap_verifier_backup_last_upload_success_timestamp_seconds %.3f\n",
+             (double)atomic_load(&m.upload_last_success_ms) / 1000.0);
+    }
 
     head(&o, "cap_verifier_inflight_requests", "gauge", "Requests being processed.");
     emit(&o, "cap_verifier_inflight_requests %lld\n", (long long)atomic_load(&m.inflight));

@@ -24,6 +24,11 @@ typedef enum route {
     ROUTE_ADMIN_BACKUP,
     ROUTE_ADMIN_BACKUPS,
     ROUTE_REGISTRY_VERIFICATION,
+    ROUTE_REGISTRY_VERIFICATIONS,
+    ROUTE_REGISTRY_SIGNATURE,
+    ROUTE_POLICY_LIST,
+    ROUTE_UI,
+    ROUTE_UI_CONFIG,
     ROUTE_OTHER,
     ROUTE_COUNT
 } route;
@@ -53,6 +58,12 @@ void metrics_backup(int ok, int64_t finished_ms);
 void metrics_registry_error(const char *op);
 /* Sets the last-success time from a backup found on disk at start (counts nothing). */
 void metrics_backup_seed(int64_t finished_ms);
+/* Off-site copies (backup.s3.*, offsite.c): their metrics are exported once enabled. */
+void metrics_upload_enable(void);
+void metrics_upload(bool ok, int64_t finished_ms);
+/* Raises the last-upload time (and the last-backup time) to what the store holds at start:
+ * the newest complete off-site copy. Counts nothing; never lowers a time. */
+void metrics_upload_seed(int64_t uploaded_ms, int64_t created_ms);
 
 /* A cache's counters at scrape time. */
 typedef struct cache_view {

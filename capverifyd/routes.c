@@ -110,6 +110,76 @@ void handle_registry_get(req *r)
     send_library_json(r, 200, st, json, len, &err, NULL);
 }
 
+/* The report recorded for a request (docs/registry.md#looking-up-a-verification), as the
+ * registry stores it: for a /verify of this daemon the body it answered, byte for byte. Its
+ * own scope: reports describe what other clients sent. The library writes this handle's
+ * queued records before it says "not found", so a look-up right after the /verify finds it;
+ * while they cannot be written (the storage fails) the answer is not known: 503. */
+void handle_registry_verification(req *r)
+{
+    if (!auth_check(r, "verifications:read"))
+        return;
+    const char *id = r->ri->local_uri_raw + strlen("/registry/verifications/");
+    if (!http_request_id_ok(id, strlen(id))) {
+        send_error(r, 400, "malformed", "a request id is 1..%d characters of [A-Za-z0-9._-]",
+                   HTTP_REQUEST_ID_MAX);
+        return;
+    }
+    if (!need_registry(r))
+        return;
+    char *json = NULL;
+    size_t len = 0;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_get_report(&json, &len, r->d->registry, id, &err);
+    send_library_json(r, 200, st == CAPV_E_BUSY ? CAPV_E_UNAVAILABLE : st, json, len, &err, NULL);
+}
+
+/* The integer query parameter `name` into *out (`def` when absent). False when it is not an
+ * integer in [min, max] (answered 400). */
+static bool query_int(req *r, const char *name, long long def, long long min, long long max,
+                      long long *out)
+{
+    char buf[32];
+    const char *q = query(r, name, buf, sizeof buf);
+    char *end = NULL;
+    *out = q ? strtoll(q, &end, 10) : def;
+    if (q != NULL && (*q == '\0' || *end != '\0' || *out < min || *out > max)) {
+        send_error(r, 400, "malformed", "%s must be an integer in %lld..%lld", name, min, max);
+        return false;
+    }
+    return true;
+}
+
+/* Recorded verifications, newest first, optionally of one result (docs/registry.md,
+ * "Listing verifications"): who verified what and how it ended, for on-call staff and
+ * auditors, hence the scope of the reports themselves. */
+void handle_registry_verifications(req *r)
+{
+    if (!auth_check(r, "verifications:read") || !need_registry(r))
+        return;
+    char rbuf[16];
+    const char *result = query(r, "result", rbuf, sizeof rbuf);
+    if (result != NULL && strcmp(result, "ok") != 0 && strcmp(result, "warn") != 0 &&
+        strcmp(result, "fail") != 0) {
+        send_error(r, 400, "malformed", "result must be ok, warn or fail");
+        return;
+    }
+    long long before, limit;
+    if (!query_int(r, "before", 0, 0, INT64_MAX, &before) ||
+        !query_int(r, "limit", 50, 1, 1000, &limit))
+        return;
+    capv_registry_verification_page *page = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char *json = NULL;
+    size_t len = 0;
+    capv_status st = capv_registry_list_verifications(&page, r->d->registry, result, before,
+                                                      (size_t)limit, &err);
+    if (st == CAPV_OK)
+        st = capv_registry_verification_page_to_json(&json, &len, page, &err);
+    capv_registry_verification_page_free(page);
+    send_library_json(r, 200, st, json, len, &err, NULL);
+}
+
 /* Registers an entry: 201 when new, 200 when the same entry was already there (a retry),
  * 409 when an entry for these hashes exists with other content. */
 void handle_registry_post(req *r)
@@ -232,6 +302,10 @@ static void backup_json(jbuf *b, const capv_backup_info *i)
     jnum(b, (long long)i->verifications);
     jstr(b, ",\"tool_version\":");
     jquote(b, i->tool_version);
+    if (i->signer_kid != NULL) { /* backup.signing_key_file: a signed sidecar */
+        jstr(b, ",\"signer_kid\":");
+        jquote(b, i->signer_kid);
+    }
     jstr(b, "}");
 }
 
@@ -277,6 +351,65 @@ void handle_admin_backups(req *r)
     }
     jstr(&b, "]}");
     capv_backup_list_free(list);
+    send_jbuf(r, 200, &b);
+}
+
+/* An entry's signature as the daemon sees it: whether it verifies
+ * (capv_registry_entry_verify) and whether its key is one of the trust store's (trust.dir),
+ * as `capverify registry check --trust` decides. */
+void handle_registry_signature(req *r)
+{
+    if (!auth_check(r, "registry:read") || !need_registry(r))
+        return;
+    const char *from = r->ri->local_uri_raw + strlen("/registry/entries/");
+    char id[256];
+    size_t n = strcspn(from, "/");
+    if (n >= sizeof id) {
+        send_error(r, 404, "not_found", "no such registry entry");
+        return;
+    }
+    memcpy(id, from, n);
+    id[n] = '\0';
+    capv_registry_entry *e = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_registry_get(&e, r->d->registry, id, &err);
+    if (st != CAPV_OK) {
+        answer_failure(r, st, &err);
+        return;
+    }
+    capv_status vst = capv_registry_entry_verify(e, NULL);
+    const char *status = vst == CAPV_OK            ? "valid"
+                         : vst == CAPV_E_MISSING   ? "unsigned"
+                         : vst == CAPV_E_SIGNATURE ? "invalid"
+                                                   : "malformed";
+    const capv_key *key = NULL;
+    uint8_t pk[64];
+    size_t pklen = 0;
+    const capv_trust_store *store = capv_verifier_trust_store(r->d->verifier);
+    bool readable = e->public_key != NULL &&
+                    capv_base64_decode(pk, sizeof pk, &pklen, e->public_key, strlen(e->public_key),
+                                       CAPV_BASE64_STD, NULL) == CAPV_OK &&
+                    pklen == CAPV_ED25519_PUBLIC_LEN;
+    if (readable && store != NULL)
+        key = capv_trust_store_find(store, pk);
+    jbuf b = { 0 };
+    jstr(&b, "{\"id\":");
+    jquote(&b, e->id);
+    jstr(&b, ",\"status\":");
+    jquote(&b, status);
+    jstr(&b, ",\"signature_scheme\":");
+    jquote(&b, e->signature_scheme);
+    jstr(&b, ",\"kid\":");
+    jquote(&b, e->kid);
+    /* trusted: null when there is no key to look up */
+    jstr(&b, ",\"trusted\":");
+    jstr(&b, !readable ? "null" : key != NULL ? "true" : "false");
+    jstr(&b, ",\"key_status\":");
+    jquote(&b, key != NULL ? capv_key_status_name(capv_key_status_of(key)) : NULL);
+    jstr(&b, ",\"key_owner\":");
+    jquote(&b, key != NULL ? capv_key_owner(key) : NULL);
+    jstr(&b, "}");
+    capv_registry_entry_free(e);
     send_jbuf(r, 200, &b);
 }
 
@@ -354,6 +487,27 @@ void handle_policy_compile(req *r)
     capv_policy_diagnostics_free(diags);
     capv_policy_ir_free(ir);
     capv_policy_compile_request_free(creq);
+}
+
+/* Stored policies, oldest first (docs/policies.md): their ids, versions and hashes; the IR of
+ * one is GET /policy/{hash}. */
+void handle_policy_list(req *r)
+{
+    if (!auth_check(r, "policy:read") || !need_registry(r))
+        return;
+    long long after, limit;
+    if (!query_int(r, "after", 0, 0, INT64_MAX, &after) ||
+        !query_int(r, "limit", 100, 1, 1000, &limit))
+        return;
+    capv_registry_policy_page *page = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    char *json = NULL;
+    size_t len = 0;
+    capv_status st = capv_registry_list_policies(&page, r->d->registry, after, (size_t)limit, &err);
+    if (st == CAPV_OK)
+        st = capv_registry_policy_page_to_json(&json, &len, page, &err);
+    capv_registry_policy_page_free(page);
+    send_library_json(r, 200, st, json, len, &err, NULL);
 }
 
 void handle_policy_get(req *r)

@@ -13,6 +13,15 @@ struct req;
 void handle_registry_list(struct req *r);
 void handle_registry_get(struct req *r);
 void handle_registry_post(struct req *r);
+/* GET /registry/verifications/{request_id}: the stored report of a recorded request. */
+void handle_registry_verification(struct req *r);
+/* GET /registry/verifications: recorded verifications, newest first, by result. */
+void handle_registry_verifications(struct req *r);
+/* GET /registry/entries/{id}/signature: whether the entry's signature verifies and its key
+ * is trusted. */
+void handle_registry_signature(struct req *r);
+/* GET /policies: the stored policies. */
+void handle_policy_list(struct req *r);
 void handle_admin_backup(struct req *r);
 void handle_admin_backups(struct req *r);
 void handle_policy_compile(struct req *r);

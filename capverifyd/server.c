@@ -22,6 +22,7 @@
 #include "ratelimit.h"
 #include "routes.h"
 #include "tls.h"
+#include "ui.h"
 
 /* X-Request-Id: the client's when it is ≤ 64 characters of [A-Za-z0-9._-], else ours: 32 hex
  * digits, the first 12 the time in Unix milliseconds and the rest random (the layout of a
@@ -30,15 +31,9 @@
 static void request_id(req *r)
 {
     const char *in = header(r, "X-Request-Id");
-    if (in != NULL) {
-        size_t n = strlen(in);
-        bool ok = n > 0 && n <= 64;
-        for (size_t i = 0; ok && i < n; i++)
-            ok = isalnum((unsigned char)in[i]) || in[i] == '.' || in[i] == '_' || in[i] == '-';
-        if (ok) {
-            snprintf(r->id, sizeof r->id, "%s", in);
-            return;
-        }
+    if (in != NULL && http_request_id_ok(in, strlen(in))) {
+        snprintf(r->id, sizeof r->id, "%s", in);
+        return;
     }
     uint8_t rnd[16];
     struct timespec ts;
@@ -58,6 +53,7 @@ static route route_of(const char *method, const char *uri, bool *allowed)
     bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     bool post = strcmp(method, "POST") == 0;
     route rt = ROUTE_OTHER;
+    const char *slash;
     if (strcmp(uri, "/healthz") == 0)
         rt = ROUTE_HEALTHZ, *allowed = get;
     else if (strcmp(uri, "/readyz") == 0)
@@ -81,6 +77,22 @@ static route route_of(const char *method, const char *uri, bool *allowed)
         rt = ROUTE_ADMIN_BACKUP, *allowed = post;
     else if (strcmp(uri, "/admin/backups") == 0)
         rt = ROUTE_ADMIN_BACKUPS, *allowed = get;
+    else if (strncmp(uri, "/registry/verifications/", 24) == 0 && uri[24] != '\0' &&
+             strchr(uri + 24, '/') == NULL)
+        rt = ROUTE_REGISTRY_VERIFICATION, *allowed = get;
+    else if (strcmp(uri, "/registry/verifications") == 0)
+        rt = ROUTE_REGISTRY_VERIFICATIONS, *allowed = get;
+    else if (strncmp(uri, "/registry/entries/", 18) == 0 && uri[18] != '\0' &&
+             (slash = strchr(uri + 18, '/')) != NULL && slash > uri + 18 &&
+             strcmp(slash, "/signature") == 0)
+        rt = ROUTE_REGISTRY_SIGNATURE, *allowed = get;
+    else if (strcmp(uri, "/policies") == 0)
+        rt = ROUTE_POLICY_LIST, *allowed = get;
+    else if (strcmp(uri, "/ui/config.json") == 0)
+        rt = ROUTE_UI_CONFIG, *allowed = get;
+    /* the web UI (docs/ui.md): "/" redirects to it, "/ui/..." are its files */
+    else if (strcmp(uri, "/") == 0 || strcmp(uri, "/ui") == 0 || strncmp(uri, "/ui/", 4) == 0)
+        rt = ROUTE_UI, *allowed = get;
     return rt;
 }
 
@@ -213,7 +225,8 @@ static void answer_options(req *r)
 static bool rate_limit_early(req *r)
 {
     int retry = 0;
-    if (!ratelimit_enabled() || is_probe(r->route))
+    /* the UI's static files cost nothing to serve, and a page load fetches several */
+    if (!ratelimit_enabled() || is_probe(r->route) || r->route == ROUTE_UI)
         return true;
     if (r->d->auth == NULL) {
         if (ratelimit_take(RL_ADDRESS, r->client, &retry))
@@ -269,6 +282,12 @@ static void route_request(req *r, const char *path)
     case ROUTE_REGISTRY_POST: handle_registry_post(r); break;
     case ROUTE_ADMIN_BACKUP: handle_admin_backup(r); break;
     case ROUTE_ADMIN_BACKUPS: handle_admin_backups(r); break;
+    case ROUTE_REGISTRY_VERIFICATION: handle_registry_verification(r); break;
+    case ROUTE_REGISTRY_VERIFICATIONS: handle_registry_verifications(r); break;
+    case ROUTE_REGISTRY_SIGNATURE: handle_registry_signature(r); break;
+    case ROUTE_POLICY_LIST: handle_policy_list(r); break;
+    case ROUTE_UI: handle_ui(r); break;
+    case ROUTE_UI_CONFIG: handle_ui_config(r); break;
     default: send_error(r, 404, "not_found", "no route %s", path); break;
     }
     pthread_rwlock_unlock(&d->lock);

@@ -17,9 +17,11 @@
 #include "capverify/package.h"
 #include "capverify/keys.h"
 #include "capverify/verify.h"
+#include "capverify/audit.h"
 #include "capverify/policy.h"
 #include "capverify/cache.h"
 #include "capverify/registry.h"
+#include "capverify/backup_remote.h"
 #include "capverify/jwt.h"
 
 #endif

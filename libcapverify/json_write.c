@@ -117,6 +117,19 @@ static void write_number(capv_buf *b, const cJSON *item)
     capvi_json_write_double(b, d);
 }
 
+/* Whether an integer lexeme fits the type serde_json reads it as: u64, or i64 when negative
+ * ("-0" does not: serde_json reads it as the f64 -0.0). */
+static bool serde_integer(const char *lex)
+{
+    bool neg = lex[0] == '-';
+    const char *digits = lex + (neg ? 1 : 0);
+    const char *max = neg ? "9223372036854775808" : "18446744073709551615";
+    size_t n = strlen(digits), maxn = strlen(max);
+    if (neg && strcmp(digits, "0") == 0)
+        return false;
+    return n < maxn || (n == maxn && strcmp(digits, max) <= 0);
+}
+
 static void write_scalar(capv_buf *b, const cJSON *item)
 {
     if (cJSON_IsString(item))
@@ -131,8 +144,52 @@ static void write_scalar(capv_buf *b, const cJSON *item)
         capvi_buf_puts(b, "null");
 }
 
+static int key_order(const void *a, const void *b)
+{
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+static void write_compact(capv_buf *b, const cJSON *item, unsigned int flags, int depth);
+
+/* An object's members in the byte order of their keys (CAPVI_JSON_SERDE_VALUE). */
+static void write_sorted_object(capv_buf *b, const cJSON *item, unsigned int flags, int depth)
+{
+    size_t n = 0;
+    for (const cJSON *c = item->child; c; c = c->next)
+        n++;
+    const cJSON **members = n ? malloc(n * sizeof *members) : NULL;
+    if (n > 0 && members == NULL) {
+        b->failed = true;
+        return;
+    }
+    n = 0;
+    for (const cJSON *c = item->child; c; c = c->next)
+        members[n++] = c;
+    if (n > 1)
+        qsort(members, n, sizeof *members, key_order);
+    capvi_buf_putc(b, '{');
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            capvi_buf_putc(b, ',');
+        capvi_json_write_string(b, members[i]->string, strlen(members[i]->string));
+        capvi_buf_putc(b, ':');
+        write_compact(b, members[i], flags, depth + 1);
+    }
+    capvi_buf_putc(b, '}');
+    free(members);
+}
+
 static void write_compact(capv_buf *b, const cJSON *item, unsigned int flags, int depth)
 {
+    if ((flags & CAPVI_JSON_SERDE_VALUE) && cJSON_IsObject(item)) {
+        write_sorted_object(b, item, flags, depth);
+        return;
+    }
+    if ((flags & CAPVI_JSON_SERDE_VALUE) && cJSON_IsNumber(item) && item->valuestring != NULL &&
+        strpbrk(item->valuestring, ".eE") == NULL && !serde_integer(item->valuestring)) {
+        capvi_json_write_double(b, item->valuedouble);
+        return;
+    }
     if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
         bool object = cJSON_IsObject(item);
         capvi_buf_putc(b, object ? '{' : '[');

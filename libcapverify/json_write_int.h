@@ -13,6 +13,12 @@
  * the style of serde_json's pretty printer ("key": value, [] and {} for empty containers).
  * The flags are CAPV_JSON_CANON_*. Failure is recorded in the buffer's sticky flag. */
 void capvi_json_write_compact(capv_buf *b, const cJSON *item, unsigned int flags);
+
+/* capvi_json_write_compact flag: the form serde_json's Value gives with to_string(), which v1
+ * audit digests cover (docs/formats.md, "Audit logs"): every object's members sorted by the
+ * bytes of their keys, at every depth; integers within i64 / u64 exactly as written, "-0" and
+ * integers beyond those ranges as the double they read as (serde_json reads them as f64). */
+#define CAPVI_JSON_SERDE_VALUE 0x100u
 void capvi_json_write_pretty(capv_buf *b, const cJSON *item);
 
 /* Writes `s[0..len)` as a JSON string literal with the compat escaping. */

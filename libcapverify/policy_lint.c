@@ -8,6 +8,7 @@
  * description, W2001 unused input. The order is fixed (policy, rules in source order,
  * adaptivity, inputs by name), so the same policy always gives the same list. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ typedef struct diag {
     capv_policy_lint_level level;
     char *message;
     char *rule_id;
+    unsigned line, column; /* in the YAML source; 0 when unknown */
 } diag;
 
 struct capv_policy_diagnostics {
@@ -28,11 +30,60 @@ struct capv_policy_diagnostics {
     size_t errors;
 };
 
-static bool add(capv_policy_diagnostics *d, const char *code, capv_policy_lint_level level,
-                const char *rule_id, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* The YAML positions of a document's nodes, sorted by node: a diagnostic finds the position
+ * of what it is about in O(log n), so many findings in a large hostile policy stay cheap. */
+typedef struct pos_index {
+    const capv_yaml_mark **marks;
+    size_t n;
+} pos_index;
 
-static bool add(capv_policy_diagnostics *d, const char *code, capv_policy_lint_level level,
-                const char *rule_id, const char *fmt, ...)
+static int mark_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)(*(const capv_yaml_mark *const *)a)->node;
+    uintptr_t y = (uintptr_t)(*(const capv_yaml_mark *const *)b)->node;
+    return x < y ? -1 : x > y;
+}
+
+static bool pos_index_init(pos_index *ix, const capv_yaml_doc *doc)
+{
+    ix->n = doc->nmarks;
+    ix->marks = calloc(ix->n + 1, sizeof *ix->marks);
+    if (ix->marks == NULL)
+        return false;
+    for (size_t i = 0; i < ix->n; i++)
+        ix->marks[i] = &doc->marks[i];
+    qsort(ix->marks, ix->n, sizeof *ix->marks, mark_cmp);
+    return true;
+}
+
+/* The position of `node`: its mapping key's when it has one, else its own. */
+static void pos_find(const pos_index *ix, const cJSON *node, unsigned *line, unsigned *col)
+{
+    *line = *col = 0;
+    size_t lo = 0, hi = ix->n;
+    while (node != NULL && lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uintptr_t at = (uintptr_t)ix->marks[mid]->node;
+        if (at == (uintptr_t)node) {
+            const capv_yaml_mark *m = ix->marks[mid];
+            *line = m->key_line ? m->key_line : m->line;
+            *col = m->key_line ? m->key_col : m->col;
+            return;
+        }
+        if (at < (uintptr_t)node)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+}
+
+static bool add(capv_policy_diagnostics *d, const pos_index *ix, const cJSON *node,
+                const char *code, capv_policy_lint_level level, const char *rule_id,
+                const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static bool add(capv_policy_diagnostics *d, const pos_index *ix, const cJSON *node,
+                const char *code, capv_policy_lint_level level, const char *rule_id,
+                const char *fmt, ...)
 {
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
@@ -50,6 +101,7 @@ static bool add(capv_policy_diagnostics *d, const char *code, capv_policy_lint_l
     diag *x = &d->items[d->n];
     snprintf(x->code, sizeof x->code, "%s", code);
     x->level = level;
+    pos_find(ix, node, &x->line, &x->column);
     x->message = strdup(msg);
     x->rule_id = rule_id ? strdup(rule_id) : NULL;
     if (x->message == NULL || (rule_id != NULL && x->rule_id == NULL)) {
@@ -68,9 +120,10 @@ typedef struct lint_ctx {
     const capv_policy *p;
     capv_name_ref *inputs, *rules, *preds;
     size_t ninputs, npreds;
-    bool *used;         /* per input, in document order */
-    size_t *rule_first; /* per rule: position of the first rule with its id */
-    size_t *pred_first; /* per predicate: the same for predicate ids */
+    bool *used;                /* per input, in document order */
+    const cJSON **input_nodes; /* per input, in document order */
+    size_t *rule_first;        /* per rule: position of the first rule with its id */
+    size_t *pred_first;        /* per predicate: the same for predicate ids */
 } lint_ctx;
 
 static void mark_used(lint_ctx *x, const char *name)
@@ -105,13 +158,17 @@ static bool lint_ctx_init(lint_ctx *x, const capv_policy *p)
     x->rules = calloc(p->nrules + 1, sizeof *x->rules);
     x->preds = calloc(x->npreds + 1, sizeof *x->preds);
     x->used = calloc(x->ninputs + 1, sizeof *x->used);
+    x->input_nodes = calloc(x->ninputs + 1, sizeof *x->input_nodes);
     x->rule_first = calloc(p->nrules + 1, sizeof *x->rule_first);
     x->pred_first = calloc(x->npreds + 1, sizeof *x->pred_first);
-    if (!x->inputs || !x->rules || !x->preds || !x->used || !x->rule_first || !x->pred_first)
+    if (!x->inputs || !x->rules || !x->preds || !x->used || !x->rule_first || !x->pred_first ||
+        !x->input_nodes)
         return false;
     size_t i = 0;
-    for (const cJSON *in = p->inputs->child; in; in = in->next, i++)
+    for (const cJSON *in = p->inputs->child; in; in = in->next, i++) {
         x->inputs[i] = (capv_name_ref){ in->string, i };
+        x->input_nodes[i] = in;
+    }
     for (i = 0; i < p->nrules; i++)
         x->rules[i] = (capv_name_ref){ p->rules[i].id, i };
     i = 0;
@@ -131,6 +188,7 @@ static void lint_ctx_free(lint_ctx *x)
     free(x->rules);
     free(x->preds);
     free(x->used);
+    free(x->input_nodes);
     free(x->rule_first);
     free(x->pred_first);
 }
@@ -143,22 +201,29 @@ capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_poli
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown lint mode %d", (int)mode);
     capv_policy_diagnostics *d = calloc(1, sizeof *d);
     lint_ctx x;
-    bool ok = lint_ctx_init(&x, p) && d != NULL;
+    pos_index ix = { NULL, 0 };
+    bool ok = lint_ctx_init(&x, p) && d != NULL && pos_index_init(&ix, &p->doc);
     const capv_policy_lint_level E = CAPV_POLICY_LEVEL_ERROR, W = CAPV_POLICY_LEVEL_WARNING;
+    const cJSON *root = p->doc.root;
 
     if (ok && cJSON_GetArraySize(p->legal_basis) == 0)
-        ok = add(d, "E1002", mode == CAPV_POLICY_LINT_RELAXED ? W : E, NULL,
+        ok = add(d, &ix, p->legal_basis, "E1002", mode == CAPV_POLICY_LINT_RELAXED ? W : E, NULL,
                  "legal_basis is empty: name the directive or article the policy implements");
     if (ok && p->description[0] == '\0')
-        ok = add(d, "W1002", W, NULL, "description is empty");
+        ok = add(d, &ix, capvi_json_get(root, "description"), "W1002", W, NULL,
+                 "description is empty");
 
-    for (size_t i = 0; ok && i < p->nrules; i++) {
+    /* the rules' nodes, in source order as p->rules */
+    const cJSON *rnode = capvi_json_get(root, "rules");
+    rnode = rnode ? rnode->child : NULL;
+    for (size_t i = 0; ok && i < p->nrules; i++, rnode = rnode ? rnode->next : NULL) {
         const capv_policy_rule *r = &p->rules[i];
         if (x.rule_first[i] != i)
-            ok = add(d, "E1003", E, r->id, "duplicate rule id \"%s\" (rules[%zu] and rules[%zu])",
-                     r->id, x.rule_first[i], i);
+            ok = add(d, &ix, capvi_json_get(rnode, "id"), "E1003", E, r->id,
+                     "duplicate rule id \"%s\" (rules[%zu] and rules[%zu])", r->id, x.rule_first[i],
+                     i);
         if (ok && capvi_policy_op_of(r->op) == CAPV_POLICY_OP_UNKNOWN)
-            ok = add(d, "E2001", E, r->id,
+            ok = add(d, &ix, capvi_json_get(rnode, "op"), "E2001", E, r->id,
                      "rule \"%s\": unknown op \"%s\" (allowed: non_membership, eq, "
                      "range_min)",
                      r->id, CAPV_CLIP(r->op));
@@ -170,7 +235,7 @@ capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_poli
             if (capvi_name_find(x.inputs, x.ninputs, v) != NULL)
                 mark_used(&x, v);
             else
-                ok = add(d, "E2003", E, r->id,
+                ok = add(d, &ix, sides[s], "E2003", E, r->id,
                          "rule \"%s\": %s references \"%s\", which is not a declared input", r->id,
                          s == 0 ? "lhs" : "rhs", CAPV_CLIP(v));
         }
@@ -183,32 +248,36 @@ capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_poli
         for (const cJSON *pr = preds->child; ok && pr; pr = pr->next, i++) {
             const char *id = capvi_json_get(pr, "id")->valuestring, *why = NULL;
             if (x.pred_first[i] != i)
-                ok = add(d, "E1005", E, NULL, "duplicate predicate id \"%s\"", CAPV_CLIP(id));
+                ok = add(d, &ix, capvi_json_get(pr, "id"), "E1005", E, NULL,
+                         "duplicate predicate id \"%s\"", CAPV_CLIP(id));
             const cJSON *expr = capvi_json_get(pr, "expr");
             if (ok && !capvi_policy_predicate_valid(expr, &why))
-                ok = add(d, "E2002", E, NULL, "predicate \"%s\": expr %s", CAPV_CLIP(id), why);
+                ok = add(d, &ix, expr, "E2002", E, NULL, "predicate \"%s\": expr %s", CAPV_CLIP(id),
+                         why);
             else if (ok)
                 expr_vars(&x, expr);
         }
         for (const cJSON *a = acts->child; ok && a; a = a->next) {
             const char *when = capvi_json_get(a, "when")->valuestring;
             if (capvi_name_find(x.preds, x.npreds, when) == NULL)
-                ok = add(d, "E1004", E, NULL, "activation names unknown predicate \"%s\"",
-                         CAPV_CLIP(when));
+                ok = add(d, &ix, capvi_json_get(a, "when"), "E1004", E, NULL,
+                         "activation names unknown predicate \"%s\"", CAPV_CLIP(when));
             for (const cJSON *rid = capvi_json_get(a, "rules")->child; ok && rid; rid = rid->next)
                 if (capvi_name_find(x.rules, p->nrules, rid->valuestring) == NULL)
-                    ok = add(d, "E1001", E, NULL, "activation \"%s\" names unknown rule \"%s\"",
-                             CAPV_CLIP(when), CAPV_CLIP(rid->valuestring));
+                    ok = add(d, &ix, rid, "E1001", E, NULL,
+                             "activation \"%s\" names unknown rule \"%s\"", CAPV_CLIP(when),
+                             CAPV_CLIP(rid->valuestring));
         }
     }
 
     /* by name, so the order does not depend on how the inputs were written */
     for (size_t i = 0; ok && i < x.ninputs; i++)
         if (!x.used[x.inputs[i].pos])
-            ok = add(d, "W2001", W, NULL,
+            ok = add(d, &ix, x.input_nodes[x.inputs[i].pos], "W2001", W, NULL,
                      "input \"%s\" is declared but no rule or predicate uses it",
                      CAPV_CLIP(x.inputs[i].key));
     lint_ctx_free(&x);
+    free(ix.marks);
     if (!ok) {
         capv_policy_diagnostics_free(d);
         return capvi_err_nomem(err);
@@ -274,6 +343,17 @@ const char *capv_policy_diagnostic_rule_id(const capv_policy_diagnostics *d, siz
     return at(d, i) ? at(d, i)->rule_id : NULL;
 }
 
+bool capv_policy_diagnostic_position(const capv_policy_diagnostics *d, size_t i, unsigned *line,
+                                     unsigned *column)
+{
+    const diag *x = at(d, i);
+    if (line != NULL)
+        *line = x ? x->line : 0;
+    if (column != NULL)
+        *column = x ? x->column : 0;
+    return x != NULL && x->line > 0;
+}
+
 const char *capv_policy_lint_level_name(capv_policy_lint_level level)
 {
     switch (level) {
@@ -306,6 +386,8 @@ capv_status capv_policy_diagnostics_to_json(char **out, size_t *out_len,
             capvi_json_write_string(&b, x->rule_id, strlen(x->rule_id));
         else
             capvi_buf_puts(&b, "null");
+        if (x->line > 0)
+            capvi_buf_printf(&b, ",\"line\":%u,\"column\":%u", x->line, x->column);
         capvi_buf_putc(&b, '}');
     }
     capvi_buf_putc(&b, ']');

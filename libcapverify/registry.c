@@ -136,7 +136,6 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     capv_registry *reg = calloc(1, sizeof *reg);
     if (reg == NULL)
         return capvi_err_nomem(err);
-    reg->lock_fd = -1;
     reg->read_only = ro;
     reg->clock = o->clock ? o->clock : capv_clock_system;
     reg->clock_user = o->clock ? o->clock_user : NULL;
@@ -944,6 +943,27 @@ out:
     return capvi_err_done(err, st);
 }
 
+/* The storage's look-up, which also sees the records this handle queued: on a miss while
+ * records wait, the queue is written first (at most REG_READ_WAIT_MS) and the storage asked
+ * again. A caller that was told CAPV_OK by capv_registry_record expects to find its record;
+ * a miss is only an answer once nothing this handle accepted is still waiting. */
+static capv_status verification_lookup(capv_registry_verification **out, capv_registry *reg,
+                                       const char *request_id, capv_error *err)
+{
+    capv_status st = reg->be->verification_get(out, reg, request_id, err);
+    if (st != CAPV_E_NOT_FOUND || !capvi_reg_queue_enabled(reg) ||
+        capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH) == 0)
+        return st;
+    capv_error ferr = CAPV_ERROR_INIT;
+    capv_status fst = capv_registry_flush(reg, REG_READ_WAIT_MS, &ferr);
+    st = reg->be->verification_get(out, reg, request_id, err);
+    if (st == CAPV_E_NOT_FOUND && fst != CAPV_OK)
+        return capvi_err_set(err, CAPV_E_BUSY, "request_id",
+                             "no verification under '%.200s' yet, and %s", request_id,
+                             ferr.message);
+    return st;
+}
+
 capv_status capv_registry_get_verification(capv_registry_verification **out, capv_registry *reg,
                                            const char *request_id, capv_error *err)
 {
@@ -954,11 +974,47 @@ capv_status capv_registry_get_verification(capv_registry_verification **out, cap
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_status st = reg->be->verification_get(out, reg, request_id, err);
+    capv_status st = verification_lookup(out, reg, request_id, err);
     if (st == CAPV_E_NOT_FOUND)
         capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
                       "no verification recorded under '%.200s'", request_id);
     return capvi_err_done(err, capvi_reg_note(reg, st, err));
+}
+
+capv_status capv_registry_get_report(char **out, size_t *out_len, capv_registry *reg,
+                                     const char *request_id, capv_error *err)
+{
+    if (out != NULL)
+        *out = NULL;
+    if (out_len != NULL)
+        *out_len = 0;
+    if (out == NULL || reg == NULL || request_id == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    /* the rule of record_caller_fields: an id no record can carry is a malformed question */
+    if (!text_ok(request_id, 128))
+        return capvi_err_set(err, CAPV_E_MALFORMED, "request_id",
+                             "request_id must be 1..128 printable characters");
+    capv_registry_verification *v = NULL;
+    capv_status st = capv_registry_get_verification(&v, reg, request_id, err);
+    if (st != CAPV_OK)
+        return st;
+    if (v->report_json == NULL) {
+        capv_registry_verification_free(v);
+        return capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
+                             "the verification '%.200s' was recorded without a report", request_id);
+    }
+    size_t n = strlen(v->report_json);
+    char *copy = malloc(n + 1);
+    if (copy == NULL) {
+        capv_registry_verification_free(v);
+        return capvi_err_nomem(err);
+    }
+    memcpy(copy, v->report_json, n + 1);
+    capv_registry_verification_free(v);
+    *out = copy;
+    if (out_len != NULL)
+        *out_len = n;
+    return capvi_err_done(err, CAPV_OK);
 }
 
 void capv_registry_verification_free(capv_registry_verification *v)

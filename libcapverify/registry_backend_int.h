@@ -67,6 +67,14 @@ struct capvi_reg_backend {
     /* `key` a policy hash (digest) or a policy id (its newest version). */
     capv_status (*policy_get)(capv_registry_policy **out, capv_registry *reg, const char *key,
                               capv_error *err);
+    /* seq < before, with `result` only unless NULL, newest first, at most limit into items
+     * (report_json NULL). */
+    capv_status (*verification_list)(capv_registry_verification **items, size_t *n,
+                                     capv_registry *reg, const char *result, int64_t before,
+                                     size_t limit, capv_error *err);
+    /* seq > after, by seq, at most limit into items (ir_json NULL), their seq into seqs. */
+    capv_status (*policy_list)(capv_registry_policy **items, int64_t *seqs, size_t *n,
+                               capv_registry *reg, int64_t after, size_t limit, capv_error *err);
 };
 
 #endif

@@ -6,15 +6,22 @@
  * read-only connection for the whole copy, so concurrent commits by the writer neither
  * restart nor leak into it) into a hidden temporary file, which is switched to a rollback
  * journal (a single self-contained file), counted, fsynced, hashed and renamed; the sidecar
- * follows the same way, last. A backup is complete exactly when its sidecar exists.
+ * follows the same way, last, signed when a signing key is given. A backup is complete
+ * exactly when its sidecar exists.
  *
  * Restore: the backup is copied next to the database while being hashed (the bytes checked
- * are the bytes used), checked (size, SHA3-256, integrity_check, schema version, counts),
- * migrated if older, and only then swapped in under the writer lock; the old database and its
- * WAL are kept as "<db>.pre-restore-<ts>". Any failure before the swap leaves the database as
- * it was. A restore into PostgreSQL checks the backup the same way, then replaces the
- * registry's rows with the copy's in one transaction (registry_copy.c); nothing keeps the old
- * ones. */
+ * are the bytes used), checked (sidecar signature, size, SHA3-256, integrity_check, schema
+ * version, exactly the schema objects we create, foreign keys, counts, entry signatures),
+ * migrated if older, and only then swapped in under the writer lock; the old database and
+ * its WAL are kept as "<db>.pre-restore-<ts>". Any failure before the swap leaves the
+ * database as it was. A restore into PostgreSQL checks the backup the same way, then
+ * replaces the registry's rows with the copy's in one transaction (registry_copy.c); nothing
+ * keeps the old ones.
+ *
+ * Every temporary file here has a name nobody can guess and is created with O_EXCL |
+ * O_NOFOLLOW (tempfile.c); a file SQLite then opens by that name is opened with
+ * SQLITE_OPEN_NOFOLLOW and checked to be the very file created. Listing, verifying and
+ * restoring never follow a symbolic link to a backup or sidecar. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,36 +43,39 @@
 #include "registry_pg_int.h"
 #include "registry_pgb_int.h"
 #include "registry_schema_int.h"
+#include "tempfile_int.h"
 #include "time_int.h"
 
 #define SIDECAR_MAX (64u * 1024u)
 #define BACKUP_STEP_PAGES 1024
 #define COPY_CHUNK (1u << 20)
+/* The signed bytes of a sidecar begin with this text and a NUL byte (docs/registry.md,
+ * "Signed backups"), so a signature made for anything else never verifies as one. */
+#define SIG_CONTEXT "capverify-backup-sidecar.v1"
 
 /* ---- small file helpers ---------------------------------------------------------------- */
-
-static capv_status fsync_path(const char *path, bool dir, capv_error *err)
-{
-    int fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-    if (fd < 0)
-        return capvi_err_set(err, CAPV_E_IO, path, "cannot open '%s': %s", path, strerror(errno));
-    int rc = fsync(fd);
-    int e = errno;
-    close(fd);
-    if (rc != 0)
-        return capvi_err_set(err, CAPV_E_IO, path, "fsync '%s': %s", path, strerror(e));
-    return CAPV_OK;
-}
 
 static void dir_of(char out[PATH_MAX], const char *path)
 {
     capvi_reg_dir_of(out, path);
 }
 
+static const char *base_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 static bool path_exists(const char *p)
 {
     struct stat sb;
     return lstat(p, &sb) == 0;
+}
+
+/* A regular file, named without following a symbolic link. */
+static bool is_regular(const char *p, struct stat *sb)
+{
+    return lstat(p, sb) == 0 && S_ISREG(sb->st_mode);
 }
 
 static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
@@ -83,17 +93,31 @@ static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *pat
     return CAPV_OK;
 }
 
-/* Writes `data` to `path` through "<path>.tmp.<pid>": write, fsync, rename, fsync dir. */
+/* The prefix of a temporary file of this process: "<lead><name>.tmp.<pid>." (tempfile.c
+ * appends 24 random hex digits). */
+static capv_status temp_prefix(char out[PATH_MAX], const char *lead, const char *name,
+                               capv_error *err)
+{
+    if (snprintf(out, PATH_MAX, "%s%s.tmp.%ld.", lead, name, (long)getpid()) >= PATH_MAX)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
+    return CAPV_OK;
+}
+
+/* Writes `data` to `path` through a new temporary file beside it: write, fsync, rename,
+ * fsync of the directory. Whatever is at `path` (also a symbolic link) is replaced, never
+ * written through. */
 static capv_status write_file_atomic(const char *path, const uint8_t *data, size_t len,
                                      capv_error *err)
 {
-    char tmp[PATH_MAX], dir[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return capvi_err_set(err, CAPV_E_IO, tmp, "cannot create '%s': %s", tmp, strerror(errno));
-    capv_status st = write_all(fd, data, len, tmp, err);
+    char tmp[PATH_MAX], dir[PATH_MAX], prefix[PATH_MAX];
+    dir_of(dir, path);
+    int fd = -1;
+    capv_status st = temp_prefix(prefix, ".", base_of(path), err);
+    if (st == CAPV_OK)
+        st = capvi_temp_create(&fd, tmp, dir, prefix, 0644, err);
+    if (st != CAPV_OK)
+        return st;
+    st = write_all(fd, data, len, tmp, err);
     if (st == CAPV_OK && fsync(fd) != 0)
         st = capvi_err_set(err, CAPV_E_IO, tmp, "fsync '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && st == CAPV_OK)
@@ -104,21 +128,16 @@ static capv_status write_file_atomic(const char *path, const uint8_t *data, size
         unlink(tmp);
         return st;
     }
-    dir_of(dir, path);
-    return fsync_path(dir, true, err);
+    return capvi_dir_sync(dir, err);
 }
 
-/* SHA3-256 and size of a file; with `copy_to`, also copies it there (O_EXCL, fsynced). */
-static capv_status hash_file(uint8_t digest[32], uint64_t *size, const char *path,
-                             const char *copy_to, capv_progress_fn progress, void *user,
-                             capv_error *err)
+/* SHA3-256 and size of what `in` holds from its start; with `out` >= 0, also copies it
+ * there (fsynced). `name` / `out_name` name them in messages. */
+static capv_status hash_fd(uint8_t digest[32], uint64_t *size, int in, const char *name, int out,
+                           const char *out_name, capv_progress_fn progress, void *user,
+                           capv_error *err)
 {
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
-                             "cannot open '%s': %s", path, strerror(errno));
     struct stat sb;
-    int out = -1;
     capv_hash_ctx *h = NULL;
     uint8_t *buf = malloc(COPY_CHUNK);
     capv_status st = CAPV_OK;
@@ -126,45 +145,83 @@ static capv_status hash_file(uint8_t digest[32], uint64_t *size, const char *pat
     if (buf == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     if (fstat(in, &sb) != 0 || !S_ISREG(sb.st_mode))
-        CAPV_FAIL(err, CAPV_E_IO, path, "'%s' is not a regular file", path);
+        CAPV_FAIL(err, CAPV_E_IO, name, "'%s' is not a regular file", name);
     CAPV_TRY(capv_hash_ctx_new(&h, CAPV_HASH_SHA3_256, err));
-    if (copy_to != NULL && (out = open(copy_to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-        CAPV_FAIL(err, CAPV_E_IO, copy_to, "cannot create '%s': %s", copy_to, strerror(errno));
     for (;;) {
-        ssize_t r = read(in, buf, COPY_CHUNK);
+        ssize_t r = pread(in, buf, COPY_CHUNK, (off_t)total);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
-            CAPV_FAIL(err, CAPV_E_IO, path, "cannot read '%s': %s", path, strerror(errno));
+            CAPV_FAIL(err, CAPV_E_IO, name, "cannot read '%s': %s", name, strerror(errno));
         if (r == 0)
             break;
         CAPV_TRY(capv_hash_ctx_update(h, buf, (size_t)r, err));
         if (out >= 0)
-            CAPV_TRY(write_all(out, buf, (size_t)r, copy_to, err));
+            CAPV_TRY(write_all(out, buf, (size_t)r, out_name, err));
         total += (uint64_t)r;
         if (progress)
             progress(user, total, (uint64_t)sb.st_size);
     }
     CAPV_TRY(capv_hash_ctx_final(digest, h, err));
     if (out >= 0 && fsync(out) != 0)
-        CAPV_FAIL(err, CAPV_E_IO, copy_to, "fsync '%s': %s", copy_to, strerror(errno));
+        CAPV_FAIL(err, CAPV_E_IO, out_name, "fsync '%s': %s", out_name, strerror(errno));
     *size = total;
 out:
-    if (out >= 0 && close(out) != 0 && st == CAPV_OK)
-        st = capvi_err_set(err, CAPV_E_IO, copy_to, "close '%s': %s", copy_to, strerror(errno));
-    if (st != CAPV_OK && out >= 0)
-        unlink(copy_to);
-    close(in);
     capv_hash_ctx_free(h);
     free(buf);
     return st;
+}
+
+/* Opens a backup or sidecar for reading: a regular file, never through a symbolic link. */
+static capv_status open_input(int *fd, const char *path, const char *what, capv_error *err)
+{
+    *fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (*fd < 0) {
+        int e = errno;
+        if (e == ENOENT)
+            return capvi_err_set(err, CAPV_E_NOT_FOUND, path, "%s '%s' does not exist", what, path);
+        if (e == ELOOP)
+            return capvi_err_set(err, CAPV_E_IO, path,
+                                 "%s '%s' is a symbolic link: only regular files are read", what,
+                                 path);
+        return capvi_err_set(err, CAPV_E_IO, path, "cannot open %s '%s': %s", what, path,
+                             strerror(e));
+    }
+    struct stat sb;
+    if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return capvi_err_set(err, CAPV_E_IO, path, "%s '%s' is not a regular file", what, path);
+    }
+    return CAPV_OK;
+}
+
+/* Opens, with SQLite, the file this process created as `fd` under the name `path`
+ * (SQLITE_OPEN_NOFOLLOW, then checked to be that very file). */
+static capv_status open_own_db(sqlite3 **db, int fd, const char *path, int flags, capv_error *err)
+{
+    *db = NULL;
+    int rc = sqlite3_open_v2(path, db, flags | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        capv_status st = capvi_reg_sqlite_error(*db, rc, "opening a temporary database", err);
+        sqlite3_close(*db);
+        *db = NULL;
+        return st;
+    }
+    if (!capvi_temp_is(fd, path)) {
+        sqlite3_close(*db);
+        *db = NULL;
+        return capvi_err_set(err, CAPV_E_IO, path,
+                             "the temporary file '%s' was replaced by another one: refused", path);
+    }
+    return CAPV_OK;
 }
 
 /* ---- backup info / sidecars ------------------------------------------------------------ */
 
 typedef struct info_box {
     capv_backup_info info;
-    char *path, *sidecar, *created_at, *sha3, *tool;
+    char *path, *sidecar, *created_at, *sha3, *tool, *kid;
 } info_box;
 
 void capv_backup_info_free(capv_backup_info *info)
@@ -177,6 +234,7 @@ void capv_backup_info_free(capv_backup_info *info)
     free(b->created_at);
     free(b->sha3);
     free(b->tool);
+    free(b->kid);
     free(b);
 }
 
@@ -204,6 +262,14 @@ static info_box *box_new(const char *path, const char *sidecar, const char *crea
     return b;
 }
 
+static bool box_set_kid(info_box *b, const char *kid)
+{
+    free(b->kid);
+    b->kid = strdup(kid);
+    b->info.signer_kid = b->kid;
+    return b->kid != NULL;
+}
+
 /* "<x>.sqlite" → "<x>.json"; anything else → "<x>.json" appended. */
 static capv_status sidecar_path(char out[PATH_MAX], const char *backup, capv_error *err)
 {
@@ -217,23 +283,125 @@ static capv_status sidecar_path(char out[PATH_MAX], const char *backup, capv_err
                         : capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "backup path too long");
 }
 
-static capv_status read_sidecar(info_box **out, const char *backup, capv_error *err)
+/* How a sidecar's signature is judged. Listing passes none: the kid is read, unverified. */
+typedef struct sig_policy {
+    bool require;                  /* an unsigned sidecar is refused (CAPV_E_UNTRUSTED) */
+    const capv_trust_store *trust; /* NULL: verified against its own public key only */
+} sig_policy;
+
+/* The bytes a sidecar signature covers: SIG_CONTEXT, a NUL byte, then the compat canonical
+ * JSON of the sidecar object without its "signature" member (docs/registry.md). */
+static capv_status signed_bytes(capv_buf *out, const cJSON *unsigned_root, capv_error *err)
+{
+    capvi_buf_append(out, (const uint8_t *)SIG_CONTEXT, sizeof SIG_CONTEXT); /* with its NUL */
+    capvi_json_write_compact(out, unsigned_root, 0);
+    return out->failed ? capvi_err_nomem(err) : CAPV_OK;
+}
+
+/* Takes the "signature" member out of `root` and judges it by `pol` (NULL: only its shape
+ * and kid are read). `created` is the sidecar's created_at, the time a key must have been
+ * valid at. */
+static capv_status sidecar_signature(info_box *b, cJSON *root, const char *side,
+                                     const sig_policy *pol, capv_error *err)
+{
+    cJSON *sig = cJSON_DetachItemFromObjectCaseSensitive(root, "signature");
+    capv_buf msg = CAPV_BUF_INIT;
+    capv_status st = CAPV_OK;
+    if (sig == NULL) {
+        if (pol != NULL && pol->require)
+            return capvi_err_set(err, CAPV_E_UNTRUSTED, side,
+                                 "backup sidecar '%s' is not signed, and only signed backups "
+                                 "are accepted",
+                                 side);
+        return CAPV_OK;
+    }
+    const char *alg = NULL, *kid = NULL, *pub_b64 = NULL, *sig_b64 = NULL, *created = NULL;
+    uint8_t pub[32], value[64];
+    size_t n_pub = 0, n_sig = 0;
+    char mine[CAPV_KID_SIZE];
+    if (!cJSON_IsObject(sig) ||
+        capvi_json_get_string(&alg, sig, "signature", "alg", true, NULL) != CAPV_OK ||
+        capvi_json_get_string(&kid, sig, "signature", "kid", true, NULL) != CAPV_OK ||
+        capvi_json_get_string(&pub_b64, sig, "signature", "public_key", true, NULL) != CAPV_OK ||
+        capvi_json_get_string(&sig_b64, sig, "signature", "value", true, NULL) != CAPV_OK ||
+        strcmp(alg, "ed25519") != 0 ||
+        capv_base64_decode(pub, sizeof pub, &n_pub, pub_b64, strlen(pub_b64), CAPV_BASE64_STD,
+                           NULL) != CAPV_OK ||
+        n_pub != sizeof pub ||
+        capv_base64_decode(value, sizeof value, &n_sig, sig_b64, strlen(sig_b64), CAPV_BASE64_STD,
+                           NULL) != CAPV_OK ||
+        n_sig != sizeof value)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, side,
+                  "sidecar '%s': its \"signature\" needs alg \"ed25519\", kid, public_key (32 "
+                  "bytes) and value (64 bytes), both in standard base64",
+                  side);
+    CAPV_TRY(capv_key_id(mine, pub, err));
+    if (strcmp(mine, kid) != 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, side,
+                  "sidecar '%s': its signature's kid %.40s is not the id of its public key (%s)",
+                  side, kid, mine);
+    if (!box_set_kid(b, kid))
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    if (pol == NULL)
+        goto out;
+    CAPV_TRY(signed_bytes(&msg, root, err));
+    if (capv_ed25519_verify(pub, value, msg.data, msg.len, NULL) != CAPV_OK)
+        CAPV_FAIL(err, CAPV_E_SIGNATURE, side,
+                  "sidecar '%s': its signature by key %s does not verify: the sidecar was "
+                  "changed after it was signed",
+                  side, kid);
+    if (pol->trust != NULL) {
+        int64_t at = INT64_MIN;
+        if (capvi_json_get_string(&created, root, "", "created_at", true, NULL) != CAPV_OK ||
+            capv_rfc3339_parse(&at, created, strlen(created), NULL) != CAPV_OK)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s': created_at is not RFC 3339",
+                      side);
+        const capv_key *key = NULL;
+        capv_status ts = capvi_trust_decide(&key, pol->trust, pub, at);
+        if (ts != CAPV_OK)
+            CAPV_FAIL(err, ts, side,
+                      "backup sidecar '%s' is signed by key %s, which the trust store does not "
+                      "accept for a backup made at %s (%s)",
+                      side, kid, created, capv_status_name(ts));
+    }
+out:
+    capvi_buf_free(&msg);
+    cJSON_Delete(sig);
+    return st;
+}
+
+static capv_status read_sidecar(info_box **out, const char *backup, const sig_policy *pol,
+                                capv_error *err)
 {
     char side[PATH_MAX];
     capv_status st = sidecar_path(side, backup, err);
     if (st != CAPV_OK)
         return st;
     *out = NULL;
-    FILE *f = fopen(side, "rb");
-    if (f == NULL)
-        return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, side,
+    int fd = -1;
+    capv_error oerr = CAPV_ERROR_INIT;
+    if ((st = open_input(&fd, side, "backup sidecar", &oerr)) == CAPV_E_NOT_FOUND)
+        return capvi_err_set(err, CAPV_E_NOT_FOUND, side,
                              "backup sidecar '%s' is missing: an incomplete or foreign backup",
                              side);
+    if (st != CAPV_OK)
+        return capvi_err_set(err, st, side, "%s", oerr.message);
     uint8_t *buf = malloc(SIDECAR_MAX + 1);
-    size_t n = buf ? fread(buf, 1, SIDECAR_MAX + 1, f) : 0;
-    bool bad = ferror(f) != 0;
-    fclose(f);
+    size_t n = 0;
+    bool bad = false;
+    while (buf != NULL && n <= SIDECAR_MAX) {
+        ssize_t r = read(fd, buf + n, SIDECAR_MAX + 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            bad = r < 0;
+            break;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
     cJSON *root = NULL;
+    info_box *b = NULL;
     if (buf == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     if (bad)
@@ -241,8 +409,8 @@ static capv_status read_sidecar(info_box **out, const char *backup, capv_error *
     if (n > SIDECAR_MAX)
         CAPV_FAIL(err, CAPV_E_LIMIT, side, "sidecar '%s' is too large", side);
     capv_error jerr = CAPV_ERROR_INIT;
-    if (capvi_json_parse(&root, buf, n, &jerr) != CAPV_OK)
-        CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s' is not valid JSON: %s", side,
+    if (capvi_json_parse(&root, buf, n, &jerr) != CAPV_OK || !cJSON_IsObject(root))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s' is not a JSON object: %s", side,
                   jerr.message);
     const char *format = NULL, *created = NULL, *sha3 = NULL, *tool = NULL;
     int64_t size = 0, schema = 0, entries = 0, verifications = 0;
@@ -267,23 +435,29 @@ static capv_status read_sidecar(info_box **out, const char *backup, capv_error *
                   side);
     char canon[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(canon, d);
-    info_box *b = box_new(backup, side, created, canon, tool);
-    if (b == NULL)
+    if ((b = box_new(backup, side, created, canon, tool)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     b->info.size_bytes = (uint64_t)size;
     b->info.schema_version = (int)schema;
     b->info.entries = (uint64_t)entries;
     b->info.verifications = (uint64_t)verifications;
+    /* last: it takes the signature out of the tree to rebuild the signed bytes */
+    CAPV_TRY(sidecar_signature(b, root, side, pol, err));
     *out = b;
+    b = NULL;
 out:
+    capv_backup_info_free(b ? &b->info : NULL);
     cJSON_Delete(root);
     free(buf);
     return st;
 }
 
-static capv_status write_sidecar(const info_box *b, capv_error *err)
+/* Writes the sidecar of `b`; with `key`, signed (and b's signer_kid set). */
+static capv_status write_sidecar(info_box *b, const capv_signing_key *key, capv_error *err)
 {
-    capv_buf j = CAPV_BUF_INIT;
+    capv_buf j = CAPV_BUF_INIT, msg = CAPV_BUF_INIT;
+    cJSON *root = NULL;
+    capv_status st = CAPV_OK;
     capvi_buf_printf(&j,
                      "{\n  \"format\": \"%s\",\n  \"created_at\": \"%s\",\n  \"sha3_256\": "
                      "\"%s\",\n  \"size_bytes\": %llu,\n  \"schema_version\": %d,\n  "
@@ -293,12 +467,36 @@ static capv_status write_sidecar(const info_box *b, capv_error *err)
                      (unsigned long long)b->info.entries,
                      (unsigned long long)b->info.verifications);
     capvi_json_write_string(&j, b->tool, strlen(b->tool));
+    size_t body = j.len;
     capvi_buf_puts(&j, "\n}\n");
-    if (j.failed) {
-        capvi_buf_free(&j);
-        return capvi_err_nomem(err);
+    if (j.failed)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    if (key != NULL) {
+        /* the signed bytes come from the unsigned document, as a verifier rebuilds them */
+        uint8_t pub[32], sig[64];
+        char kid[CAPV_KID_SIZE], pub_b64[CAPV_BASE64_ENCODED_SIZE(32)],
+            sig_b64[CAPV_BASE64_ENCODED_SIZE(64)];
+        CAPV_TRY(capvi_json_parse(&root, j.data, j.len, err));
+        CAPV_TRY(signed_bytes(&msg, root, err));
+        capv_signing_key_public(pub, key);
+        CAPV_TRY(capv_signing_key_sign(sig, key, msg.data, msg.len, err));
+        CAPV_TRY(capv_key_id(kid, pub, err));
+        CAPV_TRY(capv_base64_encode(pub_b64, sizeof pub_b64, NULL, pub, sizeof pub, CAPV_BASE64_STD,
+                                    err));
+        CAPV_TRY(capv_base64_encode(sig_b64, sizeof sig_b64, NULL, sig, sizeof sig, CAPV_BASE64_STD,
+                                    err));
+        j.len = body;
+        capvi_buf_printf(&j,
+                         ",\n  \"signature\": {\n    \"alg\": \"ed25519\",\n    \"kid\": \"%s\",\n"
+                         "    \"public_key\": \"%s\",\n    \"value\": \"%s\"\n  }\n}\n",
+                         kid, pub_b64, sig_b64);
+        if (j.failed || !box_set_kid(b, kid))
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     }
-    capv_status st = write_file_atomic(b->sidecar, j.data, j.len, err);
+    st = write_file_atomic(b->sidecar, j.data, j.len, err);
+out:
+    cJSON_Delete(root);
+    capvi_buf_free(&msg);
     capvi_buf_free(&j);
     return st;
 }
@@ -340,11 +538,14 @@ capv_status capv_registry_backup_list(capv_backup_list **out, const char *dir, c
         char path[PATH_MAX];
         if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path)
             continue;
-        info_box *b = NULL;
-        if (read_sidecar(&b, path, NULL) != CAPV_OK)
-            continue; /* no sidecar: incomplete */
+        /* only regular files count: a symbolic link, FIFO or directory is no backup */
         struct stat sb;
-        if (stat(path, &sb) != 0 || (uint64_t)sb.st_size != b->info.size_bytes) {
+        if (!is_regular(path, &sb))
+            continue;
+        info_box *b = NULL;
+        if (read_sidecar(&b, path, NULL, NULL) != CAPV_OK)
+            continue; /* no readable sidecar: incomplete or foreign */
+        if ((uint64_t)sb.st_size != b->info.size_bytes) {
             capv_backup_info_free(&b->info);
             continue;
         }
@@ -416,29 +617,64 @@ capv_status capv_registry_backup_prune(size_t *removed, const char *dir, unsigne
     return capvi_err_done(err, st);
 }
 
-/* Temporary files of backups whose process died ("<dir>/.registry-….tmp.<pid>"). */
-static void remove_stale_temps(const char *dir)
+/* Whether `name` ends in ".tmp.<pid>.<24 hex digits>" (or, as older versions named them,
+ * ".tmp.<pid>"): a temporary file of process <pid>. */
+static bool temp_owner(pid_t *pid, const char *name)
+{
+    const char *t = NULL;
+    for (const char *p = strstr(name, ".tmp."); p != NULL; p = strstr(p + 1, ".tmp."))
+        t = p;
+    if (t == NULL)
+        return false;
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(t + 5, &end, 10);
+    if (end == t + 5 || errno != 0 || v <= 0 || v > INT_MAX)
+        return false;
+    if (*end == '.') {
+        size_t k = 0;
+        for (end++; end[k] != '\0'; k++)
+            if (!((end[k] >= '0' && end[k] <= '9') || (end[k] >= 'a' && end[k] <= 'f')))
+                return false;
+        if (k != 24)
+            return false;
+    } else if (*end != '\0') {
+        return false;
+    }
+    *pid = (pid_t)v;
+    return true;
+}
+
+/* Temporary files of our processes that died ("<dir>/<prefix>….tmp.<pid>.<random>"): only
+ * regular files, and only when no process <pid> exists any more. */
+static void remove_stale_temps(const char *dir, const char *const *prefixes, size_t nprefixes)
 {
     DIR *d = opendir(dir);
     if (d == NULL)
         return;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        if (strncmp(de->d_name, ".registry-", 10) != 0)
+        bool ours = false;
+        for (size_t i = 0; i < nprefixes && !ours; i++)
+            ours = strncmp(de->d_name, prefixes[i], strlen(prefixes[i])) == 0;
+        pid_t pid = 0;
+        if (!ours || !temp_owner(&pid, de->d_name))
             continue;
-        const char *dot = strrchr(de->d_name, '.');
-        char *end = NULL;
-        long pid = dot ? strtol(dot + 1, &end, 10) : 0;
-        if (pid <= 0 || end == NULL || *end != '\0' || strstr(de->d_name, ".tmp.") == NULL)
-            continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        if (kill(pid, 0) == 0 || errno != ESRCH)
             continue;
         char path[PATH_MAX];
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path)
+        struct stat sb;
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path &&
+            is_regular(path, &sb))
             unlink(path);
     }
     closedir(d);
 }
+
+/* What a backup directory may hold of ours besides backups: backups and sidecars being
+ * written, copies being verified or restored into PostgreSQL. */
+static const char *const backup_dir_temps[] = { ".registry-", ".verify.tmp.", ".restore.tmp." };
+#define NBACKUP_DIR_TEMPS (sizeof backup_dir_temps / sizeof backup_dir_temps[0])
 
 /* ---- backup ---------------------------------------------------------------------------- */
 
@@ -510,20 +746,46 @@ static capv_status copy_pg_snapshot(capv_registry *reg, sqlite3 *dest, capv_prog
     return capvi_reg_note(reg, st, err);
 }
 
-capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, const char *dir,
-                                 unsigned int retain, capv_progress_fn progress, void *user,
-                                 capv_error *err)
+/* The first schema difference (registry_schema.c), kept for the error message. */
+static void first_difference(void *user, const char *type, const char *name, const char *message)
+{
+    (void)type;
+    (void)name;
+    char *first = user;
+    if (first[0] == '\0')
+        snprintf(first, CAPV_ERROR_MESSAGE_SIZE, "%s", message);
+}
+
+/* The size of each version of capv_backup_options and capv_restore_options (docs/abi.md). */
+static const size_t backup_options_sizes[] = { 0, sizeof(capv_backup_options) };
+_Static_assert(sizeof backup_options_sizes / sizeof backup_options_sizes[0] ==
+                   CAPV_BACKUP_OPTIONS_VERSION + 1,
+               "one size per version of capv_backup_options");
+static const size_t restore_options_sizes[] = { 0, sizeof(capv_restore_options) };
+_Static_assert(sizeof restore_options_sizes / sizeof restore_options_sizes[0] ==
+                   CAPV_RESTORE_OPTIONS_VERSION + 1,
+               "one size per version of capv_restore_options");
+
+capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg, const char *dir,
+                                      const capv_backup_options *opts, capv_error *err)
 {
     if (out != NULL)
         *out = NULL;
     if (reg == NULL || dir == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
+    capv_status st;
+    if (opts != NULL &&
+        (st = capvi_reg_struct_read(&o, opts, backup_options_sizes,
+                                    sizeof backup_options_sizes / sizeof backup_options_sizes[0],
+                                    "capv_backup_options", err)) != CAPV_OK)
+        return st;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return capvi_err_set(err, CAPV_E_IO, dir, "cannot create backup directory '%s': %s", dir,
                              strerror(errno));
-    remove_stale_temps(dir);
+    remove_stale_temps(dir, backup_dir_temps, NBACKUP_DIR_TEMPS);
     int64_t now = capvi_reg_now_ms(reg);
-    char stamp[32], created[32], name[PATH_MAX], side[PATH_MAX], tmp[PATH_MAX];
+    char stamp[32], created[32], name[PATH_MAX], side[PATH_MAX], tmp[PATH_MAX], prefix[PATH_MAX];
     capvi_time_format_s(stamp, now); /* YYYY-MM-DDTHH:MM:SSZ → yyyymmddTHHMMSSZ */
     char compact[20];
     size_t k = 0;
@@ -545,31 +807,27 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
         if (i > 1000)
             return capvi_err_set(err, CAPV_E_IO, dir, "cannot find a free backup name");
     }
-    const char *base = strrchr(name, '/') + 1;
-    if (snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, base, (long)getpid()) >= (int)sizeof tmp)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
+    if ((st = temp_prefix(prefix, ".", base_of(name), err)) != CAPV_OK)
+        return st;
 
     sqlite3 *dest = NULL;
     info_box *b = NULL;
     uint8_t digest[32];
     uint64_t size = 0, entries = 0, verifications = 0;
     int64_t schema = 0;
+    int fd = -1;
     bool tmp_made = false;
-    capv_status st = CAPV_OK;
-    int rc = sqlite3_open_v2(tmp, &dest,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE |
-                                 SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    /* created here, O_EXCL | O_NOFOLLOW under a name nobody can guess; SQLite then opens
+     * exactly that file (checked), so nothing planted in the directory is written through */
+    CAPV_TRY(capvi_temp_create(&fd, tmp, dir, prefix, 0644, err));
     tmp_made = true;
-    if (rc != SQLITE_OK)
-        CAPV_FAIL(err, capvi_reg_sqlite_error(dest, rc, "creating the backup file", NULL), tmp,
-                  "cannot create '%s': %s", tmp, sqlite3_errmsg(dest));
+    CAPV_TRY(open_own_db(&dest, fd, tmp, SQLITE_OPEN_READWRITE, err));
     /* the temporary file is fsynced once at the end; a crash before that discards it */
     CAPV_TRY(capvi_reg_exec(dest, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF", err));
     if (reg->pg != NULL)
-        CAPV_TRY(copy_pg_snapshot(reg, dest, progress, user, err));
+        CAPV_TRY(copy_pg_snapshot(reg, dest, o.progress, o.progress_user, err));
     else
-        CAPV_TRY(copy_snapshot(reg, dest, progress, user, err));
+        CAPV_TRY(copy_snapshot(reg, dest, o.progress, o.progress_user, err));
     /* a single self-contained file: rollback journal mode, not WAL */
     CAPV_TRY(capvi_reg_exec(dest, "PRAGMA journal_mode = DELETE", err));
     CAPV_TRY(capvi_reg_query_int(&schema, dest, "PRAGMA user_version", err));
@@ -577,17 +835,33 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
         CAPV_TRY(capvi_reg_count_db(&entries, dest, "entries", err));
         CAPV_TRY(capvi_reg_count_db(&verifications, dest, "verifications", err));
     }
-    rc = sqlite3_close(dest);
+    /* a backup vouches for what it holds (and a signed one says so): a registry with schema
+     * objects we do not create is not backed up */
+    size_t diffs = 0;
+    char first[CAPV_ERROR_MESSAGE_SIZE] = "";
+    CAPV_TRY(capvi_reg_schema_compare(&diffs, dest, (int)schema, first_difference, first, err));
+    if (diffs > 0)
+        CAPV_FAIL(err, CAPV_E_MISMATCH, NULL,
+                  "the registry's schema is not the one this library creates, so it is not "
+                  "backed up: %s (run capverify registry check)",
+                  first);
+    int rc = sqlite3_close(dest);
     dest = NULL;
     if (rc != SQLITE_OK)
         CAPV_FAIL(err, CAPV_E_IO, tmp, "closing the backup file failed");
-    CAPV_TRY(fsync_path(tmp, false, err));
-    CAPV_TRY(hash_file(digest, &size, tmp, NULL, NULL, NULL, err));
+    if (!capvi_temp_is(fd, tmp))
+        CAPV_FAIL(err, CAPV_E_IO, tmp, "the temporary backup file '%s' was replaced: refused", tmp);
+    if (fsync(fd) != 0)
+        CAPV_FAIL(err, CAPV_E_IO, tmp, "fsync '%s': %s", tmp, strerror(errno));
+    CAPV_TRY(hash_fd(digest, &size, fd, tmp, -1, NULL, NULL, NULL, err));
     if (rename(tmp, name) != 0)
         CAPV_FAIL(err, CAPV_E_IO, name, "cannot rename the backup to '%s': %s", name,
                   strerror(errno));
     tmp_made = false;
-    CAPV_TRY(fsync_path(dir, true, err));
+    if (!capvi_temp_is(fd, name))
+        CAPV_FAIL(err, CAPV_E_IO, name, "the backup file '%s' was replaced while it was renamed",
+                  name);
+    CAPV_TRY(capvi_dir_sync(dir, err));
     char hex[CAPV_DIGEST_HEX_SIZE], tool[64];
     capv_digest_format(hex, digest);
     snprintf(tool, sizeof tool, "libcapverify %s", capv_version_string());
@@ -598,20 +872,33 @@ capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, con
     b->info.entries = entries;
     b->info.verifications = verifications;
     /* the sidecar last: only now does the backup look complete */
-    CAPV_TRY(write_sidecar(b, err));
-    if (retain > 0)
-        CAPV_TRY(capv_registry_backup_prune(NULL, dir, retain, err));
+    CAPV_TRY(write_sidecar(b, o.signing_key, err));
+    if (o.retain > 0)
+        CAPV_TRY(capv_registry_backup_prune(NULL, dir, o.retain, err));
 out:
     if (dest != NULL)
         sqlite3_close(dest);
     if (tmp_made)
         unlink(tmp);
+    if (fd >= 0)
+        close(fd);
     if (st != CAPV_OK || out == NULL) {
         capv_backup_info_free(b ? &b->info : NULL);
         return capvi_err_done(err, st);
     }
     *out = &b->info;
     return capvi_err_done(err, CAPV_OK);
+}
+
+capv_status capv_registry_backup(capv_backup_info **out, capv_registry *reg, const char *dir,
+                                 unsigned int retain, capv_progress_fn progress, void *user,
+                                 capv_error *err)
+{
+    capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
+    o.retain = retain;
+    o.progress = progress;
+    o.progress_user = user;
+    return capv_registry_backup_with(out, reg, dir, &o, err);
 }
 
 /* ---- verify / restore ------------------------------------------------------------------ */
@@ -669,20 +956,128 @@ static capv_status integrity(bool *ok, char first[200], sqlite3 *db, const char 
     return st;
 }
 
-/* Copies `backup` to `copy` (hashing it), then checks the copy against the sidecar. With
- * `migrate`, an older schema is migrated in the copy. */
-static capv_status verify_into(info_box **info, const char *backup, const char *copy, bool migrate,
-                               capv_progress_fn progress, void *user, capv_error *err)
+/* PRAGMA foreign_key_check: every row that refers to a row that does not exist. `*count`
+ * counts them; the first (up to 100) are reported through `fn` (may be NULL), `first` gets
+ * the first one's description. On a live registry (not `backup`) a page too damaged to read
+ * is one more complaint (CAPV_E_STORAGE), as in integrity(). */
+static capv_status foreign_keys(uint64_t *count, char first[CAPV_ERROR_MESSAGE_SIZE], sqlite3 *db,
+                                bool backup, capv_registry_problem_fn fn, void *user,
+                                capv_error *err)
+{
+    *count = 0;
+    first[0] = '\0';
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1, &s, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *table = (const char *)sqlite3_column_text(s, 0);
+        const char *parent = (const char *)sqlite3_column_text(s, 2);
+        char msg[CAPV_ERROR_MESSAGE_SIZE];
+        snprintf(msg, sizeof msg,
+                 "foreign key violation: row %lld of table '%s' refers to a row of '%s' that "
+                 "does not exist",
+                 (long long)sqlite3_column_int64(s, 1), table ? table : "?", parent ? parent : "?");
+        if (*count == 0)
+            snprintf(first, CAPV_ERROR_MESSAGE_SIZE, "%s", msg);
+        if (fn != NULL && *count < 100)
+            fn(user, "", CAPV_E_MALFORMED, msg);
+        (*count)++;
+    }
+    if (!backup && ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)) {
+        if (fn != NULL)
+            fn(user, "", CAPV_E_STORAGE, sqlite3_errmsg(db));
+        rc = SQLITE_DONE;
+    }
+    capv_status st = CAPV_OK;
+    if (rc != SQLITE_DONE)
+        st = backup ? backup_sqlite_error(db, rc, "checking the foreign keys", err)
+                    : capvi_reg_sqlite_error(db, rc, "checking the foreign keys", err);
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* The entry of a row of REG_ENTRY_COLUMNS (borrowed strings, valid until the next step). */
+static void entry_of_row(capv_registry_entry *e, sqlite3_stmt *s)
+{
+    const char *f[10];
+    for (int i = 0; i < 10; i++)
+        f[i] = (const char *)sqlite3_column_text(s, i + 1);
+    e->id = f[0];
+    e->manifest_hash = f[1];
+    e->proof_hash = f[2];
+    e->timestamp_file = f[3];
+    e->registered_at = f[4];
+    e->policy_hash = f[5];
+    e->signature = f[6];
+    e->public_key = f[7];
+    e->kid = f[8];
+    e->signature_scheme = f[9];
+}
+
+/* Every signed entry of a backup's copy must verify (capv_registry_entry_verify); unsigned
+ * entries pass. Whether their keys are trusted is the registry check's question. */
+static capv_status backup_entry_signatures(sqlite3 *db, const char *backup, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = CAPV_OK;
+    int rc = sqlite3_prepare_v2(db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq", -1,
+                                &s, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        entry_of_row(&e, s);
+        capv_error verr = CAPV_ERROR_INIT;
+        capv_status vs = capv_registry_entry_verify(&e, &verr);
+        if (vs == CAPV_OK || vs == CAPV_E_MISSING)
+            continue;
+        CAPV_FAIL(err, vs, e.id ? e.id : "", "backup '%s': entry '%.80s' does not verify: %s",
+                  backup, e.id ? e.id : "", verr.message);
+    }
+    if (rc != SQLITE_DONE)
+        st = backup_sqlite_error(db, rc, "reading the backup's entries", err);
+out:
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* A verified private copy of a backup: the file `path`, open as `fd`. */
+typedef struct backup_copy {
+    int fd;
+    char path[PATH_MAX];
+} backup_copy;
+
+static void copy_discard(backup_copy *c)
+{
+    if (c->fd >= 0) {
+        unlink(c->path);
+        close(c->fd);
+    }
+    c->fd = -1;
+}
+
+/* Copies `backup` into a new file in `copy_dir` (named "<copy_prefix>….tmp.<pid>.<random>")
+ * while hashing it, then checks the copy: the sidecar (and its signature by `pol`), size and
+ * SHA3-256, integrity_check, the schema version, exactly the schema objects we create,
+ * foreign keys, the row counts and every entry signature. With `migrate`, an older schema is
+ * migrated in the copy. On success `copy` is the checked copy (the caller removes it). */
+static capv_status verify_into(info_box **info, backup_copy *copy, const char *backup,
+                               const char *copy_dir, const char *copy_prefix, bool migrate,
+                               const sig_policy *pol, capv_progress_fn progress, void *user,
+                               capv_error *err)
 {
     info_box *b = NULL;
     sqlite3 *db = NULL;
-    capv_status st = read_sidecar(&b, backup, err);
+    int in = -1;
+    copy->fd = -1;
+    char prefix[PATH_MAX];
+    capv_status st = read_sidecar(&b, backup, pol, err);
     if (st != CAPV_OK)
         return st;
+    CAPV_TRY(open_input(&in, backup, "backup", err));
     struct stat sb;
-    if (stat(backup, &sb) != 0)
-        CAPV_FAIL(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, backup,
-                  "cannot open backup '%s': %s", backup, strerror(errno));
+    if (fstat(in, &sb) != 0)
+        CAPV_FAIL(err, CAPV_E_IO, backup, "cannot examine backup '%s': %s", backup,
+                  strerror(errno));
     if ((uint64_t)sb.st_size != b->info.size_bytes)
         CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
                   "backup '%s' has %lld bytes, its sidecar says %llu: truncated or altered", backup,
@@ -692,18 +1087,19 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
     if (capv_digest_parse(want, b->sha3, strlen(b->sha3), NULL) != CAPV_OK)
         CAPV_FAIL(err, CAPV_E_MALFORMED, backup,
                   "backup '%s': its sidecar's sha3_256 is not a digest", backup);
-    CAPV_TRY(hash_file(got, &size, backup, copy, progress, user, err));
+    CAPV_TRY(temp_prefix(prefix, ".", copy_prefix, err));
+    CAPV_TRY(capvi_temp_create(&copy->fd, copy->path, copy_dir, prefix, 0644, err));
+    CAPV_TRY(hash_fd(got, &size, in, backup, copy->fd, copy->path, progress, user, err));
     if (size != b->info.size_bytes || CRYPTO_memcmp(want, got, 32) != 0)
         CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
                   "backup '%s' does not match the SHA3-256 of its sidecar: tampered or corrupt",
                   backup);
-    int rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK)
-        CAPV_FAIL(err, backup_sqlite_error(db, rc, "opening", NULL), backup,
-                  "backup '%s' cannot be opened: %s", backup, sqlite3_errmsg(db));
+    capv_error oerr = CAPV_ERROR_INIT;
+    if ((st = open_own_db(&db, copy->fd, copy->path, SQLITE_OPEN_READWRITE, &oerr)) != CAPV_OK)
+        CAPV_FAIL(err, st, backup, "backup '%s' cannot be opened: %s", backup, oerr.message);
     capv_error ierr = CAPV_ERROR_INIT;
     bool ok = false;
-    char first[200];
+    char first[CAPV_ERROR_MESSAGE_SIZE];
     if ((st = integrity(&ok, first, db, "backup", true, CAPV_E_MALFORMED, NULL, NULL, &ierr)) !=
         CAPV_OK)
         CAPV_FAIL(err, st, backup, "backup '%s': %s", backup, ierr.message);
@@ -717,6 +1113,19 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
         CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
                   "backup '%s' has schema version %d, its sidecar says %d", backup, version,
                   b->info.schema_version);
+    /* exactly the tables, indexes (and no trigger or view) our migrations create: anything
+     * else would run, or change what runs, once the registry uses the file */
+    size_t diffs = 0;
+    first[0] = '\0';
+    CAPV_TRY(capvi_reg_schema_compare(&diffs, db, version, first_difference, first, err));
+    if (diffs > 0)
+        CAPV_FAIL(err, CAPV_E_MISMATCH, backup,
+                  "backup '%s' holds a schema this library does not create: %s", backup, first);
+    uint64_t violations = 0;
+    CAPV_TRY(foreign_keys(&violations, first, db, true, NULL, NULL, err));
+    if (violations > 0)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, backup, "backup '%s': %s (%llu in all)", backup, first,
+                  (unsigned long long)violations);
     if (version >= 1) {
         uint64_t entries = 0, verifications = 0;
         CAPV_TRY(capvi_reg_count_db(&entries, db, "entries", err));
@@ -732,10 +1141,20 @@ static capv_status verify_into(info_box **info, const char *backup, const char *
     if (migrate && version < CAPV_REGISTRY_SCHEMA_VERSION) {
         uint64_t rows = 0;
         CAPV_TRY(capvi_reg_migrate(&rows, db, version, err));
+        version = CAPV_REGISTRY_SCHEMA_VERSION;
     }
+    if (version >= 1)
+        CAPV_TRY(backup_entry_signatures(db, backup, err));
 out:
     if (db != NULL && sqlite3_close(db) != SQLITE_OK && st == CAPV_OK)
-        st = capvi_err_set(err, CAPV_E_IO, copy, "closing the restored copy failed");
+        st = capvi_err_set(err, CAPV_E_IO, copy->path, "closing the restored copy failed");
+    if (st == CAPV_OK && !capvi_temp_is(copy->fd, copy->path))
+        st = capvi_err_set(err, CAPV_E_IO, copy->path, "the copy '%s' was replaced: refused",
+                           copy->path);
+    if (in >= 0)
+        close(in);
+    if (st != CAPV_OK)
+        copy_discard(copy);
     if (st != CAPV_OK || info == NULL)
         capv_backup_info_free(b ? &b->info : NULL);
     else
@@ -743,26 +1162,59 @@ out:
     return st;
 }
 
-capv_status capv_registry_backup_verify(capv_backup_info **out, const char *backup_path,
-                                        capv_error *err)
+/* The restore options, read within the caller's version (NULL: the defaults). */
+static capv_status restore_options(capv_restore_options *o, sig_policy *pol,
+                                   const capv_restore_options *opts, capv_error *err)
+{
+    capv_restore_options init = CAPV_RESTORE_OPTIONS_INIT;
+    *o = init;
+    if (opts != NULL) {
+        capv_status st =
+            capvi_reg_struct_read(o, opts, restore_options_sizes,
+                                  sizeof restore_options_sizes / sizeof restore_options_sizes[0],
+                                  "capv_restore_options", err);
+        if (st != CAPV_OK)
+            return st;
+    }
+    if ((o->flags & CAPV_RESTORE_REQUIRE_SIGNED) && o->trust == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "trust",
+                             "requiring signed backups needs the trust store of their keys");
+    pol->require = (o->flags & CAPV_RESTORE_REQUIRE_SIGNED) != 0;
+    pol->trust = o->trust;
+    return CAPV_OK;
+}
+
+capv_status capv_registry_backup_verify_with(capv_backup_info **out, const char *backup_path,
+                                             const capv_restore_options *opts, capv_error *err)
 {
     if (out != NULL)
         *out = NULL;
     if (backup_path == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    char dir[PATH_MAX], copy[PATH_MAX];
+    capv_restore_options o;
+    sig_policy pol;
+    capv_status st = restore_options(&o, &pol, opts, err);
+    if (st != CAPV_OK)
+        return st;
+    char dir[PATH_MAX];
     dir_of(dir, backup_path);
-    if (snprintf(copy, sizeof copy, "%s/.verify-%ld.tmp", dir, (long)getpid()) >= (int)sizeof copy)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
-    unlink(copy);
+    remove_stale_temps(dir, backup_dir_temps, NBACKUP_DIR_TEMPS);
     info_box *b = NULL;
-    capv_status st = verify_into(&b, backup_path, copy, false, NULL, NULL, err);
-    unlink(copy);
+    backup_copy copy;
+    st = verify_into(&b, &copy, backup_path, dir, "verify", false, &pol, o.progress,
+                     o.progress_user, err);
+    copy_discard(&copy);
     if (st == CAPV_OK && out != NULL)
         *out = &b->info;
     else if (b != NULL)
         capv_backup_info_free(&b->info);
     return capvi_err_done(err, st);
+}
+
+capv_status capv_registry_backup_verify(capv_backup_info **out, const char *backup_path,
+                                        capv_error *err)
+{
+    return capv_registry_backup_verify_with(out, backup_path, NULL, err);
 }
 
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)
@@ -775,23 +1227,23 @@ static capv_status rename_if_exists(const char *from, const char *to, capv_error
 
 /* A restore into PostgreSQL: the backup verified on a private copy beside it (migrated if
  * older), then its rows replace the registry's in one transaction (registry_copy.c). */
-static capv_status restore_pg(const char *url, const char *backup_path, capv_progress_fn progress,
-                              void *user, capv_error *err)
+static capv_status restore_pg(const char *url, const char *backup_path, const sig_policy *pol,
+                              capv_progress_fn progress, void *user, capv_error *err)
 {
-    char dir[PATH_MAX], copy[PATH_MAX];
+    char dir[PATH_MAX];
     dir_of(dir, backup_path);
-    if (snprintf(copy, sizeof copy, "%s/.restore-%ld.tmp", dir, (long)getpid()) >= (int)sizeof copy)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "path too long");
-    unlink(copy);
+    remove_stale_temps(dir, backup_dir_temps, NBACKUP_DIR_TEMPS);
     sqlite3 *db = NULL;
     capv_registry *reg = NULL;
-    capv_status st = verify_into(NULL, backup_path, copy, true, progress, user, err);
+    backup_copy copy;
+    capv_status st =
+        verify_into(NULL, &copy, backup_path, dir, "restore", true, pol, progress, user, err);
     if (st != CAPV_OK)
         goto out;
-    int rc = sqlite3_open_v2(copy, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-    if (rc != SQLITE_OK)
-        CAPV_FAIL(err, backup_sqlite_error(db, rc, "opening", NULL), backup_path,
-                  "backup '%s' cannot be opened: %s", backup_path, sqlite3_errmsg(db));
+    capv_error oerr = CAPV_ERROR_INIT;
+    if ((st = open_own_db(&db, copy.fd, copy.path, SQLITE_OPEN_READONLY, &oerr)) != CAPV_OK)
+        CAPV_FAIL(err, st, backup_path, "backup '%s' cannot be opened: %s", backup_path,
+                  oerr.message);
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
     o.flags = CAPV_REGISTRY_CREATE;
     CAPV_TRY(capv_registry_open(&reg, url, &o, err));
@@ -799,49 +1251,76 @@ static capv_status restore_pg(const char *url, const char *backup_path, capv_pro
 out:
     capv_registry_close(reg);
     sqlite3_close(db);
-    unlink(copy);
+    copy_discard(&copy);
     return st;
 }
 
-capv_status capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
-                                  unsigned int flags, capv_progress_fn progress, void *user,
-                                  capv_error *err)
+capv_status capv_registry_restore_with(char **previous, const char *db_path,
+                                       const char *backup_path, const capv_restore_options *opts,
+                                       capv_error *err)
 {
     if (previous != NULL)
         *previous = NULL;
     if (db_path == NULL || backup_path == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    capv_restore_options o;
+    sig_policy pol;
+    capv_status st = restore_options(&o, &pol, opts, err);
+    if (st != CAPV_OK)
+        return st;
     if (capv_registry_location_is_postgres(db_path))
-        return capvi_err_done(err, restore_pg(db_path, backup_path, progress, user, err));
-    int lock_fd = -1;
-    capv_status st = capvi_reg_lock(&lock_fd, db_path, err);
-    if (st == CAPV_E_BUSY && (flags & CAPV_RESTORE_FORCE)) {
-        lock_fd = -1; /* forced: the daemon must reopen (SIGHUP) */
-        st = CAPV_OK;
+        return capvi_err_done(
+            err, restore_pg(db_path, backup_path, &pol, o.progress, o.progress_user, err));
+    /* the database file itself: a symbolic link to it is followed, so the restored file
+     * takes the place of the file the link names, beside it */
+    char real[PATH_MAX];
+    struct stat lsb;
+    if (lstat(db_path, &lsb) == 0 && S_ISLNK(lsb.st_mode)) {
+        if (realpath(db_path, real) == NULL)
+            return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, db_path,
+                                 "cannot resolve the link '%s': %s", db_path, strerror(errno));
+    } else if (snprintf(real, sizeof real, "%s", db_path) >= (int)sizeof real) {
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
+    }
+    capv_reg_lock *lock = NULL;
+    bool forced = false;
+    st = capvi_reg_lock(&lock, real, false, err);
+    if (st == CAPV_E_BUSY && (o.flags & CAPV_RESTORE_FORCE)) {
+        st = CAPV_OK; /* forced: the daemon must reopen (SIGHUP) */
+        forced = true;
         capv_error_clear(err);
     } else if (st == CAPV_E_BUSY) {
         return capvi_err_set(err, CAPV_E_BUSY, db_path,
                              "registry '%s' is held by a writer (capverifyd?): stop it first, or "
                              "use --force and send it SIGHUP afterwards",
                              db_path);
+    } else if (st == CAPV_E_NOT_FOUND) {
+        st = CAPV_OK; /* no database yet: nothing to hold */
+        capv_error_clear(err);
     } else if (st != CAPV_OK) {
         return st;
     }
-    char dir[PATH_MAX], copy[PATH_MAX], pre[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
-    dir_of(dir, db_path);
-    if (snprintf(copy, sizeof copy, "%s.restore-tmp.%ld", db_path, (long)getpid()) >=
-        (int)sizeof copy)
+    char dir[PATH_MAX], pre[PATH_MAX], from[PATH_MAX], to[PATH_MAX], name[PATH_MAX];
+    backup_copy copy = { .fd = -1 };
+    dir_of(dir, real);
+    if (snprintf(name, sizeof name, "%s.restore", base_of(real)) >= (int)sizeof name)
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
-    unlink(copy);
-    CAPV_TRY(verify_into(NULL, backup_path, copy, true, progress, user, err));
-    CAPV_TRY(fsync_path(copy, false, err));
+    char stale[PATH_MAX + 2];
+    snprintf(stale, sizeof stale, ".%s.", name);
+    const char *const stale_prefixes[] = { stale };
+    remove_stale_temps(dir, stale_prefixes, 1);
+    CAPV_TRY(verify_into(NULL, &copy, backup_path, dir, name, true, &pol, o.progress,
+                         o.progress_user, err));
 
-    bool had_db = path_exists(db_path);
+    bool had_db = path_exists(real);
+    if (had_db && lock == NULL && !forced)
+        CAPV_FAIL(err, CAPV_E_BUSY, db_path,
+                  "a database appeared at '%s' during the restore: run the restore again", real);
     if (had_db) {
-        if (lock_fd >= 0) {
+        if (lock != NULL) {
             /* no writer: fold the WAL into the main file so the kept copy is one file */
             sqlite3 *old = NULL;
-            if (sqlite3_open_v2(db_path, &old, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
+            if (sqlite3_open_v2(real, &old, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) ==
                 SQLITE_OK)
                 sqlite3_exec(old, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
             sqlite3_close(old);
@@ -854,8 +1333,8 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
                 compact[k++] = *p;
         compact[k] = '\0';
         for (int i = 0;; i++) {
-            int w = i == 0 ? snprintf(pre, sizeof pre, "%s.pre-restore-%s", db_path, compact)
-                           : snprintf(pre, sizeof pre, "%s.pre-restore-%s-%d", db_path, compact, i);
+            int w = i == 0 ? snprintf(pre, sizeof pre, "%s.pre-restore-%s", real, compact)
+                           : snprintf(pre, sizeof pre, "%s.pre-restore-%s-%d", real, compact, i);
             if (w >= (int)sizeof pre)
                 CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
             if (!path_exists(pre))
@@ -864,26 +1343,53 @@ capv_status capv_registry_restore(char **previous, const char *db_path, const ch
         /* keep the old file under its new name (a second link), then move its WAL and
          * shared-memory files with it BEFORE the new file takes the name: a stale WAL next
          * to the restored file would be replayed into it */
-        if (link(db_path, pre) != 0)
+        if (link(real, pre) != 0)
             CAPV_FAIL(err, CAPV_E_IO, pre, "cannot keep the current database as '%s': %s", pre,
                       strerror(errno));
         static const char *const sfx[] = { "-wal", "-shm" };
         for (int i = 0; i < 2; i++) {
-            snprintf(from, sizeof from, "%s%s", db_path, sfx[i]);
+            snprintf(from, sizeof from, "%s%s", real, sfx[i]);
             snprintf(to, sizeof to, "%s%s", pre, sfx[i]);
             CAPV_TRY(rename_if_exists(from, to, err));
         }
+        if (rename(copy.path, real) != 0)
+            CAPV_FAIL(err, CAPV_E_IO, db_path, "cannot move the restored database into place: %s",
+                      strerror(errno));
+    } else if (renameat2(AT_FDCWD, copy.path, AT_FDCWD, real, RENAME_NOREPLACE) != 0) {
+        /* a database that appeared meanwhile is never replaced without being kept; where
+         * the file system has no RENAME_NOREPLACE, link() refuses an existing name too */
+        bool moved = false;
+        if (errno == EINVAL && link(copy.path, real) == 0) {
+            unlink(copy.path);
+            moved = true;
+        }
+        if (!moved)
+            CAPV_FAIL(err, errno == EEXIST ? CAPV_E_BUSY : CAPV_E_IO, db_path,
+                      "cannot move the restored database into place: %s", strerror(errno));
     }
-    if (rename(copy, db_path) != 0)
-        CAPV_FAIL(err, CAPV_E_IO, db_path, "cannot move the restored database into place: %s",
-                  strerror(errno));
-    CAPV_TRY(fsync_path(dir, true, err));
+    if (!capvi_temp_is(copy.fd, real))
+        CAPV_FAIL(err, CAPV_E_IO, db_path, "the restored database '%s' was replaced meanwhile",
+                  real);
+    close(copy.fd);
+    copy.fd = -1;
+    CAPV_TRY(capvi_dir_sync(dir, err));
     if (previous != NULL && had_db && (*previous = strdup(pre)) == NULL)
         st = capvi_err_nomem(err);
 out:
-    unlink(copy);
-    capvi_reg_unlock(lock_fd);
+    copy_discard(&copy);
+    capvi_reg_unlock(lock);
     return capvi_err_done(err, st);
+}
+
+capv_status capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
+                                  unsigned int flags, capv_progress_fn progress, void *user,
+                                  capv_error *err)
+{
+    capv_restore_options o = CAPV_RESTORE_OPTIONS_INIT;
+    o.flags = flags & CAPV_RESTORE_FORCE;
+    o.progress = progress;
+    o.progress_user = user;
+    return capv_registry_restore_with(previous, db_path, backup_path, &o, err);
 }
 
 /* ---- check ----------------------------------------------------------------------------- */
@@ -894,6 +1400,21 @@ static void problem(capv_registry_check_result *r, capv_registry_problem_fn fn, 
     r->problems++;
     if (fn != NULL)
         fn(user, id, code, msg);
+}
+
+/* Schema differences found by the check, each a problem (CAPV_E_MISMATCH). */
+typedef struct schema_problems {
+    capv_registry_check_result *r;
+    capv_registry_problem_fn fn;
+    void *user;
+} schema_problems;
+
+static void schema_problem(void *user, const char *type, const char *name, const char *message)
+{
+    (void)type;
+    (void)name;
+    schema_problems *sp = user;
+    problem(sp->r, sp->fn, sp->user, "", CAPV_E_MISMATCH, message);
 }
 
 /* Whether a stored report body is what its key says: a whole report hashes to the key; a
@@ -919,9 +1440,11 @@ static bool report_body_ok(const uint8_t *key, bool summary, const char *json, s
 }
 
 /* The size of each version of capv_registry_check_result (docs/abi.md): version 2 added
- * verifications and reports. */
-static const size_t check_result_sizes[] = { 0, offsetof(capv_registry_check_result, verifications),
-                                             sizeof(capv_registry_check_result) };
+ * verifications and reports, version 3 schema_differences and foreign_key_violations. */
+static const size_t check_result_sizes[] = {
+    0, offsetof(capv_registry_check_result, verifications),
+    offsetof(capv_registry_check_result, schema_differences), sizeof(capv_registry_check_result)
+};
 _Static_assert(sizeof check_result_sizes / sizeof check_result_sizes[0] ==
                    CAPV_REGISTRY_CHECK_RESULT_VERSION + 1,
                "one size per version of capv_registry_check_result");
@@ -1010,6 +1533,16 @@ capv_status capv_registry_check(capv_registry_check_result *result, capv_registr
     int64_t v = 0;
     CAPV_TRY(capvi_reg_query_int(&v, c->db, "PRAGMA user_version", err));
     r->schema_version = (int)v;
+    /* what the registry runs on its writes: exactly our tables and indexes, no trigger or
+     * view (the same comparison a restore makes) */
+    schema_problems sp = { r, on_problem, problem_user };
+    size_t diffs = 0;
+    CAPV_TRY(capvi_reg_schema_compare(&diffs, c->db, r->schema_version, schema_problem, &sp, err));
+    r->schema_differences = diffs;
+    char first_fk[CAPV_ERROR_MESSAGE_SIZE];
+    CAPV_TRY(foreign_keys(&r->foreign_key_violations, first_fk, c->db, false, on_problem,
+                          problem_user, err));
+    r->problems += r->foreign_key_violations;
     CAPV_TRY(capvi_reg_count_db(&total, c->db, "entries", err));
     if (r->schema_version >= 1)
         CAPV_TRY(capvi_reg_count_db(&r->verifications, c->db, "verifications", err));
@@ -1021,19 +1554,7 @@ capv_status capv_registry_check(capv_registry_check_result *result, capv_registr
     }
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
-        const char *f[10];
-        for (int i = 0; i < 10; i++)
-            f[i] = (const char *)sqlite3_column_text(s, i + 1);
-        e.id = f[0];
-        e.manifest_hash = f[1];
-        e.proof_hash = f[2];
-        e.timestamp_file = f[3];
-        e.registered_at = f[4];
-        e.policy_hash = f[5];
-        e.signature = f[6];
-        e.public_key = f[7];
-        e.kid = f[8];
-        e.signature_scheme = f[9];
+        entry_of_row(&e, s);
         const char *id = e.id ? e.id : "";
         r->entries++;
         if (progress && (r->entries % 4096 == 0 || r->entries == total))

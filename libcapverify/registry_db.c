@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The registry's connection and SQL layer (docs/registry.md, "Connections and the single
  * writer", "Storage faults and health"): the statements, SQLite error mapping, connections
- * and their settings, the reader pool, the writer lock, and the helpers for the versioned
+ * and their settings, the reader pool, and the helpers for the versioned
  * public structs. Nothing here knows entries, schemas or the writer thread.
  *
- * One read-write connection per database (guarded by the "<db>.lock" OFD lock, used under
- * `wlock`) does every write and checkpoint; look-ups run on a small pool of read-only
+ * One read-write connection per database (guarded by the writer lock of registry_lock.c,
+ * used under `wlock`) does every write and checkpoint; look-ups run on a small pool of read-only
  * connections. Debian's SQLite 3.40.1 has the WAL-reset bug (two connections writing or
  * checkpointing at once can corrupt the database), which this layout never triggers. */
 #include <errno.h>
@@ -64,6 +64,14 @@ static const char *const stmt_sql[REG_ST_COUNT] = {
     [REG_ST_POL_BY_ID_VERSION] = "SELECT policy_id, policy_version, policy_hash, ir_hash, ir, "
                                  "created_at FROM policies WHERE policy_id = ?1 AND "
                                  "policy_version = ?2",
+    [REG_ST_VER_LIST] = "SELECT seq, request_id, subject, manifest_hash, proof_hash, policy_hash, "
+                        "result, verified_at FROM verifications WHERE seq < ?1 ORDER BY seq DESC "
+                        "LIMIT ?2",
+    [REG_ST_VER_LIST_RESULT] = "SELECT seq, request_id, subject, manifest_hash, proof_hash, "
+                               "policy_hash, result, verified_at FROM verifications WHERE seq < "
+                               "?1 AND result = ?3 ORDER BY seq DESC LIMIT ?2",
+    [REG_ST_POL_LIST] = "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at "
+                        "FROM policies WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [REG_ST_PROBE] = "INSERT OR REPLACE INTO registry_meta (key, value) VALUES "
                      "('health_probe', ?1)",
     [REG_ST_SAVEPOINT] = "SAVEPOINT capv_write",
@@ -227,47 +235,6 @@ int64_t capvi_reg_now_ms(const capv_registry *reg)
 void capvi_reg_now(const capv_registry *reg, char out[32])
 {
     capv_rfc3339_format(out, capvi_reg_now_ms(reg));
-}
-
-/* ---- writer lock ----------------------------------------------------------------------- */
-
-capv_status capvi_reg_lock(int *fd_out, const char *db_path, capv_error *err)
-{
-    char path[PATH_MAX];
-    if (snprintf(path, sizeof path, "%s.lock", db_path) >= (int)sizeof path)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "database path too long");
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM))
-        return capvi_err_set(err, CAPV_E_STORAGE, path,
-                             "registry '%s' is read-only: cannot create its lock file '%s' (%s)",
-                             db_path, path, strerror(errno));
-    if (fd < 0)
-        return capvi_err_set(err, CAPV_E_IO, path, "cannot open lock file '%s': %s", path,
-                             strerror(errno));
-    /* An open-file-description lock: released when this descriptor closes (also when the
-     * process dies), and it conflicts with a second lock taken in the same process. */
-    struct flock fl;
-    memset(&fl, 0, sizeof fl);
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    if (fcntl(fd, F_OFD_SETLK, &fl) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EAGAIN || e == EACCES)
-            return capvi_err_set(err, CAPV_E_BUSY, db_path,
-                                 "registry '%s' is held by another writer (capverifyd?): only "
-                                 "one process may open it read-write",
-                                 db_path);
-        return capvi_err_set(err, CAPV_E_IO, path, "cannot lock '%s': %s", path, strerror(e));
-    }
-    *fd_out = fd;
-    return CAPV_OK;
-}
-
-void capvi_reg_unlock(int fd)
-{
-    if (fd >= 0)
-        close(fd);
 }
 
 void capvi_reg_conn_close(capv_reg_conn *c)

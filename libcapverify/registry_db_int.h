@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The bottom layer of the registry module (docs/registry.md): the handle, its SQLite
- * connections and their settings, cached statements, the writer lock, SQLite error mapping
- * (storage faults are CAPV_E_STORAGE), the health bookkeeping, and the helpers for the
- * versioned public structs. The files above it:
+ * connections and their settings, cached statements, the writer lock (registry_lock.c),
+ * SQLite error mapping (storage faults are CAPV_E_STORAGE), the health bookkeeping, and the
+ * helpers for the versioned public structs. The files above it:
  *
  *   registry.c, registry_json.c, registry_backup.c    public entry points
  *   registry_copy.c                                    rows between storages
@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "error_int.h"
+#include "registry_lock_int.h"
 
 /* The entry columns every entry query selects, in this order (capvi_reg_entry_from_row). */
 #define REG_ENTRY_COLUMNS                                                                          \
@@ -52,6 +53,9 @@ enum {
     REG_ST_POL_BY_KEY,
     REG_ST_POL_BY_ID,
     REG_ST_POL_BY_ID_VERSION,
+    REG_ST_VER_LIST,
+    REG_ST_VER_LIST_RESULT,
+    REG_ST_POL_LIST,
     REG_ST_SAVEPOINT,
     REG_ST_RELEASE,
     REG_ST_ROLLBACK_TO,
@@ -75,7 +79,7 @@ struct capv_registry {
     struct capvi_pg *pg; /* the PostgreSQL storage (be = capvi_reg_pg), else NULL */
     char *path;          /* SQLite: NULL in memory; PostgreSQL: the location without password */
     bool read_only;
-    int lock_fd;
+    capv_reg_lock *lock; /* SQLite file: the writer lock, or a reader's pin */
     int busy_ms;
     capv_reg_conn w; /* read-write connection (db NULL when read-only) */
     pthread_mutex_t wlock;
@@ -225,11 +229,6 @@ capv_status capvi_reg_require_file(const capv_registry *reg, const char *what, c
 
 /* The directory part of `path` ("." when it has none). */
 void capvi_reg_dir_of(char out[PATH_MAX], const char *path);
-
-/* The writer lock on "<db_path>.lock": CAPV_OK with *fd, or CAPV_E_BUSY when held
- * (CAPV_E_STORAGE when the lock file cannot be created: a read-only directory). */
-capv_status capvi_reg_lock(int *fd, const char *db_path, capv_error *err);
-void capvi_reg_unlock(int fd);
 
 /* Current time of the registry's clock (reg may be NULL: the system's) as RFC 3339
  * ("YYYY-MM-DDTHH:MM:SSZ"), and in milliseconds since the epoch. */

@@ -130,7 +130,6 @@ capv_status capvi_pg_verification_get(capv_registry_verification **out, capvi_pg
  * Free with capv_registry_policy_free. NOT_FOUND. */
 capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const char *key,
                                 capv_error *err);
-
 /* ---- leadership: one replica runs scheduled backups and retention ---------------------- */
 
 /* Whether this handle holds the session advisory lock CAPVI_PG_LOCK_LEADER on its own

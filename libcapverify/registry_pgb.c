@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "registry_pg_int.h"
+#include "registry_pg_list_int.h"
 #include "registry_pgb_int.h"
 
 capv_status capvi_reg_pg_open(capv_registry *reg, const char *url, const capv_registry_options *o,
@@ -144,6 +145,19 @@ static capv_status pg_policy_get(capv_registry_policy **out, capv_registry *reg,
     return capvi_pg_policy_get(out, reg->pg, key, err);
 }
 
+static capv_status pg_verification_list(capv_registry_verification **items, size_t *n,
+                                        capv_registry *reg, const char *result, int64_t before,
+                                        size_t limit, capv_error *err)
+{
+    return capvi_pg_verification_list(items, n, reg->pg, result, before, limit, err);
+}
+
+static capv_status pg_policy_list(capv_registry_policy **items, int64_t *seqs, size_t *n,
+                                  capv_registry *reg, int64_t after, size_t limit, capv_error *err)
+{
+    return capvi_pg_policy_list(items, seqs, n, reg->pg, after, limit, err);
+}
+
 const capvi_reg_backend capvi_reg_pg = {
     .name = "postgresql",
     .close = pg_close,
@@ -165,4 +179,6 @@ const capvi_reg_backend capvi_reg_pg = {
     .count = pg_count,
     .verification_get = pg_verification_get,
     .policy_get = pg_policy_get,
+    .verification_list = pg_verification_list,
+    .policy_list = pg_policy_list,
 };

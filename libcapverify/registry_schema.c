@@ -2,7 +2,9 @@
 /* Schema versions of the registry and the forward migrations between them
  * (docs/registry.md, "Schema" and "Migrations"). migrations[n] takes version n to n + 1,
  * each in its own BEGIN IMMEDIATE … COMMIT with the user_version update inside. */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "registry_entry_int.h"
@@ -385,9 +387,10 @@ typedef capv_status (*migration_fn)(uint64_t *copied, sqlite3 *db, capv_error *e
 static const migration_fn migrations[CAPV_REGISTRY_SCHEMA_VERSION] = { migrate_0_to_1,
                                                                        migrate_1_to_2 };
 
-capv_status capvi_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err)
+static capv_status migrate_range(uint64_t *migrated_rows, sqlite3 *db, int from, int to,
+                                 capv_error *err)
 {
-    for (int v = from; v < CAPV_REGISTRY_SCHEMA_VERSION; v++) {
+    for (int v = from; v < to; v++) {
         capv_status st = capvi_reg_exec(db, "BEGIN IMMEDIATE", err);
         if (st != CAPV_OK)
             return st;
@@ -410,4 +413,306 @@ capv_status capvi_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, ca
         }
     }
     return CAPV_OK;
+}
+
+capv_status capvi_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, capv_error *err)
+{
+    return migrate_range(migrated_rows, db, from, CAPV_REGISTRY_SCHEMA_VERSION, err);
+}
+
+/* ---- the schema objects this library creates ------------------------------------------ */
+
+/* The existing implementation's tables and index (the vectors in peer/registry, whose
+ * registry_entries gained kid and signature_scheme in its v0.10): a database migrated from it
+ * keeps them, so its expected schema starts from them. */
+static const char legacy_schema_v0_9[] = "CREATE TABLE registry_meta (\n"
+                                         "    key TEXT PRIMARY KEY,\n"
+                                         "    value TEXT NOT NULL\n"
+                                         ");\n"
+                                         "CREATE TABLE registry_entries (\n"
+                                         "    id TEXT PRIMARY KEY,\n"
+                                         "    manifest_hash TEXT NOT NULL,\n"
+                                         "    proof_hash TEXT NOT NULL,\n"
+                                         "    timestamp_file TEXT,\n"
+                                         "    registered_at TEXT NOT NULL,\n"
+                                         "    signature TEXT,\n"
+                                         "    public_key TEXT,\n"
+                                         "    -- BLOB fields (v0.9)\n"
+                                         "    blob_manifest TEXT,\n"
+                                         "    blob_proof TEXT,\n"
+                                         "    blob_wasm TEXT,\n"
+                                         "    blob_abi TEXT,\n"
+                                         "    -- Self-verification fields (v0.9)\n"
+                                         "    selfverify_status TEXT,\n"
+                                         "    selfverify_at TEXT,\n"
+                                         "    verifier_name TEXT,\n"
+                                         "    verifier_version TEXT\n"
+                                         ");\n"
+                                         "CREATE INDEX idx_registry_hashes\n"
+                                         "    ON registry_entries (manifest_hash, proof_hash);\n";
+static const char legacy_schema_v0_10[] = "CREATE TABLE registry_meta (\n"
+                                          "    key TEXT PRIMARY KEY,\n"
+                                          "    value TEXT NOT NULL\n"
+                                          ");\n"
+                                          "CREATE TABLE registry_entries (\n"
+                                          "    id TEXT PRIMARY KEY,\n"
+                                          "    manifest_hash TEXT NOT NULL,\n"
+                                          "    proof_hash TEXT NOT NULL,\n"
+                                          "    timestamp_file TEXT,\n"
+                                          "    registered_at TEXT NOT NULL,\n"
+                                          "    signature TEXT,\n"
+                                          "    public_key TEXT,\n"
+                                          "    -- BLOB fields (v0.9)\n"
+                                          "    blob_manifest TEXT,\n"
+                                          "    blob_proof TEXT,\n"
+                                          "    blob_wasm TEXT,\n"
+                                          "    blob_abi TEXT,\n"
+                                          "    -- Self-verification fields (v0.9)\n"
+                                          "    selfverify_status TEXT,\n"
+                                          "    selfverify_at TEXT,\n"
+                                          "    verifier_name TEXT,\n"
+                                          "    verifier_version TEXT,\n"
+                                          "    -- Key management fields (v0.10)\n"
+                                          "    kid TEXT,\n"
+                                          "    signature_scheme TEXT\n"
+                                          ");\n"
+                                          "CREATE INDEX idx_registry_hashes\n"
+                                          "    ON registry_entries (manifest_hash, proof_hash);\n";
+
+/* The starting points a registry database can have: empty, or one of the legacy layouts. */
+static const char *const origins[] = { "", legacy_schema_v0_9, legacy_schema_v0_10 };
+#define NORIGINS (sizeof origins / sizeof origins[0])
+
+typedef struct schema_obj {
+    char *type, *name, *tbl;
+    char *sql;     /* normalized (norm_sql); NULL for SQLite's automatic indexes */
+    bool optional; /* may be absent (SQLite's statistics tables, made by ANALYZE) */
+} schema_obj;
+
+typedef struct schema_set {
+    schema_obj *v;
+    size_t n, cap;
+} schema_set;
+
+static void set_free(schema_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        free(s->v[i].type);
+        free(s->v[i].name);
+        free(s->v[i].tbl);
+        free(s->v[i].sql);
+    }
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static bool sql_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static bool sql_punct(char c)
+{
+    return c == '(' || c == ')' || c == ',' || c == ';';
+}
+
+/* A CREATE statement with the whitespace that cannot matter taken out: outside quoted
+ * names and literals, runs of white space become one space, and none is kept next to
+ * ( ) , ; — so that the text SQLite keeps after ALTER TABLE (which splices column
+ * definitions into it) compares equal whatever the layout, while every token, literal and
+ * comment still has to match. */
+static char *norm_sql(const char *s)
+{
+    char *out = malloc(strlen(s) + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    char quote = 0;
+    bool space = false;
+    for (const char *p = s; *p != '\0'; p++) {
+        char c = *p;
+        if (quote != 0) {
+            *o++ = c;
+            if (c == quote)
+                quote = 0; /* a doubled quote closes and reopens: the same bytes either way */
+            continue;
+        }
+        if (sql_space(c)) {
+            space = true;
+            continue;
+        }
+        if (space && o > out && !sql_punct(o[-1]) && !sql_punct(c))
+            *o++ = ' ';
+        space = false;
+        if (c == '\'' || c == '"' || c == '`')
+            quote = c;
+        else if (c == '[')
+            quote = ']';
+        *o++ = c;
+    }
+    *o = '\0';
+    return out;
+}
+
+static const schema_obj *set_find(const schema_set *s, const char *type, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (strcmp(s->v[i].type, type) == 0 && strcmp(s->v[i].name, name) == 0)
+            return &s->v[i];
+    return NULL;
+}
+
+/* Appends an object (copies of the strings; `sql` NULL for an automatic index). */
+static capv_status set_add(schema_set *out, const char *type, const char *name, const char *tbl,
+                           const char *sql, capv_error *err)
+{
+    if (out->n == out->cap) {
+        size_t cap = out->cap ? out->cap * 2 : 16;
+        schema_obj *v = realloc(out->v, cap * sizeof *v);
+        if (v == NULL)
+            return capvi_err_nomem(err);
+        out->v = v;
+        out->cap = cap;
+    }
+    schema_obj *o = &out->v[out->n++];
+    memset(o, 0, sizeof *o);
+    o->type = strdup(type);
+    o->name = strdup(name);
+    o->tbl = strdup(tbl);
+    o->sql = sql ? norm_sql(sql) : NULL;
+    if (o->type == NULL || o->name == NULL || o->tbl == NULL || (sql != NULL && !o->sql))
+        return capvi_err_nomem(err);
+    return CAPV_OK;
+}
+
+/* Every row of sqlite_schema (type, name, tbl_name, sql). */
+static capv_status set_read(schema_set *out, sqlite3 *db, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY "
+                                "type, name",
+                                -1, &s, NULL);
+    capv_status st = CAPV_OK;
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *type = (const char *)sqlite3_column_text(s, 0);
+        const char *name = (const char *)sqlite3_column_text(s, 1);
+        const char *tbl = (const char *)sqlite3_column_text(s, 2);
+        CAPV_TRY(set_add(out, type ? type : "", name ? name : "", tbl ? tbl : "",
+                         (const char *)sqlite3_column_text(s, 3), err));
+    }
+    if (rc != SQLITE_DONE)
+        st = capvi_reg_sqlite_error(db, rc, "reading the schema", err);
+out:
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* The schema objects that our migrations create from `origin` up to `version`, built in a
+ * private in-memory database: the migrations are the one definition of the schema. SQLite's
+ * statistics tables (ANALYZE, PRAGMA optimize) are allowed, as SQLite itself defines them. */
+static capv_status set_expected(schema_set *out, const char *origin, int version, capv_error *err)
+{
+    sqlite3 *db = NULL;
+    capv_status st = CAPV_OK;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "cannot open an in-memory database");
+    if (*origin)
+        CAPV_TRY(capvi_reg_exec(db, origin, err));
+    uint64_t rows = 0;
+    CAPV_TRY(migrate_range(&rows, db, 0, version, err));
+    size_t ours = 0;
+    CAPV_TRY(set_read(out, db, err));
+    ours = out->n;
+    CAPV_TRY(capvi_reg_exec(db, "ANALYZE", err));
+    set_free(out);
+    CAPV_TRY(set_read(out, db, err));
+    if (out->n < ours)
+        CAPV_FAIL(err, CAPV_E_INTERNAL, NULL, "ANALYZE removed schema objects");
+    /* a SQLite built with SQLITE_ENABLE_STAT4 also keeps sqlite_stat4, in this form */
+    if (set_find(out, "table", "sqlite_stat4") == NULL)
+        CAPV_TRY(set_add(out, "table", "sqlite_stat4", "sqlite_stat4",
+                         "CREATE TABLE sqlite_stat4(tbl,idx,neq,nlt,ndlt,sample)", err));
+    for (size_t i = 0; i < out->n; i++)
+        out->v[i].optional = strncmp(out->v[i].name, "sqlite_stat", 11) == 0;
+out:
+    sqlite3_close(db);
+    return st;
+}
+
+static bool same_sql(const char *a, const char *b)
+{
+    return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The differences between the actual and the expected objects: reported through `fn` (may be
+ * NULL) and counted. */
+static size_t set_diff(const schema_set *actual, const schema_set *expected, capvi_reg_schema_fn fn,
+                       void *user)
+{
+    size_t n = 0;
+    char msg[CAPV_ERROR_MESSAGE_SIZE];
+    for (size_t i = 0; i < actual->n; i++) {
+        const schema_obj *a = &actual->v[i];
+        const schema_obj *e = set_find(expected, a->type, a->name);
+        if (e != NULL && strcmp(e->tbl, a->tbl) == 0 && same_sql(e->sql, a->sql))
+            continue;
+        n++;
+        if (fn == NULL)
+            continue;
+        if (e == NULL)
+            snprintf(msg, sizeof msg, "an unexpected %s '%s' on table '%s' (%.96s%s)", a->type,
+                     a->name, a->tbl, a->sql ? a->sql : "automatic",
+                     a->sql && strlen(a->sql) > 96 ? "…" : "");
+        else
+            snprintf(msg, sizeof msg, "%s '%s' is not the one this library creates (%.96s%s)",
+                     a->type, a->name, a->sql ? a->sql : "automatic",
+                     a->sql && strlen(a->sql) > 96 ? "…" : "");
+        fn(user, a->type, a->name, msg);
+    }
+    for (size_t i = 0; i < expected->n; i++) {
+        const schema_obj *e = &expected->v[i];
+        if (e->optional || set_find(actual, e->type, e->name) != NULL)
+            continue;
+        n++;
+        if (fn != NULL) {
+            snprintf(msg, sizeof msg, "%s '%s' is missing", e->type, e->name);
+            fn(user, e->type, e->name, msg);
+        }
+    }
+    return n;
+}
+
+capv_status capvi_reg_schema_compare(size_t *differences, sqlite3 *db, int version,
+                                     capvi_reg_schema_fn fn, void *user, capv_error *err)
+{
+    *differences = 0;
+    if (version < 0 || version > CAPV_REGISTRY_SCHEMA_VERSION)
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+                             "registry schema version %d is not one this library knows", version);
+    schema_set actual = { 0 }, expected = { 0 };
+    capv_status st = set_read(&actual, db, err);
+    if (st != CAPV_OK)
+        goto out;
+    /* the layout it started from: a legacy one keeps registry_entries */
+    bool legacy = set_find(&actual, "table", "registry_entries") != NULL;
+    size_t best = SIZE_MAX, best_origin = 0;
+    for (size_t i = legacy ? 1 : 0; i < (legacy ? NORIGINS : 1); i++) {
+        CAPV_TRY(set_expected(&expected, origins[i], version, err));
+        size_t d = set_diff(&actual, &expected, NULL, NULL);
+        set_free(&expected);
+        if (d < best) {
+            best = d;
+            best_origin = i;
+        }
+    }
+    if (best > 0) {
+        CAPV_TRY(set_expected(&expected, origins[best_origin], version, err));
+        *differences = set_diff(&actual, &expected, fn, user);
+    }
+out:
+    set_free(&actual);
+    set_free(&expected);
+    return st;
 }

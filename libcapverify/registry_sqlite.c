@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The registry on SQLite (docs/registry.md): the embedded storage, one database file with
- * one writer process. Opening (the writer lock, the checks before anything is written,
- * migrations, WAL, the read-only connections) and the storage operations of
+ * one writer process. Opening (the writer lock of registry_lock.c, the checks before anything
+ * is written, migrations, WAL, the read-only connections) and the storage operations of
  * registry_backend_int.h on the handle's connections (registry_db.c). */
 #include <errno.h>
 #include <stdlib.h>
@@ -108,11 +108,19 @@ capv_status capvi_reg_sqlite_open(capv_registry *reg, const capv_registry_option
         if (reg->path != NULL) {
             capv_status st = capvi_reg_check_writable(reg->path, exists, err);
             if (st == CAPV_OK)
-                st = capvi_reg_lock(&reg->lock_fd, reg->path, err);
+                st = capvi_reg_lock(&reg->lock, reg->path, (o->flags & CAPV_REGISTRY_CREATE) != 0,
+                                    err);
+            if (st == CAPV_OK)
+                st = capvi_reg_single_link(reg->path, err);
             if (st != CAPV_OK)
                 return st;
         }
         capv_status st = open_writer(reg, o, reg->busy_ms, err);
+        if (st != CAPV_OK)
+            return st;
+    } else if (reg->path != NULL) {
+        /* the writer lock's descriptor must outlive this handle's connections */
+        capv_status st = capvi_reg_pin(&reg->lock, reg->path, err);
         if (st != CAPV_OK)
             return st;
     }
@@ -127,7 +135,8 @@ static void sq_close(capv_registry *reg)
         capvi_reg_conn_close(&reg->readers[i]);
     free(reg->readers);
     capvi_reg_conn_close(&reg->w); /* the writer last: it checkpoints and removes the WAL */
-    capvi_reg_unlock(reg->lock_fd);
+    capvi_reg_unlock(reg->lock);
+    reg->lock = NULL;
 }
 
 /* ---- transactions on the write connection --------------------------------------------- */
@@ -572,6 +581,74 @@ static capv_status sq_policy_get(capv_registry_policy **out, capv_registry *reg,
     return st;
 }
 
+static capv_status sq_verification_list(capv_registry_verification **items, size_t *n,
+                                        capv_registry *reg, const char *result, int64_t before,
+                                        size_t limit, capv_error *err)
+{
+    *n = 0;
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, result ? REG_ST_VER_LIST_RESULT : REG_ST_VER_LIST, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_int64(s, 1, before > 0 ? before : INT64_MAX);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+        if (result)
+            sqlite3_bind_text(s, 3, result, -1, SQLITE_STATIC);
+        int rc = SQLITE_DONE;
+        while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            /* request_id, subject, manifest_hash, proof_hash, policy_hash, result, -, at */
+            const char *text[8] = { NULL };
+            for (int i = 0; i < 6; i++)
+                text[i] = capvi_reg_col_text(s, i + 1);
+            text[7] = capvi_reg_col_text(s, 7);
+            if ((items[*n] = capvi_reg_verification_from_texts(sqlite3_column_int64(s, 0), text)) ==
+                NULL) {
+                st = capvi_err_nomem(err);
+                break;
+            }
+            (*n)++;
+        }
+        if (st == CAPV_OK && *n < limit && rc != SQLITE_DONE)
+            st = capvi_reg_sqlite_error(c->db, rc, "listing verifications", err);
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
+static capv_status sq_policy_list(capv_registry_policy **items, int64_t *seqs, size_t *n,
+                                  capv_registry *reg, int64_t after, size_t limit, capv_error *err)
+{
+    *n = 0;
+    capv_reg_conn *c = capvi_reg_reader_acquire(reg);
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, c, REG_ST_POL_LIST, err);
+    if (st == CAPV_OK) {
+        sqlite3_bind_int64(s, 1, after);
+        sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
+        int rc = SQLITE_DONE;
+        while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            /* policy_id, policy_version, policy_hash, ir_hash, -, created_at */
+            const char *text[6] = { capvi_reg_col_text(s, 1),
+                                    capvi_reg_col_text(s, 2),
+                                    capvi_reg_col_text(s, 3),
+                                    capvi_reg_col_text(s, 4),
+                                    NULL,
+                                    capvi_reg_col_text(s, 5) };
+            if ((items[*n] = capvi_reg_policy_from_texts(text)) == NULL) {
+                st = capvi_err_nomem(err);
+                break;
+            }
+            seqs[(*n)++] = sqlite3_column_int64(s, 0);
+        }
+        if (st == CAPV_OK && *n < limit && rc != SQLITE_DONE)
+            st = capvi_reg_sqlite_error(c->db, rc, "listing policies", err);
+        sqlite3_reset(s);
+    }
+    capvi_reg_reader_release(reg, c);
+    return st;
+}
+
 const capvi_reg_backend capvi_reg_sqlite = {
     .name = "sqlite",
     .close = sq_close,
@@ -593,4 +670,6 @@ const capvi_reg_backend capvi_reg_sqlite = {
     .count = sq_count,
     .verification_get = sq_verification_get,
     .policy_get = sq_policy_get,
+    .verification_list = sq_verification_list,
+    .policy_list = sq_policy_list,
 };

@@ -43,6 +43,9 @@ typedef struct capv_reg_queued {
 #define REG_RETRY_MAX_MS 5000
 /* When the handle closes, queued records are retried this long, then dropped (counted). */
 #define REG_STOP_GRACE_MS 10000
+/* A look-up by request id that misses while records are queued waits this long at most for
+ * them (capv_registry_get_verification: a handle finds what it recorded). */
+#define REG_READ_WAIT_MS 1000
 
 /* Whether records are queued (asynchronous recording with a running writer thread). */
 bool capvi_reg_queue_enabled(capv_registry *reg);

@@ -395,6 +395,28 @@ capv_status capv_verify_options_set_timestamp_leeway(capv_verify_options *o, int
     return capvi_err_done(err, CAPV_OK);
 }
 
+capv_status capv_verify_options_set_audit_log(capv_verify_options *o, const uint8_t *data,
+                                              size_t len, capv_error *err)
+{
+    if (o == NULL || (data == NULL && len > 0))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    o->audit_log = data;
+    o->audit_log_len = data != NULL ? len : 0;
+    return capvi_err_done(err, CAPV_OK);
+}
+
+capv_status capv_verify_options_copy(capv_verify_options **out, const capv_verify_options *o,
+                                     capv_error *err)
+{
+    if (out == NULL || o == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    *out = malloc(sizeof **out);
+    if (*out == NULL)
+        return capvi_err_nomem(err);
+    **out = *o;
+    return capvi_err_done(err, CAPV_OK);
+}
+
 void capv_verify_options_free(capv_verify_options *o)
 {
     free(o);

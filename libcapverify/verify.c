@@ -11,6 +11,7 @@
 
 #include <capverify/unstable/verify_request.h>
 
+#include "audit_int.h"
 #include "global_int.h"
 #include "keys_int.h"
 #include "proof_int.h"
@@ -88,6 +89,15 @@ typedef struct unit_spec {
     const cJSON *depends_on;
 } unit_spec;
 
+/* An audit log the `audit` check compares with the manifests, read once per package. */
+typedef struct audit_source {
+    const char *name; /* the member holding it, or NULL: the log given beside the package */
+    bool fits;        /* false when reading it exceeds the verification budget */
+    capv_status status;
+    capvi_audit_summary sum;
+    char message[CAPV_ERROR_MESSAGE_SIZE]; /* why it is broken */
+} audit_source;
+
 typedef struct layout {
     const capv_package *pkg;
     uint64_t budget;  /* what is left of CAPV_LIMIT_VERIFY_BYTES for reading, */
@@ -96,7 +106,10 @@ typedef struct layout {
     cJSON *meta; /* parsed _meta.json, or NULL */
     unit_spec *units;
     size_t nunits;
-    const char *tsr_name; /* member holding an RFC 3161 token, or NULL */
+    const char *tsr_name;   /* member holding an RFC 3161 token, or NULL */
+    const char *audit_name; /* member holding an audit log, or NULL */
+    audit_source audit[2];  /* the package's log and the one given beside it */
+    size_t naudit;
 } layout;
 
 static void layout_clear(layout *l)
@@ -255,12 +268,15 @@ static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, s
     free(state);
     if (cycle)
         return "proof units' depends_on form a cycle";
-    /* a timestamp listed with role "timestamp" */
+    /* a timestamp listed with role "timestamp", an audit log with role "audit" (the first) */
     for (const cJSON *f = files->child; f; f = f->next) {
         const char *role = NULL;
-        if (capvi_json_get_string(&role, f, "", "role", false, NULL) == CAPV_OK && role &&
-            strcmp(role, "timestamp") == 0)
+        if (capvi_json_get_string(&role, f, "", "role", false, NULL) != CAPV_OK || role == NULL)
+            continue;
+        if (strcmp(role, "timestamp") == 0)
             l->tsr_name = f->string;
+        else if (strcmp(role, "audit") == 0 && l->audit_name == NULL)
+            l->audit_name = f->string;
     }
     return NULL;
 }
@@ -343,6 +359,10 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
     }
     if (l->tsr_name == NULL && has_member(pkg, TIMESTAMP_NAME))
         l->tsr_name = TIMESTAMP_NAME;
+    if (l->audit_name == NULL && has_member(pkg, CAPV_AUDIT_V1_FILE))
+        l->audit_name = CAPV_AUDIT_V1_FILE;
+    else if (l->audit_name == NULL && has_member(pkg, CAPV_AUDIT_V2_FILE))
+        l->audit_name = CAPV_AUDIT_V2_FILE;
     return CAPV_OK;
 }
 
@@ -445,6 +465,8 @@ static capv_status check_integrity(capv_report *r, const capv_package *pkg, layo
                         strcmp(name, l->units[u].proof_file) == 0;
         if (files == NULL && l->tsr_name && strcmp(name, l->tsr_name) == 0)
             known = true;
+        if (files == NULL && l->audit_name && strcmp(name, l->audit_name) == 0)
+            known = true;
         if (known)
             continue;
         extra++;
@@ -502,7 +524,14 @@ typedef struct unit_ctx {
     bool has_policy_hash; /* manifest.policy.hash is a digest */
     uint8_t policy_hash[32];
     const char *policy_version;
+    const char *policy_name; /* the manifest's policy.name, for the report */
     const char *anchor_kind;
+    enum { TAIL_INVALID, TAIL_DIGEST, TAIL_NONE } audit_tail_kind; /* NONE: "0x0", no log */
+    uint8_t audit_tail[32];                                        /* audit.tail_digest */
+    int64_t audit_count; /* audit.events_count, -1 when not valid */
+    bool has_anchor_tip; /* time_anchor.audit_tip_hex is present, */
+    bool anchor_tip_ok;  /* and a digest */
+    uint8_t anchor_tip[32];
     uint8_t *canonical; /* compat canonical bytes with signatures [] */
     size_t canonical_len;
     bool proof_ok;
@@ -736,19 +765,27 @@ static capv_status check_manifest_schema(unit_ctx *u)
     digest_field(tmp, m, "company_commitment_root", true, &e, "");
     const cJSON *policy = obj_field(m, "policy", true, &e);
     if (policy != NULL) {
-        str_field(policy, "name", true, &e, "policy.");
+        u->policy_name = str_field(policy, "name", true, &e, "policy.");
         u->policy_version = str_field(policy, "version", true, &e, "policy.");
         u->has_policy_hash = digest_field(u->policy_hash, policy, "hash", true, &e, "policy.");
     }
     const cJSON *audit = obj_field(m, "audit", true, &e);
+    u->audit_count = -1;
     if (audit != NULL) {
-        digest_field(tmp, audit, "tail_digest", true, &e, "audit.");
+        /* "0x0": the desktop variant's manifest without a log (docs/formats.md, "Audit logs") */
+        const cJSON *td = capvi_json_get(audit, "tail_digest");
+        if (cJSON_IsString(td) && strcmp(td->valuestring, "0x0") == 0)
+            u->audit_tail_kind = TAIL_NONE;
+        else if (digest_field(u->audit_tail, audit, "tail_digest", true, &e, "audit."))
+            u->audit_tail_kind = TAIL_DIGEST;
         int64_t count;
         const cJSON *ec = capvi_json_get(audit, "events_count");
         if (ec == NULL)
             schema_err(&e, "%s is missing", "audit.events_count");
         else if (capvi_json_int_value(&count, ec, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
             schema_err(&e, "%s must be a non-negative integer", "audit.events_count");
+        else
+            u->audit_count = count;
     }
     const cJSON *proof = obj_field(m, "proof", true, &e);
     if (proof != NULL) {
@@ -769,7 +806,10 @@ static capv_status check_manifest_schema(unit_ctx *u)
         u->anchor_kind = kind;
         str_field(anchor, "reference", false, &e, "time_anchor.");
         const char *tip = str_field(anchor, "audit_tip_hex", false, &e, "time_anchor.");
-        if (tip != NULL && capv_digest_parse(tmp, tip, strlen(tip), NULL) != CAPV_OK)
+        u->has_anchor_tip = tip != NULL;
+        u->anchor_tip_ok =
+            tip != NULL && capv_digest_parse(u->anchor_tip, tip, strlen(tip), NULL) == CAPV_OK;
+        if (tip != NULL && !u->anchor_tip_ok)
             schema_err(&e, "%s must be a digest", "time_anchor.audit_tip_hex");
         const char *at = str_field(anchor, "created_at", false, &e, "time_anchor.");
         int64_t ms;
@@ -1073,6 +1113,11 @@ static capv_status check_proof_backend(unit_ctx *u)
 static capv_status check_policy_binding(unit_ctx *u)
 {
     cJSON *d = obj();
+    /* what the manifest calls its policy, for readers of the report (docs/formats.md) */
+    if (u->policy_name != NULL && charge_detail(u->layout, 1, u->policy_name, NULL))
+        put_str(d, "policy_name", u->policy_name);
+    if (u->policy_version != NULL && charge_detail(u->layout, 1, u->policy_version, NULL))
+        put_str(d, "policy_version", u->policy_version);
     if (u->spec->policy_hash != NULL) {
         uint8_t meta[32];
         if (charge_detail(u->layout, 1, u->spec->policy_hash, NULL))
@@ -1233,6 +1278,185 @@ out:
     return st;
 }
 
+/* ---- audit ------------------------------------------------------------------------------ */
+
+/* What verifying a log costs beyond its bytes: one line's parse tree and text at a time (the
+ * text of a v1 event's details at most 5 times its line, in a buffer that doubles). */
+static uint64_t audit_cost(const uint8_t *d, size_t n)
+{
+    uint64_t worst = 0;
+    size_t pos = 0;
+    while (pos < n) {
+        const uint8_t *nl = memchr(d + pos, '\n', n - pos);
+        size_t k = nl != NULL ? (size_t)(nl - (d + pos)) : n - pos;
+        if (k > CAPV_AUDIT_MAX_LINE_BYTES) /* the scan stops before this line */
+            break;
+        uint64_t c = json_cost(d + pos, k) + 10u * (uint64_t)k;
+        if (c > worst)
+            worst = c;
+        pos += k + 1;
+    }
+    return worst;
+}
+
+/* Verifies one log into `s` when the budget pays for it; only the summary is kept. */
+static capv_status scan_audit(layout *l, audit_source *s, const uint8_t *d, size_t n,
+                              capv_error *err)
+{
+    uint64_t c = audit_cost(d, n);
+    s->fits = charge(l, c);
+    if (!s->fits)
+        return CAPV_OK;
+    capv_error aerr = CAPV_ERROR_INIT;
+    s->status = capvi_audit_scan(&s->sum, d, n, NULL, NULL, NULL, &aerr);
+    refund(l, c);
+    if (s->status != CAPV_OK && s->sum.bad_line == 0) /* no answer: resources */
+        return capvi_err_set(err, s->status, NULL, "%s", aerr.message);
+    snprintf(s->message, sizeof s->message, "%s", aerr.message);
+    return CAPV_OK;
+}
+
+/* The package's log and the one given beside it, each verified once for all units. */
+static capv_status read_audit_logs(layout *l, const capv_verify_options *o, capv_error *err)
+{
+    size_t idx;
+    if (l->audit_name != NULL && capvi_package_index(l->pkg, l->audit_name, &idx)) {
+        audit_source *s = &l->audit[l->naudit++];
+        s->name = l->audit_name;
+        uint64_t n = l->pkg->members[idx].len;
+        if (!charge(l, n))
+            return CAPV_OK; /* s->fits stays false */
+        capv_member_view v = { NULL, 0, NULL };
+        capv_status st = capvi_package_member_view(l->pkg, idx, &v, err);
+        if (st == CAPV_OK)
+            st = scan_audit(l, s, v.data, v.len, err);
+        capvi_member_view_release(&v);
+        refund(l, n);
+        if (st != CAPV_OK)
+            return st;
+    }
+    if (o->audit_log != NULL) {
+        audit_source *s = &l->audit[l->naudit++];
+        return scan_audit(l, s, o->audit_log, o->audit_log_len, err);
+    }
+    return CAPV_OK;
+}
+
+/* Whether `want` names the log's tip: its chain tip, or (the desktop variant) the BLAKE3 of
+ * its last line. The rule that matched, or NULL. */
+static const char *tip_rule(const audit_source *s, const uint8_t want[32])
+{
+    if (memcmp(want, s->sum.tip, 32) == 0)
+        return "chain tip";
+    if (s->sum.events > 0 && memcmp(want, s->sum.line_tip, 32) == 0)
+        return "blake3(last line)";
+    return NULL;
+}
+
+/* Compares an intact log with the manifest; the problem, or NULL when it is the one named. */
+static const char *audit_mismatch(const unit_ctx *u, const audit_source *s, cJSON *sd, char *buf,
+                                  size_t cap)
+{
+    if (u->audit_tail_kind != TAIL_DIGEST || u->audit_count < 0)
+        return "the manifest names no valid audit tip and event count to compare with";
+    const char *rule = tip_rule(s, u->audit_tail);
+    if (rule == NULL) {
+        char tip[CAPV_DIGEST_HEX_SIZE], want[CAPV_DIGEST_HEX_SIZE];
+        capv_digest_format(tip, s->sum.tip);
+        capv_digest_format(want, u->audit_tail);
+        snprintf(buf, cap, "its tip %s is not the manifest's audit.tail_digest %s", tip, want);
+        return buf;
+    }
+    put_str(sd, "rule", rule);
+    if ((uint64_t)u->audit_count != (uint64_t)s->sum.events) {
+        snprintf(buf, cap, "it holds %zu event(s), the manifest's audit.events_count is %lld",
+                 s->sum.events, (long long)u->audit_count);
+        return buf;
+    }
+    if (u->has_anchor_tip && (!u->anchor_tip_ok || tip_rule(s, u->anchor_tip) == NULL))
+        return "the manifest's time_anchor.audit_tip_hex does not name its tip";
+    return NULL;
+}
+
+/* The `audit` check (docs/formats.md, "Audit logs"): every log present is intact and is the
+ * one the manifest names. */
+static capv_status check_audit(unit_ctx *u)
+{
+    layout *l = u->layout;
+    capv_check_status absent = u->o->strict ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP;
+    if (l->naudit == 0)
+        return capvi_report_add(u->r, "audit", absent, NULL, "%s",
+                                u->audit_tail_kind == TAIL_NONE
+                                    ? "the manifest records no audit log (tail_digest 0x0)"
+                                    : "no audit log in or beside the package");
+    if (u->manifest == NULL)
+        return capvi_report_add(u->r, "audit", CAPV_CHECK_SKIP, NULL,
+                                "the manifest could not be read");
+    cJSON *d = obj();
+    cJSON *logs = d ? cJSON_AddArrayToObject(d, "logs") : NULL;
+    size_t broken = 0, unbound = 0, omitted = 0;
+    char first[400] = "", buf[300];
+    for (size_t i = 0; i < l->naudit; i++) {
+        const audit_source *s = &l->audit[i];
+        const char *source = s->name ? s->name : "beside the package";
+        const char *why = NULL;
+        bool is_broken = true;
+        cJSON *sd = obj();
+        put_str(sd, "source", source);
+        if (!s->fits) {
+            why = "it needs more memory than the verification limit";
+        } else if (s->status != CAPV_OK) {
+            put_num(sd, "line", (double)s->sum.bad_line);
+            put_str(sd, "break", capv_audit_problem_name(s->sum.problem));
+            why = s->message;
+        } else {
+            put_str(sd, "format", capv_audit_format_name(s->sum.format));
+            put_num(sd, "events", (double)s->sum.events);
+            put_hash(sd, "tip", s->sum.tip);
+            if (s->sum.events > 0)
+                put_hash(sd, "line_tip", s->sum.line_tip);
+            is_broken = false;
+            if (u->audit_tail_kind == TAIL_NONE) {
+                why = "the manifest records no audit log (tail_digest 0x0): this one is not "
+                      "bound to it";
+                unbound++;
+            } else {
+                why = audit_mismatch(u, s, sd, buf, sizeof buf);
+                is_broken = why != NULL;
+            }
+        }
+        if (why != NULL) {
+            put_str(sd, "problem", why);
+            if (first[0] == '\0')
+                snprintf(first, sizeof first, "%s: %s", source, why);
+        }
+        broken += is_broken ? 1 : 0;
+        if (!charge_detail(l, 10, source, why)) {
+            omitted++;
+            cJSON_Delete(sd);
+        } else if (logs != NULL && sd != NULL) {
+            cJSON_AddItemToArray(logs, sd);
+        } else {
+            cJSON_Delete(sd);
+        }
+    }
+    if (omitted > 0)
+        put_num(d, "logs_omitted", (double)omitted);
+    if (u->audit_tail_kind == TAIL_DIGEST)
+        put_hash(d, "tail_digest", u->audit_tail);
+    if (u->audit_count >= 0)
+        put_num(d, "events_count", (double)u->audit_count);
+    if (broken > 0)
+        return capvi_report_add(u->r, "audit", CAPV_CHECK_FAIL, d, "%s", first);
+    if (unbound > 0)
+        return capvi_report_add(u->r, "audit", CAPV_CHECK_WARN, d, "%s", first);
+    return capvi_report_add(u->r, "audit", CAPV_CHECK_PASS, d,
+                            "%s audit log (%s, %zu event(s)) is intact and ends at the "
+                            "manifest's tip",
+                            l->naudit > 1 ? "each" : "the",
+                            capv_audit_format_name(l->audit[0].sum.format), l->audit[0].sum.events);
+}
+
 static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
 {
     capv_status st;
@@ -1249,9 +1473,10 @@ static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
         return st;
     if ((st = check_signature(u)) != CAPV_OK || (st = check_proof_container(u)) != CAPV_OK ||
         (st = check_proof_binding(u)) != CAPV_OK || (st = check_proof_backend(u)) != CAPV_OK ||
-        (st = check_policy_binding(u)) != CAPV_OK || (st = check_timestamp(u, now_ms)) != CAPV_OK)
+        (st = check_policy_binding(u)) != CAPV_OK || (st = check_timestamp(u, now_ms)) != CAPV_OK ||
+        (st = check_registry(u)) != CAPV_OK)
         return st;
-    return check_registry(u);
+    return check_audit(u);
 }
 
 static void unit_clear(unit_ctx *u)
@@ -1266,8 +1491,8 @@ static void unit_clear(unit_ctx *u)
 }
 
 static const char *const unit_check_ids[] = {
-    "manifest.schema", "manifest.signature", "proof.container", "proof.binding",
-    "proof.backend",   "policy.binding",     "timestamp",       "registry",
+    "manifest.schema", "manifest.signature", "proof.container", "proof.binding", "proof.backend",
+    "policy.binding",  "timestamp",          "registry",        "audit",
 };
 
 static capv_status skip_unit_checks(capv_report *r, const char *why)
@@ -1334,6 +1559,7 @@ static capv_status run(capv_report *r, const capv_verifier *v, const capv_packag
                               "proof unit(s)",
                               l.format, l.nunits));
     CAPV_TRY(check_integrity(r, pkg, &l));
+    CAPV_TRY(read_audit_logs(&l, o, err));
 
     bool multi = l.nunits > 1;
     if (multi) {

@@ -68,6 +68,13 @@ capv_status capvi_verify_cache_key(uint8_t key[32], const capv_verifier *v, cons
         st = capv_hash_ctx_update(h, data, len, err);
     if (st == CAPV_OK)
         st = capv_hash_ctx_update(h, opt, on, err);
+    if (st == CAPV_OK && o->audit_log != NULL) { /* a log given beside the package */
+        uint8_t alen[9] = { 'a' };
+        put_u64(alen + 1, (uint64_t)o->audit_log_len);
+        st = capv_hash_ctx_update(h, alen, sizeof alen, err);
+        if (st == CAPV_OK && o->audit_log_len > 0)
+            st = capv_hash_ctx_update(h, o->audit_log, o->audit_log_len, err);
+    }
     if (st == CAPV_OK)
         st = capv_hash_ctx_update(h, tail, sizeof tail, err);
     if (st == CAPV_OK)

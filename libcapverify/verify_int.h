@@ -33,6 +33,8 @@ struct capv_verify_options {
     bool has_limits;
     struct capv_package_limits limits;
     int64_t leeway_s;
+    const uint8_t *audit_log; /* a log given beside the package (borrowed), or NULL */
+    size_t audit_log_len;
 };
 
 bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32]);

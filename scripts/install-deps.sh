@@ -27,9 +27,15 @@ packages=(
     # test peers and tools
     b3sum openssl curl jq sqlite3 valgrind python3 python3-jsonschema
     prometheus wrk hey slowhttptest yamllint python3-yaml
+    # the web UI's browser test (tests/ui/, puppeteer-core drives this chromium)
+    chromium
+    # the off-site backup tests' S3 peer (tests/s3: aws s3 cp against s3rver)
+    awscli
     clang-14 libclang-rt-14-dev llvm-14 afl++ abigail-tools
     # static checks (ctest label lint), man page checks
     cppcheck clang-format-14 mandoc
+    # the shell completions' check (tests/cli/completion.sh)
+    zsh
 )
 # Node.js: use the machine's own if it has one (a newer Node with its npm conflicts with
 # Debian's npm package), else Debian's.
@@ -53,10 +59,12 @@ else
     echo "install-deps: all Debian packages present" >&2
 fi
 
-# npm packages used by the tests (a real OAuth2 identity provider, schema checks),
+# npm packages used by the tests (a real OAuth2 identity provider, an S3-compatible server
+# for the off-site backups, schema checks),
 # pinned by tests/node/package-lock.json and installed into the repository.
 if [ "${CAPV_SKIP_NPM:-0}" != "1" ] && [ -f "$here/tests/node/package-lock.json" ]; then
-    (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
+    # puppeteer-core uses the system chromium: nothing is downloaded
+    (cd "$here/tests/node" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The deployment checks' own npm project (kubernetes-models, yaml): tests/deploy.
 if [ "${CAPV_SKIP_NPM:-0}" != "1" ] && [ -f "$here/tests/deploy/package-lock.json" ]; then

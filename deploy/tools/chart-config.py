@@ -48,6 +48,8 @@ PATHS = {
     "trustKeys": "/etc/cap-verifier-trust/keys",
     "trustPolicies": "/etc/cap-verifier-trust/policies",
     "trustTSA": "/etc/cap-verifier-trust/tsa",
+    "s3Credentials": "/etc/cap-verifier-s3",
+    "s3CA": "/etc/cap-verifier-s3-ca",
 }
 
 
@@ -189,6 +191,21 @@ def render(values):
 
     if truthy((values.get("registry") or {}).get("signingKeySecretName")):
         s["registry"]["signing_key_file"] = PATHS["registryKey"] + "/key.pem"
+
+    # off-site copies: backup.s3 only with its url, and then with the credentials Secret
+    backup = values.get("backup") or {}
+    s3 = {k: v for k, v in (s["backup"].pop("s3", None) or {}).items() if SNAKE.match(k)}
+    if truthy(s3.get("url")):
+        sec = backup.get("s3CredentialsSecret") or {}
+        if not truthy(sec.get("name")):
+            raise ValuesError("backup.s3CredentialsSecret.name is required with backup.s3.url "
+                              "(a Secret holding an AWS credentials file)")
+        if not truthy(sec.get("key")):
+            raise ValuesError("backup.s3CredentialsSecret.key is required with backup.s3.url")
+        s3["credentials_file"] = PATHS["s3Credentials"] + "/credentials"
+        if truthy(backup.get("s3CAConfigMap")):
+            s3["ca_file"] = PATHS["s3CA"] + "/ca.crt"
+        s["backup"]["s3"] = s3
 
     trust = values.get("trust") or {}
     if truthy(trust.get("keysConfigMap")):

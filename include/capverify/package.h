@@ -26,10 +26,11 @@ typedef enum capv_limit {
     CAPV_LIMIT_ENTRY_BYTES = 3, /* one member's uncompressed size, default = total */
     CAPV_LIMIT_RATIO = 4,       /* uncompressed / compressed size of an entry, default 100 */
     /* Memory a verification may spend on what it reads whole — _meta.json, manifests,
-     * proofs, timestamp tokens: their bytes and parse trees — and on the report's details,
-     * each priced before it is made from its size and JSON value count; default 16 MiB
-     * (daemon), 256 MiB (capv_verify_path's default). A member that does not fit fails its
-     * check (package.layout for _meta.json, manifest.schema, proof.container, timestamp);
+     * proofs, timestamp tokens, audit logs: their bytes and parse trees — and on the report's
+     * details, each priced before it is made from its size and JSON value count; default
+     * 16 MiB (daemon), 256 MiB (capv_verify_path's default). A member that does not fit fails
+     * its check (package.layout for _meta.json, manifest.schema, proof.container, timestamp,
+     * audit);
      * details that do not fit are left out of the report and counted ("<list>_omitted").
      * The package's limits apply when it is verified. Since 0.1. */
     CAPV_LIMIT_VERIFY_BYTES = 5

@@ -103,10 +103,18 @@ CAPV_API capv_policy_lint_level capv_policy_diagnostic_level(const capv_policy_d
                                                              size_t i);
 CAPV_API const char *capv_policy_diagnostic_message(const capv_policy_diagnostics *d, size_t i);
 CAPV_API const char *capv_policy_diagnostic_rule_id(const capv_policy_diagnostics *d, size_t i);
+/* Where in the policy's YAML source diagnostic `i` points (1-based; the key of a mapping
+ * value, e.g. the line of "op:" for an unknown op): true with *line and *column set, false
+ * (both 0) when there is no position — a policy read from JSON, or a finding about
+ * something the document leaves out. `line` and `column` may be NULL. Since 0.2. */
+CAPV_API bool capv_policy_diagnostic_position(const capv_policy_diagnostics *d, size_t i,
+                                              unsigned *line, unsigned *column);
 /* "error" or "warning". Since 0.1. */
 CAPV_API const char *capv_policy_lint_level_name(capv_policy_lint_level level);
 /* The diagnostics as a compact JSON array of {"code","level","message","rule_id"}
- * (rule_id null when none); caller frees with capv_free. Since 0.1. */
+ * (rule_id null when none), with "line" and "column" after them when the diagnostic has a
+ * position (capv_policy_diagnostic_position); caller frees with capv_free. Since 0.1;
+ * positions since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_policy_diagnostics_to_json(
     char **out, size_t *out_len, const capv_policy_diagnostics *d, capv_error *err);
 

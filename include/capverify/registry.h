@@ -6,8 +6,10 @@
  * Writers. Debian's SQLite 3.40.1 has the WAL-reset bug that corrupts a database when two
  * connections write or checkpoint at the same time. So one process, through one connection,
  * does every write and checkpoint: opening a database read-write takes an exclusive lock on
- * "<path>.lock" (an open-file-description lock, so it also excludes a second read-write
- * handle in the same process); a second writer gets CAPV_E_BUSY. Everything else opens the
+ * the database file itself (an open-file-description lock on one byte SQLite never locks,
+ * so it is the same lock through any symbolic or hard link, and it also excludes a second
+ * read-write handle in the same process; "<path>.lock" until 0.2); a second writer gets
+ * CAPV_E_BUSY. Everything else opens the
  * database read-only (CAPV_REGISTRY_READ_ONLY), which never writes or checkpoints. A handle
  * opened with CAPV_REGISTRY_WRITER_THREAD runs a writer thread that takes writes from any
  * number of threads, commits them in batches (one transaction and one fsync per batch) and
@@ -427,11 +429,59 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_flush(capv_registry *
 /* The verification recorded under `request_id`; free with capv_registry_verification_free.
  * Its report_json is the report as stored: the report, or its summary ("summary":true) when
  * the report was larger than the cap when it was recorded. CAPV_E_NOT_FOUND when absent
- * (never recorded, or pruned). Since 0.1. */
+ * (never recorded, or pruned). A record this handle accepted is found as soon as
+ * capv_registry_record returned, also with asynchronous recording: a look-up that misses
+ * while records of this handle are queued waits for them (at most 1 s, as
+ * capv_registry_flush) and looks again; CAPV_E_BUSY when they could not be written in that
+ * time (the storage fails: the answer is not known yet). Records queued by other processes
+ * sharing a PostgreSQL registry are found once their writer wrote them. Since 0.1; finds this
+ * handle's queued records since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_verification(
     capv_registry_verification **out, capv_registry *reg, const char *request_id, capv_error *err);
+/* The report stored with the verification recorded under `request_id`, exactly as stored:
+ * the report JSON as it was recorded (for capverifyd, the bytes its /verify answered), or
+ * its summary ("summary":true) when it was larger than the cap. `*out` is NUL-terminated,
+ * `*out_len` (may be NULL) its length; the caller frees it with capv_free. Looks up as
+ * capv_registry_get_verification does (records this handle queued included). Errors:
+ * CAPV_E_MALFORMED (err->field "request_id") for an id no record can carry (not 1..128
+ * characters of UTF-8 without control characters); CAPV_E_NOT_FOUND when no verification is
+ * recorded under it, or it was recorded without a report; CAPV_E_BUSY and CAPV_E_STORAGE as
+ * capv_registry_get_verification. Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_report(char **out, size_t *out_len,
+                                                                      capv_registry *reg,
+                                                                      const char *request_id,
+                                                                      capv_error *err);
 /* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_registry_verification_free(capv_registry_verification *verification);
+
+/* A page of recorded verifications, newest first (docs/registry.md, "Listing
+ * verifications"). Since 0.2. */
+typedef struct capv_registry_verification_page capv_registry_verification_page;
+
+/* Lists up to `limit` (1..10000) recorded verifications with seq < `before` (0 = from the
+ * newest), newest first; with `result` ("ok", "warn" or "fail"; NULL = any) only those with
+ * that result. The items carry no report_json (capv_registry_get_report reads it). Lists what
+ * the storage holds: records still queued by asynchronous recording appear once written.
+ * CAPV_E_INVALID_ARG for another result, a negative `before` or a limit out of range. Free
+ * with capv_registry_verification_page_free. Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_list_verifications(capv_registry_verification_page **out, capv_registry *reg,
+                                 const char *result, int64_t before, size_t limit, capv_error *err);
+/* The number of verifications of the page. Since 0.2. */
+CAPV_API size_t capv_registry_verification_page_count(const capv_registry_verification_page *page);
+/* Borrowed, valid while the page lives; NULL when index >= count. Since 0.2. */
+CAPV_API const capv_registry_verification *
+capv_registry_verification_page_get(const capv_registry_verification_page *page, size_t index);
+/* The `before` of the next (older) page, or 0 when this page is the last. Since 0.2. */
+CAPV_API int64_t capv_registry_verification_page_next(const capv_registry_verification_page *page);
+/* NULL is a no-op. Since 0.2. */
+CAPV_API void capv_registry_verification_page_free(capv_registry_verification_page *page);
+/* The page as compact JSON {"verifications":[{"seq","request_id","subject","manifest_hash",
+ * "proof_hash","policy_hash","result","verified_at"},…],"next":N|null} (absent strings as
+ * null; next the `before` of the next page): the body of the daemon's
+ * GET /registry/verifications. Caller frees with capv_free. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_verification_page_to_json(
+    char **out, size_t *out_len, const capv_registry_verification_page *page, capv_error *err);
 
 /* ---- policies -------------------------------------------------------------------------- */
 
@@ -483,6 +533,30 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_policy_ir(capv_po
 /* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_registry_policy_free(capv_registry_policy *policy);
 
+/* A page of stored policies, in the order they were stored. Since 0.2. */
+typedef struct capv_registry_policy_page capv_registry_policy_page;
+
+/* Lists up to `limit` (1..10000) stored policies after position `after` (0 = from the
+ * first), oldest first. The items carry no ir_json (capv_registry_get_policy reads it).
+ * Free with capv_registry_policy_page_free. Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_list_policies(capv_registry_policy_page **out, capv_registry *reg, int64_t after,
+                            size_t limit, capv_error *err);
+/* The number of policies of the page. Since 0.2. */
+CAPV_API size_t capv_registry_policy_page_count(const capv_registry_policy_page *page);
+/* Borrowed, valid while the page lives; NULL when index >= count. Since 0.2. */
+CAPV_API const capv_registry_policy *
+capv_registry_policy_page_get(const capv_registry_policy_page *page, size_t index);
+/* The `after` of the next page, or 0 when this page is the last. Since 0.2. */
+CAPV_API int64_t capv_registry_policy_page_next(const capv_registry_policy_page *page);
+/* NULL is a no-op. Since 0.2. */
+CAPV_API void capv_registry_policy_page_free(capv_registry_policy_page *page);
+/* The page as compact JSON {"policies":[{"policy_id","policy_version","policy_hash",
+ * "ir_hash","created_at"},…],"next":N|null}: the body of the daemon's GET /policies. Caller
+ * frees with capv_free. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_policy_page_to_json(
+    char **out, size_t *out_len, const capv_registry_policy_page *page, capv_error *err);
+
 /* ---- JSON import / export (docs/registry.md) ------------------------------------------- */
 
 #define CAPV_REGISTRY_IMPORT_VERIFY 0x1u /* refuse an entry whose signature does not verify */
@@ -513,8 +587,9 @@ capv_registry_export_json(capv_registry *reg, unsigned int flags, capv_write_fn 
 
 /* What capv_registry_check found. The caller allocates it and sets `version` (use
  * CAPV_REGISTRY_CHECK_RESULT_INIT): the library fills the fields of that version only.
- * Since 0.1 (version 1); version 2 (Since 0.2) adds verifications and reports. */
-#define CAPV_REGISTRY_CHECK_RESULT_VERSION 2
+ * Since 0.1 (version 1); version 2 (Since 0.2) adds verifications and reports; version 3
+ * (Since 0.2) adds schema_differences and foreign_key_violations. */
+#define CAPV_REGISTRY_CHECK_RESULT_VERSION 3
 typedef struct capv_registry_check_result {
     unsigned int version; /* CAPV_REGISTRY_CHECK_RESULT_VERSION, set by the caller */
     bool integrity_ok;    /* PRAGMA integrity_check said "ok" */
@@ -527,15 +602,21 @@ typedef struct capv_registry_check_result {
     uint64_t kid_mismatches; /* declared kid differs from ours (reported, not a problem) */
     uint64_t malformed;      /* rows whose fields cannot be read, stored reports that do not
                                * match their SHA3-256 key */
-    uint64_t problems;       /* integrity failure + bad_signatures + untrusted + malformed */
+    uint64_t problems;       /* integrity failure + bad_signatures + untrusted + malformed
+                              * + schema_differences + foreign_key_violations */
     /* version 2 */
     uint64_t verifications; /* recorded verifications in the snapshot */
     uint64_t reports;       /* stored report bodies checked against their SHA3-256 key */
+    /* version 3 */
+    uint64_t schema_differences;     /* schema objects (tables, indexes, triggers, views) that
+                                      * are not exactly those this library creates for the
+                                      * schema version, and ours that are missing */
+    uint64_t foreign_key_violations; /* rows referring to rows that do not exist */
 } capv_registry_check_result;
 
 #define CAPV_REGISTRY_CHECK_RESULT_INIT                                                            \
     {                                                                                              \
-        CAPV_REGISTRY_CHECK_RESULT_VERSION, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0                 \
+        CAPV_REGISTRY_CHECK_RESULT_VERSION, false, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0           \
     }
 
 /* Called for each problem found: `id` is the entry id ("" for database-level problems).
@@ -546,7 +627,10 @@ typedef void (*capv_registry_problem_fn)(void *user, const char *id, capv_status
 /* Runs PRAGMA integrity_check and re-verifies every entry signature on one snapshot; with
  * `trust` also requires signers to be trusted; checks every stored report body against its
  * SHA3-256 key (CAPV_E_MISMATCH problems). Integrity complaints are reported with
- * CAPV_E_STORAGE. CAPV_OK when the check ran (look at result->problems); an error status
+ * CAPV_E_STORAGE. Since 0.2 it also compares the schema objects with exactly those this
+ * library creates for the schema version (each difference a CAPV_E_MISMATCH problem naming
+ * the object: a trigger, view, index or table of someone else's, a changed table, one of ours
+ * missing) and runs PRAGMA foreign_key_check (each violation a CAPV_E_MALFORMED problem). CAPV_OK when the check ran (look at result->problems); an error status
  * (CAPV_E_STORAGE when the file cannot be read) when it could not run. `result->version`
  * must be set (CAPV_E_INVALID_ARG otherwise): the fields of that version are reset and
  * filled, nothing beyond it is written. Since 0.1; the caller sets the version since 0.2. */
@@ -559,12 +643,14 @@ capv_registry_check(capv_registry_check_result *result, capv_registry *reg,
 
 /* A complete backup: the database file registry-<ts>.sqlite and its sidecar registry-<ts>.json
  * {format "capverify-backup.v1", created_at, sha3_256, size_bytes, schema_version, entries,
- * verifications, tool_version}. Since 0.1. */
+ * verifications, tool_version[, signature]}. Since 0.1; the optional "signature" (Ed25519
+ * over the sidecar, docs/registry.md "Signed backups") since 0.2. */
 #define CAPV_BACKUP_FORMAT "capverify-backup.v1"
 
 /* A backup as the library describes it (always allocated by the library, with the current
- * version; free with capv_backup_info_free). Since 0.1 (version 1). */
-#define CAPV_BACKUP_INFO_VERSION 1
+ * version; free with capv_backup_info_free). Since 0.1 (version 1); version 2 (Since 0.2)
+ * adds signer_kid. */
+#define CAPV_BACKUP_INFO_VERSION 2
 typedef struct capv_backup_info {
     unsigned int version;     /* CAPV_BACKUP_INFO_VERSION */
     const char *path;         /* <dir>/registry-<yyyymmddTHHMMSSZ>[-n].sqlite */
@@ -576,11 +662,16 @@ typedef struct capv_backup_info {
     uint64_t entries;
     uint64_t verifications;
     const char *tool_version;
+    /* version 2: the key id (capv_key_id) of the key that signed the sidecar, NULL when it is
+     * unsigned. Verified (and, with a trust store, trusted) in what
+     * capv_registry_backup_verify_with / capv_registry_restore_with return; only read from
+     * the sidecar in a list. */
+    const char *signer_kid;
 } capv_backup_info;
 
 #define CAPV_BACKUP_INFO_INIT                                                                      \
     {                                                                                              \
-        CAPV_BACKUP_INFO_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL                         \
+        CAPV_BACKUP_INFO_VERSION, NULL, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL                   \
     }
 
 /* Frees a backup description the library returned. NULL is a no-op. Since 0.1. */
@@ -597,8 +688,35 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_backup(capv_backup_info **out, capv_registry *reg, const char *dir,
                      unsigned int retain, capv_progress_fn progress, void *user, capv_error *err);
 
+/* Options of capv_registry_backup_with. Since 0.2 (version 1). */
+#define CAPV_BACKUP_OPTIONS_VERSION 1
+typedef struct capv_backup_options {
+    unsigned int version;                /* CAPV_BACKUP_OPTIONS_VERSION */
+    unsigned int retain;                 /* keep the newest `retain` backups; 0 = all */
+    const capv_signing_key *signing_key; /* signs the sidecar (borrowed); NULL = unsigned */
+    capv_progress_fn progress;           /* may be NULL */
+    void *progress_user;
+} capv_backup_options;
+
+#define CAPV_BACKUP_OPTIONS_INIT                                                                   \
+    {                                                                                              \
+        CAPV_BACKUP_OPTIONS_VERSION, 0u, NULL, NULL, NULL                                          \
+    }
+
+/* capv_registry_backup with options: with `signing_key`, the sidecar carries an Ed25519
+ * signature of its content by that key, named by its key id (docs/registry.md "Signed
+ * backups"), which capv_registry_restore_with can require. Every temporary file is created
+ * under a random name with O_EXCL | O_NOFOLLOW, so nothing planted in `dir` is written
+ * through. A registry whose schema objects are not exactly those this library creates is not
+ * backed up (CAPV_E_MISMATCH naming the object: run capv_registry_check). `opts` NULL = the
+ * defaults; a version of 0 or newer than the library's is CAPV_E_INVALID_ARG. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_backup_with(capv_backup_info **out, capv_registry *reg, const char *dir,
+                          const capv_backup_options *opts, capv_error *err);
+
 /* The complete backups in `dir` (sidecar readable and naming a file of the stated size),
- * newest first. Incomplete leftovers are ignored. Free with capv_backup_list_free.
+ * newest first. Incomplete leftovers are ignored, and so is anything that is not a regular
+ * file (a symbolic link, a FIFO, a directory; since 0.2). Free with capv_backup_list_free.
  * Since 0.1. */
 typedef struct capv_backup_list capv_backup_list;
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_list(capv_backup_list **out,
@@ -619,17 +737,25 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_prune(size_t *
                                                                         capv_error *err);
 
 /* Verifies a backup file against its sidecar (the same name with ".json" for ".sqlite"):
- * size and SHA3-256, then
- * PRAGMA integrity_check, schema version (<= ours) and the row counts, on a private copy.
+ * size and SHA3-256, then on a private copy PRAGMA integrity_check, schema version (<= ours),
+ * exactly the schema objects this library creates for that version (no trigger, view, index
+ * or table of anyone else's, no changed column), PRAGMA foreign_key_check, the row counts and
+ * every entry signature (capv_registry_entry_verify; unsigned entries pass). A signed sidecar
+ * must verify. The backup and its sidecar must be regular files (a symbolic link is refused).
  * CAPV_E_NOT_FOUND (file or sidecar missing), CAPV_E_MISMATCH (size, hash or counts differ:
- * tampered or truncated), CAPV_E_MALFORMED (not a database, or integrity_check fails),
- * CAPV_E_UNSUPPORTED_FORMAT (newer schema). `*out` (may be NULL) = the sidecar's content.
- * Since 0.1. */
+ * tampered or truncated; a schema object that is not ours, named in the message),
+ * CAPV_E_MALFORMED (not a database, integrity_check or a foreign key fails), CAPV_E_SIGNATURE
+ * (the sidecar's signature, or an entry's, does not verify), CAPV_E_UNSUPPORTED_FORMAT (newer
+ * schema), CAPV_E_IO (a symbolic link or another non-regular file). `*out` (may be NULL) =
+ * the sidecar's content. Since 0.1; schema, foreign keys, entry and sidecar signatures since
+ * 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_verify(capv_backup_info **out,
                                                                          const char *backup_path,
                                                                          capv_error *err);
 
 #define CAPV_RESTORE_FORCE 0x1u /* restore even while a writer holds the database (SQLite) */
+/* only a backup whose sidecar is signed by a key of the trust store (Since 0.2) */
+#define CAPV_RESTORE_REQUIRE_SIGNED 0x2u
 
 /* Restores `backup_path` over the registry at `db_path`.
  *
@@ -655,6 +781,42 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_verify(capv_ba
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_restore(char **previous, const char *db_path, const char *backup_path,
                       unsigned int flags, capv_progress_fn progress, void *user, capv_error *err);
+
+/* Options of capv_registry_restore_with and capv_registry_backup_verify_with. Since 0.2
+ * (version 1). */
+#define CAPV_RESTORE_OPTIONS_VERSION 1
+typedef struct capv_restore_options {
+    unsigned int version;          /* CAPV_RESTORE_OPTIONS_VERSION */
+    unsigned int flags;            /* CAPV_RESTORE_FORCE, CAPV_RESTORE_REQUIRE_SIGNED */
+    const capv_trust_store *trust; /* keys that may sign backups (borrowed); NULL = none */
+    capv_progress_fn progress;     /* may be NULL */
+    void *progress_user;
+} capv_restore_options;
+
+#define CAPV_RESTORE_OPTIONS_INIT                                                                  \
+    {                                                                                              \
+        CAPV_RESTORE_OPTIONS_VERSION, 0u, NULL, NULL, NULL                                         \
+    }
+
+/* capv_registry_backup_verify with options. A signed sidecar's signature must always verify
+ * (CAPV_E_SIGNATURE); with `trust`, its key must also be in the store and valid at the
+ * backup's created_at (CAPV_E_UNTRUSTED, CAPV_E_REVOKED, CAPV_E_EXPIRED,
+ * CAPV_E_NOT_YET_VALID); with CAPV_RESTORE_REQUIRE_SIGNED (which needs `trust`, else
+ * CAPV_E_INVALID_ARG) an unsigned backup is CAPV_E_UNTRUSTED. `(*out)->signer_kid` names the
+ * signer. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_backup_verify_with(capv_backup_info **out, const char *backup_path,
+                                 const capv_restore_options *opts, capv_error *err);
+
+/* capv_registry_restore with options: the backup is verified as by
+ * capv_registry_backup_verify_with (signature policy included) before anything is changed.
+ * The writer lock is the database file's own (docs/registry.md "Connections and the single
+ * writer"): a daemon holding the file through another name (a symbolic or hard link) still
+ * makes it CAPV_E_BUSY. A `db_path` that is a symbolic link restores the file it names.
+ * Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
+capv_registry_restore_with(char **previous, const char *db_path, const char *backup_path,
+                           const capv_restore_options *opts, capv_error *err);
 
 /* What capv_registry_copy copied. The caller allocates it and sets `version` (use
  * CAPV_REGISTRY_COPY_RESULT_INIT): the library fills the fields of that version only.

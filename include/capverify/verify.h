@@ -109,6 +109,19 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_options_set_limits(
 /* Allowed clock skew for timestamp genTime, default 300 s. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_verify_options_set_timestamp_leeway(capv_verify_options *o, int64_t seconds, capv_error *err);
+/* An audit log given beside the package (`capverify verify --audit-log FILE`, a field of the
+ * daemon's request): the `audit` check verifies it, as it verifies a log the package carries,
+ * against each manifest's audit tip (docs/formats.md, "Audit logs"). Borrowed: `data` must
+ * stay valid and unchanged while the options are used; NULL (len 0) unsets it. The report
+ * cache keys include the log's bytes. CAPV_E_INVALID_ARG for NULL options or NULL data with
+ * len > 0. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_options_set_audit_log(
+    capv_verify_options *o, const uint8_t *data, size_t len, capv_error *err);
+/* A copy of `o` (free with capv_verify_options_free), e.g. shared options plus one request's
+ * audit log; a log set on `o` stays borrowed by the copy. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_options_copy(capv_verify_options **out,
+                                                                      const capv_verify_options *o,
+                                                                      capv_error *err);
 /* NULL is a no-op. Since 0.1. */
 CAPV_API void capv_verify_options_free(capv_verify_options *o);
 

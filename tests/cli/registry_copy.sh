@@ -122,5 +122,24 @@ printf 'X' | dd of="$backup" bs=1 seek=300 conv=notrunc 2>/dev/null
 expect 2 "$cli" registry restore --db "$pg3" --from "$backup"
 [[ "$err" == *"was not changed"* ]] || fail "tampered: $err"
 expect 0 "$cli" registry show --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
+# a backup with a trigger of someone else's and a sidecar made to fit it again: refused by
+# name before anything reaches PostgreSQL (docs/registry.md "Restore")
+expect 0 "$cli" registry backup --db "$a" --dir "$dir/bk2" --json
+evil=$(jq -r .path <<<"$out")
+rows "$evil" "CREATE TRIGGER wipe AFTER INSERT ON verifications BEGIN DELETE FROM entries; END"
+python3 - "$evil" <<'PY'
+import hashlib, json, sys
+b = sys.argv[1]
+s = b[: -len(".sqlite")] + ".json"
+doc = json.load(open(s))
+data = open(b, "rb").read()
+doc["sha3_256"] = "0x" + hashlib.sha3_256(data).hexdigest()
+doc["size_bytes"] = len(data)
+open(s, "w").write(json.dumps(doc, indent=2) + "\n")
+PY
+expect 2 "$cli" registry restore --db "$pg3" --from "$evil"
+[[ "$err" == *"unexpected trigger 'wipe'"* && "$err" == *"was not changed"* ]] ||
+    fail "trigger: $err"
+expect 0 "$cli" registry show --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
 
 echo "registry_copy: $n commands ok"

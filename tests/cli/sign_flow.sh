@@ -30,9 +30,9 @@ set -e
 [ "$rc" = 2 ] || fail "untrusted signer: exit $rc, want 2"
 grep -q 'fail  manifest.signature' "$dir/untrusted.txt" || fail "untrusted signature not reported"
 [ "$rc2" = 1 ] || fail "trusted signer: exit $rc2, want 1 (warn: manifest.v0, mock proof)"
-jq -e '.checks[] | select(.id=="manifest.signature") | .status=="pass"' "$dir/out.json" >/dev/null ||
+jq -e '.report.checks[] | select(.id=="manifest.signature") | .status=="pass"' "$dir/out.json" >/dev/null ||
     fail "signature check did not pass"
-jq -e '.checks[] | select(.id=="proof.binding") | .status=="pass"' "$dir/out.json" >/dev/null ||
+jq -e '.report.checks[] | select(.id=="proof.binding") | .status=="pass"' "$dir/out.json" >/dev/null ||
     fail "proof binding broke after signing"
 cmp -s "$dir/out.json" "$dir/report.json" || fail "--report differs from --json output"
 
@@ -48,7 +48,7 @@ kid=$(sed -n 's/^kid //p' "$dir/gen.txt")
 [ "$(jq '.signatures | length' "$dir/pkg/manifest.json")" = 2 ] || fail "second signature"
 cp "$dir/bob.json" "$dir/trust/"
 "$cli" verify --trust "$dir/trust" --json "$dir/pkg" > "$dir/two.json" || true
-jq -e '.checks[] | select(.id=="manifest.signature") |
+jq -e '.report.checks[] | select(.id=="manifest.signature") |
        .status=="pass" and ([.details.signatures[] | .trusted] == [true, true])' \
     "$dir/two.json" >/dev/null || fail "two trusted signatures"
 echo "sign flow: 1 passed, 0 failed"

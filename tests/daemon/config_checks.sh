@@ -303,6 +303,9 @@ expect_error "a missing trust.dir" "--set trust.dir=$TMP/no-such-dir: trust.dir:
 expect_error "an unreadable signing key" \
     "--set registry.signing_key_file=$TMP/no.pem: registry.signing_key_file: cannot open" \
     "$GOOD" --set "registry.signing_key_file=$TMP/no.pem"
+expect_error "an unreadable backup signing key" \
+    "--set backup.signing_key_file=$TMP/no.pem: backup.signing_key_file: cannot open" \
+    "$GOOD" --set "backup.signing_key_file=$TMP/no.pem"
 expect_error "backups inside trust.dir" \
     "--set backup.dir=$TMP/trust/backups: backup.dir: inside trust.dir $TMP/trust (--set trust.dir=$TMP/trust)" \
     "$GOOD" --set "trust.dir=$TMP/trust" --set "backup.dir=$TMP/trust/backups"

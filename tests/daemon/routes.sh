@@ -97,8 +97,13 @@ assert_eq "POST /verify text/plain: 415" "$STATUS" 415
 assert_error_body "415" unsupported_media_type
 req POST "$API/verify" -H 'Content-Type:' --data-binary "@$SAMPLE/sample.zip"
 assert_eq "POST /verify without Content-Type: 415" "$STATUS" 415
+# multipart/form-data is a form upload (tests/daemon/ui.sh): a malformed one is a 400
 req POST "$API/verify" -H 'Content-Type: multipart/form-data; boundary=x' --data-binary 'x'
-assert_eq "POST /verify multipart: 415" "$STATUS" 415
+assert_eq "POST /verify malformed multipart: 400" "$STATUS" 400
+assert_error_body "malformed multipart" malformed
+req POST "$API/verify" -H 'Content-Type: text/html' --data-binary 'x'
+assert_match "415 names the accepted media types" "$(body_json .error.message)" \
+    'application/zip.*application/json.*multipart/form-data'
 
 # ---- 413 -----------------------------------------------------------------------------------
 # Declared far beyond the limit and never sent: answered at once from the headers, and the
@@ -307,6 +312,13 @@ get /policy/{id} policy:read
 get /registry/entries registry:read
 post /registry/entries registry:write
 get /registry/entries/{id} registry:read
+get /registry/verifications/{request_id} verifications:read
+get /registry/verifications verifications:read
+get /registry/entries/{id}/signature registry:read
+get /policies policy:read
+get /ui/config.json none
+get / none
+get /ui/{file} none
 post /admin/backup backup:create
 get /admin/backups backup:read
 EOF

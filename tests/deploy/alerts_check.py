@@ -6,13 +6,18 @@ cover both sides.
   alerts_check.py
 
 - deploy/prometheus/alerts.yml has exactly the alerts of docs/runbook.md#alerts with their
-  priorities (HighErrorRate P1, HighP95Latency P2, FivexxSpike P0, LowCacheHitRate P3,
-  HighAuthFailureRate P1, NoTraffic P2, plus JWKSStale, BackupStale and
-  RegistryRecordsDropped P1), each with labels
+  priorities (SPEC below: P0 CapVerifierDown, CapVerifierUnavailable, IngressFivexxSpike,
+  FivexxSpike; P1 HighErrorRate, HighAuthFailureRate, JWKSStale, RegistryRecordsDropped,
+  RegistryWriteFailing, TLSCertExpiryImminent; P2 HighP95Latency, NoTraffic, BackupStale,
+  RegistryDiskLow, RegistryDiskFillingUp, MemoryNearLimit, TLSCertExpiringSoon,
+  BackupOffsiteStale; P3
+  LowCacheHitRate), each with labels
   severity (matching its priority) and priority, and annotations summary, description and
   runbook_url = docs/runbook.md#<anchor>;
 - every anchor exists in docs/runbook.md (GitHub's heading slugs), and the alert's section
   there has Symptoms, Investigation, Resolution and Verification;
+- the runbook's alert table and its severities table give each alert the priority alerts.yml
+  does;
 - every in-page link of the runbook ([text](#anchor)) leads to a heading;
 - deploy/prometheus/alerts_test.yml has, for every alert, a case where it fires and one
   where it stays quiet.
@@ -27,7 +32,13 @@ import yaml
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
         "LowCacheHitRate": "P3", "HighAuthFailureRate": "P1", "NoTraffic": "P2",
-        "JWKSStale": None, "BackupStale": None, "RegistryRecordsDropped": "P1"}
+        "JWKSStale": "P1", "BackupStale": "P2", "RegistryRecordsDropped": "P1",
+        # issue 15, "On-call truth"
+        "CapVerifierDown": "P0", "CapVerifierUnavailable": "P0", "IngressFivexxSpike": "P0",
+        "RegistryWriteFailing": "P1", "RegistryDiskLow": "P2", "RegistryDiskFillingUp": "P2",
+        "MemoryNearLimit": "P2", "TLSCertExpiringSoon": "P2", "TLSCertExpiryImminent": "P1",
+        # issue 14, off-site copies
+        "BackupOffsiteStale": "P2"}
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
 SECTIONS = ("Symptoms", "Investigation", "Resolution", "Verification")
 
@@ -115,6 +126,37 @@ def rule_problems(rules, sections):
     return probs
 
 
+def table_problems(rules, sections):
+    """The runbook's two tables against the rules' priorities: the row of every alert in
+    docs/runbook.md#alerts, and its place in the P0..P3 rows of #severities-and-escalation."""
+    listed = {}
+    for line in sections.get("severities-and-escalation", "").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and cells[0] in SEVERITY:
+            for a in re.split(r",\s*", cells[-1]):
+                if a:
+                    listed.setdefault(a, []).append(cells[0])
+    rows = {}
+    for line in sections.get("alerts", "").splitlines():
+        m = re.match(r"^\|\s*\[(\w+)\]\(#[\w-]+\)\s*\|.*\|\s*(P[0-3])\s*\|\s*$", line)
+        if m:
+            rows[m.group(1)] = m.group(2)
+    probs = []
+    for r in rules:
+        a, prio = r.get("alert"), r.get("labels", {}).get("priority")
+        if a is None:
+            continue
+        if listed.get(a) != [prio]:
+            probs.append("%s (%s): listed under %s in #severities-and-escalation" % (
+                a, prio, listed.get(a) or "no priority"))
+        if rows.get(a) != prio:
+            probs.append("%s (%s): the #alerts table says %s" % (a, prio, rows.get(a)))
+    names = {r.get("alert") for r in rules}
+    probs += ["%s: in the runbook's tables, not in alerts.yml" % a
+              for a in sorted((set(listed) | set(rows)) - names)]
+    return probs
+
+
 def main():
     with open(os.path.join(ROOT, "deploy", "prometheus", "alerts.yml")) as f:
         rules = [r for g in yaml.safe_load(f)["groups"] for r in g["rules"]]
@@ -124,6 +166,10 @@ def main():
     probs = rule_problems(rules, sections)
     result(not probs, "alerts.yml: the %d alerts of docs/runbook.md#alerts with priority, "
            "severity, annotations and a runbook section each" % len(SPEC), probs)
+
+    probs = table_problems(rules, sections)
+    result(not probs, "docs/runbook.md: each alert in the alerts table and in the severities "
+           "table with the priority alerts.yml gives it", probs)
 
     dangling = sorted({a for a in re.findall(r"\]\(#([^)]+)\)", text) if a not in sections})
     result(not dangling, "docs/runbook.md: every in-page link leads to a heading",
@@ -151,6 +197,9 @@ def main():
     result(any("FivexxSpike: priority P2" in p for p in probs)
            and any("#no-such" in p for p in probs),
            "self-test: a wrong priority and a missing runbook anchor are reported", probs)
+    probs = table_problems(bad, sections)
+    result(any(p.startswith("FivexxSpike (P2)") for p in probs),
+           "self-test: a priority the runbook's tables do not give is reported", probs)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed else 0
 

@@ -44,7 +44,8 @@ spec.loader.exec_module(cc)
 # Configuration keys whose values are files or directories mounted into the pod.
 PATH_KEYS = [("tls", "cert_file"), ("tls", "key_file"), ("tls", "client_ca_file"),
              ("trust", "dir"), ("trust", "policy_dir"), ("trust", "tsa_ca_file"),
-             ("auth", "ca_file"), ("registry", "signing_key_file")]
+             ("auth", "ca_file"), ("registry", "signing_key_file"),
+             ("backup", "s3.credentials_file"), ("backup", "s3.ca_file")]
 
 # The values that deploy/examples/postgres renders (with values-dev.yaml; README there).
 PG_EXAMPLE_SETS = ["registry.externalPostgres.enabled=true",
@@ -84,8 +85,10 @@ def make_fixtures(fake, capverify, tmp):
              "-subj", "/CN=cap-verifier-service"])
     if r.returncode != 0:
         sys.exit("openssl: " + r.stderr)
-    for d in ("clientCA", "idpCA", "trustTSA"):
+    for d in ("clientCA", "idpCA", "trustTSA", "s3CA"):
         shutil.copy(crt, fake + p[d] + "/ca.crt")
+    with open(fake + p["s3Credentials"] + "/credentials", "w") as f:
+        f.write("[default]\naws_access_key_id = chart-test\naws_secret_access_key = chart-test\n")
     r = run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
              fake + p["registryKey"] + "/key.pem"])
     if r.returncode != 0:
@@ -106,6 +109,9 @@ def write_files(files, d, fake):
         doc = yaml.safe_load(yaml.safe_dump(doc))  # a copy
         for section, key in PATH_KEYS:
             sec = doc.get(section) or {}
+            for part in key.split(".")[:-1]:  # backup.s3.credentials_file
+                sec = sec.get(part) or {}
+            key = key.split(".")[-1]
             if isinstance(sec.get(key), str) and sec[key].startswith("/"):
                 sec[key] = fake + sec[key]
         with open(os.path.join(d, stem + ".yaml"), "w") as f:
@@ -277,6 +283,27 @@ def main():
             cc.load_values([os.path.join(CHART, "values-prod.yaml")], [
                 "tls.clientCASecretName=ca", "oauth2.caConfigMap=idp-ca",
                 "registry.signingKeySecretName=k", "trust.tsaCAConfigMap=tsa"])))
+
+        # off-site copies (values-prod.yaml has them): the credentials Secret is required,
+        # a CA ConfigMap is optional, and without a url nothing of backup.s3 is rendered
+        prod_s3 = cc.render(cc.load_values([os.path.join(CHART, "values-prod.yaml")],
+                                           ["backup.s3CAConfigMap=s3-ca"]))
+        s3 = prod_s3["backup"]["backup"].get("s3") or {}
+        result(s3.get("url") == "s3://cap-verifier-backups/prod" and
+               s3.get("credentials_file") == cc.PATHS["s3Credentials"] + "/credentials" and
+               s3.get("ca_file") == cc.PATHS["s3CA"] + "/ca.crt",
+               "values-prod.yaml: backup.s3 with the mounted credentials file and CA", repr(s3))
+        accepted("values-prod.yaml with backup.s3CAConfigMap", prod_s3)
+        try:
+            cc.render(cc.load_values([os.path.join(CHART, "values-prod.yaml")],
+                                     ["backup.s3CredentialsSecret.name="]))
+            result(False, "backup.s3.url without a credentials Secret is refused")
+        except cc.ValuesError as e:
+            result("s3CredentialsSecret.name is required" in str(e),
+                   "backup.s3.url without a credentials Secret is refused", str(e))
+        dev = cc.render(cc.load_values([os.path.join(CHART, "values-dev.yaml")], []))
+        result("s3" not in dev["backup"]["backup"],
+               "values-dev.yaml: no backup.s3 without a url", repr(dev["backup"]))
 
         # 2b. the registry modes and replica guards; the chart's environment variables
         scale_checks(accepted)

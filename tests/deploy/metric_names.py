@@ -4,7 +4,10 @@
 
   metric_names.py CAPVERIFYD
 
-Starts capverifyd, sends a few requests, scrapes /metrics from the admin port, and checks
+Starts capverifyd, sends a few requests, scrapes /metrics from the admin port (and from a
+second daemon with HTTPS, a cgroup memory limit and off-site copies, for the metrics only
+those export), and
+checks
 that each cap_verifier_* / process_* name used in deploy/prometheus/alerts.yml,
 deploy/grafana/cap-verifier.json and docs/runbook.md is in the scrape (histogram series
 _bucket / _sum / _count count as their histogram). In the PromQL of the alerts and the
@@ -25,7 +28,7 @@ import yaml
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import Daemon, http  # noqa: E402
+from daemon import Daemon, free_port, http  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAME = re.compile(r"(?<![A-Za-z0-9_:])((?:cap_verifier|process)_[a-z0-9_]*[a-z0-9])(?![A-Za-z0-9_*(])")
@@ -147,6 +150,16 @@ def make_jwks(d):
     return path
 
 
+def make_tls(d):
+    """--set flags for HTTPS on the API port with a fresh self-signed certificate."""
+    key, crt = os.path.join(d, "tls.key"), os.path.join(d, "tls.crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days",
+                    "30", "-subj", "/CN=127.0.0.1"], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    return ["tls.cert_file=" + crt, "tls.key_file=" + key]
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: metric_names.py CAPVERIFYD")
@@ -161,9 +174,24 @@ def main():
         http(d.url("/verify", admin=False), data=b"{}",
              headers={"Content-Type": "text/plain", "Authorization": "Bearer x.y.z"})
         status, text = http(d.url("/metrics"))
+    # the metrics a daemon exports only with TLS on the API port and under a cgroup memory
+    # limit (a fake cgroup tree, read as the real one: CAPVD_CGROUP_ROOT)
+    cg = os.path.join(tmp, "cgroup")
+    os.makedirs(cg)
+    with open(os.path.join(cg, "memory.max"), "w") as f:
+        f.write("536870912\n")
+    # ... and with off-site copies configured (backup.s3.*: the upload metrics; the store
+    # need not answer for them to be exported)
+    s3 = ["backup.s3.url=s3://capv-metrics/prod", "backup.s3.path_style=true",
+          "backup.s3.endpoint=http://127.0.0.1:%d" % free_port()]
+    s3_env = {"AWS_ACCESS_KEY_ID": "metric-names", "AWS_SECRET_ACCESS_KEY": "metric-names"}
+    with Daemon(sys.argv[1], env=dict(s3_env, CAPVD_CGROUP_ROOT=cg),
+                sets=make_tls(tmp) + s3) as d:
+        status2, text2 = http(d.url("/metrics"))
     shutil.rmtree(tmp, ignore_errors=True)
-    result(status == 200, "GET /metrics on the admin port answers 200", [str(status)])
-    types, labels = parse_scrape(text)
+    result(status == 200 and status2 == 200, "GET /metrics on the admin port answers 200",
+           [str(status), str(status2)])
+    types, labels = parse_scrape(text + text2)
     print("     scraped %d metric families" % len(types))
     names, selectors = uses()
     missing, bad, unchecked = problems(names, selectors, types, labels)

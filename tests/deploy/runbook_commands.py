@@ -25,7 +25,8 @@ SPEC_VALUES = ["cache.size", "cache.ttl_seconds", "cache.enabled", "oauth2.enabl
                "oauth2.issuer", "oauth2.audience", "oauth2.jwks_url", "tls.secretName",
                "resources.limits.cpu", "resources.limits.memory", "autoscaling.maxReplicas",
                "autoscaling.minReplicas", "replicaCount", "registry.externalPostgres.enabled",
-               "backup.dir", "backup.interval_seconds", "backup.retain"]
+               "backup.dir", "backup.interval_seconds", "backup.retain", "ingress.annotations",
+               "prometheusRule.enabled", "serviceMonitor.enabled"]
 STOP = re.compile(r"\s(?:\||;|&&|>|<|2>|\))\s?|`|\)$")
 
 passed = failed = 0

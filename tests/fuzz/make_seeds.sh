@@ -87,6 +87,9 @@ variants = {
                               "bogus_signature_manifest.json"),
         "proof.capz": read(peer, "packages", "bundle-v2-testout", "test_proof.capz")}),
     "empty.zip": zip_of({}),
+    # the sample's manifest names the peer audit log's tip: the audit check passes
+    "sample-audit.zip": zip_of(dict(sample_members, **{
+        "agent.audit.jsonl": read(peer, "audit", "agent.audit.jsonl")})),
 }
 for target in ("zip", "verify"):
     copy(target, *zips)
@@ -183,8 +186,10 @@ seed("policy_eval", "request-policy-id.json",
                  "options": {"adaptive": True}}))
 seed("policy_eval", "request-ir.json", json.dumps({"ir": ir, "context": context}))
 
-# ---- CSV, timestamps, registry entries, daemon configuration -------------------------------
+# ---- CSV, timestamps, registry entries, daemon configuration, audit logs -------------------
 copy("csv", *sorted(glob.glob(os.path.join(peer, "csv", "*.csv"))))
+copy("audit", os.path.join(peer, "audit", "agent.audit.jsonl"),
+     os.path.join(src, "tests", "vectors", "audit", "audit_chain.jsonl"))
 tsa = os.path.join(fixtures, "tsa")
 copy("timestamp", *sorted(glob.glob(os.path.join(tsa, "*.tsr"))),
      *sorted(glob.glob(os.path.join(tsa, "*.token.der"))),
@@ -201,6 +206,18 @@ seed("registry_entry", "full.json", json.dumps({
 cm = yaml.safe_load(read(src, "deploy", "examples", "20-configmap.yaml"))
 for name, text in sorted(cm["data"].items()):
     seed("config", name, text)
+
+# ---- form uploads of POST /verify: the sample as a browser and curl send it -------------------
+zip_bytes = read(sample, "sample.zip")
+for name, boundary, ctype in (("browser.txt", "----WebKitFormBoundaryq1w2e3r4t5y6u7i8", "application/zip"),
+                              ("curl.txt", "------------------------a1b2c3d4e5f60718", "application/octet-stream")):
+    head = ("multipart/form-data; boundary=%s\n--%s\r\nContent-Disposition: form-data; "
+            "name=\"package\"; filename=\"sample.zip\"\r\nContent-Type: %s\r\n\r\n"
+            % (boundary, boundary, ctype)).encode()
+    seed("multipart", name, head + zip_bytes + ("\r\n--%s--\r\n" % boundary).encode())
+
+# ---- answers of an S3-compatible store (off-site copies) ------------------------------------
+copy("s3_xml", *sorted(glob.glob(os.path.join(src, "tests", "vectors", "s3", "*.xml"))))
 PY
 
 # Swap in the new seeds only now: a failed run leaves the previous ones untouched.

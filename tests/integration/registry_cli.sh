@@ -118,13 +118,13 @@ cmp -s <(printf '%s\n' "$out") "$vectors/peer/registry/empty_registry_v1.json" |
 # ---- verify --registry DB [--record] -----------------------------------------------------
 pkg=$vectors/peer/packages/webui-legacy
 expect 2 "$cli" verify --registry "$db" --json "$pkg"
-[ "$(jq -r '.checks[] | select(.id == "registry") | .status' <<<"$out")" = skip ] ||
+[ "$(jq -r '.report.checks[] | select(.id == "registry") | .status' <<<"$out")" = skip ] ||
     fail "verify --registry: $out"
-mh=$(jq -r .manifest_hash <<<"$out")
-ph=$(jq -r .proof_hash <<<"$out")
+mh=$(jq -r .report.manifest_hash <<<"$out")
+ph=$(jq -r .report.proof_hash <<<"$out")
 expect 0 "$cli" registry add --manifest-hash "$mh" --proof-hash "$ph" --sign-key "$dir/regkey.key" --id webui
 expect 2 "$cli" verify --registry "$db" --trust "$dir/regkey.json" --json "$pkg"
-[ "$(jq -r '.checks[] | select(.id == "registry") | .status' <<<"$out")" = pass ] ||
+[ "$(jq -r '.report.checks[] | select(.id == "registry") | .status' <<<"$out")" = pass ] ||
     fail "registered: $out"
 expect 2 "$cli" verify --registry "$db" --record "$pkg" "$pkg.zip"
 [[ "$err" == *"recorded as verification 1"*"recorded as verification 2"* ]] || fail "record: $err"
@@ -134,7 +134,7 @@ expect 3 "$cli" verify --record "$pkg"
 expect 3 "$cli" verify --registry "$dir/export.json" --record "$pkg"
 # JSON registries keep working, also as the registry file of a verification
 expect 2 "$cli" verify --registry "$dir/export.json" --json "$pkg"
-[ "$(jq -r '.checks[] | select(.id == "registry") | .status' <<<"$out")" = skip ] || fail "json registry"
+[ "$(jq -r '.report.checks[] | select(.id == "registry") | .status' <<<"$out")" = skip ] || fail "json registry"
 
 # ---- the writer lock: a live database is read by the CLI, never written ------------------
 "$tool" write "$db" "$dir/acks.log" --threads 2 2>"$dir/writer.err" &

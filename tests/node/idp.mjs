@@ -13,6 +13,13 @@
 // "<type>-<generation>". POST /admin/rotate (loopback only) generates a new generation, which
 // signs from then on, and keeps the previous one published: the provider is rebuilt in place,
 // the process and its port stay. Everything is throwaway test material.
+//
+// For the web UI's browser test (tests/ui/): POST /admin/ui {"redirect_uri": …} (loopback
+// only) adds the public client "capv-ui" (authorization code with PKCE, no secret) and the
+// provider's development login and consent pages (any login, any password). Its tokens are
+// EdDSA JWTs for audience "capv-api" with the scopes verify:run registry:read
+// verifications:read policy:read — not policy:compile, so the UI has a page it may not use —
+// and live 600 s, or what POST /admin/ui-ttl {"seconds": N} sets for the next ones.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -33,6 +40,10 @@ const RESOURCES = {
   'urn:capv:eddsa': 'EdDSA',
 };
 const CLIENT_SECRET = crypto.randomBytes(24).toString('base64url');
+// one set of cookie keys for the process: a rebuilt provider keeps the browser's session
+const COOKIE_KEYS = [crypto.randomBytes(32).toString('hex')];
+const UI_SCOPES = 'verify:run registry:read verifications:read policy:read';
+const ui = { redirectUri: null, ttl: 600 };
 
 function generation(n) {
   const jwk = (pair, kid) => ({ ...pair.privateKey.export({ format: 'jwk' }), kid, use: 'sig' });
@@ -52,18 +63,34 @@ function makeProvider(issuer, keys) {
       redirect_uris: [],
       response_types: [],
       token_endpoint_auth_method: 'client_secret_basic',
-    }],
+    }, ...(ui.redirectUri ? [{
+      client_id: 'capv-ui',
+      grant_types: ['authorization_code'],
+      redirect_uris: [ui.redirectUri],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }] : [])],
     jwks: { keys },
-    scopes: ['verify:read', 'verify:run', 'registry:write'],
-    cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
+    scopes: ['verify:read', 'verify:run', 'registry:write',
+      ...(ui.redirectUri ? ['openid', 'registry:read', 'verifications:read', 'policy:read', 'policy:compile'] : [])],
+    cookies: { keys: COOKIE_KEYS },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: Boolean(ui.redirectUri) },
       clientCredentials: { enabled: true },
       resourceIndicators: {
         enabled: true,
-        defaultResource: () => 'urn:capv:rs256',
+        defaultResource: (ctx, client) => (client && client.clientId === 'capv-ui' ? 'urn:capv:ui' : 'urn:capv:rs256'),
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resource) => {
+          if (resource === 'urn:capv:ui' && ui.redirectUri) {
+            return {
+              audience: 'capv-api',
+              scope: UI_SCOPES,
+              accessTokenTTL: ui.ttl,
+              accessTokenFormat: 'jwt',
+              jwt: { sign: { alg: 'EdDSA' } },
+            };
+          }
           const alg = RESOURCES[resource];
           if (!alg) throw new errors.InvalidTarget();
           return {
@@ -97,6 +124,22 @@ server.on('request', (req, res) => {
     handler = makeProvider(issuer, keys).callback();
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ generation: gen, kids: keys.map((k) => k.kid) }));
+    return;
+  }
+  if ((req.url === '/admin/ui' || req.url === '/admin/ui-ttl') && req.method === 'POST' && local) {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      const q = JSON.parse(body || '{}');
+      if (req.url === '/admin/ui') {
+        ui.redirectUri = String(q.redirect_uri);
+        handler = makeProvider(issuer, keys).callback();
+      } else {
+        ui.ttl = Number(q.seconds);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ui));
+    });
     return;
   }
   if (req.url === '/admin/client' && req.method === 'GET' && local) {

@@ -22,15 +22,18 @@ static const struct {
     { "proof", proof_suite },
     { "keys", keys_suite },
     { "verify", verify_suite },
+    { "audit", audit_suite },
     { "cache", cache_suite },
     { "registry", registry_suite },
     { "registry_pg", registry_pg_suite },
     { "registry_async", registry_async_suite },
+    { "registry_backup", registry_backup_suite },
     { "registry_contract", registry_contract_suite },
     { "registry_contract_pg", registry_contract_pg_suite },
     { "policy", policy_suite },
     { "jwt", jwt_suite },
     { "jwks", jwks_suite },
+    { "backup_remote", backup_remote_suite },
     /* clang-format on */
 };
 

@@ -16,14 +16,17 @@ Suite *package_suite(void);
 Suite *proof_suite(void);
 Suite *keys_suite(void);
 Suite *verify_suite(void);
+Suite *audit_suite(void);
 Suite *cache_suite(void);
 Suite *registry_suite(void);
 Suite *registry_pg_suite(void);
 Suite *registry_async_suite(void);
+Suite *registry_backup_suite(void);
 Suite *registry_contract_suite(void);
 Suite *registry_contract_pg_suite(void);
 Suite *policy_suite(void);
 Suite *jwt_suite(void);
 Suite *jwks_suite(void);
+Suite *backup_remote_suite(void);
 
 #endif

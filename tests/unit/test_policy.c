@@ -468,6 +468,59 @@ START_TEST(lint_each_code)
 }
 END_TEST
 
+/* Where each lint_cases diagnostic points (line, column; 0 = no position): the key of the
+ * value it is about (the rule's "op:", the unused input's name), else the value itself (a
+ * rule id in an activation's list); W1002 is about a description the policy leaves out. */
+static const unsigned lint_positions[][2] = {
+    { 10, 39 }, { 3, 1 },  { 3, 1 },  { 8, 6 }, { 10, 18 }, { 9, 38 },
+    { 7, 14 },  { 9, 24 }, { 7, 42 }, { 0, 0 }, { 5, 44 },
+};
+
+START_TEST(lint_position_each_code)
+{
+    ck_assert_uint_eq(sizeof lint_positions / sizeof lint_positions[0],
+                      sizeof lint_cases / sizeof lint_cases[0]);
+    const struct lint_case *c = &lint_cases[_i];
+    capv_policy *p = parse_text(c->text, CAPV_POLICY_FORMAT_YAML);
+    capv_policy_diagnostics *d = NULL;
+    ck_assert_int_eq(capv_policy_lint(&d, p, c->mode, NULL), CAPV_OK);
+    int at = find_code(d, c->code);
+    ck_assert_int_ge(at, 0);
+    unsigned line = 99, col = 99;
+    bool has = capv_policy_diagnostic_position(d, (size_t)at, &line, &col);
+    ck_assert_msg(line == lint_positions[_i][0] && col == lint_positions[_i][1],
+                  "%s: at %u:%u, want %u:%u", c->code, line, col, lint_positions[_i][0],
+                  lint_positions[_i][1]);
+    ck_assert(has == (lint_positions[_i][0] > 0));
+    /* out of range: no position, both 0 */
+    ck_assert(!capv_policy_diagnostic_position(d, 99, &line, &col));
+    ck_assert_uint_eq(line + col, 0);
+    capv_policy_diagnostics_free(d);
+    capv_policy_free(p);
+}
+END_TEST
+
+/* A policy read from JSON has no positions: its diagnostics carry none, in JSON neither. */
+START_TEST(lint_json_input_has_no_position)
+{
+    const char *text = "{\"id\":\"t.p\",\"version\":\"1\",\"legal_basis\":[{\"directive\":"
+                       "\"LkSG\"}],\"description\":\"d\",\"inputs\":{\"a\":{\"type\":"
+                       "\"array\"},\"b\":{\"type\":\"hex\"}},\"rules\":[{\"id\":\"r1\","
+                       "\"op\":\"membership\",\"lhs\":\"a\",\"rhs\":\"b\"}]}";
+    capv_policy *p = parse_text(text, CAPV_POLICY_FORMAT_JSON);
+    capv_policy_diagnostics *d = NULL;
+    ck_assert_int_eq(capv_policy_lint(&d, p, CAPV_POLICY_LINT_STRICT, NULL), CAPV_OK);
+    ck_assert_int_ge(find_code(d, "E2001"), 0);
+    ck_assert(!capv_policy_diagnostic_position(d, (size_t)find_code(d, "E2001"), NULL, NULL));
+    char *json = NULL;
+    ck_assert_int_eq(capv_policy_diagnostics_to_json(&json, NULL, d, NULL), CAPV_OK);
+    ck_assert_ptr_null(strstr(json, "\"line\""));
+    capv_free(json);
+    capv_policy_diagnostics_free(d);
+    capv_policy_free(p);
+}
+END_TEST
+
 START_TEST(lint_json_shape)
 {
     capv_policy *p = parse_text(lint_cases[6].text, CAPV_POLICY_FORMAT_YAML); /* E2001 */
@@ -479,7 +532,7 @@ START_TEST(lint_json_shape)
     ck_assert_str_eq(json, "[{\"code\":\"E2001\",\"level\":\"error\","
                            "\"message\":\"rule \\\"r1\\\": "
                            "unknown op \\\"membership\\\" (allowed: non_membership, eq, "
-                           "range_min)\",\"rule_id\":\"r1\"}]");
+                           "range_min)\",\"rule_id\":\"r1\",\"line\":7,\"column\":14}]");
     ck_assert_uint_eq(n, strlen(json));
     ck_assert_int_eq(capv_json_validate((const uint8_t *)json, n, NULL), CAPV_OK);
     capv_free(json);
@@ -491,7 +544,7 @@ START_TEST(lint_json_shape)
     ck_assert_int_eq(capv_policy_lint(&d, p, CAPV_POLICY_LINT_STRICT, NULL), CAPV_OK);
     ck_assert_int_eq(capv_policy_diagnostics_to_json(&json, NULL, d, NULL), CAPV_OK);
     ck_assert_ptr_nonnull(strstr(json, "\"level\":\"error\""));
-    ck_assert_ptr_nonnull(strstr(json, "\"rule_id\":null}"));
+    ck_assert_ptr_nonnull(strstr(json, "\"rule_id\":null,\"line\":3,\"column\":1}"));
     capv_free(json);
     capv_policy_diagnostics_free(d);
     capv_policy_free(p);
@@ -1619,6 +1672,9 @@ Suite *policy_suite(void)
     tcase_add_test(tc, lint_clean_policy);
     tcase_add_loop_test(tc, lint_each_code, 0, (int)(sizeof lint_cases / sizeof lint_cases[0]));
     tcase_add_test(tc, lint_json_shape);
+    tcase_add_loop_test(tc, lint_position_each_code, 0,
+                        (int)(sizeof lint_cases / sizeof lint_cases[0]));
+    tcase_add_test(tc, lint_json_input_has_no_position);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("input");

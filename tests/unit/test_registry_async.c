@@ -154,6 +154,12 @@ START_TEST(storage_down_then_back)
     capv_error ferr = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_registry_flush(reg, 300, &ferr), CAPV_E_BUSY);
     ck_assert_ptr_nonnull(strstr(ferr.message, "not written yet"));
+    /* a look-up cannot tell "never recorded" from "still queued": not known yet */
+    capv_registry_verification *gv = NULL;
+    capv_error gerr = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_get_verification(&gv, reg, "down-1", &gerr), CAPV_E_BUSY);
+    ck_assert_ptr_nonnull(strstr(gerr.message, "not written yet"));
+    ck_assert_ptr_null(gv);
     /* the storage is back: the queued records are written after the next pause */
     ck_assert_int_eq(sqlite3_exec(other, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
@@ -161,6 +167,8 @@ START_TEST(storage_down_then_back)
     ck_assert_uint_eq(verifications(reg), 41);
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 0);
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 0);
+    ck_assert_int_eq(capv_registry_get_verification(&gv, reg, "down-1", NULL), CAPV_OK);
+    capv_registry_verification_free(gv);
     capv_registry_close(reg);
 }
 END_TEST

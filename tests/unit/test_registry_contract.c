@@ -269,6 +269,111 @@ START_TEST(queued_records)
 }
 END_TEST
 
+/* Records one verification with `report` (NULL: none). */
+static capv_status record_report_text(capv_registry *reg, const char *rid, const char *report)
+{
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = rid;
+    v.result = "warn";
+    v.report_json = report;
+    return capv_registry_record(NULL, reg, &v, NULL);
+}
+
+/* capv_registry_get_report: the stored text exactly (with a space and key order a re-encoding
+ * would change), its summary over the cap, and each way of not finding one. */
+START_TEST(reports_as_stored)
+{
+    capv_registry *reg = open_reg(0, 0);
+    static const char text[] = "{\"result\":\"warn\", \"z\":1,\"a\":[true]}";
+    ck_assert_int_eq(record_report_text(reg, "0190a1b2c3d4e5f60718293a4b5c6d7e", text), CAPV_OK);
+    char *got = NULL;
+    size_t len = 99;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(
+        capv_registry_get_report(&got, &len, reg, "0190a1b2c3d4e5f60718293a4b5c6d7e", &err),
+        CAPV_OK);
+    ck_assert_str_eq(got, text);
+    ck_assert_uint_eq(len, strlen(text));
+    ck_assert_int_eq(err.code, CAPV_OK);
+    capv_free(got);
+    /* no such record, and a record without a report */
+    ck_assert_int_eq(capv_registry_get_report(&got, &len, reg, "req-unknown", &err),
+                     CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(got);
+    ck_assert_uint_eq(len, 0);
+    ck_assert_str_eq(err.field, "request_id");
+    ck_assert_int_eq(record_report_text(reg, "req-bare", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_report(&got, NULL, reg, "req-bare", &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(err.message, "without a report"));
+    /* ids no record can carry */
+    char long_id[130];
+    memset(long_id, 'a', 129);
+    long_id[129] = '\0';
+    const char *bad[] = { "", "tab\there", long_id, "\xff\xfe" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        ck_assert_int_eq(capv_registry_get_report(&got, NULL, reg, bad[i], &err), CAPV_E_MALFORMED);
+        ck_assert_str_eq(err.field, "request_id");
+    }
+    long_id[128] = '\0'; /* 128 characters: a valid id, not recorded */
+    ck_assert_int_eq(capv_registry_get_report(&got, NULL, reg, long_id, NULL), CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(capv_registry_get_report(NULL, NULL, reg, "x", NULL), CAPV_E_INVALID_ARG);
+    /* over the cap: the summary is what is stored, and what is returned */
+    ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 1024, NULL), CAPV_OK);
+    char big[3000];
+    int n = snprintf(big, sizeof big, "{\"result\":\"fail\",\"pad\":\"");
+    memset(big + n, 'x', 2000);
+    snprintf(big + n + 2000, sizeof big - (size_t)n - 2000, "\"}");
+    ck_assert_int_eq(record_report_text(reg, "req-big", big), CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_report(&got, &len, reg, "req-big", NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(got, "\"summary\":true"));
+    ck_assert_uint_le(len, 1024);
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&v, reg, "req-big", NULL), CAPV_OK);
+    ck_assert_str_eq(got, v->report_json);
+    capv_registry_verification_free(v);
+    capv_free(got);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* With asynchronous recording and a flush interval far longer than the test, a look-up finds
+ * a record its handle accepted a moment ago: the miss writes the queue first. */
+START_TEST(reports_queued_are_found)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD;
+    o.record_queue_max = 100;
+    o.record_flush_ms = 60000;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, loc, &o, &err) == CAPV_OK, "open: %s", err.message);
+    ck_assert_int_eq(record_report_text(reg, "queued-1", "{\"result\":\"ok\"}"), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 1);
+    char *got = NULL;
+    ck_assert_msg(capv_registry_get_report(&got, NULL, reg, "queued-1", &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_str_eq(got, "{\"result\":\"ok\"}");
+    capv_free(got);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 0);
+    /* an unknown id while nothing waits: answered at once */
+    ck_assert_int_eq(capv_registry_get_report(&got, NULL, reg, "queued-none", NULL),
+                     CAPV_E_NOT_FOUND);
+    /* the same through get_verification, with a record queued after the last flush */
+    ck_assert_int_eq(record_report_text(reg, "queued-2", NULL), CAPV_OK);
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&v, reg, "queued-2", NULL), CAPV_OK);
+    ck_assert_str_eq(v->result, "warn");
+    capv_registry_verification_free(v);
+    /* another handle (a replica, or the CLI) sees it too, once written */
+    capv_registry *ro = open_at(loc, CAPV_REGISTRY_READ_ONLY);
+    ck_assert_int_eq(capv_registry_get_report(&got, NULL, ro, "queued-1", NULL), CAPV_OK);
+    ck_assert_str_eq(got, "{\"result\":\"ok\"}");
+    capv_free(got);
+    capv_registry_close(ro);
+    capv_registry_close(reg);
+}
+END_TEST
+
 START_TEST(policies_stored)
 {
     capv_registry *reg = open_reg(0, 0);
@@ -293,6 +398,167 @@ START_TEST(policies_stored)
     capv_registry_policy_free(got);
     ck_assert_int_eq(capv_registry_get_policy(&got, reg, "none", NULL), CAPV_E_NOT_FOUND);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 1);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* Recorded verifications newest first, by result, in pages; queued records once written. */
+START_TEST(verifications_listed)
+{
+    capv_registry *reg = open_reg(0, 0);
+    static const char *const results[] = { "ok", "warn", "fail" };
+    char mh[CAPV_DIGEST_HEX_SIZE], rid[32];
+    for (int i = 0; i < 23; i++) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "list-%02d", i);
+        v.request_id = rid;
+        v.subject = i % 2 ? "alice" : NULL;
+        v.manifest_hash = hash_of(mh, "lv", i);
+        v.result = results[i % 3];
+        v.report_json = "{\"result\":\"ok\"}";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    }
+    /* all of them, newest first, 10 a page */
+    int64_t before = 0, last = INT64_MAX;
+    size_t seen = 0, pages = 0;
+    do {
+        capv_registry_verification_page *p = NULL;
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_msg(capv_registry_list_verifications(&p, reg, NULL, before, 10, &err) == CAPV_OK,
+                      "%s", err.message);
+        for (size_t i = 0; i < capv_registry_verification_page_count(p); i++) {
+            const capv_registry_verification *v = capv_registry_verification_page_get(p, i);
+            ck_assert_int_lt(v->seq, last);
+            last = v->seq;
+            snprintf(rid, sizeof rid, "list-%02zu", 22 - seen);
+            ck_assert_str_eq(v->request_id, rid);
+            ck_assert_str_eq(v->result, results[(22 - seen) % 3]);
+            ck_assert_ptr_null(v->report_json);
+            seen++;
+        }
+        ck_assert_ptr_null(capv_registry_verification_page_get(p, 10));
+        before = capv_registry_verification_page_next(p);
+        pages++;
+        capv_registry_verification_page_free(p);
+    } while (before != 0);
+    ck_assert_uint_eq(seen, 23);
+    ck_assert_uint_eq(pages, 3);
+    /* by result: the fails (i = 2, 5, …, 20: 7 of them), and their JSON */
+    capv_registry_verification_page *p = NULL;
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, "fail", 0, 100, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_verification_page_count(p), 7);
+    ck_assert_int_eq(capv_registry_verification_page_next(p), 0);
+    ck_assert_str_eq(capv_registry_verification_page_get(p, 0)->request_id, "list-20");
+    char *json = NULL;
+    size_t len = 0;
+    ck_assert_int_eq(capv_registry_verification_page_to_json(&json, &len, p, NULL), CAPV_OK);
+    ck_assert_uint_eq(len, strlen(json));
+    ck_assert_int_eq(capv_json_validate((const uint8_t *)json, len, NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(json, "{\"verifications\":[{\"seq\":"));
+    ck_assert_ptr_nonnull(strstr(json, ",\"request_id\":\"list-20\",\"subject\":null,"));
+    ck_assert_ptr_nonnull(
+        strstr(json, "\"proof_hash\":null,\"policy_hash\":null,\"result\":\"fail\""));
+    ck_assert_ptr_nonnull(strstr(json, "],\"next\":null}"));
+    capv_free(json);
+    capv_registry_verification_page_free(p);
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, "warn", 0, 2, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_verification_page_count(p), 2);
+    int64_t next = capv_registry_verification_page_next(p);
+    ck_assert_int_eq(next, capv_registry_verification_page_get(p, 1)->seq);
+    ck_assert_int_eq(capv_registry_verification_page_to_json(&json, NULL, p, NULL), CAPV_OK);
+    char want[48];
+    snprintf(want, sizeof want, "],\"next\":%lld}", (long long)next);
+    ck_assert_ptr_nonnull(strstr(json, want));
+    capv_free(json);
+    capv_registry_verification_page_free(p);
+    /* the arguments it refuses, by exact status */
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, "maybe", 0, 10, &err),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "result");
+    ck_assert_ptr_null(p);
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, NULL, -1, 10, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, NULL, 0, 0, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, NULL, 0, 10001, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_list_verifications(NULL, reg, NULL, 0, 10, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_uint_eq(capv_registry_verification_page_count(NULL), 0);
+    capv_registry_verification_page_free(NULL);
+    capv_registry_close(reg);
+
+    /* asynchronous recording: a queued record is listed once written */
+    reg = open_reg(0, 100);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "list-queued";
+    v.result = "ok";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 5000, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_list_verifications(&p, reg, "ok", 0, 1, NULL), CAPV_OK);
+    ck_assert_str_eq(capv_registry_verification_page_get(p, 0)->request_id, "list-queued");
+    capv_registry_verification_page_free(p);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* Stored policies in the order they were stored, in pages, without their IR. */
+START_TEST(policies_listed)
+{
+    capv_registry *reg = open_reg(0, 0);
+    capv_registry_policy_page *p = NULL;
+    ck_assert_int_eq(capv_registry_list_policies(&p, reg, 0, 10, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_policy_page_count(p), 0);
+    char *json = NULL;
+    ck_assert_int_eq(capv_registry_policy_page_to_json(&json, NULL, p, NULL), CAPV_OK);
+    ck_assert_str_eq(json, "{\"policies\":[],\"next\":null}");
+    capv_free(json);
+    capv_registry_policy_page_free(p);
+    char ph[CAPV_DIGEST_HEX_SIZE], ih[CAPV_DIGEST_HEX_SIZE], ver[16];
+    for (int i = 0; i < 7; i++) {
+        capv_registry_policy pol = CAPV_REGISTRY_POLICY_INIT;
+        snprintf(ver, sizeof ver, "1.%d", i);
+        pol.policy_id = "listed";
+        pol.policy_version = ver;
+        pol.policy_hash = hash_of(ph, "lpol", i);
+        pol.ir_hash = hash_of(ih, "lir", i);
+        pol.ir_json = "{\"rules\":[]}";
+        pol.created_at = "2026-12-02T12:00:00Z";
+        ck_assert_int_eq(capv_registry_put_policy(reg, &pol, NULL), CAPV_OK);
+    }
+    int64_t after = 0;
+    size_t seen = 0, pages = 0;
+    do {
+        ck_assert_int_eq(capv_registry_list_policies(&p, reg, after, 3, NULL), CAPV_OK);
+        for (size_t i = 0; i < capv_registry_policy_page_count(p); i++) {
+            const capv_registry_policy *pol = capv_registry_policy_page_get(p, i);
+            snprintf(ver, sizeof ver, "1.%zu", seen);
+            ck_assert_str_eq(pol->policy_id, "listed");
+            ck_assert_str_eq(pol->policy_version, ver);
+            ck_assert_str_eq(pol->policy_hash, hash_of(ph, "lpol", (int)seen));
+            ck_assert_str_eq(pol->created_at, "2026-12-02T12:00:00Z");
+            ck_assert_ptr_null(pol->ir_json);
+            seen++;
+        }
+        after = capv_registry_policy_page_next(p);
+        pages++;
+        if (after == 0) {
+            ck_assert_int_eq(capv_registry_policy_page_to_json(&json, NULL, p, NULL), CAPV_OK);
+            ck_assert_ptr_nonnull(strstr(json, "{\"policies\":[{\"policy_id\":\"listed\","
+                                               "\"policy_version\":\"1.6\",\"policy_hash\":"));
+            ck_assert_ptr_nonnull(strstr(json, "\"created_at\":\"2026-12-02T12:00:00Z\"}],"
+                                               "\"next\":null}"));
+            capv_free(json);
+        }
+        capv_registry_policy_page_free(p);
+    } while (after != 0);
+    ck_assert_uint_eq(seen, 7);
+    ck_assert_uint_eq(pages, 3);
+    ck_assert_int_eq(capv_registry_list_policies(&p, reg, -1, 3, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_list_policies(&p, reg, 0, 0, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_ptr_null(capv_registry_policy_page_get(NULL, 0));
+    capv_registry_policy_page_free(NULL);
     capv_registry_close(reg);
 }
 END_TEST
@@ -691,7 +957,11 @@ static Suite *contract_suite(const char *name)
     tcase_add_test(tc, paged_listing);
     tcase_add_test(tc, verifications_recorded);
     tcase_add_test(tc, queued_records);
+    tcase_add_test(tc, reports_as_stored);
+    tcase_add_test(tc, reports_queued_are_found);
     tcase_add_test(tc, policies_stored);
+    tcase_add_test(tc, verifications_listed);
+    tcase_add_test(tc, policies_listed);
     tcase_add_test(tc, import_and_prune);
     tcase_add_test(tc, concurrent_writers);
     tcase_add_test(tc, backup_is_portable);

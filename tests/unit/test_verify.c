@@ -332,11 +332,20 @@ START_TEST(sample_ok)
     ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_OK);
     for (size_t i = 0; i < capv_report_check_count(r); i++) {
         const capv_check *c = capv_report_check(r, i);
+        /* no registry, and no audit log (audit_log_in_package has one) */
         capv_check_status want =
-            strcmp(capv_check_id(c), "registry") == 0 ? CAPV_CHECK_SKIP : CAPV_CHECK_PASS;
+            strcmp(capv_check_id(c), "registry") == 0 || strcmp(capv_check_id(c), "audit") == 0
+                ? CAPV_CHECK_SKIP
+                : CAPV_CHECK_PASS;
         ck_assert_msg(capv_check_status_of(c) == want, "%s: %s", capv_check_id(c),
                       capv_check_message(c));
     }
+    /* what the manifest calls its policy, for readers of the report (docs/formats.md) */
+    const char *pd = capv_check_details(capv_report_find_check(r, "policy.binding"));
+    ck_assert_ptr_nonnull(pd);
+    ck_assert_msg(strstr(pd, "\"policy_name\":\"LkSG supplier screening\","
+                             "\"policy_version\":\"lksg.v1\"") != NULL,
+                  "%s", pd);
     capv_report_free(r);
     /* by default a mock proof is only a warning, never ok */
     r = verify_path(v, path, NULL);
@@ -1256,6 +1265,342 @@ START_TEST(json_request_forms)
 }
 END_TEST
 
+/* ---- the audit check (docs/formats.md, "Audit logs") ------------------------------------- */
+
+#define PEER_AUDIT "peer/audit/agent.audit.jsonl"
+
+static uint8_t *peer_log(size_t *len)
+{
+    return tu_read(tu_shared_dir(), PEER_AUDIT, len);
+}
+
+/* The sample (whose manifest names the peer log's tip and count) with `log` as member `name`,
+ * listed in _meta.json with role "audit" when `listed`. */
+static capv_package *sample_with_log(const uint8_t *log, size_t len, const char *name, bool listed)
+{
+    capv_package *base = sample();
+    capv_package *p = with_member(base, name, log, len);
+    capv_package_free(base);
+    if (!listed)
+        return p;
+    const uint8_t *meta;
+    size_t mlen;
+    ck_assert_int_eq(capv_package_find(&meta, &mlen, p, "_meta.json", NULL), CAPV_OK);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capvi_json_parse(&root, meta, mlen, NULL), CAPV_OK);
+    cJSON *entry = cJSON_CreateObject();
+    cJSON_AddStringToObject(entry, "role", "audit");
+    cJSON_AddStringToObject(entry, "hash", "0x00");
+    cJSON_AddNumberToObject(entry, "size", 0); /* both set by rehash_meta */
+    cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(root, "files"), name, entry);
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_pretty(&b, root);
+    cJSON_Delete(root);
+    size_t nlen;
+    uint8_t *nmeta = capvi_buf_take(&b, &nlen);
+    capv_package *out = with_member(p, "_meta.json", nmeta, nlen);
+    free(nmeta);
+    capv_package_free(p);
+    return rehash_meta(out);
+}
+
+/* The sample with its manifest's audit fields replaced (its signature no longer verifies:
+ * these tests look at the audit check). `anchor_tip` NULL removes audit_tip_hex. */
+static capv_package *sample_manifest_audit(const capv_package *src, const char *tail, int events,
+                                           const char *anchor_tip)
+{
+    size_t len;
+    uint8_t *m = member_copy(src, "manifest.json", &len);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capvi_json_parse(&root, m, len, NULL), CAPV_OK);
+    free(m);
+    cJSON *audit = cJSON_GetObjectItemCaseSensitive(root, "audit");
+    cJSON_ReplaceItemInObjectCaseSensitive(audit, "tail_digest", cJSON_CreateString(tail));
+    cJSON_ReplaceItemInObjectCaseSensitive(audit, "events_count", cJSON_CreateNumber(events));
+    cJSON *anchor = cJSON_GetObjectItemCaseSensitive(root, "time_anchor");
+    if (anchor_tip != NULL)
+        cJSON_ReplaceItemInObjectCaseSensitive(anchor, "audit_tip_hex",
+                                               cJSON_CreateString(anchor_tip));
+    else
+        cJSON_DeleteItemFromObjectCaseSensitive(anchor, "audit_tip_hex");
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_pretty(&b, root);
+    cJSON_Delete(root);
+    size_t nlen;
+    uint8_t *nm = capvi_buf_take(&b, &nlen);
+    capv_package *p = with_member(src, "manifest.json", nm, nlen);
+    free(nm);
+    return rehash_meta(p);
+}
+
+static bool details_have(const capv_report *r, const char *id, const char *text)
+{
+    const char *d = capv_check_details(capv_report_find_check(r, id));
+    return d != NULL && strstr(d, text) != NULL;
+}
+
+START_TEST(audit_log_in_package)
+{
+    static const struct {
+        const char *name;
+        bool listed;
+        capv_check_status integrity;
+    } cases[] = {
+        { "agent.audit.jsonl", true, CAPV_CHECK_PASS },
+        { "logs/trail.jsonl", true, CAPV_CHECK_PASS }, /* any name, by its role */
+        { "agent.audit.jsonl", false, CAPV_CHECK_WARN },
+        { "audit_chain.jsonl", false, CAPV_CHECK_WARN }, /* the format is read from the lines */
+    };
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    size_t len;
+    uint8_t *log = peer_log(&len);
+    capv_package *p = sample_with_log(log, len, cases[_i].name, cases[_i].listed);
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_PASS);
+    ASSERT_CHECK(r, "package.integrity", cases[_i].integrity);
+    ck_assert_int_eq(capv_report_verdict(r),
+                     cases[_i].listed ? CAPV_VERDICT_OK : CAPV_VERDICT_WARN);
+    ck_assert(details_have(r, "audit", "\"rule\":\"chain tip\""));
+    ck_assert(details_have(r, "audit", "\"events\":6"));
+    ck_assert(details_have(r, "audit", cases[_i].name));
+    capv_report_free(r);
+    capv_package_free(p);
+    free(log);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* A log given beside the package; none at all is skip (warn in strict mode). */
+START_TEST(audit_log_beside)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *p = sample();
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_SKIP);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_OK);
+    capv_report_free(r);
+    ck_assert_int_eq(capv_verify_options_set(o, CAPV_OPT_STRICT, true, NULL), CAPV_OK);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_WARN);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_WARN);
+    capv_report_free(r);
+    size_t len;
+    uint8_t *log = peer_log(&len);
+    capv_verify_options *c = NULL;
+    ck_assert_int_eq(capv_verify_options_copy(&c, o, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_options_set_audit_log(c, log, len, NULL), CAPV_OK);
+    r = verify_pkg(v, p, c);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_PASS);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_OK);
+    ck_assert(details_have(r, "audit", "beside the package"));
+    capv_report_free(r);
+    /* the copy's log is its own: the original still has none */
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_WARN);
+    capv_report_free(r);
+    /* beside a package that carries the same log: both are checked */
+    capv_package *with = sample_with_log(log, len, "agent.audit.jsonl", true);
+    r = verify_pkg(v, with, c);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_PASS);
+    ck_assert_ptr_nonnull(strstr(capv_check_message(capv_report_find_check(r, "audit")), "each"));
+    capv_report_free(r);
+    /* ... and a different one beside it fails */
+    ck_assert_int_eq(capv_verify_options_set_audit_log(c, log, len - 200, NULL), CAPV_OK);
+    r = verify_pkg(v, with, c);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    ck_assert(details_have(r, "audit", "\"source\":\"beside the package\",\"line\":6"));
+    capv_report_free(r);
+    ck_assert_int_eq(capv_verify_options_set_audit_log(c, NULL, 0, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verify_options_set_audit_log(c, NULL, 3, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_verify_options_set_audit_log(NULL, log, 3, NULL), CAPV_E_INVALID_ARG);
+    r = verify_pkg(v, with, c);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_PASS);
+    capv_report_free(r);
+    capv_package_free(with);
+    capv_verify_options_free(c);
+    free(log);
+    capv_package_free(p);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* A log that is broken, or intact but not the one the manifest names, fails `audit`. */
+START_TEST(audit_log_other_tip)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    size_t len;
+    uint8_t *log = peer_log(&len);
+    /* the first five events: an intact chain whose tip is another */
+    size_t five = (size_t)((const uint8_t *)strstr((char *)log, "{\"seq\":6,") - log);
+    capv_package *p = sample_with_log(log, five, "agent.audit.jsonl", true);
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ck_assert_ptr_nonnull(strstr(capv_check_message(capv_report_find_check(r, "audit")),
+                                 "is not the manifest's audit.tail_digest"));
+    ck_assert(details_have(r, "audit", "\"events\":5"));
+    capv_report_free(r);
+    capv_package_free(p);
+    /* a field of line 3 edited */
+    char *tampered = malloc(len + 1);
+    memcpy(tampered, log, len + 1);
+    char *at = strstr(tampered, "\"ubos\"");
+    ck_assert_ptr_nonnull(at);
+    memcpy(at, "\"UBOs\"", 6);
+    p = sample_with_log((const uint8_t *)tampered, len, "agent.audit.jsonl", true);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    ck_assert(details_have(r, "audit", "\"line\":3,\"break\":\"digest_mismatch\""));
+    capv_report_free(r);
+    capv_package_free(p);
+    free(tampered);
+    /* an empty log: the genesis, 0 events */
+    p = sample_with_log((const uint8_t *)"", 0, "agent.audit.jsonl", true);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    capv_report_free(r);
+    capv_package_free(p);
+    free(log);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* What the manifest says: another count, another anchor tip, the desktop variant's BLAKE3 tail
+ * and its "0x0" for no log. */
+START_TEST(audit_manifest_fields)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    size_t len;
+    uint8_t *log = peer_log(&len);
+    const char *tip = "0x7883584e55e1173ac1f5096214dd35d99ff3bdea1e00837ab6e4ccb05db4f598";
+    uint8_t h[32];
+    const char *last = strstr((char *)log, "{\"seq\":6,"); /* without its line feed */
+    ck_assert_int_eq(capv_hash(h, CAPV_HASH_BLAKE3, (const uint8_t *)last, strlen(last) - 1, NULL),
+                     CAPV_OK);
+    char line_tip[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(line_tip, h);
+    capv_package *base = sample_with_log(log, len, "agent.audit.jsonl", true);
+    static const struct {
+        int tail; /* 0 the chain tip, 1 BLAKE3 of the last line, 2 "0x0", 3 the genesis */
+        int events;
+        int anchor; /* as tail; -1 none */
+        capv_check_status want;
+        const char *text; /* in the message or details */
+    } cases[] = {
+        { 0, 6, 0, CAPV_CHECK_PASS, "chain tip" },
+        { 0, 6, -1, CAPV_CHECK_PASS, "chain tip" },
+        { 1, 6, 1, CAPV_CHECK_PASS, "blake3(last line)" },
+        { 1, 6, 0, CAPV_CHECK_PASS, "blake3(last line)" },
+        { 0, 5, 0, CAPV_CHECK_FAIL, "audit.events_count is 5" },
+        { 0, 7, -1, CAPV_CHECK_FAIL, "audit.events_count is 7" },
+        { 0, 6, 3, CAPV_CHECK_FAIL, "time_anchor.audit_tip_hex" },
+        { 3, 6, 0, CAPV_CHECK_FAIL, "is not the manifest's audit.tail_digest" },
+        { 2, 0, -1, CAPV_CHECK_WARN, "records no audit log" },
+    };
+    const char *values[] = { tip, line_tip, "0x0",
+                             "0x0000000000000000000000000000000000000000000000000000000000000000" };
+    capv_package *p =
+        sample_manifest_audit(base, values[cases[_i].tail], cases[_i].events,
+                              cases[_i].anchor >= 0 ? values[cases[_i].anchor] : NULL);
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", cases[_i].want);
+    ck_assert_msg(strstr(capv_check_message(capv_report_find_check(r, "audit")), cases[_i].text) ||
+                      details_have(r, "audit", cases[_i].text),
+                  "%s", capv_check_message(capv_report_find_check(r, "audit")));
+    ASSERT_CHECK(r, "manifest.schema", CAPV_CHECK_PASS); /* "0x0" included */
+    capv_report_free(r);
+    capv_package_free(p);
+    /* without a log, "0x0" is skip */
+    if (cases[_i].tail == 2) {
+        capv_package *bare = sample();
+        p = sample_manifest_audit(bare, "0x0", 0, NULL);
+        r = verify_pkg(v, p, o);
+        ASSERT_CHECK(r, "audit", CAPV_CHECK_SKIP);
+        ck_assert_ptr_nonnull(
+            strstr(capv_check_message(capv_report_find_check(r, "audit")), "records no audit log"));
+        capv_report_free(r);
+        capv_package_free(p);
+        capv_package_free(bare);
+    }
+    capv_package_free(base);
+    free(log);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* The peer's packages carry no log: `audit` is skip and changes no verdict. */
+START_TEST(audit_peer_packages_skip)
+{
+    static const char *const paths[] = { "desktop/cap-bundle-2025-11-30.zip",
+                                         "desktop/cap-bundle-2025-12-14.zip", "webui-legacy",
+                                         "multi-unit" };
+    capv_verifier *v = verifier(false);
+    for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/peer/packages/%s", tu_shared_dir(), paths[i]);
+        capv_report *r = verify_path(v, path, NULL);
+        ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+        if (capv_report_unit_count(r) == 0)
+            ASSERT_CHECK(r, "audit", CAPV_CHECK_SKIP);
+        for (size_t u = 0; u < capv_report_unit_count(r); u++)
+            ASSERT_CHECK(capv_report_unit(r, u), "audit", CAPV_CHECK_SKIP);
+        capv_report_free(r);
+    }
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* The report cache keys include the log given beside the package. */
+START_TEST(audit_log_in_cache_key)
+{
+    capv_verifier *v = verifier(true);
+    capv_cache *cache = NULL;
+    ck_assert_int_eq(capv_cache_new(&cache, 16, 1 << 20, 0, NULL), CAPV_OK);
+    capv_verifier_set_cache(v, cache);
+    capv_verify_options *o = accept_mock();
+    size_t zlen, len;
+    char zpath[4200];
+    snprintf(zpath, sizeof zpath, "sample/sample.zip");
+    uint8_t *zip = tu_read(tu_fixtures_dir(), zpath, &zlen);
+    uint8_t *log = peer_log(&len);
+    const struct {
+        const uint8_t *log;
+        size_t len;
+        capv_verdict want;
+        bool cached;
+    } runs[] = {
+        { log, len, CAPV_VERDICT_OK, false },         { log, len - 1, CAPV_VERDICT_OK, false },
+        { log, len - 200, CAPV_VERDICT_FAIL, false }, { NULL, 0, CAPV_VERDICT_OK, false },
+        { log, len, CAPV_VERDICT_OK, true },
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        ck_assert_int_eq(capv_verify_options_set_audit_log(o, runs[i].log, runs[i].len, NULL),
+                         CAPV_OK);
+        char *json = NULL;
+        capv_verdict verdict;
+        bool cached = true;
+        ck_assert_int_eq(
+            capv_verify_zip_memory_json(&json, NULL, &verdict, &cached, v, zip, zlen, o, 0, NULL),
+            CAPV_OK);
+        ck_assert_msg(verdict == runs[i].want && cached == runs[i].cached, "run %zu", i);
+        capv_free(json);
+    }
+    free(log);
+    free(zip);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+    capv_cache_free(cache);
+}
+END_TEST
+
 Suite *verify_suite(void)
 {
     Suite *s = suite_create("verify");
@@ -1283,6 +1628,15 @@ Suite *verify_suite(void)
     tcase_add_test(tc, package_hashes_without_verification);
     tcase_add_test(tc, json_request_forms);
     tcase_add_test(tc, report_problems_for_logs);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("audit");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_loop_test(tc, audit_log_in_package, 0, 4);
+    tcase_add_test(tc, audit_log_beside);
+    tcase_add_test(tc, audit_log_other_tip);
+    tcase_add_loop_test(tc, audit_manifest_fields, 0, 9);
+    tcase_add_test(tc, audit_peer_packages_skip);
+    tcase_add_test(tc, audit_log_in_cache_key);
     suite_add_tcase(s, tc);
     tc = tcase_create("memory");
     tcase_add_checked_fixture(tc, setup, teardown);

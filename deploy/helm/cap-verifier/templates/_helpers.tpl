@@ -34,6 +34,8 @@ registryDbCA: /etc/cap-verifier-registry-db-ca
 trustKeys: /etc/cap-verifier-trust/keys
 trustPolicies: /etc/cap-verifier-trust/policies
 trustTSA: /etc/cap-verifier-trust/tsa
+s3Credentials: /etc/cap-verifier-s3
+s3CA: /etc/cap-verifier-s3-ca
 {{- end -}}
 
 {{/*
@@ -46,7 +48,9 @@ Rule (mirrored by deploy/tools/chart-config.py, which the tests use):
      wiring and never reach the daemon);
   2. oauth2 becomes the section `auth`, oauth2.audience becomes auth.audiences (a list);
   3. server.listen / server.admin_listen = 0.0.0.0:<ports.api> / 0.0.0.0:<ports.admin>;
-  4. file paths come from the mounted Secrets / ConfigMaps named by the camelCase keys.
+  4. file paths come from the mounted Secrets / ConfigMaps named by the camelCase keys;
+  5. backup.s3 (its lower_snake_case keys) is rendered only with backup.s3.url, and then
+     needs backup.s3CredentialsSecret (backup.s3.credentials_file).
 */}}
 {{- define "cap-verifier.configData" -}}
 {{- $snake := "^[a-z][a-z0-9_]*$" -}}
@@ -92,6 +96,24 @@ Rule (mirrored by deploy/tools/chart-config.py, which the tests use):
 {{- /* registry */ -}}
 {{- if $v.registry.signingKeySecretName -}}
 {{- $_ := set $s.registry "signing_key_file" (printf "%s/key.pem" $paths.registryKey) -}}
+{{- end -}}
+{{- /* backup: off-site copies */ -}}
+{{- $s3 := dict -}}
+{{- range $k, $val := (index $s.backup "s3" | default dict) -}}
+{{- if regexMatch $snake $k -}}
+{{- $_ := set $s3 $k $val -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := unset $s.backup "s3" -}}
+{{- if $s3.url -}}
+{{- $sec := $v.backup.s3CredentialsSecret | default dict -}}
+{{- $_ := required "backup.s3CredentialsSecret.name is required with backup.s3.url (a Secret holding an AWS credentials file)" $sec.name -}}
+{{- $_ := required "backup.s3CredentialsSecret.key is required with backup.s3.url" $sec.key -}}
+{{- $_ := set $s3 "credentials_file" (printf "%s/credentials" $paths.s3Credentials) -}}
+{{- if $v.backup.s3CAConfigMap -}}
+{{- $_ := set $s3 "ca_file" (printf "%s/ca.crt" $paths.s3CA) -}}
+{{- end -}}
+{{- $_ := set $s.backup "s3" $s3 -}}
 {{- end -}}
 {{- /* trust */ -}}
 {{- if $v.trust.keysConfigMap -}}

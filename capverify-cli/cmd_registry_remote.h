@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* capverify registry backup --upload / --list --remote, registry restore --from s3://… —
+ * off-site copies of backups in an S3-compatible store (cmd_registry_remote.c;
+ * docs/registry.md, "Off-site copies"). The library does the work (backup_remote.h); this
+ * file reads the S3 settings from flags and the environment and prints. */
+#ifndef CAPV_CLI_CMD_REGISTRY_REMOTE_H
+#define CAPV_CLI_CMD_REGISTRY_REMOTE_H
+
+#include <stdbool.h>
+
+#include <capverify.h>
+
+/* The S3 settings of a command: flags, else CAPV_BACKUP_S3_* variables (the daemon's names
+ * of the same keys), else defaults. */
+typedef struct remote_flags {
+    const char *url, *endpoint, *region, *credentials_file, *ca_file;
+    bool path_style;
+    long long part_size, attempts, retain;
+    bool upload; /* --upload */
+    bool remote; /* --remote */
+} remote_flags;
+
+/* Fills `f` from the environment. */
+void remote_flags_init(remote_flags *f);
+
+/* If argv[i] is one of the S3 flags (--upload, --remote, --s3-*), takes it and its value and
+ * returns how many arguments it used (1 or 2); 0 when argv[i] is none of them; -1 after
+ * printing a usage error (a missing or bad value). */
+int remote_flag(remote_flags *f, int argc, char **argv, int i, const char *cmd);
+
+/* Whether `from` is an s3:// location. */
+bool remote_is_location(const char *from);
+
+/* Uploads the local backup `local` (and prunes the store to --s3-retain when given); prints
+ * what was stored. `json`: one JSON object. Returns an exit code. */
+int remote_upload(const remote_flags *f, const capv_backup_info *local, bool json);
+
+/* Uploads the newest complete backup of `dir`. */
+int remote_upload_newest(const remote_flags *f, const char *dir, bool json);
+
+/* Lists the complete backups in the store, newest first. */
+int remote_list(const remote_flags *f, bool json);
+
+/* Downloads the backup `from` (s3://BUCKET/KEY) and verifies it: into `dir` when given (it is
+ * kept there as a local backup), else into a new private directory beside `near` (a file
+ * path; NULL = $TMPDIR), which remote_fetch_done removes. `*path` is the verified local
+ * file. Returns an exit code. */
+int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *from,
+                 const char *dir, const char *near);
+/* Removes what remote_fetch put into a private directory, and frees. */
+void remote_fetch_done(char *path, char *tmpdir);
+
+#endif

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The uploader of offsite.h: one thread, one waiting backup (the newest), retries with a
+ * doubling delay. The work is the library's (capverify/backup_remote.h). */
+#include "offsite.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "metrics.h"
+
+#define RETRY_MAX_MS (3600 * 1000)
+
+static struct {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;
+    capvd *d;
+    char *pending;       /* the backup to upload next, or NULL */
+    int64_t retry_at_ms; /* not before this (0 = now) */
+    int64_t delay_ms;    /* the next retry delay */
+} up = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static int64_t now_ms(void)
+{
+    return capv_clock_system(NULL);
+}
+
+static bool cancelled(void *user)
+{
+    (void)user;
+    return atomic_load(&up.stop);
+}
+
+/* A handle on the store of backup.s3.*; the credentials are read now (a rotated Secret is
+ * used from the next upload on). */
+static capv_status open_store(capv_backup_remote **r, const capvd_config *c, capv_error *err)
+{
+    capv_backup_remote_options o = CAPV_BACKUP_REMOTE_OPTIONS_INIT;
+    o.url = c->backup_s3_url;
+    o.endpoint = c->backup_s3_endpoint;
+    o.region = c->backup_s3_region;
+    o.path_style = c->backup_s3_path_style;
+    o.credentials_file = c->backup_s3_credentials_file;
+    o.ca_file = c->backup_s3_ca_file;
+    o.cancel = cancelled;
+    return capv_backup_remote_new(r, &o, err);
+}
+
+/* At start: the newest complete copy in the store sets the timestamps (item of the runbook's
+ * BackupOffsiteStale: a restart must not look like a fresh copy, nor like none). */
+static void seed_from_store(capvd *d)
+{
+    capv_backup_remote *r = NULL;
+    capv_backup_remote_listing *l = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = open_store(&r, &d->cfg, &err);
+    if (st == CAPV_OK)
+        st = capv_backup_remote_list(&l, r, &err);
+    capv_log_entry *e =
+        capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_WARN, "backup_upload_seed");
+    capv_log_str(e, "url", d->cfg.backup_s3_url);
+    if (st == CAPV_OK && capv_backup_remote_listing_count(l) > 0) {
+        int64_t uploaded = 0, created = 0;
+        for (size_t i = 0; i < capv_backup_remote_listing_count(l); i++) {
+            const capv_backup_remote_info *b = capv_backup_remote_listing_get(l, i);
+            int64_t u = 0, c = 0;
+            if (capv_rfc3339_parse(&u, b->uploaded_at, strlen(b->uploaded_at), NULL) == CAPV_OK &&
+                u > uploaded)
+                uploaded = u;
+            if (capv_rfc3339_parse(&c, b->created_at, strlen(b->created_at), NULL) == CAPV_OK &&
+                c > created)
+                created = c;
+        }
+        metrics_upload_seed(uploaded, created);
+        capv_log_str(e, "newest", capv_backup_remote_listing_get(l, 0)->url);
+        capv_log_int(e, "copies", (int64_t)capv_backup_remote_listing_count(l));
+        capv_log_end(e, "off-site copies found; the newest sets the last-upload time");
+    } else if (st == CAPV_OK) {
+        capv_log_int(e, "copies", 0);
+        capv_log_end(e, "no off-site copy yet");
+    } else {
+        capv_log_str(e, "error", capv_status_name(st));
+        capv_log_end(e, "cannot list the off-site copies at start: %s", err.message);
+    }
+    capv_backup_remote_listing_free(l);
+    capv_backup_remote_free(r);
+}
+
+/* One upload of `path` and the retention after it. */
+static bool upload_once(capvd *d, const char *path)
+{
+    int64_t start = now_ms();
+    capv_backup_remote *r = NULL;
+    capv_backup_remote_info *info = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    size_t removed = 0;
+    capv_status st = open_store(&r, &d->cfg, &err);
+    if (st == CAPV_OK)
+        st = capv_backup_remote_upload(&info, r, path, NULL, NULL, &err);
+    bool uploaded = st == CAPV_OK;
+    capv_status prune = CAPV_OK;
+    capv_error perr = CAPV_ERROR_INIT;
+    if (uploaded && d->cfg.backup_s3_retain > 0)
+        prune = capv_backup_remote_prune(&removed, r, (unsigned int)d->cfg.backup_s3_retain, &perr);
+    if (atomic_load(&up.stop) && !uploaded) {
+        capv_backup_remote_free(r);
+        return false; /* cancelled by the shutdown: neither a success nor a store failure */
+    }
+    metrics_upload(uploaded, now_ms());
+    capv_log_entry *e =
+        capv_log_begin(d->log, uploaded ? CAPV_LOG_INFO : CAPV_LOG_ERROR, "backup_upload");
+    capv_log_str(e, "path", path);
+    capv_log_int(e, "duration_ms", now_ms() - start);
+    if (uploaded) {
+        capv_log_str(e, "url", info->url);
+        capv_log_int(e, "size_bytes", (int64_t)info->size_bytes);
+        capv_log_int(e, "removed", (int64_t)removed);
+        capv_log_end(e, "off-site copy stored");
+    } else {
+        capv_log_str(e, "error", capv_status_name(st));
+        capv_log_end(e, "off-site copy failed, the local backup is kept: %s", err.message);
+    }
+    if (prune != CAPV_OK) {
+        e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload_retention");
+        capv_log_str(e, "error", capv_status_name(prune));
+        capv_log_end(e, "off-site retention failed: %s", perr.message);
+    }
+    capv_backup_remote_info_free(info);
+    capv_backup_remote_free(r);
+    return uploaded;
+}
+
+static void *uploader(void *arg)
+{
+    capvd *d = arg;
+    seed_from_store(d);
+    pthread_mutex_lock(&up.m);
+    while (!atomic_load(&up.stop)) {
+        int64_t now = now_ms();
+        if (up.pending == NULL || now < up.retry_at_ms) {
+            if (up.pending == NULL) {
+                pthread_cond_wait(&up.cv, &up.m);
+            } else {
+                int64_t at = up.retry_at_ms;
+                struct timespec ts = { (time_t)(at / 1000), (long)(at % 1000) * 1000000L };
+                pthread_cond_timedwait(&up.cv, &up.m, &ts);
+            }
+            continue;
+        }
+        char *path = strdup(up.pending);
+        pthread_mutex_unlock(&up.m);
+        bool ok = path != NULL && upload_once(d, path);
+        /* a backup that local retention removed meanwhile is not tried again */
+        bool gone = path != NULL && !ok && access(path, F_OK) != 0 && errno == ENOENT;
+        pthread_mutex_lock(&up.m);
+        if (path != NULL && up.pending != NULL && strcmp(up.pending, path) == 0) {
+            if (ok || gone) {
+                free(up.pending);
+                up.pending = NULL;
+                up.delay_ms = d->cfg.backup_s3_retry_seconds * 1000;
+            } else if (!atomic_load(&up.stop)) {
+                up.retry_at_ms = now_ms() + up.delay_ms;
+                capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "backup_upload_retry");
+                capv_log_int(e, "in_ms", up.delay_ms);
+                capv_log_end(e, "the off-site copy is tried again later");
+                up.delay_ms = up.delay_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : up.delay_ms * 2;
+            }
+        }
+        free(path);
+    }
+    pthread_mutex_unlock(&up.m);
+    return NULL;
+}
+
+void offsite_start(capvd *d)
+{
+    if (!*d->cfg.backup_s3_url || up.started)
+        return;
+    metrics_upload_enable();
+    up.d = d;
+    up.delay_ms = d->cfg.backup_s3_retry_seconds * 1000;
+    atomic_store(&up.stop, false);
+    if (pthread_create(&up.thread, NULL, uploader, d) == 0) {
+        up.started = true;
+        return;
+    }
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_upload");
+    capv_log_end(e, "cannot start the off-site uploader: %s", strerror(errno));
+}
+
+void offsite_queue(const char *path)
+{
+    if (!up.started || path == NULL)
+        return;
+    char *copy = strdup(path);
+    pthread_mutex_lock(&up.m);
+    if (copy != NULL) {
+        free(up.pending);
+        up.pending = copy;
+        up.retry_at_ms = 0;
+        up.delay_ms = up.d->cfg.backup_s3_retry_seconds * 1000;
+    }
+    pthread_cond_signal(&up.cv);
+    pthread_mutex_unlock(&up.m);
+}
+
+void offsite_stop(void)
+{
+    if (!up.started)
+        return;
+    pthread_mutex_lock(&up.m);
+    atomic_store(&up.stop, true);
+    pthread_cond_signal(&up.cv);
+    pthread_mutex_unlock(&up.m);
+    pthread_join(up.thread, NULL);
+    up.started = false;
+    free(up.pending);
+    up.pending = NULL;
+}

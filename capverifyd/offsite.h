@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* capverifyd: off-site copies of the registry backups (offsite.c; docs/registry.md, "Off-site
+ * copies"). With backup.s3.url set, one uploader thread copies each new local backup to the
+ * store (capv_backup_remote_upload: the file, then its sidecar), keeps backup.s3.retain
+ * copies there, counts cap_verifier_backup_upload_total{result} and sets
+ * cap_verifier_backup_last_upload_success_timestamp_seconds. A failed upload is tried again
+ * after backup.s3.retry_seconds, doubling up to an hour, until it succeeds or a newer backup
+ * takes its place; the local backup is never touched. At start the thread derives the
+ * timestamps from the newest complete copy in the store, so a restart does not reset them. */
+#ifndef CAPVD_OFFSITE_H
+#define CAPVD_OFFSITE_H
+
+struct capvd;
+
+/* Starts the uploader when backup.s3.url is set (else does nothing); enables its metrics. */
+void offsite_start(struct capvd *d);
+
+/* Hands the complete local backup `path` to the uploader (replacing one still waiting). A
+ * no-op when off-site copies are off. */
+void offsite_queue(const char *path);
+
+/* Cancels a running upload (the store drops an unfinished multipart upload: it is aborted)
+ * and joins the thread. A no-op when it was not started. */
+void offsite_stop(void);
+
+#endif

@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Backups you can trust, through capverifyd and the CLI, tried as an attacker would
+# (docs/registry.md "Backup", "Restore", "Signed backups", "Connections and the single writer"):
+# 1. the writer lock is the database file's: while capverifyd holds registry.sqlite, the CLI
+#    cannot write it through a symbolic link or a hard link (here or in another directory) —
+#    add, migrate and restore exit 5 "held by another writer" — and reading still works;
+# 2. links planted at every temporary name a backup once used (".registry-<UTC>.sqlite.tmp.
+#    <pid>", the sidecar's, ".verify-<pid>.tmp", "<db>.restore-tmp.<pid>") and at its next
+#    final names: POST /admin/backup, restore and --check-only never write through them (the
+#    targets keep their bytes), the backups are regular files, GET /admin/backups and
+#    `backup --list` list no link;
+# 3. backup.signing_key_file: a missing or unusable key stops --check-config and the start;
+#    the sidecar is signed (signer_kid in POST /admin/backup, GET /admin/backups, the log);
+#    SIGHUP reads a rotated key; `registry restore --require-signed --trust DIR` restores it,
+#    and refuses an unsigned backup, one signed by a key not in DIR, and an altered sidecar,
+#    leaving the database byte for byte as it was; `registry backup --sign-key` signs too;
+# 4. the issue's attack: a backup with a trigger that empties the registry on the next
+#    recorded verification and a recomputed sidecar is refused by restore, --check-only and
+#    check (exit 2), and the database stays as it was.
+#   backup_trust.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/lib.sh"
+t_init "$@"
+command -v sqlite3 >/dev/null || { skip "backup trust" "sqlite3 not installed"; t_done; }
+
+# cli EXPECTED_EXIT NAME ARGS...: runs the CLI; output in $TMP/cli.out, $TMP/cli.err.
+cli() {
+    local want=$1 name=$2
+    shift 2
+    "$CLI" "$@" >"$TMP/cli.out" 2>"$TMP/cli.err"
+    assert_eq "$name: exit $want" "$?" "$want"
+}
+
+# sidecar_recompute BACKUP: the sidecar made to fit the file again (sha3_256, size_bytes), as
+# whoever can write the backup directory could do; the signature (if any) is left as it was.
+sidecar_recompute() {
+    python3 - "$1" <<'PY'
+import hashlib, json, sys
+b = sys.argv[1]
+s = b[: -len(".sqlite")] + ".json"
+doc = json.load(open(s))
+data = open(b, "rb").read()
+doc["sha3_256"] = "0x" + hashlib.sha3_256(data).hexdigest()
+doc["size_bytes"] = len(data)
+open(s, "w").write(json.dumps(doc, indent=2) + "\n")
+PY
+}
+
+sum_of() { sha256sum "$1" | cut -d' ' -f1; }
+
+KEYS=$TMP/keys
+mkdir -p "$KEYS/trust" "$KEYS/other-trust"
+"$CLI" keys gen --out "$KEYS/backup" --owner backups >/dev/null &&
+    "$CLI" keys gen --out "$KEYS/rotated" --owner backups >/dev/null &&
+    "$CLI" keys gen --out "$KEYS/foreign" --owner someone-else >/dev/null ||
+    { fail "make keys with capverify keys gen"; t_done; }
+cp "$KEYS/backup.json" "$KEYS/rotated.json" "$KEYS/trust/"
+cp "$KEYS/foreign.json" "$KEYS/other-trust/"
+KID=$("$CLI" keys kid "$KEYS/backup.pub")
+KID2=$("$CLI" keys kid "$KEYS/rotated.pub")
+FKID=$("$CLI" keys kid "$KEYS/foreign.pub")
+
+# ---- 3a. the key is checked before anything starts --------------------------------------------
+mkdir -p "$TMP/noconf"
+"$DAEMON" --config-dir "$TMP/noconf" --check-config --set "backup.signing_key_file=$TMP/none.pem" \
+    >"$TMP/cc.out" 2>"$TMP/cc.err"
+assert_eq "--check-config: a missing backup.signing_key_file exits 3" "$?" 3
+check "--check-config names backup.signing_key_file" \
+    grep -q "backup.signing_key_file.*cannot open" "$TMP/cc.err" "$TMP/cc.out"
+"$DAEMON" --config-dir "$TMP/noconf" --check-config \
+    --set "backup.signing_key_file=$KEYS/backup.json" >"$TMP/cc.out" 2>"$TMP/cc.err"
+assert_eq "--check-config: a file that is no private key exits 3" "$?" 3
+check "... and says backup.signing_key_file" grep -q "backup.signing_key_file" "$TMP/cc.err"
+"$DAEMON" --config-dir "$TMP/noconf" --check-config \
+    --set "backup.signing_key_file=$KEYS/backup.key" >"$TMP/cc.out" 2>"$TMP/cc.err"
+assert_eq "--check-config: a usable key: exit 0" "$?" 0
+check "the key's content is never printed" \
+    bash -c "! grep -q 'PRIVATE KEY' '$TMP/cc.out' '$TMP/cc.err'"
+
+daemon_start main --set "backup.signing_key_file=$KEYS/backup.key" --set backup.interval_seconds=0 ||
+    t_done
+DB=$D_DIR/registry.sqlite
+BK=$D_DIR/backups
+export CAPV_REGISTRY_PATH=$DB
+M=0x$(printf '1%.0s' {1..64})
+P=0x$(printf '2%.0s' {1..64})
+req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' \
+    --data-binary "{\"manifest_hash\":\"$M\",\"proof_hash\":\"$P\"}"
+assert_eq "an entry registered through the daemon: 201" "$STATUS" 201
+
+# ---- 1. the writer lock, through other names ---------------------------------------------------
+ln -s "$DB" "$TMP/link.sqlite"
+ln "$DB" "$D_DIR/hard.sqlite"
+mkdir -p "$TMP/other"
+ln "$DB" "$TMP/other/renamed.sqlite"
+M2=0x$(printf '3%.0s' {1..64})
+for alias in "$DB" "$TMP/link.sqlite" "$D_DIR/hard.sqlite" "$TMP/other/renamed.sqlite"; do
+    cli 5 "registry add through $alias while the daemon writes" registry add --db "$alias" \
+        --manifest-hash "$M2" --proof-hash "$M2"
+    check "... says the registry is held by another writer" \
+        grep -q "held by another writer" "$TMP/cli.err"
+    cli 5 "registry migrate through $alias" registry migrate --db "$alias"
+done
+# a reader through the symbolic link reads the live registry (SQLite resolves the link and
+# shares the writer's WAL); through a hard link it would read a WAL of its own: stale
+cli 0 "registry list through the symbolic link (read-only)" registry list --db "$TMP/link.sqlite" \
+    --json
+assert_eq "... sees the entry the daemon wrote" "$(jq -r '.entries | length' "$TMP/cli.out")" 1
+cli 5 "registry add through the symbolic link" registry add --db "$TMP/link.sqlite" \
+    --manifest-hash "$M2" --proof-hash "$M2"
+check "... names the file the link reaches" grep -qF "(the file '$(readlink -f "$DB")')" \
+    "$TMP/cli.err"
+cli 5 "registry restore through the symbolic link" registry restore --db "$TMP/link.sqlite" \
+    --from /nonexistent.sqlite
+check "no lock file is made beside any name" \
+    bash -c "! ls '$D_DIR'/*.lock '$TMP'/*.lock '$TMP/other'/*.lock 2>/dev/null | grep -q ."
+rm -f "$D_DIR/hard.sqlite" "$TMP/other/renamed.sqlite"
+
+# ---- 2. planted links at temporary and final names ---------------------------------------------
+mkdir -p "$BK"
+printf 'precious, not a registry\n' >"$TMP/victim"
+VSUM=$(sum_of "$TMP/victim")
+now=$(date +%s)
+for i in 0 1 2 3 4 5 6 7 8 9 10; do
+    ts=$(date -u -d "@$((now + i))" +%Y%m%dT%H%M%SZ)
+    for name in ".registry-$ts.sqlite.tmp.$D_PID" ".registry-$ts.json.tmp.$D_PID" \
+        "registry-$ts.json.tmp.$D_PID" "registry-$ts.sqlite"; do
+        ln -s "$TMP/victim" "$BK/$name"
+    done
+done
+for pid in $$ $((D_PID + 1)) $((D_PID + 2)); do
+    ln -s "$TMP/victim" "$BK/.verify-$pid.tmp"
+    ln -s "$TMP/victim" "$BK/.restore-$pid.tmp"
+done
+req POST "$D_URL/admin/backup"
+assert_eq "POST /admin/backup with links planted everywhere: 201" "$STATUS" 201
+B1=$(body_json .path)
+assert_eq "the backup is signed by backup.signing_key_file's key" "$(body_json .signer_kid)" "$KID"
+assert_eq "the planted links' target keeps its bytes" "$(sum_of "$TMP/victim")" "$VSUM"
+check "the backup is a regular file" test -f "$B1" -a ! -L "$B1"
+check "its sidecar is a regular file" test -f "${B1%.sqlite}.json" -a ! -L "${B1%.sqlite}.json"
+check "it did not take a name a link holds" bash -c "[[ '$B1' == *-[0-9].sqlite ]]"
+# a link at a backup name with a valid sidecar for the file it reaches: still no backup
+ln -s "$B1" "$BK/registry-20990101T000000Z.sqlite"
+cp "${B1%.sqlite}.json" "$BK/registry-20990101T000000Z.json"
+req GET "$D_URL/admin/backups"
+assert_eq "GET /admin/backups lists the one backup, no link" "$(body_json '.backups | length')" 1
+assert_eq "... the real one" "$(body_json '.backups[0].path')" "$B1"
+assert_eq "... with its signer" "$(body_json '.backups[0].signer_kid')" "$KID"
+cli 0 "registry backup --list" registry backup --list --dir "$BK" --json
+assert_eq "backup --list: one backup, signed by $KID" "$(jq -r 'map(.signer_kid) | join(",")' "$TMP/cli.out")" "$KID"
+check "the log names the signer, never the key" grep -q "\"signer_kid\":\"$KID\"" "$D_LOG"
+check "no private key in the log" bash -c "! grep -q 'PRIVATE KEY' '$D_LOG'"
+cli 0 "restore --check-only --require-signed --trust (links planted at its old names)" \
+    registry restore --check-only --from "$B1" --require-signed --trust "$KEYS/trust" --json
+assert_eq "--check-only names the signer" "$(jq -r .signer_kid "$TMP/cli.out")" "$KID"
+assert_eq "the planted links' target keeps its bytes" "$(sum_of "$TMP/victim")" "$VSUM"
+
+# ---- 3. signed backups: rotation, refusals, restore ---------------------------------------------
+# rotation: the configured file gets another key; SIGHUP reads it
+cp "$KEYS/rotated.key" "$KEYS/backup.key.new" && mv "$KEYS/backup.key.new" "$KEYS/backup.key"
+kill -HUP "$D_PID"
+sleep 1
+req POST "$D_URL/admin/backup"
+assert_eq "POST /admin/backup after SIGHUP with a rotated key: 201" "$STATUS" 201
+B2=$(body_json .path)
+assert_eq "... signed by the rotated key" "$(body_json .signer_kid)" "$KID2"
+cli 0 "CLI backup --sign-key (the daemon keeps writing)" registry backup --dir "$BK" \
+    --sign-key "$KEYS/foreign.key" --json
+BF=$(jq -r .path "$TMP/cli.out")
+assert_eq "... signed by that key" "$(jq -r .signer_kid "$TMP/cli.out")" "$FKID"
+cli 0 "CLI backup unsigned" registry backup --dir "$BK" --json
+BU=$(jq -r .path "$TMP/cli.out")
+assert_eq "... has no signer" "$(jq -r '.signer_kid // "none"' "$TMP/cli.out")" none
+cli 5 "restore while the daemon holds the database" registry restore --from "$B2" \
+    --require-signed --trust "$KEYS/trust"
+daemon_stop main
+
+# with no writer left, a database with two names is still refused to writers
+ln "$DB" "$TMP/other/renamed.sqlite"
+cli 5 "registry add through a hard link, no daemon running" registry add \
+    --db "$TMP/other/renamed.sqlite" --manifest-hash "$M2" --proof-hash "$M2"
+check "... says the file has 2 hard links" grep -q "has 2 hard links" "$TMP/cli.err"
+cli 5 "registry add through the first name" registry add --manifest-hash "$M2" --proof-hash "$M2"
+rm -f "$TMP/other/renamed.sqlite"
+
+SUM=$(sum_of "$DB")
+cli 3 "--require-signed without --trust is a usage error" registry restore --from "$B2" \
+    --require-signed
+cli 2 "restore --require-signed of an unsigned backup" registry restore --from "$BU" \
+    --require-signed --trust "$KEYS/trust"
+check "... says it is not signed" grep -q "is not signed" "$TMP/cli.err"
+cli 2 "restore --require-signed of a backup signed by a key not in DIR" registry restore \
+    --from "$BF" --require-signed --trust "$KEYS/trust"
+check "... names the foreign key" grep -q "$FKID" "$TMP/cli.err"
+cp "$B2" "$BK/altered.sqlite"
+sed 's/libcapverify/libcapverifx/' "${B2%.sqlite}.json" >"$BK/altered.json"
+cli 2 "restore of a signed backup whose sidecar was altered (even without --require-signed)" \
+    registry restore --from "$BK/altered.sqlite"
+check "... says the signature does not verify" grep -q "changed after it was signed" "$TMP/cli.err"
+assert_eq "the refused restores left the database byte for byte" "$(sum_of "$DB")" "$SUM"
+cli 0 "restore --require-signed --trust of the daemon's signed backup" registry restore \
+    --from "$B2" --require-signed --trust "$KEYS/trust" --json
+check "the old database is kept" test -f "$(jq -r .previous "$TMP/cli.out")"
+cli 0 "check of the restored registry" registry check --json
+assert_eq "check: no schema difference, no foreign key violation" \
+    "$(jq -r '"\(.schema_differences) \(.foreign_key_violations) \(.ok)"' "$TMP/cli.out")" "0 0 true"
+
+# ---- 4. the issue's attack: a trigger that empties the registry --------------------------------
+cp "$B2" "$BK/evil.sqlite"
+cp "${B2%.sqlite}.json" "$BK/evil.json"
+sqlite3 "$BK/evil.sqlite" "CREATE TRIGGER wipe AFTER INSERT ON verifications BEGIN DELETE FROM verifications; DELETE FROM entries; END;"
+python3 - "$BK/evil.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc.pop("signature", None) # an unsigned sidecar, as before signing existed
+open(sys.argv[1], "w").write(json.dumps(doc, indent=2) + "\n")
+PY
+sidecar_recompute "$BK/evil.sqlite"
+SUM=$(sum_of "$DB")
+cli 2 "restore of the backup with the trigger" registry restore --from "$BK/evil.sqlite"
+check "... names the trigger" grep -q "unexpected trigger 'wipe' on table 'verifications'" \
+    "$TMP/cli.err"
+check "... says the database was not changed" grep -q "was not changed" "$TMP/cli.err"
+cli 2 "restore --check-only of it" registry restore --check-only --from "$BK/evil.sqlite"
+cli 2 "check of it" registry check --db "$BK/evil.sqlite"
+check "check reports the trigger" grep -q "trigger 'wipe'" "$TMP/cli.out" "$TMP/cli.err"
+assert_eq "the database is byte for byte as it was" "$(sum_of "$DB")" "$SUM"
+# the restored registry keeps its entries when the daemon records a verification
+daemon_start main "${SAMPLE_ARGS[@]}" --set registry.record_queue_max=0 || t_done
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "a verification recorded after the refused restore: 200" "$STATUS" 200
+daemon_stop main
+assert_eq "the registry still has its entry" "$(sqlite3 "file:$DB?mode=ro" 'select count(*) from entries')" 1
+assert_eq "the planted links' target keeps its bytes" "$(sum_of "$TMP/victim")" "$VSUM"
+t_done

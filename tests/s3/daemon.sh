@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# capverifyd's off-site copies (backup.s3.*; docs/registry.md "Off-site copies") against
+# s3rver on 127.0.0.1 (tests/s3/lib.sh s3_start, restartable on its port):
+#   - --check-config: the settings pass; plain http off loopback, missing credentials fail;
+#   - POST /admin/backup -> the backup is uploaded by the uploader thread, with the
+#     credentials of backup.s3.credentials_file (a mounted Secret), which never reach a log;
+#     cap_verifier_backup_upload_total{result="ok"} and
+#     cap_verifier_backup_last_upload_success_timestamp_seconds follow;
+#   - the store down: the local backup is still made, the failed upload counted as error and
+#     retried (backup.s3.retry_seconds) until the store is back;
+#   - backup.s3.retain keeps the store at two copies;
+#   - a restart derives both last-success timestamps from the newest local and remote backup,
+#     so BackupStale / BackupOffsiteStale do not start from zero.
+#   daemon.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+source "$(dirname "$0")/../daemon/lib.sh"
+source "$(dirname "$0")/lib.sh"
+t_init "$@"
+s3_init
+cd "$TMP" || exit 2
+B=$S3_BUCKET
+SECRET=never-logged-Zq9xK2
+printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = %s\n' "$SECRET" >creds
+chmod 600 creds
+
+s3_start store
+port=$S3_PORT
+EP=$S3_ENDPOINT
+S3SETS=(--set "backup.s3.url=s3://$B/daemon" --set "backup.s3.endpoint=$EP"
+    --set backup.s3.path_style=true --set "backup.s3.credentials_file=$TMP/creds"
+    --set backup.s3.retain=2 --set backup.s3.retry_seconds=1 --set backup.interval_seconds=0)
+# the daemon gets its credentials from the file only
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+
+# ---- --check-config ---------------------------------------------------------------------
+mkdir -p conf
+"$DAEMON" --check-config --config-dir conf "${S3SETS[@]}" --set "backup.dir=$TMP/cbk" \
+    --set "registry.path=$TMP/c.sqlite" >out.txt 2>&1
+assert_eq "--check-config accepts the backup.s3 settings" "$?" 0
+"$DAEMON" --check-config --config-dir conf "${S3SETS[@]}" --set backup.s3.endpoint=http://192.0.2.10:9000 \
+    --set "backup.dir=$TMP/cbk" --set "registry.path=$TMP/c.sqlite" >out.txt 2>&1
+assert_eq "--check-config: plain http off loopback fails (exit 3)" "$?" 3
+assert_match "... naming the key" "$(cat out.txt)" "backup.s3.endpoint: .*only allowed for a loopback"
+"$DAEMON" --check-config --config-dir conf "${S3SETS[@]}" --set backup.s3.credentials_file= \
+    --set "backup.dir=$TMP/cbk" --set "registry.path=$TMP/c.sqlite" >out.txt 2>&1
+assert_eq "--check-config: no credentials at all fails (exit 3)" "$?" 3
+assert_match "... naming the key" "$(cat out.txt)" "backup.s3.credentials_file: empty, and AWS_ACCESS_KEY_ID"
+printf 'backup:\n  s3:\n    url: s3://%s/daemon\n    endpoint: %s\n    path_style: true\n' "$B" "$EP" \
+    >conf/backup.yaml
+"$DAEMON" --check-config --config-dir conf --set "backup.s3.credentials_file=$TMP/creds" \
+    --set "backup.dir=$TMP/cbk" --set "registry.path=$TMP/c.sqlite" >out.txt 2>&1
+assert_eq "--check-config reads the nested YAML form (backup: s3: url:)" "$?" 0
+rm conf/backup.yaml
+
+# ---- upload after a backup ----------------------------------------------------------------
+scrape() { curl -s --max-time 5 "$D_ADMIN_URL/metrics" >metrics.txt; }
+# wait_metric SERIES MIN: up to 60 s for SERIES >= MIN
+wait_metric() {
+    local i
+    for i in $(seq 1 300); do
+        scrape
+        local v
+        v=$(metric metrics.txt "$1")
+        if [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN { exit !(a >= b) }'; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+OK='cap_verifier_backup_upload_total{result="ok"}'
+ERR='cap_verifier_backup_upload_total{result="error"}'
+LAST_UP=cap_verifier_backup_last_upload_success_timestamp_seconds
+LAST_BK=cap_verifier_backup_last_success_timestamp_seconds
+
+daemon_start d1 "${S3SETS[@]}" || { t_done; }
+scrape
+assert_eq "metrics: no upload yet" "$(metric metrics.txt "$OK"):$(metric metrics.txt "$ERR")" "0:0"
+assert_eq "metrics: no copy in the store yet" "$(metric metrics.txt "$LAST_UP")" 0.000
+req POST "$D_URL/admin/backup"
+assert_eq "POST /admin/backup: 201" "$STATUS" 201
+first=$(body_json .path)
+t0=$(date +%s)
+wait_metric "$OK" 1
+assert_eq "the backup is uploaded: upload_total{result=\"ok\"} 1" "$(metric metrics.txt "$OK")" 1
+up=$(metric metrics.txt "$LAST_UP")
+assert_le "... last_upload_success_timestamp is now" "$((t0 - 5))" "$up"
+n=$(basename "$first" .sqlite)
+ls=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws_s3 "$EP" s3 ls "s3://$B/daemon/" | awk '{print $4}' | tr '\n' ' ')
+assert_eq "... file and sidecar in the store" "$ls" "$n.json $n.sqlite "
+check "... logged as event backup_upload" grep -q '"event":"backup_upload".*off-site copy stored' "$D_LOG"
+
+# ---- the store down ----------------------------------------------------------------------
+stop_pid "$S3_PID"
+sleep 1.1 # a new backup name
+req POST "$D_URL/admin/backup"
+assert_eq "store down: POST /admin/backup still makes the local backup (201)" "$STATUS" 201
+second=$(body_json .path)
+wait_metric "$ERR" 1
+assert_le "... the failed upload is counted as error" 1 "$(metric metrics.txt "$ERR")"
+check "... the local backup is kept and complete" test -s "${second%.sqlite}.json"
+check "... logged as an error that keeps the local backup" \
+    grep -q '"event":"backup_upload".*local backup is kept' "$D_LOG"
+check "... and a retry is planned" grep -q '"event":"backup_upload_retry"' "$D_LOG"
+s3_start store --port "$port"
+wait_metric "$OK" 2
+assert_eq "store back: the retry uploads it (upload_total{result=\"ok\"} 2)" "$(metric metrics.txt "$OK")" 2
+sleep 1.1
+req POST "$D_URL/admin/backup"
+third=$(body_json .path)
+wait_metric "$OK" 3
+remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
+    --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
+assert_eq "backup.s3.retain=2: two copies in the store" "$(jq length <<<"$remote")" 2
+assert_eq "... the newest is the last backup" "$(jq -r '.[0].key' <<<"$remote")" "daemon/$(basename "$third")"
+check "the secret never reaches a log" bash -c "! grep -q '$SECRET' '$D_LOG' '$D_DIR/stderr.log'"
+
+# ---- a restart derives the timestamps ------------------------------------------------------
+scrape
+before_up=$(metric metrics.txt "$LAST_UP")
+daemon_stop "capverifyd (first run)"
+daemon_start d1 "${S3SETS[@]}" || { t_done; }
+newest_local=$("$CLI" registry backup --list --dir "$D_DIR/backups" --json | jq -r '.[0].created_at')
+want_bk=$(date -d "$newest_local" +%s)
+uploaded=$(jq -r '.[0].uploaded_at' <<<"$remote")
+want_up=$(date -d "$uploaded" +%s)
+wait_metric "$LAST_UP" 1
+got_bk=$(metric metrics.txt "$LAST_BK")
+got_up=$(metric metrics.txt "$LAST_UP")
+assert_eq "after a restart last_success_timestamp = the newest local backup" "${got_bk%.*}" "$want_bk"
+assert_eq "... last_upload_success_timestamp = the newest complete copy in the store" "${got_up%.*}" "$want_up"
+assert_le "... not later than before the restart" "$got_up" "$before_up"
+assert_eq "... and the counters start at zero" "$(metric metrics.txt "$OK")" 0
+daemon_stop "capverifyd (second run)"
+
+# the store down at start: the local time still comes back, the upload time stays unknown
+stop_pid "$S3_PID"
+daemon_start d1 "${S3SETS[@]}" || { t_done; }
+for _ in $(seq 1 100); do
+    grep -q '"event":"backup_upload_seed"' "$D_LOG" && break
+    sleep 0.2
+done
+check "store down at start: a warning, not a failure" \
+    grep -q '"event":"backup_upload_seed".*cannot list the off-site copies' "$D_LOG"
+scrape
+assert_eq "... last_success_timestamp still from the local backups" "$(metric metrics.txt "$LAST_BK" | cut -d. -f1)" "$want_bk"
+daemon_stop "capverifyd (third run)"
+
+t_done

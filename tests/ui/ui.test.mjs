@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+// The web UI in headless chromium (puppeteer-core), against the daemons and the identity
+// provider tests/ui/ui_test.sh started. Prints "ok   - …" / "FAIL - …" lines; exits 1 when
+// anything failed. Screenshots (one per page) go to UI_OUT, with the browser's console log.
+import fs from 'node:fs';
+import https from 'node:https';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const env = (k) => {
+  if (!process.env[k]) throw new Error(`${k} is not set (run tests/ui/ui_test.sh)`);
+  return process.env[k];
+};
+const OPEN = env('UI_OPEN_URL');
+const AUTH = env('UI_AUTH_URL');
+const ISSUER = env('UI_ISSUER');
+const CA = fs.readFileSync(env('UI_CA'));
+const OUT = env('UI_OUT');
+const PKG = env('UI_PACKAGES');
+const AXE = fs.readFileSync(env('UI_AXE'), 'utf8');
+const require = createRequire(path.join(path.dirname(env('UI_AXE')), '..', '..', 'package.json'));
+const puppeteer = require('puppeteer-core');
+
+let failures = 0;
+const ok = (name) => console.log(`ok   - ${name}`);
+const bad = (name, why) => {
+  failures++;
+  console.log(`FAIL - ${name}${why ? `: ${why}` : ''}`);
+};
+const check = (name, cond, why = '') => (cond ? ok(name) : bad(name, why));
+const eq = (name, got, want) => {
+  const g = JSON.stringify(got);
+  const w = JSON.stringify(want);
+  check(name, g === w, `got ${g.slice(0, 300)}, want ${w.slice(0, 300)}`);
+};
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const consoleLog = fs.createWriteStream(path.join(OUT, 'browser-console.log'));
+
+const files = {
+  ok: path.join(PKG, 'signed-ok.zip'),
+  fail: path.join(PKG, 'tampered-fail.zip'),
+  hostile: path.join(PKG, fs.readdirSync(PKG).find((f) => f.endsWith('.capz'))),
+};
+
+// The report the daemon gives for a file, asked without the browser.
+async function reportOf(base, file) {
+  const res = await fetch(`${base}/verify`, {
+    method: 'POST', headers: { 'Content-Type': 'application/zip' }, body: fs.readFileSync(file),
+  });
+  return res.json();
+}
+
+function checkRows(report) {
+  const all = [...(report.checks || [])];
+  for (const u of report.units || []) all.push(...(u.checks || []));
+  return all.map((c) => ({ id: c.id, status: c.status, message: c.message }));
+}
+
+// POST to the provider's loopback admin routes (its own CA)
+function idpAdmin(route, body) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${ISSUER}${route}`, { method: 'POST', ca: CA }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${route}: ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+const args = [`--ignore-certificate-errors-spki-list=${env('UI_SPKI')}`, '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-gpu',
+  '--disable-dev-shm-usage', '--lang=en-US'];
+if (process.getuid && process.getuid() === 0) args.push('--no-sandbox'); // root in CI containers
+const browser = await puppeteer.launch({ executablePath: env('UI_CHROMIUM'), headless: true, args, timeout: 60000 });
+
+const events = { dialogs: [], errors: [] };
+async function newPage(label) {
+  const page = await browser.newPage();
+  await page.setViewport({ width: 1280, height: 800 });
+  page.setDefaultTimeout(30000);
+  page.on('dialog', async (d) => {
+    events.dialogs.push(`${label}: ${d.type()} ${d.message()}`);
+    await d.dismiss();
+  });
+  page.on('pageerror', (e) => events.errors.push(`${label}: ${e.message}`));
+  page.on('console', (m) => consoleLog.write(`[${label}] ${m.type()}: ${m.text()}\n`));
+  // anything the Content-Security-Policy stops is recorded: the UI itself never trips it
+  await page.evaluateOnNewDocument(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation',
+      (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  return page;
+}
+
+async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: path.join(OUT, `${name}.png`) });
+}
+
+async function axeScan(page, name) {
+  await page.evaluate(AXE); // through DevTools: not an inline script of the page
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length, help: v.help }));
+  });
+  const severe = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  for (const v of result) consoleLog.write(`[axe ${name}] ${v.impact} ${v.id} (${v.nodes}): ${v.help}\n`);
+  check(`axe-core on ${name}: no serious or critical violation`, severe.length === 0,
+    severe.map((v) => `${v.impact} ${v.id} ×${v.nodes}: ${v.help}`).join('; '));
+}
+
+async function pageSafe(page, label) {
+  const s = await page.evaluate(() => ({
+    pwned: window.__pwned ?? null,
+    csp: window.__csp,
+    imgs: document.querySelectorAll('img:not([src$="favicon.svg"])').length,
+    frames: document.querySelectorAll('iframe, svg, object, embed').length,
+    scripts: document.querySelectorAll('script').length,
+  }));
+  eq(`${label}: no package content ran (window.__pwned unset)`, s.pwned, null);
+  eq(`${label}: no element made from package content (img, iframe, svg, object)`, [s.imgs, s.frames], [0, 0]);
+  eq(`${label}: only the UI's own module script`, s.scripts, 1);
+  eq(`${label}: no Content-Security-Policy violation`, s.csp, []);
+}
+
+// ---- the verify page: three packages at once ------------------------------------------------
+async function verifyPage() {
+  const page = await newPage('verify');
+  await page.goto(`${OPEN}/`, { waitUntil: 'networkidle0' });
+  eq('/ lands on /ui/', new URL(page.url()).pathname, '/ui/');
+  const input = await page.waitForSelector('#files');
+  await input.uploadFile(files.ok, files.fail, files.hostile);
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('#results tbody tr');
+    return rows.length === 3 && [...rows].every((r) => r.querySelector('.badge'));
+  }, { timeout: 90000 });
+  ok('three packages verified, one summary row each');
+  const summary = await page.$$eval('#results tbody tr', (rows) => rows.map((r) => [
+    r.querySelector('.file-name').textContent, r.querySelector('.badge').textContent]));
+  for (const [key, file] of Object.entries(files)) {
+    const want = await reportOf(OPEN, file);
+    const name = path.basename(file);
+    const row = summary.findIndex(([n]) => n === name);
+    check(`summary lists ${key}`, row >= 0, JSON.stringify(summary));
+    eq(`summary verdict of ${key}`, summary[row] && summary[row][1], want.result);
+    await page.click(`#results tbody tr:nth-child(${row + 1}) button`);
+    await page.waitForFunction((n) => document.querySelector('#report .report-title')?.textContent === n, {}, name);
+    const shown = await page.evaluate(() => ({
+      verdict: document.querySelector('#report .verdict').dataset.verdict,
+      rows: [...document.querySelectorAll('#report tr.check')].map((tr) => ({
+        id: tr.querySelector('.check-id').textContent,
+        status: tr.querySelector('.check-status').textContent,
+        message: tr.querySelector('.check-message').textContent,
+      })),
+    }));
+    eq(`${key}: the banner shows the report's result`, shown.verdict, want.result);
+    eq(`${key}: the check rows are the report's checks (id, status, message)`, shown.rows, checkRows(want));
+    if (key === 'ok') {
+      const text = await page.$eval('#report .summary', (el) => el.textContent);
+      const sig = want.checks.find((c) => c.id === 'manifest.signature').details.signatures[0];
+      const ts = want.checks.find((c) => c.id === 'timestamp').details;
+      for (const [what, v] of [['format', want.format], ['signer', sig.signer], ['trust', sig.trust],
+        ['policy name', 'LkSG supplier screening'], ['proof backend', 'mock'], ['timestamp time', ts.gen_time],
+        ['TSA', ts.tsa]]) {
+        check(`ok: the manifest summary shows the ${what}`, text.includes(v), `${v} not in the summary`);
+      }
+      const kid = await page.$eval('#report .summary tbody code.hash', (el) => el.title);
+      eq('ok: the signer\'s key id', kid, sig.kid);
+      await shot(page, 'verify');
+    }
+    if (key === 'hostile') {
+      // open every details box: the member names are in there, as text
+      await page.$$eval('#report details', (ds) => ds.forEach((d) => { d.open = true; d.dispatchEvent(new Event('toggle')); }));
+      await sleep(300);
+      const text = await page.$eval('#report', (el) => el.textContent);
+      const unlisted = want.checks.find((c) => c.id === 'package.integrity').details.unlisted;
+      check('hostile: the report lists member names with markup', unlisted.length > 100 && unlisted[0].includes('<svg onload='), unlisted[0]);
+      check('hostile: such a name is shown as text, markup and all', text.includes(unlisted[0]) && text.includes(unlisted[1]),
+        `${unlisted[0]} is not in the report view`);
+      const fileName = summary[row][0];
+      check('hostile: the file name with markup is shown as text', fileName.startsWith('<img src=x onerror=window.__pwned=7>'), fileName);
+      await pageSafe(page, 'hostile package');
+    }
+  }
+  // the download is the daemon's answer, byte for byte
+  const client = await page.createCDPSession();
+  await client.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: OUT, eventsEnabled: true });
+  const okRow = summary.findIndex(([n]) => n === path.basename(files.ok));
+  await page.click(`#results tbody tr:nth-child(${okRow + 1}) button`);
+  await page.waitForSelector('#report button.download');
+  const target = path.join(OUT, 'signed-ok.zip.report.json');
+  fs.rmSync(target, { force: true });
+  await page.click('#report button.download');
+  for (let i = 0; i < 50 && !fs.existsSync(target); i++) await sleep(100);
+  const dl = fs.existsSync(target) ? JSON.parse(fs.readFileSync(target, 'utf8')) : null;
+  eq('download JSON report: the report of the package', dl && dl.manifest_hash, (await reportOf(OPEN, files.ok)).manifest_hash);
+  await axeScan(page, 'the verify page with a report');
+  await page.close();
+}
+
+// ---- without JavaScript: the plain form posts multipart/form-data ----------------------------
+async function noScript() {
+  const page = await newPage('noscript');
+  await page.setJavaScriptEnabled(false);
+  await page.goto(`${OPEN}/ui/`, { waitUntil: 'load' });
+  const input = await page.waitForSelector('form[action="/verify"] input[type=file][name=package]');
+  await input.uploadFile(files.ok);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/verify"] button[type=submit]')]);
+  const body = await page.evaluate(() => document.body.innerText);
+  let report = null;
+  try {
+    report = JSON.parse(body);
+  } catch {
+    report = null;
+  }
+  eq('without JavaScript the form gets the report', report && report.result, 'ok');
+  await page.close();
+}
+
+// ---- the policy page ----------------------------------------------------------------------
+const POLICY = `id: "ui.test.policy"
+version: "1.0"
+legal_basis:
+  - directive: "LkSG"
+    article: "§3 Abs. 1"
+description: "UI test policy"
+inputs:
+  supplier_hashes:
+    type: "array"
+    items: "string"
+  sanctions_root:
+    type: "string"
+  unused_root:
+    type: "string"
+rules:
+  - id: "supplier_count_check"
+    op: "range_min"
+    lhs:
+      var: "supplier_hashes"
+    rhs: 1
+  - id: "not_sanctioned"
+    op: "non_membership"
+    lhs:
+      var: "supplier_hashes"
+    rhs:
+      var: "sanctions_root"
+`;
+const lineOf = (text, s) => text.split('\n').findIndex((l) => l.includes(s)) + 1;
+
+async function setPolicy(page, text) {
+  await page.$eval('#policy-text', (el, v) => {
+    el.value = v;
+    el.dispatchEvent(new Event('input'));
+  }, text);
+}
+
+async function policyPage() {
+  const page = await newPage('policy');
+  await page.goto(`${OPEN}/ui/#/policy`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#policy-text');
+  // a warning on a policy that compiles: the unused input, at its line
+  await setPolicy(page, POLICY);
+  await page.click('.policy-form button[type=submit]');
+  await page.waitForSelector('#compile-result pre.ir');
+  const ir = JSON.parse(await page.$eval('#compile-result pre.ir', (el) => el.textContent));
+  eq('policy compiles: the IR is shown', ir.policy_id, 'ui.test.policy');
+  const wline = lineOf(POLICY, 'unused_root:');
+  const w = await page.$$eval(`#compile-result ol.source li[data-line="${wline}"] .lint`, (ls) => ls.map((l) => l.dataset.code));
+  eq(`the unused-input warning is shown at line ${wline}`, w, ['W2001']);
+  // stored: then listed, with its IR
+  await page.click('#persist');
+  await page.click('.policy-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#compile-result .notice')?.textContent.includes('Stored'));
+  await page.reload({ waitUntil: 'networkidle0' });
+  await page.waitForSelector('#policies table');
+  const listed = await page.$$eval('#policies tbody tr', (rows) => rows.map((r) => r.cells[0].textContent));
+  eq('the stored policy is listed', listed, ['ui.test.policy']);
+  await page.click('#policies tbody tr button');
+  await page.waitForSelector('#policy-ir pre.ir');
+  const storedIr = JSON.parse(await page.$eval('#policy-ir pre.ir', (el) => el.textContent));
+  eq('its IR is the compiled one', storedIr.ir_hash, ir.ir_hash);
+  await page.waitForSelector('#policy-text');
+  // an error: an unknown op, at the line of its "op:"
+  const broken = POLICY.replace('op: "non_membership"', 'op: "at_least"');
+  await setPolicy(page, broken);
+  await page.click('.policy-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#compile-result .lint-error'));
+  const eline = lineOf(broken, 'op: "at_least"');
+  const e = await page.$$eval(`#compile-result ol.source li[data-line="${eline}"] .lint-error`, (ls) => ls.map((l) => [l.dataset.code, l.textContent]));
+  check(`the unknown-op lint E2001 is shown at line ${eline}`, e.length === 1 && e[0][0] === 'E2001' && e[0][1].includes('at_least'), JSON.stringify(e));
+  await page.$eval('#compile-result', (el) => el.scrollIntoView());
+  await page.screenshot({ path: path.join(OUT, 'policy.png') });
+  await axeScan(page, 'the policy page with lints');
+  // a YAML error names its line too
+  await setPolicy(page, 'id: "x"\nversion: [1\n');
+  await page.click('.policy-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#compile-result .lint-error'));
+  const y = await page.$$eval('#compile-result ol.source li.has-lint', (ls) => ls.map((l) => l.dataset.line));
+  check('a YAML syntax error is shown at a line of the source', y.length === 1 && Number(y[0]) >= 2, JSON.stringify(y));
+  await page.close();
+}
+
+// ---- registry and status without authentication ----------------------------------------------
+async function registryAndStatus() {
+  const page = await newPage('registry');
+  await page.goto(`${OPEN}/ui/#/registry`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#verifications table');
+  const results = await page.$$eval('#verifications tbody tr', (rows) => rows.map((r) => r.querySelector('.badge').textContent));
+  check('recent verifications are listed', results.length >= 4, JSON.stringify(results));
+  await page.select('#result-filter', 'fail');
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#verifications tbody tr')];
+    return rows.length > 0 && rows.every((r) => r.querySelector('.badge').textContent === 'fail');
+  });
+  ok('filtered by result: only fail');
+  const rid = await page.$eval('#verifications tbody tr a', (a) => a.textContent);
+  await page.click('#verifications tbody tr a');
+  await page.waitForSelector('.report .verdict');
+  eq('a verification by request id shows its stored report', await page.$eval('.report .verdict', (el) => el.dataset.verdict), 'fail');
+  eq('… under its request id', decodeURIComponent(new URL(page.url()).hash), `#/verification/${rid}`);
+  await page.goto(`${OPEN}/ui/#/registry`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#entries p, #entries table');
+  await axeScan(page, 'the registry page');
+  await page.goto(`${OPEN}/ui/#/status`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#readiness table');
+  const checks = await page.$$eval('#readiness tbody tr', (rows) => rows.map((r) => r.cells[0].textContent));
+  const readyz = await (await fetch(`${OPEN}/readyz`)).json();
+  eq('status: the /readyz checks', checks, readyz.checks.map((c) => c.name));
+  const health = await (await fetch(`${OPEN}/healthz`)).json();
+  check('status: the version', (await page.$eval('main', (m) => m.textContent)).includes(health.version));
+  await shot(page, 'status');
+  await axeScan(page, 'the status page');
+  await page.close();
+}
+
+// ---- keyboard only --------------------------------------------------------------------------
+async function tabTo(page, pred, max = 25) {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate(pred)) return true;
+  }
+  return false;
+}
+
+async function keyboard() {
+  const page = await newPage('keyboard');
+  await page.goto(`${OPEN}/ui/#/verify`, { waitUntil: 'networkidle0' });
+  await page.keyboard.press('Tab');
+  eq('keyboard: the first Tab reaches the skip link', await page.evaluate(() => document.activeElement.className), 'skip');
+  await page.keyboard.press('Enter');
+  eq('keyboard: the skip link moves focus to the page', await page.evaluate(() => document.activeElement.id), 'main');
+  check('keyboard: Tab reaches the file picker', await tabTo(page, () => document.activeElement.id === 'files'));
+  // the chooser's interception is switched on asynchronously: let it settle before the key
+  const waiting = page.waitForFileChooser({ timeout: 10000 });
+  await sleep(300);
+  await page.keyboard.press('Space');
+  const chooser = await waiting;
+  await chooser.accept([files.ok]);
+  await page.waitForFunction(() => document.activeElement.id === 'report' && document.querySelector('#report .verdict'));
+  ok('keyboard: a chosen package is verified and its report gets the focus');
+  check('keyboard: Tab reaches "Download JSON report"', await tabTo(page, () => document.activeElement.classList.contains('download'), 3));
+  // the navigation, then a form, without the mouse
+  await page.keyboard.down('Shift');
+  const back = await tabTo(page, () => document.activeElement.matches('#nav a[data-page="policy"]'), 40);
+  await page.keyboard.up('Shift');
+  check('keyboard: Shift+Tab reaches the Policies link', back);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#policy-text');
+  eq('keyboard: Enter on a link opens its page', new URL(page.url()).hash, '#/policy');
+  check('keyboard: Tab reaches the policy editor', await tabTo(page, () => document.activeElement.id === 'policy-text'));
+  await page.keyboard.type('id: "k"\nversion: "1"\n');
+  check('keyboard: Tab reaches Compile', await tabTo(page, () => document.activeElement.textContent === 'Compile'));
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#compile-result .notice'));
+  ok('keyboard: Enter on Compile compiles');
+  await page.close();
+}
+
+// ---- signing in -----------------------------------------------------------------------------
+async function throughProvider(page, login) {
+  // the provider's own pages: its login form, then consent when it asks for it
+  for (let step = 0; step < 6; step++) {
+    if (page.url().startsWith(`${AUTH}/ui/`)) return true;
+    if (await page.$('input[name=login]')) {
+      await page.type('input[name=login]', login);
+      await page.type('input[name=password]', 'any password');
+      await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    } else if (await page.$('button[type=submit]')) {
+      await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+    } else {
+      await sleep(250);
+    }
+  }
+  return page.url().startsWith(`${AUTH}/ui/`);
+}
+
+async function signIn() {
+  const page = await newPage('auth');
+  await page.goto(`${AUTH}/ui/#/registry`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#signin');
+  ok('signed out, the registry page offers sign-in (not an error)');
+  check('no error notice before signing in', !(await page.$('.notice-error')));
+  await axeScan(page, 'the sign-in panel');
+  const asked = [];
+  const onRequest = (r) => { if (r.isNavigationRequest() && r.url().startsWith(ISSUER)) asked.push(r.url()); };
+  page.on('request', onRequest);
+  await Promise.all([page.waitForNavigation(), page.click('#signin')]);
+  page.off('request', onRequest);
+  check('sign-in goes to the issuer', page.url().startsWith(`${ISSUER}/`), page.url());
+  const q = new URL(asked[0] || ISSUER).searchParams;
+  eq('the authorization request: code flow with PKCE S256', [q.get('response_type'), q.get('code_challenge_method'), q.get('client_id')],
+    ['code', 'S256', 'capv-ui']);
+  check('back from the issuer', await throughProvider(page, 'auditor@example'), page.url());
+  await page.waitForSelector('#entries table');
+  eq('the code and state are gone from the address bar', new URL(page.url()).search, '');
+  check('signed in as the provider\'s subject', (await page.$eval('#who', (el) => el.textContent)).includes('auditor@example'));
+  const store = await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }, document.cookie]));
+  eq('no token in localStorage, sessionStorage or cookies', store, JSON.stringify([{}, {}, '']));
+  const rows = await page.$$eval('#entries tbody tr', (r) => r.length);
+  eq('registry: the first page has 25 of the 30 entries', rows, 25);
+  await page.click('#entries .pager button:last-child');
+  await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 5);
+  ok('registry: Next shows the other 5');
+  await page.click('#entries .pager button:first-child');
+  await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 25);
+  const first = await page.$eval('#entries tbody tr td code.hash', (c) => c.title);
+  await page.type('#manifest-search', first);
+  await page.click('form.search[role=search] button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 1);
+  ok('registry: search by manifest hash finds its one entry');
+  await shot(page, 'registry');
+  await axeScan(page, 'the registry page, signed in');
+  await page.click('#entries tbody tr a');
+  await page.waitForSelector('dl.kv .badge');
+  const badges = await page.$$eval('dl.kv .badge', (b) => b.map((x) => x.textContent));
+  eq('entry detail: the signature verifies and its key is trusted', badges, ['valid', 'trusted']);
+  // scopes: this sign-in may read policies but not compile them
+  await page.goto(`${AUTH}/ui/#/policy`);
+  await page.waitForSelector('.not-allowed');
+  const na = await page.$eval('.not-allowed', (el) => el.textContent);
+  check('policy compile is shown as not allowed (scope policy:compile), not as an error', na.includes('policy:compile') && !(await page.$('.notice-error')), na);
+  await page.waitForSelector('#policies p, #policies table');
+  ok('stored policies are listed (policy:read)');
+  // verify with the token, then see it recorded
+  await page.goto(`${AUTH}/ui/#/verify`);
+  const input = await page.waitForSelector('#files');
+  await input.uploadFile(files.ok);
+  await page.waitForSelector('#report .verdict');
+  eq('verify with the token', await page.$eval('#report .verdict', (el) => el.dataset.verdict), 'ok');
+  // sign out
+  await page.click('#signout');
+  await page.waitForSelector('#signin');
+  check('sign-out forgets the token', (await page.$eval('.signin', (el) => el.textContent)).includes('You signed out'));
+  // an expired token leads back to sign-in
+  await idpAdmin('/admin/ui-ttl', { seconds: 3 });
+  await page.goto(`${AUTH}/ui/#/registry`, { waitUntil: 'networkidle0' });
+  await Promise.all([page.waitForNavigation(), page.click('#signin')]);
+  check('signed in again (short-lived token)', await throughProvider(page, 'auditor@example'), page.url());
+  await page.waitForSelector('#entries table');
+  await page.waitForSelector('#signin', { timeout: 15000 });
+  check('the expired token leads back to sign-in', (await page.$eval('.signin', (el) => el.textContent)).includes('expired'));
+  await shot(page, 'signin');
+  await idpAdmin('/admin/ui-ttl', { seconds: 600 });
+  await pageSafe(page, 'signed-in pages');
+  await page.close();
+}
+
+// ---- the UI's headers on a page load ----------------------------------------------------------
+async function headers() {
+  const res = await fetch(`${AUTH}/ui/`);
+  const csp = res.headers.get('content-security-policy') || '';
+  check('CSP: default-src \'self\'', csp.includes("default-src 'self'"), csp);
+  check('CSP: connect-src allows the issuer\'s origin', csp.includes(`connect-src 'self' ${ISSUER}`), csp);
+  check('CSP: frame-ancestors \'none\'', csp.includes("frame-ancestors 'none'"), csp);
+  check('CSP: no unsafe-inline or unsafe-eval', !/unsafe-(inline|eval)/.test(csp), csp);
+}
+
+const steps = [['headers', headers], ['verify page', verifyPage], ['no JavaScript', noScript],
+  ['policy page', policyPage], ['registry and status', registryAndStatus], ['keyboard', keyboard],
+  ['sign-in', signIn]];
+for (const [name, fn] of steps) {
+  try {
+    await fn();
+  } catch (e) {
+    bad(`${name} ran to its end`, e.stack.split('\n').slice(0, 3).join(' | '));
+  }
+}
+eq('no dialog opened (alert, confirm, prompt)', events.dialogs, []);
+eq('no uncaught error in the pages', events.errors, []);
+await browser.close();
+consoleLog.end();
+// the screenshots exist and are PNGs
+for (const s of ['verify', 'policy', 'status', 'registry', 'signin']) {
+  const f = path.join(OUT, `${s}.png`);
+  check(`screenshot ${s}.png written`, fs.existsSync(f) && fs.readFileSync(f).subarray(1, 4).toString() === 'PNG');
+}
+process.exit(failures ? 1 : 0);

@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# SPDX-License-Identifier: Apache-2.0
+# The web UI in a real browser against real daemons (docs/ui.md, "Tests"): Debian's chromium,
+# headless, driven by npm puppeteer-core (tests/node, pinned by its lockfile; it never
+# downloads a browser) through tests/ui/ui.test.mjs.
+#
+#   ui_test.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
+#   environment: CAPV_UI_OUT (screenshots and the browser's logs; default: a temp dir),
+#                CAPV_NODE_DIR (default SOURCE_DIR/tests/node), CAPV_CHROMIUM (/usr/bin/chromium)
+#
+# It starts, on 127.0.0.1 with ephemeral ports, each stopped by its own pid at the end:
+#   - daemon "open": no authentication, the sample fixture's trust (verify, policy, hostile
+#     input, the plain form without JavaScript, keyboard, axe-core);
+#   - the identity provider tests/node/idp.mjs (npm oidc-provider over HTTPS with a CA made
+#     here), with the UI's public client;
+#   - daemon "auth": auth.enabled against that provider, ui.client_id capv-ui, a registry
+#     seeded with 30 entries signed by a key of its trust store (sign-in, the registry,
+#     scopes, sign-out, expiry).
+# Exits 77 (skipped) without node, the npm packages or chromium, unless CI is set.
+source "$(dirname "$0")/../daemon/lib.sh"
+# read before t_init, which clears every CAPV_* variable (the daemons must not see them)
+NODE_DIR=${CAPV_NODE_DIR:-}
+CHROMIUM=${CAPV_CHROMIUM:-/usr/bin/chromium}
+OUT=${CAPV_UI_OUT:-}
+t_init "$@"
+NODE_DIR=${NODE_DIR:-$SRC/tests/node}
+OUT=${OUT:-$TMP/out}
+mkdir -p "$OUT"
+OUT=$(readlink -f "$OUT")
+missing=""
+command -v node >/dev/null || missing="node"
+[ -d "$NODE_DIR/node_modules/puppeteer-core" ] && [ -d "$NODE_DIR/node_modules/axe-core" ] &&
+    [ -d "$NODE_DIR/node_modules/oidc-provider" ] ||
+    missing="$missing npm packages in $NODE_DIR (scripts/install-deps.sh runs npm ci)"
+[ -x "$CHROMIUM" ] || missing="$missing $CHROMIUM (Debian package chromium)"
+if [ -n "$missing" ]; then
+    if [ -n "${CI:-}" ]; then
+        fail "prerequisites" "missing:$missing"
+        t_done
+    fi
+    echo "skip: missing:$missing"
+    T_DONE=1
+    exit 77
+fi
+
+# ---- packages: ok, fail, hostile ---------------------------------------------------------
+PKG=$TMP/packages
+mkdir -p "$PKG"
+cp "$SAMPLE/sample.zip" "$PKG/signed-ok.zip"
+tampered_zip "$SAMPLE/sample.zip" "$PKG/tampered-fail.zip"
+# 10,000 members (the package limit): the sample's 4 and 9,996 whose names are markup and
+# script; a UI that rendered names as HTML would run them
+python3 - "$SAMPLE/sample.zip" "$PKG/<img src=x onerror=window.__pwned=7>.capz" <<'PY'
+import sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+names = ['<img src=x onerror="window.__pwned=1">', '<script>window.__pwned=2</script>',
+         '"><svg onload="window.__pwned=3">', "javascript:window.__pwned=4",
+         "{{constructor.constructor('window.__pwned=5')()}}", '<iframe srcdoc="<script>parent.__pwned=6</script>">']
+with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) as zout:
+    for info in zin.infolist():
+        zout.writestr(info.filename, zin.read(info))
+    for i in range(10000 - len(zin.infolist())):
+        zout.writestr("%s-%04d" % (names[i % len(names)], i), b"x")
+PY
+
+# ---- daemon "open" ----------------------------------------------------------------------
+daemon_start open "${SAMPLE_ARGS[@]}" || t_done
+OPEN_URL=$D_URL
+OPEN_PID=$D_PID
+
+# ---- the identity provider ----------------------------------------------------------------
+IDP=$TMP/idp
+mkdir -p "$IDP"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -keyout "$IDP/ca.key" -out "$IDP/ca.pem" -subj "/CN=capverify UI test CA" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$IDP/server.key" -out "$IDP/server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$IDP/ext.cnf"
+openssl x509 -req -in "$IDP/server.csr" -CA "$IDP/ca.pem" -CAkey "$IDP/ca.key" \
+    -CAcreateserial -days 1 -extfile "$IDP/ext.cnf" -out "$IDP/server.pem" 2>/dev/null
+# the browser trusts exactly this certificate's key (--ignore-certificate-errors-spki-list)
+IDP_SPKI=$(openssl x509 -in "$IDP/server.pem" -pubkey -noout | openssl pkey -pubin -outform der |
+    openssl dgst -sha256 -binary | base64)
+(cd "$NODE_DIR" && exec node idp.mjs "$IDP/server.pem" "$IDP/server.key" "$IDP") \
+    2>"$IDP/idp.log" &
+IDP_PID=$!
+t_track "$IDP_PID"
+# up to 60 s: oidc-provider loads slowly on a busy machine, and makes RSA keys at start
+for _ in $(seq 600); do
+    [ -s "$IDP/port" ] && break
+    kill -0 "$IDP_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ ! -s "$IDP/port" ]; then
+    fail "identity provider starts" "$(tail -n 20 "$IDP/idp.log")"
+    t_done
+fi
+ISSUER=https://127.0.0.1:$(cat "$IDP/port")
+pass "identity provider at $ISSUER"
+
+# ---- daemon "auth" with a seeded registry ---------------------------------------------------
+AUTH_DIR=$TMP/auth
+mkdir -p "$AUTH_DIR/trust"
+cp "$SAMPLE"/trust/* "$AUTH_DIR/trust/"
+openssl genpkey -algorithm ed25519 -out "$AUTH_DIR/registry.key" 2>/dev/null
+openssl pkey -in "$AUTH_DIR/registry.key" -pubout -outform DER | tail -c 32 \
+    >"$AUTH_DIR/trust/registry-signer.pub"
+"$CLI" registry init --db "$AUTH_DIR/registry.sqlite" >/dev/null || fail "registry init"
+for i in $(seq 1 30); do
+    mh=$(printf 'manifest-%02d' "$i" | sha256sum | cut -c1-64)
+    ph=$(printf 'proof-%02d' "$i" | sha256sum | cut -c1-64)
+    "$CLI" registry add --db "$AUTH_DIR/registry.sqlite" --manifest-hash "0x$mh" \
+        --proof-hash "0x$ph" --sign-key "$AUTH_DIR/registry.key" >/dev/null ||
+        fail "seed registry entry $i"
+done
+daemon_start auth "${SAMPLE_ARGS[@]}" --set "trust.dir=$AUTH_DIR/trust" \
+    --set "registry.path=$AUTH_DIR/registry.sqlite" \
+    --set auth.enabled=true --set "auth.issuer=$ISSUER" --set auth.audiences=capv-api \
+    --set "auth.jwks_url=$ISSUER/jwks" --set "auth.ca_file=$IDP/ca.pem" \
+    --set auth.leeway_seconds=0 --set ui.client_id=capv-ui || t_done
+AUTH_URL=$D_URL
+AUTH_PID=$D_PID
+curl -sf --cacert "$IDP/ca.pem" -X POST -d "{\"redirect_uri\":\"$AUTH_URL/ui/\"}" \
+    "$ISSUER/admin/ui" >/dev/null || fail "the provider takes the UI client"
+
+# ---- the browser ------------------------------------------------------------------------
+echo "browser test: screenshots and logs in $OUT"
+export PUPPETEER_SKIP_DOWNLOAD=1
+UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
+    UI_SPKI=$IDP_SPKI UI_CHROMIUM=$CHROMIUM UI_OUT=$OUT UI_PACKAGES=$PKG \
+    UI_AXE=$NODE_DIR/node_modules/axe-core/axe.min.js \
+    node "$SRC/tests/ui/ui.test.mjs" >"$TMP/browser.out" 2>&1
+rc=$?
+cat "$TMP/browser.out"
+PASSED=$((PASSED + $(grep -c '^ok   - ' "$TMP/browser.out")))
+FAILED=$((FAILED + $(grep -c '^FAIL - ' "$TMP/browser.out")))
+[ "$rc" = 0 ] || fail "ui.test.mjs exits 0" "exit status $rc"
+
+D_PID=$AUTH_PID
+daemon_stop "auth daemon"
+D_PID=$OPEN_PID
+daemon_stop "open daemon"
+kill -TERM "$IDP_PID" 2>/dev/null
+t_done
