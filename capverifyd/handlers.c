@@ -244,12 +244,14 @@ static void answer_report(req *r, capv_verdict v, const char *json, size_t len, 
 }
 
 /* Verifies a package (a zip, or the JSON package form) of `len` bytes at `data`, which lies
- * in `body`, and answers its report with the `extra` headers. Frees `body` as soon as the
- * package has been read. */
+ * in `body`, with `opts` (NULL: the daemon's), and answers its report with the `extra`
+ * headers. Frees `body` as soon as the package has been read. */
 static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data, size_t len,
-                           const char *extra)
+                           const capv_verify_options *opts, const char *extra)
 {
     capvd *d = r->d;
+    if (opts == NULL)
+        opts = d->opts;
     capv_error err = CAPV_ERROR_INIT;
     char *text = NULL;
     size_t tlen = 0;
@@ -260,13 +262,13 @@ static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data,
     if (zip) {
         /* the library consults and fills the report cache attached to the verifier */
         bool hit = false;
-        st = capv_verify_zip_memory_json(&text, &tlen, &v, &hit, d->verifier, data, len, d->opts, 0,
+        st = capv_verify_zip_memory_json(&text, &tlen, &v, &hit, d->verifier, data, len, opts, 0,
                                          &err);
         if (d->cache != NULL)
             r->cache = hit ? "hit" : "miss";
     } else {
         capv_report *rep = NULL;
-        st = capv_verify_package_json(&rep, d->verifier, data, len, d->opts, &err);
+        st = capv_verify_package_json(&rep, d->verifier, data, len, opts, &err);
         if (st == CAPV_OK) {
             st = capv_report_to_json(&text, &tlen, rep, 0, &err);
             v = capv_report_verdict(rep);
@@ -295,9 +297,11 @@ static const char *printable_or(const char *s)
 }
 
 /* A form upload (docs/ui.md, "Without JavaScript"): the field `package` holds a zip
- * (recognised by its signature, whatever the file is called) or else a JSON package; no other
- * field is known. The report is the one a raw body gets, with Content-Disposition: inline
- * so that a browser shows it. Frees `body`. */
+ * (recognised by its signature, whatever the file is called) or else a JSON package; the
+ * optional field `audit_log` an audit log kept beside it, which the audit check verifies
+ * and compares with the manifest (docs/formats.md, "Audit logs"); no other field is known.
+ * The report is the one a raw body gets, with Content-Disposition: inline so that a browser
+ * shows it. Frees `body`. */
 static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
 {
     multipart_form form;
@@ -308,19 +312,25 @@ static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
         return;
     }
     for (size_t i = 0; i < form.n; i++)
-        if (strcmp(form.parts[i].name, "package") != 0) {
+        if (strcmp(form.parts[i].name, "package") != 0 &&
+            strcmp(form.parts[i].name, "audit_log") != 0) {
             free(body);
             send_error(r, 400, "malformed",
-                       "unknown form field '%s': POST /verify takes the field 'package'",
+                       "unknown form field '%s': POST /verify takes the fields 'package' and "
+                       "'audit_log'",
                        printable_or(form.parts[i].name));
             return;
         }
-    size_t count = 0;
+    size_t count = 0, logs = 0;
     const multipart_part *pkg = multipart_field(&form, "package", &count);
+    const multipart_part *log = multipart_field(&form, "audit_log", &logs);
     const char *problem = pkg == NULL ? "the form has no field 'package'"
                           : count > 1 ? "the form has more than one field 'package'"
                           : !pkg->len ? "the field 'package' is empty (no file chosen?)"
-                                      : NULL;
+                          : logs > 1  ? "the form has more than one field 'audit_log'"
+                          : log != NULL && !log->len
+                              ? "the field 'audit_log' is empty (leave it out when there is no log)"
+                              : NULL;
     if (problem != NULL) {
         free(body);
         send_error(r, 400, "malformed", "%s", problem);
@@ -343,8 +353,20 @@ static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
                    "a policy evaluation is sent as application/json, not in a form");
         return;
     }
-    verify_package(r, zip, body, p, pkg->len,
+    /* the log is this request's: a copy of the shared options borrows it from the body,
+     * which verify_package frees only after verifying */
+    capv_verify_options *opts = NULL;
+    if (log != NULL &&
+        ((st = capv_verify_options_copy(&opts, r->d->opts, &err)) != CAPV_OK ||
+         (st = capv_verify_options_set_audit_log(opts, log->data, log->len, &err)) != CAPV_OK)) {
+        capv_verify_options_free(opts);
+        free(body);
+        answer_error(r, st, &err);
+        return;
+    }
+    verify_package(r, zip, body, p, pkg->len, opts,
                    "Content-Disposition: inline; filename=\"capverify-report.json\"\r\n");
+    capv_verify_options_free(opts);
 }
 
 void handle_verify(req *r)
@@ -382,7 +404,7 @@ void handle_verify(req *r)
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = json ? capv_verify_json_form(&jform, body, len, &err) : CAPV_OK;
     if (st == CAPV_OK && jform == CAPV_JSON_FORM_PACKAGE) {
-        verify_package(r, zip, body, body, len, NULL);
+        verify_package(r, zip, body, body, len, NULL, NULL);
         return;
     }
     if (st == CAPV_OK)

@@ -130,6 +130,23 @@ req POST "$API/verify" -F "package=@$TMP/eval.json"
 assert_eq "a policy evaluation in a form: 400" "$STATUS" 400
 assert_match "… says to send it as application/json" "$(body_json .error.message)" 'application/json'
 
+# an audit log beside the package, in the field audit_log (docs/formats.md, "Audit logs"): the
+# sample's manifest names the tip of the peer's log
+LOG=$VECTORS/peer/audit/agent.audit.jsonl
+audit_status() { body_json '.checks[] | select(.id == "audit") | .status'; }
+req POST "$API/verify" -F "package=@$SAMPLE/sample.zip"
+assert_eq "no audit log: the audit check skips" "$STATUS $(audit_status)" "200 skip"
+req POST "$API/verify" -F "package=@$SAMPLE/sample.zip" -F "audit_log=@$LOG"
+assert_eq "the audit log in the form: its chain and tip pass the audit check" \
+    "$STATUS $(audit_status) $(body_json .result)" "200 pass ok"
+sed '3s/"/'"'"'/' "$LOG" >"$TMP/edited.audit.jsonl"
+req POST "$API/verify" -F "package=@$SAMPLE/sample.zip" -F "audit_log=@$TMP/edited.audit.jsonl"
+assert_eq "an edited audit log in the form: the audit check fails" \
+    "$STATUS $(audit_status) $(body_json .result)" "200 fail fail"
+req POST "$API/verify" -F "package=@$SAMPLE/sample.zip"
+assert_eq "… and the next form without a log is not answered from that verdict" \
+    "$STATUS $(audit_status)" "200 skip"
+
 # refused, each with 400 malformed and a reason
 form_400() { # NAME EXPECTED_MESSAGE_ERE curl-args...
     local name=$1 want=$2
@@ -144,6 +161,10 @@ form_400 "another field" "unknown form field 'other'" -F other=x -F "package=@$S
 form_400 "two packages" "more than one" -F "package=@$SAMPLE/sample.zip" -F "package=@$SAMPLE/sample.zip"
 form_400 "an empty package" "empty" -F "package=@$TMP/empty"
 form_400 "no field package" "no field 'package'|unknown form field" -F "file=@$SAMPLE/sample.zip"
+form_400 "two audit logs" "more than one field 'audit_log'" -F "package=@$SAMPLE/sample.zip" \
+    -F "audit_log=@$LOG" -F "audit_log=@$LOG"
+form_400 "an empty audit log" "audit_log' is empty" -F "package=@$SAMPLE/sample.zip" \
+    -F "audit_log=@$TMP/empty"
 form_400 "no boundary" "no boundary" -H 'Content-Type: multipart/form-data' --data-binary 'x'
 form_400 "a boundary of 71 characters" "1\\.\\.70" \
     -H "Content-Type: multipart/form-data; boundary=$(head -c 71 /dev/zero | tr '\0' a)" --data-binary 'x'
