@@ -425,59 +425,42 @@ capv_status capvi_reg_migrate(uint64_t *migrated_rows, sqlite3 *db, int from, ca
 /* The existing implementation's tables and index (the vectors in peer/registry, whose
  * registry_entries gained kid and signature_scheme in its v0.10): a database migrated from it
  * keeps them, so its expected schema starts from them. */
-static const char legacy_schema_v0_9[] = "CREATE TABLE registry_meta (\n"
-                                         "    key TEXT PRIMARY KEY,\n"
-                                         "    value TEXT NOT NULL\n"
-                                         ");\n"
-                                         "CREATE TABLE registry_entries (\n"
-                                         "    id TEXT PRIMARY KEY,\n"
-                                         "    manifest_hash TEXT NOT NULL,\n"
-                                         "    proof_hash TEXT NOT NULL,\n"
-                                         "    timestamp_file TEXT,\n"
-                                         "    registered_at TEXT NOT NULL,\n"
-                                         "    signature TEXT,\n"
-                                         "    public_key TEXT,\n"
-                                         "    -- BLOB fields (v0.9)\n"
-                                         "    blob_manifest TEXT,\n"
-                                         "    blob_proof TEXT,\n"
-                                         "    blob_wasm TEXT,\n"
-                                         "    blob_abi TEXT,\n"
-                                         "    -- Self-verification fields (v0.9)\n"
-                                         "    selfverify_status TEXT,\n"
-                                         "    selfverify_at TEXT,\n"
-                                         "    verifier_name TEXT,\n"
-                                         "    verifier_version TEXT\n"
-                                         ");\n"
-                                         "CREATE INDEX idx_registry_hashes\n"
-                                         "    ON registry_entries (manifest_hash, proof_hash);\n";
-static const char legacy_schema_v0_10[] = "CREATE TABLE registry_meta (\n"
-                                          "    key TEXT PRIMARY KEY,\n"
-                                          "    value TEXT NOT NULL\n"
-                                          ");\n"
-                                          "CREATE TABLE registry_entries (\n"
-                                          "    id TEXT PRIMARY KEY,\n"
-                                          "    manifest_hash TEXT NOT NULL,\n"
-                                          "    proof_hash TEXT NOT NULL,\n"
-                                          "    timestamp_file TEXT,\n"
-                                          "    registered_at TEXT NOT NULL,\n"
-                                          "    signature TEXT,\n"
-                                          "    public_key TEXT,\n"
-                                          "    -- BLOB fields (v0.9)\n"
-                                          "    blob_manifest TEXT,\n"
-                                          "    blob_proof TEXT,\n"
-                                          "    blob_wasm TEXT,\n"
-                                          "    blob_abi TEXT,\n"
-                                          "    -- Self-verification fields (v0.9)\n"
-                                          "    selfverify_status TEXT,\n"
-                                          "    selfverify_at TEXT,\n"
-                                          "    verifier_name TEXT,\n"
-                                          "    verifier_version TEXT,\n"
-                                          "    -- Key management fields (v0.10)\n"
-                                          "    kid TEXT,\n"
-                                          "    signature_scheme TEXT\n"
-                                          ");\n"
-                                          "CREATE INDEX idx_registry_hashes\n"
-                                          "    ON registry_entries (manifest_hash, proof_hash);\n";
+/* What both layouts share: registry_meta and the v0.9 columns of registry_entries, up to
+ * its last v0.9 column (v0.10 appends two more). */
+#define LEGACY_SCHEMA_HEAD                                                                         \
+    "CREATE TABLE registry_meta (\n"                                                               \
+    "    key TEXT PRIMARY KEY,\n"                                                                  \
+    "    value TEXT NOT NULL\n"                                                                    \
+    ");\n"                                                                                         \
+    "CREATE TABLE registry_entries (\n"                                                            \
+    "    id TEXT PRIMARY KEY,\n"                                                                   \
+    "    manifest_hash TEXT NOT NULL,\n"                                                           \
+    "    proof_hash TEXT NOT NULL,\n"                                                              \
+    "    timestamp_file TEXT,\n"                                                                   \
+    "    registered_at TEXT NOT NULL,\n"                                                           \
+    "    signature TEXT,\n"                                                                        \
+    "    public_key TEXT,\n"                                                                       \
+    "    -- BLOB fields (v0.9)\n"                                                                  \
+    "    blob_manifest TEXT,\n"                                                                    \
+    "    blob_proof TEXT,\n"                                                                       \
+    "    blob_wasm TEXT,\n"                                                                        \
+    "    blob_abi TEXT,\n"                                                                         \
+    "    -- Self-verification fields (v0.9)\n"                                                     \
+    "    selfverify_status TEXT,\n"                                                                \
+    "    selfverify_at TEXT,\n"                                                                    \
+    "    verifier_name TEXT,\n"                                                                    \
+    "    verifier_version TEXT"
+#define LEGACY_SCHEMA_INDEX                                                                        \
+    "CREATE INDEX idx_registry_hashes\n"                                                           \
+    "    ON registry_entries (manifest_hash, proof_hash);\n"
+static const char legacy_schema_v0_9[] = LEGACY_SCHEMA_HEAD "\n"
+                                                            ");\n" LEGACY_SCHEMA_INDEX;
+static const char legacy_schema_v0_10[] =
+    LEGACY_SCHEMA_HEAD ",\n"
+                       "    -- Key management fields (v0.10)\n"
+                       "    kid TEXT,\n"
+                       "    signature_scheme TEXT\n"
+                       ");\n" LEGACY_SCHEMA_INDEX;
 
 /* The starting points a registry database can have: empty, or one of the legacy layouts. */
 static const char *const origins[] = { "", legacy_schema_v0_9, legacy_schema_v0_10 };
