@@ -37,6 +37,66 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+static char opt_name[64];
+
+void cli_opt_begin(void)
+{
+    optind = 0; /* glibc: start over, with a fresh permutation of the new argv */
+    opterr = 0; /* errors are reported by cli_next_opt, in the tool's words */
+    opt_name[0] = '\0';
+}
+
+const char *cli_opt_name(void)
+{
+    return opt_name;
+}
+
+/* The long option `arg` ("--name=value") names, or NULL. */
+static const struct option *long_option_of(const char *arg, const struct option *longopts)
+{
+    size_t n = strcspn(arg + 2, "=");
+    for (const struct option *o = longopts; o->name != NULL; o++)
+        if (strlen(o->name) == n && strncmp(o->name, arg + 2, n) == 0)
+            return o;
+    return NULL;
+}
+
+int cli_next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
+                 const struct option *longopts)
+{
+    char spec[32];
+    int longindex = -1;
+    /* ':' first: a missing value returns ':' instead of '?' */
+    snprintf(spec, sizeof spec, ":%s", shortopts);
+    int c = getopt_long(argc, argv, spec, longopts, &longindex);
+    if (c == -1)
+        return -1;
+    /* the argument just read: getopt has moved optind past it (and its separate value) */
+    const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    if (longindex >= 0)
+        snprintf(opt_name, sizeof opt_name, "--%s", longopts[longindex].name);
+    else if (c != '?' && c != ':')
+        snprintf(opt_name, sizeof opt_name, "-%c", c);
+    if (c == ':') {
+        if (optopt > 0 && optopt < 256 && strncmp(arg, "--", 2) != 0)
+            cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+        else
+            cli_usage_error(cmd, "option '%s' needs a value", arg);
+        return CLI_OPT_ERROR;
+    }
+    if (c == '?') {
+        const struct option *o = strncmp(arg, "--", 2) == 0 ? long_option_of(arg, longopts) : NULL;
+        if (o != NULL && o->has_arg == no_argument && strchr(arg, '=') != NULL)
+            cli_usage_error(cmd, "option '--%s' takes no value", o->name);
+        else if (strncmp(arg, "--", 2) == 0)
+            cli_usage_error(cmd, "unknown option '%.*s'", (int)strcspn(arg, "="), arg);
+        else
+            cli_usage_error(cmd, "unknown option '-%c'", optopt);
+        return CLI_OPT_ERROR;
+    }
+    return c;
+}
+
 void cli_print_json_string(FILE *f, const char *s)
 {
     char *q = NULL;

@@ -5,6 +5,7 @@
 #ifndef CAPV_CLI_H
 #define CAPV_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -29,6 +30,28 @@ int cli_report(const char *what, capv_status st, const capv_error *err);
 
 /* Prints a usage error on stderr, with a pointer to --help, and returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Option parsing of every command: getopt_long with GNU argument permutation, so options
+ * take `--opt value` or `--opt=value`, may follow the operands, unique prefixes of long
+ * options are accepted and `--` ends the options. A command calls cli_opt_begin() and then
+ * cli_next_opt() until it returns -1; its operands are then argv[optind..argc). argv[0] is
+ * the command's name. */
+#define CLI_OPT_ERROR (-2)
+#define CLI_OPT_HELP                                                                               \
+    {                                                                                              \
+        "help", no_argument, NULL, 'h'                                                             \
+    }
+
+void cli_opt_begin(void);
+
+/* The next option: its `val` in `longopts` (or the character of a short option in
+ * `shortopts`, getopt syntax), -1 after the last option, or CLI_OPT_ERROR once the usage
+ * error of `cmd` was printed (unknown option, a value missing or not allowed). */
+int cli_next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
+                 const struct option *longopts);
+
+/* The option cli_next_opt() returned last, as written ("--trust", "-q"), for messages. */
+const char *cli_opt_name(void);
 
 /* Prints `s` as a JSON string literal on `f` (falls back to a lossy hex form for names that
  * are not UTF-8, so the output stays valid JSON). */

@@ -31,62 +31,48 @@ static void audit_usage(FILE *f)
                "          must be intact (exit 2 otherwise)\n");
 }
 
-/* Whether `a` is one of the space-separated options of `allowed`. */
-static bool option_allowed(const char *allowed, const char *a)
-{
-    size_t n = strlen(a);
-    for (const char *p = allowed; *p != '\0';) {
-        size_t k = strcspn(p, " ");
-        if (k == n && strncmp(p, a, n) == 0)
-            return true;
-        p += k + (p[k] == ' ' ? 1 : 0);
-    }
-    return false;
-}
-
 typedef struct audit_opts {
     const char *file, *out, *policy_id;
     const char *from, *to;
     bool json;
 } audit_opts;
 
-/* Options and the one FILE; `allowed` lists the options the subcommand takes. 0, -1 for
- * --help (printed), or the usage error's exit code. */
-static int parse_opts(audit_opts *o, int argc, char **argv, const char *cmd, const char *allowed)
+/* The options of verify and tip, and those of export. */
+static const struct option json_options[] = { { "json", no_argument, NULL, 'j' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
+static const struct option export_options[] = { { "from", required_argument, NULL, 'f' },
+                                                { "to", required_argument, NULL, 't' },
+                                                { "policy-id", required_argument, NULL, 'p' },
+                                                { "out", required_argument, NULL, 'o' },
+                                                CLI_OPT_HELP,
+                                                { 0 } };
+
+/* The options `longopts` of the subcommand and the one FILE. 0, -1 for --help (printed), or
+ * the usage error's exit code. */
+static int parse_opts(audit_opts *o, int argc, char **argv, const char *cmd,
+                      const struct option *longopts)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            audit_usage(stdout);
-            return -1;
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt(cmd, argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'h': audit_usage(stdout); return -1;
+        case 'j': o->json = true; break;
+        case 'f': o->from = optarg; break;
+        case 't': o->to = optarg; break;
+        case 'p': o->policy_id = optarg; break;
+        case 'o': o->out = optarg; break;
+        default: return EXIT_USAGE;
         }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (o->file != NULL)
-                return cli_usage_error(cmd, "one FILE only ('%s' and '%s')", o->file, a);
-            o->file = a;
-            continue;
-        }
-        if (!option_allowed(allowed, a))
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (strcmp(a, "--json") == 0) {
-            o->json = true;
-            continue;
-        }
-        if (i + 1 >= argc)
-            return cli_usage_error(cmd, "%s needs a value", a);
-        const char *v = argv[++i];
-        if (strcmp(a, "--from") == 0)
-            o->from = v;
-        else if (strcmp(a, "--to") == 0)
-            o->to = v;
-        else if (strcmp(a, "--policy-id") == 0)
-            o->policy_id = v;
-        else
-            o->out = v;
     }
-    if (o->file == NULL)
+    if (argc - optind > 1)
+        return cli_usage_error(cmd, "one FILE only ('%s' and '%s')", argv[optind],
+                               argv[optind + 1]);
+    if (optind == argc)
         return cli_usage_error(cmd, "no FILE given");
+    o->file = argv[optind];
     return 0;
 }
 
@@ -112,7 +98,7 @@ static int read_log(capv_audit_log **log, size_t *line, capv_audit_problem *prob
 static int audit_verify(int argc, char **argv)
 {
     audit_opts o;
-    int rc = parse_opts(&o, argc, argv, "audit verify", "--json");
+    int rc = parse_opts(&o, argc, argv, "audit verify", json_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     capv_audit_log *log = NULL;
@@ -162,7 +148,7 @@ static int broken(const char *cmd, const char *file, size_t line, capv_audit_pro
 static int audit_tip(int argc, char **argv)
 {
     audit_opts o;
-    int rc = parse_opts(&o, argc, argv, "audit tip", "--json");
+    int rc = parse_opts(&o, argc, argv, "audit tip", json_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     capv_audit_log *log = NULL;
@@ -199,7 +185,7 @@ static int parse_bound(int64_t *ms, const char *text, const char *name, int64_t 
 static int audit_export(int argc, char **argv)
 {
     audit_opts o;
-    int rc = parse_opts(&o, argc, argv, "audit export", "--from --to --policy-id --out");
+    int rc = parse_opts(&o, argc, argv, "audit export", export_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     int64_t from, to;

@@ -47,23 +47,6 @@ static int list_root(uint8_t root[32], size_t *count, const char *path, list_roo
     return 0;
 }
 
-/* Reads the value of option `name` ("--name VALUE" or "--name=VALUE"); NULL if `a` is
- * another option. Sets *missing when the value is absent. */
-static const char *option_value(const char *name, int argc, char **argv, int *i, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 static void print_root(bool json, bool *first, const char *key, const char *hex,
                        const char *count_key, size_t count, const char *noun, const char *nouns)
 {
@@ -81,35 +64,33 @@ static void print_root(bool json, bool *first, const char *key, const char *hex,
 
 int cmd_commit(int argc, char **argv)
 {
+    static const struct option longopts[] = { { "suppliers", required_argument, NULL, 's' },
+                                              { "ubos", required_argument, NULL, 'u' },
+                                              { "json", no_argument, NULL, 'j' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
     const char *suppliers = NULL, *ubos = NULL;
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool missing = false;
-        const char *v;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            commit_usage(stdout);
-            return EXIT_VERDICT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if ((v = option_value("--suppliers", argc, argv, &i, &missing)) != NULL || missing) {
-            if (missing || v[0] == '\0')
-                return cli_usage_error("commit", "--suppliers needs a file name");
-            if (suppliers != NULL)
-                return cli_usage_error("commit", "--suppliers given more than once");
-            suppliers = v;
-        } else if ((v = option_value("--ubos", argc, argv, &i, &missing)) != NULL || missing) {
-            if (missing || v[0] == '\0')
-                return cli_usage_error("commit", "--ubos needs a file name");
-            if (ubos != NULL)
-                return cli_usage_error("commit", "--ubos given more than once");
-            ubos = v;
-        } else if (a[0] == '-') {
-            return cli_usage_error("commit", "unknown option '%s'", a);
-        } else {
-            return cli_usage_error("commit", "unexpected argument '%s'", a);
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("commit", argc, argv, "h", longopts)) != -1) {
+        const char **list = c == 's' ? &suppliers : &ubos;
+        switch (c) {
+        case 'h': commit_usage(stdout); return EXIT_VERDICT_OK;
+        case 'j': json = true; break;
+        case 's':
+        case 'u':
+            if (optarg[0] == '\0')
+                return cli_usage_error("commit", "%s needs a file name", cli_opt_name());
+            if (*list != NULL)
+                return cli_usage_error("commit", "%s given more than once", cli_opt_name());
+            *list = optarg;
+            break;
+        default: return EXIT_USAGE;
         }
     }
+    if (optind < argc)
+        return cli_usage_error("commit", "unexpected argument '%s'", argv[optind]);
     if (suppliers == NULL && ubos == NULL)
         return cli_usage_error("commit", "give --suppliers CSV, --ubos CSV or both");
     if (suppliers != NULL && ubos != NULL && strcmp(suppliers, "-") == 0 && strcmp(ubos, "-") == 0)

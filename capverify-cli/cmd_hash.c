@@ -47,32 +47,27 @@ static int hash_file(uint8_t digest[CAPV_DIGEST_LEN], capv_hash_ctx *ctx, const 
 
 int cmd_hash(int argc, char **argv)
 {
+    static const struct option longopts[] = { { "alg", required_argument, NULL, 'a' },
+                                              { "json", no_argument, NULL, 'j' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
     capv_hash_alg alg = CAPV_HASH_SHA3_256;
-    bool json = false, options_done = false;
-    int nfiles = 0;
-    /* Options may appear anywhere before "--"; everything else is a file, compacted to the
-     * front of argv. */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (options_done || a[0] != '-' || a[1] == '\0') {
-            argv[nfiles++] = argv[i];
-        } else if (strcmp(a, "--") == 0) {
-            options_done = true;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            hash_usage(stdout);
-            return EXIT_VERDICT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--alg") == 0 || strncmp(a, "--alg=", 6) == 0) {
-            const char *v = a[5] == '=' ? a + 6 : (i + 1 < argc ? argv[++i] : NULL);
-            if (v == NULL)
-                return cli_usage_error("hash", "--alg needs a value");
-            if (capv_hash_alg_from_name(&alg, v, NULL) != CAPV_OK)
-                return cli_usage_error("hash", "unknown algorithm '%s'", v);
-        } else {
-            return cli_usage_error("hash", "unknown option '%s'", a);
+    bool json = false;
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("hash", argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'h': hash_usage(stdout); return EXIT_VERDICT_OK;
+        case 'j': json = true; break;
+        case 'a':
+            if (capv_hash_alg_from_name(&alg, optarg, NULL) != CAPV_OK)
+                return cli_usage_error("hash", "unknown algorithm '%s'", optarg);
+            break;
+        default: return EXIT_USAGE;
         }
     }
+    argv += optind; /* the files */
+    int nfiles = argc - optind;
     if (nfiles == 0)
         return cli_usage_error("hash", "no FILE given");
 

@@ -90,33 +90,32 @@ static int jwks_fetch(int argc, char **argv)
     const char *source = NULL, *ca = NULL;
     bool json = false, insecure = false;
     long timeout = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            jwks_usage(stdout);
-            return EXIT_VERDICT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--allow-insecure-http") == 0) {
-            insecure = true;
-        } else if (strcmp(a, "--ca-file") == 0 && val) {
-            ca = val;
-            i++;
-        } else if (strcmp(a, "--fetch-timeout") == 0 && val) {
-            char *end;
-            timeout = strtol(val, &end, 10);
+    static const struct option longopts[] = { { "json", no_argument, NULL, 'j' },
+                                              { "allow-insecure-http", no_argument, NULL, 'i' },
+                                              { "ca-file", required_argument, NULL, 'c' },
+                                              { "fetch-timeout", required_argument, NULL, 't' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
+    int c;
+    char *end;
+    cli_opt_begin();
+    while ((c = cli_next_opt("jwks fetch", argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'h': jwks_usage(stdout); return EXIT_VERDICT_OK;
+        case 'j': json = true; break;
+        case 'i': insecure = true; break;
+        case 'c': ca = optarg; break;
+        case 't':
+            timeout = strtol(optarg, &end, 10);
             if (*end != '\0' || timeout < 1 || timeout > 60000)
                 return cli_usage_error("jwks fetch", "--fetch-timeout must be 1..60000");
-            i++;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("jwks fetch", "unknown option or missing value '%s'", a);
-        } else if (source == NULL) {
-            source = a;
-        } else {
-            return cli_usage_error("jwks fetch", "only one URL or FILE may be given");
+            break;
+        default: return EXIT_USAGE;
         }
     }
+    if (argc - optind > 1)
+        return cli_usage_error("jwks fetch", "only one URL or FILE may be given");
+    source = optind < argc ? argv[optind] : NULL;
     if (source == NULL)
         return cli_usage_error("jwks fetch", "URL or FILE is required");
 

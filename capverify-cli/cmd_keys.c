@@ -26,29 +26,35 @@ static int keys_gen(int argc, char **argv)
     const char *prefix = NULL, *owner = "";
     long days = 0;
     int64_t from = capv_clock_system(NULL);
-    for (int i = 1; i < argc; i++) {
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(argv[i], "--out") == 0 && val) {
-            prefix = val;
-            i++;
-        } else if (strcmp(argv[i], "--owner") == 0 && val) {
-            owner = val;
-            i++;
-        } else if (strcmp(argv[i], "--valid-from") == 0 && val) {
-            if (capv_rfc3339_parse(&from, val, strlen(val), NULL) != CAPV_OK)
+    static const struct option longopts[] = { { "out", required_argument, NULL, 'o' },
+                                              { "owner", required_argument, NULL, 'n' },
+                                              { "valid-from", required_argument, NULL, 'f' },
+                                              { "valid-days", required_argument, NULL, 'd' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
+    int c;
+    char *end;
+    cli_opt_begin();
+    while ((c = cli_next_opt("keys gen", argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'h': keys_usage(stdout); return EXIT_VERDICT_OK;
+        case 'o': prefix = optarg; break;
+        case 'n': owner = optarg; break;
+        case 'f':
+            if (capv_rfc3339_parse(&from, optarg, strlen(optarg), NULL) != CAPV_OK)
                 return cli_usage_error("keys gen", "--valid-from '%s' is not an RFC 3339 time",
-                                       val);
-            i++;
-        } else if (strcmp(argv[i], "--valid-days") == 0 && val) {
-            char *end;
-            days = strtol(val, &end, 10);
+                                       optarg);
+            break;
+        case 'd':
+            days = strtol(optarg, &end, 10);
             if (*end != '\0' || days <= 0 || days > 36500)
                 return cli_usage_error("keys gen", "--valid-days must be 1..36500");
-            i++;
-        } else {
-            return cli_usage_error("keys gen", "unexpected argument '%s'", argv[i]);
+            break;
+        default: return EXIT_USAGE;
         }
     }
+    if (optind < argc)
+        return cli_usage_error("keys gen", "unexpected argument '%s'", argv[optind]);
     if (prefix == NULL)
         return cli_usage_error("keys gen", "--out PREFIX is required");
     capv_error err = CAPV_ERROR_INIT;
@@ -109,16 +115,24 @@ static void print_time(const char *label, int64_t ms)
 
 static int keys_show(int argc, char **argv)
 {
-    const char *path = NULL;
+    static const struct option longopts[] = { { "json", no_argument, NULL, 'j' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (path == NULL && argv[i][0] != '-')
-            path = argv[i];
-        else
-            return cli_usage_error("keys show", "unexpected argument '%s'", argv[i]);
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("keys show", argc, argv, "h", longopts)) != -1) {
+        if (c == 'h') {
+            keys_usage(stdout);
+            return EXIT_VERDICT_OK;
+        }
+        if (c == CLI_OPT_ERROR)
+            return EXIT_USAGE;
+        json = true;
     }
+    if (argc - optind > 1)
+        return cli_usage_error("keys show", "unexpected argument '%s'", argv[optind + 1]);
+    const char *path = optind < argc ? argv[optind] : NULL;
     if (path == NULL)
         return cli_usage_error("keys show", "PATH is required");
     capv_error err = CAPV_ERROR_INIT;
@@ -181,9 +195,18 @@ static int keys_show(int argc, char **argv)
 
 static int keys_kid(int argc, char **argv)
 {
-    if (argc != 2)
+    static const struct option longopts[] = { CLI_OPT_HELP, { 0 } };
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("keys kid", argc, argv, "h", longopts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return EXIT_USAGE;
+        keys_usage(stdout);
+        return EXIT_VERDICT_OK;
+    }
+    if (argc - optind != 1)
         return cli_usage_error("keys kid", "expects one 0xHEX public key or key FILE");
-    const char *arg = argv[1];
+    const char *arg = argv[optind];
     uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
     capv_error err = CAPV_ERROR_INIT;
     if (strncmp(arg, "0x", 2) == 0) {

@@ -55,49 +55,59 @@ typedef struct opts {
     bool relaxed, json, adaptive;
 } opts;
 
-/* Parses the options of a subcommand; `allowed` lists the options it takes. */
-static int parse_opts(opts *o, int argc, char **argv, const char *cmd, const char *allowed)
+/* The options of each subcommand. */
+#define OPT_RELAXED                                                                                \
+    {                                                                                              \
+        "relaxed", no_argument, NULL, 'r'                                                          \
+    }
+#define OPT_JSON                                                                                   \
+    {                                                                                              \
+        "json", no_argument, NULL, 'j'                                                             \
+    }
+#define OPT_REGISTRY                                                                               \
+    {                                                                                              \
+        "registry", required_argument, NULL, 'R'                                                   \
+    }
+static const struct option compile_options[] = {
+    OPT_RELAXED,  OPT_JSON, OPT_REGISTRY, { "out", required_argument, NULL, 'o' },
+    CLI_OPT_HELP, { 0 }
+};
+static const struct option lint_options[] = { OPT_RELAXED, OPT_JSON, CLI_OPT_HELP, { 0 } };
+static const struct option eval_options[] = { OPT_JSON,
+                                              OPT_REGISTRY,
+                                              { "ir", required_argument, NULL, 'i' },
+                                              { "policy-id", required_argument, NULL, 'p' },
+                                              { "context", required_argument, NULL, 'c' },
+                                              { "adaptive", no_argument, NULL, 'a' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
+static const struct option hash_options[] = { OPT_JSON, CLI_OPT_HELP, { 0 } };
+
+/* Parses the options `longopts` of a subcommand and its one FILE, if given. 0, -1 for --help
+ * (printed), or the usage error's exit code. */
+static int parse_opts(opts *o, int argc, char **argv, const char *cmd,
+                      const struct option *longopts)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char **slot = NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            policy_usage(stdout);
-            return -1;
-        }
-        if (a[0] != '-' || a[1] == '\0') {
-            if (o->file != NULL)
-                return cli_usage_error(cmd, "more than one FILE given");
-            o->file = a;
-            continue;
-        }
-        if (strstr(allowed, a) == NULL || strlen(a) < 3)
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (strcmp(a, "--relaxed") == 0)
-            o->relaxed = true;
-        else if (strcmp(a, "--json") == 0)
-            o->json = true;
-        else if (strcmp(a, "--adaptive") == 0)
-            o->adaptive = true;
-        else if (strcmp(a, "--out") == 0)
-            slot = &o->out;
-        else if (strcmp(a, "--ir") == 0)
-            slot = &o->ir;
-        else if (strcmp(a, "--policy-id") == 0)
-            slot = &o->policy_id;
-        else if (strcmp(a, "--registry") == 0)
-            slot = &o->registry;
-        else if (strcmp(a, "--context") == 0)
-            slot = &o->context;
-        else
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (slot != NULL) {
-            if (i + 1 >= argc)
-                return cli_usage_error(cmd, "%s needs a value", a);
-            *slot = argv[++i];
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt(cmd, argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'h': policy_usage(stdout); return -1;
+        case 'r': o->relaxed = true; break;
+        case 'j': o->json = true; break;
+        case 'a': o->adaptive = true; break;
+        case 'o': o->out = optarg; break;
+        case 'i': o->ir = optarg; break;
+        case 'p': o->policy_id = optarg; break;
+        case 'R': o->registry = optarg; break;
+        case 'c': o->context = optarg; break;
+        default: return EXIT_USAGE;
         }
     }
+    if (argc - optind > 1)
+        return cli_usage_error(cmd, "more than one FILE given");
+    o->file = optind < argc ? argv[optind] : NULL;
     return 0;
 }
 
@@ -205,7 +215,7 @@ static int stored_ir(capv_policy_ir **ir, const opts *o)
 static int policy_compile(int argc, char **argv)
 {
     opts o;
-    int rc = parse_opts(&o, argc, argv, "policy compile", "--relaxed --out --registry --json");
+    int rc = parse_opts(&o, argc, argv, "policy compile", compile_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     if (o.file == NULL)
@@ -288,7 +298,7 @@ out:
 static int policy_lint(int argc, char **argv)
 {
     opts o;
-    int rc = parse_opts(&o, argc, argv, "policy lint", "--relaxed --json");
+    int rc = parse_opts(&o, argc, argv, "policy lint", lint_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     if (o.file == NULL)
@@ -331,8 +341,7 @@ out:
 static int policy_eval(int argc, char **argv)
 {
     opts o;
-    int rc = parse_opts(&o, argc, argv, "policy eval",
-                        "--ir --policy-id --registry --context --adaptive --json");
+    int rc = parse_opts(&o, argc, argv, "policy eval", eval_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     if (o.file != NULL)
@@ -399,7 +408,7 @@ out:
 static int policy_hash(int argc, char **argv)
 {
     opts o;
-    int rc = parse_opts(&o, argc, argv, "policy hash", "--json");
+    int rc = parse_opts(&o, argc, argv, "policy hash", hash_options);
     if (rc != 0)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     if (o.file == NULL)

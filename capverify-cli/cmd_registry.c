@@ -85,11 +85,108 @@ static void registry_usage(FILE *f)
             "database, database held by a writer).\n");
 }
 
+/* The options of the subcommands (the values of their struct option), above any character
+ * and below the S3 settings' (cmd_registry_remote.h). */
+enum {
+    OPT_JSON = 256,
+    OPT_DB,
+    OPT_PASSWORD_FILE,
+    OPT_MANIFEST_HASH,
+    OPT_PROOF_HASH,
+    OPT_ID,
+    OPT_TIMESTAMP_FILE,
+    OPT_POLICY_HASH,
+    OPT_REGISTERED_AT,
+    OPT_SIGNATURE,
+    OPT_PUBLIC_KEY,
+    OPT_KID,
+    OPT_SIGN_KEY,
+    OPT_PACKAGE,
+    OPT_AFTER,
+    OPT_LIMIT,
+    OPT_TRUST,
+    OPT_NO_VERIFY,
+    OPT_OUTPUT,
+    OPT_COMPACT,
+    OPT_DIR,
+    OPT_RETAIN,
+    OPT_LIST,
+    OPT_FROM,
+    OPT_TO,
+    OPT_FORCE,
+    OPT_CHECK_ONLY,
+    OPT_REQUIRE_SIGNED,
+    OPT_BEFORE
+};
+
+#define REQ(name, val)                                                                             \
+    {                                                                                              \
+        name, required_argument, NULL, val                                                         \
+    }
+#define FLAG(name, val)                                                                            \
+    {                                                                                              \
+        name, no_argument, NULL, val                                                               \
+    }
+
+/* Every subcommand's: --db (alias --registry), --password-file, --json, --help. */
+static const struct option common_options[] = { REQ("db", OPT_DB), REQ("registry", OPT_DB),
+                                                REQ("password-file", OPT_PASSWORD_FILE),
+                                                FLAG("json", OPT_JSON), CLI_OPT_HELP };
+static const struct option add_options[] = { REQ("manifest-hash", OPT_MANIFEST_HASH),
+                                             REQ("proof-hash", OPT_PROOF_HASH),
+                                             REQ("id", OPT_ID),
+                                             REQ("timestamp-file", OPT_TIMESTAMP_FILE),
+                                             REQ("policy-hash", OPT_POLICY_HASH),
+                                             REQ("registered-at", OPT_REGISTERED_AT),
+                                             REQ("signature", OPT_SIGNATURE),
+                                             REQ("public-key", OPT_PUBLIC_KEY),
+                                             REQ("kid", OPT_KID),
+                                             REQ("sign-key", OPT_SIGN_KEY),
+                                             REQ("package", OPT_PACKAGE),
+                                             { 0 } };
+static const struct option list_options[] = {
+    REQ("manifest-hash", OPT_MANIFEST_HASH), REQ("after", OPT_AFTER), REQ("limit", OPT_LIMIT), { 0 }
+};
+static const struct option show_options[] = { REQ("manifest-hash", OPT_MANIFEST_HASH),
+                                              REQ("proof-hash", OPT_PROOF_HASH),
+                                              { 0 } };
+static const struct option check_options[] = { REQ("trust", OPT_TRUST), { 0 } };
+static const struct option import_options[] = { FLAG("no-verify", OPT_NO_VERIFY), { 0 } };
+static const struct option export_options[] = { REQ("output", OPT_OUTPUT),
+                                                FLAG("compact", OPT_COMPACT),
+                                                { 0 } };
+static const struct option backup_options[] = { REQ("dir", OPT_DIR),
+                                                REQ("retain", OPT_RETAIN),
+                                                REQ("sign-key", OPT_SIGN_KEY),
+                                                FLAG("list", OPT_LIST),
+                                                { 0 } };
+static const struct option restore_options[] = { REQ("from", OPT_FROM),
+                                                 REQ("dir", OPT_DIR),
+                                                 FLAG("force", OPT_FORCE),
+                                                 FLAG("check-only", OPT_CHECK_ONLY),
+                                                 FLAG("require-signed", OPT_REQUIRE_SIGNED),
+                                                 REQ("trust", OPT_TRUST),
+                                                 { 0 } };
+static const struct option copy_options[] = { REQ("from", OPT_FROM), REQ("to", OPT_TO), { 0 } };
+static const struct option prune_options[] = { REQ("before", OPT_BEFORE), { 0 } };
+static const struct option no_options[] = { { 0 } };
+
+#define MAX_OPTIONS 64
+
+/* Returned by the steps below when the command goes on; anything else is its exit code. */
+#define GO_ON (-1)
+
+/* A subcommand's options, parsed: the common ones, and its own in the order given. */
 typedef struct opts {
     const char *db;
     bool json;
     const char *cmd;
     const char *password_file; /* for PostgreSQL URLs; NULL: libpq's sources */
+    size_t n;
+    struct {
+        int opt;
+        const char *arg;
+    } given[MAX_OPTIONS];
 } opts;
 
 /* Exit code for a failed library call; a schema that needs migrating is not an internal
@@ -199,10 +296,9 @@ static int open_db(capv_registry **reg, const opts *o, unsigned int flags)
 
 /* ---- commands -------------------------------------------------------------------------- */
 
-static int do_init(const opts *o, int argc, char **argv)
+static int do_init(const opts *o, char **operands)
 {
-    if (argc > 0)
-        return cli_usage_error("registry init", "unexpected argument '%s'", argv[0]);
+    (void)operands;
     bool existed = access(o->db, F_OK) == 0;
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_CREATE);
@@ -226,10 +322,9 @@ static int do_init(const opts *o, int argc, char **argv)
     return 0;
 }
 
-static int do_migrate(const opts *o, int argc, char **argv)
+static int do_migrate(const opts *o, char **operands)
 {
-    if (argc > 0)
-        return cli_usage_error("registry migrate", "unexpected argument '%s'", argv[0]);
+    (void)operands;
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, 0);
     if (rc != 0)
@@ -275,30 +370,16 @@ static int package_hashes(const char *path, char mh[CAPV_DIGEST_HEX_SIZE],
     return st == CAPV_OK ? 0 : cli_report(path, st, &err);
 }
 
-static int do_add(const opts *o, int argc, char **argv)
+static int do_add(const opts *o, char **operands)
 {
+    (void)operands;
     capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
     const char *key_path = NULL, *package = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = strcmp(a, "--manifest-hash") == 0    ? &e.manifest_hash
-                            : strcmp(a, "--proof-hash") == 0     ? &e.proof_hash
-                            : strcmp(a, "--id") == 0             ? &e.id
-                            : strcmp(a, "--timestamp-file") == 0 ? &e.timestamp_file
-                            : strcmp(a, "--policy-hash") == 0    ? &e.policy_hash
-                            : strcmp(a, "--registered-at") == 0  ? &e.registered_at
-                            : strcmp(a, "--signature") == 0      ? &e.signature
-                            : strcmp(a, "--public-key") == 0     ? &e.public_key
-                            : strcmp(a, "--kid") == 0            ? &e.kid
-                            : strcmp(a, "--sign-key") == 0       ? &key_path
-                            : strcmp(a, "--package") == 0        ? &package
-                                                                 : NULL;
-        if (slot == NULL)
-            return cli_usage_error("registry add", "unexpected argument '%s'", a);
-        if (val == NULL)
-            return cli_usage_error("registry add", "%s needs a value", a);
-        *slot = val;
-        i++;
+    for (size_t k = 0; k < o->n; k++) {
+        const char **slot[] = { &e.manifest_hash, &e.proof_hash,    &e.id,        &e.timestamp_file,
+                                &e.policy_hash,   &e.registered_at, &e.signature, &e.public_key,
+                                &e.kid,           &key_path,        &package };
+        *slot[o->given[k].opt - OPT_MANIFEST_HASH] = o->given[k].arg;
     }
     char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE], pol[CAPV_DIGEST_HEX_SIZE];
     if (package != NULL) {
@@ -371,21 +452,20 @@ static bool parse_count(long long *out, const char *s, long long min, long long 
     return true;
 }
 
-static int do_list(const opts *o, int argc, char **argv)
+static int do_list(const opts *o, char **operands)
 {
+    (void)operands;
     const char *mh = NULL;
     long long after = 0, limit = 100;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (val == NULL)
-            return cli_usage_error("registry list", "unexpected argument '%s'", a);
-        bool ok = strcmp(a, "--manifest-hash") == 0 ? (mh = val) != NULL
-                  : strcmp(a, "--after") == 0       ? parse_count(&after, val, 0, INT64_MAX)
-                  : strcmp(a, "--limit") == 0       ? parse_count(&limit, val, 1, 10000)
-                                                    : false;
+    for (size_t k = 0; k < o->n; k++) {
+        const char *val = o->given[k].arg;
+        int opt = o->given[k].opt;
+        bool ok = opt == OPT_MANIFEST_HASH ? (mh = val) != NULL
+                  : opt == OPT_AFTER       ? parse_count(&after, val, 0, INT64_MAX)
+                                           : parse_count(&limit, val, 1, 10000);
         if (!ok)
-            return cli_usage_error("registry list", "bad argument '%s %s'", a, val);
-        i++;
+            return cli_usage_error("registry list", "bad value '%s' of --%s", val,
+                                   opt == OPT_AFTER ? "after" : "limit");
     }
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
@@ -418,13 +498,10 @@ static int do_list(const opts *o, int argc, char **argv)
 
 /* The report recorded for a request, as the registry stores it (capv_registry_get_report):
  * the daemon's GET /registry/verifications/{request_id}, read from the database. */
-static int do_verification(const opts *o, int argc, char **argv)
+static int do_verification(const opts *o, char **operands)
 {
-    if (argc == 0)
+    if (operands[0] == NULL)
         return cli_usage_error("registry verification", "give the REQUEST_ID");
-    if (argc > 1 || strncmp(argv[0], "--", 2) == 0)
-        return cli_usage_error("registry verification", "unexpected argument '%s'",
-                               argv[argc > 1 ? 1 : 0]);
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
     if (rc != 0)
@@ -432,7 +509,7 @@ static int do_verification(const opts *o, int argc, char **argv)
     char *json = NULL;
     size_t len = 0;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_get_report(&json, &len, reg, argv[0], &err);
+    capv_status st = capv_registry_get_report(&json, &len, reg, operands[0], &err);
     if (st != CAPV_OK) {
         rc = fail("registry verification", st, &err);
     } else {
@@ -444,23 +521,11 @@ static int do_verification(const opts *o, int argc, char **argv)
     return rc;
 }
 
-static int do_show(const opts *o, int argc, char **argv)
+static int do_show(const opts *o, char **operands)
 {
-    const char *id = NULL, *mh = NULL, *ph = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--manifest-hash") == 0 && val) {
-            mh = val;
-            i++;
-        } else if (strcmp(a, "--proof-hash") == 0 && val) {
-            ph = val;
-            i++;
-        } else if (a[0] != '-' && id == NULL) {
-            id = a;
-        } else {
-            return cli_usage_error("registry show", "unexpected argument '%s'", a);
-        }
-    }
+    const char *id = operands[0], *mh = NULL, *ph = NULL;
+    for (size_t k = 0; k < o->n; k++)
+        *(o->given[k].opt == OPT_MANIFEST_HASH ? &mh : &ph) = o->given[k].arg;
     if ((id == NULL) == (mh == NULL || ph == NULL) || (id && (mh || ph)))
         return cli_usage_error("registry show", "give an ID, or --manifest-hash and --proof-hash");
     capv_registry *reg = NULL;
@@ -505,15 +570,12 @@ static void on_problem(void *user, const char *id, capv_status code, const char 
     p->n++;
 }
 
-static int do_check(const opts *o, int argc, char **argv)
+static int do_check(const opts *o, char **operands)
 {
+    (void)operands;
     const char *trust_path = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--trust") == 0 && i + 1 < argc)
-            trust_path = argv[++i];
-        else
-            return cli_usage_error("registry check", "unexpected argument '%s'", argv[i]);
-    }
+    for (size_t k = 0; k < o->n; k++)
+        trust_path = o->given[k].arg;
     capv_error err = CAPV_ERROR_INIT;
     capv_trust_store *trust = NULL;
     capv_status st;
@@ -569,18 +631,10 @@ static int do_check(const opts *o, int argc, char **argv)
     return rc;
 }
 
-static int do_import(const opts *o, int argc, char **argv)
+static int do_import(const opts *o, char **operands)
 {
-    const char *file = NULL;
-    unsigned int flags = CAPV_REGISTRY_IMPORT_VERIFY;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--no-verify") == 0)
-            flags &= ~CAPV_REGISTRY_IMPORT_VERIFY;
-        else if (argv[i][0] != '-' && file == NULL)
-            file = argv[i];
-        else
-            return cli_usage_error("registry import", "unexpected argument '%s'", argv[i]);
-    }
+    const char *file = operands[0];
+    unsigned int flags = o->n > 0 ? 0 : CAPV_REGISTRY_IMPORT_VERIFY; /* --no-verify */
     if (file == NULL)
         return cli_usage_error("registry import", "no FILE given");
     uint8_t *data = NULL;
@@ -630,17 +684,16 @@ static int sink_write(void *user, const uint8_t *data, size_t len)
     return 0;
 }
 
-static int do_export(const opts *o, int argc, char **argv)
+static int do_export(const opts *o, char **operands)
 {
+    (void)operands;
     const char *output = NULL;
     unsigned int flags = CAPV_REGISTRY_EXPORT_PRETTY;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--output") == 0 && i + 1 < argc)
-            output = argv[++i];
-        else if (strcmp(argv[i], "--compact") == 0)
-            flags &= ~CAPV_REGISTRY_EXPORT_PRETTY;
+    for (size_t k = 0; k < o->n; k++) {
+        if (o->given[k].opt == OPT_OUTPUT)
+            output = o->given[k].arg;
         else
-            return cli_usage_error("registry export", "unexpected argument '%s'", argv[i]);
+            flags &= ~CAPV_REGISTRY_EXPORT_PRETTY; /* --compact */
     }
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
@@ -707,33 +760,30 @@ static void print_backup(const capv_backup_info *b, bool json)
     }
 }
 
-static int do_backup(const opts *o, int argc, char **argv)
+static int do_backup(const opts *o, char **operands)
 {
+    (void)operands;
     const char *dir = NULL, *key_path = NULL;
     long long retain = 0;
     bool list = false;
     remote_flags rf;
     remote_flags_init(&rf);
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int used = remote_flag(&rf, argc, argv, i, "registry backup");
+    for (size_t k = 0; k < o->n; k++) {
+        const char *val = o->given[k].arg;
+        int opt = o->given[k].opt;
+        int used = remote_flag(&rf, opt, val, "registry backup");
         if (used < 0)
             return EXIT_USAGE;
-        if (used > 0) {
-            i += used - 1;
-        } else if (strcmp(a, "--dir") == 0 && val) {
+        if (used > 0)
+            continue;
+        if (opt == OPT_DIR)
             dir = val;
-            i++;
-        } else if (strcmp(a, "--retain") == 0 && val && parse_count(&retain, val, 1, 100000)) {
-            i++;
-        } else if (strcmp(a, "--sign-key") == 0 && val) {
+        else if (opt == OPT_SIGN_KEY)
             key_path = val;
-            i++;
-        } else if (strcmp(a, "--list") == 0) {
+        else if (opt == OPT_LIST)
             list = true;
-        } else {
-            return cli_usage_error("registry backup", "bad argument '%s'", a);
-        }
+        else if (!parse_count(&retain, val, 1, 100000))
+            return cli_usage_error("registry backup", "--retain needs a number from 1 to 100000");
     }
     if (list && rf.remote)
         return remote_list(&rf, o->json);
@@ -835,68 +885,10 @@ static int restored_pg(const opts *o, const char *from)
     return rc;
 }
 
-static int do_restore(const opts *o, int argc, char **argv)
+/* Restores the local backup `from` into --db, or with `check_only` verifies it. */
+static int restore_local(const opts *o, const char *from, unsigned int flags, bool check_only,
+                         const char *trust_path)
 {
-    const char *from = NULL, *dir = NULL, *trust_path = NULL;
-    unsigned int flags = 0;
-    bool check_only = false;
-    remote_flags rf;
-    remote_flags_init(&rf);
-    for (int i = 0; i < argc; i++) {
-        int used = remote_flag(&rf, argc, argv, i, "registry restore");
-        if (used < 0)
-            return EXIT_USAGE;
-        if (used > 0 && !rf.upload && !rf.remote)
-            i += used - 1;
-        else if (strcmp(argv[i], "--from") == 0 && i + 1 < argc)
-            from = argv[++i];
-        else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-            dir = argv[++i];
-        else if (strcmp(argv[i], "--force") == 0)
-            flags |= CAPV_RESTORE_FORCE;
-        else if (strcmp(argv[i], "--check-only") == 0)
-            check_only = true;
-        else if (strcmp(argv[i], "--require-signed") == 0)
-            flags |= CAPV_RESTORE_REQUIRE_SIGNED;
-        else if (strcmp(argv[i], "--trust") == 0 && i + 1 < argc)
-            trust_path = argv[++i];
-        else
-            return cli_usage_error("registry restore", "unexpected argument '%s'", argv[i]);
-    }
-    if (from == NULL)
-        return cli_usage_error("registry restore", "--from BACKUP is required");
-    if ((flags & CAPV_RESTORE_REQUIRE_SIGNED) && trust_path == NULL)
-        return cli_usage_error("registry restore",
-                               "--require-signed needs --trust DIR, the keys that sign backups");
-    if (remote_is_location(from)) {
-        /* download and verify, then restore from the verified local copy (docs/registry.md,
-         * "Off-site copies"); without --dir that copy is private and removed afterwards */
-        char *path = NULL, *tmpdir = NULL;
-        bool pg_target = o->db != NULL && capv_registry_location_is_postgres(o->db);
-        int rc = remote_fetch(&path, &tmpdir, &rf, from, dir,
-                              check_only || o->db == NULL || pg_target ? NULL : o->db);
-        if (rc != 0)
-            return rc;
-        fprintf(stderr, "capverify registry restore: downloaded %s and verified it as %s%s\n", from,
-                path, tmpdir ? " (a private copy, removed afterwards)" : "");
-        char *args[7] = { "--from", path, NULL, NULL, NULL, NULL, NULL };
-        int n = 2;
-        if (check_only)
-            args[n++] = "--check-only";
-        if (flags & CAPV_RESTORE_FORCE)
-            args[n++] = "--force";
-        if (flags & CAPV_RESTORE_REQUIRE_SIGNED)
-            args[n++] = "--require-signed";
-        if (trust_path != NULL) {
-            args[n++] = "--trust";
-            args[n++] = (char *)trust_path;
-        }
-        rc = do_restore(o, n, args);
-        remote_fetch_done(path, tmpdir);
-        return rc;
-    }
-    if (dir != NULL)
-        return cli_usage_error("registry restore", "--dir goes with --from s3://…");
     capv_error err = CAPV_ERROR_INIT;
     capv_status st;
     capv_restore_options ro = CAPV_RESTORE_OPTIONS_INIT;
@@ -964,6 +956,56 @@ static int do_restore(const opts *o, int argc, char **argv)
     return 0;
 }
 
+static int do_restore(const opts *o, char **operands)
+{
+    (void)operands;
+    const char *from = NULL, *dir = NULL, *trust_path = NULL;
+    unsigned int flags = 0;
+    bool check_only = false;
+    remote_flags rf;
+    remote_flags_init(&rf);
+    for (size_t k = 0; k < o->n; k++) {
+        const char *val = o->given[k].arg;
+        int opt = o->given[k].opt;
+        int used = remote_flag(&rf, opt, val, "registry restore");
+        if (used < 0)
+            return EXIT_USAGE;
+        if (used > 0)
+            continue;
+        switch (opt) {
+        case OPT_FROM: from = val; break;
+        case OPT_DIR: dir = val; break;
+        case OPT_FORCE: flags |= CAPV_RESTORE_FORCE; break;
+        case OPT_CHECK_ONLY: check_only = true; break;
+        case OPT_REQUIRE_SIGNED: flags |= CAPV_RESTORE_REQUIRE_SIGNED; break;
+        default: trust_path = val; break; /* --trust */
+        }
+    }
+    if (from == NULL)
+        return cli_usage_error("registry restore", "--from BACKUP is required");
+    if ((flags & CAPV_RESTORE_REQUIRE_SIGNED) && trust_path == NULL)
+        return cli_usage_error("registry restore",
+                               "--require-signed needs --trust DIR, the keys that sign backups");
+    if (remote_is_location(from)) {
+        /* download and verify, then restore from the verified local copy (docs/registry.md,
+         * "Off-site copies"); without --dir that copy is private and removed afterwards */
+        char *path = NULL, *tmpdir = NULL;
+        bool pg_target = o->db != NULL && capv_registry_location_is_postgres(o->db);
+        int rc = remote_fetch(&path, &tmpdir, &rf, from, dir,
+                              check_only || o->db == NULL || pg_target ? NULL : o->db);
+        if (rc != 0)
+            return rc;
+        fprintf(stderr, "capverify registry restore: downloaded %s and verified it as %s%s\n", from,
+                path, tmpdir ? " (a private copy, removed afterwards)" : "");
+        rc = restore_local(o, path, flags, check_only, trust_path);
+        remote_fetch_done(path, tmpdir);
+        return rc;
+    }
+    if (dir != NULL)
+        return cli_usage_error("registry restore", "--dir goes with --from s3://…");
+    return restore_local(o, from, flags, check_only, trust_path);
+}
+
 /* Removes a SQLite registry file this command created, with its companions. */
 static void remove_created(const char *path)
 {
@@ -974,18 +1016,12 @@ static void remove_created(const char *path)
             unlink(p);
 }
 
-static int do_copy(const opts *o, int argc, char **argv)
+static int do_copy(const opts *o, char **operands)
 {
+    (void)operands;
     const char *from = NULL, *to = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--from") == 0 && val)
-            from = argv[++i];
-        else if (strcmp(a, "--to") == 0 && val)
-            to = argv[++i];
-        else
-            return cli_usage_error("registry copy", "unexpected argument '%s'", a);
-    }
+    for (size_t k = 0; k < o->n; k++)
+        *(o->given[k].opt == OPT_FROM ? &from : &to) = o->given[k].arg;
     if (from == NULL || to == NULL)
         return cli_usage_error("registry copy", "--from A and --to B are required");
     bool created = !capv_registry_location_is_postgres(to) && access(to, F_OK) != 0;
@@ -1041,15 +1077,12 @@ static bool parse_date(int64_t *ms, const char *s)
     return capv_rfc3339_parse(ms, s, n, NULL) == CAPV_OK;
 }
 
-static int do_prune(const opts *o, int argc, char **argv)
+static int do_prune(const opts *o, char **operands)
 {
+    (void)operands;
     const char *before = NULL;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--before") == 0 && i + 1 < argc)
-            before = argv[++i];
-        else
-            return cli_usage_error("registry prune", "unexpected argument '%s'", argv[i]);
-    }
+    for (size_t k = 0; k < o->n; k++)
+        before = o->given[k].arg;
     if (before == NULL)
         return cli_usage_error("registry prune", "--before DATE is required");
     int64_t ms = 0;
@@ -1082,60 +1115,94 @@ static int do_prune(const opts *o, int argc, char **argv)
     return rc;
 }
 
+/* One subcommand: its function, its own options, whether it takes the S3 settings
+ * (remote_options) and how many operands. */
+typedef struct subcommand {
+    const char *name;
+    int (*run)(const opts *o, char **operands);
+    const struct option *options;
+    int remote; /* 0 none, 1 the S3 settings, 2 also --upload and --remote */
+    int operands;
+    bool needs_db;
+} subcommand;
+
+static const subcommand subs[] = {
+    { "init", do_init, no_options, 0, 0, true },
+    { "add", do_add, add_options, 0, 0, true },
+    { "list", do_list, list_options, 0, 0, true },
+    { "show", do_show, show_options, 0, 1, true },
+    { "check", do_check, check_options, 0, 0, true },
+    { "import", do_import, import_options, 0, 1, true },
+    { "export", do_export, export_options, 0, 0, true },
+    { "backup", do_backup, backup_options, 2, 0, false },
+    { "restore", do_restore, restore_options, 1, 0, false },
+    { "migrate", do_migrate, no_options, 0, 0, true },
+    { "prune", do_prune, prune_options, 0, 0, true },
+    { "copy", do_copy, copy_options, 0, 0, false },
+    { "verification", do_verification, no_options, 0, 1, true },
+};
+
+/* Appends the options of `from` (up to its { 0 } end, or `n` of them) to `all`. */
+static size_t append_options(struct option *all, size_t used, const struct option *from, size_t n)
+{
+    for (size_t i = 0; i < n && from[i].name != NULL; i++)
+        all[used++] = from[i];
+    return used;
+}
+
+/* Parses the options of `sub` into `o` (argv[0] is the subcommand); its operands are then
+ * argv[optind..argc). GO_ON or an exit code (--help printed, or a usage error). */
+static int parse_options(opts *o, const subcommand *sub, int argc, char **argv, const char *cmd)
+{
+    struct option all[MAX_OPTIONS];
+    size_t n = append_options(all, 0, common_options, SIZE_MAX);
+    n = append_options(all, n, sub->options, SIZE_MAX);
+    if (sub->remote)
+        n = append_options(all, n, remote_options, sub->remote == 2 ? SIZE_MAX : remote_settings);
+    all[n] = (struct option){ 0 };
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt(cmd, argc, argv, "h", all)) != -1) {
+        switch (c) {
+        case CLI_OPT_ERROR: return EXIT_USAGE;
+        case 'h': registry_usage(stdout); return EXIT_VERDICT_OK;
+        case OPT_JSON: o->json = true; break;
+        case OPT_DB: o->db = optarg; break;
+        case OPT_PASSWORD_FILE: o->password_file = optarg; break;
+        default:
+            if (o->n == MAX_OPTIONS)
+                return cli_usage_error(cmd, "too many options");
+            o->given[o->n].opt = c;
+            o->given[o->n++].arg = optarg;
+        }
+    }
+    if (argc - optind > sub->operands)
+        return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + sub->operands]);
+    return GO_ON;
+}
+
 int cmd_registry(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         registry_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? EXIT_USAGE : EXIT_VERDICT_OK;
     }
-    static const struct {
-        const char *name;
-        int (*run)(const opts *o, int argc, char **argv);
-        bool needs_db;
-    } subs[] = {
-        { "init", do_init, true },
-        { "add", do_add, true },
-        { "list", do_list, true },
-        { "show", do_show, true },
-        { "check", do_check, true },
-        { "import", do_import, true },
-        { "export", do_export, true },
-        { "backup", do_backup, false },
-        { "restore", do_restore, false },
-        { "migrate", do_migrate, true },
-        { "prune", do_prune, true },
-        { "copy", do_copy, false },
-        { "verification", do_verification, true },
-    };
-    opts o = { getenv("CAPV_REGISTRY_PATH"), false, argv[1], NULL };
+    const subcommand *sub = NULL;
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0] && sub == NULL; i++)
+        if (strcmp(argv[1], subs[i].name) == 0)
+            sub = &subs[i];
+    if (sub == NULL)
+        return cli_usage_error("registry", "unknown command '%s'", argv[1]);
+    char cmd[32];
+    snprintf(cmd, sizeof cmd, "registry %s", sub->name);
+    opts o = { .db = getenv("CAPV_REGISTRY_PATH"), .cmd = argv[1] };
     if (o.db != NULL && o.db[0] == '\0')
         o.db = NULL;
-    /* common options are taken out; the rest goes to the subcommand */
-    int n = 0;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0) {
-            o.json = true;
-        } else if (strcmp(argv[i], "--db") == 0 || strcmp(argv[i], "--registry") == 0) {
-            if (i + 1 >= argc)
-                return cli_usage_error("registry", "%s needs a value", argv[i]);
-            o.db = argv[++i];
-        } else if (strcmp(argv[i], "--password-file") == 0) {
-            if (i + 1 >= argc)
-                return cli_usage_error("registry", "%s needs a value", argv[i]);
-            o.password_file = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            registry_usage(stdout);
-            return EXIT_VERDICT_OK;
-        } else {
-            argv[2 + n++] = argv[i];
-        }
-    }
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
-        if (strcmp(argv[1], subs[i].name) != 0)
-            continue;
-        if (subs[i].needs_db && o.db == NULL)
-            return cli_usage_error("registry", "--db PATH (or CAPV_REGISTRY_PATH) is required");
-        return subs[i].run(&o, n, argv + 2);
-    }
-    return cli_usage_error("registry", "unknown command '%s'", argv[1]);
+    int rc = parse_options(&o, sub, argc - 1, argv + 1, cmd);
+    if (rc != GO_ON)
+        return rc;
+    if (sub->needs_db && o.db == NULL)
+        return cli_usage_error("registry", "--db PATH (or CAPV_REGISTRY_PATH) is required");
+    /* the operands, NULL-terminated (argv[argc] is NULL), so a missing one reads as NULL */
+    return sub->run(&o, argv + 1 + optind);
 }

@@ -5,7 +5,6 @@
 #include "cmd_registry_remote.h"
 
 #include <errno.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,54 +45,63 @@ void remote_flags_init(remote_flags *f)
         f->retain = 0;
 }
 
-int remote_flag(remote_flags *f, int argc, char **argv, int i, const char *cmd)
+enum {
+    OPT_S3_URL = REMOTE_OPT_BASE,
+    OPT_S3_ENDPOINT,
+    OPT_S3_REGION,
+    OPT_S3_CREDENTIALS_FILE,
+    OPT_S3_CA_FILE,
+    OPT_S3_RETAIN,
+    OPT_S3_PART_SIZE,
+    OPT_S3_ATTEMPTS,
+    OPT_S3_PATH_STYLE,
+    OPT_UPLOAD,
+    OPT_REMOTE
+};
+
+const struct option remote_options[] = {
+    { "s3-url", required_argument, NULL, OPT_S3_URL },
+    { "s3-endpoint", required_argument, NULL, OPT_S3_ENDPOINT },
+    { "s3-region", required_argument, NULL, OPT_S3_REGION },
+    { "s3-credentials-file", required_argument, NULL, OPT_S3_CREDENTIALS_FILE },
+    { "s3-ca-file", required_argument, NULL, OPT_S3_CA_FILE },
+    { "s3-retain", required_argument, NULL, OPT_S3_RETAIN },
+    { "s3-part-size", required_argument, NULL, OPT_S3_PART_SIZE },
+    { "s3-attempts", required_argument, NULL, OPT_S3_ATTEMPTS },
+    { "s3-path-style", no_argument, NULL, OPT_S3_PATH_STYLE },
+    { "upload", no_argument, NULL, OPT_UPLOAD },
+    { "remote", no_argument, NULL, OPT_REMOTE },
+    { 0 }
+};
+const size_t remote_settings = OPT_UPLOAD - REMOTE_OPT_BASE;
+
+int remote_flag(remote_flags *f, int opt, const char *val, const char *cmd)
 {
-    const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-    static const struct {
-        const char *flag;
-        size_t off;
-    } strings[] = {
-        { "--s3-url", offsetof(remote_flags, url) },
-        { "--s3-endpoint", offsetof(remote_flags, endpoint) },
-        { "--s3-region", offsetof(remote_flags, region) },
-        { "--s3-credentials-file", offsetof(remote_flags, credentials_file) },
-        { "--s3-ca-file", offsetof(remote_flags, ca_file) },
-    };
-    if (strcmp(a, "--upload") == 0) {
-        f->upload = true;
-        return 1;
+    const char **strings[] = { &f->url, &f->endpoint, &f->region, &f->credentials_file,
+                               &f->ca_file };
+    long long *numbers[] = { &f->retain, &f->part_size, &f->attempts };
+    switch (opt) {
+    case OPT_UPLOAD: f->upload = true; return 1;
+    case OPT_REMOTE: f->remote = true; return 1;
+    case OPT_S3_PATH_STYLE: f->path_style = true; return 1;
+    case OPT_S3_URL:
+    case OPT_S3_ENDPOINT:
+    case OPT_S3_REGION:
+    case OPT_S3_CREDENTIALS_FILE:
+    case OPT_S3_CA_FILE: *strings[opt - OPT_S3_URL] = val; return 1;
+    case OPT_S3_RETAIN:
+    case OPT_S3_PART_SIZE:
+    case OPT_S3_ATTEMPTS: break;
+    default: return 0;
     }
-    if (strcmp(a, "--remote") == 0) {
-        f->remote = true;
-        return 1;
-    }
-    if (strcmp(a, "--s3-path-style") == 0) {
-        f->path_style = true;
-        return 1;
-    }
-    for (size_t k = 0; k < sizeof strings / sizeof strings[0]; k++) {
-        if (strcmp(a, strings[k].flag) != 0)
-            continue;
-        if (val == NULL) {
-            cli_usage_error(cmd, "%s needs a value", a);
-            return -1;
-        }
-        *(const char **)(void *)((char *)f + strings[k].off) = val;
-        return 2;
-    }
-    long long *num = strcmp(a, "--s3-retain") == 0      ? &f->retain
-                     : strcmp(a, "--s3-part-size") == 0 ? &f->part_size
-                     : strcmp(a, "--s3-attempts") == 0  ? &f->attempts
-                                                        : NULL;
-    if (num == NULL)
-        return 0;
-    long long max = num == &f->part_size ? 5LL << 30 : 100000;
-    long long min = num == &f->part_size ? 4096 : num == &f->attempts ? 1 : 0;
-    if (val == NULL || !parse_number(num, val, min, max)) {
-        cli_usage_error(cmd, "%s needs a number from %lld to %lld", a, min, max);
+    long long max = opt == OPT_S3_PART_SIZE ? 5LL << 30 : 100000;
+    long long min = opt == OPT_S3_PART_SIZE ? 4096 : opt == OPT_S3_ATTEMPTS ? 1 : 0;
+    if (!parse_number(numbers[opt - OPT_S3_RETAIN], val, min, max)) {
+        cli_usage_error(cmd, "--%s needs a number from %lld to %lld",
+                        remote_options[opt - REMOTE_OPT_BASE].name, min, max);
         return -1;
     }
-    return 2;
+    return 1;
 }
 
 bool remote_is_location(const char *from)

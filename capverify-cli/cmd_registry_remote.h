@@ -6,6 +6,8 @@
 #ifndef CAPV_CLI_CMD_REGISTRY_REMOTE_H
 #define CAPV_CLI_CMD_REGISTRY_REMOTE_H
 
+#include <getopt.h>
+#include <stddef.h>
 #include <stdbool.h>
 
 #include <capverify.h>
@@ -23,10 +25,15 @@ typedef struct remote_flags {
 /* Fills `f` from the environment. */
 void remote_flags_init(remote_flags *f);
 
-/* If argv[i] is one of the S3 flags (--upload, --remote, --s3-*), takes it and its value and
- * returns how many arguments it used (1 or 2); 0 when argv[i] is none of them; -1 after
- * printing a usage error (a missing or bad value). */
-int remote_flag(remote_flags *f, int argc, char **argv, int i, const char *cmd);
+/* The S3 settings (--s3-*: the first `remote_settings` of them), then --upload and --remote,
+ * with option values from REMOTE_OPT_BASE on; ends with { 0 }. */
+#define REMOTE_OPT_BASE 1024
+extern const struct option remote_options[];
+extern const size_t remote_settings;
+
+/* If `opt` is one of remote_options, applies it with its value `val` and returns 1; 0 when it
+ * is none of them; -1 after printing a usage error (a bad value). */
+int remote_flag(remote_flags *f, int opt, const char *val, const char *cmd);
 
 /* Whether `from` is an s3:// location. */
 bool remote_is_location(const char *from);

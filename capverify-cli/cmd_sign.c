@@ -21,27 +21,26 @@ static void sign_usage(FILE *f)
 
 int cmd_sign(int argc, char **argv)
 {
+    static const struct option longopts[] = { { "key", required_argument, NULL, 'k' },
+                                              { "signer", required_argument, NULL, 's' },
+                                              { "out", required_argument, NULL, 'o' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
     const char *manifest = NULL, *key_path = NULL, *signer = NULL, *out_path = "-";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            sign_usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--key") == 0 && val) {
-            key_path = val;
-            i++;
-        } else if (strcmp(a, "--signer") == 0 && val) {
-            signer = val;
-            i++;
-        } else if (strcmp(a, "--out") == 0 && val) {
-            out_path = val;
-            i++;
-        } else if (manifest == NULL && (a[0] != '-' || a[1] == '\0')) {
-            manifest = a;
-        } else {
-            return cli_usage_error("sign", "unexpected argument '%s'", a);
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("sign", argc, argv, "h", longopts)) != -1) {
+        switch (c) {
+        case 'h': sign_usage(stdout); return 0;
+        case 'k': key_path = optarg; break;
+        case 's': signer = optarg; break;
+        case 'o': out_path = optarg; break;
+        default: return EXIT_USAGE;
         }
     }
+    if (argc - optind > 1)
+        return cli_usage_error("sign", "unexpected argument '%s'", argv[optind + 1]);
+    manifest = optind < argc ? argv[optind] : NULL;
     if (manifest == NULL || key_path == NULL)
         return cli_usage_error("sign", "MANIFEST and --key KEY are required");
     capv_error err = CAPV_ERROR_INIT;

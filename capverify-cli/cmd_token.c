@@ -157,46 +157,52 @@ typedef struct token_args {
     char scopes[2048]; /* the --scope values, space-separated */
 } token_args;
 
-static bool takes_value(const char *a)
-{
-    static const char *const with_value[] = {
-        "--jwks",
-        "--issuer",
-        "--audience",
-        "--scope",
-        "--alg",
-        "--leeway",
-        "--max-lifetime",
-        "--ca-file",
-        "--fetch-timeout",
-        "--jwks-ttl",
-        "--refresh-min-interval",
-        "--max-stale",
-    };
-    for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
-        if (strcmp(a, with_value[i]) == 0)
-            return true;
-    return false;
-}
+enum {
+    OPT_JWKS = 256,
+    OPT_ISSUER,
+    OPT_AUDIENCE,
+    OPT_SCOPE,
+    OPT_ALG,
+    OPT_CA_FILE,
+    OPT_LEEWAY,
+    OPT_MAX_LIFETIME,
+    OPT_FETCH_TIMEOUT,
+    OPT_JWKS_TTL,
+    OPT_REFRESH_MIN_INTERVAL,
+    OPT_MAX_STALE,
+    OPT_JSON,
+    OPT_INSECURE
+};
+
+static const struct option longopts[] = {
+    { "jwks", required_argument, NULL, OPT_JWKS },
+    { "issuer", required_argument, NULL, OPT_ISSUER },
+    { "audience", required_argument, NULL, OPT_AUDIENCE },
+    { "scope", required_argument, NULL, OPT_SCOPE },
+    { "alg", required_argument, NULL, OPT_ALG },
+    { "ca-file", required_argument, NULL, OPT_CA_FILE },
+    { "leeway", required_argument, NULL, OPT_LEEWAY },
+    { "max-lifetime", required_argument, NULL, OPT_MAX_LIFETIME },
+    { "fetch-timeout", required_argument, NULL, OPT_FETCH_TIMEOUT },
+    { "jwks-ttl", required_argument, NULL, OPT_JWKS_TTL },
+    { "refresh-min-interval", required_argument, NULL, OPT_REFRESH_MIN_INTERVAL },
+    { "max-stale", required_argument, NULL, OPT_MAX_STALE },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "allow-insecure-http", no_argument, NULL, OPT_INSECURE },
+    CLI_OPT_HELP,
+    { 0 }
+};
 
 /* The options whose value is a number of seconds (or milliseconds). */
-static int set_number(token_args *t, const char *a, const char *val)
+static int set_number(token_args *t, int opt, const char *val)
 {
     int64_t n;
     if (!parse_seconds(val, &n))
-        return cli_usage_error("token verify", "%s needs a non-negative integer", a);
-    if (strcmp(a, "--leeway") == 0)
-        t->leeway = n;
-    else if (strcmp(a, "--max-lifetime") == 0)
-        t->max_life = n;
-    else if (strcmp(a, "--fetch-timeout") == 0)
-        t->timeout = n;
-    else if (strcmp(a, "--jwks-ttl") == 0)
-        t->ttl = n;
-    else if (strcmp(a, "--refresh-min-interval") == 0)
-        t->min_interval = n;
-    else
-        t->stale = n;
+        return cli_usage_error("token verify", "%s needs a non-negative integer", cli_opt_name());
+    int64_t *slot[] = {
+        &t->leeway, &t->max_life, &t->timeout, &t->ttl, &t->min_interval, &t->stale
+    };
+    *slot[opt - OPT_LEEWAY] = n;
     return GO_ON;
 }
 
@@ -210,54 +216,49 @@ static int add_scope(token_args *t, const char *val)
 }
 
 /* An option with its value; --audience goes to the validator at once. */
-static int apply_value_option(token_args *t, capv_jwt_validator *v, const char *a, const char *val)
+static int apply_value_option(token_args *t, capv_jwt_validator *v, int opt, const char *val)
 {
     capv_error err = CAPV_ERROR_INIT;
-    if (strcmp(a, "--jwks") == 0)
-        t->jwks_loc = val;
-    else if (strcmp(a, "--issuer") == 0)
-        t->issuer = val;
-    else if (strcmp(a, "--audience") == 0) {
+    switch (opt) {
+    case OPT_JWKS: t->jwks_loc = val; break;
+    case OPT_ISSUER: t->issuer = val; break;
+    case OPT_AUDIENCE:
         if (capv_jwt_validator_add_audience(v, val, &err) != CAPV_OK)
             return cli_usage_error("token verify", "--audience: %s", err.message);
-    } else if (strcmp(a, "--scope") == 0)
-        return add_scope(t, val);
-    else if (strcmp(a, "--alg") == 0)
-        t->algs = val;
-    else if (strcmp(a, "--ca-file") == 0)
-        t->ca = val;
-    else
-        return set_number(t, a, val);
+        break;
+    case OPT_SCOPE: return add_scope(t, val);
+    case OPT_ALG: t->algs = val; break;
+    case OPT_CA_FILE: t->ca = val; break;
+    default: return set_number(t, opt, val);
+    }
     return GO_ON;
 }
 
 /* The options in order, and the one TOKEN. GO_ON, or an exit code (reported). */
 static int parse_args(token_args *t, capv_jwt_validator *v, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("token verify", argc, argv, "h", longopts)) != -1) {
         int rc = GO_ON;
-        if (takes_value(a)) {
-            if (i + 1 >= argc)
-                return cli_usage_error("token verify", "%s needs a value", a);
-            rc = apply_value_option(t, v, a, argv[++i]);
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        if (c == CLI_OPT_ERROR)
+            return EXIT_USAGE;
+        if (c == 'h') {
             token_usage(stdout);
             return EXIT_VERDICT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            t->json = true;
-        } else if (strcmp(a, "--allow-insecure-http") == 0) {
-            t->insecure = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return cli_usage_error("token verify", "unknown option '%s'", a);
-        } else if (t->tok_arg == NULL) {
-            t->tok_arg = a;
-        } else {
-            return cli_usage_error("token verify", "only one TOKEN may be given");
         }
+        if (c == OPT_JSON)
+            t->json = true;
+        else if (c == OPT_INSECURE)
+            t->insecure = true;
+        else
+            rc = apply_value_option(t, v, c, optarg);
         if (rc != GO_ON)
             return rc;
     }
+    if (argc - optind > 1)
+        return cli_usage_error("token verify", "only one TOKEN may be given");
+    t->tok_arg = optind < argc ? argv[optind] : NULL;
     if (t->tok_arg == NULL || t->jwks_loc == NULL || t->issuer == NULL)
         return cli_usage_error("token verify", "TOKEN, --jwks and --issuer are required");
     return GO_ON;

@@ -131,8 +131,9 @@ typedef struct verify_run {
     const char *daemon_config;  /* --daemon-config DIR, or NULL */
     const char *audit_log_path; /* --audit-log FILE, or NULL */
     uint8_t *audit_log;         /* its bytes, which the options borrow */
-    int nargs;                  /* package arguments, compacted to argv[1..nargs] */
-    char **pkgs;                /* the packages they name (directories expanded) */
+    char **operands;            /* the package arguments, `nargs` of them */
+    int nargs;
+    char **pkgs; /* the packages they name (directories expanded) */
     int npkg, cap;
     int counts[4]; /* ok, warn, fail, error (for --summary) */
 } verify_run;
@@ -149,28 +150,62 @@ typedef struct output {
 /* Returned by the steps below when the command goes on; anything else is its exit code. */
 #define GO_ON (-1)
 
+enum {
+    OPT_AUDIT_LOG = 256,
+    OPT_TRUST,
+    OPT_POLICY_STORE,
+    OPT_POLICY_HASH,
+    OPT_REGISTRY,
+    OPT_TSA_CA,
+    OPT_REPORT,
+    OPT_MOCK_POLICY,
+    OPT_DAEMON_CONFIG,
+    OPT_JSON,
+    OPT_RECURSIVE,
+    OPT_SUMMARY,
+    OPT_RECORD,
+    OPT_STRICT,
+    OPT_ALLOW_UNTRUSTED,
+    OPT_NO_REQUIRE_SIGNATURE,
+    OPT_REQUIRE_TIMESTAMP,
+    OPT_CHECK_REGISTRY
+};
+
+static const struct option longopts[] = {
+    { "audit-log", required_argument, NULL, OPT_AUDIT_LOG },
+    { "trust", required_argument, NULL, OPT_TRUST },
+    { "policy-store", required_argument, NULL, OPT_POLICY_STORE },
+    { "policy-hash", required_argument, NULL, OPT_POLICY_HASH },
+    { "registry", required_argument, NULL, OPT_REGISTRY },
+    { "tsa-ca", required_argument, NULL, OPT_TSA_CA },
+    { "report", required_argument, NULL, OPT_REPORT },
+    { "mock-policy", required_argument, NULL, OPT_MOCK_POLICY },
+    { "daemon-config", required_argument, NULL, OPT_DAEMON_CONFIG },
+    { "json", no_argument, NULL, OPT_JSON },
+    { "recursive", no_argument, NULL, OPT_RECURSIVE },
+    { "summary", no_argument, NULL, OPT_SUMMARY },
+    { "quiet", no_argument, NULL, 'q' },
+    { "record", no_argument, NULL, OPT_RECORD },
+    { "strict", no_argument, NULL, OPT_STRICT },
+    { "allow-untrusted", no_argument, NULL, OPT_ALLOW_UNTRUSTED },
+    { "no-require-signature", no_argument, NULL, OPT_NO_REQUIRE_SIGNATURE },
+    { "require-timestamp", no_argument, NULL, OPT_REQUIRE_TIMESTAMP },
+    { "check-registry", no_argument, NULL, OPT_CHECK_REGISTRY },
+    CLI_OPT_HELP,
+    { 0 }
+};
+
+/* The verification options the flags from --strict on set. */
 static const struct {
-    const char *name;
     capv_option opt;
     int enabled;
 } flag_options[] = {
-    { "--strict", CAPV_OPT_STRICT, 1 },
-    { "--allow-untrusted", CAPV_OPT_ALLOW_UNTRUSTED, 1 },
-    { "--no-require-signature", CAPV_OPT_REQUIRE_SIGNATURE, 0 },
-    { "--require-timestamp", CAPV_OPT_REQUIRE_TIMESTAMP, 1 },
-    { "--check-registry", CAPV_OPT_CHECK_REGISTRY, 1 },
+    [OPT_STRICT - OPT_STRICT] = { CAPV_OPT_STRICT, 1 },
+    [OPT_ALLOW_UNTRUSTED - OPT_STRICT] = { CAPV_OPT_ALLOW_UNTRUSTED, 1 },
+    [OPT_NO_REQUIRE_SIGNATURE - OPT_STRICT] = { CAPV_OPT_REQUIRE_SIGNATURE, 0 },
+    [OPT_REQUIRE_TIMESTAMP - OPT_STRICT] = { CAPV_OPT_REQUIRE_TIMESTAMP, 1 },
+    [OPT_CHECK_REGISTRY - OPT_STRICT] = { CAPV_OPT_CHECK_REGISTRY, 1 },
 };
-
-static bool takes_value(const char *a)
-{
-    static const char *const with_value[] = { "--audit-log",   "--trust",       "--policy-store",
-                                              "--policy-hash", "--registry",    "--tsa-ca",
-                                              "--report",      "--mock-policy", "--daemon-config" };
-    for (size_t i = 0; i < sizeof with_value / sizeof *with_value; i++)
-        if (strcmp(a, with_value[i]) == 0)
-            return true;
-    return false;
-}
 
 /* --mock-policy VALUE: GO_ON or the usage error's exit code. */
 static int set_mock_policy(verify_run *vr, const char *val, capv_status *st, capv_error *err)
@@ -189,95 +224,76 @@ static int set_mock_policy(verify_run *vr, const char *val, capv_status *st, cap
 }
 
 /* An option with its value: GO_ON when it was applied (or *st says why not). */
-static int apply_value_option(verify_run *vr, const char *a, const char *val, capv_status *st,
+static int apply_value_option(verify_run *vr, int opt, const char *val, capv_status *st,
                               capv_error *err)
 {
-    if (strcmp(a, "--trust") == 0) {
-        *st = capv_verifier_load_trust(vr->v, val, err);
-    } else if (strcmp(a, "--policy-store") == 0) {
-        *st = capv_verifier_load_policy_dir(vr->v, val, err);
-    } else if (strcmp(a, "--policy-hash") == 0) {
+    switch (opt) {
+    case OPT_TRUST: *st = capv_verifier_load_trust(vr->v, val, err); break;
+    case OPT_POLICY_STORE: *st = capv_verifier_load_policy_dir(vr->v, val, err); break;
+    case OPT_POLICY_HASH:
         *st = capv_verifier_add_policy_hash(vr->v, val, err);
         if (*st != CAPV_OK)
             return cli_usage_error("verify", "--policy-hash '%s' is not a digest", val);
-    } else if (strcmp(a, "--registry") == 0) {
-        vr->registry_path = val; /* loaded later, once --record is known */
-    } else if (strcmp(a, "--tsa-ca") == 0) {
-        *st = capv_verifier_load_tsa_roots(vr->v, val, err);
-    } else if (strcmp(a, "--audit-log") == 0) {
-        vr->audit_log_path = val; /* read once the options are final (--daemon-config) */
-    } else if (strcmp(a, "--report") == 0) {
-        vr->report_path = val;
-    } else {
-        return set_mock_policy(vr, val, st, err);
+        break;
+    case OPT_REGISTRY: vr->registry_path = val; break; /* loaded later, once --record is known */
+    case OPT_TSA_CA: *st = capv_verifier_load_tsa_roots(vr->v, val, err); break;
+    /* read once the options are final (--daemon-config) */
+    case OPT_AUDIT_LOG: vr->audit_log_path = val; break;
+    case OPT_REPORT: vr->report_path = val; break;
+    default: return set_mock_policy(vr, val, st, err);
     }
     return GO_ON;
 }
 
 /* Options that set what --daemon-config sets, with the key that sets it there. Beside
  * --daemon-config they are refused: a mix would give a verdict production never gives. */
-static const char *daemon_key_of(const char *a)
+static const char *daemon_key_of(int opt)
 {
-    static const struct {
-        const char *option, *key;
-    } keys[] = {
-        { "--trust", "trust.dir" },
-        { "--policy-store", "trust.policy_dir" },
-        { "--policy-hash", "trust.policy_dir" },
-        { "--tsa-ca", "trust.tsa_ca_file" },
-        { "--strict", "verify.strict" },
-        { "--allow-untrusted", "verify.allow_untrusted" },
-        { "--no-require-signature", "verify.require_signature" },
-        { "--require-timestamp", "verify.require_timestamp" },
-        { "--check-registry", "verify.check_registry" },
-        { "--mock-policy", "verify.mock_policy" },
-        { "--record", "registry.record_verifications" },
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        if (strcmp(a, keys[i].option) == 0)
-            return keys[i].key;
-    return NULL;
+    switch (opt) {
+    case OPT_TRUST: return "trust.dir";
+    case OPT_POLICY_STORE:
+    case OPT_POLICY_HASH: return "trust.policy_dir";
+    case OPT_TSA_CA: return "trust.tsa_ca_file";
+    case OPT_STRICT: return "verify.strict";
+    case OPT_ALLOW_UNTRUSTED: return "verify.allow_untrusted";
+    case OPT_NO_REQUIRE_SIGNATURE: return "verify.require_signature";
+    case OPT_REQUIRE_TIMESTAMP: return "verify.require_timestamp";
+    case OPT_CHECK_REGISTRY: return "verify.check_registry";
+    case OPT_MOCK_POLICY: return "verify.mock_policy";
+    case OPT_RECORD: return "registry.record_verifications";
+    default: return NULL;
+    }
 }
 
-/* Applies the option argv[*i], consuming its value: GO_ON, or an exit code (reported). */
-static int apply_option(verify_run *vr, int argc, char **argv, int *i)
+/* Applies the option `opt` (with its value optarg): GO_ON, or an exit code (reported). */
+static int apply_option(verify_run *vr, int opt)
 {
-    const char *a = argv[*i];
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = CAPV_OK;
     int rc = GO_ON;
-    const char *key = vr->daemon_config ? daemon_key_of(a) : NULL;
+    const char *key = vr->daemon_config ? daemon_key_of(opt) : NULL;
     if (key != NULL)
         return cli_usage_error("verify",
                                "%s cannot be combined with --daemon-config: %s of the "
                                "configuration applies",
-                               a, key);
-    if (strcmp(a, "--daemon-config") == 0) {
-        ++*i; /* found by find_daemon_config */
-    } else if (takes_value(a)) {
-        if (*i + 1 >= argc)
-            return cli_usage_error("verify", "%s needs a value", a);
-        rc = apply_value_option(vr, a, argv[++*i], &st, &err);
-    } else if (strcmp(a, "--json") == 0) {
-        vr->json = true;
-    } else if (strcmp(a, "--recursive") == 0) {
-        vr->recursive = true;
-    } else if (strcmp(a, "--summary") == 0) {
-        vr->summary = true;
-    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-        vr->quiet = true;
-    } else if (strcmp(a, "--record") == 0) {
-        vr->record = true;
-    } else {
-        size_t k = 0, n = sizeof flag_options / sizeof *flag_options;
-        while (k < n && strcmp(a, flag_options[k].name) != 0)
-            k++;
-        if (k == n)
-            return cli_usage_error("verify", "unknown option '%s'", a);
-        st = capv_verify_options_set(vr->o, flag_options[k].opt, flag_options[k].enabled, &err);
+                               cli_opt_name(), key);
+    switch (opt) {
+    case OPT_DAEMON_CONFIG: break; /* found by find_daemon_config */
+    case OPT_JSON: vr->json = true; break;
+    case OPT_RECURSIVE: vr->recursive = true; break;
+    case OPT_SUMMARY: vr->summary = true; break;
+    case 'q': vr->quiet = true; break;
+    case OPT_RECORD: vr->record = true; break;
+    default:
+        if (opt >= OPT_STRICT) {
+            st = capv_verify_options_set(vr->o, flag_options[opt - OPT_STRICT].opt,
+                                         flag_options[opt - OPT_STRICT].enabled, &err);
+        } else {
+            rc = apply_value_option(vr, opt, optarg, &st, &err);
+        }
     }
     if (rc == GO_ON && st != CAPV_OK)
-        rc = cli_report(a, st, &err);
+        rc = cli_report(cli_opt_name(), st, &err);
     return rc;
 }
 
@@ -285,41 +301,40 @@ static int apply_option(verify_run *vr, int argc, char **argv, int *i)
  * GO_ON or the usage error's exit code. */
 static int find_daemon_config(verify_run *vr, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        if (!takes_value(argv[i]))
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("verify", argc, argv, "hq", longopts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return EXIT_USAGE;
+        if (c != OPT_DAEMON_CONFIG)
             continue;
-        if (i + 1 >= argc)
-            return cli_usage_error("verify", "%s needs a value", argv[i]);
-        if (strcmp(argv[i], "--daemon-config") == 0) {
-            if (vr->daemon_config != NULL)
-                return cli_usage_error("verify", "--daemon-config may be given once");
-            vr->daemon_config = argv[i + 1];
-        }
-        i++;
+        if (vr->daemon_config != NULL)
+            return cli_usage_error("verify", "--daemon-config may be given once");
+        vr->daemon_config = optarg;
     }
     return GO_ON;
 }
 
-/* The options, in order, and the packages (compacted to argv[1..npkg]). */
+/* The options, in order, and the packages (vr->operands). */
 static int parse_args(verify_run *vr, int argc, char **argv)
 {
     int rc = find_daemon_config(vr, argc, argv);
     if (rc != GO_ON)
         return rc;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("verify", argc, argv, "hq", longopts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return EXIT_USAGE;
+        if (c == 'h') {
             verify_usage(stdout);
             return EXIT_VERDICT_OK;
         }
-        if (a[0] != '-' || a[1] == '\0') {
-            argv[++vr->nargs] = argv[i];
-            continue;
-        }
-        rc = apply_option(vr, argc, argv, &i);
-        if (rc != GO_ON)
+        if ((rc = apply_option(vr, c)) != GO_ON)
             return rc;
     }
+    vr->operands = argv + optind;
+    vr->nargs = argc - optind;
     if (vr->nargs == 0)
         return cli_usage_error("verify", "no PACKAGE given");
     if (vr->json + vr->summary + vr->quiet > 1)
@@ -672,12 +687,12 @@ static int expand_dir(verify_run *vr, const char *dir, int depth)
 }
 
 /* The packages the arguments name. GO_ON or an exit code (reported). */
-static int expand_args(verify_run *vr, char **argv)
+static int expand_args(verify_run *vr)
 {
     int stdin_uses = 0;
-    for (int i = 1; i <= vr->nargs; i++) {
+    for (int i = 0; i < vr->nargs; i++) {
         struct stat sb;
-        const char *a = argv[i];
+        const char *a = vr->operands[i];
         if (strcmp(a, "-") == 0 && ++stdin_uses > 1)
             return cli_usage_error("verify", "'-' (standard input) may be given once");
         if (strcmp(a, "-") != 0 && stat(a, &sb) == 0 && S_ISDIR(sb.st_mode) && !is_package_dir(a)) {
@@ -696,10 +711,10 @@ static int expand_args(verify_run *vr, char **argv)
 }
 
 /* Verifies every package; the exit code is the worst of theirs. */
-static int verify_all(verify_run *vr, char **argv)
+static int verify_all(verify_run *vr)
 {
     output out = { 0 };
-    int rc = expand_args(vr, argv);
+    int rc = expand_args(vr);
     if (rc != GO_ON) {
         /* reported */
     } else if (!open_output(&out, vr)) {
@@ -738,7 +753,7 @@ int cmd_verify(int argc, char **argv)
     if (rc == GO_ON && vr.audit_log_path != NULL)
         rc = read_audit_log(&vr);
     if (rc == GO_ON)
-        rc = verify_all(&vr, argv);
+        rc = verify_all(&vr);
     capv_verify_options_free(vr.o);
     free(vr.audit_log);
     capv_package_limits_free(vr.limits);

@@ -1,23 +1,28 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "cmd_version.h"
 
-#include <string.h>
-
 #include "cli.h"
 
 int cmd_version(int argc, char **argv)
 {
+    static const struct option longopts[] = { { "json", no_argument, NULL, 'j' },
+                                              CLI_OPT_HELP,
+                                              { 0 } };
     bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = true;
-        else if (strcmp(argv[i], "--help") == 0) {
+    int c;
+    cli_opt_begin();
+    while ((c = cli_next_opt("version", argc, argv, "h", longopts)) != -1) {
+        if (c == CLI_OPT_ERROR)
+            return EXIT_USAGE;
+        if (c == 'h') {
             printf("usage: capverify version [--json]\n\n"
                    "Prints the version of capverify and of the libcapverify it runs with.\n");
             return EXIT_VERDICT_OK;
-        } else
-            return cli_usage_error("version", "unexpected argument '%s'", argv[i]);
+        }
+        json = true;
     }
+    if (optind < argc)
+        return cli_usage_error("version", "unexpected argument '%s'", argv[optind]);
     if (json)
         printf("{\"name\":\"capverify\",\"version\":\"%s\",\"library_version\":\"%s\","
                "\"commit\":\"%s\"}\n",

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The command line's conventions (getopt_long, capverify-cli/cli.h): `--opt=value` and
+# `--opt value`, options after the operands, `--` ends the options, unique prefixes of long
+# options, and clear usage errors (exit 3) for an unknown option, a missing value and a value
+# given to a flag. Then every option that a command's --help documents is known to the parser
+# of that command (or of one of its subcommands): help and parser cannot drift apart.
+#   options.sh CAPVERIFY
+set -uo pipefail
+cli=$(realpath "$1")
+fails=0
+ok() { echo "ok   - $1"; }
+bad() { echo "FAIL - $1${2:+: $2}"; fails=$((fails + 1)); }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+unset CAPV_REGISTRY_PATH CAPV_BACKUP_S3_URL
+printf 'hello\n' >file
+printf 'dash\n' >./-dash
+
+# same NAME CMD1 -- CMD2: the same output and exit code, which is not a usage error's
+same() {
+    local name=$1 a b ra rb
+    shift
+    local -a one=()
+    while [ "$1" != "--" ]; do one+=("$1"); shift; done
+    shift
+    a=$("$cli" "${one[@]}" 2>&1)
+    ra=$?
+    b=$("$cli" "$@" 2>&1)
+    rb=$?
+    if [ "$ra" -eq 3 ] || [ "$rb" -eq 3 ]; then
+        bad "$name" "usage error: '$a' / '$b'"
+    elif [ "$a" = "$b" ] && [ "$ra" = "$rb" ]; then
+        ok "$name"
+    else
+        bad "$name" "'$a' (exit $ra) vs '$b' (exit $rb)"
+    fi
+}
+# usage NAME PATTERN ARGS...: exit 3 and PATTERN on stderr
+usage() {
+    local name=$1 pattern=$2 err rc
+    shift 2
+    err=$("$cli" "$@" 2>&1 >/dev/null)
+    rc=$?
+    if [ "$rc" -eq 3 ] && grep -q -- "$pattern" <<<"$err"; then
+        ok "$name"
+    else
+        bad "$name" "exit $rc, stderr '$err'"
+    fi
+}
+
+same "--opt=value is --opt value" hash --alg=sha256 file -- hash --alg sha256 file
+same "options may follow the operands" hash file --alg sha256 -- hash --alg sha256 file
+same "a unique prefix of a long option" hash --al sha256 file -- hash --alg sha256 file
+out=$("$cli" hash -- -dash 2>&1)
+[[ $out == *"  -dash" ]] && ok "-- ends the options (a file named -dash)" || bad "--" "$out"
+same "verify --trust=DIR" verify --json --trust="$tmp" file -- verify --json --trust "$tmp" file
+"$cli" registry init --db reg.db >/dev/null
+same "registry --db=FILE --limit=N" registry list --db=reg.db --limit=5 -- registry list --db reg.db --limit 5
+same "registry's common options anywhere" registry list --limit=5 --db=reg.db --json -- \
+    registry list --json --db reg.db --limit 5
+
+usage "unknown option" "unknown option '--nope'" hash --nope file
+usage "unknown option of a subcommand" "unknown option '--trust'" registry list --trust x
+usage "missing value" "option '--trust' needs a value" verify file --trust
+usage "a value for a flag" "option '--json' takes no value" hash --json=yes file
+usage "bad number" "--leeway needs a non-negative integer" token verify --leeway=soon T
+usage "too many operands" "unexpected argument 'b'" registry show a b --db reg.db
+usage "unknown short option" "unknown option '-z'" verify -z file
+
+# Every documented option is known to its command's parser: given without its value it is
+# either accepted or reported as needing one, never as unknown.
+commands=$("$cli" --help | awk '/^commands:/ { s = 1; next } s && /^  [a-z]/ { print $1 } s && /^$/ { s = 0 }')
+[ -n "$commands" ] || bad "command table" "'capverify --help' lists no commands"
+checked=0
+for cmd in $commands; do
+    help=$("$cli" "$cmd" --help 2>&1)
+    subs=$(grep -oE "capverify $cmd [a-z][a-z-]*" <<<"$help" | awk '{ print $3 }' | sort -u)
+    subs+=" "$(awk '/^commands:/ { s = 1; next } s && /^  [a-z]/ { print $1 } s && /^$/ { s = 0 }' <<<"$help")
+    opts=$(grep -oE -- '(^|[^a-z0-9-])--[a-z][a-z0-9-]*' <<<"$help" | grep -oE -- '--[a-z0-9-]+' | sort -u)
+    for opt in $opts; do
+        known=0
+        for sub in ${subs:-""} ""; do
+            # shellcheck disable=SC2086 # an empty $sub is no argument
+            err=$(timeout 20 "$cli" "$cmd" $sub "$opt" </dev/null 2>&1 >/dev/null)
+            if ! grep -q "unknown option" <<<"$err"; then
+                known=1
+                break
+            fi
+        done
+        checked=$((checked + 1))
+        [ "$known" = 1 ] || bad "capverify $cmd: documented option $opt" "unknown to every parser"
+    done
+done
+[ "$checked" -gt 50 ] && ok "$checked documented options known to their parsers" ||
+    bad "documented options" "only $checked found in the help texts"
+
+[ "$fails" -eq 0 ] && echo "all option checks passed" || echo "$fails option check(s) failed"
+[ "$fails" -eq 0 ]
