@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libcapverify: verification of CAP proof packages.
+/** @file
+ * libcapverify: verification of CAP proof packages.
  * The single public umbrella header; include this, not the module headers. It brings every
  * stable declaration (the ABI promise of docs/abi.md); the headers under capverify/unstable/
  * serve the project's own front-ends, are outside that promise and are included explicitly. */

@@ -34,8 +34,13 @@ packages=(
     clang-14 libclang-rt-14-dev llvm-14 afl++ abigail-tools
     # static checks (ctest label lint), man page checks
     cppcheck clang-format-14 mandoc
+    # the API reference from the public headers (cmake/CapvDocs.cmake, ctest lint.doxygen)
+    doxygen
     # the shell completions' check (tests/cli/completion.sh)
     zsh
+    # the Debian packages (debian/, docs/packaging.md; ctest deb.package): dpkg-buildpackage,
+    # dh with dh_installsysusers, lintian
+    debhelper dpkg-dev fakeroot lintian
 )
 # Node.js: use the machine's own if it has one (a newer Node with its npm conflicts with
 # Debian's npm package), else Debian's.

@@ -8,7 +8,9 @@ chart's ConfigMap template (deploy/helm/cap-verifier/templates/_helpers.tpl,
       writes DIR/server.yaml, DIR/auth.yaml, ... (the ConfigMap's files); then
       `capverifyd --check-config --config-dir DIR` validates them
   chart-config.py [-f VALUES]... [--set KEY=VALUE]... --configmap [--namespace NS]
-      prints the ConfigMap cap-verifier-config
+                  [--release NAME]
+      prints the ConfigMap <fullname>-config (release cap-verifier: cap-verifier-config;
+      the naming of "cap-verifier.fullname" in _helpers.tpl)
 
 The chart's values.yaml is always read first, then each -f file, then each --set, with
 Helm's merge rules (maps merge, anything else replaces, null deletes). --set takes
@@ -231,13 +233,26 @@ def literal_representer(dumper, data):
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
 
 
-def configmap(files, namespace):
+def fullname(values, release):
+    """"cap-verifier.fullname" in _helpers.tpl: fullnameOverride, else the release name when
+    it contains the chart name (or nameOverride), else <release>-<name>; 63 characters, no
+    trailing "-"."""
+    def cut(s, n=63):
+        s = s[:n]
+        return s[:-1] if s.endswith("-") else s
+    if truthy(values.get("fullnameOverride")):
+        return cut(values["fullnameOverride"])
+    name = values.get("nameOverride") or "cap-verifier"
+    return cut(release if name in release else "%s-%s" % (release, name))
+
+
+def configmap(files, namespace, name="cap-verifier-config"):
     yaml.SafeDumper.add_representer(Literal, literal_representer)
     cm = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": "cap-verifier-config",
+            "name": name,
             "namespace": namespace,
             "labels": {"app": "cap-verifier"},
         },
@@ -254,14 +269,18 @@ def main():
     out.add_argument("--out", metavar="DIR")
     out.add_argument("--configmap", action="store_true")
     ap.add_argument("--namespace", default="cap-verifier")
+    ap.add_argument("--release", default="cap-verifier")
     a = ap.parse_args()
     try:
-        files = render(load_values(a.values, a.set))
+        values = load_values(a.values, a.set)
+        files = render(values)
     except ValuesError as e:
         print("chart-config: %s" % e, file=sys.stderr)
         return 3
     if a.configmap:
-        sys.stdout.write(configmap(files, a.namespace))
+        stem = fullname(values, a.release)[:56]
+        name = "%s-config" % (stem[:-1] if stem.endswith("-") else stem)
+        sys.stdout.write(configmap(files, a.namespace, name))
         return 0
     os.makedirs(a.out, exist_ok=True)
     for n in FILES:

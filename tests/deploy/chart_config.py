@@ -269,13 +269,15 @@ def main():
                    "values-%s.yaml: each file holds only its own section" % env)
             accepted("values-%s.yaml" % env, files)
 
-        # 2. the defaults alone need the IdP settings; with auth off they render and pass
+        # 2. the defaults render (a placeholder IdP on example.com) and pass; without an
+        # issuer they do not render; with auth off they render and pass
+        accepted("values.yaml alone", cc.render(cc.load_values([], [])))
         try:
-            cc.render(cc.load_values([], []))
-            result(False, "values.yaml alone: oauth2.issuer is required")
+            cc.render(cc.load_values([], ["oauth2.issuer="]))
+            result(False, "values.yaml with oauth2.issuer empty: oauth2.issuer is required")
         except cc.ValuesError as e:
             result("oauth2.issuer is required" in str(e),
-                   "values.yaml alone: oauth2.issuer is required", str(e))
+                   "values.yaml with oauth2.issuer empty: oauth2.issuer is required", str(e))
         accepted("values.yaml with oauth2.enabled=false",
                  cc.render(cc.load_values([], ["oauth2.enabled=false"])))
         # every optional mount at once (client CA, IdP CA, registry key, TSA roots)

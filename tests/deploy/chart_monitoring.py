@@ -7,11 +7,9 @@ of deploy/prometheus/alerts.yml, the ServiceMonitor scrapes what the alerts sele
 
 There is no helm binary on our machines, so the two templates
 (deploy/helm/cap-verifier/templates/prometheusrule.yaml, servicemonitor.yaml) are rendered
-here by a small interpreter of the part of Helm's template language they use (actions with
-whitespace trimming, if / with / end, $variables, .Values / .Release / .Chart / .Files.Get,
-include of the _helpers.tpl defines, the functions toYaml, nindent, quote, printf, not, fail);
-anything else in them is an error, so a template that outgrows it fails this test instead of
-going unchecked. Checks:
+by tests/deploy/helmlite.py, the strict interpreter of Helm's template language that
+tests/deploy/chart_render.py renders the whole chart with (anything it does not know is an
+error, so a template that outgrows it fails instead of going unchecked). Checks:
 
 - deploy/helm/cap-verifier/files/alerts.yml is a relative link to deploy/prometheus/alerts.yml
   (one source of the rules, docs/deployment.md#monitoring);
@@ -23,12 +21,12 @@ going unchecked. Checks:
   for, labels, annotations; nothing else, strings where strings belong);
 - the ServiceMonitor selects the Service's pods by the Service's selector labels, scrapes the
   admin port's /metrics, and takes the job name from the Service label whose value is
-  "cap-verifier" (the alerts select job="cap-verifier");
+  "cap-verifier" (the alerts select job="cap-verifier"), for the release cap-verifier and
+  for another release name (prod-eu: objects named prod-eu-cap-verifier, same job);
 - the check can fail: a dangling link, a template that drops the rules, a rule with an
   unknown field, a ServiceMonitor on the API port are each reported.
 """
 import copy
-import json
 import os
 import re
 import shutil
@@ -36,6 +34,10 @@ import sys
 import tempfile
 
 import yaml
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import helmlite  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CHART = os.path.join(ROOT, "deploy", "helm", "cap-verifier")
@@ -56,240 +58,24 @@ def result(ok, what, details=()):
             print("     " + str(d))
 
 
-# ---- a Helm template subset -------------------------------------------------------------
+# ---- rendering: tests/deploy/helmlite.py -------------------------------------------------
 
-class TemplateError(Exception):
-    pass
-
-
-ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.S)
+TemplateError = helmlite.TemplateError
 
 
-def tokens(text):
-    """[("text", s) | ("action", body)] with Helm's whitespace trimming applied."""
-    out, pos, trim_next = [], 0, False
-    for m in ACTION.finditer(text):
-        chunk = text[pos:m.start()]
-        if trim_next:
-            chunk = chunk.lstrip(" \t\r\n")
-        if m.group(1):
-            chunk = chunk.rstrip(" \t\r\n")
-        out.append(("text", chunk))
-        body = m.group(2)
-        if not body.startswith("/*"):
-            out.append(("action", body))
-        trim_next = bool(m.group(3))
-        pos = m.end()
-    chunk = text[pos:]
-    out.append(("text", chunk.lstrip(" \t\r\n") if trim_next else chunk))
-    return out
+class Renderer(helmlite.Engine):
+    """The chart's templates for one set of values (helmlite, strict)."""
 
-
-def parse(toks, i, stops):
-    """A tree of nodes up to the first action whose word is in `stops` (or the end of the
-    tokens, when "<eof>" is one): (nodes, index of the stopper, its word)."""
-    nodes = []
-    while i < len(toks):
-        kind, body = toks[i]
-        if kind == "text":
-            nodes.append(("text", body))
-            i += 1
-            continue
-        word = body.split(None, 1)[0]
-        if word in stops:
-            return nodes, i, word
-        if word in ("if", "with"):
-            then, j, w = parse(toks, i + 1, ("end", "else"))
-            other = []
-            if w == "else":
-                other, j, w = parse(toks, j + 1, ("end",))
-            nodes.append((word, body.split(None, 1)[1], then, other))
-            i = j + 1
-        elif word in ("end", "else", "define", "range", "template", "block"):
-            raise TemplateError("unexpected or unsupported action {{ %s }}" % body)
-        else:
-            nodes.append(("action", body))
-            i += 1
-    if "<eof>" not in stops:
-        raise TemplateError("missing {{ end }}")
-    return nodes, i, None
-
-
-def defines(helpers_text):
-    """{name: body text} of the {{ define }} blocks of _helpers.tpl (top level only)."""
-    out = {}
-    for m in re.finditer(r'\{\{-?\s*define\s+"([^"]+)"\s*-?\}\}(.*?)\{\{-?\s*end\s*-?\}\}',
-                         helpers_text, re.S):
-        if "{{- if" in m.group(2) or "{{ if" in m.group(2) or "range" in m.group(2):
-            continue  # defines with their own blocks: not used by these templates
-        out[m.group(1)] = m.group(0)
-    return out
-
-
-ARG = re.compile(r'"((?:[^"\\]|\\.)*)"|(\$[A-Za-z0-9_]*|\.[A-Za-z0-9_.]*|\.)|(-?[0-9]+)|(\S+)')
-
-
-class Renderer:
     def __init__(self, values, release_ns="cap-verifier", release_name="cap-verifier",
                  chart_dir=CHART):
-        with open(os.path.join(chart_dir, "Chart.yaml")) as f:
-            chart = yaml.safe_load(f)
-        with open(os.path.join(chart_dir, "templates", "_helpers.tpl")) as f:
-            self.defines = defines(f.read())
-        self.chart_dir = chart_dir
-        self.root = {"Values": values,
-                     "Release": {"Namespace": release_ns, "Name": release_name,
-                                 "Service": "Helm"},
-                     "Chart": {"Name": chart["name"], "Version": chart["version"],
-                               "AppVersion": chart["appVersion"]}}
+        super().__init__(chart_dir, values, release_name=release_name, namespace=release_ns)
 
     def render_file(self, path):
-        with open(path) as f:
-            return self.render_text(f.read(), self.root)
+        return self.render("templates/" + os.path.basename(path))
 
-    def render_text(self, text, dot, variables=None):
-        nodes, _, _ = parse(tokens(text), 0, ("<eof>",))
-        return self.run(nodes, dot, dict(variables or {}))
-
-    def run(self, nodes, dot, variables):
-        out = []
-        for n in nodes:
-            if n[0] == "text":
-                out.append(n[1])
-            elif n[0] == "action":
-                m = re.fullmatch(r"(\$[A-Za-z0-9_]+)\s*:=\s*(.*)", n[1], re.S)
-                if m:
-                    variables[m.group(1)] = self.pipeline(m.group(2), dot, variables)
-                    continue
-                v = self.pipeline(n[1], dot, variables)
-                out.append("" if v is None else v if isinstance(v, str) else str(v))
-            else:
-                word, cond, then, other = n
-                v = self.pipeline(cond, dot, variables)
-                if truthy(v):
-                    out.append(self.run(then, v if word == "with" else dot, variables))
-                else:
-                    out.append(self.run(other, dot, variables))
-        return "".join(out)
-
-    def pipeline(self, text, dot, variables):
-        value, first = None, True
-        for stage in split_pipes(text):
-            args = [self.arg(a, dot, variables) for a in ARG.findall(stage)]
-            if not args:
-                raise TemplateError("empty pipeline stage in %r" % text)
-            head = args[0]
-            if head[0] == "func":
-                params = [a[1] if a[0] != "func" else self.call(a[1], [], dot, variables)
-                          for a in args[1:]]
-                if not first:
-                    params.append(value)
-                value = self.call(head[1], params, dot, variables)
-            else:
-                if len(args) != 1:
-                    raise TemplateError("a value cannot take arguments: %r" % stage)
-                value = head[1]
-            first = False
-        return value
-
-    def arg(self, m, dot, variables):
-        s, ref, num, word = m
-        if ref:
-            if ref.startswith("$"):
-                if ref not in variables:
-                    raise TemplateError("undefined variable %s" % ref)
-                return ("value", variables[ref])
-            if ref == ".":
-                return ("value", dot)
-            if ref.startswith(".Files."):
-                return ("func", ref)
-            return ("value", lookup(self.root if ref.split(".")[1] in self.root else dot, ref))
-        if num:
-            return ("value", int(num))
-        if word:
-            return ("func", word)
-        return ("value", json.loads('"%s"' % s))
-
-    def call(self, name, params, dot, variables):
-        if name == ".Files.Get":
-            path = os.path.join(self.chart_dir, params[0])
-            try:
-                with open(path) as f:
-                    return f.read()
-            except OSError:
-                return ""  # Helm's .Files.Get: "" for a file that is not there
-        if name == "include":
-            body = self.defines.get(params[0])
-            if body is None:
-                raise TemplateError("no define %r this renderer reads" % params[0])
-            inner = re.sub(r'^\{\{-?\s*define\s+"[^"]+"\s*-?\}\}', "", body)
-            inner = re.sub(r'\{\{-?\s*end\s*-?\}\}$', "", inner)
-            # the define's own trim markers: "-}}" after define, "{{-" before end
-            if re.match(r'\{\{-?\s*define\s+"[^"]+"\s*-\}\}', body):
-                inner = inner.lstrip(" \t\r\n")
-            if re.search(r'\{\{-\s*end\s*-?\}\}$', body):
-                inner = inner.rstrip(" \t\r\n")
-            return self.render_text(inner, params[1], {})
-        if name == "toYaml":
-            return yaml.safe_dump(params[0], default_flow_style=False,
-                                  sort_keys=True).rstrip("\n")
-        if name == "nindent":
-            pad = " " * params[0]
-            return "\n" + pad + str(params[1]).replace("\n", "\n" + pad)
-        if name == "quote":
-            return json.dumps("" if params[0] is None else str(params[0]))
-        if name == "printf":
-            return params[0].replace("%s", "{}").format(*params[1:])
-        if name == "not":
-            return not truthy(params[0])
-        if name == "fail":
-            raise TemplateError("fail: %s" % params[0])
-        raise TemplateError("unsupported function %r" % name)
-
-
-def split_pipes(text):
-    parts, cur, quoted = [], "", False
-    for ch in text:
-        if ch == '"' and not cur.endswith("\\"):
-            quoted = not quoted
-        if ch == "|" and not quoted:
-            parts.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    parts.append(cur.strip())
-    return parts
-
-
-def lookup(base, ref):
-    cur = base
-    for k in [p for p in ref.split(".") if p]:
-        cur = cur.get(k) if isinstance(cur, dict) else None
-    return cur
-
-
-def truthy(v):
-    return not (v is None or v is False or v == 0 or v == "" or v == {} or v == [])
-
-
-# ---- the checks -------------------------------------------------------------------------
 
 def load_values(files=(), sets=None):
-    vals = {}
-    for f in [os.path.join(CHART, "values.yaml")] + list(files):
-        with open(f) as fh:
-            vals = merge(vals, yaml.safe_load(fh) or {})
-    return merge(vals, sets or {})
-
-
-def merge(base, over):
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = merge(out[k], v)
-        else:
-            out[k] = v
-    return out
+    return helmlite.load_values(CHART, files, overrides=sets)
 
 
 RULE_KEYS = {"alert", "record", "expr", "for", "labels", "annotations", "keep_firing_for"}
@@ -326,7 +112,7 @@ def rule_shape(spec):
     return probs
 
 
-def rule_problems(rendered, alerts, ns, labels, chart_labels):
+def rule_problems(rendered, alerts, ns, labels, chart_labels, name="cap-verifier"):
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     if len(docs) != 1:
         return ["expected one object, rendered %d" % len(docs)]
@@ -335,7 +121,7 @@ def rule_problems(rendered, alerts, ns, labels, chart_labels):
     if o.get("apiVersion") != "monitoring.coreos.com/v1" or o.get("kind") != "PrometheusRule":
         probs.append("apiVersion/kind %s/%s" % (o.get("apiVersion"), o.get("kind")))
     md = o.get("metadata") or {}
-    if md.get("name") != "cap-verifier" or md.get("namespace") != ns:
+    if md.get("name") != name or md.get("namespace") != ns:
         probs.append("metadata name/namespace %s/%s" % (md.get("name"), md.get("namespace")))
     have = md.get("labels") or {}
     for k, v in list(chart_labels.items()) + list(labels.items()):
@@ -347,7 +133,7 @@ def rule_problems(rendered, alerts, ns, labels, chart_labels):
     return probs
 
 
-def monitor_problems(rendered, ns, labels, service):
+def monitor_problems(rendered, ns, labels, service, name="cap-verifier"):
     docs = [d for d in yaml.safe_load_all(rendered) if d]
     if len(docs) != 1:
         return ["expected one object, rendered %d" % len(docs)]
@@ -355,8 +141,8 @@ def monitor_problems(rendered, ns, labels, service):
     if o.get("apiVersion") != "monitoring.coreos.com/v1" or o.get("kind") != "ServiceMonitor":
         probs.append("apiVersion/kind %s/%s" % (o.get("apiVersion"), o.get("kind")))
     md = o.get("metadata") or {}
-    if md.get("namespace") != ns:
-        probs.append("namespace %s" % md.get("namespace"))
+    if md.get("namespace") != ns or md.get("name") != name:
+        probs.append("name/namespace %s/%s" % (md.get("name"), md.get("namespace")))
     for k, v in labels.items():
         if (md.get("labels") or {}).get(k) != v:
             probs.append("label %s=%r missing" % (k, v))
@@ -419,6 +205,19 @@ def main():
     result(not probs, "serviceMonitor.enabled: the admin port's /metrics of the Service's pods "
            "as job cap-verifier", probs)
 
+    # another release name: names derive from it, the job stays cap-verifier
+    r2 = Renderer(load_values([os.path.join(CHART, "values-prod.yaml")], on),
+                  release_ns="prod-eu", release_name="prod-eu")
+    svc2 = yaml.safe_load(r2.render_file(os.path.join(CHART, "templates", "service.yaml")))
+    probs = rule_problems(r2.render_file(tpl_rule), alerts, "prod-eu", sel,
+                          yaml.safe_load(r2.render_text('{{ include "cap-verifier.labels" . }}',
+                                                        r2.root)), "prod-eu-cap-verifier")
+    probs += monitor_problems(r2.render_file(tpl_mon), "prod-eu", sel, svc2,
+                              "prod-eu-cap-verifier")
+    result(not probs, "release prod-eu: PrometheusRule and ServiceMonitor prod-eu-cap-verifier, "
+           "still job cap-verifier (jobLabel on a label the release name does not change)",
+           probs)
+
     # the check can fail
     tmp = tempfile.mkdtemp(prefix="capv-chart-mon-")
     try:
@@ -455,5 +254,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.dont_write_bytecode = True
     sys.exit(main())

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* UNSTABLE: structured logs for the project's own front-ends (capverifyd): one JSON object per
+/** @file
+ * UNSTABLE: structured logs for the project's own front-ends (capverifyd): one JSON object per
  * line (docs/runbook.md, "Logs") with `timestamp` (RFC 3339, ms, UTC "Z"), `level`
  * (DEBUG|INFO|WARN|ERROR), `message`, `event`, and any fields the caller adds. Thread-safe:
  * lines from concurrent threads never interleave. The level can change at run time. Never
@@ -26,51 +27,53 @@
 extern "C" {
 #endif
 
-/* Since 0.1. */
+/** Since 0.1. */
 typedef enum capv_log_level {
-    CAPV_LOG_DEBUG = 0,
-    CAPV_LOG_INFO = 1,
-    CAPV_LOG_WARN = 2,
-    CAPV_LOG_ERROR = 3
+    CAPV_LOG_DEBUG = 0, /**< "DEBUG" */
+    CAPV_LOG_INFO = 1,  /**< "INFO" */
+    CAPV_LOG_WARN = 2,  /**< "WARN" */
+    CAPV_LOG_ERROR = 3  /**< "ERROR" */
 } capv_log_level;
 
-/* A logger, and one line being built. Since 0.1. */
+/** @{ */
+/** A logger, and one line being built. Since 0.1. */
 typedef struct capv_logger capv_logger;
 typedef struct capv_log_entry capv_log_entry;
+/** @} */
 
-/* A logger writing lines of `level` and above to file descriptor `fd` (e.g. 1 for stdout; the
+/** A logger writing lines of `level` and above to file descriptor `fd` (e.g. 1 for stdout; the
  * descriptor stays the caller's). Free with capv_logger_free(). Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_logger_new(capv_logger **out, int fd,
                                                              capv_log_level level, capv_error *err);
-/* NULL is a no-op. Since 0.1. */
+/** NULL is a no-op. Since 0.1. */
 CAPV_API void capv_logger_free(capv_logger *lg);
-/* Changes the level; safe while other threads log. Since 0.1. */
+/** Changes the level; safe while other threads log. Since 0.1. */
 CAPV_API void capv_logger_set_level(capv_logger *lg, capv_log_level level);
-/* The current level. Since 0.1. */
+/** The current level. Since 0.1. */
 CAPV_API capv_log_level capv_logger_level(const capv_logger *lg);
-/* The clock for timestamps (default capv_clock_system). Set before sharing. Since 0.1. */
+/** The clock for timestamps (default capv_clock_system). Set before sharing. Since 0.1. */
 CAPV_API void capv_logger_set_clock(capv_logger *lg, capv_clock_fn clock, void *user);
-/* Parses "debug" / "info" / "warn" / "error" (any case); CAPV_E_INVALID_ARG otherwise.
+/** Parses "debug" / "info" / "warn" / "error" (any case); CAPV_E_INVALID_ARG otherwise.
  * Since 0.1; returns capv_status and takes `err` since 0.2 (was int 0 / -1). */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_log_level_parse(capv_log_level *out,
                                                                   const char *name,
                                                                   capv_error *err);
-/* "debug", "info", "warn", "error" (static), or "unknown". Since 0.1. */
+/** "debug", "info", "warn", "error" (static), or "unknown". Since 0.1. */
 CAPV_API const char *capv_log_level_name(capv_log_level level);
 
-/* Builds one line: begin, add fields, then end (which writes and frees it). begin returns
+/** Builds one line: begin, add fields, then end (which writes and frees it). begin returns
  * NULL when `level` is below the logger's level (every add/end accepts NULL, so callers do
  * not branch). Field keys are written as given; values are escaped. Since 0.1. */
 CAPV_API capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, const char *event);
-/* A string field. Since 0.1. */
+/** A string field. Since 0.1. */
 CAPV_API void capv_log_str(capv_log_entry *e, const char *key, const char *value);
-/* An integer field. Since 0.1. */
+/** An integer field. Since 0.1. */
 CAPV_API void capv_log_int(capv_log_entry *e, const char *key, int64_t value);
-/* A number field. Since 0.1. */
+/** A number field. Since 0.1. */
 CAPV_API void capv_log_double(capv_log_entry *e, const char *key, double value);
-/* A boolean field. Since 0.1; `value` is bool since 0.2 (was int). */
+/** A boolean field. Since 0.1; `value` is bool since 0.2 (was int). */
 CAPV_API void capv_log_bool(capv_log_entry *e, const char *key, bool value);
-/* Writes the line with the printf-formatted message and frees the entry. Since 0.1. */
+/** Writes the line with the printf-formatted message and frees the entry. Since 0.1. */
 CAPV_API void capv_log_end(capv_log_entry *e, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

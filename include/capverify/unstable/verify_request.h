@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* UNSTABLE: the two forms of a JSON body of capverifyd's POST /verify, for the project's own
+/** @file
+ * UNSTABLE: the two forms of a JSON body of capverifyd's POST /verify, for the project's own
  * front-ends: the package form (capv_verify_package_json(), stable) and the policy-evaluation
  * form (capverify/unstable/policy_request.h).
  *
@@ -21,14 +22,14 @@
 extern "C" {
 #endif
 
-/* The two forms of a JSON verification request. Since 0.2. */
+/** The two forms of a JSON verification request. Since 0.2. */
 typedef enum capv_json_form {
-    CAPV_JSON_FORM_PACKAGE = 1,    /* {"package": {...}}: capv_verify_package_json() */
-    CAPV_JSON_FORM_POLICY_EVAL = 2 /* "policy_id" or "ir", with "context": a policy evaluation
+    CAPV_JSON_FORM_PACKAGE = 1,    /**< {"package": {...}}: capv_verify_package_json() */
+    CAPV_JSON_FORM_POLICY_EVAL = 2 /**< "policy_id" or "ir", with "context": a policy evaluation
                                     * (capv_policy_eval_request_parse()) */
 } capv_json_form;
 
-/* Tells which form the JSON request `body` has, from its top-level member names, without
+/** Tells which form the JSON request `body` has, from its top-level member names, without
  * building its tree (one linear scan): a member "package" makes it the package form;
  * otherwise "policy_id", "ir" or "context" make it the policy-evaluation form. The body's
  * strict JSON is checked (the CAPV_E_JSON_* statuses of capv_json_validate(), with the byte
@@ -39,7 +40,7 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_json_form(capv_json_for
                                                                    const uint8_t *body, size_t len,
                                                                    capv_error *err);
 
-/* The checks of a report that did not pass, for a request's log line: from report JSON
+/** The checks of a report that did not pass, for a request's log line: from report JSON
  * `json[0..len)` (capv_report_to_json(), capv_verify_zip_memory_json()), the ids of the
  * checks whose status is "warn" or "fail" as "id:status", the units' checks as
  * "unit/id:status" (unit ids sanitized: bytes outside printable ASCII become '?'), joined by

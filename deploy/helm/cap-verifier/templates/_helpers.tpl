@@ -1,6 +1,54 @@
 {{/*
-Names are fixed (docs/deployment.md#chart; the runbook uses them): one release per namespace.
+Object names derive from the release name (docs/deployment.md#chart, README.md "Naming"),
+with Helm's conventions: fullnameOverride if set; else the release name when it contains
+the chart name (nameOverride if set), else "<release>-<chart name>"; cut to 63 characters
+(a DNS label) without a trailing "-". Release "cap-verifier" gives the names the runbook
+and deploy/examples use: Deployment cap-verifier, Service cap-verifier-service, ConfigMap
+cap-verifier-config, PVC cap-verifier-data.
+
+The labels app and app.kubernetes.io/name stay "cap-verifier" whatever the release or
+nameOverride: the ServiceMonitor takes the job name from app.kubernetes.io/name (jobLabel)
+and the alerts select job="cap-verifier"; the annotation-driven scrape config of
+docs/deployment.md#monitoring keeps pods by app=cap-verifier. Releases are told apart by
+app.kubernetes.io/instance, which the selectors include.
 */}}
+{{- define "cap-verifier.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Names with a suffix stay within 63 characters (a Service name is a DNS label). */}}
+{{- define "cap-verifier.serviceName" -}}
+{{- printf "%s-service" (include "cap-verifier.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "cap-verifier.configMapName" -}}
+{{- printf "%s-config" (include "cap-verifier.fullname" . | trunc 56 | trimSuffix "-") -}}
+{{- end -}}
+
+{{- define "cap-verifier.pvcName" -}}
+{{- printf "%s-data" (include "cap-verifier.fullname" . | trunc 58 | trimSuffix "-") -}}
+{{- end -}}
+
+{{/*
+The pod's ServiceAccount: serviceAccount.name, else the fullname when the chart creates it,
+else "default".
+*/}}
+{{- define "cap-verifier.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "cap-verifier.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
 
 {{- define "cap-verifier.labels" -}}
 app: cap-verifier
@@ -39,7 +87,7 @@ s3CA: /etc/cap-verifier-s3-ca
 {{- end -}}
 
 {{/*
-The daemon's configuration files: the data of ConfigMap cap-verifier-config, one file per
+The daemon's configuration files: the data of the ConfigMap <fullname>-config, one file per
 section, each holding its own top-level section (cache.yaml = "cache:\n  size: ...").
 
 Rule (mirrored by deploy/tools/chart-config.py, which the tests use):
