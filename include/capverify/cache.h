@@ -12,17 +12,18 @@
 extern "C" {
 #endif
 
-/** Since 0.1. */
+/** A bounded, thread-safe key-value cache with LRU eviction and an optional TTL (the
+ * daemon's verdict and token caches). Since 0.1. */
 typedef struct capv_cache capv_cache;
 
-/** Since 0.1. */
+/** Why an entry left the cache (capv_cache_evict_fn). Since 0.1. */
 typedef enum capv_evict_reason {
     CAPV_EVICT_SIZE = 0,       /**< made room (entries or bytes bound) */
     CAPV_EVICT_TTL = 1,        /**< expired */
     CAPV_EVICT_INVALIDATED = 2 /**< removed by capv_cache_invalidate / _invalidate_all */
 } capv_evict_reason;
 
-/** Since 0.1. */
+/** A counter of the cache (capv_cache_counter_get). Since 0.1. */
 typedef enum capv_cache_counter {
     CAPV_CACHE_HITS = 0,                  /**< look-ups that found a value */
     CAPV_CACHE_MISSES = 1,                /**< look-ups that did not */
@@ -49,7 +50,7 @@ CAPV_API void capv_cache_set_clock(capv_cache *cache, capv_clock_fn clock, void 
 /** Called (outside the cache's locks) for every eviction, e.g. to log event=cache_evict.
  * Set before sharing the cache. Since 0.1. */
 typedef void (*capv_cache_evict_fn)(void *user, capv_evict_reason reason);
-/** Since 0.1. */
+/** Sets the eviction callback (NULL removes it). Since 0.1. */
 CAPV_API void capv_cache_set_evict_callback(capv_cache *cache, capv_cache_evict_fn fn, void *user);
 
 /** Looks `key` up. On a hit returns CAPV_OK and a copy of the value in `*value` (caller frees

@@ -35,7 +35,8 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_hex_decode(uint8_t *out, size_
                                                              const char *text, size_t len,
                                                              capv_error *err);
 
-/** Since 0.1. */
+/** The Base64 alphabet and padding rule (capv_base64_encode, capv_base64_decode).
+ * Since 0.1. */
 typedef enum capv_base64_variant {
     CAPV_BASE64_STD = 1, /**< RFC 4648 §4 alphabet, '=' padding required */
     CAPV_BASE64_URL = 2  /**< RFC 4648 §5 alphabet, no padding (as in JOSE) */

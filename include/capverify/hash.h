@@ -11,10 +11,10 @@
 extern "C" {
 #endif
 
-/** Since 0.1. */
+/** Bytes of a digest of every algorithm below (256 bits). Since 0.1. */
 #define CAPV_DIGEST_LEN 32
 
-/** Since 0.1. */
+/** A digest algorithm (capv_hash, capv_hash_ctx_new). Since 0.1. */
 typedef enum capv_hash_alg {
     CAPV_HASH_SHA3_256 = 1, /**< SHA3-256 ("sha3-256") */
     CAPV_HASH_SHA256 = 2,   /**< SHA-256 ("sha256") */

@@ -16,7 +16,7 @@
 extern "C" {
 #endif
 
-/** Since 0.1. */
+/** Deepest nesting of arrays and objects the strict parser accepts. Since 0.1. */
 #define CAPV_JSON_MAX_DEPTH 64
 
 /** Checks that `data[0..len)` is one strict JSON value. Returns the exact CAPV_E_JSON_* (or

@@ -57,11 +57,11 @@
 extern "C" {
 #endif
 
-/** Limits (bytes / counts). Since 0.1. */
+/** Longest token accepted, bytes. Since 0.1. */
 #define CAPV_JWT_MAX_TOKEN (16u * 1024u)
-/** Since 0.1. */
+/** Largest JWKS document accepted, bytes. Since 0.1. */
 #define CAPV_JWKS_MAX_BYTES (1024u * 1024u)
-/** Since 0.1. */
+/** Most keys a JWKS may hold. Since 0.1. */
 #define CAPV_JWKS_MAX_KEYS 100u
 
 /** The JWS algorithms this library implements. Only these can ever be allowed. Since 0.1. */
@@ -133,10 +133,11 @@ CAPV_API bool capv_jwk_allows(const capv_jwk *key, capv_jwt_alg alg);
 
 /* ---- key-set source --------------------------------------------------------------------- */
 
-/** Since 0.1. */
+/** A source of key sets: a JWKS URL or file, fetched and cached with a TTL, refreshed in
+ * the background and on unknown kids. Thread-safe. Since 0.1. */
 typedef struct capv_jwks capv_jwks;
 
-/** Since 0.1. */
+/** How current the served key set is (capv_jwks_get_state). Since 0.1. */
 typedef enum capv_jwks_state {
     CAPV_JWKS_EMPTY = 0,  /**< no good key set yet */
     CAPV_JWKS_FRESH = 1,  /**< within its TTL */
@@ -229,7 +230,7 @@ CAPV_API int64_t capv_jwks_current_ttl(capv_jwks *jwks);
  * Thread-safe. Since 0.1; `out` first since 0.2. */
 CAPV_API void capv_jwks_last_error(capv_error *out, capv_jwks *jwks);
 
-/** Since 0.1. */
+/** A counter of a key-set source (capv_jwks_counter_get). Since 0.1. */
 typedef enum capv_jwks_counter {
     CAPV_JWKS_FETCHES = 0,        /**< fetch attempts */
     CAPV_JWKS_FETCH_FAILURES = 1, /**< attempts that did not install or confirm a set */
@@ -251,22 +252,22 @@ CAPV_API void capv_jwt_claims_free(capv_jwt_claims *claims);
  * NULL when absent; issuer and audience (the configured audience that matched) never are.
  * Since 0.1. */
 CAPV_API const char *capv_jwt_claims_subject(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** The issuer (iss). Since 0.1. */
 CAPV_API const char *capv_jwt_claims_issuer(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** The configured audience that matched. Since 0.1. */
 CAPV_API const char *capv_jwt_claims_audience(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** client_id, else azp; NULL when neither. Since 0.1. */
 CAPV_API const char *capv_jwt_claims_client_id(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** The key id of the header, or NULL. Since 0.1. */
 CAPV_API const char *capv_jwt_claims_kid(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** The algorithm that verified the signature. Since 0.1. */
 CAPV_API capv_jwt_alg capv_jwt_claims_alg(const capv_jwt_claims *claims);
 /** exp / iat / nbf in seconds since the epoch; iat and nbf are INT64_MIN when absent.
  * Since 0.1. */
 CAPV_API int64_t capv_jwt_claims_expires(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** iat, or INT64_MIN. Since 0.1. */
 CAPV_API int64_t capv_jwt_claims_issued_at(const capv_jwt_claims *claims);
-/** Since 0.1. */
+/** nbf, or INT64_MIN. Since 0.1. */
 CAPV_API int64_t capv_jwt_claims_not_before(const capv_jwt_claims *claims);
 /** Scopes from the space-delimited `scope` string or the `scp` array, in token order.
  * Since 0.1. */
@@ -282,7 +283,9 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwt_claims_require_scopes(
 
 /* ---- validator -------------------------------------------------------------------------- */
 
-/** Since 0.1. */
+/** Validates bearer JWTs: signature against a key source, issuer, audience, times,
+ * algorithms. Configure from one thread, then share: capv_jwt_validate is thread-safe.
+ * Since 0.1. */
 typedef struct capv_jwt_validator capv_jwt_validator;
 
 /** Defaults: algorithms RS256, PS256, ES256, EdDSA; leeway 60 s; no max lifetime; system

@@ -11,10 +11,10 @@
 extern "C" {
 #endif
 
-/** Since 0.1. */
-#define CAPV_ED25519_PUBLIC_LEN 32 /**< bytes of an Ed25519 public key */
-/** Since 0.1. */
-#define CAPV_ED25519_SIGNATURE_LEN 64 /**< bytes of an Ed25519 signature */
+/** Bytes of an Ed25519 public key. Since 0.1. */
+#define CAPV_ED25519_PUBLIC_LEN 32
+/** Bytes of an Ed25519 signature. Since 0.1. */
+#define CAPV_ED25519_SIGNATURE_LEN 64
 /** 32 hex digits + NUL. Since 0.1. */
 #define CAPV_KID_SIZE 33
 
@@ -35,7 +35,7 @@ capv_ed25519_verify(const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
 
 /* ---- trust store ----------------------------------------------------------------------- */
 
-/** Since 0.1. */
+/** The status a trust store gives a key (its `status` field). Since 0.1. */
 typedef enum capv_key_status {
     CAPV_KEY_ACTIVE = 0,  /**< accepted within its validity window */
     CAPV_KEY_RETIRED = 1, /**< accepted for manifests created within its validity window */
@@ -87,11 +87,11 @@ CAPV_API const char *capv_key_declared_kid(const capv_key *key);
 CAPV_API const char *capv_key_owner(const capv_key *key);
 /** The file the key came from, or "". Since 0.1. */
 CAPV_API const char *capv_key_source(const capv_key *key);
-/** Since 0.1. */
+/** The key's status in its store. Since 0.1. */
 CAPV_API capv_key_status capv_key_status_of(const capv_key *key);
 /** Validity window in ms since the epoch; INT64_MIN / INT64_MAX when open. Since 0.1. */
 CAPV_API int64_t capv_key_valid_from(const capv_key *key);
-/** Since 0.1. */
+/** End of the validity window (see capv_key_valid_from). Since 0.1. */
 CAPV_API int64_t capv_key_valid_to(const capv_key *key);
 /** "active", "retired", "revoked" (static). Since 0.1. */
 CAPV_API const char *capv_key_status_name(capv_key_status status);

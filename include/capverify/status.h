@@ -82,7 +82,8 @@ typedef enum capv_status {
     CAPV_E_CRYPTO = 502    /**< the crypto library failed unexpectedly */
 } capv_status;
 
-/** Since 0.1. */
+/** The class of a status (capv_status_class_of): what a caller does about it, by the
+ * hundreds digit. Since 0.1. */
 typedef enum capv_status_class {
     CAPV_CLASS_OK = 0,          /**< CAPV_OK */
     CAPV_CLASS_REJECTED = 1,    /**< 1xx: understood and not acceptable */

@@ -72,7 +72,8 @@ CAPV_API void capv_verifier_set_clock(capv_verifier *v, capv_clock_fn clock, voi
 
 /* ---- options --------------------------------------------------------------------------- */
 
-/** Since 0.1. */
+/** A switch of capv_verify_options (capv_verify_options_set): how strict a verification is.
+ * Since 0.1. */
 typedef enum capv_option {
     CAPV_OPT_REQUIRE_SIGNATURE = 1, /**< default on: unsigned → fail (off: warn) */
     CAPV_OPT_REQUIRE_TIMESTAMP = 2, /**< default off: absent token → skip (on: warn) */
@@ -81,7 +82,8 @@ typedef enum capv_option {
     CAPV_OPT_ALLOW_UNTRUSTED = 5 /**< default off: valid but untrusted signature → warn */
 } capv_option;
 
-/** Since 0.1. */
+/** What the `proof` check makes of a mock proof backend (capv_verify_options_set_mock_policy).
+ * Since 0.1. */
 typedef enum capv_mock_policy {
     CAPV_MOCK_WARN = 0,  /**< default: mock proofs give no assurance, say so */
     CAPV_MOCK_FAIL = 1,  /**< mock proofs fail the check */
@@ -128,14 +130,14 @@ CAPV_API void capv_verify_options_free(capv_verify_options *o);
 
 /* ---- report ---------------------------------------------------------------------------- */
 
-/** Since 0.1. */
+/** The outcome of a verification (capv_report_verdict). Since 0.1. */
 typedef enum capv_verdict {
     CAPV_VERDICT_OK = 0,   /**< every check passed or was skipped */
     CAPV_VERDICT_WARN = 1, /**< no check failed, at least one warned */
     CAPV_VERDICT_FAIL = 2  /**< at least one check failed */
 } capv_verdict;
 
-/** Since 0.1. */
+/** The outcome of one check (capv_check_status_of). Since 0.1. */
 typedef enum capv_check_status {
     CAPV_CHECK_PASS = 0, /**< the check passed */
     CAPV_CHECK_WARN = 1, /**< it passed with a reservation */
@@ -203,9 +205,9 @@ CAPV_API const char *capv_report_format(const capv_report *r);
 /** "0x…" SHA3-256 of the raw manifest / proof bytes and the manifest's policy hash, or NULL
  * when not known (multi-unit bundles: see the units). Since 0.1. */
 CAPV_API const char *capv_report_manifest_hash(const capv_report *r);
-/** Since 0.1. */
+/** See capv_report_manifest_hash. Since 0.1. */
 CAPV_API const char *capv_report_proof_hash(const capv_report *r);
-/** Since 0.1. */
+/** See capv_report_manifest_hash. Since 0.1. */
 CAPV_API const char *capv_report_policy_hash(const capv_report *r);
 /** When the verification ran, ms since the epoch. Since 0.1. */
 CAPV_API int64_t capv_report_verified_at(const capv_report *r);
@@ -229,7 +231,7 @@ CAPV_API const char *capv_report_unit_id(const capv_report *r);
 
 /** A check's id ("package.layout", "manifest.signature", ...). Since 0.1. */
 CAPV_API const char *capv_check_id(const capv_check *c);
-/** Since 0.1. */
+/** A check's outcome. Since 0.1. */
 CAPV_API capv_check_status capv_check_status_of(const capv_check *c);
 /** A human-readable sentence. Since 0.1. */
 CAPV_API const char *capv_check_message(const capv_check *c);

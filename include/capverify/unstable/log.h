@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-/** Since 0.1. */
+/** Severity of a log line, lowest first. Since 0.1. */
 typedef enum capv_log_level {
     CAPV_LOG_DEBUG = 0, /**< "DEBUG" */
     CAPV_LOG_INFO = 1,  /**< "INFO" */
