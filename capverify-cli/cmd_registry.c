@@ -129,9 +129,12 @@ enum {
     }
 
 /* Every subcommand's: --db (alias --registry), --password-file, --json, --help. */
-static const struct option common_options[] = { REQ("db", OPT_DB), REQ("registry", OPT_DB),
+static const struct option common_options[] = { REQ("db", OPT_DB),
+                                                REQ("registry", OPT_DB),
                                                 REQ("password-file", OPT_PASSWORD_FILE),
-                                                FLAG("json", OPT_JSON), CLI_OPT_HELP };
+                                                FLAG("json", OPT_JSON),
+                                                CLI_OPT_HELP,
+                                                { 0 } };
 static const struct option add_options[] = { REQ("manifest-hash", OPT_MANIFEST_HASH),
                                              REQ("proof-hash", OPT_PROOF_HASH),
                                              REQ("id", OPT_ID),
