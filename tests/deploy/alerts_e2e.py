@@ -572,7 +572,7 @@ def sc_auth(a, d, good, bad):
         flip[0] ^= 1
         return ("GET", "/registry/entries?limit=1", None,
                 {"Authorization": "Bearer " + (bad if flip[0] else good)})
-    load = Load(d, 20, mixed)
+    load = Load(d, 40, mixed)  # the alert needs 100 requests and 20 rejections in its window
     load.start()
     try:
         fired(a, "HighAuthFailureRate", {"namespace": "auth"}, 40, "critical", "P1",
