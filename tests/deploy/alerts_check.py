@@ -29,6 +29,8 @@ import sys
 
 import yaml
 
+from tally import result, summary
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
         "LowCacheHitRate": "P3", "HighAuthFailureRate": "P1", "NoTraffic": "P2",
@@ -41,21 +43,6 @@ SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
         "BackupOffsiteStale": "P2"}
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
 SECTIONS = ("Symptoms", "Investigation", "Resolution", "Verification")
-
-passed = failed = 0
-
-
-def result(ok, what, details=()):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-    if not ok:
-        for d in details:
-            print("     " + d)
-
 
 def slug(heading):
     """GitHub's anchor of a Markdown heading."""
@@ -200,8 +187,7 @@ def main():
     probs = table_problems(bad, sections)
     result(any(p.startswith("FivexxSpike (P2)") for p in probs),
            "self-test: a priority the runbook's tables do not give is reported", probs)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import helmlite  # noqa: E402
+from tally import result, summary  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 CHART = os.path.join(ROOT, "deploy", "helm", "cap-verifier")
@@ -87,22 +88,6 @@ ALL_ON = {
     "networkPolicy": {"extraEgress": [{"ports": [{"protocol": "TCP", "port": 4317}]}]},
     "podDisruptionBudget": {"minAvailable": 1},
 }
-
-passed = failed = 0
-
-
-def result(ok, what, details=()):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-    if not ok:
-        for d in list(details)[:30]:
-            print("     " + str(d))
-    return ok
-
 
 def chart_file(name):
     return os.path.join(CHART, name)
@@ -747,8 +732,7 @@ def main():
         result(not errs, "every rendered object (%d) is valid for its Kubernetes API schema "
                "(npm kubernetes-models)" % len(objs), errs)
     self_tests()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

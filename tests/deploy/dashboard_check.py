@@ -19,6 +19,8 @@ import tempfile
 
 import yaml
 
+from tally import result, summary
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 REQUIRED = {
     "request rate by result": r"sum by \(result\) \(rate\(cap_verifier_requests_total",
@@ -32,21 +34,6 @@ REQUIRED = {
     "registry size": r"cap_verifier_registry_entries",
     "backup age": r"time\(\) - max\(cap_verifier_backup_last_success_timestamp_seconds",
 }
-
-passed = failed = 0
-
-
-def result(ok, what, details=()):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-    if not ok:
-        for d in details:
-            print("     " + str(d))
-
 
 def main():
     if len(sys.argv) != 2:
@@ -96,8 +83,7 @@ def main():
         os.unlink(path)
     result(r.returncode == 0, "all %d queries are valid PromQL (promtool)" % len(exprs),
            r.stdout.splitlines())
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -23,24 +23,11 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import Daemon, free_port  # noqa: E402
 
+from tally import result, summary
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOCKERFILE = os.path.join(ROOT, "deploy", "Dockerfile")
 BASE_PACKAGES = {"libc6", "libgcc-s1"}  # in every Debian image
-
-passed = failed = 0
-
-
-def result(ok, what, details=()):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-    if not ok:
-        for d in details:
-            print("     " + str(d))
-
 
 def instructions():
     """[(INSTRUCTION, text)] with continuation lines joined and comments dropped."""
@@ -182,7 +169,7 @@ def main():
     result(cmd is not None and cmd[0] == "/bin/bash", "HEALTHCHECK CMD is an exec-form bash "
            "command", [cmd])
     if cmd is None:
-        print("%d passed, %d failed" % (passed, failed))
+        summary()
         return 1
     with Daemon(daemon) as d:
         r = run_hc(cmd, d.admin_port)
@@ -199,8 +186,7 @@ def main():
                [r.returncode])
     finally:
         srv.shutdown()
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -30,27 +30,14 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import Daemon, free_port, http  # noqa: E402
 
+from tally import result, summary
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 NAME = re.compile(r"(?<![A-Za-z0-9_:])((?:cap_verifier|process)_[a-z0-9_]*[a-z0-9])(?![A-Za-z0-9_*(])")
 SELECTOR = re.compile(r"((?:cap_verifier|process)_[a-z0-9_]*[a-z0-9])\s*\{([^}]*)\}")
 MATCHER = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*(?:=~|!~|!=|=)")
 TARGET_LABELS = {"namespace", "instance", "job", "pod", "container", "service"}
 SUFFIXES = ("_bucket", "_sum", "_count")
-
-passed = failed = 0
-
-
-def result(ok, what, details=()):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-    if not ok:
-        for d in details:
-            print("     " + d)
-
 
 def parse_scrape(text):
     """{name: type} from # TYPE lines, {series name: set(label names)} from samples."""
@@ -206,8 +193,7 @@ def main():
                          types, labels)
     result(len(m2) == 1 and len(b2) == 1,
            "self-test: a made-up metric name and a made-up label are reported", m2 + b2)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":

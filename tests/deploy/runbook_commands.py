@@ -18,6 +18,8 @@ import sys
 
 import yaml
 
+from tally import result, summary
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SUBCOMMANDS = {"registry", "keys", "policy", "jwks", "token"}
 # The values keys the runbook uses (docs/deployment.md#values): each must exist.
@@ -28,21 +30,6 @@ SPEC_VALUES = ["cache.size", "cache.ttl_seconds", "cache.enabled", "oauth2.enabl
                "backup.dir", "backup.interval_seconds", "backup.retain", "ingress.annotations",
                "prometheusRule.enabled", "serviceMonitor.enabled"]
 STOP = re.compile(r"\s(?:\||;|&&|>|<|2>|\))\s?|`|\)$")
-
-passed = failed = 0
-
-
-def result(ok, what, details=()):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-    print("%s %s" % ("ok  " if ok else "FAIL", what))
-    if not ok:
-        for d in details:
-            print("     " + d)
-
 
 def helptext(cmd):
     r = subprocess.run(cmd + ["--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -167,8 +154,7 @@ def main():
     probs = check(bad, cli, daemon, values)
     result(len(probs) == 3, "self-test: a made-up option, daemon key and values key are "
            "reported", probs)
-    print("%d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return summary()
 
 
 if __name__ == "__main__":
