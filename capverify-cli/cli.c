@@ -37,6 +37,28 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_run_subcommand(const char *cmd, int argc, char **argv, const cli_subcommand *subs, size_t n,
+                       void (*usage)(FILE *f))
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        usage(stdout);
+        return EXIT_VERDICT_OK;
+    }
+    char names[256] = "";
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(name, subs[i].name) == 0)
+            return subs[i].run(argc - 1, argv + 1);
+        size_t used = strlen(names);
+        snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", subs[i].name);
+    }
+    return cli_usage_error(cmd, "unknown subcommand '%s' (%s)", name, names);
+}
+
 static char opt_name[64];
 
 void cli_opt_begin(void)

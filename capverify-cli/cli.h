@@ -53,6 +53,19 @@ int cli_next_opt(const char *cmd, int argc, char **argv, const char *shortopts,
 /* The option cli_next_opt() returned last, as written ("--trust", "-q"), for messages. */
 const char *cli_opt_name(void);
 
+/* A subcommand of a command (capverify audit verify, ...): its name and what runs it, with
+ * argv[0] its name. */
+typedef struct cli_subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} cli_subcommand;
+
+/* Runs the subcommand argv[1] of `cmd` (one of the `n` of `subs`). Without one: `usage` on
+ * stderr and EXIT_USAGE; "--help", "-h" or "help": `usage` on stdout; an unknown one: a usage
+ * error that lists them. */
+int cli_run_subcommand(const char *cmd, int argc, char **argv, const cli_subcommand *subs, size_t n,
+                       void (*usage)(FILE *f));
+
 /* Prints `s` as a JSON string literal on `f` (falls back to a lossy hex form for names that
  * are not UTF-8, so the output stays valid JSON). */
 void cli_print_json_string(FILE *f, const char *s);

@@ -222,20 +222,10 @@ static int audit_export(int argc, char **argv)
 
 int cmd_audit(int argc, char **argv)
 {
-    if (argc < 2) {
-        audit_usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        audit_usage(stdout);
-        return EXIT_VERDICT_OK;
-    }
-    if (strcmp(sub, "verify") == 0)
-        return audit_verify(argc - 1, argv + 1);
-    if (strcmp(sub, "tip") == 0)
-        return audit_tip(argc - 1, argv + 1);
-    if (strcmp(sub, "export") == 0)
-        return audit_export(argc - 1, argv + 1);
-    return cli_usage_error("audit", "unknown subcommand '%s' (verify, tip, export)", sub);
+    static const cli_subcommand subs[] = {
+        { "verify", audit_verify },
+        { "tip", audit_tip },
+        { "export", audit_export },
+    };
+    return cli_run_subcommand("audit", argc, argv, subs, sizeof subs / sizeof subs[0], audit_usage);
 }

@@ -161,11 +161,8 @@ out:
 
 int cmd_jwks(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        jwks_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : EXIT_VERDICT_OK;
-    }
-    if (strcmp(argv[1], "fetch") == 0)
-        return jwks_fetch(argc - 1, argv + 1);
-    return cli_usage_error("jwks", "unknown subcommand '%s'", argv[1]);
+    static const cli_subcommand subs[] = {
+        { "fetch", jwks_fetch },
+    };
+    return cli_run_subcommand("jwks", argc, argv, subs, sizeof subs / sizeof subs[0], jwks_usage);
 }

@@ -234,15 +234,10 @@ static int keys_kid(int argc, char **argv)
 
 int cmd_keys(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        keys_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : 0;
-    }
-    if (strcmp(argv[1], "gen") == 0)
-        return keys_gen(argc - 1, argv + 1);
-    if (strcmp(argv[1], "show") == 0)
-        return keys_show(argc - 1, argv + 1);
-    if (strcmp(argv[1], "kid") == 0)
-        return keys_kid(argc - 1, argv + 1);
-    return cli_usage_error("keys", "unknown subcommand '%s'", argv[1]);
+    static const cli_subcommand subs[] = {
+        { "gen", keys_gen },
+        { "show", keys_show },
+        { "kid", keys_kid },
+    };
+    return cli_run_subcommand("keys", argc, argv, subs, sizeof subs / sizeof subs[0], keys_usage);
 }

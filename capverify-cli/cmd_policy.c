@@ -445,22 +445,12 @@ static int policy_hash(int argc, char **argv)
 
 int cmd_policy(int argc, char **argv)
 {
-    if (argc < 2) {
-        policy_usage(stderr);
-        return EXIT_USAGE;
-    }
-    const char *sub = argv[1];
-    if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0 || strcmp(sub, "help") == 0) {
-        policy_usage(stdout);
-        return EXIT_VERDICT_OK;
-    }
-    if (strcmp(sub, "compile") == 0)
-        return policy_compile(argc - 1, argv + 1);
-    if (strcmp(sub, "lint") == 0)
-        return policy_lint(argc - 1, argv + 1);
-    if (strcmp(sub, "eval") == 0)
-        return policy_eval(argc - 1, argv + 1);
-    if (strcmp(sub, "hash") == 0)
-        return policy_hash(argc - 1, argv + 1);
-    return cli_usage_error("policy", "unknown subcommand '%s' (compile, lint, eval, hash)", sub);
+    static const cli_subcommand subs[] = {
+        { "compile", policy_compile },
+        { "lint", policy_lint },
+        { "eval", policy_eval },
+        { "hash", policy_hash },
+    };
+    return cli_run_subcommand("policy", argc, argv, subs, sizeof subs / sizeof subs[0],
+                              policy_usage);
 }

@@ -359,11 +359,8 @@ static int token_verify(int argc, char **argv)
 
 int cmd_token(int argc, char **argv)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        token_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? EXIT_USAGE : EXIT_VERDICT_OK;
-    }
-    if (strcmp(argv[1], "verify") == 0)
-        return token_verify(argc - 1, argv + 1);
-    return cli_usage_error("token", "unknown subcommand '%s'", argv[1]);
+    static const cli_subcommand subs[] = {
+        { "verify", token_verify },
+    };
+    return cli_run_subcommand("token", argc, argv, subs, sizeof subs / sizeof subs[0], token_usage);
 }
