@@ -7,10 +7,8 @@
  * an unreachable endpoint, the order file-then-sidecar, and a failed multipart upload that is
  * aborted and never gets a sidecar. The end-to-end tests against a real S3-compatible server
  * (s3rver) and the AWS CLI are tests/s3/. */
-#include <arpa/inet.h>
 #include <capverify.h>
 #include <check.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,23 +148,15 @@ END_TEST
 
 /* ---- credentials and options ---------------------------------------------------------- */
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 START_TEST(credentials_file_and_environment)
 {
     char dir[256], path[512];
     tu_temp_dir(dir, sizeof dir, "capv-s3cred");
     snprintf(path, sizeof path, "%s/credentials", dir);
-    write_file(path, "# a mounted Secret\n[default]\naws_access_key_id = AKIDDEFAULT\r\n"
-                     "aws_secret_access_key=s3cr3t/default+\n\n; other profile\n[ci]\n"
-                     "  aws_access_key_id\t=  AKIDCI \naws_secret_access_key = s3cr3t-ci\n"
-                     "aws_session_token = T0KEN\n[broken]\naws_access_key_id = X\n");
+    tu_write_file(path, "# a mounted Secret\n[default]\naws_access_key_id = AKIDDEFAULT\r\n"
+                        "aws_secret_access_key=s3cr3t/default+\n\n; other profile\n[ci]\n"
+                        "  aws_access_key_id\t=  AKIDCI \naws_secret_access_key = s3cr3t-ci\n"
+                        "aws_session_token = T0KEN\n[broken]\naws_access_key_id = X\n");
     char *id = NULL, *secret = NULL, *token = NULL;
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capvi_s3_credentials_load(&id, &secret, &token, path, NULL, &err), CAPV_OK);
@@ -443,16 +433,7 @@ static void *script_main(void *p)
 static void script_start(script *s)
 {
     pthread_mutex_init(&s->m, NULL);
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s->fd, 0);
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
-    ck_assert_int_eq(listen(s->fd, 8), 0);
+    s->fd = tu_listen_loopback(&s->port);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, script_main, s), 0);
 }
 

@@ -4,10 +4,8 @@
  * rotation, bad responses never replacing a good set, Cache-Control clamping, the token cache
  * across a key-set change, the background refresher, file sources, and the libcurl fetcher
  * against a loopback HTTP server. */
-#include <arpa/inet.h>
 #include <capverify.h>
 #include <check.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -592,16 +590,7 @@ static void *http_main(void *p)
 
 static void http_start(http_server *s)
 {
-    s->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(s->fd, 0);
-    struct sockaddr_in a = { 0 };
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t al = sizeof a;
-    ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &al), 0);
-    s->port = ntohs(a.sin_port);
-    ck_assert_int_eq(listen(s->fd, 8), 0);
+    s->fd = tu_listen_loopback(&s->port);
     ck_assert_int_eq(pthread_create(&s->thread, NULL, http_main, s), 0);
 }
 

@@ -47,20 +47,9 @@ static const char *in_dir(char out[PATH_CAP], const char *name)
     return out;
 }
 
-static capv_registry *open_rw(const char *path, unsigned int flags)
-{
-    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
-    o.flags = flags;
-    capv_registry *reg = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_registry_open(&reg, path, &o, &err) == CAPV_OK, "open %s: %s", path,
-                  err.message);
-    return reg;
-}
-
 static capv_registry *open_ro(const char *path)
 {
-    return open_rw(path, CAPV_REGISTRY_READ_ONLY);
+    return tu_registry_open(path, CAPV_REGISTRY_READ_ONLY);
 }
 
 static capv_status open_status(const char *path, unsigned int flags)
@@ -187,7 +176,7 @@ START_TEST(pragmas_and_lock)
     in_dir(path, "r.sqlite");
     ck_assert_int_eq(open_status(path, 0), CAPV_E_NOT_FOUND);
     ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_NOT_FOUND);
-    capv_registry *w = open_rw(path, CAPV_REGISTRY_CREATE);
+    capv_registry *w = tu_registry_open(path, CAPV_REGISTRY_CREATE);
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA journal_mode", buf, sizeof buf), "wal");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA synchronous", buf, sizeof buf), "2");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA foreign_keys", buf, sizeof buf), "1");
@@ -278,7 +267,7 @@ START_TEST(peer_databases)
         ck_assert_ptr_nonnull(strstr(err.message, "migrate"));
         ck_assert_int_eq(open_status(path, CAPV_REGISTRY_NO_MIGRATE), CAPV_E_STATE);
         ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 0);
-        reg = open_rw(path, 0);
+        reg = tu_registry_open(path, 0);
         ck_assert_int_eq(capv_registry_found_version(reg), 0);
         ck_assert_int_eq(capv_registry_found_legacy(reg), 1);
         ck_assert_uint_eq(capv_registry_migrated_rows(reg), 0);
@@ -295,7 +284,7 @@ START_TEST(peer_databases)
         reg = open_ro(path);
         ck_assert_int_eq(capv_registry_found_version(reg), CAPV_REGISTRY_SCHEMA_VERSION);
         capv_registry_close(reg);
-        reg = open_rw(path, 0);
+        reg = tu_registry_open(path, 0);
         ck_assert_int_eq(capv_registry_found_version(reg), CAPV_REGISTRY_SCHEMA_VERSION);
         ck_assert_int_eq(capv_registry_found_legacy(reg), 0);
         capv_registry_close(reg);
@@ -336,7 +325,7 @@ START_TEST(legacy_rows_migrate)
              "'%s', '%s'), ('legacy-2', 'sha3-256:%s', '%s', 'ts.tsr', 'yesterday', NULL, NULL)",
              mh, ph, e.registered_at, sig64, pub64, hash_of(mh2, "m", 2) + 2, hash_of(ph2, "p", 2));
     exec_sql(path, sql);
-    capv_registry *reg = open_rw(path, 0);
+    capv_registry *reg = tu_registry_open(path, 0);
     ck_assert_uint_eq(capv_registry_migrated_rows(reg), 2);
     capv_registry_entry *got = NULL;
     ck_assert_int_eq(capv_registry_get(&got, reg, "legacy-1", NULL), CAPV_OK);
@@ -386,7 +375,7 @@ END_TEST
 START_TEST(add_idempotent)
 {
     char path[PATH_CAP], mh[67], ph[67];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
     /* any accepted spelling of a digest is stored canonically when nothing signs it */
     char upper[80];
@@ -502,7 +491,7 @@ END_TEST
 START_TEST(signatures)
 {
     char path[PATH_CAP], mh[67], ph[67];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     capv_signing_key *k = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
     uint8_t pub[32];
@@ -577,7 +566,7 @@ END_TEST
 START_TEST(paged_listing)
 {
     char path[PATH_CAP], mh[67], ph[67];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     for (int i = 0; i < 25; i++) {
         capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
         e.manifest_hash = hash_of(mh, "m", i % 5); /* five manifests, five proofs each */
@@ -637,7 +626,7 @@ END_TEST
 START_TEST(verifications_and_policies)
 {
     char path[PATH_CAP], mh[67], ph[67];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
     e.manifest_hash = hash_of(mh, "m", 1);
     e.proof_hash = hash_of(ph, "p", 1);
@@ -795,7 +784,7 @@ START_TEST(json_round_trip)
 {
     char path[PATH_CAP], mh[67], ph[67];
     /* the peer's empty registry, byte for byte */
-    capv_registry *a = open_rw(in_dir(path, "a.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *a = tu_registry_open(in_dir(path, "a.sqlite"), CAPV_REGISTRY_CREATE);
     size_t plen;
     uint8_t *peer = tu_read(tu_shared_dir(), "peer/registry/empty_registry_v1.json", &plen);
     size_t added = 9, existing = 9;
@@ -831,7 +820,7 @@ START_TEST(json_round_trip)
     ck_assert_ptr_nonnull(strstr(pretty, "\\\"quoted\\\" \xc3\xa9.tsr"));
     ck_assert_ptr_nonnull(strstr(compact, "\"timestamp_file\":null"));
     /* into a fresh registry, verified, and back out: the same bytes */
-    capv_registry *b = open_rw(in_dir(path, "b.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *b = tu_registry_open(in_dir(path, "b.sqlite"), CAPV_REGISTRY_CREATE);
     ck_assert_int_eq(capv_registry_import_json(&added, &existing, b, (uint8_t *)pretty,
                                                strlen(pretty), CAPV_REGISTRY_IMPORT_VERIFY, NULL,
                                                NULL, NULL),
@@ -858,7 +847,7 @@ START_TEST(json_round_trip)
     ck_assert_uint_eq(r.problems, 0);
 
     /* a tampered signature: refused with verification on, and nothing is imported */
-    capv_registry *c = open_rw(in_dir(path, "c.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *c = tu_registry_open(in_dir(path, "c.sqlite"), CAPV_REGISTRY_CREATE);
     char *tampered = strdup(compact);
     char *sig = strstr(tampered, "\"signature\":\"");
     ck_assert_ptr_nonnull(sig);
@@ -948,7 +937,7 @@ static void on_problem(void *user, const char *id, capv_status code, const char 
 START_TEST(check_tampered)
 {
     char path[PATH_CAP], mh[67], ph[67], sql[512];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     capv_signing_key *k = NULL, *other = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
     ck_assert_int_eq(capv_signing_key_generate(&other, NULL), CAPV_OK);
@@ -1222,7 +1211,7 @@ START_TEST(backup_restore)
                   "%s", err.message);
     ck_assert_ptr_nonnull(previous);
     ck_assert_ptr_nonnull(strstr(previous, ".pre-restore-"));
-    reg = open_rw(path, 0);
+    reg = tu_registry_open(path, 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 50);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
     char *export_now = export(reg, 0);
@@ -1238,7 +1227,7 @@ START_TEST(backup_restore)
     capv_free(previous);
 
     /* forced while a writer holds it */
-    reg = open_rw(path, 0);
+    reg = tu_registry_open(path, 0);
     ck_assert_int_eq(
         capv_registry_restore(&previous, path, b3->path, CAPV_RESTORE_FORCE, NULL, NULL, &err),
         CAPV_OK);
@@ -1251,7 +1240,7 @@ START_TEST(backup_restore)
     snprintf(tmp, sizeof tmp, "%s/fresh.sqlite", dir);
     ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err), CAPV_OK);
     ck_assert_ptr_null(previous);
-    reg = open_rw(tmp, 0);
+    reg = tu_registry_open(tmp, 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
     capv_registry_close(reg);
 
@@ -1284,7 +1273,7 @@ START_TEST(verifier_sqlite_registry)
     e.id = "webui";
     capv_signing_key *k = NULL;
     ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
-    capv_registry *w = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *w = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     capv_registry_set_signing_key(w, k);
     ck_assert_int_eq(capv_registry_add(NULL, w, &e, NULL), CAPV_OK);
     capv_registry_close(w);
@@ -1441,7 +1430,7 @@ static void record_n(capv_registry *reg, const char *tag, int n, const char *ver
 START_TEST(corrupt_files)
 {
     char path[PATH_CAP], detail[256];
-    capv_registry *reg = open_rw(in_dir(path, "c.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "c.sqlite"), CAPV_REGISTRY_CREATE);
     record_n(reg, "c", 300, "2026-01-01T00:00:00Z",
              "{\"result\":\"ok\",\"padding\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
     capv_registry_close(reg); /* checkpointed: everything is in the main file */
@@ -1559,9 +1548,9 @@ START_TEST(read_only_file)
     in_dir(ro_path, "ro/r.sqlite");
     in_dir(rw_path, "rw/r.sqlite");
     in_dir(ro_file, "rofile/r.sqlite");
-    capv_registry_close(open_rw(ro_path, CAPV_REGISTRY_CREATE));
-    capv_registry_close(open_rw(rw_path, CAPV_REGISTRY_CREATE));
-    capv_registry_close(open_rw(ro_file, CAPV_REGISTRY_CREATE));
+    capv_registry_close(tu_registry_open(ro_path, CAPV_REGISTRY_CREATE));
+    capv_registry_close(tu_registry_open(rw_path, CAPV_REGISTRY_CREATE));
+    capv_registry_close(tu_registry_open(ro_file, CAPV_REGISTRY_CREATE));
     ck_assert_int_eq(chmod(ro_file, 0444), 0);
     ck_assert_int_eq(chmod(ro_path, 0444), 0);
     ck_assert_int_eq(chmod(sub, 0555), 0);
@@ -1614,8 +1603,8 @@ static void set_max_pages(capv_registry *reg, int64_t pages)
 static void disk_full_case(unsigned int flags)
 {
     char path[PATH_CAP], detail[256], rid[32];
-    capv_registry *reg = open_rw(in_dir(path, flags ? "full-w.sqlite" : "full.sqlite"),
-                                 CAPV_REGISTRY_CREATE | flags);
+    capv_registry *reg = tu_registry_open(in_dir(path, flags ? "full-w.sqlite" : "full.sqlite"),
+                                          CAPV_REGISTRY_CREATE | flags);
     record_n(reg, "before", 3, NULL, "{\"result\":\"ok\"}");
     set_max_pages(reg, q_int(path, "PRAGMA page_count") + 2);
     char *report = malloc(9000);
@@ -1685,7 +1674,7 @@ END_TEST
 START_TEST(disk_usage)
 {
     char path[PATH_CAP], wal[PATH_CAP + 8];
-    capv_registry *reg = open_rw(in_dir(path, "u.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "u.sqlite"), CAPV_REGISTRY_CREATE);
     record_n(reg, "u", 20, NULL, "{\"result\":\"ok\"}");
     uint64_t db = 0, avail = 0;
     capv_error err = CAPV_ERROR_INIT;
@@ -1756,7 +1745,7 @@ static const cJSON *member_of(const cJSON *o, const char *key)
 START_TEST(report_summary)
 {
     char path[PATH_CAP];
-    capv_registry *reg = open_rw(in_dir(path, "s.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "s.sqlite"), CAPV_REGISTRY_CREATE);
     ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 1023, NULL), CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_registry_set_max_report_bytes(NULL, 4096, NULL), CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_registry_set_max_report_bytes(reg, 4096, NULL), CAPV_OK);
@@ -1895,7 +1884,7 @@ END_TEST
 START_TEST(reports_stored_once)
 {
     char path[PATH_CAP];
-    capv_registry *reg = open_rw(in_dir(path, "once.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "once.sqlite"), CAPV_REGISTRY_CREATE);
     char *big = big_report(30, 0); /* over the default cap: stored as one summary */
     static const char small[] = "{\"result\":\"ok\",\"verified_at\":\"2026-01-01T00:00:00Z\"}";
     char rid[32];
@@ -2021,7 +2010,7 @@ START_TEST(retention_writer_thread)
 {
     char path[PATH_CAP];
     int64_t now = INT64_C(1767225600000); /* 2026-01-01 */
-    capv_registry *reg = open_rw(in_dir(path, "ret.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "ret.sqlite"), CAPV_REGISTRY_CREATE);
     capv_registry_close(reg);
     bulk_old(path, 2500, INT64_C(1577836800000)); /* 2020-01-01: more than two batches */
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
@@ -2092,7 +2081,7 @@ START_TEST(migrate_reports)
     /* readers and NO_MIGRATE opens say what to do */
     ck_assert_int_eq(open_status(path, CAPV_REGISTRY_READ_ONLY), CAPV_E_STATE);
     ck_assert_int_eq(open_status(path, CAPV_REGISTRY_NO_MIGRATE), CAPV_E_STATE);
-    capv_registry *reg = open_rw(path, 0);
+    capv_registry *reg = tu_registry_open(path, 0);
     ck_assert_int_eq(capv_registry_found_version(reg), 1);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 1201);
     capv_registry_verification *got = NULL;
@@ -2261,7 +2250,7 @@ END_TEST
 START_TEST(page_as_json)
 {
     char path[PATH_CAP], mh[3][67], ph[3][67];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     for (int i = 0; i < 3; i++) {
         capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
         char id[16];
@@ -2337,7 +2326,7 @@ static capv_policy_ir *compile_vector(const char *rel)
 START_TEST(policy_ir_store)
 {
     char path[PATH_CAP];
-    capv_registry *reg = open_rw(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(in_dir(path, "r.sqlite"), CAPV_REGISTRY_CREATE);
     capv_error err = CAPV_ERROR_INIT;
     capv_policy_ir *ir = compile_vector("peer/policy/lksg_v1.policy.yml");
     ck_assert_int_eq(capv_registry_put_policy_ir(reg, ir, &err), CAPV_OK);
@@ -2372,12 +2361,12 @@ START_TEST(policy_ir_store)
     /* a store whose ir_hash column or IR text was altered is damage */
     exec_sql(path, "UPDATE policies SET ir_hash = '0x1111111111111111111111111111111111111111"
                    "111111111111111111111111'");
-    reg = open_rw(path, 0);
+    reg = tu_registry_open(path, 0);
     ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, "lksg.v1", &err), CAPV_E_MISMATCH);
     ck_assert_ptr_null(back);
     capv_registry_close(reg);
     exec_sql(path, "UPDATE policies SET ir = replace(ir, 'no_sanctions', 'no_sanctionz')");
-    reg = open_rw(path, 0);
+    reg = tu_registry_open(path, 0);
     ck_assert_int_eq(capv_registry_get_policy_ir(&back, reg, "lksg.v1", &err), CAPV_E_MISMATCH);
     ck_assert_ptr_null(back);
     capv_registry_close(reg);

@@ -54,17 +54,6 @@ static const char *in_dir(char out[PATH_CAP], const char *name)
     return out;
 }
 
-static capv_registry *open_flags(const char *path, unsigned int flags)
-{
-    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
-    o.flags = flags;
-    capv_registry *reg = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_registry_open(&reg, path, &o, &err) == CAPV_OK, "open %s: %s", path,
-                  err.message);
-    return reg;
-}
-
 static capv_status open_status(const char *path, unsigned int flags, capv_error *err)
 {
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
@@ -179,7 +168,7 @@ static int64_t fixed_clock(void *user)
  * is not NULL), closed again: everything in the main file. */
 static void make_registry(const char *path, int n, const capv_signing_key *key)
 {
-    capv_registry *reg = open_flags(path, CAPV_REGISTRY_CREATE);
+    capv_registry *reg = tu_registry_open(path, CAPV_REGISTRY_CREATE);
     capv_registry_set_signing_key(reg, key);
     fill(reg, 0, n);
     capv_registry_close(reg);
@@ -188,7 +177,7 @@ static void make_registry(const char *path, int n, const capv_signing_key *key)
 /* A backup of the registry at `path` into `bdir`; with `key`, signed. */
 static capv_backup_info *backup_of(const char *path, const char *bdir, const capv_signing_key *key)
 {
-    capv_registry *reg = open_flags(path, CAPV_REGISTRY_READ_ONLY);
+    capv_registry *reg = tu_registry_open(path, CAPV_REGISTRY_READ_ONLY);
     capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
     o.signing_key = key;
     capv_backup_info *b = NULL;
@@ -340,7 +329,7 @@ START_TEST(schema_tampered)
         snprintf(checked, sizeof checked, "%s/checked-%zu.sqlite", dir, i);
         copy_file(live, checked);
         exec_sql(checked, tamperings[i].sql);
-        capv_registry *reg = open_flags(checked, CAPV_REGISTRY_READ_ONLY);
+        capv_registry *reg = tu_registry_open(checked, CAPV_REGISTRY_READ_ONLY);
         capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
         seen s = { 0 };
         ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, &err),
@@ -358,7 +347,7 @@ START_TEST(schema_tampered)
     }
     /* the attack of the issue, end to end: had the restore gone through, the first
      * verification recorded would have emptied the registry; it did not */
-    capv_registry *reg = open_flags(target, 0);
+    capv_registry *reg = tu_registry_open(target, 0);
     fill(reg, 100, 101);
     uint64_t n = 0;
     ck_assert_int_eq(capv_registry_count(&n, reg, CAPV_REGISTRY_ENTRIES, NULL), CAPV_OK);
@@ -386,7 +375,7 @@ START_TEST(schema_legacy_layouts)
         snprintf(from, sizeof from, "%s/peer/registry/%s.sqlite", tu_shared_dir(), vectors[i]);
         snprintf(path, sizeof path, "%s/%s.sqlite", dir, vectors[i]);
         copy_file(from, path);
-        capv_registry *reg = open_flags(path, 0); /* migrates */
+        capv_registry *reg = tu_registry_open(path, 0); /* migrates */
         capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
         seen s = { 0 };
         capv_error err = CAPV_ERROR_INIT;
@@ -455,7 +444,7 @@ START_TEST(foreign_keys_and_signatures)
     copy_file(live, in_dir(checked, "checked.sqlite"));
     exec_sql(checked, "PRAGMA foreign_keys = OFF; UPDATE verifications SET entry_seq = 999 "
                       "WHERE seq IN (1, 4)");
-    capv_registry *reg = open_flags(checked, CAPV_REGISTRY_READ_ONLY);
+    capv_registry *reg = tu_registry_open(checked, CAPV_REGISTRY_READ_ONLY);
     capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
     seen s = { 0 };
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, &err), CAPV_OK);
@@ -682,7 +671,7 @@ START_TEST(signed_backups)
                   "%s", err.message);
     ck_assert_ptr_nonnull(previous);
     capv_free(previous);
-    capv_registry *reg = open_flags(target, CAPV_REGISTRY_READ_ONLY);
+    capv_registry *reg = tu_registry_open(target, CAPV_REGISTRY_READ_ONLY);
     uint64_t n = 0;
     ck_assert_int_eq(capv_registry_count(&n, reg, CAPV_REGISTRY_ENTRIES, NULL), CAPV_OK);
     ck_assert_uint_eq(n, 4);
@@ -699,7 +688,7 @@ START_TEST(signed_backups)
                          CAPV_E_INVALID_ARG);
         capv_backup_options bo = CAPV_BACKUP_OPTIONS_INIT;
         bo.version = i == 0 ? 0u : CAPV_BACKUP_OPTIONS_VERSION + 1;
-        reg = open_flags(live, CAPV_REGISTRY_READ_ONLY);
+        reg = tu_registry_open(live, CAPV_REGISTRY_READ_ONLY);
         ck_assert_int_eq(capv_registry_backup_with(NULL, reg, bdir, &bo, &err), CAPV_E_INVALID_ARG);
         capv_registry_close(reg);
     }
@@ -768,7 +757,7 @@ START_TEST(lock_aliases)
     capv_backup_info *b = backup_of(path, in_dir(bdir, "bk"), NULL);
     ck_assert_int_eq(symlink(path, in_dir(sym, "link.sqlite")), 0);
     /* the writer first, then the other names appear */
-    capv_registry *w = open_flags(path, 0);
+    capv_registry *w = tu_registry_open(path, 0);
     ck_assert_int_eq(link(path, in_dir(hard, "hard.sqlite")), 0);
     ck_assert_int_eq(mkdir(in_dir(sub, "elsewhere"), 0755), 0);
     ck_assert_int_eq(link(path, in_dir(hard2, "elsewhere/other-name.sqlite")), 0);
@@ -796,7 +785,7 @@ START_TEST(lock_aliases)
      * a hard link made afterwards are refused */
     ck_assert_int_eq(unlink(hard), 0);
     ck_assert_int_eq(unlink(hard2), 0);
-    w = open_flags(sym, 0);
+    w = tu_registry_open(sym, 0);
     ck_assert_int_eq(link(path, hard), 0);
     ck_assert_int_eq(link(path, hard2), 0);
     ck_assert_int_eq(open_status(path, 0, &err), CAPV_E_BUSY);
@@ -814,12 +803,12 @@ START_TEST(lock_aliases)
 
     /* SQLite's own locks survive the writer lock's descriptor: a reader of this process keeps
      * its shared lock when a writer of the same file closes, or is refused */
-    capv_registry *r = open_flags(path, CAPV_REGISTRY_READ_ONLY);
+    capv_registry *r = tu_registry_open(path, CAPV_REGISTRY_READ_ONLY);
     uint64_t n = 0;
     ck_assert_int_eq(capv_registry_count(&n, r, CAPV_REGISTRY_ENTRIES, NULL), CAPV_OK);
     ck_assert(holds_sqlite_shared_lock(path, getpid()));
     ck_assert_int_eq(unlink(hard), 0);
-    w = open_flags(sym, 0);
+    w = tu_registry_open(sym, 0);
     ck_assert_int_eq(open_status(path, 0, &err), CAPV_E_BUSY);
     capv_registry_close(w);
     ck_assert(holds_sqlite_shared_lock(path, getpid()));

@@ -21,6 +21,7 @@
 
 #include "registry_pg_int.h"
 #include "suites.h"
+#include "testutil.h"
 
 static char schema[64];
 static char url[1024];
@@ -692,14 +693,6 @@ START_TEST(test_tls_refused)
 }
 END_TEST
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 START_TEST(test_password_file)
 {
     const char *pw = getenv("PGPASSWORD");
@@ -714,12 +707,12 @@ START_TEST(test_password_file)
     capvi_pg *pg = NULL;
     capvi_pg_options o = options(url);
     ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STORAGE);
-    write_file(path, "wrong-horse-battery\n");
+    tu_write_file(path, "wrong-horse-battery\n");
     o.password_file = path;
     ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_STORAGE);
     ck_assert_msg(strstr(err.message, "password authentication failed") != NULL, "%s", err.message);
     ck_assert(strstr(err.message, "wrong-horse") == NULL);
-    write_file(path, good);
+    tu_write_file(path, good);
     ck_assert_msg(capvi_pg_open(&pg, &o, &err) == CAPV_OK, "%s", err.message);
     capvi_pg_close(pg);
     unlink(path);

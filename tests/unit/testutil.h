@@ -25,6 +25,17 @@ void tu_temp_dir(char *out, size_t cap, const char *prefix);
 /* Removes a directory tree (files first); whether it all went. */
 int tu_remove_tree(const char *dir);
 
+/* Writes `text` to the file `path` (created or truncated); aborts the test when it cannot. */
+void tu_write_file(const char *path, const char *text);
+
+/* A TCP socket listening on 127.0.0.1 at a port the kernel chose (`*port`); aborts the test
+ * when it cannot. */
+int tu_listen_loopback(int *port);
+
+/* The registry at `path` opened with `flags` (CAPV_REGISTRY_*); aborts the test with the
+ * library's message when it cannot. */
+struct capv_registry *tu_registry_open(const char *path, unsigned int flags);
+
 /* Hex of a 32-byte digest, "0x"-prefixed, in a static buffer (one at a time). */
 const char *tu_hex(const uint8_t d[32]);
 
