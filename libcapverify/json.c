@@ -71,17 +71,14 @@ capv_status capvi_utf8_check(const uint8_t *s, size_t len, capv_error *err)
     return capvi_err_set(err, CAPV_E_JSON_UTF8, NULL, "invalid UTF-8 at offset %zu", i);
 }
 
-/* The value of the scanned (so valid) string text raw[0..n), escapes (if `escaped`) decoded,
- * as cJSON would store it; NULL when out of memory. */
-static char *decode_string(const uint8_t *raw, size_t n, bool escaped)
+/* Decodes the scanned (so valid) string text raw[0..n), escapes (if `escaped`) decoded, into
+ * `out` (room for n + 1 bytes: never longer than its text) as cJSON would store it. */
+static void decode_into(char *out, const uint8_t *raw, size_t n, bool escaped)
 {
-    char *out = cJSON_malloc(n + 1); /* never longer than its text */
-    if (out == NULL)
-        return NULL;
     if (!escaped) {
         memcpy(out, raw, n);
         out[n] = '\0';
-        return out;
+        return;
     }
     size_t o = 0;
     for (size_t i = 0; i < n;) {
@@ -123,11 +120,17 @@ static char *decode_string(const uint8_t *raw, size_t n, bool escaped)
         }
     }
     out[o] = '\0';
-    return out;
 }
 
-/* Scans a string; with `value`, also returns its decoded value (cJSON_malloc'd). */
-static capv_status scan_string(scanner *s, char **value)
+/* The raw text of a scanned string: raw[0..n), between its quotes. */
+typedef struct span {
+    const uint8_t *raw;
+    size_t n;
+    bool escaped;
+} span;
+
+/* Scans a string and tells where its text is. */
+static capv_status scan_string(scanner *s, span *text)
 {
     size_t start = ++s->pos; /* opening quote */
     bool escaped = false;
@@ -138,10 +141,8 @@ static capv_status scan_string(scanner *s, char **value)
             continue;
         }
         if (c == '"') {
+            *text = (span){ s->p + start, s->pos - start, escaped };
             s->pos++;
-            if (value != NULL &&
-                (*value = decode_string(s->p + start, s->pos - 1 - start, escaped)) == NULL)
-                return capvi_err_nomem(s->err);
             return CAPV_OK;
         }
         if (c < 0x20)
@@ -193,10 +194,53 @@ static bool is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
+/* Strings of up to this many bytes live in their node's allocation; a longer one has its own,
+ * which a reader may free early (capvi_json_drop_string). */
+#define INLINE_STRING_MAX 256
+
+/* With `node`, makes a node of `type` in one allocation (cJSON_malloc'd, as cJSON_Delete
+ * expects) that also holds its member name `key`, flagged cJSON_StringIsConst, and, for a
+ * string or number, its decoded `text` in valuestring, flagged cJSON_IsReference when it is
+ * short enough to live there too: cJSON_Delete then frees the node, its name and its text in
+ * one call. Containers never carry cJSON_IsReference (cJSON_Delete would skip their
+ * children). Trees are copied with capvi_json_duplicate, not cJSON_Duplicate, which would
+ * share such names. */
+static capv_status new_node(scanner *s, cJSON **node, int type, const span *key, const span *text)
+{
+    if (node == NULL)
+        return CAPV_OK;
+    bool inline_text = text != NULL && text->n <= INLINE_STRING_MAX;
+    size_t size = sizeof(cJSON) + (key ? key->n + 1 : 0) + (inline_text ? text->n + 1 : 0);
+    cJSON *item = cJSON_malloc(size);
+    char *own = text != NULL && !inline_text ? cJSON_malloc(text->n + 1) : NULL;
+    if (item == NULL || (text != NULL && !inline_text && own == NULL)) {
+        cJSON_free(item);
+        cJSON_free(own);
+        return capvi_err_nomem(s->err);
+    }
+    memset(item, 0, sizeof *item);
+    item->type = type;
+    char *extra = (char *)(item + 1);
+    if (key != NULL) {
+        decode_into(extra, key->raw, key->n, key->escaped);
+        item->string = extra;
+        item->type |= cJSON_StringIsConst;
+        extra += key->n + 1;
+    }
+    if (text != NULL) {
+        item->valuestring = inline_text ? extra : own;
+        decode_into(item->valuestring, text->raw, text->n, text->escaped);
+        if (inline_text)
+            item->type |= cJSON_IsReference;
+    }
+    *node = item;
+    return CAPV_OK;
+}
+
 /* Scans a number; with `node`, also makes its node: the double as cJSON computes it (strtod of
  * the text with the locale's decimal point, valueint saturated) and, in valuestring, the exact
- * text it was written with (cJSON_Delete frees it with the node). */
-static capv_status scan_number(scanner *s, cJSON **node)
+ * text it was written with. */
+static capv_status scan_number(scanner *s, cJSON **node, const span *key)
 {
     size_t start = s->pos;
     const uint8_t *p = s->p;
@@ -245,51 +289,29 @@ static capv_status scan_number(scanner *s, cJSON **node)
         num[k] = p[start + k] == '.' ? point : (char)p[start + k];
     num[lex_len] = '\0';
     double d = strtod(num, NULL);
-    cJSON *item = cJSON_malloc(sizeof *item);
-    char *lex = cJSON_malloc(lex_len + 1);
-    if (item == NULL || lex == NULL) {
-        cJSON_free(item);
-        cJSON_free(lex);
-        return capvi_err_nomem(s->err);
-    }
-    memcpy(lex, p + start, lex_len);
-    lex[lex_len] = '\0';
-    memset(item, 0, sizeof *item);
-    item->type = cJSON_Number;
-    item->valuedouble = d;
-    item->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
-    item->valuestring = lex;
-    *node = item;
+    span lexeme = { p + start, lex_len, false };
+    capv_status st = new_node(s, node, cJSON_Number, key, &lexeme);
+    if (st != CAPV_OK)
+        return st;
+    (*node)->valuedouble = d;
+    (*node)->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
     return CAPV_OK;
 }
 
-/* With `node`, makes an empty node of `type` (cJSON_malloc'd, as cJSON_Delete expects). */
-static capv_status new_node(scanner *s, cJSON **node, int type)
-{
-    if (node == NULL)
-        return CAPV_OK;
-    cJSON *item = cJSON_malloc(sizeof *item);
-    if (item == NULL)
-        return capvi_err_nomem(s->err);
-    memset(item, 0, sizeof *item);
-    item->type = type;
-    *node = item;
-    return CAPV_OK;
-}
-
-static capv_status scan_literal(scanner *s, const char *word, int type, cJSON **node)
+static capv_status scan_literal(scanner *s, const char *word, int type, cJSON **node,
+                                const span *key)
 {
     size_t n = strlen(word);
     if (s->len - s->pos < n || memcmp(s->p + s->pos, word, n) != 0)
         return scan_fail(s, CAPV_E_JSON_SYNTAX, "invalid literal");
     s->pos += n;
-    capv_status st = new_node(s, node, type);
+    capv_status st = new_node(s, node, type, key, NULL);
     if (st == CAPV_OK && node != NULL && type == cJSON_True)
         (*node)->valueint = 1;
     return st;
 }
 
-static capv_status scan_value(scanner *s, int depth, cJSON **node);
+static capv_status scan_value(scanner *s, int depth, cJSON **node, const span *key);
 
 /* Whether the raw (escaped, already scanned) string text raw[0..n) decodes to the ASCII
  * `key`. */
@@ -331,11 +353,11 @@ static void note_key(scanner *s, const uint8_t *raw, size_t n)
 
 /* Scans an object or array; with `node`, also builds it, its members linked as cJSON links
  * them (the first member's prev is the last member). */
-static capv_status scan_container(scanner *s, int depth, bool object, cJSON **node)
+static capv_status scan_container(scanner *s, int depth, bool object, cJSON **node, const span *key)
 {
     if (depth >= CAPV_JSON_MAX_DEPTH)
         return scan_fail(s, CAPV_E_JSON_DEPTH, "nesting deeper than 64");
-    capv_status st = new_node(s, node, object ? cJSON_Object : cJSON_Array);
+    capv_status st = new_node(s, node, object ? cJSON_Object : cJSON_Array, key, NULL);
     if (st != CAPV_OK)
         return st;
     cJSON *self = node ? *node : NULL, *last = NULL;
@@ -347,28 +369,23 @@ static capv_status scan_container(scanner *s, int depth, bool object, cJSON **no
         return CAPV_OK;
     }
     for (;;) {
-        char *key = NULL;
+        span name = { NULL, 0, false };
         if (object) {
             if (s->pos >= s->len || s->p[s->pos] != '"')
                 return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected object key");
-            size_t key_at = s->pos + 1;
-            if ((st = scan_string(s, self ? &key : NULL)) != CAPV_OK)
+            if ((st = scan_string(s, &name)) != CAPV_OK)
                 return st;
             if (depth == 0 && s->keys != NULL)
-                note_key(s, s->p + key_at, s->pos - 1 - key_at);
+                note_key(s, name.raw, name.n);
             skip_ws(s);
-            if (s->pos >= s->len || s->p[s->pos] != ':') {
-                cJSON_free(key);
+            if (s->pos >= s->len || s->p[s->pos] != ':')
                 return scan_fail(s, CAPV_E_JSON_SYNTAX, "expected ':'");
-            }
             s->pos++;
             skip_ws(s);
         }
         cJSON *child = NULL;
-        st = scan_value(s, depth + 1, self ? &child : NULL);
+        st = scan_value(s, depth + 1, self ? &child : NULL, object ? &name : NULL);
         if (child != NULL) {
-            child->string = key;
-            key = NULL;
             if (last == NULL) {
                 self->child = child;
             } else {
@@ -378,7 +395,6 @@ static capv_status scan_container(scanner *s, int depth, bool object, cJSON **no
             last = child;
             self->child->prev = last;
         }
-        cJSON_free(key);
         if (st != CAPV_OK)
             return st;
         skip_ws(s);
@@ -395,28 +411,25 @@ static capv_status scan_container(scanner *s, int depth, bool object, cJSON **no
     }
 }
 
-static capv_status scan_value(scanner *s, int depth, cJSON **node)
+/* Scans a value; with `node`, also builds it, named `key` when it is an object's member. */
+static capv_status scan_value(scanner *s, int depth, cJSON **node, const span *key)
 {
     if (s->pos >= s->len)
         return scan_fail(s, CAPV_E_JSON_SYNTAX, "unexpected end of input");
     switch (s->p[s->pos]) {
-    case '{': return scan_container(s, depth, true, node);
-    case '[': return scan_container(s, depth, false, node);
+    case '{': return scan_container(s, depth, true, node, key);
+    case '[': return scan_container(s, depth, false, node, key);
     case '"': {
-        char *value = NULL;
-        capv_status st = scan_string(s, node ? &value : NULL);
-        if (st == CAPV_OK && (st = new_node(s, node, cJSON_String)) == CAPV_OK && node != NULL)
-            (*node)->valuestring = value;
-        else
-            cJSON_free(value);
-        return st;
+        span text;
+        capv_status st = scan_string(s, &text);
+        return st == CAPV_OK ? new_node(s, node, cJSON_String, key, &text) : st;
     }
-    case 't': return scan_literal(s, "true", cJSON_True, node);
-    case 'f': return scan_literal(s, "false", cJSON_False, node);
-    case 'n': return scan_literal(s, "null", cJSON_NULL, node);
+    case 't': return scan_literal(s, "true", cJSON_True, node, key);
+    case 'f': return scan_literal(s, "false", cJSON_False, node, key);
+    case 'n': return scan_literal(s, "null", cJSON_NULL, node, key);
     default:
         if (s->p[s->pos] == '-' || is_digit(s->p[s->pos]))
-            return scan_number(s, node);
+            return scan_number(s, node, key);
         return scan_fail(s, CAPV_E_JSON_SYNTAX, "unexpected character");
     }
 }
@@ -425,7 +438,7 @@ static capv_status scan_value(scanner *s, int depth, cJSON **node)
 static capv_status scan_document(scanner *s, cJSON **root)
 {
     skip_ws(s);
-    capv_status st = scan_value(s, 0, root);
+    capv_status st = scan_value(s, 0, root, NULL);
     if (st == CAPV_OK) {
         skip_ws(s);
         if (s->pos != s->len)
@@ -491,10 +504,10 @@ capv_status capvi_json_find_duplicate(const cJSON **dup, const cJSON *obj)
         n++;
     if (n < 2)
         return CAPV_OK;
-    if (n <= 8) { /* small objects: pairwise is cheaper than sorting */
+    if (n <= 16) { /* small objects: pairwise is cheaper than sorting */
         for (const cJSON *a = obj->child; a && !*dup; a = a->next)
             for (const cJSON *b = a->next; b; b = b->next)
-                if (strcmp(a->string, b->string) == 0) {
+                if (a->string[0] == b->string[0] && strcmp(a->string, b->string) == 0) {
                     *dup = b;
                     break;
                 }
@@ -568,6 +581,43 @@ capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_
     return st;
 }
 
+/* Gives every node of a copy its own member name: cJSON_Duplicate shares the names flagged
+ * cJSON_StringIsConst, which for a parsed tree live in the original's nodes. */
+static bool own_names(cJSON *item)
+{
+    for (; item != NULL; item = item->next) {
+        if ((item->type & cJSON_StringIsConst) && item->string != NULL) {
+            size_t n = strlen(item->string) + 1;
+            char *name = cJSON_malloc(n);
+            if (name == NULL)
+                return false;
+            memcpy(name, item->string, n);
+            item->string = name;
+            item->type &= ~cJSON_StringIsConst;
+        }
+        if (!own_names(item->child))
+            return false;
+    }
+    return true;
+}
+
+cJSON *capvi_json_duplicate(const cJSON *item)
+{
+    cJSON *copy = cJSON_Duplicate(item, true);
+    if (copy != NULL && !own_names(copy)) {
+        cJSON_Delete(copy);
+        return NULL;
+    }
+    return copy;
+}
+
+void capvi_json_drop_string(cJSON *item)
+{
+    if (!(item->type & cJSON_IsReference))
+        cJSON_free(item->valuestring);
+    item->valuestring = NULL;
+}
+
 cJSON *capvi_json_number_lexeme(const char *lexeme)
 {
     char *end = NULL;
@@ -589,7 +639,11 @@ const cJSON *capvi_json_get(const cJSON *obj, const char *key)
 {
     if (!cJSON_IsObject(obj))
         return NULL;
-    return cJSON_GetObjectItemCaseSensitive(obj, key);
+    /* cJSON_GetObjectItemCaseSensitive's answer, the first byte compared before strcmp */
+    for (const cJSON *c = obj->child; c != NULL && c->string != NULL; c = c->next)
+        if (c->string[0] == key[0] && strcmp(c->string, key) == 0)
+            return c;
+    return NULL;
 }
 
 static capv_status member(const cJSON **out, const cJSON *obj, const char *path, const char *key,

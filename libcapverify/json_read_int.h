@@ -16,8 +16,18 @@
 
 #include "error_int.h"
 
-/* Parses strict JSON into a cJSON tree (free with cJSON_Delete). */
+/* Parses strict JSON into a cJSON tree (free with cJSON_Delete). Each node is one allocation
+ * holding its member name and, unless long, its string or number text (json.c, new_node):
+ * copy such trees with capvi_json_duplicate, and free a string value early only with
+ * capvi_json_drop_string. */
 capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err);
+
+/* A deep copy of `item` that owns all its memory (cJSON_Duplicate would share the member names
+ * of a parsed tree), or NULL when out of memory. */
+cJSON *capvi_json_duplicate(const cJSON *item);
+
+/* Frees the string value of `item` if it has its own allocation, and clears it. */
+void capvi_json_drop_string(cJSON *item);
 
 /* The later (in document order) of a pair of equal keys of object `obj`, or NULL; cJSON keeps
  * both, so every tree builder must check. CAPV_E_NOMEM is the only failure. */

@@ -82,6 +82,9 @@ static capv_status reject(const char **reason, const char *why, capv_error *err,
 
 /* ---- JWS compact ------------------------------------------------------------------------ */
 
+/* Bytes of a decoded JWS header kept on the stack (headers are usually under 200). */
+#define HEADER_STACK_BYTES 384
+
 static capv_status b64u_decode(uint8_t **out, size_t *out_len, const uint8_t *text, size_t len)
 {
     size_t cap = CAPV_BASE64_DECODED_MAX(len);
@@ -137,7 +140,15 @@ capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, uns
     size_t s_len = len - (size_t)(d2 + 1 - token);
     if (h_len == 0)
         return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "empty JWS header");
-    st = b64u_decode(&hdr, &hdr_len, token, h_len);
+    /* a typical header fits on the stack; a larger one gets its own buffer */
+    uint8_t small[HEADER_STACK_BYTES];
+    if (CAPV_BASE64_DECODED_MAX(h_len) <= sizeof small) {
+        st = capv_base64_decode(small, sizeof small, &hdr_len, (const char *)token, h_len,
+                                CAPV_BASE64_URL, NULL);
+        hdr = small;
+    } else {
+        st = b64u_decode(&hdr, &hdr_len, token, h_len);
+    }
     if (st == CAPV_E_NOMEM)
         return capvi_err_nomem(err);
     if (st != CAPV_OK)
@@ -145,7 +156,8 @@ capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, uns
                       "JWS header is not strict base64url");
     capv_error je = CAPV_ERROR_INIT;
     st = capvi_json_parse(&jws->header, hdr, hdr_len, &je);
-    free(hdr);
+    if (hdr != small)
+        free(hdr);
     if (st == CAPV_E_NOMEM)
         return capvi_err_nomem(err);
     if (st != CAPV_OK) {
@@ -273,8 +285,8 @@ struct capv_jwt_claims {
     capv_jwt_alg alg;
     const char *sub, *iss, *aud, *client_id, *kid;
     size_t nscopes;
-    const char **scopes;
-    char *blob;
+    const char **scopes; /* after the struct, in its allocation */
+    char *blob;          /* after the scopes, in the same allocation */
 };
 
 /* Serialized claims (the token cache's value and the single constructor's input):
@@ -293,8 +305,6 @@ void capv_jwt_claims_free(capv_jwt_claims *c)
 {
     if (c == NULL)
         return;
-    free(c->scopes);
-    free(c->blob);
     free(c);
 }
 
@@ -306,16 +316,13 @@ static capv_status claims_decode(capv_jwt_claims **out, const uint8_t *data, siz
     memcpy(&h, data, sizeof h);
     if (h.magic != CLAIMS_MAGIC || h.nscopes > SCOPES_MAX || data[len - 1] != '\0')
         return CAPV_E_INTERNAL;
-    capv_jwt_claims *c = calloc(1, sizeof *c);
+    /* one allocation: the struct, the scope pointers, the strings */
     size_t blen = len - sizeof h;
+    capv_jwt_claims *c = calloc(1, sizeof *c + h.nscopes * sizeof *c->scopes + blen);
     if (c == NULL)
         return CAPV_E_NOMEM;
-    c->blob = malloc(blen);
-    c->scopes = calloc(h.nscopes ? h.nscopes : 1, sizeof *c->scopes);
-    if (c->blob == NULL || c->scopes == NULL) {
-        capv_jwt_claims_free(c);
-        return CAPV_E_NOMEM;
-    }
+    c->scopes = (const char **)(c + 1);
+    c->blob = (char *)(c->scopes + h.nscopes);
     memcpy(c->blob, data + sizeof h, blen);
     const char *strs[5];
     size_t want = 5 + h.nscopes, got = 0;

@@ -326,8 +326,7 @@ capv_status capv_package_open_json(capv_package **out, const uint8_t *json, size
             CAPV_FAIL(err, CAPV_E_BASE64, m->string, "member '%.100s' is not standard base64",
                       m->string);
         /* the text is no longer needed: the body's strings shrink as the members grow */
-        free(m->valuestring);
-        m->valuestring = NULL;
+        capvi_json_drop_string(m);
         CAPV_TRY(capvi_package_check_name(m->string, strlen(m->string), err));
         CAPV_TRY(account(p, m->string, n, err));
         st = push_member(p, m->string, buf, n, err); /* duplicate keys are JSON errors */

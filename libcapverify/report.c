@@ -229,7 +229,7 @@ static cJSON *checks_json(const capv_report *r)
             cJSON_Delete(a);
             return NULL;
         }
-        cJSON *d = c->details ? cJSON_Duplicate(c->details, true) : cJSON_CreateObject();
+        cJSON *d = c->details ? capvi_json_duplicate(c->details) : cJSON_CreateObject();
         if (d == NULL || !cJSON_AddItemToObject(o, "details", d)) {
             cJSON_Delete(d);
             cJSON_Delete(a);

@@ -140,7 +140,7 @@ static bool fill(capv_report *r, const cJSON *o)
             return false;
         cJSON *d = NULL;
         if (details != NULL && details->child != NULL &&
-            (d = cJSON_Duplicate(details, true)) == NULL)
+            (d = capvi_json_duplicate(details)) == NULL)
             return false;
         if (capvi_report_add(r, id, cs, d, "%s", message) != CAPV_OK)
             return false;

@@ -308,7 +308,7 @@ static void every_single_field_edit(const char *dir, const char *rel, size_t wan
         }
         /* a field removed or added breaks it too */
         for (const cJSON *f = o->child; f; f = f->next) {
-            cJSON *copy = cJSON_Duplicate(o, 1);
+            cJSON *copy = capvi_json_duplicate(o);
             cJSON_DeleteItemFromObjectCaseSensitive(copy, f->string);
             capv_buf b = CAPV_BUF_INIT;
             capvi_json_write_compact(&b, copy, 0);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <capverify.h>
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -241,6 +242,48 @@ START_TEST(exact_integers)
 }
 END_TEST
 
+/* A parsed tree keeps member names and short texts inside its nodes: a copy made with
+ * capvi_json_duplicate outlives the original, a long string can be dropped early, and cJSON's
+ * own editing (detach, replace, delete) frees exactly what it should (ASan checks the rest). */
+START_TEST(tree_memory)
+{
+    char long_text[1200];
+    memset(long_text, 'x', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    char doc[1600];
+    snprintf(
+        doc, sizeof doc,
+        "{\"na\\u006de\":\"caf\\u00e9\",\"n\":-12.5e1,\"deep\":{\"a\":[1,\"two\",{\"k\":null}]},"
+        "\"long\":\"%s\",\"t\":true}",
+        long_text);
+    cJSON *r = parse(doc);
+    cJSON *copy = capvi_json_duplicate(capvi_json_get(r, "deep"));
+    ck_assert_ptr_nonnull(copy);
+    ck_assert_str_eq(capvi_json_get(r, "name")->valuestring, "caf\xc3\xa9");
+    ck_assert_str_eq(capvi_json_get(r, "n")->valuestring, "-12.5e1");
+    ck_assert(capvi_json_get(r, "n")->valuedouble == -125.0);
+    cJSON *l = (cJSON *)capvi_json_get(r, "long");
+    ck_assert_uint_eq(strlen(l->valuestring), sizeof long_text - 1);
+    capvi_json_drop_string(l);
+    ck_assert_ptr_null(l->valuestring);
+    capvi_json_drop_string((cJSON *)capvi_json_get(r, "name")); /* inline: only cleared */
+    cJSON *t = cJSON_DetachItemFromObjectCaseSensitive(r, "t");
+    ck_assert(cJSON_IsTrue(t));
+    ck_assert(cJSON_ReplaceItemInObjectCaseSensitive(r, "n", cJSON_CreateString("replaced")));
+    cJSON_DeleteItemFromObjectCaseSensitive(r, "deep");
+    cJSON_Delete(r);
+    cJSON_Delete(t);
+    /* the copy owns its names and texts */
+    const cJSON *a = capvi_json_get(copy, "a");
+    ck_assert_str_eq(copy->string, "deep");
+    ck_assert_int_eq(cJSON_GetArraySize(a), 3);
+    ck_assert_str_eq(cJSON_GetArrayItem(a, 1)->valuestring, "two");
+    ck_assert(cJSON_IsNull(capvi_json_get(cJSON_GetArrayItem(a, 2), "k")));
+    cJSON_AddItemToObject(copy, "more", cJSON_CreateNumber(1));
+    cJSON_Delete(copy);
+}
+END_TEST
+
 Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -253,6 +296,7 @@ Suite *json_suite(void)
     tcase_add_test(tc, case_sensitive_lookup);
     tcase_add_test(tc, typed_reads);
     tcase_add_test(tc, exact_integers);
+    tcase_add_test(tc, tree_memory);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -330,7 +330,7 @@ START_TEST(cookbook_rs256_verifies)
     cJSON *key = load_json(tu_shared_dir(), "jose-cookbook/jwk/3_3.rsa_public_key.json");
     cJSON *keys = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(keys, "keys");
-    cJSON_AddItemToArray(arr, cJSON_Duplicate(key, 1));
+    cJSON_AddItemToArray(arr, capvi_json_duplicate(key));
     capv_jwk_set *set = set_from_json(keys);
     ck_assert_uint_eq(capv_jwk_set_count(set), 1);
     ck_assert_str_eq(capv_jwk_kid(capv_jwk_set_key(set, 0)), "bilbo.baggins@hobbiton.example");
@@ -363,7 +363,7 @@ START_TEST(cookbook_eddsa_verifies)
     const cJSON *jwk = capvi_json_get(capvi_json_get(ex, "input"), "key");
     /* the example key carries "d": such a set is refused, the public part is used */
     cJSON *keys = cJSON_CreateObject();
-    cJSON_AddItemToArray(cJSON_AddArrayToObject(keys, "keys"), cJSON_Duplicate(jwk, 1));
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(keys, "keys"), capvi_json_duplicate(jwk));
     capv_jwk_set *priv = set_from_json(keys);
     ck_assert_uint_eq(capv_jwk_set_count(priv), 0);
     const char *reason = NULL;
