@@ -211,10 +211,28 @@ const char *capv_check_status_name(capv_check_status s)
     return "unknown";
 }
 
+/* The report's JSON is written from a tree that borrows everything it can from the report:
+ * member names are literals (cJSON_AddItemToObjectCS), strings and details are references
+ * into the report (cJSON_Create*Reference), so building it costs one node per value and
+ * cJSON_Delete frees only those nodes. The tree lives only while it is written. */
+
+/* Adds `item` (which may be NULL: out of memory) to `o` as member `key`, a literal. */
+static bool add(cJSON *o, const char *key, cJSON *item)
+{
+    if (item != NULL && cJSON_AddItemToObjectCS(o, key, item))
+        return true;
+    cJSON_Delete(item);
+    return false;
+}
+
+static bool add_str(cJSON *o, const char *key, const char *value)
+{
+    return add(o, key, cJSON_CreateStringReference(value));
+}
+
 static bool add_str_or_null(cJSON *o, const char *key, const char *value)
 {
-    return value ? cJSON_AddStringToObject(o, key, value) != NULL
-                 : cJSON_AddNullToObject(o, key) != NULL;
+    return add(o, key, value ? cJSON_CreateStringReference(value) : cJSON_CreateNull());
 }
 
 static cJSON *checks_json(const capv_report *r)
@@ -223,15 +241,16 @@ static cJSON *checks_json(const capv_report *r)
     for (size_t i = 0; a && i < r->nchecks; i++) {
         const struct capv_check *c = &r->checks[i];
         cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !cJSON_AddItemToArray(a, o) || !cJSON_AddStringToObject(o, "id", c->id) ||
-            !cJSON_AddStringToObject(o, "status", capv_check_status_name(c->status)) ||
-            !cJSON_AddStringToObject(o, "message", c->message)) {
+        if (o == NULL || !cJSON_AddItemToArray(a, o)) {
+            cJSON_Delete(o);
             cJSON_Delete(a);
             return NULL;
         }
-        cJSON *d = c->details ? capvi_json_duplicate(c->details) : cJSON_CreateObject();
-        if (d == NULL || !cJSON_AddItemToObject(o, "details", d)) {
-            cJSON_Delete(d);
+        if (!add_str(o, "id", c->id) || !add_str(o, "status", capv_check_status_name(c->status)) ||
+            !add_str(o, "message", c->message) ||
+            !add(o, "details",
+                 c->details ? cJSON_CreateObjectReference(c->details->child)
+                            : cJSON_CreateObject())) {
             cJSON_Delete(a);
             return NULL;
         }
@@ -255,25 +274,22 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
     cJSON *o = cJSON_CreateObject();
     cJSON *units = NULL, *verifier = NULL;
     char t[32];
-    bool ok = o && cJSON_AddStringToObject(o, "result", capv_verdict_name(r->verdict)) &&
-              cJSON_AddStringToObject(o, "format", r->format) && add_hashes(o, r) &&
-              (units = cJSON_AddArrayToObject(o, "units")) != NULL;
+    bool ok = o && add_str(o, "result", capv_verdict_name(r->verdict)) &&
+              add_str(o, "format", r->format) && add_hashes(o, r) &&
+              add(o, "units", units = cJSON_CreateArray());
     for (size_t i = 0; ok && i < r->nunits; i++) {
         const capv_report *u = &r->units[i];
         cJSON *uo = cJSON_CreateObject();
-        ok = uo && cJSON_AddItemToArray(units, uo) &&
-             cJSON_AddStringToObject(uo, "id", u->unit_id) &&
-             cJSON_AddStringToObject(uo, "result", capv_verdict_name(u->verdict)) &&
-             add_hashes(uo, u) && cJSON_AddItemToObject(uo, "checks", checks_json(u));
+        ok = uo && cJSON_AddItemToArray(units, uo) && add_str(uo, "id", u->unit_id) &&
+             add_str(uo, "result", capv_verdict_name(u->verdict)) && add_hashes(uo, u) &&
+             add(uo, "checks", checks_json(u));
     }
-    cJSON *checks = ok ? checks_json(r) : NULL;
-    ok = ok && checks && cJSON_AddItemToObject(o, "checks", checks);
+    ok = ok && add(o, "checks", checks_json(r));
     capvi_time_format_ms(t, r->verified_at);
-    ok = ok && (verifier = cJSON_AddObjectToObject(o, "verifier")) != NULL &&
-         cJSON_AddStringToObject(verifier, "name", "libcapverify") &&
-         cJSON_AddStringToObject(verifier, "version", capv_version_string()) &&
-         cJSON_AddStringToObject(o, "verified_at", t) &&
-         cJSON_AddNumberToObject(o, "duration_ms", (double)r->duration_ms);
+    ok = ok && add(o, "verifier", verifier = cJSON_CreateObject()) &&
+         add_str(verifier, "name", "libcapverify") &&
+         add_str(verifier, "version", capv_version_string()) && add_str(o, "verified_at", t) &&
+         add(o, "duration_ms", cJSON_CreateNumber((double)r->duration_ms));
     capv_buf b = CAPV_BUF_INIT;
     if (ok) {
         if (flags & CAPV_REPORT_JSON_PRETTY)

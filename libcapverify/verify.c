@@ -126,10 +126,11 @@ static void layout_clear(layout *l)
  * of the members read whole and the units' checks, one quarter for the report's details (so
  * details left out never make a check fail). The prices are upper estimates for glibc malloc on
  * 64-bit, checked against measured peaks by tests/unit/test_verify.c:
- *   VALUE_COST    one value of a parsed JSON text: its cJSON node, key copy, number text and
- *                 the scanner's record of it (its string bytes are priced per byte);
+ *   VALUE_COST    one value of a parsed JSON text: its cJSON node with its key and number
+ *                 text (its string bytes are priced per byte);
  *   REPORT_VALUE  one value in a report detail: its node and key, their compact text, and
- *                 the copies made while the report is written out (capv_report_to_json);
+ *                 the node that refers to it while the report is written out
+ *                 (capv_report_to_json);
  *   REPORT_BYTE   one byte of text in a report detail, escaped, counted in the same places;
  *   UNIT_COST     one unit's checks apart from their lists (ids, messages of at most 512
  *                 bytes, small details), plus its id's text;
