@@ -26,10 +26,15 @@
 # cache key), the same members, the same "ok" verdict. The configuration is otherwise the
 # default one (16 worker threads, every verification recorded in the registry). wrk, hey and
 # the daemon share this machine's cores; nothing here passes or fails on time.
-#   bench/run.d/daemon.sh BUILD_DIR [SECONDS_PER_PHASE]      (default 5; about 1 minute)
+# Each ratio's figures are measured in ROUNDS rounds (default 3, env BENCH_ROUNDS), each round
+# measuring its figures one right after the other, and the round with the median ratio is
+# printed: on a machine whose neighbours come and go, figures taken a minute apart differ by
+# up to a quarter, and a ratio of figures taken side by side moves much less.
+#   bench/run.d/daemon.sh BUILD_DIR [SECONDS_PER_ROUND]      (default 5; about 4 minutes)
 set -euo pipefail
 build=$(cd "$1" && pwd)
 secs=${2:-5}
+rounds=${BENCH_ROUNDS:-3}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 daemon=$build/capverifyd/capverifyd
 cli=$build/capverify-cli/capverify
@@ -193,15 +198,26 @@ echo "checks: sample $(verdict "$zip"), a distinct variant $(verdict "$tmp/varia
     "without its timestamp $(verdict "$tmp/plain.zip") (want: 200 ok, 200 ok, 200 warn: the" \
     "sample's manifest names a TSA time anchor)"
 
-out=$(wrk -t2 -c"$conns" -d"$secs"s --timeout 10s --latency "$API/healthz")
-healthz=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-printf '/healthz: %.0f requests/s (wrk, %d connections)\n' "$healthz" "$conns"
+# median_round FILE: the line of FILE (one round per line, its ratio first) with the median
+# ratio
+median_round() { sort -g -k1,1 "$1" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+# rounds_list FILE: the ratios of FILE's rounds in the order they were measured
+rounds_list() { awk '{ printf "%s%.2f", NR > 1 ? " " : "", $1 }' "$1"; }
 
-wrk_verify 0 "$secs"
-cached=$W_rate
+: >"$tmp/cached.rounds"
+for r in $(seq "$rounds"); do
+    out=$(wrk -t2 -c"$conns" -d"$secs"s --timeout 10s --latency "$API/healthz")
+    h=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    wrk_verify 0 "$secs"
+    awk -v a="$W_rate" -v b="$h" -v p50="$W_p50" -v p99="$W_p99" -v e="$W_errors" \
+        'BEGIN { printf "%.4f %s %s %s %s %s\n", (b > 0 ? a / b : 0), a, b, p50, p99, e }' >>"$tmp/cached.rounds"
+done
+read -r ratio cached healthz c_p50 c_p99 c_errors <<<"$(median_round "$tmp/cached.rounds")"
+printf '/healthz: %.0f requests/s (wrk, %d connections)\n' "$healthz" "$conns"
 printf '/verify cached (same package): %.0f requests/s, p50 %.2f ms, p99 %.2f ms, errors %s\n' \
-    "$cached" "$W_p50" "$W_p99" "$W_errors"
-awk -v a="$cached" -v b="$healthz" 'BEGIN { if (b > 0) printf "ratio cached /verify / /healthz: %.2f (target >= 0.5)\n", a / b }'
+    "$cached" "$c_p50" "$c_p99" "$c_errors"
+printf 'ratio cached /verify / /healthz: %.2f (target >= 0.5; the median of %d rounds: %s)\n' \
+    "$ratio" "$rounds" "$(rounds_list "$tmp/cached.rounds")"
 
 workers=8
 half=$(awk -v r="$cached" 'BEGIN { printf "%.0f", r / 2 }')
@@ -220,45 +236,53 @@ if [ "$phases" = cached ]; then
     exit 0
 fi
 
-# uncached_phase NAME ZIP: uncached /verify of ZIP's distinct variants; sets U_rate
-uncached_phase() {
-    local h0 m0 h1 m1
-    h0=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
-    m0=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
-    wrk_verify "$distinct" $((2 * secs)) "$2"
-    h1=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
-    m1=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
-    printf '/verify uncached, %s (%d distinct packages, cache.size=1000): %.0f requests/s, p50 %.2f ms, p95 %.2f ms (target < 500 ms), p99 %.2f ms, errors %s; cache hits %s, misses %s\n' \
-        "$1" "$distinct" "$W_rate" "$W_p50" "$W_p95" "$W_p99" "$W_errors" \
-        "$((${h1%.*} - ${h0%.*}))" "$((${m1%.*} - ${m0%.*}))"
-    U_rate=$W_rate
-}
-uncached_phase "signed, no timestamp" "$tmp/plain.zip"
-uncached_plain=$U_rate
-uncached_phase "signed + RFC 3161 timestamp" "$zip"
-uncached=$U_rate
-stop_daemon
-multi=$(openssl speed -multi "$(nproc)" -seconds 3 ed25519 2>/dev/null |
-    awk '/Ed25519\)/ {v=$NF} END {print v}')
-printf 'openssl speed -multi %d ed25519 verify: %s verifies/s\n' "$(nproc)" "$multi"
 # What the same package costs the library alone, on every core, with no HTTP, authentication
 # or recording: the ceiling of the uncached ratio (docs/architecture.md#benchmarks).
 library_rate() { # library_rate ZIP [no-timestamp]
     "$build/bench/bench_verify" "$secs" "$1" "$tmp/sample/trust" "$tmp/sample/policies" \
         "$tmp/sample/tsa/ca.pem" "$(nproc)" ${2:-} | awk '/^verify_zip_per_s/ {print $2}'
 }
-for kind in plain timestamped; do
-    if [ "$kind" = plain ]; then
-        label="signed, no timestamp" rate=$uncached_plain lib=$(library_rate "$tmp/plain.zip" no-timestamp)
-    else
-        label="signed + RFC 3161 timestamp" rate=$uncached lib=$(library_rate "$zip")
-    fi
-    awk -v a="$rate" -v b="$multi" -v l="$label" 'BEGIN { if (b > 0) printf "ratio uncached /verify, %s (recording on, auth on) / openssl ed25519 verify (all cores): %.2f (target >= 0.45)\n", l, a / b }'
-    printf 'library verification, %s, %d threads, no HTTP/auth/recording: %s packages/s\n' \
-        "$label" "$(nproc)" "$lib"
-    awk -v a="$lib" -v b="$multi" -v l="$label" 'BEGIN { if (b > 0) printf "ratio library / openssl ed25519 verify (all cores), %s: %.2f (the ceiling of the ratio above)\n", l, a / b }'
-    awk -v a="$rate" -v b="$lib" -v l="$label" 'BEGIN { if (b > 0) printf "ratio uncached /verify / library, %s: %.2f (what HTTP, auth and recording leave)\n", l, a / b }'
-done
+multi_rate() { # openssl speed -multi $(nproc) ed25519: verifies/s over every core
+    openssl speed -multi "$(nproc)" -seconds "$secs" ed25519 2>/dev/null |
+        awk '/Ed25519\)/ {v=$NF} END {print v}'
+}
+
+# uncached_phase NAME ZIP [no-timestamp]: uncached /verify of ZIP's distinct variants, OpenSSL's
+# Ed25519 verify rate on every core and the library alone on ZIP, one after the other in each
+# round (the daemon idles while the other two run); prints the round with the median ratio of
+# /verify to OpenSSL
+uncached_phase() {
+    local h0 m0 h1 m1 f=$tmp/uncached.rounds multi lib
+    : >"$f"
+    h0=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
+    m0=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
+    for r in $(seq "$rounds"); do
+        wrk_verify "$distinct" "$secs" "$2"
+        multi=$(multi_rate)
+        lib=$(library_rate "$2" ${3:-})
+        awk -v a="$W_rate" -v m="$multi" -v l="$lib" -v p50="$W_p50" -v p95="$W_p95" \
+            -v p99="$W_p99" -v e="$W_errors" 'BEGIN { printf "%.4f %s %s %s %s %s %s %s\n",
+                (m > 0 ? a / m : 0), a, m, l, p50, p95, p99, e }' >>"$f"
+    done
+    h1=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
+    m1=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
+    local ratio rate u_p50 u_p95 u_p99 u_errors
+    read -r ratio rate multi lib u_p50 u_p95 u_p99 u_errors <<<"$(median_round "$f")"
+    printf '/verify uncached, %s (%d distinct packages, cache.size=1000): %.0f requests/s, p50 %.2f ms, p95 %.2f ms (target < 500 ms), p99 %.2f ms, errors %s; cache hits %s, misses %s\n' \
+        "$1" "$distinct" "$rate" "$u_p50" "$u_p95" "$u_p99" "$u_errors" \
+        "$((${h1%.*} - ${h0%.*}))" "$((${m1%.*} - ${m0%.*}))"
+    printf 'openssl speed -multi %d ed25519 verify: %.0f verifies/s\n' "$(nproc)" "$multi"
+    printf 'library verification, %s, %d threads, no HTTP/auth/recording: %.0f packages/s\n' \
+        "$1" "$(nproc)" "$lib"
+    printf 'ratio uncached /verify, %s (recording on, auth on) / openssl ed25519 verify (all cores): %.2f (target >= 0.45; the median of %d rounds: %s)\n' \
+        "$1" "$ratio" "$rounds" "$(rounds_list "$f")"
+    awk -v a="$lib" -v b="$multi" -v l="$1" 'BEGIN { if (b > 0) printf "ratio library / openssl ed25519 verify (all cores), %s: %.2f (the ceiling of the ratio above)\n", l, a / b }'
+    awk -v a="$rate" -v b="$lib" -v l="$1" 'BEGIN { if (b > 0) printf "ratio uncached /verify / library, %s: %.2f (what HTTP, auth and recording leave)\n", l, a / b }'
+}
+echo "(uncached: $rounds rounds each of /verify, openssl speed and the library, side by side)"
+uncached_phase "signed, no timestamp" "$tmp/plain.zip" no-timestamp
+uncached_phase "signed + RFC 3161 timestamp" "$zip"
+stop_daemon
 
 # ---- memory with 10,000 cached reports -----------------------------------------------------
 start_daemon rss 10000
