@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JSON-lines logging for the daemon (include/capverify/unstable/log.h; the fields are listed
- * in docs/runbook.md, "Logs"). Each line is built in memory and written with one write()
- * under a lock, so concurrent threads never interleave. */
+ * in docs/runbook.md, "Logs"). Each line is built in memory, then written whole, in order:
+ * the thread that finds no write in progress writes its line at once, and goes on writing,
+ * in one write() each time, the lines other threads queued meanwhile (group write). So a
+ * quiet logger writes every line when it is made, a busy one makes fewer system calls than
+ * lines, and a slow stdout blocks the one thread writing, not every thread that logs; no
+ * thread of its own, no line waiting for a timer. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -18,10 +22,17 @@
 #include "json_int.h"
 #include "time_int.h"
 
+/* Bytes of lines that may wait for the write in progress; a thread whose line would go
+ * beyond waits for that write to finish (lines are never dropped for lack of room). */
+#define PENDING_MAX (4u << 20)
+
 struct capv_logger {
     int fd;
     atomic_int level;
     pthread_mutex_t lock;
+    pthread_cond_t drained; /* signalled when the writer took the waiting lines */
+    bool writing;           /* a thread is writing; others queue their lines in `pending` */
+    capv_buf pending;
     capv_clock_fn clock;
     void *clock_user;
 };
@@ -33,6 +44,52 @@ struct capv_log_entry {
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 
+static void write_all(int fd, const uint8_t *p, size_t len)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return; /* logging must never take the service down */
+        done += (size_t)w;
+    }
+}
+
+/* Writes the finished line `line` (taken) after every line queued before it (group write,
+ * see the top of this file). */
+static void emit(capv_logger *lg, uint8_t *line, size_t len)
+{
+    pthread_mutex_lock(&lg->lock);
+    while (lg->writing && lg->pending.len + len > PENDING_MAX)
+        pthread_cond_wait(&lg->drained, &lg->lock);
+    if (lg->writing) {
+        capvi_buf_append(&lg->pending, line, len);
+        if (lg->pending.failed) /* out of memory: this line is lost, the queued ones kept */
+            lg->pending.failed = false;
+        pthread_mutex_unlock(&lg->lock);
+        free(line);
+        return;
+    }
+    lg->writing = true;
+    for (;;) {
+        pthread_mutex_unlock(&lg->lock);
+        write_all(lg->fd, line, len);
+        free(line);
+        pthread_mutex_lock(&lg->lock);
+        if (lg->pending.len == 0)
+            break;
+        line = capvi_buf_take(&lg->pending, &len);
+        pthread_cond_broadcast(&lg->drained);
+        if (line == NULL)
+            break;
+    }
+    lg->writing = false;
+    pthread_cond_broadcast(&lg->drained);
+    pthread_mutex_unlock(&lg->lock);
+}
+
 capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, capv_error *err)
 {
     if (out == NULL || fd < 0 || level < CAPV_LOG_DEBUG || level > CAPV_LOG_ERROR)
@@ -43,6 +100,8 @@ capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, cap
     lg->fd = fd;
     atomic_init(&lg->level, (int)level);
     pthread_mutex_init(&lg->lock, NULL);
+    pthread_cond_init(&lg->drained, NULL);
+    lg->pending = (capv_buf)CAPV_BUF_INIT;
     lg->clock = capv_clock_system;
     *out = lg;
     return capvi_err_done(err, CAPV_OK);
@@ -52,7 +111,9 @@ void capv_logger_free(capv_logger *lg)
 {
     if (lg == NULL)
         return;
+    pthread_cond_destroy(&lg->drained);
     pthread_mutex_destroy(&lg->lock);
+    capvi_buf_free(&lg->pending);
     free(lg);
 }
 
@@ -198,16 +259,5 @@ void capv_log_end(capv_log_entry *e, const char *fmt, ...)
     free(e);
     if (line == NULL)
         return;
-    pthread_mutex_lock(&lg->lock);
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(lg->fd, line + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break; /* logging must never take the service down */
-        done += (size_t)w;
-    }
-    pthread_mutex_unlock(&lg->lock);
-    free(line);
+    emit(lg, line, len);
 }

@@ -202,7 +202,7 @@ echo "checks: sample $(verdict "$zip"), a distinct variant $(verdict "$tmp/varia
 # ratio
 median_round() { sort -g -k1,1 "$1" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
 # rounds_list FILE: the ratios of FILE's rounds in the order they were measured
-rounds_list() { awk '{ printf "%s%.2f", NR > 1 ? " " : "", $1 }' "$1"; }
+rounds_list() { awk '{ printf "%s%.2f", (NR > 1 ? " " : ""), $1 }' "$1"; }
 
 : >"$tmp/cached.rounds"
 for r in $(seq "$rounds"); do

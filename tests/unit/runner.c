@@ -34,6 +34,7 @@ static const struct {
     { "jwt", jwt_suite },
     { "jwks", jwks_suite },
     { "backup_remote", backup_remote_suite },
+    { "log", log_suite },
     /* clang-format on */
 };
 

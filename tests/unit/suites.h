@@ -28,5 +28,6 @@ Suite *policy_suite(void);
 Suite *jwt_suite(void);
 Suite *jwks_suite(void);
 Suite *backup_remote_suite(void);
+Suite *log_suite(void);
 
 #endif

@@ -73,7 +73,10 @@ CAPV_API void capv_log_int(capv_log_entry *e, const char *key, int64_t value);
 CAPV_API void capv_log_double(capv_log_entry *e, const char *key, double value);
 /** A boolean field. Since 0.1; `value` is bool since 0.2 (was int). */
 CAPV_API void capv_log_bool(capv_log_entry *e, const char *key, bool value);
-/** Writes the line with the printf-formatted message and frees the entry. Since 0.1. */
+/** Writes the line with the printf-formatted message and frees the entry. Lines are written in
+ * the order their entries end; while another thread is writing, the line joins a queue that
+ * thread writes next, in one write() with the others (so the call may return before its line
+ * is written, and a thread may write lines of others). Since 0.1. */
 CAPV_API void capv_log_end(capv_log_entry *e, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))

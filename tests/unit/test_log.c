@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The daemon's JSON-lines logger (libcapverify/log.c): every line whole and valid JSON, none
+ * lost, each thread's lines in the order it ended them, while many threads log at once into a
+ * pipe whose reader is slow (so lines queue behind the write in progress and the writers
+ * take turns writing the queue). */
+#include <capverify.h>
+#include <capverify/unstable/log.h>
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json_int.h"
+#include "suites.h"
+
+#define THREADS 8
+#define LINES 3000
+
+typedef struct writer {
+    capv_logger *lg;
+    int id;
+} writer;
+
+static void *write_lines(void *arg)
+{
+    writer *w = arg;
+    char pad[200];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < LINES; i++) {
+        capv_log_entry *e = capv_log_begin(w->lg, CAPV_LOG_INFO, "test.line");
+        capv_log_int(e, "thread", w->id);
+        capv_log_int(e, "seq", i);
+        capv_log_str(e, "pad", pad + (i % 150)); /* lines of different lengths */
+        capv_log_end(e, "line %d of thread %d", i, w->id);
+    }
+    return NULL;
+}
+
+typedef struct reader {
+    int fd;
+    capv_buf got;
+} reader;
+
+/* Reads everything, slowly at first: small reads with pauses, so the pipe fills. */
+static void *read_all(void *arg)
+{
+    reader *r = arg;
+    uint8_t chunk[4096];
+    for (int n = 0;; n++) {
+        ssize_t k = read(r->fd, chunk, n < 200 ? 512 : sizeof chunk);
+        if (k <= 0)
+            break;
+        capvi_buf_append(&r->got, chunk, (size_t)k);
+        if (n < 200)
+            nanosleep(&(struct timespec){ 0, 200000 }, NULL);
+    }
+    return NULL;
+}
+
+START_TEST(concurrent_lines_whole_and_ordered)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    capv_logger *lg = NULL;
+    ck_assert_int_eq(capv_logger_new(&lg, p[1], CAPV_LOG_INFO, NULL), CAPV_OK);
+    reader r = { p[0], CAPV_BUF_INIT };
+    pthread_t rt, wt[THREADS];
+    writer w[THREADS];
+    ck_assert_int_eq(pthread_create(&rt, NULL, read_all, &r), 0);
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (writer){ lg, i };
+        ck_assert_int_eq(pthread_create(&wt[i], NULL, write_lines, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(wt[i], NULL);
+    capv_logger_free(lg);
+    close(p[1]);
+    pthread_join(rt, NULL);
+    close(p[0]);
+    ck_assert(!r.got.failed);
+
+    int next[THREADS] = { 0 };
+    size_t lines = 0;
+    char *text = (char *)r.got.data;
+    ck_assert_ptr_nonnull(text);
+    ck_assert_int_eq(text[r.got.len - 1], '\n');
+    for (char *line = text; line < text + r.got.len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + r.got.len - line));
+        ck_assert_ptr_nonnull(nl);
+        cJSON *o = NULL;
+        ck_assert_msg(capvi_json_parse(&o, (const uint8_t *)line, (size_t)(nl - line), NULL) ==
+                          CAPV_OK,
+                      "line %zu is not one JSON object: %.80s", lines, line);
+        int64_t t = -1, seq = -1;
+        ck_assert_int_eq(capvi_json_get_int(&t, o, "", "thread", 0, THREADS - 1, true, NULL),
+                         CAPV_OK);
+        ck_assert_int_eq(capvi_json_get_int(&seq, o, "", "seq", 0, LINES, true, NULL), CAPV_OK);
+        ck_assert_int_eq(seq, next[t]); /* each thread's lines in order, none missing */
+        next[t]++;
+        cJSON_Delete(o);
+        lines++;
+        line = nl + 1;
+    }
+    ck_assert_uint_eq(lines, (size_t)THREADS * LINES);
+    capvi_buf_free(&r.got);
+}
+END_TEST
+
+/* Below the logger's level nothing is written; a level change takes effect at once. */
+START_TEST(level_filters)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    capv_logger *lg = NULL;
+    ck_assert_int_eq(capv_logger_new(&lg, p[1], CAPV_LOG_WARN, NULL), CAPV_OK);
+    ck_assert_ptr_null(capv_log_begin(lg, CAPV_LOG_INFO, "quiet"));
+    capv_log_end(capv_log_begin(lg, CAPV_LOG_WARN, "loud"), "shown");
+    capv_logger_set_level(lg, CAPV_LOG_DEBUG);
+    capv_log_end(capv_log_begin(lg, CAPV_LOG_DEBUG, "debug"), "shown too");
+    capv_logger_free(lg);
+    close(p[1]);
+    char buf[2048];
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_ptr_nonnull(strstr(buf, "\"event\":\"loud\""));
+    ck_assert_ptr_nonnull(strstr(buf, "\"event\":\"debug\""));
+    ck_assert_ptr_null(strstr(buf, "quiet"));
+}
+END_TEST
+
+Suite *log_suite(void)
+{
+    Suite *s = suite_create("log");
+    TCase *tc = tcase_create("lines");
+    tcase_add_test(tc, concurrent_lines_whole_and_ordered);
+    tcase_add_test(tc, level_filters);
+    suite_add_tcase(s, tc);
+    return s;
+}
