@@ -3,10 +3,10 @@
  * EdDSA, a typical access token (iss, sub, aud, iat, exp, scope, client_id) is validated in a loop
  * through the public API — cold (no token cache: parse, key lookup, signature, claims every time)
  * and warm (verified-token cache hits). Keys and tokens are made here with OpenSSL. Prints
- * "jwt_cold ALG RATE" and "jwt_warm ALG RATE" (tokens/s), and for RS256 and PS256
- * "raw_verify ALG RATE": OpenSSL verifying that padding over a digest with one prepared context,
- * measured side by side with the cold rate in rounds (the round with the median ratio is
- * printed); bench/run.d/jwt.sh sets them beside `openssl speed` for the same primitive. Not a test. */
+ * "jwt_cold ALG RATE" and "jwt_warm ALG RATE" (tokens/s), and "raw_verify ALG RATE": OpenSSL
+ * verifying that algorithm's signatures alone with one prepared context, measured side by
+ * side with the cold rate in rounds (the round with the median ratio is printed);
+ * bench/run.d/jwt.sh sets them beside `openssl speed` for the same primitive. Not a test. */
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -18,7 +18,7 @@
 
 #include <capverify.h>
 
-#define ROUNDS 5 /* rounds of the RSA measurements */
+#define ROUNDS 5 /* rounds of the cold and raw measurements */
 
 static void die(const char *what)
 {
@@ -137,37 +137,56 @@ static double rate(capv_jwt_validator *v, const char *tok, double seconds)
     return (double)n / (t - t0);
 }
 
-/* OpenSSL's own verify rate for an RSA signature with `padding` over a SHA-256 digest (one
- * context, initialised once): the primitive alone, without JOSE, base64url or claims.
- * `openssl speed rsa2048` measures PKCS#1 v1.5 only; this gives PS256 its own raw figure. */
-static double raw_rsa_rate(EVP_PKEY *key, int padding, double seconds)
+/* OpenSSL's own verify rate for the signature primitive of `alg` with `key`, one context
+ * prepared once: RSA (PKCS#1 v1.5 for RS256, PSS for PS256) and ECDSA over a SHA-256 digest,
+ * Ed25519 over a message as long as a typical signing input. The primitive alone, without
+ * JOSE, base64url or claims; `openssl speed rsa2048` measures PKCS#1 v1.5 only, so PS256 gets
+ * its own raw figure here. */
+static double raw_rate(const char *alg, EVP_PKEY *key, double seconds)
 {
-    uint8_t digest[32], sig[512];
-    size_t sig_len = sizeof sig;
-    memset(digest, 0x5a, sizeof digest);
-    EVP_PKEY_CTX *s = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    EVP_PKEY_CTX *v = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-    if (s == NULL || v == NULL || EVP_PKEY_sign_init(s) != 1 || EVP_PKEY_verify_init(v) != 1)
-        die("raw rsa init");
-    EVP_PKEY_CTX *both[2] = { s, v };
-    for (int i = 0; i < 2; i++)
-        if (EVP_PKEY_CTX_set_rsa_padding(both[i], padding) != 1 ||
-            EVP_PKEY_CTX_set_signature_md(both[i], EVP_sha256()) != 1 ||
-            (padding == RSA_PKCS1_PSS_PADDING &&
-             (EVP_PKEY_CTX_set_rsa_pss_saltlen(both[i], 32) != 1 ||
-              EVP_PKEY_CTX_set_rsa_mgf1_md(both[i], EVP_sha256()) != 1)))
-            die("raw rsa parameters");
-    if (EVP_PKEY_sign(s, sig, &sig_len, digest, sizeof digest) != 1)
-        die("raw rsa sign");
+    uint8_t msg[300], sig[512];
+    size_t sig_len = sizeof sig, msg_len = sizeof msg;
+    memset(msg, 0x5a, sizeof msg);
+    bool ed = strcmp(alg, "EdDSA") == 0, pss = strcmp(alg, "PS256") == 0;
+    EVP_MD_CTX *ms = NULL, *mv = NULL;
+    EVP_PKEY_CTX *s = NULL, *v = NULL;
+    if (ed) {
+        ms = EVP_MD_CTX_new();
+        mv = EVP_MD_CTX_new();
+        if (ms == NULL || mv == NULL || EVP_DigestSignInit(ms, NULL, NULL, NULL, key) != 1 ||
+            EVP_DigestSign(ms, sig, &sig_len, msg, msg_len) != 1 ||
+            EVP_DigestVerifyInit(mv, NULL, NULL, NULL, key) != 1)
+            die("raw Ed25519 init");
+    } else {
+        msg_len = 32; /* a SHA-256 digest */
+        s = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+        v = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+        if (s == NULL || v == NULL || EVP_PKEY_sign_init(s) != 1 || EVP_PKEY_verify_init(v) != 1)
+            die("raw init");
+        EVP_PKEY_CTX *both[2] = { s, v };
+        for (int i = 0; i < 2; i++)
+            if (EVP_PKEY_CTX_set_signature_md(both[i], EVP_sha256()) != 1 ||
+                (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA &&
+                 EVP_PKEY_CTX_set_rsa_padding(both[i], pss ? RSA_PKCS1_PSS_PADDING
+                                                           : RSA_PKCS1_PADDING) != 1) ||
+                (pss && (EVP_PKEY_CTX_set_rsa_pss_saltlen(both[i], 32) != 1 ||
+                         EVP_PKEY_CTX_set_rsa_mgf1_md(both[i], EVP_sha256()) != 1)))
+                die("raw parameters");
+        if (EVP_PKEY_sign(s, sig, &sig_len, msg, msg_len) != 1)
+            die("raw sign");
+    }
     long n = 0;
     double t0 = now_s(), t;
     do {
         for (int i = 0; i < 64; i++)
-            if (EVP_PKEY_verify(v, sig, sig_len, digest, sizeof digest) != 1)
-                die("raw rsa verify");
+            if ((ed ? EVP_DigestVerify(mv, sig, sig_len, msg, msg_len)
+                    : EVP_PKEY_verify(v, sig, sig_len, msg, msg_len)) != 1)
+                die("raw verify");
         n += 64;
         t = now_s();
     } while (t - t0 < seconds);
+    EVP_MD_CTX_free(ms);
+    EVP_MD_CTX_free(mv);
     EVP_PKEY_CTX_free(s);
     EVP_PKEY_CTX_free(v);
     return (double)n / (t - t0);
@@ -227,32 +246,26 @@ int main(int argc, char **argv)
         if (only != NULL && strcmp(only, cases[i].alg) != 0)
             continue;
         char *tok = sign_token(&cases[i]);
-        if (cases[i].key != rsa) {
-            printf("jwt_cold %s %.0f\n", cases[i].alg, rate(cold, tok, seconds));
-        } else {
-            /* cold and raw side by side in each round, the round with the median ratio
-             * printed: a neighbour's burst on a shared machine then slows both figures of a
-             * ratio alike instead of one of them */
-            int padding =
-                strcmp(cases[i].alg, "PS256") == 0 ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
-            double c[ROUNDS], w[ROUNDS];
-            int order[ROUNDS];
-            for (int r = 0; r < ROUNDS; r++) {
-                c[r] = rate(cold, tok, seconds / ROUNDS);
-                w[r] = raw_rsa_rate(rsa, padding, seconds / ROUNDS);
-                order[r] = r;
-            }
-            for (int a = 1; a < ROUNDS; a++) /* by ratio c/w: insertion sort of indices */
-                for (int b = a;
-                     b > 0 && c[order[b]] / w[order[b]] < c[order[b - 1]] / w[order[b - 1]]; b--) {
-                    int t = order[b];
-                    order[b] = order[b - 1];
-                    order[b - 1] = t;
-                }
-            int m = order[ROUNDS / 2];
-            printf("jwt_cold %s %.0f\n", cases[i].alg, c[m]);
-            printf("raw_verify %s %.0f\n", cases[i].alg, w[m]);
+        /* cold and raw side by side in each round, the round with the median ratio
+         * printed: a neighbour's burst on a shared machine then slows both figures of a
+         * ratio alike instead of one of them */
+        double c[ROUNDS], w[ROUNDS];
+        int order[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            c[r] = rate(cold, tok, seconds / ROUNDS);
+            w[r] = raw_rate(cases[i].alg, cases[i].key, seconds / ROUNDS);
+            order[r] = r;
         }
+        for (int a = 1; a < ROUNDS; a++) /* by ratio c/w: insertion sort of indices */
+            for (int b = a; b > 0 && c[order[b]] / w[order[b]] < c[order[b - 1]] / w[order[b - 1]];
+                 b--) {
+                int t = order[b];
+                order[b] = order[b - 1];
+                order[b - 1] = t;
+            }
+        int m = order[ROUNDS / 2];
+        printf("jwt_cold %s %.0f\n", cases[i].alg, c[m]);
+        printf("raw_verify %s %.0f\n", cases[i].alg, w[m]);
         if (only != NULL) {
             free(tok);
             continue;
