@@ -727,17 +727,9 @@ static capv_status temp_file(int *fd, char tmp[PATH_MAX], const char *dir, const
 
 static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path,
-                                 w < 0 ? strerror(errno) : "no progress");
-        p += w;
-        n -= (size_t)w;
-    }
-    return CAPV_OK;
+    int e = capvi_write_all(fd, p, n);
+    return e == 0 ? CAPV_OK
+                  : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
 }
 
 static capv_status fsync_dir(const char *dir, capv_error *err)

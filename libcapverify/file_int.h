@@ -22,4 +22,8 @@ capv_status capvi_dir_list(char ***names, size_t *count, const char *dir,
                            bool (*keep)(const char *name), capv_error *err);
 void capvi_dir_list_free(char **names, size_t count);
 
+/* Writes p[0..n) to `fd`, going on after short writes and EINTR: 0, or the errno of the write
+ * that failed (EIO for one that wrote nothing). */
+int capvi_write_all(int fd, const void *p, size_t n);
+
 #endif

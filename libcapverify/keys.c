@@ -648,17 +648,9 @@ capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
         (n = BIO_get_mem_data(bio, &pem)) <= 0) {
         st = crypto_fail(err, "PEM encoding");
     } else {
-        size_t done = 0;
-        while (done < (size_t)n) {
-            ssize_t w = write(fd, pem + done, (size_t)n - done);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                st = capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s'", path);
-                break;
-            }
-            done += (size_t)w;
-        }
+        int e = capvi_write_all(fd, pem, (size_t)n);
+        if (e != 0)
+            st = capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
         OPENSSL_cleanse(pem, (size_t)n);
     }
     BIO_free(bio);

@@ -6,7 +6,6 @@
  * quiet logger writes every line when it is made, a busy one makes fewer system calls than
  * lines, and a slow stdout blocks the one thread writing, not every thread that logs; no
  * thread of its own, no line waiting for a timer. */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -15,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <capverify/unstable/log.h>
 
+#include "file_int.h"
 #include "json_int.h"
 #include "time_int.h"
 
@@ -44,19 +43,6 @@ struct capv_log_entry {
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 
-static void write_all(int fd, const uint8_t *p, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t w = write(fd, p + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* logging must never take the service down */
-        done += (size_t)w;
-    }
-}
-
 /* Writes the finished line `line` (taken) after every line queued before it (group write,
  * see the top of this file). */
 static void emit(capv_logger *lg, uint8_t *line, size_t len)
@@ -75,7 +61,7 @@ static void emit(capv_logger *lg, uint8_t *line, size_t len)
     lg->writing = true;
     for (;;) {
         pthread_mutex_unlock(&lg->lock);
-        write_all(lg->fd, line, len);
+        (void)capvi_write_all(lg->fd, line, len); /* a failed write never stops the service */
         free(line);
         pthread_mutex_lock(&lg->lock);
         if (lg->pending.len == 0)

@@ -43,6 +43,7 @@
 #include "registry_pg_int.h"
 #include "registry_pgb_int.h"
 #include "registry_schema_int.h"
+#include "file_int.h"
 #include "tempfile_int.h"
 #include "time_int.h"
 
@@ -80,17 +81,9 @@ static bool is_regular(const char *p, struct stat *sb)
 
 static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
 {
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path,
-                                 strerror(errno));
-        p += w;
-        n -= (size_t)w;
-    }
-    return CAPV_OK;
+    int e = capvi_write_all(fd, p, n);
+    return e == 0 ? CAPV_OK
+                  : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
 }
 
 /* The prefix of a temporary file of this process: "<lead><name>.tmp.<pid>." (tempfile.c

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "file_int.h"
 #include "time_int.h"
 #include "xml_read_int.h"
 
@@ -475,16 +476,10 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
             x->too_big = true;
             return 0;
         }
-        size_t done = 0;
-        while (done < n) {
-            ssize_t w = write(x->call->out_fd, data + done, n - done);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0) {
-                x->io_errno = w < 0 ? errno : EIO;
-                return 0;
-            }
-            done += (size_t)w;
+        int e = capvi_write_all(x->call->out_fd, data, n);
+        if (e != 0) {
+            x->io_errno = e;
+            return 0;
         }
         x->ans->written += n;
         return n;
