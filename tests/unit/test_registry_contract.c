@@ -57,17 +57,6 @@ static void teardown(void)
     capv_global_shutdown();
 }
 
-static capv_registry *open_at(const char *where, unsigned int flags)
-{
-    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
-    o.flags = flags;
-    capv_registry *reg = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_registry_open(&reg, where, &o, &err) == CAPV_OK, "open %s: %s", where,
-                  err.message);
-    return reg;
-}
-
 static capv_registry *open_reg(unsigned int flags, size_t queue)
 {
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
@@ -365,7 +354,7 @@ START_TEST(reports_queued_are_found)
     ck_assert_str_eq(v->result, "warn");
     capv_registry_verification_free(v);
     /* another handle (a replica, or the CLI) sees it too, once written */
-    capv_registry *ro = open_at(loc, CAPV_REGISTRY_READ_ONLY);
+    capv_registry *ro = tu_registry_open(loc, CAPV_REGISTRY_READ_ONLY);
     ck_assert_int_eq(capv_registry_get_report(&got, NULL, ro, "queued-1", NULL), CAPV_OK);
     ck_assert_str_eq(got, "{\"result\":\"ok\"}");
     capv_free(got);
@@ -836,7 +825,7 @@ START_TEST(copy_between_storages)
     /* into a new SQLite file: PG -> SQLite, or SQLite -> SQLite */
     char file[300];
     snprintf(file, sizeof file, "%s/copy.sqlite", dir);
-    capv_registry *sq = open_at(file, CAPV_REGISTRY_CREATE);
+    capv_registry *sq = tu_registry_open(file, CAPV_REGISTRY_CREATE);
     capv_registry_copy_result r = CAPV_REGISTRY_COPY_RESULT_INIT;
     ck_assert_msg(capv_registry_copy(&r, sq, reg, NULL, NULL, &err) == CAPV_OK, "%s", err.message);
     ck_assert_uint_eq(r.entries, 30);
@@ -860,8 +849,8 @@ START_TEST(copy_between_storages)
         /* SQLite -> a fresh PostgreSQL schema; the sequences move past the copied numbers */
         char loc2[LOC_CAP];
         pg_location(loc2);
-        capv_registry *pg2 = open_at(loc2, CAPV_REGISTRY_CREATE);
-        capv_registry *src = open_at(file, CAPV_REGISTRY_READ_ONLY);
+        capv_registry *pg2 = tu_registry_open(loc2, CAPV_REGISTRY_CREATE);
+        capv_registry *src = tu_registry_open(file, CAPV_REGISTRY_READ_ONLY);
         ck_assert_msg(capv_registry_copy(&r, pg2, src, NULL, NULL, &err) == CAPV_OK, "%s",
                       err.message);
         ck_assert_uint_eq(r.entries, 31);
@@ -903,7 +892,7 @@ START_TEST(restore_replaces)
         pg_location(loc2);
     else
         snprintf(loc2, sizeof loc2, "%s/restored.sqlite", dir);
-    capv_registry *other = open_at(loc2, CAPV_REGISTRY_CREATE);
+    capv_registry *other = tu_registry_open(loc2, CAPV_REGISTRY_CREATE);
     adds_after_copy(other, 5);
     adds_after_copy(other, 6);
     capv_registry_close(other);
@@ -916,7 +905,7 @@ START_TEST(restore_replaces)
     else
         ck_assert_ptr_nonnull(previous);
     capv_free(previous);
-    other = open_at(loc2, 0);
+    other = tu_registry_open(loc2, 0);
     same_rows(reg, other, id, 0);
     capv_registry_entry *gone = NULL;
     char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
@@ -937,7 +926,7 @@ START_TEST(restore_replaces)
     fclose(f);
     ck_assert_int_eq(capv_registry_restore(NULL, loc2, info->path, 0, NULL, NULL, &err),
                      CAPV_E_MISMATCH);
-    other = open_at(loc2, CAPV_REGISTRY_READ_ONLY);
+    other = tu_registry_open(loc2, CAPV_REGISTRY_READ_ONLY);
     ck_assert_uint_eq(count(other, CAPV_REGISTRY_ENTRIES), 31);
     capv_registry_close(other);
     capv_backup_info_free(info);
