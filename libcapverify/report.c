@@ -225,9 +225,10 @@ static bool add(cJSON *o, const char *key, cJSON *item)
     return false;
 }
 
+/* A NULL `value` fails, as cJSON_AddStringToObject does (the writer needs a string). */
 static bool add_str(cJSON *o, const char *key, const char *value)
 {
-    return add(o, key, cJSON_CreateStringReference(value));
+    return value != NULL && add(o, key, cJSON_CreateStringReference(value));
 }
 
 static bool add_str_or_null(cJSON *o, const char *key, const char *value)
