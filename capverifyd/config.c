@@ -185,7 +185,8 @@ static const cfg_key keys[] = {
       NULL,
       "Verification records waiting to be written, at most: /verify answers without waiting for "
       "the registry, a writer stores the queue in batches (docs/registry.md#recording-"
-      "verifications); a full queue drops records (counted). 0 = every /verify waits for its "
+      "verifications); a full queue makes /verify wait for the writer while the storage works "
+      "and drops records (counted) while it fails. 0 = every /verify waits for its "
       "record's commit." },
     { "registry", "record_flush_ms", T_INT, 0, OFF(registry_record_flush_ms), "5", 1, 1000, NULL,
       "Longest a queued record waits before its batch is written: a kill -9 loses at most the "

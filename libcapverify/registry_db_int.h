@@ -125,8 +125,9 @@ struct capv_registry {
     int64_t rq_retry_ms;    /* monotonic ms before which a failed batch is not retried */
     int rq_backoff_ms;      /* the next retry pause after a failed batch */
     int64_t rq_stop_ms;     /* closing: records still failing after this are dropped */
+    bool rq_failing;        /* the last batch with records failed on the storage */
     uint64_t rq_in, rq_out; /* records queued / finished (written, refused or dropped) */
-    pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: capv_registry_flush waits on rq_out */
+    pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: flush and a full queue wait on rq_out */
     atomic_size_t rq_depth;
     atomic_uint_fast64_t rq_dropped, rq_rejected, rq_written;
     /* SQLite writer only: the last report body stored or found, valid until a rollback or a

@@ -378,9 +378,30 @@ static void record_finished(capv_registry *reg, capv_reg_queued *q, atomic_uint_
     free(q);
 }
 
+/* Under qlock: whether the queue holds record_queue_max records (waiting or being written). */
+static bool queue_full(const capv_registry *reg)
+{
+    return reg->rq_in - reg->rq_out >= reg->rq_max;
+}
+
+/* Under qlock, the queue full: while the storage takes records, waits up to
+ * REG_QUEUE_WAIT_MS for room, so that the writer sets the pace instead of records being
+ * lost; while it fails, returns at once. */
+static void wait_for_room(capv_registry *reg)
+{
+    int64_t end = mono_ms() + REG_QUEUE_WAIT_MS;
+    struct timespec dl = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
+    pthread_cond_signal(&reg->qcond); /* a full queue is due at once (records_due) */
+    while (queue_full(reg) && !reg->rq_failing && reg->writer_running && !reg->stopping)
+        if (pthread_cond_timedwait(&reg->rq_cond, &reg->qlock, &dl) != 0)
+            break;
+}
+
 capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error *err)
 {
     pthread_mutex_lock(&reg->qlock);
+    if (reg->writer_running && !reg->stopping && queue_full(reg))
+        wait_for_room(reg);
     if (!reg->writer_running || reg->stopping) {
         /* the writer is leaving: this record is written now, on the caller's thread */
         pthread_mutex_unlock(&reg->qlock);
@@ -389,7 +410,7 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
         free(q);
         return st == CAPV_E_EXISTS ? CAPV_OK : st;
     }
-    if (reg->rq_in - reg->rq_out >= reg->rq_max) {
+    if (queue_full(reg)) {
         atomic_fetch_add(&reg->rq_dropped, 1);
         pthread_mutex_unlock(&reg->qlock);
         capv_status st = capvi_err_set(err, CAPV_E_BUSY, "request_id",
@@ -423,7 +444,7 @@ static bool records_due(capv_registry *reg, int64_t now)
 {
     if (reg->rq_len == 0 || now < reg->rq_retry_ms)
         return false;
-    return reg->stopping || reg->rq_len >= reg->max_batch ||
+    return reg->stopping || reg->rq_len >= reg->max_batch || queue_full(reg) ||
            now >= reg->rq_oldest_ms + reg->rq_flush_ms;
 }
 
@@ -482,9 +503,12 @@ static void records_done(capv_registry *reg, capv_reg_write **b, size_t first, s
         }
     }
     if (nback == 0) {
-        if (n > first)
+        if (n > first) {
             reg->rq_backoff_ms = REG_RETRY_MIN_MS;
+            reg->rq_failing = false;
+        }
     } else {
+        reg->rq_failing = true;
         *tail = reg->rq_head;
         reg->rq_head = back;
         if (reg->rq_tail == NULL)

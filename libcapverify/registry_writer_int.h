@@ -41,6 +41,9 @@ typedef struct capv_reg_queued {
 #define REG_DEFAULT_FLUSH_MS 5
 #define REG_RETRY_MIN_MS 100
 #define REG_RETRY_MAX_MS 5000
+/* A caller finding the queue full while the storage takes records waits this long at most
+ * for room before its record is dropped (back-pressure; docs/registry.md). */
+#define REG_QUEUE_WAIT_MS 1000
 /* When the handle closes, queued records are retried this long, then dropped (counted). */
 #define REG_STOP_GRACE_MS 10000
 /* A look-up by request id that misses while records are queued waits this long at most for

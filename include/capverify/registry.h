@@ -168,7 +168,8 @@ typedef enum capv_registry_stat {
     CAPV_REGISTRY_STAT_STORAGE_FAULTS = 4, /**< operations that failed with CAPV_E_STORAGE */
     /* asynchronous recording (Since 0.2): */
     CAPV_REGISTRY_STAT_QUEUE_DEPTH = 5,      /**< records waiting to be written (a level) */
-    CAPV_REGISTRY_STAT_RECORDS_DROPPED = 6,  /**< records not queued: the queue was full */
+    CAPV_REGISTRY_STAT_RECORDS_DROPPED = 6,  /**< records not queued: the queue was full
+                                              * while the storage failed */
     CAPV_REGISTRY_STAT_RECORDS_REJECTED = 7, /**< queued records the storage refused
                                               * (CAPV_E_CONFLICT: a request id reused) */
     CAPV_REGISTRY_STAT_RECORDS_WRITTEN = 8   /**< queued records written (or already there) */
@@ -418,8 +419,10 @@ typedef struct capv_registry_verification {
  * Storage faults are CAPV_E_STORAGE.
  * With asynchronous recording (capv_registry_options version 3) the record is validated
  * (CAPV_E_MALFORMED, CAPV_E_HEX as above), queued and CAPV_OK returned at once, `seq` 0:
- * the writer writes it within record_flush_ms, retrying while the storage fails; a full
- * queue drops it and answers CAPV_E_BUSY (counted: CAPV_REGISTRY_STAT_RECORDS_DROPPED).
+ * the writer writes it within record_flush_ms, retrying while the storage fails. A full
+ * queue makes the call wait for room (up to 1 s) while the storage works; while it fails
+ * (or when no room came), the record is dropped and CAPV_E_BUSY answered (counted:
+ * CAPV_REGISTRY_STAT_RECORDS_DROPPED).
  * Closing the handle writes every queued record first (docs/registry.md). Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_record(int64_t *seq, capv_registry *reg,

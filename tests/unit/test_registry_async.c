@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Asynchronous recording (docs/registry.md "Recording verifications"): records are queued,
  * written in batches by the writer thread, retried while the storage fails, dropped and
- * counted only when the queue is full, and all written when the handle closes. The storage
+ * counted only when the queue is full while the storage fails (a full queue otherwise makes
+ * the caller wait for the writer), and all written when the handle closes. The storage
  * failure is real: a second SQLite connection holds the database locked. */
 #include <capverify.h>
 #include <check.h>
@@ -121,6 +122,24 @@ START_TEST(close_writes_everything)
 }
 END_TEST
 
+/* A queue far smaller than the load, and a flush interval longer than the test: a full
+ * queue is written at once and its callers wait for room instead of losing records. */
+START_TEST(full_queue_waits_for_storage)
+{
+    char path[PATH_CAP];
+    in_dir(path, "f.sqlite");
+    capv_registry *reg = open_async(path, 20, 60000, 0);
+    for (int i = 0; i < 1000; i++)
+        ck_assert_int_eq(record_one(reg, i, "ok"), CAPV_OK);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_DROPPED), 0);
+    ck_assert_uint_le(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 20);
+    ck_assert_int_eq(capv_registry_flush(reg, 30000, NULL), CAPV_OK);
+    ck_assert_uint_eq(verifications(reg), 1000);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 1000);
+    capv_registry_close(reg);
+}
+END_TEST
+
 START_TEST(storage_down_then_back)
 {
     char path[PATH_CAP];
@@ -219,6 +238,7 @@ Suite *registry_async_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, queued_and_batched);
     tcase_add_test(tc, close_writes_everything);
+    tcase_add_test(tc, full_queue_waits_for_storage);
     tcase_add_test(tc, storage_down_then_back);
     tcase_add_test(tc, reused_request_id_rejected);
     tcase_add_test(tc, synchronous_without_queue);
