@@ -250,9 +250,10 @@ if [ "$phases" = cached ]; then
 fi
 
 # What the same package costs the library alone, on every core, with no HTTP, authentication
-# or recording: the ceiling of the uncached ratio (docs/architecture.md#benchmarks).
+# or recording: the ceiling of the uncached ratio (docs/architecture.md#benchmarks). TZ as
+# capverifyd sets it (libzip's mktime then does not stat /etc/localtime under a global lock).
 library_rate() { # library_rate ZIP [no-timestamp]
-    "$build/bench/bench_verify" "$secs" "$1" "$tmp/sample/trust" "$tmp/sample/policies" \
+    TZ=${TZ-:/etc/localtime} "$build/bench/bench_verify" "$secs" "$1" "$tmp/sample/trust" "$tmp/sample/policies" \
         "$tmp/sample/tsa/ca.pem" "$(nproc)" ${2:-} | awk '/^verify_zip_per_s/ {print $2}'
 }
 multi_rate() { # openssl speed -multi $(nproc) ed25519: verifies/s over every core
