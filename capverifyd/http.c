@@ -60,8 +60,11 @@ static void put(req *r, const char *data, size_t len)
 
 /* The response head shared by every answer: status, security headers, request id, CORS
  * for a listed origin, and Connection: close whenever the connection must not be reused
- * (an unread request body is never drained: docs/hardening.md). */
-static void send_head(req *r, int status, const char *content_type, size_t len, const char *extra)
+ * (an unread request body is never drained: docs/hardening.md). Written to head[0..HEAD_MAX);
+ * returns its length, or -1 (never for our own short extra headers). */
+#define HEAD_MAX 2048
+static int format_head(req *r, char *head, int status, const char *content_type, size_t len,
+                       const char *extra)
 {
     r->status = status;
     /* the UI's files say how long they may be cached (ui.c) */
@@ -77,9 +80,8 @@ static void send_head(req *r, int status, const char *content_type, size_t len, 
                  "Access-Control-Allow-Origin: %s\r\n"
                  "Access-Control-Expose-Headers: X-Request-Id, Retry-After, ETag, Location\r\n",
                  r->cors_origin);
-    char head[2048];
     int n =
-        snprintf(head, sizeof head,
+        snprintf(head, HEAD_MAX,
                  "HTTP/1.1 %d %s\r\n"
                  "%s%s%s"
                  "Content-Length: %zu\r\n"
@@ -91,19 +93,33 @@ static void send_head(req *r, int status, const char *content_type, size_t len, 
                  api ? "Cache-Control: no-store\r\n" : "",
                  r->d->cfg.server_cors_origins.n > 0 && !r->admin_port ? "Vary: Origin\r\n" : "",
                  cors, must_close ? "Connection: close\r\n" : "", extra ? extra : "");
-    if (n < 0 || (size_t)n >= sizeof head) {
-        /* extra headers are ours and short: never reached */
+    if (n < 0 || n >= HEAD_MAX) {
         mg_disable_connection_keep_alive(r->conn);
-        return;
+        return -1;
     }
-    put(r, head, (size_t)n);
+    return n;
 }
+
+/* Head and body go out in one write when together they fit ONE_WRITE_MAX: with tcp_nodelay
+ * every write is a segment of its own, and the client would wake up twice per answer. */
+#define ONE_WRITE_MAX 8192
 
 void send_response(req *r, int status, const char *content_type, const char *body, size_t len,
                    const char *extra)
 {
-    send_head(r, status, content_type, len, extra);
-    if (len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0))
+    char out[ONE_WRITE_MAX];
+    int n = format_head(r, out, status, content_type, len, extra);
+    if (n < 0)
+        return;
+    bool with_body =
+        len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0);
+    if (with_body && len <= sizeof out - (size_t)n) {
+        memcpy(out + n, body, len);
+        put(r, out, (size_t)n + len);
+        return;
+    }
+    put(r, out, (size_t)n);
+    if (with_body)
         put(r, body, len);
 }
 
