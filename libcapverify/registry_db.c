@@ -40,7 +40,7 @@ static const char *const stmt_sql[REG_ST_COUNT] = {
         "INSERT INTO verifications (request_id, subject, manifest_hash, proof_hash, "
         "policy_hash, entry_seq, result, report_id, verified_at, verified_ms) VALUES (?1, ?2, "
         "?3, ?4, ?5, (SELECT seq FROM entries WHERE manifest_key = ?6 AND proof_key = ?7), ?8, "
-        "?9, ?10, ?11)",
+        "?9, ?10, ?11) ON CONFLICT (request_id) DO NOTHING",
     [REG_ST_VER_BY_REQUEST] =
         "SELECT v.seq, v.request_id, v.subject, v.manifest_hash, v.proof_hash, v.policy_hash, "
         "v.result, r.json, v.verified_at, r.sha3 FROM verifications v LEFT JOIN reports r ON "

@@ -382,10 +382,56 @@ out:
     return st;
 }
 
+/* 2 → 3: the CHECK on verifications.result as comparisons instead of an IN list. SQLite
+ * evaluates an IN list of three constants through a temporary b-tree that it builds again for
+ * every row inserted: over half of what recording a verification cost. The constraint admits
+ * the same values, so only the table's SQL text changes, by SQLite's documented procedure for
+ * constraint changes that leave the stored content as it is (lang_altertable.html, "Making
+ * Other Kinds Of Table Schema Changes"): writable_schema, the new text, schema_version + 1,
+ * and the connection's schema reloaded. */
+static const char check_v2[] = "CHECK (result IN ('ok', 'warn', 'fail'))";
+static const char check_v3[] = "CHECK (result = 'ok' OR result = 'warn' OR result = 'fail')";
+
+static capv_status migrate_2_to_3(uint64_t *copied, sqlite3 *db, capv_error *err)
+{
+    (void)copied;
+    int64_t cookie = 0;
+    capv_status st = capvi_reg_query_int(&cookie, db, "PRAGMA schema_version", err);
+    if (st != CAPV_OK || (st = capvi_reg_exec(db, "PRAGMA writable_schema = ON", err)) != CAPV_OK)
+        return st;
+    sqlite3_stmt *upd = NULL;
+    int rc = sqlite3_prepare_v2(db,
+                                "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2) WHERE type = "
+                                "'table' AND name = 'verifications' AND instr(sql, ?1) > 0",
+                                -1, &upd, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_text(upd, 1, check_v2, -1, SQLITE_STATIC);
+        sqlite3_bind_text(upd, 2, check_v3, -1, SQLITE_STATIC);
+        rc = sqlite3_step(upd);
+    }
+    sqlite3_finalize(upd);
+    if (rc != SQLITE_DONE)
+        st = capvi_reg_sqlite_error(db, rc, "migrating the verifications table", err);
+    else if (sqlite3_changes(db) != 1)
+        st = capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+                           "the verifications table is not the one this library creates (no "
+                           "%s)",
+                           check_v2);
+    if (st == CAPV_OK) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA schema_version = %lld", (long long)cookie + 1);
+        st = capvi_reg_exec(db, sql, err);
+    }
+    /* RESET: off again, and the schema read anew (also after a failure) */
+    capv_status off = capvi_reg_exec(db, "PRAGMA writable_schema = RESET", err);
+    return st != CAPV_OK ? st : off;
+}
+
 typedef capv_status (*migration_fn)(uint64_t *copied, sqlite3 *db, capv_error *err);
 /* migrations[n] takes version n to n + 1. Append only. */
 static const migration_fn migrations[CAPV_REGISTRY_SCHEMA_VERSION] = { migrate_0_to_1,
-                                                                       migrate_1_to_2 };
+                                                                       migrate_1_to_2,
+                                                                       migrate_2_to_3 };
 
 static capv_status migrate_range(uint64_t *migrated_rows, sqlite3 *db, int from, int to,
                                  capv_error *err)

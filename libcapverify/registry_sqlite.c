@@ -212,12 +212,18 @@ static capv_status sq_entry_add(capv_registry_entry **stored, capv_registry *reg
     return st;
 }
 
-/* store_report without the remembered one. */
-static capv_status store_report_lookup(int64_t *id, capv_reg_conn *w, const capvi_reg_record *r,
-                                       capv_error *err)
+/* The id of the stored body for r->key (*found), or *found false. The last one is
+ * remembered: a cached verdict's records all carry the same report. */
+static capv_status report_find(int64_t *id, bool *found, capv_registry *reg,
+                               const capvi_reg_record *r, capv_error *err)
 {
+    *found = reg->w_report_valid && memcmp(reg->w_report_key, r->key, 32) == 0;
+    if (*found) {
+        *id = reg->w_report_id;
+        return CAPV_OK;
+    }
     sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, w, REG_ST_REPORT_BY_KEY, err);
+    capv_status st = capvi_reg_stmt(&s, &reg->w, REG_ST_REPORT_BY_KEY, err);
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
@@ -225,68 +231,68 @@ static capv_status store_report_lookup(int64_t *id, capv_reg_conn *w, const capv
     if (rc == SQLITE_ROW)
         *id = sqlite3_column_int64(s, 0);
     sqlite3_reset(s);
-    if (rc == SQLITE_ROW)
-        return CAPV_OK; /* the same report again (a report cache hit): no second copy */
-    if (rc != SQLITE_DONE)
-        return capvi_reg_sqlite_error(w->db, rc, "looking up a stored report", err);
-    if ((st = capvi_reg_stmt(&s, w, REG_ST_REPORT_INSERT, err)) != CAPV_OK)
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return capvi_reg_sqlite_error(reg->w.db, rc, "looking up a stored report", err);
+    if ((*found = rc == SQLITE_ROW)) {
+        memcpy(reg->w_report_key, r->key, 32);
+        reg->w_report_id = *id;
+        reg->w_report_valid = true;
+    }
+    return CAPV_OK;
+}
+
+/* Stores r's body, which report_find did not find; remembers its id. */
+static capv_status report_insert(int64_t *id, capv_registry *reg, const capvi_reg_record *r,
+                                 capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, &reg->w, REG_ST_REPORT_INSERT, err);
+    if (st != CAPV_OK)
         return st;
     sqlite3_bind_blob(s, 1, r->key, 32, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, (sqlite3_int64)r->full_len);
     sqlite3_bind_int(s, 3, r->summary ? 1 : 0);
     sqlite3_bind_text64(s, 4, r->body, r->body_len, SQLITE_STATIC, SQLITE_UTF8);
-    if ((st = capvi_reg_step_done(w->db, s, "storing a report", err)) != CAPV_OK)
+    if ((st = capvi_reg_step_done(reg->w.db, s, "storing a report", err)) != CAPV_OK)
         return st;
-    *id = sqlite3_last_insert_rowid(w->db);
+    *id = sqlite3_last_insert_rowid(reg->w.db);
+    memcpy(reg->w_report_key, r->key, 32);
+    reg->w_report_id = *id;
+    reg->w_report_valid = true;
     return CAPV_OK;
 }
 
-/* The id of the stored body for r->key, inserting the body when it is new. The last one is
- * remembered: a cached verdict's records all carry the same report. */
-static capv_status store_report(int64_t *id, capv_registry *reg, const capvi_reg_record *r,
-                                capv_error *err)
+/* The verification stored under r's request id, compared with r (*found), or *found false. */
+static capv_status record_existing(bool *found, capv_reg_conn *w, capvi_reg_record *r,
+                                   capv_error *err)
 {
-    if (reg->w_report_valid && memcmp(reg->w_report_key, r->key, 32) == 0) {
-        *id = reg->w_report_id;
-        return CAPV_OK;
-    }
-    capv_status st = store_report_lookup(id, &reg->w, r, err);
-    if (st == CAPV_OK) {
-        memcpy(reg->w_report_key, r->key, 32);
-        reg->w_report_id = *id;
-        reg->w_report_valid = true;
-    }
-    return st;
-}
-
-/* One record: r->st CAPV_OK (stored), or CAPV_E_EXISTS / CAPV_E_CONFLICT when its request id
- * is taken. Returns CAPV_OK, or the storage's failure. */
-static capv_status record_one(capv_registry *reg, capvi_reg_record *r, capv_error *err)
-{
-    capv_reg_conn *w = &reg->w;
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, w, REG_ST_VER_BY_REQUEST, err);
     if (st != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    if ((*found = rc == SQLITE_ROW)) {
         const void *key = sqlite3_column_blob(s, 9);
         r->seq = sqlite3_column_int64(s, 0);
         capvi_reg_record_compare(r, capvi_reg_col_text(s, 2), capvi_reg_col_text(s, 3),
                                  capvi_reg_col_text(s, 4), capvi_reg_col_text(s, 5),
                                  capvi_reg_col_text(s, 6), capvi_reg_col_text(s, 8),
                                  key != NULL && sqlite3_column_bytes(s, 9) == 32 ? key : NULL);
-        sqlite3_reset(s);
-        return CAPV_OK;
     }
     sqlite3_reset(s);
-    if (rc != SQLITE_DONE)
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return capvi_reg_sqlite_error(w->db, rc, "looking up a verification", err);
-    int64_t report_id = 0;
-    if (r->body != NULL && (st = store_report(&report_id, reg, r, err)) != CAPV_OK)
-        return st;
-    if ((st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err)) != CAPV_OK)
+    return CAPV_OK;
+}
+
+/* Inserts r unless its request id is taken (*inserted). */
+static capv_status record_insert(bool *inserted, capv_reg_conn *w, capvi_reg_record *r,
+                                 int64_t report_id, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    capv_status st = capvi_reg_stmt(&s, w, REG_ST_VER_INSERT, err);
+    if (st != CAPV_OK)
         return st;
     sqlite3_bind_text(s, 1, r->request_id, -1, SQLITE_STATIC);
     if (r->subject)
@@ -308,9 +314,39 @@ static capv_status record_one(capv_registry *reg, capvi_reg_record *r, capv_erro
     sqlite3_bind_int64(s, 11, r->ms);
     if ((st = capvi_reg_step_done(w->db, s, "recording a verification", err)) != CAPV_OK)
         return st;
-    r->seq = sqlite3_last_insert_rowid(w->db);
-    r->st = CAPV_OK;
+    if ((*inserted = sqlite3_changes(w->db) > 0)) {
+        r->seq = sqlite3_last_insert_rowid(w->db);
+        r->st = CAPV_OK;
+    }
     return CAPV_OK;
+}
+
+/* One record: r->st CAPV_OK (stored), or CAPV_E_EXISTS / CAPV_E_CONFLICT when its request id
+ * is taken. Returns CAPV_OK, or the storage's failure. With its report already stored (a
+ * cached verdict's), the insert comes first and a taken request id is looked up after; a
+ * new report is stored only once the request id is known to be free, so a retry never
+ * leaves a body without a verification. */
+static capv_status record_one(capv_registry *reg, capvi_reg_record *r, capv_error *err)
+{
+    capv_reg_conn *w = &reg->w;
+    int64_t report_id = 0;
+    bool known = true, inserted = false, found = false;
+    capv_status st = CAPV_OK;
+    if (r->body != NULL && (st = report_find(&report_id, &known, reg, r, err)) != CAPV_OK)
+        return st;
+    if (!known) {
+        if ((st = record_existing(&found, w, r, err)) != CAPV_OK || found)
+            return st;
+        if ((st = report_insert(&report_id, reg, r, err)) != CAPV_OK)
+            return st;
+    }
+    if ((st = record_insert(&inserted, w, r, report_id, err)) != CAPV_OK || inserted)
+        return st;
+    if ((st = record_existing(&found, w, r, err)) != CAPV_OK)
+        return st;
+    return found ? CAPV_OK
+                 : capvi_err_set(err, CAPV_E_INTERNAL, "request_id",
+                                 "verification '%s' was neither stored nor found", r->request_id);
 }
 
 static capv_status sq_record_batch(capv_registry *reg, capvi_reg_record **recs, size_t n,

@@ -35,7 +35,7 @@ expect 3 "$cli" registry restore
 expect 0 "$cli" registry init --json
 [ "$(jq -r .created <<<"$out")" = true ] || fail "init: $out"
 expect 0 "$cli" registry init
-[[ "$out" == *"already at schema version 2"* ]] || fail "second init: $out"
+[[ "$out" == *"already at schema version 3"* ]] || fail "second init: $out"
 expect 0 "$cli" registry add --manifest-hash "$M1" --proof-hash "$P1" --timestamp-file t.tsr --json
 [ "$(jq -r .status <<<"$out")" = added ] || fail "add: $out"
 id=$(jq -r .entry.id <<<"$out")
@@ -107,7 +107,7 @@ for f in empty_registry_v1.sqlite old_schema_registry.sqlite; do
     [ "$(jq -r '"\(.from_version) \(.legacy) \(.to_version)"' <<<"$out")" = "0 true 2" ] ||
         fail "$f migrate: $out"
     expect 0 "$cli" registry migrate --db "$dir/$f"
-    [[ "$out" == *"already at schema version 2"* ]] || fail "$f second migrate: $out"
+    [[ "$out" == *"already at schema version 3"* ]] || fail "$f second migrate: $out"
     expect 0 "$cli" registry check --db "$dir/$f"
 done
 expect 0 "$cli" registry import --db "$dir/empty_registry_v1.sqlite" "$vectors/peer/registry/empty_registry_v1.json"

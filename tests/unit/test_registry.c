@@ -181,7 +181,7 @@ START_TEST(pragmas_and_lock)
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA synchronous", buf, sizeof buf), "2");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA foreign_keys", buf, sizeof buf), "1");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA busy_timeout", buf, sizeof buf), "5000");
-    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA user_version", buf, sizeof buf), "2");
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA user_version", buf, sizeof buf), "3");
     ck_assert_int_eq(capv_registry_found_version(w), 0);
     ck_assert_int_eq(capv_registry_found_legacy(w), 0);
     ck_assert_int_eq(capv_registry_is_read_only(w), 0);
@@ -2109,7 +2109,7 @@ START_TEST(migrate_reports)
     ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(r.problems, 0);
     capv_registry_close(reg);
-    ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(q_int(path, "PRAGMA user_version"), CAPV_REGISTRY_SCHEMA_VERSION);
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM pragma_table_info('verifications') "
                                  "WHERE name = 'report'"),
                      0);
@@ -2117,6 +2117,71 @@ START_TEST(migrate_reports)
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM verifications WHERE verified_ms IS "
                                  "NULL"),
                      1);
+}
+END_TEST
+
+/* 2 → 3 changes the spelling of the CHECK on verifications.result and nothing else: the
+ * rows stay, the constraint still refuses other results, the schema is what a new registry
+ * has, and the migrating handle records right away. */
+START_TEST(migrate_result_check)
+{
+    char path[PATH_CAP], fresh[PATH_CAP];
+    in_dir(path, "v2.sqlite");
+    capv_registry *reg = tu_registry_open(path, CAPV_REGISTRY_CREATE);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "before";
+    v.result = "warn";
+    v.verified_at = "2026-12-01T00:00:00Z";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    capv_registry_close(reg);
+    /* back to version 2: the CHECK as version 2 spelled it */
+    exec_sql(path, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, "
+                   "'CHECK (result = ''ok'' OR result = ''warn'' OR result = ''fail'')', 'CHECK "
+                   "(result IN (''ok'', ''warn'', ''fail''))') WHERE name = 'verifications'; "
+                   "PRAGMA schema_version = 1000; PRAGMA writable_schema = OFF; PRAGMA "
+                   "user_version = 2");
+    ck_assert_int_eq(q_int(path, "SELECT instr(sql, 'result IN (') > 0 FROM sqlite_schema "
+                                 "WHERE name = 'verifications'"),
+                     1);
+    ck_assert_int_eq(open_status(path, CAPV_REGISTRY_NO_MIGRATE), CAPV_E_STATE);
+    reg = tu_registry_open(path, 0);
+    ck_assert_int_eq(capv_registry_found_version(reg), 2);
+    v.request_id = "after";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    capv_registry_check_result r = CAPV_REGISTRY_CHECK_RESULT_INIT;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, NULL, NULL, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.problems, 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2);
+    capv_registry_close(reg);
+    ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 3);
+    /* the same table text as a registry created now */
+    capv_registry_close(tu_registry_open(in_dir(fresh, "v3.sqlite"), CAPV_REGISTRY_CREATE));
+    sqlite3 *a = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &a, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    char attach[PATH_CAP + 32];
+    snprintf(attach, sizeof attach, "ATTACH '%s' AS fresh", fresh);
+    ck_assert_int_eq(sqlite3_exec(a, attach, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(a,
+                                        "SELECT (SELECT sql FROM main.sqlite_schema WHERE name = "
+                                        "'verifications') = (SELECT sql FROM fresh.sqlite_schema "
+                                        "WHERE name = 'verifications')",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(s, 0), 1);
+    sqlite3_finalize(s);
+    ck_assert_int_eq(sqlite3_prepare_v2(a, "PRAGMA integrity_check", -1, &s, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), "ok");
+    sqlite3_finalize(s);
+    /* the constraint still holds */
+    ck_assert_int_eq(sqlite3_exec(a,
+                                  "INSERT INTO verifications (request_id, result, verified_at) "
+                                  "VALUES ('bad', 'maybe', '2026-12-01T00:00:00Z')",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    sqlite3_close(a);
 }
 END_TEST
 
@@ -2530,6 +2595,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, prune_by_age);
     tcase_add_test(tc, retention_writer_thread);
     tcase_add_test(tc, migrate_reports);
+    tcase_add_test(tc, migrate_result_check);
     tcase_add_test(tc, struct_versions);
     tcase_add_test(tc, page_as_json);
     tcase_add_test(tc, policy_ir_store);

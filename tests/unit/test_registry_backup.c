@@ -284,8 +284,8 @@ static const struct {
     /* the CHECK of verifications.result taken out of its CREATE statement */
     { "changed column",
       "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, ' CHECK "
-      "(result IN (''ok'', ''warn'', ''fail''))', '') WHERE name = 'verifications'; PRAGMA "
-      "writable_schema = OFF",
+      "(result = ''ok'' OR result = ''warn'' OR result = ''fail'')', '') WHERE name = "
+      "'verifications'; PRAGMA writable_schema = OFF",
       "table 'verifications' is not the one" },
     { "dropped index", "DROP INDEX verifications_time", "index 'verifications_time' is missing" },
     { "quoted trigger",
