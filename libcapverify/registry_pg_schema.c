@@ -9,14 +9,13 @@
 #include "registry_pg_conn_int.h"
 #include "registry_pg_schema_int.h"
 
-/* Version 2, the tables and columns of the SQLite schema version 2 (docs/registry.md,
- * "Schema"): hashes as registered text plus their 32-byte keys; seq columns are identities
- * (BY DEFAULT, so a copy can keep its numbers), which leave gaps after rollbacks. Ids and keys
- * compare by their bytes (COLLATE "C"), as in SQLite, not by the database's locale: equality
- * is what matters, and a locale collation costs every index look-up and insert. The
- * verifications carry only the indexes a query reads (request id, report for pruning, time
- * for retention): SQLite's indexes on manifest_hash and entry_seq serve no query, and every
- * recorded verification would pay for them. */
+/* Version 2, the tables, constraints and indexes of the SQLite schema version 3
+ * (docs/registry.md, "Schema"): hashes as registered text plus their 32-byte keys; seq columns
+ * are identities (BY DEFAULT, so a copy can keep its numbers), which leave gaps after
+ * rollbacks. Ids and keys compare by their bytes (COLLATE "C"), as in SQLite, not by the
+ * database's locale: equality is what matters, and a locale collation costs every index
+ * look-up and insert. The verifications carry only the indexes a query reads (request id,
+ * report for pruning, time for retention): every recorded verification pays for each. */
 static const char schema_v2[] =
     "CREATE TABLE registry_meta (\n"
     "    key text COLLATE \"C\" PRIMARY KEY,\n"

@@ -47,8 +47,9 @@ extern "C" {
 /** The schema version this library creates and migrates to (PRAGMA user_version). Version 0
  * is an empty file or the existing implementation's schema (tables registry_meta and
  * registry_entries, with or without kid / signature_scheme). Version 2 keeps report bodies
- * once each in a `reports` table keyed by their SHA3-256; version 3 spells the CHECK on a
- * verification's result so that SQLite inserts it faster (docs/registry.md). Since 0.1. */
+ * once each in a `reports` table keyed by their SHA3-256; version 3 records verifications
+ * faster (the CHECK on their result respelled, two unused indexes dropped; docs/registry.md).
+ * Since 0.1. */
 #define CAPV_REGISTRY_SCHEMA_VERSION 3
 
 /** Progress of a long operation: `done` of `total` units (pages, entries); total 0 = unknown.

@@ -2120,9 +2120,9 @@ START_TEST(migrate_reports)
 }
 END_TEST
 
-/* 2 → 3 changes the spelling of the CHECK on verifications.result and nothing else: the
- * rows stay, the constraint still refuses other results, the schema is what a new registry
- * has, and the migrating handle records right away. */
+/* 2 → 3 respells the CHECK on verifications.result and drops two unused indexes: the rows
+ * stay, the constraint still refuses other results, the schema is what a new registry has
+ * (capv_registry_check finds no other object), and the migrating handle records at once. */
 START_TEST(migrate_result_check)
 {
     char path[PATH_CAP], fresh[PATH_CAP];
@@ -2138,8 +2138,9 @@ START_TEST(migrate_result_check)
     exec_sql(path, "PRAGMA writable_schema = ON; UPDATE sqlite_schema SET sql = replace(sql, "
                    "'CHECK (result = ''ok'' OR result = ''warn'' OR result = ''fail'')', 'CHECK "
                    "(result IN (''ok'', ''warn'', ''fail''))') WHERE name = 'verifications'; "
-                   "PRAGMA schema_version = 1000; PRAGMA writable_schema = OFF; PRAGMA "
-                   "user_version = 2");
+                   "PRAGMA schema_version = 1000; PRAGMA writable_schema = OFF; CREATE INDEX "
+                   "verifications_manifest ON verifications (manifest_hash); CREATE INDEX "
+                   "verifications_entry ON verifications (entry_seq); PRAGMA user_version = 2");
     ck_assert_int_eq(q_int(path, "SELECT instr(sql, 'result IN (') > 0 FROM sqlite_schema "
                                  "WHERE name = 'verifications'"),
                      1);
@@ -2154,6 +2155,9 @@ START_TEST(migrate_result_check)
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2);
     capv_registry_close(reg);
     ck_assert_int_eq(q_int(path, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM sqlite_schema WHERE name IN "
+                                 "('verifications_manifest', 'verifications_entry')"),
+                     0);
     /* the same table text as a registry created now */
     capv_registry_close(tu_registry_open(in_dir(fresh, "v3.sqlite"), CAPV_REGISTRY_CREATE));
     sqlite3 *a = NULL;
