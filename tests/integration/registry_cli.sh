@@ -104,7 +104,7 @@ for f in empty_registry_v1.sqlite old_schema_registry.sqlite; do
     expect 5 "$cli" registry list --db "$dir/$f"
     [[ "$err" == *"migrate"* ]] || fail "$f read-only: $err"
     expect 0 "$cli" registry migrate --db "$dir/$f" --json
-    [ "$(jq -r '"\(.from_version) \(.legacy) \(.to_version)"' <<<"$out")" = "0 true 2" ] ||
+    [ "$(jq -r '"\(.from_version) \(.legacy) \(.to_version)"' <<<"$out")" = "0 true 3" ] ||
         fail "$f migrate: $out"
     expect 0 "$cli" registry migrate --db "$dir/$f"
     [[ "$out" == *"already at schema version 3"* ]] || fail "$f second migrate: $out"
