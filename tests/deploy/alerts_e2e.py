@@ -65,6 +65,7 @@ import http.client
 import http.server
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -118,10 +119,32 @@ def log(msg):
 
 # ---- processes ------------------------------------------------------------------------------
 
+TAKEN_PORTS = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range, not handed out before: a
+    daemon restarted on its port must not find it taken meanwhile by the local end of some
+    client connection (Prometheus's scrapes, the load), whose ports come from that range."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    rng = random.Random()
+    for _ in range(1000):
+        port = rng.randrange(max(1024, low // 2), low)
+        if port in TAKEN_PORTS:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        TAKEN_PORTS.add(port)
+        return port
+    raise RuntimeError("no free loopback port below %d" % low)
 
 
 def get(url, timeout=5, data=None, method=None, headers=None):
