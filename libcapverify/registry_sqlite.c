@@ -212,8 +212,17 @@ static capv_status sq_entry_add(capv_registry_entry **stored, capv_registry *reg
     return st;
 }
 
-/* The id of the stored body for r->key (*found), or *found false. The last one is
- * remembered: a cached verdict's records all carry the same report. */
+/* The body stored under `key` has `id`: the next record with the same report (a cached
+ * verdict's records all carry one) needs no look-up. Valid until a rollback or a prune. */
+static void remember_report(capv_registry *reg, const uint8_t key[32], int64_t id)
+{
+    memcpy(reg->w_report_key, key, 32);
+    reg->w_report_id = id;
+    reg->w_report_valid = true;
+}
+
+/* The id of the stored body for r->key (*found; the remembered one first), or *found
+ * false. */
 static capv_status report_find(int64_t *id, bool *found, capv_registry *reg,
                                const capvi_reg_record *r, capv_error *err)
 {
@@ -233,11 +242,8 @@ static capv_status report_find(int64_t *id, bool *found, capv_registry *reg,
     sqlite3_reset(s);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return capvi_reg_sqlite_error(reg->w.db, rc, "looking up a stored report", err);
-    if ((*found = rc == SQLITE_ROW)) {
-        memcpy(reg->w_report_key, r->key, 32);
-        reg->w_report_id = *id;
-        reg->w_report_valid = true;
-    }
+    if ((*found = rc == SQLITE_ROW))
+        remember_report(reg, r->key, *id);
     return CAPV_OK;
 }
 
@@ -256,9 +262,7 @@ static capv_status report_insert(int64_t *id, capv_registry *reg, const capvi_re
     if ((st = capvi_reg_step_done(reg->w.db, s, "storing a report", err)) != CAPV_OK)
         return st;
     *id = sqlite3_last_insert_rowid(reg->w.db);
-    memcpy(reg->w_report_key, r->key, 32);
-    reg->w_report_id = *id;
-    reg->w_report_valid = true;
+    remember_report(reg, r->key, *id);
     return CAPV_OK;
 }
 
