@@ -50,6 +50,21 @@ void capvi_buf_puts(capv_buf *b, const char *s)
     capvi_buf_append(b, s, strlen(s));
 }
 
+void capvi_buf_put_int(capv_buf *b, int64_t v)
+{
+    char d[24];
+    size_t i = sizeof d;
+    /* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        d[--i] = '-';
+    capvi_buf_append(b, d + i, sizeof d - i);
+}
+
 void capvi_buf_printf(capv_buf *b, const char *fmt, ...)
 {
     va_list ap;

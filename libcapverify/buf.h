@@ -25,6 +25,8 @@ bool capvi_buf_reserve(capv_buf *b, size_t extra);
 void capvi_buf_append(capv_buf *b, const void *data, size_t len);
 void capvi_buf_putc(capv_buf *b, char c);
 void capvi_buf_puts(capv_buf *b, const char *s);
+/* Appends `v` in decimal (as "%lld" would). */
+void capvi_buf_put_int(capv_buf *b, int64_t v);
 /* Appends printf-formatted text. */
 void capvi_buf_printf(capv_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* NUL-terminates and hands the storage to the caller (free with free()); the buffer is reset.

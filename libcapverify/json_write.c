@@ -111,7 +111,7 @@ static void write_number(capv_buf *b, const cJSON *item)
     }
     double d = item->valuedouble;
     if (lex == NULL && isfinite(d) && floor(d) == d && fabs(d) <= (double)CAPV_JSON_INT_MAX) {
-        capvi_buf_printf(b, "%lld", (long long)d);
+        capvi_buf_put_int(b, (int64_t)d);
         return;
     }
     capvi_json_write_double(b, d);

@@ -181,8 +181,11 @@ capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, const char
     e->lg = lg;
     char t[32];
     capvi_time_format_ms(t, lg->clock(lg->clock_user));
-    capvi_buf_printf(&e->b, "{\"timestamp\":\"%s\",\"level\":\"%s\"", t,
-                     capv_log_level_name(level));
+    capvi_buf_puts(&e->b, "{\"timestamp\":\"");
+    capvi_buf_puts(&e->b, t);
+    capvi_buf_puts(&e->b, "\",\"level\":\"");
+    capvi_buf_puts(&e->b, capv_log_level_name(level));
+    capvi_buf_putc(&e->b, '"');
     if (event != NULL) {
         key(e, "event");
         safe_string(&e->b, event);
@@ -203,7 +206,7 @@ void capv_log_int(capv_log_entry *e, const char *k, int64_t value)
     if (e == NULL || k == NULL)
         return;
     key(e, k);
-    capvi_buf_printf(&e->b, "%lld", (long long)value);
+    capvi_buf_put_int(&e->b, value);
 }
 
 void capv_log_double(capv_log_entry *e, const char *k, double value)
@@ -211,10 +214,27 @@ void capv_log_double(capv_log_entry *e, const char *k, double value)
     if (e == NULL || k == NULL)
         return;
     key(e, k);
-    if (isfinite(value))
-        capvi_buf_printf(&e->b, "%.3f", value);
-    else
+    if (!isfinite(value)) {
         capvi_buf_puts(&e->b, "null");
+        return;
+    }
+    /* three decimals, written without printf (a few of these go into every request's line);
+     * beyond what thousandths in an int64_t hold, printf's own */
+    if (fabs(value) >= 9e15) {
+        capvi_buf_printf(&e->b, "%.3f", value);
+        return;
+    }
+    int64_t m = llround(value * 1000.0);
+    if (m < 0) {
+        capvi_buf_putc(&e->b, '-');
+        m = -m;
+    } else if (signbit(value)) {
+        capvi_buf_putc(&e->b, '-'); /* as printf writes -0.0001: "-0.000" */
+    }
+    char frac[4] = { '.', (char)('0' + m / 100 % 10), (char)('0' + m / 10 % 10),
+                     (char)('0' + m % 10) };
+    capvi_buf_put_int(&e->b, m / 1000);
+    capvi_buf_append(&e->b, frac, sizeof frac);
 }
 
 void capv_log_bool(capv_log_entry *e, const char *k, bool value)

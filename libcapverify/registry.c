@@ -41,25 +41,46 @@ _Static_assert(sizeof options_sizes / sizeof options_sizes[0] == CAPV_REGISTRY_O
 
 /* Recently recorded report texts (docs/registry.md "Recording verifications"): a verdict
  * served from the report cache is recorded again and again with the same bytes, so a report
- * is remembered by its BLAKE3 digest with what was prepared from it (its fields, its
- * SHA3-256 and, over the cap, its summary), and a repeat skips parsing and SHA3 alike.
- * Direct-mapped by the digest's first byte. */
+ * text is remembered with what was prepared from it (its fields, its SHA3-256 and, over the
+ * cap, its summary), and a repeat skips parsing and SHA3 alike. A slot is picked by a cheap
+ * hash of the text and matched by the text itself (memcmp: no cryptographic hash on the
+ * request path). Texts over REG_MEMO_TEXT_MAX bytes are not remembered, so the memo holds at
+ * most REG_MEMO_SLOTS * REG_MEMO_TEXT_MAX bytes. */
 #define REG_MEMO_SLOTS 64
+#define REG_MEMO_TEXT_MAX 32768
 
 struct capvi_reg_memo {
-    bool used;
-    uint8_t tag[32];    /* BLAKE3 of the report text: the look-up (SHA3-256 only on a miss) */
+    char *text;         /* the report text (NULL: the slot is free) */
     size_t cap;         /* the size cap it was prepared under */
     capvi_reg_record r; /* the report's part of a record (no request id, no subject) */
     char *summary;      /* the stored summary when r.summary, else NULL */
 };
 
+/* The memo slot of a report text: a multiply-xorshift mix of its 8-byte words. */
+static size_t memo_slot(const char *json, size_t len)
+{
+    uint64_t h = len * 0x9e3779b97f4a7c15u;
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, json + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdu;
+        h ^= h >> 32;
+    }
+    for (; i < len; i++)
+        h = (h ^ (unsigned char)json[i]) * 0xc4ceb9fe1a85ec53u;
+    h ^= h >> 29;
+    return (size_t)(h % REG_MEMO_SLOTS);
+}
+
 static void memo_free(capv_registry *reg)
 {
     if (reg->memo == NULL)
         return;
-    for (size_t i = 0; i < REG_MEMO_SLOTS; i++)
+    for (size_t i = 0; i < REG_MEMO_SLOTS; i++) {
+        free(reg->memo[i].text);
         free(reg->memo[i].summary);
+    }
     free(reg->memo);
     reg->memo = NULL;
 }
@@ -763,22 +784,19 @@ static capv_reg_queued *record_copy(const capvi_reg_record *r)
 }
 
 /* CAPV_OK with the prepared record of a report recorded recently (`sum` holds its summary
- * when one is stored), CAPV_E_NOT_FOUND when there is none. `tag` receives the text's BLAKE3
- * digest either way (for memo_put). */
-static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, uint8_t tag[32], capv_registry *reg,
+ * when one is stored), CAPV_E_NOT_FOUND when there is none. */
+static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, capv_registry *reg,
                             const char *json, size_t len, capv_error *err)
 {
     memset(r, 0, sizeof *r);
-    if (reg->memo == NULL)
+    if (reg->memo == NULL || len > REG_MEMO_TEXT_MAX)
         return CAPV_E_NOT_FOUND;
-    capv_status st = capv_hash(tag, CAPV_HASH_BLAKE3, (const uint8_t *)json, len, err);
-    if (st != CAPV_OK)
-        return st;
     size_t cap = atomic_load(&reg->max_report);
-    st = CAPV_E_NOT_FOUND;
+    capv_status st = CAPV_E_NOT_FOUND;
     pthread_mutex_lock(&reg->memo_lock);
-    struct capvi_reg_memo *m = &reg->memo[tag[0] % REG_MEMO_SLOTS];
-    if (m->used && m->cap == cap && m->r.full_len == len && memcmp(m->tag, tag, 32) == 0) {
+    struct capvi_reg_memo *m = &reg->memo[memo_slot(json, len)];
+    if (m->text != NULL && m->cap == cap && m->r.full_len == len &&
+        memcmp(m->text, json, len) == 0) {
         *r = m->r;
         if (r->summary)
             capvi_buf_append(sum, m->summary, r->body_len);
@@ -793,22 +811,26 @@ static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, uint8_t tag[32],
     return CAPV_OK;
 }
 
-/* Remembers the report part of a prepared record whose text has BLAKE3 digest `tag`
- * (nothing when out of memory). */
-static void memo_put(capv_registry *reg, const uint8_t tag[32], const capvi_reg_record *r)
+/* Remembers the report part of a prepared record of the report text `json` (nothing when out
+ * of memory or the text is too long to keep). */
+static void memo_put(capv_registry *reg, const char *json, const capvi_reg_record *r)
 {
-    if (reg->memo == NULL || r->body == NULL || !r->at_given)
+    if (reg->memo == NULL || r->body == NULL || !r->at_given || r->full_len > REG_MEMO_TEXT_MAX)
         return;
+    char *text = malloc(r->full_len ? r->full_len : 1);
     char *summary = NULL;
-    if (r->summary && (summary = malloc(r->body_len)) == NULL)
+    if (text == NULL || (r->summary && (summary = malloc(r->body_len)) == NULL)) {
+        free(text);
         return;
+    }
+    memcpy(text, json, r->full_len);
     if (summary != NULL)
         memcpy(summary, r->body, r->body_len);
     pthread_mutex_lock(&reg->memo_lock);
-    struct capvi_reg_memo *m = &reg->memo[tag[0] % REG_MEMO_SLOTS];
+    struct capvi_reg_memo *m = &reg->memo[memo_slot(json, r->full_len)];
+    free(m->text);
     free(m->summary);
-    m->used = true;
-    memcpy(m->tag, tag, 32);
+    m->text = text;
     m->cap = atomic_load(&reg->max_report);
     m->r = *r;
     memset(m->r.request_id, 0, sizeof m->r.request_id);
@@ -841,10 +863,9 @@ static capv_status record_submit(int64_t *seq, capv_registry *reg, capvi_reg_rec
 }
 
 /* Records `v`, whose report (if any) is `report_len` bytes long and, when `root` is not NULL,
- * already parsed. A prepared report text is remembered (memo_put) by `tag`, its BLAKE3
- * digest, unless that is NULL. */
+ * already parsed. The prepared report text is remembered (memo_put) when `remember`. */
 static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_verification *v,
-                          size_t report_len, const cJSON *root, const uint8_t *tag, capv_error *err)
+                          size_t report_len, const cJSON *root, bool remember, capv_error *err)
 {
     capvi_reg_record r;
     memset(&r, 0, sizeof r);
@@ -852,8 +873,8 @@ static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_
     capv_status st = record_fields(&r, reg, v, err);
     if (st == CAPV_OK)
         st = prepare_report(&r, reg, v, report_len, root, &sum, err);
-    if (st == CAPV_OK && tag != NULL)
-        memo_put(reg, tag, &r);
+    if (st == CAPV_OK && remember)
+        memo_put(reg, v->report_json, &r);
     if (st == CAPV_OK)
         st = record_submit(seq, reg, &r, err);
     capvi_buf_free(&sum);
@@ -873,7 +894,7 @@ capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
                                            "capv_registry_verification", err);
     if (st != CAPV_OK)
         return st;
-    st = record(seq, reg, &in, in.report_json ? strlen(in.report_json) : 0, NULL, NULL, err);
+    st = record(seq, reg, &in, in.report_json ? strlen(in.report_json) : 0, NULL, false, err);
     return capvi_err_done(err, st);
 }
 
@@ -904,8 +925,7 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     /* the same report text as a recent one (a cached verdict): its prepared fields */
     capvi_reg_record r;
     capv_buf sum = CAPV_BUF_INIT;
-    uint8_t tag[32];
-    capv_status st = memo_get(&r, &sum, tag, reg, json, len, err);
+    capv_status st = memo_get(&r, &sum, reg, json, len, err);
     if (st == CAPV_OK) {
         capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
         v.request_id = request_id;
@@ -937,7 +957,7 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     v.request_id = request_id;
     v.subject = subject;
     v.report_json = json;
-    st = record(seq, reg, &v, len, root, reg->memo ? tag : NULL, err);
+    st = record(seq, reg, &v, len, root, true, err);
 out:
     cJSON_Delete(root);
     return capvi_err_done(err, st);

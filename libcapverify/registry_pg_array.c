@@ -50,5 +50,5 @@ void capvi_pg_arr_bytes(capv_buf *b, const uint8_t *data, size_t len)
 void capvi_pg_arr_int(capv_buf *b, int64_t v)
 {
     arr_sep(b);
-    capvi_buf_printf(b, "%lld", (long long)v);
+    capvi_buf_put_int(b, v);
 }

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* RFC 3339 parsing and formatting without locale or timezone state. */
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -110,16 +109,42 @@ static void split(int64_t ms, struct tm *tm, int *millis)
     *millis = (int)rem;
 }
 
+/* `n` (0 <= n < 10^width) as `width` decimal digits at `p`; returns the end. */
+static char *put_digits(char *p, int n, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        p[i] = (char)('0' + n % 10);
+        n /= 10;
+    }
+    return p + width;
+}
+
+/* YYYY-MM-DDTHH:MM:SS of `tm` (a year in 0000..9999, as split() gives) at `p`; returns the
+ * end. Written digit by digit: this runs for every log line and every recorded verification. */
+static char *date_time(char *p, const struct tm *tm)
+{
+    p = put_digits(p, tm->tm_year + 1900, 4);
+    *p++ = '-';
+    p = put_digits(p, tm->tm_mon + 1, 2);
+    *p++ = '-';
+    p = put_digits(p, tm->tm_mday, 2);
+    *p++ = 'T';
+    p = put_digits(p, tm->tm_hour, 2);
+    *p++ = ':';
+    p = put_digits(p, tm->tm_min, 2);
+    *p++ = ':';
+    return put_digits(p, tm->tm_sec, 2);
+}
+
 void capvi_time_format_ms(char out[32], int64_t ms)
 {
     struct tm tm;
     int millis;
     split(ms, &tm, &millis);
-    char buf[96]; /* wide enough for any int fields; real dates use 24 characters */
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-    memcpy(out, buf, 31);
-    out[31] = '\0';
+    char *p = date_time(out, &tm);
+    *p++ = '.';
+    p = put_digits(p, millis, 3);
+    memcpy(p, "Z", 2);
 }
 
 void capvi_time_format_s(char out[32], int64_t ms)
@@ -127,11 +152,7 @@ void capvi_time_format_s(char out[32], int64_t ms)
     struct tm tm;
     int millis;
     split(ms, &tm, &millis);
-    char buf[96];
-    snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    memcpy(out, buf, 31);
-    out[31] = '\0';
+    memcpy(date_time(out, &tm), "Z", 2);
 }
 
 capv_status capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len, capv_error *err)

@@ -134,12 +134,59 @@ START_TEST(level_filters)
 }
 END_TEST
 
+static int64_t fixed_clock(void *user)
+{
+    return *(const int64_t *)user;
+}
+
+/* Every field type as written into a line: the time in milliseconds, integers exactly,
+ * numbers with three decimals (rounded, as printf's "%.3f" rounds them), null when not
+ * finite. */
+START_TEST(field_formats)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    capv_logger *lg = NULL;
+    ck_assert_int_eq(capv_logger_new(&lg, p[1], CAPV_LOG_INFO, NULL), CAPV_OK);
+    int64_t now = INT64_C(1765745397923);
+    capv_logger_set_clock(lg, fixed_clock, &now);
+    capv_log_entry *e = capv_log_begin(lg, CAPV_LOG_INFO, "formats");
+    capv_log_int(e, "zero", 0);
+    capv_log_int(e, "neg", -42);
+    capv_log_int(e, "min", INT64_MIN);
+    capv_log_int(e, "max", INT64_MAX);
+    capv_log_double(e, "d1", 1.5);
+    capv_log_double(e, "d2", 12345.6789);
+    capv_log_double(e, "d3", -0.25);
+    capv_log_double(e, "d4", -0.0001);
+    capv_log_double(e, "d5", 0.0009996);
+    capv_log_double(e, "d6", 2e16);
+    capv_log_double(e, "d7", 1.0 / 0.0);
+    capv_log_bool(e, "b", true);
+    capv_log_end(e, "%s %d", "done", 7);
+    capv_logger_free(lg);
+    close(p[1]);
+    char buf[2048];
+    ssize_t n = read(p[0], buf, sizeof buf - 1);
+    close(p[0]);
+    ck_assert_int_gt(n, 0);
+    buf[n] = '\0';
+    ck_assert_str_eq(buf, "{\"timestamp\":\"2025-12-14T20:49:57.923Z\",\"level\":\"INFO\","
+                          "\"event\":\"formats\",\"zero\":0,\"neg\":-42,"
+                          "\"min\":-9223372036854775808,\"max\":9223372036854775807,"
+                          "\"d1\":1.500,\"d2\":12345.679,\"d3\":-0.250,\"d4\":-0.000,"
+                          "\"d5\":0.001,\"d6\":20000000000000000.000,\"d7\":null,\"b\":true,"
+                          "\"message\":\"done 7\"}\n");
+}
+END_TEST
+
 Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("lines");
     tcase_add_test(tc, concurrent_lines_whole_and_ordered);
     tcase_add_test(tc, level_filters);
+    tcase_add_test(tc, field_formats);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1910,6 +1910,18 @@ START_TEST(reports_stored_once)
     ck_assert_int_eq(capv_registry_get_verification(&a, reg, "small-17", NULL), CAPV_OK);
     ck_assert_str_eq(a->report_json, small);
     capv_registry_verification_free(a);
+    /* a report of the same length with other bytes is its own: remembered reports match by
+     * their whole text */
+    static const char other[] = "{\"result\":\"ok\",\"verified_at\":\"2026-01-02T00:00:00Z\"}";
+    ck_assert_uint_eq(strlen(other), strlen(small));
+    ck_assert_int_eq(
+        capv_registry_record_report_json(NULL, reg, other, strlen(other), "other", NULL, NULL),
+        CAPV_OK);
+    ck_assert_int_eq(capv_registry_get_verification(&a, reg, "other", NULL), CAPV_OK);
+    ck_assert_str_eq(a->report_json, other);
+    ck_assert_str_eq(a->verified_at, "2026-01-02T00:00:00Z");
+    capv_registry_verification_free(a);
+    ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 3);
     /* the file grew by about one copy, not forty */
     capv_registry_close(reg);
     ck_assert_int_lt(q_int(path, "PRAGMA page_count") * q_int(path, "PRAGMA page_size"),

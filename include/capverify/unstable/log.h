@@ -69,7 +69,7 @@ CAPV_API capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, c
 CAPV_API void capv_log_str(capv_log_entry *e, const char *key, const char *value);
 /** An integer field. Since 0.1. */
 CAPV_API void capv_log_int(capv_log_entry *e, const char *key, int64_t value);
-/** A number field. Since 0.1. */
+/** A number field, with three decimals (null when not finite). Since 0.1. */
 CAPV_API void capv_log_double(capv_log_entry *e, const char *key, double value);
 /** A boolean field. Since 0.1; `value` is bool since 0.2 (was int). */
 CAPV_API void capv_log_bool(capv_log_entry *e, const char *key, bool value);
