@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <yaml.h>
 #include <capverify.h>
+#include <capverify/unstable/log.h>
 
 #include "budget_default.h"
 #include "cidr.h"
@@ -264,6 +265,11 @@ static const cfg_key keys[] = {
       "backup replaces it." },
     { "logging", "level", T_ENUM, 0, OFF(logging_level), "info", 0, 0, "debug|info|warn|error",
       "Log level; SIGUSR1 lowers it one step (more verbose), SIGUSR2 raises it." },
+    { "logging", "flush_ms", T_INT, 0, OFF(logging_flush_ms), "20", 0, CAPV_LOG_FLUSH_MS_MAX, NULL,
+      "DEBUG and INFO lines (request lines among them) wait up to this long and are written "
+      "together, in one write; WARN and ERROR lines are written at once, after every line "
+      "before them, and a clean exit writes what waits. A crash loses at most the lines of "
+      "this interval. 0 = every line is written when it is made." },
     { "shutdown", "grace_seconds", T_INT, 0, OFF(shutdown_grace_seconds), "5", 0, 300, NULL,
       "After SIGTERM: /readyz answers 503 at once, new requests are still served this long." },
     { "shutdown", "timeout_seconds", T_INT, 0, OFF(shutdown_timeout_seconds), "25", 1, 3600, NULL,

@@ -103,6 +103,7 @@ typedef struct capvd_config {
     int64_t backup_s3_retry_seconds;
     /* logging */
     char *logging_level;
+    int64_t logging_flush_ms;
     /* shutdown */
     int64_t shutdown_grace_seconds;
     int64_t shutdown_timeout_seconds;

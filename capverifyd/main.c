@@ -377,7 +377,8 @@ static int prepare(capvd *d, bool check_only)
     if (capv_log_level_parse(&level, d->cfg.logging_level, NULL) != CAPV_OK)
         level = CAPV_LOG_INFO; /* the configuration checked it */
     capv_error err = CAPV_ERROR_INIT;
-    if (capv_global_init(&err) != CAPV_OK || capv_logger_new(&d->log, 1, level, &err) != CAPV_OK) {
+    if (capv_global_init(&err) != CAPV_OK || capv_logger_new(&d->log, 1, level, &err) != CAPV_OK ||
+        capv_logger_set_flush_ms(d->log, (int)d->cfg.logging_flush_ms, &err) != CAPV_OK) {
         fprintf(stderr, "capverifyd: %s\n", err.message);
         return EXIT_INTERNAL;
     }
@@ -678,11 +679,11 @@ int main(int argc, char **argv)
     free(a.sets);
     if (rc != RUN_ON)
         return rc;
-    if ((rc = prepare(&d, a.check_only)) != RUN_ON)
-        return rc;
     backup_schedule backups;
-    if ((rc = start(&d, &backups)) != RUN_ON)
+    if ((rc = prepare(&d, a.check_only)) != RUN_ON || (rc = start(&d, &backups)) != RUN_ON) {
+        capv_logger_flush(d.log); /* the lines that wait (logging.flush_ms) */
         return rc;
+    }
     serve(&d, &set, &backups);
     return shut_down(&d);
 }

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* JSON-lines logging for the daemon (include/capverify/unstable/log.h; the fields are listed
- * in docs/runbook.md, "Logs"). Each line is built in memory, then written whole, in order:
- * the thread that finds no write in progress writes its line at once, and goes on writing,
- * in one write() each time, the lines other threads queued meanwhile (group write). So a
- * quiet logger writes every line when it is made, a busy one makes fewer system calls than
- * lines, and a slow stdout blocks the one thread writing, not every thread that logs; no
- * thread of its own, no line waiting for a timer. */
+ * in docs/runbook.md, "Logs"). Each line is built in memory, then written whole, in order.
+ *
+ * Unbuffered (the default): the thread that finds no write in progress writes its line at
+ * once, and goes on writing, in one write() each time, the lines other threads queued
+ * meanwhile (group write). So a quiet logger writes every line when it is made, a busy one
+ * makes fewer system calls than lines, and a slow stdout blocks the one thread writing, not
+ * every thread that logs.
+ *
+ * Buffered (capv_logger_set_flush_ms): lines below WARN wait in memory, and a thread of the
+ * logger writes them in one write() at most flush_ms after the first of them, or as soon as
+ * FLUSH_BYTES wait (a request line then costs a copy instead of a system call). A WARN or
+ * ERROR line is written at once, after every line waiting before it, as unbuffered; freeing
+ * the logger writes what waits. Only a crash loses lines: those of the last flush_ms. */
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -14,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <capverify/unstable/log.h>
 
@@ -24,6 +32,8 @@
 /* Bytes of lines that may wait for the write in progress; a thread whose line would go
  * beyond waits for that write to finish (lines are never dropped for lack of room). */
 #define PENDING_MAX (4u << 20)
+/* Buffered: waiting bytes that are written without waiting for the timer. */
+#define FLUSH_BYTES (64u << 10)
 
 struct capv_logger {
     int fd;
@@ -32,48 +42,108 @@ struct capv_logger {
     pthread_cond_t drained; /* signalled when the writer took the waiting lines */
     bool writing;           /* a thread is writing; others queue their lines in `pending` */
     capv_buf pending;
+    /* buffered: the flushing thread, woken when lines start to wait or FLUSH_BYTES do */
+    int flush_ms; /* 0: unbuffered */
+    bool stop;
+    pthread_t flusher;
+    pthread_cond_t wake;
     capv_clock_fn clock;
     void *clock_user;
 };
 
 struct capv_log_entry {
     capv_logger *lg;
+    capv_log_level level;
     capv_buf b;
 };
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 
-/* Writes the finished line `line` (taken) after every line queued before it (group write,
- * see the top of this file). */
-static void emit(capv_logger *lg, uint8_t *line, size_t len)
+/* Writes the waiting lines (under the lock, which it releases while writing; `writing` must
+ * be false): one batch when `once`, else until none waits. */
+static void write_pending(capv_logger *lg, bool once)
 {
-    pthread_mutex_lock(&lg->lock);
-    while (lg->writing && lg->pending.len + len > PENDING_MAX)
-        pthread_cond_wait(&lg->drained, &lg->lock);
-    if (lg->writing) {
-        capvi_buf_append(&lg->pending, line, len);
-        if (lg->pending.failed) /* out of memory: this line is lost, the queued ones kept */
-            lg->pending.failed = false;
-        pthread_mutex_unlock(&lg->lock);
-        free(line);
-        return;
-    }
     lg->writing = true;
-    for (;;) {
-        pthread_mutex_unlock(&lg->lock);
-        (void)capvi_write_all(lg->fd, line, len); /* a failed write never stops the service */
-        free(line);
-        pthread_mutex_lock(&lg->lock);
-        if (lg->pending.len == 0)
-            break;
-        line = capvi_buf_take(&lg->pending, &len);
+    while (lg->pending.len > 0) {
+        size_t len = 0;
+        uint8_t *batch = capvi_buf_take(&lg->pending, &len);
         pthread_cond_broadcast(&lg->drained);
-        if (line == NULL)
+        if (batch == NULL)
+            break;
+        pthread_mutex_unlock(&lg->lock);
+        (void)capvi_write_all(lg->fd, batch, len); /* a failed write never stops the service */
+        free(batch);
+        pthread_mutex_lock(&lg->lock);
+        if (once)
             break;
     }
     lg->writing = false;
     pthread_cond_broadcast(&lg->drained);
+}
+
+/* Queues the finished line `line` (taken) after every line queued before it, and writes it
+ * now unless the logger is buffered and the line is below WARN (see the top of this file). */
+static void emit(capv_logger *lg, uint8_t *line, size_t len, capv_log_level level)
+{
+    bool buffered = lg->flush_ms > 0 && level < CAPV_LOG_WARN;
+    pthread_mutex_lock(&lg->lock);
+    while ((lg->writing || lg->flush_ms > 0) && lg->pending.len > 0 &&
+           lg->pending.len + len > PENDING_MAX) {
+        if (lg->flush_ms > 0)
+            pthread_cond_signal(&lg->wake);
+        pthread_cond_wait(&lg->drained, &lg->lock);
+    }
+    bool was_empty = lg->pending.len == 0;
+    capvi_buf_append(&lg->pending, line, len);
+    free(line);
+    if (lg->pending.failed) /* out of memory: this line is lost, the queued ones kept */
+        lg->pending.failed = false;
+    if (buffered) {
+        if (was_empty || lg->pending.len >= FLUSH_BYTES)
+            pthread_cond_signal(&lg->wake);
+    } else if (lg->flush_ms > 0) {
+        /* a WARN or ERROR line of a buffered logger is written before this returns; lines
+         * that arrive during the write are the flushing thread's */
+        while (lg->writing)
+            pthread_cond_wait(&lg->drained, &lg->lock);
+        if (lg->pending.len > 0)
+            write_pending(lg, true);
+        if (lg->pending.len > 0)
+            pthread_cond_signal(&lg->wake);
+    } else if (!lg->writing) {
+        write_pending(lg, false);
+    }
     pthread_mutex_unlock(&lg->lock);
+}
+
+/* The flushing thread of a buffered logger: from the first waiting line, flush_ms (or until
+ * FLUSH_BYTES wait), then one write of all of them; at stop, everything left. */
+static void *flush_main(void *arg)
+{
+    capv_logger *lg = arg;
+    pthread_mutex_lock(&lg->lock);
+    for (;;) {
+        while (!lg->stop && lg->pending.len == 0)
+            pthread_cond_wait(&lg->wake, &lg->lock);
+        if (!lg->stop && lg->pending.len < FLUSH_BYTES) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            int64_t ns = dl.tv_nsec + (int64_t)lg->flush_ms * 1000000;
+            dl.tv_sec += (time_t)(ns / 1000000000);
+            dl.tv_nsec = (long)(ns % 1000000000);
+            while (!lg->stop && lg->pending.len < FLUSH_BYTES &&
+                   pthread_cond_timedwait(&lg->wake, &lg->lock, &dl) == 0)
+                ;
+        }
+        while (lg->writing) /* another thread writes them (a WARN or ERROR line) */
+            pthread_cond_wait(&lg->drained, &lg->lock);
+        if (lg->pending.len > 0)
+            write_pending(lg, !lg->stop);
+        if (lg->stop && lg->pending.len == 0)
+            break;
+    }
+    pthread_mutex_unlock(&lg->lock);
+    return NULL;
 }
 
 capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, capv_error *err)
@@ -87,6 +157,11 @@ capv_status capv_logger_new(capv_logger **out, int fd, capv_log_level level, cap
     atomic_init(&lg->level, (int)level);
     pthread_mutex_init(&lg->lock, NULL);
     pthread_cond_init(&lg->drained, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&lg->wake, &ca);
+    pthread_condattr_destroy(&ca);
     lg->pending = (capv_buf)CAPV_BUF_INIT;
     lg->clock = capv_clock_system;
     *out = lg;
@@ -97,10 +172,50 @@ void capv_logger_free(capv_logger *lg)
 {
     if (lg == NULL)
         return;
+    if (lg->flush_ms > 0) { /* the flushing thread writes what waits, then ends */
+        pthread_mutex_lock(&lg->lock);
+        lg->stop = true;
+        pthread_cond_signal(&lg->wake);
+        pthread_mutex_unlock(&lg->lock);
+        pthread_join(lg->flusher, NULL);
+    }
+    pthread_cond_destroy(&lg->wake);
     pthread_cond_destroy(&lg->drained);
     pthread_mutex_destroy(&lg->lock);
     capvi_buf_free(&lg->pending);
     free(lg);
+}
+
+capv_status capv_logger_set_flush_ms(capv_logger *lg, int flush_ms, capv_error *err)
+{
+    if (lg == NULL || flush_ms < 0 || flush_ms > CAPV_LOG_FLUSH_MS_MAX)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "the flush interval must be 0..%d ms",
+                             CAPV_LOG_FLUSH_MS_MAX);
+    if (lg->flush_ms > 0)
+        return capvi_err_set(err, CAPV_E_STATE, NULL,
+                             "the logger is buffered already (its interval is set once)");
+    if (flush_ms == 0)
+        return capvi_err_done(err, CAPV_OK);
+    lg->flush_ms = flush_ms;
+    int rc = pthread_create(&lg->flusher, NULL, flush_main, lg);
+    if (rc != 0) {
+        lg->flush_ms = 0;
+        return capvi_err_set(err, CAPV_E_INTERNAL, NULL, "cannot start the log flushing thread: %s",
+                             strerror(rc));
+    }
+    return capvi_err_done(err, CAPV_OK);
+}
+
+void capv_logger_flush(capv_logger *lg)
+{
+    if (lg == NULL)
+        return;
+    pthread_mutex_lock(&lg->lock);
+    while (lg->writing)
+        pthread_cond_wait(&lg->drained, &lg->lock);
+    if (lg->pending.len > 0)
+        write_pending(lg, false);
+    pthread_mutex_unlock(&lg->lock);
 }
 
 void capv_logger_set_level(capv_logger *lg, capv_log_level level)
@@ -179,6 +294,7 @@ capv_log_entry *capv_log_begin(capv_logger *lg, capv_log_level level, const char
     if (e == NULL)
         return NULL;
     e->lg = lg;
+    e->level = level;
     char t[32];
     capvi_time_format_ms(t, lg->clock(lg->clock_user));
     capvi_buf_puts(&e->b, "{\"timestamp\":\"");
@@ -262,8 +378,9 @@ void capv_log_end(capv_log_entry *e, const char *fmt, ...)
     size_t len = 0;
     uint8_t *line = capvi_buf_take(&e->b, &len);
     capv_logger *lg = e->lg;
+    capv_log_level level = e->level;
     free(e);
     if (line == NULL)
         return;
-    emit(lg, line, len);
+    emit(lg, line, len, level);
 }

@@ -2,7 +2,10 @@
 /* The daemon's JSON-lines logger (libcapverify/log.c): every line whole and valid JSON, none
  * lost, each thread's lines in the order it ended them, while many threads log at once into a
  * pipe whose reader is slow (so lines queue behind the write in progress and the writers
- * take turns writing the queue). */
+ * take turns writing the queue), unbuffered and buffered; what buffering delays and what it
+ * does not. */
+#include <fcntl.h>
+#include <poll.h>
 #include <capverify.h>
 #include <capverify/unstable/log.h>
 #include <check.h>
@@ -31,7 +34,9 @@ static void *write_lines(void *arg)
     memset(pad, 'p', sizeof pad - 1);
     pad[sizeof pad - 1] = '\0';
     for (int i = 0; i < LINES; i++) {
-        capv_log_entry *e = capv_log_begin(w->lg, CAPV_LOG_INFO, "test.line");
+        /* now and then a WARN line, which a buffered logger writes at once */
+        capv_log_entry *e =
+            capv_log_begin(w->lg, i % 97 == 0 ? CAPV_LOG_WARN : CAPV_LOG_INFO, "test.line");
         capv_log_int(e, "thread", w->id);
         capv_log_int(e, "seq", i);
         capv_log_str(e, "pad", pad + (i % 150)); /* lines of different lengths */
@@ -61,12 +66,15 @@ static void *read_all(void *arg)
     return NULL;
 }
 
+/* _i 0: unbuffered; 1: buffered (5 ms) */
 START_TEST(concurrent_lines_whole_and_ordered)
 {
     int p[2];
     ck_assert_int_eq(pipe(p), 0);
     capv_logger *lg = NULL;
     ck_assert_int_eq(capv_logger_new(&lg, p[1], CAPV_LOG_INFO, NULL), CAPV_OK);
+    if (_i == 1)
+        ck_assert_int_eq(capv_logger_set_flush_ms(lg, 5, NULL), CAPV_OK);
     reader r = { p[0], CAPV_BUF_INIT };
     pthread_t rt, wt[THREADS];
     writer w[THREADS];
@@ -134,6 +142,78 @@ START_TEST(level_filters)
 }
 END_TEST
 
+/* What waits in the pipe within `ms` milliseconds (its read end is non-blocking), appended
+ * to `got`. */
+static void read_within(capv_buf *got, int fd, int ms)
+{
+    struct pollfd pf = { fd, POLLIN, 0 };
+    if (poll(&pf, 1, ms) <= 0)
+        return;
+    char chunk[4096];
+    ssize_t k;
+    while ((k = read(fd, chunk, sizeof chunk)) > 0)
+        capvi_buf_append(got, chunk, (size_t)k);
+}
+
+static void log_line(capv_logger *lg, capv_log_level level, const char *event)
+{
+    capv_log_end(capv_log_begin(lg, level, event), "%s", event);
+}
+
+/* A buffered logger holds INFO lines until its interval has passed, writes a WARN line at
+ * once with every line before it, in order, and writes what waits when it is flushed or
+ * freed. */
+START_TEST(buffered_lines)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+    capv_logger *lg = NULL;
+    ck_assert_int_eq(capv_logger_new(&lg, p[1], CAPV_LOG_INFO, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_logger_set_flush_ms(lg, -1, NULL), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_logger_set_flush_ms(lg, CAPV_LOG_FLUSH_MS_MAX + 1, NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_logger_set_flush_ms(lg, 1000, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_logger_set_flush_ms(lg, 10, NULL), CAPV_E_STATE);
+    capv_buf got = CAPV_BUF_INIT;
+
+    log_line(lg, CAPV_LOG_INFO, "first");
+    read_within(&got, p[0], 100);
+    ck_assert_uint_eq(got.len, 0); /* waits for the interval */
+    log_line(lg, CAPV_LOG_WARN, "second");
+    read_within(&got, p[0], 0); /* written before capv_log_end returned */
+    capvi_buf_putc(&got, '\0');
+    char *a = strstr((char *)got.data, "\"event\":\"first\"");
+    char *b = strstr((char *)got.data, "\"event\":\"second\"");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_ptr_nonnull(b);
+    ck_assert(a < b);
+    capvi_buf_free(&got);
+
+    log_line(lg, CAPV_LOG_INFO, "third");
+    read_within(&got, p[0], 5000); /* the interval passed */
+    capvi_buf_putc(&got, '\0');
+    ck_assert_ptr_nonnull(strstr((char *)got.data, "\"event\":\"third\""));
+    capvi_buf_free(&got);
+
+    log_line(lg, CAPV_LOG_INFO, "fourth");
+    capv_logger_flush(lg);
+    read_within(&got, p[0], 0);
+    capvi_buf_putc(&got, '\0');
+    ck_assert_ptr_nonnull(strstr((char *)got.data, "\"event\":\"fourth\""));
+    capvi_buf_free(&got);
+
+    log_line(lg, CAPV_LOG_INFO, "fifth");
+    capv_logger_free(lg);
+    read_within(&got, p[0], 0);
+    capvi_buf_putc(&got, '\0');
+    ck_assert_ptr_nonnull(strstr((char *)got.data, "\"event\":\"fifth\""));
+    capvi_buf_free(&got);
+    close(p[0]);
+    close(p[1]);
+}
+END_TEST
+
 static int64_t fixed_clock(void *user)
 {
     return *(const int64_t *)user;
@@ -184,7 +264,8 @@ Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("lines");
-    tcase_add_test(tc, concurrent_lines_whole_and_ordered);
+    tcase_add_loop_test(tc, concurrent_lines_whole_and_ordered, 0, 2);
+    tcase_add_test(tc, buffered_lines);
     tcase_add_test(tc, level_filters);
     tcase_add_test(tc, field_formats);
     suite_add_tcase(s, tc);

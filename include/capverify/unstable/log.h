@@ -47,6 +47,20 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_logger_new(capv_logger **out, 
                                                              capv_log_level level, capv_error *err);
 /** NULL is a no-op. Since 0.1. */
 CAPV_API void capv_logger_free(capv_logger *lg);
+/** The longest flush interval capv_logger_set_flush_ms() accepts, in milliseconds. */
+#define CAPV_LOG_FLUSH_MS_MAX 10000
+/** Buffers the lines below CAPV_LOG_WARN: a thread of the logger writes them, in one write(),
+ * at most `flush_ms` milliseconds after the first of them (sooner when 64 KiB wait). A WARN
+ * or ERROR line is still written before its capv_log_end() returns, after every line that
+ * waited; capv_logger_free() writes what waits. A crash loses the lines of the last
+ * `flush_ms`. 0 (the default) writes every line when it ends. Call once, before sharing the
+ * logger: CAPV_E_STATE when it is buffered already, CAPV_E_INVALID_ARG outside
+ * 0..CAPV_LOG_FLUSH_MS_MAX. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_logger_set_flush_ms(capv_logger *lg, int flush_ms,
+                                                                      capv_error *err);
+/** Writes every line that waits (a buffered logger's) before it returns; safe while other
+ * threads log. NULL is a no-op. Since 0.2. */
+CAPV_API void capv_logger_flush(capv_logger *lg);
 /** Changes the level; safe while other threads log. Since 0.1. */
 CAPV_API void capv_logger_set_level(capv_logger *lg, capv_log_level level);
 /** The current level. Since 0.1. */
