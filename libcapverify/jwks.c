@@ -20,6 +20,7 @@
 #include "file_int.h"
 #include "global_int.h"
 #include "jwks_int.h"
+#include "time_int.h"
 
 #define TTL_MIN_S 60
 #define TTL_MAX_S 3600
@@ -454,17 +455,6 @@ static capv_status do_fetch(capv_jwks *j, capv_error *err)
     return st;
 }
 
-static void deadline_after(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000);
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 typedef enum flight_outcome { FLIGHT_FETCHED, FLIGHT_JOINED, FLIGHT_LIMITED } flight_outcome;
 
 /* Fetches unless a fetch is in flight (then waits for it, at most the fetch timeout, when
@@ -476,7 +466,7 @@ static capv_status flight(capv_jwks *j, bool wait, bool force, bool for_kid,
     if (j->fetching) {
         if (wait) {
             struct timespec dl;
-            deadline_after(&dl, j->fetch_timeout_ms);
+            capvi_mono_deadline(&dl, j->fetch_timeout_ms);
             while (j->fetching && pthread_cond_timedwait(&j->cond, &j->lock, &dl) != ETIMEDOUT)
                 ;
         }
@@ -661,7 +651,7 @@ static void *refresher_main(void *arg)
         if (wait > REFRESHER_POLL_MS || wait <= 0)
             wait = REFRESHER_POLL_MS;
         struct timespec dl;
-        deadline_after(&dl, wait);
+        capvi_mono_deadline(&dl, wait);
         pthread_cond_timedwait(&j->cond, &j->lock, &dl);
     }
     pthread_mutex_unlock(&j->lock);

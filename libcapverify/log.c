@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <capverify/unstable/log.h>
 
@@ -81,6 +80,16 @@ static void write_pending(capv_logger *lg, bool once)
     pthread_cond_broadcast(&lg->drained);
 }
 
+/* Under the lock: waits for the write in progress, then writes what still waits
+ * (write_pending). */
+static void write_after_writer(capv_logger *lg, bool once)
+{
+    while (lg->writing)
+        pthread_cond_wait(&lg->drained, &lg->lock);
+    if (lg->pending.len > 0)
+        write_pending(lg, once);
+}
+
 /* Queues the finished line `line` (taken) after every line queued before it, and writes it
  * now unless the logger is buffered and the line is below WARN (see the top of this file). */
 static void emit(capv_logger *lg, uint8_t *line, size_t len, capv_log_level level)
@@ -104,10 +113,7 @@ static void emit(capv_logger *lg, uint8_t *line, size_t len, capv_log_level leve
     } else if (lg->flush_ms > 0) {
         /* a WARN or ERROR line of a buffered logger is written before this returns; lines
          * that arrive during the write are the flushing thread's */
-        while (lg->writing)
-            pthread_cond_wait(&lg->drained, &lg->lock);
-        if (lg->pending.len > 0)
-            write_pending(lg, true);
+        write_after_writer(lg, true);
         if (lg->pending.len > 0)
             pthread_cond_signal(&lg->wake);
     } else if (!lg->writing) {
@@ -127,18 +133,12 @@ static void *flush_main(void *arg)
             pthread_cond_wait(&lg->wake, &lg->lock);
         if (!lg->stop && lg->pending.len < FLUSH_BYTES) {
             struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            int64_t ns = dl.tv_nsec + (int64_t)lg->flush_ms * 1000000;
-            dl.tv_sec += (time_t)(ns / 1000000000);
-            dl.tv_nsec = (long)(ns % 1000000000);
+            capvi_mono_deadline(&dl, lg->flush_ms);
             while (!lg->stop && lg->pending.len < FLUSH_BYTES &&
                    pthread_cond_timedwait(&lg->wake, &lg->lock, &dl) == 0)
                 ;
         }
-        while (lg->writing) /* another thread writes them (a WARN or ERROR line) */
-            pthread_cond_wait(&lg->drained, &lg->lock);
-        if (lg->pending.len > 0)
-            write_pending(lg, !lg->stop);
+        write_after_writer(lg, !lg->stop); /* after a WARN or ERROR line's writer */
         if (lg->stop && lg->pending.len == 0)
             break;
     }
@@ -211,10 +211,7 @@ void capv_logger_flush(capv_logger *lg)
     if (lg == NULL)
         return;
     pthread_mutex_lock(&lg->lock);
-    while (lg->writing)
-        pthread_cond_wait(&lg->drained, &lg->lock);
-    if (lg->pending.len > 0)
-        write_pending(lg, false);
+    write_after_writer(lg, false);
     pthread_mutex_unlock(&lg->lock);
 }
 

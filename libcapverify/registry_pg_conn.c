@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "registry_pg_conn_int.h"
+#include "time_int.h"
 
 /* ---- the location: the URL without its password ---------------------------------------- */
 
@@ -157,13 +158,6 @@ void capvi_pg_param_int(capvi_pg_params *p, int64_t v)
 
 /* ---- messages -------------------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Every occurrence of `secret` in msg overwritten with '*'. */
 static void scrub(char *msg, const char *secret)
 {
@@ -243,7 +237,7 @@ capv_status capvi_pg_conn_ready(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
         return unreachable(pg, "in a transaction", "the connection was lost; roll back", err);
     if (c->pc != NULL)
         return CAPV_OK;
-    int64_t now = mono_ms();
+    int64_t now = capvi_mono_ms();
     if (now < c->retry_at_ms) {
         char reason[64];
         snprintf(reason, sizeof reason, "reconnecting, next attempt in %" PRId64 " ms",
@@ -256,7 +250,7 @@ capv_status capvi_pg_conn_ready(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
         c->backoff_ms = CAPVI_PG_BACKOFF_MIN_MS;
         c->retry_at_ms = 0;
     } else {
-        c->retry_at_ms = mono_ms() + c->backoff_ms;
+        c->retry_at_ms = capvi_mono_ms() + c->backoff_ms;
         c->backoff_ms = c->backoff_ms * 2 > CAPVI_PG_BACKOFF_MAX_MS ? CAPVI_PG_BACKOFF_MAX_MS
                                                                     : c->backoff_ms * 2;
     }

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "registry_writer_int.h"
+#include "time_int.h"
 
 /* ---- write execution ------------------------------------------------------------------- */
 
@@ -288,19 +289,12 @@ capv_status capv_registry_set_retention(capv_registry *reg, int64_t max_age_ms, 
 
 /* ---- the writer thread ----------------------------------------------------------------- */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Under qlock: whether a retention step is due (`next` = monotonic ms, 0 = at once). */
 static bool prune_due(capv_registry *reg, int64_t next)
 {
     if (atomic_load(&reg->retention_ms) <= 0 || reg->stopping)
         return false;
-    return reg->prune_now || next == 0 || mono_ms() >= next;
+    return reg->prune_now || next == 0 || capvi_mono_ms() >= next;
 }
 
 /* One retention step (at most REG_PRUNE_BATCH rows, one transaction). Returns whether it
@@ -335,7 +329,7 @@ static bool probe_due(capv_registry *reg, int64_t *next)
         *next = 0;
         return false;
     }
-    int64_t now = mono_ms();
+    int64_t now = capvi_mono_ms();
     if (*next == 0) {
         *next = now + REG_PROBE_INTERVAL_MS;
         return false;
@@ -389,7 +383,7 @@ static bool queue_full(const capv_registry *reg)
  * lost; while it fails, returns at once. */
 static void wait_for_room(capv_registry *reg)
 {
-    int64_t end = mono_ms() + REG_QUEUE_WAIT_MS;
+    int64_t end = capvi_mono_ms() + REG_QUEUE_WAIT_MS;
     struct timespec dl = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
     pthread_cond_signal(&reg->qcond); /* a full queue is due at once (records_due) */
     while (queue_full(reg) && !reg->rq_failing && reg->writer_running && !reg->stopping)
@@ -430,7 +424,7 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
     atomic_store(&reg->rq_depth, (size_t)(reg->rq_in - reg->rq_out));
     /* the writer learns of a first record (to set its flush deadline) and of a full batch */
     if (++reg->rq_len == 1) {
-        reg->rq_oldest_ms = mono_ms();
+        reg->rq_oldest_ms = capvi_mono_ms();
         pthread_cond_signal(&reg->qcond);
     } else if (reg->rq_len == reg->max_batch) {
         pthread_cond_signal(&reg->qcond);
@@ -470,7 +464,7 @@ static size_t take_records(capv_registry *reg, capv_reg_write **b, size_t n, siz
     if (reg->rq_head == NULL)
         reg->rq_tail = NULL;
     else
-        reg->rq_oldest_ms = mono_ms();
+        reg->rq_oldest_ms = capvi_mono_ms();
     return n;
 }
 
@@ -486,7 +480,7 @@ static void records_done(capv_registry *reg, capv_reg_write **b, size_t first, s
 {
     capv_reg_queued *back = NULL, **tail = &back;
     size_t nback = 0;
-    int64_t now = mono_ms();
+    int64_t now = capvi_mono_ms();
     bool give_up = reg->stopping && now >= reg->rq_stop_ms;
     for (size_t i = first; i < n; i++) {
         capv_reg_queued *q = (capv_reg_queued *)((char *)b[i] - offsetof(capv_reg_queued, w));
@@ -581,7 +575,7 @@ static void *writer_main(void *arg)
     for (;;) {
         bool due = prune_due(reg, next_prune);
         bool probe = probe_due(reg, &next_probe);
-        bool rdue = records_due(reg, mono_ms());
+        bool rdue = records_due(reg, capvi_mono_ms());
         if (reg->qhead == NULL && !rdue && !due && !probe) {
             if (reg->stopping && reg->rq_len == 0)
                 break;
@@ -602,7 +596,7 @@ static void *writer_main(void *arg)
             reg->qtail = NULL;
         /* queued records ride along in any batch once their pause after a failure is over */
         size_t first_record = n;
-        if (mono_ms() >= reg->rq_retry_ms)
+        if (capvi_mono_ms() >= reg->rq_retry_ms)
             n = take_records(reg, b, n, cap - n);
         pthread_mutex_unlock(&reg->qlock);
 
@@ -625,7 +619,7 @@ static void *writer_main(void *arg)
 
         pthread_mutex_lock(&reg->qlock);
         if (due)
-            next_prune = more ? 0 : mono_ms() + reg->prune_interval_ms;
+            next_prune = more ? 0 : capvi_mono_ms() + reg->prune_interval_ms;
         if (probe)
             next_probe = 0; /* rescheduled while the fault lasts */
     }
@@ -660,7 +654,7 @@ void capvi_reg_writer_stop(capv_registry *reg)
     pthread_mutex_lock(&reg->qlock);
     bool running = reg->writer_running;
     reg->stopping = true;
-    reg->rq_stop_ms = mono_ms() + REG_STOP_GRACE_MS;
+    reg->rq_stop_ms = capvi_mono_ms() + REG_STOP_GRACE_MS;
     pthread_cond_broadcast(&reg->qcond);
     pthread_mutex_unlock(&reg->qlock);
     if (!running)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* RFC 3339 parsing and formatting without locale or timezone state. */
+/* RFC 3339 parsing and formatting without locale or timezone state; monotonic time. */
 #include <string.h>
 #include <time.h>
 
@@ -153,6 +153,24 @@ void capvi_time_format_s(char out[32], int64_t ms)
     int millis;
     split(ms, &tm, &millis);
     memcpy(date_time(out, &tm), "Z", 2);
+}
+
+int64_t capvi_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void capvi_mono_deadline(struct timespec *ts, int64_t ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }
 
 capv_status capv_rfc3339_parse(int64_t *out_ms, const char *text, size_t len, capv_error *err)

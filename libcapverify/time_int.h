@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* RFC 3339 timestamps <-> milliseconds since the Unix epoch (UTC). */
+/* RFC 3339 timestamps <-> milliseconds since the Unix epoch (UTC); monotonic time. */
 #ifndef CAPV_TIME_INT_H
 #define CAPV_TIME_INT_H
 
@@ -17,5 +17,12 @@ bool capvi_time_parse(int64_t *ms, const char *text, size_t len);
 void capvi_time_format_ms(char out[32], int64_t ms);
 /* Formats as "YYYY-MM-DDTHH:MM:SSZ". */
 void capvi_time_format_s(char out[32], int64_t ms);
+
+struct timespec;
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t capvi_mono_ms(void);
+/* `ms` milliseconds from now on CLOCK_MONOTONIC, for pthread_cond_timedwait on a condition
+ * variable with that clock. */
+void capvi_mono_deadline(struct timespec *ts, int64_t ms);
 
 #endif
