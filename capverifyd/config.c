@@ -177,7 +177,9 @@ static const cfg_key keys[] = {
       "File whose first line is the PostgreSQL password (never logged); empty = libpq's own "
       "sources (PGPASSWORD, PGPASSFILE)." },
     { "registry", "synchronous", T_ENUM, 0, OFF(registry_synchronous), "full", 0, 0, "full|normal",
-      "SQLite synchronous mode: full (durable on power loss) or normal." },
+      "SQLite synchronous mode. full: a commit with entries or policies is on disk when it "
+      "returns, and queued verification records within a second (docs/registry.md#durability); "
+      "normal: the last commits of any kind may be lost on a power failure (never corrupted)." },
     { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 0, 600000,
       NULL, "How long readers wait on a locked database." },
     { "registry", "record_verifications", T_BOOL, 0, OFF(registry_record_verifications), "true", 0,

@@ -780,6 +780,7 @@ static capv_reg_queued *record_copy(const capvi_reg_record *r)
         q->rec.body = p;
     }
     q->w.rec = &q->rec;
+    q->w.queued = true;
     return q;
 }
 

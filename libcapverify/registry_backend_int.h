@@ -22,7 +22,11 @@ struct capvi_reg_backend {
     void (*close)(capv_registry *reg);
 
     /* ---- the write path ---- */
-    capv_status (*begin)(capv_registry *reg, capv_error *err);
+    /* `durable`: the commit returns only once the batch is on disk. Otherwise (a batch of
+     * queued records only) it may return before, and a later durable commit makes it so. */
+    capv_status (*begin)(capv_registry *reg, bool durable, capv_error *err);
+    /* Makes every commit so far durable (after commits that were not). */
+    capv_status (*sync)(capv_registry *reg, capv_error *err);
     capv_status (*commit)(capv_registry *reg, capv_error *err);
     void (*rollback)(capv_registry *reg);
     capv_status (*savepoint)(capv_registry *reg, capv_error *err);

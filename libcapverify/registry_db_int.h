@@ -107,6 +107,10 @@ struct capv_registry {
     bool fault;
     char fault_msg[CAPV_ERROR_MESSAGE_SIZE];
     /* writer thread (registry_writer.c) */
+    /* the last commit that waited for the disk (monotonic ms), and whether one that did not
+     * followed it (registry_writer.c, batch_durable) */
+    atomic_int_fast64_t synced_ms;
+    atomic_bool unsynced;
     bool writer_running;
     pthread_t writer;
     pthread_mutex_t qlock;
@@ -130,6 +134,9 @@ struct capv_registry {
     pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: flush and a full queue wait on rq_out */
     atomic_size_t rq_depth;
     atomic_uint_fast64_t rq_dropped, rq_rejected, rq_written;
+    /* SQLite writer only: synchronous = NORMAL for every commit (CAPV_REGISTRY_SYNC_NORMAL),
+     * and whether the connection is at FULL now (registry_sqlite.c, sq_begin) */
+    bool sync_normal, w_sync_full;
     /* SQLite writer only: the last report body stored or found, valid until a rollback or a
      * prune (registry_sqlite.c) */
     bool w_report_valid;

@@ -167,15 +167,18 @@ static capv_status in_transaction(const capvi_pg *pg, capv_error *err)
     return st;
 }
 
-capv_status capvi_pg_begin(capvi_pg *pg, capv_error *err)
+capv_status capvi_pg_begin(capvi_pg *pg, bool durable, capv_error *err)
 {
     capv_status st = writable(pg, err);
     if (st != CAPV_OK)
         return st;
     if (pg->w.in_tx)
         return capvi_err_set(err, CAPV_E_STATE, NULL, "a transaction is already open");
-    if ((st = capvi_pg_exec(NULL, pg, &pg->w, "starting a transaction", "BEGIN", NULL, err)) ==
-        CAPV_OK)
+    /* not durable: the commit returns before the server has flushed its WAL (a crash of the
+     * server, not of this process, may lose the transaction; docs/registry.md "Durability") */
+    if ((st = capvi_pg_exec(NULL, pg, &pg->w, "starting a transaction",
+                            durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit TO off", NULL,
+                            err)) == CAPV_OK)
         pg->w.in_tx = true;
     return st;
 }

@@ -71,10 +71,11 @@ int capvi_pg_found_version(const capvi_pg *pg);
 
 /* ---- the write connection (callers serialize: only the registry's writer uses it) ----- */
 
-/* CAPV_E_STATE on a read_only handle; begin inside a transaction is CAPV_E_STATE too. A
+/* Not `durable`: the transaction commits with synchronous_commit off. CAPV_E_STATE on a
+ * read_only handle; begin inside a transaction is CAPV_E_STATE too. A
  * COMMIT the server turns into a rollback (an earlier statement failed outside a savepoint)
  * is CAPV_E_IO. Rollback never fails (nothing to roll back when the connection is gone). */
-capv_status capvi_pg_begin(capvi_pg *pg, capv_error *err);
+capv_status capvi_pg_begin(capvi_pg *pg, bool durable, capv_error *err);
 capv_status capvi_pg_commit(capvi_pg *pg, capv_error *err);
 void capvi_pg_rollback(capvi_pg *pg);
 /* One savepoint level (SAVEPOINT capv_write), as the SQLite writer uses. */

@@ -36,9 +36,18 @@ static void pg_close(capv_registry *reg)
     reg->pg = NULL;
 }
 
-static capv_status pg_begin(capv_registry *reg, capv_error *err)
+static capv_status pg_begin(capv_registry *reg, bool durable, capv_error *err)
 {
-    return capvi_pg_begin(reg->pg, err);
+    return capvi_pg_begin(reg->pg, durable, err);
+}
+
+/* Commits made with synchronous_commit off reach the disk through the server's WAL writer
+ * within three times its wal_writer_delay (200 ms by default) by themselves. */
+static capv_status pg_sync(capv_registry *reg, capv_error *err)
+{
+    (void)reg;
+    (void)err;
+    return CAPV_OK;
 }
 
 static capv_status pg_commit(capv_registry *reg, capv_error *err)
@@ -162,6 +171,7 @@ const capvi_reg_backend capvi_reg_pg = {
     .name = "postgresql",
     .close = pg_close,
     .begin = pg_begin,
+    .sync = pg_sync,
     .commit = pg_commit,
     .rollback = pg_rollback,
     .savepoint = pg_savepoint,

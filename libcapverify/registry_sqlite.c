@@ -30,8 +30,9 @@ static capv_status open_writer(capv_registry *reg, const capv_registry_options *
                              reg->path);
     if ((st = capvi_reg_first_read(db, reg->path, err)) != CAPV_OK)
         return st;
-    if ((st = capvi_reg_configure(db, busy_ms, true, (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0,
-                                  err)) != CAPV_OK)
+    reg->sync_normal = (o->flags & CAPV_REGISTRY_SYNC_NORMAL) != 0;
+    reg->w_sync_full = !reg->sync_normal;
+    if ((st = capvi_reg_configure(db, busy_ms, true, reg->sync_normal, err)) != CAPV_OK)
         return st;
     /* a damaged file is refused before anything is written to it */
     if (reg->path != NULL && (st = capvi_reg_quick_check(db, reg->path, err)) != CAPV_OK)
@@ -141,9 +142,30 @@ static void sq_close(capv_registry *reg)
 
 /* ---- transactions on the write connection --------------------------------------------- */
 
-static capv_status sq_begin(capv_registry *reg, capv_error *err)
+/* A batch that need not wait for the disk commits with synchronous = NORMAL: in WAL mode
+ * its commit then writes the WAL without an fsync, and SQLite syncs the WAL at the next
+ * checkpoint, the next FULL commit or sq_sync (docs/registry.md "Durability"). */
+static capv_status sq_begin(capv_registry *reg, bool durable, capv_error *err)
 {
+    bool full = durable && !reg->sync_normal;
+    if (full != reg->w_sync_full) {
+        capv_status st = capvi_reg_exec(
+            reg->w.db, full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL", err);
+        if (st != CAPV_OK)
+            return st;
+        reg->w_sync_full = full;
+    }
     return capvi_reg_exec(reg->w.db, "BEGIN IMMEDIATE", err);
+}
+
+/* A passive checkpoint syncs the WAL before it copies frames back into the database, and
+ * the database after: every commit so far is durable. Readers in the way only keep frames
+ * in the WAL, already synced. */
+static capv_status sq_sync(capv_registry *reg, capv_error *err)
+{
+    int rc = sqlite3_wal_checkpoint_v2(reg->w.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return rc == SQLITE_OK ? CAPV_OK
+                           : capvi_reg_sqlite_error(reg->w.db, rc, "syncing the registry", err);
 }
 
 static capv_status sq_commit(capv_registry *reg, capv_error *err)
@@ -693,6 +715,7 @@ const capvi_reg_backend capvi_reg_sqlite = {
     .name = "sqlite",
     .close = sq_close,
     .begin = sq_begin,
+    .sync = sq_sync,
     .commit = sq_commit,
     .rollback = sq_rollback,
     .savepoint = sq_savepoint,

@@ -72,11 +72,27 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     return true;
 }
 
+/* Whether the batch's commit must wait for the disk: anything but queued records does, and
+ * queued records too once REG_RECORD_SYNC_MS has passed since the last commit that waited.
+ * (A commit that did not wait is made durable by the writer within that time even when no
+ * batch follows: writer_sync.) */
+static bool batch_durable(capv_registry *reg, capv_reg_write **reqs, size_t n, int64_t now)
+{
+    if (now - atomic_load(&reg->synced_ms) >= REG_RECORD_SYNC_MS)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!reqs[i]->queued)
+            return true;
+    return false;
+}
+
 void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
 {
     const capvi_reg_backend *be = reg->be;
     capv_error berr = CAPV_ERROR_INIT;
-    capv_status st = capvi_reg_note(reg, be->begin(reg, &berr), &berr);
+    int64_t now = capvi_mono_ms();
+    bool durable = batch_durable(reg, reqs, n, now);
+    capv_status st = capvi_reg_note(reg, be->begin(reg, durable, &berr), &berr);
     bool any = false, entries = false, fault = false;
     /* the records of the batch go to the storage together, ahead of the other writes (they
      * are independent of them): one multi-row statement where the storage has one */
@@ -159,6 +175,12 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     }
     if (any) {
         atomic_fetch_add(&reg->commits, 1);
+        if (durable) {
+            atomic_store(&reg->synced_ms, now);
+            atomic_store(&reg->unsynced, false);
+        } else {
+            atomic_store(&reg->unsynced, true);
+        }
         /* the storage works again, unless a write of this very batch said otherwise */
         if (!fault)
             capvi_reg_fault_clear(reg);
@@ -397,8 +419,10 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
     if (reg->writer_running && !reg->stopping && queue_full(reg))
         wait_for_room(reg);
     if (!reg->writer_running || reg->stopping) {
-        /* the writer is leaving: this record is written now, on the caller's thread */
+        /* the writer is leaving: this record is written now, on the caller's thread, and
+         * durably (no writer remains to make it so later) */
         pthread_mutex_unlock(&reg->qlock);
+        q->w.queued = false;
         capvi_reg_submit(reg, &q->w);
         capv_status st = capvi_reg_write_result(&q->w, err);
         free(q);
@@ -549,11 +573,36 @@ capv_status capv_registry_flush(capv_registry *reg, int timeout_ms, capv_error *
 
 /* ---- the writer thread ----------------------------------------------------------------- */
 
+/* The monotonic ms by which commits that did not wait for the disk are to be made durable
+ * (0: there are none). */
+static int64_t sync_deadline(capv_registry *reg)
+{
+    return atomic_load(&reg->unsynced) ? atomic_load(&reg->synced_ms) + REG_RECORD_SYNC_MS : 0;
+}
+
+/* Makes the commits that did not wait for the disk durable: when their time is up and no
+ * batch came to do it, and when the writer stops. A failure is noted in the health and
+ * tried again at the next deadline. */
+static void writer_sync(capv_registry *reg)
+{
+    pthread_mutex_lock(&reg->wlock);
+    if (atomic_load(&reg->unsynced)) {
+        capv_error err = CAPV_ERROR_INIT;
+        int64_t now = capvi_mono_ms();
+        if (capvi_reg_note(reg, reg->be->sync(reg, &err), &err) == CAPV_OK)
+            atomic_store(&reg->unsynced, false);
+        atomic_store(&reg->synced_ms, now);
+    }
+    pthread_mutex_unlock(&reg->wlock);
+}
+
 /* Under qlock: waits for work until the earliest of the writer's deadlines. */
 static void writer_wait(capv_registry *reg, int64_t next_prune, int64_t next_probe)
 {
     int64_t deadline = atomic_load(&reg->retention_ms) > 0 ? next_prune : 0;
-    int64_t rd = records_deadline(reg);
+    int64_t rd = records_deadline(reg), sd = sync_deadline(reg);
+    if (sd > 0 && (deadline == 0 || sd < deadline))
+        deadline = sd;
     if (next_probe > 0 && (deadline == 0 || next_probe < deadline))
         deadline = next_probe;
     if (rd > 0 && (deadline == 0 || rd < deadline))
@@ -577,7 +626,17 @@ static void *writer_main(void *arg)
         bool probe = probe_due(reg, &next_probe);
         bool rdue = records_due(reg, capvi_mono_ms());
         if (reg->qhead == NULL && !rdue && !due && !probe) {
-            if (reg->stopping && reg->rq_len == 0)
+            int64_t sd = sync_deadline(reg);
+            bool leaving = reg->stopping && reg->rq_len == 0;
+            if (sd > 0 && (leaving || capvi_mono_ms() >= sd)) {
+                pthread_mutex_unlock(&reg->qlock);
+                writer_sync(reg);
+                pthread_mutex_lock(&reg->qlock);
+                if (leaving)
+                    break; /* once: a failing storage does not hold the close up */
+                continue;
+            }
+            if (leaving)
                 break;
             writer_wait(reg, next_prune, next_probe);
             continue;

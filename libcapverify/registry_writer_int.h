@@ -15,6 +15,7 @@
 struct capv_reg_write {
     capv_status (*run)(capv_registry *reg, void *arg, capv_error *err);
     capvi_reg_record *rec; /* instead of run: a verification record (batched together) */
+    bool queued;           /* rec was queued (asynchronous recording): nobody waits for it */
     void (*undo)(void *arg);
     void *arg;
     bool changes_entries; /* a successful run bumps the generation */
@@ -39,6 +40,11 @@ typedef struct capv_reg_queued {
 /* How long a record waits at most before the writer takes it when no batch fills up, and
  * the pauses after a batch failed on the storage (doubling). */
 #define REG_DEFAULT_FLUSH_MS 5
+/* A batch of queued records only commits without waiting for the disk, unless the last
+ * commit that waited is this old (docs/registry.md "Durability"): such a record is lost on
+ * a power failure of the database's machine for at most this long, never on a crash of the
+ * process. Entries, policies and records whose caller waits always commit durably. */
+#define REG_RECORD_SYNC_MS 1000
 #define REG_RETRY_MIN_MS 100
 #define REG_RETRY_MAX_MS 5000
 /* A caller finding the queue full while the storage takes records waits this long at most

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "registry_pg_conn_int.h"
 #include "registry_pg_int.h"
 #include "suites.h"
 #include "testutil.h"
@@ -132,7 +133,7 @@ static void entry_make(test_entry *t, int m, int p, const char *id, const char *
 static capv_status entry_add(capv_registry_entry **stored, capvi_pg *pg, test_entry *t,
                              capv_error *err)
 {
-    ck_assert_int_eq(capvi_pg_begin(pg, err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_begin(pg, true, err), CAPV_OK);
     capv_status st = capvi_pg_entry_add(stored, pg, &t->e, true, err);
     capv_error cerr = CAPV_ERROR_INIT;
     ck_assert_int_eq(capvi_pg_commit(pg, &cerr), CAPV_OK);
@@ -166,7 +167,7 @@ static capv_status batch(capvi_pg *pg, capvi_reg_record *recs, size_t n)
     for (size_t i = 0; i < n; i++)
         p[i] = &recs[i];
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
     capv_status st = capvi_pg_record_batch(pg, p, n);
     ck_assert_msg(capvi_pg_commit(pg, &err) == CAPV_OK, "commit: %s", err.message);
     free(p);
@@ -208,7 +209,7 @@ START_TEST(test_open_migrate_reopen)
     capvi_pg_close(pg);
     o.read_only = true;
     ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_OK);
-    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_E_STATE);
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_E_STATE);
     capvi_pg_close(pg);
     char sql[400];
     snprintf(sql, sizeof sql,
@@ -473,11 +474,36 @@ static capv_status policy_put(capvi_pg *pg, const char *id, const char *version,
     p.ir_hash = ih;
     p.ir_json = ir;
     capv_error cerr = CAPV_ERROR_INIT;
-    ck_assert_int_eq(capvi_pg_begin(pg, &cerr), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &cerr), CAPV_OK);
     capv_status st = capvi_pg_policy_put(pg, &p, pk, ik, "2026-01-01T00:00:00Z", err);
     ck_assert_int_eq(capvi_pg_commit(pg, &cerr), CAPV_OK);
     return st;
 }
+
+/* The write transaction's synchronous_commit: on for a durable batch, off for one of queued
+ * records only (docs/registry.md "Durability"). */
+static void expect_sync_commit(capvi_pg *pg, bool durable, const char *want)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_begin(pg, durable, &err), CAPV_OK);
+    PGresult *r = NULL;
+    ck_assert_msg(capvi_pg_exec(&r, pg, &pg->w, "reading", "SHOW synchronous_commit", NULL, &err) ==
+                      CAPV_OK,
+                  "%s", err.message);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), want);
+    PQclear(r);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
+}
+
+START_TEST(test_commit_durability)
+{
+    capvi_pg *pg = open_rw();
+    expect_sync_commit(pg, false, "off");
+    expect_sync_commit(pg, true, "on");
+    expect_sync_commit(pg, false, "off");
+    capvi_pg_close(pg);
+}
+END_TEST
 
 START_TEST(test_policies)
 {
@@ -531,13 +557,13 @@ START_TEST(test_prune)
     ck_assert_int_eq(rows_of("reports"), 13);
 
     uint64_t removed = 0, total = 0;
-    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
     ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 1025, 10, &err), CAPV_OK);
     ck_assert_uint_eq(removed, 10);
     ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
     ck_assert_int_eq(rows_of("reports"), 13); /* bodies 0..2 are still referenced */
     do {
-        ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+        ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
         ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 1025, 10, &err), CAPV_OK);
         ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
         total += removed;
@@ -745,7 +771,7 @@ START_TEST(test_session_lost)
     /* inside a transaction: lost, and refused until rolled back */
     test_entry t;
     entry_make(&t, 1, 1, NULL, NULL);
-    ck_assert_int_eq(capvi_pg_begin(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
     ck_assert(capvi_pg_in_transaction(pg));
     kill_sessions();
     ck_assert_int_eq(capvi_pg_entry_add(NULL, pg, &t.e, true, &err), CAPV_E_STORAGE);
@@ -838,6 +864,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_open_migrate_reopen);
     tcase_add_test(tc, test_concurrent_open);
     tcase_add_test(tc, test_entries);
+    tcase_add_test(tc, test_commit_durability);
     tcase_add_test(tc, test_list_count);
     tcase_add_test(tc, test_records);
     tcase_add_test(tc, test_policies);
