@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "suites.h"
 #include "testutil.h"
+#include "time_int.h"
 
 #define PATH_CAP 512
 
@@ -244,13 +244,6 @@ __attribute__((visibility("default"))) int fdatasync(int fd)
     return (int)syscall(SYS_fdatasync, fd);
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* docs/registry.md "Durability": a batch of queued records commits without waiting for the
  * disk while the last commit that waited is less than a second old; an entry always waits;
  * and a commit that did not wait is made durable within that second even when nothing
@@ -266,13 +259,13 @@ START_TEST(record_batches_sync_once_a_second)
     ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
     ck_assert_int_gt(atomic_load(&syncs), before);
     /* the next ones, within the second, do not */
-    int64_t t0 = now_ms();
+    int64_t t0 = capvi_mono_ms();
     before = atomic_load(&syncs);
     for (int i = 2; i <= 6; i++) {
         ck_assert_int_eq(record_one(reg, i, "ok"), CAPV_OK);
         ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
     }
-    if (now_ms() - t0 < 900) /* a machine this slow makes the second pass: no claim then */
+    if (capvi_mono_ms() - t0 < 900) /* a machine this slow makes the second pass: no claim then */
         ck_assert_int_eq(atomic_load(&syncs), before);
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 6);
     /* an entry waits for the disk, whatever came before */
@@ -285,17 +278,17 @@ START_TEST(record_batches_sync_once_a_second)
     ck_assert_int_gt(atomic_load(&syncs), before);
     /* a record right after it does not wait, and is synced within the second all the same,
      * with nothing else written */
-    t0 = now_ms();
+    t0 = capvi_mono_ms();
     before = atomic_load(&syncs);
     ck_assert_int_eq(record_one(reg, 7, "ok"), CAPV_OK);
     ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
-    int64_t flushed = now_ms() - t0;
+    int64_t flushed = capvi_mono_ms() - t0;
     if (flushed < 900)
         ck_assert_int_eq(atomic_load(&syncs), before);
-    while (atomic_load(&syncs) == before && now_ms() - t0 < 5000)
+    while (atomic_load(&syncs) == before && capvi_mono_ms() - t0 < 5000)
         usleep(10 * 1000);
     ck_assert_int_gt(atomic_load(&syncs), before);
-    ck_assert_int_lt(now_ms() - t0, 2500);
+    ck_assert_int_lt(capvi_mono_ms() - t0, 2500);
     ck_assert_uint_eq(verifications(reg), 7);
     capv_registry_close(reg);
 }
