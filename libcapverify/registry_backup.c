@@ -210,6 +210,10 @@ static capv_status open_own_db(sqlite3 **db, int fd, const char *path, int flags
     return CAPV_OK;
 }
 
+static capv_status foreign_keys(uint64_t *count, char first[CAPV_ERROR_MESSAGE_SIZE], sqlite3 *db,
+                                bool backup, capv_registry_problem_fn fn, void *user,
+                                capv_error *err);
+
 /* ---- backup info / sidecars ------------------------------------------------------------ */
 
 typedef struct info_box {
@@ -838,6 +842,17 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
                   "the registry's schema is not the one this library creates, so it is not "
                   "backed up: %s (run capverify registry check)",
                   first);
+    /* PostgreSQL's verifications have no foreign keys (docs/registry.md, "Schema and
+     * migrations"): the backup, which has them, checks the references instead */
+    if (reg->pg != NULL) {
+        uint64_t violations = 0;
+        CAPV_TRY(foreign_keys(&violations, first, dest, true, NULL, NULL, err));
+        if (violations > 0)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, NULL,
+                      "the registry's rows are not whole, so they are not backed up: %s (%llu "
+                      "in all)",
+                      first, (unsigned long long)violations);
+    }
     int rc = sqlite3_close(dest);
     dest = NULL;
     if (rc != SQLITE_OK)

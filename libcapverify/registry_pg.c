@@ -608,6 +608,34 @@ capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const 
 
 /* ---- pruning --------------------------------------------------------------------------- */
 
+/* The report bodies among `ids` (an array literal) that no verification references any
+ * more, removed. They are locked first, skipping those a concurrent record holds (FOR KEY
+ * SHARE); the references are looked for by the next statement, whose snapshot is taken once
+ * the locks are held, so it sees every record that referenced one of them and committed. A
+ * record that had not locked its body yet waits for this transaction, then finds the body
+ * gone and stores it again (registry_pg_record.c). No foreign key checks this (schema version
+ * 3): the order of these two statements is what keeps every report_id whole. */
+static capv_status prune_reports(capvi_pg *pg, const char *ids, capv_error *err)
+{
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_text(&p, ids);
+    PGresult *r = NULL;
+    capv_status st = capvi_pg_exec(&r, pg, &pg->w, "locking pruned reports",
+                                   "SELECT array_agg(id) FROM (SELECT id FROM reports WHERE id = "
+                                   "ANY ($1::bigint[]) FOR UPDATE SKIP LOCKED) l",
+                                   &p, err);
+    if (st == CAPV_OK && !PQgetisnull(r, 0, 0)) {
+        capvi_pg_params locked = CAPVI_PG_PARAMS_INIT;
+        capvi_pg_param_text(&locked, PQgetvalue(r, 0, 0));
+        st = capvi_pg_exec(NULL, pg, &pg->w, "pruning reports",
+                           "DELETE FROM reports r WHERE r.id = ANY ($1::bigint[]) AND NOT EXISTS "
+                           "(SELECT 1 FROM verifications v WHERE v.report_id = r.id)",
+                           &locked, err);
+    }
+    PQclear(r);
+    return st;
+}
+
 capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_ms, size_t limit,
                                 capv_error *err)
 {
@@ -629,16 +657,8 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
                             &p, err)) != CAPV_OK)
         return st;
     *removed = (uint64_t)capvi_pg_int(r, 0, 0);
-    if (!PQgetisnull(r, 0, 1)) {
-        /* a body that a concurrent record holds (FOR KEY SHARE) stays */
-        capvi_pg_params ids = CAPVI_PG_PARAMS_INIT;
-        capvi_pg_param_text(&ids, PQgetvalue(r, 0, 1));
-        st = capvi_pg_exec(NULL, pg, &pg->w, "pruning reports",
-                           "DELETE FROM reports WHERE id IN (SELECT r.id FROM reports r WHERE "
-                           "r.id = ANY ($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM verifications "
-                           "v WHERE v.report_id = r.id) FOR UPDATE OF r SKIP LOCKED)",
-                           &ids, err);
-    }
+    if (!PQgetisnull(r, 0, 1))
+        st = prune_reports(pg, PQgetvalue(r, 0, 1), err);
     PQclear(r);
     return st;
 }

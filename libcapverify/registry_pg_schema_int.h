@@ -12,7 +12,7 @@
 /* The schema version this backend creates (registry_meta key 'schema_version'). It follows
  * the SQLite numbering: an empty database goes straight to version 2 (there is no PostgreSQL
  * version 1); later steps take version n to n + 1. */
-#define CAPVI_PG_SCHEMA_VERSION 2
+#define CAPVI_PG_SCHEMA_VERSION 3
 
 /* The advisory lock key of migrations (docs/registry.md): "CAPV-MIG" in ASCII,
  * 4846243005084813639, taken with pg_advisory_xact_lock. Per database. */

@@ -33,8 +33,10 @@ for n in "${names[@]}"; do
     ADMIN[$n]=$D_ADMIN_URL
     PID[$n]=$D_PID
 done
-assert_eq "three replicas share one schema (migrated once)" \
-    "$(psql_at "SELECT count(*) FROM registry_meta WHERE key LIKE 'migrated_to_%'")" 1
+assert_eq "three replicas share one schema (version 3, both steps recorded)" \
+    "$(psql_at "SELECT string_agg(key, ' ' ORDER BY key) FROM registry_meta
+                WHERE key LIKE 'migrated_to_%'"),$(psql_at "SELECT value FROM registry_meta
+                WHERE key = 'schema_version'")" "migrated_to_2 migrated_to_3,3"
 
 # registry_ok NAME: whether the replica's /readyz registry check is ok
 registry_ok() {
@@ -140,6 +142,11 @@ assert_eq "every acknowledged entry and every verification of r1 and r2 is store
 assert_eq "every acknowledged entry is stored as acknowledged" "$wrong" 0
 assert_eq "no 409 for the content that is stored" "$inconsistent" 0
 assert_eq "one id per pair of hashes across replicas" "$split" 0
+# no foreign key checks these (docs/registry.md, "Writes across replicas"): the writers do
+assert_eq "every verification names a stored report body and entry" "$(psql_at "SELECT count(*)
+    FROM verifications v WHERE (v.report_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM reports r
+    WHERE r.id = v.report_id)) OR (v.entry_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM
+    entries e WHERE e.seq = v.entry_seq))")" 0
 # r3 was killed: records it had queued in its last flush interval (registry.record_flush_ms,
 # 5 ms) and its last batch may be lost, never an acknowledged entry
 assert_le "the killed replica lost at most its last batch of records" "$lost" 512

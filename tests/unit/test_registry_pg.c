@@ -214,12 +214,13 @@ START_TEST(test_open_migrate_reopen)
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM %s.registry_meta WHERE (key, value) IN (('schema_version', "
-             "'2'), ('registry_version', '1.0'))",
-             schema);
+             "'%d'), ('registry_version', '1.0'))",
+             schema, CAPVI_PG_SCHEMA_VERSION);
     ck_assert_int_eq(admin_int(sql), 2);
 
     /* a newer schema, and tables that are not a registry */
-    PQclear(admin("UPDATE %s.registry_meta SET value = '3' WHERE key = 'schema_version'", schema));
+    PQclear(admin("UPDATE %s.registry_meta SET value = '%d' WHERE key = 'schema_version'", schema,
+                  CAPVI_PG_SCHEMA_VERSION + 1));
     o.read_only = false;
     ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_UNSUPPORTED_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.message, "newer"));
@@ -227,6 +228,53 @@ START_TEST(test_open_migrate_reopen)
     ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_UNSUPPORTED_FORMAT);
     o.readers = 0;
     ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_INVALID_ARG);
+}
+END_TEST
+
+/* The foreign keys of the verifications table. */
+static long long verification_fkeys(void)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_constraint WHERE conrelid = '%s.verifications'::regclass "
+             "AND contype = 'f'",
+             schema);
+    return admin_int(sql);
+}
+
+/* Version 2 had two foreign keys on verifications; version 3 drops them and keeps the rows. */
+START_TEST(test_migrate_drops_foreign_keys)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record recs[4];
+    for (int i = 0; i < 4; i++) {
+        char rid[16];
+        snprintf(rid, sizeof rid, "m-%d", i);
+        record_make(&recs[i], rid, "ok", i % 2, 1000 + i);
+    }
+    ck_assert_int_eq(batch(pg, recs, 4), CAPV_OK);
+    capvi_pg_close(pg);
+    ck_assert_int_eq(verification_fkeys(), 0);
+
+    /* the database as version 2 left it */
+    PQclear(admin("ALTER TABLE %s.verifications ADD FOREIGN KEY (entry_seq) REFERENCES "
+                  "%s.entries (seq), ADD FOREIGN KEY (report_id) REFERENCES %s.reports (id); "
+                  "UPDATE %s.registry_meta SET value = '2' WHERE key = 'schema_version'; "
+                  "DELETE FROM %s.registry_meta WHERE key = 'migrated_to_3'",
+                  schema, schema, schema, schema, schema));
+    ck_assert_int_eq(verification_fkeys(), 2);
+    pg = open_rw();
+    ck_assert_int_eq(capvi_pg_found_version(pg), 2);
+    capvi_pg_close(pg);
+    ck_assert_int_eq(verification_fkeys(), 0);
+    ck_assert_int_eq(rows_of("verifications"), 4);
+    ck_assert_int_eq(rows_of("reports"), 2);
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.registry_meta WHERE key = 'migrated_to_3' OR (key, value) "
+             "= ('schema_version', '3')",
+             schema);
+    ck_assert_int_eq(admin_int(sql), 2);
 }
 END_TEST
 
@@ -266,7 +314,7 @@ START_TEST(test_concurrent_open)
     char sql[400];
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM %s.registry_meta WHERE key LIKE 'migrated_to_%%'", schema);
-    ck_assert_int_eq(admin_int(sql), 1);
+    ck_assert_int_eq(admin_int(sql), 2); /* the steps to versions 2 and 3 */
 }
 END_TEST
 
@@ -579,6 +627,166 @@ START_TEST(test_prune)
 }
 END_TEST
 
+/* Verifications whose report_id names no stored body. */
+static long long dangling_reports(void)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM %s.verifications v WHERE v.report_id IS NOT NULL AND NOT "
+             "EXISTS (SELECT 1 FROM %s.reports r WHERE r.id = v.report_id)",
+             schema, schema);
+    return admin_int(sql);
+}
+
+/* A body that a record on another connection holds, not yet committed, survives a prune of
+ * the last verification that referenced it. */
+START_TEST(test_prune_spares_held_bodies)
+{
+    capvi_pg *pg = open_rw(), *other = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_reg_record old, fresh;
+    record_make(&old, "h-old", "ok", 7, 1000);
+    ck_assert_int_eq(batch(pg, &old, 1), CAPV_OK);
+    record_make(&fresh, "h-new", "ok", 7, 5000);
+    capvi_reg_record *p = &fresh;
+    ck_assert_int_eq(capvi_pg_begin(other, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_record_batch(other, &p, 1), CAPV_OK);
+
+    uint64_t removed = 0;
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 2000, 10, &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_commit(other, &err), CAPV_OK);
+    ck_assert_int_eq(rows_of("verifications"), 1);
+    ck_assert_int_eq(rows_of("reports"), 1);
+    ck_assert_int_eq(dangling_reports(), 0);
+
+    /* once nothing references it, the next prune removes it */
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 6000, 10, &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
+    ck_assert_int_eq(rows_of("reports"), 0);
+    capvi_pg_close(other);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* A backup checks the references the database no longer does: a verification naming a body
+ * that is gone is not backed up. */
+START_TEST(test_backup_refuses_dangling)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record recs[2];
+    record_make(&recs[0], "d-0", "ok", 3, 1000);
+    record_make(&recs[1], "d-1", "ok", 4, 1001);
+    ck_assert_int_eq(batch(pg, recs, 2), CAPV_OK);
+    capvi_pg_close(pg);
+    char dir[256];
+    tu_temp_dir(dir, sizeof dir, "capv-pg-backup");
+    capv_registry *reg = tu_registry_open(url, 0);
+    capv_error err = CAPV_ERROR_INIT;
+    capv_backup_info *b = NULL;
+    ck_assert_msg(capv_registry_backup(&b, reg, dir, 0, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    capv_backup_info_free(b);
+    b = NULL;
+    PQclear(admin("DELETE FROM %s.reports WHERE id = (SELECT report_id FROM %s.verifications "
+                  "WHERE request_id = 'd-1')",
+                  schema, schema));
+    ck_assert_int_eq(dangling_reports(), 1);
+    ck_assert_int_eq(capv_registry_backup(&b, reg, dir, 0, NULL, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(b);
+    ck_assert_msg(strstr(err.message, "not whole") && strstr(err.message, "foreign key"), "%s",
+                  err.message);
+    capv_registry_close(reg);
+    ck_assert_int_eq(tu_remove_tree(dir), 0);
+}
+END_TEST
+
+typedef struct race {
+    capvi_pg *pg;
+    double until;
+    long ok, busy, failed; /* batches (recorder) or steps (pruner) */
+    uint64_t removed;
+    char msg[CAPV_ERROR_MESSAGE_SIZE];
+} race;
+
+/* Records batches of old verifications sharing four bodies, as fast as it can. */
+static void *race_record(void *arg)
+{
+    race *r = arg;
+    capvi_reg_record recs[10];
+    capvi_reg_record *p[10];
+    for (int n = 0; now_s() < r->until; n++) {
+        for (int i = 0; i < 10; i++) {
+            char rid[32];
+            snprintf(rid, sizeof rid, "race-%d-%d", n, i);
+            record_make(&recs[i], rid, "ok", i % 4, 1000);
+            p[i] = &recs[i];
+        }
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = capvi_pg_begin(r->pg, true, &err);
+        if (st == CAPV_OK && (st = capvi_pg_record_batch(r->pg, p, 10)) != CAPV_OK)
+            err = recs[0].err; /* every record of a failed batch carries its error */
+        if (st == CAPV_OK)
+            st = capvi_pg_commit(r->pg, &err);
+        else
+            capvi_pg_rollback(r->pg);
+        if (st == CAPV_OK)
+            r->ok++;
+        else if (st == CAPV_E_BUSY) /* its bodies were pruned three times over: a retry */
+            r->busy++;
+        else if (r->failed++ == 0)
+            snprintf(r->msg, sizeof r->msg, "%s", err.message);
+    }
+    return NULL;
+}
+
+/* Prunes everything recorded so far, step after step. */
+static void *race_prune(void *arg)
+{
+    race *r = arg;
+    while (now_s() < r->until) {
+        capv_error err = CAPV_ERROR_INIT;
+        uint64_t removed = 0;
+        capv_status st = capvi_pg_begin(r->pg, true, &err);
+        if (st == CAPV_OK && (st = capvi_pg_prune_step(&removed, r->pg, 2000, 20, &err)) == CAPV_OK)
+            st = capvi_pg_commit(r->pg, &err);
+        else
+            capvi_pg_rollback(r->pg);
+        if (st == CAPV_OK) {
+            r->ok++;
+            r->removed += removed;
+        } else if (r->failed++ == 0) {
+            snprintf(r->msg, sizeof r->msg, "%s", err.message);
+        }
+    }
+    return NULL;
+}
+
+/* Records and prunes of the same bodies at once, on two connections: every verification
+ * still names a stored body (no foreign key checks that: the prune's order does). */
+START_TEST(test_prune_races_records)
+{
+    race rec = { open_rw(), now_s() + 2.0, 0, 0, 0, 0, "" };
+    race pru = { open_rw(), rec.until, 0, 0, 0, 0, "" };
+    pthread_t a, b;
+    ck_assert_int_eq(pthread_create(&a, NULL, race_record, &rec), 0);
+    ck_assert_int_eq(pthread_create(&b, NULL, race_prune, &pru), 0);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    ck_assert_msg(rec.failed == 0, "recording failed %ld times: %s", rec.failed, rec.msg);
+    ck_assert_msg(pru.failed == 0, "pruning failed %ld times: %s", pru.failed, pru.msg);
+    ck_assert_int_gt(rec.ok, 10);
+    ck_assert_uint_gt(pru.removed, 0);
+    ck_assert_int_eq(dangling_reports(), 0);
+    capvi_pg_close(rec.pg);
+    capvi_pg_close(pru.pg);
+}
+END_TEST
+
 /* ---- leadership and snapshots ---------------------------------------------------------- */
 
 START_TEST(test_leader)
@@ -651,7 +859,7 @@ START_TEST(test_snapshot)
     ck_assert_int_eq(w.bytea_ok, 3);
     walk m = { 0, 0, 0 };
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "registry_meta", count_row, &m, &err), CAPV_OK);
-    ck_assert_int_eq(m.rows, 3); /* registry_version, schema_version, migrated_to_2 */
+    ck_assert_int_eq(m.rows, 4); /* registry_version, schema_version, migrated_to_2 and _3 */
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", stop_row, NULL, &err), CAPV_E_IO);
     ck_assert_str_eq(err.message, "stopped");
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "secrets", count_row, NULL, &err),
@@ -862,6 +1070,7 @@ Suite *registry_pg_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_open_migrate_reopen);
+    tcase_add_test(tc, test_migrate_drops_foreign_keys);
     tcase_add_test(tc, test_concurrent_open);
     tcase_add_test(tc, test_entries);
     tcase_add_test(tc, test_commit_durability);
@@ -869,6 +1078,9 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_records);
     tcase_add_test(tc, test_policies);
     tcase_add_test(tc, test_prune);
+    tcase_add_test(tc, test_prune_spares_held_bodies);
+    tcase_add_test(tc, test_prune_races_records);
+    tcase_add_test(tc, test_backup_refuses_dangling);
     tcase_add_test(tc, test_leader);
     tcase_add_test(tc, test_snapshot);
     tcase_add_test(tc, test_unreachable);
