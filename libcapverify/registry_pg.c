@@ -174,11 +174,15 @@ capv_status capvi_pg_begin(capvi_pg *pg, bool durable, capv_error *err)
         return st;
     if (pg->w.in_tx)
         return capvi_err_set(err, CAPV_E_STATE, NULL, "a transaction is already open");
-    /* not durable: the commit returns before the server has flushed its WAL (a crash of the
+    /* READ COMMITTED whatever the database's default: each statement sees what committed
+     * before it, which the prune's order of statements relies on (prune_reports). Not
+     * durable: the commit returns before the server has flushed its WAL (a crash of the
      * server, not of this process, may lose the transaction; docs/registry.md "Durability") */
     if ((st = capvi_pg_exec(NULL, pg, &pg->w, "starting a transaction",
-                            durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit TO off", NULL,
-                            err)) == CAPV_OK)
+                            durable ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                                    : "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL "
+                                      "synchronous_commit TO off",
+                            NULL, err)) == CAPV_OK)
         pg->w.in_tx = true;
     return st;
 }

@@ -529,23 +529,32 @@ static capv_status policy_put(capvi_pg *pg, const char *id, const char *version,
 }
 
 /* The write transaction's synchronous_commit: on for a durable batch, off for one of queued
- * records only (docs/registry.md "Durability"). */
+ * records only (docs/registry.md "Durability"); and its isolation, read committed whatever
+ * the session's default (the prune relies on it). */
 static void expect_sync_commit(capvi_pg *pg, bool durable, const char *want)
 {
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capvi_pg_begin(pg, durable, &err), CAPV_OK);
     PGresult *r = NULL;
-    ck_assert_msg(capvi_pg_exec(&r, pg, &pg->w, "reading", "SHOW synchronous_commit", NULL, &err) ==
-                      CAPV_OK,
+    ck_assert_msg(capvi_pg_exec(&r, pg, &pg->w, "reading",
+                                "SELECT current_setting('synchronous_commit'), "
+                                "current_setting('transaction_isolation')",
+                                NULL, &err) == CAPV_OK,
                   "%s", err.message);
     ck_assert_str_eq(PQgetvalue(r, 0, 0), want);
+    ck_assert_str_eq(PQgetvalue(r, 0, 1), "read committed");
     PQclear(r);
     ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
 }
 
 START_TEST(test_commit_durability)
 {
-    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg *pg = NULL;
+    char u[1100];
+    snprintf(u, sizeof u, "%s%%20-cdefault_transaction_isolation%%3Dserializable", url);
+    capvi_pg_options o = options(u);
+    ck_assert_msg(capvi_pg_open(&pg, &o, &err) == CAPV_OK, "open: %s", err.message);
     expect_sync_commit(pg, false, "off");
     expect_sync_commit(pg, true, "on");
     expect_sync_commit(pg, false, "off");
