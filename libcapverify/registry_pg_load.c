@@ -198,9 +198,27 @@ capv_status capvi_pg_load_finish(capvi_pg_load *l, uint64_t counts[4], capv_erro
                  seqs[i][0], seqs[i][1], seqs[i][1], seqs[i][0]);
         st = capvi_pg_exec(NULL, l->pg, &l->pg->w, "advancing a sequence", sql, NULL, err);
     }
+    if (st != CAPV_OK)
+        return st;
+    /* the verifications have no foreign keys (docs/registry.md, "Schema and migrations"): a
+     * load checks what they would have */
+    PGresult *r = NULL;
+    st = capvi_pg_exec(&r, l->pg, &l->pg->w, "checking the references loaded",
+                       "SELECT count(*), min(v.request_id) FROM verifications v WHERE (v.report_id "
+                       "IS NOT NULL AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.id = "
+                       "v.report_id)) OR (v.entry_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+                       "entries e WHERE e.seq = v.entry_seq))",
+                       NULL, err);
+    int64_t dangling = st == CAPV_OK ? capvi_pg_int(r, 0, 0) : 0;
+    if (dangling > 0)
+        st = capvi_err_set(err, CAPV_E_MALFORMED, NULL,
+                           "%lld verifications name a report body or an entry that is not there "
+                           "(the first: '%.64s')",
+                           (long long)dangling, PQgetvalue(r, 0, 1));
+    PQclear(r);
+    r = NULL;
     if (st != CAPV_OK || counts == NULL)
         return st;
-    PGresult *r = NULL;
     st = capvi_pg_exec(&r, l->pg, &l->pg->w, "counting the rows loaded",
                        "SELECT (SELECT count(*) FROM entries), (SELECT count(*) FROM reports), "
                        "(SELECT count(*) FROM verifications), (SELECT count(*) FROM policies)",

@@ -12,6 +12,7 @@
 #include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -714,6 +715,42 @@ START_TEST(test_backup_refuses_dangling)
 }
 END_TEST
 
+/* A load checks the references no foreign key checks any more: a SQLite registry whose rows
+ * are not whole is not copied into PostgreSQL, and the target stays empty. */
+START_TEST(test_load_refuses_dangling)
+{
+    char dir[256], path[300];
+    tu_temp_dir(dir, sizeof dir, "capv-pg-load");
+    snprintf(path, sizeof path, "%s/registry.sqlite", dir);
+    capv_registry *src = tu_registry_open(path, CAPV_REGISTRY_CREATE);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "l-1";
+    v.result = "ok";
+    v.verified_at = "2026-12-02T12:00:00Z";
+    v.report_json = "{\"result\":\"ok\",\"checks\":[]}";
+    ck_assert_int_eq(capv_registry_record(NULL, src, &v, NULL), CAPV_OK);
+    capv_registry_close(src);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "PRAGMA foreign_keys = OFF; DELETE FROM reports", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+
+    src = tu_registry_open(path, 0);
+    capv_registry *dst = tu_registry_open(url, 0);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_copy(NULL, dst, src, NULL, NULL, &err), CAPV_E_MALFORMED);
+    ck_assert_msg(strstr(err.message, "1 verifications name a report body or an entry that is "
+                                      "not there (the first: 'l-1')"),
+                  "%s", err.message);
+    ck_assert_int_eq(rows_of("verifications"), 0);
+    capv_registry_close(dst);
+    capv_registry_close(src);
+    ck_assert_int_eq(tu_remove_tree(dir), 0);
+}
+END_TEST
+
 typedef struct race {
     capvi_pg *pg;
     double until;
@@ -1090,6 +1127,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_prune_spares_held_bodies);
     tcase_add_test(tc, test_prune_races_records);
     tcase_add_test(tc, test_backup_refuses_dangling);
+    tcase_add_test(tc, test_load_refuses_dangling);
     tcase_add_test(tc, test_leader);
     tcase_add_test(tc, test_snapshot);
     tcase_add_test(tc, test_unreachable);
