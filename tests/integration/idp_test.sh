@@ -67,9 +67,9 @@ openssl x509 -req -in "$work/server.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key
 # ---- start the provider ------------------------------------------------------------------
 node "$node_dir/idp.mjs" "$work/server.pem" "$work/server.key" "$work" 2>"$work/idp.log" &
 idp_pid=$!
-# up to 60 s, as tests/ui/ui_test.sh waits: oidc-provider loads slowly on a busy machine,
+# up to 120 s, as tests/ui/ui_test.sh waits: oidc-provider loads slowly on a busy machine,
 # and makes RSA keys at start (2-3 s idle; 20 s were once not enough in CI)
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1200); do
     [ -s "$work/port" ] && break
     kill -0 "$idp_pid" 2>/dev/null || { cat "$work/idp.log" >&2; echo "provider died" >&2; exit 1; }
     sleep 0.1

@@ -87,8 +87,8 @@ IDP_SPKI=$(openssl x509 -in "$IDP/server.pem" -pubkey -noout | openssl pkey -pub
     2>"$IDP/idp.log" &
 IDP_PID=$!
 t_track "$IDP_PID"
-# up to 60 s: oidc-provider loads slowly on a busy machine, and makes RSA keys at start
-for _ in $(seq 600); do
+# up to 120 s: oidc-provider loads slowly on a busy machine, and makes RSA keys at start
+for _ in $(seq 1200); do
     [ -s "$IDP/port" ] && break
     kill -0 "$IDP_PID" 2>/dev/null || break
     sleep 0.1
