@@ -127,7 +127,7 @@ added=${added:-0}
 if [ "$rc" -eq 0 ]; then
     echo "abi: $soname: $nfuncs stable functions compatible with the baseline ($added added)"
     if [ "$added" != 0 ]; then
-        sed -n '/Added function/,$p' "$tmp/all.txt" | head -40
+        awk '/Added function/ { on = 1 } on && n++ < 40' "$tmp/all.txt"
         echo "abi: after an intended addition, update the baseline: CAPV_ABI_UPDATE=1 scripts/check-abi.sh"
     fi
     exit 0

@@ -118,7 +118,7 @@ if [ "$static" = ON ]; then
         n=$(basename "$src" .c)
         cp "$work/proj/build/${n}_static" "$work/static/$n"
     done
-    check_static() { ! ldd "$work/static/hash_file" | grep -q libcapverify; }
+    check_static() { ! grep -q libcapverify <<<"$(ldd "$work/static/hash_file")"; }
     check_static || fail "the static examples do not link libcapverify.so"
     run_examples "$work/static" "find_package(capverify), static library"
 fi

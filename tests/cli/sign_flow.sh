@@ -38,7 +38,7 @@ cmp -s "$dir/out.json" "$dir/report.json" || fail "--report differs from --json 
 
 kid=$(sed -n 's/^kid //p' "$dir/gen.txt")
 [ "$("$cli" keys kid "$dir/alice.pub")" = "$kid" ] || fail "keys kid differs from keys gen"
-"$cli" keys show "$dir/alice.key" | grep -q "kid $kid" || fail "keys show .key"
+grep -q "kid $kid" <<<"$("$cli" keys show "$dir/alice.key")" || fail "keys show .key"
 "$cli" keys show --json "$dir/trust" | jq -e ".[0].kid==\"$kid\" and .[0].owner==\"Alice AG\"" \
     >/dev/null || fail "keys show --json"
 

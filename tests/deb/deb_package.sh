@@ -48,7 +48,7 @@ for tool in dpkg-buildpackage lintian apt-get dpkg-checkbuilddeps curl python3 c
     command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (scripts/install-deps.sh)"
 done
 for p in "${pkgs[@]}"; do
-    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'installed'; then
+    if grep -q 'installed' <<<"$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)"; then
         skip "$p is already installed here; purging it afterwards would not leave the machine as found"
     fi
 done
@@ -144,7 +144,7 @@ fi
 # ---- package contents ------------------------------------------------------------------------
 contents() { dpkg-deb -c "$tmp/${1}_${version}_${arch}.deb" | awk '{ print $6 }' | sed 's|^\./|/|'; }
 has() { # has PACKAGE PATH-REGEX
-    if contents "$1" | grep -Eqx "$2"; then ok "$1 ships $2"; else bad "$1 ships $2"; fi
+    if grep -Eqx "$2" <<<"$(contents "$1")"; then ok "$1 ships $2"; else bad "$1 ships $2"; fi
 }
 has libcapverify1 '/usr/lib/[^/]+/libcapverify\.so\.1'
 has libcapverify-dev '/usr/lib/[^/]+/pkgconfig/libcapverify\.pc'
@@ -155,7 +155,7 @@ has capverify '/usr/share/bash-completion/completions/capverify'
 has capverifyd '/usr/sbin/capverifyd'
 has capverifyd '/lib/systemd/system/capverifyd\.service'
 has capverifyd '/usr/lib/sysusers\.d/capverifyd\.conf'
-if dpkg-deb -I "$tmp/capverifyd_${version}_${arch}.deb" conffiles | grep -qx /etc/cap-verifier/cap-verifier.yaml; then
+if grep -qx /etc/cap-verifier/cap-verifier.yaml <<<"$(dpkg-deb -I "$tmp/capverifyd_${version}_${arch}.deb" conffiles)"; then
     ok "capverifyd: /etc/cap-verifier/cap-verifier.yaml is a conffile"
 else
     bad "capverifyd: /etc/cap-verifier/cap-verifier.yaml is a conffile"

@@ -18,7 +18,7 @@ cors_headers() {
 }
 # list_has LIST ITEM: LIST (comma-separated header value) holds ITEM, case-insensitively
 list_has() {
-    tr ',' '\n' <<<"$1" | sed 's/^[ \t]*//; s/[ \t]*$//' | grep -qix -- "$2"
+    grep -qix -- "$2" <<<"$(tr ',' '\n' <<<"$1" | sed 's/^[ \t]*//; s/[ \t]*$//')"
 }
 preflight() { # preflight URL ORIGIN [METHOD]
     req OPTIONS "$1" -H "Origin: $2" -H "Access-Control-Request-Method: ${3:-POST}" \

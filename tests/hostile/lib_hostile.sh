@@ -18,7 +18,9 @@ h_init() {
     H_SANITIZED=0
     # Sanitizer builds (scripts/test.sh's second pass) multiply RSS and latency: their memory
     # and latency figures are printed, but the assertions on them are skipped (visibly).
-    if ldd "$DAEMON" 2>/dev/null | grep -q 'lib[at]san\|libubsan'; then
+    # ldd's output is read whole first: under pipefail, `ldd | grep -q` fails when grep's
+    # early exit makes ldd's next write a SIGPIPE, and the build would pass for a plain one.
+    if grep -q 'lib[at]san\|libubsan' <<<"$(ldd "$DAEMON" 2>/dev/null)"; then
         H_SANITIZED=1
     fi
     H_T0=$(date +%s.%N)
