@@ -28,15 +28,14 @@ assert_eq "every environment name is CAPV_<SECTION>_<KEY>" \
     "$(awk -F'|' '{ k = $2; e = $5; gsub(/[ `]/, "", k); gsub(/[ `]/, "", e);
         want = "CAPV_" toupper(k); gsub(/\./, "_", want); if (e != want) print k " " e }' "$TMP/rows.txt")" ""
 
-documented() { awk -F'|' '{ k = $2; gsub(/[ `]/, "", k); print k }' "$TMP/rows.txt"; }
-keys=$(documented)
+documented=$(awk -F'|' '{ k = $2; gsub(/[ `]/, "", k); print k }' "$TMP/rows.txt")
 missing=""
 for key in server.listen server.admin_listen server.threads server.max_body_bytes \
     tls.cert_file tls.key_file tls.client_ca_file auth.enabled auth.issuer auth.audiences \
     auth.jwks_url auth.jwks_cache_ttl_seconds auth.leeway_seconds cache.enabled cache.size \
     cache.ttl_seconds registry.path trust.dir backup.dir backup.interval_seconds \
     backup.retain logging.level shutdown.grace_seconds shutdown.timeout_seconds; do
-    grep -qx "$key" <<<"$keys" || missing+=" $key"
+    grep -qx "$key" <<<"$documented" || missing+=" $key"
 done
 assert_eq "every required key is documented" "$missing" ""
 
