@@ -88,6 +88,12 @@ async function start() {
     banner = null;
     render();
   });
+  // The skip link's own target (#main) would replace the page's route in the fragment:
+  // that would render the default page in place of this one. It moves the focus only.
+  document.querySelector('.skip').addEventListener('click', (e) => {
+    e.preventDefault();
+    main.focus();
+  });
   window.addEventListener('hashchange', () => {
     banner = null;
     render();
