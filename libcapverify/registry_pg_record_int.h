@@ -5,6 +5,7 @@
 #ifndef CAPV_REGISTRY_PG_RECORD_INT_H
 #define CAPV_REGISTRY_PG_RECORD_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "registry_record_int.h"
@@ -17,7 +18,16 @@ typedef struct capvi_pg capvi_pg;
  * stored row vanished meanwhile; ->err says why. Report bodies are stored once per key.
  * Returns CAPV_OK when the statements ran, else the failure (also in every record's st and
  * err; CAPV_E_STATE outside a transaction or on a read-only handle): then nothing of the
- * batch is stored once the caller rolls back. */
-capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n);
+ * batch is stored once the caller rolls back. Without `skip_stored` the verifications are
+ * inserted without ON CONFLICT, and a request id already stored makes the whole call fail
+ * with CAPV_E_CONFLICT, the transaction aborted: the caller rolls back to its savepoint and
+ * calls again with `skip_stored`. */
+capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n,
+                                  bool skip_stored);
+
+/* Inside the write's savepoint (capvi_pg_savepoint): capvi_pg_record_batch without
+ * `skip_stored`, and when a request id of the batch is already stored, again from the
+ * savepoint with it. What the registry's writer calls. */
+capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "registry_pg_int.h"
 #include "registry_pg_list_int.h"
+#include "registry_pg_record_int.h"
 #include "registry_pgb_int.h"
 
 capv_status capvi_reg_pg_open(capv_registry *reg, const char *url, const capv_registry_options *o,
@@ -90,7 +91,7 @@ static capv_status pg_entry_add(capv_registry_entry **stored, capv_registry *reg
 static capv_status pg_record_batch(capv_registry *reg, capvi_reg_record **recs, size_t n,
                                    capv_error *err)
 {
-    capv_status st = capvi_pg_record_batch(reg->pg, recs, n);
+    capv_status st = capvi_pg_record(reg->pg, recs, n);
     /* a failure of the whole batch is carried by every record */
     if (st != CAPV_OK && err != NULL && n > 0)
         *err = recs[0]->err;

@@ -168,8 +168,11 @@ static capv_status batch(capvi_pg *pg, capvi_reg_record *recs, size_t n)
     for (size_t i = 0; i < n; i++)
         p[i] = &recs[i];
     capv_error err = CAPV_ERROR_INIT;
+    /* as the registry's writer records: in the write's savepoint */
     ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
-    capv_status st = capvi_pg_record_batch(pg, p, n);
+    ck_assert_int_eq(capvi_pg_savepoint(pg, &err), CAPV_OK);
+    capv_status st = capvi_pg_record(pg, p, n);
+    ck_assert_msg(capvi_pg_release(pg, &err) == CAPV_OK, "release: %s", err.message);
     ck_assert_msg(capvi_pg_commit(pg, &err) == CAPV_OK, "commit: %s", err.message);
     free(p);
     return st;
@@ -500,9 +503,53 @@ START_TEST(test_records)
 
     /* outside a transaction: the whole batch fails, each record says why */
     capvi_reg_record *one = &recs[0];
-    ck_assert_int_eq(capvi_pg_record_batch(pg, &one, 1), CAPV_E_STATE);
+    ck_assert_int_eq(capvi_pg_record(pg, &one, 1), CAPV_E_STATE);
     ck_assert_int_eq(recs[0].st, CAPV_E_STATE);
     free(recs);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* The verifications go in without ON CONFLICT first (registry_pg_record.c): a request id
+ * already stored fails that insert, and the transaction with it; capvi_pg_record then
+ * records the batch again from the write's savepoint, and nothing of the failed try stays. */
+START_TEST(test_records_stored_id_in_batch)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_reg_record recs[3];
+    record_make(&recs[0], "dup-1", "ok", 1, 1000);
+    ck_assert_int_eq(batch(pg, recs, 1), CAPV_OK);
+    ck_assert_int_eq(recs[0].st, CAPV_OK);
+    int64_t seq1 = recs[0].seq;
+
+    record_make(&recs[1], "dup-2", "ok", 2, 2000);
+    capvi_reg_record *p[2] = { &recs[1], &recs[0] };
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_record_batch(pg, p, 2, false), CAPV_E_CONFLICT);
+    ck_assert_int_eq(recs[1].st, CAPV_E_CONFLICT);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_E_IO);
+    ck_assert_int_eq(rows_of("verifications"), 1);
+    ck_assert_int_eq(rows_of("reports"), 1);
+
+    /* as the writer records: the new ones stored, the stored one found as it is */
+    record_make(&recs[0], "dup-1", "ok", 1, 1000);
+    record_make(&recs[1], "dup-2", "ok", 2, 2000);
+    record_make(&recs[2], "dup-3", "warn", 3, 3000);
+    ck_assert_int_eq(batch(pg, recs, 3), CAPV_OK);
+    ck_assert_int_eq(recs[0].st, CAPV_E_EXISTS);
+    ck_assert_int_eq(recs[0].seq, seq1);
+    for (int i = 1; i < 3; i++) {
+        ck_assert_msg(recs[i].st == CAPV_OK, "record %d: %s", i, recs[i].err.message);
+        ck_assert_int_gt(recs[i].seq, seq1);
+    }
+    ck_assert_int_eq(rows_of("verifications"), 3);
+    ck_assert_int_eq(rows_of("reports"), 3);
+    capv_registry_verification *v = NULL;
+    ck_assert_int_eq(capvi_pg_verification_get(&v, pg, "dup-3", &err), CAPV_OK);
+    ck_assert_str_eq(v->result, "warn");
+    ck_assert_str_eq(v->report_json, bodies[3]);
+    capv_registry_verification_free(v);
     capvi_pg_close(pg);
 }
 END_TEST
@@ -660,7 +707,7 @@ START_TEST(test_prune_spares_held_bodies)
     record_make(&fresh, "h-new", "ok", 7, 5000);
     capvi_reg_record *p = &fresh;
     ck_assert_int_eq(capvi_pg_begin(other, true, &err), CAPV_OK);
-    ck_assert_int_eq(capvi_pg_record_batch(other, &p, 1), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_record_batch(other, &p, 1, false), CAPV_OK);
 
     uint64_t removed = 0;
     ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
@@ -774,7 +821,7 @@ static void *race_record(void *arg)
         }
         capv_error err = CAPV_ERROR_INIT;
         capv_status st = capvi_pg_begin(r->pg, true, &err);
-        if (st == CAPV_OK && (st = capvi_pg_record_batch(r->pg, p, 10)) != CAPV_OK)
+        if (st == CAPV_OK && (st = capvi_pg_record_batch(r->pg, p, 10, false)) != CAPV_OK)
             err = recs[0].err; /* every record of a failed batch carries its error */
         if (st == CAPV_OK)
             st = capvi_pg_commit(r->pg, &err);
@@ -1122,6 +1169,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_commit_durability);
     tcase_add_test(tc, test_list_count);
     tcase_add_test(tc, test_records);
+    tcase_add_test(tc, test_records_stored_id_in_batch);
     tcase_add_test(tc, test_policies);
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_prune_spares_held_bodies);
