@@ -19,7 +19,8 @@
 #define LOAD_MAX_COLUMNS 13
 
 /* The tables in load order, with the types of their columns as capvi_pg_snapshot_rows lists
- * them (i integer, t text, b bytea as raw bytes). */
+ * them (i integer, t text, b bytea as raw bytes). Integers come as their decimal text, so
+ * their arrays go as text[] and the statement converts them (::text[]::bigint[]). */
 static const struct {
     const char *table;
     const char *types;
@@ -31,28 +32,31 @@ static const struct {
     { "entries", "itttbbttttttt",
       "INSERT INTO entries (seq, id, manifest_hash, proof_hash, manifest_key, proof_key, "
       "timestamp_file, registered_at, policy_hash, signature, public_key, kid, signature_scheme) "
-      "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], "
+      "SELECT * FROM unnest($1::text[]::bigint[], $2::text[], $3::text[], $4::text[], $5::bytea[], "
       "$6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], "
       "$13::text[])" },
     { "reports", "ibiit",
-      "INSERT INTO reports (id, sha3, bytes, summary, json) SELECT * FROM unnest($1::bigint[], "
-      "$2::bytea[], $3::bigint[], $4::smallint[], $5::text[])" },
+      "INSERT INTO reports (id, sha3, bytes, summary, json) SELECT * FROM unnest("
+      "$1::text[]::bigint[], $2::bytea[], $3::text[]::bigint[], $4::text[]::smallint[], "
+      "$5::text[])" },
     { "verifications", "itttttittii",
       "INSERT INTO verifications (seq, request_id, subject, manifest_hash, proof_hash, "
       "policy_hash, entry_seq, result, verified_at, report_id, verified_ms) SELECT * FROM "
-      "unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
-      "$7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[])" },
+      "unnest($1::text[]::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], "
+      "$7::text[]::bigint[], $8::text[], $9::text[], $10::text[]::bigint[], "
+      "$11::text[]::bigint[])" },
     { "policies", "itttbttt",
       "INSERT INTO policies (seq, policy_id, policy_version, policy_hash, policy_key, ir_hash, "
-      "ir, created_at) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+      "ir, created_at) SELECT * FROM unnest($1::text[]::bigint[], $2::text[], $3::text[], "
+      "$4::text[], "
       "$5::bytea[], $6::text[], $7::text[], $8::text[])" },
 };
 #define LOAD_TABLES (sizeof load_tables / sizeof load_tables[0])
 
 struct capvi_pg_load {
     capvi_pg *pg;
-    size_t table; /* LOAD_TABLES: none yet */
-    capv_buf cols[LOAD_MAX_COLUMNS];
+    size_t table;                          /* LOAD_TABLES: none yet */
+    capvi_pg_array cols[LOAD_MAX_COLUMNS]; /* of the current table, once it has rows */
     size_t rows;
 };
 
@@ -75,11 +79,9 @@ static capv_status flush(capvi_pg_load *l, capv_error *err)
     capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
     capv_status st = CAPV_OK;
     for (int i = 0; i < n; i++) {
-        capvi_buf_putc(&l->cols[i], '}');
-        capvi_buf_putc(&l->cols[i], '\0');
-        if (l->cols[i].failed && st == CAPV_OK)
+        if (!capvi_pg_array_finish(&l->cols[i]) && st == CAPV_OK)
             st = capvi_err_nomem(err);
-        capvi_pg_param_text(&p, (const char *)l->cols[i].data);
+        capvi_pg_param_bytes(&p, l->cols[i].b.data, l->cols[i].b.len);
     }
     PGresult *r = NULL;
     if (st == CAPV_OK)
@@ -90,7 +92,7 @@ static capv_status flush(capvi_pg_load *l, capv_error *err)
                            PQcmdTuples(r), l->rows, load_tables[l->table].table);
     PQclear(r);
     for (int i = 0; i < n; i++)
-        capvi_buf_free(&l->cols[i]);
+        capvi_pg_array_free(&l->cols[i]);
     l->rows = 0;
     return st;
 }
@@ -165,12 +167,10 @@ capv_status capvi_pg_load_row(void *user, const char *const *cols, const int *le
                              load_tables[l->table].table, ncols, strlen(types));
     size_t bytes = 0;
     for (int i = 0; i < ncols; i++) {
-        if (types[i] == 'b')
-            capvi_pg_arr_bytes(&l->cols[i], (const uint8_t *)cols[i],
-                               cols[i] ? (size_t)lens[i] : 0);
-        else
-            capvi_pg_arr_text(&l->cols[i], cols[i], cols[i] ? (size_t)lens[i] : 0);
-        bytes += l->cols[i].len;
+        if (l->rows == 0)
+            capvi_pg_array_init(&l->cols[i], types[i] == 'b' ? CAPVI_PG_BYTEA : CAPVI_PG_TEXT);
+        capvi_pg_array_bytes(&l->cols[i], cols[i], cols[i] ? (size_t)lens[i] : 0);
+        bytes += l->cols[i].b.len;
     }
     l->rows++;
     return l->rows >= LOAD_ROWS || bytes >= LOAD_BYTES ? flush(l, err) : CAPV_OK;
@@ -234,6 +234,6 @@ void capvi_pg_load_free(capvi_pg_load *l)
     if (l == NULL)
         return;
     for (int i = 0; i < LOAD_MAX_COLUMNS; i++)
-        capvi_buf_free(&l->cols[i]);
+        capvi_pg_array_free(&l->cols[i]);
     free(l);
 }

@@ -124,35 +124,31 @@ static void chunk_free(rec_chunk *k)
 }
 
 /* ---- columns as array parameters -------------------------------------------------------
- * Each column of a statement's rows is one parameter, a PostgreSQL array literal ("{…}",
- * text format) read by unnest() or = ANY(): a batch costs the server a constant parse and
- * plan instead of one per placeholder. */
+ * Each column of a statement's rows is one array parameter (registry_pg_array_int.h) read by
+ * unnest() or = ANY(): a batch costs the server a constant parse and plan instead of one per
+ * placeholder. */
 
-static void arr_str(capv_buf *b, const char *s)
+static void arrays_init(capvi_pg_array *cols, const capvi_pg_elem *elems, size_t n)
 {
-    capvi_pg_arr_text(b, s, s ? strlen(s) : 0);
+    for (size_t i = 0; i < n; i++)
+        capvi_pg_array_init(&cols[i], elems[i]);
 }
 
-/* Runs `sql` with the n columns as its parameters $1…$n; frees the columns. */
+/* Runs `sql` with the n arrays as its parameters $1…$n; frees them. */
 static capv_status run_arrays(PGresult **out, capvi_pg *pg, const char *what, const char *sql,
-                              capv_buf *cols, size_t n, capv_error *err)
+                              capvi_pg_array *cols, size_t n, capv_error *err)
 {
     capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
     capv_status st = CAPV_OK;
-    char *text[CAPVI_PG_PARAMS_MAX] = { NULL };
     for (size_t i = 0; i < n; i++) {
-        if (cols[i].len == 0)
-            capvi_buf_putc(&cols[i], '{');
-        capvi_buf_putc(&cols[i], '}');
-        text[i] = (char *)capvi_buf_take(&cols[i], NULL);
-        if (text[i] == NULL && st == CAPV_OK)
+        if (!capvi_pg_array_finish(&cols[i]) && st == CAPV_OK)
             st = capvi_err_nomem(err);
-        capvi_pg_param_text(&p, text[i]);
+        capvi_pg_param_bytes(&p, cols[i].b.data, cols[i].b.len);
     }
     if (st == CAPV_OK)
         st = capvi_pg_exec(out, pg, &pg->w, what, sql, &p, err);
     for (size_t i = 0; i < n; i++)
-        free(text[i]);
+        capvi_pg_array_free(&cols[i]);
     return st;
 }
 
@@ -161,15 +157,18 @@ static capv_status run_arrays(PGresult **out, capvi_pg *pg, const char *what, co
 /* Inserts the bodies whose id is unknown; those inserted get their ids. */
 static capv_status bodies_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
 {
-    capv_buf col[4] = { CAPV_BUF_INIT, CAPV_BUF_INIT, CAPV_BUF_INIT, CAPV_BUF_INIT };
+    static const capvi_pg_elem elems[4] = { CAPVI_PG_BYTEA, CAPVI_PG_INT8, CAPVI_PG_INT2,
+                                            CAPVI_PG_TEXT };
+    capvi_pg_array col[4];
+    arrays_init(col, elems, 4);
     for (size_t i = 0; i < k->nbodies; i++) {
         const capvi_reg_record *r = k->bodies[i].r;
         if (k->bodies[i].id != 0)
             continue;
-        capvi_pg_arr_bytes(&col[0], r->key, 32);
-        capvi_pg_arr_int(&col[1], (int64_t)r->full_len);
-        capvi_pg_arr_int(&col[2], r->summary ? 1 : 0);
-        capvi_pg_arr_text(&col[3], r->body, r->body_len);
+        capvi_pg_array_bytes(&col[0], r->key, 32);
+        capvi_pg_array_int(&col[1], (int64_t)r->full_len);
+        capvi_pg_array_int(&col[2], r->summary ? 1 : 0);
+        capvi_pg_array_bytes(&col[3], r->body, r->body_len);
     }
     PGresult *res = NULL;
     capv_status st = run_arrays(&res, pg, "storing reports",
@@ -193,10 +192,11 @@ static capv_status bodies_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
  * before this transaction references them. */
 static capv_status bodies_lookup(capvi_pg *pg, rec_chunk *k, capv_error *err)
 {
-    capv_buf keys = CAPV_BUF_INIT;
+    capvi_pg_array keys;
+    capvi_pg_array_init(&keys, CAPVI_PG_BYTEA);
     for (size_t i = 0; i < k->nbodies; i++)
         if (k->bodies[i].id == 0)
-            capvi_pg_arr_bytes(&keys, k->bodies[i].r->key, 32);
+            capvi_pg_array_bytes(&keys, k->bodies[i].r->key, 32);
     PGresult *res = NULL;
     capv_status st = run_arrays(&res, pg, "looking up reports",
                                 "SELECT id, sha3 FROM reports WHERE sha3 = ANY ($1::bytea[]) FOR "
@@ -237,24 +237,29 @@ static capv_status bodies_store(capvi_pg *pg, rec_chunk *k, capv_error *err)
 
 /* ---- verifications --------------------------------------------------------------------- */
 
-static void record_columns(capv_buf col[11], const rec_chunk *k, const rec_slot *s)
+static const capvi_pg_elem record_elems[11] = {
+    CAPVI_PG_TEXT,  CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_BYTEA,
+    CAPVI_PG_BYTEA, CAPVI_PG_TEXT, CAPVI_PG_INT8, CAPVI_PG_TEXT, CAPVI_PG_INT8,
+};
+
+static void record_columns(capvi_pg_array col[11], const rec_chunk *k, const rec_slot *s)
 {
     const capvi_reg_record *r = s->r;
     bool keys = r->has_m && r->has_p; /* the entry is looked up by both digests */
-    arr_str(&col[0], r->request_id);
-    arr_str(&col[1], r->subject);
-    arr_str(&col[2], r->has_m ? r->mh : NULL);
-    arr_str(&col[3], r->has_p ? r->ph : NULL);
-    arr_str(&col[4], r->has_pol ? r->pol : NULL);
-    capvi_pg_arr_bytes(&col[5], keys ? r->mk : NULL, 32);
-    capvi_pg_arr_bytes(&col[6], keys ? r->pk : NULL, 32);
-    arr_str(&col[7], r->result);
+    capvi_pg_array_str(&col[0], r->request_id);
+    capvi_pg_array_str(&col[1], r->subject);
+    capvi_pg_array_str(&col[2], r->has_m ? r->mh : NULL);
+    capvi_pg_array_str(&col[3], r->has_p ? r->ph : NULL);
+    capvi_pg_array_str(&col[4], r->has_pol ? r->pol : NULL);
+    capvi_pg_array_bytes(&col[5], keys ? r->mk : NULL, 32);
+    capvi_pg_array_bytes(&col[6], keys ? r->pk : NULL, 32);
+    capvi_pg_array_str(&col[7], r->result);
     if (s->has_report)
-        capvi_pg_arr_int(&col[8], k->bodies[s->report].id);
+        capvi_pg_array_int(&col[8], k->bodies[s->report].id);
     else
-        arr_str(&col[8], NULL);
-    arr_str(&col[9], r->at);
-    capvi_pg_arr_int(&col[10], r->ms);
+        capvi_pg_array_bytes(&col[8], NULL, 0);
+    capvi_pg_array_str(&col[9], r->at);
+    capvi_pg_array_int(&col[10], r->ms);
 }
 
 /* Inserts the first record of each request_id; those inserted are CAPV_OK with their seq.
@@ -262,9 +267,8 @@ static void record_columns(capv_buf col[11], const rec_chunk *k, const rec_slot 
  * unique_violation) and aborts the transaction; with it, its record is left out. */
 static capv_status records_insert(capvi_pg *pg, rec_chunk *k, bool skip_stored, capv_error *err)
 {
-    capv_buf col[11];
-    for (size_t i = 0; i < 11; i++)
-        col[i] = (capv_buf)CAPV_BUF_INIT;
+    capvi_pg_array col[11];
+    arrays_init(col, record_elems, 11);
     for (size_t i = 0; i < k->n; i++)
         if (k->slots[i].first)
             record_columns(col, k, &k->slots[i]);
@@ -317,7 +321,8 @@ static void records_compare(const rec_chunk *k, const PGresult *res, int i)
 /* The records not inserted: compared with what is stored under their request_id. */
 static capv_status records_existing(capvi_pg *pg, rec_chunk *k, capv_error *err)
 {
-    capv_buf ids = CAPV_BUF_INIT;
+    capvi_pg_array ids;
+    capvi_pg_array_init(&ids, CAPVI_PG_TEXT);
     const char *last = NULL;
     for (size_t i = 0; i < k->n; i++) {
         rec_slot *s = &k->slots[i];
@@ -329,10 +334,12 @@ static capv_status records_existing(capvi_pg *pg, rec_chunk *k, capv_error *err)
                       "retry",
                       s->r->request_id);
         if (last == NULL || strcmp(last, s->r->request_id) != 0)
-            arr_str(&ids, last = s->r->request_id);
+            capvi_pg_array_str(&ids, last = s->r->request_id);
     }
-    if (last == NULL)
+    if (last == NULL) {
+        capvi_pg_array_free(&ids);
         return CAPV_OK;
+    }
     PGresult *res = NULL;
     capv_status st = run_arrays(&res, pg, "looking up verifications",
                                 "SELECT v.request_id, v.seq, v.subject, v.manifest_hash, "
@@ -356,13 +363,16 @@ static capv_status bodies_unused(capvi_pg *pg, rec_chunk *k, capv_error *err)
     for (size_t i = 0; i < k->n; i++)
         if (k->slots[i].inserted && k->slots[i].has_report)
             used[k->slots[i].report] = true;
-    capv_buf ids = CAPV_BUF_INIT;
+    capvi_pg_array ids;
+    capvi_pg_array_init(&ids, CAPVI_PG_INT8);
     for (size_t i = 0; i < k->nbodies; i++)
         if (k->bodies[i].mine && !used[i])
-            capvi_pg_arr_int(&ids, k->bodies[i].id);
+            capvi_pg_array_int(&ids, k->bodies[i].id);
     free(used);
-    if (ids.len == 0)
+    if (ids.n == 0) {
+        capvi_pg_array_free(&ids);
         return CAPV_OK;
+    }
     return run_arrays(NULL, pg, "removing unused reports",
                       "DELETE FROM reports WHERE id = ANY ($1::bigint[])", &ids, 1, err);
 }

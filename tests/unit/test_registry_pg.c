@@ -554,6 +554,45 @@ START_TEST(test_records_stored_id_in_batch)
 }
 END_TEST
 
+/* Texts go into the array parameters as they are (binary arrays, registry_pg_array.c):
+ * quotes, backslashes, braces, commas, the word NULL and non-ASCII come back unchanged, and
+ * an empty text stays empty, not NULL. */
+START_TEST(test_records_texts_as_they_are)
+{
+    static const char *const subjects[] = {
+        "a \"quoted\" {brace}, comma",
+        "back\\slash\\",
+        "NULL",
+        "",
+        "caf\xc3\xa9 \xe2\x88\x91",
+        NULL,
+    };
+    enum { N = sizeof subjects / sizeof subjects[0] };
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_reg_record recs[N];
+    for (int i = 0; i < N; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "t\"{%d},\\", i);
+        record_make(&recs[i], rid, "ok", i, 1000 + i);
+        recs[i].subject = subjects[i];
+    }
+    ck_assert_int_eq(batch(pg, recs, N), CAPV_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(recs[i].st == CAPV_OK, "record %d: %s", i, recs[i].err.message);
+        capv_registry_verification *v = NULL;
+        ck_assert_int_eq(capvi_pg_verification_get(&v, pg, recs[i].request_id, &err), CAPV_OK);
+        if (subjects[i] == NULL)
+            ck_assert_ptr_null(v->subject);
+        else
+            ck_assert_str_eq(v->subject, subjects[i]);
+        ck_assert_str_eq(v->report_json, bodies[i]);
+        capv_registry_verification_free(v);
+    }
+    capvi_pg_close(pg);
+}
+END_TEST
+
 /* ---- policies -------------------------------------------------------------------------- */
 
 static capv_status policy_put(capvi_pg *pg, const char *id, const char *version, int key, int irkey,
@@ -1170,6 +1209,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_list_count);
     tcase_add_test(tc, test_records);
     tcase_add_test(tc, test_records_stored_id_in_batch);
+    tcase_add_test(tc, test_records_texts_as_they_are);
     tcase_add_test(tc, test_policies);
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_prune_spares_held_bodies);
