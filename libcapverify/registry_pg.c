@@ -241,6 +241,14 @@ capv_status capvi_pg_rollback_to(capvi_pg *pg, capv_error *err)
     return tx_statement(pg, "rolling back to a savepoint", "ROLLBACK TO SAVEPOINT capv_write", err);
 }
 
+capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n)
+{
+    capv_status st = capvi_pg_record_batch(pg, recs, n, false);
+    if (st == CAPV_E_CONFLICT && capvi_pg_rollback_to(pg, NULL) == CAPV_OK)
+        st = capvi_pg_record_batch(pg, recs, n, true);
+    return st;
+}
+
 capv_status capvi_pg_probe(capvi_pg *pg, capv_error *err)
 {
     capv_status st = writable(pg, err);

@@ -94,7 +94,11 @@ capv_status capvi_pg_entry_add(capv_registry_entry **stored, capvi_pg *pg,
                                const capv_reg_entry_in *e, bool compare_registered_at,
                                capv_error *err);
 
-/* capvi_pg_record_batch: registry_pg_record_int.h. */
+/* Inside the write's savepoint (capvi_pg_savepoint): records n verifications as
+ * capvi_pg_record_batch (registry_pg_record_int.h) does, first without `skip_stored`, and
+ * when a request id of the batch is already stored, again from the savepoint with it. What
+ * the registry's writer calls. */
+capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n);
 
 /* Inside begin … commit. Stores a validated policy (policy_key / ir_key = the digests of
  * p->policy_hash / p->ir_hash): CAPV_OK, CAPV_E_EXISTS "policy '…' … is already stored",

@@ -11,14 +11,14 @@
  * the unique index, then the row and its confirmation written to the WAL), about a third
  * of the insert's time on the server. When a request id of the batch is already stored,
  * that insert fails (unique_violation); the batch is then rolled back to the write's
- * savepoint and recorded again with ON CONFLICT (request_id) DO NOTHING (capvi_pg_record). */
+ * savepoint and recorded again with ON CONFLICT (request_id) DO NOTHING (capvi_pg_record,
+ * registry_pg.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "registry_pg_array_int.h"
 #include "registry_pg_conn_int.h"
-#include "registry_pg_int.h"
 #include "registry_pg_record_int.h"
 
 /* Records per statement (each column one array parameter). */
@@ -406,13 +406,5 @@ capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t 
         recs[i]->seq = 0;
         recs[i]->err = err;
     }
-    return st;
-}
-
-capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n)
-{
-    capv_status st = capvi_pg_record_batch(pg, recs, n, false);
-    if (st == CAPV_E_CONFLICT && capvi_pg_rollback_to(pg, NULL) == CAPV_OK)
-        st = capvi_pg_record_batch(pg, recs, n, true);
     return st;
 }

@@ -21,13 +21,8 @@ typedef struct capvi_pg capvi_pg;
  * batch is stored once the caller rolls back. Without `skip_stored` the verifications are
  * inserted without ON CONFLICT, and a request id already stored makes the whole call fail
  * with CAPV_E_CONFLICT, the transaction aborted: the caller rolls back to its savepoint and
- * calls again with `skip_stored`. */
+ * calls again with `skip_stored` (capvi_pg_record, registry_pg_int.h). */
 capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n,
                                   bool skip_stored);
-
-/* Inside the write's savepoint (capvi_pg_savepoint): capvi_pg_record_batch without
- * `skip_stored`, and when a request id of the batch is already stored, again from the
- * savepoint with it. What the registry's writer calls. */
-capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n);
 
 #endif

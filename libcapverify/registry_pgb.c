@@ -7,7 +7,6 @@
 
 #include "registry_pg_int.h"
 #include "registry_pg_list_int.h"
-#include "registry_pg_record_int.h"
 #include "registry_pgb_int.h"
 
 capv_status capvi_reg_pg_open(capv_registry *reg, const char *url, const capv_registry_options *o,
