@@ -83,13 +83,7 @@ with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
 PY
 
 # ---- the daemon ----------------------------------------------------------------------------
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
+free_port() { python3 "$root/scripts/free-port.py"; }
 
 # start_daemon NAME CACHE_SIZE [capverifyd arguments...]: sets PID, API and ADMIN (base URLs)
 start_daemon() {

@@ -155,13 +155,7 @@ assert_le() {
 
 # ---- ports, start, stop -------------------------------------------------------------------
 
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
+free_port() { python3 "$SRC/scripts/free-port.py"; }
 
 # daemon_start NAME [capverifyd arguments...]
 # Starts capverifyd in $TMP/NAME (its working directory; config dir $TMP/NAME/conf, which the

@@ -44,7 +44,7 @@ done
 conf=$tmp/conf
 mkdir -p "$conf" "$tmp/trust"
 cp "$src/deploy/systemd/cap-verifier.yaml" "$conf/"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { python3 "$src/scripts/free-port.py"; }
 api=$(free_port) admin=$(free_port)
 python3 - "$tmp/notify.sock" "$tmp/notify.log" <<'PY' &
 import socket, sys, time

@@ -159,7 +159,7 @@ expect 5 jwks_unavailable "plain http to the TLS port" -- \
 
 # ---- the daemon with the provider's tokens ----------------------------------------------
 if [ -n "$daemon" ]; then
-    free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+    free_port() { python3 "$(dirname "$0")/../../scripts/free-port.py"; }
     api=$(free_port) admin=$(free_port)
     mkdir -p "$work/d/conf"
     "$daemon" --config-dir "$work/d/conf" --set "server.listen=127.0.0.1:$api" \

@@ -22,8 +22,7 @@ fi
 
 # A free port (pg_virtualenv would take the first one from 5432 on, which two concurrent runs
 # would both pick).
-PGPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])')
+PGPORT=$(python3 "$(dirname "$0")/../../scripts/free-port.py")
 export PGPORT
 
 # The leading space makes pg_createcluster quote the address (it writes a dotted number
