@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Verification reports: the C tree and its JSON rendering (docs/formats.md, "Verification report"). */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,7 @@ void capvi_report_clear(capv_report *r)
         free(r->checks[i].id);
         free(r->checks[i].message);
         cJSON_Delete(r->checks[i].details);
-        free(r->checks[i].details_text);
+        free(atomic_load_explicit(&r->checks[i].details_text, memory_order_relaxed));
     }
     free(r->checks);
     for (size_t i = 0; i < r->nunits; i++)
@@ -61,25 +62,27 @@ capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status s
     }
     struct capv_check *c = &r->checks[r->nchecks];
     memset(c, 0, sizeof *c);
+    atomic_init(&c->details_text, NULL);
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
+    if (strchr(fmt, '%') == NULL) { /* a fixed sentence (most of them): no formatting */
+        size_t n = strlen(fmt);
+        n = n < sizeof msg ? n : sizeof msg - 1;
+        memcpy(msg, fmt, n);
+        msg[n] = '\0';
+    } else {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
     capvi_text_make_utf8(msg);
     c->id = strdup(id);
     c->message = strdup(msg);
     c->status = status;
     c->details = details;
-    if (details != NULL) {
-        capv_buf b = CAPV_BUF_INIT;
-        capvi_json_write_compact(&b, details, 0);
-        c->details_text = (char *)capvi_buf_take(&b, NULL);
-    }
-    if (c->id == NULL || c->message == NULL || (details != NULL && c->details_text == NULL)) {
+    if (c->id == NULL || c->message == NULL) {
         free(c->id);
         free(c->message);
-        free(c->details_text);
         cJSON_Delete(details);
         return CAPV_E_NOMEM;
     }
@@ -187,7 +190,25 @@ const char *capv_check_message(const capv_check *c)
 }
 const char *capv_check_details(const capv_check *c)
 {
-    return c ? c->details_text : NULL;
+    if (c == NULL || c->details == NULL)
+        return NULL;
+    /* the text is a cache of the tree, written once: a thread that loses the race to store
+     * its copy frees it and returns the winner's */
+    struct capv_check *m = (struct capv_check *)c;
+    char *text = atomic_load_explicit(&m->details_text, memory_order_acquire);
+    if (text != NULL)
+        return text;
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_compact(&b, c->details, 0);
+    if ((text = (char *)capvi_buf_take(&b, NULL)) == NULL)
+        return NULL;
+    char *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&m->details_text, &expected, text,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        free(text);
+        text = expected;
+    }
+    return text;
 }
 
 const char *capv_verdict_name(capv_verdict v)

@@ -3,14 +3,20 @@
 #ifndef CAPV_REPORT_INT_H
 #define CAPV_REPORT_INT_H
 
+#include <stdatomic.h>
+
 #include "json_int.h"
+
+typedef char *capvi_text; /* (for an _Atomic member) */
 
 struct capv_check {
     char *id;
     capv_check_status status;
     char *message;
     cJSON *details; /* object or NULL */
-    char *details_text;
+    /* its compact JSON, written by the first capv_check_details() (most reports are only
+     * rendered whole, by capv_report_to_json, which writes the tree) */
+    _Atomic capvi_text details_text;
 };
 
 struct capv_report {

@@ -585,15 +585,13 @@ static const char *str_field(const cJSON *o, const char *key, bool required, sch
                              const char *path)
 {
     const cJSON *it = capvi_json_get(o, key);
-    char field[96];
-    snprintf(field, sizeof field, "%s%s", path, key);
     if (it == NULL) {
         if (required)
-            schema_err(e, "%s is missing", field);
+            schema_err(e, "%s%s is missing", path, key);
         return NULL;
     }
     if (!cJSON_IsString(it)) {
-        schema_err(e, "%s must be a string", field);
+        schema_err(e, "%s%s must be a string", path, key);
         return NULL;
     }
     return it->valuestring;
@@ -605,10 +603,8 @@ static bool digest_field(uint8_t out[32], const cJSON *o, const char *key, bool 
     const char *s = str_field(o, key, required, e, path);
     if (s == NULL)
         return false;
-    char field[96];
-    snprintf(field, sizeof field, "%s%s", path, key);
     if (strncmp(s, "0x", 2) != 0 || capv_digest_parse(out, s, strlen(s), NULL) != CAPV_OK) {
-        schema_err(e, "%s must be 0x + 64 hex digits", field);
+        schema_err(e, "%s%s must be 0x + 64 hex digits", path, key);
         return false;
     }
     return true;

@@ -235,7 +235,9 @@ CAPV_API const char *capv_check_id(const capv_check *c);
 CAPV_API capv_check_status capv_check_status_of(const capv_check *c);
 /** A human-readable sentence. Since 0.1. */
 CAPV_API const char *capv_check_message(const capv_check *c);
-/** Structured details as compact JSON (an object), or NULL. Since 0.1. */
+/** Structured details as compact JSON (an object), or NULL (no details, or out of memory).
+ * The text is written on the first call and lives as long as the report. Thread-safe.
+ * Since 0.1. */
 CAPV_API const char *capv_check_details(const capv_check *c);
 
 /** "ok" "warn" "fail" (static). Since 0.1. */

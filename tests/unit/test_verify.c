@@ -5,6 +5,7 @@
 #include <capverify/unstable/verify_request.h>
 #include <check.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,6 +322,57 @@ static uint8_t *member_copy(const capv_package *p, const char *name, size_t *len
     c[*len] = 0;
     return c;
 }
+
+/* capv_check_details writes a check's text on its first call; threads asking at once all
+ * get the one text that was kept, equal to what the report's JSON holds */
+typedef struct details_race {
+    const capv_check *c;
+    const char *got[64];
+} details_race;
+
+static void *ask_details(void *arg)
+{
+    details_race *d = arg;
+    for (int i = 0; i < 64; i++)
+        d->got[i] = capv_check_details(d->c);
+    return NULL;
+}
+
+START_TEST(details_written_once)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sample.zip", sample_dir);
+    for (int round = 0; round < 20; round++) {
+        capv_report *r = verify_path(v, path, o);
+        const capv_check *c = capv_report_find_check(r, "policy.binding");
+        details_race d[4];
+        pthread_t th[4];
+        for (int t = 0; t < 4; t++) {
+            d[t].c = c;
+            ck_assert_int_eq(pthread_create(&th[t], NULL, ask_details, &d[t]), 0);
+        }
+        for (int t = 0; t < 4; t++)
+            ck_assert_int_eq(pthread_join(th[t], NULL), 0);
+        const char *text = capv_check_details(c);
+        ck_assert_ptr_nonnull(text);
+        for (int t = 0; t < 4; t++)
+            for (int i = 0; i < 64; i++)
+                ck_assert_ptr_eq(d[t].got[i], text);
+        char *json = NULL;
+        ck_assert_int_eq(capv_report_to_json(&json, NULL, r, 0, NULL), CAPV_OK);
+        char want[1024];
+        snprintf(want, sizeof want, "\"details\":%s}", text);
+        ck_assert_msg(strstr(json, want) != NULL, "%s not in %s", want, json);
+        capv_free(json);
+        capv_report_free(r);
+    }
+    ck_assert_ptr_null(capv_check_details(NULL));
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
 
 START_TEST(sample_ok)
 {
@@ -1615,6 +1667,7 @@ Suite *verify_suite(void)
     tc = tcase_create("sample");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sample_ok);
+    tcase_add_test(tc, details_written_once);
     tcase_add_test(tc, tamper_manifest_byte);
     tcase_add_test(tc, tamper_proof_swapped);
     tcase_add_test(tc, tamper_untrusted_signer);
