@@ -134,12 +134,18 @@ static capv_status scan_string(scanner *s, span *text)
 {
     size_t start = ++s->pos; /* opening quote */
     bool escaped = false;
-    while (s->pos < s->len) {
-        uint8_t c = s->p[s->pos];
-        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-            s->pos++;
-            continue;
-        }
+    const uint8_t *p = s->p;
+    const size_t len = s->len;
+    while (s->pos < len) {
+        /* the run of bytes that need no look (a local index: `p` is a char type, so the
+         * compiler cannot keep s->pos in a register across its reads) */
+        size_t i = s->pos;
+        while (i < len && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+            i++;
+        s->pos = i;
+        if (i == len)
+            break;
+        uint8_t c = p[i];
         if (c == '"') {
             *text = (span){ s->p + start, s->pos - start, escaped };
             s->pos++;

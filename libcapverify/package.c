@@ -114,22 +114,38 @@ capv_status capvi_package_check_name(const char *name, size_t len, capv_error *e
 void capvi_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len)
 {
     /* Every value but the first is the first of its container (after '[' or '{') or follows
-     * a ','; bytes inside strings are neither. */
-    for (size_t i = 0; i < len; i++) {
-        uint8_t ch = d[i];
-        if (c->in_string) {
-            if (c->escaped)
-                c->escaped = false;
-            else if (ch == '\\')
-                c->escaped = true;
-            else if (ch == '"')
-                c->in_string = false;
-        } else if (ch == '"') {
-            c->in_string = true;
-        } else if (ch == ',' || ch == '[' || ch == '{') {
-            c->values++;
+     * a ','; bytes inside strings are neither. The state lives in locals while the bytes are
+     * read: stores through `d` (a char type) could otherwise alias `c`. A string's bytes are
+     * skipped with memchr up to its next quote or backslash. */
+    bool in_string = c->in_string, escaped = c->escaped;
+    uint64_t values = c->values;
+    size_t i = 0;
+    while (i < len) {
+        if (escaped) {
+            escaped = false;
+            i++;
+        } else if (in_string) {
+            const uint8_t *q = memchr(d + i, '"', len - i);
+            size_t end = q != NULL ? (size_t)(q - d) : len;
+            const uint8_t *b = memchr(d + i, '\\', end - i);
+            if (b != NULL) {
+                escaped = true;
+                i = (size_t)(b - d) + 1;
+            } else {
+                in_string = q == NULL;
+                i = end + (q != NULL);
+            }
+        } else {
+            uint8_t ch = d[i++];
+            if (ch == '"')
+                in_string = true;
+            else if (ch == ',' || ch == '[' || ch == '{')
+                values++;
         }
     }
+    c->in_string = in_string;
+    c->escaped = escaped;
+    c->values = values;
 }
 
 uint64_t capvi_pkg_json_values(const uint8_t *d, size_t len)

@@ -1214,6 +1214,22 @@ START_TEST(json_upload_value_count)
     }
     /* an upper bound: 1 + the ',' '[' '{' outside strings (here 3 values, 5 counted) */
     ck_assert_uint_eq(capvi_pkg_json_values((const uint8_t *)"[1,\"\\\",\",{}]", 12), 5);
+    /* in pieces, cut anywhere (inside a string, between a backslash and what it escapes),
+     * the same count as whole */
+    const char *text = "{\"a,\":[\"x\\\\\",\",\\\"[\",{\"b\":\"\\u002c{\"}],\"c\":[1,2]}";
+    size_t tlen = strlen(text);
+    uint64_t whole = capvi_pkg_json_values((const uint8_t *)text, tlen);
+    ck_assert_uint_eq(whole, 9);
+    for (size_t cut = 0; cut <= tlen; cut++) {
+        capv_json_counter c = CAPV_JSON_COUNTER_INIT;
+        capvi_pkg_json_count(&c, (const uint8_t *)text, cut);
+        capvi_pkg_json_count(&c, (const uint8_t *)text + cut, tlen - cut);
+        ck_assert_uint_eq(c.values, whole);
+    }
+    capv_json_counter bytes = CAPV_JSON_COUNTER_INIT;
+    for (size_t i = 0; i < tlen; i++)
+        capvi_pkg_json_count(&bytes, (const uint8_t *)text + i, 1);
+    ck_assert_uint_eq(bytes.values, whole);
     capv_package_limits_free(l);
 }
 END_TEST
