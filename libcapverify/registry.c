@@ -56,21 +56,29 @@ struct capvi_reg_memo {
     char *summary;      /* the stored summary when r.summary, else NULL */
 };
 
-/* The memo slot of a report text: a multiply-xorshift mix of its 8-byte words. */
+/* The memo slot of a report text: a multiply-xorshift mix of its 8-byte words, in four
+ * independent lanes (one chain of multiplications would make the CPU wait for each). */
 static size_t memo_slot(const char *json, size_t len)
 {
-    uint64_t h = len * 0x9e3779b97f4a7c15u;
+    uint64_t h[4] = { len * 0x9e3779b97f4a7c15u, 0x6a09e667f3bcc909u, 0xbb67ae8584caa73bu,
+                      0x3c6ef372fe94f82bu };
     size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, json + i, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdu;
-        h ^= h >> 32;
+    for (; i + 32 <= len; i += 32)
+        for (int k = 0; k < 4; k++) {
+            uint64_t w;
+            memcpy(&w, json + i + 8 * (size_t)k, 8);
+            h[k] = (h[k] ^ w) * 0xff51afd7ed558ccdu;
+            h[k] ^= h[k] >> 32;
+        }
+    uint64_t m = h[0];
+    for (int k = 1; k < 4; k++) {
+        m = (m ^ h[k]) * 0xff51afd7ed558ccdu;
+        m ^= m >> 32;
     }
     for (; i < len; i++)
-        h = (h ^ (unsigned char)json[i]) * 0xc4ceb9fe1a85ec53u;
-    h ^= h >> 29;
-    return (size_t)(h % REG_MEMO_SLOTS);
+        m = (m ^ (unsigned char)json[i]) * 0xc4ceb9fe1a85ec53u;
+    m ^= m >> 29;
+    return (size_t)(m % REG_MEMO_SLOTS);
 }
 
 static void memo_free(capv_registry *reg)
