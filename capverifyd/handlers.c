@@ -260,10 +260,12 @@ static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data,
     double t0 = http_mono();
     r->cache = "none";
     if (zip) {
-        /* the library consults and fills the report cache attached to the verifier */
+        /* the library consults and fills the report cache attached to the verifier, and
+         * lists the log line's problems from the report while it has it */
         bool hit = false;
-        st = capv_verify_zip_memory_json(&text, &tlen, &v, &hit, d->verifier, data, len, opts, 0,
-                                         &err);
+        st = capv_verify_zip_memory_json_problems(&text, &tlen, &v, &hit, r->problems,
+                                                  sizeof r->problems, d->verifier, data, len, opts,
+                                                  &err);
         if (d->cache != NULL)
             r->cache = hit ? "hit" : "miss";
     } else {
@@ -274,12 +276,12 @@ static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data,
             v = capv_report_verdict(rep);
         }
         capv_report_free(rep);
+        if (st == CAPV_OK && v != CAPV_VERDICT_OK &&
+            capv_report_json_problems(r->problems, sizeof r->problems, text, tlen, NULL) != CAPV_OK)
+            snprintf(r->problems, sizeof r->problems, "unreadable report");
     }
     free(body);
     r->verify_ms = (http_mono() - t0) * 1000.0;
-    if (st == CAPV_OK && v != CAPV_VERDICT_OK &&
-        capv_report_json_problems(r->problems, sizeof r->problems, text, tlen, NULL) != CAPV_OK)
-        snprintf(r->problems, sizeof r->problems, "unreadable report");
     if (st != CAPV_OK)
         answer_error(r, st, &err);
     else

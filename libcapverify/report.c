@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <capverify/verify.h>
 #include <capverify/unstable/verify_request.h>
 
 #include "json_read_int.h"
@@ -369,6 +370,31 @@ static bool problems_of(problems *p, const cJSON *checks, const char *unit)
     return true;
 }
 
+/* A unit's name in a problem: its id, cut to 47 bytes. */
+static void unit_name(char name[48], const char *id)
+{
+    snprintf(name, 48, "%s", id);
+}
+
+static void report_checks_problems(problems *p, const capv_report *r, const char *unit)
+{
+    for (size_t i = 0; i < r->nchecks; i++)
+        if (r->checks[i].status == CAPV_CHECK_WARN || r->checks[i].status == CAPV_CHECK_FAIL)
+            problem_add(p, unit, r->checks[i].id, capv_check_status_name(r->checks[i].status));
+}
+
+void capvi_report_problems(char *out, size_t cap, const capv_report *r)
+{
+    out[0] = '\0';
+    problems p = { out, cap, 0, false };
+    report_checks_problems(&p, r, NULL);
+    for (size_t i = 0; i < r->nunits; i++) {
+        char name[48];
+        unit_name(name, r->units[i].unit_id);
+        report_checks_problems(&p, &r->units[i], name);
+    }
+}
+
 capv_status capv_report_json_problems(char *out, size_t cap, const char *json, size_t len,
                                       capv_error *err)
 {
@@ -388,7 +414,7 @@ capv_status capv_report_json_problems(char *out, size_t cap, const char *json, s
         char name[48];
         ok = cJSON_IsString(uid);
         if (ok) {
-            snprintf(name, sizeof name, "%s", uid->valuestring);
+            unit_name(name, uid->valuestring);
             ok = problems_of(&p, capvi_json_get(u, "checks"), name);
         }
     }

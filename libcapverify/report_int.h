@@ -46,6 +46,10 @@ capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status s
 /* Sets a "0x…" field (manifest_hash, ...) from a digest. */
 capv_status capvi_report_set_hash(char **field, const uint8_t digest[32]);
 
+/* The checks of `r` that did not pass, as capv_report_json_problems() lists them from its
+ * JSON, into `out` (`cap` >= 4). */
+void capvi_report_problems(char *out, size_t cap, const capv_report *r);
+
 /* Computes the verdict: the worst of the checks and units. */
 void capvi_report_finish(capv_report *r);
 

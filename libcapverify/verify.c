@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <capverify/verify.h>
 #include <capverify/unstable/verify_request.h>
 
 #include "audit_int.h"
@@ -1815,36 +1816,41 @@ capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v, co
     return capvi_err_done(err, CAPV_OK);
 }
 
-capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verdict *verdict,
-                                        bool *cached, const capv_verifier *v, const uint8_t *data,
-                                        size_t len, const capv_verify_options *opts,
-                                        unsigned int flags, capv_error *err)
+/* capv_verify_zip_memory_json, and with `problems` (cap >= 4) the checks that did not pass. */
+static capv_status zip_json(char **json, size_t *json_len, capv_verdict *verdict, bool *cached,
+                            char *problems, size_t problems_cap, const capv_verifier *v,
+                            const uint8_t *data, size_t len, const capv_verify_options *opts,
+                            unsigned int flags, capv_error *err)
 {
-    if (json == NULL || verdict == NULL || v == NULL || (data == NULL && len > 0))
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *json = NULL;
     if (json_len)
         *json_len = 0;
     if (cached)
         *cached = false;
+    if (problems != NULL)
+        problems[0] = '\0';
     bool pretty = (flags & CAPV_REPORT_JSON_PRETTY) != 0;
     uint8_t key[32] = { 0 };
     capv_status st;
     size_t tlen = 0;
     if (v->cache != NULL) {
         if ((st = capvi_verify_cache_key(key, v, data, len, opts, err)) != CAPV_OK)
-            return capvi_err_done(err, st);
+            return st;
         if (capvi_verify_cache_get_json(json, &tlen, verdict, v, key, pretty) == CAPV_OK) {
             if (json_len)
                 *json_len = tlen;
             if (cached)
                 *cached = true;
-            return capvi_err_done(err, CAPV_OK);
+            /* the cache keeps the JSON only: read from it ("" should it not read) */
+            if (problems != NULL && *verdict != CAPV_VERDICT_OK &&
+                capv_report_json_problems(problems, problems_cap, *json, tlen, NULL) != CAPV_OK)
+                problems[0] = '\0';
+            return CAPV_OK;
         }
     }
     capv_report *r = NULL;
     if ((st = zip_memory_nocache(&r, v, data, len, opts, err)) != CAPV_OK)
-        return capvi_err_done(err, st);
+        return st;
     char *text = NULL;
     st = capv_report_to_json(&text, &tlen, r, 0, err);
     if (st == CAPV_OK)
@@ -1855,13 +1861,42 @@ capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verd
         st = capv_report_to_json(&text, &tlen, r, CAPV_REPORT_JSON_PRETTY, err);
     }
     *verdict = capv_report_verdict(r);
+    if (st == CAPV_OK && problems != NULL)
+        capvi_report_problems(problems, problems_cap, r);
     capv_report_free(r);
     if (st != CAPV_OK)
-        return capvi_err_done(err, st);
+        return st;
     *json = text;
     if (json_len)
         *json_len = tlen;
-    return capvi_err_done(err, CAPV_OK);
+    return CAPV_OK;
+}
+
+capv_status capv_verify_zip_memory_json(char **json, size_t *json_len, capv_verdict *verdict,
+                                        bool *cached, const capv_verifier *v, const uint8_t *data,
+                                        size_t len, const capv_verify_options *opts,
+                                        unsigned int flags, capv_error *err)
+{
+    if (json == NULL || verdict == NULL || v == NULL || (data == NULL && len > 0))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    return capvi_err_done(
+        err, zip_json(json, json_len, verdict, cached, NULL, 0, v, data, len, opts, flags, err));
+}
+
+capv_status capv_verify_zip_memory_json_problems(char **json, size_t *json_len,
+                                                 capv_verdict *verdict, bool *cached,
+                                                 char *problems, size_t problems_cap,
+                                                 const capv_verifier *v, const uint8_t *data,
+                                                 size_t len, const capv_verify_options *opts,
+                                                 capv_error *err)
+{
+    if (json != NULL)
+        *json = NULL;
+    if (json == NULL || verdict == NULL || problems == NULL || problems_cap < 4 || v == NULL ||
+        (data == NULL && len > 0))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument or problems_cap < 4");
+    return capvi_err_done(err, zip_json(json, json_len, verdict, cached, problems, problems_cap, v,
+                                        data, len, opts, 0, err));
 }
 
 capv_status capv_verify_package_json(capv_report **out, const capv_verifier *v, const uint8_t *json,

@@ -1245,6 +1245,86 @@ START_TEST(package_hashes_without_verification)
 }
 END_TEST
 
+/* A package directory as a zip (every member deflated). */
+static uint8_t *dir_zip(const char *dir, size_t *len)
+{
+    capv_package *p = NULL;
+    ck_assert_int_eq(capv_package_open_dir(&p, dir, NULL, NULL), CAPV_OK);
+    mzip w;
+    memset(&w, 0, sizeof w);
+    for (size_t i = 0; i < capv_package_member_count(p); i++) {
+        const char *name = capv_package_member_name(p, i);
+        const uint8_t *d = NULL;
+        size_t n = 0;
+        ck_assert_int_eq(capv_package_find(&d, &n, p, name, NULL), CAPV_OK);
+        mzip_add(&w, name, d, n, true);
+    }
+    capv_package_free(p);
+    return mzip_finish(&w, len);
+}
+
+/* capv_verify_zip_memory_json_problems lists, from the report it has at hand, exactly what
+ * capv_report_json_problems lists from the JSON: ok, warn, fail, units, a cut list; fresh
+ * and from the cache */
+START_TEST(zip_json_problems)
+{
+    char path[4200];
+    size_t lens[4];
+    uint8_t *zips[4];
+    zips[0] = tu_read(sample_dir, "sample.zip", &lens[0]);
+    zips[1] = tu_read(tu_shared_dir(), "peer/packages/webui-legacy.zip", &lens[1]);
+    snprintf(path, sizeof path, "%s/peer/packages/multi-unit", tu_shared_dir());
+    zips[2] = dir_zip(path, &lens[2]);
+    zips[3] = tu_read(tu_shared_dir(), "peer/packages/desktop/cap-bundle-2025-12-01.zip", &lens[3]);
+    capv_verifier *v = verifier(true);
+    capv_verify_options *accept = accept_mock();
+    capv_cache *c = NULL;
+    ck_assert_int_eq(capv_cache_new(&c, 100, 1 << 22, 0, NULL), CAPV_OK);
+    const size_t caps[] = { 256, 24, 4 };
+    int seen_warn = 0, seen_fail = 0, seen_units = 0;
+    for (int cached = 0; cached < 3; cached++) {
+        capv_verifier_set_cache(v, cached ? c : NULL); /* 1: fills the cache, 2: hits it */
+        for (size_t z = 0; z < 4; z++)
+            for (int o = 0; o < 2; o++)
+                for (size_t k = 0; k < sizeof caps / sizeof caps[0]; k++) {
+                    char *json = NULL, want[256], got[256];
+                    size_t jl = 0;
+                    capv_verdict vd = CAPV_VERDICT_FAIL;
+                    bool hit = true;
+                    memset(got, 'x', sizeof got);
+                    ck_assert_int_eq(capv_verify_zip_memory_json_problems(
+                                         &json, &jl, &vd, &hit, got, caps[k], v, zips[z], lens[z],
+                                         o ? accept : NULL, NULL),
+                                     CAPV_OK);
+                    ck_assert(hit == (cached == 2 || (cached == 1 && k > 0)));
+                    ck_assert_uint_eq(jl, strlen(json));
+                    ck_assert_int_eq(capv_report_json_problems(want, caps[k], json, jl, NULL),
+                                     CAPV_OK);
+                    ck_assert_msg(strcmp(got, want) == 0, "zip %zu cap %zu: %s, want %s", z,
+                                  caps[k], got, want);
+                    ck_assert_int_eq(vd == CAPV_VERDICT_OK, want[0] == '\0');
+                    seen_warn += vd == CAPV_VERDICT_WARN;
+                    seen_fail += vd == CAPV_VERDICT_FAIL;
+                    seen_units += strchr(want, '/') != NULL;
+                    capv_free(json);
+                }
+    }
+    ck_assert(seen_warn > 0 && seen_fail > 0 && seen_units > 0);
+    char *json = (char *)1, small[3];
+    capv_verdict vd;
+    ck_assert_int_eq(capv_verify_zip_memory_json_problems(&json, NULL, &vd, NULL, small,
+                                                          sizeof small, v, zips[0], lens[0], NULL,
+                                                          NULL),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_ptr_null(json);
+    capv_verifier_free(v);
+    capv_verify_options_free(accept);
+    capv_cache_free(c);
+    for (size_t z = 0; z < 4; z++)
+        free(zips[z]);
+}
+END_TEST
+
 /* Which form a JSON /verify body has, from its top-level member names only. */
 START_TEST(report_problems_for_logs)
 {
@@ -1662,6 +1742,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, peer_desktop_signature_restored);
     tcase_add_loop_test(tc, peer_webui_legacy, 0, 2);
     tcase_add_test(tc, peer_multi_unit);
+    tcase_add_test(tc, zip_json_problems);
     tcase_add_loop_test(tc, peer_unsigned_and_bogus_manifests, 0, 2);
     suite_add_tcase(s, tc);
     tc = tcase_create("sample");

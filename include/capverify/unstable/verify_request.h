@@ -51,6 +51,18 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_report_json_problems(char *out
                                                                        const char *json, size_t len,
                                                                        capv_error *err);
 
+/** capv_verify_zip_memory_json() (compact JSON), and in `problems` (`problems_cap` >= 4
+ * bytes, always NUL-terminated) the checks of its report that did not pass, exactly as
+ * capv_report_json_problems() lists them from that JSON: taken from the report while it is
+ * at hand, so a fresh verification's JSON is not read again; a report from the cache is
+ * read from its JSON ("" should that fail). "" for an ok verdict. Errors as
+ * capv_verify_zip_memory_json(); CAPV_E_INVALID_ARG for a NULL output or `problems_cap` < 4.
+ * Thread-safe for a shared verifier. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_zip_memory_json_problems(
+    char **json, size_t *json_len, capv_verdict *verdict, bool *cached, char *problems,
+    size_t problems_cap, const capv_verifier *v, const uint8_t *data, size_t len,
+    const capv_verify_options *opts, capv_error *err);
+
 #ifdef __cplusplus
 }
 #endif
