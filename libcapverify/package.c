@@ -115,8 +115,9 @@ void capvi_pkg_json_count(capv_json_counter *c, const uint8_t *d, size_t len)
 {
     /* Every value but the first is the first of its container (after '[' or '{') or follows
      * a ','; bytes inside strings are neither. The state lives in locals while the bytes are
-     * read: stores through `d` (a char type) could otherwise alias `c`. A string's bytes are
-     * skipped with memchr up to its next quote or backslash. */
+     * read: stored in `c`, it could alias the bytes of `d` (a char type), and each byte would
+     * cost a load and a store. A string's bytes are skipped with memchr up to its next quote
+     * or backslash. */
     bool in_string = c->in_string, escaped = c->escaped;
     uint64_t values = c->values;
     size_t i = 0;
