@@ -55,10 +55,13 @@ capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const 
     size_t o = 0, i = 0;
     uint32_t acc = 0;
     for (; i + 4 <= data_len; i += 4) {
-        uint32_t a = value1[s[i]], b = value1[s[i + 1]], c = value1[s[i + 2]], d = value1[s[i + 3]];
-        if (a == 0 || b == 0 || c == 0 || d == 0)
+        /* a symbol's value; a byte outside the alphabet becomes 0xffffffff (its value + 1
+         * is 0), so one test of the top bit covers the four */
+        uint32_t a = value1[s[i]] - 1u, b = value1[s[i + 1]] - 1u, c = value1[s[i + 2]] - 1u,
+                 d = value1[s[i + 3]] - 1u;
+        if ((a | b | c | d) & 0x80000000u)
             break;
-        uint32_t v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
         out[o++] = (uint8_t)(v >> 16);
         out[o++] = (uint8_t)(v >> 8);
         out[o++] = (uint8_t)v;

@@ -78,6 +78,12 @@ capv_status capvi_global_require(capv_error *err)
     return CAPV_OK;
 }
 
+void capvi_openssl_errors_drop(void)
+{
+    if (ERR_peek_error() != 0)
+        ERR_clear_error();
+}
+
 const EVP_MD *capvi_global_md(capv_hash_alg alg)
 {
     switch (alg) {

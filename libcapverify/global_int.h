@@ -18,4 +18,9 @@ const EVP_MD *capvi_global_md(capv_hash_alg alg);
 /* Returns CAPV_E_NOT_INITIALIZED (recorded in err) unless the library is initialised. */
 capv_status capvi_global_require(capv_error *err);
 
+/* Empties this thread's OpenSSL error queue after a call whose failure was already turned
+ * into a capv_status. Only a queue that holds something is cleared: ERR_clear_error() wipes
+ * every slot, several times the cost of looking, on every verification of a hot path. */
+void capvi_openssl_errors_drop(void);
+
 #endif

@@ -714,6 +714,6 @@ capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_
         CAPV_FAIL(err, CAPV_E_SIGNATURE, NULL, "%s signature does not verify",
                   capv_jwt_alg_name(alg));
 out:
-    ERR_clear_error();
+    capvi_openssl_errors_drop();
     return st;
 }

@@ -86,7 +86,7 @@ static capv_status verify_pkey(EVP_PKEY *pkey, capv_ctx_pool *pool, const uint8_
     /* an Ed25519 context verifies one whole message per call, so it can verify the next */
     int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN, msg ? msg : (const uint8_t *)"",
                              len);
-    ERR_clear_error();
+    capvi_openssl_errors_drop();
     if (!capvi_ctx_pool_give(pool, ctx))
         EVP_MD_CTX_free(ctx);
     return r == 1 ? CAPV_OK

@@ -187,6 +187,32 @@ START_TEST(base64_rejects_malformed)
 }
 END_TEST
 
+/* Every byte value at every position of a two-quad text: decoded exactly when it is a
+ * symbol of the variant's alphabet (the decoder tests the four symbols of a quad at once). */
+START_TEST(base64_every_byte_every_position)
+{
+    static const char *alpha[2] = {
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    };
+    capv_base64_variant vs[2] = { CAPV_BASE64_STD, CAPV_BASE64_URL };
+    for (int v = 0; v < 2; v++)
+        for (size_t pos = 0; pos < 8; pos++)
+            for (int b = 0; b < 256; b++) {
+                char text[8];
+                memcpy(text, "Zm9vYmFy", 8);
+                text[pos] = (char)b;
+                uint8_t out[6];
+                size_t n = 0;
+                bool symbol = b != 0 && strchr(alpha[v], b) != NULL;
+                capv_status st = capv_base64_decode(out, sizeof out, &n, text, 8, vs[v], NULL);
+                ck_assert_msg(st == (symbol ? CAPV_OK : CAPV_E_BASE64),
+                              "variant %d, byte 0x%02x at %zu: status %d", v, b, pos, (int)st);
+                ck_assert_uint_eq(n, symbol ? 6 : 0);
+            }
+}
+END_TEST
+
 START_TEST(base64_buffer_bounds)
 {
     uint8_t out[5];
@@ -241,6 +267,7 @@ Suite *encoding_suite(void)
     tcase_add_loop_test(tc, base64_rfc4648_vectors, 0, (int)(sizeof rfc4648 / sizeof rfc4648[0]));
     tcase_add_test(tc, base64_alphabets_differ);
     tcase_add_loop_test(tc, base64_rejects_malformed, 0, (int)(sizeof bad_b64 / sizeof bad_b64[0]));
+    tcase_add_test(tc, base64_every_byte_every_position);
     tcase_add_test(tc, base64_buffer_bounds);
     tcase_add_test(tc, base64_round_trip);
     suite_add_tcase(s, tc);
