@@ -40,6 +40,11 @@ for path in /verify /healthz /readyz /metrics /nope "/verify?access_token=$SECRE
     curl -s -o /dev/null -H "Authorization: Bearer $SECRET" -H 'Content-Type: application/zip' \
         --data-binary "@$SAMPLE/sample.zip" "$D_URL$path"
 done
+# 40 requests on one keep-alive connection (one worker thread) with ids of our own: their
+# random parts come from a per-thread pool of 256 bytes, refilled on the way
+many=()
+for _ in $(seq 40); do many+=(-o /dev/null "$D_URL/nope"); done
+curl -s "${many[@]}"
 curl -s -o /dev/null -H "Authorization: Bearer $SECRET" -H 'X-Request-Id: log-last' "$D_URL/nope"
 wait_log '.request_id == "log-last"' || fail "request lines are written" "no line for log-last"
 
@@ -75,6 +80,10 @@ assert_eq "every http_request line has request_id, method, path, status, duratio
     "$(jq -r 'select(.event == "http_request") | select((.request_id | type) != "string" or (.method | type) != "string" or (.path | type) != "string" or (.status | type) != "number" or (.duration_ms | type) != "number") | tojson' "$LOG")" ""
 assert_eq "generated request ids are 32 hex digits" \
     "$(jq -r 'select(.event == "http_request") | .request_id | select(test("^(log-.*|[0-9a-f]{32})$") | not)' "$LOG")" ""
+generated=$(jq -r 'select(.event == "http_request") | .request_id | select(test("^[0-9a-f]{32}$"))' "$LOG")
+assert_le "at least 40 generated request ids" 40 "$(wc -l <<<"$generated")"
+assert_eq "the random parts of generated ids (after 12 digits of time) all differ, none zero" \
+    "$(cut -c13- <<<"$generated" | sort | uniq -d; grep -E '^.{12}0{20}$' <<<"$generated")" ""
 
 # ---- secrets and package contents never appear ---------------------------------------------
 check "the bearer token never appears in stdout" bash -c "! grep -qF -- '$SECRET' '$LOG'"
