@@ -383,7 +383,7 @@ static void report_checks_problems(problems *p, const capv_report *r, const char
             problem_add(p, unit, r->checks[i].id, capv_check_status_name(r->checks[i].status));
 }
 
-void capvi_report_problems(char *out, size_t cap, const capv_report *r)
+bool capvi_report_problems(char *out, size_t cap, const capv_report *r)
 {
     out[0] = '\0';
     problems p = { out, cap, 0, false };
@@ -393,6 +393,7 @@ void capvi_report_problems(char *out, size_t cap, const capv_report *r)
         unit_name(name, r->units[i].unit_id);
         report_checks_problems(&p, &r->units[i], name);
     }
+    return !p.full;
 }
 
 capv_status capv_report_json_problems(char *out, size_t cap, const char *json, size_t len,

@@ -47,8 +47,10 @@ capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status s
 capv_status capvi_report_set_hash(char **field, const uint8_t digest[32]);
 
 /* The checks of `r` that did not pass, as capv_report_json_problems() lists them from its
- * JSON, into `out` (`cap` >= 4). */
-void capvi_report_problems(char *out, size_t cap, const capv_report *r);
+ * JSON, into `out` (`cap` >= 4). True when the list is whole, false when it was cut ("...").
+ * A whole list of L bytes is what any `cap` >= L + 4 gives: each item goes in while the text
+ * so far, the item and room for "..." fit. */
+bool capvi_report_problems(char *out, size_t cap, const capv_report *r);
 
 /* Computes the verdict: the worst of the checks and units. */
 void capvi_report_finish(capv_report *r);

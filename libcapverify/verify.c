@@ -1810,7 +1810,7 @@ capv_status capv_verify_zip_memory(capv_report **out, const capv_verifier *v, co
     char *json = NULL;
     size_t jlen = 0;
     if (capv_report_to_json(&json, &jlen, r, 0, NULL) == CAPV_OK)
-        capvi_verify_cache_put(v, key, capv_report_verdict(r), json, jlen);
+        capvi_verify_cache_put(v, key, r, json, jlen);
     capv_free(json);
     *out = r;
     return capvi_err_done(err, CAPV_OK);
@@ -1836,15 +1836,12 @@ static capv_status zip_json(char **json, size_t *json_len, capv_verdict *verdict
     if (v->cache != NULL) {
         if ((st = capvi_verify_cache_key(key, v, data, len, opts, err)) != CAPV_OK)
             return st;
-        if (capvi_verify_cache_get_json(json, &tlen, verdict, v, key, pretty) == CAPV_OK) {
+        if (capvi_verify_cache_get_json(json, &tlen, verdict, problems, problems_cap, v, key,
+                                        pretty) == CAPV_OK) {
             if (json_len)
                 *json_len = tlen;
             if (cached)
                 *cached = true;
-            /* the cache keeps the JSON only: read from it ("" should it not read) */
-            if (problems != NULL && *verdict != CAPV_VERDICT_OK &&
-                capv_report_json_problems(problems, problems_cap, *json, tlen, NULL) != CAPV_OK)
-                problems[0] = '\0';
             return CAPV_OK;
         }
     }
@@ -1854,7 +1851,7 @@ static capv_status zip_json(char **json, size_t *json_len, capv_verdict *verdict
     char *text = NULL;
     st = capv_report_to_json(&text, &tlen, r, 0, err);
     if (st == CAPV_OK)
-        capvi_verify_cache_put(v, key, capv_report_verdict(r), text, tlen);
+        capvi_verify_cache_put(v, key, r, text, tlen);
     if (st == CAPV_OK && pretty) {
         capv_free(text);
         text = NULL;

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The report cache of the verifier (docs/architecture.md, "Verification entry points"): key =
  * BLAKE3 of (package bytes ‖ options ‖ verifier epoch ‖ registry generation), value = the
- * verdict digit followed by the compact report JSON. A hit is turned back into a report
- * (capv_verify_zip_memory) or served as JSON as it is (capv_verify_zip_memory_json). This file
+ * verdict digit, the checks that did not pass and a NUL, then the compact report JSON. A hit is
+ * turned back into a report (capv_verify_zip_memory) or served as JSON as it is
+ * (capv_verify_zip_memory_json), with its problems for a log line kept beside it instead of
+ * read from the JSON again (a parse of the whole report on every cached request). This file
  * only keys, reads and writes entries: the entry points in verify.c decide when to verify. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <capverify/verify.h>
+#include <capverify/unstable/verify_request.h>
 
 #include "json_int.h"
 #include "report_int.h"
@@ -196,35 +201,62 @@ static capv_status report_from_json(capv_report **out, const uint8_t *json, size
 
 /* ---- entries ------------------------------------------------------------------------- */
 
-void capvi_verify_cache_put(const capv_verifier *v, const uint8_t key[32], capv_verdict verdict,
+/* The longest list of problems an entry keeps; a longer one is read from the JSON. */
+#define PROBLEMS_KEPT_MAX 512
+/* The problems field of an entry whose list is not kept (problems are printable ASCII). */
+#define PROBLEMS_NOT_KEPT "\x01"
+
+void capvi_verify_cache_put(const capv_verifier *v, const uint8_t key[32], const capv_report *r,
                             const char *json, size_t len)
 {
     if (v->cache == NULL)
         return;
-    uint8_t *val = malloc(len + 1);
+    char problems[PROBLEMS_KEPT_MAX];
+    if (!capvi_report_problems(problems, sizeof problems, r))
+        memcpy(problems, PROBLEMS_NOT_KEPT, sizeof PROBLEMS_NOT_KEPT);
+    size_t plen = strlen(problems);
+    uint8_t *val = malloc(2 + plen + len);
     if (val == NULL)
         return;
-    val[0] = (uint8_t)('0' + (int)verdict);
-    memcpy(val + 1, json, len);
+    val[0] = (uint8_t)('0' + (int)capv_report_verdict(r));
+    memcpy(val + 1, problems, plen + 1);
+    memcpy(val + 2 + plen, json, len);
     /* an entry the cache refuses (larger than its byte bound) is simply not cached */
-    if (capv_cache_put(v->cache, key, 32, val, len + 1, NULL) != CAPV_OK) {
+    if (capv_cache_put(v->cache, key, 32, val, 2 + plen + len, NULL) != CAPV_OK) {
     }
     free(val);
 }
 
-/* A cache hit: CAPV_OK with the value, or CAPV_E_NOT_FOUND. */
-static capv_status lookup(uint8_t **val, size_t *len, const capv_verifier *v, const uint8_t key[32])
+/* An entry's parts, pointing into its value. */
+typedef struct entry {
+    capv_verdict verdict;
+    const char *problems; /* PROBLEMS_NOT_KEPT when not kept */
+    const uint8_t *json;
+    size_t json_len;
+} entry;
+
+/* A cache hit: CAPV_OK with the value and its parts, or CAPV_E_NOT_FOUND (a value that does
+ * not read as an entry is dropped). */
+static capv_status lookup(uint8_t **val, size_t *len, entry *e, const capv_verifier *v,
+                          const uint8_t key[32])
 {
     if (v->cache == NULL)
         return CAPV_E_NOT_FOUND;
     capv_status st = capv_cache_get(val, len, v->cache, key, 32, NULL);
-    if (st == CAPV_OK && (*len < 2 || (*val)[0] < '0' || (*val)[0] > '2')) {
+    if (st != CAPV_OK)
+        return st;
+    const uint8_t *nul = *len >= 3 ? memchr(*val + 1, '\0', *len - 1) : NULL;
+    if (nul == NULL || (*val)[0] < '0' || (*val)[0] > '2' || nul + 1 == *val + *len) {
         capv_free(*val);
         *val = NULL;
         capv_cache_invalidate(v->cache, key, 32);
         return CAPV_E_NOT_FOUND;
     }
-    return st;
+    e->verdict = (capv_verdict)((*val)[0] - '0');
+    e->problems = (const char *)*val + 1;
+    e->json = nul + 1;
+    e->json_len = (size_t)(*val + *len - e->json);
+    return CAPV_OK;
 }
 
 capv_status capvi_verify_cache_get_report(capv_report **out, const capv_verifier *v,
@@ -232,9 +264,10 @@ capv_status capvi_verify_cache_get_report(capv_report **out, const capv_verifier
 {
     uint8_t *val = NULL;
     size_t vlen = 0;
-    if (lookup(&val, &vlen, v, key) != CAPV_OK)
+    entry e;
+    if (lookup(&val, &vlen, &e, v, key) != CAPV_OK)
         return CAPV_E_NOT_FOUND;
-    capv_status st = report_from_json(out, val + 1, vlen - 1);
+    capv_status st = report_from_json(out, e.json, e.json_len);
     capv_free(val);
     if (st != CAPV_OK) {
         capv_cache_invalidate(v->cache, key, 32); /* unreadable: verify afresh */
@@ -244,24 +277,34 @@ capv_status capvi_verify_cache_get_report(capv_report **out, const capv_verifier
 }
 
 capv_status capvi_verify_cache_get_json(char **json, size_t *json_len, capv_verdict *verdict,
-                                        const capv_verifier *v, const uint8_t key[32], bool pretty)
+                                        char *problems, size_t problems_cap, const capv_verifier *v,
+                                        const uint8_t key[32], bool pretty)
 {
     uint8_t *val = NULL;
     size_t vlen = 0;
-    if (lookup(&val, &vlen, v, key) != CAPV_OK)
+    entry e;
+    if (lookup(&val, &vlen, &e, v, key) != CAPV_OK)
         return CAPV_E_NOT_FOUND;
-    capv_verdict vd = (capv_verdict)(val[0] - '0');
+    /* a kept list of L bytes is what a buffer of L + 4 or more gets (capvi_report_problems);
+     * a list not kept, or a smaller buffer, is served from the JSON */
+    bool problems_read = false;
+    if (problems != NULL) {
+        size_t plen = strlen(e.problems);
+        problems_read = strcmp(e.problems, PROBLEMS_NOT_KEPT) == 0 || plen + 4 > problems_cap;
+        if (!problems_read)
+            memcpy(problems, e.problems, plen + 1);
+    }
     char *text = NULL;
     size_t tlen = 0;
     if (!pretty) {
-        /* the value minus its verdict digit, NUL-terminated in place */
-        memmove(val, val + 1, vlen - 1);
-        val[vlen - 1] = '\0';
+        /* the JSON alone, NUL-terminated in place */
+        tlen = e.json_len;
+        memmove(val, e.json, tlen);
+        val[tlen] = '\0';
         text = (char *)val;
-        tlen = vlen - 1;
     } else {
         cJSON *root = NULL;
-        if (capvi_json_parse(&root, val + 1, vlen - 1, NULL) == CAPV_OK) {
+        if (capvi_json_parse(&root, e.json, e.json_len, NULL) == CAPV_OK) {
             capv_buf b = CAPV_BUF_INIT;
             capvi_json_write_pretty(&b, root);
             text = (char *)capvi_buf_take(&b, &tlen);
@@ -273,8 +316,11 @@ capv_status capvi_verify_cache_get_json(char **json, size_t *json_len, capv_verd
         capv_cache_invalidate(v->cache, key, 32);
         return CAPV_E_NOT_FOUND;
     }
+    if (problems_read &&
+        capv_report_json_problems(problems, problems_cap, text, tlen, NULL) != CAPV_OK)
+        problems[0] = '\0';
     *json = text;
     *json_len = tlen;
-    *verdict = vd;
+    *verdict = e.verdict;
     return CAPV_OK;
 }

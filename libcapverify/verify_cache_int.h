@@ -21,13 +21,18 @@ capv_status capvi_verify_cache_get_report(capv_report **out, const capv_verifier
                                           const uint8_t key[32]);
 
 /* A cached report under `key` as JSON text (compact, or `pretty`; caller frees with
- * capv_free) and its verdict: CAPV_OK or CAPV_E_NOT_FOUND as above. */
+ * capv_free) and its verdict: CAPV_OK or CAPV_E_NOT_FOUND as above. With `problems` (cap >= 4),
+ * also the checks that did not pass, as capv_report_json_problems() lists them ("" should the
+ * JSON not read). */
 capv_status capvi_verify_cache_get_json(char **json, size_t *json_len, capv_verdict *verdict,
-                                        const capv_verifier *v, const uint8_t key[32], bool pretty);
+                                        char *problems, size_t problems_cap, const capv_verifier *v,
+                                        const uint8_t key[32], bool pretty);
 
-/* Stores a report's verdict and compact JSON under `key`. Best effort: without a cache, out
- * of memory, or an entry the cache refuses (larger than its byte bound) nothing is stored. */
-void capvi_verify_cache_put(const capv_verifier *v, const uint8_t key[32], capv_verdict verdict,
+/* Stores the report `r` under `key`: its verdict, the checks that did not pass (when the list
+ * is whole within a few hundred bytes) and `json`, its compact JSON. Best effort: without a
+ * cache, out of memory, or an entry the cache refuses (larger than its byte bound) nothing is
+ * stored. */
+void capvi_verify_cache_put(const capv_verifier *v, const uint8_t key[32], const capv_report *r,
                             const char *json, size_t len);
 
 #endif

@@ -30,6 +30,8 @@ curl -s -o /dev/null -H 'X-Request-Id: log-ok-2' -H 'Content-Type: application/z
 tampered_zip "$SAMPLE/sample.zip" "$TMP/tampered.zip"
 curl -s -o "$TMP/tampered.json" -H 'X-Request-Id: log-fail-1' -H 'Content-Type: application/zip' \
     --data-binary "@$TMP/tampered.zip" "$D_URL/verify"
+curl -s -o /dev/null -H 'X-Request-Id: log-fail-2' -H 'Content-Type: application/zip' \
+    --data-binary "@$TMP/tampered.zip" "$D_URL/verify"
 json_package "$SAMPLE/sample" "$TMP/sample.json"
 curl -s -o /dev/null -H 'X-Request-Id: log-json-1' -H 'Content-Type: application/json' \
     --data-binary "@$TMP/sample.json" "$D_URL/verify"
@@ -69,6 +71,8 @@ want=$(jq -r '[.checks[] | select(.status == "warn" or .status == "fail") | .id 
 assert_eq "a fail line names the checks that did not pass, as the report does" \
     "$(reqline log-fail-1 | jq -r '[.result, .failed_checks] | join(" ")')" "fail $want"
 check "… and the report has failing checks" test -n "$want"
+assert_eq "… and so does the line of the same package answered from the report cache" \
+    "$(reqline log-fail-2 | jq -r '[.cache, .result, .failed_checks] | join(" ")')" "hit fail $want"
 assert_eq "the JSON package form is not cached" "$(reqline log-json-1 | jq -r .cache)" none
 assert_eq "a 404 line carries the error code" \
     "$(reqline log-404-1 | jq -r '[.method, .path, (.status | tostring), .error] | join(" ")')" \

@@ -1310,6 +1310,32 @@ START_TEST(zip_json_problems)
                 }
     }
     ck_assert(seen_warn > 0 && seen_fail > 0 && seen_units > 0);
+    /* cached hits around the length L of each whole list: L + 4 bytes and more take the list
+     * kept in the cache entry, fewer read it from the JSON; both as from the JSON */
+    for (size_t z = 0; z < 4; z++) {
+        char full[256], got[256], want[256], *json = NULL;
+        size_t jl = 0;
+        capv_verdict vd;
+        bool hit = false;
+        ck_assert_int_eq(capv_verify_zip_memory_json_problems(&json, &jl, &vd, &hit, full,
+                                                              sizeof full, v, zips[z], lens[z],
+                                                              NULL, NULL),
+                         CAPV_OK);
+        ck_assert(hit);
+        capv_free(json);
+        size_t l = strlen(full);
+        for (size_t cap = l > 2 ? l + 2 : 4; cap <= l + 6; cap++) {
+            ck_assert_int_eq(capv_verify_zip_memory_json_problems(&json, &jl, &vd, &hit, got, cap,
+                                                                  v, zips[z], lens[z], NULL, NULL),
+                             CAPV_OK);
+            ck_assert(hit);
+            ck_assert_int_eq(capv_report_json_problems(want, cap, json, jl, NULL), CAPV_OK);
+            ck_assert_msg(strcmp(got, want) == 0, "zip %zu cap %zu: %s, want %s", z, cap, got,
+                          want);
+            ck_assert(cap < l + 4 || strcmp(got, full) == 0);
+            capv_free(json);
+        }
+    }
     char *json = (char *)1, small[3];
     capv_verdict vd;
     ck_assert_int_eq(capv_verify_zip_memory_json_problems(&json, NULL, &vd, NULL, small,
