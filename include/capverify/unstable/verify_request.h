@@ -54,8 +54,9 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_report_json_problems(char *out
 /** capv_verify_zip_memory_json() (compact JSON), and in `problems` (`problems_cap` >= 4
  * bytes, always NUL-terminated) the checks of its report that did not pass, exactly as
  * capv_report_json_problems() lists them from that JSON: taken from the report while it is
- * at hand, so a fresh verification's JSON is not read again; a report from the cache is
- * read from its JSON ("" should that fail). "" for an ok verdict. Errors as
+ * at hand, so a fresh verification's JSON is not read again; for a report from the cache,
+ * the list kept in its entry, or read from its JSON when the entry's list was cut or does
+ * not fit `problems_cap` ("" should that fail). "" for an ok verdict. Errors as
  * capv_verify_zip_memory_json(); CAPV_E_INVALID_ARG for a NULL output or `problems_cap` < 4.
  * Thread-safe for a shared verifier. Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_verify_zip_memory_json_problems(
