@@ -104,7 +104,6 @@ static void emit(capv_logger *lg, uint8_t *line, size_t len, capv_log_level leve
     }
     bool was_empty = lg->pending.len == 0;
     capvi_buf_append(&lg->pending, line, len);
-    free(line);
     if (lg->pending.failed) /* out of memory: this line is lost, the queued ones kept */
         lg->pending.failed = false;
     if (buffered) {
@@ -120,6 +119,7 @@ static void emit(capv_logger *lg, uint8_t *line, size_t len, capv_log_level leve
         write_pending(lg, false);
     }
     pthread_mutex_unlock(&lg->lock);
+    free(line); /* not under the lock every request thread's line waits for */
 }
 
 /* The flushing thread of a buffered logger: from the first waiting line, flush_ms (or until

@@ -385,13 +385,18 @@ bool capvi_reg_queue_enabled(capv_registry *reg)
     return reg->rq_max > 0 && reg->writer_running;
 }
 
-/* Under qlock: a record left the queue for good (`how`: written, rejected or dropped). */
-static void record_finished(capv_registry *reg, capv_reg_queued *q, atomic_uint_fast64_t *how)
+/* Under qlock: a record left the queue for good (`how`: written, rejected or dropped). It
+ * goes onto *done, freed by the caller once qlock is released: a batch's records were
+ * allocated by the request threads, and freeing them takes those threads' malloc arena
+ * locks, which every /verify waiting for qlock would otherwise wait for as well. */
+static void record_finished(capv_registry *reg, capv_reg_queued *q, atomic_uint_fast64_t *how,
+                            capv_reg_queued **done)
 {
     atomic_fetch_add(how, 1);
     reg->rq_out++;
     atomic_store(&reg->rq_depth, (size_t)(reg->rq_in - reg->rq_out));
-    free(q);
+    q->next = *done;
+    *done = q;
 }
 
 /* Under qlock: whether the queue holds record_queue_max records (waiting or being written). */
@@ -499,21 +504,22 @@ static bool transient(capv_status st)
 }
 
 /* Under qlock, after the batch ran: the records among b[first..n) are finished, or put back
- * at the head of the queue, in their order, to be retried after a pause. */
-static void records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n)
+ * at the head of the queue, in their order, to be retried after a pause. Returns the
+ * finished ones, for the caller to free without qlock (record_finished). */
+static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n)
 {
-    capv_reg_queued *back = NULL, **tail = &back;
+    capv_reg_queued *back = NULL, **tail = &back, *done = NULL;
     size_t nback = 0;
     int64_t now = capvi_mono_ms();
     bool give_up = reg->stopping && now >= reg->rq_stop_ms;
     for (size_t i = first; i < n; i++) {
         capv_reg_queued *q = (capv_reg_queued *)((char *)b[i] - offsetof(capv_reg_queued, w));
         if (q->w.st == CAPV_OK || q->w.st == CAPV_E_EXISTS) {
-            record_finished(reg, q, &reg->rq_written);
+            record_finished(reg, q, &reg->rq_written, &done);
         } else if (!transient(q->w.st)) {
-            record_finished(reg, q, &reg->rq_rejected);
+            record_finished(reg, q, &reg->rq_rejected, &done);
         } else if (give_up) {
-            record_finished(reg, q, &reg->rq_dropped);
+            record_finished(reg, q, &reg->rq_dropped, &done);
         } else {
             *tail = q;
             tail = &q->next;
@@ -540,6 +546,7 @@ static void records_done(capv_registry *reg, capv_reg_write **b, size_t first, s
             reg->rq_backoff_ms * 2 > REG_RETRY_MAX_MS ? REG_RETRY_MAX_MS : reg->rq_backoff_ms * 2;
     }
     pthread_cond_broadcast(&reg->rq_cond);
+    return done;
 }
 
 capv_status capv_registry_flush(capv_registry *reg, int timeout_ms, capv_error *err)
@@ -668,8 +675,13 @@ static void *writer_main(void *arg)
                 b[i]->done = true;
                 pthread_cond_signal(&b[i]->cond);
             }
-            records_done(reg, b, first_record, n);
+            capv_reg_queued *done = records_done(reg, b, first_record, n);
             pthread_mutex_unlock(&reg->qlock);
+            while (done != NULL) {
+                capv_reg_queued *next = done->next;
+                free(done);
+                done = next;
+            }
         }
         /* retention after the callers are answered, one small transaction at a time */
         bool more = due && writer_prune(reg);
