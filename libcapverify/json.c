@@ -245,7 +245,8 @@ static capv_status new_node(scanner *s, cJSON **node, int type, const span *key,
 
 /* Scans a number; with `node`, also makes its node: the double as cJSON computes it (strtod of
  * the text with the locale's decimal point, valueint saturated) and, in valuestring, the exact
- * text it was written with. */
+ * text it was written with. An integer of up to 15 digits is converted directly (exactly, as
+ * strtod would): JWT times and sizes are such integers, and strtod was most of their cost. */
 static capv_status scan_number(scanner *s, cJSON **node, const span *key)
 {
     size_t start = s->pos;
@@ -263,7 +264,9 @@ static capv_status scan_number(scanner *s, cJSON **node, const span *key)
         while (i < n && is_digit(p[i]))
             i++;
     }
+    bool integer = true; /* no fraction, no exponent */
     if (i < n && p[i] == '.') {
+        integer = false;
         i++;
         if (i >= n || !is_digit(p[i])) {
             s->pos = i;
@@ -273,6 +276,7 @@ static capv_status scan_number(scanner *s, cJSON **node, const span *key)
             i++;
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        integer = false;
         i++;
         if (i < n && (p[i] == '+' || p[i] == '-'))
             i++;
@@ -289,12 +293,21 @@ static capv_status scan_number(scanner *s, cJSON **node, const span *key)
     if (node == NULL)
         return CAPV_OK;
     size_t lex_len = i - start;
-    char num[NUMBER_MAX_CHARS + 1];
-    char point = localeconv()->decimal_point[0];
-    for (size_t k = 0; k < lex_len; k++)
-        num[k] = p[start + k] == '.' ? point : (char)p[start + k];
-    num[lex_len] = '\0';
-    double d = strtod(num, NULL);
+    double d;
+    if (integer && lex_len - (p[start] == '-') <= 15) {
+        /* at most 15 digits: below 2^53, so the integer is the double strtod would give */
+        int64_t v = 0;
+        for (size_t k = start + (p[start] == '-'); k < i; k++)
+            v = v * 10 + (p[k] - '0');
+        d = p[start] == '-' ? -(double)v : (double)v;
+    } else {
+        char num[NUMBER_MAX_CHARS + 1];
+        char point = localeconv()->decimal_point[0];
+        for (size_t k = 0; k < lex_len; k++)
+            num[k] = p[start + k] == '.' ? point : (char)p[start + k];
+        num[lex_len] = '\0';
+        d = strtod(num, NULL);
+    }
     span lexeme = { p + start, lex_len, false };
     capv_status st = new_node(s, node, cJSON_Number, key, &lexeme);
     if (st != CAPV_OK)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <capverify.h>
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,48 @@ START_TEST(exact_integers)
 }
 END_TEST
 
+/* A number's double is strtod's, bit for bit, on both sides of the 15-digit integers the
+ * parser converts itself: every length from 1 to 20 digits, both signs, zeros, the largest
+ * and smallest of a length, and the same digits with a fraction or an exponent. */
+START_TEST(number_doubles)
+{
+    static const char *const digits[] = { "0",
+                                          "7",
+                                          "9",
+                                          "10",
+                                          "1234567",
+                                          "999999999999999",
+                                          "100000000000000",
+                                          "123456789012345",
+                                          "1000000000000000",
+                                          "9007199254740993",
+                                          "99999999999999999999",
+                                          "00" };
+    static const char *const forms[][2] = { { "", "" },     { "-", "" },  { "", ".0" },
+                                            { "-", ".25" }, { "", "e0" }, { "", "E-2" } };
+    for (size_t i = 0; i < sizeof digits / sizeof digits[0]; i++)
+        for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+            char num[64], doc[80];
+            snprintf(num, sizeof num, "%s%s%s", forms[f][0], digits[i], forms[f][1]);
+            snprintf(doc, sizeof doc, "[%s]", num);
+            cJSON *r = NULL;
+            capv_status st = capvi_json_parse(&r, (const uint8_t *)doc, strlen(doc), NULL);
+            if (strcmp(digits[i], "00") == 0) { /* a leading zero is not JSON */
+                ck_assert_int_eq(st, CAPV_E_JSON_SYNTAX);
+                continue;
+            }
+            ck_assert_msg(st == CAPV_OK, "%s", doc);
+            double want = strtod(num, NULL), got = r->child->valuedouble;
+            ck_assert_msg(memcmp(&want, &got, sizeof want) == 0, "%s: %.17g, strtod %.17g", num,
+                          got, want);
+            int wi = want >= INT_MAX ? INT_MAX : want <= (double)INT_MIN ? INT_MIN : (int)want;
+            ck_assert_int_eq(r->child->valueint, wi);
+            ck_assert_str_eq(r->child->valuestring, num);
+            cJSON_Delete(r);
+        }
+}
+END_TEST
+
 /* A parsed tree keeps member names and short texts inside its nodes: a copy made with
  * capvi_json_duplicate outlives the original, a long string can be dropped early, and cJSON's
  * own editing (detach, replace, delete) frees exactly what it should (ASan checks the rest). */
@@ -296,6 +339,7 @@ Suite *json_suite(void)
     tcase_add_test(tc, case_sensitive_lookup);
     tcase_add_test(tc, typed_reads);
     tcase_add_test(tc, exact_integers);
+    tcase_add_test(tc, number_doubles);
     tcase_add_test(tc, tree_memory);
     suite_add_tcase(s, tc);
     return s;
