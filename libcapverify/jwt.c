@@ -596,11 +596,30 @@ uint64_t capv_jwt_validator_cache_counter(const capv_jwt_validator *v, capv_cach
     return v && v->cache ? capv_cache_counter_get(v->cache, which) : 0;
 }
 
-/* A NumericDate claim: a JSON number of seconds (fractions are truncated) in [0, 2^53]. */
-static capv_status numeric_date(int64_t *out, bool *present, const cJSON *claims, const char *name,
+/* The claims check_claims reads, and their names. */
+enum { C_EXP, C_NBF, C_IAT, C_ISS, C_SUB, C_CLIENT_ID, C_AZP, C_AUD, C_SCOPE, C_SCP, C_COUNT };
+static const char *const claim_names[C_COUNT] = { "exp",       "nbf", "iat", "iss",   "sub",
+                                                  "client_id", "azp", "aud", "scope", "scp" };
+
+/* m[C_…]: those members of the object `claims`, or NULL, found in one pass (a parsed object
+ * has no duplicate names) instead of a look-up by name each. */
+static void claims_members(const cJSON *m[C_COUNT], const cJSON *claims)
+{
+    for (int i = 0; i < C_COUNT; i++)
+        m[i] = NULL;
+    for (const cJSON *c = claims->child; c != NULL; c = c->next)
+        for (int i = 0; i < C_COUNT; i++)
+            if (c->string[0] == claim_names[i][0] && strcmp(c->string, claim_names[i]) == 0) {
+                m[i] = c;
+                break;
+            }
+}
+
+/* A NumericDate claim `m` (named `name`; NULL when absent): a JSON number of seconds
+ * (fractions are truncated) in [0, 2^53]. */
+static capv_status numeric_date(int64_t *out, bool *present, const cJSON *m, const char *name,
                                 const char **reason, capv_error *err)
 {
-    const cJSON *m = capvi_json_get(claims, name);
     *present = m != NULL;
     if (m == NULL)
         return CAPV_OK;
@@ -615,10 +634,9 @@ static capv_status numeric_date(int64_t *out, bool *present, const cJSON *claims
     return CAPV_OK;
 }
 
-static capv_status opt_string(const char **out, const cJSON *claims, const char *name,
+static capv_status opt_string(const char **out, const cJSON *m, const char *name,
                               const char **reason, capv_error *err)
 {
-    const cJSON *m = capvi_json_get(claims, name);
     *out = NULL;
     if (m == NULL)
         return CAPV_OK;
@@ -649,11 +667,9 @@ static capv_status split_scopes(capv_buf *b, uint32_t *count, const char *text, 
 
 /* Appends the scopes of `scope` (space-delimited) or else `scp` (an array, or a string as
  * some providers send it) to b, counting them. */
-static capv_status collect_scopes(capv_buf *b, uint32_t *count, const cJSON *claims,
-                                  const char **reason, capv_error *err)
+static capv_status collect_scopes(capv_buf *b, uint32_t *count, const cJSON *scope,
+                                  const cJSON *scp, const char **reason, capv_error *err)
 {
-    const cJSON *scope = capvi_json_get(claims, "scope");
-    const cJSON *scp = capvi_json_get(claims, "scp");
     *count = 0;
     if (scope != NULL) {
         if (!cJSON_IsString(scope))
@@ -696,14 +712,16 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
     int64_t exp = 0, nbf = INT64_MIN, iat = INT64_MIN;
     bool has_exp, has_nbf, has_iat;
     const char *iss = NULL, *sub = NULL, *client_id = NULL;
-    CAPV_TRY(numeric_date(&exp, &has_exp, c, "exp", reason, err));
-    CAPV_TRY(numeric_date(&nbf, &has_nbf, c, "nbf", reason, err));
-    CAPV_TRY(numeric_date(&iat, &has_iat, c, "iat", reason, err));
-    CAPV_TRY(opt_string(&iss, c, "iss", reason, err));
-    CAPV_TRY(opt_string(&sub, c, "sub", reason, err));
-    CAPV_TRY(opt_string(&client_id, c, "client_id", reason, err));
+    const cJSON *m[C_COUNT];
+    claims_members(m, c);
+    CAPV_TRY(numeric_date(&exp, &has_exp, m[C_EXP], "exp", reason, err));
+    CAPV_TRY(numeric_date(&nbf, &has_nbf, m[C_NBF], "nbf", reason, err));
+    CAPV_TRY(numeric_date(&iat, &has_iat, m[C_IAT], "iat", reason, err));
+    CAPV_TRY(opt_string(&iss, m[C_ISS], "iss", reason, err));
+    CAPV_TRY(opt_string(&sub, m[C_SUB], "sub", reason, err));
+    CAPV_TRY(opt_string(&client_id, m[C_CLIENT_ID], "client_id", reason, err));
     if (client_id == NULL)
-        CAPV_TRY(opt_string(&client_id, c, "azp", reason, err));
+        CAPV_TRY(opt_string(&client_id, m[C_AZP], "azp", reason, err));
     if (!has_exp)
         REJECT(R_NO_EXP, CAPV_E_CLAIM, "the token has no \"exp\" claim");
     if (!has_nbf)
@@ -715,7 +733,7 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
         REJECT(R_ISS, CAPV_E_CLAIM, "issuer \"%.96s\" is not the configured issuer",
                iss ? iss : "(none)");
 
-    const cJSON *aud = capvi_json_get(c, "aud");
+    const cJSON *aud = m[C_AUD];
     const char *matched = NULL;
     if (aud != NULL && !cJSON_IsString(aud) && !cJSON_IsArray(aud))
         REJECT(R_CLAIM, CAPV_E_CLAIM, "\"aud\" must be a string or an array of strings");
@@ -759,7 +777,7 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
         capvi_buf_putc(b, '\0');
     }
     uint32_t nscopes = 0;
-    CAPV_TRY(collect_scopes(b, &nscopes, c, reason, err));
+    CAPV_TRY(collect_scopes(b, &nscopes, m[C_SCOPE], m[C_SCP], reason, err));
     if (b->failed)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     memcpy(b->data + offsetof(claims_hdr, nscopes), &nscopes, sizeof nscopes);
