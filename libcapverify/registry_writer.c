@@ -480,20 +480,37 @@ static int64_t records_deadline(const capv_registry *reg)
     return at > reg->rq_retry_ms ? at : reg->rq_retry_ms;
 }
 
-/* Under qlock: moves up to `room` queued records into b[n..], returning the new n. */
-static size_t take_records(capv_registry *reg, capv_reg_write **b, size_t n, size_t room)
+/* Under qlock: detaches up to `room` queued records, in their order, and returns the first
+ * (a NULL-terminated list); take_prepare makes them a batch once qlock is released. All of
+ * them, the usual case, leave in one step: the records were written by the request threads,
+ * and touching each under qlock would hold up every /verify queueing one. */
+static capv_reg_queued *take_records(capv_registry *reg, size_t room)
 {
-    while (reg->rq_head != NULL && room-- > 0) {
-        capv_reg_queued *q = reg->rq_head;
-        reg->rq_head = q->next;
-        reg->rq_len--;
+    capv_reg_queued *first = reg->rq_head;
+    if (first == NULL || room == 0)
+        return NULL;
+    if (reg->rq_len <= room) {
+        reg->rq_head = reg->rq_tail = NULL;
+        reg->rq_len = 0;
+        return first;
+    }
+    capv_reg_queued *last = first;
+    for (size_t k = 1; k < room; k++)
+        last = last->next;
+    reg->rq_head = last->next;
+    last->next = NULL;
+    reg->rq_len -= room;
+    reg->rq_oldest_ms = capvi_mono_ms();
+    return first;
+}
+
+/* Without qlock: the records taken (take_records) into b[n..]; returns the new n. */
+static size_t take_prepare(capv_reg_write **b, size_t n, capv_reg_queued *q)
+{
+    for (; q != NULL; q = q->next) {
         memset(&q->w.err, 0, sizeof q->w.err);
         b[n++] = &q->w;
     }
-    if (reg->rq_head == NULL)
-        reg->rq_tail = NULL;
-    else
-        reg->rq_oldest_ms = capvi_mono_ms();
     return n;
 }
 
@@ -662,9 +679,10 @@ static void *writer_main(void *arg)
             reg->qtail = NULL;
         /* queued records ride along in any batch once their pause after a failure is over */
         size_t first_record = n;
-        if (capvi_mono_ms() >= reg->rq_retry_ms)
-            n = take_records(reg, b, n, cap - n);
+        capv_reg_queued *taken =
+            capvi_mono_ms() >= reg->rq_retry_ms ? take_records(reg, cap - n) : NULL;
         pthread_mutex_unlock(&reg->qlock);
+        n = take_prepare(b, n, taken);
 
         if (n > 0) {
             pthread_mutex_lock(&reg->wlock);
