@@ -39,18 +39,20 @@ budget_result budget_reserve(uint64_t bytes)
         atomic_fetch_add(&b.rejections, 1);
         return BUDGET_TOO_LARGE;
     }
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += b.wait_ms / 1000;
-    until.tv_nsec += (b.wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&b.lock);
-    int rc = 0;
-    while (b.reserved + bytes > b.total && rc == 0)
-        rc = pthread_cond_timedwait(&b.freed, &b.lock, &until);
+    if (b.reserved + bytes > b.total) { /* the clock is read only when there is a wait */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += b.wait_ms / 1000;
+        until.tv_nsec += (b.wait_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        int rc = 0;
+        while (b.reserved + bytes > b.total && rc == 0)
+            rc = pthread_cond_timedwait(&b.freed, &b.lock, &until);
+    }
     bool ok = b.reserved + bytes <= b.total;
     if (ok)
         b.reserved += bytes;

@@ -63,10 +63,13 @@ static struct {
     int64_t api_open, api_busy;
 } w = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
+/* The coarse clock (the kernel's tick, 4 ms here): deadlines of whole seconds and a watchdog
+ * that looks every WATCH_INTERVAL_MS need no finer one, and a request reads it about eight
+ * times, each at a quarter of the precise clock's cost (5 ns against 23 ns here). */
 static int64_t mono_ms(void)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -205,10 +208,10 @@ static void set_phase(conn_state *c, conn_phase p, int64_t deadline)
     pthread_mutex_unlock(&w.lock);
 }
 
-int64_t conn_request_begin(conn_state *c, const struct mg_request_info *ri)
+void conn_request_begin(conn_state *c, const struct mg_request_info *ri)
 {
     if (c == NULL)
-        return mono_ms();
+        return;
     pthread_mutex_lock(&w.lock);
     if (c->first_request && c->fd < 0) {
         c->fd = find_socket(ri);
@@ -223,9 +226,7 @@ int64_t conn_request_begin(conn_state *c, const struct mg_request_info *ri)
     c->phase = PHASE_HANDLER;
     c->phase_start = now;
     c->deadline = 0;
-    int64_t start = c->head_start;
     pthread_mutex_unlock(&w.lock);
-    return start;
 }
 
 void conn_request_end(conn_state *c)

@@ -55,9 +55,9 @@ void conn_close(conn_state *c);
 conn_state *conn_of(const struct mg_connection *conn);
 
 /* A request head arrived (`ri` is its request info): the phase becomes PHASE_HANDLER. On
- * the connection's first request this finds its socket. Returns the monotonic ms at which
- * this request's head started (its request deadline runs from there). */
-int64_t conn_request_begin(conn_state *c, const struct mg_request_info *ri);
+ * the connection's first request this finds its socket. The request's deadline runs from
+ * the start of its head. */
+void conn_request_begin(conn_state *c, const struct mg_request_info *ri);
 /* The request ended (its answer was written): the connection idles in PHASE_HEAD. */
 void conn_request_end(conn_state *c);
 

@@ -26,7 +26,6 @@ typedef struct req {
     route route;
     bool admin_port;
     conn_state *cs;          /* the connection's deadlines (NULL if untracked) */
-    int64_t head_start;      /* monotonic ms at which this request's head started */
     char client[64];         /* client address (X-Forwarded-For only from trusted proxies) */
     const char *cors_origin; /* the request's Origin when server.cors_origins lists it */
     bool has_body;           /* the request announced a body */

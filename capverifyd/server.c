@@ -325,7 +325,7 @@ static int begin_request(struct mg_connection *conn)
     r.admin_port = l->admin;
     r.started = http_mono();
     r.cs = conn_of(conn);
-    r.head_start = conn_request_begin(r.cs, r.ri);
+    conn_request_begin(r.cs, r.ri);
     r.route = ROUTE_OTHER;
     r.has_body = r.ri->content_length > 0 || header(&r, "Transfer-Encoding") != NULL;
     request_id(&r);
