@@ -54,6 +54,17 @@ rm conf/backup.yaml
 
 # ---- upload after a backup ----------------------------------------------------------------
 scrape() { curl -s --max-time 5 "$D_ADMIN_URL/metrics" >metrics.txt; }
+# log_has REGEX: up to 5 s for a line of the daemon's log matching REGEX. The uploader logs
+# after it counts (the metrics can be seen first), and INFO lines are written together
+# every logging.flush_ms.
+log_has() {
+    local i
+    for i in $(seq 1 50); do
+        grep -q "$1" "$D_LOG" && return 0
+        sleep 0.1
+    done
+    return 1
+}
 # wait_metric SERIES MIN: up to 60 s for SERIES >= MIN
 wait_metric() {
     local i
@@ -88,7 +99,7 @@ assert_le "... last_upload_success_timestamp is now" "$((t0 - 5))" "$up"
 n=$(basename "$first" .sqlite)
 ls=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws_s3 "$EP" s3 ls "s3://$B/daemon/" | awk '{print $4}' | tr '\n' ' ')
 assert_eq "... file and sidecar in the store" "$ls" "$n.json $n.sqlite "
-check "... logged as event backup_upload" grep -q '"event":"backup_upload".*off-site copy stored' "$D_LOG"
+check "... logged as event backup_upload" log_has '"event":"backup_upload".*off-site copy stored'
 
 # ---- the store down ----------------------------------------------------------------------
 stop_pid "$S3_PID"
@@ -100,8 +111,8 @@ wait_metric "$ERR" 1
 assert_le "... the failed upload is counted as error" 1 "$(metric metrics.txt "$ERR")"
 check "... the local backup is kept and complete" test -s "${second%.sqlite}.json"
 check "... logged as an error that keeps the local backup" \
-    grep -q '"event":"backup_upload".*local backup is kept' "$D_LOG"
-check "... and a retry is planned" grep -q '"event":"backup_upload_retry"' "$D_LOG"
+    log_has '"event":"backup_upload".*local backup is kept'
+check "... and a retry is planned" log_has '"event":"backup_upload_retry"'
 s3_start store --port "$port"
 wait_metric "$OK" 2
 assert_eq "store back: the retry uploads it (upload_total{result=\"ok\"} 2)" "$(metric metrics.txt "$OK")" 2
