@@ -854,7 +854,9 @@ static capv_status record_submit(int64_t *seq, capv_registry *reg, capvi_reg_rec
                                  capv_error *err)
 {
     capv_status st;
-    if (capvi_reg_queue_enabled(reg)) {
+    bool queued = capvi_reg_queue_enabled(reg);
+    r->seq_wanted = !queued && seq != NULL; /* a queued record's seq is never reported */
+    if (queued) {
         capv_reg_queued *q = record_copy(r);
         st = q ? capvi_reg_enqueue(reg, q, err) : capvi_err_nomem(err);
     } else {

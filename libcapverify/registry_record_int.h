@@ -30,6 +30,7 @@ typedef struct capvi_reg_record {
     size_t full_len; /* the report's own length */
     bool summary;    /* body is the report's summary */
     uint8_t key[32]; /* SHA3-256 of the full report */
+    bool seq_wanted; /* a caller waits for seq (else a storage may leave it 0) */
     /* results, filled by the storage */
     int64_t seq;
     capv_status st;

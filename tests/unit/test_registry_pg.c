@@ -152,6 +152,7 @@ static void record_make(capvi_reg_record *r, const char *rid, const char *result
     r->ms = ms;
     capv_rfc3339_format(r->at, ms);
     r->at_given = true;
+    r->seq_wanted = true; /* as a caller waiting for its seq; a queued record is not */
     if (body >= 0) {
         snprintf(bodies[body], sizeof bodies[body], "{\"report\":%d,\"pad\":\"%0900d\"}", body, 0);
         r->body = bodies[body];
@@ -550,6 +551,58 @@ START_TEST(test_records_stored_id_in_batch)
     ck_assert_str_eq(v->result, "warn");
     ck_assert_str_eq(v->report_json, bodies[3]);
     capv_registry_verification_free(v);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* Queued records (nobody waits for their seq) are inserted without RETURNING: each new one
+ * is CAPV_OK with seq 0 and stored; a repeat within the batch and one already stored are
+ * still found and compared (the retry from the savepoint asks for the rows again). */
+START_TEST(test_records_queued)
+{
+    capvi_pg *pg = open_rw();
+    enum { N = 300 };
+    capvi_reg_record *recs = calloc(N + 1, sizeof *recs);
+    ck_assert_ptr_nonnull(recs);
+    for (int i = 0; i < N; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "q-%04d", i);
+        record_make(&recs[i], rid, "ok", i % 7, 2000 + i);
+        recs[i].seq_wanted = false;
+    }
+    ck_assert_int_eq(batch(pg, recs, N), CAPV_OK);
+    for (int i = 0; i < N; i++) {
+        ck_assert_msg(recs[i].st == CAPV_OK, "record %d: %s", i, recs[i].err.message);
+        ck_assert_int_eq(recs[i].seq, 0);
+    }
+    ck_assert_int_eq(rows_of("verifications"), N);
+    ck_assert_int_eq(rows_of("reports"), 7);
+
+    /* again: q-0000 stored, a repeat of q-0001 beside it, one new */
+    record_make(&recs[0], "q-0000", "ok", 0, 2000);
+    record_make(&recs[1], "q-new", "warn", 1, 9000);
+    record_make(&recs[2], "q-new", "warn", 1, 9000);
+    for (int i = 0; i < 3; i++)
+        recs[i].seq_wanted = false;
+    ck_assert_int_eq(batch(pg, recs, 3), CAPV_OK);
+    ck_assert_int_eq(recs[0].st, CAPV_E_EXISTS);
+    ck_assert_int_eq(recs[1].st, CAPV_OK);
+    ck_assert_int_eq(recs[2].st, CAPV_E_EXISTS);
+    ck_assert_int_eq(rows_of("verifications"), N + 1);
+
+    /* a repeat within a batch of new ones only: the insert succeeds without RETURNING,
+     * and the repeat is found beside the row it just stored */
+    record_make(&recs[0], "q-dup", "fail", 2, 9100);
+    record_make(&recs[1], "q-dup", "fail", 2, 9100);
+    record_make(&recs[2], "q-dup", "ok", 2, 9100);
+    for (int i = 0; i < 3; i++)
+        recs[i].seq_wanted = false;
+    ck_assert_int_eq(batch(pg, recs, 3), CAPV_OK);
+    ck_assert_int_eq(recs[0].st, CAPV_OK);
+    ck_assert_int_eq(recs[1].st, CAPV_E_EXISTS);
+    ck_assert_int_eq(recs[2].st, CAPV_E_CONFLICT);
+    ck_assert_int_eq(rows_of("verifications"), N + 2);
+    free(recs);
     capvi_pg_close(pg);
 }
 END_TEST
@@ -1209,6 +1262,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_list_count);
     tcase_add_test(tc, test_records);
     tcase_add_test(tc, test_records_stored_id_in_batch);
+    tcase_add_test(tc, test_records_queued);
     tcase_add_test(tc, test_records_texts_as_they_are);
     tcase_add_test(tc, test_policies);
     tcase_add_test(tc, test_prune);
