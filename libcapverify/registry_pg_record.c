@@ -262,6 +262,15 @@ static void record_columns(capvi_pg_array col[11], const rec_chunk *k, const rec
     capvi_pg_array_int(&col[10], r->ms);
 }
 
+/* The record of `s` was inserted by this chunk, as row `seq` (0: not asked for). */
+static void slot_inserted(rec_slot *s, int64_t seq)
+{
+    s->inserted = true;
+    s->r->st = CAPV_OK;
+    s->r->seq = seq;
+    capvi_err_clear(&s->r->err);
+}
+
 /* Inserts the first record of each request_id; those inserted are CAPV_OK with their seq.
  * Without `skip_stored`, a request id already stored fails the statement (CAPV_E_CONFLICT,
  * unique_violation) and aborts the transaction; with it, its record is left out. Without
@@ -294,23 +303,13 @@ static capv_status records_insert(capvi_pg *pg, rec_chunk *k, bool skip_stored, 
                                : RECORDS_INSERT,
                    col, 11, err);
 #undef RECORDS_INSERT
-    for (size_t i = 0; st == CAPV_OK && !returning && i < k->n; i++) {
-        rec_slot *s = &k->slots[i];
-        if (!s->first)
-            continue;
-        s->inserted = true;
-        s->r->st = CAPV_OK;
-        s->r->seq = 0;
-        capvi_err_clear(&s->r->err);
-    }
+    for (size_t i = 0; st == CAPV_OK && !returning && i < k->n; i++)
+        if (k->slots[i].first)
+            slot_inserted(&k->slots[i], 0);
     for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++) {
         rec_slot *s = find_slot(k, PQgetvalue(res, i, 0));
-        if (s == NULL)
-            continue;
-        s->inserted = true;
-        s->r->st = CAPV_OK;
-        s->r->seq = capvi_pg_int(res, i, 1);
-        capvi_err_clear(&s->r->err);
+        if (s != NULL)
+            slot_inserted(s, capvi_pg_int(res, i, 1));
     }
     PQclear(res);
     return st;
