@@ -555,6 +555,14 @@ START_TEST(test_records_stored_id_in_batch)
 }
 END_TEST
 
+/* batch() of records queued by the writer: nobody waits for their seq. */
+static capv_status batch_queued(capvi_pg *pg, capvi_reg_record *recs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        recs[i].seq_wanted = false;
+    return batch(pg, recs, n);
+}
+
 /* Queued records (nobody waits for their seq) are inserted without RETURNING: each new one
  * is CAPV_OK with seq 0 and stored; a repeat within the batch and one already stored are
  * still found and compared (the retry from the savepoint asks for the rows again). */
@@ -568,9 +576,8 @@ START_TEST(test_records_queued)
         char rid[32];
         snprintf(rid, sizeof rid, "q-%04d", i);
         record_make(&recs[i], rid, "ok", i % 7, 2000 + i);
-        recs[i].seq_wanted = false;
     }
-    ck_assert_int_eq(batch(pg, recs, N), CAPV_OK);
+    ck_assert_int_eq(batch_queued(pg, recs, N), CAPV_OK);
     for (int i = 0; i < N; i++) {
         ck_assert_msg(recs[i].st == CAPV_OK, "record %d: %s", i, recs[i].err.message);
         ck_assert_int_eq(recs[i].seq, 0);
@@ -578,13 +585,11 @@ START_TEST(test_records_queued)
     ck_assert_int_eq(rows_of("verifications"), N);
     ck_assert_int_eq(rows_of("reports"), 7);
 
-    /* again: q-0000 stored, a repeat of q-0001 beside it, one new */
+    /* again: q-0000 already stored, and a new one twice */
     record_make(&recs[0], "q-0000", "ok", 0, 2000);
     record_make(&recs[1], "q-new", "warn", 1, 9000);
     record_make(&recs[2], "q-new", "warn", 1, 9000);
-    for (int i = 0; i < 3; i++)
-        recs[i].seq_wanted = false;
-    ck_assert_int_eq(batch(pg, recs, 3), CAPV_OK);
+    ck_assert_int_eq(batch_queued(pg, recs, 3), CAPV_OK);
     ck_assert_int_eq(recs[0].st, CAPV_E_EXISTS);
     ck_assert_int_eq(recs[1].st, CAPV_OK);
     ck_assert_int_eq(recs[2].st, CAPV_E_EXISTS);
@@ -595,9 +600,7 @@ START_TEST(test_records_queued)
     record_make(&recs[0], "q-dup", "fail", 2, 9100);
     record_make(&recs[1], "q-dup", "fail", 2, 9100);
     record_make(&recs[2], "q-dup", "ok", 2, 9100);
-    for (int i = 0; i < 3; i++)
-        recs[i].seq_wanted = false;
-    ck_assert_int_eq(batch(pg, recs, 3), CAPV_OK);
+    ck_assert_int_eq(batch_queued(pg, recs, 3), CAPV_OK);
     ck_assert_int_eq(recs[0].st, CAPV_OK);
     ck_assert_int_eq(recs[1].st, CAPV_E_EXISTS);
     ck_assert_int_eq(recs[2].st, CAPV_E_CONFLICT);
