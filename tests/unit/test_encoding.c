@@ -187,8 +187,9 @@ START_TEST(base64_rejects_malformed)
 }
 END_TEST
 
-/* Every byte value at every position of a two-quad text: decoded exactly when it is a
- * symbol of the variant's alphabet (the decoder tests the four symbols of a quad at once). */
+/* Every byte value at every position of a text of two 32-symbol blocks and a tail of two
+ * quads: decoded exactly when it is a symbol of the variant's alphabet, a bad one reported at
+ * its position (the decoder tests a block of 32 symbols, or the four of a quad, at once). */
 START_TEST(base64_every_byte_every_position)
 {
     static const char *alpha[2] = {
@@ -196,20 +197,48 @@ START_TEST(base64_every_byte_every_position)
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     };
     capv_base64_variant vs[2] = { CAPV_BASE64_STD, CAPV_BASE64_URL };
-    for (int v = 0; v < 2; v++)
-        for (size_t pos = 0; pos < 8; pos++)
+    enum { LEN = 72, BYTES = LEN / 4 * 3 };
+    for (int v = 0; v < 2; v++) {
+        char good[LEN];
+        for (size_t i = 0; i < LEN; i++)
+            good[i] = alpha[v][(i * 29 + 7) % 64];
+        uint8_t want[BYTES];
+        size_t n = 0;
+        ck_assert_int_eq(capv_base64_decode(want, sizeof want, &n, good, LEN, vs[v], NULL),
+                         CAPV_OK);
+        for (size_t pos = 0; pos < LEN; pos++)
             for (int b = 0; b < 256; b++) {
-                char text[8];
-                memcpy(text, "Zm9vYmFy", 8);
+                if (b == '=' && vs[v] == CAPV_BASE64_STD && pos >= LEN - 2)
+                    continue; /* padding there: the malformed vectors cover it */
+                char text[LEN];
+                memcpy(text, good, LEN);
                 text[pos] = (char)b;
-                uint8_t out[6];
-                size_t n = 0;
+                uint8_t out[BYTES];
                 bool symbol = b != 0 && strchr(alpha[v], b) != NULL;
-                capv_status st = capv_base64_decode(out, sizeof out, &n, text, 8, vs[v], NULL);
+                capv_error err = CAPV_ERROR_INIT;
+                capv_status st = capv_base64_decode(out, sizeof out, &n, text, LEN, vs[v], &err);
                 ck_assert_msg(st == (symbol ? CAPV_OK : CAPV_E_BASE64),
                               "variant %d, byte 0x%02x at %zu: status %d", v, b, pos, (int)st);
-                ck_assert_uint_eq(n, symbol ? 6 : 0);
+                ck_assert_uint_eq(n, symbol ? BYTES : 0);
+                if (!symbol) {
+                    char where[48];
+                    snprintf(where, sizeof where, "invalid character at position %zu", pos);
+                    ck_assert_str_eq(err.message, where);
+                    continue;
+                }
+                /* the changed symbol changes its own six bits and no others */
+                unsigned int sym = (unsigned int)(strchr(alpha[v], b) - alpha[v]);
+                uint8_t exp[BYTES];
+                memcpy(exp, want, sizeof exp);
+                for (size_t k = 0; k < 6; k++) {
+                    size_t at = pos * 6 + k;
+                    uint8_t mask = (uint8_t)(0x80u >> (at % 8));
+                    exp[at / 8] =
+                        (uint8_t)((exp[at / 8] & ~mask) | (((sym >> (5 - k)) & 1) ? mask : 0));
+                }
+                ck_assert_mem_eq(out, exp, sizeof exp);
             }
+    }
 }
 END_TEST
 
@@ -230,11 +259,11 @@ START_TEST(base64_buffer_bounds)
 }
 END_TEST
 
-/* Every byte string of length 0..40 round-trips and re-encodes canonically. */
+/* Every byte string of length 0..120 round-trips and re-encodes canonically. */
 START_TEST(base64_round_trip)
 {
-    uint8_t raw[40], back[40];
-    char enc[64];
+    uint8_t raw[120], back[120];
+    char enc[168];
     for (size_t len = 0; len <= sizeof raw; len++) {
         for (size_t i = 0; i < len; i++)
             raw[i] = (uint8_t)(i * 37 + len);
