@@ -30,21 +30,6 @@ static const uint8_t value1_std[256] = { VALUE1_ALNUM, ['+'] = 63, ['/'] = 64 };
 static const uint8_t value1_url[256] = { VALUE1_ALNUM, ['-'] = 63, ['_'] = 64 };
 
 #ifdef BASE64_AVX2
-/* Adds the offset from a symbol `c` in (lo, hi) to its value, and marks it valid. */
-#define B64_RANGE(lo, hi, add)                                                                     \
-    do {                                                                                           \
-        __m256i in = _mm256_and_si256(_mm256_cmpgt_epi8(c, _mm256_set1_epi8(lo)),                  \
-                                      _mm256_cmpgt_epi8(_mm256_set1_epi8(hi), c));                 \
-        off = _mm256_or_si256(off, _mm256_and_si256(in, _mm256_set1_epi8(add)));                   \
-        ok = _mm256_or_si256(ok, in);                                                              \
-    } while (0)
-#define B64_ONE(sym, add)                                                                          \
-    do {                                                                                           \
-        __m256i in = _mm256_cmpeq_epi8(c, _mm256_set1_epi8(sym));                                  \
-        off = _mm256_or_si256(off, _mm256_and_si256(in, _mm256_set1_epi8(add)));                   \
-        ok = _mm256_or_si256(ok, in);                                                              \
-    } while (0)
-
 /* Decodes blocks of 32 symbols into 24 bytes each with AVX2, as long as every symbol of a
  * block is in the alphabet; returns the symbols consumed (a multiple of 32). The scalar loop
  * goes on from there, and finds and reports a bad symbol at its exact position. A JWT's
@@ -58,34 +43,44 @@ __attribute__((target("avx2"))) static size_t decode_avx2(uint8_t *out, const un
     const __m256i order = _mm256_setr_epi8(2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1,
                                            2, 1, 0, 6, 5, 4, 10, 9, 8, 14, 13, 12, -1, -1, -1, -1);
     const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 3, 7);
+    /* (lo, hi) bounds of the three ranges, exclusive, and their offsets */
+    const __m256i up_lo = _mm256_set1_epi8('A' - 1), up_hi = _mm256_set1_epi8('Z' + 1),
+                  up_add = _mm256_set1_epi8(-'A');
+    const __m256i low_lo = _mm256_set1_epi8('a' - 1), low_hi = _mm256_set1_epi8('z' + 1),
+                  low_add = _mm256_set1_epi8(26 - 'a');
+    const __m256i dig_lo = _mm256_set1_epi8('0' - 1), dig_hi = _mm256_set1_epi8('9' + 1),
+                  dig_add = _mm256_set1_epi8(52 - '0');
+    /* the two symbols of values 62 and 63, which differ between the alphabets */
+    const char c62 = url ? '-' : '+', c63 = url ? '_' : '/';
+    const __m256i s62 = _mm256_set1_epi8(c62), s63 = _mm256_set1_epi8(c63),
+                  add62 = _mm256_set1_epi8((char)(62 - c62)),
+                  add63 = _mm256_set1_epi8((char)(63 - c63));
+    const __m256i merge12 = _mm256_set1_epi32(0x01400140), merge24 = _mm256_set1_epi32(0x00011000);
     size_t i = 0;
     for (; i + 32 <= n; i += 32, out += 24) {
         __m256i c = _mm256_loadu_si256((const __m256i *)(s + i));
-        __m256i off = _mm256_setzero_si256(), ok = _mm256_setzero_si256();
-        B64_RANGE('A' - 1, 'Z' + 1, -'A');
-        B64_RANGE('a' - 1, 'z' + 1, 26 - 'a');
-        B64_RANGE('0' - 1, '9' + 1, 52 - '0');
-        if (url) {
-            B64_ONE('-', 62 - '-');
-            B64_ONE('_', 63 - '_');
-        } else {
-            B64_ONE('+', 62 - '+');
-            B64_ONE('/', 63 - '/');
-        }
+        __m256i up = _mm256_and_si256(_mm256_cmpgt_epi8(c, up_lo), _mm256_cmpgt_epi8(up_hi, c));
+        __m256i low = _mm256_and_si256(_mm256_cmpgt_epi8(c, low_lo), _mm256_cmpgt_epi8(low_hi, c));
+        __m256i dig = _mm256_and_si256(_mm256_cmpgt_epi8(c, dig_lo), _mm256_cmpgt_epi8(dig_hi, c));
+        __m256i is62 = _mm256_cmpeq_epi8(c, s62), is63 = _mm256_cmpeq_epi8(c, s63);
+        __m256i ok = _mm256_or_si256(_mm256_or_si256(up, low),
+                                     _mm256_or_si256(dig, _mm256_or_si256(is62, is63)));
         if ((uint32_t)_mm256_movemask_epi8(ok) != UINT32_MAX)
             break;
+        __m256i off = _mm256_or_si256(
+            _mm256_or_si256(_mm256_and_si256(up, up_add), _mm256_and_si256(low, low_add)),
+            _mm256_or_si256(
+                _mm256_and_si256(dig, dig_add),
+                _mm256_or_si256(_mm256_and_si256(is62, add62), _mm256_and_si256(is63, add63))));
         __m256i v = _mm256_add_epi8(c, off);
-        v = _mm256_maddubs_epi16(v, _mm256_set1_epi32(0x01400140));
-        v = _mm256_madd_epi16(v, _mm256_set1_epi32(0x00011000));
+        v = _mm256_madd_epi16(_mm256_maddubs_epi16(v, merge12), merge24);
         v = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, order), lanes);
-        uint8_t block[32];
-        _mm256_storeu_si256((__m256i *)block, v);
-        memcpy(out, block, 24);
+        /* the 24 bytes, without touching the 8 after them */
+        _mm_storeu_si128((__m128i *)out, _mm256_castsi256_si128(v));
+        _mm_storel_epi64((__m128i *)(out + 16), _mm256_extracti128_si256(v, 1));
     }
     return i;
 }
-#undef B64_RANGE
-#undef B64_ONE
 #endif
 
 capv_status capv_base64_decode(uint8_t *out, size_t cap, size_t *out_len, const char *text,
