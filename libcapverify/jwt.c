@@ -105,7 +105,7 @@ void capvi_jws_clear(capv_jws *jws)
 {
     if (jws == NULL)
         return;
-    cJSON_Delete(jws->header);
+    free(jws->kid_heap);
     free(jws->payload);
     free(jws->sig);
     memset(jws, 0, sizeof *jws);
@@ -116,12 +116,119 @@ static bool is_hs_or_none(const char *alg)
     return (alg[0] == 'H' && alg[1] == 'S') || strcasecmp(alg, "none") == 0;
 }
 
+/* The last JOSE header segment a thread parsed, and what it held (docs/auth.md, "Cost of a
+ * validation"). Every token an issuer signs with one key carries the same header bytes, so a
+ * segment equal to this one, byte for byte, is known without decoding or parsing it: its alg
+ * (still checked against the caller's allow-list) and kid. Only headers that parsed, with a
+ * kid short enough for the jws itself, are kept. */
+#define HEADER_MEMO_BYTES 256
+typedef struct header_memo {
+    size_t len; /* of text; 0 when empty */
+    capv_jwt_alg alg;
+    bool has_kid;
+    char text[HEADER_MEMO_BYTES];
+    char kid[CAPV_JWS_KID_INLINE];
+} header_memo;
+
+static _Thread_local header_memo last_header;
+
+static capv_status set_kid(capv_jws *jws, const char *kid)
+{
+    jws->has_kid = true;
+    size_t n = strlen(kid);
+    if (n < sizeof jws->kid_inline) {
+        memcpy(jws->kid_inline, kid, n + 1);
+        return CAPV_OK;
+    }
+    jws->kid_heap = strdup(kid);
+    return jws->kid_heap != NULL ? CAPV_OK : CAPV_E_NOMEM;
+}
+
+/* Decodes and checks the header segment token[0..len), setting jws->alg and the kid. */
+static capv_status parse_header(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
+                                const char **reason, capv_error *err)
+{
+    header_memo *memo = &last_header;
+    if (memo->len == len && memcmp(memo->text, token, len) == 0 &&
+        (algs & CAPV_JWT_ALG_BIT(memo->alg)) != 0) {
+        jws->alg = memo->alg;
+        jws->has_kid = memo->has_kid;
+        if (memo->has_kid)
+            memcpy(jws->kid_inline, memo->kid, strlen(memo->kid) + 1);
+        return CAPV_OK;
+    }
+    capv_status st;
+    uint8_t *hdr = NULL;
+    size_t hdr_len = 0;
+    /* a typical header fits on the stack; a larger one gets its own buffer */
+    uint8_t small[HEADER_STACK_BYTES];
+    if (CAPV_BASE64_DECODED_MAX(len) <= sizeof small) {
+        st = capv_base64_decode(small, sizeof small, &hdr_len, (const char *)token, len,
+                                CAPV_BASE64_URL, NULL);
+        hdr = small;
+    } else {
+        st = b64u_decode(&hdr, &hdr_len, token, len);
+    }
+    if (st == CAPV_E_NOMEM)
+        return capvi_err_nomem(err);
+    if (st != CAPV_OK)
+        return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED,
+                      "JWS header is not strict base64url");
+    cJSON *header = NULL;
+    capv_error je = CAPV_ERROR_INIT;
+    st = capvi_json_parse(&header, hdr, hdr_len, &je);
+    if (hdr != small)
+        free(hdr);
+    if (st == CAPV_E_NOMEM)
+        return capvi_err_nomem(err);
+    if (st != CAPV_OK)
+        return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWS header: %s", je.message);
+    if (!cJSON_IsObject(header))
+        REJECT(R_MALFORMED, CAPV_E_REJECTED, "JWS header is not a JSON object");
+    const cJSON *alg = capvi_json_get(header, "alg");
+    if (!cJSON_IsString(alg))
+        REJECT(R_MALFORMED, CAPV_E_REJECTED, "JWS header has no string \"alg\"");
+    const char *name = alg->valuestring;
+    capv_jwt_alg a = 0;
+    if (is_hs_or_none(name) || capv_jwt_alg_from_name(&a, name, NULL) != CAPV_OK ||
+        (algs & CAPV_JWT_ALG_BIT(a)) == 0)
+        REJECT(R_ALG, CAPV_E_ALG_NOT_ALLOWED, "alg \"%.32s\" is %s", name,
+               is_hs_or_none(name) ? "never allowed" : "not in the allow-list");
+    jws->alg = a;
+    const cJSON *crit = capvi_json_get(header, "crit");
+    if (crit != NULL) {
+        bool ok = cJSON_IsArray(crit) && crit->child != NULL;
+        for (const cJSON *c = ok ? crit->child : NULL; c; c = c->next)
+            ok = ok && cJSON_IsString(c);
+        if (!ok)
+            REJECT(R_MALFORMED, CAPV_E_REJECTED, "\"crit\" must be a non-empty array of strings");
+        REJECT(R_CRIT, CAPV_E_REJECTED, "critical header extension \"%.64s\" is not understood",
+               crit->child->valuestring);
+    }
+    const cJSON *kid = capvi_json_get(header, "kid");
+    if (kid != NULL && !cJSON_IsString(kid))
+        REJECT(R_MALFORMED, CAPV_E_REJECTED, "\"kid\" is not a string");
+    if (kid != NULL && set_kid(jws, kid->valuestring) != CAPV_OK) {
+        st = capvi_err_nomem(err);
+        goto out;
+    }
+    if (len <= sizeof memo->text && jws->kid_heap == NULL) {
+        memo->len = len;
+        memcpy(memo->text, token, len);
+        memo->alg = a;
+        memo->has_kid = jws->has_kid;
+        if (jws->has_kid)
+            memcpy(memo->kid, jws->kid_inline, strlen(jws->kid_inline) + 1);
+    }
+out:
+    cJSON_Delete(header);
+    return st;
+}
+
 capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, unsigned int algs,
                             const char **reason, capv_error *err)
 {
     capv_status st = CAPV_OK;
-    uint8_t *hdr = NULL;
-    size_t hdr_len = 0;
     const char *dummy;
     if (reason == NULL)
         reason = &dummy;
@@ -140,69 +247,8 @@ capv_status capvi_jws_parse(capv_jws *jws, const uint8_t *token, size_t len, uns
     size_t s_len = len - (size_t)(d2 + 1 - token);
     if (h_len == 0)
         return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "empty JWS header");
-    /* a typical header fits on the stack; a larger one gets its own buffer */
-    uint8_t small[HEADER_STACK_BYTES];
-    if (CAPV_BASE64_DECODED_MAX(h_len) <= sizeof small) {
-        st = capv_base64_decode(small, sizeof small, &hdr_len, (const char *)token, h_len,
-                                CAPV_BASE64_URL, NULL);
-        hdr = small;
-    } else {
-        st = b64u_decode(&hdr, &hdr_len, token, h_len);
-    }
-    if (st == CAPV_E_NOMEM)
-        return capvi_err_nomem(err);
-    if (st != CAPV_OK)
-        return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED,
-                      "JWS header is not strict base64url");
-    capv_error je = CAPV_ERROR_INIT;
-    st = capvi_json_parse(&jws->header, hdr, hdr_len, &je);
-    if (hdr != small)
-        free(hdr);
-    if (st == CAPV_E_NOMEM)
-        return capvi_err_nomem(err);
-    if (st != CAPV_OK) {
-        st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWS header: %s", je.message);
+    if ((st = parse_header(jws, token, h_len, algs, reason, err)) != CAPV_OK)
         goto out;
-    }
-    if (!cJSON_IsObject(jws->header))
-        REJECT(R_MALFORMED, CAPV_E_REJECTED, "JWS header is not a JSON object");
-    const cJSON *alg = capvi_json_get(jws->header, "alg");
-    if (!cJSON_IsString(alg)) {
-        st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWS header has no string \"alg\"");
-        goto out;
-    }
-    jws->alg_name = alg->valuestring;
-    capv_jwt_alg a = 0;
-    if (is_hs_or_none(jws->alg_name) ||
-        capv_jwt_alg_from_name(&a, jws->alg_name, NULL) != CAPV_OK ||
-        (algs & CAPV_JWT_ALG_BIT(a)) == 0) {
-        st =
-            reject(reason, R_ALG, err, CAPV_E_ALG_NOT_ALLOWED, "alg \"%.32s\" is %s", jws->alg_name,
-                   is_hs_or_none(jws->alg_name) ? "never allowed" : "not in the allow-list");
-        goto out;
-    }
-    jws->alg = a;
-    const cJSON *crit = capvi_json_get(jws->header, "crit");
-    if (crit != NULL) {
-        bool ok = cJSON_IsArray(crit) && crit->child != NULL;
-        for (const cJSON *c = ok ? crit->child : NULL; c; c = c->next)
-            ok = ok && cJSON_IsString(c);
-        if (!ok) {
-            st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED,
-                        "\"crit\" must be a non-empty array of strings");
-            goto out;
-        }
-        st = reject(reason, R_CRIT, err, CAPV_E_REJECTED,
-                    "critical header extension \"%.64s\" is not understood",
-                    crit->child->valuestring);
-        goto out;
-    }
-    const cJSON *kid = capvi_json_get(jws->header, "kid");
-    if (kid != NULL && !cJSON_IsString(kid)) {
-        st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "\"kid\" is not a string");
-        goto out;
-    }
-    jws->kid = kid ? kid->valuestring : NULL;
     if (s_len == 0) {
         st = reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "empty JWS signature");
         goto out;
@@ -235,11 +281,12 @@ capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *s
     if (reason == NULL)
         reason = &dummy;
     size_t n = capv_jwk_set_count(set);
-    if (jws->kid != NULL) {
+    const char *kid = capvi_jws_kid(jws);
+    if (kid != NULL) {
         bool seen = false;
         for (size_t i = 0; i < n && key == NULL; i++) {
             const capv_jwk *k = &set->keys[i];
-            if (strcmp(k->kid, jws->kid) != 0)
+            if (strcmp(k->kid, kid) != 0)
                 continue;
             seen = true;
             if (capv_jwk_allows(k, jws->alg))
@@ -247,10 +294,10 @@ capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *s
         }
         if (key == NULL && seen)
             return reject(reason, R_KEY_ALG, err, CAPV_E_ALG_NOT_ALLOWED,
-                          "key \"%.64s\" cannot verify %s", jws->kid, capv_jwt_alg_name(jws->alg));
+                          "key \"%.64s\" cannot verify %s", kid, capv_jwt_alg_name(jws->alg));
         if (key == NULL)
             return reject(reason, R_KID, err, CAPV_E_UNTRUSTED,
-                          "no key with kid \"%.64s\" in the key set", jws->kid);
+                          "no key with kid \"%.64s\" in the key set", kid);
     } else {
         size_t fits = 0;
         for (size_t i = 0; i < n; i++)
@@ -769,9 +816,10 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
     }
 
     claims_hdr h = { CLAIMS_MAGIC, (uint32_t)jws->alg, exp, iat, nbf, 0, 0 };
-    h.present = (sub ? 1u : 0u) | (client_id ? 2u : 0u) | (jws->kid ? 4u : 0u);
+    const char *kid = capvi_jws_kid(jws);
+    h.present = (sub ? 1u : 0u) | (client_id ? 2u : 0u) | (kid ? 4u : 0u);
     capvi_buf_append(b, &h, sizeof h);
-    const char *strs[5] = { sub, iss, matched, client_id, jws->kid };
+    const char *strs[5] = { sub, iss, matched, client_id, kid };
     for (int i = 0; i < 5; i++) {
         capvi_buf_puts(b, strs[i] ? strs[i] : "");
         capvi_buf_putc(b, '\0');

@@ -745,6 +745,87 @@ START_TEST(peek_unverified)
 }
 END_TEST
 
+/* Parses `header` as a JWS header with the allow-list `algs`; on success returns the kid
+ * (or "(none)") in `kid`. */
+static capv_status parse_with_header(char *kid, size_t cap, const char *header, unsigned int algs,
+                                     const char **reason)
+{
+    char tok[2048];
+    peek_token(tok, sizeof tok, header, "{}");
+    capv_jws jws;
+    capv_status st = capvi_jws_parse(&jws, (const uint8_t *)tok, strlen(tok), algs, reason, NULL);
+    if (st == CAPV_OK) {
+        ck_assert_int_eq(jws.alg, CAPV_JWT_ALG_RS256);
+        snprintf(kid, cap, "%s", capvi_jws_kid(&jws) ? capvi_jws_kid(&jws) : "(none)");
+        capv_jws moved = jws; /* a copy owns what the original did */
+        ck_assert_str_eq(kid, capvi_jws_kid(&moved) ? capvi_jws_kid(&moved) : "(none)");
+        capvi_jws_clear(&moved);
+    }
+    return st;
+}
+
+/* A header segment equal to the last one the thread parsed is remembered, not parsed again:
+ * it must give what parsing gives, the allow-list still applies, and headers that fail are
+ * rejected every time. */
+START_TEST(header_memo)
+{
+    char kid[512], longh[512], longk[301];
+    const char *reason = NULL;
+    unsigned int rs = CAPV_JWT_ALG_BIT(CAPV_JWT_ALG_RS256);
+    unsigned int es = CAPV_JWT_ALG_BIT(CAPV_JWT_ALG_ES256);
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(
+            parse_with_header(kid, sizeof kid, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", rs, &reason),
+            CAPV_OK);
+        ck_assert_str_eq(kid, "k1");
+    }
+    /* the same bytes, but RS256 no longer allowed */
+    ck_assert_int_eq(
+        parse_with_header(kid, sizeof kid, "{\"alg\":\"RS256\",\"kid\":\"k1\"}", es, &reason),
+        CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_str_eq(reason, "alg_not_allowed");
+    /* one byte more or less, another kid, no kid */
+    ck_assert_int_eq(
+        parse_with_header(kid, sizeof kid, "{\"alg\":\"RS256\",\"kid\":\"k12\"}", rs, &reason),
+        CAPV_OK);
+    ck_assert_str_eq(kid, "k12");
+    ck_assert_int_eq(
+        parse_with_header(kid, sizeof kid, "{\"alg\":\"RS256\",\"kid\":\"k\"}", rs, &reason),
+        CAPV_OK);
+    ck_assert_str_eq(kid, "k");
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(parse_with_header(kid, sizeof kid, "{\"alg\":\"RS256\"}", rs, &reason),
+                         CAPV_OK);
+        ck_assert_str_eq(kid, "(none)");
+    }
+    /* the longest kid the jws holds itself; one too long for it; a header too long to
+     * remember */
+    static const size_t kid_lens[] = { CAPV_JWS_KID_INLINE - 1, CAPV_JWS_KID_INLINE + 22, 300 };
+    for (size_t i = 0; i < sizeof kid_lens / sizeof kid_lens[0]; i++) {
+        memset(longk, 'a' + (int)i, kid_lens[i]);
+        longk[kid_lens[i]] = '\0';
+        snprintf(longh, sizeof longh, "{\"alg\":\"RS256\",\"kid\":\"%s\"}", longk);
+        for (int round = 0; round < 2; round++) {
+            ck_assert_int_eq(parse_with_header(kid, sizeof kid, longh, rs, &reason), CAPV_OK);
+            ck_assert_str_eq(kid, longk);
+        }
+    }
+    /* rejected headers are rejected again */
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(parse_with_header(kid, sizeof kid,
+                                           "{\"alg\":\"RS256\",\"crit\":[\"exp\"],\"exp\":1}", rs,
+                                           &reason),
+                         CAPV_E_REJECTED);
+        ck_assert_str_eq(reason, "crit_unsupported");
+        ck_assert_int_eq(parse_with_header(kid, sizeof kid,
+                                           "{\"alg\":\"RS256\",\"kid\":\"a\",\"kid\":\"b\"}", rs,
+                                           &reason),
+                         CAPV_E_REJECTED);
+        ck_assert_str_eq(reason, "malformed");
+    }
+}
+END_TEST
+
 Suite *jwt_suite(void)
 {
     Suite *s = suite_create("jwt");
@@ -765,6 +846,7 @@ Suite *jwt_suite(void)
     tcase_add_test(tc, concurrent_validation);
     tcase_add_test(tc, alg_names);
     tcase_add_test(tc, peek_unverified);
+    tcase_add_test(tc, header_memo);
     suite_add_tcase(s, tc);
     return s;
 }
