@@ -560,7 +560,10 @@ static capv_status check_duplicates(const cJSON *obj, capv_error *err)
 /* Walks the tree in document order: rejects duplicate keys and numbers out of range. */
 static capv_status finish_tree(const cJSON *item, capv_error *err)
 {
-    if (cJSON_IsNumber(item)) {
+    /* the type tests of cJSON_IsNumber and cJSON_IsObject, without a call into libcjson for
+     * every node */
+    int type = item->type & 0xff;
+    if (type == cJSON_Number) {
         if (!isfinite(item->valuedouble)) {
             size_t n = strlen(item->valuestring);
             return capvi_err_set(err, CAPV_E_RANGE, NULL, "number %.*s is out of range",
@@ -568,7 +571,7 @@ static capv_status finish_tree(const cJSON *item, capv_error *err)
         }
         return CAPV_OK;
     }
-    if (cJSON_IsObject(item)) {
+    if (type == cJSON_Object) {
         capv_status st = check_duplicates(item, err);
         if (st != CAPV_OK)
             return st;
