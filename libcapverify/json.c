@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <locale.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,54 @@ typedef struct scanner {
     capv_error *err;
     const char *const *keys; /* top-level member names looked for, or NULL */
     unsigned int found;      /* bit i: keys[i] is a member of the top-level object */
+    capv_json_arena *arena;  /* where nodes are taken from, or NULL: each its own allocation */
 } scanner;
+
+/* A heap block of an arena, taken when the caller's memory is full. */
+typedef struct arena_block {
+    struct arena_block *next;
+    size_t cap, used;
+    max_align_t data[];
+} arena_block;
+
+#define ARENA_BLOCK_BYTES 4096
+
+/* n bytes of `a`, aligned as malloc aligns, or NULL when out of memory. */
+static void *arena_take(capv_json_arena *a, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    if (a->cap - a->used >= n) {
+        void *p = (uint8_t *)a->mem + a->used;
+        a->used += n;
+        return p;
+    }
+    arena_block *b = a->blocks;
+    if (b == NULL || b->cap - b->used < n) {
+        size_t cap = n > ARENA_BLOCK_BYTES ? n : ARENA_BLOCK_BYTES;
+        b = malloc(sizeof *b + cap);
+        if (b == NULL)
+            return NULL;
+        b->next = a->blocks;
+        b->cap = cap;
+        b->used = 0;
+        a->blocks = b;
+    }
+    void *p = (uint8_t *)b->data + b->used;
+    b->used += n;
+    return p;
+}
+
+void capvi_json_arena_release(capv_json_arena *a)
+{
+    if (a == NULL)
+        return;
+    for (arena_block *b = a->blocks, *next; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    a->blocks = NULL;
+    a->used = 0;
+}
 
 static capv_status scan_fail(scanner *s, capv_status code, const char *what)
 {
@@ -215,9 +263,12 @@ static capv_status new_node(scanner *s, cJSON **node, int type, const span *key,
 {
     if (node == NULL)
         return CAPV_OK;
-    bool inline_text = text != NULL && text->n <= INLINE_STRING_MAX;
+    /* in an arena, every text lives in its node */
+    bool inline_text = text != NULL && (text->n <= INLINE_STRING_MAX || s->arena != NULL);
     size_t size = sizeof(cJSON) + (key ? key->n + 1 : 0) + (inline_text ? text->n + 1 : 0);
-    cJSON *item = cJSON_malloc(size);
+    cJSON *item = s->arena != NULL ? arena_take(s->arena, size) : cJSON_malloc(size);
+    if (item == NULL && s->arena != NULL)
+        return capvi_err_nomem(s->err);
     char *own = text != NULL && !inline_text ? cJSON_malloc(text->n + 1) : NULL;
     if (item == NULL || (text != NULL && !inline_text && own == NULL)) {
         cJSON_free(item);
@@ -464,7 +515,8 @@ static capv_status scan_document(scanner *s, cJSON **root)
             st = scan_fail(s, CAPV_E_JSON_TRAILING, "trailing bytes after JSON value");
     }
     if (st != CAPV_OK && root != NULL) {
-        cJSON_Delete(*root);
+        if (s->arena == NULL)
+            cJSON_Delete(*root);
         *root = NULL;
     }
     return st;
@@ -584,23 +636,39 @@ static capv_status finish_tree(const cJSON *item, capv_error *err)
     return CAPV_OK;
 }
 
-capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err)
+/* Parses data[0..len) into a tree, its nodes from `arena` or, when NULL, each its own
+ * allocation. */
+static capv_status parse(cJSON **out, capv_json_arena *arena, const uint8_t *data, size_t len,
+                         capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     /* one pass validates the bytes and builds the tree (cJSON's own parser would read them
      * again); the checks that need the whole tree follow */
-    scanner s = { .p = data, .len = len, .err = err };
+    scanner s = { .p = data, .len = len, .err = err, .arena = arena };
     cJSON *root = NULL;
     capv_status st = scan_document(&s, &root);
     if (st == CAPV_OK)
         st = finish_tree(root, err);
-    if (st != CAPV_OK)
+    if (st != CAPV_OK && arena == NULL)
         cJSON_Delete(root);
-    else
+    else if (st == CAPV_OK)
         *out = root;
     return st;
+}
+
+capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err)
+{
+    return parse(out, NULL, data, len, err);
+}
+
+capv_status capvi_json_parse_in(cJSON **out, capv_json_arena *arena, const uint8_t *data,
+                                size_t len, capv_error *err)
+{
+    if (arena == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL arena");
+    return parse(out, arena, data, len, err);
 }
 
 /* Gives every node of a copy its own member name: cJSON_Duplicate shares the names flagged

@@ -22,6 +22,30 @@
  * capvi_json_drop_string. */
 capv_status capvi_json_parse(cJSON **out, const uint8_t *data, size_t len, capv_error *err);
 
+/* Memory trees are parsed into by capvi_json_parse_in: their nodes are taken in order from
+ * `mem` (aligned as malloc aligns), then from heap blocks once it is full, so such a parse
+ * makes no allocation per node. A tree in an arena is never given to cJSON_Delete; it lives
+ * until capvi_json_arena_release, which frees the blocks and empties `mem` for the next
+ * tree. For short-lived trees read on hot paths (a JWT's claims). */
+typedef struct capv_json_arena {
+    void *mem;
+    size_t cap;
+    size_t used;
+    struct arena_block *blocks;
+} capv_json_arena;
+
+/* An arena over the array `buf` (of max_align_t, say). */
+#define CAPV_JSON_ARENA(buf)                                                                       \
+    {                                                                                              \
+        (buf), sizeof(buf), 0, NULL                                                                \
+    }
+
+/* capvi_json_parse, the tree in `arena` (on failure, what it took stays there until the
+ * release). */
+capv_status capvi_json_parse_in(cJSON **out, capv_json_arena *arena, const uint8_t *data,
+                                size_t len, capv_error *err);
+void capvi_json_arena_release(capv_json_arena *arena);
+
 /* A deep copy of `item` that owns all its memory (cJSON_Duplicate would share the member names
  * of a parsed tree), or NULL when out of memory. */
 cJSON *capvi_json_duplicate(const cJSON *item);

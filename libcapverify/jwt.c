@@ -16,6 +16,7 @@
 #define CLAIM_STRING_MAX 4096u
 #define CACHE_ENTRY_BYTES 4096u
 #define CACHE_TTL_MS (15 * 60 * 1000)
+#define CLAIMS_STACK_BYTES 2048 /* a claims tree's memory on the stack */
 
 /* Stable reasons (jwt.h). */
 #define R_OK "ok"
@@ -674,10 +675,9 @@ static capv_status numeric_date(int64_t *out, bool *present, const cJSON *m, con
     if (!cJSON_IsNumber(m) || !isfinite(d) || d < 0 || d > (double)CAPV_JSON_INT_MAX)
         return reject(reason, R_CLAIM, err, CAPV_E_CLAIM,
                       "\"%s\" must be a NumericDate (seconds in [0, 2^53])", name);
-    int64_t v = 0;
-    if (capvi_json_int_value(&v, m, 0, CAPV_JSON_INT_MAX) != CAPV_OK)
-        v = (int64_t)floor(d);
-    *out = v;
+    /* the double of an integer of at most 2^53 is exact, so this is the integer written, or
+     * the whole seconds of a fraction */
+    *out = (int64_t)floor(d);
     return CAPV_OK;
 }
 
@@ -748,11 +748,14 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
     capv_status st = CAPV_OK;
     cJSON *c = NULL;
     capv_error je = CAPV_ERROR_INIT;
-    st = capvi_json_parse(&c, jws->payload, jws->payload_len, &je);
+    /* the tree lives only here: its nodes on the stack (a typical token's take about 1 KB) */
+    max_align_t mem[CLAIMS_STACK_BYTES / sizeof(max_align_t)];
+    capv_json_arena arena = CAPV_JSON_ARENA(mem);
+    st = capvi_json_parse_in(&c, &arena, jws->payload, jws->payload_len, &je);
     if (st == CAPV_E_NOMEM)
-        return capvi_err_nomem(err);
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     if (st != CAPV_OK)
-        return reject(reason, R_MALFORMED, err, CAPV_E_REJECTED, "JWT claims: %s", je.message);
+        REJECT(R_MALFORMED, CAPV_E_REJECTED, "JWT claims: %s", je.message);
     if (!cJSON_IsObject(c))
         REJECT(R_MALFORMED, CAPV_E_REJECTED, "JWT claims are not a JSON object");
 
@@ -830,7 +833,7 @@ static capv_status check_claims(capv_buf *b, const capv_jwt_validator *v, const 
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     memcpy(b->data + offsetof(claims_hdr, nscopes), &nscopes, sizeof nscopes);
 out:
-    cJSON_Delete(c);
+    capvi_json_arena_release(&arena);
     return st;
 }
 

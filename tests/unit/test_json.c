@@ -2,6 +2,7 @@
 #include <capverify.h>
 #include <check.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,14 @@ START_TEST(rejects_malformed)
     ck_assert_ptr_null(root);
     st = capv_json_validate((const uint8_t *)c->text, len, NULL);
     ck_assert_msg(st == c->want, "validate case %d: got %s", _i, capv_status_name(st));
+    /* the same in an arena (small enough to need heap blocks too) */
+    max_align_t mem[4];
+    capv_json_arena arena = CAPV_JSON_ARENA(mem);
+    root = (cJSON *)1;
+    st = capvi_json_parse_in(&root, &arena, (const uint8_t *)c->text, len, NULL);
+    ck_assert_msg(st == c->want, "arena case %d: got %s", _i, capv_status_name(st));
+    ck_assert_ptr_null(root);
+    capvi_json_arena_release(&arena);
 }
 END_TEST
 
@@ -123,8 +132,19 @@ START_TEST(accepts_wellformed)
     ck_assert_msg(capvi_json_parse(&root, (const uint8_t *)t, strlen(t), &err) == CAPV_OK,
                   "case %d: %s", _i, err.message);
     ck_assert_ptr_nonnull(root);
-    cJSON_Delete(root);
     ck_assert_int_eq(capv_json_validate((const uint8_t *)t, strlen(t), NULL), CAPV_OK);
+    /* the same tree in an arena */
+    max_align_t mem[4];
+    capv_json_arena arena = CAPV_JSON_ARENA(mem);
+    cJSON *in = NULL;
+    ck_assert_int_eq(capvi_json_parse_in(&in, &arena, (const uint8_t *)t, strlen(t), NULL),
+                     CAPV_OK);
+    char *want = cJSON_PrintUnformatted(root), *got = cJSON_PrintUnformatted(in);
+    ck_assert_str_eq(got, want);
+    cJSON_free(want);
+    cJSON_free(got);
+    capvi_json_arena_release(&arena);
+    cJSON_Delete(root);
 }
 END_TEST
 
@@ -327,6 +347,50 @@ START_TEST(tree_memory)
 }
 END_TEST
 
+/* A tree in an arena: the caller's memory first, then heap blocks, one of them larger than a
+ * block for a text longer than one; the same tree as a parse makes, and the arena reused
+ * after its release (ASan and valgrind check that nothing leaks or is freed twice). */
+START_TEST(tree_in_arena)
+{
+    static char doc[9000];
+    char long_text[6000];
+    memset(long_text, 'y', sizeof long_text - 1);
+    long_text[sizeof long_text - 1] = '\0';
+    snprintf(doc, sizeof doc,
+             "{\"a\":[1,2,3,{\"b\":\"caf\\u00e9\"}],\"long\":\"%s\",\"n\":-1.5e3,"
+             "\"o\":{\"p\":{\"q\":[true,false,null]}}}",
+             long_text);
+    cJSON *heap = parse(doc);
+    char *want = cJSON_PrintUnformatted(heap);
+    max_align_t mem[64 / sizeof(max_align_t)];
+    capv_json_arena arena = CAPV_JSON_ARENA(mem);
+    for (int round = 0; round < 2; round++) {
+        cJSON *in = NULL;
+        ck_assert_int_eq(capvi_json_parse_in(&in, &arena, (const uint8_t *)doc, strlen(doc), NULL),
+                         CAPV_OK);
+        ck_assert_ptr_nonnull(arena.blocks);
+        ck_assert_str_eq(capvi_json_get(in, "n")->valuestring, "-1.5e3");
+        char *got = cJSON_PrintUnformatted(in);
+        ck_assert_str_eq(got, want);
+        cJSON_free(got);
+        capvi_json_arena_release(&arena);
+        ck_assert_ptr_null(arena.blocks);
+        ck_assert_uint_eq(arena.used, 0);
+    }
+    /* a duplicate key found after the tree is built: rejected, the arena still released */
+    cJSON *dup = (cJSON *)1;
+    ck_assert_int_eq(
+        capvi_json_parse_in(&dup, &arena, (const uint8_t *)"{\"k\":1,\"k\":2}", 13, NULL),
+        CAPV_E_JSON_DUPLICATE_KEY);
+    ck_assert_ptr_null(dup);
+    capvi_json_arena_release(&arena);
+    ck_assert_int_eq(capvi_json_parse_in(&dup, NULL, (const uint8_t *)"{}", 2, NULL),
+                     CAPV_E_INVALID_ARG);
+    cJSON_free(want);
+    cJSON_Delete(heap);
+}
+END_TEST
+
 Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -341,6 +405,7 @@ Suite *json_suite(void)
     tcase_add_test(tc, exact_integers);
     tcase_add_test(tc, number_doubles);
     tcase_add_test(tc, tree_memory);
+    tcase_add_test(tc, tree_in_arena);
     suite_add_tcase(s, tc);
     return s;
 }
