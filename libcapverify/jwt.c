@@ -876,7 +876,7 @@ capv_status capv_jwt_validate(capv_jwt_claims **out, const char **reason, capv_j
         capv_jwks_state state = v->jwks ? capv_jwks_get_state(v->jwks) : CAPV_JWKS_FRESH;
         memset(&ck, 0, sizeof ck);
         ck.generation = v->jwks ? capv_jwks_generation(v->jwks) : v->fixed->generation;
-        cacheable = capv_hash(ck.digest, CAPV_HASH_BLAKE3, token, len, NULL) == CAPV_OK;
+        cacheable = capv_hash(ck.digest, CAPV_HASH_SHA256, token, len, NULL) == CAPV_OK;
         uint8_t *val = NULL;
         size_t vlen = 0;
         if (cacheable && (state == CAPV_JWKS_FRESH || state == CAPV_JWKS_STALE) &&
