@@ -69,12 +69,17 @@ def needed_packages(bins):
         out = subprocess.run(["ldd", b], stdout=subprocess.PIPE, text=True).stdout
         for so, path in re.findall(r"^\s*(\S+) => (/\S+)", out, re.M):
             paths.setdefault(so, path)
+        # the dynamic loader (NEEDED by a library with thread-local storage, for
+        # __tls_get_addr) is listed by its path alone
+        for path in re.findall(r"^\s*(/\S+) \(0x", out, re.M):
+            paths.setdefault(os.path.basename(path), path)
     pkgs, unknown = {}, []
     for so in sorted(sonames):
         path = paths.get(so, "")
         owner = None
-        for candidate in (path, "/usr" + path, path[len("/usr"):] if path.startswith("/usr/")
-                          else path, os.path.realpath(path) if path else ""):
+        for candidate in (path, "/usr" + path if path else "",
+                          path[len("/usr"):] if path.startswith("/usr/") else path,
+                          os.path.realpath(path) if path else ""):
             if not candidate:
                 continue
             r = subprocess.run(["dpkg", "-S", candidate], stdout=subprocess.PIPE,
