@@ -2,9 +2,9 @@
 /* Recording verifications in the PostgreSQL registry (docs/registry.md, "PostgreSQL
  * backend"): a batch is a few statements whatever its size (up to PG_RECORD_CHUNK records
  * each, the rows passed as arrays): the distinct report bodies (INSERT … ON CONFLICT (sha3)
- * DO NOTHING, then a look-up of the ids of those already stored), the verifications
- * (INSERT … RETURNING), and for the records not inserted, a look-up of the stored rows,
- * compared by capvi_reg_record_compare.
+ * DO NOTHING, then a look-up of the ids of those already stored), the verifications (one
+ * INSERT, which looks up the entry of each distinct digest pair once), and for the records
+ * not inserted, a look-up of the stored rows, compared by capvi_reg_record_compare.
  *
  * The verifications are first inserted without ON CONFLICT: a request id is almost always
  * new, and PostgreSQL's ON CONFLICT costs every row a speculative insertion (a look-up of
@@ -23,6 +23,7 @@
 
 /* Records per statement (each column one array parameter). */
 #define PG_RECORD_CHUNK 1000u
+_Static_assert(PG_RECORD_CHUNK <= 32767, "a row's index of its digest pair is a smallint");
 /* Rounds of insert + look-up for report bodies that a concurrent prune removes meanwhile. */
 #define PG_REPORT_ROUNDS 3
 
@@ -34,6 +35,8 @@ typedef struct rec_slot {
     bool inserted; /* its row was inserted by this chunk */
     size_t report; /* index of its body in the chunk's distinct bodies (has_report) */
     bool has_report;
+    size_t key; /* index of its digest pair in the chunk's distinct pairs (has_key) */
+    bool has_key;
 } rec_slot;
 
 /* A distinct report body of the chunk (sorted by key). */
@@ -48,6 +51,8 @@ typedef struct rec_chunk {
     size_t n;
     rec_body *bodies;
     size_t nbodies;
+    const capvi_reg_record **keys; /* the distinct digest pairs (sorted): a record with each */
+    size_t nkeys;
 } rec_chunk;
 
 static int slot_cmp(const void *a, const void *b)
@@ -60,6 +65,20 @@ static int slot_cmp(const void *a, const void *b)
 static int body_cmp(const void *a, const void *b)
 {
     return memcmp(((const rec_body *)a)->r->key, ((const rec_body *)b)->r->key, 32);
+}
+
+/* The entry's digest pair of a record: the entry is looked up by both keys. */
+static bool has_entry_key(const capvi_reg_record *r)
+{
+    return r->has_m && r->has_p;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    const capvi_reg_record *x = *(const capvi_reg_record *const *)a;
+    const capvi_reg_record *y = *(const capvi_reg_record *const *)b;
+    int c = memcmp(x->mk, y->mk, 32);
+    return c ? c : memcmp(x->pk, y->pk, 32);
 }
 
 /* The first slot with `request_id`, or NULL. */
@@ -91,7 +110,8 @@ static capv_status chunk_init(rec_chunk *k, capvi_reg_record **recs, size_t n, c
     memset(k, 0, sizeof *k);
     k->slots = calloc(n, sizeof *k->slots);
     k->bodies = calloc(n, sizeof *k->bodies);
-    if (k->slots == NULL || k->bodies == NULL)
+    k->keys = calloc(n, sizeof *k->keys);
+    if (k->slots == NULL || k->bodies == NULL || k->keys == NULL)
         return capvi_err_nomem(err);
     k->n = n;
     for (size_t i = 0; i < n; i++)
@@ -109,10 +129,24 @@ static capv_status chunk_init(rec_chunk *k, capvi_reg_record **recs, size_t n, c
         if (u == 0 || memcmp(k->bodies[u - 1].r->key, k->bodies[i].r->key, 32) != 0)
             k->bodies[u++] = k->bodies[i];
     k->nbodies = u;
+    for (size_t i = 0; i < n; i++)
+        if (k->slots[i].first && has_entry_key(k->slots[i].r))
+            k->keys[k->nkeys++] = k->slots[i].r;
+    qsort(k->keys, k->nkeys, sizeof *k->keys, key_cmp);
+    u = 0;
+    for (size_t i = 0; i < k->nkeys; i++)
+        if (u == 0 || key_cmp(&k->keys[u - 1], &k->keys[i]) != 0)
+            k->keys[u++] = k->keys[i];
+    k->nkeys = u;
     for (size_t i = 0; i < n; i++) {
         rec_slot *s = &k->slots[i];
         if ((s->has_report = s->first && s->r->body != NULL))
             s->report = (size_t)(find_body(k, s->r->key) - k->bodies);
+        if ((s->has_key = s->first && has_entry_key(s->r))) {
+            const capvi_reg_record **f =
+                bsearch(&s->r, k->keys, k->nkeys, sizeof *k->keys, key_cmp);
+            s->key = (size_t)(f - k->keys);
+        }
     }
     return CAPV_OK;
 }
@@ -121,6 +155,7 @@ static void chunk_free(rec_chunk *k)
 {
     free(k->slots);
     free(k->bodies);
+    free(k->keys);
 }
 
 /* ---- columns as array parameters -------------------------------------------------------
@@ -237,29 +272,39 @@ static capv_status bodies_store(capvi_pg *pg, rec_chunk *k, capv_error *err)
 
 /* ---- verifications --------------------------------------------------------------------- */
 
-static const capvi_pg_elem record_elems[11] = {
-    CAPVI_PG_TEXT,  CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_BYTEA,
-    CAPVI_PG_BYTEA, CAPVI_PG_TEXT, CAPVI_PG_INT8, CAPVI_PG_TEXT, CAPVI_PG_INT8,
+static const capvi_pg_elem record_elems[10] = {
+    CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT, CAPVI_PG_TEXT,
+    CAPVI_PG_INT2, CAPVI_PG_TEXT, CAPVI_PG_INT8, CAPVI_PG_TEXT, CAPVI_PG_INT8,
 };
 
-static void record_columns(capvi_pg_array col[11], const rec_chunk *k, const rec_slot *s)
+static void record_columns(capvi_pg_array col[10], const rec_chunk *k, const rec_slot *s)
 {
     const capvi_reg_record *r = s->r;
-    bool keys = r->has_m && r->has_p; /* the entry is looked up by both digests */
     capvi_pg_array_str(&col[0], r->request_id);
     capvi_pg_array_str(&col[1], r->subject);
     capvi_pg_array_str(&col[2], r->has_m ? r->mh : NULL);
     capvi_pg_array_str(&col[3], r->has_p ? r->ph : NULL);
     capvi_pg_array_str(&col[4], r->has_pol ? r->pol : NULL);
-    capvi_pg_array_bytes(&col[5], keys ? r->mk : NULL, 32);
-    capvi_pg_array_bytes(&col[6], keys ? r->pk : NULL, 32);
-    capvi_pg_array_str(&col[7], r->result);
-    if (s->has_report)
-        capvi_pg_array_int(&col[8], k->bodies[s->report].id);
+    if (s->has_key) /* the 1-based subscript into the statement's digest pairs */
+        capvi_pg_array_int(&col[5], (int64_t)s->key + 1);
     else
-        capvi_pg_array_bytes(&col[8], NULL, 0);
-    capvi_pg_array_str(&col[9], r->at);
-    capvi_pg_array_int(&col[10], r->ms);
+        capvi_pg_array_bytes(&col[5], NULL, 0);
+    capvi_pg_array_str(&col[6], r->result);
+    if (s->has_report)
+        capvi_pg_array_int(&col[7], k->bodies[s->report].id);
+    else
+        capvi_pg_array_bytes(&col[7], NULL, 0);
+    capvi_pg_array_str(&col[8], r->at);
+    capvi_pg_array_int(&col[9], r->ms);
+}
+
+/* The chunk's distinct digest pairs, the last two parameters of the insert. */
+static void key_columns(capvi_pg_array col[2], const rec_chunk *k)
+{
+    for (size_t i = 0; i < k->nkeys; i++) {
+        capvi_pg_array_bytes(&col[0], k->keys[i]->mk, 32);
+        capvi_pg_array_bytes(&col[1], k->keys[i]->pk, 32);
+    }
 }
 
 /* The record of `s` was inserted by this chunk, as row `seq` (0: not asked for). */
@@ -279,21 +324,31 @@ static void slot_inserted(rec_slot *s, int64_t seq)
  * RETURNING cost the server and the writer about a microsecond per row. */
 static capv_status records_insert(capvi_pg *pg, rec_chunk *k, bool skip_stored, capv_error *err)
 {
-    capvi_pg_array col[11];
-    arrays_init(col, record_elems, 11);
+    capvi_pg_array col[12];
+    arrays_init(col, record_elems, 10);
+    capvi_pg_array_init(&col[10], CAPVI_PG_BYTEA);
+    capvi_pg_array_init(&col[11], CAPVI_PG_BYTEA);
     bool returning = skip_stored;
     for (size_t i = 0; i < k->n; i++)
         if (k->slots[i].first) {
             record_columns(col, k, &k->slots[i]);
             returning = returning || k->slots[i].r->seq_wanted;
         }
+    key_columns(col + 10, k);
+    /* Each distinct digest pair's entry is looked up once (k.seqs, 0 for none), and a row
+     * takes its entry's seq by subscript: joining the rows to entries instead made the
+     * server hash every row of the batch, its plan guessing ten rows for an unnest(). In
+     * the statement, so that it reads the entries as the insert's snapshot sees them (a
+     * load holding the tables EXCLUSIVE ends before it, docs/registry.md). */
 #define RECORDS_INSERT                                                                             \
-    "INSERT INTO verifications (request_id, subject, manifest_hash, proof_hash, policy_hash, "     \
-    "entry_seq, result, report_id, verified_at, verified_ms) SELECT v.rid, v.subject, v.mh, "      \
-    "v.ph, v.pol, e.seq, v.result, v.report_id, v.at, v.ms FROM unnest($1::text[], $2::text[], "   \
-    "$3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::text[], $9::bigint[], "     \
-    "$10::text[], $11::bigint[]) AS v (rid, subject, mh, ph, pol, mk, pk, result, report_id, at, " \
-    "ms) LEFT JOIN entries e ON e.manifest_key = v.mk AND e.proof_key = v.pk "
+    "WITH k AS (SELECT ARRAY(SELECT coalesce((SELECT e.seq FROM entries e WHERE e.manifest_key "   \
+    "= u.mk AND e.proof_key = u.pk), 0) FROM unnest($11::bytea[], $12::bytea[]) WITH ORDINALITY "  \
+    "AS u (mk, pk, i) ORDER BY u.i) AS seqs) INSERT INTO verifications (request_id, subject, "     \
+    "manifest_hash, proof_hash, policy_hash, entry_seq, result, report_id, verified_at, "          \
+    "verified_ms) SELECT v.rid, v.subject, v.mh, v.ph, v.pol, nullif((SELECT seqs FROM k)[v.ki], " \
+    "0), v.result, v.report_id, v.at, v.ms FROM unnest($1::text[], $2::text[], $3::text[], "       \
+    "$4::text[], $5::text[], $6::smallint[], $7::text[], $8::bigint[], $9::text[], "               \
+    "$10::bigint[]) AS v (rid, subject, mh, ph, pol, ki, result, report_id, at, ms) "
     PGresult *res = NULL;
     capv_status st =
         run_arrays(&res, pg, "recording verifications",
@@ -301,7 +356,7 @@ static capv_status records_insert(capvi_pg *pg, rec_chunk *k, bool skip_stored, 
                                                 "request_id, seq"
                    : returning ? RECORDS_INSERT "RETURNING request_id, seq"
                                : RECORDS_INSERT,
-                   col, 11, err);
+                   col, 12, err);
 #undef RECORDS_INSERT
     for (size_t i = 0; st == CAPV_OK && !returning && i < k->n; i++)
         if (k->slots[i].first)
