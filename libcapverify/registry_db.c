@@ -223,8 +223,15 @@ capv_status capvi_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, b
             sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
         return st;
     }
-    return capvi_reg_exec(
+    st = capvi_reg_exec(
         db, sync_normal ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL", err);
+    /* The journal of each write's savepoint in memory: SQLite otherwise spills it past 64 KiB
+     * to a file it creates and unlinks under /var/tmp (or /tmp), once per batch of a busy
+     * writer, and fails the batch where no such directory is writable (docs/registry.md,
+     * "Connections and the single writer"). */
+    if (st == CAPV_OK)
+        st = capvi_reg_exec(db, "PRAGMA temp_store = MEMORY", err);
+    return st;
 }
 
 int64_t capvi_reg_now_ms(const capv_registry *reg)

@@ -182,6 +182,8 @@ START_TEST(pragmas_and_lock)
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA foreign_keys", buf, sizeof buf), "1");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA busy_timeout", buf, sizeof buf), "5000");
     ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA user_version", buf, sizeof buf), "3");
+    /* savepoint journals in memory, never in a file under /var/tmp */
+    ck_assert_str_eq(pragma_text(w->w.db, "PRAGMA temp_store", buf, sizeof buf), "2");
     ck_assert_int_eq(capv_registry_found_version(w), 0);
     ck_assert_int_eq(capv_registry_found_legacy(w), 0);
     ck_assert_int_eq(capv_registry_is_read_only(w), 0);
