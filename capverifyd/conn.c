@@ -8,23 +8,34 @@
  * and local ports match the connection's: CivetWeb tells a connection's addresses only from
  * then on), and cut it with shutdown(2) when it misses a deadline: the worker's
  * blocked recv/send/poll returns at once and CivetWeb closes the connection. A cut body
- * read (SHUT_RD) still lets the handler answer 408 before the close. */
+ * read (SHUT_RD) still lets the handler answer 408 before the close.
+ *
+ * Before its first head has arrived a connection is known only as a socket on one of our
+ * listening ports that no request has claimed (a "stray"): it waits for a worker, or a
+ * worker waits for its head. The watchdog lists the process's descriptors every
+ * STRAY_SCAN_MS, times each stray from the scan that first saw it, and cuts it when
+ * request_timeout_ms has passed: CivetWeb's own limit on that head starts only when a
+ * worker takes the connection and is checked only when a byte arrives. */
 #include "conn.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
+#include <dirent.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 
 #define WATCH_INTERVAL_MS 100
+/* How often the descriptors are listed for strays: a first head's deadline is kept to this. */
+#define STRAY_SCAN_MS 250
+/* Listening ports of the two listeners (each may listen on IPv4 and IPv6). */
+#define MAX_LISTEN_PORTS 8
 /* Under pressure an idle or head-sending connection keeps its worker this long at most. */
 #define PRESSURE_GRACE_MS 1000
 /* The pressure rule starts when this share (per mille) of the API workers hold a
@@ -34,6 +45,14 @@
  * client's remaining bytes are taken in before the connection closes. */
 #define LINGER_MS 500
 #define LINGER_MAX_BYTES (256u << 10)
+
+/* A socket on one of our listening ports that no request has claimed yet. */
+typedef struct stray {
+    int fd;
+    int peer_port, local_port; /* with fd, tells one connection from a later one */
+    int64_t seen;              /* the scan that first saw it (monotonic ms) */
+    bool cut;
+} stray;
 
 struct conn_state {
     conn_state *prev, *next;
@@ -61,6 +80,10 @@ static struct {
     pthread_cond_t wake;
     atomic_uint_fast64_t cuts[CUT_REASON_COUNT];
     int64_t api_open, api_busy;
+    int ports[MAX_LISTEN_PORTS];
+    int nports;
+    stray *strays; /* sorted by fd */
+    size_t nstrays;
 } w = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 /* The coarse clock (the kernel's tick, 4 ms here): deadlines of whole seconds and a watchdog
@@ -117,30 +140,69 @@ static int port_of(const struct sockaddr_storage *sa)
     return -1;
 }
 
-/* The socket of an accepted connection: the one whose peer port and local port are the
- * connection's (the 4-tuple of a TCP connection is unique). Sockets of connections we
- * already track are skipped, so the scan touches only the few other descriptors. */
+/* The process's open descriptors above stderr, listed from /proc/self/fd: complete, and as
+ * long as the list, whatever the descriptor limit. */
+typedef struct fd_iter {
+    DIR *dir;
+    int self;
+} fd_iter;
+
+static bool fd_iter_open(fd_iter *it)
+{
+    it->dir = opendir("/proc/self/fd");
+    it->self = it->dir != NULL ? dirfd(it->dir) : -1;
+    return it->dir != NULL;
+}
+
+/* The next descriptor, -1 at the end. */
+static int fd_iter_next(fd_iter *it)
+{
+    struct dirent *e;
+    while ((e = readdir(it->dir)) != NULL) {
+        char *end;
+        long fd = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && *end == '\0' && fd > 2 && fd != it->self && fd <= INT_MAX)
+            return (int)fd;
+    }
+    return -1;
+}
+
+static void fd_iter_close(fd_iter *it)
+{
+    closedir(it->dir);
+}
+
+/* A connected TCP socket's local and peer ports (and the peer's address when `peer` is not
+ * NULL); false for anything else. */
+static bool socket_ports(int fd, int *local_port, int *peer_port, struct sockaddr_storage *peer)
+{
+    struct sockaddr_storage local, p;
+    socklen_t ll = sizeof local, pl = sizeof p;
+    if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+        getpeername(fd, (struct sockaddr *)&p, &pl) != 0)
+        return false;
+    *local_port = port_of(&local);
+    *peer_port = port_of(&p);
+    if (peer != NULL)
+        *peer = p;
+    return *local_port >= 0 && *peer_port >= 0;
+}
+
+/* The socket of an accepted connection: the one whose peer and local ports, and peer
+ * address, are the connection's (the 4-tuple of a TCP connection is unique). Sockets of
+ * connections we already track are skipped, so the scan touches only the few other
+ * descriptors. -1 when it is not found (no /proc). */
 static int find_socket(const struct mg_request_info *ri)
 {
-    struct rlimit rl;
-    int max = 65536;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-        rl.rlim_cur < (rlim_t)(1 << 24))
-        max = (int)rl.rlim_cur;
-    for (int fd = 3; fd < max; fd++) {
-        if (fd_is_used(fd))
-            continue;
-        struct sockaddr_storage peer, local;
-        socklen_t pl = sizeof peer, ll = sizeof local;
-        if (getpeername(fd, (struct sockaddr *)&peer, &pl) != 0) {
-            if (errno == EBADF && fd > 1024)
-                break; /* far past the open descriptors */
-            continue;
-        }
-        if (port_of(&peer) != ri->remote_port)
-            continue;
-        if (getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
-            port_of(&local) != ri->server_port)
+    fd_iter it;
+    if (!fd_iter_open(&it))
+        return -1;
+    int found = -1;
+    for (int fd; found < 0 && (fd = fd_iter_next(&it)) >= 0;) {
+        struct sockaddr_storage peer;
+        int local_port, peer_port;
+        if (fd_is_used(fd) || !socket_ports(fd, &local_port, &peer_port, &peer) ||
+            peer_port != ri->remote_port || local_port != ri->server_port)
             continue;
         char text[INET6_ADDRSTRLEN] = "";
         const void *a = peer.ss_family == AF_INET
@@ -149,9 +211,10 @@ static int find_socket(const struct mg_request_info *ri)
         if (inet_ntop(peer.ss_family, a, text, sizeof text) != NULL &&
             strcmp(text, ri->remote_addr) != 0)
             continue;
-        return fd;
+        found = fd;
     }
-    return -1;
+    fd_iter_close(&it);
+    return found;
 }
 
 /* ---- the table --------------------------------------------------------------------------- */
@@ -213,7 +276,7 @@ void conn_request_begin(conn_state *c, const struct mg_request_info *ri)
     if (c == NULL)
         return;
     pthread_mutex_lock(&w.lock);
-    if (c->first_request && c->fd < 0) {
+    if (c->fd < 0) { /* the first request; a later one only when the listing failed */
         c->fd = find_socket(ri);
         fd_mark(c->fd, true);
     }
@@ -378,9 +441,82 @@ static void sweep(void)
     pthread_mutex_unlock(&w.lock);
 }
 
+static int stray_order(const void *a, const void *b)
+{
+    int x = ((const stray *)a)->fd, y = ((const stray *)b)->fd;
+    return (x > y) - (x < y);
+}
+
+/* Lists the strays, carries over when each was first seen, and cuts those that have waited
+ * request_timeout_ms for their first head. The descriptors are read without the lock; a
+ * socket a request claimed meanwhile is marked used by the time the lock is taken. */
+static void scan_strays(int64_t now)
+{
+    int ports[MAX_LISTEN_PORTS];
+    pthread_mutex_lock(&w.lock);
+    int nports = w.nports;
+    memcpy(ports, w.ports, sizeof ports);
+    pthread_mutex_unlock(&w.lock);
+    fd_iter it;
+    if (nports == 0 || !fd_iter_open(&it))
+        return;
+    stray *found = NULL;
+    size_t n = 0, cap = 0;
+    for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
+        int local_port, peer_port, i = 0;
+        if (!socket_ports(fd, &local_port, &peer_port, NULL))
+            continue;
+        while (i < nports && ports[i] != local_port)
+            i++;
+        if (i == nports)
+            continue; /* not accepted by us: a database, an IdP, a timestamp authority */
+        if (n == cap) {
+            size_t ncap = cap ? 2 * cap : 64;
+            stray *g = realloc(found, ncap * sizeof *g);
+            if (g == NULL)
+                break; /* the rest are listed again at the next scan */
+            found = g;
+            cap = ncap;
+        }
+        found[n++] =
+            (stray){ .fd = fd, .peer_port = peer_port, .local_port = local_port, .seen = now };
+    }
+    fd_iter_close(&it);
+    if (n > 1)
+        qsort(found, n, sizeof *found, stray_order);
+    pthread_mutex_lock(&w.lock);
+    size_t kept = 0, j = 0;
+    for (size_t i = 0; i < n; i++) {
+        stray s = found[i];
+        if (fd_is_used(s.fd))
+            continue; /* a request claimed it */
+        while (j < w.nstrays && w.strays[j].fd < s.fd)
+            j++;
+        if (j < w.nstrays && w.strays[j].fd == s.fd && w.strays[j].peer_port == s.peer_port &&
+            w.strays[j].local_port == s.local_port) {
+            s.seen = w.strays[j].seen;
+            s.cut = w.strays[j].cut;
+        }
+        int local_port, peer_port;
+        if (!s.cut && now - s.seen > w.limits.request_timeout_ms &&
+            socket_ports(s.fd, &local_port, &peer_port, NULL) && local_port == s.local_port &&
+            peer_port == s.peer_port) {
+            s.cut = true;
+            atomic_fetch_add(&w.cuts[CUT_HEAD_TIMEOUT], 1);
+            shutdown(s.fd, SHUT_RDWR);
+        }
+        found[kept++] = s;
+    }
+    free(w.strays);
+    w.strays = found;
+    w.nstrays = kept;
+    pthread_mutex_unlock(&w.lock);
+}
+
 static void *watch_main(void *arg)
 {
     (void)arg;
+    int64_t next_scan = 0;
     pthread_mutex_lock(&w.lock);
     while (w.running) {
         struct timespec until;
@@ -395,6 +531,11 @@ static void *watch_main(void *arg)
             break;
         pthread_mutex_unlock(&w.lock);
         sweep();
+        int64_t now = mono_ms();
+        if (now >= next_scan) {
+            scan_strays(now);
+            next_scan = now + STRAY_SCAN_MS;
+        }
         pthread_mutex_lock(&w.lock);
     }
     pthread_mutex_unlock(&w.lock);
@@ -421,4 +562,16 @@ void conn_watch_stop(void)
     pthread_mutex_unlock(&w.lock);
     if (was)
         pthread_join(w.thread, NULL);
+    free(w.strays);
+    w.strays = NULL;
+    w.nstrays = 0;
+    w.nports = 0;
+}
+
+void conn_watch_port(int port)
+{
+    pthread_mutex_lock(&w.lock);
+    if (w.nports < MAX_LISTEN_PORTS)
+        w.ports[w.nports++] = port;
+    pthread_mutex_unlock(&w.lock);
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Connection deadlines (docs/hardening.md): every connection of both listeners is tracked
  * from accept to close with the phase it is in and the time by which that phase must end.
- * The first request head of a connection is bounded by CivetWeb's own request_timeout_ms
- * (its socket is found only once that head has arrived). A watchdog thread cuts connections that miss their deadline, or send a body slower than
- * server.min_body_bytes_per_second, by shutting their socket down: the worker blocked in a
- * read or write returns at once, so no client can hold a worker longer than its deadline.
- * Under pressure (the API's workers nearly all busy) connections that are idle or still
- * sending their request head are cut after a short grace, oldest first. */
+ * Until its first request head has arrived a connection is known only by its socket, which
+ * the watchdog finds on a listening port within a quarter of a second of the accept; that
+ * head must arrive within request_timeout_ms of it. A watchdog thread cuts connections that
+ * miss their deadline, or send a body slower than server.min_body_bytes_per_second, by
+ * shutting their socket down: the worker blocked in a read or write returns at once, so no
+ * client can hold a worker longer than its deadline. Under pressure (the API's workers
+ * nearly all busy) connections idle between requests or sending a later request's head are
+ * cut after a short grace. */
 #ifndef CAPVD_CONN_H
 #define CAPVD_CONN_H
 
@@ -45,6 +47,9 @@ typedef struct conn_limits {
 bool conn_watch_start(const conn_limits *limits);
 /* Stops it; connections still open are left to CivetWeb. */
 void conn_watch_stop(void);
+/* A port a listener accepts connections on (both listeners, once each started): its
+ * sockets that no request has claimed are timed from their accept. */
+void conn_watch_port(int port);
 
 /* CivetWeb init_connection / connection_close callbacks (both listeners). `admin` says
  * which listener the connection belongs to. */
@@ -55,8 +60,8 @@ void conn_close(conn_state *c);
 conn_state *conn_of(const struct mg_connection *conn);
 
 /* A request head arrived (`ri` is its request info): the phase becomes PHASE_HANDLER. On
- * the connection's first request this finds its socket. The request's deadline runs from
- * the start of its head. */
+ * the connection's first request (or a later one, while it is not found) this finds its
+ * socket. The request's deadline runs from the start of its head. */
 void conn_request_begin(conn_state *c, const struct mg_request_info *ri);
 /* The request ended (its answer was written): the connection idles in PHASE_HEAD. */
 void conn_request_end(conn_state *c);

@@ -504,6 +504,10 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
         snprintf(errbuf, errlen, "cannot listen on %s: %s", listen, ebuf[0] ? ebuf : "unknown");
         return NULL;
     }
+    struct mg_server_port sp[4];
+    int n = mg_get_server_ports(ctx, 4, sp);
+    for (int i = 0; i < n; i++)
+        conn_watch_port(sp[i].port);
     return ctx;
 }
 

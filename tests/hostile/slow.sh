@@ -21,6 +21,8 @@
 #    127.0.0.1 (the attacker), how long the server holds it (ESTABLISHED or CLOSE_WAIT on the
 #    server side): none lives longer than 2 × 5 s + 1 s slack (0.25 s sampling on each end, and
 #    the 200/s ramp puts up to 1 s of accept backlog in front of a connection's deadline).
+# A first request head trickled one byte every 0.9 × request_timeout_ms is cut within
+# request_timeout_ms + 1 s of the connect and counted as a head_timeout cut.
 # The slow-body rule alone: a body trickled at 1 byte/s (valid token) gets 408 or a closed
 # connection within 2.5 s, well before request_timeout_ms, because min_body_bytes_per_second
 # (default 4096) is not met after the first second.
@@ -50,6 +52,22 @@ fi
 figure "valid client source address $CLIENT_SRC; attacker 127.0.0.1; request_timeout_ms $TIMEOUT_MS; $CONNS connections for ${SLOW_SECONDS}s per mode"
 req GET "$D_URL/openapi.json"
 figure "GET /openapi.json: $STATUS, $(wc -c <"$TMP/resp.body") bytes"
+
+# ---- a first request head, one byte every 0.9 × request_timeout_ms ------------------------------
+# CivetWeb's own limit on a first head looks at the clock only when a byte arrives, so alone
+# it would let this connection live 2 × 0.9 × request_timeout_ms; the watchdog times it from
+# its accept (docs/hardening.md).
+HEAD_INTERVAL=$(awk -v t=$TIMEOUT_MS 'BEGIN { print 0.9 * t / 1000 }')
+scrape "$TMP/head0"
+read -r hstatus hhow hsecs hsent <<<"$("$PY" "$HDIR/trickle.py" head "$D_API" "$HEAD_INTERVAL" 15)"
+scrape "$TMP/head1"
+figure "first head, 1 byte every ${HEAD_INTERVAL}s: status $hstatus $hhow after ${hsecs}s, $hsent bytes sent"
+assert_match "a trickled first head: the connection is closed" "$hhow" '^(eof|reset)$'
+assert_le "… within request_timeout_ms + 1 s of the connect (s)" "$hsecs" \
+    "$(awk -v t=$TIMEOUT_MS 'BEGIN { print t / 1000 + 1 }')"
+assert_eq "… counted as a head_timeout cut" \
+    "$(($(metric "$TMP/head1" 'cap_verifier_connections_cut_total{reason="head_timeout"}') - \
+        $(metric "$TMP/head0" 'cap_verifier_connections_cut_total{reason="head_timeout"}')))" 1
 
 # client_loop OUT STOP: the valid client, one POST at a time (bounded: 2,000 requests, 200 s)
 client_loop() {

@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: Apache-2.0
-"""A request body trickled at one byte a second.
+"""A request body, or a request head, trickled.
 
   trickle.py PORT TOKEN CONTENT_LENGTH MAX_SECONDS
+  trickle.py head PORT INTERVAL MAX_SECONDS
 
-Sends complete headers of POST /verify (application/zip, Bearer TOKEN unless TOKEN is "-",
-no Expect), then one body byte a second, until the server answers or closes the connection
-or MAX_SECONDS pass. Prints "status how seconds body_bytes_sent": status 000 when no answer
-came, how = response | eof | reset | timeout, seconds from the end of the headers.
+Body: sends complete headers of POST /verify (application/zip, Bearer TOKEN unless TOKEN is
+"-", no Expect), then one body byte a second. Head: connects and sends the head of GET
+/healthz one byte every INTERVAL seconds, the first at once. Either goes on until the server
+answers or closes the connection or MAX_SECONDS pass, and prints "status how seconds
+bytes_sent": status 000 when no answer came, how = response | eof | reset | timeout,
+seconds from the end of the headers (body) or from the connect (head).
 """
 import socket
 import sys
@@ -15,6 +18,11 @@ import time
 
 
 def main():
+    if sys.argv[1] == "head":
+        port, interval, limit = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+        s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+        trickle(s, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", interval, limit)
+        return
     port, token, length, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     head = ("POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/zip\r\n"
             "Content-Length: %d\r\n" % length)
@@ -23,19 +31,24 @@ def main():
     head += "\r\n"
     s = socket.create_connection(("127.0.0.1", port), timeout=limit)
     s.sendall(head.encode())
+    trickle(s, b"P" + b"K" * (length - 1), 1.0, limit)
+
+
+def trickle(s, payload, interval, limit):
+    """Sends payload one byte every interval seconds, reading what the server answers."""
     t0 = time.monotonic()
     sent, data, how = 0, b"", "timeout"
     next_byte = t0
     while time.monotonic() - t0 < limit:
         now = time.monotonic()
-        if now >= next_byte and sent < length:
+        if now >= next_byte and sent < len(payload):
             try:
-                s.sendall(b"P" if sent == 0 else b"K")
+                s.sendall(payload[sent:sent + 1])
                 sent += 1
             except (BrokenPipeError, ConnectionResetError):
                 how = "reset"
                 break
-            next_byte += 1.0
+            next_byte += interval
         s.settimeout(max(0.01, min(next_byte, t0 + limit) - time.monotonic()))
         try:
             chunk = s.recv(65536)
