@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "json_int.h"
+#include "verify_cache_int.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -569,6 +570,39 @@ static bool lookup(capv_verifier *v, const uint8_t *zip, size_t len, const capv_
     return cached;
 }
 
+/* The key of (body, audit log): bytes moved between the two, or an empty log against none,
+ * give other keys (verify_cache.c: the trailer ends with both lengths). */
+START_TEST(report_cache_key_boundaries)
+{
+    capv_verifier *v = NULL;
+    ck_assert_int_eq(capv_verifier_new(&v, NULL), CAPV_OK);
+    capv_verify_options *o = NULL;
+    ck_assert_int_eq(capv_verify_options_new(&o, NULL), CAPV_OK);
+    static const uint8_t text[] = "abcdefgh";
+    const struct {
+        size_t body; /* bytes of text in the body */
+        int log;     /* -1: no audit log; else the next bytes of text in it */
+    } cases[] = { { 8, -1 }, { 7, 1 }, { 8, 0 }, { 0, 8 }, { 0, -1 }, { 0, 0 }, { 4, 4 } };
+    enum { N = sizeof cases / sizeof *cases };
+    uint8_t keys[N][32];
+    for (size_t i = 0; i < N; i++) {
+        ck_assert_int_eq(
+            capv_verify_options_set_audit_log(o, cases[i].log < 0 ? NULL : text + cases[i].body,
+                                              cases[i].log < 0 ? 0 : (size_t)cases[i].log, NULL),
+            CAPV_OK);
+        ck_assert_int_eq(capvi_verify_cache_key(keys[i], v, text, cases[i].body, o, NULL), CAPV_OK);
+        for (size_t j = 0; j < i; j++)
+            ck_assert_msg(memcmp(keys[i], keys[j], 32) != 0, "cases %zu and %zu share a key", j, i);
+    }
+    /* the same input, the same key */
+    uint8_t again[32];
+    ck_assert_int_eq(capvi_verify_cache_key(again, v, text, cases[N - 1].body, o, NULL), CAPV_OK);
+    ck_assert_mem_eq(again, keys[N - 1], 32);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
 START_TEST(report_cache_keys)
 {
     size_t len;
@@ -717,6 +751,7 @@ Suite *cache_suite(void)
     tcase_add_test(tc, concurrent_threads);
     tcase_add_test(tc, report_cache_hits);
     tcase_add_test(tc, report_cache_keys);
+    tcase_add_test(tc, report_cache_key_boundaries);
     tcase_add_test(tc, report_cache_too_small);
     suite_add_tcase(s, tc);
     return s;
