@@ -70,8 +70,9 @@ static const cfg_key keys[] = {
       1073741824, NULL, "Largest request body; larger requests get 413 before the body is read." },
     { "server", "request_timeout_ms", T_INT, 0, OFF(server_request_timeout_ms), "30000", 100,
       600000, NULL,
-      "Time a client may take to send a whole request, headers and body; past it "
-      "the request gets 408 and the connection is closed (docs/hardening.md)." },
+      "Time a client may take to send a whole request, headers and body (a connection's "
+      "first request: from its accept); past it a late body gets 408 and the connection is "
+      "closed, a late head only the close (docs/hardening.md)." },
     { "server", "keep_alive_ms", T_INT, 0, OFF(server_keep_alive_ms), "5000", 0, 600000, NULL,
       "Idle time a keep-alive connection is held open (0 disables keep-alive)." },
     { "server", "cors_origins", T_LIST, 0, OFF(server_cors_origins), "", 0, 0, NULL,
