@@ -36,7 +36,8 @@
 #define STRAY_SCAN_MS 250
 /* Listening ports of the two listeners (each may listen on IPv4 and IPv6). */
 #define MAX_LISTEN_PORTS 8
-/* Under pressure an idle or head-sending connection keeps its worker this long at most. */
+/* Under pressure a connection idle between requests or sending a later request's head keeps
+ * its worker this long at most. */
 #define PRESSURE_GRACE_MS 1000
 /* The pressure rule starts when this share (per mille) of the API workers hold a
  * connection. */
