@@ -20,6 +20,7 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,8 +37,27 @@
 /* A TSA CA bundle larger than this is refused (the whole Mozilla bundle is ~0.2 MiB). */
 #define TSA_BUNDLE_MAX_LEN ((size_t)4 << 20)
 
+/* Certificates decoded from tokens, kept by their DER bytes: OpenSSL 3.0 takes about as long
+ * to decode one certificate (its public key goes through the provider decoders) as to verify
+ * two Ed25519 signatures, and a TSA embeds the same certificate in every token. A decoded
+ * certificate depends on its bytes alone, so keeping it changes no verdict: every token is
+ * verified in full, with the same certificates as OpenSSL would decode (docs/architecture.md,
+ * "Timestamps"). Bounded: TSA_CERT_SLOTS of at most TSA_CERT_MAX_DER bytes each. */
+#define TSA_CERT_SLOTS 16
+#define TSA_CERT_MAX_DER ((size_t)16 << 10)
+
+typedef struct cert_slot {
+    uint8_t *der; /* NULL: empty */
+    size_t len;
+    X509 *cert;
+    uint64_t used; /* tick of the last use: the least recently used slot is replaced */
+} cert_slot;
+
 struct capv_tsa_store {
     STACK_OF(X509) * certs; /* at least one certificate */
+    pthread_mutex_t lock;   /* guards slots and tick */
+    cert_slot slots[TSA_CERT_SLOTS];
+    uint64_t tick;
 };
 
 /* OpenSSL 3.4 renamed the ownership-taking setters; keep the build deprecation-free on both. */
@@ -164,8 +184,93 @@ void capvi_tsa_store_free(capv_tsa_store *store)
 {
     if (store == NULL)
         return;
+    for (size_t i = 0; i < TSA_CERT_SLOTS; i++) {
+        free(store->slots[i].der);
+        X509_free(store->slots[i].cert);
+    }
+    pthread_mutex_destroy(&store->lock);
     sk_X509_pop_free(store->certs, X509_free);
     free(store);
+}
+
+static capv_tsa_store *store_new(void)
+{
+    capv_tsa_store *store = calloc(1, sizeof *store);
+    if (store == NULL)
+        return NULL;
+    if (pthread_mutex_init(&store->lock, NULL) != 0) {
+        free(store);
+        return NULL;
+    }
+    if ((store->certs = sk_X509_new_null()) == NULL) {
+        capvi_tsa_store_free(store);
+        return NULL;
+    }
+    return store;
+}
+
+size_t capvi_tsa_store_decoded(const capv_tsa_store *store)
+{
+    capv_tsa_store *s = (capv_tsa_store *)store; /* the lock guards state reading changes */
+    size_t n = 0;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < TSA_CERT_SLOTS; i++)
+        n += s->slots[i].der != NULL;
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+/* The certificate of DER bytes der[0..len), decoded (a new reference), or NULL when they are
+ * not exactly one certificate. */
+static X509 *decoded_cert(const capv_tsa_store *store, const uint8_t *der, size_t len)
+{
+    capv_tsa_store *s = (capv_tsa_store *)store;
+    X509 *cert = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < TSA_CERT_SLOTS && cert == NULL; i++) {
+        cert_slot *c = &s->slots[i];
+        if (c->der != NULL && c->len == len && memcmp(c->der, der, len) == 0 &&
+            X509_up_ref(c->cert) == 1) {
+            c->used = ++s->tick;
+            cert = c->cert;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (cert != NULL)
+        return cert;
+
+    const unsigned char *p = der;
+    cert = d2i_X509(NULL, &p, (long)len);
+    if (cert == NULL || p != der + len) {
+        X509_free(cert);
+        return NULL;
+    }
+    uint8_t *copy = len <= TSA_CERT_MAX_DER ? malloc(len) : NULL;
+    if (copy == NULL || X509_up_ref(cert) != 1) {
+        free(copy);
+        return cert; /* used once, not kept */
+    }
+    memcpy(copy, der, len);
+    pthread_mutex_lock(&s->lock);
+    cert_slot *victim = NULL;
+    bool kept = false; /* by another thread that decoded the same bytes meanwhile */
+    for (size_t i = 0; i < TSA_CERT_SLOTS && !kept; i++) {
+        cert_slot *c = &s->slots[i];
+        kept = c->der != NULL && c->len == len && memcmp(c->der, der, len) == 0;
+        if (victim == NULL || (victim->der != NULL && (c->der == NULL || c->used < victim->used)))
+            victim = c;
+    }
+    uint8_t *old_der = copy;
+    X509 *old_cert = cert; /* the slot's reference, when not kept */
+    if (!kept) {
+        old_der = victim->der;
+        old_cert = victim->cert;
+        *victim = (cert_slot){ .der = copy, .len = len, .cert = cert, .used = ++s->tick };
+    }
+    pthread_mutex_unlock(&s->lock);
+    free(old_der);
+    X509_free(old_cert);
+    return cert;
 }
 
 capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
@@ -189,8 +294,7 @@ capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, s
     if (len == 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "TSA CA bundle is empty");
 
-    store = calloc(1, sizeof *store);
-    if (store == NULL || (store->certs = sk_X509_new_null()) == NULL) {
+    if ((store = store_new()) == NULL) {
         st = capvi_err_nomem(err);
         goto out;
     }
@@ -503,6 +607,177 @@ static capv_status parse_input(TS_RESP **resp, PKCS7 **bare, PKCS7 **token, cons
     return CAPV_OK;
 }
 
+/* ---- Certificates out of the token ------------------------------------------------------- */
+
+/* A DER element: tag (low-tag-number form), header and content lengths. */
+typedef struct der_elem {
+    uint8_t tag;
+    size_t at, hl, cl; /* offset of the header in the input; header and content lengths */
+} der_elem;
+
+/* The element at d[at..end): definite, minimal length within `end`. */
+static bool der_read(der_elem *e, const uint8_t *d, size_t at, size_t end)
+{
+    if (at >= end || end - at < 2 || (d[at] & 0x1f) == 0x1f)
+        return false;
+    size_t len = d[at + 1], hl = 2;
+    if (len >= 0x80) {
+        size_t k = len & 0x7f;
+        /* indefinite (k == 0), longer than a token may be, or not minimal */
+        if (k == 0 || k > 3 || end - at - 2 < k || d[at + 2] == 0)
+            return false;
+        len = 0;
+        for (size_t i = 0; i < k; i++)
+            len = len << 8 | d[at + 2 + i];
+        if (len < 0x80)
+            return false;
+        hl += k;
+    }
+    if (len > end - at - hl)
+        return false;
+    *e = (der_elem){ .tag = d[at], .at = at, .hl = hl, .cl = len };
+    return true;
+}
+
+static size_t der_end(const der_elem *e)
+{
+    return e->at + e->hl + e->cl;
+}
+
+/* A DER length, minimal; the number of bytes written to out (at most 4). */
+static size_t der_put_len(uint8_t *out, size_t len)
+{
+    if (len < 0x80) {
+        out[0] = (uint8_t)len;
+        return 1;
+    }
+    size_t k = len > 0xffff ? 3 : len > 0xff ? 2 : 1;
+    out[0] = (uint8_t)(0x80 | k);
+    for (size_t i = 0; i < k; i++)
+        out[1 + i] = (uint8_t)(len >> (8 * (k - 1 - i)));
+    return 1 + k;
+}
+
+#define TOKEN_CERTS_MAX 8 /* certificates taken out of a token; more: OpenSSL decodes them */
+
+/* Where a token's certificates are: the elements that enclose them (the response, the
+ * ContentInfo, its [0], the SignedData), the SignedData's `certificates` [0] and each
+ * certificate in it. A shape this walk does not know is left whole to OpenSSL. */
+typedef struct token_shape {
+    der_elem outer[4];
+    size_t nouter;
+    der_elem field;
+    der_elem cert[TOKEN_CERTS_MAX];
+    size_t ncerts;
+} token_shape;
+
+static bool find_token_certs(token_shape *t, const uint8_t *d, size_t len)
+{
+    static const uint8_t signed_data[] = { 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+                                           0xf7, 0x0d, 0x01, 0x07, 0x02 };
+    der_elem top, e;
+    t->nouter = 0;
+    t->ncerts = 0;
+    if (!der_read(&top, d, 0, len) || top.tag != 0x30 || der_end(&top) != len ||
+        !der_read(&e, d, top.hl, len))
+        return false;
+    der_elem ci = top; /* a bare token is a ContentInfo */
+    if (e.tag == 0x30) {
+        /* TimeStampResp: PKIStatusInfo, then the token, the last element */
+        if (!der_read(&ci, d, der_end(&e), len) || ci.tag != 0x30 || der_end(&ci) != len)
+            return false;
+        t->outer[t->nouter++] = top;
+    }
+    t->outer[t->nouter++] = ci;
+    size_t at = ci.at + ci.hl;
+    if (ci.cl < sizeof signed_data || memcmp(d + at, signed_data, sizeof signed_data) != 0)
+        return false;
+    der_elem content, sd;
+    if (!der_read(&content, d, at + sizeof signed_data, len) || content.tag != 0xa0 ||
+        der_end(&content) != der_end(&ci) ||
+        !der_read(&sd, d, content.at + content.hl, der_end(&content)) || sd.tag != 0x30 ||
+        der_end(&sd) != der_end(&content))
+        return false;
+    t->outer[t->nouter++] = content;
+    t->outer[t->nouter++] = sd;
+    /* SignedData: version, digestAlgorithms, encapContentInfo, then certificates [0] */
+    static const uint8_t before[] = { 0x02, 0x31, 0x30 };
+    at = sd.at + sd.hl;
+    for (size_t i = 0; i < sizeof before; i++, at = der_end(&e))
+        if (!der_read(&e, d, at, der_end(&sd)) || e.tag != before[i])
+            return false;
+    if (!der_read(&t->field, d, at, der_end(&sd)) || t->field.tag != 0xa0)
+        return false;
+    for (at = t->field.at + t->field.hl; at < der_end(&t->field); at = der_end(&e)) {
+        if (t->ncerts == TOKEN_CERTS_MAX || !der_read(&e, d, at, der_end(&t->field)) ||
+            e.tag != 0x30)
+            return false;
+        t->cert[t->ncerts++] = e;
+    }
+    return t->ncerts > 0;
+}
+
+/* The input without the token's certificates field, the enclosing lengths shortened: the
+ * same response or token, with the certificates to be given to the verification instead. */
+static uint8_t *without_certs(size_t *out_len, const token_shape *t, const uint8_t *d, size_t len)
+{
+    size_t cut = der_end(&t->field) - t->field.at;
+    uint8_t *out = malloc(len), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < t->nouter; i++) {
+        const der_elem *e = &t->outer[i];
+        *o++ = e->tag;
+        o += der_put_len(o, e->cl - cut);
+        size_t from = e->at + e->hl, to = i + 1 < t->nouter ? t->outer[i + 1].at : t->field.at;
+        memcpy(o, d + from, to - from);
+        o += to - from;
+    }
+    memcpy(o, d + der_end(&t->field), len - der_end(&t->field));
+    o += len - der_end(&t->field);
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
+/* The response or token of in[0..len), parsed with its certificates taken from the store's
+ * decoded ones (parse_input's result; *certs gets them, in the token's order). False, with
+ * nothing set, when the input does not have that shape or anything fails: the caller then
+ * lets OpenSSL parse the input whole, and so reports its faults exactly as before. */
+static bool parse_with_decoded_certs(TS_RESP **resp, PKCS7 **bare, PKCS7 **token,
+                                     STACK_OF(X509) * *certs, const capv_tsa_store *store,
+                                     const uint8_t *in, size_t len)
+{
+    token_shape t;
+    if (!find_token_certs(&t, in, len))
+        return false;
+    size_t slen = 0;
+    uint8_t *stripped = without_certs(&slen, &t, in, len);
+    STACK_OF(X509) *list = sk_X509_new_null();
+    capv_error ignored = CAPV_ERROR_INIT;
+    bool ok = stripped != NULL && list != NULL &&
+              parse_input(resp, bare, token, stripped, slen, &ignored) == CAPV_OK;
+    for (size_t i = 0; ok && i < t.ncerts; i++) {
+        X509 *cert = decoded_cert(store, in + t.cert[i].at, der_end(&t.cert[i]) - t.cert[i].at);
+        ok = cert != NULL && sk_X509_push(list, cert) > 0;
+        if (!ok)
+            X509_free(cert);
+    }
+    if (ok) {
+        *certs = list;
+        list = NULL;
+    } else {
+        TS_RESP_free(*resp);
+        PKCS7_free(*bare);
+        *resp = NULL;
+        *bare = NULL;
+        *token = NULL;
+    }
+    sk_X509_pop_free(list, X509_free);
+    free(stripped);
+    ERR_clear_error();
+    return ok;
+}
+
 /* Checks the PKIStatus of a response; sets *token to the response's token. */
 static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
 {
@@ -539,9 +814,10 @@ static capv_status check_status(PKCS7 **token, TS_RESP *resp, capv_error *err)
     return CAPV_OK;
 }
 
-/* Fills `info` from the parsed token; *gen_ms receives genTime. */
+/* Fills `info` from the parsed token; *gen_ms receives genTime. `pool`: the certificates
+ * the signer is looked up in before the token's own. */
 static capv_status read_fields(capv_timestamp_info *info, int64_t *gen_ms, PKCS7 *token,
-                               TS_TST_INFO *tst, const capv_tsa_store *store, capv_error *err)
+                               TS_TST_INFO *tst, STACK_OF(X509) * pool, capv_error *err)
 {
     capv_status st = CAPV_OK;
     STACK_OF(X509) *signers = NULL;
@@ -555,7 +831,7 @@ static capv_status read_fields(capv_timestamp_info *info, int64_t *gen_ms, PKCS7
         serial_hex(info->serial, sizeof info->serial, TS_TST_INFO_get_serial(tst));
         /* The subject is information only; a missing signer certificate is reported by
          * the verification that follows. */
-        signers = PKCS7_get0_signers(token, store->certs, 0);
+        signers = PKCS7_get0_signers(token, pool, 0);
         if (signers != NULL && sk_X509_num(signers) == 1)
             CAPV_TRY(subject_line(info->tsa_subject, sizeof info->tsa_subject,
                                   sk_X509_value(signers, 0), err));
@@ -573,9 +849,11 @@ out:
 
 /* CMS signature, ESS signing-certificate binding and the signer's chain to the bundle with
  * the timeStamping EKU, evaluated at genTime: a timestamp stays valid after its TSA
- * certificate expires, and the result does not depend on the wall clock. */
-static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store, int64_t gen_ms,
-                                    capv_error *err)
+ * certificate expires, and the result does not depend on the wall clock. `pool` (the
+ * bundle, then the certificates taken out of the token) serves as the untrusted
+ * certificates, in that order, as OpenSSL orders the bundle and the token's own. */
+static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store,
+                                    STACK_OF(X509) * pool, int64_t gen_ms, capv_error *err)
 {
     capv_status st = CAPV_OK;
     X509_STORE *xs = NULL;
@@ -600,7 +878,7 @@ static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store, i
     X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), (time_t)secs);
     /* The bundle also serves as the pool of intermediates and of the TSA certificate
      * itself, for tokens that do not embed it (requested without certReq). */
-    untrusted = X509_chain_up_ref(store->certs);
+    untrusted = X509_chain_up_ref(pool);
     ctx = TS_VERIFY_CTX_new();
     if (untrusted == NULL || ctx == NULL) {
         st = capvi_err_nomem(err);
@@ -681,16 +959,19 @@ out:
     return st;
 }
 
-capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
-                                   const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
-                                   size_t data_len, int64_t now_ms, int64_t leeway_ms,
-                                   capv_error *err)
+/* Verification as capvi_timestamp_verify describes; `reuse` takes the token's certificates
+ * from the store's decoded ones when the input's shape allows it. */
+static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
+                                    const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                    size_t data_len, int64_t now_ms, int64_t leeway_ms, bool reuse,
+                                    capv_error *err)
 {
     capv_status st = CAPV_OK;
     TS_RESP *resp = NULL;
     PKCS7 *bare = NULL;
     PKCS7 *token = NULL; /* borrowed from resp or bare */
     TS_TST_INFO *tst = NULL;
+    STACK_OF(X509) *token_certs = NULL, *pool = NULL;
     int64_t gen_ms = 0;
 
     if (info != NULL)
@@ -707,16 +988,30 @@ capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_sto
     if (tsr_len == 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "timestamp is empty");
 
-    CAPV_TRY(parse_input(&resp, &bare, &token, tsr, tsr_len, err));
+    if (!reuse ||
+        !parse_with_decoded_certs(&resp, &bare, &token, &token_certs, store, tsr, tsr_len))
+        CAPV_TRY(parse_input(&resp, &bare, &token, tsr, tsr_len, err));
     if (resp != NULL)
         CAPV_TRY(check_status(&token, resp, err));
+    pool = store->certs;
+    if (token_certs != NULL) {
+        if ((pool = sk_X509_dup(store->certs)) == NULL) {
+            st = capvi_err_nomem(err);
+            goto out;
+        }
+        for (int i = 0; i < sk_X509_num(token_certs); i++)
+            if (sk_X509_push(pool, sk_X509_value(token_certs, i)) <= 0) {
+                st = capvi_err_nomem(err);
+                goto out;
+            }
+    }
     tst = PKCS7_to_TS_TST_INFO(token);
     if (tst == NULL) {
         st = parse_failure(err, "timeStampToken", "token does not hold a TSTInfo");
         goto out;
     }
-    CAPV_TRY(read_fields(info, &gen_ms, token, tst, store, err));
-    CAPV_TRY(verify_signature(token, store, gen_ms, err));
+    CAPV_TRY(read_fields(info, &gen_ms, token, tst, pool, err));
+    CAPV_TRY(verify_signature(token, store, pool, gen_ms, err));
     CAPV_TRY(check_imprint(tst, data, data_len, err));
 
     int64_t latest = now_ms > INT64_MAX - leeway_ms ? INT64_MAX : now_ms + leeway_ms;
@@ -725,9 +1020,30 @@ capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_sto
                   "genTime %lld is later than now %lld + leeway %lld (ms since the epoch)",
                   (long long)gen_ms, (long long)now_ms, (long long)leeway_ms);
 out:
+    if (pool != NULL && store != NULL && pool != store->certs)
+        sk_X509_free(pool);
+    sk_X509_pop_free(token_certs, X509_free);
     TS_TST_INFO_free(tst);
     TS_RESP_free(resp);
     PKCS7_free(bare);
     ERR_clear_error();
     return st;
+}
+
+capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
+                                   const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                   size_t data_len, int64_t now_ms, int64_t leeway_ms,
+                                   capv_error *err)
+{
+    return timestamp_verify(info, store, tsr, tsr_len, data, data_len, now_ms, leeway_ms, true,
+                            err);
+}
+
+capv_status capvi_timestamp_verify_whole(capv_timestamp_info *info, const capv_tsa_store *store,
+                                         const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                         size_t data_len, int64_t now_ms, int64_t leeway_ms,
+                                         capv_error *err)
+{
+    return timestamp_verify(info, store, tsr, tsr_len, data, data_len, now_ms, leeway_ms, false,
+                            err);
 }

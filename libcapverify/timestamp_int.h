@@ -8,14 +8,17 @@
 
 #include "error_int.h"
 
-/* Trusted TSA roots (and intermediates) loaded from one PEM bundle. Immutable after load;
- * may be shared by threads. */
+/* Trusted TSA roots (and intermediates) loaded from one PEM bundle, immutable after load,
+ * and the certificates lately decoded from tokens (a bounded cache, with its own lock). May
+ * be shared by threads. */
 typedef struct capv_tsa_store capv_tsa_store;
 
 capv_status capvi_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err);
 capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
                                      capv_error *err);
 void capvi_tsa_store_free(capv_tsa_store *store);
+/* How many certificates decoded from tokens the store keeps (tests). */
+size_t capvi_tsa_store_decoded(const capv_tsa_store *store);
 
 typedef struct capv_timestamp_info {
     int64_t gen_time_ms;   /* genTime of the token, ms since the epoch (UTC) */
@@ -34,10 +37,18 @@ typedef struct capv_timestamp_info {
  * the future). `info` (may be NULL) is filled whenever the token could be parsed.
  * Also: CAPV_E_ALG_NOT_ALLOWED (imprint algorithm is not SHA-2/SHA-3, e.g. SHA-1),
  * CAPV_E_LIMIT (tsr_len > 1 MiB), CAPV_E_UNSUPPORTED_FORMAT (TSTInfo version is not 1).
- * The signer chain is checked at genTime, not at now_ms. Thread-safe. */
+ * The signer chain is checked at genTime, not at now_ms. The certificates a token embeds
+ * are taken from the store's cache of decoded certificates (filled on first sight) when the
+ * token is plain DER; the verification is the same. Thread-safe. */
 capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
                                    const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
                                    size_t data_len, int64_t now_ms, int64_t leeway_ms,
                                    capv_error *err);
+/* The same, with OpenSSL decoding the whole input, the embedded certificates included: what
+ * the tests and the fuzz driver compare capvi_timestamp_verify with. */
+capv_status capvi_timestamp_verify_whole(capv_timestamp_info *info, const capv_tsa_store *store,
+                                         const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
+                                         size_t data_len, int64_t now_ms, int64_t leeway_ms,
+                                         capv_error *err);
 
 #endif

@@ -3,7 +3,9 @@
  * — a TimeStampResp or a bare TimeStampToken (DER) over a fixed document, against a tiny store
  * holding one test TSA root. The store and the document come from the throwaway test TSA that
  * tests/tools/make_tsa.sh makes (ctest's fixture.tsa: <build>/tests/fixtures/tsa; elsewhere set
- * CAPV_TEST_FIXTURES to a directory holding tsa/), so its tokens verify. */
+ * CAPV_TEST_FIXTURES to a directory holding tsa/), so its tokens verify. Every input is also
+ * verified with OpenSSL decoding it whole (capvi_timestamp_verify_whole), which must come to
+ * the same status, error and info as the store's decoded certificates. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -44,6 +46,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT_INPUT_ERROR(st, err);
     else
         FUZZ_ASSERT(info.gen_time_ms <= FUZZ_NOW_MS);
+    capv_timestamp_info whole;
+    memset(&whole, 0, sizeof whole);
+    capv_error werr = CAPV_ERROR_INIT;
+    FUZZ_ASSERT(capvi_timestamp_verify_whole(&whole, store, data, size, document, document_len,
+                                             FUZZ_NOW_MS, 0, &werr) == st);
+    FUZZ_ASSERT(strcmp(werr.field, err.field) == 0 && strcmp(werr.message, err.message) == 0);
+    FUZZ_ASSERT(memcmp(&whole, &info, sizeof info) == 0);
     FUZZ_ASSERT(memchr(info.hash_alg, '\0', sizeof info.hash_alg) != NULL);
     FUZZ_ASSERT(memchr(info.tsa_subject, '\0', sizeof info.tsa_subject) != NULL);
     FUZZ_ASSERT(memchr(info.serial, '\0', sizeof info.serial) != NULL);

@@ -4,6 +4,8 @@
  * asserts the exact status. */
 #include <capverify.h>
 #include <check.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -491,6 +493,128 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* The certificates a token embeds are taken from the store's decoded ones; OpenSSL decoding
+ * the whole input must come to exactly the same outcome: status, field, message and info. */
+static void assert_same_outcome(const capv_tsa_store *s, const uint8_t *tsr, size_t len,
+                                const uint8_t *data, size_t dlen, int64_t now, const char *what,
+                                size_t at)
+{
+    capv_timestamp_info a, b;
+    capv_error ea = CAPV_ERROR_INIT, eb = CAPV_ERROR_INIT;
+    capv_status sa = capvi_timestamp_verify(&a, s, tsr, len, data, dlen, now, 0, &ea);
+    capv_status sb = capvi_timestamp_verify_whole(&b, s, tsr, len, data, dlen, now, 0, &eb);
+    ck_assert_msg(sa == sb && strcmp(ea.field, eb.field) == 0 &&
+                      strcmp(ea.message, eb.message) == 0 && memcmp(&a, &b, sizeof a) == 0,
+                  "%s (%zu): %d %s '%s' against OpenSSL's %d %s '%s'", what, at, sa, ea.field,
+                  ea.message, sb, eb.field, eb.message);
+}
+
+START_TEST(decoded_certs_agree_with_openssl)
+{
+    static const char *const tokens[] = {
+        "data.tsr",          "data.token.der",  "data_sha512.tsr",     "data_sha1.tsr",
+        "other_tsa.tsr",     "noeku.token.der", "noess.token.der",     "badgen.token.der",
+        "pastgen.token.der", "rejected.tsr",    "granted_no_token.tsr"
+    };
+    static const char *const bundles[] = { "ca.pem", "other_ca.pem", "tsa.pem" };
+    size_t dlen;
+    uint8_t *data = fx("data.txt", &dlen);
+    int64_t now = capv_clock_system(NULL);
+    for (size_t b = 0; b < sizeof bundles / sizeof bundles[0]; b++) {
+        capv_tsa_store *s = store_of(bundles[b]);
+        for (size_t i = 0; i < sizeof tokens / sizeof tokens[0]; i++) {
+            size_t len;
+            uint8_t *tsr = fx(tokens[i], &len);
+            assert_same_outcome(s, tsr, len, data, dlen, now, tokens[i], 0);
+            free(tsr);
+        }
+        capvi_tsa_store_free(s);
+    }
+    /* every byte of a response and of a bare token changed, and every prefix of the
+     * response: lengths, tags, the certificate, the signature */
+    capv_tsa_store *s = store_of("ca.pem");
+    const char *files[] = { "data.tsr", "data.token.der" };
+    for (size_t f = 0; f < 2; f++) {
+        size_t len;
+        uint8_t *tsr = fx(files[f], &len);
+        for (size_t at = 0; at < len; at++) {
+            static const uint8_t flips[] = { 0x01, 0x80 };
+            for (size_t k = 0; k < sizeof flips; k++) {
+                tsr[at] ^= flips[k];
+                assert_same_outcome(s, tsr, len, data, dlen, now, files[f], at);
+                tsr[at] ^= flips[k];
+            }
+            if (f == 0)
+                assert_same_outcome(s, tsr, at, data, dlen, now, "prefix of data.tsr", at);
+        }
+        free(tsr);
+    }
+    capvi_tsa_store_free(s);
+    free(data);
+}
+END_TEST
+
+/* Where the DER of the certificate in PEM file `rel` is within buf[0..len). */
+static size_t cert_offset(const char *rel, const uint8_t *buf, size_t len, size_t *cert_len)
+{
+    size_t plen;
+    uint8_t *pem = fx(rel, &plen);
+    BIO *bio = BIO_new_mem_buf(pem, (int)plen);
+    X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    unsigned char *der = NULL;
+    int n = x ? i2d_X509(x, &der) : -1;
+    ck_assert_int_gt(n, 0);
+    size_t at = len;
+    for (size_t i = 0; i + (size_t)n <= len && at == len; i++)
+        if (memcmp(buf + i, der, (size_t)n) == 0)
+            at = i;
+    ck_assert_msg(at < len, "%s is not in the token", rel);
+    *cert_len = (size_t)n;
+    OPENSSL_free(der);
+    X509_free(x);
+    BIO_free(bio);
+    free(pem);
+    return at;
+}
+
+/* The store keeps each certificate it decoded once, and at most 16 of them. */
+START_TEST(decoded_certs_kept_and_bounded)
+{
+    size_t len, olen, dlen;
+    uint8_t *tsr = fx("data.tsr", &len);
+    uint8_t *other = fx("other_tsa.tsr", &olen);
+    uint8_t *data = fx("data.txt", &dlen);
+    int64_t now = capv_clock_system(NULL);
+    capv_tsa_store *s = store_of("ca.pem");
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s), 0);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL),
+                         CAPV_OK);
+        ck_assert_uint_eq(capvi_tsa_store_decoded(s), 1);
+    }
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, other, olen, data, dlen, now, 0, NULL),
+                     CAPV_E_UNTRUSTED);
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s), 2);
+    /* 20 other certificates: the TSA's with a byte of its signature changed. Each decodes,
+     * none chains, and the store keeps the 16 last. */
+    size_t clen, at = cert_offset("tsa.pem", tsr, len, &clen);
+    for (size_t k = 1; k <= 20; k++) {
+        tsr[at + clen - k] ^= 0x01;
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, &err),
+                         CAPV_E_UNTRUSTED);
+        assert_same_outcome(s, tsr, len, data, dlen, now, "changed certificate", k);
+        tsr[at + clen - k] ^= 0x01;
+    }
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s), 16);
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL), CAPV_OK);
+    capvi_tsa_store_free(s);
+    free(tsr);
+    free(other);
+    free(data);
+}
+END_TEST
+
 Suite *timestamp_suite(void)
 {
     Suite *s = suite_create("timestamp");
@@ -517,6 +641,8 @@ Suite *timestamp_suite(void)
     tcase_add_test(tc, oversize_limit);
     tcase_add_test(tc, store_load_errors);
     tcase_add_test(tc, bad_arguments);
+    tcase_add_test(tc, decoded_certs_agree_with_openssl);
+    tcase_add_test(tc, decoded_certs_kept_and_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
