@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error_int.h"
@@ -53,10 +54,31 @@ typedef struct cert_slot {
     uint64_t used; /* tick of the last use: the least recently used slot is replaced */
 } cert_slot;
 
+/* Chains the verification built for a token's signer, kept by the token's certificates: the
+ * chain check (ECDSA or RSA of each certificate, the purpose and constraints) is the same for
+ * every token of a TSA, and depends on the time only through the validity periods. A chain
+ * is reused at a time when every certificate it could have been built from (the bundle's and
+ * the token's) is valid then: OpenSSL's chain building prefers valid issuers, so at such a
+ * time it builds this same chain, and every check passes as before. */
+#define TSA_CHAIN_SLOTS 16
+
+typedef struct chain_slot {
+    uint8_t *key; /* the signer's place in the pool, then the token's certificates (DER); NULL:
+                   * empty */
+    size_t key_len;
+    STACK_OF(X509) * chain;
+    time_t from, until; /* every certificate of the bundle and the token is valid in
+                         * [from, until) */
+    uint64_t used;
+} chain_slot;
+
 struct capv_tsa_store {
     STACK_OF(X509) * certs; /* at least one certificate */
-    pthread_mutex_t lock;   /* guards slots and tick */
+    bool bundle_times;      /* the bundle's validity periods were read: */
+    time_t from, until;     /* every certificate of the bundle is valid in [from, until) */
+    pthread_mutex_t lock;   /* guards slots, chains and tick */
     cert_slot slots[TSA_CERT_SLOTS];
+    chain_slot chains[TSA_CHAIN_SLOTS];
     uint64_t tick;
 };
 
@@ -188,6 +210,10 @@ void capvi_tsa_store_free(capv_tsa_store *store)
         free(store->slots[i].der);
         X509_free(store->slots[i].cert);
     }
+    for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++) {
+        free(store->chains[i].key);
+        sk_X509_pop_free(store->chains[i].chain, X509_free);
+    }
     pthread_mutex_destroy(&store->lock);
     sk_X509_pop_free(store->certs, X509_free);
     free(store);
@@ -209,15 +235,52 @@ static capv_tsa_store *store_new(void)
     return store;
 }
 
-size_t capvi_tsa_store_decoded(const capv_tsa_store *store)
+size_t capvi_tsa_store_decoded(const capv_tsa_store *store, size_t *chains)
 {
     capv_tsa_store *s = (capv_tsa_store *)store; /* the lock guards state reading changes */
-    size_t n = 0;
+    size_t n = 0, c = 0;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < TSA_CERT_SLOTS; i++)
         n += s->slots[i].der != NULL;
+    for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++)
+        c += s->chains[i].key != NULL;
     pthread_mutex_unlock(&s->lock);
+    if (chains != NULL)
+        *chains = c;
     return n;
+}
+
+/* A certificate time as X509_cmp_time reads it (RFC 5280: UTCTime YYMMDDHHMMSSZ or
+ * GeneralizedTime YYYYMMDDHHMMSSZ), in seconds since the epoch. */
+static bool cert_time(time_t *out, const ASN1_TIME *t)
+{
+    int type = ASN1_STRING_type(t), len = ASN1_STRING_length(t);
+    const unsigned char *d = ASN1_STRING_get0_data(t);
+    if (d == NULL ||
+        !((type == V_ASN1_UTCTIME && len == 13) || (type == V_ASN1_GENERALIZEDTIME && len == 15)))
+        return false;
+    for (int i = 0; i < len - 1; i++)
+        if (d[i] < '0' || d[i] > '9')
+            return false;
+    struct tm tm;
+    if (d[len - 1] != 'Z' || ASN1_TIME_to_tm(t, &tm) != 1)
+        return false;
+    *out = timegm(&tm);
+    return true;
+}
+
+/* Narrows [*from, *until) to the times at which X509_verify_cert finds `cert` valid
+ * (notBefore <= t < notAfter); false when its times cannot be read so. */
+static bool narrow_to(time_t *from, time_t *until, const X509 *cert)
+{
+    time_t nb, na;
+    if (!cert_time(&nb, X509_get0_notBefore(cert)) || !cert_time(&na, X509_get0_notAfter(cert)))
+        return false;
+    if (nb > *from)
+        *from = nb;
+    if (na < *until)
+        *until = na;
+    return true;
 }
 
 /* The certificate of DER bytes der[0..len), decoded (a new reference), or NULL when they are
@@ -327,6 +390,12 @@ capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, s
         }
         cert = NULL;
     }
+    store->from = (time_t)INT64_MIN;
+    store->until = (time_t)INT64_MAX;
+    store->bundle_times = true;
+    for (int i = 0; i < sk_X509_num(store->certs) && store->bundle_times; i++)
+        store->bundle_times =
+            narrow_to(&store->from, &store->until, sk_X509_value(store->certs, i));
     *out = store;
     store = NULL;
 out:
@@ -740,12 +809,13 @@ static uint8_t *without_certs(size_t *out_len, const token_shape *t, const uint8
 }
 
 /* The response or token of in[0..len), parsed with its certificates taken from the store's
- * decoded ones (parse_input's result; *certs gets them, in the token's order). False, with
- * nothing set, when the input does not have that shape or anything fails: the caller then
- * lets OpenSSL parse the input whole, and so reports its faults exactly as before. */
+ * decoded ones (parse_input's result; *certs gets them, in the token's order, and *der their
+ * DER, der_len bytes within `in`). False, with nothing set, when the input does not have that
+ * shape or anything fails: the caller then lets OpenSSL parse the input whole, and so reports
+ * its faults exactly as before. */
 static bool parse_with_decoded_certs(TS_RESP **resp, PKCS7 **bare, PKCS7 **token,
-                                     STACK_OF(X509) * *certs, const capv_tsa_store *store,
-                                     const uint8_t *in, size_t len)
+                                     STACK_OF(X509) * *certs, const uint8_t **der, size_t *der_len,
+                                     const capv_tsa_store *store, const uint8_t *in, size_t len)
 {
     token_shape t;
     if (!find_token_certs(&t, in, len))
@@ -765,6 +835,8 @@ static bool parse_with_decoded_certs(TS_RESP **resp, PKCS7 **bare, PKCS7 **token
     if (ok) {
         *certs = list;
         list = NULL;
+        *der = in + t.field.at + t.field.hl;
+        *der_len = t.field.cl;
     } else {
         TS_RESP_free(*resp);
         PKCS7_free(*bare);
@@ -847,13 +919,254 @@ out:
     return st;
 }
 
+/* ---- The token's signature ---------------------------------------------------------------- */
+
+/* Where a chain for a token's certificates (DER) and its signer's place in the pool is kept;
+ * a new reference to it when it is valid at `t`, else NULL. */
+static STACK_OF(X509) *
+    kept_chain(const capv_tsa_store *store, const uint8_t *key, size_t key_len, time_t t)
+{
+    capv_tsa_store *s = (capv_tsa_store *)store;
+    STACK_OF(X509) *chain = NULL;
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++) {
+        chain_slot *c = &s->chains[i];
+        if (c->key != NULL && c->key_len == key_len && memcmp(c->key, key, key_len) == 0) {
+            if (c->from <= t && t < c->until && (chain = X509_chain_up_ref(c->chain)) != NULL)
+                c->used = ++s->tick;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    return chain;
+}
+
+/* Keeps `chain`, built for `key`, for the times at which every certificate of the bundle and
+ * of `token_certs` is valid (nothing when those cannot be read). */
+static void keep_chain(const capv_tsa_store *store, const uint8_t *key, size_t key_len,
+                       STACK_OF(X509) * token_certs, STACK_OF(X509) * chain)
+{
+    capv_tsa_store *s = (capv_tsa_store *)store;
+    time_t from = s->from, until = s->until;
+    bool times = s->bundle_times;
+    for (int i = 0; i < sk_X509_num(token_certs) && times; i++)
+        times = narrow_to(&from, &until, sk_X509_value(token_certs, i));
+    if (!times || from >= until)
+        return;
+    uint8_t *copy = malloc(key_len);
+    STACK_OF(X509) *kept = X509_chain_up_ref(chain);
+    if (copy == NULL || kept == NULL) {
+        free(copy);
+        sk_X509_pop_free(kept, X509_free);
+        return;
+    }
+    memcpy(copy, key, key_len);
+    pthread_mutex_lock(&s->lock);
+    chain_slot *victim = NULL;
+    for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++) {
+        chain_slot *c = &s->chains[i];
+        if (c->key != NULL && c->key_len == key_len && memcmp(c->key, key, key_len) == 0) {
+            victim = c; /* the same certificates, kept for other times */
+            break;
+        }
+        if (victim == NULL || (victim->key != NULL && (c->key == NULL || c->used < victim->used)))
+            victim = c;
+    }
+    uint8_t *old_key = victim->key;
+    STACK_OF(X509) *old_chain = victim->chain;
+    *victim = (chain_slot){ .key = copy,
+                            .key_len = key_len,
+                            .chain = kept,
+                            .from = from,
+                            .until = until,
+                            .used = ++s->tick };
+    pthread_mutex_unlock(&s->lock);
+    free(old_key);
+    sk_X509_pop_free(old_chain, X509_free);
+}
+
+/* The signer's chain to the bundle at `t` with the timeStamping purpose, as OpenSSL's
+ * TS_RESP_verify_signature builds it (OpenSSL 3.0, crypto/ts/ts_rsp_verify.c, ts_verify_cert),
+ * or one the store kept for the same certificates (`key`, NULL: none) and valid at `t`. NULL
+ * with OpenSSL's error raised. */
+static STACK_OF(X509) * signer_chain(const capv_tsa_store *store, STACK_OF(X509) * untrusted,
+                                     X509 *signer, STACK_OF(X509) * token_certs, const uint8_t *key,
+                                     size_t key_len, time_t t)
+{
+    STACK_OF(X509) *chain = key != NULL ? kept_chain(store, key, key_len, t) : NULL;
+    if (chain != NULL)
+        return chain;
+    X509_STORE *xs = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    bool ok = xs != NULL && ctx != NULL;
+    for (int i = 0; ok && i < sk_X509_num(store->certs); i++)
+        ok = X509_STORE_add_cert(xs, sk_X509_value(store->certs, i)) == 1;
+    if (ok) {
+        X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), t);
+        ok = X509_STORE_CTX_init(ctx, xs, signer, untrusted) == 1;
+    }
+    if (ok) {
+        X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_TIMESTAMP_SIGN);
+        if (X509_verify_cert(ctx) <= 0) {
+            ERR_raise_data(ERR_LIB_TS, TS_R_CERTIFICATE_VERIFY_ERROR, "Verify error:%s",
+                           X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+        } else if ((chain = X509_STORE_CTX_get1_chain(ctx)) != NULL && key != NULL) {
+            keep_chain(store, key, key_len, token_certs, chain);
+        }
+    } else if (ctx == NULL) {
+        ERR_raise(ERR_LIB_TS, ERR_R_X509_LIB);
+    }
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(xs);
+    return chain;
+}
+
+/* An ESS signing-certificate attribute of `si` (v1 or v2), decoded; NULL when absent. */
+static void *ess_attribute(const PKCS7_SIGNER_INFO *si, int nid)
+{
+    ASN1_TYPE *attr = PKCS7_get_signed_attribute(si, nid);
+    if (attr == NULL || attr->type != V_ASN1_SEQUENCE)
+        return NULL;
+    const unsigned char *p = attr->value.sequence->data;
+    long len = attr->value.sequence->length;
+    return nid == NID_id_smime_aa_signingCertificate
+               ? (void *)d2i_ESS_SIGNING_CERT(NULL, &p, len)
+               : (void *)d2i_ESS_SIGNING_CERT_V2(NULL, &p, len);
+}
+
+/* Whether the token's tsa field names the signer: its subject, or one of its alternative
+ * names (OpenSSL's ts_check_signer_name). */
+static bool names_signer(const GENERAL_NAME *tsa, X509 *signer)
+{
+    if (tsa->type == GEN_DIRNAME && X509_NAME_cmp(tsa->d.dirn, X509_get_subject_name(signer)) == 0)
+        return true;
+    bool found = false;
+    int idx = -1;
+    GENERAL_NAMES *names;
+    while (!found && (names = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, &idx)) != NULL) {
+        for (int i = 0; !found && i < sk_GENERAL_NAME_num(names); i++)
+            found = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(names, i), (GENERAL_NAME *)tsa) == 0;
+        GENERAL_NAMES_free(names);
+    }
+    return found;
+}
+
+/* The checks of TS_RESP_verify_token with TS_VFY_SIGNATURE | TS_VFY_VERSION | TS_VFY_SIGNER
+ * (OpenSSL 3.0, crypto/ts/ts_rsp_verify.c), in its order and raising its errors, made of
+ * OpenSSL's public functions so that the signer's chain can be one the store kept. `pool`:
+ * the bundle, then the certificates taken out of the token (`token_certs`, whose DER is
+ * certs_der); the token's own certificates follow, as OpenSSL adds them. 1 when it verifies. */
+static int token_checks(PKCS7 *token, TS_TST_INFO *tst, const capv_tsa_store *store,
+                        STACK_OF(X509) * pool, STACK_OF(X509) * token_certs,
+                        const uint8_t *certs_der, size_t certs_der_len, time_t t)
+{
+    int ok = 0;
+    STACK_OF(X509) *signers = NULL, *untrusted = NULL, *chain = NULL;
+    ESS_SIGNING_CERT *ss = NULL;
+    ESS_SIGNING_CERT_V2 *ssv2 = NULL;
+    BIO *p7bio = NULL;
+    uint8_t *key = NULL;
+    size_t key_len = 0;
+
+    if (!PKCS7_type_is_signed(token)) {
+        ERR_raise(ERR_LIB_TS, TS_R_WRONG_CONTENT_TYPE);
+        goto out;
+    }
+    STACK_OF(PKCS7_SIGNER_INFO) *sinfos = PKCS7_get_signer_info(token);
+    if (sinfos == NULL || sk_PKCS7_SIGNER_INFO_num(sinfos) != 1) {
+        ERR_raise(ERR_LIB_TS, TS_R_THERE_MUST_BE_ONE_SIGNER);
+        goto out;
+    }
+    PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(sinfos, 0);
+    if (PKCS7_get_detached(token)) {
+        ERR_raise(ERR_LIB_TS, TS_R_NO_CONTENT);
+        goto out;
+    }
+    signers = PKCS7_get0_signers(token, pool, 0);
+    if (signers == NULL || sk_X509_num(signers) != 1)
+        goto out;
+    X509 *signer = sk_X509_value(signers, 0);
+    STACK_OF(X509) *own = token->d.sign->cert;
+    if ((untrusted = sk_X509_dup(pool)) == NULL)
+        goto out;
+    for (int i = 0; i < sk_X509_num(own); i++)
+        if (sk_X509_push(untrusted, sk_X509_value(own, i)) <= 0)
+            goto out;
+    if (certs_der != NULL && sk_X509_num(own) <= 0) {
+        /* the key: the signer's place in the pool, then the token's certificates */
+        int at = 0;
+        while (at < sk_X509_num(pool) && sk_X509_value(pool, at) != signer)
+            at++;
+        key_len = sizeof at + certs_der_len;
+        if ((key = malloc(key_len)) != NULL) {
+            memcpy(key, &at, sizeof at);
+            memcpy(key + sizeof at, certs_der, certs_der_len);
+        }
+    }
+    if ((chain = signer_chain(store, untrusted, signer, token_certs, key, key_len, t)) == NULL)
+        goto out;
+    ss = ess_attribute(si, NID_id_smime_aa_signingCertificate);
+    ssv2 = ess_attribute(si, NID_id_smime_aa_signingCertificateV2);
+    if (OSSL_ESS_check_signing_certs(ss, ssv2, chain, 1) <= 0)
+        goto out;
+    /* as OpenSSL: a token it cannot digest (p7bio NULL) fails as a bad signature */
+    p7bio = PKCS7_dataInit(token, NULL);
+    char buf[4096];
+    while (BIO_read(p7bio, buf, sizeof buf) > 0)
+        continue;
+    if (PKCS7_signatureVerify(p7bio, token, si, signer) <= 0) {
+        ERR_raise(ERR_LIB_TS, TS_R_SIGNATURE_FAILURE);
+        goto out;
+    }
+    if (TS_TST_INFO_get_version(tst) != 1) {
+        ERR_raise(ERR_LIB_TS, TS_R_UNSUPPORTED_VERSION);
+        goto out;
+    }
+    const GENERAL_NAME *tsa = TS_TST_INFO_get_tsa(tst);
+    if (tsa != NULL && !names_signer(tsa, signer)) {
+        ERR_raise(ERR_LIB_TS, TS_R_TSA_NAME_MISMATCH);
+        goto out;
+    }
+    ok = 1;
+out:
+    free(key);
+    BIO_free_all(p7bio);
+    ESS_SIGNING_CERT_free(ss);
+    ESS_SIGNING_CERT_V2_free(ssv2);
+    sk_X509_pop_free(chain, X509_free);
+    sk_X509_free(untrusted);
+    sk_X509_free(signers);
+    return ok;
+}
+
+/* Seconds of genTime, rounded down. */
+static time_t gen_secs(int64_t gen_ms)
+{
+    return (time_t)(gen_ms >= 0 ? gen_ms / 1000 : -((-gen_ms + 999) / 1000));
+}
+
 /* CMS signature, ESS signing-certificate binding and the signer's chain to the bundle with
  * the timeStamping EKU, evaluated at genTime: a timestamp stays valid after its TSA
- * certificate expires, and the result does not depend on the wall clock. `pool` (the
- * bundle, then the certificates taken out of the token) serves as the untrusted
- * certificates, in that order, as OpenSSL orders the bundle and the token's own. */
-static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store,
-                                    STACK_OF(X509) * pool, int64_t gen_ms, capv_error *err)
+ * certificate expires, and the result does not depend on the wall clock. These are
+ * TS_RESP_verify_token's checks, made by token_checks with the store's kept chains; `pool`,
+ * `token_certs` and `certs_der` as there. */
+static capv_status verify_signature(PKCS7 *token, TS_TST_INFO *tst, const capv_tsa_store *store,
+                                    STACK_OF(X509) * pool, STACK_OF(X509) * token_certs,
+                                    const uint8_t *certs_der, size_t certs_der_len, int64_t gen_ms,
+                                    capv_error *err)
+{
+    ERR_clear_error();
+    capv_status st = CAPV_OK;
+    if (token_checks(token, tst, store, pool, token_certs, certs_der, certs_der_len,
+                     gen_secs(gen_ms)) != 1)
+        st = verify_failure(err);
+    ERR_clear_error();
+    return st;
+}
+
+/* The same checks by OpenSSL's TS_RESP_verify_token itself. */
+static capv_status verify_signature_openssl(PKCS7 *token, const capv_tsa_store *store,
+                                            STACK_OF(X509) * pool, int64_t gen_ms, capv_error *err)
 {
     capv_status st = CAPV_OK;
     X509_STORE *xs = NULL;
@@ -874,8 +1187,7 @@ static capv_status verify_signature(PKCS7 *token, const capv_tsa_store *store,
             goto out;
         }
     }
-    int64_t secs = gen_ms >= 0 ? gen_ms / 1000 : -((-gen_ms + 999) / 1000);
-    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), (time_t)secs);
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), gen_secs(gen_ms));
     /* The bundle also serves as the pool of intermediates and of the TSA certificate
      * itself, for tokens that do not embed it (requested without certReq). */
     untrusted = X509_chain_up_ref(pool);
@@ -959,8 +1271,9 @@ out:
     return st;
 }
 
-/* Verification as capvi_timestamp_verify describes; `reuse` takes the token's certificates
- * from the store's decoded ones when the input's shape allows it. */
+/* Verification as capvi_timestamp_verify describes; `reuse`: the token's certificates from
+ * the store's decoded ones when the input's shape allows it, and the checks made by
+ * token_checks with the store's kept chains, else all by OpenSSL. */
 static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
                                     const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
                                     size_t data_len, int64_t now_ms, int64_t leeway_ms, bool reuse,
@@ -972,6 +1285,8 @@ static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_st
     PKCS7 *token = NULL; /* borrowed from resp or bare */
     TS_TST_INFO *tst = NULL;
     STACK_OF(X509) *token_certs = NULL, *pool = NULL;
+    const uint8_t *certs_der = NULL;
+    size_t certs_der_len = 0;
     int64_t gen_ms = 0;
 
     if (info != NULL)
@@ -988,8 +1303,8 @@ static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_st
     if (tsr_len == 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, NULL, "timestamp is empty");
 
-    if (!reuse ||
-        !parse_with_decoded_certs(&resp, &bare, &token, &token_certs, store, tsr, tsr_len))
+    if (!reuse || !parse_with_decoded_certs(&resp, &bare, &token, &token_certs, &certs_der,
+                                            &certs_der_len, store, tsr, tsr_len))
         CAPV_TRY(parse_input(&resp, &bare, &token, tsr, tsr_len, err));
     if (resp != NULL)
         CAPV_TRY(check_status(&token, resp, err));
@@ -1011,7 +1326,11 @@ static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_st
         goto out;
     }
     CAPV_TRY(read_fields(info, &gen_ms, token, tst, pool, err));
-    CAPV_TRY(verify_signature(token, store, pool, gen_ms, err));
+    if (reuse)
+        CAPV_TRY(verify_signature(token, tst, store, pool, token_certs, certs_der, certs_der_len,
+                                  gen_ms, err));
+    else
+        CAPV_TRY(verify_signature_openssl(token, store, pool, gen_ms, err));
     CAPV_TRY(check_imprint(tst, data, data_len, err));
 
     int64_t latest = now_ms > INT64_MAX - leeway_ms ? INT64_MAX : now_ms + leeway_ms;

@@ -9,16 +9,18 @@
 #include "error_int.h"
 
 /* Trusted TSA roots (and intermediates) loaded from one PEM bundle, immutable after load,
- * and the certificates lately decoded from tokens (a bounded cache, with its own lock). May
- * be shared by threads. */
+ * and what verifying tokens found: the certificates lately decoded from them and their
+ * signers' verified chains (bounded caches, with their own lock). May be shared by
+ * threads. */
 typedef struct capv_tsa_store capv_tsa_store;
 
 capv_status capvi_tsa_store_load(capv_tsa_store **out, const char *pem_file, capv_error *err);
 capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, size_t len,
                                      capv_error *err);
 void capvi_tsa_store_free(capv_tsa_store *store);
-/* How many certificates decoded from tokens the store keeps (tests). */
-size_t capvi_tsa_store_decoded(const capv_tsa_store *store);
+/* How many certificates decoded from tokens the store keeps, and (chains, may be NULL) how
+ * many verified signer chains (tests). */
+size_t capvi_tsa_store_decoded(const capv_tsa_store *store, size_t *chains);
 
 typedef struct capv_timestamp_info {
     int64_t gen_time_ms;   /* genTime of the token, ms since the epoch (UTC) */
@@ -39,13 +41,16 @@ typedef struct capv_timestamp_info {
  * CAPV_E_LIMIT (tsr_len > 1 MiB), CAPV_E_UNSUPPORTED_FORMAT (TSTInfo version is not 1).
  * The signer chain is checked at genTime, not at now_ms. The certificates a token embeds
  * are taken from the store's cache of decoded certificates (filled on first sight) when the
- * token is plain DER; the verification is the same. Thread-safe. */
+ * token is plain DER, and its signer's chain from the store's verified chains when every
+ * certificate it could be built from is valid at genTime; the outcome is the same.
+ * Thread-safe. */
 capv_status capvi_timestamp_verify(capv_timestamp_info *info, const capv_tsa_store *store,
                                    const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
                                    size_t data_len, int64_t now_ms, int64_t leeway_ms,
                                    capv_error *err);
-/* The same, with OpenSSL decoding the whole input, the embedded certificates included: what
- * the tests and the fuzz driver compare capvi_timestamp_verify with. */
+/* The same, with OpenSSL decoding the whole input, the embedded certificates included, and
+ * verifying it with TS_RESP_verify_token: what the tests and the fuzz driver compare
+ * capvi_timestamp_verify with. */
 capv_status capvi_timestamp_verify_whole(capv_timestamp_info *info, const capv_tsa_store *store,
                                          const uint8_t *tsr, size_t tsr_len, const uint8_t *data,
                                          size_t data_len, int64_t now_ms, int64_t leeway_ms,

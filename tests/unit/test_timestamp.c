@@ -546,6 +546,12 @@ START_TEST(decoded_certs_agree_with_openssl)
             }
             if (f == 0)
                 assert_same_outcome(s, tsr, at, data, dlen, now, "prefix of data.tsr", at);
+            /* a SEQUENCE turned OCTET STRING (same length): e.g. an ESS attribute's value */
+            if (tsr[at] == 0x30) {
+                tsr[at] = 0x04;
+                assert_same_outcome(s, tsr, len, data, dlen, now, "SEQUENCE as OCTET STRING", at);
+                tsr[at] = 0x30;
+            }
         }
         free(tsr);
     }
@@ -577,24 +583,27 @@ static size_t cert_offset(const char *rel, const uint8_t *buf, size_t len, size_
     return at;
 }
 
-/* The store keeps each certificate it decoded once, and at most 16 of them. */
+/* The store keeps each certificate it decoded once, and at most 16 of them; and the chain of
+ * a signer that verified, not of one that did not. */
 START_TEST(decoded_certs_kept_and_bounded)
 {
+    size_t chains = 0;
     size_t len, olen, dlen;
     uint8_t *tsr = fx("data.tsr", &len);
     uint8_t *other = fx("other_tsa.tsr", &olen);
     uint8_t *data = fx("data.txt", &dlen);
     int64_t now = capv_clock_system(NULL);
     capv_tsa_store *s = store_of("ca.pem");
-    ck_assert_uint_eq(capvi_tsa_store_decoded(s), 0);
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s, NULL), 0);
     for (int i = 0; i < 2; i++) {
         ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL),
                          CAPV_OK);
-        ck_assert_uint_eq(capvi_tsa_store_decoded(s), 1);
+        ck_assert_uint_eq(capvi_tsa_store_decoded(s, NULL), 1);
     }
     ck_assert_int_eq(capvi_timestamp_verify(NULL, s, other, olen, data, dlen, now, 0, NULL),
                      CAPV_E_UNTRUSTED);
-    ck_assert_uint_eq(capvi_tsa_store_decoded(s), 2);
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s, &chains), 2);
+    ck_assert_uint_eq(chains, 1);
     /* 20 other certificates: the TSA's with a byte of its signature changed. Each decodes,
      * none chains, and the store keeps the 16 last. */
     size_t clen, at = cert_offset("tsa.pem", tsr, len, &clen);
@@ -606,11 +615,39 @@ START_TEST(decoded_certs_kept_and_bounded)
         assert_same_outcome(s, tsr, len, data, dlen, now, "changed certificate", k);
         tsr[at + clen - k] ^= 0x01;
     }
-    ck_assert_uint_eq(capvi_tsa_store_decoded(s), 16);
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s, &chains), 16);
+    ck_assert_uint_eq(chains, 1);
     ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL), CAPV_OK);
     capvi_tsa_store_free(s);
     free(tsr);
     free(other);
+    free(data);
+}
+END_TEST
+
+/* A kept chain serves only at times when every certificate is valid: pastgen.token.der has
+ * the same TSA certificate as data.tsr, and a genTime before it was issued. */
+START_TEST(kept_chain_only_within_validity)
+{
+    size_t len, plen, dlen, chains = 0;
+    uint8_t *tsr = fx("data.token.der", &len);
+    uint8_t *past = fx("pastgen.token.der", &plen);
+    uint8_t *data = fx("data.txt", &dlen);
+    int64_t now = capv_clock_system(NULL);
+    capv_tsa_store *s = store_of("ca.pem");
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL), CAPV_OK);
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s, &chains), 1);
+    ck_assert_uint_eq(chains, 1);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, past, plen, data, dlen, now, 0, &err),
+                     CAPV_E_UNTRUSTED);
+    ck_assert_ptr_nonnull(strstr(err.message, "not yet valid"));
+    ck_assert_uint_eq(capvi_tsa_store_decoded(s, &chains), 1); /* the same certificate */
+    assert_same_outcome(s, past, plen, data, dlen, now, "pastgen.token.der", 0);
+    ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL), CAPV_OK);
+    capvi_tsa_store_free(s);
+    free(tsr);
+    free(past);
     free(data);
 }
 END_TEST
@@ -643,6 +680,7 @@ Suite *timestamp_suite(void)
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, decoded_certs_agree_with_openssl);
     tcase_add_test(tc, decoded_certs_kept_and_bounded);
+    tcase_add_test(tc, kept_chain_only_within_validity);
     suite_add_tcase(s, tc);
     return s;
 }
