@@ -57,9 +57,10 @@ typedef struct cert_slot {
 /* Chains the verification built for a token's signer, kept by the token's certificates: the
  * chain check (ECDSA or RSA of each certificate, the purpose and constraints) is the same for
  * every token of a TSA, and depends on the time only through the validity periods. A chain
- * is reused at a time when every certificate it could have been built from (the bundle's and
- * the token's) is valid then: OpenSSL's chain building prefers valid issuers, so at such a
- * time it builds this same chain, and every check passes as before. */
+ * is reused at a time when each of its certificates is valid, and each other one of the
+ * bundle or the token that could have issued one of them: OpenSSL's chain building chooses
+ * among those, preferring valid ones, so at such a time it builds this same chain, and every
+ * check passes as before. */
 #define TSA_CHAIN_SLOTS 16
 
 typedef struct chain_slot {
@@ -67,15 +68,13 @@ typedef struct chain_slot {
                    * empty */
     size_t key_len;
     STACK_OF(X509) * chain;
-    time_t from, until; /* every certificate of the bundle and the token is valid in
+    time_t from, until; /* the chain and its other possible issuers are valid in
                          * [from, until) */
     uint64_t used;
 } chain_slot;
 
 struct capv_tsa_store {
     STACK_OF(X509) * certs; /* at least one certificate */
-    bool bundle_times;      /* the bundle's validity periods were read: */
-    time_t from, until;     /* every certificate of the bundle is valid in [from, until) */
     pthread_mutex_t lock;   /* guards slots, chains and tick */
     cert_slot slots[TSA_CERT_SLOTS];
     chain_slot chains[TSA_CHAIN_SLOTS];
@@ -390,12 +389,6 @@ capv_status capvi_tsa_store_load_mem(capv_tsa_store **out, const uint8_t *pem, s
         }
         cert = NULL;
     }
-    store->from = (time_t)INT64_MIN;
-    store->until = (time_t)INT64_MAX;
-    store->bundle_times = true;
-    for (int i = 0; i < sk_X509_num(store->certs) && store->bundle_times; i++)
-        store->bundle_times =
-            narrow_to(&store->from, &store->until, sk_X509_value(store->certs, i));
     *out = store;
     store = NULL;
 out:
@@ -941,17 +934,39 @@ static STACK_OF(X509) *
     return chain;
 }
 
-/* Keeps `chain`, built for `key`, for the times at which every certificate of the bundle and
- * of `token_certs` is valid (nothing when those cannot be read). */
+/* Narrows [*from, *until) to the validity of each of `certs` that could issue a certificate
+ * of `chain` (its subject is that certificate's issuer): the candidates OpenSSL's chain
+ * building chooses from. False when a time cannot be read. */
+static bool narrow_to_issuers(time_t *from, time_t *until, STACK_OF(X509) * certs,
+                              STACK_OF(X509) * chain)
+{
+    for (int i = 0; i < sk_X509_num(certs); i++) {
+        X509 *c = sk_X509_value(certs, i);
+        for (int k = 0; k < sk_X509_num(chain); k++) {
+            if (X509_NAME_cmp(X509_get_subject_name(c),
+                              X509_get_issuer_name(sk_X509_value(chain, k))) != 0)
+                continue;
+            if (!narrow_to(from, until, c))
+                return false;
+            break;
+        }
+    }
+    return true;
+}
+
+/* Keeps `chain`, built for `key`, for the times at which each of its certificates, and each
+ * other one of the bundle or `token_certs` that could have issued one of them, is valid
+ * (nothing when those times cannot be read). */
 static void keep_chain(const capv_tsa_store *store, const uint8_t *key, size_t key_len,
                        STACK_OF(X509) * token_certs, STACK_OF(X509) * chain)
 {
     capv_tsa_store *s = (capv_tsa_store *)store;
-    time_t from = s->from, until = s->until;
-    bool times = s->bundle_times;
-    for (int i = 0; i < sk_X509_num(token_certs) && times; i++)
-        times = narrow_to(&from, &until, sk_X509_value(token_certs, i));
-    if (!times || from >= until)
+    time_t from = (time_t)INT64_MIN, until = (time_t)INT64_MAX;
+    bool times = true;
+    for (int i = 0; i < sk_X509_num(chain) && times; i++)
+        times = narrow_to(&from, &until, sk_X509_value(chain, i));
+    if (!times || !narrow_to_issuers(&from, &until, s->certs, chain) ||
+        !narrow_to_issuers(&from, &until, token_certs, chain) || from >= until)
         return;
     uint8_t *copy = malloc(key_len);
     STACK_OF(X509) *kept = X509_chain_up_ref(chain);

@@ -4,6 +4,7 @@
  * asserts the exact status. */
 #include <capverify.h>
 #include <check.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -652,6 +653,88 @@ START_TEST(kept_chain_only_within_validity)
 }
 END_TEST
 
+/* PEM of a self-signed P-256 certificate named `subject` (NULL: "CN=Expired Test Root"),
+ * valid for a day ten years ago. */
+static char *expired_root_pem(const X509_NAME *subject, size_t *len)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    X509_NAME *name = X509_NAME_new();
+    ck_assert_ptr_nonnull(key);
+    ck_assert_ptr_nonnull(x);
+    ck_assert_ptr_nonnull(name);
+    if (subject == NULL)
+        ck_assert_int_eq(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                                                    (const unsigned char *)"Expired Test Root", -1,
+                                                    -1, 0),
+                         1);
+    ck_assert_int_eq(X509_set_version(x, X509_VERSION_3), 1);
+    ck_assert_int_eq(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+    ck_assert_int_eq(X509_set_subject_name(x, subject ? subject : name), 1);
+    ck_assert_int_eq(X509_set_issuer_name(x, subject ? subject : name), 1);
+    ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notBefore(x), -3650L * 86400));
+    ck_assert_ptr_nonnull(X509_gmtime_adj(X509_getm_notAfter(x), -3649L * 86400));
+    ck_assert_int_eq(X509_set_pubkey(x, key), 1);
+    ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+    BIO *mem = BIO_new(BIO_s_mem());
+    ck_assert_int_eq(PEM_write_bio_X509(mem, x), 1);
+    char *data = NULL;
+    long n = BIO_get_mem_data(mem, &data);
+    char *pem = malloc((size_t)n);
+    ck_assert_ptr_nonnull(pem);
+    memcpy(pem, data, (size_t)n);
+    *len = (size_t)n;
+    BIO_free(mem);
+    X509_NAME_free(name);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return pem;
+}
+
+/* A chain is kept for the times at which it and every other possible issuer of its
+ * certificates are valid: an expired root of another name in the bundle changes nothing,
+ * one named as the TSA's root is a candidate OpenSSL passes over only while it is expired,
+ * so the chain is then checked every time. */
+START_TEST(kept_chain_and_other_issuers)
+{
+    size_t ca_len, len, dlen;
+    uint8_t *ca = fx("ca.pem", &ca_len);
+    uint8_t *tsr = fx("data.tsr", &len);
+    uint8_t *data = fx("data.txt", &dlen);
+    int64_t now = capv_clock_system(NULL);
+    BIO *bio = BIO_new_mem_buf(ca, (int)ca_len);
+    X509 *root = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    ck_assert_ptr_nonnull(root);
+    for (int same_name = 0; same_name < 2; same_name++) {
+        size_t extra_len;
+        char *extra = expired_root_pem(same_name ? X509_get_subject_name(root) : NULL, &extra_len);
+        uint8_t *bundle = malloc(ca_len + extra_len);
+        ck_assert_ptr_nonnull(bundle);
+        memcpy(bundle, extra, extra_len);
+        memcpy(bundle + extra_len, ca, ca_len);
+        capv_tsa_store *s = NULL;
+        ck_assert_int_eq(capvi_tsa_store_load_mem(&s, bundle, ca_len + extra_len, NULL), CAPV_OK);
+        for (int round = 0; round < 2; round++) {
+            ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL),
+                             CAPV_OK);
+            assert_same_outcome(s, tsr, len, data, dlen, now, "bundle with an expired root",
+                                (size_t)same_name);
+        }
+        size_t chains = 0;
+        ck_assert_uint_eq(capvi_tsa_store_decoded(s, &chains), 1);
+        ck_assert_uint_eq(chains, same_name ? 0 : 1);
+        capvi_tsa_store_free(s);
+        free(bundle);
+        free(extra);
+    }
+    X509_free(root);
+    BIO_free(bio);
+    free(ca);
+    free(tsr);
+    free(data);
+}
+END_TEST
+
 Suite *timestamp_suite(void)
 {
     Suite *s = suite_create("timestamp");
@@ -681,6 +764,7 @@ Suite *timestamp_suite(void)
     tcase_add_test(tc, decoded_certs_agree_with_openssl);
     tcase_add_test(tc, decoded_certs_kept_and_bounded);
     tcase_add_test(tc, kept_chain_only_within_validity);
+    tcase_add_test(tc, kept_chain_and_other_issuers);
     suite_add_tcase(s, tc);
     return s;
 }
