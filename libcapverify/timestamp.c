@@ -1297,8 +1297,8 @@ static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_st
     capv_status st = CAPV_OK;
     TS_RESP *resp = NULL;
     PKCS7 *bare = NULL;
-    PKCS7 *token = NULL; /* borrowed from resp or bare */
-    TS_TST_INFO *tst = NULL;
+    PKCS7 *token = NULL;                        /* borrowed from resp or bare */
+    TS_TST_INFO *tst = NULL, *owned_tst = NULL; /* tst: the response's, or owned_tst */
     STACK_OF(X509) *token_certs = NULL, *pool = NULL;
     const uint8_t *certs_der = NULL;
     size_t certs_der_len = 0;
@@ -1335,7 +1335,8 @@ static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_st
                 goto out;
             }
     }
-    tst = PKCS7_to_TS_TST_INFO(token);
+    /* a response holds its token's TSTInfo already, decoded by d2i_TS_RESP the same way */
+    tst = resp != NULL ? TS_RESP_get_tst_info(resp) : (owned_tst = PKCS7_to_TS_TST_INFO(token));
     if (tst == NULL) {
         st = parse_failure(err, "timeStampToken", "token does not hold a TSTInfo");
         goto out;
@@ -1357,7 +1358,7 @@ out:
     if (pool != NULL && store != NULL && pool != store->certs)
         sk_X509_free(pool);
     sk_X509_pop_free(token_certs, X509_free);
-    TS_TST_INFO_free(tst);
+    TS_TST_INFO_free(owned_tst);
     TS_RESP_free(resp);
     PKCS7_free(bare);
     ERR_clear_error();
