@@ -233,17 +233,25 @@ START_TEST(gen_time_not_der)
 }
 END_TEST
 
-START_TEST(bundle_with_both_roots)
+/* A store of the bundle a ‖ b. */
+static capv_tsa_store *store_of_both(const void *a, size_t a_len, const void *b, size_t b_len)
 {
-    size_t a_len, b_len;
-    uint8_t *a = fx("ca.pem", &a_len);
-    uint8_t *b = fx("other_ca.pem", &b_len);
     uint8_t *both = malloc(a_len + b_len);
     ck_assert_ptr_nonnull(both);
     memcpy(both, a, a_len);
     memcpy(both + a_len, b, b_len);
     capv_tsa_store *s = NULL;
     ck_assert_int_eq(capvi_tsa_store_load_mem(&s, both, a_len + b_len, NULL), CAPV_OK);
+    free(both);
+    return s;
+}
+
+START_TEST(bundle_with_both_roots)
+{
+    size_t a_len, b_len;
+    uint8_t *a = fx("ca.pem", &a_len);
+    uint8_t *b = fx("other_ca.pem", &b_len);
+    capv_tsa_store *s = store_of_both(a, a_len, b, b_len);
     size_t dlen, t1_len, t2_len;
     uint8_t *data = fx("data.txt", &dlen);
     uint8_t *t1 = fx("data.tsr", &t1_len);
@@ -256,7 +264,6 @@ START_TEST(bundle_with_both_roots)
     capvi_tsa_store_free(s);
     free(a);
     free(b);
-    free(both);
     free(data);
     free(t1);
     free(t2);
@@ -708,12 +715,7 @@ START_TEST(kept_chain_and_other_issuers)
     for (int same_name = 0; same_name < 2; same_name++) {
         size_t extra_len;
         char *extra = expired_root_pem(same_name ? X509_get_subject_name(root) : NULL, &extra_len);
-        uint8_t *bundle = malloc(ca_len + extra_len);
-        ck_assert_ptr_nonnull(bundle);
-        memcpy(bundle, extra, extra_len);
-        memcpy(bundle + extra_len, ca, ca_len);
-        capv_tsa_store *s = NULL;
-        ck_assert_int_eq(capvi_tsa_store_load_mem(&s, bundle, ca_len + extra_len, NULL), CAPV_OK);
+        capv_tsa_store *s = store_of_both(extra, extra_len, ca, ca_len);
         for (int round = 0; round < 2; round++) {
             ck_assert_int_eq(capvi_timestamp_verify(NULL, s, tsr, len, data, dlen, now, 0, NULL),
                              CAPV_OK);
@@ -724,7 +726,6 @@ START_TEST(kept_chain_and_other_issuers)
         ck_assert_uint_eq(capvi_tsa_store_decoded(s, &chains), 1);
         ck_assert_uint_eq(chains, same_name ? 0 : 1);
         capvi_tsa_store_free(s);
-        free(bundle);
         free(extra);
     }
     X509_free(root);
