@@ -45,12 +45,24 @@ const COOKIE_KEYS = [crypto.randomBytes(32).toString('hex')];
 const UI_SCOPES = 'verify:run registry:read verifications:read policy:read';
 const ui = { redirectUri: null, ttl: 600 };
 
+// Keys are made as PEM and read back before their JWK export. Exporting a key straight from
+// generateKeyPairSync can deadlock Node.js (v20.20 here): the export holds the key's mutex while
+// it allocates, a garbage collection then destroys the finished generation job, and the job's
+// destructor takes the same mutex. The identity provider hung so at start-up in CI; a loop of
+// such exports hangs within 500 keys, the same loop through PEM made 3000.
+const PEM = {
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+};
+
 function generation(n) {
-  const jwk = (pair, kid) => ({ ...pair.privateKey.export({ format: 'jwk' }), kid, use: 'sig' });
+  const jwk = (pair, kid) => ({
+    ...crypto.createPrivateKey(pair.privateKey).export({ format: 'jwk' }), kid, use: 'sig',
+  });
   return [
-    jwk(crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }), `rsa-${n}`),
-    jwk(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }), `ec-${n}`),
-    jwk(crypto.generateKeyPairSync('ed25519'), `ed-${n}`),
+    jwk(crypto.generateKeyPairSync('rsa', { modulusLength: 2048, ...PEM }), `rsa-${n}`),
+    jwk(crypto.generateKeyPairSync('ec', { namedCurve: 'P-256', ...PEM }), `ec-${n}`),
+    jwk(crypto.generateKeyPairSync('ed25519', PEM), `ed-${n}`),
   ];
 }
 
