@@ -63,10 +63,18 @@ typedef struct cert_slot {
  * check passes as before. */
 #define TSA_CHAIN_SLOTS 16
 
+/* What a kept chain was built for: the signer's place in the pool (the bundle, then the
+ * token's certificates), and the token's certificates (DER). */
+typedef struct chain_key {
+    int signer_at;
+    const uint8_t *der;
+    size_t len;
+} chain_key;
+
 typedef struct chain_slot {
-    uint8_t *key; /* the signer's place in the pool, then the token's certificates (DER); NULL:
-                   * empty */
-    size_t key_len;
+    int signer_at;
+    uint8_t *der; /* a copy of the key's; NULL: empty */
+    size_t len;
     STACK_OF(X509) * chain;
     time_t from, until; /* the chain and its other possible issuers are valid in
                          * [from, until) */
@@ -210,7 +218,7 @@ void capvi_tsa_store_free(capv_tsa_store *store)
         X509_free(store->slots[i].cert);
     }
     for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++) {
-        free(store->chains[i].key);
+        free(store->chains[i].der);
         sk_X509_pop_free(store->chains[i].chain, X509_free);
     }
     pthread_mutex_destroy(&store->lock);
@@ -242,7 +250,7 @@ size_t capvi_tsa_store_decoded(const capv_tsa_store *store, size_t *chains)
     for (size_t i = 0; i < TSA_CERT_SLOTS; i++)
         n += s->slots[i].der != NULL;
     for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++)
-        c += s->chains[i].key != NULL;
+        c += s->chains[i].der != NULL;
     pthread_mutex_unlock(&s->lock);
     if (chains != NULL)
         *chains = c;
@@ -914,17 +922,21 @@ out:
 
 /* ---- The token's signature ---------------------------------------------------------------- */
 
-/* Where a chain for a token's certificates (DER) and its signer's place in the pool is kept;
- * a new reference to it when it is valid at `t`, else NULL. */
-static STACK_OF(X509) *
-    kept_chain(const capv_tsa_store *store, const uint8_t *key, size_t key_len, time_t t)
+static bool slot_is(const chain_slot *c, const chain_key *key)
+{
+    return c->der != NULL && c->signer_at == key->signer_at && c->len == key->len &&
+           memcmp(c->der, key->der, key->len) == 0;
+}
+
+/* The chain kept for `key`: a new reference to it when it is valid at `t`, else NULL. */
+static STACK_OF(X509) * kept_chain(const capv_tsa_store *store, const chain_key *key, time_t t)
 {
     capv_tsa_store *s = (capv_tsa_store *)store;
     STACK_OF(X509) *chain = NULL;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++) {
         chain_slot *c = &s->chains[i];
-        if (c->key != NULL && c->key_len == key_len && memcmp(c->key, key, key_len) == 0) {
+        if (slot_is(c, key)) {
             if (c->from <= t && t < c->until && (chain = X509_chain_up_ref(c->chain)) != NULL)
                 c->used = ++s->tick;
             break;
@@ -957,7 +969,7 @@ static bool narrow_to_issuers(time_t *from, time_t *until, STACK_OF(X509) * cert
 /* Keeps `chain`, built for `key`, for the times at which each of its certificates, and each
  * other one of the bundle or `token_certs` that could have issued one of them, is valid
  * (nothing when those times cannot be read). */
-static void keep_chain(const capv_tsa_store *store, const uint8_t *key, size_t key_len,
+static void keep_chain(const capv_tsa_store *store, const chain_key *key,
                        STACK_OF(X509) * token_certs, STACK_OF(X509) * chain)
 {
     capv_tsa_store *s = (capv_tsa_store *)store;
@@ -968,36 +980,53 @@ static void keep_chain(const capv_tsa_store *store, const uint8_t *key, size_t k
     if (!times || !narrow_to_issuers(&from, &until, s->certs, chain) ||
         !narrow_to_issuers(&from, &until, token_certs, chain) || from >= until)
         return;
-    uint8_t *copy = malloc(key_len);
+    uint8_t *copy = malloc(key->len ? key->len : 1);
     STACK_OF(X509) *kept = X509_chain_up_ref(chain);
     if (copy == NULL || kept == NULL) {
         free(copy);
         sk_X509_pop_free(kept, X509_free);
         return;
     }
-    memcpy(copy, key, key_len);
+    memcpy(copy, key->der, key->len);
     pthread_mutex_lock(&s->lock);
     chain_slot *victim = NULL;
     for (size_t i = 0; i < TSA_CHAIN_SLOTS; i++) {
         chain_slot *c = &s->chains[i];
-        if (c->key != NULL && c->key_len == key_len && memcmp(c->key, key, key_len) == 0) {
+        if (slot_is(c, key)) {
             victim = c; /* the same certificates, kept for other times */
             break;
         }
-        if (victim == NULL || (victim->key != NULL && (c->key == NULL || c->used < victim->used)))
+        if (victim == NULL || (victim->der != NULL && (c->der == NULL || c->used < victim->used)))
             victim = c;
     }
-    uint8_t *old_key = victim->key;
+    uint8_t *old_der = victim->der;
     STACK_OF(X509) *old_chain = victim->chain;
-    *victim = (chain_slot){ .key = copy,
-                            .key_len = key_len,
+    *victim = (chain_slot){ .signer_at = key->signer_at,
+                            .der = copy,
+                            .len = key->len,
                             .chain = kept,
                             .from = from,
                             .until = until,
                             .used = ++s->tick };
     pthread_mutex_unlock(&s->lock);
-    free(old_key);
+    free(old_der);
     sk_X509_pop_free(old_chain, X509_free);
+}
+
+/* An X509_STORE of the bundle's certificates that verifies at time `t`; NULL with OpenSSL's
+ * error left in the queue. */
+static X509_STORE *bundle_store(const capv_tsa_store *store, time_t t)
+{
+    X509_STORE *xs = X509_STORE_new();
+    bool ok = xs != NULL;
+    for (int i = 0; ok && i < sk_X509_num(store->certs); i++)
+        ok = X509_STORE_add_cert(xs, sk_X509_value(store->certs, i)) == 1;
+    if (!ok) {
+        X509_STORE_free(xs);
+        return NULL;
+    }
+    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), t);
+    return xs;
 }
 
 /* The signer's chain to the bundle at `t` with the timeStamping purpose, as OpenSSL's
@@ -1005,28 +1034,22 @@ static void keep_chain(const capv_tsa_store *store, const uint8_t *key, size_t k
  * or one the store kept for the same certificates (`key`, NULL: none) and valid at `t`. NULL
  * with OpenSSL's error raised. */
 static STACK_OF(X509) * signer_chain(const capv_tsa_store *store, STACK_OF(X509) * untrusted,
-                                     X509 *signer, STACK_OF(X509) * token_certs, const uint8_t *key,
-                                     size_t key_len, time_t t)
+                                     X509 *signer, STACK_OF(X509) * token_certs,
+                                     const chain_key *key, time_t t)
 {
-    STACK_OF(X509) *chain = key != NULL ? kept_chain(store, key, key_len, t) : NULL;
+    STACK_OF(X509) *chain = key != NULL ? kept_chain(store, key, t) : NULL;
     if (chain != NULL)
         return chain;
-    X509_STORE *xs = X509_STORE_new();
+    X509_STORE *xs = bundle_store(store, t);
     X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-    bool ok = xs != NULL && ctx != NULL;
-    for (int i = 0; ok && i < sk_X509_num(store->certs); i++)
-        ok = X509_STORE_add_cert(xs, sk_X509_value(store->certs, i)) == 1;
-    if (ok) {
-        X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), t);
-        ok = X509_STORE_CTX_init(ctx, xs, signer, untrusted) == 1;
-    }
+    bool ok = xs != NULL && ctx != NULL && X509_STORE_CTX_init(ctx, xs, signer, untrusted) == 1;
     if (ok) {
         X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_TIMESTAMP_SIGN);
         if (X509_verify_cert(ctx) <= 0) {
             ERR_raise_data(ERR_LIB_TS, TS_R_CERTIFICATE_VERIFY_ERROR, "Verify error:%s",
                            X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
         } else if ((chain = X509_STORE_CTX_get1_chain(ctx)) != NULL && key != NULL) {
-            keep_chain(store, key, key_len, token_certs, chain);
+            keep_chain(store, key, token_certs, chain);
         }
     } else if (ctx == NULL) {
         ERR_raise(ERR_LIB_TS, ERR_R_X509_LIB);
@@ -1080,8 +1103,7 @@ static int token_checks(PKCS7 *token, TS_TST_INFO *tst, const capv_tsa_store *st
     ESS_SIGNING_CERT *ss = NULL;
     ESS_SIGNING_CERT_V2 *ssv2 = NULL;
     BIO *p7bio = NULL;
-    uint8_t *key = NULL;
-    size_t key_len = 0;
+    chain_key key = { .der = certs_der, .len = certs_der_len };
 
     if (!PKCS7_type_is_signed(token)) {
         ERR_raise(ERR_LIB_TS, TS_R_WRONG_CONTENT_TYPE);
@@ -1107,18 +1129,13 @@ static int token_checks(PKCS7 *token, TS_TST_INFO *tst, const capv_tsa_store *st
     for (int i = 0; i < sk_X509_num(own); i++)
         if (sk_X509_push(untrusted, sk_X509_value(own, i)) <= 0)
             goto out;
-    if (certs_der != NULL && sk_X509_num(own) <= 0) {
-        /* the key: the signer's place in the pool, then the token's certificates */
-        int at = 0;
-        while (at < sk_X509_num(pool) && sk_X509_value(pool, at) != signer)
-            at++;
-        key_len = sizeof at + certs_der_len;
-        if ((key = malloc(key_len)) != NULL) {
-            memcpy(key, &at, sizeof at);
-            memcpy(key + sizeof at, certs_der, certs_der_len);
-        }
-    }
-    if ((chain = signer_chain(store, untrusted, signer, token_certs, key, key_len, t)) == NULL)
+    /* a chain is kept only for tokens whose certificates the store gave (none left inside) */
+    bool keyed = certs_der != NULL && sk_X509_num(own) <= 0;
+    while (keyed && key.signer_at < sk_X509_num(pool) &&
+           sk_X509_value(pool, key.signer_at) != signer)
+        key.signer_at++;
+    if ((chain = signer_chain(store, untrusted, signer, token_certs, keyed ? &key : NULL, t)) ==
+        NULL)
         goto out;
     ss = ess_attribute(si, NID_id_smime_aa_signingCertificate);
     ssv2 = ess_attribute(si, NID_id_smime_aa_signingCertificateV2);
@@ -1144,7 +1161,6 @@ static int token_checks(PKCS7 *token, TS_TST_INFO *tst, const capv_tsa_store *st
     }
     ok = 1;
 out:
-    free(key);
     BIO_free_all(p7bio);
     ESS_SIGNING_CERT_free(ss);
     ESS_SIGNING_CERT_V2_free(ssv2);
@@ -1188,21 +1204,14 @@ static capv_status verify_signature_openssl(PKCS7 *token, const capv_tsa_store *
     STACK_OF(X509) *untrusted = NULL;
     TS_VERIFY_CTX *ctx = NULL;
 
-    xs = X509_STORE_new();
-    if (xs == NULL) {
-        st = capvi_err_nomem(err);
+    if ((xs = bundle_store(store, gen_secs(gen_ms))) == NULL) {
+        ossl_errors oe;
+        drain_errors(&oe);
+        st = oe.nomem
+                 ? capvi_err_nomem(err)
+                 : capvi_err_set(err, CAPV_E_CRYPTO, NULL, "cannot make a store of the bundle");
         goto out;
     }
-    for (int i = 0; i < sk_X509_num(store->certs); i++) {
-        if (X509_STORE_add_cert(xs, sk_X509_value(store->certs, i)) != 1) {
-            ossl_errors oe;
-            drain_errors(&oe);
-            st = oe.nomem ? capvi_err_nomem(err)
-                          : capvi_err_set(err, CAPV_E_CRYPTO, NULL, "X509_STORE_add_cert failed");
-            goto out;
-        }
-    }
-    X509_VERIFY_PARAM_set_time(X509_STORE_get0_param(xs), gen_secs(gen_ms));
     /* The bundle also serves as the pool of intermediates and of the TSA certificate
      * itself, for tokens that do not embed it (requested without certReq). */
     untrusted = X509_chain_up_ref(pool);
