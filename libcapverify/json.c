@@ -34,7 +34,10 @@ typedef struct arena_block {
     max_align_t data[];
 } arena_block;
 
-#define ARENA_BLOCK_BYTES 4096
+/* Heap blocks double from the first size up to the last, so a large tree takes a few dozen
+ * allocations, not one per 4 KiB. */
+#define ARENA_BLOCK_FIRST 4096
+#define ARENA_BLOCK_LAST (64u << 10)
 
 /* n bytes of `a`, aligned as malloc aligns, or NULL when out of memory. */
 static void *arena_take(capv_json_arena *a, size_t n)
@@ -47,7 +50,11 @@ static void *arena_take(capv_json_arena *a, size_t n)
     }
     arena_block *b = a->blocks;
     if (b == NULL || b->cap - b->used < n) {
-        size_t cap = n > ARENA_BLOCK_BYTES ? n : ARENA_BLOCK_BYTES;
+        size_t cap = b == NULL                   ? ARENA_BLOCK_FIRST
+                     : b->cap < ARENA_BLOCK_LAST ? 2 * b->cap
+                                                 : ARENA_BLOCK_LAST;
+        if (cap < n)
+            cap = n;
         b = malloc(sizeof *b + cap);
         if (b == NULL)
             return NULL;

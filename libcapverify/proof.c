@@ -10,6 +10,8 @@
 #include "proof_int.h"
 
 #define PROOF_JSON_MAX (16u * 1024u * 1024u)
+/* A proof's tree while it is read: a proof.v1 of eight constraint checks fits in 4 KiB. */
+#define PROOF_STACK_BYTES 4096
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -129,9 +131,13 @@ static capv_status parse_v1(capv_proof *p, const cJSON *o, capv_error *err)
 static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t len, bool in_capz,
                                     capv_error *err)
 {
+    /* the tree lives only here: a typical proof's nodes fit on the stack */
+    max_align_t mem[PROOF_STACK_BYTES / sizeof(max_align_t)];
+    capv_json_arena nodes = CAPV_JSON_ARENA(mem);
     cJSON *o = NULL;
-    capv_status st = capvi_json_parse(&o, data, len, err);
+    capv_status st = capvi_json_parse_in(&o, &nodes, data, len, err);
     if (st != CAPV_OK) {
+        capvi_json_arena_release(&nodes);
         char msg[CAPV_ERROR_MESSAGE_SIZE];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
         return capvi_err_set(err, CAPV_E_MALFORMED, NULL, "proof JSON is malformed: %s", msg);
@@ -159,7 +165,7 @@ static capv_status parse_json_proof(capv_proof *p, const uint8_t *data, size_t l
         if (err != NULL)
             err->code = st;
     }
-    cJSON_Delete(o);
+    capvi_json_arena_release(&nodes);
     return st;
 }
 

@@ -30,6 +30,9 @@
 /* How often the writer thread looks for verifications past their retention when the last
  * look found fewer than a full batch. */
 #define DEFAULT_PRUNE_INTERVAL_MS 5000
+/* A report's tree while its fields are read: a one-unit report's ~110 values take about
+ * 10 KiB. */
+#define REPORT_STACK_BYTES 16384
 
 /* The size of each version of capv_registry_options (docs/abi.md): version 2 added
  * max_report_bytes and retention_ms, version 3 record_queue_max and record_flush_ms. */
@@ -950,9 +953,12 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     capvi_buf_free(&sum);
     if (st != CAPV_E_NOT_FOUND)
         return st;
+    /* the tree lives only here: a typical report's nodes fit on the stack */
+    max_align_t mem[REPORT_STACK_BYTES / sizeof(max_align_t)];
+    capv_json_arena arena = CAPV_JSON_ARENA(mem);
     cJSON *root = NULL;
-    if ((st = capvi_json_parse(&root, (const uint8_t *)json, len, err)) != CAPV_OK)
-        return st;
+    if ((st = capvi_json_parse_in(&root, &arena, (const uint8_t *)json, len, err)) != CAPV_OK)
+        goto out;
     capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
     const cJSON *m;
     if (capvi_json_get_string(&v.result, root, "report", "result", true, err) != CAPV_OK ||
@@ -970,7 +976,7 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
     v.report_json = json;
     st = record(seq, reg, &v, len, root, true, err);
 out:
-    cJSON_Delete(root);
+    capvi_json_arena_release(&arena);
     return capvi_err_done(err, st);
 }
 

@@ -104,7 +104,8 @@ typedef struct layout {
     uint64_t budget;  /* what is left of CAPV_LIMIT_VERIFY_BYTES for reading, */
     uint64_t details; /* and for report details (a quarter, so they never starve a check) */
     const char *format;
-    cJSON *meta; /* parsed _meta.json, or NULL */
+    cJSON *meta;                /* parsed _meta.json, or NULL */
+    capv_json_arena meta_nodes; /* where meta lives */
     unit_spec *units;
     size_t nunits;
     const char *tsr_name;   /* member holding an RFC 3161 token, or NULL */
@@ -115,7 +116,7 @@ typedef struct layout {
 
 static void layout_clear(layout *l)
 {
-    cJSON_Delete(l->meta);
+    capvi_json_arena_release(&l->meta_nodes);
     free(l->units);
     memset(l, 0, sizeof *l);
 }
@@ -308,7 +309,7 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
                 return st;
             fits = charge(l, json_cost(v.data, v.len));
             if (fits)
-                pst = capvi_json_parse(&l->meta, v.data, v.len, &jerr);
+                pst = capvi_json_parse_in(&l->meta, &l->meta_nodes, v.data, v.len, &jerr);
             capvi_member_view_release(&v);
             refund(l, n);
         }
@@ -520,7 +521,8 @@ typedef struct unit_ctx {
     uint64_t charged; /* paid for what the unit read, given back when it ends */
     uint8_t manifest_sha3[32];
     uint8_t proof_sha3[32];
-    cJSON *manifest; /* NULL if it is not JSON */
+    cJSON *manifest;                /* NULL if it is not JSON */
+    capv_json_arena manifest_nodes; /* where manifest lives */
     bool has_created;
     int64_t created_ms;
     bool has_policy_hash; /* manifest.policy.hash is a digest */
@@ -724,14 +726,13 @@ static capv_status check_manifest_schema(unit_ctx *u)
     u->m = u->mv.data;
     u->mlen = u->mv.len;
     capv_error jerr = CAPV_ERROR_INIT;
-    if (capvi_json_parse(&u->manifest, u->m, u->mlen, &jerr) != CAPV_OK) {
+    if (capvi_json_parse_in(&u->manifest, &u->manifest_nodes, u->m, u->mlen, &jerr) != CAPV_OK) {
         cJSON *d = obj();
         put_str(d, "error", capv_status_name(jerr.code));
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
                                 "%s is not strict JSON: %s", u->spec->manifest_file, jerr.message);
     }
     if (!cJSON_IsObject(u->manifest)) {
-        cJSON_Delete(u->manifest);
         u->manifest = NULL;
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, NULL,
                                 "the manifest is not a JSON object");
@@ -1479,7 +1480,7 @@ static capv_status verify_unit(unit_ctx *u, int64_t now_ms)
 
 static void unit_clear(unit_ctx *u)
 {
-    cJSON_Delete(u->manifest);
+    capvi_json_arena_release(&u->manifest_nodes);
     free(u->canonical);
     capvi_proof_clear(&u->proof);
     capvi_member_view_release(&u->mv);

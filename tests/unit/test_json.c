@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json_int.h"
 #include "suites.h"
 
@@ -377,6 +378,23 @@ START_TEST(tree_in_arena)
         ck_assert_ptr_null(arena.blocks);
         ck_assert_uint_eq(arena.used, 0);
     }
+    /* a tree of thousands of nodes: blocks grow to their largest size, and many of those */
+    capv_buf many = CAPV_BUF_INIT;
+    capvi_buf_putc(&many, '[');
+    for (int i = 0; i < 6000; i++)
+        capvi_buf_printf(&many, "%s{\"k%d\":[%d,\"v\"]}", i ? "," : "", i, i);
+    capvi_buf_putc(&many, ']');
+    cJSON *many_heap = NULL, *many_in = NULL;
+    ck_assert_int_eq(capvi_json_parse(&many_heap, many.data, many.len, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse_in(&many_in, &arena, many.data, many.len, NULL), CAPV_OK);
+    char *many_want = cJSON_PrintUnformatted(many_heap),
+         *many_got = cJSON_PrintUnformatted(many_in);
+    ck_assert_str_eq(many_got, many_want);
+    cJSON_free(many_want);
+    cJSON_free(many_got);
+    cJSON_Delete(many_heap);
+    capvi_json_arena_release(&arena);
+    capvi_buf_free(&many);
     /* a duplicate key found after the tree is built: rejected, the arena still released */
     cJSON *dup = (cJSON *)1;
     ck_assert_int_eq(
