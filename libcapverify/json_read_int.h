@@ -40,6 +40,12 @@ typedef struct capv_json_arena {
         (buf), sizeof(buf), 0, NULL                                                                \
     }
 
+/* An arena of heap blocks alone. */
+#define CAPV_JSON_ARENA_HEAP_ONLY                                                                  \
+    {                                                                                              \
+        NULL, 0, 0, NULL                                                                           \
+    }
+
 /* capvi_json_parse, the tree in `arena` (on failure, what it took stays there until the
  * release). */
 capv_status capvi_json_parse_in(cJSON **out, capv_json_arena *arena, const uint8_t *data,

@@ -24,8 +24,7 @@ capv_status capvi_report_init(capv_report *r, const char *unit_id)
 void capvi_report_clear(capv_report *r)
 {
     for (size_t i = 0; i < r->nchecks; i++) {
-        free(r->checks[i].id);
-        free(r->checks[i].message);
+        free(r->checks[i].id); /* and its message */
         cJSON_Delete(r->checks[i].details);
         free(atomic_load_explicit(&r->checks[i].details_text, memory_order_relaxed));
     }
@@ -77,16 +76,17 @@ capv_status capvi_report_add(capv_report *r, const char *id, capv_check_status s
         va_end(ap);
     }
     capvi_text_make_utf8(msg);
-    c->id = strdup(id);
-    c->message = strdup(msg);
-    c->status = status;
-    c->details = details;
-    if (c->id == NULL || c->message == NULL) {
-        free(c->id);
-        free(c->message);
+    /* the id and the message share one allocation, the id's (freed with it) */
+    size_t idn = strlen(id) + 1, msgn = strlen(msg) + 1;
+    c->id = malloc(idn + msgn);
+    if (c->id == NULL) {
         cJSON_Delete(details);
         return CAPV_E_NOMEM;
     }
+    memcpy(c->id, id, idn);
+    c->message = memcpy(c->id + idn, msg, msgn);
+    c->status = status;
+    c->details = details;
     r->nchecks++;
     return CAPV_OK;
 }
@@ -233,59 +233,114 @@ const char *capv_check_status_name(capv_check_status s)
     return "unknown";
 }
 
-/* The report's JSON is written from a tree that borrows everything it can from the report:
- * member names are literals (cJSON_AddItemToObjectCS), strings and details are references
- * into the report (cJSON_Create*Reference), so building it costs one node per value and
- * cJSON_Delete frees only those nodes. The tree lives only while it is written. */
+/* The report's JSON is written straight from the report: its compact form member by member
+ * (a check's details with the compact writer), and the pretty form from a tree of that
+ * text, so the report's shape is written in one place. */
 
-/* Adds `item` (which may be NULL: out of memory) to `o` as member `key`, a literal. */
-static bool add(cJSON *o, const char *key, cJSON *item)
+static void put_key(capv_buf *b, const char *key)
 {
-    if (item != NULL && cJSON_AddItemToObjectCS(o, key, item))
-        return true;
-    cJSON_Delete(item);
-    return false;
+    capvi_json_write_string(b, key, strlen(key));
+    capvi_buf_putc(b, ':');
 }
 
-/* A NULL `value` fails, as cJSON_AddStringToObject does (the writer needs a string). */
-static bool add_str(cJSON *o, const char *key, const char *value)
+static void put_str_member(capv_buf *b, const char *key, const char *value)
 {
-    return value != NULL && add(o, key, cJSON_CreateStringReference(value));
+    put_key(b, key);
+    capvi_json_write_string(b, value, strlen(value));
 }
 
-static bool add_str_or_null(cJSON *o, const char *key, const char *value)
+static void put_str_or_null(capv_buf *b, const char *key, const char *value)
 {
-    return add(o, key, value ? cJSON_CreateStringReference(value) : cJSON_CreateNull());
+    put_key(b, key);
+    if (value != NULL)
+        capvi_json_write_string(b, value, strlen(value));
+    else
+        capvi_buf_puts(b, "null");
 }
 
-static cJSON *checks_json(const capv_report *r)
+static void write_hashes(capv_buf *b, const capv_report *r)
 {
-    cJSON *a = cJSON_CreateArray();
-    for (size_t i = 0; a && i < r->nchecks; i++) {
+    put_str_or_null(b, "manifest_hash", r->manifest_hash);
+    capvi_buf_putc(b, ',');
+    put_str_or_null(b, "proof_hash", r->proof_hash);
+    capvi_buf_putc(b, ',');
+    put_str_or_null(b, "policy_hash", r->policy_hash);
+}
+
+static void write_checks(capv_buf *b, const capv_report *r)
+{
+    capvi_buf_putc(b, '[');
+    for (size_t i = 0; i < r->nchecks; i++) {
         const struct capv_check *c = &r->checks[i];
-        cJSON *o = cJSON_CreateObject();
-        if (o == NULL || !cJSON_AddItemToArray(a, o)) {
-            cJSON_Delete(o);
-            cJSON_Delete(a);
-            return NULL;
-        }
-        if (!add_str(o, "id", c->id) || !add_str(o, "status", capv_check_status_name(c->status)) ||
-            !add_str(o, "message", c->message) ||
-            !add(o, "details",
-                 c->details ? cJSON_CreateObjectReference(c->details->child)
-                            : cJSON_CreateObject())) {
-            cJSON_Delete(a);
-            return NULL;
-        }
+        capvi_buf_puts(b, i ? ",{" : "{");
+        put_str_member(b, "id", c->id);
+        capvi_buf_putc(b, ',');
+        put_str_member(b, "status", capv_check_status_name(c->status));
+        capvi_buf_putc(b, ',');
+        put_str_member(b, "message", c->message);
+        capvi_buf_putc(b, ',');
+        put_key(b, "details");
+        if (c->details != NULL)
+            capvi_json_write_compact(b, c->details, 0);
+        else
+            capvi_buf_puts(b, "{}");
+        capvi_buf_putc(b, '}');
     }
-    return a;
+    capvi_buf_putc(b, ']');
 }
 
-static bool add_hashes(cJSON *o, const capv_report *r)
+static void write_report(capv_buf *b, const capv_report *r)
 {
-    return add_str_or_null(o, "manifest_hash", r->manifest_hash) &&
-           add_str_or_null(o, "proof_hash", r->proof_hash) &&
-           add_str_or_null(o, "policy_hash", r->policy_hash);
+    capvi_buf_putc(b, '{');
+    put_str_member(b, "result", capv_verdict_name(r->verdict));
+    capvi_buf_putc(b, ',');
+    put_str_member(b, "format", r->format);
+    capvi_buf_putc(b, ',');
+    write_hashes(b, r);
+    capvi_buf_puts(b, ",\"units\":[");
+    for (size_t i = 0; i < r->nunits; i++) {
+        const capv_report *u = &r->units[i];
+        capvi_buf_puts(b, i ? ",{" : "{");
+        put_str_member(b, "id", u->unit_id);
+        capvi_buf_putc(b, ',');
+        put_str_member(b, "result", capv_verdict_name(u->verdict));
+        capvi_buf_putc(b, ',');
+        write_hashes(b, u);
+        capvi_buf_putc(b, ',');
+        put_key(b, "checks");
+        write_checks(b, u);
+        capvi_buf_putc(b, '}');
+    }
+    capvi_buf_puts(b, "],");
+    put_key(b, "checks");
+    write_checks(b, r);
+    capvi_buf_puts(b, ",\"verifier\":{");
+    put_str_member(b, "name", "libcapverify");
+    capvi_buf_putc(b, ',');
+    put_str_member(b, "version", capv_version_string());
+    capvi_buf_puts(b, "},");
+    char t[32];
+    capvi_time_format_ms(t, r->verified_at);
+    put_str_member(b, "verified_at", t);
+    capvi_buf_puts(b, ",\"duration_ms\":");
+    capvi_buf_put_int(b, r->duration_ms);
+    capvi_buf_putc(b, '}');
+}
+
+/* The pretty form of the compact report text `b` (replaced). */
+static capv_status prettify(capv_buf *b, capv_error *err)
+{
+    capv_json_arena nodes = CAPV_JSON_ARENA_HEAP_ONLY;
+    cJSON *tree = NULL;
+    capv_status st = capvi_json_parse_in(&tree, &nodes, b->data, b->len, err);
+    if (st == CAPV_OK) {
+        capv_buf pretty = CAPV_BUF_INIT;
+        capvi_json_write_pretty(&pretty, tree);
+        capvi_buf_free(b);
+        *b = pretty;
+    }
+    capvi_json_arena_release(&nodes);
+    return st;
 }
 
 capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *r,
@@ -294,39 +349,15 @@ capv_status capv_report_to_json(char **out, size_t *out_len, const capv_report *
     if (out == NULL || r == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *units = NULL, *verifier = NULL;
-    char t[32];
-    bool ok = o && add_str(o, "result", capv_verdict_name(r->verdict)) &&
-              add_str(o, "format", r->format) && add_hashes(o, r) &&
-              add(o, "units", units = cJSON_CreateArray());
-    for (size_t i = 0; ok && i < r->nunits; i++) {
-        const capv_report *u = &r->units[i];
-        cJSON *uo = cJSON_CreateObject();
-        ok = uo && cJSON_AddItemToArray(units, uo) && add_str(uo, "id", u->unit_id) &&
-             add_str(uo, "result", capv_verdict_name(u->verdict)) && add_hashes(uo, u) &&
-             add(uo, "checks", checks_json(u));
-    }
-    ok = ok && add(o, "checks", checks_json(r));
-    capvi_time_format_ms(t, r->verified_at);
-    ok = ok && add(o, "verifier", verifier = cJSON_CreateObject()) &&
-         add_str(verifier, "name", "libcapverify") &&
-         add_str(verifier, "version", capv_version_string()) && add_str(o, "verified_at", t) &&
-         add(o, "duration_ms", cJSON_CreateNumber((double)r->duration_ms));
     capv_buf b = CAPV_BUF_INIT;
-    if (ok) {
-        if (flags & CAPV_REPORT_JSON_PRETTY)
-            capvi_json_write_pretty(&b, o);
-        else
-            capvi_json_write_compact(&b, o, 0);
-    }
-    cJSON_Delete(o);
-    if (!ok) {
-        capvi_buf_free(&b);
-        return capvi_err_nomem(err);
-    }
-    *out = (char *)capvi_buf_take(&b, out_len);
-    return capvi_err_done(err, *out ? CAPV_OK : capvi_err_nomem(err));
+    write_report(&b, r);
+    capv_status st = b.failed ? capvi_err_nomem(err) : CAPV_OK;
+    if (st == CAPV_OK && (flags & CAPV_REPORT_JSON_PRETTY))
+        st = prettify(&b, err);
+    if (st == CAPV_OK && (*out = (char *)capvi_buf_take(&b, out_len)) == NULL)
+        st = capvi_err_nomem(err);
+    capvi_buf_free(&b);
+    return capvi_err_done(err, st);
 }
 
 /* ---- problems for a log line ------------------------------------------------------------ */
