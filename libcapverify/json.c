@@ -708,6 +708,64 @@ cJSON *capvi_json_duplicate(const cJSON *item)
     return copy;
 }
 
+/* A node of `type` in one allocation with its member name `key` and its string `text` (each
+ * NULL for none), flagged as new_node flags them. */
+static cJSON *built_node(int type, const char *key, const char *text)
+{
+    size_t kn = key != NULL ? strlen(key) + 1 : 0, tn = text != NULL ? strlen(text) + 1 : 0;
+    cJSON *item = cJSON_malloc(sizeof *item + kn + tn);
+    if (item == NULL)
+        return NULL;
+    memset(item, 0, sizeof *item);
+    item->type = type;
+    char *extra = (char *)(item + 1);
+    if (key != NULL) {
+        item->string = memcpy(extra, key, kn);
+        item->type |= cJSON_StringIsConst;
+    }
+    if (text != NULL) {
+        item->valuestring = memcpy(extra + kn, text, tn);
+        item->type |= cJSON_IsReference;
+    }
+    return item;
+}
+
+/* Appends `item` to `parent`'s children (its member name, if any, already set). */
+static cJSON *attach(cJSON *parent, cJSON *item)
+{
+    if (item != NULL && !cJSON_AddItemToArray(parent, item)) {
+        cJSON_free(item);
+        return NULL;
+    }
+    return item;
+}
+
+cJSON *capvi_json_add_string(cJSON *parent, const char *key, const char *value)
+{
+    return value != NULL ? attach(parent, built_node(cJSON_String, key, value)) : NULL;
+}
+
+cJSON *capvi_json_add_number(cJSON *parent, const char *key, double value)
+{
+    cJSON *item = built_node(cJSON_Number, key, NULL);
+    if (item == NULL)
+        return NULL;
+    item->valuedouble = value;
+    /* valueint saturated, as cJSON_CreateNumber sets it */
+    item->valueint = value >= INT_MAX ? INT_MAX : value <= (double)INT_MIN ? INT_MIN : (int)value;
+    return attach(parent, item);
+}
+
+cJSON *capvi_json_add_bool(cJSON *parent, const char *key, bool value)
+{
+    return attach(parent, built_node(value ? cJSON_True : cJSON_False, key, NULL));
+}
+
+cJSON *capvi_json_add_container(cJSON *parent, const char *key, bool object)
+{
+    return attach(parent, built_node(object ? cJSON_Object : cJSON_Array, key, NULL));
+}
+
 void capvi_json_drop_string(cJSON *item)
 {
     if (!(item->type & cJSON_IsReference))

@@ -56,6 +56,15 @@ void capvi_json_arena_release(capv_json_arena *arena);
  * of a parsed tree), or NULL when out of memory. */
 cJSON *capvi_json_duplicate(const cJSON *item);
 
+/* Tree building with nodes shaped as the parser's (one allocation holding the member name
+ * and a string's text; copy such trees with capvi_json_duplicate): each appends to `parent`
+ * (an object, with `key`; an array, with NULL) a new string, number, bool, or empty object or
+ * array, and returns it, or NULL when out of memory (or `value` is NULL). */
+cJSON *capvi_json_add_string(cJSON *parent, const char *key, const char *value);
+cJSON *capvi_json_add_number(cJSON *parent, const char *key, double value);
+cJSON *capvi_json_add_bool(cJSON *parent, const char *key, bool value);
+cJSON *capvi_json_add_container(cJSON *parent, const char *key, bool object);
+
 /* Frees the string value of `item` if it has its own allocation, and clears it. */
 void capvi_json_drop_string(cJSON *item);
 

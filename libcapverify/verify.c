@@ -43,20 +43,20 @@ static cJSON *obj(void)
  * missing detail, never as a wrong verdict). */
 static void put_str(cJSON *o, const char *key, const char *value)
 {
-    if (o != NULL && value != NULL)
-        cJSON_AddStringToObject(o, key, value);
+    if (o != NULL)
+        capvi_json_add_string(o, key, value);
 }
 
 static void put_bool(cJSON *o, const char *key, bool value)
 {
     if (o != NULL)
-        cJSON_AddBoolToObject(o, key, value);
+        capvi_json_add_bool(o, key, value);
 }
 
 static void put_num(cJSON *o, const char *key, double value)
 {
     if (o != NULL)
-        cJSON_AddNumberToObject(o, key, value);
+        capvi_json_add_number(o, key, value);
 }
 
 static void put_hash(cJSON *o, const char *key, const uint8_t d[32])
@@ -69,7 +69,7 @@ static void put_hash(cJSON *o, const char *key, const uint8_t d[32])
 static void push_str(cJSON *arr, const char *s)
 {
     if (arr != NULL)
-        cJSON_AddItemToArray(arr, cJSON_CreateString(s));
+        capvi_json_add_string(arr, NULL, s);
 }
 
 static bool is_placeholder(const uint8_t d[32])
@@ -390,8 +390,8 @@ static void add_mismatch(layout *l, cJSON *list, const char *name, const char *w
 static capv_status check_integrity(capv_report *r, const capv_package *pkg, layout *l)
 {
     cJSON *d = obj();
-    cJSON *mismatches = d ? cJSON_AddArrayToObject(d, "mismatches") : NULL;
-    cJSON *unlisted = d ? cJSON_AddArrayToObject(d, "unlisted") : NULL;
+    cJSON *mismatches = d ? capvi_json_add_container(d, "mismatches", false) : NULL;
+    cJSON *unlisted = d ? capvi_json_add_container(d, "unlisted", false) : NULL;
     size_t bad = 0, extra = 0, verified = 0, omitted_bad = 0, omitted_extra = 0;
     char first[300] = "";
     const cJSON *files = NULL;
@@ -738,8 +738,9 @@ static capv_status check_manifest_schema(unit_ctx *u)
                                 "the manifest is not a JSON object");
     }
     cJSON *d = obj();
-    schema_errs e = { u->layout, d ? cJSON_AddArrayToObject(d, "errors") : NULL, 0, 0, "" };
-    cJSON *unknown = d ? cJSON_AddArrayToObject(d, "unknown_keys") : NULL;
+    schema_errs e = { u->layout, d ? capvi_json_add_container(d, "errors", false) : NULL, 0, 0,
+                      "" };
+    cJSON *unknown = d ? capvi_json_add_container(d, "unknown_keys", false) : NULL;
     size_t unknown_omitted = 0;
     const cJSON *m = u->manifest;
     uint8_t tmp[32];
@@ -901,7 +902,7 @@ static capv_status check_signature(unit_ctx *u)
     if (st != CAPV_OK)
         return st;
     cJSON *d = obj();
-    cJSON *list = d ? cJSON_AddArrayToObject(d, "signatures") : NULL;
+    cJSON *list = d ? capvi_json_add_container(d, "signatures", false) : NULL;
     size_t invalid = 0, malformed = 0, trusted = 0, untrusted_only = 0, distrusted = 0;
     size_t omitted = 0;
     char first_problem[200] = "";
@@ -1392,7 +1393,7 @@ static capv_status check_audit(unit_ctx *u)
         return capvi_report_add(u->r, "audit", CAPV_CHECK_SKIP, NULL,
                                 "the manifest could not be read");
     cJSON *d = obj();
-    cJSON *logs = d ? cJSON_AddArrayToObject(d, "logs") : NULL;
+    cJSON *logs = d ? capvi_json_add_container(d, "logs", false) : NULL;
     size_t broken = 0, unbound = 0, omitted = 0;
     char first[400] = "", buf[300];
     for (size_t i = 0; i < l->naudit; i++) {

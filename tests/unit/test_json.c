@@ -409,6 +409,55 @@ START_TEST(tree_in_arena)
 }
 END_TEST
 
+/* Trees built with the one-allocation helpers write as the same tree built with cJSON's
+ * own calls, copy with capvi_json_duplicate and free with cJSON_Delete (ASan and valgrind
+ * check both); a NULL parent or string value makes nothing. */
+START_TEST(built_nodes)
+{
+    char key[16] = "transient";
+    cJSON *mine = cJSON_CreateObject(), *theirs = cJSON_CreateObject();
+    ck_assert_ptr_nonnull(capvi_json_add_string(mine, key, "caf\xc3\xa9 \"q\""));
+    memset(key, 'x', sizeof key - 1); /* the name was copied */
+    ck_assert_ptr_nonnull(capvi_json_add_number(mine, "n", -1.5e3));
+    ck_assert_ptr_nonnull(capvi_json_add_number(mine, "big", 1e12));
+    ck_assert_ptr_nonnull(capvi_json_add_bool(mine, "t", true));
+    ck_assert_ptr_nonnull(capvi_json_add_bool(mine, "f", false));
+    cJSON *arr = capvi_json_add_container(mine, "a", false);
+    ck_assert_ptr_nonnull(capvi_json_add_string(arr, NULL, "e"));
+    ck_assert_ptr_nonnull(capvi_json_add_number(capvi_json_add_container(arr, NULL, true), "k", 7));
+    ck_assert_ptr_null(capvi_json_add_string(mine, "none", NULL));
+    ck_assert_ptr_null(capvi_json_add_string(NULL, "k", "v"));
+    ck_assert_ptr_null(capvi_json_add_bool(NULL, "k", true));
+    cJSON_AddStringToObject(theirs, "transient", "caf\xc3\xa9 \"q\"");
+    cJSON_AddNumberToObject(theirs, "n", -1.5e3);
+    cJSON_AddNumberToObject(theirs, "big", 1e12);
+    cJSON_AddBoolToObject(theirs, "t", true);
+    cJSON_AddBoolToObject(theirs, "f", false);
+    cJSON *tarr = cJSON_AddArrayToObject(theirs, "a");
+    cJSON_AddItemToArray(tarr, cJSON_CreateString("e"));
+    cJSON *tobj = cJSON_CreateObject();
+    cJSON_AddNumberToObject(tobj, "k", 7);
+    cJSON_AddItemToArray(tarr, tobj);
+    ck_assert_int_eq(capvi_json_get(mine, "big")->valueint, INT_MAX);
+    capv_buf a = CAPV_BUF_INIT, b = CAPV_BUF_INIT, c = CAPV_BUF_INIT;
+    capvi_json_write_compact(&a, mine, 0);
+    capvi_json_write_compact(&b, theirs, 0);
+    cJSON *copy = capvi_json_duplicate(mine);
+    ck_assert_ptr_nonnull(copy);
+    cJSON_Delete(mine);
+    capvi_json_write_compact(&c, copy, 0);
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert_mem_eq(a.data, b.data, a.len);
+    ck_assert_uint_eq(c.len, b.len);
+    ck_assert_mem_eq(c.data, b.data, b.len);
+    cJSON_Delete(copy);
+    cJSON_Delete(theirs);
+    capvi_buf_free(&a);
+    capvi_buf_free(&b);
+    capvi_buf_free(&c);
+}
+END_TEST
+
 Suite *json_suite(void)
 {
     Suite *s = suite_create("json");
@@ -424,6 +473,7 @@ Suite *json_suite(void)
     tcase_add_test(tc, number_doubles);
     tcase_add_test(tc, tree_memory);
     tcase_add_test(tc, tree_in_arena);
+    tcase_add_test(tc, built_nodes);
     suite_add_tcase(s, tc);
     return s;
 }
