@@ -72,6 +72,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = 0;
     FUZZ_ASSERT(capv_report_to_json(&json, &len, r, 0, NULL) == CAPV_OK);
     FUZZ_ASSERT(capv_json_validate((const uint8_t *)json, len, NULL) == CAPV_OK);
+    /* the pretty form is the same document: made compact again, the same bytes */
+    char *pretty = NULL;
+    uint8_t *again = NULL;
+    size_t plen = 0, alen = 0;
+    FUZZ_ASSERT(capv_report_to_json(&pretty, &plen, r, CAPV_REPORT_JSON_PRETTY, NULL) == CAPV_OK);
+    FUZZ_ASSERT(capv_json_canonical(&again, &alen, (const uint8_t *)pretty, plen, 0, NULL) ==
+                CAPV_OK);
+    FUZZ_ASSERT(alen == len && memcmp(again, json, len) == 0);
+    capv_free(again);
+    capv_free(pretty);
     capv_free(json);
     capv_report_free(r);
     return 0;
