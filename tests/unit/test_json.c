@@ -383,7 +383,11 @@ START_TEST(tree_in_arena)
     capvi_buf_putc(&many, '[');
     for (int i = 0; i < 6000; i++)
         capvi_buf_printf(&many, "%s{\"k%d\":[%d,\"v\"]}", i ? "," : "", i, i);
-    capvi_buf_putc(&many, ']');
+    /* and a text longer than the largest block, after the blocks have grown */
+    capvi_buf_puts(&many, ",\"");
+    for (int i = 0; i < 100000; i++)
+        capvi_buf_putc(&many, (char)('a' + i % 26));
+    capvi_buf_puts(&many, "\"]");
     cJSON *many_heap = NULL, *many_in = NULL;
     ck_assert_int_eq(capvi_json_parse(&many_heap, many.data, many.len, NULL), CAPV_OK);
     ck_assert_int_eq(capvi_json_parse_in(&many_in, &arena, many.data, many.len, NULL), CAPV_OK);
