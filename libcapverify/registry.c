@@ -53,10 +53,10 @@ _Static_assert(sizeof options_sizes / sizeof options_sizes[0] == CAPV_REGISTRY_O
 #define REG_MEMO_TEXT_MAX 32768
 
 struct capvi_reg_memo {
-    char *text;         /* the report text (NULL: the slot is free) */
-    size_t cap;         /* the size cap it was prepared under */
-    capvi_reg_record r; /* the report's part of a record (no request id, no subject) */
-    char *summary;      /* the stored summary when r.summary, else NULL */
+    capvi_reg_body *text; /* the report text (NULL: the slot is free) */
+    size_t cap;           /* the size cap it was prepared under */
+    capvi_reg_record r;   /* the report's part of a record (no request id, subject, body) */
+    capvi_reg_body *body; /* what is stored: the text itself, or its summary (r.summary) */
 };
 
 /* The memo slot of a report text: a multiply-xorshift mix of its 8-byte words, in four
@@ -89,8 +89,8 @@ static void memo_free(capv_registry *reg)
     if (reg->memo == NULL)
         return;
     for (size_t i = 0; i < REG_MEMO_SLOTS; i++) {
-        free(reg->memo[i].text);
-        free(reg->memo[i].summary);
+        capvi_reg_body_put(reg->memo[i].text);
+        capvi_reg_body_put(reg->memo[i].body);
     }
     free(reg->memo);
     reg->memo = NULL;
@@ -769,11 +769,12 @@ static capv_status prepare_report(capvi_reg_record *r, capv_registry *reg,
     return CAPV_OK;
 }
 
-/* A queued copy of `r`, its subject and body in the same allocation (the writer frees it). */
-static capv_reg_queued *record_copy(const capvi_reg_record *r)
+/* A queued copy of `r`, its subject and body in the same allocation, or with a reference to
+ * `shared` (which r->body points into) instead of a copy of the body (the writer frees it). */
+static capv_reg_queued *record_copy(const capvi_reg_record *r, capvi_reg_body *shared)
 {
     size_t sub = r->subject ? strlen(r->subject) + 1 : 0;
-    size_t body = r->body ? r->body_len + 1 : 0;
+    size_t body = r->body && shared == NULL ? r->body_len + 1 : 0;
     capv_reg_queued *q = malloc(sizeof *q + sub + body);
     if (q == NULL)
         return NULL;
@@ -790,77 +791,83 @@ static capv_reg_queued *record_copy(const capvi_reg_record *r)
         p[r->body_len] = '\0';
         q->rec.body = p;
     }
+    if (shared != NULL) {
+        q->body = capvi_reg_body_get(shared);
+        q->rec.body = shared->text;
+        q->rec.body_len = shared->len;
+    }
     q->w.rec = &q->rec;
     q->w.queued = true;
     return q;
 }
 
-/* CAPV_OK with the prepared record of a report recorded recently (`sum` holds its summary
- * when one is stored), CAPV_E_NOT_FOUND when there is none. */
-static capv_status memo_get(capvi_reg_record *r, capv_buf *sum, capv_registry *reg,
-                            const char *json, size_t len, capv_error *err)
+/* CAPV_OK with the prepared record of a report recorded recently, its body in `*body` (a
+ * reference the caller gives back), or CAPV_E_NOT_FOUND. */
+static capv_status memo_get(capvi_reg_record *r, capvi_reg_body **body, capv_registry *reg,
+                            const char *json, size_t len)
 {
     memset(r, 0, sizeof *r);
+    *body = NULL;
     if (reg->memo == NULL || len > REG_MEMO_TEXT_MAX)
         return CAPV_E_NOT_FOUND;
     size_t cap = atomic_load(&reg->max_report);
-    capv_status st = CAPV_E_NOT_FOUND;
     pthread_mutex_lock(&reg->memo_lock);
     struct capvi_reg_memo *m = &reg->memo[memo_slot(json, len)];
-    if (m->text != NULL && m->cap == cap && m->r.full_len == len &&
-        memcmp(m->text, json, len) == 0) {
+    if (m->text != NULL && m->cap == cap && m->text->len == len &&
+        memcmp(m->text->text, json, len) == 0) {
         *r = m->r;
-        if (r->summary)
-            capvi_buf_append(sum, m->summary, r->body_len);
-        st = CAPV_OK;
+        *body = capvi_reg_body_get(m->body);
     }
     pthread_mutex_unlock(&reg->memo_lock);
-    if (st != CAPV_OK)
-        return st;
-    if (sum->failed)
-        return capvi_err_nomem(err);
-    r->body = r->summary ? (const char *)sum->data : json;
+    if (*body == NULL)
+        return CAPV_E_NOT_FOUND;
+    r->body = (*body)->text;
+    r->body_len = (*body)->len;
     return CAPV_OK;
 }
 
-/* Remembers the report part of a prepared record of the report text `json` (nothing when out
- * of memory or the text is too long to keep). */
-static void memo_put(capv_registry *reg, const char *json, const capvi_reg_record *r)
+/* Remembers the report part of a prepared record of the report text `json`, and returns a
+ * reference to the body it keeps (the same bytes as r->body), or NULL when out of memory or
+ * the text is too long to keep. */
+static capvi_reg_body *memo_put(capv_registry *reg, const char *json, const capvi_reg_record *r)
 {
     if (reg->memo == NULL || r->body == NULL || !r->at_given || r->full_len > REG_MEMO_TEXT_MAX)
-        return;
-    char *text = malloc(r->full_len ? r->full_len : 1);
-    char *summary = NULL;
-    if (text == NULL || (r->summary && (summary = malloc(r->body_len)) == NULL)) {
-        free(text);
-        return;
+        return NULL;
+    capvi_reg_body *text = capvi_reg_body_new(json, r->full_len);
+    capvi_reg_body *body = r->summary ? capvi_reg_body_new(r->body, r->body_len)
+                           : text     ? capvi_reg_body_get(text)
+                                      : NULL;
+    if (text == NULL || body == NULL) {
+        capvi_reg_body_put(text);
+        capvi_reg_body_put(body);
+        return NULL;
     }
-    memcpy(text, json, r->full_len);
-    if (summary != NULL)
-        memcpy(summary, r->body, r->body_len);
     pthread_mutex_lock(&reg->memo_lock);
     struct capvi_reg_memo *m = &reg->memo[memo_slot(json, r->full_len)];
-    free(m->text);
-    free(m->summary);
+    capvi_reg_body *old_text = m->text, *old_body = m->body;
     m->text = text;
     m->cap = atomic_load(&reg->max_report);
     m->r = *r;
     memset(m->r.request_id, 0, sizeof m->r.request_id);
     m->r.subject = NULL;
-    m->r.body = NULL; /* the caller's text, or the summary below */
-    m->summary = summary;
+    m->r.body = NULL; /* the caller's text, or its summary: the slot's body instead */
+    m->body = capvi_reg_body_get(body);
     pthread_mutex_unlock(&reg->memo_lock);
+    capvi_reg_body_put(old_text);
+    capvi_reg_body_put(old_body);
+    return body;
 }
 
-/* Stores a prepared record: waits for the commit, or queues it (asynchronous recording). */
+/* Stores a prepared record: waits for the commit, or queues it (asynchronous recording),
+ * with a reference to `shared` (NULL, or the same bytes as r->body) instead of a copy. */
 static capv_status record_submit(int64_t *seq, capv_registry *reg, capvi_reg_record *r,
-                                 capv_error *err)
+                                 capvi_reg_body *shared, capv_error *err)
 {
     capv_status st;
     bool queued = capvi_reg_queue_enabled(reg);
     r->seq_wanted = !queued && seq != NULL; /* a queued record's seq is never reported */
     if (queued) {
-        capv_reg_queued *q = record_copy(r);
+        capv_reg_queued *q = record_copy(r, shared);
         st = q ? capvi_reg_enqueue(reg, q, err) : capvi_err_nomem(err);
     } else {
         capv_reg_write q;
@@ -887,10 +894,10 @@ static capv_status record(int64_t *seq, capv_registry *reg, const capv_registry_
     capv_status st = record_fields(&r, reg, v, err);
     if (st == CAPV_OK)
         st = prepare_report(&r, reg, v, report_len, root, &sum, err);
-    if (st == CAPV_OK && remember)
-        memo_put(reg, v->report_json, &r);
+    capvi_reg_body *kept = st == CAPV_OK && remember ? memo_put(reg, v->report_json, &r) : NULL;
     if (st == CAPV_OK)
-        st = record_submit(seq, reg, &r, err);
+        st = record_submit(seq, reg, &r, kept, err);
+    capvi_reg_body_put(kept);
     capvi_buf_free(&sum);
     return st;
 }
@@ -938,21 +945,18 @@ capv_status capv_registry_record_report_json(int64_t *seq, capv_registry *reg, c
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     /* the same report text as a recent one (a cached verdict): its prepared fields */
     capvi_reg_record r;
-    capv_buf sum = CAPV_BUF_INIT;
-    capv_status st = memo_get(&r, &sum, reg, json, len, err);
-    if (st == CAPV_OK) {
+    capvi_reg_body *body = NULL;
+    capv_status st;
+    if (memo_get(&r, &body, reg, json, len) == CAPV_OK) {
         capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
         v.request_id = request_id;
         v.subject = subject;
         v.result = r.result;
         if ((st = record_caller_fields(&r, &v, err)) == CAPV_OK)
-            st = record_submit(seq, reg, &r, err);
-        capvi_buf_free(&sum);
+            st = record_submit(seq, reg, &r, body, err);
+        capvi_reg_body_put(body);
         return capvi_err_done(err, st);
     }
-    capvi_buf_free(&sum);
-    if (st != CAPV_E_NOT_FOUND)
-        return st;
     /* the tree lives only here: a typical report's nodes fit on the stack */
     max_align_t mem[REPORT_STACK_BYTES / sizeof(max_align_t)];
     capv_json_arena arena = CAPV_JSON_ARENA(mem);

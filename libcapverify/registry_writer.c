@@ -380,6 +380,36 @@ static void writer_probe(capv_registry *reg)
 
 /* ---- asynchronous recording ------------------------------------------------------------ */
 
+capvi_reg_body *capvi_reg_body_new(const char *text, size_t len)
+{
+    capvi_reg_body *b = malloc(sizeof *b + len + 1);
+    if (b == NULL)
+        return NULL;
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    memcpy(b->text, text, len);
+    b->text[len] = '\0';
+    return b;
+}
+
+capvi_reg_body *capvi_reg_body_get(capvi_reg_body *b)
+{
+    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
+    return b;
+}
+
+void capvi_reg_body_put(capvi_reg_body *b)
+{
+    if (b != NULL && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1)
+        free(b);
+}
+
+void capvi_reg_queued_free(capv_reg_queued *q)
+{
+    capvi_reg_body_put(q->body);
+    free(q);
+}
+
 bool capvi_reg_queue_enabled(capv_registry *reg)
 {
     return reg->rq_max > 0 && reg->writer_running;
@@ -430,7 +460,7 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
         q->w.queued = false;
         capvi_reg_submit(reg, &q->w);
         capv_status st = capvi_reg_write_result(&q->w, err);
-        free(q);
+        capvi_reg_queued_free(q);
         return st == CAPV_E_EXISTS ? CAPV_OK : st;
     }
     if (queue_full(reg)) {
@@ -440,7 +470,7 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
                                        "the record queue is full (%zu records waiting for the "
                                        "storage): verification '%s' is not recorded",
                                        reg->rq_max, q->rec.request_id);
-        free(q);
+        capvi_reg_queued_free(q);
         return st;
     }
     q->next = NULL;
@@ -697,7 +727,7 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&reg->qlock);
             while (done != NULL) {
                 capv_reg_queued *next = done->next;
-                free(done);
+                capvi_reg_queued_free(done);
                 done = next;
             }
         }

@@ -6,6 +6,8 @@
 #ifndef CAPV_REGISTRY_WRITER_INT_H
 #define CAPV_REGISTRY_WRITER_INT_H
 
+#include <stdatomic.h>
+
 #include "registry_backend_int.h"
 
 /* A unit of work for the write connection, run inside a transaction (in its own savepoint).
@@ -28,14 +30,34 @@ struct capv_reg_write {
     pthread_cond_t cond;
 };
 
+/* A report body shared by the registry's memo of recent report texts and the queued records
+ * that carry it (a cached verdict recorded again and again): immutable, freed by the last
+ * capvi_reg_body_put. */
+typedef struct capvi_reg_body {
+    atomic_size_t refs;
+    size_t len;
+    char text[]; /* len bytes and a NUL */
+} capvi_reg_body;
+
+/* A body of a copy of text[0..len) with one reference, or NULL when out of memory. */
+capvi_reg_body *capvi_reg_body_new(const char *text, size_t len);
+/* Another reference to `b` (returned); capvi_reg_body_put gives one back (NULL: nothing). */
+capvi_reg_body *capvi_reg_body_get(capvi_reg_body *b);
+void capvi_reg_body_put(capvi_reg_body *b);
+
 /* A verification record waiting for the writer (asynchronous recording): `w` runs `rec`;
- * subject and body live in the same allocation. The writer frees it once written or
- * refused; a batch that failed on the storage is retried (docs/registry.md). */
+ * the subject lives in the same allocation, and the body too unless `body` holds it (a
+ * reference, given back with the record). The writer frees it once written or refused
+ * (capvi_reg_queued_free); a batch that failed on the storage is retried
+ * (docs/registry.md). */
 typedef struct capv_reg_queued {
     capv_reg_write w;
     capvi_reg_record rec;
+    capvi_reg_body *body;
     struct capv_reg_queued *next;
 } capv_reg_queued;
+
+void capvi_reg_queued_free(capv_reg_queued *q);
 
 /* How long a record waits at most before the writer takes it when no batch fills up, and
  * the pauses after a batch failed on the storage (doubling). */

@@ -109,6 +109,86 @@ START_TEST(queued_and_batched)
 }
 END_TEST
 
+/* A report text of `n` (distinct texts for distinct n), `pad` bytes of padding making it
+ * longer. */
+static char *report_text(int n, size_t pad)
+{
+    char *t = malloc(pad + 128);
+    ck_assert_ptr_nonnull(t);
+    int k = snprintf(t, pad + 128,
+                     "{\"result\":\"warn\",\"verified_at\":\"2026-12-02T10:00:00Z\","
+                     "\"n\":%d,\"pad\":\"",
+                     n);
+    memset(t + k, 'p', pad);
+    memcpy(t + (size_t)k + pad, "\"}", 3);
+    return t;
+}
+
+/* Queued records of a report text recorded again (a cached verdict) share the body the
+ * registry remembers instead of each carrying a copy; that body outlives its place in the
+ * memory of recent texts while records still hold it. Here the records wait in the queue
+ * until the close while 200 other texts take the places of the repeated ones, and every
+ * record is written with its own report, or the summary of a text over the cap. */
+START_TEST(repeated_reports_share_their_bodies)
+{
+    char path[PATH_CAP];
+    in_dir(path, "shared.sqlite");
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD;
+    o.record_queue_max = 5000;
+    o.record_flush_ms = 60000;
+    o.max_report_bytes = CAPV_REGISTRY_MIN_MAX_REPORT_BYTES;
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
+    char *small = report_text(-1, 10), *big = report_text(-2, 4000);
+    char rid[48];
+    for (int i = 0; i < 200; i++) {
+        char *other = report_text(i, (size_t)i);
+        snprintf(rid, sizeof rid, "small-%d", i);
+        ck_assert_int_eq(
+            capv_registry_record_report_json(NULL, reg, small, strlen(small), rid, NULL, NULL),
+            CAPV_OK);
+        snprintf(rid, sizeof rid, "big-%d", i);
+        ck_assert_int_eq(
+            capv_registry_record_report_json(NULL, reg, big, strlen(big), rid, NULL, NULL),
+            CAPV_OK);
+        snprintf(rid, sizeof rid, "other-%d", i);
+        ck_assert_int_eq(
+            capv_registry_record_report_json(NULL, reg, other, strlen(other), rid, NULL, NULL),
+            CAPV_OK);
+        free(other);
+    }
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 0);
+    capv_registry_close(reg);
+    o.flags = CAPV_REGISTRY_READ_ONLY;
+    ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
+    ck_assert_uint_eq(verifications(reg), 600);
+    capv_registry_verification *v = NULL, *first_big = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&first_big, reg, "big-0", NULL), CAPV_OK);
+    ck_assert_uint_lt(strlen(first_big->report_json), strlen(big)); /* a summary */
+    for (int i = 0; i < 200; i++) {
+        snprintf(rid, sizeof rid, "small-%d", i);
+        ck_assert_int_eq(capv_registry_get_verification(&v, reg, rid, NULL), CAPV_OK);
+        ck_assert_str_eq(v->report_json, small);
+        capv_registry_verification_free(v);
+        snprintf(rid, sizeof rid, "big-%d", i);
+        ck_assert_int_eq(capv_registry_get_verification(&v, reg, rid, NULL), CAPV_OK);
+        ck_assert_str_eq(v->report_json, first_big->report_json);
+        capv_registry_verification_free(v);
+        char *other = report_text(i, (size_t)i);
+        snprintf(rid, sizeof rid, "other-%d", i);
+        ck_assert_int_eq(capv_registry_get_verification(&v, reg, rid, NULL), CAPV_OK);
+        ck_assert_str_eq(v->report_json, other);
+        capv_registry_verification_free(v);
+        free(other);
+    }
+    capv_registry_verification_free(first_big);
+    capv_registry_close(reg);
+    free(small);
+    free(big);
+}
+END_TEST
+
 START_TEST(close_writes_everything)
 {
     char path[PATH_CAP];
@@ -302,6 +382,7 @@ Suite *registry_async_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, queued_and_batched);
     tcase_add_test(tc, close_writes_everything);
+    tcase_add_test(tc, repeated_reports_share_their_bodies);
     tcase_add_test(tc, full_queue_waits_for_storage);
     tcase_add_test(tc, storage_down_then_back);
     tcase_add_test(tc, reused_request_id_rejected);
