@@ -1889,16 +1889,9 @@ START_TEST(reports_stored_once)
     capv_registry *reg = tu_registry_open(in_dir(path, "once.sqlite"), CAPV_REGISTRY_CREATE);
     char *big = big_report(30, 0); /* over the default cap: stored as one summary */
     static const char small[] = "{\"result\":\"ok\",\"verified_at\":\"2026-01-01T00:00:00Z\"}";
-    char rid[32];
     for (int i = 0; i < 40; i++) {
-        snprintf(rid, sizeof rid, "hit-%d", i);
-        ck_assert_int_eq(
-            capv_registry_record_report_json(NULL, reg, big, strlen(big), rid, NULL, NULL),
-            CAPV_OK);
-        snprintf(rid, sizeof rid, "small-%d", i);
-        ck_assert_int_eq(
-            capv_registry_record_report_json(NULL, reg, small, strlen(small), rid, NULL, NULL),
-            CAPV_OK);
+        tu_record_report(reg, big, "hit", i);
+        tu_record_report(reg, small, "small", i);
     }
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 80);
     ck_assert_int_eq(q_int(path, "SELECT count(*) FROM reports"), 2);

@@ -141,21 +141,11 @@ START_TEST(repeated_reports_share_their_bodies)
     capv_registry *reg = NULL;
     ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
     char *small = report_text(-1, 10), *big = report_text(-2, 4000);
-    char rid[48];
     for (int i = 0; i < 200; i++) {
         char *other = report_text(i, (size_t)i);
-        snprintf(rid, sizeof rid, "small-%d", i);
-        ck_assert_int_eq(
-            capv_registry_record_report_json(NULL, reg, small, strlen(small), rid, NULL, NULL),
-            CAPV_OK);
-        snprintf(rid, sizeof rid, "big-%d", i);
-        ck_assert_int_eq(
-            capv_registry_record_report_json(NULL, reg, big, strlen(big), rid, NULL, NULL),
-            CAPV_OK);
-        snprintf(rid, sizeof rid, "other-%d", i);
-        ck_assert_int_eq(
-            capv_registry_record_report_json(NULL, reg, other, strlen(other), rid, NULL, NULL),
-            CAPV_OK);
+        tu_record_report(reg, small, "small", i);
+        tu_record_report(reg, big, "big", i);
+        tu_record_report(reg, other, "other", i);
         free(other);
     }
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 0);
@@ -164,6 +154,7 @@ START_TEST(repeated_reports_share_their_bodies)
     ck_assert_int_eq(capv_registry_open(&reg, path, &o, NULL), CAPV_OK);
     ck_assert_uint_eq(verifications(reg), 600);
     capv_registry_verification *v = NULL, *first_big = NULL;
+    char rid[48];
     ck_assert_int_eq(capv_registry_get_verification(&first_big, reg, "big-0", NULL), CAPV_OK);
     ck_assert_uint_lt(strlen(first_big->report_json), strlen(big)); /* a summary */
     for (int i = 0; i < 200; i++) {

@@ -91,6 +91,16 @@ capv_registry *tu_registry_open(const char *path, unsigned int flags)
     return reg;
 }
 
+void tu_record_report(capv_registry *reg, const char *json, const char *prefix, int i)
+{
+    char rid[64];
+    snprintf(rid, sizeof rid, "%s-%d", prefix, i);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(
+        capv_registry_record_report_json(NULL, reg, json, strlen(json), rid, NULL, &err) == CAPV_OK,
+        "record %s: %s", rid, err.message);
+}
+
 void tu_write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");

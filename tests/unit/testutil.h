@@ -36,6 +36,10 @@ int tu_listen_loopback(int *port);
  * library's message when it cannot. */
 struct capv_registry *tu_registry_open(const char *path, unsigned int flags);
 
+/* Records the report text `json` in `reg` under the request id "<prefix>-<i>"; aborts the
+ * test with the library's message unless it is accepted. */
+void tu_record_report(struct capv_registry *reg, const char *json, const char *prefix, int i);
+
 /* Hex of a 32-byte digest, "0x"-prefixed, in a static buffer (one at a time). */
 const char *tu_hex(const uint8_t d[32]);
 
