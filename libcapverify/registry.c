@@ -107,6 +107,7 @@ void capv_registry_close(capv_registry *reg)
         reg->be->close(reg);
     memo_free(reg);
     pthread_mutex_destroy(&reg->memo_lock);
+    capvi_reg_keys_free(&reg->keys);
     pthread_mutex_destroy(&reg->wlock);
     pthread_mutex_destroy(&reg->rlock);
     pthread_cond_destroy(&reg->rcond);
@@ -178,6 +179,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     pthread_mutex_init(&reg->qlock, NULL);
     pthread_mutex_init(&reg->flock, NULL);
     pthread_mutex_init(&reg->memo_lock, NULL);
+    capvi_reg_keys_init(&reg->keys);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -60,9 +60,10 @@ static const struct {
 
 /* One copy: exactly one source (src_db or src_pg) and one target (dst_db or load). */
 typedef struct copy_pipe {
-    sqlite3 *src_db;  /* inside a read transaction */
-    capvi_pg *src_pg; /* inside a snapshot */
-    sqlite3 *dst_db;  /* inside a write transaction */
+    sqlite3 *src_db;          /* inside a read transaction */
+    capvi_pg *src_pg;         /* inside a snapshot */
+    sqlite3 *dst_db;          /* inside a write transaction */
+    capvi_reg_keys *dst_keys; /* dst_db is a registry's writer: its entries' keys */
     capvi_pg_load *load;
     sqlite3_stmt *ins; /* dst_db: the current table's insert */
     size_t t;          /* the current table */
@@ -91,6 +92,9 @@ static capv_status sqlite_put(copy_pipe *c, const char *const *cols, const int *
         else
             sqlite3_bind_text(c->ins, i + 1, cols[i], lens[i], SQLITE_STATIC);
     }
+    /* the keys before the entry, as every entry write adds them (registry_keys_int.h) */
+    if (c->t == T_ENTRIES && c->dst_keys != NULL && lens[4] == 32 && lens[5] == 32)
+        capvi_reg_keys_add(c->dst_keys, (const uint8_t *)cols[4], (const uint8_t *)cols[5]);
     int rc = sqlite3_step(c->ins);
     if (rc != SQLITE_DONE)
         return capvi_reg_sqlite_error(c->dst_db, rc, "copying a row", err);
@@ -223,6 +227,7 @@ static capv_status copy_write(capv_registry *to, void *arg, capv_error *err)
                       "a SQLite registry is replaced by swapping its file (capv_registry_restore)");
         int64_t any = 0;
         c->dst_db = to->w.db;
+        c->dst_keys = &to->keys;
         CAPV_TRY(capvi_reg_query_int(&any, c->dst_db,
                                      "SELECT EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 "
                                      "FROM verifications) OR EXISTS (SELECT 1 FROM policies)",

@@ -11,6 +11,7 @@
  *   registry_schema.c         registry_pg*.c           SQLite migrations; PostgreSQL (libpq)
  *   registry_entry.c          registry_record.c        entries; records ready to store
  *   registry_db.c                                      this layer
+ *   registry_keys.c                                    the entries' keys a writer keeps
  *
  * Each file includes the *_int.h headers of the layers below it, never one above it. */
 #ifndef CAPV_REGISTRY_DB_INT_H
@@ -24,6 +25,7 @@
 
 #include "buf.h"
 #include "error_int.h"
+#include "registry_keys_int.h"
 #include "registry_lock_int.h"
 
 /* The entry columns every entry query selects, in this order (capvi_reg_entry_from_row). */
@@ -142,6 +144,9 @@ struct capv_registry {
     bool w_report_valid;
     uint8_t w_report_key[32];
     int64_t w_report_id;
+    /* SQLite writer thread only: the keys of every entry (registry_keys_int.h); off
+     * (cap 0) everywhere else */
+    capvi_reg_keys keys;
     /* recently recorded report texts, prepared (registry.c, memo_get) */
     struct capvi_reg_memo *memo;
     pthread_mutex_t memo_lock;

@@ -119,6 +119,12 @@ capv_status capvi_reg_sqlite_open(capv_registry *reg, const capv_registry_option
         capv_status st = open_writer(reg, o, reg->busy_ms, err);
         if (st != CAPV_OK)
             return st;
+        /* the writer thread's handle is long-lived, and every entry is written through it */
+        int rc = (o->flags & CAPV_REGISTRY_WRITER_THREAD)
+                     ? capvi_reg_keys_load(&reg->keys, reg->w.db)
+                     : SQLITE_OK;
+        if (rc != SQLITE_OK)
+            return capvi_reg_sqlite_error(reg->w.db, rc, "reading the entries' keys", err);
     } else if (reg->path != NULL) {
         /* the writer lock's descriptor must outlive this handle's connections */
         capv_status st = capvi_reg_pin(&reg->lock, reg->path, err);
@@ -218,6 +224,7 @@ static capv_status sq_entry_add(capv_registry_entry **stored, capv_registry *reg
     capv_status st = capvi_reg_entry_existing(stored, w, e, compare_registered_at, err);
     if (st != CAPV_OK)
         return st;
+    capvi_reg_keys_add(&reg->keys, e->manifest_key, e->proof_key);
     if ((st = capvi_reg_entry_write(w, e, err)) != CAPV_OK || stored == NULL)
         return st;
     sqlite3_stmt *s = NULL;
@@ -514,6 +521,8 @@ static capv_status sq_leader(bool *leader, capv_registry *reg, capv_error *err)
 static capv_status sq_entry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
                                 const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
 {
+    if (id == NULL && !capvi_reg_keys_maybe(&reg->keys, mk, pk))
+        return capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such registry entry");
     capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, c, id ? REG_ST_ENTRY_BY_ID : REG_ST_ENTRY_BY_KEYS, err);

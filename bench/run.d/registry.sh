@@ -22,8 +22,12 @@ printf 'recorded verifications/s (record queue, 4 callers): %s written, %s queue
     "$(awk '$1 == "record_written_per_s" {print $2}' <<<"$rec")" \
     "$(awk '$1 == "record_queued_per_s" {print $2}' <<<"$rec")" \
     "$(awk '$1 == "record_per_commit" {print $2}' <<<"$rec")"
-printf 'look-ups/s: %s (1 thread), %s (2 threads)\n' \
-    "$(get registry_lookup_per_s_1_thread)" "$(get registry_lookup_per_s_2_threads)"
+printf 'look-ups/s: %s (1 thread), %s (2 threads); of pairs without an entry: %s (1 thread)\n' \
+    "$(get registry_lookup_per_s_1_thread)" "$(get registry_lookup_per_s_2_threads)" \
+    "$(get registry_lookup_missing_per_s_1_thread)"
+printf 'opening: %s s read-only, %s s read-write (quick_check), %s s with the writer thread (%s s loading the entries'"'"' keys)\n' \
+    "$(get registry_open_read_only_seconds)" "$(get registry_open_read_write_seconds)" \
+    "$(get registry_open_writer_thread_seconds)" "$(get registry_entry_keys_seconds)"
 printf 'online backup of %s rows (%s bytes): %s MB/s idle, %s MB/s while recording %s/s\n' \
     "$(get registry_fill_rows)" "$(get registry_backup_bytes)" "$(get registry_backup_mb_per_s)" \
     "$(get registry_backup_under_load_mb_per_s)" "$(get registry_record_per_s_during_backup)"

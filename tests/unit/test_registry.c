@@ -297,6 +297,62 @@ START_TEST(peer_databases)
 END_TEST
 
 /* A legacy database with rows: signed rows keep their text, so their signatures still verify. */
+/* How often the cached look-up by hashes ran on the handle's first reader (0: never
+ * prepared). */
+static int lookups_run(capv_registry *reg)
+{
+    sqlite3_stmt *s = reg->readers[0].st[REG_ST_ENTRY_BY_KEYS];
+    return s ? sqlite3_stmt_status(s, SQLITE_STMTSTATUS_RUN, 0) : 0;
+}
+
+/* A handle with a writer thread keeps the keys of every entry (docs/registry.md "Look-ups
+ * of packages without an entry"): a pair without an entry is answered without a query, one
+ * with an entry (or a fingerprint's false positive) asks the database. Other handles keep
+ * none. */
+START_TEST(entry_keys_kept_by_the_writer)
+{
+    char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry *reg = tu_registry_open(in_dir(path, "keys.sqlite"),
+                                          CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD);
+    ck_assert_uint_gt(reg->keys.cap, 0);
+    ck_assert_uint_eq(reg->keys.n, 0);
+    for (int i = 0; i < 300; i++) { /* past the first sizes of the set */
+        capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+        e.manifest_hash = hash_of(mh, "km", i);
+        e.proof_hash = hash_of(ph, "kp", i);
+        ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
+    }
+    ck_assert_uint_eq(reg->keys.n, 300);
+    ck_assert_uint_ge(reg->keys.cap, 600);
+    capv_registry_entry *got = NULL;
+    int runs = lookups_run(reg);
+    for (int i = 0; i < 300; i++) {
+        hash_of(mh, "km", i);
+        ck_assert_int_eq(capv_registry_find(&got, reg, mh, hash_of(ph, "kp", i + 1), NULL),
+                         CAPV_E_NOT_FOUND);
+    }
+    ck_assert_int_eq(lookups_run(reg), runs);
+    ck_assert_int_eq(capv_registry_find(&got, reg, mh, hash_of(ph, "kp", 299), NULL), CAPV_OK);
+    capv_registry_entry_free(got);
+    ck_assert_int_eq(lookups_run(reg), runs + 1);
+    capv_registry_close(reg);
+    /* loaded when the handle opens */
+    reg = tu_registry_open(path, CAPV_REGISTRY_WRITER_THREAD);
+    ck_assert_uint_eq(reg->keys.n, 300);
+    capv_registry_close(reg);
+    /* no writer thread, or read-only: every look-up asks the database */
+    reg = tu_registry_open(path, 0);
+    ck_assert_uint_eq(reg->keys.cap, 0);
+    ck_assert_int_eq(capv_registry_find(&got, reg, mh, hash_of(ph, "kp", 1), NULL),
+                     CAPV_E_NOT_FOUND);
+    ck_assert_int_eq(lookups_run(reg), 1);
+    capv_registry_close(reg);
+    reg = open_ro(path);
+    ck_assert_uint_eq(reg->keys.cap, 0);
+    capv_registry_close(reg);
+}
+END_TEST
+
 START_TEST(legacy_rows_migrate)
 {
     char src[PATH_CAP], path[PATH_CAP], sql[2048], mh[67], ph[67], mh2[67], ph2[67];
@@ -2587,6 +2643,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, foreign_files);
     tcase_add_test(tc, peer_databases);
     tcase_add_test(tc, legacy_rows_migrate);
+    tcase_add_test(tc, entry_keys_kept_by_the_writer);
     tcase_add_test(tc, add_idempotent);
     tcase_add_test(tc, signatures);
     tcase_add_test(tc, paged_listing);
