@@ -122,8 +122,8 @@ multi_rate() { # openssl speed -multi $(nproc) ed25519: verifies/s over every co
 
 # uncached_phase NAME ZIP [no-timestamp]: uncached /verify of ZIP's distinct variants, OpenSSL's
 # Ed25519 verify rate on every core and the library alone on ZIP, one after the other in each
-# round (the daemon idles while the other two run); prints the round with the median ratio of
-# /verify to OpenSSL
+# round (the daemon idles while the other two run); prints each round's figures and the round
+# with the median ratio of /verify to OpenSSL
 uncached_phase() {
     local h0 m0 h1 m1 f=$tmp/uncached.rounds multi lib
     : >"$f"
@@ -140,6 +140,7 @@ uncached_phase() {
     h1=$(metric 'cap_verifier_cache_hits_total{cache="report"}')
     m1=$(metric 'cap_verifier_cache_misses_total{cache="report"}')
     local ratio rate u_p50 u_p95 u_p99 u_errors
+    awk '{ printf "  round %d: %.0f requests/s (p99 %.2f ms), openssl %.0f verifies/s, library %.0f packages/s\n", NR, $2, $7, $3, $4 }' "$f"
     read -r ratio rate multi lib u_p50 u_p95 u_p99 u_errors <<<"$(median_round "$f")"
     printf '/verify uncached, %s (%d distinct packages, cache.size=1000): %.0f requests/s, p50 %.2f ms, p95 %.2f ms (target < 500 ms), p99 %.2f ms, errors %s; cache hits %s, misses %s\n' \
         "$1" "$distinct" "$rate" "$u_p50" "$u_p95" "$u_p99" "$u_errors" \
