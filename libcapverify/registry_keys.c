@@ -19,12 +19,19 @@ static uint64_t fingerprint(const uint8_t mk[32], const uint8_t pk[32])
     return f ? f : 1;
 }
 
-/* Puts `f` into the slots; true when it was not there yet. */
-static bool put(uint64_t *slot, size_t cap, uint64_t f)
+/* The slot that holds `f`, or the empty one where it would go. */
+static size_t find_slot(const uint64_t *slot, size_t cap, uint64_t f)
 {
     size_t i = (size_t)f & (cap - 1);
     while (slot[i] != 0 && slot[i] != f)
         i = (i + 1) & (cap - 1);
+    return i;
+}
+
+/* Puts `f` into the slots; true when it was not there yet. */
+static bool put(uint64_t *slot, size_t cap, uint64_t f)
+{
+    size_t i = find_slot(slot, cap, f);
     bool added = slot[i] == 0;
     slot[i] = f;
     return added;
@@ -81,21 +88,21 @@ int capvi_reg_keys_load(capvi_reg_keys *k, sqlite3 *db)
     int rc = sqlite3_prepare_v2(db, "SELECT manifest_key, proof_key FROM entries", -1, &s, NULL);
     pthread_rwlock_wrlock(&k->lock);
     turn_off(k);
-    bool kept = reserve(k, 0);
-    while (kept && rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+    bool kept = rc == SQLITE_OK && reserve(k, 0);
+    while (kept && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         const uint8_t *mk = sqlite3_column_blob(s, 0), *pk = sqlite3_column_blob(s, 1);
         /* the schema's CHECKs make both 32 bytes */
         kept = mk != NULL && pk != NULL && sqlite3_column_bytes(s, 0) == 32 &&
                sqlite3_column_bytes(s, 1) == 32 && reserve(k, k->n + 1);
         if (kept && put(k->slot, k->cap, fingerprint(mk, pk)))
             k->n++;
-        rc = SQLITE_OK;
     }
     if (!kept || rc != SQLITE_DONE)
         turn_off(k);
     pthread_rwlock_unlock(&k->lock);
     sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+    /* a set given up on a row (SQLITE_ROW) is no error: look-ups ask the database */
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 void capvi_reg_keys_add(capvi_reg_keys *k, const uint8_t manifest_key[32],
@@ -113,12 +120,7 @@ bool capvi_reg_keys_maybe(capvi_reg_keys *k, const uint8_t manifest_key[32],
 {
     uint64_t f = fingerprint(manifest_key, proof_key);
     pthread_rwlock_rdlock(&k->lock);
-    bool maybe = k->cap == 0;
-    if (!maybe) {
-        size_t i = (size_t)f & (k->cap - 1);
-        while (k->slot[i] != 0 && !(maybe = k->slot[i] == f))
-            i = (i + 1) & (k->cap - 1);
-    }
+    bool maybe = k->cap == 0 || k->slot[find_slot(k->slot, k->cap, f)] == f;
     pthread_rwlock_unlock(&k->lock);
     return maybe;
 }

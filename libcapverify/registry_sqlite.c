@@ -518,11 +518,16 @@ static capv_status sq_leader(bool *leader, capv_registry *reg, capv_error *err)
 
 /* ---- reads ----------------------------------------------------------------------------- */
 
+static capv_status no_entry(capv_error *err)
+{
+    return capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such registry entry");
+}
+
 static capv_status sq_entry_get(capv_registry_entry **out, capv_registry *reg, const char *id,
                                 const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
 {
     if (id == NULL && !capvi_reg_keys_maybe(&reg->keys, mk, pk))
-        return capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such registry entry");
+        return no_entry(err);
     capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
     capv_status st = capvi_reg_stmt(&s, c, id ? REG_ST_ENTRY_BY_ID : REG_ST_ENTRY_BY_KEYS, err);
@@ -537,7 +542,7 @@ static capv_status sq_entry_get(capv_registry_entry **out, capv_registry *reg, c
         if (rc == SQLITE_ROW)
             st = (*out = capvi_reg_entry_from_row(s)) ? CAPV_OK : capvi_err_nomem(err);
         else if (rc == SQLITE_DONE)
-            st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such registry entry");
+            st = no_entry(err);
         else
             st = capvi_reg_sqlite_error(c->db, rc, "looking up an entry", err);
         sqlite3_reset(s);
