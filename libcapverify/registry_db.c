@@ -231,6 +231,11 @@ capv_status capvi_reg_configure(sqlite3 *db, int busy_timeout_ms, bool writer, b
      * "Connections and the single writer"). */
     if (st == CAPV_OK)
         st = capvi_reg_exec(db, "PRAGMA temp_store = MEMORY", err);
+    if (st == CAPV_OK) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA journal_size_limit = %d", REG_WAL_KEEP_BYTES);
+        st = capvi_reg_exec(db, sql, err);
+    }
     return st;
 }
 

@@ -28,6 +28,13 @@
 #include "registry_keys_int.h"
 #include "registry_lock_int.h"
 
+/* The size the writer truncates the WAL back to when it starts it over (PRAGMA
+ * journal_size_limit). Checkpoints keep the WAL near 4 MiB (1,000 pages), but while a long
+ * read transaction (a backup's copy) keeps the writer from reusing it, it grows with every
+ * commit, and SQLite would otherwise keep the file at that size for good (docs/registry.md,
+ * "Backup"). */
+#define REG_WAL_KEEP_BYTES (16 << 20)
+
 /* The entry columns every entry query selects, in this order (capvi_reg_entry_from_row). */
 #define REG_ENTRY_COLUMNS                                                                          \
     "seq, id, manifest_hash, proof_hash, timestamp_file, registered_at, policy_hash, "             \

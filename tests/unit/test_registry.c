@@ -309,6 +309,53 @@ static int lookups_run(capv_registry *reg)
  * of packages without an entry"): a pair without an entry is answered without a query, one
  * with an entry (or a fingerprint's false positive) asks the database. Other handles keep
  * none. */
+/* Size of the registry's WAL file, 0 when there is none. */
+static off_t wal_size(const char *db)
+{
+    char wal[PATH_CAP + 8];
+    snprintf(wal, sizeof wal, "%s-wal", db);
+    struct stat sb;
+    return stat(wal, &sb) == 0 ? sb.st_size : 0;
+}
+
+/* Records `n` verifications from `from` on, each with a report of its own of about 14 KiB. */
+static void record_padded(capv_registry *reg, int from, int n)
+{
+    static char json[15000];
+    for (int i = from; i < from + n; i++) {
+        int k = snprintf(json, sizeof json,
+                         "{\"result\":\"ok\",\"verified_at\":\"2026-12-06T00:00:00.000Z\","
+                         "\"note\":\"%d ",
+                         i);
+        memset(json + k, 'a' + i % 26, 14000);
+        snprintf(json + k + 14000, sizeof json - (size_t)k - 14000, "\"}");
+        tu_record_report(reg, json, "wal", i);
+    }
+}
+
+START_TEST(wal_truncated_after_a_long_reader)
+{
+    char path[PATH_CAP];
+    capv_registry *reg = tu_registry_open(in_dir(path, "wal.sqlite"),
+                                          CAPV_REGISTRY_CREATE | CAPV_REGISTRY_WRITER_THREAD);
+    /* a read transaction held as long as a backup's copy: the WAL cannot start over */
+    capv_reg_conn *c = NULL;
+    int64_t n = 0;
+    ck_assert_int_eq(capvi_reg_long_reader_acquire(&c, reg, NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_reg_exec(c->db, "BEGIN", NULL), CAPV_OK);
+    ck_assert_int_eq(capvi_reg_query_int(&n, c->db, "SELECT count(*) FROM verifications", NULL),
+                     CAPV_OK);
+    record_padded(reg, 0, 1600); /* ~22 MiB of reports */
+    ck_assert_int_gt(wal_size(path), REG_WAL_KEEP_BYTES);
+    ck_assert_int_eq(capvi_reg_exec(c->db, "COMMIT", NULL), CAPV_OK);
+    capvi_reg_long_reader_release(reg, c);
+    /* the next checkpoint copies it all; the commit after it starts the WAL over, cut to size */
+    record_padded(reg, 1600, 400);
+    ck_assert_int_le(wal_size(path), REG_WAL_KEEP_BYTES);
+    capv_registry_close(reg);
+}
+END_TEST
+
 START_TEST(entry_keys_kept_by_the_writer)
 {
     char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
@@ -2644,6 +2691,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, peer_databases);
     tcase_add_test(tc, legacy_rows_migrate);
     tcase_add_test(tc, entry_keys_kept_by_the_writer);
+    tcase_add_test(tc, wal_truncated_after_a_long_reader);
     tcase_add_test(tc, add_idempotent);
     tcase_add_test(tc, signatures);
     tcase_add_test(tc, paged_listing);
