@@ -6,8 +6,8 @@
 # Expects `build` (a build directory) and `root` (the source tree), and `registry_url`
 # (empty: a SQLite registry in the daemon's directory). Sets `tmp` (removed on exit), `zip`
 # (the sample), `$tmp/variant.zip` (one distinct variant), `$tmp/plain.zip` (the sample
-# without its timestamp), `token`; `daemon` is BUILD's capverifyd unless the caller sets
-# another before start_daemon. Exits 0 after "skipped: …" when a tool is missing.
+# without its timestamp), `token` (scope verify:run) and `ops_token` (backup:create); `daemon`
+# is BUILD's capverifyd unless the caller sets another before start_daemon. Exits 0 after "skipped: …" when a tool is missing.
 daemon=$build/capverifyd/capverifyd
 cli=$build/capverify-cli/capverify
 lua=$root/bench/verify.lua
@@ -50,12 +50,18 @@ printf '{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"bench","use":"sig","alg":"E
     "$(openssl pkey -in "$tmp/idp.key" -pubout -outform DER | tail -c 32 | b64url)" >"$tmp/jwks.json"
 iss=https://idp.bench.test
 aud=cap-verifier
-now=$(date +%s)
-h=$(printf '{"alg":"EdDSA","kid":"bench","typ":"JWT"}' | b64url)
-p=$(printf '{"iss":"%s","aud":"%s","sub":"bench","iat":%d,"exp":%d,"scope":"verify:run"}' \
-    "$iss" "$aud" "$now" $((now + 3600)) | b64url)
-printf '%s.%s' "$h" "$p" >"$tmp/tbs"
-token=$h.$p.$(openssl pkeyutl -sign -inkey "$tmp/idp.key" -rawin -in "$tmp/tbs" | b64url)
+# make_token SCOPE: a token of subject "bench" with that scope, valid for an hour
+make_token() {
+    local h p now
+    now=$(date +%s)
+    h=$(printf '{"alg":"EdDSA","kid":"bench","typ":"JWT"}' | b64url)
+    p=$(printf '{"iss":"%s","aud":"%s","sub":"bench","iat":%d,"exp":%d,"scope":"%s"}' \
+        "$iss" "$aud" "$now" $((now + 3600)) "$1" | b64url)
+    printf '%s.%s' "$h" "$p" >"$tmp/tbs"
+    printf '%s.%s.%s' "$h" "$p" "$(openssl pkeyutl -sign -inkey "$tmp/idp.key" -rawin -in "$tmp/tbs" | b64url)"
+}
+token=$(make_token verify:run)
+ops_token=$(make_token backup:create)
 # One distinct package as a file, to check that such a variant verifies like the original.
 python3 - "$zip" "$tmp/variant.zip" <<'PY'
 import sys
