@@ -2,12 +2,12 @@
 /* Backup, restore and check of the SQLite registry (docs/registry.md, "Backup", "Restore",
  * "Check").
  *
- * Backup: the SQLite online backup API copies one snapshot (a read transaction held on a
- * read-only connection for the whole copy, so concurrent commits by the writer neither
- * restart nor leak into it) into a hidden temporary file, which is switched to a rollback
- * journal (a single self-contained file), counted, fsynced, hashed and renamed; the sidecar
- * follows the same way, last, signed when a signing key is given. A backup is complete
- * exactly when its sidecar exists.
+ * Backup: the SQLite online backup API copies one snapshot (on a handle that writes, step by
+ * step on its write connection, which carries its commits into the copy; on a read-only
+ * handle in one read transaction for the whole copy) into a hidden temporary file, which is
+ * switched to a rollback journal (a single self-contained file), counted, fsynced, hashed
+ * and renamed; the sidecar follows the same way, last, signed when a signing key is given.
+ * A backup is complete exactly when its sidecar exists.
  *
  * Restore: the backup is copied next to the database while being hashed (the bytes checked
  * are the bytes used), checked (sidecar signature, size, SHA3-256, integrity_check, schema
@@ -49,6 +49,9 @@
 
 #define SIDECAR_MAX (64u * 1024u)
 #define BACKUP_STEP_PAGES 1024
+/* Pages per step of a copy on the write connection (copy_on_writer): about 1 MiB, a
+ * millisecond or two the writer waits. */
+#define WRITER_STEP_PAGES 256
 #define COPY_CHUNK (1u << 20)
 /* The signed bytes of a sidecar begin with this text and a NUL byte (docs/registry.md,
  * "Signed backups"), so a signature made for anything else never verifies as one. */
@@ -675,9 +678,53 @@ static const char *const backup_dir_temps[] = { ".registry-", ".verify.tmp.", ".
 
 /* ---- backup ---------------------------------------------------------------------------- */
 
+/* The copy on the handle's write connection, one step at a time under the write lock: SQLite
+ * carries every commit made through that connection meanwhile into the pages already copied,
+ * so the copy is the database as it was at its last step, and no read transaction held for
+ * the whole copy keeps the writer from starting the WAL over (docs/registry.md, "A backup
+ * under load"). The writer waits at most one step between two of its batches. */
+static capv_status copy_on_writer(capv_registry *reg, sqlite3 *dest, capv_progress_fn progress,
+                                  void *user, capv_error *err)
+{
+    pthread_mutex_lock(&reg->wlock);
+    sqlite3_backup *b = sqlite3_backup_init(dest, "main", reg->w.db, "main");
+    pthread_mutex_unlock(&reg->wlock);
+    if (b == NULL)
+        return capvi_reg_sqlite_error(dest, sqlite3_errcode(dest), "starting the backup", err);
+    int rc = SQLITE_OK, frc = SQLITE_OK;
+    while (b != NULL) {
+        pthread_mutex_lock(&reg->wlock);
+        rc = sqlite3_backup_step(b, WRITER_STEP_PAGES);
+        int total = sqlite3_backup_pagecount(b);
+        int left = sqlite3_backup_remaining(b);
+        bool again = rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+        if (!again) { /* done or failed: the writer's commits stop reaching the copy */
+            frc = sqlite3_backup_finish(b);
+            b = NULL;
+        }
+        pthread_mutex_unlock(&reg->wlock);
+        if (progress)
+            progress(user, (uint64_t)(total - left), (uint64_t)total);
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            struct timespec ts = { 0, 5 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    if (rc != SQLITE_DONE)
+        return capvi_reg_sqlite_error(dest, rc, "copying the database", err);
+    if (frc != SQLITE_OK)
+        return capvi_reg_sqlite_error(dest, frc, "finishing the backup", err);
+    return CAPV_OK;
+}
+
+/* The copy from a read-only handle: the online backup API on a long reader, in one read
+ * transaction for the whole copy, so concurrent commits (another process's) neither restart
+ * nor leak into it. */
 static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progress_fn progress,
                                  void *user, capv_error *err)
 {
+    if (reg->w.db != NULL)
+        return copy_on_writer(reg, dest, progress, user, err);
     capv_reg_conn *c = NULL;
     capv_status st = capvi_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)

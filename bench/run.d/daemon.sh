@@ -170,10 +170,10 @@ uncached_phase "signed + RFC 3161 timestamp" "$zip"
 # The same daemon, whose registry now holds every verification of the phases above: uncached
 # /verify of the package without its timestamp for 6 x SECONDS, with POST /admin/backup one
 # second in. Prints the rate and p99 of that window beside the phase's, the backup's
-# duration and size and, on SQLite, the largest size of the registry's WAL meanwhile: the
-# backup's read transaction keeps the writer from reusing the WAL until the copy is done,
-# and the writer then copies all it gained into the database at its next checkpoint
-# (docs/registry.md, "Backup").
+# duration and size and, on SQLite, the largest size of the registry's WAL meanwhile: a
+# copy that held one read transaction throughout let the WAL grow until it ended, and the
+# writer then stalled on copying it all into the database (docs/registry.md, "A backup
+# under load").
 wal=$tmp/main/registry.sqlite-wal
 (
     sleep 1
