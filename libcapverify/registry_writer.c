@@ -26,12 +26,16 @@
 
 /* ---- write execution ------------------------------------------------------------------- */
 
-/* The writes among reqs[0..n) that succeeded were not committed after all: each is undone
- * for its caller and fails with `st`. */
+/* The batch reqs[0..n) was not committed after all. Every answer judged inside its
+ * transaction is void: a write that succeeded, and an entry or record found there already
+ * (CAPV_E_EXISTS) or with other content (CAPV_E_CONFLICT), which an earlier write of the same
+ * batch may have made. Each is undone for its caller and fails with `st`, so the caller
+ * retries instead of being told of content that was never stored. */
 static void batch_abort(capv_reg_write **reqs, size_t n, capv_status st, const capv_error *e)
 {
     for (size_t i = 0; i < n; i++) {
-        if (reqs[i]->st != CAPV_OK)
+        capv_status was = reqs[i]->st;
+        if (was != CAPV_OK && was != CAPV_E_EXISTS && was != CAPV_E_CONFLICT)
             continue;
         if (reqs[i]->undo)
             reqs[i]->undo(reqs[i]->arg);

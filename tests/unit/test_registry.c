@@ -22,6 +22,8 @@
 
 #include "json_int.h"
 #include "registry_db_int.h"
+#include "registry_entry_int.h"
+#include "registry_writer_int.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -352,6 +354,73 @@ START_TEST(wal_truncated_after_a_long_reader)
     /* the next checkpoint copies it all; the commit after it starts the WAL over, cut to size */
     record_padded(reg, 1600, 400);
     ck_assert_int_le(wal_size(path), REG_WAL_KEEP_BYTES);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* A write of one entry for capvi_reg_execute_batch, and a commit hook that refuses. */
+struct batch_add {
+    capv_registry_entry in;
+    capv_registry_entry *stored;
+};
+
+static capv_status batch_add_run(capv_registry *reg, void *arg, capv_error *err)
+{
+    struct batch_add *a = arg;
+    capv_reg_entry_in e;
+    capv_status st = capvi_reg_entry_prepare(&e, &a->in, reg, REG_PREP_CANONICAL, err);
+    return st == CAPV_OK ? reg->be->entry_add(&a->stored, reg, &e, false, err) : st;
+}
+
+static void batch_add_undo(void *arg)
+{
+    struct batch_add *a = arg;
+    capv_registry_entry_free(a->stored);
+    a->stored = NULL;
+}
+
+static int refuse_commit(void *user)
+{
+    (void)user;
+    return 1;
+}
+
+START_TEST(batch_not_committed_answers_nothing)
+{
+    char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry *reg = tu_registry_open(in_dir(path, "abort.sqlite"), CAPV_REGISTRY_CREATE);
+    /* one batch: an entry, then other content for the same hashes (a conflict with the first) */
+    struct batch_add a = { .in = CAPV_REGISTRY_ENTRY_INIT }, b = { .in = CAPV_REGISTRY_ENTRY_INIT };
+    a.in.manifest_hash = b.in.manifest_hash = hash_of(mh, "abort-m", 1);
+    a.in.proof_hash = b.in.proof_hash = hash_of(ph, "abort-p", 1);
+    a.in.timestamp_file = "a.tsr";
+    b.in.timestamp_file = "b.tsr";
+    capv_reg_write qa, qb;
+    memset(&qa, 0, sizeof qa);
+    memset(&qb, 0, sizeof qb);
+    qa.run = qb.run = batch_add_run;
+    qa.undo = qb.undo = batch_add_undo;
+    qa.arg = &a;
+    qb.arg = &b;
+    capv_reg_write *batch[] = { &qa, &qb };
+    pthread_mutex_lock(&reg->wlock);
+    sqlite3_commit_hook(reg->w.db, refuse_commit, NULL); /* the commit fails */
+    capvi_reg_execute_batch(reg, batch, 2);
+    sqlite3_commit_hook(reg->w.db, NULL, NULL);
+    pthread_mutex_unlock(&reg->wlock);
+    /* neither the entry nor the conflict with it stands: both fail with the commit's error,
+     * and nothing found inside the batch is handed out */
+    ck_assert_int_ne(qa.st, CAPV_OK);
+    ck_assert_int_eq(qb.st, qa.st);
+    ck_assert_str_eq(qb.err.message, qa.err.message);
+    ck_assert_ptr_null(strstr(qb.err.message, "other content"));
+    ck_assert_ptr_null(a.stored);
+    ck_assert_ptr_null(b.stored);
+    /* and the content refused in that batch can be stored */
+    capv_registry_entry *got = NULL;
+    ck_assert_int_eq(capv_registry_add(&got, reg, &b.in, NULL), CAPV_OK);
+    ck_assert_str_eq(got->timestamp_file, "b.tsr");
+    capv_registry_entry_free(got);
     capv_registry_close(reg);
 }
 END_TEST
@@ -2742,6 +2811,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, entry_keys_kept_by_the_writer);
     tcase_add_test(tc, wal_truncated_after_a_long_reader);
     tcase_add_test(tc, backup_while_recording);
+    tcase_add_test(tc, batch_not_committed_answers_nothing);
     tcase_add_test(tc, add_idempotent);
     tcase_add_test(tc, signatures);
     tcase_add_test(tc, paged_listing);
