@@ -49,7 +49,7 @@
 
 #define SIDECAR_MAX (64u * 1024u)
 #define BACKUP_STEP_PAGES 1024
-/* Pages per step of a copy on the write connection (copy_on_writer): about 1 MiB, a
+/* Pages per step of a copy on the write connection (copy_snapshot): about 1 MiB, a
  * millisecond or two the writer waits. */
 #define WRITER_STEP_PAGES 256
 #define COPY_CHUNK (1u << 20)
@@ -678,38 +678,39 @@ static const char *const backup_dir_temps[] = { ".registry-", ".verify.tmp.", ".
 
 /* ---- backup ---------------------------------------------------------------------------- */
 
-/* The copy on the handle's write connection, one step at a time under the write lock: SQLite
- * carries every commit made through that connection meanwhile into the pages already copied,
- * so the copy is the database as it was at its last step, and no read transaction held for
- * the whole copy keeps the writer from starting the WAL over (docs/registry.md, "A backup
- * under load"). The writer waits at most one step between two of its batches. */
-static capv_status copy_on_writer(capv_registry *reg, sqlite3 *dest, capv_progress_fn progress,
-                                  void *user, capv_error *err)
+/* The online backup of `src` into `dest` to its end, `pages` per step, with progress after
+ * each step. With `lock`, the start, each step and the finish hold it (the write lock: see
+ * copy_snapshot). */
+static capv_status run_backup(sqlite3 *dest, sqlite3 *src, pthread_mutex_t *lock, int pages,
+                              capv_progress_fn progress, void *user, capv_error *err)
 {
-    pthread_mutex_lock(&reg->wlock);
-    sqlite3_backup *b = sqlite3_backup_init(dest, "main", reg->w.db, "main");
-    pthread_mutex_unlock(&reg->wlock);
+    if (lock != NULL)
+        pthread_mutex_lock(lock);
+    sqlite3_backup *b = sqlite3_backup_init(dest, "main", src, "main");
+    if (lock != NULL)
+        pthread_mutex_unlock(lock);
     if (b == NULL)
         return capvi_reg_sqlite_error(dest, sqlite3_errcode(dest), "starting the backup", err);
-    int rc = SQLITE_OK, frc = SQLITE_OK;
-    while (b != NULL) {
-        pthread_mutex_lock(&reg->wlock);
-        rc = sqlite3_backup_step(b, WRITER_STEP_PAGES);
+    int rc, frc = SQLITE_OK;
+    bool again;
+    do {
+        if (lock != NULL)
+            pthread_mutex_lock(lock);
+        rc = sqlite3_backup_step(b, pages);
         int total = sqlite3_backup_pagecount(b);
         int left = sqlite3_backup_remaining(b);
-        bool again = rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
-        if (!again) { /* done or failed: the writer's commits stop reaching the copy */
+        again = rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED;
+        if (!again) /* done or failed: commits through `src` stop reaching the copy */
             frc = sqlite3_backup_finish(b);
-            b = NULL;
-        }
-        pthread_mutex_unlock(&reg->wlock);
+        if (lock != NULL)
+            pthread_mutex_unlock(lock);
         if (progress)
             progress(user, (uint64_t)(total - left), (uint64_t)total);
         if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
             struct timespec ts = { 0, 5 * 1000 * 1000 };
             nanosleep(&ts, NULL);
         }
-    }
+    } while (again);
     if (rc != SQLITE_DONE)
         return capvi_reg_sqlite_error(dest, rc, "copying the database", err);
     if (frc != SQLITE_OK)
@@ -717,14 +718,22 @@ static capv_status copy_on_writer(capv_registry *reg, sqlite3 *dest, capv_progre
     return CAPV_OK;
 }
 
-/* The copy from a read-only handle: the online backup API on a long reader, in one read
- * transaction for the whole copy, so concurrent commits (another process's) neither restart
- * nor leak into it. */
+/* One snapshot of the registry into `dest`.
+ *
+ * A handle that writes copies on its write connection, one step at a time under the write
+ * lock: SQLite carries every commit made through that connection meanwhile into the pages
+ * already copied, so the copy is the database as it was at its last step, and no read
+ * transaction held for the whole copy keeps the writer from starting the WAL over
+ * (docs/registry.md, "A backup under load"). The writer waits at most one step between two
+ * of its batches.
+ *
+ * A read-only handle copies on a long reader, in one read transaction for the whole copy,
+ * so concurrent commits (another process's) neither restart nor leak into it. */
 static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progress_fn progress,
                                  void *user, capv_error *err)
 {
     if (reg->w.db != NULL)
-        return copy_on_writer(reg, dest, progress, user, err);
+        return run_backup(dest, reg->w.db, &reg->wlock, WRITER_STEP_PAGES, progress, user, err);
     capv_reg_conn *c = NULL;
     capv_status st = capvi_reg_long_reader_acquire(&c, reg, err);
     if (st != CAPV_OK)
@@ -735,32 +744,8 @@ static capv_status copy_snapshot(capv_registry *reg, sqlite3 *dest, capv_progres
     bool txn = st == CAPV_OK;
     if (st == CAPV_OK)
         st = capvi_reg_query_int(&dummy, c->db, "SELECT count(*) FROM sqlite_master", err);
-    sqlite3_backup *b = NULL;
-    if (st == CAPV_OK && (b = sqlite3_backup_init(dest, "main", c->db, "main")) == NULL)
-        st = capvi_reg_sqlite_error(dest, sqlite3_errcode(dest), "starting the backup", err);
-    int rc = SQLITE_OK;
-    while (st == CAPV_OK) {
-        rc = sqlite3_backup_step(b, BACKUP_STEP_PAGES);
-        if (progress) {
-            int total = sqlite3_backup_pagecount(b);
-            int left = sqlite3_backup_remaining(b);
-            progress(user, (uint64_t)(total - left), (uint64_t)total);
-        }
-        if (rc == SQLITE_DONE)
-            break;
-        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-            struct timespec ts = { 0, 5 * 1000 * 1000 };
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        if (rc != SQLITE_OK)
-            st = capvi_reg_sqlite_error(dest, rc, "copying the database", err);
-    }
-    if (b != NULL) {
-        int frc = sqlite3_backup_finish(b);
-        if (st == CAPV_OK && frc != SQLITE_OK)
-            st = capvi_reg_sqlite_error(dest, frc, "finishing the backup", err);
-    }
+    if (st == CAPV_OK)
+        st = run_backup(dest, c->db, NULL, BACKUP_STEP_PAGES, progress, user, err);
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     capvi_reg_long_reader_release(reg, c);

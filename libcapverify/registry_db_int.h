@@ -30,9 +30,9 @@
 
 /* The size the writer truncates the WAL back to when it starts it over (PRAGMA
  * journal_size_limit). Checkpoints keep the WAL near 4 MiB (1,000 pages), but while a long
- * read transaction (a backup's copy) keeps the writer from reusing it, it grows with every
- * commit, and SQLite would otherwise keep the file at that size for good (docs/registry.md,
- * "Backup"). */
+ * read transaction (a read-only handle's backup or export) keeps the writer from reusing it,
+ * it grows with every commit, and SQLite would otherwise keep the file at that size for good
+ * (docs/registry.md, "A backup under load"). */
 #define REG_WAL_KEEP_BYTES (16 << 20)
 
 /* The entry columns every entry query selects, in this order (capvi_reg_entry_from_row). */

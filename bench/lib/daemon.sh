@@ -7,7 +7,8 @@
 # (empty: a SQLite registry in the daemon's directory). Sets `tmp` (removed on exit), `zip`
 # (the sample), `$tmp/variant.zip` (one distinct variant), `$tmp/plain.zip` (the sample
 # without its timestamp), `token` (scope verify:run) and `ops_token` (backup:create); `daemon`
-# is BUILD's capverifyd unless the caller sets another before start_daemon. Exits 0 after "skipped: …" when a tool is missing.
+# is BUILD's capverifyd unless the caller sets another before start_daemon. Exits 0 after
+# "skipped: …" when a tool is missing.
 daemon=$build/capverifyd/capverifyd
 cli=$build/capverify-cli/capverify
 lua=$root/bench/verify.lua
