@@ -54,7 +54,11 @@ void answer_failure(req *r, capv_status st, const capv_error *err)
             return;
         }
         if (st == CAPV_E_BUSY) {
-            send_error(r, 409, "busy", "%s", msg);
+            /* concurrent writers kept failing this one (docs/registry.md "Writes across
+             * replicas"): nothing about the request is wrong, a retry goes through */
+            log_detail(r, st, err);
+            send_error_with(r, 503, "busy", "Retry-After: 1\r\n",
+                            "the registry is busy with concurrent writes; retry");
             return;
         }
         log_detail(r, st, err);

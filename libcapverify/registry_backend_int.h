@@ -19,6 +19,11 @@
 
 struct capvi_reg_backend {
     const char *name; /* "sqlite", "postgresql" */
+    /* How many more times a write runs, each time in a later batch, while the storage
+     * answers it CAPV_E_BUSY: a deadlock or a serialization failure among the writers that
+     * share the storage, which a new transaction overcomes (docs/registry.md "Writes across
+     * replicas"). 0: the storage has no other writer. */
+    unsigned int busy_retries;
     void (*close)(capv_registry *reg);
 
     /* ---- the write path ---- */

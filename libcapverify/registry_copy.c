@@ -274,6 +274,7 @@ static capv_status copy_submit(capv_registry *to, copy_job *j, capv_error *err)
     q.run = copy_write;
     q.arg = j;
     q.changes_entries = true;
+    q.once = true; /* it has read the source */
     capvi_reg_submit(to, &q);
     if (j->src_st != CAPV_OK) {
         if (err != NULL)

@@ -9,6 +9,10 @@
 #include "registry_pg_list_int.h"
 #include "registry_pgb_int.h"
 
+/* A write that the server failed as a deadlock's victim, a serialization failure or a lock
+ * timeout (CAPV_E_BUSY) runs again this many times at most, each time in a new batch. */
+#define PG_BUSY_RETRIES 3
+
 capv_status capvi_reg_pg_open(capv_registry *reg, const char *url, const capv_registry_options *o,
                               capv_error *err)
 {
@@ -169,6 +173,7 @@ static capv_status pg_policy_list(capv_registry_policy **items, int64_t *seqs, s
 
 const capvi_reg_backend capvi_reg_pg = {
     .name = "postgresql",
+    .busy_retries = PG_BUSY_RETRIES,
     .close = pg_close,
     .begin = pg_begin,
     .sync = pg_sync,

@@ -26,6 +26,12 @@
 
 /* ---- write execution ------------------------------------------------------------------- */
 
+/* A status that says the storage failed, not the write: a record is worth writing again. */
+static bool transient(capv_status st)
+{
+    return st == CAPV_E_STORAGE || st == CAPV_E_BUSY || st == CAPV_E_IO || st == CAPV_E_NOMEM;
+}
+
 /* The batch reqs[0..n) was not committed after all. Every answer judged inside its
  * transaction is void: a write that succeeded, and an entry or record found there already
  * (CAPV_E_EXISTS) or with other content (CAPV_E_CONFLICT), which an earlier write of the same
@@ -76,6 +82,21 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     return true;
 }
 
+/* The order in which the writes of a batch that are not records run: the other writes in
+ * their queue order, then the entries by their keys. Writers sharing a storage (replicas on
+ * one PostgreSQL database) thus take the locks of the entries they add in one order, so two
+ * batches never wait for each other in a cycle, a deadlock the server would break only
+ * after a second by failing one of the writes. The writes of one batch are concurrent:
+ * any order among them is one their callers could have met. */
+static int run_order_cmp(const void *a, const void *b)
+{
+    const capv_reg_write *x = *(capv_reg_write *const *)a, *y = *(capv_reg_write *const *)b;
+    if (x->keyed != y->keyed)
+        return x->keyed ? 1 : -1;
+    int c = x->keyed ? memcmp(x->order_key, y->order_key, sizeof x->order_key) : 0;
+    return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
 /* Whether the batch's commit must wait for the disk: anything but queued records does, and
  * queued records too once REG_RECORD_SYNC_MS has passed since the last commit that waited.
  * (A commit that did not wait is made durable by the writer within that time even when no
@@ -101,20 +122,29 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     /* the records of the batch go to the storage together, ahead of the other writes (they
      * are independent of them): one multi-row statement where the storage has one */
     capvi_reg_record **recs = NULL;
-    capv_reg_write **rq = NULL;
+    capv_reg_write **rq = NULL, **run = NULL; /* the records; the other writes, in run order */
     size_t nrec = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        reqs[i]->pos = i;
         nrec += reqs[i]->rec != NULL;
-    if (st == CAPV_OK && nrec > 0) {
-        recs = malloc(nrec * sizeof *recs);
-        rq = malloc(nrec * sizeof *rq);
+    }
+    if (st == CAPV_OK) {
+        recs = malloc(n * sizeof *recs);
+        rq = malloc(n * sizeof *rq);
         if (recs == NULL || rq == NULL)
             st = capvi_err_nomem(&berr);
-        for (size_t i = 0, k = 0; st == CAPV_OK && i < n; i++)
+    }
+    if (st == CAPV_OK) {
+        run = rq + nrec;
+        for (size_t i = 0, k = 0, m = 0; i < n; i++) {
             if (reqs[i]->rec != NULL) {
                 rq[k] = reqs[i];
                 recs[k++] = reqs[i]->rec;
+            } else {
+                run[m++] = reqs[i];
             }
+        }
+        qsort(run, n - nrec, sizeof *run, run_order_cmp);
     }
     for (size_t i = 0; i < n; i++)
         if (reqs[i]->rec == NULL)
@@ -133,26 +163,32 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
             any = any || rq[i]->st == CAPV_OK;
     }
     for (size_t i = 0; i < n; i++) {
-        capv_reg_write *q = reqs[i];
         if (st != CAPV_OK) {
-            q->st = st;
-            q->err = berr;
-            continue;
+            reqs[i]->st = st;
+            reqs[i]->err = berr;
         }
-        if (q->rec != NULL)
-            continue;
+    }
+    for (size_t i = 0; st == CAPV_OK && i < n - nrec; i++) {
+        capv_reg_write *q = run[i];
         if (!run_one(reg, q, NULL, 0, NULL, &fault)) {
             /* the storage rolled the whole transaction back itself (SQLite may on
              * SQLITE_FULL or an I/O error): the earlier writes of this batch are gone too,
              * and a later one would run in a transaction of its own */
-            if (q->st == CAPV_OK)
-                q->st = capvi_err_set(&q->err, CAPV_E_STORAGE, NULL,
-                                      "the registry rolled the write transaction back");
-            st = q->st;
-            berr = q->err;
+            if (transient(q->st)) {
+                st = q->st;
+                berr = q->err;
+            } else {
+                /* the write's own answer (a conflict, say) is not the batch's */
+                st = capvi_err_set(&berr, CAPV_E_STORAGE, NULL,
+                                   "the registry rolled the write transaction back");
+            }
             batch_abort(reqs, n, st, &berr);
+            for (size_t j = i + 1; j < n - nrec; j++) {
+                run[j]->st = st;
+                run[j]->err = berr;
+            }
             any = false;
-            continue;
+            break;
         }
         if (q->st == CAPV_OK) {
             any = true;
@@ -193,7 +229,7 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
         atomic_fetch_add(&reg->generation, 1);
 }
 
-void capvi_reg_submit(capv_registry *reg, capv_reg_write *req)
+static void submit_once(capv_registry *reg, capv_reg_write *req)
 {
     if (reg->read_only) {
         req->st = capvi_err_set(&req->err, CAPV_E_STATE, NULL,
@@ -225,6 +261,14 @@ void capvi_reg_submit(capv_registry *reg, capv_reg_write *req)
     capv_reg_write *one = req;
     capvi_reg_execute_batch(reg, &one, 1);
     pthread_mutex_unlock(&reg->wlock);
+}
+
+void capvi_reg_submit(capv_registry *reg, capv_reg_write *req)
+{
+    submit_once(reg, req);
+    /* again in a new batch: the one that failed has ended and released its locks */
+    for (unsigned int i = 0; !req->once && i < reg->be->busy_retries && req->st == CAPV_E_BUSY; i++)
+        submit_once(reg, req);
 }
 
 capv_status capvi_reg_write_result(const capv_reg_write *q, capv_error *err)
@@ -546,12 +590,6 @@ static size_t take_prepare(capv_reg_write **b, size_t n, capv_reg_queued *q)
         b[n++] = &q->w;
     }
     return n;
-}
-
-/* A status after which a record is worth writing again: the storage, not the record. */
-static bool transient(capv_status st)
-{
-    return st == CAPV_E_STORAGE || st == CAPV_E_BUSY || st == CAPV_E_IO || st == CAPV_E_NOMEM;
 }
 
 /* Under qlock, after the batch ran: the records among b[first..n) are finished, or put back

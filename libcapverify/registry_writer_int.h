@@ -21,9 +21,15 @@ struct capv_reg_write {
     void (*undo)(void *arg);
     void *arg;
     bool changes_entries; /* a successful run bumps the generation */
+    bool once;            /* `run` cannot start over: never run again (busy_retries) */
+    /* an entry's manifest and proof keys: the batch runs such writes in their order
+     * (docs/registry.md "Writes across replicas") */
+    bool keyed;
+    uint8_t order_key[64];
     /* filled by the executor */
     capv_status st;
     capv_error err;
+    size_t pos; /* the write's place in its batch */
     /* writer-thread queue */
     struct capv_reg_write *next;
     bool done;
@@ -92,7 +98,8 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
 #define REG_PROBE_INTERVAL_MS 1000
 
 /* Executes a write: on the writer thread when it runs (waiting until its batch committed),
- * else directly in one transaction. Its status is in req->st / req->err. */
+ * else directly in one transaction; once more, up to the storage's busy_retries times,
+ * while it fails with CAPV_E_BUSY. Its status is in req->st / req->err. */
 void capvi_reg_submit(capv_registry *reg, capv_reg_write *req);
 /* The batch executor used by both paths; called with wlock held. */
 void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n);

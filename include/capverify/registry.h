@@ -319,8 +319,11 @@ capv_registry_entry_verify(const capv_registry_entry *entry, capv_error *err);
  *                     it is never overwritten; `*stored` = it
  * @endverbatim
  * An input signature must verify (else CAPV_E_SIGNATURE); malformed fields are CAPV_E_HEX,
- * CAPV_E_BASE64, CAPV_E_MALFORMED with err->field naming them. `stored` may be NULL; free it
- * with capv_registry_entry_free. Needs a read-write handle (else CAPV_E_STATE). Since 0.1. */
+ * CAPV_E_BASE64, CAPV_E_MALFORMED with err->field naming them. On a storage shared with other
+ * writers (PostgreSQL), a write the server fails as a deadlock's victim or a serialization
+ * failure runs again in a new transaction; CAPV_E_BUSY only when that kept happening (retry
+ * later). `stored` may be NULL; free it with capv_registry_entry_free. Needs a read-write
+ * handle (else CAPV_E_STATE). Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_add(capv_registry_entry **stored,
                                                                capv_registry *reg,
                                                                const capv_registry_entry *entry,

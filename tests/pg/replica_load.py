@@ -10,7 +10,8 @@ Threads round-robin over the replicas:
     replicas race to add the same entry: one 201, the others 200 with the same id), and some
     with other content for a shared pair (409 once the first is stored);
   - POST /verify of the sample with a unique X-Request-Id (recorded through the queue).
-Writes every acknowledged answer to OUT.json: entries [{url, status, id, mh, ph, ts}],
+Writes every acknowledged answer to OUT.json: entries [{url, status, id, mh, ph, ts}, and for a
+409 its error code and the seconds since the start],
 verifications [{url, request_id}], and the count of failed requests per URL (a replica that
 was killed, or 503 while the database restarts). A replica that stops answering is skipped
 after a few failures; the run goes on with the others."""
@@ -85,7 +86,9 @@ def worker(n):
                                     "mh": mh, "ph": ph, "ts": ts})
                 elif r.status == 409:
                     entries.append({"url": url, "status": 409, "id": None,
-                                    "mh": mh, "ph": ph, "ts": ts})
+                                    "mh": mh, "ph": ph, "ts": ts,
+                                    "error": json.loads(data)["error"]["code"],
+                                    "at": round(time.monotonic() - start, 3)})
         except (OSError, http.client.HTTPException):
             conns.pop(url, None)
             with lock:
@@ -95,6 +98,7 @@ def worker(n):
             time.sleep(0.05)
 
 
+start = time.monotonic()
 threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
 for t in threads:
     t.start()

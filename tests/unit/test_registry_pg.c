@@ -5,7 +5,8 @@
  * search_path). Covered: open / migrate / reopen and refusals, ten concurrent opens migrating
  * once, entries (added, retried, conflicting by hashes and by id), look-ups, paging, counts,
  * record batches (500 records, retries, conflicts, shared report bodies), policies,
- * pruning, leadership, snapshots, connection errors (no password in messages, TLS refused),
+ * pruning, writers of two handles (a batch adds its entries in key order; a deadlock's victim
+ * runs again), leadership, snapshots, connection errors (no password in messages, TLS refused),
  * password files, lost sessions and a server restart (backoff, recovery), and a throughput
  * figure (printed, not asserted). */
 #include <capverify.h>
@@ -22,6 +23,7 @@
 
 #include "registry_pg_conn_int.h"
 #include "registry_pg_int.h"
+#include "registry_writer_int.h"
 #include "suites.h"
 #include "testutil.h"
 
@@ -996,6 +998,171 @@ END_TEST
 
 /* ---- leadership and snapshots ---------------------------------------------------------- */
 
+/* ---- writers of two handles ------------------------------------------------------------- */
+
+/* Writes waiting on a lock in the server (a transaction waits for another). */
+static long long lock_waits(void)
+{
+    return admin_int("SELECT count(*) FROM pg_locks WHERE NOT granted");
+}
+
+static void wait_for(long long (*what)(void), long long want)
+{
+    double t0 = now_s();
+    while (what() < want) {
+        ck_assert_msg(now_s() - t0 < 20.0, "waited 20 s");
+        usleep(10 * 1000);
+    }
+}
+
+static capv_registry *queue_reg; /* the handle whose queue queued() counts */
+
+static long long queued(void)
+{
+    long long n = 0;
+    pthread_mutex_lock(&queue_reg->qlock);
+    for (capv_reg_write *q = queue_reg->qhead; q != NULL; q = q->next)
+        n++;
+    pthread_mutex_unlock(&queue_reg->qlock);
+    return n;
+}
+
+typedef struct adder {
+    capv_registry *reg;
+    test_entry t;
+    capv_status st;
+    int64_t seq;
+    pthread_t th;
+} adder;
+
+static void *add_thread(void *arg)
+{
+    adder *a = arg;
+    capv_registry_entry in = CAPV_REGISTRY_ENTRY_INIT;
+    in.manifest_hash = a->t.mh;
+    in.proof_hash = a->t.ph;
+    in.timestamp_file = a->t.in.timestamp_file;
+    capv_registry_entry *stored = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    a->st = capv_registry_add(&stored, a->reg, &in, &err);
+    a->seq = stored != NULL ? stored->seq : 0;
+    capv_registry_entry_free(stored);
+    return NULL;
+}
+
+/* Starts an add of entry (m, p) with `ts` on reg's writer, on a thread of its own. */
+static void add_start(adder *a, capv_registry *reg, int m, int p, const char *ts)
+{
+    memset(a, 0, sizeof *a);
+    a->reg = reg;
+    entry_make(&a->t, m, p, NULL, ts);
+    ck_assert_int_eq(pthread_create(&a->th, NULL, add_thread, a), 0);
+}
+
+/* A handle with a writer thread, and an entry (0x10, 0x10) of another writer, not committed
+ * yet: the handle's first add of it waits, so that the writes queued next form one batch. */
+static capv_registry *blocked_writer(capvi_pg **other, adder *first)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_WRITER_THREAD;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, url, &o, &err) == CAPV_OK, "open: %s", err.message);
+    *other = open_rw();
+    test_entry t;
+    entry_make(&t, 0x10, 0x10, NULL, "x");
+    ck_assert_int_eq(capvi_pg_begin(*other, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_entry_add(NULL, *other, &t.e, true, &err), CAPV_OK);
+    long long before = lock_waits();
+    add_start(first, reg, 0x10, 0x10, "x");
+    wait_for(lock_waits, before + 1);
+    queue_reg = reg;
+    return reg;
+}
+
+START_TEST(test_batch_adds_entries_in_key_order)
+{
+    capvi_pg *other = NULL;
+    adder first, a[3];
+    capv_registry *reg = blocked_writer(&other, &first);
+    /* queued in descending key order while the writer waits: one batch */
+    for (int i = 0; i < 3; i++) {
+        add_start(&a[i], reg, 0x60 - 0x10 * i, 1, "t.tsr");
+        wait_for(queued, i + 1);
+    }
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_commit(other, &err), CAPV_OK);
+    pthread_join(first.th, NULL);
+    for (int i = 0; i < 3; i++)
+        pthread_join(a[i].th, NULL);
+    ck_assert_int_eq(first.st, CAPV_E_EXISTS);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(a[i].st, CAPV_OK);
+    /* run (and numbered) in ascending key order */
+    ck_assert_int_lt(a[2].seq, a[1].seq);
+    ck_assert_int_lt(a[1].seq, a[0].seq);
+    capvi_pg_close(other);
+    capv_registry_close(reg);
+}
+END_TEST
+
+typedef struct raw_add {
+    capvi_pg *pg;
+    test_entry *t;
+    capv_status st;
+} raw_add;
+
+static void *raw_add_thread(void *arg)
+{
+    raw_add *r = arg;
+    capv_error err = CAPV_ERROR_INIT;
+    r->st = capvi_pg_entry_add(NULL, r->pg, &r->t->e, true, &err);
+    return NULL;
+}
+
+START_TEST(test_deadlock_victim_runs_again)
+{
+    capvi_pg *other = NULL;
+    adder first, a1, a2;
+    capv_registry *reg = blocked_writer(&other, &first);
+    capv_error err = CAPV_ERROR_INIT;
+    /* a third writer holds entry (0x30, 1), not committed */
+    capvi_pg *third = open_rw();
+    test_entry k1, k2;
+    entry_make(&k1, 0x20, 1, NULL, "z");
+    entry_make(&k2, 0x30, 1, NULL, "y");
+    ck_assert_int_eq(capvi_pg_begin(third, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_entry_add(NULL, third, &k2.e, true, &err), CAPV_OK);
+    /* queued while the handle's writer waits: one batch adding (0x20, 1), then (0x30, 1) */
+    add_start(&a1, reg, 0x20, 1, "t.tsr");
+    wait_for(queued, 1);
+    add_start(&a2, reg, 0x30, 1, "t.tsr");
+    wait_for(queued, 2);
+    ck_assert_int_eq(capvi_pg_commit(other, &err), CAPV_OK);
+    pthread_join(first.th, NULL);
+    ck_assert_int_eq(first.st, CAPV_E_EXISTS);
+    /* the batch holds (0x20, 1) and waits for (0x30, 1); the third writer now wants
+     * (0x20, 1): a deadlock. The server fails the write that has waited longer, the
+     * handle's (0x30, 1); the rest of its batch commits */
+    wait_for(lock_waits, 1);
+    raw_add r = { third, &k1, CAPV_OK };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, raw_add_thread, &r), 0);
+    pthread_join(a1.th, NULL);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(a1.st, CAPV_OK);
+    ck_assert_int_eq(r.st, CAPV_E_CONFLICT); /* the third writer was not the victim */
+    /* once the third writer rolls back, the failed write, run again, adds its entry */
+    capvi_pg_rollback(third);
+    pthread_join(a2.th, NULL);
+    ck_assert_int_eq(a2.st, CAPV_OK);
+    ck_assert_int_eq(rows_of("entries"), 3);
+    capvi_pg_close(third);
+    capvi_pg_close(other);
+    capv_registry_close(reg);
+}
+END_TEST
+
 START_TEST(test_leader)
 {
     capvi_pg *a = open_rw(), *b = open_rw();
@@ -1292,6 +1459,8 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_prune_races_records);
     tcase_add_test(tc, test_backup_refuses_dangling);
     tcase_add_test(tc, test_load_refuses_dangling);
+    tcase_add_test(tc, test_batch_adds_entries_in_key_order);
+    tcase_add_test(tc, test_deadlock_victim_runs_again);
     tcase_add_test(tc, test_leader);
     tcase_add_test(tc, test_snapshot);
     tcase_add_test(tc, test_unreachable);
