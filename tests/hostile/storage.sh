@@ -21,6 +21,10 @@
 #    ok:false naming the reason; after the fault is removed (filler deleted / remount rw / shim
 #    off) the registry check is ok again, /verify 200, and every verification answered 200 is
 #    in the registry (docs/registry.md#recording-verifications).
+# 3. another process holding SQLite's write lock on the registry for longer than
+#    registry.busy_timeout_ms: POST /registry/entries answers 503 "busy" with Retry-After
+#    (nothing about the request conflicts: never a 409), and the same request is a 201 once
+#    the lock is gone.
 # Mounting needs root: without it the tmpfs cases are skipped, visibly.
 #   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
@@ -236,4 +240,33 @@ EOF
         recorded_check read-only "$ROFS/registry.sqlite" "${RECORDED_200[@]}"
     fi
 fi
+
+# ---- 3. a registry another process keeps locked ---------------------------------------------
+daemon_start locked "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=200 || h_done
+"$PY" - "$D_DIR/registry.sqlite" "$TMP/locked.flag" <<'EOF' &
+import os, sqlite3, sys, time
+db, flag = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(db, isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+open(flag, "w").close()
+while os.path.exists(flag):
+    time.sleep(0.05)
+c.execute("ROLLBACK")
+EOF
+LOCKER=$!
+t_track "$LOCKER"
+for _ in $(seq 100); do
+    [ -e "$TMP/locked.flag" ] && break
+    sleep 0.1
+done
+entry='{"manifest_hash":"0x'$(printf '1%.0s' $(seq 64))'","proof_hash":"0x'$(printf '2%.0s' $(seq 64))'"}'
+req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' -d "$entry"
+assert_eq "locked by another process: POST /registry/entries is 503" "$STATUS" 503
+assert_match "… with error code busy" "$(cat "$TMP/resp.body")" '"code":"busy"'
+assert_eq "… and Retry-After: 1" "$(hdr Retry-After)" 1
+rm -f "$TMP/locked.flag"
+wait "$LOCKER"
+req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' -d "$entry"
+assert_eq "the lock gone: the same request is 201" "$STATUS" 201
+daemon_stop locked
 h_done
