@@ -1061,13 +1061,13 @@ static void add_start(adder *a, capv_registry *reg, int m, int p, const char *ts
 
 /* A handle with a writer thread, and an entry (0x10, 0x10) of another writer, not committed
  * yet: the handle's first add of it waits, so that the writes queued next form one batch. */
-static capv_registry *blocked_writer(capvi_pg **other, adder *first)
+static capv_registry *blocked_writer(const char *reg_url, capvi_pg **other, adder *first)
 {
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
     o.flags = CAPV_REGISTRY_WRITER_THREAD;
     capv_registry *reg = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    ck_assert_msg(capv_registry_open(&reg, url, &o, &err) == CAPV_OK, "open: %s", err.message);
+    ck_assert_msg(capv_registry_open(&reg, reg_url, &o, &err) == CAPV_OK, "open: %s", err.message);
     *other = open_rw();
     test_entry t;
     entry_make(&t, 0x10, 0x10, NULL, "x");
@@ -1084,7 +1084,7 @@ START_TEST(test_batch_adds_entries_in_key_order)
 {
     capvi_pg *other = NULL;
     adder first, a[3];
-    capv_registry *reg = blocked_writer(&other, &first);
+    capv_registry *reg = blocked_writer(url, &other, &first);
     /* queued in descending key order while the writer waits: one batch */
     for (int i = 0; i < 3; i++) {
         add_start(&a[i], reg, 0x60 - 0x10 * i, 1, "t.tsr");
@@ -1122,12 +1122,21 @@ static void *raw_add_thread(void *arg)
 
 START_TEST(test_deadlock_victim_runs_again)
 {
+    /* The server's deadlock check runs in a session that has waited deadlock_timeout, and
+     * that session's statement fails when it finds a cycle. The handle checks after 2 s
+     * (time enough for the cycle to form) and the third writer after a minute: the handle's
+     * write is the victim. */
+    char reg_url[1100], third_url[1100];
+    snprintf(reg_url, sizeof reg_url, "%s%%20-cdeadlock_timeout%%3D2s", url);
+    snprintf(third_url, sizeof third_url, "%s%%20-cdeadlock_timeout%%3D60s", url);
     capvi_pg *other = NULL;
     adder first, a1, a2;
-    capv_registry *reg = blocked_writer(&other, &first);
+    capv_registry *reg = blocked_writer(reg_url, &other, &first);
     capv_error err = CAPV_ERROR_INIT;
     /* a third writer holds entry (0x30, 1), not committed */
-    capvi_pg *third = open_rw();
+    capvi_pg *third = NULL;
+    capvi_pg_options o = options(third_url);
+    ck_assert_msg(capvi_pg_open(&third, &o, &err) == CAPV_OK, "open: %s", err.message);
     test_entry k1, k2;
     entry_make(&k1, 0x20, 1, NULL, "z");
     entry_make(&k2, 0x30, 1, NULL, "y");
@@ -1142,8 +1151,8 @@ START_TEST(test_deadlock_victim_runs_again)
     pthread_join(first.th, NULL);
     ck_assert_int_eq(first.st, CAPV_E_EXISTS);
     /* the batch holds (0x20, 1) and waits for (0x30, 1); the third writer now wants
-     * (0x20, 1): a deadlock. The server fails the write that has waited longer, the
-     * handle's (0x30, 1); the rest of its batch commits */
+     * (0x20, 1): a deadlock. The server fails the handle's write of (0x30, 1); the rest of
+     * its batch commits */
     wait_for(lock_waits, 1);
     raw_add r = { third, &k1, CAPV_OK };
     pthread_t th;
