@@ -500,11 +500,11 @@ capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
     q.changes_entries = true;
     /* the lock order of entries in a batch (run_order_cmp); bad hashes are refused by the
      * run */
-    q.keyed =
-        in.manifest_hash != NULL && in.proof_hash != NULL &&
-        capv_digest_parse(q.order_key, in.manifest_hash, strlen(in.manifest_hash), NULL) ==
-            CAPV_OK &&
-        capv_digest_parse(q.order_key + 32, in.proof_hash, strlen(in.proof_hash), NULL) == CAPV_OK;
+    uint8_t key[64];
+    if (in.manifest_hash != NULL && in.proof_hash != NULL &&
+        capv_digest_parse(key, in.manifest_hash, strlen(in.manifest_hash), NULL) == CAPV_OK &&
+        capv_digest_parse(key + 32, in.proof_hash, strlen(in.proof_hash), NULL) == CAPV_OK)
+        q.order_key = key;
     capvi_reg_submit(reg, &q);
     return capvi_err_done(err, capvi_reg_write_result(&q, err));
 }

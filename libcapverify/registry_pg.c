@@ -244,8 +244,17 @@ capv_status capvi_pg_rollback_to(capvi_pg *pg, capv_error *err)
 capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n)
 {
     capv_status st = capvi_pg_record_batch(pg, recs, n, false);
-    if (st == CAPV_E_CONFLICT && capvi_pg_rollback_to(pg, NULL) == CAPV_OK)
-        st = capvi_pg_record_batch(pg, recs, n, true);
+    if (st != CAPV_E_CONFLICT)
+        return st;
+    capv_error err = CAPV_ERROR_INIT;
+    if ((st = capvi_pg_rollback_to(pg, &err)) == CAPV_OK)
+        return capvi_pg_record_batch(pg, recs, n, true);
+    /* the storage failed (its connection lost, say): that is every record's answer */
+    for (size_t i = 0; i < n; i++) {
+        recs[i]->st = st;
+        recs[i]->seq = 0;
+        recs[i]->err = err;
+    }
     return st;
 }
 

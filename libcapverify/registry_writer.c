@@ -82,6 +82,19 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     return true;
 }
 
+/* The status of a batch whose transaction the storage lost while it ran write q: q's own
+ * status when that is the storage's failure, else CAPV_E_STORAGE. What q answered itself (a
+ * conflict, say) is no answer for the other writes. */
+static capv_status batch_lost(const capv_reg_write *q, capv_error *berr)
+{
+    if (transient(q->st)) {
+        *berr = q->err;
+        return q->st;
+    }
+    return capvi_err_set(berr, CAPV_E_STORAGE, NULL,
+                         "the registry rolled the write transaction back");
+}
+
 /* The order in which the writes of a batch that are not records run: the other writes in
  * their queue order, then the entries by their keys. Writers sharing a storage (replicas on
  * one PostgreSQL database) thus take the locks of the entries they add in one order, so two
@@ -91,9 +104,9 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
 static int run_order_cmp(const void *a, const void *b)
 {
     const capv_reg_write *x = *(capv_reg_write *const *)a, *y = *(capv_reg_write *const *)b;
-    if (x->keyed != y->keyed)
-        return x->keyed ? 1 : -1;
-    int c = x->keyed ? memcmp(x->order_key, y->order_key, sizeof x->order_key) : 0;
+    if ((x->order_key != NULL) != (y->order_key != NULL))
+        return x->order_key != NULL ? 1 : -1;
+    int c = x->order_key != NULL ? memcmp(x->order_key, y->order_key, 64) : 0;
     return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
@@ -153,12 +166,7 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     memset(&batch_q, 0, sizeof batch_q);
     if (st == CAPV_OK && nrec > 0) {
         if (!run_one(reg, &batch_q, recs, nrec, rq, &fault))
-            st = batch_q.st != CAPV_OK
-                     ? batch_q.st
-                     : capvi_err_set(&batch_q.err, CAPV_E_STORAGE, NULL,
-                                     "the registry rolled the write transaction back");
-        if (st != CAPV_OK)
-            berr = batch_q.err;
+            st = batch_lost(&batch_q, &berr);
         for (size_t i = 0; st == CAPV_OK && i < nrec; i++)
             any = any || rq[i]->st == CAPV_OK;
     }
@@ -174,14 +182,7 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
             /* the storage rolled the whole transaction back itself (SQLite may on
              * SQLITE_FULL or an I/O error): the earlier writes of this batch are gone too,
              * and a later one would run in a transaction of its own */
-            if (transient(q->st)) {
-                st = q->st;
-                berr = q->err;
-            } else {
-                /* the write's own answer (a conflict, say) is not the batch's */
-                st = capvi_err_set(&berr, CAPV_E_STORAGE, NULL,
-                                   "the registry rolled the write transaction back");
-            }
+            st = batch_lost(q, &berr);
             batch_abort(reqs, n, st, &berr);
             for (size_t j = i + 1; j < n - nrec; j++) {
                 run[j]->st = st;

@@ -22,10 +22,9 @@ struct capv_reg_write {
     void *arg;
     bool changes_entries; /* a successful run bumps the generation */
     bool once;            /* `run` cannot start over: never run again (busy_retries) */
-    /* an entry's manifest and proof keys: the batch runs such writes in their order
-     * (docs/registry.md "Writes across replicas") */
-    bool keyed;
-    uint8_t order_key[64];
+    /* an entry's manifest and proof keys (64 bytes, the caller's), or NULL: the batch runs
+     * such writes in their order (docs/registry.md "Writes across replicas") */
+    const uint8_t *order_key;
     /* filled by the executor */
     capv_status st;
     capv_error err;

@@ -11,19 +11,22 @@ Threads round-robin over the replicas:
     with other content for a shared pair (409 once the first is stored);
   - POST /verify of the sample with a unique X-Request-Id (recorded through the queue).
 Writes every acknowledged answer to OUT.json: entries [{url, status, id, mh, ph, ts}, and for a
-409 its error code and the seconds since the start],
+409 its error code, message and the seconds since the start],
 verifications [{url, request_id}], and the count of failed requests per URL (a replica that
 was killed, or 503 while the database restarts). A replica that stops answering is skipped
 after a few failures; the run goes on with the others."""
 import hashlib
 import http.client
 import json
+import os
 import sys
 import threading
 import time
 import urllib.parse
 
 out_path, seconds, sample = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+# request ids and new entries of this run differ from those of any other (OUT's name)
+run = os.path.splitext(os.path.basename(out_path))[0]
 urls = sys.argv[4:]
 zip_bytes = open(sample, "rb").read()
 lock = threading.Lock()
@@ -54,7 +57,7 @@ def worker(n):
         kind = i % 4
         try:
             if kind == 0:
-                rid = "load-%d-%d" % (n, i)
+                rid = "%s-%d-%d" % (run, n, i)
                 c.request("POST", "/verify", body=zip_bytes,
                           headers={"Content-Type": "application/zip", "X-Request-Id": rid})
                 r = c.getresponse()
@@ -72,7 +75,8 @@ def worker(n):
                 # other content for a shared pair: a conflict once the first is stored
                 mh, ph, ts = digest("shared-m-%d" % k), digest("shared-p-%d" % k), "b.tsr"
             else:
-                mh, ph, ts = digest("m-%d-%d" % (n, i)), digest("p-%d-%d" % (n, i)), "t.tsr"
+                mh, ph, ts = (digest("m-%s-%d-%d" % (run, n, i)), digest("p-%s-%d-%d" % (run, n, i)),
+                              "t.tsr")
             body = json.dumps({"manifest_hash": mh, "proof_hash": ph, "timestamp_file": ts})
             c.request("POST", "/registry/entries", body=body,
                       headers={"Content-Type": "application/json"})
@@ -88,6 +92,7 @@ def worker(n):
                     entries.append({"url": url, "status": 409, "id": None,
                                     "mh": mh, "ph": ph, "ts": ts,
                                     "error": json.loads(data)["error"]["code"],
+                                    "message": json.loads(data)["error"]["message"],
                                     "at": round(time.monotonic() - start, 3)})
         except (OSError, http.client.HTTPException):
             conns.pop(url, None)

@@ -9,9 +9,10 @@
 #      /verify keeps answering, the replicas see the database again within 5 s, the queued
 #      records are written and none is dropped;
 #   3. after SIGTERM: no duplicate id, every acknowledged entry is stored as acknowledged, every
-#      answer for a shared pair names the same entry (conflicts consistent), every verification
-#      answered 200 by replicas 1 and 2 is recorded, and replica 3 lost at most the records
-#      of its last flush interval.
+#      answer for a shared pair names the same entry (conflicts consistent), no 409 for content
+#      that is stored and every 409 a conflict, every verification answered 200 by replicas 1
+#      and 2 is recorded (each phase's request ids and new entries are its own), and replica 3
+#      lost at most the records of its last flush interval.
 #   replicas.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR
 PG_URL=${CAPV_TEST_PG_URL:-}
 PG_CTL=${CAPV_TEST_PG_CTL:-}

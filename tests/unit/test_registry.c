@@ -425,6 +425,66 @@ START_TEST(batch_not_committed_answers_nothing)
 }
 END_TEST
 
+/* A storage that refuses a batch's records as conflicts and loses its transaction on the way
+ * (as PostgreSQL does when its connection is cut while the records are retried). */
+static const capvi_reg_backend *real_be;
+static bool tx_lost;
+
+static capv_status records_conflict_then_lost(capv_registry *reg, capvi_reg_record **recs, size_t n,
+                                              capv_error *err)
+{
+    (void)reg;
+    for (size_t i = 0; i < n; i++)
+        recs[i]->st = CAPV_E_CONFLICT;
+    tx_lost = true;
+    return capvi_err_set(err, CAPV_E_CONFLICT, NULL, "a request id is already stored");
+}
+
+static bool in_transaction_unless_lost(capv_registry *reg)
+{
+    return !tx_lost && real_be->in_transaction(reg);
+}
+
+START_TEST(batch_lost_while_recording_answers_storage)
+{
+    char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry *reg = tu_registry_open(in_dir(path, "lost.sqlite"), CAPV_REGISTRY_CREATE);
+    real_be = reg->be;
+    capvi_reg_backend be = *reg->be;
+    be.record_batch = records_conflict_then_lost;
+    be.in_transaction = in_transaction_unless_lost;
+    tx_lost = false;
+    /* one batch: a record, then an entry */
+    capvi_reg_record rec;
+    memset(&rec, 0, sizeof rec);
+    struct batch_add a = { .in = CAPV_REGISTRY_ENTRY_INIT };
+    a.in.manifest_hash = hash_of(mh, "lost-m", 1);
+    a.in.proof_hash = hash_of(ph, "lost-p", 1);
+    capv_reg_write qr, qa;
+    memset(&qr, 0, sizeof qr);
+    memset(&qa, 0, sizeof qa);
+    qr.rec = &rec;
+    qa.run = batch_add_run;
+    qa.undo = batch_add_undo;
+    qa.arg = &a;
+    capv_reg_write *batch[] = { &qr, &qa };
+    pthread_mutex_lock(&reg->wlock);
+    reg->be = &be;
+    capvi_reg_execute_batch(reg, batch, 2);
+    reg->be = real_be;
+    pthread_mutex_unlock(&reg->wlock);
+    /* the records' conflict is no answer for the entry, nor for the records themselves: the
+     * batch failed on the storage, so both are retried */
+    ck_assert_int_eq(qa.st, CAPV_E_STORAGE);
+    ck_assert_int_eq(qr.st, CAPV_E_STORAGE);
+    ck_assert_ptr_null(a.stored);
+    capv_registry_entry *got = NULL;
+    ck_assert_int_eq(capv_registry_add(&got, reg, &a.in, NULL), CAPV_OK);
+    capv_registry_entry_free(got);
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* A backup's progress callback that records while the copy runs, and notes the WAL's size. */
 struct busy_backup {
     capv_registry *reg;
@@ -2812,6 +2872,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, wal_truncated_after_a_long_reader);
     tcase_add_test(tc, backup_while_recording);
     tcase_add_test(tc, batch_not_committed_answers_nothing);
+    tcase_add_test(tc, batch_lost_while_recording_answers_storage);
     tcase_add_test(tc, add_idempotent);
     tcase_add_test(tc, signatures);
     tcase_add_test(tc, paged_listing);
