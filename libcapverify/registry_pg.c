@@ -250,11 +250,7 @@ capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n)
     if ((st = capvi_pg_rollback_to(pg, &err)) == CAPV_OK)
         return capvi_pg_record_batch(pg, recs, n, true);
     /* the storage failed (its connection lost, say): that is every record's answer */
-    for (size_t i = 0; i < n; i++) {
-        recs[i]->st = st;
-        recs[i]->seq = 0;
-        recs[i]->err = err;
-    }
+    capvi_pg_records_fail(recs, n, st, &err);
     return st;
 }
 

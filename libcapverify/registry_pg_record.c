@@ -471,10 +471,16 @@ capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t 
     for (size_t i = 0; st == CAPV_OK && i < n; i += PG_RECORD_CHUNK)
         st = record_chunk(pg, recs + i, n - i < PG_RECORD_CHUNK ? n - i : PG_RECORD_CHUNK,
                           skip_stored, &err);
-    for (size_t i = 0; st != CAPV_OK && i < n; i++) {
+    if (st != CAPV_OK)
+        capvi_pg_records_fail(recs, n, st, &err);
+    return st;
+}
+
+void capvi_pg_records_fail(capvi_reg_record **recs, size_t n, capv_status st, const capv_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
         recs[i]->st = st;
         recs[i]->seq = 0;
-        recs[i]->err = err;
+        recs[i]->err = *err;
     }
-    return st;
 }

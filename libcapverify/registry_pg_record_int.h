@@ -24,5 +24,8 @@ typedef struct capvi_pg capvi_pg;
  * calls again with `skip_stored` (capvi_pg_record, registry_pg_int.h). */
 capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n,
                                   bool skip_stored);
+/* Gives each of the n records the failure `st` with `err` and no seq. */
+void capvi_pg_records_fail(capvi_reg_record **recs, size_t n, capv_status st,
+                           const capv_error *err);
 
 #endif

@@ -170,11 +170,9 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
         for (size_t i = 0; st == CAPV_OK && i < nrec; i++)
             any = any || rq[i]->st == CAPV_OK;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (st != CAPV_OK) {
-            reqs[i]->st = st;
-            reqs[i]->err = berr;
-        }
+    for (size_t i = 0; st != CAPV_OK && i < n; i++) {
+        reqs[i]->st = st;
+        reqs[i]->err = berr;
     }
     for (size_t i = 0; st == CAPV_OK && i < n - nrec; i++) {
         capv_reg_write *q = run[i];
