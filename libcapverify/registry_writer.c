@@ -59,16 +59,15 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     capv_error_clear(&q->err);
     q->st = be->savepoint(reg, &q->err);
     if (q->st == CAPV_OK) {
-        if (recs == NULL) {
-            q->st = q->run(reg, q->arg, &q->err);
-        } else {
-            q->st = be->record_batch(reg, recs, nrec, &q->err);
-            for (size_t i = 0; i < nrec; i++) {
-                rq[i]->st = q->st == CAPV_OK ? recs[i]->st : q->st;
-                rq[i]->err = q->st == CAPV_OK ? recs[i]->err : q->err;
-            }
-        }
+        q->st = recs == NULL ? q->run(reg, q->arg, &q->err)
+                             : be->record_batch(reg, recs, nrec, &q->err);
         atomic_fetch_add(&reg->writes, recs ? nrec : 1);
+    }
+    /* each record's own answer, or the batch's failure (its savepoint's too: a record that
+     * never reached the storage must not pass for written) */
+    for (size_t i = 0; i < nrec; i++) {
+        rq[i]->st = q->st == CAPV_OK ? recs[i]->st : q->st;
+        rq[i]->err = q->st == CAPV_OK ? recs[i]->err : q->err;
     }
     if (q->st == CAPV_E_STORAGE) {
         *fault = true;

@@ -474,13 +474,64 @@ START_TEST(batch_lost_while_recording_answers_storage)
     reg->be = real_be;
     pthread_mutex_unlock(&reg->wlock);
     /* the records' conflict is no answer for the entry, nor for the records themselves: the
-     * batch failed on the storage, so both are retried */
+     * batch failed on the storage, so the records go back to the queue and the entry's
+     * caller is told the storage failed */
     ck_assert_int_eq(qa.st, CAPV_E_STORAGE);
     ck_assert_int_eq(qr.st, CAPV_E_STORAGE);
     ck_assert_ptr_null(a.stored);
     capv_registry_entry *got = NULL;
     ck_assert_int_eq(capv_registry_add(&got, reg, &a.in, NULL), CAPV_OK);
     capv_registry_entry_free(got);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* A storage whose first savepoint of a batch fails while its transaction stays open (as a
+ * PostgreSQL SAVEPOINT may on statement_timeout): the records never reach the storage. */
+static int savepoints;
+
+static capv_status first_savepoint_fails(capv_registry *reg, capv_error *err)
+{
+    if (savepoints++ == 0)
+        return capvi_err_set(err, CAPV_E_STORAGE, NULL, "canceling statement due to timeout");
+    return real_be->savepoint(reg, err);
+}
+
+START_TEST(records_savepoint_failure_answers_records)
+{
+    char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry *reg = tu_registry_open(in_dir(path, "savepoint.sqlite"), CAPV_REGISTRY_CREATE);
+    real_be = reg->be;
+    capvi_reg_backend be = *reg->be;
+    be.savepoint = first_savepoint_fails;
+    savepoints = 0;
+    /* one batch: a record fresh from the queue (its status still the zero of CAPV_OK), then
+     * an entry */
+    capvi_reg_record rec;
+    memset(&rec, 0, sizeof rec);
+    struct batch_add a = { .in = CAPV_REGISTRY_ENTRY_INIT };
+    a.in.manifest_hash = hash_of(mh, "savepoint-m", 1);
+    a.in.proof_hash = hash_of(ph, "savepoint-p", 1);
+    capv_reg_write qr, qa;
+    memset(&qr, 0, sizeof qr);
+    memset(&qa, 0, sizeof qa);
+    qr.rec = &rec;
+    qa.run = batch_add_run;
+    qa.undo = batch_add_undo;
+    qa.arg = &a;
+    capv_reg_write *batch[] = { &qr, &qa };
+    pthread_mutex_lock(&reg->wlock);
+    reg->be = &be;
+    capvi_reg_execute_batch(reg, batch, 2);
+    reg->be = real_be;
+    pthread_mutex_unlock(&reg->wlock);
+    /* the record was not written: it fails with the savepoint's error (so the writer queues
+     * it again), not "stored"; the entry, in a savepoint of its own, is */
+    ck_assert_int_eq(qr.st, CAPV_E_STORAGE);
+    ck_assert_ptr_nonnull(strstr(qr.err.message, "timeout"));
+    ck_assert_int_eq(qa.st, CAPV_OK);
+    ck_assert_ptr_nonnull(a.stored);
+    capv_registry_entry_free(a.stored);
     capv_registry_close(reg);
 }
 END_TEST
@@ -2873,6 +2924,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, backup_while_recording);
     tcase_add_test(tc, batch_not_committed_answers_nothing);
     tcase_add_test(tc, batch_lost_while_recording_answers_storage);
+    tcase_add_test(tc, records_savepoint_failure_answers_records);
     tcase_add_test(tc, add_idempotent);
     tcase_add_test(tc, signatures);
     tcase_add_test(tc, paged_listing);
