@@ -367,7 +367,9 @@ static bool secret_param(const char *name, size_t len)
 /* A secret-marked value as it may be shown (malloc'd; NULL when out of memory). A URL
  * (`scheme://…`) keeps everything but the password of its user info and the values of query
  * parameters named like credentials (password, token, key, …), which become `***`; any
- * other non-empty value becomes `***` as a whole. */
+ * other non-empty value becomes `***` as a whole. The user info ends at the last '@' before
+ * the first '/' (libpq's reading: a password may hold a '?'); when it holds a '?' or '#',
+ * all of it becomes `***`. */
 static char *redacted(const char *v)
 {
     size_t n = strlen(v);
@@ -384,13 +386,20 @@ static char *redacted(const char *v)
         return NULL;
     size_t o = 0;
     const char *p = v, *auth = sep + 3;
-    const char *auth_end = auth + strcspn(auth, "/?#");
+    const char *slash = auth + strcspn(auth, "/");
     const char *at = NULL;
-    for (const char *q = auth; q < auth_end; q++)
+    for (const char *q = auth; q < slash; q++)
         if (*q == '@')
             at = q;
+    const char *auth_end = (at ? at + 1 : auth) + strcspn(at ? at + 1 : auth, "/?#");
     const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-    if (colon != NULL && colon + 1 < at) {
+    if (at != NULL && strcspn(auth, "?#") < (size_t)(at - auth)) {
+        memcpy(out + o, p, (size_t)(auth - p));
+        o += (size_t)(auth - p);
+        memcpy(out + o, "***", 3);
+        o += 3;
+        p = at;
+    } else if (colon != NULL && colon + 1 < at) {
         memcpy(out + o, p, (size_t)(colon + 1 - p));
         o += (size_t)(colon + 1 - p);
         memcpy(out + o, "***", 3);

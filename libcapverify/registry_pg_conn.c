@@ -19,10 +19,17 @@ bool capv_registry_location_is_postgres(const char *location)
                                 strncmp(location, "postgres://", 11) == 0);
 }
 
-/* Whether the query parameter s[0..len) names the password (percent-decoded). */
-static bool is_password_param(const char *s, size_t len)
+/* Whether libpq's keyword `kw` is a secret: the password, or the passphrase of the client's
+ * TLS key. */
+static bool is_secret_keyword(const char *kw)
 {
-    static const char want[] = "password";
+    return strcmp(kw, "password") == 0 || strcmp(kw, "sslpassword") == 0;
+}
+
+/* Whether the query parameter s[0..len) names a secret (its name percent-decoded). */
+static bool is_secret_param(const char *s, size_t len)
+{
+    char name[16];
     size_t k = 0;
     for (size_t i = 0; i < len && s[i] != '='; k++) {
         int c = (unsigned char)s[i];
@@ -33,18 +40,22 @@ static bool is_password_param(const char *s, size_t len)
         } else {
             i++;
         }
-        if (k >= sizeof want - 1 || c != want[k])
+        if (k >= sizeof name - 1)
             return false;
+        name[k] = (char)c;
     }
-    return k == sizeof want - 1;
+    name[k] = '\0';
+    return is_secret_keyword(name);
 }
 
-/* scheme://[user[:password]@]hosts[/db][?params]: the password and any password parameter
- * left out. */
+/* scheme://[user[:password]@]hosts[/db][?params]: the password and any secret parameter
+ * left out. libpq ends the user and password at an '@' before the first '/', not at a '?',
+ * which a password may hold: everything up to the last such '@' is left out but the user,
+ * and the user too when a '?' makes it look like parameters (`…?password=a@b`). */
 static void uri_location(capv_buf *b, const char *url)
 {
     const char *auth = strstr(url, "://") + 3;
-    size_t alen = strcspn(auth, "/?");
+    size_t alen = strcspn(auth, "/");
     capvi_buf_append(b, url, (size_t)(auth - url));
     const char *at = NULL;
     for (const char *q = auth; q < auth + alen; q++)
@@ -53,19 +64,23 @@ static void uri_location(capv_buf *b, const char *url)
     const char *host = auth;
     if (at != NULL) {
         size_t ulen = strcspn(auth, ":@");
-        capvi_buf_append(b, auth, ulen);
+        if (memchr(auth, '?', ulen) != NULL)
+            capvi_buf_puts(b, "***");
+        else
+            capvi_buf_append(b, auth, ulen);
         capvi_buf_putc(b, '@');
         host = at + 1;
     }
-    capvi_buf_append(b, host, (size_t)(auth + alen - host));
-    const char *rest = auth + alen;
+    size_t hlen = strcspn(host, "/?");
+    capvi_buf_append(b, host, hlen);
+    const char *rest = host + hlen;
     size_t plen = strcspn(rest, "?");
     capvi_buf_append(b, rest, plen);
     const char *q = rest[plen] == '?' ? rest + plen + 1 : NULL;
     char sep = '?';
     while (q != NULL && *q != '\0') {
         size_t n = strcspn(q, "&");
-        if (n > 0 && !is_password_param(q, n)) {
+        if (n > 0 && !is_secret_param(q, n)) {
             capvi_buf_putc(b, sep);
             capvi_buf_append(b, q, n);
             sep = '&';
@@ -74,11 +89,11 @@ static void uri_location(capv_buf *b, const char *url)
     }
 }
 
-/* key=value conninfo rebuilt from libpq's parse, without the password. */
+/* key=value conninfo rebuilt from libpq's parse, without its secrets. */
 static void conninfo_location(capv_buf *b, const PQconninfoOption *opts)
 {
     for (const PQconninfoOption *o = opts; o->keyword != NULL; o++) {
-        if (o->val == NULL || strcmp(o->keyword, "password") == 0)
+        if (o->val == NULL || is_secret_keyword(o->keyword))
             continue;
         if (b->len > 0)
             capvi_buf_putc(b, ' ');

@@ -90,6 +90,16 @@ if grep -q 'hunter2\|tok123' "$TMP/print.yaml" "$TMP/err"; then
 else
     pass "the password and token appear nowhere in the output"
 fi
+# libpq reads a password up to its '@', a '?' included: none of it may show, nor a password
+# parameter whose value holds an '@' (read so, it is user information)
+run_daemon --config-dir "$CONF" --print-config \
+    --set "registry.url=postgresql://capv:hun?ter2@db.example/registry?sslmode=verify-full"
+assert_eq "a PostgreSQL URL whose password holds a '?' prints without it" \
+    "$RC $(yaml_get "$TMP/out" registry url)" '0 "postgresql://***@db.example/registry?sslmode=verify-full"'
+run_daemon --config-dir "$CONF" --print-config \
+    --set "registry.url=postgresql://db.example?password=hun@ter2"
+assert_eq "… nor a password parameter holding an '@'" "$RC" 0
+check "… whose value appears nowhere" bash -c "! grep -q 'hun' '$TMP/out' '$TMP/err'"
 run_daemon --config-dir "$CONF" --print-config --set auth.jwks_url=not-a-url-but-a-secret
 assert_eq "a secret that is no URL prints as *** (exit 0)" \
     "$RC $(yaml_get "$TMP/out" auth jwks_url)" '0 "***"'

@@ -1268,10 +1268,18 @@ START_TEST(test_unreachable)
         "postgresql://capv:s3cr3t-pw@127.0.0.1:1/db?connect_timeout=2",
         "postgresql://capv@127.0.0.1:1/db?password=s3cr3t-pw&sslmode=disable",
         "host=127.0.0.1 port=1 user=capv password=s3cr3t-pw dbname=db",
+        /* libpq reads a password up to the '@', '?' included */
+        "postgresql://capv:s3cr3t?pw@127.0.0.1:1/db?connect_timeout=2",
+        /* the passphrase of a client key is as secret */
+        "postgresql://capv@127.0.0.1:1/db?sslpassword=s3cr3t-key&connect_timeout=2",
+        "host=127.0.0.1 port=1 user=capv sslpassword=s3cr3t-key dbname=db",
     };
     static const char *const locations[] = {
         "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
         "postgresql://capv@127.0.0.1:1/db?sslmode=disable",
+        NULL,
+        "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
         NULL,
     };
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
