@@ -725,11 +725,13 @@ static CURLcode attempt_once(capvi_s3 *s, const s3_call *c, s3_answer *a, xfer *
         goto out;
     x->curl = h;
     long timeout_s = (long)(s->timeout_ms + 999) / 1000;
+    /* No CURLOPT_PATH_AS_IS: libcurl 8.14 and later refuse it beside CURLOPT_AWS_SIGV4, and
+     * the dot-segment removal it turns off changes none of our keys (backup_remote.c refuses
+     * "." and ".." segments and "//"). */
     bool ok =
         curl_easy_setopt(h, CURLOPT_URL, url) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, s->scheme) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-        curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L) == CURLE_OK &&
