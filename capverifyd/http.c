@@ -221,9 +221,10 @@ static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
     }
 }
 
-static bool reserve(req *r, body_kind kind, uint64_t len)
+/* Reserves `want` more bytes of the budget for a body of `len` bytes, or answers 413 (it can
+ * never fit) or 503 (not now). */
+static bool reserve_bytes(req *r, uint64_t want, uint64_t len)
 {
-    uint64_t want = worst_case(r, kind, len);
     switch (budget_reserve(want)) {
     case BUDGET_OK: r->reserved += want; return true;
     case BUDGET_TOO_LARGE:
@@ -237,6 +238,23 @@ static bool reserve(req *r, body_kind kind, uint64_t len)
                         "the server is busy with other uploads; retry shortly");
         return false;
     }
+}
+
+static bool reserve(req *r, body_kind kind, uint64_t len)
+{
+    return reserve_bytes(r, worst_case(r, kind, len), len);
+}
+
+/* A chunked body, read with `held` bytes reserved for its raw bytes, is `len` bytes long:
+ * the reservation becomes its worst case, more or less than that. */
+static bool reserve_read(req *r, body_kind kind, uint64_t held, uint64_t len)
+{
+    uint64_t want = worst_case(r, kind, len);
+    if (want > held)
+        return reserve_bytes(r, want - held, len);
+    budget_release(held - want);
+    r->reserved -= held - want;
+    return true;
 }
 
 /* RFC 9110 §10.1.1: a client that sent `Expect: 100-continue` waits for our word before it
@@ -331,8 +349,12 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
                    declared, max);
         return false;
     }
-    /* a chunked body may grow to the limit: reserve for that */
-    if (!reserve(r, kind, declared >= 0 ? (uint64_t)declared : max) || !answer_expect(r))
+    /* A body of declared length reserves its worst case before it is read. A chunked one's
+     * length is known only at its end: it reserves the limit's raw bytes while it arrives,
+     * then its own worst case (the limit's would be up to 64 times the limit, for a body of
+     * any size). */
+    if (!(declared >= 0 ? reserve(r, kind, (uint64_t)declared) : reserve_bytes(r, max, max)) ||
+        !answer_expect(r))
         return false;
     size_t cap = declared >= 0 ? (size_t)declared : 65536;
     uint8_t *buf = malloc(cap + 1);
@@ -351,7 +373,8 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
         send_error(r, 500, "internal", "out of memory");
         return false;
     }
-    if (!body_complete(r, declared, max, n, last)) {
+    if (!body_complete(r, declared, max, n, last) ||
+        (declared < 0 && !reserve_read(r, kind, max, n))) {
         free(buf);
         return false;
     }
