@@ -44,6 +44,19 @@ static bool unparsed_lines(const struct mg_request_info *ri)
     return !(*p == '\r' || *p == '\n' || *p == '\0');
 }
 
+/* Between the request line's HTTP version and the first header name CivetWeb writes NULs
+ * over every space, tab, CR and LF: more than CR LF means the first header line began with
+ * whitespace, which a proxy may ignore as a line of its own (RFC 9112 §2.2) while CivetWeb
+ * reads the header, or the request line ended in whitespace. */
+static bool space_before_first_header(const struct mg_request_info *ri)
+{
+    if (ri->num_headers <= 0)
+        return false;
+    const char *end = ri->http_version + strlen(ri->http_version);
+    const char *name = ri->http_headers[0].name;
+    return name < end || name - end > 2;
+}
+
 static bool all_digits(const char *s)
 {
     if (*s == '\0')
@@ -77,6 +90,8 @@ const char *http_strict_violation(const struct mg_request_info *ri)
     }
     if (unparsed_lines(ri))
         return "obsolete line folding or too many header lines";
+    if (space_before_first_header(ri))
+        return "whitespace before the first header line";
     if (te > 0 && cl > 0)
         return "both Content-Length and Transfer-Encoding";
     if (te > 1)

@@ -45,6 +45,9 @@ cl-plus             400 ${B}${J}Content-Length: +2\r\n\r\n{}{smuggle}
 obs-fold-space      400 ${B}${J}X-Folded: a\r\n b\r\nContent-Length: 0\r\n\r\n{smuggle}
 obs-fold-tab        400 ${B}${J}X-Folded: a\r\n\tb\r\nContent-Length: 0\r\n\r\n{smuggle}
 obs-fold-cl         400 ${B}${J}Content-Length:\r\n 2\r\n\r\n{}{smuggle}
+first-line-space    400 POST /admin/backup HTTP/1.1\r\n Content-Length: 0\r\nHost: t\r\nX-Request-Id: {id}\r\n${J}\r\n{smuggle}
+first-line-tab      400 POST /admin/backup HTTP/1.1\r\n\tContent-Length: 0\r\nHost: t\r\nX-Request-Id: {id}\r\n${J}\r\n{smuggle}
+request-line-space  400 POST /admin/backup HTTP/1.1 \r\nHost: t\r\nX-Request-Id: {id}\r\n${J}Content-Length: 0\r\n\r\n{smuggle}
 no-host             400 POST /admin/backup HTTP/1.1\r\nX-Request-Id: {id}\r\n${J}Content-Length: 0\r\n\r\n{smuggle}
 host-twice          400 ${B}Host: u\r\n${J}Content-Length: 0\r\n\r\n{smuggle}
 get-slash-slash     400 GET //healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
