@@ -104,10 +104,14 @@ capv_status capvi_pg_load_start(capvi_pg_load **out, capvi_pg *pg, bool replace,
     *out = NULL;
     if (!capvi_pg_in_transaction(pg))
         return capvi_err_set(err, CAPV_E_STATE, NULL, "a load runs inside a write transaction");
-    /* EXCLUSIVE: reads go on, other writers (replicas) wait until this transaction ends */
+    /* EXCLUSIVE: reads go on, other writers (replicas) wait until this transaction ends.
+     * In the order a replica's batch takes them (records: reports, verifications; then
+     * policies; entries last): a batch that holds the first tables and waits for a later
+     * one is then never waited for by this load holding that later one (a deadlock, which
+     * would fail the load). */
     capv_status st = capvi_pg_exec(NULL, pg, &pg->w, "locking the registry tables",
-                                   "LOCK TABLE registry_meta, entries, reports, verifications, "
-                                   "policies IN EXCLUSIVE MODE",
+                                   "LOCK TABLE reports, verifications, policies, entries, "
+                                   "registry_meta IN EXCLUSIVE MODE",
                                    NULL, err);
     if (st != CAPV_OK)
         return st;
