@@ -254,12 +254,17 @@ capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n)
     return st;
 }
 
-capv_status capvi_pg_probe(capvi_pg *pg, capv_error *err)
+capv_status capvi_pg_probe(capvi_pg *pg, const char *at, capv_error *err)
 {
     capv_status st = writable(pg, err);
-    return st == CAPV_OK
-               ? capvi_pg_exec(NULL, pg, &pg->w, "probing the database", "SELECT 1", NULL, err)
-               : st;
+    if (st != CAPV_OK)
+        return st;
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_text(&p, at);
+    return capvi_pg_exec(NULL, pg, &pg->w, "probing the database",
+                         "INSERT INTO registry_meta (key, value) VALUES ('health_probe', $1) "
+                         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                         &p, err);
 }
 
 /* ---- entries --------------------------------------------------------------------------- */

@@ -114,8 +114,10 @@ capv_status capvi_pg_policy_put(capvi_pg *pg, const capv_registry_policy *p,
 capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_ms, size_t limit,
                                 capv_error *err);
 
-/* Reconnects the write connection if needed and runs SELECT 1 (the health probe). */
-capv_status capvi_pg_probe(capvi_pg *pg, capv_error *err);
+/* The health probe: reconnects the write connection if needed and writes one row, the
+ * registry_meta key health_probe = `at` (the time of the probe), inside the writer's
+ * transaction. A server that takes no writes (its disk full, say) fails it. */
+capv_status capvi_pg_probe(capvi_pg *pg, const char *at, capv_error *err);
 
 /* ---- reads: any thread, on a connection of the pool ------------------------------------ */
 

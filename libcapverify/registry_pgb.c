@@ -116,7 +116,9 @@ static capv_status pg_prune_step(uint64_t *removed, capv_registry *reg, int64_t 
 
 static capv_status pg_probe(capv_registry *reg, capv_error *err)
 {
-    return capvi_pg_probe(reg->pg, err);
+    char at[CAPV_RFC3339_SIZE];
+    capvi_reg_now(reg, at);
+    return capvi_pg_probe(reg->pg, at, err);
 }
 
 static capv_status pg_leader(bool *leader, capv_registry *reg, capv_error *err)

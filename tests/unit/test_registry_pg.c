@@ -1361,7 +1361,13 @@ START_TEST(test_session_lost)
     ck_assert(leader);
     kill_sessions();
     /* idle sessions: reconnected on their next use, the leadership taken again */
-    ck_assert_int_eq(capvi_pg_probe(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_probe(pg, "2026-12-06T07:00:00.000Z", &err), CAPV_OK);
+    /* the probe is a write: a server that takes none (its disk full) fails it */
+    PGresult *probe =
+        admin("SELECT value FROM %s.registry_meta WHERE key = 'health_probe'", schema);
+    ck_assert_int_eq(PQntuples(probe), 1);
+    ck_assert_str_eq(PQgetvalue(probe, 0, 0), "2026-12-06T07:00:00.000Z");
+    PQclear(probe);
     uint64_t n = 1;
     ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err), CAPV_OK);
     ck_assert_int_eq(capvi_pg_leader(&leader, pg, &err), CAPV_OK);
@@ -1384,6 +1390,8 @@ START_TEST(test_session_lost)
 }
 END_TEST
 
+#define PROBE_AT "2026-12-06T07:00:01.000Z"
+
 START_TEST(test_server_restart)
 {
     const char *ctl = getenv("CAPV_TEST_PG_CTL");
@@ -1397,15 +1405,15 @@ START_TEST(test_server_restart)
     snprintf(cmd, sizeof cmd, "%s stop -m fast >/dev/null 2>&1", ctl);
     int stop_rc = system(cmd);
     double t0 = now_s();
-    capv_status st_down = capvi_pg_probe(pg, &down);
-    capv_status st_backoff = capvi_pg_probe(pg, &backoff);
+    capv_status st_down = capvi_pg_probe(pg, PROBE_AT, &down);
+    capv_status st_backoff = capvi_pg_probe(pg, PROBE_AT, &backoff);
     double fail_s = now_s() - t0;
     snprintf(cmd, sizeof cmd, "%s start >/dev/null 2>&1", ctl);
     int start_rc = system(cmd);
     double back = now_s();
     capv_status st = CAPV_E_STORAGE;
     while (st != CAPV_OK && now_s() - back < 8.0) {
-        st = capvi_pg_probe(pg, &err);
+        st = capvi_pg_probe(pg, PROBE_AT, &err);
         if (st != CAPV_OK)
             usleep(50 * 1000);
     }
