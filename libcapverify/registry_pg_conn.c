@@ -346,9 +346,11 @@ static capv_status result_error(capvi_pg *pg, capvi_pg_conn *c, const PGresult *
 }
 
 /* The index of `sql` among the statements prepared on c's session, preparing it when there is
- * room; -1: run it unprepared (no room, or the server refused to prepare it — then running it
- * reports why). */
-static int prepared_index(capvi_pg_conn *c, const char *sql, int nparams)
+ * room; -1: run it unprepared (no room); -2: the server refused to prepare it, and *failed
+ * is its answer. That answer is the statement's: running it unprepared would say the same
+ * outside a transaction, and inside one only that the transaction is aborted (the refusal
+ * aborted it), hiding a deadlock or a lock timeout behind SQLSTATE 25P02. */
+static int prepared_index(capvi_pg_conn *c, const char *sql, int nparams, PGresult **failed)
 {
     for (int i = 0; i < c->nprepared; i++)
         if (strcmp(c->prepared[i], sql) == 0)
@@ -361,12 +363,12 @@ static int prepared_index(capvi_pg_conn *c, const char *sql, int nparams)
     char name[24];
     snprintf(name, sizeof name, "capv_%d", c->nprepared);
     PGresult *r = PQprepare(c->pc, name, sql, nparams, NULL);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-    PQclear(r);
-    if (!ok) {
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         free(copy);
-        return -1;
+        *failed = r;
+        return -2;
     }
+    PQclear(r);
     c->prepared[c->nprepared] = copy;
     return c->nprepared++;
 }
@@ -384,11 +386,13 @@ capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const 
         if (p == NULL) {
             r = PQexec(c->pc, sql);
         } else {
-            int k = prepared_index(c, sql, p->n);
+            int k = prepared_index(c, sql, p->n, &r);
             char name[24];
             snprintf(name, sizeof name, "capv_%d", k);
-            r = k >= 0 ? PQexecPrepared(c->pc, name, p->n, p->vals, p->lens, p->fmts, 0)
-                       : PQexecParams(c->pc, sql, p->n, NULL, p->vals, p->lens, p->fmts, 0);
+            if (k >= 0)
+                r = PQexecPrepared(c->pc, name, p->n, p->vals, p->lens, p->fmts, 0);
+            else if (k == -1)
+                r = PQexecParams(c->pc, sql, p->n, NULL, p->vals, p->lens, p->fmts, 0);
         }
         ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {

@@ -1352,6 +1352,26 @@ static void kill_sessions(void)
                   "application_name = 'capverify' AND pid <> pg_backend_pid()"));
 }
 
+/* A statement the server refuses to prepare inside a transaction fails with the server's
+ * reason: run unprepared after the refusal, it would only say that the transaction is
+ * aborted (25P02), and a deadlock or a lock timeout would not read as CAPV_E_BUSY. */
+START_TEST(test_prepare_refused_in_transaction)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_text(&p, "x");
+    ck_assert_int_ne(capvi_pg_exec(NULL, pg, &pg->w, "reading",
+                                   "SELECT 1 FROM no_such_table WHERE name = $1", &p, &err),
+                     CAPV_OK);
+    ck_assert_msg(strstr(err.message, "42P01") != NULL && strstr(err.message, "25P02") == NULL,
+                  "%s", err.message);
+    capvi_pg_rollback(pg);
+    capvi_pg_close(pg);
+}
+END_TEST
+
 START_TEST(test_session_lost)
 {
     capvi_pg *pg = open_rw();
@@ -1491,6 +1511,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_unreachable);
     tcase_add_test(tc, test_tls_refused);
     tcase_add_test(tc, test_password_file);
+    tcase_add_test(tc, test_prepare_refused_in_transaction);
     tcase_add_test(tc, test_session_lost);
     tcase_add_test(tc, test_throughput);
     tcase_add_test(tc, test_server_restart);
