@@ -38,7 +38,8 @@ typedef struct capvd {
     capv_verify_options *opts;
     capv_package_limits *limits;
     capv_cache *cache;              /* NULL when cache.enabled is false; attached to the verifier */
-    capv_registry *registry;        /* the SQLite registry (this process is its writer) */
+    capv_registry *registry;        /* the registry; NULL after a SIGHUP failed to reopen it */
+    int64_t registry_retry_ms;      /* then: when the main thread tries again */
     capv_signing_key *registry_key; /* signs new entries, or NULL */
     capv_signing_key *backup_key;   /* signs backup sidecars, or NULL; swapped under `lock` */
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */

@@ -166,6 +166,56 @@ static void reload_tls(capvd *d)
                  errbuf);
 }
 
+#define REGISTRY_RETRY_MS 5000
+
+/* The registry opened again, under the write lock (a restore with --force may have replaced
+ * a SQLite file; a PostgreSQL password file may hold a new password). A PostgreSQL handle is
+ * replaced only once the new one is open: the old one stays when the database cannot be
+ * reached now. A SQLite file takes one writer: its handle is closed first, and when the file
+ * cannot be opened again, the main thread tries once more every REGISTRY_RETRY_MS
+ * (registry_retry); meanwhile /readyz says why. */
+static void reopen_registry(capvd *d)
+{
+    char errbuf[512];
+    capv_registry *fresh = NULL;
+    if (*d->cfg.registry_url && (fresh = open_registry(d, errbuf, sizeof errbuf)) == NULL) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
+        capv_log_end(e, "registry not reopened, the open handle stays: %s", errbuf);
+        return;
+    }
+    capv_registry_close(d->registry); /* releases the writer lock so the file can be reopened */
+    d->registry = fresh != NULL ? fresh : open_registry(d, errbuf, sizeof errbuf);
+    if (d->registry == NULL) {
+        d->registry_retry_ms = now_ms() + REGISTRY_RETRY_MS;
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
+        capv_log_end(e, "registry not reopened (tried again every %d s): %s",
+                     REGISTRY_RETRY_MS / 1000, errbuf);
+    }
+}
+
+/* After a failed reopen: the registry opened again once it can be, and given to the
+ * verifier (whose cached verdicts, made without it, go). */
+static void registry_retry(capvd *d)
+{
+    if (d->registry != NULL || now_ms() < d->registry_retry_ms)
+        return;
+    char errbuf[512];
+    pthread_rwlock_wrlock(&d->lock);
+    d->registry = open_registry(d, errbuf, sizeof errbuf);
+    if (d->registry != NULL) {
+        capv_verifier_set_registry(d->verifier, d->registry);
+        d->generation++;
+    } else {
+        d->registry_retry_ms = now_ms() + REGISTRY_RETRY_MS;
+    }
+    pthread_rwlock_unlock(&d->lock);
+    if (d->registry == NULL)
+        return;
+    capv_cache_invalidate_all(d->cache);
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "registry_reload");
+    capv_log_end(e, "registry reopened");
+}
+
 /* SIGHUP: the key set, the TLS certificate, the registry and the trust configuration. */
 static void reload(capvd *d)
 {
@@ -183,13 +233,7 @@ static void reload(capvd *d)
         capv_log_end(e, "backup signing key not reloaded, the old one stays: %s", errbuf);
     }
     pthread_rwlock_wrlock(&d->lock);
-    capv_registry *old_reg = d->registry;
-    capv_registry_close(old_reg); /* releases the writer lock so the file can be reopened */
-    d->registry = open_registry(d, errbuf, sizeof errbuf);
-    if (d->registry == NULL) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
-        capv_log_end(e, "registry not reopened: %s", errbuf);
-    }
+    reopen_registry(d);
     capv_verifier *v = build_verifier(d, errbuf, sizeof errbuf);
     capv_verifier *old = NULL;
     if (v == NULL) {
@@ -536,8 +580,8 @@ static void change_log_level(capvd *d, int sig)
     capv_log_end(e, "log level changed");
 }
 
-/* What runs once a second while serving: a changed certificate file, a due backup, freed
- * memory handed back to the system. */
+/* What runs once a second while serving: a changed certificate file, a registry a SIGHUP
+ * could not reopen, a due backup, freed memory handed back to the system. */
 static void periodic(capvd *d, backup_schedule *backups)
 {
     char errbuf[512];
@@ -545,6 +589,7 @@ static void periodic(capvd *d, backup_schedule *backups)
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "tls_reload");
         capv_log_end(e, "TLS certificate file changed: reloaded");
     }
+    registry_retry(d);
     backup_schedule_tick(backups, d, now_ms());
     auth_tick(d->auth, d->log, now_ms());
     budget_tick();

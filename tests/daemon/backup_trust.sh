@@ -233,4 +233,45 @@ assert_eq "a verification recorded after the refused restore: 200" "$STATUS" 200
 daemon_stop main
 assert_eq "the registry still has its entry" "$(sqlite3 "file:$DB?mode=ro" 'select count(*) from entries')" 1
 assert_eq "the planted links' target keeps its bytes" "$(sum_of "$TMP/victim")" "$VSUM"
+
+# ---- 5. a SIGHUP that cannot reopen the registry ----------------------------------------------
+# The file is closed (its writer lock released) and cannot be opened again: the daemon says
+# so on /readyz, and the main thread opens it again within seconds of its being whole,
+# without another SIGHUP; verifications are recorded again.
+daemon_start reopen "${SAMPLE_ARGS[@]}" --set backup.interval_seconds=0 || t_done
+RDB=$D_DIR/registry.sqlite
+registry_check() { # the registry check of /readyz: "ok detail"
+    req GET "$D_ADMIN_URL/readyz"
+    body_json '.checks[] | select(.name == "registry") | "\(.ok) \(.detail)"'
+}
+# the file with its WAL and shared memory, which SQLite would read beside whatever stands
+# at the name (the WAL's pages over the file's)
+for f in "" -wal -shm; do
+    [ -e "$RDB$f" ] && mv "$RDB$f" "$TMP/aside.sqlite$f"
+done
+head -c 4096 /dev/zero | tr '\0' x >"$RDB" # no database
+kill -HUP "$D_PID"
+for _ in $(seq 50); do
+    [ "$(registry_check)" = "false not open" ] && break
+    sleep 0.1
+done
+assert_eq "after the failed reopen, /readyz: registry not open" "$(registry_check)" "false not open"
+check "... and the log says it is tried again" grep -q "registry not reopened (tried again" "$D_LOG"
+rm -f "$RDB" "$RDB-wal" "$RDB-shm"
+for f in "" -wal -shm; do
+    [ -e "$TMP/aside.sqlite$f" ] && mv "$TMP/aside.sqlite$f" "$RDB$f"
+done
+for _ in $(seq 150); do
+    [ "$(registry_check)" = "true open, writable" ] && break
+    sleep 0.1
+done
+assert_eq "once the file is whole again, /readyz: registry open" "$(registry_check)" \
+    "true open, writable"
+check "... and the log says it was reopened" grep -q '"registry reopened"' "$D_LOG"
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "a verification after the reopen: 200" "$STATUS" 200
+RID=$(hdr X-Request-Id)
+daemon_stop reopen
+assert_eq "... recorded in the reopened registry" \
+    "$(sqlite3 "file:$RDB?mode=ro" "select count(*) from verifications where request_id = '$RID'")" 1
 t_done
