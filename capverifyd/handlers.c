@@ -206,12 +206,17 @@ static outcome outcome_of(capv_verdict v)
  * the writer stores it within registry.record_flush_ms, retrying while the storage fails,
  * and a full queue drops it (counted in cap_verifier_registry_records_dropped_total) while
  * the verdict is still answered. With registry.record_queue_max 0 the record is committed
- * before the answer, and one the registry could not record is a 503. */
+ * before the answer, and one the registry could not record is a 503. So is every one while a
+ * SIGHUP could not reopen the registry (main.c tries again): none goes unrecorded. */
 static bool record(req *r, const char *json, size_t len)
 {
     capvd *d = r->d;
-    if (d->registry == NULL || !d->cfg.registry_record_verifications)
+    if (!d->cfg.registry_record_verifications)
         return true;
+    if (d->registry == NULL) {
+        send_error(r, 503, "registry_unavailable", "the registry is not open; retry shortly");
+        return false;
+    }
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_record_report_json(NULL, d->registry, json, len, r->id,
                                                       r->subject[0] ? r->subject : NULL, &err);

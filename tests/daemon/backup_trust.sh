@@ -257,6 +257,9 @@ for _ in $(seq 50); do
 done
 assert_eq "after the failed reopen, /readyz: registry not open" "$(registry_check)" "false not open"
 check "... and the log says it is tried again" grep -q "registry not reopened (tried again" "$D_LOG"
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "a verification meanwhile: 503 (it could not be recorded)" \
+    "$STATUS $(body_json .error.code)" "503 registry_unavailable"
 rm -f "$RDB" "$RDB-wal" "$RDB-shm"
 for f in "" -wal -shm; do
     [ -e "$TMP/aside.sqlite$f" ] && mv "$TMP/aside.sqlite$f" "$RDB$f"
