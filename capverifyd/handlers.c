@@ -29,12 +29,17 @@ void handle_healthz(req *r)
     send_json(r, 200, body, (size_t)n, NULL);
 }
 
-/* Whether the registry is open, writable and healthy; if not, why (into detail). */
+/* Whether the registry is open, writable and healthy; if not, why (into detail). Never waits
+ * for the lock a SIGHUP reload takes: that waits for the API requests in flight, a slow
+ * upload among them, and a probe must answer meanwhile (docs/hardening.md). */
 static bool registry_ready(capvd *d, char *detail, size_t cap)
 {
     capv_error err = CAPV_ERROR_INIT;
     bool ok = false;
-    pthread_rwlock_rdlock(&d->lock);
+    if (pthread_rwlock_tryrdlock(&d->lock) != 0) {
+        snprintf(detail, cap, "a reload waits for the requests in flight");
+        return false;
+    }
     if (d->registry == NULL)
         snprintf(detail, cap, "not open");
     else if (capv_registry_is_read_only(d->registry))
@@ -141,33 +146,35 @@ void handle_metrics(req *r)
                             .tls_not_after = tls_cert_not_after(d->tls),
                             .cut_names = cut_names };
     auth_fill_metrics(d->auth, &src);
-    pthread_rwlock_rdlock(&d->lock);
+    /* while a reload waits for the requests in flight (registry_ready), a scrape answers
+     * without the registry's series */
+    bool locked = pthread_rwlock_tryrdlock(&d->lock) == 0;
+    capv_registry *reg = locked ? d->registry : NULL;
     uint64_t entries = 0, db_bytes = 0, free_bytes = 0;
-    if (d->registry != NULL &&
-        capv_registry_count(&entries, d->registry, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
+    if (reg != NULL && capv_registry_count(&entries, reg, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
         src.registry_entries = (int64_t)entries;
-    if (d->registry != NULL) {
+    if (reg != NULL) {
+        src.registry_known = true;
         src.registry_queue_depth =
-            (int64_t)capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
+            (int64_t)capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
         src.registry_records_dropped =
-            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_DROPPED);
+            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_DROPPED);
         src.registry_records_rejected =
-            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_REJECTED);
+            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED);
         src.registry_records_written =
-            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_RECORDS_WRITTEN);
+            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN);
         src.registry_storage_faults =
-            capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_STORAGE_FAULTS);
+            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS);
     }
-    if (d->registry != NULL &&
-        capv_registry_disk_usage(&db_bytes, &free_bytes, d->registry, NULL) == CAPV_OK) {
+    if (reg != NULL && capv_registry_disk_usage(&db_bytes, &free_bytes, reg, NULL) == CAPV_OK) {
         src.registry_db_bytes = (int64_t)db_bytes;
         src.registry_free_bytes = (int64_t)free_bytes;
     }
     uint64_t fs_bytes = 0;
-    if (d->registry != NULL &&
-        capv_registry_filesystem_size(&fs_bytes, d->registry, NULL) == CAPV_OK)
+    if (reg != NULL && capv_registry_filesystem_size(&fs_bytes, reg, NULL) == CAPV_OK)
         src.registry_fs_bytes = (int64_t)fs_bytes;
-    pthread_rwlock_unlock(&d->lock);
+    if (locked)
+        pthread_rwlock_unlock(&d->lock);
     src.rate_limited_subject = ratelimit_limited_total(RL_SUBJECT);
     src.rate_limited_address = ratelimit_limited_total(RL_ADDRESS);
     for (int i = 1; i < CUT_REASON_COUNT; i++)

@@ -417,27 +417,29 @@ char *metrics_render(const metrics_sources *src, size_t *len)
     for (size_t i = 0; i < sizeof registry_ops / sizeof *registry_ops; i++)
         emit(&o, "cap_verifier_registry_errors_total{op=\"%s\"} %llu\n", registry_ops[i],
              (unsigned long long)atomic_load(&m.registry_errors[i]));
-    head(&o, "cap_verifier_registry_queue_depth", "gauge",
-         "Verification records waiting to be written to the registry.");
-    emit(&o, "cap_verifier_registry_queue_depth %lld\n", (long long)src->registry_queue_depth);
-    head(&o, "cap_verifier_registry_records_dropped_total", "counter",
-         "Verification records not recorded because the record queue was full.");
-    emit(&o, "cap_verifier_registry_records_dropped_total %llu\n",
-         (unsigned long long)src->registry_records_dropped);
-    head(&o, "cap_verifier_registry_records_rejected_total", "counter",
-         "Queued verification records the registry refused (a request id reused with other "
-         "content).");
-    emit(&o, "cap_verifier_registry_records_rejected_total %llu\n",
-         (unsigned long long)src->registry_records_rejected);
-    head(&o, "cap_verifier_registry_records_written_total", "counter",
-         "Queued verification records written to the registry.");
-    emit(&o, "cap_verifier_registry_records_written_total %llu\n",
-         (unsigned long long)src->registry_records_written);
-    head(&o, "cap_verifier_registry_storage_faults_total", "counter",
-         "Registry operations (queued writes included) that failed because the storage did "
-         "(unreachable, read-only, full or corrupt).");
-    emit(&o, "cap_verifier_registry_storage_faults_total %llu\n",
-         (unsigned long long)src->registry_storage_faults);
+    if (src->registry_known) {
+        head(&o, "cap_verifier_registry_queue_depth", "gauge",
+             "Verification records waiting to be written to the registry.");
+        emit(&o, "cap_verifier_registry_queue_depth %lld\n", (long long)src->registry_queue_depth);
+        head(&o, "cap_verifier_registry_records_dropped_total", "counter",
+             "Verification records not recorded because the record queue was full.");
+        emit(&o, "cap_verifier_registry_records_dropped_total %llu\n",
+             (unsigned long long)src->registry_records_dropped);
+        head(&o, "cap_verifier_registry_records_rejected_total", "counter",
+             "Queued verification records the registry refused (a request id reused with other "
+             "content).");
+        emit(&o, "cap_verifier_registry_records_rejected_total %llu\n",
+             (unsigned long long)src->registry_records_rejected);
+        head(&o, "cap_verifier_registry_records_written_total", "counter",
+             "Queued verification records written to the registry.");
+        emit(&o, "cap_verifier_registry_records_written_total %llu\n",
+             (unsigned long long)src->registry_records_written);
+        head(&o, "cap_verifier_registry_storage_faults_total", "counter",
+             "Registry operations (queued writes included) that failed because the storage did "
+             "(unreachable, read-only, full or corrupt).");
+        emit(&o, "cap_verifier_registry_storage_faults_total %llu\n",
+             (unsigned long long)src->registry_storage_faults);
+    }
     if (src->registry_db_bytes >= 0) {
         head(&o, "cap_verifier_registry_file_bytes", "gauge",
              "Bytes of the registry database and its write-ahead log.");

@@ -87,7 +87,10 @@ typedef struct metrics_sources {
     int64_t registry_db_bytes, registry_free_bytes; /* -1 when unknown */
     int64_t registry_fs_bytes;                      /* its file system's size; -1 when unknown */
     uint64_t registry_storage_faults, registry_records_written;
-    /* asynchronous recording; the registry's counters restart when it is reopened */
+    /* asynchronous recording; the registry's counters restart when it is reopened, and are
+     * left out of a scrape while they are unknown (registry_known false: no registry open,
+     * or a reload waiting for the requests in flight) */
+    bool registry_known;
     int64_t registry_queue_depth;
     uint64_t registry_records_dropped, registry_records_rejected;
     /* protection against hostile load (docs/hardening.md) */

@@ -244,6 +244,32 @@ registry_check() { # the registry check of /readyz: "ok detail"
     req GET "$D_ADMIN_URL/readyz"
     body_json '.checks[] | select(.name == "registry") | "\(.ok) \(.detail)"'
 }
+# A SIGHUP's reload waits for the API requests in flight, a slow upload among them; probes
+# and scrapes answer meanwhile (docs/hardening.md), without waiting for it.
+head -c 49152 /dev/zero >"$TMP/slow.bin"
+curl -s -o /dev/null --limit-rate 8k -H 'Content-Type: application/zip' -H 'Expect:' \
+    --data-binary "@$TMP/slow.bin" "$D_URL/verify" &
+SLOW=$!
+sleep 1
+kill -HUP "$D_PID"
+sleep 0.5
+t0=$(date +%s%N)
+DETAIL=$(registry_check)
+t1=$(date +%s%N)
+assert_eq "during a reload held up by a slow upload, /readyz answers: registry waits" "$DETAIL" \
+    "false a reload waits for the requests in flight"
+assert_le "... at once (ms)" $(((t1 - t0) / 1000000)) 1000
+req GET "$D_ADMIN_URL/metrics"
+assert_eq "... and /metrics too: 200" "$STATUS" 200
+check "... without the registry's counters" bash -c \
+    "! grep -q '^cap_verifier_registry_records_written_total' '$TMP/resp.body'"
+wait "$SLOW"
+for _ in $(seq 50); do
+    [ "$(registry_check)" = "true open, writable" ] && break
+    sleep 0.1
+done
+assert_eq "once the upload ended, the reload went on: registry open" "$(registry_check)" \
+    "true open, writable"
 # the file with its WAL and shared memory, which SQLite would read beside whatever stands
 # at the name (the WAL's pages over the file's)
 for f in "" -wal -shm; do
