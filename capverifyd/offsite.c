@@ -54,8 +54,47 @@ static capv_status open_store(capv_backup_remote **r, const capvd_config *c, cap
     return capv_backup_remote_new(r, &o, err);
 }
 
+/* At start, with the store listed (`l`, NULL when it could not be): the newest local backup
+ * is queued when the store holds no copy taken at its time or later: its upload failed, or
+ * never ran, before the restart, and waiting for the next scheduled backup would leave the
+ * off-site copy up to two intervals old. (By time, not content: a backup of an unchanged
+ * registry has the bytes of the one before, and its upload is what renews the off-site
+ * copy's age.) Unlisted, the store is assumed to lack it. */
+static void queue_newest_local(capvd *d, const capv_backup_remote_listing *l)
+{
+    capv_backup_list *local = NULL;
+    if (capv_registry_backup_list(&local, d->cfg.backup_dir, NULL) != CAPV_OK)
+        return;
+    const capv_backup_info *b = capv_backup_list_get(local, 0);
+    int64_t created = 0;
+    bool missing = b != NULL && capv_rfc3339_parse(&created, b->created_at, strlen(b->created_at),
+                                                   NULL) == CAPV_OK;
+    for (size_t i = 0; missing && l != NULL && i < capv_backup_remote_listing_count(l); i++) {
+        const capv_backup_remote_info *c = capv_backup_remote_listing_get(l, i);
+        int64_t t = 0;
+        missing = !(capv_rfc3339_parse(&t, c->created_at, strlen(c->created_at), NULL) == CAPV_OK &&
+                    t >= created);
+    }
+    char *copy = missing ? strdup(b->path) : NULL;
+    capv_backup_list_free(local);
+    if (copy == NULL)
+        return;
+    pthread_mutex_lock(&up.m);
+    if (up.pending == NULL) { /* else a backup queued since start, which is newer */
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "backup_upload_catch_up");
+        capv_log_str(e, "path", copy);
+        capv_log_end(e, "the newest local backup has no off-site copy yet: queued");
+        up.pending = copy;
+        up.retry_at_ms = 0;
+        copy = NULL;
+    }
+    pthread_mutex_unlock(&up.m);
+    free(copy);
+}
+
 /* At start: the newest complete copy in the store sets the timestamps (item of the runbook's
- * BackupOffsiteStale: a restart must not look like a fresh copy, nor like none). */
+ * BackupOffsiteStale: a restart must not look like a fresh copy, nor like none), and the
+ * newest local backup is queued when the store lacks it (queue_newest_local). */
 static void seed_from_store(capvd *d)
 {
     capv_backup_remote *r = NULL;
@@ -90,6 +129,7 @@ static void seed_from_store(capvd *d)
         capv_log_str(e, "error", capv_status_name(st));
         capv_log_end(e, "cannot list the off-site copies at start: %s", err.message);
     }
+    queue_newest_local(d, st == CAPV_OK ? l : NULL);
     capv_backup_remote_listing_free(l);
     capv_backup_remote_free(r);
 }

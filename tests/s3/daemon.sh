@@ -11,7 +11,8 @@
 #     retried (backup.s3.retry_seconds) until the store is back;
 #   - backup.s3.retain keeps the store at two copies;
 #   - a restart derives both last-success timestamps from the newest local and remote backup,
-#     so BackupStale / BackupOffsiteStale do not start from zero.
+#     so BackupStale / BackupOffsiteStale do not start from zero;
+#   - a backup whose upload had not succeeded before a restart is uploaded after it.
 #   daemon.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/../daemon/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -155,6 +156,21 @@ check "store down at start: a warning, not a failure" \
     grep -q '"event":"backup_upload_seed".*cannot list the off-site copies' "$D_LOG"
 scrape
 assert_eq "... last_success_timestamp still from the local backups" "$(metric metrics.txt "$LAST_BK" | cut -d. -f1)" "$want_bk"
+# a backup whose upload fails, then a restart before its retry: the next start uploads it
+sleep 1.1
+req POST "$D_URL/admin/backup"
+assert_eq "store down: a backup (201)" "$STATUS" 201
+fourth=$(body_json .path)
 daemon_stop "capverifyd (third run)"
+s3_start store --port "$port"
+daemon_start d1 "${S3SETS[@]}" || { t_done; }
+wait_metric "$OK" 1
+check "after the restart the backup the store lacks is queued" \
+    log_has '"event":"backup_upload_catch_up".*no off-site copy yet'
+remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
+    --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
+assert_eq "... and uploaded: the newest copy in the store" "$(jq -r '.[0].key' <<<"$remote")" \
+    "daemon/$(basename "$fourth")"
+daemon_stop "capverifyd (fourth run)"
 
 t_done
