@@ -98,6 +98,13 @@ static bool region_ok(const char *r)
 
 /* Checks the endpoint and region; on success the scheme, host and port (NULL = the scheme's)
  * of the endpoint, to be released with curl_free. */
+/* The endpoint as a message may show it: not at all when it holds an '@', whose user
+ * information could be credentials (a URL curl cannot parse is not known to have none). */
+static const char *shown_endpoint(const char *endpoint)
+{
+    return strchr(endpoint, '@') != NULL ? "(not shown: it holds an '@')" : endpoint;
+}
+
 static capv_status parse_endpoint(char **scheme, char **host, char **port, const char *endpoint,
                                   const char *region, capv_error *err)
 {
@@ -117,7 +124,8 @@ static capv_status parse_endpoint(char **scheme, char **host, char **port, const
     if (curl_url_set(u, CURLUPART_URL, endpoint, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, host, 0) != CURLUE_OK || *host == NULL || !**host)
-        CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint", "endpoint '%.200s' is not a URL", endpoint);
+        CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint", "endpoint '%.200s' is not a URL",
+                  shown_endpoint(endpoint));
     if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK && user != NULL)
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint",
                   "the endpoint must not carry credentials: give them as a credentials file or "
@@ -127,10 +135,10 @@ static capv_status parse_endpoint(char **scheme, char **host, char **port, const
         (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK && query != NULL))
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint",
                   "endpoint '%.200s' must be scheme://host[:port] without a path or query",
-                  endpoint);
+                  shown_endpoint(endpoint));
     if (strcmp(*scheme, "https") != 0 && strcmp(*scheme, "http") != 0)
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint", "endpoint '%.200s' is not https://",
-                  endpoint);
+                  shown_endpoint(endpoint));
     if (strcmp(*scheme, "http") == 0 && !capvi_s3_loopback_host(*host))
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint",
                   "plain http:// is only allowed for a loopback endpoint (tests), not %.100s: "

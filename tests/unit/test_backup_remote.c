@@ -244,6 +244,11 @@ START_TEST(options_are_checked)
     ck_assert_int_eq(try_new("s3://bucket", "https://u:p@s3.example.com", NULL, false, &err),
                      CAPV_E_INVALID_ARG);
     ck_assert_ptr_null(strstr(err.message, "u:p"));
+    /* nor when curl cannot parse it at all */
+    ck_assert_int_eq(
+        try_new("s3://bucket", "https://u:s3cr3t pw@s3.example.com", NULL, false, &err),
+        CAPV_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "s3cr3t") == NULL, "%s", err.message);
     /* bucket and prefix */
     ck_assert_int_eq(try_new("https://bucket", "https://s3.example.com", NULL, false, &err),
                      CAPV_E_INVALID_ARG);
