@@ -658,11 +658,14 @@ static bool stop_listeners(capvd *d)
 
 static void free_state(capvd *d)
 {
+    /* A scheduled backup holds the read lock until it has logged and queued its upload:
+     * it finishes first. The lock is never released again, so a backup thread started by the
+     * last tick that has not taken it yet waits for the exit instead of using what is freed
+     * below. */
+    pthread_rwlock_wrlock(&d->lock);
     offsite_stop(); /* an upload in progress is cancelled (its multipart upload aborted) */
-    pthread_mutex_lock(&d->backup_lock); /* a scheduled backup finishes first */
     capv_verifier_free(d->verifier);
     capv_registry_close(d->registry);
-    pthread_mutex_unlock(&d->backup_lock);
     capv_signing_key_free(d->registry_key);
     capv_signing_key_free(d->backup_key);
     capv_verify_options_free(d->opts);
