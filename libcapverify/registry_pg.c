@@ -63,6 +63,11 @@ static capv_status handle_new(capvi_pg **out, const capvi_pg_options *o, capv_er
     pthread_mutex_init(&pg->rlock, NULL);
     pthread_cond_init(&pg->rcond, NULL);
     pthread_mutex_init(&pg->llock, NULL);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ERRORCHECK);
+    pthread_mutex_init(&pg->slock, &ma);
+    pthread_mutexattr_destroy(&ma);
     conn_init(&pg->w, false);
     conn_init(&pg->leader, false);
     conn_init(&pg->snap, true);
@@ -136,6 +141,7 @@ void capvi_pg_close(capvi_pg *pg)
     pthread_mutex_destroy(&pg->rlock);
     pthread_cond_destroy(&pg->rcond);
     pthread_mutex_destroy(&pg->llock);
+    pthread_mutex_destroy(&pg->slock);
     free(pg);
 }
 
@@ -724,7 +730,9 @@ capv_status capvi_pg_leader(bool *leader, capvi_pg *pg, capv_error *err)
 
 capv_status capvi_pg_snapshot_begin(capvi_pg *pg, capv_error *err)
 {
-    if (pg->snap.in_tx)
+    /* another thread's snapshot (two backups of one handle) is waited for; this thread's
+     * own is a misuse */
+    if (pthread_mutex_lock(&pg->slock) != 0)
         return capvi_err_set(err, CAPV_E_STATE, NULL, "a snapshot is already open");
     /* the snapshot is taken by the first statement after BEGIN: at once, not at the first
      * table read */
@@ -733,17 +741,20 @@ capv_status capvi_pg_snapshot_begin(capvi_pg *pg, capv_error *err)
                       "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT 1", NULL, err);
     if (st == CAPV_OK)
         pg->snap.in_tx = true;
+    else
+        pthread_mutex_unlock(&pg->slock);
     return st;
 }
 
 void capvi_pg_snapshot_end(capvi_pg *pg)
 {
-    if (pg == NULL)
+    if (pg == NULL || !pg->snap.in_tx)
         return;
-    if (pg->snap.pc != NULL && !pg->snap.lost && pg->snap.in_tx)
+    if (pg->snap.pc != NULL && !pg->snap.lost)
         PQclear(PQexec(pg->snap.pc, "ROLLBACK"));
     pg->snap.in_tx = false;
     pg->snap.lost = false;
+    pthread_mutex_unlock(&pg->slock);
 }
 
 /* The cursor of each table, its columns as the header lists them, in primary-key order. */

@@ -57,7 +57,8 @@ struct capvi_pg {
     pthread_mutex_t llock;
     bool leading;
     uint64_t leader_generation; /* the session that took the lock */
-    capvi_pg_conn snap;         /* snapshots (one at a time) */
+    capvi_pg_conn snap;         /* snapshots: one at a time, under slock */
+    pthread_mutex_t slock;      /* held from snapshot_begin to snapshot_end (error-checking) */
 };
 
 /* Statement parameters (at most CAPVI_PG_PARAMS_MAX): text (NULL = SQL NULL), binary bytea,

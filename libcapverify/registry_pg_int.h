@@ -149,7 +149,9 @@ capv_status capvi_pg_leader(bool *leader, capvi_pg *pg, capv_error *err);
 /* ---- whole tables in one snapshot (backup, copy) --------------------------------------- */
 
 /* BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY on the handle's snapshot connection;
- * one snapshot at a time (CAPV_E_STATE when one is open). */
+ * one snapshot at a time: another thread's begin waits for the end of this one, and this
+ * thread's second begin is CAPV_E_STATE. capvi_pg_snapshot_end without an open snapshot is
+ * a no-op. */
 capv_status capvi_pg_snapshot_begin(capvi_pg *pg, capv_error *err);
 void capvi_pg_snapshot_end(capvi_pg *pg);
 

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1221,6 +1222,23 @@ static capv_status stop_row(void *user, const char *const *cols, const int *lens
     return capvi_err_set(err, CAPV_E_IO, NULL, "stopped");
 }
 
+struct snap_waiter {
+    capvi_pg *pg;
+    atomic_bool began;
+    capv_status st;
+};
+
+static void *snapshot_in_thread(void *arg)
+{
+    struct snap_waiter *w = arg;
+    capv_error err = CAPV_ERROR_INIT;
+    w->st = capvi_pg_snapshot_begin(w->pg, &err);
+    atomic_store(&w->began, true);
+    if (w->st == CAPV_OK)
+        capvi_pg_snapshot_end(w->pg);
+    return NULL;
+}
+
 START_TEST(test_snapshot)
 {
     capvi_pg *pg = open_rw();
@@ -1250,7 +1268,16 @@ START_TEST(test_snapshot)
     walk again = { 0, 0, 0 }; /* the cursor was closed: the table can be walked again */
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", count_row, &again, &err), CAPV_OK);
     ck_assert_int_eq(again.rows, 3);
+    /* another thread's snapshot (a second backup of the handle) waits for this one */
+    struct snap_waiter sw = { .pg = pg };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, snapshot_in_thread, &sw), 0);
+    usleep(200 * 1000);
+    ck_assert(!atomic_load(&sw.began));
     capvi_pg_snapshot_end(pg);
+    pthread_join(t, NULL);
+    ck_assert_int_eq(sw.st, CAPV_OK);
+    ck_assert(atomic_load(&sw.began));
     ck_assert_int_eq(capvi_pg_snapshot_begin(pg, &err), CAPV_OK);
     walk after = { 0, 0, 0 };
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", count_row, &after, &err), CAPV_OK);
