@@ -49,12 +49,15 @@ static const char *reason_phrase(int status)
     return t ? t : "";
 }
 
-/* Writes a response, bounded by the connection's write deadline: a client that reads it
- * too slowly is cut off by the watchdog and the write fails. */
-static void put(req *r, const char *data, size_t len)
+/* Writes all of a response (head, then the body unless it went with the head) under one
+ * write deadline, from its first byte: a client that reads it too slowly is cut off by the
+ * watchdog and the write fails. */
+static void put(req *r, const char *data, size_t len, const char *more, size_t more_len)
 {
     conn_write_begin(r->cs);
     mg_write(r->conn, data, len);
+    if (more_len > 0)
+        mg_write(r->conn, more, more_len);
     conn_write_end(r->cs);
 }
 
@@ -115,12 +118,10 @@ void send_response(req *r, int status, const char *content_type, const char *bod
         len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0);
     if (with_body && len <= sizeof out - (size_t)n) {
         memcpy(out + n, body, len);
-        put(r, out, (size_t)n + len);
+        put(r, out, (size_t)n + len, NULL, 0);
         return;
     }
-    put(r, out, (size_t)n);
-    if (with_body)
-        put(r, body, len);
+    put(r, out, (size_t)n, body, with_body ? len : 0);
 }
 
 void send_json(req *r, int status, const char *body, size_t len, const char *extra)
@@ -269,7 +270,7 @@ static bool answer_expect(req *r)
         return false;
     }
     if (strcmp(r->ri->http_version, "1.1") == 0)
-        mg_write(r->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        put(r, "HTTP/1.1 100 Continue\r\n\r\n", 25, NULL, 0);
     return true;
 }
 

@@ -244,6 +244,13 @@ registry_check() { # the registry check of /readyz: "ok detail"
     req GET "$D_ADMIN_URL/readyz"
     body_json '.checks[] | select(.name == "registry") | "\(.ok) \(.detail)"'
 }
+wait_registry() { # wait_registry WANT TENTHS: up to TENTHS / 10 s for registry_check = WANT
+    local i
+    for i in $(seq "$2"); do
+        [ "$(registry_check)" = "$1" ] && return
+        sleep 0.1
+    done
+}
 # A SIGHUP's reload waits for the API requests in flight, a slow upload among them; probes
 # and scrapes answer meanwhile (docs/hardening.md), without waiting for it.
 head -c 49152 /dev/zero >"$TMP/slow.bin"
@@ -264,10 +271,7 @@ assert_eq "... and /metrics too: 200" "$STATUS" 200
 check "... without the registry's counters" bash -c \
     "! grep -q '^cap_verifier_registry_records_written_total' '$TMP/resp.body'"
 wait "$SLOW"
-for _ in $(seq 50); do
-    [ "$(registry_check)" = "true open, writable" ] && break
-    sleep 0.1
-done
+wait_registry "true open, writable" 50
 assert_eq "once the upload ended, the reload went on: registry open" "$(registry_check)" \
     "true open, writable"
 # the file with its WAL and shared memory, which SQLite would read beside whatever stands
@@ -277,10 +281,7 @@ for f in "" -wal -shm; do
 done
 head -c 4096 /dev/zero | tr '\0' x >"$RDB" # no database
 kill -HUP "$D_PID"
-for _ in $(seq 50); do
-    [ "$(registry_check)" = "false not open" ] && break
-    sleep 0.1
-done
+wait_registry "false not open" 50
 assert_eq "after the failed reopen, /readyz: registry not open" "$(registry_check)" "false not open"
 check "... and the log says it is tried again" grep -q "registry not reopened (tried again" "$D_LOG"
 req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
@@ -290,10 +291,7 @@ rm -f "$RDB" "$RDB-wal" "$RDB-shm"
 for f in "" -wal -shm; do
     [ -e "$TMP/aside.sqlite$f" ] && mv "$TMP/aside.sqlite$f" "$RDB$f"
 done
-for _ in $(seq 150); do
-    [ "$(registry_check)" = "true open, writable" ] && break
-    sleep 0.1
-done
+wait_registry "true open, writable" 150
 assert_eq "once the file is whole again, /readyz: registry open" "$(registry_check)" \
     "true open, writable"
 check "... and the log says it was reopened" grep -q '"registry reopened"' "$D_LOG"

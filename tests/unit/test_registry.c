@@ -445,42 +445,57 @@ static bool in_transaction_unless_lost(capv_registry *reg)
     return !tx_lost && real_be->in_transaction(reg);
 }
 
+/* A batch of two writes run by the registry's storage with some of its calls replaced
+ * (`be`): a record fresh from the queue (its status still the zero of CAPV_OK), then the
+ * entry of a.in's hashes (named after `tag`, in mh and ph). */
+struct record_entry_batch {
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capvi_reg_record rec;
+    struct batch_add a;
+    capv_reg_write qr, qa;
+};
+
+static void run_record_entry_batch(struct record_entry_batch *b, capv_registry *reg,
+                                   const capvi_reg_backend *be, const char *tag)
+{
+    char m[32], p[32];
+    snprintf(m, sizeof m, "%s-m", tag);
+    snprintf(p, sizeof p, "%s-p", tag);
+    memset(b, 0, sizeof *b);
+    b->a.in = (capv_registry_entry)CAPV_REGISTRY_ENTRY_INIT;
+    b->a.in.manifest_hash = hash_of(b->mh, m, 1);
+    b->a.in.proof_hash = hash_of(b->ph, p, 1);
+    b->qr.rec = &b->rec;
+    b->qa.run = batch_add_run;
+    b->qa.undo = batch_add_undo;
+    b->qa.arg = &b->a;
+    capv_reg_write *batch[] = { &b->qr, &b->qa };
+    pthread_mutex_lock(&reg->wlock);
+    real_be = reg->be;
+    reg->be = be;
+    capvi_reg_execute_batch(reg, batch, 2);
+    reg->be = real_be;
+    pthread_mutex_unlock(&reg->wlock);
+}
+
 START_TEST(batch_lost_while_recording_answers_storage)
 {
-    char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    char path[PATH_CAP];
     capv_registry *reg = tu_registry_open(in_dir(path, "lost.sqlite"), CAPV_REGISTRY_CREATE);
-    real_be = reg->be;
     capvi_reg_backend be = *reg->be;
     be.record_batch = records_conflict_then_lost;
     be.in_transaction = in_transaction_unless_lost;
     tx_lost = false;
-    /* one batch: a record, then an entry */
-    capvi_reg_record rec;
-    memset(&rec, 0, sizeof rec);
-    struct batch_add a = { .in = CAPV_REGISTRY_ENTRY_INIT };
-    a.in.manifest_hash = hash_of(mh, "lost-m", 1);
-    a.in.proof_hash = hash_of(ph, "lost-p", 1);
-    capv_reg_write qr, qa;
-    memset(&qr, 0, sizeof qr);
-    memset(&qa, 0, sizeof qa);
-    qr.rec = &rec;
-    qa.run = batch_add_run;
-    qa.undo = batch_add_undo;
-    qa.arg = &a;
-    capv_reg_write *batch[] = { &qr, &qa };
-    pthread_mutex_lock(&reg->wlock);
-    reg->be = &be;
-    capvi_reg_execute_batch(reg, batch, 2);
-    reg->be = real_be;
-    pthread_mutex_unlock(&reg->wlock);
+    struct record_entry_batch b;
+    run_record_entry_batch(&b, reg, &be, "lost");
     /* the records' conflict is no answer for the entry, nor for the records themselves: the
      * batch failed on the storage, so the records go back to the queue and the entry's
      * caller is told the storage failed */
-    ck_assert_int_eq(qa.st, CAPV_E_STORAGE);
-    ck_assert_int_eq(qr.st, CAPV_E_STORAGE);
-    ck_assert_ptr_null(a.stored);
+    ck_assert_int_eq(b.qa.st, CAPV_E_STORAGE);
+    ck_assert_int_eq(b.qr.st, CAPV_E_STORAGE);
+    ck_assert_ptr_null(b.a.stored);
     capv_registry_entry *got = NULL;
-    ck_assert_int_eq(capv_registry_add(&got, reg, &a.in, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_registry_add(&got, reg, &b.a.in, NULL), CAPV_OK);
     capv_registry_entry_free(got);
     capv_registry_close(reg);
 }
@@ -499,39 +514,20 @@ static capv_status first_savepoint_fails(capv_registry *reg, capv_error *err)
 
 START_TEST(records_savepoint_failure_answers_records)
 {
-    char path[PATH_CAP], mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    char path[PATH_CAP];
     capv_registry *reg = tu_registry_open(in_dir(path, "savepoint.sqlite"), CAPV_REGISTRY_CREATE);
-    real_be = reg->be;
     capvi_reg_backend be = *reg->be;
     be.savepoint = first_savepoint_fails;
     savepoints = 0;
-    /* one batch: a record fresh from the queue (its status still the zero of CAPV_OK), then
-     * an entry */
-    capvi_reg_record rec;
-    memset(&rec, 0, sizeof rec);
-    struct batch_add a = { .in = CAPV_REGISTRY_ENTRY_INIT };
-    a.in.manifest_hash = hash_of(mh, "savepoint-m", 1);
-    a.in.proof_hash = hash_of(ph, "savepoint-p", 1);
-    capv_reg_write qr, qa;
-    memset(&qr, 0, sizeof qr);
-    memset(&qa, 0, sizeof qa);
-    qr.rec = &rec;
-    qa.run = batch_add_run;
-    qa.undo = batch_add_undo;
-    qa.arg = &a;
-    capv_reg_write *batch[] = { &qr, &qa };
-    pthread_mutex_lock(&reg->wlock);
-    reg->be = &be;
-    capvi_reg_execute_batch(reg, batch, 2);
-    reg->be = real_be;
-    pthread_mutex_unlock(&reg->wlock);
+    struct record_entry_batch b;
+    run_record_entry_batch(&b, reg, &be, "savepoint");
     /* the record was not written: it fails with the savepoint's error (so the writer queues
      * it again), not "stored"; the entry, in a savepoint of its own, is */
-    ck_assert_int_eq(qr.st, CAPV_E_STORAGE);
-    ck_assert_ptr_nonnull(strstr(qr.err.message, "timeout"));
-    ck_assert_int_eq(qa.st, CAPV_OK);
-    ck_assert_ptr_nonnull(a.stored);
-    capv_registry_entry_free(a.stored);
+    ck_assert_int_eq(b.qr.st, CAPV_E_STORAGE);
+    ck_assert_ptr_nonnull(strstr(b.qr.err.message, "timeout"));
+    ck_assert_int_eq(b.qa.st, CAPV_OK);
+    ck_assert_ptr_nonnull(b.a.stored);
+    capv_registry_entry_free(b.a.stored);
     capv_registry_close(reg);
 }
 END_TEST
