@@ -50,8 +50,9 @@
 /* A socket on one of our listening ports that no request has claimed yet. */
 typedef struct stray {
     int fd;
-    int peer_port, local_port; /* with fd, tells one connection from a later one */
-    int64_t seen;              /* the scan that first saw it (monotonic ms) */
+    int peer_port, local_port;    /* with fd and peer, tells one connection from a later one */
+    struct sockaddr_storage peer; /* (a later one may come from another address, same port) */
+    int64_t seen;                 /* the scan that first saw it (monotonic ms) */
     bool cut;
 } stray;
 
@@ -189,6 +190,20 @@ static bool socket_ports(int fd, int *local_port, int *peer_port, struct sockadd
     return *local_port >= 0 && *peer_port >= 0;
 }
 
+/* Whether two peer addresses are the same address (their ports are compared apart). */
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
 /* The socket of an accepted connection: the one whose peer and local ports, and peer
  * address, are the connection's (the 4-tuple of a TCP connection is unique). Sockets of
  * connections we already track are skipped, so the scan touches only the few other
@@ -209,8 +224,10 @@ static int find_socket(const struct mg_request_info *ri)
         const void *a = peer.ss_family == AF_INET
                             ? (const void *)&((struct sockaddr_in *)&peer)->sin_addr
                             : (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr;
+        /* CivetWeb's text of a link-local IPv6 peer ends in "%<interface>" */
         if (inet_ntop(peer.ss_family, a, text, sizeof text) != NULL &&
-            strcmp(text, ri->remote_addr) != 0)
+            (strncmp(text, ri->remote_addr, strlen(text)) != 0 ||
+             (ri->remote_addr[strlen(text)] != '\0' && ri->remote_addr[strlen(text)] != '%')))
             continue;
         found = fd;
     }
@@ -465,7 +482,8 @@ static void scan_strays(int64_t now)
     size_t n = 0, cap = 0;
     for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
         int local_port, peer_port, i = 0;
-        if (!socket_ports(fd, &local_port, &peer_port, NULL))
+        struct sockaddr_storage peer;
+        if (!socket_ports(fd, &local_port, &peer_port, &peer))
             continue;
         while (i < nports && ports[i] != local_port)
             i++;
@@ -479,8 +497,9 @@ static void scan_strays(int64_t now)
             found = g;
             cap = ncap;
         }
-        found[n++] =
-            (stray){ .fd = fd, .peer_port = peer_port, .local_port = local_port, .seen = now };
+        found[n++] = (stray){
+            .fd = fd, .peer_port = peer_port, .local_port = local_port, .peer = peer, .seen = now
+        };
     }
     fd_iter_close(&it);
     if (n > 1)
@@ -494,14 +513,15 @@ static void scan_strays(int64_t now)
         while (j < w.nstrays && w.strays[j].fd < s.fd)
             j++;
         if (j < w.nstrays && w.strays[j].fd == s.fd && w.strays[j].peer_port == s.peer_port &&
-            w.strays[j].local_port == s.local_port) {
+            w.strays[j].local_port == s.local_port && same_address(&w.strays[j].peer, &s.peer)) {
             s.seen = w.strays[j].seen;
             s.cut = w.strays[j].cut;
         }
         int local_port, peer_port;
+        struct sockaddr_storage peer;
         if (!s.cut && now - s.seen > w.limits.request_timeout_ms &&
-            socket_ports(s.fd, &local_port, &peer_port, NULL) && local_port == s.local_port &&
-            peer_port == s.peer_port) {
+            socket_ports(s.fd, &local_port, &peer_port, &peer) && local_port == s.local_port &&
+            peer_port == s.peer_port && same_address(&peer, &s.peer)) {
             s.cut = true;
             atomic_fetch_add(&w.cuts[CUT_HEAD_TIMEOUT], 1);
             shutdown(s.fd, SHUT_RDWR);
