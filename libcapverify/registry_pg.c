@@ -693,6 +693,9 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
 
 /* ---- leadership ------------------------------------------------------------------------ */
 
+/* Seconds the leadership session may idle before the server probes its client. */
+#define PG_LEADER_KEEPALIVE_IDLE "60"
+
 /* Under llock: whether the session that took the lock is still alive. */
 static bool still_leading(capvi_pg *pg)
 {
@@ -713,8 +716,17 @@ capv_status capvi_pg_leader(bool *leader, capvi_pg *pg, capv_error *err)
         capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
         PGresult *r = NULL;
         capvi_pg_param_int(&p, CAPVI_PG_LOCK_LEADER);
-        st = capvi_pg_exec(&r, pg, &pg->leader, "taking the leadership",
-                           "SELECT pg_try_advisory_lock($1)", &p, err);
+        /* The server releases the lock when it sees the session gone; a leader whose machine
+         * or network vanished says nothing, and the operating system's keepalive would take
+         * two hours to tell. This session's socket on the server probes after a minute idle
+         * instead (ignored over a Unix socket). */
+        st = capvi_pg_exec(NULL, pg, &pg->leader, "setting the leadership session's keepalive",
+                           "SET tcp_keepalives_idle = " PG_LEADER_KEEPALIVE_IDLE
+                           "; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3",
+                           NULL, err);
+        if (st == CAPV_OK)
+            st = capvi_pg_exec(&r, pg, &pg->leader, "taking the leadership",
+                               "SELECT pg_try_advisory_lock($1)", &p, err);
         if (st == CAPV_OK) {
             pg->leading = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
             pg->leader_generation = pg->leader.generation;

@@ -1182,6 +1182,16 @@ START_TEST(test_leader)
     ck_assert_int_eq(capvi_pg_leader(&lb, b, &err), CAPV_OK);
     ck_assert(la);
     ck_assert(!lb);
+    /* the server probes the leadership session's client after a minute idle, not the
+     * operating system's two hours: a vanished leader's lock is freed within minutes */
+    PGresult *r = NULL;
+    ck_assert_int_eq(capvi_pg_exec(&r, a, &a->leader, "reading",
+                                   "SELECT setting FROM pg_settings WHERE name = "
+                                   "'tcp_keepalives_idle'",
+                                   NULL, &err),
+                     CAPV_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "60");
+    PQclear(r);
     ck_assert_int_eq(capvi_pg_leader(&la, a, &err), CAPV_OK);
     ck_assert(la);
     capvi_pg_close(a);
