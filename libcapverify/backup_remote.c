@@ -143,6 +143,11 @@ static capv_status check_options(char **bucket, char **prefix, char **endpoint,
     if (o->part_size != 0 && (o->part_size < 4096 || o->part_size > (uint64_t)5 << 30))
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "part_size", "part_size %llu is not 4096 .. 5 GiB",
                   (unsigned long long)o->part_size);
+    /* one PUT takes at most 5 GiB (S3's EntityTooLarge beyond): larger files go in parts */
+    if (o->multipart_threshold > (uint64_t)5 << 30)
+        CAPV_FAIL(err, CAPV_E_INVALID_ARG, "multipart_threshold",
+                  "multipart_threshold %llu is above 5 GiB, the most one PUT may store",
+                  (unsigned long long)o->multipart_threshold);
     if (o->endpoint != NULL && *o->endpoint) {
         *endpoint = strdup(o->endpoint);
     } else {

@@ -73,7 +73,7 @@ typedef struct capv_backup_remote_options {
     const char *credentials_file;
     const char *profile;          /**< the file's section; NULL or "" = "default" */
     const char *ca_file;          /**< PEM CA bundle of the endpoint; NULL or "" = system */
-    uint64_t multipart_threshold; /**< larger files go in parts; 0 = 64 MiB */
+    uint64_t multipart_threshold; /**< larger files go in parts; 0 = 64 MiB; at most 5 GiB */
     /** bytes per part (S3 wants at least 5 MiB but for the last part; smaller sizes suit
      * test servers); 0 = 64 MiB; raised to keep within 10000 parts */
     uint64_t part_size;

@@ -289,6 +289,11 @@ START_TEST(options_are_checked)
     o.version = CAPV_BACKUP_REMOTE_OPTIONS_VERSION;
     o.part_size = 100;
     ck_assert_int_eq(capv_backup_remote_new(&r, &o, &err), CAPV_E_INVALID_ARG);
+    o.part_size = 0;
+    o.multipart_threshold = ((uint64_t)5 << 30) + 1; /* beyond what one PUT may store */
+    ck_assert_int_eq(capv_backup_remote_new(&r, &o, &err), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "multipart_threshold");
+    o.multipart_threshold = 0;
     /* the encoding SigV4 signs */
     capv_buf b = CAPV_BUF_INIT;
     capvi_s3_uri_encode(&b, "a/b c+d=e~f_g.h-i%j\xc3\xa9", true);
