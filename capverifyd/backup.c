@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -79,27 +80,35 @@ static void *backup_thread(void *arg)
     return NULL;
 }
 
-/* Unix ms of the newest complete backup in backup.dir, or 0. */
-static int64_t newest_backup_ms(const capvd *d)
+/* The newest complete backup in backup.dir: its path (malloc'd; NULL when there is none, or
+ * its time is unreadable) and its time in Unix ms (*ms, else 0). */
+static char *newest_backup(const capvd *d, int64_t *ms)
 {
     capv_backup_list *list = NULL;
-    int64_t ms = 0;
+    char *path = NULL;
+    *ms = 0;
     if (capv_registry_backup_list(&list, d->cfg.backup_dir, NULL) == CAPV_OK &&
         capv_backup_list_count(list) > 0) {
-        const char *at = capv_backup_list_get(list, 0)->created_at;
-        if (capv_rfc3339_parse(&ms, at, strlen(at), NULL) != CAPV_OK)
-            ms = 0;
+        const capv_backup_info *b = capv_backup_list_get(list, 0);
+        if (capv_rfc3339_parse(ms, b->created_at, strlen(b->created_at), NULL) != CAPV_OK)
+            *ms = 0;
+        else
+            path = strdup(b->path);
     }
     capv_backup_list_free(list);
-    return ms;
+    return path;
 }
 
 void backup_schedule_init(backup_schedule *s, capvd *d)
 {
-    int64_t last = newest_backup_ms(d);
+    int64_t last = 0;
+    char *newest = newest_backup(d, &last);
     if (last > 0)
         metrics_backup_seed(last);
-    offsite_start(d); /* derives the last-upload time from the store, on its thread */
+    /* derives the last-upload time from the store, and uploads `newest` if it lacks it, on
+     * its thread */
+    offsite_start(d, newest, last);
+    free(newest);
     s->interval_ms = d->cfg.backup_interval_seconds * 1000;
     s->next_ms = last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS;
 }

@@ -225,10 +225,12 @@ static int find_socket(const struct mg_request_info *ri)
                             ? (const void *)&((struct sockaddr_in *)&peer)->sin_addr
                             : (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr;
         /* CivetWeb's text of a link-local IPv6 peer ends in "%<interface>" */
-        if (inet_ntop(peer.ss_family, a, text, sizeof text) != NULL &&
-            (strncmp(text, ri->remote_addr, strlen(text)) != 0 ||
-             (ri->remote_addr[strlen(text)] != '\0' && ri->remote_addr[strlen(text)] != '%')))
-            continue;
+        if (inet_ntop(peer.ss_family, a, text, sizeof text) != NULL) {
+            size_t tl = strlen(text);
+            if (strncmp(text, ri->remote_addr, tl) != 0 ||
+                (ri->remote_addr[tl] != '\0' && ri->remote_addr[tl] != '%'))
+                continue;
+        }
         found = fd;
     }
     fd_iter_close(&it);

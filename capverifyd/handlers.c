@@ -150,10 +150,10 @@ void handle_metrics(req *r)
      * without the registry's series */
     bool locked = pthread_rwlock_tryrdlock(&d->lock) == 0;
     capv_registry *reg = locked ? d->registry : NULL;
-    uint64_t entries = 0, db_bytes = 0, free_bytes = 0;
-    if (reg != NULL && capv_registry_count(&entries, reg, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
-        src.registry_entries = (int64_t)entries;
+    uint64_t entries = 0, db_bytes = 0, free_bytes = 0, fs_bytes = 0;
     if (reg != NULL) {
+        if (capv_registry_count(&entries, reg, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
+            src.registry_entries = (int64_t)entries;
         src.registry_known = true;
         src.registry_queue_depth =
             (int64_t)capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
@@ -165,14 +165,13 @@ void handle_metrics(req *r)
             capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN);
         src.registry_storage_faults =
             capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS);
+        if (capv_registry_disk_usage(&db_bytes, &free_bytes, reg, NULL) == CAPV_OK) {
+            src.registry_db_bytes = (int64_t)db_bytes;
+            src.registry_free_bytes = (int64_t)free_bytes;
+        }
+        if (capv_registry_filesystem_size(&fs_bytes, reg, NULL) == CAPV_OK)
+            src.registry_fs_bytes = (int64_t)fs_bytes;
     }
-    if (reg != NULL && capv_registry_disk_usage(&db_bytes, &free_bytes, reg, NULL) == CAPV_OK) {
-        src.registry_db_bytes = (int64_t)db_bytes;
-        src.registry_free_bytes = (int64_t)free_bytes;
-    }
-    uint64_t fs_bytes = 0;
-    if (reg != NULL && capv_registry_filesystem_size(&fs_bytes, reg, NULL) == CAPV_OK)
-        src.registry_fs_bytes = (int64_t)fs_bytes;
     if (locked)
         pthread_rwlock_unlock(&d->lock);
     src.rate_limited_subject = ratelimit_limited_total(RL_SUBJECT);

@@ -23,7 +23,9 @@ static struct {
     bool started;
     atomic_bool stop;
     capvd *d;
-    char *pending;       /* the backup to upload next, or NULL */
+    char *pending; /* the backup to upload next, or NULL */
+    char *newest;  /* at start: the newest local backup (NULL: none), and its time */
+    int64_t newest_ms;
     int64_t retry_at_ms; /* not before this (0 = now) */
     int64_t delay_ms;    /* the next retry delay */
 } up = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
@@ -55,28 +57,24 @@ static capv_status open_store(capv_backup_remote **r, const capvd_config *c, cap
 }
 
 /* At start, with the store listed (`l`, NULL when it could not be): the newest local backup
- * is queued when the store holds no copy taken at its time or later: its upload failed, or
- * never ran, before the restart, and waiting for the next scheduled backup would leave the
- * off-site copy up to two intervals old. (By time, not content: a backup of an unchanged
- * registry has the bytes of the one before, and its upload is what renews the off-site
- * copy's age.) Unlisted, the store is assumed to lack it. */
+ * (up.newest) is queued when the store holds no copy taken at its time or later: its upload
+ * failed, or never ran, before the restart, and waiting for the next scheduled backup would
+ * leave the off-site copy up to two intervals old. (By time, not content: a backup of an
+ * unchanged registry has the bytes of the one before, and its upload is what renews the
+ * off-site copy's age.) Unlisted, the store is assumed to lack it. */
 static void queue_newest_local(capvd *d, const capv_backup_remote_listing *l)
 {
-    capv_backup_list *local = NULL;
-    if (capv_registry_backup_list(&local, d->cfg.backup_dir, NULL) != CAPV_OK)
-        return;
-    const capv_backup_info *b = capv_backup_list_get(local, 0);
-    int64_t created = 0;
-    bool missing = b != NULL && capv_rfc3339_parse(&created, b->created_at, strlen(b->created_at),
-                                                   NULL) == CAPV_OK;
-    for (size_t i = 0; missing && l != NULL && i < capv_backup_remote_listing_count(l); i++) {
+    char *copy = up.newest;
+    up.newest = NULL;
+    for (size_t i = 0; copy != NULL && l != NULL && i < capv_backup_remote_listing_count(l); i++) {
         const capv_backup_remote_info *c = capv_backup_remote_listing_get(l, i);
         int64_t t = 0;
-        missing = !(capv_rfc3339_parse(&t, c->created_at, strlen(c->created_at), NULL) == CAPV_OK &&
-                    t >= created);
+        if (capv_rfc3339_parse(&t, c->created_at, strlen(c->created_at), NULL) == CAPV_OK &&
+            t >= up.newest_ms) {
+            free(copy);
+            copy = NULL;
+        }
     }
-    char *copy = missing ? strdup(b->path) : NULL;
-    capv_backup_list_free(local);
     if (copy == NULL)
         return;
     pthread_mutex_lock(&up.m);
@@ -220,18 +218,22 @@ static void *uploader(void *arg)
     return NULL;
 }
 
-void offsite_start(capvd *d)
+void offsite_start(capvd *d, const char *newest, int64_t newest_ms)
 {
     if (!*d->cfg.backup_s3_url || up.started)
         return;
     metrics_upload_enable();
     up.d = d;
+    up.newest = newest != NULL ? strdup(newest) : NULL; /* none: no catch-up */
+    up.newest_ms = newest_ms;
     up.delay_ms = d->cfg.backup_s3_retry_seconds * 1000;
     atomic_store(&up.stop, false);
     if (pthread_create(&up.thread, NULL, uploader, d) == 0) {
         up.started = true;
         return;
     }
+    free(up.newest);
+    up.newest = NULL;
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_upload");
     capv_log_end(e, "cannot start the off-site uploader: %s", strerror(errno));
 }
@@ -264,4 +266,6 @@ void offsite_stop(void)
     up.started = false;
     free(up.pending);
     up.pending = NULL;
+    free(up.newest);
+    up.newest = NULL;
 }

@@ -6,14 +6,19 @@
  * cap_verifier_backup_last_upload_success_timestamp_seconds. A failed upload is tried again
  * after backup.s3.retry_seconds, doubling up to an hour, until it succeeds or a newer backup
  * takes its place; the local backup is never touched. At start the thread derives the
- * timestamps from the newest complete copy in the store, so a restart does not reset them. */
+ * timestamps from the newest complete copy in the store, so a restart does not reset them,
+ * and uploads the newest local backup when the store has no copy as new. */
 #ifndef CAPVD_OFFSITE_H
 #define CAPVD_OFFSITE_H
 
 struct capvd;
 
-/* Starts the uploader when backup.s3.url is set (else does nothing); enables its metrics. */
-void offsite_start(struct capvd *d);
+#include <stdint.h>
+
+/* Starts the uploader when backup.s3.url is set (else does nothing); enables its metrics.
+ * `newest` is the newest complete local backup (NULL: none) and `newest_ms` its time (Unix
+ * ms): queued at once when the store has no copy as new. */
+void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
 
 /* Hands the complete local backup `path` to the uploader (replacing one still waiting). A
  * no-op when off-site copies are off. */

@@ -26,6 +26,7 @@
 #define HASH_CHUNK (1u << 20)
 #define MAX_PARTS 10000u
 #define PREFIX_MAX 512u
+#define PUT_MAX ((uint64_t)5 << 30) /* the most one PUT (or one part) may store */
 
 struct capv_backup_remote {
     capvi_s3 *s3;
@@ -140,11 +141,11 @@ static capv_status check_options(char **bucket, char **prefix, char **endpoint,
     memcpy(*prefix, rest, rn + 1);
     if (rn > 0 && rest[rn - 1] != '/')
         memcpy(*prefix + rn, "/", 2);
-    if (o->part_size != 0 && (o->part_size < 4096 || o->part_size > (uint64_t)5 << 30))
+    if (o->part_size != 0 && (o->part_size < 4096 || o->part_size > PUT_MAX))
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "part_size", "part_size %llu is not 4096 .. 5 GiB",
                   (unsigned long long)o->part_size);
-    /* one PUT takes at most 5 GiB (S3's EntityTooLarge beyond): larger files go in parts */
-    if (o->multipart_threshold > (uint64_t)5 << 30)
+    /* beyond PUT_MAX S3 answers EntityTooLarge: larger files go in parts */
+    if (o->multipart_threshold > PUT_MAX)
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "multipart_threshold",
                   "multipart_threshold %llu is above 5 GiB, the most one PUT may store",
                   (unsigned long long)o->multipart_threshold);
