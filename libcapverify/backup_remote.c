@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +18,9 @@
 #include "file_int.h"
 #include "global_int.h"
 #include "json_int.h"
+#include "registry_backup_int.h"
 #include "s3_int.h"
+#include "tempfile_int.h"
 #include "time_int.h"
 
 #define SIDECAR_MAX (64u * 1024u)
@@ -715,22 +716,6 @@ out:
 
 /* ---- download -------------------------------------------------------------------------- */
 
-/* A new temporary file beside `final` ("<dir>/.<name>.download.<pid>.<random>"), O_EXCL. */
-static capv_status temp_file(int *fd, char tmp[PATH_MAX], const char *dir, const char *name,
-                             capv_error *err)
-{
-    unsigned char rnd[6];
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
-        return capvi_err_set(err, CAPV_E_CRYPTO, NULL, "no random bytes");
-    if (snprintf(tmp, PATH_MAX, "%s/.%s.download.%ld.%02x%02x%02x%02x%02x%02x", dir, name,
-                 (long)getpid(), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]) >= PATH_MAX)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "directory path too long");
-    *fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-    if (*fd < 0)
-        return capvi_err_set(err, CAPV_E_IO, tmp, "cannot create '%s': %s", tmp, strerror(errno));
-    return CAPV_OK;
-}
-
 static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
 {
     int e = capvi_write_all(fd, p, n);
@@ -751,6 +736,18 @@ static capv_status fsync_dir(const char *dir, capv_error *err)
     return CAPV_OK;
 }
 
+/* fsync and close of a file written whole; `*fd` is -1 afterwards. */
+static capv_status close_synced(int *fd, const char *path, capv_error *err)
+{
+    int bad = fsync(*fd) != 0 ? errno : 0;
+    if (close(*fd) != 0 && bad == 0)
+        bad = errno;
+    *fd = -1;
+    return bad == 0
+               ? CAPV_OK
+               : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(bad));
+}
+
 capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remote *r,
                                         const char *location, const char *dir,
                                         const capv_restore_options *verify, capv_error *err)
@@ -765,9 +762,10 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
     uint8_t *side = NULL;
     size_t side_len = 0;
     remote_box *b = NULL;
+    capv_backup_info *info = NULL;
     int fd = -1;
-    char tmp_db[PATH_MAX] = "", tmp_side[PATH_MAX] = "", final_db[PATH_MAX] = "",
-         final_side[PATH_MAX] = "";
+    char sub[PATH_MAX] = "", tmp_db[PATH_MAX] = "", tmp_side[PATH_MAX] = "",
+         final_db[PATH_MAX] = "", final_side[PATH_MAX] = "";
     bool placed = false;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
@@ -798,6 +796,7 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
     if (access(final_db, F_OK) == 0 || access(final_side, F_OK) == 0)
         CAPV_FAIL(err, CAPV_E_CONFLICT, final_db,
                   "'%s' already holds %s: download into another directory", dir, db_name);
+    capvi_backup_dir_tidy(dir);
     /* the sidecar first: without it the object is no complete backup */
     capv_error gerr = CAPV_ERROR_INIT;
     st = capvi_s3_get_bytes(&side, &side_len, NULL, r->s3, bucket, side_key, SIDECAR_MAX, &gerr);
@@ -811,26 +810,30 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
         goto out;
     }
     CAPV_TRY(box_from_sidecar(&b, side, side_len, bucket, db_key, side_key, 0, err));
+    /* both files under their own names in a private directory, and verified there: nothing
+     * appears in `dir` before it has passed, and a download killed midway is removed as a
+     * stale temporary (registry_backup.c) */
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, ".registry-download.tmp.%ld.", (long)getpid());
+    CAPV_TRY(capvi_temp_mkdir(sub, dir, prefix, err));
+    if (snprintf(tmp_db, sizeof tmp_db, "%s/%s", sub, db_name) >= (int)sizeof tmp_db ||
+        snprintf(tmp_side, sizeof tmp_side, "%s/%s", sub, side_name) >= (int)sizeof tmp_side) {
+        tmp_db[0] = tmp_side[0] = '\0';
+        CAPV_FAIL(err, CAPV_E_INVALID_ARG, dir, "directory path too long");
+    }
     uint64_t got = 0;
-    CAPV_TRY(temp_file(&fd, tmp_db, dir, db_name, err));
+    CAPV_TRY(capvi_temp_open(&fd, tmp_db, 0600, err));
     CAPV_TRY(capvi_s3_get_to_fd(&got, r->s3, bucket, db_key, fd, b->info.size_bytes, progress, user,
                                 err));
     if (got != b->info.size_bytes)
         CAPV_FAIL(err, CAPV_E_MISMATCH, db_key,
                   "s3://%s/%s has %llu bytes, its sidecar states %llu: truncated or replaced",
                   bucket, db_key, (unsigned long long)got, (unsigned long long)b->info.size_bytes);
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        fd = -1;
-        CAPV_FAIL(err, CAPV_E_IO, tmp_db, "cannot write '%s': %s", tmp_db, strerror(errno));
-    }
-    fd = -1;
-    CAPV_TRY(temp_file(&fd, tmp_side, dir, side_name, err));
+    CAPV_TRY(close_synced(&fd, tmp_db, err));
+    CAPV_TRY(capvi_temp_open(&fd, tmp_side, 0600, err));
     CAPV_TRY(write_all(fd, side, side_len, tmp_side, err));
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        fd = -1;
-        CAPV_FAIL(err, CAPV_E_IO, tmp_side, "cannot write '%s': %s", tmp_side, strerror(errno));
-    }
-    fd = -1;
+    CAPV_TRY(close_synced(&fd, tmp_side, err));
+    CAPV_TRY(capv_registry_backup_verify_with(&info, tmp_db, verify, err));
     /* the file, then its sidecar: a crash in between leaves a file that is not listed */
     if (rename(tmp_db, final_db) != 0)
         CAPV_FAIL(err, CAPV_E_IO, final_db, "cannot rename to '%s': %s", final_db, strerror(errno));
@@ -841,7 +844,11 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
                   strerror(errno));
     tmp_side[0] = '\0';
     CAPV_TRY(fsync_dir(dir, err));
-    CAPV_TRY(capv_registry_backup_verify_with(out, final_db, verify, err));
+    CAPV_TRY(capvi_backup_info_move(info, dir, err));
+    if (out != NULL) {
+        *out = info;
+        info = NULL;
+    }
 out:
     if (fd >= 0)
         close(fd);
@@ -849,10 +856,13 @@ out:
         unlink(tmp_db);
     if (tmp_side[0])
         unlink(tmp_side);
+    if (sub[0])
+        rmdir(sub);
     if (st != CAPV_OK && placed) {
         unlink(final_side); /* the sidecar first, as a prune does */
         unlink(final_db);
     }
+    capv_backup_info_free(info);
     if (b != NULL)
         capv_backup_remote_info_free(&b->info);
     free(side);

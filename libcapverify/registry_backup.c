@@ -38,6 +38,7 @@
 
 #include "json_int.h"
 #include "keys_int.h"
+#include "registry_backup_int.h"
 #include "registry_copy_int.h"
 #include "registry_entry_int.h"
 #include "registry_pg_int.h"
@@ -645,8 +646,27 @@ static bool temp_owner(pid_t *pid, const char *name)
     return true;
 }
 
-/* Temporary files of our processes that died ("<dir>/<prefix>….tmp.<pid>.<random>"): only
- * regular files, and only when no process <pid> exists any more. */
+/* A temporary directory of a process that died (a download's, backup_remote.c): the regular
+ * files in it, then the directory. Anything else in it keeps it. */
+static void remove_stale_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char p[PATH_MAX];
+        struct stat sb;
+        if (snprintf(p, sizeof p, "%s/%s", path, de->d_name) < (int)sizeof p && is_regular(p, &sb))
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* Temporary files (and download directories) of our processes that died
+ * ("<dir>/<prefix>….tmp.<pid>.<random>"): only regular files and directories, never what a
+ * symbolic link names, and only when no process <pid> exists any more. */
 static void remove_stale_temps(const char *dir, const char *const *prefixes, size_t nprefixes)
 {
     DIR *d = opendir(dir);
@@ -664,9 +684,13 @@ static void remove_stale_temps(const char *dir, const char *const *prefixes, siz
             continue;
         char path[PATH_MAX];
         struct stat sb;
-        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) < (int)sizeof path &&
-            is_regular(path, &sb))
+        if (snprintf(path, sizeof path, "%s/%s", dir, de->d_name) >= (int)sizeof path ||
+            lstat(path, &sb) != 0)
+            continue;
+        if (S_ISREG(sb.st_mode))
             unlink(path);
+        else if (S_ISDIR(sb.st_mode))
+            remove_stale_dir(path);
     }
     closedir(d);
 }
@@ -1255,6 +1279,31 @@ capv_status capv_registry_backup_verify(capv_backup_info **out, const char *back
                                         capv_error *err)
 {
     return capv_registry_backup_verify_with(out, backup_path, NULL, err);
+}
+
+void capvi_backup_dir_tidy(const char *dir)
+{
+    remove_stale_temps(dir, backup_dir_temps, NBACKUP_DIR_TEMPS);
+}
+
+capv_status capvi_backup_info_move(capv_backup_info *info, const char *dir, capv_error *err)
+{
+    info_box *b = (info_box *)info;
+    char path[PATH_MAX], side[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, base_of(b->path)) >= (int)sizeof path ||
+        snprintf(side, sizeof side, "%s/%s", dir, base_of(b->sidecar)) >= (int)sizeof side)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "directory path too long");
+    char *p = strdup(path), *q = strdup(side);
+    if (p == NULL || q == NULL) {
+        free(p);
+        free(q);
+        return capvi_err_nomem(err);
+    }
+    free(b->path);
+    free(b->sidecar);
+    b->info.path = b->path = p;
+    b->info.sidecar_path = b->sidecar = q;
+    return CAPV_OK;
 }
 
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)

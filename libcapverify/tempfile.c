@@ -28,10 +28,12 @@ capv_status capvi_temp_open(int *fd, const char *path, mode_t mode, capv_error *
     return capvi_err_set(err, CAPV_E_IO, path, "cannot create '%s': %s", path, strerror(errno));
 }
 
-capv_status capvi_temp_create(int *fd, char path[PATH_MAX], const char *dir, const char *prefix,
-                              mode_t mode, capv_error *err)
+/* Draws "<dir>/<prefix><24 random hex digits>" into `path` and hands it to `make` (a file or
+ * a directory) until one is new: whatever is at a drawn name is left alone. */
+static capv_status temp_make(char path[PATH_MAX], const char *dir, const char *prefix,
+                             capv_status (*make)(const char *path, void *arg, capv_error *err),
+                             void *arg, capv_error *err)
 {
-    *fd = -1;
     for (int i = 0; i < TEMP_TRIES; i++) {
         uint8_t r[12];
         if (RAND_bytes(r, sizeof r) != 1)
@@ -42,13 +44,48 @@ capv_status capvi_temp_create(int *fd, char path[PATH_MAX], const char *dir, con
             snprintf(hex + 2 * k, 3, "%02x", r[k]);
         if (snprintf(path, PATH_MAX, "%s/%s%s", dir, prefix, hex) >= PATH_MAX)
             return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "path too long in '%s'", dir);
-        capv_status st = capvi_temp_open(fd, path, mode, err);
+        capv_status st = make(path, arg, err);
         if (st != CAPV_E_EXISTS)
             return st;
     }
     return capvi_err_set(err, CAPV_E_IO, dir,
                          "cannot create a file in '%s': %d random names were all taken", dir,
                          TEMP_TRIES);
+}
+
+typedef struct file_args {
+    int *fd;
+    mode_t mode;
+} file_args;
+
+static capv_status make_file(const char *path, void *arg, capv_error *err)
+{
+    file_args *a = arg;
+    return capvi_temp_open(a->fd, path, a->mode, err);
+}
+
+capv_status capvi_temp_create(int *fd, char path[PATH_MAX], const char *dir, const char *prefix,
+                              mode_t mode, capv_error *err)
+{
+    *fd = -1;
+    file_args a = { fd, mode };
+    return temp_make(path, dir, prefix, make_file, &a, err);
+}
+
+static capv_status make_dir(const char *path, void *arg, capv_error *err)
+{
+    (void)arg;
+    if (mkdir(path, 0700) == 0)
+        return CAPV_OK;
+    if (errno == EEXIST)
+        return capvi_err_set(err, CAPV_E_EXISTS, path, "'%s' exists: not created", path);
+    return capvi_err_set(err, CAPV_E_IO, path, "cannot create '%s': %s", path, strerror(errno));
+}
+
+capv_status capvi_temp_mkdir(char path[PATH_MAX], const char *dir, const char *prefix,
+                             capv_error *err)
+{
+    return temp_make(path, dir, prefix, make_dir, NULL, err);
 }
 
 bool capvi_temp_is(int fd, const char *path)

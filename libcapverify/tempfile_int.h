@@ -19,6 +19,11 @@
 capv_status capvi_temp_create(int *fd, char path[PATH_MAX], const char *dir, const char *prefix,
                               mode_t mode, capv_error *err);
 
+/* Creates a new directory "<dir>/<prefix><24 random hex digits>", mode 0700, as
+ * capvi_temp_create names its files: nothing at a drawn name is used. `path` is its name. */
+capv_status capvi_temp_mkdir(char path[PATH_MAX], const char *dir, const char *prefix,
+                             capv_error *err);
+
 /* Creates the new file `path` itself, as capvi_temp_create does (O_CREAT | O_EXCL |
  * O_NOFOLLOW | O_CLOEXEC, read-write, `mode`): CAPV_E_EXISTS when anything is at the name — a
  * file, a directory, a FIFO, a symbolic link (dangling or not), none of which is opened or

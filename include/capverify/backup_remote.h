@@ -165,12 +165,14 @@ CAPV_API void capv_backup_remote_listing_free(capv_backup_remote_listing *listin
  * its .json sidecar; BUCKET may differ from the handle's, the endpoint and credentials are the
  * handle's) into the existing directory `dir`: the sidecar first (it must be there: a
  * database object without one is an incomplete upload, CAPV_E_NOT_FOUND), then the file, each
- * into a new temporary file (O_EXCL) that is fsynced and renamed to `registry-<…>.sqlite` /
- * .json (the sidecar last); then the copy is verified with capv_registry_backup_verify_with
- * and `verify` (NULL = the defaults: size, SHA3-256, integrity, schema, entry signatures, a
- * signed sidecar's signature; with a trust store and CAPV_RESTORE_REQUIRE_SIGNED only a
- * backup signed by a trusted key passes). A copy that fails is removed again and the status
- * is the verification's (CAPV_E_MISMATCH for a tampered or truncated one, CAPV_E_UNTRUSTED for
+ * fsynced under its own name in a new private directory in `dir`; there the copy is verified
+ * with capv_registry_backup_verify_with and `verify` (NULL = the defaults: size, SHA3-256,
+ * integrity, schema, entry signatures, a signed sidecar's signature; with a trust store and
+ * CAPV_RESTORE_REQUIRE_SIGNED only a backup signed by a trusted key passes), and only a copy
+ * that passed is renamed into `dir` (the sidecar last), so a download killed midway never
+ * leaves a listed copy (its directory is removed by the next backup, verification or download
+ * in `dir`). A copy that fails is removed and the status is the verification's
+ * (CAPV_E_MISMATCH for a tampered or truncated one, CAPV_E_UNTRUSTED for
  * an unsigned one that had to be signed). CAPV_E_CONFLICT when `dir` already holds a file of
  * that name. `*out` (may be NULL) describes the verified local copy, as
  * capv_registry_backup_verify_with does: hand its path to capv_registry_restore_with. The

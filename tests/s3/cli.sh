@@ -130,7 +130,27 @@ stop_pid "$P_PID"
 aws_s3 "$EP" s3 cp "s3://$B/big/$bigname" big-aws.sqlite >/dev/null
 assert_eq "... and aws s3 cp gets it back with its SHA3-256" \
     "0x$(openssl dgst -sha3-256 -r big-aws.sqlite | cut -d' ' -f1)" "$(head -n 1 big.json | jq -r .sha3_256)"
-rm -f big-aws.sqlite big.sqlite
+# a download killed while it is verified lists nothing, and the next one tidies up after it
+"$CLI" registry restore --check-only --from "s3://$B/big/$bigname" "${S3[@]}" --dir killed \
+    >/dev/null 2>&1 &
+dl=$!
+for _ in $(seq 1 1200); do
+    [ -n "$(find killed -name '.verify.tmp.*' 2>/dev/null)" ] && break
+    sleep 0.05
+done
+check "a download of the big backup reaches its verification" \
+    test -n "$(find killed -name '.verify.tmp.*' 2>/dev/null)"
+kill -9 "$dl"
+wait "$dl" 2>/dev/null
+assert_eq "... killed there, it lists no backup" \
+    "$("$CLI" registry backup --list --dir killed --json | jq length)" 0
+"$CLI" registry restore --check-only --from "s3://$B/big/$bigname" "${S3[@]}" --dir killed \
+    >/dev/null 2>&1
+assert_eq "... the next download keeps its verified copy" \
+    "$?:$("$CLI" registry backup --list --dir killed --json | jq length)" 0:1
+assert_eq "... and removes what the killed one left" \
+    "$(find killed -mindepth 1 -name '.*' | wc -l)" 0
+rm -rf big-aws.sqlite big.sqlite killed
 
 # ---- HTTPS with a private CA -----------------------------------------------------------
 s3_start tls --tls
