@@ -33,6 +33,14 @@ void budget_init(uint64_t total_bytes, int64_t wait_ms)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
+bool budget_fits(uint64_t bytes)
+{
+    if (bytes <= b.total)
+        return true;
+    atomic_fetch_add(&b.rejections, 1);
+    return false;
+}
+
 budget_result budget_reserve(uint64_t bytes)
 {
     if (bytes > b.total) {

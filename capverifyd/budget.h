@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The memory budget of request bodies and their verification (docs/hardening.md): each
- * request reserves its worst case before its body is read and gives it back when it is
- * answered; past the budget it waits a little, then is refused with 503. */
+ * request reserves its body's raw bytes while they arrive, then its worst case, and gives it
+ * back when it is answered; past the budget it waits a little, then is refused with 503. */
 #ifndef CAPVD_BUDGET_H
 #define CAPVD_BUDGET_H
 
@@ -17,6 +17,9 @@ typedef enum budget_result {
 } budget_result;
 
 budget_result budget_reserve(uint64_t bytes);
+/* Whether `bytes` fit in the whole budget (a request that needs more can never run; it
+ * counts as a rejection). */
+bool budget_fits(uint64_t bytes);
 /* Returns a reservation; when nothing stays reserved after large ones, freed heap memory
  * is handed back to the system (malloc_trim, at most once a second) so the resident size
  * returns to its base. */

@@ -222,17 +222,20 @@ static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
     }
 }
 
+static void send_too_large(req *r, uint64_t len)
+{
+    send_error(r, 413, "body_too_large",
+               "handling a body of %llu bytes needs more memory than the server allows",
+               (unsigned long long)len);
+}
+
 /* Reserves `want` more bytes of the budget for a body of `len` bytes, or answers 413 (it can
  * never fit) or 503 (not now). */
 static bool reserve_bytes(req *r, uint64_t want, uint64_t len)
 {
     switch (budget_reserve(want)) {
     case BUDGET_OK: r->reserved += want; return true;
-    case BUDGET_TOO_LARGE:
-        send_error(r, 413, "body_too_large",
-                   "handling a body of %llu bytes needs more memory than the server allows",
-                   (unsigned long long)len);
-        return false;
+    case BUDGET_TOO_LARGE: send_too_large(r, len); return false;
     case BUDGET_BUSY:
     default:
         send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n",
@@ -241,13 +244,8 @@ static bool reserve_bytes(req *r, uint64_t want, uint64_t len)
     }
 }
 
-static bool reserve(req *r, body_kind kind, uint64_t len)
-{
-    return reserve_bytes(r, worst_case(r, kind, len), len);
-}
-
-/* A chunked body, read with `held` bytes reserved for its raw bytes, is `len` bytes long:
- * the reservation becomes its worst case, more or less than that. */
+/* A body, read with `held` bytes reserved for its raw bytes, is `len` bytes long: the
+ * reservation becomes its worst case, more or less than that. */
 static bool reserve_read(req *r, body_kind kind, uint64_t held, uint64_t len)
 {
     uint64_t want = worst_case(r, kind, len);
@@ -350,12 +348,17 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
                    declared, max);
         return false;
     }
-    /* A body of declared length reserves its worst case before it is read. A chunked one's
-     * length is known only at its end: it reserves the limit's raw bytes while it arrives,
-     * then its own worst case (the limit's would be up to 64 times the limit, for a body of
-     * any size). */
-    if (!(declared >= 0 ? reserve(r, kind, (uint64_t)declared) : reserve_bytes(r, max, max)) ||
-        !answer_expect(r))
+    /* A body reserves its raw bytes while it arrives (its declared length; a chunked one's
+     * length is known only at its end, so the limit's) and its worst case only once it is
+     * whole: a slow upload holds the memory its bytes take, not that of its handling
+     * (docs/hardening.md "Memory budget"). A declared body whose worst case is more than
+     * the whole budget is refused before it is read. */
+    uint64_t raw = declared >= 0 ? (uint64_t)declared : max;
+    if (declared >= 0 && !budget_fits(worst_case(r, kind, raw))) {
+        send_too_large(r, raw);
+        return false;
+    }
+    if (!reserve_bytes(r, raw, raw) || !answer_expect(r))
         return false;
     size_t cap = declared >= 0 ? (size_t)declared : 65536;
     uint8_t *buf = malloc(cap + 1);
@@ -374,8 +377,7 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
         send_error(r, 500, "internal", "out of memory");
         return false;
     }
-    if (!body_complete(r, declared, max, n, last) ||
-        (declared < 0 && !reserve_read(r, kind, max, n))) {
+    if (!body_complete(r, declared, max, n, last) || !reserve_read(r, kind, raw, n)) {
         free(buf);
         return false;
     }

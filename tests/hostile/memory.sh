@@ -10,6 +10,8 @@
 #    error code "overloaded"), none is dropped, at least one is 200; the daemon's VmRSS,
 #    sampled every 50 ms, peaks at ≤ budget + 64 MiB and is back within 32 MiB of the
 #    baseline (RSS after one warm-up upload of the same zip) 10 s after the last answer.
+#    Two uploads declaring 16 MiB and sent at 64 KiB/s hold only their raw bytes in the
+#    budget while they arrive (≤ 33 MiB in all), and an upload beside them gets 200.
 # 2. Expect: 100-continue: a >1 MiB body that verifies quickly is answered without curl's
 #    1-second wait; a request its headers already decide (no token with auth on: 401,
 #    Content-Length over server.max_body_bytes: 413, wrong Content-Type: 415) is answered
@@ -95,6 +97,25 @@ assert_eq "every 503 has Retry-After and error code overloaded" "$bad503" ""
 measured_le "peak RSS ≤ budget + 64 MiB (KiB)" "$peak" $(((BUDGET + 64 * MiB) / 1024))
 measured_le "RSS 10 s after the burst within 32 MiB of the baseline (KiB)" "${after:-999999999}" \
     $((baseline + 32 * 1024))
+
+# ---- slow uploads hold their raw bytes only ------------------------------------------------------
+# Two bodies declared at the 16 MiB limit arrive at 64 KiB/s, above the minimum rate: while
+# they do, each holds its 16 MiB, not its worst case once handled (about 104 MiB), and an
+# upload beside them is served.
+slow=()
+for i in 1 2; do
+    "$PY" "$HDIR/trickle.py" "$D_API" - $((16 * MiB)) 4 65536 >"$TMP/slow.$i.out" &
+    slow+=("$!")
+    t_track "$!"
+done
+sleep 2
+scrape "$TMP/slow.metrics"
+reserved=$(metric_sum "$TMP/slow.metrics" cap_verifier_memory_reserved_bytes)
+upload beside
+wait "${slow[@]}"
+figure "two slow 16 MiB uploads: reserved $((reserved / MiB)) MiB; an upload beside them: $(cut -d' ' -f1 "$TMP/up.beside.code")"
+assert_le "two slow 16 MiB uploads reserve their raw bytes only (≤ 33 MiB)" "$reserved" $((33 * MiB))
+assert_eq "... and an upload beside them is served" "$(cut -d' ' -f1 "$TMP/up.beside.code")" 200
 daemon_stop memory
 
 # ---- Expect: 100-continue ------------------------------------------------------------------------

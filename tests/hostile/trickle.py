@@ -2,11 +2,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """A request body, or a request head, trickled.
 
-  trickle.py PORT TOKEN CONTENT_LENGTH MAX_SECONDS
+  trickle.py PORT TOKEN CONTENT_LENGTH MAX_SECONDS [BYTES_PER_SECOND]
   trickle.py head PORT INTERVAL MAX_SECONDS
 
 Body: sends complete headers of POST /verify (application/zip, Bearer TOKEN unless TOKEN is
-"-", no Expect), then one body byte a second. Head: connects and sends the head of GET
+"-", no Expect), then the body at BYTES_PER_SECOND (default 1: one byte a second; more
+come in ten sends a second). Head: connects and sends the head of GET
 /healthz one byte every INTERVAL seconds, the first at once. Either goes on until the server
 answers or closes the connection or MAX_SECONDS pass, and prints "status how seconds
 bytes_sent": status 000 when no answer came, how = response | eof | reset | timeout,
@@ -24,6 +25,7 @@ def main():
         trickle(s, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", interval, limit)
         return
     port, token, length, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    rate = int(sys.argv[5]) if len(sys.argv) > 5 else 1
     head = ("POST /verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/zip\r\n"
             "Content-Length: %d\r\n" % length)
     if token != "-":
@@ -31,11 +33,14 @@ def main():
     head += "\r\n"
     s = socket.create_connection(("127.0.0.1", port), timeout=limit)
     s.sendall(head.encode())
-    trickle(s, b"P" + b"K" * (length - 1), 1.0, limit)
+    if rate == 1:
+        trickle(s, b"P" + b"K" * (length - 1), 1.0, limit)
+    else:
+        trickle(s, b"P" + b"K" * (length - 1), 0.1, limit, max(1, rate // 10))
 
 
-def trickle(s, payload, interval, limit):
-    """Sends payload one byte every interval seconds, reading what the server answers."""
+def trickle(s, payload, interval, limit, step=1):
+    """Sends payload, step bytes every interval seconds, reading what the server answers."""
     t0 = time.monotonic()
     sent, data, how = 0, b"", "timeout"
     next_byte = t0
@@ -43,8 +48,8 @@ def trickle(s, payload, interval, limit):
         now = time.monotonic()
         if now >= next_byte and sent < len(payload):
             try:
-                s.sendall(payload[sent:sent + 1])
-                sent += 1
+                s.sendall(payload[sent:sent + step])
+                sent += len(payload[sent:sent + step])
             except (BrokenPipeError, ConnectionResetError):
                 how = "reset"
                 break
