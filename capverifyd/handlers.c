@@ -30,8 +30,8 @@ void handle_healthz(req *r)
 }
 
 /* Whether the registry is open, writable and healthy; if not, why (into detail). Never waits
- * for the lock a SIGHUP reload takes: that waits for the API requests in flight, a slow
- * upload among them, and a probe must answer meanwhile (docs/hardening.md). */
+ * for the lock a SIGHUP reload takes: that waits for the API requests in flight (an API
+ * backup among them), and a probe must answer meanwhile (docs/hardening.md). */
 static bool registry_ready(capvd *d, char *detail, size_t cap)
 {
     capv_error err = CAPV_ERROR_INIT;

@@ -49,16 +49,35 @@ static const char *reason_phrase(int status)
     return t ? t : "";
 }
 
+/* An API request holds the daemon's read lock while it uses the verifier and the registry,
+ * and a SIGHUP's reload waits for it (with every request behind the reload). So the lock is
+ * let go while the request waits for its client: while its body arrives (read_body) and
+ * while its response goes out (put). */
+static void lock_leave(req *r)
+{
+    if (r->locked)
+        pthread_rwlock_unlock(&r->d->lock);
+}
+
+static void lock_retake(req *r)
+{
+    if (r->locked)
+        pthread_rwlock_rdlock(&r->d->lock);
+}
+
 /* Writes all of a response (head, then the body unless it went with the head) under one
  * write deadline, from its first byte: a client that reads it too slowly is cut off by the
- * watchdog and the write fails. */
+ * watchdog and the write fails. Without the daemon's lock: every response body is the
+ * handler's own memory or static, never the verifier's or the registry's. */
 static void put(req *r, const char *data, size_t len, const char *more, size_t more_len)
 {
+    lock_leave(r);
     conn_write_begin(r->cs);
     mg_write(r->conn, data, len);
     if (more_len > 0)
         mg_write(r->conn, more, more_len);
     conn_write_end(r->cs);
+    lock_retake(r);
 }
 
 /* The response head shared by every answer: status, security headers, request id, CORS
@@ -339,25 +358,11 @@ double http_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
+/* The body read and reserved for: see read_body. Runs without the daemon's lock. */
+static bool receive_body(req *r, body_kind kind, long long declared, size_t max, uint8_t **out,
+                         size_t *len)
 {
-    size_t max = (size_t)r->d->cfg.server_max_body_bytes;
-    long long declared = r->ri->content_length;
-    if (declared > (long long)max) {
-        send_error(r, 413, "body_too_large", "request body of %lld bytes exceeds %zu bytes",
-                   declared, max);
-        return false;
-    }
-    /* A body reserves its raw bytes while it arrives (its declared length; a chunked one's
-     * length is known only at its end, so the limit's) and its worst case only once it is
-     * whole: a slow upload holds the memory its bytes take, not that of its handling
-     * (docs/hardening.md "Memory budget"). A declared body whose worst case is more than
-     * the whole budget is refused before it is read. */
     uint64_t raw = declared >= 0 ? (uint64_t)declared : max;
-    if (declared >= 0 && !budget_fits(worst_case(r, kind, raw))) {
-        send_too_large(r, raw);
-        return false;
-    }
     if (!reserve_bytes(r, raw, raw) || !answer_expect(r))
         return false;
     size_t cap = declared >= 0 ? (size_t)declared : 65536;
@@ -388,6 +393,35 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
     *out = buf;
     *len = n;
     return true;
+}
+
+bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
+{
+    size_t max = (size_t)r->d->cfg.server_max_body_bytes;
+    long long declared = r->ri->content_length;
+    if (declared > (long long)max) {
+        send_error(r, 413, "body_too_large", "request body of %lld bytes exceeds %zu bytes",
+                   declared, max);
+        return false;
+    }
+    /* A body reserves its raw bytes while it arrives (its declared length; a chunked one's
+     * length is known only at its end, so the limit's) and its worst case only once it is
+     * whole: a slow upload holds the memory its bytes take, not that of its handling
+     * (docs/hardening.md "Memory budget"). A declared body whose worst case is more than
+     * the whole budget is refused before it is read. */
+    if (declared >= 0 && !budget_fits(worst_case(r, kind, (uint64_t)declared))) {
+        send_too_large(r, (uint64_t)declared);
+        return false;
+    }
+    /* without the lock while the body arrives and waits for room in the budget (its
+     * answers and 100 Continue are written then, too) */
+    lock_leave(r);
+    bool locked = r->locked;
+    r->locked = false;
+    bool ok = receive_body(r, kind, declared, max, out, len);
+    r->locked = locked;
+    lock_retake(r);
+    return ok;
 }
 
 void send_rate_limited(req *r, rl_kind kind, int retry_after)

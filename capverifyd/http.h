@@ -31,6 +31,7 @@ typedef struct req {
     bool has_body;           /* the request announced a body */
     bool body_done;          /* ... and it was read to its end */
     uint64_t reserved;       /* bytes held in the memory budget */
+    bool locked;             /* holds the daemon's read lock (API routes; see put in http.c) */
     char id[72];
     char subject[128];
     char result[8];      /* ok|warn|fail|error or "" */
@@ -57,16 +58,18 @@ const char *content_type(req *r, char *buf, size_t cap);
 #define HTTP_REQUEST_ID_MAX 64
 bool http_request_id_ok(const char *s, size_t n);
 
-/* What a request body becomes while it is handled: the memory budget reserves its worst
- * case before the body is read (docs/hardening.md). */
+/* What a request body becomes while it is handled: the memory budget holds its raw bytes
+ * while it arrives, then its worst case (docs/hardening.md). */
 typedef enum body_kind {
     BODY_PACKAGE, /* a zip or JSON package: capv_package_memory_bound() for its size */
     BODY_JSON     /* another JSON request, parsed into a tree */
 } body_kind;
 
-/* Reserves the body's worst case in the memory budget, answers `Expect: 100-continue`, and
- * reads the whole body (at most server.max_body_bytes) within the request's deadline. On
- * failure it has answered (413, 408, 400, 503 overloaded, 417) and returns false. */
+/* Answers `Expect: 100-continue` and reads the whole body (at most server.max_body_bytes)
+ * within the request's deadline, within the memory budget. It lets the daemon's read lock
+ * go meanwhile (as every response does while it is written): what the caller read under
+ * the lock before (d->registry, d->verifier) must be read again afterwards. On failure it
+ * has answered (413, 408, 400, 503 overloaded, 417) and returns false. */
 bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len);
 
 /* ---- responses ---- */

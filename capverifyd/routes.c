@@ -190,6 +190,10 @@ void handle_registry_post(req *r)
     size_t len = 0;
     if (!read_body(r, BODY_JSON, &body, &len))
         return;
+    if (!need_registry(r)) { /* a reload while the body arrived could not reopen it */
+        free(body);
+        return;
+    }
     capv_registry_entry *in = NULL, *stored = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_entry_from_json(&in, body, len, &err);

@@ -288,8 +288,10 @@ static void route_request(req *r, const char *path)
         }
         return;
     }
-    /* API routes use the verifier and registry: hold them against a SIGHUP swap */
+    /* API routes use the verifier and registry: hold them against a SIGHUP swap (not
+     * while waiting for the client: see put in http.c) */
     pthread_rwlock_rdlock(&d->lock);
+    r->locked = true;
     switch (r->route) {
     case ROUTE_OPENAPI: handle_openapi(r); break;
     case ROUTE_VERIFY: handle_verify(r); break;
@@ -308,6 +310,7 @@ static void route_request(req *r, const char *path)
     case ROUTE_UI_CONFIG: handle_ui_config(r); break;
     default: send_error(r, 404, "not_found", "no route %s", path); break;
     }
+    r->locked = false;
     pthread_rwlock_unlock(&d->lock);
 }
 
