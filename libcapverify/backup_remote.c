@@ -578,6 +578,19 @@ out:
     return st;
 }
 
+/* Whether the object `key` is there with the size and SHA3-256 of the upload `p`: a
+ * CompleteMultipartUpload whose answer was lost on its way back stored it, and its retry
+ * hears NoSuchUpload (or, from some stores, another error). */
+static bool stored_whole(capv_backup_remote *r, const char *key, const upload_plan *p)
+{
+    uint64_t size = 0;
+    char meta[CAPVI_S3_META_SHA3_SIZE];
+    uint8_t d[32];
+    return capvi_s3_head(&size, meta, r->s3, r->bucket, key, NULL) == CAPV_OK && size == p->size &&
+           capv_digest_parse(d, meta, strlen(meta), NULL) == CAPV_OK &&
+           CRYPTO_memcmp(d, p->sha3, 32) == 0;
+}
+
 /* The parts in one multipart upload; aborted on any failure. */
 static capv_status upload_parts(capv_backup_remote *r, const char *key, int fd,
                                 const upload_plan *p, const char *const *headers,
@@ -597,8 +610,11 @@ static capv_status upload_parts(capv_backup_remote *r, const char *key, int fd,
                                      (unsigned int)(i + 1), &body, progress, user, off, p->size,
                                      err);
     }
-    if (st == CAPV_OK)
+    if (st == CAPV_OK) {
         st = capvi_s3_multipart_complete(r->s3, r->bucket, key, id, p->parts, p->nparts, err);
+        if (st != CAPV_OK && st != CAPV_E_NOMEM && stored_whole(r, key, p))
+            st = capvi_err_done(err, CAPV_OK);
+    }
     if (st != CAPV_OK) {
         /* without the abort the store keeps the parts (and bills them) until a lifecycle rule
          * removes them; the object itself never appears */

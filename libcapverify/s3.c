@@ -406,7 +406,7 @@ static char *make_url(const capvi_s3 *s, const char *bucket, const char *key, co
 /* ---- one request, with retries ----------------------------------------------------------- */
 
 typedef struct s3_call {
-    const char *method; /* GET, PUT, POST, DELETE */
+    const char *method; /* GET, HEAD, PUT, POST, DELETE */
     const char *bucket;
     const char *key; /* NULL: the bucket itself */
     const char *query;
@@ -429,6 +429,8 @@ typedef struct s3_answer {
     uint64_t written;
     char etag[CAPVI_S3_ETAG_SIZE];
     int64_t last_modified_ms;
+    int64_t content_length;                  /* -1: not stated */
+    char meta_sha3[CAPVI_S3_META_SHA3_SIZE]; /* x-amz-meta-sha3-256, or "" */
     /* from an <Error> body */
     char code[64];
     char message[160];
@@ -518,6 +520,16 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *user)
     if (name_len == 4 && strncasecmp(data, "ETag", 4) == 0 && vlen < CAPVI_S3_ETAG_SIZE) {
         memcpy(x->ans->etag, v, vlen);
         x->ans->etag[vlen] = '\0';
+    } else if (name_len == 14 && strncasecmp(data, "Content-Length", 14) == 0 && vlen > 0 &&
+               vlen < 20) {
+        int64_t len = 0;
+        for (size_t i = 0; i < vlen && len >= 0; i++)
+            len = v[i] >= '0' && v[i] <= '9' ? len * 10 + (v[i] - '0') : -1;
+        x->ans->content_length = len;
+    } else if (name_len == 19 && strncasecmp(data, "x-amz-meta-sha3-256", 19) == 0 &&
+               vlen < CAPVI_S3_META_SHA3_SIZE) {
+        memcpy(x->ans->meta_sha3, v, vlen);
+        x->ans->meta_sha3[vlen] = '\0';
     } else if (name_len == 13 && strncasecmp(data, "Last-Modified", 13) == 0 && vlen < 64) {
         char date[64];
         memcpy(date, v, vlen);
@@ -772,6 +784,8 @@ static CURLcode attempt_once(capvi_s3 *s, const s3_call *c, s3_answer *a, xfer *
                               (curl_off_t)(c->body ? c->body->len : 0)) == CURLE_OK;
     } else if (ok && strcmp(c->method, "DELETE") == 0) {
         ok = curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "DELETE") == CURLE_OK;
+    } else if (ok && strcmp(c->method, "HEAD") == 0) {
+        ok = curl_easy_setopt(h, CURLOPT_NOBODY, 1L) == CURLE_OK;
     }
     if (!ok) {
         rc = CURLE_FAILED_INIT;
@@ -792,6 +806,7 @@ static void answer_reset(s3_answer *a)
 {
     capvi_buf_free(&a->body);
     memset(a, 0, sizeof *a);
+    a->content_length = -1;
 }
 
 /* The status for a final non-2xx answer. */
@@ -1034,6 +1049,25 @@ capv_status capvi_s3_get_bytes(uint8_t **body, size_t *len, int64_t *last_modifi
             *body = capvi_buf_take(&a.body, len);
         if (st == CAPV_OK && *body == NULL)
             st = capvi_err_nomem(err);
+    }
+    answer_reset(&a);
+    return st;
+}
+
+capv_status capvi_s3_head(uint64_t *size, char sha3[CAPVI_S3_META_SHA3_SIZE], capvi_s3 *s,
+                          const char *bucket, const char *key, capv_error *err)
+{
+    *size = 0;
+    sha3[0] = '\0';
+    s3_call c = call_init("HEAD", bucket, key);
+    s3_answer a;
+    memset(&a, 0, sizeof a);
+    capv_status st = perform(s, &c, &a, err);
+    if (st == CAPV_OK && a.content_length < 0)
+        st = capvi_err_set(err, CAPV_E_MALFORMED, key, "HEAD %s: the store states no size", key);
+    if (st == CAPV_OK) {
+        *size = (uint64_t)a.content_length;
+        memcpy(sha3, a.meta_sha3, CAPVI_S3_META_SHA3_SIZE);
     }
     answer_reset(&a);
     return st;

@@ -99,6 +99,12 @@ capv_status capvi_s3_get_to_fd(uint64_t *size, capvi_s3 *s, const char *bucket, 
                                int fd, uint64_t max, capv_progress_fn progress, void *user,
                                capv_error *err);
 
+/* HEAD of an object: its size, and its x-amz-meta-sha3-256 ("" when it has none; a longer
+ * value is left out too). CAPV_E_NOT_FOUND when there is no such object. */
+#define CAPVI_S3_META_SHA3_SIZE 72
+capv_status capvi_s3_head(uint64_t *size, char sha3[CAPVI_S3_META_SHA3_SIZE], capvi_s3 *s,
+                          const char *bucket, const char *key, capv_error *err);
+
 /* Body of an upload: `len` bytes from memory (`data`), or from `fd` at `offset` when data is
  * NULL. `sha256` is its digest: sent as x-amz-content-sha256 and x-amz-checksum-sha256. */
 typedef struct capvi_s3_body {

@@ -227,6 +227,21 @@ assert_eq "... nothing listed" \
     "$("$CLI" registry backup --list --remote --s3-url "s3://$B/failpart" "${S3[@]}" --json | jq length)" 0
 stop_pid "$P_PID"
 
+# the answer to CompleteMultipartUpload lost on its way back: the object is stored, the
+# retry hears an error (S3: 404 NoSuchUpload; s3rver: 500), and the upload is complete all
+# the same: the object is there with its size and SHA3-256
+proxy_start lose "$EP" --lose-complete-answer
+"$CLI" registry backup --upload --dir bk --s3-url "s3://$B/lost" --s3-endpoint "$P_ENDPOINT" \
+    --s3-path-style --s3-part-size 1048576 --s3-attempts 2 >/dev/null 2>err.txt
+assert_eq "a lost CompleteMultipartUpload answer: the upload succeeds" "$?:$(cat err.txt)" "0:"
+check "... the answer was lost" grep -q "answer-lost-200" "$P_LOG"
+check "... and Complete sent again" \
+    test "$(grep -c '^POST .*uploadId=' "$P_LOG")" -ge 2
+assert_eq "... the copy is listed" \
+    "$("$CLI" registry backup --list --remote --s3-url "s3://$B/lost" "${S3[@]}" --json | jq length)" 1
+check "... and nothing was aborted" bash -c "! grep -q '^DELETE ' '$P_LOG'"
+stop_pid "$P_PID"
+
 # a bucket policy that denies, and an access key the store does not know
 proxy_start deny "$EP" --deny
 "$CLI" registry backup --upload --dir bk --s3-url "s3://$B/deny" --s3-endpoint "$P_ENDPOINT" \

@@ -5,6 +5,7 @@ does not do, and the faults a real store shows.
 
   fault_proxy.py --upstream http://127.0.0.1:PORT --state DIR [--verify ACCESS_KEY:SECRET]
                  [--deny] [--fail-part N] [--kill-on-part N --kill-pid PID]
+                 [--lose-complete-answer]
 
 Listens on 127.0.0.1 (an ephemeral port, written to DIR/proxy_port) and forwards every
 request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/proxy.log.
@@ -22,6 +23,9 @@ request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/prox
   --kill-on-part N     when UploadPart N arrives, kills --kill-pid (s3rver) with SIGKILL and
                        drops the connection: the server dies in the middle of a multipart
                        upload; later requests get 502, as from a load balancer.
+  --lose-complete-answer  forwards the first CompleteMultipartUpload and drops the
+                       connection instead of answering: the object is stored and the client
+                       never hears so (a connection lost on the way back).
 Stops on SIGTERM.
 """
 import argparse
@@ -143,6 +147,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     opts = None
     lock = threading.Lock()
     killed = False
+    lost = False
 
     def log_message(self, fmt, *args):  # the log file is ours
         pass
@@ -151,11 +156,12 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         with Proxy.lock, open(os.path.join(self.opts.state, "proxy.log"), "a") as f:
             f.write("%s %s %s\n" % (self.command, self.path, status))
 
-    def answer(self, status, body, headers=()):
+    def answer(self, status, body, headers=(), length=None):
+        """length: the Content-Length to state (a HEAD answer's is the object's size)."""
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -194,9 +200,17 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             conn.request(self.command, self.path, body=body, headers=fwd)
             r = conn.getresponse()
             data = r.read()
+            if (o.lose_complete_answer and self.command == "POST" and "uploadId" in query
+                    and not Proxy.lost):
+                Proxy.lost = True
+                self.record("answer-lost-%d" % r.status)
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return None
             out = [(k, v) for k, v in r.getheaders()
                    if k.lower() not in HOP and k.lower() != "content-length"]
-            return self.answer(r.status, data, out)
+            length = r.getheader("Content-Length") if self.command == "HEAD" else None
+            return self.answer(r.status, data, out, length)
         except OSError:
             return self.answer(*s3_error("ServiceUnavailable", "upstream unreachable", 502))
         finally:
@@ -218,6 +232,7 @@ def main():
     ap.add_argument("--fail-part", type=int)
     ap.add_argument("--kill-on-part", type=int)
     ap.add_argument("--kill-pid", type=int)
+    ap.add_argument("--lose-complete-answer", action="store_true")
     Proxy.opts = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Proxy)
     port_file = os.path.join(Proxy.opts.state, "proxy_port")

@@ -316,7 +316,8 @@ typedef struct answer {
     const char *status; /* "200 OK" */
     const char *headers;
     const char *body;
-    int drop; /* close the connection without answering */
+    int drop;            /* close the connection without answering */
+    long long head_size; /* > 0: a HEAD answer stating this Content-Length, no body */
 } answer;
 
 typedef struct seen_request {
@@ -389,8 +390,8 @@ static void *script_main(void *p)
         char *eol = strstr(req, "\r\n");
         snprintf(r->line, sizeof r->line, "%.*s", (int)(eol - req), req);
         snprintf(r->headers, sizeof r->headers, "%.*s", (int)(end + 2 - (eol + 2)), eol + 2);
-        answer a =
-            i < s->n_answers ? s->answers[i] : (answer){ "500 Internal Server Error", NULL, "", 0 };
+        answer a = i < s->n_answers ? s->answers[i]
+                                    : (answer){ "500 Internal Server Error", NULL, "", 0, 0 };
         pthread_mutex_unlock(&s->m);
         char v[64];
         uint64_t len =
@@ -430,9 +431,10 @@ static void *script_main(void *p)
         }
         char head[1024];
         size_t bl = a.body ? strlen(a.body) : 0;
-        int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\nConnection: close\r\n\r\n",
-                          a.status, a.headers ? a.headers : "", bl);
+        int hl = snprintf(
+            head, sizeof head, "HTTP/1.1 %s\r\n%sContent-Length: %llu\r\nConnection: close\r\n\r\n",
+            a.status, a.headers ? a.headers : "",
+            a.head_size > 0 ? (unsigned long long)a.head_size : (unsigned long long)bl);
         (void)!write(c, head, (size_t)hl);
         if (bl > 0)
             (void)!write(c, a.body, bl);
@@ -458,7 +460,14 @@ static void script_stop(script *s)
 static void script_add(script *s, const char *status, const char *headers, const char *body)
 {
     ck_assert_uint_lt(s->n_answers, MAX_ANSWERS);
-    s->answers[s->n_answers++] = (answer){ status, headers, body, 0 };
+    s->answers[s->n_answers++] = (answer){ status, headers, body, 0, 0 };
+}
+
+/* A 200 answer to a HEAD: the object has `size` bytes and the `headers`. */
+static void script_add_head(script *s, const char *headers, uint64_t size)
+{
+    ck_assert_uint_lt(s->n_answers, MAX_ANSWERS);
+    s->answers[s->n_answers++] = (answer){ "200 OK", headers, NULL, 0, (long long)size };
 }
 
 static size_t script_seen(script *s)
@@ -598,7 +607,7 @@ START_TEST(errors_are_mapped_and_retried)
     /* 503, a dropped connection, then an answer: retried */
     memset(&s, 0, sizeof s);
     script_add(&s, "503 Slow Down", NULL, "<Error><Code>SlowDown</Code></Error>");
-    s.answers[s.n_answers++] = (answer){ NULL, NULL, NULL, 1 };
+    s.answers[s.n_answers++] = (answer){ NULL, NULL, NULL, 1, 0 };
     script_add(&s, "200 OK", NULL,
                "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
     script_start(&s);
@@ -807,16 +816,56 @@ START_TEST(multipart_upload_and_abort)
     for (uint64_t i = 0; i < parts; i++)
         script_add(&s, "200 OK", "ETag: \"p\"\r\n", "");
     script_add(&s, "200 OK", NULL, in200);
+    script_add(&s, "404 Not Found", NULL, "");
     script_add(&s, "204 No Content", NULL, "");
     script_start(&s);
     r = remote_for(&s, "s3://capv-backups", 1, part_size);
     ck_assert_int_eq(capv_backup_remote_upload(NULL, r, b->path, NULL, NULL, &err),
                      CAPV_E_UNAVAILABLE);
     ck_assert_ptr_nonnull(strstr(err.message, "InternalError"));
-    ck_assert_uint_eq(script_seen(&s), parts + 3);
-    ck_assert_ptr_nonnull(strstr(s.seen[parts + 2].line, "DELETE "));
+    ck_assert_uint_eq(script_seen(&s), parts + 4);
+    /* the object is not there: the upload is aborted */
+    ck_assert_ptr_nonnull(strstr(s.seen[parts + 2].line, "HEAD /capv-backups/registry-"));
+    ck_assert_ptr_nonnull(strstr(s.seen[parts + 3].line, "DELETE "));
     capv_backup_remote_free(r);
     script_stop(&s);
+
+    /* the completion's answer lost, its retry refused (NoSuchUpload), and the object there
+     * with the backup's size and SHA3-256: the upload is complete, the sidecar follows;
+     * with another size or SHA3-256 it is not */
+    char meta[128], other[128];
+    snprintf(meta, sizeof meta, "x-amz-meta-sha3-256: %s\r\n", b->sha3_256);
+    snprintf(other, sizeof other, "x-amz-meta-sha3-256: 0x%064d\r\n", 0);
+    const char *no_upload = "<Error><Code>NoSuchUpload</Code></Error>";
+    struct {
+        const char *headers;
+        uint64_t size;
+        capv_status want;
+    } heads[] = { { meta, b->size_bytes, CAPV_OK },
+                  { other, b->size_bytes, CAPV_E_NOT_FOUND },
+                  { meta, b->size_bytes - 1, CAPV_E_NOT_FOUND } };
+    for (size_t k = 0; k < sizeof heads / sizeof heads[0]; k++) {
+        memset(&s, 0, sizeof s);
+        script_add(&s, "200 OK", NULL, initiate);
+        for (uint64_t i = 0; i < parts; i++)
+            script_add(&s, "200 OK", "ETag: \"p\"\r\n", "");
+        s.answers[s.n_answers++] = (answer){ NULL, NULL, NULL, 1, 0 };
+        script_add(&s, "404 Not Found", NULL, no_upload);
+        script_add_head(&s, heads[k].headers, heads[k].size);
+        script_add(&s, heads[k].want == CAPV_OK ? "200 OK" : "204 No Content", NULL, "");
+        script_start(&s);
+        r = remote_for(&s, "s3://capv-backups", 2, part_size);
+        ck_assert_msg(capv_backup_remote_upload(NULL, r, b->path, NULL, NULL, &err) ==
+                          heads[k].want,
+                      "%zu: %s", k, err.message);
+        ck_assert_uint_eq(script_seen(&s), parts + 5);
+        ck_assert_ptr_nonnull(strstr(s.seen[parts + 3].line, "HEAD /capv-backups/registry-"));
+        ck_assert_ptr_nonnull(strstr(s.seen[parts + 4].line, heads[k].want == CAPV_OK
+                                                                 ? "PUT /capv-backups/registry-"
+                                                                 : "DELETE /capv-backups/"));
+        capv_backup_remote_free(r);
+        script_stop(&s);
+    }
     free(in200);
     free(initiate);
     capv_backup_info_free(b);
