@@ -246,6 +246,17 @@ static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
     return CAPV_OK;
 }
 
+/* No attempt for the current wait, and the next wait twice as long. A connect that
+ * succeeds does not end the backoff: only a statement that succeeds on the session does
+ * (capvi_pg_exec). A server that accepts sessions and drops them at once (a pooler
+ * refusing, a server shutting down) is so tried again at the backoff's pace, not at once. */
+static void backoff(capvi_pg_conn *c)
+{
+    c->retry_at_ms = capvi_mono_ms() + c->backoff_ms;
+    c->backoff_ms =
+        c->backoff_ms * 2 > CAPVI_PG_BACKOFF_MAX_MS ? CAPVI_PG_BACKOFF_MAX_MS : c->backoff_ms * 2;
+}
+
 capv_status capvi_pg_conn_ready(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
 {
     if (c->lost)
@@ -262,12 +273,10 @@ capv_status capvi_pg_conn_ready(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
     capv_status st = conn_open(pg, c, err);
     if (st == CAPV_OK) {
         c->generation++;
-        c->backoff_ms = CAPVI_PG_BACKOFF_MIN_MS;
+        c->proven = false;
         c->retry_at_ms = 0;
     } else {
-        c->retry_at_ms = capvi_mono_ms() + c->backoff_ms;
-        c->backoff_ms = c->backoff_ms * 2 > CAPVI_PG_BACKOFF_MAX_MS ? CAPVI_PG_BACKOFF_MAX_MS
-                                                                    : c->backoff_ms * 2;
+        backoff(c);
     }
     return st;
 }
@@ -328,10 +337,12 @@ static capv_status result_error(capvi_pg *pg, capvi_pg_conn *c, const PGresult *
     char reason[CAPV_ERROR_MESSAGE_SIZE];
     reason_of(reason, sizeof reason, pg, primary ? primary : PQerrorMessage(c->pc));
     if (PQstatus(c->pc) == CONNECTION_BAD || connection_gone(state)) {
-        bool in_tx = c->in_tx;
+        bool in_tx = c->in_tx, proven = c->proven;
         capvi_pg_conn_close(c);
         c->lost = in_tx;
         c->in_tx = in_tx;
+        if (!proven) /* lost before it did anything: not reconnected at once */
+            backoff(c);
         return unreachable(pg, what, reason, err);
     }
     if (r == NULL)
@@ -396,6 +407,10 @@ capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const 
         }
         ExecStatusType es = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) {
+            if (!c->proven) {
+                c->proven = true;
+                c->backoff_ms = CAPVI_PG_BACKOFF_MIN_MS;
+            }
             if (out != NULL)
                 *out = r;
             else

@@ -35,6 +35,7 @@ typedef struct capvi_pg_conn {
     uint64_t generation; /* successful connects: a change means a new session */
     int64_t retry_at_ms; /* monotonic: no connection attempt before this */
     int backoff_ms;      /* the wait after the next failed attempt */
+    bool proven;         /* a statement succeeded on this session (the backoff starts over) */
     /* the statements prepared on this session (capvi_pg_exec), named capv_<index> */
     char *prepared[CAPVI_PG_PREPARED_MAX];
     int nprepared;

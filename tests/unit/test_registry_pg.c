@@ -12,8 +12,12 @@
 #include <capverify.h>
 #include <check.h>
 #include <libpq-fe.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <sys/socket.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1447,6 +1451,142 @@ START_TEST(test_session_lost)
 }
 END_TEST
 
+/* ---- a server that accepts sessions and drops them at their first statement ---------- */
+
+/* A TCP proxy to the test server that forwards the start of each session (startup,
+ * authentication, the session's SET) and, while `dropping`, closes it when the client's
+ * next statement arrives (a read starting with a Query, Parse or Bind message). */
+#define PROXY_SESSIONS_MAX 64
+
+typedef struct drop_proxy {
+    int fd, port, upstream_port;
+    pthread_t thread;
+    atomic_bool dropping, stop;
+    atomic_int sessions; /* accepted */
+    pthread_t session_threads[PROXY_SESSIONS_MAX];
+} drop_proxy;
+
+typedef struct proxy_arg {
+    drop_proxy *p;
+    int c;
+} proxy_arg;
+
+static void *proxy_session(void *arg)
+{
+    drop_proxy *p = ((proxy_arg *)arg)->p;
+    int c = ((proxy_arg *)arg)->c;
+    free(arg);
+    int u = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { 0 };
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons((uint16_t)p->upstream_port);
+    if (u < 0 || connect(u, (struct sockaddr *)&a, sizeof a) != 0) {
+        if (u >= 0)
+            close(u);
+        close(c);
+        return NULL;
+    }
+    int queries = 0;
+    char buf[65536];
+    while (!atomic_load(&p->stop)) {
+        struct pollfd f[2] = { { c, POLLIN, 0 }, { u, POLLIN, 0 } };
+        if (poll(f, 2, 100) <= 0)
+            continue;
+        int from = f[0].revents ? c : u, to = from == c ? u : c;
+        ssize_t n = read(from, buf, sizeof buf);
+        if (n <= 0)
+            break;
+        if (from == c && (buf[0] == 'Q' || buf[0] == 'P' || buf[0] == 'B') && queries++ > 0 &&
+            atomic_load(&p->dropping))
+            break;
+        if (write(to, buf, (size_t)n) != n)
+            break;
+    }
+    close(u);
+    close(c);
+    return NULL;
+}
+
+static void *proxy_main(void *arg)
+{
+    drop_proxy *p = arg;
+    while (!atomic_load(&p->stop)) {
+        struct pollfd f = { p->fd, POLLIN, 0 };
+        if (poll(&f, 1, 100) <= 0)
+            continue;
+        int c = accept(p->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        int i = atomic_fetch_add(&p->sessions, 1);
+        proxy_arg *a = i < PROXY_SESSIONS_MAX ? malloc(sizeof *a) : NULL;
+        if (a == NULL) { /* counted, not served */
+            close(c);
+            continue;
+        }
+        *a = (proxy_arg){ p, c };
+        ck_assert_int_eq(pthread_create(&p->session_threads[i], NULL, proxy_session, a), 0);
+    }
+    return NULL;
+}
+
+/* A connect that succeeds does not end the reconnect backoff; a statement that succeeds
+ * does. Against a server that drops every session at its first statement, the handle
+ * connects at the backoff's pace (100 ms doubling), not once or twice per call. */
+START_TEST(test_backoff_survives_connects)
+{
+    drop_proxy p;
+    memset(&p, 0, sizeof p);
+    const char *at = strstr(url, "@127.0.0.1:");
+    ck_assert_ptr_nonnull(at);
+    p.upstream_port = atoi(at + strlen("@127.0.0.1:"));
+    p.fd = tu_listen_loopback(&p.port);
+    ck_assert_int_eq(pthread_create(&p.thread, NULL, proxy_main, &p), 0);
+    /* the schema URL with the proxy's port */
+    char purl[1100];
+    size_t head = (size_t)(at - url) + strlen("@127.0.0.1:");
+    const char *rest = strchr(url + head, '/');
+    snprintf(purl, sizeof purl, "%.*s%d%s", (int)head, url, p.port, rest);
+    capvi_pg *pg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_pg_options o = options(purl);
+    ck_assert_msg(capvi_pg_open(&pg, &o, &err) == CAPV_OK, "open: %s", err.message);
+    uint64_t n = 0;
+    ck_assert_int_eq(capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err), CAPV_OK);
+
+    atomic_store(&p.dropping, true);
+    kill_sessions();
+    int before = atomic_load(&p.sessions);
+    double t0 = now_s();
+    int calls = 0, failed = 0;
+    while (now_s() - t0 < 1.5) {
+        calls++;
+        failed += capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err) != CAPV_OK;
+        usleep(2000);
+    }
+    int sessions = atomic_load(&p.sessions) - before;
+    fprintf(stderr, "test_backoff_survives_connects: %d calls, %d failed, %d sessions in 1.5 s\n",
+            calls, failed, sessions);
+    ck_assert_int_eq(failed, calls);
+    /* 100 + 200 + 400 + 800 ms: at most 5 sessions (and the idle one the kill ended) */
+    ck_assert_int_le(sessions, 7);
+
+    /* the server works again: the handle is back within the backoff's current wait */
+    atomic_store(&p.dropping, false);
+    double t1 = now_s();
+    while (capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err) != CAPV_OK && now_s() - t1 < 6)
+        usleep(20000);
+    ck_assert_msg(capvi_pg_count(&n, pg, CAPV_REGISTRY_ENTRIES, &err) == CAPV_OK, "%s",
+                  err.message);
+    capvi_pg_close(pg);
+    atomic_store(&p.stop, true);
+    pthread_join(p.thread, NULL);
+    for (int i = 0; i < atomic_load(&p.sessions) && i < PROXY_SESSIONS_MAX; i++)
+        pthread_join(p.session_threads[i], NULL);
+    close(p.fd);
+}
+END_TEST
+
 #define PROBE_AT "2026-12-06T07:00:01.000Z"
 
 START_TEST(test_server_restart)
@@ -1550,6 +1690,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_password_file);
     tcase_add_test(tc, test_prepare_refused_in_transaction);
     tcase_add_test(tc, test_session_lost);
+    tcase_add_test(tc, test_backoff_survives_connects);
     tcase_add_test(tc, test_throughput);
     tcase_add_test(tc, test_server_restart);
     suite_add_tcase(s, tc);
