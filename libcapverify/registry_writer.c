@@ -61,7 +61,6 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     if (q->st == CAPV_OK) {
         q->st = recs == NULL ? q->run(reg, q->arg, &q->err)
                              : be->record_batch(reg, recs, nrec, &q->err);
-        atomic_fetch_add(&reg->writes, recs ? nrec : 1);
     }
     /* each record's own answer, or the batch's failure (its savepoint's too: a record that
      * never reached the storage must not pass for written) */
@@ -211,6 +210,13 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
         capvi_reg_note(reg, st, &berr);
         return;
     }
+    /* the writes this batch answered for good: one that failed (a deadlock victim, say)
+     * counts when a later batch runs it again */
+    uint64_t answered = 0;
+    for (size_t i = 0; i < n; i++)
+        answered += reqs[i]->st == CAPV_OK || reqs[i]->st == CAPV_E_EXISTS ||
+                    reqs[i]->st == CAPV_E_CONFLICT;
+    atomic_fetch_add(&reg->writes, answered);
     if (any) {
         atomic_fetch_add(&reg->commits, 1);
         if (durable) {

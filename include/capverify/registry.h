@@ -162,7 +162,9 @@ CAPV_API uint64_t capv_registry_generation(const capv_registry *reg);
 
 /** Counters of capv_registry_stat_get. Since 0.1. */
 typedef enum capv_registry_stat {
-    CAPV_REGISTRY_STAT_WRITES = 0,         /**< write requests executed by this handle */
+    CAPV_REGISTRY_STAT_WRITES = 0,         /**< write requests this handle's transactions
+                                            * answered (added, found, in conflict): one run
+                                            * again after a failure counts once (since 0.2) */
     CAPV_REGISTRY_STAT_COMMITS = 1,        /**< transactions committed (writes / commits =
                                             * batching) */
     CAPV_REGISTRY_STAT_PRUNED = 2,         /**< verifications removed by retention and prune */

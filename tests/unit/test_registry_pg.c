@@ -1171,6 +1171,8 @@ START_TEST(test_deadlock_victim_runs_again)
     pthread_join(a2.th, NULL);
     ck_assert_int_eq(a2.st, CAPV_OK);
     ck_assert_int_eq(rows_of("entries"), 3);
+    /* three writes answered, the victim counted once */
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_WRITES), 3);
     capvi_pg_close(third);
     capvi_pg_close(other);
     capv_registry_close(reg);
