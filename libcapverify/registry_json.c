@@ -27,6 +27,7 @@ typedef struct import_args {
     size_t added, existing;
     capv_progress_fn progress;
     void *user;
+    uint64_t reported; /* the furthest progress reported: a run again is not reported twice */
 } import_args;
 
 /* An optional string member: absent or null → NULL. */
@@ -83,8 +84,11 @@ static capv_status import_run(capv_registry *reg, void *arg, capv_error *err)
             return st; /* the error names the entry */
         else
             a->added++;
-        if (a->progress && (i % 1024 == 1023 || i + 1 == a->n))
-            a->progress(a->user, a->n + i + 1, 2 * (uint64_t)a->n);
+        uint64_t done = a->n + i + 1;
+        if (a->progress && (i % 1024 == 1023 || i + 1 == a->n) && done > a->reported) {
+            a->reported = done;
+            a->progress(a->user, done, 2 * (uint64_t)a->n);
+        }
     }
     return CAPV_OK;
 }

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "registry_pg_conn_int.h"
 #include "registry_pg_int.h"
 #include "registry_writer_int.h"
@@ -1179,6 +1180,105 @@ START_TEST(test_deadlock_victim_runs_again)
 }
 END_TEST
 
+/* An import that a deadlock makes run again reports its progress once: never a step it
+ * reported in the run that failed. */
+enum { IMPORT_N = 1100 };
+
+typedef struct importer {
+    capv_registry *reg;
+    char *json;
+    capv_status st;
+    size_t added;
+    uint64_t steps[64];
+    int nsteps;
+    bool backwards; /* a step not beyond the one before */
+    pthread_t th;
+} importer;
+
+static void import_progress(void *user, uint64_t done, uint64_t total)
+{
+    (void)total;
+    importer *im = user;
+    if (im->nsteps > 0 && done <= im->steps[im->nsteps - 1])
+        im->backwards = true;
+    if (im->nsteps < 64)
+        im->steps[im->nsteps++] = done;
+}
+
+static void *import_thread(void *arg)
+{
+    importer *im = arg;
+    capv_error err = CAPV_ERROR_INIT;
+    size_t existing = 0;
+    im->st = capv_registry_import_json(&im->added, &existing, im->reg, (uint8_t *)im->json,
+                                       strlen(im->json), 0, import_progress, im, &err);
+    return NULL;
+}
+
+START_TEST(test_import_run_again_reports_once)
+{
+    char reg_url[1100], third_url[1100];
+    snprintf(reg_url, sizeof reg_url, "%s%%20-cdeadlock_timeout%%3D2s", url);
+    snprintf(third_url, sizeof third_url, "%s%%20-cdeadlock_timeout%%3D60s", url);
+    capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
+    ro.flags = CAPV_REGISTRY_WRITER_THREAD;
+    importer im;
+    memset(&im, 0, sizeof im);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&im.reg, reg_url, &ro, &err) == CAPV_OK, "open: %s",
+                  err.message);
+    /* the first entry is (0x20, 1), the last (0x30, 1), those between of their own */
+    test_entry first, last;
+    entry_make(&first, 0x20, 1, NULL, NULL);
+    entry_make(&last, 0x30, 1, NULL, NULL);
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_buf_puts(&b, "{\"registry_version\":\"1.0\",\"entries\":[");
+    for (int i = 0; i < IMPORT_N; i++) {
+        char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+        snprintf(mh, sizeof mh, "0x%060d%04x", 0, i);
+        snprintf(ph, sizeof ph, "0x%060d%04x", 7, i);
+        capvi_buf_printf(&b,
+                         "%s{\"id\":\"imp-%d\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\","
+                         "\"registered_at\":\"2026-01-01T00:00:00Z\"}",
+                         i ? "," : "", i,
+                         i == 0              ? first.mh
+                         : i == IMPORT_N - 1 ? last.mh
+                                             : mh,
+                         i == 0              ? first.ph
+                         : i == IMPORT_N - 1 ? last.ph
+                                             : ph);
+    }
+    capvi_buf_puts(&b, "]}");
+    im.json = (char *)capvi_buf_take(&b, NULL);
+    ck_assert_ptr_nonnull(im.json);
+    /* a third writer holds the last entry, not committed: the import waits there */
+    capvi_pg *third = NULL;
+    capvi_pg_options o = options(third_url);
+    ck_assert_msg(capvi_pg_open(&third, &o, &err) == CAPV_OK, "open: %s", err.message);
+    ck_assert_int_eq(capvi_pg_begin(third, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_entry_add(NULL, third, &last.e, true, &err), CAPV_OK);
+    long long before = lock_waits();
+    ck_assert_int_eq(pthread_create(&im.th, NULL, import_thread, &im), 0);
+    wait_for(lock_waits, before + 1);
+    /* the third writer now wants the first: a deadlock, and the import its victim; once the
+     * third writer rolls back, the import runs again and adds everything */
+    raw_add r = { third, &first, CAPV_OK };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, raw_add_thread, &r), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(r.st, CAPV_OK); /* the import's hold on it was rolled back */
+    capvi_pg_rollback(third);
+    pthread_join(im.th, NULL);
+    ck_assert_int_eq(im.st, CAPV_OK);
+    ck_assert_uint_eq(im.added, IMPORT_N);
+    ck_assert_msg(!im.backwards, "progress went back: %d steps", im.nsteps);
+    ck_assert_uint_eq(im.steps[im.nsteps - 1], 2 * (uint64_t)IMPORT_N);
+    free(im.json);
+    capvi_pg_close(third);
+    capv_registry_close(im.reg);
+}
+END_TEST
+
 START_TEST(test_leader)
 {
     capvi_pg *a = open_rw(), *b = open_rw();
@@ -1685,6 +1785,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_load_refuses_dangling);
     tcase_add_test(tc, test_batch_adds_entries_in_key_order);
     tcase_add_test(tc, test_deadlock_victim_runs_again);
+    tcase_add_test(tc, test_import_run_again_reports_once);
     tcase_add_test(tc, test_leader);
     tcase_add_test(tc, test_snapshot);
     tcase_add_test(tc, test_unreachable);
