@@ -417,8 +417,10 @@ capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const 
                 PQclear(r);
             return CAPV_OK;
         }
-        /* a session that died while idle (a server restart): once more on a new one */
-        bool retry = attempt == 0 && !c->in_tx && PQstatus(c->pc) == CONNECTION_BAD;
+        /* a session that died while idle (a server restart): once more on a new one; not
+         * one lost before it did anything, which waits out the backoff (and its failure
+         * keeps the server's reason) */
+        bool retry = attempt == 0 && !c->in_tx && c->proven && PQstatus(c->pc) == CONNECTION_BAD;
         st = result_error(pg, c, r, what, err);
         PQclear(r);
         if (!retry)
