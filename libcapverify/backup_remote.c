@@ -580,7 +580,9 @@ out:
 
 /* Whether the object `key` is there with the size and SHA3-256 of the upload `p`: a
  * CompleteMultipartUpload whose answer was lost on its way back stored it, and its retry
- * hears NoSuchUpload (or, from some stores, another error). */
+ * hears NoSuchUpload (or, from some stores, another error). Asked after the upload was
+ * aborted, so that a failed completion beside an identical object stored earlier leaves no
+ * parts behind. */
 static bool stored_whole(capv_backup_remote *r, const char *key, const upload_plan *p)
 {
     uint64_t size = 0;
@@ -610,14 +612,13 @@ static capv_status upload_parts(capv_backup_remote *r, const char *key, int fd,
                                      (unsigned int)(i + 1), &body, progress, user, off, p->size,
                                      err);
     }
-    if (st == CAPV_OK) {
+    bool completing = st == CAPV_OK;
+    if (completing)
         st = capvi_s3_multipart_complete(r->s3, r->bucket, key, id, p->parts, p->nparts, err);
-        if (st != CAPV_OK && st != CAPV_E_NOMEM && stored_whole(r, key, p))
-            st = capvi_err_done(err, CAPV_OK);
-    }
     if (st != CAPV_OK) {
         /* without the abort the store keeps the parts (and bills them) until a lifecycle rule
-         * removes them; the object itself never appears */
+         * removes them; the object itself never appears. An upload that was completed after
+         * all is not aborted by it (NoSuchUpload) */
         capv_error aerr = CAPV_ERROR_INIT;
         if (capvi_s3_multipart_abort(r->s3, r->bucket, key, id, &aerr) != CAPV_OK && err != NULL) {
             char first[CAPV_ERROR_MESSAGE_SIZE];
@@ -628,6 +629,8 @@ static capv_status upload_parts(capv_backup_remote *r, const char *key, int fd,
                           first, aerr.message);
         }
     }
+    if (completing && st != CAPV_OK && st != CAPV_E_NOMEM && stored_whole(r, key, p))
+        st = capvi_err_done(err, CAPV_OK);
     free(id);
     return st;
 }
@@ -752,6 +755,20 @@ static capv_status fsync_dir(const char *dir, capv_error *err)
     return CAPV_OK;
 }
 
+/* Renames `from` to `to` unless something is at `to` (CAPV_E_CONFLICT then). A file system
+ * without RENAME_NOREPLACE (EINVAL) gets a plain rename: the caller checked the name. */
+static capv_status place(const char *from, const char *to, const char *dir, capv_error *err)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0 ||
+        (errno == EINVAL && rename(from, to) == 0))
+        return CAPV_OK;
+    if (errno == EEXIST)
+        return capvi_err_set(err, CAPV_E_CONFLICT, to,
+                             "'%s' appeared in '%s' meanwhile: download into another directory", to,
+                             dir);
+    return capvi_err_set(err, CAPV_E_IO, to, "cannot rename to '%s': %s", to, strerror(errno));
+}
+
 /* fsync and close of a file written whole; `*fd` is -1 afterwards. */
 static capv_status close_synced(int *fd, const char *path, capv_error *err)
 {
@@ -850,14 +867,12 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
     CAPV_TRY(write_all(fd, side, side_len, tmp_side, err));
     CAPV_TRY(close_synced(&fd, tmp_side, err));
     CAPV_TRY(capv_registry_backup_verify_with(&info, tmp_db, verify, err));
-    /* the file, then its sidecar: a crash in between leaves a file that is not listed */
-    if (rename(tmp_db, final_db) != 0)
-        CAPV_FAIL(err, CAPV_E_IO, final_db, "cannot rename to '%s': %s", final_db, strerror(errno));
+    /* the file, then its sidecar: a crash in between leaves a file that is not listed;
+     * neither replaces what appeared at its name since the check above */
+    CAPV_TRY(place(tmp_db, final_db, dir, err));
     tmp_db[0] = '\0';
     placed = true;
-    if (rename(tmp_side, final_side) != 0)
-        CAPV_FAIL(err, CAPV_E_IO, final_side, "cannot rename to '%s': %s", final_side,
-                  strerror(errno));
+    CAPV_TRY(place(tmp_side, final_side, dir, err));
     tmp_side[0] = '\0';
     CAPV_TRY(fsync_dir(dir, err));
     CAPV_TRY(capvi_backup_info_move(info, dir, err));

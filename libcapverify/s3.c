@@ -521,7 +521,7 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *user)
         memcpy(x->ans->etag, v, vlen);
         x->ans->etag[vlen] = '\0';
     } else if (name_len == 14 && strncasecmp(data, "Content-Length", 14) == 0 && vlen > 0 &&
-               vlen < 20) {
+               vlen <= 18) { /* no overflow; 10^18 bytes is beyond any object */
         int64_t len = 0;
         for (size_t i = 0; i < vlen && len >= 0; i++)
             len = v[i] >= '0' && v[i] <= '9' ? len * 10 + (v[i] - '0') : -1;
