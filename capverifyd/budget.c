@@ -33,22 +33,16 @@ void budget_init(uint64_t total_bytes, int64_t wait_ms)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
 }
 
-bool budget_fits(uint64_t bytes)
+budget_result budget_admit(uint64_t bytes, uint64_t room)
 {
-    if (bytes <= b.total)
-        return true;
-    atomic_fetch_add(&b.rejections, 1);
-    return false;
-}
-
-budget_result budget_reserve(uint64_t bytes)
-{
-    if (bytes > b.total) {
+    if (room < bytes)
+        room = bytes;
+    if (room > b.total) {
         atomic_fetch_add(&b.rejections, 1);
         return BUDGET_TOO_LARGE;
     }
     pthread_mutex_lock(&b.lock);
-    if (b.reserved + bytes > b.total) { /* the clock is read only when there is a wait */
+    if (b.reserved + room > b.total) { /* the clock is read only when there is a wait */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += b.wait_ms / 1000;
@@ -58,16 +52,21 @@ budget_result budget_reserve(uint64_t bytes)
             until.tv_nsec -= 1000000000L;
         }
         int rc = 0;
-        while (b.reserved + bytes > b.total && rc == 0)
+        while (b.reserved + room > b.total && rc == 0)
             rc = pthread_cond_timedwait(&b.freed, &b.lock, &until);
     }
-    bool ok = b.reserved + bytes <= b.total;
+    bool ok = b.reserved + room <= b.total;
     if (ok)
         b.reserved += bytes;
     pthread_mutex_unlock(&b.lock);
     if (!ok)
         atomic_fetch_add(&b.rejections, 1);
     return ok ? BUDGET_OK : BUDGET_BUSY;
+}
+
+budget_result budget_reserve(uint64_t bytes)
+{
+    return budget_admit(bytes, bytes);
 }
 
 static int64_t mono_ms(void)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The memory budget of request bodies and their verification (docs/hardening.md): each
- * request reserves its body's raw bytes while they arrive, then its worst case, and gives it
- * back when it is answered; past the budget it waits a little, then is refused with 503. */
+ * request reserves its body's raw bytes while they arrive (let in when its worst case fits),
+ * then its worst case, and gives it back when it is answered; past the budget it waits a little, then is refused with 503. */
 #ifndef CAPVD_BUDGET_H
 #define CAPVD_BUDGET_H
 
@@ -17,9 +17,10 @@ typedef enum budget_result {
 } budget_result;
 
 budget_result budget_reserve(uint64_t bytes);
-/* Whether `bytes` fit in the whole budget (a request that needs more can never run; it
- * counts as a rejection). */
-bool budget_fits(uint64_t bytes);
+/* Reserves `bytes` once `room` (>= bytes) are free: a body holds its raw bytes while it
+ * arrives, but is let in only when its worst case fits at that moment, so that the bodies
+ * arriving can never hold so much that none of them can grow to its worst case. */
+budget_result budget_admit(uint64_t bytes, uint64_t room);
 /* Returns a reservation; when nothing stays reserved after large ones, freed heap memory
  * is handed back to the system (malloc_trim, at most once a second) so the resident size
  * returns to its base. */

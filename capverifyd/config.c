@@ -98,8 +98,9 @@ static const cfg_key keys[] = {
     { "server", "memory_budget_bytes", T_INT, CFG_DERIVED, OFF(server_memory_budget_bytes), "0", 0,
       1099511627776LL, NULL,
       "Memory that request bodies and their verification may hold together: each request "
-      "reserves its body's raw bytes while they arrive and its worst case once the body is "
-      "whole (docs/hardening.md \"Memory budget\"); one that does not fit waits up to "
+      "is let in when its worst case fits, holds its body's raw bytes while they arrive and "
+      "its worst case once the body is whole (docs/hardening.md \"Memory budget\"); one "
+      "that does not fit waits up to "
       "memory_wait_ms, then gets 503. 0 = 60% of the cgroup memory limit "
       "(`memory.max`, or v1 `memory.limit_in_bytes`), or 256 MiB without one. Must be at "
       "least max_body_bytes." },

@@ -241,20 +241,17 @@ static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
     }
 }
 
-static void send_too_large(req *r, uint64_t len)
+/* Reserves `want` more bytes of the budget for a body of `len` bytes once `room` bytes are
+ * free, or answers 413 (they never can be) or 503 (not now). */
+static bool reserve_bytes(req *r, uint64_t want, uint64_t room, uint64_t len)
 {
-    send_error(r, 413, "body_too_large",
-               "handling a body of %llu bytes needs more memory than the server allows",
-               (unsigned long long)len);
-}
-
-/* Reserves `want` more bytes of the budget for a body of `len` bytes, or answers 413 (it can
- * never fit) or 503 (not now). */
-static bool reserve_bytes(req *r, uint64_t want, uint64_t len)
-{
-    switch (budget_reserve(want)) {
+    switch (budget_admit(want, room)) {
     case BUDGET_OK: r->reserved += want; return true;
-    case BUDGET_TOO_LARGE: send_too_large(r, len); return false;
+    case BUDGET_TOO_LARGE:
+        send_error(r, 413, "body_too_large",
+                   "handling a body of %llu bytes needs more memory than the server allows",
+                   (unsigned long long)len);
+        return false;
     case BUDGET_BUSY:
     default:
         send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n",
@@ -269,7 +266,7 @@ static bool reserve_read(req *r, body_kind kind, uint64_t held, uint64_t len)
 {
     uint64_t want = worst_case(r, kind, len);
     if (want > held)
-        return reserve_bytes(r, want - held, len);
+        return reserve_bytes(r, want - held, want - held, len);
     budget_release(held - want);
     r->reserved -= held - want;
     return true;
@@ -363,7 +360,8 @@ static bool receive_body(req *r, body_kind kind, long long declared, size_t max,
                          size_t *len)
 {
     uint64_t raw = declared >= 0 ? (uint64_t)declared : max;
-    if (!reserve_bytes(r, raw, raw) || !answer_expect(r))
+    uint64_t room = declared >= 0 ? worst_case(r, kind, raw) : raw;
+    if (!reserve_bytes(r, raw, room, raw) || !answer_expect(r))
         return false;
     size_t cap = declared >= 0 ? (size_t)declared : 65536;
     uint8_t *buf = malloc(cap + 1);
@@ -382,13 +380,18 @@ static bool receive_body(req *r, body_kind kind, long long declared, size_t max,
         send_error(r, 500, "internal", "out of memory");
         return false;
     }
-    if (!body_complete(r, declared, max, n, last) || !reserve_read(r, kind, raw, n)) {
+    if (!body_complete(r, declared, max, n, last)) {
         free(buf);
         return false;
     }
+    /* read to its end: an answer now leaves the connection open */
     r->body_done = true;
     r->body_bytes = n;
     r->upload_ms = (http_mono() - t0) * 1000.0;
+    if (!reserve_read(r, kind, raw, n)) {
+        free(buf);
+        return false;
+    }
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -407,12 +410,8 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
     /* A body reserves its raw bytes while it arrives (its declared length; a chunked one's
      * length is known only at its end, so the limit's) and its worst case only once it is
      * whole: a slow upload holds the memory its bytes take, not that of its handling
-     * (docs/hardening.md "Memory budget"). A declared body whose worst case is more than
-     * the whole budget is refused before it is read. */
-    if (declared >= 0 && !budget_fits(worst_case(r, kind, (uint64_t)declared))) {
-        send_too_large(r, (uint64_t)declared);
-        return false;
-    }
+     * (docs/hardening.md "Memory budget"). A declared body is let in only when its worst
+     * case fits at that moment (and refused before it is read when it never can). */
     /* without the lock while the body arrives and waits for room in the budget (its
      * answers and 100 Continue are written then, too) */
     lock_leave(r);

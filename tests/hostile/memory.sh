@@ -11,7 +11,9 @@
 #    sampled every 50 ms, peaks at ≤ budget + 64 MiB and is back within 32 MiB of the
 #    baseline (RSS after one warm-up upload of the same zip) 10 s after the last answer.
 #    Two uploads declaring 16 MiB and sent at 64 KiB/s hold only their raw bytes in the
-#    budget while they arrive (≤ 33 MiB in all), and an upload beside them gets 200.
+#    budget while they arrive (≤ 33 MiB in all), and an upload beside them gets 200; with ten
+#    such uploads arriving (160 MiB held), an eleventh, whose worst case (~104 MiB) does not
+#    fit, gets 503 overloaded before it sends its body (Expect: 100-continue).
 # 2. Expect: 100-continue: a >1 MiB body that verifies quickly is answered without curl's
 #    1-second wait; a request its headers already decide (no token with auth on: 401,
 #    Content-Length over server.max_body_bytes: 413, wrong Content-Type: 415) is answered
@@ -99,23 +101,38 @@ measured_le "RSS 10 s after the burst within 32 MiB of the baseline (KiB)" "${af
     $((baseline + 32 * 1024))
 
 # ---- slow uploads hold their raw bytes only ------------------------------------------------------
-# Two bodies declared at the 16 MiB limit arrive at 64 KiB/s, above the minimum rate: while
-# they do, each holds its 16 MiB, not its worst case once handled (about 104 MiB), and an
-# upload beside them is served.
+# Bodies declared at the 16 MiB limit arrive at 64 KiB/s, above the minimum rate: while they
+# do, each holds its 16 MiB, not its worst case once handled (about 104 MiB), and an upload
+# beside two of them is served. A body is let in only while its worst case fits: beside ten
+# of them (160 MiB held) an eleventh is refused, before it sends its body.
 slow=()
-for i in 1 2; do
-    "$PY" "$HDIR/trickle.py" "$D_API" - $((16 * MiB)) 4 65536 >"$TMP/slow.$i.out" &
-    slow+=("$!")
-    t_track "$!"
-done
-sleep 2
+trickle() { # trickle N: N more slow 16 MiB uploads for 8 s
+    local i
+    for i in $(seq "$1"); do
+        "$PY" "$HDIR/trickle.py" "$D_API" - $((16 * MiB)) 8 65536 >/dev/null &
+        slow+=("$!")
+        t_track "$!"
+    done
+}
+trickle 2
+sleep 1.5
 scrape "$TMP/slow.metrics"
 reserved=$(metric_sum "$TMP/slow.metrics" cap_verifier_memory_reserved_bytes)
 upload beside
-wait "${slow[@]}"
 figure "two slow 16 MiB uploads: reserved $((reserved / MiB)) MiB; an upload beside them: $(cut -d' ' -f1 "$TMP/up.beside.code")"
 assert_le "two slow 16 MiB uploads reserve their raw bytes only (≤ 33 MiB)" "$reserved" $((33 * MiB))
 assert_eq "... and an upload beside them is served" "$(cut -d' ' -f1 "$TMP/up.beside.code")" 200
+trickle 8
+sleep 1
+head -c $((16 * MiB)) /dev/zero >"$TMP/16m.bin"
+read -r e_status e_upload <<<"$(curl -s -o "$TMP/e11.body" -w '%{http_code} %{size_upload}' \
+    --max-time 20 --expect100-timeout 15 -H 'Expect: 100-continue' \
+    -H 'Content-Type: application/zip' --data-binary "@$TMP/16m.bin" "$D_URL/verify")"
+figure "an eleventh 16 MiB upload beside ten slow ones: $e_status after $e_upload bytes sent"
+assert_eq "... is refused, 503 overloaded, before its body (its worst case does not fit)" \
+    "$e_status $(jq -r .error.code "$TMP/e11.body" 2>/dev/null) $e_upload" "503 overloaded 0"
+wait "${slow[@]}"
+rm -f "$TMP/16m.bin"
 daemon_stop memory
 
 # ---- Expect: 100-continue ------------------------------------------------------------------------
