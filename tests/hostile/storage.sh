@@ -25,6 +25,10 @@
 #    registry.busy_timeout_ms: POST /registry/entries answers 503 "busy" with Retry-After
 #    (nothing about the request conflicts: never a 409), and the same request is a 201 once
 #    the lock is gone.
+# 4. a SIGHUP while a POST /registry/entries waits for that lock (registry.busy_timeout_ms
+#    8000): the reload waits for the request, and meanwhile /readyz answers at once that it
+#    does ("a reload waits for the requests in flight") and /metrics leaves out the
+#    registry's series; once the lock is gone the request is 201 and the reload goes on.
 # Mounting needs root: without it the tmpfs cases are skipped, visibly.
 #   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
@@ -242,8 +246,10 @@ EOF
 fi
 
 # ---- 3. a registry another process keeps locked ---------------------------------------------
-daemon_start locked "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=200 || h_done
-"$PY" - "$D_DIR/registry.sqlite" "$TMP/locked.flag" <<'EOF' &
+# lock_registry: another process takes SQLite's write lock on the daemon's registry and
+# holds it until $TMP/locked.flag is removed; sets LOCKER
+lock_registry() {
+    "$PY" - "$D_DIR/registry.sqlite" "$TMP/locked.flag" <<'EOF' &
 import os, sqlite3, sys, time
 db, flag = sys.argv[1], sys.argv[2]
 c = sqlite3.connect(db, isolation_level=None)
@@ -253,20 +259,61 @@ while os.path.exists(flag):
     time.sleep(0.05)
 c.execute("ROLLBACK")
 EOF
-LOCKER=$!
-t_track "$LOCKER"
-for _ in $(seq 100); do
-    [ -e "$TMP/locked.flag" ] && break
-    sleep 0.1
-done
+    LOCKER=$!
+    t_track "$LOCKER"
+    for _ in $(seq 100); do
+        [ -e "$TMP/locked.flag" ] && break
+        sleep 0.1
+    done
+}
+unlock_registry() {
+    rm -f "$TMP/locked.flag"
+    wait "$LOCKER"
+}
+registry_check() { # the registry check of the last /readyz: "ok detail"
+    body_json '.checks[] | select(.name == "registry") | "\(.ok) \(.detail)"'
+}
+daemon_start locked "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=200 || h_done
+lock_registry
 entry='{"manifest_hash":"0x'$(printf '1%.0s' $(seq 64))'","proof_hash":"0x'$(printf '2%.0s' $(seq 64))'"}'
 req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' -d "$entry"
 assert_eq "locked by another process: POST /registry/entries is 503" "$STATUS" 503
 assert_match "… with error code busy" "$(cat "$TMP/resp.body")" '"code":"busy"'
 assert_eq "… and Retry-After: 1" "$(hdr Retry-After)" 1
-rm -f "$TMP/locked.flag"
-wait "$LOCKER"
+unlock_registry
 req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' -d "$entry"
 assert_eq "the lock gone: the same request is 201" "$STATUS" 201
 daemon_stop locked
+
+# ---- 4. a reload behind a request that waits for the registry --------------------------------
+daemon_start reload "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=8000 || h_done
+lock_registry
+entry='{"manifest_hash":"0x'$(printf '3%.0s' $(seq 64))'","proof_hash":"0x'$(printf '4%.0s' $(seq 64))'"}'
+curl -s -o "$TMP/waiting.body" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+    -d "$entry" "$D_URL/registry/entries" >"$TMP/waiting.code" &
+WAITING=$!
+t_track "$WAITING"
+sleep 0.5
+kill -HUP "$D_PID"
+sleep 0.5
+t0=$(date +%s%N)
+req GET "$D_ADMIN_URL/readyz"
+t1=$(date +%s%N)
+assert_eq "a reload behind a request waiting for the registry: /readyz says so" \
+    "$(registry_check)" "false a reload waits for the requests in flight"
+assert_le "… at once (ms)" $(((t1 - t0) / 1000000)) 1000
+req GET "$D_ADMIN_URL/metrics"
+assert_eq "… /metrics answers" "$STATUS" 200
+check "… without the registry's series" bash -c \
+    "! grep -q '^cap_verifier_registry_records_written_total' '$TMP/resp.body'"
+unlock_registry
+wait "$WAITING"
+assert_eq "the lock gone: the waiting request is 201" "$(cat "$TMP/waiting.code")" 201
+for _ in $(seq 50); do
+    req GET "$D_ADMIN_URL/readyz"
+    [ "$STATUS" = 200 ] && break
+    sleep 0.1
+done
+assert_eq "… and the reload went on: the registry open" "$(registry_check)" "true open, writable"
+daemon_stop reload
 h_done
