@@ -994,14 +994,24 @@ static int do_restore(const opts *o, char **operands)
          * "Off-site copies"); without --dir that copy is private and removed afterwards */
         char *path = NULL, *tmpdir = NULL;
         bool pg_target = o->db != NULL && capv_registry_location_is_postgres(o->db);
+        /* a Ctrl-C ends the download, or lets a verification or restore under way finish;
+         * either way the private copy goes */
+        remote_interrupt_catch(true);
         int rc = remote_fetch(&path, &tmpdir, &rf, from, dir,
                               check_only || o->db == NULL || pg_target ? NULL : o->db);
-        if (rc != 0)
-            return rc;
-        fprintf(stderr, "capverify registry restore: downloaded %s and verified it as %s%s\n", from,
-                path, tmpdir ? " (a private copy, removed afterwards)" : "");
-        rc = restore_local(o, path, flags, check_only, trust_path);
+        if (rc == 0 && remote_interrupted()) {
+            fprintf(stderr,
+                    "capverify registry restore: interrupted after the download of %s: "
+                    "nothing restored\n",
+                    from);
+            rc = EXIT_UNAVAILABLE;
+        } else if (rc == 0) {
+            fprintf(stderr, "capverify registry restore: downloaded %s and verified it as %s%s\n",
+                    from, path, tmpdir ? " (a private copy, removed afterwards)" : "");
+            rc = restore_local(o, path, flags, check_only, trust_path);
+        }
         remote_fetch_done(path, tmpdir);
+        remote_interrupt_catch(false);
         return rc;
     }
     if (dir != NULL)

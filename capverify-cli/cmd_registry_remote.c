@@ -5,6 +5,7 @@
 #include "cmd_registry_remote.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,39 @@ bool remote_is_location(const char *from)
     return from != NULL && strncmp(from, "s3://", 5) == 0;
 }
 
+/* Ctrl-C or SIGTERM while remote_interrupt_catch(true) is in force (docs/registry.md,
+ * "Off-site copies"): the store's calls are cancelled, and what remote_fetch put into a
+ * private directory is removed as after a failure. A second Ctrl-C ends the process. */
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static bool interrupt_cancels(void *user)
+{
+    (void)user;
+    return interrupted != 0;
+}
+
+void remote_interrupt_catch(bool on)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_interrupt : SIG_DFL;
+    sa.sa_flags = on ? (int)SA_RESETHAND : 0;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool remote_interrupted(void)
+{
+    return interrupted != 0;
+}
+
 /* The store of `url` (NULL: f->url) with the settings of `f`. 0 or an exit code. */
 static int open_remote(capv_backup_remote **r, const remote_flags *f, const char *url,
                        const char *cmd)
@@ -127,6 +161,7 @@ static int open_remote(capv_backup_remote **r, const remote_flags *f, const char
     /* a part size given for a test store also lowers the threshold, so the parts are used */
     o.multipart_threshold = (uint64_t)f->part_size;
     o.max_attempts = (unsigned int)f->attempts;
+    o.cancel = interrupt_cancels;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_backup_remote_new(r, &o, &err);
     if (st == CAPV_OK)
@@ -342,6 +377,13 @@ int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *
         }
     } else if ((*path = strdup(b->path)) == NULL) {
         rc = cli_report("registry restore", CAPV_E_NOMEM, NULL);
+        if (*tmpdir != NULL) { /* the private copy goes, as after a failure */
+            unlink(b->sidecar_path);
+            unlink(b->path);
+            rmdir(*tmpdir);
+            free(*tmpdir);
+            *tmpdir = NULL;
+        }
     }
     capv_backup_info_free(b);
     capv_backup_remote_free(r);

@@ -15,7 +15,9 @@
 #   - faults: endpoint down (local backup kept, exit 5), server killed in the middle of a
 #     multipart upload (no sidecar: never listed, the abort was sent), a part that keeps
 #     failing (upload aborted), 403 (a wrong secret: SignatureDoesNotMatch; a policy that
-#     denies; an unknown key id), a bucket that does not exist; the secret never printed.
+#     denies; an unknown key id), a bucket that does not exist; the secret never printed;
+#   - a download killed during its verification lists nothing; Ctrl-C during a restore
+#     from the store leaves nothing beside the database.
 #   with_s3rver.sh cli.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 #   (CAPV_REG_TOOL: tests/tools/reg_tool, to fill a registry quickly)
 source "$(dirname "$0")/../daemon/lib.sh"
@@ -150,7 +152,22 @@ assert_eq "... the next download keeps its verified copy" \
     "$?:$("$CLI" registry backup --list --dir killed --json | jq length)" 0:1
 assert_eq "... and removes what the killed one left" \
     "$(find killed -mindepth 1 -name '.*' | wc -l)" 0
-rm -rf big-aws.sqlite big.sqlite killed
+# Ctrl-C during a restore from the store: the download is cancelled (or a verification
+# under way finishes), nothing is restored, and the private copy beside the database goes
+mkdir intr
+"$CLI" registry restore --db intr/restored.sqlite --from "s3://$B/big/$bigname" "${S3[@]}" \
+    >/dev/null 2>intr.err &
+rs=$!
+for _ in $(seq 200); do
+    [ -n "$(find intr -maxdepth 1 -name '.capverify-restore-*' 2>/dev/null)" ] && break
+    sleep 0.02
+done
+kill -INT "$rs"
+wait "$rs"
+assert_eq "Ctrl-C during restore --from: exit 5" "$?" 5
+assert_match "... saying why" "$(cat intr.err)" "cancelled|interrupted"
+assert_eq "... nothing left beside the database" "$(ls -A intr)" ""
+rm -rf big-aws.sqlite big.sqlite killed intr intr.err
 
 # ---- HTTPS with a private CA -----------------------------------------------------------
 s3_start tls --tls
