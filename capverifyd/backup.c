@@ -119,6 +119,12 @@ void backup_schedule_tick(backup_schedule *s, capvd *d, int64_t now)
         return;
     s->next_ms = now + s->interval_ms;
     pthread_t t;
-    if (pthread_create(&t, NULL, backup_thread, d) == 0)
+    int rc = pthread_create(&t, NULL, backup_thread, d);
+    if (rc == 0) {
         pthread_detach(t);
+        return;
+    }
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup");
+    capv_log_end(e, "the scheduled backup cannot start: %s; the next is due in %lld s",
+                 strerror(rc), (long long)(s->interval_ms / 1000));
 }

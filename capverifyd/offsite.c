@@ -228,14 +228,15 @@ void offsite_start(capvd *d, const char *newest, int64_t newest_ms)
     up.newest_ms = newest_ms;
     up.delay_ms = d->cfg.backup_s3_retry_seconds * 1000;
     atomic_store(&up.stop, false);
-    if (pthread_create(&up.thread, NULL, uploader, d) == 0) {
+    int rc = pthread_create(&up.thread, NULL, uploader, d);
+    if (rc == 0) {
         up.started = true;
         return;
     }
     free(up.newest);
     up.newest = NULL;
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_upload");
-    capv_log_end(e, "cannot start the off-site uploader: %s", strerror(errno));
+    capv_log_end(e, "cannot start the off-site uploader: %s", strerror(rc)); /* not errno */
 }
 
 void offsite_queue(const char *path)
