@@ -368,18 +368,16 @@ int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *
     ro.progress_user = &pg;
     capv_status st = capv_backup_remote_download(&b, r, from, dir, &ro, &err);
     progress_end(&pg);
+    if (st == CAPV_OK && (*path = strdup(b->path)) == NULL) {
+        st = CAPV_E_NOMEM;     /* err is empty after the download: the status is said */
+        if (*tmpdir != NULL) { /* the private copy goes, as after a failed download */
+            unlink(b->sidecar_path);
+            unlink(b->path);
+        }
+    }
     if (st != CAPV_OK) {
         rc = cli_report("registry restore", st, &err);
         if (*tmpdir != NULL) {
-            rmdir(*tmpdir);
-            free(*tmpdir);
-            *tmpdir = NULL;
-        }
-    } else if ((*path = strdup(b->path)) == NULL) {
-        rc = cli_report("registry restore", CAPV_E_NOMEM, NULL);
-        if (*tmpdir != NULL) { /* the private copy goes, as after a failure */
-            unlink(b->sidecar_path);
-            unlink(b->path);
             rmdir(*tmpdir);
             free(*tmpdir);
             *tmpdir = NULL;

@@ -64,11 +64,6 @@ budget_result budget_admit(uint64_t bytes, uint64_t room)
     return ok ? BUDGET_OK : BUDGET_BUSY;
 }
 
-budget_result budget_reserve(uint64_t bytes)
-{
-    return budget_admit(bytes, bytes);
-}
-
 static int64_t mono_ms(void)
 {
     struct timespec ts;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The memory budget of request bodies and their verification (docs/hardening.md): each
- * request reserves its body's raw bytes while they arrive (let in when its worst case fits),
- * then its worst case, and gives it back when it is answered; past the budget it waits a little, then is refused with 503. */
+ * request is let in when its worst case fits, holds its body's raw bytes while they arrive,
+ * then its worst case, and gives it back when it is answered; past the budget it waits a
+ * little, then is refused with 503. */
 #ifndef CAPVD_BUDGET_H
 #define CAPVD_BUDGET_H
 
@@ -16,8 +17,7 @@ typedef enum budget_result {
     BUDGET_TOO_LARGE /* more than the whole budget: it can never run */
 } budget_result;
 
-budget_result budget_reserve(uint64_t bytes);
-/* Reserves `bytes` once `room` (>= bytes) are free: a body holds its raw bytes while it
+/* Reserves `bytes` once `room` (at least `bytes`) are free: a body holds its raw bytes while it
  * arrives, but is let in only when its worst case fits at that moment, so that the bodies
  * arriving can never hold so much that none of them can grow to its worst case. */
 budget_result budget_admit(uint64_t bytes, uint64_t room);

@@ -355,7 +355,12 @@ double http_mono(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The body read and reserved for: see read_body. Runs without the daemon's lock. */
+/* The body read and reserved for (see read_body), without the daemon's lock. It reserves
+ * its raw bytes while it arrives (its declared length; a chunked one's length is known only
+ * at its end, so the limit's) and its worst case only once it is whole: a slow upload holds
+ * the memory its bytes take, not that of its handling (docs/hardening.md "Memory budget").
+ * A declared body is let in only when its worst case fits at that moment (and refused
+ * before it is read when it never can). */
 static bool receive_body(req *r, body_kind kind, long long declared, size_t max, uint8_t **out,
                          size_t *len)
 {
@@ -407,11 +412,6 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
                    declared, max);
         return false;
     }
-    /* A body reserves its raw bytes while it arrives (its declared length; a chunked one's
-     * length is known only at its end, so the limit's) and its worst case only once it is
-     * whole: a slow upload holds the memory its bytes take, not that of its handling
-     * (docs/hardening.md "Memory budget"). A declared body is let in only when its worst
-     * case fits at that moment (and refused before it is read when it never can). */
     /* without the lock while the body arrives and waits for room in the budget (its
      * answers and 100 Continue are written then, too) */
     lock_leave(r);
