@@ -3,6 +3,7 @@
 #include "backup.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
         }
         return CAPV_E_BUSY;
     }
+    atomic_fetch_add(&d->backups, 1);
     mkdir(d->cfg.backup_dir, 0750);
     int64_t start = now_ms();
     capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
@@ -59,7 +61,13 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
     log_backup(d, st, *info, start, err);
     if (st == CAPV_OK && *info != NULL)
         offsite_queue((*info)->path); /* backup.s3.*: the off-site copy, on its own thread */
+    atomic_fetch_sub(&d->backups, 1);
     return st;
+}
+
+bool backup_running(capvd *d)
+{
+    return atomic_load(&d->backups) > 0;
 }
 
 /* A scheduled backup, under the read lock like a request's. Of a registry that several
@@ -76,6 +84,7 @@ static void *backup_thread(void *arg)
         leader)
         (void)backup_run(d, &info, &err);
     pthread_rwlock_unlock(&d->lock);
+    atomic_fetch_sub(&d->backups, 1); /* taken by backup_schedule_tick */
     capv_backup_info_free(info);
     return NULL;
 }
@@ -118,12 +127,16 @@ void backup_schedule_tick(backup_schedule *s, capvd *d, int64_t now)
     if (s->interval_ms <= 0 || now < s->next_ms)
         return;
     s->next_ms = now + s->interval_ms;
+    /* counted from now: a reload on this (the main) thread must not take the write lock
+     * between here and the backup's start, and then wait for the whole backup */
+    atomic_fetch_add(&d->backups, 1);
     pthread_t t;
     int rc = pthread_create(&t, NULL, backup_thread, d);
     if (rc == 0) {
         pthread_detach(t);
         return;
     }
+    atomic_fetch_sub(&d->backups, 1);
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup");
     capv_log_end(e, "the scheduled backup cannot start: %s; the next is due in %lld s",
                  strerror(rc), (long long)(s->interval_ms / 1000));

@@ -5,6 +5,7 @@
 #ifndef CAPVD_BACKUP_H
 #define CAPVD_BACKUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <capverify.h>
@@ -15,6 +16,11 @@ struct capvd;
  * Updates the backup metrics and logs event=backup. The caller holds the daemon's read lock
  * (the registry must not be swapped meanwhile). Free *info with capv_backup_info_free. */
 capv_status backup_run(struct capvd *d, capv_backup_info **info, capv_error *err);
+
+/* Whether a backup is under way, or a scheduled one about to begin: a SIGHUP's reload of the
+ * trust configuration and registry waits until none is (main.c), instead of waiting for the
+ * daemon's write lock with every request behind it. */
+bool backup_running(struct capvd *d);
 
 /* When the next scheduled backup is due. */
 typedef struct backup_schedule {

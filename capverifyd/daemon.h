@@ -43,6 +43,8 @@ typedef struct capvd {
     capv_signing_key *registry_key; /* signs new entries, or NULL */
     capv_signing_key *backup_key;   /* signs backup sidecars, or NULL; swapped under `lock` */
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */
+    atomic_int backups;             /* under way or about to begin (backup_running) */
+    bool reload_deferred;           /* main thread: a SIGHUP waits for a backup to end */
     struct tls_state *tls;          /* NULL without TLS */
     struct auth *auth;              /* NULL when auth.enabled is false */
     struct mg_context *api;

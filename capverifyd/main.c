@@ -216,16 +216,12 @@ static void registry_retry(capvd *d)
     capv_log_end(e, "registry reopened");
 }
 
-/* SIGHUP: the key set, the TLS certificate, the registry and the trust configuration. */
-static void reload(capvd *d)
+/* The part of a SIGHUP done under the write lock, which waits for in-flight requests: the
+ * registry is reopened (a restore with --force replaced its file), the verifier is rebuilt
+ * around it, and the backup signing key is read again. */
+static void reload_state(capvd *d)
 {
     char errbuf[512];
-    auth_reload(d->auth, d->log);
-    if (d->tls != NULL)
-        reload_tls(d);
-    /* Everything is swapped under the write lock, which waits for in-flight requests: the
-     * registry is reopened (a restore with --force replaced its file) and the verifier is
-     * rebuilt around it. */
     capv_signing_key *backup_key = NULL;
     bool key_ok = load_backup_key(d, &backup_key, errbuf, sizeof errbuf);
     if (!key_ok) {
@@ -262,6 +258,36 @@ static void reload(capvd *d)
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
     capv_log_int(e, "trusted_keys", (int64_t)capv_trust_store_count(capv_verifier_trust_store(v)));
     capv_log_end(e, "trust store and policies reloaded");
+}
+
+/* SIGHUP: the key set and the TLS certificate at once; the registry, the trust configuration
+ * and the backup key (reload_state) once no backup runs. A backup holds the read lock for as
+ * long as it takes, and the write lock, once asked for, holds every new request back: so the
+ * reload waits for the backup's end without asking (periodic), and the daemon serves on. */
+static void reload(capvd *d)
+{
+    auth_reload(d->auth, d->log);
+    if (d->tls != NULL)
+        reload_tls(d);
+    if (!backup_running(d)) {
+        reload_state(d);
+        return;
+    }
+    if (!d->reload_deferred) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
+        capv_log_end(e, "a backup is running: the trust store, policies, registry and backup "
+                        "key are reloaded once it ends");
+    }
+    d->reload_deferred = true;
+}
+
+/* A reload that waited for a backup (reload), once the backup has ended. */
+static void reload_when_idle(capvd *d)
+{
+    if (!d->reload_deferred || backup_running(d))
+        return;
+    d->reload_deferred = false;
+    reload_state(d);
 }
 
 static void on_evict(void *user, capv_evict_reason reason)
@@ -581,7 +607,8 @@ static void change_log_level(capvd *d, int sig)
 }
 
 /* What runs once a second while serving: a changed certificate file, a registry a SIGHUP
- * could not reopen, a due backup, freed memory handed back to the system. */
+ * could not reopen, a SIGHUP that waited for a backup, a due backup, freed memory handed back
+ * to the system. */
 static void periodic(capvd *d, backup_schedule *backups)
 {
     char errbuf[512];
@@ -590,6 +617,7 @@ static void periodic(capvd *d, backup_schedule *backups)
         capv_log_end(e, "TLS certificate file changed: reloaded");
     }
     registry_retry(d);
+    reload_when_idle(d); /* before the next backup can begin */
     backup_schedule_tick(backups, d, now_ms());
     auth_tick(d->auth, d->log, now_ms());
     budget_tick();
@@ -663,7 +691,6 @@ static void free_state(capvd *d)
      * last tick that has not taken it yet waits for the exit instead of using what is freed
      * below. */
     pthread_rwlock_wrlock(&d->lock);
-    offsite_stop(); /* an upload in progress is cancelled (its multipart upload aborted) */
     capv_verifier_free(d->verifier);
     capv_registry_close(d->registry);
     capv_signing_key_free(d->registry_key);
@@ -683,7 +710,11 @@ static void free_state(capvd *d)
 static int shut_down(capvd *d)
 {
     int64_t cut = wait_in_flight(d);
-    if (!stop_listeners(d)) {
+    bool stopped = stop_listeners(d);
+    /* An upload in progress is cancelled (its multipart upload aborted), now rather than
+     * after a running backup: the uploader needs none of the state that backup uses. */
+    offsite_stop();
+    if (!stopped) {
         /* workers may still use the registry: nothing is freed, the exit closes it */
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "stopped");
         capv_log_int(e, "requests_cut", cut);

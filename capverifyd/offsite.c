@@ -166,7 +166,7 @@ static bool upload_once(capvd *d, const char *path)
         capv_log_str(e, "error", capv_status_name(st));
         capv_log_end(e, "off-site copy failed, the local backup is kept: %s", err.message);
     }
-    if (prune != CAPV_OK) {
+    if (prune != CAPV_OK && !atomic_load(&up.stop)) { /* else cancelled by the shutdown */
         e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload_retention");
         capv_log_str(e, "error", capv_status_name(prune));
         capv_log_end(e, "off-site retention failed: %s", perr.message);
@@ -230,7 +230,9 @@ void offsite_start(capvd *d, const char *newest, int64_t newest_ms)
     atomic_store(&up.stop, false);
     int rc = pthread_create(&up.thread, NULL, uploader, d);
     if (rc == 0) {
+        pthread_mutex_lock(&up.m); /* offsite_queue may run on a request's thread already */
         up.started = true;
+        pthread_mutex_unlock(&up.m);
         return;
     }
     free(up.newest);
@@ -241,30 +243,33 @@ void offsite_start(capvd *d, const char *newest, int64_t newest_ms)
 
 void offsite_queue(const char *path)
 {
-    if (!up.started || path == NULL)
-        return;
-    char *copy = strdup(path);
+    char *copy = path != NULL ? strdup(path) : NULL;
     pthread_mutex_lock(&up.m);
-    if (copy != NULL) {
+    if (copy != NULL && up.started && !atomic_load(&up.stop)) {
         free(up.pending);
         up.pending = copy;
         up.retry_at_ms = 0;
         up.delay_ms = up.d->cfg.backup_s3_retry_seconds * 1000;
+        copy = NULL;
+        pthread_cond_signal(&up.cv);
     }
-    pthread_cond_signal(&up.cv);
     pthread_mutex_unlock(&up.m);
+    free(copy); /* off-site copies are off, or stopping */
 }
 
 void offsite_stop(void)
 {
-    if (!up.started)
-        return;
     pthread_mutex_lock(&up.m);
+    bool started = up.started;
     atomic_store(&up.stop, true);
     pthread_cond_signal(&up.cv);
     pthread_mutex_unlock(&up.m);
+    if (!started)
+        return;
     pthread_join(up.thread, NULL);
+    pthread_mutex_lock(&up.m);
     up.started = false;
+    pthread_mutex_unlock(&up.m);
     free(up.pending);
     up.pending = NULL;
     free(up.newest);

@@ -21,11 +21,12 @@ struct capvd;
 void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
 
 /* Hands the complete local backup `path` to the uploader (replacing one still waiting). A
- * no-op when off-site copies are off. */
+ * no-op when off-site copies are off, and once offsite_stop has begun. */
 void offsite_queue(const char *path);
 
 /* Cancels a running upload (the store drops an unfinished multipart upload: it is aborted)
- * and joins the thread. A no-op when it was not started. */
+ * and joins the thread. A no-op when it was not started. Needs none of the daemon's locks:
+ * the shutdown calls it before it waits for a running backup. */
 void offsite_stop(void);
 
 #endif

@@ -6,18 +6,23 @@
  * access(W_OK) fail with it too, and statvfs reports ST_RDONLY. Used because Linux refuses
  * `mount -o remount,ro` while a process holds a file of that filesystem open for writing, which
  * a serving daemon always does with its registry. Reads and everything else pass through.
- * Built by storage.sh with the system C compiler; never part of the product. */
+ * With HOSTILE_FAULT_DELAY_MS set, nothing fails: those calls on files under the directory
+ * HOSTILE_FAULT_DIR itself (an absolute path without links; by path, not filesystem) take
+ * that long each and then succeed, as on a slow or congested network volume.
+ * Built by the tests with the system C compiler; never part of the product. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 static dev_t fault_dev;
@@ -25,6 +30,7 @@ static int have_dev;
 static const char *flag_path;
 static const char *dir_path;
 static int fault_errno = EROFS;
+static long delay_ms; /* > 0: slow mode */
 
 __attribute__((constructor)) static void shim_init(void)
 {
@@ -36,6 +42,9 @@ __attribute__((constructor)) static void shim_init(void)
         fault_errno = ENOSPC;
     else if (e != NULL && strcmp(e, "EIO") == 0)
         fault_errno = EIO;
+    const char *d = getenv("HOSTILE_FAULT_DELAY_MS");
+    if (d != NULL)
+        delay_ms = strtol(d, NULL, 10);
     if (dir_path != NULL && stat(dir_path, &st) == 0) {
         fault_dev = st.st_dev;
         have_dev = 1;
@@ -48,10 +57,27 @@ static int fault_on(void)
     return have_dev && flag_path != NULL && stat(flag_path, &st) == 0;
 }
 
+static int under_dir(const char *path)
+{
+    size_t n = strlen(dir_path);
+    return strncmp(path, dir_path, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
 static int faulty_fd(int fd)
 {
     struct stat st;
-    if (!fault_on() || fstat(fd, &st) != 0)
+    if (!fault_on())
+        return 0;
+    if (delay_ms > 0) {
+        char link[64], path[4096];
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, path, sizeof path - 1);
+        if (n <= 0)
+            return 0;
+        path[n] = '\0';
+        return under_dir(path);
+    }
+    if (fstat(fd, &st) != 0)
         return 0;
     return st.st_dev == fault_dev;
 }
@@ -60,14 +86,23 @@ static int faulty_path(const char *path, int flags)
 {
     if (!(flags & (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC)) || !fault_on() || path == NULL)
         return 0;
-    size_t n = strlen(dir_path);
-    return strncmp(path, dir_path, n) == 0 && (path[n] == '/' || path[n] == '\0');
+    return under_dir(path);
 }
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+/* the fault: a failure, or in slow mode a pause */
+static int fault(void)
+{
+    if (delay_ms <= 0)
+        return 1;
+    struct timespec t = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
+    nanosleep(&t, NULL);
+    return 0;
+}
+
 #define FAIL_IF(cond)                                                                              \
     do {                                                                                           \
-        if (cond) {                                                                                \
+        if ((cond) && fault()) {                                                                   \
             errno = fault_errno;                                                                   \
             return -1;                                                                             \
         }                                                                                          \
@@ -135,7 +170,7 @@ int fallocate(int fd, int mode, off_t off, off_t len)
 
 int posix_fallocate(int fd, off_t off, off_t len)
 {
-    if (faulty_fd(fd))
+    if (faulty_fd(fd) && fault())
         return fault_errno;
     return REAL(posix_fallocate)(fd, off, len);
 }
@@ -195,8 +230,7 @@ static int faulty_dir_path(const char *path)
 {
     if (!fault_on() || path == NULL)
         return 0;
-    size_t n = strlen(dir_path);
-    return strncmp(path, dir_path, n) == 0 && (path[n] == '/' || path[n] == '\0');
+    return under_dir(path);
 }
 
 int access(const char *path, int mode)
@@ -220,7 +254,7 @@ int euidaccess(const char *path, int mode)
 int statvfs(const char *path, struct statvfs *buf)
 {
     int rc = REAL(statvfs)(path, buf);
-    if (rc == 0 && fault_errno == EROFS && faulty_dir_path(path))
+    if (rc == 0 && delay_ms <= 0 && fault_errno == EROFS && faulty_dir_path(path))
         buf->f_flag |= ST_RDONLY;
     return rc;
 }
@@ -228,7 +262,7 @@ int statvfs(const char *path, struct statvfs *buf)
 int statvfs64(const char *path, struct statvfs64 *buf)
 {
     int rc = REAL(statvfs64)(path, buf);
-    if (rc == 0 && fault_errno == EROFS && faulty_dir_path(path))
+    if (rc == 0 && delay_ms <= 0 && fault_errno == EROFS && faulty_dir_path(path))
         buf->f_flag |= ST_RDONLY;
     return rc;
 }
@@ -236,7 +270,7 @@ int statvfs64(const char *path, struct statvfs64 *buf)
 int fstatvfs(int fd, struct statvfs *buf)
 {
     int rc = REAL(fstatvfs)(fd, buf);
-    if (rc == 0 && fault_errno == EROFS && faulty_fd(fd))
+    if (rc == 0 && delay_ms <= 0 && fault_errno == EROFS && faulty_fd(fd))
         buf->f_flag |= ST_RDONLY;
     return rc;
 }
@@ -244,7 +278,7 @@ int fstatvfs(int fd, struct statvfs *buf)
 int fstatvfs64(int fd, struct statvfs64 *buf)
 {
     int rc = REAL(fstatvfs64)(fd, buf);
-    if (rc == 0 && fault_errno == EROFS && faulty_fd(fd))
+    if (rc == 0 && delay_ms <= 0 && fault_errno == EROFS && faulty_fd(fd))
         buf->f_flag |= ST_RDONLY;
     return rc;
 }

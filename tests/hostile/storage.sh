@@ -29,6 +29,9 @@
 #    8000): the reload waits for the request, and meanwhile /readyz answers at once that it
 #    does ("a reload waits for the requests in flight") and /metrics leaves out the
 #    registry's series; once the lock is gone the request is 201 and the reload goes on.
+# 5. a SIGHUP during an API backup onto a slow volume (the shim in slow mode: 60 ms a write):
+#    a verification beside them answers at once while the backup runs, the reload says it
+#    waits for the backup, and is done after it.
 # Mounting needs root: without it the tmpfs cases are skipped, visibly.
 #   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
@@ -193,25 +196,31 @@ else
     skip "registry on a full filesystem" "cannot mount a tmpfs: $H_MOUNT_ERROR"
 fi
 
+# the fault shim (fault_shim.c), built once; preload stays empty without a C compiler
+SHIM=$TMP/fault_shim.so
+preload=""
+if cc -shared -fPIC -O2 -o "$SHIM" "$HDIR/fault_shim.c" -ldl 2>"$TMP/cc.err"; then
+    asan=$(ldd "$REAL_DAEMON" | awk '/libasan/ { print $3 }')
+    preload="${asan:+$asan }$SHIM"
+fi
+# shim_daemon VARIABLE=VALUE...: DAEMON becomes a wrapper that runs capverifyd with the shim
+# loaded and these HOSTILE_FAULT_* variables (only with the shim built)
+shim_daemon() {
+    [ -n "$preload" ] || return 1
+    printf '#!/bin/sh\nLD_PRELOAD="%s" %s exec "%s" "$@"\n' "$preload" "$*" "$REAL_DAEMON" \
+        >"$TMP/daemon-shim.sh"
+    chmod +x "$TMP/daemon-shim.sh"
+    DAEMON=$TMP/daemon-shim.sh
+}
+
 # ---- 2b. read-only -------------------------------------------------------------------------------
 ROFS=$TMP/rofs
-SHIM=$TMP/fault_shim.so
 if ! h_mount_tmpfs "$ROFS" 16m; then
     skip "registry on a read-only filesystem" "cannot mount a tmpfs: $H_MOUNT_ERROR"
 else
     # the daemon runs with the EROFS shim loaded, idle until $TMP/ro.flag exists (used only when
     # the kernel refuses the real remount)
-    preload=""
-    if cc -shared -fPIC -O2 -o "$SHIM" "$HDIR/fault_shim.c" -ldl 2>"$TMP/cc.err"; then
-        asan=$(ldd "$REAL_DAEMON" | awk '/libasan/ { print $3 }')
-        preload="${asan:+$asan }$SHIM"
-        cat >"$TMP/daemon-shim.sh" <<EOF
-#!/bin/sh
-LD_PRELOAD="$preload" HOSTILE_FAULT_DIR="$ROFS" HOSTILE_FAULT_FLAG="$TMP/ro.flag" exec "$REAL_DAEMON" "\$@"
-EOF
-        chmod +x "$TMP/daemon-shim.sh"
-        DAEMON=$TMP/daemon-shim.sh
-    fi
+    shim_daemon HOSTILE_FAULT_DIR="$ROFS" HOSTILE_FAULT_FLAG="$TMP/ro.flag"
     daemon_start readonly "${SAMPLE_ARGS[@]}" --set "registry.path=$ROFS/registry.sqlite" || h_done
     DAEMON=$REAL_DAEMON
     # decided by the first injection: the kernel's remount, or the shim
@@ -316,4 +325,47 @@ for _ in $(seq 50); do
 done
 assert_eq "… and the reload went on: the registry open" "$(registry_check)" "true open, writable"
 daemon_stop reload
+
+# ---- 5. a SIGHUP during a backup onto a slow volume ------------------------------------------
+# log_wait REGEX [AFTER]: up to 5 s for a line of the daemon's log matching REGEX (after one
+# matching AFTER, when given); INFO lines are written together every logging.flush_ms
+log_wait() {
+    for _ in $(seq 50); do
+        sed -n "/${2:-.}/,\$p" "$D_LOG" | grep -q "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+SLOW=$(readlink -f "$TMP")/slow-backups
+mkdir -p "$SLOW"
+if ! shim_daemon HOSTILE_FAULT_DIR="$SLOW" HOSTILE_FAULT_FLAG="$TMP/slow.flag" \
+    HOSTILE_FAULT_DELAY_MS=60; then
+    skip "a SIGHUP during a slow backup" "no C compiler for the shim: $(cat "$TMP/cc.err")"
+else
+    daemon_start slow "${SAMPLE_ARGS[@]}" --set "backup.dir=$SLOW" \
+        --set backup.interval_seconds=0 || h_done
+    DAEMON=$REAL_DAEMON
+    touch "$TMP/slow.flag"
+    req POST "$D_URL/admin/backup"
+    assert_eq "a backup onto a slow volume (60 ms a write): 201" "$STATUS" 201
+    figure "slow: one backup takes $TIME s"
+    curl -s -o /dev/null -w '%{http_code}' --max-time 60 -X POST "$D_URL/admin/backup" \
+        >"$TMP/backup.code" &
+    BACKUP=$!
+    t_track "$BACKUP"
+    sleep 0.3
+    kill -HUP "$D_PID"
+    sleep 0.3
+    verify slow-beside-reload
+    assert_eq "a SIGHUP during a backup: a verification beside them is 200" "$STATUS" 200
+    assert_le "… at once (ms)" "$(awk -v t="$TIME" 'BEGIN { printf "%d", t * 1000 }')" 1000
+    check "… while the backup still runs" kill -0 "$BACKUP"
+    check "… the reload waits for the backup's end, and says so" \
+        log_wait 'a backup is running: the trust store'
+    wait "$BACKUP"
+    assert_eq "the backup: 201" "$(cat "$TMP/backup.code")" 201
+    rm -f "$TMP/slow.flag"
+    check "… then the reload is done" log_wait 'trust store and policies reloaded' 'a backup is running'
+    daemon_stop slow
+fi
 h_done
