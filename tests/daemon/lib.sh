@@ -16,6 +16,7 @@ t_init() {
     fi
     # absolute: the daemons run in their own working directories
     DAEMON=$(readlink -f "$1")
+    T_DAEMON=$DAEMON # DAEMON may become a wrapper (shim_daemon)
     CLI=$(readlink -f "$2")
     FIXTURES=$(readlink -f "$3")
     SRC=$(readlink -f "$4")
@@ -198,6 +199,24 @@ daemon_start() {
     done
     fail "daemon $name starts" "$(tail -n 5 "$D_DIR/stderr.log" "$D_LOG" 2>/dev/null)"
     return 1
+}
+
+# shim_daemon VARIABLE=VALUE...: DAEMON becomes a wrapper that runs capverifyd with the fault
+# shim tests/hostile/fault_shim.c loaded (built on first use with cc; SHIM_PRELOAD) and these
+# HOSTILE_FAULT_* variables; DAEMON=$T_DAEMON undoes it. Without a C compiler returns 1 and
+# leaves DAEMON as it was ($TMP/cc.err says why).
+shim_daemon() {
+    if [ -z "${SHIM_PRELOAD:-}" ]; then
+        cc -shared -fPIC -O2 -o "$TMP/fault_shim.so" "$SRC/tests/hostile/fault_shim.c" -ldl \
+            2>"$TMP/cc.err" || return 1
+        local asan
+        asan=$(ldd "$T_DAEMON" | awk '/libasan/ { print $3 }') # it must load first
+        SHIM_PRELOAD="${asan:+$asan }$TMP/fault_shim.so"
+    fi
+    printf '#!/bin/sh\nLD_PRELOAD="%s" %s exec "%s" "$@"\n' "$SHIM_PRELOAD" "$*" "$T_DAEMON" \
+        >"$TMP/daemon-shim.sh"
+    chmod +x "$TMP/daemon-shim.sh"
+    DAEMON=$TMP/daemon-shim.sh
 }
 
 # wait_healthz BASE_URL [PID]: up to 10 s for a 200 from BASE_URL/healthz.

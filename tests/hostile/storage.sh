@@ -36,7 +36,6 @@
 #   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
 h_init "$@"
-REAL_DAEMON=$DAEMON
 
 # ---- 1. corrupt registry file at start ----------------------------------------------------------
 daemon_start seed "${SAMPLE_ARGS[@]}" || h_done
@@ -60,7 +59,7 @@ for variant in header:0:100 schema-page:100:3996; do
     cp "$SEED_DB" "$dir/registry.sqlite"
     garbage "$off" "$count" "$dir/registry.sqlite"
     sum_before=$(sha256sum <"$dir/registry.sqlite")
-    timeout 30 "$REAL_DAEMON" --config-dir "$TMP/noconf" "${SAMPLE_ARGS[@]}" \
+    timeout 30 "$T_DAEMON" --config-dir "$TMP/noconf" "${SAMPLE_ARGS[@]}" \
         --set "server.listen=127.0.0.1:$(free_port)" \
         --set "server.admin_listen=127.0.0.1:$(free_port)" \
         --set "registry.path=$dir/registry.sqlite" --set "backup.dir=$dir/backups" \
@@ -196,23 +195,6 @@ else
     skip "registry on a full filesystem" "cannot mount a tmpfs: $H_MOUNT_ERROR"
 fi
 
-# the fault shim (fault_shim.c), built once; preload stays empty without a C compiler
-SHIM=$TMP/fault_shim.so
-preload=""
-if cc -shared -fPIC -O2 -o "$SHIM" "$HDIR/fault_shim.c" -ldl 2>"$TMP/cc.err"; then
-    asan=$(ldd "$REAL_DAEMON" | awk '/libasan/ { print $3 }')
-    preload="${asan:+$asan }$SHIM"
-fi
-# shim_daemon VARIABLE=VALUE...: DAEMON becomes a wrapper that runs capverifyd with the shim
-# loaded and these HOSTILE_FAULT_* variables (only with the shim built)
-shim_daemon() {
-    [ -n "$preload" ] || return 1
-    printf '#!/bin/sh\nLD_PRELOAD="%s" %s exec "%s" "$@"\n' "$preload" "$*" "$REAL_DAEMON" \
-        >"$TMP/daemon-shim.sh"
-    chmod +x "$TMP/daemon-shim.sh"
-    DAEMON=$TMP/daemon-shim.sh
-}
-
 # ---- 2b. read-only -------------------------------------------------------------------------------
 ROFS=$TMP/rofs
 if ! h_mount_tmpfs "$ROFS" 16m; then
@@ -221,8 +203,9 @@ else
     # the daemon runs with the EROFS shim loaded, idle until $TMP/ro.flag exists (used only when
     # the kernel refuses the real remount)
     shim_daemon HOSTILE_FAULT_DIR="$ROFS" HOSTILE_FAULT_FLAG="$TMP/ro.flag"
+    preload=${SHIM_PRELOAD:-}
     daemon_start readonly "${SAMPLE_ARGS[@]}" --set "registry.path=$ROFS/registry.sqlite" || h_done
-    DAEMON=$REAL_DAEMON
+    DAEMON=$T_DAEMON
     # decided by the first injection: the kernel's remount, or the shim
     RO_MODE=""
     ro_inject() {
@@ -344,7 +327,7 @@ if ! shim_daemon HOSTILE_FAULT_DIR="$SLOW" HOSTILE_FAULT_FLAG="$TMP/slow.flag" \
 else
     daemon_start slow "${SAMPLE_ARGS[@]}" --set "backup.dir=$SLOW" \
         --set backup.interval_seconds=0 || h_done
-    DAEMON=$REAL_DAEMON
+    DAEMON=$T_DAEMON
     touch "$TMP/slow.flag"
     req POST "$D_URL/admin/backup"
     assert_eq "a backup onto a slow volume (60 ms a write): 201" "$STATUS" 201

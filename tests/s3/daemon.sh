@@ -12,7 +12,9 @@
 #   - backup.s3.retain keeps the store at two copies;
 #   - a restart derives both last-success timestamps from the newest local and remote backup,
 #     so BackupStale / BackupOffsiteStale do not start from zero;
-#   - a backup whose upload had not succeeded before a restart is uploaded after it.
+#   - a backup whose upload had not succeeded before a restart is uploaded after it;
+#   - SIGTERM while the store hangs on an upload and a scheduled backup runs onto a slow
+#     volume: the upload is given up at once, before the backup ends, and the exit is 0.
 #   daemon.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/../daemon/lib.sh"
 source "$(dirname "$0")/lib.sh"
@@ -172,5 +174,51 @@ remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry 
 assert_eq "... and uploaded: the newest copy in the store" "$(jq -r '.[0].key' <<<"$remote")" \
     "daemon/$(basename "$fourth")"
 daemon_stop "capverifyd (fourth run)"
+
+# ---- shutdown during an upload and a scheduled backup ------------------------------------
+# The store hangs on every backup file (the fault proxy takes the PUT in and never answers);
+# a scheduled backup runs onto a slow volume (the fault shim: 100 ms a write) when SIGTERM
+# comes. The upload is cancelled at once, not after that backup; the daemon exits 0 once the
+# backup is written.
+proxy_start hang "$EP" --stall-put .sqlite || t_done
+BK_DIR=$(readlink -f "$TMP/d1/backups")
+if ! shim_daemon HOSTILE_FAULT_DIR="$BK_DIR" HOSTILE_FAULT_FLAG="$TMP/slow.flag" \
+    HOSTILE_FAULT_DELAY_MS=100; then
+    skip "shutdown during an upload and a backup" "no C compiler for the shim: $(cat "$TMP/cc.err")"
+else
+    # the newest backup is older than the interval: the first tick starts one (fast, the
+    # flag is off), whose upload hangs; the next, two seconds later, is slow
+    daemon_start d1 "${S3SETS[@]}" --set "backup.s3.endpoint=$P_ENDPOINT" \
+        --set backup.interval_seconds=2 || t_done
+    DAEMON=$T_DAEMON
+    for _ in $(seq 1 100); do
+        grep -q '^PUT .*\.sqlite stalled' "$P_LOG" && break
+        sleep 0.1
+    done
+    touch "$TMP/slow.flag"
+    for _ in $(seq 1 100); do
+        ls -A "$BK_DIR" | grep -q '\.tmp\.' && break
+        sleep 0.05
+    done
+    check "the store hangs on an upload and a slow scheduled backup runs" \
+        bash -c "grep -q '^PUT .*\.sqlite stalled' '$P_LOG' && ls -A '$BK_DIR' | grep -q '\.tmp\.'"
+    sigterm_at=$(date +%s.%N)
+    kill -TERM "$D_PID"
+    daemon_wait_exit "$D_PID" 60
+    assert_eq "SIGTERM then: capverifyd exits 0" "$RC" 0
+    rm -f "$TMP/slow.flag"
+    closed=$(awk '$3 == "closed-by-client" { print $4; exit }' "$P_LOG")
+    written=$(jq -r 'select(.event == "backup" and .path != null) | .timestamp' "$D_LOG" | tail -n 1)
+    check "... the hanging upload was given up" test -n "$closed"
+    assert_le "... within 2 s of SIGTERM (ms)" \
+        "$(awk -v a="$sigterm_at" -v b="${closed:-0}" 'BEGIN { printf "%d", (b - a) * 1000 }')" 2000
+    check "... before the running backup was written" \
+        awk -v c="${closed:-1e12}" -v w="$(date -d "$written" +%s.%N 2>/dev/null || echo 0)" \
+        'BEGIN { exit !(c < w) }'
+    check "... whose file and sidecar are complete" test -s "$(ls -t "$BK_DIR"/*.json | head -n 1)"
+    check "... no retention warning for the cancelled upload" \
+        bash -c "! grep -q backup_upload_retention '$D_LOG'"
+fi
+stop_pid "$P_PID"
 
 t_done

@@ -5,7 +5,7 @@ does not do, and the faults a real store shows.
 
   fault_proxy.py --upstream http://127.0.0.1:PORT --state DIR [--verify ACCESS_KEY:SECRET]
                  [--deny] [--fail-part N] [--kill-on-part N --kill-pid PID]
-                 [--lose-complete-answer]
+                 [--lose-complete-answer] [--stall-put SUFFIX]
 
 Listens on 127.0.0.1 (an ephemeral port, written to DIR/proxy_port) and forwards every
 request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/proxy.log.
@@ -26,6 +26,9 @@ request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/prox
   --lose-complete-answer  forwards the first CompleteMultipartUpload and drops the
                        connection instead of answering: the object is stored and the client
                        never hears so (a connection lost on the way back).
+  --stall-put SUFFIX   takes in every PUT of a key ending in SUFFIX and never answers: the
+                       store hangs. Logs "PUT TARGET stalled", and when the client gives
+                       up and closes, "PUT TARGET closed-by-client UNIX_TIME" (up to 120 s).
 Stops on SIGTERM.
 """
 import argparse
@@ -36,10 +39,13 @@ import hmac
 import http.client
 import http.server
 import os
+import select
 import signal
+import socket
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 
 sys.dont_write_bytecode = True
@@ -167,6 +173,22 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         self.record(status)
 
+    def stall(self):
+        """Holds the request unanswered until the client closes (--stall-put)."""
+        self.record("stalled")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.connection], [], [], 0.02)
+            try:
+                gone = ready and self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:  # reset
+                gone = True
+            if gone:
+                self.record("closed-by-client %.3f" % time.time())
+                break
+        self.close_connection = True
+        return None
+
     def handle_any(self):
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers.get("content-length", "0") or 0)
@@ -182,6 +204,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             bad = check_sigv4(self.command, self.path, headers, body, key, secret)
             if bad is not None:
                 return self.answer(*bad)
+        if (o.stall_put is not None and self.command == "PUT"
+                and urllib.parse.urlsplit(self.path).path.endswith(o.stall_put)):
+            return self.stall()
         if o.fail_part is not None and part == str(o.fail_part):
             return self.answer(*s3_error("InternalError", "We encountered an internal error.",
                                          500))
@@ -233,6 +258,7 @@ def main():
     ap.add_argument("--kill-on-part", type=int)
     ap.add_argument("--kill-pid", type=int)
     ap.add_argument("--lose-complete-answer", action="store_true")
+    ap.add_argument("--stall-put")
     Proxy.opts = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Proxy)
     port_file = os.path.join(Proxy.opts.state, "proxy_port")
