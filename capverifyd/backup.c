@@ -49,7 +49,16 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
         }
         return CAPV_E_BUSY;
     }
-    atomic_fetch_add(&d->backups, 1);
+    atomic_fetch_add(&d->backups, 1); /* before the check: see backups_pause */
+    if (atomic_load(&d->backups_paused)) {
+        atomic_fetch_sub(&d->backups, 1);
+        pthread_mutex_unlock(&d->backup_lock);
+        if (err != NULL) {
+            err->code = CAPV_E_BUSY;
+            snprintf(err->message, sizeof err->message, "a reload is under way; retry");
+        }
+        return CAPV_E_BUSY;
+    }
     mkdir(d->cfg.backup_dir, 0750);
     int64_t start = now_ms();
     capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
@@ -65,9 +74,21 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
     return st;
 }
 
-bool backup_running(capvd *d)
+/* The reload raises its flag, then counts backups; a backup counts itself, then looks at the
+ * flag (sequentially consistent atomics): one of the two always sees the other, so no backup
+ * runs under a reload that found none. */
+bool backups_pause(capvd *d)
 {
-    return atomic_load(&d->backups) > 0;
+    atomic_store(&d->backups_paused, true);
+    if (atomic_load(&d->backups) == 0)
+        return true;
+    atomic_store(&d->backups_paused, false);
+    return false;
+}
+
+void backups_resume(capvd *d)
+{
+    atomic_store(&d->backups_paused, false);
 }
 
 /* A scheduled backup, under the read lock like a request's. Of a registry that several

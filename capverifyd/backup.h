@@ -17,10 +17,13 @@ struct capvd;
  * (the registry must not be swapped meanwhile). Free *info with capv_backup_info_free. */
 capv_status backup_run(struct capvd *d, capv_backup_info **info, capv_error *err);
 
-/* Whether a backup is under way, or a scheduled one about to begin: a SIGHUP's reload of the
- * trust configuration and registry waits until none is (main.c), instead of waiting for the
- * daemon's write lock with every request behind it. */
-bool backup_running(struct capvd *d);
+/* For a SIGHUP's reload of the trust configuration and registry (main.c), which waits until
+ * no backup runs instead of waiting for the daemon's write lock with every request behind
+ * it: true when no backup is under way (nor a scheduled one about to begin), and then none
+ * begins until backups_resume (POST /admin/backup meanwhile: CAPV_E_BUSY); false when one
+ * is, and nothing is paused. */
+bool backups_pause(struct capvd *d);
+void backups_resume(struct capvd *d);
 
 /* When the next scheduled backup is due. */
 typedef struct backup_schedule {

@@ -30,11 +30,10 @@ typedef struct listener {
 typedef struct capvd {
     capvd_config cfg;
     capv_logger *log;
-    /* The verifier in use and its generation; replaced as a whole on SIGHUP. Requests hold
-     * the read lock while they use it. */
+    /* The verifier in use; replaced as a whole on SIGHUP. Requests hold the read lock while
+     * they use it. */
     pthread_rwlock_t lock;
     capv_verifier *verifier;
-    uint64_t generation;
     capv_verify_options *opts;
     capv_package_limits *limits;
     capv_cache *cache;              /* NULL when cache.enabled is false; attached to the verifier */
@@ -43,7 +42,8 @@ typedef struct capvd {
     capv_signing_key *registry_key; /* signs new entries, or NULL */
     capv_signing_key *backup_key;   /* signs backup sidecars, or NULL; swapped under `lock` */
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */
-    atomic_int backups;             /* under way or about to begin (backup_running) */
+    atomic_int backups;             /* under way or about to begin (backups_pause) */
+    atomic_bool backups_paused;     /* while a reload swaps the state */
     bool reload_deferred;           /* main thread: a SIGHUP waits for a backup to end */
     struct tls_state *tls;          /* NULL without TLS */
     struct auth *auth;              /* NULL when auth.enabled is false */

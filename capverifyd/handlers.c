@@ -29,17 +29,20 @@ void handle_healthz(req *r)
     send_json(r, 200, body, (size_t)n, NULL);
 }
 
-/* Whether the registry is open, writable and healthy; if not, why (into detail). Never waits
- * for the lock a SIGHUP reload takes: that waits for the API requests in flight (an API
- * backup among them), and a probe must answer meanwhile (docs/hardening.md). */
-static bool registry_ready(capvd *d, char *detail, size_t cap)
+/* Whether the registry is open, writable and healthy; if not, why (into detail); *open
+ * whether it is open (assumed while a reload holds it). Never waits for the lock a SIGHUP
+ * reload takes: that waits for the API requests in flight, and a probe must answer
+ * meanwhile (docs/hardening.md). */
+static bool registry_ready(capvd *d, char *detail, size_t cap, bool *open)
 {
     capv_error err = CAPV_ERROR_INIT;
     bool ok = false;
+    *open = true;
     if (pthread_rwlock_tryrdlock(&d->lock) != 0) {
         snprintf(detail, cap, "a reload waits for the requests in flight");
         return false;
     }
+    *open = d->registry != NULL;
     if (d->registry == NULL)
         snprintf(detail, cap, "not open");
     else if (capv_registry_is_read_only(d->registry))
@@ -86,8 +89,9 @@ void handle_readyz(req *r)
         snprintf(jwks_detail, sizeof jwks_detail, "%s%s%s", jwks.state,
                  jwks.last_error[0] ? "; last fetch failed: " : "", jwks.last_error);
     char registry_detail[96];
-    bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail);
-    bool registry_gates = d->registry == NULL || d->cfg.registry_record_queue_max == 0 ||
+    bool registry_open = true;
+    bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail, &registry_open);
+    bool registry_gates = !registry_open || d->cfg.registry_record_queue_max == 0 ||
                           !d->cfg.registry_record_verifications;
     struct {
         const char *name;

@@ -51,24 +51,21 @@ static const char *reason_phrase(int status)
 
 /* An API request holds the daemon's read lock while it uses the verifier and the registry,
  * and a SIGHUP's reload waits for it (with every request behind the reload). So the lock is
- * let go while the request waits for its client: while its body arrives (read_body) and
- * while its response goes out (put). */
+ * let go while the request waits for its client: while its body arrives (read_body, which
+ * takes it again for the handling) and for good once it answers (put). */
 static void lock_leave(req *r)
 {
     if (r->locked)
         pthread_rwlock_unlock(&r->d->lock);
-}
-
-static void lock_retake(req *r)
-{
-    if (r->locked)
-        pthread_rwlock_rdlock(&r->d->lock);
+    r->locked = false;
 }
 
 /* Writes all of a response (head, then the body unless it went with the head) under one
  * write deadline, from its first byte: a client that reads it too slowly is cut off by the
- * watchdog and the write fails. Without the daemon's lock: every response body is the
- * handler's own memory or static, never the verifier's or the registry's. */
+ * watchdog and the write fails. Without the daemon's lock, which the request does not take
+ * again (a reload may be waiting for it, with every new request behind): every response body
+ * is the handler's own memory or static, never the verifier's or the registry's, and
+ * nothing uses them after the answer. */
 static void put(req *r, const char *data, size_t len, const char *more, size_t more_len)
 {
     lock_leave(r);
@@ -77,7 +74,6 @@ static void put(req *r, const char *data, size_t len, const char *more, size_t m
     if (more_len > 0)
         mg_write(r->conn, more, more_len);
     conn_write_end(r->cs);
-    lock_retake(r);
 }
 
 /* The response head shared by every answer: status, security headers, request id, CORS
@@ -265,6 +261,8 @@ static bool reserve_bytes(req *r, uint64_t want, uint64_t room, uint64_t len)
 static bool reserve_read(req *r, body_kind kind, uint64_t held, uint64_t len)
 {
     uint64_t want = worst_case(r, kind, len);
+    if (want > budget_total()) /* 413: it never fits, whatever this request holds now */
+        return reserve_bytes(r, want, want, len);
     if (want > held)
         return reserve_bytes(r, want - held, want - held, len);
     budget_release(held - want);
@@ -413,14 +411,16 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
         return false;
     }
     /* without the lock while the body arrives and waits for room in the budget (its
-     * answers and 100 Continue are written then, too) */
-    lock_leave(r);
+     * answers and 100 Continue are written then, too); taken again only to handle it */
     bool locked = r->locked;
-    r->locked = false;
-    bool ok = receive_body(r, kind, declared, max, out, len);
-    r->locked = locked;
-    lock_retake(r);
-    return ok;
+    lock_leave(r);
+    if (!receive_body(r, kind, declared, max, out, len))
+        return false;
+    if (locked) {
+        pthread_rwlock_rdlock(&r->d->lock);
+        r->locked = true;
+    }
+    return true;
 }
 
 void send_rate_limited(req *r, rl_kind kind, int retry_after)

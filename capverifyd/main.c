@@ -204,7 +204,6 @@ static void registry_retry(capvd *d)
     d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry != NULL) {
         capv_verifier_set_registry(d->verifier, d->registry);
-        d->generation++;
     } else {
         d->registry_retry_ms = now_ms() + REGISTRY_RETRY_MS;
     }
@@ -247,7 +246,6 @@ static void reload_state(capvd *d)
         d->backup_key = backup_key;
         backup_key = old_key;
     }
-    d->generation++;
     pthread_rwlock_unlock(&d->lock);
     capv_signing_key_free(backup_key);
     if (v == NULL)
@@ -269,8 +267,9 @@ static void reload(capvd *d)
     auth_reload(d->auth, d->log);
     if (d->tls != NULL)
         reload_tls(d);
-    if (!backup_running(d)) {
+    if (backups_pause(d)) {
         reload_state(d);
+        backups_resume(d);
         return;
     }
     if (!d->reload_deferred) {
@@ -284,10 +283,11 @@ static void reload(capvd *d)
 /* A reload that waited for a backup (reload), once the backup has ended. */
 static void reload_when_idle(capvd *d)
 {
-    if (!d->reload_deferred || backup_running(d))
+    if (!d->reload_deferred || !backups_pause(d))
         return;
     d->reload_deferred = false;
     reload_state(d);
+    backups_resume(d);
 }
 
 static void on_evict(void *user, capv_evict_reason reason)

@@ -310,8 +310,9 @@ static void route_request(req *r, const char *path)
     case ROUTE_UI_CONFIG: handle_ui_config(r); break;
     default: send_error(r, 404, "not_found", "no route %s", path); break;
     }
+    if (r->locked) /* else let go by the answer (put in http.c) */
+        pthread_rwlock_unlock(&d->lock);
     r->locked = false;
-    pthread_rwlock_unlock(&d->lock);
 }
 
 /* Every request of both listeners starts here (CivetWeb's begin_request callback), before

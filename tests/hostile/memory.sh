@@ -18,6 +18,9 @@
 #    1-second wait; a request its headers already decide (no token with auth on: 401,
 #    Content-Length over server.max_body_bytes: 413, wrong Content-Type: 415) is answered
 #    before the body is sent (curl uploads 0 bytes) and the connection is closed.
+# 3. A chunked JSON body (its length known only at its end) whose worst case, 64 times its
+#    size, is above the whole budget gets 413 body_too_large once it arrived, at once; a
+#    small one is let in.
 #   memory.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
 h_init "$@"
@@ -179,4 +182,25 @@ too-large big.bin application/zip token 413
 wrong-type pad.zip text/plain token 415
 EOF
 daemon_stop expect
+
+# ---- 3. a chunked body whose worst case is larger than the whole budget ------------------------
+# Its length is known only once it arrived: then 413 (it can never run), not 503 after
+# server.memory_wait_ms (which would have the client retry for ever).
+daemon_start chunked "${SAMPLE_ARGS[@]}" --set "server.memory_budget_bytes=$((32 * MiB))" \
+    --set server.memory_wait_ms=2000 || h_done
+"$PY" -c 'import json, sys
+print(json.dumps({"rules": [{"id": "r%d" % i, "check": "x" * 40} for i in range(int(sys.argv[1]))]}))' \
+    9000 >"$TMP/big.json"
+req POST "$D_URL/policy/compile" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary "@$TMP/big.json"
+figure "chunked $(wc -c <"$TMP/big.json") byte JSON body, 64 x its size above the 32 MiB budget: $STATUS after $TIME s"
+assert_eq "a chunked JSON body whose worst case exceeds the budget: 413" "$STATUS" 413
+assert_match "… body_too_large" "$(cat "$TMP/resp.body")" '"code":"body_too_large"'
+measured_le "… at once, not after server.memory_wait_ms (s)" "$TIME" 1.5
+head -c 2000 "$TMP/big.json" | sed 's/,[^,]*$/]}/' >"$TMP/small.json"
+req POST "$D_URL/policy/compile" -H 'Content-Type: application/json' -H 'Transfer-Encoding: chunked' \
+    --data-binary "@$TMP/small.json"
+assert_ne "a small chunked JSON body is let in (not 413 or 503)" "$STATUS" 413
+assert_ne "… (not 503)" "$STATUS" 503
+daemon_stop chunked
 h_done
