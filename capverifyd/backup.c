@@ -55,7 +55,8 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
         pthread_mutex_unlock(&d->backup_lock);
         if (err != NULL) {
             err->code = CAPV_E_BUSY;
-            snprintf(err->message, sizeof err->message, "a reload is under way; retry");
+            snprintf(err->message, sizeof err->message,
+                     "a reload is under way or waits; retry shortly");
         }
         return CAPV_E_BUSY;
     }
@@ -80,10 +81,7 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
 bool backups_pause(capvd *d)
 {
     atomic_store(&d->backups_paused, true);
-    if (atomic_load(&d->backups) == 0)
-        return true;
-    atomic_store(&d->backups_paused, false);
-    return false;
+    return atomic_load(&d->backups) == 0;
 }
 
 void backups_resume(capvd *d)
@@ -145,7 +143,8 @@ void backup_schedule_init(backup_schedule *s, capvd *d)
 
 void backup_schedule_tick(backup_schedule *s, capvd *d, int64_t now)
 {
-    if (s->interval_ms <= 0 || now < s->next_ms)
+    /* paused: a reload waits for a backup to end; this one begins after the reload */
+    if (s->interval_ms <= 0 || now < s->next_ms || atomic_load(&d->backups_paused))
         return;
     s->next_ms = now + s->interval_ms;
     /* counted from now: a reload on this (the main) thread must not take the write lock

@@ -19,9 +19,9 @@ capv_status backup_run(struct capvd *d, capv_backup_info **info, capv_error *err
 
 /* For a SIGHUP's reload of the trust configuration and registry (main.c), which waits until
  * no backup runs instead of waiting for the daemon's write lock with every request behind
- * it: true when no backup is under way (nor a scheduled one about to begin), and then none
- * begins until backups_resume (POST /admin/backup meanwhile: CAPV_E_BUSY); false when one
- * is, and nothing is paused. */
+ * it. Pauses backups: none begins until backups_resume (POST /admin/backup meanwhile:
+ * CAPV_E_BUSY; a scheduled one is put off). True when none is under way (nor a scheduled
+ * one about to begin); false when one is: it ends in its own time, ask again. */
 bool backups_pause(struct capvd *d);
 void backups_resume(struct capvd *d);
 

@@ -267,7 +267,8 @@ static void reload(capvd *d)
     auth_reload(d->auth, d->log);
     if (d->tls != NULL)
         reload_tls(d);
-    if (backups_pause(d)) {
+    if (backups_pause(d)) { /* no backup begins until it is done */
+        d->reload_deferred = false;
         reload_state(d);
         backups_resume(d);
         return;
@@ -275,12 +276,13 @@ static void reload(capvd *d)
     if (!d->reload_deferred) {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
         capv_log_end(e, "a backup is running: the trust store, policies, registry and backup "
-                        "key are reloaded once it ends");
+                        "key are reloaded once it ends; no other backup begins before");
     }
     d->reload_deferred = true;
 }
 
-/* A reload that waited for a backup (reload), once the backup has ended. */
+/* A reload that waited for a backup (reload), once the backup has ended: no other began
+ * meanwhile (the pause stayed raised). */
 static void reload_when_idle(capvd *d)
 {
     if (!d->reload_deferred || !backups_pause(d))
@@ -709,22 +711,23 @@ static void free_state(capvd *d)
 /* Drains, stops and frees; returns the exit status (1 when requests were cut). */
 static int shut_down(capvd *d)
 {
+    /* An upload in progress is cancelled at once (its multipart upload aborted), not after
+     * the requests in flight or a running backup: the uploader needs none of their state. */
+    offsite_cancel();
     int64_t cut = wait_in_flight(d);
-    bool stopped = stop_listeners(d);
-    /* An upload in progress is cancelled (its multipart upload aborted), now rather than
-     * after a running backup: the uploader needs none of the state that backup uses. */
-    offsite_stop();
-    if (!stopped) {
+    if (!stop_listeners(d)) {
         /* workers may still use the registry: nothing is freed, the exit closes it */
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "stopped");
         capv_log_int(e, "requests_cut", cut);
         capv_log_end(e, "the listeners did not stop within %d s; exiting", STOP_TIMEOUT_SECONDS);
+        offsite_stop();
         return EXIT_CUT;
     }
     capv_log_entry *e = capv_log_begin(d->log, cut > 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");
     capv_log_int(e, "requests_cut", cut);
     capv_log_end(e, cut > 0 ? "stopped with requests cut; exiting with status 1"
                             : "all requests finished; exiting");
+    offsite_stop();
     free_state(d);
     return cut > 0 ? EXIT_CUT : EXIT_OK;
 }

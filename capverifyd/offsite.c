@@ -257,12 +257,19 @@ void offsite_queue(const char *path)
     free(copy); /* off-site copies are off, or stopping */
 }
 
-void offsite_stop(void)
+void offsite_cancel(void)
 {
     pthread_mutex_lock(&up.m);
-    bool started = up.started;
     atomic_store(&up.stop, true);
     pthread_cond_signal(&up.cv);
+    pthread_mutex_unlock(&up.m);
+}
+
+void offsite_stop(void)
+{
+    offsite_cancel();
+    pthread_mutex_lock(&up.m);
+    bool started = up.started;
     pthread_mutex_unlock(&up.m);
     if (!started)
         return;

@@ -24,9 +24,12 @@ void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
  * no-op when off-site copies are off, and once offsite_stop has begun. */
 void offsite_queue(const char *path);
 
-/* Cancels a running upload (the store drops an unfinished multipart upload: it is aborted)
- * and joins the thread. A no-op when it was not started. Needs none of the daemon's locks:
- * the shutdown calls it before it waits for a running backup. */
+/* Cancels a running upload (an unfinished multipart upload is aborted, with one short try)
+ * and lets the thread end; nothing is queued any more. Needs none of the daemon's locks:
+ * the shutdown calls it first, before it waits for requests or a running backup. */
+void offsite_cancel(void);
+
+/* offsite_cancel, then joins the thread. A no-op when it was not started. */
 void offsite_stop(void);
 
 #endif

@@ -1262,6 +1262,9 @@ out:
     return st;
 }
 
+/* How long the abort of a cancelled upload may wait to connect, and at each stall. */
+#define ABORT_CANCELLED_TIMEOUT_MS 3000u
+
 capv_status capvi_s3_multipart_abort(capvi_s3 *s, const char *bucket, const char *key,
                                      const char *upload_id, capv_error *err)
 {
@@ -1271,8 +1274,11 @@ capv_status capvi_s3_multipart_abort(capvi_s3 *s, const char *bucket, const char
     /* also after a cancel: the store should drop the parts; without the cancel hook */
     capvi_s3 copy = *s;
     copy.cancel = NULL;
-    if (cancelled(s))
-        copy.max_attempts = 1; /* a shutdown is waiting: one try */
+    if (cancelled(s)) { /* a shutdown is waiting: one short try */
+        copy.max_attempts = 1;
+        if (copy.timeout_ms > ABORT_CANCELLED_TIMEOUT_MS)
+            copy.timeout_ms = ABORT_CANCELLED_TIMEOUT_MS;
+    }
     s3_call c = call_init("DELETE", bucket, key);
     c.query = query;
     c.max_body = ERROR_BODY_MAX;

@@ -213,8 +213,11 @@ shim_daemon() {
         asan=$(ldd "$T_DAEMON" | awk '/libasan/ { print $3 }') # it must load first
         SHIM_PRELOAD="${asan:+$asan }$TMP/fault_shim.so"
     fi
-    printf '#!/bin/sh\nLD_PRELOAD="%s" %s exec "%s" "$@"\n' "$SHIM_PRELOAD" "$*" "$T_DAEMON" \
-        >"$TMP/daemon-shim.sh"
+    {
+        printf '#!/bin/sh\nLD_PRELOAD=%q' "$SHIM_PRELOAD"
+        printf ' %q' "$@"
+        printf ' exec %q "$@"\n' "$T_DAEMON"
+    } >"$TMP/daemon-shim.sh"
     chmod +x "$TMP/daemon-shim.sh"
     DAEMON=$TMP/daemon-shim.sh
 }

@@ -336,7 +336,10 @@ else
         >"$TMP/backup.code" &
     BACKUP=$!
     t_track "$BACKUP"
-    sleep 0.3
+    for _ in $(seq 1 100); do
+        ls -A "$SLOW" | grep -q '\.tmp\.' && break
+        sleep 0.05
+    done
     kill -HUP "$D_PID"
     sleep 0.3
     verify slow-beside-reload

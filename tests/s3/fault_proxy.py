@@ -5,7 +5,7 @@ does not do, and the faults a real store shows.
 
   fault_proxy.py --upstream http://127.0.0.1:PORT --state DIR [--verify ACCESS_KEY:SECRET]
                  [--deny] [--fail-part N] [--kill-on-part N --kill-pid PID]
-                 [--lose-complete-answer] [--stall-put SUFFIX]
+                 [--lose-complete-answer] [--stall METHOD[:SUFFIX]]
 
 Listens on 127.0.0.1 (an ephemeral port, written to DIR/proxy_port) and forwards every
 request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/proxy.log.
@@ -26,9 +26,10 @@ request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/prox
   --lose-complete-answer  forwards the first CompleteMultipartUpload and drops the
                        connection instead of answering: the object is stored and the client
                        never hears so (a connection lost on the way back).
-  --stall-put SUFFIX   takes in every PUT of a key ending in SUFFIX and never answers: the
-                       store hangs. Logs "PUT TARGET stalled", and when the client gives
-                       up and closes, "PUT TARGET closed-by-client UNIX_TIME" (up to 120 s).
+  --stall METHOD[:SUFFIX]  takes in every METHOD request of a key ending in SUFFIX and
+                       never answers: the store hangs. Logs "METHOD TARGET stalled", and
+                       when the client gives up and closes, "METHOD TARGET closed-by-client
+                       UNIX_TIME" (up to 120 s).
 Stops on SIGTERM.
 """
 import argparse
@@ -174,7 +175,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.record(status)
 
     def stall(self):
-        """Holds the request unanswered until the client closes (--stall-put)."""
+        """Holds the request unanswered until the client closes (--stall)."""
         self.record("stalled")
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -204,9 +205,10 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             bad = check_sigv4(self.command, self.path, headers, body, key, secret)
             if bad is not None:
                 return self.answer(*bad)
-        if (o.stall_put is not None and self.command == "PUT"
-                and urllib.parse.urlsplit(self.path).path.endswith(o.stall_put)):
-            return self.stall()
+        if o.stall is not None:
+            method, _, suffix = o.stall.partition(":")
+            if self.command == method and urllib.parse.urlsplit(self.path).path.endswith(suffix):
+                return self.stall()
         if o.fail_part is not None and part == str(o.fail_part):
             return self.answer(*s3_error("InternalError", "We encountered an internal error.",
                                          500))
@@ -258,7 +260,7 @@ def main():
     ap.add_argument("--kill-on-part", type=int)
     ap.add_argument("--kill-pid", type=int)
     ap.add_argument("--lose-complete-answer", action="store_true")
-    ap.add_argument("--stall-put")
+    ap.add_argument("--stall")
     Proxy.opts = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Proxy)
     port_file = os.path.join(Proxy.opts.state, "proxy_port")
