@@ -40,7 +40,7 @@ static void log_backup(capvd *d, capv_status st, const capv_backup_info *info, i
                  err ? err->message : "");
 }
 
-capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
+capv_status backup_run(capvd *d, bool counted, capv_backup_info **info, capv_error *err)
 {
     if (pthread_mutex_trylock(&d->backup_lock) != 0) {
         if (err != NULL) {
@@ -49,8 +49,9 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
         }
         return CAPV_E_BUSY;
     }
-    atomic_fetch_add(&d->backups, 1); /* before the check: see backups_pause */
-    if (atomic_load(&d->backups_paused)) {
+    if (!counted)
+        atomic_fetch_add(&d->backups, 1); /* before the check: see backups_pause */
+    if (!counted && atomic_load(&d->backups_paused)) {
         atomic_fetch_sub(&d->backups, 1);
         pthread_mutex_unlock(&d->backup_lock);
         if (err != NULL) {
@@ -71,7 +72,8 @@ capv_status backup_run(capvd *d, capv_backup_info **info, capv_error *err)
     log_backup(d, st, *info, start, err);
     if (st == CAPV_OK && *info != NULL)
         offsite_queue((*info)->path); /* backup.s3.*: the off-site copy, on its own thread */
-    atomic_fetch_sub(&d->backups, 1);
+    if (!counted)
+        atomic_fetch_sub(&d->backups, 1);
     return st;
 }
 
@@ -101,7 +103,7 @@ static void *backup_thread(void *arg)
     bool leader = false;
     if (d->registry != NULL && capv_registry_leader(&leader, d->registry, NULL) == CAPV_OK &&
         leader)
-        (void)backup_run(d, &info, &err);
+        (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
     pthread_rwlock_unlock(&d->lock);
     atomic_fetch_sub(&d->backups, 1); /* taken by backup_schedule_tick */
     capv_backup_info_free(info);
@@ -143,7 +145,7 @@ void backup_schedule_init(backup_schedule *s, capvd *d)
 
 void backup_schedule_tick(backup_schedule *s, capvd *d, int64_t now)
 {
-    /* paused: a reload waits for a backup to end; this one begins after the reload */
+    /* paused: a reload waits for a backup to end; this one is due again after it */
     if (s->interval_ms <= 0 || now < s->next_ms || atomic_load(&d->backups_paused))
         return;
     s->next_ms = now + s->interval_ms;

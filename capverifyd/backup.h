@@ -12,10 +12,12 @@
 
 struct capvd;
 
-/* Takes an online backup into backup.dir with retention; CAPV_E_BUSY when one is running.
- * Updates the backup metrics and logs event=backup. The caller holds the daemon's read lock
- * (the registry must not be swapped meanwhile). Free *info with capv_backup_info_free. */
-capv_status backup_run(struct capvd *d, capv_backup_info **info, capv_error *err);
+/* Takes an online backup into backup.dir with retention; CAPV_E_BUSY when one is running,
+ * or while a reload pauses backups (backups_pause) unless `counted`: the caller counted it in
+ * d->backups before a reload could look (the schedule), so the reload waits for it. Updates
+ * the backup metrics and logs event=backup. The caller holds the daemon's read lock (the
+ * registry must not be swapped meanwhile). Free *info with capv_backup_info_free. */
+capv_status backup_run(struct capvd *d, bool counted, capv_backup_info **info, capv_error *err);
 
 /* For a SIGHUP's reload of the trust configuration and registry (main.c), which waits until
  * no backup runs instead of waiting for the daemon's write lock with every request behind

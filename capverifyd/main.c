@@ -275,8 +275,9 @@ static void reload(capvd *d)
     }
     if (!d->reload_deferred) {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
-        capv_log_end(e, "a backup is running: the trust store, policies, registry and backup "
-                        "key are reloaded once it ends; no other backup begins before");
+        capv_log_end(e, "a backup is running or beginning: the trust store, policies, "
+                        "registry and backup key are reloaded once none runs; no other backup "
+                        "begins before");
     }
     d->reload_deferred = true;
 }
@@ -591,6 +592,9 @@ static void start_drain(capvd *d, int64_t *drain_until)
     atomic_store(&d->draining, true);
     notify_stopping();
     *drain_until = now_ms() + d->cfg.shutdown_grace_seconds * 1000;
+    /* an upload in progress is cancelled at once (its multipart upload aborted), not after
+     * the grace period, the requests in flight or a running backup: it needs none of them */
+    offsite_cancel();
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "draining");
     capv_log_int(e, "grace_seconds", d->cfg.shutdown_grace_seconds);
     capv_log_end(e, "shutdown requested: not ready, still serving during the grace period");
@@ -711,10 +715,7 @@ static void free_state(capvd *d)
 /* Drains, stops and frees; returns the exit status (1 when requests were cut). */
 static int shut_down(capvd *d)
 {
-    /* An upload in progress is cancelled at once (its multipart upload aborted), not after
-     * the requests in flight or a running backup: the uploader needs none of their state. */
-    offsite_cancel();
-    int64_t cut = wait_in_flight(d);
+    int64_t cut = wait_in_flight(d); /* the upload was cancelled by start_drain */
     if (!stop_listeners(d)) {
         /* workers may still use the registry: nothing is freed, the exit closes it */
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "stopped");

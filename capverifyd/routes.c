@@ -319,7 +319,7 @@ void handle_admin_backup(req *r)
         return;
     capv_backup_info *info = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = backup_run(r->d, &info, &err);
+    capv_status st = backup_run(r->d, false, &info, &err);
     if (st != CAPV_OK) {
         /* another backup is running: a conflict with it, not an unavailable service */
         answer_failure(r, st == CAPV_E_BUSY ? CAPV_E_CONFLICT : st, &err);

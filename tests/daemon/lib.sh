@@ -215,7 +215,7 @@ shim_daemon() {
     fi
     {
         printf '#!/bin/sh\nLD_PRELOAD=%q' "$SHIM_PRELOAD"
-        printf ' %q' "$@"
+        [ $# -gt 0 ] && printf ' %q' "$@"
         printf ' exec %q "$@"\n' "$T_DAEMON"
     } >"$TMP/daemon-shim.sh"
     chmod +x "$TMP/daemon-shim.sh"

@@ -347,7 +347,7 @@ else
     assert_le "… at once (ms)" "$(awk -v t="$TIME" 'BEGIN { printf "%d", t * 1000 }')" 1000
     check "… while the backup still runs" kill -0 "$BACKUP"
     check "… the reload waits for the backup's end, and says so" \
-        log_wait 'a backup is running: the trust store'
+        log_wait 'a backup is running or beginning: the trust store'
     wait "$BACKUP"
     assert_eq "the backup: 201" "$(cat "$TMP/backup.code")" 201
     rm -f "$TMP/slow.flag"

@@ -179,8 +179,8 @@ daemon_stop "capverifyd (fourth run)"
 # ---- shutdown during an upload and a scheduled backup ------------------------------------
 # The store hangs on every backup file (the fault proxy takes the PUT in and never answers);
 # a scheduled backup runs onto a slow volume (the fault shim: 100 ms a write) when SIGTERM
-# comes. The upload is cancelled at once, not after that backup; the daemon exits 0 once the
-# backup is written.
+# comes. The upload is cancelled at once, not after the grace period (5 s) or that backup;
+# the daemon exits 0 once the backup is written.
 proxy_start hang "$EP" --stall PUT:.sqlite || t_done
 BK_DIR=$(readlink -f "$TMP/d1/backups")
 if ! shim_daemon HOSTILE_FAULT_DIR="$BK_DIR" HOSTILE_FAULT_FLAG="$TMP/slow.flag" \
@@ -190,7 +190,7 @@ else
     # the newest backup is older than the interval: the first tick starts one (fast, the
     # flag is off), whose upload hangs; the next, two seconds later, is slow
     daemon_start d1 "${S3SETS[@]}" --set "backup.s3.endpoint=$P_ENDPOINT" \
-        --set backup.interval_seconds=2 || t_done
+        --set backup.interval_seconds=2 --set shutdown.grace_seconds=5 || t_done
     DAEMON=$T_DAEMON
     for _ in $(seq 1 100); do
         grep -q '^PUT .*\.sqlite stalled' "$P_LOG" && break
