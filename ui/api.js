@@ -42,8 +42,10 @@ export async function call(path, { method = 'GET', body = undefined, type = unde
 
 // A path segment from user or registry text. The daemon takes canonical paths only (no
 // percent-encoding: docs/hardening.md), so ids of these characters go as they are; anything
-// else is encoded and the daemon answers 400, which is shown.
+// else is encoded and the daemon answers 400, which is shown. "." and ".." too: the browser
+// would otherwise remove them and ask for another path.
 export function seg(s) {
   const t = String(s);
+  if (t === '.' || t === '..') return t.replace(/\./g, '%2E');
   return /^[A-Za-z0-9._:~-]+$/.test(t) ? t : encodeURIComponent(t);
 }

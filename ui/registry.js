@@ -177,7 +177,7 @@ export async function renderEntry(main, id) {
 export function searchManifest(hash) {
   entries.manifest = hash;
   entries.cursors = [0];
-  location.hash = '#/registry';
+  location.replace('#/registry'); // the search route is not kept in the history: Back leaves it
 }
 
 export async function renderVerification(main, requestId) {

@@ -4,7 +4,7 @@
 import * as api from './api.js';
 import * as auth from './auth.js';
 import { h, badge, dl, replace, code, table } from './dom.js';
-import { failure } from './session.js';
+import { failure, signInPanel } from './session.js';
 
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -47,7 +47,7 @@ export async function render(main, config) {
 
 function sessionInfo() {
   if (!auth.enabled()) return h('p.muted', null, 'No sign-in needed.');
-  if (!auth.signedIn()) return h('p', null, 'Not signed in. ', auth.reason());
+  if (!auth.signedIn()) return signInPanel('use the daemon'); // the header's "Not signed in" leads here
   const c = auth.claims() || {};
   const s = auth.scopes();
   const exp = auth.expiresAt();

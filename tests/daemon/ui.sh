@@ -4,7 +4,8 @@
 # and /ui/ with their security headers, caching and ETags, the compiled-in files equal to
 # ui/ and within their size budget, /ui/config.json, ui.enabled=false, the issuer in the
 # Content-Security-Policy, and multipart/form-data: curl -F uploads (zip by its signature,
-# JSON packages, failing packages) and every malformed form refused with 400.
+# JSON packages, failing packages), a form from another site refused with 403 (Sec-Fetch-Site,
+# Origin), and every malformed form refused with 400.
 #   ui.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR VECTORS_DIR
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
@@ -12,7 +13,7 @@ t_init "$@"
 UI=$SRC/ui
 daemon_start ui "${SAMPLE_ARGS[@]}" --set server.max_body_bytes=1048576 || t_done
 API=$D_URL
-CSP_OPEN="default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+CSP_OPEN="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 # the UI's headers on the last response
 ui_headers() {
@@ -129,6 +130,23 @@ printf '{"policy_id":"x","context":{}}' >"$TMP/eval.json"
 req POST "$API/verify" -F "package=@$TMP/eval.json"
 assert_eq "a policy evaluation in a form: 400" "$STATUS" 400
 assert_match "… says to send it as application/json" "$(body_json .error.message)" 'application/json'
+# a form from another site (any page can send one, with the cookies of an authenticating
+# proxy) is refused; from the UI's own origin, or a client that is not a browser, it is not
+while read -r want what; do
+    req POST "$API/verify" -H "$what" -F "package=@$SAMPLE/sample.zip"
+    assert_eq "a form with $what: $want" "$STATUS" "$want"
+done <<EOF
+403 Sec-Fetch-Site: cross-site
+403 Sec-Fetch-Site: same-site
+200 Sec-Fetch-Site: same-origin
+200 Sec-Fetch-Site: none
+403 Origin: https://elsewhere.example
+403 Origin: null
+200 Origin: ${API}
+EOF
+req POST "$API/verify" -H 'Origin: https://elsewhere.example' -F "package=@$SAMPLE/sample.zip"
+assert_eq "… the refusal: forbidden" "$(body_json .error.code)" forbidden
+assert_match "… naming why" "$(body_json .error.message)" 'another site'
 
 # an audit log beside the package, in the field audit_log (docs/formats.md, "Audit logs"): the
 # sample's manifest names the tip of the peer's log
@@ -236,7 +254,7 @@ AUTH_ARGS=(--set auth.enabled=true --set "auth.issuer=$ISS" --set auth.audiences
     --set "auth.jwks_url=file://$TMP/jwks.json")
 daemon_start auth "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" --set ui.client_id=capv-ui \
     --set 'ui.scopes=openid,verify:run' || t_done
-CSP_AUTH="default-src 'self'; connect-src 'self' https://idp.example:8443; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+CSP_AUTH="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self' https://idp.example:8443; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 req GET "$D_URL/ui/"
 assert_eq "with auth the UI's files need no token" "$STATUS" 200
 ui_headers "GET /ui/ with auth" "$CSP_AUTH"

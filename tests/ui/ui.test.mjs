@@ -481,7 +481,7 @@ async function signIn() {
 async function headers() {
   const res = await fetch(`${AUTH}/ui/`);
   const csp = res.headers.get('content-security-policy') || '';
-  check('CSP: default-src \'self\'', csp.includes("default-src 'self'"), csp);
+  check('CSP: default-src \'none\'', csp.includes("default-src 'none'"), csp);
   check('CSP: connect-src allows the issuer\'s origin', csp.includes(`connect-src 'self' ${ISSUER}`), csp);
   check('CSP: frame-ancestors \'none\'', csp.includes("frame-ancestors 'none'"), csp);
   check('CSP: no unsafe-inline or unsafe-eval', !/unsafe-(inline|eval)/.test(csp), csp);
