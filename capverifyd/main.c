@@ -690,6 +690,28 @@ static bool stop_listeners(capvd *d)
     return pthread_timedjoin_np(t, NULL, &deadline) == 0;
 }
 
+/* How long the shutdown waits for the queued verification records before it says which
+ * are not written; closing the registry then tries once more (docs/registry.md,
+ * "Durability"). */
+#define RECORDS_FLUSH_MS 5000
+
+/* Writes the queued verification records; those the registry cannot write within
+ * RECORDS_FLUSH_MS (the storage fails) are logged at ERROR (event records_unwritten): the
+ * handle that counts their drop is closed right after, so its counter is never scraped. */
+static void flush_records(capvd *d)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    if (d->registry == NULL || capv_registry_flush(d->registry, RECORDS_FLUSH_MS, &err) == CAPV_OK)
+        return;
+    uint64_t left = capv_registry_stat_get(d->registry, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "records_unwritten");
+    capv_log_int(e, "records", (int64_t)left);
+    capv_log_end(e,
+                 "%llu queued verification record(s) not written within %d s at shutdown (%s); "
+                 "closing the registry tries once more, then drops them",
+                 (unsigned long long)left, RECORDS_FLUSH_MS / 1000, err.message);
+}
+
 static void free_state(capvd *d)
 {
     /* A scheduled backup holds the read lock until it has logged and queued its upload:
@@ -697,6 +719,7 @@ static void free_state(capvd *d)
      * last tick that has not taken it yet waits for the exit instead of using what is freed
      * below. */
     pthread_rwlock_wrlock(&d->lock);
+    flush_records(d);
     capv_verifier_free(d->verifier);
     capv_registry_close(d->registry);
     capv_signing_key_free(d->registry_key);
@@ -722,6 +745,7 @@ static int shut_down(capvd *d)
         capv_log_int(e, "requests_cut", cut);
         capv_log_end(e, "the listeners did not stop within %d s; exiting", STOP_TIMEOUT_SECONDS);
         offsite_stop();
+        flush_records(d); /* the registry is not closed: its queue would die with the process */
         return EXIT_CUT;
     }
     capv_log_entry *e = capv_log_begin(d->log, cut > 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");

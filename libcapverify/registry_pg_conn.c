@@ -218,12 +218,21 @@ static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
     char timeout[16];
     int secs = pg->timeout_ms / 1000 + (pg->timeout_ms % 1000 != 0);
     snprintf(timeout, sizeof timeout, "%d", secs < 2 ? 2 : secs);
-    /* later entries override what the expanded URL sets; application_name comes first so
-     * that an URL may name itself */
-    const char *kw[] = { "application_name", "dbname", "connect_timeout", "password", NULL };
-    const char *val[] = { "capverify", pg->url, timeout, pg->password, NULL };
+    /* Later entries override what the expanded URL sets; those before it are defaults the
+     * URL may change: the name, and how soon a server that vanished without a word (its
+     * machine or the network gone) is noticed. Without them a statement waiting for its
+     * answer would hang for the operating system's keepalive, two hours, with the writer
+     * and every caller behind it: now an idle wait is probed after 10 s (three probes 5 s
+     * apart) and data the server does not acknowledge for 30 s ends the session. */
+    const char *kw[] = { "application_name", "keepalives",
+                         "keepalives_idle",  "keepalives_interval",
+                         "keepalives_count", "tcp_user_timeout",
+                         "dbname",           "connect_timeout",
+                         "password",         NULL };
+    const char *val[] = { "capverify", "1",     "10",    "5",          "3",
+                          "30000",     pg->url, timeout, pg->password, NULL };
     if (pg->password == NULL)
-        kw[3] = NULL;
+        kw[8] = NULL;
     PGconn *pc = PQconnectdbParams(kw, val, 1);
     if (pc == NULL)
         return capvi_err_nomem(err);

@@ -21,8 +21,12 @@
 #include "registry_pg_conn_int.h"
 #include "registry_pg_record_int.h"
 
-/* Records per statement (each column one array parameter). */
+/* Records per statement (each column one array parameter), and report bodies per statement
+ * up to about PG_RECORD_CHUNK_BYTES (at least one): the server takes at most 1 GB in one
+ * parameter, and a batch of large reports (registry.max_report_bytes allows 16 MiB each)
+ * would otherwise fail as a whole at every retry. */
 #define PG_RECORD_CHUNK 1000u
+#define PG_RECORD_CHUNK_BYTES (64u * 1024u * 1024u)
 _Static_assert(PG_RECORD_CHUNK <= 32767, "a row's index of its digest pair is a smallint");
 /* Rounds of insert + look-up for report bodies that a concurrent prune removes meanwhile. */
 #define PG_REPORT_ROUNDS 3
@@ -460,6 +464,17 @@ static capv_status record_chunk(capvi_pg *pg, capvi_reg_record **recs, size_t n,
     return st;
 }
 
+/* How many of the n records go into the next statement. */
+static size_t chunk_len(capvi_reg_record *const *recs, size_t n)
+{
+    size_t k = 0;
+    uint64_t bytes = 0;
+    while (k < n && k < PG_RECORD_CHUNK &&
+           (k == 0 || bytes + recs[k]->body_len <= PG_RECORD_CHUNK_BYTES))
+        bytes += recs[k++]->body_len;
+    return k;
+}
+
 capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n, bool skip_stored)
 {
     capv_error err = CAPV_ERROR_INIT;
@@ -468,9 +483,10 @@ capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t 
         st = capvi_err_set(&err, CAPV_E_STATE, NULL,
                            pg->read_only ? "the registry database is open read-only"
                                          : "no transaction is open");
-    for (size_t i = 0; st == CAPV_OK && i < n; i += PG_RECORD_CHUNK)
-        st = record_chunk(pg, recs + i, n - i < PG_RECORD_CHUNK ? n - i : PG_RECORD_CHUNK,
-                          skip_stored, &err);
+    for (size_t i = 0, k = 0; st == CAPV_OK && i < n; i += k) {
+        k = chunk_len(recs + i, n - i);
+        st = record_chunk(pg, recs + i, k, skip_stored, &err);
+    }
     if (st != CAPV_OK)
         capvi_pg_records_fail(recs, n, st, &err);
     return st;

@@ -699,7 +699,8 @@ static void writer_sync(capv_registry *reg)
 /* Under qlock: waits for work until the earliest of the writer's deadlines. */
 static void writer_wait(capv_registry *reg, int64_t next_prune, int64_t next_probe)
 {
-    int64_t deadline = atomic_load(&reg->retention_ms) > 0 ? next_prune : 0;
+    /* no pruning while stopping (prune_due): its time would wake the writer in a loop */
+    int64_t deadline = atomic_load(&reg->retention_ms) > 0 && !reg->stopping ? next_prune : 0;
     int64_t rd = records_deadline(reg), sd = sync_deadline(reg);
     if (sd > 0 && (deadline == 0 || sd < deadline))
         deadline = sd;

@@ -20,7 +20,8 @@
 #    (cap_verifier_registry_queue_depth > 0), /readyz stays 200 with the registry check
 #    ok:false naming the reason; after the fault is removed (filler deleted / remount rw / shim
 #    off) the registry check is ok again, /verify 200, and every verification answered 200 is
-#    in the registry (docs/registry.md#recording-verifications).
+#    in the registry (docs/registry.md#recording-verifications); a SIGTERM while a record
+#    waits for the read-only storage logs it at ERROR (records_unwritten) and exits 0.
 # 3. another process holding SQLite's write lock on the registry for longer than
 #    registry.busy_timeout_ms: POST /registry/entries answers 503 "busy" with Retry-After
 #    (nothing about the request conflicts: never a 409), and the same request is a 201 once
@@ -232,7 +233,16 @@ else
     else
         [ -z "$preload" ] && mount -o remount,rw "$ROFS" # undo the probe
         fault_case queued read-only 'read-only|read only|readonly|EROFS|SQLITE_READONLY' ro_inject ro_remove
-        daemon_stop readonly
+        # SIGTERM while a record waits for the storage: the shutdown says it is not written
+        ro_inject
+        verify read-only-at-exit
+        assert_eq "read-only again: /verify is 200 (its record waits)" "$STATUS" 200
+        kill -TERM "$D_PID"
+        daemon_wait_exit "$D_PID" 40
+        assert_eq "SIGTERM while the record waits: readonly exits 0" "$RC" 0
+        check "… the unwritten record is logged at ERROR (records_unwritten)" \
+            grep -q '"level":"ERROR","event":"records_unwritten","records":[1-9]' "$D_LOG"
+        ro_remove
         recorded_check read-only "$ROFS/registry.sqlite" "${RECORDED_200[@]}"
     fi
 fi
