@@ -697,8 +697,9 @@ static bool stop_listeners(capvd *d)
 
 /* Writes the queued verification records; those the registry cannot write within
  * RECORDS_FLUSH_MS (the storage fails) are logged at ERROR (event records_unwritten): the
- * handle that counts their drop is closed right after, so its counter is never scraped. */
-static void flush_records(capvd *d)
+ * handle that counts their drop is closed right after (`closing`), so its counter is never
+ * scraped, or not at all (the process exits with it). */
+static void flush_records(capvd *d, bool closing)
 {
     capv_error err = CAPV_ERROR_INIT;
     if (d->registry == NULL || capv_registry_flush(d->registry, RECORDS_FLUSH_MS, &err) == CAPV_OK)
@@ -707,9 +708,10 @@ static void flush_records(capvd *d)
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "records_unwritten");
     capv_log_int(e, "records", (int64_t)left);
     capv_log_end(e,
-                 "%llu queued verification record(s) not written within %d s at shutdown (%s); "
-                 "closing the registry tries once more, then drops them",
-                 (unsigned long long)left, RECORDS_FLUSH_MS / 1000, err.message);
+                 "%llu queued verification record(s) not written within %d s at shutdown (%s); %s",
+                 (unsigned long long)left, RECORDS_FLUSH_MS / 1000, err.message,
+                 closing ? "closing the registry tries again for 10 s, then drops them"
+                         : "they are lost with the process");
 }
 
 static void free_state(capvd *d)
@@ -719,7 +721,7 @@ static void free_state(capvd *d)
      * last tick that has not taken it yet waits for the exit instead of using what is freed
      * below. */
     pthread_rwlock_wrlock(&d->lock);
-    flush_records(d);
+    flush_records(d, true);
     capv_verifier_free(d->verifier);
     capv_registry_close(d->registry);
     capv_signing_key_free(d->registry_key);
@@ -745,7 +747,7 @@ static int shut_down(capvd *d)
         capv_log_int(e, "requests_cut", cut);
         capv_log_end(e, "the listeners did not stop within %d s; exiting", STOP_TIMEOUT_SECONDS);
         offsite_stop();
-        flush_records(d); /* the registry is not closed: its queue would die with the process */
+        flush_records(d, false); /* the registry is not closed: its queue dies with the process */
         return EXIT_CUT;
     }
     capv_log_entry *e = capv_log_begin(d->log, cut > 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");

@@ -35,7 +35,7 @@ static const char *ui_headers(req *r, char *buf, size_t cap, const char *cache)
              "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
              "img-src 'self'; connect-src 'self'%s%s; frame-ancestors 'none'; base-uri 'none'; "
              "form-action 'self'\r\n"
-             "Referrer-Policy: no-referrer\r\n"
+             "Referrer-Policy: same-origin\r\n"
              "X-Frame-Options: DENY\r\n"
              "%s%s%s",
              origin[0] ? " " : "", origin, cache ? "Cache-Control: " : "", cache ? cache : "",

@@ -42,10 +42,10 @@ export async function call(path, { method = 'GET', body = undefined, type = unde
 
 // A path segment from user or registry text. The daemon takes canonical paths only (no
 // percent-encoding: docs/hardening.md), so ids of these characters go as they are; anything
-// else is encoded and the daemon answers 400, which is shown. "." and ".." too: the browser
-// would otherwise remove them and ask for another path.
+// else is encoded and the daemon answers 400, which is shown. "." and ".." too, as "%252E":
+// the browser removes them, and "%2E" alike, and would ask for another path.
 export function seg(s) {
   const t = String(s);
-  if (t === '.' || t === '..') return t.replace(/\./g, '%2E');
+  if (t === '.' || t === '..') return t.replace(/\./g, '%252E');
   return /^[A-Za-z0-9._:~-]+$/.test(t) ? t : encodeURIComponent(t);
 }

@@ -18,7 +18,7 @@ CSP_OPEN="default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self
 # the UI's headers on the last response
 ui_headers() {
     assert_eq "$1: Content-Security-Policy" "$(hdr Content-Security-Policy)" "${2:-$CSP_OPEN}"
-    assert_eq "$1: Referrer-Policy" "$(hdr Referrer-Policy)" no-referrer
+    assert_eq "$1: Referrer-Policy" "$(hdr Referrer-Policy)" same-origin
     assert_eq "$1: X-Frame-Options" "$(hdr X-Frame-Options)" DENY
     assert_eq "$1: X-Content-Type-Options" "$(hdr X-Content-Type-Options)" nosniff
 }

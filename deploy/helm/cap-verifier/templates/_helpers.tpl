@@ -182,13 +182,15 @@ Rule (mirrored by deploy/tools/chart-config.py, which the tests use):
 
 {{/*
 terminationGracePeriodSeconds: longer than the daemon's drain (grace + timeout), so
-Kubernetes never SIGKILLs a pod that is still finishing accepted requests.
+Kubernetes never SIGKILLs a pod that is still finishing accepted requests; by default 25 s
+longer, for what follows the drain with the registry failing: the listeners' stop (up to
+5 s), the wait for queued records (5 s) and the registry's own close (10 s).
 */}}
 {{- define "cap-verifier.terminationGracePeriod" -}}
 {{- $grace := int (.Values.shutdown.grace_seconds | default 5) -}}
 {{- $timeout := int (.Values.shutdown.timeout_seconds | default 25) -}}
 {{- $drain := add $grace $timeout -}}
-{{- $t := int (.Values.terminationGracePeriodSeconds | default (add $drain 10)) -}}
+{{- $t := int (.Values.terminationGracePeriodSeconds | default (add $drain 25)) -}}
 {{- if le $t $drain -}}
 {{- fail (printf "terminationGracePeriodSeconds (%d) must exceed shutdown.grace_seconds + shutdown.timeout_seconds (%d)" $t $drain) -}}
 {{- end -}}
