@@ -40,26 +40,25 @@ static void log_backup(capvd *d, capv_status st, const capv_backup_info *info, i
                  err ? err->message : "");
 }
 
+static capv_status busy(capv_error *err, const char *why)
+{
+    if (err != NULL) {
+        err->code = CAPV_E_BUSY;
+        snprintf(err->message, sizeof err->message, "%s", why);
+    }
+    return CAPV_E_BUSY;
+}
+
 capv_status backup_run(capvd *d, bool counted, capv_backup_info **info, capv_error *err)
 {
-    if (pthread_mutex_trylock(&d->backup_lock) != 0) {
-        if (err != NULL) {
-            err->code = CAPV_E_BUSY;
-            snprintf(err->message, sizeof err->message, "a backup is already running");
-        }
-        return CAPV_E_BUSY;
-    }
+    if (pthread_mutex_trylock(&d->backup_lock) != 0)
+        return busy(err, "a backup is already running");
     if (!counted)
         atomic_fetch_add(&d->backups, 1); /* before the check: see backups_pause */
     if (!counted && atomic_load(&d->backups_paused)) {
         atomic_fetch_sub(&d->backups, 1);
         pthread_mutex_unlock(&d->backup_lock);
-        if (err != NULL) {
-            err->code = CAPV_E_BUSY;
-            snprintf(err->message, sizeof err->message,
-                     "a reload is under way or waits; retry shortly");
-        }
-        return CAPV_E_BUSY;
+        return busy(err, "a reload is under way or waits; retry shortly");
     }
     mkdir(d->cfg.backup_dir, 0750);
     int64_t start = now_ms();

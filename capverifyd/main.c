@@ -691,7 +691,7 @@ static bool stop_listeners(capvd *d)
 }
 
 /* How long the shutdown waits for the queued verification records before it says which
- * are not written; closing the registry then tries once more (docs/registry.md,
+ * are not written; closing the registry then tries again for 10 s (docs/registry.md,
  * "Durability"). */
 #define RECORDS_FLUSH_MS 5000
 

@@ -232,7 +232,7 @@ static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
     const char *val[] = { "capverify", "1",     "10",    "5",          "3",
                           "30000",     pg->url, timeout, pg->password, NULL };
     if (pg->password == NULL)
-        kw[8] = NULL;
+        kw[sizeof kw / sizeof *kw - 2] = NULL; /* the password, last */
     PGconn *pc = PQconnectdbParams(kw, val, 1);
     if (pc == NULL)
         return capvi_err_nomem(err);
