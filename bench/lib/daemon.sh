@@ -90,7 +90,8 @@ with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as z:
 PY
 
 # ---- the daemon ----------------------------------------------------------------------------
-free_port() { python3 "$root/scripts/free-port.py"; }
+# free_port [N]: N (default 1) distinct free loopback ports, one per line
+free_port() { python3 "$root/scripts/free-port.py" "$@"; }
 
 # start_daemon NAME CACHE_SIZE [capverifyd arguments...]: sets PID, API and ADMIN (base URLs)
 start_daemon() {
@@ -98,8 +99,7 @@ start_daemon() {
     shift 2
     mkdir -p "$dir/conf"
     for _ in 1 2 3; do # another pair of ports when one was taken meanwhile
-        api=$(free_port)
-        admin=$(free_port)
+        { read -r api && read -r admin; } < <(free_port 2)
         (cd "$dir" && exec "$daemon" --config-dir "$dir/conf" \
             --set "server.listen=127.0.0.1:$api" --set "server.admin_listen=127.0.0.1:$admin" \
             --set "registry.path=$dir/registry.sqlite" --set "backup.dir=$dir/backups" \

@@ -45,8 +45,7 @@ PY
 CONF=$TMP/conf-print
 mkdir -p "$CONF"
 printf 'server:\n  threads: 7\n' >"$CONF/server.yaml"
-port=$(free_port)
-admin=$(free_port)
+{ read -r port && read -r admin; } < <(free_port 2)
 SECRET_URL='https://alice:hunter2@idp.example/jwks.json?access_token=tok123&lang=en'
 (cd "$WORK" && exec env CAPV_CACHE_SIZE=123 timeout 10 "$DAEMON" --config-dir "$CONF" \
     --print-config --set logging.level=debug --set "server.listen=127.0.0.1:$port" \
@@ -370,8 +369,7 @@ assert_eq "different sections in different files: exit 0" "$RC" 0
 # ---- a registry the library refuses: exit 5, one line ---------------------------------------
 mkdir -p "$WORK/badreg"
 head -c 8192 /dev/urandom >"$WORK/badreg/registry.sqlite"
-api=$(free_port)
-adm=$(free_port)
+{ read -r api && read -r adm; } < <(free_port 2)
 (cd "$WORK" && exec timeout 20 "$DAEMON" --config-dir "$GOOD" --set "server.listen=127.0.0.1:$api" \
     --set "server.admin_listen=127.0.0.1:$adm" --set server.threads=8 \
     --set "registry.path=$WORK/badreg/registry.sqlite" --set "backup.dir=$WORK/badreg/b") \

@@ -156,7 +156,8 @@ assert_le() {
 
 # ---- ports, start, stop -------------------------------------------------------------------
 
-free_port() { python3 "$SRC/scripts/free-port.py"; }
+# free_port [N]: N (default 1) distinct free loopback ports, one per line
+free_port() { python3 "$SRC/scripts/free-port.py" "$@"; }
 
 # daemon_start NAME [capverifyd arguments...]
 # Starts capverifyd in $TMP/NAME (its working directory; config dir $TMP/NAME/conf, which the
@@ -172,8 +173,7 @@ daemon_start() {
     D_LOG=$D_DIR/stdout.log
     mkdir -p "$D_DIR/conf"
     for attempt in 1 2 3 4 5; do
-        D_API=$(free_port)
-        D_ADMIN=$(free_port)
+        { read -r D_API && read -r D_ADMIN; } < <(free_port 2)
         (cd "$D_DIR" && export CAPVERIFYD_OPENAPI="$SRC/docs/api/openapi.json" &&
             exec "$DAEMON" --config-dir "$D_DIR/conf" \
             --set "server.listen=127.0.0.1:$D_API" \

@@ -260,8 +260,7 @@ if [ -e /etc/cap-verifier ]; then
 else
     mkdir -p "$TMP/zero"
     for attempt in 1 2 3; do
-        api=$(free_port)
-        admin=$(free_port)
+        { read -r api && read -r admin; } < <(free_port 2)
         (cd "$TMP/zero" && exec env -i PATH="$PATH" CAPV_SERVER_LISTEN="127.0.0.1:$api" \
             CAPV_SERVER_ADMIN_LISTEN="127.0.0.1:$admin" CAPV_SHUTDOWN_GRACE_SECONDS=0 \
             "$DAEMON" >"$TMP/zero/stdout.log" 2>"$TMP/zero/stderr.log") &

@@ -12,10 +12,23 @@ import urllib.error
 import urllib.request
 
 
+def free_ports(count):
+    """count distinct loopback ports free now: all stay bound until all are picked, or the
+    kernel could hand out the same one twice."""
+    held = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
+
+
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def http(url, data=None, headers=None, timeout=5):
@@ -42,7 +55,7 @@ class Daemon:
         for _ in range(5):  # a port taken between probing and binding: try others
             self.dir = tempfile.mkdtemp(prefix="capv-deploy-")
             os.mkdir(os.path.join(self.dir, "conf"))
-            self.api_port, self.admin_port = free_port(), free_port()
+            self.api_port, self.admin_port = free_ports(2)
             env = {k: v for k, v in os.environ.items() if not k.startswith("CAPV_")}
             env.update(self.extra_env)
             env.setdefault("CAPV_SERVER_ADMIN_LISTEN", "127.0.0.1:%d" % self.admin_port)

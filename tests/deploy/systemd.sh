@@ -44,8 +44,7 @@ done
 conf=$tmp/conf
 mkdir -p "$conf" "$tmp/trust"
 cp "$src/deploy/systemd/cap-verifier.yaml" "$conf/"
-free_port() { python3 "$src/scripts/free-port.py"; }
-api=$(free_port) admin=$(free_port)
+{ read -r api && read -r admin; } < <(python3 "$src/scripts/free-port.py" 2)
 python3 - "$tmp/notify.sock" "$tmp/notify.log" <<'PY' &
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

@@ -60,9 +60,10 @@ for variant in header:0:100 schema-page:100:3996; do
     cp "$SEED_DB" "$dir/registry.sqlite"
     garbage "$off" "$count" "$dir/registry.sqlite"
     sum_before=$(sha256sum <"$dir/registry.sqlite")
+    { read -r api && read -r admin; } < <(free_port 2)
     timeout 30 "$T_DAEMON" --config-dir "$TMP/noconf" "${SAMPLE_ARGS[@]}" \
-        --set "server.listen=127.0.0.1:$(free_port)" \
-        --set "server.admin_listen=127.0.0.1:$(free_port)" \
+        --set "server.listen=127.0.0.1:$api" \
+        --set "server.admin_listen=127.0.0.1:$admin" \
         --set "registry.path=$dir/registry.sqlite" --set "backup.dir=$dir/backups" \
         >"$dir/stdout.log" 2>"$dir/stderr.log"
     rc=$?

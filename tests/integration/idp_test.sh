@@ -159,8 +159,7 @@ expect 5 jwks_unavailable "plain http to the TLS port" -- \
 
 # ---- the daemon with the provider's tokens ----------------------------------------------
 if [ -n "$daemon" ]; then
-    free_port() { python3 "$(dirname "$0")/../../scripts/free-port.py"; }
-    api=$(free_port) admin=$(free_port)
+    { read -r api && read -r admin; } < <(python3 "$(dirname "$0")/../../scripts/free-port.py" 2)
     mkdir -p "$work/d/conf"
     "$daemon" --config-dir "$work/d/conf" --set "server.listen=127.0.0.1:$api" \
         --set "server.admin_listen=127.0.0.1:$admin" --set "registry.path=$work/d/reg.sqlite" \
