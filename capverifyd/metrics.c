@@ -427,7 +427,7 @@ char *metrics_render(const metrics_sources *src, size_t *len)
              (unsigned long long)src->registry_records_dropped);
         head(&o, "cap_verifier_registry_records_rejected_total", "counter",
              "Queued verification records the registry refused (a request id reused with other "
-             "content).");
+             "content, or a record failing alone while others are written).");
         emit(&o, "cap_verifier_registry_records_rejected_total %llu\n",
              (unsigned long long)src->registry_records_rejected);
         head(&o, "cap_verifier_registry_records_written_total", "counter",

@@ -139,6 +139,7 @@ struct capv_registry {
     int rq_backoff_ms;      /* the next retry pause after a failed batch */
     int64_t rq_stop_ms;     /* closing: records still failing after this are dropped */
     bool rq_failing;        /* the last batch with records failed on the storage */
+    bool rq_isolate;        /* records run alone (REG_ISOLATE_BATCH) */
     uint64_t rq_in, rq_out; /* records queued / finished (written, refused or dropped) */
     pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: flush and a full queue wait on rq_out */
     atomic_size_t rq_depth;

@@ -50,8 +50,8 @@ static void batch_abort(capv_reg_write **reqs, size_t n, capv_status st, const c
     }
 }
 
-/* Runs one write (q->rec: the records of the batch, all at once) in its own savepoint;
- * returns whether the storage still holds the batch's transaction. */
+/* Runs one write (recs: records, all in one statement where the storage has one) in its own
+ * savepoint; returns whether the storage still holds the batch's transaction. */
 static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **recs, size_t nrec,
                     capv_reg_write **rq, bool *fault)
 {
@@ -67,6 +67,7 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     for (size_t i = 0; i < nrec; i++) {
         rq[i]->st = q->st == CAPV_OK ? recs[i]->st : q->st;
         rq[i]->err = q->st == CAPV_OK ? recs[i]->err : q->err;
+        rq[i]->shared = q->st != CAPV_OK && nrec > 1;
     }
     if (q->st == CAPV_E_STORAGE) {
         *fault = true;
@@ -160,11 +161,18 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     for (size_t i = 0; i < n; i++)
         if (reqs[i]->rec == NULL)
             reqs[i]->st = CAPV_E_STATE; /* not run yet: nothing to undo */
-    capv_reg_write batch_q;
-    memset(&batch_q, 0, sizeof batch_q);
     if (st == CAPV_OK && nrec > 0) {
-        if (!run_one(reg, &batch_q, recs, nrec, rq, &fault))
-            st = batch_lost(&batch_q, &berr);
+        /* all in one statement, or each alone once a batch failed for one of them */
+        bool alone = false;
+        for (size_t i = 0; i < nrec; i++)
+            alone = alone || rq[i]->alone;
+        size_t step = alone ? 1 : nrec;
+        for (size_t k = 0; st == CAPV_OK && k < nrec; k += step) {
+            capv_reg_write batch_q;
+            memset(&batch_q, 0, sizeof batch_q);
+            if (!run_one(reg, &batch_q, recs + k, step, rq + k, &fault))
+                st = batch_lost(&batch_q, &berr);
+        }
         for (size_t i = 0; st == CAPV_OK && i < nrec; i++)
             any = any || rq[i]->st == CAPV_OK;
     }
@@ -586,30 +594,60 @@ static capv_reg_queued *take_records(capv_registry *reg, size_t room)
     return first;
 }
 
-/* Without qlock: the records taken (take_records) into b[n..]; returns the new n. */
-static size_t take_prepare(capv_reg_write **b, size_t n, capv_reg_queued *q)
+/* Without qlock: the records taken (take_records) into b[n..], each to run alone or not;
+ * returns the new n. */
+static size_t take_prepare(capv_reg_write **b, size_t n, capv_reg_queued *q, bool alone)
 {
     for (; q != NULL; q = q->next) {
         memset(&q->w.err, 0, sizeof q->w.err);
+        q->w.alone = alone;
         b[n++] = &q->w;
     }
     return n;
 }
 
+/* A failure that may be the record's own rather than the storage's (an error the server
+ * does not classify, or its memory for this record): one that recurs while the storage
+ * takes other writes will recur for ever. */
+static bool record_fault(capv_status st)
+{
+    return st == CAPV_E_IO || st == CAPV_E_NOMEM;
+}
+
 /* Under qlock, after the batch ran: the records among b[first..n) are finished, or put back
- * at the head of the queue, in their order, to be retried after a pause. Returns the
- * finished ones, for the caller to free without qlock (record_finished). */
+ * at the head of the queue, in their order, to be retried after a pause. A statement that
+ * failed for its records otherwise than on the storage may have failed for one of them
+ * alone: they are retried each alone (REG_ISOLATE_BATCH), and one that keeps failing so
+ * while the storage takes the others is refused (REG_RECORD_STRIKES). Returns the finished
+ * ones, for the caller to free without qlock (record_finished). */
 static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n)
 {
     capv_reg_queued *back = NULL, **tail = &back, *done = NULL;
     size_t nback = 0;
     int64_t now = capvi_mono_ms();
     bool give_up = reg->stopping && now >= reg->rq_stop_ms;
+    bool stored = false; /* the storage took writes of this very batch */
+    for (size_t i = 0; i < n; i++)
+        stored = stored || b[i]->st == CAPV_OK;
     for (size_t i = first; i < n; i++) {
         capv_reg_queued *q = (capv_reg_queued *)((char *)b[i] - offsetof(capv_reg_queued, w));
-        if (q->w.st == CAPV_OK || q->w.st == CAPV_E_EXISTS) {
+        capv_status st = q->w.st;
+        bool retry;
+        if (st == CAPV_OK || st == CAPV_E_EXISTS) {
             record_finished(reg, q, &reg->rq_written, &done);
-        } else if (!transient(q->w.st)) {
+            continue;
+        }
+        if (q->w.shared && st != CAPV_E_STORAGE && st != CAPV_E_BUSY) {
+            reg->rq_isolate = true;
+            retry = true;
+        } else if (!transient(st)) {
+            retry = false;
+        } else if (q->w.alone && record_fault(st) && stored) {
+            retry = ++q->strikes < REG_RECORD_STRIKES;
+        } else {
+            retry = true;
+        }
+        if (!retry) {
             record_finished(reg, q, &reg->rq_rejected, &done);
         } else if (give_up) {
             record_finished(reg, q, &reg->rq_dropped, &done);
@@ -623,9 +661,11 @@ static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, siz
         if (n > first) {
             reg->rq_backoff_ms = REG_RETRY_MIN_MS;
             reg->rq_failing = false;
+            reg->rq_isolate = false;
         }
     } else {
-        reg->rq_failing = true;
+        /* while the storage takes writes, a caller finding the queue full waits for room */
+        reg->rq_failing = !stored;
         *tail = reg->rq_head;
         reg->rq_head = back;
         if (reg->rq_tail == NULL)
@@ -755,11 +795,14 @@ static void *writer_main(void *arg)
         if (reg->qhead == NULL)
             reg->qtail = NULL;
         /* queued records ride along in any batch once their pause after a failure is over */
-        size_t first_record = n;
+        size_t first_record = n, room = cap - n;
+        bool alone = reg->rq_isolate;
+        if (alone && room > REG_ISOLATE_BATCH)
+            room = REG_ISOLATE_BATCH;
         capv_reg_queued *taken =
-            capvi_mono_ms() >= reg->rq_retry_ms ? take_records(reg, cap - n) : NULL;
+            capvi_mono_ms() >= reg->rq_retry_ms ? take_records(reg, room) : NULL;
         pthread_mutex_unlock(&reg->qlock);
-        n = take_prepare(b, n, taken);
+        n = take_prepare(b, n, taken, alone);
 
         if (n > 0) {
             pthread_mutex_lock(&reg->wlock);

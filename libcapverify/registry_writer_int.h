@@ -18,6 +18,9 @@ struct capv_reg_write {
     capv_status (*run)(capv_registry *reg, void *arg, capv_error *err);
     capvi_reg_record *rec; /* instead of run: a verification record (batched together) */
     bool queued;           /* rec was queued (asynchronous recording): nobody waits for it */
+    /* rec runs in a savepoint of its own, not in one statement with the batch's other
+     * records (the writer isolates records after a batch failed for one of them) */
+    bool alone;
     void (*undo)(void *arg);
     void *arg;
     bool changes_entries; /* a successful run bumps the generation */
@@ -28,7 +31,8 @@ struct capv_reg_write {
     /* filled by the executor */
     capv_status st;
     capv_error err;
-    size_t pos; /* the write's place in its batch */
+    size_t pos;  /* the write's place in its batch */
+    bool shared; /* st is the failure of the statement rec ran in with other records */
     /* writer-thread queue */
     struct capv_reg_write *next;
     bool done;
@@ -59,6 +63,7 @@ typedef struct capv_reg_queued {
     capv_reg_write w;
     capvi_reg_record rec;
     capvi_reg_body *body;
+    unsigned int strikes; /* failures alone while the storage took other writes */
     struct capv_reg_queued *next;
 } capv_reg_queued;
 
@@ -74,6 +79,13 @@ void capvi_reg_queued_free(capv_reg_queued *q);
 #define REG_RECORD_SYNC_MS 1000
 #define REG_RETRY_MIN_MS 100
 #define REG_RETRY_MAX_MS 5000
+/* After a batch of records failed in one statement, otherwise than on the storage, the
+ * records are written each in a savepoint of its own, at most REG_ISOLATE_BATCH a batch,
+ * until a batch succeeds whole. A record that fails alone (CAPV_E_IO, CAPV_E_NOMEM) while
+ * the same transaction commits other writes this many times is refused: it would fail for
+ * ever, and the records behind it are written meanwhile (docs/registry.md). */
+#define REG_ISOLATE_BATCH 64u
+#define REG_RECORD_STRIKES 3u
 /* A caller finding the queue full while the storage takes records waits this long at most
  * for room before its record is dropped (back-pressure; docs/registry.md). */
 #define REG_QUEUE_WAIT_MS 1000

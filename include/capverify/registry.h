@@ -175,7 +175,8 @@ typedef enum capv_registry_stat {
     CAPV_REGISTRY_STAT_RECORDS_DROPPED = 6,  /**< records not queued: the queue was full
                                               * while the storage failed */
     CAPV_REGISTRY_STAT_RECORDS_REJECTED = 7, /**< queued records the storage refused
-                                              * (CAPV_E_CONFLICT: a request id reused) */
+                                              * (CAPV_E_CONFLICT: a request id reused; or
+                                              * one failing alone while others went in) */
     CAPV_REGISTRY_STAT_RECORDS_WRITTEN = 8   /**< queued records written (or already there) */
 } capv_registry_stat;
 /** A counter of this handle since it was opened (0 for an unknown `which`). Thread-safe.

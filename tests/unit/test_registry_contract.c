@@ -7,6 +7,7 @@
 #include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +255,72 @@ START_TEST(queued_records)
     capv_registry_close(reg);
     reg = open_reg(0, 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 2300);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* Makes the storage refuse the record with request id `rid` with an error it does not
+ * classify (CAPV_E_IO), at every try, and take every other. */
+static void poison(const char *rid)
+{
+    char sql[256];
+    if (on_pg) {
+        snprintf(sql, sizeof sql,
+                 "ALTER TABLE verifications ADD CONSTRAINT poison CHECK (request_id <> '%s')", rid);
+        PGconn *c = PQconnectdb(loc);
+        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+        PGresult *r = PQexec(c, sql);
+        ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        return;
+    }
+    snprintf(sql, sizeof sql,
+             "CREATE TRIGGER poison BEFORE INSERT ON verifications WHEN NEW.request_id = '%s' "
+             "BEGIN SELECT json('not json'); END",
+             rid);
+    sqlite3 *db = NULL;
+    ck_assert_int_eq(sqlite3_open(loc, &db), SQLITE_OK);
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+    sqlite3_close(db);
+}
+
+/* Queues records g-FROM .. g-(TO-1), and the one `poison` after g-AT. */
+static void record_range(capv_registry *reg, int from, int to, int at)
+{
+    char rid[32];
+    for (int i = from; i < to; i++) {
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "g-%d", i);
+        v.request_id = rid;
+        v.result = "ok";
+        ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+        if (i == at) {
+            v.request_id = "poison";
+            ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+        }
+    }
+}
+
+/* A queued record that the storage refuses at every try, with an error that might have been
+ * the storage's, holds neither the records queued with it nor those after it: they are
+ * written, and it is refused once it failed alone while the others went in. */
+START_TEST(a_record_failing_alone_is_refused)
+{
+    capv_registry_close(open_reg(0, 0));
+    poison("poison");
+    capv_registry *reg = open_reg(CAPV_REGISTRY_WRITER_THREAD, 5000);
+    record_range(reg, 0, 200, 100);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_flush(reg, 20000, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 200);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 200);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);
+    /* and the queue goes on as before */
+    record_range(reg, 200, 500, -1);
+    ck_assert_msg(capv_registry_flush(reg, 20000, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 500);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);
     capv_registry_close(reg);
 }
 END_TEST
@@ -1043,6 +1110,7 @@ static Suite *contract_suite(const char *name)
     tcase_add_test(tc, paged_listing);
     tcase_add_test(tc, verifications_recorded);
     tcase_add_test(tc, queued_records);
+    tcase_add_test(tc, a_record_failing_alone_is_refused);
     tcase_add_test(tc, reports_as_stored);
     tcase_add_test(tc, reports_queued_are_found);
     tcase_add_test(tc, policies_stored);
