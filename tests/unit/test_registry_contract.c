@@ -22,6 +22,17 @@ static bool on_pg;
 static char dir[256];
 static char loc[LOC_CAP];
 
+/* Runs one SQL command on PostgreSQL at `conninfo`. */
+static void pg_exec(const char *conninfo, const char *sql)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
+    PGresult *r = PQexec(c, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(c);
+}
+
 /* A fresh, empty schema in the database of CAPV_TEST_PG_URL, as a registry location. */
 static void pg_location(char out[LOC_CAP])
 {
@@ -30,12 +41,7 @@ static void pg_location(char out[LOC_CAP])
     char schema[64], sql[128];
     snprintf(schema, sizeof schema, "c_%ld_%d", (long)getpid(), n++);
     snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
-    PGconn *c = PQconnectdb(base);
-    ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-    PGresult *r = PQexec(c, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-    PQfinish(c);
+    pg_exec(base, sql);
     snprintf(out, LOC_CAP, "%s%soptions=-csearch_path%%3D%s", base, strchr(base, '?') ? "&" : "?",
              schema);
 }
@@ -267,12 +273,7 @@ static void poison(const char *rid)
     if (on_pg) {
         snprintf(sql, sizeof sql,
                  "ALTER TABLE verifications ADD CONSTRAINT poison CHECK (request_id <> '%s')", rid);
-        PGconn *c = PQconnectdb(loc);
-        ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s", PQerrorMessage(c));
-        PGresult *r = PQexec(c, sql);
-        ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
-        PQclear(r);
-        PQfinish(c);
+        pg_exec(loc, sql);
         return;
     }
     snprintf(sql, sizeof sql,
