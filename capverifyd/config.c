@@ -160,6 +160,10 @@ static const cfg_key keys[] = {
     { "ui", "scopes", T_LIST, 0, OFF(ui_scopes),
       "openid,verify:run,registry:read,verifications:read,policy:compile,policy:read", 0, 0, NULL,
       "Scopes the UI asks the identity provider for when it signs in." },
+    { "ui", "token_origin", T_STR, 0, OFF(ui_token_origin), "", 0, 0, NULL,
+      "Origin (scheme://host[:port]) of the identity provider's token endpoint when it is not "
+      "auth.issuer's: the UI's Content-Security-Policy then lets it connect there too. Empty: "
+      "the issuer's origin. Needs ui.client_id." },
     { "cache", "enabled", T_BOOL, 0, OFF(cache_enabled), "true", 0, 0, NULL,
       "Cache verification reports of zip uploads (keyed by package bytes, options and the "
       "trust / policy / registry epoch, so a reload never serves a stale verdict)." },
@@ -1616,6 +1620,25 @@ static void check_ui(checker *ck)
                 "the UI signs in at this issuer (ui.client_id %s), which must be an http(s) URL "
                 "with an origin: %s",
                 src_of(c, &c->ui_client_id), why);
+    if (*c->ui_token_origin) {
+        if ((why = origin_why(c->ui_token_origin)) != NULL)
+            problem(ck, &c->ui_token_origin, "'%s': %s", c->ui_token_origin, why);
+        else if (!*c->ui_client_id)
+            problem(ck, &c->ui_token_origin,
+                    "has no effect without ui.client_id: the UI signs in only with one");
+    }
+}
+
+const char *capvd_ui_token_origin(const capvd_config *c, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!c->auth_enabled || !*c->ui_client_id || !*c->auth_issuer)
+        return out;
+    if (*c->ui_token_origin)
+        snprintf(out, cap, "%s", c->ui_token_origin);
+    else
+        capvd_issuer_origin(c->auth_issuer, out, cap);
+    return out;
 }
 
 static void check_storage(checker *ck, const char *config_dir)

@@ -2,7 +2,8 @@
 /* The web UI (ui.h, docs/ui.md). Every answer of a UI route carries the UI's security headers:
  * a Content-Security-Policy that lets the page load scripts, styles and images from this
  * origin only, never inline ones, connect to this origin and, for signing in, to the identity
- * provider's; no framing; no referrer. */
+ * provider's (its discovery document at the issuer, its token endpoint); no framing; no
+ * referrer to other origins. */
 #include "ui.h"
 
 #include <stdio.h>
@@ -18,34 +19,37 @@
 /* index.html names the build; files under /ui/v/<build>/ never change */
 #define CACHE_FOREVER "public, max-age=31536000, immutable"
 #define CACHE_REVALIDATE "no-cache"
+/* the UI's headers: the policy with two origins of up to 300 bytes, and Cache-Control */
+#define UI_HEADERS_CAP 1536
 
 /* The UI's headers ("Name: value\r\n" lines) into buf, with Cache-Control `cache` unless
  * NULL (answers of ROUTE_UI_CONFIG, like every API answer, get no-store from send_response). */
 static const char *ui_headers(req *r, char *buf, size_t cap, const char *cache)
 {
     const capvd_config *c = &r->d->cfg;
-    char origin[300] = "";
+    char issuer[300] = "", token[300];
     /* the UI signs in at the issuer only with a client id: else it needs no connection */
-    if (c->auth_enabled && *c->ui_client_id && *c->auth_issuer &&
-        capvd_issuer_origin(c->auth_issuer, origin, sizeof origin) != NULL)
-        origin[0] = '\0';
+    if (*capvd_ui_token_origin(c, token, sizeof token))
+        capvd_issuer_origin(c->auth_issuer, issuer, sizeof issuer);
+    if (strcmp(token, issuer) == 0)
+        token[0] = '\0';
     /* nothing the UI does not use: its own scripts, styles and icon, fetches to the daemon
-     * and the issuer */
+     * and the identity provider */
     snprintf(buf, cap,
              "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "
-             "img-src 'self'; connect-src 'self'%s%s; frame-ancestors 'none'; base-uri 'none'; "
-             "form-action 'self'\r\n"
+             "img-src 'self'; connect-src 'self'%s%s%s%s; frame-ancestors 'none'; "
+             "base-uri 'none'; form-action 'self'\r\n"
              "Referrer-Policy: same-origin\r\n"
              "X-Frame-Options: DENY\r\n"
              "%s%s%s",
-             origin[0] ? " " : "", origin, cache ? "Cache-Control: " : "", cache ? cache : "",
-             cache ? "\r\n" : "");
+             issuer[0] ? " " : "", issuer, token[0] ? " " : "", token,
+             cache ? "Cache-Control: " : "", cache ? cache : "", cache ? "\r\n" : "");
     return buf;
 }
 
 static void ui_not_found(req *r, const char *why)
 {
-    char hdr[1024];
+    char hdr[UI_HEADERS_CAP];
     send_error_with(r, 404, "not_found",
                     ui_headers(r, hdr, sizeof hdr, r->route == ROUTE_UI ? "no-store" : NULL), "%s",
                     why);
@@ -69,7 +73,7 @@ static bool not_modified(req *r, const char *etag)
 void handle_ui(req *r)
 {
     const char *path = r->ri->local_uri_raw;
-    char hdr[1024], extra[1200];
+    char hdr[UI_HEADERS_CAP], extra[UI_HEADERS_CAP + 256];
     if (!r->d->cfg.ui_enabled) {
         ui_not_found(r, "no route: the web UI is off (ui.enabled)");
         return;
@@ -132,26 +136,29 @@ void handle_ui_config(req *r)
     for (int i = 0; i < c->ui_scopes.n && n < sizeof scopes; i++)
         n += (size_t)snprintf(scopes + n, sizeof scopes - n, "%s%s", i ? " " : "",
                               c->ui_scopes.items[i]);
+    char origin[300];
     char *issuer = json_or_null(c->auth_enabled ? c->auth_issuer : "");
     char *client = json_or_null(c->auth_enabled ? c->ui_client_id : "");
     char *qscopes = json_or_null(scopes);
+    char *token = json_or_null(capvd_ui_token_origin(c, origin, sizeof origin));
     size_t cap = 256 + (issuer ? strlen(issuer) : 0) + (client ? strlen(client) : 0) +
-                 (qscopes ? strlen(qscopes) : 0);
+                 (qscopes ? strlen(qscopes) : 0) + (token ? strlen(token) : 0);
     char *body = malloc(cap);
     if (body == NULL) {
         send_error(r, 500, "internal", "out of memory");
     } else {
-        int len =
-            snprintf(body, cap,
-                     "{\"auth_enabled\":%s,\"issuer\":%s,\"client_id\":%s,\"scopes\":%s,"
-                     "\"version\":\"%s\"}",
-                     c->auth_enabled ? "true" : "false", issuer ? issuer : "null",
-                     client ? client : "null", qscopes ? qscopes : "\"\"", capv_version_string());
-        char hdr[1024];
+        int len = snprintf(body, cap,
+                           "{\"auth_enabled\":%s,\"issuer\":%s,\"client_id\":%s,\"scopes\":%s,"
+                           "\"token_origin\":%s,\"version\":\"%s\"}",
+                           c->auth_enabled ? "true" : "false", issuer ? issuer : "null",
+                           client ? client : "null", qscopes ? qscopes : "\"\"",
+                           token ? token : "null", capv_version_string());
+        char hdr[UI_HEADERS_CAP];
         send_json(r, 200, body, (size_t)len, ui_headers(r, hdr, sizeof hdr, NULL));
     }
     free(body);
     capv_free(issuer);
     capv_free(client);
     capv_free(qscopes);
+    capv_free(token);
 }

@@ -9,7 +9,9 @@ import * as registry from './registry.js';
 import * as policy from './policy.js';
 import * as status from './status.js';
 
-let config = { auth_enabled: false, issuer: null, client_id: null, scopes: '', version: '' };
+let config = {
+  auth_enabled: false, issuer: null, client_id: null, scopes: '', token_origin: null, version: '',
+};
 let main = null;
 let banner = null; // a message above the page (sign-in result)
 

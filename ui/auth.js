@@ -154,6 +154,12 @@ async function discovery() {
   if (typeof doc.authorization_endpoint !== 'string' || typeof doc.token_endpoint !== 'string') {
     throw new Error('the discovery document has no authorization or token endpoint');
   }
+  // the page's Content-Security-Policy lets it fetch tokens from this origin only
+  const tokenOrigin = new URL(doc.token_endpoint).origin;
+  if (tokenOrigin !== state.config.token_origin) {
+    throw new Error(`the identity provider's token endpoint is on ${tokenOrigin}, ` +
+      'which this page may not connect to: set ui.token_origin to that origin');
+  }
   if (Array.isArray(doc.code_challenge_methods_supported) &&
       !doc.code_challenge_methods_supported.includes('S256')) {
     throw new Error('the identity provider does not support PKCE with S256');

@@ -95,7 +95,8 @@ assert_eq "no localStorage in the JavaScript (the token stays in memory)" \
 req GET "$API/ui/config.json"
 assert_eq "GET /ui/config.json: 200" "$STATUS" 200
 assert_eq "config.json: no authentication, no issuer, no client" \
-    "$(body_json '[.auth_enabled, .issuer, .client_id] | tostring')" '[false,null,null]'
+    "$(body_json '[.auth_enabled, .issuer, .client_id, .token_origin] | tostring')" \
+    '[false,null,null,null]'
 assert_eq "config.json: the default scopes" "$(body_json .scopes)" \
     "openid verify:run registry:read verifications:read policy:compile policy:read"
 assert_eq "config.json: the version" "$(body_json .version)" \
@@ -259,8 +260,9 @@ req GET "$D_URL/ui/"
 assert_eq "with auth the UI's files need no token" "$STATUS" 200
 ui_headers "GET /ui/ with auth" "$CSP_AUTH"
 req GET "$D_URL/ui/config.json"
-assert_eq "config.json with auth" "$(body_json '[.auth_enabled, .issuer, .client_id, .scopes] | tostring')" \
-    "[true,\"$ISS\",\"capv-ui\",\"openid verify:run\"]"
+assert_eq "config.json with auth" \
+    "$(body_json '[.auth_enabled, .issuer, .client_id, .scopes, .token_origin] | tostring')" \
+    "[true,\"$ISS\",\"capv-ui\",\"openid verify:run\",\"https://idp.example:8443\"]"
 req POST "$D_URL/verify" -F "package=@$SAMPLE/sample.zip"
 assert_eq "a form cannot carry a token: 401" "$STATUS" 401
 TOKEN=$(mint_token "$TMP/k1.key" k1 "{\"iss\":\"$ISS\",\"aud\":\"capv-api\",\"sub\":\"u\",\"scope\":\"verify:run\",\"exp\":$(($(date +%s) + 300))}")
@@ -272,6 +274,15 @@ daemon_start noclient "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" || t_done
 req GET "$D_URL/ui/"
 ui_headers "GET /ui/ with auth, no client id"
 daemon_stop
+# a token endpoint on another origin (ui.token_origin): the UI may connect there too
+daemon_start tokens "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" --set ui.client_id=capv-ui \
+    --set ui.token_origin=https://tokens.example || t_done
+req GET "$D_URL/ui/"
+ui_headers "GET /ui/ with ui.token_origin" \
+    "${CSP_AUTH/8443;/8443 https://tokens.example;}"
+req GET "$D_URL/ui/config.json"
+assert_eq "config.json: token_origin" "$(body_json .token_origin)" https://tokens.example
+daemon_stop
 
 # an issuer the UI cannot sign in at is a configuration error
 out=$("$DAEMON" --config-dir "$TMP/ui/conf" --check-config "${AUTH_ARGS[@]}" \
@@ -280,6 +291,14 @@ assert_eq "--check-config: an issuer without an origin, with ui.client_id: exit 
 assert_match "… names auth.issuer and the UI" "$out" 'auth.issuer: the UI signs in at this issuer'
 "$DAEMON" --config-dir "$TMP/ui/conf" --check-config --set 'ui.scopes=openid,bad scope' >/dev/null 2>&1
 assert_eq "--check-config: a scope with a space: exit 3" "$?" 3
+out=$("$DAEMON" --config-dir "$TMP/ui/conf" --check-config "${AUTH_ARGS[@]}" \
+    --set ui.client_id=capv-ui --set ui.token_origin=https://tokens.example/token 2>&1)
+assert_eq "--check-config: ui.token_origin with a path: exit 3" "$?" 3
+assert_match "… says why" "$out" 'ui.token_origin: .*an origin has no path'
+out=$("$DAEMON" --config-dir "$TMP/ui/conf" --check-config "${AUTH_ARGS[@]}" \
+    --set ui.token_origin=https://tokens.example 2>&1)
+assert_eq "--check-config: ui.token_origin without ui.client_id: exit 3" "$?" 3
+assert_match "… says why" "$out" 'ui.token_origin: has no effect without ui.client_id'
 
 # the UI's files are not rate-limited; the API is
 daemon_start limited "${SAMPLE_ARGS[@]}" --set server.rate_limit_per_second=1 \

@@ -13,6 +13,7 @@ const env = (k) => {
 };
 const OPEN = env('UI_OPEN_URL');
 const AUTH = env('UI_AUTH_URL');
+const TOKENS = env('UI_TOKENS_URL');
 const ISSUER = env('UI_ISSUER');
 const CA = fs.readFileSync(env('UI_CA'));
 const OUT = env('UI_OUT');
@@ -487,9 +488,23 @@ async function headers() {
   check('CSP: no unsafe-inline or unsafe-eval', !/unsafe-(inline|eval)/.test(csp), csp);
 }
 
+// A token endpoint elsewhere than ui.token_origin: refused on the page, which stays.
+async function tokenOrigin() {
+  const page = await newPage('tokens');
+  await page.goto(`${TOKENS}/ui/#/registry`, { waitUntil: 'networkidle0' });
+  await page.waitForSelector('#signin');
+  await page.click('#signin');
+  await page.waitForFunction(() => document.querySelector('.signin-status')?.textContent.startsWith('Sign-in failed'));
+  const text = await page.$eval('.signin-status', (el) => el.textContent);
+  check('a token endpoint on another origin than ui.token_origin: the message names the key',
+    text.includes(`token endpoint is on ${ISSUER}`) && text.includes('ui.token_origin'), text);
+  check('… and the page stays', page.url().startsWith(`${TOKENS}/ui/`), page.url());
+  await page.close();
+}
+
 const steps = [['headers', headers], ['verify page', verifyPage], ['no JavaScript', noScript],
   ['policy page', policyPage], ['registry and status', registryAndStatus], ['keyboard', keyboard],
-  ['sign-in', signIn]];
+  ['sign-in', signIn], ['token origin', tokenOrigin]];
 for (const [name, fn] of steps) {
   try {
     await fn();

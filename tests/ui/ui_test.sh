@@ -122,13 +122,21 @@ daemon_start auth "${SAMPLE_ARGS[@]}" --set "trust.dir=$AUTH_DIR/trust" \
     --set auth.leeway_seconds=0 --set ui.client_id=capv-ui || t_done
 AUTH_URL=$D_URL
 AUTH_PID=$D_PID
+# daemon "tokens": the same provider, but ui.token_origin names an origin other than its
+# token endpoint's, which the UI must refuse before it leaves for the provider
+daemon_start tokens "${SAMPLE_ARGS[@]}" --set auth.enabled=true --set "auth.issuer=$ISSUER" \
+    --set auth.audiences=capv-api --set "auth.jwks_url=$ISSUER/jwks" \
+    --set "auth.ca_file=$IDP/ca.pem" --set ui.client_id=capv-ui \
+    --set ui.token_origin=https://tokens.invalid || t_done
+TOKENS_URL=$D_URL
+TOKENS_PID=$D_PID
 curl -sf --cacert "$IDP/ca.pem" -X POST -d "{\"redirect_uri\":\"$AUTH_URL/ui/\"}" \
     "$ISSUER/admin/ui" >/dev/null || fail "the provider takes the UI client"
 
 # ---- the browser ------------------------------------------------------------------------
 echo "browser test: screenshots and logs in $OUT"
 export PUPPETEER_SKIP_DOWNLOAD=1
-UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
+UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_TOKENS_URL=$TOKENS_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
     UI_SPKI=$IDP_SPKI UI_CHROMIUM=$CHROMIUM UI_OUT=$OUT UI_PACKAGES=$PKG \
     UI_AXE=$NODE_DIR/node_modules/axe-core/axe.min.js \
     node "$SRC/tests/ui/ui.test.mjs" >"$TMP/browser.out" 2>&1
@@ -140,6 +148,8 @@ FAILED=$((FAILED + $(grep -c '^FAIL - ' "$TMP/browser.out")))
 
 D_PID=$AUTH_PID
 daemon_stop "auth daemon"
+D_PID=$TOKENS_PID
+daemon_stop "tokens daemon"
 D_PID=$OPEN_PID
 daemon_stop "open daemon"
 kill -TERM "$IDP_PID" 2>/dev/null
