@@ -44,7 +44,7 @@ typedef struct capvd {
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */
     atomic_int backups;             /* under way or about to begin (backups_pause) */
     atomic_bool backups_paused;     /* while a reload swaps the state */
-    bool reload_deferred;           /* main thread: a SIGHUP waits for a backup to end */
+    bool reload_deferred;           /* main thread: a SIGHUP waits (a backup, long requests) */
     struct tls_state *tls;          /* NULL without TLS */
     struct auth *auth;              /* NULL when auth.enabled is false */
     struct mg_context *api;

@@ -215,11 +215,26 @@ static void registry_retry(capvd *d)
     capv_log_end(e, "registry reopened");
 }
 
+/* How long a reload waits for the requests in flight before it lets the new ones in again
+ * and tries once more a second later (reload_when_idle): the write lock, once asked for,
+ * holds every new request back. Requests take microseconds to milliseconds; one that waits
+ * for SQLite's write lock held by another process (a `capverify registry import`) takes up
+ * to registry.busy_timeout_ms. */
+#define RELOAD_LOCK_WAIT_MS 200
+
 /* The part of a SIGHUP done under the write lock, which waits for in-flight requests: the
  * registry is reopened (a restore with --force replaced its file), the verifier is rebuilt
- * around it, and the backup signing key is read again. */
-static void reload_state(capvd *d)
+ * around it, and the backup signing key is read again. Returns false, having done nothing,
+ * when the requests in flight did not end within RELOAD_LOCK_WAIT_MS. */
+static bool reload_state(capvd *d)
 {
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += RELOAD_LOCK_WAIT_MS * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    if (pthread_rwlock_clockwrlock(&d->lock, CLOCK_MONOTONIC, &until) != 0)
+        return false;
     char errbuf[512];
     capv_signing_key *backup_key = NULL;
     bool key_ok = load_backup_key(d, &backup_key, errbuf, sizeof errbuf);
@@ -227,7 +242,6 @@ static void reload_state(capvd *d)
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_key_reload");
         capv_log_end(e, "backup signing key not reloaded, the old one stays: %s", errbuf);
     }
-    pthread_rwlock_wrlock(&d->lock);
     reopen_registry(d);
     capv_verifier *v = build_verifier(d, errbuf, sizeof errbuf);
     capv_verifier *old = NULL;
@@ -249,48 +263,60 @@ static void reload_state(capvd *d)
     pthread_rwlock_unlock(&d->lock);
     capv_signing_key_free(backup_key);
     if (v == NULL)
-        return;
+        return true;
     capv_verifier_free(old);
     capv_cache_invalidate_all(d->cache); /* no stale verdict survives a trust change */
     atomic_store(&d->trust_loaded, true);
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
     capv_log_int(e, "trusted_keys", (int64_t)capv_trust_store_count(capv_verifier_trust_store(v)));
     capv_log_end(e, "trust store and policies reloaded");
+    return true;
+}
+
+/* reload_state when no backup runs, none begins meanwhile, and the requests in flight end
+ * soon; else the reload waits, with backups kept from beginning, and the main loop tries
+ * again every second (reload_when_idle). A backup holds the read lock for as long as it
+ * takes, and the write lock, once asked for, holds every new request back: so the reload
+ * waits for the backup's end without asking, and the daemon serves on. */
+static void reload_try(capvd *d)
+{
+    const char *why;
+    if (!backups_pause(d)) {
+        why = "a backup is running or beginning";
+    } else if (reload_state(d)) {
+        d->reload_deferred = false;
+        backups_resume(d);
+        return;
+    } else {
+        why = "requests in flight hold the daemon's lock (a registry write waiting for "
+              "another process's lock, say)";
+    }
+    if (!d->reload_deferred) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
+        capv_log_end(e,
+                     "%s: the trust store, policies, registry and backup key are reloaded "
+                     "once it is over (tried every second); no backup begins before",
+                     why);
+    }
+    d->reload_deferred = true;
 }
 
 /* SIGHUP: the key set and the TLS certificate at once; the registry, the trust configuration
- * and the backup key (reload_state) once no backup runs. A backup holds the read lock for as
- * long as it takes, and the write lock, once asked for, holds every new request back: so the
- * reload waits for the backup's end without asking (periodic), and the daemon serves on. */
+ * and the backup key as soon as nothing holds them up (reload_try). */
 static void reload(capvd *d)
 {
     auth_reload(d->auth, d->log);
     if (d->tls != NULL)
         reload_tls(d);
-    if (backups_pause(d)) { /* no backup begins until it is done */
-        d->reload_deferred = false;
-        reload_state(d);
-        backups_resume(d);
-        return;
-    }
-    if (!d->reload_deferred) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
-        capv_log_end(e, "a backup is running or beginning: the trust store, policies, "
-                        "registry and backup key are reloaded once none runs; no other backup "
-                        "begins before");
-    }
-    d->reload_deferred = true;
+    reload_try(d);
 }
 
-/* A reload that waited for a backup (reload), once the backup has ended: no other began
- * meanwhile (the pause stayed raised). */
+/* A reload that waited (reload_try), tried again: the pause stayed raised meanwhile, so no
+ * other backup began. */
 static void reload_when_idle(capvd *d)
 {
-    if (!d->reload_deferred || !backups_pause(d))
-        return;
-    d->reload_deferred = false;
-    reload_state(d);
-    backups_resume(d);
+    if (d->reload_deferred)
+        reload_try(d);
 }
 
 static void on_evict(void *user, capv_evict_reason reason)

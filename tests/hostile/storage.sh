@@ -289,39 +289,6 @@ assert_eq "the lock gone: the same request is 201" "$STATUS" 201
 daemon_stop locked
 
 # ---- 4. a reload behind a request that waits for the registry --------------------------------
-daemon_start reload "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=8000 || h_done
-lock_registry
-entry='{"manifest_hash":"0x'$(printf '3%.0s' $(seq 64))'","proof_hash":"0x'$(printf '4%.0s' $(seq 64))'"}'
-curl -s -o "$TMP/waiting.body" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
-    -d "$entry" "$D_URL/registry/entries" >"$TMP/waiting.code" &
-WAITING=$!
-t_track "$WAITING"
-sleep 0.5
-kill -HUP "$D_PID"
-sleep 0.5
-t0=$(date +%s%N)
-req GET "$D_ADMIN_URL/readyz"
-t1=$(date +%s%N)
-assert_eq "a reload behind a request waiting for the registry: /readyz says so" \
-    "$(registry_check)" "false a reload waits for the requests in flight"
-assert_le "… at once (ms)" $(((t1 - t0) / 1000000)) 1000
-req GET "$D_ADMIN_URL/metrics"
-assert_eq "… /metrics answers" "$STATUS" 200
-check "… without the registry's series" bash -c \
-    "! grep -q '^cap_verifier_registry_records_written_total' '$TMP/resp.body'"
-unlock_registry
-wait "$WAITING"
-assert_eq "the lock gone: the waiting request is 201" "$(cat "$TMP/waiting.code")" 201
-# /readyz is 200 during the reload too (queued recording: the registry check does not gate)
-for _ in $(seq 50); do
-    req GET "$D_ADMIN_URL/readyz"
-    [ "$(registry_check)" = "true open, writable" ] && break
-    sleep 0.1
-done
-assert_eq "… and the reload went on: the registry open" "$(registry_check)" "true open, writable"
-daemon_stop reload
-
-# ---- 5. a SIGHUP during a backup onto a slow volume ------------------------------------------
 # log_wait REGEX [AFTER]: up to 5 s for a line of the daemon's log matching REGEX (after one
 # matching AFTER, when given); INFO lines are written together every logging.flush_ms
 log_wait() {
@@ -331,6 +298,42 @@ log_wait() {
     done
     return 1
 }
+daemon_start reload "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=8000 || h_done
+lock_registry
+entry='{"manifest_hash":"0x'$(printf '3%.0s' $(seq 64))'","proof_hash":"0x'$(printf '4%.0s' $(seq 64))'"}'
+curl -s -o "$TMP/waiting.body" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+    -d "$entry" "$D_URL/registry/entries" >"$TMP/waiting.code" &
+WAITING=$!
+t_track "$WAITING"
+sleep 0.5
+kill -HUP "$D_PID"
+t0=$(date +%s%N)
+req GET "$D_ADMIN_URL/readyz"
+t1=$(date +%s%N)
+assert_le "a reload behind a request waiting for the registry: /readyz at once (ms)" \
+    $(((t1 - t0) / 1000000)) 1000
+req GET "$D_ADMIN_URL/metrics"
+assert_eq "… /metrics answers" "$STATUS" 200
+sleep 0.5
+verify beside-waiting-reload
+assert_eq "… a verification is 200" "$STATUS" 200
+assert_le "… at once (ms)" "$(awk -v t="$TIME" 'BEGIN { printf "%d", t * 1000 }')" 1000
+check "… while the request still waits for the registry" kill -0 "$WAITING"
+check "… the reload waits, and says why" log_wait 'requests in flight hold the daemon.s lock'
+unlock_registry
+wait "$WAITING"
+assert_eq "the lock gone: the waiting request is 201" "$(cat "$TMP/waiting.code")" 201
+check "… then the reload is done" log_wait 'trust store and policies reloaded' 'requests in flight'
+# /readyz is 200 during the reload too (queued recording: the registry check does not gate)
+for _ in $(seq 50); do
+    req GET "$D_ADMIN_URL/readyz"
+    [ "$(registry_check)" = "true open, writable" ] && break
+    sleep 0.1
+done
+assert_eq "… and the registry is open" "$(registry_check)" "true open, writable"
+daemon_stop reload
+
+# ---- 5. a SIGHUP during a backup onto a slow volume ------------------------------------------
 SLOW=$(readlink -f "$TMP")/slow-backups
 mkdir -p "$SLOW"
 if ! shim_daemon HOSTILE_FAULT_DIR="$SLOW" HOSTILE_FAULT_FLAG="$TMP/slow.flag" \
