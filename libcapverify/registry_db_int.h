@@ -134,12 +134,15 @@ struct capv_registry {
     struct capv_reg_queued *rq_head, *rq_tail;
     size_t rq_len, rq_max; /* rq_max 0: recording is synchronous */
     int rq_flush_ms;
-    int64_t rq_oldest_ms;   /* monotonic ms when the oldest waiting record was queued */
-    int64_t rq_retry_ms;    /* monotonic ms before which a failed batch is not retried */
-    int rq_backoff_ms;      /* the next retry pause after a failed batch */
-    int64_t rq_stop_ms;     /* closing: records still failing after this are dropped */
-    bool rq_failing;        /* the last batch with records failed on the storage */
-    bool rq_isolate;        /* records run alone (REG_ISOLATE_BATCH) */
+    int64_t rq_oldest_ms; /* monotonic ms when the oldest waiting record was queued */
+    int64_t rq_retry_ms;  /* monotonic ms before which a failed batch is not retried */
+    int rq_backoff_ms;    /* the next retry pause after a failed batch */
+    int64_t rq_stop_ms;   /* closing: records still failing after this are dropped */
+    bool rq_failing;      /* the last batch with records failed on the storage */
+    /* suspect records waiting for their own retry time (capv_reg_queued), counted in
+     * rq_in - rq_out like the queue's */
+    struct capv_reg_queued *rs_head;
+    size_t rs_len;
     uint64_t rq_in, rq_out; /* records queued / finished (written, refused or dropped) */
     pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: flush and a full queue wait on rq_out */
     atomic_size_t rq_depth;

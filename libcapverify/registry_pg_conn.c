@@ -321,6 +321,9 @@ static capv_status map_state(const char *state, const char **phrase)
     } map[] = {
         { "53100", CAPV_E_STORAGE, "disk is full" },
         { "53200", CAPV_E_NOMEM, "the server is out of memory" },
+        { "57014", CAPV_E_STORAGE, "statement cancelled (statement_timeout, or an operator)" },
+        { "58030", CAPV_E_STORAGE, "I/O error on the server" },
+        { "XX001", CAPV_E_STORAGE, "data corrupted on the server" },
         { "40001", CAPV_E_BUSY, "serialization failure" },
         { "40P01", CAPV_E_BUSY, "deadlock" },
         { "55P03", CAPV_E_BUSY, "lock not available" },

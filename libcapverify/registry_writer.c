@@ -123,7 +123,42 @@ static bool batch_durable(capv_registry *reg, capv_reg_write **reqs, size_t n, i
     return false;
 }
 
-void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
+static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)
+{
+    (void)arg;
+    return reg->be->probe(reg, err);
+}
+
+/* Runs the records rq[0..nrec) (recs: theirs): those that are not alone in one statement,
+ * then each alone one in its own. Returns CAPV_OK while the storage still holds the
+ * transaction, else the status it was lost with (and *berr). */
+static capv_status run_records(capv_registry *reg, capvi_reg_record **recs, capv_reg_write **rq,
+                               size_t nrec, bool *fault, capv_error *berr)
+{
+    /* the alone ones to the end, the others keeping their order */
+    size_t together = 0;
+    for (size_t i = 0; i < nrec; i++) {
+        if (rq[i]->alone)
+            continue;
+        capv_reg_write *w = rq[i];
+        capvi_reg_record *r = recs[i];
+        memmove(rq + together + 1, rq + together, (i - together) * sizeof *rq);
+        memmove(recs + together + 1, recs + together, (i - together) * sizeof *recs);
+        rq[together] = w;
+        recs[together++] = r;
+    }
+    for (size_t k = 0; k < nrec;) {
+        size_t step = k < together ? together : 1;
+        capv_reg_write q;
+        memset(&q, 0, sizeof q);
+        if (!run_one(reg, &q, recs + k, step, rq + k, fault))
+            return batch_lost(&q, berr);
+        k += step;
+    }
+    return CAPV_OK;
+}
+
+bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n)
 {
     const capvi_reg_backend *be = reg->be;
     capv_error berr = CAPV_ERROR_INIT;
@@ -161,20 +196,13 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     for (size_t i = 0; i < n; i++)
         if (reqs[i]->rec == NULL)
             reqs[i]->st = CAPV_E_STATE; /* not run yet: nothing to undo */
+    bool alone = false;
     if (st == CAPV_OK && nrec > 0) {
-        /* all in one statement, or each alone once a batch failed for one of them */
-        bool alone = false;
-        for (size_t i = 0; i < nrec; i++)
-            alone = alone || rq[i]->alone;
-        size_t step = alone ? 1 : nrec;
-        for (size_t k = 0; st == CAPV_OK && k < nrec; k += step) {
-            capv_reg_write batch_q;
-            memset(&batch_q, 0, sizeof batch_q);
-            if (!run_one(reg, &batch_q, recs + k, step, rq + k, &fault))
-                st = batch_lost(&batch_q, &berr);
-        }
-        for (size_t i = 0; st == CAPV_OK && i < nrec; i++)
+        st = run_records(reg, recs, rq, nrec, &fault, &berr);
+        for (size_t i = 0; st == CAPV_OK && i < nrec; i++) {
             any = any || rq[i]->st == CAPV_OK;
+            alone = alone || rq[i]->alone;
+        }
     }
     for (size_t i = 0; st != CAPV_OK && i < n; i++) {
         reqs[i]->st = st;
@@ -200,11 +228,23 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
             entries = entries || q->changes_entries;
         }
     }
+    /* a record failing alone says something about it only if the storage takes writes:
+     * when nothing else of the batch went in, a probe's write asks */
+    if (st == CAPV_OK && alone && !any) {
+        capv_reg_write probe;
+        memset(&probe, 0, sizeof probe);
+        probe.run = probe_run;
+        if (!run_one(reg, &probe, NULL, 0, NULL, &fault)) {
+            st = batch_lost(&probe, &berr);
+            batch_abort(reqs, n, st, &berr);
+        }
+        any = st == CAPV_OK && probe.st == CAPV_OK;
+    }
     free(recs);
     free(rq);
     if (st != CAPV_OK) {
         be->rollback(reg);
-        return;
+        return false;
     }
     /* Only now, with the batch durable, may any of its writes be acknowledged. */
     if (any) {
@@ -216,7 +256,7 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
         be->rollback(reg);
         batch_abort(reqs, n, st, &berr);
         capvi_reg_note(reg, st, &berr);
-        return;
+        return false;
     }
     /* the writes this batch answered for good: one that failed (a deadlock victim, say)
      * counts when a later batch runs it again */
@@ -239,6 +279,7 @@ void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     }
     if (entries)
         atomic_fetch_add(&reg->generation, 1);
+    return any;
 }
 
 static void submit_once(capv_registry *reg, capv_reg_write *req)
@@ -419,12 +460,6 @@ static bool probe_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
-static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)
-{
-    (void)arg;
-    return reg->be->probe(reg, err);
-}
-
 /* A small real write (and commit): if it goes through, the storage works again and the
  * executor clears the fault; if not, the fault stays, with the new reason. */
 static void writer_probe(capv_registry *reg)
@@ -552,22 +587,41 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
     return CAPV_OK;
 }
 
-/* Under qlock: whether the queued records are to be written now. */
+/* Under qlock: the monotonic time the first suspect waiting beside the queue is due (0:
+ * none waits). Closing, after REG_STOP_GRACE_MS, every one is (to be dropped). */
+static int64_t suspects_deadline(const capv_registry *reg)
+{
+    int64_t at = 0;
+    for (const capv_reg_queued *q = reg->rs_head; q != NULL; q = q->next)
+        if (at == 0 || q->retry_ms < at)
+            at = q->retry_ms;
+    if (at != 0 && reg->stopping && reg->rq_stop_ms < at)
+        at = reg->rq_stop_ms;
+    return at;
+}
+
+/* Under qlock: whether records are to be written now. */
 static bool records_due(capv_registry *reg, int64_t now)
 {
+    int64_t s = suspects_deadline(reg);
+    if (s != 0 && now >= s)
+        return true;
     if (reg->rq_len == 0 || now < reg->rq_retry_ms)
         return false;
     return reg->stopping || reg->rq_len >= reg->max_batch || queue_full(reg) ||
            now >= reg->rq_oldest_ms + reg->rq_flush_ms;
 }
 
-/* Under qlock: the monotonic time the queued records become due (0: none queued). */
+/* Under qlock: the monotonic time records become due (0: none waits). */
 static int64_t records_deadline(const capv_registry *reg)
 {
-    if (reg->rq_len == 0)
-        return 0;
-    int64_t at = reg->rq_oldest_ms + reg->rq_flush_ms;
-    return at > reg->rq_retry_ms ? at : reg->rq_retry_ms;
+    int64_t at = 0, s = suspects_deadline(reg);
+    if (reg->rq_len != 0) {
+        at = reg->rq_oldest_ms + reg->rq_flush_ms;
+        if (at < reg->rq_retry_ms)
+            at = reg->rq_retry_ms;
+    }
+    return s != 0 && (at == 0 || s < at) ? s : at;
 }
 
 /* Under qlock: detaches up to `room` queued records, in their order, and returns the first
@@ -594,13 +648,36 @@ static capv_reg_queued *take_records(capv_registry *reg, size_t room)
     return first;
 }
 
-/* Without qlock: the records taken (take_records) into b[n..], each to run alone or not;
- * returns the new n. */
-static size_t take_prepare(capv_reg_write **b, size_t n, capv_reg_queued *q, bool alone)
+/* Under qlock: detaches up to `room` suspects whose time has come (suspects_deadline) and
+ * returns the first (a NULL-terminated list). */
+static capv_reg_queued *take_suspects(capv_registry *reg, size_t room, int64_t now)
+{
+    bool all = reg->stopping && now >= reg->rq_stop_ms;
+    capv_reg_queued *taken = NULL, **tail = &taken;
+    for (capv_reg_queued **p = &reg->rs_head; *p != NULL && room > 0;) {
+        capv_reg_queued *q = *p;
+        if (!all && q->retry_ms > now) {
+            p = &q->next;
+            continue;
+        }
+        *p = q->next;
+        q->next = NULL;
+        *tail = q;
+        tail = &q->next;
+        reg->rs_len--;
+        room--;
+    }
+    return taken;
+}
+
+/* Without qlock: the records taken (take_records, take_suspects) into b[n..], a suspect to
+ * run alone; returns the new n. */
+static size_t take_prepare(capv_reg_write **b, size_t n, capv_reg_queued *q)
 {
     for (; q != NULL; q = q->next) {
         memset(&q->w.err, 0, sizeof q->w.err);
-        q->w.alone = alone;
+        q->w.alone = q->suspect;
+        q->w.shared = false;
         b[n++] = &q->w;
     }
     return n;
@@ -614,42 +691,57 @@ static bool record_fault(capv_status st)
     return st == CAPV_E_IO || st == CAPV_E_NOMEM;
 }
 
-/* Under qlock, after the batch ran: the records among b[first..n) are finished, or put back
- * at the head of the queue, in their order, to be retried after a pause. A statement that
- * failed for its records otherwise than on the storage may have failed for one of them
- * alone: they are retried each alone (REG_ISOLATE_BATCH), and one that keeps failing so
- * while the storage takes the others is refused (REG_RECORD_STRIKES). Returns the finished
- * ones, for the caller to free without qlock (record_finished). */
-static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n)
+/* Under qlock: suspect q failed on its own again (a strike). Returns whether it is to be
+ * refused; else it waits beside the queue for its own retry time. */
+static bool suspect_struck(capv_registry *reg, capv_reg_queued *q, int64_t now)
+{
+    if (q->strikes++ == 0)
+        q->first_strike_ms = now;
+    if (q->strikes >= REG_RECORD_STRIKES && now - q->first_strike_ms >= REG_RECORD_POISON_MS)
+        return true;
+    q->backoff_ms = q->backoff_ms == 0                     ? REG_RETRY_MIN_MS
+                    : q->backoff_ms * 2 > REG_RETRY_MAX_MS ? REG_RETRY_MAX_MS
+                                                           : q->backoff_ms * 2;
+    q->retry_ms = now + q->backoff_ms;
+    q->next = reg->rs_head;
+    reg->rs_head = q;
+    reg->rs_len++;
+    return false;
+}
+
+/* Under qlock, after the batch ran (`stored`: it committed writes): the records among
+ * b[first..n) are finished, or put back at the head of the queue, in their order, to be
+ * retried after a pause. A statement that failed for its records otherwise than on the
+ * storage may have failed for one of them: they become suspects and run alone from then on;
+ * a suspect that fails on its own while the storage takes writes waits beside the queue, so
+ * the records behind it go on, and is refused after REG_RECORD_STRIKES such failures over
+ * REG_RECORD_POISON_MS (suspect_struck). Returns the finished ones, for the caller to free
+ * without qlock (record_finished). */
+static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n,
+                                     bool stored)
 {
     capv_reg_queued *back = NULL, **tail = &back, *done = NULL;
     size_t nback = 0;
     int64_t now = capvi_mono_ms();
     bool give_up = reg->stopping && now >= reg->rq_stop_ms;
-    bool stored = false; /* the storage took writes of this very batch */
-    for (size_t i = 0; i < n; i++)
-        stored = stored || b[i]->st == CAPV_OK;
     for (size_t i = first; i < n; i++) {
         capv_reg_queued *q = (capv_reg_queued *)((char *)b[i] - offsetof(capv_reg_queued, w));
         capv_status st = q->w.st;
-        bool retry;
         if (st == CAPV_OK || st == CAPV_E_EXISTS) {
             record_finished(reg, q, &reg->rq_written, &done);
             continue;
         }
         if (q->w.shared && st != CAPV_E_STORAGE && st != CAPV_E_BUSY) {
-            reg->rq_isolate = true;
-            retry = true;
+            q->suspect = true; /* runs alone from now on */
         } else if (!transient(st)) {
-            retry = false;
-        } else if (q->w.alone && record_fault(st) && stored) {
-            retry = ++q->strikes < REG_RECORD_STRIKES;
-        } else {
-            retry = true;
-        }
-        if (!retry) {
             record_finished(reg, q, &reg->rq_rejected, &done);
-        } else if (give_up) {
+            continue;
+        } else if (q->w.alone && record_fault(st) && stored && !give_up) {
+            if (suspect_struck(reg, q, now))
+                record_finished(reg, q, &reg->rq_rejected, &done);
+            continue;
+        }
+        if (give_up) {
             record_finished(reg, q, &reg->rq_dropped, &done);
         } else {
             *tail = q;
@@ -661,7 +753,6 @@ static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, siz
         if (n > first) {
             reg->rq_backoff_ms = REG_RETRY_MIN_MS;
             reg->rq_failing = false;
-            reg->rq_isolate = false;
         }
     } else {
         /* while the storage takes writes, a caller finding the queue full waits for room */
@@ -768,7 +859,7 @@ static void *writer_main(void *arg)
         bool rdue = records_due(reg, capvi_mono_ms());
         if (reg->qhead == NULL && !rdue && !due && !probe) {
             int64_t sd = sync_deadline(reg);
-            bool leaving = reg->stopping && reg->rq_len == 0;
+            bool leaving = reg->stopping && reg->rq_len == 0 && reg->rs_len == 0;
             if (sd > 0 && (leaving || capvi_mono_ms() >= sd)) {
                 pthread_mutex_unlock(&reg->qlock);
                 writer_sync(reg);
@@ -795,25 +886,25 @@ static void *writer_main(void *arg)
         if (reg->qhead == NULL)
             reg->qtail = NULL;
         /* queued records ride along in any batch once their pause after a failure is over */
-        size_t first_record = n, room = cap - n;
-        bool alone = reg->rq_isolate;
-        if (alone && room > REG_ISOLATE_BATCH)
-            room = REG_ISOLATE_BATCH;
-        capv_reg_queued *taken =
-            capvi_mono_ms() >= reg->rq_retry_ms ? take_records(reg, room) : NULL;
+        size_t first_record = n, left = reg->rq_len;
+        int64_t now = capvi_mono_ms();
+        capv_reg_queued *taken = now >= reg->rq_retry_ms ? take_records(reg, cap - n) : NULL;
+        /* and the suspects whose time has come */
+        capv_reg_queued *suspects = take_suspects(reg, cap - n - (left - reg->rq_len), now);
         pthread_mutex_unlock(&reg->qlock);
-        n = take_prepare(b, n, taken, alone);
+        n = take_prepare(b, n, taken);
+        n = take_prepare(b, n, suspects);
 
         if (n > 0) {
             pthread_mutex_lock(&reg->wlock);
-            capvi_reg_execute_batch(reg, b, n);
+            bool stored = capvi_reg_execute_batch(reg, b, n);
             pthread_mutex_unlock(&reg->wlock);
             pthread_mutex_lock(&reg->qlock);
             for (size_t i = 0; i < first_record; i++) {
                 b[i]->done = true;
                 pthread_cond_signal(&b[i]->cond);
             }
-            capv_reg_queued *done = records_done(reg, b, first_record, n);
+            capv_reg_queued *done = records_done(reg, b, first_record, n, stored);
             pthread_mutex_unlock(&reg->qlock);
             while (done != NULL) {
                 capv_reg_queued *next = done->next;

@@ -19,7 +19,7 @@ struct capv_reg_write {
     capvi_reg_record *rec; /* instead of run: a verification record (batched together) */
     bool queued;           /* rec was queued (asynchronous recording): nobody waits for it */
     /* rec runs in a savepoint of its own, not in one statement with the batch's other
-     * records (the writer isolates records after a batch failed for one of them) */
+     * records (a suspect: capv_reg_queued) */
     bool alone;
     void (*undo)(void *arg);
     void *arg;
@@ -63,7 +63,15 @@ typedef struct capv_reg_queued {
     capv_reg_write w;
     capvi_reg_record rec;
     capvi_reg_body *body;
-    unsigned int strikes; /* failures alone while the storage took other writes */
+    /* A suspect: a statement it ran in with other records failed otherwise than on the
+     * storage, perhaps for it. It runs alone from then on, and after each failure of its
+     * own (CAPV_E_IO, CAPV_E_NOMEM, while the same transaction committed other writes: a
+     * strike) it waits beside the queue (reg->rs_head) until retry_ms, doubling its pause
+     * from REG_RETRY_MIN_MS to REG_RETRY_MAX_MS; the records behind it go on. */
+    bool suspect;
+    unsigned int strikes;
+    int backoff_ms;
+    int64_t first_strike_ms, retry_ms;
     struct capv_reg_queued *next;
 } capv_reg_queued;
 
@@ -79,13 +87,12 @@ void capvi_reg_queued_free(capv_reg_queued *q);
 #define REG_RECORD_SYNC_MS 1000
 #define REG_RETRY_MIN_MS 100
 #define REG_RETRY_MAX_MS 5000
-/* After a batch of records failed in one statement, otherwise than on the storage, the
- * records are written each in a savepoint of its own, at most REG_ISOLATE_BATCH a batch,
- * until a batch succeeds whole. A record that fails alone (CAPV_E_IO, CAPV_E_NOMEM) while
- * the same transaction commits other writes this many times is refused: it would fail for
- * ever, and the records behind it are written meanwhile (docs/registry.md). */
-#define REG_ISOLATE_BATCH 64u
+/* A suspect record with this many strikes, the first at least REG_RECORD_POISON_MS ago, is
+ * refused: it fails on its own while the storage takes everything else, and would for ever
+ * (docs/registry.md "Recording verifications"). A failure that lasts a few seconds does
+ * not refuse a record. */
 #define REG_RECORD_STRIKES 3u
+#define REG_RECORD_POISON_MS 5000
 /* A caller finding the queue full while the storage takes records waits this long at most
  * for room before its record is dropped (back-pressure; docs/registry.md). */
 #define REG_QUEUE_WAIT_MS 1000
@@ -112,8 +119,9 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
  * else directly in one transaction; once more, up to the storage's busy_retries times,
  * while it fails with CAPV_E_BUSY. Its status is in req->st / req->err. */
 void capvi_reg_submit(capv_registry *reg, capv_reg_write *req);
-/* The batch executor used by both paths; called with wlock held. */
-void capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n);
+/* The batch executor used by both paths; called with wlock held. Returns whether it committed
+ * writes (the storage took some). */
+bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n);
 /* A submitted write's status, its error copied to `err` on failure. */
 capv_status capvi_reg_write_result(const capv_reg_write *q, capv_error *err);
 

@@ -305,15 +305,23 @@ static void record_range(capv_registry *reg, int from, int to, int at)
 
 /* A queued record that the storage refuses at every try, with an error that might have been
  * the storage's, holds neither the records queued with it nor those after it: they are
- * written, and it is refused once it failed alone while the others went in. */
+ * written at once, and it is refused once it has failed on its own, while the storage took
+ * other writes, for REG_RECORD_POISON_MS (5 s), also when it is alone in the queue. */
 START_TEST(a_record_failing_alone_is_refused)
 {
     capv_registry_close(open_reg(0, 0));
     poison("poison");
     capv_registry *reg = open_reg(CAPV_REGISTRY_WRITER_THREAD, 5000);
+    int64_t t0 = tu_now_ms();
     record_range(reg, 0, 200, 100);
+    for (int i = 0; i < 300 && count(reg, CAPV_REGISTRY_VERIFICATIONS) < 200; i++)
+        usleep(10000);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 200);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 1);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 0);
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_msg(capv_registry_flush(reg, 20000, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_int_ge(tu_now_ms() - t0, 5000);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 200);
     ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 200);
     ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <capverify.h>
 
@@ -55,6 +56,13 @@ const char *tu_hex(const uint8_t d[32])
     static char hex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(hex, d);
     return hex;
+}
+
+int64_t tu_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void tu_temp_dir(char *out, size_t cap, const char *prefix)

@@ -21,6 +21,8 @@ uint8_t *tu_read(const char *dir, const char *rel, size_t *len);
 /* A fresh private directory "<$TMPDIR or /tmp>/<prefix>.XXXXXX" in out[cap] ($TMPDIR only
  * when at most 64 bytes long, so paths stay short); aborts the test when it cannot. */
 void tu_temp_dir(char *out, size_t cap, const char *prefix);
+/* The monotonic clock in milliseconds. */
+int64_t tu_now_ms(void);
 
 /* Removes a directory tree (files first); whether it all went. */
 int tu_remove_tree(const char *dir);
