@@ -155,8 +155,10 @@ async function discovery() {
     throw new Error('the discovery document has no authorization or token endpoint');
   }
   // the page's Content-Security-Policy lets it fetch tokens from this origin only
+  // (both as the browser writes origins: no default port, the host in lower case)
   const tokenOrigin = new URL(doc.token_endpoint).origin;
-  if (tokenOrigin !== state.config.token_origin) {
+  const allowed = state.config.token_origin ? new URL(state.config.token_origin).origin : null;
+  if (tokenOrigin !== allowed) {
     throw new Error(`the identity provider's token endpoint is on ${tokenOrigin}, ` +
       'which this page may not connect to: set ui.token_origin to that origin');
   }
