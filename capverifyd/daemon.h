@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <capverify.h>
 #include <capverify/unstable/log.h>
@@ -27,6 +28,14 @@ typedef struct listener {
     bool admin;
 } listener;
 
+/* What a SIGHUP's reload waits for. */
+typedef enum reload_wait {
+    RELOAD_WAITS_NOT,
+    RELOAD_WAITS_FOR_BACKUP,   /* a backup to end */
+    RELOAD_WAITS_FOR_REQUESTS, /* requests in flight, 200 ms at a time */
+    RELOAD_WAITS_LONG,         /* requests in flight, as long as they take */
+} reload_wait;
+
 typedef struct capvd {
     capvd_config cfg;
     capv_logger *log;
@@ -44,9 +53,15 @@ typedef struct capvd {
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */
     atomic_int backups;             /* under way or about to begin (backups_pause) */
     atomic_bool backups_paused;     /* while a reload swaps the state */
-    bool reload_deferred;           /* main thread: a SIGHUP waits (a backup, long requests) */
-    struct tls_state *tls;          /* NULL without TLS */
-    struct auth *auth;              /* NULL when auth.enabled is false */
+    /* main thread: a SIGHUP's reload that waits (main.c reload_try), since when, for what,
+     * and when it is tried again */
+    bool reload_deferred;
+    int64_t reload_since_ms, reload_next_ms;
+    reload_wait reload_why;
+    dev_t registry_dev; /* the SQLite file the registry handle opened */
+    ino_t registry_ino;
+    struct tls_state *tls; /* NULL without TLS */
+    struct auth *auth;     /* NULL when auth.enabled is false */
     struct mg_context *api;
     struct mg_context *admin;
     listener api_listener, admin_listener;

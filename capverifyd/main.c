@@ -124,6 +124,11 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
                 *p = ' ';
         return NULL;
     }
+    struct stat file; /* which file a SQLite handle has open (registry_file_same) */
+    if (!*d->cfg.registry_url && stat(d->cfg.registry_path, &file) == 0) {
+        d->registry_dev = file.st_dev;
+        d->registry_ino = file.st_ino;
+    }
     capv_registry_set_signing_key(reg, d->registry_key);
     /* the disk budget (docs/hardening.md): capped reports, records that expire */
     if (capv_registry_set_max_report_bytes(reg, (size_t)d->cfg.registry_max_report_bytes, NULL) !=
@@ -168,39 +173,108 @@ static void reload_tls(capvd *d)
 
 #define REGISTRY_RETRY_MS 5000
 
-/* The registry opened again, under the write lock (a restore with --force may have replaced
- * a SQLite file; a PostgreSQL password file may hold a new password). A PostgreSQL handle is
- * replaced only once the new one is open: the old one stays when the database cannot be
- * reached now. A SQLite file takes one writer: its handle is closed first, and when the file
- * cannot be opened again, the main thread tries once more every REGISTRY_RETRY_MS
- * (registry_retry); meanwhile /readyz says why. */
-static void reopen_registry(capvd *d)
+/* How long a reload waits for the requests in flight before it lets the new ones in again
+ * and tries once more a second later (reload_when_idle): the write lock, once asked for,
+ * holds every new request back. Requests take microseconds to milliseconds; one that waits
+ * for SQLite's write lock held by another process (a `capverify registry import`) takes up
+ * to registry.busy_timeout_ms. After RELOAD_WAIT_MAX_MS of such tries the reload waits for
+ * them as long as they take, so that it is never put off for good. */
+#define RELOAD_LOCK_WAIT_MS 200
+#define RELOAD_WAIT_MAX_MS 30000
+/* A SQLite registry's queued records written before the lock, so that closing the handle
+ * under it has little left to write. */
+#define RELOAD_FLUSH_MS 1000
+
+/* The write lock within wait_ms, or without a limit (wait_ms < 0). */
+static bool lock_for_reload(capvd *d, int wait_ms)
 {
+    if (wait_ms < 0)
+        return pthread_rwlock_wrlock(&d->lock) == 0;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += wait_ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    return pthread_rwlock_clockwrlock(&d->lock, CLOCK_MONOTONIC, &until) == 0;
+}
+
+/* Whether a SQLite registry's file is still the one its handle opened (a restore with
+ * --force puts another in its place). */
+static bool registry_file_same(const capvd *d)
+{
+    struct stat st;
+    return d->registry != NULL && stat(d->cfg.registry_path, &st) == 0 &&
+           st.st_dev == d->registry_dev && st.st_ino == d->registry_ino;
+}
+
+/* What a reload does with the registry, decided before the write lock: a PostgreSQL handle
+ * opened anew (a password file may hold a new password), which replaces the open one; a
+ * SQLite file opened again only when it was replaced (its handle must be closed first: one
+ * writer per file). Opening a large SQLite file read-write takes a second (docs/registry.md),
+ * which the requests behind the lock would wait for. */
+typedef struct registry_reload {
+    capv_registry *fresh; /* PostgreSQL: the new handle, or NULL to keep the open one */
+    bool reopen;          /* SQLite: close the handle and open the file again */
+} registry_reload;
+
+static registry_reload registry_reload_prepare(capvd *d)
+{
+    registry_reload rr = { NULL, false };
     char errbuf[512];
-    capv_registry *fresh = NULL;
-    if (*d->cfg.registry_url && (fresh = open_registry(d, errbuf, sizeof errbuf)) == NULL) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
-        capv_log_end(e, "registry not reopened, the open handle stays: %s", errbuf);
+    if (*d->cfg.registry_url) {
+        if ((rr.fresh = open_registry(d, errbuf, sizeof errbuf)) == NULL) {
+            capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
+            capv_log_end(e, "registry not reopened, the open handle stays: %s", errbuf);
+        }
+        return rr;
+    }
+    rr.reopen = d->registry != NULL && !registry_file_same(d);
+    /* main thread: d->registry changes only there. Records the storage does not take now are
+     * left to the close. */
+    capv_status flushed =
+        rr.reopen ? capv_registry_flush(d->registry, RELOAD_FLUSH_MS, NULL) : CAPV_OK;
+    (void)flushed;
+    return rr;
+}
+
+/* Under the write lock: the registry of rr in place; the handle it replaces in *old, to be
+ * closed once the lock is released. When a SQLite file cannot be opened again, the main
+ * thread tries once more every REGISTRY_RETRY_MS (registry_retry); meanwhile /readyz says
+ * why. */
+static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry **old)
+{
+    *old = NULL;
+    if (rr->fresh != NULL) {
+        *old = d->registry;
+        d->registry = rr->fresh;
+        rr->fresh = NULL;
         return;
     }
+    if (!rr->reopen)
+        return;
+    char errbuf[512];
     capv_registry_close(d->registry); /* releases the writer lock so the file can be reopened */
-    d->registry = fresh != NULL ? fresh : open_registry(d, errbuf, sizeof errbuf);
+    d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry == NULL) {
         d->registry_retry_ms = now_ms() + REGISTRY_RETRY_MS;
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
         capv_log_end(e, "registry not reopened (tried again every %d s): %s",
                      REGISTRY_RETRY_MS / 1000, errbuf);
+    } else {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "registry_reload");
+        capv_log_end(e, "registry reopened: its file was replaced");
     }
 }
 
 /* After a failed reopen: the registry opened again once it can be, and given to the
- * verifier (whose cached verdicts, made without it, go). */
+ * verifier (whose cached verdicts, made without it, go). Waits for the requests in flight
+ * no longer than a reload does. */
 static void registry_retry(capvd *d)
 {
-    if (d->registry != NULL || now_ms() < d->registry_retry_ms)
+    if (d->registry != NULL || now_ms() < d->registry_retry_ms ||
+        !lock_for_reload(d, RELOAD_LOCK_WAIT_MS))
         return;
     char errbuf[512];
-    pthread_rwlock_wrlock(&d->lock);
     d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry != NULL) {
         capv_verifier_set_registry(d->verifier, d->registry);
@@ -215,41 +289,28 @@ static void registry_retry(capvd *d)
     capv_log_end(e, "registry reopened");
 }
 
-/* How long a reload waits for the requests in flight before it lets the new ones in again
- * and tries once more a second later (reload_when_idle): the write lock, once asked for,
- * holds every new request back. Requests take microseconds to milliseconds; one that waits
- * for SQLite's write lock held by another process (a `capverify registry import`) takes up
- * to registry.busy_timeout_ms. */
-#define RELOAD_LOCK_WAIT_MS 200
-
-/* The part of a SIGHUP done under the write lock, which waits for in-flight requests: the
- * registry is reopened (a restore with --force replaced its file), the verifier is rebuilt
- * around it, and the backup signing key is read again. Returns false, having done nothing,
- * when the requests in flight did not end within RELOAD_LOCK_WAIT_MS. */
-static bool reload_state(capvd *d)
+/* The part of a SIGHUP done under the write lock, which waits for in-flight requests (up to
+ * wait_ms; < 0: as long as they take): the registry is reopened (registry_reload_prepare),
+ * the verifier is rebuilt around it, and the backup signing key is read again. Returns
+ * false, having changed nothing, when the requests in flight did not end in time. */
+static bool reload_state(capvd *d, int wait_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += RELOAD_LOCK_WAIT_MS * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    if (pthread_rwlock_clockwrlock(&d->lock, CLOCK_MONOTONIC, &until) != 0)
-        return false;
-    char errbuf[512];
+    char errbuf[512], keybuf[512];
     capv_signing_key *backup_key = NULL;
-    bool key_ok = load_backup_key(d, &backup_key, errbuf, sizeof errbuf);
-    if (!key_ok) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_key_reload");
-        capv_log_end(e, "backup signing key not reloaded, the old one stays: %s", errbuf);
+    bool key_ok = load_backup_key(d, &backup_key, keybuf, sizeof keybuf);
+    registry_reload rr = registry_reload_prepare(d);
+    if (!lock_for_reload(d, wait_ms)) {
+        capv_signing_key_free(backup_key);
+        capv_registry_close(rr.fresh);
+        return false;
     }
-    reopen_registry(d);
+    capv_registry *old_registry = NULL;
+    registry_reload_apply(d, &rr, &old_registry);
     capv_verifier *v = build_verifier(d, errbuf, sizeof errbuf);
     capv_verifier *old = NULL;
     if (v == NULL) {
         /* keep the old trust configuration, but never a dangling registry pointer */
         capv_verifier_set_registry(d->verifier, d->registry);
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "trust_reload");
-        capv_log_end(e, "trust store / policies not reloaded, the old ones stay: %s", errbuf);
     } else {
         old = d->verifier;
         d->verifier = v;
@@ -261,9 +322,17 @@ static bool reload_state(capvd *d)
         backup_key = old_key;
     }
     pthread_rwlock_unlock(&d->lock);
+    capv_registry_close(old_registry); /* nothing uses it any more */
     capv_signing_key_free(backup_key);
-    if (v == NULL)
+    if (!key_ok) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_key_reload");
+        capv_log_end(e, "backup signing key not reloaded, the old one stays: %s", keybuf);
+    }
+    if (v == NULL) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "trust_reload");
+        capv_log_end(e, "trust store / policies not reloaded, the old ones stay: %s", errbuf);
         return true;
+    }
     capv_verifier_free(old);
     capv_cache_invalidate_all(d->cache); /* no stale verdict survives a trust change */
     atomic_store(&d->trust_loaded, true);
@@ -277,45 +346,66 @@ static bool reload_state(capvd *d)
  * soon; else the reload waits, with backups kept from beginning, and the main loop tries
  * again every second (reload_when_idle). A backup holds the read lock for as long as it
  * takes, and the write lock, once asked for, holds every new request back: so the reload
- * waits for the backup's end without asking, and the daemon serves on. */
+ * waits for the backup's end without asking, and the daemon serves on. Each reason to wait
+ * is logged once, when it begins. */
 static void reload_try(capvd *d)
 {
+    int64_t now = now_ms();
     const char *why;
+    reload_wait reason;
     if (!backups_pause(d)) {
         why = "a backup is running or beginning";
-    } else if (reload_state(d)) {
-        d->reload_deferred = false;
-        backups_resume(d);
-        return;
+        reason = RELOAD_WAITS_FOR_BACKUP;
     } else {
+        bool patient = d->reload_deferred && now - d->reload_since_ms >= RELOAD_WAIT_MAX_MS;
+        if (patient && d->reload_why != RELOAD_WAITS_LONG) {
+            capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "trust_reload");
+            capv_log_int(e, "waited_ms", now - d->reload_since_ms);
+            capv_log_end(e, "the reload now waits for the requests in flight however long they "
+                            "take; new API requests wait behind it");
+            d->reload_why = RELOAD_WAITS_LONG;
+        }
+        if (reload_state(d, patient ? -1 : RELOAD_LOCK_WAIT_MS)) {
+            d->reload_deferred = false;
+            d->reload_why = RELOAD_WAITS_NOT;
+            backups_resume(d);
+            return;
+        }
         why = "requests in flight hold the daemon's lock (a registry write waiting for "
               "another process's lock, say)";
+        reason = RELOAD_WAITS_FOR_REQUESTS;
     }
-    if (!d->reload_deferred) {
+    if (!d->reload_deferred)
+        d->reload_since_ms = now;
+    if (d->reload_why != reason) {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
         capv_log_end(e,
                      "%s: the trust store, policies, registry and backup key are reloaded "
                      "once it is over (tried every second); no backup begins before",
                      why);
+        d->reload_why = reason;
     }
     d->reload_deferred = true;
+    d->reload_next_ms = now + 1000;
 }
 
 /* SIGHUP: the key set and the TLS certificate at once; the registry, the trust configuration
- * and the backup key as soon as nothing holds them up (reload_try). */
+ * and the backup key as soon as nothing holds them up (reload_try). A SIGHUP while a reload
+ * waits changes nothing: that reload reads everything when it runs. */
 static void reload(capvd *d)
 {
     auth_reload(d->auth, d->log);
     if (d->tls != NULL)
         reload_tls(d);
-    reload_try(d);
+    if (!d->reload_deferred)
+        reload_try(d);
 }
 
-/* A reload that waited (reload_try), tried again: the pause stayed raised meanwhile, so no
- * other backup began. */
+/* A reload that waited (reload_try), tried again once a second: the pause stayed raised
+ * meanwhile, so no other backup began. */
 static void reload_when_idle(capvd *d)
 {
-    if (d->reload_deferred)
+    if (d->reload_deferred && now_ms() >= d->reload_next_ms)
         reload_try(d);
 }
 
@@ -624,6 +714,10 @@ static void start_drain(capvd *d, int64_t *drain_until)
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "draining");
     capv_log_int(e, "grace_seconds", d->cfg.shutdown_grace_seconds);
     capv_log_end(e, "shutdown requested: not ready, still serving during the grace period");
+    if (d->reload_deferred) { /* periodic() runs no more */
+        e = capv_log_begin(d->log, CAPV_LOG_WARN, "trust_reload");
+        capv_log_end(e, "the waiting reload is dropped: the daemon stops");
+    }
 }
 
 /* SIGUSR1 makes the log more verbose, SIGUSR2 less. */

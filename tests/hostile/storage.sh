@@ -27,9 +27,9 @@
 #    (nothing about the request conflicts: never a 409), and the same request is a 201 once
 #    the lock is gone.
 # 4. a SIGHUP while a POST /registry/entries waits for that lock (registry.busy_timeout_ms
-#    8000): the reload waits for the request, and meanwhile /readyz answers at once that it
-#    does ("a reload waits for the requests in flight") and /metrics leaves out the
-#    registry's series; once the lock is gone the request is 201 and the reload goes on.
+#    8000): /readyz and /metrics answer at once, and so does a verification beside them (the
+#    reload waits 200 ms at a time for the request, and says so); once the lock is gone the
+#    request is 201 and the reload is done.
 # 5. a SIGHUP during an API backup onto a slow volume (the shim in slow mode: 60 ms a write):
 #    a verification beside them answers at once while the backup runs, the reload says it
 #    waits for the backup, and is done after it.
