@@ -17,6 +17,7 @@
  * Health: while a storage fault is current, the writer tries a one-row write every
  * REG_PROBE_INTERVAL_MS; when it commits, the fault is cleared. */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -67,7 +68,7 @@ static bool run_one(capv_registry *reg, capv_reg_write *q, capvi_reg_record **re
     for (size_t i = 0; i < nrec; i++) {
         rq[i]->st = q->st == CAPV_OK ? recs[i]->st : q->st;
         rq[i]->err = q->st == CAPV_OK ? recs[i]->err : q->err;
-        rq[i]->shared = q->st != CAPV_OK && nrec > 1;
+        rq[i]->shared = q->st != CAPV_OK && !rq[i]->alone;
     }
     if (q->st == CAPV_E_STORAGE) {
         *fault = true;
@@ -123,10 +124,34 @@ static bool batch_durable(capv_registry *reg, capv_reg_write **reqs, size_t n, i
     return false;
 }
 
-static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)
+/* Whether the storage takes verification records now (*taken): a sentinel record, in a
+ * savepoint rolled back at once, so it is never stored. Returns CAPV_OK while the storage
+ * still holds the transaction, else the status it was lost with (and *berr). */
+static capv_status sentinel_record(capv_registry *reg, bool *taken, bool *fault, capv_error *berr)
 {
-    (void)arg;
-    return reg->be->probe(reg, err);
+    const capvi_reg_backend *be = reg->be;
+    capvi_reg_record r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.request_id, sizeof r.request_id, "capverify-sentinel");
+    snprintf(r.result, sizeof r.result, "ok");
+    r.ms = capvi_reg_now_ms(reg);
+    capv_rfc3339_format(r.at, r.ms);
+    capvi_reg_record *one = &r;
+    capv_reg_write q;
+    memset(&q, 0, sizeof q);
+    q.st = be->savepoint(reg, &q.err);
+    if (q.st == CAPV_OK)
+        q.st = be->record_batch(reg, &one, 1, &q.err);
+    if (q.st == CAPV_E_STORAGE) {
+        *fault = true;
+        capvi_reg_note(reg, q.st, &q.err);
+    }
+    if (!be->in_transaction(reg))
+        return batch_lost(&q, berr);
+    be->rollback_to(reg, NULL);
+    be->release(reg, NULL);
+    *taken = q.st == CAPV_OK;
+    return CAPV_OK;
 }
 
 /* Runs the records rq[0..nrec) (recs: theirs): those that are not alone in one statement,
@@ -196,13 +221,14 @@ bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     for (size_t i = 0; i < n; i++)
         if (reqs[i]->rec == NULL)
             reqs[i]->st = CAPV_E_STATE; /* not run yet: nothing to undo */
-    bool alone = false;
+    bool alone = false, taken = false;  /* records of the batch went in */
     if (st == CAPV_OK && nrec > 0) {
         st = run_records(reg, recs, rq, nrec, &fault, &berr);
         for (size_t i = 0; st == CAPV_OK && i < nrec; i++) {
-            any = any || rq[i]->st == CAPV_OK;
+            taken = taken || rq[i]->st == CAPV_OK;
             alone = alone || rq[i]->alone;
         }
+        any = taken;
     }
     for (size_t i = 0; st != CAPV_OK && i < n; i++) {
         reqs[i]->st = st;
@@ -228,17 +254,12 @@ bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
             entries = entries || q->changes_entries;
         }
     }
-    /* a record failing alone says something about it only if the storage takes writes:
-     * when nothing else of the batch went in, a probe's write asks */
-    if (st == CAPV_OK && alone && !any) {
-        capv_reg_write probe;
-        memset(&probe, 0, sizeof probe);
-        probe.run = probe_run;
-        if (!run_one(reg, &probe, NULL, 0, NULL, &fault)) {
-            st = batch_lost(&probe, &berr);
+    /* a record failing alone says something about itself only while the storage takes
+     * verification records: others of the batch, or else a sentinel */
+    if (st == CAPV_OK && alone && !taken) {
+        st = sentinel_record(reg, &taken, &fault, &berr);
+        if (st != CAPV_OK)
             batch_abort(reqs, n, st, &berr);
-        }
-        any = st == CAPV_OK && probe.st == CAPV_OK;
     }
     free(recs);
     free(rq);
@@ -279,7 +300,7 @@ bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     }
     if (entries)
         atomic_fetch_add(&reg->generation, 1);
-    return any;
+    return taken;
 }
 
 static void submit_once(capv_registry *reg, capv_reg_write *req)
@@ -458,6 +479,12 @@ static bool probe_due(capv_registry *reg, int64_t *next)
         return false;
     }
     return now >= *next;
+}
+
+static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)
+{
+    (void)arg;
+    return reg->be->probe(reg, err);
 }
 
 /* A small real write (and commit): if it goes through, the storage works again and the
@@ -709,19 +736,21 @@ static bool suspect_struck(capv_registry *reg, capv_reg_queued *q, int64_t now)
     return false;
 }
 
-/* Under qlock, after the batch ran (`stored`: it committed writes): the records among
- * b[first..n) are finished, or put back at the head of the queue, in their order, to be
- * retried after a pause. A statement that failed for its records otherwise than on the
- * storage may have failed for one of them: they become suspects and run alone from then on;
- * a suspect that fails on its own while the storage takes writes waits beside the queue, so
- * the records behind it go on, and is refused after REG_RECORD_STRIKES such failures over
- * REG_RECORD_POISON_MS (suspect_struck). Returns the finished ones, for the caller to free
- * without qlock (record_finished). */
+/* Under qlock, after the batch ran (`taken`: the storage took verification records in it):
+ * the records among b[first..n) are finished, or put back at the head of the queue, in their
+ * order. A statement that failed for its records otherwise than on the storage may have
+ * failed for one of them: they become suspects, run alone from then on, and are retried at
+ * once. A suspect that fails on its own while the storage takes records waits beside the
+ * queue, so the records behind it go on, and is refused after REG_RECORD_STRIKES such
+ * failures over REG_RECORD_POISON_MS (suspect_struck). Only a failure of the storage makes
+ * the queue pause (100 ms, doubling to 5 s). Returns the finished ones, for the caller to
+ * free without qlock (record_finished). */
 static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n,
-                                     bool stored)
+                                     bool taken)
 {
     capv_reg_queued *back = NULL, **tail = &back, *done = NULL;
     size_t nback = 0;
+    bool pause = false;
     int64_t now = capvi_mono_ms();
     bool give_up = reg->stopping && now >= reg->rq_stop_ms;
     for (size_t i = first; i < n; i++) {
@@ -732,14 +761,16 @@ static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, siz
             continue;
         }
         if (q->w.shared && st != CAPV_E_STORAGE && st != CAPV_E_BUSY) {
-            q->suspect = true; /* runs alone from now on */
+            q->suspect = true;
         } else if (!transient(st)) {
             record_finished(reg, q, &reg->rq_rejected, &done);
             continue;
-        } else if (q->w.alone && record_fault(st) && stored && !give_up) {
+        } else if (q->w.alone && record_fault(st) && taken && !give_up) {
             if (suspect_struck(reg, q, now))
                 record_finished(reg, q, &reg->rq_rejected, &done);
             continue;
+        } else {
+            pause = true;
         }
         if (give_up) {
             record_finished(reg, q, &reg->rq_dropped, &done);
@@ -749,20 +780,20 @@ static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, siz
             nback++;
         }
     }
-    if (nback == 0) {
-        if (n > first) {
-            reg->rq_backoff_ms = REG_RETRY_MIN_MS;
-            reg->rq_failing = false;
-        }
-    } else {
-        /* while the storage takes writes, a caller finding the queue full waits for room */
-        reg->rq_failing = !stored;
+    if (!pause && n > first) {
+        reg->rq_backoff_ms = REG_RETRY_MIN_MS;
+        reg->rq_failing = false;
+    }
+    if (nback > 0) {
         *tail = reg->rq_head;
         reg->rq_head = back;
         if (reg->rq_tail == NULL)
             reg->rq_tail = (capv_reg_queued *)((char *)tail - offsetof(capv_reg_queued, next));
         reg->rq_len += nback;
-        reg->rq_oldest_ms = now - reg->rq_flush_ms;
+        reg->rq_oldest_ms = now - reg->rq_flush_ms; /* due again at once, or after the pause */
+    }
+    if (pause) {
+        reg->rq_failing = true;
         if (reg->rq_backoff_ms < REG_RETRY_MIN_MS)
             reg->rq_backoff_ms = REG_RETRY_MIN_MS;
         reg->rq_retry_ms = now + reg->rq_backoff_ms;
@@ -886,25 +917,27 @@ static void *writer_main(void *arg)
         if (reg->qhead == NULL)
             reg->qtail = NULL;
         /* queued records ride along in any batch once their pause after a failure is over */
-        size_t first_record = n, left = reg->rq_len;
+        /* the suspects whose time has come first (few; under load the queue would leave
+         * them no room) */
+        size_t first_record = n, waiting = reg->rs_len;
         int64_t now = capvi_mono_ms();
-        capv_reg_queued *taken = now >= reg->rq_retry_ms ? take_records(reg, cap - n) : NULL;
-        /* and the suspects whose time has come */
-        capv_reg_queued *suspects = take_suspects(reg, cap - n - (left - reg->rq_len), now);
+        capv_reg_queued *suspects = take_suspects(reg, cap - n, now);
+        size_t room = cap - n - (waiting - reg->rs_len);
+        capv_reg_queued *taken = now >= reg->rq_retry_ms ? take_records(reg, room) : NULL;
         pthread_mutex_unlock(&reg->qlock);
-        n = take_prepare(b, n, taken);
         n = take_prepare(b, n, suspects);
+        n = take_prepare(b, n, taken);
 
         if (n > 0) {
             pthread_mutex_lock(&reg->wlock);
-            bool stored = capvi_reg_execute_batch(reg, b, n);
+            bool took = capvi_reg_execute_batch(reg, b, n);
             pthread_mutex_unlock(&reg->wlock);
             pthread_mutex_lock(&reg->qlock);
             for (size_t i = 0; i < first_record; i++) {
                 b[i]->done = true;
                 pthread_cond_signal(&b[i]->cond);
             }
-            capv_reg_queued *done = records_done(reg, b, first_record, n, stored);
+            capv_reg_queued *done = records_done(reg, b, first_record, n, took);
             pthread_mutex_unlock(&reg->qlock);
             while (done != NULL) {
                 capv_reg_queued *next = done->next;

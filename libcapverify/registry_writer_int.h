@@ -32,7 +32,7 @@ struct capv_reg_write {
     capv_status st;
     capv_error err;
     size_t pos;  /* the write's place in its batch */
-    bool shared; /* st is the failure of the statement rec ran in with other records */
+    bool shared; /* st is the failure of rec's statement, which it did not run in alone */
     /* writer-thread queue */
     struct capv_reg_write *next;
     bool done;
@@ -119,8 +119,9 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
  * else directly in one transaction; once more, up to the storage's busy_retries times,
  * while it fails with CAPV_E_BUSY. Its status is in req->st / req->err. */
 void capvi_reg_submit(capv_registry *reg, capv_reg_write *req);
-/* The batch executor used by both paths; called with wlock held. Returns whether it committed
- * writes (the storage took some). */
+/* The batch executor used by both paths; called with wlock held. Returns whether the storage
+ * took verification records: committed ones of the batch, or a sentinel (when the batch has
+ * records run alone and none of them went in). */
 bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n);
 /* A submitted write's status, its error copied to `err` on failure. */
 capv_status capvi_reg_write_result(const capv_reg_write *q, capv_error *err);

@@ -306,7 +306,7 @@ static void record_range(capv_registry *reg, int from, int to, int at)
 /* A queued record that the storage refuses at every try, with an error that might have been
  * the storage's, holds neither the records queued with it nor those after it: they are
  * written at once, and it is refused once it has failed on its own, while the storage took
- * other writes, for REG_RECORD_POISON_MS (5 s), also when it is alone in the queue. */
+ * other records, for REG_RECORD_POISON_MS (5 s); also when it is the only record queued. */
 START_TEST(a_record_failing_alone_is_refused)
 {
     capv_registry_close(open_reg(0, 0));
@@ -314,7 +314,10 @@ START_TEST(a_record_failing_alone_is_refused)
     capv_registry *reg = open_reg(CAPV_REGISTRY_WRITER_THREAD, 5000);
     int64_t t0 = tu_now_ms();
     record_range(reg, 0, 200, 100);
-    for (int i = 0; i < 300 && count(reg, CAPV_REGISTRY_VERIFICATIONS) < 200; i++)
+    /* the others are written while it waits (the depth is counted after the commit) */
+    for (int i = 0; i < 300 && (count(reg, CAPV_REGISTRY_VERIFICATIONS) < 200 ||
+                                capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH) > 1);
+         i++)
         usleep(10000);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 200);
     ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 1);
@@ -325,11 +328,20 @@ START_TEST(a_record_failing_alone_is_refused)
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 200);
     ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 200);
     ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);
-    /* and the queue goes on as before */
+    /* the only record queued: a sentinel record shows that the storage takes others */
+    t0 = tu_now_ms();
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "poison";
+    v.result = "ok";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, NULL), CAPV_OK);
+    ck_assert_msg(capv_registry_flush(reg, 20000, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_int_ge(tu_now_ms() - t0, 5000);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 2);
+    /* and the queue goes on as before, the sentinel never stored */
     record_range(reg, 200, 500, -1);
     ck_assert_msg(capv_registry_flush(reg, 20000, &err) == CAPV_OK, "%s", err.message);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 500);
-    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 2);
     capv_registry_close(reg);
 }
 END_TEST
