@@ -47,7 +47,7 @@ typedef struct capvd {
     capv_package_limits *limits;
     capv_cache *cache;              /* NULL when cache.enabled is false; attached to the verifier */
     capv_registry *registry;        /* the registry; NULL after a SIGHUP failed to reopen it */
-    int64_t registry_retry_ms;      /* then: when the main thread tries again */
+    int64_t registry_retry_ms;      /* then: when the main thread tries again (monotonic) */
     capv_signing_key *registry_key; /* signs new entries, or NULL */
     capv_signing_key *backup_key;   /* signs backup sidecars, or NULL; swapped under `lock` */
     pthread_mutex_t backup_lock;    /* one backup at a time (backup.c) */
@@ -56,7 +56,8 @@ typedef struct capvd {
     /* main thread: a SIGHUP's reload that waits (main.c reload_try), since when, for what,
      * and when it is tried again */
     bool reload_deferred;
-    int64_t reload_since_ms, reload_next_ms;
+    int64_t reload_since_ms, reload_next_ms; /* monotonic */
+    capv_registry *reload_fresh;             /* a PostgreSQL handle it opened, for its next try */
     reload_wait reload_why;
     dev_t registry_dev; /* the SQLite file the registry handle opened */
     ino_t registry_ino;

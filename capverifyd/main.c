@@ -19,6 +19,7 @@
 #include "config.h"
 #include "config_verify.h"
 #include "daemon.h"
+#include "http.h"
 #include "metrics.h"
 #include "notify.h"
 #include "offsite.h"
@@ -80,6 +81,12 @@ static int64_t now_ms(void)
     return capv_clock_system(NULL);
 }
 
+/* For intervals and deadlines, which a step of the system clock must not stretch. */
+static int64_t mono_ms(void)
+{
+    return (int64_t)(http_mono() * 1000);
+}
+
 /* Creates the directory holding `path` (one level) when it is missing. */
 static void make_parent_dir(const char *path)
 {
@@ -110,8 +117,11 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
     /* registry.url (PostgreSQL) replaces registry.path; messages name it only by the
      * library's location, which never holds a password */
     const char *where = capvd_config_registry_location(&d->cfg, &o.password_file);
-    if (!*d->cfg.registry_url)
+    bool file = !*d->cfg.registry_url;
+    if (file)
         make_parent_dir(d->cfg.registry_path);
+    struct stat before, after; /* which file a SQLite handle has open (registry_file_same) */
+    bool existed = file && stat(d->cfg.registry_path, &before) == 0;
     capv_registry *reg = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_open(&reg, where, &o, &err);
@@ -124,10 +134,13 @@ static capv_registry *open_registry(capvd *d, char *errbuf, size_t errlen)
                 *p = ' ';
         return NULL;
     }
-    struct stat file; /* which file a SQLite handle has open (registry_file_same) */
-    if (!*d->cfg.registry_url && stat(d->cfg.registry_path, &file) == 0) {
-        d->registry_dev = file.st_dev;
-        d->registry_ino = file.st_ino;
+    if (file) {
+        /* the file the open created, or found and still there; one replaced meanwhile is
+         * unknown (0), so that a SIGHUP reopens it */
+        bool known = stat(d->cfg.registry_path, &after) == 0 &&
+                     (!existed || (before.st_dev == after.st_dev && before.st_ino == after.st_ino));
+        d->registry_dev = known ? after.st_dev : 0;
+        d->registry_ino = known ? after.st_ino : 0;
     }
     capv_registry_set_signing_key(reg, d->registry_key);
     /* the disk budget (docs/hardening.md): capped reports, records that expire */
@@ -185,17 +198,30 @@ static void reload_tls(capvd *d)
  * under it has little left to write. */
 #define RELOAD_FLUSH_MS 1000
 
-/* The write lock within wait_ms, or without a limit (wait_ms < 0). */
+/* The slices of a wait without a limit: the watchdog is fed between them. */
+#define RELOAD_SLICE_MS 5000
+
+/* The write lock within wait_ms. wait_ms < 0: however long the requests in flight take, in
+ * slices between which the watchdog is fed; given up (false) when a SIGTERM or SIGINT is
+ * pending (blocked, for serve() to take). */
 static bool lock_for_reload(capvd *d, int wait_ms)
 {
-    if (wait_ms < 0)
-        return pthread_rwlock_wrlock(&d->lock) == 0;
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += wait_ms * 1000000L;
-    until.tv_sec += until.tv_nsec / 1000000000L;
-    until.tv_nsec %= 1000000000L;
-    return pthread_rwlock_clockwrlock(&d->lock, CLOCK_MONOTONIC, &until) == 0;
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (wait_ms < 0 ? RELOAD_SLICE_MS : wait_ms) * 1000000L;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        if (pthread_rwlock_clockwrlock(&d->lock, CLOCK_MONOTONIC, &until) == 0)
+            return true;
+        if (wait_ms >= 0)
+            return false;
+        notify_watchdog(now_ms());
+        sigset_t pending;
+        if (sigpending(&pending) == 0 &&
+            (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1))
+            return false;
+    }
 }
 
 /* Whether a SQLite registry's file is still the one its handle opened (a restore with
@@ -217,22 +243,27 @@ typedef struct registry_reload {
     bool reopen;          /* SQLite: close the handle and open the file again */
 } registry_reload;
 
+/* A PostgreSQL handle opened for a reload that then could not take the lock waits in
+ * d->reload_fresh for the next try. The handle being replaced (main thread: d->registry
+ * changes only there) writes its queued records first, so that few are left when it closes
+ * (a SQLite one under the lock; a PostgreSQL one after it, its records then found by the
+ * new handle); what the storage does not take now is left to the close. */
 static registry_reload registry_reload_prepare(capvd *d)
 {
-    registry_reload rr = { NULL, false };
+    registry_reload rr = { d->reload_fresh, false };
+    d->reload_fresh = NULL;
     char errbuf[512];
     if (*d->cfg.registry_url) {
-        if ((rr.fresh = open_registry(d, errbuf, sizeof errbuf)) == NULL) {
+        if (rr.fresh == NULL && (rr.fresh = open_registry(d, errbuf, sizeof errbuf)) == NULL) {
             capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
             capv_log_end(e, "registry not reopened, the open handle stays: %s", errbuf);
         }
-        return rr;
+    } else {
+        rr.reopen = d->registry != NULL && !registry_file_same(d);
     }
-    rr.reopen = d->registry != NULL && !registry_file_same(d);
-    /* main thread: d->registry changes only there. Records the storage does not take now are
-     * left to the close. */
-    capv_status flushed =
-        rr.reopen ? capv_registry_flush(d->registry, RELOAD_FLUSH_MS, NULL) : CAPV_OK;
+    capv_status flushed = (rr.reopen || rr.fresh != NULL) && d->registry != NULL
+                              ? capv_registry_flush(d->registry, RELOAD_FLUSH_MS, NULL)
+                              : CAPV_OK;
     (void)flushed;
     return rr;
 }
@@ -256,7 +287,7 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
     capv_registry_close(d->registry); /* releases the writer lock so the file can be reopened */
     d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry == NULL) {
-        d->registry_retry_ms = now_ms() + REGISTRY_RETRY_MS;
+        d->registry_retry_ms = mono_ms() + REGISTRY_RETRY_MS;
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
         capv_log_end(e, "registry not reopened (tried again every %d s): %s",
                      REGISTRY_RETRY_MS / 1000, errbuf);
@@ -266,24 +297,27 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
     }
 }
 
-/* After a failed reopen: the registry opened again once it can be, and given to the
- * verifier (whose cached verdicts, made without it, go). Waits for the requests in flight
- * no longer than a reload does. */
+/* After a failed reopen: the registry opened again once it can be (before the lock: no
+ * request uses a registry meanwhile), and given to the verifier (whose cached verdicts, made
+ * without it, go). Waits for the requests in flight no longer than a reload's try; when they
+ * take longer, the next tick opens it again. */
 static void registry_retry(capvd *d)
 {
-    if (d->registry != NULL || now_ms() < d->registry_retry_ms ||
-        !lock_for_reload(d, RELOAD_LOCK_WAIT_MS))
+    if (d->registry != NULL || mono_ms() < d->registry_retry_ms)
         return;
     char errbuf[512];
-    d->registry = open_registry(d, errbuf, sizeof errbuf);
-    if (d->registry != NULL) {
-        capv_verifier_set_registry(d->verifier, d->registry);
-    } else {
-        d->registry_retry_ms = now_ms() + REGISTRY_RETRY_MS;
-    }
-    pthread_rwlock_unlock(&d->lock);
-    if (d->registry == NULL)
+    capv_registry *reg = open_registry(d, errbuf, sizeof errbuf);
+    if (reg == NULL) {
+        d->registry_retry_ms = mono_ms() + REGISTRY_RETRY_MS;
         return;
+    }
+    if (!lock_for_reload(d, RELOAD_LOCK_WAIT_MS)) {
+        capv_registry_close(reg);
+        return;
+    }
+    d->registry = reg;
+    capv_verifier_set_registry(d->verifier, d->registry);
+    pthread_rwlock_unlock(&d->lock);
     capv_cache_invalidate_all(d->cache);
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "registry_reload");
     capv_log_end(e, "registry reopened");
@@ -301,7 +335,7 @@ static bool reload_state(capvd *d, int wait_ms)
     registry_reload rr = registry_reload_prepare(d);
     if (!lock_for_reload(d, wait_ms)) {
         capv_signing_key_free(backup_key);
-        capv_registry_close(rr.fresh);
+        d->reload_fresh = rr.fresh; /* for the next try */
         return false;
     }
     capv_registry *old_registry = NULL;
@@ -350,14 +384,15 @@ static bool reload_state(capvd *d, int wait_ms)
  * is logged once, when it begins. */
 static void reload_try(capvd *d)
 {
-    int64_t now = now_ms();
-    const char *why;
+    int64_t now = mono_ms();
     reload_wait reason;
     if (!backups_pause(d)) {
-        why = "a backup is running or beginning";
         reason = RELOAD_WAITS_FOR_BACKUP;
     } else {
-        bool patient = d->reload_deferred && now - d->reload_since_ms >= RELOAD_WAIT_MAX_MS;
+        /* RELOAD_WAIT_MAX_MS of tries that the requests in flight outlasted: now however
+         * long they take */
+        bool patient = d->reload_why >= RELOAD_WAITS_FOR_REQUESTS &&
+                       now - d->reload_since_ms >= RELOAD_WAIT_MAX_MS;
         if (patient && d->reload_why != RELOAD_WAITS_LONG) {
             capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "trust_reload");
             capv_log_int(e, "waited_ms", now - d->reload_since_ms);
@@ -371,18 +406,19 @@ static void reload_try(capvd *d)
             backups_resume(d);
             return;
         }
-        why = "requests in flight hold the daemon's lock (a registry write waiting for "
-              "another process's lock, say)";
-        reason = RELOAD_WAITS_FOR_REQUESTS;
+        reason = patient ? RELOAD_WAITS_LONG : RELOAD_WAITS_FOR_REQUESTS;
     }
-    if (!d->reload_deferred)
-        d->reload_since_ms = now;
     if (d->reload_why != reason) {
+        /* the clock of RELOAD_WAIT_MAX_MS starts at the first try the requests outlast */
+        d->reload_since_ms = now;
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
         capv_log_end(e,
                      "%s: the trust store, policies, registry and backup key are reloaded "
                      "once it is over (tried every second); no backup begins before",
-                     why);
+                     reason == RELOAD_WAITS_FOR_BACKUP
+                         ? "a backup is running or beginning"
+                         : "requests in flight hold the daemon's lock (a registry write "
+                           "waiting for another process's lock, say)");
         d->reload_why = reason;
     }
     d->reload_deferred = true;
@@ -405,7 +441,7 @@ static void reload(capvd *d)
  * meanwhile, so no other backup began. */
 static void reload_when_idle(capvd *d)
 {
-    if (d->reload_deferred && now_ms() >= d->reload_next_ms)
+    if (d->reload_deferred && mono_ms() >= d->reload_next_ms)
         reload_try(d);
 }
 
@@ -844,6 +880,7 @@ static void free_state(capvd *d)
     flush_records(d, true);
     capv_verifier_free(d->verifier);
     capv_registry_close(d->registry);
+    capv_registry_close(d->reload_fresh);
     capv_signing_key_free(d->registry_key);
     capv_signing_key_free(d->backup_key);
     capv_verify_options_free(d->opts);
