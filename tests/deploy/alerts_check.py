@@ -10,7 +10,7 @@ cover both sides.
   FivexxSpike; P1 HighErrorRate, HighAuthFailureRate, JWKSStale, RegistryRecordsDropped,
   RegistryWriteFailing, TLSCertExpiryImminent; P2 HighP95Latency, NoTraffic, BackupStale,
   RegistryDiskLow, RegistryDiskFillingUp, MemoryNearLimit, TLSCertExpiringSoon,
-  BackupOffsiteStale; P3
+  BackupOffsiteStale, RegistryRecordsRejected; P3
   LowCacheHitRate), each with labels
   severity (matching its priority) and priority, and annotations summary, description and
   runbook_url = docs/runbook.md#<anchor>;
@@ -40,7 +40,9 @@ SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
         "RegistryWriteFailing": "P1", "RegistryDiskLow": "P2", "RegistryDiskFillingUp": "P2",
         "MemoryNearLimit": "P2", "TLSCertExpiringSoon": "P2", "TLSCertExpiryImminent": "P1",
         # issue 14, off-site copies
-        "BackupOffsiteStale": "P2"}
+        "BackupOffsiteStale": "P2",
+        # records refused for good (docs/registry.md "Recording verifications")
+        "RegistryRecordsRejected": "P2"}
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
 SECTIONS = ("Symptoms", "Investigation", "Resolution", "Verification")
 

@@ -52,8 +52,9 @@ a file_sd file), through the admin port's /metrics. The conditions, run in paral
 
 The last two have no real component here: their Prometheus wiring (labels, scrape styles) is
 proven, their semantics by deploy/prometheus/alerts_test.yml (promtool). So are
-HighP95Latency, LowCacheHitRate, RegistryDiskLow and RegistryDiskFillingUp, which are not
-caused here. Each alert must reach state firing in /api/v1/alerts with its severity and
+HighP95Latency, LowCacheHitRate, RegistryDiskLow, RegistryDiskFillingUp and
+RegistryRecordsRejected, which are not caused here (the last is a counter the library's
+tests drive: tests/unit/test_registry_contract.c). Each alert must reach state firing in /api/v1/alerts with its severity and
 priority, for the namespace (and instance) that has the condition only, and then leave the
 list. The whole run is bounded to 5 minutes (ctest TIMEOUT 300; the scenarios to 200 s).
 Exit 77 (skipped) without prometheus or a C compiler.
