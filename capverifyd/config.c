@@ -1629,18 +1629,6 @@ static void check_ui(checker *ck)
     }
 }
 
-const char *capvd_ui_token_origin(const capvd_config *c, char *out, size_t cap)
-{
-    out[0] = '\0';
-    if (!c->auth_enabled || !*c->ui_client_id || !*c->auth_issuer)
-        return out;
-    if (*c->ui_token_origin)
-        snprintf(out, cap, "%s", c->ui_token_origin);
-    else
-        capvd_issuer_origin(c->auth_issuer, out, cap);
-    return out;
-}
-
 static void check_storage(checker *ck, const char *config_dir)
 {
     const capvd_config *c = ck->c;

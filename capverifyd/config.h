@@ -149,10 +149,6 @@ const char *capvd_config_source(const capvd_config *c, const void *field);
  * UI's Content-Security-Policy lets its scripts connect to (docs/ui.md). NULL on success,
  * else why there is none (and `out` is ""). */
 const char *capvd_issuer_origin(const char *issuer, char *out, size_t cap);
-/* The origin of the identity provider's token endpoint that the UI may connect to:
- * ui.token_origin, else the issuer's origin; "" when the UI does not sign in (no auth, no
- * ui.client_id, or an issuer without an origin). Returns out. */
-const char *capvd_ui_token_origin(const capvd_config *c, char *out, size_t cap);
 
 /* Prints the configuration reference as Markdown (docs/configuration.md is this output). */
 void capvd_config_print_reference(void);

@@ -22,6 +22,21 @@
 /* the UI's headers: the policy with two origins of up to 300 bytes, and Cache-Control */
 #define UI_HEADERS_CAP 1536
 
+/* The origin of the identity provider's token endpoint that the UI may connect to:
+ * ui.token_origin, else the issuer's origin; "" when the UI does not sign in (no auth, no
+ * ui.client_id, or an issuer without an origin). Returns out. */
+static const char *token_origin(const capvd_config *c, char *out, size_t cap)
+{
+    out[0] = '\0';
+    if (!c->auth_enabled || !*c->ui_client_id || !*c->auth_issuer)
+        return out;
+    if (*c->ui_token_origin)
+        snprintf(out, cap, "%s", c->ui_token_origin);
+    else
+        capvd_issuer_origin(c->auth_issuer, out, cap);
+    return out;
+}
+
 /* The UI's headers ("Name: value\r\n" lines) into buf, with Cache-Control `cache` unless
  * NULL (answers of ROUTE_UI_CONFIG, like every API answer, get no-store from send_response). */
 static const char *ui_headers(req *r, char *buf, size_t cap, const char *cache)
@@ -29,7 +44,7 @@ static const char *ui_headers(req *r, char *buf, size_t cap, const char *cache)
     const capvd_config *c = &r->d->cfg;
     char issuer[300] = "", token[300];
     /* the UI signs in at the issuer only with a client id: else it needs no connection */
-    if (*capvd_ui_token_origin(c, token, sizeof token))
+    if (*token_origin(c, token, sizeof token))
         capvd_issuer_origin(c->auth_issuer, issuer, sizeof issuer);
     if (strcmp(token, issuer) == 0)
         token[0] = '\0';
@@ -140,7 +155,7 @@ void handle_ui_config(req *r)
     char *issuer = json_or_null(c->auth_enabled ? c->auth_issuer : "");
     char *client = json_or_null(c->auth_enabled ? c->ui_client_id : "");
     char *qscopes = json_or_null(scopes);
-    char *token = json_or_null(capvd_ui_token_origin(c, origin, sizeof origin));
+    char *token = json_or_null(token_origin(c, origin, sizeof origin));
     size_t cap = 256 + (issuer ? strlen(issuer) : 0) + (client ? strlen(client) : 0) +
                  (qscopes ? strlen(qscopes) : 0) + (token ? strlen(token) : 0);
     char *body = malloc(cap);
