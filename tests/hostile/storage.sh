@@ -33,6 +33,10 @@
 # 5. a SIGHUP during an API backup onto a slow volume (the shim in slow mode: 60 ms a write):
 #    a verification beside them answers at once while the backup runs, the reload says it
 #    waits for the backup, and is done after it.
+# 6. the request of case 4 outlasting 30 s of the reload's tries (busy_timeout_ms 60000): the
+#    reload then waits however long it takes and says so (WARN, waited_ms 30 s), /readyz
+#    answers at once; a SIGTERM ends that wait while the lock is still held, the reload is
+#    dropped (logged), and the daemon exits 0 once the request is answered (201).
 # Mounting needs root: without it the tmpfs cases are skipped, visibly.
 #   storage.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
@@ -369,4 +373,47 @@ else
     check "… then the reload is done" log_wait 'trust store and policies reloaded' 'a backup is running'
     daemon_stop slow
 fi
+
+# ---- 6. a reload that requests outlast for 30 s, then a SIGTERM -------------------------------
+# The request of case 4, with the lock held for longer than the reload's 30 s of tries
+# (registry.busy_timeout_ms 60000): the reload then waits for it however long it takes and
+# says so (WARN, waited_ms); /readyz still answers at once. A SIGTERM ends that wait within
+# one of its 5 s slices while the lock is still held; the daemon drops the reload, says so,
+# and exits 0 once the request is answered.
+daemon_start patient "${SAMPLE_ARGS[@]}" --set registry.busy_timeout_ms=60000 || h_done
+lock_registry
+entry='{"manifest_hash":"0x'$(printf '5%.0s' $(seq 64))'","proof_hash":"0x'$(printf '6%.0s' $(seq 64))'"}'
+curl -s -o "$TMP/patient.body" -w '%{http_code}' --max-time 70 -H 'Content-Type: application/json' \
+    -d "$entry" "$D_URL/registry/entries" >"$TMP/patient.code" &
+WAITING=$!
+t_track "$WAITING"
+sleep 0.5
+kill -HUP "$D_PID"
+long=""
+for _ in $(seq 400); do # 40 s
+    long=$(grep -m1 '"event":"trust_reload".*however long they take' "$D_LOG") && break
+    sleep 0.1
+done
+check "after 30 s of tries the reload waits however long the request takes (WARN)" \
+    test -n "$long"
+waited=$(jq -r '.waited_ms // 0' <<<"${long:-{\}}")
+assert_le "… having tried for 30 s (waited_ms)" 30000 "$waited"
+assert_le "… and not much longer (waited_ms)" "$waited" 32000
+t0=$(date +%s%N)
+req GET "$D_ADMIN_URL/readyz"
+t1=$(date +%s%N)
+assert_le "… /readyz still answers at once (ms)" $(((t1 - t0) / 1000000)) 1000
+assert_eq "… naming the waiting reload" "$(registry_check)" \
+    "false a reload waits for the requests in flight"
+kill -TERM "$D_PID"
+check "a SIGTERM ends the wait: the reload is dropped, and the log says so (within 7 s)" \
+    bash -c 'for _ in $(seq 70); do grep -q "the waiting reload is dropped" "$1" && exit 0
+        sleep 0.1; done; exit 1' _ "$D_LOG"
+check "… while the lock is still held" kill -0 "$LOCKER"
+unlock_registry
+wait "$WAITING"
+assert_eq "the lock gone: the waiting request is 201" "$(cat "$TMP/patient.code")" 201
+daemon_wait_exit "$D_PID" 40
+assert_eq "… and the daemon exits 0" "$RC" 0
+check "… without the reload" bash -c '! grep -q "trust store and policies reloaded" "$1"' _ "$D_LOG"
 h_done
