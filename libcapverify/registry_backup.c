@@ -434,6 +434,10 @@ static capv_status read_sidecar(info_box **out, const char *backup, const sig_po
                   "sidecar '%s' lacks or mistypes created_at, sha3_256, size_bytes, "
                   "schema_version, entries, verifications or tool_version",
                   side);
+    int64_t created_ms;
+    if (!capvi_time_parse(&created_ms, created, strlen(created)))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s': created_at is not an RFC 3339 time",
+                  side);
     char canon[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(canon, d);
     if ((b = box_new(backup, side, created, canon, tool)) == NULL)
@@ -1306,6 +1310,29 @@ capv_status capvi_backup_info_move(capv_backup_info *info, const char *dir, capv
     return CAPV_OK;
 }
 
+/* The files SQLite keeps beside a database: its WAL and shared memory, and a rollback
+ * journal. SQLite replays a WAL or a hot journal it finds beside a database into it,
+ * whichever database it belonged to: none may stay beside a restored file. */
+static const char *const journal_suffixes[] = { "-wal", "-shm", "-journal" };
+
+/* Refuses a restore to a name where no database is but such a file is: left by a database
+ * moved away, or removed, after its writer was killed. Moving it aside would part it from
+ * the database whose last transactions it may hold: the operator decides. */
+static capv_status leftover_journal(const char *real, capv_error *err)
+{
+    char p[PATH_MAX + 16];
+    for (size_t i = 0; i < sizeof journal_suffixes / sizeof *journal_suffixes; i++) {
+        snprintf(p, sizeof p, "%s%s", real, journal_suffixes[i]);
+        if (path_exists(p))
+            return capvi_err_set(err, CAPV_E_BUSY, p,
+                                 "'%s' is left from a database that is no longer at '%s'; "
+                                 "SQLite would replay it into the restored one: move it away, "
+                                 "with the database it belongs to, and restore again",
+                                 p, real);
+    }
+    return CAPV_OK;
+}
+
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)
 {
     if (rename(from, to) == 0 || errno == ENOENT)
@@ -1435,15 +1462,16 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
         if (link(real, pre) != 0)
             CAPV_FAIL(err, CAPV_E_IO, pre, "cannot keep the current database as '%s': %s", pre,
                       strerror(errno));
-        static const char *const sfx[] = { "-wal", "-shm" };
-        for (int i = 0; i < 2; i++) {
-            snprintf(from, sizeof from, "%s%s", real, sfx[i]);
-            snprintf(to, sizeof to, "%s%s", pre, sfx[i]);
+        for (size_t i = 0; i < sizeof journal_suffixes / sizeof *journal_suffixes; i++) {
+            snprintf(from, sizeof from, "%s%s", real, journal_suffixes[i]);
+            snprintf(to, sizeof to, "%s%s", pre, journal_suffixes[i]);
             CAPV_TRY(rename_if_exists(from, to, err));
         }
         if (rename(copy.path, real) != 0)
             CAPV_FAIL(err, CAPV_E_IO, db_path, "cannot move the restored database into place: %s",
                       strerror(errno));
+    } else if ((st = leftover_journal(real, err)) != CAPV_OK) {
+        goto out;
     } else if (renameat2(AT_FDCWD, copy.path, AT_FDCWD, real, RENAME_NOREPLACE) != 0) {
         /* a database that appeared meanwhile is never replaced without being kept; where
          * the file system has no RENAME_NOREPLACE, link() refuses an existing name too */

@@ -1497,6 +1497,33 @@ START_TEST(backup_restore)
     capv_backup_list_free(l);
     capv_error verr = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_registry_backup_verify(NULL, tmp, &verr), CAPV_E_NOT_FOUND);
+    /* nor is one whose sidecar's created_at is no time (here: JSON that a printer without
+     * escaping would splice into its output), and verifying it says why */
+    {
+        size_t n;
+        char *side = (char *)read_all(b2->sidecar_path, &n);
+        side[n] = '\0'; /* read_all leaves room for it */
+        char *at = strstr(side, "\"created_at\": \"");
+        ck_assert_ptr_nonnull(at);
+        at += strlen("\"created_at\": \"");
+        char *end = strchr(at, '"');
+        char forged[4096], path_side[PATH_CAP + 64];
+        snprintf(forged, sizeof forged,
+                 "%.*s2099-01-01T00:00:00Z\\\",\\\"path\\\":\\\"/etc/passwd%s", (int)(at - side),
+                 side, end);
+        snprintf(path_side, sizeof path_side, "%s/registry-20990101T000000Z.json", bdir);
+        FILE *f = fopen(path_side, "wb");
+        ck_assert_ptr_nonnull(f);
+        fputs(forged, f);
+        fclose(f);
+        free(side);
+        ck_assert_int_eq(capv_registry_backup_list(&l, bdir, NULL), CAPV_OK);
+        ck_assert_uint_eq(capv_backup_list_count(l), 2);
+        capv_backup_list_free(l);
+        ck_assert_int_eq(capv_registry_backup_verify(NULL, tmp, &verr), CAPV_E_MALFORMED);
+        ck_assert_ptr_nonnull(strstr(verr.message, "created_at is not an RFC 3339 time"));
+        unlink(path_side);
+    }
 
     /* restore while the writer holds the database: refused, unless forced */
     fill(reg, 50, 55);
@@ -1570,6 +1597,28 @@ START_TEST(backup_restore)
     snprintf(tmp, sizeof tmp, "%s/fresh.sqlite", dir);
     ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err), CAPV_OK);
     ck_assert_ptr_null(previous);
+    reg = tu_registry_open(tmp, 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
+    /* a place whose database is gone but whose WAL is left (a writer killed, its file moved
+     * away): refused, naming the WAL, which stays; SQLite would replay it into the restored
+     * file */
+    char wal[PATH_CAP + 80], kept[PATH_CAP + 80];
+    snprintf(wal, sizeof wal, "%s-wal", tmp);
+    snprintf(kept, sizeof kept, "%s/kept-wal", dir);
+    fill(reg, 100, 105);
+    copy_file(wal, kept); /* its frames, as a kill would leave them */
+    capv_registry_close(reg);
+    ck_assert_int_eq(unlink(tmp), 0);
+    unlink(wal);
+    copy_file(kept, wal);
+    ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err),
+                     CAPV_E_BUSY);
+    ck_assert_ptr_nonnull(strstr(err.message, "fresh.sqlite-wal' is left from a database"));
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    ck_assert_int_eq(access(wal, F_OK), 0);
+    /* moved away: restored, with the backup's rows alone */
+    ck_assert_int_eq(unlink(wal), 0);
+    ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err), CAPV_OK);
     reg = tu_registry_open(tmp, 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
     capv_registry_close(reg);
