@@ -11,6 +11,7 @@
 #include "json_int.h"
 #include "registry_backend_int.h"
 #include "registry_entry_int.h"
+#include "time_int.h"
 
 /* The size of each version of capv_registry_entry (docs/abi.md). */
 static const size_t entry_sizes[] = { 0, sizeof(capv_registry_entry) };
@@ -444,6 +445,9 @@ capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
                 capvi_reg_entry_sig_material(out->signature, out->public_key, e->signature,
                                              e->public_key, e->signature_scheme, &merr);
             snprintf(out->problem, sizeof out->problem, "%s", merr.message);
+            if (e->registered_at == NULL ||
+                !capvi_time_parse(&out->registered_ms, e->registered_at, strlen(e->registered_at)))
+                out->registered_ms = INT64_MIN;
         }
         capv_registry_entry_free(e);
     }

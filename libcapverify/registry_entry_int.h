@@ -89,6 +89,7 @@ typedef struct capv_reg_signed {
     char problem[CAPV_ERROR_MESSAGE_SIZE]; /* why material is not CAPV_OK */
     uint8_t signature[64];
     uint8_t public_key[32];
+    int64_t registered_ms; /* registered_at; INT64_MIN when it is no time */
 } capv_reg_signed;
 
 /* CAPV_OK, CAPV_E_NOT_FOUND, or a database error. */

@@ -1265,14 +1265,26 @@ static capv_status check_registry(unit_ctx *u)
                               "registry entry '%s' has an invalid signature", e.id);
         goto out;
     }
-    bool trusted = capv_trust_store_find(u->v->trust, e.public_key) != NULL;
-    put_bool(d, "signer_trusted", trusted);
-    if (!trusted)
-        st = capvi_report_add(u->r, "registry", CAPV_CHECK_WARN, d,
-                              "registry entry '%s' is validly signed by an untrusted key", e.id);
-    else
+    /* trusted as the manifest's signers are, at the entry's registration time: a revoked
+     * key fails (as every signature by it does), one not in the store or outside its
+     * validity then warns */
+    const capv_key *key = NULL;
+    capv_status tr = capvi_trust_decide(&key, u->v->trust, e.public_key, e.registered_ms);
+    put_bool(d, "signer_trusted", tr == CAPV_OK);
+    if (key != NULL)
+        put_str(d, "key_status", capv_key_status_name(capv_key_status_of(key)));
+    const char *why = tr == CAPV_E_UNTRUSTED       ? "a key not in the trust store"
+                      : tr == CAPV_E_REVOKED       ? "a revoked key"
+                      : tr == CAPV_E_NOT_YET_VALID ? "a key not yet valid when it was registered"
+                      : tr == CAPV_E_EXPIRED       ? "a key no longer valid when it was registered"
+                                                   : "a trusted key";
+    if (tr == CAPV_OK)
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
-                              "registry entry '%s' is validly signed by a trusted key", e.id);
+                              "registry entry '%s' is validly signed by %s", e.id, why);
+    else
+        st = capvi_report_add(u->r, "registry",
+                              tr == CAPV_E_REVOKED ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
+                              "registry entry '%s' is validly signed, but by %s", e.id, why);
 out:
     capvi_reg_signed_clear(&e);
     return st;

@@ -701,15 +701,31 @@ static void write_registry(const char *path, const capv_package *p, bool sign, b
 
 START_TEST(registry_entries)
 {
+    /* the signer's key as the trust store holds it (key NULL: the sample's store as it is;
+     * "none": an empty store); the entry was registered on 2026-03-03 */
     static const struct {
         bool sign, corrupt;
+        const char *key, *from, *to;
         capv_check_status want;
+        const char *says;
     } cases[] = {
-        { true, false, CAPV_CHECK_PASS },
-        { true, true, CAPV_CHECK_FAIL },
-        { false, false, CAPV_CHECK_WARN },
+        { true, false, NULL, NULL, NULL, CAPV_CHECK_PASS, "validly signed by a trusted key" },
+        { true, true, NULL, NULL, NULL, CAPV_CHECK_FAIL, "invalid signature" },
+        { false, false, NULL, NULL, NULL, CAPV_CHECK_WARN, "unsigned" },
+        { true, false, "none", NULL, NULL, CAPV_CHECK_WARN, "by a key not in the trust store" },
+        { true, false, "revoked", "2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z", CAPV_CHECK_FAIL,
+          "by a revoked key" },
+        { true, false, "active", "2020-01-01T00:00:00Z", "2026-03-02T23:59:59Z", CAPV_CHECK_WARN,
+          "by a key no longer valid when it was registered" },
+        { true, false, "active", "2026-03-03T00:00:01Z", "2030-01-01T00:00:00Z", CAPV_CHECK_WARN,
+          "by a key not yet valid when it was registered" },
+        { true, false, "retired", "2020-01-01T00:00:00Z", "2026-03-03T00:00:00Z", CAPV_CHECK_PASS,
+          "validly signed by a trusted key" },
     };
-    capv_verifier *v = verifier(true);
+    capv_verifier *v = cases[_i].key == NULL ? verifier(true)
+                       : strcmp(cases[_i].key, "none") == 0
+                           ? verifier(false)
+                           : verifier_with_key_json(cases[_i].key, cases[_i].from, cases[_i].to);
     capv_verify_options *o = accept_mock();
     capv_package *p = sample();
     char path[] = "/tmp/capv-registry-XXXXXX";
@@ -721,6 +737,8 @@ START_TEST(registry_entries)
     ck_assert_msg(capv_verifier_load_registry_json(v, path, &err) == CAPV_OK, "%s", err.message);
     capv_report *r = verify_pkg(v, p, o);
     ASSERT_CHECK(r, "registry", cases[_i].want);
+    const char *says = capv_check_message(capv_report_find_check(r, "registry"));
+    ck_assert_msg(strstr(says, cases[_i].says) != NULL, "%s", says);
     capv_report_free(r);
     /* a package with no entry: skip, or warn when the registry check is required */
     capv_package *other = manifest_flipped(p);
@@ -1782,7 +1800,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, tamper_unlisted_member);
     tcase_add_test(tc, tamper_timestamp_other_data);
     tcase_add_test(tc, tamper_timestamp_other_tsa);
-    tcase_add_loop_test(tc, registry_entries, 0, 3);
+    tcase_add_loop_test(tc, registry_entries, 0, 8);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
     tcase_add_test(tc, package_hashes_without_verification);
