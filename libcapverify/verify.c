@@ -1069,14 +1069,14 @@ static capv_status check_proof_binding(unit_ctx *u)
                                     "the proof's policy_hash differs from the manifest's policy");
     }
     if (p->statement != NULL && u->policy_version != NULL) {
-        char want[160];
-        snprintf(want, sizeof want, "policy:%s", u->policy_version);
         if (charge_detail(u->layout, 1, p->statement, NULL))
             put_str(d, "statement", p->statement);
-        if (strcmp(p->statement, want) != 0)
+        /* "policy:" and the whole version, however long */
+        if (strncmp(p->statement, "policy:", 7) != 0 ||
+            strcmp(p->statement + 7, u->policy_version) != 0)
             return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_FAIL, d,
-                                    "the proof's statement '%.60s' is not '%.60s'", p->statement,
-                                    want);
+                                    "the proof's statement '%.60s' is not 'policy:%.53s'",
+                                    p->statement, u->policy_version);
     }
     return capvi_report_add(u->r, "proof.binding", CAPV_CHECK_PASS, d,
                             "the proof is bound to this manifest%s",

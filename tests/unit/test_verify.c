@@ -244,6 +244,75 @@ START_TEST(peer_unsigned_and_bogus_manifests)
 }
 END_TEST
 
+/* The legacy package with a policy version of 200 characters, and a proof (proof.v0) bound
+ * to that manifest whose statement is `statement`: its report. */
+static capv_report *legacy_with_statement(capv_verifier *v, const char *manifest,
+                                          const char *manifest_hash, const char *statement)
+{
+    char proof[1024], b64[1400];
+    snprintf(proof, sizeof proof,
+             "{\"version\":\"proof.v0\",\"type\":\"mock\",\"statement\":\"%s\","
+             "\"manifest_hash\":\"%s\",\"policy_hash\":\"0xd490be94f6f182bd6a00930c65f6f1f5fab70"
+             "ddb29116235ae344f064f9b52b3\",\"proof_data\":{},\"status\":\"ok\"}",
+             statement, manifest_hash);
+    ck_assert_int_eq(capv_base64_encode(b64, sizeof b64, NULL, (const uint8_t *)proof,
+                                        strlen(proof), CAPV_BASE64_STD, NULL),
+                     CAPV_OK);
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_new(&pkg, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_add_member(pkg, "manifest.json", (const uint8_t *)manifest,
+                                             strlen(manifest), NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(
+        capv_package_add_member(pkg, "proof.dat", (const uint8_t *)b64, strlen(b64), NULL),
+        CAPV_OK);
+    capv_report *r = verify_pkg(v, pkg, NULL);
+    capv_package_free(pkg);
+    return r;
+}
+
+/* A statement is "policy:" and the manifest's whole policy version, however long. */
+START_TEST(proof_statement_whole_version)
+{
+    size_t len;
+    char *m = (char *)tu_read(tu_shared_dir(), "peer/packages/webui-legacy/manifest.json", &len);
+    char version[201], *manifest = malloc(len + 256);
+    memset(version, 'x', 200);
+    version[200] = '\0';
+    char *at = strstr(m, "\"lksg.v1\"");
+    ck_assert_ptr_nonnull(at);
+    snprintf(manifest, len + 256, "%.*s\"%s\"%.*s", (int)(at - m), m, version,
+             (int)(len - (size_t)(at - m) - 9), at + 9);
+    char whole[256], cut[256];
+    snprintf(whole, sizeof whole, "policy:%s", version);
+    snprintf(cut, sizeof cut, "%.159s", whole); /* what a 160-byte buffer held */
+    capv_verifier *v = verifier(false);
+    /* the manifest's hash, as the binding computes it */
+    capv_report *r = legacy_with_statement(v, manifest,
+                                           "0x"
+                                           "00000000000000000000000000000000"
+                                           "00000000000000000000000000000000",
+                                           whole);
+    const char *d = capv_check_details(capv_report_find_check(r, "proof.binding"));
+    const char *h = strstr(d, "\"computed_manifest_hash\":\"");
+    ck_assert_ptr_nonnull(h);
+    char hash[67];
+    snprintf(hash, sizeof hash, "%.66s", h + strlen("\"computed_manifest_hash\":\""));
+    capv_report_free(r);
+    r = legacy_with_statement(v, manifest, hash, whole);
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_PASS);
+    capv_report_free(r);
+    r = legacy_with_statement(v, manifest, hash, cut);
+    ASSERT_CHECK(r, "proof.binding", CAPV_CHECK_FAIL);
+    ck_assert_ptr_nonnull(
+        strstr(capv_check_message(capv_report_find_check(r, "proof.binding")), "statement"));
+    capv_report_free(r);
+    capv_verifier_free(v);
+    free(manifest);
+    free(m);
+}
+END_TEST
+
 /* ---- our signed sample and its tamperings ---------------------------------------------- */
 
 static capv_package *sample(void)
@@ -1793,6 +1862,7 @@ Suite *verify_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sample_ok);
     tcase_add_test(tc, details_written_once);
+    tcase_add_test(tc, proof_statement_whole_version);
     tcase_add_test(tc, tamper_manifest_byte);
     tcase_add_test(tc, tamper_proof_swapped);
     tcase_add_test(tc, tamper_untrusted_signer);
