@@ -138,6 +138,25 @@ static void auth_failure(req *r, const char *reason, const char *detail, const c
     capv_log_end(e, "request rejected by authentication: %s", reason);
 }
 
+/* The token's subject as the daemon records, logs and rate-limits it (r->subject): at most
+ * cap - 1 bytes, cut between two characters (a claim is valid UTF-8: the library's JSON
+ * reader refuses anything else), each control character as '?'. The registry takes no
+ * other text, and a record it refused would turn the verification into an error. */
+static void subject_copy(char *out, size_t cap, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - 1) {
+        n = cap - 1;
+        while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) /* s[n] continues a character */
+            n--;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        out[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    out[n] = '\0';
+}
+
 /* A failed or unauthenticated request counts against its client address; when that bucket
  * is empty the answer is 429 instead. */
 static bool address_allows(req *r)
@@ -204,7 +223,7 @@ bool auth_check(req *r, const char *scope)
     const char *sub = capv_jwt_claims_subject(claims);
     if (sub == NULL)
         sub = capv_jwt_claims_client_id(claims);
-    snprintf(r->subject, sizeof r->subject, "%s", sub ? sub : "");
+    subject_copy(r->subject, sizeof r->subject, sub ? sub : "");
     bool ok = true;
     int retry = 0;
     if (scope != NULL && capv_jwt_claims_require_scopes(claims, scope, &err) != CAPV_OK) {

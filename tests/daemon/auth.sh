@@ -191,5 +191,25 @@ req GET "$D_ADMIN_URL/readyz"
 assert_eq "/readyz: no fetch error after the recovery" \
     "$(body_json '.checks[] | select(.name == "jwks") | .last_error')" null
 
+# ---- a subject the registry would not take as it stands ---------------------------------------
+# A tab, 125 letters, then an "é" across the 128th byte: recorded as "?" and the letters
+# (a record the registry refused would make the verification an error, 400)
+sub=$(printf '\\u0009%s\\u00e9zzz' "$(printf 'a%.0s' $(seq 125))")
+ODD=$(mint_token "$IDP/key-2.key" key-2 \
+    "$(printf '{"iss":"%s","aud":"%s","sub":"%s","exp":%d,"scope":"verify:run"}' "$ISS" "$AUD" \
+        "$sub" $((now + 600)))")
+verify -H "Authorization: Bearer $ODD" -H 'X-Request-Id: auth-odd-subject'
+assert_eq "a subject with a control character, cut inside a character: 200 ok" \
+    "$STATUS $(body_json .result)" "200 ok"
+recorded=""
+for i in $(seq 50); do
+    recorded=$(sqlite3 -readonly "$D_DIR/registry.sqlite" \
+        "SELECT subject FROM verifications WHERE request_id = 'auth-odd-subject'" 2>/dev/null) &&
+        [ -n "$recorded" ] && break
+    sleep 0.1
+done
+assert_eq "... recorded with the control character as ? and cut between characters" \
+    "$recorded" "?$(printf 'a%.0s' $(seq 125))"
+
 daemon_stop
 t_done
