@@ -54,13 +54,22 @@ static bool need_json(req *r)
 
 /* ---- registry ---------------------------------------------------------------------------- */
 
-/* The value of a query parameter, or NULL. */
-static const char *query(req *r, const char *name, char *buf, size_t cap)
+/* The value of query parameter `name` into *out (NULL when absent). False, answered 400,
+ * when it does not fit in buf: a value cut or ignored would answer another question (a
+ * filter by a manifest_hash too long to be one would list every entry). */
+static bool query(req *r, const char *name, char *buf, size_t cap, const char **out)
 {
     const char *q = r->ri->query_string;
+    *out = NULL;
     if (q == NULL)
-        return NULL;
-    return mg_get_var(q, strlen(q), name, buf, cap) >= 0 ? buf : NULL;
+        return true;
+    int n = mg_get_var(q, strlen(q), name, buf, cap);
+    if (n >= 0)
+        *out = buf;
+    if (n != -2)
+        return true;
+    send_error(r, 400, "malformed", "query parameter %s is longer than %zu bytes", name, cap - 1);
+    return false;
 }
 
 void handle_registry_list(req *r)
@@ -68,9 +77,11 @@ void handle_registry_list(req *r)
     if (!auth_check(r, "registry:read") || !need_registry(r))
         return;
     char mh[160], after_s[32], limit_s[32];
-    const char *manifest = query(r, "manifest_hash", mh, sizeof mh);
-    const char *after_q = query(r, "after", after_s, sizeof after_s);
-    const char *limit_q = query(r, "limit", limit_s, sizeof limit_s);
+    const char *manifest, *after_q, *limit_q;
+    if (!query(r, "manifest_hash", mh, sizeof mh, &manifest) ||
+        !query(r, "after", after_s, sizeof after_s, &after_q) ||
+        !query(r, "limit", limit_s, sizeof limit_s, &limit_q))
+        return;
     char *end = NULL;
     long long after = after_q ? strtoll(after_q, &end, 10) : 0;
     if (after_q && (*end != '\0' || after < 0)) {
@@ -140,7 +151,9 @@ static bool query_int(req *r, const char *name, long long def, long long min, lo
                       long long *out)
 {
     char buf[32];
-    const char *q = query(r, name, buf, sizeof buf);
+    const char *q;
+    if (!query(r, name, buf, sizeof buf, &q))
+        return false;
     char *end = NULL;
     *out = q ? strtoll(q, &end, 10) : def;
     if (q != NULL && (*q == '\0' || *end != '\0' || *out < min || *out > max)) {
@@ -158,7 +171,9 @@ void handle_registry_verifications(req *r)
     if (!auth_check(r, "verifications:read") || !need_registry(r))
         return;
     char rbuf[16];
-    const char *result = query(r, "result", rbuf, sizeof rbuf);
+    const char *result;
+    if (!query(r, "result", rbuf, sizeof rbuf, &result))
+        return;
     if (result != NULL && strcmp(result, "ok") != 0 && strcmp(result, "warn") != 0 &&
         strcmp(result, "fail") != 0) {
         send_error(r, 400, "malformed", "result must be ok, warn or fail");

@@ -120,6 +120,13 @@ req GET "$API/registry/entries?manifest_hash=$m1"
 assert_eq "filter by manifest_hash: 1 entry" "$(body_json '.entries | length')" 1
 req GET "$API/registry/entries?limit=0"
 assert_eq "limit=0: 400" "$STATUS" 400
+req GET "$API/registry/entries?limit=1001"
+assert_eq "limit=1001 (the most is 1000): 400" "$STATUS" 400
+# a filter too long to be a hash is refused, never dropped (that would list every entry)
+req GET "$API/registry/entries?manifest_hash=$m1$(printf '0%.0s' $(seq 100))"
+assert_eq "a manifest_hash longer than its buffer: 400, not the unfiltered list" \
+    "$STATUS $(body_json .error.code)" "400 malformed"
+assert_match "... naming the parameter" "$(body_json .error.message)" "manifest_hash is longer than"
 
 # ---- recorded verifications and backups ---------------------------------------------------------
 req POST "$API/verify" -H 'Content-Type: application/zip' -H 'X-Request-Id: recorded-1' \

@@ -148,6 +148,8 @@ for path in /registry/verifications/ /registry/verifications/a/b; do
     assert_eq "GET $path: 404 (no such route)" "$STATUS" 404
 done
 # without an id: the list of recorded verifications (docs/registry.md#listing-verifications)
+req GET "$API/registry/verifications?result=failfailfailfailfail" "${AS_ONCALL[@]}"
+assert_eq "GET /registry/verifications with a result longer than any: 400" "$STATUS" 400
 req GET "$API/registry/verifications?limit=1" "${AS_ONCALL[@]}"
 assert_eq "GET /registry/verifications: the newest recorded verification" \
     "$STATUS $(body_json '.verifications | length')" "200 1"
