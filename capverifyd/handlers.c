@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <capverify.h>
 #include <capverify/unstable/verify_request.h>
@@ -387,27 +386,6 @@ static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
     capv_verify_options_free(opts);
 }
 
-/* Whether a form comes from another site. Any web page can send a form, cross-site and
- * without a CORS preflight, and a browser adds the cookies of an authenticating proxy to it
- * (docs/ui.md): allowed from the server's own pages and server.cors_origins, from a browser
- * that says it is the user's own request (Sec-Fetch-Site: none), and from clients that are
- * not browsers (no Sec-Fetch-Site, no Origin). Without Sec-Fetch-Site, Origin's host must be
- * the request's Host. */
-static bool form_cross_site(req *r)
-{
-    if (r->cors_origin != NULL)
-        return false;
-    const char *site = header(r, "Sec-Fetch-Site");
-    if (site != NULL)
-        return strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
-    const char *origin = header(r, "Origin");
-    if (origin == NULL)
-        return false;
-    const char *host = header(r, "Host");
-    const char *rest = strstr(origin, "://");
-    return host == NULL || rest == NULL || strcasecmp(rest + 3, host) != 0;
-}
-
 void handle_verify(req *r)
 {
     if (!auth_check(r, "verify:run"))
@@ -429,7 +407,7 @@ void handle_verify(req *r)
         send_error(r, 400, "malformed", "multipart/form-data: %s", why);
         return;
     }
-    if (form && form_cross_site(r)) {
+    if (form && cross_site(r)) {
         send_error(r, 403, "forbidden",
                    "a form from another site is refused (Sec-Fetch-Site or Origin); its pages "
                    "may send the package as application/zip from an origin in "

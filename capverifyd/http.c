@@ -430,3 +430,24 @@ void send_rate_limited(req *r, rl_kind kind, int retry_after)
     snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after);
     send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s", retry_after);
 }
+
+/* Whether a request that needs no CORS preflight (a form, a POST without a body) comes from
+ * another site. Any web page can send one, and a browser adds the cookies of an
+ * authenticating proxy to it (docs/ui.md): allowed from the server's own pages and server.cors_origins, from a browser
+ * that says it is the user's own request (Sec-Fetch-Site: none), and from clients that are
+ * not browsers (no Sec-Fetch-Site, no Origin). Without Sec-Fetch-Site, Origin's host must be
+ * the request's Host. */
+bool cross_site(req *r)
+{
+    if (r->cors_origin != NULL)
+        return false;
+    const char *site = header(r, "Sec-Fetch-Site");
+    if (site != NULL)
+        return strcmp(site, "same-origin") != 0 && strcmp(site, "none") != 0;
+    const char *origin = header(r, "Origin");
+    if (origin == NULL)
+        return false;
+    const char *host = header(r, "Host");
+    const char *rest = strstr(origin, "://");
+    return host == NULL || rest == NULL || strcasecmp(rest + 3, host) != 0;
+}

@@ -57,6 +57,9 @@ const char *content_type(req *r, char *buf, size_t cap);
  * GET /registry/verifications/{request_id} accepts exactly these. */
 #define HTTP_REQUEST_ID_MAX 64
 bool http_request_id_ok(const char *s, size_t n);
+/* Whether a request that any web page could send without a CORS preflight (a form, a POST
+ * without a body) comes from another site: refused where it changes state (http.c). */
+bool cross_site(req *r);
 
 /* What a request body becomes while it is handled: the memory budget holds its raw bytes
  * while it arrives, then its worst case (docs/hardening.md). */

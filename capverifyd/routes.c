@@ -332,6 +332,14 @@ void handle_admin_backup(req *r)
 {
     if (!auth_check(r, "backup:create") || !need_registry(r))
         return;
+    /* a bodiless POST: with an authenticating proxy's cookies, or without auth, any page
+     * could otherwise take backups until retention had pruned every older one */
+    if (cross_site(r)) {
+        send_error(r, 403, "forbidden",
+                   "a backup requested by a page of another site is refused (Sec-Fetch-Site or "
+                   "Origin)");
+        return;
+    }
     capv_backup_info *info = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = backup_run(r->d, false, &info, &err);

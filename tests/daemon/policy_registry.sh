@@ -141,6 +141,14 @@ check "the sidecar names its SHA3-256" test "$(jq -r .sha3_256 "${backup%.sqlite
     "$("$CLI" hash --alg sha3-256 "$backup" | cut -d' ' -f1)"
 req GET "$API/admin/backups"
 assert_eq "GET /admin/backups lists it" "$(body_json '.backups[0].path')" "$backup"
+# a page of another site may not take backups (retention would prune the older ones)
+req POST "$API/admin/backup" -H 'Sec-Fetch-Site: cross-site' -H 'Origin: https://evil.test'
+assert_eq "POST /admin/backup from another site (Sec-Fetch-Site): 403" \
+    "$STATUS $(body_json .error.code)" "403 forbidden"
+req POST "$API/admin/backup" -H 'Origin: http://evil.test'
+assert_eq "... (Origin of another host, no Sec-Fetch-Site): 403" "$STATUS" 403
+req GET "$API/admin/backups"
+assert_eq "... and no backup was taken" "$(body_json '.backups | length')" 1
 check "the verification was recorded under its request id" test \
     "$(sqlite3 "file:$backup?mode=ro" "select result from verifications where request_id='recorded-1'")" = ok
 metric_file=$TMP/metrics
