@@ -299,28 +299,33 @@ static int open_db(capv_registry **reg, const opts *o, unsigned int flags)
 
 /* ---- commands -------------------------------------------------------------------------- */
 
+/* A registry is named by its location: a PostgreSQL URL without its password. */
 static int do_init(const opts *o, char **operands)
 {
     (void)operands;
-    bool existed = access(o->db, F_OK) == 0;
+    bool pg = capv_registry_location_is_postgres(o->db);
+    bool existed = !pg && access(o->db, F_OK) == 0;
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_CREATE);
     if (rc != 0)
         return rc;
     int from = capv_registry_found_version(reg);
+    if (pg)
+        existed = from > 0; /* a schema holding no registry yet was created */
+    const char *where = capv_registry_path(reg);
     if (o->json) {
         fputs("{\"path\":", stdout);
-        cli_print_json_string(stdout, o->db);
+        cli_print_json_string(stdout, where);
         printf(",\"created\":%s,\"found_version\":%d,\"legacy\":%s,\"schema_version\":%d}\n",
                existed ? "false" : "true", from, capv_registry_found_legacy(reg) ? "true" : "false",
                CAPV_REGISTRY_SCHEMA_VERSION);
     } else if (!existed)
-        printf("created %s (schema version %d)\n", o->db, CAPV_REGISTRY_SCHEMA_VERSION);
+        printf("created %s (schema version %d)\n", where, CAPV_REGISTRY_SCHEMA_VERSION);
     else if (from < CAPV_REGISTRY_SCHEMA_VERSION)
-        printf("migrated %s from schema version %d%s to %d\n", o->db, from,
+        printf("migrated %s from schema version %d%s to %d\n", where, from,
                capv_registry_found_legacy(reg) ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION);
     else
-        printf("%s is already at schema version %d\n", o->db, CAPV_REGISTRY_SCHEMA_VERSION);
+        printf("%s is already at schema version %d\n", where, CAPV_REGISTRY_SCHEMA_VERSION);
     capv_registry_close(reg);
     return 0;
 }
@@ -335,15 +340,16 @@ static int do_migrate(const opts *o, char **operands)
     int from = capv_registry_found_version(reg);
     bool legacy = capv_registry_found_legacy(reg);
     unsigned long long rows = (unsigned long long)capv_registry_migrated_rows(reg);
+    const char *where = capv_registry_path(reg);
     if (o->json) {
         fputs("{\"path\":", stdout);
-        cli_print_json_string(stdout, o->db);
+        cli_print_json_string(stdout, where);
         printf(",\"from_version\":%d,\"legacy\":%s,\"to_version\":%d,\"migrated_rows\":%llu}\n",
                from, legacy ? "true" : "false", CAPV_REGISTRY_SCHEMA_VERSION, rows);
     } else if (from == CAPV_REGISTRY_SCHEMA_VERSION)
-        printf("%s is already at schema version %d\n", o->db, from);
+        printf("%s is already at schema version %d\n", where, from);
     else
-        printf("migrated %s from schema version %d%s to %d (%llu legacy entries copied)\n", o->db,
+        printf("migrated %s from schema version %d%s to %d (%llu legacy entries copied)\n", where,
                from, legacy ? " (legacy)" : "", CAPV_REGISTRY_SCHEMA_VERSION, rows);
     capv_registry_close(reg);
     return 0;

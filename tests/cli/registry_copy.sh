@@ -92,6 +92,20 @@ if [ -n "${PGPASSWORD:-}" ]; then
         --to "$pg2"
 fi
 
+# ---- init and migrate name a PostgreSQL registry without its password -------------------------
+withpw=$(schema initpw)
+withpw=${withpw/@/:$PGPASSWORD@}
+expect 0 env -u PGPASSWORD "$cli" registry init --db "$withpw" --json
+[[ "$out" != *"$PGPASSWORD"* ]] || fail "init printed the password: $out"
+[ "$(jq -r .created <<<"$out")" = true ] || fail "init of an empty schema, created: $out"
+expect 0 env -u PGPASSWORD "$cli" registry init --db "$withpw"
+[[ "$out" == *"already at schema version"* && "$out" != *"$PGPASSWORD"* ]] ||
+    fail "init again: $out"
+expect 0 env -u PGPASSWORD "$cli" registry init --db "$withpw" --json
+[ "$(jq -r .created <<<"$out")" = false ] || fail "init again, created: $out"
+expect 0 env -u PGPASSWORD "$cli" registry migrate --db "$withpw"
+[[ "$out" != *"$PGPASSWORD"* ]] || fail "migrate printed the password: $out"
+
 # ---- restore into PostgreSQL ------------------------------------------------------------------
 expect 0 "$cli" registry backup --db "$a" --dir "$dir/bk" --json
 backup=$(jq -r .path <<<"$out")
