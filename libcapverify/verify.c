@@ -271,12 +271,15 @@ static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, s
     free(state);
     if (cycle)
         return "proof units' depends_on form a cycle";
-    /* a timestamp listed with role "timestamp", an audit log with role "audit" (the first) */
+    /* the timestamp token and the audit log: the first member present with role "timestamp"
+     * or "audit" (a listed optional one that is absent does not hide another, nor the
+     * default names detect_layout falls back on) */
     for (const cJSON *f = files->child; f; f = f->next) {
         const char *role = NULL;
-        if (capvi_json_get_string(&role, f, "", "role", false, NULL) != CAPV_OK || role == NULL)
+        if (capvi_json_get_string(&role, f, "", "role", false, NULL) != CAPV_OK || role == NULL ||
+            !has_member(pkg, f->string))
             continue;
-        if (strcmp(role, "timestamp") == 0)
+        if (strcmp(role, "timestamp") == 0 && l->tsr_name == NULL)
             l->tsr_name = f->string;
         else if (strcmp(role, "audit") == 0 && l->audit_name == NULL)
             l->audit_name = f->string;
@@ -1166,15 +1169,18 @@ static capv_status check_policy_binding(unit_ctx *u)
 static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
 {
     if (!u->has_tsr) {
+        /* a bundle of several units has one token at most, for no unit in particular
+         * (docs/formats.md) */
+        const char *none = u->layout->tsr_name != NULL
+                               ? "the package's timestamp token is not matched to one of its "
+                                 "several proof units"
+                               : "no timestamp token in the package";
         if (u->anchor_kind != NULL && strcmp(u->anchor_kind, "tsa") == 0)
             return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
-                                    "the manifest names a TSA time anchor but the package holds "
-                                    "no timestamp token");
-        if (u->o->require_timestamp)
-            return capvi_report_add(u->r, "timestamp", CAPV_CHECK_WARN, NULL,
-                                    "no timestamp token in the package");
-        return capvi_report_add(u->r, "timestamp", CAPV_CHECK_SKIP, NULL,
-                                "no timestamp token in the package");
+                                    "the manifest names a TSA time anchor, but %s", none);
+        return capvi_report_add(u->r, "timestamp",
+                                u->o->require_timestamp ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
+                                "%s", none);
     }
     bool fits;
     capv_status rst = read_priced(u, u->tidx, &u->tv, tsr_cost, &fits);

@@ -212,6 +212,21 @@ START_TEST(peer_multi_unit)
     }
     ck_assert_ptr_null(capv_report_manifest_hash(r));
     capv_report_free(r);
+    /* with a token, each unit says it is not matched to a unit, not that there is none */
+    capv_package *pkg = NULL;
+    ck_assert_int_eq(capv_package_open_dir(&pkg, path, NULL, NULL), CAPV_OK);
+    ck_assert_int_eq(
+        capv_package_add_member(pkg, "timestamp.tsr", (const uint8_t *)"token", 5, NULL), CAPV_OK);
+    r = verify_pkg(v, pkg, NULL);
+    for (size_t i = 0; i < 2; i++) {
+        const capv_check *c = capv_report_find_check(capv_report_unit(r, i), "timestamp");
+        ck_assert_int_eq(capv_check_status_of(c), CAPV_CHECK_SKIP);
+        ck_assert_str_eq(capv_check_message(c),
+                         "the package's timestamp token is not matched to one of its several "
+                         "proof units");
+    }
+    capv_report_free(r);
+    capv_package_free(pkg);
     capv_verifier_free(v);
 }
 END_TEST
@@ -689,6 +704,54 @@ START_TEST(tamper_timestamp_other_data)
     capv_package_free(p);
     capv_package_free(base);
     free(tok);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* The token is the first present member with role "timestamp", else timestamp.tsr: a listed
+ * token that is absent (optional) does not hide the one that is there, and an invalid one
+ * fails rather than being skipped. */
+START_TEST(timestamp_role_of_absent_member)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    static const uint8_t junk[] = "not an RFC 3161 token";
+    capv_package *p = with_member(base, "timestamp.tsr", junk, sizeof junk - 1);
+    const uint8_t *meta;
+    size_t len;
+    ck_assert_int_eq(capv_package_find(&meta, &len, p, "_meta.json", NULL), CAPV_OK);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capvi_json_parse(&root, meta, len, NULL), CAPV_OK);
+    cJSON *files = cJSON_GetObjectItemCaseSensitive(root, "files");
+    cJSON *tsr = cJSON_GetObjectItemCaseSensitive(files, "timestamp.tsr");
+    uint8_t h[32];
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    ck_assert_int_eq(capv_hash(h, CAPV_HASH_SHA3_256, junk, sizeof junk - 1, NULL), CAPV_OK);
+    capv_digest_format(hex, h);
+    cJSON_ReplaceItemInObjectCaseSensitive(tsr, "role", cJSON_CreateString("other"));
+    cJSON_ReplaceItemInObjectCaseSensitive(tsr, "hash", cJSON_CreateString(hex));
+    cJSON_ReplaceItemInObjectCaseSensitive(tsr, "size", cJSON_CreateNumber(sizeof junk - 1));
+    cJSON *absent = cJSON_CreateObject();
+    cJSON_AddStringToObject(absent, "role", "timestamp");
+    cJSON_AddStringToObject(absent, "hash", hex);
+    cJSON_AddBoolToObject(absent, "optional", 1);
+    cJSON_AddItemToObject(files, "stamp.tsr", absent);
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_pretty(&b, root);
+    size_t nlen;
+    uint8_t *nmeta = capvi_buf_take(&b, &nlen);
+    capv_package *q = with_member(p, "_meta.json", nmeta, nlen);
+    capv_report *r = verify_pkg(v, q, o);
+    ASSERT_CHECK(r, "package.integrity", CAPV_CHECK_PASS);
+    ASSERT_CHECK(r, "timestamp", CAPV_CHECK_FAIL);
+    capv_report_free(r);
+    capv_package_free(q);
+    free(nmeta);
+    cJSON_Delete(root);
+    capv_package_free(p);
+    capv_package_free(base);
     capv_verify_options_free(o);
     capv_verifier_free(v);
 }
@@ -1870,6 +1933,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, tamper_unlisted_member);
     tcase_add_test(tc, tamper_timestamp_other_data);
     tcase_add_test(tc, tamper_timestamp_other_tsa);
+    tcase_add_test(tc, timestamp_role_of_absent_member);
     tcase_add_loop_test(tc, registry_entries, 0, 8);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
