@@ -255,8 +255,17 @@ check "check reports the trigger" grep -q "trigger 'wipe'" "$TMP/cli.out" "$TMP/
 assert_eq "the database is byte for byte as it was" "$(sum_of "$DB")" "$SUM"
 # the restored registry keeps its entries when the daemon records a verification
 daemon_start main "${SAMPLE_ARGS[@]}" --set registry.record_queue_max=0 || t_done
-req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip" \
+    -H 'X-Request-Id: sync-1'
 assert_eq "a verification recorded after the refused restore: 200" "$STATUS" 200
+# recorded before the answer: a request id already recorded for another verification is a
+# 409, the report not given (queued recording answers 200 and refuses the record)
+tampered_zip "$SAMPLE/sample.zip" "$TMP/tampered.zip"
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' -H 'X-Request-Id: sync-1' \
+    --data-binary "@$TMP/tampered.zip"
+assert_eq "synchronous recording: another verification under a recorded request id: 409" \
+    "$STATUS $(body_json .error.code)" "409 conflict"
+assert_match "... saying why" "$(body_json .error.message)" "recorded with other content"
 daemon_stop main
 assert_eq "the registry still has its entry" "$(sqlite3 "file:$DB?mode=ro" 'select count(*) from entries')" 1
 assert_eq "the planted links' target keeps its bytes" "$(sum_of "$TMP/victim")" "$VSUM"

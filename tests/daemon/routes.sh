@@ -333,7 +333,7 @@ assert_eq "OpenAPI: /verify documents zip and JSON bodies" \
     "$(jq -r '.paths["/verify"].post.requestBody.content | has("application/zip") and has("application/json")' "$OA")" true
 assert_eq "OpenAPI: /verify status codes" \
     "$(jq -r '.paths["/verify"].post.responses | keys | join(",")' "$OA")" \
-    "200,400,401,403,404,405,408,413,415,417,429,500,503"
+    "200,400,401,403,404,405,408,409,413,415,417,429,500,503"
 assert_eq "OpenAPI: /policy/compile has 409 and 422" \
     "$(jq -r '.paths["/policy/compile"].post.responses | has("409") and has("422")' "$OA")" true
 assert_eq "OpenAPI: /policy/{id} has ETag and 304" \
