@@ -239,14 +239,16 @@ static void answer_options(req *r)
 
 /* Without authentication every API request counts against its client address. With it, a
  * client address whose bucket is empty (from unauthenticated or failed requests) is refused
- * before a token-less request costs anything; auth_check charges the rest. */
+ * before a token-less request costs anything; auth_check charges the rest, and the routes
+ * that never ask for a token (the API description, the UI's configuration) count against
+ * the address here. */
 static bool rate_limit_early(req *r)
 {
     int retry = 0;
     /* the UI's static files cost nothing to serve, and a page load fetches several */
     if (!ratelimit_enabled() || is_probe(r->route) || r->route == ROUTE_UI)
         return true;
-    if (r->d->auth == NULL) {
+    if (r->d->auth == NULL || r->route == ROUTE_OPENAPI || r->route == ROUTE_UI_CONFIG) {
         if (ratelimit_take(RL_ADDRESS, r->client, &retry))
             return true;
     } else {

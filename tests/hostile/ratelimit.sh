@@ -5,7 +5,7 @@
 # answered 429, each with Retry-After and the JSON error code "rate_limited". With auth on,
 # every subject (token sub) has its own bucket; unauthenticated and failed requests are
 # limited per client address (127.0.0.1 and 127.0.0.2 apart), and a subject's bucket is not
-# its address's.
+# its address's. GET /openapi.json, which needs no token, counts on its address as well.
 # X-Forwarded-For is ignored unless server.trusted_proxies holds the peer; then the client is
 # the right-most address in it that is not a trusted proxy.
 # cap_verifier_rate_limited_total{kind="subject"|"address"} counts the 429s.
@@ -18,13 +18,14 @@ ALICE=$(token alice)
 BOB=$(token bob)
 CAROL=$(token carol)
 
-# burst NAME COUNT [burst.py options...]: COUNT requests to GET /registry/entries; sets N429
+# burst NAME COUNT [burst.py options...]: COUNT requests to GET /registry/entries (or
+# $BURST_PATH); sets N429
 # (429 answers), NOTHER (the other statuses, "code:count ..."), and checks every 429's
 # Retry-After and error code.
 burst() {
     local name=$1 count=$2 out=$TMP/burst.$1
     shift 2
-    "$PY" "$HDIR/burst.py" "$D_URL/registry/entries" "$count" "$@" >"$out"
+    "$PY" "$HDIR/burst.py" "$D_URL${BURST_PATH:-/registry/entries}" "$count" "$@" >"$out"
     N429=$(awk '$2 == 429' "$out" | wc -l | tr -d ' ')
     NOTHER=$(awk '$1 != "elapsed" && $2 != 429 { n[$2]++ } END { for (c in n) printf "%s:%d ", c, n[c] }' "$out")
     local secs
@@ -77,6 +78,12 @@ assert_eq "a valid subject from the exhausted address 127.0.0.1: its own bucket,
 sleep 1.5 # the address buckets fill up again
 burst xff-ignored 20 --xff '203.0.113.{i}'
 in_range "X-Forwarded-For from an untrusted peer is ignored (one bucket: the peer)" "$N429"
+address429=$((address429 + N429))
+
+# the routes that never ask for a token count on the address too
+BURST_PATH=/openapi.json burst openapi-127.0.0.3 20 --source 127.0.0.3
+in_range "GET /openapi.json (no token needed) from 127.0.0.3 counts on its address" "$N429"
+assert_match "GET /openapi.json: the others are 200" "$NOTHER" '^(200:[0-9]+ )?$'
 address429=$((address429 + N429))
 
 scrape "$TMP/m1"
