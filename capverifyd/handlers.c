@@ -29,6 +29,10 @@ void handle_healthz(req *r)
     send_json(r, 200, body, (size_t)n, NULL);
 }
 
+#define RELOAD_WAITS "a reload waits for the requests in flight"
+/* What the API port's /readyz says instead of a reason that may name files or addresses. */
+#define REASON_ON_ADMIN_PORT "see the admin port's /readyz"
+
 /* Whether the registry is open, writable and healthy; if not, why (into detail); *open
  * whether it is open (assumed while a reload holds it). Never waits for the lock a SIGHUP
  * reload takes: that waits for the API requests in flight, and a probe must answer
@@ -39,7 +43,7 @@ static bool registry_ready(capvd *d, char *detail, size_t cap, bool *open)
     bool ok = false;
     *open = true;
     if (pthread_rwlock_tryrdlock(&d->lock) != 0) {
-        snprintf(detail, cap, "a reload waits for the requests in flight");
+        snprintf(detail, cap, "%s", RELOAD_WAITS);
         return false;
     }
     *open = d->registry != NULL;
@@ -80,6 +84,11 @@ void handle_readyz(req *r)
     capvd *d = r->d;
     auth_readiness jwks;
     auth_ready(d->auth, &jwks);
+    /* the API port may face the internet: the reasons that can name files, the identity
+     * provider's address or a transport error stay on the admin port (docs/hardening.md,
+     * "Error messages") */
+    if (!r->admin_port && jwks.last_error[0])
+        snprintf(jwks.last_error, sizeof jwks.last_error, "%s", REASON_ON_ADMIN_PORT);
     char jwks_detail[400];
     if (jwks.age_seconds >= 0)
         snprintf(jwks_detail, sizeof jwks_detail, "%s, fetched %lld s ago%s%s", jwks.state,
@@ -91,6 +100,10 @@ void handle_readyz(req *r)
     char registry_detail[96];
     bool registry_open = true;
     bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail, &registry_open);
+    if (!registry_ok && !r->admin_port && registry_open &&
+        strcmp(registry_detail, RELOAD_WAITS) != 0 &&
+        strcmp(registry_detail, "opened read-only") != 0)
+        snprintf(registry_detail, sizeof registry_detail, "%s", REASON_ON_ADMIN_PORT);
     bool registry_gates = !registry_open || d->cfg.registry_record_queue_max == 0 ||
                           !d->cfg.registry_record_verifications;
     struct {

@@ -177,6 +177,13 @@ req GET "$D_ADMIN_URL/readyz"
 assert_eq "/readyz: still usable, the fetch error shown" \
     "$(body_json '.checks[] | select(.name == "jwks") | [.ok, (.last_error | type), (.detail | test("last fetch failed"))] | tostring')" \
     '[true,"string",true]'
+check "... naming the key set's file (admin port)" \
+    bash -c 'grep -qF "$1" "$2"' _ "$IDP/jwks.json" "$TMP/resp.body"
+req GET "$D_URL/readyz"
+assert_eq "the API port's /readyz: the error's text is left to the admin port" \
+    "$(body_json '.checks[] | select(.name == "jwks") | [.ok, .last_error, (.detail | test("last fetch failed: see the admin port"))] | tostring')" \
+    '[true,"see the admin port'"'"'s /readyz",true]'
+check "... no file name in it" bash -c '! grep -qF "$1" "$2"' _ "$IDP" "$TMP/resp.body"
 verify -H "Authorization: Bearer $UNKNOWNKID"
 assert_eq "the current key set still validates" "$STATUS" 200
 mv "$IDP/jwks.away" "$IDP/jwks.json"

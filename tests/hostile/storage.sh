@@ -146,6 +146,10 @@ fault_case() {
         check=$(cat "$TMP/check")
         figure "$name: /readyz $STATUS registry check: $check"
         assert_eq "$name: /readyz stays 200 (verifications go on, records wait)" "$STATUS" 200
+        req GET "$D_URL/readyz"
+        assert_eq "$name: the API port's /readyz leaves the reason to the admin port" \
+            "$(body_json '.checks[] | select(.name == "registry") | "\(.ok) \(.detail)"')" \
+            "false see the admin port's /readyz"
         scrape "$TMP/m1"
         figure "$name: $(grep '^cap_verifier_registry_queue_depth' "$TMP/m1")"
         assert_le "$name: the records wait in the queue" 1 \
