@@ -50,7 +50,8 @@ in_range() {
 }
 
 # ---- daemon 1: auth on, no trusted proxies -----------------------------------------------------
-daemon_start_checked limited "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" "${RL[@]}" || h_done
+daemon_start_checked limited "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" "${RL[@]}" \
+    --set auth.metrics_requires_scope=true || h_done
 scrape "$TMP/m0"
 
 burst subject-alice 20 --header "Authorization: Bearer $ALICE"
@@ -85,6 +86,10 @@ BURST_PATH=/openapi.json burst openapi-127.0.0.3 20 --source 127.0.0.3
 in_range "GET /openapi.json (no token needed) from 127.0.0.3 counts on its address" "$N429"
 assert_match "GET /openapi.json: the others are 200" "$NOTHER" '^(200:[0-9]+ )?$'
 address429=$((address429 + N429))
+
+# /metrics on the API port with a token (auth.metrics_requires_scope): a probe, never limited
+BURST_PATH=/metrics burst metrics-dave 20 --header "Authorization: Bearer $(token dave metrics:read)"
+assert_eq "GET /metrics with a token, 20 within a second: no 429" "$N429 $NOTHER" "0 200:20 "
 
 scrape "$TMP/m1"
 assert_eq "rate_limited_total{kind=\"subject\"} counts the subjects' 429s" \
