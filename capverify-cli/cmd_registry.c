@@ -830,11 +830,14 @@ static int do_backup(const opts *o, char **operands)
     }
     if (o->db == NULL)
         return cli_usage_error("registry backup", "--db PATH is required");
+    int rc;
+    if (rf.upload && (rc = remote_check(&rf, "registry backup --upload")) != 0)
+        return rc; /* before a backup is taken that could not go off-site */
     capv_signing_key *key = NULL;
     if (key_path != NULL && (st = capv_signing_key_load(&key, key_path, &err)) != CAPV_OK)
         return cli_report(key_path, st, &err);
     capv_registry *reg = NULL;
-    int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
+    rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
     if (rc != 0) {
         capv_signing_key_free(key);
         return rc;

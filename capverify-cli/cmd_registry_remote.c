@@ -180,11 +180,16 @@ static void print_remote(const capv_backup_remote_info *b, bool json)
         cli_print_json_string(stdout, b->key);
         fputs(",\"sidecar_key\":", stdout);
         cli_print_json_string(stdout, b->sidecar_key);
-        printf(",\"created_at\":\"%s\",\"uploaded_at\":\"%s\",\"sha3_256\":\"%s\","
-               "\"size_bytes\":%llu,\"schema_version\":%d,\"entries\":%llu,"
+        /* every string as JSON: the store's sidecars are read from a bucket */
+        fputs(",\"created_at\":", stdout);
+        cli_print_json_string(stdout, b->created_at);
+        fputs(",\"uploaded_at\":", stdout);
+        cli_print_json_string(stdout, b->uploaded_at);
+        fputs(",\"sha3_256\":", stdout);
+        cli_print_json_string(stdout, b->sha3_256);
+        printf(",\"size_bytes\":%llu,\"schema_version\":%d,\"entries\":%llu,"
                "\"verifications\":%llu,\"tool_version\":",
-               b->created_at, b->uploaded_at, b->sha3_256, (unsigned long long)b->size_bytes,
-               b->schema_version, (unsigned long long)b->entries,
+               (unsigned long long)b->size_bytes, b->schema_version, (unsigned long long)b->entries,
                (unsigned long long)b->verifications);
         cli_print_json_string(stdout, b->tool_version);
         putchar('}');
@@ -222,6 +227,14 @@ static void progress_end(const progress *p)
 {
     if (p->shown)
         fputc('\n', stderr);
+}
+
+int remote_check(const remote_flags *f, const char *cmd)
+{
+    capv_backup_remote *r = NULL;
+    int rc = open_remote(&r, f, f->url, cmd);
+    capv_backup_remote_free(r);
+    return rc;
 }
 
 int remote_upload(const remote_flags *f, const capv_backup_info *local, bool json)

@@ -38,6 +38,10 @@ int remote_flag(remote_flags *f, int opt, const char *val, const char *cmd);
 /* Whether `from` is an s3:// location. */
 bool remote_is_location(const char *from);
 
+/* Whether the S3 settings and credentials can make a store (checked before a backup that
+ * is to be uploaded is taken); an exit code, reported. */
+int remote_check(const remote_flags *f, const char *cmd);
+
 /* Uploads the local backup `local` (and prunes the store to --s3-retain when given); prints
  * what was stored. `json`: one JSON object. Returns an exit code. */
 int remote_upload(const remote_flags *f, const capv_backup_info *local, bool json);

@@ -873,7 +873,7 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
     uint64_t size = 0, entries = 0, verifications = 0;
     int64_t schema = 0;
     int fd = -1;
-    bool tmp_made = false;
+    bool tmp_made = false, named = false; /* named: under its final name, without a sidecar */
     /* created here, O_EXCL | O_NOFOLLOW under a name nobody can guess; SQLite then opens
      * exactly that file (checked), so nothing planted in the directory is written through */
     CAPV_TRY(capvi_temp_create(&fd, tmp, dir, prefix, 0644, err));
@@ -929,6 +929,7 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
     if (!capvi_temp_is(fd, name))
         CAPV_FAIL(err, CAPV_E_IO, name, "the backup file '%s' was replaced while it was renamed",
                   name);
+    named = true;
     CAPV_TRY(capvi_dir_sync(dir, err));
     char hex[CAPV_DIGEST_HEX_SIZE], tool[64];
     capv_digest_format(hex, digest);
@@ -941,6 +942,7 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
     b->info.verifications = verifications;
     /* the sidecar last: only now does the backup look complete */
     CAPV_TRY(write_sidecar(b, o.signing_key, err));
+    named = false; /* complete */
     if (o.retain > 0)
         CAPV_TRY(capv_registry_backup_prune(NULL, dir, o.retain, err));
 out:
@@ -948,6 +950,10 @@ out:
         sqlite3_close(dest);
     if (tmp_made)
         unlink(tmp);
+    /* a file without its sidecar is no backup: no listing shows it and no retention prunes
+     * it, on a disk that may just have filled up */
+    if (named && capvi_temp_is(fd, name))
+        unlink(name);
     if (fd >= 0)
         close(fd);
     if (st != CAPV_OK || out == NULL) {

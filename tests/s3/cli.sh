@@ -39,6 +39,11 @@ check "a registry to back up" test -s live.sqlite
 "$CLI" registry export --db live.sqlite >live.json
 
 # ---- round trip -------------------------------------------------------------------------
+# --upload without a store: refused before a backup is taken that could not go off-site
+env -u CAPV_BACKUP_S3_URL "$CLI" registry backup --db live.sqlite --dir nostore --upload \
+    "${S3[@]}" >/dev/null 2>err.txt
+assert_eq "backup --upload without --s3-url: exit 3" "$?" 3
+check "... and no backup was taken" test ! -e nostore
 out=$("$CLI" registry backup --db live.sqlite --dir bk --upload --s3-url "s3://$B/prod" "${S3[@]}" \
     --json 2>err.txt)
 assert_eq "backup --upload exits 0" "$?" 0

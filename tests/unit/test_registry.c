@@ -1631,6 +1631,55 @@ START_TEST(backup_restore)
 }
 END_TEST
 
+/* A progress callback that puts a directory where the backup's sidecar is to go, once the
+ * copy has begun (the name is the temporary file's without its leading dot and suffix): the
+ * sidecar then cannot be written. */
+static void block_sidecar(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    const char *bdir = user;
+    DIR *dh = opendir(bdir);
+    ck_assert_ptr_nonnull(dh);
+    for (struct dirent *de; (de = readdir(dh)) != NULL;) {
+        const char *dot = strstr(de->d_name, ".sqlite");
+        if (strncmp(de->d_name, ".registry-", 10) != 0 || dot == NULL)
+            continue;
+        char side[PATH_CAP + 300];
+        snprintf(side, sizeof side, "%s/%.*s.json", bdir, (int)(dot - de->d_name - 1),
+                 de->d_name + 1);
+        ck_assert(mkdir(side, 0700) == 0 || errno == EEXIST);
+    }
+    closedir(dh);
+}
+
+/* A backup whose sidecar cannot be written leaves no file behind: without its sidecar no
+ * listing shows it and no retention prunes it. */
+START_TEST(backup_without_sidecar_removed)
+{
+    char path[PATH_CAP], bdir[PATH_CAP];
+    capv_registry *reg = tu_registry_open(in_dir(path, "side.sqlite"), CAPV_REGISTRY_CREATE);
+    fill(reg, 0, 20);
+    ck_assert_int_eq(mkdir(in_dir(bdir, "side-backups"), 0700), 0);
+    capv_backup_info *b = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_ne(capv_registry_backup(&b, reg, bdir, 0, block_sidecar, bdir, &err), CAPV_OK);
+    ck_assert_ptr_null(b);
+    DIR *dh = opendir(bdir);
+    ck_assert_ptr_nonnull(dh);
+    int files = 0;
+    for (struct dirent *de; (de = readdir(dh)) != NULL;) {
+        size_t n = strlen(de->d_name);
+        ck_assert_msg(n < 7 || strcmp(de->d_name + n - 7, ".sqlite") != 0, "left behind: %s (%s)",
+                      de->d_name, err.message);
+        files += de->d_name[0] != '.';
+    }
+    closedir(dh);
+    ck_assert_int_eq(files, 1); /* the planted directory alone */
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* ---- the verifier on a SQLite registry ------------------------------------------------- */
 
 START_TEST(verifier_sqlite_registry)
@@ -2978,6 +3027,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, check_tampered);
     tcase_add_test(tc, writer_thread_batches);
     tcase_add_test(tc, backup_restore);
+    tcase_add_test(tc, backup_without_sidecar_removed);
     tcase_add_test(tc, verifier_sqlite_registry);
     tcase_add_test(tc, storage_error_mapping);
     tcase_add_test(tc, corrupt_files);
