@@ -14,6 +14,11 @@ int cli_exit_for_status(capv_status st)
     case CAPV_CLASS_MALFORMED: return EXIT_MALFORMED;
     case CAPV_CLASS_UNAVAILABLE: return EXIT_UNAVAILABLE;
     case CAPV_CLASS_USAGE:
+        /* what the command line asked cannot be done (an export of a PostgreSQL registry, a
+         * name that is no backup's); the rest of the class is a fault of ours */
+        if (st == CAPV_E_INVALID_ARG || st == CAPV_E_UNSUPPORTED)
+            return EXIT_USAGE;
+        break;
     case CAPV_CLASS_INTERNAL: break;
     }
     return EXIT_INTERNAL;

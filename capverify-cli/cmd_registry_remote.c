@@ -390,6 +390,8 @@ int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *
     }
     if (st != CAPV_OK) {
         rc = cli_report("registry restore", st, &err);
+        if (st == CAPV_E_CONFLICT) /* --dir already holds that backup: nothing was judged */
+            rc = EXIT_USAGE;
         if (*tmpdir != NULL) {
             rmdir(*tmpdir);
             free(*tmpdir);

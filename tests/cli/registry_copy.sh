@@ -105,6 +105,11 @@ expect 0 env -u PGPASSWORD "$cli" registry init --db "$withpw" --json
 [ "$(jq -r .created <<<"$out")" = false ] || fail "init again, created: $out"
 expect 0 env -u PGPASSWORD "$cli" registry migrate --db "$withpw"
 [[ "$out" != *"$PGPASSWORD"* ]] || fail "migrate printed the password: $out"
+# what works on a file only is a usage error on PostgreSQL (exit 3), not an internal one
+expect 3 "$cli" registry export --db "$withpw"
+[[ "$err" == *"works on a SQLite registry file"* && "$err" != *"$PGPASSWORD"* ]] ||
+    fail "export of a PostgreSQL registry: $err"
+expect 3 "$cli" registry check --db "$withpw"
 
 # ---- restore into PostgreSQL ------------------------------------------------------------------
 expect 0 "$cli" registry backup --db "$a" --dir "$dir/bk" --json

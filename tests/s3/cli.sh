@@ -66,6 +66,12 @@ assert_eq "the private download directory is gone" \
 "$CLI" registry restore --check-only --from "$url" "${S3[@]}" --dir kept >/dev/null 2>&1
 assert_eq "restore --check-only --dir keeps the verified copy as a local backup" \
     "$("$CLI" registry backup --list --dir kept --json | jq length)" 1
+"$CLI" registry restore --check-only --from "$url" "${S3[@]}" --dir kept >/dev/null 2>err.txt
+assert_eq "... again into the same --dir: a usage error (exit 3), nothing judged" "$?" 3
+check "... saying the directory holds it" grep -q "already holds" err.txt
+"$CLI" registry restore --check-only --from "s3://$B/prod/not-a-backup" "${S3[@]}" >/dev/null \
+    2>err.txt
+assert_eq "a location that names no backup: exit 3" "$?" 3
 
 # ---- interop with the AWS CLI -----------------------------------------------------------
 aws_s3 "$EP" s3 cp "s3://$B/prod/$name.sqlite" aws.sqlite >/dev/null
