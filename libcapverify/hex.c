@@ -71,6 +71,10 @@ capv_status capv_digest_parse(uint8_t out[32], const char *text, size_t len, cap
     } else if (len >= 9 && memcmp(text, "sha3-256:", 9) == 0) {
         text += 9;
         len -= 9;
+    } else {
+        /* 64 bare digits could be any 32 bytes; a digest says what it is (docs/formats.md) */
+        return capvi_err_set(err, CAPV_E_HEX, NULL,
+                             "a digest is \"0x\" or \"sha3-256:\" and 64 hex digits");
     }
     uint8_t tmp[32];
     capv_status st = decode_digits(tmp, 32, text, len, err);

@@ -18,8 +18,9 @@ extern "C" {
 /** Formats a 32-byte digest as "0x" + 64 lower-case hex digits, NUL-terminated. Since 0.1. */
 CAPV_API void capv_digest_format(char out[CAPV_DIGEST_HEX_SIZE], const uint8_t digest[32]);
 
-/** Parses a digest: optional "0x" or "sha3-256:" prefix, then exactly 64 hex digits of
- * either case, nothing else (no whitespace). CAPV_E_HEX otherwise. Since 0.1. */
+/** Parses a digest: "0x" or "sha3-256:", then exactly 64 hex digits of either case,
+ * nothing else (no whitespace). CAPV_E_HEX otherwise. Since 0.1; since 0.2 the prefix is
+ * required. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_digest_parse(uint8_t out[32], const char *text,
                                                                size_t len, capv_error *err);
 
