@@ -5,7 +5,8 @@
   dockerfile_check.py CAPVERIFYD CAPVERIFY LIBCAPVERIFY COMPAT_LIBSSL
 
 Static: two bookworm-slim stages, uid 65532, /data volume, ports 8080 and 9090, the
-entrypoint, and a runtime stage that installs the Debian package of every shared library
+entrypoint, a build stage that installs debian/control's Build-Depends (but the packaging
+tools), and a runtime stage that installs the Debian package of every shared library
 the built binaries need (found with readelf + dpkg -S on this Debian machine). The install
 layout the entrypoint and the compat library rely on (DT_RPATH of capverifyd).
 Live: the HEALTHCHECK command, run by bash exactly as Docker would, passes against a
@@ -152,6 +153,24 @@ def main():
     result("$ORIGIN/../lib/capverify/tlscompat" in entries and "$ORIGIN/../lib" in entries,
            "capverifyd's DT_RPATH finds lib/ and lib/capverify/tlscompat of /opt/capverify",
            [l for l in rpath.splitlines() if "PATH" in l])
+
+    # the build stage: every build dependency of the Debian package but the packaging tools
+    build = instr[:[k for k, (i, _) in enumerate(instr) if i == "FROM"][1]]
+    built_with = set()
+    for i, t in build:
+        m = re.search(r"apt-get install[^&]*", t) if i == "RUN" else None
+        if m:
+            built_with |= set(m.group(0).split())
+    control = open(os.path.join(ROOT, "debian", "control")).read()
+    deps = re.search(r"^Build-Depends:\s*(.*?)^\S", control, re.S | re.M).group(1)
+    wanted = set()
+    for dep in deps.split(","):
+        alts = [re.sub(r"[:(\s].*", "", a.strip()) for a in dep.split("|") if a.strip()]
+        if alts and not any(a.startswith(("debhelper", "dh-")) for a in alts) \
+                and not any(a in built_with for a in alts):
+            wanted.add(" | ".join(alts))
+    result(not wanted, "the build stage installs debian/control's Build-Depends (but the "
+           "packaging tools)", sorted(wanted))
 
     installed = set()
     for t in rt("RUN"):
