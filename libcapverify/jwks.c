@@ -20,6 +20,7 @@
 #include "file_int.h"
 #include "global_int.h"
 #include "jwks_int.h"
+#include "net_int.h"
 #include "time_int.h"
 
 #define TTL_MIN_S 60
@@ -68,12 +69,6 @@ const char *capv_jwks_state_name(capv_jwks_state s)
     return "unknown";
 }
 
-static bool loopback_host(const char *host)
-{
-    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 ||
-           strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0;
-}
-
 /* Checks an http(s) URL with libcurl's parser; for http, that the host is a loopback one. */
 static capv_status check_url(const char *url, bool http, capv_error *err)
 {
@@ -85,7 +80,7 @@ static capv_status check_url(const char *url, bool http, capv_error *err)
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || !*host)
         st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "not a valid URL: %.200s", url);
-    else if (http && !loopback_host(host))
+    else if (http && !capvi_loopback_host(host))
         st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                            "plain http:// is only allowed for a loopback host, not %.100s", host);
     curl_free(host);

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "file_int.h"
+#include "net_int.h"
 #include "time_int.h"
 #include "xml_read_int.h"
 
@@ -47,19 +48,6 @@ struct capvi_s3 {
 };
 
 /* ---- settings and credentials --------------------------------------------------------- */
-
-bool capvi_s3_loopback_host(const char *host)
-{
-    if (host == NULL)
-        return false;
-    if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 || strcmp(host, "::1") == 0)
-        return true;
-    /* 127.0.0.0/8 as a dotted quad */
-    unsigned a, b, c, d;
-    char tail;
-    return sscanf(host, "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b < 256 &&
-           c < 256 && d < 256;
-}
 
 void capvi_s3_secret_free(char *secret)
 {
@@ -139,7 +127,7 @@ static capv_status parse_endpoint(char **scheme, char **host, char **port, const
     if (strcmp(*scheme, "https") != 0 && strcmp(*scheme, "http") != 0)
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint", "endpoint '%.200s' is not https://",
                   shown_endpoint(endpoint));
-    if (strcmp(*scheme, "http") == 0 && !capvi_s3_loopback_host(*host))
+    if (strcmp(*scheme, "http") == 0 && !capvi_loopback_host(*host))
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, "endpoint",
                   "plain http:// is only allowed for a loopback endpoint (tests), not %.100s: "
                   "use https://",

@@ -51,9 +51,6 @@ void capvi_s3_free(capvi_s3 *s);
 /* The endpoint as configured (for messages; it holds no secret). */
 const char *capvi_s3_endpoint(const capvi_s3 *s);
 
-/* Whether `host` (as a URL gives it: "[::1]" with brackets) is a loopback host. */
-bool capvi_s3_loopback_host(const char *host);
-
 /* Credentials from an AWS shared-credentials file (INI: [profile] with aws_access_key_id,
  * aws_secret_access_key and optionally aws_session_token) when `file` is given, else from
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN. The three outputs are

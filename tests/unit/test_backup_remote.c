@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "net_int.h"
 #include "s3_int.h"
 #include "suites.h"
 #include "testutil.h"
@@ -302,9 +303,9 @@ START_TEST(options_are_checked)
     b.data[b.len] = '\0';
     ck_assert_str_eq((char *)b.data, "a/b%20c%2Bd%3De~f_g.h-i%25j%C3%A9%7C%2F");
     capvi_buf_free(&b);
-    ck_assert(capvi_s3_loopback_host("127.1.2.3"));
-    ck_assert(!capvi_s3_loopback_host("127.0.0.1.example.com"));
-    ck_assert(!capvi_s3_loopback_host("10.0.0.1"));
+    ck_assert(capvi_loopback_host("127.1.2.3"));
+    ck_assert(!capvi_loopback_host("127.0.0.1.example.com"));
+    ck_assert(!capvi_loopback_host("10.0.0.1"));
 }
 END_TEST
 

@@ -520,6 +520,9 @@ START_TEST(file_source)
     ck_assert_int_eq(capv_jwks_new(&j, "file://relative", &err), CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_jwks_new(&j, "ftp://x/jwks", &err), CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_jwks_new(&j, "http://idp.example.com/jwks", &err), CAPV_E_INVALID_ARG);
+    /* a name that only begins like a loopback address is another host */
+    ck_assert_int_eq(capv_jwks_new(&j, "http://127.0.0.1.idp.example/jwks", &err),
+                     CAPV_E_INVALID_ARG);
     ck_assert_int_eq(capv_jwks_new(&j, "", &err), CAPV_E_INVALID_ARG);
     ck_assert_ptr_null(j);
 }
