@@ -610,10 +610,15 @@ void capv_jwt_validator_set_clock(capv_jwt_validator *v, capv_clock_fn clock, vo
         capv_cache_set_clock(v->cache, v->clock, v->clock_user);
 }
 
+/* Another key source: the cached verdicts of the old one go (their keys may be gone). The
+ * cache keys on a set's generation, which only one capv_jwks numbers; fixed sets have none. */
 void capv_jwt_validator_set_jwks(capv_jwt_validator *v, capv_jwks *jwks)
 {
-    if (v != NULL)
-        v->jwks = jwks;
+    if (v == NULL)
+        return;
+    v->jwks = jwks;
+    if (v->cache != NULL)
+        capv_cache_invalidate_all(v->cache);
 }
 
 void capv_jwt_validator_set_key_set(capv_jwt_validator *v, capv_jwk_set *set)
@@ -622,6 +627,8 @@ void capv_jwt_validator_set_key_set(capv_jwt_validator *v, capv_jwk_set *set)
         return;
     capv_jwk_set_free(v->fixed);
     v->fixed = capvi_jwk_set_ref(set);
+    if (v->cache != NULL)
+        capv_cache_invalidate_all(v->cache);
 }
 
 capv_status capv_jwt_validator_set_cache(capv_jwt_validator *v, size_t max_entries, capv_error *err)

@@ -321,10 +321,11 @@ capv_jwt_validator_set_max_lifetime(capv_jwt_validator *v, int64_t seconds, capv
 /** The clock (default capv_clock_system). Since 0.1. */
 CAPV_API void capv_jwt_validator_set_clock(capv_jwt_validator *v, capv_clock_fn clock, void *user);
 /** Keys come from `jwks` (borrowed: it must outlive the validator; it may be shared by several
- * validators). Since 0.1. */
+ * validators). The token cache's verdicts of an earlier key source are dropped. Since 0.1. */
 CAPV_API void capv_jwt_validator_set_jwks(capv_jwt_validator *v, capv_jwks *jwks);
 /** Alternatively a fixed set: the validator takes a reference of its own (the caller keeps
- * and releases its own). Since 0.1. */
+ * and releases its own). The token cache's verdicts of an earlier key source are dropped.
+ * Since 0.1. */
 CAPV_API void capv_jwt_validator_set_key_set(capv_jwt_validator *v, capv_jwk_set *set);
 /** Enables the verified-token cache: SHA-256(token) -> claims, at most `max_entries`, never
  * past the token's exp nor across a key-set change. 0 disables it. Since 0.1. */

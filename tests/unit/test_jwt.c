@@ -612,6 +612,23 @@ START_TEST(token_cache)
         ck_assert_int_eq(capv_jwt_validate(&c, &reason, v, (const uint8_t *)bad, strlen(bad), NULL),
                          CAPV_E_SIGNATURE);
     ck_assert_uint_eq(capv_jwt_validator_cache_counter(v, CAPV_CACHE_INSERTS), 1);
+    /* another fixed key set, without the token's key: its cached verdict goes with the old
+     * set (a removed key verifies nothing more) */
+    ck_assert_int_eq(capv_jwt_validate(&c, NULL, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    capv_jwt_claims_free(c);
+    ck_assert_int_eq(capv_jwt_validate(&c, NULL, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    capv_jwt_claims_free(c);
+    ck_assert_uint_eq(capv_jwt_validator_cache_counter(v, CAPV_CACHE_HITS), 4); /* cached */
+    capv_jwk_set *empty = NULL;
+    ck_assert_int_eq(capv_jwk_set_parse(&empty, (const uint8_t *)"{\"keys\":[]}", 11, NULL),
+                     CAPV_OK);
+    capv_jwt_validator_set_key_set(v, empty);
+    capv_jwk_set_free(empty);
+    ck_assert_int_ne(capv_jwt_validate(&c, &reason, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    ck_assert_ptr_null(c);
     capv_jwt_validator_free(v);
     cJSON_Delete(doc);
 }
