@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Per-key pools of ready OpenSSL contexts (ctx_pool_int.h). */
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -62,4 +63,9 @@ bool capvi_ctx_pool_give(capv_ctx_pool *pool, void *ctx)
         pool->ctx[pool->count++] = ctx;
     pthread_mutex_unlock(&pool->lock);
     return kept;
+}
+
+bool capvi_md_ctx_restart(void *md_ctx)
+{
+    return EVP_DigestVerifyInit_ex(md_ctx, NULL, NULL, NULL, NULL, NULL, NULL) == 1;
 }

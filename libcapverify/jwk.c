@@ -698,6 +698,10 @@ capv_status capvi_jwk_verify(const capv_jwk *key, capv_jwt_alg alg, const uint8_
     capv_status st = CAPV_OK;
     const uint8_t *m = msg ? msg : (const uint8_t *)"";
     void *ctx = capvi_ctx_pool_take(key->pool[alg]);
+    if (ctx != NULL && alg == CAPV_JWT_ALG_EDDSA && !capvi_md_ctx_restart(ctx)) {
+        free_md_ctx(ctx);
+        ctx = NULL;
+    }
     if (ctx == NULL)
         CAPV_TRY(verify_ctx_new(&ctx, key->pkey, alg, err));
     int ok;

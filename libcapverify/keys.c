@@ -75,6 +75,10 @@ static capv_status verify_pkey(EVP_PKEY *pkey, capv_ctx_pool *pool, const uint8_
                                const uint8_t *msg, size_t len, capv_error *err)
 {
     EVP_MD_CTX *ctx = capvi_ctx_pool_take(pool);
+    if (ctx != NULL && !capvi_md_ctx_restart(ctx)) {
+        EVP_MD_CTX_free(ctx);
+        ctx = NULL;
+    }
     if (ctx == NULL) {
         if ((ctx = EVP_MD_CTX_new()) == NULL)
             return capvi_err_nomem(err);
@@ -83,7 +87,6 @@ static capv_status verify_pkey(EVP_PKEY *pkey, capv_ctx_pool *pool, const uint8_
             return crypto_fail(err, "Ed25519 verify init");
         }
     }
-    /* an Ed25519 context verifies one whole message per call, so it can verify the next */
     int r = EVP_DigestVerify(ctx, sig, CAPV_ED25519_SIGNATURE_LEN, msg ? msg : (const uint8_t *)"",
                              len);
     capvi_openssl_errors_drop();
