@@ -29,7 +29,8 @@ export async function call(path, { method = 'GET', body = undefined, type = unde
     if (res.status === 401) {
       out.unauthorized = true;
       // the daemon is the judge of a token: one it refuses is gone (expired, revoked keys, …)
-      if (tok) auth.expire(`The daemon no longer accepts your sign-in (${out.message}): sign in again.`);
+      // (only the token this request carried: a late answer never ends a newer sign-in)
+      if (tok && auth.token() === tok) auth.expire(`The daemon no longer accepts your sign-in (${out.message}): sign in again.`);
     }
     if (res.status === 403) {
       const m = /scope="([^"]*)"/.exec(res.headers.get('WWW-Authenticate') || '');

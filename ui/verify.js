@@ -63,7 +63,16 @@ function select(i) {
 async function verifyOne(it, file) {
   it.state = 'verifying';
   renderList();
-  const bytes = new Uint8Array(await file.arrayBuffer());
+  let bytes;
+  try {
+    bytes = new Uint8Array(await file.arrayBuffer());
+  } catch (e) {
+    // a folder, or a file gone or unreadable since it was chosen: this one fails, the
+    // others go on
+    it.state = 'error';
+    it.res = { status: 0, code: 'unreadable', message: `the browser could not read this file (${e && e.message ? e.message : 'no reason given'})`, requestId: '' };
+    return;
+  }
   const zip = isZip(bytes);
   const res = await api.call('/verify', { method: 'POST', body: bytes, type: zip ? 'application/zip' : 'application/json' });
   it.res = res;

@@ -202,6 +202,30 @@ async function verifyPage() {
   await page.close();
 }
 
+// ---- a file the browser cannot read: that one fails, the batch goes on -----------------------
+async function unreadableFile() {
+  const page = await newPage('unreadable');
+  await page.goto(`${OPEN}/ui/`, { waitUntil: 'networkidle0' });
+  const ghost = path.join(OUT, 'gone-before-read.zip');
+  fs.copyFileSync(files.ok, ghost);
+  const input = await page.waitForSelector('#files');
+  await input.uploadFile(files.ok, ghost, files.fail);
+  fs.rmSync(ghost); // read after the first package's verification: gone by then
+  await page.waitForFunction(() => {
+    const rows = document.querySelectorAll('#results tbody tr');
+    return rows.length === 3 && [...rows].every((r) => r.querySelector('.badge'));
+  }, { timeout: 60000 }).catch(() => {});
+  const rows = await page.$$eval('#results tbody tr', (trs) => trs.map((r) => [
+    r.querySelector('.file-name').textContent, r.querySelector('.badge') ? r.querySelector('.badge').textContent : r.textContent]));
+  eq('a file gone before it was read: an error row, and the packages after it verified',
+    rows.map(([, b]) => b), ['ok', 'error', (await reportOf(OPEN, files.fail)).result]);
+  await page.click('#results tbody tr:nth-child(2) button');
+  await page.waitForSelector('#report .notice');
+  const said = await page.$eval('#report', (el) => el.textContent);
+  check('... its report says the browser could not read it', said.includes('unreadable') && said.includes('could not read this file'), said);
+  await page.close();
+}
+
 // ---- without JavaScript: the plain form posts multipart/form-data ----------------------------
 async function noScript() {
   const page = await newPage('noscript');
@@ -502,7 +526,7 @@ async function tokenOrigin() {
   await page.close();
 }
 
-const steps = [['headers', headers], ['verify page', verifyPage], ['no JavaScript', noScript],
+const steps = [['headers', headers], ['verify page', verifyPage], ['unreadable file', unreadableFile], ['no JavaScript', noScript],
   ['policy page', policyPage], ['registry and status', registryAndStatus], ['keyboard', keyboard],
   ['sign-in', signIn], ['token origin', tokenOrigin]];
 for (const [name, fn] of steps) {
