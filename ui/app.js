@@ -86,9 +86,17 @@ async function start() {
   } catch (e) {
     banner = notice('error', `Sign-in failed: ${e.message}`);
   }
+  // Signed in, out, or the sign-in ended: the page is drawn anew, the control just used is
+  // gone. The focus goes to the page, and a live region that was there before says what
+  // happened (one inserted with its text is not read out).
+  const announce = document.getElementById('announce');
   auth.onChange(() => {
     banner = null;
     render();
+    main.focus();
+    if (announce) {
+      announce.textContent = auth.signedIn() ? 'Signed in.' : auth.reason() || 'Signed out.';
+    }
   });
   // The skip link's own target (#main) would replace the page's route in the fragment:
   // that would render the default page in place of this one. It moves the focus only.

@@ -4,11 +4,12 @@
 // one by GET /policy/{hash}).
 import * as api from './api.js';
 import { h, badge, dl, replace, shortHash, code, table, notice } from './dom.js';
+import * as paging from './paging.js';
 import { gate, failure, signInNeeded } from './session.js';
 
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const draft = { text: '', mode: 'strict', persist: false };
-const stored = { cursors: [0] };
+const stored = paging.state();
 
 function base64Utf8(text) {
   const bytes = new TextEncoder().encode(text);
@@ -137,7 +138,9 @@ async function loadStored(box, irBox) {
   const after = stored.cursors[stored.cursors.length - 1];
   const q = new URLSearchParams({ limit: '25' });
   if (after) q.set('after', String(after));
+  const ticket = paging.begin(stored);
   const res = await api.call(`/policies?${q}`);
+  if (!paging.current(stored, ticket)) return;
   if (!res.ok) {
     replace(box, failure(res, 'list stored policies'));
     return;
@@ -161,9 +164,7 @@ async function loadStored(box, irBox) {
   const next = res.json && res.json.next;
   replace(box,
     list.length ? table(['Policy', 'Version', 'Policy hash', 'Stored', h('span.visually-hidden', null, 'IR')], rows) : h('p.muted', null, 'No stored policy.'),
-    h('nav.pager', { 'aria-label': 'Pages of policies' },
-      h('button', { type: 'button', disabled: stored.cursors.length <= 1, on: { click: () => { stored.cursors.pop(); loadStored(box, irBox); } } }, '← Previous'),
-      h('button', { type: 'button', disabled: !Number.isInteger(next) || next <= 0, on: { click: () => { stored.cursors.push(next); loadStored(box, irBox); } } }, 'Next →')));
+    paging.pager(stored, next, () => loadStored(box, irBox), 'policies'));
 }
 
 export function render(main) {

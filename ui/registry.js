@@ -5,29 +5,14 @@
 import * as api from './api.js';
 import { h, badge, dl, replace, shortHash, code, table, notice } from './dom.js';
 import { renderReport } from './report.js';
+import * as paging from './paging.js';
 import { gate, failure, signInNeeded } from './session.js';
 
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 // where the lists are (kept while the user moves between pages)
-const entries = { manifest: '', limit: 25, cursors: [0] };
-const verifs = { result: '', limit: 25, cursors: [0] };
-
-function pager(state, next, reload, what) {
-  const page = state.cursors.length;
-  return h('nav.pager', { 'aria-label': `Pages of ${what}` },
-    h('button', {
-      type: 'button',
-      disabled: page <= 1,
-      on: { click: () => { state.cursors.pop(); reload(); } },
-    }, '← Previous'),
-    h('span.muted', null, ` page ${page} `),
-    h('button', {
-      type: 'button',
-      disabled: !Number.isInteger(next) || next <= 0,
-      on: { click: () => { state.cursors.push(next); reload(); } },
-    }, 'Next →'));
-}
+const entries = paging.state({ manifest: '', limit: 25 });
+const verifs = paging.state({ result: '', limit: 25 });
 
 async function loadEntries(box) {
   const after = entries.cursors[entries.cursors.length - 1];
@@ -35,7 +20,9 @@ async function loadEntries(box) {
   if (after) q.set('after', String(after));
   if (entries.manifest) q.set('manifest_hash', entries.manifest);
   replace(box, h('p.muted', null, 'Loading…'));
+  const ticket = paging.begin(entries);
   const res = await api.call(`/registry/entries?${q}`);
+  if (!paging.current(entries, ticket)) return;
   if (!res.ok) {
     replace(box, failure(res, 'read the registry'));
     return;
@@ -51,7 +38,7 @@ async function loadEntries(box) {
     list.length ? table(['Entry', 'Manifest hash', 'Proof hash', 'Registered', 'Signature'], rows,
       entries.manifest ? 'Entries for this manifest hash' : 'Entries in registration order')
       : h('p.muted', null, entries.manifest ? 'No entry for this manifest hash.' : 'The registry has no entries.'),
-    pager(entries, res.json && res.json.next, () => loadEntries(box), 'entries'));
+    paging.pager(entries, res.json && res.json.next, () => loadEntries(box), 'entries'));
 }
 
 async function loadVerifications(box) {
@@ -60,7 +47,9 @@ async function loadVerifications(box) {
   if (before) q.set('before', String(before));
   if (verifs.result) q.set('result', verifs.result);
   replace(box, h('p.muted', null, 'Loading…'));
+  const ticket = paging.begin(verifs);
   const res = await api.call(`/registry/verifications?${q}`);
+  if (!paging.current(verifs, ticket)) return;
   if (!res.ok) {
     replace(box, failure(res, 'list recorded verifications'));
     return;
@@ -75,7 +64,7 @@ async function loadVerifications(box) {
   replace(box,
     list.length ? table(['Verified at', 'Result', 'Request', 'Manifest hash', 'Subject'], rows, 'Newest first')
       : h('p.muted', null, 'No recorded verification.'),
-    pager(verifs, res.json && res.json.next, () => loadVerifications(box), 'verifications'));
+    paging.pager(verifs, res.json && res.json.next, () => loadVerifications(box), 'verifications'));
 }
 
 function entriesSection() {
@@ -90,7 +79,7 @@ function entriesSection() {
         ev.preventDefault();
         entries.manifest = input.value.trim();
         entries.limit = Number(limit.value);
-        entries.cursors = [0];
+        paging.restart(entries);
         loadEntries(box);
       },
     },
@@ -114,7 +103,7 @@ function verificationsSection() {
     .map(([v, t]) => h('option', { value: v, selected: v === verifs.result }, t)));
   result.addEventListener('change', () => {
     verifs.result = result.value;
-    verifs.cursors = [0];
+    paging.restart(verifs);
     loadVerifications(box);
   });
   const rid = h('input#request-id', { type: 'text', spellcheck: 'false', autocomplete: 'off', pattern: '[A-Za-z0-9._-]{1,64}' });
@@ -176,7 +165,7 @@ export async function renderEntry(main, id) {
 
 export function searchManifest(hash) {
   entries.manifest = hash;
-  entries.cursors = [0];
+  paging.restart(entries);
   location.replace('#/registry'); // the search route is not kept in the history: Back leaves it
 }
 

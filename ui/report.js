@@ -147,7 +147,12 @@ function storedSummary(report) {
       ['Report size', Number.isFinite(report.report_bytes) ? `${report.report_bytes} bytes` : '—'],
       ['Report SHA3-256', shortHash(str(report.report_sha3_256))],
     ]),
-    checksTable(checks.map((c) => ({ ...c, id: c.unit ? `${c.unit}: ${c.id}` : c.id })), 'Checks that did not pass'));
+    checksTable(checks.map((c) => ({ ...c, id: c.unit ? `${c.unit}: ${c.id}` : c.id })), 'Checks that did not pass'),
+    // checks that did not fit under the cap: the list above is not all of them
+    Number.isInteger(report.checks_omitted) && report.checks_omitted > 0
+      ? h('p.notice.notice-warn.checks-omitted', null,
+        `… and ${report.checks_omitted} more check(s) that did not pass, left out of the summary to keep it under the size cap.`)
+      : null);
 }
 
 // The whole report. `raw` is the JSON exactly as the daemon answered it (for download).

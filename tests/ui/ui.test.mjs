@@ -346,7 +346,6 @@ async function registryAndStatus() {
   await page.waitForSelector('.report .verdict');
   eq('a verification by request id shows its stored report', await page.$eval('.report .verdict', (el) => el.dataset.verdict), 'fail');
   eq('… under its request id', decodeURIComponent(new URL(page.url()).hash), `#/verification/${rid}`);
-  await page.goto(`${OPEN}/ui/#/registry`, { waitUntil: 'networkidle0' });
   await page.waitForSelector('#entries p, #entries table');
   await axeScan(page, 'the registry page');
   await page.goto(`${OPEN}/ui/#/status`, { waitUntil: 'networkidle0' });
@@ -455,11 +454,17 @@ async function signIn() {
   eq('no token in localStorage, sessionStorage or cookies', store, JSON.stringify([{}, {}, '']));
   const rows = await page.$$eval('#entries tbody tr', (r) => r.length);
   eq('registry: the first page has 25 of the 30 entries', rows, 25);
-  await page.click('#entries .pager button:last-child');
+  // the pager is drawn anew with its page: the focus stays on it
+  const focused = () => page.evaluate(() => (document.activeElement && document.activeElement.closest('#entries .pager')
+    ? document.activeElement.textContent : `not on the pager: ${document.activeElement && document.activeElement.outerHTML.slice(0, 60)}`));
+  await page.focus('#entries .pager button:last-child');
+  await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 5);
   ok('registry: Next shows the other 5');
-  await page.click('#entries .pager button:first-child');
+  eq('... and the focus is on the new pager (Previous: Next is off on the last page)', await focused(), '← Previous');
+  await page.keyboard.press('Enter');
   await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 25);
+  eq('... Previous back to the first page: the focus on Next', await focused(), 'Next →');
   const first = await page.$eval('#entries tbody tr td code.hash', (c) => c.title);
   await page.type('#manifest-search', first);
   await page.click('form.search[role=search] button[type=submit]');
@@ -484,10 +489,25 @@ async function signIn() {
   await input.uploadFile(files.ok);
   await page.waitForSelector('#report .verdict');
   eq('verify with the token', await page.$eval('#report .verdict', (el) => el.dataset.verdict), 'ok');
+  // a report over registry.max_report_bytes (1024 here) is recorded as its summary: shown as
+  // such, with the count of the checks that did not fit
+  await input.uploadFile(files.fail);
+  await page.waitForFunction(() => document.querySelectorAll('#results tbody tr .badge').length === 2);
+  await page.click('#results tbody tr:nth-child(2) button');
+  await page.waitForFunction(() => document.querySelector('#report .verdict')?.dataset.verdict === 'fail');
+  await sleep(300); // the record is written within registry.record_flush_ms
+  await page.click('#report .meta a');
+  await page.waitForSelector('.report .verdict');
+  const stored = await page.$eval('.report', (el) => el.textContent);
+  check('the recorded summary says it is one', stored.includes('kept a summary of this report'), stored.slice(0, 200));
+  check('... and how many checks it left out', /… and \d+ more check\(s\) that did not pass/.test(stored), stored.slice(0, 400));
   // sign out
   await page.click('#signout');
   await page.waitForSelector('#signin');
   check('sign-out forgets the token', (await page.$eval('.signin', (el) => el.textContent)).includes('You signed out'));
+  eq('... the focus goes to the page, not lost with the button', await page.evaluate(() => document.activeElement.id), 'main');
+  check('... and the live region says so', (await page.$eval('#announce', (el) => el.textContent)).includes('signed out'),
+    await page.$eval('#announce', (el) => el.textContent));
   // an expired token leads back to sign-in
   await idpAdmin('/admin/ui-ttl', { seconds: 3 });
   await page.goto(`${AUTH}/ui/#/registry`, { waitUntil: 'networkidle0' });
@@ -496,6 +516,8 @@ async function signIn() {
   await page.waitForSelector('#entries table');
   await page.waitForSelector('#signin', { timeout: 15000 });
   check('the expired token leads back to sign-in', (await page.$eval('.signin', (el) => el.textContent)).includes('expired'));
+  check('... and the live region says it expired', (await page.$eval('#announce', (el) => el.textContent)).includes('expired'),
+    await page.$eval('#announce', (el) => el.textContent));
   await shot(page, 'signin');
   await idpAdmin('/admin/ui-ttl', { seconds: 600 });
   await pageSafe(page, 'signed-in pages');

@@ -15,8 +15,9 @@
 #   - the identity provider tests/node/idp.mjs (npm oidc-provider over HTTPS with a CA made
 #     here), with the UI's public client;
 #   - daemon "auth": auth.enabled against that provider, ui.client_id capv-ui, a registry
-#     seeded with 30 entries signed by a key of its trust store (sign-in, the registry,
-#     scopes, sign-out, expiry).
+#     seeded with 30 entries signed by a key of its trust store, reports over 1024 bytes
+#     recorded as summaries (sign-in, the registry and its pager's focus, scopes, a stored
+#     summary, sign-out, expiry).
 # Exits 77 (skipped) without node, the npm packages or chromium, unless CI is set.
 source "$(dirname "$0")/../daemon/lib.sh"
 # read before t_init, which clears every CAPV_* variable (the daemons must not see them)
@@ -119,7 +120,8 @@ daemon_start auth "${SAMPLE_ARGS[@]}" --set "trust.dir=$AUTH_DIR/trust" \
     --set "registry.path=$AUTH_DIR/registry.sqlite" \
     --set auth.enabled=true --set "auth.issuer=$ISSUER" --set auth.audiences=capv-api \
     --set "auth.jwks_url=$ISSUER/jwks" --set "auth.ca_file=$IDP/ca.pem" \
-    --set auth.leeway_seconds=0 --set ui.client_id=capv-ui || t_done
+    --set auth.leeway_seconds=0 --set ui.client_id=capv-ui \
+    --set registry.max_report_bytes=1024 || t_done
 AUTH_URL=$D_URL
 AUTH_PID=$D_PID
 # daemon "tokens": the same provider, but ui.token_origin names an origin other than its
