@@ -7,7 +7,7 @@ import { h, badge, replace, table } from './dom.js';
 import { renderReport } from './report.js';
 import { gate, failure } from './session.js';
 
-const items = []; // {name, size, state: 'waiting'|'verifying'|'done'|'error', res, report}
+const items = []; // {name, size, state: 'waiting'|'verifying'|'done'|'error', res, report, file (until sent)}
 let selected = -1;
 let listEl = null;
 let detailEl = null;
@@ -88,15 +88,25 @@ async function verifyOne(it, file) {
   }
 }
 
+let running = false;
+
 async function addFiles(files) {
   const start = items.length;
-  const list = Array.from(files);
-  for (const f of list) items.push({ name: f.name, size: f.size, state: 'waiting', res: null, report: null });
+  for (const f of Array.from(files)) items.push({ name: f.name, size: f.size, state: 'waiting', res: null, report: null, file: f });
   renderList();
-  // one after the other: the daemon's memory budget is shared by every client
-  for (let k = 0; k < list.length; k++) await verifyOne(items[start + k], list[k]);
+  // One after the other, files dropped during a batch too: the daemon's memory budget is
+  // shared by every client. The loop running takes them in turn.
+  if (running) return;
+  running = true;
+  const shown = selected;
+  for (let it = items.find((x) => x.state === 'waiting'); it; it = items.find((x) => x.state === 'waiting')) {
+    await verifyOne(it, it.file);
+    it.file = null;
+  }
+  running = false;
   renderList();
-  select(start);
+  // the first report of the batch, unless the user has chosen one meanwhile
+  if (selected === shown) select(start);
 }
 
 export function render(main) {
