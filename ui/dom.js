@@ -72,10 +72,11 @@ export function code(s) {
 }
 
 // A status badge: ok/pass green, warn amber, fail red, skip grey. The word is always shown:
-// colour is never the only carrier of meaning.
-export function badge(word) {
+// colour is never the only carrier of meaning. `tone` (ok, warn, fail, skip) sets the colour
+// of a word the map does not know (a phrase of the report's).
+export function badge(word, tone = '') {
   const w = String(word || 'unknown');
-  const cls = { ok: 'ok', pass: 'ok', valid: 'ok', ready: 'ok', true: 'ok', known: 'ok', trusted: 'ok', active: 'ok',
+  const cls = tone || { ok: 'ok', pass: 'ok', valid: 'ok', ready: 'ok', true: 'ok', known: 'ok', trusted: 'ok', active: 'ok',
     unknown: 'warn', untrusted: 'fail', retired: 'warn', revoked: 'fail',
     warn: 'warn', warning: 'warn', skip: 'skip', unsigned: 'skip',
     fail: 'fail', error: 'fail', invalid: 'fail', malformed: 'fail', not_ready: 'fail', false: 'fail' }[w] || 'skip';

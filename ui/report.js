@@ -41,7 +41,9 @@ function signersTable(sigs) {
     h('td', null, str(s.signer) ?? '—'),
     h('td', null, s.kid ? shortHash(String(s.kid)) : '—'),
     h('td', null, badge(s.valid === true ? 'valid' : s.valid === false ? 'invalid' : 'unknown')),
-    h('td', null, badge(str(s.trust) ?? (s.trusted ? 'trusted' : 'untrusted'))),
+    // the report's phrase ("key revoked", …), coloured by whether the key is trusted
+    h('td', null, badge(str(s.trust) ?? (s.trusted ? 'trusted' : 'untrusted'),
+      s.trusted === true ? 'ok' : s.trusted === false ? 'fail' : '')),
     h('td', null, str(s.key_status) ?? '—')));
   return table(['Signer', 'Key id', 'Signature', 'Trust', 'Key status'], rows);
 }

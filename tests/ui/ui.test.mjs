@@ -508,6 +508,16 @@ async function signIn() {
     return m.renderReport({ summary: true, result: 'fail', checks: [{ id: 'x', status: 'fail', message: 'm' }], checks_omitted: 7 }, '{}').textContent;
   });
   check('... and a summary that left checks out says how many', omitted.includes('… and 7 more check(s) that did not pass'), omitted);
+  // a signer's trust is the report's phrase, coloured by whether the key is trusted
+  const trust = await page.evaluate(async () => {
+    const m = await import('/ui/report.js');
+    const sig = (trusted, trust) => ({ signer: 's', kid: 'k', valid: true, trusted, trust, key_status: 'revoked' });
+    const el = m.renderReport({ result: 'fail', checks: [{ id: 'manifest.signature', status: 'fail', message: 'm',
+      details: { signatures: [sig(false, 'key revoked'), sig(true, 'trusted')] } }] }, '{}');
+    return [...el.querySelectorAll('.summary .badge')].filter((b) => /revoked|trusted/.test(b.textContent))
+      .map((b) => `${b.textContent}:${b.className}`);
+  });
+  eq('a revoked signer\'s trust is red, a trusted one green', trust, ['key revoked:badge badge-fail', 'trusted:badge badge-ok']);
   check('... one that left none out says nothing of it', !stored.includes('more check(s) that did not pass'), stored.slice(0, 300));
   // sign out
   await page.click('#signout');
