@@ -141,3 +141,18 @@ void cli_print_json_string(FILE *f, const char *s)
             fprintf(f, "\\\\x%02x", *p);
     fputc('"', f);
 }
+
+void cli_print_backup_fields(const char *created_at, const char *sha3_256, uint64_t size_bytes,
+                             int schema_version, uint64_t entries, uint64_t verifications,
+                             const char *tool_version)
+{
+    fputs(",\"created_at\":", stdout);
+    cli_print_json_string(stdout, created_at);
+    fputs(",\"sha3_256\":", stdout);
+    cli_print_json_string(stdout, sha3_256);
+    printf(",\"size_bytes\":%llu,\"schema_version\":%d,\"entries\":%llu,\"verifications\":%llu,"
+           "\"tool_version\":",
+           (unsigned long long)size_bytes, schema_version, (unsigned long long)entries,
+           (unsigned long long)verifications);
+    cli_print_json_string(stdout, tool_version);
+}

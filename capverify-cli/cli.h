@@ -7,6 +7,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <capverify.h>
@@ -69,5 +70,12 @@ int cli_run_subcommand(const char *cmd, int argc, char **argv, const cli_subcomm
 /* Prints `s` as a JSON string literal on `f` (falls back to a lossy hex form for names that
  * are not UTF-8, so the output stays valid JSON). */
 void cli_print_json_string(FILE *f, const char *s);
+
+/* The fields every backup's JSON shares, a local one's and a stored one's (each string as
+ * JSON: sidecars are read from directories and buckets others may write), on stdout after a
+ * member: `,"created_at":…,"sha3_256":…,…,"tool_version":…`. */
+void cli_print_backup_fields(const char *created_at, const char *sha3_256, uint64_t size_bytes,
+                             int schema_version, uint64_t entries, uint64_t verifications,
+                             const char *tool_version);
 
 #endif

@@ -752,16 +752,8 @@ static void print_backup(const capv_backup_info *b, bool json)
         cli_print_json_string(stdout, b->path);
         fputs(",\"sidecar\":", stdout);
         cli_print_json_string(stdout, b->sidecar_path);
-        /* every string as JSON: a sidecar is read from a directory others may write */
-        fputs(",\"created_at\":", stdout);
-        cli_print_json_string(stdout, b->created_at);
-        fputs(",\"sha3_256\":", stdout);
-        cli_print_json_string(stdout, b->sha3_256);
-        printf(",\"size_bytes\":%llu,\"schema_version\":%d,\"entries\":%llu,"
-               "\"verifications\":%llu,\"tool_version\":",
-               (unsigned long long)b->size_bytes, b->schema_version, (unsigned long long)b->entries,
-               (unsigned long long)b->verifications);
-        cli_print_json_string(stdout, b->tool_version);
+        cli_print_backup_fields(b->created_at, b->sha3_256, b->size_bytes, b->schema_version,
+                                b->entries, b->verifications, b->tool_version);
         if (b->signer_kid != NULL) {
             fputs(",\"signer_kid\":", stdout);
             cli_print_json_string(stdout, b->signer_kid);

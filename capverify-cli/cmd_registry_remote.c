@@ -180,18 +180,10 @@ static void print_remote(const capv_backup_remote_info *b, bool json)
         cli_print_json_string(stdout, b->key);
         fputs(",\"sidecar_key\":", stdout);
         cli_print_json_string(stdout, b->sidecar_key);
-        /* every string as JSON: the store's sidecars are read from a bucket */
-        fputs(",\"created_at\":", stdout);
-        cli_print_json_string(stdout, b->created_at);
         fputs(",\"uploaded_at\":", stdout);
         cli_print_json_string(stdout, b->uploaded_at);
-        fputs(",\"sha3_256\":", stdout);
-        cli_print_json_string(stdout, b->sha3_256);
-        printf(",\"size_bytes\":%llu,\"schema_version\":%d,\"entries\":%llu,"
-               "\"verifications\":%llu,\"tool_version\":",
-               (unsigned long long)b->size_bytes, b->schema_version, (unsigned long long)b->entries,
-               (unsigned long long)b->verifications);
-        cli_print_json_string(stdout, b->tool_version);
+        cli_print_backup_fields(b->created_at, b->sha3_256, b->size_bytes, b->schema_version,
+                                b->entries, b->verifications, b->tool_version);
         putchar('}');
     } else {
         printf("%s  %s  %llu bytes  %llu entries  %llu verifications  %s\n", b->url, b->created_at,
