@@ -29,6 +29,7 @@
 
 struct capv_jwks {
     char *location;
+    char *shown;  /* the location as messages show it: a URL without user info and query */
     char *path;   /* file sources: the path; NULL for URLs */
     bool is_http; /* http:// (loopback only, when allowed) */
     int64_t ttl_s, min_interval_s, max_stale_s, fetch_timeout_ms;
@@ -79,13 +80,39 @@ static capv_status check_url(const char *url, bool http, capv_error *err)
         return capvi_err_nomem(err);
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || !*host)
-        st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "not a valid URL: %.200s", url);
+        st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
+                           "the key set's location is not a valid URL (not repeated here: it "
+                           "may hold credentials)");
     else if (http && !capvi_loopback_host(host))
         st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                            "plain http:// is only allowed for a loopback host, not %.100s", host);
     curl_free(host);
     curl_url_cleanup(u);
     return st;
+}
+
+/* A URL as messages, logs and readiness show it: scheme, host, port and path, without the
+ * user info and the query, which may hold credentials (NULL when out of memory). */
+static char *shown_url(const char *url)
+{
+    CURLU *u = curl_url();
+    char *part[4] = { NULL, NULL, NULL, NULL }, *out = NULL;
+    static const CURLUPart which[4] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT,
+                                        CURLUPART_PATH };
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+        for (int i = 0; i < 4; i++)
+            curl_url_get(u, which[i], &part[i], 0); /* a port not given stays NULL */
+        size_t n = 0;
+        for (int i = 0; i < 4; i++)
+            n += part[i] ? strlen(part[i]) : 0;
+        if ((out = malloc(n + 8)) != NULL)
+            snprintf(out, n + 8, "%s://%s%s%s%s", part[0] ? part[0] : "", part[1] ? part[1] : "",
+                     part[2] ? ":" : "", part[2] ? part[2] : "", part[3] ? part[3] : "");
+    }
+    for (int i = 0; i < 4; i++)
+        curl_free(part[i]);
+    curl_url_cleanup(u);
+    return out;
 }
 
 capv_status capv_jwks_new(capv_jwks **out, const char *location, capv_error *err)
@@ -114,19 +141,22 @@ capv_status capv_jwks_new(capv_jwks **out, const char *location, capv_error *err
     pthread_condattr_destroy(&ca);
     if ((j->location = strdup(location)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
-    if (strncasecmp(location, "https://", 8) == 0) {
-        CAPV_TRY(check_url(location, false, err));
-    } else if (strncasecmp(location, "http://", 7) == 0) {
-        CAPV_TRY(check_url(location, true, err));
-        j->is_http = true;
+    const char *sep = strstr(location, "://");
+    if (strncasecmp(location, "https://", 8) == 0 || strncasecmp(location, "http://", 7) == 0) {
+        j->is_http = strncasecmp(location, "http://", 7) == 0;
+        CAPV_TRY(check_url(location, j->is_http, err));
+        if ((j->shown = shown_url(location)) == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     } else if (strncmp(location, "file://", 7) == 0) {
         if (location[7] != '/')
             CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL, "file: URLs must be file:///absolute/path");
         if ((j->path = strdup(location + 7)) == NULL)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
-    } else if (strstr(location, "://") != NULL) {
+    } else if (sep != NULL) { /* named by its scheme alone: the rest may hold credentials */
+        int n = (int)(sep - location);
         CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL,
-                  "unsupported key-set location %.100s (https://, file:// or a path)", location);
+                  "unsupported key-set location %.*s://… (https://, file:// or a path)",
+                  n > 16 ? 16 : n, location);
     } else if ((j->path = strdup(location)) == NULL) {
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     }
@@ -146,6 +176,7 @@ void capv_jwks_free(capv_jwks *j)
     pthread_cond_destroy(&j->cond);
     pthread_mutex_destroy(&j->lock);
     free(j->location);
+    free(j->shown);
     free(j->path);
     free(j->ca_file);
     free(j);
@@ -315,12 +346,12 @@ static capv_status curl_fetch(capv_jwks *j, const char *url, uint8_t **body, siz
         CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "key set response exceeds %u bytes",
                   CAPV_JWKS_MAX_BYTES);
     if (rc != CURLE_OK)
-        CAPV_FAIL(err, CAPV_E_NETWORK, NULL, "fetching %.120s: %s", url,
+        CAPV_FAIL(err, CAPV_E_NETWORK, NULL, "fetching %.200s: %s", j->shown,
                   errbuf[0] ? errbuf : curl_easy_strerror(rc));
     long code = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
     if (code != 200)
-        CAPV_FAIL(err, CAPV_E_NETWORK, NULL, "fetching %.120s: HTTP status %ld", url, code);
+        CAPV_FAIL(err, CAPV_E_NETWORK, NULL, "fetching %.200s: HTTP status %ld", j->shown, code);
     if (s.b.failed)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     if (s.b.len == 0)

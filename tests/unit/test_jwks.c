@@ -638,6 +638,22 @@ START_TEST(curl_fetcher)
     s.head = "HTTP/1.1 503 Service Unavailable";
     ck_assert_int_eq(capv_jwks_refresh(j, &err), CAPV_E_NETWORK);
     ck_assert_ptr_nonnull(strstr(err.message, "503"));
+    /* the message names the location without its user info and query (credentials) */
+    char cred[160];
+    snprintf(cred, sizeof cred, "http://svc:S3cretPw@127.0.0.1:%d/jwks?access_token=T0ken", s.port);
+    capv_jwks *c = NULL;
+    ck_assert_int_eq(capv_jwks_new(&c, cred, NULL), CAPV_OK);
+    capv_jwks_set_allow_insecure_http(c, true);
+    ck_assert_int_eq(capv_jwks_refresh(c, &err), CAPV_E_NETWORK);
+    char want[96];
+    snprintf(want, sizeof want, "fetching http://127.0.0.1:%d/jwks: HTTP status 503", s.port);
+    ck_assert_str_eq(err.message, want);
+    capv_jwks_free(c);
+    ck_assert_int_eq(capv_jwks_new(&c, "htps://svc:S3cretPw@idp.example/jwks", &err),
+                     CAPV_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "S3cretPw") == NULL, "%s", err.message);
+    ck_assert_int_eq(capv_jwks_new(&c, "https://svc:S3cretPw@[bad/jwks", &err), CAPV_E_INVALID_ARG);
+    ck_assert_msg(strstr(err.message, "S3cretPw") == NULL, "%s", err.message);
 
     /* more than 1 MiB: cut off */
     s.head = "HTTP/1.1 200 OK";
