@@ -1299,6 +1299,8 @@ static const char *hostport_parse(hostport *hp, const char *s, bool lower_only)
     size_t pn = strlen(port);
     if (pn == 0 || pn > 5 || strspn(port, "0123456789") != pn)
         return "the port must be a number from 1 to 65535";
+    if (port[0] == '0') /* CivetWeb would read "08080" as octal, or refuse it */
+        return "the port must be a number from 1 to 65535, without a leading zero";
     unsigned long v = strtoul(port, NULL, 10);
     if (v < 1 || v > 65535)
         return "the port must be a number from 1 to 65535";
@@ -1327,6 +1329,8 @@ static bool same_address(const hostport *a, const hostport *b)
             return true;
         if (x->kind == HOST_ANY6 && (y->kind == HOST_V6 || y->kind == HOST_NAME))
             return true;
+        if (x->kind == HOST_NAME && (y->kind == HOST_V4 || y->kind == HOST_V6))
+            return true; /* "localhost" is 127.0.0.1 */
     }
     return false;
 }

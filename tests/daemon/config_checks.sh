@@ -232,6 +232,10 @@ expect_error "listen port 70000 (--set)" \
 CAPV_SERVER_LISTEN=127.0.0.1:0 expect_error "listen port 0 (env)" \
     "env CAPV_SERVER_LISTEN: server.listen: '127.0.0.1:0': the port must be a number from 1 to 65535" \
     "$GOOD"
+# CivetWeb reads a port with a leading zero as octal ("05000" is 2560) or refuses it
+expect_error "a port with a leading zero" \
+    "--set server.listen=0.0.0.0:05000: server.listen: '0.0.0.0:05000': the port must be a number from 1 to 65535, without a leading zero" \
+    "$GOOD" --set server.listen=0.0.0.0:05000
 expect_error "IPv6 without brackets" "--set server.listen=::1:8080: server.listen: '::1:8080': an IPv6 address needs brackets" \
     "$GOOD" --set server.listen=::1:8080
 expect_error "not an IPv4 address" "--set server.admin_listen=10.0.0.256:9090: server.admin_listen: '10.0.0.256:9090': not an IPv4 address" \
@@ -241,6 +245,11 @@ expect_error "not a host name" "--set server.listen=bad_host:80: server.listen:"
 bad_file "admin_listen = listen" server.yaml \
     $'server:\n  listen: "127.0.0.1:18080"\n  admin_listen: "127.0.0.1:18080"\n' \
     "@F:3:17: server.admin_listen: '127.0.0.1:18080' is the same address as server.listen '127.0.0.1:18080' (@F:2:11)"
+# a host name may be the other's address ("localhost" is 127.0.0.1): refused at once rather
+# than when the second bind fails
+expect_error "admin_listen a host name on listen's address and port" \
+    "--set server.admin_listen=localhost:18080: server.admin_listen: 'localhost:18080' is the same address as server.listen" \
+    "$GOOD" --set server.listen=127.0.0.1:18080 --set server.admin_listen=localhost:18080
 # (only --check-config sees these addresses: it validates and exits, nothing listens)
 expect_error "admin_listen on the IPv6 wildcard of listen's port" \
     "--set server.admin_listen=[::]:18080: server.admin_listen: '[::]:18080' is the same address as server.listen" \
