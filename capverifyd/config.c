@@ -634,6 +634,19 @@ static char *here(const yctx *y)
     return text;
 }
 
+/* A YAML null (`~`, `null`, plain and untagged) is no value: taken as text it would become
+ * the string "null" (an issuer, a client id) or a path "~". */
+#define NULL_VALUE                                                                                 \
+    "null is not a value: leave the key out for its default, or write \"\" for an empty one"
+
+static bool yaml_null(const yaml_event_t *ev)
+{
+    const char *v = (const char *)ev->data.scalar.value;
+    return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && ev->data.scalar.tag == NULL &&
+           (strcmp(v, "~") == 0 || strcmp(v, "null") == 0 || strcmp(v, "Null") == 0 ||
+            strcmp(v, "NULL") == 0);
+}
+
 static bool fail_at(yctx *y, const char *what, const char *detail)
 {
     snprintf(y->errbuf, y->errlen, "%s:%zu:%zu: %s: %s", y->file, y->ev.start_mark.line + 1,
@@ -698,6 +711,8 @@ static bool load_keys(capvd_config *c, yctx *y, const char *section, const char 
                         y->ev.start_mark.column + 1))
             return fail_at(y, full, "out of memory");
         if (y->ev.type == YAML_SCALAR_EVENT) {
+            if (yaml_null(&y->ev))
+                return fail_at(y, full, NULL_VALUE);
             if (!set_value(c, k, (const char *)y->ev.data.scalar.value, false, why, sizeof why))
                 return fail_at(y, full, why);
         } else if (y->ev.type == YAML_SEQUENCE_START_EVENT && k->type == T_LIST) {
@@ -709,6 +724,8 @@ static bool load_keys(capvd_config *c, yctx *y, const char *section, const char 
                     break;
                 if (y->ev.type != YAML_SCALAR_EVENT)
                     return fail_at(y, full, "list items must be scalars");
+                if (yaml_null(&y->ev))
+                    return fail_at(y, full, NULL_VALUE);
                 if (!set_value(c, k, (const char *)y->ev.data.scalar.value, true, why, sizeof why))
                     return fail_at(y, full, why);
             }
@@ -982,11 +999,13 @@ void capvd_config_print_reference(void)
            "top-level sections, so `cache.yaml` may hold just `cache:`), environment variables\n"
            "`CAPV_<SECTION>_<KEY>` (upper case; lists comma-separated; booleans `true|false`),\n"
            "then `--set section.key=value` flags. Unknown sections or keys, invalid values, a\n"
-           "key given twice in a section and a section given twice in the directory are\n"
-           "startup errors naming the file, line and key.\n\n"
+           "YAML null (`~`, `null`: leave the key out, or write `\"\"`), a key given twice in a\n"
+           "section and a section given twice in the directory are startup errors naming the\n"
+           "file, line and key.\n\n"
            "Values are also checked against each other and against the machine: listen\n"
            "addresses (`host:port` with an IPv4 address, `[IPv6]` or a host name, port\n"
-           "1..65535, the two listeners apart), TLS and authentication settings that need each\n"
+           "1..65535 without a leading zero, the two listeners apart), TLS and authentication "
+           "settings that need each\n"
            "other, readable certificate, key and trust files, CIDRs, CORS origins, the memory\n"
            "budget against the largest body, and where backups go. Each problem is reported\n"
            "as `SOURCE: key: reason`, SOURCE being `FILE:LINE:COL`, `env CAPV_…` or\n"

@@ -223,6 +223,12 @@ bad_file() {
     expect_error "$name" "${needle//@F/$TMP/conf-bad/$file}" "$TMP/conf-bad" "$@"
 }
 
+# a YAML null is no value (it would be the string "null")
+bad_file "a YAML null" auth.yaml $'auth:\n  issuer: ~\n' \
+    "@F:2:11: auth.issuer: null is not a value: leave the key out for its default"
+bad_file "a YAML null in a list" server.yaml $'server:\n  trusted_proxies:\n    - null\n' \
+    "@F:3:7: server.trusted_proxies: null is not a value"
+
 # listen addresses
 bad_file "listen without a port (YAML)" server.yaml $'server:\n  listen: "localhost"\n' \
     "@F:2:11: server.listen: 'localhost': expected host:port"
