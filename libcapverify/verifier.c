@@ -125,48 +125,27 @@ bool capvi_verifier_knows_policy(const capv_verifier *v, const uint8_t hash[32])
     return false;
 }
 
-/* One policy IR v1 file: its ir_hash must be the SHA3-256 of its compact form with ir_hash
- * set to "" (docs/policies.md, "Hashes"); its policy_hash becomes known. */
+/* One policy IR v1 file, loaded as every IR is (capv_policy_ir_load: its shape, ir_version,
+ * and ir_hash recomputed over the canonical form, docs/policies.md "Hashes"); its
+ * policy_hash becomes known. */
 static capv_status load_ir(capv_verifier *v, const char *path, capv_error *err)
 {
-    uint8_t *data = NULL, *compact = NULL;
-    size_t len = 0, clen = 0;
-    cJSON *root = NULL;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    capv_policy_ir *ir = NULL;
     capv_status st = CAPV_OK;
     CAPV_TRY(capvi_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
-    if ((st = capvi_json_parse(&root, data, len, err)) != CAPV_OK) {
-        char msg[CAPV_ERROR_MESSAGE_SIZE];
-        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-        CAPV_FAIL(err, st, path, "%s: %s", path, msg);
-    }
-    const char *ir_hash = NULL, *policy_hash = NULL, *irv = NULL;
-    if (capvi_json_get_string(&irv, root, "", "ir_version", true, NULL) != CAPV_OK ||
-        capvi_json_get_string(&ir_hash, root, "", "ir_hash", true, NULL) != CAPV_OK ||
-        capvi_json_get_string(&policy_hash, root, "", "policy_hash", true, NULL) != CAPV_OK)
-        CAPV_FAIL(err, CAPV_E_MALFORMED, path,
-                  "%s: not a policy IR (needs ir_version, policy_hash, ir_hash)", path);
-    uint8_t want[32], got[32], ph[32];
-    if (capv_digest_parse(want, ir_hash, strlen(ir_hash), NULL) != CAPV_OK ||
-        capv_digest_parse(ph, policy_hash, strlen(policy_hash), NULL) != CAPV_OK)
-        CAPV_FAIL(err, CAPV_E_MALFORMED, path, "%s: ir_hash/policy_hash are not digests", path);
-    cJSON *empty = cJSON_CreateString("");
-    if (empty == NULL || !cJSON_ReplaceItemInObjectCaseSensitive(root, "ir_hash", empty)) {
-        cJSON_Delete(empty);
-        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-    }
-    capv_buf b = CAPV_BUF_INIT;
-    capvi_json_write_compact(&b, root, 0);
-    if ((compact = capvi_buf_take(&b, &clen)) == NULL)
-        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-    CAPV_TRY(capv_hash(got, CAPV_HASH_SHA3_256, compact, clen, err));
-    if (memcmp(got, want, 32) != 0)
-        CAPV_FAIL(err, CAPV_E_MISMATCH, path, "%s: ir_hash does not match the IR (tampered?)",
-                  path);
+    capv_error lerr = CAPV_ERROR_INIT;
+    if ((st = capv_policy_ir_load(&ir, data, len, &lerr)) != CAPV_OK)
+        CAPV_FAIL(err, st, path, "%s: %s", path, lerr.message);
+    uint8_t ph[32];
+    const char *hash = capv_policy_ir_policy_hash(ir);
+    if (hash == NULL || capv_digest_parse(ph, hash, strlen(hash), NULL) != CAPV_OK)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, path, "%s: the IR's policy_hash is not a digest", path);
     st = add_policy(v, ph, err);
 out:
     free(data);
-    free(compact);
-    cJSON_Delete(root);
+    capv_policy_ir_free(ir);
     return st;
 }
 

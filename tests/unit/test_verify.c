@@ -19,7 +19,9 @@
 #endif
 
 #include "json_int.h"
+#include "json_write_int.h"
 #include "suites.h"
+#include "verify_int.h"
 #include "testutil.h"
 
 static char sample_dir[4096];
@@ -325,6 +327,73 @@ START_TEST(proof_statement_whole_version)
     capv_verifier_free(v);
     free(manifest);
     free(m);
+}
+END_TEST
+
+/* writes `root` compactly into DIR/NAME */
+static void write_json(const char *dir, const char *name, const cJSON *root)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_compact(&b, root, 0);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b.data, 1, b.len, f), b.len);
+    fclose(f);
+    capvi_buf_free(&b);
+}
+
+/* The policy store loads an IR file as every IR is loaded (docs/policies.md): its members in
+ * any order, and nothing that is no IR, even with an ir_hash over its own bytes. */
+START_TEST(policy_store_loads_ir_as_ir)
+{
+    size_t len;
+    uint8_t *ir = tu_read(tu_shared_dir(), "peer/policy/lksg_v1.ir.json", &len);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capvi_json_parse(&root, ir, len, NULL), CAPV_OK);
+    const char *hash = cJSON_GetObjectItemCaseSensitive(root, "policy_hash")->valuestring;
+    uint8_t ph[32];
+    ck_assert_int_eq(capv_digest_parse(ph, hash, strlen(hash), NULL), CAPV_OK);
+    /* ir_version moved last: the same IR */
+    cJSON *irv = cJSON_DetachItemFromObjectCaseSensitive(root, "ir_version");
+    cJSON_AddItemToObject(root, "ir_version", irv);
+    char dir[] = "/tmp/capv-store-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    write_json(dir, "reordered.json", root);
+    capv_verifier *v = verifier(false);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_verifier_load_policy_dir(v, dir, &err) == CAPV_OK, "%s", err.message);
+    ck_assert(capvi_verifier_knows_policy(v, ph));
+    capv_verifier_free(v);
+    /* not an IR: another version, no rules; its ir_hash the SHA3-256 of its compact form with
+     * ir_hash "" (all an older check asked) */
+    cJSON *junk = cJSON_CreateObject();
+    cJSON_AddStringToObject(junk, "ir_version", "9");
+    cJSON_AddStringToObject(junk, "policy_hash", hash);
+    cJSON_AddStringToObject(junk, "ir_hash", "");
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_compact(&b, junk, 0);
+    uint8_t d[32];
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, b.data, b.len, NULL), CAPV_OK);
+    capvi_buf_free(&b);
+    capv_digest_format(hex, d);
+    cJSON_ReplaceItemInObjectCaseSensitive(junk, "ir_hash", cJSON_CreateString(hex));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/reordered.json", dir);
+    unlink(path);
+    write_json(dir, "junk.json", junk);
+    v = verifier(false);
+    ck_assert_int_ne(capv_verifier_load_policy_dir(v, dir, &err), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(err.message, "junk.json"));
+    capv_verifier_free(v);
+    snprintf(path, sizeof path, "%s/junk.json", dir);
+    unlink(path);
+    rmdir(dir);
+    cJSON_Delete(junk);
+    cJSON_Delete(root);
+    free(ir);
 }
 END_TEST
 
@@ -1926,6 +1995,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, sample_ok);
     tcase_add_test(tc, details_written_once);
     tcase_add_test(tc, proof_statement_whole_version);
+    tcase_add_test(tc, policy_store_loads_ir_as_ir);
     tcase_add_test(tc, tamper_manifest_byte);
     tcase_add_test(tc, tamper_proof_swapped);
     tcase_add_test(tc, tamper_untrusted_signer);
