@@ -579,6 +579,13 @@ static capv_status eval_tree(capv_policy_eval_result **out, const capv_policy_ir
             if (!resolve(&cx, rule->lhs, false, &l, msg) ||
                 !resolve(&cx, rule->rhs, false, &r, msg)) {
                 rr = CAPV_POLICY_RULE_FAIL;
+            } else if ((l.name == NULL && cJSON_IsNull(l.v)) ||
+                       (r.name == NULL && cJSON_IsNull(r.v))) {
+                /* a value left out of the policy (`rhs:` with nothing): as with an undefined
+                 * variable, a check that cannot be made never passes */
+                rr = CAPV_POLICY_RULE_FAIL;
+                snprintf(msg, sizeof msg, "the %s is the literal null: nothing to compare",
+                         l.name == NULL && cJSON_IsNull(l.v) ? "lhs" : "rhs");
             } else {
                 switch (rule->op) {
                 case CAPV_POLICY_OP_NON_MEMBERSHIP:

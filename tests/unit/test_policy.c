@@ -1008,6 +1008,17 @@ START_TEST(eval_literals_and_fields)
     ck_assert_str_eq(msg, "element 0 of the literal occurs in ubo_hashes");
     capv_policy_eval_result_free(r);
     capv_policy_ir_free(ir);
+    /* a value left out of the policy (`rhs:` with nothing) is the literal null: the rule
+     * fails, it never passes for every context */
+    ir = compile_text(CLEAN_HEAD "inputs: {supplier_hashes: {type: array}}\n"
+                                 "rules:\n"
+                                 "  - {id: forgotten, op: non_membership, lhs: supplier_hashes,\n"
+                                 "     rhs: }\n");
+    r = eval_text(ir, "{\"supplier_hashes\":[\"" D1 "\"]}", 0);
+    ck_assert_int_eq(rule_status(r, "forgotten", &msg), CAPV_POLICY_RULE_FAIL);
+    ck_assert_str_eq(msg, "the rhs is the literal null: nothing to compare");
+    capv_policy_eval_result_free(r);
+    capv_policy_ir_free(ir);
 }
 END_TEST
 
