@@ -4,6 +4,7 @@
  * 503 (never 401) when no key set can be trusted. Tokens are never logged. */
 #include "auth.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ struct auth {
     uint64_t failures_unlogged;
     int64_t logged_ms; /* when the last jwks_fetch_failed line was written */
     bool failing;      /* the last fetch we saw failed */
+    /* the successful fetches a scrape last showed: a counter never goes down */
+    _Atomic uint64_t refresh_ok_shown;
 };
 
 bool auth_create(auth **out, const capvd_config *cfg, bool start, char *errbuf, size_t errlen)
@@ -338,9 +341,16 @@ void auth_fill_metrics(auth *a, metrics_sources *src)
     capv_jwk_set_free(set);
     int64_t last = capv_jwks_last_success_ms(a->jwks);
     src->jwks_age_seconds = last > 0 ? (double)(capv_clock_system(NULL) - last) / 1000.0 : 0.0;
-    uint64_t fetches = capv_jwks_counter_get(a->jwks, CAPV_JWKS_FETCHES);
+    /* failures first: a fetch is counted before its failure, so every failure read has its
+     * fetch in the later read and the difference never wraps; one that fails between the
+     * reads shows as a success for a moment, which the next scrape must not take back */
     uint64_t failures = capv_jwks_counter_get(a->jwks, CAPV_JWKS_FETCH_FAILURES);
-    src->jwks_refresh_ok = fetches - failures;
+    uint64_t fetches = capv_jwks_counter_get(a->jwks, CAPV_JWKS_FETCHES);
+    uint64_t ok = fetches >= failures ? fetches - failures : 0;
+    uint64_t shown = atomic_load(&a->refresh_ok_shown);
+    while (ok > shown && !atomic_compare_exchange_weak(&a->refresh_ok_shown, &shown, ok))
+        ;
+    src->jwks_refresh_ok = ok > shown ? ok : shown;
     src->jwks_refresh_error = failures;
     src->token = (cache_view){
         .enabled = true,
