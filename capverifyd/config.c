@@ -188,7 +188,11 @@ static const cfg_key keys[] = {
       "returns, and queued verification records within a second (docs/registry.md#durability); "
       "normal: the last commits of any kind may be lost on a power failure (never corrupted)." },
     { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 0, 600000,
-      NULL, "How long readers wait on a locked database." },
+      NULL,
+      "SQLite: how long a statement waits for a lock another connection or process holds. "
+      "PostgreSQL: how long a session may take to connect (libpq's connect_timeout, in whole "
+      "seconds, at least 2; the daemon's main thread waits for it on a SIGHUP, so keep it "
+      "well under a systemd WatchdogSec)." },
     { "registry", "record_verifications", T_BOOL, 0, OFF(registry_record_verifications), "true", 0,
       0, NULL, "Record every verification (subject, hashes, result, report) in the registry." },
     { "registry", "record_queue_max", T_INT, 0, OFF(registry_record_queue_max), "2000", 0, 10000000,
