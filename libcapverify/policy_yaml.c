@@ -193,6 +193,9 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
     return node;
 }
 
+/* The name of a core tag ("str" of "tag:yaml.org,2002:str", written `!!str`), "!" for the
+ * non-specific tag, NULL for none; any other tag (a local `!custom`, a verbatim `!<str>`)
+ * as "?", which names no core tag. */
 static const char *tag_suffix(const yaml_char_t *tag)
 {
     static const char core[] = "tag:yaml.org,2002:";
@@ -200,7 +203,7 @@ static const char *tag_suffix(const yaml_char_t *tag)
         return NULL;
     if (strncmp((const char *)tag, core, sizeof core - 1) == 0)
         return (const char *)tag + sizeof core - 1;
-    return (const char *)tag;
+    return strcmp((const char *)tag, "!") == 0 ? "!" : "?";
 }
 
 static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
@@ -319,6 +322,10 @@ static capv_status on_event(builder *b, const yaml_event_t *ev)
                                                  : "invalid UTF-8 in a scalar",
                            NULL);
         if (want_key) {
+            const char *tag = tag_suffix(ev->data.scalar.tag);
+            if (tag != NULL && strcmp(tag, "!") != 0 && strcmp(tag, "str") != 0)
+                return at_mark(b, CAPV_E_UNSUPPORTED_FORMAT, ev->start_mark,
+                               "unsupported tag on a key: ", (const char *)ev->data.scalar.tag);
             /* keys are text: the scalar as written, whatever it would resolve to */
             top->key = strdup((const char *)ev->data.scalar.value);
             if (top->key == NULL)

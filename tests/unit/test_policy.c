@@ -634,6 +634,9 @@ static const struct malformed_case {
     { "id: a\n---\nid: b\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED }, /* two documents */
     { "a: &x 1\nb: *x\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_UNSUPPORTED_FORMAT },
     { "id: !custom x\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_UNSUPPORTED_FORMAT },
+    { "!custom id: x\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_UNSUPPORTED_FORMAT }, /* on a key */
+    { "!!binary id: x\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_UNSUPPORTED_FORMAT },
+    { "id: !<str> 12\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_UNSUPPORTED_FORMAT }, /* verbatim */
     { "id: !!int abc\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },
     { "id: \xff\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_JSON_UTF8 },
     { "id: a\0b\n", 8, CAPV_POLICY_FORMAT_YAML, CAPV_E_JSON_NUL },
