@@ -240,8 +240,8 @@ CAPV_SERVER_LISTEN=127.0.0.1:0 expect_error "listen port 0 (env)" \
     "$GOOD"
 # CivetWeb reads a port with a leading zero as octal ("05000" is 2560) or refuses it
 expect_error "a port with a leading zero" \
-    "--set server.listen=0.0.0.0:05000: server.listen: '0.0.0.0:05000': the port must be a number from 1 to 65535, without a leading zero" \
-    "$GOOD" --set server.listen=0.0.0.0:05000
+    "--set server.listen=127.0.0.1:05000: server.listen: '127.0.0.1:05000': the port must be a number from 1 to 65535, without a leading zero" \
+    "$GOOD" --set server.listen=127.0.0.1:05000
 expect_error "IPv6 without brackets" "--set server.listen=::1:8080: server.listen: '::1:8080': an IPv6 address needs brackets" \
     "$GOOD" --set server.listen=::1:8080
 expect_error "not an IPv4 address" "--set server.admin_listen=10.0.0.256:9090: server.admin_listen: '10.0.0.256:9090': not an IPv4 address" \
