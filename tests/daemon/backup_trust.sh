@@ -176,18 +176,7 @@ cli 5 "restore while the daemon holds the database" registry restore --from "$B2
     --require-signed --trust "$KEYS/trust"
 # A SIGHUP opens the registry again only when its file was replaced (restore --force): a
 # read-write open of a large file takes a second, which the requests behind it would wait for.
-reloads() { grep -c "trust store and policies reloaded" "$D_LOG"; }
-sighup() { # sends SIGHUP and waits up to 5 s for its reload
-    local before
-    before=$(reloads)
-    kill -HUP "$D_PID"
-    for _ in $(seq 50); do
-        [ "$(reloads)" -gt "$before" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-check "a SIGHUP with the registry's file as it was: reloaded" sighup
+check "a SIGHUP with the registry's file as it was: reloaded" sighup_reload
 check "... without opening the registry again" \
     bash -c "! grep -q 'its file was replaced' '$D_LOG'"
 M3=0x$(printf '4%.0s' {1..64})
@@ -196,7 +185,7 @@ req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' \
 assert_eq "an entry registered after the backup: 201" "$STATUS" 201
 cli 0 "restore --force of that backup while the daemon holds the database" registry restore \
     --from "$B2" --force
-check "a SIGHUP after it: reloaded" sighup
+check "a SIGHUP after it: reloaded" sighup_reload
 check "... opening the replaced file" grep -q 'registry reopened: its file was replaced' "$D_LOG"
 req GET "$D_URL/registry/entries"
 assert_eq "... whose entries the daemon now answers (the later one is gone)" \

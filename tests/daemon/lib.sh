@@ -255,6 +255,22 @@ daemon_wait_exit() {
     RC=$?
 }
 
+# reloads: how many reloads the daemon (D_LOG) has done
+reloads() { grep -c "trust store and policies reloaded" "$D_LOG"; }
+
+# sighup_reload [SECONDS]: sends the daemon (D_PID) SIGHUP and waits up to SECONDS (default
+# 5) for its reload to be done.
+sighup_reload() {
+    local before _
+    before=$(reloads)
+    kill -HUP "$D_PID"
+    for _ in $(seq $((${1:-5} * 10))); do
+        [ "$(reloads)" -gt "$before" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # daemon_stop [NAME]: SIGTERM, then asserts that the daemon exits with status 0 within 40 s.
 daemon_stop() {
     kill -TERM "$D_PID" 2>/dev/null

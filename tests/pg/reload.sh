@@ -43,18 +43,6 @@ set_password "$PW1"
 daemon_start r "${SAMPLE_ARGS[@]}" --set "registry.url=$DB_URL" \
     --set "registry.password_file=$PWFILE" --set registry.record_queue_max=200000 || t_done
 
-reloads() { grep -c "trust store and policies reloaded" "$D_LOG"; }
-# sighup: sends SIGHUP and waits up to 10 s for its reload to be done
-sighup() {
-    local before i
-    before=$(reloads)
-    kill -HUP "$D_PID"
-    for i in $(seq 100); do
-        [ "$(reloads)" -gt "$before" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # sessions [SQL_CONDITION]: the daemon's sessions (its role's), those matching the condition
 sessions() {
     psql_at "SELECT count(*) FROM pg_stat_activity WHERE usename = '$ROLE' AND ${1:-true}"
@@ -74,7 +62,7 @@ assert_le "before the reload: the daemon holds sessions" 1 "$(sessions)"
 psql_at "ALTER ROLE $ROLE PASSWORD '$PW2'" >/dev/null
 set_password "$PW2"
 since=$(psql_at "SELECT now()")
-check "a SIGHUP with the rotated password: reloaded under load" sighup
+check "a SIGHUP with the rotated password: reloaded under load" sighup_reload 10
 gone=""
 for i in $(seq 50); do # the old handle closes once the lock is released
     if [ "$(sessions "backend_start < '$since'")" = 0 ]; then
@@ -91,7 +79,7 @@ sleep 2
 
 # ---- 2. a wrong password ---------------------------------------------------------------------
 set_password "$WRONG"
-check "a SIGHUP with a wrong password: the trust store is still reloaded" sighup
+check "a SIGHUP with a wrong password: the trust store is still reloaded" sighup_reload 10
 check "... the log says the registry was not reopened" \
     grep -q 'registry not reopened, the open handle stays' "$D_LOG"
 check "... without the password" bash -c "! grep -q '$WRONG' '$D_LOG' '$D_DIR/stderr.log'"
