@@ -29,21 +29,20 @@ void handle_healthz(req *r)
     send_json(r, 200, body, (size_t)n, NULL);
 }
 
-#define RELOAD_WAITS "a reload waits for the requests in flight"
 /* What the API port's /readyz says instead of a reason that may name files or addresses. */
 #define REASON_ON_ADMIN_PORT "see the admin port's /readyz"
 
-/* Whether the registry is open, writable and healthy; if not, why (into detail); *open
- * whether it is open (assumed while a reload holds it). Never waits for the lock a SIGHUP
- * reload takes: that waits for the API requests in flight, and a probe must answer
- * meanwhile (docs/hardening.md). */
-static bool registry_ready(capvd *d, char *detail, size_t cap, bool *open)
+/* Whether the registry is open, writable and healthy; if not, why (into detail: the
+ * storage's own reason only when `show_reason`); *open whether it is open (assumed while a
+ * reload holds it). Never waits for the lock a SIGHUP reload takes: that waits for the API
+ * requests in flight, and a probe must answer meanwhile (docs/hardening.md). */
+static bool registry_ready(capvd *d, char *detail, size_t cap, bool *open, bool show_reason)
 {
     capv_error err = CAPV_ERROR_INIT;
     bool ok = false;
     *open = true;
     if (pthread_rwlock_tryrdlock(&d->lock) != 0) {
-        snprintf(detail, cap, "%s", RELOAD_WAITS);
+        snprintf(detail, cap, "a reload waits for the requests in flight");
         return false;
     }
     *open = d->registry != NULL;
@@ -52,7 +51,8 @@ static bool registry_ready(capvd *d, char *detail, size_t cap, bool *open)
     else if (capv_registry_is_read_only(d->registry))
         snprintf(detail, cap, "opened read-only");
     else if (capv_registry_health(d->registry, &err) != CAPV_OK)
-        snprintf(detail, cap, "%.*s", (int)cap - 1, err.message); /* cut to fit */
+        snprintf(detail, cap, "%.*s", (int)cap - 1, /* cut to fit */
+                 show_reason ? err.message : REASON_ON_ADMIN_PORT);
     else
         ok = true;
     pthread_rwlock_unlock(&d->lock);
@@ -99,11 +99,8 @@ void handle_readyz(req *r)
                  jwks.last_error[0] ? "; last fetch failed: " : "", jwks.last_error);
     char registry_detail[96];
     bool registry_open = true;
-    bool registry_ok = registry_ready(d, registry_detail, sizeof registry_detail, &registry_open);
-    if (!registry_ok && !r->admin_port && registry_open &&
-        strcmp(registry_detail, RELOAD_WAITS) != 0 &&
-        strcmp(registry_detail, "opened read-only") != 0)
-        snprintf(registry_detail, sizeof registry_detail, "%s", REASON_ON_ADMIN_PORT);
+    bool registry_ok =
+        registry_ready(d, registry_detail, sizeof registry_detail, &registry_open, r->admin_port);
     bool registry_gates = !registry_open || d->cfg.registry_record_queue_max == 0 ||
                           !d->cfg.registry_record_verifications;
     struct {
