@@ -70,49 +70,41 @@ const char *capv_jwks_state_name(capv_jwks_state s)
     return "unknown";
 }
 
-/* Checks an http(s) URL with libcurl's parser; for http, that the host is a loopback one. */
-static capv_status check_url(const char *url, bool http, capv_error *err)
+/* Checks an http(s) URL with libcurl's parser (for http, that the host is a loopback one)
+ * and gives it as messages, logs and readiness show it (*shown, malloc'd): scheme, host,
+ * port and path, without the user info and the query, which may hold credentials. */
+static capv_status check_url(char **shown, const char *url, bool http, capv_error *err)
 {
-    CURLU *u = curl_url();
-    char *host = NULL;
+    static const CURLUPart which[4] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT,
+                                        CURLUPART_PATH };
+    char *part[4] = { NULL, NULL, NULL, NULL };
     capv_status st = CAPV_OK;
+    CURLU *u = curl_url();
     if (u == NULL)
         return capvi_err_nomem(err);
     if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || host == NULL || !*host)
-        st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                           "the key set's location is not a valid URL (not repeated here: it "
-                           "may hold credentials)");
-    else if (http && !capvi_loopback_host(host))
-        st = capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
-                           "plain http:// is only allowed for a loopback host, not %.100s", host);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return st;
-}
-
-/* A URL as messages, logs and readiness show it: scheme, host, port and path, without the
- * user info and the query, which may hold credentials (NULL when out of memory). */
-static char *shown_url(const char *url)
-{
-    CURLU *u = curl_url();
-    char *part[4] = { NULL, NULL, NULL, NULL }, *out = NULL;
-    static const CURLUPart which[4] = { CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT,
-                                        CURLUPART_PATH };
-    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-        for (int i = 0; i < 4; i++)
+        curl_url_get(u, CURLUPART_HOST, &part[1], 0) != CURLUE_OK || !*part[1])
+        CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL,
+                  "the key set's location is not a valid URL (not repeated here: it may hold "
+                  "credentials)");
+    if (http && !capvi_loopback_host(part[1]))
+        CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL,
+                  "plain http:// is only allowed for a loopback host, not %.100s", part[1]);
+    size_t n = 8;
+    for (int i = 0; i < 4; i++)
+        if (i != 1)
             curl_url_get(u, which[i], &part[i], 0); /* a port not given stays NULL */
-        size_t n = 0;
-        for (int i = 0; i < 4; i++)
-            n += part[i] ? strlen(part[i]) : 0;
-        if ((out = malloc(n + 8)) != NULL)
-            snprintf(out, n + 8, "%s://%s%s%s%s", part[0] ? part[0] : "", part[1] ? part[1] : "",
-                     part[2] ? ":" : "", part[2] ? part[2] : "", part[3] ? part[3] : "");
-    }
+    for (int i = 0; i < 4; i++)
+        n += part[i] ? strlen(part[i]) : 0;
+    if ((*shown = malloc(n)) == NULL)
+        CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    snprintf(*shown, n, "%s://%s%s%s%s", part[0] ? part[0] : "", part[1], part[2] ? ":" : "",
+             part[2] ? part[2] : "", part[3] ? part[3] : "");
+out:
     for (int i = 0; i < 4; i++)
         curl_free(part[i]);
     curl_url_cleanup(u);
-    return out;
+    return st;
 }
 
 capv_status capv_jwks_new(capv_jwks **out, const char *location, capv_error *err)
@@ -144,9 +136,7 @@ capv_status capv_jwks_new(capv_jwks **out, const char *location, capv_error *err
     const char *sep = strstr(location, "://");
     if (strncasecmp(location, "https://", 8) == 0 || strncasecmp(location, "http://", 7) == 0) {
         j->is_http = strncasecmp(location, "http://", 7) == 0;
-        CAPV_TRY(check_url(location, j->is_http, err));
-        if ((j->shown = shown_url(location)) == NULL)
-            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
+        CAPV_TRY(check_url(&j->shown, location, j->is_http, err));
     } else if (strncmp(location, "file://", 7) == 0) {
         if (location[7] != '/')
             CAPV_FAIL(err, CAPV_E_INVALID_ARG, NULL, "file: URLs must be file:///absolute/path");
