@@ -284,11 +284,13 @@ static const cfg_key keys[] = {
       "before them, and a clean exit writes what waits. A crash loses at most the lines of "
       "this interval. 0 = every line is written when it is made." },
     { "shutdown", "grace_seconds", T_INT, 0, OFF(shutdown_grace_seconds), "5", 0, 300, NULL,
-      "After SIGTERM: /readyz answers 503 at once, new requests are still served this long." },
+      "After SIGTERM: /readyz answers 503 at once, new connections are still accepted and "
+      "served this long; then the API listener accepts no more (docs/hardening.md, "
+      "\"Shutdown\")." },
     { "shutdown", "timeout_seconds", T_INT, 0, OFF(shutdown_timeout_seconds), "25", 1, 3600, NULL,
-      "Then in-flight requests get at most this long to finish before the process exits; "
-      "requests still running then are cut, counted in an ERROR log line "
-      "(`event=shutdown_cut`) and the exit status is 1." },
+      "Then the requests accepted get at most this long to finish, those whose head is still "
+      "arriving included, before the process exits; requests still running then are cut, "
+      "counted in an ERROR log line (`event=shutdown_cut`) and the exit status is 1." },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

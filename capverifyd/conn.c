@@ -24,12 +24,16 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WATCH_INTERVAL_MS 100
 /* How often the descriptors are listed for strays: a first head's deadline is kept to this. */
@@ -83,10 +87,14 @@ static struct {
     atomic_uint_fast64_t cuts[CUT_REASON_COUNT];
     int64_t api_open, api_busy;
     int ports[MAX_LISTEN_PORTS];
+    bool port_admin[MAX_LISTEN_PORTS];
     int nports;
-    stray *strays; /* sorted by fd */
+    int never_ready[2]; /* a pipe nothing is written to: stands in for closed listeners */
+    stray *strays;      /* sorted by fd */
     size_t nstrays;
-} w = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER,
+        .wake = PTHREAD_COND_INITIALIZER,
+        .never_ready = { -1, -1 } };
 
 /* The coarse clock (the kernel's tick, 4 ms here): deadlines of whole seconds and a watchdog
  * that looks every WATCH_INTERVAL_MS need no finer one, and a request reads it about eight
@@ -589,12 +597,114 @@ void conn_watch_stop(void)
     w.strays = NULL;
     w.nstrays = 0;
     w.nports = 0;
+    for (int i = 0; i < 2; i++)
+        if (w.never_ready[i] >= 0) {
+            close(w.never_ready[i]);
+            w.never_ready[i] = -1;
+        }
 }
 
-void conn_watch_port(int port)
+void conn_watch_port(int port, bool admin)
 {
     pthread_mutex_lock(&w.lock);
-    if (w.nports < MAX_LISTEN_PORTS)
-        w.ports[w.nports++] = port;
+    if (w.nports < MAX_LISTEN_PORTS) {
+        w.ports[w.nports] = port;
+        w.port_admin[w.nports++] = admin;
+    }
     pthread_mutex_unlock(&w.lock);
+}
+
+/* ---- the drain --------------------------------------------------------------------------- */
+
+/* Whether `port` is one the API listener accepts on. */
+static bool api_port(int port)
+{
+    for (int i = 0; i < w.nports; i++)
+        if (w.ports[i] == port && !w.port_admin[i])
+            return true;
+    return false;
+}
+
+int conn_stop_accepting(void)
+{
+    fd_iter it;
+    pthread_mutex_lock(&w.lock);
+    if (w.never_ready[0] < 0 && pipe2(w.never_ready, O_CLOEXEC) != 0) {
+        w.never_ready[0] = w.never_ready[1] = -1;
+        pthread_mutex_unlock(&w.lock);
+        return 0;
+    }
+    int replaced = 0;
+    if (fd_iter_open(&it)) {
+        for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
+            int listening = 0;
+            socklen_t l = sizeof listening;
+            struct sockaddr_storage local;
+            socklen_t ll = sizeof local;
+            if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) != 0 || !listening ||
+                getsockname(fd, (struct sockaddr *)&local, &ll) != 0 || !api_port(port_of(&local)))
+                continue;
+            /* CivetWeb's accept loop polls this descriptor: it now polls the pipe, which
+             * never becomes readable, and closes it in mg_stop. The listening socket closes
+             * with its last reference (a poll in progress holds one until it returns). */
+            if (dup2(w.never_ready[0], fd) == fd) {
+                fcntl(fd, F_SETFD, FD_CLOEXEC);
+                replaced++;
+            }
+        }
+        fd_iter_close(&it);
+    }
+    pthread_mutex_unlock(&w.lock);
+    return replaced;
+}
+
+/* Whether bytes wait to be read on a socket (a request has begun on an idle connection). */
+static bool bytes_waiting(int fd)
+{
+    char b;
+    ssize_t n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n > 0;
+}
+
+/* Whether anything ever arrived on a socket (a connection's first request has begun, or
+ * with TLS its handshake). Unknown counts as yes. */
+static bool anything_received(int fd)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 ||
+        l < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+        return true;
+    return ti.tcpi_bytes_received > 0;
+}
+
+int64_t conn_api_busy(void)
+{
+    int64_t busy = 0;
+    pthread_mutex_lock(&w.lock);
+    for (conn_state *c = w.head; c != NULL; c = c->next) {
+        if (c->admin || c->first_request) /* a first request: its socket is a stray below */
+            continue;
+        if (c->phase != PHASE_HEAD || (c->fd >= 0 && bytes_waiting(c->fd)))
+            busy++;
+    }
+    pthread_mutex_unlock(&w.lock);
+    /* Sockets no request has claimed: waiting for a worker, or a worker waits for their
+     * first head. One that has received bytes holds a request in its head. */
+    fd_iter it;
+    if (!fd_iter_open(&it))
+        return busy;
+    for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
+        int local_port, peer_port;
+        if (!socket_ports(fd, &local_port, &peer_port, NULL))
+            continue;
+        pthread_mutex_lock(&w.lock);
+        bool unclaimed = api_port(local_port) && !fd_is_used(fd);
+        pthread_mutex_unlock(&w.lock);
+        if (unclaimed && anything_received(fd))
+            busy++;
+    }
+    fd_iter_close(&it);
+    return busy;
 }

@@ -47,9 +47,20 @@ typedef struct conn_limits {
 bool conn_watch_start(const conn_limits *limits);
 /* Stops it; connections still open are left to CivetWeb. */
 void conn_watch_stop(void);
-/* A port a listener accepts connections on (both listeners, once each started): its
- * sockets that no request has claimed are timed from their accept. */
-void conn_watch_port(int port);
+/* A port a listener accepts connections on (both listeners, once each started; `admin` says
+ * which): its sockets that no request has claimed are timed from their accept. */
+void conn_watch_port(int port, bool admin);
+
+/* The drain after the grace period (docs/hardening.md, "Shutdown"). The API listener stops
+ * accepting connections: each of its listening sockets is replaced by a descriptor that never
+ * becomes readable, so the kernel refuses new connections while the accepted ones are served
+ * to their end. Returns how many listening sockets were closed (0 without /proc). */
+int conn_stop_accepting(void);
+/* API connections that hold a request: in a handler, reading a body or writing an answer;
+ * idle between requests with the next one's bytes waiting; or accepted and not yet claimed by
+ * a request with bytes received. Idle connections and ones on which nothing has arrived are
+ * not counted: closing them loses nothing. */
+int64_t conn_api_busy(void);
 
 /* CivetWeb init_connection / connection_close callbacks (both listeners). `admin` says
  * which listener the connection belongs to. */

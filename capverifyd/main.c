@@ -18,6 +18,7 @@
 #include "budget.h"
 #include "config.h"
 #include "config_verify.h"
+#include "conn.h"
 #include "daemon.h"
 #include "http.h"
 #include "metrics.h"
@@ -810,26 +811,39 @@ static void serve(capvd *d, const sigset_t *set, backup_schedule *backups)
 
 /* ---- shutdown ------------------------------------------------------------------------ */
 
-/* In-flight requests finish before the listeners stop (bounded by
- * shutdown.timeout_seconds): CivetWeb's mg_stop makes every read and write still in
- * progress fail at once, which would lose those requests. Returns how many are still
- * running (and will be cut), logged as event=shutdown_cut. */
+/* After the grace period the API listener accepts no more connections, and the accepted
+ * ones finish (bounded by shutdown.timeout_seconds): every request in flight, every
+ * connection with a request begun in its head or waiting for a worker (docs/hardening.md,
+ * "Shutdown"). Only then do the listeners stop: CivetWeb's mg_stop makes every read and
+ * write still in progress fail at once and closes the connections it has not served, which
+ * would lose those requests. Returns how many requests are still running (and will be cut),
+ * logged as event=shutdown_cut. */
 static int64_t wait_in_flight(capvd *d)
 {
+    int closed = conn_stop_accepting();
+    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "not_accepting");
+    capv_log_int(e, "listening_sockets", closed);
+    capv_log_end(e, "grace period over: the API listener accepts no new connections; "
+                    "waiting for the requests accepted");
     int64_t drain_deadline = now_ms() + d->cfg.shutdown_timeout_seconds * 1000;
-    while (metrics_inflight_get() > 0 && now_ms() < drain_deadline) {
+    int64_t busy;
+    while (((busy = conn_api_busy()) > 0 || metrics_inflight_get() > 0) &&
+           now_ms() < drain_deadline) {
         struct timespec pause = { 0, 10 * 1000 * 1000 };
         nanosleep(&pause, NULL);
     }
     int64_t cut = metrics_inflight_get();
-    if (cut > 0) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "shutdown_cut");
+    if (cut > 0 || busy > 0) {
+        e = capv_log_begin(d->log, CAPV_LOG_ERROR, "shutdown_cut");
         capv_log_int(e, "requests_cut", cut);
+        capv_log_int(e, "connections_cut", busy);
         capv_log_int(e, "timeout_seconds", d->cfg.shutdown_timeout_seconds);
-        capv_log_end(e, "%lld request(s) still in flight after shutdown.timeout_seconds: cut",
-                     (long long)cut);
+        capv_log_end(e,
+                     "%lld request(s) in flight and %lld connection(s) holding a request after "
+                     "shutdown.timeout_seconds: cut",
+                     (long long)cut, (long long)busy);
     }
-    return cut;
+    return cut > busy ? cut : busy;
 }
 
 /* Stops the listeners. Once nothing is in flight this takes CivetWeb's poll interval; cut

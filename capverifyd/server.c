@@ -513,7 +513,7 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
     struct mg_server_port sp[4];
     int n = mg_get_server_ports(ctx, 4, sp);
     for (int i = 0; i < n; i++)
-        conn_watch_port(sp[i].port);
+        conn_watch_port(sp[i].port, admin);
     return ctx;
 }
 

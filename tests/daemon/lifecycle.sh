@@ -88,6 +88,69 @@ check "the drain was logged (draining, stopped)" \
     jq -e -s 'any(.[]; .event == "draining") and any(.[]; .event == "stopped" and .level == "INFO")' "$D_LOG"
 check "nothing was cut (no shutdown_cut)" jq -e -s 'all(.[]; .event != "shutdown_cut")' "$D_LOG"
 
+# ---- after the grace period: nothing new is accepted, what was accepted finishes ----------
+# Three connections opened before SIGTERM: one that never sends anything, one idle after a
+# keep-alive request, and one whose request head is half sent and completed only after the
+# grace period. The last is answered in full; the other two do not hold the drain; a new
+# connection after the grace period is refused, while the admin port still answers.
+GRACE=1
+daemon_start late "${SAMPLE_ARGS[@]}" --set shutdown.grace_seconds=$GRACE || t_done
+t_term=$(date +%s.%N)
+python3 - "$D_API" "$D_ADMIN" "$D_PID" "$GRACE" >"$TMP/late.client" 2>&1 <<'PY'
+import os, signal, socket, sys, time
+api, admin, pid, grace = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+def answer(s):
+    s.settimeout(10)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+silent = socket.create_connection(("127.0.0.1", api))
+keep = socket.create_connection(("127.0.0.1", api))
+keep.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+print("keep-alive:", answer(keep).split(b"\r\n")[0].decode())
+late = socket.create_connection(("127.0.0.1", api))
+late.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+time.sleep(0.3)
+os.kill(pid, signal.SIGTERM)
+time.sleep(grace + 1.0)
+try:
+    socket.create_connection(("127.0.0.1", api), timeout=2).close()
+    print("new API connection: accepted")
+except OSError:
+    print("new API connection: refused")
+probe = socket.create_connection(("127.0.0.1", admin), timeout=5)
+probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+print("admin:", answer(probe).split(b"\r\n")[0].decode())
+try:
+    late.sendall(b"Accept: */*\r\n\r\n")
+    head = answer(late)
+    print("late:", head.split(b"\r\n")[0].decode() or "closed",
+          "close" if b"\r\nConnection: close\r\n" in head else "keep-alive")
+except OSError as e:
+    print("late: %s" % e)
+PY
+cat "$TMP/late.client" | sed 's/^/# /'
+assert_eq "the keep-alive request before SIGTERM: 200" \
+    "$(sed -n 's/^keep-alive: //p' "$TMP/late.client")" "HTTP/1.1 200 OK"
+assert_eq "after the grace period a new API connection is refused" \
+    "$(sed -n 's/^new API connection: //p' "$TMP/late.client")" refused
+assert_eq "… while the admin port answers" "$(sed -n 's/^admin: //p' "$TMP/late.client")" \
+    "HTTP/1.1 200 OK"
+assert_eq "a request whose head ended after the grace period is answered, closing" \
+    "$(sed -n 's/^late: //p' "$TMP/late.client")" "HTTP/1.1 200 OK close"
+daemon_wait_exit "$D_PID" 40
+t_exit=$(date +%s.%N)
+assert_eq "late: exit 0" "$RC" 0
+assert_le "… without waiting for the silent and the idle connection (< grace + 6 s)" \
+    "$(awk -v a="$t_term" -v b="$t_exit" 'BEGIN { print b - a }')" $((GRACE + 6))
+check "late: the listener's close was logged (not_accepting, 1 socket), nothing cut" \
+    jq -e -s 'any(.[]; .event == "not_accepting" and .listening_sockets == 1)
+        and all(.[]; .event != "shutdown_cut")' "$D_LOG"
+
 # ---- SIGTERM under load: no accepted request is lost ---------------------------------------
 if command -v hey >/dev/null; then
     daemon_start load "${SAMPLE_ARGS[@]}" --set shutdown.grace_seconds=4 || t_done
