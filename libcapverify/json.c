@@ -3,13 +3,13 @@
  * that builds the cJSON tree as it goes, each number node keeping its exact text, then
  * duplicate-key rejection. */
 #include <limits.h>
-#include <locale.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_locale_int.h"
 #include "json_read_int.h"
 #include "utf8_int.h"
 
@@ -301,8 +301,8 @@ static capv_status new_node(scanner *s, cJSON **node, int type, const span *key,
     return CAPV_OK;
 }
 
-/* Scans a number; with `node`, also makes its node: the double as cJSON computes it (strtod of
- * the text with the locale's decimal point, valueint saturated) and, in valuestring, the exact
+/* Scans a number; with `node`, also makes its node: the double strtod gives in the C locale
+ * (valueint saturated, as cJSON does) and, in valuestring, the exact
  * text it was written with. An integer of up to 15 digits is converted directly (exactly, as
  * strtod would): JWT times and sizes are such integers, and strtod was most of their cost. */
 static capv_status scan_number(scanner *s, cJSON **node, const span *key)
@@ -360,11 +360,9 @@ static capv_status scan_number(scanner *s, cJSON **node, const span *key)
         d = p[start] == '-' ? -(double)v : (double)v;
     } else {
         char num[NUMBER_MAX_CHARS + 1];
-        char point = localeconv()->decimal_point[0];
-        for (size_t k = 0; k < lex_len; k++)
-            num[k] = p[start + k] == '.' ? point : (char)p[start + k];
+        memcpy(num, p + start, lex_len);
         num[lex_len] = '\0';
-        d = strtod(num, NULL);
+        d = capvi_strtod(num, NULL);
     }
     span lexeme = { p + start, lex_len, false };
     capv_status st = new_node(s, node, cJSON_Number, key, &lexeme);
@@ -776,7 +774,7 @@ void capvi_json_drop_string(cJSON *item)
 cJSON *capvi_json_number_lexeme(const char *lexeme)
 {
     char *end = NULL;
-    double v = strtod(lexeme, &end);
+    double v = capvi_strtod(lexeme, &end);
     cJSON *n = cJSON_CreateNumber(v);
     if (n == NULL)
         return NULL;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "c_locale_int.h"
 #include "json_write_int.h"
 
 void capvi_json_write_string(capv_buf *b, const char *s, size_t len)
@@ -56,8 +57,8 @@ void capvi_json_write_double(capv_buf *b, double v)
     /* Shortest digit string that reads back as the same double. */
     char sci[40];
     for (int prec = 0; prec <= 17; prec++) {
-        snprintf(sci, sizeof sci, "%.*e", prec, v);
-        if (strtod(sci, NULL) == v)
+        capvi_snprintf(sci, sizeof sci, "%.*e", prec, v);
+        if (capvi_strtod(sci, NULL) == v)
             break;
     }
     /* sci = [-]d[.ddd]e[+-]xx : split into digits and decimal exponent. */

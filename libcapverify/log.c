@@ -24,6 +24,7 @@
 
 #include <capverify/unstable/log.h>
 
+#include "c_locale_int.h"
 #include "file_int.h"
 #include "json_int.h"
 #include "time_int.h"
@@ -334,7 +335,9 @@ void capv_log_double(capv_log_entry *e, const char *k, double value)
     /* three decimals, written without printf (a few of these go into every request's line);
      * beyond what thousandths in an int64_t hold, printf's own */
     if (fabs(value) >= 9e15) {
-        capvi_buf_printf(&e->b, "%.3f", value);
+        char text[64];
+        capvi_snprintf(text, sizeof text, "%.3f", value);
+        capvi_buf_puts(&e->b, text);
         return;
     }
     int64_t m = llround(value * 1000.0);

@@ -15,6 +15,7 @@
 
 #include <capverify/unstable/policy_request.h>
 
+#include "c_locale_int.h"
 #include "policy_int.h"
 
 #define MSG_SIZE 320
@@ -216,8 +217,11 @@ static void value_key(capv_buf *b, const cJSON *v)
         }
         if (n.is_int)
             capvi_buf_printf(b, "n%lld", (long long)n.i);
-        else
-            capvi_buf_printf(b, "n%.17g", n.d);
+        else {
+            char text[40];
+            capvi_snprintf(text, sizeof text, "n%.17g", n.d);
+            capvi_buf_puts(b, text);
+        }
     } else if (cJSON_IsTrue(v)) {
         capvi_buf_putc(b, 't');
     } else if (cJSON_IsFalse(v)) {
@@ -279,7 +283,7 @@ static void lexeme(char out[40], const cJSON *n)
     if (n->valuestring != NULL && strlen(n->valuestring) < 40)
         snprintf(out, 40, "%s", n->valuestring);
     else
-        snprintf(out, 40, "%.17g", n->valuedouble);
+        capvi_snprintf(out, 40, "%.17g", n->valuedouble);
 }
 
 /* ---- operands -------------------------------------------------------------------------- */

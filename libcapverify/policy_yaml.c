@@ -18,6 +18,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "c_locale_int.h"
 #include "policy_yaml_int.h"
 
 typedef struct frame {
@@ -175,7 +176,7 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
         *why = "infinity and NaN have no JSON form";
         return NULL;
     }
-    double d = strtod(s, NULL);
+    double d = capvi_strtod(s, NULL);
     if (!isfinite(d)) {
         *code = CAPV_E_RANGE;
         *why = "float out of range";

@@ -24,6 +24,8 @@ packages=(
     postgresql libpq-dev
     # unit tests
     check
+    # unit.policy compiles a de_DE locale (decimal comma) with localedef
+    locales
     # test peers and tools
     b3sum openssl curl jq sqlite3 valgrind python3 python3-jsonschema
     prometheus wrk hey slowhttptest yamllint python3-yaml

@@ -6,6 +6,7 @@
 #include <capverify.h>
 #include <capverify/unstable/policy_request.h>
 #include <check.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -561,7 +562,7 @@ END_TEST
 
 /* ---- 4. YAML typing and errors ------------------------------------------------------- */
 
-START_TEST(yaml_core_schema_typing)
+static void check_yaml_typing(void)
 {
     const char *text =
         CLEAN_HEAD "inputs: {a: {type: string}}\nrules:\n"
@@ -578,6 +579,11 @@ START_TEST(yaml_core_schema_typing)
                          "1.5,\"12\",2.0,true,false,0.5,\"2025-10-25\",\"block\\n\"]") != NULL,
                   "%s", canon);
     capv_policy_free(p);
+}
+
+START_TEST(yaml_core_schema_typing)
+{
+    check_yaml_typing();
 }
 END_TEST
 
@@ -916,9 +922,9 @@ static const struct eval_case {
     { "range_min", "1", UNDEF, CAPV_POLICY_RULE_FAIL, "variable \"b\" is not defined" },
 };
 
-START_TEST(eval_truth_table)
+static void check_eval_case(int i)
 {
-    const struct eval_case *c = &eval_cases[_i];
+    const struct eval_case *c = &eval_cases[i];
     capv_policy_ir *ir = binary_ir(c->op);
     char ctx[1024];
     int n = snprintf(ctx, sizeof ctx, "{\"variables\":{%s%s%s%s%s%s}}", c->a ? "\"a\":" : "",
@@ -928,16 +934,41 @@ START_TEST(eval_truth_table)
     capv_policy_eval_result *r = eval_text(ir, ctx, 0);
     const char *msg = NULL;
     capv_policy_rule_result got = rule_status(r, "r", &msg);
-    ck_assert_msg(got == c->want, "case %d %s(%s, %s): got %s (%s)", _i, c->op,
+    ck_assert_msg(got == c->want, "case %d %s(%s, %s): got %s (%s)", i, c->op,
                   c->a ? c->a : "undefined", c->b ? c->b : "undefined",
                   capv_policy_rule_result_name(got), msg);
     if (c->msg != NULL)
-        ck_assert_msg(strstr(msg, c->msg) != NULL, "case %d: message '%s' lacks '%s'", _i, msg,
+        ck_assert_msg(strstr(msg, c->msg) != NULL, "case %d: message '%s' lacks '%s'", i, msg,
                       c->msg);
     ck_assert_int_eq(capv_policy_eval_result_verdict(r),
                      c->want == CAPV_POLICY_RULE_PASS ? CAPV_VERDICT_OK : CAPV_VERDICT_FAIL);
     capv_policy_eval_result_free(r);
     capv_policy_ir_free(ir);
+}
+
+START_TEST(eval_truth_table)
+{
+    check_eval_case(_i);
+}
+END_TEST
+
+/* A host program that sets a locale whose decimal point is a comma changes nothing: numbers
+ * in YAML, JSON, canonical forms and rule messages are read and written with '.'
+ * (docs/architecture.md, "Numbers and the locale"). */
+START_TEST(numbers_ignore_locale)
+{
+    tu_comma_locale();
+    check_yaml_typing();
+    for (int i = 0; i < (int)(sizeof eval_cases / sizeof eval_cases[0]); i++)
+        check_eval_case(i);
+    capv_policy_ir *ir = binary_ir("range_min");
+    capv_policy_eval_result *r = eval_text(ir, "{\"variables\":{\"a\":0.25,\"b\":0.5}}", 0);
+    const char *msg = NULL;
+    ck_assert_int_eq(rule_status(r, "r", &msg), CAPV_POLICY_RULE_FAIL);
+    ck_assert_msg(strstr(msg, "0.25 < 0.5") != NULL, "message: %s", msg);
+    capv_policy_eval_result_free(r);
+    capv_policy_ir_free(ir);
+    setlocale(LC_NUMERIC, "C");
 }
 END_TEST
 
@@ -1684,6 +1715,7 @@ Suite *policy_suite(void)
     tc = tcase_create("lint");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, lint_clean_policy);
+    tcase_add_test(tc, numbers_ignore_locale);
     tcase_add_loop_test(tc, lint_each_code, 0, (int)(sizeof lint_cases / sizeof lint_cases[0]));
     tcase_add_test(tc, lint_json_shape);
     tcase_add_loop_test(tc, lint_position_each_code, 0,

@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <ftw.h>
+#include <locale.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +88,23 @@ static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW 
 int tu_remove_tree(const char *dir)
 {
     return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_comma_locale(void)
+{
+    char dir[128], cmd[512];
+    tu_temp_dir(dir, sizeof dir, "capv-locale");
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir);
+    int rc = system(cmd); /* warnings make its status 1: setlocale below is the judge */
+    (void)rc;
+    setenv("LOCPATH", dir, 1);
+    bool ok = setlocale(LC_NUMERIC, "de_DE.UTF-8") != NULL;
+    /* the locale's data is in memory now */
+    tu_remove_tree(dir);
+    unsetenv("LOCPATH");
+    ck_assert_msg(ok, "cannot compile or load de_DE.UTF-8 (localedef; the locales package)");
+    ck_assert_msg(strcmp(localeconv()->decimal_point, ",") == 0, "de_DE's decimal point is '%s'",
+                  localeconv()->decimal_point);
 }
 
 capv_registry *tu_registry_open(const char *path, unsigned int flags)

@@ -42,6 +42,11 @@ struct capv_registry *tu_registry_open(const char *path, unsigned int flags);
  * test with the library's message unless it is accepted. */
 void tu_record_report(struct capv_registry *reg, const char *json, const char *prefix, int i);
 
+/* Switches this process's LC_NUMERIC to de_DE.UTF-8, whose decimal point is a comma,
+ * compiled with localedef(1) from the `locales` package into a temporary directory named by
+ * LOCPATH; aborts the test when it cannot. setlocale(LC_NUMERIC, "C") switches back. */
+void tu_comma_locale(void);
+
 /* Hex of a 32-byte digest, "0x"-prefixed, in a static buffer (one at a time). */
 const char *tu_hex(const uint8_t d[32]);
 
