@@ -1321,6 +1321,22 @@ capv_status capvi_backup_info_move(capv_backup_info *info, const char *dir, capv
  * whichever database it belonged to: none may stay beside a restored file. */
 static const char *const journal_suffixes[] = { "-wal", "-shm", "-journal" };
 
+/* Undoes keeping the current database as `pre` when the restore cannot go on: its first
+ * `moved` journal files go back beside it and the second name goes, so the database is as
+ * it was (a file with two names is refused by the daemon). Best effort: the restore's error
+ * is the one reported. */
+static void keep_undo(const char *real, const char *pre, size_t moved)
+{
+    char from[PATH_MAX + 16], to[PATH_MAX + 16];
+    for (size_t i = 0; i < moved; i++) {
+        snprintf(from, sizeof from, "%s%s", pre, journal_suffixes[i]);
+        snprintf(to, sizeof to, "%s%s", real, journal_suffixes[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return; /* the kept name still holds a journal: it stays with it */
+    }
+    unlink(pre);
+}
+
 /* Refuses a restore to a name where no database is but such a file is: left by a database
  * moved away, or removed, after its writer was killed. Moving it aside would part it from
  * the database whose last transactions it may hold: the operator decides. */
@@ -1468,14 +1484,20 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
         if (link(real, pre) != 0)
             CAPV_FAIL(err, CAPV_E_IO, pre, "cannot keep the current database as '%s': %s", pre,
                       strerror(errno));
-        for (size_t i = 0; i < sizeof journal_suffixes / sizeof *journal_suffixes; i++) {
-            snprintf(from, sizeof from, "%s%s", real, journal_suffixes[i]);
-            snprintf(to, sizeof to, "%s%s", pre, journal_suffixes[i]);
-            CAPV_TRY(rename_if_exists(from, to, err));
+        size_t moved = 0;
+        for (; moved < sizeof journal_suffixes / sizeof *journal_suffixes; moved++) {
+            snprintf(from, sizeof from, "%s%s", real, journal_suffixes[moved]);
+            snprintf(to, sizeof to, "%s%s", pre, journal_suffixes[moved]);
+            if ((st = rename_if_exists(from, to, err)) != CAPV_OK)
+                break;
         }
-        if (rename(copy.path, real) != 0)
-            CAPV_FAIL(err, CAPV_E_IO, db_path, "cannot move the restored database into place: %s",
-                      strerror(errno));
+        if (st == CAPV_OK && rename(copy.path, real) != 0)
+            st = capvi_err_set(err, CAPV_E_IO, db_path,
+                               "cannot move the restored database into place: %s", strerror(errno));
+        if (st != CAPV_OK) {
+            keep_undo(real, pre, moved);
+            goto out;
+        }
     } else if ((st = leftover_journal(real, err)) != CAPV_OK) {
         goto out;
     } else if (renameat2(AT_FDCWD, copy.path, AT_FDCWD, real, RENAME_NOREPLACE) != 0) {

@@ -1425,6 +1425,32 @@ static int64_t tick_clock(void *user)
     return *t;
 }
 
+/* Regular files "<name>.pre-restore-…" in `dir`: databases a restore kept. */
+static size_t pre_restore_files(const char *in)
+{
+    DIR *dh = opendir(in);
+    ck_assert_ptr_nonnull(dh);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(dh)) != NULL;)
+        n += strstr(e->d_name, ".pre-restore-") != NULL && e->d_type == DT_REG;
+    closedir(dh);
+    return n;
+}
+
+/* Removes the directories "<name>.pre-restore-…" made in `dir` to block a restore. */
+static void remove_pre_restore_dirs(const char *in)
+{
+    DIR *dh = opendir(in);
+    ck_assert_ptr_nonnull(dh);
+    char p[PATH_CAP + 300];
+    for (struct dirent *e; (e = readdir(dh)) != NULL;)
+        if (strstr(e->d_name, ".pre-restore-") != NULL && e->d_type == DT_DIR) {
+            snprintf(p, sizeof p, "%s/%s", in, e->d_name);
+            ck_assert_int_eq(rmdir(p), 0);
+        }
+    closedir(dh);
+}
+
 static void fill(capv_registry *reg, int from, int to)
 {
     char mh[67], ph[67];
@@ -1593,6 +1619,47 @@ START_TEST(backup_restore)
     reg = open_ro(path);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 50);
     capv_registry_close(reg);
+    /* forced, and the WAL cannot follow the kept database (a directory holds the name it would
+     * take): refused, and nothing is left behind, no second name of the database above all
+     * (the daemon refuses a database file with two names) */
+    reg = tu_registry_open(path, 0);
+    fill(reg, 300, 303);
+    snprintf(tmp, sizeof tmp, "%s-wal", path);
+    ck_assert_int_eq(access(tmp, F_OK), 0);
+    int64_t t0 = (int64_t)time(NULL) * 1000;
+    for (int sec = -1; sec <= 10; sec++) {
+        char stamp[CAPV_RFC3339_SIZE], compact[20];
+        capv_rfc3339_format(stamp, t0 + sec * 1000);
+        size_t k = 0;
+        for (const char *p = stamp; *p && k + 1 < sizeof compact; p++)
+            if (*p != '-' && *p != ':')
+                compact[k++] = *p;
+        compact[k] = '\0';
+        for (int i = 0; i <= 5; i++) {
+            if (i == 0)
+                snprintf(tmp, sizeof tmp, "%s.pre-restore-%s-wal", path, compact);
+            else
+                snprintf(tmp, sizeof tmp, "%s.pre-restore-%s-%d-wal", path, compact, i);
+            ck_assert(mkdir(tmp, 0700) == 0 || errno == EEXIST);
+        }
+    }
+    size_t kept_before = pre_restore_files(dir);
+    ck_assert_int_eq(
+        capv_registry_restore(&previous, path, b3->path, CAPV_RESTORE_FORCE, NULL, NULL, &err),
+        CAPV_E_IO);
+    ck_assert_msg(strstr(err.message, "cannot move") != NULL, "%s", err.message);
+    ck_assert_uint_eq(pre_restore_files(dir), kept_before);
+    struct stat sb;
+    ck_assert_int_eq(stat(path, &sb), 0);
+    ck_assert_uint_eq(sb.st_nlink, 1);
+    snprintf(tmp, sizeof tmp, "%s-wal", path);
+    ck_assert_int_eq(access(tmp, F_OK), 0);
+    fill(reg, 303, 305); /* the open handle writes on */
+    capv_registry_close(reg);
+    reg = tu_registry_open(path, 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 55);
+    capv_registry_close(reg);
+    remove_pre_restore_dirs(dir);
     /* restoring into a place with no database yet */
     snprintf(tmp, sizeof tmp, "%s/fresh.sqlite", dir);
     ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err), CAPV_OK);
