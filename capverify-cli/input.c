@@ -23,6 +23,9 @@ int cli_read_file(uint8_t **out, size_t *len, const char *path, size_t max, cons
     while (rc == 0) {
         if (n == cap) {
             if (cap >= max) {
+                /* exactly max bytes is fine: larger only when another byte follows */
+                if (fgetc(f) == EOF)
+                    break;
                 fprintf(stderr, "capverify %s: %s: larger than %zu bytes\n", cmd, path, max);
                 rc = EXIT_MALFORMED;
                 break;

@@ -4,7 +4,8 @@
 # `--opt value`, options after the operands, `--` ends the options, unique prefixes of long
 # options, and clear usage errors (exit 3) for an unknown option, a missing value and a value
 # given to a flag. Then every option that a command's --help documents is known to the parser
-# of that command (or of one of its subcommands): help and parser cannot drift apart.
+# of that command (or of one of its subcommands): help and parser cannot drift apart. And an
+# input file of exactly its limit is read.
 #   options.sh CAPVERIFY
 set -uo pipefail
 cli=$(realpath "$1")
@@ -95,6 +96,21 @@ for cmd in $commands; do
 done
 [ "$checked" -gt 50 ] && ok "$checked documented options known to their parsers" ||
     bad "documented options" "only $checked found in the help texts"
+
+# An input file of exactly its command's limit is read (policy files: 16 MiB); one byte more
+# is refused, saying so.
+policy='{"id":"t.p","version":"1","legal_basis":[{"directive":"LkSG"}],"description":"d",'
+policy+='"inputs":{"a":{"type":"string"}},"rules":[{"id":"r","op":"eq","lhs":"a","rhs":"x"}]}'
+printf '%s' "$policy" >small.json
+python3 -c 'import sys; t = open("small.json").read(); open("limit.json", "w").write(t + " " * (16 * 1024 * 1024 - len(t)))'
+want=$("$cli" policy hash small.json 2>&1 | cut -d' ' -f1)
+got=$("$cli" policy hash limit.json 2>&1 | cut -d' ' -f1)
+[ "$(stat -c %s limit.json)" = $((16 * 1024 * 1024)) ] && [ -n "$want" ] && [ "$got" = "$want" ] &&
+    ok "a policy file of exactly 16 MiB is read" || bad "a policy file of exactly 16 MiB is read" "$got"
+printf ' ' >>limit.json
+err=$("$cli" policy hash limit.json 2>&1)
+[ $? -eq 4 ] && grep -q "larger than 16777216 bytes" <<<"$err" &&
+    ok "one byte more is refused" || bad "one byte more is refused" "$err"
 
 [ "$fails" -eq 0 ] && echo "all option checks passed" || echo "$fails option check(s) failed"
 [ "$fails" -eq 0 ]
