@@ -93,7 +93,9 @@ capv_status capvi_package_check_name(const char *name, size_t len, capv_error *e
     size_t start = 0;
     for (size_t i = 0; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)name[i] : '/';
-        if (c < 0x20 || c == 0x7f)
+        /* Unicode's control characters: C0, DEL and C1 (U+0080..U+009F, C2 80..C2 9F) */
+        if (c < 0x20 || c == 0x7f ||
+            (c == 0xc2 && i + 1 < len && (unsigned char)name[i + 1] < 0xa0))
             return capvi_err_set(err, CAPV_E_UNSAFE_PATH, field,
                                  "control character in member name");
         if (c == '\\')
@@ -291,11 +293,14 @@ capv_status capv_package_add_member(capv_package *p, const char *name, const uin
         return capvi_err_done(err, st);
     uint8_t *copy = malloc(len ? len : 1);
     if (copy == NULL)
-        return capvi_err_nomem(err);
-    if (len)
+        st = capvi_err_nomem(err);
+    else if (len)
         memcpy(copy, data, len);
-    if ((st = push_member(p, name, copy, len, err)) != CAPV_OK)
+    if (st != CAPV_OK || (st = push_member(p, name, copy, len, err)) != CAPV_OK) {
+        p->entries--; /* a member refused is not counted */
+        p->total -= len;
         return capvi_err_done(err, st);
+    }
     capv_member added = p->members[p->count - 1];
     memmove(&p->members[lo + 1], &p->members[lo], (p->count - 1 - lo) * sizeof added);
     p->members[lo] = added;
@@ -450,13 +455,32 @@ typedef struct zip_plan {
     zip_uint64_t index;
     char *name;
     uint64_t size;
-    uint16_t method;
 } zip_plan;
+
+/* Whether a zip made on `opsys` keeps a Unix file mode in the upper 16 bits of its external
+ * attributes: the hosts for which Info-ZIP's unzip and libarchive read them so, macOS (made
+ * by 19, as its Archive Utility writes) among them. An extractor would make a symlink of such
+ * a member. */
+static bool unix_mode_host(zip_uint8_t opsys)
+{
+    switch (opsys) {
+    case ZIP_OPSYS_OPENVMS:
+    case ZIP_OPSYS_UNIX:
+    case ZIP_OPSYS_ATARI_ST:
+    case ZIP_OPSYS_VSE: /* QDOS in Info-ZIP */
+    case ZIP_OPSYS_ACORN_RISC:
+    case ZIP_OPSYS_BEOS:
+    case ZIP_OPSYS_TANDEM:
+    case ZIP_OPSYS_OS_X:
+    case 30: /* AtheOS */ return true;
+    default: return false;
+    }
+}
 
 static bool is_special_unix_mode(zip_uint8_t opsys, zip_uint32_t attr, bool *is_dir)
 {
     *is_dir = false;
-    if (opsys != ZIP_OPSYS_UNIX)
+    if (!unix_mode_host(opsys))
         return false;
     mode_t mode = (mode_t)(attr >> 16);
     mode_t type = mode & S_IFMT;
@@ -516,6 +540,14 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
             continue;
         }
         CAPV_TRY(account(p, name, zs.size, err));
+        /* Only deflate and stored are read: other methods (bzip2, xz, ...) size their
+         * decoders from the archive */
+        if (zs.comp_method != ZIP_CM_STORE && zs.comp_method != ZIP_CM_DEFLATE)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, name,
+                      "member '%s' uses compression method %u (deflate or stored only)", name,
+                      (unsigned)zs.comp_method);
+        if ((zs.valid & ZIP_STAT_ENCRYPTION_METHOD) && zs.encryption_method != ZIP_EM_NONE)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, name, "member '%s' is encrypted", name);
         /* ratio = size / comp_size must be <= the limit (exactly the limit is fine) */
         if (zs.size > CAPV_RATIO_EXEMPT_BYTES &&
             (zs.comp_size == 0 || zs.size / zs.comp_size > p->limits.ratio ||
@@ -526,7 +558,6 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
                       (unsigned long long)p->limits.ratio);
         plan[nplan].index = i;
         plan[nplan].size = zs.size;
-        plan[nplan].method = zs.comp_method;
         plan[nplan].name = strdup(name);
         if (plan[nplan].name == NULL)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
@@ -535,16 +566,11 @@ static capv_status load_zip_archive(capv_package *p, zip_t *za, capv_error *err)
 
     /* Pass 2: every member is decompressed once, in chunks, for its SHA3-256; the bytes of
      * small members are kept while they fit CAPV_PKG_KEEP_TOTAL, the others are read again
-     * when asked for. Only deflate and stored are read: other methods (bzip2, xz, ...) size
-     * their decoders from the archive. */
+     * when asked for. */
     if ((chunk = malloc(CAPV_PKG_CHUNK)) == NULL || (md = EVP_MD_CTX_new()) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
     for (size_t k = 0; k < nplan; k++) {
         const zip_plan *e = &plan[k];
-        if (e->method != ZIP_CM_STORE && e->method != ZIP_CM_DEFLATE)
-            CAPV_FAIL(err, CAPV_E_MALFORMED, e->name,
-                      "member '%s' uses compression method %u (deflate or stored only)", e->name,
-                      (unsigned)e->method);
         bool keep = e->size <= CAPV_PKG_KEEP_MEMBER && e->size <= CAPV_PKG_KEEP_TOTAL - p->kept;
         if (keep && (buf = malloc(e->size ? (size_t)e->size : 1)) == NULL)
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
@@ -586,7 +612,9 @@ static uint64_t rd_le(const uint8_t *d, size_t n)
 /* What must be known before libzip parses the archive. libzip allocates per entry while
  * opening, so the entry count is checked here against every end-of-central-directory record
  * (plain or ZIP64) that libzip might use; and libzip turns a NUL in a name into a space, so
- * the raw names of the last record's directory are checked for NUL. libzip also reads the
+ * the raw names of every directory walked, and of the local headers they point to, are
+ * checked for NUL (libzip may take the directory of any end record, and compares a local
+ * header's name with the central one after that change). libzip also reads the
  * directory of every end record it finds (two are held at a time) and makes a 32-byte node
  * of every 4-byte extra field: so every directory is walked here, together at most twice the
  * entry limit, and an entry may carry at most ZIP_MAX_EXTRA_FIELDS extra fields. Structures
@@ -630,7 +658,6 @@ static uint64_t local_offset(const uint8_t *d, size_t len, uint64_t cd, size_t n
 static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_package_limits *l,
                                capv_error *err)
 {
-    bool walked = false;
     uint64_t steps = 0;
     size_t lo = len > 22u + 65535u ? len - 22u - 65535u : 0;
     for (size_t i = len >= 22 ? len - 22 + 1 : 0; i-- > lo;) {
@@ -657,7 +684,7 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
             size_t nl = (size_t)rd_le(d + cd + 28, 2), el = (size_t)rd_le(d + cd + 30, 2);
             if (len - cd - 46 < nl)
                 break;
-            if (!walked && memchr(d + cd + 46, 0, nl) != NULL)
+            if (memchr(d + cd + 46, 0, nl) != NULL)
                 return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
             if (++steps > 2 * l->entries)
                 return capvi_err_set(err, CAPV_E_LIMIT, NULL,
@@ -666,15 +693,17 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
             /* libzip keeps the parsed extra fields of the central directory, and those of a
              * local header once the member has been read */
             uint64_t lh = local_offset(d, len, cd, nl, el);
+            bool local = lh < len && len - lh >= 30 && rd_le(d + lh, 4) == 0x04034b50u;
+            size_t lnl = local ? (size_t)rd_le(d + lh + 26, 2) : 0;
+            if (local && len - lh - 30 >= lnl && memchr(d + lh + 30, 0, lnl) != NULL)
+                return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL, "NUL in a member name");
             if (too_many_fields(d, len, cd + 46 + nl, el) ||
-                (lh < len && len - lh >= 30 && rd_le(d + lh, 4) == 0x04034b50u &&
-                 too_many_fields(d, len, lh + 30 + rd_le(d + lh + 26, 2), rd_le(d + lh + 28, 2))))
+                (local && too_many_fields(d, len, lh + 30 + lnl, rd_le(d + lh + 28, 2))))
                 return capvi_err_set(err, CAPV_E_LIMIT, NULL,
                                      "zip entry %llu has more than %u extra fields",
                                      (unsigned long long)k, ZIP_MAX_EXTRA_FIELDS);
             cd += 46 + nl + el + rd_le(d + cd + 32, 2);
         }
-        walked = true;
     }
     return CAPV_OK;
 }
@@ -781,7 +810,9 @@ capv_status capv_package_open_zip(capv_package **out, const char *path,
         l = *limits;
     else
         capvi_package_limits_default(&l);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO with no writer would block the open; read_fd refuses anything but
+     * a regular file, whose reads the flag does not change */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return capvi_err_set(err, errno == ENOENT ? CAPV_E_NOT_FOUND : CAPV_E_IO, path,
                              "cannot open '%s': %s", path, strerror(errno));
@@ -837,7 +868,7 @@ static capv_status load_dir(capv_package *p, int dirfd, const char *prefix, int 
             CAPV_FAIL(err, CAPV_E_UNSAFE_PATH, name, "member '%s' is a symlink or special file",
                       name);
         CAPV_TRY(account(p, name, (uint64_t)sb.st_size, err));
-        int fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        int fd = openat(dirfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
             CAPV_FAIL(err, CAPV_E_IO, name, "cannot open '%s': %s", name, strerror(errno));
         uint8_t *data = NULL;

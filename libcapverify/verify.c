@@ -245,6 +245,28 @@ static const char *bundle_units(layout *l, const capv_package *pkg, char *msg, s
                 snprintf(msg, cap, "proof unit id '%s' is used twice", s->id);
                 return msg;
             }
+        /* each member is read for one unit only: a member named by many units would be read,
+         * decompressed and parsed again for each, up to 1000 times the package's size */
+        if (strcmp(s->manifest_file, s->proof_file) == 0) {
+            snprintf(msg, cap, "proof unit '%s' names '%s' as its manifest and its proof", s->id,
+                     s->proof_file);
+            return msg;
+        }
+        for (size_t j = 0; j + 1 < l->nunits; j++) {
+            const unit_spec *t = &l->units[j];
+            const char *shared = strcmp(t->manifest_file, s->manifest_file) == 0 ||
+                                         strcmp(t->proof_file, s->manifest_file) == 0
+                                     ? s->manifest_file
+                                 : strcmp(t->manifest_file, s->proof_file) == 0 ||
+                                         strcmp(t->proof_file, s->proof_file) == 0
+                                     ? s->proof_file
+                                     : NULL;
+            if (shared != NULL) {
+                snprintf(msg, cap, "proof units '%s' and '%s' both name member '%s'", t->id, s->id,
+                         shared);
+                return msg;
+            }
+        }
         if (!has_member(pkg, s->manifest_file) || !has_member(pkg, s->proof_file)) {
             snprintf(msg, cap, "proof unit '%s': member '%s' is missing", s->id,
                      has_member(pkg, s->manifest_file) ? s->proof_file : s->manifest_file);

@@ -74,9 +74,10 @@ CAPV_API void capv_package_limits_free(capv_package_limits *limits);
 typedef struct capv_package capv_package;
 
 /** Loaders. `limits` NULL = defaults. Statuses: CAPV_E_LIMIT (a limit exceeded),
- * CAPV_E_UNSAFE_PATH (a name with "..", an absolute path, a backslash, a control character,
- * an empty component, a duplicate, a symlink or special file), CAPV_E_MALFORMED /
- * CAPV_E_TRUNCATED (not a readable zip, CRC or size mismatch), CAPV_E_NOT_FOUND / CAPV_E_IO.
+ * CAPV_E_UNSAFE_PATH (a name with "..", an absolute path, a backslash, NUL, a control
+ * character (C0, DEL, C1), an empty component, a duplicate, a symlink or special file),
+ * CAPV_E_MALFORMED / CAPV_E_TRUNCATED (not a readable zip, CRC or size mismatch, a
+ * compression method but deflate and stored, an encrypted entry), CAPV_E_NOT_FOUND / CAPV_E_IO.
  * err->field names the offending member. The result is immutable; free with
  * capv_package_free().
  *

@@ -142,6 +142,11 @@ typedef struct {
     uint32_t ext_attr;  /* external attributes; UNIX mode in the high 16 bits */
 } zentry;
 
+/* The host every entry of the next crafted zip says it was made on, and its general purpose
+ * flags (bit 0: encrypted). */
+static uint8_t craft_opsys = OPSYS_UNIX;
+static uint16_t craft_flags;
+
 /* Extra fields of an entry's central directory record and local header. */
 typedef struct {
     const uint8_t *central;
@@ -178,7 +183,7 @@ static uint8_t *craft_zip_x(const zentry *e, const zextra *x, size_t n, size_t *
         offsets[i] = b.len;
         tb_u32(&b, 0x04034b50u);
         tb_u16(&b, 20);
-        tb_u16(&b, 0);
+        tb_u16(&b, craft_flags);
         tb_u16(&b, e[i].method);
         tb_u16(&b, 0);
         tb_u16(&b, 0x21); /* 1980-01-01 */
@@ -195,9 +200,9 @@ static uint8_t *craft_zip_x(const zentry *e, const zextra *x, size_t n, size_t *
     for (size_t i = 0; i < n; i++) {
         size_t nl = e[i].name_len ? e[i].name_len : strlen(e[i].name);
         tb_u32(&b, 0x02014b50u);
-        tb_u16(&b, OPSYS_UNIX << 8 | 20);
+        tb_u16(&b, (uint32_t)craft_opsys << 8 | 20);
         tb_u16(&b, 20);
-        tb_u16(&b, 0);
+        tb_u16(&b, craft_flags);
         tb_u16(&b, e[i].method);
         tb_u16(&b, 0);
         tb_u16(&b, 0x21);
@@ -585,6 +590,12 @@ START_TEST(zip_unsafe_names)
           0, "control character" },
         { "a\nb", 0, "newline" },
         { "a\x1b[2J", 0, "escape sequence" },
+        { "a\xc2\x85"
+          "b",
+          0, "C1 control character (U+0085)" },
+        { "a\xc2\x9b"
+          "2J",
+          0, "C1 CSI (U+009B)" },
         { "a\0b", 3, "NUL inside" },
         { "proof.dat\0../../x", 17, "NUL hiding a parent" },
         { "", 0, "empty name" },
@@ -653,6 +664,39 @@ START_TEST(zip_duplicate_names)
 }
 END_TEST
 
+/* A NUL in a name that the end records' scan would not see: the central directory of the
+ * archive's real end record behind a decoy one (in the real one's comment) that libzip
+ * turns down, and a local header's name, which libzip compares with the central one after
+ * turning a NUL into a space. Both refused. */
+START_TEST(zip_nul_name_hidden)
+{
+    zentry e[] = { stored("manifest.json", "{}"), stored("x\0y", "evil") };
+    e[1].name_len = 3;
+    size_t len;
+    uint8_t *zip = craft_zip(e, 2, &len);
+    uint8_t *z = malloc(len + 22);
+    ck_assert_ptr_nonnull(z);
+    memcpy(z, zip, len);
+    z[len - 2] = 22; /* the real end record's comment: a decoy end record */
+    static const uint8_t decoy[22] = { 'P', 'K', 5, 6, 0, 0, 0, 0, 1, 0, 0, 0 };
+    memcpy(z + len, decoy, sizeof decoy);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_mem(z, len + 22, NULL, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_ptr_nonnull(strstr(err.message, "NUL"));
+    free(z);
+    free(zip);
+
+    /* the local header says "x\0y", the central directory "x y" */
+    zentry l[] = { stored("manifest.json", "{}"), stored("x y", "evil") };
+    zip = craft_zip(l, 2, &len);
+    uint8_t *at = memmem(zip, len, "x y", 3); /* the local header's name comes first */
+    ck_assert_ptr_nonnull(at);
+    at[1] = 0;
+    ck_assert_int_eq(open_mem(zip, len, NULL, &err), CAPV_E_UNSAFE_PATH);
+    free(zip);
+}
+END_TEST
+
 START_TEST(zip_special_files)
 {
     static const uint32_t modes[] = { S_IFLNK | 0777, S_IFIFO | 0644, S_IFCHR | 0644,
@@ -672,6 +716,21 @@ START_TEST(zip_special_files)
     ck_assert_int_eq(open_crafted(bad, 2, &err), CAPV_E_UNSAFE_PATH);
     ck_assert_str_eq(err.field, "l?nk");
     ck_assert_str_eq(err.message, "member 'l?nk' is a symlink or special file");
+    /* a symlink made on macOS (19) and the other hosts whose zips carry a Unix mode; on
+     * MS-DOS and Windows NTFS the upper bits are no mode */
+    static const uint8_t unix_hosts[] = { 2, 5, 12, 13, 16, 17, 19, 30 };
+    for (size_t i = 0; i < sizeof unix_hosts; i++) {
+        zentry m[] = { stored("manifest.json", "{}"), stored("link", "/etc/passwd") };
+        m[1].ext_attr = (uint32_t)(S_IFLNK | 0777) << 16;
+        craft_opsys = unix_hosts[i];
+        ck_assert_msg(open_crafted(m, 2, NULL) == CAPV_E_UNSAFE_PATH, "made by %u",
+                      (unsigned)unix_hosts[i]);
+    }
+    zentry nt[] = { stored("plain", "x") };
+    nt[0].ext_attr = (uint32_t)(S_IFLNK | 0777) << 16 | 0x20;
+    craft_opsys = 10;
+    ck_assert_int_eq(open_crafted(nt, 1, NULL), CAPV_OK);
+    craft_opsys = OPSYS_UNIX;
     /* UNIX made-by but no file type bits (only MS-DOS attributes): a plain file */
     zentry e[] = { stored("plain", "x") };
     e[0].ext_attr = 0x20;
@@ -1119,6 +1178,19 @@ START_TEST(zip_streamed_lying_sizes)
         if (st != CAPV_OK)
             ck_assert_str_eq(err.field, "f");
     }
+    /* every method is checked before anything is decompressed: a bzip2 member after one
+     * whose CRC lies is what the error names */
+    zentry order[] = { { "lies", 0, data, n, 0, crc ^ 1u, n, n, reg },
+                       { "b", 0, def, dlen, 12, crc, n, dlen, reg } };
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(open_crafted(order, 2, &err), CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "b");
+    /* an encrypted member is refused as such */
+    zentry enc[] = { stored("manifest.json", "{}") };
+    craft_flags = 1;
+    ck_assert_int_eq(open_crafted(enc, 1, &err), CAPV_E_MALFORMED);
+    craft_flags = 0;
+    ck_assert_str_eq(err.message, "member 'manifest.json' is encrypted");
     free(def);
     free(data);
 }
@@ -1306,6 +1378,13 @@ START_TEST(zip_file_on_disk)
     snprintf(path, sizeof path, "%s/p.zip", dir);
     ck_assert_int_eq(capv_package_open_zip(&pkg, path, l, NULL), CAPV_E_LIMIT);
     capv_package_limits_free(l);
+
+    /* a FIFO is refused without waiting for a writer */
+    snprintf(path, sizeof path, "%s/pipe.zip", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    ck_assert_int_eq(capv_package_open_zip(&pkg, path, NULL, NULL), CAPV_E_UNSAFE_PATH);
+    ck_assert_int_eq(capv_package_open(&pkg, path, NULL, NULL), CAPV_E_UNSAFE_PATH);
+    ck_assert_int_eq(unlink(path), 0);
 
     capv_error err = CAPV_ERROR_INIT;
     snprintf(path, sizeof path, "%s/missing.zip", dir);
@@ -1681,6 +1760,7 @@ Suite *package_suite(void)
     tcase_add_test(tc, zip_directories_and_nesting);
     tcase_add_test(tc, zip_duplicate_names);
     tcase_add_test(tc, zip_special_files);
+    tcase_add_test(tc, zip_nul_name_hidden);
     tcase_add_test(tc, zip_bomb_ratio);
     tcase_add_test(tc, zip_ratio_boundary);
     tcase_add_test(tc, zip_bomb_total_small_limit);

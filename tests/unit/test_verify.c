@@ -1411,6 +1411,71 @@ START_TEST(memory_bound_hostile)
 }
 END_TEST
 
+/* Each member belongs to one proof unit: two units naming the same manifest or proof, or
+ * one naming a member as both, is a layout failure (else a small package could have its
+ * members read and parsed again for up to 1000 units). */
+START_TEST(units_share_no_member)
+{
+    static const struct {
+        const char *units, *msg;
+    } cases[] = {
+        { "{\"id\":\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"},"
+          "{\"id\":\"b\",\"manifest_file\":\"n.json\",\"proof_file\":\"p.json\"}",
+          "proof units 'a' and 'b' both name member 'p.json'" },
+        { "{\"id\":\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"},"
+          "{\"id\":\"b\",\"manifest_file\":\"p.json\",\"proof_file\":\"q.json\"}",
+          "proof units 'a' and 'b' both name member 'p.json'" },
+        { "{\"id\":\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"m.json\"}",
+          "proof unit 'a' names 'm.json' as its manifest and its proof" },
+    };
+    capv_verifier *v = verifier(false);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char meta[512];
+        snprintf(meta, sizeof meta,
+                 "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[%s]}",
+                 cases[i].units);
+        mzip w;
+        memset(&w, 0, sizeof w);
+        mzip_add(&w, "_meta.json", (const uint8_t *)meta, strlen(meta), false);
+        static const char *const names[] = { "m.json", "n.json", "p.json", "q.json" };
+        for (size_t k = 0; k < 4; k++)
+            mzip_add(&w, names[k], (const uint8_t *)"{}", 2, false);
+        size_t len;
+        uint8_t *zip = mzip_finish(&w, &len);
+        char *json = NULL;
+        capv_verdict verdict;
+        ck_assert_int_eq(
+            capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL, 0, NULL),
+            CAPV_OK);
+        ck_assert_int_eq(verdict, CAPV_VERDICT_FAIL);
+        ck_assert_msg(strstr(json, cases[i].msg) != NULL, "case %zu: %s", i, json);
+        capv_free(json);
+        free(zip);
+    }
+    /* distinct members: the layout passes */
+    const char *meta = "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":["
+                       "{\"id\":\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"},"
+                       "{\"id\":\"b\",\"manifest_file\":\"n.json\",\"proof_file\":\"q.json\"}]}";
+    mzip w;
+    memset(&w, 0, sizeof w);
+    mzip_add(&w, "_meta.json", (const uint8_t *)meta, strlen(meta), false);
+    static const char *const names[] = { "m.json", "n.json", "p.json", "q.json" };
+    for (size_t k = 0; k < 4; k++)
+        mzip_add(&w, names[k], (const uint8_t *)"{}", 2, false);
+    size_t len;
+    uint8_t *zip = mzip_finish(&w, &len);
+    char *json = NULL;
+    capv_verdict verdict;
+    ck_assert_int_eq(
+        capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL, 0, NULL),
+        CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(json, "cap-bundle.v1 layout with 2 proof unit"));
+    capv_free(json);
+    free(zip);
+    capv_verifier_free(v);
+}
+END_TEST
+
 /* capv_package_hashes gives what a verification report names the package by, without the
  * checks: the sample (a cap-bundle.v1 of one unit), a legacy package (with and without a
  * policy digest); a multi-unit bundle and a non-package are malformed. */
@@ -2008,6 +2073,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
     tcase_add_test(tc, package_hashes_without_verification);
+    tcase_add_test(tc, units_share_no_member);
     tcase_add_test(tc, json_request_forms);
     tcase_add_test(tc, report_problems_for_logs);
     suite_add_tcase(s, tc);
