@@ -32,6 +32,7 @@
 #include <linux/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +51,14 @@
  * client's remaining bytes are taken in before the connection closes. */
 #define LINGER_MS 500
 #define LINGER_MAX_BYTES (256u << 10)
+
+/* A listening socket, known by its inode too: the descriptor's number alone could be
+ * another file's by the time it is used. */
+typedef struct listener_fd {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+} listener_fd;
 
 /* A socket on one of our listening ports that no request has claimed yet. */
 typedef struct stray {
@@ -89,6 +98,8 @@ static struct {
     int ports[MAX_LISTEN_PORTS];
     bool port_admin[MAX_LISTEN_PORTS];
     int nports;
+    listener_fd listeners[MAX_LISTEN_PORTS]; /* the API listener's listening sockets */
+    int nlisteners;
     int never_ready[2]; /* a pipe nothing is written to: stands in for closed listeners */
     stray *strays;      /* sorted by fd */
     size_t nstrays;
@@ -597,6 +608,7 @@ void conn_watch_stop(void)
     w.strays = NULL;
     w.nstrays = 0;
     w.nports = 0;
+    w.nlisteners = 0;
     for (int i = 0; i < 2; i++)
         if (w.never_ready[i] >= 0) {
             close(w.never_ready[i]);
@@ -625,9 +637,29 @@ static bool api_port(int port)
     return false;
 }
 
-int conn_stop_accepting(void)
+void conn_api_listening(void)
 {
     fd_iter it;
+    if (!fd_iter_open(&it))
+        return;
+    pthread_mutex_lock(&w.lock);
+    for (int fd; (fd = fd_iter_next(&it)) >= 0 && w.nlisteners < MAX_LISTEN_PORTS;) {
+        int listening = 0;
+        socklen_t l = sizeof listening;
+        struct sockaddr_storage local;
+        socklen_t ll = sizeof local;
+        struct stat st;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 && listening &&
+            getsockname(fd, (struct sockaddr *)&local, &ll) == 0 && api_port(port_of(&local)) &&
+            fstat(fd, &st) == 0)
+            w.listeners[w.nlisteners++] = (listener_fd){ fd, st.st_dev, st.st_ino };
+    }
+    pthread_mutex_unlock(&w.lock);
+    fd_iter_close(&it);
+}
+
+int conn_stop_accepting(void)
+{
     pthread_mutex_lock(&w.lock);
     if (w.never_ready[0] < 0 && pipe2(w.never_ready, O_CLOEXEC) != 0) {
         w.never_ready[0] = w.never_ready[1] = -1;
@@ -635,24 +667,18 @@ int conn_stop_accepting(void)
         return 0;
     }
     int replaced = 0;
-    if (fd_iter_open(&it)) {
-        for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
-            int listening = 0;
-            socklen_t l = sizeof listening;
-            struct sockaddr_storage local;
-            socklen_t ll = sizeof local;
-            if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) != 0 || !listening ||
-                getsockname(fd, (struct sockaddr *)&local, &ll) != 0 || !api_port(port_of(&local)))
-                continue;
-            /* CivetWeb's accept loop polls this descriptor: it now polls the pipe, which
-             * never becomes readable, and closes it in mg_stop. The listening socket closes
-             * with its last reference (a poll in progress holds one until it returns). */
-            if (dup2(w.never_ready[0], fd) == fd) {
-                fcntl(fd, F_SETFD, FD_CLOEXEC);
-                replaced++;
-            }
+    for (int i = 0; i < w.nlisteners; i++) {
+        const listener_fd *f = &w.listeners[i];
+        struct stat st;
+        if (fstat(f->fd, &st) != 0 || st.st_dev != f->dev || st.st_ino != f->ino)
+            continue; /* not that socket any more (replaced already) */
+        /* CivetWeb's accept loop polls this descriptor: it now polls the pipe, which never
+         * becomes readable, and closes it in mg_stop. The listening socket closes with its
+         * last reference (a poll in progress holds one until it returns). */
+        if (dup2(w.never_ready[0], f->fd) == f->fd) {
+            fcntl(f->fd, F_SETFD, FD_CLOEXEC);
+            replaced++;
         }
-        fd_iter_close(&it);
     }
     pthread_mutex_unlock(&w.lock);
     return replaced;

@@ -51,6 +51,10 @@ void conn_watch_stop(void);
  * which): its sockets that no request has claimed are timed from their accept. */
 void conn_watch_port(int port, bool admin);
 
+/* Remembers the API listener's listening sockets: called once it has started and before
+ * the admin listener starts, so that every listening socket on an API port is its own (the
+ * admin listener may use the same port number on another address). */
+void conn_api_listening(void);
 /* The drain after the grace period (docs/hardening.md, "Shutdown"). The API listener stops
  * accepting connections: each of its listening sockets is replaced by a descriptor that never
  * becomes readable, so the kernel refuses new connections while the accepted ones are served

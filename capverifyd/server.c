@@ -541,6 +541,7 @@ bool server_start(capvd *d, char *errbuf, size_t errlen)
     d->api = start_one(d, d->cfg.server_listen, d->cfg.server_threads, tls, false, errbuf, errlen);
     if (d->api == NULL)
         return false;
+    conn_api_listening(); /* before the admin listener exists */
     if (*d->cfg.server_admin_listen) {
         /* Probes and scrapes stay plain HTTP: they carry no secrets and kubelet/Prometheus
          * reach them without client certificates. */

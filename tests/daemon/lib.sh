@@ -164,8 +164,10 @@ free_port() { python3 "$SRC/scripts/free-port.py" "$@"; }
 # caller may fill beforehand) on two free loopback ports, with shutdown.grace_seconds=0 unless
 # an argument overrides it, and waits for /healthz on the admin port. Sets D_PID, D_DIR, D_LOG
 # (stdout: the JSON log), D_API / D_ADMIN (ports), D_URL (API base; https when
-# D_SCHEME=https is set by the caller) and D_ADMIN_URL. Retries with other ports when a port
-# was taken in the meantime. Returns non-zero (after a fail) when the daemon does not come up.
+# D_SCHEME=https is set by the caller) and D_ADMIN_URL. With D_ADMIN_HOST set (another
+# loopback address) the admin listener takes the API's port number on that address. Retries
+# with other ports when a port was taken in the meantime. Returns non-zero (after a fail) when
+# the daemon does not come up.
 daemon_start() {
     local name=$1 attempt
     shift
@@ -174,10 +176,11 @@ daemon_start() {
     mkdir -p "$D_DIR/conf"
     for attempt in 1 2 3 4 5; do
         { read -r D_API && read -r D_ADMIN; } < <(free_port 2)
+        [ -n "${D_ADMIN_HOST:-}" ] && D_ADMIN=$D_API
         (cd "$D_DIR" && export CAPVERIFYD_OPENAPI="$SRC/docs/api/openapi.json" &&
             exec "$DAEMON" --config-dir "$D_DIR/conf" \
             --set "server.listen=127.0.0.1:$D_API" \
-            --set "server.admin_listen=127.0.0.1:$D_ADMIN" \
+            --set "server.admin_listen=${D_ADMIN_HOST:-127.0.0.1}:$D_ADMIN" \
             --set "registry.path=$D_DIR/registry.sqlite" \
             --set "backup.dir=$D_DIR/backups" \
             --set shutdown.grace_seconds=0 \
@@ -185,7 +188,7 @@ daemon_start() {
         D_PID=$!
         t_track "$D_PID"
         D_URL=${D_SCHEME:-http}://127.0.0.1:$D_API
-        D_ADMIN_URL=http://127.0.0.1:$D_ADMIN
+        D_ADMIN_URL=http://${D_ADMIN_HOST:-127.0.0.1}:$D_ADMIN
         if wait_healthz "$D_ADMIN_URL" "$D_PID"; then
             return 0
         fi

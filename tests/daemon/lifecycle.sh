@@ -151,6 +151,24 @@ check "late: the listener's close was logged (not_accepting, 1 socket), nothing 
     jq -e -s 'any(.[]; .event == "not_accepting" and .listening_sockets == 1)
         and all(.[]; .event != "shutdown_cut")' "$D_LOG"
 
+# The admin listener on the API's port number at another address keeps answering while the
+# API listener accepts no more.
+D_ADMIN_HOST=127.0.0.2 daemon_start sameport "${SAMPLE_ARGS[@]}" --set shutdown.grace_seconds=1 \
+    --set shutdown.timeout_seconds=5 || t_done
+# a connection with a request begun holds the drain, so the listeners are still up to look at
+exec {held}<>/dev/tcp/127.0.0.1/"$D_API"
+printf 'GET /healthz HTTP/1.1\r\nHost: x\r\n' >&"$held"
+kill -TERM "$D_PID"
+sleep 2
+assert_eq "same port: after the grace period the API port refuses" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$D_URL/healthz")" 000
+assert_eq "… the admin listener on the same port number answers" \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$D_ADMIN_URL/healthz")" 200
+printf '\r\n' >&"$held"
+exec {held}>&-
+daemon_wait_exit "$D_PID" 20
+assert_eq "same port: exit 0" "$RC" 0
+
 # ---- SIGTERM under load: no accepted request is lost ---------------------------------------
 if command -v hey >/dev/null; then
     daemon_start load "${SAMPLE_ARGS[@]}" --set shutdown.grace_seconds=4 || t_done
