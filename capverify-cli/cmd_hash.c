@@ -70,6 +70,9 @@ int cmd_hash(int argc, char **argv)
     int nfiles = argc - optind;
     if (nfiles == 0)
         return cli_usage_error("hash", "no FILE given");
+    for (int i = 0, uses = 0; i < nfiles; i++)
+        if (strcmp(argv[i], "-") == 0 && ++uses > 1)
+            return cli_usage_error("hash", "'-' (standard input) may be given once");
 
     capv_error err = CAPV_ERROR_INIT;
     capv_hash_ctx *ctx = NULL;

@@ -2,8 +2,11 @@
 /* capverify keys gen|show|kid — Ed25519 keys for signing manifests and for trust stores. */
 #include "cmd_keys.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "input.h"
@@ -57,11 +60,21 @@ static int keys_gen(int argc, char **argv)
         return cli_usage_error("keys gen", "unexpected argument '%s'", argv[optind]);
     if (prefix == NULL)
         return cli_usage_error("keys gen", "--out PREFIX is required");
+    /* none of the three is written over: a trust store's public key replaced by a new one
+     * would trust another signer */
+    static const char *const exts[] = { ".key", ".pub", ".json" };
+    char path[4096];
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        struct stat sb;
+        snprintf(path, sizeof path, "%s%s", prefix, exts[i]);
+        if (lstat(path, &sb) == 0)
+            return cli_usage_error("keys gen", "'%s' exists: keys gen writes over no file", path);
+    }
     capv_error err = CAPV_ERROR_INIT;
     capv_signing_key *key = NULL;
     char *json = NULL;
     int rc = 0;
-    char path[4096];
+    size_t written = 0; /* of exts, in order */
     capv_status st = capv_signing_key_generate(&key, &err);
     if (st != CAPV_OK)
         return cli_report("keys gen", st, &err);
@@ -72,6 +85,7 @@ static int keys_gen(int argc, char **argv)
         rc = cli_report(path, st, &err);
         goto out;
     }
+    written = 1;
     uint8_t pub[CAPV_ED25519_PUBLIC_LEN];
     capv_signing_key_public(pub, key);
     char hex[2 + 64 + 2] = "0x";
@@ -85,6 +99,7 @@ static int keys_gen(int argc, char **argv)
     snprintf(path, sizeof path, "%s.pub", prefix);
     if ((rc = cli_write_file(path, hex, strlen(hex), "keys gen")) != 0)
         goto out;
+    written = 2;
     if ((st = capv_signing_key_cap_key_json(&json, key, owner, now, from, to, &err)) != CAPV_OK) {
         rc = cli_report("keys gen", st, &err);
         goto out;
@@ -92,6 +107,7 @@ static int keys_gen(int argc, char **argv)
     snprintf(path, sizeof path, "%s.json", prefix);
     if ((rc = cli_write_file(path, json, strlen(json), "keys gen")) != 0)
         goto out;
+    written = 3;
     char kid[CAPV_KID_SIZE];
     if ((st = capv_key_id(kid, pub, &err)) != CAPV_OK) {
         rc = cli_report("keys gen", st, &err);
@@ -100,6 +116,11 @@ static int keys_gen(int argc, char **argv)
     printf("kid %s\nprivate key %s.key (keep secret)\npublic key  %s.pub, %s.json\n", kid, prefix,
            prefix, prefix);
 out:
+    /* a failure leaves no part of the set behind (a rerun would find it) */
+    for (size_t i = 0; rc != 0 && i < written; i++) {
+        snprintf(path, sizeof path, "%s%s", prefix, exts[i]);
+        unlink(path);
+    }
     capv_free(json);
     capv_signing_key_free(key);
     return rc;
@@ -217,8 +238,13 @@ static int keys_kid(int argc, char **argv)
         capv_status st = capv_trust_store_load(&ts, arg, &err);
         if (st != CAPV_OK)
             return cli_report(arg, st, &err);
-        if (capv_trust_store_count(ts) != 1) {
+        size_t n = capv_trust_store_count(ts);
+        if (n != 1) {
             capv_trust_store_free(ts);
+            if (n == 0) {
+                fprintf(stderr, "capverify keys kid: '%s' holds no key\n", arg);
+                return EXIT_MALFORMED;
+            }
             return cli_usage_error("keys kid", "'%s' holds more than one key", arg);
         }
         memcpy(pub, capv_key_public(capv_trust_store_key(ts, 0)), sizeof pub);

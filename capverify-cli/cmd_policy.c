@@ -220,6 +220,10 @@ static int policy_compile(int argc, char **argv)
         return rc < 0 ? EXIT_VERDICT_OK : rc;
     if (o.file == NULL)
         return cli_usage_error("policy compile", "no FILE given");
+    bool out_stdout = o.out != NULL && strcmp(o.out, "-") == 0;
+    if (out_stdout && o.json)
+        return cli_usage_error("policy compile",
+                               "--out - and --json both write to standard output");
     capv_policy *p = NULL;
     capv_policy_ir *ir = NULL;
     capv_policy_diagnostics *d = NULL;
@@ -277,6 +281,8 @@ static int policy_compile(int argc, char **argv)
         fprintf(stderr, "capverify policy compile: %s: %zu lint error%s, not compiled\n", o.file,
                 capv_policy_diagnostics_errors(d),
                 capv_policy_diagnostics_errors(d) == 1 ? "" : "s");
+    } else if (out_stdout) {
+        /* the IR alone went to standard output */
     } else if (o.out != NULL || o.registry != NULL) {
         printf("%s: compiled policy %s version %s\n  policy_hash %s\n  ir_hash     %s\n", o.file,
                capv_policy_id(p), capv_policy_version(p), capv_policy_hash(p),
@@ -352,6 +358,9 @@ static int policy_eval(int argc, char **argv)
         return cli_usage_error("policy eval", "--context FILE is required");
     if ((o.policy_id != NULL) != (o.registry != NULL))
         return cli_usage_error("policy eval", "--policy-id and --registry go together");
+    if (o.ir != NULL && strcmp(o.ir, "-") == 0 && strcmp(o.context, "-") == 0)
+        return cli_usage_error("policy eval", "only one of --ir and --context can be read from "
+                                              "standard input");
     uint8_t *irdata = NULL, *ctx = NULL;
     size_t irlen = 0, ctxlen = 0;
     capv_policy_ir *ir = NULL;

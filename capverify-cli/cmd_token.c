@@ -151,7 +151,7 @@ static int verify_one(capv_jwt_validator *v, const uint8_t *tok, size_t tok_len,
 /* The settings of one `capverify token verify`. */
 typedef struct token_args {
     const char *tok_arg, *jwks_loc, *issuer, *algs, *ca;
-    bool json, insecure;
+    bool json, insecure, audience;
     /* -1 = the library's default */
     int64_t leeway, max_life, timeout, ttl, min_interval, stale;
     char scopes[2048]; /* the --scope values, space-separated */
@@ -225,6 +225,7 @@ static int apply_value_option(token_args *t, capv_jwt_validator *v, int opt, con
     case OPT_AUDIENCE:
         if (capv_jwt_validator_add_audience(v, val, &err) != CAPV_OK)
             return cli_usage_error("token verify", "--audience: %s", err.message);
+        t->audience = true;
         break;
     case OPT_SCOPE: return add_scope(t, val);
     case OPT_ALG: t->algs = val; break;
@@ -259,8 +260,9 @@ static int parse_args(token_args *t, capv_jwt_validator *v, int argc, char **arg
     if (argc - optind > 1)
         return cli_usage_error("token verify", "only one TOKEN may be given");
     t->tok_arg = optind < argc ? argv[optind] : NULL;
-    if (t->tok_arg == NULL || t->jwks_loc == NULL || t->issuer == NULL)
-        return cli_usage_error("token verify", "TOKEN, --jwks and --issuer are required");
+    if (t->tok_arg == NULL || t->jwks_loc == NULL || t->issuer == NULL || !t->audience)
+        return cli_usage_error("token verify",
+                               "TOKEN, --jwks, --issuer and --audience are required");
     return GO_ON;
 }
 

@@ -689,12 +689,14 @@ static int expand_dir(verify_run *vr, const char *dir, int depth)
 /* The packages the arguments name. GO_ON or an exit code (reported). */
 static int expand_args(verify_run *vr)
 {
-    int stdin_uses = 0;
+    /* --audit-log - reads standard input first */
+    int stdin_uses = vr->audit_log_path != NULL && strcmp(vr->audit_log_path, "-") == 0;
     for (int i = 0; i < vr->nargs; i++) {
         struct stat sb;
         const char *a = vr->operands[i];
         if (strcmp(a, "-") == 0 && ++stdin_uses > 1)
-            return cli_usage_error("verify", "'-' (standard input) may be given once");
+            return cli_usage_error("verify", "'-' (standard input) may be given once, as a "
+                                             "package or as --audit-log");
         if (strcmp(a, "-") != 0 && stat(a, &sb) == 0 && S_ISDIR(sb.st_mode) && !is_package_dir(a)) {
             int before = vr->npkg, rc = expand_dir(vr, a, 0);
             if (rc != GO_ON)

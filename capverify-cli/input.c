@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -77,20 +78,30 @@ int cli_write_file(const char *path, const void *data, size_t len, const char *c
         fprintf(stderr, "capverify %s: %s: %s\n", cmd, tmp, strerror(errno));
         return EXIT_UNAVAILABLE;
     }
+    /* a file written over keeps its permissions (a manifest signed in place) */
+    struct stat old;
+    if (stat(path, &old) == 0 && S_ISREG(old.st_mode))
+        fchmod(fd, old.st_mode & 07777);
     const char *p = data;
     size_t done = 0;
-    while (done < len) {
+    int err = 0;
+    while (done < len && err == 0) {
         ssize_t w = write(fd, p + done, len - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            break;
-        done += (size_t)w;
+        if (w > 0)
+            done += (size_t)w;
+        else if (w == 0)
+            err = EIO;
+        else if (errno != EINTR)
+            err = errno;
     }
-    int ok = done == len && fsync(fd) == 0;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        fprintf(stderr, "capverify %s: cannot write %s: %s\n", cmd, path, strerror(errno));
+    if (err == 0 && fsync(fd) != 0)
+        err = errno;
+    if (close(fd) != 0 && err == 0)
+        err = errno;
+    if (err == 0 && rename(tmp, path) != 0)
+        err = errno;
+    if (err != 0) {
+        fprintf(stderr, "capverify %s: cannot write %s: %s\n", cmd, path, strerror(err));
         unlink(tmp);
         return EXIT_UNAVAILABLE;
     }

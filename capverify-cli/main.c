@@ -123,7 +123,8 @@ int main(int argc, char **argv)
         capv_global_shutdown();
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "capverify: cannot write output\n");
-            if (rc == EXIT_VERDICT_OK)
+            /* a verdict that is no failure is not what the caller got: nothing was */
+            if (rc == EXIT_VERDICT_OK || rc == EXIT_VERDICT_WARN)
                 rc = EXIT_UNAVAILABLE;
         }
         return rc;

@@ -12,12 +12,30 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$cli" keys gen --out "$dir/alice" --owner "Alice AG" --valid-from 2020-01-01T00:00:00Z \
     --valid-days 36500 > "$dir/gen.txt"
 [ "$(stat -c %a "$dir/alice.key")" = 600 ] || fail "private key is not mode 0600"
-"$cli" keys gen --out "$dir/alice" 2>/dev/null && fail "keys gen overwrote an existing key"
+set +e
+"$cli" keys gen --out "$dir/alice" 2>/dev/null; rc=$?
+set -e
+[ "$rc" = 3 ] || fail "keys gen over an existing key: exit $rc, want 3"
+# nor over a trust store's public key whose private key is kept elsewhere, and it leaves
+# nothing behind
+printf 'kept\n' >"$dir/carol.json"
+set +e
+"$cli" keys gen --out "$dir/carol" 2>"$dir/carol.err"; rc=$?
+set -e
+[ "$rc" = 3 ] && grep -q "carol.json' exists" "$dir/carol.err" ||
+    fail "keys gen over an existing .json: exit $rc, $(cat "$dir/carol.err")"
+[ "$(cat "$dir/carol.json")" = kept ] && [ ! -e "$dir/carol.key" ] && [ ! -e "$dir/carol.pub" ] ||
+    fail "keys gen changed or left files beside an existing .json"
 
 mkdir -p "$dir/pkg" "$dir/trust"
 "$cli" sign "$vectors/peer/packages/webui-legacy/manifest.json" --key "$dir/alice.key" \
     --signer "Alice AG" --out "$dir/pkg/manifest.json"
 cp "$vectors/peer/packages/webui-legacy/proof.dat" "$dir/pkg/"
+# a manifest signed in place keeps its permissions
+cp "$vectors/peer/packages/webui-legacy/manifest.json" "$dir/private.json"
+chmod 600 "$dir/private.json"
+(umask 022 && "$cli" sign "$dir/private.json" --key "$dir/alice.key" --out "$dir/private.json")
+[ "$(stat -c %a "$dir/private.json")" = 600 ] || fail "signing in place changed the file's mode"
 cp "$dir/alice.json" "$dir/trust/"
 
 # unknown key → fail; trusted → the signature passes (the peer's proof still binds: signing
@@ -38,6 +56,12 @@ cmp -s "$dir/out.json" "$dir/report.json" || fail "--report differs from --json 
 
 kid=$(sed -n 's/^kid //p' "$dir/gen.txt")
 [ "$("$cli" keys kid "$dir/alice.pub")" = "$kid" ] || fail "keys kid differs from keys gen"
+printf '[]\n' >"$dir/none.json"
+set +e
+"$cli" keys kid "$dir/none.json" 2>"$dir/none.err"; rc=$?
+set -e
+[ "$rc" = 4 ] && grep -q "holds no key" "$dir/none.err" ||
+    fail "keys kid of a file without keys: exit $rc, $(cat "$dir/none.err")"
 grep -q "kid $kid" <<<"$("$cli" keys show "$dir/alice.key")" || fail "keys show .key"
 "$cli" keys show --json "$dir/trust" | jq -e ".[0].kid==\"$kid\" and .[0].owner==\"Alice AG\"" \
     >/dev/null || fail "keys show --json"
