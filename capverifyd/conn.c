@@ -20,17 +20,18 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <linux/tcp.h>
-#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -82,6 +83,7 @@ struct conn_state {
     int64_t declared;
     _Atomic uint64_t received;
     _Atomic int cut; /* cut_reason */
+    int64_t idle_rx; /* while draining: the bytes it had received when it went idle; -1 */
 };
 
 static struct {
@@ -100,12 +102,11 @@ static struct {
     int nports;
     listener_fd listeners[MAX_LISTEN_PORTS]; /* the API listener's listening sockets */
     int nlisteners;
-    int never_ready[2]; /* a pipe nothing is written to: stands in for closed listeners */
-    stray *strays;      /* sorted by fd */
+    int never_ready;      /* an eventfd never written: stands in for closed listeners */
+    atomic_bool draining; /* connections between requests remember what they had received */
+    stray *strays;        /* sorted by fd */
     size_t nstrays;
-} w = { .lock = PTHREAD_MUTEX_INITIALIZER,
-        .wake = PTHREAD_COND_INITIALIZER,
-        .never_ready = { -1, -1 } };
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .never_ready = -1 };
 
 /* The coarse clock (the kernel's tick, 4 ms here): deadlines of whole seconds and a watchdog
  * that looks every WATCH_INTERVAL_MS need no finer one, and a request reads it about eight
@@ -270,6 +271,7 @@ conn_state *conn_open(const struct mg_connection *conn, bool admin)
     c->phase = PHASE_HEAD;
     c->phase_start = c->head_start = now;
     c->first_request = true;
+    c->idle_rx = -1;
     c->deadline = now + w.limits.request_timeout_ms;
     pthread_mutex_lock(&w.lock);
     c->next = w.head;
@@ -331,14 +333,23 @@ void conn_request_begin(conn_state *c, const struct mg_request_info *ri)
     pthread_mutex_unlock(&w.lock);
 }
 
+static int64_t bytes_received(int fd);
+
 void conn_request_end(conn_state *c)
 {
     if (c == NULL)
         return;
+    /* while draining, what arrives after this is the next request (conn_api_busy) */
+    int64_t rx = atomic_load(&w.draining) && c->fd >= 0 ? bytes_received(c->fd) : -1;
     int64_t now = mono_ms();
+    pthread_mutex_lock(&w.lock);
+    c->phase = PHASE_HEAD;
+    c->phase_start = now;
     /* CivetWeb drops a keep-alive connection whose next head is not complete within
      * keep_alive_ms; the watchdog is the backstop when its poll overshoots. */
-    set_phase(c, PHASE_HEAD, now + w.limits.keep_alive_ms + 500);
+    c->deadline = now + w.limits.keep_alive_ms + 500;
+    c->idle_rx = rx;
+    pthread_mutex_unlock(&w.lock);
 }
 
 void conn_body_begin(conn_state *c, int64_t declared)
@@ -609,11 +620,10 @@ void conn_watch_stop(void)
     w.nstrays = 0;
     w.nports = 0;
     w.nlisteners = 0;
-    for (int i = 0; i < 2; i++)
-        if (w.never_ready[i] >= 0) {
-            close(w.never_ready[i]);
-            w.never_ready[i] = -1;
-        }
+    if (w.never_ready >= 0) {
+        close(w.never_ready);
+        w.never_ready = -1;
+    }
 }
 
 void conn_watch_port(int port, bool admin)
@@ -643,45 +653,66 @@ void conn_api_listening(void)
     if (!fd_iter_open(&it))
         return;
     pthread_mutex_lock(&w.lock);
+    /* made now, not when the drain needs it, when descriptors may have run out */
+    if (w.never_ready < 0)
+        w.never_ready = eventfd(0, EFD_CLOEXEC);
     for (int fd; (fd = fd_iter_next(&it)) >= 0 && w.nlisteners < MAX_LISTEN_PORTS;) {
         int listening = 0;
         socklen_t l = sizeof listening;
         struct sockaddr_storage local;
         socklen_t ll = sizeof local;
         struct stat st;
-        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 && listening &&
-            getsockname(fd, (struct sockaddr *)&local, &ll) == 0 && api_port(port_of(&local)) &&
-            fstat(fd, &st) == 0)
+        if (fd != w.never_ready && getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &l) == 0 &&
+            listening && getsockname(fd, (struct sockaddr *)&local, &ll) == 0 &&
+            api_port(port_of(&local)) && fstat(fd, &st) == 0)
             w.listeners[w.nlisteners++] = (listener_fd){ fd, st.st_dev, st.st_ino };
     }
     pthread_mutex_unlock(&w.lock);
     fd_iter_close(&it);
 }
 
-int conn_stop_accepting(void)
+int conn_api_listeners(void)
 {
     pthread_mutex_lock(&w.lock);
-    if (w.never_ready[0] < 0 && pipe2(w.never_ready, O_CLOEXEC) != 0) {
-        w.never_ready[0] = w.never_ready[1] = -1;
-        pthread_mutex_unlock(&w.lock);
-        return 0;
-    }
+    int n = w.never_ready >= 0 ? w.nlisteners : 0;
+    pthread_mutex_unlock(&w.lock);
+    return n;
+}
+
+int conn_stop_accepting(void)
+{
     int replaced = 0;
-    for (int i = 0; i < w.nlisteners; i++) {
+    pthread_mutex_lock(&w.lock);
+    for (int i = 0; w.never_ready >= 0 && i < w.nlisteners; i++) {
         const listener_fd *f = &w.listeners[i];
         struct stat st;
         if (fstat(f->fd, &st) != 0 || st.st_dev != f->dev || st.st_ino != f->ino)
             continue; /* not that socket any more (replaced already) */
-        /* CivetWeb's accept loop polls this descriptor: it now polls the pipe, which never
-         * becomes readable, and closes it in mg_stop. The listening socket closes with its
-         * last reference (a poll in progress holds one until it returns). */
-        if (dup2(w.never_ready[0], f->fd) == f->fd) {
-            fcntl(f->fd, F_SETFD, FD_CLOEXEC);
+        int sock = fcntl(f->fd, F_DUPFD_CLOEXEC, 3);
+        if (sock < 0)
+            continue;
+        /* CivetWeb's accept loop polls this descriptor number: it now polls the eventfd,
+         * which never becomes readable, and closes it in mg_stop. The socket itself is shut
+         * down (a poll in progress still holds it): the kernel refuses new connections at
+         * once, and that poll returns, its accept failing on the eventfd. */
+        if (dup3(w.never_ready, f->fd, O_CLOEXEC) == f->fd) {
+            shutdown(sock, SHUT_RDWR);
             replaced++;
         }
+        close(sock);
     }
     pthread_mutex_unlock(&w.lock);
     return replaced;
+}
+
+void conn_drain_begin(void)
+{
+    pthread_mutex_lock(&w.lock);
+    atomic_store(&w.draining, true);
+    for (conn_state *c = w.head; c != NULL; c = c->next)
+        if (c->phase == PHASE_HEAD && !c->first_request && c->fd >= 0)
+            c->idle_rx = bytes_received(c->fd);
+    pthread_mutex_unlock(&w.lock);
 }
 
 /* Whether bytes wait to be read on a socket (a request has begun on an idle connection). */
@@ -692,45 +723,60 @@ static bool bytes_waiting(int fd)
     return n > 0;
 }
 
-/* Whether anything ever arrived on a socket (a connection's first request has begun, or
- * with TLS its handshake). Unknown counts as yes. */
-static bool anything_received(int fd)
+/* How many bytes have arrived on a socket since it was accepted; -1 when unknown. */
+static int64_t bytes_received(int fd)
 {
     struct tcp_info ti;
     socklen_t l = sizeof ti;
     memset(&ti, 0, sizeof ti);
     if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 ||
         l < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
-        return true;
-    return ti.tcpi_bytes_received > 0;
+        return -1;
+    return ti.tcpi_bytes_received > INT64_MAX ? INT64_MAX : (int64_t)ti.tcpi_bytes_received;
 }
 
 int64_t conn_api_busy(void)
 {
     int64_t busy = 0;
+    int ports[MAX_LISTEN_PORTS];
+    bool admin[MAX_LISTEN_PORTS];
+    pthread_mutex_lock(&w.lock);
+    int nports = w.nports;
+    memcpy(ports, w.ports, sizeof ports);
+    memcpy(admin, w.port_admin, sizeof admin);
+    pthread_mutex_unlock(&w.lock);
+    /* Sockets no request has claimed first (waiting for a worker, or a worker waits for
+     * their first head): one that has received bytes holds a request in its head. A socket
+     * claimed meanwhile is found in the table below, which is read after. */
+    fd_iter it;
+    if (fd_iter_open(&it)) {
+        for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
+            int local_port, peer_port, i = 0;
+            if (!socket_ports(fd, &local_port, &peer_port, NULL))
+                continue;
+            while (i < nports && (ports[i] != local_port || admin[i]))
+                i++;
+            if (i == nports)
+                continue;
+            pthread_mutex_lock(&w.lock);
+            bool unclaimed = !fd_is_used(fd);
+            pthread_mutex_unlock(&w.lock);
+            if (unclaimed && bytes_received(fd) != 0) /* unknown counts as busy */
+                busy++;
+        }
+        fd_iter_close(&it);
+    }
     pthread_mutex_lock(&w.lock);
     for (conn_state *c = w.head; c != NULL; c = c->next) {
-        if (c->admin || c->first_request) /* a first request: its socket is a stray below */
+        if (c->admin || c->first_request) /* a first request: its socket was counted above */
             continue;
-        if (c->phase != PHASE_HEAD || (c->fd >= 0 && bytes_waiting(c->fd)))
+        /* between requests: the next one has begun when bytes wait, or when more have
+         * arrived than when it went idle (CivetWeb may have read part of a head) */
+        if (c->phase != PHASE_HEAD ||
+            (c->fd >= 0 &&
+             (bytes_waiting(c->fd) || (c->idle_rx >= 0 && bytes_received(c->fd) > c->idle_rx))))
             busy++;
     }
     pthread_mutex_unlock(&w.lock);
-    /* Sockets no request has claimed: waiting for a worker, or a worker waits for their
-     * first head. One that has received bytes holds a request in its head. */
-    fd_iter it;
-    if (!fd_iter_open(&it))
-        return busy;
-    for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
-        int local_port, peer_port;
-        if (!socket_ports(fd, &local_port, &peer_port, NULL))
-            continue;
-        pthread_mutex_lock(&w.lock);
-        bool unclaimed = api_port(local_port) && !fd_is_used(fd);
-        pthread_mutex_unlock(&w.lock);
-        if (unclaimed && anything_received(fd))
-            busy++;
-    }
-    fd_iter_close(&it);
     return busy;
 }

@@ -55,15 +55,21 @@ void conn_watch_port(int port, bool admin);
  * the admin listener starts, so that every listening socket on an API port is its own (the
  * admin listener may use the same port number on another address). */
 void conn_api_listening(void);
-/* The drain after the grace period (docs/hardening.md, "Shutdown"). The API listener stops
- * accepting connections: each of its listening sockets is replaced by a descriptor that never
- * becomes readable, so the kernel refuses new connections while the accepted ones are served
- * to their end. Returns how many listening sockets were closed (0 without /proc). */
+/* How many listening sockets conn_stop_accepting can close (0 without /proc). */
+int conn_api_listeners(void);
+/* A SIGTERM (docs/hardening.md, "Shutdown"): connections between requests remember what they
+ * have received, now and whenever a request ends from now on, so that conn_api_busy sees a
+ * next request whose head CivetWeb has begun to read. */
+void conn_drain_begin(void);
+/* The drain after the grace period. The API listener stops accepting connections: each of
+ * its listening sockets is shut down, so the kernel refuses new connections, and CivetWeb's
+ * accept loop is handed a descriptor that never becomes readable in its place; the accepted
+ * connections are served to their end. Returns how many listening sockets were closed. */
 int conn_stop_accepting(void);
 /* API connections that hold a request: in a handler, reading a body or writing an answer;
- * idle between requests with the next one's bytes waiting; or accepted and not yet claimed by
- * a request with bytes received. Idle connections and ones on which nothing has arrived are
- * not counted: closing them loses nothing. */
+ * between requests with the next one begun (bytes waiting, or received since it went idle);
+ * or accepted and not yet claimed by a request with bytes received. Idle connections and
+ * ones on which nothing has arrived are not counted: closing them loses nothing. */
 int64_t conn_api_busy(void);
 
 /* CivetWeb init_connection / connection_close callbacks (both listeners). `admin` says

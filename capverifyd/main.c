@@ -743,6 +743,7 @@ static void start_drain(capvd *d, int64_t *drain_until)
     if (*drain_until != 0)
         return;
     atomic_store(&d->draining, true);
+    conn_drain_begin();
     notify_stopping();
     *drain_until = now_ms() + d->cfg.shutdown_grace_seconds * 1000;
     /* an upload in progress is cancelled at once (its multipart upload aborted), not after
@@ -817,19 +818,27 @@ static void serve(capvd *d, const sigset_t *set, backup_schedule *backups)
  * "Shutdown"). Only then do the listeners stop: CivetWeb's mg_stop makes every read and
  * write still in progress fail at once and closes the connections it has not served, which
  * would lose those requests. Returns how many requests are still running (and will be cut),
- * logged as event=shutdown_cut. */
-static int64_t wait_in_flight(capvd *d)
+ * and in *connections how many connections held a request then; both are logged as
+ * event=shutdown_cut. */
+static int64_t wait_in_flight(capvd *d, int64_t *connections)
 {
-    int closed = conn_stop_accepting();
-    capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "not_accepting");
+    int listening = conn_api_listeners(), closed = conn_stop_accepting();
+    capv_log_entry *e = capv_log_begin(
+        d->log, closed == listening && closed > 0 ? CAPV_LOG_INFO : CAPV_LOG_WARN, "not_accepting");
     capv_log_int(e, "listening_sockets", closed);
-    capv_log_end(e, "grace period over: the API listener accepts no new connections; "
-                    "waiting for the requests accepted");
+    if (closed == listening && closed > 0)
+        capv_log_end(e, "grace period over: the API listener accepts no new connections; "
+                        "waiting for the requests accepted");
+    else
+        capv_log_end(e,
+                     "grace period over: %d of %d listening socket(s) closed; the API listener "
+                     "may accept connections until it stops; waiting for the requests accepted",
+                     closed, listening);
     int64_t drain_deadline = now_ms() + d->cfg.shutdown_timeout_seconds * 1000;
     int64_t busy;
     while (((busy = conn_api_busy()) > 0 || metrics_inflight_get() > 0) &&
            now_ms() < drain_deadline) {
-        struct timespec pause = { 0, 10 * 1000 * 1000 };
+        struct timespec pause = { 0, 50 * 1000 * 1000 };
         nanosleep(&pause, NULL);
     }
     int64_t cut = metrics_inflight_get();
@@ -843,7 +852,8 @@ static int64_t wait_in_flight(capvd *d)
                      "shutdown.timeout_seconds: cut",
                      (long long)cut, (long long)busy);
     }
-    return cut > busy ? cut : busy;
+    *connections = busy;
+    return cut;
 }
 
 /* Stops the listeners. Once nothing is in flight this takes CivetWeb's poll interval; cut
@@ -911,23 +921,27 @@ static void free_state(capvd *d)
 /* Drains, stops and frees; returns the exit status (1 when requests were cut). */
 static int shut_down(capvd *d)
 {
-    int64_t cut = wait_in_flight(d); /* the upload was cancelled by start_drain */
+    int64_t conns = 0;
+    int64_t cut = wait_in_flight(d, &conns); /* the upload was cancelled by start_drain */
     if (!stop_listeners(d)) {
         /* workers may still use the registry: nothing is freed, the exit closes it */
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "stopped");
         capv_log_int(e, "requests_cut", cut);
+        capv_log_int(e, "connections_cut", conns);
         capv_log_end(e, "the listeners did not stop within %d s; exiting", STOP_TIMEOUT_SECONDS);
         offsite_stop();
         flush_records(d, false); /* the registry is not closed: its queue dies with the process */
         return EXIT_CUT;
     }
-    capv_log_entry *e = capv_log_begin(d->log, cut > 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");
+    bool any_cut = cut > 0 || conns > 0;
+    capv_log_entry *e = capv_log_begin(d->log, any_cut ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");
     capv_log_int(e, "requests_cut", cut);
-    capv_log_end(e, cut > 0 ? "stopped with requests cut; exiting with status 1"
+    capv_log_int(e, "connections_cut", conns);
+    capv_log_end(e, any_cut ? "stopped with requests cut; exiting with status 1"
                             : "all requests finished; exiting");
     offsite_stop();
     free_state(d);
-    return cut > 0 ? EXIT_CUT : EXIT_OK;
+    return any_cut ? EXIT_CUT : EXIT_OK;
 }
 
 /* Without TZ, glibc's mktime/localtime look at /etc/localtime again on every call, under a
