@@ -335,7 +335,7 @@ void capv_log_double(capv_log_entry *e, const char *k, double value)
     /* three decimals, written without printf (a few of these go into every request's line);
      * beyond what thousandths in an int64_t hold, printf's own */
     if (fabs(value) >= 9e15) {
-        char text[64];
+        char text[320]; /* DBL_MAX has 309 digits */
         capvi_snprintf(text, sizeof text, "%.3f", value);
         capvi_buf_puts(&e->b, text);
         return;

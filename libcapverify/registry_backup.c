@@ -1323,18 +1323,30 @@ static const char *const journal_suffixes[] = { "-wal", "-shm", "-journal" };
 
 /* Undoes keeping the current database as `pre` when the restore cannot go on: its first
  * `moved` journal files go back beside it and the second name goes, so the database is as
- * it was (a file with two names is refused by the daemon). Best effort: the restore's error
- * is the one reported. */
-static void keep_undo(const char *real, const char *pre, size_t moved)
+ * it was (a file with two names is refused by the daemon), and the directory is synced.
+ * The restore's error is the one reported, with a note when the undo is not whole. */
+static void keep_undo(const char *dir, const char *real, const char *pre, size_t moved,
+                      capv_error *err)
 {
     char from[PATH_MAX + 16], to[PATH_MAX + 16];
-    for (size_t i = 0; i < moved; i++) {
+    bool whole = true;
+    for (size_t i = 0; whole && i < moved; i++) {
         snprintf(from, sizeof from, "%s%s", pre, journal_suffixes[i]);
         snprintf(to, sizeof to, "%s%s", real, journal_suffixes[i]);
-        if (rename(from, to) != 0 && errno != ENOENT)
-            return; /* the kept name still holds a journal: it stays with it */
+        whole = rename(from, to) == 0 || errno == ENOENT;
     }
-    unlink(pre);
+    /* the kept name goes only once its journal files are back: else it stays with them */
+    whole = whole && unlink(pre) == 0;
+    bool synced = capvi_dir_sync(dir, NULL) == CAPV_OK;
+    size_t n = err != NULL ? strlen(err->message) : 0;
+    if (!whole && err != NULL)
+        snprintf(err->message + n, sizeof err->message - n,
+                 "; undoing it failed: the database is also named '%s' (move that name and "
+                 "its journal files back by hand)",
+                 pre);
+    else if (!synced && err != NULL)
+        snprintf(err->message + n, sizeof err->message - n,
+                 "; undone, but the directory could not be synced to disk");
 }
 
 /* Refuses a restore to a name where no database is but such a file is: left by a database
@@ -1495,7 +1507,7 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
             st = capvi_err_set(err, CAPV_E_IO, db_path,
                                "cannot move the restored database into place: %s", strerror(errno));
         if (st != CAPV_OK) {
-            keep_undo(real, pre, moved);
+            keep_undo(dir, real, pre, moved, err);
             goto out;
         }
     } else if ((st = leftover_journal(real, err)) != CAPV_OK) {

@@ -1431,8 +1431,10 @@ static size_t pre_restore_files(const char *in)
     DIR *dh = opendir(in);
     ck_assert_ptr_nonnull(dh);
     size_t n = 0;
+    struct stat sb;
     for (struct dirent *e; (e = readdir(dh)) != NULL;)
-        n += strstr(e->d_name, ".pre-restore-") != NULL && e->d_type == DT_REG;
+        n += strstr(e->d_name, ".pre-restore-") != NULL &&
+             fstatat(dirfd(dh), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
     closedir(dh);
     return n;
 }
@@ -1443,8 +1445,10 @@ static void remove_pre_restore_dirs(const char *in)
     DIR *dh = opendir(in);
     ck_assert_ptr_nonnull(dh);
     char p[PATH_CAP + 300];
+    struct stat sb;
     for (struct dirent *e; (e = readdir(dh)) != NULL;)
-        if (strstr(e->d_name, ".pre-restore-") != NULL && e->d_type == DT_DIR) {
+        if (strstr(e->d_name, ".pre-restore-") != NULL &&
+            fstatat(dirfd(dh), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(sb.st_mode)) {
             snprintf(p, sizeof p, "%s/%s", in, e->d_name);
             ck_assert_int_eq(rmdir(p), 0);
         }
