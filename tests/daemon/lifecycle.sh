@@ -138,21 +138,18 @@ except OSError:
 probe = socket.create_connection(("127.0.0.1", admin), timeout=5)
 probe.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
 print("admin:", answer(probe).split(b"\r\n")[0].decode())
-try:
-    late.sendall(b"Accept: */*\r\n\r\n")
-    head = answer(late)
-    print("late:", head.split(b"\r\n")[0].decode() or "closed",
-          "close" if b"\r\nConnection: close\r\n" in head else "keep-alive")
-except OSError as e:
-    print("late: %s" % e)
+def finish(s, label):
+    """Sends the rest of a head and prints the answer's status line and its Connection."""
+    try:
+        s.sendall(b"Accept: */*\r\n\r\n")
+        head = answer(s)
+        print(label, head.split(b"\r\n")[0].decode() or "closed",
+              "close" if b"\r\nConnection: close\r\n" in head else "keep-alive")
+    except OSError as e:
+        print(label, e)
+finish(late, "late:")
 time.sleep(3) # the drain waits for the kept-alive connection's request, not only late's
-try:
-    keep.sendall(b"Accept: */*\r\n\r\n")
-    head = answer(keep)
-    print("keep-alive, next:", head.split(b"\r\n")[0].decode() or "closed",
-          "close" if b"\r\nConnection: close\r\n" in head else "keep-alive")
-except OSError as e:
-    print("keep-alive, next: %s" % e)
+finish(keep, "keep-alive, next:")
 PY
 cat "$TMP/late.client" | sed 's/^/# /'
 assert_eq "the keep-alive request before SIGTERM: 200" \

@@ -1414,6 +1414,29 @@ END_TEST
 /* Each member belongs to one proof unit: two units naming the same manifest or proof, or
  * one naming a member as both, is a layout failure (else a small package could have its
  * members read and parsed again for up to 1000 units). */
+/* The JSON report of a bundle whose proof_units are `units`, over members m, n, p and q.json
+ * (each "{}"), with its verdict. */
+static char *verify_units(capv_verifier *v, const char *units, capv_verdict *verdict)
+{
+    char meta[512];
+    snprintf(meta, sizeof meta, "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[%s]}",
+             units);
+    mzip w;
+    memset(&w, 0, sizeof w);
+    mzip_add(&w, "_meta.json", (const uint8_t *)meta, strlen(meta), false);
+    static const char *const names[] = { "m.json", "n.json", "p.json", "q.json" };
+    for (size_t k = 0; k < 4; k++)
+        mzip_add(&w, names[k], (const uint8_t *)"{}", 2, false);
+    size_t len;
+    uint8_t *zip = mzip_finish(&w, &len);
+    char *json = NULL;
+    ck_assert_int_eq(
+        capv_verify_zip_memory_json(&json, NULL, verdict, NULL, v, zip, len, NULL, 0, NULL),
+        CAPV_OK);
+    free(zip);
+    return json;
+}
+
 START_TEST(units_share_no_member)
 {
     static const struct {
@@ -1429,49 +1452,21 @@ START_TEST(units_share_no_member)
           "proof unit 'a' names 'm.json' as its manifest and its proof" },
     };
     capv_verifier *v = verifier(false);
+    capv_verdict verdict;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char meta[512];
-        snprintf(meta, sizeof meta,
-                 "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":[%s]}",
-                 cases[i].units);
-        mzip w;
-        memset(&w, 0, sizeof w);
-        mzip_add(&w, "_meta.json", (const uint8_t *)meta, strlen(meta), false);
-        static const char *const names[] = { "m.json", "n.json", "p.json", "q.json" };
-        for (size_t k = 0; k < 4; k++)
-            mzip_add(&w, names[k], (const uint8_t *)"{}", 2, false);
-        size_t len;
-        uint8_t *zip = mzip_finish(&w, &len);
-        char *json = NULL;
-        capv_verdict verdict;
-        ck_assert_int_eq(
-            capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL, 0, NULL),
-            CAPV_OK);
+        char *json = verify_units(v, cases[i].units, &verdict);
         ck_assert_int_eq(verdict, CAPV_VERDICT_FAIL);
         ck_assert_msg(strstr(json, cases[i].msg) != NULL, "case %zu: %s", i, json);
         capv_free(json);
-        free(zip);
     }
     /* distinct members: the layout passes */
-    const char *meta = "{\"schema\":\"cap-bundle.v1\",\"files\":{},\"proof_units\":["
-                       "{\"id\":\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"},"
-                       "{\"id\":\"b\",\"manifest_file\":\"n.json\",\"proof_file\":\"q.json\"}]}";
-    mzip w;
-    memset(&w, 0, sizeof w);
-    mzip_add(&w, "_meta.json", (const uint8_t *)meta, strlen(meta), false);
-    static const char *const names[] = { "m.json", "n.json", "p.json", "q.json" };
-    for (size_t k = 0; k < 4; k++)
-        mzip_add(&w, names[k], (const uint8_t *)"{}", 2, false);
-    size_t len;
-    uint8_t *zip = mzip_finish(&w, &len);
-    char *json = NULL;
-    capv_verdict verdict;
-    ck_assert_int_eq(
-        capv_verify_zip_memory_json(&json, NULL, &verdict, NULL, v, zip, len, NULL, 0, NULL),
-        CAPV_OK);
+    char *json =
+        verify_units(v,
+                     "{\"id\":\"a\",\"manifest_file\":\"m.json\",\"proof_file\":\"p.json\"},"
+                     "{\"id\":\"b\",\"manifest_file\":\"n.json\",\"proof_file\":\"q.json\"}",
+                     &verdict);
     ck_assert_ptr_nonnull(strstr(json, "cap-bundle.v1 layout with 2 proof unit"));
     capv_free(json);
-    free(zip);
     capv_verifier_free(v);
 }
 END_TEST
