@@ -1321,37 +1321,53 @@ out:
 /* ---- audit ------------------------------------------------------------------------------ */
 
 /* What verifying a log costs beyond its bytes: one line's parse tree and text at a time (the
- * text of a v1 event's details at most 5 times its line, in a buffer that doubles). */
-static uint64_t audit_cost(const uint8_t *d, size_t n)
+ * text of a v1 event's details at most 5 times its line, in a buffer that doubles), so the
+ * largest line read (lines after the CAPV_AUDIT_MAX_LINES-th, or from one longer than
+ * CAPV_AUDIT_MAX_LINE_BYTES on, are never parsed). Stops before the first line costing more
+ * than `cap`: *fit is where that line begins, n when every line fits. */
+static uint64_t audit_cost(const uint8_t *d, size_t n, uint64_t cap, size_t *fit)
 {
     uint64_t worst = 0;
-    size_t pos = 0;
-    while (pos < n) {
+    size_t pos = 0, lines = 0;
+    *fit = n;
+    while (pos < n && lines < CAPV_AUDIT_MAX_LINES) {
         const uint8_t *nl = memchr(d + pos, '\n', n - pos);
         size_t k = nl != NULL ? (size_t)(nl - (d + pos)) : n - pos;
         if (k > CAPV_AUDIT_MAX_LINE_BYTES) /* the scan stops before this line */
             break;
         uint64_t c = json_cost(d + pos, k) + 10u * (uint64_t)k;
+        if (c > cap) {
+            *fit = pos;
+            break;
+        }
         if (c > worst)
             worst = c;
         pos += k + 1;
+        lines++;
     }
     return worst;
 }
 
-/* Verifies one log into `s` when the budget pays for it; only the summary is kept. */
+/* Verifies one log into `s`; only the summary is kept. A log with a line the budget cannot
+ * parse is too large (s->fits false), unless it breaks before that line: then it is broken
+ * there, as it would be with any budget. */
 static capv_status scan_audit(layout *l, audit_source *s, const uint8_t *d, size_t n,
                               capv_error *err)
 {
-    uint64_t c = audit_cost(d, n);
-    s->fits = charge(l, c);
+    size_t fit;
+    uint64_t c = audit_cost(d, n, l->budget, &fit);
+    s->fits = charge(l, c); /* c is within the budget */
     if (!s->fits)
         return CAPV_OK;
     capv_error aerr = CAPV_ERROR_INIT;
-    s->status = capvi_audit_scan(&s->sum, d, n, NULL, NULL, NULL, &aerr);
+    s->status = capvi_audit_scan(&s->sum, d, fit, NULL, NULL, NULL, &aerr);
     refund(l, c);
     if (s->status != CAPV_OK && s->sum.bad_line == 0) /* no answer: resources */
         return capvi_err_set(err, s->status, NULL, "%s", aerr.message);
+    if (fit < n && s->status == CAPV_OK) {
+        s->fits = false; /* intact up to the line it cannot pay for */
+        return CAPV_OK;
+    }
     snprintf(s->message, sizeof s->message, "%s", aerr.message);
     return CAPV_OK;
 }

@@ -1902,6 +1902,34 @@ START_TEST(audit_log_other_tip)
     ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
     capv_report_free(r);
     capv_package_free(p);
+    /* broken at line 2, before a line the verification limit cannot parse (32,001 values):
+     * reported broken there, not too large; without the break, too large */
+    mbuf big = { 0 };
+    size_t two = (size_t)((const uint8_t *)strstr((char *)log, "{\"seq\":2,") - log);
+    mb_put(&big, log, two);
+    mb_put(&big, "x\n[0", 3);
+    for (int i = 0; i < 32000; i++)
+        mb_put(&big, ",0", 2);
+    mb_put(&big, "]\n", 2);
+    capv_package *small = sample();
+    p = with_budget(small, 4u << 20, 0);
+    ck_assert_int_eq(capv_verify_options_set_audit_log(o, big.p, big.len, NULL), CAPV_OK);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    ck_assert_msg(details_have(r, "audit", "\"line\":2,\"break\":\"bad_json\""), "%s",
+                  capv_check_details(capv_report_find_check(r, "audit")));
+    capv_report_free(r);
+    memmove(big.p + two, big.p + two + 2, big.len - two - 2); /* the break gone */
+    big.len -= 2;
+    ck_assert_int_eq(capv_verify_options_set_audit_log(o, big.p, big.len, NULL), CAPV_OK);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    ck_assert(details_have(r, "audit", "needs more memory than the verification limit"));
+    capv_report_free(r);
+    ck_assert_int_eq(capv_verify_options_set_audit_log(o, NULL, 0, NULL), CAPV_OK);
+    capv_package_free(p);
+    capv_package_free(small);
+    free(big.p);
     free(log);
     capv_verify_options_free(o);
     capv_verifier_free(v);
