@@ -499,8 +499,21 @@ static capv_status verify_stdin(capv_report **r, const verify_run *vr, capv_erro
     uint8_t *data = NULL;
     size_t len = 0;
     *read_rc = cli_read_file(&data, &len, "-", CAPV_CLI_MAX_TOTAL_BYTES, "verify");
-    if (*read_rc != 0)
-        return CAPV_E_IO;
+    if (*read_rc != 0) {
+        /* for the JSON line: what cli_read_file said on stderr */
+        capv_status st = *read_rc == EXIT_MALFORMED  ? CAPV_E_LIMIT
+                         : *read_rc == EXIT_INTERNAL ? CAPV_E_NOMEM
+                                                     : CAPV_E_IO;
+        err->code = st;
+        if (st == CAPV_E_LIMIT)
+            snprintf(err->message, sizeof err->message, "standard input is larger than %llu bytes",
+                     (unsigned long long)CAPV_CLI_MAX_TOTAL_BYTES);
+        else
+            snprintf(err->message, sizeof err->message, "%s",
+                     st == CAPV_E_NOMEM ? "out of memory reading standard input"
+                                        : "standard input could not be read");
+        return st;
+    }
     capv_status st = len >= 4 && memcmp(data, "PK\3\4", 4) == 0
                          ? capv_verify_zip_memory(r, vr->v, data, len, vr->o, err)
                          : capv_verify_package_json(r, vr->v, data, len, vr->o, err);

@@ -113,4 +113,10 @@ rc=$?
 [ $? = 3 ] && ok "--json and --summary exclude each other (usage error)" || bad "--json --summary"
 "$cli" verify - - <"$S/sample.zip" >/dev/null 2>&1
 [ $? = 3 ] && ok "'-' given twice is a usage error" || bad "'-' twice"
+out=$("$cli" verify --json - </ 2>/dev/null)
+rc=$?
+[ "$rc" = 5 ] && jq -e '.result == "error" and .error.status == "io_error" and
+    .error.message == "standard input could not be read"' <<<"$out" >/dev/null &&
+    ok "standard input that cannot be read: an error line saying so (exit 5)" ||
+    bad "unreadable standard input" "$rc: $out"
 [ "$fails" = 0 ] || exit 1
