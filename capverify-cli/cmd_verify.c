@@ -521,6 +521,14 @@ static capv_status verify_stdin(capv_report **r, const verify_run *vr, capv_erro
     return st;
 }
 
+/* Erases the progress line, before anything else is written to the terminal (the results
+ * on stdout would otherwise continue it). */
+static void progress_clear(const output *out)
+{
+    if (out->progress)
+        fputs("\r\033[K", stderr);
+}
+
 /* Verifies the i-th package and writes its results; returns its exit code. */
 static int verify_package(verify_run *vr, output *out, int i, const char *path)
 {
@@ -531,9 +539,8 @@ static int verify_package(verify_run *vr, output *out, int i, const char *path)
     int read_rc = 0;
     capv_status st = strcmp(path, "-") == 0 ? verify_stdin(&r, vr, &err, &read_rc)
                                             : capv_verify_path(&r, vr->v, path, vr->o, &err);
+    progress_clear(out);
     if (st != CAPV_OK) {
-        if (out->progress)
-            fputc('\n', stderr);
         int prc = read_rc != 0 ? read_rc : cli_report(path, st, &err);
         if (out->mem)
             write_error_json(out->mem, path, st, &err);
@@ -576,8 +583,6 @@ static bool open_output(output *out, const verify_run *vr)
  * the write's exit code when that is worse. */
 static int close_output(output *out, const verify_run *vr, int rc)
 {
-    if (out->progress)
-        fputc('\n', stderr);
     if (out->mem == NULL)
         return rc;
     fclose(out->mem);

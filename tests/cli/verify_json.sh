@@ -113,6 +113,46 @@ rc=$?
 [ $? = 3 ] && ok "--json and --summary exclude each other (usage error)" || bad "--json --summary"
 "$cli" verify - - <"$S/sample.zip" >/dev/null 2>&1
 [ $? = 3 ] && ok "'-' given twice is a usage error" || bad "'-' twice"
+# On a terminal the progress line (stderr) is erased before each package's results (stdout):
+# rendered, every report's first line starts with the package, none with the progress.
+python3 - "$cli" "$S/sample.zip" >"$tmp/tty.txt" 2>&1 <<'PY'
+import os, pty, re, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["NO_COLOR"] = "1"
+    os.execv(sys.argv[1], [sys.argv[1], "verify", sys.argv[2], sys.argv[2]])
+raw = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    raw += chunk
+os.waitpid(pid, 0)
+lines, col = [""], 0 # a terminal: CR, LF, erase to the end of the line, overwrite
+for tok in re.findall(rb"\x1b\[K|\r|\n|[^\r\n\x1b]+|\x1b", raw):
+    if tok == b"\r":
+        col = 0
+    elif tok == b"\n":
+        lines.append("")
+        col = 0
+    elif tok == b"\x1b[K":
+        lines[-1] = lines[-1][:col]
+    else:
+        t = tok.decode(errors="replace")
+        lines[-1] = lines[-1][:col] + t + lines[-1][col + len(t):]
+        col += len(t)
+print("\n".join(lines))
+PY
+if grep -q '^\[[0-9]/2\]' "$tmp/tty.txt"; then
+    bad "the progress line is erased before the results" "$(head -n 3 "$tmp/tty.txt")"
+elif [ "$(grep -c "^$S/sample.zip" "$tmp/tty.txt")" = 2 ]; then
+    ok "the progress line is erased before the results"
+else
+    bad "the progress line is erased before the results" "$(head -n 3 "$tmp/tty.txt")"
+fi
 out=$("$cli" verify --json - </ 2>/dev/null)
 rc=$?
 [ "$rc" = 5 ] && jq -e '.result == "error" and .error.status == "io_error" and
