@@ -26,6 +26,14 @@ set -e
     fail "keys gen over an existing .json: exit $rc, $(cat "$dir/carol.err")"
 [ "$(cat "$dir/carol.json")" = kept ] && [ ! -e "$dir/carol.key" ] && [ ! -e "$dir/carol.pub" ] ||
     fail "keys gen changed or left files beside an existing .json"
+# a set it cannot finish is removed: a 248-byte name takes ".key" but not the temporary name
+# of ".pub" (more than 255 bytes)
+long=$(printf 'k%.0s' $(seq 248))
+set +e
+"$cli" keys gen --out "$dir/$long" 2>/dev/null; rc=$?
+set -e
+[ "$rc" = 5 ] && [ ! -e "$dir/$long.key" ] ||
+    fail "keys gen that cannot write .pub: exit $rc, .key left: $([ -e "$dir/$long.key" ] && echo yes)"
 
 mkdir -p "$dir/pkg" "$dir/trust"
 "$cli" sign "$vectors/peer/packages/webui-legacy/manifest.json" --key "$dir/alice.key" \
