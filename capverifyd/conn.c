@@ -333,7 +333,17 @@ void conn_request_begin(conn_state *c, const struct mg_request_info *ri)
     pthread_mutex_unlock(&w.lock);
 }
 
-static int64_t bytes_received(int fd);
+/* How many bytes have arrived on a socket since it was accepted; -1 when unknown. */
+static int64_t bytes_received(int fd)
+{
+    struct tcp_info ti;
+    socklen_t l = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 ||
+        l < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
+        return -1;
+    return ti.tcpi_bytes_received > INT64_MAX ? INT64_MAX : (int64_t)ti.tcpi_bytes_received;
+}
 
 void conn_request_end(conn_state *c)
 {
@@ -723,43 +733,20 @@ static bool bytes_waiting(int fd)
     return n > 0;
 }
 
-/* How many bytes have arrived on a socket since it was accepted; -1 when unknown. */
-static int64_t bytes_received(int fd)
-{
-    struct tcp_info ti;
-    socklen_t l = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) != 0 ||
-        l < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received)
-        return -1;
-    return ti.tcpi_bytes_received > INT64_MAX ? INT64_MAX : (int64_t)ti.tcpi_bytes_received;
-}
-
 int64_t conn_api_busy(void)
 {
     int64_t busy = 0;
-    int ports[MAX_LISTEN_PORTS];
-    bool admin[MAX_LISTEN_PORTS];
-    pthread_mutex_lock(&w.lock);
-    int nports = w.nports;
-    memcpy(ports, w.ports, sizeof ports);
-    memcpy(admin, w.port_admin, sizeof admin);
-    pthread_mutex_unlock(&w.lock);
     /* Sockets no request has claimed first (waiting for a worker, or a worker waits for
      * their first head): one that has received bytes holds a request in its head. A socket
      * claimed meanwhile is found in the table below, which is read after. */
     fd_iter it;
     if (fd_iter_open(&it)) {
         for (int fd; (fd = fd_iter_next(&it)) >= 0;) {
-            int local_port, peer_port, i = 0;
+            int local_port, peer_port;
             if (!socket_ports(fd, &local_port, &peer_port, NULL))
                 continue;
-            while (i < nports && (ports[i] != local_port || admin[i]))
-                i++;
-            if (i == nports)
-                continue;
             pthread_mutex_lock(&w.lock);
-            bool unclaimed = !fd_is_used(fd);
+            bool unclaimed = api_port(local_port) && !fd_is_used(fd);
             pthread_mutex_unlock(&w.lock);
             if (unclaimed && bytes_received(fd) != 0) /* unknown counts as busy */
                 busy++;

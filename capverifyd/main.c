@@ -823,10 +823,11 @@ static void serve(capvd *d, const sigset_t *set, backup_schedule *backups)
 static int64_t wait_in_flight(capvd *d, int64_t *connections)
 {
     int listening = conn_api_listeners(), closed = conn_stop_accepting();
-    capv_log_entry *e = capv_log_begin(
-        d->log, closed == listening && closed > 0 ? CAPV_LOG_INFO : CAPV_LOG_WARN, "not_accepting");
+    bool all_closed = closed == listening && closed > 0;
+    capv_log_entry *e =
+        capv_log_begin(d->log, all_closed ? CAPV_LOG_INFO : CAPV_LOG_WARN, "not_accepting");
     capv_log_int(e, "listening_sockets", closed);
-    if (closed == listening && closed > 0)
+    if (all_closed)
         capv_log_end(e, "grace period over: the API listener accepts no new connections; "
                         "waiting for the requests accepted");
     else
