@@ -827,6 +827,11 @@ static bool parse_with_decoded_certs(TS_RESP **resp, PKCS7 **bare, PKCS7 **token
     capv_error ignored = CAPV_ERROR_INIT;
     bool ok = stripped != NULL && list != NULL &&
               parse_input(resp, bare, token, stripped, slen, &ignored) == CAPV_OK;
+    /* A second certificates field after the first is out of place, where OpenSSL refuses
+     * the input; without the first it would be in place, so it must not be there. */
+    const PKCS7 *signed_token = *resp != NULL ? TS_RESP_get_token(*resp) : *token;
+    ok = ok && signed_token != NULL && PKCS7_type_is_signed(signed_token) &&
+         signed_token->d.sign != NULL && signed_token->d.sign->cert == NULL;
     for (size_t i = 0; ok && i < t.ncerts; i++) {
         X509 *cert = decoded_cert(store, in + t.cert[i].at, der_end(&t.cert[i]) - t.cert[i].at);
         ok = cert != NULL && sk_X509_push(list, cert) > 0;

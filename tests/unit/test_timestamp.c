@@ -568,6 +568,95 @@ START_TEST(decoded_certs_agree_with_openssl)
 }
 END_TEST
 
+/* A DER element's header at d[at..): *hl its length, returns its content's length. */
+static size_t der_head(const uint8_t *d, size_t at, size_t *hl)
+{
+    size_t n = d[at + 1];
+    if (n < 0x80) {
+        *hl = 2;
+        return n;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < (n & 0x7f); i++)
+        len = len << 8 | d[at + 2 + i];
+    *hl = 2 + (n & 0x7f);
+    return len;
+}
+
+/* Writes tag and content length (long form, two bytes) to out; returns 4. */
+static size_t der_put_head(uint8_t *out, uint8_t tag, size_t len)
+{
+    out[0] = tag;
+    out[1] = 0x82;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    return 4;
+}
+
+/* The bare token tok[0..len) (ContentInfo { OID, [0] { SignedData } }) with a second
+ * certificates field right after the first: a copy of it, or an empty one. */
+static uint8_t *with_second_certs_field(const uint8_t *tok, size_t len, bool empty, size_t *out_len)
+{
+    size_t hl, ci_hl, c_hl, sd_hl, at;
+    der_head(tok, 0, &ci_hl);
+    at = ci_hl + 2 + tok[ci_hl + 1]; /* past the OID */
+    der_head(tok, at, &c_hl);
+    size_t sd_at = at + c_hl;
+    der_head(tok, sd_at, &sd_hl);
+    size_t f = sd_at + sd_hl;
+    for (int i = 0; i < 3; i++) { /* version, digestAlgorithms, encapContentInfo */
+        size_t cl = der_head(tok, f, &hl);
+        f += hl + cl;
+    }
+    ck_assert_uint_eq(tok[f], 0xa0);
+    size_t f_len = der_head(tok, f, &hl);
+    f_len += hl;
+    static const uint8_t empty_field[] = { 0xa0, 0x00 };
+    const uint8_t *extra = empty ? empty_field : tok + f;
+    size_t extra_len = empty ? sizeof empty_field : f_len;
+    size_t sd_cl = len - sd_at - sd_hl + extra_len;
+    uint8_t *out = malloc(len + extra_len + 12), *o = out;
+    ck_assert_ptr_nonnull(out);
+    o += der_put_head(o, 0x30, sd_cl + 4 + 4 + (at - ci_hl));
+    memcpy(o, tok + ci_hl, at - ci_hl);
+    o += at - ci_hl;
+    o += der_put_head(o, 0xa0, sd_cl + 4);
+    o += der_put_head(o, 0x30, sd_cl);
+    memcpy(o, tok + sd_at + sd_hl, f + f_len - (sd_at + sd_hl));
+    o += f + f_len - (sd_at + sd_hl);
+    memcpy(o, extra, extra_len);
+    o += extra_len;
+    memcpy(o, tok + f + f_len, len - (f + f_len));
+    o += len - (f + f_len);
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
+/* A token whose certificates field comes twice (the second one a copy, or empty) is not
+ * SignedData; OpenSSL refuses it, and so must the path that takes the first field out. */
+START_TEST(second_certs_field_malformed)
+{
+    size_t len, dlen;
+    uint8_t *tok = fx("data.token.der", &len);
+    uint8_t *data = fx("data.txt", &dlen);
+    capv_tsa_store *s = store_of("ca.pem");
+    int64_t now = capv_clock_system(NULL);
+    for (int empty = 0; empty < 2; empty++) {
+        size_t vlen;
+        uint8_t *v = with_second_certs_field(tok, len, empty, &vlen);
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = capvi_timestamp_verify(NULL, s, v, vlen, data, dlen, now, 0, &err);
+        ck_assert_msg(st == CAPV_E_MALFORMED, "second field %s: %d %s", empty ? "empty" : "a copy",
+                      st, err.message);
+        assert_same_outcome(s, v, vlen, data, dlen, now, "second certificates field", 0);
+        free(v);
+    }
+    capvi_tsa_store_free(s);
+    free(data);
+    free(tok);
+}
+END_TEST
+
 /* Where the DER of the certificate in PEM file `rel` is within buf[0..len). */
 static size_t cert_offset(const char *rel, const uint8_t *buf, size_t len, size_t *cert_len)
 {
@@ -763,6 +852,7 @@ Suite *timestamp_suite(void)
     tcase_add_test(tc, store_load_errors);
     tcase_add_test(tc, bad_arguments);
     tcase_add_test(tc, decoded_certs_agree_with_openssl);
+    tcase_add_test(tc, second_certs_field_malformed);
     tcase_add_test(tc, decoded_certs_kept_and_bounded);
     tcase_add_test(tc, kept_chain_only_within_validity);
     tcase_add_test(tc, kept_chain_and_other_issuers);
