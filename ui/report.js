@@ -55,6 +55,10 @@ export function manifestSummary(report) {
   const proof = detailsOf(checks, 'proof.container');
   const backend = detailsOf(checks, 'proof.backend');
   const ts = detailsOf(checks, 'timestamp');
+  // a token's time and TSA are what it claims: beside them, whether the check passed
+  const tsStatus = str((checks.find((x) => x.id === 'timestamp') || {}).status);
+  const claimed = (v) => (tsStatus === 'pass' ? v
+    : h('span', null, v, ' ', badge(tsStatus ? 'not verified' : 'unknown', 'fail')));
   const policyName = [str(pol.policy_name), str(pol.policy_version) ? `(${pol.policy_version})` : null]
     .filter(Boolean).join(' ');
   return h('section.summary', { 'aria-labelledby': 'summary-title' },
@@ -68,8 +72,8 @@ export function manifestSummary(report) {
       ['Policy known', 'known' in pol ? badge(pol.known ? 'known' : 'unknown') : '—'],
       ['Proof backend', str(proof.backend) ?? str(backend.backend) ?? '—'],
       ['Proof container', str(proof.container) ?? '—'],
-      ['Timestamp', str(ts.gen_time) ?? h('span.muted', null, 'none')],
-      ['Time-stamping authority', str(ts.tsa) ?? '—'],
+      ['Timestamp', str(ts.gen_time) ? claimed(ts.gen_time) : h('span.muted', null, 'none')],
+      ['Time-stamping authority', str(ts.tsa) ? claimed(ts.tsa) : '—'],
     ]),
     h('h4', null, 'Signers'),
     signersTable(sig.signatures));

@@ -518,6 +518,17 @@ async function signIn() {
       .map((b) => `${b.textContent}:${b.className}`);
   });
   eq('a revoked signer\'s trust is red, a trusted one green', trust, ['key revoked:badge badge-fail', 'trusted:badge badge-ok']);
+  // a token's time and TSA from a failed timestamp check are marked as not verified
+  const tsRows = await page.evaluate(async () => {
+    const m = await import('/ui/report.js');
+    const rows = (status) => [...m.renderReport({ result: status === 'pass' ? 'ok' : 'fail', checks: [{ id: 'timestamp', status, message: 'm',
+      details: { gen_time: '2026-01-02T03:04:05.000Z', tsa: 'CN=Claimed TSA' } }] }, '{}').querySelectorAll('.summary dd')]
+      .map((dd) => dd.textContent).filter((t) => /2026-01-02|Claimed TSA/.test(t));
+    return { fail: rows('fail'), pass: rows('pass') };
+  });
+  eq('a failed timestamp check\'s time and TSA say they are not verified', tsRows.fail,
+    ['2026-01-02T03:04:05.000Z not verified', 'CN=Claimed TSA not verified']);
+  eq('... a passed one\'s are shown as they are', tsRows.pass, ['2026-01-02T03:04:05.000Z', 'CN=Claimed TSA']);
   check('... one that left none out says nothing of it', !stored.includes('more check(s) that did not pass'), stored.slice(0, 300));
   // sign out
   await page.click('#signout');
