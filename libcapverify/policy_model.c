@@ -268,6 +268,13 @@ bool capvi_policy_predicate_valid(const cJSON *expr, const char **why)
         *why = "args must be an array of two operands";
         return false;
     }
+    /* as for a rule's operands (capvi_pol_check_operand) */
+    for (const cJSON *a = args->child; a != NULL; a = a->next)
+        if (cJSON_IsObject(a) && capvi_json_get(a, "var") != NULL &&
+            capvi_policy_operand_var(a, false) == NULL) {
+            *why = "an argument with \"var\" must be exactly {\"var\": \"<name>\"}";
+            return false;
+        }
     return true;
 }
 

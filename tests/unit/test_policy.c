@@ -396,6 +396,11 @@ static const struct lint_case {
       CLEAN_HEAD CLEAN_INPUTS
       "rules:\n" CLEAN_RULE "adaptivity:\n  predicates: [{id: p, expr: {func: ge, args: [1, 2]}}]\n"
       "  activations: [{when: p, rules: [r1]}]\n" },
+    { "E2002", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, NULL,
+      CLEAN_HEAD CLEAN_INPUTS
+      "rules:\n" CLEAN_RULE
+      "adaptivity:\n  predicates: [{id: p, expr: {func: eq, args: [{var: n, default: 1}, 1]}}]\n"
+      "  activations: [{when: p, rules: [r1]}]\n" },
     { "E2003", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_ERROR, "r1",
       CLEAN_HEAD CLEAN_INPUTS "rules:\n  - {id: r1, op: non_membership, lhs: a, rhs: c}\n"
                               "  - {id: r2, op: eq, lhs: b, rhs: 1}\n" },
@@ -473,8 +478,8 @@ END_TEST
  * value it is about (the rule's "op:", the unused input's name), else the value itself (a
  * rule id in an activation's list); W1002 is about a description the policy leaves out. */
 static const unsigned lint_positions[][2] = {
-    { 10, 39 }, { 3, 1 },  { 3, 1 },  { 8, 6 }, { 10, 18 }, { 9, 38 },
-    { 7, 14 },  { 9, 24 }, { 7, 42 }, { 0, 0 }, { 5, 44 },
+    { 10, 39 }, { 3, 1 },  { 3, 1 },  { 8, 6 },  { 10, 18 }, { 9, 38 },
+    { 7, 14 },  { 9, 24 }, { 9, 24 }, { 7, 42 }, { 0, 0 },   { 5, 44 },
 };
 
 START_TEST(lint_position_each_code)
@@ -1307,8 +1312,12 @@ START_TEST(adaptive_ir_round_trip)
         "{\"ir_version\":\"1.0\",\"policy_id\":\"p\",\"policy_hash\":\"" LKSG_V1_POLICY_HASH
         "\",\"rules\":[],\"adaptivity\":{\"predicates\":[{\"id\":\"x\",\"expr\":5}],"
         "\"activations\":[]},\"ir_hash\":\"" LKSG_V1_IR_HASH "\"}",
+        "{\"ir_version\":\"1.0\",\"policy_id\":\"p\",\"policy_hash\":\"" LKSG_V1_POLICY_HASH
+        "\",\"rules\":[],\"adaptivity\":{\"predicates\":[{\"id\":\"x\",\"expr\":{\"func\":"
+        "\"eq\",\"args\":[{\"var\":\"a\",\"default\":1},1]}}],\"activations\":[]},\"ir_hash\":"
+        "\"" LKSG_V1_IR_HASH "\"}",
     };
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof bad_ir / sizeof bad_ir[0]; i++) {
         again = (capv_policy_ir *)&again;
         ck_assert_int_eq(
             capv_policy_ir_load(&again, (const uint8_t *)bad_ir[i], strlen(bad_ir[i]), &err),
