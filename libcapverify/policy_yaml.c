@@ -95,21 +95,30 @@ static int bool_word(const char *s)
     return -1;
 }
 
-typedef enum { NUM_NONE, NUM_DEC, NUM_OCT, NUM_HEX, NUM_FLOAT, NUM_SPECIAL } numkind;
+typedef enum { NUM_NONE, NUM_DEC, NUM_RADIX, NUM_FLOAT, NUM_SPECIAL } numkind;
 
+/* The base of a plain `0x…` / `0o…` / `0b…` scalar at p (after its sign), 0 for none. */
+static int radix_of(const char *p)
+{
+    static const char *const sets[] = { "0123456789abcdefABCDEF", "01234567", "01" };
+    static const char prefix[] = "xob";
+    static const int bases[] = { 16, 8, 2 };
+    for (int i = 0; i < 3; i++)
+        if (p[0] == '0' && p[1] == prefix[i] && all_in(p + 2, strlen(p + 2), sets[i]))
+            return bases[i];
+    return 0;
+}
+
+/* As serde_yaml 0.9 (docs/policies.md, "YAML"): radix integers may have a sign, and digits
+ * with a leading zero (`007`, `-00`) are a string, not a number. */
 static numkind number_kind(const char *s)
 {
-    size_t n = strlen(s);
-    const char *p = s;
-    if (n > 2 && p[0] == '0' && p[1] == 'o' && all_in(p + 2, n - 2, "01234567"))
-        return NUM_OCT;
-    if (n > 2 && p[0] == '0' && p[1] == 'x' && all_in(p + 2, n - 2, "0123456789abcdefABCDEF"))
-        return NUM_HEX;
-    if (*p == '-' || *p == '+')
-        p++;
+    const char *p = s + (*s == '-' || *s == '+');
+    if (radix_of(p) != 0)
+        return NUM_RADIX;
     size_t m = strlen(p);
     if (all_in(p, m, "0123456789"))
-        return NUM_DEC;
+        return m > 1 && p[0] == '0' ? NUM_NONE : NUM_DEC;
     if (strcmp(p, ".inf") == 0 || strcmp(p, ".Inf") == 0 || strcmp(p, ".INF") == 0)
         return NUM_SPECIAL;
     if (p == s && (strcmp(p, ".nan") == 0 || strcmp(p, ".NaN") == 0 || strcmp(p, ".NAN") == 0))
@@ -149,8 +158,6 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
     if (k == NUM_DEC) {
         bool neg = *s == '-';
         const char *p = s + (*s == '-' || *s == '+');
-        while (*p == '0' && p[1] != '\0')
-            p++;
         if (strlen(p) > 63) {
             *code = CAPV_E_RANGE;
             *why = "integer longer than 63 digits";
@@ -159,16 +166,21 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
         snprintf(lex, sizeof lex, "%s%s", neg && strcmp(p, "0") != 0 ? "-" : "", p);
         return capvi_json_number_lexeme(lex);
     }
-    if (k == NUM_OCT || k == NUM_HEX) {
+    if (k == NUM_RADIX) {
+        bool neg = *s == '-';
+        const char *p = s + (*s == '-' || *s == '+');
         errno = 0;
         char *end = NULL;
-        unsigned long long v = strtoull(s + 2, &end, k == NUM_OCT ? 8 : 16);
-        if (errno == ERANGE || end == NULL || *end != '\0') {
+        unsigned long long v = strtoull(p + 2, &end, radix_of(p));
+        if (errno == ERANGE || end == NULL || *end != '\0' || (neg && v > 1ULL << 63)) {
             *code = CAPV_E_RANGE;
-            *why = "integer does not fit 64 bits";
+            *why = neg ? "integer does not fit 64 bits signed" : "integer does not fit 64 bits";
             return NULL;
         }
-        snprintf(lex, sizeof lex, "%llu", v);
+        if (neg && v > 0)
+            snprintf(lex, sizeof lex, "-%llu", v);
+        else
+            snprintf(lex, sizeof lex, "%llu", v);
         return capvi_json_number_lexeme(lex);
     }
     if (k == NUM_SPECIAL) {
@@ -239,7 +251,7 @@ static capv_status scalar_node(builder *b, const yaml_event_t *ev, cJSON **out)
         return *out ? CAPV_OK : capvi_err_nomem(b->err);
     }
     numkind k = number_kind(v);
-    bool intish = k == NUM_DEC || k == NUM_OCT || k == NUM_HEX;
+    bool intish = k == NUM_DEC || k == NUM_RADIX;
     bool floatish = k == NUM_DEC || k == NUM_FLOAT || k == NUM_SPECIAL;
     if ((want == NULL && k != NUM_NONE) || (want && strcmp(want, "int") == 0 && intish) ||
         (want && strcmp(want, "float") == 0 && floatish)) {

@@ -576,12 +576,16 @@ static void check_yaml_typing(void)
                    "      - null\n      - ''\n      - 0x10\n      - 0o17\n      - 1e3\n"
                    "      - 007\n      - -0\n      - +5\n      - 1.50\n      - !!str 12\n"
                    "      - !!float 2\n      - True\n      - FALSE\n      - .5\n"
-                   "      - 2025-10-25\n      - |\n        block\n";
+                   "      - 2025-10-25\n      - -07\n      - 00\n      - 0b101\n      - -0x10\n"
+                   "      - +0x1F\n      - -0o7\n      - 00.5\n      - 0B1\n      - -0x0\n"
+                   "      - -0x8000000000000000\n"
+                   "      - |\n        block\n";
     capv_policy *p = parse_text(text, CAPV_POLICY_FORMAT_YAML);
     const char *canon = capv_policy_canonical_json(p, NULL);
     ck_assert_msg(strstr(canon,
-                         "\"rhs\":[1.0,\"1.0\",\"yes\",null,null,\"\",16,15,1000.0,7,0,5,"
-                         "1.5,\"12\",2.0,true,false,0.5,\"2025-10-25\",\"block\\n\"]") != NULL,
+                         "\"rhs\":[1.0,\"1.0\",\"yes\",null,null,\"\",16,15,1000.0,\"007\",0,5,"
+                         "1.5,\"12\",2.0,true,false,0.5,\"2025-10-25\",\"-07\",\"00\",5,-16,"
+                         "31,-7,0.5,\"0B1\",0,-9223372036854775808,\"block\\n\"]") != NULL,
                   "%s", canon);
     capv_policy_free(p);
 }
@@ -655,6 +659,7 @@ static const struct malformed_case {
     { "x: 1e999\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_RANGE },
     { "x: .nan\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_RANGE },
     { "x: 0x1ffffffffffffffff\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_RANGE },
+    { "x: -0x8000000000000001\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_RANGE },
     { "? [a]\n: b\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE }, /* complex key */
     { "- id: a\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_TYPE },    /* not a mapping */
     { "id: [unclosed\n", 0, CAPV_POLICY_FORMAT_YAML, CAPV_E_MALFORMED },
