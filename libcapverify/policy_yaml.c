@@ -424,6 +424,11 @@ static size_t first_bad_byte(const uint8_t *data, size_t len)
     return i;
 }
 
+static bool has_bom(const uint8_t *data, size_t len)
+{
+    return len >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF;
+}
+
 capv_status capvi_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len, capv_error *err)
 {
     if (out == NULL || (data == NULL && len > 0))
@@ -435,6 +440,12 @@ capv_status capvi_yaml_parse(capv_yaml_doc *out, const uint8_t *data, size_t len
         unsigned line, col;
         offset_to_pos(data, len, off, &line, &col);
         return at(err, st, line, col, st == CAPV_E_JSON_NUL ? "NUL byte" : "invalid UTF-8", NULL);
+    }
+    /* a UTF-8 byte order mark is not content (libyaml, told the encoding, would read it as a
+     * character of line 1) */
+    if (has_bom(data, len)) {
+        data += 3;
+        len -= 3;
     }
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser))
@@ -514,9 +525,9 @@ capv_status capvi_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     memset(out, 0, sizeof *out);
     if (format == CAPV_POLICY_FORMAT_AUTO) {
+        /* '{' first is JSON; anything else is YAML, a UTF-8 BOM first too (which YAML
+         * allows and strict JSON does not) */
         size_t i = 0;
-        if (len >= 3 && data[0] == 0xEF && data[1] == 0xBB && data[2] == 0xBF)
-            i = 3; /* a UTF-8 BOM: YAML allows it, strict JSON does not */
         while (i < len && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r'))
             i++;
         format = i < len && data[i] == '{' ? CAPV_POLICY_FORMAT_JSON : CAPV_POLICY_FORMAT_YAML;

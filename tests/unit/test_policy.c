@@ -638,6 +638,39 @@ START_TEST(yaml_errors_have_positions)
 }
 END_TEST
 
+/* A UTF-8 byte order mark before YAML is not content: the same policy, the same positions;
+ * in AUTO, a mark before '{' is YAML (a flow mapping), not JSON, which refuses the mark. */
+START_TEST(yaml_byte_order_mark)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+    const char *plain = CLEAN_HEAD CLEAN_INPUTS "rules:\n" CLEAN_RULE;
+    char text[1024];
+    snprintf(text, sizeof text, "%s%s", bom, plain);
+    for (int f = 0; f < 2; f++) {
+        capv_policy_format fmt = f ? CAPV_POLICY_FORMAT_AUTO : CAPV_POLICY_FORMAT_YAML;
+        capv_policy *a = parse_text(plain, fmt), *b = parse_text(text, fmt);
+        ck_assert_str_eq(capv_policy_canonical_json(a, NULL), capv_policy_canonical_json(b, NULL));
+        capv_policy_free(a);
+        capv_policy_free(b);
+    }
+    snprintf(text, sizeof text, "%sid: x\n  bad: indent\n", bom);
+    capv_policy *p = (capv_policy *)&p;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(
+        capv_policy_parse(&p, (const uint8_t *)text, strlen(text), CAPV_POLICY_FORMAT_YAML, &err),
+        CAPV_E_MALFORMED);
+    ck_assert_str_eq(err.field, "2:6");
+    snprintf(text, sizeof text,
+             "%s{id: t.p, version: '1', legal_basis: [{directive: LkSG}], inputs: {}, rules: []}",
+             bom);
+    p = parse_text(text, CAPV_POLICY_FORMAT_AUTO);
+    capv_policy_free(p);
+    ck_assert_int_eq(
+        capv_policy_parse(&p, (const uint8_t *)text, strlen(text), CAPV_POLICY_FORMAT_JSON, &err),
+        CAPV_E_JSON_SYNTAX);
+}
+END_TEST
+
 static const struct malformed_case {
     const char *text;
     size_t len; /* 0 = strlen */
@@ -1740,6 +1773,7 @@ Suite *policy_suite(void)
     tc = tcase_create("input");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, yaml_core_schema_typing);
+    tcase_add_test(tc, yaml_byte_order_mark);
     tcase_add_test(tc, yaml_errors_have_positions);
     tcase_add_loop_test(tc, malformed_policies, 0, (int)(sizeof malformed / sizeof malformed[0]));
     tcase_add_test(tc, yaml_deep_nesting);
