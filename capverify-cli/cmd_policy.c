@@ -430,16 +430,19 @@ static int policy_hash(int argc, char **argv)
     capv_policy *p = NULL;
     char v1[CAPV_DIGEST_HEX_SIZE];
     const char *hash = NULL, *kind = NULL;
-    capv_status st = capv_policy_parse(&p, data, len, format_of(o.file), &err);
+    capv_status st = capv_policy_parse(&p, data, len, format_of(o.file), &err), st1 = st;
     if (st == CAPV_OK) {
         hash = capv_policy_hash(p);
         kind = "policy v2";
-    } else if (capv_policy_v1_hash(v1, data, len, format_of(o.file), &err1) == CAPV_OK) {
+    } else if ((st1 = capv_policy_v1_hash(v1, data, len, format_of(o.file), &err1)) == CAPV_OK) {
         hash = v1;
         kind = "policy v1";
     }
     free(data);
-    if (hash == NULL) {
+    if (hash == NULL && st == CAPV_E_UNSUPPORTED_FORMAT && strcmp(err.field, "constraints") == 0) {
+        /* a policy v1 file (the v2 reader says so): what is wrong with it as one */
+        rc = fail_input(&o, o.file, st1, &err1);
+    } else if (hash == NULL) {
         rc = fail_input(&o, o.file, st, &err);
     } else if (o.json) {
         printf("{\"file\":");
