@@ -939,6 +939,9 @@ static const struct eval_case {
     { "eq", "true", "1", CAPV_POLICY_RULE_FAIL, NULL },
     { "eq", "\"" D1U "\"", "\"" D1S "\"", CAPV_POLICY_RULE_PASS, NULL },
     { "eq", "9007199254740993", "9007199254740992", CAPV_POLICY_RULE_FAIL, NULL },
+    /* a whole double up to 2^63 equals the integer of its value (range_min agrees) */
+    { "eq", "9210000000000000000.0", "9210000000000000000", CAPV_POLICY_RULE_PASS, NULL },
+    { "eq", "-9223372036854775808.0", "-9223372036854775808", CAPV_POLICY_RULE_PASS, NULL },
     { "eq", UNDEF, "1", CAPV_POLICY_RULE_FAIL, "variable \"a\" is not defined" },
     { "eq", "null", "null", CAPV_POLICY_RULE_FAIL, "is not defined" },
 
