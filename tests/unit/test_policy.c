@@ -1420,6 +1420,26 @@ START_TEST(eval_requests)
         capv_policy_eval_request_parse(&req, (const uint8_t *)body, strlen(body), &err), CAPV_OK);
     ck_assert_int_eq(capv_policy_eval_request_run(&r, req, other, &err), CAPV_E_MISMATCH);
     capv_policy_eval_request_free(req);
+    /* a policy store finds a policy by its hash too: the IR's policy hash, either form */
+    const char *ph = capv_policy_ir_policy_hash(other);
+    ck_assert_ptr_nonnull(strchr(ph, ':'));
+    char ids[3][80];
+    snprintf(ids[0], sizeof ids[0], "%s", ph);
+    snprintf(ids[1], sizeof ids[1], "0x%s", strchr(ph, ':') + 1);
+    snprintf(ids[2], sizeof ids[2], "%s", ids[1]);
+    ids[2][10] = ids[2][10] == '0' ? '1' : '0'; /* another hash */
+    for (int form = 0; form < 3; form++) {
+        const char *id = ids[form];
+        snprintf(body, cap, "{\"policy_id\":\"%s\",\"context\":{}}", id);
+        ck_assert_int_eq(
+            capv_policy_eval_request_parse(&req, (const uint8_t *)body, strlen(body), &err),
+            CAPV_OK);
+        ck_assert_int_eq(capv_policy_eval_request_run(&r, req, other, &err),
+                         form == 2 ? CAPV_E_MISMATCH : CAPV_OK);
+        capv_policy_eval_result_free(r);
+        r = NULL;
+        capv_policy_eval_request_free(req);
+    }
     capv_policy_ir_free(other);
 
     /* bad bodies */
