@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "http.h"
+#include "http_status.h"
 #include "metrics.h"
 #include "ratelimit.h"
 
@@ -215,9 +216,14 @@ bool auth_check(req *r, const char *scope)
         if (reason == NULL)
             reason = capv_jwt_reason_of(st);
         auth_failure(r, reason, err.message, tok, NULL);
-        if (capv_status_class_of(st) == CAPV_CLASS_UNAVAILABLE) {
+        capv_status_class cls = capv_status_class_of(st);
+        if (cls == CAPV_CLASS_UNAVAILABLE) {
             /* we cannot tell whether the token is good: never answer 401 for that */
             send_error(r, 503, "auth_unavailable", "token validation is temporarily unavailable");
+        } else if (cls == CAPV_CLASS_USAGE || cls == CAPV_CLASS_INTERNAL) {
+            /* nor for our own fault (out of memory, the crypto library): a 500 whose detail
+             * only the log has */
+            answer_failure(r, st, &err);
         } else {
             unauthorized(r, reason, err.message[0] ? err.message : reason);
         }
