@@ -653,7 +653,9 @@ static void *refresher_main(void *arg)
         if (j->set != NULL)
             target = j->fetched_at_ms + j->set_ttl_s * 800; /* at 80 % of the TTL */
         if (j->attempted && j->last_error.code != CAPV_OK) {
-            int64_t retry = j->last_attempt_ms + j->min_interval_s * 1000;
+            /* at least a second apart, also with a refresh_min_interval of 0 */
+            int64_t gap = j->min_interval_s > 0 ? j->min_interval_s * 1000 : 1000;
+            int64_t retry = j->last_attempt_ms + gap;
             target = retry > target ? retry : target;
         }
         if (now >= target && !j->fetching) {

@@ -206,8 +206,8 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwks_fetch(uint8_t **body, siz
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwks_refresh(capv_jwks *jwks, capv_error *err);
 
 /** Starts the background refresher thread owned by `jwks`: it refetches shortly before the
- * TTL ends and, after a failure, every refresh_min_interval. Thread-safe; starting twice is
- * a no-op; capv_jwks_free stops it. Since 0.1. */
+ * TTL ends and, after a failure, every refresh_min_interval (at least 1 s). Thread-safe;
+ * starting twice is a no-op; capv_jwks_free stops it. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwks_start_refresher(capv_jwks *jwks,
                                                                        capv_error *err);
 /** Stops the refresher thread and waits for it. Thread-safe. Since 0.1. */

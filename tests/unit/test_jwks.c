@@ -485,6 +485,27 @@ START_TEST(background_refresher)
 }
 END_TEST
 
+/* A refresh_min_interval of 0 lets every unknown kid refetch, but the refresher retries a
+ * failing source a second apart, not in a loop. */
+START_TEST(refresher_retries_a_second_apart)
+{
+    capv_jwks *j = new_jwks();
+    ck_assert_int_eq(capv_jwks_set_refresh_min_interval(j, 0, NULL), CAPV_OK);
+    serve(NULL, 0);
+    ck_assert_int_eq(capv_jwks_start_refresher(j, NULL), CAPV_OK);
+    for (int i = 0; i < 300 && calls() == 0; i++)
+        usleep(10000);
+    usleep(300 * 1000);
+    ck_assert_int_eq(calls(), 1); /* the fake clock stands still */
+    advance(1000);
+    for (int i = 0; i < 300 && calls() == 1; i++) /* the refresher polls every second */
+        usleep(10000);
+    ck_assert_int_eq(calls(), 2);
+    capv_jwks_stop_refresher(j);
+    capv_jwks_free(j);
+}
+END_TEST
+
 START_TEST(file_source)
 {
     char path[] = "/tmp/capv-jwks-XXXXXX";
@@ -705,6 +726,7 @@ Suite *jwks_suite(void)
     tcase_add_test(tc, bad_responses_never_replace_good_set);
     tcase_add_test(tc, cache_control_clamped);
     tcase_add_test(tc, background_refresher);
+    tcase_add_test(tc, refresher_retries_a_second_apart);
     tcase_add_test(tc, file_source);
     tcase_add_test(tc, curl_fetcher);
     suite_add_tcase(s, tc);
