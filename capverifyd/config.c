@@ -223,7 +223,8 @@ static const cfg_key keys[] = {
       "Directory of known policies for policy.binding: IR v1 `*.json`, PolicyV2 and policy v1 "
       "`*.yml` / `*.yaml` (reloaded on SIGHUP)." },
     { "trust", "tsa_ca_file", T_STR, 0, OFF(trust_tsa_ca_file), "", 0, 0, NULL,
-      "PEM roots of trusted RFC 3161 time-stamping authorities." },
+      "PEM roots of trusted RFC 3161 time-stamping authorities, with any intermediate CA "
+      "certificate their tokens do not embed." },
     { "verify", "require_signature", T_BOOL, 0, OFF(verify_require_signature), "true", 0, 0, NULL,
       "An unsigned manifest fails (false: warns)." },
     { "verify", "require_timestamp", T_BOOL, 0, OFF(verify_require_timestamp), "false", 0, 0, NULL,

@@ -1243,6 +1243,28 @@ out:
     return st;
 }
 
+/* The digest the TSA signed with (its SignerInfo's) is one the imprint may use: a token
+ * signed over SHA-1 binds its TSTInfo no better than a SHA-1 imprint binds the data. */
+static capv_status check_signer_digest(PKCS7 *token, capv_error *err)
+{
+    PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(token), 0);
+    X509_ALGOR *dig = NULL;
+    if (si != NULL)
+        PKCS7_SIGNER_INFO_get0_algs(si, NULL, &dig, NULL);
+    const ASN1_OBJECT *obj = NULL;
+    if (dig != NULL)
+        X509_ALGOR_get0(&obj, NULL, NULL, dig);
+    if (obj != NULL && imprint_alg_allowed(OBJ_obj2nid(obj)))
+        return CAPV_OK;
+    char name[32] = "unknown";
+    if (obj != NULL)
+        alg_name(name, sizeof name, obj);
+    return capvi_err_set(err, CAPV_E_ALG_NOT_ALLOWED, "signerInfo",
+                         "the TSA signed with digest algorithm %s, which is not allowed (SHA-2 "
+                         "or SHA-3 required)",
+                         name);
+}
+
 /* The message imprint equals the digest of `data` under the token's own algorithm. */
 static capv_status check_imprint(TS_TST_INFO *tst, const uint8_t *data, size_t data_len,
                                  capv_error *err)
@@ -1361,6 +1383,7 @@ static capv_status timestamp_verify(capv_timestamp_info *info, const capv_tsa_st
                                   gen_ms, err));
     else
         CAPV_TRY(verify_signature_openssl(token, store, pool, gen_ms, err));
+    CAPV_TRY(check_signer_digest(token, err));
     CAPV_TRY(check_imprint(tst, data, data_len, err));
 
     int64_t latest = now_ms > INT64_MAX - leeway_ms ? INT64_MAX : now_ms + leeway_ms;

@@ -18,6 +18,8 @@
 #   data.token.der              the bare TimeStampToken of data.tsr
 #   data_sha512.tsr             TimeStampResp for data.txt with a SHA-512 imprint
 #   data_sha1.tsr               TimeStampResp for data.txt with a SHA-1 imprint (too weak)
+#   data_signer_sha1.tsr        TimeStampResp for data.txt (SHA-256 imprint) that the TSA
+#                               signed with SHA-1 as its digest (too weak)
 #   other_tsa.tsr               TimeStampResp for data.txt by the other TSA
 #   rejected.tsr                TimeStampResp with status "rejection" and no token
 #   granted_no_token.tsr        TimeStampResp with status "granted" but no token
@@ -109,6 +111,21 @@ signer_key = \$dir/tsa.key
 signer_digest = sha256
 default_policy = 1.3.6.1.4.1.55555.1.1
 digests = sha1, sha256, sha384, sha512
+accuracy = secs:1
+ordering = no
+tsa_name = yes
+ess_cert_id_chain = no
+ess_cert_id_alg = sha256
+
+# tsa_main signing with SHA-1 (its SignerInfo digest; the imprint is SHA-256)
+[ tsa_sha1_signer ]
+serial = \$dir/tsa_serial
+crypto_device = builtin
+signer_cert = \$dir/tsa.pem
+signer_key = \$dir/tsa.key
+signer_digest = sha1
+default_policy = 1.3.6.1.4.1.55555.1.1
+digests = sha256
 accuracy = secs:1
 ordering = no
 tsa_name = yes
@@ -233,6 +250,7 @@ printf 'some other document\n' >"$work/other_data.txt"
 stamp "$work" "$work/data.txt" sha256 tsa_main "$work/data.tsr"
 stamp "$work" "$work/data.txt" sha512 tsa_main "$work/data_sha512.tsr"
 stamp "$work" "$work/data.txt" sha1 tsa_main "$work/data_sha1.tsr"
+stamp "$work" "$work/data.txt" sha256 tsa_sha1_signer "$work/data_signer_sha1.tsr"
 stamp "$work" "$work/data.txt" sha256 tsa_other "$work/other_tsa.tsr"
 ossl ts -reply -in "$work/data.tsr" -token_out -out "$work/data.token.der"
 status_only_response 2 "request rejected by test TSA" "$work/rejected.tsr"

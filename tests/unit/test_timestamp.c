@@ -140,6 +140,21 @@ START_TEST(sha1_imprint_not_allowed)
 }
 END_TEST
 
+/* Nor a token the TSA signed over SHA-1, with a SHA-256 imprint: its TSTInfo is bound by
+ * SHA-1. */
+START_TEST(sha1_signer_digest_not_allowed)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_timestamp_info info;
+    ck_assert_int_eq(verify_file("data_signer_sha1.tsr", "data.txt", "ca.pem",
+                                 capv_clock_system(NULL), 0, &info, &err),
+                     CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_str_eq(err.field, "signerInfo");
+    ck_assert_ptr_nonnull(strstr(err.message, "sha1"));
+    assert_info_sane(&info, "sha256");
+}
+END_TEST
+
 START_TEST(other_data_mismatch)
 {
     capv_timestamp_info info;
@@ -520,9 +535,10 @@ static void assert_same_outcome(const capv_tsa_store *s, const uint8_t *tsr, siz
 START_TEST(decoded_certs_agree_with_openssl)
 {
     static const char *const tokens[] = {
-        "data.tsr",          "data.token.der",  "data_sha512.tsr",     "data_sha1.tsr",
-        "other_tsa.tsr",     "noeku.token.der", "noess.token.der",     "badgen.token.der",
-        "pastgen.token.der", "rejected.tsr",    "granted_no_token.tsr"
+        "data.tsr",          "data.token.der",       "data_sha512.tsr",
+        "data_sha1.tsr",     "data_signer_sha1.tsr", "other_tsa.tsr",
+        "noeku.token.der",   "noess.token.der",      "badgen.token.der",
+        "pastgen.token.der", "rejected.tsr",         "granted_no_token.tsr"
     };
     static const char *const bundles[] = { "ca.pem", "other_ca.pem", "tsa.pem" };
     size_t dlen;
@@ -834,6 +850,7 @@ Suite *timestamp_suite(void)
     tcase_add_test(tc, bare_token_ok);
     tcase_add_test(tc, sha512_imprint_ok);
     tcase_add_test(tc, sha1_imprint_not_allowed);
+    tcase_add_test(tc, sha1_signer_digest_not_allowed);
     tcase_add_test(tc, other_data_mismatch);
     tcase_add_test(tc, other_tsa_untrusted);
     tcase_add_test(tc, signer_without_timestamping_eku);
