@@ -211,7 +211,8 @@ static void value_key(capv_buf *b, const cJSON *v)
     } else if (cJSON_IsNumber(v)) {
         num n = num_of(v);
         /* integral values in int64 range as integers (1 == 1.0), others shortest-exact */
-        if (!n.is_int && n.d == floor(n.d) && n.d >= -0x1p63 && n.d < 0x1p63) {
+        const double two63 = 9223372036854775808.0; /* 2^63 */
+        if (!n.is_int && n.d == floor(n.d) && n.d >= -two63 && n.d < two63) {
             n.is_int = true;
             n.i = (int64_t)n.d;
         }
