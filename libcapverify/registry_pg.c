@@ -74,6 +74,11 @@ static capv_status handle_new(capvi_pg **out, const capvi_pg_options *o, capv_er
     pg->timeout_ms = o->connect_timeout_ms ? o->connect_timeout_ms : 5000;
     pg->read_only = o->read_only;
     *out = pg;
+    if (capvi_pg_uri_ambiguous(o->url))
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "url",
+                             "the database URL has an '@' after its host or in its path: a "
+                             "password or database name holding '@', '/' or '?' must be "
+                             "percent-encoded (%%40, %%2F, %%3F)");
     bool parsed = true;
     if ((pg->url = strdup(o->url)) == NULL ||
         (pg->location = capvi_pg_make_location(o->url, &parsed, &pg->url_password)) == NULL)

@@ -107,6 +107,22 @@ static void conninfo_location(capv_buf *b, const PQconninfoOption *opts)
     }
 }
 
+bool capvi_pg_uri_ambiguous(const char *url)
+{
+    if (!capv_registry_location_is_postgres(url))
+        return false;
+    /* libpq's user information ends at the first '@' met before any '/' */
+    const char *a = strstr(url, "://") + 3, *p = a + strcspn(a, "@/");
+    const char *host = *p == '@' ? p + 1 : a;
+    size_t hlen = strcspn(host, "/?");
+    if (memchr(host, '@', hlen) != NULL)
+        return true; /* a second '@': the password held one */
+    if (host[hlen] != '/')
+        return false;
+    const char *path = host + hlen;
+    return memchr(path, '@', strcspn(path, "?")) != NULL; /* the password held a '/' */
+}
+
 char *capvi_pg_make_location(const char *url, bool *parsed, char **password)
 {
     *password = NULL;

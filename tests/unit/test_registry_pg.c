@@ -1416,6 +1416,8 @@ START_TEST(test_unreachable)
         /* the passphrase of a client key is as secret */
         "postgresql://capv@127.0.0.1:1/db?sslpassword=s3cr3t-key&connect_timeout=2",
         "host=127.0.0.1 port=1 user=capv sslpassword=s3cr3t-key dbname=db",
+        /* '@' and '/' percent-encoded in the password */
+        "postgresql://capv:s3cr3t%40p%2Fw@127.0.0.1:1/db?connect_timeout=2",
     };
     static const char *const locations[] = {
         "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
@@ -1424,6 +1426,7 @@ START_TEST(test_unreachable)
         "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
         "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
         NULL,
+        "postgresql://capv@127.0.0.1:1/db?connect_timeout=2",
     };
     for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
         capv_error err = CAPV_ERROR_INIT;
@@ -1437,6 +1440,21 @@ START_TEST(test_unreachable)
         ck_assert_msg(strstr(err.message, "127.0.0.1") != NULL, "%s", err.message);
         if (locations[i] != NULL)
             ck_assert_msg(strstr(err.message, locations[i]) != NULL, "%s", err.message);
+    }
+    /* not encoded: libpq would read part of the password as the host or the database, and
+     * echo it; refused, without the URL */
+    static const char *const ambiguous[] = {
+        "postgresql://capv:s3cr3t@pw@127.0.0.1:1/db",
+        "postgresql://capv:s3cr3t/pw@127.0.0.1:1/db",
+        "postgresql://capv:s3cr3t/pw@127.0.0.1:1",
+    };
+    for (size_t i = 0; i < sizeof ambiguous / sizeof ambiguous[0]; i++) {
+        capv_error err = CAPV_ERROR_INIT;
+        capvi_pg *pg = NULL;
+        capvi_pg_options o = options(ambiguous[i]);
+        ck_assert_int_eq(capvi_pg_open(&pg, &o, &err), CAPV_E_INVALID_ARG);
+        ck_assert_msg(strstr(err.message, "s3cr3t") == NULL && strstr(err.message, "%40"), "%s",
+                      err.message);
     }
     capv_error err = CAPV_ERROR_INIT;
     capvi_pg *pg = NULL;
