@@ -1171,6 +1171,11 @@ static capv_status check_policy_binding(unit_ctx *u)
     if (u->proof_ok) {
         put_num(d, "constraints", (double)u->proof.constraints);
         put_num(d, "constraints_failed", (double)u->proof.constraints_failed);
+        if (u->proof.status[0] != '\0')
+            put_str(d, "proof_status", u->proof.status);
+        if (u->proof.status_not_ok)
+            return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
+                                    "the proof's status is '%s', not 'ok'", u->proof.status);
         if (u->proof.constraints_failed > 0)
             return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
                                     "%zu of %zu constraint(s) not ok; first: %s",

@@ -607,6 +607,33 @@ START_TEST(tamper_manifest_byte)
 }
 END_TEST
 
+/* A proof whose own status is not "ok" (here "no", the same length: the CAPZ payload keeps
+ * its size) fails the policy binding, whatever else holds. */
+START_TEST(proof_status_not_ok)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *base = sample();
+    size_t len;
+    uint8_t *proof = member_copy(base, "proof.capz", &len);
+    uint8_t *at = memmem(proof, len, "\"status\":\"ok\"", 13);
+    ck_assert_ptr_nonnull(at);
+    memcpy(at + 10, "no", 2);
+    capv_package *p = rehash_meta(with_member(base, "proof.capz", proof, len));
+    capv_report *r = verify_pkg(v, p, o);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_FAIL);
+    ASSERT_CHECK(r, "policy.binding", CAPV_CHECK_FAIL);
+    ck_assert_str_eq(capv_check_message(capv_report_find_check(r, "policy.binding")),
+                     "the proof's status is 'no', not 'ok'");
+    capv_report_free(r);
+    capv_package_free(p);
+    capv_package_free(base);
+    free(proof);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
 START_TEST(tamper_proof_swapped)
 {
     capv_verifier *v = verifier(true);
@@ -2086,6 +2113,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, policy_store_loads_ir_as_ir);
     tcase_add_test(tc, tamper_manifest_byte);
     tcase_add_test(tc, tamper_proof_swapped);
+    tcase_add_test(tc, proof_status_not_ok);
     tcase_add_test(tc, tamper_untrusted_signer);
     tcase_add_loop_test(tc, tamper_key_status_and_window, 0, 5);
     tcase_add_test(tc, tamper_unlisted_member);
