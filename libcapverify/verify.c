@@ -930,7 +930,7 @@ static capv_status check_signature(unit_ctx *u)
     cJSON *list = d ? capvi_json_add_container(d, "signatures", false) : NULL;
     size_t invalid = 0, malformed = 0, trusted = 0, untrusted_only = 0, distrusted = 0;
     size_t omitted = 0;
-    char first_problem[200] = "";
+    char first_problem[200] = "", first_distrusted[200] = "";
     const capv_trust_store *ts = u->v->trust;
     int64_t created = u->has_created ? u->created_ms : INT64_MIN;
     for (const cJSON *s = sigs->child; s; s = s->next) {
@@ -978,8 +978,9 @@ static capv_status check_signature(unit_ctx *u)
                     trusted++;
                 else if (tr == CAPV_E_UNTRUSTED)
                     untrusted_only++;
-                else
-                    distrusted++;
+                else if (distrusted++ == 0)
+                    snprintf(first_distrusted, sizeof first_distrusted, "%s%s%s",
+                             signer ? signer : "", signer ? ": " : "", trust_reason(tr));
                 if (tr != CAPV_OK)
                     problem = trust_reason(tr);
             }
@@ -1006,6 +1007,11 @@ static capv_status check_signature(unit_ctx *u)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
                                 "%zu of %zu signature(s) invalid or malformed; %s",
                                 malformed + invalid, n, first_problem);
+    /* a revoked or out-of-window key fails the check, a trusted co-signer or not */
+    if (distrusted > 0)
+        return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
+                                "%zu signature(s) by a revoked or out-of-window key; %s",
+                                distrusted, first_distrusted);
     if (trusted > 0)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_PASS, d,
                                 "%zu valid signature(s) by trusted key(s)", trusted);

@@ -698,6 +698,57 @@ START_TEST(tamper_untrusted_signer)
 }
 END_TEST
 
+/* The sample co-signed by a second key that the trust store holds as revoked: the trusted
+ * signature does not cover for it. */
+START_TEST(revoked_cosigner_fails)
+{
+    capv_package *base = sample();
+    size_t len, slen;
+    uint8_t *m = member_copy(base, "manifest.json", &len);
+    capv_signing_key *k = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&k, NULL), CAPV_OK);
+    uint8_t *signed_m = NULL;
+    ck_assert_int_eq(capv_manifest_sign(&signed_m, &slen, m, len, k, "Mallory", NULL), CAPV_OK);
+    capv_package *p = rehash_meta(with_member(base, "manifest.json", signed_m, slen));
+    char dir[] = "/tmp/capv-trust-XXXXXX", path[512];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *json = NULL;
+    ck_assert_int_eq(
+        capv_signing_key_cap_key_json(&json, k, "Mallory", 0, INT64_MIN, INT64_MAX, NULL), CAPV_OK);
+    cJSON *kj = NULL;
+    ck_assert_int_eq(capvi_json_parse(&kj, (const uint8_t *)json, strlen(json), NULL), CAPV_OK);
+    cJSON_ReplaceItemInObjectCaseSensitive(kj, "status", cJSON_CreateString("revoked"));
+    char *text = cJSON_Print(kj);
+    snprintf(path, sizeof path, "%s/mallory.json", dir);
+    tu_write_file(path, text);
+    size_t klen;
+    uint8_t *sample_key = tu_read(tu_fixtures_dir(), "sample/trust/sample-signer.json", &klen);
+    char path2[512];
+    snprintf(path2, sizeof path2, "%s/sample-signer.json", dir);
+    tu_write_file(path2, (const char *)sample_key);
+    capv_verifier *v = verifier(true);
+    ck_assert_int_eq(capv_verifier_load_trust(v, dir, NULL), CAPV_OK);
+    capv_verify_options *o = accept_mock();
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "manifest.signature", CAPV_CHECK_FAIL);
+    ck_assert_str_eq(capv_check_message(capv_report_find_check(r, "manifest.signature")),
+                     "1 signature(s) by a revoked or out-of-window key; Mallory: key revoked");
+    capv_report_free(r);
+    ck_assert_int_eq(tu_remove_tree(dir), 0);
+    free(sample_key);
+    cJSON_free(text);
+    cJSON_Delete(kj);
+    capv_free(json);
+    capv_package_free(p);
+    capv_package_free(base);
+    capv_signing_key_free(k);
+    capv_free(signed_m);
+    free(m);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
 /* A trust store holding the sample signer's key with another status or window. */
 static capv_verifier *verifier_with_key_json(const char *status, const char *from, const char *to)
 {
@@ -2114,6 +2165,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, tamper_manifest_byte);
     tcase_add_test(tc, tamper_proof_swapped);
     tcase_add_test(tc, proof_status_not_ok);
+    tcase_add_test(tc, revoked_cosigner_fails);
     tcase_add_test(tc, tamper_untrusted_signer);
     tcase_add_loop_test(tc, tamper_key_status_and_window, 0, 5);
     tcase_add_test(tc, tamper_unlisted_member);

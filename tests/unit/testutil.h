@@ -24,7 +24,7 @@ void tu_temp_dir(char *out, size_t cap, const char *prefix);
 /* The monotonic clock in milliseconds. */
 int64_t tu_now_ms(void);
 
-/* Removes a directory tree (files first); whether it all went. */
+/* Removes a directory tree (files first); 0 when it all went. */
 int tu_remove_tree(const char *dir);
 
 /* Writes `text` to the file `path` (created or truncated); aborts the test when it cannot. */
