@@ -512,6 +512,8 @@ capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *sto
         return CAPV_E_UNTRUSTED;
     if (k->status == CAPV_KEY_REVOKED)
         return CAPV_E_REVOKED;
+    if (created_ms == INT64_MIN && (k->valid_from != INT64_MIN || k->valid_to != INT64_MAX))
+        return CAPV_E_MISSING; /* no time to judge a bounded window by */
     if (created_ms < k->valid_from)
         return CAPV_E_NOT_YET_VALID;
     if (created_ms > k->valid_to)

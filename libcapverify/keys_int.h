@@ -6,8 +6,9 @@
 #include "error_int.h"
 
 /* Whether `public_key` may sign something created at `created_ms` (docs/formats.md, "Keys and
- * trust"): CAPV_OK, CAPV_E_UNTRUSTED (not in the store), CAPV_E_REVOKED, CAPV_E_NOT_YET_VALID or
- * CAPV_E_EXPIRED. `*key` receives the store entry when there is one. */
+ * trust"): CAPV_OK, CAPV_E_UNTRUSTED (not in the store), CAPV_E_REVOKED, CAPV_E_NOT_YET_VALID,
+ * CAPV_E_EXPIRED, or CAPV_E_MISSING when created_ms is INT64_MIN (no time known) and the key's
+ * window is bounded. `*key` receives the store entry when there is one. */
 capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *store,
                                const uint8_t public_key[CAPV_ED25519_PUBLIC_LEN],
                                int64_t created_ms);

@@ -905,6 +905,7 @@ static const char *trust_reason(capv_status st)
     case CAPV_E_REVOKED: return "key revoked";
     case CAPV_E_NOT_YET_VALID: return "manifest created before the key's validity";
     case CAPV_E_EXPIRED: return "manifest created after the key's validity";
+    case CAPV_E_MISSING: return "no creation time to judge the key's validity by";
     default: return "not trusted";
     }
 }
@@ -1316,7 +1317,10 @@ static capv_status check_registry(unit_ctx *u)
                       : tr == CAPV_E_REVOKED       ? "a revoked key"
                       : tr == CAPV_E_NOT_YET_VALID ? "a key not yet valid when it was registered"
                       : tr == CAPV_E_EXPIRED       ? "a key no longer valid when it was registered"
-                                                   : "a trusted key";
+                      : tr == CAPV_E_MISSING
+                          ? "a key whose validity its registered_at, not a time, "
+                            "cannot be judged by"
+                          : "a trusted key";
     if (tr == CAPV_OK)
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_PASS, d,
                               "registry entry '%s' is validly signed by %s", e.id, why);

@@ -749,7 +749,8 @@ START_TEST(revoked_cosigner_fails)
 }
 END_TEST
 
-/* A trust store holding the sample signer's key with another status or window. */
+/* A trust store holding the sample signer's key with another status or window (a NULL bound:
+ * none). */
 static capv_verifier *verifier_with_key_json(const char *status, const char *from, const char *to)
 {
     size_t len;
@@ -759,8 +760,13 @@ static capv_verifier *verifier_with_key_json(const char *status, const char *fro
     cJSON *k = NULL;
     ck_assert_int_eq(capvi_json_parse(&k, json, len, NULL), CAPV_OK);
     cJSON_ReplaceItemInObjectCaseSensitive(k, "status", cJSON_CreateString(status));
-    cJSON_ReplaceItemInObjectCaseSensitive(k, "valid_from", cJSON_CreateString(from));
-    cJSON_ReplaceItemInObjectCaseSensitive(k, "valid_to", cJSON_CreateString(to));
+    /* NULL: no bound */
+    cJSON_DeleteItemFromObjectCaseSensitive(k, "valid_from");
+    cJSON_DeleteItemFromObjectCaseSensitive(k, "valid_to");
+    if (from != NULL)
+        cJSON_AddItemToObject(k, "valid_from", cJSON_CreateString(from));
+    if (to != NULL)
+        cJSON_AddItemToObject(k, "valid_to", cJSON_CreateString(to));
     char dir[] = "/tmp/capv-trust-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     char path[512];
@@ -927,7 +933,8 @@ END_TEST
 
 /* Registry JSON (docs/registry.md, "Entry signatures"): entries signed by the sample key over
  * BLAKE3 of the compact entry JSON. */
-static void write_registry(const char *path, const capv_package *p, bool sign, bool corrupt)
+static void write_registry(const char *path, const capv_package *p, bool sign, bool corrupt,
+                           const char *at)
 {
     const uint8_t *m, *pr;
     size_t ml, pl;
@@ -942,8 +949,8 @@ static void write_registry(const char *path, const capv_package *p, bool sign, b
     char msg[512];
     snprintf(msg, sizeof msg,
              "{\"id\":\"e1\",\"manifest_hash\":\"%s\",\"proof_hash\":\"%s\","
-             "\"timestamp_file\":null,\"registered_at\":\"2026-03-03T00:00:00Z\"}",
-             mhex, phex);
+             "\"timestamp_file\":null,\"registered_at\":\"%s\"}",
+             mhex, phex, at);
     char sig_b64[100] = "", pub_b64[60] = "";
     if (sign) {
         capv_signing_key *k = NULL;
@@ -968,9 +975,8 @@ static void write_registry(const char *path, const capv_package *p, bool sign, b
     FILE *f = fopen(path, "w");
     fprintf(f,
             "{\"registry_version\":\"1.0\",\"entries\":[{\"id\":\"e1\",\"manifest_hash\":\"%s\","
-            "\"proof_hash\":\"%s\",\"timestamp_file\":null,\"registered_at\":"
-            "\"2026-03-03T00:00:00Z\"",
-            mhex, phex);
+            "\"proof_hash\":\"%s\",\"timestamp_file\":null,\"registered_at\":\"%s\"",
+            mhex, phex, at);
     if (sign)
         fprintf(f, ",\"signature\":\"%s\",\"public_key\":\"%s\",\"signature_scheme\":\"ed25519\"",
                 sig_b64, pub_b64);
@@ -987,19 +993,26 @@ START_TEST(registry_entries)
         const char *key, *from, *to;
         capv_check_status want;
         const char *says;
+        const char *registered_at; /* NULL: 2026-03-03T00:00:00Z */
     } cases[] = {
-        { true, false, NULL, NULL, NULL, CAPV_CHECK_PASS, "validly signed by a trusted key" },
-        { true, true, NULL, NULL, NULL, CAPV_CHECK_FAIL, "invalid signature" },
-        { false, false, NULL, NULL, NULL, CAPV_CHECK_WARN, "unsigned" },
-        { true, false, "none", NULL, NULL, CAPV_CHECK_WARN, "by a key not in the trust store" },
+        { true, false, NULL, NULL, NULL, CAPV_CHECK_PASS, "validly signed by a trusted key", NULL },
+        { true, true, NULL, NULL, NULL, CAPV_CHECK_FAIL, "invalid signature", NULL },
+        { false, false, NULL, NULL, NULL, CAPV_CHECK_WARN, "unsigned", NULL },
+        { true, false, "none", NULL, NULL, CAPV_CHECK_WARN, "by a key not in the trust store",
+          NULL },
         { true, false, "revoked", "2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z", CAPV_CHECK_FAIL,
-          "by a revoked key" },
+          "by a revoked key", NULL },
         { true, false, "active", "2020-01-01T00:00:00Z", "2026-03-02T23:59:59Z", CAPV_CHECK_WARN,
-          "by a key no longer valid when it was registered" },
+          "by a key no longer valid when it was registered", NULL },
         { true, false, "active", "2026-03-03T00:00:01Z", "2030-01-01T00:00:00Z", CAPV_CHECK_WARN,
-          "by a key not yet valid when it was registered" },
+          "by a key not yet valid when it was registered", NULL },
         { true, false, "retired", "2020-01-01T00:00:00Z", "2026-03-03T00:00:00Z", CAPV_CHECK_PASS,
-          "validly signed by a trusted key" },
+          "validly signed by a trusted key", NULL },
+        /* registered_at not a time: the window cannot be judged */
+        { true, false, "active", NULL, "2026-03-02T23:59:59Z", CAPV_CHECK_WARN,
+          "its registered_at, not a time, cannot be judged by", "sometime" },
+        { true, false, "active", NULL, NULL, CAPV_CHECK_PASS, "validly signed by a trusted key",
+          "sometime" },
     };
     capv_verifier *v = cases[_i].key == NULL ? verifier(true)
                        : strcmp(cases[_i].key, "none") == 0
@@ -1011,7 +1024,8 @@ START_TEST(registry_entries)
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     close(fd);
-    write_registry(path, p, cases[_i].sign, cases[_i].corrupt);
+    write_registry(path, p, cases[_i].sign, cases[_i].corrupt,
+                   cases[_i].registered_at ? cases[_i].registered_at : "2026-03-03T00:00:00Z");
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_msg(capv_verifier_load_registry_json(v, path, &err) == CAPV_OK, "%s", err.message);
     capv_report *r = verify_pkg(v, p, o);
@@ -2172,7 +2186,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, tamper_timestamp_other_data);
     tcase_add_test(tc, tamper_timestamp_other_tsa);
     tcase_add_test(tc, timestamp_role_of_absent_member);
-    tcase_add_loop_test(tc, registry_entries, 0, 8);
+    tcase_add_loop_test(tc, registry_entries, 0, 10);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
     tcase_add_test(tc, package_hashes_without_verification);
