@@ -346,6 +346,8 @@ static capv_status detect_layout(layout *l, const capv_package *pkg, const char 
             *problem = msg;
             return CAPV_OK;
         }
+        if (pst == CAPV_E_NOMEM)
+            return capvi_err_nomem(err);
         if (pst != CAPV_OK) {
             snprintf(msg, cap, "_meta.json is not valid JSON: %s", jerr.message);
             *problem = msg;
@@ -752,6 +754,8 @@ static capv_status check_manifest_schema(unit_ctx *u)
     u->mlen = u->mv.len;
     capv_error jerr = CAPV_ERROR_INIT;
     if (capvi_json_parse_in(&u->manifest, &u->manifest_nodes, u->m, u->mlen, &jerr) != CAPV_OK) {
+        if (jerr.code == CAPV_E_NOMEM)
+            return CAPV_E_NOMEM; /* no verdict on the manifest */
         cJSON *d = obj();
         put_str(d, "error", capv_status_name(jerr.code));
         return capvi_report_add(u->r, "manifest.schema", CAPV_CHECK_FAIL, d,
@@ -963,6 +967,12 @@ static capv_status check_signature(unit_ctx *u)
                 put_str(sd, "kid", kid);
             capv_status vs =
                 capvi_ed25519_verify_with(ts, pub, sig, u->canonical, u->canonical_len, NULL);
+            if (vs != CAPV_OK && vs != CAPV_E_SIGNATURE && vs != CAPV_E_MALFORMED) {
+                /* out of memory, or OpenSSL failing: no verdict on the signature */
+                cJSON_Delete(sd);
+                cJSON_Delete(d);
+                return vs;
+            }
             put_bool(sd, "valid", vs == CAPV_OK);
             if (vs != CAPV_OK) {
                 invalid++;
@@ -1300,6 +1310,10 @@ static capv_status check_registry(unit_ctx *u)
         goto out;
     }
     st = capvi_ed25519_verify_with(u->v->trust, e.public_key, e.signature, digest, 32, NULL);
+    if (st != CAPV_OK && st != CAPV_E_SIGNATURE && st != CAPV_E_MALFORMED) {
+        cJSON_Delete(d); /* out of memory, or OpenSSL failing: no verdict */
+        goto out;
+    }
     if (st != CAPV_OK) {
         st = capvi_report_add(u->r, "registry", CAPV_CHECK_FAIL, d,
                               "registry entry '%s' has an invalid signature", e.id);
