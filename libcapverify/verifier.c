@@ -215,7 +215,7 @@ capv_status capv_verifier_load_registry_json(capv_verifier *v, const char *path,
     size_t len = 0;
     capv_registry *reg = NULL;
     capv_status st = CAPV_OK;
-    CAPV_TRY(capvi_file_read(&data, &len, path, CONFIG_FILE_MAX, "policy", err));
+    CAPV_TRY(capvi_file_read(&data, &len, path, CONFIG_FILE_MAX, "registry", err));
     CAPV_TRY(capv_registry_open(&reg, NULL, NULL, err));
     capv_error ierr = CAPV_ERROR_INIT;
     if ((st = capv_registry_import_json(NULL, NULL, reg, data, len, 0, NULL, NULL, &ierr)) !=
