@@ -5,6 +5,7 @@
  * CVEs behind both. */
 #include "server.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,8 +161,10 @@ static void finish(req *r)
 }
 
 /* The client's address: the peer's, unless the peer is a trusted proxy; then the
- * right-most address of X-Forwarded-For (all its headers, in order) that is not a trusted
- * proxy itself. */
+ * right-most address of X-Forwarded-For (its headers from the last, each read from the
+ * right) that is not a trusted proxy itself, in canonical form. The entries left of it are
+ * the client's to write, so nothing of them counts, their length neither; an entry that is
+ * not an address (a port after it is allowed) ends the walk at the last trusted hop. */
 static bool trusted(const capvd *d, const char *addr)
 {
     for (int i = 0; i < d->nproxies; i++)
@@ -170,42 +173,69 @@ static bool trusted(const capvd *d, const char *addr)
     return false;
 }
 
+/* An X-Forwarded-For entry s[0..len): an IPv4 address, optionally with ":port", or an IPv6
+ * address, optionally in brackets with ":port", written canonically to out. */
+static bool forwarded_address(char out[INET6_ADDRSTRLEN], const char *s, size_t len)
+{
+    char buf[64];
+    if (len == 0 || len >= sizeof buf)
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    char *a = buf, *port = NULL;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return false;
+        *close = '\0';
+        a = buf + 1;
+        port = close[1] == ':' ? close + 2 : NULL;
+    } else {
+        char *colon = strchr(buf, ':');
+        if (colon != NULL && strchr(colon + 1, ':') == NULL) { /* one colon: IPv4 and a port */
+            *colon = '\0';
+            port = colon + 1;
+        }
+    }
+    if (port != NULL && (*port == '\0' || strspn(port, "0123456789") != strlen(port)))
+        return false;
+    unsigned char bin[sizeof(struct in6_addr)];
+    int af = inet_pton(AF_INET, a, bin) == 1    ? AF_INET
+             : inet_pton(AF_INET6, a, bin) == 1 ? AF_INET6
+                                                : 0;
+    return af != 0 && inet_ntop(af, bin, out, INET6_ADDRSTRLEN) != NULL;
+}
+
 static void client_address(req *r)
 {
     capvd *d = r->d;
     snprintf(r->client, sizeof r->client, "%s", r->ri->remote_addr);
     if (d->nproxies == 0 || !trusted(d, r->ri->remote_addr))
         return;
-    char xff[2048] = "";
-    size_t n = 0;
-    for (int i = 0; i < r->ri->num_headers; i++) {
+    for (int i = r->ri->num_headers - 1; i >= 0; i--) {
         const struct mg_header *h = &r->ri->http_headers[i];
-        if (strcasecmp(h->name, "X-Forwarded-For") == 0)
-            n += (size_t)snprintf(xff + n, n < sizeof xff ? sizeof xff - n : 0, "%s%s",
-                                  n ? "," : "", h->value);
-        if (n >= sizeof xff)
-            return; /* too long to trust any part of it */
-    }
-    char *p = xff + strlen(xff);
-    while (p > xff) {
-        char *comma = p;
-        while (comma > xff && comma[-1] != ',')
-            comma--;
-        char item[64];
-        const char *b = comma;
-        while (*b == ' ' || *b == '\t')
-            b++;
-        size_t len = (size_t)(p - b);
-        while (len > 0 && (b[len - 1] == ' ' || b[len - 1] == '\t'))
-            len--;
-        if (len == 0 || len >= sizeof item)
+        if (strcasecmp(h->name, "X-Forwarded-For") != 0)
+            continue;
+        const char *v = h->value, *p = v + strlen(v);
+        for (;;) {
+            const char *start = p;
+            while (start > v && start[-1] != ',')
+                start--;
+            const char *b = start, *e = p;
+            while (b < e && (*b == ' ' || *b == '\t'))
+                b++;
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            char addr[INET6_ADDRSTRLEN];
+            if (!forwarded_address(addr, b, (size_t)(e - b)))
+                return;
+            snprintf(r->client, sizeof r->client, "%s", addr);
+            if (!trusted(d, addr) || start == v)
+                break;
+            p = start - 1; /* the comma */
+        }
+        if (!trusted(d, r->client))
             return;
-        memcpy(item, b, len);
-        item[len] = '\0';
-        snprintf(r->client, sizeof r->client, "%s", item);
-        if (!trusted(d, item))
-            return;
-        p = comma > xff ? comma - 1 : xff;
     }
 }
 

@@ -114,6 +114,21 @@ assert_eq "… the proxy's own requests (no X-Forwarded-For) are its own client:
 burst xff-untrusted-peer 20 --source 127.0.0.2 --xff '203.0.113.{i}'
 in_range "X-Forwarded-For from 127.0.0.2 (not a trusted proxy) is ignored" "$N429"
 proxied429=$((proxied429 + N429))
+# Entries left of the proxy's are the client's to write: 2.8 KB of them (once cut off at
+# 2 KiB, and the client became the proxy) change nothing; a port after the address, which
+# some proxies append, is not part of the client's identity.
+sleep 1.2 # the proxy's own bucket fills up again
+burst xff-long 20 --xff "$(printf '198.51.100.1, %.0s' $(seq 200))203.0.113.9"
+in_range "a 2.8 KB X-Forwarded-For: the right-most address is still the client" "$N429"
+proxied429=$((proxied429 + N429))
+burst xff-long-proxy 5
+assert_eq "… and the proxy's own bucket is untouched: no 429" "$N429" 0
+burst xff-port 20 --xff '203.0.113.10:{i}'
+in_range "X-Forwarded-For addresses with varying ports: one client" "$N429"
+proxied429=$((proxied429 + N429))
+burst xff-ipv6 20 --xff '[2001:DB8:0:0::77]:{i}'
+in_range "an IPv6 client, bracketed, not canonical, varying ports: one client" "$N429"
+proxied429=$((proxied429 + N429))
 scrape "$TMP/m2"
 assert_eq "rate_limited_total{kind=\"address\"} on the proxied daemon" \
     "$(metric "$TMP/m2" 'cap_verifier_rate_limited_total{kind="address"}')" "$proxied429"
