@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ static void registry_usage(FILE *f)
             "  check [--trust DIR]          integrity_check, foreign keys, the schema objects\n"
             "                               and every entry signature\n"
             "  import FILE [--no-verify]    import a JSON registry (registry_version 1.0)\n"
-            "  export [--output FILE] [--compact]\n"
+            "  export [--output FILE [--force]] [--compact]\n"
             "                               write the JSON registry (default: standard output)\n"
             "  backup --dir DIR [--retain N] [--sign-key KEY.pem]\n"
             "                               online backup with a SHA3-256 sidecar (signed with\n"
@@ -155,9 +156,9 @@ static const struct option show_options[] = { REQ("manifest-hash", OPT_MANIFEST_
                                               { 0 } };
 static const struct option check_options[] = { REQ("trust", OPT_TRUST), { 0 } };
 static const struct option import_options[] = { FLAG("no-verify", OPT_NO_VERIFY), { 0 } };
-static const struct option export_options[] = { REQ("output", OPT_OUTPUT),
-                                                FLAG("compact", OPT_COMPACT),
-                                                { 0 } };
+static const struct option export_options[] = {
+    REQ("output", OPT_OUTPUT), FLAG("compact", OPT_COMPACT), FLAG("force", OPT_FORCE), { 0 }
+};
 static const struct option backup_options[] = { REQ("dir", OPT_DIR),
                                                 REQ("retain", OPT_RETAIN),
                                                 REQ("sign-key", OPT_SIGN_KEY),
@@ -676,21 +677,36 @@ static int do_import(const opts *o, char **operands)
 
 typedef struct sink {
     int fd;
+    int err; /* errno of a failed write, EINTR after a Ctrl-C */
 } sink;
 
 static int sink_write(void *user, const uint8_t *data, size_t len)
 {
     sink *s = user;
     while (len > 0) {
+        if (remote_interrupted()) {
+            s->err = EINTR;
+            return -1;
+        }
         ssize_t w = write(s->fd, data, len);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0)
+        if (w <= 0) {
+            s->err = w < 0 ? errno : EIO;
             return -1;
+        }
         data += w;
         len -= (size_t)w;
     }
     return 0;
+}
+
+/* Whether `output` is the database file `db` itself. */
+static bool same_file(const char *output, const char *db)
+{
+    struct stat a, b;
+    return db != NULL && !capv_registry_location_is_postgres(db) && stat(output, &a) == 0 &&
+           stat(db, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 static int do_export(const opts *o, char **operands)
@@ -698,19 +714,38 @@ static int do_export(const opts *o, char **operands)
     (void)operands;
     const char *output = NULL;
     unsigned int flags = CAPV_REGISTRY_EXPORT_PRETTY;
+    bool force = false;
     for (size_t k = 0; k < o->n; k++) {
         if (o->given[k].opt == OPT_OUTPUT)
             output = o->given[k].arg;
+        else if (o->given[k].opt == OPT_FORCE)
+            force = true;
         else
             flags &= ~CAPV_REGISTRY_EXPORT_PRETTY; /* --compact */
     }
+    bool to_file = output != NULL && strcmp(output, "-") != 0;
+    struct stat st_out;
+    bool exists = to_file && stat(output, &st_out) == 0;
+    if (exists && same_file(output, o->db))
+        return cli_usage_error("registry export", "--output names the registry database itself");
+    if (exists && S_ISREG(st_out.st_mode) && !force)
+        return cli_usage_error("registry export", "--output exists; --force replaces it");
+    /* a device or a FIFO (/dev/stdout, a pipe) is written into, never replaced */
+    bool direct = exists && !S_ISREG(st_out.st_mode);
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
     if (rc != 0)
         return rc;
     char tmp[4096] = "";
-    sink s = { STDOUT_FILENO };
-    if (output != NULL && strcmp(output, "-") != 0) {
+    sink s = { STDOUT_FILENO, 0 };
+    if (direct) {
+        s.fd = open(output, O_WRONLY | O_CLOEXEC);
+        if (s.fd < 0) {
+            fprintf(stderr, "capverify registry export: %s: %s\n", output, strerror(errno));
+            capv_registry_close(reg);
+            return EXIT_UNAVAILABLE;
+        }
+    } else if (to_file) {
         snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
         s.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (s.fd < 0) {
@@ -718,6 +753,7 @@ static int do_export(const opts *o, char **operands)
             capv_registry_close(reg);
             return EXIT_UNAVAILABLE;
         }
+        remote_interrupt_catch(true); /* a Ctrl-C stops the export and removes the file */
     }
     fflush(stdout);
     capv_error err = CAPV_ERROR_INIT;
@@ -725,21 +761,39 @@ static int do_export(const opts *o, char **operands)
     capv_progress_fn pf = progress_fn(&pg, "exporting");
     capv_status st = capv_registry_export_json(reg, flags, sink_write, &s, pf, &pg, &err);
     progress_end(&pg);
-    if (st != CAPV_OK)
+    if (st == CAPV_E_IO && s.err == EINTR) {
+        fprintf(stderr, "capverify registry export: interrupted: nothing written\n");
+        rc = EXIT_UNAVAILABLE;
+    } else if (st == CAPV_E_IO && s.err != 0) {
+        fprintf(stderr, "capverify registry export: writing %s: %s\n",
+                tmp[0]   ? tmp
+                : direct ? output
+                         : "stdout",
+                strerror(s.err));
+        rc = EXIT_UNAVAILABLE;
+    } else if (st != CAPV_OK) {
         rc = fail("registry export", st, &err);
+    }
+    if (direct && close(s.fd) != 0 && rc == 0) {
+        fprintf(stderr, "capverify registry export: %s: %s\n", output, strerror(errno));
+        rc = EXIT_UNAVAILABLE;
+    }
     if (tmp[0]) {
         bool ok = st == CAPV_OK && fsync(s.fd) == 0;
         ok = close(s.fd) == 0 && ok;
-        if (ok && rename(tmp, output) != 0)
+        /* without --force, a file made meanwhile is not replaced either */
+        if (ok && renameat2(AT_FDCWD, tmp, AT_FDCWD, output, force ? 0 : RENAME_NOREPLACE) != 0)
             ok = false;
         if (!ok) {
+            int e = errno;
             unlink(tmp);
             if (rc == 0) {
                 fprintf(stderr, "capverify registry export: cannot write %s: %s\n", output,
-                        strerror(errno));
+                        strerror(e));
                 rc = EXIT_UNAVAILABLE;
             }
         }
+        remote_interrupt_catch(false);
     }
     capv_registry_close(reg);
     return rc;

@@ -79,6 +79,29 @@ expect 2 "$cli" registry check --db "$dir/tampered.sqlite" --json
 expect 0 "$cli" registry export --output "$dir/export.json"
 jq -e '.registry_version == "1.0" and (.entries | length) == 2' "$dir/export.json" >/dev/null ||
     fail "export: $(cat "$dir/export.json")"
+# an existing file is replaced only with --force, the database itself never; a device is
+# written into, not replaced; a write error says why
+cp "$dir/export.json" "$dir/export.kept"
+expect 3 "$cli" registry export --output "$dir/export.json"
+[[ "$err" == *"--output exists; --force replaces it"* ]] || fail "export over a file: $err"
+expect 0 "$cli" registry export --output "$dir/export.json" --force
+cmp -s "$dir/export.json" "$dir/export.kept" || fail "export --force differs"
+expect 3 "$cli" registry export --output "$CAPV_REGISTRY_PATH" --force
+[[ "$err" == *"names the registry database itself"* ]] || fail "export over its database: $err"
+expect 0 "$cli" registry list --json
+mkfifo "$dir/fifo"
+cat "$dir/fifo" >"$dir/from-fifo" &
+expect 0 "$cli" registry export --output "$dir/fifo"
+wait
+[ -p "$dir/fifo" ] || fail "export replaced the FIFO"
+cmp -s "$dir/from-fifo" "$dir/export.kept" || fail "export into a FIFO differs"
+if ! "$cli" registry export >/dev/full 2>"$dir/full.err"; then
+    grep -q "writing stdout: No space left on device" "$dir/full.err" ||
+        fail "export to a full stdout: $(cat "$dir/full.err")"
+else
+    fail "export to a full stdout: exit 0"
+fi
+ls "$dir" | grep -q '\.tmp\.' && fail "export left a temporary file: $(ls "$dir")"
 expect 5 "$cli" registry import --db "$dir/copy.sqlite" "$dir/export.json"
 [[ "$err" == *"does not exist"* ]] || fail "import into no database: $err"
 expect 0 "$cli" registry init --db "$dir/copy.sqlite"
