@@ -1319,7 +1319,6 @@ capv_status capvi_backup_info_move(capv_backup_info *info, const char *dir, capv
 /* The files SQLite keeps beside a database: its WAL and shared memory, and a rollback
  * journal. SQLite replays a WAL or a hot journal it finds beside a database into it,
  * whichever database it belonged to: none may stay beside a restored file. */
-static const char *const journal_suffixes[] = { "-wal", "-shm", "-journal" };
 
 /* Undoes keeping the current database as `pre` when the restore cannot go on: its first
  * `moved` journal files go back beside it and the second name goes, so the database is as
@@ -1331,8 +1330,8 @@ static void keep_undo(const char *dir, const char *real, const char *pre, size_t
     char from[PATH_MAX + 16], to[PATH_MAX + 16];
     bool whole = true;
     for (size_t i = 0; whole && i < moved; i++) {
-        snprintf(from, sizeof from, "%s%s", pre, journal_suffixes[i]);
-        snprintf(to, sizeof to, "%s%s", real, journal_suffixes[i]);
+        snprintf(from, sizeof from, "%s%s", pre, capvi_reg_journal_suffixes[i]);
+        snprintf(to, sizeof to, "%s%s", real, capvi_reg_journal_suffixes[i]);
         whole = rename(from, to) == 0 || errno == ENOENT;
     }
     /* the kept name goes only once its journal files are back: else it stays with them */
@@ -1352,21 +1351,6 @@ static void keep_undo(const char *dir, const char *real, const char *pre, size_t
 /* Refuses a restore to a name where no database is but such a file is: left by a database
  * moved away, or removed, after its writer was killed. Moving it aside would part it from
  * the database whose last transactions it may hold: the operator decides. */
-static capv_status leftover_journal(const char *real, capv_error *err)
-{
-    char p[PATH_MAX + 16];
-    for (size_t i = 0; i < sizeof journal_suffixes / sizeof *journal_suffixes; i++) {
-        snprintf(p, sizeof p, "%s%s", real, journal_suffixes[i]);
-        if (path_exists(p))
-            return capvi_err_set(err, CAPV_E_BUSY, p,
-                                 "'%s' is left from a database that is no longer at '%s'; "
-                                 "SQLite would replay it into the restored one: move it away, "
-                                 "with the database it belongs to, and restore again",
-                                 p, real);
-    }
-    return CAPV_OK;
-}
-
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)
 {
     if (rename(from, to) == 0 || errno == ENOENT)
@@ -1497,9 +1481,10 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
             CAPV_FAIL(err, CAPV_E_IO, pre, "cannot keep the current database as '%s': %s", pre,
                       strerror(errno));
         size_t moved = 0;
-        for (; moved < sizeof journal_suffixes / sizeof *journal_suffixes; moved++) {
-            snprintf(from, sizeof from, "%s%s", real, journal_suffixes[moved]);
-            snprintf(to, sizeof to, "%s%s", pre, journal_suffixes[moved]);
+        for (; moved < sizeof capvi_reg_journal_suffixes / sizeof *capvi_reg_journal_suffixes;
+             moved++) {
+            snprintf(from, sizeof from, "%s%s", real, capvi_reg_journal_suffixes[moved]);
+            snprintf(to, sizeof to, "%s%s", pre, capvi_reg_journal_suffixes[moved]);
             if ((st = rename_if_exists(from, to, err)) != CAPV_OK)
                 break;
         }
@@ -1510,7 +1495,7 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
             keep_undo(dir, real, pre, moved, err);
             goto out;
         }
-    } else if ((st = leftover_journal(real, err)) != CAPV_OK) {
+    } else if ((st = capvi_reg_leftover_journal(real, "the restored one", err)) != CAPV_OK) {
         goto out;
     } else if (renameat2(AT_FDCWD, copy.path, AT_FDCWD, real, RENAME_NOREPLACE) != 0) {
         /* a database that appeared meanwhile is never replaced without being kept; where

@@ -297,6 +297,24 @@ capv_status capvi_reg_first_read(sqlite3 *db, const char *path, capv_error *err)
     return st;
 }
 
+const char *const capvi_reg_journal_suffixes[3] = { "-wal", "-shm", "-journal" };
+
+capv_status capvi_reg_leftover_journal(const char *path, const char *into, capv_error *err)
+{
+    char p[PATH_MAX + 16];
+    struct stat sb;
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s%s", path, capvi_reg_journal_suffixes[i]);
+        if (lstat(p, &sb) == 0)
+            return capvi_err_set(err, CAPV_E_BUSY, p,
+                                 "'%s' is left from a database that is no longer at '%s'; "
+                                 "SQLite would replay it into %s: move it away, with the "
+                                 "database it belongs to, and try again",
+                                 p, path, into);
+    }
+    return CAPV_OK;
+}
+
 /* PRAGMA quick_check on a read-write open: O(size of the file), measured in
  * docs/registry.md. The first complaint goes into the message. */
 capv_status capvi_reg_quick_check(sqlite3 *db, const char *path, capv_error *err)

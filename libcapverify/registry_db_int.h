@@ -230,6 +230,14 @@ capv_status capvi_reg_first_read(sqlite3 *db, const char *path, capv_error *err)
 /* PRAGMA quick_check: CAPV_E_STORAGE naming the first complaint. O(size of the file). */
 capv_status capvi_reg_quick_check(sqlite3 *db, const char *path, capv_error *err);
 
+/* The names SQLite gives a database's journal files, after the database's own. */
+extern const char *const capvi_reg_journal_suffixes[3];
+
+/* CAPV_E_BUSY when a journal of `path` (-wal, -shm, -journal) is there though `path` is not:
+ * it is left from a database that was moved or deleted, and SQLite would replay it into a
+ * new database made at that name. `into` says which ("the restored one"). */
+capv_status capvi_reg_leftover_journal(const char *path, const char *into, capv_error *err);
+
 /* Whether a read-write open of `path` can write the file and create its lock, WAL and
  * shared-memory files next to it (SQLite would open it read-only without a word). */
 capv_status capvi_reg_check_writable(const char *path, bool exists, capv_error *err);

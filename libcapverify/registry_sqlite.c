@@ -108,6 +108,10 @@ capv_status capvi_reg_sqlite_open(capv_registry *reg, const capv_registry_option
     if (!reg->read_only) {
         if (reg->path != NULL) {
             capv_status st = capvi_reg_check_writable(reg->path, exists, err);
+            /* a new database where a journal was left: that journal's commits would become
+             * the new database's */
+            if (st == CAPV_OK && !exists)
+                st = capvi_reg_leftover_journal(reg->path, "the new one", err);
             if (st == CAPV_OK)
                 st = capvi_reg_lock(&reg->lock, reg->path, (o->flags & CAPV_REGISTRY_CREATE) != 0,
                                     err);

@@ -1687,6 +1687,17 @@ START_TEST(backup_restore)
     ck_assert_ptr_nonnull(strstr(err.message, "fresh.sqlite-wal' is left from a database"));
     ck_assert_int_eq(access(tmp, F_OK), -1);
     ck_assert_int_eq(access(wal, F_OK), 0);
+    /* so is creating a registry there (registry init, copy into a new file): the WAL's
+     * commits would become the new registry's */
+    capv_registry_options co = CAPV_REGISTRY_OPTIONS_INIT;
+    co.flags = CAPV_REGISTRY_CREATE;
+    capv_registry *fresh = (capv_registry *)&fresh;
+    ck_assert_int_eq(capv_registry_open(&fresh, tmp, &co, &err), CAPV_E_BUSY);
+    ck_assert_ptr_nonnull(strstr(err.message, "fresh.sqlite-wal' is left from a database"));
+    ck_assert_ptr_nonnull(strstr(err.message, "replay it into the new one"));
+    ck_assert_ptr_null(fresh);
+    ck_assert_int_eq(access(tmp, F_OK), -1);
+    ck_assert_int_eq(access(wal, F_OK), 0);
     /* moved away: restored, with the backup's rows alone */
     ck_assert_int_eq(unlink(wal), 0);
     ck_assert_int_eq(capv_registry_restore(&previous, tmp, b3->path, 0, NULL, NULL, &err), CAPV_OK);
