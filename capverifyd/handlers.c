@@ -248,21 +248,10 @@ static bool record(req *r, const char *json, size_t len)
     return false;
 }
 
-/* A verification that could not run: the failure's answer, counted as an error. */
-static void answer_error(req *r, capv_status st, const capv_error *err)
-{
-    answer_failure(r, st, err);
-    snprintf(r->result, sizeof r->result, "error");
-    metrics_outcome(OUTCOME_ERROR);
-}
-
 static void answer_report(req *r, capv_verdict v, const char *json, size_t len, const char *extra)
 {
-    if (!record(r, json, len)) {
-        snprintf(r->result, sizeof r->result, "error");
-        metrics_outcome(OUTCOME_ERROR);
-        return;
-    }
+    if (!record(r, json, len))
+        return; /* an error outcome */
     snprintf(r->result, sizeof r->result, "%s", capv_verdict_name(v));
     metrics_outcome(outcome_of(v));
     send_json(r, 200, json, len, extra);
@@ -308,7 +297,7 @@ static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data,
     free(body);
     r->verify_ms = (http_mono() - t0) * 1000.0;
     if (st != CAPV_OK)
-        answer_error(r, st, &err);
+        answer_failure(r, st, &err);
     else
         answer_report(r, v, text, tlen, extra);
     capv_free(text);
@@ -371,7 +360,7 @@ static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
     capv_status st = zip ? CAPV_OK : capv_verify_json_form(&jform, p, pkg->len, &err);
     if (st != CAPV_OK) {
         free(body);
-        answer_error(r, st, &err);
+        answer_failure(r, st, &err);
         return;
     }
     if (jform != CAPV_JSON_FORM_PACKAGE) {
@@ -388,7 +377,7 @@ static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
          (st = capv_verify_options_set_audit_log(opts, log->data, log->len, &err)) != CAPV_OK)) {
         capv_verify_options_free(opts);
         free(body);
-        answer_error(r, st, &err);
+        answer_failure(r, st, &err);
         return;
     }
     verify_package(r, zip, body, p, pkg->len, opts,
@@ -400,6 +389,7 @@ void handle_verify(req *r)
 {
     if (!auth_check(r, "verify:run"))
         return;
+    r->has_outcome = true; /* from here on every answer is an outcome (finish in server.c) */
     char ct[96];
     content_type(r, ct, sizeof ct);
     bool zip =
@@ -444,6 +434,6 @@ void handle_verify(req *r)
     if (st == CAPV_OK)
         handle_policy_eval(r, body, len);
     else
-        answer_error(r, st, &err);
+        answer_failure(r, st, &err);
     free(body);
 }

@@ -35,6 +35,7 @@ typedef struct req {
     char id[72];
     char subject[128];
     char result[8];      /* ok|warn|fail|error or "" */
+    bool has_outcome;    /* /verify past auth: an outcome is counted, "error" if none set */
     uint64_t body_bytes; /* the body's size, once read to its end (body_done) */
     double upload_ms;    /* the time reading it took */
     double verify_ms;    /* /verify: the verification's time (0: none ran) */

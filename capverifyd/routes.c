@@ -616,13 +616,10 @@ void handle_policy_eval(req *r, const uint8_t *body, size_t len)
     /* Mode B: the request's own IR is used (the argument must be NULL); Mode A: the stored */
     if (st == CAPV_OK)
         st = capv_policy_eval_request_run(&res, ereq, stored, &err);
-    if (st == CAPV_OK) {
+    if (st == CAPV_OK)
         answer_eval(r, res);
-    } else {
-        answer_failure(r, st, &err);
-        metrics_outcome(OUTCOME_ERROR);
-        snprintf(r->result, sizeof r->result, "error");
-    }
+    else
+        answer_failure(r, st, &err); /* an error outcome (finish in server.c) */
     capv_policy_eval_result_free(res);
     capv_policy_ir_free(stored);
     capv_policy_eval_request_free(ereq);

@@ -122,6 +122,12 @@ static bool is_probe(route rt)
 
 static void finish(req *r)
 {
+    /* a verification that got no verdict or evaluation (a malformed form, a body too large
+     * or too slow, no memory for it): an error outcome, like one that could not run */
+    if (r->has_outcome && r->result[0] == '\0') {
+        snprintf(r->result, sizeof r->result, "error");
+        metrics_outcome(OUTCOME_ERROR);
+    }
     double secs = http_mono() - r->started;
     metrics_http_response(r->route, r->status, secs);
     /* probes are frequent and a not-ready answer is their job, not a server error */

@@ -109,10 +109,11 @@ codes+=" $(verify application/json "$TMP/sample.json")"                         
 for i in 1 2; do codes+=" $(verify application/zip "$TMP/tampered.zip")"; done  # fail: miss, hit
 printf 'PK\003\004 not a zip' >"$TMP/bad.zip"
 codes+=" $(verify application/zip "$TMP/bad.zip")"                              # error: miss
-codes+=" $(verify text/plain "$SAMPLE/sample.zip")"                             # 415: no outcome
+codes+=" $(verify text/plain "$SAMPLE/sample.zip")"                             # 415: error
+codes+=" $(curl -s -o /dev/null -w '%{http_code}' -F "other=@$SAMPLE/sample.zip" "$D_URL/verify")" # 400 form: error
 codes+=" $(curl -s -o /dev/null -w '%{http_code}' "$D_URL/verify")"              # 405
 codes+=" $(curl -s -o /dev/null -w '%{http_code}' "$D_URL/nope")"                # 404 (route other)
-assert_eq "the requests got the expected codes" "$codes" " 200 200 200 200 200 200 400 415 405 404"
+assert_eq "the requests got the expected codes" "$codes" " 200 200 200 200 200 200 400 415 400 405 404"
 
 scrape "$TMP/m1"
 if promtool check metrics <"$TMP/m1" >"$TMP/promtool.out" 2>&1; then
@@ -123,12 +124,14 @@ fi
 
 assert_eq "requests_total ok +4" "$(delta 'cap_verifier_requests_total{result="ok"}')" 4
 assert_eq "requests_total fail +2" "$(delta 'cap_verifier_requests_total{result="fail"}')" 2
-assert_eq "requests_total error +1" "$(delta 'cap_verifier_requests_total{result="error"}')" 1
+# every /verify past authentication that got no verdict is an error: the bad zip, the 415,
+# the bad form (not the 405, which is not a verification)
+assert_eq "requests_total error +3" "$(delta 'cap_verifier_requests_total{result="error"}')" 3
 assert_eq "requests_total warn +0" "$(delta 'cap_verifier_requests_total{result="warn"}')" 0
 assert_eq "http_responses_total 200 /verify +6" \
     "$(delta 'cap_verifier_http_responses_total{code="200",route="/verify"}')" 6
-assert_eq "http_responses_total 400 /verify +1" \
-    "$(delta 'cap_verifier_http_responses_total{code="400",route="/verify"}')" 1
+assert_eq "http_responses_total 400 /verify +2" \
+    "$(delta 'cap_verifier_http_responses_total{code="400",route="/verify"}')" 2
 assert_eq "http_responses_total 415 /verify +1" \
     "$(delta 'cap_verifier_http_responses_total{code="415",route="/verify"}')" 1
 assert_eq "http_responses_total 405 /verify +1" \
@@ -142,8 +145,8 @@ assert_eq "inflight_requests = 1 (the scrape itself)" \
     "$(metric "$TMP/m1" cap_verifier_inflight_requests)" 1
 
 # the histogram: _count = the route's requests, +Inf bucket = _count, buckets cumulative
-assert_eq "duration _count{/verify} +9" \
-    "$(delta 'cap_verifier_request_duration_seconds_count{route="/verify"}')" 9
+assert_eq "duration _count{/verify} +10" \
+    "$(delta 'cap_verifier_request_duration_seconds_count{route="/verify"}')" 10
 assert_eq "duration _count{/metrics} +1" \
     "$(delta 'cap_verifier_request_duration_seconds_count{route="/metrics"}')" 1
 assert_eq "duration _count{other} +1" \
