@@ -83,9 +83,11 @@ static int next_param(const char **p, const char *end, const char **name, size_t
         s++;
     if (s < end && *s == '"') {
         /* a quoted string without escapes: browsers percent-encode '"' in names (RFC 7578
-         * §4.2), so a backslash can only be someone else's quoting, which we do not guess */
+         * §4.2) and send a backslash as it is (a Windows file name, C:\Users\…), so a
+         * backslash is a character of the value; a client quoting '"' as \" is refused by
+         * what follows the '"' */
         const char *q = s + 1;
-        while (q < end && *q != '"' && *q != '\\')
+        while (q < end && *q != '"')
             q++;
         if (q == end || *q != '"')
             return -1;

@@ -226,6 +226,12 @@ cat "$SAMPLE/sample.zip" >>"$TMP/ok.bin"
 printf -- '\r\n--a b--\r\n' >>"$TMP/ok.bin"
 req POST "$API/verify" -H 'Content-Type: multipart/form-data; boundary="a b"' --data-binary "@$TMP/ok.bin"
 assert_eq "a quoted boundary with a space, extra headers: ok" "$STATUS $(body_json .result)" "200 ok"
+# a browser sends a Windows file name's backslashes as they are
+printf -- '--XB\r\nContent-Disposition: form-data; name="package"; filename="C:\\Users\\a\\s.zip"\r\n\r\n' >"$TMP/win.bin"
+cat "$SAMPLE/sample.zip" >>"$TMP/win.bin"
+printf -- '\r\n--XB--\r\n' >>"$TMP/win.bin"
+req POST "$API/verify" -H 'Content-Type: multipart/form-data; boundary=XB' --data-binary "@$TMP/win.bin"
+assert_eq "a file name with backslashes (C:\\Users\\a\\s.zip): ok" "$STATUS $(body_json .result)" "200 ok"
 
 # the body limit holds for forms as for raw bodies; a bad boundary is answered before the body
 head -c 1100000 /dev/urandom >"$TMP/big.bin"
