@@ -98,16 +98,21 @@ static int format_head(req *r, char *head, int status, const char *content_type,
                  "Access-Control-Allow-Origin: %s\r\n"
                  "Access-Control-Expose-Headers: X-Request-Id, Retry-After, ETag, Location\r\n",
                  r->cors_origin);
+    /* a 204 carries no Content-Length (RFC 9110 §8.6), a 304 none either: it would have to
+     * be the 200's, which these answers do not know */
+    char length[40] = "";
+    if (status != 204 && status != 304)
+        snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
     int n =
         snprintf(head, HEAD_MAX,
                  "HTTP/1.1 %d %s\r\n"
                  "%s%s%s"
-                 "Content-Length: %zu\r\n"
+                 "%s"
                  "X-Content-Type-Options: nosniff\r\n"
                  "X-Request-Id: %s\r\n"
                  "%s%s%s%s%s\r\n",
                  status, reason_phrase(status), content_type ? "Content-Type: " : "",
-                 content_type ? content_type : "", content_type ? "\r\n" : "", len, r->id,
+                 content_type ? content_type : "", content_type ? "\r\n" : "", length, r->id,
                  api ? "Cache-Control: no-store\r\n" : "",
                  r->d->cfg.server_cors_origins.n > 0 && !r->admin_port ? "Vary: Origin\r\n" : "",
                  cors, must_close ? "Connection: close\r\n" : "", extra ? extra : "");

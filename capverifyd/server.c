@@ -267,7 +267,8 @@ static void answer_options(req *r)
     if (r->cors_origin != NULL && header(r, "Access-Control-Request-Method") != NULL)
         snprintf(extra + n, sizeof extra - (size_t)n,
                  "Access-Control-Allow-Methods: %s\r\n"
-                 "Access-Control-Allow-Headers: Authorization, Content-Type, X-Request-Id\r\n"
+                 "Access-Control-Allow-Headers: Authorization, Content-Type, X-Request-Id, "
+                 "If-None-Match\r\n"
                  "Access-Control-Max-Age: 600\r\n",
                  http_allow_methods(r->route));
     send_response(r, 204, NULL, NULL, 0, extra);

@@ -63,6 +63,8 @@ check "GET body is the peer's IR byte for byte" cmp -s "$TMP/resp.body" "$POLICY
 req GET "$API/policy/lksg.v1" -H "If-None-Match: $etag"
 assert_eq "If-None-Match: 304" "$STATUS" 304
 assert_eq "304 has no body" "$(wc -c <"$TMP/resp.body" | tr -d ' ')" 0
+assert_eq "… nor a Content-Length (RFC 9110: it would have to be the 200's)" \
+    "$(tr -d '\r' <"$TMP/resp.headers" | grep -ci '^content-length:')" 0
 req GET "$API/policy/lksg.v1" -H 'If-None-Match: "ir:sha3-256:00"'
 assert_eq "another ETag: 200" "$STATUS" 200
 req GET "$API/policy/no.such.policy"

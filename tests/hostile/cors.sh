@@ -44,7 +44,11 @@ check "… Access-Control-Allow-Headers has Authorization" \
     list_has "$(hdr Access-Control-Allow-Headers)" Authorization
 check "… Access-Control-Allow-Headers has Content-Type" \
     list_has "$(hdr Access-Control-Allow-Headers)" Content-Type
+check "… Access-Control-Allow-Headers has If-None-Match (a conditional GET /policy/{id})" \
+    list_has "$(hdr Access-Control-Allow-Headers)" If-None-Match
 assert_eq "… no body with the 204" "$(wc -c <"$TMP/resp.body" | tr -d ' ')" 0
+assert_eq "… nor a Content-Length (RFC 9110 §8.6)" \
+    "$(tr -d '\r' <"$TMP/resp.headers" | grep -ci '^content-length:')" 0
 
 preflight "$D_URL/registry/entries" "$ORIGIN" GET
 row "preflight /registry/entries (GET) from $ORIGIN"
