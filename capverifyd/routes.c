@@ -5,6 +5,7 @@
  * call that writes them. */
 #include "routes.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,44 @@ static bool need_json(req *r)
 
 /* ---- registry ---------------------------------------------------------------------------- */
 
+/* Whether the query string names only the parameters in `known` (NULL-terminated), each
+ * once, written exactly so (no percent-encoding, no other case), and no value holds a NUL
+ * (%00): anything else is answered 400. A parameter misspelt, encoded or given twice would
+ * otherwise be dropped or read as another, and answer another question (a list filtered by
+ * a manifest_hash left out is every entry). */
+static bool query_known(req *r, const char *const *known)
+{
+    const char *q = r->ri->query_string;
+    const char *seen[8] = { NULL };
+    size_t nseen = 0;
+    while (q != NULL && *q != '\0') {
+        size_t n = strcspn(q, "&"), k = strcspn(q, "=&");
+        const char *name = NULL;
+        for (const char *const *m = known; *m != NULL && name == NULL; m++)
+            if (strlen(*m) == k && strncmp(q, *m, k) == 0)
+                name = *m;
+        const char *why = NULL;
+        for (size_t i = 0; name != NULL && i < nseen; i++)
+            if (seen[i] == name)
+                why = "is given twice";
+        if (name == NULL)
+            why = "is not one of this route's";
+        char value[256];
+        int vlen = k < n ? mg_url_decode(q + k + 1, (int)(n - k - 1), value, sizeof value, 1) : 0;
+        if (why == NULL && vlen > 0 && memchr(value, '\0', (size_t)vlen) != NULL)
+            why = "holds a NUL";
+        if (why != NULL) {
+            send_error(r, 400, "malformed", "query parameter '%.*s' %s", (int)(k < 64 ? k : 64), q,
+                       why);
+            return false;
+        }
+        if (nseen < sizeof seen / sizeof seen[0])
+            seen[nseen++] = name;
+        q = q[n] == '&' ? q + n + 1 : q + n;
+    }
+    return true;
+}
+
 /* The value of query parameter `name` into *out (NULL when absent). False, answered 400,
  * when it does not fit in buf: a value cut or ignored would answer another question (a
  * filter by a manifest_hash too long to be one would list every entry). */
@@ -72,27 +111,37 @@ static bool query(req *r, const char *name, char *buf, size_t cap, const char **
     return false;
 }
 
+/* The integer query parameter `name` into *out (`def` when absent). False when it is not an
+ * integer in [min, max] (answered 400). */
+static bool query_int(req *r, const char *name, long long def, long long min, long long max,
+                      long long *out)
+{
+    char buf[32];
+    const char *q;
+    if (!query(r, name, buf, sizeof buf, &q))
+        return false;
+    char *end = NULL;
+    errno = 0;
+    *out = q ? strtoll(q, &end, 10) : def;
+    if (q != NULL && (*q == '\0' || *end != '\0' || errno == ERANGE || *out < min || *out > max)) {
+        send_error(r, 400, "malformed", "%s must be an integer in %lld..%lld", name, min, max);
+        return false;
+    }
+    return true;
+}
+
 void handle_registry_list(req *r)
 {
     if (!auth_check(r, "registry:read") || !need_registry(r))
         return;
-    char mh[160], after_s[32], limit_s[32];
-    const char *manifest, *after_q, *limit_q;
-    if (!query(r, "manifest_hash", mh, sizeof mh, &manifest) ||
-        !query(r, "after", after_s, sizeof after_s, &after_q) ||
-        !query(r, "limit", limit_s, sizeof limit_s, &limit_q))
+    static const char *const known[] = { "manifest_hash", "after", "limit", NULL };
+    char mh[160];
+    const char *manifest;
+    long long after, limit;
+    if (!query_known(r, known) || !query(r, "manifest_hash", mh, sizeof mh, &manifest) ||
+        !query_int(r, "after", 0, 0, INT64_MAX, &after) ||
+        !query_int(r, "limit", 100, 1, 1000, &limit))
         return;
-    char *end = NULL;
-    long long after = after_q ? strtoll(after_q, &end, 10) : 0;
-    if (after_q && (*end != '\0' || after < 0)) {
-        send_error(r, 400, "malformed", "after must be a non-negative integer");
-        return;
-    }
-    long long limit = limit_q ? strtoll(limit_q, &end, 10) : 100;
-    if (limit_q && (*end != '\0' || limit < 1 || limit > 1000)) {
-        send_error(r, 400, "malformed", "limit must be 1..1000");
-        return;
-    }
     capv_registry_page *page = NULL;
     capv_error err = CAPV_ERROR_INIT;
     char *json = NULL;
@@ -145,24 +194,6 @@ void handle_registry_verification(req *r)
     send_library_json(r, 200, st == CAPV_E_BUSY ? CAPV_E_UNAVAILABLE : st, json, len, &err, NULL);
 }
 
-/* The integer query parameter `name` into *out (`def` when absent). False when it is not an
- * integer in [min, max] (answered 400). */
-static bool query_int(req *r, const char *name, long long def, long long min, long long max,
-                      long long *out)
-{
-    char buf[32];
-    const char *q;
-    if (!query(r, name, buf, sizeof buf, &q))
-        return false;
-    char *end = NULL;
-    *out = q ? strtoll(q, &end, 10) : def;
-    if (q != NULL && (*q == '\0' || *end != '\0' || *out < min || *out > max)) {
-        send_error(r, 400, "malformed", "%s must be an integer in %lld..%lld", name, min, max);
-        return false;
-    }
-    return true;
-}
-
 /* Recorded verifications, newest first, optionally of one result (docs/registry.md,
  * "Listing verifications"): who verified what and how it ended, for on-call staff and
  * auditors, hence the scope of the reports themselves. */
@@ -170,9 +201,10 @@ void handle_registry_verifications(req *r)
 {
     if (!auth_check(r, "verifications:read") || !need_registry(r))
         return;
+    static const char *const known[] = { "result", "before", "limit", NULL };
     char rbuf[16];
     const char *result;
-    if (!query(r, "result", rbuf, sizeof rbuf, &result))
+    if (!query_known(r, known) || !query(r, "result", rbuf, sizeof rbuf, &result))
         return;
     if (result != NULL && strcmp(result, "ok") != 0 && strcmp(result, "warn") != 0 &&
         strcmp(result, "fail") != 0) {
@@ -522,8 +554,9 @@ void handle_policy_list(req *r)
 {
     if (!auth_check(r, "policy:read") || !need_registry(r))
         return;
+    static const char *const known[] = { "after", "limit", NULL };
     long long after, limit;
-    if (!query_int(r, "after", 0, 0, INT64_MAX, &after) ||
+    if (!query_known(r, known) || !query_int(r, "after", 0, 0, INT64_MAX, &after) ||
         !query_int(r, "limit", 100, 1, 1000, &limit))
         return;
     capv_registry_policy_page *page = NULL;

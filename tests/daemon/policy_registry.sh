@@ -129,6 +129,18 @@ req GET "$API/registry/entries?manifest_hash=$m1$(printf '0%.0s' $(seq 100))"
 assert_eq "a manifest_hash longer than its buffer: 400, not the unfiltered list" \
     "$STATUS $(body_json .error.code)" "400 malformed"
 assert_match "... naming the parameter" "$(body_json .error.message)" "manifest_hash is longer than"
+# so is any parameter that would be dropped or read as another: misspelt, percent-encoded,
+# given twice, a NUL in its value, a number out of range or empty
+for q in "manifesthash=$m1" "manifest%5Fhash=$m1" "Manifest_Hash=$m1" \
+    "manifest_hash=$m1&manifest_hash=0x$(printf '2%.0s' $(seq 64))" "limit=1&limit=5" "limit=1%00junk" \
+    "after=99999999999999999999999" "after="; do
+    req GET "$API/registry/entries?$q"
+    assert_eq "?$q: 400" "$STATUS $(body_json .error.code)" "400 malformed"
+done
+req GET "$API/policies?limit=2&sort=x"
+assert_eq "GET /policies with an unknown parameter: 400" "$STATUS" 400
+req GET "$API/registry/verifications?result=ok&result=fail"
+assert_eq "GET /registry/verifications with result twice: 400" "$STATUS" 400
 
 # ---- recorded verifications and backups ---------------------------------------------------------
 req POST "$API/verify" -H 'Content-Type: application/zip' -H 'X-Request-Id: recorded-1' \
