@@ -35,7 +35,9 @@ const char *content_type(req *r, char *buf, size_t cap)
 
 bool http_request_id_ok(const char *s, size_t n)
 {
-    if (n == 0 || n > HTTP_REQUEST_ID_MAX)
+    /* a final '.' (".", "..", "a.") makes a path segment the strict path check refuses:
+     * GET /registry/verifications/{request_id} could not name it */
+    if (n == 0 || n > HTTP_REQUEST_ID_MAX || s[n - 1] == '.')
         return false;
     for (size_t i = 0; i < n; i++)
         if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')

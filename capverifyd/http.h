@@ -53,7 +53,7 @@ const char *header(req *r, const char *name);
 /* The media type of Content-Type without parameters, lower-cased, into buf. */
 const char *content_type(req *r, char *buf, size_t cap);
 /* Whether `n` bytes at `s` are a request id of ours: 1..HTTP_REQUEST_ID_MAX characters of
- * [A-Za-z0-9._-]. A client's X-Request-Id is used when it is one; the ids the daemon makes
+ * [A-Za-z0-9._-], not ending in '.'. A client's X-Request-Id is used when it is one; the ids the daemon makes
  * (32 hex digits) are. The registry records verifications under them, so
  * GET /registry/verifications/{request_id} accepts exactly these. */
 #define HTTP_REQUEST_ID_MAX 64

@@ -181,7 +181,8 @@ void handle_registry_verification(req *r)
         return;
     const char *id = r->ri->local_uri_raw + strlen("/registry/verifications/");
     if (!http_request_id_ok(id, strlen(id))) {
-        send_error(r, 400, "malformed", "a request id is 1..%d characters of [A-Za-z0-9._-]",
+        send_error(r, 400, "malformed",
+                   "a request id is 1..%d characters of [A-Za-z0-9._-], not ending in '.'",
                    HTTP_REQUEST_ID_MAX);
         return;
     }
@@ -227,6 +228,16 @@ void handle_registry_verifications(req *r)
     send_library_json(r, 200, st, json, len, &err, NULL);
 }
 
+/* Whether GET /registry/entries/{id} can name the entry: its path takes no
+ * percent-encoding, nothing outside ASCII, and no segment ending in '.' (docs/hardening.md,
+ * "Strict HTTP"). */
+static bool entry_id_servable(const char *id)
+{
+    size_t n = strlen(id);
+    return n >= 1 && n <= 256 && id[n - 1] != '.' &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") == n;
+}
+
 /* Registers an entry: 201 when new, 200 when the same entry was already there (a retry),
  * 409 when an entry for these hashes exists with other content. */
 void handle_registry_post(req *r)
@@ -245,6 +256,13 @@ void handle_registry_post(req *r)
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_entry_from_json(&in, body, len, &err);
     free(body);
+    if (st == CAPV_OK && in->id != NULL && !entry_id_servable(in->id)) {
+        capv_registry_entry_free(in);
+        send_error(r, 400, "malformed",
+                   "id must be 1..256 characters of [A-Za-z0-9._~-], not ending in '.': "
+                   "GET /registry/entries/{id} could not name it");
+        return;
+    }
     if (st == CAPV_OK)
         st = capv_registry_add(&stored, r->d->registry, in, &err);
     capv_registry_entry_free(in);
@@ -421,7 +439,7 @@ void handle_registry_signature(req *r)
     if (!auth_check(r, "registry:read") || !need_registry(r))
         return;
     const char *from = r->ri->local_uri_raw + strlen("/registry/entries/");
-    char id[256];
+    char id[257];
     size_t n = strcspn(from, "/");
     if (n >= sizeof id) {
         send_error(r, 404, "not_found", "no such registry entry");

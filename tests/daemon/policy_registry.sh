@@ -105,6 +105,13 @@ req POST "$API/registry/entries" "${J[@]}" --data-binary '{"manifest_hash":"0x0"
 assert_eq "register malformed hashes: 400" "$STATUS" 400
 req POST "$API/registry/entries" "${J[@]}" --data-binary '{"proof_hash":"0x1","surprise":1}'
 assert_eq "register with an unknown field: 400" "$STATUS" 400
+# an id the entry's URL could not carry (the path takes no percent-encoding, nothing outside
+# ASCII, no segment ending in '.') is refused, not stored out of reach
+for bad in 'my entry/1%' 'v1.' 'ünï'; do
+    req POST "$API/registry/entries" "${J[@]}" \
+        --data-binary "{\"id\":\"$bad\",\"manifest_hash\":\"$(printf '0x%064d' 9)\",\"proof_hash\":\"$p1\"}"
+    assert_eq "register id '$bad': 400" "$STATUS $(body_json .error.code)" "400 malformed"
+done
 for i in 3 4 5; do
     h=$(printf '0x%064d' "$i")
     req POST "$API/registry/entries" "${J[@]}" --data-binary "{\"manifest_hash\":\"$h\",\"proof_hash\":\"$p1\"}"

@@ -243,7 +243,7 @@ assert_eq "valid 64-char X-Request-Id echoed" "$(hdr X-Request-Id)" "$id64"
 req GET "$API/nope" -H "X-Request-Id: req-42.A_b"
 assert_eq "valid X-Request-Id echoed on errors" "$(hdr X-Request-Id)" "req-42.A_b"
 assert_eq "and in the error body" "$(body_json .error.request_id)" "req-42.A_b"
-for bad in "${id64}x" 'has space' 'a<b>' 'semi;colon' 'ünï'; do
+for bad in "${id64}x" 'has space' 'a<b>' 'semi;colon' 'ünï' 'audit-42.' '..'; do
     req GET "$API/healthz" -H "X-Request-Id: $bad"
     got=$(hdr X-Request-Id)
     assert_match "invalid X-Request-Id '${bad:0:12}…' replaced by a generated one" "$got" \
