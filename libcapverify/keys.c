@@ -346,6 +346,13 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
     CAPV_TRY(parse_time_field(&k.valid_to, o, "valid_to", source, err));
     if (k.valid_from > k.valid_to)
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: valid_from is after valid_to", source);
+    /* a retired key signs what was created before its retirement: without that time it
+     * would be an active key under another name */
+    if (k.status == CAPV_KEY_RETIRED && k.valid_to == INT64_MAX)
+        CAPV_FAIL(err, CAPV_E_MALFORMED, source,
+                  "%s: a retired key needs valid_to, the time it was retired (manifests created "
+                  "until then are accepted)",
+                  source);
     CAPV_TRY(capvi_json_get_string(&kid, o, "", "kid", false, err));
     CAPV_TRY(capvi_json_get_string(&owner, o, "", "owner", false, err));
     k.owner = strdup(owner ? owner : "");

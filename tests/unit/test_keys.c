@@ -839,8 +839,18 @@ START_TEST(trust_store_files)
     fake_pub(p2, 2);
     fake_pub(p3, 3);
     cap_key(o1, sizeof o1, p1, "\"owner\": \"one\",");
-    cap_key(o2, sizeof o2, p2, "\"status\": \"retired\",");
+    cap_key(o2, sizeof o2, p2, "\"status\": \"retired\", \"valid_to\": \"2026-01-01T00:00:00Z\",");
     cap_key(o3, sizeof o3, p3, "");
+
+    /* a retired key without valid_to (when it was retired) is refused */
+    char o4[512];
+    cap_key(o4, sizeof o4, p2, "\"status\": \"retired\",");
+    put(path, dir, "retired.json", o4);
+    s = (capv_trust_store *)&s;
+    ck_assert_int_eq(capv_trust_store_load(&s, path, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(err.message, "a retired key needs valid_to"));
+    ck_assert_int_eq(unlink(path), 0);
 
     /* a JSON array */
     snprintf(text, sizeof text, "[%s,\n %s]\n", o1, o2);
