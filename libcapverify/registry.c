@@ -187,6 +187,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     pthread_cond_init(&reg->rq_cond, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&reg->generation, 1);
+    reg->entries_mark = -1;
     atomic_init(&reg->writes, 0);
     atomic_init(&reg->commits, 0);
     atomic_init(&reg->pruned, 0);

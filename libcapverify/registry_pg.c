@@ -278,6 +278,20 @@ capv_status capvi_pg_probe(capvi_pg *pg, const char *at, capv_error *err)
                          &p, err);
 }
 
+capv_status capvi_pg_entries_mark(int64_t *mark, capvi_pg *pg, capv_error *err)
+{
+    PGresult *r = NULL;
+    capv_status st = capvi_pg_exec(
+        &r, pg, &pg->w, "reading the entries' sequence",
+        "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('entries', 'seq')::"
+        "regclass), 0)",
+        NULL, err);
+    if (st == CAPV_OK)
+        *mark = capvi_pg_int(r, 0, 0);
+    PQclear(r);
+    return st;
+}
+
 /* ---- entries --------------------------------------------------------------------------- */
 
 /* The entry columns, in the order of capvi_reg_entry_from_texts after seq. */

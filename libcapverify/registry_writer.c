@@ -481,6 +481,35 @@ static bool probe_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
+/* Whether the storage's entries are to be looked at now (storages others write, while the
+ * writer is not stopping); *next is when next. */
+static bool watch_due(capv_registry *reg, int64_t *next)
+{
+    if (reg->be->entries_mark == NULL || reg->stopping) {
+        *next = 0;
+        return false;
+    }
+    int64_t now = capvi_mono_ms();
+    if (*next == 0)
+        *next = now; /* at once: the mark the handle starts from */
+    return now >= *next;
+}
+
+/* Entries another process added move the generation. A storage that cannot be asked now
+ * is asked again next time (the writes the handle makes meanwhile fail too). */
+static void writer_watch(capv_registry *reg)
+{
+    int64_t mark = 0;
+    pthread_mutex_lock(&reg->wlock);
+    capv_status st = reg->be->entries_mark(&mark, reg, NULL);
+    pthread_mutex_unlock(&reg->wlock);
+    if (st != CAPV_OK)
+        return;
+    if (reg->entries_mark >= 0 && mark != reg->entries_mark)
+        atomic_fetch_add(&reg->generation, 1);
+    reg->entries_mark = mark;
+}
+
 static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)
 {
     (void)arg;
@@ -859,7 +888,8 @@ static void writer_sync(capv_registry *reg)
 }
 
 /* Under qlock: waits for work until the earliest of the writer's deadlines. */
-static void writer_wait(capv_registry *reg, int64_t next_prune, int64_t next_probe)
+static void writer_wait(capv_registry *reg, int64_t next_prune, int64_t next_probe,
+                        int64_t next_watch)
 {
     /* no pruning while stopping (prune_due): its time would wake the writer in a loop */
     int64_t deadline = atomic_load(&reg->retention_ms) > 0 && !reg->stopping ? next_prune : 0;
@@ -868,6 +898,8 @@ static void writer_wait(capv_registry *reg, int64_t next_prune, int64_t next_pro
         deadline = sd;
     if (next_probe > 0 && (deadline == 0 || next_probe < deadline))
         deadline = next_probe;
+    if (next_watch > 0 && (deadline == 0 || next_watch < deadline))
+        deadline = next_watch;
     if (rd > 0 && (deadline == 0 || rd < deadline))
         deadline = rd;
     if (deadline > 0) {
@@ -882,13 +914,14 @@ static void *writer_main(void *arg)
 {
     capv_registry *reg = arg;
     capv_reg_write **batch = calloc(reg->max_batch, sizeof *batch);
-    int64_t next_prune = 0, next_probe = 0;
+    int64_t next_prune = 0, next_probe = 0, next_watch = 0;
     pthread_mutex_lock(&reg->qlock);
     for (;;) {
         bool due = prune_due(reg, next_prune);
         bool probe = probe_due(reg, &next_probe);
+        bool watch = watch_due(reg, &next_watch);
         bool rdue = records_due(reg, capvi_mono_ms());
-        if (reg->qhead == NULL && !rdue && !due && !probe) {
+        if (reg->qhead == NULL && !rdue && !due && !probe && !watch) {
             int64_t sd = sync_deadline(reg);
             bool leaving = reg->stopping && reg->rq_len == 0 && reg->rs_len == 0;
             if (sd > 0 && (leaving || capvi_mono_ms() >= sd)) {
@@ -901,7 +934,7 @@ static void *writer_main(void *arg)
             }
             if (leaving)
                 break;
-            writer_wait(reg, next_prune, next_probe);
+            writer_wait(reg, next_prune, next_probe, next_watch);
             continue;
         }
         if (due)
@@ -949,8 +982,12 @@ static void *writer_main(void *arg)
         bool more = due && writer_prune(reg);
         if (probe)
             writer_probe(reg);
+        if (watch)
+            writer_watch(reg);
 
         pthread_mutex_lock(&reg->qlock);
+        if (watch)
+            next_watch = capvi_mono_ms() + REG_WATCH_INTERVAL_MS;
         if (due)
             next_prune = more ? 0 : capvi_mono_ms() + reg->prune_interval_ms;
         if (probe)

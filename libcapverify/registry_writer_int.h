@@ -114,6 +114,10 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
  * health recovers when the storage does, also when no other write comes (a registry that is
  * not ready gets no traffic). */
 #define REG_PROBE_INTERVAL_MS 1000
+/* How often the writer thread asks a storage that other processes write whether entries
+ * were added (capvi_reg_backend.entries_mark): a change moves capv_registry_generation, so
+ * caches keyed by it drop what another replica's entry made stale within about this long. */
+#define REG_WATCH_INTERVAL_MS 1000
 
 /* Executes a write: on the writer thread when it runs (waiting until its batch committed),
  * else directly in one transaction; once more, up to the storage's busy_retries times,

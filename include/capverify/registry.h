@@ -155,9 +155,11 @@ CAPV_API uint64_t capv_registry_migrated_rows(const capv_registry *reg);
 CAPV_API void capv_registry_set_signing_key(capv_registry *reg, const capv_signing_key *key);
 
 /** Increases whenever this handle commits a change to the entries (add, import): a cache of
- * results that depend on the registry includes it in its key. Writes by other processes are
- * not seen (there are none while this handle holds the writer lock). Thread-safe.
- * Since 0.1. */
+ * results that depend on the registry includes it in its key. On SQLite no other process
+ * writes while this handle holds the writer lock. On PostgreSQL, where other replicas write,
+ * a handle with its writer thread (CAPV_REGISTRY_WRITER_THREAD) asks the database every
+ * second whether entries were added, and any addition increases it too; without the writer
+ * thread other processes' writes are not seen. Thread-safe. Since 0.1. */
 CAPV_API uint64_t capv_registry_generation(const capv_registry *reg);
 
 /** Counters of capv_registry_stat_get. Since 0.1. */

@@ -1086,6 +1086,31 @@ static capv_registry *blocked_writer(const char *reg_url, capvi_pg **other, adde
     return reg;
 }
 
+/* Another replica's entry moves a writer handle's generation within about a second, so a
+ * cache keyed by it (the verifier's reports) does not serve a verdict that entry changes. */
+START_TEST(test_generation_sees_other_writers)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_WRITER_THREAD;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, url, &o, &err) == CAPV_OK, "open: %s", err.message);
+    capvi_pg *other = open_rw();
+    usleep(300 * 1000); /* the writer's first look, at its start */
+    uint64_t g0 = capv_registry_generation(reg);
+    usleep(1500 * 1000);
+    ck_assert_uint_eq(capv_registry_generation(reg), g0); /* nothing added: no change */
+    test_entry t;
+    entry_make(&t, 0x41, 0x41, NULL, "x");
+    ck_assert_int_eq(entry_add(NULL, other, &t, &err), CAPV_OK);
+    for (int i = 0; i < 50 && capv_registry_generation(reg) == g0; i++)
+        usleep(100 * 1000);
+    ck_assert_uint_gt(capv_registry_generation(reg), g0);
+    capvi_pg_close(other);
+    capv_registry_close(reg);
+}
+END_TEST
+
 START_TEST(test_batch_adds_entries_in_key_order)
 {
     capvi_pg *other = NULL;
@@ -1810,6 +1835,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_prune_races_records);
     tcase_add_test(tc, test_backup_refuses_dangling);
     tcase_add_test(tc, test_load_refuses_dangling);
+    tcase_add_test(tc, test_generation_sees_other_writers);
     tcase_add_test(tc, test_batch_adds_entries_in_key_order);
     tcase_add_test(tc, test_deadlock_victim_runs_again);
     tcase_add_test(tc, test_import_run_again_reports_once);
