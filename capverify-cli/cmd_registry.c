@@ -409,6 +409,16 @@ static int do_add(const opts *o, char **operands)
                                "--manifest-hash and --proof-hash (or --package) are required");
     if (e.signature != NULL && key_path != NULL)
         return cli_usage_error("registry add", "--signature and --sign-key exclude each other");
+    /* the signing key's own public key and kid go with the signature it makes; a given
+     * public key or kid belongs to a given --signature */
+    if (key_path != NULL && (e.public_key != NULL || e.kid != NULL))
+        return cli_usage_error("registry add",
+                               "--public-key and --kid go with --signature, not --sign-key "
+                               "(which sets both from the key)");
+    if (e.signature == NULL && key_path == NULL && (e.public_key != NULL || e.kid != NULL))
+        return cli_usage_error("registry add",
+                               "--public-key and --kid describe a --signature: an unsigned entry "
+                               "has neither");
     e.signature_scheme = e.signature ? "ed25519" : NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_signing_key *key = NULL;

@@ -45,6 +45,12 @@ expect 2 "$cli" registry add --manifest-hash "$M1" --proof-hash "$P1" --timestam
 [ "$out" = "conflict $id" ] || fail "conflict: $out"
 [[ "$err" == *"never overwritten"* ]] || fail "conflict message: $err"
 expect 4 "$cli" registry add --manifest-hash 0x12 --proof-hash "$P1"
+# --public-key / --kid go with --signature: with --sign-key (which sets both) or alone they
+# would be replaced or stored on an unsigned entry
+expect 3 "$cli" registry add --manifest-hash "$M2" --proof-hash "$P1" --sign-key "$dir/regkey.key" --kid other
+[[ "$err" == *"go with --signature, not --sign-key"* ]] || fail "add --sign-key --kid: $err"
+expect 3 "$cli" registry add --manifest-hash "$M2" --proof-hash "$P1" --kid lonely
+[[ "$err" == *"an unsigned entry has neither"* ]] || fail "add --kid alone: $err"
 "$cli" keys gen --out "$dir/regkey" --owner registry >/dev/null || fail "keys gen"
 expect 0 "$cli" registry add --manifest-hash "$M2" --proof-hash "$P1" --sign-key "$dir/regkey.key" --id signed-one
 expect 0 "$cli" registry list --json
