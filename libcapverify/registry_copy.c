@@ -70,6 +70,7 @@ typedef struct copy_pipe {
     bool target_failed;
     uint64_t rows[T_COUNT]; /* rows read (registry_meta: those copied) */
     uint64_t done;
+    bool verify_entries; /* an entry whose signature does not verify stops the copy */
     capv_progress_fn progress;
     void *user;
 } copy_pipe;
@@ -112,6 +113,25 @@ static capv_status copy_row(void *user, const char *const *cols, const int *lens
                              strlen(tables[c->t].types));
     if (c->t == T_META && (cols[0] == NULL || capvi_pg_load_meta_kept(cols[0])))
         return CAPV_OK;
+    if (c->t == T_ENTRIES && c->verify_entries && cols[9] != NULL) {
+        /* before the commit, so that a bad signature leaves nothing written */
+        const char *const text[10] = { cols[1], cols[2], cols[3],  cols[6],  cols[7],
+                                       cols[8], cols[9], cols[10], cols[11], cols[12] };
+        capv_registry_entry *e = capvi_reg_entry_from_texts(strtoll(cols[0], NULL, 10), text);
+        if (e == NULL)
+            return capvi_err_nomem(err);
+        capv_error verr = CAPV_ERROR_INIT;
+        capv_status vs = capv_registry_entry_verify(e, &verr);
+        capv_status st = vs == CAPV_OK
+                             ? CAPV_OK
+                             : capvi_err_set(err, CAPV_E_MISMATCH, e->id,
+                                             "the source's entry '%s' does not verify (%s: %s): "
+                                             "nothing was written",
+                                             e->id, capv_status_name(vs), verr.message);
+        capv_registry_entry_free(e);
+        if (st != CAPV_OK)
+            return st;
+    }
     capv_status st = c->load != NULL ? capvi_pg_load_row(c->load, cols, lens, ncols, err)
                                      : sqlite_put(c, cols, lens, ncols, err);
     if (st != CAPV_OK) {
@@ -335,6 +355,7 @@ static capv_status verify_signatures(uint64_t *verified, capv_registry *reg, cap
             if (vs == CAPV_OK)
                 (*verified)++;
             else
+                /* each was verified before the commit: read back, it changed */
                 st = capvi_err_set(err, CAPV_E_MISMATCH, e->id,
                                    "the copied entry '%s' does not verify (%s: %s); the copy "
                                    "was committed: discard it",
@@ -380,8 +401,9 @@ capv_status capv_registry_copy(capv_registry_copy_result *result, capv_registry 
         txn = true;
         j.c.src_db = rc->db;
     }
+    j.c.verify_entries = true;
     st = copy_submit(to, &j, err);
-    if (st != CAPV_OK && j.src_st != CAPV_OK)
+    if (st != CAPV_OK && j.src_st != CAPV_OK && st != CAPV_E_MISMATCH)
         capvi_reg_note(from, st, err);
     if (st != CAPV_OK)
         goto out;

@@ -80,6 +80,19 @@ expect 5 "$cli" registry copy --from "$a" --to "$b"
 [[ "$err" == *"not empty"* ]] || fail "non-empty SQLite target: $err"
 expect 5 "$cli" registry copy --from "$a" --to "$a"
 
+# ---- a source entry whose signature does not verify: refused before the commit --------------
+bad=$dir/bad.sqlite
+cp "$a" "$bad"
+rows "$bad" "UPDATE entries SET registered_at = '2000-01-01T00:00:00Z' WHERE seq = 7"
+pgbad=$(schema copybad)
+expect 0 "$cli" registry init --db "$pgbad"
+expect 2 "$cli" registry copy --from "$bad" --to "$pgbad"
+[[ "$err" == *"does not verify"*"nothing was written"* ]] || fail "bad signature to PostgreSQL: $err"
+expect 0 "$cli" registry list --db "$pgbad" --json
+[ "$(jq '.entries | length' <<<"$out")" = 0 ] || fail "the refused copy left rows: $out"
+expect 2 "$cli" registry copy --from "$bad" --to "$dir/bad-copy.sqlite"
+[ ! -e "$dir/bad-copy.sqlite" ] || fail "the refused copy left its new target"
+
 # ---- --password-file ------------------------------------------------------------------------
 if [ -n "${PGPASSWORD:-}" ]; then
     printf '%s\n' "$PGPASSWORD" >"$dir/pw"
