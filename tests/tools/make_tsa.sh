@@ -102,44 +102,26 @@ keyUsage = critical, digitalSignature
 
 [ tsa ]
 default_tsa = tsa_main
+EOF
+    tsa_section tsa_main tsa sha256 1 "sha1, sha256, sha384, sha512"
+    # tsa_main signing with SHA-1 (its SignerInfo digest; the imprint is SHA-256)
+    tsa_section tsa_sha1_signer tsa sha1 1 sha256
+    tsa_section tsa_other other_tsa sha256 2 "sha256, sha384, sha512"
+}
 
-[ tsa_main ]
-serial = \$dir/tsa_serial
-crypto_device = builtin
-signer_cert = \$dir/tsa.pem
-signer_key = \$dir/tsa.key
-signer_digest = sha256
-default_policy = 1.3.6.1.4.1.55555.1.1
-digests = sha1, sha256, sha384, sha512
-accuracy = secs:1
-ordering = no
-tsa_name = yes
-ess_cert_id_chain = no
-ess_cert_id_alg = sha256
+# One `openssl ts` section: $1 = its name, $2 = the TSA's file prefix, $3 = its signer
+# digest, $4 = the last arc of its policy OID, $5 = the imprint digests it takes
+tsa_section() {
+    cat >>"$work/openssl.cnf" <<EOF
 
-# tsa_main signing with SHA-1 (its SignerInfo digest; the imprint is SHA-256)
-[ tsa_sha1_signer ]
-serial = \$dir/tsa_serial
+[ $1 ]
+serial = \$dir/$2_serial
 crypto_device = builtin
-signer_cert = \$dir/tsa.pem
-signer_key = \$dir/tsa.key
-signer_digest = sha1
-default_policy = 1.3.6.1.4.1.55555.1.1
-digests = sha256
-accuracy = secs:1
-ordering = no
-tsa_name = yes
-ess_cert_id_chain = no
-ess_cert_id_alg = sha256
-
-[ tsa_other ]
-serial = \$dir/other_tsa_serial
-crypto_device = builtin
-signer_cert = \$dir/other_tsa.pem
-signer_key = \$dir/other_tsa.key
-signer_digest = sha256
-default_policy = 1.3.6.1.4.1.55555.1.2
-digests = sha256, sha384, sha512
+signer_cert = \$dir/$2.pem
+signer_key = \$dir/$2.key
+signer_digest = $3
+default_policy = 1.3.6.1.4.1.55555.1.$4
+digests = $5
 accuracy = secs:1
 ordering = no
 tsa_name = yes
