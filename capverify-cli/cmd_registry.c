@@ -985,13 +985,6 @@ static int restore_local(const opts *o, const char *from, unsigned int flags, bo
         capv_backup_info_free(b);
         return 0;
     }
-    if (o->db == NULL || (capv_registry_location_is_postgres(o->db) && o->password_file)) {
-        capv_trust_store_free(trust);
-        return o->db == NULL ? cli_usage_error("registry restore", "--db PATH is required")
-                             : cli_usage_error("registry restore",
-                                               "--password-file does not apply to a restore: "
-                                               "give the password in PGPASSWORD or PGPASSFILE");
-    }
     bool pg_db = capv_registry_location_is_postgres(o->db);
     char *previous = NULL;
     progress pg;
@@ -1060,6 +1053,13 @@ static int do_restore(const opts *o, char **operands)
     if ((flags & CAPV_RESTORE_REQUIRE_SIGNED) && trust_path == NULL)
         return cli_usage_error("registry restore",
                                "--require-signed needs --trust DIR, the keys that sign backups");
+    /* before anything is downloaded */
+    if (!check_only && o->db == NULL)
+        return cli_usage_error("registry restore", "--db PATH is required");
+    if (!check_only && capv_registry_location_is_postgres(o->db) && o->password_file != NULL)
+        return cli_usage_error("registry restore",
+                               "--password-file does not apply to a restore: give the password "
+                               "in PGPASSWORD or PGPASSFILE");
     if (remote_is_location(from)) {
         /* download and verify, then restore from the verified local copy (docs/registry.md,
          * "Off-site copies"); without --dir that copy is private and removed afterwards */
@@ -1068,8 +1068,8 @@ static int do_restore(const opts *o, char **operands)
         /* a Ctrl-C ends the download, or lets a verification or restore under way finish;
          * either way the private copy goes */
         remote_interrupt_catch(true);
-        int rc = remote_fetch(&path, &tmpdir, &rf, from, dir,
-                              check_only || o->db == NULL || pg_target ? NULL : o->db);
+        int rc =
+            remote_fetch(&path, &tmpdir, &rf, from, dir, check_only || pg_target ? NULL : o->db);
         if (rc == 0 && remote_interrupted()) {
             fprintf(stderr,
                     "capverify registry restore: interrupted after the download of %s: "

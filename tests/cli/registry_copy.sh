@@ -133,6 +133,10 @@ M9=0x$(printf '9%.0s' {1..64})
 P9=0x$(printf '8%.0s' {1..64})
 expect 0 "$cli" registry add --db "$pg3" --manifest-hash "$M9" --proof-hash "$P9"
 expect 3 "$cli" registry restore --db "$pg3" --from "$backup" --password-file "$dir/none"
+# ... refused before an off-site backup is fetched (not after the download)
+expect 3 env AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$cli" registry restore --db "$pg3" \
+    --from s3://bucket/x.sqlite --s3-endpoint http://127.0.0.1:1 --password-file "$dir/none"
+[[ "$err" == *"--password-file does not apply to a restore"* ]] || fail "restore from s3: $err"
 expect 0 "$cli" registry restore --db "$pg3" --from "$backup" --json
 [ "$(jq -r .previous <<<"$out")" = null ] || fail "restore: $out"
 [ "$(jq -r .entries <<<"$out")" = 200 ] || fail "restore: $out"
