@@ -83,7 +83,8 @@ static route route_of(const char *method, const char *uri, bool *allowed)
         rt = ROUTE_OPENAPI, *allowed = get;
     else if (strcmp(uri, "/verify") == 0)
         rt = ROUTE_VERIFY, *allowed = post;
-    else if (strcmp(uri, "/policy/compile") == 0)
+    /* GET /policy/compile is the stored policy "compile" (a valid policy id) */
+    else if (strcmp(uri, "/policy/compile") == 0 && !get)
         rt = ROUTE_POLICY_COMPILE, *allowed = post;
     else if (strncmp(uri, "/policy/", 8) == 0 && uri[8] != '\0' && strchr(uri + 8, '/') == NULL)
         rt = ROUTE_POLICY_GET, *allowed = get;

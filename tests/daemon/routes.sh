@@ -77,6 +77,9 @@ assert_eq "DELETE /registry/entries: 405" "$STATUS" 405
 assert_eq "405 Allow on /registry/entries" "$(hdr Allow)" "GET, HEAD, POST"
 req GET "$API/admin/backup"
 assert_eq "GET /admin/backup: 405" "$STATUS" 405
+# "compile" is a valid policy id: GET /policy/compile looks it up (none stored here)
+req GET "$API/policy/compile"
+assert_eq "GET /policy/compile is the policy 'compile': 404, not 405" "$STATUS" 404
 req POST "$API/admin/backups"
 assert_eq "POST /admin/backups: 405" "$STATUS" 405
 
