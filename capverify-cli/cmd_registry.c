@@ -711,12 +711,12 @@ static int sink_write(void *user, const uint8_t *data, size_t len)
     return 0;
 }
 
-/* Whether `output` is the database file `db` itself. */
-static bool same_file(const char *output, const char *db)
+/* Whether the file `out` (stat'ed) is the database file `db` itself. */
+static bool is_database(const struct stat *out, const char *db)
 {
-    struct stat a, b;
-    return db != NULL && !capv_registry_location_is_postgres(db) && stat(output, &a) == 0 &&
-           stat(db, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    struct stat b;
+    return db != NULL && !capv_registry_location_is_postgres(db) && stat(db, &b) == 0 &&
+           out->st_dev == b.st_dev && out->st_ino == b.st_ino;
 }
 
 static int do_export(const opts *o, char **operands)
@@ -736,7 +736,7 @@ static int do_export(const opts *o, char **operands)
     bool to_file = output != NULL && strcmp(output, "-") != 0;
     struct stat st_out;
     bool exists = to_file && stat(output, &st_out) == 0;
-    if (exists && same_file(output, o->db))
+    if (exists && is_database(&st_out, o->db))
         return cli_usage_error("registry export", "--output names the registry database itself");
     if (exists && S_ISREG(st_out.st_mode) && !force)
         return cli_usage_error("registry export", "--output exists; --force replaces it");

@@ -56,10 +56,10 @@ static bool need_json(req *r)
 /* ---- registry ---------------------------------------------------------------------------- */
 
 /* Whether the query string names only the parameters in `known` (NULL-terminated), each
- * once, written exactly so (no percent-encoding, no other case), and no value holds a NUL
- * (%00): anything else is answered 400. A parameter misspelt, encoded or given twice would
- * otherwise be dropped or read as another, and answer another question (a list filtered by
- * a manifest_hash left out is every entry). */
+ * once, written exactly so (no percent-encoding, no other case): anything else is answered
+ * 400. A parameter misspelt, encoded or given twice would otherwise be dropped or read as
+ * another, and answer another question (a list filtered by a manifest_hash left out is every
+ * entry). query() refuses a value holding a NUL. */
 static bool query_known(req *r, const char *const *known)
 {
     const char *q = r->ri->query_string;
@@ -77,10 +77,6 @@ static bool query_known(req *r, const char *const *known)
                 why = "is given twice";
         if (name == NULL)
             why = "is not one of this route's";
-        char value[256];
-        int vlen = k < n ? mg_url_decode(q + k + 1, (int)(n - k - 1), value, sizeof value, 1) : 0;
-        if (why == NULL && vlen > 0 && memchr(value, '\0', (size_t)vlen) != NULL)
-            why = "holds a NUL";
         if (why != NULL) {
             send_error(r, 400, "malformed", "query parameter '%.*s' %s", (int)(k < 64 ? k : 64), q,
                        why);
@@ -94,8 +90,9 @@ static bool query_known(req *r, const char *const *known)
 }
 
 /* The value of query parameter `name` into *out (NULL when absent). False, answered 400,
- * when it does not fit in buf: a value cut or ignored would answer another question (a
- * filter by a manifest_hash too long to be one would list every entry). */
+ * when it does not fit in buf or holds a NUL (%00): a value cut or ignored would answer
+ * another question (a filter by a manifest_hash too long to be one would list every
+ * entry; `limit=1%00junk` is not 1). */
 static bool query(req *r, const char *name, char *buf, size_t cap, const char **out)
 {
     const char *q = r->ri->query_string;
@@ -103,6 +100,10 @@ static bool query(req *r, const char *name, char *buf, size_t cap, const char **
     if (q == NULL)
         return true;
     int n = mg_get_var(q, strlen(q), name, buf, cap);
+    if (n >= 0 && memchr(buf, '\0', (size_t)n) != NULL) {
+        send_error(r, 400, "malformed", "query parameter '%s' holds a NUL", name);
+        return false;
+    }
     if (n >= 0)
         *out = buf;
     if (n != -2)

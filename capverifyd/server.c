@@ -237,12 +237,12 @@ static void client_address(req *r)
             if (!forwarded_address(addr, b, (size_t)(e - b)))
                 return;
             snprintf(r->client, sizeof r->client, "%s", addr);
-            if (!trusted(d, addr) || start == v)
-                break;
+            if (!trusted(d, addr))
+                return;
+            if (start == v)
+                break;     /* every entry of this header a trusted hop: on to the one before */
             p = start - 1; /* the comma */
         }
-        if (!trusted(d, r->client))
-            return;
     }
 }
 

@@ -83,10 +83,8 @@ static capv_status parse_v0(capv_proof *p, const cJSON *o, capv_error *err)
     const char *status = NULL;
     if ((st = capvi_json_get_string(&status, o, "proof", "status", false, err)) != CAPV_OK)
         return st;
-    if (status != NULL) {
+    if (status != NULL)
         snprintf(p->status, sizeof p->status, "%s", status);
-        p->status_not_ok = strcmp(status, "ok") != 0;
-    }
     const cJSON *data = NULL, *checks = NULL;
     if ((st = capvi_json_get_object(&data, o, "proof", "proof_data", false, err)) != CAPV_OK)
         return st;

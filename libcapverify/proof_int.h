@@ -36,7 +36,6 @@ typedef struct capv_proof {
     size_t constraints_failed;
     char *first_failed;   /* name of the first failed constraint, or NULL */
     char status[32];      /* proof.v0's own status ("ok"), clipped; "" when absent */
-    bool status_not_ok;   /* it is present and not "ok" */
     uint32_t payload_len; /* CAPZ only */
 } capv_proof;
 

@@ -1316,10 +1316,6 @@ capv_status capvi_backup_info_move(capv_backup_info *info, const char *dir, capv
     return CAPV_OK;
 }
 
-/* The files SQLite keeps beside a database: its WAL and shared memory, and a rollback
- * journal. SQLite replays a WAL or a hot journal it finds beside a database into it,
- * whichever database it belonged to: none may stay beside a restored file. */
-
 /* Undoes keeping the current database as `pre` when the restore cannot go on: its first
  * `moved` journal files go back beside it and the second name goes, so the database is as
  * it was (a file with two names is refused by the daemon), and the directory is synced.
@@ -1348,9 +1344,6 @@ static void keep_undo(const char *dir, const char *real, const char *pre, size_t
                  "; undone, but the directory could not be synced to disk");
 }
 
-/* Refuses a restore to a name where no database is but such a file is: left by a database
- * moved away, or removed, after its writer was killed. Moving it aside would part it from
- * the database whose last transactions it may hold: the operator decides. */
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)
 {
     if (rename(from, to) == 0 || errno == ENOENT)

@@ -403,7 +403,7 @@ capv_status capv_registry_copy(capv_registry_copy_result *result, capv_registry 
     }
     j.c.verify_entries = true;
     st = copy_submit(to, &j, err);
-    if (st != CAPV_OK && j.src_st != CAPV_OK && st != CAPV_E_MISMATCH)
+    if (st != CAPV_OK && j.src_st != CAPV_OK)
         capvi_reg_note(from, st, err);
     if (st != CAPV_OK)
         goto out;

@@ -231,12 +231,16 @@ capv_status capvi_reg_first_read(sqlite3 *db, const char *path, capv_error *err)
 /* PRAGMA quick_check: CAPV_E_STORAGE naming the first complaint. O(size of the file). */
 capv_status capvi_reg_quick_check(sqlite3 *db, const char *path, capv_error *err);
 
-/* The names SQLite gives a database's journal files, after the database's own. */
+/* The files SQLite keeps beside a database, named after it: its WAL and shared memory, and
+ * a rollback journal. SQLite replays a WAL or a hot journal it finds beside a database into
+ * it, whichever database it belonged to: none may stay beside a restored or new file. */
 extern const char *const capvi_reg_journal_suffixes[3];
 
 /* CAPV_E_BUSY when a journal of `path` (-wal, -shm, -journal) is there though `path` is not:
- * it is left from a database that was moved or deleted, and SQLite would replay it into a
- * new database made at that name. `into` says which ("the restored one"). */
+ * it is left by a database moved away, or removed, after its writer was killed, and SQLite
+ * would replay it into a new database made at that name. Moving it aside would part it from
+ * the database whose last transactions it may hold: the operator decides. `into` says which
+ * database it would go into ("the restored one"). */
 capv_status capvi_reg_leftover_journal(const char *path, const char *into, capv_error *err);
 
 /* Whether a read-write open of `path` can write the file and create its lock, WAL and

@@ -110,13 +110,13 @@ const char *capvi_pg_text(const PGresult *r, int row, int col);
 int64_t capvi_pg_int(const PGresult *r, int row, int col);
 bool capvi_pg_bytes(uint8_t *out, size_t want, const PGresult *r, int row, int col);
 
-/* The location (the URL without password) of a URL or conninfo: NULL when libpq cannot
- * parse it, or on OOM (*parsed tells which). Its password, if any, in *password. */
 /* Whether a libpq URI has an '@' after its user information, in its host or in its path
  * (before any '?'): a password holding an unencoded '@' or '/', which libpq would read as
  * part of the host or of the path and so echo in its messages. */
 bool capvi_pg_uri_ambiguous(const char *url);
 
+/* The location (the URL without password) of a URL or conninfo: NULL when libpq cannot
+ * parse it, or on OOM (*parsed tells which). Its password, if any, in *password. */
 char *capvi_pg_make_location(const char *url, bool *parsed, char **password);
 
 #endif

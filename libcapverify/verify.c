@@ -1026,7 +1026,7 @@ static capv_status check_signature(unit_ctx *u)
     if (trusted > 0)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_PASS, d,
                                 "%zu valid signature(s) by trusted key(s)", trusted);
-    if (distrusted == 0 && untrusted_only > 0 && u->o->allow_untrusted)
+    if (untrusted_only > 0 && u->o->allow_untrusted)
         return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_WARN, d,
                                 "valid signature(s), but no signing key is trusted (allowed)");
     return capvi_report_add(u->r, "manifest.signature", CAPV_CHECK_FAIL, d,
@@ -1190,7 +1190,7 @@ static capv_status check_policy_binding(unit_ctx *u)
         put_num(d, "constraints_failed", (double)u->proof.constraints_failed);
         if (u->proof.status[0] != '\0')
             put_str(d, "proof_status", u->proof.status);
-        if (u->proof.status_not_ok)
+        if (u->proof.status[0] != '\0' && strcmp(u->proof.status, "ok") != 0)
             return capvi_report_add(u->r, "policy.binding", CAPV_CHECK_FAIL, d,
                                     "the proof's status is '%s', not 'ok'", u->proof.status);
         if (u->proof.constraints_failed > 0)
