@@ -187,14 +187,22 @@ capv_status capvi_pg_begin(capvi_pg *pg, bool durable, capv_error *err)
         return capvi_err_set(err, CAPV_E_STATE, NULL, "a transaction is already open");
     /* READ COMMITTED whatever the database's default: each statement sees what committed
      * before it, which the prune's order of statements relies on (prune_reports). Not
-     * durable: the commit returns before the server has flushed its WAL (a crash of the
-     * server, not of this process, may lose the transaction; docs/registry.md "Durability") */
+     * durable (a batch of queued records only): the commit returns before the server has
+     * flushed its WAL (a crash of the server, not of this process, may lose the
+     * transaction; docs/registry.md "Durability"), and the record statements run their
+     * generic plans: planned for the array lengths of each batch they cost the server about
+     * a fifth of a batch's time, for the same plan (other statements, the prune's with its
+     * LIMIT, keep the plans made for their values). The writer's first savepoint comes
+     * along (capvi_pg_savepoint). */
     if ((st = capvi_pg_exec(NULL, pg, &pg->w, "starting a transaction",
-                            durable ? "BEGIN ISOLATION LEVEL READ COMMITTED"
+                            durable ? "BEGIN ISOLATION LEVEL READ COMMITTED; SAVEPOINT capv_write"
                                     : "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL "
-                                      "synchronous_commit TO off",
-                            NULL, err)) == CAPV_OK)
+                                      "synchronous_commit TO off; SET LOCAL plan_cache_mode TO "
+                                      "force_generic_plan; SAVEPOINT capv_write",
+                            NULL, err)) == CAPV_OK) {
         pg->w.in_tx = true;
+        pg->sp = CAPVI_PG_SP_SPARE;
+    }
     return st;
 }
 
@@ -204,6 +212,7 @@ capv_status capvi_pg_commit(capvi_pg *pg, capv_error *err)
     if (st != CAPV_OK)
         return st;
     PGresult *r = NULL;
+    /* a savepoint still open or not yet released is committed with the transaction */
     st = capvi_pg_exec(&r, pg, &pg->w, "committing", "COMMIT", NULL, err);
     /* the server answers ROLLBACK to a COMMIT of a transaction an error aborted */
     if (st == CAPV_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
@@ -213,6 +222,7 @@ capv_status capvi_pg_commit(capvi_pg *pg, capv_error *err)
     PQclear(r);
     pg->w.in_tx = false; /* whatever the outcome, the transaction is over */
     pg->w.lost = false;
+    pg->sp = CAPVI_PG_SP_NONE;
     return st;
 }
 
@@ -224,6 +234,7 @@ void capvi_pg_rollback(capvi_pg *pg)
         PQclear(PQexec(pg->w.pc, "ROLLBACK"));
     pg->w.in_tx = false;
     pg->w.lost = false;
+    pg->sp = CAPVI_PG_SP_NONE;
 }
 
 bool capvi_pg_in_transaction(const capvi_pg *pg)
@@ -237,19 +248,59 @@ static capv_status tx_statement(capvi_pg *pg, const char *what, const char *sql,
     return st == CAPV_OK ? capvi_pg_exec(NULL, pg, &pg->w, what, sql, NULL, err) : st;
 }
 
+/* The writer's savepoints cost one round trip each instead of three (capvi_pg_sp): the
+ * first one of a transaction was opened by the BEGIN, and the RELEASE of the one before goes
+ * with the next SAVEPOINT. A statement run between a release and the next savepoint runs
+ * inside the released one, which the next SAVEPOINT or the COMMIT releases. */
+/* Whether the savepoint stands at `at` in a transaction still held: a lost one answers its
+ * loss to every call (capvi_pg_conn_ready), as if each had sent its statement. */
+static bool sp_at(const capvi_pg *pg, capvi_pg_sp at)
+{
+    return capvi_pg_in_transaction(pg) && pg->sp == at;
+}
+
 capv_status capvi_pg_savepoint(capvi_pg *pg, capv_error *err)
 {
-    return tx_statement(pg, "starting a savepoint", "SAVEPOINT capv_write", err);
+    capv_status st = in_transaction(pg, err);
+    if (st == CAPV_OK && sp_at(pg, CAPVI_PG_SP_SPARE)) {
+        pg->sp = CAPVI_PG_SP_OPEN;
+        return CAPV_OK;
+    }
+    if (st == CAPV_OK)
+        st = tx_statement(pg, "starting a savepoint",
+                          pg->sp == CAPVI_PG_SP_RELEASED
+                              ? "RELEASE SAVEPOINT capv_write; SAVEPOINT capv_write"
+                              : "SAVEPOINT capv_write",
+                          err);
+    if (st == CAPV_OK)
+        pg->sp = CAPVI_PG_SP_OPEN;
+    return st;
 }
 
 capv_status capvi_pg_release(capvi_pg *pg, capv_error *err)
 {
-    return tx_statement(pg, "releasing a savepoint", "RELEASE SAVEPOINT capv_write", err);
+    capv_status st = in_transaction(pg, err);
+    if (st == CAPV_OK && sp_at(pg, CAPVI_PG_SP_OPEN)) {
+        pg->sp = CAPVI_PG_SP_RELEASED;
+        return CAPV_OK;
+    }
+    return st == CAPV_OK
+               ? tx_statement(pg, "releasing a savepoint", "RELEASE SAVEPOINT capv_write", err)
+               : st;
 }
 
 capv_status capvi_pg_rollback_to(capvi_pg *pg, capv_error *err)
 {
-    return tx_statement(pg, "rolling back to a savepoint", "ROLLBACK TO SAVEPOINT capv_write", err);
+    capv_status st = in_transaction(pg, err);
+    if (st == CAPV_OK && sp_at(pg, CAPVI_PG_SP_RELEASED)) {
+        /* as if the RELEASE had been sent: the savepoint is gone, and so is this rollback's */
+        pg->sp = CAPVI_PG_SP_NONE;
+        return tx_statement(pg, "rolling back to a savepoint",
+                            "RELEASE SAVEPOINT capv_write; ROLLBACK TO SAVEPOINT capv_write", err);
+    }
+    return st == CAPV_OK ? tx_statement(pg, "rolling back to a savepoint",
+                                        "ROLLBACK TO SAVEPOINT capv_write", err)
+                         : st;
 }
 
 capv_status capvi_pg_record(capvi_pg *pg, capvi_reg_record **recs, size_t n)

@@ -22,7 +22,9 @@ typedef struct capvi_pg capvi_pg;
 #define CAPVI_PG_BACKOFF_MAX_MS 5000
 
 /* Parameterized statements are prepared once per session, up to this many per connection
- * (more run unprepared): the server then neither parses nor plans them again. */
+ * (more run unprepared): the server then does not parse them again, and plans them again
+ * only while their plans made for the values look cheaper than the generic one
+ * (plan_cache_mode; capvi_pg_begin). */
 #define CAPVI_PG_PREPARED_MAX 32
 
 typedef struct capvi_pg_conn {
@@ -41,6 +43,17 @@ typedef struct capvi_pg_conn {
     int nprepared;
 } capvi_pg_conn;
 
+/* Where the write connection's savepoint stands (registry_pg.c, capvi_pg_savepoint). The
+ * writer opens a savepoint first thing in every transaction and releases each one before the
+ * next or the commit, so two of its statements ride with others: the first SAVEPOINT with
+ * the BEGIN, and a RELEASE with the next SAVEPOINT (before a COMMIT none is needed). */
+typedef enum capvi_pg_sp {
+    CAPVI_PG_SP_NONE,     /* none open */
+    CAPVI_PG_SP_SPARE,    /* opened with the BEGIN, no write in it yet */
+    CAPVI_PG_SP_OPEN,     /* a write runs in it */
+    CAPVI_PG_SP_RELEASED, /* its write is over; RELEASE not sent yet */
+} capvi_pg_sp;
+
 struct capvi_pg {
     char *url;          /* as given, for libpq only (may hold a password) */
     char *location;     /* the URL without password */
@@ -58,6 +71,7 @@ struct capvi_pg {
     pthread_mutex_t llock;
     bool leading;
     uint64_t leader_generation; /* the session that took the lock */
+    capvi_pg_sp sp;             /* the write connection's savepoint capv_write */
     capvi_pg_conn snap;         /* snapshots: one at a time, under slock */
     pthread_mutex_t slock;      /* held from snapshot_begin to snapshot_end (error-checking) */
 };

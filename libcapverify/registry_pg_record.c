@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Recording verifications in the PostgreSQL registry (docs/registry.md, "PostgreSQL
  * backend"): a batch is a few statements whatever its size (up to PG_RECORD_CHUNK records
- * each, the rows passed as arrays): the distinct report bodies (INSERT … ON CONFLICT (sha3)
- * DO NOTHING, then a look-up of the ids of those already stored), the verifications (one
- * INSERT, which looks up the entry of each distinct digest pair once), and for the records
+ * each, the rows passed as arrays): the distinct report bodies (one statement: those already
+ * stored are locked and the others inserted), the verifications (one INSERT, which looks up
+ * the entry of each distinct digest pair once), and for the records
  * not inserted, a look-up of the stored rows, compared by capvi_reg_record_compare.
  *
  * The verifications are first inserted without ON CONFLICT: a request id is almost always
@@ -28,7 +28,8 @@
 #define PG_RECORD_CHUNK 1000u
 #define PG_RECORD_CHUNK_BYTES (64u * 1024u * 1024u)
 _Static_assert(PG_RECORD_CHUNK <= 32767, "a row's index of its digest pair is a smallint");
-/* Rounds of insert + look-up for report bodies that a concurrent prune removes meanwhile. */
+/* Rounds of bodies_put for report bodies that concurrent transactions store or remove
+ * meanwhile. */
 #define PG_REPORT_ROUNDS 3
 
 /* A record of the chunk, sorted by request_id then position. */
@@ -193,8 +194,13 @@ static capv_status run_arrays(PGresult **out, capvi_pg *pg, const char *what, co
 
 /* ---- report bodies --------------------------------------------------------------------- */
 
-/* Inserts the bodies whose id is unknown; those inserted get their ids. */
-static capv_status bodies_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
+/* The ids of the bodies whose id is unknown: those already stored are locked (FOR KEY SHARE),
+ * so that no prune removes them before this transaction references them, and the others are
+ * inserted. One statement, whose snapshot does not see what other transactions commit while
+ * it runs: a body one of them stores meanwhile (the insert then waits for it and skips the
+ * row), or one that a prune removes (the lock waits for it and finds no row, and the insert
+ * stores it again), stays without an id for the next round (bodies_store). */
+static capv_status bodies_put(capvi_pg *pg, rec_chunk *k, capv_error *err)
 {
     static const capvi_pg_elem elems[4] = { CAPVI_PG_BYTEA, CAPVI_PG_INT8, CAPVI_PG_INT2,
                                             CAPVI_PG_TEXT };
@@ -210,42 +216,22 @@ static capv_status bodies_insert(capvi_pg *pg, rec_chunk *k, capv_error *err)
         capvi_pg_array_bytes(&col[3], r->body, r->body_len);
     }
     PGresult *res = NULL;
-    capv_status st = run_arrays(&res, pg, "storing reports",
-                                "INSERT INTO reports (sha3, bytes, summary, json) SELECT * FROM "
-                                "unnest($1::bytea[], $2::bigint[], $3::smallint[], $4::text[]) "
-                                "ON CONFLICT (sha3) DO NOTHING RETURNING id, sha3",
-                                col, 4, err);
+    capv_status st =
+        run_arrays(&res, pg, "storing reports",
+                   "WITH old AS (SELECT id, sha3 FROM reports WHERE sha3 = ANY ($1::bytea[]) FOR "
+                   "KEY SHARE), new AS (INSERT INTO reports (sha3, bytes, summary, json) SELECT * "
+                   "FROM unnest($1::bytea[], $2::bigint[], $3::smallint[], $4::text[]) AS n "
+                   "(sha3, bytes, summary, json) WHERE n.sha3 NOT IN (SELECT sha3 FROM old) ON "
+                   "CONFLICT (sha3) DO NOTHING RETURNING id, sha3) SELECT id, sha3, 0 FROM old "
+                   "UNION ALL SELECT id, sha3, 1 FROM new",
+                   col, 4, err);
     for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++) {
         uint8_t key[32];
         rec_body *b = capvi_pg_bytes(key, 32, res, i, 1) ? find_body(k, key) : NULL;
         if (b != NULL) {
             b->id = capvi_pg_int(res, i, 0);
-            b->mine = true;
+            b->mine = capvi_pg_int(res, i, 2) == 1;
         }
-    }
-    PQclear(res);
-    return st;
-}
-
-/* The ids of the bodies already stored, locked (FOR KEY SHARE) so that no prune removes them
- * before this transaction references them. */
-static capv_status bodies_lookup(capvi_pg *pg, rec_chunk *k, capv_error *err)
-{
-    capvi_pg_array keys;
-    capvi_pg_array_init(&keys, CAPVI_PG_BYTEA);
-    for (size_t i = 0; i < k->nbodies; i++)
-        if (k->bodies[i].id == 0)
-            capvi_pg_array_bytes(&keys, k->bodies[i].r->key, 32);
-    PGresult *res = NULL;
-    capv_status st = run_arrays(&res, pg, "looking up reports",
-                                "SELECT id, sha3 FROM reports WHERE sha3 = ANY ($1::bytea[]) FOR "
-                                "KEY SHARE",
-                                &keys, 1, err);
-    for (int i = 0; st == CAPV_OK && i < PQntuples(res); i++) {
-        uint8_t key[32];
-        rec_body *b = capvi_pg_bytes(key, 32, res, i, 1) ? find_body(k, key) : NULL;
-        if (b != NULL)
-            b->id = capvi_pg_int(res, i, 0);
     }
     PQclear(res);
     return st;
@@ -262,12 +248,8 @@ static size_t bodies_missing(const rec_chunk *k)
 static capv_status bodies_store(capvi_pg *pg, rec_chunk *k, capv_error *err)
 {
     capv_status st = CAPV_OK;
-    for (int round = 0; st == CAPV_OK && round < PG_REPORT_ROUNDS && bodies_missing(k) > 0;
-         round++) {
-        st = bodies_insert(pg, k, err);
-        if (st == CAPV_OK && bodies_missing(k) > 0)
-            st = bodies_lookup(pg, k, err);
-    }
+    for (int round = 0; st == CAPV_OK && round < PG_REPORT_ROUNDS && bodies_missing(k) > 0; round++)
+        st = bodies_put(pg, k, err);
     if (st == CAPV_OK && bodies_missing(k) > 0)
         st = capvi_err_set(err, CAPV_E_BUSY, NULL,
                            "storing reports: bodies were removed concurrently; retry");

@@ -177,8 +177,9 @@ static capv_status batch(capvi_pg *pg, capvi_reg_record *recs, size_t n)
     for (size_t i = 0; i < n; i++)
         p[i] = &recs[i];
     capv_error err = CAPV_ERROR_INIT;
-    /* as the registry's writer records: in the write's savepoint */
-    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    /* as the registry's writer records queued records: in the write's savepoint, in a
+     * transaction that is not durable (its statements' generic plans) */
+    ck_assert_int_eq(capvi_pg_begin(pg, false, &err), CAPV_OK);
     ck_assert_int_eq(capvi_pg_savepoint(pg, &err), CAPV_OK);
     capv_status st = capvi_pg_record(pg, p, n);
     ck_assert_msg(capvi_pg_release(pg, &err) == CAPV_OK, "release: %s", err.message);
@@ -380,6 +381,54 @@ START_TEST(test_entries)
     ck_assert_ptr_null(got);
     /* outside a transaction */
     ck_assert_int_eq(capvi_pg_entry_add(NULL, pg, &a.e, true, &err), CAPV_E_STATE);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* The writer's savepoints cost fewer round trips (registry_pg.c, capvi_pg_sp): the first
+ * one is opened by the BEGIN, a RELEASE goes with the next SAVEPOINT or not at all before the
+ * COMMIT. Each write is still undone alone: the first, a middle one, and a rollback after
+ * which the same savepoint takes another write. */
+START_TEST(test_savepoints_undo_one_write)
+{
+    capvi_pg *pg = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    test_entry t[2][5];
+    /* a transaction for queued records (not durable) and one for other writes */
+    for (int durable = 0; durable < 2; durable++) {
+        ck_assert_int_eq(capvi_pg_begin(pg, durable, &err), CAPV_OK);
+        for (int i = 0; i < 5; i++) {
+            test_entry *e = &t[durable][i];
+            entry_make(e, 20 + 10 * durable + i, 40 + i, NULL, NULL);
+            ck_assert_int_eq(capvi_pg_savepoint(pg, &err), CAPV_OK);
+            ck_assert_int_eq(capvi_pg_entry_add(NULL, pg, &e->e, true, &err), CAPV_OK);
+            /* writes 0 and 2 are undone, write 2 twice: its savepoint takes another try */
+            if (i == 0 || i == 2)
+                ck_assert_msg(capvi_pg_rollback_to(pg, &err) == CAPV_OK, "%s", err.message);
+            if (i == 2) {
+                ck_assert_int_eq(capvi_pg_entry_add(NULL, pg, &e->e, true, &err), CAPV_OK);
+                ck_assert_int_eq(capvi_pg_rollback_to(pg, &err), CAPV_OK);
+            }
+            ck_assert_msg(capvi_pg_release(pg, &err) == CAPV_OK, "%s", err.message);
+        }
+        ck_assert_msg(capvi_pg_commit(pg, &err) == CAPV_OK, "commit: %s", err.message);
+        ck_assert_int_eq(rows_of("entries"), 3 * (durable + 1));
+        for (int i = 0; i < 5; i++) {
+            capv_registry_entry *got = NULL;
+            ck_assert_int_eq(
+                capvi_pg_entry_get(&got, pg, NULL, t[durable][i].mk, t[durable][i].pk, &err),
+                i == 0 || i == 2 ? CAPV_E_NOT_FOUND : CAPV_OK);
+            capv_registry_entry_free(got);
+        }
+    }
+    /* a savepoint released and then rolled back to is an error, as it was when every
+     * RELEASE went at once; the transaction is then rolled back */
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_savepoint(pg, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_release(pg, &err), CAPV_OK);
+    ck_assert_int_ne(capvi_pg_rollback_to(pg, &err), CAPV_OK);
+    capvi_pg_rollback(pg);
+    ck_assert_int_eq(entry_add(NULL, pg, &t[0][0], &err), CAPV_OK);
     capvi_pg_close(pg);
 }
 END_TEST
@@ -1823,6 +1872,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_migrate_drops_foreign_keys);
     tcase_add_test(tc, test_concurrent_open);
     tcase_add_test(tc, test_entries);
+    tcase_add_test(tc, test_savepoints_undo_one_write);
     tcase_add_test(tc, test_commit_durability);
     tcase_add_test(tc, test_list_count);
     tcase_add_test(tc, test_records);
