@@ -187,7 +187,7 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     pthread_cond_init(&reg->rq_cond, &ca);
     pthread_condattr_destroy(&ca);
     atomic_init(&reg->generation, 1);
-    reg->entries_mark = -1;
+    reg->verdict_mark = -1;
     atomic_init(&reg->writes, 0);
     atomic_init(&reg->commits, 0);
     atomic_init(&reg->pruned, 0);
@@ -498,7 +498,7 @@ capv_status capv_registry_add(capv_registry_entry **stored, capv_registry *reg,
     q.run = add_run;
     q.undo = add_undo;
     q.arg = &a;
-    q.changes_entries = true;
+    q.changes_verdicts = true;
     /* the lock order of entries in a batch (run_order_cmp); bad hashes are refused by the
      * run */
     uint8_t key[64];
@@ -1119,6 +1119,7 @@ capv_status capv_registry_put_policy(capv_registry *reg, const capv_registry_pol
     memset(&q, 0, sizeof q);
     q.run = policy_run;
     q.arg = &in;
+    q.changes_verdicts = true; /* policy.binding knows the registry's policies */
     capvi_reg_submit(reg, &q);
     return capvi_err_done(err, capvi_reg_write_result(&q, err));
 }

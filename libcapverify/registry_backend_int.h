@@ -59,10 +59,11 @@ struct capvi_reg_backend {
                               size_t limit, capv_error *err);
     /* A small real write or round trip: succeeds when the storage works again. */
     capv_status (*probe)(capv_registry *reg, capv_error *err);
-    /* A number that changes whenever anyone adds entries to the storage, for storages that
-     * other processes write (NULL: only this handle writes, and its commits are counted).
+    /* A number that changes whenever anyone adds entries or policies to the storage (what
+     * a verification looks up), for storages that other processes write (NULL: only this
+     * handle writes, and its commits are counted).
      * The writer thread reads it every REG_WATCH_INTERVAL_MS. */
-    capv_status (*entries_mark)(int64_t *mark, capv_registry *reg, capv_error *err);
+    capv_status (*verdict_mark)(int64_t *mark, capv_registry *reg, capv_error *err);
     /* Whether this handle is the one that runs retention and scheduled backups among all
      * that share the storage (capv_registry_leader). */
     capv_status (*leader)(bool *leader, capv_registry *reg, capv_error *err);

@@ -293,7 +293,7 @@ static capv_status copy_submit(capv_registry *to, copy_job *j, capv_error *err)
     memset(&q, 0, sizeof q);
     q.run = copy_write;
     q.arg = j;
-    q.changes_entries = true;
+    q.changes_verdicts = true;
     q.once = true; /* it has read the source */
     capvi_reg_submit(to, &q);
     if (j->src_st != CAPV_OK) {

@@ -103,7 +103,7 @@ struct capv_registry {
     capv_clock_fn clock;
     void *clock_user;
     atomic_uint_fast64_t generation;
-    int64_t entries_mark; /* the storage's last entries_mark (writer thread), -1: none yet */
+    int64_t verdict_mark; /* the storage's last verdict_mark (writer thread), -1: none yet */
     atomic_uint_fast64_t writes;
     atomic_uint_fast64_t commits;
     atomic_uint_fast64_t pruned;

@@ -143,7 +143,7 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
     memset(&q, 0, sizeof q);
     q.run = import_run;
     q.arg = &a;
-    q.changes_entries = true;
+    q.changes_verdicts = true;
     capvi_reg_submit(reg, &q);
     if ((st = capvi_reg_write_result(&q, err)) != CAPV_OK)
         goto out;

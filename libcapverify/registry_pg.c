@@ -329,13 +329,15 @@ capv_status capvi_pg_probe(capvi_pg *pg, const char *at, capv_error *err)
                          &p, err);
 }
 
-capv_status capvi_pg_entries_mark(int64_t *mark, capvi_pg *pg, capv_error *err)
+capv_status capvi_pg_verdict_mark(int64_t *mark, capvi_pg *pg, capv_error *err)
 {
     PGresult *r = NULL;
+    /* the sum of two sequences that only grow (a load resets them: a change too) */
     capv_status st = capvi_pg_exec(
-        &r, pg, &pg->w, "reading the entries' sequence",
+        &r, pg, &pg->w, "reading the entries' and policies' sequences",
         "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('entries', 'seq')::"
-        "regclass), 0)",
+        "regclass), 0) + COALESCE(pg_sequence_last_value(pg_get_serial_sequence('policies', "
+        "'seq')::regclass), 0)",
         NULL, err);
     if (st == CAPV_OK)
         *mark = capvi_pg_int(r, 0, 0);

@@ -120,7 +120,7 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
 capv_status capvi_pg_probe(capvi_pg *pg, const char *at, capv_error *err);
 /* The last value the entries' identity sequence gave (0: none yet), on the writer's
  * connection: any replica's added entry moves it (and a restore's load sets it). */
-capv_status capvi_pg_entries_mark(int64_t *mark, capvi_pg *pg, capv_error *err);
+capv_status capvi_pg_verdict_mark(int64_t *mark, capvi_pg *pg, capv_error *err);
 
 /* ---- reads: any thread, on a connection of the pool ------------------------------------ */
 

@@ -121,9 +121,9 @@ static capv_status pg_probe(capv_registry *reg, capv_error *err)
     return capvi_pg_probe(reg->pg, at, err);
 }
 
-static capv_status pg_entries_mark(int64_t *mark, capv_registry *reg, capv_error *err)
+static capv_status pg_verdict_mark(int64_t *mark, capv_registry *reg, capv_error *err)
 {
-    return capvi_pg_entries_mark(mark, reg->pg, err);
+    return capvi_pg_verdict_mark(mark, reg->pg, err);
 }
 
 static capv_status pg_leader(bool *leader, capv_registry *reg, capv_error *err)
@@ -195,7 +195,7 @@ const capvi_reg_backend capvi_reg_pg = {
     .policy_put = pg_policy_put,
     .prune_step = pg_prune_step,
     .probe = pg_probe,
-    .entries_mark = pg_entries_mark,
+    .verdict_mark = pg_verdict_mark,
     .leader = pg_leader,
     .entry_get = pg_entry_get,
     .entry_list = pg_entry_list,

@@ -190,7 +190,7 @@ bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
     int64_t now = capvi_mono_ms();
     bool durable = batch_durable(reg, reqs, n, now);
     capv_status st = capvi_reg_note(reg, be->begin(reg, durable, &berr), &berr);
-    bool any = false, entries = false, fault = false;
+    bool any = false, verdicts = false, fault = false;
     /* the records of the batch go to the storage together, ahead of the other writes (they
      * are independent of them): one multi-row statement where the storage has one */
     capvi_reg_record **recs = NULL;
@@ -251,7 +251,7 @@ bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
         }
         if (q->st == CAPV_OK) {
             any = true;
-            entries = entries || q->changes_entries;
+            verdicts = verdicts || q->changes_verdicts;
         }
     }
     /* a record failing alone says something about itself only while the storage takes
@@ -298,7 +298,7 @@ bool capvi_reg_execute_batch(capv_registry *reg, capv_reg_write **reqs, size_t n
         if (!fault)
             capvi_reg_fault_clear(reg);
     }
-    if (entries)
+    if (verdicts)
         atomic_fetch_add(&reg->generation, 1);
     return taken;
 }
@@ -481,11 +481,11 @@ static bool probe_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
-/* Whether the storage's entries are to be looked at now (storages others write, while the
+/* Whether the storage's entries and policies are to be looked at now (storages others write, while the
  * writer is not stopping); *next is when next. */
 static bool watch_due(capv_registry *reg, int64_t *next)
 {
-    if (reg->be->entries_mark == NULL || reg->stopping) {
+    if (reg->be->verdict_mark == NULL || reg->stopping) {
         *next = 0;
         return false;
     }
@@ -495,19 +495,19 @@ static bool watch_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
-/* Entries another process added move the generation. A storage that cannot be asked now
+/* Entries and policies another process added move the generation. A storage that cannot be asked now
  * is asked again next time (the writes the handle makes meanwhile fail too). */
 static void writer_watch(capv_registry *reg)
 {
     int64_t mark = 0;
     pthread_mutex_lock(&reg->wlock);
-    capv_status st = reg->be->entries_mark(&mark, reg, NULL);
+    capv_status st = reg->be->verdict_mark(&mark, reg, NULL);
     pthread_mutex_unlock(&reg->wlock);
     if (st != CAPV_OK)
         return;
-    if (reg->entries_mark >= 0 && mark != reg->entries_mark)
+    if (reg->verdict_mark >= 0 && mark != reg->verdict_mark)
         atomic_fetch_add(&reg->generation, 1);
-    reg->entries_mark = mark;
+    reg->verdict_mark = mark;
 }
 
 static capv_status probe_run(capv_registry *reg, void *arg, capv_error *err)

@@ -23,8 +23,8 @@ struct capv_reg_write {
     bool alone;
     void (*undo)(void *arg);
     void *arg;
-    bool changes_entries; /* a successful run bumps the generation */
-    bool once;            /* `run` cannot start over: never run again (busy_retries) */
+    bool changes_verdicts; /* entries or policies: a successful run bumps the generation */
+    bool once;             /* `run` cannot start over: never run again (busy_retries) */
     /* an entry's manifest and proof keys (64 bytes, the caller's), or NULL: the batch runs
      * such writes in their order (docs/registry.md "Writes across replicas") */
     const uint8_t *order_key;
@@ -114,9 +114,10 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
  * health recovers when the storage does, also when no other write comes (a registry that is
  * not ready gets no traffic). */
 #define REG_PROBE_INTERVAL_MS 1000
-/* How often the writer thread asks a storage that other processes write whether entries
- * were added (capvi_reg_backend.entries_mark): a change moves capv_registry_generation, so
- * caches keyed by it drop what another replica's entry made stale within about this long. */
+/* How often the writer thread asks a storage that other processes write whether entries or
+ * policies were added (capvi_reg_backend.verdict_mark): a change moves
+ * capv_registry_generation, so caches keyed by it drop what another replica's entry or
+ * policy made stale within about this long. */
 #define REG_WATCH_INTERVAL_MS 1000
 
 /* Executes a write: on the writer thread when it runs (waiting until its batch committed),

@@ -1152,6 +1152,28 @@ static capv_status check_proof_backend(unit_ctx *u)
                             u->proof.backend);
 }
 
+/* Whether the registry's policy store keeps the manifest's policy (docs/policies.md, "The
+ * verifier's policy store"): its stored IR must load as a directory's IR file does, ir_hash
+ * recomputed; a stored copy that does not (*damaged, its reason) does not make the policy
+ * known. A registry that cannot be read is no answer (the status is returned), never a
+ * verdict. */
+static capv_status registry_knows_policy(bool *known, capv_error *damaged, unit_ctx *u)
+{
+    char hex[CAPV_DIGEST_HEX_SIZE];
+    capv_digest_format(hex, u->policy_hash);
+    capv_policy_ir *ir = NULL;
+    capv_status st = capv_registry_get_policy_ir(&ir, u->v->registry, hex, damaged);
+    capv_policy_ir_free(ir);
+    *known = st == CAPV_OK;
+    switch (st) {
+    case CAPV_OK:
+    case CAPV_E_NOT_FOUND: capv_error_clear(damaged); return CAPV_OK;
+    case CAPV_E_MISMATCH:
+    case CAPV_E_MALFORMED: return CAPV_OK; /* *damaged says why */
+    default: u->err = *damaged; return st;
+    }
+}
+
 static capv_status check_policy_binding(unit_ctx *u)
 {
     cJSON *d = obj();
@@ -1200,11 +1222,21 @@ static capv_status check_policy_binding(unit_ctx *u)
                                     u->proof.first_failed ? u->proof.first_failed : "");
     }
     bool known = capvi_verifier_knows_policy(u->v, u->policy_hash);
+    capv_error damaged = CAPV_ERROR_INIT;
+    if (!known && u->v->registry != NULL) {
+        capv_status st = registry_knows_policy(&known, &damaged, u);
+        if (st != CAPV_OK) {
+            cJSON_Delete(d);
+            return st;
+        }
+    }
     put_bool(d, "known", known);
     if (!known)
         return capvi_report_add(u->r, "policy.binding",
                                 u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
-                                "the policy is unknown to the policy store");
+                                "the policy is unknown to the policy store%s%.300s%s",
+                                damaged.code ? " (the registry's copy does not load: " : "",
+                                damaged.message, damaged.code ? ")" : "");
     return capvi_report_add(
         u->r, "policy.binding", CAPV_CHECK_PASS, d, "the policy is known%s",
         u->proof_ok && u->proof.constraints ? " and every checked constraint is ok" : "");

@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # Policies through the CLI with a policy store, as an operator uses them:
 #   capverify policy compile --registry DB, then policy eval --policy-id (by id and by
-#   policy_hash); a second policy under the same id and version conflicts; an IR altered in
-#   the database is refused; verify --policy-store DIR knows policy YAML files (PolicyV2 and
-#   the older policy v1 format the legacy webui manifest names).
-# usage: policy_store.sh CAPVERIFY VECTORS_DIR
+#   policy_hash); verify --registry DB knows the stored policy (our sample names it); a
+#   second policy under the same id and version conflicts; an IR altered in the database is
+#   refused, and verify no longer knows it; verify --policy-store DIR knows policy YAML files
+#   (PolicyV2 and the older policy v1 format the legacy webui manifest names).
+# usage: policy_store.sh CAPVERIFY VECTORS_DIR SAMPLE_DIR
 set -uo pipefail
-cli=$(realpath "$1") vectors=$(realpath "$2")
+cli=$(realpath "$1") vectors=$(realpath "$2") sample=$(realpath "$3")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -22,10 +23,20 @@ check() { # check NAME WANT_RC GOT_RC
 cd "$vectors" || exit 1
 db=$tmp/registry.sqlite
 ctx=peer/context/adapt_context.json
+# verify_binding WANT [ARGS...]: the sample's policy.binding line is WANT (pass, warn)
+verify_binding() {
+    local want=$1
+    shift
+    "$cli" verify --trust "$sample/trust" "$@" "$sample/sample.zip" > "$tmp/out" 2>&1
+    grep -q "$want  policy.binding" "$tmp/out" ||
+        { echo "FAIL: sample $want: $(grep policy "$tmp/out")"; fail=1; }
+}
 
 "$cli" policy compile peer/policy/lksg_v1.policy.yml --registry "$db" > "$tmp/out" 2>&1
 check "compile --registry" 0 $?
 grep -q "registry    $db (stored)" "$tmp/out" || { echo "FAIL: not stored: $(cat "$tmp/out")"; fail=1; }
+verify_binding warn
+verify_binding pass --registry "$db"
 "$cli" policy compile peer/policy/lksg_v1.policy.yml --registry "$db" > "$tmp/out" 2>&1
 check "compile --registry again (idempotent)" 0 $?
 grep -q "(already stored)" "$tmp/out" || { echo "FAIL: not idempotent: $(cat "$tmp/out")"; fail=1; }
@@ -52,6 +63,7 @@ if command -v sqlite3 > /dev/null; then
     sqlite3 "$db" "UPDATE policies SET ir = replace(ir, 'non_membership', 'eq')"
     "$cli" policy eval --policy-id lksg.v1 --registry "$db" --context "$ctx" > /dev/null 2>&1
     check "eval of an IR altered in the database" 4 $?
+    verify_binding warn --registry "$db"
 else
     echo "skip tamper check: no sqlite3"
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The policy and registry routes of capverifyd (docs/api/openapi.json) over loopback: compile
-# (200, persist, 422 lint errors, 409 conflicting re-post, idempotent re-post), GET with
+# (200, persist, 422 lint errors, 409 conflicting re-post, idempotent re-post; a persisted
+# policy known to policy.binding), GET with
 # ETag and 304, the evaluation form of /verify (Mode A by id, Mode B embedded IR, tampered
 # IR → 400, fail verdict → 200), registry entries (201, idempotent retry 200, 409 conflict,
 # paging, lookup, 404), recorded verifications, and on-demand backups.
@@ -9,10 +10,18 @@
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
 
-daemon_start policy "${SAMPLE_ARGS[@]}" || t_done
+# The sample's trust without its policy directory: the policy store is the registry's.
+daemon_start policy --set "trust.dir=$SAMPLE/trust" --set "trust.tsa_ca_file=$SAMPLE/tsa/ca.pem" \
+    --set verify.mock_policy=accept || t_done
 API=$D_URL
 J=(-H 'Content-Type: application/json')
 POLICY=$VECTORS/peer/policy
+binding() { body_json '.checks[] | select(.id == "policy.binding") | "\(.status) \(.details.known)"'; }
+
+# The sample names the peer's lksg.v1 policy, which the registry does not keep yet.
+req POST "$API/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "verify before the policy is stored: 200 warn" "$STATUS $(body_json .result)" "200 warn"
+assert_eq "  policy.binding: unknown" "$(binding)" "warn false"
 
 # ---- POST /policy/compile ------------------------------------------------------------------
 b64=$(base64 -w0 "$POLICY/lksg_v1.policy.yml")
@@ -26,6 +35,10 @@ assert_eq "compile: policy_hash" "$(body_json .policy_hash)" \
 assert_eq "compile: persisted, no lints" "$(body_json '"\(.persisted) \(.lints | length)"')" "true 0"
 assert_eq "compile: the IR is the peer's IR" "$(body_json .ir | jq -S -c .)" \
     "$(jq -S -c . "$POLICY/lksg_v1.ir.json")"
+# Stored, it is known (the cached report of the same bytes is not served again).
+req POST "$API/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "verify once the policy is stored: 200 ok" "$STATUS $(body_json .result)" "200 ok"
+assert_eq "  policy.binding: known" "$(binding)" "pass true"
 req POST "$API/policy/compile" "${J[@]}" --data-binary "@$TMP/compile.json"
 assert_eq "compile re-post (same policy): 200, idempotent" "$STATUS" 200
 # a chunked body, whose length is known only once read: reserved by what it turned out to be,

@@ -1135,8 +1135,8 @@ static capv_registry *blocked_writer(const char *reg_url, capvi_pg **other, adde
     return reg;
 }
 
-/* Another replica's entry moves a writer handle's generation within about a second, so a
- * cache keyed by it (the verifier's reports) does not serve a verdict that entry changes. */
+/* Another replica's entry or policy moves a writer handle's generation within about a second, so a
+ * cache keyed by it (the verifier's reports) does not serve a verdict that either changes. */
 START_TEST(test_generation_sees_other_writers)
 {
     capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
@@ -1155,6 +1155,12 @@ START_TEST(test_generation_sees_other_writers)
     for (int i = 0; i < 50 && capv_registry_generation(reg) == g0; i++)
         usleep(100 * 1000);
     ck_assert_uint_gt(capv_registry_generation(reg), g0);
+    /* a policy another writer stores too: policy.binding knows the stored policies */
+    uint64_t g1 = capv_registry_generation(reg);
+    ck_assert_int_eq(policy_put(other, "gen", "1", 0x42, 0x43, "{}", &err), CAPV_OK);
+    for (int i = 0; i < 50 && capv_registry_generation(reg) == g1; i++)
+        usleep(100 * 1000);
+    ck_assert_uint_gt(capv_registry_generation(reg), g1);
     capvi_pg_close(other);
     capv_registry_close(reg);
 }

@@ -527,6 +527,132 @@ START_TEST(details_written_once)
 }
 END_TEST
 
+/* policy.binding knows the policies stored in the verifier's registry as it knows those of a
+ * policy directory (docs/policies.md "The verifier's policy store"): a stored copy whose IR
+ * does not load does not count, and storing a policy moves the registry's generation, so a
+ * cached report that called it unknown is not served again. */
+static capv_status store_policy(capv_registry *reg, const char *ir_json, const char *ir_hash)
+{
+    capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+    p.policy_id = "lksg.v1";
+    p.policy_version = "1";
+    p.policy_hash = "sha3-256:b98c3db55f874476dc749ea32b70bdf5369a0d7bc5364f236e034f1ddcd94638";
+    p.ir_hash = ir_hash;
+    p.ir_json = ir_json;
+    return capv_registry_put_policy(reg, &p, NULL);
+}
+
+/* The policy.binding check of the zip's report JSON (through the report cache): its status
+ * ("pass", "warn", "fail") and message (the caller frees both). */
+static char *zip_binding(const capv_verifier *v, const uint8_t *zip, size_t len,
+                         const capv_verify_options *o, bool *cached, char **msg)
+{
+    char *json = NULL;
+    size_t jlen = 0;
+    capv_verdict verdict;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_verify_zip_memory_json(&json, &jlen, &verdict, cached, v, zip, len, o, 0,
+                                              &err) == CAPV_OK,
+                  "%s", err.message);
+    cJSON *root = NULL;
+    ck_assert_int_eq(capvi_json_parse(&root, (const uint8_t *)json, jlen, NULL), CAPV_OK);
+    capv_free(json);
+    const cJSON *checks = cJSON_GetObjectItemCaseSensitive(root, "checks");
+    char *status = NULL;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, checks)
+    {
+        if (strcmp(cJSON_GetObjectItemCaseSensitive(c, "id")->valuestring, "policy.binding") == 0) {
+            status = strdup(cJSON_GetObjectItemCaseSensitive(c, "status")->valuestring);
+            *msg = strdup(cJSON_GetObjectItemCaseSensitive(c, "message")->valuestring);
+        }
+    }
+    cJSON_Delete(root);
+    ck_assert_ptr_nonnull(status);
+    return status;
+}
+
+/* Asserts the zip's policy.binding status; its message into *msg (the caller frees it). */
+#define ASSERT_BINDING(want)                                                                       \
+    do {                                                                                           \
+        char *got_ = zip_binding(v, zip, len, o, &cached, &msg);                                   \
+        ck_assert_msg(strcmp(got_, want) == 0, "policy.binding %s: %s", got_, msg);                \
+        free(got_);                                                                                \
+    } while (0)
+
+START_TEST(policy_known_from_registry)
+{
+    capv_verifier *v = verifier(false);
+    char path[4200];
+    capv_error err = CAPV_ERROR_INIT;
+    snprintf(path, sizeof path, "%s/trust", sample_dir);
+    ck_assert_int_eq(capv_verifier_load_trust(v, path, &err), CAPV_OK);
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, NULL, NULL, NULL), CAPV_OK);
+    capv_verifier_set_registry(v, reg);
+    capv_cache *c = NULL;
+    ck_assert_int_eq(capv_cache_new(&c, 100, 1 << 24, 0, NULL), CAPV_OK);
+    capv_verifier_set_cache(v, c);
+    capv_verify_options *o = accept_mock();
+    size_t len = 0, irlen = 0;
+    uint8_t *zip = tu_read(sample_dir, "sample.zip", &len);
+    char *ir = (char *)tu_read(sample_dir, "policies/lksg_v1.ir.json", &irlen);
+    const char *ir_hash =
+        "sha3-256:df3a3eeb7c72f6204131397e4b0a4b16235f1e20cc66102153ad6d4ee78f892c";
+    bool cached = true;
+    char *msg = NULL;
+
+    ASSERT_BINDING("warn");
+    ck_assert_str_eq(msg, "the policy is unknown to the policy store");
+    ck_assert(!cached);
+    free(msg);
+    ASSERT_BINDING("warn");
+    ck_assert(cached);
+    free(msg);
+
+    /* a stored copy altered after its ir_hash was taken: not known, and why */
+    char *altered = strdup(ir);
+    char *at = strstr(altered, "\"lksg.v1\"");
+    ck_assert_ptr_nonnull(at);
+    at[5] = '2';
+    uint64_t g0 = capv_registry_generation(reg);
+    ck_assert_int_eq(store_policy(reg, altered, ir_hash), CAPV_OK);
+    ck_assert(capv_registry_generation(reg) > g0);
+    ASSERT_BINDING("warn");
+    ck_assert(!cached);
+    ck_assert_msg(strstr(msg, "the registry's copy does not load") != NULL, "%s", msg);
+    free(msg);
+    free(altered);
+
+    /* the policy itself: known, and strict mode passes it too */
+    capv_registry_close(reg);
+    reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, NULL, NULL, NULL), CAPV_OK);
+    capv_verifier_set_registry(v, reg);
+    ASSERT_BINDING("warn");
+    free(msg);
+    ck_assert_int_eq(store_policy(reg, ir, ir_hash), CAPV_OK);
+    ASSERT_BINDING("pass");
+    ck_assert(!cached);
+    free(msg);
+    ck_assert_int_eq(capv_verify_options_set(o, CAPV_OPT_STRICT, true, NULL), CAPV_OK);
+    ASSERT_BINDING("pass");
+    free(msg);
+
+    /* without the registry the verifier knows it no more */
+    capv_verifier_set_registry(v, NULL);
+    ASSERT_BINDING("fail");
+    free(msg);
+
+    free(ir);
+    free(zip);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+    capv_registry_close(reg);
+    capv_cache_free(c);
+}
+END_TEST
+
 START_TEST(sample_ok)
 {
     capv_verifier *v = verifier(true);
@@ -2173,6 +2299,7 @@ Suite *verify_suite(void)
     tc = tcase_create("sample");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sample_ok);
+    tcase_add_test(tc, policy_known_from_registry);
     tcase_add_test(tc, details_written_once);
     tcase_add_test(tc, proof_statement_whole_version);
     tcase_add_test(tc, policy_store_loads_ir_as_ir);
