@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "hex_int.h"
 
 static const char hex_digits[] = "0123456789abcdef";
 
@@ -93,4 +94,19 @@ capv_status capv_hex_decode(uint8_t *out, size_t want, const char *text, size_t 
         len -= 2;
     }
     return capvi_err_done(err, decode_digits(out, want, text, len, err));
+}
+
+bool capvi_digest_is(const char *text, const uint8_t want[32])
+{
+    uint8_t have[32];
+    return text != NULL && capv_digest_parse(have, text, strlen(text), NULL) == CAPV_OK &&
+           memcmp(have, want, 32) == 0;
+}
+
+bool capvi_digest_same(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    uint8_t d[32];
+    return capv_digest_parse(d, b, strlen(b), NULL) == CAPV_OK && capvi_digest_is(a, d);
 }

@@ -16,6 +16,7 @@
 #include <capverify/unstable/policy_request.h>
 
 #include "c_locale_int.h"
+#include "hex_int.h"
 #include "policy_int.h"
 
 #define MSG_SIZE 320
@@ -836,16 +837,6 @@ unsigned int capv_policy_eval_request_flags(const capv_policy_eval_request *req)
     return req ? req->flags : 0;
 }
 
-/* Whether `id` is a digest (any capv_digest_parse form) naming the IR's policy hash: the
- * policy store finds a policy by its hash too. */
-static bool names_policy_hash(const char *id, const capv_policy_ir *ir)
-{
-    uint8_t a[32], b[32];
-    return capv_digest_parse(a, id, strlen(id), NULL) == CAPV_OK &&
-           capv_digest_parse(b, ir->policy_hash, strlen(ir->policy_hash), NULL) == CAPV_OK &&
-           memcmp(a, b, sizeof a) == 0;
-}
-
 capv_status capv_policy_eval_request_run(capv_policy_eval_result **out,
                                          const capv_policy_eval_request *req,
                                          const capv_policy_ir *ir, capv_error *err)
@@ -863,7 +854,9 @@ capv_status capv_policy_eval_request_run(capv_policy_eval_result **out,
         if (ir == NULL)
             return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
                                  "the request names policy_id %s: pass its IR", req->policy_id);
-        if (strcmp(ir->policy_id, req->policy_id) != 0 && !names_policy_hash(req->policy_id, ir))
+        /* the policy store finds a policy by its hash too */
+        if (strcmp(ir->policy_id, req->policy_id) != 0 &&
+            !capvi_digest_same(req->policy_id, ir->policy_hash))
             return capvi_err_set(err, CAPV_E_MISMATCH, "policy_id",
                                  "the IR is for policy %s, the request names %s", ir->policy_id,
                                  CAPV_CLIP(req->policy_id));

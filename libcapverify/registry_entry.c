@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex_int.h"
 #include "json_int.h"
 #include "registry_backend_int.h"
 #include "registry_entry_int.h"
@@ -323,22 +324,13 @@ static bool same_text(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-static bool same_digest(const char *a, const char *b)
-{
-    if (a == NULL || b == NULL)
-        return a == b;
-    uint8_t x[32], y[32];
-    return capv_digest_parse(x, a, strlen(a), NULL) == CAPV_OK &&
-           capv_digest_parse(y, b, strlen(b), NULL) == CAPV_OK && memcmp(x, y, 32) == 0;
-}
-
 capv_status capvi_reg_entry_compare(const capv_registry_entry *stored, const capv_reg_entry_in *e,
                                     bool by_id, bool compare_registered_at, capv_error *err)
 {
     bool same =
         !by_id && (!e->id_given || same_text(stored->id, e->id)) &&
         same_text(stored->timestamp_file, e->timestamp_file) &&
-        same_digest(stored->policy_hash, e->policy_hash) &&
+        capvi_digest_same(stored->policy_hash, e->policy_hash) &&
         (!compare_registered_at || same_text(stored->registered_at, e->registered_at)) &&
         (e->signature == NULL || e->signed_here || same_text(stored->signature, e->signature)) &&
         (e->public_key == NULL || e->signed_here || same_text(stored->public_key, e->public_key));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "file_int.h"
+#include "hex_int.h"
 #include "registry_pg_conn_int.h"
 #include "registry_pg_int.h"
 
@@ -578,13 +579,6 @@ static bool same_text(const char *a, const char *b)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-static bool digest_is(const char *text, const uint8_t key[32])
-{
-    uint8_t have[32];
-    return text != NULL && capv_digest_parse(have, text, strlen(text), NULL) == CAPV_OK &&
-           CRYPTO_memcmp(have, key, 32) == 0;
-}
-
 /* Whether a policy is stored under p's key (pass 0) or id and version (pass 1): *found, and
  * then CAPV_E_EXISTS or CAPV_E_CONFLICT as in registry.c. */
 static capv_status policy_existing(bool *found, capvi_pg *pg, const capv_registry_policy *p,
@@ -611,8 +605,8 @@ static capv_status policy_existing(bool *found, capvi_pg *pg, const capv_registr
         *found = PQntuples(r) == 1;
         bool same = *found && same_text(capvi_pg_text(r, 0, 0), p->policy_id) &&
                     same_text(capvi_pg_text(r, 0, 1), p->policy_version) &&
-                    digest_is(capvi_pg_text(r, 0, 2), key) &&
-                    digest_is(capvi_pg_text(r, 0, 3), irk) &&
+                    capvi_digest_is(capvi_pg_text(r, 0, 2), key) &&
+                    capvi_digest_is(capvi_pg_text(r, 0, 3), irk) &&
                     same_text(capvi_pg_text(r, 0, 4), p->ir_json);
         PQclear(r);
         if (same)

@@ -4,6 +4,7 @@
  * what it found. */
 #include <string.h>
 
+#include "hex_int.h"
 #include "registry_db_int.h"
 #include "registry_record_int.h"
 
@@ -58,19 +59,12 @@ capv_registry_policy *capvi_reg_policy_from_texts(const char *const text[6])
     return p;
 }
 
-static bool digest_is(const char *text, const uint8_t want[32])
-{
-    uint8_t have[32];
-    return text != NULL && capv_digest_parse(have, text, strlen(text), NULL) == CAPV_OK &&
-           memcmp(have, want, 32) == 0;
-}
-
 capv_status capvi_reg_policy_compare(const capv_registry_policy *in, const uint8_t policy_key[32],
                                      const uint8_t ir_key[32], const char *id, const char *version,
                                      const char *policy_hash, const char *ir_hash,
                                      const char *ir_json, bool by_id_version, capv_error *err)
 {
-    bool same = digest_is(policy_hash, policy_key) && digest_is(ir_hash, ir_key) &&
+    bool same = capvi_digest_is(policy_hash, policy_key) && capvi_digest_is(ir_hash, ir_key) &&
                 same_text(id, in->policy_id) && same_text(version, in->policy_version) &&
                 same_text(ir_json, in->ir_json);
     if (same)
