@@ -27,6 +27,7 @@ typedef struct req {
     bool admin_port;
     conn_state *cs;          /* the connection's deadlines (NULL if untracked) */
     char client[64];         /* client address (X-Forwarded-For only from trusted proxies) */
+    char bucket[68];         /* its rate-limit bucket: the address, an IPv6 one's /64 */
     const char *cors_origin; /* the request's Origin when server.cors_origins lists it */
     bool has_body;           /* the request announced a body */
     bool body_done;          /* ... and it was read to its end */

@@ -129,6 +129,16 @@ proxied429=$((proxied429 + N429))
 burst xff-ipv6 20 --xff '[2001:DB8:0:0::77]:{i}'
 in_range "an IPv6 client, bracketed, not canonical, varying ports: one client" "$N429"
 proxied429=$((proxied429 + N429))
+# An IPv6 host may take any address of its /64 (RFC 6177), a new one for each request: one
+# client. Another /64 is another client. IPv4-mapped addresses all lie in one /64: each is
+# its IPv4 address.
+burst xff-ipv6-64 20 --xff '2001:db8:0:5::{i}'
+in_range "IPv6 addresses of one /64, another for each request: one client" "$N429"
+proxied429=$((proxied429 + N429))
+burst xff-ipv6-other-64 5 --xff '2001:db8:0:6::5'
+assert_eq "… an address of the next /64 is another client: no 429" "$N429" 0
+burst xff-v4-mapped 20 --xff '::ffff:192.0.2.{i}'
+assert_eq "IPv4-mapped addresses of 20 IPv4 clients: 20 clients, no 429" "$N429" 0
 scrape "$TMP/m2"
 assert_eq "rate_limited_total{kind=\"address\"} on the proxied daemon" \
     "$(metric "$TMP/m2" 'cap_verifier_rate_limited_total{kind="address"}')" "$proxied429"
