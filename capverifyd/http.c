@@ -443,7 +443,24 @@ void send_rate_limited(req *r, rl_kind kind, int retry_after)
  * authenticating proxy to it (docs/ui.md): allowed from the server's own pages and server.cors_origins, from a browser
  * that says it is the user's own request (Sec-Fetch-Site: none), and from clients that are
  * not browsers (no Sec-Fetch-Site, no Origin). Without Sec-Fetch-Site, Origin's host must be
- * the request's Host. */
+ * the request's (its Host, or an absolute-form target's authority). */
+/* The authority the request names: an absolute-form target's, which replaces the Host header
+ * (RFC 9112 §3.2.2), else the Host header; NULL when there is none or it does not fit. */
+static const char *request_authority(req *r, char *buf, size_t cap)
+{
+    const char *target = r->ri->request_uri;
+    const char *rest = target != NULL && target[0] != '/' ? strstr(target, "://") : NULL;
+    if (rest == NULL)
+        return header(r, "Host");
+    rest += 3;
+    size_t n = strcspn(rest, "/");
+    if (n >= cap)
+        return NULL;
+    memcpy(buf, rest, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 bool cross_site(req *r)
 {
     if (r->cors_origin != NULL)
@@ -454,7 +471,8 @@ bool cross_site(req *r)
     const char *origin = header(r, "Origin");
     if (origin == NULL)
         return false;
-    const char *host = header(r, "Host");
+    char authority[256];
+    const char *host = request_authority(r, authority, sizeof authority);
     const char *rest = strstr(origin, "://");
     return host == NULL || rest == NULL || strcasecmp(rest + 3, host) != 0;
 }

@@ -541,6 +541,12 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
         /* CivetWeb's own CORS preflight answer would allow every origin */
         "access_control_allow_origin",
         "",
+        /* an absolute-form request target (GET http://host:port/path) names this server
+         * whatever its host, as an origin server must take it (RFC 9112 §3.2.2); CivetWeb
+         * otherwise compares the host with its authentication domain and closes the
+         * connection without an answer (docs/hardening.md) */
+        "enable_auth_domain_check",
+        "no",
         "ssl_protocol_version",
         tls ? (strcmp(d->cfg.tls_min_version, "1.3") == 0 ? "4" : "3") : "0",
         NULL,

@@ -14,6 +14,14 @@ ADMIN=$D_ADMIN_URL
 JSON_CT='application/json; charset=utf-8'
 
 # ---- probes --------------------------------------------------------------------------------
+# an absolute-form target (RFC 9112 §3.2.2) is served for its path, whatever its host; its path
+# is checked as any other
+for target in "http://127.0.0.1:${API##*:}/healthz" "http://api.example:${API##*:}/healthz"; do
+    req GET "$API/" --request-target "$target"
+    assert_eq "GET $target (absolute-form): 200" "$STATUS" 200
+done
+req GET "$API/" --request-target "http://api.example:${API##*:}/%68ealthz"
+assert_eq "absolute-form, a path not canonical: 400" "$STATUS" 400
 for base in "$API" "$ADMIN"; do
     port=api
     [ "$base" = "$ADMIN" ] && port=admin

@@ -147,6 +147,15 @@ done <<EOF
 EOF
 req POST "$API/verify" -H 'Origin: https://elsewhere.example' -F "package=@$SAMPLE/sample.zip"
 assert_eq "… the refusal: forbidden" "$(body_json .error.code)" forbidden
+# an absolute-form target names the request's host in place of Host (RFC 9112 §3.2.2)
+port=${API##*:}
+req POST "$API/verify" --request-target "http://ui.example:$port/verify" -H 'Host: other.example' \
+    -H "Origin: http://ui.example:$port" -F "package=@$SAMPLE/sample.zip"
+assert_eq "a form to an absolute-form target, Origin its authority: 200" "$STATUS" 200
+req POST "$API/verify" --request-target "http://ui.example:$port/verify" \
+    -H "Host: other.example:$port" -H "Origin: http://other.example:$port" \
+    -F "package=@$SAMPLE/sample.zip"
+assert_eq "… Origin the Host header's, not the target's: 403" "$STATUS" 403
 assert_match "… naming why" "$(body_json .error.message)" 'another site'
 
 # an audit log beside the package, in the field audit_log (docs/formats.md, "Audit logs"): the
