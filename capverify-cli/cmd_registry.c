@@ -183,6 +183,7 @@ static const struct option no_options[] = { { 0 } };
 /* A subcommand's options, parsed: the common ones, and its own in the order given. */
 typedef struct opts {
     const char *db;
+    bool db_given; /* --db on the command line (not CAPV_REGISTRY_PATH) */
     bool json;
     const char *cmd;
     const char *password_file; /* for PostgreSQL URLs; NULL: libpq's sources */
@@ -1108,6 +1109,10 @@ static int do_copy(const opts *o, char **operands)
         *(o->given[k].opt == OPT_FROM ? &from : &to) = o->given[k].arg;
     if (from == NULL || to == NULL)
         return cli_usage_error("registry copy", "--from A and --to B are required");
+    /* which of the two --db would name is anyone's guess (CAPV_REGISTRY_PATH names none) */
+    if (o->db_given)
+        return cli_usage_error("registry copy",
+                               "--db is not taken: name the registries with --from and --to");
     bool created = !capv_registry_location_is_postgres(to) && access(to, F_OK) != 0;
     capv_registry *src = NULL, *dst = NULL;
     int rc = open_at(&src, o, from, CAPV_REGISTRY_READ_ONLY);
@@ -1251,7 +1256,10 @@ static int parse_options(opts *o, const subcommand *sub, int argc, char **argv, 
         case CLI_OPT_ERROR: return EXIT_USAGE;
         case 'h': registry_usage(stdout); return EXIT_VERDICT_OK;
         case OPT_JSON: o->json = true; break;
-        case OPT_DB: o->db = optarg; break;
+        case OPT_DB:
+            o->db = optarg;
+            o->db_given = true;
+            break;
         case OPT_PASSWORD_FILE: o->password_file = optarg; break;
         default:
             if (o->n == MAX_OPTIONS)
