@@ -5,7 +5,7 @@
  * legal_basis (a warning in relaxed mode), E1003 duplicate rule id, E1004 activation names
  * an unknown predicate, E1005 duplicate predicate id, E2001 unknown op, E2002 invalid
  * predicate expression, E2003 rule references an undeclared input, W1002 empty
- * description, W2001 unused input. The order is fixed (policy, rules in source order,
+ * description, W1003 no rules, W2001 unused input. The order is fixed (policy, rules in source order,
  * adaptivity, inputs by name), so the same policy always gives the same list. */
 #include <stdarg.h>
 #include <stdint.h>
@@ -212,6 +212,9 @@ capv_status capvi_policy_lint_run(capv_policy_diagnostics **out, const capv_poli
     if (ok && p->description[0] == '\0')
         ok = add(d, &ix, capvi_json_get(root, "description"), "W1002", W, NULL,
                  "description is empty");
+    if (ok && p->nrules == 0)
+        ok = add(d, &ix, capvi_json_get(root, "rules"), "W1003", W, NULL,
+                 "rules is empty: every evaluation of the policy passes");
 
     /* the rules' nodes, in source order as p->rules */
     const cJSON *rnode = capvi_json_get(root, "rules");

@@ -407,6 +407,8 @@ static const struct lint_case {
     { "W1002", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_WARNING, NULL,
       "id: t.p\nversion: '1'\nlegal_basis: [{directive: LkSG}]\n" CLEAN_INPUTS
       "rules:\n" CLEAN_RULE },
+    { "W1003", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_WARNING, NULL,
+      CLEAN_HEAD "inputs: {}\nrules: []\n" },
     { "W2001", CAPV_POLICY_LINT_STRICT, CAPV_POLICY_LEVEL_WARNING, NULL,
       CLEAN_HEAD "inputs: {a: {type: array}, b: {type: hex}, unused: {type: string}}\n"
                  "rules:\n" CLEAN_RULE },
@@ -478,8 +480,8 @@ END_TEST
  * value it is about (the rule's "op:", the unused input's name), else the value itself (a
  * rule id in an activation's list); W1002 is about a description the policy leaves out. */
 static const unsigned lint_positions[][2] = {
-    { 10, 39 }, { 3, 1 },  { 3, 1 },  { 8, 6 },  { 10, 18 }, { 9, 38 },
-    { 7, 14 },  { 9, 24 }, { 9, 24 }, { 7, 42 }, { 0, 0 },   { 5, 44 },
+    { 10, 39 }, { 3, 1 },  { 3, 1 },  { 8, 6 }, { 10, 18 }, { 9, 38 }, { 7, 14 },
+    { 9, 24 },  { 9, 24 }, { 7, 42 }, { 0, 0 }, { 6, 1 },   { 5, 44 },
 };
 
 START_TEST(lint_position_each_code)
