@@ -36,6 +36,9 @@ typedef enum reload_wait {
     RELOAD_WAITS_LONG,         /* requests in flight, as long as they take */
 } reload_wait;
 
+/* The registry counters carried over a reopen (registry_carried, main.c registry_retire). */
+enum { CARRIED_DROPPED, CARRIED_REJECTED, CARRIED_WRITTEN, CARRIED_FAULTS, REGISTRY_CARRIED };
+
 typedef struct capvd {
     capvd_config cfg;
     capv_logger *log;
@@ -45,8 +48,11 @@ typedef struct capvd {
     capv_verifier *verifier;
     capv_verify_options *opts;
     capv_package_limits *limits;
-    capv_cache *cache;              /* NULL when cache.enabled is false; attached to the verifier */
-    capv_registry *registry;        /* the registry; NULL after a SIGHUP failed to reopen it */
+    capv_cache *cache;       /* NULL when cache.enabled is false; attached to the verifier */
+    capv_registry *registry; /* the registry; NULL after a SIGHUP failed to reopen it */
+    /* the record counters of registry handles closed by reloads (registry_retire), added to
+     * the current handle's: the metrics' counters go on across a reopen */
+    atomic_uint_fast64_t registry_carried[REGISTRY_CARRIED];
     int64_t registry_retry_ms;      /* then: when the main thread tries again (monotonic) */
     capv_signing_key *registry_key; /* signs new entries, or NULL */
     capv_signing_key *backup_key;   /* signs backup sidecars, or NULL; swapped under `lock` */
@@ -74,5 +80,22 @@ typedef struct capvd {
     size_t openapi_len;
     int64_t started_ms;
 } capvd;
+
+/* The registry statistic each registry_carried index counts. */
+static inline capv_registry_stat registry_carried_stat(int i)
+{
+    static const capv_registry_stat stat[REGISTRY_CARRIED] = { CAPV_REGISTRY_STAT_RECORDS_DROPPED,
+                                                               CAPV_REGISTRY_STAT_RECORDS_REJECTED,
+                                                               CAPV_REGISTRY_STAT_RECORDS_WRITTEN,
+                                                               CAPV_REGISTRY_STAT_STORAGE_FAULTS };
+    return stat[i];
+}
+
+/* A registry counter as /metrics gives it: those of the handles reloads closed, and reg's. */
+static inline uint64_t registry_counter(capvd *d, const capv_registry *reg, int i)
+{
+    return atomic_load(&d->registry_carried[i]) +
+           capv_registry_stat_get(reg, registry_carried_stat(i));
+}
 
 #endif

@@ -171,14 +171,10 @@ void handle_metrics(req *r)
         src.registry_known = true;
         src.registry_queue_depth =
             (int64_t)capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
-        src.registry_records_dropped =
-            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_DROPPED);
-        src.registry_records_rejected =
-            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED);
-        src.registry_records_written =
-            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN);
-        src.registry_storage_faults =
-            capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS);
+        src.registry_records_dropped = registry_counter(d, reg, CARRIED_DROPPED);
+        src.registry_records_rejected = registry_counter(d, reg, CARRIED_REJECTED);
+        src.registry_records_written = registry_counter(d, reg, CARRIED_WRITTEN);
+        src.registry_storage_faults = registry_counter(d, reg, CARRIED_FAULTS);
         if (capv_registry_disk_usage(&db_bytes, &free_bytes, reg, NULL) == CAPV_OK) {
             src.registry_db_bytes = (int64_t)db_bytes;
             src.registry_free_bytes = (int64_t)free_bytes;

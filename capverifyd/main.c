@@ -273,11 +273,43 @@ static registry_reload registry_reload_prepare(capvd *d)
  * closed once the lock is released. When a SQLite file cannot be opened again, the main
  * thread tries once more every REGISTRY_RETRY_MS (registry_retry); meanwhile /readyz says
  * why. */
-static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry **old)
+/* How long the shutdown (and a reload closing a registry handle) waits for the queued verification records before it says which
+ * are not written; closing the registry then tries again for 10 s (docs/registry.md,
+ * "Durability"). */
+#define RECORDS_FLUSH_MS 5000
+
+/* A registry handle a reload replaces: its counters so far join the daemon's (under the write
+ * lock, with the swap, so that no scrape sees them missing), into taken[]. */
+static void registry_carry(capvd *d, const capv_registry *reg, uint64_t taken[REGISTRY_CARRIED])
+{
+    for (int i = 0; i < REGISTRY_CARRIED; i++) {
+        taken[i] = reg != NULL ? capv_registry_stat_get(reg, registry_carried_stat(i)) : 0;
+        atomic_fetch_add(&d->registry_carried[i], taken[i]);
+    }
+}
+
+/* ...then closes it, once it has written its queue (as closing would), adding what those
+ * last writes counted. */
+static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[REGISTRY_CARRIED])
+{
+    if (reg == NULL)
+        return;
+    /* when the storage fails, closing tries again, and what it drops then goes uncounted */
+    capv_status flushed = capv_registry_flush(reg, RECORDS_FLUSH_MS, NULL);
+    (void)flushed;
+    for (int i = 0; i < REGISTRY_CARRIED; i++)
+        atomic_fetch_add(&d->registry_carried[i],
+                         capv_registry_stat_get(reg, registry_carried_stat(i)) - taken[i]);
+    capv_registry_close(reg);
+}
+
+static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry **old,
+                                  uint64_t taken[REGISTRY_CARRIED])
 {
     *old = NULL;
     if (rr->fresh != NULL) {
         *old = d->registry;
+        registry_carry(d, *old, taken);
         d->registry = rr->fresh;
         rr->fresh = NULL;
         return;
@@ -285,7 +317,10 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
     if (!rr->reopen)
         return;
     char errbuf[512];
-    capv_registry_close(d->registry); /* releases the writer lock so the file can be reopened */
+    uint64_t closed[REGISTRY_CARRIED];
+    registry_carry(d, d->registry, closed);
+    /* closed first: that releases the writer lock, so the file can be reopened */
+    registry_retire(d, d->registry, closed);
     d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry == NULL) {
         d->registry_retry_ms = mono_ms() + REGISTRY_RETRY_MS;
@@ -340,7 +375,8 @@ static bool reload_state(capvd *d, int wait_ms)
         return false;
     }
     capv_registry *old_registry = NULL;
-    registry_reload_apply(d, &rr, &old_registry);
+    uint64_t taken[REGISTRY_CARRIED];
+    registry_reload_apply(d, &rr, &old_registry, taken);
     capv_verifier *v = build_verifier(d, errbuf, sizeof errbuf);
     capv_verifier *old = NULL;
     if (v == NULL) {
@@ -357,7 +393,7 @@ static bool reload_state(capvd *d, int wait_ms)
         backup_key = old_key;
     }
     pthread_rwlock_unlock(&d->lock);
-    capv_registry_close(old_registry); /* nothing uses it any more */
+    registry_retire(d, old_registry, taken); /* nothing uses it any more */
     capv_signing_key_free(backup_key);
     if (!key_ok) {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_key_reload");
@@ -870,11 +906,6 @@ static bool stop_listeners(capvd *d)
     deadline.tv_sec += STOP_TIMEOUT_SECONDS;
     return pthread_timedjoin_np(t, NULL, &deadline) == 0;
 }
-
-/* How long the shutdown waits for the queued verification records before it says which
- * are not written; closing the registry then tries again for 10 s (docs/registry.md,
- * "Durability"). */
-#define RECORDS_FLUSH_MS 5000
 
 /* Writes the queued verification records; those the registry cannot write within
  * RECORDS_FLUSH_MS (the storage fails) are logged at ERROR (event records_unwritten): the

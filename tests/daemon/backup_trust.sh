@@ -183,10 +183,24 @@ M3=0x$(printf '4%.0s' {1..64})
 req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' \
     --data-binary "{\"manifest_hash\":\"$M3\",\"proof_hash\":\"$P\"}"
 assert_eq "an entry registered after the backup: 201" "$STATUS" 201
+# the metrics' record counters go on across the reopen: they are counters
+written() {
+    curl -s --max-time 10 "$D_ADMIN_URL/metrics" |
+        awk '$1 == "cap_verifier_registry_records_written_total" { print $2 }'
+}
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "a verification before the reopen: 200" "$STATUS" 200
+for _ in $(seq 50); do
+    w0=$(written)
+    [ "${w0:-0}" -ge 1 ] && break
+    sleep 0.1
+done
+assert_le "... recorded: records_written_total >= 1" 1 "${w0:-0}"
 cli 0 "restore --force of that backup while the daemon holds the database" registry restore \
     --from "$B2" --force
 check "a SIGHUP after it: reloaded" sighup_reload
 check "... opening the replaced file" grep -q 'registry reopened: its file was replaced' "$D_LOG"
+assert_le "... records_written_total did not start again at 0" "${w0:-0}" "$(written)"
 req GET "$D_URL/registry/entries"
 assert_eq "... whose entries the daemon now answers (the later one is gone)" \
     "$(body_json '.entries | length')" 1
