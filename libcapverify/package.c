@@ -633,6 +633,41 @@ static bool too_many_fields(const uint8_t *d, size_t len, uint64_t at, uint64_t 
     return false;
 }
 
+/* CRC-32 (the zip format's) of d[0..n), a bit at a time: only names are checked with it. */
+static uint32_t name_crc32(const uint8_t *d, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < n; i++) {
+        c ^= d[i];
+        for (int k = 0; k < 8; k++)
+            c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+/* Whether the extra fields d[at..at+n) (clipped to the buffer) hold an Info-ZIP Unicode Path
+ * field (0x7075: version 1, the CRC-32 of the header's name, a UTF-8 name) that gives the
+ * member `name` (nl bytes) another name. libzip, as Info-ZIP's unzip, reads the member under
+ * that name when the CRC is the header name's; readers that ignore the field read the
+ * header's name: two tools would see two packages. */
+static bool renamed_by_unicode_path(const uint8_t *d, size_t len, uint64_t at, uint64_t n,
+                                    const uint8_t *name, size_t nl)
+{
+    if (at >= len)
+        return false;
+    size_t avail = len - at < n ? len - (size_t)at : (size_t)n;
+    const uint8_t *ef = d + at;
+    for (size_t off = 0, fl = 0; off + 4 <= avail; off += 4 + fl) {
+        fl = (size_t)rd_le(ef + off + 2, 2);
+        if (rd_le(ef + off, 2) != 0x7075u || fl > avail - off - 4 || fl < 5 || ef[off + 4] != 1 ||
+            rd_le(ef + off + 5, 4) != name_crc32(name, nl))
+            continue;
+        if (fl - 5 != nl || memcmp(ef + off + 9, name, nl) != 0)
+            return true;
+    }
+    return false;
+}
+
 /* Where the local header of the central directory entry at `cd` (with `nl` name bytes and
  * `el` extra bytes) is: its 32-bit field, or the ZIP64 extra field when that says 0xffffffff;
  * UINT64_MAX when it cannot be told. */
@@ -702,6 +737,14 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
                 return capvi_err_set(err, CAPV_E_LIMIT, NULL,
                                      "zip entry %llu has more than %u extra fields",
                                      (unsigned long long)k, ZIP_MAX_EXTRA_FIELDS);
+            if (renamed_by_unicode_path(d, len, cd + 46 + nl, el, d + cd + 46, nl) ||
+                (local && len - lh - 30 >= lnl &&
+                 renamed_by_unicode_path(d, len, lh + 30 + lnl, rd_le(d + lh + 28, 2), d + lh + 30,
+                                         lnl)))
+                return capvi_err_set(err, CAPV_E_UNSAFE_PATH, NULL,
+                                     "zip entry %llu: its Unicode Path extra field names it "
+                                     "other than its header (readers would disagree on its name)",
+                                     (unsigned long long)k);
             cd += 46 + nl + el + rd_le(d + cd + 32, 2);
         }
     }

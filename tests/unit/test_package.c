@@ -1220,6 +1220,62 @@ START_TEST(zip_extra_fields)
 }
 END_TEST
 
+/* An Info-ZIP Unicode Path extra field (0x7075: version 1, the CRC-32 of the header's name,
+ * a UTF-8 name) renames its member for libzip and Info-ZIP's unzip when the CRC is the
+ * header name's, and not for readers that ignore the field: two tools would read two
+ * packages. Such a field naming another name is refused, in the central directory, a local
+ * header or both (libzip itself refuses the first two, its names disagreeing, but reads the
+ * third under the field's name); one naming the same name, or whose CRC is another name's
+ * (every reader leaves the name as it is), is not. */
+static size_t unicode_path(uint8_t *f, const char *crc_name, const char *uname)
+{
+    size_t n = strlen(uname);
+    uint32_t crc = crc_of(crc_name, strlen(crc_name));
+    f[0] = 0x75, f[1] = 0x70, f[2] = (uint8_t)(5 + n), f[3] = 0, f[4] = 1;
+    for (int i = 0; i < 4; i++)
+        f[5 + i] = (uint8_t)(crc >> (8 * i));
+    memcpy(f + 9, uname, n);
+    return 9 + n;
+}
+
+START_TEST(zip_unicode_path)
+{
+    static const struct {
+        const char *crc_name, *uname;
+        capv_status want;
+    } cases[] = {
+        { "x.json", "manifest.json", CAPV_E_UNSAFE_PATH }, /* libzip would say manifest.json */
+        { "x.json", "x.json", CAPV_OK },                   /* the same name */
+        { "other", "manifest.json", CAPV_OK },             /* stale: ignored by every reader */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (int where = 0; where < 3; where++) { /* central, local, both */
+            uint8_t f[64];
+            size_t fl = unicode_path(f, cases[c].crc_name, cases[c].uname);
+            zentry e[] = { stored("x.json", "{}") };
+            bool central = where != 1, local = where != 0;
+            zextra x[1] = { { central ? f : NULL, central ? fl : 0, local ? f : NULL,
+                              local ? fl : 0 } };
+            size_t len;
+            uint8_t *zip = craft_zip_x(e, x, 1, &len);
+            capv_package *pkg = NULL;
+            capv_error err = CAPV_ERROR_INIT;
+            capv_status st = capv_package_open_zip_memory(&pkg, zip, len, NULL, &err);
+            ck_assert_msg(st == cases[c].want, "case %zu, where %d: %d (%s)", c, where, (int)st,
+                          err.message);
+            if (st == CAPV_OK) { /* the member is known by its header's name */
+                ck_assert_uint_eq(capv_package_member_count(pkg), 1);
+                ck_assert_str_eq(capv_package_member_name(pkg, 0), "x.json");
+            } else {
+                ck_assert_msg(strstr(err.message, "Unicode Path") != NULL, "%s", err.message);
+            }
+            capv_package_free(pkg);
+            free(zip);
+        }
+    }
+}
+END_TEST
+
 /* libzip reads the directory of every end record: together they may hold at most twice the
  * entry limit. */
 START_TEST(zip_many_end_records)
@@ -1772,6 +1828,7 @@ Suite *package_suite(void)
     tcase_add_test(tc, zip_streamed_members);
     tcase_add_test(tc, zip_streamed_lying_sizes);
     tcase_add_test(tc, zip_extra_fields);
+    tcase_add_test(tc, zip_unicode_path);
     tcase_add_test(tc, zip_many_end_records);
     tcase_add_test(tc, json_upload_value_count);
     tcase_add_test(tc, memory_bound_formula);
