@@ -213,8 +213,18 @@ capv_status capvi_pg_commit(capvi_pg *pg, capv_error *err)
     if (st != CAPV_OK)
         return st;
     PGresult *r = NULL;
-    /* a savepoint still open or not yet released is committed with the transaction */
-    st = capvi_pg_exec(&r, pg, &pg->w, "committing", "COMMIT", NULL, err);
+    /* A savepoint still open or not yet released is committed with the transaction. One
+     * that added entries or policies moves verdict_mark (capvi_pg_verdict_mark) in the same
+     * commit: a counter the other replicas read only once it is committed, whose row lock
+     * is held for the commit alone. */
+    st = capvi_pg_exec(&r, pg, &pg->w, "committing",
+                       pg->verdicts_changed
+                           ? "INSERT INTO registry_meta (key, value) VALUES ('verdict_mark', '1') "
+                             "ON CONFLICT (key) DO UPDATE SET value = CASE WHEN "
+                             "registry_meta.value ~ '^[0-9]{1,18}$' THEN "
+                             "(registry_meta.value::bigint + 1)::text ELSE '1' END; COMMIT"
+                           : "COMMIT",
+                       NULL, err);
     /* the server answers ROLLBACK to a COMMIT of a transaction an error aborted */
     if (st == CAPV_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0)
         st = capvi_err_set(err, CAPV_E_IO, NULL,
@@ -224,6 +234,7 @@ capv_status capvi_pg_commit(capvi_pg *pg, capv_error *err)
     pg->w.in_tx = false; /* whatever the outcome, the transaction is over */
     pg->w.lost = false;
     pg->sp = CAPVI_PG_SP_NONE;
+    pg->verdicts_changed = false;
     return st;
 }
 
@@ -236,6 +247,7 @@ void capvi_pg_rollback(capvi_pg *pg)
     pg->w.in_tx = false;
     pg->w.lost = false;
     pg->sp = CAPVI_PG_SP_NONE;
+    pg->verdicts_changed = false;
 }
 
 bool capvi_pg_in_transaction(const capvi_pg *pg)
@@ -285,9 +297,10 @@ capv_status capvi_pg_release(capvi_pg *pg, capv_error *err)
         pg->sp = CAPVI_PG_SP_RELEASED;
         return CAPV_OK;
     }
-    return st == CAPV_OK
-               ? tx_statement(pg, "releasing a savepoint", "RELEASE SAVEPOINT capv_write", err)
-               : st;
+    if (st == CAPV_OK && (st = tx_statement(pg, "releasing a savepoint",
+                                            "RELEASE SAVEPOINT capv_write", err)) == CAPV_OK)
+        pg->sp = CAPVI_PG_SP_NONE;
+    return st;
 }
 
 capv_status capvi_pg_rollback_to(capvi_pg *pg, capv_error *err)
@@ -333,13 +346,13 @@ capv_status capvi_pg_probe(capvi_pg *pg, const char *at, capv_error *err)
 capv_status capvi_pg_verdict_mark(int64_t *mark, capvi_pg *pg, capv_error *err)
 {
     PGresult *r = NULL;
-    /* the sum of two sequences that only grow (a load resets them: a change too) */
-    capv_status st = capvi_pg_exec(
-        &r, pg, &pg->w, "reading the entries' and policies' sequences",
-        "SELECT COALESCE(pg_sequence_last_value(pg_get_serial_sequence('entries', 'seq')::"
-        "regclass), 0) + COALESCE(pg_sequence_last_value(pg_get_serial_sequence('policies', "
-        "'seq')::regclass), 0)",
-        NULL, err);
+    /* committed with every transaction that adds entries or policies or loads rows
+     * (capvi_pg_commit): the sequences move at the insert, before its commit is visible,
+     * and a load may leave them where they were */
+    capv_status st = capvi_pg_exec(&r, pg, &pg->w, "reading the registry's verdict mark",
+                                   "SELECT COALESCE((SELECT value FROM registry_meta WHERE key = "
+                                   "'verdict_mark'), '0')",
+                                   NULL, err);
     if (st == CAPV_OK)
         *mark = capvi_pg_int(r, 0, 0);
     PQclear(r);
@@ -455,6 +468,7 @@ capv_status capvi_pg_entry_add(capv_registry_entry **stored, capvi_pg *pg,
                            "$7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING seq",
                            &p, err));
     if (PQntuples(r) == 1) {
+        pg->verdicts_changed = true;
         if ((row = capvi_reg_entry_from_texts(capvi_pg_int(r, 0, 0), text)) == NULL)
             st = capvi_err_nomem(err);
     } else {
@@ -647,8 +661,10 @@ capv_status capvi_pg_policy_put(capvi_pg *pg, const capv_registry_policy *p,
         return st;
     bool inserted = PQntuples(r) == 1;
     PQclear(r);
-    if (inserted)
+    if (inserted) {
+        pg->verdicts_changed = true;
         return CAPV_OK;
+    }
     /* another replica stored it since the look-up */
     if ((st = policy_existing(&found, pg, p, policy_key, ir_key, err)) != CAPV_OK || found)
         return st;

@@ -259,6 +259,13 @@ static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
         PQfinish(pc);
         return unreachable(pg, "connecting", reason, err);
     }
+    if (PQserverVersion(pc) < CAPVI_PG_SERVER_MIN) {
+        int v = PQserverVersion(pc);
+        PQfinish(pc);
+        return capvi_err_set(err, CAPV_E_UNSUPPORTED_FORMAT, NULL,
+                             "PostgreSQL %d.%d: the registry needs PostgreSQL %d or later (%s)",
+                             v / 10000, v % 10000, CAPVI_PG_SERVER_MIN / 10000, pg->location);
+    }
     PGresult *r = PQexec(pc, c->reader ? session_setup_reader : session_setup);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

@@ -16,6 +16,11 @@
 
 typedef struct capvi_pg capvi_pg;
 
+/* The oldest server the registry runs on (PQserverVersion): 12 brought plan_cache_mode
+ * (capvi_pg_begin); identity columns, starts_with() and pg_sequence_last_value() are
+ * older. */
+#define CAPVI_PG_SERVER_MIN 120000
+
 /* The reconnection backoff: the first failed attempt waits this long, each further one
  * twice as long, up to the maximum. */
 #define CAPVI_PG_BACKOFF_MIN_MS 100
@@ -72,6 +77,8 @@ struct capvi_pg {
     bool leading;
     uint64_t leader_generation; /* the session that took the lock */
     capvi_pg_sp sp;             /* the write connection's savepoint capv_write */
+    bool verdicts_changed;      /* the write transaction added entries or policies, or loaded rows:
+                            * its commit moves registry_meta's verdict_mark */
     capvi_pg_conn snap;         /* snapshots: one at a time, under slock */
     pthread_mutex_t slock;      /* held from snapshot_begin to snapshot_end (error-checking) */
 };

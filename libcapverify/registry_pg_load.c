@@ -64,10 +64,11 @@ struct capvi_pg_load {
 bool capvi_pg_load_meta_kept(const char *key)
 {
     return strcmp(key, "schema_version") == 0 || strncmp(key, "migrated_to_", 12) == 0 ||
-           strcmp(key, "migrated_from") == 0 || strcmp(key, "health_probe") == 0;
+           strcmp(key, "migrated_from") == 0 || strcmp(key, "health_probe") == 0 ||
+           strcmp(key, "verdict_mark") == 0;
 }
 #define META_KEPT_SQL                                                                              \
-    "key IN ('schema_version', 'migrated_from', 'health_probe') OR "                               \
+    "key IN ('schema_version', 'migrated_from', 'health_probe', 'verdict_mark') OR "               \
     "starts_with(key, 'migrated_to_')"
 
 /* Writes the buffered rows of the current table in one statement. */
@@ -115,6 +116,7 @@ capv_status capvi_pg_load_start(capvi_pg_load **out, capvi_pg *pg, bool replace,
                                    NULL, err);
     if (st != CAPV_OK)
         return st;
+    pg->verdicts_changed = true; /* the rows every replica's verdicts look up change */
     if (replace) {
         st = capvi_pg_exec(
             NULL, pg, &pg->w, "emptying the registry",

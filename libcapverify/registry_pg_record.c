@@ -197,9 +197,9 @@ static capv_status run_arrays(PGresult **out, capvi_pg *pg, const char *what, co
 /* The ids of the bodies whose id is unknown: those already stored are locked (FOR KEY SHARE),
  * so that no prune removes them before this transaction references them, and the others are
  * inserted. One statement, whose snapshot does not see what other transactions commit while
- * it runs: a body one of them stores meanwhile (the insert then waits for it and skips the
- * row), or one that a prune removes (the lock waits for it and finds no row, and the insert
- * stores it again), stays without an id for the next round (bodies_store). */
+ * it runs: a body one of them stores meanwhile (the insert waits for it and skips the row)
+ * stays without an id for the next round (bodies_store); one that a prune removes meanwhile
+ * (the lock waits for the prune and finds no row) is inserted again, as this chunk's. */
 static capv_status bodies_put(capvi_pg *pg, rec_chunk *k, capv_error *err)
 {
     static const capvi_pg_elem elems[4] = { CAPVI_PG_BYTEA, CAPVI_PG_INT8, CAPVI_PG_INT2,

@@ -29,6 +29,7 @@
 #include "buf.h"
 #include "registry_pg_conn_int.h"
 #include "registry_pg_int.h"
+#include "registry_pg_load_int.h"
 #include "registry_writer_int.h"
 #include "suites.h"
 #include "testutil.h"
@@ -1161,6 +1162,30 @@ START_TEST(test_generation_sees_other_writers)
     for (int i = 0; i < 50 && capv_registry_generation(reg) == g1; i++)
         usleep(100 * 1000);
     ck_assert_uint_gt(capv_registry_generation(reg), g1);
+    /* an entry committed a while after its insert: the generation moves once it is committed
+     * (the entries' sequence moved at the insert, which the writer once took for the change) */
+    test_entry late;
+    entry_make(&late, 0x44, 0x44, NULL, "y");
+    ck_assert_int_eq(capvi_pg_begin(other, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_entry_add(NULL, other, &late.e, true, &err), CAPV_OK);
+    usleep(2500 * 1000); /* two looks of the writer meanwhile */
+    uint64_t g2 = capv_registry_generation(reg);
+    ck_assert_int_eq(capvi_pg_commit(other, &err), CAPV_OK);
+    for (int i = 0; i < 50 && capv_registry_generation(reg) == g2; i++)
+        usleep(100 * 1000);
+    ck_assert_uint_gt(capv_registry_generation(reg), g2);
+    /* a load (a restore, a copy) replacing the rows, which may leave the sequences as they were */
+    uint64_t g3 = capv_registry_generation(reg);
+    capvi_pg_load *l = NULL;
+    uint64_t counts[4];
+    ck_assert_int_eq(capvi_pg_begin(other, true, &err), CAPV_OK);
+    ck_assert_msg(capvi_pg_load_start(&l, other, true, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_msg(capvi_pg_load_finish(l, counts, &err) == CAPV_OK, "%s", err.message);
+    capvi_pg_load_free(l);
+    ck_assert_int_eq(capvi_pg_commit(other, &err), CAPV_OK);
+    for (int i = 0; i < 50 && capv_registry_generation(reg) == g3; i++)
+        usleep(100 * 1000);
+    ck_assert_uint_gt(capv_registry_generation(reg), g3);
     capvi_pg_close(other);
     capv_registry_close(reg);
 }
@@ -1456,7 +1481,8 @@ START_TEST(test_snapshot)
     ck_assert_int_eq(w.bytea_ok, 3);
     walk m = { 0, 0, 0 };
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "registry_meta", count_row, &m, &err), CAPV_OK);
-    ck_assert_int_eq(m.rows, 4); /* registry_version, schema_version, migrated_to_2 and _3 */
+    /* registry_version, schema_version, migrated_to_2 and _3, verdict_mark (entries added) */
+    ck_assert_int_eq(m.rows, 5);
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "entries", stop_row, NULL, &err), CAPV_E_IO);
     ck_assert_str_eq(err.message, "stopped");
     ck_assert_int_eq(capvi_pg_snapshot_rows(pg, "secrets", count_row, NULL, &err),
