@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "global_int.h"
+#include "hex_int.h"
 #include "json_int.h"
 #include "registry_entry_int.h"
+#include "registry_int.h"
 #include "registry_json_int.h"
 #include "registry_schema_int.h"
 #include "registry_pgb_int.h"
@@ -1158,6 +1160,35 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
     return capvi_err_done(err, capvi_reg_note(reg, st, err));
 }
 
+capv_status capvi_reg_policy_ir(capv_policy_ir **out, const capv_registry_policy *p,
+                                capv_error *err)
+{
+    *out = NULL;
+    capv_policy_ir *ir = NULL;
+    capv_error lerr = CAPV_ERROR_INIT;
+    capv_status st =
+        capv_policy_ir_load(&ir, (const uint8_t *)p->ir_json, strlen(p->ir_json), &lerr);
+    if (st == CAPV_E_MISMATCH)
+        st = capvi_err_set(err, CAPV_E_MISMATCH, "ir_json",
+                           "stored policy '%.100s': its IR does not hash to its own ir_hash "
+                           "(damaged or altered store)",
+                           p->policy_id);
+    else if (st != CAPV_OK)
+        st = capvi_err_set(err, st, lerr.field, "stored policy '%.100s': %s", p->policy_id,
+                           lerr.message);
+    else if (!capvi_digest_same(p->ir_hash, capv_policy_ir_hash(ir)))
+        st = capvi_err_set(err, CAPV_E_MISMATCH, "ir_hash",
+                           "stored policy '%.100s': its IR does not hash to the ir_hash stored "
+                           "beside it (damaged or altered store)",
+                           p->policy_id);
+    if (st != CAPV_OK) {
+        capv_policy_ir_free(ir);
+        return st;
+    }
+    *out = ir;
+    return CAPV_OK;
+}
+
 capv_status capv_registry_get_policy_ir(capv_policy_ir **out, capv_registry *reg, const char *key,
                                         capv_error *err)
 {
@@ -1166,38 +1197,11 @@ capv_status capv_registry_get_policy_ir(capv_policy_ir **out, capv_registry *reg
     if (out == NULL || reg == NULL || key == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_registry_policy *p = NULL;
-    capv_policy_ir *ir = NULL;
-    capv_error lerr = CAPV_ERROR_INIT;
     capv_status st = capv_registry_get_policy(&p, reg, key, err);
-    if (st != CAPV_OK)
-        return st;
-    st = capv_policy_ir_load(&ir, (const uint8_t *)p->ir_json, strlen(p->ir_json), &lerr);
-    if (st == CAPV_E_MISMATCH) {
-        st = capvi_err_set(err, CAPV_E_MISMATCH, "ir_json",
-                           "stored policy '%.100s': its IR does not hash to its own ir_hash "
-                           "(damaged or altered store)",
-                           p->policy_id);
-    } else if (st != CAPV_OK) {
-        st = capvi_err_set(err, st, lerr.field, "stored policy '%.100s': %s", p->policy_id,
-                           lerr.message);
-    } else {
-        uint8_t a[32], b[32];
-        const char *h = capv_policy_ir_hash(ir);
-        if (p->ir_hash == NULL ||
-            capv_digest_parse(a, p->ir_hash, strlen(p->ir_hash), NULL) != CAPV_OK ||
-            capv_digest_parse(b, h, strlen(h), NULL) != CAPV_OK || memcmp(a, b, 32) != 0)
-            st = capvi_err_set(err, CAPV_E_MISMATCH, "ir_hash",
-                               "stored policy '%.100s': its IR does not hash to the ir_hash "
-                               "stored beside it (damaged or altered store)",
-                               p->policy_id);
-    }
+    if (st == CAPV_OK)
+        st = capvi_reg_policy_ir(out, p, err);
     capv_registry_policy_free(p);
-    if (st != CAPV_OK) {
-        capv_policy_ir_free(ir);
-        return st;
-    }
-    *out = ir;
-    return capvi_err_done(err, CAPV_OK);
+    return capvi_err_done(err, st);
 }
 
 void capv_registry_policy_free(capv_registry_policy *p)

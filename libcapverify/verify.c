@@ -14,6 +14,7 @@
 
 #include "audit_int.h"
 #include "global_int.h"
+#include "hex_int.h"
 #include "keys_int.h"
 #include "proof_int.h"
 #include "registry_int.h"
@@ -1154,24 +1155,41 @@ static capv_status check_proof_backend(unit_ctx *u)
 
 /* Whether the registry's policy store keeps the manifest's policy (docs/policies.md, "The
  * verifier's policy store"): its stored IR must load as a directory's IR file does, ir_hash
- * recomputed; a stored copy that does not (*damaged, its reason) does not make the policy
- * known. A registry that cannot be read is no answer (the status is returned), never a
- * verdict. */
+ * recomputed, and be the IR of that very policy. A stored copy that is not (*damaged, its
+ * reason) does not make the policy known. A registry that cannot be read is no answer (the
+ * status is returned), never a verdict. */
 static capv_status registry_knows_policy(bool *known, capv_error *damaged, unit_ctx *u)
 {
     char hex[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(hex, u->policy_hash);
+    capv_registry_policy *p = NULL;
     capv_policy_ir *ir = NULL;
-    capv_status st = capv_registry_get_policy_ir(&ir, u->v->registry, hex, damaged);
-    capv_policy_ir_free(ir);
-    *known = st == CAPV_OK;
-    switch (st) {
-    case CAPV_OK:
-    case CAPV_E_NOT_FOUND: capv_error_clear(damaged); return CAPV_OK;
-    case CAPV_E_MISMATCH:
-    case CAPV_E_MALFORMED: return CAPV_OK; /* *damaged says why */
-    default: u->err = *damaged; return st;
+    *known = false;
+    capv_status st = capv_registry_get_policy(&p, u->v->registry, hex, damaged);
+    if (st == CAPV_E_NOT_FOUND) {
+        capv_error_clear(damaged);
+        return CAPV_OK;
     }
+    if (st != CAPV_OK) {
+        u->err = *damaged;
+        return st;
+    }
+    st = capvi_reg_policy_ir(&ir, p, damaged);
+    if (st == CAPV_OK && !capvi_digest_is(capv_policy_ir_policy_hash(ir), u->policy_hash))
+        capvi_err_set(damaged, CAPV_E_MISMATCH, "policy_hash",
+                      "stored under this policy hash, the IR is of policy hash %.80s",
+                      capv_policy_ir_policy_hash(ir));
+    else if (st == CAPV_OK)
+        *known = true;
+    capv_policy_ir_free(ir);
+    capv_registry_policy_free(p);
+    if (st == CAPV_E_NOMEM) {
+        u->err = *damaged;
+        return st;
+    }
+    if (*known)
+        capv_error_clear(damaged);
+    return CAPV_OK;
 }
 
 static capv_status check_policy_binding(unit_ctx *u)
@@ -1235,7 +1253,7 @@ static capv_status check_policy_binding(unit_ctx *u)
         return capvi_report_add(u->r, "policy.binding",
                                 u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
                                 "the policy is unknown to the policy store%s%.300s%s",
-                                damaged.code ? " (the registry's copy does not load: " : "",
+                                damaged.code ? " (the registry's copy is damaged: " : "",
                                 damaged.message, damaged.code ? ")" : "");
     return capvi_report_add(
         u->r, "policy.binding", CAPV_CHECK_PASS, d, "the policy is known%s",

@@ -610,19 +610,45 @@ START_TEST(policy_known_from_registry)
     ck_assert(cached);
     free(msg);
 
-    /* a stored copy altered after its ir_hash was taken: not known, and why */
-    char *altered = strdup(ir);
-    char *at = strstr(altered, "\"lksg.v1\"");
-    ck_assert_ptr_nonnull(at);
-    at[5] = '2';
-    uint64_t g0 = capv_registry_generation(reg);
-    ck_assert_int_eq(store_policy(reg, altered, ir_hash), CAPV_OK);
-    ck_assert(capv_registry_generation(reg) > g0);
-    ASSERT_BINDING("warn");
-    ck_assert(!cached);
-    ck_assert_msg(strstr(msg, "the registry's copy does not load") != NULL, "%s", msg);
-    free(msg);
-    free(altered);
+    /* a stored copy that is not this policy's IR: not known, and why. Altered after its
+     * ir_hash was taken; of an IR version this library does not read (a verdict still, not
+     * an error blaming the package); another policy's IR stored under this hash */
+    capv_policy *other = NULL;
+    const char *other_yaml = "id: other.v1\nversion: '1'\nlegal_basis: [{directive: LkSG}]\n"
+                             "description: d\ninputs: {a: {type: hex}}\n"
+                             "rules: [{id: r1, op: eq, lhs: a, rhs: a}]\n";
+    ck_assert_int_eq(capv_policy_parse(&other, (const uint8_t *)other_yaml, strlen(other_yaml),
+                                       CAPV_POLICY_FORMAT_YAML, NULL),
+                     CAPV_OK);
+    capv_policy_ir *other_ir = NULL;
+    ck_assert_int_eq(capv_policy_compile(&other_ir, NULL, other, CAPV_POLICY_LINT_STRICT, NULL),
+                     CAPV_OK);
+    char *variants[3] = { strdup(ir), strdup(ir),
+                          strdup(capv_policy_ir_json(other_ir, CAPV_POLICY_IR_PRETTY, NULL)) };
+    const char *variant_hash[3] = { ir_hash, ir_hash, capv_policy_ir_hash(other_ir) };
+    const char *why[3] = { "does not hash to its own ir_hash", "ir_version",
+                           "the IR is of policy hash" };
+    strstr(variants[0], "\"lksg.v1\"")[5] = '2';
+    memcpy(strstr(variants[1], "\"1.0\""), "\"9.9\"", 5); /* ir_version */
+    for (int k = 0; k < 3; k++) {
+        capv_registry_close(reg);
+        ck_assert_int_eq(capv_registry_open(&reg, NULL, NULL, NULL), CAPV_OK);
+        capv_verifier_set_registry(v, reg);
+        ASSERT_BINDING("warn");
+        free(msg);
+        uint64_t g0 = capv_registry_generation(reg);
+        ck_assert_int_eq(store_policy(reg, variants[k], variant_hash[k]), CAPV_OK);
+        ck_assert(capv_registry_generation(reg) > g0);
+        ASSERT_BINDING("warn");
+        ck_assert(!cached);
+        ck_assert_msg(strstr(msg, "the registry's copy is damaged") != NULL &&
+                          strstr(msg, why[k]) != NULL,
+                      "%d: %s", k, msg);
+        free(msg);
+        free(variants[k]);
+    }
+    capv_policy_ir_free(other_ir);
+    capv_policy_free(other);
 
     /* the policy itself: known, and strict mode passes it too */
     capv_registry_close(reg);
