@@ -273,7 +273,7 @@ static registry_reload registry_reload_prepare(capvd *d)
  * closed once the lock is released. When a SQLite file cannot be opened again, the main
  * thread tries once more every REGISTRY_RETRY_MS (registry_retry); meanwhile /readyz says
  * why. */
-/* How long the shutdown (and a reload closing a registry handle) waits for the queued verification records before it says which
+/* How long the shutdown (and a reload closing a replaced PostgreSQL handle) waits for the queued verification records before it says which
  * are not written; closing the registry then tries again for 10 s (docs/registry.md,
  * "Durability"). */
 #define RECORDS_FLUSH_MS 5000
@@ -288,14 +288,14 @@ static void registry_carry(capvd *d, const capv_registry *reg, uint64_t taken[RE
     }
 }
 
-/* ...then closes it, once it has written its queue (as closing would), adding what those
- * last writes counted. */
-static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[REGISTRY_CARRIED])
+/* ...then closes it, once it has written its queue for at most flush_ms (closing writes the
+ * rest, uncounted), adding what those last writes counted. */
+static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[REGISTRY_CARRIED],
+                            int flush_ms)
 {
     if (reg == NULL)
         return;
-    /* when the storage fails, closing tries again, and what it drops then goes uncounted */
-    capv_status flushed = capv_registry_flush(reg, RECORDS_FLUSH_MS, NULL);
+    capv_status flushed = capv_registry_flush(reg, flush_ms, NULL);
     (void)flushed;
     for (int i = 0; i < REGISTRY_CARRIED; i++)
         atomic_fetch_add(&d->registry_carried[i],
@@ -319,8 +319,9 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
     char errbuf[512];
     uint64_t closed[REGISTRY_CARRIED];
     registry_carry(d, d->registry, closed);
-    /* closed first: that releases the writer lock, so the file can be reopened */
-    registry_retire(d, d->registry, closed);
+    /* closed first: that releases the writer lock, so the file can be reopened; under the
+     * lock, after registry_reload_prepare's flush, with no wait of its own */
+    registry_retire(d, d->registry, closed, 0);
     d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry == NULL) {
         d->registry_retry_ms = mono_ms() + REGISTRY_RETRY_MS;
@@ -393,7 +394,7 @@ static bool reload_state(capvd *d, int wait_ms)
         backup_key = old_key;
     }
     pthread_rwlock_unlock(&d->lock);
-    registry_retire(d, old_registry, taken); /* nothing uses it any more */
+    registry_retire(d, old_registry, taken, RECORDS_FLUSH_MS); /* nothing uses it any more */
     capv_signing_key_free(backup_key);
     if (!key_ok) {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup_key_reload");

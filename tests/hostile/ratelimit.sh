@@ -139,6 +139,11 @@ burst xff-ipv6-other-64 5 --xff '2001:db8:0:6::5'
 assert_eq "… an address of the next /64 is another client: no 429" "$N429" 0
 burst xff-v4-mapped 20 --xff '::ffff:192.0.2.{i}'
 assert_eq "IPv4-mapped addresses of 20 IPv4 clients: 20 clients, no 429" "$N429" 0
+burst xff-nat64 20 --xff '64:ff9b::198.51.100.{i}'
+assert_eq "NAT64 addresses (64:ff9b::/96) of 20 IPv4 clients: 20 clients, no 429" "$N429" 0
+burst xff-teredo 20 --xff '2001:0:4136:e378:8000:63bf:3fff:fd{i}'
+assert_eq "Teredo addresses (2001::/32) of one server's 20 clients: 20 clients, no 429" \
+    "$N429" 0
 scrape "$TMP/m2"
 assert_eq "rate_limited_total{kind=\"address\"} on the proxied daemon" \
     "$(metric "$TMP/m2" 'cap_verifier_rate_limited_total{kind="address"}')" "$proxied429"
