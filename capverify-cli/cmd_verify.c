@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -611,16 +612,20 @@ static bool add_package(verify_run *vr, const char *path)
     return (vr->pkgs[vr->npkg++] = strdup(path)) != NULL;
 }
 
+/* Whether `dir/name` exists (a path too long for PATH_MAX names nothing: a shortened one
+ * would name another file). */
+static bool holds(const char *dir, const char *name)
+{
+    char p[PATH_MAX];
+    struct stat sb;
+    int n = snprintf(p, sizeof p, "%s/%s", dir, name);
+    return n > 0 && (size_t)n < sizeof p && stat(p, &sb) == 0;
+}
+
 /* Whether `dir` is a package directory (it holds manifest.json or _meta.json). */
 static bool is_package_dir(const char *dir)
 {
-    char p[4096];
-    struct stat sb;
-    snprintf(p, sizeof p, "%s/manifest.json", dir);
-    if (stat(p, &sb) == 0)
-        return true;
-    snprintf(p, sizeof p, "%s/_meta.json", dir);
-    return stat(p, &sb) == 0;
+    return holds(dir, "manifest.json") || holds(dir, "_meta.json");
 }
 
 static int by_name(const void *a, const void *b)
