@@ -166,7 +166,7 @@ static void subject_copy(char *out, size_t cap, const char *s)
 static bool address_allows(req *r)
 {
     int retry = 0;
-    if (ratelimit_take(RL_ADDRESS, r->bucket, &retry))
+    if (ratelimit_take(RL_ADDRESS, client_bucket(r), &retry))
         return true;
     send_rate_limited(r, RL_ADDRESS, retry);
     return false;

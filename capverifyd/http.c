@@ -4,6 +4,7 @@
  * deadlines (docs/hardening.md). */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -438,12 +439,33 @@ void send_rate_limited(req *r, rl_kind kind, int retry_after)
     send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s", retry_after);
 }
 
-/* Whether a request that needs no CORS preflight (a form, a POST without a body) comes from
- * another site. Any web page can send one, and a browser adds the cookies of an
- * authenticating proxy to it (docs/ui.md): allowed from the server's own pages and server.cors_origins, from a browser
- * that says it is the user's own request (Sec-Fetch-Site: none), and from clients that are
- * not browsers (no Sec-Fetch-Site, no Origin). Without Sec-Fetch-Site, Origin's host must be
- * the request's (its Host, or an absolute-form target's authority). */
+/* The rate-limit bucket of the client (docs/hardening.md "Rate limits"): an IPv6 client is
+ * its /64, the smallest prefix a network gives one host or site (RFC 6177), so a client that
+ * takes a new address of its own for each request is still one client. But an IPv6 address
+ * that carries an IPv4 client's address in its last 32 bits, IPv4-mapped (::ffff:0:0/96) or
+ * NAT64's well-known prefix (64:ff9b::/96, RFC 6052), is that IPv4 address: each of those
+ * prefixes holds every IPv4 client in one /64. Teredo (2001::/32) puts all the clients of
+ * one server in one /64: each address is its own bucket. */
+const char *client_bucket(req *r)
+{
+    if (r->bucket[0] != '\0')
+        return r->bucket;
+    static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+    struct in6_addr a;
+    char text[INET6_ADDRSTRLEN];
+    if (inet_pton(AF_INET6, r->client, &a) != 1 ||
+        (a.s6_addr[0] == 0x20 && a.s6_addr[1] == 0x01 && a.s6_addr[2] == 0 && a.s6_addr[3] == 0)) {
+        snprintf(r->bucket, sizeof r->bucket, "%s", r->client);
+    } else if (IN6_IS_ADDR_V4MAPPED(&a) || memcmp(a.s6_addr, nat64, sizeof nat64) == 0) {
+        inet_ntop(AF_INET, &a.s6_addr[12], r->bucket, sizeof r->bucket);
+    } else {
+        memset(&a.s6_addr[8], 0, 8);
+        inet_ntop(AF_INET6, &a, text, sizeof text);
+        snprintf(r->bucket, sizeof r->bucket, "%s/64", text);
+    }
+    return r->bucket;
+}
+
 /* The authority the request names: an absolute-form target's, which replaces the Host header
  * (RFC 9112 §3.2.2), else the Host header; NULL when there is none or it does not fit. */
 static const char *request_authority(req *r, char *buf, size_t cap)
@@ -461,6 +483,12 @@ static const char *request_authority(req *r, char *buf, size_t cap)
     return buf;
 }
 
+/* Whether a request that needs no CORS preflight (a form, a POST without a body) comes from
+ * another site. Any web page can send one, and a browser adds the cookies of an
+ * authenticating proxy to it (docs/ui.md): allowed from the server's own pages and server.cors_origins, from a browser
+ * that says it is the user's own request (Sec-Fetch-Site: none), and from clients that are
+ * not browsers (no Sec-Fetch-Site, no Origin). Without Sec-Fetch-Site, Origin's host must be
+ * the request's (its Host, or an absolute-form target's authority). */
 bool cross_site(req *r)
 {
     if (r->cors_origin != NULL)

@@ -27,7 +27,7 @@ typedef struct req {
     bool admin_port;
     conn_state *cs;          /* the connection's deadlines (NULL if untracked) */
     char client[64];         /* client address (X-Forwarded-For only from trusted proxies) */
-    char bucket[68];         /* its rate-limit bucket: the address, an IPv6 one's /64 */
+    char bucket[68];         /* its rate-limit bucket (client_bucket), "" until asked for */
     const char *cors_origin; /* the request's Origin when server.cors_origins lists it */
     bool has_body;           /* the request announced a body */
     bool body_done;          /* ... and it was read to its end */
@@ -62,6 +62,9 @@ bool http_request_id_ok(const char *s, size_t n);
 /* Whether a request that any web page could send without a CORS preflight (a form, a POST
  * without a body) comes from another site: refused where it changes state (http.c). */
 bool cross_site(req *r);
+/* The client's rate-limit bucket (docs/hardening.md "Rate limits"): its address, an IPv6
+ * client's /64; worked out on the first call. */
+const char *client_bucket(req *r);
 
 /* What a request body becomes while it is handled: the memory budget holds its raw bytes
  * while it arrives, then its worst case (docs/hardening.md). */

@@ -269,13 +269,9 @@ static registry_reload registry_reload_prepare(capvd *d)
     return rr;
 }
 
-/* Under the write lock: the registry of rr in place; the handle it replaces in *old, to be
- * closed once the lock is released. When a SQLite file cannot be opened again, the main
- * thread tries once more every REGISTRY_RETRY_MS (registry_retry); meanwhile /readyz says
- * why. */
-/* How long the shutdown (and a reload closing a replaced PostgreSQL handle) waits for the queued verification records before it says which
- * are not written; closing the registry then tries again for 10 s (docs/registry.md,
- * "Durability"). */
+/* How long the shutdown (and a reload closing a replaced PostgreSQL handle) waits for the
+ * queued verification records before it says which are not written; closing the registry
+ * then tries again for 10 s (docs/registry.md, "Durability"). */
 #define RECORDS_FLUSH_MS 5000
 
 /* A registry handle a reload replaces: its counters so far join the daemon's (under the write
@@ -303,6 +299,10 @@ static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[R
     capv_registry_close(reg);
 }
 
+/* Under the write lock: the registry of rr in place; the handle it replaces in *old (its
+ * counters carried, into taken[]), to be closed once the lock is released. When a SQLite file
+ * cannot be opened again, the main thread tries once more every REGISTRY_RETRY_MS
+ * (registry_retry); meanwhile /readyz says why. */
 static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry **old,
                                   uint64_t taken[REGISTRY_CARRIED])
 {

@@ -246,30 +246,6 @@ static void client_address(req *r)
     }
 }
 
-/* The rate-limit bucket of the client (docs/hardening.md "Rate limits"): an IPv6 client is
- * its /64, the smallest prefix a network gives one host or site (RFC 6177), so a client that
- * takes a new address of its own for each request is still one client. But an IPv6 address
- * that carries an IPv4 client's address in its last 32 bits, IPv4-mapped (::ffff:0:0/96) or
- * NAT64's well-known prefix (64:ff9b::/96, RFC 6052), is that IPv4 address: each of those
- * prefixes holds every IPv4 client in one /64. Teredo (2001::/32) puts all the clients of
- * one server in one /64: each address is its own bucket. */
-static void client_bucket(req *r)
-{
-    static const uint8_t nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
-    struct in6_addr a;
-    char text[INET6_ADDRSTRLEN];
-    if (inet_pton(AF_INET6, r->client, &a) != 1 ||
-        (a.s6_addr[0] == 0x20 && a.s6_addr[1] == 0x01 && a.s6_addr[2] == 0 && a.s6_addr[3] == 0)) {
-        snprintf(r->bucket, sizeof r->bucket, "%s", r->client);
-    } else if (IN6_IS_ADDR_V4MAPPED(&a) || memcmp(a.s6_addr, nat64, sizeof nat64) == 0) {
-        inet_ntop(AF_INET, &a.s6_addr[12], r->bucket, sizeof r->bucket);
-    } else {
-        memset(&a.s6_addr[8], 0, 8);
-        inet_ntop(AF_INET6, &a, text, sizeof text);
-        snprintf(r->bucket, sizeof r->bucket, "%s/64", text);
-    }
-}
-
 /* The request's Origin when server.cors_origins lists it (exact match), else NULL. */
 static const char *allowed_origin(req *r)
 {
@@ -311,11 +287,11 @@ static bool rate_limit_early(req *r)
     if (!ratelimit_enabled() || is_probe(r->route) || r->route == ROUTE_UI)
         return true;
     if (r->d->auth == NULL || r->route == ROUTE_OPENAPI || r->route == ROUTE_UI_CONFIG) {
-        if (ratelimit_take(RL_ADDRESS, r->bucket, &retry))
+        if (ratelimit_take(RL_ADDRESS, client_bucket(r), &retry))
             return true;
     } else {
         if (header(r, "Authorization") != NULL ||
-            !ratelimit_exhausted(RL_ADDRESS, r->bucket, &retry))
+            !ratelimit_exhausted(RL_ADDRESS, client_bucket(r), &retry))
             return true;
     }
     send_rate_limited(r, RL_ADDRESS, retry);
@@ -398,7 +374,6 @@ static int begin_request(struct mg_connection *conn)
     r.has_body = r.ri->content_length > 0 || header(&r, "Transfer-Encoding") != NULL;
     request_id(&r);
     client_address(&r);
-    client_bucket(&r);
     metrics_inflight(1);
     const char *path = r.ri->local_uri_raw;
     const char *bad = http_strict_violation(r.ri);

@@ -261,10 +261,6 @@ static capv_status tx_statement(capvi_pg *pg, const char *what, const char *sql,
     return st == CAPV_OK ? capvi_pg_exec(NULL, pg, &pg->w, what, sql, NULL, err) : st;
 }
 
-/* The writer's savepoints cost one round trip each instead of three (capvi_pg_sp): the
- * first one of a transaction was opened by the BEGIN, and the RELEASE of the one before goes
- * with the next SAVEPOINT. A statement run between a release and the next savepoint runs
- * inside the released one, which the next SAVEPOINT or the COMMIT releases. */
 /* Whether the savepoint stands at `at` in a transaction still held: a lost one answers its
  * loss to every call (capvi_pg_conn_ready), as if each had sent its statement. */
 static bool sp_at(const capvi_pg *pg, capvi_pg_sp at)
@@ -272,6 +268,10 @@ static bool sp_at(const capvi_pg *pg, capvi_pg_sp at)
     return capvi_pg_in_transaction(pg) && pg->sp == at;
 }
 
+/* The writer's savepoints ride along with other statements (capvi_pg_sp): the first one of a
+ * transaction was opened by the BEGIN, and the RELEASE of the one before goes with the next
+ * SAVEPOINT. A statement run between a release and the next savepoint runs inside the
+ * released one, which the next SAVEPOINT or the COMMIT releases. */
 capv_status capvi_pg_savepoint(capvi_pg *pg, capv_error *err)
 {
     capv_status st = in_transaction(pg, err);
