@@ -5,8 +5,8 @@
  * legal_basis (a warning in relaxed mode), E1003 duplicate rule id, E1004 activation names
  * an unknown predicate, E1005 duplicate predicate id, E2001 unknown op, E2002 invalid
  * predicate expression, E2003 rule references an undeclared input, W1002 empty
- * description, W1003 no rules, W2001 unused input. The order is fixed (policy, rules in source order,
- * adaptivity, inputs by name), so the same policy always gives the same list. */
+ * description, W1003 no rules, W2001 unused input. The order is fixed (policy, rules in
+ * source order, adaptivity, inputs by name), so the same policy always gives the same list. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>

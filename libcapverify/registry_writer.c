@@ -481,8 +481,8 @@ static bool probe_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
-/* Whether the storage's entries and policies are to be looked at now (storages others write, while the
- * writer is not stopping); *next is when next. */
+/* Whether the storage's entries and policies are to be looked at now (storages others write,
+ * while the writer is not stopping); *next is when next. */
 static bool watch_due(capv_registry *reg, int64_t *next)
 {
     if (reg->be->verdict_mark == NULL || reg->stopping) {
@@ -495,8 +495,8 @@ static bool watch_due(capv_registry *reg, int64_t *next)
     return now >= *next;
 }
 
-/* Entries and policies another process added move the generation. A storage that cannot be asked now
- * is asked again next time (the writes the handle makes meanwhile fail too). */
+/* Entries and policies another process added move the generation. A storage that cannot be
+ * asked now is asked again next time (the writes the handle makes meanwhile fail too). */
 static void writer_watch(capv_registry *reg)
 {
     int64_t mark = 0;
