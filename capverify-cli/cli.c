@@ -2,9 +2,12 @@
 /* Exit codes and error reporting shared by every command (cli.h). */
 #include "cli.h"
 
+#include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 int cli_exit_for_status(capv_status st)
 {
@@ -155,4 +158,77 @@ void cli_print_backup_fields(const char *created_at, const char *sha3_256, uint6
            (unsigned long long)size_bytes, schema_version, (unsigned long long)entries,
            (unsigned long long)verifications);
     cli_print_json_string(stdout, tool_version);
+}
+
+/* ---- Ctrl-C and SIGTERM ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t interrupted;
+
+/* The companions of a SQLite registry file: its name plus each of these. */
+static const char *const sqlite_suffixes[] = { "", "-wal", "-shm", ".lock" };
+#define SQLITE_FILES (sizeof sqlite_suffixes / sizeof sqlite_suffixes[0])
+
+/* cli_interrupt_remove's files and message, made beforehand: a signal handler may call
+ * unlink and write, not snprintf. */
+static char remove_paths[SQLITE_FILES][PATH_MAX];
+static char remove_note[PATH_MAX + 64];
+static volatile sig_atomic_t removing;
+
+static void on_interrupt(int sig)
+{
+    if (!removing) {
+        interrupted = 1;
+        return;
+    }
+    for (size_t i = 0; i < SQLITE_FILES; i++)
+        if (remove_paths[i][0] != '\0')
+            unlink(remove_paths[i]);
+    ssize_t w = write(STDERR_FILENO, remove_note, strlen(remove_note));
+    (void)w;
+    raise(sig); /* SA_RESETHAND: the default action, which ends the process */
+}
+
+void cli_interrupt_catch(bool on)
+{
+    static const int sigs[] = { SIGINT, SIGTERM };
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on ? on_interrupt : SIG_DFL;
+    sa.sa_flags = on ? (int)SA_RESETHAND : 0;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        /* a signal ignored when the command began (a background job's Ctrl-C, nohup) stays
+         * ignored */
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+    if (!on)
+        removing = 0;
+}
+
+bool cli_interrupted(void)
+{
+    return interrupted != 0;
+}
+
+void cli_interrupt_remove(const char *path)
+{
+    if (path == NULL) {
+        cli_interrupt_catch(false);
+        return;
+    }
+    for (size_t i = 0; i < SQLITE_FILES; i++)
+        if (snprintf(remove_paths[i], sizeof remove_paths[i], "%s%s", path, sqlite_suffixes[i]) >=
+            (int)sizeof remove_paths[i])
+            remove_paths[i][0] = '\0';
+    snprintf(remove_note, sizeof remove_note, "capverify: interrupted: %s removed\n", path);
+    removing = 1;
+    cli_interrupt_catch(true);
+}
+
+void cli_remove_sqlite_file(const char *path)
+{
+    char p[PATH_MAX];
+    for (size_t i = 0; i < SQLITE_FILES; i++)
+        if (snprintf(p, sizeof p, "%s%s", path, sqlite_suffixes[i]) < (int)sizeof p)
+            unlink(p);
 }

@@ -78,4 +78,21 @@ void cli_print_backup_fields(const char *created_at, const char *sha3_256, uint6
                              int schema_version, uint64_t entries, uint64_t verifications,
                              const char *tool_version);
 
+/* Ctrl-C and SIGTERM while caught (`on`; false restores the default; docs/registry.md,
+ * "JSON import / export and pages", "Off-site copies"): the first is noted, for the command to stop at its next step
+ * and remove what it made (cli_interrupted; the off-site store's calls are cancelled); a
+ * second ends the process. */
+void cli_interrupt_catch(bool on);
+bool cli_interrupted(void);
+
+/* While `path` is not NULL, Ctrl-C and SIGTERM remove the SQLite file `path`, which this
+ * command created, with its companions (cli_remove_sqlite_file), and end the process: for
+ * work the library cannot stop halfway (docs/registry.md, "Copy between storages"). NULL
+ * restores the default. */
+void cli_interrupt_remove(const char *path);
+
+/* Removes the SQLite file `path`, which this command created, and its companions (-wal,
+ * -shm, .lock). */
+void cli_remove_sqlite_file(const char *path);
+
 #endif

@@ -695,7 +695,7 @@ static int sink_write(void *user, const uint8_t *data, size_t len)
 {
     sink *s = user;
     while (len > 0) {
-        if (remote_interrupted()) {
+        if (cli_interrupted()) {
             s->err = EINTR;
             return -1;
         }
@@ -764,7 +764,7 @@ static int do_export(const opts *o, char **operands)
             capv_registry_close(reg);
             return EXIT_UNAVAILABLE;
         }
-        remote_interrupt_catch(true); /* a Ctrl-C stops the export and removes the file */
+        cli_interrupt_catch(true); /* a Ctrl-C stops the export and removes the file */
     }
     fflush(stdout);
     capv_error err = CAPV_ERROR_INIT;
@@ -804,7 +804,7 @@ static int do_export(const opts *o, char **operands)
                 rc = EXIT_UNAVAILABLE;
             }
         }
-        remote_interrupt_catch(false);
+        cli_interrupt_catch(false);
     }
     capv_registry_close(reg);
     return rc;
@@ -1068,10 +1068,10 @@ static int do_restore(const opts *o, char **operands)
         bool pg_target = o->db != NULL && capv_registry_location_is_postgres(o->db);
         /* a Ctrl-C ends the download, or lets a verification or restore under way finish;
          * either way the private copy goes */
-        remote_interrupt_catch(true);
+        cli_interrupt_catch(true);
         int rc =
             remote_fetch(&path, &tmpdir, &rf, from, dir, check_only || pg_target ? NULL : o->db);
-        if (rc == 0 && remote_interrupted()) {
+        if (rc == 0 && cli_interrupted()) {
             fprintf(stderr,
                     "capverify registry restore: interrupted after the download of %s: "
                     "nothing restored\n",
@@ -1083,22 +1083,12 @@ static int do_restore(const opts *o, char **operands)
             rc = restore_local(o, path, flags, check_only, trust_path);
         }
         remote_fetch_done(path, tmpdir);
-        remote_interrupt_catch(false);
+        cli_interrupt_catch(false);
         return rc;
     }
     if (dir != NULL)
         return cli_usage_error("registry restore", "--dir goes with --from s3://…");
     return restore_local(o, from, flags, check_only, trust_path);
-}
-
-/* Removes a SQLite registry file this command created, with its companions. */
-static void remove_created(const char *path)
-{
-    static const char *const sfx[] = { "", "-wal", "-shm", ".lock" };
-    char p[4096];
-    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++)
-        if (snprintf(p, sizeof p, "%s%s", path, sfx[i]) < (int)sizeof p)
-            unlink(p);
 }
 
 static int do_copy(const opts *o, char **operands)
@@ -1126,7 +1116,13 @@ static int do_copy(const opts *o, char **operands)
     capv_error err = CAPV_ERROR_INIT;
     progress pg;
     capv_progress_fn pf = progress_fn(&pg, "copying rows");
+    /* the copy runs to its end once begun: a Ctrl-C ends the process, and removes a new
+     * target file (a PostgreSQL target's transaction ends with the connection) */
+    if (created)
+        cli_interrupt_remove(to);
     capv_status st = capv_registry_copy(&r, dst, src, pf, &pg, &err);
+    if (created)
+        cli_interrupt_remove(NULL);
     progress_end(&pg);
     if (st != CAPV_OK) {
         rc = fail("registry copy", st, &err);
@@ -1150,7 +1146,7 @@ static int do_copy(const opts *o, char **operands)
     capv_registry_close(dst);
     capv_registry_close(src);
     if (st != CAPV_OK && created)
-        remove_created(to);
+        cli_remove_sqlite_file(to);
     return rc;
 }
 

@@ -5,7 +5,6 @@
 #include "cmd_registry_remote.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,37 +109,12 @@ bool remote_is_location(const char *from)
     return from != NULL && strncmp(from, "s3://", 5) == 0;
 }
 
-/* Ctrl-C or SIGTERM while remote_interrupt_catch(true) is in force (docs/registry.md,
- * "Off-site copies"): the store's calls are cancelled, and what remote_fetch put into a
- * private directory is removed as after a failure. A second Ctrl-C ends the process. */
-static volatile sig_atomic_t interrupted;
-
-static void on_interrupt(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
+/* The store's calls are cancelled by a caught Ctrl-C or SIGTERM (cli_interrupt_catch), so
+ * that what remote_fetch put into a private directory is removed as after a failure. */
 static bool interrupt_cancels(void *user)
 {
     (void)user;
-    return interrupted != 0;
-}
-
-void remote_interrupt_catch(bool on)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on ? on_interrupt : SIG_DFL;
-    sa.sa_flags = on ? (int)SA_RESETHAND : 0;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
-
-bool remote_interrupted(void)
-{
-    return interrupted != 0;
+    return cli_interrupted();
 }
 
 /* The store of `url` (NULL: f->url) with the settings of `f`. 0 or an exit code. */

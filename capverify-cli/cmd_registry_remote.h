@@ -61,10 +61,4 @@ int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *
 /* Removes what remote_fetch put into a private directory, and frees. */
 void remote_fetch_done(char *path, char *tmpdir);
 
-/* While on, Ctrl-C and SIGTERM cancel the store's calls (a download ends with
- * CAPV_E_UNAVAILABLE, "cancelled") instead of ending the process, so that the private copy is
- * removed; a second Ctrl-C ends it. remote_interrupted says whether one came. */
-void remote_interrupt_catch(bool on);
-bool remote_interrupted(void);
-
 #endif

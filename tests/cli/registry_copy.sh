@@ -3,9 +3,10 @@
 # capverify registry copy between storages and registry restore into PostgreSQL
 # (docs/registry.md "Copy between storages", "Restore"), as an operator uses them: a round
 # trip SQLite -> PostgreSQL -> SQLite keeps every row (the JSON exports of both files are
-# identical, and so are their verifications, reports and policies), a target that is not
-# empty is refused, --password-file, a restore replaces the contents of a PostgreSQL registry
-# and later writes work, a tampered backup is refused. Run through tests/pg/with_pg.sh.
+# identical, and so are their verifications, reports and policies), Ctrl-C removes a new
+# target file, a target that is not empty is refused, --password-file, a restore replaces
+# the contents of a PostgreSQL registry and later writes work, a tampered backup is refused.
+# Run through tests/pg/with_pg.sh.
 #   registry_copy.sh CAPVERIFY REG_TOOL
 set -uo pipefail
 cli=$1 tool=$2
@@ -55,6 +56,43 @@ expect 3 "$cli" registry copy --from "$a"
 expect 3 "$cli" registry copy --from "$a" --to "$dir/x.sqlite" --bogus
 expect 5 "$cli" registry copy --from "$dir/none.sqlite" --to "$dir/x.sqlite"
 [ ! -e "$dir/x.sqlite" ] || fail "a failed copy left its target"
+
+# ---- Ctrl-C or SIGTERM during a copy: a new target file is removed, an existing one kept ----
+big=$dir/big.sqlite
+"$tool" fill "$big" 20 >/dev/null || fail "fill $big"
+rows "$big" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+             INSERT INTO verifications (request_id, subject, result, verified_at, verified_ms)
+             SELECT 'big-' || i, 'alice', 'ok', '2026-01-01T00:00:00Z', 1767225600000 FROM n"
+# interrupt SIG TARGET: copies $big into TARGET and sends SIG once the copy is under way; sets
+# rc and err
+interrupt() {
+    "$(dirname "$0")/../tools/sigint_default.py" "$cli" registry copy --from "$big" --to "$2" \
+        2>"$dir/copy.err" &
+    local pid=$! i
+    for i in $(seq 500); do
+        [ -e "$2" ] && break
+        sleep 0.01
+    done
+    sleep 0.2
+    kill -"$1" "$pid"
+    wait "$pid"
+    rc=$?
+    err=$(cat "$dir/copy.err")
+}
+for sig in INT TERM; do
+    interrupt "$sig" "$dir/new-$sig.sqlite"
+    [ "$rc" = $((128 + $(kill -l "$sig"))) ] || fail "copy ended by SIG$sig: exit $rc, $err"
+    [[ "$err" == *"interrupted: $dir/new-$sig.sqlite removed"* ]] || fail "SIG$sig: $err"
+    for f in "$dir/new-$sig.sqlite"*; do
+        [ ! -e "$f" ] || fail "SIG$sig left $f"
+    done
+done
+expect 0 "$cli" registry init --db "$dir/empty.sqlite"
+interrupt TERM "$dir/empty.sqlite"
+[ "$rc" = 143 ] || fail "copy into an existing registry ended by SIGTERM: exit $rc, $err"
+expect 0 "$cli" registry check --db "$dir/empty.sqlite"
+[ "$(rows "$dir/empty.sqlite" "SELECT count(*) FROM verifications")" = 0 ] ||
+    fail "the interrupted copy left rows in the existing target"
 
 # ---- SQLite -> PostgreSQL -> SQLite --------------------------------------------------------
 pg1=$(schema copy1)

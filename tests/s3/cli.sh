@@ -166,8 +166,8 @@ assert_eq "... and removes what the killed one left" \
 # Ctrl-C during a restore from the store: the download is cancelled (or a verification
 # under way finishes), nothing is restored, and the private copy beside the database goes
 mkdir intr
-"$CLI" registry restore --db intr/restored.sqlite --from "s3://$B/big/$bigname" "${S3[@]}" \
-    >/dev/null 2>intr.err &
+"$SRC/tests/tools/sigint_default.py" "$CLI" registry restore --db intr/restored.sqlite \
+    --from "s3://$B/big/$bigname" "${S3[@]}" >/dev/null 2>intr.err &
 rs=$!
 for _ in $(seq 200); do
     [ -n "$(find intr -maxdepth 1 -name '.capverify-restore-*' 2>/dev/null)" ] && break
