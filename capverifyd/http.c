@@ -34,16 +34,22 @@ const char *content_type(req *r, char *buf, size_t cap)
     return buf;
 }
 
+bool http_id_ok(const char *s, size_t n, size_t max, const char *punct)
+{
+    /* a final '.' (".", "..", "a.") makes a path segment the strict path check refuses */
+    if (n == 0 || n > max || s[n - 1] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!(c < 0x80 && isalnum(c)) && (c == '\0' || strchr(punct, c) == NULL))
+            return false;
+    }
+    return true;
+}
+
 bool http_request_id_ok(const char *s, size_t n)
 {
-    /* a final '.' (".", "..", "a.") makes a path segment the strict path check refuses:
-     * GET /registry/verifications/{request_id} could not name it */
-    if (n == 0 || n > HTTP_REQUEST_ID_MAX || s[n - 1] == '.')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-            return false;
-    return true;
+    return http_id_ok(s, n, HTTP_REQUEST_ID_MAX, "._-");
 }
 
 static const char *reason_phrase(int status)

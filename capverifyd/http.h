@@ -53,9 +53,14 @@ double http_mono(void);
 const char *header(req *r, const char *name);
 /* The media type of Content-Type without parameters, lower-cased, into buf. */
 const char *content_type(req *r, char *buf, size_t cap);
+/* Whether `n` bytes at `s` are an id that a path segment names as it is: 1..max ASCII
+ * letters, digits and characters of `punct`, not ending in '.' (the strict path check takes
+ * no percent-encoding and refuses a segment ending in '.': docs/hardening.md, "Strict
+ * HTTP"). */
+bool http_id_ok(const char *s, size_t n, size_t max, const char *punct);
 /* Whether `n` bytes at `s` are a request id of ours: 1..HTTP_REQUEST_ID_MAX characters of
- * [A-Za-z0-9._-], not ending in '.'. A client's X-Request-Id is used when it is one; the ids the daemon makes
- * (32 hex digits) are. The registry records verifications under them, so
+ * [A-Za-z0-9._-], not ending in '.'. A client's X-Request-Id is used when it is one; the ids
+ * the daemon makes (32 hex digits) are. The registry records verifications under them, so
  * GET /registry/verifications/{request_id} accepts exactly these. */
 #define HTTP_REQUEST_ID_MAX 64
 bool http_request_id_ok(const char *s, size_t n);

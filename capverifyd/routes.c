@@ -234,9 +234,7 @@ void handle_registry_verifications(req *r)
  * "Strict HTTP"). */
 static bool entry_id_servable(const char *id)
 {
-    size_t n = strlen(id);
-    return n >= 1 && n <= 256 && id[n - 1] != '.' &&
-           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~-") == n;
+    return http_id_ok(id, strlen(id), 256, "._~-");
 }
 
 /* Registers an entry: 201 when new, 200 when the same entry was already there (a retry),

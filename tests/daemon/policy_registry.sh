@@ -125,6 +125,11 @@ for bad in 'my entry/1%' 'v1.' 'ünï'; do
         --data-binary "{\"id\":\"$bad\",\"manifest_hash\":\"$(printf '0x%064d' 9)\",\"proof_hash\":\"$p1\"}"
     assert_eq "register id '$bad': 400" "$STATUS $(body_json .error.code)" "400 malformed"
 done
+# ... while every character it can carry is taken, '~' among them (a request id has none):
+# under the first entry's hashes, such an id is a conflict, past the id check
+req POST "$API/registry/entries" "${J[@]}" \
+    --data-binary "{\"id\":\"Ab~9_x-1.0\",\"manifest_hash\":\"$m1\",\"proof_hash\":\"$p1\"}"
+assert_eq "register id 'Ab~9_x-1.0' under taken hashes: 409" "$STATUS" 409
 for i in 3 4 5; do
     h=$(printf '0x%064d' "$i")
     req POST "$API/registry/entries" "${J[@]}" --data-binary "{\"manifest_hash\":\"$h\",\"proof_hash\":\"$p1\"}"
