@@ -11,13 +11,8 @@
 
 static const uint8_t v4mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
-/* An address as family + bytes; an IPv4-mapped IPv6 address becomes the IPv4 one. */
-typedef struct ipaddr {
-    int family;
-    uint8_t b[16];
-} ipaddr;
-
-static void unmap(ipaddr *a)
+/* An IPv4-mapped IPv6 address becomes the IPv4 one. */
+static void unmap(cidr_ip *a)
 {
     if (a->family == AF_INET6 && memcmp(a->b, v4mapped_prefix, 12) == 0) {
         memmove(a->b, a->b + 12, 4);
@@ -27,7 +22,7 @@ static void unmap(ipaddr *a)
 }
 
 /* `text[0..len)` as an address (no brackets, no zone id). */
-static bool addr_parse(ipaddr *a, const char *text, size_t len)
+static bool addr_parse(cidr_ip *a, const char *text, size_t len)
 {
     char buf[INET6_ADDRSTRLEN + 1];
     if (len == 0 || len >= sizeof buf)
@@ -76,7 +71,7 @@ const char *cidr_parse_why(cidr *out, const char *text)
         return "empty";
     const char *slash = strchr(text, '/');
     size_t alen = slash ? (size_t)(slash - text) : strlen(text);
-    ipaddr a;
+    cidr_ip a;
     if (memchr(text, '%', alen) != NULL)
         return "zone ids (%...) are not allowed";
     if (!addr_parse(&a, text, alen))
@@ -114,61 +109,56 @@ bool cidr_parse(cidr *out, const char *text)
     return cidr_parse_why(out, text) == NULL;
 }
 
-static bool match_addr(const cidr *c, ipaddr *a)
+/* Whether `ip` lies in `c`: an IPv4-mapped `ip` as the IPv4 address it carries. */
+bool cidr_match_ip(const cidr *c, const cidr_ip *ip)
 {
-    unmap(a);
+    if (c == NULL || ip == NULL)
+        return false;
+    cidr_ip a = *ip;
+    unmap(&a);
     if (c->family == AF_INET)
-        return a->family == AF_INET && prefix_equal(c->addr, a->b, c->prefix);
+        return a.family == AF_INET && prefix_equal(c->addr, a.b, c->prefix);
     if (c->family != AF_INET6)
         return false;
-    if (a->family == AF_INET) { /* compare in the form a dual-stack socket reports it */
+    if (a.family == AF_INET) { /* compare in the form a dual-stack socket reports it */
         uint8_t m[16];
         memcpy(m, v4mapped_prefix, 12);
-        memcpy(m + 12, a->b, 4);
+        memcpy(m + 12, a.b, 4);
         return prefix_equal(c->addr, m, c->prefix);
     }
-    return prefix_equal(c->addr, a->b, c->prefix);
+    return prefix_equal(c->addr, a.b, c->prefix);
 }
 
-bool cidr_match(const cidr *c, const struct sockaddr *sa)
+/* Whether s[0..len) is a port number (decimal digits, at least one). */
+static bool port_ok(const char *s, size_t len)
 {
-    if (c == NULL || sa == NULL)
+    if (len == 0)
         return false;
-    ipaddr a;
-    memset(&a, 0, sizeof a);
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *s4 = (const struct sockaddr_in *)(const void *)sa;
-        a.family = AF_INET;
-        memcpy(a.b, &s4->sin_addr, 4);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)(const void *)sa;
-        a.family = AF_INET6;
-        memcpy(a.b, &s6->sin6_addr, 16);
-    } else {
-        return false;
-    }
-    return match_addr(c, &a);
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
 }
 
-bool cidr_match_text(const cidr *c, const char *addr)
+bool cidr_ip_parse(cidr_ip *out, const char *s, size_t len)
 {
-    if (c == NULL || addr == NULL)
+    if (s == NULL || len == 0 || memchr(s, '%', len) != NULL)
         return false;
-    size_t len = strlen(addr);
-    while (len > 0 && (*addr == ' ' || *addr == '\t')) {
-        addr++;
-        len--;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (close == NULL)
+            return false;
+        size_t after = len - (size_t)(close + 1 - s);
+        if (after > 0 && (close[1] != ':' || !port_ok(close + 2, after - 1)))
+            return false;
+        return addr_parse(out, s + 1, (size_t)(close - s - 1)) && out->family == AF_INET6;
     }
-    while (len > 0 && (addr[len - 1] == ' ' || addr[len - 1] == '\t'))
-        len--;
-    bool bracketed = len >= 2 && addr[0] == '[' && addr[len - 1] == ']';
-    if (bracketed) {
-        addr++;
-        len -= 2;
+    const char *colon = memchr(s, ':', len);
+    if (colon != NULL && memchr(colon + 1, ':', len - (size_t)(colon + 1 - s)) == NULL) {
+        /* one colon: IPv4 and a port */
+        size_t alen = (size_t)(colon - s);
+        return port_ok(colon + 1, len - alen - 1) && addr_parse(out, s, alen) &&
+               out->family == AF_INET;
     }
-    ipaddr a;
-    if (memchr(addr, '%', len) != NULL || !addr_parse(&a, addr, len) ||
-        (bracketed && a.family != AF_INET6))
-        return false;
-    return match_addr(c, &a);
+    return addr_parse(out, s, len);
 }

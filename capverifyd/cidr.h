@@ -3,14 +3,14 @@
  * names them (docs/configuration.md), and the test whether a peer or an X-Forwarded-For
  * address lies in one. IPv4-mapped IPv6 addresses (`::ffff:10.1.2.3`, what a dual-stack
  * listener reports for an IPv4 peer) are treated as the IPv4 address they carry, on both
- * sides, so `10.0.0.0/8` matches them. No allocation, no global state: thread-safe. */
+ * sides, so `10.0.0.0/8` matches them. The parser of the addresses a request names (its
+ * peer's, X-Forwarded-For's) is here too. No allocation, no global state: thread-safe. */
 #ifndef CAPVD_CIDR_H
 #define CAPVD_CIDR_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
-struct sockaddr;
 
 typedef struct cidr {
     int family;       /* AF_INET or AF_INET6 */
@@ -28,13 +28,18 @@ bool cidr_parse(cidr *out, const char *text);
  * what is wrong (for configuration errors). */
 const char *cidr_parse_why(cidr *out, const char *text);
 
-/* Whether the address of `sa` (AF_INET or AF_INET6; any other family never matches) lies in
- * `c`. */
-bool cidr_match(const cidr *c, const struct sockaddr *sa);
+/* An IP address: AF_INET (the first 4 bytes of `b`) or AF_INET6. */
+typedef struct cidr_ip {
+    int family;
+    uint8_t b[16];
+} cidr_ip;
 
-/* Whether the textual address `addr` (IPv4 dotted quad, IPv6, or IPv6 in brackets, as an
- * X-Forwarded-For element; surrounding spaces and tabs are ignored, a port is not) lies in
- * `c`. False for anything that is not an address. */
-bool cidr_match_text(const cidr *c, const char *addr);
+/* Parses `s[0..len)` as an address is written in X-Forwarded-For and as a peer's: IPv4 (a
+ * dotted quad, optionally with ":PORT"), or IPv6 (bare, or in brackets optionally followed
+ * by ":PORT"). No spaces, no zone ids. Returns false for anything else. */
+bool cidr_ip_parse(cidr_ip *out, const char *s, size_t len);
+
+/* Whether `a` lies in `c`. */
+bool cidr_match_ip(const cidr *c, const cidr_ip *a);
 
 #endif

@@ -167,57 +167,26 @@ static void finish(req *r)
                  route_label(r->route), r->status);
 }
 
+/* Whether `a` is a trusted proxy's address (server.trusted_proxies). */
+static bool trusted(const capvd *d, const cidr_ip *a)
+{
+    for (int i = 0; i < d->nproxies; i++)
+        if (cidr_match_ip(&d->proxies[i], a))
+            return true;
+    return false;
+}
+
 /* The client's address: the peer's, unless the peer is a trusted proxy; then the
  * right-most address of X-Forwarded-For (its headers from the last, each read from the
  * right) that is not a trusted proxy itself, in canonical form. The entries left of it are
  * the client's to write, so nothing of them counts, their length neither; an entry that is
  * not an address (a port after it is allowed) ends the walk at the last trusted hop. */
-static bool trusted(const capvd *d, const char *addr)
-{
-    for (int i = 0; i < d->nproxies; i++)
-        if (cidr_match_text(&d->proxies[i], addr))
-            return true;
-    return false;
-}
-
-/* An X-Forwarded-For entry s[0..len): an IPv4 address, optionally with ":port", or an IPv6
- * address, optionally in brackets with ":port", written canonically to out. */
-static bool forwarded_address(char out[INET6_ADDRSTRLEN], const char *s, size_t len)
-{
-    char buf[64];
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    char *a = buf, *port = NULL;
-    if (buf[0] == '[') {
-        char *close = strchr(buf, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return false;
-        *close = '\0';
-        a = buf + 1;
-        port = close[1] == ':' ? close + 2 : NULL;
-    } else {
-        char *colon = strchr(buf, ':');
-        if (colon != NULL && strchr(colon + 1, ':') == NULL) { /* one colon: IPv4 and a port */
-            *colon = '\0';
-            port = colon + 1;
-        }
-    }
-    if (port != NULL && (*port == '\0' || strspn(port, "0123456789") != strlen(port)))
-        return false;
-    unsigned char bin[sizeof(struct in6_addr)];
-    int af = inet_pton(AF_INET, a, bin) == 1    ? AF_INET
-             : inet_pton(AF_INET6, a, bin) == 1 ? AF_INET6
-                                                : 0;
-    return af != 0 && inet_ntop(af, bin, out, INET6_ADDRSTRLEN) != NULL;
-}
-
 static void client_address(req *r)
 {
     capvd *d = r->d;
     snprintf(r->client, sizeof r->client, "%s", r->ri->remote_addr);
-    if (d->nproxies == 0 || !trusted(d, r->ri->remote_addr))
+    cidr_ip a;
+    if (d->nproxies == 0 || !cidr_ip_parse(&a, r->client, strlen(r->client)) || !trusted(d, &a))
         return;
     for (int i = r->ri->num_headers - 1; i >= 0; i--) {
         const struct mg_header *h = &r->ri->http_headers[i];
@@ -234,10 +203,11 @@ static void client_address(req *r)
             while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
                 e--;
             char addr[INET6_ADDRSTRLEN];
-            if (!forwarded_address(addr, b, (size_t)(e - b)))
+            if (!cidr_ip_parse(&a, b, (size_t)(e - b)) ||
+                inet_ntop(a.family, a.b, addr, sizeof addr) == NULL)
                 return;
             snprintf(r->client, sizeof r->client, "%s", addr);
-            if (!trusted(d, addr))
+            if (!trusted(d, &a))
                 return;
             if (start == v)
                 break;     /* every entry of this header a trusted hop: on to the one before */
