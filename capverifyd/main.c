@@ -284,8 +284,8 @@ static void registry_carry(capvd *d, const capv_registry *reg, uint64_t taken[RE
     }
 }
 
-/* ...then closes it, once it has written its queue for at most flush_ms (closing writes the
- * rest, uncounted), adding what those last writes counted. */
+/* ...then closes it, once it has written its queue (for at most flush_ms, then what the
+ * writer's stop writes or drops), adding what those last writes counted. */
 static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[REGISTRY_CARRIED],
                             int flush_ms)
 {
@@ -293,6 +293,7 @@ static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[R
         return;
     capv_status flushed = capv_registry_flush(reg, flush_ms, NULL);
     (void)flushed;
+    capv_registry_stop_writer(reg);
     for (int i = 0; i < REGISTRY_CARRIED; i++)
         atomic_fetch_add(&d->registry_carried[i],
                          capv_registry_stat_get(reg, registry_carried_stat(i)) - taken[i]);

@@ -100,6 +100,12 @@ static void memo_free(capv_registry *reg)
 
 /* ---- open / close ---------------------------------------------------------------------- */
 
+void capv_registry_stop_writer(capv_registry *reg)
+{
+    if (reg != NULL)
+        capvi_reg_writer_stop(reg);
+}
+
 void capv_registry_close(capv_registry *reg)
 {
     if (reg == NULL)

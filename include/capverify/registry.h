@@ -135,6 +135,15 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_open(capv_registry **
  * (the read-write one last, which checkpoints) and releases the lock. NULL is a no-op.
  * Since 0.1. */
 CAPV_API void capv_registry_close(capv_registry *reg);
+/** Stops the writer thread (CAPV_REGISTRY_WRITER_THREAD) as capv_registry_close does: what
+ * it has queued is written, a record dropped (and counted) only while the storage still
+ * fails after a grace period, and the thread ends, with it the scheduled pruning and the
+ * watch of other processes' writes. The handle stays usable: each write and record is then
+ * made on the caller's thread before the call returns. Call it before reading the final
+ * counters of a handle about to be closed (capv_registry_stat_get): they then count every
+ * record it queued. Idempotent; a handle without the writer thread and NULL are no-ops.
+ * Since 0.2. */
+CAPV_API void capv_registry_stop_writer(capv_registry *reg);
 
 /** The database path ("" for in-memory); borrowed, valid while the handle lives. Since 0.1. */
 CAPV_API const char *capv_registry_path(const capv_registry *reg);
