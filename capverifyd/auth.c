@@ -257,10 +257,12 @@ bool auth_check(req *r, const char *scope)
     return ok;
 }
 
+/* The age of the key set on the wall clock (the library's own ages are monotonic): after a
+ * step back, 0 rather than negative. */
 static int64_t set_age_seconds(auth *a, int64_t now_ms)
 {
     int64_t last = capv_jwks_last_success_ms(a->jwks);
-    return last > 0 ? (now_ms - last) / 1000 : -1;
+    return last <= 0 ? -1 : now_ms > last ? (now_ms - last) / 1000 : 0;
 }
 
 void auth_ready(auth *a, auth_readiness *out)
@@ -346,7 +348,8 @@ void auth_fill_metrics(auth *a, metrics_sources *src)
     src->jwks_state = capv_jwks_state_name(capv_jwks_get_state(a->jwks));
     capv_jwk_set_free(set);
     int64_t last = capv_jwks_last_success_ms(a->jwks);
-    src->jwks_age_seconds = last > 0 ? (double)(capv_clock_system(NULL) - last) / 1000.0 : 0.0;
+    int64_t now = capv_clock_system(NULL);
+    src->jwks_age_seconds = last > 0 && now > last ? (double)(now - last) / 1000.0 : 0.0;
     /* failures first: a fetch is counted before its failure, so every failure read has its
      * fetch in the later read and the difference never wraps; one that fails between the
      * reads shows as a success for a moment, which the next scrape must not take back */

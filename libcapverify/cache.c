@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error_int.h"
+#include "time_int.h"
 
 #define SHARDS 16
 
@@ -236,7 +237,7 @@ capv_status capv_cache_get(uint8_t **value, size_t *len, capv_cache *c, const ui
         *len = 0;
     uint64_t h = hash_key(key, key_len);
     shard *s = shard_of(c, h);
-    int64_t now = c->clock(c->clock_user);
+    int64_t now = capvi_age_ms(c->clock, c->clock_user);
     capv_status st = CAPV_E_NOT_FOUND;
     uint64_t ttl_evicted = 0;
     pthread_mutex_lock(&s->lock);
@@ -294,7 +295,7 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len, co
     n->key_len = key_len;
     n->len = len;
     n->hash = hash_key(key, key_len);
-    int64_t now = c->clock(c->clock_user);
+    int64_t now = capvi_age_ms(c->clock, c->clock_user);
     n->stored_ms = now;
     shard *s = shard_of(c, n->hash);
     uint64_t by_size = 0, by_ttl = 0;

@@ -5,8 +5,10 @@
  *
  * Locking: one mutex guards the state below; fetches run outside it, with `fetching` set so
  * there is at most one in flight. Waiters block on `cond` (CLOCK_MONOTONIC) for at most the
- * fetch timeout. Time for TTLs, staleness and rate limits comes from the injected clock; only
- * the bounded waits use the real monotonic clock. */
+ * fetch timeout. Ages (TTLs, staleness, rate limits) are measured on the monotonic clock, so
+ * a step of the wall clock neither keeps a set fresh nor expires it; an injected clock
+ * (capv_jwks_set_clock, for tests) replaces both. The bounded waits use the real monotonic
+ * clock. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -45,9 +47,10 @@ struct capv_jwks {
     capv_jwk_set *set; /* last good set, or NULL */
     uint8_t digest[CAPV_DIGEST_LEN];
     uint64_t generation;
-    int64_t fetched_at_ms; /* last fetch that installed or confirmed `set` */
-    int64_t set_ttl_s;     /* TTL in force for `set` */
-    int64_t last_attempt_ms;
+    int64_t fetched_at_ms;   /* last fetch that installed or confirmed `set` (capvi_age_ms) */
+    int64_t fetched_wall_ms; /* the same, on the wall clock (capv_jwks_last_success_ms) */
+    int64_t set_ttl_s;       /* TTL in force for `set` */
+    int64_t last_attempt_ms; /* capvi_age_ms */
     bool attempted;
     bool fetching;
     capv_error last_error;
@@ -443,7 +446,7 @@ static capv_status do_fetch(capv_jwks *j, capv_error *err)
     free(body);
 
     pthread_mutex_lock(&j->lock);
-    int64_t now = j->clock(j->clock_user);
+    int64_t now = capvi_age_ms(j->clock, j->clock_user);
     count(j, CAPV_JWKS_FETCHES);
     if (st == CAPV_OK) {
         if (j->set == NULL || memcmp(digest, j->digest, sizeof digest) != 0) {
@@ -455,6 +458,7 @@ static capv_status do_fetch(capv_jwks *j, capv_error *err)
             count(j, CAPV_JWKS_SETS_INSTALLED);
         }
         j->fetched_at_ms = now;
+        j->fetched_wall_ms = j->clock(j->clock_user);
         j->set_ttl_s = ttl_for(j, max_age);
         capv_error_clear(&j->last_error);
     } else {
@@ -493,7 +497,7 @@ static capv_status flight(capv_jwks *j, bool wait, bool force, bool for_kid,
         *outcome = FLIGHT_JOINED;
         return st;
     }
-    int64_t now = j->clock(j->clock_user);
+    int64_t now = capvi_age_ms(j->clock, j->clock_user);
     if (!force && !rate_ok(j, now)) {
         count(j, CAPV_JWKS_RATE_LIMITED);
         pthread_mutex_unlock(&j->lock);
@@ -527,7 +531,7 @@ capv_jwks_state capv_jwks_get_state(capv_jwks *j)
     if (j == NULL)
         return CAPV_JWKS_EMPTY;
     pthread_mutex_lock(&j->lock);
-    capv_jwks_state s = state_locked(j, j->clock(j->clock_user));
+    capv_jwks_state s = state_locked(j, capvi_age_ms(j->clock, j->clock_user));
     pthread_mutex_unlock(&j->lock);
     return s;
 }
@@ -557,7 +561,7 @@ int64_t capv_jwks_last_success_ms(capv_jwks *j)
     if (j == NULL)
         return 0;
     pthread_mutex_lock(&j->lock);
-    int64_t t = j->set ? j->fetched_at_ms : 0;
+    int64_t t = j->set ? j->fetched_wall_ms : 0;
     pthread_mutex_unlock(&j->lock);
     return t;
 }
@@ -594,7 +598,7 @@ capv_status capvi_jwks_acquire(capv_jwk_set **out, capv_jwks *j, capv_error *err
 {
     *out = NULL;
     pthread_mutex_lock(&j->lock);
-    capv_jwks_state s = state_locked(j, j->clock(j->clock_user));
+    capv_jwks_state s = state_locked(j, capvi_age_ms(j->clock, j->clock_user));
     bool refresher = j->running;
     if (s == CAPV_JWKS_FRESH || (s == CAPV_JWKS_STALE && refresher)) {
         *out = capvi_jwk_set_ref(j->set);
@@ -607,7 +611,7 @@ capv_status capvi_jwks_acquire(capv_jwk_set **out, capv_jwks *j, capv_error *err
     flight_outcome o;
     (void)flight(j, s != CAPV_JWKS_STALE, false, false, &o, NULL);
     pthread_mutex_lock(&j->lock);
-    s = state_locked(j, j->clock(j->clock_user));
+    s = state_locked(j, capvi_age_ms(j->clock, j->clock_user));
     if (s == CAPV_JWKS_FRESH || s == CAPV_JWKS_STALE) {
         *out = capvi_jwk_set_ref(j->set);
         pthread_mutex_unlock(&j->lock);
@@ -648,7 +652,7 @@ static void *refresher_main(void *arg)
     capv_jwks *j = arg;
     pthread_mutex_lock(&j->lock);
     while (!j->stop) {
-        int64_t now = j->clock(j->clock_user);
+        int64_t now = capvi_age_ms(j->clock, j->clock_user);
         int64_t target = 0;
         if (j->set != NULL)
             target = j->fetched_at_ms + j->set_ttl_s * 800; /* at 80 % of the TTL */

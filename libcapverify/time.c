@@ -162,6 +162,11 @@ int64_t capvi_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t capvi_age_ms(capv_clock_fn clock, void *user)
+{
+    return clock == capv_clock_system ? capvi_mono_ms() : clock(user);
+}
+
 void capvi_mono_deadline(struct timespec *ts, int64_t ms)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);

@@ -21,6 +21,11 @@ void capvi_time_format_s(char out[32], int64_t ms);
 struct timespec;
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t capvi_mono_ms(void);
+/* "Now" for measuring ages (TTLs, staleness, rate limits) on an object with an injectable
+ * clock: CLOCK_MONOTONIC when `clock` is the default, capv_clock_system, so that a step of
+ * the wall clock neither keeps an entry alive nor ends it; else clock(user), a test's. Only
+ * differences of two values mean anything. */
+int64_t capvi_age_ms(int64_t (*clock)(void *user), void *user);
 /* `ms` milliseconds from now on CLOCK_MONOTONIC, for pthread_cond_timedwait on a condition
  * variable with that clock. */
 void capvi_mono_deadline(struct timespec *ts, int64_t ms);

@@ -232,6 +232,23 @@ START_TEST(ttl_expiry)
 }
 END_TEST
 
+/* With the default clock an entry's age is measured on the monotonic clock: a step of the
+ * wall clock, forward or back, neither ends its life nor extends it. */
+START_TEST(ttl_ignores_wall_clock_steps)
+{
+    capv_cache *c = NULL;
+    ck_assert_int_eq(capv_cache_new(&c, 10, 1 << 20, 60000, NULL), CAPV_OK);
+    put_s(c, "a", "1");
+    tu_wall_step(INT64_C(2) * 3600 * 1000);
+    get_s(c, "a", "1");
+    tu_wall_step(-INT64_C(2) * 3600 * 1000);
+    get_s(c, "a", "1");
+    tu_wall_step(0);
+    ck_assert_uint_eq(ctr(c, CAPV_CACHE_EVICTIONS_TTL), 0);
+    capv_cache_free(c);
+}
+END_TEST
+
 START_TEST(byte_bound)
 {
     capv_cache *c = NULL;
@@ -745,6 +762,7 @@ Suite *cache_suite(void)
     tcase_add_test(tc, counters_exact);
     tcase_add_test(tc, lru_order);
     tcase_add_test(tc, ttl_expiry);
+    tcase_add_test(tc, ttl_ignores_wall_clock_steps);
     tcase_add_test(tc, byte_bound);
     tcase_add_test(tc, sharded_bounds);
     tcase_add_test(tc, invalidate_all);

@@ -506,6 +506,29 @@ START_TEST(refresher_retries_a_second_apart)
 }
 END_TEST
 
+/* With the default clock the set's age is measured on the monotonic clock: a step of the
+ * wall clock neither expires the set nor keeps it fresh; the time of the last success is
+ * wall time. */
+START_TEST(ages_ignore_wall_clock_steps)
+{
+    capv_jwks *j = NULL;
+    ck_assert_int_eq(capv_jwks_new(&j, "https://idp.example.test/jwks", NULL), CAPV_OK);
+    capv_jwks_set_fetcher(j, fake_fetch, &F);
+    ck_assert_int_eq(capv_jwks_set_ttl(j, 600, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_set_max_stale(j, 600, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwks_refresh(j, NULL), CAPV_OK);
+    int64_t fetched = capv_jwks_last_success_ms(j);
+    ck_assert_int_lt(llabs(fetched - capv_clock_system(NULL)), 5000);
+    tu_wall_step(INT64_C(3) * 3600 * 1000);
+    ck_assert_int_eq(capv_jwks_get_state(j), CAPV_JWKS_FRESH);
+    tu_wall_step(-INT64_C(3) * 3600 * 1000);
+    ck_assert_int_eq(capv_jwks_get_state(j), CAPV_JWKS_FRESH);
+    tu_wall_step(0);
+    ck_assert_int_eq(capv_jwks_last_success_ms(j), fetched);
+    capv_jwks_free(j);
+}
+END_TEST
+
 START_TEST(file_source)
 {
     char path[] = "/tmp/capv-jwks-XXXXXX";
@@ -727,6 +750,7 @@ Suite *jwks_suite(void)
     tcase_add_test(tc, cache_control_clamped);
     tcase_add_test(tc, background_refresher);
     tcase_add_test(tc, refresher_retries_a_second_apart);
+    tcase_add_test(tc, ages_ignore_wall_clock_steps);
     tcase_add_test(tc, file_source);
     tcase_add_test(tc, curl_fetcher);
     suite_add_tcase(s, tc);

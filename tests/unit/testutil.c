@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <capverify.h>
 
@@ -65,6 +68,27 @@ int64_t tu_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static atomic_llong wall_step_ms;
+
+void tu_wall_step(int64_t ms)
+{
+    atomic_store(&wall_step_ms, (long long)ms);
+}
+
+/* clock_gettime with tu_wall_step's step on CLOCK_REALTIME: the test program's definition
+ * takes the place of libc's for the whole process, the library included. */
+__attribute__((visibility("default"))) int clock_gettime(clockid_t id, struct timespec *ts)
+{
+    int rc = (int)syscall(SYS_clock_gettime, id, ts);
+    long long step = atomic_load(&wall_step_ms);
+    if (rc == 0 && step != 0 && id == CLOCK_REALTIME) {
+        long long ns = (long long)ts->tv_nsec + (step % 1000) * 1000000LL;
+        ts->tv_sec += (time_t)(step / 1000 + (ns < 0 ? -1 : ns >= 1000000000LL ? 1 : 0));
+        ts->tv_nsec = (long)(ns < 0 ? ns + 1000000000LL : ns % 1000000000LL);
+    }
+    return rc;
 }
 
 void tu_temp_dir(char *out, size_t cap, const char *prefix)

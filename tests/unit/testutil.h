@@ -23,6 +23,9 @@ uint8_t *tu_read(const char *dir, const char *rel, size_t *len);
 void tu_temp_dir(char *out, size_t cap, const char *prefix);
 /* The monotonic clock in milliseconds. */
 int64_t tu_now_ms(void);
+/* Steps this process's wall clock (CLOCK_REALTIME, as clock_gettime answers it to the
+ * library too) by `ms` from the real time; 0 puts it back. */
+void tu_wall_step(int64_t ms);
 
 /* Removes a directory tree (files first); 0 when it all went. */
 int tu_remove_tree(const char *dir);
