@@ -131,6 +131,37 @@ static bool serde_integer(const char *lex)
     return n < maxn || (n == maxn && strcmp(digits, max) <= 0);
 }
 
+/* Whether `item` is a number written as an integer that serde_json reads as an f64. */
+static bool serde_reads_double(const cJSON *item)
+{
+    return cJSON_IsNumber(item) && item->valuestring != NULL &&
+           strpbrk(item->valuestring, ".eE") == NULL && !serde_integer(item->valuestring);
+}
+
+bool capvi_json_serde_numbers(cJSON *root)
+{
+    for (cJSON *c = root != NULL ? root->child : NULL; c != NULL; c = c->next)
+        if (!capvi_json_serde_numbers(c))
+            return false;
+    if (root == NULL || !serde_reads_double(root))
+        return true;
+    capv_buf b = CAPV_BUF_INIT;
+    capvi_json_write_double(&b, root->valuedouble);
+    char *text = cJSON_malloc(b.len + 1);
+    if (text == NULL || b.failed) {
+        cJSON_free(text);
+        capvi_buf_free(&b);
+        return false;
+    }
+    memcpy(text, b.data, b.len);
+    text[b.len] = '\0';
+    capvi_buf_free(&b);
+    capvi_json_drop_string(root);
+    root->type &= ~cJSON_IsReference;
+    root->valuestring = text;
+    return true;
+}
+
 static void write_scalar(capv_buf *b, const cJSON *item)
 {
     if (cJSON_IsString(item))
@@ -186,8 +217,7 @@ static void write_compact(capv_buf *b, const cJSON *item, unsigned int flags, in
         write_sorted_object(b, item, flags, depth);
         return;
     }
-    if ((flags & CAPVI_JSON_SERDE_VALUE) && cJSON_IsNumber(item) && item->valuestring != NULL &&
-        strpbrk(item->valuestring, ".eE") == NULL && !serde_integer(item->valuestring)) {
+    if ((flags & CAPVI_JSON_SERDE_VALUE) && serde_reads_double(item)) {
         capvi_json_write_double(b, item->valuedouble);
         return;
     }

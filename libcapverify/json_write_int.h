@@ -24,6 +24,13 @@ void capvi_json_write_pretty(capv_buf *b, const cJSON *item);
 /* Writes `s[0..len)` as a JSON string literal with the compat escaping. */
 void capvi_json_write_string(capv_buf *b, const char *s, size_t len);
 
+/* Rewrites, in a tree of capvi_json_parse, every number serde_json reads as an f64 although
+ * written as an integer ("-0", integers beyond i64 / u64) to the form serde_json prints that
+ * f64 in ("-0.0", "1.8446744073709552e19"): the tree then holds the numbers the existing
+ * implementation's serde_json::Value held (docs/policies.md, "Hashes"). False when memory
+ * ran out (the tree is then partly rewritten). */
+bool capvi_json_serde_numbers(cJSON *root);
+
 /* Writes a double the way serde_json (ryu) prints an f64: shortest round-trip digits,
  * "1.0", "0.001", "1e21", "1.5e-7". Non-finite values are written as null. */
 void capvi_json_write_double(capv_buf *b, double v);

@@ -87,6 +87,11 @@ capv_status capv_policy_compile_request_parse(capv_policy_compile_request **out,
     } else {
         capv_yaml_doc doc = { 0 };
         doc.root = cJSON_DetachItemFromObjectCaseSensitive(root, "policy");
+        /* JSON: the numbers serde_json read (capvi_policy_read_doc) */
+        if (!capvi_json_serde_numbers(doc.root)) {
+            cJSON_Delete(doc.root);
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+        }
         CAPV_TRY(capvi_policy_from_doc(&req->policy, &doc, err));
     }
 out:

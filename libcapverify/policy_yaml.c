@@ -532,8 +532,16 @@ capv_status capvi_policy_read_doc(capv_yaml_doc *out, const uint8_t *data, size_
             i++;
         format = i < len && data[i] == '{' ? CAPV_POLICY_FORMAT_JSON : CAPV_POLICY_FORMAT_YAML;
     }
-    if (format == CAPV_POLICY_FORMAT_JSON)
-        return capvi_json_parse(&out->root, data, len, err);
+    if (format == CAPV_POLICY_FORMAT_JSON) {
+        /* the numbers serde_json read, which the existing implementation hashed */
+        capv_status st = capvi_json_parse(&out->root, data, len, err);
+        if (st == CAPV_OK && !capvi_json_serde_numbers(out->root)) {
+            cJSON_Delete(out->root);
+            out->root = NULL;
+            st = capvi_err_nomem(err);
+        }
+        return st;
+    }
     if (format == CAPV_POLICY_FORMAT_YAML)
         return capvi_yaml_parse(out, data, len, err);
     return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown policy format %d", (int)format);

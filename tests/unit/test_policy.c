@@ -231,6 +231,64 @@ START_TEST(json_input_same_hash)
 }
 END_TEST
 
+/* A JSON policy's numbers are those serde_json reads, as the existing implementation hashed
+ * them: "-0" and integers beyond i64 / u64 are f64s, so they hash (and compile) like their
+ * float forms; integers within those ranges stay exact. */
+static const char *json_rhs_hash(char out[CAPV_POLICY_HASH_SIZE], const char *rhs, char **ir)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{\"id\":\"p\",\"version\":\"1\",\"legal_basis\":[{\"directive\":\"LkSG\"}],"
+             "\"description\":\"d\",\"inputs\":{\"x\":{\"type\":\"number\"}},"
+             "\"rules\":[{\"id\":\"r\",\"op\":\"range_min\",\"lhs\":\"x\",\"rhs\":%s}]}",
+             rhs);
+    capv_policy *p = parse_text(text, CAPV_POLICY_FORMAT_JSON);
+    snprintf(out, CAPV_POLICY_HASH_SIZE, "%s", capv_policy_hash(p));
+    if (ir != NULL) {
+        capv_policy_ir *c = NULL;
+        ck_assert_int_eq(capv_policy_compile(&c, NULL, p, CAPV_POLICY_LINT_RELAXED, NULL), CAPV_OK);
+        *ir = strdup(capv_policy_ir_json(c, CAPV_POLICY_IR_COMPACT, NULL));
+        capv_policy_ir_free(c);
+    }
+    capv_policy_free(p);
+    return out;
+}
+
+START_TEST(json_numbers_as_serde_reads_them)
+{
+    char a[CAPV_POLICY_HASH_SIZE], b[CAPV_POLICY_HASH_SIZE];
+    char *ir = NULL;
+    ck_assert_str_eq(json_rhs_hash(a, "-0", &ir), json_rhs_hash(b, "-0.0", NULL));
+    ck_assert_ptr_nonnull(strstr(ir, "\"rhs\":-0.0}"));
+    free(ir);
+    ck_assert_str_ne(json_rhs_hash(a, "-0", NULL), json_rhs_hash(b, "0", NULL));
+    ck_assert_str_eq(json_rhs_hash(a, "18446744073709551616", NULL),
+                     json_rhs_hash(b, "1.8446744073709552e19", NULL));
+    ck_assert_str_eq(json_rhs_hash(a, "-9223372036854775809", NULL),
+                     json_rhs_hash(b, "-9.223372036854776e18", NULL));
+    /* the largest u64 and the smallest i64 stay integers */
+    ck_assert_str_ne(json_rhs_hash(a, "18446744073709551615", NULL),
+                     json_rhs_hash(b, "1.8446744073709552e19", NULL));
+    ck_assert_str_ne(json_rhs_hash(a, "-9223372036854775808", NULL),
+                     json_rhs_hash(b, "-9.223372036854776e18", NULL));
+    /* a compile request's "policy" object (POST /policy/compile) reads them alike */
+    const char *body = "{\"policy\":{\"id\":\"p\",\"version\":\"1\",\"legal_basis\":[{"
+                       "\"directive\":\"LkSG\"}],\"description\":\"d\",\"inputs\":{\"x\":{"
+                       "\"type\":\"number\"}},\"rules\":[{\"id\":\"r\",\"op\":\"range_min\","
+                       "\"lhs\":\"x\",\"rhs\":-0}]}}";
+    capv_policy_compile_request *req = NULL;
+    ck_assert_int_eq(
+        capv_policy_compile_request_parse(&req, (const uint8_t *)body, strlen(body), NULL),
+        CAPV_OK);
+    ck_assert_str_eq(capv_policy_hash(capv_policy_compile_request_policy(req)),
+                     json_rhs_hash(b, "-0.0", NULL));
+    capv_policy_compile_request_free(req);
+    /* inside an object operand too */
+    ck_assert_str_eq(json_rhs_hash(a, "{\"k\":[-0]}", NULL),
+                     json_rhs_hash(b, "{\"k\":[-0.0]}", NULL));
+}
+END_TEST
+
 START_TEST(determinism_and_order)
 {
     /* the same policy written in another order: inputs sorted, rules sorted by id in IR;
@@ -1780,6 +1838,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, golden_ir_bytes);
     tcase_add_test(tc, v2_vector_hashes);
     tcase_add_test(tc, json_input_same_hash);
+    tcase_add_test(tc, json_numbers_as_serde_reads_them);
     tcase_add_test(tc, determinism_and_order);
     tcase_add_test(tc, v1_hash_vector);
     suite_add_tcase(s, tc);
