@@ -32,10 +32,10 @@ struct capv_key {
     char *owner;
     char *source;
     capv_key_status status;
-    int64_t valid_from;
-    int64_t valid_to;
-    EVP_PKEY *pkey;      /* prepared for verification */
-    capv_ctx_pool *pool; /* contexts initialised to verify with pkey (NULL: make each) */
+    capvi_instant valid_from; /* to the nanosecond, as written; ms INT64_MIN: none */
+    capvi_instant valid_to;   /* ms INT64_MAX: none */
+    EVP_PKEY *pkey;           /* prepared for verification */
+    capv_ctx_pool *pool;      /* contexts initialised to verify with pkey (NULL: make each) */
 };
 
 struct capv_trust_store {
@@ -284,7 +284,9 @@ capv_status capv_trust_store_add(capv_trust_store *s, const uint8_t pub[CAPV_ED2
 {
     if (s == NULL || pub == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
+    capv_key k = { .status = CAPV_KEY_ACTIVE,
+                   .valid_from = { INT64_MIN, 0 },
+                   .valid_to = { INT64_MAX, 0 } };
     memcpy(k.pub, pub, sizeof k.pub);
     k.owner = strdup(owner ? owner : "");
     k.source = strdup("");
@@ -295,14 +297,14 @@ capv_status capv_trust_store_add(capv_trust_store *s, const uint8_t pub[CAPV_ED2
     return capvi_err_done(err, store_push(s, &k, err));
 }
 
-static capv_status parse_time_field(int64_t *out, const cJSON *obj, const char *key,
+static capv_status parse_time_field(capvi_instant *out, const cJSON *obj, const char *key,
                                     const char *source, capv_error *err)
 {
     const char *s = NULL;
     capv_status st = capvi_json_get_string(&s, obj, "", key, false, err);
     if (st != CAPV_OK || s == NULL)
         return st;
-    if (!capvi_time_parse(out, s, strlen(s)))
+    if (!capvi_time_parse_instant(out, s, strlen(s)))
         return capvi_err_set(err, CAPV_E_MALFORMED, source, "%s: %s is not an RFC 3339 time",
                              source, key);
     return CAPV_OK;
@@ -313,7 +315,9 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
                                  capv_error *err)
 {
     capv_status st = CAPV_OK;
-    capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
+    capv_key k = { .status = CAPV_KEY_ACTIVE,
+                   .valid_from = { INT64_MIN, 0 },
+                   .valid_to = { INT64_MAX, 0 } };
     const char *schema = NULL, *alg = NULL, *status = NULL, *pk = NULL, *kid = NULL, *owner = NULL;
     if (!cJSON_IsObject(o))
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: a key must be a JSON object", source);
@@ -344,11 +348,11 @@ static capv_status parse_cap_key(capv_trust_store *s, const cJSON *o, const char
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: unknown status '%s'", source, status);
     CAPV_TRY(parse_time_field(&k.valid_from, o, "valid_from", source, err));
     CAPV_TRY(parse_time_field(&k.valid_to, o, "valid_to", source, err));
-    if (k.valid_from > k.valid_to)
+    if (capvi_instant_cmp(k.valid_from, k.valid_to) > 0)
         CAPV_FAIL(err, CAPV_E_MALFORMED, source, "%s: valid_from is after valid_to", source);
     /* a retired key signs what was created before its retirement: without that time it
      * would be an active key under another name */
-    if (k.status == CAPV_KEY_RETIRED && k.valid_to == INT64_MAX)
+    if (k.status == CAPV_KEY_RETIRED && k.valid_to.ms == INT64_MAX)
         CAPV_FAIL(err, CAPV_E_MALFORMED, source,
                   "%s: a retired key needs valid_to, the time it was retired (manifests created "
                   "until then are accepted)",
@@ -401,7 +405,9 @@ static capv_status load_json_keys(capv_trust_store *s, const uint8_t *data, size
 static capv_status load_pub_file(capv_trust_store *s, const uint8_t *data, size_t len,
                                  const char *source, capv_error *err)
 {
-    capv_key k = { .status = CAPV_KEY_ACTIVE, .valid_from = INT64_MIN, .valid_to = INT64_MAX };
+    capv_key k = { .status = CAPV_KEY_ACTIVE,
+                   .valid_from = { INT64_MIN, 0 },
+                   .valid_to = { INT64_MAX, 0 } };
     /* 32 bytes are always a raw key: the text form needs at least 66, and a raw key may
      * well begin with the bytes "0x" */
     if (len == CAPV_ED25519_PUBLIC_LEN) {
@@ -511,7 +517,7 @@ const capv_key *capv_trust_store_find(const capv_trust_store *s,
 }
 
 capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *store,
-                               const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], int64_t created_ms)
+                               const uint8_t pub[CAPV_ED25519_PUBLIC_LEN], capvi_instant created)
 {
     const capv_key *k = capv_trust_store_find(store, pub);
     *key = k;
@@ -519,11 +525,11 @@ capv_status capvi_trust_decide(const capv_key **key, const capv_trust_store *sto
         return CAPV_E_UNTRUSTED;
     if (k->status == CAPV_KEY_REVOKED)
         return CAPV_E_REVOKED;
-    if (created_ms == INT64_MIN && (k->valid_from != INT64_MIN || k->valid_to != INT64_MAX))
+    if (created.ms == INT64_MIN && (k->valid_from.ms != INT64_MIN || k->valid_to.ms != INT64_MAX))
         return CAPV_E_MISSING; /* no time to judge a bounded window by */
-    if (created_ms < k->valid_from)
+    if (capvi_instant_cmp(created, k->valid_from) < 0)
         return CAPV_E_NOT_YET_VALID;
-    if (created_ms > k->valid_to)
+    if (capvi_instant_cmp(created, k->valid_to) > 0)
         return CAPV_E_EXPIRED;
     return CAPV_OK;
 }
@@ -554,11 +560,11 @@ capv_key_status capv_key_status_of(const capv_key *k)
 }
 int64_t capv_key_valid_from(const capv_key *k)
 {
-    return k ? k->valid_from : INT64_MAX;
+    return k ? k->valid_from.ms : INT64_MAX;
 }
 int64_t capv_key_valid_to(const capv_key *k)
 {
-    return k ? k->valid_to : INT64_MIN;
+    return k ? k->valid_to.ms : INT64_MIN;
 }
 
 const char *capv_key_status_name(capv_key_status status)

@@ -352,9 +352,9 @@ static capv_status sidecar_signature(info_box *b, cJSON *root, const char *side,
                   "changed after it was signed",
                   side, kid);
     if (pol->trust != NULL) {
-        int64_t at = INT64_MIN;
+        capvi_instant at;
         if (capvi_json_get_string(&created, root, "", "created_at", true, NULL) != CAPV_OK ||
-            capv_rfc3339_parse(&at, created, strlen(created), NULL) != CAPV_OK)
+            !capvi_time_parse_instant(&at, created, strlen(created)))
             CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s': created_at is not RFC 3339",
                       side);
         const capv_key *key = NULL;
@@ -1722,10 +1722,10 @@ capv_status capv_registry_check(capv_registry_check_result *result, capv_registr
         if (e.kid != NULL && capv_key_id(kid, pub, NULL) == CAPV_OK && strcmp(kid, e.kid) != 0)
             r->kid_mismatches++;
         if (trust != NULL) {
-            int64_t at = INT64_MIN;
+            capvi_instant at;
             const capv_key *key = NULL;
-            if (capv_rfc3339_parse(&at, e.registered_at, strlen(e.registered_at), NULL) != CAPV_OK)
-                at = INT64_MIN;
+            if (!capvi_time_parse_instant(&at, e.registered_at, strlen(e.registered_at)))
+                at = (capvi_instant){ INT64_MIN, 0 };
             capv_status ts = capvi_trust_decide(&key, trust, pub, at);
             if (ts != CAPV_OK) {
                 char msg[120];

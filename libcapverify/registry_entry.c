@@ -438,8 +438,9 @@ capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
                                              e->public_key, e->signature_scheme, &merr);
             snprintf(out->problem, sizeof out->problem, "%s", merr.message);
             if (e->registered_at == NULL ||
-                !capvi_time_parse(&out->registered_ms, e->registered_at, strlen(e->registered_at)))
-                out->registered_ms = INT64_MIN;
+                !capvi_time_parse_instant(&out->registered, e->registered_at,
+                                          strlen(e->registered_at)))
+                out->registered = (capvi_instant){ INT64_MIN, 0 };
         }
         capv_registry_entry_free(e);
     }

@@ -8,6 +8,7 @@
 #define CAPV_REGISTRY_ENTRY_INT_H
 
 #include "registry_db_int.h"
+#include "time_int.h"
 
 /* Reads a caller's capv_registry_entry of any supported version into `out` (the current
  * version, fields the caller's version lacks at their defaults). CAPV_E_INVALID_ARG for an
@@ -89,7 +90,7 @@ typedef struct capv_reg_signed {
     char problem[CAPV_ERROR_MESSAGE_SIZE]; /* why material is not CAPV_OK */
     uint8_t signature[64];
     uint8_t public_key[32];
-    int64_t registered_ms; /* registered_at; INT64_MIN when it is no time */
+    capvi_instant registered; /* registered_at; ms INT64_MIN when it is no time */
 } capv_reg_signed;
 
 /* CAPV_OK, CAPV_E_NOT_FOUND, or a database error. */

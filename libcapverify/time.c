@@ -38,6 +38,22 @@ static int64_t days_from_civil(int y, int m, int d)
 
 bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
 {
+    capvi_instant t;
+    if (!capvi_time_parse_instant(&t, s, len))
+        return false;
+    *ms = t.ms;
+    return true;
+}
+
+int capvi_instant_cmp(capvi_instant a, capvi_instant b)
+{
+    if (a.ms != b.ms)
+        return a.ms < b.ms ? -1 : 1;
+    return a.ns < b.ns ? -1 : a.ns > b.ns;
+}
+
+bool capvi_time_parse_instant(capvi_instant *t, const char *s, size_t len)
+{
     static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
     int y, mo, d, h, mi, se;
     if (len < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
@@ -51,13 +67,13 @@ bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
     if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
         return false;
     size_t i = 19;
-    int frac_ms = 0;
+    int32_t frac_ns = 0; /* of the second; digits beyond the ninth are cut */
     if (i < len && s[i] == '.') {
         i++;
         size_t start = i;
-        int scale = 100;
+        int32_t scale = 100000000;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
-            frac_ms += (s[i] - '0') * scale;
+            frac_ns += (s[i] - '0') * scale;
             scale /= 10;
             i++;
         }
@@ -82,7 +98,8 @@ bool capvi_time_parse(int64_t *ms, const char *s, size_t len)
         se = 59; /* a leap second is read as the second before it */
     int64_t secs =
         days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - (int64_t)offset_min * 60;
-    *ms = secs * 1000 + frac_ms;
+    t->ms = secs * 1000 + frac_ns / 1000000;
+    t->ns = frac_ns % 1000000;
     return true;
 }
 

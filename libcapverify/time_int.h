@@ -11,6 +11,17 @@
  * milliseconds are truncated. False for anything else, including impossible dates. */
 bool capvi_time_parse(int64_t *ms, const char *text, size_t len);
 
+/* A time to the nanosecond, as RFC 3339 fractions may give it: milliseconds since the epoch
+ * and the nanoseconds beyond them (0..999999). */
+typedef struct capvi_instant {
+    int64_t ms;
+    int32_t ns;
+} capvi_instant;
+/* capvi_time_parse to the nanosecond (fraction digits beyond the ninth are cut). */
+bool capvi_time_parse_instant(capvi_instant *t, const char *text, size_t len);
+/* <0, 0, >0 as a is before, at or after b. */
+int capvi_instant_cmp(capvi_instant a, capvi_instant b);
+
 /* Formats as "YYYY-MM-DDTHH:MM:SS.mmmZ" (the style of the logs, docs/runbook.md "Logs") into out
  * (>= 32 bytes). Times outside years 0000..9999 are clamped to them, so the output always parses
  * back. */

@@ -552,8 +552,8 @@ typedef struct unit_ctx {
     cJSON *manifest;                /* NULL if it is not JSON */
     capv_json_arena manifest_nodes; /* where manifest lives */
     bool has_created;
-    int64_t created_ms;
-    bool has_policy_hash; /* manifest.policy.hash is a digest */
+    capvi_instant created; /* to the nanosecond: key windows compare with it */
+    bool has_policy_hash;  /* manifest.policy.hash is a digest */
     uint8_t policy_hash[32];
     const char *policy_version;
     const char *policy_name; /* the manifest's policy.name, for the report */
@@ -786,7 +786,7 @@ static capv_status check_manifest_schema(unit_ctx *u)
     }
     const char *created = str_field(m, "created_at", true, &e, "");
     if (created != NULL) {
-        u->has_created = capvi_time_parse(&u->created_ms, created, strlen(created));
+        u->has_created = capvi_time_parse_instant(&u->created, created, strlen(created));
         if (!u->has_created)
             schema_err(&e, "%s is not an RFC 3339 time", "created_at");
     }
@@ -938,7 +938,7 @@ static capv_status check_signature(unit_ctx *u)
     size_t omitted = 0;
     char first_problem[200] = "", first_distrusted[200] = "";
     const capv_trust_store *ts = u->v->trust;
-    int64_t created = u->has_created ? u->created_ms : INT64_MIN;
+    capvi_instant created = u->has_created ? u->created : (capvi_instant){ INT64_MIN, 0 };
     for (const cJSON *s = sigs->child; s; s = s->next) {
         cJSON *sd = obj();
         const char *alg = NULL, *signer = NULL, *pub_hex = NULL, *sig_hex = NULL;
@@ -1373,7 +1373,7 @@ static capv_status check_registry(unit_ctx *u)
      * key fails (as every signature by it does), one not in the store or outside its
      * validity then warns */
     const capv_key *key = NULL;
-    capv_status tr = capvi_trust_decide(&key, u->v->trust, e.public_key, e.registered_ms);
+    capv_status tr = capvi_trust_decide(&key, u->v->trust, e.public_key, e.registered);
     put_bool(d, "signer_trusted", tr == CAPV_OK);
     if (key != NULL)
         put_str(d, "key_status", capv_key_status_name(capv_key_status_of(key)));

@@ -101,6 +101,19 @@ static int64_t t_ms(const char *s)
     return ms;
 }
 
+/* A millisecond time as an instant, and an RFC 3339 text as one (to the nanosecond). */
+static capvi_instant at(int64_t ms)
+{
+    return (capvi_instant){ ms, 0 };
+}
+
+static capvi_instant t_at(const char *s)
+{
+    capvi_instant t;
+    ck_assert_msg(capvi_time_parse_instant(&t, s, strlen(s)), "bad test time %s", s);
+    return t;
+}
+
 /* Hex text (even length) into a malloc'd buffer; never NULL, even for "". */
 static uint8_t *hex_dup(const char *hex, size_t *len)
 {
@@ -979,43 +992,54 @@ START_TEST(trust_decide_windows)
     const int64_t from = t_ms("2025-01-01T00:00:00Z"), to = t_ms("2025-12-31T23:59:59.999Z");
     const int64_t mid = t_ms("2025-03-01T12:00:00Z");
     const capv_key *k = (const capv_key *)&k;
-    ck_assert_int_eq(capvi_trust_decide(&k, s, unknown, mid), CAPV_E_UNTRUSTED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, unknown, at(mid)), CAPV_E_UNTRUSTED);
     ck_assert_ptr_null(k);
-    ck_assert_int_eq(capvi_trust_decide(&k, NULL, pa, mid), CAPV_E_UNTRUSTED);
+    ck_assert_int_eq(capvi_trust_decide(&k, NULL, pa, at(mid)), CAPV_E_UNTRUSTED);
     ck_assert_ptr_null(k);
 
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, mid), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(mid)), CAPV_OK);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pa));
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, from), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, to), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, from - 1), CAPV_E_NOT_YET_VALID);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(from)), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(to)), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(from - 1)), CAPV_E_NOT_YET_VALID);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pa));
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, to + 1), CAPV_E_EXPIRED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(to + 1)), CAPV_E_EXPIRED);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pa));
     /* INT64_MIN is no time at all: a bounded window cannot be judged by it */
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, INT64_MIN), CAPV_E_MISSING);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, INT64_MAX), CAPV_E_EXPIRED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(INT64_MIN)), CAPV_E_MISSING);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(INT64_MAX)), CAPV_E_EXPIRED);
 
     /* revocation wins everywhere, inside the window included */
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, mid), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, at(mid)), CAPV_E_REVOKED);
     ck_assert_ptr_eq(k, capv_trust_store_find(s, pr));
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, from), CAPV_E_REVOKED);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, from - 1), CAPV_E_REVOKED);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, to + 1), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, at(from)), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, at(from - 1)), CAPV_E_REVOKED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pr, at(to + 1)), CAPV_E_REVOKED);
 
     /* retired: accepted for what was created inside its window */
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, mid), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2023-12-31T23:00:00Z")), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2023-12-31T22:59:59.999Z")),
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, at(mid)), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, at(t_ms("2023-12-31T23:00:00Z"))), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, at(t_ms("2023-12-31T22:59:59.999Z"))),
                      CAPV_E_NOT_YET_VALID);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2025-06-30T00:00:00Z")), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_ms("2025-06-30T00:00:00.001Z")),
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, at(t_ms("2025-06-30T00:00:00Z"))), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, at(t_ms("2025-06-30T00:00:00.001Z"))),
                      CAPV_E_EXPIRED);
 
+    /* the window is compared to the nanosecond: a time of the same millisecond as valid_to
+     * but after it is past it */
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, t_at("2025-12-31T23:59:59.9990001Z")),
+                     CAPV_E_EXPIRED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, t_at("2025-12-31T23:59:59.999000000Z")),
+                     CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_at("2025-06-30T00:00:00.000000001Z")),
+                     CAPV_E_EXPIRED);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pt, t_at("2023-12-31T22:59:59.9999999Z")),
+                     CAPV_E_NOT_YET_VALID);
+
     /* no window */
-    ck_assert_int_eq(capvi_trust_decide(&k, s, po, INT64_MIN), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, po, 0), CAPV_OK);
-    ck_assert_int_eq(capvi_trust_decide(&k, s, po, INT64_MAX), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, po, at(INT64_MIN)), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, po, at(0)), CAPV_OK);
+    ck_assert_int_eq(capvi_trust_decide(&k, s, po, at(INT64_MAX)), CAPV_OK);
     ck_assert_str_eq(capv_key_owner(k), "open");
 
     capv_trust_store_free(s);
