@@ -2,6 +2,7 @@
 /* Exit codes and error reporting shared by every command (cli.h). */
 #include "cli.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -168,10 +169,10 @@ static volatile sig_atomic_t interrupted;
 static const char *const sqlite_suffixes[] = { "", "-wal", "-shm", ".lock" };
 #define SQLITE_FILES (sizeof sqlite_suffixes / sizeof sqlite_suffixes[0])
 
-/* cli_interrupt_remove's files and message, made beforehand: a signal handler may call
+/* cli_interrupt_remove's files and messages, made beforehand: a signal handler may call
  * unlink and write, not snprintf. */
 static char remove_paths[SQLITE_FILES][PATH_MAX];
-static char remove_note[PATH_MAX + 64];
+static char removed_note[PATH_MAX + 64], kept_note[PATH_MAX + 64];
 static volatile sig_atomic_t removing;
 
 static void on_interrupt(int sig)
@@ -180,10 +181,12 @@ static void on_interrupt(int sig)
         interrupted = 1;
         return;
     }
+    bool gone = true;
     for (size_t i = 0; i < SQLITE_FILES; i++)
-        if (remove_paths[i][0] != '\0')
-            unlink(remove_paths[i]);
-    ssize_t w = write(STDERR_FILENO, remove_note, strlen(remove_note));
+        if (remove_paths[i][0] == '\0' || (unlink(remove_paths[i]) != 0 && errno != ENOENT))
+            gone = false;
+    const char *note = gone ? removed_note : kept_note;
+    ssize_t w = write(STDERR_FILENO, note, strlen(note));
     (void)w;
     raise(sig); /* SA_RESETHAND: the default action, which ends the process */
 }
@@ -196,6 +199,8 @@ void cli_interrupt_catch(bool on)
     sa.sa_handler = on ? on_interrupt : SIG_DFL;
     sa.sa_flags = on ? (int)SA_RESETHAND : 0;
     sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaddset(&sa.sa_mask, sigs[i]); /* one handler at a time */
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         /* a signal ignored when the command began (a background job's Ctrl-C, nohup) stays
          * ignored */
@@ -220,7 +225,11 @@ void cli_interrupt_remove(const char *path)
         if (snprintf(remove_paths[i], sizeof remove_paths[i], "%s%s", path, sqlite_suffixes[i]) >=
             (int)sizeof remove_paths[i])
             remove_paths[i][0] = '\0';
-    snprintf(remove_note, sizeof remove_note, "capverify: interrupted: %s removed\n", path);
+    snprintf(removed_note, sizeof removed_note, "capverify: interrupted: %s removed\n", path);
+    snprintf(kept_note, sizeof kept_note,
+             "capverify: interrupted: %s (or one of its -wal, -shm, .lock) could not be "
+             "removed\n",
+             path);
     removing = 1;
     cli_interrupt_catch(true);
 }

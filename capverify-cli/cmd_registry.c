@@ -1104,24 +1104,28 @@ static int do_copy(const opts *o, char **operands)
         return cli_usage_error("registry copy",
                                "--db is not taken: name the registries with --from and --to");
     bool created = !capv_registry_location_is_postgres(to) && access(to, F_OK) != 0;
+    /* a copy cannot stop halfway once begun: from the creation of a new target file on, a
+     * Ctrl-C ends the CLI and removes that file (a PostgreSQL target's transaction ends
+     * with the connection); off again once the copy is complete, or its file removed */
+    if (created)
+        cli_interrupt_remove(to);
     capv_registry *src = NULL, *dst = NULL;
     int rc = open_at(&src, o, from, CAPV_REGISTRY_READ_ONLY);
-    if (rc != 0)
-        return rc;
-    if ((rc = open_at(&dst, o, to, CAPV_REGISTRY_CREATE)) != 0) {
+    if (rc == 0 && (rc = open_at(&dst, o, to, CAPV_REGISTRY_CREATE)) != 0)
         capv_registry_close(src);
+    if (rc != 0) {
+        if (created) {
+            cli_remove_sqlite_file(to);
+            cli_interrupt_remove(NULL);
+        }
         return rc;
     }
     capv_registry_copy_result r = CAPV_REGISTRY_COPY_RESULT_INIT;
     capv_error err = CAPV_ERROR_INIT;
     progress pg;
     capv_progress_fn pf = progress_fn(&pg, "copying rows");
-    /* the copy runs to its end once begun: a Ctrl-C ends the process, and removes a new
-     * target file (a PostgreSQL target's transaction ends with the connection) */
-    if (created)
-        cli_interrupt_remove(to);
     capv_status st = capv_registry_copy(&r, dst, src, pf, &pg, &err);
-    if (created)
+    if (created && st == CAPV_OK)
         cli_interrupt_remove(NULL);
     progress_end(&pg);
     if (st != CAPV_OK) {
@@ -1145,8 +1149,10 @@ static int do_copy(const opts *o, char **operands)
     }
     capv_registry_close(dst);
     capv_registry_close(src);
-    if (st != CAPV_OK && created)
+    if (st != CAPV_OK && created) {
         cli_remove_sqlite_file(to);
+        cli_interrupt_remove(NULL);
+    }
     return rc;
 }
 

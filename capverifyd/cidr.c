@@ -129,10 +129,10 @@ bool cidr_match_ip(const cidr *c, const cidr_ip *ip)
     return prefix_equal(c->addr, a.b, c->prefix);
 }
 
-/* Whether s[0..len) is a port number (decimal digits, at least one). */
+/* Whether s[0..len) is a port number (1 to 5 decimal digits). */
 static bool port_ok(const char *s, size_t len)
 {
-    if (len == 0)
+    if (len == 0 || len > 5)
         return false;
     for (size_t i = 0; i < len; i++)
         if (s[i] < '0' || s[i] > '9')

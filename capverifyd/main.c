@@ -321,7 +321,9 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
     uint64_t closed[REGISTRY_CARRIED];
     registry_carry(d, d->registry, closed);
     /* closed first: that releases the writer lock, so the file can be reopened; under the
-     * lock, after registry_reload_prepare's flush, with no wait of its own */
+     * lock, after registry_reload_prepare's flush, without a flush of its own (what that
+     * flush left, the writer's stop writes, for up to its grace period while the storage
+     * fails) */
     registry_retire(d, d->registry, closed, 0);
     d->registry = open_registry(d, errbuf, sizeof errbuf);
     if (d->registry == NULL) {

@@ -418,7 +418,7 @@ out:
     return st;
 }
 
-capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, capv_error *err)
+capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, cJSON *root, capv_error *err)
 {
     static const char *const top[] = { "ir_version", "policy_id", "rules", "policy_hash",
                                        "adaptivity", "ir_hash",   NULL };
@@ -429,6 +429,8 @@ capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, const cJSON *root, c
     char path[CAPV_ERROR_FIELD_SIZE], f[CAPV_ERROR_FIELD_SIZE];
     capv_status st;
     *out = NULL;
+    if (!capvi_json_serde_numbers(root))
+        return capvi_err_nomem(err);
     if ((st = capvi_pol_want_object(&c, root, "", top)) != CAPV_OK ||
         (st = capvi_pol_member_string(&c, root, "", "ir_version", true, false, &irv)) != CAPV_OK)
         return st;

@@ -809,8 +809,9 @@ capv_status capv_policy_eval_request_parse(capv_policy_eval_request **out, const
     req->flags = adaptive ? CAPV_POLICY_EVAL_ADAPTIVE : 0;
     if (pid != NULL && (req->policy_id = strdup(pid)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
-    if (ir != NULL)
-        CAPV_TRY(capvi_policy_ir_from_tree(&req->ir, ir, err));
+    if (ir != NULL) /* the request's own tree: the IR's numbers may be rewritten in it */
+        CAPV_TRY(
+            capvi_policy_ir_from_tree(&req->ir, cJSON_GetObjectItemCaseSensitive(root, "ir"), err));
     req->context = cJSON_DetachItemFromObjectCaseSensitive(root, "context");
 out:
     cJSON_Delete(root);

@@ -42,10 +42,11 @@ struct capv_policy_ir {
     size_t nactivations;
 };
 
-/* Builds an IR object from a JSON IR tree: validates its shape, builds the canonical tree,
- * recomputes ir_hash and, when the tree carries one, compares (CAPV_E_MISMATCH). Takes
- * nothing from `tree` (it is copied). */
-capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, const cJSON *tree, capv_error *err);
+/* Builds an IR object from a JSON IR tree of capvi_json_parse: rewrites its numbers to those
+ * serde_json reads (capvi_json_serde_numbers, as the IR's producer read them), validates its
+ * shape, builds the canonical tree, recomputes ir_hash and, when the tree carries one,
+ * compares (CAPV_E_MISMATCH). Takes nothing else from `tree` (it is copied). */
+capv_status capvi_policy_ir_from_tree(capv_policy_ir **out, cJSON *tree, capv_error *err);
 
 /* The 32-byte hash a policy file stands for in the policy store: PolicyV2 (compiled in
  * strict lint mode; lint errors fail) → its policy_hash; policy v1 → its v1 hash.

@@ -121,7 +121,8 @@ struct capv_registry {
      * followed it (registry_writer.c, batch_durable) */
     atomic_int_fast64_t synced_ms;
     atomic_bool unsynced;
-    bool writer_running;
+    atomic_bool writer_running; /* read without qlock by capvi_reg_queue_enabled */
+    bool writer_joining;        /* under qlock: a capvi_reg_writer_stop joins the thread */
     pthread_t writer;
     pthread_mutex_t qlock;
     pthread_cond_t qcond; /* CLOCK_MONOTONIC: the writer waits with a timeout to prune */

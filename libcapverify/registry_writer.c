@@ -1022,17 +1022,26 @@ void capvi_reg_writer_kick(capv_registry *reg)
 void capvi_reg_writer_stop(capv_registry *reg)
 {
     pthread_mutex_lock(&reg->qlock);
-    bool running = reg->writer_running;
-    reg->stopping = true;
-    reg->rq_stop_ms = capvi_mono_ms() + REG_STOP_GRACE_MS;
+    if (!reg->stopping) {
+        reg->stopping = true;
+        reg->rq_stop_ms = capvi_mono_ms() + REG_STOP_GRACE_MS;
+    }
     pthread_cond_broadcast(&reg->qcond);
+    bool join = reg->writer_running && !reg->writer_joining;
+    if (join)
+        reg->writer_joining = true;
+    else /* another caller joins the thread: return once it has */
+        while (reg->writer_joining)
+            pthread_cond_wait(&reg->rq_cond, &reg->qlock);
     pthread_mutex_unlock(&reg->qlock);
-    if (!running)
+    if (!join)
         return;
     /* the writer drains both queues before it exits: no queued write is dropped, and a
      * queued record only when the storage still fails after REG_STOP_GRACE_MS */
     pthread_join(reg->writer, NULL);
     pthread_mutex_lock(&reg->qlock);
     reg->writer_running = false;
+    reg->writer_joining = false;
+    pthread_cond_broadcast(&reg->rq_cond);
     pthread_mutex_unlock(&reg->qlock);
 }

@@ -46,7 +46,7 @@ CAPV_API void capv_cache_free(capv_cache *cache);
 
 /** The clock for TTLs (default capv_clock_system, with which ages are measured on
  * CLOCK_MONOTONIC: a step of the wall clock neither keeps an entry nor ends it; since 0.2).
- * Set before sharing the cache. Since 0.1. */
+ * Set before the first put and before sharing the cache. Since 0.1. */
 CAPV_API void capv_cache_set_clock(capv_cache *cache, capv_clock_fn clock, void *user);
 
 /** Called (outside the cache's locks) for every eviction, e.g. to log event=cache_evict.

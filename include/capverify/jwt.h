@@ -194,7 +194,8 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwks_set_ca_file(capv_jwks *jw
 CAPV_API void capv_jwks_set_fetcher(capv_jwks *jwks, capv_jwks_fetch_fn fn, void *user);
 /** The clock for TTLs, staleness and rate limits (default capv_clock_system, with which ages
  * are measured on CLOCK_MONOTONIC: a step of the wall clock neither keeps a set fresh nor
- * expires it; since 0.2). capv_jwks_last_success_ms is on this clock. Since 0.1. */
+ * expires it; since 0.2). capv_jwks_last_success_ms is on this clock. Set it before the
+ * first fetch: times taken on one clock are not compared with another's. Since 0.1. */
 CAPV_API void capv_jwks_set_clock(capv_jwks *jwks, capv_clock_fn clock, void *user);
 
 /** Fetches once with the configured fetcher and limits, without parsing or caching (the CLI's

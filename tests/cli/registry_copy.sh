@@ -63,17 +63,16 @@ big=$dir/big.sqlite
 rows "$big" "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
              INSERT INTO verifications (request_id, subject, result, verified_at, verified_ms)
              SELECT 'big-' || i, 'alice', 'ok', '2026-01-01T00:00:00Z', 1767225600000 FROM n"
-# interrupt SIG TARGET: copies $big into TARGET and sends SIG once the copy is under way; sets
-# rc and err
+# interrupt SIG TARGET: copies $big into TARGET and sends SIG once the copy is under way (its
+# transaction has spilled a megabyte into TARGET's WAL); sets rc and err
 interrupt() {
     "$(dirname "$0")/../tools/sigint_default.py" "$cli" registry copy --from "$big" --to "$2" \
         2>"$dir/copy.err" &
     local pid=$! i
-    for i in $(seq 500); do
-        [ -e "$2" ] && break
+    for i in $(seq 1000); do
+        [ "$(stat -c %s "$2-wal" 2>/dev/null || echo 0)" -gt 1048576 ] && break
         sleep 0.01
     done
-    sleep 0.2
     kill -"$1" "$pid"
     wait "$pid"
     rc=$?

@@ -283,6 +283,18 @@ START_TEST(json_numbers_as_serde_reads_them)
     ck_assert_str_eq(capv_policy_hash(capv_policy_compile_request_policy(req)),
                      json_rhs_hash(b, "-0.0", NULL));
     capv_policy_compile_request_free(req);
+    /* an IR read back (capv_policy_ir_load) holds the numbers its producer read: one written
+     * with "-0" is the IR of "-0.0" */
+    char *ir0 = NULL;
+    json_rhs_hash(a, "-0", &ir0);
+    char *p0 = strstr(ir0, "-0.0}");
+    ck_assert_ptr_nonnull(p0);
+    memmove(p0 + 2, p0 + 4, strlen(p0 + 4) + 1); /* "-0.0}" -> "-0}" */
+    capv_policy_ir *back = NULL;
+    ck_assert_int_eq(capv_policy_ir_load(&back, (const uint8_t *)ir0, strlen(ir0), NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(strstr(capv_policy_ir_json(back, CAPV_POLICY_IR_COMPACT, NULL), "-0.0}"));
+    capv_policy_ir_free(back);
+    free(ir0);
     /* inside an object operand too */
     ck_assert_str_eq(json_rhs_hash(a, "{\"k\":[-0]}", NULL),
                      json_rhs_hash(b, "{\"k\":[-0.0]}", NULL));
@@ -410,6 +422,17 @@ START_TEST(v1_hash_vector)
         ck_assert_int_eq(err.code, st);
         ck_assert_str_eq(h, "");
     }
+    /* JSON -0 is a float to serde_json, not the u32 0; YAML -0 is the integer 0 */
+    const char *minus0 = "{\"version\":\"v\",\"name\":\"n\",\"created_at\":\"c\",\"constraints\":{"
+                         "\"require_at_least_one_ubo\":true,\"supplier_count_max\":-0}}";
+    ck_assert_int_eq(capv_policy_v1_hash(h, (const uint8_t *)minus0, strlen(minus0),
+                                         CAPV_POLICY_FORMAT_JSON, NULL),
+                     CAPV_E_RANGE);
+    const char *ymin0 = "version: v\nname: n\ncreated_at: c\nconstraints: "
+                        "{require_at_least_one_ubo: true, supplier_count_max: -0}\n";
+    ck_assert_int_eq(capv_policy_v1_hash(h, (const uint8_t *)ymin0, strlen(ymin0),
+                                         CAPV_POLICY_FORMAT_YAML, NULL),
+                     CAPV_OK);
 }
 END_TEST
 
