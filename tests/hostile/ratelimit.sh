@@ -144,6 +144,12 @@ assert_eq "NAT64 addresses (64:ff9b::/96) of 20 IPv4 clients: 20 clients, no 429
 burst xff-teredo 20 --xff '2001:0:4136:e378:8000:63bf:3fff:fd{i}'
 assert_eq "Teredo addresses (2001::/32) of one server's 20 clients: 20 clients, no 429" \
     "$N429" 0
+# Brackets hold an IPv6 address only: "[203.0.113.7]" is no address, and ends the walk at
+# the last trusted hop, the proxy (whose bucket has filled up again meanwhile)
+sleep 1.2
+burst xff-bracketed-v4 20 --xff '[203.0.113.{i}]'
+in_range "a bracketed IPv4 entry is no address: the client is the proxy" "$N429"
+proxied429=$((proxied429 + N429))
 scrape "$TMP/m2"
 assert_eq "rate_limited_total{kind=\"address\"} on the proxied daemon" \
     "$(metric "$TMP/m2" 'cap_verifier_rate_limited_total{kind="address"}')" "$proxied429"
