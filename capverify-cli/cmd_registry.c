@@ -1103,17 +1103,18 @@ static int do_copy(const opts *o, char **operands)
     if (o->db_given)
         return cli_usage_error("registry copy",
                                "--db is not taken: name the registries with --from and --to");
+    capv_registry *src = NULL, *dst = NULL;
+    int rc = open_at(&src, o, from, CAPV_REGISTRY_READ_ONLY);
+    if (rc != 0)
+        return rc;
     bool created = !capv_registry_location_is_postgres(to) && access(to, F_OK) != 0;
     /* a copy cannot stop halfway once begun: from the creation of a new target file on, a
      * Ctrl-C ends the CLI and removes that file (a PostgreSQL target's transaction ends
      * with the connection); off again once the copy is complete, or its file removed */
     if (created)
         cli_interrupt_remove(to);
-    capv_registry *src = NULL, *dst = NULL;
-    int rc = open_at(&src, o, from, CAPV_REGISTRY_READ_ONLY);
-    if (rc == 0 && (rc = open_at(&dst, o, to, CAPV_REGISTRY_CREATE)) != 0)
+    if ((rc = open_at(&dst, o, to, CAPV_REGISTRY_CREATE)) != 0) {
         capv_registry_close(src);
-    if (rc != 0) {
         if (created) {
             cli_remove_sqlite_file(to);
             cli_interrupt_remove(NULL);

@@ -129,15 +129,18 @@ bool cidr_match_ip(const cidr *c, const cidr_ip *ip)
     return prefix_equal(c->addr, a.b, c->prefix);
 }
 
-/* Whether s[0..len) is a port number (1 to 5 decimal digits). */
+/* Whether s[0..len) is a port number (decimal, 0..65535, at most 5 digits). */
 static bool port_ok(const char *s, size_t len)
 {
     if (len == 0 || len > 5)
         return false;
-    for (size_t i = 0; i < len; i++)
+    unsigned long v = 0;
+    for (size_t i = 0; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
             return false;
-    return true;
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    return v <= 65535;
 }
 
 bool cidr_ip_parse(cidr_ip *out, const char *s, size_t len)

@@ -89,7 +89,9 @@ CAPV_API const char *capv_key_owner(const capv_key *key);
 CAPV_API const char *capv_key_source(const capv_key *key);
 /** The key's status in its store. Since 0.1. */
 CAPV_API capv_key_status capv_key_status_of(const capv_key *key);
-/** Validity window in ms since the epoch; INT64_MIN / INT64_MAX when open. Since 0.1. */
+/** Validity window in ms since the epoch; INT64_MIN / INT64_MAX when open. The store
+ * compares times with the window to the nanosecond, as written in the key file (since 0.2):
+ * these getters drop what lies below the millisecond. Since 0.1. */
 CAPV_API int64_t capv_key_valid_from(const capv_key *key);
 /** End of the validity window (see capv_key_valid_from). Since 0.1. */
 CAPV_API int64_t capv_key_valid_to(const capv_key *key);

@@ -141,8 +141,9 @@ CAPV_API void capv_registry_close(capv_registry *reg);
  * watch of other processes' writes. The handle stays usable: each write and record is then
  * made on the caller's thread before the call returns. Call it before reading the final
  * counters of a handle about to be closed (capv_registry_stat_get): they then count every
- * record it queued. Idempotent and thread-safe (a concurrent call returns once the thread
- * has ended); a handle without the writer thread and NULL are no-ops. Since 0.2. */
+ * record it queued. Idempotent, and safe to call from several threads at once (each returns
+ * once the thread has ended), though not beside capv_registry_close; a handle without the
+ * writer thread and NULL are no-ops. Since 0.2. */
 CAPV_API void capv_registry_stop_writer(capv_registry *reg);
 
 /** The database path ("" for in-memory); borrowed, valid while the handle lives. Since 0.1. */

@@ -78,14 +78,19 @@ void tu_wall_step(int64_t ms)
     atomic_store(&wall_step_ms, (long long)ms);
 }
 
+/* libc's clock_gettime (the next definition), found before main; until then the system
+ * call answers. */
+static int (*libc_clock_gettime)(clockid_t, struct timespec *);
+
+__attribute__((constructor)) static void find_libc_clock_gettime(void)
+{
+    *(void **)&libc_clock_gettime = dlsym(RTLD_NEXT, "clock_gettime");
+}
+
 /* clock_gettime with tu_wall_step's step on CLOCK_REALTIME: the test program's definition
- * takes the place of libc's for the whole process, the library included; libc's (the next
- * definition) answers. */
+ * takes the place of libc's for the whole process, the library included. */
 __attribute__((visibility("default"))) int clock_gettime(clockid_t id, struct timespec *ts)
 {
-    static int (*libc_clock_gettime)(clockid_t, struct timespec *);
-    if (libc_clock_gettime == NULL)
-        *(void **)&libc_clock_gettime = dlsym(RTLD_NEXT, "clock_gettime");
     int rc = libc_clock_gettime != NULL ? libc_clock_gettime(id, ts)
                                         : (int)syscall(SYS_clock_gettime, id, ts);
     long long step = atomic_load(&wall_step_ms);
