@@ -70,6 +70,18 @@ static capv_status record_one(capv_registry *reg, int i, const char *result)
     return st;
 }
 
+/* Records an "ok" verification under `request_id`, which must be committed before
+ * capv_registry_record returns (no queue in force). */
+static void record_committed(capv_registry *reg, const char *request_id)
+{
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = request_id;
+    v.result = "ok";
+    int64_t seq = 0;
+    ck_assert_int_eq(capv_registry_record(&seq, reg, &v, NULL), CAPV_OK);
+    ck_assert_int_gt(seq, 0); /* committed before the answer */
+}
+
 static uint64_t stat_of(capv_registry *reg, capv_registry_stat which)
 {
     return capv_registry_stat_get(reg, which);
@@ -294,12 +306,7 @@ START_TEST(synchronous_without_queue)
     char path[PATH_CAP];
     in_dir(path, "e.sqlite");
     capv_registry *reg = open_async(path, 0, 0, 0);
-    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
-    v.request_id = "sync-1";
-    v.result = "ok";
-    int64_t seq = 0;
-    ck_assert_int_eq(capv_registry_record(&seq, reg, &v, NULL), CAPV_OK);
-    ck_assert_int_gt(seq, 0); /* committed before the answer */
+    record_committed(reg, "sync-1");
     ck_assert_int_eq(capv_registry_flush(reg, 0, NULL), CAPV_OK);
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 0);
     capv_registry_close(reg);
@@ -321,12 +328,7 @@ START_TEST(stop_writer_counts_the_queue)
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 100);
     ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 0);
     ck_assert_uint_eq(verifications(reg), 100);
-    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
-    v.request_id = "after-stop";
-    v.result = "ok";
-    int64_t seq = 0;
-    ck_assert_int_eq(capv_registry_record(&seq, reg, &v, NULL), CAPV_OK);
-    ck_assert_int_gt(seq, 0); /* committed before the answer */
+    record_committed(reg, "after-stop");
     ck_assert_uint_eq(verifications(reg), 101);
     capv_registry_stop_writer(reg); /* again: nothing to do */
     capv_registry_stop_writer(NULL);
