@@ -94,8 +94,13 @@ bool capvi_time_parse_instant(capvi_instant *t, const char *s, size_t len)
     }
     if (i != len)
         return false;
-    if (se == 60)
-        se = 59; /* a leap second is read as the second before it */
+    if (se == 60) {
+        /* a leap second (…:60, whatever its fraction) is read as the last nanosecond of the
+         * second before it: after every time written with :59, before the next minute
+         * (docs/formats.md) */
+        se = 59;
+        frac_ns = 999999999;
+    }
     int64_t secs =
         days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - (int64_t)offset_min * 60;
     t->ms = secs * 1000 + frac_ns / 1000000;

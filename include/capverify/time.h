@@ -15,7 +15,8 @@ extern "C" {
 #define CAPV_RFC3339_SIZE 32
 
 /** Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)" into milliseconds since the epoch
- * (fractions beyond milliseconds are truncated). CAPV_E_MALFORMED for anything else,
+ * (fractions beyond milliseconds are truncated; a leap second, ":60", is the last
+ * millisecond of the second before it, since 0.2). CAPV_E_MALFORMED for anything else,
  * impossible dates included; CAPV_E_INVALID_ARG for NULL `out_ms` or `text`.
  * Since 0.1; returns capv_status and takes `err` since 0.2 (was int 0 / -1). */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_rfc3339_parse(int64_t *out_ms, const char *text,

@@ -1008,6 +1008,8 @@ START_TEST(trust_decide_windows)
     /* INT64_MIN is no time at all: a bounded window cannot be judged by it */
     ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(INT64_MIN)), CAPV_E_MISSING);
     ck_assert_int_eq(capvi_trust_decide(&k, s, pa, at(INT64_MAX)), CAPV_E_EXPIRED);
+    /* a leap second comes after every time of the second before it */
+    ck_assert_int_eq(capvi_trust_decide(&k, s, pa, t_at("2025-12-31T23:59:60Z")), CAPV_E_EXPIRED);
 
     /* revocation wins everywhere, inside the window included */
     ck_assert_int_eq(capvi_trust_decide(&k, s, pr, at(mid)), CAPV_E_REVOKED);
@@ -1249,7 +1251,10 @@ START_TEST(rfc3339_accepted)
         { "2024-02-29t23:59:59.5-00:30", INT64_C(1709252999500) },
         { "2024-02-29T00:00:00Z", INT64_C(1709164800000) },
         { "2000-02-29T00:00:00Z", INT64_C(951782400000) },
-        { "2016-12-31T23:59:60Z", INT64_C(1483228799000) }, /* leap second: read as :59 */
+        /* a leap second: the last nanosecond of :59 */
+        { "2016-12-31T23:59:60Z", INT64_C(1483228799999) },
+        { "2016-12-31T23:59:60.25Z", INT64_C(1483228799999) },
+        { "2016-12-31T23:59:60.999999999Z", INT64_C(1483228799999) },
         { "1969-12-31T23:59:59.999Z", -1 },
         { "1900-01-01T00:00:00Z", INT64_C(-2208988800000) },
         { "9999-12-31T23:59:59.999Z", INT64_C(253402300799999) },
@@ -1269,6 +1274,12 @@ START_TEST(rfc3339_accepted)
         ck_assert_int_eq(capv_rfc3339_parse(&ms, ok[i].text, strlen(ok[i].text), NULL), CAPV_OK);
         ck_assert(ms == ok[i].ms);
     }
+    /* a leap second, to the nanosecond: after all of :59, before the next minute */
+    capvi_instant leap = t_at("2016-12-31T23:59:60.5Z");
+    ck_assert_int_eq(capvi_instant_cmp(leap, t_at("2016-12-31T23:59:60Z")), 0);
+    ck_assert_int_eq(capvi_instant_cmp(leap, t_at("2016-12-31T23:59:59.999999998Z")), 1);
+    ck_assert_int_eq(capvi_instant_cmp(leap, t_at("2017-01-01T00:00:00Z")), -1);
+    ck_assert_int_eq(capvi_instant_cmp(t_at("2017-01-01T00:59:60+01:00"), leap), 0);
     /* only `len` bytes are read: the input need not be NUL-terminated */
     const char *longer = "2025-01-01T00:00:00Zgarbage";
     int64_t ms = 0;
