@@ -28,7 +28,7 @@ static int keys_gen(int argc, char **argv)
 {
     const char *prefix = NULL, *owner = "";
     long days = 0;
-    int64_t from = capv_clock_system(NULL);
+    int64_t from = capv_clock_system(NULL) / 1000 * 1000; /* by default, this second */
     static const struct option longopts[] = { { "out", required_argument, NULL, 'o' },
                                               { "owner", required_argument, NULL, 'n' },
                                               { "valid-from", required_argument, NULL, 'f' },

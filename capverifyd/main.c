@@ -966,7 +966,10 @@ static int shut_down(capvd *d)
         capv_log_int(e, "connections_cut", conns);
         capv_log_end(e, "the listeners did not stop within %d s; exiting", STOP_TIMEOUT_SECONDS);
         offsite_stop();
-        flush_records(d, false); /* the registry is not closed: its queue dies with the process */
+        /* the registry is not closed: its queue dies with the process; the logger's waiting
+         * lines (logging.flush_ms) are written, the logger not freed */
+        flush_records(d, false);
+        capv_logger_flush(d->log);
         return EXIT_CUT;
     }
     bool any_cut = cut > 0 || conns > 0;

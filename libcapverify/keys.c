@@ -714,6 +714,16 @@ void capv_signing_key_free(capv_signing_key *key)
     free(key);
 }
 
+/* A window bound as cap-key.v1 text: whole seconds as such, else with its milliseconds, so
+ * the window a file gives is the one asked for (it is compared as written, docs/formats.md). */
+static void window_bound(char t[32], int64_t ms)
+{
+    if (ms % 1000 == 0)
+        capvi_time_format_s(t, ms);
+    else
+        capvi_time_format_ms(t, ms);
+}
+
 capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *key,
                                           const char *owner, int64_t now_ms, int64_t valid_from_ms,
                                           int64_t valid_to_ms, capv_error *err)
@@ -739,11 +749,11 @@ capv_status capv_signing_key_cap_key_json(char **out, const capv_signing_key *ke
     capvi_time_format_s(t, now_ms);
     ok = ok && cJSON_AddStringToObject(o, "created_at", t);
     if (valid_from_ms != INT64_MIN) {
-        capvi_time_format_s(t, valid_from_ms);
+        window_bound(t, valid_from_ms);
         ok = ok && cJSON_AddStringToObject(o, "valid_from", t);
     }
     if (valid_to_ms != INT64_MAX) {
-        capvi_time_format_s(t, valid_to_ms);
+        window_bound(t, valid_to_ms);
         ok = ok && cJSON_AddStringToObject(o, "valid_to", t);
     }
     cJSON *usage = NULL;

@@ -13,7 +13,9 @@
  * FLUSH_BYTES wait (a request line then costs a copy instead of a system call). A WARN or
  * ERROR line is written at once, after every line waiting before it, as unbuffered; freeing
  * the logger writes what waits. Only a crash loses lines: those of the last flush_ms. */
+#include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -21,11 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <capverify/unstable/log.h>
 
 #include "c_locale_int.h"
-#include "file_int.h"
 #include "json_int.h"
 #include "time_int.h"
 
@@ -41,6 +43,7 @@ struct capv_logger {
     pthread_mutex_t lock;
     pthread_cond_t drained; /* signalled when the writer took the waiting lines */
     bool writing;           /* a thread is writing; others queue their lines in `pending` */
+    bool cut;               /* the last write failed inside a line (the writing thread's) */
     capv_buf pending;
     /* buffered: the flushing thread, woken when lines start to wait or FLUSH_BYTES do */
     int flush_ms; /* 0: unbuffered */
@@ -59,6 +62,42 @@ struct capv_log_entry {
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 
+/* Writes n bytes at p; *done of them were written. A descriptor that is not blocking
+ * (stdout shared with a process that set O_NONBLOCK on it) is waited for, as a blocking one
+ * would block. False when a write failed. */
+static bool write_fully(int fd, const uint8_t *p, size_t n, size_t *done)
+{
+    *done = 0;
+    while (*done < n) {
+        ssize_t w = write(fd, p + *done, n - *done);
+        if (w > 0) {
+            *done += (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+            (void)poll(&pfd, 1, -1);
+        } else if (!(w < 0 && errno == EINTR)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Writes a batch of whole lines (only the writing thread calls this). A failure never stops
+ * the service: the batch's lines from there are lost. One that failed inside a line leaves
+ * it unfinished, so the next batch begins with a newline: its first line is not glued to the
+ * rest of that one (a full disk, a file size limit). */
+static void write_batch(capv_logger *lg, const uint8_t *p, size_t n)
+{
+    size_t done = 0;
+    if (lg->cut) {
+        if (!write_fully(lg->fd, (const uint8_t *)"\n", 1, &done))
+            return;
+        lg->cut = false;
+    }
+    if (!write_fully(lg->fd, p, n, &done))
+        lg->cut = done > 0 && p[done - 1] != '\n';
+}
+
 /* Writes the waiting lines (under the lock, which it releases while writing; `writing` must
  * be false): one batch when `once`, else until none waits. */
 static void write_pending(capv_logger *lg, bool once)
@@ -71,7 +110,7 @@ static void write_pending(capv_logger *lg, bool once)
         if (batch == NULL)
             break;
         pthread_mutex_unlock(&lg->lock);
-        (void)capvi_write_all(lg->fd, batch, len); /* a failed write never stops the service */
+        write_batch(lg, batch, len);
         free(batch);
         pthread_mutex_lock(&lg->lock);
         if (once)

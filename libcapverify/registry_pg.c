@@ -754,6 +754,13 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
     capv_status st = in_transaction(pg, err);
     if (st != CAPV_OK)
         return st;
+    /* reports before verifications, in the order a load locks them (registry_pg_load.c):
+     * deleting verifications first, then locking reports (prune_reports), a prune waited for
+     * a load that was waiting for it, and PostgreSQL failed one of the two (a deadlock). ROW
+     * SHARE conflicts with a load's EXCLUSIVE lock only, not with records or other prunes. */
+    if ((st = capvi_pg_exec(NULL, pg, &pg->w, "pruning verifications",
+                            "LOCK TABLE reports IN ROW SHARE MODE", NULL, err)) != CAPV_OK)
+        return st;
     capvi_pg_param_int(&p, before_ms);
     capvi_pg_param_int(&p, (int64_t)limit);
     PGresult *r = NULL;

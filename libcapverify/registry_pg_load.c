@@ -135,6 +135,12 @@ capv_status capvi_pg_load_start(capvi_pg_load **out, capvi_pg *pg, bool replace,
             st = capvi_err_set(err, CAPV_E_STATE, NULL,
                                "the target registry is not empty: it holds entries, "
                                "verifications or policies");
+        /* report bodies without verifications are no content: a prune leaves one behind
+         * when a record that held it turned out to be a retry (registry_pg_record.c); the
+         * load's bodies would collide with them */
+        else if (st == CAPV_OK)
+            st = capvi_pg_exec(NULL, pg, &pg->w, "removing unreferenced report bodies",
+                               "DELETE FROM reports", NULL, err);
     }
     if (st != CAPV_OK)
         return st;

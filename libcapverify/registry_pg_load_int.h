@@ -16,15 +16,15 @@ typedef struct capvi_pg capvi_pg;
 typedef struct capvi_pg_load capvi_pg_load;
 
 /* Whether a registry_meta key is the storage's own bookkeeping (schema_version,
- * migrated_to_<n>, migrated_from, health_probe): it describes one storage, not the registry
- * in it, so a load neither brings nor removes it. */
+ * migrated_to_<n>, migrated_from, health_probe, verdict_mark): it describes one storage, not
+ * the registry in it, so a load neither brings nor removes it. */
 bool capvi_pg_load_meta_kept(const char *key);
 
 /* Starts a load inside begin … commit: locks the registry tables against other writers
  * (readers go on; other replicas' writes wait for the commit), then with `replace` empties
  * verifications, reports, entries, policies and registry_meta but its bookkeeping; without,
- * CAPV_E_STATE when entries, verifications or policies hold a row. Free with
- * capvi_pg_load_free. */
+ * CAPV_E_STATE when entries, verifications or policies hold a row, and report bodies that
+ * nothing references are removed. Free with capvi_pg_load_free. */
 capv_status capvi_pg_load_start(capvi_pg_load **out, capvi_pg *pg, bool replace, capv_error *err);
 
 /* The table the next rows belong to (a name and column layout of capvi_pg_snapshot_rows:

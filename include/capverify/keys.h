@@ -127,7 +127,8 @@ capv_signing_key_sign(uint8_t sig[CAPV_ED25519_SIGNATURE_LEN], const capv_signin
 CAPV_API void capv_signing_key_free(capv_signing_key *key);
 
 /** A cap-key.v1 JSON document (pretty, trailing newline) describing the public half of `key`:
- * kid, owner, created_at = now, valid_from / valid_to (INT64_MIN / INT64_MAX = omitted),
+ * kid, owner, created_at = now, valid_from / valid_to (INT64_MIN / INT64_MAX = omitted;
+ * whole seconds written as such, other times with their milliseconds since 0.2),
  * algorithm "ed25519", status "active", usage ["manifest-signing"], public_key (base64),
  * fingerprint ("blake3:" + full BLAKE3 hex of the key). Caller frees with capv_free.
  * Since 0.1. */

@@ -902,7 +902,7 @@ typedef struct capv_registry_copy_result {
  * signature is verified (capv_registry_entry_verify): CAPV_E_MISMATCH naming the first that
  * does not (the copy is then committed: discard it). CAPV_E_INVALID_ARG for NULL, for
  * to == from, or a result version of 0 or newer than the library's; CAPV_E_STATE for a
- * read-only `to`, or a snapshot of `from` already open (a backup running on that handle);
+ * read-only `to` (a backup running on a PostgreSQL `from` in another thread is waited for);
  * storage errors of either side as their operations report them. `progress` (may be NULL)
  * is called every 4096 rows with the rows so far and a total of 0 (unknown), on the thread
  * that runs `to`'s writes (its writer thread when it has one). `result` (may be NULL) is

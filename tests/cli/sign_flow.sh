@@ -12,6 +12,17 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$cli" keys gen --out "$dir/alice" --owner "Alice AG" --valid-from 2020-01-01T00:00:00Z \
     --valid-days 36500 > "$dir/gen.txt"
 [ "$(stat -c %a "$dir/alice.key")" = 600 ] || fail "private key is not mode 0600"
+jq -e '.valid_from == "2020-01-01T00:00:00Z" and .valid_to == "2119-12-08T00:00:00Z"' \
+    "$dir/alice.json" >/dev/null || fail "alice's window: $(jq -c '[.valid_from, .valid_to]' "$dir/alice.json")"
+# a window that begins within a second keeps its milliseconds (it is compared as written);
+# without --valid-from it begins at the current second
+"$cli" keys gen --out "$dir/dora" --valid-from 2020-01-01T00:00:00.250+01:00 --valid-days 1 \
+    >/dev/null
+jq -e '.valid_from == "2019-12-31T23:00:00.250Z" and .valid_to == "2020-01-01T23:00:00.250Z"' \
+    "$dir/dora.json" >/dev/null || fail "dora's window: $(jq -c '[.valid_from, .valid_to]' "$dir/dora.json")"
+"$cli" keys gen --out "$dir/erin" >/dev/null
+jq -e '.valid_from | test("^[0-9-]{10}T[0-9:]{8}Z$")' "$dir/erin.json" >/dev/null ||
+    fail "erin's default window: $(jq -c .valid_from "$dir/erin.json")"
 set +e
 "$cli" keys gen --out "$dir/alice" 2>/dev/null; rc=$?
 set -e

@@ -726,6 +726,18 @@ START_TEST(trust_store_directory)
     ck_assert_str_eq(v, "");
     cJSON_Delete(o);
     capv_free(json3);
+    /* a bound with milliseconds keeps them: cut to the second, valid_from would move earlier */
+    ck_assert_int_eq(capv_signing_key_cap_key_json(&json3, k3, NULL, 0,
+                                                   t_ms("2026-01-01T00:00:00.900Z"),
+                                                   t_ms("2026-06-30T23:59:59.999Z"), &err),
+                     CAPV_OK);
+    ck_assert_int_eq(capvi_json_parse(&o, (const uint8_t *)json3, strlen(json3), &err), CAPV_OK);
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "valid_from", true, NULL), CAPV_OK);
+    ck_assert_str_eq(v, "2026-01-01T00:00:00.900Z");
+    ck_assert_int_eq(capvi_json_get_string(&v, o, "", "valid_to", true, NULL), CAPV_OK);
+    ck_assert_str_eq(v, "2026-06-30T23:59:59.999Z");
+    cJSON_Delete(o);
+    capv_free(json3);
     ck_assert_int_eq(capv_signing_key_cap_key_json(NULL, k3, NULL, 0, 0, 0, NULL),
                      CAPV_E_INVALID_ARG);
     capv_signing_key_free(k3);

@@ -6,6 +6,8 @@
  * does not. */
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <capverify.h>
 #include <capverify/unstable/log.h>
 #include <check.h>
@@ -115,6 +117,97 @@ START_TEST(concurrent_lines_whole_and_ordered)
     }
     ck_assert_uint_eq(lines, (size_t)THREADS * LINES);
     capvi_buf_free(&r.got);
+}
+END_TEST
+
+/* The lines of `text` (len bytes, ending in a newline): each one JSON object with the
+ * `event` wanted, in order; returns how many. */
+static size_t count_events(const char *text, size_t len, const char *event)
+{
+    size_t lines = 0;
+    for (const char *line = text; line < text + len;) {
+        const char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        ck_assert_ptr_nonnull(nl);
+        cJSON *o = NULL;
+        ck_assert_msg(capvi_json_parse(&o, (const uint8_t *)line, (size_t)(nl - line), NULL) ==
+                          CAPV_OK,
+                      "line %zu is not one JSON object: %.80s", lines, line);
+        const char *ev = NULL;
+        ck_assert_int_eq(capvi_json_get_string(&ev, o, "", "event", true, NULL), CAPV_OK);
+        ck_assert_str_eq(ev, event);
+        cJSON_Delete(o);
+        lines++;
+        line = nl + 1;
+    }
+    return lines;
+}
+
+/* stdout may be a pipe another process made non-blocking: the logger waits for room as it
+ * would on a blocking one, and loses nothing. */
+START_TEST(nonblocking_descriptor_waited_for)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+    (void)fcntl(p[1], F_SETPIPE_SZ, 4096);
+    capv_logger *lg = NULL;
+    ck_assert_int_eq(capv_logger_new(&lg, p[1], CAPV_LOG_INFO, NULL), CAPV_OK);
+    reader r = { p[0], CAPV_BUF_INIT };
+    pthread_t rt;
+    ck_assert_int_eq(pthread_create(&rt, NULL, read_all, &r), 0);
+    char pad[300];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (int i = 0; i < 200; i++) {
+        capv_log_entry *e = capv_log_begin(lg, CAPV_LOG_INFO, "test.line");
+        capv_log_str(e, "pad", pad);
+        capv_log_end(e, "line %d", i);
+    }
+    capv_logger_free(lg);
+    close(p[1]);
+    pthread_join(rt, NULL);
+    close(p[0]);
+    ck_assert(!r.got.failed);
+    ck_assert_ptr_nonnull(r.got.data);
+    ck_assert_uint_eq(count_events((const char *)r.got.data, r.got.len, "test.line"), 200);
+    capvi_buf_free(&r.got);
+}
+END_TEST
+
+/* A write that fails inside a line (here at the file size limit) leaves it unfinished: the
+ * next line begins on a line of its own instead of continuing that one. */
+START_TEST(failed_write_inside_a_line)
+{
+    char path[] = "/tmp/capv-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    unlink(path);
+    struct rlimit old, small;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = (struct rlimit){ 100, old.rlim_max };
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    capv_logger *lg = NULL;
+    ck_assert_int_eq(capv_logger_new(&lg, fd, CAPV_LOG_INFO, NULL), CAPV_OK);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+    capv_log_entry *e = capv_log_begin(lg, CAPV_LOG_INFO, "test.cut");
+    capv_log_end(e, "longer than the 100 bytes the file may hold: %0100d", 0);
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, prev);
+    for (int i = 0; i < 2; i++) {
+        e = capv_log_begin(lg, CAPV_LOG_INFO, "test.after");
+        capv_log_end(e, "after the limit");
+    }
+    capv_logger_free(lg);
+    char text[1024];
+    ssize_t n = pread(fd, text, sizeof text, 0);
+    close(fd);
+    ck_assert_int_gt(n, 101);
+    /* the cut line's first 100 bytes, then the newline that ends it */
+    ck_assert(memcmp(text, "{\"timestamp\"", 12) == 0);
+    ck_assert_ptr_null(memchr(text, '\n', 100));
+    ck_assert_int_eq(text[100], '\n');
+    ck_assert_int_eq(text[n - 1], '\n');
+    ck_assert_uint_eq(count_events(text + 101, (size_t)n - 101, "test.after"), 2);
 }
 END_TEST
 
@@ -268,6 +361,8 @@ Suite *log_suite(void)
     TCase *tc = tcase_create("lines");
     tcase_add_loop_test(tc, concurrent_lines_whole_and_ordered, 0, 2);
     tcase_add_test(tc, buffered_lines);
+    tcase_add_test(tc, nonblocking_descriptor_waited_for);
+    tcase_add_test(tc, failed_write_inside_a_line);
     tcase_add_test(tc, level_filters);
     tcase_add_test(tc, field_formats);
     suite_add_tcase(s, tc);

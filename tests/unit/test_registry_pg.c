@@ -1136,6 +1136,98 @@ static capv_registry *blocked_writer(const char *reg_url, capvi_pg **other, adde
     return reg;
 }
 
+typedef struct pruner {
+    capvi_pg *pg;
+    capv_status st;
+    uint64_t removed;
+    char msg[CAPV_ERROR_MESSAGE_SIZE];
+    pthread_t th;
+} pruner;
+
+static void *prune_thread(void *arg)
+{
+    pruner *p = arg;
+    capv_error err = CAPV_ERROR_INIT;
+    p->st = capvi_pg_begin(p->pg, true, &err);
+    if (p->st == CAPV_OK)
+        p->st = capvi_pg_prune_step(&p->removed, p->pg, 2000, 10, &err);
+    if (p->st == CAPV_OK)
+        p->st = capvi_pg_commit(p->pg, &err);
+    else
+        capvi_pg_rollback(p->pg);
+    snprintf(p->msg, sizeof p->msg, "%s", err.message);
+    return NULL;
+}
+
+/* A load (restore, copy) locks reports, then verifications: a prune takes them in the same
+ * order, so the two wait for each other in turn. (A prune that deleted verifications first
+ * and locked reports after waited for a load that waited for it: PostgreSQL failed the
+ * prune, or the load.) */
+START_TEST(test_prune_waits_for_a_load)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record old;
+    record_make(&old, "w-old", "ok", 4, 1000);
+    ck_assert_int_eq(batch(pg, &old, 1), CAPV_OK);
+    /* the load's first lock, as capvi_pg_load_start takes them */
+    PGconn *load = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(load), CONNECTION_OK);
+    PGresult *r =
+        PQexec(load, "SET lock_timeout = '20s'; BEGIN; LOCK TABLE reports IN EXCLUSIVE MODE");
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    long long waits = lock_waits();
+    pruner p = { .pg = pg };
+    ck_assert_int_eq(pthread_create(&p.th, NULL, prune_thread, &p), 0);
+    while (lock_waits() <= waits) /* the prune waits for the load */
+        usleep(10 * 1000);
+    r = PQexec(load, "LOCK TABLE verifications IN EXCLUSIVE MODE");
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "the load's second lock: %s",
+                  PQresultErrorMessage(r));
+    PQclear(r);
+    PQclear(PQexec(load, "ROLLBACK"));
+    pthread_join(p.th, NULL);
+    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_uint_eq(p.removed, 1);
+    ck_assert_int_eq(rows_of("verifications"), 0);
+    PQfinish(load);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* Report bodies that nothing references are no content: a copy into a registry that holds
+ * only such a body (a prune leaves one behind when the record that held it was a retry)
+ * goes in, its bodies not colliding with the old one. */
+START_TEST(test_load_clears_unreferenced_bodies)
+{
+    char dir[256], path[300];
+    tu_temp_dir(dir, sizeof dir, "capv-pg-load");
+    snprintf(path, sizeof path, "%s/registry.sqlite", dir);
+    capv_registry *src = tu_registry_open(path, CAPV_REGISTRY_CREATE);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "u-1";
+    v.result = "ok";
+    v.verified_at = "2026-12-02T12:00:00Z";
+    v.report_json = "{\"result\":\"ok\",\"checks\":[]}";
+    ck_assert_int_eq(capv_registry_record(NULL, src, &v, NULL), CAPV_OK);
+    capv_registry_close(src);
+    capv_registry *dst = tu_registry_open(url, 0);
+    PQclear(admin("INSERT INTO %s.reports (id, sha3, bytes, summary, json) VALUES (1, "
+                  "decode(repeat('ab', 32), 'hex'), 2, 0, '{}')",
+                  schema));
+    src = tu_registry_open(path, 0);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_copy(NULL, dst, src, NULL, NULL, &err) == CAPV_OK, "copy: %s",
+                  err.message);
+    ck_assert_int_eq(rows_of("verifications"), 1);
+    ck_assert_int_eq(rows_of("reports"), 1);
+    ck_assert_int_eq(dangling_reports(), 0);
+    capv_registry_close(dst);
+    capv_registry_close(src);
+    ck_assert_int_eq(tu_remove_tree(dir), 0);
+}
+END_TEST
+
 /* Another replica's entry or policy moves a writer handle's generation within about a second, so a
  * cache keyed by it (the verifier's reports) does not serve a verdict that either changes. */
 START_TEST(test_generation_sees_other_writers)
@@ -1917,6 +2009,8 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_prune_races_records);
     tcase_add_test(tc, test_backup_refuses_dangling);
     tcase_add_test(tc, test_load_refuses_dangling);
+    tcase_add_test(tc, test_prune_waits_for_a_load);
+    tcase_add_test(tc, test_load_clears_unreferenced_bodies);
     tcase_add_test(tc, test_generation_sees_other_writers);
     tcase_add_test(tc, test_batch_adds_entries_in_key_order);
     tcase_add_test(tc, test_deadlock_victim_runs_again);
