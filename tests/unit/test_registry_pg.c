@@ -934,21 +934,28 @@ START_TEST(test_backup_refuses_dangling)
 }
 END_TEST
 
-/* A load checks the references no foreign key checks any more: a SQLite registry whose rows
- * are not whole is not copied into PostgreSQL, and the target stays empty. */
-START_TEST(test_load_refuses_dangling)
+/* A new SQLite registry in a temporary directory (dir, path: its file) holding one recorded
+ * verification, `rid`, with a report. */
+static void sqlite_one_verification(char dir[256], char path[300], const char *rid)
 {
-    char dir[256], path[300];
-    tu_temp_dir(dir, sizeof dir, "capv-pg-load");
-    snprintf(path, sizeof path, "%s/registry.sqlite", dir);
+    tu_temp_dir(dir, 256, "capv-pg-load");
+    snprintf(path, 300, "%s/registry.sqlite", dir);
     capv_registry *src = tu_registry_open(path, CAPV_REGISTRY_CREATE);
     capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
-    v.request_id = "l-1";
+    v.request_id = rid;
     v.result = "ok";
     v.verified_at = "2026-12-02T12:00:00Z";
     v.report_json = "{\"result\":\"ok\",\"checks\":[]}";
     ck_assert_int_eq(capv_registry_record(NULL, src, &v, NULL), CAPV_OK);
     capv_registry_close(src);
+}
+
+/* A load checks the references no foreign key checks any more: a SQLite registry whose rows
+ * are not whole is not copied into PostgreSQL, and the target stays empty. */
+START_TEST(test_load_refuses_dangling)
+{
+    char dir[256], path[300];
+    sqlite_one_verification(dir, path, "l-1");
     sqlite3 *db = NULL;
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
@@ -956,7 +963,7 @@ START_TEST(test_load_refuses_dangling)
         SQLITE_OK);
     sqlite3_close(db);
 
-    src = tu_registry_open(path, 0);
+    capv_registry *src = tu_registry_open(path, 0);
     capv_registry *dst = tu_registry_open(url, 0);
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_registry_copy(NULL, dst, src, NULL, NULL, &err), CAPV_E_MALFORMED);
@@ -1201,21 +1208,12 @@ END_TEST
 START_TEST(test_load_clears_unreferenced_bodies)
 {
     char dir[256], path[300];
-    tu_temp_dir(dir, sizeof dir, "capv-pg-load");
-    snprintf(path, sizeof path, "%s/registry.sqlite", dir);
-    capv_registry *src = tu_registry_open(path, CAPV_REGISTRY_CREATE);
-    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
-    v.request_id = "u-1";
-    v.result = "ok";
-    v.verified_at = "2026-12-02T12:00:00Z";
-    v.report_json = "{\"result\":\"ok\",\"checks\":[]}";
-    ck_assert_int_eq(capv_registry_record(NULL, src, &v, NULL), CAPV_OK);
-    capv_registry_close(src);
+    sqlite_one_verification(dir, path, "u-1");
     capv_registry *dst = tu_registry_open(url, 0);
     PQclear(admin("INSERT INTO %s.reports (id, sha3, bytes, summary, json) VALUES (1, "
                   "decode(repeat('ab', 32), 'hex'), 2, 0, '{}')",
                   schema));
-    src = tu_registry_open(path, 0);
+    capv_registry *src = tu_registry_open(path, 0);
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_msg(capv_registry_copy(NULL, dst, src, NULL, NULL, &err) == CAPV_OK, "copy: %s",
                   err.message);
