@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,17 +105,29 @@ void capvi_dir_list_free(char **names, size_t count)
     free(names);
 }
 
-int capvi_write_all(int fd, const void *p, size_t n)
+int capvi_write_all_done(int fd, const void *p, size_t n, size_t *done)
 {
     const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? errno : EIO;
-        b += w;
-        n -= (size_t)w;
+    size_t d = 0;
+    int e = 0;
+    while (d < n) {
+        ssize_t w = write(fd, b + d, n - d);
+        if (w > 0) {
+            d += (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+            (void)poll(&pfd, 1, -1);
+        } else if (!(w < 0 && errno == EINTR)) {
+            e = w < 0 ? errno : EIO;
+            break;
+        }
     }
-    return 0;
+    if (done != NULL)
+        *done = d;
+    return e;
+}
+
+int capvi_write_all(int fd, const void *p, size_t n)
+{
+    return capvi_write_all_done(fd, p, n, NULL);
 }

@@ -22,8 +22,12 @@ capv_status capvi_dir_list(char ***names, size_t *count, const char *dir,
                            bool (*keep)(const char *name), capv_error *err);
 void capvi_dir_list_free(char **names, size_t count);
 
-/* Writes p[0..n) to `fd`, going on after short writes and EINTR: 0, or the errno of the write
- * that failed (EIO for one that wrote nothing). */
+/* Writes p[0..n) to `fd`, going on after short writes and EINTR, and waiting for room on a
+ * descriptor that is not blocking (EAGAIN: a pipe another process made O_NONBLOCK), as a
+ * blocking one would block: 0, or the errno of the write that failed (EIO for one that wrote
+ * nothing). *done (may be NULL) is the number of bytes written, also on failure. */
+int capvi_write_all_done(int fd, const void *p, size_t n, size_t *done);
+/* capvi_write_all_done without the count. */
 int capvi_write_all(int fd, const void *p, size_t n);
 
 #endif

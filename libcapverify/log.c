@@ -13,9 +13,7 @@
  * FLUSH_BYTES wait (a request line then costs a copy instead of a system call). A WARN or
  * ERROR line is written at once, after every line waiting before it, as unbuffered; freeing
  * the logger writes what waits. Only a crash loses lines: those of the last flush_ms. */
-#include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -23,11 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include <capverify/unstable/log.h>
 
 #include "c_locale_int.h"
+#include "file_int.h"
 #include "json_int.h"
 #include "time_int.h"
 
@@ -62,39 +60,20 @@ struct capv_log_entry {
 
 static const char *const level_names[] = { "DEBUG", "INFO", "WARN", "ERROR" };
 
-/* Writes n bytes at p; *done of them were written. A descriptor that is not blocking
- * (stdout shared with a process that set O_NONBLOCK on it) is waited for, as a blocking one
- * would block. False when a write failed. */
-static bool write_fully(int fd, const uint8_t *p, size_t n, size_t *done)
-{
-    *done = 0;
-    while (*done < n) {
-        ssize_t w = write(fd, p + *done, n - *done);
-        if (w > 0) {
-            *done += (size_t)w;
-        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-            (void)poll(&pfd, 1, -1);
-        } else if (!(w < 0 && errno == EINTR)) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Writes a batch of whole lines (only the writing thread calls this). A failure never stops
- * the service: the batch's lines from there are lost. One that failed inside a line leaves
- * it unfinished, so the next batch begins with a newline: its first line is not glued to the
- * rest of that one (a full disk, a file size limit). */
+/* Writes a batch of whole lines (only the writing thread calls this; a stdout made
+ * non-blocking is waited for, capvi_write_all_done). A failure never stops the service: the
+ * batch's lines from there are lost. One that failed inside a line leaves it unfinished, so
+ * the next batch begins with a newline: its first line is not glued to the rest of that one
+ * (a full disk, a file size limit). */
 static void write_batch(capv_logger *lg, const uint8_t *p, size_t n)
 {
     size_t done = 0;
     if (lg->cut) {
-        if (!write_fully(lg->fd, (const uint8_t *)"\n", 1, &done))
+        if (capvi_write_all_done(lg->fd, "\n", 1, &done) != 0)
             return;
         lg->cut = false;
     }
-    if (!write_fully(lg->fd, p, n, &done))
+    if (capvi_write_all_done(lg->fd, p, n, &done) != 0)
         lg->cut = done > 0 && p[done - 1] != '\n';
 }
 
