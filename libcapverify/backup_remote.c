@@ -231,6 +231,7 @@ out:
 typedef struct remote_box {
     capv_backup_remote_info info;
     char *url, *key, *sidecar_key, *created_at, *uploaded_at, *sha3, *tool;
+    capvi_instant created; /* created_at read: the listing's order */
 } remote_box;
 
 void capv_backup_remote_info_free(capv_backup_remote_info *info)
@@ -269,9 +270,9 @@ static capv_status box_from_sidecar(remote_box **out, const uint8_t *side, size_
         strcmp(format, CAPV_BACKUP_FORMAT) != 0)
         CAPV_FAIL(err, CAPV_E_UNSUPPORTED_FORMAT, sidecar_key,
                   "sidecar '%s' is not a " CAPV_BACKUP_FORMAT " document", sidecar_key);
-    int64_t created_ms = 0;
+    capvi_instant at;
     if (capvi_json_get_string(&created, root, "", "created_at", true, NULL) != CAPV_OK ||
-        !capvi_time_parse(&created_ms, created, strlen(created)) ||
+        !capvi_time_parse_instant(&at, created, strlen(created)) ||
         capvi_json_get_string(&sha3, root, "", "sha3_256", true, NULL) != CAPV_OK ||
         capv_digest_parse(d, sha3, strlen(sha3), NULL) != CAPV_OK ||
         capvi_json_get_int(&size, root, "", "size_bytes", 0, INT64_MAX, true, NULL) != CAPV_OK ||
@@ -296,6 +297,7 @@ static capv_status box_from_sidecar(remote_box **out, const uint8_t *side, size_
     b->key = strdup(key);
     b->sidecar_key = strdup(sidecar_key);
     b->created_at = strdup(created);
+    b->created = at;
     b->uploaded_at = strdup(up);
     b->sha3 = strdup(canon);
     b->tool = strdup(tool);
@@ -379,10 +381,11 @@ static int key_cmp(const void *a, const void *b)
     return strcmp(((const capvi_s3_object *)a)->key, ((const capvi_s3_object *)b)->key);
 }
 
+/* By the instant each sidecar's created_at names, not its text (registry_backup.c). */
 static int newest_first(const void *a, const void *b)
 {
     const remote_box *x = *(remote_box *const *)a, *y = *(remote_box *const *)b;
-    int c = strcmp(y->created_at, x->created_at);
+    int c = capvi_instant_cmp(y->created, x->created);
     return c != 0 ? c : strcmp(y->key, x->key);
 }
 

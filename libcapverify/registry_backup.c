@@ -223,6 +223,7 @@ static capv_status foreign_keys(uint64_t *count, char first[CAPV_ERROR_MESSAGE_S
 typedef struct info_box {
     capv_backup_info info;
     char *path, *sidecar, *created_at, *sha3, *tool, *kid;
+    capvi_instant created; /* created_at read: the listing's order */
 } info_box;
 
 void capv_backup_info_free(capv_backup_info *info)
@@ -434,14 +435,15 @@ static capv_status read_sidecar(info_box **out, const char *backup, const sig_po
                   "sidecar '%s' lacks or mistypes created_at, sha3_256, size_bytes, "
                   "schema_version, entries, verifications or tool_version",
                   side);
-    int64_t created_ms;
-    if (!capvi_time_parse(&created_ms, created, strlen(created)))
+    capvi_instant at;
+    if (!capvi_time_parse_instant(&at, created, strlen(created)))
         CAPV_FAIL(err, CAPV_E_MALFORMED, side, "sidecar '%s': created_at is not an RFC 3339 time",
                   side);
     char canon[CAPV_DIGEST_HEX_SIZE];
     capv_digest_format(canon, d);
     if ((b = box_new(backup, side, created, canon, tool)) == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, NULL);
+    b->created = at;
     b->info.size_bytes = (uint64_t)size;
     b->info.schema_version = (int)schema;
     b->info.entries = (uint64_t)entries;
@@ -513,10 +515,12 @@ struct capv_backup_list {
     size_t n;
 };
 
+/* By the instant each sidecar's created_at names, not its text: another tool may write an
+ * offset or another number of fraction digits. */
 static int newest_first(const void *a, const void *b)
 {
     const info_box *x = *(info_box *const *)a, *y = *(info_box *const *)b;
-    int c = strcmp(y->created_at, x->created_at);
+    int c = capvi_instant_cmp(y->created, x->created);
     return c != 0 ? c : strcmp(y->path, x->path);
 }
 

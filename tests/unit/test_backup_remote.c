@@ -521,8 +521,10 @@ START_TEST(list_follows_continuation_and_keeps_complete_backups)
     size_t l1 = 0, l2 = 0;
     char *page1 = (char *)tu_read(tu_vectors_dir(), "s3/list_page1.xml", &l1);
     char *page2 = (char *)tu_read(tu_vectors_dir(), "s3/list_page2.xml", &l2);
-    char *side1 = sidecar_json(40960, "2026-01-01T00:00:00.000Z");
-    char *side2 = sidecar_json(12288, "2026-01-02T00:00:00.000Z");
+    /* the newest by instant, not by text: side2's time, 02:00 UTC on January 2nd written six
+     * hours behind UTC, sorts as text below side1's */
+    char *side1 = sidecar_json(40960, "2026-01-01T22:00:00.000Z");
+    char *side2 = sidecar_json(12288, "2026-01-01T20:00:00-06:00");
     script_add(&s, "200 OK", NULL, page1);
     script_add(&s, "200 OK", NULL, page2);
     script_add(&s, "200 OK", "Last-Modified: Thu, 01 Jan 2026 00:00:05 GMT\r\n", side1);

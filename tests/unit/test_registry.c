@@ -1510,6 +1510,24 @@ START_TEST(backup_restore)
     ck_assert_int_eq(capv_registry_backup(&b2, reg, bdir, 0, NULL, NULL, NULL), CAPV_OK);
     ck_assert_uint_eq(b2->entries, 50);
     ck_assert_int_eq(capv_registry_backup(&b3, reg, bdir, 2, NULL, NULL, NULL), CAPV_OK);
+    /* the newest by instant, not by text: b3's time written as another tool might, an hour
+     * behind UTC, sorts first as text below b2's */
+    {
+        size_t n;
+        char *side = (char *)read_all(b3->sidecar_path, &n);
+        side[n] = '\0';
+        char *at = strstr(side, "\"created_at\": \"2026-01-01T00:");
+        ck_assert_ptr_nonnull(at);
+        at += strlen("\"created_at\": \"");
+        char *z = strchr(at, 'Z');
+        ck_assert_ptr_nonnull(z);
+        FILE *f = fopen(b3->sidecar_path, "wb");
+        ck_assert_ptr_nonnull(f);
+        fprintf(f, "%.*s2025-12-31T23:%.*s-01:00%s", (int)(at - side), side, (int)(z - at - 14),
+                at + 14, z + 1);
+        fclose(f);
+        free(side);
+    }
     capv_backup_list *l = NULL;
     ck_assert_int_eq(capv_registry_backup_list(&l, bdir, NULL), CAPV_OK);
     ck_assert_uint_eq(capv_backup_list_count(l), 2);
