@@ -802,7 +802,7 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
     int fd = -1;
     char sub[PATH_MAX] = "", tmp_db[PATH_MAX] = "", tmp_side[PATH_MAX] = "",
          final_db[PATH_MAX] = "", final_side[PATH_MAX] = "";
-    bool placed = false;
+    bool placed_db = false, placed_side = false; /* what this call put at the final names */
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
@@ -874,9 +874,10 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
      * neither replaces what appeared at its name since the check above */
     CAPV_TRY(place(tmp_db, final_db, dir, err));
     tmp_db[0] = '\0';
-    placed = true;
+    placed_db = true;
     CAPV_TRY(place(tmp_side, final_side, dir, err));
     tmp_side[0] = '\0';
+    placed_side = true;
     CAPV_TRY(fsync_dir(dir, err));
     CAPV_TRY(capvi_backup_info_move(info, dir, err));
     if (out != NULL) {
@@ -892,10 +893,11 @@ out:
         unlink(tmp_side);
     if (sub[0])
         rmdir(sub);
-    if (st != CAPV_OK && placed) {
+    /* only what this call placed: a sidecar that appeared meanwhile is another's */
+    if (st != CAPV_OK && placed_side)
         unlink(final_side); /* the sidecar first, as a prune does */
+    if (st != CAPV_OK && placed_db)
         unlink(final_db);
-    }
     capv_backup_info_free(info);
     if (b != NULL)
         capv_backup_remote_info_free(&b->info);

@@ -26,6 +26,8 @@
 #define ERROR_BODY_MAX (64u * 1024u)
 #define LIST_PAGE_MAX (16u * 1024u * 1024u)
 #define LIST_OBJECTS_MAX 100000u
+/* The longest a slow answer (s3_call.slow_answer) may take, in seconds. */
+#define SLOW_ANSWER_MAX_S 900L
 #define BACKOFF_CAP_MS 30000u
 #define CREDENTIALS_MAX (64u * 1024u)
 
@@ -409,6 +411,7 @@ typedef struct s3_call {
     void *user;
     uint64_t base, total;
     bool error_in_200; /* a 200 answer may be an <Error> document (CompleteMultipartUpload) */
+    bool slow_answer;  /* the store may work for minutes, sending white space meanwhile */
 } s3_call;
 
 typedef struct s3_answer {
@@ -482,8 +485,16 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *user)
         x->ans->written += n;
         return n;
     }
-    size_t max = code >= 200 && code < 300 ? x->call->max_body : ERROR_BODY_MAX;
-    if (x->ans->body.len + n > max) {
+    if (code < 200 || code >= 300) {
+        /* an error answer: its first ERROR_BODY_MAX bytes hold S3's code, if any; the rest
+         * (a proxy's large error page) is dropped, so that its status still decides whether
+         * to retry */
+        size_t room = ERROR_BODY_MAX -
+                      (x->ans->body.len < ERROR_BODY_MAX ? x->ans->body.len : ERROR_BODY_MAX);
+        capvi_buf_append(&x->ans->body, data, n < room ? n : room);
+        return x->ans->body.failed ? 0 : n;
+    }
+    if (x->ans->body.len + n > x->call->max_body) {
         x->too_big = true;
         return 0;
     }
@@ -733,6 +744,12 @@ static CURLcode attempt_once(capvi_s3 *s, const s3_call *c, s3_answer *a, xfer *
         goto out;
     x->curl = h;
     long timeout_s = (long)(s->timeout_ms + 999) / 1000;
+    /* A slow answer (CompleteMultipartUpload: S3 answers 200 at once, then assembles the
+     * object for up to minutes, sending a space now and then) is far below any speed limit:
+     * it gets none, a bound on the whole call instead, and TCP keep-alive probes to find a
+     * peer that is gone. */
+    long low_speed = c->slow_answer ? 0L : 1024L;
+    long whole_s = c->slow_answer ? SLOW_ANSWER_MAX_S : 0L;
     /* No CURLOPT_PATH_AS_IS: libcurl 8.14 and later refuse it beside CURLOPT_AWS_SIGV4, and
      * the dot-segment removal it turns off changes none of our keys (backup_remote.c refuses
      * "." and ".." segments and "//"). */
@@ -742,8 +759,12 @@ static CURLcode attempt_once(capvi_s3 *s, const s3_call *c, s3_answer *a, xfer *
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)s->timeout_ms) == CURLE_OK &&
-        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, low_speed) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, timeout_s) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, whole_s) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, c->slow_answer ? 1L : 0L) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPIDLE, timeout_s) == CURLE_OK &&
+        curl_easy_setopt(h, CURLOPT_TCP_KEEPINTVL, timeout_s) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_USERAGENT, "capverify/" CAPV_VERSION_STRING) == CURLE_OK &&
         curl_easy_setopt(h, CURLOPT_AWS_SIGV4, s->sigv4) == CURLE_OK &&
@@ -973,6 +994,7 @@ capv_status capvi_s3_list(capvi_s3_listing *out, capvi_s3 *s, const char *bucket
     memset(&a, 0, sizeof a);
     capv_status st = CAPV_OK;
     char *token = NULL;
+    unsigned int pages = 0;
     for (;;) {
         /* the query in canonical order: continuation-token, list-type, prefix */
         capv_buf q = CAPV_BUF_INIT;
@@ -1004,6 +1026,13 @@ capv_status capvi_s3_list(capvi_s3_listing *out, capvi_s3 *s, const char *bucket
         if (ls.next_token == NULL || !*ls.next_token)
             CAPV_FAIL(err, CAPV_E_MALFORMED, NULL,
                       "listing: truncated without a NextContinuationToken");
+        /* a store that keeps answering one page would be asked forever; one that cycles
+         * through pages without objects is stopped by the count of pages */
+        if (token != NULL && strcmp(token, ls.next_token) == 0)
+            CAPV_FAIL(err, CAPV_E_MALFORMED, NULL,
+                      "listing: the store gave the same NextContinuationToken twice");
+        if (++pages >= LIST_OBJECTS_MAX)
+            CAPV_FAIL(err, CAPV_E_LIMIT, NULL, "listing: more than %u pages", LIST_OBJECTS_MAX);
         free(token);
         token = ls.next_token;
         ls.next_token = NULL;
@@ -1242,6 +1271,7 @@ capv_status capvi_s3_multipart_complete(capvi_s3 *s, const char *bucket, const c
     c.content_type = "application/xml";
     c.max_body = ERROR_BODY_MAX;
     c.error_in_200 = true;
+    c.slow_answer = true;
     st = perform(s, &c, &a, err);
 out:
     answer_reset(&a);

@@ -317,8 +317,10 @@ typedef struct answer {
     const char *status; /* "200 OK" */
     const char *headers;
     const char *body;
+    size_t body_len;     /* 0: strlen(body) */
     int drop;            /* close the connection without answering */
     long long head_size; /* > 0: a HEAD answer stating this Content-Length, no body */
+    int trickle_ms;      /* > 0: the body's leading spaces are sent one per trickle_ms */
 } answer;
 
 typedef struct seen_request {
@@ -392,7 +394,7 @@ static void *script_main(void *p)
         snprintf(r->line, sizeof r->line, "%.*s", (int)(eol - req), req);
         snprintf(r->headers, sizeof r->headers, "%.*s", (int)(end + 2 - (eol + 2)), eol + 2);
         answer a = i < s->n_answers ? s->answers[i]
-                                    : (answer){ "500 Internal Server Error", NULL, "", 0, 0 };
+                                    : (answer){ .status = "500 Internal Server Error", .body = "" };
         pthread_mutex_unlock(&s->m);
         char v[64];
         uint64_t len =
@@ -431,14 +433,20 @@ static void *script_main(void *p)
             continue;
         }
         char head[1024];
-        size_t bl = a.body ? strlen(a.body) : 0;
+        size_t bl = a.body_len ? a.body_len : a.body ? strlen(a.body) : 0;
         int hl = snprintf(
             head, sizeof head, "HTTP/1.1 %s\r\n%sContent-Length: %llu\r\nConnection: close\r\n\r\n",
             a.status, a.headers ? a.headers : "",
             a.head_size > 0 ? (unsigned long long)a.head_size : (unsigned long long)bl);
-        (void)!write(c, head, (size_t)hl);
-        if (bl > 0)
-            (void)!write(c, a.body, bl);
+        /* MSG_NOSIGNAL: a client that gives up on a long answer is no reason to stop */
+        (void)!send(c, head, (size_t)hl, MSG_NOSIGNAL);
+        size_t sent = 0;
+        for (; a.trickle_ms > 0 && sent < bl && a.body[sent] == ' '; sent++) {
+            (void)!send(c, a.body + sent, 1, MSG_NOSIGNAL);
+            usleep((useconds_t)a.trickle_ms * 1000);
+        }
+        if (bl > sent)
+            (void)!send(c, a.body + sent, bl - sent, MSG_NOSIGNAL);
         close(c);
     }
 }
@@ -461,14 +469,22 @@ static void script_stop(script *s)
 static void script_add(script *s, const char *status, const char *headers, const char *body)
 {
     ck_assert_uint_lt(s->n_answers, MAX_ANSWERS);
-    s->answers[s->n_answers++] = (answer){ status, headers, body, 0, 0 };
+    s->answers[s->n_answers++] = (answer){ .status = status, .headers = headers, .body = body };
+}
+
+/* A 200 answer of `len` bytes, which may hold NUL bytes. */
+static void script_add_bytes(script *s, const char *body, size_t len)
+{
+    ck_assert_uint_lt(s->n_answers, MAX_ANSWERS);
+    s->answers[s->n_answers++] = (answer){ .status = "200 OK", .body = body, .body_len = len };
 }
 
 /* A 200 answer to a HEAD: the object has `size` bytes and the `headers`. */
 static void script_add_head(script *s, const char *headers, uint64_t size)
 {
     ck_assert_uint_lt(s->n_answers, MAX_ANSWERS);
-    s->answers[s->n_answers++] = (answer){ "200 OK", headers, NULL, 0, (long long)size };
+    s->answers[s->n_answers++] =
+        (answer){ .status = "200 OK", .headers = headers, .head_size = (long long)size };
 }
 
 static size_t script_seen(script *s)
@@ -479,8 +495,8 @@ static size_t script_seen(script *s)
     return n;
 }
 
-static capv_backup_remote *remote_for(const script *s, const char *url, unsigned attempts,
-                                      uint64_t part_size)
+static capv_backup_remote *remote_timed(const script *s, const char *url, unsigned attempts,
+                                        uint64_t part_size, unsigned timeout_ms)
 {
     char endpoint[64];
     snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", s ? s->port : 1);
@@ -493,13 +509,19 @@ static capv_backup_remote *remote_for(const script *s, const char *url, unsigned
     o.path_style = true;
     o.max_attempts = attempts;
     o.backoff_ms = 1;
-    o.timeout_ms = 5000;
+    o.timeout_ms = timeout_ms;
     o.part_size = part_size;
     o.multipart_threshold = part_size;
     capv_backup_remote *r = NULL;
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_msg(capv_backup_remote_new(&r, &o, &err) == CAPV_OK, "%s", err.message);
     return r;
+}
+
+static capv_backup_remote *remote_for(const script *s, const char *url, unsigned attempts,
+                                      uint64_t part_size)
+{
+    return remote_timed(s, url, attempts, part_size, 5000);
 }
 
 static char *sidecar_json(uint64_t size, const char *created)
@@ -610,7 +632,7 @@ START_TEST(errors_are_mapped_and_retried)
     /* 503, a dropped connection, then an answer: retried */
     memset(&s, 0, sizeof s);
     script_add(&s, "503 Slow Down", NULL, "<Error><Code>SlowDown</Code></Error>");
-    s.answers[s.n_answers++] = (answer){ NULL, NULL, NULL, 1, 0 };
+    s.answers[s.n_answers++] = (answer){ .drop = 1 };
     script_add(&s, "200 OK", NULL,
                "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
     script_start(&s);
@@ -619,6 +641,48 @@ START_TEST(errors_are_mapped_and_retried)
     ck_assert_uint_eq(capv_backup_remote_listing_count(l), 0);
     ck_assert_uint_eq(script_seen(&s), 3);
     capv_backup_remote_listing_free(l);
+    capv_backup_remote_free(r);
+    script_stop(&s);
+
+    /* a 502 whose error page (a proxy's) is larger than an S3 error: retried all the same */
+    memset(&s, 0, sizeof s);
+    size_t big = 200 * 1024;
+    char *page = malloc(big + 1);
+    ck_assert_ptr_nonnull(page);
+    memset(page, 'x', big);
+    page[big] = '\0';
+    script_add(&s, "502 Bad Gateway", "Content-Type: text/html\r\n", page);
+    script_add(&s, "200 OK", NULL,
+               "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>");
+    script_start(&s);
+    r = remote_for(&s, "s3://capv-backups", 3, 0);
+    ck_assert_msg(capv_backup_remote_list(&l, r, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(script_seen(&s), 2);
+    capv_backup_remote_listing_free(l);
+    capv_backup_remote_free(r);
+    script_stop(&s);
+    /* and when it is the last attempt, the error is its status */
+    memset(&s, 0, sizeof s);
+    script_add(&s, "502 Bad Gateway", NULL, page);
+    script_start(&s);
+    r = remote_for(&s, "s3://capv-backups", 1, 0);
+    ck_assert_int_eq(capv_backup_remote_list(&l, r, &err), CAPV_E_UNAVAILABLE);
+    ck_assert_ptr_nonnull(strstr(err.message, "502"));
+    capv_backup_remote_free(r);
+    script_stop(&s);
+    free(page);
+
+    /* a store that answers the same truncated page again: refused, not asked forever */
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < 3; i++)
+        script_add(&s, "200 OK", NULL,
+                   "<ListBucketResult><IsTruncated>true</IsTruncated>"
+                   "<NextContinuationToken>again</NextContinuationToken></ListBucketResult>");
+    script_start(&s);
+    r = remote_for(&s, "s3://capv-backups", 1, 0);
+    ck_assert_int_eq(capv_backup_remote_list(&l, r, &err), CAPV_E_MALFORMED);
+    ck_assert_ptr_nonnull(strstr(err.message, "same NextContinuationToken"));
+    ck_assert_uint_eq(script_seen(&s), 2);
     capv_backup_remote_free(r);
     script_stop(&s);
 
@@ -795,6 +859,24 @@ START_TEST(multipart_upload_and_abort)
     capv_backup_remote_free(r);
     script_stop(&s);
 
+    /* a completion that takes longer than the stall timeout, with a space now and then as S3
+     * sends them while it assembles the object: waited for */
+    memset(&s, 0, sizeof s);
+    script_add(&s, "200 OK", NULL, initiate);
+    for (uint64_t i = 0; i < parts; i++)
+        script_add(&s, "200 OK", "ETag: \"p\"\r\n", "");
+    script_add(&s, "200 OK", NULL, "    <CompleteMultipartUploadResult/>");
+    s.answers[s.n_answers - 1].trickle_ms = 800;
+    script_add(&s, "200 OK", NULL, "");
+    script_start(&s);
+    r = remote_timed(&s, "s3://capv-backups", 1, part_size, 1000);
+    ck_assert_msg(capv_backup_remote_upload(NULL, r, b->path, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_uint_eq(script_seen(&s), parts + 3);
+    ck_assert_ptr_nonnull(strstr(s.seen[2 + parts].line, ".json HTTP/1.1"));
+    capv_backup_remote_free(r);
+    script_stop(&s);
+
     /* part 2 fails for good: the upload is aborted, no sidecar is sent */
     memset(&s, 0, sizeof s);
     script_add(&s, "200 OK", NULL, initiate);
@@ -852,7 +934,7 @@ START_TEST(multipart_upload_and_abort)
         script_add(&s, "200 OK", NULL, initiate);
         for (uint64_t i = 0; i < parts; i++)
             script_add(&s, "200 OK", "ETag: \"p\"\r\n", "");
-        s.answers[s.n_answers++] = (answer){ NULL, NULL, NULL, 1, 0 };
+        s.answers[s.n_answers++] = (answer){ .drop = 1 };
         script_add(&s, "404 Not Found", NULL, no_upload);
         script_add(&s, "404 Not Found", NULL, no_upload);
         script_add_head(&s, heads[k].headers, heads[k].size);
@@ -873,6 +955,64 @@ START_TEST(multipart_upload_and_abort)
     }
     free(in200);
     free(initiate);
+    capv_backup_info_free(b);
+    tu_remove_tree(dir);
+}
+END_TEST
+
+/* The download's progress callback: on its first call, another process's sidecar appears
+ * at the name the download will place its own. */
+static void sidecar_appears(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    const char *path = user;
+    if (access(path, F_OK) == 0)
+        return;
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs("another's", f);
+    fclose(f);
+}
+
+START_TEST(download_removes_only_what_it_placed)
+{
+    char dir[256], into[600], theirs[900], mine[900];
+    tu_temp_dir(dir, sizeof dir, "capv-s3down");
+    capv_backup_info *b = make_backup(dir, 3);
+    snprintf(into, sizeof into, "%s/into", dir);
+    ck_assert_int_eq(mkdir(into, 0700), 0);
+    const char *db_name = strrchr(b->path, '/') + 1, *side_name = strrchr(b->sidecar_path, '/') + 1;
+    snprintf(theirs, sizeof theirs, "%s/%s", into, side_name);
+    snprintf(mine, sizeof mine, "%s/%s", into, db_name);
+    size_t side_len = 0, db_len = 0;
+    char *side = (char *)tu_read("", b->sidecar_path, &side_len);
+    char *db = (char *)tu_read("", b->path, &db_len);
+    script s;
+    memset(&s, 0, sizeof s);
+    script_add(&s, "200 OK", NULL, side);
+    script_add_bytes(&s, db, db_len);
+    script_start(&s);
+    capv_backup_remote *r = remote_for(&s, "s3://capv-backups", 1, 0);
+    capv_restore_options v = CAPV_RESTORE_OPTIONS_INIT;
+    v.progress = sidecar_appears;
+    v.progress_user = theirs;
+    char location[900];
+    snprintf(location, sizeof location, "s3://capv-backups/%s", db_name);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_backup_remote_download(NULL, r, location, into, &v, &err),
+                     CAPV_E_CONFLICT);
+    ck_assert_ptr_nonnull(strstr(err.message, "appeared"));
+    /* the file it had placed is gone; the sidecar that is not its own stays */
+    ck_assert_int_eq(access(mine, F_OK), -1);
+    size_t n = 0;
+    char *left = (char *)tu_read("", theirs, &n);
+    ck_assert_str_eq(left, "another's");
+    free(left);
+    capv_backup_remote_free(r);
+    script_stop(&s);
+    free(side);
+    free(db);
     capv_backup_info_free(b);
     tu_remove_tree(dir);
 }
@@ -919,6 +1059,7 @@ Suite *backup_remote_suite(void)
     tcase_add_test(tc, errors_are_mapped_and_retried);
     tcase_add_test(tc, upload_sends_file_then_sidecar_with_checksums);
     tcase_add_test(tc, multipart_upload_and_abort);
+    tcase_add_test(tc, download_removes_only_what_it_placed);
     tcase_add_test(tc, cancelled_call);
     suite_add_tcase(s, tc);
     return s;
