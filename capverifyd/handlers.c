@@ -427,9 +427,11 @@ void handle_verify(req *r)
         verify_package(r, zip, body, body, len, NULL, NULL);
         return;
     }
-    if (st == CAPV_OK)
-        handle_policy_eval(r, body, len);
-    else
+    /* an evaluation request is parsed whole: its worst case is a JSON tree's, which can be
+     * far above a package's of the same size (docs/hardening.md) */
+    if (st != CAPV_OK)
         answer_failure(r, st, &err);
+    else if (body_reserve_as(r, BODY_JSON, len))
+        handle_policy_eval(r, body, len);
     free(body);
 }

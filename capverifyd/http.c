@@ -437,6 +437,19 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
     return true;
 }
 
+bool body_reserve_as(req *r, body_kind kind, size_t len)
+{
+    bool locked = r->locked;
+    lock_leave(r);
+    if (!reserve_read(r, kind, r->reserved, len))
+        return false;
+    if (locked) {
+        pthread_rwlock_rdlock(&r->d->lock);
+        r->locked = true;
+    }
+    return true;
+}
+
 void send_rate_limited(req *r, rl_kind kind, int retry_after)
 {
     ratelimit_count(kind);

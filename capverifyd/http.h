@@ -84,6 +84,11 @@ typedef enum body_kind {
  * the lock before (d->registry, d->verifier) must be read again afterwards. On failure it
  * has answered (413, 408, 400, 503 overloaded, 417) and returns false. */
 bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len);
+/* A body read as one kind that turned out to be another (a JSON body of POST /verify that is
+ * a policy evaluation, not a package): its reservation becomes that kind's worst case for
+ * its `len` bytes, waiting for room as read_body does (without the read lock). On failure it
+ * has answered (413, 503 overloaded) and returns false. */
+bool body_reserve_as(req *r, body_kind kind, size_t len);
 
 /* ---- responses ---- */
 /* Any answer: status, media type (NULL for none), body; extra_headers are "Name: value\r\n"

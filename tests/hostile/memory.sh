@@ -20,7 +20,8 @@
 #    before the body is sent (curl uploads 0 bytes) and the connection is closed.
 # 3. A chunked JSON body (its length known only at its end) whose worst case, 64 times its
 #    size, is above the whole budget gets 413 body_too_large once it arrived, at once; a
-#    small one is let in.
+#    small one is let in. A policy evaluation sent to /verify, read as a package (whose
+#    bound fits), gets the same 413 when 64 times its size is above the budget.
 #   memory.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
 h_init "$@"
@@ -203,4 +204,18 @@ req POST "$D_URL/policy/compile" -H 'Content-Type: application/json' -H 'Transfe
 assert_ne "a small chunked JSON body is let in (not 413 or 503)" "$STATUS" 413
 assert_ne "… (not 503)" "$STATUS" 503
 daemon_stop chunked
+
+# A policy evaluation sent to /verify is read as a package (a 4 MB package's bound, a few
+# times its size, fits in 128 MiB), then parsed whole: its worst case is a JSON tree's, 64
+# times its size, above the budget.
+daemon_start eval "${SAMPLE_ARGS[@]}" --set "server.memory_budget_bytes=$((128 * MiB))" \
+    --set server.memory_wait_ms=500 || h_done
+"$PY" -c 'import sys
+sys.stdout.write("{\"policy_id\":\"x\",\"context\":{},\"z\":[" + ",".join(["0"] * int(sys.argv[1])) + "]}")' \
+    2000000 >"$TMP/eval.json"
+req POST "$D_URL/verify" -H 'Content-Type: application/json' --data-binary "@$TMP/eval.json"
+figure "a $(wc -c <"$TMP/eval.json") byte policy evaluation to /verify, 64 x its size above the 128 MiB budget: $STATUS"
+assert_eq "a policy evaluation whose tree could exceed the budget: 413" "$STATUS" 413
+assert_match "… body_too_large" "$(cat "$TMP/resp.body")" '"code":"body_too_large"'
+daemon_stop eval
 h_done
