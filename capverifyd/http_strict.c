@@ -26,22 +26,41 @@ static bool space_before_colon(const struct mg_header *h)
     return false;
 }
 
-/* After the last parsed header line (value, then NULs over CR LF) the head must end: the
- * next byte is the blank line's CR or LF (or the NUL CivetWeb wrote over its final LF).
- * Anything else is a line CivetWeb did not parse: an obs-fold continuation or a header
- * beyond its limit. */
+/* A line of the head that ends in LF alone, not CR LF: RFC 9112 §2.2 lets a recipient take
+ * it as a line end, and CivetWeb does, but a proxy that does not reads the head's lines (and
+ * so the body's start) differently. CivetWeb writes a NUL over each CR and LF, and a line's
+ * value is not trimmed, so between the end of one line's content and the next header name
+ * stand exactly two NULs for CR LF and one for LF alone. The last header line is judged by
+ * unparsed_lines. */
+static bool lf_alone(const struct mg_request_info *ri)
+{
+    if (ri->num_headers <= 0)
+        return false;
+    const char *end = ri->http_version + strlen(ri->http_version);
+    if (ri->http_headers[0].name - end == 1)
+        return true;
+    for (int i = 0; i + 1 < ri->num_headers; i++) {
+        const char *v = ri->http_headers[i].value;
+        if (ri->http_headers[i + 1].name - (v + strlen(v)) != 2)
+            return true;
+    }
+    return false;
+}
+
+/* After the last parsed header line (its value, then NULs over CR LF) the head must end with
+ * the blank line: its CR, then the NUL CivetWeb wrote over its LF. Anything else is a line
+ * CivetWeb did not parse (an obs-fold continuation, a header beyond its limit) or a head
+ * whose last lines end in LF alone. Called after lf_alone: a head whose request line ends in
+ * LF alone has been refused, so the third byte read here lies inside a head of CR LF lines,
+ * or right after a head that switched to LF alone only at its end (inside CivetWeb's buffer
+ * unless that head fills all of it). */
 static bool unparsed_lines(const struct mg_request_info *ri)
 {
     if (ri->num_headers <= 0)
         return false;
     const struct mg_header *last = &ri->http_headers[ri->num_headers - 1];
     const char *p = last->value + strlen(last->value);
-    int nuls = 0;
-    while (*p == '\0' && nuls < 2) {
-        p++;
-        nuls++;
-    }
-    return !(*p == '\r' || *p == '\n' || *p == '\0');
+    return !(p[1] == '\0' && p[2] == '\r');
 }
 
 /* Between the request line's HTTP version and the first header name CivetWeb writes NULs
@@ -88,8 +107,10 @@ const char *http_strict_violation(const struct mg_request_info *ri)
             host++;
         }
     }
+    if (lf_alone(ri))
+        return "a line of the head ends in LF alone, not CR LF";
     if (unparsed_lines(ri))
-        return "obsolete line folding or too many header lines";
+        return "obsolete line folding, too many header lines, or a head ending in LF alone";
     if (space_before_first_header(ri))
         return "whitespace before the first header line";
     if (te > 0 && cl > 0)

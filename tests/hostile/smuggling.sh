@@ -56,6 +56,10 @@ get-pct-2f          400 GET /healthz%2f HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id
 get-pct-00          400 GET /verify%00 HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
 get-trailing-dot    400 GET /healthz. HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
 get-dot-segment     400 GET /./healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
+lf-request-line     400 POST /admin/backup HTTP/1.1\nHost: t\r\nX-Request-Id: {id}\r\n${J}Content-Length: 0\r\n\r\n{smuggle}
+lf-header           400 ${B}X-A: 1\n${J}Content-Length: 0\r\n\r\n{smuggle}
+lf-last-line        400 ${B}${J}Content-Length: 0\n\n{smuggle}
+lf-all              400 POST /admin/backup HTTP/1.1\nHost: t\nX-Request-Id: {id}\nContent-Type: application/json\nContent-Length: 0\n\n{smuggle}
 get-dotdot-segment  400 GET /a/../healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
 get-backslash-lead  400 GET /\\\\healthz HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
 get-backslash-tail  400 GET /healthz\\\\ HTTP/1.1\r\nHost: t\r\nX-Request-Id: {id}\r\n\r\n
