@@ -419,6 +419,10 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
 {
     size_t max = (size_t)r->d->cfg.server_max_body_bytes;
     long long declared = r->ri->content_length;
+    /* CivetWeb states -1 both for a chunked body and for none at all (neither header, which
+     * http_strict.c lets through only as no body): the latter is empty, not of unknown size */
+    if (declared < 0 && header(r, "Transfer-Encoding") == NULL)
+        declared = 0;
     if (declared > (long long)max) {
         send_error(r, 413, "body_too_large", "request body of %lld bytes exceeds %zu bytes",
                    declared, max);

@@ -21,7 +21,8 @@
 # 3. A chunked JSON body (its length known only at its end) whose worst case, 64 times its
 #    size, is above the whole budget gets 413 body_too_large once it arrived, at once; a
 #    small one is let in. A policy evaluation sent to /verify, read as a package (whose
-#    bound fits), gets the same 413 when 64 times its size is above the budget.
+#    bound fits), gets the same 413 when 64 times its size is above the budget. A POST with
+#    no body at all holds nothing of the budget (not a chunked body's limit).
 #   memory.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
 h_init "$@"
@@ -203,6 +204,27 @@ req POST "$D_URL/policy/compile" -H 'Content-Type: application/json' -H 'Transfe
     --data-binary "@$TMP/small.json"
 assert_ne "a small chunked JSON body is let in (not 413 or 503)" "$STATUS" 413
 assert_ne "… (not 503)" "$STATUS" 503
+# Two chunked uploads arriving hold the limit each (16 MiB, all of the budget); a POST
+# without any body (neither Content-Length nor Transfer-Encoding) holds nothing: it is
+# answered at once, not 503 after server.memory_wait_ms.
+"$PY" - "$D_API" 4 <<'PY' &
+import socket, sys, time
+port, hold = int(sys.argv[1]), float(sys.argv[2])
+socks = []
+for _ in range(2):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /policy/compile HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+              b"Transfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
+    socks.append(s)
+time.sleep(hold)
+PY
+holders=$!
+sleep 1
+req POST "$D_URL/policy/compile" -H 'Content-Type: application/json'
+figure "a POST without a body beside two chunked uploads holding the budget: $STATUS after $TIME s"
+assert_ne "a POST without a body while the budget is held: not 503" "$STATUS" 503
+measured_le "… answered at once (s)" "$TIME" 0.5
+wait "$holders"
 daemon_stop chunked
 
 # A policy evaluation sent to /verify is read as a package (a 4 MB package's bound, a few
