@@ -143,6 +143,14 @@ void send_response(req *r, int status, const char *content_type, const char *bod
     int n = format_head(r, out, status, content_type, len, extra);
     if (n < 0)
         return;
+    /* The request's working memory is freed by now; the answer and at most the body's raw
+     * bytes remain while a client that reads slowly is waited for (up to the request's
+     * deadline): the rest of the budget's reservation is given back first. */
+    uint64_t keep = (uint64_t)len + r->body_bytes;
+    if (r->reserved > keep) {
+        budget_release(r->reserved - keep);
+        r->reserved = keep;
+    }
     bool with_body =
         len > 0 && (r->ri->request_method == NULL || strcmp(r->ri->request_method, "HEAD") != 0);
     if (with_body && len <= sizeof out - (size_t)n) {

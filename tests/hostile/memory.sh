@@ -23,6 +23,9 @@
 #    small one is let in. A policy evaluation sent to /verify, read as a package (whose
 #    bound fits), gets the same 413 when 64 times its size is above the budget. A POST with
 #    no body at all holds nothing of the budget (not a chunked body's limit).
+# 4. A client that reads nothing of a large answer (a compiled policy of 120,000 rules) holds
+#    at most the answer and its body's raw bytes of the budget while the daemon waits to
+#    write, not the 64 times its body that its handling reserved.
 #   memory.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib_hostile.sh"
 h_init "$@"
@@ -240,4 +243,59 @@ figure "a $(wc -c <"$TMP/eval.json") byte policy evaluation to /verify, 64 x its
 assert_eq "a policy evaluation whose tree could exceed the budget: 413" "$STATUS" 413
 assert_match "… body_too_large" "$(cat "$TMP/resp.body")" '"code":"body_too_large"'
 daemon_stop eval
+
+# ---- 4. a client that does not read its answer ------------------------------------------------
+# A policy of 120,000 rules (a JSON request of 10 MB: 64 times its body reserved while it is
+# handled, so a budget of 1 GiB) compiles to an answer larger than the kernel's largest send
+# buffer (4 MiB); the client shrinks its receive buffer and, once the answer begins, reads
+# nothing, so the daemon waits in the write. Meanwhile the request holds at most its answer
+# and its body's raw bytes, not the worst case of its handling.
+daemon_start unread "${SAMPLE_ARGS[@]}" --set "server.memory_budget_bytes=$((1024 * MiB))" || h_done
+"$PY" - 120000 >"$TMP/many.json" <<'PY'
+import json, sys
+rules = [{"id": "r%06d" % i, "op": "range_min", "lhs": {"var": "supplier_hashes"}, "rhs": 1}
+         for i in range(int(sys.argv[1]))]
+print(json.dumps({"policy": {"id": "many.rules", "version": "1.0",
+                             "legal_basis": [{"directive": "LkSG", "article": "§3"}],
+                             "description": "many rules",
+                             "inputs": {"supplier_hashes": {"type": "array", "items": "string"}},
+                             "rules": rules}}))
+PY
+"$PY" - "$D_API" "$TMP/many.json" "$TMP/unread.started" 60 >"$TMP/unread.out" <<'PY' &
+import os, socket, sys, time
+port, path, started, limit = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+body = open(path, "rb").read()
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect(("127.0.0.1", port))
+s.sendall(b"POST /policy/compile HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+end = time.time() + limit
+while time.time() < end:  # the answer has begun when its first bytes can be peeked at
+    try:
+        if s.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT):
+            break
+    except BlockingIOError:
+        pass
+    time.sleep(0.05)
+open(started, "w").close()
+while not os.path.exists(started + ".done") and time.time() < end:
+    time.sleep(0.05)
+print(s.recv(200).split(b"\r\n")[0].decode())
+PY
+unread=$!
+body_bytes=$(wc -c <"$TMP/many.json")
+for _ in $(seq 600); do [ -e "$TMP/unread.started" ] && break; sleep 0.1; done
+sleep 1
+scrape "$TMP/unread.metrics"
+held=$(metric_sum "$TMP/unread.metrics" cap_verifier_memory_reserved_bytes)
+inflight=$(metric_sum "$TMP/unread.metrics" cap_verifier_inflight_requests)
+touch "$TMP/unread.started.done"
+wait "$unread"
+figure "unread answer: body $body_bytes bytes; 1 s after the answer began: $inflight request(s) in flight, $held bytes reserved; the answer began '$(cat "$TMP/unread.out")'"
+assert_match "the policy compiled (200)" "$(cat "$TMP/unread.out")" ' 200 '
+assert_le "… and its answer was still being written 1 s after it began" 2 "$inflight"
+assert_le "a client that does not read holds at most its answer and body: reserved ≤ 4 x body" \
+    "$held" $((4 * body_bytes))
+daemon_stop unread
 h_done
