@@ -146,6 +146,7 @@ struct capv_registry {
     struct capv_reg_queued *rs_head;
     size_t rs_len;
     uint64_t rq_in, rq_out; /* records queued / finished (written, refused or dropped) */
+    uint64_t rq_taken_min;  /* the lowest ticket of the records being written (0: none) */
     pthread_cond_t rq_cond; /* CLOCK_MONOTONIC: flush and a full queue wait on rq_out */
     atomic_size_t rq_depth;
     atomic_uint_fast64_t rq_dropped, rq_rejected, rq_written;

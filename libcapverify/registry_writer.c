@@ -630,7 +630,7 @@ capv_status capvi_reg_enqueue(capv_registry *reg, capv_reg_queued *q, capv_error
     else
         reg->rq_head = q;
     reg->rq_tail = q;
-    reg->rq_in++;
+    q->ticket = ++reg->rq_in;
     atomic_store(&reg->rq_depth, (size_t)(reg->rq_in - reg->rq_out));
     /* the writer learns of a first record (to set its flush deadline) and of a full batch */
     if (++reg->rq_len == 1) {
@@ -724,6 +724,15 @@ static capv_reg_queued *take_suspects(capv_registry *reg, size_t room, int64_t n
         room--;
     }
     return taken;
+}
+
+/* The lowest ticket among `low` (0: none yet) and the records of the list `q`. */
+static uint64_t lowest_ticket(uint64_t low, const capv_reg_queued *q)
+{
+    for (; q != NULL; q = q->next)
+        if (low == 0 || q->ticket < low)
+            low = q->ticket;
+    return low;
 }
 
 /* Without qlock: the records taken (take_records, take_suspects) into b[n..], a suspect to
@@ -833,6 +842,25 @@ static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, siz
     return done;
 }
 
+/* Under qlock: whether a record queued no later than `ticket` is still waiting: in the
+ * queue, beside it (a suspect) or in the batch being written. Records do not finish in
+ * their order (a suspect waits while those behind it go on), so counting the finished ones
+ * does not tell. */
+static bool waiting_up_to(const capv_registry *reg, uint64_t ticket)
+{
+    if (reg->rq_taken_min != 0 && reg->rq_taken_min <= ticket)
+        return true;
+    for (const capv_reg_queued *q = reg->rs_head; q != NULL; q = q->next)
+        if (q->ticket <= ticket)
+            return true;
+    /* appended in ticket order; only records put back after a failed batch (at the head)
+     * can stand before lower ones */
+    for (const capv_reg_queued *q = reg->rq_head; q != NULL; q = q->next)
+        if (q->ticket <= ticket)
+            return true;
+    return false;
+}
+
 capv_status capv_registry_flush(capv_registry *reg, int timeout_ms, capv_error *err)
 {
     if (reg == NULL)
@@ -844,14 +872,15 @@ capv_status capv_registry_flush(capv_registry *reg, int timeout_ms, capv_error *
     uint64_t target = reg->rq_in;
     reg->rq_oldest_ms = 0; /* due at once */
     pthread_cond_signal(&reg->qcond);
-    while (reg->rq_out < target) {
+    while (waiting_up_to(reg, target)) {
         if (timeout_ms < 0) {
             pthread_cond_wait(&reg->rq_cond, &reg->qlock);
             continue;
         }
         struct timespec dl = { (time_t)(end / 1000), (long)(end % 1000) * 1000000L };
-        if (pthread_cond_timedwait(&reg->rq_cond, &reg->qlock, &dl) != 0 && reg->rq_out < target) {
-            size_t waiting = (size_t)(target - reg->rq_out);
+        if (pthread_cond_timedwait(&reg->rq_cond, &reg->qlock, &dl) != 0 &&
+            waiting_up_to(reg, target)) {
+            size_t waiting = (size_t)(reg->rq_in - reg->rq_out);
             pthread_mutex_unlock(&reg->qlock);
             return capvi_err_set(err, CAPV_E_BUSY, NULL,
                                  "%zu queued records are not written yet (the storage fails?)",
@@ -957,6 +986,7 @@ static void *writer_main(void *arg)
         capv_reg_queued *suspects = take_suspects(reg, cap - n, now);
         size_t room = cap - n - (waiting - reg->rs_len);
         capv_reg_queued *taken = now >= reg->rq_retry_ms ? take_records(reg, room) : NULL;
+        reg->rq_taken_min = lowest_ticket(lowest_ticket(0, suspects), taken);
         pthread_mutex_unlock(&reg->qlock);
         n = take_prepare(b, n, suspects);
         n = take_prepare(b, n, taken);
@@ -970,6 +1000,7 @@ static void *writer_main(void *arg)
                 b[i]->done = true;
                 pthread_cond_signal(&b[i]->cond);
             }
+            reg->rq_taken_min = 0;
             capv_reg_queued *done = records_done(reg, b, first_record, n, took);
             pthread_mutex_unlock(&reg->qlock);
             while (done != NULL) {

@@ -69,6 +69,7 @@ typedef struct capv_reg_queued {
      * strike) it waits beside the queue (reg->rs_head) until retry_ms, doubling its pause
      * from REG_RETRY_MIN_MS to REG_RETRY_MAX_MS; the records behind it go on. */
     bool suspect;
+    uint64_t ticket; /* its place in the queue (reg->rq_in once it was queued) */
     unsigned int strikes;
     int backoff_ms;
     int64_t first_strike_ms, retry_ms;

@@ -346,6 +346,56 @@ START_TEST(a_record_failing_alone_is_refused)
 }
 END_TEST
 
+/* Records g-FROM .. g-(TO-1), one every 10 ms (a thread's job). */
+typedef struct later_job {
+    capv_registry *reg;
+    int from, to;
+} later_job;
+
+static void *record_later(void *p)
+{
+    later_job *j = p;
+    char rid[32];
+    for (int i = j->from; i < j->to; i++) {
+        usleep(10000);
+        capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+        snprintf(rid, sizeof rid, "g-%d", i);
+        v.request_id = rid;
+        v.result = "ok";
+        ck_assert_int_eq(capv_registry_record(NULL, j->reg, &v, NULL), CAPV_OK);
+    }
+    return NULL;
+}
+
+/* A flush waits for every record queued before it, also one that waits beside the queue
+ * after failing on its own while records queued after the flush began are written: their
+ * number makes up the count of finished records, not the record waited for. */
+START_TEST(flush_waits_for_a_record_set_aside)
+{
+    capv_registry_close(open_reg(0, 0));
+    poison("poison");
+    capv_registry *reg = open_reg(CAPV_REGISTRY_WRITER_THREAD, 5000);
+    record_range(reg, 0, 10, 5);
+    for (int i = 0; i < 300 && (count(reg, CAPV_REGISTRY_VERIFICATIONS) < 10 ||
+                                capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH) > 1);
+         i++)
+        usleep(10000);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 1);
+    later_job j = { reg, 10, 60 };
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, record_later, &j), 0);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_flush(reg, 1000, &err), CAPV_E_BUSY);
+    ck_assert_ptr_nonnull(strstr(err.message, "not written yet"));
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 60);
+    /* once it is refused (after REG_RECORD_POISON_MS), nothing queued before waits */
+    ck_assert_msg(capv_registry_flush(reg, 20000, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 1);
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* Records one verification with `report` (NULL: none). */
 static capv_status record_report_text(capv_registry *reg, const char *rid, const char *report)
 {
@@ -1132,6 +1182,7 @@ static Suite *contract_suite(const char *name)
     tcase_add_test(tc, verifications_recorded);
     tcase_add_test(tc, queued_records);
     tcase_add_test(tc, a_record_failing_alone_is_refused);
+    tcase_add_test(tc, flush_waits_for_a_record_set_aside);
     tcase_add_test(tc, reports_as_stored);
     tcase_add_test(tc, reports_queued_are_found);
     tcase_add_test(tc, policies_stored);
