@@ -169,11 +169,19 @@ static capv_status sq_begin(capv_registry *reg, bool durable, capv_error *err)
 }
 
 /* A passive checkpoint syncs the WAL before it copies frames back into the database, and
- * the database after: every commit so far is durable. Readers in the way only keep frames
- * in the WAL, already synced. */
+ * the database after: when it copied every frame, every commit so far is durable. But when
+ * readers keep frames in the WAL it may copy none, and then it syncs nothing: the WAL
+ * itself is synced then (its file through SQLite's VFS, as a FULL commit would). */
 static capv_status sq_sync(capv_registry *reg, capv_error *err)
 {
-    int rc = sqlite3_wal_checkpoint_v2(reg->w.db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    int log = 0, copied = 0;
+    int rc = sqlite3_wal_checkpoint_v2(reg->w.db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    if (rc == SQLITE_OK && copied < log) {
+        sqlite3_file *wal = NULL;
+        rc = sqlite3_file_control(reg->w.db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal);
+        if (rc == SQLITE_OK && wal != NULL && wal->pMethods != NULL)
+            rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    }
     return rc == SQLITE_OK ? CAPV_OK
                            : capvi_reg_sqlite_error(reg->w.db, rc, "syncing the registry", err);
 }
