@@ -522,6 +522,14 @@ void capv_jwt_validator_free(capv_jwt_validator *v)
     free(v);
 }
 
+/* A check changed: a cached verdict (which skips the checks) was reached under the old
+ * ones. */
+static void checks_changed(capv_jwt_validator *v)
+{
+    if (v->cache != NULL)
+        capv_cache_invalidate_all(v->cache);
+}
+
 capv_status capv_jwt_validator_set_issuer(capv_jwt_validator *v, const char *issuer,
                                           capv_error *err)
 {
@@ -532,6 +540,7 @@ capv_status capv_jwt_validator_set_issuer(capv_jwt_validator *v, const char *iss
         return capvi_err_nomem(err);
     free(v->issuer);
     v->issuer = c;
+    checks_changed(v);
     return capvi_err_done(err, CAPV_OK);
 }
 
@@ -546,6 +555,7 @@ capv_status capv_jwt_validator_add_audience(capv_jwt_validator *v, const char *a
     if ((na[v->naud] = strdup(aud)) == NULL)
         return capvi_err_nomem(err);
     v->naud++;
+    checks_changed(v);
     return capvi_err_done(err, CAPV_OK);
 }
 
@@ -579,6 +589,7 @@ capv_status capv_jwt_validator_set_algs(capv_jwt_validator *v, const char *list,
     if (mask == 0)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "the algorithm list is empty");
     v->algs = mask;
+    checks_changed(v);
     return capvi_err_done(err, CAPV_OK);
 }
 
@@ -587,6 +598,7 @@ capv_status capv_jwt_validator_set_leeway(capv_jwt_validator *v, int64_t seconds
     if (v == NULL || seconds < 0 || seconds > 86400)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, "leeway", "the leeway must be 0..86400 s");
     v->leeway_s = seconds;
+    checks_changed(v);
     return capvi_err_done(err, CAPV_OK);
 }
 
@@ -597,6 +609,7 @@ capv_status capv_jwt_validator_set_max_lifetime(capv_jwt_validator *v, int64_t s
         return capvi_err_set(err, CAPV_E_INVALID_ARG, "max_lifetime",
                              "the maximum lifetime must be 0..100 years");
     v->max_lifetime_s = seconds;
+    checks_changed(v);
     return capvi_err_done(err, CAPV_OK);
 }
 

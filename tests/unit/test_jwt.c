@@ -621,6 +621,19 @@ START_TEST(token_cache)
                      CAPV_OK);
     capv_jwt_claims_free(c);
     ck_assert_uint_eq(capv_jwt_validator_cache_counter(v, CAPV_CACHE_HITS), 4); /* cached */
+    /* a check changed (here the allow-list, without the token's PS256): cached verdicts go */
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "RS256", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validate(&c, &reason, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_E_ALG_NOT_ALLOWED);
+    ck_assert_ptr_null(c);
+    ck_assert_int_eq(capv_jwt_validator_set_algs(v, "RS256,PS256", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_validate(&c, NULL, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    capv_jwt_claims_free(c);
+    ck_assert_int_eq(capv_jwt_validator_set_issuer(v, "https://other.example", NULL), CAPV_OK);
+    ck_assert_int_ne(capv_jwt_validate(&c, &reason, v, (const uint8_t *)token, strlen(token), NULL),
+                     CAPV_OK);
+    ck_assert_ptr_null(c);
     capv_jwk_set *empty = NULL;
     ck_assert_int_eq(capv_jwk_set_parse(&empty, (const uint8_t *)"{\"keys\":[]}", 11, NULL),
                      CAPV_OK);
