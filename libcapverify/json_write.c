@@ -118,9 +118,7 @@ static void write_number(capv_buf *b, const cJSON *item)
     capvi_json_write_double(b, d);
 }
 
-/* Whether an integer lexeme fits the type serde_json reads it as: u64, or i64 when negative
- * ("-0" does not: serde_json reads it as the f64 -0.0). */
-static bool serde_integer(const char *lex)
+bool capvi_json_serde_integer(const char *lex)
 {
     bool neg = lex[0] == '-';
     const char *digits = lex + (neg ? 1 : 0);
@@ -135,7 +133,8 @@ static bool serde_integer(const char *lex)
 static bool serde_reads_double(const cJSON *item)
 {
     return cJSON_IsNumber(item) && item->valuestring != NULL &&
-           strpbrk(item->valuestring, ".eE") == NULL && !serde_integer(item->valuestring);
+           strpbrk(item->valuestring, ".eE") == NULL &&
+           !capvi_json_serde_integer(item->valuestring);
 }
 
 bool capvi_json_serde_numbers(cJSON *root)

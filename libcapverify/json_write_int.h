@@ -31,6 +31,10 @@ void capvi_json_write_string(capv_buf *b, const char *s, size_t len);
  * ran out (the tree is then partly rewritten). */
 bool capvi_json_serde_numbers(cJSON *root);
 
+/* Whether a decimal integer lexeme ("-"? digits, no leading zero) fits the type serde reads
+ * it as: u64, or i64 when negative ("-0" does not: serde_json reads it as the f64 -0.0). */
+bool capvi_json_serde_integer(const char *lex);
+
 /* Writes a double the way serde_json (ryu) prints an f64: shortest round-trip digits,
  * "1.0", "0.001", "1e21", "1.5e-7". Non-finite values are written as null. */
 void capvi_json_write_double(capv_buf *b, double v);

@@ -19,6 +19,7 @@
 #include <yaml.h>
 
 #include "c_locale_int.h"
+#include "json_write_int.h"
 #include "policy_yaml_int.h"
 
 typedef struct frame {
@@ -158,12 +159,18 @@ static cJSON *make_number(const char *s, numkind k, capv_status *code, const cha
     if (k == NUM_DEC) {
         bool neg = *s == '-';
         const char *p = s + (*s == '-' || *s == '+');
-        if (strlen(p) > 63) {
+        /* serde_yaml reads an integer beyond u64 (i64 when negative) as a 128-bit one, which
+         * serde_json's values refuse ("number out of range") */
+        bool fits = strlen(p) <= 20;
+        if (fits) {
+            snprintf(lex, sizeof lex, "%s%s", neg && strcmp(p, "0") != 0 ? "-" : "", p);
+            fits = capvi_json_serde_integer(lex);
+        }
+        if (!fits) {
             *code = CAPV_E_RANGE;
-            *why = "integer longer than 63 digits";
+            *why = neg ? "integer does not fit 64 bits signed" : "integer does not fit 64 bits";
             return NULL;
         }
-        snprintf(lex, sizeof lex, "%s%s", neg && strcmp(p, "0") != 0 ? "-" : "", p);
         return capvi_json_number_lexeme(lex);
     }
     if (k == NUM_RADIX) {

@@ -661,14 +661,16 @@ static void check_yaml_typing(void)
                    "      - !!float 2\n      - True\n      - FALSE\n      - .5\n"
                    "      - 2025-10-25\n      - -07\n      - 00\n      - 0b101\n      - -0x10\n"
                    "      - +0x1F\n      - -0o7\n      - 00.5\n      - 0B1\n      - -0x0\n"
-                   "      - -0x8000000000000000\n"
+                   "      - -0x8000000000000000\n      - 18446744073709551615\n"
+                   "      - -9223372036854775808\n"
                    "      - |\n        block\n";
     capv_policy *p = parse_text(text, CAPV_POLICY_FORMAT_YAML);
     const char *canon = capv_policy_canonical_json(p, NULL);
     ck_assert_msg(strstr(canon,
                          "\"rhs\":[1.0,\"1.0\",\"yes\",null,null,\"\",16,15,1000.0,\"007\",0,5,"
                          "1.5,\"12\",2.0,true,false,0.5,\"2025-10-25\",\"-07\",\"00\",5,-16,"
-                         "31,-7,0.5,\"0B1\",0,-9223372036854775808,\"block\\n\"]") != NULL,
+                         "31,-7,0.5,\"0B1\",0,-9223372036854775808,18446744073709551615,"
+                         "-9223372036854775808,\"block\\n\"]") != NULL,
                   "%s", canon);
     capv_policy_free(p);
 }
@@ -694,6 +696,9 @@ START_TEST(yaml_errors_have_positions)
         { "id: x\nversion: '1'\nid: y\n", CAPV_E_JSON_DUPLICATE_KEY, "line 3, column 1", "3:1" },
         { "id: x\nversion: *a\n", CAPV_E_UNSUPPORTED_FORMAT, "line 2, column 10", "2:10" },
         { "id: x\nx: .inf\n", CAPV_E_RANGE, "line 2, column 4", "2:4" },
+        /* integers serde_yaml reads as 128-bit ones, which serde_json's values refuse */
+        { "id: x\nx: 18446744073709551616\n", CAPV_E_RANGE, "fit 64 bits", "2:4" },
+        { "id: x\nx: -9223372036854775809\n", CAPV_E_RANGE, "fit 64 bits signed", "2:4" },
         /* model */
         { "id: x\nversion: 1.0\n", CAPV_E_TYPE, "line 2, column 10", "version" },
         { "id: Bad\n", CAPV_E_MALFORMED, "line 1, column 5", "id" },
