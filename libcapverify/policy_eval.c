@@ -8,6 +8,7 @@
  * made never passes. Strings that are digests (docs/formats.md, "Digests": "0x" or
  * "sha3-256:" + 64 hex digits of either case) compare by their 32 bytes; numbers compare
  * by value (1 == 1.0). docs/policies.md has the truth tables. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,23 +161,38 @@ static bool digest_norm(const char *s, char out[CAPV_DIGEST_HEX_SIZE])
     return true;
 }
 
+/* A number as compared: an integer of i64 (is_int) or, above it, of u64 (is_uint: serde
+ * reads such a one as u64, exactly), else the double. */
 typedef struct num {
-    bool is_int;
+    bool is_int, is_uint;
     int64_t i;
+    uint64_t u;
     double d;
 } num;
 
 static num num_of(const cJSON *n)
 {
-    num r = { false, 0, n->valuedouble };
-    if (capvi_json_int_value(&r.i, n, INT64_MIN, INT64_MAX) == CAPV_OK)
+    num r = { false, false, 0, 0, n->valuedouble };
+    if (capvi_json_int_value(&r.i, n, INT64_MIN, INT64_MAX) == CAPV_OK) {
         r.is_int = true;
+        return r;
+    }
+    const char *lex = n->valuestring;
+    if (lex != NULL && lex[0] >= '0' && lex[0] <= '9' && strpbrk(lex, ".eE") == NULL) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(lex, &end, 10);
+        if (errno == 0 && end != NULL && *end == '\0') {
+            r.is_uint = true;
+            r.u = v;
+        }
+    }
     return r;
 }
 
 static num num_count(size_t n)
 {
-    num r = { true, (int64_t)n, (double)n };
+    num r = { true, false, (int64_t)n, 0, (double)n };
     return r;
 }
 
@@ -184,9 +200,15 @@ static int num_cmp(num a, num b)
 {
     if (a.is_int && b.is_int)
         return a.i < b.i ? -1 : a.i > b.i;
-    /* long double holds every int64 exactly on the targets we build for */
-    long double x = a.is_int ? (long double)a.i : (long double)a.d;
-    long double y = b.is_int ? (long double)b.i : (long double)b.d;
+    if (a.is_uint && b.is_uint)
+        return a.u < b.u ? -1 : a.u > b.u;
+    if (a.is_uint && b.is_int) /* a is above INT64_MAX */
+        return 1;
+    if (a.is_int && b.is_uint)
+        return -1;
+    /* long double holds every int64 and uint64 exactly on the targets we build for */
+    long double x = a.is_int ? (long double)a.i : a.is_uint ? (long double)a.u : (long double)a.d;
+    long double y = b.is_int ? (long double)b.i : b.is_uint ? (long double)b.u : (long double)b.d;
     return x < y ? -1 : x > y;
 }
 
@@ -211,14 +233,21 @@ static void value_key(capv_buf *b, const cJSON *v)
         }
     } else if (cJSON_IsNumber(v)) {
         num n = num_of(v);
-        /* integral values in int64 range as integers (1 == 1.0), others shortest-exact */
+        /* integral values in int64 / uint64 range as integers (1 == 1.0), others
+         * shortest-exact */
         const double two63 = 9223372036854775808.0; /* 2^63 */
-        if (!n.is_int && n.d == floor(n.d) && n.d >= -two63 && n.d < two63) {
+        if (!n.is_int && !n.is_uint && n.d == floor(n.d) && n.d >= -two63 && n.d < two63) {
             n.is_int = true;
             n.i = (int64_t)n.d;
+        } else if (!n.is_int && !n.is_uint && n.d == floor(n.d) && n.d >= two63 &&
+                   n.d < 2 * two63) {
+            n.is_uint = true;
+            n.u = (uint64_t)n.d;
         }
         if (n.is_int)
             capvi_buf_printf(b, "n%lld", (long long)n.i);
+        else if (n.is_uint)
+            capvi_buf_printf(b, "n%llu", (unsigned long long)n.u);
         else {
             char text[40];
             capvi_snprintf(text, sizeof text, "n%.17g", n.d);

@@ -1030,6 +1030,15 @@ static const struct eval_case {
     /* a whole double up to 2^63 equals the integer of its value (range_min agrees) */
     { "eq", "9210000000000000000.0", "9210000000000000000", CAPV_POLICY_RULE_PASS, NULL },
     { "eq", "-9223372036854775808.0", "-9223372036854775808", CAPV_POLICY_RULE_PASS, NULL },
+    /* integers above INT64_MAX are u64s, compared exactly (not through a double) */
+    { "eq", "18446744073709551614", "18446744073709551615", CAPV_POLICY_RULE_FAIL, NULL },
+    { "eq", "18446744073709551615", "18446744073709551615", CAPV_POLICY_RULE_PASS, NULL },
+    { "eq", "9223372036854775809", "9223372036854775808", CAPV_POLICY_RULE_FAIL, NULL },
+    { "eq", "9223372036854775808.0", "9223372036854775808", CAPV_POLICY_RULE_PASS, NULL },
+    { "non_membership", "[18446744073709551614]", "[18446744073709551615]", CAPV_POLICY_RULE_PASS,
+      NULL },
+    { "non_membership", "[18446744073709551615]", "[18446744073709551615]", CAPV_POLICY_RULE_FAIL,
+      NULL },
     { "eq", UNDEF, "1", CAPV_POLICY_RULE_FAIL, "variable \"a\" is not defined" },
     { "eq", "null", "null", CAPV_POLICY_RULE_FAIL, "is not defined" },
 
@@ -1040,6 +1049,11 @@ static const struct eval_case {
     { "range_min", "2.5", "2", CAPV_POLICY_RULE_PASS, NULL },
     { "range_min", "-1", "-0.5", CAPV_POLICY_RULE_FAIL, NULL },
     { "range_min", "9007199254740993", "9007199254740992", CAPV_POLICY_RULE_PASS, NULL },
+    { "range_min", "18446744073709551614", "18446744073709551615", CAPV_POLICY_RULE_FAIL, NULL },
+    { "range_min", "18446744073709551615", "18446744073709551614", CAPV_POLICY_RULE_PASS, NULL },
+    { "range_min", "9223372036854775808", "9223372036854775807", CAPV_POLICY_RULE_PASS, NULL },
+    { "range_min", "9223372036854775807", "9223372036854775808", CAPV_POLICY_RULE_FAIL, NULL },
+    { "range_min", "-1", "18446744073709551615", CAPV_POLICY_RULE_FAIL, NULL },
     { "range_min", "[\"x\",\"y\",\"z\"]", "3", CAPV_POLICY_RULE_PASS,
       "a has 3 elements, at least 3" },
     { "range_min", "[\"x\"]", "2", CAPV_POLICY_RULE_FAIL, "a has 1 element, fewer than 2" },
