@@ -310,9 +310,14 @@ static capv_status attach(builder *b, cJSON *node, yaml_mark_t m)
         if (f->map) {
             kl = f->key_line;
             kc = f->key_col;
-            cJSON_AddItemToObject(f->node, f->key, node);
+            /* it copies the key, which can fail: then the member would be missing */
+            bool added = cJSON_AddItemToObject(f->node, f->key, node);
             free(f->key);
             f->key = NULL;
+            if (!added) {
+                cJSON_Delete(node);
+                return capvi_err_nomem(b->err);
+            }
         } else {
             cJSON_AddItemToArray(f->node, node);
         }
