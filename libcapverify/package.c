@@ -617,7 +617,10 @@ static uint64_t rd_le(const uint8_t *d, size_t n)
  * header's name with the central one after that change). libzip also reads the
  * directory of every end record it finds (two are held at a time) and makes a 32-byte node
  * of every 4-byte extra field: so every directory is walked here, together at most twice the
- * entry limit, and an entry may carry at most ZIP_MAX_EXTRA_FIELDS extra fields. Structures
+ * entry limit, and an entry may carry at most ZIP_MAX_EXTRA_FIELDS extra fields. A directory
+ * is walked as far as its declared size holds records, not only its count: libzip reads on
+ * past the count while records remain (a workaround for Info-ZIP's wrapped 16-bit counts),
+ * and those records would escape every check here. Structures
  * this scan cannot follow are left to libzip to reject. */
 #define ZIP_MAX_EXTRA_FIELDS 16u
 
@@ -699,6 +702,7 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
         if (rd_le(d + i, 4) != 0x06054b50u)
             continue;
         uint64_t count = rd_le(d + i + 10, 2), cd = rd_le(d + i + 16, 4);
+        uint64_t size = rd_le(d + i + 12, 4);
         if (rd_le(d + i + 8, 2) > count)
             count = rd_le(d + i + 8, 2);
         if (i >= 20 && rd_le(d + i - 20, 4) == 0x07064b50u) {
@@ -707,15 +711,23 @@ static capv_status zip_prescan(const uint8_t *d, size_t len, const struct capv_p
                 count = rd_le(d + z + 24, 8);
                 if (rd_le(d + z + 32, 8) > count)
                     count = rd_le(d + z + 32, 8);
+                size = rd_le(d + z + 40, 8);
                 cd = rd_le(d + z + 48, 8);
             }
         }
         if (count > l->entries)
             return capvi_err_set(err, CAPV_E_LIMIT, NULL, "zip declares %llu entries, limit %llu",
                                  (unsigned long long)count, (unsigned long long)l->entries);
-        for (uint64_t k = 0; k < count; k++) {
+        /* The records the directory's size holds, beyond the count too: libzip reads on
+         * while records remain (Info-ZIP wrote the 16-bit count wrapped, 65,537 as 1). */
+        uint64_t cd_end = cd < len && size <= len - cd ? cd + size : len;
+        for (uint64_t k = 0; k < count || (cd < cd_end && cd_end - cd >= 46); k++) {
             if (cd >= len || len - cd < 46 || rd_le(d + cd, 4) != 0x02014b50u)
                 break;
+            if (k >= l->entries)
+                return capvi_err_set(err, CAPV_E_LIMIT, NULL,
+                                     "zip directory holds more than %llu entries",
+                                     (unsigned long long)l->entries);
             size_t nl = (size_t)rd_le(d + cd + 28, 2), el = (size_t)rd_le(d + cd + 30, 2);
             if (len - cd - 46 < nl)
                 break;

@@ -964,6 +964,55 @@ START_TEST(zip_too_many_entries)
 }
 END_TEST
 
+/* Info-ZIP's zip wrote the 16-bit entry count of its end record wrapped (65,537 entries as
+ * 1), and libzip reads on while the directory holds more records than the count says (up to
+ * N + k * 65,536). Every record the directory's size holds is checked before libzip opens the
+ * archive: here a NUL in the name of one beyond the count (libzip would turn it into a
+ * space), and the entry limit. */
+START_TEST(zip_wrapped_entry_count)
+{
+    size_t len;
+    uint8_t *zip = many_entries(65537, &len); /* with ZIP64 end records (56 + 20 bytes) */
+    const uint8_t *z64 = zip + len - 22 - 76;
+    uint32_t cd_size = 0, cd_start = 0;
+    for (int i = 3; i >= 0; i--) {
+        cd_size = cd_size << 8 | z64[40 + i];
+        cd_start = cd_start << 8 | z64[48 + i];
+    }
+    size_t plain = len - 76; /* without the ZIP64 records: a plain end record */
+    uint8_t *w = malloc(plain);
+    ck_assert_ptr_nonnull(w);
+    memcpy(w, zip, len - 22 - 76);
+    uint8_t *end = w + plain - 22;
+    memcpy(end, zip + len - 22, 22);
+    end[8] = end[10] = 1; /* 65,537 wrapped to 1 */
+    end[9] = end[11] = 0;
+    for (int i = 0; i < 4; i++) {
+        end[12 + i] = (uint8_t)(cd_size >> (8 * i));
+        end[16 + i] = (uint8_t)(cd_start >> (8 * i));
+    }
+    free(zip);
+    capv_package_limits *l = NULL;
+    ck_assert_int_eq(capv_package_limits_new(&l, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 70000, NULL), CAPV_OK);
+    capv_package *pkg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_package_open_zip_memory(&pkg, w, plain, l, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_uint_eq(capv_package_member_count(pkg), 65537);
+    capv_package_free(pkg);
+    /* entry 40,000: its name in the local header and in the directory */
+    for (uint8_t *at = w; (at = memmem(at, plain - (size_t)(at - w), "e040000", 7)) != NULL;)
+        *++at = '\0';
+    ck_assert_int_eq(open_mem(w, plain, l, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_int_eq(capv_package_limits_set(l, CAPV_LIMIT_ENTRIES, 10000, NULL), CAPV_OK);
+    ck_assert_int_eq(open_mem(w, plain, l, &err), CAPV_E_LIMIT);
+    ck_assert_msg(strstr(err.message, "directory") != NULL, "%s", err.message);
+    capv_package_limits_free(l);
+    free(w);
+}
+END_TEST
+
 /* ---- zip: broken archives -------------------------------------------------------------- */
 
 START_TEST(zip_truncated)
@@ -1822,6 +1871,7 @@ Suite *package_suite(void)
     tcase_add_test(tc, zip_bomb_total_small_limit);
     tcase_add_test(tc, zip_bomb_total_default_limit);
     tcase_add_test(tc, zip_too_many_entries);
+    tcase_add_test(tc, zip_wrapped_entry_count);
     tcase_add_test(tc, zip_truncated);
     tcase_add_test(tc, zip_lying_sizes);
     tcase_add_test(tc, zip_empty_and_garbage);
