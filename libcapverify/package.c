@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -257,7 +258,66 @@ static int member_cmp(const void *a, const void *b)
     return strcmp(((const capv_member *)a)->name, ((const capv_member *)b)->name);
 }
 
-/* Sorts the members and rejects duplicate names. */
+/* strncmp (n < 0: strcmp) with ASCII letters folded to lower case, whatever the locale. */
+static int ascii_casecmp(const char *a, const char *b, ptrdiff_t n)
+{
+    for (; n != 0; a++, b++, n--) {
+        int x = (unsigned char)*a, y = (unsigned char)*b;
+        x += x >= 'A' && x <= 'Z' ? 'a' - 'A' : 0;
+        y += y >= 'A' && y <= 'Z' ? 'a' - 'A' : 0;
+        if (x != y || x == 0)
+            return x - y;
+    }
+    return 0;
+}
+
+static int name_casecmp(const void *a, const void *b)
+{
+    return ascii_casecmp(*(const char *const *)a, *(const char *const *)b, -1);
+}
+
+/* Names two members share once extracted: equal but for ASCII case (one file on a
+ * case-insensitive file system), or a member whose name is, but for case, the directory of
+ * another's ("a" and "a/b" or "A/b": one of them cannot be extracted). Extracted, such a
+ * package would give the reader another file than the one verified (docs/formats.md). */
+static capv_status colliding_names(const capv_package *p, capv_error *err)
+{
+    const char **names = malloc(p->count * sizeof *names);
+    if (names == NULL)
+        return capvi_err_nomem(err);
+    for (size_t i = 0; i < p->count; i++)
+        names[i] = p->members[i].name;
+    qsort(names, p->count, sizeof *names, name_casecmp);
+    capv_status st = CAPV_OK;
+    for (size_t i = 1; i < p->count && st == CAPV_OK; i++)
+        if (ascii_casecmp(names[i - 1], names[i], -1) == 0)
+            st = capvi_err_set(err, CAPV_E_UNSAFE_PATH, names[i],
+                               "members '%s' and '%s' differ only in case", names[i - 1], names[i]);
+    /* "a/" sorts right after "a" and its other extensions below '/' ("a-x", "a.x"), which
+     * folding leaves in place: the first name at or after "a/" tells */
+    for (size_t i = 0; i < p->count && st == CAPV_OK; i++) {
+        const char *a = names[i];
+        size_t n = strlen(a), lo = i + 1, hi = p->count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            const char *m = names[mid];
+            int c = ascii_casecmp(m, a, (ptrdiff_t)n);
+            if (c == 0)
+                c = (unsigned char)m[n] < '/' ? -1 : (unsigned char)m[n] > '/' ? 1 : 0;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < p->count && ascii_casecmp(names[lo], a, (ptrdiff_t)n) == 0 && names[lo][n] == '/')
+            st = capvi_err_set(err, CAPV_E_UNSAFE_PATH, a,
+                               "member '%s' is also the directory of '%s'", a, names[lo]);
+    }
+    free(names);
+    return st;
+}
+
+/* Sorts the members and rejects duplicate names, and names that collide once extracted. */
 static capv_status finish(capv_package *p, capv_error *err)
 {
     if (p->count > 1)
@@ -266,7 +326,7 @@ static capv_status finish(capv_package *p, capv_error *err)
         if (strcmp(p->members[i - 1].name, p->members[i].name) == 0)
             return capvi_err_set(err, CAPV_E_UNSAFE_PATH, p->members[i].name,
                                  "duplicate member '%s'", p->members[i].name);
-    return CAPV_OK;
+    return p->count > 1 ? colliding_names(p, err) : CAPV_OK;
 }
 
 capv_status capv_package_add_member(capv_package *p, const char *name, const uint8_t *data,

@@ -661,6 +661,19 @@ START_TEST(zip_duplicate_names)
     /* the same name as a directory entry twice is a duplicate too */
     zentry f[] = { stored("d/", ""), stored("d/", "") };
     ck_assert_int_eq(open_crafted(f, 2, NULL), CAPV_E_UNSAFE_PATH);
+    /* names that collide once extracted: equal but for case, or a member that is the
+     * directory of another (also with names sorting between them) */
+    zentry g[] = { stored("m.json", "1"), stored("M.json", "2") };
+    ck_assert_int_eq(open_crafted(g, 2, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_ptr_nonnull(strstr(err.message, "differ only in case"));
+    zentry h[] = { stored("a", "1"), stored("a-x", "2"), stored("a.y", "3"), stored("a/b", "4") };
+    ck_assert_int_eq(open_crafted(h, 4, &err), CAPV_E_UNSAFE_PATH);
+    ck_assert_ptr_nonnull(strstr(err.message, "is also the directory of 'a/b'"));
+    zentry k[] = { stored("a.json", "1"), stored("a/b.json", "2"), stored("ab", "3"),
+                   stored("b/a", "4"), stored("B/c", "5") };
+    ck_assert_int_eq(open_crafted(k, 5, NULL), CAPV_OK); /* b/ and B/: one directory, fine */
+    zentry q[] = { stored("a", "1"), stored("A/b", "2") };
+    ck_assert_int_eq(open_crafted(q, 2, &err), CAPV_E_UNSAFE_PATH);
 }
 END_TEST
 
