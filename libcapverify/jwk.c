@@ -470,6 +470,9 @@ capv_status capv_jwk_set_parse(capv_jwk_set **out, const uint8_t *data, size_t l
                               "algorithm (ambiguous)");
         capvi_jwk_clear(&s->keys[a]);
         if (!ok) {
+            /* the keys not compacted yet are freed with the set: they follow the kept ones */
+            for (size_t b = a + 1; b < s->count; b++)
+                s->keys[kept++] = s->keys[b];
             free(drop);
             s->count = kept;
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
