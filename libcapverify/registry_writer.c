@@ -656,11 +656,13 @@ static int64_t suspects_deadline(const capv_registry *reg)
     return at;
 }
 
-/* Under qlock: whether records are to be written now. */
+/* Under qlock: whether records are to be written now (or, closing, dropped). */
 static bool records_due(capv_registry *reg, int64_t now)
 {
     int64_t s = suspects_deadline(reg);
     if (s != 0 && now >= s)
+        return true;
+    if (reg->stopping && now >= reg->rq_stop_ms && reg->rq_len != 0)
         return true;
     if (reg->rq_len == 0 || now < reg->rq_retry_ms)
         return false;
@@ -676,8 +678,30 @@ static int64_t records_deadline(const capv_registry *reg)
         at = reg->rq_oldest_ms + reg->rq_flush_ms;
         if (at < reg->rq_retry_ms)
             at = reg->rq_retry_ms;
+        if (reg->stopping && reg->rq_stop_ms < at) /* then they are dropped (drop_rest) */
+            at = reg->rq_stop_ms;
     }
     return s != 0 && (at == 0 || s < at) ? s : at;
+}
+
+/* Under qlock, closing after REG_STOP_GRACE_MS: every record still waiting, in the queue or
+ * beside it, is dropped without another try (one begun now could take as long as the
+ * storage's own timeout). Returns them, for the caller to free without qlock. */
+static capv_reg_queued *drop_rest(capv_registry *reg)
+{
+    capv_reg_queued *done = NULL;
+    for (capv_reg_queued *q = reg->rq_head, *next; q != NULL; q = next) {
+        next = q->next;
+        record_finished(reg, q, &reg->rq_dropped, &done);
+    }
+    for (capv_reg_queued *q = reg->rs_head, *next; q != NULL; q = next) {
+        next = q->next;
+        record_finished(reg, q, &reg->rq_dropped, &done);
+    }
+    reg->rq_head = reg->rq_tail = reg->rs_head = NULL;
+    reg->rq_len = reg->rs_len = 0;
+    pthread_cond_broadcast(&reg->rq_cond);
+    return done;
 }
 
 /* Under qlock: detaches up to `room` queued records, in their order, and returns the first
@@ -981,13 +1005,19 @@ static void *writer_main(void *arg)
         /* queued records ride along in any batch once their pause after a failure is over */
         /* the suspects whose time has come first (few; under load the queue would leave
          * them no room) */
-        size_t first_record = n, waiting = reg->rs_len;
         int64_t now = capvi_mono_ms();
+        capv_reg_queued *gone = reg->stopping && now >= reg->rq_stop_ms ? drop_rest(reg) : NULL;
+        size_t first_record = n, waiting = reg->rs_len;
         capv_reg_queued *suspects = take_suspects(reg, cap - n, now);
         size_t room = cap - n - (waiting - reg->rs_len);
         capv_reg_queued *taken = now >= reg->rq_retry_ms ? take_records(reg, room) : NULL;
         reg->rq_taken_min = lowest_ticket(lowest_ticket(0, suspects), taken);
         pthread_mutex_unlock(&reg->qlock);
+        while (gone != NULL) {
+            capv_reg_queued *next = gone->next;
+            capvi_reg_queued_free(gone);
+            gone = next;
+        }
         n = take_prepare(b, n, suspects);
         n = take_prepare(b, n, taken);
 

@@ -336,6 +336,34 @@ START_TEST(stop_writer_counts_the_queue)
 }
 END_TEST
 
+/* Stopping while the storage fails: records are tried until REG_STOP_GRACE_MS (10 s) has
+ * passed and then dropped, counted, without a try begun after it. Each try here takes the
+ * busy timeout, 2.2 s: the fourth ends at about 9.5 s, and the retry after it, due at about
+ * 11.1 s, would have held the stop up to about 13.3 s. */
+START_TEST(stop_drops_at_the_grace_while_the_storage_fails)
+{
+    char path[PATH_CAP];
+    in_dir(path, "g.sqlite");
+    capv_registry *reg = open_async(path, 40, 1, 2200);
+    ck_assert_int_eq(record_one(reg, 0, "ok"), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
+    sqlite3 *other = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 1; i <= 5; i++)
+        ck_assert_int_eq(record_one(reg, i, "ok"), CAPV_OK);
+    int64_t t0 = capvi_mono_ms();
+    capv_registry_stop_writer(reg);
+    int64_t took = capvi_mono_ms() - t0;
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_RECORDS_DROPPED), 5);
+    ck_assert_uint_eq(stat_of(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH), 0);
+    ck_assert_msg(took >= 9500 && took < 11500, "the stop took %lld ms", (long long)took);
+    sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
+    sqlite3_close(other);
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* Every fdatasync of this process: libsqlite3 calls the dynamic symbol for each of its syncs,
  * so this definition in the test program takes its place. */
 static atomic_int syncs;
@@ -429,6 +457,7 @@ Suite *registry_async_suite(void)
     tcase_add_test(tc, reused_request_id_rejected);
     tcase_add_test(tc, synchronous_without_queue);
     tcase_add_test(tc, stop_writer_counts_the_queue);
+    tcase_add_test(tc, stop_drops_at_the_grace_while_the_storage_fails);
     tcase_add_test(tc, record_batches_sync_once_a_second);
     suite_add_tcase(s, tc);
     return s;
