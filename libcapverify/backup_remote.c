@@ -745,25 +745,10 @@ static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *pat
                   : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
 }
 
-static capv_status fsync_dir(const char *dir, capv_error *err)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
-        return capvi_err_set(err, CAPV_E_IO, dir, "cannot fsync '%s': %s", dir, strerror(e));
-    }
-    close(fd);
-    return CAPV_OK;
-}
-
-/* Renames `from` to `to` unless something is at `to` (CAPV_E_CONFLICT then). A file system
- * without RENAME_NOREPLACE (EINVAL) gets a plain rename: the caller checked the name. */
+/* Renames `from` to `to` unless something is at `to` (CAPV_E_CONFLICT then). */
 static capv_status place(const char *from, const char *to, const char *dir, capv_error *err)
 {
-    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0 ||
-        (errno == EINVAL && rename(from, to) == 0))
+    if (capvi_rename_noreplace(from, to) == 0)
         return CAPV_OK;
     if (errno == EEXIST)
         return capvi_err_set(err, CAPV_E_CONFLICT, to,
@@ -878,7 +863,7 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
     CAPV_TRY(place(tmp_side, final_side, dir, err));
     tmp_side[0] = '\0';
     placed_side = true;
-    CAPV_TRY(fsync_dir(dir, err));
+    CAPV_TRY(capvi_dir_sync(dir, err));
     CAPV_TRY(capvi_backup_info_move(info, dir, err));
     if (out != NULL) {
         *out = info;

@@ -817,6 +817,27 @@ static void first_difference(void *user, const char *type, const char *name, con
         snprintf(first, CAPV_ERROR_MESSAGE_SIZE, "%s", message);
 }
 
+/* The first free backup name in `dir` for the time `compact` from the suffix *i on
+ * ("registry-<compact>.sqlite", then "-1", "-2", ...): neither it nor its sidecar exists.
+ * Sets *i to the suffix taken. */
+static capv_status free_backup_name(char name[PATH_MAX], char side[PATH_MAX], const char *dir,
+                                    const char *compact, int *i, capv_error *err)
+{
+    for (;; ++*i) {
+        int w = *i == 0 ? snprintf(name, PATH_MAX, "%s/registry-%s.sqlite", dir, compact)
+                        : snprintf(name, PATH_MAX, "%s/registry-%s-%d.sqlite", dir, compact, *i);
+        if (w >= PATH_MAX)
+            return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
+        capv_status st = sidecar_path(side, name, err);
+        if (st != CAPV_OK)
+            return st;
+        if (!path_exists(name) && !path_exists(side))
+            return CAPV_OK;
+        if (*i > 1000)
+            return capvi_err_set(err, CAPV_E_IO, dir, "cannot find a free backup name");
+    }
+}
+
 /* The size of each version of capv_backup_options and capv_restore_options (docs/abi.md). */
 static const size_t backup_options_sizes[] = { 0, sizeof(capv_backup_options) };
 _Static_assert(sizeof backup_options_sizes / sizeof backup_options_sizes[0] ==
@@ -855,19 +876,9 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
             compact[k++] = *p;
     compact[k] = '\0';
     capvi_time_format_ms(created, now);
-    for (int i = 0;; i++) {
-        int w = i == 0 ? snprintf(name, sizeof name, "%s/registry-%s.sqlite", dir, compact)
-                       : snprintf(name, sizeof name, "%s/registry-%s-%d.sqlite", dir, compact, i);
-        if (w >= (int)sizeof name)
-            return capvi_err_set(err, CAPV_E_INVALID_ARG, dir, "backup directory path too long");
-        capv_status s2 = sidecar_path(side, name, err);
-        if (s2 != CAPV_OK)
-            return s2;
-        if (!path_exists(name) && !path_exists(side))
-            break;
-        if (i > 1000)
-            return capvi_err_set(err, CAPV_E_IO, dir, "cannot find a free backup name");
-    }
+    int suffix = 0;
+    if ((st = free_backup_name(name, side, dir, compact, &suffix, err)) != CAPV_OK)
+        return st;
     if ((st = temp_prefix(prefix, ".", base_of(name), err)) != CAPV_OK)
         return st;
 
@@ -926,9 +937,15 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
     if (fsync(fd) != 0)
         CAPV_FAIL(err, CAPV_E_IO, tmp, "fsync '%s': %s", tmp, strerror(errno));
     CAPV_TRY(hash_fd(digest, &size, fd, tmp, -1, NULL, NULL, NULL, err));
-    if (rename(tmp, name) != 0)
-        CAPV_FAIL(err, CAPV_E_IO, name, "cannot rename the backup to '%s': %s", name,
-                  strerror(errno));
+    /* the name is taken only now, and never from another backup that took it meanwhile
+     * (another process, in the same second): the next free one then */
+    while (capvi_rename_noreplace(tmp, name) != 0) {
+        if (errno != EEXIST)
+            CAPV_FAIL(err, CAPV_E_IO, name, "cannot rename the backup to '%s': %s", name,
+                      strerror(errno));
+        suffix++;
+        CAPV_TRY(free_backup_name(name, side, dir, compact, &suffix, err));
+    }
     tmp_made = false;
     if (!capvi_temp_is(fd, name))
         CAPV_FAIL(err, CAPV_E_IO, name, "the backup file '%s' was replaced while it was renamed",
@@ -1494,17 +1511,10 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
         }
     } else if ((st = capvi_reg_leftover_journal(real, "the restored one", err)) != CAPV_OK) {
         goto out;
-    } else if (renameat2(AT_FDCWD, copy.path, AT_FDCWD, real, RENAME_NOREPLACE) != 0) {
-        /* a database that appeared meanwhile is never replaced without being kept; where
-         * the file system has no RENAME_NOREPLACE, link() refuses an existing name too */
-        bool moved = false;
-        if (errno == EINVAL && link(copy.path, real) == 0) {
-            unlink(copy.path);
-            moved = true;
-        }
-        if (!moved)
-            CAPV_FAIL(err, errno == EEXIST ? CAPV_E_BUSY : CAPV_E_IO, db_path,
-                      "cannot move the restored database into place: %s", strerror(errno));
+    } else if (capvi_rename_noreplace(copy.path, real) != 0) {
+        /* a database that appeared meanwhile is never replaced without being kept */
+        CAPV_FAIL(err, errno == EEXIST ? CAPV_E_BUSY : CAPV_E_IO, db_path,
+                  "cannot move the restored database into place: %s", strerror(errno));
     }
     if (!capvi_temp_is(copy.fd, real))
         CAPV_FAIL(err, CAPV_E_IO, db_path, "the restored database '%s' was replaced meanwhile",

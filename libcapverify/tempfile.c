@@ -95,6 +95,16 @@ bool capvi_temp_is(int fd, const char *path)
            a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+int capvi_rename_noreplace(const char *from, const char *to)
+{
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL || link(from, to) != 0)
+        return -1;
+    unlink(from);
+    return 0;
+}
+
 capv_status capvi_dir_sync(const char *dir, capv_error *err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

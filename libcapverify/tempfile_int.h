@@ -35,6 +35,11 @@ capv_status capvi_temp_open(int *fd, const char *path, mode_t mode, capv_error *
  * rename) reached is the one this process created. */
 bool capvi_temp_is(int fd, const char *path);
 
+/* rename(from, to) that never replaces: -1 with errno EEXIST when anything is at `to`.
+ * Where the file system has no RENAME_NOREPLACE, link() then unlink(), which refuses an
+ * existing name as well. */
+int capvi_rename_noreplace(const char *from, const char *to);
+
 /* fsync of a directory, so that the renames and creations in it survive a crash. */
 capv_status capvi_dir_sync(const char *dir, capv_error *err);
 

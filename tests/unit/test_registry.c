@@ -1753,6 +1753,72 @@ static void block_sidecar(void *user, uint64_t done, uint64_t total)
     closedir(dh);
 }
 
+/* The backup's progress callback: while the backup is copied (under a hidden temporary
+ * name, ".<final name>.tmp.<pid>.<random>"), another backup takes the final name, as one of
+ * another process in the same second would. */
+struct taken {
+    char dir[PATH_CAP], name[PATH_CAP + 64];
+};
+
+static void name_taken(void *user, uint64_t done, uint64_t total)
+{
+    (void)done;
+    (void)total;
+    struct taken *t = user;
+    if (t->name[0] != '\0')
+        return;
+    DIR *d = opendir(t->dir);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        const char *tail = strstr(de->d_name, ".sqlite.tmp.");
+        if (strncmp(de->d_name, ".registry-", 10) == 0 && tail != NULL) {
+            snprintf(t->name, sizeof t->name, "%s/%.*s.sqlite", t->dir,
+                     (int)(tail - de->d_name - 1), de->d_name + 1);
+            break;
+        }
+    }
+    closedir(d);
+    ck_assert(t->name[0] != '\0');
+    FILE *f = fopen(t->name, "wbx");
+    ck_assert_ptr_nonnull(f);
+    fputs("another backup", f);
+    fclose(f);
+}
+
+/* A backup never replaces one that took its name meanwhile: it takes the next free name. */
+START_TEST(backup_name_taken_meanwhile)
+{
+    char path[PATH_CAP];
+    struct taken t = { "", "" };
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_CREATE;
+    capv_registry *reg = NULL;
+    ck_assert_int_eq(capv_registry_open(&reg, in_dir(path, "taken.sqlite"), &o, NULL), CAPV_OK);
+    fill(reg, 0, 20);
+    in_dir(t.dir, "taken-backups");
+    capv_backup_options bo = CAPV_BACKUP_OPTIONS_INIT;
+    bo.progress = name_taken;
+    bo.progress_user = &t;
+    capv_backup_info *b = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_backup_with(&b, reg, t.dir, &bo, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert(t.name[0] != '\0');
+    ck_assert_str_ne(b->path, t.name);
+    ck_assert_int_eq(strcmp(b->path + strlen(b->path) - 9, "-1.sqlite"), 0);
+    size_t n = 0;
+    char *left = (char *)read_all(t.name, &n);
+    ck_assert_uint_eq(n, 14);
+    ck_assert_int_eq(memcmp(left, "another backup", 14), 0);
+    free(left);
+    capv_backup_info *v = NULL;
+    ck_assert_msg(capv_registry_backup_verify(&v, b->path, &err) == CAPV_OK, "%s", err.message);
+    capv_backup_info_free(v);
+    capv_backup_info_free(b);
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* A backup whose sidecar cannot be written leaves no file behind: without its sidecar no
  * listing shows it and no retention prunes it. */
 START_TEST(backup_without_sidecar_removed)
@@ -3128,6 +3194,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, writer_thread_batches);
     tcase_add_test(tc, backup_restore);
     tcase_add_test(tc, backup_without_sidecar_removed);
+    tcase_add_test(tc, backup_name_taken_meanwhile);
     tcase_add_test(tc, verifier_sqlite_registry);
     tcase_add_test(tc, storage_error_mapping);
     tcase_add_test(tc, corrupt_files);
