@@ -183,6 +183,14 @@ int tls_configure(tls_state *t, void *ssl_ctx)
     SSL_CTX_set_min_proto_version(ctx, t->tls13_only ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_cert_cb(ctx, cert_callback, t);
+    /* CivetWeb sets the session id context only when it configures the context itself: without
+     * one, OpenSSL refuses to resume a session whose peer was verified (mTLS), failing the
+     * handshake of every client that resumes (docs/tls.md) */
+    static const unsigned char sid_ctx[] = "capverifyd";
+    if (SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
     if (t->client_ca_file != NULL) {
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(t->client_ca_file);
         if (names == NULL || SSL_CTX_load_verify_locations(ctx, t->client_ca_file, NULL) != 1) {

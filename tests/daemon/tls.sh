@@ -177,6 +177,19 @@ assert_eq "mTLS: a client certificate of the CA → 200" "$STATUS" 200
 req POST "$D_URL/verify" --cacert "$P/ca.pem" --cert "$P/client.pem" --key "$P/client.key" \
     -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
 assert_eq "mTLS: POST /verify sample → 200 ok" "$STATUS $(body_json .result)" "200 ok"
+# a client that resumes its session (as a proxy reusing its sessions does) is served (s_client
+# writes the answer among its own lines)
+resume() { # resume IN|OUT: one GET /healthz over a new connection, saving or reusing the session
+    printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
+        timeout 10 openssl s_client -connect "127.0.0.1:$D_API" -servername localhost \
+            -CAfile "$P/ca.pem" -cert "$P/client.pem" -key "$P/client.key" -ign_eof \
+            "-sess_$(echo "$1" | tr 'A-Z' 'a-z')" "$TMP/mtls.session" 2>&1
+}
+resume OUT >"$TMP/mtls.first"
+resume IN >"$TMP/mtls.second"
+assert_match "mTLS: a first connection is served" "$(grep -o -m1 'HTTP/1.1 [0-9]*' "$TMP/mtls.first")" ' 200'
+assert_match "mTLS: a resumed session is resumed" "$(grep -m1 -E '^(New|Reused),' "$TMP/mtls.second")" '^Reused'
+assert_match "mTLS: … and served" "$(grep -o -m1 'HTTP/1.1 [0-9]*' "$TMP/mtls.second")" ' 200'
 req GET "$D_ADMIN_URL/readyz"
 assert_eq "mTLS: the admin port needs no client certificate" "$STATUS" 200
 check "mTLS: the daemon is alive after refused handshakes" kill -0 "$D_PID"
