@@ -217,7 +217,7 @@ static bool lock_for_reload(capvd *d, int wait_ms)
             return true;
         if (wait_ms >= 0)
             return false;
-        notify_watchdog(now_ms());
+        notify_watchdog(mono_ms());
         sigset_t pending;
         if (sigpending(&pending) == 0 &&
             (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1))
@@ -785,7 +785,7 @@ static void start_drain(capvd *d, int64_t *drain_until)
     atomic_store(&d->draining, true);
     conn_drain_begin();
     notify_stopping();
-    *drain_until = now_ms() + d->cfg.shutdown_grace_seconds * 1000;
+    *drain_until = mono_ms() + d->cfg.shutdown_grace_seconds * 1000;
     /* an upload in progress is cancelled at once (its multipart upload aborted), not after
      * the grace period, the requests in flight or a running backup: it needs none of them */
     offsite_cancel();
@@ -825,7 +825,7 @@ static void periodic(capvd *d, backup_schedule *backups)
     backup_schedule_tick(backups, d, now_ms());
     auth_tick(d->auth, d->log, now_ms());
     budget_tick();
-    notify_watchdog(now_ms());
+    notify_watchdog(mono_ms());
 }
 
 /* Serves until a SIGTERM's grace period has passed (or signals cannot be waited for). */
@@ -845,7 +845,7 @@ static void serve(capvd *d, const sigset_t *set, backup_schedule *backups)
             break;
         if (drain_until == 0)
             periodic(d, backups);
-        if (drain_until != 0 && now_ms() >= drain_until)
+        if (drain_until != 0 && mono_ms() >= drain_until)
             break;
     }
 }
@@ -875,10 +875,10 @@ static int64_t wait_in_flight(capvd *d, int64_t *connections)
                      "grace period over: %d of %d listening socket(s) closed; the API listener "
                      "may accept connections until it stops; waiting for the requests accepted",
                      closed, listening);
-    int64_t drain_deadline = now_ms() + d->cfg.shutdown_timeout_seconds * 1000;
+    int64_t drain_deadline = mono_ms() + d->cfg.shutdown_timeout_seconds * 1000;
     int64_t busy;
     while (((busy = conn_api_busy()) > 0 || metrics_inflight_get() > 0) &&
-           now_ms() < drain_deadline) {
+           mono_ms() < drain_deadline) {
         struct timespec pause = { 0, 50 * 1000 * 1000 };
         nanosleep(&pause, NULL);
     }

@@ -17,7 +17,7 @@ void notify_stopping(void)
     sd_notify(0, "STOPPING=1\nSTATUS=draining");
 }
 
-void notify_watchdog(int64_t now_ms)
+void notify_watchdog(int64_t mono_ms)
 {
     static int64_t interval_ms = -1, last_ms;
     if (interval_ms < 0) {
@@ -25,8 +25,8 @@ void notify_watchdog(int64_t now_ms)
         /* > 0 only when WATCHDOG_USEC is set for this very process (WATCHDOG_PID) */
         interval_ms = sd_watchdog_enabled(0, &usec) > 0 ? (int64_t)(usec / 2000) : 0;
     }
-    if (interval_ms == 0 || now_ms - last_ms < interval_ms)
+    if (interval_ms == 0 || mono_ms - last_ms < interval_ms)
         return;
-    last_ms = now_ms;
+    last_ms = mono_ms;
     sd_notify(0, "WATCHDOG=1");
 }

@@ -12,7 +12,8 @@
 void notify_ready(const char *status);
 /* STOPPING=1: the service manager waits for the exit (within TimeoutStopSec). */
 void notify_stopping(void);
-/* WATCHDOG=1 at half of WatchdogSec (when the unit sets one); call it every second. */
-void notify_watchdog(int64_t now_ms);
+/* WATCHDOG=1 at half of WatchdogSec (when the unit sets one); call it every second with a
+ * monotonic time (a step of the system clock must not stop the pings). */
+void notify_watchdog(int64_t mono_ms);
 
 #endif
