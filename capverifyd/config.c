@@ -187,7 +187,7 @@ static const cfg_key keys[] = {
       "SQLite synchronous mode. full: a commit with entries or policies is on disk when it "
       "returns, and queued verification records within a second (docs/registry.md#durability); "
       "normal: the last commits of any kind may be lost on a power failure (never corrupted)." },
-    { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 0, 600000,
+    { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 1, 600000,
       NULL,
       "SQLite: how long a statement waits for a lock another connection or process holds. "
       "PostgreSQL: how long a session may take to connect (libpq's connect_timeout, in whole "
