@@ -816,9 +816,14 @@ static void change_log_level(capvd *d, int sig)
 static void periodic(capvd *d, backup_schedule *backups)
 {
     char errbuf[512];
-    if (d->tls != NULL && tls_reload(d->tls, false, errbuf, sizeof errbuf) == 1) {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "tls_reload");
-        capv_log_end(e, "TLS certificate file changed: reloaded");
+    int tr = d->tls != NULL ? tls_reload(d->tls, false, errbuf, sizeof errbuf) : 0;
+    if (tr != 0) { /* once per change seen: a refused pair is tried again at the next one */
+        capv_log_entry *e =
+            capv_log_begin(d->log, tr < 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "tls_reload");
+        capv_log_end(e,
+                     tr < 0 ? "TLS certificate file changed, not reloaded, the old one stays: %s"
+                            : "TLS certificate file changed: reloaded",
+                     errbuf);
     }
     registry_retry(d);
     reload_when_idle(d); /* before the next backup can begin */

@@ -14,6 +14,12 @@
 
 #include "tls.h"
 
+typedef struct file_stamp {
+    struct timespec mtime, ctime;
+    ino_t ino;
+    off_t size;
+} file_stamp;
+
 struct tls_state {
     pthread_mutex_t lock;
     X509 *cert;
@@ -21,7 +27,7 @@ struct tls_state {
     EVP_PKEY *key;
     char *cert_file, *key_file, *client_ca_file;
     bool tls13_only;
-    struct timespec cert_mtime, key_mtime;
+    file_stamp cert_stamp, key_stamp;
     int64_t not_after; /* the served certificate's notAfter, Unix seconds */
 };
 
@@ -93,11 +99,27 @@ static int64_t not_after_of(const X509 *cert)
     return (int64_t)timegm(&tm);
 }
 
-static struct timespec mtime_of(const char *path)
+/* What tells a changed file: its modification and change times, inode and size (a file
+ * rewritten within one tick of the clock, or copied keeping its time, changes another). */
+static file_stamp stamp_of(const char *path)
 {
     struct stat sb;
-    struct timespec zero = { 0, 0 };
-    return stat(path, &sb) == 0 ? sb.st_mtim : zero;
+    file_stamp z;
+    memset(&z, 0, sizeof z);
+    if (stat(path, &sb) == 0) {
+        z.mtime = sb.st_mtim;
+        z.ctime = sb.st_ctim;
+        z.ino = sb.st_ino;
+        z.size = sb.st_size;
+    }
+    return z;
+}
+
+static bool same_stamp(file_stamp a, file_stamp b)
+{
+    return a.mtime.tv_sec == b.mtime.tv_sec && a.mtime.tv_nsec == b.mtime.tv_nsec &&
+           a.ctime.tv_sec == b.ctime.tv_sec && a.ctime.tv_nsec == b.ctime.tv_nsec &&
+           a.ino == b.ino && a.size == b.size;
 }
 
 bool tls_create(tls_state **out, const capvd_config *cfg, char *errbuf, size_t errlen)
@@ -132,17 +154,17 @@ bool tls_create(tls_state **out, const capvd_config *cfg, char *errbuf, size_t e
 
 int tls_reload(tls_state *t, bool force, char *errbuf, size_t errlen)
 {
-    struct timespec cm = mtime_of(t->cert_file), km = mtime_of(t->key_file);
-    if (!force && cm.tv_sec == t->cert_mtime.tv_sec && cm.tv_nsec == t->cert_mtime.tv_nsec &&
-        km.tv_sec == t->key_mtime.tv_sec && km.tv_nsec == t->key_mtime.tv_nsec)
+    file_stamp cm = stamp_of(t->cert_file), km = stamp_of(t->key_file);
+    if (!force && same_stamp(cm, t->cert_stamp) && same_stamp(km, t->key_stamp))
         return 0;
     X509 *cert;
     STACK_OF(X509) * chain;
     EVP_PKEY *key;
     if (!load_pair(t->cert_file, t->key_file, &cert, &chain, &key, errbuf, errlen)) {
-        /* a half-written file during rotation: keep serving the old pair, retry later */
-        t->cert_mtime = cm;
-        t->key_mtime = km;
+        /* a half-written file during rotation: keep serving the old pair; the next change
+         * of either file is tried (the caller reports this one) */
+        t->cert_stamp = cm;
+        t->key_stamp = km;
         return -1;
     }
     pthread_mutex_lock(&t->lock);
@@ -153,8 +175,8 @@ int tls_reload(tls_state *t, bool force, char *errbuf, size_t errlen)
     t->chain = chain;
     t->key = key;
     t->not_after = not_after_of(cert);
-    t->cert_mtime = cm;
-    t->key_mtime = km;
+    t->cert_stamp = cm;
+    t->key_stamp = km;
     pthread_mutex_unlock(&t->lock);
     X509_free(old_cert);
     sk_X509_pop_free(old_chain, X509_free);
