@@ -476,7 +476,7 @@ static void sweep(void)
             if (c->deadline > 0 && now > c->deadline)
                 cut(c, CUT_HEAD_TIMEOUT);
             else if (pressure && !c->admin && now - c->phase_start > PRESSURE_GRACE_MS)
-                cut(c, CUT_PRESSURE);
+                cut(c, CUT_PRESSURE); /* between requests: a first head has no socket yet */
             break;
         case PHASE_BODY: {
             if (now > c->deadline) {

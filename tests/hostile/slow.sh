@@ -26,6 +26,8 @@
 # The slow-body rule alone: a body trickled at 1 byte/s (valid token) gets 408 or a closed
 # connection within 2.5 s, well before request_timeout_ms, because min_body_bytes_per_second
 # (default 4096) is not met after the first second.
+# Under pressure (4 threads, 4 keep-alive connections idle after a request each), an idle
+# connection is cut after about a second, counted as a pressure cut.
 # Bounded: 200 connections a wave, at most 20 waves, SLOW_SECONDS (default 30, env
 # HOSTILE_SLOW_SECONDS; 20 in sanitizer builds) per mode, loopback only.
 #   slow.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
@@ -199,4 +201,50 @@ fi
 assert_le "… within 2.5 s, well before request_timeout_ms (${TIMEOUT_MS} ms)" "$tsecs" 2.5
 check "the daemon is still serving" wait_healthz "$D_URL" "$D_PID"
 daemon_stop slow
+
+# ---- pressure ----------------------------------------------------------------------------------
+# With 90 % of server.threads holding a connection, one idle between requests is cut after a
+# second (a crowd of idle keep-alive connections cannot keep the workers), long before
+# server.keep_alive_ms (5 s); a request then gets a worker. (A connection still sending its
+# first head is held to request_timeout_ms only: docs/hardening.md.)
+daemon_start_checked pressure "${SAMPLE_ARGS[@]}" --set server.threads=4 \
+    --set server.keep_alive_ms=5000 || h_done
+scrape "$TMP/press0"
+"$PY" - "$D_API" 4 4 >"$TMP/press.out" <<'PY'
+import socket, sys, time
+port, n, limit = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+conns, answered = [], []
+for _ in range(n):  # one request each, answered, then idle on a kept-alive connection
+    c = socket.create_connection(("127.0.0.1", port))
+    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += c.recv(4096)
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += c.recv(4096)
+    conns.append(c)
+    answered.append(time.time())
+closed = []
+for c, t in zip(conns, answered):
+    c.settimeout(max(0.1, limit - (time.time() - t)))
+    try:
+        closed.append("%.2f" % (time.time() - t) if c.recv(1) == b"" else "data")
+    except socket.timeout:
+        closed.append("open")
+    except ConnectionResetError:
+        closed.append("%.2f" % (time.time() - t))
+print(" ".join(closed))
+PY
+scrape "$TMP/press1"
+figure "4 idle keep-alive connections against server.threads=4: closed $(cat "$TMP/press.out") s after their answers"
+cut=$(($(metric "$TMP/press1" 'cap_verifier_connections_cut_total{reason="pressure"}') - \
+    $(metric "$TMP/press0" 'cap_verifier_connections_cut_total{reason="pressure"}')))
+assert_le "under pressure, idle keep-alive connections are cut (pressure cuts)" 1 "$cut"
+check "… every one of them within 3 s of its answer (not keep_alive_ms)" \
+    bash -c "! grep -q -E 'open|data' '$TMP/press.out' && awk '{ for (i = 1; i <= NF; i++) if (\$i > 3) exit 1 }' '$TMP/press.out'"
+req GET "$D_URL/healthz"
+assert_eq "… and a request then gets a worker" "$STATUS" 200
+daemon_stop pressure
 h_done
