@@ -1465,6 +1465,19 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
         CAPV_FAIL(err, CAPV_E_BUSY, db_path,
                   "a database appeared at '%s' during the restore: run the restore again", real);
     if (had_db) {
+        /* the restored file takes the live one's mode and owner (a restore run as root, or
+         * under another umask, must not leave a file the daemon cannot write, or others can
+         * read); an owner this process cannot give stays its own */
+        struct stat live;
+        if (stat(real, &live) == 0) {
+            if (fchmod(copy.fd, live.st_mode & 07777) != 0)
+                CAPV_FAIL(err, CAPV_E_IO, copy.path, "cannot set the mode of '%s': %s", copy.path,
+                          strerror(errno));
+            if ((live.st_uid != geteuid() || live.st_gid != getegid()) &&
+                fchown(copy.fd, live.st_uid, live.st_gid) != 0 && errno != EPERM)
+                CAPV_FAIL(err, CAPV_E_IO, copy.path, "cannot set the owner of '%s': %s", copy.path,
+                          strerror(errno));
+        }
         if (lock != NULL) {
             /* no writer: fold the WAL into the main file so the kept copy is one file */
             sqlite3 *old = NULL;

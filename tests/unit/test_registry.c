@@ -1612,10 +1612,14 @@ START_TEST(backup_restore)
     export_b2 = export(reg, 0);
     capv_registry_close(reg);
     char *previous = NULL;
+    ck_assert_int_eq(chmod(path, 0600), 0); /* the restored file takes the live one's mode */
     ck_assert_msg(capv_registry_restore(&previous, path, b2->path, 0, NULL, NULL, &err) == CAPV_OK,
                   "%s", err.message);
     ck_assert_ptr_nonnull(previous);
     ck_assert_ptr_nonnull(strstr(previous, ".pre-restore-"));
+    struct stat restored;
+    ck_assert_int_eq(stat(path, &restored), 0);
+    ck_assert_uint_eq(restored.st_mode & 0777, 0600);
     reg = tu_registry_open(path, 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 50);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_VERIFICATIONS), 50);
