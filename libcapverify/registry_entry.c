@@ -84,7 +84,7 @@ capv_status capvi_reg_decode_key_bytes(uint8_t *out, size_t want, const char *te
     size_t n = 0, len = strlen(text);
     uint8_t buf[CAPV_BASE64_DECODED_MAX(200)];
     /* the lengths tell the encodings apart: base64 text may begin with "0x" too */
-    if (len == 2 + 2 * want && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+    if (len == 2 + 2 * want && text[0] == '0' && text[1] == 'x') {
         if (capv_hex_decode(out, want, text, len, NULL) == CAPV_OK)
             return CAPV_OK;
         return capvi_err_set(err, CAPV_E_HEX, field, "%s must be 0x-hex of %zu bytes", field, want);
