@@ -173,16 +173,26 @@ static bool load_backup_key(const capvd *d, capv_signing_key **out, char *errbuf
     return false;
 }
 
-static void reload_tls(capvd *d)
+/* Reloads the TLS pair, on SIGHUP (`force`) or when the main loop sees its files change
+ * (once per change: a refused pair is tried again at the next one), and says how it went. */
+static void reload_tls(capvd *d, bool force)
 {
     char errbuf[512];
-    int r = tls_reload(d->tls, true, errbuf, sizeof errbuf);
+    int r = tls_reload(d->tls, force, errbuf, sizeof errbuf);
+    if (r == 0)
+        return;
     capv_log_entry *e =
         capv_log_begin(d->log, r < 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "tls_reload");
-    capv_log_end(e,
-                 r < 0 ? "TLS certificate not reloaded, the old one stays: %s"
-                       : "TLS certificate reloaded",
-                 errbuf);
+    if (force)
+        capv_log_end(e,
+                     r < 0 ? "TLS certificate not reloaded, the old one stays: %s"
+                           : "TLS certificate reloaded",
+                     errbuf);
+    else
+        capv_log_end(e,
+                     r < 0 ? "TLS certificate file changed, not reloaded, the old one stays: %s"
+                           : "TLS certificate file changed: reloaded",
+                     errbuf);
 }
 
 #define REGISTRY_RETRY_MS 5000
@@ -473,7 +483,7 @@ static void reload(capvd *d)
 {
     auth_reload(d->auth, d->log);
     if (d->tls != NULL)
-        reload_tls(d);
+        reload_tls(d, true);
     if (!d->reload_deferred)
         reload_try(d);
 }
@@ -815,16 +825,8 @@ static void change_log_level(capvd *d, int sig)
  * to the system. */
 static void periodic(capvd *d, backup_schedule *backups)
 {
-    char errbuf[512];
-    int tr = d->tls != NULL ? tls_reload(d->tls, false, errbuf, sizeof errbuf) : 0;
-    if (tr != 0) { /* once per change seen: a refused pair is tried again at the next one */
-        capv_log_entry *e =
-            capv_log_begin(d->log, tr < 0 ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "tls_reload");
-        capv_log_end(e,
-                     tr < 0 ? "TLS certificate file changed, not reloaded, the old one stays: %s"
-                            : "TLS certificate file changed: reloaded",
-                     errbuf);
-    }
+    if (d->tls != NULL)
+        reload_tls(d, false);
     registry_retry(d);
     reload_when_idle(d); /* before the next backup can begin */
     backup_schedule_tick(backups, d, now_ms());

@@ -228,17 +228,25 @@ START_TEST(full_queue_waits_for_storage)
 }
 END_TEST
 
+/* A registry of `path` (queue of 40, records written after 1 ms, the busy timeout `busy_ms`)
+ * holding one record, and *other another connection that then takes the database: every
+ * write of the registry fails (CAPV_E_BUSY) until *other commits. */
+static capv_registry *storage_down(const char *path, int busy_ms, sqlite3 **other)
+{
+    capv_registry *reg = open_async(path, 40, 1, busy_ms);
+    ck_assert_int_eq(record_one(reg, 0, "ok"), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
+    ck_assert_int_eq(sqlite3_open(path, other), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(*other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    return reg;
+}
+
 START_TEST(storage_down_then_back)
 {
     char path[PATH_CAP];
-    in_dir(path, "c.sqlite");
-    capv_registry *reg = open_async(path, 40, 1, 1);
-    ck_assert_int_eq(record_one(reg, 0, "ok"), CAPV_OK);
-    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
-    /* another connection takes the database: every write now fails (CAPV_E_BUSY) */
     sqlite3 *other = NULL;
-    ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    in_dir(path, "c.sqlite");
+    capv_registry *reg = storage_down(path, 1, &other);
     int dropped = 0;
     for (int i = 1; i <= 50; i++) {
         capv_error err = CAPV_ERROR_INIT;
@@ -343,13 +351,9 @@ END_TEST
 START_TEST(stop_drops_at_the_grace_while_the_storage_fails)
 {
     char path[PATH_CAP];
-    in_dir(path, "g.sqlite");
-    capv_registry *reg = open_async(path, 40, 1, 2200);
-    ck_assert_int_eq(record_one(reg, 0, "ok"), CAPV_OK);
-    ck_assert_int_eq(capv_registry_flush(reg, 10000, NULL), CAPV_OK);
     sqlite3 *other = NULL;
-    ck_assert_int_eq(sqlite3_open(path, &other), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    in_dir(path, "g.sqlite");
+    capv_registry *reg = storage_down(path, 2200, &other);
     for (int i = 1; i <= 5; i++)
         ck_assert_int_eq(record_one(reg, i, "ok"), CAPV_OK);
     int64_t t0 = capvi_mono_ms();
