@@ -684,20 +684,28 @@ static int64_t records_deadline(const capv_registry *reg)
     return s != 0 && (at == 0 || s < at) ? s : at;
 }
 
+/* Without qlock: frees a list of finished records (record_finished). */
+static void free_records(capv_reg_queued *q)
+{
+    while (q != NULL) {
+        capv_reg_queued *next = q->next;
+        capvi_reg_queued_free(q);
+        q = next;
+    }
+}
+
 /* Under qlock, closing after REG_STOP_GRACE_MS: every record still waiting, in the queue or
  * beside it, is dropped without another try (one begun now could take as long as the
  * storage's own timeout). Returns them, for the caller to free without qlock. */
 static capv_reg_queued *drop_rest(capv_registry *reg)
 {
     capv_reg_queued *done = NULL;
-    for (capv_reg_queued *q = reg->rq_head, *next; q != NULL; q = next) {
-        next = q->next;
-        record_finished(reg, q, &reg->rq_dropped, &done);
-    }
-    for (capv_reg_queued *q = reg->rs_head, *next; q != NULL; q = next) {
-        next = q->next;
-        record_finished(reg, q, &reg->rq_dropped, &done);
-    }
+    capv_reg_queued *lists[] = { reg->rq_head, reg->rs_head };
+    for (size_t l = 0; l < 2; l++)
+        for (capv_reg_queued *q = lists[l], *next; q != NULL; q = next) {
+            next = q->next;
+            record_finished(reg, q, &reg->rq_dropped, &done);
+        }
     reg->rq_head = reg->rq_tail = reg->rs_head = NULL;
     reg->rq_len = reg->rs_len = 0;
     pthread_cond_broadcast(&reg->rq_cond);
@@ -1013,11 +1021,7 @@ static void *writer_main(void *arg)
         capv_reg_queued *taken = now >= reg->rq_retry_ms ? take_records(reg, room) : NULL;
         reg->rq_taken_min = lowest_ticket(lowest_ticket(0, suspects), taken);
         pthread_mutex_unlock(&reg->qlock);
-        while (gone != NULL) {
-            capv_reg_queued *next = gone->next;
-            capvi_reg_queued_free(gone);
-            gone = next;
-        }
+        free_records(gone);
         n = take_prepare(b, n, suspects);
         n = take_prepare(b, n, taken);
 
@@ -1033,11 +1037,7 @@ static void *writer_main(void *arg)
             reg->rq_taken_min = 0;
             capv_reg_queued *done = records_done(reg, b, first_record, n, took);
             pthread_mutex_unlock(&reg->qlock);
-            while (done != NULL) {
-                capv_reg_queued *next = done->next;
-                capvi_reg_queued_free(done);
-                done = next;
-            }
+            free_records(done);
         }
         /* retention after the callers are answered, one small transaction at a time */
         bool more = due && writer_prune(reg);
