@@ -183,6 +183,18 @@ static capv_status derive_id(char out[40], const uint8_t mk[32], const uint8_t p
     return CAPV_OK;
 }
 
+/* Whether `id` has the shape derive_id writes: a version 8 UUID in lower case. */
+static bool derived_shape(const char *id)
+{
+    for (size_t i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = id[i];
+        if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    }
+    return id[36] == '\0' && id[14] == '8' && strchr("89ab", id[19]) != NULL;
+}
+
 capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_entry *in,
                                     const capv_registry *reg, unsigned int flags, capv_error *err)
 {
@@ -211,6 +223,18 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
         if (!printable(in->id, 256, false))
             return capvi_err_set(err, CAPV_E_MALFORMED, "id",
                                  "id must be 1..256 printable characters");
+        /* An id of the derived shape must be the one these hashes derive: another pair's
+         * would take that pair's id before it is registered (docs/registry.md). */
+        if (derived_shape(in->id)) {
+            capv_status st = derive_id(e->id_buf, e->manifest_key, e->proof_key, err);
+            if (st != CAPV_OK)
+                return st;
+            if (strcmp(e->id_buf, in->id) != 0)
+                return capvi_err_set(err, CAPV_E_MALFORMED, "id",
+                                     "id '%s' has the form of a derived id but these hashes "
+                                     "derive '%s'",
+                                     in->id, e->id_buf);
+        }
         e->id = in->id;
         e->id_given = true;
     } else {

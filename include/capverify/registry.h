@@ -290,7 +290,8 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_filesystem_size(uint6
 typedef struct capv_registry_entry {
     unsigned int version;         /**< CAPV_REGISTRY_ENTRY_VERSION */
     int64_t seq;                  /**< output: position in the registry (list cursor) */
-    const char *id;               /**< input NULL = derived from the two hashes */
+    const char *id;               /**< input NULL = derived from the two hashes; a given id
+                                       shaped as a derived one must be these hashes' own */
     const char *manifest_hash;    /**< required */
     const char *proof_hash;       /**< required */
     const char *timestamp_file;   /**< optional */

@@ -88,6 +88,23 @@ static const char *hash_of(char out[CAPV_DIGEST_HEX_SIZE], const char *tag, int 
     return out;
 }
 
+/* The id docs/registry.md says an entry for the two hashes gets when the caller gives none. */
+static const char *derived_id(char out[37], const char *mh, const char *ph)
+{
+    uint8_t in[21 + 64], d[32];
+    memcpy(in, "capverify.entry-id.v1", 21);
+    ck_assert_int_eq(capv_digest_parse(in + 21, mh, strlen(mh), NULL), CAPV_OK);
+    ck_assert_int_eq(capv_digest_parse(in + 53, ph, strlen(ph), NULL), CAPV_OK);
+    ck_assert_int_eq(capv_hash(d, CAPV_HASH_SHA3_256, in, sizeof in, NULL), CAPV_OK);
+    d[6] = (uint8_t)((d[6] & 0x0f) | 0x80);
+    d[8] = (uint8_t)((d[8] & 0x3f) | 0x80);
+    char hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+    return out;
+}
+
 static uint64_t count(capv_registry *reg, capv_registry_table t)
 {
     uint64_t n = 0;
@@ -107,8 +124,9 @@ START_TEST(entries_idempotent_and_conflicts)
     capv_registry_entry *stored = NULL;
     ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_OK);
     ck_assert_int_gt(stored->seq, 0);
-    char id[64];
+    char id[64], want[37];
     snprintf(id, sizeof id, "%s", stored->id);
+    ck_assert_str_eq(id, derived_id(want, mh, ph));
     capv_registry_entry_free(stored);
     /* a retry: the same entry, whatever its registered_at now */
     ck_assert_int_eq(capv_registry_add(&stored, reg, &e, NULL), CAPV_E_EXISTS);
@@ -117,15 +135,37 @@ START_TEST(entries_idempotent_and_conflicts)
     /* other content for the same hashes */
     e.timestamp_file = "other.tsr";
     ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_E_CONFLICT);
-    /* the id of another entry for other hashes */
+    /* the id of another entry for other hashes, chosen by its caller */
     capv_registry_entry e2 = CAPV_REGISTRY_ENTRY_INIT;
-    e2.id = id;
+    e2.id = "chosen-by-the-caller";
     e2.manifest_hash = mh;
     e2.proof_hash = hash_of(ph2, "p", 2);
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e2, NULL), CAPV_OK);
+    e2.proof_hash = hash_of(ph2, "p", 3);
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_int_eq(capv_registry_add(NULL, reg, &e2, &err), CAPV_E_CONFLICT);
     ck_assert_ptr_nonnull(strstr(err.message, "already used for other hashes"));
-    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 1);
+    /* a derived id belongs to its hashes: given for others, registered or not, it is refused */
+    char mh4[CAPV_DIGEST_HEX_SIZE], ph4[CAPV_DIGEST_HEX_SIZE], squat[37];
+    hash_of(mh4, "m", 4);
+    hash_of(ph4, "p", 4);
+    const char *derived[] = { id, derived_id(squat, mh4, ph4) };
+    for (int i = 0; i < 2; i++) {
+        e2.id = derived[i];
+        ck_assert_int_eq(capv_registry_add(&stored, reg, &e2, &err), CAPV_E_MALFORMED);
+        ck_assert_ptr_null(stored);
+        ck_assert_str_eq(err.field, "id");
+        ck_assert_ptr_nonnull(strstr(err.message, "has the form of a derived id"));
+    }
+    ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 2);
+    /* so the pair whose id it is registers under it; a caller may give it too */
+    capv_registry_entry e4 = CAPV_REGISTRY_ENTRY_INIT;
+    e4.id = squat;
+    e4.manifest_hash = mh4;
+    e4.proof_hash = ph4;
+    ck_assert_int_eq(capv_registry_add(&stored, reg, &e4, NULL), CAPV_OK);
+    ck_assert_str_eq(stored->id, squat);
+    capv_registry_entry_free(stored);
     capv_registry_entry *got = NULL;
     ck_assert_int_eq(capv_registry_get(&got, reg, id, NULL), CAPV_OK);
     ck_assert_str_eq(got->timestamp_file, "proof.tsr");
