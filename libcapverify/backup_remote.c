@@ -738,13 +738,6 @@ out:
 
 /* ---- download -------------------------------------------------------------------------- */
 
-static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
-{
-    int e = capvi_write_all(fd, p, n);
-    return e == 0 ? CAPV_OK
-                  : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
-}
-
 /* Renames `from` to `to` unless something is at `to` (CAPV_E_CONFLICT then). */
 static capv_status place(const char *from, const char *to, const char *dir, capv_error *err)
 {
@@ -852,7 +845,7 @@ capv_status capv_backup_remote_download(capv_backup_info **out, capv_backup_remo
                   bucket, db_key, (unsigned long long)got, (unsigned long long)b->info.size_bytes);
     CAPV_TRY(close_synced(&fd, tmp_db, err));
     CAPV_TRY(capvi_temp_open(&fd, tmp_side, 0600, err));
-    CAPV_TRY(write_all(fd, side, side_len, tmp_side, err));
+    CAPV_TRY(capvi_file_write_all(fd, side, side_len, tmp_side, err));
     CAPV_TRY(close_synced(&fd, tmp_side, err));
     CAPV_TRY(capv_registry_backup_verify_with(&info, tmp_db, verify, err));
     /* the file, then its sidecar: a crash in between leaves a file that is not listed;

@@ -131,3 +131,10 @@ int capvi_write_all(int fd, const void *p, size_t n)
 {
     return capvi_write_all_done(fd, p, n, NULL);
 }
+
+capv_status capvi_file_write_all(int fd, const void *p, size_t n, const char *path, capv_error *err)
+{
+    int e = capvi_write_all(fd, p, n);
+    return e == 0 ? CAPV_OK
+                  : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
+}

@@ -29,5 +29,8 @@ void capvi_dir_list_free(char **names, size_t count);
 int capvi_write_all_done(int fd, const void *p, size_t n, size_t *done);
 /* capvi_write_all_done without the count. */
 int capvi_write_all(int fd, const void *p, size_t n);
+/* capvi_write_all as a status: CAPV_E_IO "cannot write '<path>': <reason>" on failure. */
+capv_status capvi_file_write_all(int fd, const void *p, size_t n, const char *path,
+                                 capv_error *err);
 
 #endif

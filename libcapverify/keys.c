@@ -666,9 +666,7 @@ capv_status capv_signing_key_save(const capv_signing_key *key, const char *path,
         (n = BIO_get_mem_data(bio, &pem)) <= 0) {
         st = crypto_fail(err, "PEM encoding");
     } else {
-        int e = capvi_write_all(fd, pem, (size_t)n);
-        if (e != 0)
-            st = capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
+        st = capvi_file_write_all(fd, pem, (size_t)n, path, err);
         OPENSSL_cleanse(pem, (size_t)n);
     }
     BIO_free(bio);

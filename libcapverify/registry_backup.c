@@ -83,13 +83,6 @@ static bool is_regular(const char *p, struct stat *sb)
     return lstat(p, sb) == 0 && S_ISREG(sb->st_mode);
 }
 
-static capv_status write_all(int fd, const uint8_t *p, size_t n, const char *path, capv_error *err)
-{
-    int e = capvi_write_all(fd, p, n);
-    return e == 0 ? CAPV_OK
-                  : capvi_err_set(err, CAPV_E_IO, path, "cannot write '%s': %s", path, strerror(e));
-}
-
 /* The prefix of a temporary file of this process: "<lead><name>.tmp.<pid>." (tempfile.c
  * appends 24 random hex digits). */
 static capv_status temp_prefix(char out[PATH_MAX], const char *lead, const char *name,
@@ -114,7 +107,7 @@ static capv_status write_file_atomic(const char *path, const uint8_t *data, size
         st = capvi_temp_create(&fd, tmp, dir, prefix, 0644, err);
     if (st != CAPV_OK)
         return st;
-    st = write_all(fd, data, len, tmp, err);
+    st = capvi_file_write_all(fd, data, len, tmp, err);
     if (st == CAPV_OK && fsync(fd) != 0)
         st = capvi_err_set(err, CAPV_E_IO, tmp, "fsync '%s': %s", tmp, strerror(errno));
     if (close(fd) != 0 && st == CAPV_OK)
@@ -154,7 +147,7 @@ static capv_status hash_fd(uint8_t digest[32], uint64_t *size, int in, const cha
             break;
         CAPV_TRY(capv_hash_ctx_update(h, buf, (size_t)r, err));
         if (out >= 0)
-            CAPV_TRY(write_all(out, buf, (size_t)r, out_name, err));
+            CAPV_TRY(capvi_file_write_all(out, buf, (size_t)r, out_name, err));
         total += (uint64_t)r;
         if (progress)
             progress(user, total, (uint64_t)sb.st_size);
