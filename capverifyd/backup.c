@@ -15,6 +15,8 @@
 
 /* The first scheduled backup when none is on disk yet. */
 #define FIRST_BACKUP_DELAY_MS 60000
+/* How often the schedule looks whether a backup is due and this replica leads. */
+#define LOOK_MS 5000
 
 static int64_t now_ms(void)
 {
@@ -90,21 +92,41 @@ void backups_resume(capvd *d)
     atomic_store(&d->backups_paused, false);
 }
 
-/* A scheduled backup, under the read lock like a request's. Of a registry that several
- * replicas share, only its leader makes it (docs/registry.md#leadership); the others keep
- * their schedule, so one takes over when the leader goes. */
-static void *backup_thread(void *arg)
+/* A look at the schedule, under the read lock like a request's. Of a registry that several
+ * replicas share, only its leader backs up (docs/registry.md#leadership). A replica that does
+ * not lead cannot know when the leader last backed up: should it take over, it backs up at
+ * once, so the leader's going costs at most one look's delay, not an interval. */
+static void *backup_look(void *arg)
 {
-    capvd *d = arg;
+    backup_schedule *s = arg;
+    capvd *d = s->d;
     capv_backup_info *info = NULL;
     capv_error err = CAPV_ERROR_INIT;
     pthread_rwlock_rdlock(&d->lock);
     bool leader = false;
-    if (d->registry != NULL && capv_registry_leader(&leader, d->registry, NULL) == CAPV_OK &&
-        leader)
-        (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
+    capv_status st =
+        d->registry != NULL ? capv_registry_leader(&leader, d->registry, &err) : CAPV_E_STATE;
+    int64_t now = now_ms();
+    if (st != CAPV_OK) {
+        /* once per spell: the looks go on every few seconds */
+        if (d->registry != NULL && !atomic_exchange(&s->unsure, true)) {
+            capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup");
+            capv_log_str(e, "error", capv_status_name(st));
+            capv_log_end(e, "scheduled backups wait: cannot tell whether this replica leads: %s",
+                         err.message);
+        }
+    } else {
+        atomic_store(&s->unsure, false);
+        if (!leader) {
+            atomic_store(&s->due_ms, now);
+        } else if (now >= atomic_load(&s->due_ms)) {
+            atomic_store(&s->due_ms, now + s->interval_ms);
+            (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
+        }
+    }
     pthread_rwlock_unlock(&d->lock);
     atomic_fetch_sub(&d->backups, 1); /* taken by backup_schedule_tick */
+    atomic_store(&s->looking, false);
     capv_backup_info_free(info);
     return NULL;
 }
@@ -138,27 +160,35 @@ void backup_schedule_init(backup_schedule *s, capvd *d)
      * its thread */
     offsite_start(d, newest, last);
     free(newest);
+    s->d = d;
     s->interval_ms = d->cfg.backup_interval_seconds * 1000;
-    s->next_ms = last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS;
+    atomic_init(&s->due_ms, last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS);
+    atomic_init(&s->looking, false);
+    atomic_init(&s->unsure, false);
+    s->next_look_ms = 0;
 }
 
-void backup_schedule_tick(backup_schedule *s, capvd *d, int64_t now)
+void backup_schedule_tick(backup_schedule *s, int64_t now)
 {
-    /* paused: a reload waits for a backup to end; this one is due again after it */
-    if (s->interval_ms <= 0 || now < s->next_ms || atomic_load(&d->backups_paused))
+    capvd *d = s->d;
+    /* paused: a reload waits for a backup to end; the look comes after it */
+    if (s->interval_ms <= 0 || now < s->next_look_ms || atomic_load(&d->backups_paused) ||
+        atomic_load(&s->looking))
         return;
-    s->next_ms = now + s->interval_ms;
+    s->next_look_ms = now + (s->interval_ms < LOOK_MS ? s->interval_ms : LOOK_MS);
     /* counted from now: a reload on this (the main) thread must not take the write lock
-     * between here and the backup's start, and then wait for the whole backup */
+     * between here and the look's start, and then wait for a whole backup */
     atomic_fetch_add(&d->backups, 1);
+    atomic_store(&s->looking, true);
     pthread_t t;
-    int rc = pthread_create(&t, NULL, backup_thread, d);
+    int rc = pthread_create(&t, NULL, backup_look, s);
     if (rc == 0) {
         pthread_detach(t);
         return;
     }
+    atomic_store(&s->looking, false);
     atomic_fetch_sub(&d->backups, 1);
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "backup");
-    capv_log_end(e, "the scheduled backup cannot start: %s; the next is due in %lld s",
-                 strerror(rc), (long long)(s->interval_ms / 1000));
+    capv_log_end(e, "the backup schedule cannot look: %s; it tries again in %lld s", strerror(rc),
+                 (long long)((s->next_look_ms - now) / 1000));
 }

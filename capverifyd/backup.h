@@ -5,6 +5,7 @@
 #ifndef CAPVD_BACKUP_H
 #define CAPVD_BACKUP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -27,17 +28,22 @@ capv_status backup_run(struct capvd *d, bool counted, capv_backup_info **info, c
 bool backups_pause(struct capvd *d);
 void backups_resume(struct capvd *d);
 
-/* When the next scheduled backup is due. */
+/* The backup schedule: the main thread looks every few seconds (backup.c); a look, on its
+ * own thread, backs up when this replica leads and its backup is due. */
 typedef struct backup_schedule {
-    int64_t interval_ms; /* backup.interval_seconds; 0 = no schedule */
-    int64_t next_ms;     /* Unix ms at which the next one is due */
+    struct capvd *d;
+    int64_t interval_ms;    /* backup.interval_seconds; 0 = no schedule */
+    int64_t next_look_ms;   /* Unix ms of the next look (main thread only) */
+    _Atomic int64_t due_ms; /* Unix ms at which this replica's next backup is due */
+    atomic_bool looking;    /* a look is under way */
+    atomic_bool unsure;     /* the last look could not tell the leadership (logged once) */
 } backup_schedule;
 
 /* Plans the schedule from the newest backup on disk, so the backup age is continuous across
  * restarts: the first backup is due one interval after it (or in a minute, if there is
  * none). Seeds the backup-age metric from it; call after metrics_init. */
 void backup_schedule_init(backup_schedule *s, struct capvd *d);
-/* Starts a backup on its own thread when one is due at `now_ms`. */
-void backup_schedule_tick(backup_schedule *s, struct capvd *d, int64_t now_ms);
+/* Starts a look on its own thread when one is due at `now_ms` and none is under way. */
+void backup_schedule_tick(backup_schedule *s, int64_t now_ms);
 
 #endif

@@ -12,7 +12,9 @@
 #      answer for a shared pair names the same entry (conflicts consistent), no 409 for content
 #      that is stored and every 409 a conflict, every verification answered 200 by replicas 1
 #      and 2 is recorded (each phase's request ids and new entries are its own), and replica 3
-#      lost at most the records of its last flush interval.
+#      lost at most the records of its last flush interval;
+#   4. two more replicas: the leader is killed, the other makes the scheduled backup within
+#      seconds.
 #   replicas.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR
 PG_URL=${CAPV_TEST_PG_URL:-}
 PG_CTL=${CAPV_TEST_PG_CTL:-}
@@ -162,4 +164,36 @@ assert_eq "every verification names a stored report body and entry" "$(psql_at "
 # r3 was killed: records it had queued in its last flush interval (registry.record_flush_ms,
 # 5 ms) and its last batch may be lost, never an acknowledged entry
 assert_le "the killed replica lost at most its last batch of records" "$lost" 512
+
+# ---- 4. scheduled backups follow the leadership -----------------------------------------------
+# l1 starts first and leads; with no backup on disk its first is due in a minute. l2 does not
+# lead, so it cannot know when the leader last backed up: taking over, it backs up at once,
+# a few seconds after the leader's going, not a minute or an interval later.
+daemon_start l1 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" || t_done
+L1=$D_PID
+sleep 2
+daemon_start l2 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" || t_done
+L2=$D_PID
+L2_DIR=$D_DIR
+sleep 2
+kill -KILL "$L1"
+wait "$L1" 2>/dev/null
+gone=$(date +%s.%N)
+took=""
+for i in $(seq 300); do
+    if [ "$("$CLI" registry backup --list --dir "$L2_DIR/backups" --json 2>/dev/null |
+        jq length)" = 1 ]; then
+        took=$(awk -v a="$gone" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+        break
+    fi
+    sleep 0.1
+done
+echo "# l2 backed up ${took:-never} s after the leader was killed"
+assert_ne "the replica taking over backs up" "$took" ""
+[ -n "$took" ] && assert_le "within 15 s of the leader's going" "$took" 15
+assert_eq "the killed leader had not backed up (none due)" \
+    "$(find "$TMP/l1" -name 'registry-*.sqlite' | wc -l)" 0
+kill -TERM "$L2"
+daemon_wait_exit "$L2" 40
+assert_eq "l2 exits 0 after SIGTERM" "$RC" 0
 t_done
