@@ -172,7 +172,9 @@ static const cfg_key keys[] = {
     { "cache", "ttl_seconds", T_INT, 0, OFF(cache_ttl_seconds), "300", 1, 86400, NULL,
       "Age after which a cached report is not served." },
     { "cache", "max_bytes", T_INT, 0, OFF(cache_max_bytes), "67108864", 65536, 17179869184LL, NULL,
-      "Most bytes of cached reports." },
+      "Most bytes of cached reports. The cache is split into up to 16 shards, each with its "
+      "share (`cache.size` / 64 and this / 1024 shards, at most 16): a report larger than one "
+      "share (4 MiB with the defaults) is not cached." },
     { "registry", "path", T_STR, 0, OFF(registry_path), "./data/registry.sqlite", 0, 0, NULL,
       "SQLite registry database (created if missing); this process is its only writer. Not used "
       "when registry.url is set." },

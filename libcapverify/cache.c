@@ -275,18 +275,23 @@ capv_status capv_cache_put(capv_cache *c, const uint8_t *key, size_t key_len, co
 {
     if (c == NULL || key == NULL || (value == NULL && len > 0))
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    if (len > c->max_bytes || key_len > c->max_bytes - len)
+    /* a value that cannot be stored still replaces the key's old one: it is gone */
+    if (len > c->max_bytes || key_len > c->max_bytes - len) {
+        capv_cache_invalidate(c, key, key_len);
         return capvi_err_set(err, CAPV_E_LIMIT, NULL,
                              "a %zu-byte value with a %zu-byte key "
                              "exceeds the cache's per-shard byte bound of %zu",
                              len, key_len, c->max_bytes);
+    }
     entry *n = calloc(1, sizeof *n);
-    if (n == NULL)
-        return capvi_err_nomem(err);
-    n->key = malloc(key_len ? key_len : 1);
-    n->value = malloc(len ? len : 1);
-    if (n->key == NULL || n->value == NULL) {
-        entry_free(n);
+    if (n != NULL) {
+        n->key = malloc(key_len ? key_len : 1);
+        n->value = malloc(len ? len : 1);
+    }
+    if (n == NULL || n->key == NULL || n->value == NULL) {
+        if (n != NULL)
+            entry_free(n);
+        capv_cache_invalidate(c, key, key_len);
         return capvi_err_nomem(err);
     }
     memcpy(n->key, key, key_len);

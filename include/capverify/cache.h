@@ -37,7 +37,8 @@ typedef enum capv_cache_counter {
 
 /** Creates a cache holding at most `max_entries` entries and `max_bytes` bytes of keys plus
  * values; entries older than `ttl_ms` are never returned (0 = no TTL). Both bounds must be
- * positive. Since 0.1. */
+ * positive. The cache is split into shards, each with its share of both bounds: as many as
+ * `max_entries` / 64 and `max_bytes` / 1024 allow, from 1 to 16. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_cache_new(capv_cache **out, size_t max_entries,
                                                             size_t max_bytes, int64_t ttl_ms,
                                                             capv_error *err);
@@ -61,8 +62,9 @@ CAPV_API void capv_cache_set_evict_callback(capv_cache *cache, capv_cache_evict_
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_cache_get(uint8_t **value, size_t *len,
                                                             capv_cache *cache, const uint8_t *key,
                                                             size_t key_len, capv_error *err);
-/** Inserts or replaces. An entry larger than the whole byte bound is not stored
- * (CAPV_E_LIMIT). Thread-safe. Since 0.1. */
+/** Inserts or replaces. An entry (key and value) larger than its shard's share of the byte
+ * bound (capv_cache_new) is not stored (CAPV_E_LIMIT); neither is one that memory cannot be
+ * found for (CAPV_E_NOMEM). Either way the key's old value is removed. Thread-safe. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_cache_put(capv_cache *cache, const uint8_t *key,
                                                             size_t key_len, const uint8_t *value,
                                                             size_t len, capv_error *err);

@@ -296,6 +296,10 @@ START_TEST(byte_bound)
     ck_assert_uint_eq(ctr(c, CAPV_CACHE_ENTRIES), 1);
     ck_assert_uint_eq(ctr(c, CAPV_CACHE_BYTES), 83);
     get_s(c, "h", NULL);
+    /* a replacement too large to store still removes the old value: never a stale one */
+    ck_assert_int_eq(capv_cache_put(c, (const uint8_t *)"big", 3, huge, 100, NULL), CAPV_E_LIMIT);
+    get_s(c, "big", NULL);
+    ck_assert_uint_eq(ctr(c, CAPV_CACHE_ENTRIES), 0);
     capv_cache_free(c);
 }
 END_TEST
