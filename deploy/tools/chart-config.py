@@ -18,8 +18,9 @@ dotted keys and Helm's plain typing (integers, true/false, null, else a string).
 
 The registry mode does not change these files: with registry.externalPostgres.enabled the
 database URL (and the password file) reach the daemon as CAPV_REGISTRY_URL and
-CAPV_REGISTRY_PASSWORD_FILE in the Deployment's environment, from Secrets. The replica
-guards of the chart ("cap-verifier.checkScale") are applied too: one replica with SQLite.
+CAPV_REGISTRY_PASSWORD_FILE in the Deployment's environment, from Secrets. The guards of
+the chart ("cap-verifier.checkScale") are applied too: one replica (HPA 1..1) with SQLite,
+and registry.url / registry.password_file refused in the values.
 
 Used by tests/deploy/chart_config.py and by docs/runbook.md ("Configuration change").
 Exit status: 0 rendered, 3 invalid values (the template would fail the same way).
@@ -122,6 +123,15 @@ def check_scale(values):
     refuses to render, refused here with the same message."""
     replicas = int(values.get("replicaCount") or 1)
     auto = values.get("autoscaling") or {}
+    for key in ("url", "password_file"):
+        if key in (values.get("registry") or {}):
+            raise ValuesError(
+                "registry.%s cannot be set in the values (it would land in the ConfigMap and "
+                "the chart would stay in the SQLite mode: one replica, a PVC, no egress to the "
+                "database): for the PostgreSQL registry set "
+                "registry.externalPostgres.enabled=true with registry.externalPostgres.urlSecret "
+                "(the URL) and registry.externalPostgres.passwordSecret (the password file), "
+                "docs/deployment.md \"Registry modes\"" % key)
     if registry_mode(values) == "postgres":
         pg = values["registry"]["externalPostgres"]
         url = pg.get("urlSecret") or {}
@@ -149,11 +159,18 @@ def check_scale(values):
             raise ValuesError("replicaCount %d: the SQLite registry has exactly one writer "
                               "(docs/deployment.md#decisions); more replicas need "
                               "registry.externalPostgres.enabled=true" % replicas)
-        if truthy(auto.get("enabled")) and int(auto.get("maxReplicas") or 0) > 1:
-            raise ValuesError("autoscaling.maxReplicas > 1 needs a registry shared by all "
-                              "replicas: set registry.externalPostgres.enabled=true "
-                              "(docs/deployment.md#decisions); the SQLite registry has exactly "
-                              "one writer")
+        if truthy(auto.get("enabled")):
+            lo, hi = int(auto.get("minReplicas") or 0), int(auto.get("maxReplicas") or 0)
+            if hi > 1:
+                raise ValuesError("autoscaling.maxReplicas > 1 needs a registry shared by all "
+                                  "replicas: set registry.externalPostgres.enabled=true "
+                                  "(docs/deployment.md#decisions); the SQLite registry has "
+                                  "exactly one writer")
+            if lo != 1 or hi != 1:
+                raise ValuesError("autoscaling.minReplicas (%d) and maxReplicas (%d) must both "
+                                  "be 1: the SQLite registry has exactly one writer "
+                                  "(docs/deployment.md#decisions); more replicas need "
+                                  "registry.externalPostgres.enabled=true" % (lo, hi))
 
 
 def render(values):

@@ -13,10 +13,15 @@ live in Secrets and ConfigMaps mounted into the pod; here they are made under a 
 and the paths are prefixed with it, so --check-config really loads them.
 
 Both registry modes (docs/deployment.md, "Registry modes"): which environment runs which,
-the chart's replica guards (SQLite: one replica; PostgreSQL: the URL Secret is required,
-more replicas allowed), the ConfigMap unchanged by the mode (the database URL never in it),
+the chart's replica guards (SQLite: one replica, the HPA 1..1; PostgreSQL: the URL Secret is
+required, more replicas allowed), registry.url / registry.password_file refused in the
+values, the ConfigMap unchanged by the mode (the database URL never in it),
 and every CAPV_* variable the chart's Deployment sets (template and examples) documented in
 docs/configuration.md (= `capverifyd --print-config-reference`) for its key.
+
+The quarterly DR drill of docs/runbook.md (its helm install's --set list over
+values-stage.yaml) mounts the S3 credentials its restore names and neither uploads to nor
+prunes prod's bucket.
 
 Then proves the check can fail: a misspelt key, a misspelt values key and an invalid value
 must each be rejected.
@@ -154,6 +159,39 @@ def chart_env_names():
     return found
 
 
+def drill_sets():
+    """The --set list of the quarterly DR drill's install (docs/runbook.md, "Disaster
+    recovery": helm upgrade --install ... -n cap-verifier-drill), or None."""
+    with open(os.path.join(ROOT, "docs", "runbook.md")) as f:
+        text = f.read().replace("\\\n", " ")
+    for line in text.splitlines():
+        if re.search(r"\bhelm upgrade --install\b.*-n cap-verifier-drill\b", line):
+            return re.findall(r"--set\s+(\S+)", line)
+    return None
+
+
+def drill_checks(accepted):
+    """The drill restores prod's off-site copy from a pod installed with the stage values:
+    the credentials file the restore names must be mounted, and the drill must neither
+    upload to nor prune prod's bucket."""
+    sets = drill_sets()
+    result(sets is not None, "docs/runbook.md: the DR drill's helm install (-n cap-verifier-drill)")
+    if sets is None:
+        return
+    files = cc.render(cc.load_values([os.path.join(CHART, "values-stage.yaml")], sets))
+    b = files["backup"]["backup"]
+    s3 = b.get("s3") or {}
+    result(s3.get("credentials_file") == cc.PATHS["s3Credentials"] + "/credentials" and
+           s3.get("url", "").startswith("s3://cap-verifier-backups/prod"),
+           "the DR drill (values-stage.yaml + its --set): prod's bucket with the credentials "
+           "mounted at /etc/cap-verifier-s3/credentials (the restore's --s3-credentials-file)",
+           repr(b))
+    result(b.get("interval_seconds") == 0 and s3.get("retain") == 0,
+           "the DR drill: no scheduled backups and no pruning in prod's bucket "
+           "(backup.interval_seconds=0, backup.s3.retain=0)", repr(b))
+    accepted("the DR drill's values (docs/runbook.md)", files)
+
+
 def scale_checks(accepted):
     """The registry modes and the replica guards (values level; the objects themselves are
     checked by tests/deploy/k8s_models.mjs on deploy/examples and deploy/examples/postgres)."""
@@ -187,6 +225,18 @@ def scale_checks(accepted):
     refused("SQLite mode with replicaCount=2", "dev", ["replicaCount=2"], "exactly one writer")
     refused("SQLite mode with autoscaling.maxReplicas=3", "dev", ["autoscaling.maxReplicas=3"],
             "autoscaling.maxReplicas > 1")
+    refused("SQLite mode with autoscaling.minReplicas=2", "dev", ["autoscaling.minReplicas=2"],
+            "minReplicas (2) and maxReplicas (1) must both be 1")
+    # the database only through registry.externalPostgres: never the daemon keys in the
+    # ConfigMap (the chart would stay in the SQLite mode with the URL in plain sight)
+    refused("SQLite mode with registry.url", "dev",
+            ["registry.url=postgresql://capverify:secret@db.example.com:5432/capverify"],
+            "registry.url cannot be set")
+    refused("SQLite mode with registry.password_file", "dev",
+            ["registry.password_file=/etc/db-password"], "registry.password_file cannot be set")
+    refused("PostgreSQL mode with registry.url", "prod",
+            ["registry.url=postgresql://capverify@db.example.com:5432/capverify"],
+            "registry.url cannot be set")
     # PostgreSQL: the URL Secret is required; more replicas allowed
     refused("PostgreSQL mode without urlSecret.name", "prod",
             ["registry.externalPostgres.urlSecret.name="], "urlSecret.name is required")
@@ -309,6 +359,8 @@ def main():
 
         # 2b. the registry modes and replica guards; the chart's environment variables
         scale_checks(accepted)
+        # 2c. the runbook's DR drill (stage values restoring prod's off-site copy)
+        drill_checks(accepted)
 
         # 3. the hand-rendered example ConfigMap = the dev rendering, and accepted
         data = load_example_configmap()

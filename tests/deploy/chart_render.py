@@ -27,6 +27,16 @@ does not know fails). Checks:
   release's pods), the HPA targets the Deployment, the Ingress backend is the Service's API
   port, the ServiceMonitor selects the Service and its jobLabel gives job cap-verifier (the
   alerts' job) for any release name;
+- what a pod needs, in every case: enableServiceLinks false (the daemon refuses an unknown
+  CAPV_<section>_* variable, which a service link of a Service named capv-<section>... would
+  be), an nginx Ingress whose proxy-body-size lets server.max_body_bytes through (ingress-
+  nginx's own limit is 1m), TSA roots (trust.tsa_ca_file) wherever verify.require_timestamp
+  is on, and no database URL or password file (registry.url, registry.password_file) in the
+  ConfigMap;
+- the chart refuses (fail, with a message naming the way out) registry.url or
+  registry.password_file in the values, in either mode, and the replica guards: SQLite mode
+  with replicaCount, autoscaling.minReplicas or autoscaling.maxReplicas other than 1,
+  PostgreSQL mode without the URL Secret or with minReplicas above maxReplicas;
 - values-dev.yaml, release cap-verifier (namespace.create=true) renders exactly the objects
   of deploy/examples/*.yaml (compared as YAML, the ConfigMap's files too), apart from the
   operator's trust ConfigMaps; with the PostgreSQL-mode settings of deploy/examples/README.md
@@ -35,7 +45,8 @@ does not know fails). Checks:
 - with node and tests/deploy/node_modules present, every rendered object is valid for its
   Kubernetes API schema (npm kubernetes-models, as tests/deploy/k8s_models.mjs);
 - the check can fail: a hard-coded name, an Ingress on the wrong Service, a changed example,
-  an unknown template function and a stale README table are each reported.
+  an unknown template function, a stale README table, service links, a 1m body limit and
+  required timestamps without TSA roots are each reported.
 """
 import copy
 import glob
@@ -282,6 +293,103 @@ def reference_problems(docs, values, release):
                 o["spec"]["tls"][0]["secretName"] != values["ingress"]["tlsSecretName"]:
             probs.append("Ingress: tls secretName is not ingress.tlsSecretName")
     return probs
+
+
+NGINX_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
+
+
+def nginx_size(text):
+    """Bytes of an nginx size ("16m", "1024k", "0" = no limit: None); ValueError if none."""
+    m = re.fullmatch(r"([0-9]+)([kKmMgG]?)", str(text).strip())
+    if not m:
+        raise ValueError(text)
+    n = int(m.group(1)) * NGINX_UNITS[m.group(2).lower()]
+    return None if n == 0 else n
+
+
+def config_files(docs):
+    """{section: mapping} of the rendered ConfigMap's files."""
+    cms = [o for _, o in docs if o["kind"] == "ConfigMap"]
+    out = {}
+    for k, text in ((cms[0].get("data") or {}).items() if cms else []):
+        doc = yaml.safe_load(text) or {}
+        stem = k.rsplit(".", 1)[0]
+        out[stem] = doc.get(stem) or {}
+    return out
+
+
+def policy_problems(docs):
+    """What every pod needs, whatever the values (see the module docstring)."""
+    k = by_kind(docs)
+    cfg = config_files(docs)
+    probs = []
+    for dep in k.get("Deployment") or []:
+        if dep["spec"]["template"]["spec"].get("enableServiceLinks") is not False:
+            probs.append("Deployment: enableServiceLinks must be false: service links inject "
+                         "<SERVICE>_SERVICE_HOST variables, and a Service named capv-<section>... "
+                         "gives a CAPV_<SECTION>_... one the daemon refuses (exit 3)")
+    max_body = int(float((cfg.get("server") or {}).get("max_body_bytes", 16777216)))
+    for ing in k.get("Ingress") or []:
+        if ing["spec"].get("ingressClassName") != "nginx":
+            continue
+        text = ((ing["metadata"].get("annotations") or {})
+                .get("nginx.ingress.kubernetes.io/proxy-body-size", "1m"))
+        try:
+            limit = nginx_size(text)
+        except ValueError:
+            probs.append("Ingress: proxy-body-size %r is no nginx size" % text)
+            continue
+        if limit is not None and limit < max_body:
+            probs.append("Ingress: ingress-nginx's body limit %s (proxy-body-size) is below "
+                         "server.max_body_bytes %d: larger bodies get nginx's 413"
+                         % (text, max_body))
+    if (cfg.get("verify") or {}).get("require_timestamp") is True and \
+            not (cfg.get("trust") or {}).get("tsa_ca_file"):
+        probs.append("ConfigMap: verify.require_timestamp without TSA roots (trust.tsa_ca_file: "
+                     "set trust.tsaCAConfigMap)")
+    for key in ("url", "password_file"):
+        if key in (cfg.get("registry") or {}):
+            probs.append("ConfigMap: registry.%s in the ConfigMap (the database belongs in "
+                         "registry.externalPostgres)" % key)
+    return probs
+
+
+# values the chart must refuse: (what, env, --set list, text the failure must contain)
+REFUSED = [
+    ("SQLite mode (dev) with registry.url", "dev",
+     ["registry.url=postgresql://capverify:secret@db.example.com:5432/capverify"],
+     "registry.url cannot be set"),
+    ("SQLite mode (dev) with registry.password_file", "dev",
+     ["registry.password_file=/etc/db-password"], "registry.password_file cannot be set"),
+    ("PostgreSQL mode (prod) with registry.url", "prod",
+     ["registry.url=postgresql://capverify@db.example.com:5432/capverify"],
+     "registry.url cannot be set"),
+    ("SQLite mode with replicaCount=2", "dev", ["replicaCount=2"], "exactly one writer"),
+    ("SQLite mode with autoscaling.maxReplicas=3", "dev", ["autoscaling.maxReplicas=3"],
+     "autoscaling.maxReplicas > 1"),
+    ("SQLite mode with autoscaling.minReplicas=2", "dev", ["autoscaling.minReplicas=2"],
+     "minReplicas (2) and maxReplicas (1) must both be 1"),
+    ("PostgreSQL mode without urlSecret.name", "prod",
+     ["registry.externalPostgres.urlSecret.name="], "urlSecret.name is required"),
+    ("PostgreSQL mode with autoscaling 5..3", "prod",
+     ["autoscaling.minReplicas=5", "autoscaling.maxReplicas=3"], "minReplicas (5)"),
+]
+
+
+def check_refusals():
+    for what, env, sets, needle in REFUSED:
+        try:
+            render(values_for(env, sets))
+            result(False, "the chart refuses %s (%s)" % (what, needle), ["rendered"])
+        except helmlite.TemplateError as e:
+            result(("fail: " in str(e) or "required: " in str(e)) and needle in str(e),
+                   "the chart refuses %s (%s)" % (what, needle), [str(e)])
+    # the registry keys are refused only when set: null (helm's delete) renders
+    try:
+        render(values_for("dev", ["registry.url=null", "registry.password_file=null"]))
+        result(True, "registry.url=null / registry.password_file=null (unset) render")
+    except helmlite.TemplateError as e:
+        result(False, "registry.url=null / registry.password_file=null (unset) render", [str(e)])
 
 
 # ---- examples -------------------------------------------------------------------------------
@@ -555,6 +663,10 @@ def check_renders():
             probs = reference_problems(docs, values, release)
             result(not probs, "%s: references resolve (ConfigMap, PVC, ServiceAccount, "
                    "selectors, HPA target, Ingress backend, Secrets as given)" % label, probs)
+            probs = policy_problems(docs)
+            result(not probs, "%s: no service links, the Ingress passes server.max_body_bytes, "
+                   "TSA roots with require_timestamp, no database URL in the ConfigMap" % label,
+                   probs)
             result("deploy/%s " % full in notes and "release %s " % release in notes,
                    "%s: NOTES.txt renders with the Deployment's name" % label, [notes[:300]])
             all_objs += [["%s (%s) %s" % (what, release, r), o] for r, o in docs]
@@ -670,6 +782,23 @@ def self_tests():
                    for x in probs) and any("maxUnavailable" in x for x in pg_probs),
                "self-test: a changed example (SQLite and PostgreSQL sets) is reported",
                probs + pg_probs or ["not reported"])
+        # the pod's policies: service links on, nginx's 1m body limit, required timestamps
+        # without TSA roots
+        docs, _ = render(values_for("stage"))
+        bad = copy.deepcopy(docs)
+        for _, o in bad:
+            if o["kind"] == "Deployment":
+                del o["spec"]["template"]["spec"]["enableServiceLinks"]
+            if o["kind"] == "Ingress":
+                del o["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+            if o["kind"] == "ConfigMap":
+                o["data"]["trust.yaml"] = "trust:\n  dir: /etc/cap-verifier-trust/keys\n"
+        probs = policy_problems(bad)
+        result(any("enableServiceLinks" in p for p in probs) and
+               any("body limit 1m" in p for p in probs) and
+               any("require_timestamp" in p for p in probs),
+               "self-test: service links, nginx's default body limit and required timestamps "
+               "without TSA roots are reported", probs or ["not reported"])
         # a stale README table: values.yaml changed, README not
         vy = os.path.join(copy_dir, "values.yaml")
         with open(vy) as f:
@@ -704,6 +833,7 @@ def main():
         sys.exit(__doc__.split("\n\n")[1])
     check_schema()
     objs = check_renders()
+    check_refusals()
     check_naming()
     probs, pg_probs = check_examples()
     result(not probs, "values-dev.yaml, release cap-verifier: the rendered objects are those "

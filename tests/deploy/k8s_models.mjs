@@ -3,7 +3,9 @@
 // values-dev.yaml) against the Kubernetes API schemas of npm `kubernetes-models`, rejects
 // fields the schemas do not know, and checks how the objects fit together and with the
 // daemon's configuration in the ConfigMap: probes on the admin port, drain time,
-// ReadWriteOncePod, one writer, IdP egress, Service and Ingress wiring.
+// ReadWriteOncePod, one writer, IdP egress, Service and Ingress wiring, no service links
+// (enableServiceLinks: false), the ingress-nginx body limit against server.max_body_bytes,
+// TSA roots with verify.require_timestamp, no registry.url / password_file in the ConfigMap.
 //
 // Both registry modes (docs/deployment.md, "Registry modes"): deploy/examples is the SQLite
 // mode; deploy/examples/postgres holds the objects that differ in the PostgreSQL mode
@@ -212,6 +214,15 @@ function wiringErrors(docs, mode = "sqlite") {
       errs.push("Deployment: preferred pod anti-affinity (topologyKey kubernetes.io/hostname, the pod's labels) missing: replicas may share a node");
   }
 
+  // service links would inject <SERVICE>_SERVICE_HOST variables: a Service capv-<section>...
+  // gives CAPV_<SECTION>_..., an unknown key the daemon refuses at start
+  if (pod.spec.enableServiceLinks !== false)
+    errs.push("Deployment: enableServiceLinks must be false (a service link CAPV_<SECTION>_... stops the daemon)");
+  if (cfg.registry && ("url" in cfg.registry || "password_file" in cfg.registry))
+    errs.push("ConfigMap cap-verifier-config: registry.url / registry.password_file in the ConfigMap (the database belongs in a Secret, CAPV_REGISTRY_URL)");
+  if (cfg.verify?.require_timestamp === true && !cfg.trust?.tsa_ca_file)
+    errs.push("ConfigMap cap-verifier-config: verify.require_timestamp without TSA roots (trust.tsa_ca_file)");
+
   const c = pod.spec.containers?.[0] ?? {};
   const psc = pod.spec.securityContext ?? {};
   const csc = c.securityContext ?? {};
@@ -333,6 +344,15 @@ function wiringErrors(docs, mode = "sqlite") {
       for (const p of r.http?.paths ?? [])
         if (p.backend?.service?.name !== svc?.metadata?.name || p.backend?.service?.port?.number !== 8080)
           errs.push("Ingress: backend must be cap-verifier-service port 8080");
+    // ingress-nginx refuses bodies over proxy-body-size (default 1m; 0 = no limit)
+    if (ing.spec.ingressClassName === "nginx") {
+      const size = String(ing.metadata?.annotations?.["nginx.ingress.kubernetes.io/proxy-body-size"] ?? "1m");
+      const m = /^([0-9]+)([kKmMgG]?)$/.exec(size.trim());
+      const bytes = m ? Number(m[1]) * ({ "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 })[m[2].toLowerCase()] : NaN;
+      const maxBody = cfg.server?.max_body_bytes ?? 16777216;
+      if (!(bytes === 0 || bytes >= maxBody))
+        errs.push(`Ingress: proxy-body-size ${size} is below server.max_body_bytes ${maxBody} (nginx answers 413 first)`);
+    }
   }
 
   const pdb = one("PodDisruptionBudget");
@@ -415,6 +435,16 @@ const mutations = [
   }, "tls.cert_file"],
   ["the registry on a read-only mount", (ds) => { container(ds).volumeMounts.find((m) => m.mountPath === "/data").readOnly = true; }, "registry.path"],
 ];
+mutations.push(["service links on", (ds) => { delete get(ds, "Deployment").spec.template.spec.enableServiceLinks; }, "enableServiceLinks"]);
+mutations.push(["nginx's default body limit", (ds) => {
+  delete get(ds, "Ingress").metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"];
+}, "proxy-body-size 1m"]);
+mutations.push(["a database URL in the ConfigMap", (ds) => {
+  get(ds, "ConfigMap").data["registry.yaml"] += "  url: postgresql://capverify@db/capverify\n";
+}, "registry.url"]);
+mutations.push(["required timestamps without TSA roots", (ds) => {
+  get(ds, "ConfigMap").data["verify.yaml"] = get(ds, "ConfigMap").data["verify.yaml"].replace("require_timestamp: false", "require_timestamp: true");
+}, "require_timestamp"]);
 mutations.push(["a database URL in the SQLite mode", (ds) => {
   container(ds).env = [{ name: "CAPV_REGISTRY_URL", valueFrom: { secretKeyRef: { name: "db", key: "url" } } }];
 }, "SQLite mode"]);

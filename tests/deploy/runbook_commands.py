@@ -9,7 +9,10 @@ Scans the runbook's code (fenced blocks and `inline` spans) for invocations of
 command, subcommand and option against the tools' own --help text; `--set section.key=...`
 of capverifyd against `capverifyd --print-config-reference`, and `helm ... --set key=...`
 against the chart's values.yaml; and that the values keys docs/deployment.md#values lists
-for the runbook exist in values.yaml. Proves it can fail on a made-up option and a made-up key.
+for the runbook exist in values.yaml; and that the summary table's backups row gives each
+environment's backup.retain and the off-site bucket and backup.s3.retain of those with
+backup.s3.url (values.yaml merged with values-<env>.yaml). Proves it can fail on a made-up
+option, a made-up key and stale backup figures.
 """
 import os
 import re
@@ -131,6 +134,40 @@ def check(text, cli, daemon, values):
     return probs
 
 
+def merge(base, over):
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def env_values(values):
+    out = {}
+    for env in ("dev", "stage", "prod"):
+        with open(os.path.join(ROOT, "deploy", "helm", "cap-verifier",
+                               "values-%s.yaml" % env)) as f:
+            out[env] = merge(values, yaml.safe_load(f) or {})
+    return out
+
+
+def backup_row_problems(text, envs):
+    """The runbook's "| backups |" row against the environments' backup values."""
+    m = re.search(r"^\| backups \|(.*)\|$", text, re.M)
+    if not m:
+        return ["runbook.md: no \"| backups |\" row"]
+    row, probs = m.group(1), []
+    for env, v in sorted(envs.items()):
+        b = v.get("backup") or {}
+        if not re.search(r"\b%s %d\b" % (env, b["retain"]), row):
+            probs.append("backups row: no \"%s %d\" (backup.retain of values-%s.yaml)"
+                         % (env, b["retain"], env))
+        s3 = b.get("s3") or {}
+        if s3.get("url") and not (s3["url"] in row and "%d kept" % s3["retain"] in row):
+            probs.append("backups row: %s's off-site copies %s, \"%d kept\" (backup.s3.retain)"
+                         " missing" % (env, s3["url"], s3["retain"]))
+    return probs
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit("usage: runbook_commands.py CAPVERIFY CAPVERIFYD")
@@ -148,6 +185,14 @@ def main():
     missing = [k for k in SPEC_VALUES if not values_has(values, k)]
     result(not missing, "values.yaml has the keys docs/deployment.md#values lists for the runbook",
            missing)
+    envs = env_values(values)
+    probs = backup_row_problems(text, envs)
+    result(not probs, "docs/runbook.md: the backups row gives each environment's backup.retain "
+           "and off-site retention", probs)
+    stale = "| backups | `/data/backups/...`, every 24 h, 7 kept (prod 14) |\n"
+    result(len(backup_row_problems(stale, envs)) >= 3,
+           "self-test: stale backup figures are reported",
+           backup_row_problems(stale, envs) or ["not reported"])
     bad = ("```sh\ncapverify registry backup --db x --dir y --frobnicate\n"
            "capverifyd --check-config --set cache.sise=1\n"
            "helm upgrade x . --set cache.nope=1\n```\n")

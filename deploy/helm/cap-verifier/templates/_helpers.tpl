@@ -207,8 +207,13 @@ shared by all replicas), else "sqlite" (one writer on the ReadWriteOncePod volum
 {{- end -}}
 
 {{/*
-The replica guards (mirrored by deploy/tools/chart-config.py, check_scale):
-  sqlite    one writer: replicaCount and autoscaling.maxReplicas must be 1;
+The registry-mode and replica guards (mirrored by deploy/tools/chart-config.py, check_scale):
+  both      the daemon keys registry.url and registry.password_file are refused in the
+            values: copied into the ConfigMap they would put the database URL (maybe with
+            its password) there, and the chart would stay in the SQLite mode (one replica,
+            a PVC, no egress to the database); registry.externalPostgres is the way;
+  sqlite    one writer: replicaCount, autoscaling.minReplicas and autoscaling.maxReplicas
+            must be 1;
   postgres  registry.externalPostgres.urlSecret.name / .key are required (the URL holds the
             password or names the user: it never sits in plain values or the ConfigMap),
             1 <= autoscaling.minReplicas <= autoscaling.maxReplicas, replicaCount >= 1.
@@ -216,6 +221,12 @@ The replica guards (mirrored by deploy/tools/chart-config.py, check_scale):
 {{- define "cap-verifier.checkScale" -}}
 {{- $v := .Values -}}
 {{- $replicas := int ($v.replicaCount | default 1) -}}
+{{- $reg := $v.registry | default dict -}}
+{{- range $k := list "url" "password_file" -}}
+{{- if hasKey $reg $k -}}
+{{- fail (printf "registry.%s cannot be set in the values (it would land in the ConfigMap and the chart would stay in the SQLite mode: one replica, a PVC, no egress to the database): for the PostgreSQL registry set registry.externalPostgres.enabled=true with registry.externalPostgres.urlSecret (the URL) and registry.externalPostgres.passwordSecret (the password file), docs/deployment.md \"Registry modes\"" $k) -}}
+{{- end -}}
+{{- end -}}
 {{- if eq (include "cap-verifier.registryMode" .) "postgres" -}}
 {{- $pg := $v.registry.externalPostgres -}}
 {{- $_ := required "registry.externalPostgres.urlSecret.name is required when registry.externalPostgres.enabled is true (a Secret holding the postgresql:// URL)" (dig "urlSecret" "name" "" $pg) -}}
@@ -239,8 +250,15 @@ The replica guards (mirrored by deploy/tools/chart-config.py, check_scale):
 {{- if ne $replicas 1 -}}
 {{- fail (printf "replicaCount %d: the SQLite registry has exactly one writer (docs/deployment.md#decisions); more replicas need registry.externalPostgres.enabled=true" $replicas) -}}
 {{- end -}}
-{{- if and $v.autoscaling.enabled (gt (int $v.autoscaling.maxReplicas) 1) -}}
+{{- if $v.autoscaling.enabled -}}
+{{- $min := int $v.autoscaling.minReplicas -}}
+{{- $max := int $v.autoscaling.maxReplicas -}}
+{{- if gt $max 1 -}}
 {{- fail "autoscaling.maxReplicas > 1 needs a registry shared by all replicas: set registry.externalPostgres.enabled=true (docs/deployment.md#decisions); the SQLite registry has exactly one writer" -}}
+{{- end -}}
+{{- if or (ne $min 1) (ne $max 1) -}}
+{{- fail (printf "autoscaling.minReplicas (%d) and maxReplicas (%d) must both be 1: the SQLite registry has exactly one writer (docs/deployment.md#decisions); more replicas need registry.externalPostgres.enabled=true" $min $max) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
