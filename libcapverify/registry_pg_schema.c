@@ -177,13 +177,15 @@ static capv_status run_steps(capvi_pg *pg, capvi_pg_conn *c, int version, capv_e
 }
 
 /* The migration: one transaction under the migration lock, the version read again once the
- * lock is held (another process may have migrated meanwhile). */
+ * lock is held (another process may have migrated meanwhile). READ COMMITTED whatever the
+ * server's default: a snapshot taken when the lock was asked for would hide that migration. */
 static capv_status migrate(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
 {
     capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
     capvi_pg_param_int(&p, CAPVI_PG_LOCK_MIGRATE);
     capv_status st;
-    if ((st = capvi_pg_exec(NULL, pg, c, "migrating the schema", "BEGIN", NULL, err)) != CAPV_OK)
+    if ((st = capvi_pg_exec(NULL, pg, c, "migrating the schema",
+                            "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, err)) != CAPV_OK)
         return st;
     c->in_tx = true;
     if ((st = capvi_pg_exec(NULL, pg, c, "taking the migration lock",
