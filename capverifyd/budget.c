@@ -44,7 +44,7 @@ budget_result budget_admit(uint64_t bytes, uint64_t room)
     pthread_mutex_lock(&b.lock);
     if (b.reserved + room > b.total) { /* the clock is read only when there is a wait */
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        clock_gettime(CLOCK_MONOTONIC, &until); /* a step of the wall clock is no wait */
         until.tv_sec += b.wait_ms / 1000;
         until.tv_nsec += (b.wait_ms % 1000) * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
@@ -53,7 +53,7 @@ budget_result budget_admit(uint64_t bytes, uint64_t room)
         }
         int rc = 0;
         while (b.reserved + room > b.total && rc == 0)
-            rc = pthread_cond_timedwait(&b.freed, &b.lock, &until);
+            rc = pthread_cond_clockwait(&b.freed, &b.lock, CLOCK_MONOTONIC, &until);
     }
     bool ok = b.reserved + room <= b.total;
     if (ok)

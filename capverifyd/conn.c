@@ -583,13 +583,14 @@ static void *watch_main(void *arg)
     pthread_mutex_lock(&w.lock);
     while (w.running) {
         struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
+        /* monotonic: a step back of the wall clock must not stop the sweeps */
+        clock_gettime(CLOCK_MONOTONIC, &until);
         until.tv_nsec += WATCH_INTERVAL_MS * 1000000L;
         if (until.tv_nsec >= 1000000000L) {
             until.tv_sec++;
             until.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&w.wake, &w.lock, &until);
+        pthread_cond_clockwait(&w.wake, &w.lock, CLOCK_MONOTONIC, &until);
         if (!w.running)
             break;
         pthread_mutex_unlock(&w.lock);

@@ -106,9 +106,13 @@ static bucket *find(stripe *s, rl_kind kind, const char *key, int64_t now)
         hit->last_ms = now;
         return hit;
     }
-    double refill = (double)(now - hit->last_ms) * rl.rate / 1000.0;
-    hit->tokens = hit->tokens + refill > rl.burst ? rl.burst : hit->tokens + refill;
-    hit->last_ms = now;
+    /* `now` was read before the lock: a thread that took it after a later reader's refill
+     * has nothing to add, and must not move the bucket's time back */
+    if (now > hit->last_ms) {
+        double refill = (double)(now - hit->last_ms) * rl.rate / 1000.0;
+        hit->tokens = hit->tokens + refill > rl.burst ? rl.burst : hit->tokens + refill;
+        hit->last_ms = now;
+    }
     return hit;
 }
 
