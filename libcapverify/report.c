@@ -13,6 +13,16 @@
 #include "report_int.h"
 #include "time_int.h"
 
+bool capvi_report_now_bound(const capv_report *r)
+{
+    if (r->now_bound)
+        return true;
+    for (size_t i = 0; i < r->nunits; i++)
+        if (capvi_report_now_bound(&r->units[i]))
+            return true;
+    return false;
+}
+
 capv_status capvi_report_init(capv_report *r, const char *unit_id)
 {
     memset(r, 0, sizeof *r);

@@ -33,9 +33,14 @@ struct capv_report {
     capv_verdict verdict;
     int64_t verified_at;
     int64_t duration_ms;
+    /* a check's outcome depends on when it ran, not only on the input (a timestamp token
+     * dated after now): the report is not cached (capvi_report_now_bound) */
+    bool now_bound;
 };
 
 capv_status capvi_report_init(capv_report *r, const char *unit_id);
+/* Whether the report or one of its units is now_bound. */
+bool capvi_report_now_bound(const capv_report *r);
 void capvi_report_clear(capv_report *r);
 
 /* Appends a check; takes ownership of `details` (may be NULL), also on failure. */

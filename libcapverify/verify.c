@@ -1315,6 +1315,9 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
         put_str(d, "serial", info.serial);
     }
     if (st != CAPV_OK) {
+        /* a token dated after now passes later: that verdict holds for now only */
+        if (st == CAPV_E_NOT_YET_VALID)
+            u->r->now_bound = true;
         put_str(d, "error", capv_status_name(st));
         return capvi_report_add(u->r, "timestamp", CAPV_CHECK_FAIL, d, "timestamp invalid: %s",
                                 terr.message);

@@ -211,7 +211,7 @@ static capv_status report_from_json(capv_report **out, const uint8_t *json, size
 void capvi_verify_cache_put(const capv_verifier *v, const uint8_t key[32], const capv_report *r,
                             const char *json, size_t len)
 {
-    if (v->cache == NULL)
+    if (v->cache == NULL || capvi_report_now_bound(r))
         return;
     char problems[PROBLEMS_KEPT_MAX];
     if (!capvi_report_problems(problems, sizeof problems, r))

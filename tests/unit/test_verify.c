@@ -679,6 +679,45 @@ START_TEST(policy_known_from_registry)
 }
 END_TEST
 
+static int64_t clock_at;
+
+static int64_t settable_clock(void *user)
+{
+    (void)user;
+    return clock_at;
+}
+
+/* A timestamp token dated after now fails now and passes later: that verdict is not cached,
+ * or the cache would serve it on after the token became good. */
+START_TEST(token_from_the_future_not_cached)
+{
+    capv_verifier *v = verifier(true);
+    capv_verifier_set_clock(v, settable_clock, NULL);
+    capv_cache *c = NULL;
+    ck_assert_int_eq(capv_cache_new(&c, 100, 1 << 22, 0, NULL), CAPV_OK);
+    capv_verifier_set_cache(v, c);
+    capv_verify_options *o = accept_mock();
+    size_t len;
+    uint8_t *zip = tu_read(sample_dir, "sample.zip", &len);
+    capv_report *r = NULL;
+    clock_at = 1000; /* 1970: the token's genTime is decades ahead */
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, o, NULL), CAPV_OK);
+    ck_assert_int_eq(check_of(r, "timestamp"), CAPV_CHECK_FAIL);
+    capv_report_free(r);
+    ck_assert_uint_eq(capv_cache_counter_get(c, CAPV_CACHE_INSERTS), 0);
+    clock_at = fixed_clock(NULL);
+    ck_assert_int_eq(capv_verify_zip_memory(&r, v, zip, len, o, NULL), CAPV_OK);
+    ck_assert_int_eq(check_of(r, "timestamp"), CAPV_CHECK_PASS);
+    ck_assert_int_eq(capv_report_verdict(r), CAPV_VERDICT_OK);
+    capv_report_free(r);
+    ck_assert_uint_eq(capv_cache_counter_get(c, CAPV_CACHE_INSERTS), 1); /* this one is */
+    free(zip);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+    capv_cache_free(c);
+}
+END_TEST
+
 START_TEST(sample_ok)
 {
     capv_verifier *v = verifier(true);
@@ -2325,6 +2364,7 @@ Suite *verify_suite(void)
     tc = tcase_create("sample");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, sample_ok);
+    tcase_add_test(tc, token_from_the_future_not_cached);
     tcase_add_test(tc, policy_known_from_registry);
     tcase_add_test(tc, details_written_once);
     tcase_add_test(tc, proof_statement_whole_version);
