@@ -45,8 +45,12 @@ static bool skip_past(reader *r, const char *marker)
     return false;
 }
 
+/* Appends to the current element's text. The text of an element with children (its
+ * indentation) is never reported: only a leaf's is kept, and only its length is bounded. */
 static capv_status append_text(reader *r, const char *s, size_t n)
 {
+    if (r->children[r->depth - 1])
+        return CAPV_OK;
     if (r->text_len + n > CAPVI_XML_MAX_TEXT)
         return capvi_err_set(r->err, CAPV_E_LIMIT, NULL,
                              "XML answer has a text longer than %u bytes", CAPVI_XML_MAX_TEXT);
@@ -248,9 +252,7 @@ capv_status capvi_xml_read(const uint8_t *data, size_t len, capvi_xml_fn fn, voi
             }
             if (*r.p == 0)
                 return malformed(&r, "a NUL byte");
-            /* the text of an element with children (indentation) is never reported: only a
-             * leaf's is kept, and only its length is bounded */
-            if (!r.children[r.depth - 1] && (st = append_text(&r, (const char *)r.p, 1)) != CAPV_OK)
+            if ((st = append_text(&r, (const char *)r.p, 1)) != CAPV_OK)
                 return st;
             r.p++;
             continue;

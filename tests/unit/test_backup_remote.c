@@ -87,6 +87,14 @@ START_TEST(xml_reads_s3_answers)
     ck_assert_int_eq(
         xml(&c, "<?xml version=\"1.0\"?><!-- c --><r xmlns='u' a=\"x>y\"><k>v</k></r>"), CAPV_OK);
     ck_assert_str_eq(c.text, "r/k=v;r/;");
+    /* references between children are an element's indentation too: not kept, not counted */
+    static char refs[6 * 5000 + 64];
+    strcpy(refs, "<r><k>v</k>");
+    for (int i = 0; i < 5000; i++)
+        strcat(refs, "&#10; ");
+    strcat(refs, "<k>w</k></r>");
+    ck_assert_int_eq(xml(&c, refs), CAPV_OK);
+    ck_assert_str_eq(c.text, "r/k=v;r/k=w;r/;");
 }
 END_TEST
 
