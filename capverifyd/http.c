@@ -15,6 +15,7 @@
 
 #include "budget.h"
 #include "daemon.h"
+#include "ui.h"
 
 const char *header(req *r, const char *name)
 {
@@ -465,8 +466,9 @@ bool body_reserve_as(req *r, body_kind kind, size_t len)
 void send_rate_limited(req *r, rl_kind kind, int retry_after)
 {
     ratelimit_count(kind);
-    char extra[48];
-    snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after);
+    char extra[UI_HEADERS_CAP + 48], ui[UI_HEADERS_CAP];
+    snprintf(extra, sizeof extra, "Retry-After: %d\r\n%s", retry_after,
+             r->route == ROUTE_UI_CONFIG ? ui_config_headers(r, ui, sizeof ui) : "");
     send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s", retry_after);
 }
 

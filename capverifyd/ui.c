@@ -19,8 +19,6 @@
 /* index.html names the build; files under /ui/v/<build>/ never change */
 #define CACHE_FOREVER "public, max-age=31536000, immutable"
 #define CACHE_REVALIDATE "no-cache"
-/* the UI's headers: the policy with two origins of up to 300 bytes, and Cache-Control */
-#define UI_HEADERS_CAP 1536
 
 /* The origin of the identity provider's token endpoint that the UI may connect to:
  * ui.token_origin, else the issuer's origin; "" when the UI does not sign in (no auth, no
@@ -60,6 +58,11 @@ static const char *ui_headers(req *r, char *buf, size_t cap, const char *cache)
              issuer[0] ? " " : "", issuer, token[0] ? " " : "", token,
              cache ? "Cache-Control: " : "", cache ? cache : "", cache ? "\r\n" : "");
     return buf;
+}
+
+const char *ui_config_headers(req *r, char *buf, size_t cap)
+{
+    return ui_headers(r, buf, cap, NULL);
 }
 
 static void ui_not_found(req *r, const char *why)

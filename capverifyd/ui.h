@@ -4,11 +4,18 @@
 #ifndef CAPVD_UI_H
 #define CAPVD_UI_H
 
+#include <stddef.h>
+
 struct req;
 
 /* GET "/", "/ui", "/ui/..." (404 while ui.enabled is false). */
 void handle_ui(struct req *r);
 /* GET /ui/config.json: {"auth_enabled","issuer","client_id","scopes","version"}. */
 void handle_ui_config(struct req *r);
+/* The headers every answer of /ui/config.json carries (docs/ui.md), as "Name: value\r\n"
+ * lines in buf (UI_HEADERS_CAP bytes), for its answers sent elsewhere (a 429). The cap holds
+ * the policy with two origins of up to 300 bytes, and Cache-Control. */
+#define UI_HEADERS_CAP 1536
+const char *ui_config_headers(struct req *r, char *buf, size_t cap);
 
 #endif

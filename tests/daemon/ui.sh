@@ -324,5 +324,12 @@ assert_eq "six file loads in a row: all 200" "$codes" "200 200 200 200 200 200 "
 codes=""
 for i in 1 2 3 4; do codes="$codes$(curl -s -o /dev/null -w '%{http_code}' "$D_URL/registry/entries") "; done
 assert_match "the API is still limited" "$codes" '429'
+# /ui/config.json counts against the address; its 429 is a UI answer like the others
+for i in 1 2 3 4; do
+    req GET "$D_URL/ui/config.json"
+    [ "$STATUS" = 429 ] && break
+done
+assert_eq "GET /ui/config.json, again and again: 429" "$STATUS" 429
+ui_headers "429 of /ui/config.json"
 daemon_stop
 t_done
