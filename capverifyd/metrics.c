@@ -121,13 +121,15 @@ void metrics_auth_failure(const char *reason)
     for (int i = 0; i < n; i++)
         if (strcmp(m.reasons[i], reason) == 0)
             slot = i;
-    if (slot < 0 && n < MAX_REASONS) {
-        snprintf(m.reasons[n], sizeof m.reasons[n], "%s", reason);
-        slot = n;
-        atomic_store(&m.nreasons, n + 1);
+    /* a bounded label set: the last slot is "other", for anything beyond the rest */
+    if (slot < 0) {
+        slot = n < MAX_REASONS - 1 ? n : MAX_REASONS - 1;
+        if (slot == n) {
+            snprintf(m.reasons[n], sizeof m.reasons[n], "%s",
+                     n < MAX_REASONS - 1 ? reason : "other");
+            atomic_store(&m.nreasons, n + 1);
+        }
     }
-    if (slot < 0) /* bounded label set: anything beyond is "other" */
-        slot = MAX_REASONS - 1;
     atomic_fetch_add(&m.reason_counts[slot], 1);
     pthread_mutex_unlock(&m.reasons_lock);
 }
