@@ -168,7 +168,7 @@ static bool address_allows(req *r)
     int retry = 0;
     if (ratelimit_take(RL_ADDRESS, client_bucket(r), &retry))
         return true;
-    send_rate_limited(r, RL_ADDRESS, retry);
+    send_rate_limited(r, RL_ADDRESS, retry, NULL);
     return false;
 }
 
@@ -250,7 +250,7 @@ bool auth_check(req *r, const char *scope)
         ok = false;
     } else if (r->route != ROUTE_METRICS && /* a probe: never limited */
                !ratelimit_take(RL_SUBJECT, r->subject, &retry)) {
-        send_rate_limited(r, RL_SUBJECT, retry);
+        send_rate_limited(r, RL_SUBJECT, retry, NULL);
         ok = false;
     }
     capv_jwt_claims_free(claims);

@@ -15,7 +15,6 @@
 
 #include "budget.h"
 #include "daemon.h"
-#include "ui.h"
 
 const char *header(req *r, const char *name)
 {
@@ -463,13 +462,17 @@ bool body_reserve_as(req *r, body_kind kind, size_t len)
     return true;
 }
 
-void send_rate_limited(req *r, rl_kind kind, int retry_after)
+void send_rate_limited(req *r, rl_kind kind, int retry_after, const char *extra)
 {
     ratelimit_count(kind);
-    char extra[UI_HEADERS_CAP + 48], ui[UI_HEADERS_CAP];
-    snprintf(extra, sizeof extra, "Retry-After: %d\r\n%s", retry_after,
-             r->route == ROUTE_UI_CONFIG ? ui_config_headers(r, ui, sizeof ui) : "");
-    send_error_with(r, 429, "rate_limited", extra, "too many requests; retry in %d s", retry_after);
+    char hdr[64];
+    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", retry_after);
+    char *both = NULL;
+    if (extra != NULL && asprintf(&both, "%s%s", hdr, extra) < 0)
+        both = NULL;
+    send_error_with(r, 429, "rate_limited", both != NULL ? both : hdr,
+                    "too many requests; retry in %d s", retry_after);
+    free(both);
 }
 
 /* The rate-limit bucket of the client (docs/hardening.md "Rate limits"): an IPv6 client is

@@ -106,8 +106,8 @@ void send_error_with(req *r, int status, const char *code, const char *extra_hea
  * ("\"lints\":[…]"), e.g. the lints of a policy that does not compile. */
 void send_error_members(req *r, int status, const char *code, const char *members, const char *fmt,
                         ...) __attribute__((format(printf, 5, 6)));
-/* 429 with Retry-After, counted by kind. */
-void send_rate_limited(req *r, rl_kind kind, int retry_after);
+/* 429 with Retry-After and the header lines `extra` (may be NULL), counted by kind. */
+void send_rate_limited(req *r, rl_kind kind, int retry_after, const char *extra);
 
 /* The methods a route answers ("GET, HEAD", "POST", …), for Allow headers. */
 const char *http_allow_methods(route rt);

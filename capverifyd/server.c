@@ -264,7 +264,10 @@ static bool rate_limit_early(req *r)
             !ratelimit_exhausted(RL_ADDRESS, client_bucket(r), &retry))
             return true;
     }
-    send_rate_limited(r, RL_ADDRESS, retry);
+    /* the UI's configuration answers as the UI does (docs/ui.md) */
+    char ui[UI_HEADERS_CAP];
+    send_rate_limited(r, RL_ADDRESS, retry,
+                      r->route == ROUTE_UI_CONFIG ? ui_config_headers(r, ui, sizeof ui) : NULL);
     return false;
 }
 
