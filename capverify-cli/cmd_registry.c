@@ -33,9 +33,12 @@ static void registry_usage(FILE *f)
             "commands:\n"
             "  init                         create the database (or migrate an existing one)\n"
             "  add --manifest-hash H --proof-hash H [--id ID] [--timestamp-file NAME]\n"
-            "      [--policy-hash H] [--registered-at RFC3339] [--signature B64 --public-key B64]\n"
-            "      [--sign-key KEY.pem]     register an entry (idempotent: a retry says exists,\n"
-            "                               other content for the same hashes is a conflict)\n"
+            "      [--policy-hash H] [--registered-at RFC3339]\n"
+            "      [--signature B64 --public-key B64 [--kid KID] | --sign-key KEY.pem]\n"
+            "                               register an entry (idempotent: a retry says exists,\n"
+            "                               other content for the same hashes is a conflict),\n"
+            "                               signed by the caller (--kid: the key id it\n"
+            "                               declares) or with the key\n"
             "  add --package PATH [...]     the same, with the hashes of a package\n"
             "  list [--manifest-hash H] [--after SEQ] [--limit N]\n"
             "                               entries in registration order, one page\n"
@@ -839,7 +842,8 @@ static int do_backup(const opts *o, char **operands)
     long long retain = 0;
     bool list = false;
     remote_flags rf;
-    remote_flags_init(&rf);
+    if (remote_flags_init(&rf, "registry backup") != 0)
+        return EXIT_USAGE;
     for (size_t k = 0; k < o->n; k++) {
         const char *val = o->given[k].arg;
         int opt = o->given[k].opt;
@@ -1031,10 +1035,15 @@ static int do_restore(const opts *o, char **operands)
     unsigned int flags = 0;
     bool check_only = false;
     remote_flags rf;
-    remote_flags_init(&rf);
+    if (remote_flags_init(&rf, "registry restore") != 0)
+        return EXIT_USAGE;
     for (size_t k = 0; k < o->n; k++) {
         const char *val = o->given[k].arg;
         int opt = o->given[k].opt;
+        if (remote_is_retain(opt))
+            return cli_usage_error("registry restore",
+                                   "--s3-retain goes with backup --upload: a restore deletes "
+                                   "nothing in the store");
         int used = remote_flag(&rf, opt, val, "registry restore");
         if (used < 0)
             return EXIT_USAGE;

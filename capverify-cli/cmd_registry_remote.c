@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,7 +31,7 @@ static bool parse_number(long long *out, const char *s, long long min, long long
     return true;
 }
 
-void remote_flags_init(remote_flags *f)
+int remote_flags_init(remote_flags *f, const char *cmd)
 {
     memset(f, 0, sizeof *f);
     f->url = env_or_null("CAPV_BACKUP_S3_URL");
@@ -38,11 +39,17 @@ void remote_flags_init(remote_flags *f)
     f->region = env_or_null("CAPV_BACKUP_S3_REGION");
     f->credentials_file = env_or_null("CAPV_BACKUP_S3_CREDENTIALS_FILE");
     f->ca_file = env_or_null("CAPV_BACKUP_S3_CA_FILE");
-    const char *ps = env_or_null("CAPV_BACKUP_S3_PATH_STYLE");
-    f->path_style = ps != NULL && strcmp(ps, "true") == 0;
-    const char *retain = env_or_null("CAPV_BACKUP_S3_RETAIN");
-    if (retain == NULL || !parse_number(&f->retain, retain, 0, 100000))
-        f->retain = 0;
+    /* the values the daemon takes for backup.s3.path_style and backup.s3.retain
+     * (docs/configuration.md), and no others: a value it refuses is not read as a default */
+    const char *ps = getenv("CAPV_BACKUP_S3_PATH_STYLE");
+    if (ps != NULL && strcasecmp(ps, "true") != 0 && strcasecmp(ps, "false") != 0)
+        return cli_usage_error(cmd, "CAPV_BACKUP_S3_PATH_STYLE='%s' is not true or false", ps);
+    f->path_style = ps != NULL && strcasecmp(ps, "true") == 0;
+    const char *retain = getenv("CAPV_BACKUP_S3_RETAIN");
+    if (retain != NULL && !parse_number(&f->retain, retain, 0, 100000))
+        return cli_usage_error(cmd, "CAPV_BACKUP_S3_RETAIN='%s' is not a number from 0 to 100000",
+                               retain);
+    return 0;
 }
 
 enum {
@@ -102,6 +109,11 @@ int remote_flag(remote_flags *f, int opt, const char *val, const char *cmd)
         return -1;
     }
     return 1;
+}
+
+bool remote_is_retain(int opt)
+{
+    return opt == OPT_S3_RETAIN;
 }
 
 bool remote_is_location(const char *from)

@@ -22,8 +22,10 @@ typedef struct remote_flags {
     bool remote; /* --remote */
 } remote_flags;
 
-/* Fills `f` from the environment. */
-void remote_flags_init(remote_flags *f);
+/* Fills `f` from the environment. 0, or EXIT_USAGE after a usage error of `cmd`: a
+ * CAPV_BACKUP_S3_PATH_STYLE or CAPV_BACKUP_S3_RETAIN value that the daemon's configuration
+ * would refuse too. */
+int remote_flags_init(remote_flags *f, const char *cmd);
 
 /* The S3 settings (--s3-*: the first `remote_settings` of them), then --upload and --remote,
  * with option values from REMOTE_OPT_BASE on; ends with { 0 }. */
@@ -34,6 +36,9 @@ extern const size_t remote_settings;
 /* If `opt` is one of remote_options, applies it with its value `val` and returns 1; 0 when it
  * is none of them; -1 after printing a usage error (a bad value). */
 int remote_flag(remote_flags *f, int opt, const char *val, const char *cmd);
+
+/* Whether `opt` is --s3-retain, which only an upload takes (it prunes the store). */
+bool remote_is_retain(int opt);
 
 /* Whether `from` is an s3:// location. */
 bool remote_is_location(const char *from);

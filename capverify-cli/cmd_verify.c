@@ -21,9 +21,12 @@ static void verify_usage(FILE *f)
         f, "usage: capverify verify [options] PACKAGE...\n\n"
            "Verifies CAP packages and prints one line per check. A PACKAGE is a .zip file, a\n"
            "package directory (it holds manifest.json or _meta.json), '-' (a zip or a JSON\n"
-           "package read from standard input), or a directory of packages: its .zip and\n"
-           ".capz files and package directories, in name order (--recursive: also those of\n"
-           "its other subdirectories).\n"
+           "package read from standard input), another file that is not a regular one (a\n"
+           "pipe such as <(...), a FIFO, a device: read like standard input), or a\n"
+           "directory of packages: its .zip and .capz files and package directories, in name\n"
+           "order (--recursive: also those of its other subdirectories). Every package is\n"
+           "read under the same limits (512 MiB in total, docs/formats.md), or the daemon's\n"
+           "with --daemon-config.\n"
            "Exit code: 0 ok, 1 warn, 2 fail (the worst package), 4 not a package, 5 unreadable.\n\n"
            "options:\n"
            "  --trust PATH            trusted Ed25519 keys: a directory of *.pub / cap-key.v1\n"
@@ -126,7 +129,7 @@ static int verdict_exit(capv_verdict v)
 typedef struct verify_run {
     capv_verifier *v;
     capv_verify_options *o;
-    capv_package_limits *limits; /* --daemon-config: the daemon's (the options hold a copy) */
+    capv_package_limits *limits; /* the CLI's, or the daemon's (the options hold a copy) */
     capv_registry *reg;          /* opened read-write for --record, read-only for the daemon's */
     bool json, record, recursive, summary, quiet;
     const char *report_path, *registry_path;
@@ -441,6 +444,28 @@ static int use_daemon_config(verify_run *vr)
     return rc;
 }
 
+/* Without --daemon-config: the limits capv_verify_path gives a file by default (the CLI's,
+ * docs/formats.md, "CAP packages"), set in the options, so that what is verified from memory
+ * (standard input, a pipe) gets them too and the same bytes get the same verdict. GO_ON or an
+ * exit code (reported). */
+static int use_cli_limits(verify_run *vr)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = capv_package_limits_new(&vr->limits, &err);
+    if (st == CAPV_OK)
+        st = capv_package_limits_set(vr->limits, CAPV_LIMIT_TOTAL_BYTES, CAPV_CLI_MAX_TOTAL_BYTES,
+                                     &err);
+    if (st == CAPV_OK)
+        st = capv_package_limits_set(vr->limits, CAPV_LIMIT_ENTRY_BYTES, CAPV_CLI_MAX_TOTAL_BYTES,
+                                     &err);
+    if (st == CAPV_OK)
+        st = capv_package_limits_set(vr->limits, CAPV_LIMIT_VERIFY_BYTES, CAPV_CLI_MAX_VERIFY_BYTES,
+                                     &err);
+    if (st == CAPV_OK)
+        st = capv_verify_options_set_limits(vr->o, vr->limits, &err);
+    return st == CAPV_OK ? GO_ON : cli_report("verify", st, &err);
+}
+
 /* --audit-log FILE: its bytes, borrowed by the options. GO_ON or an exit code (reported). */
 static int read_audit_log(verify_run *vr)
 {
@@ -493,14 +518,34 @@ static int record_report(const verify_run *vr, const char *path, const capv_repo
     return rc;
 }
 
-/* Verifies standard input: a zip (by its magic bytes) or the JSON package form. `*read_rc`
- * is the exit code when it could not be read (reported). */
-static capv_status verify_stdin(capv_report **r, const verify_run *vr, capv_error *err,
-                                int *read_rc)
+/* Whether `path` is read whole and verified from memory: '-' (standard input), or a file that
+ * is neither a regular file nor a directory (a pipe such as <(...), a FIFO, a device), which
+ * the library would refuse to load as unsafe. */
+static bool read_whole(const char *path)
+{
+    struct stat sb;
+    return strcmp(path, "-") == 0 ||
+           (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode));
+}
+
+/* Whether `data` is a zip: it starts with a local file header (PK\3\4) or, for an empty zip,
+ * with the end of central directory record (PK\5\6), as the daemon tells a zip upload from a
+ * JSON package. */
+static bool is_zip(const uint8_t *data, size_t len)
+{
+    return len >= 4 && data[0] == 'P' && data[1] == 'K' &&
+           ((data[2] == 3 && data[3] == 4) || (data[2] == 5 && data[3] == 6));
+}
+
+/* Verifies the bytes of `path` (read_whole): a zip (is_zip) or the JSON package form.
+ * `*read_rc` is the exit code when they could not be read (reported). */
+static capv_status verify_bytes(capv_report **r, const verify_run *vr, const char *path,
+                                capv_error *err, int *read_rc)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    *read_rc = cli_read_file(&data, &len, "-", CAPV_CLI_MAX_TOTAL_BYTES, "verify");
+    const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
+    *read_rc = cli_read_file(&data, &len, path, CAPV_CLI_MAX_TOTAL_BYTES, "verify");
     if (*read_rc != 0) {
         /* for the JSON line: what cli_read_file said on stderr */
         capv_status st = *read_rc == EXIT_MALFORMED  ? CAPV_E_LIMIT
@@ -508,17 +553,16 @@ static capv_status verify_stdin(capv_report **r, const verify_run *vr, capv_erro
                                                      : CAPV_E_IO;
         err->code = st;
         if (st == CAPV_E_LIMIT)
-            snprintf(err->message, sizeof err->message, "standard input is larger than %llu bytes",
+            snprintf(err->message, sizeof err->message, "%s is larger than %llu bytes", what,
                      (unsigned long long)CAPV_CLI_MAX_TOTAL_BYTES);
+        else if (st == CAPV_E_NOMEM)
+            snprintf(err->message, sizeof err->message, "out of memory reading %s", what);
         else
-            snprintf(err->message, sizeof err->message, "%s",
-                     st == CAPV_E_NOMEM ? "out of memory reading standard input"
-                                        : "standard input could not be read");
+            snprintf(err->message, sizeof err->message, "%s could not be read", what);
         return st;
     }
-    capv_status st = len >= 4 && memcmp(data, "PK\3\4", 4) == 0
-                         ? capv_verify_zip_memory(r, vr->v, data, len, vr->o, err)
-                         : capv_verify_package_json(r, vr->v, data, len, vr->o, err);
+    capv_status st = is_zip(data, len) ? capv_verify_zip_memory(r, vr->v, data, len, vr->o, err)
+                                       : capv_verify_package_json(r, vr->v, data, len, vr->o, err);
     free(data);
     return st;
 }
@@ -539,8 +583,8 @@ static int verify_package(verify_run *vr, output *out, int i, const char *path)
     capv_report *r = NULL;
     capv_error err = CAPV_ERROR_INIT;
     int read_rc = 0;
-    capv_status st = strcmp(path, "-") == 0 ? verify_stdin(&r, vr, &err, &read_rc)
-                                            : capv_verify_path(&r, vr->v, path, vr->o, &err);
+    capv_status st = read_whole(path) ? verify_bytes(&r, vr, path, &err, &read_rc)
+                                      : capv_verify_path(&r, vr->v, path, vr->o, &err);
     progress_clear(out);
     if (st != CAPV_OK) {
         int prc = read_rc != 0 ? read_rc : cli_report(path, st, &err);
@@ -772,8 +816,8 @@ int cmd_verify(int argc, char **argv)
         rc = cli_report("verify", st, &err);
     else
         rc = parse_args(&vr, argc, argv);
-    if (rc == GO_ON && vr.daemon_config != NULL)
-        rc = use_daemon_config(&vr);
+    if (rc == GO_ON)
+        rc = vr.daemon_config != NULL ? use_daemon_config(&vr) : use_cli_limits(&vr);
     if (rc == GO_ON && vr.registry_path != NULL)
         rc = attach_registry(&vr);
     if (rc == GO_ON && vr.audit_log_path != NULL)

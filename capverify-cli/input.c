@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,69 @@ int cli_read_file(uint8_t **out, size_t *len, const char *path, size_t max, cons
     return 0;
 }
 
+/* Writes all of `data` to `fd`: 0 or an errno value. */
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, p + done, len - done);
+        if (w > 0)
+            done += (size_t)w;
+        else if (w == 0)
+            return EIO;
+        else if (errno != EINTR)
+            return errno;
+    }
+    return 0;
+}
+
+/* The file that writing `path` replaces, into `out`: `path` itself, or, when it is a
+ * symbolic link, the file its chain of links ends at (which need not exist yet), so that the
+ * link stays a link. 0 or an errno value. */
+static int final_target(char out[4096], const char *path)
+{
+    if (snprintf(out, 4096, "%s", path) >= 4096)
+        return ENAMETOOLONG;
+    for (int hops = 0;; hops++) {
+        struct stat sb;
+        if (lstat(out, &sb) != 0 || !S_ISLNK(sb.st_mode))
+            return 0;
+        if (hops == 40)
+            return ELOOP;
+        char link[4096], next[4096];
+        ssize_t n = readlink(out, link, sizeof link);
+        if (n < 0)
+            return errno;
+        if ((size_t)n == sizeof link)
+            return ENAMETOOLONG;
+        link[n] = '\0';
+        /* a relative link is relative to the directory that holds it */
+        const char *slash = strrchr(out, '/');
+        int m = link[0] == '/' || slash == NULL
+                    ? snprintf(next, sizeof next, "%s", link)
+                    : snprintf(next, sizeof next, "%.*s/%s", (int)(slash - out), out, link);
+        if (m < 0 || (size_t)m >= sizeof next)
+            return ENAMETOOLONG;
+        memcpy(out, next, (size_t)m + 1);
+    }
+}
+
+/* `path` is a device, a FIFO or a socket (/dev/stdout, /dev/null, a named pipe): written as
+ * it is, never replaced. 0 or an exit code (reported). */
+static int write_special(const char *path, const void *data, size_t len, const char *cmd)
+{
+    int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    int err = fd < 0 ? errno : write_all(fd, data, len);
+    if (fd >= 0 && close(fd) != 0 && err == 0)
+        err = errno;
+    if (err != 0) {
+        fprintf(stderr, "capverify %s: cannot write %s: %s\n", cmd, path, strerror(err));
+        return EXIT_UNAVAILABLE;
+    }
+    return 0;
+}
+
 int cli_write_file(const char *path, const void *data, size_t len, const char *cmd)
 {
     if (strcmp(path, "-") == 0) {
@@ -71,34 +135,31 @@ int cli_write_file(const char *path, const void *data, size_t len, const char *c
         }
         return 0;
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    struct stat old;
+    bool exists = stat(path, &old) == 0;
+    if (exists && !S_ISREG(old.st_mode))
+        return write_special(path, data, len, cmd);
+    char target[4096], tmp[4096 + 32];
+    int err = final_target(target, path);
+    if (err != 0) {
+        fprintf(stderr, "capverify %s: cannot write %s: %s\n", cmd, path, strerror(err));
+        return EXIT_UNAVAILABLE;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {
         fprintf(stderr, "capverify %s: %s: %s\n", cmd, tmp, strerror(errno));
         return EXIT_UNAVAILABLE;
     }
     /* a file written over keeps its permissions (a manifest signed in place) */
-    struct stat old;
-    if (stat(path, &old) == 0 && S_ISREG(old.st_mode))
+    if (exists)
         fchmod(fd, old.st_mode & 07777);
-    const char *p = data;
-    size_t done = 0;
-    int err = 0;
-    while (done < len && err == 0) {
-        ssize_t w = write(fd, p + done, len - done);
-        if (w > 0)
-            done += (size_t)w;
-        else if (w == 0)
-            err = EIO;
-        else if (errno != EINTR)
-            err = errno;
-    }
+    err = write_all(fd, data, len);
     if (err == 0 && fsync(fd) != 0)
         err = errno;
     if (close(fd) != 0 && err == 0)
         err = errno;
-    if (err == 0 && rename(tmp, path) != 0)
+    if (err == 0 && rename(tmp, target) != 0)
         err = errno;
     if (err != 0) {
         fprintf(stderr, "capverify %s: cannot write %s: %s\n", cmd, path, strerror(err));

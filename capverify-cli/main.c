@@ -91,6 +91,19 @@ static const char *suggestion(const char *name)
     return best;
 }
 
+/* Returns `rc`, or when what went to standard output did not get there (a full disk,
+ * /dev/full, a closed pipe), says so and returns the I/O error's exit code instead: a
+ * verdict that is no failure is not what the caller got, nothing was. */
+static int output_written(int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "capverify: cannot write output\n");
+        if (rc == EXIT_VERDICT_OK || rc == EXIT_VERDICT_WARN)
+            rc = EXIT_UNAVAILABLE;
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -108,7 +121,7 @@ int main(int argc, char **argv)
     } else if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
                strcmp(name, "help") == 0) {
         usage(stdout);
-        return EXIT_VERDICT_OK;
+        return output_written(EXIT_VERDICT_OK);
     }
     if (strcmp(name, "--version") == 0)
         name = "version";
@@ -121,13 +134,7 @@ int main(int argc, char **argv)
             return cli_report("initialisation", st, &err);
         int rc = commands[i].run(argc - 1, argv + 1);
         capv_global_shutdown();
-        if (fflush(stdout) != 0 || ferror(stdout)) {
-            fprintf(stderr, "capverify: cannot write output\n");
-            /* a verdict that is no failure is not what the caller got: nothing was */
-            if (rc == EXIT_VERDICT_OK || rc == EXIT_VERDICT_WARN)
-                rc = EXIT_UNAVAILABLE;
-        }
-        return rc;
+        return output_written(rc);
     }
     const char *guess = suggestion(name);
     if (guess != NULL)

@@ -5,7 +5,8 @@
 # options, and clear usage errors (exit 3) for an unknown option, a missing value and a value
 # given to a flag. Then every option that a command's --help documents is known to the parser
 # of that command (or of one of its subcommands): help and parser cannot drift apart. And an
-# input file of exactly its limit is read.
+# input file of exactly its limit is read; help that cannot be written is an I/O error; the
+# S3 settings of the registry commands refuse what they do not take.
 #   options.sh CAPVERIFY
 set -uo pipefail
 cli=$(realpath "$1")
@@ -111,6 +112,51 @@ printf ' ' >>limit.json
 err=$("$cli" policy hash limit.json 2>&1)
 [ $? -eq 4 ] && grep -q "larger than 16777216 bytes" <<<"$err" &&
     ok "one byte more is refused" || bad "one byte more is refused" "$err"
+
+# Help that cannot be written is an I/O error (exit 5, said on stderr), as for every command.
+for args in --help -h help "help verify"; do
+    # shellcheck disable=SC2086 # "help verify" is two arguments
+    err=$("$cli" $args 2>&1 >/dev/full)
+    rc=$?
+    [ "$rc" -eq 5 ] && grep -q "cannot write" <<<"$err" && ok "capverify $args >/dev/full: exit 5" ||
+        bad "capverify $args >/dev/full" "exit $rc, stderr '$err'"
+done
+
+# registry add --kid (with --signature) is in the help, as every option of its parser.
+grep -q -- "--signature B64 --public-key B64 \[--kid KID\]" <<<"$("$cli" registry --help)" &&
+    ok "registry add --kid is documented" || bad "registry add --kid is documented"
+
+# The S3 settings: --s3-retain is the upload's, a restore refuses it before any download;
+# CAPV_BACKUP_S3_RETAIN and _PATH_STYLE take what the daemon's backup.s3.retain and
+# backup.s3.path_style take (an integer from 0 to 100000; true or false, in any case), and a
+# value they do not is a usage error before anything is backed up or sent. The store is
+# unreachable (port 9 of localhost, which curl never resolves through DNS): a command that
+# gets that far fails with exit 5, and says whether it addressed the bucket by path.
+s3=(--s3-url s3://bucket/p --s3-endpoint http://localhost:9 --s3-attempts 1)
+export AWS_ACCESS_KEY_ID=id AWS_SECRET_ACCESS_KEY=secret
+usage "registry restore refuses --s3-retain" "--s3-retain" \
+    registry restore --check-only --from s3://bucket/p/registry-20260101T000000Z.sqlite \
+    --s3-retain 3 "${s3[@]}"
+for bad_env in CAPV_BACKUP_S3_RETAIN=x CAPV_BACKUP_S3_RETAIN=30d CAPV_BACKUP_S3_RETAIN=100001 \
+    CAPV_BACKUP_S3_RETAIN= CAPV_BACKUP_S3_PATH_STYLE=1 CAPV_BACKUP_S3_PATH_STYLE=yes; do
+    err=$(env "$bad_env" "$cli" registry backup --upload --db reg.db --dir bk "${s3[@]}" 2>&1)
+    rc=$?
+    [ "$rc" -eq 3 ] && grep -q "${bad_env%%=*}" <<<"$err" && [ ! -e bk ] &&
+        ok "$bad_env is refused (exit 3, nothing backed up)" ||
+        bad "$bad_env is refused" "exit $rc, stderr '$err'$([ -e bk ] && echo ', a backup was taken')"
+    rm -rf bk
+done
+# a setting and the host it addresses: the command reaches the store (exit 5)
+for good in "CAPV_BACKUP_S3_RETAIN=0 bucket.localhost" "CAPV_BACKUP_S3_RETAIN=100000 bucket.localhost" \
+    "CAPV_BACKUP_S3_PATH_STYLE=TRUE localhost" "CAPV_BACKUP_S3_PATH_STYLE=true localhost" \
+    "CAPV_BACKUP_S3_PATH_STYLE=False bucket.localhost"; do
+    read -r setting host <<<"$good"
+    err=$(env "$setting" "$cli" registry backup --list --remote "${s3[@]}" 2>&1)
+    rc=$?
+    [ "$rc" -eq 5 ] && grep -q "connect to $host port" <<<"$err" &&
+        ok "$setting is taken (addressing $host)" || bad "$setting is taken" "exit $rc, stderr '$err'"
+done
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 
 [ "$fails" -eq 0 ] && echo "all option checks passed" || echo "$fails option check(s) failed"
 [ "$fails" -eq 0 ]

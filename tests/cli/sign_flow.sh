@@ -55,6 +55,16 @@ cp "$vectors/peer/packages/webui-legacy/manifest.json" "$dir/private.json"
 chmod 600 "$dir/private.json"
 (umask 022 && "$cli" sign "$dir/private.json" --key "$dir/alice.key" --out "$dir/private.json")
 [ "$(stat -c %a "$dir/private.json")" = 600 ] || fail "signing in place changed the file's mode"
+# --out through a symbolic link writes the file it points to: the link stays a link
+mkdir -p "$dir/real"
+cp "$vectors/peer/packages/webui-legacy/manifest.json" "$dir/real/linked.json"
+ln -s real/linked.json "$dir/link.json"
+"$cli" sign "$dir/link.json" --key "$dir/alice.key" --out "$dir/link.json"
+[ -L "$dir/link.json" ] && [ "$(readlink "$dir/link.json")" = real/linked.json ] ||
+    fail "sign --out LINK replaced the symbolic link"
+[ "$(jq '.signatures | length' "$dir/real/linked.json")" = 1 ] ||
+    fail "sign --out LINK did not sign the file it points to"
+[ -z "$(find "$dir/real" "$dir" -maxdepth 1 -name '*.tmp.*')" ] || fail "sign --out LINK left a temporary file"
 cp "$dir/alice.json" "$dir/trust/"
 
 # unknown key → fail; trusted → the signature passes (the peer's proof still binds: signing

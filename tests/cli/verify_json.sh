@@ -4,7 +4,8 @@
 # JSON Lines, one object per package, and every line of every run validates against
 # docs/schemas/capverify.verify.v1.schema.json; a directory of packages verifies each (in
 # name order, --recursive descends), '-' reads standard input (zip or JSON package),
-# --summary and -q, and --report writes the same lines.
+# --summary and -q, and --report writes the same lines. The same bytes verify alike from a
+# file, standard input, a pipe or a FIFO.
 #   verify_json.sh CAPVERIFY SOURCE_DIR FIXTURES_DIR VECTORS_DIR
 set -uo pipefail
 cli=$1 src=$2 fixtures=$3 vectors=$4
@@ -159,4 +160,68 @@ rc=$?
     .error.message == "standard input could not be read"' <<<"$out" >/dev/null &&
     ok "standard input that cannot be read: an error line saying so (exit 5)" ||
     bad "unreadable standard input" "$rc: $out"
+
+# The same bytes get the same report from standard input, a pipe or a file: the same limits
+# (the CLI's, docs/formats.md) and the same zip detection. `same_report NAME A B`: the --json
+# lines of runs A and B (files $tmp/A.out, $tmp/A.rc) agree but for the package's name, the
+# time and the duration, and so do their exit codes.
+same_report() {
+    if [ "$(cat "$tmp/$2.rc")" = "$(cat "$tmp/$3.rc")" ] && python3 - "$tmp/$2.out" "$tmp/$3.out" <<'PY'; then
+import json, sys
+def strip(path):
+    out = []
+    for line in open(path):
+        o = json.loads(line)
+        o.pop("package")
+        o.get("report", {}).pop("verified_at", None)
+        o.get("report", {}).pop("duration_ms", None)
+        out.append(o)
+    return out
+a, b = strip(sys.argv[1]), strip(sys.argv[2])
+sys.exit(0 if a and a == b else 1)
+PY
+        ok "$1"
+    else
+        bad "$1" "exit $(cat "$tmp/$2.rc") vs $(cat "$tmp/$3.rc"): $(head -c 300 "$tmp/$2.out") vs $(head -c 300 "$tmp/$3.out")"
+    fi
+}
+# a _meta.json of 80,001 JSON values: parsing it needs more than the daemon's 16 MiB
+# verification budget and much less than the CLI's 256 MiB
+python3 - "$tmp/budget.zip" <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_STORED) as z:
+    z.writestr("_meta.json", "[" + ",".join(["0"] * 80000) + "]")
+PY
+run budget_file "$cli" verify --json "$tmp/budget.zip"
+run budget_stdin "$cli" verify --json - <"$tmp/budget.zip"
+same_report "standard input is verified under the same limits as a file" budget_file budget_stdin
+# an empty zip (its end record alone, PK\5\6) is a zip from standard input too
+printf 'PK\5\6\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0' >"$tmp/empty.zip"
+run empty_file "$cli" verify --json "$tmp/empty.zip"
+run empty_stdin "$cli" verify --json - <"$tmp/empty.zip"
+same_report "an empty zip from standard input is the empty zip file's verdict" empty_file empty_stdin
+# a path that is no regular file or directory (a pipe, a device) is read like standard input
+run sample_file "$cli" verify --json "${trust[@]}" "$S/sample.zip"
+run sample_pipe "$cli" verify --json "${trust[@]}" <(cat "$S/sample.zip")
+same_report "a pipe (<(cat sample.zip)) verifies like the file" sample_file sample_pipe
+mkfifo "$tmp/fifo"
+timeout 20 sh -c 'cat "$1" >"$2"' sh "$S/sample.zip" "$tmp/fifo" &
+run sample_fifo "$cli" verify --json "${trust[@]}" "$tmp/fifo"
+wait
+same_report "a FIFO verifies like the file" sample_file sample_fifo
+run null_stdin "$cli" verify --json - </dev/null
+run null_dev "$cli" verify --json /dev/null
+same_report "/dev/null is empty input, as empty standard input" null_stdin null_dev
+# --report FILE writes into a FIFO (or a device) as it is, where a temporary file and a
+# rename would replace it
+rm -f "$tmp/fifo"
+mkfifo "$tmp/fifo"
+timeout 20 cat "$tmp/fifo" >"$tmp/fifo.out" &
+reader=$!
+timeout 20 "$cli" verify --json --report "$tmp/fifo" "${trust[@]}" "$S/sample.zip" >"$tmp/fifo.json" 2>"$tmp/fifo.err"
+rc=$?
+wait "$reader"
+[ "$rc" = 1 ] && [ -p "$tmp/fifo" ] && [ -s "$tmp/fifo.out" ] && cmp -s "$tmp/fifo.json" "$tmp/fifo.out" &&
+    ok "--report FIFO writes the report into the FIFO" ||
+    bad "--report FIFO" "exit $rc, $(cat "$tmp/fifo.err")$([ -p "$tmp/fifo" ] || echo ', the FIFO was replaced')"
 [ "$fails" = 0 ] || exit 1
