@@ -230,7 +230,7 @@ static bool record(req *r, const char *json, size_t len)
     if (!d->cfg.registry_record_verifications)
         return true;
     if (d->registry == NULL) {
-        send_error(r, 503, "registry_unavailable", "the registry is not open; retry shortly");
+        answer_registry_not_open(r);
         return false;
     }
     capv_error err = CAPV_ERROR_INIT;
@@ -260,6 +260,13 @@ static void verify_package(req *r, bool zip, uint8_t *body, const uint8_t *data,
                            const capv_verify_options *opts, const char *extra)
 {
     capvd *d = r->d;
+    /* the registry check reads the registry: without it a verdict would skip that check
+     * (a SIGHUP could not reopen it; main.c tries again) */
+    if (d->registry == NULL) {
+        free(body);
+        answer_registry_not_open(r);
+        return;
+    }
     if (opts == NULL)
         opts = d->opts;
     capv_error err = CAPV_ERROR_INIT;

@@ -75,3 +75,8 @@ void answer_failure(req *r, capv_status st, const capv_error *err)
         return;
     }
 }
+
+void answer_registry_not_open(req *r)
+{
+    send_error(r, 503, "registry_unavailable", "the registry is not open; retry shortly");
+}

@@ -13,5 +13,7 @@ struct req;
 /* Answers a failed library call. Client faults carry the library's message; server faults a
  * generic one, the detail goes to the log with the request id. */
 void answer_failure(struct req *r, capv_status st, const capv_error *err);
+/* 503 registry_unavailable: a SIGHUP could not reopen the registry (main.c tries again). */
+void answer_registry_not_open(struct req *r);
 
 #endif

@@ -36,10 +36,7 @@ static bool need_registry(req *r)
 {
     if (r->d->registry != NULL)
         return true;
-    capv_error err = CAPV_ERROR_INIT;
-    err.code = CAPV_E_UNAVAILABLE;
-    snprintf(err.message, sizeof err.message, "the registry is not open");
-    answer_failure(r, CAPV_E_UNAVAILABLE, &err);
+    answer_registry_not_open(r);
     return false;
 }
 
@@ -77,6 +74,8 @@ static bool query_known(req *r, const char *const *known)
                 why = "is given twice";
         if (name == NULL)
             why = "is not one of this route's";
+        else if (q[k] != '=')
+            why = "has no value (name=value)"; /* CivetWeb would read it as absent */
         if (why != NULL) {
             send_error(r, 400, "malformed", "query parameter '%.*s' %s", (int)(k < 64 ? k : 64), q,
                        why);
@@ -393,8 +392,15 @@ void handle_admin_backup(req *r)
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = backup_run(r->d, false, &info, &err);
     if (st != CAPV_OK) {
-        /* another backup is running: a conflict with it, not an unavailable service */
-        answer_failure(r, st == CAPV_E_BUSY ? CAPV_E_CONFLICT : st, &err);
+        /* another backup is running: a conflict with it, not an unavailable service. Nothing
+         * else is the client's fault: a registry whose rows or schema the backup refuses is
+         * damage, a 500 with the detail in the log only */
+        capv_status_class c = capv_status_class_of(st);
+        if (st == CAPV_E_BUSY)
+            st = CAPV_E_CONFLICT;
+        else if (c == CAPV_CLASS_MALFORMED || c == CAPV_CLASS_REJECTED)
+            st = CAPV_E_INTERNAL;
+        answer_failure(r, st, &err);
         return;
     }
     jbuf b = { 0 };
@@ -616,17 +622,14 @@ void handle_policy_get(req *r)
     capv_policy_ir_free(ir);
 }
 
-/* Mode A: the IR stored under the request's policy_id. */
+/* Mode A: the IR stored under the request's policy_id (the registry is open). One whose
+ * hash no longer matches is damage, not a client error. */
 static capv_status stored_ir(capv_policy_ir **out, req *r, const capv_policy_eval_request *ereq,
                              capv_error *err)
 {
-    if (r->d->registry == NULL) {
-        err->code = CAPV_E_UNAVAILABLE;
-        snprintf(err->message, sizeof err->message, "the policy store is not open");
-        return CAPV_E_UNAVAILABLE;
-    }
-    return capv_registry_get_policy_ir(out, r->d->registry,
-                                       capv_policy_eval_request_policy_id(ereq), err);
+    capv_status st = capv_registry_get_policy_ir(out, r->d->registry,
+                                                 capv_policy_eval_request_policy_id(ereq), err);
+    return st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st;
 }
 
 /* The evaluation's answer: 200 with the result, the verdict logged and counted. */
@@ -661,7 +664,12 @@ void handle_policy_eval(req *r, const uint8_t *body, size_t len)
     /* a tampered embedded IR is a bad request, not a verdict */
     if (st == CAPV_E_MISMATCH)
         st = CAPV_E_MALFORMED;
-    if (st == CAPV_OK && capv_policy_eval_request_ir(ereq) == NULL)
+    bool stored_one = st == CAPV_OK && capv_policy_eval_request_ir(ereq) == NULL;
+    if (stored_one && !need_registry(r)) {
+        capv_policy_eval_request_free(ereq);
+        return;
+    }
+    if (stored_one)
         st = stored_ir(&stored, r, ereq, &err);
     /* Mode B: the request's own IR is used (the argument must be NULL); Mode A: the stored */
     if (st == CAPV_OK)

@@ -342,6 +342,13 @@ check "... and the log says it is tried again" grep -q "registry not reopened (t
 req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
 assert_eq "a verification meanwhile: 503 (it could not be recorded)" \
     "$STATUS $(body_json .error.code)" "503 registry_unavailable"
+req GET "$D_URL/registry/entries"
+assert_eq "a registry route meanwhile: 503 registry_unavailable" \
+    "$STATUS $(body_json .error.code)" "503 registry_unavailable"
+req POST "$D_URL/verify" -H 'Content-Type: application/json' \
+    --data-binary '{"policy_id":"lksg.v1","context":{}}'
+assert_eq "a stored policy's evaluation meanwhile: 503 registry_unavailable" \
+    "$STATUS $(body_json .error.code)" "503 registry_unavailable"
 rm -f "$RDB" "$RDB-wal" "$RDB-shm"
 for f in "" -wal -shm; do
     [ -e "$TMP/aside.sqlite$f" ] && mv "$TMP/aside.sqlite$f" "$RDB$f"
@@ -356,4 +363,20 @@ RID=$(hdr X-Request-Id)
 daemon_stop reopen
 assert_eq "... recorded in the reopened registry" \
     "$(sqlite3 "file:$RDB?mode=ro" "select count(*) from verifications where request_id = '$RID'")" 1
+
+# without recording, a verification still reads the registry (its entries): none is answered
+# while the registry is not open, or the registry check would be skipped
+daemon_start norecord "${SAMPLE_ARGS[@]}" --set backup.interval_seconds=0 \
+    --set registry.record_verifications=false || t_done
+RDB=$D_DIR/registry.sqlite
+for f in "" -wal -shm; do
+    [ -e "$RDB$f" ] && mv "$RDB$f" "$TMP/aside2.sqlite$f"
+done
+head -c 4096 /dev/zero | tr '\0' x >"$RDB"
+kill -HUP "$D_PID"
+wait_registry "false not open" 50
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "not recording, a verification while the registry is not open: 503" \
+    "$STATUS $(body_json .error.code)" "503 registry_unavailable"
+daemon_stop norecord
 t_done

@@ -158,7 +158,7 @@ assert_match "... naming the parameter" "$(body_json .error.message)" "manifest_
 # given twice, a NUL in its value, a number out of range or empty
 for q in "manifesthash=$m1" "manifest%5Fhash=$m1" "Manifest_Hash=$m1" \
     "manifest_hash=$m1&manifest_hash=0x$(printf '2%.0s' $(seq 64))" "limit=1&limit=5" "limit=1%00junk" \
-    "after=99999999999999999999999" "after="; do
+    "after=99999999999999999999999" "after=" "manifest_hash" "limit"; do
     req GET "$API/registry/entries?$q"
     assert_eq "?$q: 400" "$STATUS $(body_json .error.code)" "400 malformed"
 done
@@ -195,6 +195,23 @@ curl -s "$D_ADMIN_URL/metrics" >"$metric_file"
 assert_eq "cap_verifier_registry_entries = 4" "$(metric "$metric_file" cap_verifier_registry_entries)" 4
 assert_eq "cap_verifier_backup_total{result=\"ok\"} = 1" \
     "$(metric "$metric_file" 'cap_verifier_backup_total{result="ok"}')" 1
+
+# ---- damage is the server's fault, never the client's ------------------------------------------
+# a stored IR changed behind the daemon's back: its hash no longer matches
+sqlite3 "$D_DIR/registry.sqlite" \
+    "UPDATE policies SET ir = replace(ir, '\"lksg.v1\"', '\"lksg.v2\"') WHERE policy_id = 'lksg.v1'"
+req GET "$API/policy/lksg.v1"
+assert_eq "GET /policy of a damaged IR: 500" "$STATUS $(body_json .error.code)" "500 internal"
+req POST "$API/verify" "${J[@]}" --data-binary "{\"policy_id\":\"lksg.v1\",\"context\":$ctx}"
+assert_eq "Mode A with a damaged IR: 500, as GET /policy" "$STATUS $(body_json .error.code)" \
+    "500 internal"
+# a schema the backup does not know (an index added by hand): refused, and said in the log only
+sqlite3 "$D_DIR/registry.sqlite" "CREATE INDEX by_hand ON entries (id)"
+req POST "$API/admin/backup"
+assert_eq "POST /admin/backup of a schema with an object added by hand: 500" \
+    "$STATUS $(body_json .error.code)" "500 internal"
+check "... naming nothing of the schema" sh -c "! grep -q by_hand '$TMP/resp.body'"
+check "... which the log names" grep -q by_hand "$D_LOG"
 
 daemon_stop
 t_done
