@@ -46,7 +46,7 @@ void answer_failure(req *r, capv_status st, const capv_error *err)
         if (st == CAPV_E_CONFLICT)
             send_error(r, 409, "conflict", "%s", msg);
         else
-            send_error(r, 422, "rejected", "%s", msg);
+            send_error(r, 422, "unprocessable", "%s", msg);
         return;
     case CAPV_CLASS_UNAVAILABLE:
         if (st == CAPV_E_NOT_FOUND) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* capverifyd: the one mapping from a library status to an HTTP answer (http_status.c), used
- * by every route: rejected 422 (409 for a conflict), malformed 400, unavailable 503 (404 for
+ * by every route: rejected 422 `unprocessable` (409 for a conflict), malformed 400, unavailable 503 (404 for
  * not found; `busy` with Retry-After), usage and internal 500 (docs/hardening.md, "Error
  * messages"). */
 #ifndef CAPVD_HTTP_STATUS_H

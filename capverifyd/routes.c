@@ -266,8 +266,8 @@ void handle_registry_post(req *r)
     capv_registry_entry_free(in);
     if (st != CAPV_OK && st != CAPV_E_EXISTS) {
         capv_registry_entry_free(stored);
-        /* an entry whose signature does not verify is a bad request, not a verdict */
-        answer_failure(r, st == CAPV_E_SIGNATURE ? CAPV_E_MALFORMED : st, &err);
+        /* an entry whose signature does not verify: 422, well formed but not acceptable */
+        answer_failure(r, st, &err);
         return;
     }
     bool added = st == CAPV_OK;

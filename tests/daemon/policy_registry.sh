@@ -116,6 +116,13 @@ req POST "$API/registry/entries" "${J[@]}" \
 assert_eq "register the same hashes with other content: 409" "$STATUS" 409
 req POST "$API/registry/entries" "${J[@]}" --data-binary '{"manifest_hash":"0x0","proof_hash":"0x1"}'
 assert_eq "register malformed hashes: 400" "$STATUS" 400
+# a supplied signature that does not verify: well formed, not acceptable
+openssl genpkey -algorithm ed25519 -out "$TMP/ed.pem" 2>/dev/null
+pub=$(openssl pkey -in "$TMP/ed.pem" -pubout -outform DER | tail -c 32 | base64 -w0)
+sig=$(head -c 64 /dev/zero | base64 -w0)
+req POST "$API/registry/entries" "${J[@]}" --data-binary "{\"manifest_hash\":\"$(printf '0x%064d' 8)\",\"proof_hash\":\"$p1\",\"signature\":\"$sig\",\"public_key\":\"$pub\"}"
+assert_eq "register with a signature that does not verify: 422 unprocessable" \
+    "$STATUS $(body_json .error.code)" "422 unprocessable"
 req POST "$API/registry/entries" "${J[@]}" --data-binary '{"proof_hash":"0x1","surprise":1}'
 assert_eq "register with an unknown field: 400" "$STATUS" 400
 # an id the entry's URL could not carry (the path takes no percent-encoding, nothing outside
