@@ -6,6 +6,7 @@
 #include <check.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1241,6 +1242,53 @@ START_TEST(registry_entries)
 }
 END_TEST
 
+/* An entry's look-up keys changed behind its signature (which covers the hashes as text) so
+ * that it is found for another package: that package must not pass by it. */
+START_TEST(registry_entry_keys_changed)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *p = sample(), *other = manifest_flipped(p);
+    char dir[256], json[320], db[320];
+    tu_temp_dir(dir, sizeof dir, "capvkeys");
+    snprintf(json, sizeof json, "%s/r.json", dir);
+    snprintf(db, sizeof db, "%s/r.sqlite", dir);
+    write_registry(json, p, true, false, "2026-03-03T00:00:00Z");
+    capv_registry *reg = tu_registry_open(db, CAPV_REGISTRY_CREATE);
+    size_t len;
+    uint8_t *text = tu_read(dir, "r.json", &len);
+    ck_assert_int_eq(capv_registry_import_json(NULL, NULL, reg, text, len, 0, NULL, NULL, NULL),
+                     CAPV_OK);
+    free(text);
+    capv_registry_close(reg);
+    const uint8_t *m;
+    size_t ml;
+    uint8_t mk[32];
+    ck_assert_int_eq(capv_package_find(&m, &ml, other, "manifest.json", NULL), CAPV_OK);
+    ck_assert_int_eq(capv_hash(mk, CAPV_HASH_SHA3_256, m, ml, NULL), CAPV_OK);
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_open(db, &raw), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, "UPDATE entries SET manifest_key = ?", -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_blob(s, 1, mk, 32, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_DONE);
+    sqlite3_finalize(s);
+    sqlite3_close(raw);
+    ck_assert_int_eq(capv_verifier_load_registry(v, db, NULL), CAPV_OK);
+    capv_report *r = verify_pkg(v, other, o);
+    ASSERT_CHECK(r, "registry", CAPV_CHECK_FAIL);
+    const char *says = capv_check_message(capv_report_find_check(r, "registry"));
+    ck_assert_msg(strstr(says, "not this package's") != NULL, "%s", says);
+    capv_report_free(r);
+    capv_verifier_free(v);
+    tu_remove_tree(dir);
+    capv_package_free(other);
+    capv_package_free(p);
+    capv_verify_options_free(o);
+}
+END_TEST
+
 /* Same input, verifier and options: the same report (apart from time and duration). */
 START_TEST(report_deterministic)
 {
@@ -2380,6 +2428,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, tamper_timestamp_other_tsa);
     tcase_add_test(tc, timestamp_role_of_absent_member);
     tcase_add_loop_test(tc, registry_entries, 0, 10);
+    tcase_add_test(tc, registry_entry_keys_changed);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
     tcase_add_test(tc, package_hashes_without_verification);
