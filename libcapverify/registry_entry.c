@@ -249,10 +249,11 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
     e->timestamp_file = in->timestamp_file;
     if (in->registered_at != NULL) {
         int64_t ms;
-        if ((flags & REG_PREP_STRICT)
-                ? capv_rfc3339_parse(&ms, in->registered_at, strlen(in->registered_at), NULL) !=
-                      CAPV_OK
-                : !printable(in->registered_at, 64, false))
+        /* at most 64 bytes either way: what an import takes back (docs/registry.md) */
+        size_t n = strlen(in->registered_at);
+        if (n > 64 || ((flags & REG_PREP_STRICT)
+                           ? capv_rfc3339_parse(&ms, in->registered_at, n, NULL) != CAPV_OK
+                           : !printable(in->registered_at, 64, false)))
             return capvi_err_set(err, CAPV_E_MALFORMED, "registered_at",
                                  "registered_at must be an RFC 3339 time");
         e->registered_at = in->registered_at;

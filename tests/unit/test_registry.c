@@ -779,6 +779,9 @@ START_TEST(add_idempotent)
         { NULL, NULL, "bad\nid", NULL, NULL, NULL, CAPV_E_MALFORMED, "id" },
         { NULL, NULL, "", NULL, NULL, NULL, CAPV_E_MALFORMED, "id" },
         { NULL, NULL, NULL, "yesterday", NULL, NULL, CAPV_E_MALFORMED, "registered_at" },
+        /* an RFC 3339 time longer than an import takes back (64 bytes) */
+        { NULL, NULL, NULL, "2025-01-01T00:00:00.00000000000000000000000000000000000000000000000Z",
+          NULL, NULL, CAPV_E_MALFORMED, "registered_at" },
         { NULL, NULL, NULL, NULL, "0x0", NULL, CAPV_E_HEX, "policy_hash" },
         { NULL, NULL, NULL, NULL, NULL, "rsa", CAPV_E_UNSUPPORTED_FORMAT, "signature_scheme" },
     };
