@@ -1107,6 +1107,12 @@ static capv_status policy_run(capv_registry *reg, void *arg, capv_error *err)
     if (in->ir_json == NULL ||
         capv_json_validate((const uint8_t *)in->ir_json, strlen(in->ir_json), NULL) != CAPV_OK)
         return capvi_err_set(err, CAPV_E_MALFORMED, "ir_json", "ir_json is not JSON");
+    int64_t ms;
+    if (in->created_at != NULL &&
+        (strlen(in->created_at) > 64 ||
+         capv_rfc3339_parse(&ms, in->created_at, strlen(in->created_at), NULL) != CAPV_OK))
+        return capvi_err_set(err, CAPV_E_MALFORMED, "created_at",
+                             "created_at must be an RFC 3339 time of at most 64 bytes");
     char at[32];
     capvi_reg_now(reg, at);
     return reg->be->policy_put(reg, in, key, irk, in->created_at ? in->created_at : at, err);

@@ -564,6 +564,16 @@ START_TEST(policies_stored)
     ck_assert_str_eq(got->policy_version, "1.0");
     capv_registry_policy_free(got);
     ck_assert_int_eq(capv_registry_get_policy(&got, reg, "none", NULL), CAPV_E_NOT_FOUND);
+    /* a creation time the caller gives is a time (listed as JSON text, which must stay valid) */
+    char ph2[CAPV_DIGEST_HEX_SIZE];
+    p.policy_version = "2.0";
+    p.policy_hash = hash_of(ph2, "pol", 2);
+    static const char *const bad_at[] = { "\xff", "yesterday", "2026-12-02T12:00:00" };
+    for (size_t i = 0; i < sizeof bad_at / sizeof bad_at[0]; i++) {
+        p.created_at = bad_at[i];
+        ck_assert_int_eq(capv_registry_put_policy(reg, &p, &err), CAPV_E_MALFORMED);
+        ck_assert_str_eq(err.field, "created_at");
+    }
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 1);
     capv_registry_close(reg);
 }
