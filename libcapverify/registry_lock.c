@@ -154,7 +154,8 @@ capv_status capvi_reg_lock(capv_reg_lock **out, const char *db_path, bool create
         if (f != NULL)
             file_leave(f);
         pthread_mutex_unlock(&files_lock);
-        close(fd);
+        /* fd is left open: closing a descriptor of a file other handles of this process use
+         * would drop their POSIX locks (SQLite's readers' among them), as the header says */
         free(l);
         return capvi_err_nomem(err);
     }
