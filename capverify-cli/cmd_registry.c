@@ -84,9 +84,10 @@ static void registry_usage(FILE *f)
             "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), --s3-ca-file PEM,\n"
             "--s3-part-size BYTES, --s3-attempts N; each also as CAPV_BACKUP_S3_<NAME>\n"
             "(URL, ENDPOINT, REGION, PATH_STYLE=true, CREDENTIALS_FILE, CA_FILE, RETAIN).\n\n"
-            "Exit codes: 0 ok, 2 conflict / check problems / tampered backup, 3 usage,\n"
-            "4 malformed input, 5 unavailable (missing file, I/O, a corrupt, read-only or full\n"
-            "database, database held by a writer).\n");
+            "Exit codes: 0 ok, 1 uploaded but the --s3-retain pruning failed, 2 conflict /\n"
+            "check problems / tampered backup, 3 usage, 4 malformed input, 5 unavailable\n"
+            "(missing file, I/O, a corrupt, read-only or full database, database held by a\n"
+            "writer).\n");
 }
 
 /* The options of the subcommands (the values of their struct option), above any character
@@ -964,22 +965,38 @@ static int restored_pg(const opts *o, const char *from)
     return rc;
 }
 
-/* Restores the local backup `from` into --db, or with `check_only` verifies it. */
+/* After a restore into the file `db` that failed once its old database was moved aside to
+ * `previous`: whether the restored file took its name (else an undo was not whole, and the
+ * database also has the name `previous`, as the error said). */
+static void restore_failed_moved(const char *db, const char *previous)
+{
+    struct stat a, b;
+    if (stat(db, &a) == 0 && stat(previous, &b) == 0 && a.st_dev == b.st_dev &&
+        a.st_ino == b.st_ino)
+        fprintf(stderr,
+                "capverify registry restore: the database was not replaced, but not wholly "
+                "put back either: it is also named %s\n",
+                previous);
+    else
+        fprintf(stderr,
+                "capverify registry restore: the database was replaced; the previous one is "
+                "kept as %s\n",
+                previous);
+}
+
+/* Restores the local backup `from` into --db, or with `check_only` verifies it; `trust`
+ * (may be NULL) is --trust's store. */
 static int restore_local(const opts *o, const char *from, unsigned int flags, bool check_only,
-                         const char *trust_path)
+                         const capv_trust_store *trust)
 {
     capv_error err = CAPV_ERROR_INIT;
     capv_status st;
     capv_restore_options ro = CAPV_RESTORE_OPTIONS_INIT;
     ro.flags = flags;
-    capv_trust_store *trust = NULL;
-    if (trust_path != NULL && (st = capv_trust_store_load(&trust, trust_path, &err)) != CAPV_OK)
-        return cli_report(trust_path, st, &err);
     ro.trust = trust;
     if (check_only) {
         capv_backup_info *b = NULL;
         st = capv_registry_backup_verify_with(&b, from, &ro, &err);
-        capv_trust_store_free(trust);
         if (st != CAPV_OK)
             return fail("registry restore", st, &err);
         if (!o->json)
@@ -991,17 +1008,27 @@ static int restore_local(const opts *o, const char *from, unsigned int flags, bo
         return 0;
     }
     bool pg_db = capv_registry_location_is_postgres(o->db);
+    bool existed = !pg_db && access(o->db, F_OK) == 0;
     char *previous = NULL;
     progress pg;
     ro.progress = progress_fn(&pg, "verifying backup");
     ro.progress_user = &pg;
     st = capv_registry_restore_with(&previous, o->db, from, &ro, &err);
     progress_end(&pg);
-    capv_trust_store_free(trust);
     if (st != CAPV_OK) {
         int rc = fail("registry restore", st, &err);
-        fprintf(stderr, "capverify registry restore: refused; %s was not changed\n",
-                pg_db ? "the registry" : o->db);
+        /* `previous` after a failure: the old database was moved aside (registry.h) */
+        if (previous != NULL)
+            restore_failed_moved(o->db, previous);
+        else if (!pg_db && !existed && access(o->db, F_OK) == 0)
+            fprintf(stderr,
+                    "capverify registry restore: there was no database at %s, and now there "
+                    "is one: check it (capverify registry check) before using it\n",
+                    o->db);
+        else
+            fprintf(stderr, "capverify registry restore: refused; %s was not changed\n",
+                    pg_db ? "the registry" : o->db);
+        capv_free(previous);
         return rc;
     }
     if (pg_db)
@@ -1070,6 +1097,17 @@ static int do_restore(const opts *o, char **operands)
         return cli_usage_error("registry restore",
                                "--password-file does not apply to a restore: give the password "
                                "in PGPASSWORD or PGPASSFILE");
+    if (dir != NULL && !remote_is_location(from))
+        return cli_usage_error("registry restore", "--dir goes with --from s3://…");
+    /* before anything is downloaded too: the download applies it (remote_fetch) */
+    capv_trust_store *trust = NULL;
+    if (trust_path != NULL) {
+        capv_error err = CAPV_ERROR_INIT;
+        capv_status st = capv_trust_store_load(&trust, trust_path, &err);
+        if (st != CAPV_OK)
+            return cli_report(trust_path, st, &err);
+    }
+    int rc;
     if (remote_is_location(from)) {
         /* download and verify, then restore from the verified local copy (docs/registry.md,
          * "Off-site copies"); without --dir that copy is private and removed afterwards */
@@ -1078,8 +1116,8 @@ static int do_restore(const opts *o, char **operands)
         /* a Ctrl-C ends the download, or lets a verification or restore under way finish;
          * either way the private copy goes */
         cli_interrupt_catch(true);
-        int rc =
-            remote_fetch(&path, &tmpdir, &rf, from, dir, check_only || pg_target ? NULL : o->db);
+        rc = remote_fetch(&path, &tmpdir, &rf, from, dir, check_only || pg_target ? NULL : o->db,
+                          flags, trust);
         if (rc == 0 && cli_interrupted()) {
             fprintf(stderr,
                     "capverify registry restore: interrupted after the download of %s: "
@@ -1089,15 +1127,15 @@ static int do_restore(const opts *o, char **operands)
         } else if (rc == 0) {
             fprintf(stderr, "capverify registry restore: downloaded %s and verified it as %s%s\n",
                     from, path, tmpdir ? " (a private copy, removed afterwards)" : "");
-            rc = restore_local(o, path, flags, check_only, trust_path);
+            rc = restore_local(o, path, flags, check_only, trust);
         }
         remote_fetch_done(path, tmpdir);
         cli_interrupt_catch(false);
-        return rc;
+    } else {
+        rc = restore_local(o, from, flags, check_only, trust);
     }
-    if (dir != NULL)
-        return cli_usage_error("registry restore", "--dir goes with --from s3://…");
-    return restore_local(o, from, flags, check_only, trust_path);
+    capv_trust_store_free(trust);
+    return rc;
 }
 
 static int do_copy(const opts *o, char **operands)

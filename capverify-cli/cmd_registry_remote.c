@@ -228,14 +228,16 @@ int remote_upload(const remote_flags *f, const capv_backup_info *local, bool jso
     capv_status st = capv_backup_remote_upload(&b, r, local->path, pf, &pg, &err);
     progress_end(&pg);
     size_t removed = 0;
+    capv_status pst = CAPV_OK; /* the retention's, once the upload is done */
+    capv_error perr = CAPV_ERROR_INIT;
     if (st != CAPV_OK) {
         rc = cli_report("registry backup --upload", st, &err);
         fprintf(stderr, "capverify registry backup: the local backup %s is kept\n", local->path);
-    } else if (f->retain > 0 && (st = capv_backup_remote_prune(&removed, r, (unsigned int)f->retain,
-                                                               &err)) != CAPV_OK) {
-        rc = cli_report("registry backup --upload: remote retention", st, &err);
+    } else if (f->retain > 0) {
+        pst = capv_backup_remote_prune(&removed, r, (unsigned int)f->retain, &perr);
     }
     if (st == CAPV_OK) {
+        /* the upload is done whatever the retention did: its record first */
         if (json) {
             fputs("{\"path\":", stdout);
             cli_print_json_string(stdout, local->path);
@@ -249,6 +251,15 @@ int remote_upload(const remote_flags *f, const capv_backup_info *local, bool jso
                 printf("removed %zu older backup(s) from the store (--s3-retain %lld)\n", removed,
                        f->retain);
         }
+        fflush(stdout);
+    }
+    if (pst != CAPV_OK) {
+        cli_report("registry backup --upload: remote retention", pst, &perr);
+        fprintf(stderr,
+                "capverify registry backup: the upload is done; the store may hold more than "
+                "--s3-retain %lld backups (exit 1)\n",
+                f->retain);
+        rc = EXIT_VERDICT_WARN;
     }
     capv_backup_remote_info_free(b);
     capv_backup_remote_free(r);
@@ -309,7 +320,8 @@ static char *bucket_url(const char *from)
 }
 
 int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *from,
-                 const char *dir, const char *near)
+                 const char *dir, const char *near, unsigned int flags,
+                 const capv_trust_store *trust)
 {
     *path = NULL;
     *tmpdir = NULL;
@@ -353,8 +365,12 @@ int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *
     capv_backup_info *b = NULL;
     capv_error err = CAPV_ERROR_INIT;
     progress pg;
-    /* the signature policy (--require-signed --trust) is applied by the restore that follows */
+    /* the restore's signature policy (--require-signed --trust) already here: a backup it
+     * refuses never lands in --dir, where it would be listed and restorable as a local backup
+     * (docs/registry.md "Off-site copies") */
     capv_restore_options ro = CAPV_RESTORE_OPTIONS_INIT;
+    ro.flags = flags & CAPV_RESTORE_REQUIRE_SIGNED;
+    ro.trust = trust;
     ro.progress = progress_fn(&pg);
     ro.progress_user = &pg;
     capv_status st = capv_backup_remote_download(&b, r, from, dir, &ro, &err);

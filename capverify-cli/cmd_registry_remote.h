@@ -48,7 +48,8 @@ bool remote_is_location(const char *from);
 int remote_check(const remote_flags *f, const char *cmd);
 
 /* Uploads the local backup `local` (and prunes the store to --s3-retain when given); prints
- * what was stored. `json`: one JSON object. Returns an exit code. */
+ * what was stored. `json`: one JSON object. Returns an exit code: EXIT_VERDICT_WARN (1) when
+ * the upload is done and only the pruning failed (reported on stderr). */
 int remote_upload(const remote_flags *f, const capv_backup_info *local, bool json);
 
 /* Uploads the newest complete backup of `dir`. */
@@ -57,12 +58,14 @@ int remote_upload_newest(const remote_flags *f, const char *dir, bool json);
 /* Lists the complete backups in the store, newest first. */
 int remote_list(const remote_flags *f, bool json);
 
-/* Downloads the backup `from` (s3://BUCKET/KEY) and verifies it: into `dir` when given (it is
- * kept there as a local backup), else into a new private directory beside `near` (a file
- * path; NULL = $TMPDIR), which remote_fetch_done removes. `*path` is the verified local
- * file. Returns an exit code. */
+/* Downloads the backup `from` (s3://BUCKET/KEY) and verifies it, with the signature policy
+ * of the restore (`flags`' CAPV_RESTORE_REQUIRE_SIGNED, the trust store `trust`, may be
+ * NULL): into `dir` when given (it is kept there as a local backup, and only if it passed),
+ * else into a new private directory beside `near` (a file path; NULL = $TMPDIR), which
+ * remote_fetch_done removes. `*path` is the verified local file. Returns an exit code. */
 int remote_fetch(char **path, char **tmpdir, const remote_flags *f, const char *from,
-                 const char *dir, const char *near);
+                 const char *dir, const char *near, unsigned int flags,
+                 const capv_trust_store *trust);
 /* Removes what remote_fetch put into a private directory, and frees. */
 void remote_fetch_done(char *path, char *tmpdir);
 

@@ -1333,8 +1333,9 @@ capv_status capvi_backup_info_move(capv_backup_info *info, const char *dir, capv
 /* Undoes keeping the current database as `pre` when the restore cannot go on: its first
  * `moved` journal files go back beside it and the second name goes, so the database is as
  * it was (a file with two names is refused by the daemon), and the directory is synced.
- * The restore's error is the one reported, with a note when the undo is not whole. */
-static void keep_undo(const char *dir, const char *real, const char *pre, size_t moved,
+ * The restore's error is the one reported, with a note when the undo is not whole. Whether
+ * it was whole: if not, the old database (and journal files of it) is still named `pre`. */
+static bool keep_undo(const char *dir, const char *real, const char *pre, size_t moved,
                       capv_error *err)
 {
     char from[PATH_MAX + 16], to[PATH_MAX + 16];
@@ -1356,6 +1357,7 @@ static void keep_undo(const char *dir, const char *real, const char *pre, size_t
     else if (!synced && err != NULL)
         snprintf(err->message + n, sizeof err->message - n,
                  "; undone, but the directory could not be synced to disk");
+    return whole;
 }
 
 static capv_status rename_if_exists(const char *from, const char *to, capv_error *err)
@@ -1442,6 +1444,7 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
         return st;
     }
     char dir[PATH_MAX], pre[PATH_MAX], from[PATH_MAX], to[PATH_MAX], name[PATH_MAX];
+    char *kept = NULL; /* `pre` for *previous, allocated before anything is moved */
     backup_copy copy = { .fd = -1 };
     dir_of(dir, real);
     if (snprintf(name, sizeof name, "%s.restore", base_of(real)) >= (int)sizeof name)
@@ -1494,6 +1497,8 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
             if (!path_exists(pre))
                 break;
         }
+        if (previous != NULL && (kept = strdup(pre)) == NULL)
+            CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
         /* keep the old file under its new name (a second link), then move its WAL and
          * shared-memory files with it BEFORE the new file takes the name: a stale WAL next
          * to the restored file would be replayed into it */
@@ -1512,8 +1517,18 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
             st = capvi_err_set(err, CAPV_E_IO, db_path,
                                "cannot move the restored database into place: %s", strerror(errno));
         if (st != CAPV_OK) {
-            keep_undo(dir, real, pre, moved, err);
+            /* not put back whole: the caller must learn where the old database is */
+            if (!keep_undo(dir, real, pre, moved, err) && previous != NULL) {
+                *previous = kept;
+                kept = NULL;
+            }
             goto out;
+        }
+        /* the database is the restored one from here on: the caller learns where the old one
+         * is kept also when a later step fails (docs/registry.md "Restore") */
+        if (previous != NULL) {
+            *previous = kept;
+            kept = NULL;
         }
     } else if ((st = capvi_reg_leftover_journal(real, "the restored one", err)) != CAPV_OK) {
         goto out;
@@ -1528,9 +1543,8 @@ capv_status capv_registry_restore_with(char **previous, const char *db_path,
     close(copy.fd);
     copy.fd = -1;
     CAPV_TRY(capvi_dir_sync(dir, err));
-    if (previous != NULL && had_db && (*previous = strdup(pre)) == NULL)
-        st = capvi_err_nomem(err);
 out:
+    free(kept);
     copy_discard(&copy);
     capvi_reg_unlock(lock);
     return capvi_err_done(err, st);

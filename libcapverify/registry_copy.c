@@ -248,14 +248,17 @@ static capv_status copy_write(capv_registry *to, void *arg, capv_error *err)
         int64_t any = 0;
         c->dst_db = to->w.db;
         c->dst_keys = &to->keys;
+        /* report bodies too: the copy's would collide with them, or miscount (docs/registry.md
+         * "Copy between storages") */
         CAPV_TRY(capvi_reg_query_int(&any, c->dst_db,
                                      "SELECT EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 "
-                                     "FROM verifications) OR EXISTS (SELECT 1 FROM policies)",
+                                     "FROM verifications) OR EXISTS (SELECT 1 FROM reports) OR "
+                                     "EXISTS (SELECT 1 FROM policies)",
                                      err));
         if (any)
             CAPV_FAIL(err, CAPV_E_STATE, NULL,
-                      "the target registry is not empty: it holds entries, verifications or "
-                      "policies");
+                      "the target registry is not empty: it holds entries, verifications, "
+                      "reports or policies");
     }
     st = copy_tables(c, err);
     if (st != CAPV_OK && !c->target_failed) {

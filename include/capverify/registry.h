@@ -812,10 +812,18 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_backup_verify(capv_ba
  * A SQLite file: verifies the backup as capv_registry_backup_verify does on a copy next to
  * the database, migrates the copy if its schema is older, then, holding the writer lock,
  * moves the current database (and its WAL) aside to "<db>.pre-restore-<yyyymmddTHHMMSSZ>"
- * and renames the copy into place. Anything wrong leaves the current database untouched.
- * CAPV_E_BUSY while a writer (the daemon) holds the database, unless CAPV_RESTORE_FORCE
- * (then the daemon must reopen: SIGHUP). `previous` (may be NULL) receives the path the old
- * database was kept at (NULL when there was none; free with capv_free).
+ * and renames the copy into place. Anything wrong before that leaves the current database
+ * untouched; a failure in moving things is undone. CAPV_E_BUSY while a writer (the daemon)
+ * holds the database, unless CAPV_RESTORE_FORCE (then the daemon must reopen: SIGHUP).
+ * `previous` (may be NULL) receives the path the old database was kept at (NULL when there
+ * was none; free with capv_free), on success and also on a failure after the old database
+ * was moved aside: a step after the rename failed (the check that the file at `db_path` is
+ * still the restored one, the fsync of the directory; the database there is the restored
+ * one), or the undo of a failed rename was not whole (the message says so; the database was
+ * not replaced, but it, with journal files of it, is also named `*previous`). A failure
+ * with `*previous` NULL replaced no database (where there was none, the restored one may be
+ * in place when a step after its rename failed). Since 0.2, `*previous` is set on such a
+ * failure (before, it stayed NULL).
  *
  * A PostgreSQL URL (postgresql://… or postgres://…; Since 0.2): verifies the backup the same
  * way on a copy beside the backup (migrated if older), opens the registry (creating the
@@ -865,7 +873,8 @@ capv_registry_backup_verify_with(capv_backup_info **out, const char *backup_path
  * The writer lock is the database file's own (docs/registry.md "Connections and the single
  * writer"): a daemon holding the file through another name (a symbolic or hard link) still
  * makes it CAPV_E_BUSY. A `db_path` that is a symbolic link restores the file it names.
- * Since 0.2. */
+ * `previous` as for capv_registry_restore, set also by a failure after the old database was
+ * moved aside. Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_restore_with(char **previous, const char *db_path, const char *backup_path,
                            const capv_restore_options *opts, capv_error *err);

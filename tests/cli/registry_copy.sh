@@ -4,8 +4,9 @@
 # (docs/registry.md "Copy between storages", "Restore"), as an operator uses them: a round
 # trip SQLite -> PostgreSQL -> SQLite keeps every row (the JSON exports of both files are
 # identical, and so are their verifications, reports and policies), Ctrl-C removes a new
-# target file, a target that is not empty is refused, --password-file, a restore replaces
-# the contents of a PostgreSQL registry and later writes work, a tampered backup is refused.
+# target file, a target that is not empty (a SQLite one holding only report bodies too) is
+# refused, --password-file, a restore replaces the contents of a PostgreSQL registry and later
+# writes work, a tampered backup is refused.
 # Run through tests/pg/with_pg.sh.
 #   registry_copy.sh CAPVERIFY REG_TOOL
 set -uo pipefail
@@ -115,6 +116,14 @@ expect 5 "$cli" registry copy --from "$a" --to "$pg1"
 [[ "$err" == *"not empty"* ]] || fail "non-empty PostgreSQL target: $err"
 expect 5 "$cli" registry copy --from "$a" --to "$b"
 [[ "$err" == *"not empty"* ]] || fail "non-empty SQLite target: $err"
+# report bodies alone make a SQLite target not empty too (until 2026-12-07: a mismatch, exit 2)
+r_only=$dir/reports-only.sqlite
+expect 0 "$cli" registry init --db "$r_only"
+rows "$r_only" "INSERT INTO reports (sha3, bytes, summary, json) VALUES (randomblob(32), 2, 0, '{}')"
+expect 5 "$cli" registry copy --from "$a" --to "$r_only"
+[[ "$err" == *"not empty"* ]] || fail "SQLite target with report bodies only: $err"
+[ "$(rows "$r_only" 'SELECT count(*) FROM entries'):$(rows "$r_only" 'SELECT count(*) FROM reports')" = 0:1 ] ||
+    fail "the target with report bodies only was written"
 expect 5 "$cli" registry copy --from "$a" --to "$a"
 
 # ---- a source entry whose signature does not verify: refused before the commit --------------

@@ -4,14 +4,17 @@
 # components on 127.0.0.1: s3rver (tests/s3/with_s3rver.sh, or s3_start), Debian's AWS CLI,
 # and tests/s3/fault_proxy.py, which checks every request's AWS Signature V4 as S3 does.
 #   - round trip: backup --upload, backup --list --remote, restore --from s3://, the restored
-#     registry exports exactly what the original does;
+#     registry exports exactly what the original does; a restore that fails after the rename
+#     says the database was replaced;
 #   - interop both ways: what we upload, `aws s3 cp` downloads with the SHA3-256 of its
 #     sidecar; what `aws s3 cp` uploads, our restore accepts with its sidecar and refuses
-#     without;
+#     without; --require-signed / --trust refuse an unsigned or foreign object before it
+#     lands in --dir;
 #   - multipart with small parts through the signature-checking proxy, and one real upload
 #     above the 64 MiB threshold (two parts of the default size);
 #   - HTTPS with a private CA (--s3-ca-file), refused without it;
-#   - remote retention, incomplete uploads pruned;
+#   - remote retention, incomplete uploads pruned; an upload whose retention the store refuses
+#     is printed and exits 1;
 #   - faults: endpoint down (local backup kept, exit 5), server killed in the middle of a
 #     multipart upload (no sidecar: never listed, the abort was sent), a part that keeps
 #     failing (upload aborted), 403 (a wrong secret: SignatureDoesNotMatch; a policy that
@@ -63,6 +66,52 @@ assert_eq "restore --from s3:// exits 0" "$?" 0
 check "the restored registry exports what the original does" cmp live.json restored.json
 assert_eq "the private download directory is gone" \
     "$(find . -maxdepth 1 -name '.capverify-restore-*' | wc -l)" 0
+# a restore that fails once the restored file has taken the database's name (here the fsync
+# of its directory, failed by an LD_PRELOAD shim): the CLI says the database was replaced and
+# where the old one is kept, never "not changed"
+if command -v cc >/dev/null && command -v sqlite3 >/dev/null; then
+    cat >fsync_shim.c <<'EOF'
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+/* fsync of the directory FAIL_DIR_FSYNC (a path without links) fails with EIO */
+int fsync(int fd)
+{
+    const char *want = getenv("FAIL_DIR_FSYNC");
+    char link[64], path[4096];
+    struct stat sb;
+    ssize_t n;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    if (want != NULL && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        (n = readlink(link, path, sizeof path - 1)) > 0) {
+        path[n] = '\0';
+        if (strcmp(path, want) == 0) {
+            errno = EIO;
+            return -1;
+        }
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+EOF
+    cc -shared -fPIC -o fsync_shim.so fsync_shim.c
+    mkdir -p fsyncfail
+    "$CLI" registry init --db fsyncfail/db.sqlite >/dev/null 2>&1
+    LD_PRELOAD=$PWD/fsync_shim.so FAIL_DIR_FSYNC=$(pwd -P)/fsyncfail "$CLI" registry restore \
+        --db fsyncfail/db.sqlite --from "$url" "${S3[@]}" >/dev/null 2>err.txt
+    assert_eq "restore whose directory fsync fails after the rename: exit 5" "$?" 5
+    assert_match "... says the database was replaced and where the old one is" "$(cat err.txt)" \
+        "the database was replaced; the previous one is kept as fsyncfail/db.sqlite.pre-restore-"
+    check "... not that it was not changed" bash -c '! grep -q "not changed" err.txt'
+    assert_eq "... the old one is there, empty" \
+        "$(sqlite3 fsyncfail/db.sqlite.pre-restore-* 'SELECT count(*) FROM entries')" 0
+else
+    skip "restore failing after the rename" "no C compiler for the LD_PRELOAD shim, or no sqlite3"
+fi
 "$CLI" registry restore --check-only --from "$url" "${S3[@]}" --dir kept >/dev/null 2>&1
 assert_eq "restore --check-only --dir keeps the verified copy as a local backup" \
     "$("$CLI" registry backup --list --dir kept --json | jq length)" 1
@@ -111,6 +160,35 @@ aws_s3 "$EP" s3 cp "${p2%.sqlite}.json" "s3://$B/tampered/$n2.json" >/dev/null
     --dir tdir >/dev/null 2>err.txt
 assert_eq "restore refuses a tampered object (exit 2)" "$?" 2
 check "... and leaves no copy of it behind" test -z "$(ls -A tdir 2>/dev/null)"
+# --require-signed / --trust: the download applies them already, so an unsigned or a foreign
+# backup never lands in --dir (there it would be listed, restorable and uploadable as a local
+# backup, and with a forged created_at the newest)
+"$CLI" keys gen --out signer --owner backups >/dev/null && "$CLI" keys gen --out foreign \
+    --owner someone-else >/dev/null
+mkdir -p trust && cp signer.json trust/
+"$CLI" registry restore --db rs.sqlite --from "s3://$B/byaws/$n2.sqlite" "${S3[@]}" --dir rsdir \
+    --require-signed --trust trust >/dev/null 2>err.txt
+assert_eq "restore --require-signed of an unsigned object (exit 2)" "$?" 2
+assert_match "... saying it is not signed" "$(cat err.txt)" "not signed"
+assert_eq "... it is not kept in --dir" \
+    "$("$CLI" registry backup --list --dir rsdir --json | jq length):$(ls -A rsdir)" "0:"
+check "... and nothing was restored" test ! -e rs.sqlite
+"$CLI" registry restore --check-only --from "s3://$B/byaws/$n2.sqlite" "${S3[@]}" --dir rsdir-c \
+    --require-signed --trust trust >/dev/null 2>err.txt
+assert_eq "... nor by --check-only (exit 2)" "$?:$(ls -A rsdir-c)" "2:"
+"$CLI" registry backup --db live.sqlite --dir fbk --sign-key foreign.key --upload \
+    --s3-url "s3://$B/foreign" "${S3[@]}" --json >fb.json 2>err.txt
+assert_eq "a backup signed by a foreign key, uploaded" "$?" 0
+"$CLI" registry restore --check-only --from "$(sed -n 2p fb.json | jq -r .uploaded.url)" \
+    "${S3[@]}" --dir rsdir-f --trust trust >/dev/null 2>err.txt
+assert_eq "--trust without its key refuses it (exit 2)" "$?" 2
+assert_eq "... and it is not kept in --dir" "$(ls -A rsdir-f)" ""
+"$CLI" registry backup --db live.sqlite --dir sbk --sign-key signer.key --upload \
+    --s3-url "s3://$B/signed" "${S3[@]}" --json >sb.json 2>err.txt
+"$CLI" registry restore --db rs.sqlite --from "$(sed -n 2p sb.json | jq -r .uploaded.url)" \
+    "${S3[@]}" --dir rsdir-s --require-signed --trust trust >/dev/null 2>err.txt
+assert_eq "a backup signed by a trusted key restores with --require-signed" "$?" 0
+assert_eq "... and is kept in --dir" "$("$CLI" registry backup --list --dir rsdir-s --json | jq length)" 1
 
 # ---- multipart through the signature-checking proxy ---------------------------------------
 proxy_start sigv4 "$EP" --verify S3RVER:S3RVER
@@ -208,6 +286,25 @@ assert_eq "--s3-retain 2 keeps two complete backups" \
 keys=$(aws_s3 "$EP" s3 ls "s3://$B/ret/" | awk '{print $4}' | sort | tr '\n' ' ')
 assert_eq "... and nothing else: four objects" "$(wc -w <<<"$keys")" 4
 assert_eq "... the old incomplete upload is gone" "$(grep -c 20000101 <<<"$keys")" 0
+# the upload done, its retention refused (a store that allows no DELETE): the upload's record
+# is printed all the same, the retention's error is on stderr, and the exit is 1
+proxy_start nodelete "$EP" --deny-method DELETE
+sleep 1.1
+"$CLI" registry backup --db live.sqlite --dir rbk --upload --s3-url "s3://$B/ret" \
+    --s3-endpoint "$P_ENDPOINT" --s3-path-style --s3-retain 1 --json >out.txt 2>err.txt
+assert_eq "an upload whose --s3-retain pruning is refused: exit 1" "$?" 1
+assert_match "... the upload is printed" "$(sed -n 2p out.txt | jq -r .uploaded.url)" \
+    "^s3://$B/ret/registry-.*\.sqlite$"
+assert_match "... the retention's failure is on stderr" "$(cat err.txt)" \
+    "remote retention: .*403 AccessDenied"
+check "... a DELETE was refused" grep -q "^DELETE .* 403$" "$P_LOG"
+assert_eq "... and the store holds the new copy beside the two kept" \
+    "$("$CLI" registry backup --list --remote --s3-url "s3://$B/ret" "${S3[@]}" --json | jq length)" 3
+"$CLI" registry backup --upload --dir rbk --s3-url "s3://$B/ret" --s3-endpoint "$P_ENDPOINT" \
+    --s3-path-style --s3-retain 1 >out.txt 2>err.txt
+assert_eq "... without --json too: exit 1, the upload's line printed" \
+    "$?:$(grep -c '^uploaded s3://' out.txt)" "1:1"
+stop_pid "$P_PID"
 
 # ---- faults -----------------------------------------------------------------------------
 down=$(free_port)

@@ -4,7 +4,8 @@
 does not do, and the faults a real store shows.
 
   fault_proxy.py --upstream http://127.0.0.1:PORT --state DIR [--verify ACCESS_KEY:SECRET]
-                 [--deny] [--fail-part N] [--kill-on-part N --kill-pid PID]
+                 [--deny] [--deny-method METHOD] [--fail-part N]
+                 [--kill-on-part N --kill-pid PID]
                  [--lose-complete-answer] [--stall METHOD[:SUFFIX]]
 
 Listens on 127.0.0.1 (an ephemeral port, written to DIR/proxy_port) and forwards every
@@ -19,6 +20,8 @@ request to the upstream s3rver, logging "METHOD TARGET STATUS" lines to DIR/prox
                        SignatureDoesNotMatch / InvalidAccessKeyId, 400
                        XAmzContentSHA256Mismatch / BadDigest. s3rver checks none of this.
   --deny               answers 403 AccessDenied to everything (a bucket policy that refuses).
+  --deny-method METHOD answers 403 AccessDenied to every METHOD request and forwards the
+                       others (a policy that allows writes but not s3:DeleteObject).
   --fail-part N        answers 500 InternalError to every UploadPart of part N.
   --kill-on-part N     when UploadPart N arrives, kills --kill-pid (s3rver) with SIGKILL and
                        drops the connection: the server dies in the middle of a multipart
@@ -198,7 +201,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
                                       keep_blank_values=True)
         part = query.get("partNumber", [None])[0]
         o = self.opts
-        if o.deny:
+        if o.deny or self.command == o.deny_method:
             return self.answer(*s3_error("AccessDenied", "Access Denied", 403))
         if o.verify:
             key, _, secret = o.verify.partition(":")
@@ -256,6 +259,7 @@ def main():
     ap.add_argument("--state", required=True)
     ap.add_argument("--verify")
     ap.add_argument("--deny", action="store_true")
+    ap.add_argument("--deny-method")
     ap.add_argument("--fail-part", type=int)
     ap.add_argument("--kill-on-part", type=int)
     ap.add_argument("--kill-pid", type=int)

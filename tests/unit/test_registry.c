@@ -1472,6 +1472,28 @@ static void fill(capv_registry *reg, int from, int to)
     }
 }
 
+/* docs/registry.md "Copy between storages": a SQLite target that holds only report bodies is
+ * not empty either: refused as such (CAPV_E_STATE), nothing written. Until 2026-12-07 the
+ * emptiness check skipped the reports table, and the copy failed on the rows instead. */
+START_TEST(copy_into_target_with_reports_only)
+{
+    char src_path[PATH_CAP], dst_path[PATH_CAP];
+    capv_registry *src = tu_registry_open(in_dir(src_path, "src.sqlite"), CAPV_REGISTRY_CREATE);
+    fill(src, 0, 3);
+    capv_registry_close(tu_registry_open(in_dir(dst_path, "dst.sqlite"), CAPV_REGISTRY_CREATE));
+    exec_sql(dst_path, "INSERT INTO reports (sha3, bytes, summary, json) VALUES "
+                       "(randomblob(32), 2, 0, '{}')");
+    capv_registry *dst = tu_registry_open(dst_path, 0);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_copy(NULL, dst, src, NULL, NULL, &err), CAPV_E_STATE);
+    ck_assert_msg(strstr(err.message, "not empty") != NULL, "%s", err.message);
+    capv_registry_close(dst);
+    ck_assert_int_eq(q_int(dst_path, "SELECT count(*) FROM entries"), 0);
+    ck_assert_int_eq(q_int(dst_path, "SELECT count(*) FROM reports"), 1);
+    capv_registry_close(src);
+}
+END_TEST
+
 START_TEST(backup_restore)
 {
     char path[PATH_CAP], bdir[PATH_CAP], tmp[PATH_CAP + 64];
@@ -3200,6 +3222,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, check_tampered);
     tcase_add_test(tc, writer_thread_batches);
     tcase_add_test(tc, backup_restore);
+    tcase_add_test(tc, copy_into_target_with_reports_only);
     tcase_add_test(tc, backup_without_sidecar_removed);
     tcase_add_test(tc, backup_name_taken_meanwhile);
     tcase_add_test(tc, verifier_sqlite_registry);

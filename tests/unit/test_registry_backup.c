@@ -10,7 +10,9 @@
  *  - the writer lock through a symbolic link, hard links (also from another process), and
  *    SQLite's own locks kept when the lock's descriptor goes;
  *  - temporary files: nothing planted at a name is opened or followed, listing and restore
- *    take regular files only, stale temporaries are removed but planted links are not. */
+ *    take regular files only, stale temporaries are removed but planted links are not;
+ *  - a restore that fails after the restored file took the database's name still says where
+ *    the old database is kept. */
 #include <capverify.h>
 #include <check.h>
 #include <cjson/cJSON.h>
@@ -19,10 +21,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1025,6 +1029,76 @@ START_TEST(planted_links_never_followed)
 }
 END_TEST
 
+/* ---- a restore that fails after the rename -------------------------------------------- */
+
+/* Every fsync of this process, the library's included (the test program's definition takes
+ * the place of libc's, as clock_gettime's does in testutil.c): while armed, that of the
+ * directory `fail_dev`/`fail_ino` fails with EIO, as on a failing disk. */
+static atomic_bool dir_fsync_fails;
+static dev_t fail_dev;
+static ino_t fail_ino;
+
+__attribute__((visibility("default"))) int fsync(int fd)
+{
+    struct stat sb;
+    if (atomic_load(&dir_fsync_fails) && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+        sb.st_dev == fail_dev && sb.st_ino == fail_ino) {
+        errno = EIO;
+        return -1;
+    }
+    return (int)syscall(SYS_fsync, fd);
+}
+
+static int64_t entries_in(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM entries", -1, &q, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* docs/registry.md "Restore": the directory's fsync fails once the restored file has taken
+ * the database's name. The restore fails, and `*previous` names where the old database is
+ * kept, so that the caller does not say "not changed" (until 2026-12-07 it stayed NULL). */
+START_TEST(restore_fails_after_the_rename)
+{
+    char live[PATH_CAP], other[PATH_CAP], bdir[PATH_CAP];
+    make_registry(in_dir(live, "live.sqlite"), 3, NULL);
+    make_registry(in_dir(other, "other.sqlite"), 7, NULL);
+    capv_backup_info *b = backup_of(other, in_dir(bdir, "backups"), NULL);
+    struct stat sb;
+    ck_assert_int_eq(stat(dir, &sb), 0);
+    fail_dev = sb.st_dev;
+    fail_ino = sb.st_ino;
+    capv_error err = CAPV_ERROR_INIT;
+    char *previous = NULL;
+    atomic_store(&dir_fsync_fails, true);
+    capv_status st = capv_registry_restore(&previous, live, b->path, 0, NULL, NULL, &err);
+    atomic_store(&dir_fsync_fails, false);
+    ck_assert_int_eq(st, CAPV_E_IO);
+    ck_assert_msg(strstr(err.message, "fsync of directory") != NULL, "%s", err.message);
+    ck_assert_msg(previous != NULL, "no previous after a failure past the rename");
+    ck_assert_ptr_nonnull(strstr(previous, "/live.sqlite.pre-restore-"));
+    ck_assert_int_eq(entries_in(live), 7);     /* the restored database */
+    ck_assert_int_eq(entries_in(previous), 3); /* the old one, kept */
+    capv_free(previous);
+    /* a failure before anything moved: NULL, the database as it was */
+    previous = (char *)"unchanged";
+    ck_assert_int_eq(
+        capv_registry_restore(&previous, live, in_dir(other, "none.sqlite"), 0, NULL, NULL, &err),
+        CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(previous);
+    ck_assert_int_eq(entries_in(live), 7);
+    capv_backup_info_free(b);
+}
+END_TEST
+
 Suite *registry_backup_suite(void)
 {
     Suite *s = suite_create("registry_backup");
@@ -1038,6 +1112,7 @@ Suite *registry_backup_suite(void)
     tcase_add_test(tc, lock_aliases);
     tcase_add_test(tc, temp_exclusive);
     tcase_add_test(tc, planted_links_never_followed);
+    tcase_add_test(tc, restore_fails_after_the_rename);
     suite_add_tcase(s, tc);
     return s;
 }
