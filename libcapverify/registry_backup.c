@@ -1102,10 +1102,64 @@ static void entry_of_row(capv_registry_entry *e, sqlite3_stmt *s)
     e->signature_scheme = f[9];
 }
 
+/* Calls fn for each entry whose 32-byte look-up keys are not the digests of its hashes as
+ * written, which its signature covers: changed behind the signature, it would be found for
+ * another package (the registry check compares the two too). Hashes that are not digests are
+ * left to the caller. fn returns false to stop. */
+static capv_status entry_keys_not_hashes(sqlite3 *db, bool (*fn)(void *user, const char *id),
+                                         void *user, capv_error *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        db,
+        "SELECT id, manifest_hash, proof_hash, manifest_key, proof_key FROM entries ORDER BY seq",
+        -1, &s, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        rc = SQLITE_OK;
+        const char *mh = (const char *)sqlite3_column_text(s, 1);
+        const char *ph = (const char *)sqlite3_column_text(s, 2);
+        uint8_t m[32], p[32];
+        if (mh == NULL || ph == NULL || capv_digest_parse(m, mh, strlen(mh), NULL) != CAPV_OK ||
+            capv_digest_parse(p, ph, strlen(ph), NULL) != CAPV_OK)
+            continue;
+        const void *mk = sqlite3_column_blob(s, 3), *pk = sqlite3_column_blob(s, 4);
+        if (sqlite3_column_bytes(s, 3) == 32 && sqlite3_column_bytes(s, 4) == 32 &&
+            memcmp(mk, m, 32) == 0 && memcmp(pk, p, 32) == 0)
+            continue;
+        const char *id = (const char *)sqlite3_column_text(s, 0);
+        if (!fn(user, id != NULL ? id : "")) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    }
+    capv_status st =
+        rc == SQLITE_DONE ? CAPV_OK : capvi_reg_sqlite_error(db, rc, "reading the entries", err);
+    sqlite3_finalize(s);
+    return st;
+}
+
+/* The first entry entry_keys_not_hashes finds: its id into the char[CAPV_ERROR_MESSAGE_SIZE]
+ * at user. */
+static bool first_keys_not_hashes(void *user, const char *id)
+{
+    snprintf(user, CAPV_ERROR_MESSAGE_SIZE, "%s", id);
+    return false;
+}
+
 /* Every signed entry of a backup's copy must verify (capv_registry_entry_verify); unsigned
- * entries pass. Whether their keys are trusted is the registry check's question. */
+ * entries pass. Whether their keys are trusted is the registry check's question. Every
+ * entry's look-up keys must be its hashes. */
 static capv_status backup_entry_signatures(sqlite3 *db, const char *backup, capv_error *err)
 {
+    char bad[CAPV_ERROR_MESSAGE_SIZE] = "";
+    capv_status kst = entry_keys_not_hashes(db, first_keys_not_hashes, bad, err);
+    if (kst != CAPV_OK)
+        return kst;
+    if (bad[0] != '\0')
+        return capvi_err_set(err, CAPV_E_MISMATCH, bad,
+                             "backup '%s': entry '%.80s' has look-up keys that are not its "
+                             "hashes (changed behind its signature)",
+                             backup, bad);
     sqlite3_stmt *s = NULL;
     capv_status st = CAPV_OK;
     int rc = sqlite3_prepare_v2(db, "SELECT " REG_ENTRY_COLUMNS " FROM entries ORDER BY seq", -1,
@@ -1658,6 +1712,23 @@ static capv_status check_reports(capv_registry_check_result *r, sqlite3 *db,
     return st;
 }
 
+/* Entries whose look-up keys are not their hashes, each a malformed entry. */
+typedef struct check_keys {
+    capv_registry_check_result *r;
+    capv_registry_problem_fn fn;
+    void *user;
+} check_keys;
+
+static bool keys_problem(void *user, const char *id)
+{
+    check_keys *ck = user;
+    ck->r->malformed++;
+    problem(ck->r, ck->fn, ck->user, id, CAPV_E_MISMATCH,
+            "its look-up keys are not the digests of its hashes (changed behind its signature): "
+            "it would be found for another package");
+    return true;
+}
+
 capv_status capv_registry_check(capv_registry_check_result *result, capv_registry *reg,
                                 const capv_trust_store *trust, capv_registry_problem_fn on_problem,
                                 void *problem_user, capv_progress_fn progress, void *user,
@@ -1774,6 +1845,8 @@ capv_status capv_registry_check(capv_registry_check_result *result, capv_registr
         st = capvi_reg_sqlite_error(c->db, rc, "check: reading the entries failed", err);
         goto out;
     }
+    check_keys ck = { r, on_problem, problem_user };
+    CAPV_TRY(entry_keys_not_hashes(c->db, keys_problem, &ck, err));
     if (r->schema_version >= 2)
         CAPV_TRY(check_reports(r, c->db, on_problem, problem_user, err));
 out:

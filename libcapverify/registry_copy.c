@@ -113,6 +113,18 @@ static capv_status copy_row(void *user, const char *const *cols, const int *lens
                              strlen(tables[c->t].types));
     if (c->t == T_META && (cols[0] == NULL || capvi_pg_load_meta_kept(cols[0])))
         return CAPV_OK;
+    uint8_t mk[32], pk[32];
+    if (c->t == T_ENTRIES &&
+        (cols[2] == NULL || cols[3] == NULL || lens[4] != 32 || lens[5] != 32 ||
+         capv_digest_parse(mk, cols[2], strlen(cols[2]), NULL) != CAPV_OK ||
+         capv_digest_parse(pk, cols[3], strlen(cols[3]), NULL) != CAPV_OK ||
+         memcmp(mk, cols[4], 32) != 0 || memcmp(pk, cols[5], 32) != 0))
+        /* its signature covers the text: keys changed behind it would find it for another
+         * package */
+        return capvi_err_set(err, CAPV_E_MISMATCH, cols[1] ? cols[1] : "",
+                             "the source's entry '%s' has look-up keys that are not its hashes: "
+                             "nothing was written",
+                             cols[1] ? cols[1] : "");
     if (c->t == T_ENTRIES && c->verify_entries && cols[9] != NULL) {
         /* before the commit, so that a bad signature leaves nothing written */
         const char *const text[10] = { cols[1], cols[2], cols[3],  cols[6],  cols[7],

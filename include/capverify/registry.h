@@ -642,8 +642,9 @@ typedef struct capv_registry_check_result {
     uint64_t bad_signatures;   /**< do not verify, or unreadable */
     uint64_t untrusted;        /**< valid, by a key not in the trust store (when one is given) */
     uint64_t kid_mismatches;   /**< declared kid differs from ours (reported, not a problem) */
-    uint64_t malformed;        /**< rows whose fields cannot be read, stored reports that do not
-                               * match their SHA3-256 key */
+    uint64_t malformed;        /**< rows whose fields cannot be read, entries whose look-up
+                               * keys are not their hashes, stored reports that do not match
+                               * their SHA3-256 key */
     uint64_t problems;         /**< integrity failure + bad_signatures + untrusted + malformed
                               * + schema_differences + foreign_key_violations */
     /* version 2 */

@@ -1336,6 +1336,16 @@ START_TEST(check_tampered)
     ck_assert_uint_eq(r.problems, 3);
     ck_assert_int_eq(s.n, 3);
     capv_registry_close(reg);
+    /* look-up keys changed behind a valid signature (which covers the hashes as text): the
+     * entry would be found for another package */
+    exec_sql(path, "UPDATE entries SET manifest_key = randomblob(32) WHERE id = 'e0'");
+    reg = open_ro(path);
+    s.n = 0;
+    ck_assert_int_eq(capv_registry_check(&r, reg, NULL, on_problem, &s, NULL, NULL, NULL), CAPV_OK);
+    ck_assert_uint_eq(r.malformed, 2);
+    ck_assert_uint_eq(r.problems, 4);
+    ck_assert_int_eq(s.n, 4);
+    capv_registry_close(reg);
     capv_trust_store_free(trust);
     capv_signing_key_free(k);
     capv_signing_key_free(other);
@@ -1491,6 +1501,27 @@ START_TEST(copy_into_target_with_reports_only)
     ck_assert_int_eq(q_int(dst_path, "SELECT count(*) FROM entries"), 0);
     ck_assert_int_eq(q_int(dst_path, "SELECT count(*) FROM reports"), 1);
     capv_registry_close(src);
+}
+END_TEST
+
+/* A source entry whose look-up keys are not its hashes (changed behind its signature) is not
+ * copied: nothing is written. */
+START_TEST(copy_refuses_keys_not_hashes)
+{
+    char src_path[PATH_CAP], dst_path[PATH_CAP];
+    capv_registry *src = tu_registry_open(in_dir(src_path, "src.sqlite"), CAPV_REGISTRY_CREATE);
+    fill(src, 0, 3);
+    capv_registry_close(src);
+    exec_sql(src_path, "UPDATE entries SET proof_key = randomblob(32) WHERE seq = 2");
+    src = tu_registry_open(src_path, 0);
+    capv_registry *dst = tu_registry_open(in_dir(dst_path, "dst.sqlite"), CAPV_REGISTRY_CREATE);
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_copy(NULL, dst, src, NULL, NULL, &err), CAPV_E_MISMATCH);
+    ck_assert_msg(strstr(err.message, "look-up keys that are not its hashes") != NULL, "%s",
+                  err.message);
+    capv_registry_close(dst);
+    capv_registry_close(src);
+    ck_assert_int_eq(q_int(dst_path, "SELECT count(*) FROM entries"), 0);
 }
 END_TEST
 
@@ -3223,6 +3254,7 @@ Suite *registry_suite(void)
     tcase_add_test(tc, writer_thread_batches);
     tcase_add_test(tc, backup_restore);
     tcase_add_test(tc, copy_into_target_with_reports_only);
+    tcase_add_test(tc, copy_refuses_keys_not_hashes);
     tcase_add_test(tc, backup_without_sidecar_removed);
     tcase_add_test(tc, backup_name_taken_meanwhile);
     tcase_add_test(tc, verifier_sqlite_registry);
