@@ -159,6 +159,22 @@ assert_le() {
 # free_port [N]: N (default 1) distinct free loopback ports, one per line
 free_port() { python3 "$SRC/scripts/free-port.py" "$@"; }
 
+# seconds_until START TENTHS COMMAND...: runs COMMAND every 0.1 s, at most TENTHS times, until
+# it succeeds, and prints the seconds since START (a `date +%s.%N`) at that moment; prints
+# nothing and fails when it never did.
+seconds_until() {
+    local start=$1 tries=$2 i
+    shift 2
+    for i in $(seq "$tries"); do
+        if "$@"; then
+            awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
 # daemon_start NAME [capverifyd arguments...]
 # Starts capverifyd in $TMP/NAME (its working directory; config dir $TMP/NAME/conf, which the
 # caller may fill beforehand) on two free loopback ports, with shutdown.grace_seconds=0 unless

@@ -95,6 +95,12 @@ registry_check() {
     body_json '[.checks[] | select(.name == "registry")][0] | "\(.ok) \(.detail)"'
 }
 
+# ready_again: /readyz is 200 and its registry check ok
+ready_again() {
+    registry_check >"$TMP/check"
+    [ "$STATUS" = 200 ] && [ "$(cut -d' ' -f1 "$TMP/check")" = true ]
+}
+
 # fault_case MODE NAME REASON_ERE INJECT REMOVE: runs one fault against the running daemon
 # (D_*), INJECT and REMOVE being shell commands; MODE is sync or queued (its recording).
 fault_case() {
@@ -159,16 +165,8 @@ fault_case() {
         "^false .*($reason)"
 
     eval "$remove"
-    local t0 ready=""
-    t0=$(date +%s.%N)
-    for i in $(seq 150); do
-        registry_check >"$TMP/check"
-        if [ "$STATUS" = 200 ] && [ "$(cut -d' ' -f1 "$TMP/check")" = true ]; then
-            ready=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-            break
-        fi
-        sleep 0.1
-    done
+    local ready
+    ready=$(seconds_until "$(date +%s.%N)" 150 ready_again)
     figure "$name: /readyz 200 again after ${ready:-never (15 s)} s"
     assert_ne "$name: after the fault is removed /readyz is 200 again (within 15 s)" "$ready" ""
     verify "$name-recovered"

@@ -69,14 +69,7 @@ sleep 2
 $PG_CTL start >/dev/null
 up=$(date +%s.%N)
 for n in r1 r2; do
-    back=""
-    for i in $(seq 100); do
-        if registry_ok "$n"; then
-            back=$(awk -v a="$up" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-            break
-        fi
-        sleep 0.1
-    done
+    back=$(seconds_until "$up" 100 registry_ok "$n")
     echo "# $n: registry healthy again ${back:-never} s after PostgreSQL was back"
     assert_ne "$n sees the database again" "$back" ""
     [ -n "$back" ] && assert_le "$n: within 5 s" "$back" 5
@@ -179,15 +172,11 @@ sleep 2
 kill -KILL "$L1"
 wait "$L1" 2>/dev/null
 gone=$(date +%s.%N)
-took=""
-for i in $(seq 300); do
-    if [ "$("$CLI" registry backup --list --dir "$L2_DIR/backups" --json 2>/dev/null |
-        jq length)" = 1 ]; then
-        took=$(awk -v a="$gone" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-        break
-    fi
-    sleep 0.1
-done
+backed_up() { # one backup in l2's directory
+    [ "$("$CLI" registry backup --list --dir "$L2_DIR/backups" --json 2>/dev/null |
+        jq length)" = 1 ]
+}
+took=$(seconds_until "$gone" 300 backed_up)
 echo "# l2 backed up ${took:-never} s after the leader was killed"
 assert_ne "the replica taking over backs up" "$took" ""
 [ -n "$took" ] && assert_le "within 15 s of the leader's going" "$took" 15
