@@ -377,6 +377,35 @@ static void registry_retry(capvd *d)
  * wait_ms; < 0: as long as they take): the registry is reopened (registry_reload_prepare),
  * the verifier is rebuilt around it, and the backup signing key is read again. Returns
  * false, having changed nothing, when the requests in flight did not end in time. */
+/* A key file whose declared kid is not its key's is reported (docs/formats.md, "Keys"): the
+ * key's own kid is the one used. At most KID_WARNINGS lines, then a count. */
+#define KID_WARNINGS 16
+static void warn_kid_mismatches(capvd *d, const capv_verifier *v)
+{
+    const capv_trust_store *ts = capv_verifier_trust_store(v);
+    size_t n = capv_trust_store_count(ts), told = 0, more = 0;
+    for (size_t i = 0; i < n; i++) {
+        const capv_key *k = capv_trust_store_key(ts, i);
+        const char *declared = capv_key_declared_kid(k);
+        if (declared == NULL || strcmp(declared, capv_key_kid(k)) == 0)
+            continue;
+        if (told == KID_WARNINGS) {
+            more++;
+            continue;
+        }
+        told++;
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "trust_kid_mismatch");
+        capv_log_str(e, "source", capv_key_source(k));
+        capv_log_str(e, "declared_kid", declared);
+        capv_log_str(e, "kid", capv_key_kid(k));
+        capv_log_end(e, "a key file declares a kid that is not its key's; the key's own is used");
+    }
+    if (more > 0) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "trust_kid_mismatch");
+        capv_log_int(e, "more", (int64_t)more);
+        capv_log_end(e, "more key files declare a kid that is not their key's");
+    }
+}
 static bool reload_state(capvd *d, int wait_ms)
 {
     char errbuf[512], keybuf[512];
@@ -424,6 +453,7 @@ static bool reload_state(capvd *d, int wait_ms)
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "trust_reload");
     capv_log_int(e, "trusted_keys", (int64_t)capv_trust_store_count(capv_verifier_trust_store(v)));
     capv_log_end(e, "trust store and policies reloaded");
+    warn_kid_mismatches(d, v);
     return true;
 }
 
@@ -724,7 +754,8 @@ static int open_state(capvd *d)
     return RUN_ON;
 }
 
-/* Settings that are fine for a test but not for production say so at every start. */
+/* Settings that are fine for a test but not for production say so at every start, and so
+ * do key files that declare a wrong kid. */
 static void warn_settings(capvd *d)
 {
     if (!d->cfg.auth_enabled) {
@@ -736,6 +767,7 @@ static void warn_settings(capvd *d)
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "trust_empty");
         capv_log_end(e, "no trust store configured (trust.dir): no signature can be trusted");
     }
+    warn_kid_mismatches(d, d->verifier);
 }
 
 /* `rel` (relative to the directory of the running executable) into `out`: installed data is

@@ -385,4 +385,25 @@ else
     daemon_wait_exit "$ZPID" 40
     assert_eq "zero-config: exit code 0 after SIGTERM" "$RC" 0
 fi
+
+# a key file that declares a kid not its key's is reported, at start and at every reload
+mkdir -p "$TMP/liar-trust"
+jq '.kid = "00000000000000000000000000000000"' "$SAMPLE/trust/sample-signer.json" \
+    >"$TMP/liar-trust/liar.json"
+daemon_start liar "${SAMPLE_ARGS[@]}" --set "trust.dir=$TMP/liar-trust" || t_done
+mismatches() {
+    jq -c -s '[.[] | select(.event == "trust_kid_mismatch" and .level == "WARN"
+        and (.source | endswith("liar.json")) and .declared_kid == "00000000000000000000000000000000"
+        and .kid == "'"$(jq -r .kid "$SAMPLE/trust/sample-signer.json")"'")] | length' "$D_LOG"
+}
+assert_eq "a key file declaring another kid: reported at start" "$(mismatches)" 1
+req POST "$D_URL/verify" -H 'Content-Type: application/zip' --data-binary "@$SAMPLE/sample.zip"
+assert_eq "... and its key trusted all the same (200 ok)" "$STATUS $(body_json .result)" "200 ok"
+kill -HUP "$D_PID"
+for i in $(seq 50); do
+    [ "$(mismatches)" = 2 ] && break
+    sleep 0.1
+done
+assert_eq "... and at a reload" "$(mismatches)" 2
+daemon_stop liar
 t_done
