@@ -80,14 +80,31 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
+/* The descriptor number a path of this process's descriptors names ("/proc/self/fd/N",
+ * "/dev/fd/N"), or -1. */
+static int fd_named(const char *p)
+{
+    const char *n = strncmp(p, "/proc/self/fd/", 14) == 0 ? p + 14
+                    : strncmp(p, "/dev/fd/", 8) == 0      ? p + 8
+                                                          : NULL;
+    if (n == NULL || *n < '0' || *n > '9' || strlen(n) > 6 || strspn(n, "0123456789") != strlen(n))
+        return -1;
+    return atoi(n);
+}
+
 /* The file that writing `path` replaces, into `out`: `path` itself, or, when it is a
  * symbolic link, the file its chain of links ends at (which need not exist yet), so that the
- * link stays a link. 0 or an errno value. */
-static int final_target(char out[4096], const char *path)
+ * link stays a link. When the chain passes through one of this process's descriptors
+ * (/dev/stdout is /proc/self/fd/1), *fdno is that descriptor (else -1): the caller writes to
+ * it, as the shell that opened it expects, never replaces what it names. 0 or an errno. */
+static int final_target(char out[4096], int *fdno, const char *path)
 {
+    *fdno = -1;
     if (snprintf(out, 4096, "%s", path) >= 4096)
         return ENAMETOOLONG;
     for (int hops = 0;; hops++) {
+        if ((*fdno = fd_named(out)) >= 0)
+            return 0;
         struct stat sb;
         if (lstat(out, &sb) != 0 || !S_ISLNK(sb.st_mode))
             return 0;
@@ -135,16 +152,25 @@ int cli_write_file(const char *path, const void *data, size_t len, const char *c
         }
         return 0;
     }
-    struct stat old;
-    bool exists = stat(path, &old) == 0;
-    if (exists && !S_ISREG(old.st_mode))
-        return write_special(path, data, len, cmd);
     char target[4096], tmp[4096 + 32];
-    int err = final_target(target, path);
+    int fdno;
+    int err = final_target(target, &fdno, path);
+    if (err == 0 && fdno >= 0) {
+        /* /dev/stdout and the like: what the descriptor holds gets the bytes, after what
+         * this process wrote to it already */
+        fflush(NULL);
+        err = write_all(fdno, data, len);
+    }
     if (err != 0) {
         fprintf(stderr, "capverify %s: cannot write %s: %s\n", cmd, path, strerror(err));
         return EXIT_UNAVAILABLE;
     }
+    if (fdno >= 0)
+        return 0;
+    struct stat old;
+    bool exists = stat(path, &old) == 0;
+    if (exists && !S_ISREG(old.st_mode))
+        return write_special(path, data, len, cmd);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {

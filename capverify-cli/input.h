@@ -13,9 +13,11 @@ int cli_read_file(uint8_t **out, size_t *len, const char *path, size_t max, cons
 
 /* Writes `len` bytes to `path` ("-" = standard output). A regular file (or a new one) is
  * replaced atomically: a temporary file beside it, then a rename; when `path` is a symbolic
- * link, beside the file the link points to, which is replaced and the link kept. Anything else
- * that exists (a device such as /dev/stdout or /dev/null, a FIFO) is written as it is, never
- * replaced. Returns 0 or an exit code after reporting on stderr. */
+ * link, beside the file the link points to, which is replaced and the link kept. A path of one
+ * of this process's descriptors (/dev/stdout, /dev/fd/N, /proc/self/fd/N) is written to that
+ * descriptor, whatever it holds (a file the shell redirected to is not replaced). Anything
+ * else that exists (a device such as /dev/null, a FIFO) is written as it is, never replaced.
+ * Returns 0 or an exit code after reporting on stderr. */
 int cli_write_file(const char *path, const void *data, size_t len, const char *cmd);
 
 #endif

@@ -224,4 +224,12 @@ wait "$reader"
 [ "$rc" = 1 ] && [ -p "$tmp/fifo" ] && [ -s "$tmp/fifo.out" ] && cmp -s "$tmp/fifo.json" "$tmp/fifo.out" &&
     ok "--report FIFO writes the report into the FIFO" ||
     bad "--report FIFO" "exit $rc, $(cat "$tmp/fifo.err")$([ -p "$tmp/fifo" ] || echo ', the FIFO was replaced')"
+# --report /dev/stdout with standard output redirected to a file: the report follows what
+# went there before, in the file the shell opened (not a new file renamed over its name)
+"$cli" verify --json --report /dev/stdout "${trust[@]}" "$S/sample.zip" >"$tmp/both.out" 2>"$tmp/both.err"
+rc=$?
+[ "$rc" = 1 ] && [ "$(wc -l <"$tmp/both.out")" = 2 ] &&
+    [ "$(head -n 1 "$tmp/both.out")" = "$(tail -n 1 "$tmp/both.out")" ] &&
+    ok "--report /dev/stdout into a redirected file: the verdict, then the report" ||
+    bad "--report /dev/stdout" "exit $rc, $(wc -l <"$tmp/both.out") lines, $(cat "$tmp/both.err")"
 [ "$fails" = 0 ] || exit 1
