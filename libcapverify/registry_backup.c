@@ -1116,15 +1116,11 @@ static capv_status entry_keys_not_hashes(sqlite3 *db, bool (*fn)(void *user, con
         -1, &s, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
         rc = SQLITE_OK;
-        const char *mh = (const char *)sqlite3_column_text(s, 1);
-        const char *ph = (const char *)sqlite3_column_text(s, 2);
-        uint8_t m[32], p[32];
-        if (mh == NULL || ph == NULL || capv_digest_parse(m, mh, strlen(mh), NULL) != CAPV_OK ||
-            capv_digest_parse(p, ph, strlen(ph), NULL) != CAPV_OK)
-            continue;
         const void *mk = sqlite3_column_blob(s, 3), *pk = sqlite3_column_blob(s, 4);
-        if (sqlite3_column_bytes(s, 3) == 32 && sqlite3_column_bytes(s, 4) == 32 &&
-            memcmp(mk, m, 32) == 0 && memcmp(pk, p, 32) == 0)
+        if (capvi_reg_entry_keys_match((const char *)sqlite3_column_text(s, 1),
+                                       (const char *)sqlite3_column_text(s, 2), mk,
+                                       (size_t)sqlite3_column_bytes(s, 3), pk,
+                                       (size_t)sqlite3_column_bytes(s, 4)) != CAPV_E_MISMATCH)
             continue;
         const char *id = (const char *)sqlite3_column_text(s, 0);
         if (!fn(user, id != NULL ? id : "")) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "registry_copy_int.h"
+#include "registry_entry_int.h"
 #include "registry_pg_int.h"
 #include "registry_pg_load_int.h"
 #include "registry_writer_int.h"
@@ -113,12 +114,8 @@ static capv_status copy_row(void *user, const char *const *cols, const int *lens
                              strlen(tables[c->t].types));
     if (c->t == T_META && (cols[0] == NULL || capvi_pg_load_meta_kept(cols[0])))
         return CAPV_OK;
-    uint8_t mk[32], pk[32];
-    if (c->t == T_ENTRIES &&
-        (cols[2] == NULL || cols[3] == NULL || lens[4] != 32 || lens[5] != 32 ||
-         capv_digest_parse(mk, cols[2], strlen(cols[2]), NULL) != CAPV_OK ||
-         capv_digest_parse(pk, cols[3], strlen(cols[3]), NULL) != CAPV_OK ||
-         memcmp(mk, cols[4], 32) != 0 || memcmp(pk, cols[5], 32) != 0))
+    if (c->t == T_ENTRIES && capvi_reg_entry_keys_match(cols[2], cols[3], cols[4], (size_t)lens[4],
+                                                        cols[5], (size_t)lens[5]) != CAPV_OK)
         /* its signature covers the text: keys changed behind it would find it for another
          * package */
         return capvi_err_set(err, CAPV_E_MISMATCH, cols[1] ? cols[1] : "",

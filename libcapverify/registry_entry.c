@@ -437,14 +437,16 @@ capv_status capvi_reg_entry_write(capv_reg_conn *w, const capv_reg_entry_in *e, 
     return capvi_reg_sqlite_error(w->db, rc, "storing an entry", err);
 }
 
-/* Whether the hashes `e` holds as text are `mk` and `pk`. */
-static bool names_keys(const capv_registry_entry *e, const uint8_t mk[32], const uint8_t pk[32])
+capv_status capvi_reg_entry_keys_match(const char *mh, const char *ph, const void *mk,
+                                       size_t mk_len, const void *pk, size_t pk_len)
 {
     uint8_t m[32], p[32];
-    return e->manifest_hash != NULL && e->proof_hash != NULL &&
-           capv_digest_parse(m, e->manifest_hash, strlen(e->manifest_hash), NULL) == CAPV_OK &&
-           capv_digest_parse(p, e->proof_hash, strlen(e->proof_hash), NULL) == CAPV_OK &&
-           memcmp(m, mk, 32) == 0 && memcmp(p, pk, 32) == 0;
+    if (mh == NULL || ph == NULL || capv_digest_parse(m, mh, strlen(mh), NULL) != CAPV_OK ||
+        capv_digest_parse(p, ph, strlen(ph), NULL) != CAPV_OK)
+        return CAPV_E_HEX;
+    return mk_len == 32 && pk_len == 32 && memcmp(m, mk, 32) == 0 && memcmp(p, pk, 32) == 0
+               ? CAPV_OK
+               : CAPV_E_MISMATCH;
 }
 
 capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
@@ -478,7 +480,8 @@ capv_status capvi_reg_lookup_signed(capv_reg_signed *out, capv_registry *reg,
                 out->registered = (capvi_instant){ INT64_MIN, 0 };
             /* found by the keys, signed over the text: an entry whose keys were changed
              * behind its signature names another package, signed or not */
-            if (!names_keys(e, manifest_hash, proof_hash)) {
+            if (capvi_reg_entry_keys_match(e->manifest_hash, e->proof_hash, manifest_hash, 32,
+                                           proof_hash, 32) != CAPV_OK) {
                 out->material = CAPV_E_MISMATCH;
                 snprintf(out->problem, sizeof out->problem,
                          "its hashes are not this package's (its look-up keys were changed)");

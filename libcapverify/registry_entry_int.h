@@ -56,6 +56,13 @@ capv_status capvi_reg_entry_sig_material(uint8_t sig[64], uint8_t pub[32], const
                                          const char *public_key, const char *scheme,
                                          capv_error *err);
 
+/* Whether an entry's hashes as written (`mh`, `ph`: what its signature covers) are its 32-byte
+ * look-up keys (`mk`, `pk` of mk_len and pk_len bytes): CAPV_OK, CAPV_E_MISMATCH (keys
+ * changed behind the signature: it would be found for another package), CAPV_E_HEX (a hash
+ * that is no digest). */
+capv_status capvi_reg_entry_keys_match(const char *mh, const char *ph, const void *mk,
+                                       size_t mk_len, const void *pk, size_t pk_len);
+
 /* A library-owned copy of an entry (one allocation; capv_registry_entry_free), and one made
  * from a row of REG_ENTRY_COLUMNS. NULL on OOM. */
 capv_registry_entry *capvi_reg_entry_copy(const capv_registry_entry *in);
