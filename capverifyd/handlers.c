@@ -222,17 +222,13 @@ static outcome outcome_of(capv_verdict v)
  * the writer stores it within registry.record_flush_ms, retrying while the storage fails,
  * and a full queue drops it (counted in cap_verifier_registry_records_dropped_total) while
  * the verdict is still answered. With registry.record_queue_max 0 the record is committed
- * before the answer, and one the registry could not record is a 503. So is every one while a
- * SIGHUP could not reopen the registry (main.c tries again): none goes unrecorded. */
+ * before the answer, and one the registry could not record is a 503. The registry is open
+ * (verify_package answers 503 while a SIGHUP could not reopen it): none goes unrecorded. */
 static bool record(req *r, const char *json, size_t len)
 {
     capvd *d = r->d;
     if (!d->cfg.registry_record_verifications)
         return true;
-    if (d->registry == NULL) {
-        answer_registry_not_open(r);
-        return false;
-    }
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = capv_registry_record_report_json(NULL, d->registry, json, len, r->id,
                                                       r->subject[0] ? r->subject : NULL, &err);

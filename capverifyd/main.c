@@ -373,10 +373,6 @@ static void registry_retry(capvd *d)
     capv_log_end(e, "registry reopened");
 }
 
-/* The part of a SIGHUP done under the write lock, which waits for in-flight requests (up to
- * wait_ms; < 0: as long as they take): the registry is reopened (registry_reload_prepare),
- * the verifier is rebuilt around it, and the backup signing key is read again. Returns
- * false, having changed nothing, when the requests in flight did not end in time. */
 /* A key file whose declared kid is not its key's is reported (docs/formats.md, "Keys"): the
  * key's own kid is the one used. At most KID_WARNINGS lines, then a count. */
 #define KID_WARNINGS 16
@@ -406,6 +402,11 @@ static void warn_kid_mismatches(capvd *d, const capv_verifier *v)
         capv_log_end(e, "more key files declare a kid that is not their key's");
     }
 }
+
+/* The part of a SIGHUP done under the write lock, which waits for in-flight requests (up to
+ * wait_ms; < 0: as long as they take): the registry is reopened (registry_reload_prepare),
+ * the verifier is rebuilt around it, and the backup signing key is read again. Returns
+ * false, having changed nothing, when the requests in flight did not end in time. */
 static bool reload_state(capvd *d, int wait_ms)
 {
     char errbuf[512], keybuf[512];

@@ -593,6 +593,14 @@ void handle_policy_list(req *r)
     send_library_json(r, 200, st, json, len, &err, NULL);
 }
 
+/* The IR stored under `id` (the registry is open). One whose hash no longer matches is
+ * damage, not a client error. */
+static capv_status stored_ir(capv_policy_ir **out, req *r, const char *id, capv_error *err)
+{
+    capv_status st = capv_registry_get_policy_ir(out, r->d->registry, id, err);
+    return st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st;
+}
+
 void handle_policy_get(req *r)
 {
     if (!auth_check(r, "policy:read") || !need_registry(r))
@@ -600,10 +608,9 @@ void handle_policy_get(req *r)
     const char *id = r->ri->local_uri_raw + strlen("/policy/");
     capv_policy_ir *ir = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = capv_registry_get_policy_ir(&ir, r->d->registry, id, &err);
+    capv_status st = stored_ir(&ir, r, id, &err);
     if (st != CAPV_OK) {
-        /* a stored IR whose hash no longer matches is damage, not a client error */
-        answer_failure(r, st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st, &err);
+        answer_failure(r, st, &err);
         return;
     }
     char etag[160];
@@ -620,16 +627,6 @@ void handle_policy_get(req *r)
     const char *json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, &len);
     send_json(r, 200, json, len, hdr);
     capv_policy_ir_free(ir);
-}
-
-/* Mode A: the IR stored under the request's policy_id (the registry is open). One whose
- * hash no longer matches is damage, not a client error. */
-static capv_status stored_ir(capv_policy_ir **out, req *r, const capv_policy_eval_request *ereq,
-                             capv_error *err)
-{
-    capv_status st = capv_registry_get_policy_ir(out, r->d->registry,
-                                                 capv_policy_eval_request_policy_id(ereq), err);
-    return st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st;
 }
 
 /* The evaluation's answer: 200 with the result, the verdict logged and counted. */
@@ -670,7 +667,7 @@ void handle_policy_eval(req *r, const uint8_t *body, size_t len)
         return;
     }
     if (stored_one)
-        st = stored_ir(&stored, r, ereq, &err);
+        st = stored_ir(&stored, r, capv_policy_eval_request_policy_id(ereq), &err); /* mode A */
     /* Mode B: the request's own IR is used (the argument must be NULL); Mode A: the stored */
     if (st == CAPV_OK)
         st = capv_policy_eval_request_run(&res, ereq, stored, &err);
