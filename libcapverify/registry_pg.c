@@ -754,6 +754,14 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
     capv_status st = in_transaction(pg, err);
     if (st != CAPV_OK)
         return st;
+    /* one prune at a time (CAPVI_PG_LOCK_PRUNE, held to the end of the transaction): two
+     * prunes deleting the last two verifications of one body each saw the other's as still
+     * there, and the second skipped the body the first had locked, so neither removed it */
+    capvi_pg_params lock = CAPVI_PG_PARAMS_INIT;
+    capvi_pg_param_int(&lock, CAPVI_PG_LOCK_PRUNE);
+    if ((st = capvi_pg_exec(NULL, pg, &pg->w, "taking the prune lock",
+                            "SELECT pg_advisory_xact_lock($1)", &lock, err)) != CAPV_OK)
+        return st;
     /* reports before verifications, in the order a load locks them (registry_pg_load.c):
      * deleting verifications first, then locking reports (prune_reports), a prune waited for
      * a load that was waiting for it, and PostgreSQL failed one of the two (a deadlock). ROW
@@ -764,7 +772,7 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
     capvi_pg_param_int(&p, before_ms);
     capvi_pg_param_int(&p, (int64_t)limit);
     PGresult *r = NULL;
-    /* rows another replica is pruning (locked) are skipped, not waited for */
+    /* rows another transaction holds are skipped, not waited for */
     if ((st = capvi_pg_exec(&r, pg, &pg->w, "pruning verifications",
                             "WITH del AS (DELETE FROM verifications WHERE seq IN (SELECT seq FROM "
                             "verifications WHERE verified_ms < $1 ORDER BY verified_ms LIMIT $2 "

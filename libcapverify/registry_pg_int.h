@@ -40,6 +40,10 @@
  * migrations' key and the schema version are in registry_pg_schema_int.h. */
 #define CAPVI_PG_LOCK_LEADER INT64_C(0x434150562D4C4452)
 
+/* The advisory lock key of pruning (docs/registry.md): "CAPV-PRN" in ASCII,
+ * 4846243005085012558, taken with pg_advisory_xact_lock by every prune step. Per database. */
+#define CAPVI_PG_LOCK_PRUNE INT64_C(0x434150562D50524E)
+
 typedef struct capvi_pg capvi_pg;
 
 typedef struct capvi_pg_options {

@@ -1208,6 +1208,38 @@ START_TEST(test_prune_waits_for_a_load)
 }
 END_TEST
 
+/* Two prunes at once, each deleting one of the last two verifications of a body: the second
+ * waits for the first (the prune lock), then removes the body. Side by side, each saw the
+ * other's verification as still there and the body stayed behind, referenced by nothing. */
+START_TEST(test_prunes_one_at_a_time)
+{
+    capvi_pg *pg = open_rw(), *other = open_rw();
+    capv_error err = CAPV_ERROR_INIT;
+    capvi_reg_record recs[2];
+    record_make(&recs[0], "o-1", "ok", 9, 1000);
+    record_make(&recs[1], "o-2", "ok", 9, 1001);
+    ck_assert_int_eq(batch(pg, recs, 2), CAPV_OK);
+    uint64_t removed = 0;
+    ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 2000, 1, &err), CAPV_OK);
+    ck_assert_uint_eq(removed, 1);
+    long long waits = lock_waits();
+    pruner p = { .pg = other };
+    ck_assert_int_eq(pthread_create(&p.th, NULL, prune_thread, &p), 0);
+    /* the second prune waits for the first; one that does not, finishes meanwhile */
+    for (double t0 = now_s(); lock_waits() <= waits && now_s() - t0 < 3.0;)
+        usleep(10 * 1000);
+    ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
+    pthread_join(p.th, NULL);
+    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_uint_eq(p.removed, 1);
+    ck_assert_int_eq(rows_of("verifications"), 0);
+    ck_assert_int_eq(rows_of("reports"), 0);
+    capvi_pg_close(other);
+    capvi_pg_close(pg);
+}
+END_TEST
+
 /* Report bodies that nothing references are no content: a copy into a registry that holds
  * only such a body (a prune leaves one behind when the record that held it was a retry)
  * goes in, its bodies not colliding with the old one. */
@@ -2014,6 +2046,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_backup_refuses_dangling);
     tcase_add_test(tc, test_load_refuses_dangling);
     tcase_add_test(tc, test_prune_waits_for_a_load);
+    tcase_add_test(tc, test_prunes_one_at_a_time);
     tcase_add_test(tc, test_load_clears_unreferenced_bodies);
     tcase_add_test(tc, test_generation_sees_other_writers);
     tcase_add_test(tc, test_batch_adds_entries_in_key_order);
