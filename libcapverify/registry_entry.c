@@ -358,7 +358,8 @@ capv_status capvi_reg_entry_compare(const capv_registry_entry *stored, const cap
         capvi_digest_same(stored->policy_hash, e->policy_hash) &&
         (!compare_registered_at || same_text(stored->registered_at, e->registered_at)) &&
         (e->signature == NULL || e->signed_here || same_text(stored->signature, e->signature)) &&
-        (e->public_key == NULL || e->signed_here || same_text(stored->public_key, e->public_key));
+        (e->public_key == NULL || e->signed_here || same_text(stored->public_key, e->public_key)) &&
+        (e->kid == NULL || e->signed_here || same_text(stored->kid, e->kid));
     const char *id = stored->id ? stored->id : "";
     if (same)
         return capvi_err_set(err, CAPV_E_EXISTS, id,

@@ -134,8 +134,7 @@ capv_status capv_registry_import_json(size_t *added, size_t *existing, capv_regi
             CAPV_FAIL(err, st, in.id, "entry '%.100s': %s", in.id, eerr.message);
         if ((flags & CAPV_REGISTRY_IMPORT_VERIFY) && in.signature != NULL &&
             (st = capv_registry_entry_verify(&in, &eerr)) != CAPV_OK)
-            CAPV_FAIL(err, st == CAPV_E_MALFORMED ? CAPV_E_MALFORMED : CAPV_E_SIGNATURE, in.id,
-                      "entry '%.100s': %s", in.id, eerr.message);
+            CAPV_FAIL(err, st, in.id, "entry '%.100s': %s", in.id, eerr.message);
         if (progress && (a.n % 1024 == 1023 || a.n + 1 == n))
             progress(user, a.n + 1, 2 * (uint64_t)n);
     }

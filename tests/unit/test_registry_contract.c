@@ -179,6 +179,40 @@ START_TEST(entries_idempotent_and_conflicts)
 }
 END_TEST
 
+/* A signature is stored with its kid: the same signature under another kid is other content;
+ * a retry that leaves the kid out is the same entry. */
+START_TEST(entries_kid_is_content)
+{
+    capv_registry *reg = open_reg(0, 0);
+    capv_signing_key *key = NULL;
+    ck_assert_int_eq(capv_signing_key_generate(&key, NULL), CAPV_OK);
+    capv_registry_set_signing_key(reg, key);
+    char mh[CAPV_DIGEST_HEX_SIZE], ph[CAPV_DIGEST_HEX_SIZE];
+    capv_registry_entry e = CAPV_REGISTRY_ENTRY_INIT;
+    e.manifest_hash = hash_of(mh, "km", 1);
+    e.proof_hash = hash_of(ph, "kp", 1);
+    capv_registry_entry *signed_e = NULL, *stored = NULL;
+    ck_assert_int_eq(capv_registry_add(&signed_e, reg, &e, NULL), CAPV_OK);
+    ck_assert_ptr_nonnull(signed_e->kid);
+    /* the stored entry again, with its signature given by the caller */
+    e.registered_at = signed_e->registered_at;
+    e.signature = signed_e->signature;
+    e.public_key = signed_e->public_key;
+    e.kid = "another-key";
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, &err), CAPV_E_CONFLICT);
+    e.kid = NULL;
+    ck_assert_int_eq(capv_registry_add(NULL, reg, &e, &err), CAPV_E_EXISTS);
+    e.kid = signed_e->kid;
+    ck_assert_int_eq(capv_registry_add(&stored, reg, &e, &err), CAPV_E_EXISTS);
+    ck_assert_str_eq(stored->kid, signed_e->kid);
+    capv_registry_entry_free(stored);
+    capv_registry_entry_free(signed_e);
+    capv_registry_close(reg);
+    capv_signing_key_free(key);
+}
+END_TEST
+
 START_TEST(signed_by_the_registry)
 {
     capv_registry *reg = open_reg(0, 0);
@@ -1227,6 +1261,7 @@ static Suite *contract_suite(const char *name)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, entries_idempotent_and_conflicts);
+    tcase_add_test(tc, entries_kid_is_content);
     tcase_add_test(tc, signed_by_the_registry);
     tcase_add_test(tc, paged_listing);
     tcase_add_test(tc, verifications_recorded);
