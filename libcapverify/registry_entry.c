@@ -225,7 +225,7 @@ capv_status capvi_reg_entry_prepare(capv_reg_entry_in *e, const capv_registry_en
                                  "id must be 1..256 printable characters");
         /* An id of the derived shape must be the one these hashes derive: another pair's
          * would take that pair's id before it is registered (docs/registry.md). */
-        if (derived_shape(in->id)) {
+        if ((flags & REG_PREP_STRICT) && derived_shape(in->id)) {
             capv_status st = derive_id(e->id_buf, e->manifest_key, e->proof_key, err);
             if (st != CAPV_OK)
                 return st;

@@ -34,9 +34,10 @@ typedef struct capv_reg_entry_in {
 
 /* Validates an input entry and fills defaults (id derived from the hashes, registered_at =
  * now on `reg`'s clock; reg may be NULL). REG_PREP_CANONICAL rewrites the hashes as "0x" +
- * lower hex (only when no signature covers them); REG_PREP_STRICT requires registered_at to
- * be RFC 3339 (entries made here; imported and legacy entries keep whatever text their
- * signature covers). */
+ * lower hex (only when no signature covers them); REG_PREP_STRICT applies the rules of
+ * entries made here: registered_at is RFC 3339, and an id of the derived shape is the one
+ * the hashes derive (imported and legacy entries keep whatever their signature covers, and
+ * the ids they were given before that rule). */
 #define REG_PREP_CANONICAL 0x1u
 #define REG_PREP_STRICT 0x2u
 capv_status capvi_reg_entry_prepare(capv_reg_entry_in *out, const capv_registry_entry *in,
