@@ -92,10 +92,49 @@ void backups_resume(capvd *d)
     atomic_store(&d->backups_paused, false);
 }
 
+/* The newest complete backup in backup.dir: its path (malloc'd; NULL when there is none, or
+ * its time is unreadable) and its time in Unix ms (*ms, else 0). */
+static char *newest_backup(const capvd *d, int64_t *ms)
+{
+    capv_backup_list *list = NULL;
+    char *path = NULL;
+    *ms = 0;
+    if (capv_registry_backup_list(&list, d->cfg.backup_dir, NULL) == CAPV_OK &&
+        capv_backup_list_count(list) > 0) {
+        const capv_backup_info *b = capv_backup_list_get(list, 0);
+        if (capv_rfc3339_parse(ms, b->created_at, strlen(b->created_at), NULL) != CAPV_OK)
+            *ms = 0;
+        else
+            path = strdup(b->path);
+    }
+    capv_backup_list_free(list);
+    return path;
+}
+
+/* This replica leads from this look on. The newest backup it can see, its own (backup.dir)
+ * or the store's (backup.s3.*: the leader's before it uploaded there), sets its next one an
+ * interval later; seeing none (no store, or the store unreachable), it cannot know when the
+ * last one was, and the due time stays as the looks set it: at once after another
+ * replica's leadership, so the leader's going costs at most one look's delay. */
+static void take_over(backup_schedule *s)
+{
+    int64_t local = 0, stored = 0;
+    free(newest_backup(s->d, &local));
+    bool listed = offsite_newest_copy(s->d, &stored);
+    int64_t last = local > stored ? local : stored;
+    if (last > 0)
+        atomic_store(&s->due_ms, last + s->interval_ms);
+    char due[CAPV_RFC3339_SIZE];
+    capv_rfc3339_format(due, atomic_load(&s->due_ms));
+    capv_log_entry *e = capv_log_begin(s->d->log, CAPV_LOG_INFO, "backup_leader");
+    capv_log_str(e, "next_backup_at", due);
+    capv_log_bool(e, "store_listed", listed);
+    capv_log_end(e, "this replica makes the scheduled backups");
+}
+
 /* A look at the schedule, under the read lock like a request's. Of a registry that several
- * replicas share, only its leader backs up (docs/registry.md#leadership). A replica that does
- * not lead cannot know when the leader last backed up: should it take over, it backs up at
- * once, so the leader's going costs at most one look's delay, not an interval. */
+ * replicas share, only its leader backs up (docs/registry.md#leadership); one that takes the
+ * leadership plans its next backup first (take_over). */
 static void *backup_look(void *arg)
 {
     backup_schedule *s = arg;
@@ -119,35 +158,21 @@ static void *backup_look(void *arg)
         atomic_store(&s->unsure, false);
         if (!leader) {
             atomic_store(&s->due_ms, now);
-        } else if (now >= atomic_load(&s->due_ms)) {
-            atomic_store(&s->due_ms, now + s->interval_ms);
-            (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
+        } else {
+            if (!s->led)
+                take_over(s);
+            if (now >= atomic_load(&s->due_ms)) {
+                atomic_store(&s->due_ms, now + s->interval_ms);
+                (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
+            }
         }
+        s->led = leader;
     }
     pthread_rwlock_unlock(&d->lock);
     atomic_fetch_sub(&d->backups, 1); /* taken by backup_schedule_tick */
     atomic_store(&s->looking, false);
     capv_backup_info_free(info);
     return NULL;
-}
-
-/* The newest complete backup in backup.dir: its path (malloc'd; NULL when there is none, or
- * its time is unreadable) and its time in Unix ms (*ms, else 0). */
-static char *newest_backup(const capvd *d, int64_t *ms)
-{
-    capv_backup_list *list = NULL;
-    char *path = NULL;
-    *ms = 0;
-    if (capv_registry_backup_list(&list, d->cfg.backup_dir, NULL) == CAPV_OK &&
-        capv_backup_list_count(list) > 0) {
-        const capv_backup_info *b = capv_backup_list_get(list, 0);
-        if (capv_rfc3339_parse(ms, b->created_at, strlen(b->created_at), NULL) != CAPV_OK)
-            *ms = 0;
-        else
-            path = strdup(b->path);
-    }
-    capv_backup_list_free(list);
-    return path;
 }
 
 void backup_schedule_init(backup_schedule *s, capvd *d)
@@ -165,11 +190,13 @@ void backup_schedule_init(backup_schedule *s, capvd *d)
     atomic_init(&s->due_ms, last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS);
     atomic_init(&s->looking, false);
     atomic_init(&s->unsure, false);
+    s->led = false;
     s->next_look_ms = 0;
 }
 
-void backup_schedule_tick(backup_schedule *s, int64_t now)
+void backup_schedule_tick(backup_schedule *s, int64_t mono_now)
 {
+    int64_t now = mono_now;
     capvd *d = s->d;
     /* paused: a reload waits for a backup to end; the look comes after it */
     if (s->interval_ms <= 0 || now < s->next_look_ms || atomic_load(&d->backups_paused) ||

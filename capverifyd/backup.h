@@ -33,17 +33,20 @@ void backups_resume(struct capvd *d);
 typedef struct backup_schedule {
     struct capvd *d;
     int64_t interval_ms;    /* backup.interval_seconds; 0 = no schedule */
-    int64_t next_look_ms;   /* Unix ms of the next look (main thread only) */
+    int64_t next_look_ms;   /* monotonic ms of the next look (main thread only) */
     _Atomic int64_t due_ms; /* Unix ms at which this replica's next backup is due */
     atomic_bool looking;    /* a look is under way */
     atomic_bool unsure;     /* the last look could not tell the leadership (logged once) */
+    bool led;               /* the last look that could tell found this replica leading
+                             * (looks only: one runs at a time) */
 } backup_schedule;
 
 /* Plans the schedule from the newest backup on disk, so the backup age is continuous across
  * restarts: the first backup is due one interval after it (or in a minute, if there is
  * none). Seeds the backup-age metric from it; call after metrics_init. */
 void backup_schedule_init(backup_schedule *s, struct capvd *d);
-/* Starts a look on its own thread when one is due at `now_ms` and none is under way. */
-void backup_schedule_tick(backup_schedule *s, int64_t now_ms);
+/* Starts a look on its own thread when one is due at `mono_ms` (CLOCK_MONOTONIC: a step of
+ * the wall clock does not hold the looks up) and none is under way. */
+void backup_schedule_tick(backup_schedule *s, int64_t mono_ms);
 
 #endif

@@ -862,7 +862,7 @@ static void periodic(capvd *d, backup_schedule *backups)
         reload_tls(d, false);
     registry_retry(d);
     reload_when_idle(d); /* before the next backup can begin */
-    backup_schedule_tick(backups, now_ms());
+    backup_schedule_tick(backups, mono_ms());
     auth_tick(d->auth, d->log, now_ms());
     budget_tick();
     notify_watchdog(mono_ms());

@@ -26,13 +26,21 @@ static struct {
     char *pending; /* the backup to upload next, or NULL */
     char *newest;  /* at start: the newest local backup (NULL: none), and its time */
     int64_t newest_ms;
-    int64_t retry_at_ms; /* not before this (0 = now) */
+    int64_t retry_at_ms; /* not before this, CLOCK_MONOTONIC (0 = now) */
     int64_t delay_ms;    /* the next retry delay */
 } up = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static int64_t now_ms(void)
 {
     return capv_clock_system(NULL);
+}
+
+/* For retry times: a step of the wall clock neither stretches nor skips a retry's delay. */
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool cancelled(void *user)
@@ -90,6 +98,22 @@ static void queue_newest_local(capvd *d, const capv_backup_remote_listing *l)
     free(copy);
 }
 
+/* The newest upload and creation times (Unix ms, 0: none readable) of the copies listed. */
+static void newest_times(int64_t *uploaded, int64_t *created, const capv_backup_remote_listing *l)
+{
+    *uploaded = *created = 0;
+    for (size_t i = 0; i < capv_backup_remote_listing_count(l); i++) {
+        const capv_backup_remote_info *b = capv_backup_remote_listing_get(l, i);
+        int64_t u = 0, c = 0;
+        if (capv_rfc3339_parse(&u, b->uploaded_at, strlen(b->uploaded_at), NULL) == CAPV_OK &&
+            u > *uploaded)
+            *uploaded = u;
+        if (capv_rfc3339_parse(&c, b->created_at, strlen(b->created_at), NULL) == CAPV_OK &&
+            c > *created)
+            *created = c;
+    }
+}
+
 /* At start: the newest complete copy in the store sets the timestamps (item of the runbook's
  * BackupOffsiteStale: a restart must not look like a fresh copy, nor like none), and the
  * newest local backup is queued when the store lacks it (queue_newest_local). */
@@ -106,16 +130,7 @@ static void seed_from_store(capvd *d)
     capv_log_str(e, "url", d->cfg.backup_s3_url);
     if (st == CAPV_OK && capv_backup_remote_listing_count(l) > 0) {
         int64_t uploaded = 0, created = 0;
-        for (size_t i = 0; i < capv_backup_remote_listing_count(l); i++) {
-            const capv_backup_remote_info *b = capv_backup_remote_listing_get(l, i);
-            int64_t u = 0, c = 0;
-            if (capv_rfc3339_parse(&u, b->uploaded_at, strlen(b->uploaded_at), NULL) == CAPV_OK &&
-                u > uploaded)
-                uploaded = u;
-            if (capv_rfc3339_parse(&c, b->created_at, strlen(b->created_at), NULL) == CAPV_OK &&
-                c > created)
-                created = c;
-        }
+        newest_times(&uploaded, &created, l);
         metrics_upload_seed(uploaded, created);
         capv_log_str(e, "newest", capv_backup_remote_listing_get(l, 0)->url);
         capv_log_int(e, "copies", (int64_t)capv_backup_remote_listing_count(l));
@@ -182,14 +197,14 @@ static void *uploader(void *arg)
     seed_from_store(d);
     pthread_mutex_lock(&up.m);
     while (!atomic_load(&up.stop)) {
-        int64_t now = now_ms();
+        int64_t now = mono_ms();
         if (up.pending == NULL || now < up.retry_at_ms) {
             if (up.pending == NULL) {
                 pthread_cond_wait(&up.cv, &up.m);
             } else {
                 int64_t at = up.retry_at_ms;
                 struct timespec ts = { (time_t)(at / 1000), (long)(at % 1000) * 1000000L };
-                pthread_cond_timedwait(&up.cv, &up.m, &ts);
+                pthread_cond_clockwait(&up.cv, &up.m, CLOCK_MONOTONIC, &ts);
             }
             continue;
         }
@@ -205,7 +220,7 @@ static void *uploader(void *arg)
                 up.pending = NULL;
                 up.delay_ms = d->cfg.backup_s3_retry_seconds * 1000;
             } else if (!atomic_load(&up.stop)) {
-                up.retry_at_ms = now_ms() + up.delay_ms;
+                up.retry_at_ms = mono_ms() + up.delay_ms;
                 capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "backup_upload_retry");
                 capv_log_int(e, "in_ms", up.delay_ms);
                 capv_log_end(e, "the off-site copy is tried again later");
@@ -216,6 +231,30 @@ static void *uploader(void *arg)
     }
     pthread_mutex_unlock(&up.m);
     return NULL;
+}
+
+bool offsite_newest_copy(capvd *d, int64_t *ms)
+{
+    *ms = 0;
+    if (!*d->cfg.backup_s3_url)
+        return false;
+    capv_backup_remote *r = NULL;
+    capv_backup_remote_listing *l = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = open_store(&r, &d->cfg, &err);
+    if (st == CAPV_OK)
+        st = capv_backup_remote_list(&l, r, &err);
+    int64_t uploaded = 0;
+    if (st == CAPV_OK) {
+        newest_times(&uploaded, ms, l);
+    } else {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload");
+        capv_log_str(e, "error", capv_status_name(st));
+        capv_log_end(e, "cannot list the off-site copies: %s", err.message);
+    }
+    capv_backup_remote_listing_free(l);
+    capv_backup_remote_free(r);
+    return st == CAPV_OK;
 }
 
 void offsite_start(capvd *d, const char *newest, int64_t newest_ms)

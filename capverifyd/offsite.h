@@ -13,12 +13,18 @@
 
 struct capvd;
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* Starts the uploader when backup.s3.url is set (else does nothing); enables its metrics.
  * `newest` is the newest complete local backup (NULL: none) and `newest_ms` its time (Unix
  * ms): queued at once when the store has no copy as new. */
 void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
+
+/* The time (Unix ms, 0: none) of the newest complete copy in the store of backup.s3.*,
+ * listed now on the caller's thread; false when off-site copies are off or the store cannot
+ * be listed (logged). For a replica taking over the backups (backup.c). */
+bool offsite_newest_copy(struct capvd *d, int64_t *ms);
 
 /* Hands the complete local backup `path` to the uploader (replacing one still waiting). A
  * no-op when off-site copies are off, and once offsite_stop has begun. */
