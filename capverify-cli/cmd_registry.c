@@ -741,21 +741,34 @@ static int do_export(const opts *o, char **operands)
             flags &= ~CAPV_REGISTRY_EXPORT_PRETTY; /* --compact */
     }
     bool to_file = output != NULL && strcmp(output, "-") != 0;
+    /* a link is kept (its file is replaced); /dev/stdout, /dev/fd/N: that descriptor */
+    char target[4096] = "";
+    int fdno = -1, terr = to_file ? cli_output_target(target, &fdno, output) : 0;
+    if (terr != 0) {
+        fprintf(stderr, "capverify registry export: %s: %s\n", output, strerror(terr));
+        return EXIT_UNAVAILABLE;
+    }
     struct stat st_out;
-    bool exists = to_file && stat(output, &st_out) == 0;
+    bool exists = to_file && (fdno >= 0 ? fstat(fdno, &st_out) : stat(output, &st_out)) == 0;
+    if (fdno >= 0 && !exists) {
+        fprintf(stderr, "capverify registry export: %s: %s\n", output, strerror(errno));
+        return EXIT_UNAVAILABLE;
+    }
     if (exists && is_database(&st_out, o->db))
         return cli_usage_error("registry export", "--output names the registry database itself");
-    if (exists && S_ISREG(st_out.st_mode) && !force)
+    if (exists && fdno < 0 && S_ISREG(st_out.st_mode) && !force)
         return cli_usage_error("registry export", "--output exists; --force replaces it");
-    /* a device or a FIFO (/dev/stdout, a pipe) is written into, never replaced */
-    bool direct = exists && !S_ISREG(st_out.st_mode);
+    /* a device or a FIFO (/dev/null, a pipe) is written into, never replaced */
+    bool direct = exists && fdno < 0 && !S_ISREG(st_out.st_mode);
     capv_registry *reg = NULL;
     int rc = open_db(&reg, o, CAPV_REGISTRY_READ_ONLY);
     if (rc != 0)
         return rc;
-    char tmp[4096] = "";
+    char tmp[4096 + 32] = "";
     sink s = { STDOUT_FILENO, 0 };
-    if (direct) {
+    if (fdno >= 0) {
+        s.fd = fdno; /* after what this process wrote to it already */
+    } else if (direct) {
         s.fd = open(output, O_WRONLY | O_CLOEXEC);
         if (s.fd < 0) {
             fprintf(stderr, "capverify registry export: %s: %s\n", output, strerror(errno));
@@ -763,7 +776,7 @@ static int do_export(const opts *o, char **operands)
             return EXIT_UNAVAILABLE;
         }
     } else if (to_file) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", output, (long)getpid());
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
         s.fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (s.fd < 0) {
             fprintf(stderr, "capverify registry export: %s: %s\n", tmp, strerror(errno));
@@ -783,9 +796,9 @@ static int do_export(const opts *o, char **operands)
         rc = EXIT_UNAVAILABLE;
     } else if (st == CAPV_E_IO && s.err != 0) {
         fprintf(stderr, "capverify registry export: writing %s: %s\n",
-                tmp[0]   ? tmp
-                : direct ? output
-                         : "stdout",
+                tmp[0]                ? tmp
+                : direct || fdno >= 0 ? output
+                                      : "stdout",
                 strerror(s.err));
         rc = EXIT_UNAVAILABLE;
     } else if (st != CAPV_OK) {
@@ -799,7 +812,7 @@ static int do_export(const opts *o, char **operands)
         bool ok = st == CAPV_OK && fsync(s.fd) == 0;
         ok = close(s.fd) == 0 && ok;
         /* without --force, a file made meanwhile is not replaced either */
-        if (ok && renameat2(AT_FDCWD, tmp, AT_FDCWD, output, force ? 0 : RENAME_NOREPLACE) != 0)
+        if (ok && renameat2(AT_FDCWD, tmp, AT_FDCWD, target, force ? 0 : RENAME_NOREPLACE) != 0)
             ok = false;
         if (!ok) {
             int e = errno;

@@ -92,12 +92,7 @@ static int fd_named(const char *p)
     return atoi(n);
 }
 
-/* The file that writing `path` replaces, into `out`: `path` itself, or, when it is a
- * symbolic link, the file its chain of links ends at (which need not exist yet), so that the
- * link stays a link. When the chain passes through one of this process's descriptors
- * (/dev/stdout is /proc/self/fd/1), *fdno is that descriptor (else -1): the caller writes to
- * it, as the shell that opened it expects, never replaces what it names. 0 or an errno. */
-static int final_target(char out[4096], int *fdno, const char *path)
+int cli_output_target(char out[4096], int *fdno, const char *path)
 {
     *fdno = -1;
     if (snprintf(out, 4096, "%s", path) >= 4096)
@@ -154,7 +149,7 @@ int cli_write_file(const char *path, const void *data, size_t len, const char *c
     }
     char target[4096], tmp[4096 + 32];
     int fdno;
-    int err = final_target(target, &fdno, path);
+    int err = cli_output_target(target, &fdno, path);
     if (err == 0 && fdno >= 0) {
         /* /dev/stdout and the like: what the descriptor holds gets the bytes, after what
          * this process wrote to it already */

@@ -20,4 +20,12 @@ int cli_read_file(uint8_t **out, size_t *len, const char *path, size_t max, cons
  * Returns 0 or an exit code after reporting on stderr. */
 int cli_write_file(const char *path, const void *data, size_t len, const char *cmd);
 
+/* The file that writing `path` replaces, into `out`: `path` itself, or, when it is a
+ * symbolic link, the file its chain of links ends at (which need not exist yet), so that the
+ * link stays a link. When the chain passes through one of this process's descriptors
+ * (/dev/stdout is /proc/self/fd/1), *fdno is that descriptor (else -1): the caller writes to
+ * it, as the shell that opened it expects, never replaces what it names. 0 or an errno. For
+ * outputs written as a stream (cli_write_file writes a buffer). */
+int cli_output_target(char out[4096], int *fdno, const char *path);
+
 #endif

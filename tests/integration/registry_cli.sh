@@ -101,6 +101,15 @@ expect 0 "$cli" registry export --output "$dir/fifo"
 wait
 [ -p "$dir/fifo" ] || fail "export replaced the FIFO"
 cmp -s "$dir/from-fifo" "$dir/export.kept" || fail "export into a FIFO differs"
+# /dev/stdout, standard output redirected to a file: written to it, the file not replaced
+"$cli" registry export --output /dev/stdout >"$dir/via-stdout.json" 2>"$dir/stdout.err" ||
+    fail "export to /dev/stdout: $(cat "$dir/stdout.err")"
+cmp -s "$dir/via-stdout.json" "$dir/export.kept" || fail "export to /dev/stdout differs"
+# a symbolic link stays a link: the file it points to is replaced
+ln -s export.json "$dir/link.json"
+expect 0 "$cli" registry export --output "$dir/link.json" --force
+[ -L "$dir/link.json" ] || fail "export replaced the symbolic link"
+cmp -s "$dir/export.json" "$dir/export.kept" || fail "export through a link differs"
 if ! "$cli" registry export >/dev/full 2>"$dir/full.err"; then
     grep -q "writing stdout: No space left on device" "$dir/full.err" ||
         fail "export to a full stdout: $(cat "$dir/full.err")"
