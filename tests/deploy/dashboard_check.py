@@ -33,6 +33,11 @@ REQUIRED = {
     "JWKS age": r"cap_verifier_jwks_age_seconds",
     "registry size": r"cap_verifier_registry_entries",
     "backup age": r"time\(\) - max\(cap_verifier_backup_last_success_timestamp_seconds",
+    "registry free space": r"cap_verifier_registry_free_bytes",
+    "record queue": r"cap_verifier_registry_queue_depth",
+    "records dropped": r"cap_verifier_registry_records_dropped_total",
+    "TLS certificate expiry": r"cap_verifier_tls_cert_expiry_timestamp_seconds",
+    "memory limit": r"cap_verifier_memory_limit_bytes",
 }
 
 def main():
