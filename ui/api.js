@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 // Calls to the daemon's API, on this origin, with the bearer token when signed in. Every
-// answer comes back as one object; nothing here throws for an HTTP status.
+// answer comes back as one object; nothing here throws, for an HTTP status or for a
+// connection that fails (before the answer, or while its body is read: code "unreachable").
 import * as auth from './auth.js';
 
 export async function call(path, { method = 'GET', body = undefined, type = undefined } = {}) {
@@ -8,13 +9,19 @@ export async function call(path, { method = 'GET', body = undefined, type = unde
   if (type) headers['Content-Type'] = type;
   const tok = auth.token();
   if (tok) headers.Authorization = `Bearer ${tok}`;
+  const unreachable = (message) => ({ status: 0, ok: false, code: 'unreachable', message, json: null, text: '', requestId: '' });
   let res;
   try {
     res = await fetch(path, { method, headers, body, credentials: 'same-origin', cache: 'no-store' });
   } catch {
-    return { status: 0, ok: false, code: 'unreachable', message: 'the daemon could not be reached', json: null, text: '', requestId: '' };
+    return unreachable('the daemon could not be reached');
   }
-  const text = await res.text();
+  let text;
+  try {
+    text = await res.text();
+  } catch {
+    return unreachable(`the connection broke while the daemon's answer (HTTP ${res.status}) was read`);
+  }
   let json = null;
   try {
     json = JSON.parse(text);

@@ -2,16 +2,18 @@
 // The CAP Verifier web UI (docs/ui.md): a page per task, routed by the address's fragment
 // (#/verify, #/registry, #/policy, #/status), so the daemon serves one document. Loaded as a
 // module from this origin only (Content-Security-Policy: default-src 'self').
+import * as api from './api.js';
 import * as auth from './auth.js';
-import { h, replace, notice } from './dom.js';
+import { h, replace, notice, announce } from './dom.js';
 import * as verify from './verify.js';
 import * as registry from './registry.js';
 import * as policy from './policy.js';
 import * as status from './status.js';
 
-let config = {
-  auth_enabled: false, issuer: null, client_id: null, scopes: '', token_origin: null, version: '',
-};
+// /ui/config.json, once read: until then the page cannot know whether or how to sign in, so it
+// shows nothing but why (never "authentication off")
+let config = null;
+let configError = null; // the failed answer for /ui/config.json
 let main = null;
 let banner = null; // a message above the page (sign-in result)
 
@@ -39,6 +41,10 @@ function renderNav(page) {
 function renderSession() {
   const box = document.getElementById('session');
   if (!box) return;
+  if (!config) {
+    replace(box, h('span.muted', null, configError ? 'Configuration not loaded' : ''));
+    return;
+  }
   if (!auth.enabled()) {
     replace(box, h('span.muted', null, 'Authentication off'));
     return;
@@ -54,6 +60,26 @@ function renderSession() {
     h('button#signout', { type: 'button', on: { click: () => auth.signOut() } }, 'Sign out'));
 }
 
+// What the page shows while /ui/config.json cannot be read (a 429, the daemon away): why,
+// and a Retry.
+function renderConfigError(view) {
+  const e = configError;
+  const retry = h('button#config-retry', {
+    type: 'button',
+    on: {
+      click: (ev) => {
+        ev.currentTarget.disabled = true;
+        boot(true);
+      },
+    },
+  }, 'Retry');
+  replace(view, h('h1', null, 'CAP Verifier'),
+    notice('error', h('strong', null, 'The page\'s configuration could not be loaded: '),
+      `${e.status ? `${e.status} ` : ''}${e.code}: ${String(e.message).replace(/\.$/, '')}. `,
+      'Until it is, the page cannot tell whether or how to sign in.'),
+    h('p', null, retry));
+}
+
 function render() {
   const { page, arg } = route();
   renderNav(page in PAGES ? page : (page === 'verification' ? 'registry' : ''));
@@ -61,7 +87,10 @@ function render() {
   document.title = `${PAGES[page] || 'Registry'} · CAP Verifier`;
   const view = h('div.view');
   replace(main, banner, view);
-  if (page === 'verify') verify.render(view);
+  if (!config) {
+    if (configError) renderConfigError(view);
+    else replace(view, h('p.muted', null, 'Loading…'));
+  } else if (page === 'verify') verify.render(view);
   else if (page === 'registry' && arg.startsWith('entry/')) registry.renderEntry(view, arg.slice(6));
   else if (page === 'registry' && arg.startsWith('search/')) registry.searchManifest(arg.slice(7));
   else if (page === 'registry') registry.render(view);
@@ -71,14 +100,20 @@ function render() {
   else replace(view, h('h1', null, 'Not found'), h('p', null, 'No such page. ', h('a', { href: '#/verify' }, 'Verify packages')));
 }
 
-async function start() {
-  main = document.getElementById('main');
-  try {
-    const res = await fetch('/ui/config.json', { cache: 'no-store', credentials: 'same-origin' });
-    if (res.ok) config = await res.json();
-  } catch {
-    // the defaults: no authentication known
+const isConfig = (c) => c !== null && typeof c === 'object' && !Array.isArray(c) && typeof c.auth_enabled === 'boolean';
+
+// Reads /ui/config.json, then finishes a sign-in on its way back and draws the page; on a
+// failure, draws why with a Retry (`retried`: the Retry pressed keeps the focus on the next).
+async function boot(retried = false) {
+  const res = await api.call('/ui/config.json');
+  if (!res.ok || !isConfig(res.json)) {
+    configError = res.ok ? { status: res.status, code: 'unexpected', message: 'the answer is not the UI\'s configuration' } : res;
+    render();
+    if (retried) document.getElementById('config-retry')?.focus();
+    return;
   }
+  config = res.json;
+  configError = null;
   auth.configure(config);
   try {
     const msg = await auth.completeSignIn();
@@ -87,17 +122,27 @@ async function start() {
     banner = notice('error', `Sign-in failed: ${e.message}`);
   }
   // Signed in, out, or the sign-in ended: the page is drawn anew, the control just used is
-  // gone. The focus goes to the page, and a live region that was there before says what
-  // happened (one inserted with its text is not read out).
-  const announce = document.getElementById('announce');
+  // gone. The focus goes to the page, and the live region says what happened. What the page
+  // held for the previous user is forgotten first (auth.onForget).
+  auth.onForget(() => {
+    verify.forget();
+    registry.forget();
+    policy.forget();
+  });
   auth.onChange(() => {
     banner = null;
     render();
     main.focus();
-    if (announce) {
-      announce.textContent = auth.signedIn() ? 'Signed in.' : auth.reason() || 'Signed out.';
-    }
+    announce(auth.signedIn() ? 'Signed in.' : auth.reason() || 'Signed out.');
   });
+  render();
+  if (retried) main.focus();
+}
+
+function start() {
+  main = document.getElementById('main');
+  // the issuer's answer (?code=…&state=…) leaves the address bar before anything is fetched
+  auth.takeCallback();
   // The skip link's own target (#main) would replace the page's route in the fragment:
   // that would render the default page in place of this one. It moves the focus only.
   document.querySelector('.skip').addEventListener('click', (e) => {
@@ -110,7 +155,7 @@ async function start() {
     main.focus();
   });
   document.body.classList.add('js');
-  render();
+  boot();
 }
 
 start();

@@ -17,6 +17,11 @@ const state = {
   timer: 0,
   reason: '', // why the user is signed out ("" = never signed in)
   listeners: [],
+  // whose data the page holds: the subject of the last token (null: a token without one;
+  // undefined: nobody's yet, or forgotten at sign-out)
+  owner: undefined,
+  forgetters: [],
+  callback: null, // the issuer's answer (its query), taken from the address at start
 };
 
 export function configure(config) {
@@ -57,6 +62,21 @@ export function onChange(fn) {
 
 function changed() {
   for (const fn of state.listeners) fn();
+}
+
+// `fn` empties what the page holds for a user (results, drafts, searches): called at
+// sign-out, and when a token of another subject (or of none) replaces one that expired or
+// was refused, before the page is drawn for the new one.
+export function onForget(fn) {
+  state.forgetters.push(fn);
+}
+
+function forget() {
+  for (const fn of state.forgetters) fn();
+}
+
+function subjectOf(claims) {
+  return claims && typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : null;
 }
 
 // The scopes of the token, or null when they cannot be read (an opaque token).
@@ -111,6 +131,10 @@ export function setToken(tok, lifetime) {
   state.token = tok;
   state.claims = readClaims(tok);
   state.reason = '';
+  // a token that does not name its subject may be anyone's
+  const sub = subjectOf(state.claims);
+  if (state.owner !== undefined && (sub === null || sub !== state.owner)) forget();
+  state.owner = sub;
   let exp = 0;
   if (Number.isFinite(lifetime) && lifetime > 0) exp = Date.now() + lifetime * 1000;
   else if (state.claims && Number.isFinite(state.claims.exp)) exp = state.claims.exp * 1000;
@@ -135,6 +159,8 @@ export function expire(why) {
 }
 
 export function signOut() {
+  forget();
+  state.owner = undefined;
   expire('You signed out.');
 }
 
@@ -195,15 +221,30 @@ export async function signIn() {
   location.assign(url.toString());
 }
 
-// On the way back from the issuer (/ui/?code=…&state=…): exchanges the code for a token.
-// Returns null when this page load is no callback, else a message for the user ("" = signed
-// in). The code and state leave the address bar at once.
-export async function completeSignIn() {
+// On the way back from the issuer (/ui/?code=…&state=…), first thing, before the page
+// fetches anything (its address would be the Referer): the answer and the saved verifier
+// move into this module's memory, and the address bar and sessionStorage lose them.
+export function takeCallback() {
   const q = new URLSearchParams(location.search);
-  if (!q.has('code') && !q.has('error')) return null;
-  const saved = JSON.parse(sessionStorage.getItem(PKCE_KEY) || 'null');
+  if (!q.has('code') && !q.has('error')) return;
+  let saved = null;
+  try {
+    saved = JSON.parse(sessionStorage.getItem(PKCE_KEY) || 'null');
+  } catch {
+    saved = null;
+  }
   sessionStorage.removeItem(PKCE_KEY);
-  history.replaceState(null, '', `/ui/${saved && saved.back ? saved.back : '#/verify'}`);
+  const back = saved && typeof saved.back === 'string' && saved.back.startsWith('#/') ? saved.back : '#/verify';
+  history.replaceState(null, '', `/ui/${back}`);
+  state.callback = { q, saved };
+}
+
+// Exchanges the code takeCallback() took for a token. Returns null when this page load is no
+// callback, else a message for the user ("" = signed in).
+export async function completeSignIn() {
+  if (!state.callback) return null;
+  const { q, saved } = state.callback;
+  state.callback = null;
   if (!saved || q.get('state') !== saved.state) {
     return 'The sign-in answer does not belong to this page (its state differs): sign in again.';
   }
@@ -211,9 +252,13 @@ export async function completeSignIn() {
     return `The identity provider refused the sign-in: ${q.get('error')}${q.get('error_description') ? ` (${q.get('error_description')})` : ''}`;
   }
   const doc = await discovery();
-  // RFC 9207: an issuer that names itself must be ours
+  // RFC 9207: an issuer that names itself must be ours, and one that says it always does
+  // must have (else the answer may be another issuer's, sent here: a mix-up)
   if (q.has('iss') && q.get('iss') !== doc.issuer) {
     return 'The sign-in answer comes from another issuer: sign in again.';
+  }
+  if (!q.has('iss') && doc.authorization_response_iss_parameter_supported === true) {
+    return 'The sign-in answer does not name its issuer, which this identity provider always does: sign in again.';
   }
   const body = new URLSearchParams({
     grant_type: 'authorization_code',

@@ -74,12 +74,17 @@ export function code(s) {
 // A status badge: ok/pass green, warn amber, fail red, skip grey. The word is always shown:
 // colour is never the only carrier of meaning. `tone` (ok, warn, fail, skip) sets the colour
 // of a word the map does not know (a phrase of the report's).
+const TONES = {
+  ok: 'ok', pass: 'ok', valid: 'ok', ready: 'ok', true: 'ok', known: 'ok', trusted: 'ok', active: 'ok',
+  unknown: 'warn', untrusted: 'fail', retired: 'warn', revoked: 'fail',
+  warn: 'warn', warning: 'warn', skip: 'skip', unsigned: 'skip',
+  fail: 'fail', error: 'fail', invalid: 'fail', malformed: 'fail', not_ready: 'fail', false: 'fail',
+};
+
 export function badge(word, tone = '') {
   const w = String(word || 'unknown');
-  const cls = tone || { ok: 'ok', pass: 'ok', valid: 'ok', ready: 'ok', true: 'ok', known: 'ok', trusted: 'ok', active: 'ok',
-    unknown: 'warn', untrusted: 'fail', retired: 'warn', revoked: 'fail',
-    warn: 'warn', warning: 'warn', skip: 'skip', unsigned: 'skip',
-    fail: 'fail', error: 'fail', invalid: 'fail', malformed: 'fail', not_ready: 'fail', false: 'fail' }[w] || 'skip';
+  // the word is the daemon's or a package's: only the map's own keys (not "constructor")
+  const cls = tone || (Object.hasOwn(TONES, w) ? TONES[w] : 'skip');
   return h(`span.badge.badge-${cls}`, null, w);
 }
 
@@ -91,6 +96,14 @@ export function dl(rows) {
     append(el, [h('dt', null, row[0]), h('dd', null, row[1] === null || row[1] === undefined ? '—' : row[1])]);
   }
   return el;
+}
+
+// Says `text` in the page's live region (#announce, there from the start: a region inserted
+// with its text is not read out). Views drawn anew are no live regions: they would be read
+// out whole at every step. The same text twice is still said again.
+export function announce(text) {
+  const el = document.getElementById('announce');
+  if (el) el.textContent = el.textContent === text ? `${text}\u00a0` : text;
 }
 
 export function notice(kind, ...children) {

@@ -3,13 +3,26 @@
 // see the IR and the lints at their lines; and the stored policies (GET /policies, the IR of
 // one by GET /policy/{hash}).
 import * as api from './api.js';
-import { h, badge, dl, replace, shortHash, code, table, notice } from './dom.js';
+import { h, badge, dl, replace, shortHash, code, table, notice, announce } from './dom.js';
 import * as paging from './paging.js';
 import { gate, failure, signInNeeded } from './session.js';
 
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const draft = { text: '', mode: 'strict', persist: false };
 const stored = paging.state();
+// tickets only: the answer shown is that of the latest compile, the latest IR asked for
+const compiles = paging.state();
+const irs = paging.state();
+
+// Sign-out or another user (docs/ui.md, "Signing in"): the draft is forgotten, and answers
+// still coming for the previous user are not shown.
+export function forget() {
+  Object.assign(draft, { text: '', mode: 'strict', persist: false });
+  for (const s of [stored, compiles, irs]) {
+    paging.restart(s);
+    paging.begin(s);
+  }
+}
 
 function base64Utf8(text) {
   const bytes = new TextEncoder().encode(text);
@@ -46,16 +59,24 @@ function lintsOf(json) {
   return isObj(json) && Array.isArray(json.lints) ? json.lints.filter(isObj) : [];
 }
 
-async function compile(out, text) {
+// Compiles `text` into `out`; `button` (Compile) is marked disabled until the answer, and the
+// form takes no second compile meanwhile (a double click with "Store" stores once). It keeps
+// the focus: aria-disabled, not disabled, which would drop it.
+async function compile(out, text, button) {
+  const ticket = paging.begin(compiles);
+  button.setAttribute('aria-disabled', 'true');
   replace(out, h('p.muted', null, 'Compiling…'));
   const res = await api.call('/policy/compile', {
     method: 'POST',
     type: 'application/json',
     body: JSON.stringify({ policy_yaml: base64Utf8(text), lint_mode: draft.mode, persist: draft.persist }),
   });
+  button.removeAttribute('aria-disabled');
+  if (!paging.current(compiles, ticket)) return;
   if (res.ok && isObj(res.json)) {
     const j = res.json;
     const lints = lintsOf(j);
+    announce(`Compiled: ${lints.length} warning(s).${j.persisted ? ' Stored in the policy store.' : ''}`);
     replace(out,
       notice('ok', h('strong', null, 'Compiled. '), `${lints.length} warning(s).`, j.persisted ? ' Stored in the policy store.' : ''),
       dl([
@@ -72,6 +93,7 @@ async function compile(out, text) {
   if (res.status === 422) {
     const lints = lintsOf(res.json);
     const errors = lints.filter((l) => l.level === 'error').length;
+    announce(`Does not compile: ${errors} error(s), ${lints.length - errors} warning(s).`);
     replace(out, notice('error', h('strong', null, 'Does not compile. '), `${errors} error(s), ${lints.length - errors} warning(s).`),
       h('h3', null, 'Source and lints'), sourceView(text, lints));
     return;
@@ -79,10 +101,12 @@ async function compile(out, text) {
   // a YAML error names its place: "line L, column C: …"
   const m = res.status === 400 ? /^line (\d+), column (\d+): (.*)$/s.exec(res.message || '') : null;
   if (m) {
+    announce(`The YAML cannot be read: line ${m[1]}.`);
     replace(out, notice('error', h('strong', null, 'The YAML cannot be read. ')),
       sourceView(text, [{ code: res.code, level: 'error', line: Number(m[1]), column: Number(m[2]), message: m[3] }]));
     return;
   }
+  announce(`Not compiled: ${res.code}.`);
   replace(out, failure(res, 'compile policies'));
 }
 
@@ -114,12 +138,14 @@ function editor() {
   mode.addEventListener('change', () => { draft.mode = mode.value; });
   const persist = h('input#persist', { type: 'checkbox', checked: draft.persist });
   persist.addEventListener('change', () => { draft.persist = persist.checked; });
-  const out = h('div#compile-result', { 'aria-live': 'polite' });
+  // no live region: the outcome is announced in one line (#announce)
+  const out = h('div#compile-result');
+  const button = h('button.primary', { type: 'submit' }, 'Compile');
   const form = h('form.policy-form', {
     on: {
       submit: (ev) => {
         ev.preventDefault();
-        if (area.value.trim()) compile(out, area.value);
+        if (area.value.trim() && button.getAttribute('aria-disabled') !== 'true') compile(out, area.value, button);
       },
     },
   },
@@ -130,21 +156,22 @@ function editor() {
     h('label', { for: 'policy-file' }, 'Load a file'), file,
     h('label', { for: 'lint-mode' }, 'Lint mode'), mode,
     h('label.check', null, persist, ' Store the compiled policy')),
-  h('button.primary', { type: 'submit' }, 'Compile'));
+  button);
   return [form, out];
 }
 
-async function loadStored(box, irBox) {
-  const after = stored.cursors[stored.cursors.length - 1];
+async function loadStored(box, irBox, cursors = stored.cursors) {
+  const after = paging.cursorOf(cursors);
   const q = new URLSearchParams({ limit: '25' });
   if (after) q.set('after', String(after));
   const ticket = paging.begin(stored);
   const res = await api.call(`/policies?${q}`);
   if (!paging.current(stored, ticket)) return;
   if (!res.ok) {
-    replace(box, failure(res, 'list stored policies'));
+    replace(box, failure(res, 'list stored policies'), paging.retry(stored, () => loadStored(box, irBox, cursors), 'policies'));
     return;
   }
+  paging.shown(stored, cursors);
   const list = isObj(res.json) && Array.isArray(res.json.policies) ? res.json.policies.filter(isObj) : [];
   const rows = list.map((p) => h('tr', null,
     h('td', null, code(p.policy_id)),
@@ -155,7 +182,10 @@ async function loadStored(box, irBox) {
       type: 'button',
       on: {
         click: async () => {
+          const ticket = paging.begin(irs);
+          replace(irBox, h('p.muted', null, 'Loading…'));
           const ir = await api.call(`/policy/${api.seg(p.policy_hash)}`);
+          if (!paging.current(irs, ticket)) return;
           replace(irBox, ir.ok ? [h('h3', null, 'IR of ', code(p.policy_id)), h('pre.ir', { tabindex: '0' }, JSON.stringify(ir.json, null, 2))]
             : failure(ir, 'read stored policies'));
         },
@@ -164,7 +194,7 @@ async function loadStored(box, irBox) {
   const next = res.json && res.json.next;
   replace(box,
     list.length ? table(['Policy', 'Version', 'Policy hash', 'Stored', h('span.visually-hidden', null, 'IR')], rows) : h('p.muted', null, 'No stored policy.'),
-    paging.pager(stored, next, () => loadStored(box, irBox), 'policies'));
+    paging.pager(stored, next, (c) => loadStored(box, irBox, c), 'policies'));
 }
 
 export function render(main) {

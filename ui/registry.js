@@ -10,12 +10,24 @@ import { gate, failure, signInNeeded } from './session.js';
 
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-// where the lists are (kept while the user moves between pages)
+// where the lists are (kept while the user moves between pages, forgotten with the user)
 const entries = paging.state({ manifest: '', limit: 25 });
 const verifs = paging.state({ result: '', limit: 25 });
 
-async function loadEntries(box) {
-  const after = entries.cursors[entries.cursors.length - 1];
+// Sign-out or another user (docs/ui.md, "Signing in"): the searches and places of the lists
+// are forgotten, and an answer still coming for them is not shown.
+export function forget() {
+  for (const s of [entries, verifs]) {
+    paging.restart(s);
+    paging.begin(s);
+  }
+  entries.manifest = '';
+  entries.limit = 25;
+  verifs.result = '';
+}
+
+async function loadEntries(box, cursors = entries.cursors) {
+  const after = paging.cursorOf(cursors);
   const q = new URLSearchParams({ limit: String(entries.limit) });
   if (after) q.set('after', String(after));
   if (entries.manifest) q.set('manifest_hash', entries.manifest);
@@ -24,9 +36,10 @@ async function loadEntries(box) {
   const res = await api.call(`/registry/entries?${q}`);
   if (!paging.current(entries, ticket)) return;
   if (!res.ok) {
-    replace(box, failure(res, 'read the registry'));
+    replace(box, failure(res, 'read the registry'), paging.retry(entries, () => loadEntries(box, cursors), 'entries'));
     return;
   }
+  paging.shown(entries, cursors);
   const list = isObj(res.json) && Array.isArray(res.json.entries) ? res.json.entries.filter(isObj) : [];
   const rows = list.map((e) => h('tr', null,
     h('td', null, h('a', { href: `#/registry/entry/${api.seg(e.id)}` }, String(e.id))),
@@ -38,11 +51,11 @@ async function loadEntries(box) {
     list.length ? table(['Entry', 'Manifest hash', 'Proof hash', 'Registered', 'Signature'], rows,
       entries.manifest ? 'Entries for this manifest hash' : 'Entries in registration order')
       : h('p.muted', null, entries.manifest ? 'No entry for this manifest hash.' : 'The registry has no entries.'),
-    paging.pager(entries, res.json && res.json.next, () => loadEntries(box), 'entries'));
+    paging.pager(entries, res.json && res.json.next, (c) => loadEntries(box, c), 'entries'));
 }
 
-async function loadVerifications(box) {
-  const before = verifs.cursors[verifs.cursors.length - 1];
+async function loadVerifications(box, cursors = verifs.cursors) {
+  const before = paging.cursorOf(cursors);
   const q = new URLSearchParams({ limit: String(verifs.limit) });
   if (before) q.set('before', String(before));
   if (verifs.result) q.set('result', verifs.result);
@@ -51,9 +64,11 @@ async function loadVerifications(box) {
   const res = await api.call(`/registry/verifications?${q}`);
   if (!paging.current(verifs, ticket)) return;
   if (!res.ok) {
-    replace(box, failure(res, 'list recorded verifications'));
+    replace(box, failure(res, 'list recorded verifications'),
+      paging.retry(verifs, () => loadVerifications(box, cursors), 'verifications'));
     return;
   }
+  paging.shown(verifs, cursors);
   const list = isObj(res.json) && Array.isArray(res.json.verifications) ? res.json.verifications.filter(isObj) : [];
   const rows = list.map((v) => h('tr', null,
     h('td', null, String(v.verified_at ?? '—')),
@@ -64,7 +79,7 @@ async function loadVerifications(box) {
   replace(box,
     list.length ? table(['Verified at', 'Result', 'Request', 'Manifest hash', 'Subject'], rows, 'Newest first')
       : h('p.muted', null, 'No recorded verification.'),
-    paging.pager(verifs, res.json && res.json.next, () => loadVerifications(box), 'verifications'));
+    paging.pager(verifs, res.json && res.json.next, (c) => loadVerifications(box, c), 'verifications'));
 }
 
 function entriesSection() {

@@ -3,6 +3,7 @@
 // provider tests/ui/ui_test.sh started. Prints "ok   - …" / "FAIL - …" lines; exits 1 when
 // anything failed. Screenshots (one per page) go to UI_OUT, with the browser's console log.
 import fs from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { createRequire } from 'node:module';
@@ -14,6 +15,7 @@ const env = (k) => {
 const OPEN = env('UI_OPEN_URL');
 const AUTH = env('UI_AUTH_URL');
 const TOKENS = env('UI_TOKENS_URL');
+const LIMITED = env('UI_LIMITED_URL');
 const ISSUER = env('UI_ISSUER');
 const CA = fs.readFileSync(env('UI_CA'));
 const OUT = env('UI_OUT');
@@ -127,6 +129,59 @@ async function pageSafe(page, label) {
   eq(`${label}: no Content-Security-Policy violation`, s.csp, []);
 }
 
+// A proxy on 127.0.0.1 in front of a daemon, for answers the daemon never gives on purpose:
+// the network breaking off an answer while the browser reads its body, or an answer that
+// comes late. Everything else passes as it is. The page is loaded through it (its origin is
+// the page's, so the Content-Security-Policy's 'self').
+//   fault(method, pathPrefix, { cut: true } | { delay: ms }): the next such request only
+async function faultProxy(target) {
+  const up = new URL(target);
+  const faults = [];
+  const server = http.createServer((req, res) => {
+    const i = faults.findIndex((f) => f.method === req.method && req.url.startsWith(f.path));
+    const f = i >= 0 ? faults.splice(i, 1)[0] : null;
+    const fwd = http.request({ host: up.hostname, port: up.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      if (!f || !f.cut) {
+        setTimeout(() => {
+          res.writeHead(ur.statusCode, ur.headers);
+          ur.pipe(res);
+        }, f ? f.delay : 0);
+        return;
+      }
+      // the head and half of the body, then the connection breaks
+      const chunks = [];
+      ur.on('data', (c) => chunks.push(c));
+      ur.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const hd = { ...ur.headers, 'content-length': String(body.length) };
+        delete hd['transfer-encoding'];
+        res.writeHead(ur.statusCode, hd);
+        res.write(body.subarray(0, body.length >> 1), () => setTimeout(() => res.socket.destroy(), 50));
+      });
+    });
+    fwd.on('error', () => res.destroy());
+    req.pipe(fwd);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    fault: (method, p, how) => faults.push({ method, path: p, ...how }),
+    close: () => { server.closeAllConnections(); server.close(); },
+  };
+}
+
+// An unsigned JWT with these claims: what a pasted token says about its user (the daemon
+// refuses it, with 401, as soon as it is sent).
+const fakeToken = (claims) => ['{"alg":"none"}', JSON.stringify(claims), '']
+  .map((p) => Buffer.from(p).toString('base64url')).join('.') + 'x';
+
+async function pasteToken(page, tok) {
+  await page.waitForSelector('#paste-token');
+  await page.$eval('.signin details', (d) => { d.open = true; });
+  await page.$eval('#paste-token', (el, v) => { el.value = v; }, tok);
+  await page.click('form.paste button[type=submit]');
+}
+
 // ---- the verify page: three packages at once ------------------------------------------------
 async function verifyPage() {
   const page = await newPage('verify');
@@ -139,6 +194,24 @@ async function verifyPage() {
     return rows.length === 3 && [...rows].every((r) => r.querySelector('.badge'));
   }, { timeout: 90000 });
   ok('three packages verified, one summary row each');
+  const live = await page.evaluate(() => ({
+    results: document.querySelector('#results').closest('[aria-live]') !== null,
+    said: document.getElementById('announce').textContent,
+  }));
+  eq('the results table is no live region (it is drawn anew at every step)', live.results, false);
+  check('... the live region says how the batch ended, in one line', /^Verified 3 package\(s\): /.test(live.said), live.said);
+  const words = await page.evaluate(async () => {
+    const { badge } = await import('/ui/dom.js');
+    return ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'ok', 'fail'].map((w) => {
+      try {
+        return badge(w).className;
+      } catch (e) {
+        return `threw: ${e.message}`;
+      }
+    });
+  });
+  eq('a badge of a word named like an Object property is grey, like any unknown word', words,
+    [...Array(4).fill('badge badge-skip'), 'badge badge-ok', 'badge badge-fail']);
   const summary = await page.$$eval('#results tbody tr', (rows) => rows.map((r) => [
     r.querySelector('.file-name').textContent, r.querySelector('.badge').textContent]));
   for (const [key, file] of Object.entries(files)) {
@@ -204,11 +277,23 @@ async function verifyPage() {
 
 // ---- a file the browser cannot read: that one fails, the batch goes on -----------------------
 async function unreadableFile() {
+  // the first package's answer comes a second late (through the proxy): the second file is
+  // read after it, and is gone by then
+  const proxy = await faultProxy(OPEN);
+  try {
+    await unreadableThrough(proxy);
+  } finally {
+    proxy.close();
+  }
+}
+
+async function unreadableThrough(proxy) {
   const page = await newPage('unreadable');
-  await page.goto(`${OPEN}/ui/`, { waitUntil: 'networkidle0' });
+  await page.goto(`${proxy.url}/ui/`, { waitUntil: 'networkidle0' });
   const ghost = path.join(OUT, 'gone-before-read.zip');
   fs.copyFileSync(files.ok, ghost);
   const input = await page.waitForSelector('#files');
+  proxy.fault('POST', '/verify', { delay: 1000 });
   await input.uploadFile(files.ok, ghost, files.fail);
   fs.rmSync(ghost); // read after the first package's verification: gone by then
   await page.waitForFunction(() => {
@@ -292,6 +377,12 @@ async function policyPage() {
   await page.waitForSelector('#compile-result pre.ir');
   const ir = JSON.parse(await page.$eval('#compile-result pre.ir', (el) => el.textContent));
   eq('policy compiles: the IR is shown', ir.policy_id, 'ui.test.policy');
+  const plive = await page.evaluate(() => ({
+    out: document.querySelector('#compile-result').closest('[aria-live]') !== null,
+    said: document.getElementById('announce').textContent,
+  }));
+  eq('the compile output is no live region', plive.out, false);
+  check('... the live region says the outcome in one line', plive.said.startsWith('Compiled'), plive.said);
   const wline = lineOf(POLICY, 'unused_root:');
   const w = await page.$$eval(`#compile-result ol.source li[data-line="${wline}"] .lint`, (ls) => ls.map((l) => l.dataset.code));
   eq(`the unused-input warning is shown at line ${wline}`, w, ['W2001']);
@@ -441,6 +532,10 @@ async function signIn() {
   const asked = [];
   const onRequest = (r) => { if (r.isNavigationRequest() && r.url().startsWith(ISSUER)) asked.push(r.url()); };
   page.on('request', onRequest);
+  const configReferers = []; // the UI's configuration, fetched on the way back with the code
+  page.on('request', (r) => {
+    if (r.url().startsWith(AUTH) && new URL(r.url()).pathname === '/ui/config.json') configReferers.push(r.headers().referer || '(none)');
+  });
   await Promise.all([page.waitForNavigation(), page.click('#signin')]);
   page.off('request', onRequest);
   check('sign-in goes to the issuer', page.url().startsWith(`${ISSUER}/`), page.url());
@@ -450,6 +545,8 @@ async function signIn() {
   check('back from the issuer', await throughProvider(page, 'auditor@example'), page.url());
   await page.waitForSelector('#entries table');
   eq('the code and state are gone from the address bar', new URL(page.url()).search, '');
+  check('... before anything was fetched: /ui/config.json carried no code in its Referer',
+    configReferers.length > 0 && configReferers.every((r) => !r.includes('code=')), JSON.stringify(configReferers));
   check('signed in as the provider\'s subject', (await page.$eval('#who', (el) => el.textContent)).includes('auditor@example'));
   const store = await page.evaluate(() => JSON.stringify([{ ...localStorage }, { ...sessionStorage }, document.cookie]));
   eq('no token in localStorage, sessionStorage or cookies', store, JSON.stringify([{}, {}, '']));
@@ -553,6 +650,284 @@ async function signIn() {
   await page.close();
 }
 
+// ---- what the page holds belongs to who signed in ------------------------------------------
+function idpRequest(method, route, body = null, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${ISSUER}${route}`, { method, ca: CA, headers }, (res) => {
+      let data = '';
+      res.on('data', (c) => { data += c; });
+      res.on('end', () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// A token the auth daemon accepts, for pasting: the provider's confidential client's
+// (client credentials), with verify:run.
+async function serviceToken() {
+  const c = JSON.parse((await idpRequest('GET', '/admin/client')).body);
+  const r = await idpRequest('POST', '/token',
+    new URLSearchParams({ grant_type: 'client_credentials', scope: 'verify:run', resource: 'urn:capv:eddsa' }).toString(),
+    { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}` });
+  const tok = JSON.parse(r.body).access_token;
+  return { tok, sub: JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()).sub };
+}
+
+async function signInData() {
+  const page = await newPage('forget');
+  const real = await serviceToken();
+  check('the provider gives a service token with a subject', typeof real.sub === 'string' && real.sub !== '', JSON.stringify(real.sub));
+  const claimed = (sub) => fakeToken({ sub, scope: 'verify:run policy:compile' });
+  const rows = () => page.$$eval('#results tbody tr', (trs) => trs.map((r) => (r.querySelector('.badge') || r.cells[1]).textContent));
+  const results = () => page.$eval('#results', (el) => el.textContent);
+  const go = async (hash, sel) => {
+    await page.evaluate((hh) => { location.hash = hh; }, hash);
+    await page.waitForSelector(sel);
+  };
+  const refused = async () => {
+    const input = await page.waitForSelector('#files');
+    await input.uploadFile(files.ok);
+    await page.waitForSelector('#signin'); // the daemon refused the token (401): signed out
+  };
+  // a package refused (401) under a token of subject S, then a token of S the daemon takes
+  await page.goto(`${AUTH}/ui/#/verify`, { waitUntil: 'networkidle0' });
+  await pasteToken(page, claimed(real.sub));
+  await refused();
+  ok('a token the daemon refuses (401) leads back to sign-in');
+  await pasteToken(page, real.tok);
+  await page.waitForSelector('#results tbody tr');
+  eq('signed in again as the same subject: the refused package is listed, as an error', await rows(), ['error']);
+  await page.waitForSelector('#report .notice');
+  const view = await page.evaluate(() => ({
+    text: document.querySelector('#report').textContent,
+    panel: document.querySelector('#report .signin') !== null,
+    ids: document.querySelectorAll('#signin-title, #paste-token').length,
+    retry: document.querySelector('#report button.retry') !== null,
+  }));
+  check('... its report says it was refused: sign in and retry', /refused/i.test(view.text) && /sign in and retry/i.test(view.text), view.text.slice(0, 200));
+  eq('... and shows no sign-in panel (no second #paste-token, #signin-title)', [view.panel, view.ids], [false, 0]);
+  check('... but a Retry button', view.retry);
+  if (view.retry) {
+    await page.click('#report button.retry');
+    await page.waitForFunction(() => document.querySelector('#report .verdict'), { timeout: 30000 }).catch(() => {});
+    eq('... which verifies it with the new sign-in', await rows(), ['ok']);
+  }
+  // sign-out forgets the packages, even for the same subject
+  await page.click('#signout');
+  await pasteToken(page, real.tok);
+  await page.waitForSelector('#results');
+  eq('after sign-out, the same subject signing in again sees no earlier package', await results(), 'No package yet.');
+  // another subject after an expiry (not a sign-out): packages and the policy draft forgotten
+  await page.click('#signout');
+  await pasteToken(page, claimed('alice@example'));
+  await go('#/policy', '#policy-text');
+  await setPolicy(page, 'id: "alice-draft"\n');
+  await go('#/verify', '#files');
+  await refused();
+  await pasteToken(page, claimed('alice@example'));
+  await page.waitForSelector('#results tbody tr');
+  eq('the same subject after a refusal keeps its packages', (await rows()).length, 1);
+  await go('#/policy', '#policy-text');
+  eq('... and its policy draft', await page.$eval('#policy-text', (el) => el.value), 'id: "alice-draft"\n');
+  await go('#/verify', '#files');
+  await refused();
+  await pasteToken(page, claimed('bob@example'));
+  await page.waitForSelector('#results');
+  eq('another subject signing in on the tab sees none of the earlier packages', await results(), 'No package yet.');
+  await go('#/policy', '#policy-text');
+  eq('... nor the earlier policy draft', await page.$eval('#policy-text', (el) => el.value), '');
+  // sign-out forgets the draft too
+  await setPolicy(page, 'id: "bob-draft"\n');
+  await page.click('#signout');
+  await pasteToken(page, claimed('bob@example'));
+  await page.waitForSelector('#policy-text');
+  eq('after sign-out, the same subject finds no earlier draft', await page.$eval('#policy-text', (el) => el.value), '');
+  await page.close();
+  // sign-out while a package is verified and another waits: the waiting one is never sent
+  const proxy = await faultProxy(AUTH);
+  const p2 = await newPage('forget-queue');
+  try {
+    await p2.goto(`${proxy.url}/ui/#/verify`, { waitUntil: 'networkidle0' });
+    await pasteToken(p2, real.tok);
+    let sent = 0;
+    p2.on('request', (r) => { if (r.method() === 'POST' && r.url().endsWith('/verify')) sent++; });
+    proxy.fault('POST', '/verify', { delay: 1500 });
+    const input = await p2.waitForSelector('#files');
+    await input.uploadFile(files.ok, files.fail);
+    await p2.waitForFunction(() => document.querySelector('#results tbody tr')?.textContent.includes('verifying'));
+    await p2.click('#signout');
+    await sleep(2500);
+    eq('sign-out while a queue runs: the packages still waiting are not sent', sent, 1);
+    await pasteToken(p2, real.tok);
+    await p2.waitForSelector('#results');
+    eq('... and none of them is listed after signing in again', await p2.$eval('#results', (el) => el.textContent), 'No package yet.');
+  } finally {
+    await p2.close();
+    proxy.close();
+  }
+}
+
+// ---- an answer without iss from a provider that always sends it (RFC 9207) -------------------
+async function issRequired() {
+  const page = await newPage('iss');
+  await page.goto(`${AUTH}/ui/#/status`, { waitUntil: 'networkidle0' });
+  const said = await page.evaluate(async (iss) => (await (await fetch(`${iss}/.well-known/openid-configuration`)).json())
+    .authorization_response_iss_parameter_supported, ISSUER);
+  eq('the provider says its answers name their issuer', said, true);
+  await page.evaluate(() => sessionStorage.setItem('capv.signin', JSON.stringify({ verifier: 'v'.repeat(43), state: 'st-1', back: '#/status' })));
+  const tokenCalls = [];
+  page.on('request', (r) => { if (r.url().startsWith(ISSUER) && r.method() === 'POST') tokenCalls.push(r.url()); });
+  await page.goto(`${AUTH}/ui/?code=made-up&state=st-1`, { waitUntil: 'networkidle0' });
+  const msg = await page.waitForFunction(() => document.querySelector('#main > .notice-error')?.textContent, { timeout: 15000 })
+    .then((hd) => hd.jsonValue(), () => '');
+  check('a sign-in answer without iss is refused for it', msg.includes('issuer'), msg);
+  eq('... before its code is sent to the token endpoint', tokenCalls, []);
+  eq('... and the code is gone from the address bar', new URL(page.url()).search, '');
+  await page.close();
+}
+
+// ---- /ui/config.json refused: an error with a retry, never "authentication off" ---------------
+async function limitedConfig() {
+  // the page's requests and these share the address 127.0.0.1: its bucket stays empty
+  let draining = true;
+  const drain = (async () => {
+    while (draining) {
+      await fetch(`${LIMITED}/ui/config.json`).then((r) => r.arrayBuffer()).catch(() => {});
+      await sleep(20);
+    }
+  })();
+  const page = await newPage('limited');
+  try {
+    await sleep(200);
+    await page.goto(`${LIMITED}/ui/#/registry`, { waitUntil: 'load' });
+    const shown = await page.waitForSelector('#config-retry', { timeout: 10000 }).then(() => true, () => false);
+    const text = await page.evaluate(() => document.body.textContent);
+    check('/ui/config.json refused (429): the page says its configuration could not be loaded, with Retry',
+      shown && text.includes('429'), text.slice(0, 300));
+    const off = /Authentication off|every route is open|No sign-in client/;
+    check('... and not that authentication is off', !off.test(text), text.slice(0, 300));
+    await page.evaluate(() => { location.hash = '#/status'; });
+    await sleep(300);
+    const status = await page.evaluate(() => document.body.textContent);
+    check('... on another page neither', !off.test(status) && status.includes('429'), status.slice(0, 300));
+  } finally {
+    draining = false;
+    await drain;
+  }
+  await sleep(1500); // a token is back in the bucket
+  await page.click('#config-retry');
+  await page.waitForSelector('#signin', { timeout: 10000 });
+  check('Retry loads it: not signed in, with the provider\'s sign-in', (await page.$eval('#session', (el) => el.textContent)).includes('Not signed in'));
+  await page.close();
+}
+
+// ---- faults the daemon does not make: an answer broken off, an answer late --------------------
+async function storePolicy(base, yaml) {
+  const res = await fetch(`${base}/policy/compile`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ policy_yaml: Buffer.from(yaml).toString('base64'), lint_mode: 'relaxed', persist: true }),
+  });
+  return res.json();
+}
+
+async function faults() {
+  const proxy = await faultProxy(OPEN);
+  try {
+    await faultsThrough(proxy);
+  } finally {
+    proxy.close();
+  }
+}
+
+async function faultsThrough(proxy) {
+  const page = await newPage('faults');
+  // verify: the first answer breaks off while the browser reads it
+  await page.goto(`${proxy.url}/ui/#/verify`, { waitUntil: 'networkidle0' });
+  proxy.fault('POST', '/verify', { cut: true });
+  const input = await page.waitForSelector('#files');
+  await input.uploadFile(files.ok, files.fail);
+  const settled = (n) => page.waitForFunction((k) => {
+    const rows = document.querySelectorAll('#results tbody tr');
+    return rows.length === k && [...rows].every((r) => r.querySelector('.badge'));
+  }, { timeout: 20000 }, n).then(() => true, () => false);
+  const verdicts = () => page.$$eval('#results tbody tr', (trs) => trs.map((r) => (r.querySelector('.badge') || r.cells[1]).textContent));
+  const failResult = (await reportOf(OPEN, files.fail)).result;
+  await settled(2);
+  eq('an answer broken off while the browser reads it: an error row, and the next package verified', await verdicts(), ['error', failResult]);
+  await page.click('#results tbody tr:nth-child(1) button');
+  const said = await page.waitForSelector('#report .notice', { timeout: 5000 }).then(() => page.$eval('#report', (el) => el.textContent), () => '');
+  check('... its report says the daemon could not be reached (unreachable)', said.includes('unreachable'), said);
+  const retry = await page.$('#report button.retry');
+  check('... with a Retry button', retry !== null);
+  if (retry) {
+    await retry.click();
+    await page.waitForFunction(() => document.querySelector('#results tbody tr:nth-child(1) .badge')?.textContent === 'ok', { timeout: 20000 }).catch(() => {});
+    eq('... which verifies it', await verdicts(), ['ok', failResult]);
+  }
+  await input.uploadFile(files.ok);
+  await settled(3);
+  eq('... and a package dropped after it is verified (the queue goes on)', (await verdicts())[2], 'ok');
+
+  // registry: a page turn whose answer breaks off
+  await page.goto(`${proxy.url}/ui/#/registry`, { waitUntil: 'networkidle0' });
+  await page.select('#entries-limit', '10');
+  await page.click('form.search[role=search] button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 10);
+  proxy.fault('GET', '/registry/entries', { cut: true });
+  await page.focus('#entries .pager button:last-child');
+  await page.keyboard.press('Enter');
+  const failed = await page.waitForSelector('#entries .notice-error', { timeout: 10000 }).then(() => true, () => false);
+  check('a page turn whose answer breaks off: the error is shown', failed, await page.$eval('#entries', (el) => el.textContent.slice(0, 200)));
+  const after = await page.evaluate(() => ({
+    buttons: [...document.querySelectorAll('#entries button')].map((b) => b.textContent),
+    focus: document.activeElement.textContent,
+  }));
+  check('... with a Retry button under it', after.buttons.some((t) => t.startsWith('Retry')), JSON.stringify(after.buttons));
+  check('... which has the focus (not lost with the pager)', after.focus.startsWith('Retry'), after.focus);
+  await page.focus('#manifest-search');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 10);
+  await sleep(200);
+  eq('... a search after it keeps the focus in the search field (the failed turn does not take it)',
+    await page.evaluate(() => document.activeElement.id), 'manifest-search');
+  proxy.fault('GET', '/registry/entries', { cut: true });
+  await page.focus('#entries .pager button:last-child');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#entries .notice-error', { timeout: 10000 });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#entries tbody tr').length === 2, { timeout: 10000 });
+  const turned = await page.evaluate(() => [document.querySelector('#entries .pager').textContent, document.activeElement.textContent]);
+  eq('... Retry turns the page that failed, the focus on the new pager', turned, ['← Previous page 2 Next →', '← Previous']);
+
+  // policies: Show IR of one, then of another whose answer comes first
+  await storePolicy(OPEN, POLICY.replace('ui.test.policy', 'ui.test.second'));
+  await page.goto(`${proxy.url}/ui/#/policy`, { waitUntil: 'networkidle0' });
+  await page.waitForFunction(() => document.querySelectorAll('#policies tbody tr').length >= 2);
+  const pol = await page.$$eval('#policies tbody tr', (trs) => trs.map((r) => [r.cells[0].textContent, r.cells[2].querySelector('code').title]));
+  proxy.fault('GET', `/policy/${pol[0][1]}`, { delay: 1500 });
+  await page.click('#policies tbody tr:nth-child(1) button');
+  await page.click('#policies tbody tr:nth-child(2) button');
+  await sleep(2500);
+  eq('Show IR twice: the IR shown is the one asked for last, though the other answer came later',
+    await page.$eval('#policy-ir h3 code', (el) => el.textContent).catch(() => ''), pol[1][0]);
+  // a double click on Compile with "Store" on, the answer slow: one compile, one store
+  await setPolicy(page, POLICY);
+  await page.click('#persist');
+  let compiles = 0;
+  page.on('request', (r) => { if (r.url().endsWith('/policy/compile')) compiles++; });
+  proxy.fault('POST', '/policy/compile', { delay: 1000 });
+  await page.click('.policy-form button[type=submit]', { count: 2 });
+  const during = await page.evaluate(() => [document.activeElement.textContent,
+    document.querySelector('.policy-form button[type=submit]').getAttribute('aria-disabled')]);
+  eq('... while a compile runs, Compile is marked disabled and keeps the focus', during, ['Compile', 'true']);
+  await page.waitForFunction(() => document.querySelector('#compile-result pre.ir'));
+  await sleep(500);
+  eq('a double click on Compile sends one compile (the policy is stored once)', compiles, 1);
+  await page.close();
+}
+
 // ---- the UI's headers on a page load ----------------------------------------------------------
 async function headers() {
   const res = await fetch(`${AUTH}/ui/`);
@@ -579,7 +954,8 @@ async function tokenOrigin() {
 
 const steps = [['headers', headers], ['verify page', verifyPage], ['unreadable file', unreadableFile], ['no JavaScript', noScript],
   ['policy page', policyPage], ['registry and status', registryAndStatus], ['keyboard', keyboard],
-  ['sign-in', signIn], ['token origin', tokenOrigin]];
+  ['sign-in', signIn], ['data of a sign-in', signInData], ['iss required', issRequired],
+  ['configuration refused', limitedConfig], ['faults', faults], ['token origin', tokenOrigin]];
 for (const [name, fn] of steps) {
   try {
     await fn();

@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# SPDX-License-Identifier: Apache-2.0
 # The web UI in a real browser against real daemons (docs/ui.md, "Tests"): Debian's chromium,
 # headless, driven by npm puppeteer-core (tests/node, pinned by its lockfile; it never
 # downloads a browser) through tests/ui/ui.test.mjs.
@@ -17,7 +16,12 @@
 #   - daemon "auth": auth.enabled against that provider, ui.client_id capv-ui, a registry
 #     seeded with 30 entries signed by a key of its trust store, reports over 1024 bytes
 #     recorded as summaries (sign-in, the registry and its pager's focus, scopes, a stored
-#     summary, sign-out, expiry).
+#     summary, sign-out, expiry, what the page forgets on sign-out);
+#   - daemon "tokens": ui.token_origin other than the provider's token endpoint;
+#   - daemon "limited": like "auth" with one request a second per address (a refused
+#     /ui/config.json).
+# The open daemon's registry holds 12 entries; ui.test.mjs reaches it through a proxy of its
+# own too, which breaks or delays chosen answers.
 # Exits 77 (skipped) without node, the npm packages or chromium, unless CI is set.
 source "$(dirname "$0")/../daemon/lib.sh"
 # read before t_init, which clears every CAPV_* variable (the daemons must not see them)
@@ -66,7 +70,16 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) 
 PY
 
 # ---- daemon "open" ----------------------------------------------------------------------
-daemon_start open "${SAMPLE_ARGS[@]}" || t_done
+# its registry holds 12 unsigned entries: two pages of 10 for the pager's failure test
+OPEN_REG=$TMP/open-registry.sqlite
+"$CLI" registry init --db "$OPEN_REG" >/dev/null || fail "open registry init"
+for i in $(seq 1 12); do
+    mh=$(printf 'open-manifest-%02d' "$i" | sha256sum | cut -c1-64)
+    ph=$(printf 'open-proof-%02d' "$i" | sha256sum | cut -c1-64)
+    "$CLI" registry add --db "$OPEN_REG" --manifest-hash "0x$mh" --proof-hash "0x$ph" >/dev/null ||
+        fail "seed open registry entry $i"
+done
+daemon_start open "${SAMPLE_ARGS[@]}" --set "registry.path=$OPEN_REG" || t_done
 OPEN_URL=$D_URL
 OPEN_PID=$D_PID
 
@@ -132,13 +145,21 @@ daemon_start tokens "${SAMPLE_ARGS[@]}" --set auth.enabled=true --set "auth.issu
     --set ui.token_origin=https://tokens.invalid || t_done
 TOKENS_URL=$D_URL
 TOKENS_PID=$D_PID
+# daemon "limited": authentication on and one request a second per address, so that
+# /ui/config.json can be refused (429) while the browser loads the page
+daemon_start limited "${SAMPLE_ARGS[@]}" --set auth.enabled=true --set "auth.issuer=$ISSUER" \
+    --set auth.audiences=capv-api --set "auth.jwks_url=$ISSUER/jwks" \
+    --set "auth.ca_file=$IDP/ca.pem" --set ui.client_id=capv-ui \
+    --set server.rate_limit_per_second=1 || t_done
+LIMITED_URL=$D_URL
+LIMITED_PID=$D_PID
 curl -sf --cacert "$IDP/ca.pem" -X POST -d "{\"redirect_uri\":\"$AUTH_URL/ui/\"}" \
     "$ISSUER/admin/ui" >/dev/null || fail "the provider takes the UI client"
 
 # ---- the browser ------------------------------------------------------------------------
 echo "browser test: screenshots and logs in $OUT"
 export PUPPETEER_SKIP_DOWNLOAD=1
-UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_TOKENS_URL=$TOKENS_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
+UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_TOKENS_URL=$TOKENS_URL UI_LIMITED_URL=$LIMITED_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
     UI_SPKI=$IDP_SPKI UI_CHROMIUM=$CHROMIUM UI_OUT=$OUT UI_PACKAGES=$PKG \
     UI_AXE=$NODE_DIR/node_modules/axe-core/axe.min.js \
     node "$SRC/tests/ui/ui.test.mjs" >"$TMP/browser.out" 2>&1
@@ -152,6 +173,8 @@ D_PID=$AUTH_PID
 daemon_stop "auth daemon"
 D_PID=$TOKENS_PID
 daemon_stop "tokens daemon"
+D_PID=$LIMITED_PID
+daemon_stop "limited daemon"
 D_PID=$OPEN_PID
 daemon_stop "open daemon"
 kill -TERM "$IDP_PID" 2>/dev/null
