@@ -167,10 +167,11 @@ void handle_ui_config(req *r)
     } else {
         int len = snprintf(body, cap,
                            "{\"auth_enabled\":%s,\"issuer\":%s,\"client_id\":%s,\"scopes\":%s,"
-                           "\"token_origin\":%s,\"version\":\"%s\"}",
+                           "\"token_origin\":%s,\"max_body_bytes\":%lld,\"version\":\"%s\"}",
                            c->auth_enabled ? "true" : "false", issuer ? issuer : "null",
                            client ? client : "null", qscopes ? qscopes : "\"\"",
-                           token ? token : "null", capv_version_string());
+                           token ? token : "null", (long long)c->server_max_body_bytes,
+                           capv_version_string());
         char hdr[UI_HEADERS_CAP];
         send_json(r, 200, body, (size_t)len, ui_headers(r, hdr, sizeof hdr, NULL));
     }

@@ -10,7 +10,8 @@ struct req;
 
 /* GET "/", "/ui", "/ui/..." (404 while ui.enabled is false). */
 void handle_ui(struct req *r);
-/* GET /ui/config.json: {"auth_enabled","issuer","client_id","scopes","version"}. */
+/* GET /ui/config.json: {"auth_enabled","issuer","client_id","scopes","token_origin",
+ * "max_body_bytes","version"}. */
 void handle_ui_config(struct req *r);
 /* The headers every answer of /ui/config.json carries (docs/ui.md), as "Name: value\r\n"
  * lines in buf (UI_HEADERS_CAP bytes), for its answers sent elsewhere (a 429). The cap holds

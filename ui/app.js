@@ -115,6 +115,7 @@ async function boot(retried = false) {
   config = res.json;
   configError = null;
   auth.configure(config);
+  verify.configure(config);
   try {
     const msg = await auth.completeSignIn();
     if (msg) banner = notice('error', msg);

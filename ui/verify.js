@@ -15,6 +15,14 @@ let listEl = null;
 let detailEl = null;
 let running = false;
 let generation = 0; // bumped by forget(): the queue of the previous user stops
+let maxBody = 0; // server.max_body_bytes from /ui/config.json (0: not known)
+
+// The daemon's body limit: a larger file is refused here, not sent (the daemon would refuse
+// it by its Content-Length and close the connection, which a browser reports as a network
+// failure).
+export function configure(config) {
+  maxBody = Number.isSafeInteger(config.max_body_bytes) && config.max_body_bytes > 0 ? config.max_body_bytes : 0;
+}
 
 // Sign-out or another user (docs/ui.md, "Signing in"): the packages, their reports and the
 // files still queued are forgotten; an answer still coming for them is dropped.
@@ -90,6 +98,12 @@ function select(i, focus = true) {
 async function verifyOne(it) {
   it.state = 'verifying';
   renderList();
+  if (maxBody > 0 && it.file.size > maxBody) {
+    it.state = 'error';
+    it.file = null;
+    it.res = { status: 0, code: 'too_large', message: `this file has ${it.size} bytes; the daemon takes at most ${maxBody} (server.max_body_bytes): not sent`, requestId: '' };
+    return;
+  }
   try {
     let bytes;
     try {

@@ -101,6 +101,8 @@ assert_eq "config.json: the default scopes" "$(body_json .scopes)" \
     "openid verify:run registry:read verifications:read policy:compile policy:read"
 assert_eq "config.json: the version" "$(body_json .version)" \
     "$(curl -s "$API/healthz" | jq -r .version)"
+assert_eq "config.json: server.max_body_bytes (the UI refuses larger files)" \
+    "$(body_json .max_body_bytes)" 1048576 # as set above
 assert_eq "config.json: no-store" "$(hdr Cache-Control)" no-store
 ui_headers "GET /ui/config.json"
 

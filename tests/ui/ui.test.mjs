@@ -16,6 +16,7 @@ const OPEN = env('UI_OPEN_URL');
 const AUTH = env('UI_AUTH_URL');
 const TOKENS = env('UI_TOKENS_URL');
 const LIMITED = env('UI_LIMITED_URL');
+const SMALL = env('UI_SMALL_URL');
 const ISSUER = env('UI_ISSUER');
 const CA = fs.readFileSync(env('UI_CA'));
 const OUT = env('UI_OUT');
@@ -308,6 +309,29 @@ async function unreadableThrough(proxy) {
   await page.waitForSelector('#report .notice');
   const said = await page.$eval('#report', (el) => el.textContent);
   check('... its report says the browser could not read it', said.includes('unreadable') && said.includes('could not read this file'), said);
+  await page.close();
+}
+
+// A file larger than the daemon's server.max_body_bytes (1 KiB on "small") is refused by the
+// page, never sent: the daemon would close the connection on it, which reads as "unreachable".
+async function bodyLimit() {
+  const page = await newPage('body limit');
+  const posts = [];
+  page.on('request', (r) => { if (r.method() === 'POST') posts.push(r.url()); });
+  await page.goto(`${SMALL}/ui/`, { waitUntil: 'networkidle0' });
+  const input = await page.waitForSelector('#files');
+  const big = path.join(OUT, 'larger-than-the-limit.zip');
+  fs.writeFileSync(big, Buffer.concat([fs.readFileSync(files.ok), Buffer.alloc(2048)]));
+  await input.uploadFile(big);
+  await page.waitForSelector('#results tbody tr .badge', { timeout: 20000 }).catch(() => {});
+  const badge = await page.$eval('#results tbody tr', (r) => (r.querySelector('.badge') || r).textContent);
+  eq('a file over server.max_body_bytes: an error row', badge, 'error');
+  await page.click('#results tbody tr button');
+  await page.waitForSelector('#report .notice');
+  const said = await page.$eval('#report', (el) => el.textContent);
+  check('... saying the daemon takes at most 1024 bytes', said.includes('at most 1024') && said.includes('server.max_body_bytes'), said);
+  eq('... and nothing was sent', posts, []);
+  fs.rmSync(big);
   await page.close();
 }
 
@@ -952,7 +976,7 @@ async function tokenOrigin() {
   await page.close();
 }
 
-const steps = [['headers', headers], ['verify page', verifyPage], ['unreadable file', unreadableFile], ['no JavaScript', noScript],
+const steps = [['headers', headers], ['verify page', verifyPage], ['unreadable file', unreadableFile], ['body limit', bodyLimit], ['no JavaScript', noScript],
   ['policy page', policyPage], ['registry and status', registryAndStatus], ['keyboard', keyboard],
   ['sign-in', signIn], ['data of a sign-in', signInData], ['iss required', issRequired],
   ['configuration refused', limitedConfig], ['faults', faults], ['token origin', tokenOrigin]];

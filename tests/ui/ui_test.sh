@@ -153,13 +153,17 @@ daemon_start limited "${SAMPLE_ARGS[@]}" --set auth.enabled=true --set "auth.iss
     --set server.rate_limit_per_second=1 || t_done
 LIMITED_URL=$D_URL
 LIMITED_PID=$D_PID
+# daemon "small": bodies of at most 1 KiB, which the UI learns from /ui/config.json
+daemon_start small "${SAMPLE_ARGS[@]}" --set server.max_body_bytes=1024 || t_done
+SMALL_URL=$D_URL
+SMALL_PID=$D_PID
 curl -sf --cacert "$IDP/ca.pem" -X POST -d "{\"redirect_uri\":\"$AUTH_URL/ui/\"}" \
     "$ISSUER/admin/ui" >/dev/null || fail "the provider takes the UI client"
 
 # ---- the browser ------------------------------------------------------------------------
 echo "browser test: screenshots and logs in $OUT"
 export PUPPETEER_SKIP_DOWNLOAD=1
-UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_TOKENS_URL=$TOKENS_URL UI_LIMITED_URL=$LIMITED_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
+UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_TOKENS_URL=$TOKENS_URL UI_LIMITED_URL=$LIMITED_URL UI_SMALL_URL=$SMALL_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
     UI_SPKI=$IDP_SPKI UI_CHROMIUM=$CHROMIUM UI_OUT=$OUT UI_PACKAGES=$PKG \
     UI_AXE=$NODE_DIR/node_modules/axe-core/axe.min.js \
     node "$SRC/tests/ui/ui.test.mjs" >"$TMP/browser.out" 2>&1
@@ -175,6 +179,8 @@ D_PID=$TOKENS_PID
 daemon_stop "tokens daemon"
 D_PID=$LIMITED_PID
 daemon_stop "limited daemon"
+D_PID=$SMALL_PID
+daemon_stop "small daemon"
 D_PID=$OPEN_PID
 daemon_stop "open daemon"
 kill -TERM "$IDP_PID" 2>/dev/null
