@@ -72,27 +72,35 @@ usage "too many operands" "unexpected argument 'b'" registry show a b --db reg.d
 usage "unknown short option" "unknown option '-z'" verify -z file
 
 # Every documented option is known to its command's parser: given without its value it is
-# either accepted or reported as needing one, never as unknown.
+# either accepted or reported as needing one, never as unknown. A command with subcommands
+# is asked through each subcommand only: the command itself answers "unknown command" or
+# "unknown subcommand" for any option, which says nothing about the option.
 commands=$("$cli" --help | awk '/^commands:/ { s = 1; next } s && /^  [a-z]/ { print $1 } s && /^$/ { s = 0 }')
 [ -n "$commands" ] || bad "command table" "'capverify --help' lists no commands"
 checked=0
 for cmd in $commands; do
     help=$("$cli" "$cmd" --help 2>&1)
-    subs=$(grep -oE "capverify $cmd [a-z][a-z-]*" <<<"$help" | awk '{ print $3 }' | sort -u)
-    subs+=" "$(awk '/^commands:/ { s = 1; next } s && /^  [a-z]/ { print $1 } s && /^$/ { s = 0 }' <<<"$help")
+    subs=$({
+        grep -oE "capverify $cmd [a-z][a-z-]*" <<<"$help" | awk '{ print $3 }'
+        awk '/^commands:/ { s = 1; next } s && /^  [a-z]/ { print $1 } s && /^$/ { s = 0 }' <<<"$help"
+    } | sort -u)
+    tries=()
+    for sub in $subs; do tries+=("$sub"); done
+    [ "${#tries[@]}" -gt 0 ] || tries=("")
     opts=$(grep -oE -- '(^|[^a-z0-9-])--[a-z][a-z0-9-]*' <<<"$help" | grep -oE -- '--[a-z0-9-]+' | sort -u)
     for opt in $opts; do
         known=0
-        for sub in ${subs:-""} ""; do
+        for sub in "${tries[@]}"; do
             # shellcheck disable=SC2086 # an empty $sub is no argument
             err=$(timeout 20 "$cli" "$cmd" $sub "$opt" </dev/null 2>&1 >/dev/null)
-            if ! grep -q "unknown option" <<<"$err"; then
+            if ! grep -qE "unknown (option|command|subcommand)" <<<"$err"; then
                 known=1
                 break
             fi
         done
         checked=$((checked + 1))
-        [ "$known" = 1 ] || bad "capverify $cmd: documented option $opt" "unknown to every parser"
+        [ "$known" = 1 ] || bad "capverify $cmd: documented option $opt" \
+            "unknown to every parser (tried: ${tries[*]:-"$cmd"})"
     done
 done
 [ "$checked" -gt 50 ] && ok "$checked documented options known to their parsers" ||

@@ -9,6 +9,7 @@
 # usage: policy_store.sh CAPVERIFY VECTORS_DIR SAMPLE_DIR
 set -uo pipefail
 cli=$(realpath "$1") vectors=$(realpath "$2") sample=$(realpath "$3")
+source "$(dirname "$0")/../tools/missing.sh" # capv_ci
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 fail=0
@@ -65,6 +66,8 @@ if command -v sqlite3 > /dev/null; then
     check "eval of an IR altered in the database" 4 $?
     verify_binding warn --registry "$db"
 else
+    # a missing tool: a skip, but a failure under CI=true (tests/tools/missing.sh)
+    capv_ci && { echo "FAIL: tamper check: sqlite3 is missing"; fail=1; }
     echo "skip tamper check: no sqlite3"
 fi
 

@@ -12,8 +12,8 @@
 set -uo pipefail
 cli=$1 tool=$2
 if [ -z "${CAPV_TEST_PG_URL:-}" ]; then
-    echo "registry_copy: CAPV_TEST_PG_URL is unset (run through tests/pg/with_pg.sh)" >&2
-    exit 77
+    source "$(dirname "$0")/../tools/missing.sh"
+    capv_missing "registry_copy: a PostgreSQL server, CAPV_TEST_PG_URL (run through tests/pg/with_pg.sh)" >&2
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/capv-regcopy.XXXXXX")
 trap 'rm -rf "$dir"' EXIT

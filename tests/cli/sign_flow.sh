@@ -100,7 +100,10 @@ grep -q "kid $kid" <<<"$("$cli" keys show "$dir/alice.key")" || fail "keys show 
 "$cli" sign "$dir/pkg/manifest.json" --key "$dir/bob.key" --out "$dir/pkg/manifest.json"
 [ "$(jq '.signatures | length' "$dir/pkg/manifest.json")" = 2 ] || fail "second signature"
 cp "$dir/bob.json" "$dir/trust/"
-"$cli" verify --trust "$dir/trust" --json "$dir/pkg" > "$dir/two.json" || true
+set +e
+"$cli" verify --trust "$dir/trust" --json "$dir/pkg" > "$dir/two.json"; rc=$?
+set -e
+[ "$rc" = 1 ] || fail "two trusted signers: exit $rc, want 1 (warn: manifest.v0, mock proof)"
 jq -e '.report.checks[] | select(.id=="manifest.signature") |
        .status=="pass" and ([.details.signatures[] | .trusted] == [true, true])' \
     "$dir/two.json" >/dev/null || fail "two trusted signatures"

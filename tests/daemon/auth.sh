@@ -8,6 +8,7 @@
 #   auth.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
+T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
 
 IDP=$TMP/idp
 mkdir -p "$IDP"

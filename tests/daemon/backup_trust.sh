@@ -21,7 +21,8 @@
 #   backup_trust.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
-command -v sqlite3 >/dev/null || { skip "backup trust" "sqlite3 not installed"; t_done; }
+T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
+command -v sqlite3 >/dev/null || { skip_missing "backup trust" "sqlite3"; t_done; }
 
 # cli EXPECTED_EXIT NAME ARGS...: runs the CLI; output in $TMP/cli.out, $TMP/cli.err.
 cli() {

@@ -31,6 +31,7 @@ t_init() {
     FAILED=0
     SKIPPED=0
     T_DONE=0
+    T_DOCUMENT_ALL=0
     T_PIDS=()
     D_PID=""
     # The daemon reads CAPV_* variables: none from the caller's environment may leak in.
@@ -75,6 +76,7 @@ t_dump_logs() {
 
 t_done() {
     T_DONE=1
+    check_documented
     if [ "$FAILED" -gt 0 ]; then
         t_dump_logs
     fi
@@ -104,9 +106,22 @@ fail() {
     echo "FAIL - $1${2:+: $2}"
 }
 
+# skip NAME WHY: a check that cannot run here for a reason CI has too (a sanitizer build, a
+# machine that forbids mounting): counted and shown, never a failure. A missing tool or
+# server is skip_missing's.
 skip() {
     SKIPPED=$((SKIPPED + 1))
     echo "skip - $1${2:+: $2}"
+}
+
+# skip_missing NAME WHAT: a check whose tool or server WHAT is missing: a skip, but a failure
+# under CI=true, where scripts/install-deps.sh installs everything (tests/tools/missing.sh).
+skip_missing() {
+    if [ "${CI:-}" = true ]; then
+        fail "$1" "missing $2 (CI=true: scripts/install-deps.sh installs it, so this must run)"
+    else
+        skip "$1" "missing $2 (scripts/install-deps.sh)"
+    fi
 }
 
 # check NAME COMMAND...: passes when COMMAND exits 0.
@@ -306,12 +321,57 @@ req() {
     shift 2
     local how=(-X "$method")
     [ "$method" = HEAD ] && how=(-I)
+    REQ_METHOD=$method
+    REQ_URL=$url
     rm -f "$TMP/resp.body" # curl does not create it for a response without a body
     out=$(curl -s -o "$TMP/resp.body" -D "$TMP/resp.headers" -w '%{http_code} %{time_total}' \
         --max-time 20 "${how[@]}" "$@" "$url")
     STATUS=${out% *}
     TIME=${out#* }
     touch "$TMP/resp.body"
+    if [ "${T_DOCUMENT_ALL:-0}" = 1 ] && [ "$STATUS" != 000 ] && [[ " $* " != *" --request-target "* ]]; then
+        documented
+    fi
+}
+
+# documented [NAME]: the last answer (req) is one docs/api/openapi.json documents: its path,
+# method and status, Content-Type, JSON body against the response's schema, and headers
+# (tests/daemon/openapi_check.py); on D_ADMIN_URL, the admin port's. Collected (also from a
+# $(…) subshell) and checked together, by check_documented or at t_done: one python3 for all.
+# With T_DOCUMENT_ALL=1 every req records its answer itself, except one with no answer
+# (000) or one whose request target is not its URL (--request-target).
+# shellcheck disable=SC2120 # NAME is optional; req passes none
+documented() {
+    local port=api f
+    [[ $REQ_URL == "${D_ADMIN_URL:-none}/"* ]] && port="admin"
+    mkdir -p "$TMP/documented"
+    f=$(mktemp "$TMP/documented/answer.XXXXXX") || return
+    cp "$TMP/resp.headers" "$f.headers"
+    cp "$TMP/resp.body" "$f.body"
+    local name=${1:-"$port $REQ_METHOD /${REQ_URL#*://*/} -> $STATUS"}
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${name//$'\t'/ }" "$REQ_METHOD" "$REQ_URL" \
+        "$STATUS" "$f.headers" "$f.body" "$port" >>"$TMP/documented/index"
+}
+
+# check_documented: checks the answers collected by documented (one pass or fail each).
+check_documented() {
+    local verdict name why
+    [ -s "$TMP/documented/index" ] || return 0
+    if ! python3 -c 'import jsonschema' 2>/dev/null; then
+        skip_missing "answers match docs/api/openapi.json" \
+            "python3 module jsonschema (Debian python3-jsonschema)"
+    else
+        python3 "$SRC/tests/daemon/openapi_check.py" "$SRC/docs/api/openapi.json" \
+            "$TMP/documented/index" >"$TMP/documented/out" 2>&1 ||
+            fail "openapi_check.py runs" "$(tail -n 5 "$TMP/documented/out")"
+        while IFS=$'\t' read -r verdict name why; do
+            case $verdict in
+            PASS) pass "documented answer: $name" ;;
+            FAIL) fail "documented answer: $name" "$why" ;;
+            esac
+        done <"$TMP/documented/out"
+    fi
+    rm -f "$TMP/documented/"*
 }
 
 # hdr NAME: the value of a header of the last response ("" when absent).

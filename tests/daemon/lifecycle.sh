@@ -10,6 +10,7 @@
 #   lifecycle.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
+T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
 
 # ---- SIGTERM with a full record queue -------------------------------------------------------
 # Records wait up to registry.record_flush_ms (the largest, 1 s) unless a full batch (512)
@@ -32,7 +33,7 @@ if command -v hey >/dev/null; then
         "$(sqlite3 -readonly "$D_DIR/registry.sqlite" 'SELECT count(*) FROM verifications')" \
         "${answered:-none}"
 else
-    skip "SIGTERM with a full record queue" "hey is not installed"
+    skip_missing "SIGTERM with a full record queue" "hey (Debian package hey)"
 fi
 
 # ---- SIGTERM: readiness, grace, in-flight ------------------------------------------------
@@ -357,6 +358,7 @@ assert_eq "a CAPV_ variable of no section is not ours: exit 0" "$?" 0
 # environment; everything else is the built-in default. The working directory is a temp dir
 # (the default registry path is relative).
 if [ -e /etc/cap-verifier ]; then
+    # not a missing tool: the built-in defaults would read the machine's own configuration
     skip "zero-config start" "/etc/cap-verifier exists on this machine"
 else
     mkdir -p "$TMP/zero"

@@ -9,6 +9,7 @@
 #   policy_registry.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR VECTORS_DIR
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
+T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
 
 # The sample's trust without its policy directory: the policy store is the registry's.
 daemon_start policy --set "trust.dir=$SAMPLE/trust" --set "trust.tsa_ca_file=$SAMPLE/tsa/ca.pem" \

@@ -9,6 +9,8 @@ t_init "$@"
 
 LIMIT=65536
 daemon_start routes "${SAMPLE_ARGS[@]}" --set server.max_body_bytes=$LIMIT || t_done
+# every answer below is checked against docs/api/openapi.json (lib.sh documented) at the end
+T_DOCUMENT_ALL=1
 API=$D_URL
 ADMIN=$D_ADMIN_URL
 JSON_CT='application/json; charset=utf-8'
@@ -214,7 +216,6 @@ assert_eq "sample.zip: signature and timestamp pass" \
     "pass,pass"
 assert_eq "report Content-Type" "$(hdr Content-Type)" "$JSON_CT"
 assert_eq "report Cache-Control" "$(hdr Cache-Control)" no-store
-cp "$TMP/resp.body" "$TMP/report-zip.json"
 zip_manifest=$(body_json .manifest_hash)
 assert_match "manifest_hash is 0x + 64 hex" "$zip_manifest" '^0x[0-9a-f]{64}$'
 
@@ -358,36 +359,24 @@ unresolved=$(jq -r '[paths(type == "object" and has("$ref")) as $p | getpath($p)
         jq -e --arg r "$r" 'getpath($r | ltrimstr("#/") | split("/")) != null' "$OA" >/dev/null || echo "$r"
     done)
 assert_eq "OpenAPI: every \$ref resolves" "$unresolved" ""
-if python3 -c 'import openapi_spec_validator' 2>/dev/null; then
-    check "OpenAPI: openapi-spec-validator accepts it" python3 -c '
-import json, sys
-from openapi_spec_validator import validate
-validate(json.load(open(sys.argv[1])))' "$OA"
+# The document itself: no validator of OpenAPI 3.1 documents is packaged in Debian 12, so
+# what python3-jsonschema can check: every schema is JSON Schema 2020-12, every example
+# valid against its schema (tests/daemon/openapi_check.py --document).
+if python3 -c 'import jsonschema' 2>/dev/null; then
+    out=$(python3 "$SRC/tests/daemon/openapi_check.py" --document "$OA" 2>&1)
+    assert_match "OpenAPI: schemas and examples" "$out" $'^PASS\t[0-9]+ schemas'
 else
-    skip "OpenAPI: openapi-spec-validator" "python module not installed"
+    skip_missing "OpenAPI: schemas and examples" "python3 module jsonschema (python3-jsonschema)"
 fi
-# the daemon's real answers match the documented schemas
-if python3 -c 'import jsonschema, referencing' 2>/dev/null; then
-    req GET "$API/nope"
-    cp "$TMP/resp.body" "$TMP/error.json"
-    req GET "$ADMIN/readyz"
-    cp "$TMP/resp.body" "$TMP/readyz.json"
-    for pair in report-zip.json:VerificationReport error.json:Error readyz.json:Readiness; do
-        check "the ${pair%%:*} answer matches schema ${pair#*:}" python3 -c '
-import json, sys
-import jsonschema, referencing, referencing.jsonschema
-doc = json.load(open(sys.argv[1]))
-res = referencing.Resource.from_contents(doc, default_specification=referencing.jsonschema.DRAFT202012)
-reg = referencing.Registry().with_resource("urn:api", res)
-v = jsonschema.Draft202012Validator({"$ref": "urn:api#/components/schemas/" + sys.argv[3]}, registry=reg)
-errors = list(v.iter_errors(json.load(open(sys.argv[2]))))
-for e in errors[:5]:
-    print(e.json_path, e.message, file=sys.stderr)
-sys.exit(1 if errors else 0)' "$OA" "$TMP/${pair%%:*}" "${pair#*:}"
-    done
-else
-    skip "answers match the documented schemas" "python modules jsonschema/referencing not installed"
-fi
+# The daemon's real answers match the document: every answer above (T_DOCUMENT_ALL), checked
+# here against docs/api/openapi.json; one of each kind at least.
+assert_le "answers collected for the document's check" 60 "$(wc -l <"$TMP/documented/index")"
+T=$'\t'
+for kind in "POST${T}[^$T]*/verify${T}200" "GET${T}[^$T]*/readyz${T}200" "${T}404$T" "${T}405$T" \
+    "${T}413$T" "${T}415$T"; do
+    check "an answer '${kind//$T/ }' is among them" grep -q "$kind" "$TMP/documented/index"
+done
+check_documented
 
 daemon_stop
 t_done

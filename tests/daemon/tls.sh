@@ -7,6 +7,7 @@
 #   tls.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
+T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
 command -v openssl >/dev/null || { fail "openssl is installed"; t_done; }
 
 # ---- a CA, three server certificates (one key), client certificates -----------------------

@@ -18,6 +18,7 @@
 PG_BASE=${CAPV_TEST_PG_URL:-} # t_init unsets every CAPV_* variable
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
+T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
 
 PEER=$VECTORS/peer/packages
 ZIP=(-H 'Content-Type: application/zip')

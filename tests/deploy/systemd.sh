@@ -12,7 +12,8 @@ build=$1 src=$2
 fails=0
 ok() { echo "ok   - $1"; }
 bad() { echo "FAIL - $1${2:+: $2}"; fails=$((fails + 1)); }
-command -v systemd-analyze >/dev/null || { echo "skipped: systemd-analyze is not installed"; exit 77; }
+source "$src/tests/tools/missing.sh"
+command -v systemd-analyze >/dev/null || capv_missing "systemd-analyze (Debian systemd)"
 tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -8,8 +8,8 @@
 set -uo pipefail
 build=$1 src=$2 doxygen=$3 python=$4
 if [ ! -x "$doxygen" ]; then
-    echo "skipped: doxygen is not installed (scripts/install-deps.sh installs it)"
-    exit 77
+    source "$src/tests/tools/missing.sh"
+    capv_missing "doxygen (Debian doxygen)"
 fi
 doxyfile=$build/docs/api/Doxyfile
 [ -f "$doxyfile" ] || { echo "FAIL: $doxyfile is missing (configure the build first)"; exit 1; }

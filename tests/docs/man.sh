@@ -7,7 +7,8 @@
 #   man.sh BUILD_DIR SOURCE_DIR CAPVERIFY_CLI
 set -uo pipefail
 build=$1 src=$2 cli=$3
-command -v mandoc >/dev/null || { echo "skipped: mandoc is not installed"; exit 77; }
+source "$src/tests/tools/missing.sh"
+command -v mandoc >/dev/null || capv_missing "mandoc (Debian mandoc)"
 fails=0
 ok() { echo "ok   - $1"; }
 bad() { echo "FAIL - $1${2:+: $2}"; fails=$((fails + 1)); }

@@ -21,8 +21,10 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(zip verify package_json json proof encoding jwt jwks policy policy_eval csv
-        timestamp registry_entry config)
+    # every target: the list the build makes them from (CAPV_FUZZ_TARGETS in CMakeLists.txt)
+    read -ra targets <<<"$(sed -n '/^set(CAPV_FUZZ_TARGETS/,/)/p' "$here/CMakeLists.txt" |
+        sed 's/^set(CAPV_FUZZ_TARGETS//; s/).*//' | tr -s ' \n' ' ')"
+    [ ${#targets[@]} -gt 0 ] || { echo "no CAPV_FUZZ_TARGETS in $here/CMakeLists.txt" >&2; exit 2; }
 fi
 
 # Inputs as large as the formats need: whole packages for the package targets.

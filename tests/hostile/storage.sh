@@ -200,6 +200,7 @@ if h_mount_tmpfs "$FULLFS" 4m; then
     daemon_stop full
     recorded_check full "$FULLFS/registry.sqlite" "${RECORDED_200[@]}"
 else
+    # not a missing tool: mounting needs root with CAP_SYS_ADMIN, which a container may lack
     skip "registry on a full filesystem" "cannot mount a tmpfs: $H_MOUNT_ERROR"
 fi
 
@@ -234,8 +235,8 @@ else
         esac
     }
     if [ -z "$preload" ] && ! mount -o remount,ro "$ROFS" 2>"$TMP/ro.err"; then
-        skip "registry on a read-only filesystem" \
-            "remount,ro refused ($(cat "$TMP/ro.err")) and no C compiler for the EROFS shim"
+        skip_missing "registry on a read-only filesystem" \
+            "a C compiler for the EROFS shim (and remount,ro was refused: $(cat "$TMP/ro.err"))"
         daemon_stop readonly
     else
         [ -z "$preload" ] && mount -o remount,rw "$ROFS" # undo the probe
@@ -344,7 +345,7 @@ SLOW=$(readlink -f "$TMP")/slow-backups
 mkdir -p "$SLOW"
 if ! shim_daemon HOSTILE_FAULT_DIR="$SLOW" HOSTILE_FAULT_FLAG="$TMP/slow.flag" \
     HOSTILE_FAULT_DELAY_MS=60; then
-    skip "a SIGHUP during a slow backup" "no C compiler for the shim: $(cat "$TMP/cc.err")"
+    skip_missing "a SIGHUP during a slow backup" "a C compiler for the shim: $(cat "$TMP/cc.err")"
 else
     daemon_start slow "${SAMPLE_ARGS[@]}" --set "backup.dir=$SLOW" \
         --set backup.interval_seconds=0 || h_done

@@ -20,16 +20,12 @@ node_dir=$2
 daemon=${3:-}
 sample=${4:-}
 daemon_pid=""
-skip() {
-    echo "SKIP: $*" >&2
-    if [ "${CI:-}" = "true" ]; then exit 1; fi
-    exit 77
-}
-command -v node >/dev/null || skip "node is not installed (scripts/install-deps.sh)"
+source "$(dirname "$0")/../tools/missing.sh"
+command -v node >/dev/null || capv_missing "node" >&2
 [ -d "$node_dir/node_modules/oidc-provider" ] ||
-    skip "$node_dir/node_modules is missing: run scripts/install-deps.sh (npm ci)"
+    capv_missing "$node_dir/node_modules/oidc-provider (npm ci)" >&2
 for tool in openssl curl jq; do
-    command -v "$tool" >/dev/null || skip "$tool is not installed"
+    command -v "$tool" >/dev/null || capv_missing "$tool" >&2
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/capv-idp.XXXXXX")

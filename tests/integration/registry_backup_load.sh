@@ -52,13 +52,31 @@ writer=
 big=$dir/big.sqlite
 "$tool" fill "$big" 120000 --unsigned --pad 400 || fail "fill big"  # ~ 70 MB
 kb=$dir/killed
+# Each kill waits for the backup's temporary file (".registry-….tmp.<pid>.…", written until
+# the copy is whole, then renamed) to hold data, so that it lands during the copy: at once in
+# odd rounds, after up to 1.5 s more in even ones (which may also find the backup done). A
+# round whose temporary file outlives the kill was killed mid-copy; the next backup removes
+# it as a dead process's.
+midcopy=0
 for i in 1 2 3 4 5 6 7 8; do
     "$cli" registry backup --db "$big" --dir "$kb" >/dev/null 2>&1 &
     pid=$!
-    sleep "0.$(printf '%03d' $((RANDOM % 600)))"
+    tmpf=
+    for _ in $(seq 1000); do
+        tmpf=$(find "$kb" -maxdepth 1 -name ".registry-*.tmp.$pid.*" -size +0c 2>/dev/null | head -n 1)
+        [ -n "$tmpf" ] || ! kill -0 "$pid" 2>/dev/null && break
+        sleep 0.01
+    done
+    if [ $((i % 2)) = 0 ]; then
+        ms=$((RANDOM % 1500))
+        sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+    fi
     kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    [ -n "$tmpf" ] && [ -e "$tmpf" ] && midcopy=$((midcopy + 1))
 done
+# without a kill during a copy, what follows would pass without testing anything
+[ "$midcopy" -ge 1 ] || fail "no kill landed during a copy (no temporary file outlived one)"
 listed=$("$cli" registry backup --list --dir "$kb" --json | jq length)
 complete=0
 for f in "$kb"/registry-*.sqlite; do
@@ -70,7 +88,7 @@ for f in "$kb"/registry-*.sqlite; do
     fi
 done
 [ "$listed" -eq "$complete" ] || fail "backup --list shows $listed, $complete are complete"
-echo "killed backups: $complete completed before the kill, the rest left nothing that looks complete"
+echo "killed backups: $midcopy killed during the copy, $complete completed before the kill, the rest left nothing that looks complete"
 ls -a "$kb" 2>/dev/null | grep -v '^\.*$' | sed 's/^/  /'
 
 # ---- 3. restore drill ----------------------------------------------------------------------

@@ -18,7 +18,7 @@ ADMIN_PW=${PGPASSWORD:-}
 source "$(dirname "$0")/../daemon/lib.sh"
 t_init "$@"
 if [ -z "$PG_URL" ] || ! command -v psql >/dev/null; then
-    skip "reload on PostgreSQL" "run through tests/pg/with_pg.sh (needs psql)"
+    skip_missing "reload on PostgreSQL" "a PostgreSQL server and psql (run through tests/pg/with_pg.sh)"
     t_done
 fi
 # the daemon's password is the file's alone: libpq would otherwise fall back on PGPASSWORD

@@ -23,7 +23,7 @@ PG_CTL=${CAPV_TEST_PG_CTL:-}
 source "$(dirname "$0")/../daemon/lib.sh"
 t_init "$@"
 if [ -z "$PG_URL" ] || ! command -v psql >/dev/null; then
-    skip "replicas on PostgreSQL" "run through tests/pg/with_pg.sh (needs psql)"
+    skip_missing "replicas on PostgreSQL" "a PostgreSQL server and psql (run through tests/pg/with_pg.sh)"
     t_done
 fi
 psql_at() { psql "$PG_URL" -X -At -c "$1"; }

@@ -12,8 +12,8 @@ set -euo pipefail
 cli=$(readlink -f "$1")
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v pg_virtualenv >/dev/null; then
-    echo "skip: PostgreSQL is not installed"
-    exit 77
+    source "$here/../tools/missing.sh"
+    capv_missing "PostgreSQL: pg_virtualenv (Debian postgresql)"
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/capv-pg-tls.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT

@@ -8,7 +8,8 @@
 #                     it from PGPASSWORD)
 #   CAPV_TEST_PG_CTL  "pg_ctlcluster VERSION regress": append stop / start to stop or start
 #                     the server (the reconnection tests)
-# Exits 77 (ctest: skipped) when PostgreSQL is not installed.
+# Exits 77 (ctest: skipped) when PostgreSQL is not installed, 1 under CI=true
+# (tests/tools/missing.sh).
 set -euo pipefail
 
 if [ $# -eq 0 ]; then
@@ -16,8 +17,8 @@ if [ $# -eq 0 ]; then
     exit 2
 fi
 if ! command -v pg_virtualenv >/dev/null 2>&1; then
-    echo "with_pg: pg_virtualenv not found (scripts/install-deps.sh installs postgresql)" >&2
-    exit 77
+    source "$(dirname "$0")/../tools/missing.sh"
+    capv_missing "with_pg: pg_virtualenv (Debian postgresql)" >&2
 fi
 
 # A free port (pg_virtualenv would take the first one from 5432 on, which two concurrent runs

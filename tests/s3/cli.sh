@@ -110,7 +110,7 @@ EOF
     assert_eq "... the old one is there, empty" \
         "$(sqlite3 fsyncfail/db.sqlite.pre-restore-* 'SELECT count(*) FROM entries')" 0
 else
-    skip "restore failing after the rename" "no C compiler for the LD_PRELOAD shim, or no sqlite3"
+    skip_missing "restore failing after the rename" "a C compiler for the LD_PRELOAD shim, or sqlite3"
 fi
 "$CLI" registry restore --check-only --from "$url" "${S3[@]}" --dir kept >/dev/null 2>&1
 assert_eq "restore --check-only --dir keeps the verified copy as a local backup" \

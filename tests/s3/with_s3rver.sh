@@ -20,9 +20,8 @@ fi
 here=$(cd "$(dirname "$0")" && pwd)
 node_dir=$here/../node
 if ! command -v node >/dev/null 2>&1 || [ ! -d "$node_dir/node_modules/s3rver" ]; then
-    echo "with_s3rver: node or $node_dir/node_modules/s3rver missing (scripts/install-deps.sh)" >&2
-    [ "${CI:-}" = true ] && exit 1 # CI installs them: missing is a failure there
-    exit 77
+    source "$here/../tools/missing.sh"
+    capv_missing "with_s3rver: node or $node_dir/node_modules/s3rver (npm ci)" >&2
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/capv-s3rver.XXXXXX")
