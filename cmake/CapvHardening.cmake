@@ -8,7 +8,8 @@
 #                                  executables are ET_DYN, fully randomised
 #   -Wl,-z,relro -Wl,-z,now        GOT read-only after start-up, every symbol bound at load
 #   -Wl,-z,noexecstack             never an executable stack (BLAKE3's .S files included)
-#   -fstack-clash-protection, -fcf-protection (x86)   where the compiler has them
+#   -fstack-clash-protection, -fcf-protection (x86)   where the compiler has them;
+#                                  -fcf-protection for the assembly (.S) too
 # The test build.hardening (scripts/check-hardening.sh) reads the built binaries with readelf
 # so that losing any of these fails.
 include(CheckCCompilerFlag)
@@ -34,6 +35,13 @@ if(CAPV_HARDENING)
             add_compile_options($<$<COMPILE_LANGUAGE:C,CXX>:${_flag}>)
         endif()
     endforeach()
+    # The BLAKE3 .S files (cmake/FindBLAKE3Sources.cmake) too: with it the compiler driver
+    # defines __CET__, so they include <cet.h>, which puts ENDBR64 at their entry points and
+    # marks the object IBT/SHSTK-compatible. The linker keeps a GNU property only when every
+    # input has it: one unmarked object drops IBT and SHSTK from the whole library.
+    if(CAPV_HAS_fcf_protection)
+        add_compile_options($<$<COMPILE_LANGUAGE:ASM>:-fcf-protection>)
+    endif()
 
     string(TOUPPER "${CMAKE_BUILD_TYPE}" _capv_bt)
     if(_capv_bt MATCHES "^(RELEASE|RELWITHDEBINFO|MINSIZEREL)$" AND NOT CAPV_SANITIZE

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Compiled (not run) by the header.c99 / header.cxx tests: the umbrella header must stand
- * alone under strict warnings in C99 and C++. */
+/* Compiled (not run) by the header.c99 / header.cxx tests (header_test.sh, which also
+ * compiles every public header alone): the umbrella header must stand alone under strict
+ * warnings in C99 and C++. */
 #include <capverify.h>
 
 int header_test_uses(void);

@@ -5,7 +5,9 @@
 # CMake package (find_package(capverify), target capverify::capverify; also
 # capverify::capverify_static when the build has the static library). Then runs each with
 # real inputs: the signed sample package and its trust store, a token signed here with an
-# Ed25519 key of a JWKS file, and an entry registered here with the CLI.
+# Ed25519 key of a JWKS file, and an entry registered here with the CLI. With the static
+# library, also through pkg-config as docs/building.md shows (no libcapverify.so in ldd).
+# First, the installed programs' RPATH names directories of the installed tree only.
 #   installed_example.sh BUILD_DIR EXAMPLES_DIR SANITIZE FIXTURES_DIR CAPVERIFY_CLI
 set -euo pipefail
 build=$1 examples=$2 sanitize=${3:-} fixtures=$4 cli=$5
@@ -17,6 +19,41 @@ prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# ---- the installed programs' RPATH ---------------------------------------------------------
+# Only entries of the installed tree (no build-tree entry such as $ORIGIN/tlscompat, no empty
+# entry, which the loader reads as the current directory); capverifyd's is a DT_RPATH (not
+# RUNPATH) that leads to the compat libssl.so (docs/tls.md).
+check_rpath() { # check_rpath ELF [needs-libssl]
+    local elf=$1 dyn entries entry dir ok_ssl=0
+    dyn=$(readelf -dW "$elf")
+    entries=$(sed -nE 's/.*\((RPATH|RUNPATH)\).*\[(.*)\]$/\2/p' <<<"$dyn")
+    [ -n "$entries" ] || { fail "$elf: no RPATH/RUNPATH"; return; }
+    while IFS= read -r entry; do
+        if [ -z "$entry" ]; then
+            fail "$elf: an empty RPATH entry (the current directory): '$entries'"
+            continue
+        fi
+        dir=${entry//\$\{ORIGIN\}/$(dirname "$elf")}
+        dir=${dir//\$ORIGIN/$(dirname "$elf")}
+        if [ ! -d "$dir" ]; then
+            fail "$elf: RPATH entry $entry is no directory of the installed tree"
+        elif [[ $(realpath "$dir") != "$(realpath "$prefix")"/* ]]; then
+            fail "$elf: RPATH entry $entry leads outside the installed tree ($(realpath "$dir"))"
+        fi
+        if [ -e "$dir/libssl.so" ]; then ok_ssl=1; fi
+    done < <(tr ':' '\n' <<<"$entries:" | sed '$d')
+    if [ "${2:-}" = needs-libssl ]; then
+        grep -q '(RPATH)' <<<"$dyn" || fail "$elf: its RPATH is not a DT_RPATH"
+        [ "$ok_ssl" = 1 ] || fail "$elf: no RPATH entry holds the compat libssl.so"
+    fi
+}
+before_rpath=$fails
+if [ -f "$prefix/sbin/capverifyd" ]; then check_rpath "$prefix/sbin/capverifyd" needs-libssl; fi
+if [ -f "$prefix/bin/capverify" ]; then check_rpath "$prefix/bin/capverify"; fi
+if [ "$fails" = "$before_rpath" ]; then
+    echo "installed programs: RPATH entries of the installed tree only"
+fi
 
 # ---- inputs --------------------------------------------------------------------------------
 sample=$fixtures/sample
@@ -84,6 +121,23 @@ for src in "$examples"/*.c; do
         $libs -Wl,-rpath,"$libdir"
 done
 run_examples "$work/pc" pkg-config
+# The static library through pkg-config, as docs/building.md shows it: libcapverify.so and .a
+# share the libdir, so -lcapverify would take the .so; the archive is named, its dependencies
+# (Requires.private, Libs.private) are linked shared.
+if [ -f "$libdir/libcapverify.a" ]; then
+    mkdir -p "$work/pc-static"
+    # shellcheck disable=SC2046
+    deps=$(pkg-config --libs $(pkg-config --print-requires-private libcapverify))
+    for src in "$examples"/*.c; do
+        # shellcheck disable=SC2086
+        cc -std=c99 -Wall -Wextra -Werror "${extra[@]}" $cflags "$src" \
+            -o "$work/pc-static/$(basename "$src" .c)" "$libdir/libcapverify.a" $deps -lm -lpthread
+    done
+    if grep -q libcapverify <<<"$(ldd "$work/pc-static/hash_file")"; then
+        fail "pkg-config, static library: hash_file links libcapverify.so: $(ldd "$work/pc-static/hash_file" | grep libcapverify)"
+    fi
+    run_examples "$work/pc-static" "pkg-config, static library"
+fi
 
 # ---- the CMake package -----------------------------------------------------------------------
 mkdir -p "$work/proj"
@@ -119,7 +173,7 @@ if [ "$static" = ON ]; then
         cp "$work/proj/build/${n}_static" "$work/static/$n"
     done
     check_static() { ! grep -q libcapverify <<<"$(ldd "$work/static/hash_file")"; }
-    check_static || fail "the static examples do not link libcapverify.so"
+    check_static || fail "find_package(capverify), static library: hash_file links libcapverify.so"
     run_examples "$work/static" "find_package(capverify), static library"
 fi
 # a version the package does not claim to be compatible with is refused

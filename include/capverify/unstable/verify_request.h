@@ -16,7 +16,10 @@
 #ifndef CAPVERIFY_UNSTABLE_VERIFY_REQUEST_H
 #define CAPVERIFY_UNSTABLE_VERIFY_REQUEST_H
 
+#include <stdbool.h>
+
 #include "../status.h"
+#include "../verify.h"
 
 #ifdef __cplusplus
 extern "C" {
