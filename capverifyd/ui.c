@@ -165,13 +165,13 @@ void handle_ui_config(req *r)
     if (body == NULL) {
         send_error(r, 500, "internal", "out of memory");
     } else {
-        int len = snprintf(body, cap,
-                           "{\"auth_enabled\":%s,\"issuer\":%s,\"client_id\":%s,\"scopes\":%s,"
-                           "\"token_origin\":%s,\"max_body_bytes\":%lld,\"version\":\"%s\"}",
-                           c->auth_enabled ? "true" : "false", issuer ? issuer : "null",
-                           client ? client : "null", qscopes ? qscopes : "\"\"",
-                           token ? token : "null", (long long)c->server_max_body_bytes,
-                           capv_version_string());
+        int len =
+            snprintf(body, cap,
+                     "{\"auth_enabled\":%s,\"issuer\":%s,\"client_id\":%s,\"scopes\":%s,"
+                     "\"token_origin\":%s,\"max_body_bytes\":%lld,\"version\":\"%s\"}",
+                     c->auth_enabled ? "true" : "false", issuer ? issuer : "null",
+                     client ? client : "null", qscopes ? qscopes : "\"\"", token ? token : "null",
+                     (long long)c->server_max_body_bytes, capv_version_string());
         char hdr[UI_HEADERS_CAP];
         send_json(r, 200, body, (size_t)len, ui_headers(r, hdr, sizeof hdr, NULL));
     }
