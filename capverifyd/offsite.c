@@ -246,7 +246,11 @@ bool offsite_newest_copy(capvd *d, int64_t *ms)
         st = capv_backup_remote_list(&l, r, &err);
     int64_t uploaded = 0;
     if (st == CAPV_OK) {
+        /* the store's newest copy is this registry's last backup, and the last upload: the
+         * replica taking over exports them (BackupStale, BackupOffsiteStale), not the times
+         * it saw at its own start */
         newest_times(&uploaded, ms, l);
+        metrics_upload_seed(uploaded, *ms);
     } else {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload");
         capv_log_str(e, "error", capv_status_name(st));

@@ -22,8 +22,9 @@ struct capvd;
 void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
 
 /* The time (Unix ms, 0: none) of the newest complete copy in the store of backup.s3.*,
- * listed now on the caller's thread; false when off-site copies are off or the store cannot
- * be listed (logged). For a replica taking over the backups (backup.c). */
+ * listed now on the caller's thread, which also raises the last-backup and last-upload
+ * metrics to the store's newest; false when off-site copies are off or the store cannot be
+ * listed (logged). For a replica taking over the backups (backup.c). */
 bool offsite_newest_copy(struct capvd *d, int64_t *ms);
 
 /* Hands the complete local backup `path` to the uploader (replacing one still waiting). A

@@ -207,8 +207,10 @@ daemon_start m2 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" "${S3SETS[@]}" 
 M2=$D_PID
 M2_DIR=$D_DIR
 M2_LOG=$D_LOG
+M2_ADMIN=$D_ADMIN_URL
 req POST "$M1_URL/admin/backup"
 assert_eq "m1: POST /admin/backup 201" "$STATUS" 201
+backed_at=$(date +%s)
 copies() { aws_s3 "$S3_ENDPOINT" s3 ls "s3://$S3_BUCKET/replicas/" 2>/dev/null | grep -c '\.sqlite$'; }
 uploaded() { [ "$(copies)" = 1 ]; }
 assert_ne "m1's backup reaches the store" "$(seconds_until "$(date +%s.%N)" 200 uploaded)" ""
@@ -223,6 +225,10 @@ m2_backed_up() { [ -n "$(find "$M2_DIR/backups" -name 'registry-*.sqlite' 2>/dev
 took=$(seconds_until "$gone" 150 m2_backed_up)
 assert_eq "m2 makes no backup of its own within 15 s of the leader's going" "${took:-none}" none
 assert_eq "the store still holds the one copy" "$(copies)" 1
+# m2 exports m1's backup as the last one (it saw an empty store at its start): BackupStale
+# does not count from zero once the leader is gone
+last=$(curl -s "$M2_ADMIN/metrics" | awk '$1 == "cap_verifier_backup_last_success_timestamp_seconds" { printf "%d", $2 }')
+assert_le "m2's last-backup time is m1's backup" "$((backed_at - 5))" "${last:-0}"
 kill -TERM "$M2"
 daemon_wait_exit "$M2" 40
 assert_eq "m2 exits 0 after SIGTERM" "$RC" 0
