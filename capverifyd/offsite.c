@@ -64,6 +64,18 @@ static capv_status open_store(capv_backup_remote **r, const capvd_config *c, cap
     return capv_backup_remote_new(r, &o, err);
 }
 
+/* The complete copies in the store (a handle of its own, closed again). */
+static capv_status list_store(capv_backup_remote_listing **l, const capvd_config *c,
+                              capv_error *err)
+{
+    capv_backup_remote *r = NULL;
+    capv_status st = open_store(&r, c, err);
+    if (st == CAPV_OK)
+        st = capv_backup_remote_list(l, r, err);
+    capv_backup_remote_free(r);
+    return st;
+}
+
 /* At start, with the store listed (`l`, NULL when it could not be): the newest local backup
  * (up.newest) is queued when the store holds no copy taken at its time or later: its upload
  * failed, or never ran, before the restart, and waiting for the next scheduled backup would
@@ -119,12 +131,9 @@ static void newest_times(int64_t *uploaded, int64_t *created, const capv_backup_
  * newest local backup is queued when the store lacks it (queue_newest_local). */
 static void seed_from_store(capvd *d)
 {
-    capv_backup_remote *r = NULL;
     capv_backup_remote_listing *l = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = open_store(&r, &d->cfg, &err);
-    if (st == CAPV_OK)
-        st = capv_backup_remote_list(&l, r, &err);
+    capv_status st = list_store(&l, &d->cfg, &err);
     capv_log_entry *e =
         capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_WARN, "backup_upload_seed");
     capv_log_str(e, "url", d->cfg.backup_s3_url);
@@ -144,7 +153,6 @@ static void seed_from_store(capvd *d)
     }
     queue_newest_local(d, st == CAPV_OK ? l : NULL);
     capv_backup_remote_listing_free(l);
-    capv_backup_remote_free(r);
 }
 
 /* One upload of `path` and the retention after it. */
@@ -238,12 +246,9 @@ bool offsite_newest_copy(capvd *d, int64_t *ms)
     *ms = 0;
     if (!*d->cfg.backup_s3_url)
         return false;
-    capv_backup_remote *r = NULL;
     capv_backup_remote_listing *l = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = open_store(&r, &d->cfg, &err);
-    if (st == CAPV_OK)
-        st = capv_backup_remote_list(&l, r, &err);
+    capv_status st = list_store(&l, &d->cfg, &err);
     int64_t uploaded = 0;
     if (st == CAPV_OK) {
         /* the store's newest copy is this registry's last backup, and the last upload: the
@@ -257,7 +262,6 @@ bool offsite_newest_copy(capvd *d, int64_t *ms)
         capv_log_end(e, "cannot list the off-site copies: %s", err.message);
     }
     capv_backup_remote_listing_free(l);
-    capv_backup_remote_free(r);
     return st == CAPV_OK;
 }
 

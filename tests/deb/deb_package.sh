@@ -41,6 +41,18 @@ die() {
     exit 1
 }
 
+# serves_healthz PID: whether the daemon PID serves /healthz on $admin within 10 s (false as
+# soon as it has exited)
+serves_healthz() {
+    local _
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$admin/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$1" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
 [ "$(id -u)" -eq 0 ] || skip "needs root (installs and purges the packages)"
 for tool in dpkg-buildpackage lintian apt-get dpkg-checkbuilddeps curl python3 cc pkg-config \
     cmake setpriv openssl readelf; do
@@ -264,14 +276,7 @@ setpriv --reuid=capverifyd --regid=capverifyd --clear-groups --inh-caps=-all \
     >"$tmp/capverifyd.log" 2>&1 &
 pid=$!
 up=0
-for _ in $(seq 100); do
-    if curl -fs "http://127.0.0.1:$admin/healthz" >/dev/null 2>&1; then
-        up=1
-        break
-    fi
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+serves_healthz "$pid" && up=1
 if [ "$up" = 1 ]; then
     ok "capverifyd (as user capverifyd) serves /healthz on 127.0.0.1:$admin"
     body=$(curl -fs "http://127.0.0.1:$api/openapi.json")
@@ -317,14 +322,7 @@ print(*[x.getsockname()[1] for x in s])')
         >"$tmp/capverifyd-tls.log" 2>&1 &
     pid=$!
     up=0
-    for _ in $(seq 100); do
-        if curl -fs "http://127.0.0.1:$admin/healthz" >/dev/null 2>&1; then
-            up=1
-            break
-        fi
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    serves_healthz "$pid" && up=1
     body=
     [ "$up" = 1 ] && body=$(curl -fs --cacert "$tls/cert.pem" "https://127.0.0.1:$api/openapi.json")
     if python3 -c 'import json, sys; assert "openapi" in json.loads(sys.argv[1])' "$body" 2>/dev/null; then
