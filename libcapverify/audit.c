@@ -125,6 +125,11 @@ static capv_status link_and_digest(chain *c, const char *prev_name, const char *
                                    const char *digest_name, const char *digest,
                                    const char *computed)
 {
+    if (strcmp(prev, c->prev) != 0 && c->line == 1)
+        return broken(c, CAPV_AUDIT_PREV_MISMATCH, CAPV_E_MISMATCH,
+                      "%s is %.66s, the first event's must be the genesis %s (is the log's "
+                      "start cut off?)",
+                      prev_name, prev, c->prev);
     if (strcmp(prev, c->prev) != 0)
         return broken(c, CAPV_AUDIT_PREV_MISMATCH, CAPV_E_MISMATCH,
                       "%s is %.66s, the previous event's digest is %s", prev_name, prev, c->prev);
@@ -317,6 +322,23 @@ capv_status capvi_audit_scan(capvi_audit_summary *out, const uint8_t *data, size
     }
     capv_hash_ctx_free(c.sha3);
     capvi_buf_free(&c.text);
+    return st;
+}
+
+capv_status capvi_audit_line_digest(uint8_t out[32], const uint8_t *line, size_t n, capv_error *err)
+{
+    cJSON *ev = NULL;
+    capv_status st = capvi_json_parse(&ev, line, n, err);
+    if (st != CAPV_OK)
+        return st;
+    const cJSON *digest = capvi_json_get(ev, "digest");
+    if (digest == NULL)
+        digest = capvi_json_get(ev, "self_hash");
+    if (cJSON_IsString(digest))
+        st = capv_digest_parse(out, digest->valuestring, strlen(digest->valuestring), err);
+    else
+        st = capvi_err_set(err, CAPV_E_MALFORMED, NULL, "an audit event without its digest");
+    cJSON_Delete(ev);
     return st;
 }
 

@@ -40,4 +40,9 @@ capv_status capvi_audit_scan(capvi_audit_summary *out, const uint8_t *data, size
                              const capvi_audit_limits *limits, capvi_audit_event_fn fn, void *user,
                              capv_error *err);
 
+/* The digest that line `line[0..n)` of a verified log ends its chain with: its v1 `digest`
+ * or v2 `self_hash` field, as written (the scan checked it). CAPV_E_MALFORMED without one. */
+capv_status capvi_audit_line_digest(uint8_t out[32], const uint8_t *line, size_t n,
+                                    capv_error *err);
+
 #endif

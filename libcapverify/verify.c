@@ -98,6 +98,11 @@ typedef struct audit_source {
     capv_status status;
     capvi_audit_summary sum;
     char message[CAPV_ERROR_MESSAGE_SIZE]; /* why it is broken */
+    /* its lines, found when a manifest names a tip before its end (audit_tip_at) and kept
+     * for the other units, with the member's bytes */
+    capv_member_view view;
+    const uint8_t *data;
+    size_t *ends; /* ends[i]: where line i + 1 ends (its line feed, or the log's end) */
 } audit_source;
 
 typedef struct layout {
@@ -117,6 +122,10 @@ typedef struct layout {
 
 static void layout_clear(layout *l)
 {
+    for (size_t i = 0; i < l->naudit; i++) {
+        capvi_member_view_release(&l->audit[i].view);
+        free(l->audit[i].ends);
+    }
     capvi_json_arena_release(&l->meta_nodes);
     free(l->units);
     memset(l, 0, sizeof *l);
@@ -1462,16 +1471,16 @@ static capv_status read_audit_logs(layout *l, const capv_verify_options *o, capv
         audit_source *s = &l->audit[l->naudit++];
         s->name = l->audit_name;
         uint64_t n = l->pkg->members[idx].len;
-        if (!charge(l, n))
-            return CAPV_OK; /* s->fits stays false */
-        capv_member_view v = { NULL, 0, NULL };
-        capv_status st = capvi_package_member_view(l->pkg, idx, &v, err);
-        if (st == CAPV_OK)
-            st = scan_audit(l, s, v.data, v.len, err);
-        capvi_member_view_release(&v);
-        refund(l, n);
-        if (st != CAPV_OK)
-            return st;
+        if (charge(l, n)) { /* else s->fits stays false */
+            capv_member_view v = { NULL, 0, NULL };
+            capv_status st = capvi_package_member_view(l->pkg, idx, &v, err);
+            if (st == CAPV_OK)
+                st = scan_audit(l, s, v.data, v.len, err);
+            capvi_member_view_release(&v);
+            refund(l, n);
+            if (st != CAPV_OK)
+                return st;
+        }
     }
     if (o->audit_log != NULL) {
         audit_source *s = &l->audit[l->naudit++];
@@ -1480,40 +1489,138 @@ static capv_status read_audit_logs(layout *l, const capv_verify_options *o, capv
     return CAPV_OK;
 }
 
-/* Whether `want` names the log's tip: its chain tip, or (the desktop variant) the BLAKE3 of
- * its last line. The rule that matched, or NULL. */
-static const char *tip_rule(const audit_source *s, const uint8_t want[32])
+/* The log's tip after its first `n` events (0 < n < its events) and the BLAKE3 of its n-th
+ * line, for a manifest that names a tip before the log's end: a producer's log goes on after
+ * the manifest it built (docs/formats.md, "Audit logs"). The chain verified, so the digest
+ * the line carries is its tip. The lines are found on the first call and kept, with the
+ * member's bytes, for the other units. *fits false: the verification limit cannot pay for
+ * that. */
+static capv_status audit_tip_at(uint8_t tip[32], uint8_t line_tip[32], bool *fits, layout *l,
+                                audit_source *s, const capv_verify_options *o, size_t n,
+                                capv_error *err)
 {
-    if (memcmp(want, s->sum.tip, 32) == 0)
+    *fits = true;
+    if (s->ends == NULL) {
+        size_t idx = 0, len = o->audit_log_len;
+        uint64_t bytes = 0, cost = (uint64_t)s->sum.events * sizeof *s->ends;
+        if (s->name != NULL) {
+            if (!capvi_package_index(l->pkg, s->name, &idx))
+                return capvi_err_set(err, CAPV_E_INTERNAL, NULL, "the audit log member vanished");
+            bytes = l->pkg->members[idx].len;
+        }
+        if (!charge(l, bytes + cost)) { /* held to the end of the verification */
+            *fits = false;
+            return CAPV_OK;
+        }
+        if ((s->ends = malloc(cost)) == NULL)
+            return capvi_err_nomem(err);
+        s->data = o->audit_log;
+        if (s->name != NULL) {
+            capv_status st = capvi_package_member_view(l->pkg, idx, &s->view, err);
+            if (st != CAPV_OK) {
+                free(s->ends);
+                s->ends = NULL;
+                return st;
+            }
+            s->data = s->view.data;
+            len = s->view.len;
+        }
+        size_t pos = 0;
+        for (size_t i = 0; i < s->sum.events; i++) {
+            const uint8_t *nl = memchr(s->data + pos, '\n', len - pos);
+            s->ends[i] = nl != NULL ? (size_t)(nl - s->data) : len;
+            pos = s->ends[i] + 1;
+        }
+    }
+    size_t start = n == 1 ? 0 : s->ends[n - 2] + 1;
+    const uint8_t *line = s->data + start;
+    size_t k = s->ends[n - 1] - start;
+    uint64_t c = json_cost(line, k);
+    if (!charge(l, c)) {
+        *fits = false;
+        return CAPV_OK;
+    }
+    capv_status st = capvi_audit_line_digest(tip, line, k, err);
+    refund(l, c);
+    return st == CAPV_OK ? capv_hash(line_tip, CAPV_HASH_BLAKE3, line, k, err) : st;
+}
+
+/* Whether `want` names the tip of a chain: the chain's tip, or (the desktop variant) the
+ * BLAKE3 of its last line (`line_tip`, NULL without events). The rule that matched, or NULL. */
+static const char *tip_rule(const uint8_t tip[32], const uint8_t *line_tip, const uint8_t want[32])
+{
+    if (memcmp(want, tip, 32) == 0)
         return "chain tip";
-    if (s->sum.events > 0 && memcmp(want, s->sum.line_tip, 32) == 0)
+    if (line_tip != NULL && memcmp(want, line_tip, 32) == 0)
         return "blake3(last line)";
     return NULL;
 }
 
-/* Compares an intact log with the manifest; the problem, or NULL when it is the one named. */
-static const char *audit_mismatch(const unit_ctx *u, const audit_source *s, cJSON *sd, char *buf,
-                                  size_t cap)
+/* Compares an intact log with the manifest: *why is the problem, or NULL when the log holds
+ * the chain the manifest names (and goes on *after events past it). */
+static capv_status audit_mismatch(const char **why, size_t *after, unit_ctx *u, audit_source *s,
+                                  cJSON *sd, char *buf, size_t cap)
 {
-    if (u->audit_tail_kind != TAIL_DIGEST || u->audit_count < 0)
-        return "the manifest names no valid audit tip and event count to compare with";
-    const char *rule = tip_rule(s, u->audit_tail);
+    *why = NULL;
+    *after = 0;
+    if (u->audit_tail_kind != TAIL_DIGEST || u->audit_count < 0) {
+        *why = "the manifest names no valid audit tip and event count to compare with";
+        return CAPV_OK;
+    }
+    size_t events = s->sum.events;
+    const uint8_t *tip = s->sum.tip, *line_tip = events > 0 ? s->sum.line_tip : NULL;
+    /* a log that went on after the manifest: its chain as it stood after events_count */
+    uint8_t at[32] = { 0 }, at_line[32];
+    bool prefix = (uint64_t)u->audit_count < (uint64_t)events &&
+                  tip_rule(tip, line_tip, u->audit_tail) == NULL;
+    if (prefix) {
+        size_t n = (size_t)u->audit_count;
+        bool fits = true;
+        if (n > 0) {
+            capv_status st = audit_tip_at(at, at_line, &fits, u->layout, s, u->o, n, &u->err);
+            if (st != CAPV_OK)
+                return st;
+        }
+        if (!fits) {
+            *why = "finding its tip after the manifest's audit.events_count needs more memory "
+                   "than the verification limit";
+            return CAPV_OK;
+        }
+        tip = at;
+        line_tip = n > 0 ? at_line : NULL;
+    }
+    const char *rule = tip_rule(tip, line_tip, u->audit_tail);
     if (rule == NULL) {
-        char tip[CAPV_DIGEST_HEX_SIZE], want[CAPV_DIGEST_HEX_SIZE];
-        capv_digest_format(tip, s->sum.tip);
+        char have[CAPV_DIGEST_HEX_SIZE], want[CAPV_DIGEST_HEX_SIZE];
+        capv_digest_format(have, tip);
         capv_digest_format(want, u->audit_tail);
-        snprintf(buf, cap, "its tip %s is not the manifest's audit.tail_digest %s", tip, want);
-        return buf;
+        if (prefix)
+            snprintf(buf, cap,
+                     "its tip after %lld event(s), the manifest's audit.events_count, is %s, "
+                     "not the manifest's audit.tail_digest %s (nor is its tip after all %zu)",
+                     (long long)u->audit_count, have, want, events);
+        else
+            snprintf(buf, cap, "its tip %s is not the manifest's audit.tail_digest %s", have, want);
+        *why = buf;
+        return CAPV_OK;
     }
     put_str(sd, "rule", rule);
-    if ((uint64_t)u->audit_count != (uint64_t)s->sum.events) {
+    if (!prefix && (uint64_t)u->audit_count != (uint64_t)events) {
         snprintf(buf, cap, "it holds %zu event(s), the manifest's audit.events_count is %lld",
-                 s->sum.events, (long long)u->audit_count);
-        return buf;
+                 events, (long long)u->audit_count);
+        *why = buf;
+        return CAPV_OK;
     }
-    if (u->has_anchor_tip && (!u->anchor_tip_ok || tip_rule(s, u->anchor_tip) == NULL))
-        return "the manifest's time_anchor.audit_tip_hex does not name its tip";
-    return NULL;
+    if (u->has_anchor_tip &&
+        (!u->anchor_tip_ok || tip_rule(tip, line_tip, u->anchor_tip) == NULL)) {
+        *why = "the manifest's time_anchor.audit_tip_hex does not name its tip";
+        return CAPV_OK;
+    }
+    if (prefix) {
+        *after = events - (size_t)u->audit_count;
+        put_num(sd, "events_after", (double)*after);
+    }
+    return CAPV_OK;
 }
 
 /* The `audit` check (docs/formats.md, "Audit logs"): every log present is intact and is the
@@ -1532,10 +1639,10 @@ static capv_status check_audit(unit_ctx *u)
                                 "the manifest could not be read");
     cJSON *d = obj();
     cJSON *logs = d ? capvi_json_add_container(d, "logs", false) : NULL;
-    size_t broken = 0, unbound = 0, omitted = 0;
+    size_t broken = 0, unbound = 0, omitted = 0, later = 0;
     char first[400] = "", buf[300];
     for (size_t i = 0; i < l->naudit; i++) {
-        const audit_source *s = &l->audit[i];
+        audit_source *s = &l->audit[i];
         const char *source = s->name ? s->name : "beside the package";
         const char *why = NULL;
         bool is_broken = true;
@@ -1559,8 +1666,16 @@ static capv_status check_audit(unit_ctx *u)
                       "bound to it";
                 unbound++;
             } else {
-                why = audit_mismatch(u, s, sd, buf, sizeof buf);
+                size_t after = 0;
+                capv_status st = audit_mismatch(&why, &after, u, s, sd, buf, sizeof buf);
+                if (st != CAPV_OK) {
+                    cJSON_Delete(sd);
+                    cJSON_Delete(d);
+                    return st;
+                }
                 is_broken = why != NULL;
+                if (after > later)
+                    later = after;
             }
         }
         if (why != NULL) {
@@ -1588,11 +1703,17 @@ static capv_status check_audit(unit_ctx *u)
         return capvi_report_add(u->r, "audit", CAPV_CHECK_FAIL, d, "%s", first);
     if (unbound > 0)
         return capvi_report_add(u->r, "audit", CAPV_CHECK_WARN, d, "%s", first);
+    const char *which = l->naudit > 1 ? "each" : "the";
+    const char *format = capv_audit_format_name(l->audit[0].sum.format);
+    if (later > 0)
+        return capvi_report_add(u->r, "audit", CAPV_CHECK_PASS, d,
+                                "%s audit log (%s, %zu event(s)) is intact and holds the "
+                                "manifest's tip; %zu later event(s) are not the manifest's",
+                                which, format, l->audit[0].sum.events, later);
     return capvi_report_add(u->r, "audit", CAPV_CHECK_PASS, d,
                             "%s audit log (%s, %zu event(s)) is intact and ends at the "
                             "manifest's tip",
-                            l->naudit > 1 ? "each" : "the",
-                            capv_audit_format_name(l->audit[0].sum.format), l->audit[0].sum.events);
+                            which, format, l->audit[0].sum.events);
 }
 
 static capv_status verify_unit(unit_ctx *u, int64_t now_ms)

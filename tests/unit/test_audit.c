@@ -440,6 +440,13 @@ START_TEST(v2_line_changes)
     char *text;
     text = join(&ls, (const int[]){ 1, 2, 3, 4, -1 });
     ASSERT_BREAK(text, 1, CAPV_AUDIT_PREV_MISMATCH, CAPV_E_MISMATCH);
+    /* no previous event to name: the first line must link to the genesis */
+    capv_error err = CAPV_ERROR_INIT;
+    capv_audit_log *none = NULL;
+    ck_assert_int_eq(
+        capv_audit_verify(&none, NULL, NULL, (const uint8_t *)text, strlen(text), &err),
+        CAPV_E_MISMATCH);
+    ck_assert_msg(strstr(err.message, "must be the genesis") != NULL, "%s", err.message);
     free(text);
     text = join(&ls, (const int[]){ 0, 2, 1, 3, 4, -1 });
     ASSERT_BREAK(text, 2, CAPV_AUDIT_PREV_MISMATCH, CAPV_E_MISMATCH);

@@ -2257,10 +2257,91 @@ START_TEST(audit_log_other_tip)
     ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
     ck_assert(details_have(r, "audit", "needs more memory than the verification limit"));
     capv_report_free(r);
+    capv_package_free(p);
+    /* the package's log too large to be read at all, the peer log beside it: both reported */
+    capv_package *heavy = sample_with_log(big.p, big.len, "agent.audit.jsonl", true);
+    p = with_budget(heavy, 128u << 10, 0); /* the units' share paid, 30 KiB left */
+    ck_assert_int_eq(capv_verify_options_set_audit_log(o, log, len, NULL), CAPV_OK);
+    r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "audit", CAPV_CHECK_FAIL);
+    ck_assert_msg(details_have(r, "audit", "\"source\":\"beside the package\",\"format\":\"v1\""),
+                  "%s", capv_check_details(capv_report_find_check(r, "audit")));
+    ck_assert(details_have(r, "audit", "needs more memory than the verification limit"));
+    capv_report_free(r);
+    capv_package_free(heavy);
     ck_assert_int_eq(capv_verify_options_set_audit_log(o, NULL, 0, NULL), CAPV_OK);
     capv_package_free(p);
     capv_package_free(small);
     free(big.p);
+    free(log);
+    capv_verify_options_free(o);
+    capv_verifier_free(v);
+}
+END_TEST
+
+/* A producer's log goes on after the manifest it built (the peer log's sixth event,
+ * manifest_built, names the manifest): a manifest naming the chain after its first
+ * events_count events passes, the later events counted; another tip there fails. */
+START_TEST(audit_log_goes_on)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    size_t len;
+    uint8_t *log = peer_log(&len);
+    const char *five = strstr((char *)log, "{\"seq\":5,"),
+               *six = strstr((char *)log, "{\"seq\":6,");
+    ck_assert(five != NULL && six != NULL);
+    /* line 5's digest is line 6's prev_digest, line 4's line 5's */
+    char tip4[67], tip5[67], blake5[CAPV_DIGEST_HEX_SIZE], genesis[67] = "0x";
+    memcpy(tip4, strstr(five, "\"prev_digest\":\"") + 15, 66);
+    memcpy(tip5, strstr(six, "\"prev_digest\":\"") + 15, 66);
+    tip4[66] = tip5[66] = '\0';
+    memset(genesis + 2, '0', 64);
+    genesis[66] = '\0';
+    uint8_t h[32];
+    ck_assert_int_eq(
+        capv_hash(h, CAPV_HASH_BLAKE3, (const uint8_t *)five, (size_t)(six - 1 - five), NULL),
+        CAPV_OK);
+    capv_digest_format(blake5, h);
+    static const char tip6[] = "0x7883584e55e1173ac1f5096214dd35d99ff3bdea1e00837ab6e4ccb05db4f598";
+    const struct {
+        const char *tail;
+        int events;
+        const char *anchor;
+        capv_check_status want;
+        const char *text; /* in the details */
+    } cases[] = {
+        { tip5, 5, tip5, CAPV_CHECK_PASS, "\"rule\":\"chain tip\",\"events_after\":1" },
+        { blake5, 5, NULL, CAPV_CHECK_PASS, "\"rule\":\"blake3(last line)\",\"events_after\":1" },
+        { genesis, 0, NULL, CAPV_CHECK_PASS, "\"events_after\":6" },
+        { tip4, 5, NULL, CAPV_CHECK_FAIL, "its tip after 5 event(s)" },
+        { tip5, 5, tip6, CAPV_CHECK_FAIL, "time_anchor.audit_tip_hex does not name its tip" },
+        { tip6, 5, NULL, CAPV_CHECK_FAIL, "it holds 6 event(s)" },
+        { tip5, 7, NULL, CAPV_CHECK_FAIL, "is not the manifest's audit.tail_digest" },
+    };
+    capv_package *in = sample_with_log(log, len, "agent.audit.jsonl", true), *plain = sample();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        for (int beside = 0; beside < 2; beside++) {
+            capv_package *p = sample_manifest_audit(beside ? plain : in, cases[i].tail,
+                                                    cases[i].events, cases[i].anchor);
+            ck_assert_int_eq(
+                capv_verify_options_set_audit_log(o, beside ? log : NULL, beside ? len : 0, NULL),
+                CAPV_OK);
+            capv_report *r = verify_pkg(v, p, o);
+            const capv_check *c = capv_report_find_check(r, "audit");
+            ck_assert_msg(capv_check_status_of(c) == cases[i].want, "case %zu: %s", i,
+                          capv_check_message(c));
+            ck_assert_msg(details_have(r, "audit", cases[i].text), "case %zu: %s", i,
+                          capv_check_details(c));
+            if (cases[i].want == CAPV_CHECK_PASS)
+                ck_assert_ptr_nonnull(strstr(capv_check_message(c), "later event(s)"));
+            capv_report_free(r);
+            capv_package_free(p);
+        }
+    }
+    ck_assert_int_eq(capv_verify_options_set_audit_log(o, NULL, 0, NULL), CAPV_OK);
+    capv_package_free(in);
+    capv_package_free(plain);
     free(log);
     capv_verify_options_free(o);
     capv_verifier_free(v);
@@ -2441,6 +2522,7 @@ Suite *verify_suite(void)
     tcase_add_loop_test(tc, audit_log_in_package, 0, 4);
     tcase_add_test(tc, audit_log_beside);
     tcase_add_test(tc, audit_log_other_tip);
+    tcase_add_test(tc, audit_log_goes_on);
     tcase_add_loop_test(tc, audit_manifest_fields, 0, 9);
     tcase_add_test(tc, audit_peer_packages_skip);
     tcase_add_test(tc, audit_log_in_cache_key);
