@@ -13,6 +13,7 @@
 #include "budget.h"
 #include "conn.h"
 #include "daemon.h"
+#include "entry_count.h"
 #include "http.h"
 #include "http_status.h"
 #include "metrics.h"
@@ -161,13 +162,15 @@ void handle_metrics(req *r)
                             .cut_names = cut_names };
     auth_fill_metrics(d->auth, &src);
     /* while a reload waits for the requests in flight (registry_ready), a scrape answers
-     * without the registry's series */
+     * without the registry's series. Nothing here asks the database: the entries are counted
+     * by entry_count.c's thread (a database that does not answer would hold the scrape up
+     * past its timeout), and the disk usage is a file system's (a PostgreSQL registry
+     * answers CAPV_E_UNSUPPORTED at once) */
     bool locked = pthread_rwlock_tryrdlock(&d->lock) == 0;
     capv_registry *reg = locked ? d->registry : NULL;
-    uint64_t entries = 0, db_bytes = 0, free_bytes = 0, fs_bytes = 0;
+    uint64_t writes = 0, db_bytes = 0, free_bytes = 0, fs_bytes = 0;
     if (reg != NULL) {
-        if (capv_registry_count(&entries, reg, CAPV_REGISTRY_ENTRIES, NULL) == CAPV_OK)
-            src.registry_entries = (int64_t)entries;
+        writes = capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_WRITES);
         src.registry_known = true;
         src.registry_queue_depth =
             (int64_t)capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
@@ -184,6 +187,8 @@ void handle_metrics(req *r)
     }
     if (locked)
         pthread_rwlock_unlock(&d->lock);
+    if (reg != NULL)
+        src.registry_entries = entry_count_get(writes);
     src.rate_limited_subject = ratelimit_limited_total(RL_SUBJECT);
     src.rate_limited_address = ratelimit_limited_total(RL_ADDRESS);
     for (int i = 1; i < CUT_REASON_COUNT; i++)

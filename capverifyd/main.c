@@ -20,6 +20,7 @@
 #include "config_verify.h"
 #include "conn.h"
 #include "daemon.h"
+#include "entry_count.h"
 #include "http.h"
 #include "metrics.h"
 #include "notify.h"
@@ -295,7 +296,8 @@ static void registry_carry(capvd *d, const capv_registry *reg, uint64_t taken[RE
 }
 
 /* ...then closes it, once it has written its queue (for at most flush_ms, then what the
- * writer's stop writes or drops), adding what those last writes counted. */
+ * writer's stop writes or drops), adding what those last writes counted. A PostgreSQL handle
+ * the entry count still queries (entry_count.c) is closed by that count when it returns. */
 static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[REGISTRY_CARRIED],
                             int flush_ms)
 {
@@ -307,7 +309,8 @@ static void registry_retire(capvd *d, capv_registry *reg, const uint64_t taken[R
     for (int i = 0; i < REGISTRY_CARRIED; i++)
         atomic_fetch_add(&d->registry_carried[i],
                          capv_registry_stat_get(reg, registry_carried_stat(i)) - taken[i]);
-    capv_registry_close(reg);
+    if (!entry_count_release(reg))
+        capv_registry_close(reg);
 }
 
 /* Under the write lock: the registry of rr in place; the handle it replaces in *old (its
@@ -804,6 +807,11 @@ static int start(capvd *d, backup_schedule *backups)
         capv_log_end(e, "%s", errbuf);
         return EXIT_UNAVAILABLE;
     }
+    if (!entry_count_start(d)) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "entry_count");
+        capv_log_end(e, "cannot start the thread that counts the registry's entries: "
+                        "cap_verifier_registry_entries stays absent");
+    }
     capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_INFO, "started");
     capv_log_str(e, "listen", d->cfg.server_listen);
     capv_log_str(e, "admin_listen", d->cfg.server_admin_listen);
@@ -979,7 +987,8 @@ static void free_state(capvd *d)
     pthread_rwlock_wrlock(&d->lock);
     flush_records(d, true);
     capv_verifier_free(d->verifier);
-    capv_registry_close(d->registry);
+    if (!entry_count_release(d->registry)) /* shut_down stopped the count first */
+        capv_registry_close(d->registry);
     capv_registry_close(d->reload_fresh);
     capv_signing_key_free(d->registry_key);
     capv_signing_key_free(d->backup_key);
@@ -993,6 +1002,9 @@ static void free_state(capvd *d)
     capvd_config_free(&d->cfg);
     capv_global_shutdown();
 }
+
+/* How long the shutdown waits for an entry count under way (entry_count.c). */
+#define ENTRY_COUNT_STOP_MS 2000
 
 /* Drains, stops and frees; returns the exit status (1 when requests were cut). */
 static int shut_down(capvd *d)
@@ -1013,6 +1025,21 @@ static int shut_down(capvd *d)
         return EXIT_CUT;
     }
     bool any_cut = cut > 0 || conns > 0;
+    if (!entry_count_stop(ENTRY_COUNT_STOP_MS)) {
+        /* a count still waits for a database that does not answer: the registry it queries
+         * is not closed under it; its queue dies with the process */
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "stopped");
+        capv_log_int(e, "requests_cut", cut);
+        capv_log_int(e, "connections_cut", conns);
+        capv_log_end(e,
+                     "the registry's entry count did not end within %d s (the database "
+                     "does not answer); exiting without closing the registry",
+                     ENTRY_COUNT_STOP_MS / 1000);
+        offsite_stop();
+        flush_records(d, false);
+        capv_logger_flush(d->log);
+        return any_cut ? EXIT_CUT : EXIT_OK;
+    }
     capv_log_entry *e = capv_log_begin(d->log, any_cut ? CAPV_LOG_ERROR : CAPV_LOG_INFO, "stopped");
     capv_log_int(e, "requests_cut", cut);
     capv_log_int(e, "connections_cut", conns);

@@ -61,8 +61,8 @@ process_resident_memory_bytes gauge
 process_open_fds gauge
 process_start_time_seconds gauge
 EOF
-# The daemon always opens a registry (the default is SQLite) and a scrape outside a reload
-# counts its entries (capverifyd/handlers.c handle_metrics): a fresh one has none.
+# The daemon always opens a registry (the default is SQLite); a thread counts its entries
+# (capverifyd/entry_count.c), never the scrape: a fresh one has none.
 assert_eq "cap_verifier_registry_entries of a fresh registry" \
     "$(metric "$TMP/m0" cap_verifier_registry_entries)" 0
 
@@ -208,6 +208,15 @@ assert_eq "after SIGHUP: a miss, not a hit" \
     "1 0"
 assert_eq "after SIGHUP: the 2 old entries were invalidated" \
     "$(metric "$TMP/m0" 'cap_verifier_cache_evictions_total{cache="report",reason="invalidated"}')" 2
+
+# an entry this daemon adds shows at its next scrape (the scrape asks for a count after a
+# write of its own and waits for it at most 0.5 s)
+req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' --data-binary \
+    "{\"manifest_hash\":\"0x$(printf '1%.0s' $(seq 64))\",\"proof_hash\":\"0x$(printf '2%.0s' $(seq 64))\",\"timestamp_file\":null}"
+assert_eq "register an entry: 201" "$STATUS" 201
+scrape "$TMP/m_entries"
+assert_eq "cap_verifier_registry_entries follows the entry added" \
+    "$(metric "$TMP/m_entries" cap_verifier_registry_entries)" 1
 
 daemon_stop
 t_done
