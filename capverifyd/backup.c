@@ -111,16 +111,17 @@ static char *newest_backup(const capvd *d, int64_t *ms)
     return path;
 }
 
-/* This replica leads from this look on. The newest backup it can see, its own (backup.dir)
- * or the store's (backup.s3.*: the leader's before it uploaded there), sets its next one an
- * interval later; seeing none (no store, or the store unreachable), it cannot know when the
- * last one was, and the due time stays as the looks set it: at once after another
- * replica's leadership, so the leader's going costs at most one look's delay. */
-static void take_over(backup_schedule *s)
+/* The plan of a replica that takes over a shared registry's backups (take_over), once its
+ * newest backups are known: its own (backup.dir, `local`) and the store's (backup.s3.*: the
+ * leader's before it uploaded there). The newest sets its next backup an interval later;
+ * seeing none (no store, or the store unreachable), it cannot know when the last one was,
+ * and the due time stays as the looks set it: at once after another replica's leadership,
+ * so the leader's going costs at most one look's delay after the listing. A plan that comes
+ * after the leadership went again (a look found another leader) is dropped. */
+static void plan_takeover(backup_schedule *s, int64_t local, bool listed, int64_t stored)
 {
-    int64_t local = 0, stored = 0;
-    free(newest_backup(s->d, &local));
-    bool listed = offsite_newest_copy(s->d, &stored);
+    if (!atomic_exchange(&s->planning, false))
+        return;
     int64_t last = local > stored ? local : stored;
     if (last > 0)
         atomic_store(&s->due_ms, last + s->interval_ms);
@@ -132,15 +133,39 @@ static void take_over(backup_schedule *s)
     capv_log_end(e, "this replica makes the scheduled backups");
 }
 
+/* offsite_listed_fn of a takeover, on the uploader's thread. */
+static void store_listed(void *arg, bool listed, int64_t newest_ms)
+{
+    backup_schedule *s = arg;
+    plan_takeover(s, atomic_load(&s->takeover_local_ms), listed, newest_ms);
+}
+
+/* This replica leads a shared registry from this look on (under the daemon's read lock): no
+ * scheduled backup until its plan is made. The store is listed by the uploader's thread
+ * (offsite_list_newest), without the daemon's lock: a store that times out holds up neither
+ * a SIGHUP's reload nor the shutdown, which ends that thread before it frees the daemon. */
+static void take_over(backup_schedule *s)
+{
+    int64_t local = 0;
+    free(newest_backup(s->d, &local));
+    atomic_store(&s->takeover_local_ms, local);
+    atomic_store(&s->planning, true);
+    if (!offsite_list_newest(store_listed, s))
+        plan_takeover(s, local, false, 0);
+}
+
 /* A look at the schedule, under the read lock like a request's. Of a registry that several
- * replicas share, only its leader backs up (docs/registry.md#leadership); one that takes the
- * leadership plans its next backup first (take_over). */
+ * replicas share (PostgreSQL: registry.url), only its leader backs up
+ * (docs/registry.md#leadership); one that takes the leadership plans its next backup first
+ * (take_over). A SQLite registry has one daemon, which leads while it can write: its
+ * schedule is the one backup_schedule_init planned from backup.dir, with no takeover. */
 static void *backup_look(void *arg)
 {
     backup_schedule *s = arg;
     capvd *d = s->d;
     capv_backup_info *info = NULL;
     capv_error err = CAPV_ERROR_INIT;
+    bool shared = *d->cfg.registry_url != '\0'; /* the configuration: a reload keeps it */
     pthread_rwlock_rdlock(&d->lock);
     bool leader = false;
     capv_status st =
@@ -157,14 +182,13 @@ static void *backup_look(void *arg)
     } else {
         atomic_store(&s->unsure, false);
         if (!leader) {
+            atomic_store(&s->planning, false); /* a plan still to come is not this one's */
             atomic_store(&s->due_ms, now);
-        } else {
-            if (!s->led)
-                take_over(s);
-            if (now >= atomic_load(&s->due_ms)) {
-                atomic_store(&s->due_ms, now + s->interval_ms);
-                (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
-            }
+        } else if (shared && !s->led) {
+            take_over(s);
+        } else if (!atomic_load(&s->planning) && now >= atomic_load(&s->due_ms)) {
+            atomic_store(&s->due_ms, now + s->interval_ms);
+            (void)backup_run(d, true, &info, &err); /* counted by backup_schedule_tick */
         }
         s->led = leader;
     }
@@ -190,6 +214,8 @@ void backup_schedule_init(backup_schedule *s, capvd *d)
     atomic_init(&s->due_ms, last > 0 ? last + s->interval_ms : now_ms() + FIRST_BACKUP_DELAY_MS);
     atomic_init(&s->looking, false);
     atomic_init(&s->unsure, false);
+    atomic_init(&s->planning, false);
+    atomic_init(&s->takeover_local_ms, 0);
     s->led = false;
     s->next_look_ms = 0;
 }

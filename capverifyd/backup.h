@@ -29,7 +29,9 @@ bool backups_pause(struct capvd *d);
 void backups_resume(struct capvd *d);
 
 /* The backup schedule: the main thread looks every few seconds (backup.c); a look, on its
- * own thread, backs up when this replica leads and its backup is due. */
+ * own thread, backs up when this replica leads and its backup is due. A replica that takes
+ * over a shared (PostgreSQL) registry's backups first plans the next from the newest copy
+ * in backup.dir and in the store; a SQLite registry's daemon keeps the plan made at start. */
 typedef struct backup_schedule {
     struct capvd *d;
     int64_t interval_ms;    /* backup.interval_seconds; 0 = no schedule */
@@ -39,6 +41,9 @@ typedef struct backup_schedule {
     atomic_bool unsure;     /* the last look could not tell the leadership (logged once) */
     bool led;               /* the last look that could tell found this replica leading
                              * (looks only: one runs at a time) */
+    atomic_bool planning;   /* took over a shared registry's backups; the store's listing
+                             * (uploader thread) has not planned the next one yet */
+    _Atomic int64_t takeover_local_ms; /* at the takeover: the newest backup in backup.dir */
 } backup_schedule;
 
 /* Plans the schedule from the newest backup on disk, so the backup age is continuous across

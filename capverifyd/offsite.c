@@ -15,6 +15,9 @@
 #include "metrics.h"
 
 #define RETRY_MAX_MS (3600 * 1000)
+/* While the listing at start has not succeeded once, the store is listed again after
+ * backup.s3.retry_seconds, doubling up to a minute (or retry_seconds, if longer). */
+#define SEED_RETRY_MAX_MS (60 * 1000)
 
 static struct {
     pthread_mutex_t m;
@@ -26,8 +29,14 @@ static struct {
     char *pending; /* the backup to upload next, or NULL */
     char *newest;  /* at start: the newest local backup (NULL: none), and its time */
     int64_t newest_ms;
-    int64_t retry_at_ms; /* not before this, CLOCK_MONOTONIC (0 = now) */
-    int64_t delay_ms;    /* the next retry delay */
+    int64_t retry_at_ms;       /* not before this, CLOCK_MONOTONIC (0 = now) */
+    int64_t delay_ms;          /* the next retry delay */
+    bool seeded;               /* the timestamps came from the store (or from an upload) */
+    bool seed_failed;          /* a listing for them failed (logged once) */
+    int64_t seed_at_ms;        /* the next listing for them, CLOCK_MONOTONIC */
+    int64_t seed_delay_ms;     /* after the next failure of that listing */
+    offsite_listed_fn *listed; /* a listing asked for by offsite_list_newest, or NULL */
+    void *listed_arg;
 } up = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
 static int64_t now_ms(void)
@@ -126,33 +135,84 @@ static void newest_times(int64_t *uploaded, int64_t *created, const capv_backup_
     }
 }
 
-/* At start: the newest complete copy in the store sets the timestamps (item of the runbook's
- * BackupOffsiteStale: a restart must not look like a fresh copy, nor like none), and the
- * newest local backup is queued when the store lacks it (queue_newest_local). */
+/* At start, and again after a delay that doubles up to a minute until it succeeds once: the newest complete copy in the
+ * store sets the timestamps (item of the runbook's BackupOffsiteStale: a restart must not
+ * look like a fresh copy, nor like none; a store down at start must not leave them at 0 for
+ * good), and at the first try the newest local backup is queued when the store lacks it
+ * (queue_newest_local). A failure is logged once, and the success that follows it. */
 static void seed_from_store(capvd *d)
 {
     capv_backup_remote_listing *l = NULL;
     capv_error err = CAPV_ERROR_INIT;
     capv_status st = list_store(&l, &d->cfg, &err);
-    capv_log_entry *e =
-        capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_WARN, "backup_upload_seed");
-    capv_log_str(e, "url", d->cfg.backup_s3_url);
-    if (st == CAPV_OK && capv_backup_remote_listing_count(l) > 0) {
-        int64_t uploaded = 0, created = 0;
+    if (st != CAPV_OK && atomic_load(&up.stop)) {
+        capv_backup_remote_listing_free(l);
+        return; /* cancelled by the shutdown */
+    }
+    bool first = !up.seed_failed, quiet = st != CAPV_OK && up.seed_failed;
+    if (st == CAPV_OK) {
+        up.seeded = true;
+    } else {
+        up.seed_failed = true;
+        up.seed_at_ms = mono_ms() + up.seed_delay_ms;
+        int64_t max = d->cfg.backup_s3_retry_seconds * 1000;
+        max = max > SEED_RETRY_MAX_MS ? max : SEED_RETRY_MAX_MS;
+        up.seed_delay_ms = up.seed_delay_ms * 2 > max ? max : up.seed_delay_ms * 2;
+    }
+    if (!quiet) {
+        capv_log_entry *e = capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_WARN,
+                                           "backup_upload_seed");
+        capv_log_str(e, "url", d->cfg.backup_s3_url);
+        if (st == CAPV_OK && capv_backup_remote_listing_count(l) > 0) {
+            int64_t uploaded = 0, created = 0;
+            newest_times(&uploaded, &created, l);
+            metrics_upload_seed(uploaded, created);
+            capv_log_str(e, "newest", capv_backup_remote_listing_get(l, 0)->url);
+            capv_log_int(e, "copies", (int64_t)capv_backup_remote_listing_count(l));
+            capv_log_end(e, "off-site copies found%s; the newest sets the last-upload time",
+                         first ? "" : " (listed again after a failure)");
+        } else if (st == CAPV_OK) {
+            capv_log_int(e, "copies", 0);
+            capv_log_end(e, "no off-site copy yet%s",
+                         first ? "" : " (listed again after a failure)");
+        } else {
+            capv_log_str(e, "error", capv_status_name(st));
+            capv_log_int(e, "retry_in_ms", up.seed_at_ms - mono_ms());
+            capv_log_end(e,
+                         "cannot list the off-site copies at start: %s; listed again (up to "
+                         "every minute) until it succeeds, the last-upload time unknown until "
+                         "then",
+                         err.message);
+        }
+    }
+    if (up.newest != NULL) /* the first try only: the catch-up is decided once */
+        queue_newest_local(d, st == CAPV_OK ? l : NULL);
+    capv_backup_remote_listing_free(l);
+}
+
+/* The listing offsite_list_newest asked for, on the uploader's thread: the metrics, then
+ * the caller's function. */
+static void list_for(capvd *d, offsite_listed_fn *fn, void *arg)
+{
+    capv_backup_remote_listing *l = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = list_store(&l, &d->cfg, &err);
+    int64_t uploaded = 0, created = 0;
+    if (st == CAPV_OK) {
+        /* the store's newest copy is this registry's last backup, and the last upload: the
+         * replica taking over exports them (BackupStale, BackupOffsiteStale), not the times
+         * it saw at its own start */
         newest_times(&uploaded, &created, l);
         metrics_upload_seed(uploaded, created);
-        capv_log_str(e, "newest", capv_backup_remote_listing_get(l, 0)->url);
-        capv_log_int(e, "copies", (int64_t)capv_backup_remote_listing_count(l));
-        capv_log_end(e, "off-site copies found; the newest sets the last-upload time");
-    } else if (st == CAPV_OK) {
-        capv_log_int(e, "copies", 0);
-        capv_log_end(e, "no off-site copy yet");
-    } else {
+        up.seeded = true;
+    } else if (!atomic_load(&up.stop)) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload");
         capv_log_str(e, "error", capv_status_name(st));
-        capv_log_end(e, "cannot list the off-site copies at start: %s", err.message);
+        capv_log_end(e, "cannot list the off-site copies: %s", err.message);
     }
-    queue_newest_local(d, st == CAPV_OK ? l : NULL);
     capv_backup_remote_listing_free(l);
+    if (!atomic_load(&up.stop))
+        fn(arg, st == CAPV_OK, created);
 }
 
 /* One upload of `path` and the retention after it. */
@@ -199,21 +259,48 @@ static bool upload_once(capvd *d, const char *path)
     return uploaded;
 }
 
+/* Under up.m: the monotonic time of the next thing to do (INT64_MAX: nothing until
+ * signalled). */
+static int64_t next_work_ms(void)
+{
+    if (up.listed != NULL)
+        return 0;
+    int64_t at = INT64_MAX;
+    if (up.pending != NULL)
+        at = up.retry_at_ms;
+    if (!up.seeded && up.seed_at_ms < at)
+        at = up.seed_at_ms;
+    return at;
+}
+
 static void *uploader(void *arg)
 {
     capvd *d = arg;
-    seed_from_store(d);
     pthread_mutex_lock(&up.m);
     while (!atomic_load(&up.stop)) {
-        int64_t now = mono_ms();
-        if (up.pending == NULL || now < up.retry_at_ms) {
-            if (up.pending == NULL) {
+        int64_t now = mono_ms(), at = next_work_ms();
+        if (now < at) {
+            if (at == INT64_MAX) {
                 pthread_cond_wait(&up.cv, &up.m);
             } else {
-                int64_t at = up.retry_at_ms;
                 struct timespec ts = { (time_t)(at / 1000), (long)(at % 1000) * 1000000L };
                 pthread_cond_clockwait(&up.cv, &up.m, CLOCK_MONOTONIC, &ts);
             }
+            continue;
+        }
+        if (up.listed != NULL) { /* a takeover waits for it: before uploads */
+            offsite_listed_fn *fn = up.listed;
+            void *larg = up.listed_arg;
+            up.listed = NULL;
+            pthread_mutex_unlock(&up.m);
+            list_for(d, fn, larg);
+            pthread_mutex_lock(&up.m);
+            continue;
+        }
+        if (!up.seeded && now >= up.seed_at_ms) {
+            pthread_mutex_unlock(&up.m);
+            seed_from_store(d);
+            pthread_mutex_lock(&up.m);
             continue;
         }
         char *path = strdup(up.pending);
@@ -222,6 +309,8 @@ static void *uploader(void *arg)
         /* a backup that local retention removed meanwhile is not tried again */
         bool gone = path != NULL && !ok && access(path, F_OK) != 0 && errno == ENOENT;
         pthread_mutex_lock(&up.m);
+        if (ok)
+            up.seeded = true; /* the last-upload time is now's: no listing needed for it */
         if (path != NULL && up.pending != NULL && strcmp(up.pending, path) == 0) {
             if (ok || gone) {
                 free(up.pending);
@@ -241,28 +330,17 @@ static void *uploader(void *arg)
     return NULL;
 }
 
-bool offsite_newest_copy(capvd *d, int64_t *ms)
+bool offsite_list_newest(offsite_listed_fn *fn, void *arg)
 {
-    *ms = 0;
-    if (!*d->cfg.backup_s3_url)
-        return false;
-    capv_backup_remote_listing *l = NULL;
-    capv_error err = CAPV_ERROR_INIT;
-    capv_status st = list_store(&l, &d->cfg, &err);
-    int64_t uploaded = 0;
-    if (st == CAPV_OK) {
-        /* the store's newest copy is this registry's last backup, and the last upload: the
-         * replica taking over exports them (BackupStale, BackupOffsiteStale), not the times
-         * it saw at its own start */
-        newest_times(&uploaded, ms, l);
-        metrics_upload_seed(uploaded, *ms);
-    } else {
-        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload");
-        capv_log_str(e, "error", capv_status_name(st));
-        capv_log_end(e, "cannot list the off-site copies: %s", err.message);
+    pthread_mutex_lock(&up.m);
+    bool queued = up.started && !atomic_load(&up.stop);
+    if (queued) {
+        up.listed = fn; /* replaces one not begun yet */
+        up.listed_arg = arg;
+        pthread_cond_signal(&up.cv);
     }
-    capv_backup_remote_listing_free(l);
-    return st == CAPV_OK;
+    pthread_mutex_unlock(&up.m);
+    return queued;
 }
 
 void offsite_start(capvd *d, const char *newest, int64_t newest_ms)
@@ -274,6 +352,10 @@ void offsite_start(capvd *d, const char *newest, int64_t newest_ms)
     up.newest = newest != NULL ? strdup(newest) : NULL; /* none: no catch-up */
     up.newest_ms = newest_ms;
     up.delay_ms = d->cfg.backup_s3_retry_seconds * 1000;
+    up.seeded = up.seed_failed = false;
+    up.seed_at_ms = 0; /* at once */
+    up.seed_delay_ms = up.delay_ms;
+    up.listed = NULL;
     atomic_store(&up.stop, false);
     int rc = pthread_create(&up.thread, NULL, uploader, d);
     if (rc == 0) {
@@ -328,4 +410,5 @@ void offsite_stop(void)
     up.pending = NULL;
     free(up.newest);
     up.newest = NULL;
+    up.listed = NULL;
 }

@@ -6,8 +6,9 @@
  * cap_verifier_backup_last_upload_success_timestamp_seconds. A failed upload is tried again
  * after backup.s3.retry_seconds, doubling up to an hour, until it succeeds or a newer backup
  * takes its place; the local backup is never touched. At start the thread derives the
- * timestamps from the newest complete copy in the store, so a restart does not reset them,
- * and uploads the newest local backup when the store has no copy as new. */
+ * timestamps from the newest complete copy in the store, so a restart does not reset them
+ * (listing again every minute until that succeeds, when the store cannot be reached), and
+ * uploads the newest local backup when the store has no copy as new. */
 #ifndef CAPVD_OFFSITE_H
 #define CAPVD_OFFSITE_H
 
@@ -21,11 +22,18 @@ struct capvd;
  * ms): queued at once when the store has no copy as new. */
 void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
 
-/* The time (Unix ms, 0: none) of the newest complete copy in the store of backup.s3.*,
- * listed now on the caller's thread, which also raises the last-backup and last-upload
- * metrics to the store's newest; false when off-site copies are off or the store cannot be
- * listed (logged). For a replica taking over the backups (backup.c). */
-bool offsite_newest_copy(struct capvd *d, int64_t *ms);
+/* Called on the uploader's thread with the result of offsite_list_newest's listing:
+ * whether the store could be listed, and the time (Unix ms, 0: none) of its newest complete
+ * copy. */
+typedef void offsite_listed_fn(void *arg, bool listed, int64_t newest_ms);
+
+/* Asks the uploader to list the store of backup.s3.* before its next upload (a request not
+ * begun yet is replaced), raise the last-backup and last-upload metrics to the store's
+ * newest, and call fn(arg, …) on its thread; a failed listing is logged. False (fn is never
+ * called) when off-site copies are off or stopping; once offsite_cancel has begun, fn may
+ * never be called either. For a replica taking over the backups (backup.c): the listing
+ * holds none of the daemon's locks, and offsite_stop ends it before the daemon is freed. */
+bool offsite_list_newest(offsite_listed_fn *fn, void *arg);
 
 /* Hands the complete local backup `path` to the uploader (replacing one still waiting). A
  * no-op when off-site copies are off, and once offsite_stop has begun. */

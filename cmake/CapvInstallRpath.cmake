@@ -25,6 +25,11 @@ function(capv_install_rpath target destination rpath)
     if(NOT _tail STREQUAL rpath)
         message(FATAL_ERROR "capv_install_rpath(${target}): '${rpath}' is not a tail of '${_old}'")
     endif()
+    # CMAKE_SKIP_RPATH / CMAKE_SKIP_INSTALL_RPATH: the binaries carry no RPATH (the packager
+    # wants none), and file(RPATH_CHANGE) of one that has no OLD_RPATH fails the install.
+    if(CMAKE_SKIP_RPATH OR CMAKE_SKIP_INSTALL_RPATH)
+        return()
+    endif()
     if(IS_ABSOLUTE "${destination}")
         set(_dir "${destination}")
     else()

@@ -756,12 +756,21 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
         return st;
     /* one prune at a time (CAPVI_PG_LOCK_PRUNE, held to the end of the transaction): two
      * prunes deleting the last two verifications of one body each saw the other's as still
-     * there, and the second skipped the body the first had locked, so neither removed it */
+     * there, and the second skipped the body the first had locked, so neither removed it.
+     * Tried, not waited for: a prune held up elsewhere (a `capverify registry prune` whose
+     * connection stalls) would otherwise hold the leader's writer thread, and every write
+     * queued behind it. Held by another prune, this step prunes nothing; the next one tries
+     * again (docs/registry.md "PostgreSQL backend"). */
     capvi_pg_params lock = CAPVI_PG_PARAMS_INIT;
     capvi_pg_param_int(&lock, CAPVI_PG_LOCK_PRUNE);
-    if ((st = capvi_pg_exec(NULL, pg, &pg->w, "taking the prune lock",
-                            "SELECT pg_advisory_xact_lock($1)", &lock, err)) != CAPV_OK)
+    PGresult *lr = NULL;
+    if ((st = capvi_pg_exec(&lr, pg, &pg->w, "taking the prune lock",
+                            "SELECT pg_try_advisory_xact_lock($1)", &lock, err)) != CAPV_OK)
         return st;
+    bool locked = strcmp(PQgetvalue(lr, 0, 0), "t") == 0;
+    PQclear(lr);
+    if (!locked)
+        return CAPV_OK;
     /* reports before verifications, in the order a load locks them (registry_pg_load.c):
      * deleting verifications first, then locking reports (prune_reports), a prune waited for
      * a load that was waiting for it, and PostgreSQL failed one of the two (a deadlock). ROW

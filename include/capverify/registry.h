@@ -604,9 +604,10 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_policy_page_to_json(
 /** Imports {"registry_version":"1.0","entries":[…]} in one transaction: all or nothing.
  * Entries already present unchanged count as existing; a conflicting one (other content for
  * the same hashes or id) fails the import with CAPV_E_CONFLICT naming it in err->field; with
- * CAPV_REGISTRY_IMPORT_VERIFY a signed entry whose signature does not verify fails it with
- * CAPV_E_SIGNATURE (unsigned entries are accepted). `added` / `existing` may be NULL.
- * Since 0.1. */
+ * CAPV_REGISTRY_IMPORT_VERIFY a signed entry that capv_registry_entry_verify does not accept
+ * fails it with that call's status (CAPV_E_SIGNATURE: it does not verify; CAPV_E_MALFORMED:
+ * its signature, key or scheme cannot be read), the entry's id in err->field; unsigned
+ * entries are accepted. `added` / `existing` may be NULL. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_import_json(
     size_t *added, size_t *existing, capv_registry *reg, const uint8_t *data, size_t len,
     unsigned int flags, capv_progress_fn progress, void *user, capv_error *err);

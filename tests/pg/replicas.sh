@@ -192,44 +192,54 @@ assert_eq "l2 exits 0 after SIGTERM" "$RC" 0
 # m1 leads and backs up (POST /admin/backup), its copy goes to the store; m1 is killed. m2
 # takes over and finds that copy in the store: its next backup is due an interval after it,
 # not at once (every leadership move would add a copy, and the store keeps a number of them).
+# Its tools missing (node, s3rver, awscli): this phase alone is skipped (a failure under
+# CI=true, tests/tools/missing.sh), and the checks of phases 1-4 still count.
 source "$SRC/tests/s3/lib.sh"
-s3_init
-s3_start store || t_done
-printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$TMP/creds"
-chmod 600 "$TMP/creds"
-S3SETS=(--set "backup.s3.url=s3://$S3_BUCKET/replicas" --set "backup.s3.endpoint=$S3_ENDPOINT"
-    --set backup.s3.path_style=true --set "backup.s3.credentials_file=$TMP/creds")
-daemon_start m1 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" "${S3SETS[@]}" || t_done
-M1=$D_PID
-M1_URL=$D_URL
-sleep 2
-daemon_start m2 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" "${S3SETS[@]}" || t_done
-M2=$D_PID
-M2_DIR=$D_DIR
-M2_LOG=$D_LOG
-M2_ADMIN=$D_ADMIN_URL
-req POST "$M1_URL/admin/backup"
-assert_eq "m1: POST /admin/backup 201" "$STATUS" 201
-backed_at=$(date +%s)
-copies() { aws_s3 "$S3_ENDPOINT" s3 ls "s3://$S3_BUCKET/replicas/" 2>/dev/null | grep -c '\.sqlite$'; }
-uploaded() { [ "$(copies)" = 1 ]; }
-assert_ne "m1's backup reaches the store" "$(seconds_until "$(date +%s.%N)" 200 uploaded)" ""
-kill -KILL "$M1"
-wait "$M1" 2>/dev/null
-gone=$(date +%s.%N)
-m2_leads() { grep -q '"event":"backup_leader"' "$M2_LOG"; }
-assert_ne "m2 takes over the backups" "$(seconds_until "$gone" 300 m2_leads)" ""
-assert_eq "m2 found the store's copy" \
-    "$(grep '"event":"backup_leader"' "$M2_LOG" | jq -r .store_listed | tail -n 1)" true
-m2_backed_up() { [ -n "$(find "$M2_DIR/backups" -name 'registry-*.sqlite' 2>/dev/null)" ]; }
-took=$(seconds_until "$gone" 150 m2_backed_up)
-assert_eq "m2 makes no backup of its own within 15 s of the leader's going" "${took:-none}" none
-assert_eq "the store still holds the one copy" "$(copies)" 1
-# m2 exports m1's backup as the last one (it saw an empty store at its start): BackupStale
-# does not count from zero once the leader is gone
-last=$(curl -s "$M2_ADMIN/metrics" | awk '$1 == "cap_verifier_backup_last_success_timestamp_seconds" { printf "%d", $2 }')
-assert_le "m2's last-backup time is m1's backup" "$((backed_at - 5))" "${last:-0}"
-kill -TERM "$M2"
-daemon_wait_exit "$M2" 40
-assert_eq "m2 exits 0 after SIGTERM" "$RC" 0
+s3_tools_missing=$(s3_missing)
+phase5() {
+    s3_start store || t_done
+    printf '[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n' >"$TMP/creds"
+    chmod 600 "$TMP/creds"
+    S3SETS=(--set "backup.s3.url=s3://$S3_BUCKET/replicas" --set "backup.s3.endpoint=$S3_ENDPOINT"
+        --set backup.s3.path_style=true --set "backup.s3.credentials_file=$TMP/creds")
+    daemon_start m1 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" "${S3SETS[@]}" || t_done
+    M1=$D_PID
+    M1_URL=$D_URL
+    sleep 2
+    daemon_start m2 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" "${S3SETS[@]}" || t_done
+    M2=$D_PID
+    M2_DIR=$D_DIR
+    M2_LOG=$D_LOG
+    M2_ADMIN=$D_ADMIN_URL
+    req POST "$M1_URL/admin/backup"
+    assert_eq "m1: POST /admin/backup 201" "$STATUS" 201
+    backed_at=$(date +%s)
+    copies() { aws_s3 "$S3_ENDPOINT" s3 ls "s3://$S3_BUCKET/replicas/" 2>/dev/null | grep -c '\.sqlite$'; }
+    uploaded() { [ "$(copies)" = 1 ]; }
+    assert_ne "m1's backup reaches the store" "$(seconds_until "$(date +%s.%N)" 200 uploaded)" ""
+    kill -KILL "$M1"
+    wait "$M1" 2>/dev/null
+    gone=$(date +%s.%N)
+    m2_leads() { grep -q '"event":"backup_leader"' "$M2_LOG"; }
+    assert_ne "m2 takes over the backups" "$(seconds_until "$gone" 300 m2_leads)" ""
+    assert_eq "m2 found the store's copy" \
+        "$(grep '"event":"backup_leader"' "$M2_LOG" | jq -r .store_listed | tail -n 1)" true
+    m2_backed_up() { [ -n "$(find "$M2_DIR/backups" -name 'registry-*.sqlite' 2>/dev/null)" ]; }
+    took=$(seconds_until "$gone" 150 m2_backed_up)
+    assert_eq "m2 makes no backup of its own within 15 s of the leader's going" "${took:-none}" none
+    assert_eq "the store still holds the one copy" "$(copies)" 1
+    # m2 exports m1's backup as the last one (it saw an empty store at its start): BackupStale
+    # does not count from zero once the leader is gone
+    last=$(curl -s "$M2_ADMIN/metrics" | awk '$1 == "cap_verifier_backup_last_success_timestamp_seconds" { printf "%d", $2 }')
+    assert_le "m2's last-backup time is m1's backup" "$((backed_at - 5))" "${last:-0}"
+    kill -TERM "$M2"
+    daemon_wait_exit "$M2" 40
+    assert_eq "m2 exits 0 after SIGTERM" "$RC" 0
+}
+if [ -n "$s3_tools_missing" ]; then
+    skip_missing "phase 5: a replica taking over with off-site copies" "$s3_tools_missing"
+else
+    s3_env
+    phase5
+fi
 t_done

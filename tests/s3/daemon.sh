@@ -13,8 +13,11 @@
 #   - a restart derives both last-success timestamps from the newest local and remote backup,
 #     so BackupStale / BackupOffsiteStale do not start from zero;
 #   - a backup whose upload had not succeeded before a restart is uploaded after it;
+#   - the store down at start, back later: the listing is tried again and sets the
+#     last-upload time without an upload;
 #   - SIGTERM while the store hangs on an upload and a scheduled backup runs onto a slow
-#     volume: the upload is given up at once, before the backup ends, and the exit is 0;
+#     volume: the upload is given up at once, before the backup ends, and the exit is 0
+#     (and a SQLite daemon's schedule logs no backup_leader: there is no takeover);
 #     SIGTERM while the retention after an upload hangs: no retention warning.
 #   daemon.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/../daemon/lib.sh"
@@ -176,6 +179,37 @@ assert_eq "... and uploaded: the newest copy in the store" "$(jq -r '.[0].key' <
     "daemon/$(basename "$fourth")"
 daemon_stop "capverifyd (fourth run)"
 
+# ---- the store down at start, back later ------------------------------------------------
+# A daemon with no local backup (nothing to catch up, so nothing to upload) starts while the
+# store is down: the listing at start fails, and is tried again (backup.s3.retry_seconds=1,
+# doubling) until the store is back; then the last-upload time is the store's newest copy,
+# without an upload. Before, it stayed 0 until the next upload, and BackupOffsiteStale with
+# it.
+stop_pid "$S3_PID"
+daemon_start d2 "${S3SETS[@]}" || t_done
+for _ in $(seq 1 150); do # its requests are retried for a few seconds first
+    grep -q '"event":"backup_upload_seed"' "$D_LOG" && break
+    sleep 0.2
+done
+check "store down at start: the listing fails (a warning)" \
+    grep -q '"event":"backup_upload_seed".*cannot list the off-site copies' "$D_LOG"
+scrape
+assert_eq "... the last-upload time unknown (0)" "$(metric metrics.txt "$LAST_UP")" 0.000
+s3_start store --port "$port"
+remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
+    --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
+want_up=$(date -d "$(jq -r '[.[].uploaded_at] | max' <<<"$remote")" +%s)
+wait_metric "$LAST_UP" 1
+got_up=$(metric metrics.txt "$LAST_UP")
+assert_eq "store back: the listing again sets the last-upload time to the newest copy's" \
+    "${got_up%.*}" "$want_up"
+assert_eq "... without an upload" "$(metric metrics.txt "$OK"):$(metric metrics.txt "$ERR")" "0:0"
+check "... logged once it succeeds" \
+    log_has '"event":"backup_upload_seed".*listed again after a failure'
+assert_eq "... the failure logged once" \
+    "$(grep -c '"event":"backup_upload_seed".*cannot list' "$D_LOG")" 1
+daemon_stop "capverifyd (store down at start)"
+
 # ---- shutdown during an upload and a scheduled backup ------------------------------------
 # The store hangs on every backup file (the fault proxy takes the PUT in and never answers);
 # a scheduled backup runs onto a slow volume (the fault shim: 100 ms a write) when SIGTERM
@@ -217,6 +251,9 @@ else
         awk -v c="${closed:-1e12}" -v w="$(date -d "$written" +%s.%N 2>/dev/null || echo 0)" \
         'BEGIN { exit !(c < w) }'
     check "... whose file and sidecar are complete" test -s "$(ls -t "$BK_DIR"/*.json | head -n 1)"
+    # a SQLite registry has one daemon: no leadership to take over, no second listing
+    check "a SQLite daemon's scheduled backups log no backup_leader" \
+        bash -c "! grep -q '\"event\":\"backup_leader\"' '$D_LOG'"
 fi
 stop_pid "$P_PID"
 

@@ -17,22 +17,37 @@
 
 S3_BUCKET=capv-test
 
-# s3_init: the tools, else exit 77 (ctest: skipped) outside CI and a failure under CI=true.
-s3_init() {
-    NODE_DIR=$SRC/tests/node
+# s3_missing: prints the tools the off-site tests need and this machine lacks (nothing when
+# all are there).
+s3_missing() {
     local missing=""
     command -v node >/dev/null || missing="node"
-    [ -d "$NODE_DIR/node_modules/s3rver" ] || missing="$missing $NODE_DIR/node_modules/s3rver (npm ci)"
+    [ -d "$SRC/tests/node/node_modules/s3rver" ] || missing="$missing $SRC/tests/node/node_modules/s3rver (npm ci)"
     [ -x /usr/bin/aws ] || missing="$missing /usr/bin/aws (Debian awscli)"
     command -v openssl >/dev/null || missing="$missing openssl"
+    echo "${missing# }"
+}
+
+# s3_env: the environment of s3rver and the AWS CLI (the tools are there: s3_missing).
+s3_env() {
+    NODE_DIR=$SRC/tests/node
+    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
+    unset AWS_SESSION_TOKEN AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
+    export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+}
+
+# s3_init: the tools, else exit 77 (ctest: skipped) outside CI and a failure under CI=true;
+# for a test that is all about the store. A test with one part that needs it (tests/pg/
+# replicas.sh) asks s3_missing and skips that part alone (skip_missing), then calls s3_env.
+s3_init() {
+    local missing
+    missing=$(s3_missing)
     if [ -n "$missing" ]; then
         T_DONE=1 # not "ended early": the rule of tests/tools/missing.sh says what this is
         source "$SRC/tests/tools/missing.sh"
         capv_missing "$missing"
     fi
-    export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1
-    unset AWS_SESSION_TOKEN AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE
-    export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+    s3_env
 }
 
 # s3_tls_material DIR: a throw-away CA and a certificate for 127.0.0.1 in DIR.

@@ -1154,6 +1154,7 @@ typedef struct pruner {
     capv_status st;
     uint64_t removed;
     char msg[CAPV_ERROR_MESSAGE_SIZE];
+    atomic_bool done;
     pthread_t th;
 } pruner;
 
@@ -1169,7 +1170,16 @@ static void *prune_thread(void *arg)
     else
         capvi_pg_rollback(p->pg);
     snprintf(p->msg, sizeof p->msg, "%s", err.message);
+    atomic_store(&p->done, true);
     return NULL;
+}
+
+/* Whether p's step ends within `s` seconds. */
+static bool prune_ends_within(pruner *p, double s)
+{
+    for (double t0 = now_s(); !atomic_load(&p->done) && now_s() - t0 < s;)
+        usleep(10 * 1000);
+    return atomic_load(&p->done);
 }
 
 /* A load (restore, copy) locks reports, then verifications: a prune takes them in the same
@@ -1209,8 +1219,9 @@ START_TEST(test_prune_waits_for_a_load)
 END_TEST
 
 /* Two prunes at once, each deleting one of the last two verifications of a body: the second
- * waits for the first (the prune lock), then removes the body. Side by side, each saw the
- * other's verification as still there and the body stayed behind, referenced by nothing. */
+ * finds the prune lock taken and prunes nothing; once the first has committed, it removes the
+ * rest and the body. Side by side (no lock), each saw the other's verification as still
+ * there and the body stayed behind, referenced by nothing. */
 START_TEST(test_prunes_one_at_a_time)
 {
     capvi_pg *pg = open_rw(), *other = open_rw();
@@ -1223,19 +1234,65 @@ START_TEST(test_prunes_one_at_a_time)
     ck_assert_int_eq(capvi_pg_begin(pg, true, &err), CAPV_OK);
     ck_assert_int_eq(capvi_pg_prune_step(&removed, pg, 2000, 1, &err), CAPV_OK);
     ck_assert_uint_eq(removed, 1);
-    long long waits = lock_waits();
+    /* the second prune, while the first is open: nothing (without the lock: o-2) */
     pruner p = { .pg = other };
     ck_assert_int_eq(pthread_create(&p.th, NULL, prune_thread, &p), 0);
-    /* the second prune waits for the first; one that does not, finishes meanwhile */
-    for (double t0 = now_s(); lock_waits() <= waits && now_s() - t0 < 3.0;)
-        usleep(10 * 1000);
+    /* one that waits for the lock is let go by the commit below, and prunes o-2 then */
+    (void)prune_ends_within(&p, 2.0);
     ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
     pthread_join(p.th, NULL);
+    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_uint_eq(p.removed, 0);
+    ck_assert_int_eq(rows_of("verifications"), 1);
+    /* the first one over, the second prunes the rest, the body with it */
+    prune_thread(&p);
     ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
     ck_assert_uint_eq(p.removed, 1);
     ck_assert_int_eq(rows_of("verifications"), 0);
     ck_assert_int_eq(rows_of("reports"), 0);
+    ck_assert_int_eq(dangling_reports(), 0);
     capvi_pg_close(other);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* A prune step while another session holds the prune lock in a transaction that goes on (a
+ * `capverify registry prune` whose connection stalls) returns at once, having pruned
+ * nothing, instead of holding the caller (the leader's writer thread) until that
+ * transaction ends; the next step after it prunes. */
+START_TEST(test_prune_does_not_wait_for_the_lock)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record old;
+    record_make(&old, "l-old", "ok", 5, 1000);
+    ck_assert_int_eq(batch(pg, &old, 1), CAPV_OK);
+    PGconn *held = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(held), CONNECTION_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
+             (long long)CAPVI_PG_LOCK_PRUNE);
+    PGresult *r = PQexec(held, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+
+    pruner p = { .pg = pg };
+    ck_assert_int_eq(pthread_create(&p.th, NULL, prune_thread, &p), 0);
+    bool prompt = prune_ends_within(&p, 3.0);
+    /* a step that waits would wait for good: the held transaction ends first, then fails */
+    PQclear(PQexec(held, "ROLLBACK"));
+    pthread_join(p.th, NULL);
+    ck_assert_msg(prompt, "the prune step waited for the prune lock held elsewhere");
+    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_uint_eq(p.removed, 0);
+    ck_assert_int_eq(rows_of("verifications"), 1);
+
+    /* the lock released, the next step prunes */
+    prune_thread(&p);
+    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_uint_eq(p.removed, 1);
+    ck_assert_int_eq(rows_of("verifications"), 0);
+    ck_assert_int_eq(rows_of("reports"), 0);
+    PQfinish(held);
     capvi_pg_close(pg);
 }
 END_TEST
@@ -2047,6 +2104,7 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_load_refuses_dangling);
     tcase_add_test(tc, test_prune_waits_for_a_load);
     tcase_add_test(tc, test_prunes_one_at_a_time);
+    tcase_add_test(tc, test_prune_does_not_wait_for_the_lock);
     tcase_add_test(tc, test_load_clears_unreferenced_bodies);
     tcase_add_test(tc, test_generation_sees_other_writers);
     tcase_add_test(tc, test_batch_adds_entries_in_key_order);
