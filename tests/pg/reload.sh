@@ -10,6 +10,7 @@
 #   2. the file gets a wrong password, SIGHUP: the log says the registry was not reopened,
 #      without the password; the open handle stays, /readyz stays ready, and the trust
 #      store is still reloaded;
+#   then the daemon's server processes stopped (SIGSTOP): /metrics still answers at once;
 #   3. after SIGTERM: every acknowledged entry is stored as acknowledged, every verification
 #      answered 200 is recorded (the records queued on the old handle too), none dropped.
 #   reload.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR
@@ -89,6 +90,26 @@ set_password "$PW2"
 
 wait "$LOAD"
 assert_eq "the load ran" "$?" 0
+
+# ---- a database that does not answer: /metrics does not wait for it ----------------------------
+# the daemon's server processes stopped (its connections stay open, nothing answers): a scrape
+# that asked the database would wait until they go on (docs/runbook.md "Registry: inspect")
+# a scrape after the daemon's writes asks for a count and waits for it
+curl -s --max-time 5 "$D_ADMIN_URL/metrics" >"$TMP/metrics-before"
+counted=$(metric "$TMP/metrics-before" cap_verifier_registry_entries)
+assert_le "the entries are counted" 100 "${counted:-0}"
+mapfile -t backends < <(psql_at "SELECT pid FROM pg_stat_activity WHERE usename = '$ROLE'")
+assert_le "the daemon holds sessions to stop" 1 "${#backends[@]}"
+kill -STOP "${backends[@]}"
+sleep 16 # past the entry count's next look, which now waits
+start=$(date +%s%N)
+curl -s --max-time 5 "$D_ADMIN_URL/metrics" >"$TMP/metrics-stopped"
+took=$((($(date +%s%N) - start) / 1000000))
+kill -CONT "${backends[@]}"
+echo "# /metrics with the database's processes stopped: ${took} ms"
+assert_le "/metrics answers within 2 s while the database does not" "$took" 2000
+entries=$(metric "$TMP/metrics-stopped" cap_verifier_registry_entries)
+assert_eq "... with the last entry count" "$entries" "$counted"
 
 # ---- 3. the records --------------------------------------------------------------------------
 curl -s --max-time 5 "$D_ADMIN_URL/metrics" >"$TMP/metrics"
