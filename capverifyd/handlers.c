@@ -344,6 +344,12 @@ static void verify_form(req *r, uint8_t *body, size_t len, const char *boundary)
     size_t count = 0, logs = 0;
     const multipart_part *pkg = multipart_field(&form, "package", &count);
     const multipart_part *log = multipart_field(&form, "audit_log", &logs);
+    /* a file input left empty: a browser sends it as a part with no bytes and an empty file
+     * name (HTML's form submission), so a form's optional log picker is no log (docs/ui.md) */
+    if (logs == 1 && log->len == 0 && log->has_filename && log->filename[0] == '\0') {
+        log = NULL;
+        logs = 0;
+    }
     const char *problem = pkg == NULL ? "the form has no field 'package'"
                           : count > 1 ? "the form has more than one field 'package'"
                           : !pkg->len ? "the field 'package' is empty (no file chosen?)"

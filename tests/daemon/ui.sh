@@ -237,6 +237,13 @@ cat "$SAMPLE/sample.zip" >>"$TMP/ok.bin"
 printf -- '\r\n--a b--\r\n' >>"$TMP/ok.bin"
 req POST "$API/verify" -H 'Content-Type: multipart/form-data; boundary="a b"' --data-binary "@$TMP/ok.bin"
 assert_eq "a quoted boundary with a space, extra headers: ok" "$STATUS $(body_json .result)" "200 ok"
+# a file input left empty: a browser sends an empty part with an empty file name: no log
+printf -- '--XB\r\nContent-Disposition: form-data; name="package"; filename="s.zip"\r\n\r\n' >"$TMP/nolog.bin"
+cat "$SAMPLE/sample.zip" >>"$TMP/nolog.bin"
+printf -- '\r\n--XB\r\nContent-Disposition: form-data; name="audit_log"; filename=""\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--XB--\r\n' >>"$TMP/nolog.bin"
+req POST "$API/verify" -H 'Content-Type: multipart/form-data; boundary=XB' --data-binary "@$TMP/nolog.bin"
+assert_eq "an audit_log file input left empty (filename=\"\"): no log, ok" \
+    "$STATUS $(body_json .result) $(audit_status)" "200 ok skip"
 # a browser sends a Windows file name's backslashes as they are
 printf -- '--XB\r\nContent-Disposition: form-data; name="package"; filename="C:\\Users\\a\\s.zip"\r\n\r\n' >"$TMP/win.bin"
 cat "$SAMPLE/sample.zip" >>"$TMP/win.bin"

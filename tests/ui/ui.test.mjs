@@ -21,6 +21,7 @@ const ISSUER = env('UI_ISSUER');
 const CA = fs.readFileSync(env('UI_CA'));
 const OUT = env('UI_OUT');
 const PKG = env('UI_PACKAGES');
+const AUDIT_LOG = env('UI_AUDIT_LOG'); // the peer's log, whose tip the sample's manifest names
 const AXE = fs.readFileSync(env('UI_AXE'), 'utf8');
 const require = createRequire(path.join(path.dirname(env('UI_AXE')), '..', '..', 'package.json'));
 const puppeteer = require('puppeteer-core');
@@ -51,6 +52,15 @@ async function reportOf(base, file) {
   const res = await fetch(`${base}/verify`, {
     method: 'POST', headers: { 'Content-Type': 'application/zip' }, body: fs.readFileSync(file),
   });
+  return res.json();
+}
+
+// The report for a file and an audit log beside it, as a form of curl's would get it.
+async function reportWithLog(base, file, log) {
+  const form = new FormData();
+  form.append('package', new Blob([fs.readFileSync(file)]), path.basename(file));
+  form.append('audit_log', new Blob([fs.readFileSync(log)]), path.basename(log));
+  const res = await fetch(`${base}/verify`, { method: 'POST', body: form });
   return res.json();
 }
 
@@ -350,8 +360,131 @@ async function noScript() {
   } catch {
     report = null;
   }
+  // its audit log picker left empty went as an empty part with an empty file name: no log
   eq('without JavaScript the form gets the report', report && report.result, 'ok');
+  // the same form with the optional audit log chosen
+  await page.goto(`${OPEN}/ui/`, { waitUntil: 'load' });
+  const form = 'form:has(input[name=audit_log])';
+  await (await page.waitForSelector(`${form} input[name=package]`)).uploadFile(files.ok);
+  await (await page.$(`${form} input[name=audit_log]`)).uploadFile(AUDIT_LOG);
+  await Promise.all([page.waitForNavigation(), page.click(`${form} button[type=submit]`)]);
+  let withLog = null;
+  try {
+    withLog = JSON.parse(await page.evaluate(() => document.body.innerText));
+  } catch {
+    withLog = null;
+  }
+  const audit = withLog && Array.isArray(withLog.checks) ? withLog.checks.find((c) => c.id === 'audit') : null;
+  eq('without JavaScript the form with the peer audit log: the audit check passes', [withLog && withLog.result, audit && audit.status], ['ok', 'pass']);
   await page.close();
+}
+
+// ---- an audit log beside the packages ----------------------------------------------------------
+// The peer's log with the sample package: the manifest names its tip, so the audit check
+// passes; the log with one byte edited fails it; removed, packages go alone again (skip).
+const shownChecks = (page) => page.evaluate(() => [...document.querySelectorAll('#report tr.check')].map((tr) => ({
+  id: tr.querySelector('.check-id').textContent,
+  status: tr.querySelector('.check-status').textContent,
+  message: tr.querySelector('.check-message').textContent,
+})));
+
+async function auditLog() {
+  const page = await newPage('audit log');
+  const posts = [];
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/verify')) posts.push(r.headers()['content-type'] || '');
+  });
+  await page.goto(`${OPEN}/ui/#/verify`, { waitUntil: 'networkidle0' });
+  const edited = path.join(OUT, 'edited.audit.jsonl');
+  const text = fs.readFileSync(AUDIT_LOG, 'utf8');
+  check('the peer log has the byte the test edits', text.includes('"record_count":10'));
+  fs.writeFileSync(edited, text.replace('"record_count":10', '"record_count":11'));
+  // one row more in the results, its verdict shown, and its report open
+  const verifyRow = async (n) => {
+    const input = await page.waitForSelector('#files');
+    await input.uploadFile(files.ok);
+    await page.waitForFunction((k) => {
+      const rows = document.querySelectorAll('#results tbody tr');
+      return rows.length === k && rows[k - 1].querySelector('.badge');
+    }, { timeout: 60000 }, n);
+    await page.click(`#results tbody tr:nth-child(${n}) button`);
+    await page.waitForFunction(() => document.querySelector('#report .verdict'));
+    return page.evaluate((k) => ({
+      note: document.querySelector(`#results tbody tr:nth-child(${k}) .log-note`)?.textContent ?? null,
+      verdict: document.querySelector('#report .verdict').dataset.verdict,
+      audit: [...document.querySelectorAll('#report tr.check')].filter((tr) => tr.querySelector('.check-id').textContent === 'audit')
+        .map((tr) => tr.querySelector('.check-status').textContent),
+    }), n);
+  };
+  // the log picker by keyboard: Tab from the package picker, Space opens the chooser
+  await page.focus('#files');
+  await page.keyboard.press('Tab');
+  eq('audit log: Tab from the package picker reaches the audit log picker', await page.evaluate(() => document.activeElement.id), 'audit-log');
+  eq('... which has a label', await page.$eval('#audit-log', (el) => [...el.labels].map((l) => l.textContent)), ['Choose an audit log…']);
+  check('audit log: Space on its picker opens the file chooser', await chooseByKeyboard(page, AUDIT_LOG));
+  await page.waitForFunction(() => document.querySelector('#audit-log-remove'));
+  const chosen = await page.evaluate(() => ({
+    text: document.getElementById('audit-log-chosen').textContent,
+    focus: document.activeElement.id,
+    said: document.getElementById('announce').textContent,
+  }));
+  check('... the page says which log is chosen', chosen.text.includes('agent.audit.jsonl'), chosen.text);
+  eq('... the focus stays on the picker', chosen.focus, 'audit-log');
+  check('... and the live region says so', chosen.said.includes('agent.audit.jsonl'), chosen.said);
+  await axeScan(page, 'the verify page with an audit log chosen');
+
+  const good = await verifyRow(1);
+  const wantGood = await reportWithLog(OPEN, files.ok, AUDIT_LOG);
+  eq('the peer log with the sample: the audit check passes', good.audit, ['pass']);
+  eq('... the banner is the report\'s', good.verdict, wantGood.result);
+  eq('... every check row equals the report of a form with package and audit_log', await shownChecks(page), checkRows(wantGood));
+  eq('... the row says which log went with the package', good.note, 'with the audit log agent.audit.jsonl');
+  check('... sent as multipart/form-data', /^multipart\/form-data; boundary=/.test(posts[0] || ''), posts[0]);
+
+  await (await page.$('#audit-log')).uploadFile(edited);
+  await page.waitForFunction(() => document.getElementById('audit-log-chosen').textContent.includes('edited.audit.jsonl'));
+  const bad = await verifyRow(2);
+  const wantBad = await reportWithLog(OPEN, files.ok, edited);
+  eq('the log with one byte edited: the audit check fails', bad.audit, ['fail']);
+  eq('... the banner is the report\'s (fail)', [bad.verdict, wantBad.result], ['fail', 'fail']);
+  eq('... every check row equals the report of that form, the audit message too', await shownChecks(page), checkRows(wantBad));
+
+  await page.click('#audit-log-remove');
+  eq('removing the log: the focus goes to the picker', await page.evaluate(() => document.activeElement.id), 'audit-log');
+  const none = await verifyRow(3);
+  eq('without a log the package goes alone (application/zip) and the audit check skips',
+    [posts[2], none.audit, none.note], ['application/zip', ['skip'], null]);
+  eq('... the rows verified with a log still name it',
+    await page.$$eval('#results tbody tr', (trs) => trs.map((r) => r.querySelector('.log-note')?.textContent ?? '')),
+    ['with the audit log agent.audit.jsonl', 'with the audit log edited.audit.jsonl', '']);
+  // an empty file is not taken as the log: the daemon would refuse every package with it
+  const empty = path.join(OUT, 'empty.audit.jsonl');
+  fs.writeFileSync(empty, '');
+  await (await page.$('#audit-log')).uploadFile(empty);
+  await page.waitForFunction(() => document.getElementById('audit-log-chosen').textContent.includes('empty'));
+  eq('an empty log is not chosen', await page.$('#audit-log-remove'), null);
+  await pageSafe(page, 'the verify page with audit logs');
+  await page.close();
+
+  // the body limit counts the package, the log and the form's framing
+  const small = await newPage('audit log limit');
+  const smallPosts = [];
+  small.on('request', (r) => { if (r.method() === 'POST') smallPosts.push(r.url()); });
+  await small.goto(`${SMALL}/ui/#/verify`, { waitUntil: 'networkidle0' });
+  const tiny = path.join(OUT, 'tiny.json');
+  fs.writeFileSync(tiny, '{}');
+  await (await small.waitForSelector('#audit-log')).uploadFile(AUDIT_LOG);
+  await small.waitForSelector('#audit-log-remove');
+  await (await small.$('#files')).uploadFile(tiny);
+  await small.waitForSelector('#results tbody tr .badge', { timeout: 20000 }).catch(() => {});
+  await small.click('#results tbody tr button');
+  await small.waitForSelector('#report .notice');
+  const said = await small.$eval('#report', (el) => el.textContent);
+  const size = fs.statSync(AUDIT_LOG).size;
+  check('a package of 2 bytes and a log over server.max_body_bytes: refused on the page, naming the sizes',
+    said.includes('at most 1024') && said.includes(`2 + ${size} + `) && said.includes('server.max_body_bytes'), said);
+  eq('... and nothing was sent', smallPosts, []);
+  await small.close();
 }
 
 // ---- the policy page ----------------------------------------------------------------------
@@ -737,11 +870,14 @@ async function signInData() {
     await page.waitForFunction(() => document.querySelector('#report .verdict'), { timeout: 30000 }).catch(() => {});
     eq('... which verifies it with the new sign-in', await rows(), ['ok']);
   }
-  // sign-out forgets the packages, even for the same subject
+  // sign-out forgets the packages and the chosen audit log, even for the same subject
+  await (await page.waitForSelector('#audit-log')).uploadFile(AUDIT_LOG);
+  await page.waitForSelector('#audit-log-remove');
   await page.click('#signout');
   await pasteToken(page, real.tok);
   await page.waitForSelector('#results');
   eq('after sign-out, the same subject signing in again sees no earlier package', await results(), 'No package yet.');
+  eq('... and no audit log chosen', await page.$eval('#audit-log-chosen', (el) => el.textContent), 'None: packages are sent alone.');
   // another subject after an expiry (not a sign-out): packages and the policy draft forgotten
   await page.click('#signout');
   await pasteToken(page, claimed('alice@example'));
@@ -976,7 +1112,7 @@ async function tokenOrigin() {
   await page.close();
 }
 
-const steps = [['headers', headers], ['verify page', verifyPage], ['unreadable file', unreadableFile], ['body limit', bodyLimit], ['no JavaScript', noScript],
+const steps = [['headers', headers], ['verify page', verifyPage], ['unreadable file', unreadableFile], ['body limit', bodyLimit], ['audit log', auditLog], ['no JavaScript', noScript],
   ['policy page', policyPage], ['registry and status', registryAndStatus], ['keyboard', keyboard],
   ['sign-in', signIn], ['data of a sign-in', signInData], ['iss required', issRequired],
   ['configuration refused', limitedConfig], ['faults', faults], ['token origin', tokenOrigin]];

@@ -10,7 +10,8 @@
 #
 # It starts, on 127.0.0.1 with ephemeral ports, each stopped by its own pid at the end:
 #   - daemon "open": no authentication, the sample fixture's trust (verify, policy, hostile
-#     input, the plain form without JavaScript, keyboard, axe-core);
+#     input, an audit log beside the sample (VECTORS_DIR/peer/audit), the plain forms without
+#     JavaScript, keyboard, axe-core);
 #   - the identity provider tests/node/idp.mjs (npm oidc-provider over HTTPS with a CA made
 #     here), with the UI's public client;
 #   - daemon "auth": auth.enabled against that provider, ui.client_id capv-ui, a registry
@@ -68,6 +69,10 @@ with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_STORED) 
     for i in range(10000 - len(zin.infolist())):
         zout.writestr("%s-%04d" % (names[i % len(names)], i), b"x")
 PY
+
+# the peer's audit log, whose tip the sample's manifest names (docs/formats.md, "Audit logs")
+[ -f "$VECTORS/peer/audit/agent.audit.jsonl" ] ||
+    fail "the peer audit log" "no $VECTORS/peer/audit/agent.audit.jsonl (VECTORS_DIR)"
 
 # ---- daemon "open" ----------------------------------------------------------------------
 # its registry holds 12 unsigned entries: two pages of 10 for the pager's failure test
@@ -165,6 +170,7 @@ echo "browser test: screenshots and logs in $OUT"
 export PUPPETEER_SKIP_DOWNLOAD=1
 UI_OPEN_URL=$OPEN_URL UI_AUTH_URL=$AUTH_URL UI_TOKENS_URL=$TOKENS_URL UI_LIMITED_URL=$LIMITED_URL UI_SMALL_URL=$SMALL_URL UI_ISSUER=$ISSUER UI_CA=$IDP/ca.pem \
     UI_SPKI=$IDP_SPKI UI_CHROMIUM=$CHROMIUM UI_OUT=$OUT UI_PACKAGES=$PKG \
+    UI_AUDIT_LOG=$VECTORS/peer/audit/agent.audit.jsonl \
     UI_AXE=$NODE_DIR/node_modules/axe-core/axe.min.js \
     node "$SRC/tests/ui/ui.test.mjs" >"$TMP/browser.out" 2>&1
 rc=$?
