@@ -76,6 +76,15 @@ before=$tmp/packages.before
 dpkg-query -W -f='${db:Status-Abbrev} ${binary:Package}\n' | awk '$1 ~ /^.i/ { print $2 }' |
     sort >"$before"
 
+# Stops the daemon started last ($pid) with SIGTERM: it must exit 0.
+stops_on_sigterm() {
+    kill -TERM "$pid" 2>/dev/null
+    wait "$pid"
+    local rc=$?
+    pid=
+    [ "$rc" -eq 0 ] && ok "$1 stops on SIGTERM (exit 0)" || bad "$1 stops on SIGTERM" "exit $rc"
+}
+
 cleanup() {
     if [ -n "$pid" ]; then
         kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
@@ -289,12 +298,7 @@ if [ "$up" = 1 ]; then
         "http://127.0.0.1:$api/verify" |
         python3 -c 'import json, sys; print(json.load(sys.stdin)["result"])' 2>&1)
     [ "$result" = ok ] && ok "POST /verify sample.zip: ok" || bad "POST /verify sample.zip" "$result"
-    kill -TERM "$pid"
-    wait "$pid"
-    rc=$?
-    pid=
-    [ "$rc" -eq 0 ] && ok "capverifyd stops on SIGTERM (exit 0)" ||
-        bad "capverifyd stops on SIGTERM" "exit $rc"
+    stops_on_sigterm capverifyd
 else
     cat "$tmp/capverifyd.log"
     bad "capverifyd serves /healthz" "not up within 10 s"
@@ -331,12 +335,7 @@ print(*[x.getsockname()[1] for x in s])')
         cat "$tmp/capverifyd-tls.log"
         bad "capverifyd over HTTPS" "${body:0:200}"
     fi
-    kill -TERM "$pid" 2>/dev/null
-    wait "$pid"
-    rc=$?
-    pid=
-    [ "$rc" -eq 0 ] && ok "capverifyd (HTTPS) stops on SIGTERM (exit 0)" ||
-        bad "capverifyd (HTTPS) stops on SIGTERM" "exit $rc"
+    stops_on_sigterm "capverifyd (HTTPS)"
 else
     cat "$tmp/openssl.log"
     bad "a test certificate made with openssl"
