@@ -181,6 +181,7 @@ static void *backup_look(void *arg)
         }
     } else {
         atomic_store(&s->unsure, false);
+        metrics_backup_leader(leader);
         if (!leader) {
             atomic_store(&s->planning, false); /* a plan still to come is not this one's */
             atomic_store(&s->due_ms, now);

@@ -60,6 +60,7 @@ static struct {
     atomic_uint_fast64_t backup_ok, backup_error;
     atomic_uint_fast64_t registry_errors[6];
     atomic_int_fast64_t backup_last_success_ms;
+    atomic_int backup_leader; /* 1: the last look that could tell found it leading */
     atomic_bool upload_enabled;
     atomic_uint_fast64_t upload_ok, upload_error;
     atomic_int_fast64_t upload_last_success_ms;
@@ -166,6 +167,11 @@ void metrics_registry_error(const char *op)
             return;
         }
     atomic_fetch_add(&m.registry_errors[n - 1], 1);
+}
+
+void metrics_backup_leader(bool leads)
+{
+    atomic_store(&m.backup_leader, leads ? 1 : 0);
 }
 
 void metrics_backup_seed(int64_t finished_ms)
@@ -497,6 +503,10 @@ char *metrics_render(const metrics_sources *src, size_t *len)
          "Unix time of the last successful backup (0 = none since start).");
     emit(&o, "cap_verifier_backup_last_success_timestamp_seconds %.3f\n",
          (double)atomic_load(&m.backup_last_success_ms) / 1000.0);
+    head(&o, "cap_verifier_backup_leader", "gauge",
+         "1 while this daemon makes the scheduled backups (the schedule's last look found it "
+         "leading a shared registry, or its SQLite registry writable), else 0.");
+    emit(&o, "cap_verifier_backup_leader %d\n", atomic_load(&m.backup_leader) == 1);
     if (atomic_load(&m.upload_enabled)) {
         head(&o, "cap_verifier_backup_upload_total", "counter",
              "Off-site copies of backups (backup.s3.*), by result.");

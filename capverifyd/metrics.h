@@ -56,6 +56,9 @@ void metrics_backup(int ok, int64_t finished_ms);
 /* A registry operation failed on its storage (corrupt, read-only, full); `op` is one of
  * record, add, put_policy, get_policy, backup, read. */
 void metrics_registry_error(const char *op);
+/* Whether this daemon makes the scheduled backups, as the schedule's last look that could
+ * tell found (backup.c). */
+void metrics_backup_leader(bool leads);
 /* Sets the last-success time from a backup found on disk at start (counts nothing). */
 void metrics_backup_seed(int64_t finished_ms);
 /* Off-site copies (backup.s3.*, offsite.c): their metrics are exported once enabled. */

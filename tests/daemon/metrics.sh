@@ -218,5 +218,16 @@ scrape "$TMP/m_entries"
 assert_eq "cap_verifier_registry_entries follows the entry added" \
     "$(metric "$TMP/m_entries" cap_verifier_registry_entries)" 1
 
+# the backup schedule's looks (the first at start) say whether this daemon makes the
+# scheduled backups: its SQLite registry is writable
+leader=
+for _ in $(seq 60); do
+    scrape "$TMP/lead"
+    leader=$(metric "$TMP/lead" cap_verifier_backup_leader)
+    [ "$leader" = 1 ] && break
+    sleep 0.1
+done
+assert_eq "cap_verifier_backup_leader of a writable SQLite registry" "$leader" 1
+
 daemon_stop
 t_done

@@ -166,11 +166,15 @@ assert_le "the killed replica lost at most its last batch of records" "$lost" 51
 # a few seconds after the leader's going, not a minute or an interval later.
 daemon_start l1 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" || t_done
 L1=$D_PID
+L1_ADMIN=$D_ADMIN_URL
 sleep 2
 daemon_start l2 "${SAMPLE_ARGS[@]}" --set "registry.url=$PG_URL" || t_done
 L2=$D_PID
 L2_DIR=$D_DIR
+L2_ADMIN=$D_ADMIN_URL
 sleep 2
+leads() { curl -s --max-time 5 "$1/metrics" | awk '$1 == "cap_verifier_backup_leader" { print $2 }'; }
+assert_eq "cap_verifier_backup_leader: l1 1, l2 0" "$(leads "$L1_ADMIN") $(leads "$L2_ADMIN")" "1 0"
 kill -KILL "$L1"
 wait "$L1" 2>/dev/null
 gone=$(date +%s.%N)
@@ -182,6 +186,7 @@ took=$(seconds_until "$gone" 300 backed_up)
 echo "# l2 backed up ${took:-never} s after the leader was killed"
 assert_ne "the replica taking over backs up" "$took" ""
 [ -n "$took" ] && assert_le "within 15 s of the leader's going" "$took" 15
+assert_eq "... and its cap_verifier_backup_leader is 1" "$(leads "$L2_ADMIN")" 1
 assert_eq "the killed leader had not backed up (none due)" \
     "$(find "$TMP/l1" -name 'registry-*.sqlite' | wc -l)" 0
 kill -TERM "$L2"
