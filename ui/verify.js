@@ -110,7 +110,9 @@ function itemFailure(it) {
     'Retry', h('span.visually-hidden', null, ` ${it.name}`)) : null;
   if (it.res.unauthorized) {
     return notice('warn', h('strong', null, 'Refused: '),
-      'the daemon did not accept the sign-in this package was sent with. Sign in and retry. ', retry);
+      'the daemon did not accept the sign-in this package was sent with. Paste a new token of the same ' +
+      'user and retry; signing in through the identity provider, or as someone else, starts a new page: ' +
+      'choose the file again. ', retry);
   }
   return [failure(it.res, 'verify packages'), retry ? h('p', null, retry) : null];
 }
