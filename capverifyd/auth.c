@@ -218,8 +218,12 @@ bool auth_check(req *r, const char *scope)
         auth_failure(r, reason, err.message, tok, NULL);
         capv_status_class cls = capv_status_class_of(st);
         if (cls == CAPV_CLASS_UNAVAILABLE) {
-            /* we cannot tell whether the token is good: never answer 401 for that */
-            send_error(r, 503, "auth_unavailable", "token validation is temporarily unavailable");
+            /* we cannot tell whether the token is good: never answer 401 for that. It counts
+             * against its address as a failed token does: tokens sent while the key set is
+             * unusable must not escape the limit (each may wait for a key-set fetch) */
+            if (address_allows(r))
+                send_error(r, 503, "auth_unavailable",
+                           "token validation is temporarily unavailable");
         } else if (cls == CAPV_CLASS_USAGE || cls == CAPV_CLASS_INTERNAL) {
             /* nor for our own fault (out of memory, the crypto library): a 500 whose detail
              * only the log has */

@@ -172,6 +172,7 @@ static void *backup_look(void *arg)
         d->registry != NULL ? capv_registry_leader(&leader, d->registry, &err) : CAPV_E_STATE;
     int64_t now = now_ms();
     if (st != CAPV_OK) {
+        metrics_backup_leader(false); /* it makes no scheduled backup while it cannot tell */
         /* once per spell: the looks go on every few seconds */
         if (d->registry != NULL && !atomic_exchange(&s->unsure, true)) {
             capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup");

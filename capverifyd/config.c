@@ -192,9 +192,10 @@ static const cfg_key keys[] = {
     { "registry", "busy_timeout_ms", T_INT, 0, OFF(registry_busy_timeout_ms), "5000", 1, 600000,
       NULL,
       "SQLite: how long a statement waits for a lock another connection or process holds. "
-      "PostgreSQL: how long a session may take to connect (libpq's connect_timeout, in whole "
-      "seconds, at least 2; the daemon's main thread waits for it on a SIGHUP, so keep it "
-      "well under a systemd WatchdogSec)." },
+      "PostgreSQL: how long a statement waits for a lock (lock_timeout) and a request for a "
+      "free read connection, and how long a session may take to connect (libpq's "
+      "connect_timeout, in whole seconds, at least 2; the daemon's main thread waits for it "
+      "on a SIGHUP, so keep it well under a systemd WatchdogSec)." },
     { "registry", "record_verifications", T_BOOL, 0, OFF(registry_record_verifications), "true", 0,
       0, NULL, "Record every verification (subject, hashes, result, report) in the registry." },
     { "registry", "record_queue_max", T_INT, 0, OFF(registry_record_queue_max), "2000", 0, 10000000,

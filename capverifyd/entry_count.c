@@ -25,8 +25,9 @@ static struct {
     bool running, stop, asked, counting;
     uint64_t rounds;           /* counts ended (or skipped) */
     int64_t value;             /* the last count that succeeded, or -1 */
-    bool begun;                /* a count has begun, at `writes` */
-    uint64_t writes;           /* CAPV_REGISTRY_STAT_WRITES when the last count began */
+    bool begun;                /* a count has begun, at `added_then` */
+    uint64_t added;            /* entries this daemon added (entry_count_added) */
+    uint64_t added_then;       /* ...when the last count began */
     capv_registry *using;      /* the handle a PostgreSQL count runs on, outside d->lock */
     capv_registry *close_then; /* ...which entry_count_release left for it to close */
 } ec = { .m = PTHREAD_MUTEX_INITIALIZER, .value = -1 };
@@ -68,7 +69,7 @@ static bool count_once(capvd *d)
     pthread_mutex_lock(&ec.m);
     ec.counting = true;
     ec.begun = true;
-    ec.writes = capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_WRITES);
+    ec.added_then = ec.added;
     ec.using = remote ? reg : NULL;
     pthread_mutex_unlock(&ec.m);
     if (remote)
@@ -138,18 +139,33 @@ bool entry_count_stop(int wait_ms)
     deadline.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
     deadline.tv_sec += deadline.tv_nsec / 1000000000L;
     deadline.tv_nsec %= 1000000000L;
-    if (pthread_timedjoin_np(ec.thread, NULL, &deadline) != 0)
-        return false;
+    if (pthread_timedjoin_np(ec.thread, NULL, &deadline) != 0) {
+        /* only a PostgreSQL count can wait for a server that does not answer; a SQLite
+         * count (a large file, a busy lock) ends, and is waited for */
+        pthread_mutex_lock(&ec.m);
+        bool remote = ec.using != NULL;
+        pthread_mutex_unlock(&ec.m);
+        if (remote)
+            return false;
+        pthread_join(ec.thread, NULL);
+    }
     ec.running = false;
     return true;
 }
 
-int64_t entry_count_get(uint64_t writes)
+void entry_count_added(void)
 {
     pthread_mutex_lock(&ec.m);
-    if (ec.running && !ec.stop && !ec.counting && (!ec.begun || writes != ec.writes)) {
-        /* this replica wrote since: its own entries show at once (another's within
-         * ENTRY_COUNT_REFRESH_MS) */
+    ec.added++;
+    pthread_mutex_unlock(&ec.m);
+}
+
+int64_t entry_count_get(bool ask)
+{
+    pthread_mutex_lock(&ec.m);
+    if (ask && ec.running && !ec.stop && !ec.counting && (!ec.begun || ec.added != ec.added_then)) {
+        /* this replica added an entry since: its own entries show at once (another's
+         * within ENTRY_COUNT_REFRESH_MS) */
         uint64_t round = ec.rounds;
         ec.asked = true;
         pthread_cond_signal(&ec.wake);

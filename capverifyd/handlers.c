@@ -168,9 +168,8 @@ void handle_metrics(req *r)
      * answers CAPV_E_UNSUPPORTED at once) */
     bool locked = pthread_rwlock_tryrdlock(&d->lock) == 0;
     capv_registry *reg = locked ? d->registry : NULL;
-    uint64_t writes = 0, db_bytes = 0, free_bytes = 0, fs_bytes = 0;
+    uint64_t db_bytes = 0, free_bytes = 0, fs_bytes = 0;
     if (reg != NULL) {
-        writes = capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_WRITES);
         src.registry_known = true;
         src.registry_queue_depth =
             (int64_t)capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_QUEUE_DEPTH);
@@ -188,7 +187,7 @@ void handle_metrics(req *r)
     if (locked)
         pthread_rwlock_unlock(&d->lock);
     if (reg != NULL)
-        src.registry_entries = entry_count_get(writes);
+        src.registry_entries = entry_count_get(r->admin_port);
     src.rate_limited_subject = ratelimit_limited_total(RL_SUBJECT);
     src.rate_limited_address = ratelimit_limited_total(RL_ADDRESS);
     for (int i = 1; i < CUT_REASON_COUNT; i++)

@@ -55,10 +55,13 @@ void answer_failure(req *r, capv_status st, const capv_error *err)
         }
         if (st == CAPV_E_BUSY) {
             /* concurrent writers kept failing this one (docs/registry.md "Writes across
-             * replicas"): nothing about the request is wrong, a retry goes through */
+             * replicas"), or a lock or a database connection it waited for did not come
+             * within the busy timeout: nothing about the request is wrong, a retry goes
+             * through */
             log_detail(r, st, err);
             send_error_with(r, 503, "busy", "Retry-After: 1\r\n",
-                            "the registry is busy with concurrent writes; retry");
+                            "the registry is busy (concurrent writes, or a lock it waited for); "
+                            "retry");
             return;
         }
         log_detail(r, st, err);

@@ -1027,7 +1027,9 @@ static int shut_down(capvd *d)
     bool any_cut = cut > 0 || conns > 0;
     if (!entry_count_stop(ENTRY_COUNT_STOP_MS)) {
         /* a count still waits for a database that does not answer: the registry it queries
-         * is not closed under it; its queue dies with the process */
+         * is not closed under it. A backup under way ends first (free_state's lock, never
+         * released); the queue is written for RECORDS_FLUSH_MS, what is left logged */
+        pthread_rwlock_wrlock(&d->lock);
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "stopped");
         capv_log_int(e, "requests_cut", cut);
         capv_log_int(e, "connections_cut", conns);

@@ -505,7 +505,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
          (double)atomic_load(&m.backup_last_success_ms) / 1000.0);
     head(&o, "cap_verifier_backup_leader", "gauge",
          "1 while this daemon makes the scheduled backups (the schedule's last look found it "
-         "leading a shared registry, or its SQLite registry writable), else 0.");
+         "leading a shared registry, or its SQLite registry writable), else 0 (also while it "
+         "cannot tell, and with scheduled backups off).");
     emit(&o, "cap_verifier_backup_leader %d\n", atomic_load(&m.backup_leader) == 1);
     if (atomic_load(&m.upload_enabled)) {
         head(&o, "cap_verifier_backup_upload_total", "counter",

@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "backup.h"
 #include "daemon.h"
+#include "entry_count.h"
 #include "http.h"
 #include "http_status.h"
 #include "metrics.h"
@@ -271,6 +272,8 @@ void handle_registry_post(req *r)
         return;
     }
     bool added = st == CAPV_OK;
+    if (added)
+        entry_count_added();
     char loc[512];
     snprintf(loc, sizeof loc, "Location: /registry/entries/%s\r\n", stored->id);
     char *json = NULL;

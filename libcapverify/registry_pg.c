@@ -487,9 +487,11 @@ capv_status capvi_pg_entry_get(capv_registry_entry **out, capvi_pg *pg, const ch
                                const uint8_t mk[32], const uint8_t pk[32], capv_error *err)
 {
     *out = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
-    capv_status st =
-        id != NULL ? entry_by_id(out, pg, c, id, err) : entry_by_keys(out, pg, c, mk, pk, err);
+    capvi_pg_conn *c = NULL;
+    capv_status st = capvi_pg_reader_acquire(&c, pg, err);
+    if (st != CAPV_OK)
+        return st;
+    st = id != NULL ? entry_by_id(out, pg, c, id, err) : entry_by_keys(out, pg, c, mk, pk, err);
     capvi_pg_reader_release(pg, c);
     return st;
 }
@@ -504,15 +506,13 @@ capv_status capvi_pg_entry_list(capv_registry_entry **items, size_t *n, capvi_pg
     if (mk != NULL)
         capvi_pg_param_bytes(&p, mk, 32);
     PGresult *r = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
     capv_status st =
-        capvi_pg_exec(&r, pg, c, "listing entries",
+        capvi_pg_read(&r, pg, "listing entries",
                       mk ? "SELECT " PG_ENTRY_COLUMNS " FROM entries WHERE seq > $1 AND "
                            "manifest_key = $3 ORDER BY seq LIMIT $2"
                          : "SELECT " PG_ENTRY_COLUMNS " FROM entries WHERE seq > $1 ORDER BY "
                            "seq LIMIT $2",
                       &p, err);
-    capvi_pg_reader_release(pg, c);
     for (int i = 0; st == CAPV_OK && i < PQntuples(r) && (size_t)i < limit; i++) {
         if ((items[i] = entry_from_row(r, i)) == NULL)
             st = capvi_err_nomem(err);
@@ -534,9 +534,7 @@ capv_status capvi_pg_count(uint64_t *out, capvi_pg *pg, capv_registry_table t, c
     if ((unsigned int)t >= sizeof sql / sizeof sql[0])
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "unknown registry table %d", (int)t);
     PGresult *r = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
-    capv_status st = capvi_pg_exec(&r, pg, c, "counting rows", sql[t], NULL, err);
-    capvi_pg_reader_release(pg, c);
+    capv_status st = capvi_pg_read(&r, pg, "counting rows", sql[t], NULL, err);
     if (st == CAPV_OK)
         *out = (uint64_t)capvi_pg_int(r, 0, 0);
     PQclear(r);
@@ -550,14 +548,12 @@ capv_status capvi_pg_verification_get(capv_registry_verification **out, capvi_pg
     capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
     capvi_pg_param_text(&p, request_id);
     PGresult *r = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
     capv_status st =
-        capvi_pg_exec(&r, pg, c, "looking up a verification",
+        capvi_pg_read(&r, pg, "looking up a verification",
                       "SELECT v.seq, v.request_id, v.subject, v.manifest_hash, v.proof_hash, "
                       "v.policy_hash, v.result, r.json, v.verified_at FROM verifications v LEFT "
                       "JOIN reports r ON r.id = v.report_id WHERE v.request_id = $1",
                       &p, err);
-    capvi_pg_reader_release(pg, c);
     if (st == CAPV_OK && PQntuples(r) == 0)
         st = capvi_err_set(err, CAPV_E_NOT_FOUND, "request_id",
                            "no verification recorded under '%.200s'", request_id);
@@ -686,14 +682,12 @@ capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const 
     else
         capvi_pg_param_text(&p, key);
     PGresult *r = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
     capv_status st =
-        capvi_pg_exec(&r, pg, c, "looking up a policy",
+        capvi_pg_read(&r, pg, "looking up a policy",
                       by_hash ? "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE policy_key = $1"
                               : "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE policy_id = $1 "
                                 "ORDER BY seq DESC LIMIT 1",
                       &p, err);
-    capvi_pg_reader_release(pg, c);
     if (st == CAPV_OK && PQntuples(r) == 0)
         st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
     if (st == CAPV_OK) {
@@ -759,8 +753,9 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
      * there, and the second skipped the body the first had locked, so neither removed it.
      * Tried, not waited for: a prune held up elsewhere (a `capverify registry prune` whose
      * connection stalls) would otherwise hold the leader's writer thread, and every write
-     * queued behind it. Held by another prune, this step prunes nothing; the next one tries
-     * again (docs/registry.md "PostgreSQL backend"). */
+     * queued behind it. Held by another prune, this step prunes nothing and says so
+     * (CAPV_E_BUSY: capv_registry_prune tries again for the busy timeout, the retention at
+     * its next step; docs/registry.md "PostgreSQL backend"). */
     capvi_pg_params lock = CAPVI_PG_PARAMS_INIT;
     capvi_pg_param_int(&lock, CAPVI_PG_LOCK_PRUNE);
     PGresult *lr = NULL;
@@ -770,7 +765,9 @@ capv_status capvi_pg_prune_step(uint64_t *removed, capvi_pg *pg, int64_t before_
     bool locked = strcmp(PQgetvalue(lr, 0, 0), "t") == 0;
     PQclear(lr);
     if (!locked)
-        return CAPV_OK;
+        return capvi_err_set(err, CAPV_E_BUSY, NULL,
+                             "another prune holds the prune lock (CAPV-PRN): nothing pruned in "
+                             "this step");
     /* reports before verifications, in the order a load locks them (registry_pg_load.c):
      * deleting verifications first, then locking reports (prune_reports), a prune waited for
      * a load that was waiting for it, and PostgreSQL failed one of the two (a deadlock). ROW

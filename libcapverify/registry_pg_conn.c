@@ -2,6 +2,7 @@
 /* The PostgreSQL registry backend's connections (docs/registry.md, "PostgreSQL backend"):
  * connecting with libpq, reconnecting with backoff, statement parameters and execution, and
  * the mapping of SQLSTATEs to capv_status. */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,10 +225,16 @@ static void ignore_notice(void *arg, const char *message)
     (void)message;
 }
 
-/* A new session: hex bytea output (capvi_pg_bytes reads it), readers read-only. */
-static const char session_setup[] = "SET bytea_output = 'hex'";
-static const char session_setup_reader[] =
-    "SET bytea_output = 'hex'; SET default_transaction_read_only = on";
+/* A new session: hex bytea output (capvi_pg_bytes reads it), a statement waits for a lock
+ * at most the handle's busy timeout (lock_timeout: a table held exclusively elsewhere, a
+ * `VACUUM FULL` or another version's migration, answers CAPV_E_BUSY instead of holding the
+ * caller, and every request behind it, for as long as it lasts; docs/registry.md
+ * "PostgreSQL backend"), readers read-only. */
+static int session_setup(char *sql, size_t cap, const capvi_pg *pg, bool reader)
+{
+    return snprintf(sql, cap, "SET bytea_output = 'hex'; SET lock_timeout = %d%s", pg->timeout_ms,
+                    reader ? "; SET default_transaction_read_only = on" : "");
+}
 
 static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
 {
@@ -266,7 +273,9 @@ static capv_status conn_open(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
                              "PostgreSQL %d.%d: the registry needs PostgreSQL %d or later (%s)",
                              v / 10000, v % 10000, CAPVI_PG_SERVER_MIN / 10000, pg->location);
     }
-    PGresult *r = PQexec(pc, c->reader ? session_setup_reader : session_setup);
+    char setup[160];
+    session_setup(setup, sizeof setup, pg, c->reader);
+    PGresult *r = PQexec(pc, setup);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
     if (!ok) {
@@ -465,19 +474,47 @@ capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const 
 
 /* ---- the reader pool ------------------------------------------------------------------- */
 
-capvi_pg_conn *capvi_pg_reader_acquire(capvi_pg *pg)
+capv_status capvi_pg_reader_acquire(capvi_pg_conn **out, capvi_pg *pg, capv_error *err)
 {
+    *out = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += pg->timeout_ms / 1000;
+    until.tv_nsec += (long)(pg->timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
     pthread_mutex_lock(&pg->rlock);
     for (;;) {
         for (unsigned int i = 0; i < pg->nreaders; i++) {
             if (!pg->readers[i].busy) {
                 pg->readers[i].busy = true;
+                *out = &pg->readers[i];
                 pthread_mutex_unlock(&pg->rlock);
-                return &pg->readers[i];
+                return CAPV_OK;
             }
         }
-        pthread_cond_wait(&pg->rcond, &pg->rlock);
+        if (pthread_cond_clockwait(&pg->rcond, &pg->rlock, CLOCK_MONOTONIC, &until) == ETIMEDOUT)
+            break;
     }
+    pthread_mutex_unlock(&pg->rlock);
+    return capvi_err_set(err, CAPV_E_BUSY, NULL,
+                         "no read connection to the database came free within %d ms (all %u "
+                         "in use: their statements wait)",
+                         pg->timeout_ms, pg->nreaders);
+}
+
+capv_status capvi_pg_read(PGresult **r, capvi_pg *pg, const char *what, const char *sql,
+                          const capvi_pg_params *p, capv_error *err)
+{
+    capvi_pg_conn *c = NULL;
+    capv_status st = capvi_pg_reader_acquire(&c, pg, err);
+    if (st != CAPV_OK)
+        return st;
+    st = capvi_pg_exec(r, pg, c, what, sql, p, err);
+    capvi_pg_reader_release(pg, c);
+    return st;
 }
 
 void capvi_pg_reader_release(capvi_pg *pg, capvi_pg_conn *c)

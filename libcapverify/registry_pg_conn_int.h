@@ -121,8 +121,12 @@ void capvi_pg_conn_close(capvi_pg_conn *c);
 capv_status capvi_pg_exec(PGresult **out, capvi_pg *pg, capvi_pg_conn *c, const char *what,
                           const char *sql, const capvi_pg_params *p, capv_error *err);
 
-/* Borrows a read connection from the pool, waiting while all are busy; release it after. */
-capvi_pg_conn *capvi_pg_reader_acquire(capvi_pg *pg);
+/* Borrows a read connection from the pool, waiting while all are busy, at most the handle's
+ * busy timeout (then CAPV_E_BUSY); release it after. */
+capv_status capvi_pg_reader_acquire(capvi_pg_conn **out, capvi_pg *pg, capv_error *err);
+/* One statement on a borrowed read connection, as capvi_pg_exec. */
+capv_status capvi_pg_read(PGresult **r, capvi_pg *pg, const char *what, const char *sql,
+                          const capvi_pg_params *p, capv_error *err);
 void capvi_pg_reader_release(capvi_pg *pg, capvi_pg_conn *c);
 
 /* Column helpers for text-format results: NULL for SQL NULL; an integer (0 for NULL); a

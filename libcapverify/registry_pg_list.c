@@ -20,16 +20,14 @@ capv_status capvi_pg_verification_list(capv_registry_verification **items, size_
     if (result != NULL)
         capvi_pg_param_text(&p, result);
     PGresult *r = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
-    capv_status st = capvi_pg_exec(
-        &r, pg, c, "listing verifications",
+    capv_status st = capvi_pg_read(
+        &r, pg, "listing verifications",
         result ? "SELECT seq, request_id, subject, manifest_hash, proof_hash, policy_hash, result, "
                  "verified_at FROM verifications WHERE seq < $1 AND result = $3 ORDER BY seq "
                  "DESC LIMIT $2"
                : "SELECT seq, request_id, subject, manifest_hash, proof_hash, policy_hash, result, "
                  "verified_at FROM verifications WHERE seq < $1 ORDER BY seq DESC LIMIT $2",
         &p, err);
-    capvi_pg_reader_release(pg, c);
     for (int i = 0; st == CAPV_OK && i < PQntuples(r) && (size_t)i < limit; i++) {
         /* request_id, subject, manifest_hash, proof_hash, policy_hash, result, -, at */
         const char *text[8] = { NULL };
@@ -53,13 +51,11 @@ capv_status capvi_pg_policy_list(capv_registry_policy **items, int64_t *seqs, si
     capvi_pg_param_int(&p, after);
     capvi_pg_param_int(&p, (int64_t)limit);
     PGresult *r = NULL;
-    capvi_pg_conn *c = capvi_pg_reader_acquire(pg);
     capv_status st =
-        capvi_pg_exec(&r, pg, c, "listing policies",
+        capvi_pg_read(&r, pg, "listing policies",
                       "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at "
                       "FROM policies WHERE seq > $1 ORDER BY seq LIMIT $2",
                       &p, err);
-    capvi_pg_reader_release(pg, c);
     for (int i = 0; st == CAPV_OK && i < PQntuples(r) && (size_t)i < limit; i++) {
         /* policy_id, policy_version, policy_hash, ir_hash, -, created_at */
         const char *text[6] = { capvi_pg_text(r, i, 1),

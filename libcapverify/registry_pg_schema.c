@@ -178,7 +178,10 @@ static capv_status run_steps(capvi_pg *pg, capvi_pg_conn *c, int version, capv_e
 
 /* The migration: one transaction under the migration lock, the version read again once the
  * lock is held (another process may have migrated meanwhile). READ COMMITTED whatever the
- * server's default: a snapshot taken when the lock was asked for would hide that migration. */
+ * server's default: a snapshot taken when the lock was asked for would hide that migration.
+ * Without the sessions' lock_timeout: a migration waits for another's (ten replicas starting
+ * at once), and its own changes for the transactions of replicas still running, however
+ * long. */
 static capv_status migrate(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
 {
     capvi_pg_params p = CAPVI_PG_PARAMS_INIT;
@@ -188,7 +191,9 @@ static capv_status migrate(capvi_pg *pg, capvi_pg_conn *c, capv_error *err)
                             "BEGIN ISOLATION LEVEL READ COMMITTED", NULL, err)) != CAPV_OK)
         return st;
     c->in_tx = true;
-    if ((st = capvi_pg_exec(NULL, pg, c, "taking the migration lock",
+    if ((st = capvi_pg_exec(NULL, pg, c, "migrating the schema", "SET LOCAL lock_timeout = 0", NULL,
+                            err)) == CAPV_OK &&
+        (st = capvi_pg_exec(NULL, pg, c, "taking the migration lock",
                             "SELECT pg_advisory_xact_lock($1)", &p, err)) == CAPV_OK &&
         (st = read_version(&pg->found_version, pg, c, err)) == CAPV_OK &&
         (st = check_newer(pg->found_version, err)) == CAPV_OK &&

@@ -397,6 +397,9 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
                              "the registry is open read-only; pruning needs the writer");
     uint64_t total = 0;
     capv_status st = CAPV_OK;
+    /* another prune's step (the leader's retention, on PostgreSQL) is waited out for the busy
+     * timeout, a few milliseconds at a time: steps are short */
+    int64_t busy_until = capvi_mono_ms() + reg->busy_ms;
     /* one small transaction per batch, queued like any write: others run in between */
     for (;;) {
         capv_reg_write q;
@@ -405,10 +408,16 @@ capv_status capv_registry_prune(uint64_t *removed, capv_registry *reg, int64_t b
         capvi_reg_submit(reg, &q);
         if (q.st == CAPV_E_NOT_FOUND)
             break;
+        if (q.st == CAPV_E_BUSY && capvi_mono_ms() < busy_until) {
+            struct timespec pause = { 0, 20 * 1000000L };
+            nanosleep(&pause, NULL);
+            continue;
+        }
         if (q.st != CAPV_OK) {
             st = capvi_reg_write_result(&q, err);
             break;
         }
+        busy_until = capvi_mono_ms() + reg->busy_ms;
         total += a.removed;
         atomic_fetch_add(&reg->pruned, a.removed);
         if (a.removed < REG_PRUNE_BATCH)

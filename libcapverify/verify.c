@@ -1661,9 +1661,16 @@ static capv_status check_audit(unit_ctx *u)
             if (s->sum.events > 0)
                 put_hash(sd, "line_tip", s->sum.line_tip);
             is_broken = false;
+            static const uint8_t genesis[32] = { 0 };
             if (u->audit_tail_kind == TAIL_NONE) {
                 why = "the manifest records no audit log (tail_digest 0x0): this one is not "
                       "bound to it";
+                unbound++;
+            } else if (u->audit_tail_kind == TAIL_DIGEST && u->audit_count == 0 &&
+                       s->sum.events > 0 && memcmp(u->audit_tail, genesis, 32) == 0) {
+                /* every chain starts there: the manifest names none of its events */
+                why = "the manifest names the genesis and no events: this log is not bound to "
+                      "it";
                 unbound++;
             } else {
                 size_t after = 0;

@@ -244,8 +244,9 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_set_retention(capv_re
  * most 1000 verifications each) through the writer thread when there is one, so concurrent
  * writes are never held up for long. `removed` (may be NULL) receives the number of
  * verifications removed, also when a later batch failed. Needs a read-write handle (else
- * CAPV_E_STATE); CAPV_E_STORAGE when the database cannot be written. Thread-safe.
- * Since 0.1. */
+ * CAPV_E_STATE); CAPV_E_STORAGE when the database cannot be written; CAPV_E_BUSY when
+ * another prune of a shared (PostgreSQL) registry held the prune lock for longer than the
+ * busy timeout (its steps are waited out until then). Thread-safe. Since 0.1. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_prune(uint64_t *removed,
                                                                  capv_registry *reg,
                                                                  int64_t before_ms,

@@ -209,8 +209,8 @@ assert_eq "after SIGHUP: a miss, not a hit" \
 assert_eq "after SIGHUP: the 2 old entries were invalidated" \
     "$(metric "$TMP/m0" 'cap_verifier_cache_evictions_total{cache="report",reason="invalidated"}')" 2
 
-# an entry this daemon adds shows at its next scrape (the scrape asks for a count after a
-# write of its own and waits for it at most 0.5 s)
+# an entry this daemon adds shows at its next scrape of the admin port (which asks for a
+# count after an entry it added and waits for it at most 0.5 s)
 req POST "$D_URL/registry/entries" -H 'Content-Type: application/json' --data-binary \
     "{\"manifest_hash\":\"0x$(printf '1%.0s' $(seq 64))\",\"proof_hash\":\"0x$(printf '2%.0s' $(seq 64))\",\"timestamp_file\":null}"
 assert_eq "register an entry: 201" "$STATUS" 201

@@ -98,6 +98,16 @@ assert_eq "rate_limited_total{kind=\"address\"} counts the addresses' 429s" \
     "$(metric "$TMP/m1" 'cap_verifier_rate_limited_total{kind="address"}')" "$address429"
 daemon_stop limited
 
+# ---- daemon 1b: auth on, no usable key set ------------------------------------------------------
+# every token answers 503 auth_unavailable (the daemon cannot tell whether it is good): those
+# requests count on their address as failed ones do
+daemon_start_checked keyless "${SAMPLE_ARGS[@]}" "${AUTH_ARGS[@]}" "${RL[@]}" \
+    --set "auth.jwks_url=file://$TMP/no-such-jwks.json" || h_done
+burst keyless-127.0.0.4 20 --source 127.0.0.4 --header "Authorization: Bearer $ALICE"
+in_range "tokens while no key set is usable (503) count on the address 127.0.0.4" "$N429"
+assert_match "… the others are 503" "$NOTHER" '^(503:[0-9]+ )?$'
+daemon_stop keyless
+
 # ---- daemon 2: auth off, 127.0.0.1 is a trusted proxy -----------------------------------------
 daemon_start_checked proxied "${SAMPLE_ARGS[@]}" "${RL[@]}" \
     --set server.trusted_proxies=127.0.0.1/32 || h_done

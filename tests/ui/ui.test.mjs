@@ -862,7 +862,7 @@ async function signInData() {
     ids: document.querySelectorAll('#signin-title, #paste-token').length,
     retry: document.querySelector('#report button.retry') !== null,
   }));
-  check('... its report says it was refused: sign in and retry', /refused/i.test(view.text) && /sign in and retry/i.test(view.text), view.text.slice(0, 200));
+  check('... its report says it was refused, and what keeps its Retry', /refused/i.test(view.text) && /paste a new token of the same user and retry/i.test(view.text), view.text.slice(0, 200));
   eq('... and shows no sign-in panel (no second #paste-token, #signin-title)', [view.panel, view.ids], [false, 0]);
   check('... but a Retry button', view.retry);
   if (view.retry) {

@@ -1241,7 +1241,7 @@ START_TEST(test_prunes_one_at_a_time)
     (void)prune_ends_within(&p, 2.0);
     ck_assert_int_eq(capvi_pg_commit(pg, &err), CAPV_OK);
     pthread_join(p.th, NULL);
-    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_msg(p.st == CAPV_E_BUSY, "prune: %s", p.msg);
     ck_assert_uint_eq(p.removed, 0);
     ck_assert_int_eq(rows_of("verifications"), 1);
     /* the first one over, the second prunes the rest, the body with it */
@@ -1282,7 +1282,8 @@ START_TEST(test_prune_does_not_wait_for_the_lock)
     PQclear(PQexec(held, "ROLLBACK"));
     pthread_join(p.th, NULL);
     ck_assert_msg(prompt, "the prune step waited for the prune lock held elsewhere");
-    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_msg(p.st == CAPV_E_BUSY && strstr(p.msg, "another prune") != NULL, "prune: %s",
+                  p.msg);
     ck_assert_uint_eq(p.removed, 0);
     ck_assert_int_eq(rows_of("verifications"), 1);
 
@@ -1292,6 +1293,117 @@ START_TEST(test_prune_does_not_wait_for_the_lock)
     ck_assert_uint_eq(p.removed, 1);
     ck_assert_int_eq(rows_of("verifications"), 0);
     ck_assert_int_eq(rows_of("reports"), 0);
+    PQfinish(held);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* capv_registry_prune waits out another prune's step (the leader's retention) for the busy
+ * timeout, then says it could not prune: never "done" with rows left behind. */
+typedef struct lock_holder {
+    PGconn *c;
+    int hold_ms;
+    pthread_t th;
+} lock_holder;
+
+static void *release_later(void *arg)
+{
+    lock_holder *h = arg;
+    usleep((useconds_t)h->hold_ms * 1000);
+    PQclear(PQexec(h->c, "ROLLBACK"));
+    return NULL;
+}
+
+static PGconn *hold_prune_lock(void)
+{
+    PGconn *held = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(held), CONNECTION_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
+             (long long)CAPVI_PG_LOCK_PRUNE);
+    PGresult *r = PQexec(held, sql);
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    return held;
+}
+
+START_TEST(test_prune_waits_out_another_prune)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record recs[2];
+    record_make(&recs[0], "w-1", "ok", 7, 1000);
+    record_make(&recs[1], "w-2", "ok", 8, 1001);
+    ck_assert_int_eq(batch(pg, recs, 2), CAPV_OK);
+    capvi_pg_close(pg);
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.busy_timeout_ms = 1000;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, url, &o, &err) == CAPV_OK, "open: %s", err.message);
+
+    /* held past the busy timeout: BUSY, nothing removed */
+    lock_holder h = { .c = hold_prune_lock(), .hold_ms = 2500 };
+    ck_assert_int_eq(pthread_create(&h.th, NULL, release_later, &h), 0);
+    uint64_t removed = 9;
+    double t0 = now_s();
+    ck_assert_int_eq(capv_registry_prune(&removed, reg, 2000, &err), CAPV_E_BUSY);
+    ck_assert_msg(now_s() - t0 >= 0.9, "gave up after %.2f s", now_s() - t0);
+    ck_assert_ptr_nonnull(strstr(err.message, "another prune"));
+    ck_assert_uint_eq(removed, 0);
+    pthread_join(h.th, NULL);
+    PQfinish(h.c);
+
+    /* held for a moment (a step of the leader's): waited out, every row pruned */
+    h = (lock_holder){ .c = hold_prune_lock(), .hold_ms = 300 };
+    ck_assert_int_eq(pthread_create(&h.th, NULL, release_later, &h), 0);
+    ck_assert_msg(capv_registry_prune(&removed, reg, 2000, &err) == CAPV_OK, "prune: %s",
+                  err.message);
+    ck_assert_uint_eq(removed, 2);
+    pthread_join(h.th, NULL);
+    PQfinish(h.c);
+    ck_assert_int_eq(rows_of("verifications"), 0);
+    capv_registry_close(reg);
+}
+END_TEST
+
+/* A statement waits for a lock at most the busy timeout (lock_timeout), and a caller for a
+ * free read connection as long: a table held exclusively elsewhere (VACUUM FULL, another
+ * version's migration) answers CAPV_E_BUSY instead of holding every request. */
+START_TEST(test_waits_are_bounded)
+{
+    capvi_pg_options o = options(url);
+    o.readers = 1;
+    o.connect_timeout_ms = 600;
+    capvi_pg *pg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capvi_pg_open(&pg, &o, &err) == CAPV_OK, "open: %s", err.message);
+    PGconn *held = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(held), CONNECTION_OK);
+    PGresult *r = PQexec(held, "BEGIN; LOCK TABLE entries IN ACCESS EXCLUSIVE MODE");
+    ck_assert_msg(PQresultStatus(r) == PGRES_COMMAND_OK, "%s", PQresultErrorMessage(r));
+    PQclear(r);
+    uint8_t k[32] = { 0x42 };
+    capv_registry_entry *e = NULL;
+    double t0 = now_s();
+    capv_status st = capvi_pg_entry_get(&e, pg, NULL, k, k, &err);
+    double took = now_s() - t0;
+    PQclear(PQexec(held, "ROLLBACK"));
+    ck_assert_msg(st == CAPV_E_BUSY, "a read behind an exclusive lock: %s (%s)",
+                  capv_status_name(st), err.message);
+    ck_assert_msg(took >= 0.5 && took < 3.0, "it waited %.2f s", took);
+
+    /* the only read connection borrowed: the next caller waits the busy timeout for it */
+    capvi_pg_conn *c = NULL, *c2 = NULL;
+    ck_assert_int_eq(capvi_pg_reader_acquire(&c, pg, &err), CAPV_OK);
+    t0 = now_s();
+    ck_assert_int_eq(capvi_pg_reader_acquire(&c2, pg, &err), CAPV_E_BUSY);
+    took = now_s() - t0;
+    ck_assert_msg(took >= 0.5 && took < 3.0, "it waited %.2f s", took);
+    ck_assert_ptr_nonnull(strstr(err.message, "no read connection"));
+    ck_assert_ptr_null(c2);
+    capvi_pg_reader_release(pg, c);
+    ck_assert_int_eq(capvi_pg_reader_acquire(&c2, pg, &err), CAPV_OK);
+    capvi_pg_reader_release(pg, c2);
     PQfinish(held);
     capvi_pg_close(pg);
 }
@@ -2105,6 +2217,8 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_prune_waits_for_a_load);
     tcase_add_test(tc, test_prunes_one_at_a_time);
     tcase_add_test(tc, test_prune_does_not_wait_for_the_lock);
+    tcase_add_test(tc, test_prune_waits_out_another_prune);
+    tcase_add_test(tc, test_waits_are_bounded);
     tcase_add_test(tc, test_load_clears_unreferenced_bodies);
     tcase_add_test(tc, test_generation_sees_other_writers);
     tcase_add_test(tc, test_batch_adds_entries_in_key_order);
