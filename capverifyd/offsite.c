@@ -18,6 +18,12 @@
 /* While the listing at start has not succeeded once, the store is listed again after
  * backup.s3.retry_seconds, doubling up to a minute (or retry_seconds, if longer). */
 #define SEED_RETRY_MAX_MS (60 * 1000)
+/* A copy in the store dated more than this after now (created_at or uploaded_at: a CLI
+ * upload from a machine whose clock is ahead, or a pair written by hand) is not taken as the
+ * newest: the metrics never go down again, and a takeover would plan its next backup an
+ * interval after it (docs/registry.md, "Off-site copies"; the library's retention neither
+ * counts nor deletes such copies, with the same allowance). */
+#define AHEAD_MS (5 * 60 * 1000)
 
 static struct {
     pthread_mutex_t m;
@@ -85,6 +91,16 @@ static capv_status list_store(capv_backup_remote_listing **l, const capvd_config
     return st;
 }
 
+/* Whether the copy `b` is dated more than AHEAD_MS after `now` (created_at or uploaded_at). */
+static bool dated_ahead(const capv_backup_remote_info *b, int64_t now)
+{
+    int64_t u = 0, c = 0;
+    return (capv_rfc3339_parse(&u, b->uploaded_at, strlen(b->uploaded_at), NULL) == CAPV_OK &&
+            u > now + AHEAD_MS) ||
+           (capv_rfc3339_parse(&c, b->created_at, strlen(b->created_at), NULL) == CAPV_OK &&
+            c > now + AHEAD_MS);
+}
+
 /* At start, with the store listed (`l`, NULL when it could not be): the newest local backup
  * (up.newest) is queued when the store holds no copy taken at its time or later: its upload
  * failed, or never ran, before the restart, and waiting for the next scheduled backup would
@@ -95,10 +111,12 @@ static void queue_newest_local(capvd *d, const capv_backup_remote_listing *l)
 {
     char *copy = up.newest;
     up.newest = NULL;
+    int64_t now = now_ms();
     for (size_t i = 0; copy != NULL && l != NULL && i < capv_backup_remote_listing_count(l); i++) {
         const capv_backup_remote_info *c = capv_backup_remote_listing_get(l, i);
         int64_t t = 0;
-        if (capv_rfc3339_parse(&t, c->created_at, strlen(c->created_at), NULL) == CAPV_OK &&
+        if (!dated_ahead(c, now) &&
+            capv_rfc3339_parse(&t, c->created_at, strlen(c->created_at), NULL) == CAPV_OK &&
             t >= up.newest_ms) {
             free(copy);
             copy = NULL;
@@ -119,12 +137,25 @@ static void queue_newest_local(capvd *d, const capv_backup_remote_listing *l)
     free(copy);
 }
 
-/* The newest upload and creation times (Unix ms, 0: none readable) of the copies listed. */
-static void newest_times(int64_t *uploaded, int64_t *created, const capv_backup_remote_listing *l)
+/* The newest upload and creation times (Unix ms, 0: none readable) of the copies listed, and
+ * the newest copy (NULL: none), leaving out copies dated in the future (dated_ahead): one
+ * WARN names the newest of those (event backup_upload_ahead). */
+static const capv_backup_remote_info *newest_times(capvd *d, int64_t *uploaded, int64_t *created,
+                                                   const capv_backup_remote_listing *l)
 {
     *uploaded = *created = 0;
+    int64_t now = now_ms();
+    const capv_backup_remote_info *newest = NULL, *ahead = NULL;
+    size_t n_ahead = 0;
     for (size_t i = 0; i < capv_backup_remote_listing_count(l); i++) {
         const capv_backup_remote_info *b = capv_backup_remote_listing_get(l, i);
+        if (dated_ahead(b, now)) {
+            if (n_ahead++ == 0)
+                ahead = b; /* the listing is newest first */
+            continue;
+        }
+        if (newest == NULL)
+            newest = b;
         int64_t u = 0, c = 0;
         if (capv_rfc3339_parse(&u, b->uploaded_at, strlen(b->uploaded_at), NULL) == CAPV_OK &&
             u > *uploaded)
@@ -133,6 +164,17 @@ static void newest_times(int64_t *uploaded, int64_t *created, const capv_backup_
             c > *created)
             *created = c;
     }
+    if (ahead != NULL) {
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload_ahead");
+        capv_log_str(e, "url", ahead->url);
+        capv_log_str(e, "created_at", ahead->created_at);
+        capv_log_str(e, "uploaded_at", ahead->uploaded_at);
+        capv_log_int(e, "copies", (int64_t)n_ahead);
+        capv_log_end(e, "an off-site copy is dated in the future (a clock ahead where it was "
+                        "taken, or written by hand): not taken as the newest, neither counted "
+                        "nor deleted by the retention; look at it and remove it by hand");
+    }
+    return newest;
 }
 
 /* At start, and again after a delay that doubles up to a minute until it succeeds once: the newest complete copy in the
@@ -160,20 +202,23 @@ static void seed_from_store(capvd *d)
         up.seed_delay_ms = up.seed_delay_ms * 2 > max ? max : up.seed_delay_ms * 2;
     }
     if (!quiet) {
+        const capv_backup_remote_info *newest = NULL;
+        int64_t uploaded = 0, created = 0;
+        if (st == CAPV_OK) /* before the entry below: its WARN is a line of its own */
+            newest = newest_times(d, &uploaded, &created, l);
         capv_log_entry *e = capv_log_begin(d->log, st == CAPV_OK ? CAPV_LOG_INFO : CAPV_LOG_WARN,
                                            "backup_upload_seed");
         capv_log_str(e, "url", d->cfg.backup_s3_url);
-        if (st == CAPV_OK && capv_backup_remote_listing_count(l) > 0) {
-            int64_t uploaded = 0, created = 0;
-            newest_times(&uploaded, &created, l);
+        if (newest != NULL) {
             metrics_upload_seed(uploaded, created);
-            capv_log_str(e, "newest", capv_backup_remote_listing_get(l, 0)->url);
+            capv_log_str(e, "newest", newest->url);
             capv_log_int(e, "copies", (int64_t)capv_backup_remote_listing_count(l));
             capv_log_end(e, "off-site copies found%s; the newest sets the last-upload time",
                          first ? "" : " (listed again after a failure)");
         } else if (st == CAPV_OK) {
-            capv_log_int(e, "copies", 0);
-            capv_log_end(e, "no off-site copy yet%s",
+            capv_log_int(e, "copies", (int64_t)capv_backup_remote_listing_count(l));
+            capv_log_end(e, "no off-site copy yet%s%s",
+                         capv_backup_remote_listing_count(l) > 0 ? " (but some dated ahead)" : "",
                          first ? "" : " (listed again after a failure)");
         } else {
             capv_log_str(e, "error", capv_status_name(st));
@@ -202,7 +247,7 @@ static void list_for(capvd *d, offsite_listed_fn *fn, void *arg)
         /* the store's newest copy is this registry's last backup, and the last upload: the
          * replica taking over exports them (BackupStale, BackupOffsiteStale), not the times
          * it saw at its own start */
-        newest_times(&uploaded, &created, l);
+        (void)newest_times(d, &uploaded, &created, l);
         metrics_upload_seed(uploaded, created);
         up.seeded = true;
     } else if (!atomic_load(&up.stop)) {

@@ -6,7 +6,8 @@
  * cap_verifier_backup_last_upload_success_timestamp_seconds. A failed upload is tried again
  * after backup.s3.retry_seconds, doubling up to an hour, until it succeeds or a newer backup
  * takes its place; the local backup is never touched. At start the thread derives the
- * timestamps from the newest complete copy in the store, so a restart does not reset them
+ * timestamps from the newest complete copy in the store (not one dated more than 5 minutes
+ * ahead of now, which is named in a WARN instead), so a restart does not reset them
  * (listing again every minute until that succeeds, when the store cannot be reached), and
  * uploads the newest local backup when the store has no copy as new. */
 #ifndef CAPVD_OFFSITE_H
@@ -24,7 +25,7 @@ void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
 
 /* Called on the uploader's thread with the result of offsite_list_newest's listing:
  * whether the store could be listed, and the time (Unix ms, 0: none) of its newest complete
- * copy. */
+ * copy (leaving out copies dated more than 5 minutes ahead of now). */
 typedef void offsite_listed_fn(void *arg, bool listed, int64_t newest_ms);
 
 /* Asks the uploader to list the store of backup.s3.* before its next upload (a request not

@@ -28,6 +28,12 @@
 #define MAX_PARTS 10000u
 #define PREFIX_MAX 512u
 #define PUT_MAX ((uint64_t)5 << 30) /* the most one PUT (or one part) may store */
+/* A copy whose created_at is more than this after now is dated in the future: the retention
+ * neither counts nor deletes it (docs/registry.md, "Off-site copies"; capverifyd's offsite.c
+ * ignores such copies with the same allowance). */
+#define REMOTE_FUTURE_MS (5 * 60 * 1000)
+/* A database object without a sidecar younger than this may be an upload under way. */
+#define ORPHAN_MIN_AGE_MS (60 * 60 * 1000)
 
 struct capv_backup_remote {
     capvi_s3 *s3;
@@ -901,7 +907,21 @@ capv_status capv_backup_remote_prune(size_t *removed, capv_backup_remote *r, uns
     capv_status st = scan(&objs, &l, r, err);
     if (st != CAPV_OK)
         return capvi_err_done(err, st);
-    for (size_t i = retain; i < l->n && st == CAPV_OK; i++) {
+    int64_t now = capv_clock_system(NULL);
+    /* The newest `retain` copies by created_at, but not those dated in the future (a clock
+     * ahead where they were taken, or a pair written by hand): counted, they would push out
+     * every real copy, the one just uploaded included; they are left for an operator
+     * (docs/registry.md, "Off-site copies"). */
+    size_t kept = 0;
+    const char *oldest = NULL;
+    for (size_t i = 0; i < l->n && st == CAPV_OK; i++) {
+        if (l->items[i]->created.ms > now + REMOTE_FUTURE_MS)
+            continue;
+        if (kept < retain) {
+            kept++;
+            oldest = l->items[i]->key;
+            continue;
+        }
         /* the sidecar first: without it the file no longer counts as a backup */
         st = capvi_s3_delete(r->s3, r->bucket, l->items[i]->sidecar_key, err);
         if (st == CAPV_OK)
@@ -909,15 +929,18 @@ capv_status capv_backup_remote_prune(size_t *removed, capv_backup_remote *r, uns
         if (st == CAPV_OK && removed != NULL)
             (*removed)++;
     }
-    /* files whose upload never finished, older than the oldest backup kept */
-    size_t kept = l->n < retain ? l->n : retain;
-    if (st == CAPV_OK && kept > 0) {
-        const char *oldest = l->items[kept - 1]->key;
+    /* Files without a sidecar whose name sorts before the oldest backup kept, once the store
+     * has had them an hour: an upload that never finished. A younger one may be another
+     * uploader's between its file and its sidecar (a CLI uploads an older local backup under
+     * its own, older, name); one of unknown age stays too. */
+    if (st == CAPV_OK && oldest != NULL) {
         size_t plen = strlen(r->prefix);
         for (size_t i = 0; i < objs.n && st == CAPV_OK; i++) {
             const char *k = objs.items[i].key;
             if (strncmp(k, r->prefix, plen) != 0 || strchr(k + plen, '/') != NULL ||
-                !backup_name(k + plen, ".sqlite") || strcmp(k, oldest) >= 0)
+                !backup_name(k + plen, ".sqlite") || strcmp(k, oldest) >= 0 ||
+                objs.items[i].last_modified_ms <= 0 ||
+                objs.items[i].last_modified_ms > now - ORPHAN_MIN_AGE_MS)
                 continue;
             char *side_key = swap_ext(k, ".sqlite", ".json");
             if (side_key == NULL) {

@@ -426,6 +426,7 @@ typedef struct s3_answer {
     char code[64];
     char message[160];
     char bucket_name[128];
+    char request_time[40], server_time[40]; /* of a RequestTimeTooSkewed */
 } s3_answer;
 
 typedef struct xfer {
@@ -579,6 +580,12 @@ static capv_status on_error_xml(void *user, const char *path, const char *text, 
     } else if (strcmp(path, "Error/BucketName") == 0) {
         dst = a->bucket_name;
         cap = sizeof a->bucket_name;
+    } else if (strcmp(path, "Error/RequestTime") == 0) {
+        dst = a->request_time;
+        cap = sizeof a->request_time;
+    } else if (strcmp(path, "Error/ServerTime") == 0) {
+        dst = a->server_time;
+        cap = sizeof a->server_time;
     }
     if (dst != NULL) {
         size_t n = len < cap - 1 ? len : cap - 1;
@@ -592,6 +599,7 @@ static capv_status on_error_xml(void *user, const char *path, const char *text, 
 static void parse_error_body(s3_answer *a)
 {
     a->code[0] = a->message[0] = a->bucket_name[0] = '\0';
+    a->request_time[0] = a->server_time[0] = '\0';
     if (a->body.len > 0 && !a->body.failed)
         (void)capvi_xml_read(a->body.data, a->body.len, on_error_xml, a, NULL);
 }
@@ -826,6 +834,15 @@ static capv_status answer_error(const capvi_s3 *s, const s3_call *c, const s3_an
     where(at, c);
     const char *code = a->code[0] ? a->code : "no error code";
     const char *msg = a->message[0] ? a->message : "";
+    /* S3 refuses a request signed more than 15 minutes away from its own clock with a 403:
+     * the credentials are fine, the clocks are not (docs/registry.md, "Off-site copies") */
+    if (strcmp(a->code, "RequestTimeTooSkewed") == 0)
+        return capvi_err_set(err, CAPV_E_UNAVAILABLE, c->key,
+                             "%ld RequestTimeTooSkewed: the clocks of this machine and of the "
+                             "store differ too much (the store's time %s, the request's %s): "
+                             "set this machine's clock (NTP); refused: %s %s",
+                             a->status, a->server_time[0] ? a->server_time : "not stated",
+                             a->request_time[0] ? a->request_time : "not stated", c->method, at);
     if (a->status == 403)
         return capvi_err_set(err, CAPV_E_UNAVAILABLE, c->key,
                              "access denied to %s (403 %s%s%s): check the credentials, the "

@@ -184,9 +184,12 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_backup_remote_download(
 
 /** Deletes the complete backups under the handle's prefix beyond the newest `retain` (>= 1),
  * each sidecar before its file (a file without sidecar is not listed, so no incomplete copy
- * ever looks complete), and database objects without a sidecar that are older than the
- * oldest backup kept (uploads that never finished; newer ones may be in progress). `removed`
- * (may be NULL) receives the number of complete backups deleted. Since 0.2. */
+ * ever looks complete), and database objects without a sidecar whose names sort before the
+ * oldest backup kept and that the store last modified more than an hour ago (uploads that
+ * never finished; younger ones may be another uploader's, in progress). Backups whose
+ * `created_at` lies more than 5 minutes ahead of now (a wrong clock, a hand-made pair) are
+ * neither counted among the `retain` nor deleted. `removed` (may be NULL) receives the
+ * number of complete backups deleted. Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_backup_remote_prune(size_t *removed,
                                                                       capv_backup_remote *remote,
                                                                       unsigned int retain,

@@ -13,8 +13,8 @@
 #   - multipart with small parts through the signature-checking proxy, and one real upload
 #     above the 64 MiB threshold (two parts of the default size);
 #   - HTTPS with a private CA (--s3-ca-file), refused without it;
-#   - remote retention, incomplete uploads pruned; an upload whose retention the store refuses
-#     is printed and exits 1;
+#   - remote retention; a file without sidecar stored just now (an upload under way) is not
+#     pruned; an upload whose retention the store refuses is printed and exits 1;
 #   - faults: endpoint down (local backup kept, exit 5), server killed in the middle of a
 #     multipart upload (no sidecar: never listed, the abort was sent), a part that keeps
 #     failing (upload aborted), 403 (a wrong secret: SignatureDoesNotMatch; a policy that
@@ -278,14 +278,17 @@ for i in 1 2 3; do
     "$CLI" registry backup --db live.sqlite --dir rbk --upload --s3-url "s3://$B/ret" "${S3[@]}" \
         --s3-retain 2 >/dev/null 2>&1
 done
-# an upload that never finished, older than anything kept
+# a file without its sidecar named before anything kept, but stored just now: another
+# uploader's between its file and its sidecar (a CLI uploading an older local backup), not
+# removed; one stored more than an hour ago is (unit.backup_remote, the scripted store)
 aws_s3 "$EP" s3 cp "$p2" "s3://$B/ret/registry-20000101T000000Z.sqlite" >/dev/null
 "$CLI" registry backup --upload --dir rbk --s3-url "s3://$B/ret" "${S3[@]}" --s3-retain 2 >/dev/null 2>&1
 assert_eq "--s3-retain 2 keeps two complete backups" \
     "$("$CLI" registry backup --list --remote --s3-url "s3://$B/ret" "${S3[@]}" --json | jq length)" 2
 keys=$(aws_s3 "$EP" s3 ls "s3://$B/ret/" | awk '{print $4}' | sort | tr '\n' ' ')
-assert_eq "... and nothing else: four objects" "$(wc -w <<<"$keys")" 4
-assert_eq "... the old incomplete upload is gone" "$(grep -c 20000101 <<<"$keys")" 0
+assert_eq "... and nothing else but the young file without sidecar: five objects" "$(wc -w <<<"$keys")" 5
+assert_eq "... which stays" "$(grep -o 20000101 <<<"$keys" | wc -l)" 1
+aws_s3 "$EP" s3 rm "s3://$B/ret/registry-20000101T000000Z.sqlite" >/dev/null
 # the upload done, its retention refused (a store that allows no DELETE): the upload's record
 # is printed all the same, the retention's error is on stderr, and the exit is 1
 proxy_start nodelete "$EP" --deny-method DELETE

@@ -15,6 +15,8 @@
 #   - a backup whose upload had not succeeded before a restart is uploaded after it;
 #   - the store down at start, back later: the listing is tried again and sets the
 #     last-upload time without an upload;
+#   - copies dated in the future (created_at in 2099): not taken as the newest at start (a
+#     WARN names them), neither counted nor deleted by the retention after an upload;
 #   - SIGTERM while the store hangs on an upload and a scheduled backup runs onto a slow
 #     volume: the upload is given up at once, before the backup ends, and the exit is 0
 #     (and a SQLite daemon's schedule logs no backup_leader: there is no takeover);
@@ -209,6 +211,50 @@ check "... logged once it succeeds" \
 assert_eq "... the failure logged once" \
     "$(grep -c '"event":"backup_upload_seed".*cannot list' "$D_LOG")" 1
 daemon_stop "capverifyd (store down at start)"
+
+# ---- copies dated in the future --------------------------------------------------------
+# Two pairs whose sidecars' created_at lie in 2099 (a CLI upload from a machine whose clock
+# is far ahead, or a pair written by hand): a daemon's start does not take them as the
+# newest (BackupStale would stay silent until 2099: the metrics never go down), it warns
+# naming them, and its retention after an upload neither counts them (two of them would push
+# out every real copy, the new one included) nor deletes them.
+aws_d() { AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws_s3 "$EP" "$@"; }
+remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
+    --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
+real_key=$(jq -r '.[0].key' <<<"$remote")
+want_bk=$(date -d "$(jq -r '.[0].created_at' <<<"$remote")" +%s)
+aws_d s3 cp "s3://$B/$real_key" ahead.sqlite >/dev/null
+aws_d s3 cp "s3://$B/${real_key%.sqlite}.json" ahead-src.json >/dev/null
+for day in 01 02; do
+    jq -c ".created_at = \"2099-01-${day}T00:00:00.000Z\"" ahead-src.json >"ahead-$day.json"
+    aws_d s3 cp ahead.sqlite "s3://$B/daemon/registry-209901${day}T000000Z.sqlite" >/dev/null
+    aws_d s3 cp "ahead-$day.json" "s3://$B/daemon/registry-209901${day}T000000Z.json" >/dev/null
+done
+assert_eq "two future-dated pairs beside two real copies" \
+    "$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
+        --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json | jq length)" 4
+daemon_start d3 "${S3SETS[@]}" || t_done
+wait_metric "$LAST_UP" 1
+wait_metric "$LAST_BK" 1
+check "a start warns of the copies dated in the future, naming the newest" \
+    log_has '"event":"backup_upload_ahead".*registry-20990102T000000Z.sqlite'
+assert_eq "... last_success_timestamp = the newest copy not dated ahead" \
+    "$(metric metrics.txt "$LAST_BK" | cut -d. -f1)" "$want_bk"
+req POST "$D_URL/admin/backup"
+assert_eq "a backup beside them (201)" "$STATUS" 201
+ahead_new=$(body_json .path)
+wait_metric "$OK" 1
+remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
+    --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
+assert_eq "retention 2 keeps two real copies, the new one included, and the future-dated ones" \
+    "$(jq -r '[.[].key] | sort | join(" ")' <<<"$remote")" \
+    "$(printf '%s\n' "daemon/$(basename "$ahead_new")" "$real_key" daemon/registry-20990101T000000Z.sqlite \
+        daemon/registry-20990102T000000Z.sqlite | sort | tr '\n' ' ' | sed 's/ $//')"
+daemon_stop "capverifyd (copies dated ahead)"
+for day in 01 02; do
+    aws_d s3 rm "s3://$B/daemon/registry-209901${day}T000000Z.json" >/dev/null
+    aws_d s3 rm "s3://$B/daemon/registry-209901${day}T000000Z.sqlite" >/dev/null
+done
 
 # ---- shutdown during an upload and a scheduled backup ------------------------------------
 # The store hangs on every backup file (the fault proxy takes the PUT in and never answers);

@@ -5,7 +5,9 @@
  * HTTP server: the exact requests (canonical query, payload hash and checksum headers, the
  * signature libcurl adds), continuation tokens, retries on 503, no retry on 403, NoSuchBucket,
  * an unreachable endpoint, the order file-then-sidecar, and a failed multipart upload that is
- * aborted and never gets a sidecar. The end-to-end tests against a real S3-compatible server
+ * aborted and never gets a sidecar; a 403 RequestTimeTooSkewed named as a clock problem; the
+ * retention (copies dated in the future neither counted nor deleted, files without sidecar
+ * removed only once an hour old). The end-to-end tests against a real S3-compatible server
  * (s3rver) and the AWS CLI are tests/s3/. */
 #include <capverify.h>
 #include <check.h>
@@ -21,6 +23,7 @@
 #include "s3_int.h"
 #include "suites.h"
 #include "testutil.h"
+#include "time_int.h"
 #include "xml_read_int.h"
 
 static void setup(void)
@@ -626,6 +629,27 @@ START_TEST(errors_are_mapped_and_retried)
     capv_backup_remote_free(r);
     script_stop(&s);
 
+    /* a 403 RequestTimeTooSkewed: the clocks, not the credentials (a literal: the body S3
+     * sends, tests/vectors/s3 is not this test's to extend) */
+    memset(&s, 0, sizeof s);
+    script_add(&s, "403 Forbidden", NULL,
+               "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>RequestTimeTooSkewed"
+               "</Code><Message>The difference between the request time and the current time "
+               "is too large.</Message><RequestTime>20261207T120000Z</RequestTime><ServerTime>"
+               "2026-12-07T12:20:00Z</ServerTime><MaxAllowedSkewMilliseconds>900000"
+               "</MaxAllowedSkewMilliseconds><RequestId>4442587FB7D0A2F9</RequestId></Error>");
+    script_start(&s);
+    r = remote_for(&s, "s3://capv-backups", 4, 0);
+    ck_assert_int_eq(capv_backup_remote_list(&l, r, &err), CAPV_E_UNAVAILABLE);
+    ck_assert_msg(strstr(err.message, "RequestTimeTooSkewed") != NULL &&
+                      strstr(err.message, "clocks") != NULL &&
+                      strstr(err.message, "2026-12-07T12:20:00Z") != NULL,
+                  "%s", err.message);
+    ck_assert_msg(strstr(err.message, "credentials") == NULL, "%s", err.message);
+    ck_assert_uint_eq(script_seen(&s), 1);
+    capv_backup_remote_free(r);
+    script_stop(&s);
+
     /* NoSuchBucket: not found, named */
     memset(&s, 0, sizeof s);
     script_add(&s, "404 Not Found", NULL, nobucket);
@@ -713,6 +737,72 @@ START_TEST(errors_are_mapped_and_retried)
     capv_backup_remote_free(r);
     free(denied);
     free(nobucket);
+}
+END_TEST
+
+/* One <Contents> of a listing: `key`, `size` bytes, stored at `stored_ms`. */
+static void list_entry(char *out, size_t cap, const char *key, uint64_t size, int64_t stored_ms)
+{
+    char at[32];
+    capvi_time_format_ms(at, stored_ms);
+    size_t n = strlen(out);
+    snprintf(out + n, cap - n,
+             "<Contents><Key>%s</Key><LastModified>%s</LastModified><Size>%llu</Size></Contents>",
+             key, at, (unsigned long long)size);
+}
+
+START_TEST(prune_leaves_future_copies_and_young_files)
+{
+    /* three real copies, two dated in 2099 (a clock far ahead, or written by hand), a file
+     * without sidecar stored a year ago (an upload that never finished) and one stored just
+     * now (another uploader's, between its file and its sidecar), both named before every
+     * copy kept */
+    int64_t now = capv_clock_system(NULL), old = now - 365LL * 86400 * 1000;
+    static const char *const copies[] = { "20260101", "20260102", "20260103", "20990101",
+                                          "20990102" };
+    static char listing[8192];
+    strcpy(listing, "<ListBucketResult><IsTruncated>false</IsTruncated>");
+    list_entry(listing, sizeof listing, "p/registry-20250101T000000Z.sqlite", 4096, old);
+    list_entry(listing, sizeof listing, "p/registry-20250102T000000Z.sqlite", 4096, now);
+    char *sides[5];
+    for (size_t i = 0; i < 5; i++) {
+        char key[128], created[40];
+        snprintf(created, sizeof created, "%.4s-%.2s-%.2sT00:00:00.000Z", copies[i], copies[i] + 4,
+                 copies[i] + 6);
+        sides[i] = sidecar_json(8192, created);
+        snprintf(key, sizeof key, "p/registry-%sT000000Z.json", copies[i]);
+        list_entry(listing, sizeof listing, key, strlen(sides[i]), old);
+        snprintf(key, sizeof key, "p/registry-%sT000000Z.sqlite", copies[i]);
+        list_entry(listing, sizeof listing, key, 8192, old);
+    }
+    strcat(listing, "</ListBucketResult>");
+    script s;
+    memset(&s, 0, sizeof s);
+    script_add(&s, "200 OK", NULL, listing);
+    for (size_t i = 0; i < 5; i++) /* the sidecars, read in key order */
+        script_add(&s, "200 OK", NULL, sides[i]);
+    for (size_t i = 0; i < 8; i++)
+        script_add(&s, "204 No Content", NULL, "");
+    script_start(&s);
+    capv_backup_remote *r = remote_for(&s, "s3://capv-backups/p", 1, 0);
+    size_t removed = 99;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_backup_remote_prune(&removed, r, 2, &err) == CAPV_OK, "%s", err.message);
+    /* the newest two real copies stay; the oldest goes, its sidecar first; the future-dated
+     * ones are neither counted nor deleted; of the files without sidecar only the old one
+     * goes */
+    ck_assert_uint_eq(removed, 1);
+    ck_assert_uint_eq(script_seen(&s), 1 + 5 + 3);
+    ck_assert_str_eq(s.seen[6].line,
+                     "DELETE /capv-backups/p/registry-20260101T000000Z.json HTTP/1.1");
+    ck_assert_str_eq(s.seen[7].line,
+                     "DELETE /capv-backups/p/registry-20260101T000000Z.sqlite HTTP/1.1");
+    ck_assert_str_eq(s.seen[8].line,
+                     "DELETE /capv-backups/p/registry-20250101T000000Z.sqlite HTTP/1.1");
+    capv_backup_remote_free(r);
+    script_stop(&s);
+    for (size_t i = 0; i < 5; i++)
+        free(sides[i]);
 }
 END_TEST
 
@@ -1065,6 +1155,7 @@ Suite *backup_remote_suite(void)
     tcase_add_test(tc, options_are_checked);
     tcase_add_test(tc, list_follows_continuation_and_keeps_complete_backups);
     tcase_add_test(tc, errors_are_mapped_and_retried);
+    tcase_add_test(tc, prune_leaves_future_copies_and_young_files);
     tcase_add_test(tc, upload_sends_file_then_sidecar_with_checksums);
     tcase_add_test(tc, multipart_upload_and_abort);
     tcase_add_test(tc, download_removes_only_what_it_placed);
