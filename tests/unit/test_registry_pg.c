@@ -1256,50 +1256,8 @@ START_TEST(test_prunes_one_at_a_time)
 }
 END_TEST
 
-/* A prune step while another session holds the prune lock in a transaction that goes on (a
- * `capverify registry prune` whose connection stalls) returns at once, having pruned
- * nothing, instead of holding the caller (the leader's writer thread) until that
- * transaction ends; the next step after it prunes. */
-START_TEST(test_prune_does_not_wait_for_the_lock)
-{
-    capvi_pg *pg = open_rw();
-    capvi_reg_record old;
-    record_make(&old, "l-old", "ok", 5, 1000);
-    ck_assert_int_eq(batch(pg, &old, 1), CAPV_OK);
-    PGconn *held = PQconnectdb(url);
-    ck_assert_int_eq(PQstatus(held), CONNECTION_OK);
-    char sql[128];
-    snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
-             (long long)CAPVI_PG_LOCK_PRUNE);
-    PGresult *r = PQexec(held, sql);
-    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK, "%s", PQresultErrorMessage(r));
-    PQclear(r);
-
-    pruner p = { .pg = pg };
-    ck_assert_int_eq(pthread_create(&p.th, NULL, prune_thread, &p), 0);
-    bool prompt = prune_ends_within(&p, 3.0);
-    /* a step that waits would wait for good: the held transaction ends first, then fails */
-    PQclear(PQexec(held, "ROLLBACK"));
-    pthread_join(p.th, NULL);
-    ck_assert_msg(prompt, "the prune step waited for the prune lock held elsewhere");
-    ck_assert_msg(p.st == CAPV_E_BUSY && strstr(p.msg, "another prune") != NULL, "prune: %s",
-                  p.msg);
-    ck_assert_uint_eq(p.removed, 0);
-    ck_assert_int_eq(rows_of("verifications"), 1);
-
-    /* the lock released, the next step prunes */
-    prune_thread(&p);
-    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
-    ck_assert_uint_eq(p.removed, 1);
-    ck_assert_int_eq(rows_of("verifications"), 0);
-    ck_assert_int_eq(rows_of("reports"), 0);
-    PQfinish(held);
-    capvi_pg_close(pg);
-}
-END_TEST
-
-/* capv_registry_prune waits out another prune's step (the leader's retention) for the busy
- * timeout, then says it could not prune: never "done" with rows left behind. */
+/* Another session's transaction holding the prune lock, ended (ROLLBACK) hold_ms after
+ * release_later starts. */
 typedef struct lock_holder {
     PGconn *c;
     int hold_ms;
@@ -1327,6 +1285,42 @@ static PGconn *hold_prune_lock(void)
     return held;
 }
 
+/* A prune step while another session holds the prune lock in a transaction that goes on (a
+ * `capverify registry prune` whose connection stalls) returns at once, having pruned
+ * nothing, instead of holding the caller (the leader's writer thread) until that
+ * transaction ends; the next step after it prunes. */
+START_TEST(test_prune_does_not_wait_for_the_lock)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record old;
+    record_make(&old, "l-old", "ok", 5, 1000);
+    ck_assert_int_eq(batch(pg, &old, 1), CAPV_OK);
+    PGconn *held = hold_prune_lock();
+    pruner p = { .pg = pg };
+    ck_assert_int_eq(pthread_create(&p.th, NULL, prune_thread, &p), 0);
+    bool prompt = prune_ends_within(&p, 3.0);
+    /* a step that waits would wait for good: the held transaction ends first, then fails */
+    PQclear(PQexec(held, "ROLLBACK"));
+    pthread_join(p.th, NULL);
+    ck_assert_msg(prompt, "the prune step waited for the prune lock held elsewhere");
+    ck_assert_msg(p.st == CAPV_E_BUSY && strstr(p.msg, "another prune") != NULL, "prune: %s",
+                  p.msg);
+    ck_assert_uint_eq(p.removed, 0);
+    ck_assert_int_eq(rows_of("verifications"), 1);
+
+    /* the lock released, the next step prunes */
+    prune_thread(&p);
+    ck_assert_msg(p.st == CAPV_OK, "prune: %s", p.msg);
+    ck_assert_uint_eq(p.removed, 1);
+    ck_assert_int_eq(rows_of("verifications"), 0);
+    ck_assert_int_eq(rows_of("reports"), 0);
+    PQfinish(held);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* capv_registry_prune waits out another prune's step (the leader's retention) for the busy
+ * timeout, then says it could not prune: never "done" with rows left behind. */
 START_TEST(test_prune_waits_out_another_prune)
 {
     capvi_pg *pg = open_rw();
