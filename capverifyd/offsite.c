@@ -18,12 +18,6 @@
 /* While the listing at start has not succeeded once, the store is listed again after
  * backup.s3.retry_seconds, doubling up to a minute (or retry_seconds, if longer). */
 #define SEED_RETRY_MAX_MS (60 * 1000)
-/* A copy in the store dated more than this after now (created_at or uploaded_at: a CLI
- * upload from a machine whose clock is ahead, or a pair written by hand) is not taken as the
- * newest: the metrics never go down again, and a takeover would plan its next backup an
- * interval after it (docs/registry.md, "Off-site copies"; the library's retention neither
- * counts nor deletes such copies, with the same allowance). */
-#define AHEAD_MS (5 * 60 * 1000)
 
 static struct {
     pthread_mutex_t m;
@@ -91,14 +85,17 @@ static capv_status list_store(capv_backup_remote_listing **l, const capvd_config
     return st;
 }
 
-/* Whether the copy `b` is dated more than AHEAD_MS after `now` (created_at or uploaded_at). */
+/* Whether the copy `b` is dated in the future (CAPV_BACKUP_REMOTE_AHEAD_MS after `now`,
+ * created_at or uploaded_at): not taken as the newest, since the metrics never go down again
+ * and a takeover would plan its next backup an interval after it (docs/registry.md,
+ * "Off-site copies"; the library's retention neither counts nor deletes such copies). */
 static bool dated_ahead(const capv_backup_remote_info *b, int64_t now)
 {
     int64_t u = 0, c = 0;
     return (capv_rfc3339_parse(&u, b->uploaded_at, strlen(b->uploaded_at), NULL) == CAPV_OK &&
-            u > now + AHEAD_MS) ||
+            u > now + CAPV_BACKUP_REMOTE_AHEAD_MS) ||
            (capv_rfc3339_parse(&c, b->created_at, strlen(b->created_at), NULL) == CAPV_OK &&
-            c > now + AHEAD_MS);
+            c > now + CAPV_BACKUP_REMOTE_AHEAD_MS);
 }
 
 /* At start, with the store listed (`l`, NULL when it could not be): the newest local backup
@@ -177,8 +174,8 @@ static const capv_backup_remote_info *newest_times(capvd *d, int64_t *uploaded, 
     return newest;
 }
 
-/* At start, and again after a delay that doubles up to a minute until it succeeds once: the newest complete copy in the
- * store sets the timestamps (item of the runbook's BackupOffsiteStale: a restart must not
+/* At start, and again after a delay that doubles up to a minute until it succeeds once: the
+ * newest complete copy in the store sets the timestamps (item of the runbook's BackupOffsiteStale: a restart must not
  * look like a fresh copy, nor like none; a store down at start must not leave them at 0 for
  * good), and at the first try the newest local backup is queued when the store lacks it
  * (queue_newest_local). A failure is logged once, and the success that follows it. */

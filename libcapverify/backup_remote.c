@@ -28,10 +28,6 @@
 #define MAX_PARTS 10000u
 #define PREFIX_MAX 512u
 #define PUT_MAX ((uint64_t)5 << 30) /* the most one PUT (or one part) may store */
-/* A copy whose created_at is more than this after now is dated in the future: the retention
- * neither counts nor deletes it (docs/registry.md, "Off-site copies"; capverifyd's offsite.c
- * ignores such copies with the same allowance). */
-#define REMOTE_FUTURE_MS (5 * 60 * 1000)
 /* A database object without a sidecar younger than this may be an upload under way. */
 #define ORPHAN_MIN_AGE_MS (60 * 60 * 1000)
 
@@ -915,7 +911,7 @@ capv_status capv_backup_remote_prune(size_t *removed, capv_backup_remote *r, uns
     size_t kept = 0;
     const char *oldest = NULL;
     for (size_t i = 0; i < l->n && st == CAPV_OK; i++) {
-        if (l->items[i]->created.ms > now + REMOTE_FUTURE_MS)
+        if (l->items[i]->created.ms > now + CAPV_BACKUP_REMOTE_AHEAD_MS)
             continue;
         if (kept < retain) {
             kept++;

@@ -182,6 +182,11 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_backup_remote_download(
     capv_backup_info **out, capv_backup_remote *remote, const char *location, const char *dir,
     const capv_restore_options *verify, capv_error *err);
 
+/** A backup whose `created_at` (or `uploaded_at`) lies more than this many milliseconds
+ * after now is dated in the future (a wrong clock where it was taken, a hand-made pair):
+ * capv_backup_remote_prune neither counts nor deletes it. Since 0.2. */
+#define CAPV_BACKUP_REMOTE_AHEAD_MS (5 * 60 * 1000)
+
 /** Deletes the complete backups under the handle's prefix beyond the newest `retain` (>= 1),
  * each sidecar before its file (a file without sidecar is not listed, so no incomplete copy
  * ever looks complete), and database objects without a sidecar whose names sort before the
