@@ -449,7 +449,8 @@ capv_status capv_jwk_set_parse(capv_jwk_set **out, const uint8_t *data, size_t l
         if (!add_ignored(s, i, cJSON_IsString(kid) ? kid->valuestring : "", why.message))
             CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");
     }
-    /* A kid shared by keys usable for the same algorithm is ambiguous: drop all of them. */
+    /* A kid shared by keys usable for the same algorithm is ambiguous: drop all of them. Keys
+     * without a kid (or with "") share none: a token picks among them by alg (jwt.c). */
     bool *drop = calloc(s->count ? s->count : 1, sizeof *drop);
     if (drop == NULL)
         CAPV_FAIL(err, CAPV_E_NOMEM, NULL, "out of memory");

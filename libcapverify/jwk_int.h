@@ -13,7 +13,7 @@
 typedef enum jwk_kty { JWK_KTY_RSA = 1, JWK_KTY_EC = 2, JWK_KTY_OKP = 3 } jwk_kty;
 
 struct capv_jwk {
-    char *kid; /* "" when the JWK has none */
+    char *kid; /* "" when the JWK has none or an empty one: no kid (docs/auth.md) */
     jwk_kty kty;
     capv_jwt_alg alg; /* the JWK's own "alg", or 0 = any algorithm of its type */
     unsigned int bits;

@@ -209,7 +209,9 @@ static capv_status parse_header(capv_jws *jws, const uint8_t *token, size_t len,
     const cJSON *kid = capvi_json_get(header, "kid");
     if (kid != NULL && !cJSON_IsString(kid))
         REJECT(R_MALFORMED, CAPV_E_REJECTED, "\"kid\" is not a string");
-    if (kid != NULL && set_kid(jws, kid->valuestring) != CAPV_OK) {
+    /* an empty kid names no key: the token has none, as a JWK with "kid": "" (docs/auth.md,
+     * "How a token is validated", step 6) */
+    if (kid != NULL && kid->valuestring[0] != '\0' && set_kid(jws, kid->valuestring) != CAPV_OK) {
         st = capvi_err_nomem(err);
         goto out;
     }
@@ -308,8 +310,9 @@ capv_status capvi_jws_verify_with_set(const capv_jws *jws, const capv_jwk_set *s
             }
         if (fits != 1)
             return reject(reason, R_KID, err, CAPV_E_UNTRUSTED,
-                          "token has no kid and %zu keys in the set could verify %s", fits,
-                          capv_jwt_alg_name(jws->alg));
+                          "token has no (or an empty) kid and %zu keys in the set could "
+                          "verify %s",
+                          fits, capv_jwt_alg_name(jws->alg));
     }
     capv_error ve = CAPV_ERROR_INIT;
     capv_status st = capvi_jwk_verify(key, jws->alg, jws->sig, jws->sig_len, jws->signing_input,

@@ -30,7 +30,7 @@ typedef struct capv_jws {
     size_t sig_len;
 } capv_jws;
 
-/* The header's kid, or NULL when it has none. */
+/* The header's kid, or NULL when it has none or an empty one (docs/auth.md). */
 static inline const char *capvi_jws_kid(const capv_jws *jws)
 {
     return !jws->has_kid ? NULL : jws->kid_heap != NULL ? jws->kid_heap : jws->kid_inline;

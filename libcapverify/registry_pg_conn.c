@@ -359,7 +359,7 @@ static capv_status map_state(const char *state, const char **phrase)
         { "40001", CAPV_E_BUSY, "serialization failure" },
         { "40P01", CAPV_E_BUSY, "deadlock" },
         { "55P03", CAPV_E_BUSY, "lock not available" },
-        { "23505", CAPV_E_CONFLICT, "already stored" },
+        { "23505", CAPV_E_CONFLICT, "already stored" }, /* of a registry key only: registry_key */
     };
     *phrase = NULL;
     for (size_t i = 0; state != NULL && i < sizeof map / sizeof map[0]; i++) {
@@ -369,6 +369,30 @@ static capv_status map_state(const char *state, const char **phrase)
         }
     }
     return CAPV_E_IO;
+}
+
+/* The unique constraints that are keys of the registry's writes (docs/registry.md, "Writes
+ * across replicas"), by the names PostgreSQL gives the schema's UNIQUE clauses
+ * (registry_pg_schema.c): entries by id and by their hashes, verifications by request_id,
+ * policies by hash and by id and version. A violation of one means a row with that key is
+ * stored: CAPV_E_CONFLICT, which the write resolves by comparing with it (the verifications'
+ * first insert rolls back and records again, registry_pg_record.c). Any other unique
+ * violation (a primary key whose identity sequence is behind its rows, a report body's key,
+ * an index added to the tables) is no answer about the write's content: the storage's fault
+ * (CAPV_E_STORAGE), so a record is retried, never refused as a conflict. */
+static bool registry_key(const char *constraint)
+{
+    static const char *const keys[] = {
+        "entries_id_key",
+        "entries_manifest_key_proof_key_key",
+        "verifications_request_id_key",
+        "policies_policy_key_key",
+        "policies_policy_id_policy_version_key",
+    };
+    for (size_t i = 0; constraint != NULL && i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(constraint, keys[i]) == 0)
+            return true;
+    return false;
 }
 
 /* The status of a failed statement; a connection found gone is closed (inside a transaction
@@ -393,6 +417,15 @@ static capv_status result_error(capvi_pg *pg, capvi_pg_conn *c, const PGresult *
         return capvi_err_nomem(err);
     const char *phrase;
     capv_status st = map_state(state, &phrase);
+    const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    if (st == CAPV_E_CONFLICT && !registry_key(constraint)) {
+        const char *table = PQresultErrorField(r, PG_DIAG_TABLE_NAME);
+        return capvi_err_set(err, CAPV_E_STORAGE, NULL,
+                             "%s: unique violation of \"%s\" on %s, no key of the registry (an "
+                             "index added to the table, or an identity sequence behind its "
+                             "rows; SQLSTATE %s)",
+                             what, constraint ? constraint : "?", table ? table : "?", state);
+    }
     if (phrase != NULL)
         return capvi_err_set(err, st, NULL, "%s: %s (%s, SQLSTATE %s)", what, phrase, reason,
                              state);

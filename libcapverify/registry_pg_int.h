@@ -17,7 +17,9 @@
  * Errors: a connection failure, a server gone or shutting down (SQLSTATE class 08, 57P01 …
  * 57P03) is CAPV_E_STORAGE "<what>: database unreachable: <reason> (<location>)"; disk full (53100)
  * CAPV_E_STORAGE "disk is full"; serialization failure, deadlock, lock timeout (40001, 40P01,
- * 55P03) CAPV_E_BUSY; unique violation (23505) CAPV_E_CONFLICT; out of memory (here or 53200)
+ * 55P03) CAPV_E_BUSY; unique violation (23505) of a key of the registry's writes (entries'
+ * id or hashes, verifications' request_id, policies' hash or id and version) CAPV_E_CONFLICT,
+ * of any other unique constraint CAPV_E_STORAGE naming it; out of memory (here or 53200)
  * CAPV_E_NOMEM; anything else CAPV_E_IO. Messages name the database by capvi_pg_location()
  * only, never with a password. A connection that failed is reconnected by the next call that
  * uses it (a statement outside a transaction is retried once on a fresh connection); a failed

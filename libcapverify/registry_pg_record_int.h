@@ -21,7 +21,8 @@ typedef struct capvi_pg capvi_pg;
  * batch is stored once the caller rolls back. Without `skip_stored` the verifications are
  * inserted without ON CONFLICT, and a request id already stored makes the whole call fail
  * with CAPV_E_CONFLICT, the transaction aborted: the caller rolls back to its savepoint and
- * calls again with `skip_stored` (capvi_pg_record, registry_pg_int.h). */
+ * calls again with `skip_stored` (capvi_pg_record, registry_pg_int.h). A unique violation of
+ * another constraint is CAPV_E_STORAGE, with or without `skip_stored` (registry_pg_conn.c). */
 capv_status capvi_pg_record_batch(capvi_pg *pg, capvi_reg_record **recs, size_t n,
                                   bool skip_stored);
 /* Gives each of the n records the failure `st` with `err` and no seq. */

@@ -261,7 +261,7 @@ CAPV_API const char *capv_jwt_claims_issuer(const capv_jwt_claims *claims);
 CAPV_API const char *capv_jwt_claims_audience(const capv_jwt_claims *claims);
 /** client_id, else azp; NULL when neither. Since 0.1. */
 CAPV_API const char *capv_jwt_claims_client_id(const capv_jwt_claims *claims);
-/** The key id of the header, or NULL. Since 0.1. */
+/** The key id of the header, or NULL when it has none (or an empty one). Since 0.1. */
 CAPV_API const char *capv_jwt_claims_kid(const capv_jwt_claims *claims);
 /** The algorithm that verified the signature. Since 0.1. */
 CAPV_API capv_jwt_alg capv_jwt_claims_alg(const capv_jwt_claims *claims);

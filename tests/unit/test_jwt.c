@@ -813,6 +813,7 @@ START_TEST(header_memo)
         { "{\"alg\":\"RS256\",\"kid\":\"k12\"}", rs, CAPV_OK, "k12" }, /* one byte more */
         { "{\"alg\":\"RS256\",\"kid\":\"k\"}", rs, CAPV_OK, "k" },     /* one byte less */
         { "{\"alg\":\"RS256\"}", rs, CAPV_OK, "(none)" },
+        { "{\"alg\":\"RS256\",\"kid\":\"\"}", rs, CAPV_OK, "(none)" }, /* empty: none */
         { "{\"alg\":\"RS256\",\"crit\":[\"exp\"],\"exp\":1}", rs, CAPV_E_REJECTED,
           "crit_unsupported" },
         { "{\"alg\":\"RS256\",\"kid\":\"a\",\"kid\":\"b\"}", rs, CAPV_E_REJECTED, "malformed" },
@@ -842,6 +843,120 @@ START_TEST(header_memo)
 }
 END_TEST
 
+/* ---- an empty kid ----------------------------------------------------------------------- */
+
+typedef struct ed_key {
+    EVP_PKEY *pkey;
+    char x[CAPV_BASE64_ENCODED_SIZE(32)];
+} ed_key;
+
+static void ed_key_new(ed_key *k)
+{
+    k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    ck_assert_ptr_nonnull(k->pkey);
+    uint8_t pub[32];
+    size_t n = sizeof pub;
+    ck_assert_int_eq(EVP_PKEY_get_raw_public_key(k->pkey, pub, &n), 1);
+    ck_assert_int_eq(capv_base64_encode(k->x, sizeof k->x, NULL, pub, n, CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+}
+
+/* A compact JWS of `header` and `payload` signed with k. */
+static void ed_sign(char *out, size_t cap, const char *header, const char *payload, const ed_key *k)
+{
+    char h[256], p[256];
+    ck_assert_int_eq(capv_base64_encode(h, sizeof h, NULL, (const uint8_t *)header, strlen(header),
+                                        CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+    ck_assert_int_eq(capv_base64_encode(p, sizeof p, NULL, (const uint8_t *)payload,
+                                        strlen(payload), CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+    int len = snprintf(out, cap, "%s.%s", h, p);
+    ck_assert(len > 0 && (size_t)len < cap);
+    uint8_t sig[64];
+    size_t sig_len = sizeof sig;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    ck_assert_ptr_nonnull(ctx);
+    ck_assert_int_eq(EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey), 1);
+    ck_assert_int_eq(EVP_DigestSign(ctx, sig, &sig_len, (const uint8_t *)out, (size_t)len), 1);
+    EVP_MD_CTX_free(ctx);
+    char s[CAPV_BASE64_ENCODED_SIZE(64)];
+    ck_assert_int_eq(capv_base64_encode(s, sizeof s, NULL, sig, sig_len, CAPV_BASE64_URL, NULL),
+                     CAPV_OK);
+    ck_assert((size_t)snprintf(out + len, cap - (size_t)len, ".%s", s) < cap - (size_t)len);
+}
+
+/* An empty kid names no key (docs/auth.md, step 6): a token with "kid": "" is validated
+ * exactly as one without a kid (exactly one key of the set may fit its alg), and a JWK with
+ * "kid": "" is a key without a kid. Until 2026-12-08 "kid": "" took the first kid-less key
+ * that fitted, even when several did. Every token is signed by key a, the set's first. */
+START_TEST(empty_kid_is_no_kid)
+{
+    ed_key a, b;
+    ed_key_new(&a);
+    ed_key_new(&b);
+    static const struct {
+        const char *kid_a, *kid_b; /* members of the two JWKs ("" none; NULL: no key b) */
+        capv_status want;
+        const char *reason;
+    } cases[] = {
+        { "", NULL, CAPV_OK, "ok" },
+        { ",\"kid\":\"\"", NULL, CAPV_OK, "ok" },
+        { "", "", CAPV_E_UNTRUSTED, "unknown_kid" },
+        { ",\"kid\":\"\"", "", CAPV_E_UNTRUSTED, "unknown_kid" },
+        { ",\"kid\":\"\"", ",\"kid\":\"\"", CAPV_E_UNTRUSTED, "unknown_kid" },
+        { ",\"kid\":\"\"", ",\"kid\":\"b\"", CAPV_E_UNTRUSTED, "unknown_kid" },
+        { "", ",\"kid\":\"b\"", CAPV_E_UNTRUSTED, "unknown_kid" },
+    };
+    static const char *const headers[] = { "{\"alg\":\"EdDSA\",\"kid\":\"\"}",
+                                           "{\"alg\":\"EdDSA\"}" };
+    static const char payload[] = "{\"iss\":\"https://idp.test\",\"aud\":\"capv-api\","
+                                  "\"exp\":4000000000}";
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char jwks[512];
+        int n = snprintf(jwks, sizeof jwks,
+                         "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"%s}", a.x,
+                         cases[i].kid_a);
+        if (cases[i].kid_b != NULL)
+            n += snprintf(jwks + n, sizeof jwks - (size_t)n,
+                          ",{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"%s}", b.x,
+                          cases[i].kid_b);
+        snprintf(jwks + n, sizeof jwks - (size_t)n, "]}");
+        capv_jwk_set *set = NULL;
+        capv_error err = CAPV_ERROR_INIT;
+        ck_assert_msg(capv_jwk_set_parse(&set, (const uint8_t *)jwks, strlen(jwks), &err) ==
+                          CAPV_OK,
+                      "%s", err.message);
+        /* keys with an empty kid are not duplicates of each other: kid-less keys */
+        ck_assert_uint_eq(capv_jwk_set_count(set), cases[i].kid_b != NULL ? 2 : 1);
+        ck_assert_str_eq(capv_jwk_kid(capv_jwk_set_key(set, 0)), "");
+        capv_jwt_validator *v = NULL;
+        ck_assert_int_eq(capv_jwt_validator_new(&v, NULL), CAPV_OK);
+        ck_assert_int_eq(capv_jwt_validator_set_issuer(v, "https://idp.test", NULL), CAPV_OK);
+        ck_assert_int_eq(capv_jwt_validator_add_audience(v, "capv-api", NULL), CAPV_OK);
+        capv_jwt_validator_set_key_set(v, set);
+        for (size_t h = 0; h < 2; h++) {
+            char tok[1024];
+            ed_sign(tok, sizeof tok, headers[h], payload, &a);
+            capv_jwt_claims *c = NULL;
+            const char *reason = NULL;
+            capv_status st =
+                capv_jwt_validate(&c, &reason, v, (const uint8_t *)tok, strlen(tok), &err);
+            ck_assert_msg(st == cases[i].want && strcmp(reason, cases[i].reason) == 0,
+                          "case %zu, header %s: %s/%s (%s)", i, headers[h], capv_status_name(st),
+                          reason, err.message);
+            if (st == CAPV_OK)
+                ck_assert_ptr_null(capv_jwt_claims_kid(c));
+            capv_jwt_claims_free(c);
+        }
+        capv_jwt_validator_free(v);
+        capv_jwk_set_free(set);
+    }
+    EVP_PKEY_free(a.pkey);
+    EVP_PKEY_free(b.pkey);
+}
+END_TEST
+
 Suite *jwt_suite(void)
 {
     Suite *s = suite_create("jwt");
@@ -863,6 +978,7 @@ Suite *jwt_suite(void)
     tcase_add_test(tc, alg_names);
     tcase_add_test(tc, peek_unverified);
     tcase_add_test(tc, header_memo);
+    tcase_add_test(tc, empty_kid_is_no_kid);
     suite_add_tcase(s, tc);
     return s;
 }

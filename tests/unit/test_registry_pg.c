@@ -732,6 +732,124 @@ START_TEST(test_records_texts_as_they_are)
 }
 END_TEST
 
+/* Records as the writer runs them, in a batch that fails: the transaction rolled back. */
+static capv_status batch_failing(capvi_pg *pg, capvi_reg_record *recs, size_t n)
+{
+    capvi_reg_record *p[4];
+    ck_assert_uint_le(n, 4);
+    for (size_t i = 0; i < n; i++)
+        p[i] = &recs[i];
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_int_eq(capvi_pg_begin(pg, false, &err), CAPV_OK);
+    ck_assert_int_eq(capvi_pg_savepoint(pg, &err), CAPV_OK);
+    capv_status st = capvi_pg_record(pg, p, n);
+    capvi_pg_rollback(pg);
+    return st;
+}
+
+/* Every record of the batch failed with `st`, its message naming `constraint`. */
+static void records_failed(const capvi_reg_record *recs, size_t n, capv_status st,
+                           const char *constraint)
+{
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_msg(recs[i].st == st, "record %zu: %s", i, recs[i].err.message);
+        ck_assert_msg(strstr(recs[i].err.message, constraint) != NULL, "record %zu: %s", i,
+                      recs[i].err.message);
+    }
+}
+
+/* A unique violation is a conflict only on a key of the registry (docs/registry.md,
+ * "Errors"): a request id already stored. Any other one (an index added to the table, an
+ * identity sequence behind its rows) is the storage's fault, naming the constraint, so that
+ * the writer retries the records instead of refusing them as conflicts. Until 2026-12-08
+ * every unique violation was CAPV_E_CONFLICT, and a batch meeting one had every record
+ * refused. */
+START_TEST(test_records_unique_violation_not_a_key)
+{
+    capvi_pg *pg = open_rw();
+    capvi_reg_record recs[2];
+    record_make(&recs[0], "u-1", "ok", 1, 1000);
+    recs[0].subject = "alice";
+    ck_assert_int_eq(batch(pg, recs, 1), CAPV_OK);
+    ck_assert_int_eq(recs[0].st, CAPV_OK);
+
+    /* an index the registry does not know, which one record of the batch violates */
+    PQclear(admin("CREATE UNIQUE INDEX capv_test_subject ON %s.verifications (subject)", schema));
+    record_make(&recs[0], "u-2", "ok", 2, 2000);
+    recs[0].subject = "bob";
+    record_make(&recs[1], "u-3", "ok", 3, 3000);
+    recs[1].subject = "alice";
+    ck_assert_int_eq(batch_failing(pg, recs, 2), CAPV_E_STORAGE);
+    records_failed(recs, 2, CAPV_E_STORAGE, "\"capv_test_subject\" on verifications");
+    /* with a request id already stored: the insert again from the savepoint, ON CONFLICT
+     * (request_id), meets the index too */
+    record_make(&recs[0], "u-1", "ok", 1, 1000);
+    recs[0].subject = "alice";
+    record_make(&recs[1], "u-4", "ok", 4, 4000);
+    recs[1].subject = "alice";
+    ck_assert_int_eq(batch_failing(pg, recs, 2), CAPV_E_STORAGE);
+    records_failed(recs, 2, CAPV_E_STORAGE, "capv_test_subject");
+    PQclear(admin("DROP INDEX %s.capv_test_subject", schema));
+
+    /* the identity sequences behind their rows (u-1 is row 1, its report body 1) */
+    PQclear(admin("SELECT setval(pg_get_serial_sequence('%s.verifications', 'seq'), 1, false)",
+                  schema));
+    record_make(&recs[0], "u-5", "ok", 1, 5000); /* u-1's body: no new one */
+    ck_assert_int_eq(batch_failing(pg, recs, 1), CAPV_E_STORAGE);
+    records_failed(recs, 1, CAPV_E_STORAGE, "\"verifications_pkey\"");
+    PQclear(admin("SELECT setval(pg_get_serial_sequence('%s.verifications', 'seq'), 100)", schema));
+    PQclear(admin("SELECT setval(pg_get_serial_sequence('%s.reports', 'id'), 1, false)", schema));
+    record_make(&recs[0], "u-6", "ok", 6, 6000);
+    ck_assert_int_eq(batch_failing(pg, recs, 1), CAPV_E_STORAGE);
+    records_failed(recs, 1, CAPV_E_STORAGE, "\"reports_pkey\"");
+    PQclear(admin("SELECT setval(pg_get_serial_sequence('%s.reports', 'id'), 100)", schema));
+
+    /* a key of the registry is still a conflict: u-1 stored with other content */
+    record_make(&recs[0], "u-1", "fail", 1, 1000);
+    recs[0].subject = "alice";
+    record_make(&recs[1], "u-6", "ok", 6, 6000);
+    ck_assert_int_eq(batch(pg, recs, 2), CAPV_OK);
+    ck_assert_int_eq(recs[0].st, CAPV_E_CONFLICT);
+    ck_assert_msg(recs[1].st == CAPV_OK, "%s", recs[1].err.message);
+    ck_assert_int_eq(rows_of("verifications"), 2);
+    capvi_pg_close(pg);
+}
+END_TEST
+
+/* The writer retries a queued record that met a unique violation of no registry key, as on
+ * any storage fault, and writes it once the cause is gone: it is not refused. */
+START_TEST(test_queued_record_retried_after_unique_violation)
+{
+    capv_registry_options o = CAPV_REGISTRY_OPTIONS_INIT;
+    o.flags = CAPV_REGISTRY_WRITER_THREAD;
+    o.record_queue_max = 100;
+    capv_registry *reg = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_registry_open(&reg, url, &o, &err) == CAPV_OK, "open: %s", err.message);
+    capv_registry_verification v = CAPV_REGISTRY_VERIFICATION_INIT;
+    v.request_id = "q-1";
+    v.subject = "alice";
+    v.result = "ok";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 5000, &err), CAPV_OK);
+    PQclear(admin("CREATE UNIQUE INDEX capv_test_subject ON %s.verifications (subject)", schema));
+    v.request_id = "q-2";
+    ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_OK);
+    ck_assert_int_eq(capv_registry_flush(reg, 500, &err), CAPV_E_BUSY);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 0);
+    ck_assert_uint_gt(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_STORAGE_FAULTS), 0);
+    PQclear(admin("DROP INDEX %s.capv_test_subject", schema));
+    ck_assert_msg(capv_registry_flush(reg, 10000, &err) == CAPV_OK, "flush: %s", err.message);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_WRITTEN), 2);
+    ck_assert_uint_eq(capv_registry_stat_get(reg, CAPV_REGISTRY_STAT_RECORDS_REJECTED), 0);
+    capv_registry_verification *got = NULL;
+    ck_assert_int_eq(capv_registry_get_verification(&got, reg, "q-2", &err), CAPV_OK);
+    ck_assert_str_eq(got->subject, "alice");
+    capv_registry_verification_free(got);
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* ---- policies -------------------------------------------------------------------------- */
 
 static capv_status policy_put(capvi_pg *pg, const char *id, const char *version, int key, int irkey,
@@ -2202,6 +2320,8 @@ Suite *registry_pg_suite(void)
     tcase_add_test(tc, test_records_stored_id_in_batch);
     tcase_add_test(tc, test_records_queued);
     tcase_add_test(tc, test_records_texts_as_they_are);
+    tcase_add_test(tc, test_records_unique_violation_not_a_key);
+    tcase_add_test(tc, test_queued_record_retried_after_unique_violation);
     tcase_add_test(tc, test_policies);
     tcase_add_test(tc, test_prune);
     tcase_add_test(tc, test_prune_spares_held_bodies);
