@@ -1162,6 +1162,21 @@ static capv_status check_proof_backend(unit_ctx *u)
                             u->proof.backend);
 }
 
+/* A registry that cannot be reached or read (CAPV_E_STORAGE: a database down, a disk
+ * fault) answers none of a check's questions: the check warns that it could not look, with
+ * the reason, and the report is not cached, so the next verification asks again
+ * (docs/registry.md, "The registry out of reach"). Any other failure is returned. */
+static capv_status registry_out_of_reach(unit_ctx *u, const char *check, cJSON *d, const char *what)
+{
+    u->r->now_bound = true;
+    put_str(d, "error", capv_status_name(CAPV_E_STORAGE));
+    capv_status st =
+        capvi_report_add(u->r, check, CAPV_CHECK_WARN, d,
+                         "%s: the registry cannot be read (%.300s)", what, u->err.message);
+    capv_error_clear(&u->err);
+    return st;
+}
+
 /* Whether the registry's policy store keeps the manifest's policy (docs/policies.md, "The
  * verifier's policy store"): its stored IR must load as a directory's IR file does, ir_hash
  * recomputed, and be the IR of that very policy. A stored copy that is not (*damaged, its
@@ -1252,6 +1267,12 @@ static capv_status check_policy_binding(unit_ctx *u)
     capv_error damaged = CAPV_ERROR_INIT;
     if (!known && u->v->registry != NULL) {
         capv_status st = registry_knows_policy(&known, &damaged, u);
+        if (st == CAPV_E_STORAGE) {
+            put_bool(d, "known", false);
+            return registry_out_of_reach(u, "policy.binding", d,
+                                         "the policy is not in the policy directory, and the "
+                                         "registry's policy store was not asked");
+        }
         if (st != CAPV_OK) {
             cJSON_Delete(d);
             return st;
@@ -1337,8 +1358,8 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
 
 /* The registry check: the entry for (manifest_hash, proof_hash) and its signature
  * (docs/registry.md, "Entry signatures"), through the registry module (a JSON registry in
- * memory or a SQLite one). A registry that cannot be read is no answer (the status is
- * returned), never a verdict. */
+ * memory, SQLite or PostgreSQL). A registry out of reach warns (registry_out_of_reach);
+ * any other failure to read it is no answer (the status is returned), never a verdict. */
 static capv_status check_registry(unit_ctx *u)
 {
     capv_registry *reg = u->v->registry;
@@ -1352,6 +1373,8 @@ static capv_status check_registry(unit_ctx *u)
         return capvi_report_add(u->r, "registry",
                                 u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
                                 "no registry entry for this manifest and proof");
+    if (st == CAPV_E_STORAGE)
+        return registry_out_of_reach(u, "registry", obj(), "no entry looked up");
     if (st != CAPV_OK)
         return st;
     cJSON *d = obj();

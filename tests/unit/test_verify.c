@@ -1289,6 +1289,43 @@ START_TEST(registry_entry_keys_changed)
 }
 END_TEST
 
+/* A registry that cannot be read (here its file overwritten behind the open handle): the
+ * registry check warns that it could not look, with the reason, and the report is not
+ * cached (docs/registry.md, "The registry out of reach"); it is no 503-like failure. */
+START_TEST(registry_out_of_reach)
+{
+    capv_verifier *v = verifier(true);
+    capv_verify_options *o = accept_mock();
+    capv_package *p = sample();
+    char dir[256], db[320];
+    tu_temp_dir(dir, sizeof dir, "capvreach");
+    snprintf(db, sizeof db, "%s/r.sqlite", dir);
+    capv_registry_close(tu_registry_open(db, CAPV_REGISTRY_CREATE));
+    ck_assert_int_eq(capv_verifier_load_registry(v, db, NULL), CAPV_OK);
+    struct stat st;
+    ck_assert_int_eq(stat(db, &st), 0);
+    FILE *f = fopen(db, "r+");
+    ck_assert_ptr_nonnull(f);
+    for (off_t i = 0; i < st.st_size; i++)
+        fputc('x', f);
+    fclose(f);
+    capv_report *r = verify_pkg(v, p, o);
+    ASSERT_CHECK(r, "registry", CAPV_CHECK_WARN);
+    const capv_check *c = capv_report_find_check(r, "registry");
+    ck_assert_msg(strstr(capv_check_message(c), "the registry cannot be read") != NULL, "%s",
+                  capv_check_message(c));
+    char *json = NULL;
+    ck_assert_int_eq(capv_report_to_json(&json, NULL, r, 0, NULL), CAPV_OK);
+    ck_assert_msg(strstr(json, "\"error\":\"storage\"") != NULL, "%s", json);
+    free(json);
+    capv_report_free(r);
+    capv_verifier_free(v);
+    tu_remove_tree(dir);
+    capv_package_free(p);
+    capv_verify_options_free(o);
+}
+END_TEST
+
 /* Same input, verifier and options: the same report (apart from time and duration). */
 START_TEST(report_deterministic)
 {
@@ -2511,6 +2548,7 @@ Suite *verify_suite(void)
     tcase_add_test(tc, timestamp_role_of_absent_member);
     tcase_add_loop_test(tc, registry_entries, 0, 10);
     tcase_add_test(tc, registry_entry_keys_changed);
+    tcase_add_test(tc, registry_out_of_reach);
     tcase_add_test(tc, report_deterministic);
     tcase_add_test(tc, not_a_package);
     tcase_add_test(tc, package_hashes_without_verification);
