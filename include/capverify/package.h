@@ -20,7 +20,7 @@ extern "C" {
 
 /* ---- limits ---------------------------------------------------------------------------- */
 
-/** Since 0.1 (CAPV_LIMIT_VERIFY_BYTES too). */
+/** Since 0.1 (CAPV_LIMIT_VERIFY_BYTES since 0.2). */
 typedef enum capv_limit {
     CAPV_LIMIT_ENTRIES = 1,     /**< members (zip entries incl. directories), default 10,000 */
     CAPV_LIMIT_TOTAL_BYTES = 2, /**< sum of uncompressed sizes, default 64 MiB (daemon) */
@@ -165,7 +165,7 @@ CAPV_API const char *capv_package_source(const capv_package *pkg);
  * to 60 MiB is bounded by about 46 MiB (20 MiB for 10,000 entries, 16 MiB for V), not by
  * 150 MiB (B x ratio). The constants were measured against glibc malloc on 64-bit Linux with
  * hostile archives (tests/unit/test_verify.c). Always CAPV_OK but for `out` NULL
- * (CAPV_E_INVALID_ARG). Thread-safe. Since 0.1; `err` since 0.2. */
+ * (CAPV_E_INVALID_ARG). Thread-safe. Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_package_memory_bound(
     uint64_t *out, const capv_package_limits *limits, uint64_t body_len, capv_error *err);
 

@@ -23,7 +23,8 @@
 #     /ui/config.json).
 # The open daemon's registry holds 12 entries; ui.test.mjs reaches it through a proxy of its
 # own too, which breaks or delays chosen answers.
-# Exits 77 (skipped) without node, the npm packages or chromium, unless CI is set.
+# Without node, the npm packages or chromium: skipped, or failed under CI=true
+# (tests/tools/missing.sh).
 source "$(dirname "$0")/../daemon/lib.sh"
 # read before t_init, which clears every CAPV_* variable (the daemons must not see them)
 NODE_DIR=${CAPV_NODE_DIR:-}
@@ -41,13 +42,9 @@ command -v node >/dev/null || missing="node"
     missing="$missing npm packages in $NODE_DIR (scripts/install-deps.sh runs npm ci)"
 [ -x "$CHROMIUM" ] || missing="$missing $CHROMIUM (Debian package chromium)"
 if [ -n "$missing" ]; then
-    if [ -n "${CI:-}" ]; then
-        fail "prerequisites" "missing:$missing"
-        t_done
-    fi
-    echo "skip: missing:$missing"
     T_DONE=1
-    exit 77
+    source "$SRC/tests/tools/missing.sh"
+    capv_missing "$missing"
 fi
 
 # ---- packages: ok, fail, hostile ---------------------------------------------------------
