@@ -133,7 +133,7 @@ static void plan_takeover(backup_schedule *s, int64_t local, bool listed, int64_
     capv_log_end(e, "this replica makes the scheduled backups");
 }
 
-/* offsite_listed_fn of a takeover, on the uploader's thread. */
+/* offsite_listed_fn of a takeover, on the off-site lister's thread. */
 static void store_listed(void *arg, bool listed, int64_t newest_ms)
 {
     backup_schedule *s = arg;
@@ -141,9 +141,10 @@ static void store_listed(void *arg, bool listed, int64_t newest_ms)
 }
 
 /* This replica leads a shared registry from this look on (under the daemon's read lock): no
- * scheduled backup until its plan is made. The store is listed by the uploader's thread
- * (offsite_list_newest), without the daemon's lock: a store that times out holds up neither
- * a SIGHUP's reload nor the shutdown, which ends that thread before it frees the daemon. */
+ * scheduled backup until its plan is made. The store is listed on a thread of offsite.c's
+ * (offsite_list_newest), without the daemon's lock and not behind an upload under way: a
+ * store that times out holds up neither a SIGHUP's reload nor the shutdown, which ends that
+ * thread before it frees the daemon. */
 static void take_over(backup_schedule *s)
 {
     int64_t local = 0;

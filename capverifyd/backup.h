@@ -42,7 +42,7 @@ typedef struct backup_schedule {
     bool led;               /* the last look that could tell found this replica leading
                              * (looks only: one runs at a time) */
     atomic_bool planning;   /* took over a shared registry's backups; the store's listing
-                             * (uploader thread) has not planned the next one yet */
+                             * (offsite_list_newest) has not planned the next one yet */
     _Atomic int64_t takeover_local_ms; /* at the takeover: the newest backup in backup.dir */
 } backup_schedule;
 

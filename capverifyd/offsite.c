@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The uploader of offsite.h: one thread, one waiting backup (the newest), retries with a
- * doubling delay. The work is the library's (capverify/backup_remote.h). */
+ * doubling delay; a takeover's listings on a second thread, started at the first. The work
+ * is the library's (capverify/backup_remote.h). */
 #include "offsite.h"
 
 #include <errno.h>
@@ -21,9 +22,10 @@
 
 static struct {
     pthread_mutex_t m;
-    pthread_cond_t cv;
-    pthread_t thread;
-    bool started;
+    pthread_cond_t cv;      /* wakes the uploader */
+    pthread_cond_t list_cv; /* wakes the lister */
+    pthread_t thread, lister;
+    bool started, lister_started;
     atomic_bool stop;
     capvd *d;
     char *pending; /* the backup to upload next, or NULL */
@@ -37,7 +39,9 @@ static struct {
     int64_t seed_delay_ms;     /* after the next failure of that listing */
     offsite_listed_fn *listed; /* a listing asked for by offsite_list_newest, or NULL */
     void *listed_arg;
-} up = { .m = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+} up = { .m = PTHREAD_MUTEX_INITIALIZER,
+         .cv = PTHREAD_COND_INITIALIZER,
+         .list_cv = PTHREAD_COND_INITIALIZER };
 
 static int64_t now_ms(void)
 {
@@ -190,7 +194,9 @@ static void seed_from_store(capvd *d)
     }
     bool first = !up.seed_failed, quiet = st != CAPV_OK && up.seed_failed;
     if (st == CAPV_OK) {
+        pthread_mutex_lock(&up.m); /* the lister's listing sets it too */
         up.seeded = true;
+        pthread_mutex_unlock(&up.m);
     } else {
         up.seed_failed = true;
         up.seed_at_ms = mono_ms() + up.seed_delay_ms;
@@ -232,8 +238,8 @@ static void seed_from_store(capvd *d)
     capv_backup_remote_listing_free(l);
 }
 
-/* The listing offsite_list_newest asked for, on the uploader's thread: the metrics, then
- * the caller's function. */
+/* The listing offsite_list_newest asked for, on the lister's thread: the metrics, then the
+ * caller's function. */
 static void list_for(capvd *d, offsite_listed_fn *fn, void *arg)
 {
     capv_backup_remote_listing *l = NULL;
@@ -246,7 +252,9 @@ static void list_for(capvd *d, offsite_listed_fn *fn, void *arg)
          * it saw at its own start */
         (void)newest_times(d, &uploaded, &created, l);
         metrics_upload_seed(uploaded, created);
-        up.seeded = true;
+        pthread_mutex_lock(&up.m);
+        up.seeded = true; /* the uploader need not list the store for them */
+        pthread_mutex_unlock(&up.m);
     } else if (!atomic_load(&up.stop)) {
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "backup_upload");
         capv_log_str(e, "error", capv_status_name(st));
@@ -305,8 +313,6 @@ static bool upload_once(capvd *d, const char *path)
  * signalled). */
 static int64_t next_work_ms(void)
 {
-    if (up.listed != NULL)
-        return 0;
     int64_t at = INT64_MAX;
     if (up.pending != NULL)
         at = up.retry_at_ms;
@@ -328,15 +334,6 @@ static void *uploader(void *arg)
                 struct timespec ts = { (time_t)(at / 1000), (long)(at % 1000) * 1000000L };
                 pthread_cond_clockwait(&up.cv, &up.m, CLOCK_MONOTONIC, &ts);
             }
-            continue;
-        }
-        if (up.listed != NULL) { /* a takeover waits for it: before uploads */
-            offsite_listed_fn *fn = up.listed;
-            void *larg = up.listed_arg;
-            up.listed = NULL;
-            pthread_mutex_unlock(&up.m);
-            list_for(d, fn, larg);
-            pthread_mutex_lock(&up.m);
             continue;
         }
         if (!up.seeded && now >= up.seed_at_ms) {
@@ -372,14 +369,48 @@ static void *uploader(void *arg)
     return NULL;
 }
 
+/* The listings of offsite_list_newest, on a thread of their own: a takeover plans its
+ * scheduled backups from them, and the uploader may be in an upload for minutes (a large
+ * file, a store that hangs until the retries run out), which they must not wait for
+ * (docs/registry.md, "Leadership"). */
+static void *lister(void *arg)
+{
+    capvd *d = arg;
+    pthread_mutex_lock(&up.m);
+    while (!atomic_load(&up.stop)) {
+        if (up.listed == NULL) {
+            pthread_cond_wait(&up.list_cv, &up.m);
+            continue;
+        }
+        offsite_listed_fn *fn = up.listed;
+        void *larg = up.listed_arg;
+        up.listed = NULL;
+        pthread_mutex_unlock(&up.m);
+        list_for(d, fn, larg);
+        pthread_mutex_lock(&up.m);
+    }
+    pthread_mutex_unlock(&up.m);
+    return NULL;
+}
+
 bool offsite_list_newest(offsite_listed_fn *fn, void *arg)
 {
     pthread_mutex_lock(&up.m);
     bool queued = up.started && !atomic_load(&up.stop);
+    if (queued && !up.lister_started) {
+        int rc = pthread_create(&up.lister, NULL, lister, up.d);
+        if (rc == 0) {
+            up.lister_started = true;
+        } else {
+            queued = false;
+            capv_log_entry *e = capv_log_begin(up.d->log, CAPV_LOG_ERROR, "backup_upload");
+            capv_log_end(e, "cannot start the off-site lister: %s", strerror(rc)); /* not errno */
+        }
+    }
     if (queued) {
         up.listed = fn; /* replaces one not begun yet */
         up.listed_arg = arg;
-        pthread_cond_signal(&up.cv);
+        pthread_cond_signal(&up.list_cv);
     }
     pthread_mutex_unlock(&up.m);
     return queued;
@@ -433,6 +464,7 @@ void offsite_cancel(void)
     pthread_mutex_lock(&up.m);
     atomic_store(&up.stop, true);
     pthread_cond_signal(&up.cv);
+    pthread_cond_signal(&up.list_cv);
     pthread_mutex_unlock(&up.m);
 }
 
@@ -440,13 +472,15 @@ void offsite_stop(void)
 {
     offsite_cancel();
     pthread_mutex_lock(&up.m);
-    bool started = up.started;
+    bool started = up.started, lister_started = up.lister_started;
     pthread_mutex_unlock(&up.m);
     if (!started)
         return;
     pthread_join(up.thread, NULL);
+    if (lister_started)
+        pthread_join(up.lister, NULL);
     pthread_mutex_lock(&up.m);
-    up.started = false;
+    up.started = up.lister_started = false;
     pthread_mutex_unlock(&up.m);
     free(up.pending);
     up.pending = NULL;

@@ -23,17 +23,18 @@ struct capvd;
  * ms): queued at once when the store has no copy as new. */
 void offsite_start(struct capvd *d, const char *newest, int64_t newest_ms);
 
-/* Called on the uploader's thread with the result of offsite_list_newest's listing:
+/* Called on the lister's thread with the result of offsite_list_newest's listing:
  * whether the store could be listed, and the time (Unix ms, 0: none) of its newest complete
  * copy (leaving out copies dated more than 5 minutes ahead of now). */
 typedef void offsite_listed_fn(void *arg, bool listed, int64_t newest_ms);
 
-/* Asks the uploader to list the store of backup.s3.* before its next upload (a request not
- * begun yet is replaced), raise the last-backup and last-upload metrics to the store's
- * newest, and call fn(arg, …) on its thread; a failed listing is logged. False (fn is never
- * called) when off-site copies are off or stopping; once offsite_cancel has begun, fn may
- * never be called either. For a replica taking over the backups (backup.c): the listing
- * holds none of the daemon's locks, and offsite_stop ends it before the daemon is freed. */
+/* Lists the store of backup.s3.* on a thread of its own, started at the first call (an
+ * upload under way does not hold it up; a request not begun yet is replaced), raises the
+ * last-backup and last-upload metrics to the store's newest, and calls fn(arg, …) on that
+ * thread; a failed listing is logged. False (fn is never called) when off-site copies are
+ * off or stopping, or the thread cannot start; once offsite_cancel has begun, fn may never be
+ * called either. For a replica taking over the backups (backup.c): the listing holds none
+ * of the daemon's locks, and offsite_stop ends it before the daemon is freed. */
 bool offsite_list_newest(offsite_listed_fn *fn, void *arg);
 
 /* Hands the complete local backup `path` to the uploader (replacing one still waiting). A

@@ -40,14 +40,40 @@ struct capv_backup_remote {
 
 /* ---- names ----------------------------------------------------------------------------- */
 
-/* registry-<digits, 'T', 'Z', '-'>.<ext> */
+/* Hex digits of the SHA3-256 in a copy's name in the store: 64 bits. */
+#define NAME_HASH_DIGITS 16
+
+/* registry-<digits, 'T', 'Z', '-'>.<ext> (a local backup's name, and a copy's in the store
+ * until 2026-12-08), or registry-<yyyymmddTHHMMSSZ>-<16 hex digits>.<ext> (store_name) */
 static bool backup_name(const char *name, const char *ext)
 {
     size_t n = strlen(name), e = strlen(ext);
     if (n <= 9 + e || strncmp(name, "registry-", 9) != 0 || strcmp(name + n - e, ext) != 0)
         return false;
-    size_t mid = n - 9 - e;
-    return mid > 0 && strspn(name + 9, "0123456789TZ-") == mid;
+    const char *mid = name + 9;
+    size_t len = n - 9 - e;
+    if (strspn(mid, "0123456789TZ-") == len)
+        return true;
+    return len == 17 + NAME_HASH_DIGITS && strspn(mid, "0123456789TZ") == 16 && mid[16] == '-' &&
+           strspn(mid + 17, "0123456789abcdef") == NAME_HASH_DIGITS;
+}
+
+/* A backup's name in the store, without extension: the UTC second of its created_at and the
+ * first digits of its SHA3-256 (`sha3_hex`, "0x…"). Two replicas, or a daemon and a CLI,
+ * that back up in the same second upload under two names, where the local names (one per
+ * directory) would be one and their PUTs could leave the file of one beside the sidecar of
+ * the other; a name is shared only by files of the same bytes, which either sidecar
+ * describes (docs/registry.md, "Off-site copies"). */
+static void store_name(char out[64], int64_t created_ms, const char *sha3_hex)
+{
+    char stamp[32], compact[20];
+    capvi_time_format_s(stamp, created_ms); /* YYYY-MM-DDTHH:MM:SSZ → yyyymmddTHHMMSSZ */
+    size_t k = 0;
+    for (const char *p = stamp; *p && k + 1 < sizeof compact; p++)
+        if (*p != '-' && *p != ':')
+            compact[k++] = *p;
+    compact[k] = '\0';
+    snprintf(out, 64, "registry-%s-%.*s", compact, NAME_HASH_DIGITS, sha3_hex + 2);
 }
 
 static bool bucket_ok(const char *b, size_t n, bool path_style)
@@ -685,12 +711,17 @@ capv_status capv_backup_remote_upload(capv_backup_remote_info **out, capv_backup
         CRYPTO_memcmp(stated, p.sha3, 32) != 0)
         CAPV_FAIL(err, CAPV_E_MISMATCH, info->path,
                   "'%s' does not match the SHA3-256 of its sidecar: not uploaded", info->path);
-    const char *base = strrchr(info->path, '/') ? strrchr(info->path, '/') + 1 : info->path;
-    const char *side_base = strrchr(info->sidecar_path, '/') ? strrchr(info->sidecar_path, '/') + 1
-                                                             : info->sidecar_path;
-    char sha3_hex[CAPV_DIGEST_HEX_SIZE], sha256_hex[CAPV_DIGEST_HEX_SIZE];
+    int64_t created_ms = 0;
+    if (!capvi_time_parse(&created_ms, info->created_at, strlen(info->created_at)))
+        CAPV_FAIL(err, CAPV_E_MALFORMED, info->sidecar_path,
+                  "the sidecar of '%s' has no readable created_at", info->path);
+    char sha3_hex[CAPV_DIGEST_HEX_SIZE], sha256_hex[CAPV_DIGEST_HEX_SIZE], name[64], base[80],
+        side_base[80];
     capv_digest_format(sha3_hex, p.sha3);
     capv_digest_format(sha256_hex, p.sha256);
+    store_name(name, created_ms, sha3_hex);
+    snprintf(base, sizeof base, "%s.sqlite", name);
+    snprintf(side_base, sizeof side_base, "%s.json", name);
     key = join_key(r->prefix, base);
     side_key = join_key(r->prefix, side_base);
     size_t mlen = CAPV_DIGEST_HEX_SIZE + 32;

@@ -91,15 +91,16 @@ s3_keys() {
 }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/capv-dr-drill.XXXXXX")
-name="" # the backup's registry-<UTC>, once it exists: what may be in the store
+name="" # the backup's registry-<UTC>, once it exists
+rname="" # its name in the store (registry-<UTC>-<16 hex digits of its SHA3-256>): what may be there
 # What the drill uploaded goes again, the sidecar first (a file without it is no backup); then
 # the drill's prefix must be empty.
 cleanup() {
     local rc=$? left
     trap - EXIT INT TERM
-    if [ -n "$name" ]; then
-        s3_curl DELETE "$sub/$name.json" >/dev/null || true
-        s3_curl DELETE "$sub/$name.sqlite" >/dev/null || true
+    if [ -n "$rname" ]; then
+        s3_curl DELETE "$sub/$rname.json" >/dev/null || true
+        s3_curl DELETE "$sub/$rname.sqlite" >/dev/null || true
     fi
     if ! left=$(s3_keys "$sub/"); then
         echo "dr-drill: cannot list s3://$bucket/$sub/ to check it is empty" >&2
@@ -111,7 +112,7 @@ cleanup() {
     elif [ -n "${CAPV_DR_DRILL_INNER:-}" ] && [ -n "$(s3_keys "${base:+$base/}")" ]; then
         echo "dr-drill: objects left under s3://$bucket/$base/" >&2
         rc=1
-    elif [ -n "$name" ]; then
+    elif [ -n "$rname" ]; then
         echo "removed the drill's copy from the store"
     fi
     rm -rf "$work"
@@ -138,6 +139,8 @@ phase build "$tool" fill "$db" "$rows"
 size=$(stat -c %s "$db")
 phase backup "$cli" registry backup --db "$db" --dir "$work/volume/backups"
 name=$(basename "$(ls "$work"/volume/backups/registry-*.sqlite)" .sqlite)
+rname=$name-$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sha3_256"][2:18])' \
+    "$work/volume/backups/$name.json")
 phase upload "$cli" registry backup --upload --dir "$work/volume/backups" --json
 # exactly the copy uploaded: whatever else the store holds is not the drill's
 remote=$(python3 -c '
@@ -146,7 +149,7 @@ for line in open(sys.argv[1]):
     if "{\"path\"" in line:
         print(json.loads(line[line.index("{\"path\""):])["uploaded"]["url"])
         break' "$work/upload.log")
-[ "$remote" = "s3://$bucket/$sub/$name.sqlite" ] || { echo "dr-drill: uploaded '$remote', not $name" >&2; exit 1; }
+[ "$remote" = "s3://$bucket/$sub/$rname.sqlite" ] || { echo "dr-drill: uploaded '$remote', not $rname" >&2; exit 1; }
 # the given prefix does not list it (an error listing it is no failure of the drill)
 if "$cli" registry backup --list --remote --s3-url "$given" --json 2>/dev/null |
     python3 -c 'import json, sys; sys.exit(0 if any(b["url"] == sys.argv[1] for b in json.load(sys.stdin)) else 1)' "$remote"; then

@@ -56,8 +56,9 @@ typedef bool (*capv_cancel_fn)(void *user);
 /** Options of capv_backup_remote_new. Strings are copied. Since 0.2 (version 1). */
 typedef struct capv_backup_remote_options {
     unsigned int version; /**< CAPV_BACKUP_REMOTE_OPTIONS_VERSION */
-    /** s3://BUCKET[/PREFIX]: backups are stored as `PREFIX/registry-<UTC>.sqlite` and
-     * `PREFIX/registry-<UTC>.json` (required) */
+    /** s3://BUCKET[/PREFIX]: backups are stored as `PREFIX/registry-<UTC>-<h>.sqlite` and
+     * `PREFIX/registry-<UTC>-<h>.json`, `<h>` the first 16 hex digits of the file's SHA3-256
+     * (required) */
     const char *url;
     /** https://HOST[:PORT] of the store; http:// only for a loopback host (tests).
      * NULL or "" = `https://s3.<region>.amazonaws.com` */
@@ -114,9 +115,11 @@ capv_backup_remote_check_options(const capv_backup_remote_options *opts, capv_er
 /** A backup in the store (always allocated by the library, with the current version; free
  * with capv_backup_remote_info_free). Since 0.2 (version 1). */
 typedef struct capv_backup_remote_info {
-    unsigned int version;     /**< CAPV_BACKUP_REMOTE_INFO_VERSION */
-    const char *url;          /**< s3://BUCKET/KEY of the database object */
-    const char *key;          /**< `PREFIX/registry-<yyyymmddTHHMMSSZ>[-n].sqlite` */
+    unsigned int version; /**< CAPV_BACKUP_REMOTE_INFO_VERSION */
+    const char *url;      /**< s3://BUCKET/KEY of the database object */
+    /** `PREFIX/registry-<yyyymmddTHHMMSSZ>-<16 hex digits>.sqlite`; a copy uploaded before
+     * 2026-12-08: `PREFIX/registry-<yyyymmddTHHMMSSZ>[-n].sqlite` */
+    const char *key;
     const char *sidecar_key;  /**< the same with ".json" */
     const char *created_at;   /**< the sidecar's: when the backup was taken */
     const char *uploaded_at;  /**< when the sidecar was stored (its Last-Modified), RFC 3339 */
@@ -134,7 +137,9 @@ CAPV_API void capv_backup_remote_info_free(capv_backup_remote_info *info);
 /** Uploads the complete local backup `backup_path` (a `registry-<…>.sqlite` with its sidecar,
  * as capv_registry_backup_list lists it): the file is read once to hash it, and must still have
  * the sidecar's size and SHA3-256 (else CAPV_E_MISMATCH); then it is stored under the
- * handle's prefix with its SHA-256 as checksum (x-amz-meta-sha3-256 and x-amz-meta-sha256 hold
+ * handle's prefix as `registry-<the second of its created_at, UTC>-<the first 16 hex digits
+ * of its SHA3-256>`, a name no backup of other bytes has (two replicas backing up in the
+ * same second upload under two names), with its SHA-256 as checksum (x-amz-meta-sha3-256 and x-amz-meta-sha256 hold
  * the whole file's digests): in one PUT up to the multipart threshold, above it as a
  * multipart upload whose parts each carry their checksum (a failed multipart upload is
  * aborted, so the store drops its parts). The sidecar is stored last, only once the file is

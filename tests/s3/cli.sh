@@ -6,6 +6,8 @@
 #   - round trip: backup --upload, backup --list --remote, restore --from s3://, the restored
 #     registry exports exactly what the original does; a restore that fails after the rename
 #     says the database was replaced;
+#   - two backups of one second under the same local name (two replicas): two copies in the
+#     store, each with its own name, both verified;
 #   - interop both ways: what we upload, `aws s3 cp` downloads with the SHA3-256 of its
 #     sidecar; what `aws s3 cp` uploads, our restore accepts with its sidecar and refuses
 #     without; --require-signed / --trust refuse an unsigned or foreign object before it
@@ -13,7 +15,7 @@
 #   - multipart with small parts through the signature-checking proxy, and one real upload
 #     above the 64 MiB threshold (two parts of the default size);
 #   - HTTPS with a private CA (--s3-ca-file), refused without it;
-#   - remote retention; a file without sidecar stored just now (an upload under way) is not
+#   - remote retention (a copy named the old way counted and pruned too); a file without sidecar stored just now (an upload under way) is not
 #     pruned; an upload whose retention the store refuses is printed and exits 1;
 #   - faults: endpoint down (local backup kept, exit 5), server killed in the middle of a
 #     multipart upload (no sidecar: never listed, the abort was sent), a part that keeps
@@ -52,8 +54,10 @@ out=$("$CLI" registry backup --db live.sqlite --dir bk --upload --s3-url "s3://$
 assert_eq "backup --upload exits 0" "$?" 0
 local_path=$(head -n 1 <<<"$out" | jq -r .path)
 name=$(basename "$local_path" .sqlite)
-assert_eq "the upload names the object" "$(sed -n 2p <<<"$out" | jq -r .uploaded.url)" \
-    "s3://$B/prod/$name.sqlite"
+# the store's name: the local one (the second of created_at) and 16 hex digits of the SHA3-256
+rname=$name-$(head -n 1 <<<"$out" | jq -r .sha3_256 | cut -c3-18)
+assert_eq "the upload names the object by time and content" \
+    "$(sed -n 2p <<<"$out" | jq -r .uploaded.url)" "s3://$B/prod/$rname.sqlite"
 assert_eq "the upload states the backup's SHA3-256" "$(sed -n 2p <<<"$out" | jq -r .uploaded.sha3_256)" \
     "$(head -n 1 <<<"$out" | jq -r .sha3_256)"
 list=$("$CLI" registry backup --list --remote --s3-url "s3://$B/prod" "${S3[@]}" --json)
@@ -122,15 +126,48 @@ check "... saying the directory holds it" grep -q "already holds" err.txt
     2>err.txt
 assert_eq "a location that names no backup: exit 3" "$?" 3
 
+# ---- two backups of one second ---------------------------------------------------------
+# Two replicas (or a daemon and a CLI) back up in the same second, each into its own
+# directory and so under the same local name, two registries: in the store each gets its own
+# name (by its content), so neither the file nor the sidecar of one replaces the other's,
+# and both restore. Until 2026-12-08 both went to one name: the second replaced the first,
+# and interleaved PUTs could pair the file of one with the sidecar of the other.
+"$REG_TOOL" fill other.sqlite 50 --unsigned >/dev/null 2>&1
+"$CLI" registry backup --db live.sqlite --dir same-a --json >sa.json
+"$CLI" registry backup --db other.sqlite --dir same-b --json >sb0.json
+pa=$(jq -r .path sa.json)
+pb=$(jq -r .path sb0.json)
+if [ "$pb" != "same-b/$(basename "$pa")" ]; then # the second began in the next second
+    mv "$pb" "same-b/$(basename "$pa")"
+    jq --arg at "$(jq -r .created_at sa.json)" '.created_at = $at' "${pb%.sqlite}.json" \
+        >"same-b/$(basename "${pa%.sqlite}").json"
+    rm "${pb%.sqlite}.json"
+fi
+for d in same-a same-b; do
+    "$CLI" registry backup --upload --dir "$d" --s3-url "s3://$B/same" "${S3[@]}" >/dev/null 2>err.txt
+    assert_eq "a backup of $d, named as another's of the same second, uploads" "$?" 0
+done
+list=$("$CLI" registry backup --list --remote --s3-url "s3://$B/same" "${S3[@]}" --json)
+assert_eq "... both are listed, under two names" \
+    "$(jq -r '[.[].key] | unique | length' <<<"$list")" 2
+assert_eq "... with their own SHA3-256" "$(jq -r '[.[].sha3_256] | sort | join(" ")' <<<"$list")" \
+    "$(printf '%s\n' "$(jq -r .sha3_256 sa.json)" "$(jq -r .sha3_256 sb0.json)" | sort | tr '\n' ' ' |
+        sed 's/ $//')"
+for u in $(jq -r '.[].url' <<<"$list"); do
+    "$CLI" registry restore --check-only --from "$u" "${S3[@]}" --dir "same-check-$RANDOM" \
+        >/dev/null 2>err.txt
+    assert_eq "... $(basename "$u") passes verification" "$?" 0
+done
+
 # ---- interop with the AWS CLI -----------------------------------------------------------
-aws_s3 "$EP" s3 cp "s3://$B/prod/$name.sqlite" aws.sqlite >/dev/null
-aws_s3 "$EP" s3 cp "s3://$B/prod/$name.json" aws.json >/dev/null
+aws_s3 "$EP" s3 cp "s3://$B/prod/$rname.sqlite" aws.sqlite >/dev/null
+aws_s3 "$EP" s3 cp "s3://$B/prod/$rname.json" aws.json >/dev/null
 want=$(jq -r .sha3_256 aws.json)
 got=0x$(openssl dgst -sha3-256 -r aws.sqlite | cut -d' ' -f1)
 assert_eq "aws s3 cp downloads our upload with its sidecar's SHA3-256" "$got" "$want"
 assert_eq "... which is also capverify hash's" "$("$CLI" hash --alg sha3-256 aws.sqlite 2>/dev/null |
     grep -o '0x[0-9a-f]\{64\}' | head -n 1)" "$want"
-meta=$(aws_s3 "$EP" s3api head-object --bucket "$B" --key "prod/$name.sqlite" | jq -r '.Metadata["sha3-256"]')
+meta=$(aws_s3 "$EP" s3api head-object --bucket "$B" --key "prod/$rname.sqlite" | jq -r '.Metadata["sha3-256"]')
 assert_eq "the object carries its SHA3-256 as metadata" "$meta" "$want"
 
 # what the AWS CLI uploads: with its sidecar accepted, without refused
@@ -198,7 +235,7 @@ assert_eq "a multipart upload (1 MiB parts) passes the SigV4 check" "$?" 0
 parts=$(grep -c "partNumber=" "$P_LOG")
 assert_le "... in several parts" 3 "$parts"
 assert_eq "... every request signed right" "$(grep -vc ' 200$' "$P_LOG")" 0
-"$CLI" registry restore --db parts.sqlite --from "s3://$B/parts/$name.sqlite" --s3-endpoint "$P_ENDPOINT" \
+"$CLI" registry restore --db parts.sqlite --from "s3://$B/parts/$rname.sqlite" --s3-endpoint "$P_ENDPOINT" \
     --s3-path-style >/dev/null 2>&1
 assert_eq "... and restores" "$?" 0
 AWS_SECRET_ACCESS_KEY=not-the-secret-XYZZY "$CLI" registry backup --list --remote \
@@ -215,7 +252,7 @@ proxy_start count "$EP" # counts the requests
 "$CLI" registry backup --db big.sqlite --dir bigbk --upload --s3-url "s3://$B/big" \
     --s3-endpoint "$P_ENDPOINT" --s3-path-style --json >big.json 2>err.txt
 assert_eq "a $(($(stat -c %s big.sqlite) / 1048576)) MiB backup uploads" "$?" 0
-bigname=$(head -n 1 big.json | jq -r .path | xargs basename)
+bigname=$(basename "$(sed -n 2p big.json | jq -r .uploaded.url)")
 assert_eq "... in two parts (of the default 64 MiB)" "$(grep -c '^PUT .*partNumber=[12]&.* 200$' "$P_LOG")" 2
 stop_pid "$P_PID"
 aws_s3 "$EP" s3 cp "s3://$B/big/$bigname" big-aws.sqlite >/dev/null
@@ -273,6 +310,13 @@ assert_eq "plain http:// off loopback is refused before any request (exit 3)" \
 stop_pid "$S3_PID"
 
 # ---- remote retention -------------------------------------------------------------------
+# a copy named the old way (the local name, as uploads were named until 2026-12-08), older
+# than the three uploads below: counted and pruned like theirs
+aws_s3 "$EP" s3 cp "$p2" "s3://$B/ret/$n2.sqlite" >/dev/null
+aws_s3 "$EP" s3 cp "${p2%.sqlite}.json" "s3://$B/ret/$n2.json" >/dev/null
+assert_eq "a copy named the old way is listed" \
+    "$("$CLI" registry backup --list --remote --s3-url "s3://$B/ret" "${S3[@]}" --json | jq -r '.[0].key')" \
+    "ret/$n2.sqlite"
 for i in 1 2 3; do
     sleep 1.1 # a new name each second
     "$CLI" registry backup --db live.sqlite --dir rbk --upload --s3-url "s3://$B/ret" "${S3[@]}" \
@@ -288,6 +332,7 @@ assert_eq "--s3-retain 2 keeps two complete backups" \
 keys=$(aws_s3 "$EP" s3 ls "s3://$B/ret/" | awk '{print $4}' | sort | tr '\n' ' ')
 assert_eq "... and nothing else but the young file without sidecar: five objects" "$(wc -w <<<"$keys")" 5
 assert_eq "... which stays" "$(grep -o 20000101 <<<"$keys" | wc -l)" 1
+assert_eq "... the copy named the old way was pruned" "$(grep -c "$n2" <<<"${keys// /$'\n'}")" 0
 aws_s3 "$EP" s3 rm "s3://$B/ret/registry-20000101T000000Z.sqlite" >/dev/null
 # the upload done, its retention refused (a store that allows no DELETE): the upload's record
 # is printed all the same, the retention's error is on stderr, and the exit is 1

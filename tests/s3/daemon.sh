@@ -88,6 +88,9 @@ wait_metric() {
     done
     return 1
 }
+# store_key LOCAL_BACKUP: its key in the store: the local name (the second of created_at) and
+# 16 hex digits of its SHA3-256
+store_key() { echo "daemon/$(basename "$1" .sqlite)-$(jq -r .sha3_256 "${1%.sqlite}.json" | cut -c3-18).sqlite"; }
 OK='cap_verifier_backup_upload_total{result="ok"}'
 ERR='cap_verifier_backup_upload_total{result="error"}'
 LAST_UP=cap_verifier_backup_last_upload_success_timestamp_seconds
@@ -105,7 +108,7 @@ wait_metric "$OK" 1
 assert_eq "the backup is uploaded: upload_total{result=\"ok\"} 1" "$(metric metrics.txt "$OK")" 1
 up=$(metric metrics.txt "$LAST_UP")
 assert_le "... last_upload_success_timestamp is now" "$((t0 - 5))" "$up"
-n=$(basename "$first" .sqlite)
+n=$(basename "$(store_key "$first")" .sqlite)
 ls=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER aws_s3 "$EP" s3 ls "s3://$B/daemon/" | awk '{print $4}' | tr '\n' ' ')
 assert_eq "... file and sidecar in the store" "$ls" "$n.json $n.sqlite "
 check "... logged as event backup_upload" log_has '"event":"backup_upload".*off-site copy stored'
@@ -132,7 +135,7 @@ wait_metric "$OK" 3
 remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
     --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
 assert_eq "backup.s3.retain=2: two copies in the store" "$(jq length <<<"$remote")" 2
-assert_eq "... the newest is the last backup" "$(jq -r '.[0].key' <<<"$remote")" "daemon/$(basename "$third")"
+assert_eq "... the newest is the last backup" "$(jq -r '.[0].key' <<<"$remote")" "$(store_key "$third")"
 check "the secret never reaches a log" bash -c "! grep -q '$SECRET' '$D_LOG' '$D_DIR/stderr.log'"
 
 # ---- a restart derives the timestamps ------------------------------------------------------
@@ -178,7 +181,7 @@ check "after the restart the backup the store lacks is queued" \
 remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry backup --list --remote \
     --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
 assert_eq "... and uploaded: the newest copy in the store" "$(jq -r '.[0].key' <<<"$remote")" \
-    "daemon/$(basename "$fourth")"
+    "$(store_key "$fourth")"
 daemon_stop "capverifyd (fourth run)"
 
 # ---- the store down at start, back later ------------------------------------------------
@@ -248,7 +251,7 @@ remote=$(AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=$SECRET "$CLI" registry 
     --s3-url "s3://$B/daemon" --s3-endpoint "$EP" --s3-path-style --json)
 assert_eq "retention 2 keeps two real copies, the new one included, and the future-dated ones" \
     "$(jq -r '[.[].key] | sort | join(" ")' <<<"$remote")" \
-    "$(printf '%s\n' "daemon/$(basename "$ahead_new")" "$real_key" daemon/registry-20990101T000000Z.sqlite \
+    "$(printf '%s\n' "$(store_key "$ahead_new")" "$real_key" daemon/registry-20990101T000000Z.sqlite \
         daemon/registry-20990102T000000Z.sqlite | sort | tr '\n' ' ' | sed 's/ $//')"
 daemon_stop "capverifyd (copies dated ahead)"
 for day in 01 02; do

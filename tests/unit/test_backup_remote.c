@@ -4,7 +4,8 @@
  * credentials file, the checks of the options, and the client against a scripted loopback
  * HTTP server: the exact requests (canonical query, payload hash and checksum headers, the
  * signature libcurl adds), continuation tokens, retries on 503, no retry on 403, NoSuchBucket,
- * an unreachable endpoint, the order file-then-sidecar, and a failed multipart upload that is
+ * an unreachable endpoint, the order file-then-sidecar, the names of copies (by time and
+ * content: two backups of one second get two), and a failed multipart upload that is
  * aborted and never gets a sidecar; a 403 RequestTimeTooSkewed named as a clock problem; the
  * retention (copies dated in the future neither counted nor deleted, files without sidecar
  * removed only once an hour old). The end-to-end tests against a real S3-compatible server
@@ -806,13 +807,15 @@ START_TEST(prune_leaves_future_copies_and_young_files)
 }
 END_TEST
 
-/* A registry with a few entries backed up into `dir`; the backup's description. */
-static capv_backup_info *make_backup(const char *dir, int entries)
+/* A registry with a few entries backed up into `dir` at the time of `clock` (NULL: now); the
+ * backup's description. */
+static capv_backup_info *make_backup_at(const char *dir, int entries, capv_clock_fn clock)
 {
     char db[512];
     snprintf(db, sizeof db, "%s/live.sqlite", dir);
     capv_registry_options ro = CAPV_REGISTRY_OPTIONS_INIT;
     ro.flags = CAPV_REGISTRY_CREATE;
+    ro.clock = clock;
     capv_registry *reg = NULL;
     ck_assert_int_eq(capv_registry_open(&reg, db, &ro, NULL), CAPV_OK);
     for (int i = 0; i < entries; i++) {
@@ -833,6 +836,20 @@ static capv_backup_info *make_backup(const char *dir, int entries)
     return b;
 }
 
+static capv_backup_info *make_backup(const char *dir, int entries)
+{
+    return make_backup_at(dir, entries, NULL);
+}
+
+/* The name a backup made by the library now has in the store: its local name (the second of
+ * its created_at) and the first 16 hex digits of its SHA3-256. */
+static void store_name_of(char *out, size_t cap, const capv_backup_info *b, const char *ext)
+{
+    const char *base = strrchr(b->path, '/') + 1;
+    snprintf(out, cap, "%.*s-%.16s%s", (int)(strlen(base) - strlen(".sqlite")), base,
+             b->sha3_256 + 2, ext);
+}
+
 START_TEST(upload_sends_file_then_sidecar_with_checksums)
 {
     char dir[256];
@@ -848,12 +865,14 @@ START_TEST(upload_sends_file_then_sidecar_with_checksums)
     capv_error err = CAPV_ERROR_INIT;
     ck_assert_msg(capv_backup_remote_upload(&info, r, b->path, NULL, NULL, &err) == CAPV_OK, "%s",
                   err.message);
-    const char *base = strrchr(b->path, '/') + 1;
-    char want[512];
-    snprintf(want, sizeof want, "PUT /capv-backups/site%%20a/%s HTTP/1.1", base);
+    char name[128], want[512];
+    store_name_of(name, sizeof name, b, ".sqlite");
+    snprintf(want, sizeof want, "PUT /capv-backups/site%%20a/%s HTTP/1.1", name);
     ck_assert_uint_eq(script_seen(&s), 2);
     ck_assert_str_eq(s.seen[0].line, want);
-    ck_assert_ptr_nonnull(strstr(s.seen[1].line, ".json HTTP/1.1"));
+    store_name_of(name, sizeof name, b, ".json");
+    snprintf(want, sizeof want, "PUT /capv-backups/site%%20a/%s HTTP/1.1", name);
+    ck_assert_str_eq(s.seen[1].line, want);
     /* the file went whole, its SHA-256 as payload hash and checksum */
     ck_assert_uint_eq(s.seen[0].body_len, b->size_bytes);
     char v[512], b64[64];
@@ -900,6 +919,167 @@ START_TEST(upload_sends_file_then_sidecar_with_checksums)
     capv_backup_remote_free(r);
     capv_backup_info_free(b);
     tu_remove_tree(dir);
+}
+END_TEST
+
+/* 2026-03-01T12:00:00.250Z: two registries backing up "in the same second". */
+static int64_t same_second(void *user)
+{
+    (void)user;
+    return 1772366400250;
+}
+
+START_TEST(same_second_backups_get_their_own_names)
+{
+    /* two replicas back up in the same second, each into its own directory under the same
+     * local name, different registries (bytes): in the store two names, by content, so their
+     * PUTs cannot leave the file of one beside the sidecar of the other; the same backup
+     * uploaded again keeps its name, and so does a copy downloaded and uploaded again */
+    char dir[256], da[300], db[300], into[300];
+    tu_temp_dir(dir, sizeof dir, "capv-s3names");
+    snprintf(da, sizeof da, "%s/a", dir);
+    snprintf(db, sizeof db, "%s/b", dir);
+    snprintf(into, sizeof into, "%s/into", dir);
+    ck_assert_int_eq(mkdir(da, 0700), 0);
+    ck_assert_int_eq(mkdir(db, 0700), 0);
+    ck_assert_int_eq(mkdir(into, 0700), 0);
+    capv_backup_info *a = make_backup_at(da, 3, same_second);
+    capv_backup_info *b = make_backup_at(db, 4, same_second);
+    ck_assert_str_eq(strrchr(a->path, '/'), "/registry-20260301T120000Z.sqlite");
+    ck_assert_str_eq(strrchr(b->path, '/'), "/registry-20260301T120000Z.sqlite");
+    ck_assert_str_ne(a->sha3_256, b->sha3_256);
+    size_t side_len = 0, db_len = 0;
+    char *side = (char *)tu_read("", a->sidecar_path, &side_len);
+    char *bytes = (char *)tu_read("", a->path, &db_len);
+    script s;
+    memset(&s, 0, sizeof s);
+    for (size_t i = 0; i < 6; i++)
+        script_add(&s, "200 OK", NULL, "");
+    script_add(&s, "200 OK", NULL, side); /* the download of a's copy */
+    script_add_bytes(&s, bytes, db_len);
+    script_add(&s, "200 OK", NULL, "");
+    script_add(&s, "200 OK", NULL, "");
+    script_start(&s);
+    capv_backup_remote *r = remote_for(&s, "s3://capv-backups/p", 1, 0);
+    capv_backup_remote_info *ia = NULL, *ib = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_backup_remote_upload(&ia, r, a->path, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_msg(capv_backup_remote_upload(&ib, r, b->path, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    char want[256];
+    snprintf(want, sizeof want, "p/registry-20260301T120000Z-%.16s.sqlite", a->sha3_256 + 2);
+    ck_assert_str_eq(ia->key, want);
+    snprintf(want, sizeof want, "p/registry-20260301T120000Z-%.16s.json", a->sha3_256 + 2);
+    ck_assert_str_eq(ia->sidecar_key, want);
+    snprintf(want, sizeof want, "p/registry-20260301T120000Z-%.16s.sqlite", b->sha3_256 + 2);
+    ck_assert_str_eq(ib->key, want);
+    ck_assert_str_ne(ia->key, ib->key);
+    snprintf(want, sizeof want, "PUT /capv-backups/%s HTTP/1.1", ib->sidecar_key);
+    ck_assert_str_eq(s.seen[3].line, want);
+    /* a's backup again: the same objects */
+    ck_assert_int_eq(capv_backup_remote_upload(NULL, r, a->path, NULL, NULL, &err), CAPV_OK);
+    ck_assert_str_eq(s.seen[4].line, s.seen[0].line);
+    ck_assert_str_eq(s.seen[5].line, s.seen[1].line);
+    /* downloaded under the store's name, it is a local backup, and goes back under it */
+    capv_backup_info *got = NULL;
+    ck_assert_msg(capv_backup_remote_download(&got, r, ia->url, into, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    snprintf(want, sizeof want, "/%s", strrchr(ia->key, '/') + 1);
+    ck_assert_str_eq(strrchr(got->path, '/'), want);
+    capv_backup_list *list = NULL;
+    ck_assert_int_eq(capv_registry_backup_list(&list, into, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_backup_list_count(list), 1);
+    capv_backup_list_free(list);
+    ck_assert_msg(capv_backup_remote_upload(NULL, r, got->path, NULL, NULL, &err) == CAPV_OK, "%s",
+                  err.message);
+    ck_assert_uint_eq(script_seen(&s), 10);
+    ck_assert_str_eq(s.seen[8].line, s.seen[0].line);
+    ck_assert_str_eq(s.seen[9].line, s.seen[1].line);
+    capv_backup_info_free(got);
+    capv_backup_remote_info_free(ia);
+    capv_backup_remote_info_free(ib);
+    capv_backup_remote_free(r);
+    script_stop(&s);
+    free(side);
+    free(bytes);
+    capv_backup_info_free(a);
+    capv_backup_info_free(b);
+    tu_remove_tree(dir);
+}
+END_TEST
+
+START_TEST(old_and_new_names_are_listed_and_pruned)
+{
+    /* a store holding copies named the old way (registry-<UTC>[-n], until 2026-12-08) and the
+     * new (registry-<UTC>-<16 hex digits>): all listed, newest first, counted and pruned
+     * alike; a file without sidecar of either kind, an hour old and named before the oldest
+     * copy kept, removed; a name of neither kind ignored */
+    int64_t old = capv_clock_system(NULL) - 365LL * 86400 * 1000;
+    static const char *const names[] = { "20260101T000000Z", "20260102T000000Z-0123456789abcdef",
+                                         "20260103T000000Z-1",
+                                         "20260104T000000Z-fedcba9876543210" };
+    static char listing[8192];
+    strcpy(listing, "<ListBucketResult><IsTruncated>false</IsTruncated>");
+    list_entry(listing, sizeof listing, "p/registry-20251231T000000Z-00000000000000aa.sqlite", 4096,
+               old);
+    list_entry(listing, sizeof listing, "p/registry-20260105T000000Z-0123456789ABCDEF.json", 100,
+               old);
+    list_entry(listing, sizeof listing, "p/registry-20260105T000000Z-0123456789ABCDEF.sqlite", 8192,
+               old);
+    char *sides[4];
+    for (size_t i = 0; i < 4; i++) {
+        char key[128], created[40];
+        snprintf(created, sizeof created, "%.4s-%.2s-%.2sT00:00:00.000Z", names[i], names[i] + 4,
+                 names[i] + 6);
+        sides[i] = sidecar_json(8192, created);
+        snprintf(key, sizeof key, "p/registry-%s.json", names[i]);
+        list_entry(listing, sizeof listing, key, strlen(sides[i]), old);
+        snprintf(key, sizeof key, "p/registry-%s.sqlite", names[i]);
+        list_entry(listing, sizeof listing, key, 8192, old);
+    }
+    strcat(listing, "</ListBucketResult>");
+    script s;
+    memset(&s, 0, sizeof s);
+    for (size_t round = 0; round < 2; round++) {
+        script_add(&s, "200 OK", NULL, listing);
+        for (size_t i = 0; i < 4; i++) /* the sidecars, read in key order */
+            script_add(&s, "200 OK", NULL, sides[i]);
+    }
+    for (size_t i = 0; i < 5; i++)
+        script_add(&s, "204 No Content", NULL, "");
+    script_start(&s);
+    capv_backup_remote *r = remote_for(&s, "s3://capv-backups/p", 1, 0);
+    capv_backup_remote_listing *l = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    ck_assert_msg(capv_backup_remote_list(&l, r, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(capv_backup_remote_listing_count(l), 4);
+    for (size_t i = 0; i < 4; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "p/registry-%s.sqlite", names[3 - i]);
+        ck_assert_str_eq(capv_backup_remote_listing_get(l, i)->key, want);
+    }
+    capv_backup_remote_listing_free(l);
+    size_t removed = 99;
+    ck_assert_msg(capv_backup_remote_prune(&removed, r, 2, &err) == CAPV_OK, "%s", err.message);
+    ck_assert_uint_eq(removed, 2);
+    ck_assert_uint_eq(script_seen(&s), 2 * 5 + 5);
+    static const char *const deleted[] = {
+        "p/registry-20260102T000000Z-0123456789abcdef.json",
+        "p/registry-20260102T000000Z-0123456789abcdef.sqlite",
+        "p/registry-20260101T000000Z.json",
+        "p/registry-20260101T000000Z.sqlite",
+        "p/registry-20251231T000000Z-00000000000000aa.sqlite",
+    };
+    for (size_t i = 0; i < 5; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "DELETE /capv-backups/%s HTTP/1.1", deleted[i]);
+        ck_assert_str_eq(s.seen[10 + i].line, want);
+    }
+    capv_backup_remote_free(r);
+    script_stop(&s);
+    for (size_t i = 0; i < 4; i++)
+        free(sides[i]);
 }
 END_TEST
 
@@ -1157,6 +1337,8 @@ Suite *backup_remote_suite(void)
     tcase_add_test(tc, errors_are_mapped_and_retried);
     tcase_add_test(tc, prune_leaves_future_copies_and_young_files);
     tcase_add_test(tc, upload_sends_file_then_sidecar_with_checksums);
+    tcase_add_test(tc, same_second_backups_get_their_own_names);
+    tcase_add_test(tc, old_and_new_names_are_listed_and_pruned);
     tcase_add_test(tc, multipart_upload_and_abort);
     tcase_add_test(tc, download_removes_only_what_it_placed);
     tcase_add_test(tc, cancelled_call);
