@@ -8,20 +8,24 @@
 #include <time.h>
 
 /* Freed memory is handed back to the system once this much was released since the last
- * time and nothing is reserved any more, at most every TRIM_INTERVAL_MS: malloc_trim walks
- * the whole heap, and under a stream of small requests "nothing reserved" comes thousands of
- * times a second. A trim put off for that is made by budget_tick, once a second. */
+ * time, at most every TRIM_INTERVAL_MS: malloc_trim walks the whole heap. Not only once
+ * nothing is reserved any more: under a stream of large requests that never comes, and each
+ * worker thread's malloc arena would keep the most it ever held (docs/hardening.md). A trim
+ * put off for the interval is made by budget_tick, once a second. */
 #define TRIM_AFTER_BYTES (4u << 20)
 #define TRIM_INTERVAL_MS 1000
 
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t freed;
+    pthread_mutex_t serial; /* budget_serial_begin's turn */
     uint64_t total, reserved, released_since_trim;
     int64_t last_trim_ms;
     int64_t wait_ms;
     atomic_uint_fast64_t rejections;
-} b = { .lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER };
+} b = { .lock = PTHREAD_MUTEX_INITIALIZER,
+        .freed = PTHREAD_COND_INITIALIZER,
+        .serial = PTHREAD_MUTEX_INITIALIZER };
 
 void budget_init(uint64_t total_bytes, int64_t wait_ms)
 {
@@ -31,6 +35,21 @@ void budget_init(uint64_t total_bytes, int64_t wait_ms)
      * the heap and stay resident after they are freed. A fixed threshold keeps request
      * bodies and expanded members in mappings that go back to the system on free. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
+/* The end of a wait of wait_ms from now, on the monotonic clock (a step of the wall clock is
+ * no wait). */
+static struct timespec wait_end(void)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += b.wait_ms / 1000;
+    until.tv_nsec += (b.wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    return until;
 }
 
 budget_result budget_admit(uint64_t bytes, uint64_t room)
@@ -43,14 +62,7 @@ budget_result budget_admit(uint64_t bytes, uint64_t room)
     }
     pthread_mutex_lock(&b.lock);
     if (b.reserved + room > b.total) { /* the clock is read only when there is a wait */
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until); /* a step of the wall clock is no wait */
-        until.tv_sec += b.wait_ms / 1000;
-        until.tv_nsec += (b.wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = wait_end();
         int rc = 0;
         while (b.reserved + room > b.total && rc == 0)
             rc = pthread_cond_clockwait(&b.freed, &b.lock, CLOCK_MONOTONIC, &until);
@@ -64,6 +76,22 @@ budget_result budget_admit(uint64_t bytes, uint64_t room)
     return ok ? BUDGET_OK : BUDGET_BUSY;
 }
 
+bool budget_serial_begin(void)
+{
+    if (pthread_mutex_trylock(&b.serial) == 0)
+        return true;
+    struct timespec until = wait_end();
+    if (pthread_mutex_clocklock(&b.serial, CLOCK_MONOTONIC, &until) == 0)
+        return true;
+    atomic_fetch_add(&b.rejections, 1);
+    return false;
+}
+
+void budget_serial_end(void)
+{
+    pthread_mutex_unlock(&b.serial);
+}
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -74,7 +102,7 @@ static int64_t mono_ms(void)
 /* Under the lock: whether a trim is due now (and then it counts as made). */
 static bool trim_due(void)
 {
-    if (b.reserved != 0 || b.released_since_trim < TRIM_AFTER_BYTES)
+    if (b.released_since_trim < TRIM_AFTER_BYTES)
         return false;
     int64_t now = mono_ms();
     if (now - b.last_trim_ms < TRIM_INTERVAL_MS)

@@ -97,7 +97,8 @@ static const cfg_key keys[] = {
       "it)." },
     { "server", "memory_budget_bytes", T_INT, CFG_DERIVED, OFF(server_memory_budget_bytes), "0", 0,
       1099511627776LL, NULL,
-      "Memory that request bodies and their verification may hold together: each request "
+      "Memory that request bodies and their verification, and the large answers of GET "
+      "routes (stored policies, list pages, reports), may hold together: each request "
       "is let in when its worst case fits, holds its body's raw bytes while they arrive and "
       "its worst case once the body is whole (docs/hardening.md \"Memory budget\"); one "
       "that does not fit waits up to "

@@ -69,6 +69,15 @@ static void lock_leave(req *r)
     r->locked = false;
 }
 
+/* Takes the read lock again after a wait, when the request held it before (`locked`). */
+static void lock_again(req *r, bool locked)
+{
+    if (locked) {
+        pthread_rwlock_rdlock(&r->d->lock);
+        r->locked = true;
+    }
+}
+
 /* Writes all of a response (head, then the body unless it went with the head) under one
  * write deadline, from its first byte: a client that reads it too slowly is cut off by the
  * watchdog and the write fails. Without the daemon's lock, which the request does not take
@@ -259,6 +268,8 @@ static uint64_t worst_case(const req *r, body_kind kind, uint64_t len)
     }
 }
 
+#define BUSY_MESSAGE "the server is busy with other requests; retry shortly"
+
 /* Reserves `want` more bytes of the budget for a body of `len` bytes once `room` bytes are
  * free, or answers 413 (they never can be) or 503 (not now). */
 static bool reserve_bytes(req *r, uint64_t want, uint64_t room, uint64_t len)
@@ -272,8 +283,7 @@ static bool reserve_bytes(req *r, uint64_t want, uint64_t room, uint64_t len)
         return false;
     case BUDGET_BUSY:
     default:
-        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n",
-                        "the server is busy with other uploads; retry shortly");
+        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n", BUSY_MESSAGE);
         return false;
     }
 }
@@ -442,10 +452,7 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len)
     lock_leave(r);
     if (!receive_body(r, kind, declared, max, out, len))
         return false;
-    if (locked) {
-        pthread_rwlock_rdlock(&r->d->lock);
-        r->locked = true;
-    }
+    lock_again(r, locked);
     return true;
 }
 
@@ -455,10 +462,34 @@ bool body_reserve_as(req *r, body_kind kind, size_t len)
     lock_leave(r);
     if (!reserve_read(r, kind, r->reserved, len))
         return false;
-    if (locked) {
-        pthread_rwlock_rdlock(&r->d->lock);
-        r->locked = true;
+    lock_again(r, locked);
+    return true;
+}
+
+bool answer_reserve(req *r, uint64_t bytes)
+{
+    if (bytes > budget_total())
+        bytes = budget_total();
+    if (bytes <= r->reserved)
+        return true;
+    bool locked = r->locked;
+    lock_leave(r);
+    uint64_t more = bytes - r->reserved;
+    if (!reserve_bytes(r, more, more, r->body_bytes))
+        return false;
+    lock_again(r, locked);
+    return true;
+}
+
+bool answer_serial_begin(req *r)
+{
+    bool locked = r->locked;
+    lock_leave(r);
+    if (!budget_serial_begin()) {
+        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n", BUSY_MESSAGE);
+        return false;
     }
+    lock_again(r, locked);
     return true;
 }
 

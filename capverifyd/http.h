@@ -90,6 +90,18 @@ bool read_body(req *r, body_kind kind, uint8_t **out, size_t *len);
  * has answered (413, 503 overloaded) and returns false. */
 bool body_reserve_as(req *r, body_kind kind, size_t len);
 
+/* Makes the request's reservation in the memory budget at least `bytes` before it builds an
+ * answer from stored data (a GET's: docs/hardening.md "Memory budget"), waiting for room as
+ * read_body does, without the daemon's read lock: what the caller read under the lock before
+ * must be read again afterwards. More than the whole budget is capped to it: such an answer
+ * is built alone. On failure it has answered 503 overloaded and returns false. */
+bool answer_reserve(req *r, uint64_t bytes);
+/* For an answer whose size is known only by reading what it is built from (a stored policy
+ * IR): the turn to read it, one request at a time (budget_serial_begin), waited for as
+ * answer_reserve waits. On failure it has answered 503 overloaded and returns false; else
+ * the caller ends the turn with budget_serial_end. */
+bool answer_serial_begin(req *r);
+
 /* ---- responses ---- */
 /* Any answer: status, media type (NULL for none), body; extra_headers are "Name: value\r\n"
  * lines. Adds the security headers, request id and CORS headers every answer carries. */

@@ -15,22 +15,43 @@
 
 #include "auth.h"
 #include "backup.h"
+#include "budget.h"
 #include "daemon.h"
 #include "entry_count.h"
 #include "http.h"
 #include "http_status.h"
 #include "metrics.h"
 
+/* What building a GET's answer may hold at most, reserved in the memory budget before it is
+ * built (docs/hardening.md "Memory budget"): per item of a page (the entry's fields as read
+ * and as JSON, every field at its limit and escaped; a recorded verification's; a policy's
+ * without its IR), and per byte of a stored IR while it is loaded and written (measured: up
+ * to 19 for an IR of tiny literals). */
+#define ENTRY_ANSWER_MAX 16384
+#define VERIFICATION_ANSWER_MAX 2048
+#define POLICY_ANSWER_MAX 1024
+#define IR_LOAD_FACTOR 24
+
 /* Sends JSON the library wrote (`st` the status of the call that wrote it) and frees it, or
- * answers the failure. */
+ * answers the failure. The answer holds at least its own size of the budget while it is
+ * written: one larger than its route's reservation (an item above the bound) waits for it. */
 static void send_library_json(req *r, int status, capv_status st, char *json, size_t len,
                               const capv_error *err, const char *extra)
 {
-    if (st == CAPV_OK)
-        send_json(r, status, json, len, extra);
-    else
+    if (st != CAPV_OK)
         answer_failure(r, st, err);
+    else if (answer_reserve(r, len))
+        send_json(r, status, json, len, extra);
     capv_free(json);
+}
+
+/* 500 for an answer that could not be written for want of memory. */
+static void answer_nomem(req *r)
+{
+    capv_error err = CAPV_ERROR_INIT;
+    err.code = CAPV_E_NOMEM;
+    snprintf(err.message, sizeof err.message, "out of memory writing the answer");
+    answer_failure(r, CAPV_E_NOMEM, &err);
 }
 
 static bool need_registry(req *r)
@@ -39,6 +60,13 @@ static bool need_registry(req *r)
         return true;
     answer_registry_not_open(r);
     return false;
+}
+
+/* Reserves `bytes` for building a GET's answer (answer_reserve, which lets the read lock go
+ * while it waits), then needs the registry again. False when answered (503). */
+static bool room_for_answer(req *r, uint64_t bytes)
+{
+    return answer_reserve(r, bytes) && need_registry(r);
 }
 
 static bool need_json(req *r)
@@ -141,7 +169,8 @@ void handle_registry_list(req *r)
     long long after, limit;
     if (!query_known(r, known) || !query(r, "manifest_hash", mh, sizeof mh, &manifest) ||
         !query_int(r, "after", 0, 0, INT64_MAX, &after) ||
-        !query_int(r, "limit", 100, 1, 1000, &limit))
+        !query_int(r, "limit", 100, 1, 1000, &limit) ||
+        !room_for_answer(r, (uint64_t)limit * ENTRY_ANSWER_MAX))
         return;
     capv_registry_page *page = NULL;
     capv_error err = CAPV_ERROR_INIT;
@@ -187,7 +216,9 @@ void handle_registry_verification(req *r)
                    HTTP_REQUEST_ID_MAX);
         return;
     }
-    if (!need_registry(r))
+    /* the report as read and its copy answered; one stored under a larger
+     * registry.max_report_bytes holds its size when it is sent (send_library_json) */
+    if (!need_registry(r) || !room_for_answer(r, 2 * (uint64_t)r->d->cfg.registry_max_report_bytes))
         return;
     char *json = NULL;
     size_t len = 0;
@@ -215,7 +246,8 @@ void handle_registry_verifications(req *r)
     }
     long long before, limit;
     if (!query_int(r, "before", 0, 0, INT64_MAX, &before) ||
-        !query_int(r, "limit", 50, 1, 1000, &limit))
+        !query_int(r, "limit", 50, 1, 1000, &limit) ||
+        !room_for_answer(r, (uint64_t)limit * VERIFICATION_ANSWER_MAX))
         return;
     capv_registry_verification_page *page = NULL;
     capv_error err = CAPV_ERROR_INIT;
@@ -342,10 +374,7 @@ static void jnum(jbuf *b, long long v)
 static void send_jbuf(req *r, int status, jbuf *b)
 {
     if (b->failed) {
-        capv_error err = CAPV_ERROR_INIT;
-        err.code = CAPV_E_NOMEM;
-        snprintf(err.message, sizeof err.message, "out of memory writing the answer");
-        answer_failure(r, CAPV_E_NOMEM, &err);
+        answer_nomem(r);
     } else {
         send_json(r, status, b->p ? b->p : "", b->len, NULL);
     }
@@ -516,9 +545,7 @@ static void answer_lint_errors(req *r, const capv_policy_diagnostics *diags, con
         snprintf(members, n, "\"lints\":%s", lints);
     capv_free(lints);
     if (members == NULL) {
-        err.code = CAPV_E_NOMEM;
-        snprintf(err.message, sizeof err.message, "out of memory writing the answer");
-        answer_failure(r, CAPV_E_NOMEM, &err);
+        answer_nomem(r);
         return;
     }
     send_error_members(r, 422, "lint_errors", members, "%s",
@@ -583,7 +610,8 @@ void handle_policy_list(req *r)
     static const char *const known[] = { "after", "limit", NULL };
     long long after, limit;
     if (!query_known(r, known) || !query_int(r, "after", 0, 0, INT64_MAX, &after) ||
-        !query_int(r, "limit", 100, 1, 1000, &limit))
+        !query_int(r, "limit", 100, 1, 1000, &limit) ||
+        !room_for_answer(r, (uint64_t)limit * POLICY_ANSWER_MAX))
         return;
     capv_registry_policy_page *page = NULL;
     capv_error err = CAPV_ERROR_INIT;
@@ -604,14 +632,44 @@ static capv_status stored_ir(capv_policy_ir **out, req *r, const char *id, capv_
     return st == CAPV_E_MISMATCH ? CAPV_E_INTERNAL : st;
 }
 
+/* The size of the IR stored under `id` into *size and its policy hash into key (the
+ * registry is open). Read one request at a time (answer_serial_begin): the copy read is the
+ * only memory a GET /policy/{id} holds outside the budget. False when answered. */
+static bool stored_ir_size(req *r, const char *id, uint64_t *size, char *key, size_t cap)
+{
+    if (!answer_serial_begin(r))
+        return false;
+    bool open = need_registry(r); /* the read lock was let go: read again */
+    capv_registry_policy *p = NULL;
+    capv_error err = CAPV_ERROR_INIT;
+    capv_status st = open ? capv_registry_get_policy(&p, r->d->registry, id, &err) : CAPV_OK;
+    if (open && st == CAPV_OK) {
+        *size = strlen(p->ir_json);
+        snprintf(key, cap, "%s", p->policy_hash);
+    }
+    capv_registry_policy_free(p);
+    budget_serial_end();
+    if (st != CAPV_OK)
+        answer_failure(r, st, &err);
+    return open && st == CAPV_OK;
+}
+
+/* The stored IR's size first, then its load within the memory budget (IR_LOAD_FACTOR times
+ * that), by its policy hash: the version measured, not one stored meanwhile under the id. The
+ * answer is a copy, so that only it is held while a slow client reads it. */
 void handle_policy_get(req *r)
 {
     if (!auth_check(r, "policy:read") || !need_registry(r))
         return;
     const char *id = r->ri->local_uri_raw + strlen("/policy/");
+    uint64_t size = 0;
+    char key[160];
+    if (!stored_ir_size(r, id, &size, key, sizeof key) ||
+        !room_for_answer(r, size * IR_LOAD_FACTOR))
+        return;
     capv_policy_ir *ir = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = stored_ir(&ir, r, id, &err);
+    capv_status st = stored_ir(&ir, r, key, &err);
     if (st != CAPV_OK) {
         answer_failure(r, st, &err);
         return;
@@ -627,9 +685,17 @@ void handle_policy_get(req *r)
         return;
     }
     size_t len = 0;
-    const char *json = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, &len);
-    send_json(r, 200, json, len, hdr);
+    const char *pretty = capv_policy_ir_json(ir, CAPV_POLICY_IR_PRETTY, &len);
+    char *json = malloc(len ? len : 1);
+    if (json != NULL)
+        memcpy(json, pretty, len);
     capv_policy_ir_free(ir);
+    if (json == NULL) {
+        answer_nomem(r);
+        return;
+    }
+    send_json(r, 200, json, len, hdr);
+    free(json);
 }
 
 /* The evaluation's answer: 200 with the result, the verdict logged and counted. */
