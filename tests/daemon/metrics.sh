@@ -53,6 +53,7 @@ cap_verifier_backup_total counter
 cap_verifier_inflight_requests gauge
 cap_verifier_registry_storage_faults_total counter
 cap_verifier_registry_entries gauge
+cap_verifier_registry_open gauge
 cap_verifier_registry_records_written_total counter
 cap_verifier_registry_filesystem_bytes gauge
 cap_verifier_build_info gauge
@@ -65,6 +66,8 @@ EOF
 # (capverifyd/entry_count.c), never the scrape: a fresh one has none.
 assert_eq "cap_verifier_registry_entries of a fresh registry" \
     "$(metric "$TMP/m0" cap_verifier_registry_entries)" 0
+assert_eq "cap_verifier_registry_open of the registry opened at start" \
+    "$(metric "$TMP/m0" cap_verifier_registry_open)" 1
 
 version=$("$DAEMON" --version | awk '{ print $2 }')
 assert_match "cap_verifier_build_info{version,commit} 1" \
@@ -228,6 +231,44 @@ for _ in $(seq 60); do
     sleep 0.1
 done
 assert_eq "cap_verifier_backup_leader of a writable SQLite registry" "$leader" 1
+
+# a restore that leaves a file the daemon cannot open (as in backup_trust.sh): its SIGHUP
+# closes the registry and cannot open it again; the registry's series go, the gauge stays at
+# 0 (alert RegistryNotOpen, docs/runbook.md#registrynotopen) until a restore of a good backup
+# (the runbook's remedy: the daemon holds no database then) puts one in place
+wait_open() { # wait_open WANT: up to 15 s for cap_verifier_registry_open = WANT
+    for _ in $(seq 150); do
+        scrape "$TMP/m_open"
+        [ "$(metric "$TMP/m_open" cap_verifier_registry_open)" = "$1" ] && return
+        sleep 0.1
+    done
+}
+RDB=$D_DIR/registry.sqlite
+check "a backup of the registry (CLI, online)" \
+    "$CLI" registry backup --db "$RDB" --dir "$TMP/bk"
+mkdir -p "$TMP/aside"
+for f in "" -wal -shm; do
+    [ -e "$RDB$f" ] && mv "$RDB$f" "$TMP/aside/"
+done
+head -c 4096 /dev/zero | tr '\0' x >"$RDB" # no database
+kill -HUP "$D_PID"
+wait_open 0
+assert_eq "a registry that cannot be reopened: cap_verifier_registry_open 0" \
+    "$(metric "$TMP/m_open" cap_verifier_registry_open)" 0
+assert_eq "... its other series are gone" \
+    "$(grep -c '^cap_verifier_registry_\(entries\|queue_depth\|records_written_total\|storage_faults_total\) ' "$TMP/m_open")" 0
+if promtool check metrics <"$TMP/m_open" >"$TMP/promtool.out" 2>&1; then
+    pass "promtool check metrics (registry not open)"
+else
+    fail "promtool check metrics (registry not open)" "$(cat "$TMP/promtool.out")"
+fi
+check "restore of the backup while the daemon's registry is not open" \
+    "$CLI" registry restore --db "$RDB" --from "$(ls "$TMP"/bk/registry-*.sqlite)"
+wait_open 1
+assert_eq "the daemon opens the restored file (within 5 s): cap_verifier_registry_open 1" \
+    "$(metric "$TMP/m_open" cap_verifier_registry_open)" 1
+assert_eq "... and cap_verifier_registry_entries is back" \
+    "$(metric "$TMP/m_open" cap_verifier_registry_entries)" 1
 
 daemon_stop
 t_done

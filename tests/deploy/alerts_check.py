@@ -8,9 +8,9 @@ cover both sides.
 - deploy/prometheus/alerts.yml has exactly the alerts of docs/runbook.md#alerts with their
   priorities (SPEC below: P0 CapVerifierDown, CapVerifierUnavailable, IngressFivexxSpike,
   FivexxSpike; P1 HighErrorRate, HighAuthFailureRate, JWKSStale, RegistryRecordsDropped,
-  RegistryWriteFailing, TLSCertExpiryImminent; P2 HighP95Latency, NoTraffic, BackupStale,
-  RegistryDiskLow, RegistryDiskFillingUp, MemoryNearLimit, TLSCertExpiringSoon,
-  BackupOffsiteStale, RegistryRecordsRejected; P3
+  RegistryWriteFailing, RegistryNotOpen, TLSCertExpiryImminent; P2 CapVerifierReplicaDown,
+  JWKSReplicaStale, HighP95Latency, NoTraffic, BackupStale, RegistryDiskLow, RegistryDiskFillingUp,
+  MemoryNearLimit, TLSCertExpiringSoon, BackupOffsiteStale, RegistryRecordsRejected; P3
   LowCacheHitRate), each with labels
   severity (matching its priority) and priority, and annotations summary, description and
   runbook_url = docs/runbook.md#<anchor>;
@@ -42,7 +42,12 @@ SPEC = {"HighErrorRate": "P1", "HighP95Latency": "P2", "FivexxSpike": "P0",
         # issue 14, off-site copies
         "BackupOffsiteStale": "P2",
         # records refused for good (docs/registry.md "Recording verifications")
-        "RegistryRecordsRejected": "P2"}
+        "RegistryRecordsRejected": "P2",
+        # fleet-aware severities: one replica of several down is no page
+        # (docs/runbook.md "Severities and escalation")
+        "CapVerifierReplicaDown": "P2", "JWKSReplicaStale": "P2",
+        # a registry that a SIGHUP could not reopen (cap_verifier_registry_open)
+        "RegistryNotOpen": "P1"}
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "warning", "P3": "info"}
 SECTIONS = ("Symptoms", "Investigation", "Resolution", "Verification")
 

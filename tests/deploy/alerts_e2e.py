@@ -9,7 +9,7 @@ its condition for real, and to resolve by removing it.
 The copy (tests/deploy/compress_rules.py, factor 60: a minute of the shipped rules is a
 second here, an hour a minute, a day 24 minutes; the script states exactly what it scales and
 proves nothing else changed) is loaded by Debian's `prometheus` (127.0.0.1, a temporary
-storage directory, scrape and evaluation every 500 ms). It scrapes job "cap-verifier": 13
+storage directory, scrape and evaluation every 500 ms). It scrapes job "cap-verifier": 14
 capverifyd processes on 127.0.0.1, each as its own namespace (a `namespace` target label from
 a file_sd file), through the admin port's /metrics. The conditions, run in parallel:
 
@@ -38,9 +38,15 @@ a file_sd file), through the admin port's /metrics. The conditions, run in paral
   TLSCertExpiringSoon,   tls         HTTPS with a certificate valid for 2 h (5 compressed days:
   TLSCertExpiryImminent              Soon fires, Imminent stays quiet), then 30 min (1.25 d:
                                      both), then a year (neither); the daemon reloads the file
-  CapVerifierDown        down        one of two daemons killed (kill -9; the other stays up),
-                                     then restarted on its ports
-  CapVerifierDown        gone        every target of a namespace dropped from service discovery
+  CapVerifierReplicaDown down        one of two daemons killed (kill -9; the other stays up:
+                                     no page), then the other too (CapVerifierDown, P0, takes
+  CapVerifierDown                    over); then both restarted on their ports
+  CapVerifierDown        gone        the one daemon of the namespace killed, then restarted;
+                                     then every target of the namespace dropped from service
+                                     discovery
+  RegistryNotOpen        reopen      the SQLite file replaced by one that is no database, then
+                                     SIGHUP: the registry cannot be opened again; then the file
+                                     is put back and the daemon opens it at its next try
   NoTraffic              idle        a daemon nobody calls; then requests to an unknown path
                                      (404s count as answered)
   MemoryNearLimit        memory      a cgroup memory limit just above the daemon's RSS (a fake
@@ -686,23 +692,59 @@ def sc_tls(a, d, cert_path, certs):
 def sc_down(a, d1, d2):
     d1.stop(signal.SIGKILL)
     log("down: %s killed" % d1.target)
-    fired(a, "CapVerifierDown", {"namespace": "down", "instance": d1.target}, 20, "critical",
-          "P0", "one of the namespace's two daemons is killed")
-    R.check(not a.seen("CapVerifierDown", {"instance": d2.target})
-            and not a.seen("CapVerifierDown", {"namespace": "down", "instance": None}),
-            "CapVerifierDown stays quiet for the other daemon and for the namespace as a whole")
+    fired(a, "CapVerifierReplicaDown", {"namespace": "down", "instance": d1.target}, 20,
+          "warning", "P2", "one of the namespace's two daemons is killed")
+    R.check(not a.seen("CapVerifierReplicaDown", {"instance": d2.target})
+            and not a.seen("CapVerifierDown", {"namespace": "down"}),
+            "one daemon of two down: CapVerifierReplicaDown for it alone, no CapVerifierDown")
+    d2.stop(signal.SIGKILL)
+    log("down: %s killed too" % d2.target)
+    fired(a, "CapVerifierDown", {"namespace": "down", "instance": None}, 20, "critical", "P0",
+          "both daemons of the namespace are killed")
+    resolved(a, "CapVerifierReplicaDown", {"namespace": "down"}, 20,
+             "CapVerifierDown takes over (more than half are down)")
     d1.start()
-    log("down: %s restarted" % d1.target)
-    resolved(a, "CapVerifierDown", {"namespace": "down"}, 20, "the daemon is back")
+    d2.start()
+    log("down: both restarted")
+    resolved(a, "CapVerifierDown", {"namespace": "down"}, 20, "the daemons are back")
 
 
-def sc_gone(a, sd, groups):
+def sc_gone(a, d, sd, groups):
+    d.stop(signal.SIGKILL)
+    log("gone: the namespace's one daemon killed")
+    fired(a, "CapVerifierDown", {"namespace": "gone", "instance": None}, 20, "critical", "P0",
+          "the one daemon of a single-replica namespace is killed")
+    R.check(not a.seen("CapVerifierReplicaDown", {"namespace": "gone"}),
+            "CapVerifierReplicaDown stays quiet for a single-replica namespace")
+    d.start()
+    resolved(a, "CapVerifierDown", {"namespace": "gone"}, 20, "the daemon is back")
     write_json(sd, [g for g in groups if g["labels"]["namespace"] != "gone"])
     log("gone: the namespace's targets are dropped from service discovery")
     fired(a, "CapVerifierDown", {"namespace": "gone", "instance": None}, 20, "critical", "P0",
           "every target of the namespace is gone (other namespaces are up)")
     write_json(sd, groups)
     resolved(a, "CapVerifierDown", {"namespace": "gone"}, 20, "the targets are back")
+
+
+def sc_reopen(a, d):
+    """A SIGHUP that finds the SQLite file replaced by one it cannot open (a restore gone
+    wrong): the registry stays closed, the daemon tries again every 5 s."""
+    db = os.path.join(d.dir, "registry.sqlite")
+    aside = os.path.join(d.dir, "aside")
+    os.makedirs(aside)
+    for f in glob.glob(db + "*"):
+        os.rename(f, os.path.join(aside, os.path.basename(f)))
+    with open(db, "wb") as f:
+        f.write(b"x" * 4096)
+    d.proc.send_signal(signal.SIGHUP)
+    log("reopen: the registry file replaced by one that is no database, SIGHUP")
+    fired(a, "RegistryNotOpen", {"namespace": "reopen", "instance": d.target}, 20, "critical",
+          "P1", "a SIGHUP could not open the replaced registry file")
+    os.unlink(db)
+    for f in os.listdir(aside):
+        os.rename(os.path.join(aside, f), os.path.join(d.dir, f))
+    resolved(a, "RegistryNotOpen", {"namespace": "reopen"}, 20,
+             "the file is whole again (the daemon opens it at its next try)")
 
 
 def sc_idle(a, d):
@@ -852,6 +894,7 @@ def run_test(daemon_bin, src, sample, trust, tmp, prometheus, cc):
                                "tls.key_file=%s/tls.key" % tls_dir])
     d["down-1"], d["down-2"] = mk("down-1", "down"), mk("down-2", "down")
     d["gone"] = mk("gone")
+    d["reopen"] = mk("reopen")
     d["idle"] = mk("idle")
     d["memory"] = mk("memory", env={"CAPVD_CGROUP_ROOT": cgroup})
 
@@ -952,7 +995,8 @@ scrape_configs:
         ("backup", sc_backup, (alerts, b)),
         ("tls", sc_tls, (alerts, d["tls"], os.path.join(tls_dir, "tls.crt"), certs)),
         ("down", sc_down, (alerts, d["down-1"], d["down-2"])),
-        ("gone", sc_gone, (alerts, sd, groups)),
+        ("gone", sc_gone, (alerts, d["gone"], sd, groups)),
+        ("reopen", sc_reopen, (alerts, d["reopen"])),
         ("idle", sc_idle, (alerts, d["idle"])),
         ("memory", sc_memory, (alerts, d["memory"], os.path.join(cgroup, "memory.max"))),
         ("kube", sc_kube, (alerts, ex)),
@@ -984,13 +1028,15 @@ scrape_configs:
         "HighAuthFailureRate": {"auth"}, "JWKSStale": {"jwks-stale", "jwks-empty"},
         "BackupStale": {"backup"}, "TLSCertExpiringSoon": {"tls"},
         "TLSCertExpiryImminent": {"tls"}, "CapVerifierDown": {"down", "gone"},
+        "CapVerifierReplicaDown": {"down"}, "RegistryNotOpen": {"reopen"},
+        "JWKSReplicaStale": set(),
         "MemoryNearLimit": {"memory"}, "CapVerifierUnavailable": {"kube-test"},
         "IngressFivexxSpike": {"edge"},
     }
     for name, where in sorted(expected.items()):
         stray = sorted({x["labels"].get("namespace", "") for x in alerts.seen(name, {})} - where)
-        R.check(not stray, "%s fired nowhere but in %s" % (name, ", ".join(sorted(where))),
-                "also in: %s" % stray)
+        R.check(not stray, "%s fired nowhere%s" % (
+            name, " but in " + ", ".join(sorted(where)) if where else ""), "also in: %s" % stray)
     R.check(not alerts.seen("HighErrorRate", {"namespace": "registry"}),
             "HighErrorRate stays quiet for namespace registry: all its answers are errors, but "
             "fewer than the rule's 200 in a window")

@@ -32,11 +32,11 @@ import sys
 
 import yaml
 
-# {alert: [literal as written in the expression]}: seconds, scaled by 1/F
+# {alert or recording rule: [literal as written in the expression]}: seconds, scaled by 1/F
 DURATIONS = {
     "IngressFivexxSpike": ["60"],
     "FivexxSpike": ["60"],
-    "JWKSStale": ["900"],
+    "namespace_instance:cap_verifier_jwks_failing:max": ["900"],
     "BackupStale": ["93600"],
     "BackupOffsiteStale": ["93600"],
     "RegistryDiskFillingUp": ["4 * 86400"],

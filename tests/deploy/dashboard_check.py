@@ -6,8 +6,8 @@
 
 Valid JSON with a uid, a Prometheus datasource variable and unique panel ids; panels that do
 not overlap; the views the issue asks for (request rate by result, p50/p95/p99 latency, 5xx,
-auth failures by reason, cache hit ratio, JWKS age, registry size, backup age); and every
-query is valid PromQL (promtool check rules on the queries, with Grafana's variables
+auth failures by reason, cache hit ratio, JWKS age, registry size and open, backup age); and
+every query is valid PromQL (promtool check rules on the queries, with Grafana's variables
 replaced). Metric names are checked against a live scrape by metric_names.py.
 """
 import json
@@ -32,6 +32,7 @@ REQUIRED = {
     "cache hit ratio": r"cap_verifier_cache_hits_total.*cap_verifier_cache_misses_total",
     "JWKS age": r"cap_verifier_jwks_age_seconds",
     "registry size": r"cap_verifier_registry_entries",
+    "registry open": r"cap_verifier_registry_open",
     "backup age": r"time\(\) - max\(cap_verifier_backup_last_success_timestamp_seconds",
     "registry free space": r"cap_verifier_registry_free_bytes",
     "record queue": r"cap_verifier_registry_queue_depth",

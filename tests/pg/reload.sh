@@ -8,8 +8,8 @@
 #      session the daemon held before it is gone (the old handle closed), the new ones
 #      authenticated with the new password;
 #   2. the file gets a wrong password, SIGHUP: the log says the registry was not reopened,
-#      without the password; the open handle stays, /readyz stays ready, and the trust
-#      store is still reloaded;
+#      without the password; the open handle stays, /readyz stays ready,
+#      cap_verifier_registry_open stays 1, and the trust store is still reloaded;
 #   then the daemon's server processes stopped (SIGSTOP): /metrics still answers at once;
 #   3. after SIGTERM: every acknowledged entry is stored as acknowledged, every verification
 #      answered 200 is recorded (the records queued on the old handle too), none dropped.
@@ -85,6 +85,9 @@ check "... the log says the registry was not reopened" \
     grep -q 'registry not reopened, the open handle stays' "$D_LOG"
 check "... without the password" bash -c "! grep -q '$WRONG' '$D_LOG' '$D_DIR/stderr.log'"
 check "... the open handle stays: the registry is ready" registry_ok
+curl -s --max-time 5 "$D_ADMIN_URL/metrics" >"$TMP/metrics-kept"
+assert_eq "... and cap_verifier_registry_open stays 1 (no RegistryNotOpen)" \
+    "$(metric "$TMP/metrics-kept" cap_verifier_registry_open)" 1
 assert_le "... and its sessions go on" 1 "$(sessions "backend_start >= '$since'")"
 set_password "$PW2"
 
