@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The man pages (docs/man): capverify(1), libcapverify(3) and the generated capverifyd(8) pass
-# `mandoc -Tlint` at warning level, are installed by `cmake --install`, capverify(1) names
-# every command of `capverify --help`, and capverifyd(8) has one entry per configuration key
-# of the daemon's reference (docs/configuration.md).
+# `mandoc -Tlint` at warning level, are installed by `cmake --install`, capverify(1) has a
+# section for every command of `capverify --help` (their options: man_options.py, the test
+# doc.man_options), and capverifyd(8) has one entry per configuration key of the daemon's
+# reference (docs/configuration.md).
 #   man.sh BUILD_DIR SOURCE_DIR CAPVERIFY_CLI
 set -uo pipefail
 build=$1 src=$2 cli=$3
@@ -32,9 +33,9 @@ done
 page1=$(find "$tmp/usr" -name capverify.1 | head -1)
 missing=""
 for c in $("$cli" --help 2>&1 | awk '/^commands:/ { s = 1; next } s && /^  [a-z]/ { print $1 } s && /^$/ { s = 0 }'); do
-    grep -q "^\.It Cm $c\b" "$page1" || missing+=" $c"
+    grep -q "^\.Ss $c\b" "$page1" || missing+=" $c"
 done
-[ -z "$missing" ] && ok "capverify(1) describes every command of capverify --help" ||
+[ -z "$missing" ] && ok "capverify(1) has a section for every command of capverify --help" ||
     bad "commands missing from capverify(1)" "$missing"
 page8=$(find "$tmp/usr" -name capverifyd.8 | head -1)
 want=$("$build/capverifyd/capverifyd" --print-config-reference | grep -c '^| `[a-z_0-9]*\.[a-z_0-9.]*` |')
