@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "auth.h"
 #include "backup.h"
 #include "budget.h"
@@ -787,9 +789,102 @@ static const char *installed_path(char out[PATH_MAX], const char *rel)
     return out;
 }
 
+/* A host of a libpq connection string reached without the network: a Unix socket (empty:
+ * the default one; a path; an abstract name) or the loopback. */
+static bool pq_host_is_local(const char *h, size_t n)
+{
+    static const char *const loop[] = { "localhost", "::1" };
+    if (n == 0 || h[0] == '/' || h[0] == '@' || (n > 4 && memcmp(h, "127.", 4) == 0))
+        return true;
+    for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++)
+        if (n == strlen(loop[i]) && memcmp(h, loop[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* The i-th entry of a comma-separated libpq list (NULL or empty: one empty entry); false
+ * past its end. */
+static bool pq_list_at(const char *list, size_t i, const char **p, size_t *n)
+{
+    const char *s = list ? list : "";
+    for (; i > 0; i--) {
+        s = strchr(s, ',');
+        if (s == NULL)
+            return false;
+        s++;
+    }
+    const char *end = strchr(s, ',');
+    *p = s;
+    *n = end ? (size_t)(end - s) : strlen(s);
+    return true;
+}
+
+/* registry.url reaching its server over the network with an sslmode that checks no
+ * certificate (docs/registry.md, "PostgreSQL backend": libpq's default, prefer, even falls
+ * back to plain text) is said at every start, before the first connection. A service file
+ * (service=, PGSERVICE) may set sslmode where this cannot see it: then nothing is said. */
+static void warn_registry_tls(capvd *d)
+{
+    if (!*d->cfg.registry_url)
+        return;
+    PQconninfoOption *opts = PQconninfoParse(d->cfg.registry_url, NULL);
+    if (opts == NULL)
+        return; /* the open says what is wrong with the URL */
+    const char *host = NULL, *hostaddr = NULL, *mode = NULL, *service = NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        const char *v = o->val && *o->val ? o->val : NULL;
+        if (strcmp(o->keyword, "host") == 0)
+            host = v;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            hostaddr = v;
+        else if (strcmp(o->keyword, "sslmode") == 0)
+            mode = v;
+        else if (strcmp(o->keyword, "service") == 0)
+            service = v;
+    }
+    const char *from = "the URL";
+    if (mode == NULL && (mode = getenv("PGSSLMODE")) != NULL && *mode)
+        from = "PGSSLMODE";
+    else if (mode == NULL || !*mode) {
+        mode = service || getenv("PGSERVICE") ? NULL : "prefer";
+        from = "libpq's default";
+    }
+    bool checked =
+        mode == NULL || strcmp(mode, "verify-full") == 0 || strcmp(mode, "verify-ca") == 0;
+    /* the i-th server is hostaddr's i-th entry when there is one, else host's */
+    const char *p = NULL, *remote = NULL;
+    size_t n = 0, remote_n = 0;
+    for (size_t i = 0; !checked && remote == NULL; i++) {
+        bool more = pq_list_at(hostaddr, i, &p, &n);
+        if (!more || n == 0)
+            more = pq_list_at(host, i, &p, &n) || more;
+        if (!more)
+            break;
+        if (!pq_host_is_local(p, n)) {
+            remote = p;
+            remote_n = n;
+        }
+    }
+    if (remote != NULL) {
+        char h[256];
+        snprintf(h, sizeof h, "%.*s", (int)(remote_n < 255 ? remote_n : 255), remote);
+        capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_WARN, "registry_tls");
+        capv_log_str(e, "host", h);
+        capv_log_str(e, "sslmode", mode);
+        capv_log_end(e,
+                     "registry.url reaches %s over the network with sslmode=%s (%s): the "
+                     "database server's certificate is not checked, so whoever is in the path "
+                     "can take the connection and its password; set "
+                     "sslmode=verify-full&sslrootcert=CA.pem",
+                     h, mode, from);
+    }
+    PQconninfoFree(opts);
+}
+
 /* Opens the state, plans the backups and starts the listeners. RUN_ON, or the exit status. */
 static int start(capvd *d, backup_schedule *backups)
 {
+    warn_registry_tls(d);
     int rc = open_state(d);
     if (rc != RUN_ON)
         return rc;

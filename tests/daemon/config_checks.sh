@@ -6,7 +6,8 @@
 # silently misuse, naming the source of the value (FILE:LINE:COL, env CAPV_…, --set …), and a
 # start runs the same checks; a key or section given twice is an error naming both places;
 # the derived memory budget follows the cgroup limit (a fake cgroup tree); a registry the
-# library refuses makes the start exit 5 with one line naming the file and the reason.
+# library refuses makes the start exit 5 with one line naming the file and the reason; a
+# registry.url reaching a remote server without a certificate check is warned about.
 #   config_checks.sh CAPVERIFYD CAPVERIFY FIXTURES_DIR SOURCE_DIR [VECTORS_DIR]
 source "$(dirname "$0")/lib.sh"
 t_init "$@"
@@ -393,4 +394,34 @@ assert_eq "a corrupt registry file: exit 5" "$?" 5
 assert_eq "… one line on stderr" "$(wc -l <"$TMP/err")" 1
 assert_match "… naming the file and the reason" "$(cat "$TMP/err")" \
     "^capverifyd: cannot open the registry $WORK/badreg/registry.sqlite: .{8,}$"
+
+# ---- registry.url over the network without a certificate check: a warning first ------------
+# (docs/registry.md "PostgreSQL backend"). No server answers (.invalid never resolves): the
+# start says its warning, then exits 5.
+# pg_start URL: runs the daemon with registry.url=URL; $TMP/out holds its log.
+pg_start() {
+    { read -r api && read -r adm; } < <(free_port 2)
+    (cd "$WORK" && unset PGSSLMODE PGSERVICE && exec timeout 20 "$DAEMON" --config-dir "$GOOD" \
+        --set "server.listen=127.0.0.1:$api" --set "server.admin_listen=127.0.0.1:$adm" \
+        --set server.threads=8 --set "registry.url=$1" --set "backup.dir=$WORK/pg/b") \
+        >"$TMP/out" 2>"$TMP/err"
+    RC=$?
+}
+tls_warning() { grep '"event":"registry_tls"' "$TMP/out" || true; }
+pg_start "postgresql://capv:s3cret@db.invalid:5432/registry?connect_timeout=2"
+assert_eq "registry.url without sslmode to a remote host: exit 5" "$RC" 5
+assert_match "… warns first: no certificate check (libpq's default prefer)" "$(tls_warning)" \
+    '"host":"db.invalid".*"sslmode":"prefer".*sslmode=verify-full'
+check "… the warning does not carry the password" bash -c "! grep -q s3cret '$TMP/out'"
+pg_start "postgresql://capv@db.invalid/registry?sslmode=require&connect_timeout=2"
+assert_match "sslmode=require to a remote host: warns" "$(tls_warning)" '"sslmode":"require"'
+pg_start "postgresql://capv@127.0.0.1:1,db.invalid/registry?connect_timeout=2"
+assert_match "a host list with one remote host: warns, naming it" "$(tls_warning)" \
+    '"host":"db.invalid"'
+pg_start "postgresql://capv@db.invalid/registry?sslmode=verify-full&connect_timeout=2"
+assert_eq "sslmode=verify-full: no warning" "$RC $(tls_warning)" "5 "
+pg_start "postgresql://capv@localhost:1,[::1]:1/registry?connect_timeout=2"
+assert_eq "loopback hosts without sslmode: no warning" "$RC $(tls_warning)" "5 "
+pg_start "postgresql:///registry?host=/nonexistent&connect_timeout=2"
+assert_eq "a Unix socket: no warning" "$RC $(tls_warning)" "5 "
 t_done
