@@ -48,8 +48,9 @@ typedef struct capvd {
     capv_verifier *verifier;
     capv_verify_options *opts;
     capv_package_limits *limits;
-    capv_cache *cache;       /* NULL when cache.enabled is false; attached to the verifier */
-    capv_registry *registry; /* the registry; NULL after a SIGHUP failed to reopen it */
+    capv_cache *cache;         /* NULL when cache.enabled is false; attached to the verifier */
+    capv_registry *registry;   /* the registry; NULL after a SIGHUP failed to reopen it */
+    atomic_bool registry_open; /* registry != NULL, readable without the lock (metrics) */
     /* the record counters of registry handles closed by reloads (registry_retire), added to
      * the current handle's: the metrics' counters go on across a reopen */
     atomic_uint_fast64_t registry_carried[REGISTRY_CARRIED];

@@ -184,6 +184,8 @@ void handle_metrics(req *r)
         if (capv_registry_filesystem_size(&fs_bytes, reg, NULL) == CAPV_OK)
             src.registry_fs_bytes = (int64_t)fs_bytes;
     }
+    /* a reload that holds or waits for the lock has not closed the registry */
+    src.registry_open = locked ? reg != NULL : atomic_load(&d->registry_open);
     if (locked)
         pthread_rwlock_unlock(&d->lock);
     if (reg != NULL)

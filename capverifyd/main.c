@@ -287,6 +287,14 @@ static registry_reload registry_reload_prepare(capvd *d)
  * then tries again for 10 s (docs/registry.md, "Durability"). */
 #define RECORDS_FLUSH_MS 5000
 
+/* d->registry, and its mirror that a scrape reads while a reload holds or waits for the
+ * lock (cap_verifier_registry_open). Under the write lock, or before the listeners start. */
+static void registry_set(capvd *d, capv_registry *reg)
+{
+    d->registry = reg;
+    atomic_store(&d->registry_open, reg != NULL);
+}
+
 /* A registry handle a reload replaces: its counters so far join the daemon's (under the write
  * lock, with the swap, so that no scrape sees them missing), into taken[]. */
 static void registry_carry(capvd *d, const capv_registry *reg, uint64_t taken[REGISTRY_CARRIED])
@@ -326,7 +334,7 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
     if (rr->fresh != NULL) {
         *old = d->registry;
         registry_carry(d, *old, taken);
-        d->registry = rr->fresh;
+        registry_set(d, rr->fresh);
         rr->fresh = NULL;
         return;
     }
@@ -340,7 +348,7 @@ static void registry_reload_apply(capvd *d, registry_reload *rr, capv_registry *
      * flush left, the writer's stop writes, for up to its grace period while the storage
      * fails) */
     registry_retire(d, d->registry, closed, 0);
-    d->registry = open_registry(d, errbuf, sizeof errbuf);
+    registry_set(d, open_registry(d, errbuf, sizeof errbuf));
     if (d->registry == NULL) {
         d->registry_retry_ms = mono_ms() + REGISTRY_RETRY_MS;
         capv_log_entry *e = capv_log_begin(d->log, CAPV_LOG_ERROR, "registry_reload");
@@ -370,7 +378,7 @@ static void registry_retry(capvd *d)
         capv_registry_close(reg);
         return;
     }
-    d->registry = reg;
+    registry_set(d, reg);
     capv_verifier_set_registry(d->verifier, d->registry);
     pthread_rwlock_unlock(&d->lock);
     capv_cache_invalidate_all(d->cache);
@@ -746,7 +754,7 @@ static int open_state(capvd *d)
         capv_cache_set_evict_callback(d->cache, on_evict, d);
     }
     char errbuf[4096];
-    d->registry = open_registry(d, errbuf, sizeof errbuf);
+    registry_set(d, open_registry(d, errbuf, sizeof errbuf));
     if (d->registry == NULL) {
         fprintf(stderr, "capverifyd: %s\n", errbuf);
         capv_log_entry *le = capv_log_begin(d->log, CAPV_LOG_ERROR, "startup_failed");

@@ -421,7 +421,7 @@ char *metrics_render(const metrics_sources *src, size_t *len)
     head(&o, "cap_verifier_registry_open", "gauge",
          "1 while the registry is open, 0 while it is not (a SIGHUP could not reopen it; also "
          "for a scrape while a reload waits for the requests in flight).");
-    emit(&o, "cap_verifier_registry_open %d\n", src->registry_known ? 1 : 0);
+    emit(&o, "cap_verifier_registry_open %d\n", src->registry_open ? 1 : 0);
     if (src->registry_entries >= 0) {
         head(&o, "cap_verifier_registry_entries", "gauge", "Entries in the registry.");
         emit(&o, "cap_verifier_registry_entries %lld\n", (long long)src->registry_entries);

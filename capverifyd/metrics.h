@@ -92,9 +92,9 @@ typedef struct metrics_sources {
     uint64_t registry_storage_faults, registry_records_written;
     /* asynchronous recording; the registry's counters restart when it is reopened, and are
      * left out of a scrape while they are unknown (registry_known false: no registry open,
-     * or a reload waiting for the requests in flight); registry_known is also the value of
-     * cap_verifier_registry_open, exported always */
+     * or a reload waiting for the requests in flight) */
     bool registry_known;
+    bool registry_open; /* cap_verifier_registry_open, exported always */
     int64_t registry_queue_depth;
     uint64_t registry_records_dropped, registry_records_rejected;
     /* protection against hostile load (docs/hardening.md) */

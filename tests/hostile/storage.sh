@@ -27,9 +27,9 @@
 #    (nothing about the request conflicts: never a 409), and the same request is a 201 once
 #    the lock is gone.
 # 4. a SIGHUP while a POST /registry/entries waits for that lock (registry.busy_timeout_ms
-#    8000): /readyz and /metrics answer at once, and so does a verification beside them (the
-#    reload waits 200 ms at a time for the request, and says so); once the lock is gone the
-#    request is 201 and the reload is done.
+#    8000): /readyz and /metrics answer at once (cap_verifier_registry_open stays 1), and so
+#    does a verification beside them (the reload waits 200 ms at a time for the request, and
+#    says so); once the lock is gone the request is 201 and the reload is done.
 # 5. a SIGHUP during an API backup onto a slow volume (the shim in slow mode: 60 ms a write):
 #    a verification beside them answers at once while the backup runs, the reload says it
 #    waits for the backup, and is done after it.
@@ -321,7 +321,16 @@ assert_le "a reload behind a request waiting for the registry: /readyz at once (
     $(((t1 - t0) / 1000000)) 1000
 req GET "$D_ADMIN_URL/metrics"
 assert_eq "… /metrics answers" "$STATUS" 200
-sleep 0.5
+# the reload asks for the lock 200 ms a second: scrapes during its asks too say the registry
+# is open (it is)
+open_reads=""
+for _ in $(seq 15); do
+    open_reads+=$(curl -s --max-time 5 "$D_ADMIN_URL/metrics" |
+        awk '$1 == "cap_verifier_registry_open" { printf "%s", $2 }')
+    sleep 0.1
+done
+assert_eq "… cap_verifier_registry_open stays 1 while the reload waits (15 scrapes)" \
+    "$open_reads" "111111111111111"
 verify beside-waiting-reload
 assert_eq "… a verification is 200" "$STATUS" 200
 assert_le "… at once (ms)" "$(awk -v t="$TIME" 'BEGIN { printf "%d", t * 1000 }')" 1000
