@@ -126,7 +126,7 @@ static void auth_failure(req *r, const char *reason, const char *detail, const c
                 capv_log_str(e, fields[i][0], fields[i][1]);
     } else if (token != NULL) {
         capv_jwt_peek p = CAPV_JWT_PEEK_INIT;
-        if (capv_jwt_peek_unverified(&p, (const uint8_t *)token, strlen(token)) == CAPV_OK) {
+        if (capv_jwt_peek_unverified(&p, (const uint8_t *)token, strlen(token), NULL) == CAPV_OK) {
             const char *fields[][2] = { { "unverified_iss", p.iss },
                                         { "unverified_kid", p.kid },
                                         { "unverified_alg", p.alg },

@@ -996,27 +996,40 @@ static cJSON *peek_segment(const uint8_t *seg, size_t len)
     return o;
 }
 
-capv_status capv_jwt_peek_unverified(capv_jwt_peek *out, const uint8_t *token, size_t len)
+/* The size of each version of capv_jwt_peek: version v ends where v + 1's first field
+ * begins, the current one is the whole struct (docs/abi.md, "Growing structs"). */
+static const size_t peek_sizes[] = { 0, sizeof(capv_jwt_peek) };
+
+capv_status capv_jwt_peek_unverified(capv_jwt_peek *out, const uint8_t *token, size_t len,
+                                     capv_error *err)
 {
-    if (out == NULL || out->version == 0 || out->version > CAPV_JWT_PEEK_VERSION)
-        return CAPV_E_INVALID_ARG;
-    out->alg[0] = out->kid[0] = out->iss[0] = out->sub[0] = out->client_id[0] = '\0';
-    if (token == NULL || len > CAPV_JWT_MAX_TOKEN)
-        return CAPV_OK;
-    const uint8_t *d1 = memchr(token, '.', len);
+    const size_t n_versions = sizeof peek_sizes / sizeof peek_sizes[0];
+    if (out == NULL)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
+    if (out->version == 0 || out->version >= n_versions)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "version",
+                             "capv_jwt_peek version %u is not supported (this library knows 1 to "
+                             "%zu; initialise it with CAPV_JWT_PEEK_INIT)",
+                             out->version, n_versions - 1);
+    /* filled in full here, copied out within the caller's version, whose `version` stays */
+    capv_jwt_peek full = CAPV_JWT_PEEK_INIT;
+    const uint8_t *d1 = token != NULL && len <= CAPV_JWT_MAX_TOKEN ? memchr(token, '.', len) : NULL;
     const uint8_t *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
-    if (d2 == NULL)
-        return CAPV_OK;
-    cJSON *h = peek_segment(token, (size_t)(d1 - token));
-    cJSON *p = peek_segment(d1 + 1, (size_t)(d2 - d1 - 1));
-    peek_copy(out->alg, h, "alg");
-    peek_copy(out->kid, h, "kid");
-    peek_copy(out->iss, p, "iss");
-    peek_copy(out->sub, p, "sub");
-    peek_copy(out->client_id, p, "client_id");
-    if (out->client_id[0] == '\0')
-        peek_copy(out->client_id, p, "azp");
-    cJSON_Delete(h);
-    cJSON_Delete(p);
-    return CAPV_OK;
+    if (d2 != NULL) {
+        cJSON *h = peek_segment(token, (size_t)(d1 - token));
+        cJSON *p = peek_segment(d1 + 1, (size_t)(d2 - d1 - 1));
+        peek_copy(full.alg, h, "alg");
+        peek_copy(full.kid, h, "kid");
+        peek_copy(full.iss, p, "iss");
+        peek_copy(full.sub, p, "sub");
+        peek_copy(full.client_id, p, "client_id");
+        if (full.client_id[0] == '\0')
+            peek_copy(full.client_id, p, "azp");
+        cJSON_Delete(h);
+        cJSON_Delete(p);
+    }
+    const size_t skip = sizeof out->version;
+    memcpy((unsigned char *)out + skip, (const unsigned char *)&full + skip,
+           peek_sizes[out->version] - skip);
+    return capvi_err_done(err, CAPV_OK);
 }

@@ -3,6 +3,7 @@
 #include <capverify.h>
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,12 @@ void capv_error_clear(capv_error *err)
 {
     capvi_err_clear(err);
 }
+
+/* capv_error never grows, so it is written and copied whole, version included (status.h,
+ * docs/abi.md): appending a field would make every call write past an older caller's. */
+_Static_assert(CAPV_ERROR_VERSION == 1 &&
+                   sizeof(capv_error) == offsetof(capv_error, message) + CAPV_ERROR_MESSAGE_SIZE,
+               "capv_error never grows (include/capverify/status.h)");
 
 capv_status capvi_err_set(capv_error *err, capv_status code, const char *field, const char *fmt,
                           ...)

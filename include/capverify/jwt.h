@@ -361,7 +361,9 @@ CAPV_API const char *capv_jwt_reason_of(capv_status status);
 #define CAPV_JWT_PEEK_VERSION 1
 /** Identifying fields of a token that has NOT been validated: for a log line saying who a
  * rejected request claimed to be (docs/auth.md, "Logs"). Nothing here is authenticated. The
- * caller allocates it and sets `version` (CAPV_JWT_PEEK_INIT). Since 0.2 (version 1). */
+ * caller allocates it and sets `version` (CAPV_JWT_PEEK_INIT); the library fills the fields
+ * of that version only and never writes past them (docs/abi.md, "Growing structs").
+ * Since 0.2 (version 1). */
 typedef struct capv_jwt_peek {
     unsigned int version;               /**< CAPV_JWT_PEEK_VERSION, set by the caller */
     char alg[CAPV_JWT_PEEK_TEXT];       /**< header "alg" */
@@ -381,11 +383,12 @@ typedef struct capv_jwt_peek {
  * that is a JSON string in a strictly decodable header or payload, sanitized (bytes outside
  * printable ASCII become '?') and cut to 128 bytes (ending in "..." when cut); the others
  * stay "". A token that is not a compact JWS leaves every field "". Never fails on the token;
- * CAPV_E_INVALID_ARG for a NULL `out` or a version of 0 or newer than the library's.
- * Thread-safe. Since 0.2. */
+ * CAPV_E_INVALID_ARG for a NULL `out`, or a version of 0 or newer than the library's
+ * (`err->field` "version"), and then writes nothing in `out`. `out->version` is never
+ * changed. Thread-safe. Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_jwt_peek_unverified(capv_jwt_peek *out,
                                                                       const uint8_t *token,
-                                                                      size_t len);
+                                                                      size_t len, capv_error *err);
 
 #ifdef __cplusplus
 }

@@ -109,7 +109,7 @@ CAPV_API const char *capv_strerror(capv_status status);
  * "unknown" for other values. Thread-safe. Since 0.1. */
 CAPV_API const char *capv_status_class_name(capv_status_class cls);
 
-/** The version of capv_error that this header describes. */
+/** The version of capv_error: always 1, capv_error never grows. */
 #define CAPV_ERROR_VERSION 1
 /** The size of capv_error::message, NUL included. */
 #define CAPV_ERROR_MESSAGE_SIZE 256
@@ -124,7 +124,14 @@ CAPV_API const char *capv_status_class_name(capv_status_class cls);
  * `code` is always the status the function returned: a failure fills the struct, and a
  * success leaves it exactly as CAPV_ERROR_INIT does (code CAPV_OK, field and message ""),
  * whatever an earlier call left in it, so one capv_error can be reused across calls
- * (docs/abi.md, "Errors"; since 0.2 — 0.1 left it untouched on success). Since 0.1. */
+ * (docs/abi.md, "Errors"; since 0.2 — 0.1 left it untouched on success).
+ *
+ * Unlike the other versioned structs, capv_error never grows: its layout is version 1's for
+ * as long as the SONAME lasts, and more detail would come through new functions. Every call
+ * writes it, and the library keeps and copies whole capv_error values (a queued record's, a
+ * background job's), so it is one size everywhere; it is therefore written whole, `version`
+ * included (1): one declared without CAPV_ERROR_INIT is filled as well (docs/abi.md,
+ * "Growing structs"). Since 0.1. */
 typedef struct capv_error {
     unsigned int version;                  /**< CAPV_ERROR_VERSION */
     capv_status code;                      /**< same value the function returned */

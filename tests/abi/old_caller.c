@@ -55,12 +55,33 @@ typedef struct check_result_v1 {
     uint64_t problems;
 } check_result_v1;
 
+/* capv_jwt_peek as version 1 has it (0.2). */
+typedef struct peek_v1 {
+    unsigned int version;
+    char alg[129];
+    char kid[129];
+    char iss[129];
+    char sub[129];
+    char client_id[129];
+} peek_v1;
+
+/* capv_error, which never grows (status.h): version 1 is its only layout. */
+typedef struct error_v1 {
+    unsigned int version;
+    capv_status code;
+    char field[128];
+    char message[256];
+} error_v1;
+
 /* The version 1 layouts are prefixes of the current ones: the library tells them apart only
  * by `version`. */
 _Static_assert(sizeof(options_v1) == offsetof(capv_registry_options, max_report_bytes),
                "version 1 of capv_registry_options ends where version 2's fields begin");
 _Static_assert(sizeof(check_result_v1) == offsetof(capv_registry_check_result, verifications),
                "version 1 of capv_registry_check_result ends where version 2's fields begin");
+_Static_assert(offsetof(peek_v1, client_id) == offsetof(capv_jwt_peek, client_id),
+               "version 1 of capv_jwt_peek is a prefix of the current one");
+_Static_assert(sizeof(error_v1) == sizeof(capv_error), "capv_error never grows (status.h)");
 
 /* A struct of an old caller with what happens to follow it in memory. */
 struct options_box {
@@ -69,6 +90,14 @@ struct options_box {
 };
 struct result_box {
     check_result_v1 r;
+    unsigned char canary[CANARY_LEN];
+};
+struct peek_box {
+    peek_v1 p;
+    unsigned char canary[CANARY_LEN];
+};
+struct error_box {
+    error_v1 e;
     unsigned char canary[CANARY_LEN];
 };
 
@@ -171,6 +200,55 @@ int main(void)
     EXPECT(err.code == CAPV_OK && err.message[0] == '\0', "a success left err set: %s",
            err.message);
     capv_registry_entry_free(got);
+
+    /* a capv_jwt_peek of version 1: filled, its version kept, nothing written after it. The
+     * token is {"alg":"ES256","kid":"k1"}.{"iss":"https://idp","sub":"alice",
+     * "client_id":"app","aud":"https://api"}.sig: a claim that a later version may report
+     * must not land after a version 1 struct. */
+    static const char token[] =
+        "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0."
+        "eyJpc3MiOiJodHRwczovL2lkcCIsInN1YiI6ImFsaWNlIiwiY2xpZW50X2lkIjoiYXBwIiwi"
+        "YXVkIjoiaHR0cHM6Ly9hcGkifQ."
+        "c2ln";
+    struct peek_box pb;
+    memset(&pb, 0, sizeof pb);
+    pb.p.version = 1;
+    fill_canary(pb.canary);
+    st = capv_jwt_peek_unverified((capv_jwt_peek *)&pb.p, (const uint8_t *)token, sizeof token - 1,
+                                  &err);
+    EXPECT(st == CAPV_OK, "peek into a version 1 struct: %s (%s)", capv_status_name(st),
+           err.message);
+    EXPECT(canary_intact(pb.canary), "peek wrote past a version 1 struct");
+    EXPECT(pb.p.version == 1, "peek changed the caller's version to %u", pb.p.version);
+    EXPECT(strcmp(pb.p.alg, "ES256") == 0 && strcmp(pb.p.client_id, "app") == 0,
+           "peek: alg \"%s\", client_id \"%s\"", pb.p.alg, pb.p.client_id);
+    /* a refused peek (a version the library does not know) writes nothing */
+    pb.p.version = 0;
+    memcpy(pb.p.iss, "stale", 6);
+    st = capv_jwt_peek_unverified((capv_jwt_peek *)&pb.p, (const uint8_t *)token, sizeof token - 1,
+                                  &err);
+    EXPECT(st == CAPV_E_INVALID_ARG, "peek version 0 accepted: %s", capv_status_name(st));
+    EXPECT(strcmp(pb.p.iss, "stale") == 0 && canary_intact(pb.canary), "a refused peek wrote");
+
+    /* a capv_error of version 1, failed and then cleared: nothing written after it; one
+     * never initialised (all zero) is filled as version 1 */
+    struct error_box eb;
+    memset(&eb, 0, sizeof eb);
+    fill_canary(eb.canary);
+    pb.p.version = 0;
+    st = capv_jwt_peek_unverified((capv_jwt_peek *)&pb.p, (const uint8_t *)token, sizeof token - 1,
+                                  (capv_error *)&eb.e);
+    EXPECT(st == CAPV_E_INVALID_ARG && eb.e.code == st && eb.e.version == 1 &&
+               strcmp(eb.e.field, "version") == 0,
+           "error of a refused peek: code %d, version %u, field \"%s\"", (int)eb.e.code,
+           eb.e.version, eb.e.field);
+    EXPECT(canary_intact(eb.canary), "a failure wrote past a version 1 capv_error");
+    pb.p.version = 1;
+    st = capv_jwt_peek_unverified((capv_jwt_peek *)&pb.p, (const uint8_t *)token, sizeof token - 1,
+                                  (capv_error *)&eb.e);
+    EXPECT(st == CAPV_OK && eb.e.code == CAPV_OK && eb.e.message[0] == '\0',
+           "a success left the error set: %s", eb.e.message);
+    EXPECT(canary_intact(eb.canary), "a success wrote past a version 1 capv_error");
 
     capv_registry_close(reg);
     capv_global_shutdown();

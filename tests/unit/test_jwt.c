@@ -725,9 +725,11 @@ START_TEST(peek_unverified)
 {
     char tok[2048];
     capv_jwt_peek p = CAPV_JWT_PEEK_INIT;
+    capv_error err = CAPV_ERROR_INIT;
     peek_token(tok, sizeof tok, "{\"alg\":\"RS256\",\"kid\":\"k1\"}",
                "{\"iss\":\"https://idp\",\"sub\":\"alice\",\"azp\":\"app\",\"exp\":1}");
-    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok), &err),
+                     CAPV_OK);
     ck_assert_str_eq(p.alg, "RS256");
     ck_assert_str_eq(p.kid, "k1");
     ck_assert_str_eq(p.iss, "https://idp");
@@ -742,14 +744,16 @@ START_TEST(peek_unverified)
              "{\"iss\":\"a\\u0000b\",\"sub\":\"%s\",\"client_id\":\"c\\u001b\\u00e9\",\"kid\":7}",
              longv);
     peek_token(tok, sizeof tok, "{\"alg\":\"none\",\"kid\":\"\\n\"}", payload);
-    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok), &err),
+                     CAPV_OK);
     ck_assert_str_eq(p.alg, "none");
     ck_assert_str_eq(p.kid, "?");
     ck_assert_str_eq(p.iss, ""); /* "\u0000" is refused by the strict parser: no payload */
     ck_assert_str_eq(p.sub, "");
     snprintf(payload, sizeof payload, "{\"sub\":\"%s\",\"client_id\":\"c\\u001b\\u00e9\"}", longv);
     peek_token(tok, sizeof tok, "{\"alg\":\"ES256\",\"kid\":7}", payload);
-    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok), &err),
+                     CAPV_OK);
     ck_assert_str_eq(p.kid, ""); /* not a string */
     ck_assert_uint_eq(strlen(p.sub), CAPV_JWT_PEEK_TEXT - 1);
     ck_assert_str_eq(p.sub + CAPV_JWT_PEEK_TEXT - 4, "...");
@@ -759,19 +763,26 @@ START_TEST(peek_unverified)
     static const char *const junk[] = { "", "abc", "a.b", "!!.??.x", "e30.e30" };
     for (size_t i = 0; i < sizeof junk / sizeof *junk; i++) {
         memcpy(p.iss, "stale", 6);
-        ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)junk[i], strlen(junk[i])),
-                         CAPV_OK);
+        ck_assert_int_eq(
+            capv_jwt_peek_unverified(&p, (const uint8_t *)junk[i], strlen(junk[i]), &err), CAPV_OK);
         ck_assert_str_eq(p.iss, "");
     }
-    ck_assert_int_eq(capv_jwt_peek_unverified(&p, NULL, 0), CAPV_OK);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, NULL, 0, &err), CAPV_OK);
+    ck_assert_int_eq(err.code, CAPV_OK);
+    /* a version the library does not know: refused, and nothing written */
     p.version = 0;
-    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)),
+    memcpy(p.iss, "stale", 6);
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok), &err),
                      CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(err.code, CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "version");
+    ck_assert_str_eq(p.iss, "stale");
     p.version = CAPV_JWT_PEEK_VERSION + 1;
-    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok)),
+    ck_assert_int_eq(capv_jwt_peek_unverified(&p, (const uint8_t *)tok, strlen(tok), &err),
                      CAPV_E_INVALID_ARG);
-    ck_assert_int_eq(capv_jwt_peek_unverified(NULL, (const uint8_t *)tok, strlen(tok)),
+    ck_assert_int_eq(capv_jwt_peek_unverified(NULL, (const uint8_t *)tok, strlen(tok), &err),
                      CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(err.code, CAPV_E_INVALID_ARG);
 }
 END_TEST
 
