@@ -147,18 +147,27 @@ void capv_backup_remote_free(capv_backup_remote *r)
     free(r);
 }
 
-/* What capv_backup_remote_check_options checks; bucket, prefix ("" or ending in '/') and the
- * endpoint (the default one when none is given) are malloc'd for the caller. */
+/* The size of each version of capv_backup_remote_options (docs/abi.md, "Growing structs"). */
+static const size_t options_sizes[] = { 0, sizeof(capv_backup_remote_options) };
+_Static_assert(sizeof options_sizes / sizeof options_sizes[0] ==
+                   CAPV_BACKUP_REMOTE_OPTIONS_VERSION + 1,
+               "one size per version of capv_backup_remote_options");
+
+/* What capv_backup_remote_check_options checks, on the caller's options read into `o` (the
+ * current version's defaults beyond the caller's version); bucket, prefix ("" or ending in
+ * '/') and the endpoint (the default one when none is given) are malloc'd for the caller. */
 static capv_status check_options(char **bucket, char **prefix, char **endpoint,
-                                 const capv_backup_remote_options *o, capv_error *err)
+                                 capv_backup_remote_options *o,
+                                 const capv_backup_remote_options *in, capv_error *err)
 {
     *bucket = *prefix = *endpoint = NULL;
-    if (o == NULL)
+    if (in == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    if (o->version == 0 || o->version > CAPV_BACKUP_REMOTE_OPTIONS_VERSION)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, "version",
-                             "capv_backup_remote_options version %u is not 1..%u", o->version,
-                             CAPV_BACKUP_REMOTE_OPTIONS_VERSION);
+    capv_status vst =
+        capvi_struct_read(o, in, options_sizes, sizeof options_sizes / sizeof options_sizes[0],
+                          "capv_backup_remote_options", err);
+    if (vst != CAPV_OK)
+        return vst;
     const char *region = o->region && *o->region ? o->region : "us-east-1";
     char *rest = NULL;
     capv_status st = parse_s3_url(bucket, &rest, o->url, o->path_style, "url", err);
@@ -202,28 +211,31 @@ out:
 capv_status capv_backup_remote_check_options(const capv_backup_remote_options *o, capv_error *err)
 {
     char *bucket, *prefix, *endpoint;
-    capv_status st = check_options(&bucket, &prefix, &endpoint, o, err);
+    capv_backup_remote_options opt = CAPV_BACKUP_REMOTE_OPTIONS_INIT;
+    capv_status st = check_options(&bucket, &prefix, &endpoint, &opt, o, err);
     free(bucket);
     free(prefix);
     free(endpoint);
     return capvi_err_done(err, st);
 }
 
-capv_status capv_backup_remote_new(capv_backup_remote **out, const capv_backup_remote_options *o,
+capv_status capv_backup_remote_new(capv_backup_remote **out, const capv_backup_remote_options *in,
                                    capv_error *err)
 {
-    if (out == NULL || o == NULL)
+    if (out == NULL || in == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     *out = NULL;
     capv_status st = capvi_global_require(err);
     if (st != CAPV_OK)
         return st;
     char *access = NULL, *secret = NULL, *token = NULL, *endpoint = NULL;
-    const char *region = o->region && *o->region ? o->region : "us-east-1";
+    capv_backup_remote_options opt = CAPV_BACKUP_REMOTE_OPTIONS_INIT;
+    const capv_backup_remote_options *o = &opt;
     capv_backup_remote *r = calloc(1, sizeof *r);
     if (r == NULL)
         return capvi_err_nomem(err);
-    CAPV_TRY(check_options(&r->bucket, &r->prefix, &endpoint, o, err));
+    CAPV_TRY(check_options(&r->bucket, &r->prefix, &endpoint, &opt, in, err));
+    const char *region = o->region && *o->region ? o->region : "us-east-1";
     r->threshold = o->multipart_threshold ? o->multipart_threshold : CAPV_BACKUP_REMOTE_PART_SIZE;
     r->part_size = o->part_size ? o->part_size : CAPV_BACKUP_REMOTE_PART_SIZE;
     CAPV_TRY(

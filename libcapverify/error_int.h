@@ -26,6 +26,24 @@ void capvi_err_clear(capv_error *err);
  * the returned status. */
 capv_status capvi_err_done(capv_error *err, capv_status st);
 
+/* The versioned public structs (docs/abi.md): sizes[v] is the size of version v of a struct
+ * (sizes[0] unused, sizes[n - 1] = the current sizeof). `*size` receives the size of the
+ * caller's `version`: the library copies no more than that from or to the caller's struct.
+ * CAPV_E_INVALID_ARG for version 0 or one newer than the library's. */
+capv_status capvi_struct_size(size_t *size, unsigned int version, const size_t *sizes, size_t n,
+                              const char *what, capv_error *err);
+
+/* Reads a caller's versioned struct `in` into `out`, which holds the defaults of the current
+ * version: the first sizes[in->version] bytes are copied, the rest keep their defaults, and
+ * out's version is left as it was (the current one). Every struct starts with its
+ * `unsigned int version`. */
+capv_status capvi_struct_read(void *out, const void *in, const size_t *sizes, size_t n,
+                              const char *what, capv_error *err);
+
+/* Writes the current version's `full` into a caller's versioned struct `out`: the first
+ * `size` bytes (capvi_struct_size of the caller's version), out's version left as it was. */
+void capvi_struct_write(void *out, const void *full, size_t size);
+
 /* Evaluates a capv_status expression; on failure stores it in the function's `st` and jumps
  * to the function's single `out:` cleanup label. */
 #define CAPV_TRY(expr)                                                                             \

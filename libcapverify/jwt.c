@@ -1003,14 +1003,14 @@ static const size_t peek_sizes[] = { 0, sizeof(capv_jwt_peek) };
 capv_status capv_jwt_peek_unverified(capv_jwt_peek *out, const uint8_t *token, size_t len,
                                      capv_error *err)
 {
-    const size_t n_versions = sizeof peek_sizes / sizeof peek_sizes[0];
     if (out == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
-    if (out->version == 0 || out->version >= n_versions)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, "version",
-                             "capv_jwt_peek version %u is not supported (this library knows 1 to "
-                             "%zu; initialise it with CAPV_JWT_PEEK_INIT)",
-                             out->version, n_versions - 1);
+    size_t size;
+    capv_status st =
+        capvi_struct_size(&size, out->version, peek_sizes, sizeof peek_sizes / sizeof peek_sizes[0],
+                          "capv_jwt_peek", err);
+    if (st != CAPV_OK)
+        return st;
     /* filled in full here, copied out within the caller's version, whose `version` stays */
     capv_jwt_peek full = CAPV_JWT_PEEK_INIT;
     const uint8_t *d1 = token != NULL && len <= CAPV_JWT_MAX_TOKEN ? memchr(token, '.', len) : NULL;
@@ -1028,8 +1028,6 @@ capv_status capv_jwt_peek_unverified(capv_jwt_peek *out, const uint8_t *token, s
         cJSON_Delete(h);
         cJSON_Delete(p);
     }
-    const size_t skip = sizeof out->version;
-    memcpy((unsigned char *)out + skip, (const unsigned char *)&full + skip,
-           peek_sizes[out->version] - skip);
+    capvi_struct_write(out, &full, size);
     return capvi_err_done(err, CAPV_OK);
 }

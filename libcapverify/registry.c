@@ -136,9 +136,9 @@ capv_status capv_registry_open(capv_registry **out, const char *path,
     *out = NULL;
     const capv_registry_options *o = &opt;
     capv_status st;
-    if (opts != NULL && (st = capvi_reg_struct_read(&opt, opts, options_sizes,
-                                                    sizeof options_sizes / sizeof options_sizes[0],
-                                                    "capv_registry_options", err)) != CAPV_OK)
+    if (opts != NULL && (st = capvi_struct_read(&opt, opts, options_sizes,
+                                                sizeof options_sizes / sizeof options_sizes[0],
+                                                "capv_registry_options", err)) != CAPV_OK)
         return st;
     if (o->busy_timeout_ms < 0 || o->readers > MAX_READERS)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL,
@@ -928,9 +928,9 @@ capv_status capv_registry_record(int64_t *seq, capv_registry *reg,
     if (reg == NULL || v == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_registry_verification in = CAPV_REGISTRY_VERIFICATION_INIT;
-    capv_status st = capvi_reg_struct_read(&in, v, verification_sizes,
-                                           sizeof verification_sizes / sizeof verification_sizes[0],
-                                           "capv_registry_verification", err);
+    capv_status st = capvi_struct_read(&in, v, verification_sizes,
+                                       sizeof verification_sizes / sizeof verification_sizes[0],
+                                       "capv_registry_verification", err);
     if (st != CAPV_OK)
         return st;
     st = record(seq, reg, &in, in.report_json ? strlen(in.report_json) : 0, NULL, false, err);
@@ -1124,9 +1124,9 @@ capv_status capv_registry_put_policy(capv_registry *reg, const capv_registry_pol
     if (reg == NULL || policy == NULL)
         return capvi_err_set(err, CAPV_E_INVALID_ARG, NULL, "NULL argument");
     capv_registry_policy in = CAPV_REGISTRY_POLICY_INIT;
-    capv_status st = capvi_reg_struct_read(&in, policy, policy_sizes,
-                                           sizeof policy_sizes / sizeof policy_sizes[0],
-                                           "capv_registry_policy", err);
+    capv_status st =
+        capvi_struct_read(&in, policy, policy_sizes, sizeof policy_sizes / sizeof policy_sizes[0],
+                          "capv_registry_policy", err);
     if (st != CAPV_OK)
         return st;
     capv_reg_write q;

@@ -851,9 +851,9 @@ capv_status capv_registry_backup_with(capv_backup_info **out, capv_registry *reg
     capv_backup_options o = CAPV_BACKUP_OPTIONS_INIT;
     capv_status st;
     if (opts != NULL &&
-        (st = capvi_reg_struct_read(&o, opts, backup_options_sizes,
-                                    sizeof backup_options_sizes / sizeof backup_options_sizes[0],
-                                    "capv_backup_options", err)) != CAPV_OK)
+        (st = capvi_struct_read(&o, opts, backup_options_sizes,
+                                sizeof backup_options_sizes / sizeof backup_options_sizes[0],
+                                "capv_backup_options", err)) != CAPV_OK)
         return st;
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return capvi_err_set(err, CAPV_E_IO, dir, "cannot create backup directory '%s': %s", dir,
@@ -1308,9 +1308,9 @@ static capv_status restore_options(capv_restore_options *o, sig_policy *pol,
     *o = init;
     if (opts != NULL) {
         capv_status st =
-            capvi_reg_struct_read(o, opts, restore_options_sizes,
-                                  sizeof restore_options_sizes / sizeof restore_options_sizes[0],
-                                  "capv_restore_options", err);
+            capvi_struct_read(o, opts, restore_options_sizes,
+                              sizeof restore_options_sizes / sizeof restore_options_sizes[0],
+                              "capv_restore_options", err);
         if (st != CAPV_OK)
             return st;
     }
@@ -1668,15 +1668,6 @@ _Static_assert(sizeof check_result_sizes / sizeof check_result_sizes[0] ==
                    CAPV_REGISTRY_CHECK_RESULT_VERSION + 1,
                "one size per version of capv_registry_check_result");
 
-/* Copies a check's result to the caller's struct: the fields of its version, no further. */
-static void result_out(capv_registry_check_result *out, const capv_registry_check_result *res,
-                       size_t size)
-{
-    unsigned int version = out->version;
-    memcpy(out, res, size);
-    out->version = version;
-}
-
 /* Every stored report body against its key (schema 2). A mismatch counts as malformed. */
 static capv_status check_reports(capv_registry_check_result *r, sqlite3 *db,
                                  capv_registry_problem_fn on_problem, void *problem_user,
@@ -1737,9 +1728,9 @@ capv_status capv_registry_check(capv_registry_check_result *result, capv_registr
         return fst;
     /* filled in full here, copied out within the size of the caller's version */
     size_t size = 0;
-    capv_status st = capvi_reg_struct_size(&size, result->version, check_result_sizes,
-                                           sizeof check_result_sizes / sizeof check_result_sizes[0],
-                                           "capv_registry_check_result", err);
+    capv_status st = capvi_struct_size(&size, result->version, check_result_sizes,
+                                       sizeof check_result_sizes / sizeof check_result_sizes[0],
+                                       "capv_registry_check_result", err);
     if (st != CAPV_OK)
         return st;
     capv_registry_check_result res = CAPV_REGISTRY_CHECK_RESULT_INIT, *r = &res;
@@ -1748,7 +1739,7 @@ capv_status capv_registry_check(capv_registry_check_result *result, capv_registr
         err = &lerr;
     capv_reg_conn *c = NULL;
     if ((st = capvi_reg_long_reader_acquire(&c, reg, err)) != CAPV_OK) {
-        result_out(result, &res, size);
+        capvi_struct_write(result, &res, size);
         return capvi_reg_note(reg, st, err);
     }
     sqlite3_stmt *s = NULL;
@@ -1850,6 +1841,6 @@ out:
     if (txn)
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     capvi_reg_long_reader_release(reg, c);
-    result_out(result, &res, size);
+    capvi_struct_write(result, &res, size);
     return capvi_err_done(err, capvi_reg_note(reg, st, err));
 }

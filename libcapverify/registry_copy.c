@@ -391,9 +391,9 @@ capv_status capv_registry_copy(capv_registry_copy_result *result, capv_registry 
     size_t size = 0;
     capv_status st = CAPV_OK;
     if (result != NULL &&
-        (st = capvi_reg_struct_size(&size, result->version, copy_result_sizes,
-                                    sizeof copy_result_sizes / sizeof copy_result_sizes[0],
-                                    "capv_registry_copy_result", err)) != CAPV_OK)
+        (st = capvi_struct_size(&size, result->version, copy_result_sizes,
+                                sizeof copy_result_sizes / sizeof copy_result_sizes[0],
+                                "capv_registry_copy_result", err)) != CAPV_OK)
         return st;
     capv_registry_copy_result res = CAPV_REGISTRY_COPY_RESULT_INIT;
     copy_job j;
@@ -431,10 +431,7 @@ out:
         capvi_reg_long_reader_release(from, rc);
     if (snapshot)
         capvi_pg_snapshot_end(from->pg);
-    if (result != NULL) {
-        unsigned int version = result->version;
-        memcpy(result, &res, size);
-        result->version = version;
-    }
+    if (result != NULL)
+        capvi_struct_write(result, &res, size);
     return capvi_err_done(err, st);
 }

@@ -484,36 +484,6 @@ bool capvi_reg_fault_get(capv_registry *reg, char msg[CAPV_ERROR_MESSAGE_SIZE])
     return fault;
 }
 
-/* ---- versioned public structs ---------------------------------------------------------- */
-
-capv_status capvi_reg_struct_size(size_t *size, unsigned int version, const size_t *sizes, size_t n,
-                                  const char *what, capv_error *err)
-{
-    *size = 0;
-    if (version == 0 || version >= n)
-        return capvi_err_set(err, CAPV_E_INVALID_ARG, "version",
-                             "%s version %u is not supported (this library knows 1 to %zu; "
-                             "initialise the struct with its _INIT macro)",
-                             what, version, n - 1);
-    *size = sizes[version];
-    return CAPV_OK;
-}
-
-capv_status capvi_reg_struct_read(void *out, const void *in, const size_t *sizes, size_t n,
-                                  const char *what, capv_error *err)
-{
-    unsigned int version = 0, mine = 0;
-    size_t size = 0;
-    memcpy(&version, in, sizeof version);
-    capv_status st = capvi_reg_struct_size(&size, version, sizes, n, what, err);
-    if (st != CAPV_OK)
-        return st;
-    memcpy(&mine, out, sizeof mine);
-    memcpy(out, in, size); /* the fields of the caller's version; the rest keep defaults */
-    memcpy(out, &mine, sizeof mine);
-    return CAPV_OK;
-}
-
 capv_status capvi_reg_require_file(const capv_registry *reg, const char *what, capv_error *err)
 {
     if (reg->pg == NULL)

@@ -280,18 +280,4 @@ int64_t capvi_reg_now_ms(const capv_registry *reg);
  * *dst[i] is pointed at its copy (NULL for a NULL source). NULL on OOM. */
 void *capvi_reg_pack_strings(size_t head, const char **dst[], const char *const src[], size_t n);
 
-/* The versioned public structs (docs/abi.md): sizes[v] is the size of version v of a struct
- * (sizes[0] unused, sizes[n - 1] = the current sizeof). `*size` receives the size of the
- * caller's `version`: the library copies no more than that from or to the caller's struct.
- * CAPV_E_INVALID_ARG for version 0 or one newer than the library's. */
-capv_status capvi_reg_struct_size(size_t *size, unsigned int version, const size_t *sizes, size_t n,
-                                  const char *what, capv_error *err);
-
-/* Reads a caller's versioned struct `in` into `out`, which holds the defaults of the current
- * version: the first sizes[in->version] bytes are copied, the rest keep their defaults, and
- * out's version is left as it was (the current one). Every struct starts with its
- * `unsigned int version`. */
-capv_status capvi_reg_struct_read(void *out, const void *in, const size_t *sizes, size_t n,
-                                  const char *what, capv_error *err);
-
 #endif

@@ -24,8 +24,8 @@ capv_status capvi_reg_entry_read(capv_registry_entry *out, const capv_registry_e
 {
     const capv_registry_entry defaults = CAPV_REGISTRY_ENTRY_INIT;
     *out = defaults;
-    return capvi_reg_struct_read(out, in, entry_sizes, sizeof entry_sizes / sizeof entry_sizes[0],
-                                 "capv_registry_entry", err);
+    return capvi_struct_read(out, in, entry_sizes, sizeof entry_sizes / sizeof entry_sizes[0],
+                             "capv_registry_entry", err);
 }
 
 /* Printable UTF-8 without control characters, at most `max` bytes. */

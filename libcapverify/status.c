@@ -160,6 +160,44 @@ capv_status capvi_err_done(capv_error *err, capv_status st)
     return st;
 }
 
+/* ---- versioned public structs (docs/abi.md) ------------------------------------------ */
+
+capv_status capvi_struct_size(size_t *size, unsigned int version, const size_t *sizes, size_t n,
+                              const char *what, capv_error *err)
+{
+    *size = 0;
+    if (version == 0 || version >= n)
+        return capvi_err_set(err, CAPV_E_INVALID_ARG, "version",
+                             "%s version %u is not supported (this library knows 1 to %zu; "
+                             "initialise the struct with its _INIT macro)",
+                             what, version, n - 1);
+    *size = sizes[version];
+    return CAPV_OK;
+}
+
+capv_status capvi_struct_read(void *out, const void *in, const size_t *sizes, size_t n,
+                              const char *what, capv_error *err)
+{
+    unsigned int version = 0, mine = 0;
+    size_t size = 0;
+    memcpy(&version, in, sizeof version);
+    capv_status st = capvi_struct_size(&size, version, sizes, n, what, err);
+    if (st != CAPV_OK)
+        return st;
+    memcpy(&mine, out, sizeof mine);
+    memcpy(out, in, size); /* the fields of the caller's version; the rest keep defaults */
+    memcpy(out, &mine, sizeof mine);
+    return CAPV_OK;
+}
+
+void capvi_struct_write(void *out, const void *full, size_t size)
+{
+    unsigned int version;
+    memcpy(&version, out, sizeof version);
+    memcpy(out, full, size);
+    memcpy(out, &version, sizeof version);
+}
+
 void capv_free(void *ptr)
 {
     free(ptr);

@@ -295,10 +295,18 @@ START_TEST(options_are_checked)
     capv_backup_remote_options o = CAPV_BACKUP_REMOTE_OPTIONS_INIT;
     o.url = "s3://bucket";
     capv_backup_remote *r = NULL;
+    /* a struct of an unknown version is not read beyond its version field (a pointer of
+     * another layout would be followed) */
+    o.region = (const char *)1;
     o.version = 0;
     ck_assert_int_eq(capv_backup_remote_new(&r, &o, &err), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "version");
     o.version = CAPV_BACKUP_REMOTE_OPTIONS_VERSION + 1;
     ck_assert_int_eq(capv_backup_remote_new(&r, &o, &err), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "version");
+    ck_assert_int_eq(capv_backup_remote_check_options(&o, &err), CAPV_E_INVALID_ARG);
+    ck_assert_str_eq(err.field, "version");
+    o.region = NULL;
     o.version = CAPV_BACKUP_REMOTE_OPTIONS_VERSION;
     o.part_size = 100;
     ck_assert_int_eq(capv_backup_remote_new(&r, &o, &err), CAPV_E_INVALID_ARG);
