@@ -1163,16 +1163,17 @@ static capv_status check_proof_backend(unit_ctx *u)
 }
 
 /* A registry that cannot be reached or read (CAPV_E_STORAGE: a database down, a disk
- * fault) answers none of a check's questions: the check warns that it could not look, with
- * the reason, and the report is not cached, so the next verification asks again
- * (docs/registry.md, "The registry out of reach"). Any other failure is returned. */
-static capv_status registry_out_of_reach(unit_ctx *u, const char *check, cJSON *d, const char *what)
+ * fault) answers none of a check's questions: the check says it could not look, with the
+ * reason, at `status` (what the unanswered question would give at worst), and the report is
+ * not cached, so the next verification asks again (docs/registry.md, "The registry out of
+ * reach"). Any other failure is returned. */
+static capv_status registry_out_of_reach(unit_ctx *u, const char *check, capv_check_status status,
+                                         cJSON *d, const char *what)
 {
     u->r->now_bound = true;
     put_str(d, "error", capv_status_name(CAPV_E_STORAGE));
-    capv_status st =
-        capvi_report_add(u->r, check, CAPV_CHECK_WARN, d,
-                         "%s: the registry cannot be read (%.300s)", what, u->err.message);
+    capv_status st = capvi_report_add(
+        u->r, check, status, d, "%s: the registry cannot be read (%.300s)", what, u->err.message);
     capv_error_clear(&u->err);
     return st;
 }
@@ -1269,7 +1270,9 @@ static capv_status check_policy_binding(unit_ctx *u)
         capv_status st = registry_knows_policy(&known, &damaged, u);
         if (st == CAPV_E_STORAGE) {
             put_bool(d, "known", false);
-            return registry_out_of_reach(u, "policy.binding", d,
+            /* strict: an unknown policy fails, and this one may be unknown */
+            return registry_out_of_reach(u, "policy.binding",
+                                         u->o->strict ? CAPV_CHECK_FAIL : CAPV_CHECK_WARN, d,
                                          "the policy is not in the policy directory, and the "
                                          "registry's policy store was not asked");
         }
@@ -1358,7 +1361,8 @@ static capv_status check_timestamp(unit_ctx *u, int64_t now_ms)
 
 /* The registry check: the entry for (manifest_hash, proof_hash) and its signature
  * (docs/registry.md, "Entry signatures"), through the registry module (a JSON registry in
- * memory, SQLite or PostgreSQL). A registry out of reach warns (registry_out_of_reach);
+ * memory, SQLite or PostgreSQL). A registry out of reach warns, as an entry not found does
+ * (registry_out_of_reach);
  * any other failure to read it is no answer (the status is returned), never a verdict. */
 static capv_status check_registry(unit_ctx *u)
 {
@@ -1374,7 +1378,7 @@ static capv_status check_registry(unit_ctx *u)
                                 u->o->check_registry ? CAPV_CHECK_WARN : CAPV_CHECK_SKIP, NULL,
                                 "no registry entry for this manifest and proof");
     if (st == CAPV_E_STORAGE)
-        return registry_out_of_reach(u, "registry", obj(), "no entry looked up");
+        return registry_out_of_reach(u, "registry", CAPV_CHECK_WARN, obj(), "no entry looked up");
     if (st != CAPV_OK)
         return st;
     cJSON *d = obj();

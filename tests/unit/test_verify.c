@@ -1295,6 +1295,11 @@ END_TEST
 START_TEST(registry_out_of_reach)
 {
     capv_verifier *v = verifier(true);
+    /* v2 knows no policy: policy.binding asks the registry's policy store */
+    capv_verifier *v2 = verifier(false);
+    char trust[4200];
+    snprintf(trust, sizeof trust, "%s/trust", sample_dir);
+    ck_assert_int_eq(capv_verifier_load_trust(v2, trust, NULL), CAPV_OK);
     capv_verify_options *o = accept_mock();
     capv_package *p = sample();
     char dir[256], db[320];
@@ -1302,6 +1307,7 @@ START_TEST(registry_out_of_reach)
     snprintf(db, sizeof db, "%s/r.sqlite", dir);
     capv_registry_close(tu_registry_open(db, CAPV_REGISTRY_CREATE));
     ck_assert_int_eq(capv_verifier_load_registry(v, db, NULL), CAPV_OK);
+    ck_assert_int_eq(capv_verifier_load_registry(v2, db, NULL), CAPV_OK);
     struct stat st;
     ck_assert_int_eq(stat(db, &st), 0);
     FILE *f = fopen(db, "r+");
@@ -1319,7 +1325,20 @@ START_TEST(registry_out_of_reach)
     ck_assert_msg(strstr(json, "\"error\":\"storage\"") != NULL, "%s", json);
     free(json);
     capv_report_free(r);
+    /* policy.binding warns, and fails under strict (an unknown policy fails there) */
+    r = verify_pkg(v2, p, o);
+    ASSERT_CHECK(r, "policy.binding", CAPV_CHECK_WARN);
+    c = capv_report_find_check(r, "policy.binding");
+    ck_assert_msg(strstr(capv_check_message(c), "the registry cannot be read") != NULL, "%s",
+                  capv_check_message(c));
+    capv_report_free(r);
+    ck_assert_int_eq(capv_verify_options_set(o, CAPV_OPT_STRICT, 1, NULL), CAPV_OK);
+    r = verify_pkg(v2, p, o);
+    ASSERT_CHECK(r, "policy.binding", CAPV_CHECK_FAIL);
+    ASSERT_CHECK(r, "registry", CAPV_CHECK_WARN);
+    capv_report_free(r);
     capv_verifier_free(v);
+    capv_verifier_free(v2);
     tu_remove_tree(dir);
     capv_package_free(p);
     capv_verify_options_free(o);
