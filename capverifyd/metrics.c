@@ -419,8 +419,7 @@ char *metrics_render(const metrics_sources *src, size_t *len)
     /* always exported: the registry's other series are absent while it is not open, and an
      * alert must name that state (docs/runbook.md#registrynotopen) */
     head(&o, "cap_verifier_registry_open", "gauge",
-         "1 while the registry is open, 0 while it is not (a SIGHUP could not reopen it; also "
-         "for a scrape while a reload waits for the requests in flight).");
+         "1 while the registry is open, 0 while it is not (a SIGHUP could not reopen it).");
     emit(&o, "cap_verifier_registry_open %d\n", src->registry_open ? 1 : 0);
     if (src->registry_entries >= 0) {
         head(&o, "cap_verifier_registry_entries", "gauge", "Entries in the registry.");
