@@ -3,8 +3,10 @@
  * front-end over libcapverify. This file is its lifecycle: arguments and configuration,
  * startup, the signal loop (SIGHUP reloads), drain and shutdown. The listeners are
  * server.c's, the routes handlers.c's and routes.c's, registry backups backup.c's. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -798,16 +800,23 @@ static const char *installed_path(char out[PATH_MAX], const char *rel)
 }
 
 /* A host of a libpq connection string reached without the network: a Unix socket (empty:
- * the default one; a path; an abstract name) or the loopback. */
+ * the default one; a path; an abstract name), `localhost`, or a loopback address (127/8,
+ * ::1) written as one. */
 static bool pq_host_is_local(const char *h, size_t n)
 {
-    static const char *const loop[] = { "localhost", "::1" };
-    if (n == 0 || h[0] == '/' || h[0] == '@' || (n > 4 && memcmp(h, "127.", 4) == 0))
+    char a[64];
+    unsigned char bin[16];
+    if (n == 0 || h[0] == '/' || h[0] == '@')
         return true;
-    for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++)
-        if (n == strlen(loop[i]) && memcmp(h, loop[i], n) == 0)
-            return true;
-    return false;
+    if (n >= sizeof a)
+        return false;
+    memcpy(a, h, n);
+    a[n] = '\0';
+    if (strcmp(a, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, a, bin) == 1)
+        return bin[0] == 127;
+    return inet_pton(AF_INET6, a, bin) == 1 && IN6_IS_ADDR_LOOPBACK((struct in6_addr *)bin);
 }
 
 /* The i-th entry of a comma-separated libpq list (NULL or empty: one empty entry); false
@@ -827,10 +836,25 @@ static bool pq_list_at(const char *list, size_t i, const char **p, size_t *n)
     return true;
 }
 
+/* Whether libpq finds a root certificate for a connection: sslrootcert, PGSSLROOTCERT or
+ * ~/.postgresql/root.crt. */
+static bool pq_root_cert(const char *url_rootcert)
+{
+    if (url_rootcert != NULL || (getenv("PGSSLROOTCERT") && *getenv("PGSSLROOTCERT")))
+        return true;
+    const char *home = getenv("HOME");
+    char path[PATH_MAX];
+    return home != NULL && *home &&
+           snprintf(path, sizeof path, "%s/.postgresql/root.crt", home) < (int)sizeof path &&
+           access(path, R_OK) == 0;
+}
+
 /* registry.url reaching its server over the network with an sslmode that checks no
  * certificate (docs/registry.md, "PostgreSQL backend": libpq's default, prefer, even falls
- * back to plain text) is said at every start, before the first connection. A service file
- * (service=, PGSERVICE) may set sslmode where this cannot see it: then nothing is said. */
+ * back to plain text) is said at every start, before the first connection. libpq's order:
+ * the URL, then a service file (service=, PGSERVICE: what it sets is not seen here, so then
+ * nothing is said), then PGSSLMODE / PGHOST / PGHOSTADDR, then its defaults; `require` with
+ * a root certificate behaves as verify-ca. */
 static void warn_registry_tls(capvd *d)
 {
     if (!*d->cfg.registry_url)
@@ -838,7 +862,7 @@ static void warn_registry_tls(capvd *d)
     PQconninfoOption *opts = PQconninfoParse(d->cfg.registry_url, NULL);
     if (opts == NULL)
         return; /* the open says what is wrong with the URL */
-    const char *host = NULL, *hostaddr = NULL, *mode = NULL, *service = NULL;
+    const char *host = NULL, *hostaddr = NULL, *mode = NULL, *service = NULL, *rootcert = NULL;
     for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
         const char *v = o->val && *o->val ? o->val : NULL;
         if (strcmp(o->keyword, "host") == 0)
@@ -849,16 +873,27 @@ static void warn_registry_tls(capvd *d)
             mode = v;
         else if (strcmp(o->keyword, "service") == 0)
             service = v;
+        else if (strcmp(o->keyword, "sslrootcert") == 0)
+            rootcert = v;
     }
+    const char *env_mode = getenv("PGSSLMODE"), *env_service = getenv("PGSERVICE");
     const char *from = "the URL";
-    if (mode == NULL && (mode = getenv("PGSSLMODE")) != NULL && *mode)
+    bool unseen = false; /* set by a service file, if anywhere */
+    if (mode == NULL && (service != NULL || (env_service && *env_service))) {
+        unseen = true;
+    } else if (mode == NULL && env_mode != NULL && *env_mode) {
+        mode = env_mode;
         from = "PGSSLMODE";
-    else if (mode == NULL || !*mode) {
-        mode = service || getenv("PGSERVICE") ? NULL : "prefer";
+    } else if (mode == NULL) {
+        mode = "prefer";
         from = "libpq's default";
     }
-    bool checked =
-        mode == NULL || strcmp(mode, "verify-full") == 0 || strcmp(mode, "verify-ca") == 0;
+    if (host == NULL && !unseen)
+        host = getenv("PGHOST");
+    if (hostaddr == NULL && !unseen)
+        hostaddr = getenv("PGHOSTADDR");
+    bool checked = unseen || strcmp(mode, "verify-full") == 0 || strcmp(mode, "verify-ca") == 0 ||
+                   (strcmp(mode, "require") == 0 && pq_root_cert(rootcert));
     /* the i-th server is hostaddr's i-th entry when there is one, else host's */
     const char *p = NULL, *remote = NULL;
     size_t n = 0, remote_n = 0;

@@ -401,13 +401,15 @@ assert_match "… naming the file and the reason" "$(cat "$TMP/err")" \
 # pg_start URL: runs the daemon with registry.url=URL; $TMP/out holds its log.
 pg_start() {
     { read -r api && read -r adm; } < <(free_port 2)
-    (cd "$WORK" && unset PGSSLMODE PGSERVICE && exec timeout 20 "$DAEMON" --config-dir "$GOOD" \
+    (cd "$WORK" && unset PGSSLMODE PGSERVICE PGHOST PGHOSTADDR PGSSLROOTCERT &&
+        export HOME=$WORK/home $PG_ENV && exec timeout 20 "$DAEMON" --config-dir "$GOOD" \
         --set "server.listen=127.0.0.1:$api" --set "server.admin_listen=127.0.0.1:$adm" \
         --set server.threads=8 --set "registry.url=$1" --set "backup.dir=$WORK/pg/b") \
         >"$TMP/out" 2>"$TMP/err"
     RC=$?
 }
 tls_warning() { grep '"event":"registry_tls"' "$TMP/out" || true; }
+PG_ENV=""
 pg_start "postgresql://capv:s3cret@db.invalid:5432/registry?connect_timeout=2"
 assert_eq "registry.url without sslmode to a remote host: exit 5" "$RC" 5
 assert_match "… warns first: no certificate check (libpq's default prefer)" "$(tls_warning)" \
@@ -424,4 +426,18 @@ pg_start "postgresql://capv@localhost:1,[::1]:1/registry?connect_timeout=2"
 assert_eq "loopback hosts without sslmode: no warning" "$RC $(tls_warning)" "5 "
 pg_start "postgresql:///registry?host=/nonexistent&connect_timeout=2"
 assert_eq "a Unix socket: no warning" "$RC $(tls_warning)" "5 "
+pg_start "postgresql://capv@127.db.invalid/registry?connect_timeout=2"
+assert_match "a name that begins with 127. is no loopback address: warns" "$(tls_warning)" \
+    '"host":"127.db.invalid"'
+pg_start "postgresql://capv@db.invalid/registry?sslmode=require&sslrootcert=/nonexistent.pem&connect_timeout=2"
+assert_eq "sslmode=require with a root certificate (libpq: verify-ca): no warning" \
+    "$RC $(tls_warning)" "5 "
+PG_ENV="PGHOST=db.invalid" pg_start "postgresql:///registry?connect_timeout=2"
+assert_match "no host in the URL, PGHOST remote: warns" "$(tls_warning)" '"host":"db.invalid"'
+PG_ENV="PGSSLMODE=verify-full" pg_start "postgresql://capv@db.invalid/registry?connect_timeout=2"
+assert_eq "PGSSLMODE=verify-full: no warning" "$RC $(tls_warning)" "5 "
+PG_ENV="PGSERVICE=capv PGSSLMODE=disable" pg_start \
+    "postgresql://capv@db.invalid/registry?connect_timeout=2"
+assert_eq "a service file (which libpq reads before PGSSLMODE) may set sslmode: no warning" \
+    "$RC $(tls_warning)" "5 "
 t_done
