@@ -12,6 +12,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_help import listed  # noqa: E402
+
 
 def helptext(cli, *args):
     r = subprocess.run([cli, *args, "--help"], capture_output=True, text=True, check=False)
@@ -19,32 +22,12 @@ def helptext(cli, *args):
 
 
 def commands(cli):
-    out, found, inside = helptext(cli), [], False
-    for line in out.splitlines():
-        if line.startswith("commands:"):
-            inside = True
-            continue
-        m = re.match(r"^  ([a-z][a-z-]*)\s", line)
-        if inside and m:
-            found.append(m.group(1))
-        elif inside and not line.strip():
-            inside = False
-    return found
+    return listed(helptext(cli))
 
 
 def describe(cli, cmd):
     text = helptext(cli, cmd)
-    subs = re.findall(r"capverify %s ([a-z][a-z-]*)\b" % re.escape(cmd), text)
-    inside = False
-    for line in text.splitlines():
-        if line.startswith("commands:"):
-            inside = True
-            continue
-        m = re.match(r"^  ([a-z][a-z-]*)\s", line)
-        if inside and m:
-            subs.append(m.group(1))
-        elif inside and not line.strip():
-            inside = False
+    subs = re.findall(r"capverify %s ([a-z][a-z-]*)\b" % re.escape(cmd), text) + listed(text)
     opts = sorted(set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", text)) | {"--help"})
     return sorted(set(subs)), opts
 

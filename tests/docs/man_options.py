@@ -27,6 +27,9 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+from cli_help import listed  # noqa: E402
+
 PROBE_END = "--zz-capv-probe-end"
 MACRO_RE = re.compile(r"^[A-Z][a-z][a-z]?$")
 OPT_NAME_RE = re.compile(r"^-?[A-Za-z0-9][A-Za-z0-9-]*$")
@@ -38,21 +41,6 @@ def run(cli, args, cwd):
     r = subprocess.run([cli, *args], capture_output=True, text=True, cwd=cwd, env=env,
                        stdin=subprocess.DEVNULL, timeout=60, check=False)
     return r.returncode, r.stdout + r.stderr
-
-
-def listed(text, heading="commands:"):
-    """The words indented by two spaces under `heading`, up to the next empty line."""
-    found, inside = [], False
-    for line in text.splitlines():
-        if line.startswith(heading):
-            inside = True
-            continue
-        m = re.match(r"^  ([a-z][a-z-]*)\s", line)
-        if inside and m:
-            found.append(m.group(1))
-        elif inside and not line.strip():
-            inside = False
-    return found
 
 
 def cli_tree(cli, cwd):
