@@ -22,9 +22,10 @@ typedef struct capvi_pg capvi_pg;
 #define CAPVI_PG_SERVER_MIN 120000
 
 /* The reconnection backoff: the first failed attempt waits this long, each further one
- * twice as long, up to the maximum. */
+ * twice as long, up to the maximum: a server back is used again within about 3 s, the
+ * writer's health probe asking every second (docs/registry.md, "PostgreSQL backend"). */
 #define CAPVI_PG_BACKOFF_MIN_MS 100
-#define CAPVI_PG_BACKOFF_MAX_MS 5000
+#define CAPVI_PG_BACKOFF_MAX_MS 2000
 
 /* Parameterized statements are prepared once per session, up to this many per connection
  * (more run unprepared): the server then does not parse them again, and plans them again

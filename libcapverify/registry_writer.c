@@ -15,7 +15,8 @@
  * the next write batch, otherwise it looks again after prune_interval_ms.
  *
  * Health: while a storage fault is current, the writer tries a one-row write every
- * REG_PROBE_INTERVAL_MS; when it commits, the fault is cleared. */
+ * REG_PROBE_INTERVAL_MS; when it commits, the fault is cleared, and queued records waiting
+ * out their pause after a failure go at once (records_resume). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -825,7 +826,7 @@ static bool suspect_struck(capv_registry *reg, capv_reg_queued *q, int64_t now)
  * the queue pause (100 ms, doubling to 5 s). Returns the finished ones, for the caller to
  * free without qlock (record_finished). */
 static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, size_t first, size_t n,
-                                     bool taken)
+                                     bool taken, bool *paused)
 {
     capv_reg_queued *back = NULL, **tail = &back, *done = NULL;
     size_t nback = 0;
@@ -879,8 +880,22 @@ static capv_reg_queued *records_done(capv_registry *reg, capv_reg_write **b, siz
         reg->rq_backoff_ms =
             reg->rq_backoff_ms * 2 > REG_RETRY_MAX_MS ? REG_RETRY_MAX_MS : reg->rq_backoff_ms * 2;
     }
+    *paused = pause;
     pthread_cond_broadcast(&reg->rq_cond);
     return done;
+}
+
+/* Under qlock: the records' pause after a failure on the storage ends once a write commits
+ * after it began (`paused_at`: reg->commits then): the health probe's, an entry's. The
+ * storage answers again, and the records are due at once instead of up to REG_RETRY_MAX_MS
+ * later (docs/registry.md "Recording verifications"). */
+static void records_resume(capv_registry *reg, uint64_t paused_at)
+{
+    if (!reg->rq_failing || atomic_load(&reg->commits) == paused_at)
+        return;
+    reg->rq_failing = false;
+    reg->rq_retry_ms = 0;
+    reg->rq_backoff_ms = REG_RETRY_MIN_MS;
 }
 
 /* Under qlock: whether a record queued no later than `ticket` is still waiting: in the
@@ -985,8 +1000,10 @@ static void *writer_main(void *arg)
     capv_registry *reg = arg;
     capv_reg_write **batch = calloc(reg->max_batch, sizeof *batch);
     int64_t next_prune = 0, next_probe = 0, next_watch = 0;
+    uint64_t paused_at = 0; /* reg->commits when the records' pause began */
     pthread_mutex_lock(&reg->qlock);
     for (;;) {
+        records_resume(reg, paused_at);
         bool due = prune_due(reg, next_prune);
         bool probe = probe_due(reg, &next_probe);
         bool watch = watch_due(reg, &next_watch);
@@ -1044,7 +1061,10 @@ static void *writer_main(void *arg)
                 pthread_cond_signal(&b[i]->cond);
             }
             reg->rq_taken_min = 0;
-            capv_reg_queued *done = records_done(reg, b, first_record, n, took);
+            bool paused = false;
+            capv_reg_queued *done = records_done(reg, b, first_record, n, took, &paused);
+            if (paused)
+                paused_at = atomic_load(&reg->commits);
             pthread_mutex_unlock(&reg->qlock);
             free_records(done);
         }

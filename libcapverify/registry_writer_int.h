@@ -79,7 +79,8 @@ typedef struct capv_reg_queued {
 void capvi_reg_queued_free(capv_reg_queued *q);
 
 /* How long a record waits at most before the writer takes it when no batch fills up, and
- * the pauses after a batch failed on the storage (doubling). */
+ * the pauses after a batch failed on the storage (doubling; a write that commits meanwhile,
+ * the health probe's or an entry's, ends the pause). */
 #define REG_DEFAULT_FLUSH_MS 5
 /* A batch of queued records only commits without waiting for the disk, unless the last
  * commit that waited is this old (docs/registry.md "Durability"): such a record is lost on

@@ -12,9 +12,10 @@ source "$(dirname "$0")/lib.sh"
 t_init "$@"
 T_DOCUMENT_ALL=1 # every answer is checked against docs/api/openapi.json at t_done (lib.sh)
 
-# ---- SIGTERM with a full record queue -------------------------------------------------------
+# ---- SIGTERM with records queued ------------------------------------------------------------
 # Records wait up to registry.record_flush_ms (the largest, 1 s) unless a full batch (512)
-# is queued: 300 quick verifications are still in the queue when SIGTERM comes.
+# is queued: 300 quick verifications are still in the queue when SIGTERM comes. (A full
+# queue on a PostgreSQL registry that is down at SIGTERM: tests/pg/shutdown.sh.)
 if command -v hey >/dev/null; then
     daemon_start queued "${SAMPLE_ARGS[@]}" --set registry.record_flush_ms=1000 || t_done
     hey -n 300 -c 8 -t 10 -m POST -T application/zip -D "$SAMPLE/sample.zip" "$D_URL/verify" \
@@ -33,7 +34,7 @@ if command -v hey >/dev/null; then
         "$(sqlite3 -readonly "$D_DIR/registry.sqlite" 'SELECT count(*) FROM verifications')" \
         "${answered:-none}"
 else
-    skip_missing "SIGTERM with a full record queue" "hey (Debian package hey)"
+    skip_missing "SIGTERM with records queued" "hey (Debian package hey)"
 fi
 
 # ---- SIGTERM: readiness, grace, in-flight ------------------------------------------------
