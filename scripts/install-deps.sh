@@ -35,7 +35,7 @@ packages=(
     awscli
     clang-14 libclang-rt-14-dev llvm-14 afl++ abigail-tools
     # static checks (ctest label lint), man page checks
-    cppcheck clang-format-14 mandoc
+    cppcheck clang-format-14 mandoc man-db
     # the API reference from the public headers (cmake/CapvDocs.cmake, ctest lint.doxygen)
     doxygen
     # the shell completions' check (tests/cli/completion.sh)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The man pages (docs/man): capverify(1), libcapverify(3) and the generated capverifyd(8) pass
-# `mandoc -Tlint` at warning level, are installed by `cmake --install`, capverify(1) has a
+# `mandoc -Tlint` at warning level and render in groff without a warning (lintian's
+# groff-message), are installed by `cmake --install`, capverify(1) has a
 # section for every command of `capverify --help` (their options: man_options.py, the test
 # doc.man_options), and capverifyd(8) has one entry per configuration key of the daemon's
 # reference (docs/configuration.md).
@@ -10,6 +11,7 @@ set -uo pipefail
 build=$1 src=$2 cli=$3
 source "$src/tests/tools/missing.sh"
 command -v mandoc >/dev/null || capv_missing "mandoc (Debian mandoc)"
+command -v man >/dev/null || capv_missing "man (Debian man-db)"
 fails=0
 ok() { echo "ok   - $1"; }
 bad() { echo "FAIL - $1${2:+: $2}"; fails=$((fails + 1)); }
@@ -29,6 +31,11 @@ for page in man1/capverify.1 man3/libcapverify.3 man8/capverifyd.8; do
         bad "mandoc -Tlint -Wwarning $page" "$out"
     fi
     mandoc -Tutf8 "$f" >/dev/null 2>&1 && ok "mandoc renders $page" || bad "mandoc renders $page"
+    # what lintian's groff-message check runs (deb.package): every line can be broken
+    out=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$f" \
+        2>&1 >/dev/null)
+    [ -z "$out" ] && ok "groff renders $page without warnings" ||
+        bad "groff renders $page without warnings" "$out"
 done
 page1=$(find "$tmp/usr" -name capverify.1 | head -1)
 missing=""
