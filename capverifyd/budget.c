@@ -7,11 +7,14 @@
 #include <stdatomic.h>
 #include <time.h>
 
-/* Freed memory is handed back to the system once this much was released since the last
- * time, at most every TRIM_INTERVAL_MS: malloc_trim walks the whole heap. Not only once
- * nothing is reserved any more: under a stream of large requests that never comes, and each
- * worker thread's malloc arena would keep the most it ever held (docs/hardening.md). A trim
- * put off for the interval is made by budget_tick, once a second. */
+/* Freed memory is handed back to the system (docs/hardening.md): at once when one request
+ * returns TRIM_LARGE or more (a large answer: each worker thread's malloc arena would
+ * otherwise keep the most it ever held, and the arenas together more than the budget); else
+ * once TRIM_AFTER_BYTES were returned since the last trim and nothing is reserved any more,
+ * at most every TRIM_INTERVAL_MS (malloc_trim walks the whole heap, and under a stream of
+ * small requests "nothing reserved" comes thousands of times a second). A trim put off for
+ * the interval is made by budget_tick, once a second. */
+#define TRIM_LARGE ((uint64_t)32 << 20)
 #define TRIM_AFTER_BYTES (4u << 20)
 #define TRIM_INTERVAL_MS 1000
 
@@ -99,13 +102,14 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Under the lock: whether a trim is due now (and then it counts as made). */
-static bool trim_due(void)
+/* Under the lock, after `bytes` were returned: whether a trim is due now (and then it counts
+ * as made). */
+static bool trim_due(uint64_t bytes)
 {
-    if (b.released_since_trim < TRIM_AFTER_BYTES)
+    if (bytes < TRIM_LARGE && (b.reserved != 0 || b.released_since_trim < TRIM_AFTER_BYTES))
         return false;
     int64_t now = mono_ms();
-    if (now - b.last_trim_ms < TRIM_INTERVAL_MS)
+    if (bytes < TRIM_LARGE && now - b.last_trim_ms < TRIM_INTERVAL_MS)
         return false;
     b.released_since_trim = 0;
     b.last_trim_ms = now;
@@ -117,7 +121,7 @@ void budget_release(uint64_t bytes)
     pthread_mutex_lock(&b.lock);
     b.reserved = bytes > b.reserved ? 0 : b.reserved - bytes;
     b.released_since_trim += bytes;
-    bool trim = trim_due();
+    bool trim = trim_due(bytes);
     pthread_cond_broadcast(&b.freed);
     pthread_mutex_unlock(&b.lock);
     if (trim)
@@ -127,7 +131,7 @@ void budget_release(uint64_t bytes)
 void budget_tick(void)
 {
     pthread_mutex_lock(&b.lock);
-    bool trim = trim_due();
+    bool trim = trim_due(0);
     pthread_mutex_unlock(&b.lock);
     if (trim)
         malloc_trim(0);

@@ -6,10 +6,11 @@
 #    asked for by 16 clients at once (3 requests each) against a 256 MiB budget with
 #    server.memory_wait_ms=500: every answer is 200 or 503 overloaded with Retry-After, some
 #    are 503 (each load reserves 24 times the IR: two at a time fit), the refusals are counted
-#    in cap_verifier_memory_rejections_total, the daemon's VmRSS peaks at ≤ baseline + 2 x
-#    budget (what is held, within the budget, and as much again freed but kept by the worker
-#    threads' malloc arenas until the budget's trim, at most a second later; measured 200 to
-#    480 MiB; without reservations the 48 loads took 1.2 GB), and /healthz, /readyz and /metrics
+#    in cap_verifier_memory_rejections_total, the daemon's VmRSS peaks at ≤ baseline +
+#    budget + 32 MiB (what is held, within the budget; the memory a large answer freed goes
+#    back to the system as its reservation ends, or the worker threads' malloc arenas keep it:
+#    328 MiB that way on an idle machine, 574 MiB under CI; measured 229-246 MiB; without
+#    reservations the 48 loads took 1.2 GB), and /healthz, /readyz and /metrics
 #    answer within 0.5 s meanwhile (they never wait for the budget).
 # 2. A registry page of 1,000 entries reserves 1,000 entries' worst case (16 MB) before it is
 #    read: beside a chunked upload holding 1 MiB of a 16 MiB budget (server.memory_wait_ms=0)
@@ -98,7 +99,8 @@ sizes=$(for f in "$TMP"/p.*.code; do
 done | sort -u)
 assert_eq "every 200 is the whole IR" "$sizes" "$ir_bytes"
 assert_le "the refusals are counted (cap_verifier_memory_rejections_total)" "$n503" "$rejections"
-measured_le "peak RSS ≤ baseline + 2 x budget (KiB)" "$peak" $((baseline + 2 * BUDGET / 1024))
+measured_le "peak RSS ≤ baseline + budget + 32 MiB (KiB)" "$peak" \
+    $((baseline + (BUDGET + 32 * MiB) / 1024))
 for p in $probes; do
     assert_eq "a probe during the burst answers 200 (${p%%:*})" "${p%%:*}" 200
     measured_le "… within 0.5 s" "${p#*:}" 0.5
