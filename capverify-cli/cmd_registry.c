@@ -834,6 +834,9 @@ static void print_backup(const capv_backup_info *b, bool json)
     if (json) {
         fputs("{\"path\":", stdout);
         cli_print_json_string(stdout, b->path);
+        /* "sidecar_path" as the daemon's answers name it; "sidecar", 0.1's name, stays */
+        fputs(",\"sidecar_path\":", stdout);
+        cli_print_json_string(stdout, b->sidecar_path);
         fputs(",\"sidecar\":", stdout);
         cli_print_json_string(stdout, b->sidecar_path);
         cli_print_backup_fields(b->created_at, b->sha3_256, b->size_bytes, b->schema_version,

@@ -182,6 +182,10 @@ expect 0 "$cli" registry list --limit 5
 expect 0 "$cli" registry check
 expect 0 "$cli" registry backup --dir "$dir/bk" --json
 bpath=$(jq -r .path <<<"$out")
+# the sidecar under the daemon's name, and under 0.1's
+[ "$(jq -r .sidecar_path <<<"$out")" = "${bpath%.sqlite}.json" ] &&
+    [ "$(jq -r .sidecar <<<"$out")" = "${bpath%.sqlite}.json" ] &&
+    [ -s "${bpath%.sqlite}.json" ] || fail "backup --json sidecar: $out"
 expect 5 "$cli" registry add --manifest-hash "$M2" --proof-hash "$M2"
 [[ "$err" == *"held by another writer"* ]] || fail "add on a live database: $err"
 expect 5 "$cli" verify --registry "$db" --record "$pkg"
