@@ -208,8 +208,7 @@ daemon_start() {
     for attempt in 1 2 3 4 5; do
         { read -r D_API && read -r D_ADMIN; } < <(free_port 2)
         [ -n "${D_ADMIN_HOST:-}" ] && D_ADMIN=$D_API
-        (cd "$D_DIR" && export CAPVERIFYD_OPENAPI="$SRC/docs/api/openapi.json" &&
-            exec "$DAEMON" --config-dir "$D_DIR/conf" \
+        (cd "$D_DIR" && exec "$DAEMON" --config-dir "$D_DIR/conf" \
             --set "server.listen=127.0.0.1:$D_API" \
             --set "server.admin_listen=${D_ADMIN_HOST:-127.0.0.1}:$D_ADMIN" \
             --set "registry.path=$D_DIR/registry.sqlite" \
