@@ -21,14 +21,11 @@
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t freed;
-    pthread_mutex_t serial; /* budget_serial_begin's turn */
     uint64_t total, reserved, released_since_trim;
     int64_t last_trim_ms;
     int64_t wait_ms;
     atomic_uint_fast64_t rejections;
-} b = { .lock = PTHREAD_MUTEX_INITIALIZER,
-        .freed = PTHREAD_COND_INITIALIZER,
-        .serial = PTHREAD_MUTEX_INITIALIZER };
+} b = { .lock = PTHREAD_MUTEX_INITIALIZER, .freed = PTHREAD_COND_INITIALIZER };
 
 void budget_init(uint64_t total_bytes, int64_t wait_ms)
 {
@@ -77,22 +74,6 @@ budget_result budget_admit(uint64_t bytes, uint64_t room)
     if (!ok)
         atomic_fetch_add(&b.rejections, 1);
     return ok ? BUDGET_OK : BUDGET_BUSY;
-}
-
-bool budget_serial_begin(void)
-{
-    if (pthread_mutex_trylock(&b.serial) == 0)
-        return true;
-    struct timespec until = wait_end();
-    if (pthread_mutex_clocklock(&b.serial, CLOCK_MONOTONIC, &until) == 0)
-        return true;
-    atomic_fetch_add(&b.rejections, 1);
-    return false;
-}
-
-void budget_serial_end(void)
-{
-    pthread_mutex_unlock(&b.serial);
 }
 
 static int64_t mono_ms(void)

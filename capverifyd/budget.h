@@ -21,12 +21,6 @@ typedef enum budget_result {
  * arrives, but is let in only when its worst case fits at that moment, so that the bodies
  * arriving can never hold so much that none of them can grow to its worst case. */
 budget_result budget_admit(uint64_t bytes, uint64_t room);
-/* Waits, as long as budget_admit would, for the turn to do work whose memory is known only
- * once it is done (reading a stored policy IR to learn its size: docs/hardening.md), one
- * caller at a time; false (counted as a refusal) when the turn did not come. A caller that
- * got it ends it with budget_serial_end. */
-bool budget_serial_begin(void);
-void budget_serial_end(void);
 /* Returns a reservation; once large ones were returned, freed heap memory is handed back to
  * the system (malloc_trim, at most once a second) so the resident size returns to its base. */
 void budget_release(uint64_t bytes);

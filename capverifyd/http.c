@@ -481,18 +481,6 @@ bool answer_reserve(req *r, uint64_t bytes)
     return true;
 }
 
-bool answer_serial_begin(req *r)
-{
-    bool locked = r->locked;
-    lock_leave(r);
-    if (!budget_serial_begin()) {
-        send_error_with(r, 503, "overloaded", "Retry-After: 1\r\n", BUSY_MESSAGE);
-        return false;
-    }
-    lock_again(r, locked);
-    return true;
-}
-
 void send_rate_limited(req *r, rl_kind kind, int retry_after, const char *extra)
 {
     ratelimit_count(kind);

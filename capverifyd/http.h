@@ -96,11 +96,6 @@ bool body_reserve_as(req *r, body_kind kind, size_t len);
  * must be read again afterwards. More than the whole budget is capped to it: such an answer
  * is built alone. On failure it has answered 503 overloaded and returns false. */
 bool answer_reserve(req *r, uint64_t bytes);
-/* For an answer whose size is known only by reading what it is built from (a stored policy
- * IR): the turn to read it, one request at a time (budget_serial_begin), waited for as
- * answer_reserve waits. On failure it has answered 503 overloaded and returns false; else
- * the caller ends the turn with budget_serial_end. */
-bool answer_serial_begin(req *r);
 
 /* ---- responses ---- */
 /* Any answer: status, media type (NULL for none), body; extra_headers are "Name: value\r\n"

@@ -15,7 +15,6 @@
 
 #include "auth.h"
 #include "backup.h"
-#include "budget.h"
 #include "daemon.h"
 #include "entry_count.h"
 #include "http.h"
@@ -633,25 +632,21 @@ static capv_status stored_ir(capv_policy_ir **out, req *r, const char *id, capv_
 }
 
 /* The size of the IR stored under `id` into *size and its policy hash into key (the
- * registry is open). Read one request at a time (answer_serial_begin): the copy read is the
- * only memory a GET /policy/{id} holds outside the budget. False when answered. */
+ * registry is open), as the storage measures it: nothing the size of the IR is read, so
+ * requests need not take turns (docs/hardening.md "Memory budget"). False when answered. */
 static bool stored_ir_size(req *r, const char *id, uint64_t *size, char *key, size_t cap)
 {
-    if (!answer_serial_begin(r))
-        return false;
-    bool open = need_registry(r); /* the read lock was let go: read again */
     capv_registry_policy *p = NULL;
     capv_error err = CAPV_ERROR_INIT;
-    capv_status st = open ? capv_registry_get_policy(&p, r->d->registry, id, &err) : CAPV_OK;
-    if (open && st == CAPV_OK) {
-        *size = strlen(p->ir_json);
+    capv_status st = capv_registry_get_policy_head(&p, r->d->registry, id, &err);
+    if (st == CAPV_OK) {
+        *size = p->ir_bytes;
         snprintf(key, cap, "%s", p->policy_hash);
     }
     capv_registry_policy_free(p);
-    budget_serial_end();
     if (st != CAPV_OK)
         answer_failure(r, st, &err);
-    return open && st == CAPV_OK;
+    return st == CAPV_OK;
 }
 
 /* The stored IR's size first, then its load within the memory budget (IR_LOAD_FACTOR times

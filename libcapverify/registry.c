@@ -1084,7 +1084,8 @@ void capv_registry_verification_free(capv_registry_verification *v)
 /* ---- policies -------------------------------------------------------------------------- */
 
 /* The size of each version of capv_registry_policy (docs/abi.md). */
-static const size_t policy_sizes[] = { 0, sizeof(capv_registry_policy) };
+static const size_t policy_sizes[] = { 0, offsetof(capv_registry_policy, ir_bytes),
+                                       sizeof(capv_registry_policy) };
 _Static_assert(sizeof policy_sizes / sizeof policy_sizes[0] == CAPV_REGISTRY_POLICY_VERSION + 1,
                "one size per version of capv_registry_policy");
 
@@ -1156,8 +1157,9 @@ capv_status capv_registry_put_policy_ir(capv_registry *reg, const capv_policy_ir
     return capvi_err_done(err, capv_registry_put_policy(reg, &p, err));
 }
 
-capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *reg,
-                                     const char *key, capv_error *err)
+/* capv_registry_get_policy (with_ir) or capv_registry_get_policy_head. */
+static capv_status policy_get(capv_registry_policy **out, capv_registry *reg, const char *key,
+                              bool with_ir, capv_error *err)
 {
     if (out != NULL)
         *out = NULL;
@@ -1166,10 +1168,23 @@ capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *
     capv_error lerr_ = CAPV_ERROR_INIT; /* the reason of a storage fault, for the health */
     if (err == NULL)
         err = &lerr_;
-    capv_status st = reg->be->policy_get(out, reg, key, err);
+    capv_status st = with_ir ? reg->be->policy_get(out, reg, key, err)
+                             : reg->be->policy_head(out, reg, key, err);
     if (st == CAPV_E_NOT_FOUND)
         capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
     return capvi_err_done(err, capvi_reg_note(reg, st, err));
+}
+
+capv_status capv_registry_get_policy(capv_registry_policy **out, capv_registry *reg,
+                                     const char *key, capv_error *err)
+{
+    return policy_get(out, reg, key, true, err);
+}
+
+capv_status capv_registry_get_policy_head(capv_registry_policy **out, capv_registry *reg,
+                                          const char *key, capv_error *err)
+{
+    return policy_get(out, reg, key, false, err);
 }
 
 capv_status capvi_reg_policy_ir(capv_policy_ir **out, const capv_registry_policy *p,

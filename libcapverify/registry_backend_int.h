@@ -78,15 +78,20 @@ struct capvi_reg_backend {
     capv_status (*count)(uint64_t *out, capv_registry *reg, capv_registry_table t, capv_error *err);
     capv_status (*verification_get)(capv_registry_verification **out, capv_registry *reg,
                                     const char *request_id, capv_error *err);
-    /* `key` a policy hash (digest) or a policy id (its newest version). */
+    /* `key` a policy hash (digest) or a policy id (its newest version); ir_bytes set. */
     capv_status (*policy_get)(capv_registry_policy **out, capv_registry *reg, const char *key,
                               capv_error *err);
+    /* As policy_get, without reading the IR text (ir_json NULL): ir_bytes is its size as the
+     * storage knows it, so that nothing the size of the text is allocated. */
+    capv_status (*policy_head)(capv_registry_policy **out, capv_registry *reg, const char *key,
+                               capv_error *err);
     /* seq < before, with `result` only unless NULL, newest first, at most limit into items
      * (report_json NULL). */
     capv_status (*verification_list)(capv_registry_verification **items, size_t *n,
                                      capv_registry *reg, const char *result, int64_t before,
                                      size_t limit, capv_error *err);
-    /* seq > after, by seq, at most limit into items (ir_json NULL), their seq into seqs. */
+    /* seq > after, by seq, at most limit into items (ir_json NULL, ir_bytes set as by
+     * policy_head), their seq into seqs. */
     capv_status (*policy_list)(capv_registry_policy **items, int64_t *seqs, size_t *n,
                                capv_registry *reg, int64_t after, size_t limit, capv_error *err);
 };

@@ -670,8 +670,16 @@ capv_status capvi_pg_policy_put(capvi_pg *pg, const capv_registry_policy *p,
                          p->policy_id, p->policy_version);
 }
 
-capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const char *key,
-                                capv_error *err)
+/* The columns of a policy's look-up: with the IR text or (head) without it, each with the
+ * text's size in bytes. octet_length reads the size a TOASTed value records, not the value. */
+#define PG_POLICY_FOUND                                                                            \
+    "policy_id, policy_version, policy_hash, ir_hash, ir, created_at, octet_length(ir)"
+#define PG_POLICY_HEAD                                                                             \
+    "policy_id, policy_version, policy_hash, ir_hash, NULL, created_at, octet_length(ir)"
+
+/* capvi_pg_policy_get (with_ir) or capvi_pg_policy_head. */
+static capv_status policy_find(capv_registry_policy **out, capvi_pg *pg, const char *key,
+                               bool with_ir, capv_error *err)
 {
     *out = NULL;
     uint8_t k[32];
@@ -681,13 +689,14 @@ capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const 
         capvi_pg_param_bytes(&p, k, 32);
     else
         capvi_pg_param_text(&p, key);
+    static const char *const sql[2][2] = {
+        { "SELECT " PG_POLICY_HEAD " FROM policies WHERE policy_id = $1 ORDER BY seq DESC LIMIT 1",
+          "SELECT " PG_POLICY_HEAD " FROM policies WHERE policy_key = $1" },
+        { "SELECT " PG_POLICY_FOUND " FROM policies WHERE policy_id = $1 ORDER BY seq DESC LIMIT 1",
+          "SELECT " PG_POLICY_FOUND " FROM policies WHERE policy_key = $1" },
+    };
     PGresult *r = NULL;
-    capv_status st =
-        capvi_pg_read(&r, pg, "looking up a policy",
-                      by_hash ? "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE policy_key = $1"
-                              : "SELECT " PG_POLICY_COLUMNS " FROM policies WHERE policy_id = $1 "
-                                "ORDER BY seq DESC LIMIT 1",
-                      &p, err);
+    capv_status st = capvi_pg_read(&r, pg, "looking up a policy", sql[with_ir][by_hash], &p, err);
     if (st == CAPV_OK && PQntuples(r) == 0)
         st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no stored policy '%.200s'", key);
     if (st == CAPV_OK) {
@@ -702,12 +711,25 @@ capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const 
             st = capvi_err_nomem(err);
         } else {
             tmp.version = CAPV_REGISTRY_POLICY_VERSION;
+            tmp.ir_bytes = (uint64_t)capvi_pg_int(r, 0, 6);
             *pol = tmp;
             *out = pol;
         }
     }
     PQclear(r);
     return st;
+}
+
+capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const char *key,
+                                capv_error *err)
+{
+    return policy_find(out, pg, key, true, err);
+}
+
+capv_status capvi_pg_policy_head(capv_registry_policy **out, capvi_pg *pg, const char *key,
+                                 capv_error *err)
+{
+    return policy_find(out, pg, key, false, err);
 }
 
 /* ---- pruning --------------------------------------------------------------------------- */

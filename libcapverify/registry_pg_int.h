@@ -142,10 +142,13 @@ capv_status capvi_pg_count(uint64_t *out, capvi_pg *pg, capv_registry_table t, c
 /* Library-owned (capv_registry_verification_free); report_json as stored. NOT_FOUND. */
 capv_status capvi_pg_verification_get(capv_registry_verification **out, capvi_pg *pg,
                                       const char *request_id, capv_error *err);
-/* `key` a policy_hash digest (any form) or a policy_id (its newest version by seq).
- * Free with capv_registry_policy_free. NOT_FOUND. */
+/* `key` a policy_hash digest (any form) or a policy_id (its newest version by seq), with
+ * ir_bytes (octet_length). Free with capv_registry_policy_free. NOT_FOUND. */
 capv_status capvi_pg_policy_get(capv_registry_policy **out, capvi_pg *pg, const char *key,
                                 capv_error *err);
+/* As capvi_pg_policy_get without the IR text (ir_json NULL, ir_bytes set). */
+capv_status capvi_pg_policy_head(capv_registry_policy **out, capvi_pg *pg, const char *key,
+                                 capv_error *err);
 /* ---- leadership: one replica runs scheduled backups and retention ---------------------- */
 
 /* Whether this handle holds the session advisory lock CAPVI_PG_LOCK_LEADER on its own

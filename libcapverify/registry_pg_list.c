@@ -53,8 +53,8 @@ capv_status capvi_pg_policy_list(capv_registry_policy **items, int64_t *seqs, si
     PGresult *r = NULL;
     capv_status st =
         capvi_pg_read(&r, pg, "listing policies",
-                      "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at "
-                      "FROM policies WHERE seq > $1 ORDER BY seq LIMIT $2",
+                      "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at, "
+                      "octet_length(ir) FROM policies WHERE seq > $1 ORDER BY seq LIMIT $2",
                       &p, err);
     for (int i = 0; st == CAPV_OK && i < PQntuples(r) && (size_t)i < limit; i++) {
         /* policy_id, policy_version, policy_hash, ir_hash, -, created_at */
@@ -67,6 +67,7 @@ capv_status capvi_pg_policy_list(capv_registry_policy **items, int64_t *seqs, si
         if ((items[i] = capvi_reg_policy_from_texts(text)) == NULL) {
             st = capvi_err_nomem(err);
         } else {
+            items[i]->ir_bytes = (uint64_t)capvi_pg_int(r, i, 6);
             seqs[i] = capvi_pg_int(r, i, 0);
             *n = (size_t)i + 1;
         }

@@ -165,6 +165,12 @@ static capv_status pg_policy_get(capv_registry_policy **out, capv_registry *reg,
     return capvi_pg_policy_get(out, reg->pg, key, err);
 }
 
+static capv_status pg_policy_head(capv_registry_policy **out, capv_registry *reg, const char *key,
+                                  capv_error *err)
+{
+    return capvi_pg_policy_head(out, reg->pg, key, err);
+}
+
 static capv_status pg_verification_list(capv_registry_verification **items, size_t *n,
                                         capv_registry *reg, const char *result, int64_t before,
                                         size_t limit, capv_error *err)
@@ -202,6 +208,7 @@ const capvi_reg_backend capvi_reg_pg = {
     .count = pg_count,
     .verification_get = pg_verification_get,
     .policy_get = pg_policy_get,
+    .policy_head = pg_policy_head,
     .verification_list = pg_verification_list,
     .policy_list = pg_policy_list,
 };

@@ -639,34 +639,98 @@ static capv_status sq_verification_get(capv_registry_verification **out, capv_re
     return st;
 }
 
-static capv_status sq_policy_get(capv_registry_policy **out, capv_registry *reg, const char *key,
-                                 capv_error *err)
+/* The size in bytes of the IR text of policy row `seq`, from the row's header: a blob handle
+ * (moved to the row when *b is open) reads no content, where length(CAST(ir AS BLOB)) would
+ * load the whole text into memory first (docs/registry.md "Policies"). Policies are never
+ * changed or removed, so the row is the one just found. The caller closes *b. */
+static capv_status ir_bytes_of(uint64_t *out, sqlite3_blob **b, sqlite3 *db, sqlite3_int64 seq,
+                               capv_error *err)
+{
+    int rc = *b ? sqlite3_blob_reopen(*b, seq)
+                : sqlite3_blob_open(db, "main", "policies", "ir", seq, 0, b);
+    if (rc != SQLITE_OK)
+        return capvi_reg_sqlite_error(db, rc, "measuring a policy", err);
+    *out = (uint64_t)sqlite3_blob_bytes(*b);
+    return CAPV_OK;
+}
+
+/* The look-ups of capv_registry_get_policy_head: the columns of REG_ST_POL_LIST (seq first),
+ * without the IR text. */
+static const char *const head_sql[2] = {
+    "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at FROM policies "
+    "WHERE policy_key = ?1",
+    "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at FROM policies "
+    "WHERE policy_id = ?1 ORDER BY seq DESC LIMIT 1",
+};
+
+/* policy_get (with_ir: the IR text, its size that of the text read) or policy_head (the
+ * size from the row's header). */
+static capv_status sq_policy_find(capv_registry_policy **out, capv_registry *reg, const char *key,
+                                  bool with_ir, capv_error *err)
 {
     uint8_t k[32];
     bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
     capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = capvi_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
+    capv_status st = CAPV_OK;
+    if (with_ir) {
+        st = capvi_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
+    } else {
+        int rc = sqlite3_prepare_v2(c->db, head_sql[by_hash ? 0 : 1], -1, &s, NULL);
+        if (rc != SQLITE_OK)
+            st = capvi_reg_sqlite_error(c->db, rc, "preparing a statement", err);
+    }
     if (st == CAPV_OK) {
         if (by_hash)
             sqlite3_bind_blob(s, 1, k, 32, SQLITE_STATIC);
         else
             sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
         int rc = sqlite3_step(s);
+        sqlite3_blob *b = NULL;
         if (rc == SQLITE_ROW) {
-            const char *text[6];
-            for (int i = 0; i < 6; i++)
-                text[i] = capvi_reg_col_text(s, i);
-            st = (*out = capvi_reg_policy_from_texts(text)) ? CAPV_OK : capvi_err_nomem(err);
+            /* policy_id, policy_version, policy_hash, ir_hash, ir_json, created_at: the columns
+             * of REG_ST_POL_BY_KEY; head_sql's are those of the list, after seq, without ir */
+            int first = with_ir ? 0 : 1;
+            const char *text[6] = { capvi_reg_col_text(s, first),
+                                    capvi_reg_col_text(s, first + 1),
+                                    capvi_reg_col_text(s, first + 2),
+                                    capvi_reg_col_text(s, first + 3),
+                                    with_ir ? capvi_reg_col_text(s, 4) : NULL,
+                                    capvi_reg_col_text(s, 5) };
+            uint64_t bytes = 0;
+            if (with_ir)
+                bytes = (uint64_t)sqlite3_column_bytes(s, 4);
+            else
+                st = ir_bytes_of(&bytes, &b, c->db, sqlite3_column_int64(s, 0), err);
+            if (st == CAPV_OK && (*out = capvi_reg_policy_from_texts(text)) == NULL)
+                st = capvi_err_nomem(err);
+            if (st == CAPV_OK)
+                (*out)->ir_bytes = bytes;
         } else if (rc == SQLITE_DONE) {
             st = capvi_err_set(err, CAPV_E_NOT_FOUND, NULL, "no such policy");
         } else {
             st = capvi_reg_sqlite_error(c->db, rc, "looking up a policy", err);
         }
-        sqlite3_reset(s);
+        sqlite3_blob_close(b);
+        if (with_ir)
+            sqlite3_reset(s);
+        else
+            sqlite3_finalize(s);
     }
     capvi_reg_reader_release(reg, c);
     return st;
+}
+
+static capv_status sq_policy_get(capv_registry_policy **out, capv_registry *reg, const char *key,
+                                 capv_error *err)
+{
+    return sq_policy_find(out, reg, key, true, err);
+}
+
+static capv_status sq_policy_head(capv_registry_policy **out, capv_registry *reg, const char *key,
+                                  capv_error *err)
+{
+    return sq_policy_find(out, reg, key, false, err);
 }
 
 static capv_status sq_verification_list(capv_registry_verification **items, size_t *n,
@@ -715,6 +779,7 @@ static capv_status sq_policy_list(capv_registry_policy **items, int64_t *seqs, s
         sqlite3_bind_int64(s, 1, after);
         sqlite3_bind_int64(s, 2, (sqlite3_int64)limit);
         int rc = SQLITE_DONE;
+        sqlite3_blob *b = NULL;
         while (*n < limit && (rc = sqlite3_step(s)) == SQLITE_ROW) {
             /* policy_id, policy_version, policy_hash, ir_hash, -, created_at */
             const char *text[6] = { capvi_reg_col_text(s, 1),
@@ -723,14 +788,19 @@ static capv_status sq_policy_list(capv_registry_policy **items, int64_t *seqs, s
                                     capvi_reg_col_text(s, 4),
                                     NULL,
                                     capvi_reg_col_text(s, 5) };
+            uint64_t bytes = 0;
+            if ((st = ir_bytes_of(&bytes, &b, c->db, sqlite3_column_int64(s, 0), err)) != CAPV_OK)
+                break;
             if ((items[*n] = capvi_reg_policy_from_texts(text)) == NULL) {
                 st = capvi_err_nomem(err);
                 break;
             }
+            items[*n]->ir_bytes = bytes;
             seqs[(*n)++] = sqlite3_column_int64(s, 0);
         }
         if (st == CAPV_OK && *n < limit && rc != SQLITE_DONE)
             st = capvi_reg_sqlite_error(c->db, rc, "listing policies", err);
+        sqlite3_blob_close(b);
         sqlite3_reset(s);
     }
     capvi_reg_reader_release(reg, c);
@@ -759,6 +829,7 @@ const capvi_reg_backend capvi_reg_sqlite = {
     .count = sq_count,
     .verification_get = sq_verification_get,
     .policy_get = sq_policy_get,
+    .policy_head = sq_policy_head,
     .verification_list = sq_verification_list,
     .policy_list = sq_policy_list,
 };

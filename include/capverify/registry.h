@@ -525,9 +525,10 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_verification_page_to_
 /* ---- policies -------------------------------------------------------------------------- */
 
 /** The version of capv_registry_policy that this header describes. */
-#define CAPV_REGISTRY_POLICY_VERSION 1
+#define CAPV_REGISTRY_POLICY_VERSION 2
 /** A compiled policy (IR) stored by id, version and hash. The registry stores what it is
- * given; compiling and hashing is the policy module's business. Since 0.1 (version 1). */
+ * given; compiling and hashing is the policy module's business. Since 0.1 (version 1);
+ * version 2 (0.2) adds ir_bytes. */
 typedef struct capv_registry_policy {
     unsigned int version;       /**< CAPV_REGISTRY_POLICY_VERSION */
     const char *policy_id;      /**< the policy's id */
@@ -536,12 +537,15 @@ typedef struct capv_registry_policy {
     const char *ir_hash;        /**< digest */
     const char *ir_json;        /**< the IR document */
     const char *created_at;     /**< output (input NULL = now) */
+    uint64_t ir_bytes;          /**< output: the size of the stored IR text in bytes (not
+                                     characters), also where ir_json is NULL; ignored on
+                                     input. Since 0.2 (version 2). */
 } capv_registry_policy;
 
 /** Initialiser of a capv_registry_policy: the current version, all else 0 or NULL. */
 #define CAPV_REGISTRY_POLICY_INIT                                                                  \
     {                                                                                              \
-        CAPV_REGISTRY_POLICY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL                           \
+        CAPV_REGISTRY_POLICY_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0                        \
     }
 
 /** Stores a policy: CAPV_OK, CAPV_E_EXISTS (same hash and IR already stored), CAPV_E_CONFLICT
@@ -558,11 +562,19 @@ CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_put_policy_ir(capv_re
                                                                          const capv_policy_ir *ir,
                                                                          capv_error *err);
 /** By hash when `key` is a digest, else by id (the most recently stored version). Free with
- * capv_registry_policy_free. CAPV_E_NOT_FOUND when absent. Since 0.1. */
+ * capv_registry_policy_free. CAPV_E_NOT_FOUND when absent. Since 0.1; ir_bytes since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_policy(capv_registry_policy **out,
                                                                       capv_registry *reg,
                                                                       const char *key,
                                                                       capv_error *err);
+/** The stored policy `key` as capv_registry_get_policy finds it, without its IR text:
+ * ir_json NULL, ir_bytes the text's size as the storage measures it. What a caller needs to
+ * judge the memory a load (capv_registry_get_policy, capv_registry_get_policy_ir) will take
+ * before it makes it: the daemon's GET /policy/{id} (docs/hardening.md "Memory budget").
+ * Free with capv_registry_policy_free. CAPV_E_NOT_FOUND when absent, CAPV_E_INVALID_ARG for
+ * a NULL argument. Thread-safe. Since 0.2. */
+CAPV_API CAPV_WARN_UNUSED_RESULT capv_status capv_registry_get_policy_head(
+    capv_registry_policy **out, capv_registry *reg, const char *key, capv_error *err);
 /** The stored policy `key` (as capv_registry_get_policy) loaded as IR (capv_policy_ir_load,
  * which recomputes its ir_hash), whose ir_hash must also equal the one stored beside it:
  * CAPV_E_MISMATCH when either check fails (damaged or altered store), CAPV_E_NOT_FOUND when
@@ -578,7 +590,8 @@ CAPV_API void capv_registry_policy_free(capv_registry_policy *policy);
 typedef struct capv_registry_policy_page capv_registry_policy_page;
 
 /** Lists up to `limit` (1..10000) stored policies after position `after` (0 = from the
- * first), oldest first. The items carry no ir_json (capv_registry_get_policy reads it).
+ * first), oldest first. The items carry no ir_json (capv_registry_get_policy reads it),
+ * their ir_bytes (since 0.2).
  * Free with capv_registry_policy_page_free. Thread-safe. Since 0.2. */
 CAPV_API CAPV_WARN_UNUSED_RESULT capv_status
 capv_registry_list_policies(capv_registry_policy_page **out, capv_registry *reg, int64_t after,

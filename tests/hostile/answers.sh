@@ -12,7 +12,14 @@
 #    328 MiB that way on an idle machine, 574 MiB under CI; measured 229-246 MiB; without
 #    reservations the 48 loads took 1.2 GB), and /healthz, /readyz and /metrics
 #    answer within 0.5 s meanwhile (they never wait for the budget).
-# 2. A registry page of 1,000 entries reserves 1,000 entries' worst case (16 MB) before it is
+# 2. Reads of a stored policy do not take turns: its size comes from the database, without
+#    reading the IR (capv_registry_get_policy_head). 4 clients at once, in 3 rounds, ask for
+#    the same policy (its IR of part 1) with room for all four loads in a 512 MiB budget and
+#    server.memory_wait_ms=0: every answer is 200 and none is counted in
+#    cap_verifier_memory_rejections_total. Until 2026-12-08 the IR was read to learn its size,
+#    one request at a time, and a read that waited for the one in progress past
+#    server.memory_wait_ms was answered 503 overloaded, as if memory were short.
+# 3. A registry page of 1,000 entries reserves 1,000 entries' worst case (16 MB) before it is
 #    read: beside a chunked upload holding 1 MiB of a 16 MiB budget (server.memory_wait_ms=0)
 #    it gets 503 overloaded with Retry-After, even in an empty registry; a page of 10 entries
 #    beside it is served.
@@ -107,7 +114,31 @@ for p in $probes; do
 done
 daemon_stop policy
 
-# ---- 2. registry pages reserve their worst case ------------------------------------------------
+# ---- 2. policy reads do not take turns --------------------------------------------------------
+daemon_start heads "${SAMPLE_ARGS[@]}" --set "registry.path=$TMP/policy/registry.sqlite" \
+    --set "server.memory_budget_bytes=$((512 * MiB))" --set server.memory_wait_ms=0 || h_done
+for round in 1 2 3; do
+    pids=()
+    for i in 1 2 3 4; do
+        curl -s -o /dev/null -w '%{http_code}\n' --max-time 60 "$D_URL/policy/big.rules" \
+            >"$TMP/h.$round.$i.code" &
+        pids+=("$!")
+        t_track "$!"
+    done
+    for p in "${pids[@]}"; do
+        wait "$p"
+    done
+done
+codes=$(cat "$TMP"/h.*.code | sort | uniq -c | awk '{ printf "%s%s=%s", s, $2, $1; s = " " }')
+scrape "$TMP/heads.metrics"
+rejections=$(metric_sum "$TMP/heads.metrics" cap_verifier_memory_rejections_total)
+figure "3 rounds of 4 simultaneous GET /policy/big.rules, memory_wait_ms=0: $codes," \
+    "rejections=$rejections"
+assert_eq "simultaneous reads of a policy that fit in the budget are all served" "$codes" "200=12"
+assert_eq "… and none is counted as a memory rejection" "$rejections" 0
+daemon_stop heads
+
+# ---- 3. registry pages reserve their worst case ------------------------------------------------
 # A chunked upload arriving holds server.max_body_bytes (1 MiB) of the 16 MiB budget; a page
 # of 1,000 entries, which reserves 1,000 entries' worst case (16,384,000 bytes), does not fit
 # beside it, even in an empty registry; a page of 10 entries does.

@@ -2926,7 +2926,7 @@ START_TEST(struct_versions)
         unsigned int ver = i == 0 ? 0u : 2u;
         e.version = ver;
         v.version = ver;
-        pol.version = ver;
+        pol.version = i == 0 ? 0u : CAPV_REGISTRY_POLICY_VERSION + 1;
         ck_assert_int_eq(capv_registry_add(NULL, reg, &e, &err), CAPV_E_INVALID_ARG);
         ck_assert_str_eq(err.field, "version");
         ck_assert_int_eq(capv_registry_record(NULL, reg, &v, &err), CAPV_E_INVALID_ARG);
@@ -2940,6 +2940,8 @@ START_TEST(struct_versions)
     }
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_ENTRIES), 0);
     ck_assert_uint_eq(count(reg, CAPV_REGISTRY_POLICIES), 0);
+    pol.version = 1; /* before ir_bytes: still accepted */
+    ck_assert_int_eq(capv_registry_put_policy(reg, &pol, &err), CAPV_OK);
     e.version = CAPV_REGISTRY_ENTRY_VERSION;
     ck_assert_int_eq(capv_registry_add(NULL, reg, &e, NULL), CAPV_OK);
 

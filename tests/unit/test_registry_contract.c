@@ -714,6 +714,78 @@ START_TEST(verifications_listed)
 }
 END_TEST
 
+/* The size of a stored IR is its bytes, not its characters, however it is read: with the text
+ * (capv_registry_get_policy), without it (capv_registry_get_policy_head, by hash and by id)
+ * and listed. The large one lies outside the row's page (SQLite's overflow pages,
+ * PostgreSQL's TOAST, compressed). */
+START_TEST(policy_head_measures_bytes)
+{
+    capv_registry *reg = open_reg(0, 0);
+    /* 25 characters, 31 bytes */
+    static const char small[] = "{\"rules\":[],\"note\":\"\xc3\xa9\xe2\x82\xac\xf0\x9d\x84\x9e\"}";
+    ck_assert_uint_eq(strlen(small), 31);
+    /* {"n":"é…é"}: 200,000 bytes */
+    size_t big_len = 200000;
+    char *big = malloc(big_len + 1);
+    ck_assert_ptr_nonnull(big);
+    memcpy(big, "{\"n\":\"", 6);
+    for (size_t i = 6; i < big_len - 2; i += 2)
+        memcpy(big + i, "\xc3\xa9", 2);
+    memcpy(big + big_len - 2, "\"}", 3);
+    ck_assert_uint_eq(strlen(big), big_len);
+    const char *irs[2] = { small, big };
+    char ph[2][CAPV_DIGEST_HEX_SIZE], ih[CAPV_DIGEST_HEX_SIZE];
+    for (int i = 0; i < 2; i++) {
+        capv_registry_policy p = CAPV_REGISTRY_POLICY_INIT;
+        p.policy_id = i ? "big" : "small";
+        p.policy_version = "1";
+        p.policy_hash = hash_of(ph[i], "hpol", i);
+        p.ir_hash = hash_of(ih, "hir", i);
+        p.ir_json = irs[i];
+        p.ir_bytes = 7; /* an output: ignored */
+        ck_assert_int_eq(capv_registry_put_policy(reg, &p, NULL), CAPV_OK);
+    }
+    capv_error err = CAPV_ERROR_INIT;
+    for (int i = 0; i < 2; i++) {
+        capv_registry_policy *got = NULL;
+        ck_assert_int_eq(capv_registry_get_policy(&got, reg, ph[i], &err), CAPV_OK);
+        ck_assert_uint_eq(got->version, CAPV_REGISTRY_POLICY_VERSION);
+        ck_assert_str_eq(got->ir_json, irs[i]);
+        ck_assert_uint_eq(got->ir_bytes, strlen(irs[i]));
+        capv_registry_policy_free(got);
+        const char *keys[2] = { ph[i], i ? "big" : "small" };
+        for (int k = 0; k < 2; k++) {
+            ck_assert_int_eq(capv_registry_get_policy_head(&got, reg, keys[k], &err), CAPV_OK);
+            ck_assert_str_eq(err.message, "");
+            ck_assert_uint_eq(got->version, CAPV_REGISTRY_POLICY_VERSION);
+            ck_assert_ptr_null(got->ir_json);
+            ck_assert_uint_eq(got->ir_bytes, strlen(irs[i]));
+            ck_assert_str_eq(got->policy_id, i ? "big" : "small");
+            ck_assert_str_eq(got->policy_version, "1");
+            ck_assert_str_eq(got->policy_hash, ph[i]);
+            ck_assert_str_eq(got->ir_hash, hash_of(ih, "hir", i));
+            ck_assert_ptr_nonnull(got->created_at);
+            capv_registry_policy_free(got);
+        }
+    }
+    capv_registry_policy_page *page = NULL;
+    ck_assert_int_eq(capv_registry_list_policies(&page, reg, 0, 10, NULL), CAPV_OK);
+    ck_assert_uint_eq(capv_registry_policy_page_count(page), 2);
+    for (size_t i = 0; i < 2; i++)
+        ck_assert_uint_eq(capv_registry_policy_page_get(page, i)->ir_bytes, strlen(irs[i]));
+    capv_registry_policy_page_free(page);
+    capv_registry_policy *got = NULL;
+    ck_assert_int_eq(capv_registry_get_policy_head(&got, reg, "none", &err), CAPV_E_NOT_FOUND);
+    ck_assert_ptr_null(got);
+    ck_assert_str_eq(err.message, "no stored policy 'none'");
+    ck_assert_int_eq(capv_registry_get_policy_head(&got, reg, NULL, &err), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_get_policy_head(NULL, reg, "small", &err), CAPV_E_INVALID_ARG);
+    ck_assert_int_eq(capv_registry_get_policy_head(&got, NULL, "small", &err), CAPV_E_INVALID_ARG);
+    free(big);
+    capv_registry_close(reg);
+}
+END_TEST
+
 /* Stored policies in the order they were stored, in pages, without their IR. */
 START_TEST(policies_listed)
 {
@@ -1276,6 +1348,7 @@ static Suite *contract_suite(const char *name)
     tcase_add_test(tc, policies_stored);
     tcase_add_test(tc, verifications_listed);
     tcase_add_test(tc, policies_listed);
+    tcase_add_test(tc, policy_head_measures_bytes);
     tcase_add_test(tc, import_and_prune);
     tcase_add_test(tc, entries_found_on_a_writer);
     tcase_add_test(tc, concurrent_writers);
