@@ -53,6 +53,7 @@ PATHS = {
     "trustTSA": "/etc/cap-verifier-trust/tsa",
     "s3Credentials": "/etc/cap-verifier-s3",
     "s3CA": "/etc/cap-verifier-s3-ca",
+    "backupKey": "/etc/cap-verifier-backup-key",
 }
 
 
@@ -211,8 +212,11 @@ def render(values):
     if truthy((values.get("registry") or {}).get("signingKeySecretName")):
         s["registry"]["signing_key_file"] = PATHS["registryKey"] + "/key.pem"
 
-    # off-site copies: backup.s3 only with its url, and then with the credentials Secret
     backup = values.get("backup") or {}
+    if truthy(backup.get("signingKeySecretName")):
+        s["backup"]["signing_key_file"] = PATHS["backupKey"] + "/key.pem"
+
+    # off-site copies: backup.s3 only with its url, and then with the credentials Secret
     s3 = {k: v for k, v in (s["backup"].pop("s3", None) or {}).items() if SNAKE.match(k)}
     if truthy(s3.get("url")):
         sec = backup.get("s3CredentialsSecret") or {}

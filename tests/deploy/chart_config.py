@@ -19,6 +19,12 @@ values, the ConfigMap unchanged by the mode (the database URL never in it),
 and every CAPV_* variable the chart's Deployment sets (template and examples) documented in
 docs/configuration.md (= `capverifyd --print-config-reference`) for its key.
 
+The configuration the chart itself renders (its ConfigMap template, interpreted by
+tests/deploy/helmlite.py) equals what deploy/tools/chart-config.py renders, for each
+environment and with every optional Secret and ConfigMap; with backup.signingKeySecretName
+the chart's backup.signing_key_file is the key.pem of the mounted Secret, a real Ed25519 key
+there passes --check-config, and without it the key is not configured.
+
 The quarterly DR drill of docs/runbook.md (its helm install's --set list over
 values-stage.yaml) mounts the S3 credentials its restore names and neither uploads to nor
 prunes prod's bucket.
@@ -45,12 +51,19 @@ spec = importlib.util.spec_from_file_location(
     "chart_config", os.path.join(ROOT, "deploy", "tools", "chart-config.py"))
 cc = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cc)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import helmlite  # noqa: E402
 
 # Configuration keys whose values are files or directories mounted into the pod.
 PATH_KEYS = [("tls", "cert_file"), ("tls", "key_file"), ("tls", "client_ca_file"),
              ("trust", "dir"), ("trust", "policy_dir"), ("trust", "tsa_ca_file"),
              ("auth", "ca_file"), ("registry", "signing_key_file"),
-             ("backup", "s3.credentials_file"), ("backup", "s3.ca_file")]
+             ("backup", "signing_key_file"), ("backup", "s3.credentials_file"),
+             ("backup", "s3.ca_file")]
+# Every optional Secret and ConfigMap the chart mounts for the daemon's configuration.
+ALL_MOUNTS = ["tls.clientCASecretName=ca", "oauth2.caConfigMap=idp-ca",
+              "registry.signingKeySecretName=k", "backup.signingKeySecretName=backup-key",
+              "trust.tsaCAConfigMap=tsa", "backup.s3CAConfigMap=s3-ca"]
 
 # The values that deploy/examples/postgres renders (with values-dev.yaml; README there).
 PG_EXAMPLE_SETS = ["registry.externalPostgres.enabled=true",
@@ -94,10 +107,10 @@ def make_fixtures(fake, capverify, tmp):
         shutil.copy(crt, fake + p[d] + "/ca.crt")
     with open(fake + p["s3Credentials"] + "/credentials", "w") as f:
         f.write("[default]\naws_access_key_id = chart-test\naws_secret_access_key = chart-test\n")
-    r = run(["openssl", "genpkey", "-algorithm", "ed25519", "-out",
-             fake + p["registryKey"] + "/key.pem"])
-    if r.returncode != 0:
-        sys.exit("openssl: " + r.stderr)
+    for d in ("registryKey", "backupKey"):
+        r = run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", fake + p[d] + "/key.pem"])
+        if r.returncode != 0:
+            sys.exit("openssl: " + r.stderr)
     r = run([capverify, "keys", "gen", "--out", os.path.join(tmp, "signer"), "--owner",
              "chart test"])
     if r.returncode != 0:
@@ -157,6 +170,68 @@ def chart_env_names():
             for name in re.findall(r"^\s*- name: (CAPV_[A-Z0-9_]+)\s*$", f.read(), re.M):
                 found.setdefault(name, []).append(os.path.relpath(path, ROOT))
     return found
+
+
+def chart_render(env, sets):
+    """(the chart's ConfigMap files as cc.render shapes them, the Deployment) for
+    values-<env>.yaml and `sets`, rendered from the templates by helmlite."""
+    values = helmlite.load_values(CHART, [os.path.join(CHART, "values-%s.yaml" % env)], sets)
+    eng = helmlite.Engine(CHART, values, release_name="cap-verifier", namespace="cap-verifier")
+    docs = [o for _, o in helmlite.documents(eng.render_all())]
+    cm = [o for o in docs if o["kind"] == "ConfigMap" and
+          o["metadata"]["name"] == "cap-verifier-config"][0]
+    files = {k[:-len(".yaml")]: yaml.safe_load(v) for k, v in cm["data"].items()}
+    return files, [o for o in docs if o["kind"] == "Deployment"][0]
+
+
+def mirror_checks():
+    """deploy/tools/chart-config.py renders what the chart's template renders."""
+    cases = [(env, []) for env in ("dev", "stage", "prod")] + [("prod", ALL_MOUNTS)]
+    for env, sets in cases:
+        what = "values-%s.yaml%s" % (env, " with every optional Secret/ConfigMap" if sets
+                                     else "")
+        chart, _ = chart_render(env, sets)
+        try:
+            mirror = cc.render(cc.load_values([os.path.join(CHART, "values-%s.yaml" % env)],
+                                              sets))
+        except cc.ValuesError as e:
+            mirror = {"error": str(e)}
+        diff = ["%s.yaml: chart %r, chart-config.py %r" % (k, chart.get(k), mirror.get(k))
+                for k in sorted(set(chart) | set(mirror)) if chart.get(k) != mirror.get(k)]
+        result(not diff, "%s: deploy/tools/chart-config.py renders the chart's ConfigMap" % what,
+               "\n".join(diff))
+
+
+def backup_key_checks(accepted):
+    """backup.signingKeySecretName: the Secret mounted, backup.signing_key_file naming its
+    key.pem, which the daemon loads; nothing of it without the value."""
+    files, dep = chart_render("prod", ["backup.signingKeySecretName=cap-verifier-backup-key"])
+    pod = dep["spec"]["template"]["spec"]
+    vols = [v for v in pod.get("volumes") or []
+            if (v.get("secret") or {}).get("secretName") == "cap-verifier-backup-key"]
+    mounts = [m for m in pod["containers"][0].get("volumeMounts") or []
+              if vols and m["name"] == vols[0]["name"]]
+    key = files["backup"]["backup"].get("signing_key_file")
+    result(len(vols) == 1 and len(mounts) == 1 and mounts[0].get("readOnly") is True and
+           isinstance(key, str) and os.path.dirname(key) == mounts[0]["mountPath"] and
+           os.path.basename(key) == "key.pem",
+           "backup.signingKeySecretName: Secret cap-verifier-backup-key mounted read-only, "
+           "backup.signing_key_file is its key.pem", "volumes %r\nmounts %r\nbackup %r"
+           % (vols, mounts, files["backup"]))
+    result(key == cc.PATHS["backupKey"] + "/key.pem",
+           "backup.signing_key_file is %s/key.pem (the path the fixtures hold a key at)"
+           % cc.PATHS["backupKey"], repr(key))
+    accepted("values-prod.yaml with backup.signingKeySecretName (the chart's rendering, an "
+             "Ed25519 key at the mounted path)", files)
+    files, dep = chart_render("prod", [])
+    pod = dep["spec"]["template"]["spec"]
+    names = [v["name"] for v in pod.get("volumes") or []]
+    paths = [m["mountPath"] for m in pod["containers"][0].get("volumeMounts") or []]
+    result("signing_key_file" not in files["backup"]["backup"] and
+           cc.PATHS["backupKey"] not in paths and "backup-key" not in names,
+           "without backup.signingKeySecretName: no backup.signing_key_file, nothing mounted "
+           "at %s" % cc.PATHS["backupKey"], "backup %r\nvolumes %r\nmounts %r"
+           % (files["backup"], names, paths))
 
 
 def drill_sets():
@@ -330,11 +405,13 @@ def main():
                    "values.yaml with oauth2.issuer empty: oauth2.issuer is required", str(e))
         accepted("values.yaml with oauth2.enabled=false",
                  cc.render(cc.load_values([], ["oauth2.enabled=false"])))
-        # every optional mount at once (client CA, IdP CA, registry key, TSA roots)
+        # every optional mount at once (client CA, IdP CA, registry and backup keys, TSA
+        # roots, the object store's CA)
         accepted("values-prod.yaml with every optional Secret/ConfigMap", cc.render(
-            cc.load_values([os.path.join(CHART, "values-prod.yaml")], [
-                "tls.clientCASecretName=ca", "oauth2.caConfigMap=idp-ca",
-                "registry.signingKeySecretName=k", "trust.tsaCAConfigMap=tsa"])))
+            cc.load_values([os.path.join(CHART, "values-prod.yaml")], ALL_MOUNTS)))
+        # the chart's own rendering: chart-config.py mirrors it; the backup signing key
+        mirror_checks()
+        backup_key_checks(accepted)
 
         # off-site copies (values-prod.yaml has them): the credentials Secret is required,
         # a CA ConfigMap is optional, and without a url nothing of backup.s3 is rendered

@@ -31,8 +31,9 @@ does not know fails). Checks:
   CAPV_<section>_* variable, which a service link of a Service named capv-<section>... would
   be), an nginx Ingress whose proxy-body-size lets server.max_body_bytes through (ingress-
   nginx's own limit is 1m), TSA roots (trust.tsa_ca_file) wherever verify.require_timestamp
-  is on, and no database URL or password file (registry.url, registry.password_file) in the
-  ConfigMap;
+  is on, no database URL or password file (registry.url, registry.password_file) in the
+  ConfigMap, and every file the configuration names (a *_file key: keys, certificates,
+  credentials) inside a read-only mount of the container;
 - the chart refuses (fail, with a message naming the way out) registry.url or
   registry.password_file in the values, in either mode, and the replica guards: SQLite mode
   with replicaCount, autoscaling.minReplicas or autoscaling.maxReplicas other than 1,
@@ -45,8 +46,9 @@ does not know fails). Checks:
 - with node and tests/deploy/node_modules present, every rendered object is valid for its
   Kubernetes API schema (npm kubernetes-models, as tests/deploy/k8s_models.mjs);
 - the check can fail: a hard-coded name, an Ingress on the wrong Service, a changed example,
-  an unknown template function, a stale README table, service links, a 1m body limit and
-  required timestamps without TSA roots are each reported.
+  an unknown template function, a stale README table, service links, a 1m body limit,
+  required timestamps without TSA roots and a key file that is not mounted are each
+  reported.
 """
 import copy
 import glob
@@ -89,7 +91,8 @@ ALL_ON = {
     "registry": {"signingKeySecretName": "registry-key"},
     "trust": {"tsaCAConfigMap": "tsa-ca"},
     "backup": {"s3": {"url": "s3://bucket/prefix", "endpoint": "https://minio.example.com:9000"},
-               "s3CredentialsSecret": {"name": "backup-s3"}, "s3CAConfigMap": "s3-ca"},
+               "s3CredentialsSecret": {"name": "backup-s3"}, "s3CAConfigMap": "s3-ca",
+               "signingKeySecretName": "backup-key"},
     "imagePullSecrets": [{"name": "pull"}],
     "podLabels": {"team": "verify"},
     "podAnnotations": {"example.com/owner": "verify"},
@@ -277,6 +280,7 @@ def reference_problems(docs, values, release):
     given = {"tls": values["tls"].get("secretName"),
              "client-ca": values["tls"].get("clientCASecretName"),
              "registry-key": values["registry"].get("signingKeySecretName"),
+             "backup-key": values["backup"].get("signingKeySecretName"),
              "trust-keys": values["trust"].get("keysConfigMap"),
              "trust-policies": values["trust"].get("policiesConfigMap"),
              "trust-tsa": values["trust"].get("tsaCAConfigMap"),
@@ -318,6 +322,17 @@ def config_files(docs):
     return out
 
 
+def file_keys(mapping, prefix):
+    """[(dotted key, value)] of the *_file keys in a configuration section, nested ones too."""
+    out = []
+    for k, v in (mapping or {}).items():
+        if isinstance(v, dict):
+            out += file_keys(v, "%s.%s" % (prefix, k))
+        elif k.endswith("_file"):
+            out.append(("%s.%s" % (prefix, k), v))
+    return out
+
+
 def policy_problems(docs):
     """What every pod needs, whatever the values (see the module docstring)."""
     k = by_kind(docs)
@@ -351,6 +366,15 @@ def policy_problems(docs):
         if key in (cfg.get("registry") or {}):
             probs.append("ConfigMap: registry.%s in the ConfigMap (the database belongs in "
                          "registry.externalPostgres)" % key)
+    for dep in k.get("Deployment") or []:
+        mounts = [m["mountPath"].rstrip("/") + "/" for m in
+                  dep["spec"]["template"]["spec"]["containers"][0].get("volumeMounts") or []
+                  if m.get("readOnly") is True]
+        for section, mapping in sorted(cfg.items()):
+            for key, path in file_keys(mapping, section):
+                if not any(str(path).startswith(m) for m in mounts):
+                    probs.append("ConfigMap: %s %r is in no read-only mount of the container "
+                                 "(a Secret or ConfigMap the values name)" % (key, path))
     return probs
 
 
@@ -665,8 +689,8 @@ def check_renders():
                    "selectors, HPA target, Ingress backend, Secrets as given)" % label, probs)
             probs = policy_problems(docs)
             result(not probs, "%s: no service links, the Ingress passes server.max_body_bytes, "
-                   "TSA roots with require_timestamp, no database URL in the ConfigMap" % label,
-                   probs)
+                   "TSA roots with require_timestamp, no database URL in the ConfigMap, every "
+                   "*_file mounted" % label, probs)
             result("deploy/%s " % full in notes and "release %s " % release in notes,
                    "%s: NOTES.txt renders with the Deployment's name" % label, [notes[:300]])
             all_objs += [["%s (%s) %s" % (what, release, r), o] for r, o in docs]
@@ -793,12 +817,16 @@ def self_tests():
                 del o["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
             if o["kind"] == "ConfigMap":
                 o["data"]["trust.yaml"] = "trust:\n  dir: /etc/cap-verifier-trust/keys\n"
+                o["data"]["backup.yaml"] = ("backup:\n  signing_key_file: "
+                                            "/etc/cap-verifier-backup-key/key.pem\n")
         probs = policy_problems(bad)
         result(any("enableServiceLinks" in p for p in probs) and
                any("body limit 1m" in p for p in probs) and
-               any("require_timestamp" in p for p in probs),
-               "self-test: service links, nginx's default body limit and required timestamps "
-               "without TSA roots are reported", probs or ["not reported"])
+               any("require_timestamp" in p for p in probs) and
+               any("backup.signing_key_file" in p for p in probs),
+               "self-test: service links, nginx's default body limit, required timestamps "
+               "without TSA roots and a key file outside every mount are reported",
+               probs or ["not reported"])
         # a stale README table: values.yaml changed, README not
         vy = os.path.join(copy_dir, "values.yaml")
         with open(vy) as f:

@@ -84,6 +84,7 @@ trustPolicies: /etc/cap-verifier-trust/policies
 trustTSA: /etc/cap-verifier-trust/tsa
 s3Credentials: /etc/cap-verifier-s3
 s3CA: /etc/cap-verifier-s3-ca
+backupKey: /etc/cap-verifier-backup-key
 {{- end -}}
 
 {{/*
@@ -145,7 +146,10 @@ Rule (mirrored by deploy/tools/chart-config.py, which the tests use):
 {{- if $v.registry.signingKeySecretName -}}
 {{- $_ := set $s.registry "signing_key_file" (printf "%s/key.pem" $paths.registryKey) -}}
 {{- end -}}
-{{- /* backup: off-site copies */ -}}
+{{- /* backup: the sidecars' signing key, off-site copies */ -}}
+{{- if $v.backup.signingKeySecretName -}}
+{{- $_ := set $s.backup "signing_key_file" (printf "%s/key.pem" $paths.backupKey) -}}
+{{- end -}}
 {{- $s3 := dict -}}
 {{- range $k, $val := (index $s.backup "s3" | default dict) -}}
 {{- if regexMatch $snake $k -}}
