@@ -64,6 +64,12 @@ static const char *const stmt_sql[REG_ST_COUNT] = {
     [REG_ST_POL_BY_ID_VERSION] = "SELECT policy_id, policy_version, policy_hash, ir_hash, ir, "
                                  "created_at FROM policies WHERE policy_id = ?1 AND "
                                  "policy_version = ?2",
+    /* the columns of REG_ST_POL_LIST, without the IR text (capv_registry_get_policy_head) */
+    [REG_ST_POL_HEAD_BY_KEY] = "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, "
+                               "created_at FROM policies WHERE policy_key = ?1",
+    [REG_ST_POL_HEAD_BY_ID] = "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, "
+                              "created_at FROM policies WHERE policy_id = ?1 ORDER BY seq DESC "
+                              "LIMIT 1",
     [REG_ST_VER_LIST] = "SELECT seq, request_id, subject, manifest_hash, proof_hash, policy_hash, "
                         "result, verified_at FROM verifications WHERE seq < ?1 ORDER BY seq DESC "
                         "LIMIT ?2",

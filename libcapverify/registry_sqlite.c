@@ -654,15 +654,6 @@ static capv_status ir_bytes_of(uint64_t *out, sqlite3_blob **b, sqlite3 *db, sql
     return CAPV_OK;
 }
 
-/* The look-ups of capv_registry_get_policy_head: the columns of REG_ST_POL_LIST (seq first),
- * without the IR text. */
-static const char *const head_sql[2] = {
-    "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at FROM policies "
-    "WHERE policy_key = ?1",
-    "SELECT seq, policy_id, policy_version, policy_hash, ir_hash, created_at FROM policies "
-    "WHERE policy_id = ?1 ORDER BY seq DESC LIMIT 1",
-};
-
 /* policy_get (with_ir: the IR text, its size that of the text read) or policy_head (the
  * size from the row's header). */
 static capv_status sq_policy_find(capv_registry_policy **out, capv_registry *reg, const char *key,
@@ -672,14 +663,11 @@ static capv_status sq_policy_find(capv_registry_policy **out, capv_registry *reg
     bool by_hash = capv_digest_parse(k, key, strlen(key), NULL) == CAPV_OK;
     capv_reg_conn *c = capvi_reg_reader_acquire(reg);
     sqlite3_stmt *s = NULL;
-    capv_status st = CAPV_OK;
-    if (with_ir) {
-        st = capvi_reg_stmt(&s, c, by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID, err);
-    } else {
-        int rc = sqlite3_prepare_v2(c->db, head_sql[by_hash ? 0 : 1], -1, &s, NULL);
-        if (rc != SQLITE_OK)
-            st = capvi_reg_sqlite_error(c->db, rc, "preparing a statement", err);
-    }
+    capv_status st =
+        capvi_reg_stmt(&s, c,
+                       with_ir ? (by_hash ? REG_ST_POL_BY_KEY : REG_ST_POL_BY_ID)
+                               : (by_hash ? REG_ST_POL_HEAD_BY_KEY : REG_ST_POL_HEAD_BY_ID),
+                       err);
     if (st == CAPV_OK) {
         if (by_hash)
             sqlite3_bind_blob(s, 1, k, 32, SQLITE_STATIC);
@@ -689,7 +677,7 @@ static capv_status sq_policy_find(capv_registry_policy **out, capv_registry *reg
         sqlite3_blob *b = NULL;
         if (rc == SQLITE_ROW) {
             /* policy_id, policy_version, policy_hash, ir_hash, ir_json, created_at: the columns
-             * of REG_ST_POL_BY_KEY; head_sql's are those of the list, after seq, without ir */
+             * of REG_ST_POL_BY_KEY; REG_ST_POL_HEAD_*'s are those of the list, after seq */
             int first = with_ir ? 0 : 1;
             const char *text[6] = { capvi_reg_col_text(s, first),
                                     capvi_reg_col_text(s, first + 1),
@@ -712,10 +700,7 @@ static capv_status sq_policy_find(capv_registry_policy **out, capv_registry *reg
             st = capvi_reg_sqlite_error(c->db, rc, "looking up a policy", err);
         }
         sqlite3_blob_close(b);
-        if (with_ir)
-            sqlite3_reset(s);
-        else
-            sqlite3_finalize(s);
+        sqlite3_reset(s);
     }
     capvi_reg_reader_release(reg, c);
     return st;
