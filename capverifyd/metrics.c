@@ -496,7 +496,8 @@ char *metrics_render(const metrics_sources *src, size_t *len)
          "Memory reserved by the requests being handled.");
     emit(&o, "cap_verifier_memory_reserved_bytes %llu\n", (unsigned long long)src->memory_reserved);
     head(&o, "cap_verifier_memory_rejections_total", "counter",
-         "Requests refused because the memory budget had no room for them.");
+         "Requests refused for the memory budget: no room in time (503), or a worst case "
+         "larger than the whole budget (413).");
     emit(&o, "cap_verifier_memory_rejections_total %llu\n",
          (unsigned long long)src->memory_rejections);
     head(&o, "cap_verifier_backup_total", "counter", "Registry backups, by result.");
