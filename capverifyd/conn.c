@@ -15,7 +15,9 @@
  * worker waits for its head. The watchdog lists the process's descriptors every
  * STRAY_SCAN_MS, times each stray from the scan that first saw it, and cuts it when
  * request_timeout_ms has passed: CivetWeb's own limit on that head starts only when a
- * worker takes the connection and is checked only when a byte arrives. */
+ * worker takes the connection and is checked only when a byte arrives. Under pressure a
+ * stray whose received bytes a worker has taken in (or that sent none) is cut after
+ * PRESSURE_GRACE_MS: one queued for a worker has its bytes waiting in the kernel. */
 #include "conn.h"
 
 #include <arpa/inet.h>
@@ -32,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -42,8 +45,8 @@
 #define STRAY_SCAN_MS 250
 /* Listening ports of the two listeners (each may listen on IPv4 and IPv6). */
 #define MAX_LISTEN_PORTS 8
-/* Under pressure a connection idle between requests or sending a later request's head keeps
- * its worker this long at most. */
+/* Under pressure a connection idle between requests or sending a request's head keeps its
+ * worker this long at most. */
 #define PRESSURE_GRACE_MS 1000
 /* The pressure rule starts when this share (per mille) of the API workers hold a
  * connection. */
@@ -67,11 +70,13 @@ typedef struct stray {
     int peer_port, local_port;    /* with fd and peer, tells one connection from a later one */
     struct sockaddr_storage peer; /* (a later one may come from another address, same port) */
     int64_t seen;                 /* the scan that first saw it (monotonic ms) */
-    bool cut;
+    bool drained;                 /* the last scan found no unread bytes (under pressure) */
+    cut_reason cut;
 } stray;
 
 struct conn_state {
     conn_state *prev, *next;
+    const struct mg_connection *mg;
     int fd; /* -1 when the socket was not found: deadlines then rest on CivetWeb's own */
     bool admin;
     conn_phase phase;
@@ -104,6 +109,7 @@ static struct {
     int nlisteners;
     int never_ready;      /* an eventfd never written: stands in for closed listeners */
     atomic_bool draining; /* connections between requests remember what they had received */
+    bool pressure;        /* the last sweep found the API workers under pressure */
     stray *strays;        /* sorted by fd */
     size_t nstrays;
 } w = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .never_ready = -1 };
@@ -160,6 +166,15 @@ static int port_of(const struct sockaddr_storage *sa)
     if (sa->ss_family == AF_INET6)
         return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
     return -1;
+}
+
+/* Whether `port` is one the API listener accepts on. */
+static bool api_port(int port)
+{
+    for (int i = 0; i < w.nports; i++)
+        if (w.ports[i] == port && !w.port_admin[i])
+            return true;
+    return false;
 }
 
 /* The process's open descriptors above stderr, listed from /proc/self/fd: complete, and as
@@ -224,6 +239,26 @@ static bool same_address(const struct sockaddr_storage *a, const struct sockaddr
     return false;
 }
 
+/* Whether a socket with these ports and peer address is the connection of `ri`. */
+static bool is_connection(const struct mg_request_info *ri, int local_port, int peer_port,
+                          const struct sockaddr_storage *peer)
+{
+    if (peer_port != ri->remote_port || local_port != ri->server_port)
+        return false;
+    char text[INET6_ADDRSTRLEN] = "";
+    const void *a = peer->ss_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)peer)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
+    /* CivetWeb's text of a link-local IPv6 peer ends in "%<interface>" */
+    if (inet_ntop(peer->ss_family, a, text, sizeof text) != NULL) {
+        size_t tl = strlen(text);
+        if (strncmp(text, ri->remote_addr, tl) != 0 ||
+            (ri->remote_addr[tl] != '\0' && ri->remote_addr[tl] != '%'))
+            return false;
+    }
+    return true;
+}
+
 /* The socket of an accepted connection: the one whose peer and local ports, and peer
  * address, are the connection's (the 4-tuple of a TCP connection is unique). Sockets of
  * connections we already track are skipped, so the scan touches only the few other
@@ -237,21 +272,9 @@ static int find_socket(const struct mg_request_info *ri)
     for (int fd; found < 0 && (fd = fd_iter_next(&it)) >= 0;) {
         struct sockaddr_storage peer;
         int local_port, peer_port;
-        if (fd_is_used(fd) || !socket_ports(fd, &local_port, &peer_port, &peer) ||
-            peer_port != ri->remote_port || local_port != ri->server_port)
-            continue;
-        char text[INET6_ADDRSTRLEN] = "";
-        const void *a = peer.ss_family == AF_INET
-                            ? (const void *)&((struct sockaddr_in *)&peer)->sin_addr
-                            : (const void *)&((struct sockaddr_in6 *)&peer)->sin6_addr;
-        /* CivetWeb's text of a link-local IPv6 peer ends in "%<interface>" */
-        if (inet_ntop(peer.ss_family, a, text, sizeof text) != NULL) {
-            size_t tl = strlen(text);
-            if (strncmp(text, ri->remote_addr, tl) != 0 ||
-                (ri->remote_addr[tl] != '\0' && ri->remote_addr[tl] != '%'))
-                continue;
-        }
-        found = fd;
+        if (!fd_is_used(fd) && socket_ports(fd, &local_port, &peer_port, &peer) &&
+            is_connection(ri, local_port, peer_port, &peer))
+            found = fd;
     }
     fd_iter_close(&it);
     return found;
@@ -264,8 +287,8 @@ conn_state *conn_open(const struct mg_connection *conn, bool admin)
     conn_state *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
-    (void)conn;
     int64_t now = mono_ms();
+    c->mg = conn;
     c->fd = -1;
     c->admin = admin;
     c->phase = PHASE_HEAD;
@@ -424,7 +447,23 @@ void conn_linger(conn_state *c)
 
 cut_reason conn_cut_reason(const conn_state *c)
 {
-    return c == NULL ? CUT_NONE : (cut_reason)atomic_load(&((conn_state *)c)->cut);
+    if (c == NULL)
+        return CUT_NONE;
+    cut_reason r = (cut_reason)atomic_load(&((conn_state *)c)->cut);
+    /* No request has claimed the socket (CivetWeb answers a first head it could not read):
+     * the watchdog may have cut it as a stray. */
+    const struct mg_request_info *ri =
+        r == CUT_NONE && c->fd < 0 ? mg_get_request_info(c->mg) : NULL;
+    if (ri == NULL)
+        return r;
+    pthread_mutex_lock(&w.lock);
+    for (size_t i = 0; i < w.nstrays && r == CUT_NONE; i++) {
+        const stray *s = &w.strays[i];
+        if (s->cut != CUT_NONE && is_connection(ri, s->local_port, s->peer_port, &s->peer))
+            r = s->cut;
+    }
+    pthread_mutex_unlock(&w.lock);
+    return r;
 }
 
 void conn_counts(int64_t *open, int64_t *busy)
@@ -468,6 +507,7 @@ static void sweep(void)
     w.api_busy = busy;
     bool pressure =
         w.limits.api_threads > 0 && open * 1000 >= w.limits.api_threads * PRESSURE_PERMILLE;
+    w.pressure = pressure;
     for (conn_state *c = w.head; c != NULL; c = c->next) {
         if (atomic_load(&c->cut) != CUT_NONE)
             continue;
@@ -476,7 +516,7 @@ static void sweep(void)
             if (c->deadline > 0 && now > c->deadline)
                 cut(c, CUT_HEAD_TIMEOUT);
             else if (pressure && !c->admin && now - c->phase_start > PRESSURE_GRACE_MS)
-                cut(c, CUT_PRESSURE); /* between requests: a first head has no socket yet */
+                cut(c, CUT_PRESSURE); /* a first head has no socket yet: scan_strays */
             break;
         case PHASE_BODY: {
             if (now > c->deadline) {
@@ -507,9 +547,22 @@ static int stray_order(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Whether the stray's descriptor is still its socket. */
+static bool stray_socket(const stray *s)
+{
+    int local_port, peer_port;
+    struct sockaddr_storage peer;
+    return socket_ports(s->fd, &local_port, &peer_port, &peer) && local_port == s->local_port &&
+           peer_port == s->peer_port && same_address(&peer, &s->peer);
+}
+
 /* Lists the strays, carries over when each was first seen, and cuts those that have waited
- * request_timeout_ms for their first head. The descriptors are read without the lock; a
- * socket a request claimed meanwhile is marked used by the time the lock is taken. */
+ * request_timeout_ms for their first head. Under pressure an API stray seen more than
+ * PRESSURE_GRACE_MS ago is cut too when two scans in a row found no unread bytes on it: a
+ * worker has taken in what it sent, or it sent nothing; one queued for a worker keeps its
+ * bytes in the kernel until a worker takes it. (Two scans: a worker that has just read a
+ * complete head claims the socket well within one.) The descriptors are read without the
+ * lock; a socket a request claimed meanwhile is marked used by the time the lock is taken. */
 static void scan_strays(int64_t now)
 {
     int ports[MAX_LISTEN_PORTS];
@@ -547,6 +600,7 @@ static void scan_strays(int64_t now)
     if (n > 1)
         qsort(found, n, sizeof *found, stray_order);
     pthread_mutex_lock(&w.lock);
+    bool pressure = w.pressure;
     size_t kept = 0, j = 0;
     for (size_t i = 0; i < n; i++) {
         stray s = found[i];
@@ -558,14 +612,22 @@ static void scan_strays(int64_t now)
             w.strays[j].local_port == s.local_port && same_address(&w.strays[j].peer, &s.peer)) {
             s.seen = w.strays[j].seen;
             s.cut = w.strays[j].cut;
+            s.drained = w.strays[j].drained;
         }
-        int local_port, peer_port;
-        struct sockaddr_storage peer;
-        if (!s.cut && now - s.seen > w.limits.request_timeout_ms &&
-            socket_ports(s.fd, &local_port, &peer_port, &peer) && local_port == s.local_port &&
-            peer_port == s.peer_port && same_address(&peer, &s.peer)) {
-            s.cut = true;
-            atomic_fetch_add(&w.cuts[CUT_HEAD_TIMEOUT], 1);
+        if (s.cut != CUT_NONE) {
+            found[kept++] = s;
+            continue;
+        }
+        int unread = -1;
+        bool drained = pressure && api_port(s.local_port) && ioctl(s.fd, FIONREAD, &unread) == 0 &&
+                       unread == 0;
+        cut_reason why = now - s.seen > w.limits.request_timeout_ms ? CUT_HEAD_TIMEOUT
+                         : drained && s.drained && now - s.seen > PRESSURE_GRACE_MS ? CUT_PRESSURE
+                                                                                    : CUT_NONE;
+        s.drained = drained;
+        if (why != CUT_NONE && stray_socket(&s)) {
+            s.cut = why;
+            atomic_fetch_add(&w.cuts[why], 1);
             shutdown(s.fd, SHUT_RDWR);
         }
         found[kept++] = s;
@@ -648,15 +710,6 @@ void conn_watch_port(int port, bool admin)
 }
 
 /* ---- the drain --------------------------------------------------------------------------- */
-
-/* Whether `port` is one the API listener accepts on. */
-static bool api_port(int port)
-{
-    for (int i = 0; i < w.nports; i++)
-        if (w.ports[i] == port && !w.port_admin[i])
-            return true;
-    return false;
-}
 
 void conn_api_listening(void)
 {

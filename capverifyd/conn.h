@@ -43,6 +43,13 @@ typedef struct conn_limits {
     int64_t api_threads;        /* the API listener's workers, for the pressure rule */
 } conn_limits;
 
+/* CivetWeb's own request_timeout_ms is ours plus this: the watchdog, which counts and logs
+ * its cuts, ends a late first head (docs/hardening.md). That option also bounds each wait
+ * of a body read or a write (restarting whenever a byte moves) and a TLS handshake: the
+ * watchdog's deadlines on those are as short or shorter. The watchdog cuts a first head up
+ * to two stray scans (0.5 s) after its deadline. */
+#define CONN_CIVETWEB_TIMEOUT_SLACK_MS 1000
+
 /* Starts the watchdog thread. */
 bool conn_watch_start(const conn_limits *limits);
 /* Stops it; connections still open are left to CivetWeb. */

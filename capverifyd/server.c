@@ -469,7 +469,9 @@ static struct mg_context *start_one(capvd *d, const char *listen, int64_t thread
         return NULL;
     }
     snprintf(nthreads, sizeof nthreads, "%lld", (long long)threads);
-    snprintf(timeout, sizeof timeout, "%lld", (long long)d->cfg.server_request_timeout_ms);
+    /* later than the watchdog's deadlines, which it enforces and counts (docs/hardening.md) */
+    snprintf(timeout, sizeof timeout, "%lld",
+             (long long)d->cfg.server_request_timeout_ms + CONN_CIVETWEB_TIMEOUT_SLACK_MS);
     snprintf(keepalive, sizeof keepalive, "%lld", (long long)d->cfg.server_keep_alive_ms);
     const char *options[] = {
         "listening_ports",

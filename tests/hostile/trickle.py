@@ -4,14 +4,16 @@
 
   trickle.py PORT TOKEN CONTENT_LENGTH MAX_SECONDS [BYTES_PER_SECOND]
   trickle.py head PORT INTERVAL MAX_SECONDS
+  trickle.py once PORT TEXT MAX_SECONDS
 
 Body: sends complete headers of POST /verify (application/zip, Bearer TOKEN unless TOKEN is
 "-", no Expect), then the body at BYTES_PER_SECOND (default 1: one byte a second; more
-come in ten sends a second). Head: connects and sends the head of GET
-/healthz one byte every INTERVAL seconds, the first at once. Either goes on until the server
-answers or closes the connection or MAX_SECONDS pass, and prints "status how seconds
+come in ten sends a second). Head: connects and sends the head of GET /healthz one byte
+every INTERVAL seconds, the first at once. Once: connects and sends TEXT (Python escapes
+such as \\r\\n are read; empty sends nothing), then nothing more. Each goes on until the
+server answers or closes the connection or MAX_SECONDS pass, and prints "status how seconds
 bytes_sent": status 000 when no answer came, how = response | eof | reset | timeout,
-seconds from the end of the headers (body) or from the connect (head).
+seconds from the end of the headers (body) or from the connect (head, once).
 """
 import socket
 import sys
@@ -23,6 +25,12 @@ def main():
         port, interval, limit = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
         s = socket.create_connection(("127.0.0.1", port), timeout=limit)
         trickle(s, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", interval, limit)
+        return
+    if sys.argv[1] == "once":
+        port, limit = int(sys.argv[2]), float(sys.argv[4])
+        text = sys.argv[3].encode().decode("unicode_escape").encode("latin-1")
+        s = socket.create_connection(("127.0.0.1", port), timeout=limit)
+        trickle(s, text, limit, limit, max(1, len(text)))
         return
     port, token, length, limit = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
     rate = int(sys.argv[5]) if len(sys.argv) > 5 else 1
