@@ -54,7 +54,8 @@ static void usage(FILE *f)
             "(default " DEFAULT_CONFIG_DIR ", optional), then CAPV_<SECTION>_<KEY>\n"
             "environment variables, then --set flags. docs/configuration.md lists every key.\n\n"
             "  --check-config            check the configuration as a start would (files,\n"
-            "                            addresses, keys that need each other) and exit\n"
+            "                            addresses, keys that need each other), log the\n"
+            "                            warnings a start would (stderr) and exit\n"
             "  --print-config            print the effective configuration as YAML (secrets\n"
             "                            redacted, derived values as comments) and exit\n"
             "                            without starting; with --check-config, check it too\n"
@@ -699,7 +700,10 @@ static int prepare(capvd *d, bool check_only)
     if (capv_log_level_parse(&level, d->cfg.logging_level, NULL) != CAPV_OK)
         level = CAPV_LOG_INFO; /* the configuration checked it */
     capv_error err = CAPV_ERROR_INIT;
-    if (capv_global_init(&err) != CAPV_OK || capv_logger_new(&d->log, 1, level, &err) != CAPV_OK ||
+    /* --check-config: its warnings go to stderr, its verdict to stdout */
+    int log_fd = check_only ? STDERR_FILENO : STDOUT_FILENO;
+    if (capv_global_init(&err) != CAPV_OK ||
+        capv_logger_new(&d->log, log_fd, level, &err) != CAPV_OK ||
         capv_logger_set_flush_ms(d->log, (int)d->cfg.logging_flush_ms, &err) != CAPV_OK) {
         fprintf(stderr, "capverifyd: %s\n", err.message);
         return EXIT_INTERNAL;
@@ -724,11 +728,6 @@ static int prepare(capvd *d, bool check_only)
     if (d->verifier == NULL) {
         fprintf(stderr, "capverifyd: configuration error: %s\n", errbuf);
         return EXIT_CONFIG;
-    }
-    if (check_only) {
-        auth_free(d->auth);
-        printf("configuration ok\n");
-        return EXIT_OK;
     }
     return RUN_ON;
 }
@@ -922,6 +921,17 @@ static void warn_registry_tls(capvd *d)
                      h, mode, from);
     }
     PQconninfoFree(opts);
+}
+
+/* --check-config once every check of prepare() passed: the warnings a start logs about its
+ * settings (as JSON lines on stderr), then the verdict. */
+static int check_config_end(capvd *d)
+{
+    warn_settings(d);
+    warn_registry_tls(d);
+    auth_free(d->auth);
+    printf("configuration ok\n");
+    return EXIT_OK;
 }
 
 /* Opens the state, plans the backups and starts the listeners. RUN_ON, or the exit status. */
@@ -1220,7 +1230,8 @@ int main(int argc, char **argv)
     if (rc != RUN_ON)
         return rc;
     backup_schedule backups;
-    if ((rc = prepare(&d, a.check_only)) != RUN_ON || (rc = start(&d, &backups)) != RUN_ON) {
+    if ((rc = prepare(&d, a.check_only)) != RUN_ON ||
+        (rc = a.check_only ? check_config_end(&d) : start(&d, &backups)) != RUN_ON) {
         capv_logger_flush(d.log); /* the lines that wait (logging.flush_ms) */
         return rc;
     }

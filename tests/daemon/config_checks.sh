@@ -440,4 +440,16 @@ PG_ENV="PGSERVICE=capv PGSSLMODE=disable" pg_start \
     "postgresql://capv@db.invalid/registry?connect_timeout=2"
 assert_eq "a service file (which libpq reads before PGSSLMODE) may set sslmode: no warning" \
     "$RC $(tls_warning)" "5 "
+# --check-config says what a start would warn about, on stderr, before its verdict
+(cd "$WORK" && unset PGSSLMODE PGSERVICE PGHOST PGHOSTADDR PGSSLROOTCERT &&
+    exec "$DAEMON" --config-dir "$GOOD" --set auth.enabled=false \
+    --set "registry.url=postgresql://capv@db.invalid/registry" --check-config) \
+    >"$TMP/out" 2>"$TMP/err"
+RC=$?
+assert_eq "--check-config of a remote registry.url without sslmode: exit 0" "$RC" 0
+assert_eq "… its verdict alone on stdout" "$(cat "$TMP/out")" "configuration ok"
+assert_match "… the registry_tls warning on stderr" "$(cat "$TMP/err")" \
+    '"event":"registry_tls".*"host":"db.invalid"'
+assert_match "… and the other start warnings (auth off)" "$(cat "$TMP/err")" \
+    '"event":"auth_disabled"'
 t_done
