@@ -58,8 +58,10 @@ mkdir -p "$TMP/conf"
 assert_eq "every key --set to its documented default: --check-config exit 0" "$?" 0
 env "${envs[@]}" "$DAEMON" --config-dir "$TMP/conf" --check-config >"$TMP/cc.out" 2>&1
 assert_eq "every environment variable at its documented default: exit 0" "$?" 0
-"$DAEMON" --config-dir "$TMP/conf" --print-config --check-config >"$TMP/defaults.txt" 2>&1
-"$DAEMON" --config-dir "$TMP/conf" "${sets[@]}" --print-config --check-config >"$TMP/set.txt" 2>&1
+# stdout: the effective configuration and the verdict (the warnings a start would log, with
+# their times, go to stderr)
+"$DAEMON" --config-dir "$TMP/conf" --print-config --check-config >"$TMP/defaults.txt" 2>"$TMP/defaults.err"
+"$DAEMON" --config-dir "$TMP/conf" "${sets[@]}" --print-config --check-config >"$TMP/set.txt" 2>"$TMP/set.err"
 if diff -u "$TMP/defaults.txt" "$TMP/set.txt" >"$TMP/diff.txt"; then
     pass "the documented defaults are the built-in defaults"
 else
